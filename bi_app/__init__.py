@@ -1,0 +1,56 @@
+"""bi-app: a multi-page Dash BI and operations-monitoring application.
+
+``create_app(settings)`` is the only way to get an app: nothing is built at import time.
+"""
+from __future__ import annotations
+
+import logging
+
+import dash
+import flask
+
+from bi_app.config import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    """Build the Dash app and its Flask server, wired to the database, cache and login."""
+    from bi_app import auth
+    from bi_app.data import cache as data_cache
+    from bi_app.extensions import db
+    from callbacks._registry import register_all
+    from components.shell import app_shell
+
+    settings = settings or Settings.from_env()
+    db.init(settings.database_url)
+
+    server = flask.Flask(__name__)
+    server.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env == "production",
+        BI_SETTINGS=settings,
+    )
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(PROJECT_ROOT / "pages"),
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        serve_locally=True,
+        suppress_callback_exceptions=True,
+        title="bi-app",
+        update_title=None,
+    )
+    data_cache.init_app(server, settings)
+    auth.init_app(app, settings)
+    app.layout = app_shell
+    register_all(app)
+    return app
+
+
+def current_settings() -> Settings:
+    """The settings of the app serving the current request (or job)."""
+    return flask.current_app.config["BI_SETTINGS"]

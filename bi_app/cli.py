@@ -1,0 +1,174 @@
+"""The ``bi-app`` command line: db, demo, users, run, setup, config.
+
+Each sub-command is a thin shell over a ``bi_app`` service; errors an operator can fix
+(configuration, an unreachable database) are printed as one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from typing import Callable, Sequence
+
+from bi_app.config import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    from dotenv import load_dotenv
+
+    load_dotenv(override=False)
+    return Settings.from_env()
+
+
+def _engine(settings: Settings):
+    from bi_app.db.engine import check_connection
+    from bi_app.extensions import db
+
+    db.init(settings.database_url)
+    check_connection(db.require_engine())
+    return db.require_engine()
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from bi_app.db import migrate
+
+    settings = _settings()
+    _engine(settings)
+    if args.action == "upgrade":
+        migrate.upgrade(settings.database_url, args.revision or "heads")
+        print(f"database at {settings.masked()['BI_DATABASE_URL']} is up to date")
+    else:
+        migrate.downgrade(settings.database_url, args.revision or "-1")
+        print("downgraded")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bi_app.db import demo
+
+    settings = _settings()
+    engine = _engine(settings)
+    summary = demo.load_demo(engine, scale=args.scale, seed=args.seed, progress=not args.quiet,
+                             replace=args.replace)
+    print(json.dumps(summary, default=str, indent=2))
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from bi_app import auth
+    from bi_app.extensions import db
+
+    settings = _settings()
+    _engine(settings)
+    with db.session() as session:
+        if args.action == "list":
+            for user in auth.list_users(session):
+                state = "active" if user.active else "disabled"
+                print(f"{user.username:<24} {user.role:<8} {state}")
+            return 0
+        password = args.password or secrets.token_urlsafe(12)
+        if args.action == "create":
+            auth.create_user(session, args.username, password, args.role, actor="cli")
+        else:
+            auth.set_password(session, args.username, password, actor="cli")
+        session.commit()
+    if not args.password:
+        print(f"password for {args.username}: {password}")
+    print(f"user {args.username}: {args.action} done")
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Migrate, load demo data into an empty database and make sure an admin exists."""
+    from bi_app import auth
+    from bi_app.db import demo, migrate
+    from bi_app.extensions import db
+
+    settings = _settings()
+    engine = _engine(settings)
+    migrate.upgrade(settings.database_url)
+    if demo.is_empty(engine):
+        print("empty database: loading demo data ...", flush=True)
+        demo.load_demo(engine, scale=args.scale, seed=42, progress=True)
+    with db.session() as session:
+        password = settings.admin_password
+        created = auth.ensure_admin(session, "admin", password or None)
+        session.commit()
+    if created:
+        print(f"created user 'admin' with password: {created}" if not password
+              else "created user 'admin' with the password from BI_ADMIN_PASSWORD")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bi_app import create_app
+
+    settings = _settings()
+    _engine(settings)
+    app = create_app(settings)
+    app.run(host=args.host or settings.host, port=args.port or settings.port, debug=settings.debug,
+            dev_tools_disable_version_check=True)
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    for key, value in _settings().masked().items():
+        print(f"{key}={'' if value is None else value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bi-app", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("db", help="database migrations")
+    p.add_argument("action", choices=("upgrade", "downgrade"))
+    p.add_argument("revision", nargs="?")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("demo", help="generate and load deterministic demo data")
+    p.add_argument("--scale", type=float, default=1.0, help="1.0 is ~50k orders; 200 is 10M")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--replace", action="store_true", help="delete existing business data first")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("users", help="manage users")
+    p.add_argument("action", choices=("create", "list", "set-password"))
+    p.add_argument("username", nargs="?")
+    p.add_argument("--role", default="viewer", choices=("admin", "analyst", "viewer"))
+    p.add_argument("--password", help="omit to generate one (printed once)")
+    p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("setup", help="migrate, load demo data when empty, ensure an admin user")
+    p.add_argument("--scale", type=float, default=1.0)
+    p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("run", help="serve the app with the development server")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("config", help="print the effective settings, secrets masked")
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from bi_app.db.engine import DatabaseUnavailable
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "users" and args.action != "list" and not args.username:
+        parser.error("users create/set-password need a USERNAME")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (ConfigError, DatabaseUnavailable) as exc:
+        print(f"bi-app: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

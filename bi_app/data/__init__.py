@@ -1,0 +1,1 @@
+"""The cached data-access layer: the only read API the UI uses."""

@@ -1,0 +1,136 @@
+"""The global filter (date range, sales platforms, product categories) and its URL form.
+
+Every business page reads its initial state from the query string through :func:`parse_filters`
+and callbacks re-validate what the browser sends with the same function, because Dash passes
+any value straight through (a dropdown value outside its options, a hand-edited URL). Invalid
+values never raise: they are replaced by a safe default and explained in ``notices``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+from urllib.parse import urlencode
+
+DEFAULT_DAYS = 90
+MAX_RANGE_DAYS = 5 * 366
+EARLIEST_DATE = dt.date(2000, 1, 1)
+GRANULARITIES = ("day", "week", "month")
+_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: dt.date
+    end: dt.date
+    platforms: tuple[str, ...] | None = None  # None = all
+    categories: tuple[str, ...] | None = None  # None = all
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous_period(self) -> "Filters":
+        """The equal-length period immediately before this one (for KPI deltas)."""
+        end = self.start - dt.timedelta(days=1)
+        return Filters(end - dt.timedelta(days=self.days - 1), end, self.platforms, self.categories)
+
+    def to_query(self) -> dict[str, str]:
+        query = {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        if self.platforms:
+            query["platform"] = ",".join(self.platforms)
+        if self.categories:
+            query["category"] = ",".join(self.categories)
+        return query
+
+    def to_search(self) -> str:
+        return "?" + urlencode(self.to_query(), safe=",")
+
+
+@dataclass
+class ParsedFilters:
+    filters: Filters
+    notices: list[str] = field(default_factory=list)
+
+
+def _parse_date(raw: object) -> dt.date | None:
+    if raw is None or raw == "":
+        return None
+    text = str(raw).strip()[:10]
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _split_codes(raw: object) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, (list, tuple)):
+        items: Iterable[object] = raw
+    else:
+        items = str(raw).split(",")
+    return [str(item).strip().lower() for item in items if str(item).strip()]
+
+
+def _parse_codes(raw: object, known: Iterable[str], label: str, notices: list[str]) -> tuple[str, ...] | None:
+    codes = _split_codes(raw)
+    if not codes:
+        return None
+    known_set = set(known)
+    valid = sorted({c for c in codes if _CODE_RE.match(c) and c in known_set})
+    rejected = [c for c in codes if c not in valid]
+    if rejected:
+        shown = ", ".join(repr(c[:40]) for c in rejected[:3])
+        notices.append(f"Unknown {label} {shown} ignored.")
+    if not valid or set(valid) == known_set:
+        return None
+    return tuple(valid)
+
+
+def parse_filters(
+    query: Mapping[str, object],
+    *,
+    today: dt.date,
+    known_platforms: Iterable[str],
+    known_categories: Iterable[str],
+    default_days: int = DEFAULT_DAYS,
+) -> ParsedFilters:
+    """Turn URL query values (or callback inputs) into valid :class:`Filters` plus notices."""
+    notices: list[str] = []
+    default_end = today
+    default_start = today - dt.timedelta(days=default_days - 1)
+
+    raw_start, raw_end = query.get("start"), query.get("end")
+    start, end = _parse_date(raw_start), _parse_date(raw_end)
+    if raw_start not in (None, "") and start is None:
+        notices.append(f"Invalid start date {str(raw_start)[:40]!r}; showing the last {default_days} days.")
+    if raw_end not in (None, "") and end is None:
+        notices.append(f"Invalid end date {str(raw_end)[:40]!r}; showing the last {default_days} days.")
+    if start is None or end is None:
+        if start is None and end is not None:
+            start = end - dt.timedelta(days=default_days - 1)
+        elif end is None and start is not None:
+            end = min(today, start + dt.timedelta(days=default_days - 1))
+        else:
+            start, end = default_start, default_end
+    if start > end:
+        start, end = end, start
+        notices.append("The start date was after the end date; the two were swapped.")
+    if start < EARLIEST_DATE or end > today + dt.timedelta(days=366):
+        notices.append("Dates outside the data's range were reset to the last "
+                       f"{default_days} days.")
+        start, end = default_start, default_end
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        start = end - dt.timedelta(days=MAX_RANGE_DAYS - 1)
+        notices.append(f"Date ranges are limited to {MAX_RANGE_DAYS} days; the start was moved to {start}.")
+
+    platforms = _parse_codes(query.get("platform"), known_platforms, "platform", notices)
+    categories = _parse_codes(query.get("category"), known_categories, "category", notices)
+    return ParsedFilters(Filters(start, end, platforms, categories), notices)
+
+
+def parse_granularity(raw: object) -> str:
+    value = str(raw or "").strip().lower()
+    return value if value in GRANULARITIES else "day"

@@ -1,0 +1,59 @@
+"""Every component id, one class per page (kebab-case ``<page>-<thing>-<widget>``).
+
+Helpers working in parallel append their page's class at the end of this file.
+"""
+from __future__ import annotations
+
+
+class App:
+    URL = "app-url"
+    SIDEBAR = "app-sidebar"
+    THEME_SWITCH = "app-theme-switch"
+    THEME_STORE = "app-theme-store"
+    THEME_DUMMY = "app-theme-dummy"
+    NAV_SEARCH_DUMMY = "app-nav-search-dummy"
+    USER_BADGE = "app-user-badge"
+
+
+class Filters:
+    """The global filter bar, rendered by every business page from its URL query."""
+
+    DATE_RANGE = "filter-date-range"
+    PLATFORM = "filter-platform-dropdown"
+    CATEGORY = "filter-category-dropdown"
+    NOTICE = "filter-notice-alert"
+    URL_DUMMY = "filter-url-dummy"
+    STATE_STORE = "filter-state-store"
+
+
+class Grid:
+    """Pattern-matching ids for every data grid and its download menu."""
+
+    @staticmethod
+    def grid(name: str) -> dict:
+        return {"type": "grid-table", "name": name}
+
+    @staticmethod
+    def download_item(name: str, fmt: str) -> dict:
+        return {"type": "grid-download-item", "name": name, "format": fmt}
+
+    @staticmethod
+    def download(name: str) -> dict:
+        return {"type": "grid-download", "name": name}
+
+    @staticmethod
+    def message(name: str) -> dict:
+        return {"type": "grid-download-message", "name": name}
+
+
+class Overview:
+    KPI_ROW = "overview-kpi-row"
+    GRANULARITY = "overview-granularity-radio"
+    REVENUE_GRAPH = "overview-revenue-graph"
+    PLATFORM_STATUS_GRAPH = "overview-platform-status-graph"
+    TOP_PRODUCTS = "overview-top-products"
+    ERROR = "overview-error-alert"
+
+    @staticmethod
+    def kpi_card(index: str) -> dict:
+        return {"type": "overview-kpi-card", "index": index}

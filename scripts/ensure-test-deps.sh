@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what the tests need on Debian when it is missing: chromium + chromium-driver for the
+# browser tests, and PostgreSQL / Redis started on loopback when nothing answers at the test URLs.
+set -euo pipefail
+
+PG_URL="${BI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+REDIS_URL="${BI_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
+APT_UPDATED=0
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  if [ "$APT_UPDATED" = 0 ]; then as_root apt-get update -q; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+# host and port of a URL like scheme://user@host:port/db
+url_host() { python3 -c 'import sys,urllib.parse as u; print(u.urlsplit(sys.argv[1]).hostname or "127.0.0.1")' "$1"; }
+url_port() { python3 -c 'import sys,urllib.parse as u; print(u.urlsplit(sys.argv[1]).port or int(sys.argv[2]))' "$1" "$2"; }
+answers() { python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()' "$1" "$2" 2>/dev/null; }
+
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "== installing chromium and chromium-driver"
+  apt_install chromium chromium-driver
+fi
+
+pg_host=$(url_host "$PG_URL"); pg_port=$(url_port "$PG_URL" 5432)
+if ! answers "$pg_host" "$pg_port"; then
+  echo "== no PostgreSQL at $pg_host:$pg_port: installing and starting one on loopback"
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  conf=/etc/postgresql/$version/main
+  # Tests connect as postgres without a password, on loopback only.
+  as_root sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$conf/pg_hba.conf"
+  as_root sed -i -E "s/^#?listen_addresses.*/listen_addresses = '127.0.0.1'/" "$conf/postgresql.conf"
+  as_root sed -i -E "s/^#?port = .*/port = $pg_port/" "$conf/postgresql.conf"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || as_root pg_ctlcluster --skip-systemctl-redirect "$version" main restart
+  for _ in $(seq 1 30); do answers "$pg_host" "$pg_port" && break; sleep 1; done
+fi
+db=$(python3 -c 'import sys,urllib.parse as u; print(u.urlsplit(sys.argv[1]).path.lstrip("/") or "test")' "$PG_URL")
+if ! psql -h "$pg_host" -p "$pg_port" -U postgres -lqt 2>/dev/null | cut -d'|' -f1 | grep -qw "$db"; then
+  psql -h "$pg_host" -p "$pg_port" -U postgres -c "CREATE DATABASE \"$db\"" postgres || true
+fi
+
+redis_host=$(url_host "$REDIS_URL"); redis_port=$(url_port "$REDIS_URL" 6379)
+if ! answers "$redis_host" "$redis_port"; then
+  echo "== no Redis at $redis_host:$redis_port: installing and starting one on loopback"
+  command -v redis-server >/dev/null || apt_install redis-server
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no
+  for _ in $(seq 1 30); do answers "$redis_host" "$redis_port" && break; sleep 1; done
+fi
+echo "== test dependencies ready (chromium, PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port)"
