@@ -1,0 +1,206 @@
+"""Shared fixtures: settings, isolated databases (SQLite file, PostgreSQL schema), Redis, apps.
+
+Integration tests use the real servers at BI_TEST_DATABASE_URL / BI_TEST_REDIS_URL. Each
+PostgreSQL test gets its own schema (so parallel runs never see each other's rows) and each Redis
+test its own key prefix. With CI=true a missing server FAILS the test instead of skipping it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bi_app.config import Settings
+
+PG_URL = os.environ.get("BI_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TEST_SECRET = "test-secret-key-0123456789abcdef"
+ADMIN_PASSWORD = "admin-test-password"
+ANALYST_PASSWORD = "analyst-test-password"
+VIEWER_PASSWORD = "viewer-test-password"
+
+
+def pytest_setup_options():
+    """Headless Debian Chromium for dash_duo (see shared/RECIPES.md)."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-quic", "--no-first-run", "--window-size=1400,1000",
+                f"--user-data-dir={tempfile.mkdtemp(prefix='chrome-')}"):
+        options.add_argument(arg)
+    return options
+
+
+def unavailable(what: str) -> None:
+    """Fail under CI (a missing server is a broken CI), skip on a developer machine."""
+    if IN_CI:
+        pytest.fail(f"{what} is not reachable and CI=true: integration servers are required")
+    pytest.skip(f"{what} is not reachable")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_settings(database_url: str, **overrides) -> Settings:
+    values = dict(env="test", database_url=database_url, secret_key=TEST_SECRET, scheduler=False,
+                  cache_ttl=300, cache_dir="", timezone="UTC", currency="EUR")
+    values.update(overrides)
+    return Settings(**values)
+
+
+# --- databases ------------------------------------------------------------------------------
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'bi.sqlite'}"
+
+
+def _schema_url(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, empty schema dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+        unavailable(f"PostgreSQL at {PG_URL} ({type(exc).__name__})")
+    try:
+        yield _schema_url(PG_URL, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+    except Exception as exc:  # noqa: BLE001
+        unavailable(f"Redis at {REDIS_URL} ({type(exc).__name__})")
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A unique key prefix; its keys are deleted after the test."""
+    import redis
+
+    prefix = f"bitest-{uuid.uuid4().hex[:10]}-"
+    yield prefix
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+    except Exception:  # noqa: BLE001 - cleanup only
+        pass
+
+
+def migrate(url: str) -> None:
+    from bi_app.db.migrate import upgrade
+
+    upgrade(url)
+
+
+# --- a demo database built once per session and copied per test -------------------------------
+
+DEMO_SCALE = float(os.environ.get("BI_TEST_DEMO_SCALE", "0.1"))
+
+
+def _seed_users(url: str) -> None:
+    from bi_app import auth
+    from bi_app.db.engine import make_engine, make_session_factory
+
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        auth.create_user(session, "admin", ADMIN_PASSWORD, "admin", actor="tests")
+        auth.create_user(session, "analyst", ANALYST_PASSWORD, "analyst", actor="tests")
+        auth.create_user(session, "viewer", VIEWER_PASSWORD, "viewer", actor="tests")
+        session.commit()
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file with demo data (seed 42) and three users, built once."""
+    from bi_app.db import demo
+    from bi_app.db.engine import make_engine
+
+    path = tmp_path_factory.mktemp("demo") / "template.sqlite"
+    url = f"sqlite:///{path}"
+    migrate(url)
+    engine = make_engine(url)
+    demo.load_demo(engine, scale=DEMO_SCALE, seed=42, progress=False)
+    engine.dispose()
+    _seed_users(url)
+    return path
+
+
+@pytest.fixture
+def demo_sqlite_url(demo_sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "demo.sqlite"
+    shutil.copy(demo_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app_factory() -> Callable[..., object]:
+    """Build a fresh Dash app from settings; Dash's global page registry is reset first."""
+    import dash
+
+    def build(database_url: str, **overrides):
+        from bi_app import create_app
+
+        dash.page_registry.clear()
+        return create_app(make_settings(database_url, **overrides))
+
+    return build
+
+
+@pytest.fixture
+def demo_app(app_factory, demo_sqlite_url):
+    return app_factory(demo_sqlite_url)
+
+
+# --- browser helpers ------------------------------------------------------------------------
+
+def login(dash_duo, username: str = "admin", password: str = ADMIN_PASSWORD, next_path: str = "/") -> None:
+    """Log in through the real login form and wait for the app shell."""
+    dash_duo.driver.get(f"{dash_duo.server_url}/login?next={quote(next_path)}")
+    dash_duo.wait_for_element("#login-username", timeout=10).send_keys(username)
+    dash_duo.find_element("#login-password").send_keys(password)
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_element("#app-sidebar", timeout=15)
+
+
+@pytest.fixture
+def start_app(dash_duo):
+    """Start an app on a free port (several test runs may share this machine)."""
+
+    def start(app):
+        dash_duo.start_server(app, port=free_port())
+        return dash_duo
+
+    return start
