@@ -45,6 +45,10 @@ class Grid:
     def message(name: str) -> dict:
         return {"type": "grid-download-message", "name": name}
 
+    @staticmethod
+    def spec(name: str) -> dict:
+        return {"type": "grid-spec-store", "name": name}
+
 
 class Overview:
     KPI_ROW = "overview-kpi-row"
