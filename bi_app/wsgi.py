@@ -1,5 +1,24 @@
-"""WSGI entry point for gunicorn: ``gunicorn bi_app.wsgi:server``."""
-from bi_app import create_app
+"""WSGI entry point for gunicorn: ``gunicorn bi_app.wsgi:server``.
 
-app = create_app()
+An invalid configuration or an unreachable database stops the worker with one readable line
+instead of a stack trace.
+"""
+import logging
+import sys
+
+from bi_app import create_app
+from bi_app.config import ConfigError, Settings
+from bi_app.db.engine import DatabaseUnavailable, check_connection, make_engine
+
+try:
+    _settings = Settings.from_env()
+    _probe = make_engine(_settings.database_url)
+    check_connection(_probe)
+    _probe.dispose()
+except (ConfigError, DatabaseUnavailable) as exc:
+    logging.getLogger("bi_app.wsgi").critical("bi-app cannot start: %s", exc)
+    print(f"bi-app cannot start: {exc}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+app = create_app(_settings)
 server = app.server
