@@ -1,0 +1,374 @@
+"""CSV, Excel and JSON writers for tabular rows, safe against formula injection.
+
+Rows are plain dicts (what a grid shows, or a query result); columns are :class:`ExportColumn`
+descriptions that say which fields to write, under which header and how to format them.
+Spreadsheet formats neutralize text that a spreadsheet would run as a formula; JSON is data and
+is written unchanged.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal, Mapping, Sequence, get_args
+
+import orjson
+import xlsxwriter
+
+ColumnKind = Literal["text", "int", "float", "money", "percent", "date"]
+COLUMN_KINDS: tuple[str, ...] = get_args(ColumnKind)
+NUMERIC_KINDS: frozenset[str] = frozenset({"int", "float", "money", "percent"})
+
+EXPORT_FORMATS: dict[str, tuple[str, str]] = {
+    # format -> (file extension, media type)
+    "csv": ("csv", "text/csv"),
+    "xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "json": ("json", "application/json"),
+}
+# Excel holds 1,048,576 rows including the header row.
+XLSX_MAX_ROWS = 1_048_575
+# Rows a single download request may carry. Grids bigger than this belong on the server-side
+# row model, not in the browser; the bound keeps one request from exhausting a worker's memory.
+MAX_DOWNLOAD_ROWS = 500_000
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+_CURRENCY_SYMBOLS = {
+    "EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹", "KRW": "₩",
+    "RUB": "₽", "TRY": "₺", "PLN": "zł", "ILS": "₪", "BRL": "R$", "CAD": "CA$", "AUD": "A$",
+}
+_ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW"})
+_SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
+_FILE_NAME_BAD = re.compile(r"[^A-Za-z0-9_-]+")
+_WIDTH_SAMPLE_ROWS = 500
+
+
+class ExportError(ValueError):
+    """The request cannot be exported (unknown format, malformed rows or columns)."""
+
+
+@dataclass(frozen=True)
+class ExportColumn:
+    """One output column: the row key, the header people read, and how values are formatted.
+
+    ``money`` values are in currency units (not cents); ``percent`` values are fractions
+    (0.25 is 25 %); ``date`` values are ``date``/``datetime`` objects or ISO strings.
+    """
+
+    field: str
+    header: str
+    kind: ColumnKind = "text"
+
+    def __post_init__(self) -> None:
+        if self.kind not in COLUMN_KINDS:
+            raise ExportError(f"column {self.field!r}: unknown kind {self.kind!r} "
+                              f"(expected one of {', '.join(COLUMN_KINDS)})")
+
+
+@dataclass(frozen=True)
+class XlsxResult:
+    content: bytes = field(repr=False)
+    rows_written: int
+    truncated: bool
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A finished download: what the browser saves, and what to tell the user about it."""
+
+    filename: str
+    content: bytes = field(repr=False)
+    media_type: str
+    rows: int
+    truncated: bool = False
+    message: str | None = None
+
+
+def neutralize(value: Any) -> Any:
+    """Prefix ``'`` to text a spreadsheet would treat as a formula; other values pass through."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def currency_symbol(code: str) -> str:
+    return _CURRENCY_SYMBOLS.get(code.upper(), code.upper() + " ")
+
+
+def currency_decimals(code: str) -> int:
+    return 0 if code.upper() in _ZERO_DECIMAL_CURRENCIES else 2
+
+
+def columns_from_spec(spec: Any) -> list[ExportColumn]:
+    """Rebuild columns from their JSON form (a grid's spec store); raises :class:`ExportError`."""
+    if not isinstance(spec, list) or not spec:
+        raise ExportError("the grid has no column description")
+    columns = []
+    for item in spec:
+        if not isinstance(item, Mapping) or not isinstance(item.get("field"), str):
+            raise ExportError("the grid's column description is malformed")
+        header = item.get("header")
+        columns.append(ExportColumn(item["field"], str(header if header is not None else item["field"]),
+                                    item.get("kind", "text")))
+    return columns
+
+
+# --- value conversion -----------------------------------------------------------------------
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, Decimal):
+        return value.is_nan()
+    return False
+
+
+def _plain_text(value: Any) -> str:
+    """The text form used by CSV: ISO dates, exact decimals, empty for missing values."""
+    if _is_missing(value):
+        return ""
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return str(value)
+
+
+def _text_cell(value: Any) -> str:
+    """Text for a spreadsheet cell: strings neutralized, other values in their plain form."""
+    if isinstance(value, str):
+        return neutralize(value)
+    return _plain_text(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Decimal) and not value.is_finite():
+        return None
+    return value
+
+
+def _to_number(value: Any) -> float | int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return value if not (isinstance(value, float) and not math.isfinite(value)) else None
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip().replace(",", ""))
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _to_datetime(value: Any) -> dt.datetime | dt.date | None:
+    if isinstance(value, dt.datetime):
+        # Excel has no time zones: keep the wall-clock time the user saw.
+        return value.replace(tzinfo=None)
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return dt.date.fromisoformat(text)
+            return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            return None
+    return None
+
+
+def _check_rows(rows: Any) -> None:
+    if not isinstance(rows, (list, tuple)):
+        raise ExportError("rows must be a list of records")
+
+
+def _cell(row: Any, field: str) -> Any:
+    return row.get(field) if isinstance(row, Mapping) else None
+
+
+# --- writers --------------------------------------------------------------------------------
+
+def to_csv_bytes(rows: Sequence[Mapping[str, Any]], columns: Sequence[ExportColumn]) -> bytes:
+    """UTF-8 CSV with a BOM (so Excel detects the encoding) and neutralized text."""
+    _check_rows(rows)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralize(c.header) for c in columns])
+    for row in rows:
+        writer.writerow([_text_cell(_cell(row, c.field)) for c in columns])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_json_bytes(rows: Sequence[Mapping[str, Any]], columns: Sequence[ExportColumn]) -> bytes:
+    """A JSON array of records keyed by field; ISO dates, numbers for decimals, null for NaN."""
+    _check_rows(rows)
+    records = [{c.field: _json_value(_cell(row, c.field)) for c in columns} for row in rows]
+    return orjson.dumps(records, default=_json_default,
+                        option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _sheet_name(name: str) -> str:
+    cleaned = _SHEET_NAME_BAD.sub("-", name).strip("'").strip() or "Data"
+    return cleaned[:31]
+
+
+def _number_format(kind: str, currency: str) -> str | None:
+    if kind == "int":
+        return "#,##0"
+    if kind == "float":
+        return "#,##0.00"
+    if kind == "percent":
+        return "0.0%"
+    if kind == "money":
+        decimals = currency_decimals(currency)
+        body = "#,##0" + ("." + "0" * decimals if decimals else "")
+        symbol = currency_symbol(currency).replace('"', "")
+        return f'"{symbol}"{body};-"{symbol}"{body}'
+    return None
+
+
+def _column_widths(rows: Sequence[Any], columns: Sequence[ExportColumn]) -> list[float]:
+    widths = []
+    sample = rows[:_WIDTH_SAMPLE_ROWS]
+    for column in columns:
+        longest = len(column.header) + 2  # room for the autofilter button
+        for row in sample:
+            value = _cell(row, column.field)
+            if column.kind in NUMERIC_KINDS and _to_number(value) is not None:
+                # formatted numbers gain separators and a symbol
+                longest = max(longest, len(f"{_to_number(value):,.2f}") + 3)
+            else:
+                longest = max(longest, len(_plain_text(value)))
+        widths.append(min(max(longest + 1, 8), 60))
+    return widths
+
+
+def _write_cell(sheet: Any, r: int, c: int, kind: str, value: Any, formats: Mapping[str, Any]) -> None:
+    """Typed values get typed cells; anything else becomes neutralized text, never a formula."""
+    if _is_missing(value) or value == "":
+        return
+    if kind in NUMERIC_KINDS or (isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)):
+        number = _to_number(value)
+        if number is not None:
+            sheet.write_number(r, c, number, formats.get(kind))
+            return
+    elif kind == "date":
+        when = _to_datetime(value)
+        if isinstance(when, dt.datetime):
+            sheet.write_datetime(r, c, when, formats["datetime"])
+            return
+        if isinstance(when, dt.date):
+            sheet.write_datetime(r, c, dt.datetime.combine(when, dt.time()), formats["date"])
+            return
+    sheet.write_string(r, c, _text_cell(value))
+
+
+def to_xlsx_bytes(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[ExportColumn],
+    sheet_name: str = "Data",
+    *,
+    currency: str = "EUR",
+    max_rows: int = XLSX_MAX_ROWS,
+) -> XlsxResult:
+    """An .xlsx workbook built with XlsxWriter in constant-memory mode.
+
+    Text is always written as text (never as a formula) after neutralization; numbers, money,
+    percentages and dates get real Excel number formats. Rows beyond ``max_rows`` (Excel's
+    limit by default) are dropped and the result says so.
+    """
+    _check_rows(rows)
+    if not columns:
+        raise ExportError("nothing to export: no columns")
+    kept = rows[:max_rows]
+    truncated = len(rows) > max_rows
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True,
+                                            "strings_to_formulas": False, "strings_to_urls": False})
+    sheet = workbook.add_worksheet(_sheet_name(sheet_name))
+    header_format = workbook.add_format({"bold": True, "bg_color": "#DCE6F1", "bottom": 1,
+                                         "valign": "vcenter"})
+    formats = {kind: workbook.add_format({"num_format": _number_format(kind, currency)})
+               for kind in NUMERIC_KINDS}
+    formats["date"] = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    formats["datetime"] = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+
+    for index, width in enumerate(_column_widths(kept, columns)):
+        sheet.set_column(index, index, width)
+    sheet.freeze_panes(1, 0)
+    for index, column in enumerate(columns):
+        sheet.write_string(0, index, str(neutralize(column.header)), header_format)
+    if kept:
+        sheet.autofilter(0, 0, len(kept), len(columns) - 1)
+
+    for r, row in enumerate(kept, start=1):
+        for c, column in enumerate(columns):
+            _write_cell(sheet, r, c, column.kind, _cell(row, column.field), formats)
+    workbook.close()
+
+    message = None
+    if truncated:
+        message = (f"Excel holds at most {max_rows:,} rows: the file has the first {max_rows:,} "
+                   f"of {len(rows):,}. Download CSV for all rows, or narrow the filter.")
+    return XlsxResult(buffer.getvalue(), len(kept), truncated, message)
+
+
+def export_filename(name: str, extension: str, now: dt.datetime) -> str:
+    """``<name>-<YYYYMMDD-HHMM>.<ext>`` with the name reduced to safe characters."""
+    safe = _FILE_NAME_BAD.sub("-", name).strip("-")[:60] or "export"
+    return f"{safe}-{now:%Y%m%d-%H%M}.{extension}"
+
+
+def export_rows(
+    rows: Any,
+    columns: Sequence[ExportColumn],
+    fmt: str,
+    *,
+    name: str,
+    now: dt.datetime,
+    currency: str = "EUR",
+    max_rows: int = MAX_DOWNLOAD_ROWS,
+    xlsx_max_rows: int = XLSX_MAX_ROWS,
+) -> ExportFile:
+    """Write ``rows`` in ``fmt`` (csv, xlsx or json); raises :class:`ExportError` on bad input.
+
+    More than ``max_rows`` rows are refused in every format; xlsx keeps the first
+    ``xlsx_max_rows`` and says so in the result's message.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"unknown download format {str(fmt)[:20]!r} "
+                          f"(expected one of {', '.join(EXPORT_FORMATS)})")
+    _check_rows(rows)
+    if len(rows) > max_rows:
+        raise ExportError(f"too many rows to download ({len(rows):,}; the limit is {max_rows:,}): "
+                          "narrow the filter first")
+    extension, media_type = EXPORT_FORMATS[fmt]
+    filename = export_filename(name, extension, now)
+    if fmt == "csv":
+        return ExportFile(filename, to_csv_bytes(rows, columns), media_type, len(rows))
+    if fmt == "json":
+        return ExportFile(filename, to_json_bytes(rows, columns), media_type, len(rows))
+    result = to_xlsx_bytes(rows, columns, name, currency=currency,
+                           max_rows=xlsx_max_rows)
+    return ExportFile(filename, result.content, media_type, result.rows_written,
+                      result.truncated, result.message)
