@@ -41,4 +41,4 @@ class AppLog(Base):
     username: Mapped[str | None] = mapped_column(String(64))
     host: Mapped[str | None] = mapped_column(String(128))
     pid: Mapped[int | None] = mapped_column(Integer)
-    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
