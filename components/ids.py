@@ -61,3 +61,18 @@ class Overview:
     @staticmethod
     def kpi_card(index: str) -> dict:
         return {"type": "overview-kpi-card", "index": index}
+
+
+class Nav:
+    """Sidebar links (pattern-matching, so clientside callbacks can update them together)."""
+
+    @staticmethod
+    def link(path: str, group: str) -> dict:
+        return {"type": "app-nav-link", "group": group, "path": path}
+
+
+class OverviewPanel:
+    """Overview ids added with the page's callbacks."""
+
+    TOP_PRODUCTS_MESSAGE = "overview-top-products-message"
+    GRANULARITY_URL_DUMMY = "overview-granularity-url-dummy"
