@@ -1,0 +1,269 @@
+"""Reading ``app_logs`` for the /ops/logs page: filter parsing, capped line queries, and log
+volume by level over time aggregated in SQL (bucketed the same way on SQLite and PostgreSQL).
+
+Log data is live, so nothing here is cached; every query is bounded by a time range and a row cap.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import Engine, Integer, and_, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from bi_app.db.log_models import AppLog
+
+LEVELS: dict[str, int] = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+DEFAULT_LEVEL = "INFO"
+RANGES: dict[str, dt.timedelta] = {
+    "15m": dt.timedelta(minutes=15), "1h": dt.timedelta(hours=1), "6h": dt.timedelta(hours=6),
+    "24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30),
+}
+RANGE_LABELS = {"15m": "Last 15 minutes", "1h": "Last hour", "6h": "Last 6 hours",
+                "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "custom": "Custom"}
+DEFAULT_RANGE = "24h"
+MAX_RANGE = dt.timedelta(days=90)
+MAX_KEYWORD_CHARS = 200
+MAX_LOGGERS = 20
+DEFAULT_LIMIT = 5_000
+EXPORT_LIMIT = 50_000
+BUCKET_STEPS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400)
+TARGET_BUCKETS = 60
+_LOGGER_RE = re.compile(r"^[A-Za-z0-9_.\-:]{1,200}$")
+_T = AppLog.__table__
+LINE_COLUMNS = ("id", "at", "level_name", "logger", "message", "module", "func", "line",
+                "exc_text", "request_id", "username", "host", "extra")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """A validated filter; times are naive UTC."""
+
+    start: dt.datetime
+    end: dt.datetime
+    min_level: int = LEVELS[DEFAULT_LEVEL]
+    loggers: tuple[str, ...] | None = None  # None = all; a name also matches its children
+    keyword: str | None = None
+
+
+@dataclass
+class ParsedLogQuery:
+    query: LogQuery
+    range_key: str
+    level_name: str
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LogPage:
+    rows: list[dict[str, Any]]
+    total: int
+    limit: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.rows)
+
+
+def escape_like(term: str, escape: str = "\\") -> str:
+    """``term`` with LIKE wildcards made literal (for ``LIKE ... ESCAPE '\\'``)."""
+    return term.replace(escape, escape * 2).replace("%", escape + "%").replace("_", escape + "_")
+
+
+def _parse_datetime(raw: object) -> dt.datetime | None:
+    if raw is None or str(raw).strip() == "":
+        return None
+    text = str(raw).strip()[:40].replace("Z", "+00:00")
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _split(raw: object) -> list[str]:
+    if raw is None:
+        return []
+    items: Iterable[object] = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def parse_log_query(raw: Mapping[str, object], now: dt.datetime | None = None) -> ParsedLogQuery:
+    """Validate what a URL or the page's controls sent; bad values get a notice and a default.
+
+    Keys: ``level`` (minimum level name), ``logger`` (list or comma list), ``range`` (a key of
+    :data:`RANGES` or ``custom``), ``start``/``end`` (ISO datetimes, UTC unless an offset is
+    given, used with ``custom``), ``q`` (keyword, case-insensitive, literal).
+    """
+    now = now or utcnow()
+    notices: list[str] = []
+
+    level = str(raw.get("level") or DEFAULT_LEVEL).strip().upper()
+    if level not in LEVELS:
+        notices.append(f"Unknown level {str(raw.get('level'))[:30]!r}; showing {DEFAULT_LEVEL} and above.")
+        level = DEFAULT_LEVEL
+
+    loggers: list[str] = []
+    for name in _split(raw.get("logger")):
+        if _LOGGER_RE.match(name):
+            if name not in loggers:
+                loggers.append(name)
+        else:
+            notices.append(f"Ignored invalid logger name {name[:40]!r}.")
+    if len(loggers) > MAX_LOGGERS:
+        notices.append(f"At most {MAX_LOGGERS} loggers can be selected; the rest were ignored.")
+        loggers = loggers[:MAX_LOGGERS]
+
+    keyword = str(raw.get("q") or "").strip()
+    if len(keyword) > MAX_KEYWORD_CHARS:
+        notices.append(f"The search text was cut to its first {MAX_KEYWORD_CHARS} characters.")
+        keyword = keyword[:MAX_KEYWORD_CHARS]
+
+    range_key = str(raw.get("range") or DEFAULT_RANGE).strip().lower()
+    if range_key not in RANGES and range_key != "custom":
+        notices.append(f"Unknown time range {str(raw.get('range'))[:30]!r}; showing the last 24 hours.")
+        range_key = DEFAULT_RANGE
+    if range_key == "custom":
+        start, end = _parse_datetime(raw.get("start")), _parse_datetime(raw.get("end"))
+        if raw.get("start") not in (None, "") and start is None:
+            notices.append(f"Invalid start time {str(raw.get('start'))[:40]!r}.")
+        if raw.get("end") not in (None, "") and end is None:
+            notices.append(f"Invalid end time {str(raw.get('end'))[:40]!r}.")
+        end = end or now
+        start = start or end - RANGES[DEFAULT_RANGE]
+        if start > end:
+            start, end = end, start
+            notices.append("The start time was after the end time; the two were swapped.")
+        if end - start > MAX_RANGE:
+            start = end - MAX_RANGE
+            notices.append(f"Time ranges are limited to {MAX_RANGE.days} days; the start was moved.")
+    else:
+        start, end = now - RANGES[range_key], now
+
+    query = LogQuery(start=start, end=end, min_level=LEVELS[level],
+                     loggers=tuple(loggers) or None, keyword=keyword or None)
+    return ParsedLogQuery(query, range_key, level, notices)
+
+
+def conditions(q: LogQuery) -> list[ColumnElement[bool]]:
+    """WHERE conditions for a query; every value is a bound parameter."""
+    where: list[ColumnElement[bool]] = [_T.c.at >= q.start, _T.c.at <= q.end, _T.c.level >= q.min_level]
+    if q.loggers:
+        where.append(or_(*(
+            or_(_T.c.logger == name, _T.c.logger.like(escape_like(name) + ".%", escape="\\"))
+            for name in q.loggers
+        )))
+    if q.keyword:
+        pattern = "%" + escape_like(q.keyword.lower()) + "%"
+        where.append(or_(
+            func.lower(_T.c.message).like(pattern, escape="\\"),
+            func.lower(func.coalesce(_T.c.exc_text, "")).like(pattern, escape="\\"),
+        ))
+    return where
+
+
+def _engine(engine: Engine | None) -> Engine:
+    if engine is not None:
+        return engine
+    from bi_app.extensions import db
+
+    return db.require_engine()
+
+
+def fetch_logs(q: LogQuery, *, engine: Engine | None = None, limit: int = DEFAULT_LIMIT,
+               after_id: int | None = None) -> LogPage:
+    """The newest ``limit`` lines matching ``q`` (newest first) and how many match in all.
+
+    With ``after_id`` only lines stored after that id are returned (the live tail).
+    """
+    limit = max(1, min(int(limit), EXPORT_LIMIT))
+    where = conditions(q)
+    cols = [_T.c[name] for name in LINE_COLUMNS]
+    lines = select(*cols).where(and_(*where))
+    if after_id is not None:
+        lines = lines.where(_T.c.id > int(after_id))
+    lines = lines.order_by(_T.c.at.desc(), _T.c.id.desc()).limit(limit)
+    with _engine(engine).connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(lines)]
+        total = conn.execute(select(func.count()).select_from(_T).where(and_(*where))).scalar_one()
+    return LogPage(rows, int(total), limit)
+
+
+class epoch_bucket(FunctionElement):
+    """``floor(epoch seconds of a timestamp / N) * N`` as an integer, on SQLite and PostgreSQL.
+
+    ``N`` is rendered as a literal (it is a validated int), so the SELECT and GROUP BY
+    expressions are textually identical, as PostgreSQL requires.
+    """
+
+    type = Integer()
+    inherit_cache = True
+    name = "epoch_bucket"
+
+    def __init__(self, column: ColumnElement[Any], seconds: int) -> None:
+        self.seconds = int(seconds)
+        super().__init__(column)
+
+
+@compiles(epoch_bucket)
+def _epoch_bucket_default(element: epoch_bucket, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(list(element.clauses)[0], **kw)
+    n = element.seconds
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {col}) / {n}) AS BIGINT) * {n}"
+
+
+@compiles(epoch_bucket, "sqlite")
+def _epoch_bucket_sqlite(element: epoch_bucket, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(list(element.clauses)[0], **kw)
+    n = element.seconds
+    return f"(CAST(strftime('%s', {col}) AS INTEGER) / {n}) * {n}"
+
+
+def bucket_seconds(start: dt.datetime, end: dt.datetime) -> int:
+    """The smallest step from :data:`BUCKET_STEPS` giving at most ~60 buckets over the range."""
+    span = max((end - start).total_seconds(), 1.0)
+    for step in BUCKET_STEPS:
+        if span / step <= TARGET_BUCKETS:
+            return step
+    return BUCKET_STEPS[-1]
+
+
+@dataclass
+class LevelVolume:
+    bucket_seconds: int
+    points: list[tuple[dt.datetime, str, int]]  # (bucket start UTC, level name, lines)
+
+
+def level_volume(q: LogQuery, *, engine: Engine | None = None) -> LevelVolume:
+    """Lines per level per time bucket, counted by the database."""
+    step = bucket_seconds(q.start, q.end)
+    bucket = epoch_bucket(_T.c.at, step).label("bucket")
+    stmt = (select(bucket, _T.c.level_name, func.count().label("n"))
+            .where(and_(*conditions(q)))
+            .group_by(bucket, _T.c.level_name)
+            .order_by(bucket, _T.c.level_name))
+    with _engine(engine).connect() as conn:
+        points = [(dt.datetime.fromtimestamp(int(b), dt.timezone.utc).replace(tzinfo=None), str(lvl), int(n))
+                  for b, lvl, n in conn.execute(stmt)]
+    return LevelVolume(step, points)
+
+
+def known_loggers(*, engine: Engine | None = None, since: dt.datetime | None = None,
+                  limit: int = 200) -> list[str]:
+    """Logger names seen since ``since`` (default 7 days) plus their top-level parents."""
+    since = since or utcnow() - dt.timedelta(days=7)
+    stmt = select(_T.c.logger).where(_T.c.at >= since).distinct().order_by(_T.c.logger).limit(limit)
+    with _engine(engine).connect() as conn:
+        names = {row[0] for row in conn.execute(stmt)}
+    names |= {name.split(".", 1)[0] for name in names}
+    return sorted(names)
