@@ -1,0 +1,1 @@
+"""Pure computations on plain numbers and DataFrames: no Dash, no database."""
