@@ -1,14 +1,75 @@
-"""Authentication and authorization (to be completed by the auth work)."""
+"""Authentication, authorization and audit: the one module the rest of the app imports.
+
+- login/logout views and a guard in front of every route (:mod:`bi_app.auth_views`);
+- users, passwords and the audit trail (:mod:`bi_app.auth_users`);
+- page permissions from ``register_page(..., roles=...)`` (:mod:`bi_app.auth_pages`);
+- :func:`require_role`, called by the callback registry before every server callback.
+"""
 from __future__ import annotations
 
-import dash
+from typing import Iterable
 
+import dash
+import flask
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from bi_app.auth_context import SessionUser, csrf_token, current_role, current_username, request_user
+from bi_app.auth_pages import can_view, page_for_path, role_allows, visible_pages
+from bi_app.auth_ratelimit import LoginRateLimiter
+from bi_app.auth_users import (
+    MIN_PASSWORD_LENGTH,
+    UserError,
+    audit,
+    create_user,
+    disable_user,
+    ensure_admin,
+    get_user,
+    list_users,
+    set_password,
+    verify_password,
+)
+from bi_app.auth_views import EXTENSION_KEY, AuthState, enforce_denial, guard, login_view, logout_view
 from bi_app.config import Settings
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH", "SessionUser", "UserError", "audit", "can_view", "create_user",
+    "csrf_token", "current_role", "current_username", "disable_user", "ensure_admin", "get_user",
+    "init_app", "list_users", "page_for_path", "require_role", "set_password", "verify_password",
+    "visible_pages",
+]
 
 
 def init_app(app: dash.Dash, settings: Settings) -> None:
-    return None
+    """Wire login, logout, the request guard and the rate limiter into ``app``'s Flask server."""
+    from bi_app.auth_context import init_login_manager
+    from bi_app.extensions import cache, login_manager
+
+    server = app.server
+    init_login_manager(login_manager, server)
+    limiter = LoginRateLimiter(cache, settings.login_rate_limit, settings.login_rate_window)
+    server.extensions[EXTENSION_KEY] = AuthState(limiter, app.config.requests_pathname_prefix)
+    routes = app.config.routes_pathname_prefix
+    server.add_url_rule(f"{routes}login", "bi_auth_login", login_view, methods=["GET", "POST"])
+    server.add_url_rule(f"{routes}logout", "bi_auth_logout", logout_view, methods=["POST"])
+    server.before_request(guard)
+    server.after_request(enforce_denial)
 
 
-def require_role(roles: tuple[str, ...]) -> None:
-    return None
+def require_role(roles: Iterable[str]) -> None:
+    """Raise 401 without a logged-in user and 403 when the user's role is not in ``roles``.
+
+    The status is also noted on ``flask.g`` so :func:`enforce_denial` keeps it even when a Dash
+    ``on_error`` handler catches the exception.
+    """
+    user = request_user()
+    if user is None:
+        _note_denial(401)
+        raise Unauthorized("Sign in to use this.")
+    if not role_allows(user.role, roles):
+        _note_denial(403)
+        raise Forbidden("Your role does not allow this action.")
+
+
+def _note_denial(status: int) -> None:
+    if flask.has_app_context():
+        flask.g.auth_denied = status

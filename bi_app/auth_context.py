@@ -1,0 +1,112 @@
+"""The logged-in user of the current request, the session's CSRF token and flask-login wiring."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import flask
+from flask_login import LoginManager, current_user
+
+from bi_app.db.models import User
+
+CSRF_SESSION_KEY = "_csrf_token"
+CSRF_FORM_FIELD = "csrf_token"
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """What a request knows about its user: a detached snapshot, never a live ORM object.
+
+    The session id carries a fingerprint of the password hash, so changing a password ends
+    every other session of that user.
+    """
+
+    id: int
+    username: str
+    role: str
+    active: bool
+    fingerprint: str
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.fingerprint}"
+
+    @classmethod
+    def from_model(cls, user: User, secret_key: str) -> "SessionUser":
+        return cls(user.id, user.username, user.role, bool(user.active),
+                   password_fingerprint(user.password_hash, secret_key))
+
+
+def password_fingerprint(password_hash: str, secret_key: str) -> str:
+    return hmac.new(secret_key.encode(), password_hash.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def load_user(session_id: str) -> SessionUser | None:
+    """flask-login's user loader: the user must exist, be active and keep the same password."""
+    from bi_app.extensions import db
+
+    user_id, _, fingerprint = (session_id or "").partition(":")
+    if not user_id.isdigit() or not fingerprint:
+        return None
+    with db.session() as session:
+        user = session.get(User, int(user_id))
+        if user is None or not user.active:
+            return None
+        snapshot = SessionUser.from_model(user, flask.current_app.config["SECRET_KEY"])
+    if not hmac.compare_digest(snapshot.fingerprint, fingerprint):
+        return None
+    return snapshot
+
+
+def init_login_manager(manager: LoginManager, server: flask.Flask) -> None:
+    manager.session_protection = "strong"
+    manager.user_loader(load_user)
+    manager.init_app(server)
+
+
+def request_user() -> SessionUser | None:
+    """The authenticated user of the current request, or None (also outside a request)."""
+    if not flask.has_request_context():
+        return None
+    user = current_user._get_current_object()  # noqa: SLF001 - unwrap the werkzeug proxy
+    return user if isinstance(user, SessionUser) and user.is_authenticated else None
+
+
+def request_ip() -> str | None:
+    if not flask.has_request_context():
+        return None
+    return (flask.request.remote_addr or "")[:64] or None
+
+
+def current_role() -> str | None:
+    user = request_user()
+    return user.role if user is not None else None
+
+
+def current_username() -> str | None:
+    user = request_user()
+    return user.username if user is not None else None
+
+
+def csrf_token() -> str:
+    """The session's CSRF token, created on first use; forms post it back as ``csrf_token``."""
+    token = flask.session.get(CSRF_SESSION_KEY)
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        flask.session[CSRF_SESSION_KEY] = token
+    return token
+
+
+def csrf_valid(submitted: str | None) -> bool:
+    expected = flask.session.get(CSRF_SESSION_KEY)
+    if not isinstance(expected, str) or not isinstance(submitted, str) or not submitted:
+        return False
+    return hmac.compare_digest(expected.encode(), submitted.encode())
