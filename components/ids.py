@@ -76,3 +76,24 @@ class OverviewPanel:
 
     TOP_PRODUCTS_MESSAGE = "overview-top-products-message"
     GRANULARITY_URL_DUMMY = "overview-granularity-url-dummy"
+
+
+class OpsLogs:
+    """/ops/logs: filters, live tail, volume chart; the lines use the shared data grid."""
+
+    GRID_NAME = "ops-logs"
+    LEVEL = "ops-logs-level-dropdown"
+    LOGGER = "ops-logs-logger-dropdown"
+    RANGE = "ops-logs-range-dropdown"
+    START = "ops-logs-start-input"
+    END = "ops-logs-end-input"
+    SEARCH = "ops-logs-search-input"
+    LIVE = "ops-logs-live-switch"
+    INTERVAL = "ops-logs-tail-interval"
+    TICK_STORE = "ops-logs-tick-store"
+    TAIL_STORE = "ops-logs-tail-store"
+    NOTICE = "ops-logs-notice-alert"
+    SUMMARY = "ops-logs-summary-text"
+    CAPTURE_STATUS = "ops-logs-capture-status-text"
+    VOLUME_GRAPH = "ops-logs-volume-graph"
+    VOLUME_MESSAGE = "ops-logs-volume-message"
