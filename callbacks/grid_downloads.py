@@ -1,0 +1,45 @@
+"""Downloads for every data grid: one pattern-matching callback, matched on the grid's name."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dash import ALL, MATCH, Input, Output, State, ctx, dcc, no_update
+from dash.exceptions import PreventUpdate
+
+from bi_app import current_settings
+from bi_app.export import MAX_DOWNLOAD_ROWS, ExportError, columns_from_spec, export_rows
+from callbacks._registry import callback
+from components.data_grid import DOWNLOAD_ROLES, download_message
+from components.ids import Grid
+
+log = logging.getLogger(__name__)
+
+
+@callback(
+    Output(Grid.download(MATCH), "data"),
+    Output(Grid.message(MATCH), "children"),
+    Input(Grid.download_item(MATCH, ALL), "n_clicks"),
+    State(Grid.grid(MATCH), "virtualRowData"),
+    State(Grid.spec(MATCH), "data"),
+    roles=DOWNLOAD_ROLES,
+    prevent_initial_call=True,
+)
+def download_grid(clicks: list[int | None], rows: Any, spec: Any) -> tuple[Any, Any]:
+    """Saves the rows the user sees (filtered, sorted, every page) as CSV, Excel or JSON."""
+    item = ctx.triggered_id
+    if not isinstance(item, dict) or not ctx.triggered[0].get("value"):
+        raise PreventUpdate
+    settings = current_settings()
+    try:
+        file = export_rows(rows, columns_from_spec(spec), item.get("format"), name=str(item.get("name")),
+                           now=dt.datetime.now(ZoneInfo(settings.timezone)),
+                           currency=settings.currency, max_rows=MAX_DOWNLOAD_ROWS)
+    except ExportError as exc:
+        log.warning("grid download refused: grid=%s format=%s: %s", item.get("name"), item.get("format"), exc)
+        return no_update, download_message(f"Download failed: {exc}.", "danger")
+    log.info("grid download: grid=%s format=%s rows=%d", item.get("name"), item.get("format"), file.rows)
+    return (dcc.send_bytes(file.content, file.filename, type=file.media_type),
+            download_message(file.message, "warning"))

@@ -1,0 +1,188 @@
+"""A data grid card (dash-ag-grid) with CSV / Excel / JSON downloads.
+
+Every grid in the app is built here and served by the one pattern-matching download callback in
+``callbacks/grid_downloads.py``; the grid's column spec travels in a ``dcc.Store`` so the server
+writes the file with the same headers and number formats the user sees.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Sequence
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import flask
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from dash import dcc, html
+
+from bi_app.config import Settings
+from bi_app.export import EXPORT_FORMATS, ExportColumn, currency_decimals, currency_symbol
+from components.ids import Grid
+
+DOWNLOAD_ROLES: tuple[str, ...] = ("admin", "analyst")
+FORMAT_LABELS: dict[str, str] = {"csv": "CSV", "xlsx": "Excel", "json": "JSON"}
+_PAGE_SIZES = (20, 50, 100)
+
+
+@dataclass(frozen=True)
+class GridColumn(ExportColumn):
+    """An :class:`ExportColumn` with display options; ``kind`` drives both grid and file formats.
+
+    ``money`` columns hold integer cents in the DataFrame (shown and exported in units) or
+    ``Decimal`` units; ``percent`` columns hold fractions.
+    """
+
+    width: int | None = None
+    pinned: Literal["left", "right"] | None = None
+
+
+def grid_rows(df: pd.DataFrame, columns: Sequence[ExportColumn] = ()) -> list[dict[str, Any]]:
+    """JSON-ready row dicts for a grid: money cents become units, dates become ISO dates."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    for column in columns:
+        if column.field not in table.column_names:
+            continue
+        index = table.column_names.index(column.field)
+        values = table.column(index)
+        if column.kind == "money":
+            values = _money_units(values)
+        elif column.kind == "date":
+            values = _iso_dates(values)
+        else:
+            continue
+        table = table.set_column(index, column.field, values)
+    return table.to_pylist()
+
+
+def _money_units(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_decimal(values.type):
+        return pc.cast(values, pa.float64())
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        # float64 appears when an integer cents column has gaps (NaN); still cents
+        return pc.divide(pc.cast(values, pa.float64()), 100.0)
+    return values
+
+
+def _iso_dates(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_timestamp(values.type):
+        values = pc.cast(values, pa.date32())
+    if pa.types.is_date(values.type):
+        return pc.cast(values, pa.string())
+    return values
+
+
+def _value_formatter(kind: str, currency: str) -> dict[str, str] | None:
+    specs = {"int": ",.0f", "float": ",.2f", "percent": ".1%"}
+    if kind in specs:
+        return {"function": f"params.value == null ? '' : d3.format('{specs[kind]}')(params.value)"}
+    if kind == "money":
+        symbol = json.dumps(currency_symbol(currency))
+        spec = f",.{currency_decimals(currency)}f"
+        return {"function": (f"params.value == null ? '' : (params.value < 0 ? '-' : '') + {symbol} + "
+                             f"d3.format('{spec}')(Math.abs(params.value))")}
+    return None
+
+
+def column_defs(columns: Sequence[GridColumn], currency: str) -> list[dict[str, Any]]:
+    """AG Grid column definitions: typed filters, right-aligned numbers, d3-formatted values."""
+    defs = []
+    for column in columns:
+        item: dict[str, Any] = {"field": column.field, "headerName": column.header}
+        if column.kind == "text":
+            item.update(cellDataType="text", filter="agTextColumnFilter")
+        elif column.kind == "date":
+            item.update(cellDataType="dateString", filter="agDateColumnFilter")
+        else:
+            item.update(cellDataType="number", filter="agNumberColumnFilter", type="rightAligned",
+                        valueFormatter=_value_formatter(column.kind, currency))
+        if column.width:
+            item["width"] = column.width
+        else:
+            item.update(flex=1, minWidth=110)
+        if column.pinned:
+            item["pinned"] = column.pinned
+        defs.append(item)
+    return defs
+
+
+def _configured_currency() -> str:
+    if flask.has_app_context() and "BI_SETTINGS" in flask.current_app.config:
+        return flask.current_app.config["BI_SETTINGS"].currency
+    return Settings().currency
+
+
+def downloads_allowed() -> bool:
+    """Whether the current user may download (only a convenience: the callback checks again)."""
+    if not flask.has_request_context():
+        return False
+    try:
+        from bi_app.auth import current_role  # late: auth needs the login machinery
+    except ImportError:
+        return False
+    return current_role() in DOWNLOAD_ROLES
+
+
+def download_menu(name: str) -> dbc.DropdownMenu:
+    items = [dbc.DropdownMenuItem(FORMAT_LABELS[fmt], id=Grid.download_item(name, fmt), n_clicks=0)
+             for fmt in EXPORT_FORMATS]
+    return dbc.DropdownMenu(items, label="Download", size="sm", color="secondary", align_end=True,
+                            className="bi-grid-download")
+
+
+def download_message(text: str | None, level: Literal["warning", "danger", "info"] = "info"):
+    """The notice under a grid's header after a download (None clears it)."""
+    if not text:
+        return None
+    return dbc.Alert(text, color=level, dismissable=True, className="py-1 px-2 mb-2 small")
+
+
+def data_grid(
+    name: str,
+    columns: Sequence[GridColumn],
+    rows: list[dict[str, Any]] | None = None,
+    *,
+    title: str | None = None,
+    page_size: int = 20,
+    height: int | str = 560,
+    currency: str | None = None,
+    can_download: bool | None = None,
+) -> dbc.Card:
+    """A card with a sortable, filterable, paginated grid and (for analysts and admins) a
+    Download menu. ``rows`` come from :func:`grid_rows`; ``can_download`` defaults to the
+    current user's role."""
+    currency = currency or _configured_currency()
+    allowed = downloads_allowed() if can_download is None else can_download
+    grid = dag.AgGrid(
+        id=Grid.grid(name),
+        columnDefs=column_defs(columns, currency),
+        rowData=rows or [],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": True},
+        dashGridOptions={
+            "pagination": True,
+            "paginationPageSize": page_size,
+            "paginationPageSizeSelector": sorted({page_size, *_PAGE_SIZES}),
+            "animateRows": False,
+            "enableCellTextSelection": True,
+            "ensureDomOrder": True,
+        },
+        style={"height": f"{height}px" if isinstance(height, int) else height},
+    )
+    header = [html.H6(title or "", className="mb-0 me-auto")]
+    if allowed:
+        header.append(download_menu(name))
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.Div(header, className="d-flex align-items-center gap-2")),
+            dbc.CardBody([
+                html.Div(id=Grid.message(name), role="status"),
+                grid,
+                dcc.Download(id=Grid.download(name)),
+                dcc.Store(id=Grid.spec(name), data=[asdict(ExportColumn(c.field, c.header, c.kind))
+                                                    for c in columns]),
+            ]),
+        ],
+        className="bi-data-grid mb-3",
+    )
