@@ -1,0 +1,130 @@
+"""External HTTP services watched by the health checks: from ``BI_HEALTH_SERVICES`` and from the
+admin-managed ``monitored_services`` table.
+
+``BI_HEALTH_SERVICES`` is a JSON list, e.g.::
+
+    [{"name": "payments", "url": "https://pay.example/health", "expected_status": 200,
+      "timeout": 5, "auth_header": "Authorization: Bearer <token>"}]
+
+Only ``name`` and ``url`` are required. Table rows never hold a credential: their ``auth_env``
+names an environment variable holding ``Header-Name: value``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from bi_app.config import ConfigError
+from bi_app.db.monitoring_models import MonitoredService
+
+ENV_VAR = "BI_HEALTH_SERVICES"
+DEFAULT_TIMEOUT_S = 5.0
+MAX_TIMEOUT_S = 30.0
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_HEADER_RE = re.compile(r"^([A-Za-z0-9-]{1,64}):\s*(.+)$")
+_KEYS = {"name", "url", "expected_status", "timeout", "auth_header"}
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    url: str
+    expected_status: int = 200
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    auth_header: tuple[str, str] | None = None
+
+    @property
+    def check_name(self) -> str:
+        return f"service:{self.name}"
+
+
+def _fail(where: str, message: str) -> ConfigError:
+    return ConfigError(f"{ENV_VAR}: {where}: {message}")
+
+
+def _validate(where: str, name: Any, url: Any, expected: Any, timeout: Any, auth: Any) -> ServiceSpec:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise _fail(where, f"name must be lowercase letters, digits, '_', '-', '.', got {name!r}")
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise _fail(where, f"url must be an http:// or https:// URL, got {url!r}")
+    if isinstance(expected, bool) or not isinstance(expected, int) or not 100 <= expected <= 599:
+        raise _fail(where, f"expected_status must be an HTTP status code, got {expected!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT_S:
+        raise _fail(where, f"timeout must be seconds in (0, {MAX_TIMEOUT_S:g}], got {timeout!r}")
+    header = None
+    if auth is not None:
+        match = _HEADER_RE.match(auth) if isinstance(auth, str) else None
+        if not match:
+            raise _fail(where, "auth_header must look like 'Header-Name: value'")
+        header = (match.group(1), match.group(2).strip())
+    return ServiceSpec(name, url, expected, float(timeout), header)
+
+
+def parse_services(raw: str | None) -> tuple[ServiceSpec, ...]:
+    """Strictly parse the ``BI_HEALTH_SERVICES`` JSON; errors name the variable and the entry."""
+    if raw is None or not raw.strip():
+        return ()
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{ENV_VAR}: not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(data, list):
+        raise ConfigError(f"{ENV_VAR}: expected a JSON list of services")
+    specs: list[ServiceSpec] = []
+    for i, item in enumerate(data):
+        where = f"entry {i}"
+        if not isinstance(item, dict):
+            raise _fail(where, "expected an object with name and url")
+        unknown = set(item) - _KEYS
+        if unknown:
+            raise _fail(where, f"unknown key(s) {', '.join(sorted(unknown))}")
+        specs.append(_validate(where, item.get("name"), item.get("url"), item.get("expected_status", 200),
+                               item.get("timeout", DEFAULT_TIMEOUT_S), item.get("auth_header")))
+    names = [s.name for s in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{ENV_VAR}: duplicate service name(s) {', '.join(duplicates)}")
+    return tuple(specs)
+
+
+def settings_services(settings: Any, environ: Mapping[str, str] | None = None) -> tuple[ServiceSpec, ...]:
+    """Services from ``settings.health_services`` once config has that field, else from the env."""
+    configured = getattr(settings, "health_services", None)
+    if configured is not None:
+        return tuple(configured) if not isinstance(configured, str) else parse_services(configured)
+    return parse_services((os.environ if environ is None else environ).get(ENV_VAR))
+
+
+def table_services(engine: Engine, environ: Mapping[str, str] | None = None) -> tuple[ServiceSpec, ...]:
+    """Enabled services from ``monitored_services``; a row with a bad auth_env is reported by name."""
+    env = os.environ if environ is None else environ
+    with Session(engine) as session:
+        rows = session.scalars(select(MonitoredService).where(MonitoredService.enabled.is_(True))
+                               .order_by(MonitoredService.name)).all()
+    specs = []
+    for row in rows:
+        auth = env.get(row.auth_env) if row.auth_env else None
+        if row.auth_env and auth is None:
+            raise ConfigError(f"monitored service {row.name}: environment variable {row.auth_env} is not set")
+        specs.append(_validate(f"monitored service {row.name}", row.name, row.url, row.expected_status,
+                               row.timeout_s, auth))
+    return tuple(specs)
+
+
+def add_service(session: Session, name: str, url: str, expected_status: int = 200,
+                timeout_s: float = DEFAULT_TIMEOUT_S, auth_env: str | None = None) -> MonitoredService:
+    """Validate and add a monitored service (for the admin UI and CLI); the caller commits."""
+    _validate("new service", name, url, expected_status, timeout_s, None)
+    if auth_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]{0,127}$", auth_env):
+        raise ValueError(f"auth_env must be an environment variable name, got {auth_env!r}")
+    row = MonitoredService(name=name, url=url, expected_status=expected_status, timeout_s=timeout_s,
+                           auth_env=auth_env, enabled=True)
+    session.add(row)
+    return row
