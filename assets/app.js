@@ -1,0 +1,96 @@
+/* Clientside behaviour of the shell and the filter bar (pure UI: no data, no server). */
+(function () {
+    "use strict";
+    var THEME_KEY = "app-theme-store";   // dcc.Store(storage_type="local") keeps its JSON here
+    var FILTER_KEYS = ["start", "end", "platform", "category"];
+
+    function storedTheme() {
+        try {
+            return JSON.parse(window.localStorage.getItem(THEME_KEY)) === "dark" ? "dark" : "light";
+        } catch (e) {
+            return "light";
+        }
+    }
+
+    function applyTheme(theme) {
+        document.documentElement.setAttribute("data-bs-theme", theme === "dark" ? "dark" : "light");
+    }
+
+    // Before Dash renders anything, so a dark page never flashes white.
+    applyTheme(storedTheme());
+
+    function readableSearch(params) {
+        var text = params.toString().replace(/%2C/gi, ",");
+        return text ? "?" + text : "";
+    }
+
+    function filterParams(start, end, platforms, categories) {
+        var params = new URLSearchParams();
+        if (start) { params.set("start", String(start).slice(0, 10)); }
+        if (end) { params.set("end", String(end).slice(0, 10)); }
+        if (platforms && platforms.length) { params.set("platform", platforms.join(",")); }
+        if (categories && categories.length) { params.set("category", categories.join(",")); }
+        return params;
+    }
+
+    function replaceParams(update) {
+        var params = new URLSearchParams(window.location.search);
+        update(params);
+        var url = window.location.pathname + readableSearch(params) + window.location.hash;
+        window.history.replaceState(window.history.state, "", url);
+    }
+
+    function normalizePath(path) {
+        return path && path.length > 1 ? path.replace(/\/+$/, "") : (path || "/");
+    }
+
+    window.dash_clientside = Object.assign({}, window.dash_clientside, {
+        bi: {
+            /* Filter change -> the URL (no re-render, shareable) and the search the sidebar carries. */
+            syncFilters: function (start, end, platforms, categories) {
+                var own = filterParams(start, end, platforms, categories);
+                replaceParams(function (params) {
+                    FILTER_KEYS.forEach(function (key) { params.delete(key); });
+                    own.forEach(function (value, key) { params.set(key, value); });
+                });
+                return readableSearch(own);
+            },
+
+            /* One URL parameter that only the current page uses (e.g. a chart's granularity). */
+            syncParam: function (name) {
+                return function (value) {
+                    replaceParams(function (params) {
+                        if (value === null || value === undefined || value === "") {
+                            params.delete(name);
+                        } else {
+                            params.set(name, String(value));
+                        }
+                    });
+                    return window.dash_clientside.no_update;
+                };
+            },
+
+            /* Theme: the switch writes the store; the store (localStorage) sets the switch. */
+            theme: function (switchOn, stored) {
+                var ctx = window.dash_clientside.callback_context;
+                var fromSwitch = (ctx.triggered || []).some(function (t) {
+                    return t.prop_id === "app-theme-switch.value";
+                });
+                var theme = fromSwitch ? (switchOn ? "dark" : "light") : (stored === "dark" ? "dark" : "light");
+                applyTheme(theme);
+                return [theme, theme === "dark"];
+            },
+
+            /* Business links keep the current filter query string. */
+            navHrefs: function (search, ids) {
+                return ids.map(function (id) { return id.path + (search || ""); });
+            },
+
+            navActive: function (pathname, ids) {
+                var here = normalizePath(pathname);
+                return ids.map(function (id) { return normalizePath(id.path) === here; });
+            }
+        }
+    });
+    window.dash_clientside.bi.syncGranularity = window.dash_clientside.bi.syncParam("granularity");
+}());

@@ -1,0 +1,59 @@
+"""Number formatting for what people read: money from integer minor units, counts, changes.
+
+Currency symbols and decimals come from :mod:`bi_app.export`, so cards, charts, grids and
+exported files all write money the same way.
+"""
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+from bi_app.export import currency_decimals, currency_symbol
+
+NOT_AVAILABLE = "n/a"
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return False
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def to_major(cents: int | float, currency: str) -> float:
+    """Integer minor units (cents) to the major unit, for chart axes."""
+    return float(cents) / 10 ** currency_decimals(currency)
+
+
+def axis_prefix(currency: str) -> str:
+    return currency_symbol(currency)
+
+
+def format_money(cents: int | float | Decimal | None, currency: str) -> str:
+    """``123456, "EUR"`` -> ``"€1,234.56"``; None, NaN and infinities -> ``"n/a"``."""
+    if cents is None or not _finite(cents):
+        return NOT_AVAILABLE
+    digits = currency_decimals(currency)
+    amount = (Decimal(str(cents)) / Decimal(10) ** digits).quantize(
+        Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{currency_symbol(currency)}{abs(amount):,.{digits}f}"
+
+
+def format_count(value: int | float | None) -> str:
+    if value is None or not _finite(value):
+        return NOT_AVAILABLE
+    return f"{round(value):,}"
+
+
+def format_change(change_pct: float | None) -> str:
+    """A change in percent with an explicit sign (``+12.3%``), or n/a when undefined."""
+    if change_pct is None or not _finite(change_pct):
+        return NOT_AVAILABLE
+    return f"{change_pct:+.1f}%"
+
+
+def format_value(value: int | float | None, kind: str, currency: str) -> str:
+    """Format a KPI value by its kind: ``money`` (minor units) or ``count``."""
+    if kind == "money":
+        return format_money(value, currency)
+    return format_count(value)
