@@ -191,3 +191,31 @@ def test_columns_from_spec():
     for bad in (None, [], "x", [{"header": "no field"}], [{"field": "a", "kind": "blob"}]):
         with pytest.raises(ExportError):
             columns_from_spec(bad)
+
+
+def test_grid_rows_convert_cents_and_dates_for_display_and_export():
+    import pandas as pd
+
+    from components.data_grid import GridColumn, column_defs, grid_rows
+
+    df = pd.DataFrame({
+        "name": ["a", "=b"],
+        "revenue": [123456, -5],
+        "refunds": [250, None],  # an integer cents column with a gap arrives as float64
+        "day": pd.to_datetime(["2024-01-02 13:00", "2024-01-03 00:00"]),
+        "rate": [0.5, float("nan")],
+    })
+    columns = [GridColumn("name", "Name"), GridColumn("revenue", "Revenue", "money"),
+               GridColumn("refunds", "Refunds", "money"), GridColumn("day", "Day", "date"),
+               GridColumn("rate", "Rate", "percent", width=90, pinned="right")]
+    assert grid_rows(df, columns) == [
+        {"name": "a", "revenue": 1234.56, "refunds": 2.5, "day": "2024-01-02", "rate": 0.5},
+        {"name": "=b", "revenue": -0.05, "refunds": None, "day": "2024-01-03", "rate": None},
+    ]
+    defs = {d["field"]: d for d in column_defs(columns, "EUR")}
+    assert defs["revenue"]["cellDataType"] == "number"
+    assert '"\\u20ac"' in defs["revenue"]["valueFormatter"]["function"]
+    assert "d3.format(',.2f')" in defs["revenue"]["valueFormatter"]["function"]
+    assert defs["day"]["cellDataType"] == "dateString"
+    assert defs["rate"]["width"] == 90 and defs["rate"]["pinned"] == "right"
+    assert "valueFormatter" not in defs["name"]
