@@ -9,6 +9,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Integer, and_, func, or_, select
 from sqlalchemy.ext.compiler import compiles
@@ -78,7 +79,8 @@ def escape_like(term: str, escape: str = "\\") -> str:
     return term.replace(escape, escape * 2).replace("%", escape + "%").replace("_", escape + "_")
 
 
-def _parse_datetime(raw: object) -> dt.datetime | None:
+def _parse_datetime(raw: object, tz: str) -> dt.datetime | None:
+    """An ISO date/time as naive UTC; without an offset it is a time in zone ``tz``."""
     if raw is None or str(raw).strip() == "":
         return None
     text = str(raw).strip()[:40].replace("Z", "+00:00")
@@ -86,9 +88,12 @@ def _parse_datetime(raw: object) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(tz))
+    try:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        return None
 
 
 def _split(raw: object) -> list[str]:
@@ -98,12 +103,13 @@ def _split(raw: object) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
-def parse_log_query(raw: Mapping[str, object], now: dt.datetime | None = None) -> ParsedLogQuery:
+def parse_log_query(raw: Mapping[str, object], now: dt.datetime | None = None, *,
+                    tz: str = "UTC") -> ParsedLogQuery:
     """Validate what a URL or the page's controls sent; bad values get a notice and a default.
 
     Keys: ``level`` (minimum level name), ``logger`` (list or comma list), ``range`` (a key of
     :data:`RANGES` or ``custom``), ``start``/``end`` (ISO datetimes, UTC unless an offset is
-    given, used with ``custom``), ``q`` (keyword, case-insensitive, literal).
+    given, then they are times in ``tz``; used with ``custom``), ``q`` (keyword, case-insensitive, literal).
     """
     now = now or utcnow()
     notices: list[str] = []
@@ -134,7 +140,7 @@ def parse_log_query(raw: Mapping[str, object], now: dt.datetime | None = None) -
         notices.append(f"Unknown time range {str(raw.get('range'))[:30]!r}; showing the last 24 hours.")
         range_key = DEFAULT_RANGE
     if range_key == "custom":
-        start, end = _parse_datetime(raw.get("start")), _parse_datetime(raw.get("end"))
+        start, end = _parse_datetime(raw.get("start"), tz), _parse_datetime(raw.get("end"), tz)
         if raw.get("start") not in (None, "") and start is None:
             notices.append(f"Invalid start time {str(raw.get('start'))[:40]!r}.")
         if raw.get("end") not in (None, "") and end is None:
@@ -267,3 +273,57 @@ def known_loggers(*, engine: Engine | None = None, since: dt.datetime | None = N
         names = {row[0] for row in conn.execute(stmt)}
     names |= {name.split(".", 1)[0] for name in names}
     return sorted(names)
+
+
+@dataclass
+class LogView:
+    """What the page shows for a filter: the capped lines and their volume by level."""
+
+    page: LogPage
+    volume: LevelVolume
+
+    @property
+    def tail_state(self) -> dict[str, Any]:
+        return tail_state(self.page.rows, len(self.page.rows))
+
+
+def tail_state(rows: Iterable[Mapping[str, Any]], shown: int, last_id: int | None = None) -> dict[str, Any]:
+    """What the live tail remembers between ticks: the newest id seen and how many lines show."""
+    ids = [int(row["id"]) for row in rows]
+    if last_id is not None:
+        ids.append(int(last_id))
+    return {"last_id": max(ids) if ids else None, "shown": int(shown)}
+
+
+def load_log_view(q: LogQuery, *, engine: Engine | None = None, limit: int = DEFAULT_LIMIT) -> LogView:
+    engine = _engine(engine)
+    return LogView(fetch_logs(q, engine=engine, limit=limit), level_volume(q, engine=engine))
+
+
+@dataclass
+class TailResult:
+    """Lines stored since the last tick (newest first), or a full reload when the cap is hit."""
+
+    new_rows: list[dict[str, Any]]
+    total: int
+    state: dict[str, Any]
+    volume: LevelVolume | None = None
+    reload: LogPage | None = None
+
+
+def tail_logs(q: LogQuery, state: Mapping[str, Any] | None, *, engine: Engine | None = None,
+              limit: int = DEFAULT_LIMIT) -> TailResult:
+    """New lines for the live tail; ``state`` is the previous :func:`tail_state`."""
+    engine = _engine(engine)
+    state = dict(state or {})
+    last_id = state.get("last_id")
+    last_id = int(last_id) if isinstance(last_id, int) and not isinstance(last_id, bool) else None
+    shown = state.get("shown") if isinstance(state.get("shown"), int) else 0
+    page = fetch_logs(q, engine=engine, limit=limit, after_id=last_id)
+    if not page.rows:
+        return TailResult([], page.total, tail_state([], shown, last_id))
+    volume = level_volume(q, engine=engine)
+    if shown + len(page.rows) > limit:
+        full = fetch_logs(q, engine=engine, limit=limit)
+        return TailResult([], full.total, tail_state(full.rows, len(full.rows), last_id), volume, full)
+    return TailResult(page.rows, page.total, tail_state(page.rows, shown + len(page.rows), last_id), volume)

@@ -1,0 +1,92 @@
+"""Callbacks of /ops/logs: filter the lines, tail new ones while the tab is visible."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dash import Input, Output, State, no_update
+from dash.exceptions import PreventUpdate
+from sqlalchemy.exc import SQLAlchemyError
+
+from bi_app import current_settings
+from bi_app.monitoring import logs as log_capture
+from bi_app.monitoring.logs_query import ParsedLogQuery, load_log_view, parse_log_query, tail_logs
+from callbacks._registry import callback, clientside_callback
+from components.figures import empty_figure
+from components.ids import Grid, OpsLogs
+from components.logs_view import (capture_status, log_grid_rows, notices, page_summary, summary_text,
+                                  volume_figure)
+from components.notice import error_message
+
+log = logging.getLogger(__name__)
+ROLES = ("admin", "analyst")
+GRID = Grid.grid(OpsLogs.GRID_NAME)
+FILTERS = (OpsLogs.LEVEL, OpsLogs.LOGGER, OpsLogs.RANGE, OpsLogs.START, OpsLogs.END, OpsLogs.SEARCH)
+
+
+def _parse(level: Any, loggers: Any, range_key: Any, start: Any, end: Any, keyword: Any) -> ParsedLogQuery:
+    raw = {"level": level, "logger": loggers, "range": range_key, "start": start, "end": end, "q": keyword}
+    return parse_log_query(raw, tz=current_settings().timezone)
+
+
+@callback(
+    Output(GRID, "rowData"), Output(OpsLogs.VOLUME_GRAPH, "figure"), Output(OpsLogs.SUMMARY, "children"),
+    Output(OpsLogs.NOTICE, "children"), Output(OpsLogs.NOTICE, "is_open"), Output(OpsLogs.TAIL_STORE, "data"),
+    Output(OpsLogs.VOLUME_MESSAGE, "children"), Output(OpsLogs.CAPTURE_STATUS, "children"),
+    *(Input(i, "value") for i in FILTERS),
+    roles=ROLES,
+)
+def show_logs(level, loggers, range_key, start, end, keyword):
+    """Shows the newest matching lines, their volume by level, and any notice about the filters."""
+    parsed, tz = _parse(level, loggers, range_key, start, end, keyword), current_settings().timezone
+    status = capture_status(log_capture.stats())
+    try:
+        view = load_log_view(parsed.query)
+    except SQLAlchemyError:
+        log.exception("logs page: reading app_logs failed")
+        return ([], empty_figure("Logs unavailable"), "", *notices(parsed.notices), None,
+                error_message("Log storage"), status)
+    return (log_grid_rows(view.page.rows, tz), volume_figure(view.volume, tz), page_summary(view.page),
+            *notices(parsed.notices), view.tail_state, None, status)
+
+
+@callback(
+    Output(GRID, "rowTransaction"), Output(GRID, "rowData", allow_duplicate=True),
+    Output(OpsLogs.SUMMARY, "children", allow_duplicate=True), Output(OpsLogs.TAIL_STORE, "data", allow_duplicate=True),
+    Output(OpsLogs.VOLUME_GRAPH, "figure", allow_duplicate=True),
+    Input(OpsLogs.TICK_STORE, "data"), *(State(i, "value") for i in FILTERS), State(OpsLogs.TAIL_STORE, "data"),
+    roles=ROLES, prevent_initial_call=True,
+)
+def tail(tick, level, loggers, range_key, start, end, keyword, state):
+    """Adds lines stored since the last refresh to the top of the grid (live tail)."""
+    if not tick or state is None:
+        raise PreventUpdate
+    parsed, tz = _parse(level, loggers, range_key, start, end, keyword), current_settings().timezone
+    try:
+        result = tail_logs(parsed.query, state)
+    except SQLAlchemyError as exc:
+        log.warning("logs page: live tail skipped a tick: %s", type(exc).__name__)
+        raise PreventUpdate from None
+    if result.volume is None:
+        raise PreventUpdate
+    figure = volume_figure(result.volume, tz)
+    if result.reload is not None:
+        return no_update, log_grid_rows(result.reload.rows, tz), page_summary(result.reload), result.state, figure
+    added = {"add": log_grid_rows(result.new_rows, tz), "addIndex": 0}
+    return added, no_update, summary_text(result.state["shown"], result.total), result.state, figure
+
+
+# The interval keeps ticking in a hidden tab; only visible ticks reach the server.
+clientside_callback(
+    """function (n) {
+        if (!n || document.hidden) { return window.dash_clientside.no_update; }
+        return n;
+    }""",
+    Output(OpsLogs.TICK_STORE, "data"), Input(OpsLogs.INTERVAL, "n_intervals"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    "function (live) { return !live; }",
+    Output(OpsLogs.INTERVAL, "disabled"), Input(OpsLogs.LIVE, "value"),
+)
