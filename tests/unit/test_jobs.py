@@ -1,0 +1,235 @@
+"""Job specs, triggers, and the recording of runs (SQLite, no network)."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import flask
+import pytest
+from sqlalchemy import select
+
+from bi_app import jobs, leader
+from bi_app.db.engine import make_engine, make_session_factory
+from bi_app.db.job_models import JobRun, SchedulerNode
+from bi_app.db.models import AuditLog, utcnow
+from tests.conftest import make_settings, migrate
+
+RELEASE = threading.Event()
+CALLS: list[dict] = []
+
+
+def failing_job() -> None:
+    raise ValueError("boom: the upstream returned 503")
+
+
+def blocking_job() -> None:
+    RELEASE.wait(10)
+
+
+def recording_job(engine, scheduled_for) -> None:
+    CALLS.append({"engine": engine, "scheduled_for": scheduled_for, "app": flask.current_app.name})
+
+
+def spec(name: str, func: str, timeout: float = 5.0) -> jobs.JobSpec:
+    return jobs.JobSpec(name, f"tests.unit.test_jobs:{func}" if ":" not in func else func, seconds=60,
+                        timeout=timeout)
+
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    migrate(sqlite_url)
+    return sqlite_url
+
+
+@pytest.fixture
+def engine(db_url: str):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def runner_for(engine, db_url: str, *specs: jobs.JobSpec) -> jobs.JobRunner:
+    app = flask.Flask("jobs-test")
+    return jobs.JobRunner(specs, engine, db_url, app=app, settings=make_settings(db_url))
+
+
+def stored_run(engine, run_id: int) -> JobRun:
+    with make_session_factory(engine)() as session:
+        return session.get(JobRun, run_id)
+
+
+# --- specs ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(name="Bad Name", func="a.b:c", seconds=5), "job name"),
+    (dict(name="ok", func="a.b.c", seconds=5), "package.module:function"),
+    (dict(name="ok", func="a.b:c; rm", seconds=5), "package.module:function"),
+    (dict(name="ok", func="a.b:c"), "exactly one"),
+    (dict(name="ok", func="a.b:c", seconds=5, cron="* * * * *"), "exactly one"),
+    (dict(name="ok", func="a.b:c", seconds=0), "seconds"),
+    (dict(name="ok", func="a.b:c", cron="61 * * * *"), "invalid cron"),
+    (dict(name="ok", func="a.b:c", seconds=5, timeout=0), "timeout"),
+])
+def test_invalid_specs_are_rejected_with_the_reason(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        jobs.JobSpec(**kwargs)
+
+
+def test_builtin_jobs_are_valid_and_named_once():
+    names = [s.name for s in jobs.JOBS]
+    assert names == ["refresh_rollups", "health_checks", "resource_sample", "metrics_rollup", "retention"]
+    assert {s.name: s.seconds for s in jobs.JOBS if s.seconds} == {
+        "refresh_rollups": 900, "health_checks": 30, "resource_sample": 15, "metrics_rollup": 60}
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    (dict(seconds=15), "every 15 s"), (dict(seconds=60), "every minute"), (dict(seconds=900), "every 15 min"),
+    (dict(seconds=3600), "every hour"), (dict(seconds=7200), "every 2 h"), (dict(seconds=90), "every 90 s"),
+    (dict(cron="7 * * * *"), "cron 7 * * * * (UTC)"),
+])
+def test_trigger_text(kwargs, text):
+    assert jobs.JobSpec("x", "a:b", **kwargs).trigger_text == text
+
+
+def test_interval_triggers_are_aligned_so_every_process_agrees_on_tick_times():
+    s = jobs.JobSpec("x", "a:b", seconds=30)
+    now = dt.datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=dt.timezone.utc)
+    first, second = s.trigger().get_next_fire_time(None, now), s.trigger().get_next_fire_time(None, now)
+    assert first == second == dt.datetime(2031, 5, 6, 7, 8, 30, tzinfo=dt.timezone.utc)
+    assert s.misfire_grace_time == 30
+    assert jobs.JobSpec("y", "a:b", cron="0 3 * * *").misfire_grace_time == jobs.CRON_GRACE_SECONDS
+
+
+def test_coalesced_between_counts_fire_times_strictly_between_two_runs():
+    trig = jobs.JobSpec("x", "a:b", seconds=10).trigger()
+    t0 = dt.datetime(2030, 1, 1, 0, 0, 0, tzinfo=dt.timezone.utc)
+    assert jobs.coalesced_between(trig, t0, t0 + dt.timedelta(seconds=10)) == 0
+    assert jobs.coalesced_between(trig, t0, t0 + dt.timedelta(seconds=50)) == 4
+
+
+def test_resolve_reports_missing_modules_and_functions():
+    assert jobs.resolve("tests.unit.test_jobs:failing_job") is failing_job
+    with pytest.raises(jobs.JobFunctionNotFound, match="function not found: bi_app.no_such_module:run"):
+        jobs.resolve("bi_app.no_such_module:run")
+    with pytest.raises(jobs.JobFunctionNotFound, match="AttributeError"):
+        jobs.resolve("bi_app.jobs:no_such_function")
+
+
+# --- running and recording ---------------------------------------------------------------------------
+
+def test_failing_job_is_recorded_as_failed_with_its_error(engine, db_url):
+    result = runner_for(engine, db_url, spec("bad", "failing_job")).start("bad")
+    row = stored_run(engine, result["run_id"])
+    assert (result["status"], row.status) == ("failed", "failed")
+    assert row.error.startswith("ValueError: boom: the upstream returned 503")
+    assert row.finished_at is not None and row.duration_ms is not None and row.duration_ms >= 0
+
+
+def test_missing_function_is_recorded_as_failed_not_raised(engine, db_url):
+    runner = runner_for(engine, db_url, spec("ghost", "bi_app.monitoring.no_such_module:run"))
+    result = runner.start("ghost")
+    row = stored_run(engine, result["run_id"])
+    assert row.status == "failed"
+    assert row.error.startswith("function not found: bi_app.monitoring.no_such_module:run")
+
+
+def test_timeout_is_recorded_and_the_abandoned_run_still_blocks_a_second_run(engine, db_url):
+    RELEASE.clear()
+    runner = runner_for(engine, db_url, spec("slow", "blocking_job", timeout=0.3))
+    first = runner.start("slow")
+    assert first["status"] == "timed_out"
+    assert stored_run(engine, first["run_id"]).status == "timed_out"
+    second = runner.start("slow")
+    assert second["status"] == "skipped"
+    assert "already running" in stored_run(engine, second["run_id"]).error
+    RELEASE.set()
+    for _ in range(50):  # the abandoned thread releases the job lock as it returns
+        if leader.make_lock(db_url, "job-slow").try_acquire():
+            break
+        threading.Event().wait(0.05)
+    else:
+        pytest.fail("the job lock was not released after the abandoned run returned")
+
+
+def test_job_gets_app_context_and_named_arguments_and_lateness_is_recorded(engine, db_url):
+    CALLS.clear()
+    runner = runner_for(engine, db_url, spec("rec", "recording_job"))
+    due = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=3)
+    result = runner.start("rec", scheduled_for=due)
+    assert result["status"] == "succeeded"
+    assert CALLS == [{"engine": engine, "scheduled_for": due.replace(microsecond=due.microsecond),
+                      "app": "jobs-test"}]
+    assert stored_run(engine, result["run_id"]).late_ms >= 3000
+
+
+def test_a_run_is_skipped_while_another_process_holds_the_job_lock(engine, db_url):
+    held = leader.make_lock(db_url, "job-rec")
+    assert held.try_acquire()
+    try:
+        result = runner_for(engine, db_url, spec("rec", "recording_job")).start("rec")
+    finally:
+        held.release()
+    assert result["status"] == "skipped"
+    assert stored_run(engine, result["run_id"]).status == "skipped"
+
+
+def test_abandoned_runs_of_dead_processes_are_reaped(engine, db_url):
+    runner = runner_for(engine, db_url, spec("rec", "recording_job", timeout=1))
+    old = utcnow() - dt.timedelta(minutes=5)
+    with make_session_factory(engine)() as session:
+        dead = JobRun(job_name="rec", run_trigger="scheduled", host="gone", pid=1, started_at=old, status="running")
+        alive = JobRun(job_name="rec", run_trigger="scheduled", host="here", pid=2, started_at=old, status="running")
+        session.add_all([dead, alive])
+        session.commit()
+    assert runner.reap_abandoned({("here", 2)}) == 1
+    assert stored_run(engine, dead.id).status == "failed"
+    assert stored_run(engine, alive.id).status == "running"
+
+
+# --- app wiring and the read API ------------------------------------------------------------------
+
+@pytest.fixture
+def api_app(db_url):
+    from bi_app.extensions import db
+
+    app = flask.Flask("jobs-api")
+    settings = make_settings(db_url)
+    app.config["BI_SETTINGS"] = settings
+    db.init(db_url)
+    jobs.init_app(app, settings, [spec("bad", "failing_job"), spec("rec", "recording_job")])
+    return app
+
+
+def test_init_app_with_scheduler_off_starts_nothing(api_app):
+    assert jobs.runtime() is None
+    assert [s.name for s in api_app.extensions[jobs.EXTENSION_KEY]] == ["bad", "rec"]
+
+
+def test_list_jobs_status_and_runs_reflect_the_database(api_app, engine):
+    with api_app.app_context():
+        result = jobs.run_job_now("bad", "tester", wait=True)
+        assert result["ok"] and result["status"] == "failed"
+        assert jobs.run_job_now("nope", "tester")["ok"] is False
+        now = utcnow()
+        with make_session_factory(engine)() as session:
+            session.add(SchedulerNode(id="h1:10:a", host="h1", pid=10, is_leader=True, started_at=now,
+                                      leader_since=now, heartbeat_at=now, tick_seconds=5,
+                                      next_runs={"rec": "2031-01-01T00:00:00"}))
+            session.add(SchedulerNode(id="h0:9:a", host="h0", pid=9, is_leader=True, started_at=now,
+                                      heartbeat_at=now - dt.timedelta(minutes=5), tick_seconds=5))
+            session.commit()
+        listed = {j["name"]: j for j in jobs.list_jobs()}
+        status = jobs.scheduler_status()
+        runs = jobs.recent_runs()
+    assert listed["bad"]["last_status"] == "failed"
+    assert listed["bad"]["last_error"].startswith("ValueError: boom")
+    assert listed["bad"]["trigger"] == "every minute"
+    assert listed["rec"]["last_status"] is None
+    assert listed["rec"]["next_run"] == dt.datetime(2031, 1, 1)
+    assert status["leader"]["host"] == "h1" and status["leader"]["pid"] == 10  # h0's heartbeat is stale
+    assert status["this_process"]["is_leader"] is False
+    assert [r["job_name"] for r in runs] == ["bad"] and runs[0]["trigger"] == "manual"
+    assert runs[0]["actor"] == "tester"
+    with make_session_factory(engine)() as session:
+        audits = session.scalars(select(AuditLog).where(AuditLog.action == "job.run")).all()
+    assert [(a.target, a.username) for a in audits] == [("bad", "tester")]
