@@ -1,0 +1,26 @@
+"""Operations monitoring: health checks, request/callback metrics, resource samples, log capture.
+
+:func:`init_app` wires the metrics middleware and the ``/api/health`` and ``/metrics`` routes
+into an app; the periodic work is done by jobs (``bi_app.jobs``) calling
+``health.run_health_checks``, ``resources.sample_resources``, ``metrics.rollup_minute`` and
+``metrics.purge_old``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # services never import dash at run time
+    import dash
+
+
+def init_app(app: "dash.Dash", settings: Any) -> None:
+    """Time every request and callback, and serve ``/api/health`` and ``/metrics``.
+
+    Configuration is validated here (``BI_HEALTH_SERVICES``, ``BI_METRICS_TOKEN``) so a bad
+    value stops start-up with a message naming the variable.
+    """
+    from bi_app.monitoring import middleware, services, views
+
+    services.settings_services(settings)
+    middleware.install(app.server)
+    views.register(app.server, settings)

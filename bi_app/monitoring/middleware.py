@@ -1,0 +1,77 @@
+"""Request and callback timing: two Flask hooks feeding the per-minute aggregator.
+
+The hooks sit at the very start of ``before_request`` and the very end of ``after_request`` so
+the time includes the auth guard and the status is the one actually sent. Callbacks are named by
+the ``output`` of the ``/_dash-update-component`` body (Dash already parsed and cached that JSON,
+so reading it again costs nothing). Pattern-matching callbacks keep their wildcard spelling there,
+so the number of names stays bounded.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import flask
+
+from bi_app.monitoring import metrics
+
+log = logging.getLogger(__name__)
+
+DASH_UPDATE = "_dash-update-component"
+UNMATCHED = "<unmatched>"
+_G_START = "_bi_metrics_t0"
+FLUSH_CHECK_EVERY_S = 15.0
+
+
+class _SelfFlush:
+    """Flush completed minutes from the request path in a background thread, so workers that
+    are not the scheduler leader still get their traffic into the database."""
+
+    def __init__(self) -> None:
+        self._next_check = 0.0
+        self._lock = threading.Lock()
+
+    def maybe(self, aggregator: metrics.MinuteAggregator, now: float) -> None:
+        if now < self._next_check:
+            return
+        with self._lock:
+            if now < self._next_check:
+                return
+            self._next_check = now + FLUSH_CHECK_EVERY_S
+        # A minute is left to the leader's job first; only older ones are flushed from here.
+        if aggregator.has_completed(now - 60):
+            threading.Thread(target=metrics.rollup_minute, kwargs={"aggregator": aggregator},
+                             name="metrics-flush", daemon=True).start()
+
+
+def install(server: flask.Flask, aggregator: metrics.MinuteAggregator | None = None,
+            self_flush: bool = True) -> None:
+    aggregator = aggregator or metrics.AGGREGATOR
+    flusher = _SelfFlush() if self_flush else None
+
+    def start() -> None:
+        flask.g.setdefault(_G_START, time.perf_counter())
+
+    def finish(response: flask.Response) -> flask.Response:
+        started = flask.g.pop(_G_START, None)
+        if started is None:
+            return response
+        duration_ms = (time.perf_counter() - started) * 1000.0
+        request = flask.request
+        rule = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+        status = response.status_code
+        now = time.time()
+        aggregator.record("http", rule, request.method, status, duration_ms, now)
+        if rule.endswith(DASH_UPDATE) and request.method == "POST":
+            body = request.get_json(silent=True)
+            output = body.get("output") if isinstance(body, dict) else None
+            name = output if isinstance(output, str) and output else UNMATCHED
+            aggregator.record("callback", name[:300], "POST", status, duration_ms, now)
+        if flusher is not None:
+            flusher.maybe(aggregator, now)
+        return response
+
+    server.before_request_funcs.setdefault(None, []).insert(0, start)
+    # after_request hooks run in reverse order of registration: index 0 runs last.
+    server.after_request_funcs.setdefault(None, []).insert(0, finish)

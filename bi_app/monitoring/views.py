@@ -1,0 +1,92 @@
+"""``GET /api/health`` (public, for load balancers) and ``GET /metrics`` (login or bearer token)."""
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import threading
+import time
+from typing import Any, Mapping
+
+import flask
+
+from bi_app.config import ConfigError
+from bi_app.monitoring import health, rules
+from bi_app.monitoring.prometheus import build_registry, render
+
+METRICS_TOKEN_ENV = "BI_METRICS_TOKEN"
+FRESH_REPORT_S = 60.0  # a full report younger than this is served as is
+CHEAP_MEMO_S = 5.0  # load balancers probe often; a live cheap run is reused this long
+
+
+def parse_metrics_token(raw: str | None) -> str | None:
+    """Strict parser for ``BI_METRICS_TOKEN`` (empty = no token; else at least 16 characters)."""
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip()
+    if len(value) < 16:
+        raise ConfigError(f"{METRICS_TOKEN_ENV}: must be at least 16 characters long")
+    return value
+
+
+def metrics_token(settings: Any, environ: Mapping[str, str] | None = None) -> str | None:
+    configured = getattr(settings, "metrics_token", None)
+    if configured:
+        return configured
+    return parse_metrics_token((os.environ if environ is None else environ).get(METRICS_TOKEN_ENV))
+
+
+class _CheapMemo:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.report: health.HealthReport | None = None
+        self.at = 0.0
+
+
+def _json(payload: dict[str, Any], status: int) -> flask.Response:
+    response = flask.Response(json.dumps(payload), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register(server: flask.Flask, settings: Any) -> None:
+    token = metrics_token(settings)
+    registry = build_registry()
+    memo = _CheapMemo()
+
+    def api_health() -> flask.Response:
+        report = health.last_report()
+        if report is None or report.age_s() > FRESH_REPORT_S:
+            with memo.lock:
+                if memo.report is None or time.monotonic() - memo.at > CHEAP_MEMO_S:
+                    memo.report = health.run_health_checks(settings, store=False, cheap_only=True,
+                                                           timeout_s=health.CHEAP_TIMEOUT_S, keep=False)
+                    memo.at = time.monotonic()
+                report = memo.report
+        status = 503 if report.status == rules.UNHEALTHY else 200
+        return _json(report.to_dict(), status)
+
+    def metrics_view() -> flask.Response:
+        if not _authorized(token):
+            response = _json({"error": "authentication required", "status": 401}, 401)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+        body, content_type = render(registry)
+        response = flask.Response(body, status=200, content_type=content_type)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    server.add_url_rule("/api/health", "bi_api_health", api_health, methods=["GET"])
+    server.add_url_rule("/metrics", "bi_metrics", metrics_view, methods=["GET"])
+
+
+def _authorized(token: str | None) -> bool:
+    header = flask.request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer "):
+        if hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode()):
+            return True
+    try:
+        from bi_app.auth_context import request_user
+    except ImportError:  # auth not installed: only the token opens /metrics
+        return False
+    return request_user() is not None
