@@ -143,3 +143,21 @@ def test_through_the_dash_endpoint(server):
     assert body['{"name":"orders","type":"grid-download-message"}']["children"] is None
     assert set(body) == {'{"name":"orders","type":"grid-download"}',
                          '{"name":"orders","type":"grid-download-message"}'}
+
+
+def _has_menu(component) -> bool:
+    return "bi-grid-download" in str(component.to_plotly_json())
+
+
+@pytest.mark.parametrize(("role", "shown"), [("viewer", False), (None, False), ("analyst", True),
+                                             ("admin", True)])
+def test_download_menu_follows_the_role(server, monkeypatch, role, shown):
+    import bi_app.auth
+
+    monkeypatch.setattr(bi_app.auth, "current_role", lambda: role, raising=False)
+    with server.test_request_context("/"):
+        card = data_grid("orders", COLUMNS, ROWS)
+    assert _has_menu(card) is shown
+    # outside a request nobody is logged in: no menu unless asked for explicitly
+    assert _has_menu(data_grid("orders", COLUMNS, ROWS, currency="EUR")) is False
+    assert _has_menu(data_grid("orders", COLUMNS, ROWS, currency="EUR", can_download=True)) is True
