@@ -230,7 +230,9 @@ def refresh_rollups(engine: Engine, start: dt.date | None = None, end: dt.date |
     with engine.begin() as conn:
         for table, build, columns in _BUILDERS:
             conn.execute(delete(table).where(*_day_range(table, start, end)))
-            result = conn.execute(insert(table).from_select(columns, build(start, end)))
+            # rowcount of an INSERT..SELECT is only kept when asked for (SQLAlchemy 2.x).
+            result = conn.execute(insert(table).from_select(columns, build(start, end)),
+                                  execution_options={"preserve_rowcount": True})
             rows[table.name] = max(result.rowcount or 0, 0)
         if conn.dialect.name == "postgresql":
             # Fresh statistics so the planner picks index scans on the new rows at once.
