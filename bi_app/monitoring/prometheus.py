@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -104,4 +105,5 @@ def build_registry(aggregator: metrics.MinuteAggregator | None = None) -> Collec
 
 
 def render(registry: CollectorRegistry) -> tuple[bytes, str]:
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    # generate_latest writes the classic 0.0.4 text format; say so, whatever the library default.
+    return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
