@@ -161,6 +161,8 @@ def check_scheduler(thresholds: rules.Thresholds = rules.DEFAULT) -> CheckResult
     if age is None and isinstance(raw.get("last_heartbeat"), dt.datetime):
         age = (utcnow() - raw["last_heartbeat"].replace(tzinfo=None)).total_seconds()
     leader = raw.get("leader")
+    if isinstance(leader, dict):
+        leader = f"{leader.get('host')}:{leader.get('pid')}"
     enabled = bool(raw.get("enabled", True))
     status, reason = rules.scheduler_status(enabled, bool(leader), age, late_count, thresholds)
     detail = {"enabled": enabled, "leader": str(leader) if leader else None,

@@ -250,19 +250,19 @@ def merge_rows(rows: Iterable[Any], key_fields: tuple[str, ...]) -> dict[tuple, 
 
 def _rollup_hours(conn, now: dt.datetime) -> int:
     limit = _floor_hour(now - ROLLUP_GRACE)
-    start = rolled_until(conn)
-    if start is None:
-        first = conn.execute(select(func.min(RequestMetricMinute.bucket))).scalar()
-        if first is None:
-            return 0
-        start = _floor_hour(first)
+    done = rolled_until(conn)
+    query = select(func.min(RequestMetricMinute.bucket))
+    first = conn.execute(query if done is None else query.where(RequestMetricMinute.bucket >= done)).scalar()
+    if first is None:
+        return 0
+    start = _floor_hour(first)  # skips idle hours instead of visiting each one
     written = 0
     hour = start
     while hour < limit:
         end = hour + dt.timedelta(hours=1)
-        rows = conn.execute(select(RequestMetricMinute).where(
+        rows = conn.execute(select(*RequestMetricMinute.__table__.c).where(
             RequestMetricMinute.bucket >= hour, RequestMetricMinute.bucket < end)).all()
-        merged = merge_rows((r[0] for r in rows), ("source", "kind", "name", "method"))
+        merged = merge_rows(rows, ("source", "kind", "name", "method"))
         out = [dict(bucket=hour, source=src, kind=kind, name=name, method=method, count=h.count,
                     errors=errors, sum_ms=h.sum_ms, max_ms=h.max_ms, p50_ms=h.percentile(50),
                     p95_ms=h.percentile(95), buckets=h.to_json())

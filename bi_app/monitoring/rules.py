@@ -77,10 +77,11 @@ def cache_status(configured: bool, latency_ms: float | None, error: str | None =
 
 def scheduler_status(enabled: bool, has_leader: bool, heartbeat_age_s: float | None, late_jobs: int,
                      t: Thresholds = DEFAULT) -> Result:
-    if not enabled:
-        return HEALTHY, "scheduler disabled"
+    """``enabled`` is whether this process runs a scheduler; the leader may be another process."""
     if not has_leader:
-        return UNHEALTHY, "no scheduler leader"
+        if enabled:
+            return UNHEALTHY, "no scheduler leader"
+        return DEGRADED, "no scheduler leader (scheduler off in this process)"
     if heartbeat_age_s is not None and heartbeat_age_s >= t.heartbeat_unhealthy_s:
         return UNHEALTHY, f"leader heartbeat {heartbeat_age_s:.0f} s old"
     if heartbeat_age_s is not None and heartbeat_age_s >= t.heartbeat_degraded_s:

@@ -21,7 +21,9 @@ def format_report(report: health.HealthReport) -> list[str]:
     if scheduler is not None and scheduler.detail:
         leader = scheduler.detail.get("leader") or "none"
         late = scheduler.detail.get("late_jobs") or []
-        late_text = ", ".join(map(str, late)) if isinstance(late, list) and late else str(late or "none")
+        names = [item.get("name", "?") if isinstance(item, dict) else str(item) for item in late] \
+            if isinstance(late, list) else []
+        late_text = ", ".join(names) if names else str(late or "none")
         lines.append(f"scheduler leader: {leader}; late jobs: {late_text}")
     return lines
 

@@ -24,7 +24,8 @@ def test_cache_down_only_degrades():
 
 
 def test_scheduler_rules():
-    assert rules.scheduler_status(False, False, None, 0)[0] == H
+    assert rules.scheduler_status(False, False, None, 0)[0] == D
+    assert rules.scheduler_status(False, True, 5.0, 0)[0] == H
     assert rules.scheduler_status(True, False, None, 0) == (U, "no scheduler leader")
     assert rules.scheduler_status(True, True, 100.0, 0)[0] == D
     assert rules.scheduler_status(True, True, 400.0, 0)[0] == U
