@@ -1,0 +1,170 @@
+"""Deterministic demo data: two years of a European multi-channel shop, its marketing events
+and its treasury, with injected anomalies recorded as ground truth.
+
+``generate_demo`` describes the data as batches of columns (pure, no database); ``load_demo``
+writes them: SQLite through Core executemany in one transaction, PostgreSQL through binary
+COPY, month by month, so ``--scale 200`` (10 million orders) never holds them all in memory.
+The same seed, scale and ``today`` always give the same rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+
+from bi_app.db.demo_calendar import Calendar, build_calendar
+from bi_app.db.demo_catalog import catalogue_rows, make_customers
+from bi_app.db.demo_events import make_events
+from bi_app.db.demo_sales import sales_months
+from bi_app.db.demo_sink import analyze, clear_tables, fix_sequences, make_sink
+from bi_app.db.demo_treasury import make_treasury
+from bi_app.db.models import Base
+
+log = logging.getLogger(__name__)
+
+ORDERS_PER_SCALE = 50_000
+CUSTOMERS_PER_SCALE = 5_000
+MAX_SCALE = 1_000.0
+CALENDAR_STREAM, CATALOGUE_STREAM, CUSTOMER_STREAM = 11, 12, 13
+# Business tables the demo owns, parents first. Users, roles and the audit log are never touched.
+DEMO_TABLES = ("categories", "sales_platforms", "products", "customers", "orders", "order_items",
+               "visits", "events", "event_costs", "event_revenues", "event_registrations",
+               "event_channel_stats", "accounts", "counterparties", "transactions", "demo_anomalies")
+ROLLUP_TABLES = ("daily_orders", "daily_category_sales", "daily_product_sales",
+                 "daily_customer_activity")
+
+Batch = tuple[str, dict]
+
+
+class DemoDataExists(RuntimeError):
+    """The database already holds business data and ``replace`` was not requested."""
+
+
+@dataclass
+class DemoData:
+    """The demo data set for one (scale, seed, today): iterate :meth:`batches` to get rows."""
+
+    scale: float
+    seed: int
+    today: dt.date
+    calendar: Calendar = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.scale <= MAX_SCALE:
+            raise ValueError(f"scale must be above 0 and at most {MAX_SCALE:g}, got {self.scale}")
+        rng = np.random.default_rng([self.seed, CALENDAR_STREAM])
+        self.calendar = build_calendar(self.today, ORDERS_PER_SCALE * self.scale, rng)
+
+    @property
+    def batch_count(self) -> int:
+        return 4 + 3 * len(self.calendar.month_slices()) + 5 + 3 + 1
+
+    def batches(self) -> Iterator[Batch]:
+        """(table, columns) in foreign-key order; big tables come one month at a time."""
+        catalogue, categories, products, platforms = catalogue_rows(
+            np.random.default_rng([self.seed, CATALOGUE_STREAM]))
+        yield "categories", categories
+        yield "sales_platforms", platforms
+        yield "products", products
+        count = max(50, round(CUSTOMERS_PER_SCALE * self.scale))
+        customers, customer_rows = make_customers(
+            count, self.calendar, np.random.default_rng([self.seed, CUSTOMER_STREAM]))
+        yield "customers", customer_rows
+        yield from sales_months(self.calendar, catalogue, customers, self.seed, self.today)
+        yield from make_events(self.scale, self.calendar, customers, customer_rows, self.seed,
+                               self.today).items()
+        treasury, unusual = make_treasury(self.scale, self.calendar, self.seed)
+        yield from treasury.items()
+        yield "demo_anomalies", self._anomalies(unusual)
+
+    def _anomalies(self, unusual: list[dict]) -> dict:
+        rows = [{"kind": "revenue_drop", "day": self.calendar.start + dt.timedelta(days=i),
+                 "ref_table": "orders", "ref_id": None, "magnitude": magnitude,
+                 "description": f"Checkout outage: about {magnitude:.0%} of the day's orders "
+                                "were lost (revenue drop against an ordinary day)"}
+                for i, magnitude in self.calendar.drops.items()]
+        rows = sorted(rows + unusual, key=lambda row: (row["day"], row["kind"]))
+        columns: dict[str, list] = {"id": list(range(1, len(rows) + 1))}
+        for key in ("kind", "day", "ref_table", "ref_id", "magnitude", "description"):
+            columns[key] = [row[key] for row in rows]
+        return columns
+
+
+def generate_demo(scale: float = 1.0, seed: int = 42, today: dt.date | None = None) -> DemoData:
+    """The demo data set ending yesterday (UTC) relative to ``today``; nothing is written."""
+    return DemoData(scale=scale, seed=seed, today=today or dt.datetime.now(dt.timezone.utc).date())
+
+
+def is_empty(engine: Engine) -> bool:
+    """True when the database holds no orders and no customers (``bi-app setup`` then loads)."""
+    tables = Base.metadata.tables
+    with engine.connect() as conn:
+        return not any(conn.execute(select(tables[name].c.id).limit(1)).first()
+                       for name in ("orders", "customers"))
+
+
+def load_demo(engine: Engine, scale: float = 1.0, seed: int = 42, progress: bool = True,
+              replace: bool = False, today: dt.date | None = None) -> dict:
+    """Generate and load the demo data, refresh the roll-ups and return a summary.
+
+    Raises :class:`DemoDataExists` when business data is present and ``replace`` is False;
+    with ``replace`` the demo tables (never users, roles or the audit log) are emptied first.
+    Everything is loaded in one transaction: a failure leaves the database as it was.
+    """
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    data = generate_demo(scale, seed, today)
+    counts = dict.fromkeys(DEMO_TABLES, 0)
+    with engine.begin() as conn:
+        if replace:
+            clear_tables(conn, DEMO_TABLES + ROLLUP_TABLES)
+        else:
+            _refuse_if_loaded(conn)
+        sink = make_sink(conn)
+        with tqdm(total=data.batch_count, desc="demo data", unit="batch", disable=not progress,
+                  leave=True) as bar:
+            for table, columns in data.batches():
+                counts[table] += sink.write(table, columns)
+                bar.set_postfix_str(f"{table} ({counts['orders']:,} orders)", refresh=False)
+                bar.update()
+        fix_sequences(conn, DEMO_TABLES)
+        analyze(conn, DEMO_TABLES)
+    loaded = time.perf_counter()
+    summary = {
+        "scale": scale, "seed": seed, "start": data.calendar.start.isoformat(),
+        "end": data.calendar.end.isoformat(), "counts": counts,
+        "anomalies": {"revenue_drop": len(data.calendar.drops),
+                      "unusual_transaction": counts["demo_anomalies"] - len(data.calendar.drops)},
+        "closed_days": [(data.calendar.start + dt.timedelta(days=int(i))).isoformat()
+                        for i in np.flatnonzero(data.calendar.closed)],
+        "load_seconds": round(loaded - started, 2), "rollups": _refresh_rollups(engine),
+    }
+    summary["elapsed_seconds"] = round(time.perf_counter() - started, 2)
+    log.info("demo data loaded: %s orders in %.1f s", f"{counts['orders']:,}", summary["elapsed_seconds"])
+    return summary
+
+
+def _refuse_if_loaded(conn) -> None:
+    tables = Base.metadata.tables
+    present = {name: conn.execute(select(func.count()).select_from(tables[name])).scalar_one()
+               for name in ("orders", "customers", "products", "events", "transactions")}
+    present = {name: n for name, n in present.items() if n}
+    if present:
+        found = ", ".join(f"{n:,} {name}" for name, n in present.items())
+        raise DemoDataExists(f"the database already holds business data ({found}); "
+                             "use replace=True (bi-app demo --replace) to delete it and load the demo")
+
+
+def _refresh_rollups(engine: Engine) -> dict | None:
+    try:
+        from bi_app.db.rollups import refresh_rollups
+    except ImportError:
+        log.warning("bi_app.db.rollups is not available: roll-up tables were not refreshed")
+        return None
+    return refresh_rollups(engine)

@@ -1,0 +1,107 @@
+"""Writing generated column batches into SQLite (Core executemany) or PostgreSQL (binary COPY)."""
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import numpy as np
+from sqlalchemy import Connection, insert, text
+
+from bi_app.db.models import Base
+
+SQLITE_BATCH = 20_000
+# Binary COPY needs the exact wire type; varchar shares text's binary format.
+COPY_TYPES = {"varchar": "text", "bpchar": "text"}
+
+
+class Sink(Protocol):
+    def write(self, table: str, columns: dict[str, Sequence]) -> int: ...
+
+
+def python_values(values: Sequence) -> list:
+    """A column as plain Python objects: drivers reject numpy scalars."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "M" and values.dtype != np.dtype("datetime64[D]"):
+            return values.astype("datetime64[us]").tolist()
+        return values.tolist()
+    return list(values)
+
+
+class SqliteSink:
+    """Core ``insert`` executemany in batches, inside the caller's transaction."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def write(self, table: str, columns: dict[str, Sequence]) -> int:
+        names = list(columns)
+        values = [python_values(columns[name]) for name in names]
+        statement = insert(Base.metadata.tables[table])
+        count = len(values[0]) if values else 0
+        for offset in range(0, count, SQLITE_BATCH):
+            chunk = [v[offset:offset + SQLITE_BATCH] for v in values]
+            self.conn.execute(statement, [dict(zip(names, row)) for row in zip(*chunk)])
+        return count
+
+
+class PostgresSink:
+    """``COPY ... FROM STDIN (FORMAT BINARY)`` on the caller's connection and transaction."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.raw = conn.connection.dbapi_connection
+        self._types: dict[str, dict[str, str]] = {}
+
+    def column_types(self, table: str) -> dict[str, str]:
+        if table not in self._types:
+            rows = self.conn.execute(text(
+                "SELECT column_name, udt_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = :table"), {"table": table})
+            self._types[table] = {name: COPY_TYPES.get(udt, udt) for name, udt in rows}
+        return self._types[table]
+
+    def write(self, table: str, columns: dict[str, Sequence]) -> int:
+        from psycopg import sql
+
+        names = list(columns)
+        types = self.column_types(table)
+        values = [python_values(columns[name]) for name in names]
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)))
+        with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types([types[name] for name in names])
+            for row in zip(*values):
+                copy.write_row(row)
+        return len(values[0]) if values else 0
+
+
+def make_sink(conn: Connection) -> Sink:
+    return PostgresSink(conn) if conn.dialect.name == "postgresql" else SqliteSink(conn)
+
+
+def clear_tables(conn: Connection, tables: Sequence[str]) -> None:
+    """Delete every row of ``tables`` (given parents first), children before parents."""
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(f'"{name}"' for name in tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+        return
+    for name in reversed(tables):
+        conn.execute(Base.metadata.tables[name].delete())
+
+
+def fix_sequences(conn: Connection, tables: Sequence[str]) -> None:
+    """After explicit ids, move each serial sequence past the largest id (PostgreSQL only)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for name in tables:
+        if "id" not in Base.metadata.tables[name].c:
+            continue
+        conn.execute(text(
+            f'SELECT setval(pg_get_serial_sequence(:table, \'id\'), '
+            f'COALESCE((SELECT MAX(id) FROM "{name}"), 0) + 1, false) '
+            f"WHERE pg_get_serial_sequence(:table, 'id') IS NOT NULL"), {"table": name})
+
+
+def analyze(conn: Connection, tables: Sequence[str]) -> None:
+    """Fresh planner statistics, so the first queries after a big load are not planned blind."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE " + ", ".join(f'"{name}"' for name in tables)))

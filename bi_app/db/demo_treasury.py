@@ -1,0 +1,227 @@
+"""Treasury demo data: hot/warm/cold accounts, counterparties and a year-long money flow.
+
+``amount_cents`` is signed from the account's point of view (+ credit, - debit), so the sum
+over an account is its balance. Payment processors settle into the hot accounts each business
+morning, suppliers and payroll are paid from them, the excess is swept to the warm reserve each
+evening and moved to cold storage on Fridays. A few unusual transactions are injected and
+returned as ground truth.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bi_app.db.demo_calendar import Calendar
+
+TREASURY_STREAM = 303
+AVERAGE_ORDER_CENTS = 9_000  # rough revenue per order, to size settlements like the shop
+ACCOUNTS = (("HOT-EUR-01", "Operating account", "hot"), ("HOT-EUR-02", "Payments clearing", "hot"),
+            ("WARM-EUR-01", "Treasury reserve", "warm"), ("COLD-EUR-01", "Long-term reserve", "cold"),
+            ("COLD-EUR-02", "Escrow reserve", "cold"))
+HOT, CLEARING, WARM, COLD_A, COLD_B = range(5)
+COUNTERPARTIES = (
+    ("CP-INT", "Internal transfer", "internal"),
+    ("CP-ADYEN", "Adyen settlements", "bank"), ("CP-STRIPE", "Stripe payouts", "bank"),
+    ("CP-PAYPAL", "PayPal settlements", "bank"), ("CP-MKT", "Marketplace settlement", "exchange"),
+    ("CP-ING", "ING Bank", "bank"), ("CP-BNP", "BNP Paribas", "bank"),
+    ("CP-FX", "Ebury FX desk", "exchange"),
+    ("CP-B2B-01", "Hotel Lindner Group", "customer"), ("CP-B2B-02", "CityOffice Supplies", "customer"),
+    ("CP-B2B-03", "Alpine Sports Clubs", "customer"), ("CP-B2B-04", "Studio Verde Interiors", "customer"),
+    ("CP-SUP-01", "Northwind Logistics", "supplier"), ("CP-SUP-02", "Greenleaf Packaging", "supplier"),
+    ("CP-SUP-03", "Shenzhen Brightway Electronics", "supplier"),
+    ("CP-SUP-04", "Tessile Rossi S.p.A.", "supplier"), ("CP-SUP-05", "Orbit Cloud Hosting", "supplier"),
+    ("CP-SUP-06", "Lumen Media Agency", "supplier"), ("CP-SUP-07", "Nordic Toy Works", "supplier"),
+)
+PROCESSORS = (1, 2, 3)
+PROCESSOR_SHARES = (0.45, 0.35, 0.2)
+B2B = (8, 9, 10, 11)
+SUPPLIERS = (12, 13, 14, 15, 16, 17, 18)
+KIND_CODES = ("deposit", "sweep", "cold_storage", "withdrawal", "fee")
+DEPOSIT, SWEEP, COLD, WITHDRAWAL, FEE = range(5)
+
+
+@dataclass
+class _Ledger:
+    start: np.datetime64
+    account: list[int] = field(default_factory=list)
+    counterparty: list[int | None] = field(default_factory=list)
+    kind: list[int] = field(default_factory=list)
+    amount: list[int] = field(default_factory=list)
+    at: list[np.datetime64] = field(default_factory=list)
+    note: list[str | None] = field(default_factory=list)
+    balance: np.ndarray = field(default_factory=lambda: np.zeros(len(ACCOUNTS), dtype=np.int64))
+
+    def post(self, account: int, counterparty: int | None, kind: int, amount: int, day: int,
+             seconds: int, note: str | None = None) -> int:
+        self.account.append(account)
+        self.counterparty.append(counterparty)
+        self.kind.append(kind)
+        self.amount.append(int(amount))
+        self.at.append(self.start + np.timedelta64(day * 86400 + int(seconds), "s"))
+        self.note.append(note)
+        self.balance[account] += int(amount)
+        return len(self.amount) - 1
+
+    def transfer(self, source: int, target: int, kind: int, amount: int, day: int, seconds: int,
+                 note: str) -> None:
+        self.post(source, 0, kind, -amount, day, seconds, note)
+        self.post(target, 0, kind, amount, day, seconds, note)
+
+
+@dataclass(frozen=True)
+class UnusualTransaction:
+    row: int            # position in the generated ledger (before ids are assigned)
+    reason: str
+    magnitude: float
+
+
+def make_treasury(scale: float, calendar: Calendar, seed: int) -> tuple[dict[str, dict], list[dict]]:
+    """Accounts, counterparties and transactions, plus ground-truth rows for demo_anomalies."""
+    rng = np.random.default_rng([seed, TREASURY_STREAM])
+    ledger = _Ledger(start=np.datetime64(calendar.start, "s"))
+    weekday = calendar.weekday()
+    revenue = calendar.expected * AVERAGE_ORDER_CENTS
+    opening = int(revenue[:30].sum())
+    for account, share in ((HOT, 0.3), (WARM, 1.0), (COLD_A, 2.0), (COLD_B, 0.8)):
+        ledger.post(account, 5, DEPOSIT, int(opening * share), 0, 7 * 3600, "Opening balance")
+
+    pending = 0.0  # processor revenue not yet settled (weekends settle on Monday)
+    for day in range(len(calendar.days)):
+        pending += revenue[day]
+        business = weekday[day] < 5
+        if business:
+            _settle(ledger, rng, day, pending)
+            pending = 0.0
+            _b2b_and_suppliers(ledger, rng, day, scale, revenue[day])
+        if calendar.days[day].astype(object).day == 25:
+            payroll = int(revenue[max(0, day - 30):day + 1].sum() * 0.12)
+            ledger.post(HOT, 5, WITHDRAWAL, -payroll, day, 9 * 3600 + 1800, "Payroll")
+        if calendar.days[day].astype(object).day == 1:
+            for account in range(len(ACCOUNTS)):
+                ledger.post(account, 5 + account % 2, FEE, -2_500 - 1_000 * (account >= WARM),
+                            day, 4 * 3600 + 600, "Monthly account fee")
+        _rebalance(ledger, day, weekday[day], revenue[max(0, day - 6):day + 1].mean())
+
+    unusual = _inject_unusual(ledger, rng, calendar)
+    return _tables(ledger, unusual, calendar)
+
+
+def _settle(ledger: _Ledger, rng: np.random.Generator, day: int, pending: float) -> None:
+    for processor, share in zip(PROCESSORS, PROCESSOR_SHARES):
+        gross = int(pending * share * rng.normal(1.0, 0.04))
+        if gross <= 0:
+            continue
+        seconds = int(rng.integers(5 * 3600, 7 * 3600))
+        ledger.post(CLEARING, processor, DEPOSIT, gross, day, seconds, "Card settlement")
+        ledger.post(CLEARING, processor, FEE, -int(gross * 0.014), day, seconds + 60,
+                    "Processing fee 1.4%")
+    if rng.random() < 0.25:  # the marketplace pays out about weekly
+        amount = int(pending * rng.uniform(1.2, 1.8))
+        ledger.post(CLEARING, 4, DEPOSIT, amount, day, int(rng.integers(8, 12)) * 3600,
+                    "Marketplace payout")
+
+
+def _b2b_and_suppliers(ledger: _Ledger, rng: np.random.Generator, day: int, scale: float,
+                       revenue: float) -> None:
+    invoices = rng.poisson(1.2 * scale)
+    amounts = rng.lognormal(np.log(150_000), 0.8, invoices).astype(np.int64)
+    payers = rng.choice(B2B, invoices)
+    times = rng.integers(8 * 3600, 17 * 3600, invoices)
+    for amount, payer, seconds in zip(amounts.tolist(), payers.tolist(), times.tolist()):
+        ledger.post(HOT, payer, DEPOSIT, amount, day, seconds, "Invoice payment")
+    bills = rng.poisson(2.5 * scale)
+    median = revenue * 0.15 / max(scale, 0.1)
+    amounts = np.clip(rng.lognormal(np.log(max(median, 5_000)), 0.9, bills), 5_000, revenue * 3 + 50_000)
+    payees = rng.choice(SUPPLIERS, bills)
+    times = rng.integers(8 * 3600, 17 * 3600, bills)
+    for amount, payee, seconds in zip(amounts.astype(np.int64).tolist(), payees.tolist(), times.tolist()):
+        ledger.post(HOT, payee, WITHDRAWAL, -amount, day, seconds, "Supplier invoice")
+
+
+def _rebalance(ledger: _Ledger, day: int, weekday: int, daily_revenue: float) -> None:
+    """Evening sweeps keep the hot accounts at about three days of revenue."""
+    sweep_at = 21 * 3600
+    clearing = int(ledger.balance[CLEARING])
+    if clearing > 0:
+        ledger.transfer(CLEARING, HOT, SWEEP, clearing, day, sweep_at, "Clearing to operating")
+    target = int(daily_revenue * 3)
+    excess = int(ledger.balance[HOT]) - target
+    if excess > target * 0.25:
+        ledger.transfer(HOT, WARM, SWEEP, excess, day, sweep_at + 300, "Excess to reserve")
+    elif excess < -target * 0.5 and ledger.balance[WARM] > -excess:
+        ledger.transfer(WARM, HOT, SWEEP, -excess, day, sweep_at + 300, "Top-up from reserve")
+    if weekday == 4:
+        spare = int(ledger.balance[WARM]) - int(daily_revenue * 20)
+        if spare > 0:
+            target_cold = COLD_A if (day // 7) % 3 else COLD_B
+            ledger.transfer(WARM, target_cold, COLD, int(spare * 0.8), day, sweep_at + 900,
+                            "Weekly move to cold storage")
+
+
+def _inject_unusual(ledger: _Ledger, rng: np.random.Generator,
+                    calendar: Calendar) -> list[UnusualTransaction]:
+    withdrawals = np.array([-a for a, k in zip(ledger.amount, ledger.kind) if k == WITHDRAWAL])
+    typical = float(np.median(withdrawals))
+    span = len(calendar.days)
+    days = np.sort(rng.choice(np.arange(20, span - 3), 8, replace=False))
+    reasons = ["huge amount", "huge amount", "huge amount", "odd hour", "odd hour", "odd hour",
+               "unknown counterparty", "unknown counterparty"]
+    found: list[UnusualTransaction] = []
+    for day, reason in zip(days.tolist(), rng.permutation(reasons).tolist()):
+        if reason == "huge amount":
+            factor = float(rng.uniform(15, 40))
+            seconds, counterparty, note = int(rng.integers(10, 16)) * 3600, int(rng.choice(SUPPLIERS)), \
+                "Supplier prepayment"
+        elif reason == "odd hour":
+            factor = float(rng.uniform(4, 9))
+            seconds, counterparty, note = int(rng.integers(1 * 3600, 4 * 3600)), \
+                int(rng.choice(SUPPLIERS)), "Urgent transfer"
+        else:
+            factor = float(rng.uniform(3, 8))
+            iban = f"LT{rng.integers(10, 99)} 3250 {rng.integers(1000, 9999)} {rng.integers(1000, 9999)}"
+            seconds, counterparty, note = int(rng.integers(9 * 3600, 18 * 3600)), None, \
+                f"Beneficiary not on file: {iban}"
+        amount = int(typical * factor)
+        row = ledger.post(HOT, counterparty, WITHDRAWAL, -amount, day, seconds, note)
+        found.append(UnusualTransaction(row=row, reason=reason, magnitude=round(factor, 2)))
+    return found
+
+
+def _tables(ledger: _Ledger, unusual: list[UnusualTransaction],
+            calendar: Calendar) -> tuple[dict[str, dict], list[dict]]:
+    at = np.array(ledger.at, dtype="datetime64[s]")
+    order = np.argsort(at, kind="stable")
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    ids = np.arange(1, len(order) + 1)
+    days = at[order].astype("datetime64[D]").astype(object)
+    counterparty = [ledger.counterparty[i] for i in order.tolist()]
+    transactions = {
+        "id": ids,
+        "reference": [f"TX-{d:%Y%m%d}-{i:07d}" for d, i in zip(days, ids.tolist())],
+        "account_id": np.array(ledger.account)[order] + 1,
+        "counterparty_id": [None if c is None else c + 1 for c in counterparty],
+        "kind": np.array(KIND_CODES, dtype=object)[np.array(ledger.kind)[order]],
+        "amount_cents": np.array(ledger.amount, dtype=np.int64)[order],
+        "occurred_at": at[order],
+        "note": [ledger.note[i] for i in order.tolist()],
+    }
+    accounts = {"id": list(range(1, len(ACCOUNTS) + 1)), "code": [a[0] for a in ACCOUNTS],
+                "name": [a[1] for a in ACCOUNTS], "tier": [a[2] for a in ACCOUNTS],
+                "currency": ["EUR"] * len(ACCOUNTS)}
+    counterparties = {"id": list(range(1, len(COUNTERPARTIES) + 1)),
+                      "code": [c[0] for c in COUNTERPARTIES], "name": [c[1] for c in COUNTERPARTIES],
+                      "kind": [c[2] for c in COUNTERPARTIES]}
+    anomalies = []
+    for item in unusual:
+        row_id = int(position[item.row]) + 1
+        amount = -ledger.amount[item.row]
+        anomalies.append({
+            "kind": "unusual_transaction", "day": ledger.at[item.row].astype("datetime64[D]").astype(object),
+            "ref_table": "transactions", "ref_id": row_id, "magnitude": item.magnitude,
+            "description": f"{item.reason}: withdrawal of {amount / 100:,.2f} EUR, "
+                           f"{item.magnitude:g}x the typical withdrawal ({ledger.note[item.row]})"})
+    return {"accounts": accounts, "counterparties": counterparties,
+            "transactions": transactions}, anomalies
