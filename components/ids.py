@@ -97,3 +97,49 @@ class OpsLogs:
     CAPTURE_STATUS = "ops-logs-capture-status-text"
     VOLUME_GRAPH = "ops-logs-volume-graph"
     VOLUME_MESSAGE = "ops-logs-volume-message"
+
+
+class OpsHealth:
+    """/ops/health: overall status, one tile per check, resources, circuit breakers; live."""
+
+    OVERALL = "ops-health-overall-badge"
+    CHECKED_AT = "ops-health-checked-text"
+    BANNER = "ops-health-banner-alert"
+    TILES = "ops-health-tiles-row"
+    CPU_GRAPH = "ops-health-cpu-graph"
+    MEMORY_GRAPH = "ops-health-memory-graph"
+    DISK_GRAPH = "ops-health-disk-graph"
+    NETWORK_GRAPH = "ops-health-network-graph"
+    BREAKERS = "ops-health-breakers-table"
+    INTERVAL = "ops-health-refresh-interval"
+    VISIBILITY_DUMMY = "ops-health-visibility-dummy"
+
+    @staticmethod
+    def tile_status(name: str) -> dict:
+        return {"type": "ops-health-tile-status", "index": name}
+
+    @staticmethod
+    def tile_latency(name: str) -> dict:
+        return {"type": "ops-health-tile-latency", "index": name}
+
+    @staticmethod
+    def tile_error(name: str) -> dict:
+        return {"type": "ops-health-tile-error", "index": name}
+
+    @staticmethod
+    def tile_spark(name: str) -> dict:
+        return {"type": "ops-health-tile-spark", "index": name}
+
+
+class OpsPerformance:
+    """/ops/performance: response times, throughput, errors and cache hit rate by range."""
+
+    RANGE = "ops-performance-range-radio"
+    INTERVAL = "ops-performance-refresh-interval"
+    MESSAGE = "ops-performance-message-alert"
+    ENDPOINTS_GRAPH = "ops-performance-endpoints-graph"
+    CALLBACKS_GRAPH = "ops-performance-callbacks-graph"
+    THROUGHPUT_GRAPH = "ops-performance-throughput-graph"
+    ERRORS_GRAPH = "ops-performance-errors-graph"
+    LATENCY_GRAPH = "ops-performance-latency-graph"
+    CACHE_GRAPH = "ops-performance-cache-graph"
