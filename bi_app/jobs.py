@@ -568,6 +568,11 @@ def scheduler_status() -> dict[str, Any]:
     }
 
 
+def jobs_overview(limit: int = 50) -> dict[str, Any]:
+    """Everything the Admin → Jobs page shows: scheduler status, jobs and recent runs."""
+    return {"status": scheduler_status(), "jobs": list_jobs(), "runs": recent_runs(limit=limit)}
+
+
 def list_jobs() -> list[dict[str, Any]]:
     """Every registered job with its schedule, last run and next run time."""
     specs = _specs()
@@ -605,6 +610,10 @@ def recent_runs(name: str | None = None, limit: int = 50) -> list[dict[str, Any]
 
 def _actor_name(actor: Any) -> str | None:
     name = getattr(actor, "username", actor)
+    if name is None:
+        from bi_app import auth
+
+        name = auth.current_username()
     return str(name)[:64] if name is not None else None
 
 
@@ -618,7 +627,7 @@ def _runner() -> JobRunner:
 
 def run_job_now(name: str, actor: Any, *, wait: bool = False) -> dict[str, Any]:
     """Start ``name`` in this process, through the same per-job lock as scheduled runs, and audit
-    it. Returns ``{"ok", "run_id", "status", "error", "message"}``; the run finishes in the
+    it (``actor`` None means the logged-in user of the request). Returns ``{"ok", "run_id", "status", "error", "message"}``; the run finishes in the
     background unless ``wait``."""
     from bi_app import auth
 

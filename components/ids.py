@@ -143,3 +143,18 @@ class OpsPerformance:
     ERRORS_GRAPH = "ops-performance-errors-graph"
     LATENCY_GRAPH = "ops-performance-latency-graph"
     CACHE_GRAPH = "ops-performance-cache-graph"
+
+
+class AdminJobs:
+    """/admin/jobs: scheduler leader, every job with its last and next run, recent runs."""
+
+    LEADER = "admin-jobs-leader-card"
+    MESSAGE = "admin-jobs-message-alert"
+    JOBS_TABLE = "admin-jobs-jobs-table"
+    RUNS_TABLE = "admin-jobs-runs-table"
+    INTERVAL = "admin-jobs-refresh-interval"
+    RUN_STORE = "admin-jobs-run-store"
+
+    @staticmethod
+    def run_button(job: str) -> dict:
+        return {"type": "admin-jobs-run-button", "job": job}
