@@ -5,6 +5,7 @@ descriptions that say which fields to write, under which header and how to forma
 Spreadsheet formats neutralize text that a spreadsheet would run as a formula; JSON is data and
 is written unchanged.
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,10 +13,11 @@ import datetime as dt
 import io
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal
-from typing import Any, Literal, Mapping, Sequence, get_args
+from typing import Any, Literal, get_args
 
 import orjson
 import xlsxwriter
@@ -37,8 +39,20 @@ XLSX_MAX_ROWS = 1_048_575
 MAX_DOWNLOAD_ROWS = 500_000
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 _CURRENCY_SYMBOLS = {
-    "EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹", "KRW": "₩",
-    "RUB": "₽", "TRY": "₺", "PLN": "zł", "ILS": "₪", "BRL": "R$", "CAD": "CA$", "AUD": "A$",
+    "EUR": "€",
+    "USD": "$",
+    "GBP": "£",
+    "JPY": "¥",
+    "CNY": "¥",
+    "INR": "₹",
+    "KRW": "₩",
+    "RUB": "₽",
+    "TRY": "₺",
+    "PLN": "zł",
+    "ILS": "₪",
+    "BRL": "R$",
+    "CAD": "CA$",
+    "AUD": "A$",
 }
 _ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW"})
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
@@ -64,8 +78,10 @@ class ExportColumn:
 
     def __post_init__(self) -> None:
         if self.kind not in COLUMN_KINDS:
-            raise ExportError(f"column {self.field!r}: unknown kind {self.kind!r} "
-                              f"(expected one of {', '.join(COLUMN_KINDS)})")
+            raise ExportError(
+                f"column {self.field!r}: unknown kind {self.kind!r} "
+                f"(expected one of {', '.join(COLUMN_KINDS)})"
+            )
 
 
 @dataclass(frozen=True)
@@ -112,12 +128,18 @@ def columns_from_spec(spec: Any) -> list[ExportColumn]:
         if not isinstance(item, Mapping) or not isinstance(item.get("field"), str):
             raise ExportError("the grid's column description is malformed")
         header = item.get("header")
-        columns.append(ExportColumn(item["field"], str(header if header is not None else item["field"]),
-                                    item.get("kind", "text")))
+        columns.append(
+            ExportColumn(
+                item["field"],
+                str(header if header is not None else item["field"]),
+                item.get("kind", "text"),
+            )
+        )
     return columns
 
 
 # --- value conversion -----------------------------------------------------------------------
+
 
 def _is_missing(value: Any) -> bool:
     if value is None:
@@ -192,7 +214,7 @@ def _to_datetime(value: Any) -> dt.datetime | dt.date | None:
         try:
             if len(text) == 10:
                 return dt.date.fromisoformat(text)
-            return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+            return dt.datetime.fromisoformat(text).replace(tzinfo=None)
         except ValueError:
             return None
     return None
@@ -211,6 +233,7 @@ def _cell(row: Any, field: str) -> Any:
 
 # --- writers --------------------------------------------------------------------------------
 
+
 def to_csv_bytes(rows: Sequence[Mapping[str, Any]], columns: Sequence[ExportColumn]) -> bytes:
     """UTF-8 CSV with a BOM (so Excel detects the encoding) and neutralized text."""
     _check_rows(rows)
@@ -226,8 +249,7 @@ def to_json_bytes(rows: Sequence[Mapping[str, Any]], columns: Sequence[ExportCol
     """A JSON array of records keyed by field; ISO dates, numbers for decimals, null for NaN."""
     _check_rows(rows)
     records = [{c.field: _json_value(_cell(row, c.field)) for c in columns} for row in rows]
-    return orjson.dumps(records, default=_json_default,
-                        option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(records, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _sheet_name(name: str) -> str:
@@ -266,11 +288,15 @@ def _column_widths(rows: Sequence[Any], columns: Sequence[ExportColumn]) -> list
     return widths
 
 
-def _write_cell(sheet: Any, r: int, c: int, kind: str, value: Any, formats: Mapping[str, Any]) -> None:
+def _write_cell(
+    sheet: Any, r: int, c: int, kind: str, value: Any, formats: Mapping[str, Any]
+) -> None:
     """Typed values get typed cells; anything else becomes neutralized text, never a formula."""
     if _is_missing(value) or value == "":
         return
-    if kind in NUMERIC_KINDS or (isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)):
+    if kind in NUMERIC_KINDS or (
+        isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+    ):
         number = _to_number(value)
         if number is not None:
             sheet.write_number(r, c, number, formats.get(kind))
@@ -306,13 +332,23 @@ def to_xlsx_bytes(
     kept = rows[:max_rows]
     truncated = len(rows) > max_rows
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True,
-                                            "strings_to_formulas": False, "strings_to_urls": False})
+    workbook = xlsxwriter.Workbook(
+        buffer,
+        {
+            "constant_memory": True,
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
     sheet = workbook.add_worksheet(_sheet_name(sheet_name))
-    header_format = workbook.add_format({"bold": True, "bg_color": "#DCE6F1", "bottom": 1,
-                                         "valign": "vcenter"})
-    formats = {kind: workbook.add_format({"num_format": _number_format(kind, currency)})
-               for kind in NUMERIC_KINDS}
+    header_format = workbook.add_format(
+        {"bold": True, "bg_color": "#DCE6F1", "bottom": 1, "valign": "vcenter"}
+    )
+    formats = {
+        kind: workbook.add_format({"num_format": _number_format(kind, currency)})
+        for kind in NUMERIC_KINDS
+    }
     formats["date"] = workbook.add_format({"num_format": "yyyy-mm-dd"})
     formats["datetime"] = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
 
@@ -331,8 +367,10 @@ def to_xlsx_bytes(
 
     message = None
     if truncated:
-        message = (f"Excel holds at most {max_rows:,} rows: the file has the first {max_rows:,} "
-                   f"of {len(rows):,}. Download CSV for all rows, or narrow the filter.")
+        message = (
+            f"Excel holds at most {max_rows:,} rows: the file has the first {max_rows:,} "
+            f"of {len(rows):,}. Download CSV for all rows, or narrow the filter."
+        )
     return XlsxResult(buffer.getvalue(), len(kept), truncated, message)
 
 
@@ -359,19 +397,23 @@ def export_rows(
     ``xlsx_max_rows`` and says so in the result's message.
     """
     if fmt not in EXPORT_FORMATS:
-        raise ExportError(f"unknown download format {str(fmt)[:20]!r} "
-                          f"(expected one of {', '.join(EXPORT_FORMATS)})")
+        raise ExportError(
+            f"unknown download format {str(fmt)[:20]!r} "
+            f"(expected one of {', '.join(EXPORT_FORMATS)})"
+        )
     _check_rows(rows)
     if len(rows) > max_rows:
-        raise ExportError(f"too many rows to download ({len(rows):,}; the limit is {max_rows:,}): "
-                          "narrow the filter first")
+        raise ExportError(
+            f"too many rows to download ({len(rows):,}; the limit is {max_rows:,}): "
+            "narrow the filter first"
+        )
     extension, media_type = EXPORT_FORMATS[fmt]
     filename = export_filename(name, extension, now)
     if fmt == "csv":
         return ExportFile(filename, to_csv_bytes(rows, columns), media_type, len(rows))
     if fmt == "json":
         return ExportFile(filename, to_json_bytes(rows, columns), media_type, len(rows))
-    result = to_xlsx_bytes(rows, columns, name, currency=currency,
-                           max_rows=xlsx_max_rows)
-    return ExportFile(filename, result.content, media_type, result.rows_written,
-                      result.truncated, result.message)
+    result = to_xlsx_bytes(rows, columns, name, currency=currency, max_rows=xlsx_max_rows)
+    return ExportFile(
+        filename, result.content, media_type, result.rows_written, result.truncated, result.message
+    )

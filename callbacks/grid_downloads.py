@@ -1,4 +1,5 @@
 """Downloads for every data grid: one pattern-matching callback, matched on the grid's name."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,12 +35,27 @@ def download_grid(clicks: list[int | None], rows: Any, spec: Any) -> tuple[Any, 
         raise PreventUpdate
     settings = current_settings()
     try:
-        file = export_rows(rows, columns_from_spec(spec), item.get("format"), name=str(item.get("name")),
-                           now=dt.datetime.now(ZoneInfo(settings.timezone)),
-                           currency=settings.currency, max_rows=MAX_DOWNLOAD_ROWS)
+        file = export_rows(
+            rows,
+            columns_from_spec(spec),
+            item.get("format"),
+            name=str(item.get("name")),
+            now=dt.datetime.now(ZoneInfo(settings.timezone)),
+            currency=settings.currency,
+            max_rows=MAX_DOWNLOAD_ROWS,
+        )
     except ExportError as exc:
-        log.warning("grid download refused: grid=%s format=%s: %s", item.get("name"), item.get("format"), exc)
+        log.warning(
+            "grid download refused: grid=%s format=%s: %s",
+            item.get("name"),
+            item.get("format"),
+            exc,
+        )
         return no_update, download_message(f"Download failed: {exc}.", "danger")
-    log.info("grid download: grid=%s format=%s rows=%d", item.get("name"), item.get("format"), file.rows)
-    return (dcc.send_bytes(file.content, file.filename, type=file.media_type),
-            download_message(file.message, "warning"))
+    log.info(
+        "grid download: grid=%s format=%s rows=%d", item.get("name"), item.get("format"), file.rows
+    )
+    return (
+        dcc.send_bytes(file.content, file.filename, type=file.media_type),
+        download_message(file.message, "warning"),
+    )

@@ -4,11 +4,13 @@ Every grid in the app is built here and served by the one pattern-matching downl
 ``callbacks/grid_downloads.py``; the grid's column spec travels in a ``dcc.Store`` so the server
 writes the file with the same headers and number formats the user sees.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
@@ -81,8 +83,12 @@ def _value_formatter(kind: str, currency: str) -> dict[str, str] | None:
     if kind == "money":
         symbol = json.dumps(currency_symbol(currency))
         spec = f",.{currency_decimals(currency)}f"
-        return {"function": (f"params.value == null ? '' : (params.value < 0 ? '-' : '') + {symbol} + "
-                             f"d3.format('{spec}')(Math.abs(params.value))")}
+        return {
+            "function": (
+                f"params.value == null ? '' : (params.value < 0 ? '-' : '') + {symbol} + "
+                f"d3.format('{spec}')(Math.abs(params.value))"
+            )
+        }
     return None
 
 
@@ -96,8 +102,12 @@ def column_defs(columns: Sequence[GridColumn], currency: str) -> list[dict[str, 
         elif column.kind == "date":
             item.update(cellDataType="dateString", filter="agDateColumnFilter")
         else:
-            item.update(cellDataType="number", filter="agNumberColumnFilter", type="rightAligned",
-                        valueFormatter=_value_formatter(column.kind, currency))
+            item.update(
+                cellDataType="number",
+                filter="agNumberColumnFilter",
+                type="rightAligned",
+                valueFormatter=_value_formatter(column.kind, currency),
+            )
         if column.width:
             item["width"] = column.width
         else:
@@ -126,10 +136,18 @@ def downloads_allowed() -> bool:
 
 
 def download_menu(name: str) -> dbc.DropdownMenu:
-    items = [dbc.DropdownMenuItem(FORMAT_LABELS[fmt], id=Grid.download_item(name, fmt), n_clicks=0)
-             for fmt in EXPORT_FORMATS]
-    return dbc.DropdownMenu(items, label="Download", size="sm", color="secondary", align_end=True,
-                            className="bi-grid-download")
+    items = [
+        dbc.DropdownMenuItem(FORMAT_LABELS[fmt], id=Grid.download_item(name, fmt), n_clicks=0)
+        for fmt in EXPORT_FORMATS
+    ]
+    return dbc.DropdownMenu(
+        items,
+        label="Download",
+        size="sm",
+        color="secondary",
+        align_end=True,
+        className="bi-grid-download",
+    )
 
 
 def download_message(text: str | None, level: Literal["warning", "danger", "info"] = "info"):
@@ -176,13 +194,17 @@ def data_grid(
     return dbc.Card(
         [
             dbc.CardHeader(html.Div(header, className="d-flex align-items-center gap-2")),
-            dbc.CardBody([
-                html.Div(id=Grid.message(name), role="status"),
-                grid,
-                dcc.Download(id=Grid.download(name)),
-                dcc.Store(id=Grid.spec(name), data=[asdict(ExportColumn(c.field, c.header, c.kind))
-                                                    for c in columns]),
-            ]),
+            dbc.CardBody(
+                [
+                    html.Div(id=Grid.message(name), role="status"),
+                    grid,
+                    dcc.Download(id=Grid.download(name)),
+                    dcc.Store(
+                        id=Grid.spec(name),
+                        data=[asdict(ExportColumn(c.field, c.header, c.kind)) for c in columns],
+                    ),
+                ]
+            ),
         ],
         className="bi-data-grid mb-3",
     )

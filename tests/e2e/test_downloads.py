@@ -1,4 +1,5 @@
 """In the browser: sort and filter a grid, download CSV / Excel / JSON, get exactly those rows."""
+
 from __future__ import annotations
 
 import csv
@@ -49,36 +50,69 @@ window.__consoleWarnings = [];
 
 def sample_frame() -> pd.DataFrame:
     n = 26
-    return pd.DataFrame({
-        "order": [f"O-{i:03d}" for i in range(n)],
-        "region": [REGIONS[i % 4] for i in range(n)],
-        "qty": [(i * 37) % 1500 for i in range(n)],
-        "amount": [(i * 7919) % 200_000 - 30_000 for i in range(n)],  # cents, unique, some negative
-        "share": [round(i / n, 4) for i in range(n)],
-        "day": [pd.Timestamp("2024-01-01") + pd.Timedelta(days=i) for i in range(n)],
-        "note": ["=HYPERLINK(\"http://127.0.0.1/\",\"x\")" if i % 5 == 0 else f"note {i}" for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "order": [f"O-{i:03d}" for i in range(n)],
+            "region": [REGIONS[i % 4] for i in range(n)],
+            "qty": [(i * 37) % 1500 for i in range(n)],
+            "amount": [
+                (i * 7919) % 200_000 - 30_000 for i in range(n)
+            ],  # cents, unique, some negative
+            "share": [round(i / n, 4) for i in range(n)],
+            "day": [pd.Timestamp("2024-01-01") + pd.Timedelta(days=i) for i in range(n)],
+            "note": [
+                '=HYPERLINK("http://127.0.0.1/","x")' if i % 5 == 0 else f"note {i}"
+                for i in range(n)
+            ],
+        }
+    )
 
 
 def expected_rows(df: pd.DataFrame) -> list[dict]:
     """What the grid shows after 'north' in the Region filter and Amount sorted descending."""
-    shown = df[df["region"].str.lower().str.contains("north")].sort_values("amount", ascending=False)
+    shown = df[df["region"].str.lower().str.contains("north")].sort_values(
+        "amount", ascending=False
+    )
     return grid_rows(shown, COLUMNS)
 
 
 def build_app(assets: Path) -> dash.Dash:
     assets.mkdir()
-    shutil.copy(PROJECT_ROOT / "assets" / "vendor" / "bootstrap.min.css", assets / "bootstrap.min.css")
+    shutil.copy(
+        PROJECT_ROOT / "assets" / "vendor" / "bootstrap.min.css", assets / "bootstrap.min.css"
+    )
     (assets / "warn_hook.js").write_text(WARN_HOOK)
     app = dash.Dash(__name__, assets_folder=str(assets), serve_locally=True)
     app.server.config["BI_SETTINGS"] = make_settings("sqlite://", currency="EUR")
     rows = grid_rows(sample_frame(), COLUMNS)
-    app.layout = html.Div([
-        html.Div(data_grid("orders", COLUMNS, rows, title="Orders", page_size=10, currency="EUR",
-                           can_download=True), id="orders-card"),
-        html.Div(data_grid("viewer-orders", COLUMNS, rows, title="Read only", currency="EUR",
-                           can_download=False), id="viewer-card"),
-    ], className="container-fluid p-3")
+    app.layout = html.Div(
+        [
+            html.Div(
+                data_grid(
+                    "orders",
+                    COLUMNS,
+                    rows,
+                    title="Orders",
+                    page_size=10,
+                    currency="EUR",
+                    can_download=True,
+                ),
+                id="orders-card",
+            ),
+            html.Div(
+                data_grid(
+                    "viewer-orders",
+                    COLUMNS,
+                    rows,
+                    title="Read only",
+                    currency="EUR",
+                    can_download=False,
+                ),
+                id="viewer-card",
+            ),
+        ],
+        className="container-fluid p-3",
+    )
     # attach just this feature's callback, the way register_all does (role guard aside)
     entry = next(e for e in registered() if e.func is grid_downloads.download_grid)
     app.callback(*entry.args, **entry.kwargs)(entry.func)
@@ -102,7 +136,9 @@ def click_download(dash_duo, label: str) -> None:
 
 
 def header_cell(dash_duo, col_id: str):
-    return dash_duo.find_element(f"#orders-card .ag-header-cell[col-id='{col_id}'] .ag-header-cell-label")
+    return dash_duo.find_element(
+        f"#orders-card .ag-header-cell[col-id='{col_id}'] .ag-header-cell-label"
+    )
 
 
 def test_sorted_filtered_grid_downloads_as_csv_xlsx_json(dash_duo, start_app, tmp_path):
@@ -117,23 +153,28 @@ def test_sorted_filtered_grid_downloads_as_csv_xlsx_json(dash_duo, start_app, tm
 
     # formatted display: money from cents with the currency symbol, ints with separators
     first_amount = dash_duo.find_element(
-        "#orders-card .ag-center-cols-container .ag-row[row-index='0'] [col-id='amount']").text
+        "#orders-card .ag-center-cols-container .ag-row[row-index='0'] [col-id='amount']"
+    ).text
     assert first_amount == "-€300.00"
 
     # filter Region by typing into its floating filter, then sort Amount descending
     region_filter = dash_duo.find_element(
-        "#orders-card .ag-floating-filter[aria-colindex='2'] input")
+        "#orders-card .ag-floating-filter[aria-colindex='2'] input"
+    )
     region_filter.send_keys("north")
     region_filter.send_keys(Keys.TAB)
     expected = expected_rows(sample_frame())
     dash_duo.wait_for_text_to_equal(
-        "#orders-card .ag-paging-row-summary-panel", f"1 to 10 of {len(expected)}", timeout=10)
+        "#orders-card .ag-paging-row-summary-panel", f"1 to 10 of {len(expected)}", timeout=10
+    )
     header_cell(dash_duo, "amount").click()  # ascending
     header_cell(dash_duo, "amount").click()  # descending
     top = f"{expected[0]['amount']:,.2f}"
     dash_duo.wait_for_text_to_equal(
         "#orders-card .ag-center-cols-container .ag-row[row-index='0'] [col-id='amount']",
-        f"€{top}", timeout=10)
+        f"€{top}",
+        timeout=10,
+    )
     assert len(expected) > 10  # the download must include rows beyond the visible page
 
     click_download(dash_duo, "CSV")
@@ -144,7 +185,9 @@ def test_sorted_filtered_grid_downloads_as_csv_xlsx_json(dash_duo, start_app, tm
     assert [r["Day"] for r in parsed] == [r["day"] for r in expected]
     assert parsed[0].keys() == {c.header for c in COLUMNS}
     for got, want in zip(parsed, expected):
-        assert got["Note"] == (("'" + want["note"]) if want["note"].startswith("=") else want["note"])
+        assert got["Note"] == (
+            ("'" + want["note"]) if want["note"].startswith("=") else want["note"]
+        )
 
     click_download(dash_duo, "Excel")
     xlsx_file = wait_for_file(downloads, ".xlsx")

@@ -1,4 +1,5 @@
 """The grid download callback: called directly, and through Dash's HTTP callback endpoint."""
+
 from __future__ import annotations
 
 import base64
@@ -21,11 +22,16 @@ from components.data_grid import GridColumn, data_grid
 from components.ids import Grid
 from tests.conftest import make_settings
 
-COLUMNS = [GridColumn("order", "Order"), GridColumn("amount", "Amount", "money"),
-           GridColumn("day", "Day", "date")]
+COLUMNS = [
+    GridColumn("order", "Order"),
+    GridColumn("amount", "Amount", "money"),
+    GridColumn("day", "Day", "date"),
+]
 SPEC = [{"field": c.field, "header": c.header, "kind": c.kind} for c in COLUMNS]
-ROWS = [{"order": "A-2", "amount": 12.5, "day": "2024-02-01"},
-        {"order": "=cmd|' /C calc'!A0", "amount": -3.25, "day": "2024-01-31"}]
+ROWS = [
+    {"order": "A-2", "amount": 12.5, "day": "2024-02-01"},
+    {"order": "=cmd|' /C calc'!A0", "amount": -3.25, "day": "2024-01-31"},
+]
 
 
 @pytest.fixture
@@ -70,7 +76,10 @@ def test_xlsx_download_uses_configured_currency(server):
     assert download["filename"].endswith(".xlsx")
     sheet = openpyxl.load_workbook(io.BytesIO(decoded(download))).active
     assert [[c.value for c in row] for row in sheet.iter_rows(max_col=2)] == [
-        ["Order", "Amount"], ["A-2", 12.5], ["'=cmd|' /C calc'!A0", -3.25]]
+        ["Order", "Amount"],
+        ["A-2", 12.5],
+        ["'=cmd|' /C calc'!A0", -3.25],
+    ]
     assert "£" in sheet["B2"].number_format
     assert sheet.title == "orders"
 
@@ -120,20 +129,36 @@ def test_registered_for_analysts_and_admins_only():
 def test_through_the_dash_endpoint(server):
     """A real callback request: the pattern-matching wiring reaches the right grid."""
     app = dash.Dash(__name__, server=server)
-    app.layout = dash.html.Div([data_grid("orders", COLUMNS, ROWS, currency="GBP", can_download=True),
-                                data_grid("other", COLUMNS, [], currency="GBP", can_download=True)])
+    app.layout = dash.html.Div(
+        [
+            data_grid("orders", COLUMNS, ROWS, currency="GBP", can_download=True),
+            data_grid("other", COLUMNS, [], currency="GBP", can_download=True),
+        ]
+    )
     entry = next(e for e in registered() if e.func is grid_downloads.download_grid)
     app.callback(*entry.args, **entry.kwargs)(entry.func)
     item = Grid.download_item("orders", "json")
     payload = {
         "output": next(iter(app.callback_map)),
-        "outputs": [{"id": {"name": "orders", "type": "grid-download"}, "property": "data"},
-                    {"id": {"name": "orders", "type": "grid-download-message"}, "property": "children"}],
-        "inputs": [[{"id": Grid.download_item("orders", f), "property": "n_clicks",
-                     "value": 1 if f == "json" else 0} for f in ("csv", "xlsx", "json")]],
+        "outputs": [
+            {"id": {"name": "orders", "type": "grid-download"}, "property": "data"},
+            {"id": {"name": "orders", "type": "grid-download-message"}, "property": "children"},
+        ],
+        "inputs": [
+            [
+                {
+                    "id": Grid.download_item("orders", f),
+                    "property": "n_clicks",
+                    "value": 1 if f == "json" else 0,
+                }
+                for f in ("csv", "xlsx", "json")
+            ]
+        ],
         "changedPropIds": [json.dumps(item, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
-        "state": [{"id": Grid.grid("orders"), "property": "virtualRowData", "value": ROWS[::-1]},
-                  {"id": Grid.spec("orders"), "property": "data", "value": SPEC}],
+        "state": [
+            {"id": Grid.grid("orders"), "property": "virtualRowData", "value": ROWS[::-1]},
+            {"id": Grid.spec("orders"), "property": "data", "value": SPEC},
+        ],
     }
     response = server.test_client().post("/_dash-update-component", json=payload)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -141,16 +166,19 @@ def test_through_the_dash_endpoint(server):
     download = body['{"name":"orders","type":"grid-download"}']["data"]
     assert json.loads(decoded(download)) == ROWS[::-1]
     assert body['{"name":"orders","type":"grid-download-message"}']["children"] is None
-    assert set(body) == {'{"name":"orders","type":"grid-download"}',
-                         '{"name":"orders","type":"grid-download-message"}'}
+    assert set(body) == {
+        '{"name":"orders","type":"grid-download"}',
+        '{"name":"orders","type":"grid-download-message"}',
+    }
 
 
 def _has_menu(component) -> bool:
     return "bi-grid-download" in str(component.to_plotly_json())
 
 
-@pytest.mark.parametrize(("role", "shown"), [("viewer", False), (None, False), ("analyst", True),
-                                             ("admin", True)])
+@pytest.mark.parametrize(
+    ("role", "shown"), [("viewer", False), (None, False), ("analyst", True), ("admin", True)]
+)
 def test_download_menu_follows_the_role(server, monkeypatch, role, shown):
     import bi_app.auth
 
