@@ -157,7 +157,7 @@ def cache_config(settings: Settings, key_prefix: str = DEFAULT_KEY_PREFIX) -> di
     """The flask-caching configuration for ``settings``."""
     config: dict[str, Any] = {"CACHE_DEFAULT_TIMEOUT": settings.cache_ttl, "CACHE_KEY_PREFIX": key_prefix}
     if settings.cache_ttl == 0:
-        config["CACHE_TYPE"] = "NullCache"
+        config.update(CACHE_TYPE="NullCache", CACHE_NO_NULL_WARNING=True)  # deliberate: TTL 0 = off
     elif settings.redis_url:
         config.update(
             CACHE_TYPE="RedisCache",
