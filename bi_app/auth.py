@@ -50,7 +50,7 @@ def init_app(app: dash.Dash, settings: Settings) -> None:
     server.extensions[EXTENSION_KEY] = AuthState(limiter, app.config.requests_pathname_prefix)
     routes = app.config.routes_pathname_prefix
     server.add_url_rule(f"{routes}login", "bi_auth_login", login_view, methods=["GET", "POST"])
-    server.add_url_rule(f"{routes}logout", "bi_auth_logout", logout_view, methods=["POST"])
+    server.add_url_rule(f"{routes}logout", "bi_auth_logout", logout_view, methods=["GET", "POST"])
     server.before_request(guard)
     server.after_request(enforce_denial)
 

@@ -19,10 +19,16 @@ KEY_PREFIX = "auth:login-fail:"
 
 @dataclass
 class LoginRateLimiter:
-    cache: Any  # flask_caching.Cache or any object with get/add/inc/delete
+    cache: Any  # flask_caching.Cache, or a cachelib backend (get/add/inc/delete)
     limit: int
     window: int
     clock: Callable[[], float] = field(default=time.time)
+
+    def _backend(self) -> Any:
+        # flask_caching.Cache has no inc(); its backend for the current app (``.cache``) does.
+        from flask_caching import Cache
+
+        return self.cache.cache if isinstance(self.cache, Cache) else self.cache
 
     def _key(self, ip: str | None, username: str) -> str:
         subject = f"{ip or '-'}|{username.strip().lower()}".encode()
@@ -35,7 +41,7 @@ class LoginRateLimiter:
 
     def failures(self, ip: str | None, username: str) -> int:
         try:
-            return int(self.cache.get(self._key(ip, username)) or 0)
+            return int(self._backend().get(self._key(ip, username)) or 0)
         except Exception:  # noqa: BLE001 - fail open, see module docstring
             log.warning("login rate limit: cache read failed; allowing the attempt", exc_info=True)
             return 0
@@ -47,14 +53,15 @@ class LoginRateLimiter:
         key = self._key(ip, username)
         try:
             # add() sets the expiry only when the key is new; inc() keeps it on Redis.
-            self.cache.add(key, 0, timeout=self.window + 1)
-            return int(self.cache.inc(key) or 0)
+            backend = self._backend()
+            backend.add(key, 0, timeout=self.window + 1)
+            return int(backend.inc(key) or 0)
         except Exception:  # noqa: BLE001
             log.warning("login rate limit: cache write failed; not counting", exc_info=True)
             return 0
 
     def reset(self, ip: str | None, username: str) -> None:
         try:
-            self.cache.delete(self._key(ip, username))
+            self._backend().delete(self._key(ip, username))
         except Exception:  # noqa: BLE001
             log.warning("login rate limit: cache delete failed", exc_info=True)

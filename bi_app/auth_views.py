@@ -108,8 +108,9 @@ def _authenticate(username: str, password: str, ip: str | None, next_path: str) 
         session.commit()
         snapshot = ctx.SessionUser.from_model(user, flask.current_app.config["SECRET_KEY"])
     st.limiter.reset(ip, username)
-    flask.session.clear()  # a fresh session (and CSRF token) for the authenticated user
+    flask.session.clear()  # a fresh session and CSRF token for the authenticated user
     login_user(snapshot)
+    ctx.csrf_token()
     return flask.redirect(next_path)
 
 
@@ -117,6 +118,10 @@ def logout_view() -> flask.Response:
     from bi_app.extensions import db
 
     st = state()
+    if flask.request.method != "POST":
+        # GET is routed here (not to Dash's catch-all page route) only to be refused: a link or
+        # an <img> must never log anyone out.
+        flask.abort(405, valid_methods=["POST"])
     if not ctx.csrf_valid(flask.request.form.get(ctx.CSRF_FORM_FIELD)):
         return _html(render_message("Sign-out failed", "The form expired; reload the page and "
                                     "try again.", prefix=st.prefix), 400)
