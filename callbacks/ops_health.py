@@ -1,0 +1,32 @@
+"""Live refresh of /ops/health (paused while the tab is hidden)."""
+from dash import ALL, Input, Output, State, ctx
+
+from bi_app import current_settings
+from bi_app.monitoring.dashboard import health_snapshot
+from callbacks._registry import callback, clientside_callback
+from components.ids import OpsHealth as ids
+from components.ops import RESOURCE_GRAPHS, health_refresh, visibility_js
+
+OPS_ROLES = ("admin", "analyst")
+
+clientside_callback(visibility_js(ids.VISIBILITY_DUMMY), Output(ids.INTERVAL, "disabled"),
+                    Input(ids.INTERVAL, "id"))
+
+
+@callback(
+    Output(ids.OVERALL, "children"), Output(ids.CHECKED_AT, "children"), Output(ids.BANNER, "children"),
+    Output(ids.TILES, "children"),
+    Output(ids.tile_status(ALL), "children"), Output(ids.tile_latency(ALL), "children"),
+    Output(ids.tile_error(ALL), "children"), Output(ids.tile_spark(ALL), "figure"),
+    *[Output(graph_id, "figure") for graph_id, *_ in RESOURCE_GRAPHS],
+    Output(ids.BREAKERS, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
+    State(RESOURCE_GRAPHS[0][0], "figure"),
+    prevent_initial_call=True, roles=OPS_ROLES,
+)
+def refresh_health(_n, cpu_figure):
+    """The tiles, resource charts and breaker states update in place every refresh."""
+    settings = current_settings()
+    tile_names = [item["id"]["index"] for item in ctx.outputs_list[4]]
+    resources_were_empty = not (cpu_figure or {}).get("data")
+    return health_refresh(health_snapshot(settings), tile_names, settings.timezone, resources_were_empty)

@@ -1,0 +1,27 @@
+"""Range changes and the minute refresh of /ops/performance."""
+from dash import Input, Output, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from bi_app import current_settings
+from bi_app.monitoring.dashboard import parse_range, performance_data
+from callbacks._registry import callback, clientside_callback
+from components.ids import OpsPerformance as ids
+from components.ops import performance_figures, performance_message, visibility_js
+
+GRAPHS = (ids.ENDPOINTS_GRAPH, ids.CALLBACKS_GRAPH, ids.THROUGHPUT_GRAPH, ids.ERRORS_GRAPH,
+          ids.LATENCY_GRAPH, ids.CACHE_GRAPH)
+
+clientside_callback(visibility_js(ids.MESSAGE), Output(ids.INTERVAL, "disabled"), Input(ids.INTERVAL, "id"))
+
+
+@callback(Output(ids.MESSAGE, "children"), *[Output(g, "figure") for g in GRAPHS],
+          Input(ids.RANGE, "value"), Input(ids.INTERVAL, "n_intervals"),
+          prevent_initial_call=True, roles=("admin", "analyst"))
+def update_performance(range_value, _n):
+    """Response times, throughput, error and cache-hit rates for the chosen range."""
+    try:
+        data = performance_data(parse_range(range_value))
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return (performance_message(reason), *([no_update] * len(GRAPHS)))
+    return (None, *performance_figures(data, current_settings().timezone))

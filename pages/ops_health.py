@@ -1,0 +1,14 @@
+"""/ops/health: live status of every health check, host resources and circuit breakers."""
+import dash
+
+from bi_app import current_settings
+from bi_app.monitoring.dashboard import health_snapshot
+from components.ops import health_page
+
+dash.register_page(__name__, path="/ops/health", name="Health", group="Operations", order=10,
+                   roles=("admin", "analyst"))
+
+
+def layout(**query):
+    settings = current_settings()
+    return health_page(health_snapshot(settings), settings.timezone, settings.refresh_ms)
