@@ -46,14 +46,14 @@ def download_grid(clicks: list[int | None], rows: Any, spec: Any) -> tuple[Any, 
         )
     except ExportError as exc:
         log.warning(
-            "grid download refused: grid=%s format=%s: %s",
+            "grid download refused: grid=%r format=%r: %s",
             item.get("name"),
             item.get("format"),
             exc,
         )
         return no_update, download_message(f"Download failed: {exc}.", "danger")
     log.info(
-        "grid download: grid=%s format=%s rows=%d", item.get("name"), item.get("format"), file.rows
+        "grid download: grid=%r format=%r rows=%d", item.get("name"), item.get("format"), file.rows
     )
     return (
         dcc.send_bytes(file.content, file.filename, type=file.media_type),
