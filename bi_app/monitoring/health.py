@@ -245,6 +245,7 @@ def run_parallel(planned: list[PlannedCheck]) -> list[CheckResult]:
     """
     if not planned:
         return []
+    planned = [PlannedCheck(p.name, _in_app_context(p.func), p.timeout_s) for p in planned]
     pool = ThreadPoolExecutor(max_workers=len(planned), thread_name_prefix="health")
     start = time.monotonic()
     futures: list[tuple[PlannedCheck, Future[CheckResult]]] = [(p, pool.submit(p.func)) for p in planned]
@@ -265,6 +266,21 @@ def run_parallel(planned: list[PlannedCheck]) -> list[CheckResult]:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return results
+
+
+def _in_app_context(func: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
+    """Carry the caller's Flask app context into the check's thread (jobs read app config)."""
+    import flask
+
+    if not flask.has_app_context():
+        return func
+    app = flask.current_app._get_current_object()  # noqa: SLF001 - unwrap the proxy for the thread
+
+    def run() -> CheckResult:
+        with app.app_context():
+            return func()
+
+    return run
 
 
 def _services(settings: Settings, engine: Engine | None) -> tuple[list[ServiceSpec], str | None]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+import flask
+
 from bi_app.config import Settings
 from bi_app.monitoring import health, rules
 
@@ -36,7 +38,11 @@ def cli_status(settings: Settings | None = None, out: TextIO | None = None) -> i
     settings = settings or Settings.from_env()
     if db.engine is None:
         db.init(settings.database_url)
-    report = health.run_health_checks(settings, store=False, keep=False)
+    if flask.has_app_context():
+        report = health.run_health_checks(settings, store=False, keep=False)
+    else:  # the scheduler status reads the job list from an app context, even outside the server
+        with flask.Flask("bi-app-status").app_context():
+            report = health.run_health_checks(settings, store=False, keep=False)
     for line in format_report(report):
         print(line, file=out)
     return 1 if report.status == rules.UNHEALTHY else 0
