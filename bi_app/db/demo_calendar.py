@@ -137,7 +137,7 @@ def build_calendar(today: dt.date, total_orders: float, rng: np.random.Generator
 
 def _pick_drop_days(rng: np.random.Generator, labels: dict[int, str],
                     closed: np.ndarray) -> dict[int, float]:
-    """6-10 ordinary days, away from holidays, span edges and each other, with a 45-75% drop."""
+    """6-10 ordinary days, away from holidays, span edges and each other, with a 50-75% drop."""
     quiet = np.ones(SPAN_DAYS, dtype=bool)
     quiet[:14] = quiet[-14:] = False
     for i in list(labels) + np.flatnonzero(closed).tolist():
@@ -146,7 +146,7 @@ def _pick_drop_days(rng: np.random.Generator, labels: dict[int, str],
     drops: dict[int, float] = {}
     for i in rng.permutation(np.flatnonzero(quiet)).tolist():
         if all(abs(i - j) > 10 for j in drops):
-            drops[i] = round(float(rng.uniform(0.45, 0.75)), 3)
+            drops[i] = round(float(rng.uniform(0.5, 0.75)), 3)
         if len(drops) == wanted:
             break
     return dict(sorted(drops.items()))

@@ -100,9 +100,25 @@ class Customers:
     weight: np.ndarray           # heavy-tailed purchase propensity
     preferred_platform: np.ndarray
     channel: np.ndarray          # acquisition channel (object array)
+    first_day: np.ndarray        # day of the sign-up purchase, -1 when there is none
 
     def __len__(self) -> int:
         return len(self.weight)
+
+    def first_buyers(self, day: int) -> np.ndarray:
+        """Customers whose first purchase falls on ``day`` (most sign up to buy)."""
+        lo, hi = np.searchsorted(self._first_sorted, [day, day + 1])
+        return self._first_order[lo:hi]
+
+    @property
+    def _first_sorted(self) -> np.ndarray:
+        return self.first_day[self._first_order]
+
+    @property
+    def _first_order(self) -> np.ndarray:
+        if "_order" not in self.__dict__:
+            object.__setattr__(self, "_order", np.argsort(self.first_day, kind="stable"))
+        return self.__dict__["_order"]
 
 
 def catalogue_rows(rng: np.random.Generator) -> tuple[Catalogue, dict, dict, dict]:
@@ -177,8 +193,10 @@ def make_customers(count: int, calendar: Calendar, rng: np.random.Generator) -> 
     rows = {"id": ids, "external_id": [f"CUS-{i:07d}" for i in ids.tolist()], "name": names,
             "email": emails, "region": region, "gender": gender, "birth_year": birth_year,
             "created_at": created_at}
+    buys_first = (created_day >= 0) & (rng.random(count) < 0.85)
+    first_day = np.where(buys_first, created_day + 1 + rng.geometric(0.6, count) - 1, -1)
     model = Customers(created_day=created_day, churn_day=churn_day, weight=weight,
-                      preferred_platform=preferred, channel=channel)
+                      preferred_platform=preferred, channel=channel, first_day=first_day)
     return model, rows
 
 

@@ -72,6 +72,12 @@ def _pick_customers(customers: Customers, day: int, k: int, rng: np.random.Gener
     return np.minimum(picks, len(cumulative) - 1)
 
 
+def _day_buyers(customers: Customers, day: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """First purchases of new customers, then repeat purchases by propensity."""
+    first = customers.first_buyers(day)[:k]
+    return np.concatenate([first, _pick_customers(customers, day, k - len(first), rng)])
+
+
 def _platform_shares(fraction_of_span: float) -> np.ndarray:
     shares = np.array([0.45 - 0.12 * fraction_of_span, 0.21 + 0.15 * fraction_of_span, 0.2,
                        0.14 - 0.03 * fraction_of_span])
@@ -92,7 +98,7 @@ def _month_orders(calendar: Calendar, catalogue: Catalogue, customers: Customers
     counts = calendar.orders[days]
     day_index = np.repeat(np.arange(days.start, days.stop), counts)
     n = len(day_index)
-    customer = np.concatenate([_pick_customers(customers, d, int(k), rng)
+    customer = np.concatenate([_day_buyers(customers, d, int(k), rng)
                                for d, k in zip(range(days.start, days.stop), counts)] or [[]])
     customer = customer.astype(np.int64)
 

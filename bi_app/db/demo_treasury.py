@@ -16,7 +16,8 @@ import numpy as np
 from bi_app.db.demo_calendar import Calendar
 
 TREASURY_STREAM = 303
-AVERAGE_ORDER_CENTS = 9_000  # rough revenue per order, to size settlements like the shop
+AVERAGE_ORDER_CENTS = 12_000  # rough revenue per order, to size settlements like the shop
+CLEARING_FLOAT = 1_000_000  # kept on the clearing account so fees never overdraw it
 ACCOUNTS = (("HOT-EUR-01", "Operating account", "hot"), ("HOT-EUR-02", "Payments clearing", "hot"),
             ("WARM-EUR-01", "Treasury reserve", "warm"), ("COLD-EUR-01", "Long-term reserve", "cold"),
             ("COLD-EUR-02", "Escrow reserve", "cold"))
@@ -86,25 +87,33 @@ def make_treasury(scale: float, calendar: Calendar, seed: int) -> tuple[dict[str
     opening = int(revenue[:30].sum())
     for account, share in ((HOT, 0.3), (WARM, 1.0), (COLD_A, 2.0), (COLD_B, 0.8)):
         ledger.post(account, 5, DEPOSIT, int(opening * share), 0, 7 * 3600, "Opening balance")
+    ledger.post(CLEARING, 5, DEPOSIT, CLEARING_FLOAT, 0, 7 * 3600, "Opening balance")
+    typical = _typical_withdrawal(revenue, scale)
+    planned = _plan_unusual(rng, len(calendar.days))
+    unusual: list[UnusualTransaction] = []
 
     pending = 0.0  # processor revenue not yet settled (weekends settle on Monday)
     for day in range(len(calendar.days)):
+        # Posting order matters: each check of the operating balance must only see money that
+        # has already arrived at that time of day.
+        if day in planned:
+            unusual.append(_unusual(ledger, rng, day, planned[day], typical))
         pending += revenue[day]
         business = weekday[day] < 5
         if business:
             _settle(ledger, rng, day, pending)
             pending = 0.0
-            _b2b_and_suppliers(ledger, rng, day, scale, revenue[day])
         if calendar.days[day].astype(object).day == 25:
             payroll = int(revenue[max(0, day - 30):day + 1].sum() * 0.12)
+            _prefund(ledger, day, payroll)
             ledger.post(HOT, 5, WITHDRAWAL, -payroll, day, 9 * 3600 + 1800, "Payroll")
+        if business:
+            _b2b_and_suppliers(ledger, rng, day, scale, revenue[day])
         if calendar.days[day].astype(object).day == 1:
             for account in range(len(ACCOUNTS)):
                 ledger.post(account, 5 + account % 2, FEE, -2_500 - 1_000 * (account >= WARM),
-                            day, 4 * 3600 + 600, "Monthly account fee")
+                            day, 20 * 3600, "Monthly account fee")
         _rebalance(ledger, day, weekday[day], revenue[max(0, day - 6):day + 1].mean())
-
-    unusual = _inject_unusual(ledger, rng, calendar)
     return _tables(ledger, unusual, calendar)
 
 
@@ -125,25 +134,35 @@ def _settle(ledger: _Ledger, rng: np.random.Generator, day: int, pending: float)
 
 def _b2b_and_suppliers(ledger: _Ledger, rng: np.random.Generator, day: int, scale: float,
                        revenue: float) -> None:
+    bills = rng.poisson(2.5 * scale)
+    median = revenue * 0.15 / max(scale, 0.1)
+    amounts = np.clip(rng.lognormal(np.log(max(median, 5_000)), 0.9, bills), 5_000,
+                      revenue * 3 + 50_000).astype(np.int64)
+    payees = rng.choice(SUPPLIERS, bills)
+    times = rng.integers(8 * 3600, 17 * 3600, bills)
+    _prefund(ledger, day, int(amounts.sum()))
+    for amount, payee, seconds in zip(amounts.tolist(), payees.tolist(), times.tolist()):
+        ledger.post(HOT, payee, WITHDRAWAL, -amount, day, seconds, "Supplier invoice")
     invoices = rng.poisson(1.2 * scale)
     amounts = rng.lognormal(np.log(150_000), 0.8, invoices).astype(np.int64)
     payers = rng.choice(B2B, invoices)
     times = rng.integers(8 * 3600, 17 * 3600, invoices)
     for amount, payer, seconds in zip(amounts.tolist(), payers.tolist(), times.tolist()):
         ledger.post(HOT, payer, DEPOSIT, amount, day, seconds, "Invoice payment")
-    bills = rng.poisson(2.5 * scale)
-    median = revenue * 0.15 / max(scale, 0.1)
-    amounts = np.clip(rng.lognormal(np.log(max(median, 5_000)), 0.9, bills), 5_000, revenue * 3 + 50_000)
-    payees = rng.choice(SUPPLIERS, bills)
-    times = rng.integers(8 * 3600, 17 * 3600, bills)
-    for amount, payee, seconds in zip(amounts.astype(np.int64).tolist(), payees.tolist(), times.tolist()):
-        ledger.post(HOT, payee, WITHDRAWAL, -amount, day, seconds, "Supplier invoice")
+
+
+def _prefund(ledger: _Ledger, day: int, needed: int, seconds: int = 7 * 3600 + 1800) -> None:
+    """Transfer from the reserve when upcoming payments exceed the operating balance."""
+    shortfall = needed - int(ledger.balance[HOT])
+    if shortfall > 0:
+        amount = min(int(shortfall * 1.2), int(ledger.balance[WARM]))
+        ledger.transfer(WARM, HOT, SWEEP, amount, day, seconds, "Funding from reserve")
 
 
 def _rebalance(ledger: _Ledger, day: int, weekday: int, daily_revenue: float) -> None:
     """Evening sweeps keep the hot accounts at about three days of revenue."""
     sweep_at = 21 * 3600
-    clearing = int(ledger.balance[CLEARING])
+    clearing = int(ledger.balance[CLEARING]) - CLEARING_FLOAT
     if clearing > 0:
         ledger.transfer(CLEARING, HOT, SWEEP, clearing, day, sweep_at, "Clearing to operating")
     target = int(daily_revenue * 3)
@@ -160,33 +179,35 @@ def _rebalance(ledger: _Ledger, day: int, weekday: int, daily_revenue: float) ->
                             "Weekly move to cold storage")
 
 
-def _inject_unusual(ledger: _Ledger, rng: np.random.Generator,
-                    calendar: Calendar) -> list[UnusualTransaction]:
-    withdrawals = np.array([-a for a, k in zip(ledger.amount, ledger.kind) if k == WITHDRAWAL])
-    typical = float(np.median(withdrawals))
-    span = len(calendar.days)
-    days = np.sort(rng.choice(np.arange(20, span - 3), 8, replace=False))
-    reasons = ["huge amount", "huge amount", "huge amount", "odd hour", "odd hour", "odd hour",
-               "unknown counterparty", "unknown counterparty"]
-    found: list[UnusualTransaction] = []
-    for day, reason in zip(days.tolist(), rng.permutation(reasons).tolist()):
-        if reason == "huge amount":
-            factor = float(rng.uniform(15, 40))
-            seconds, counterparty, note = int(rng.integers(10, 16)) * 3600, int(rng.choice(SUPPLIERS)), \
-                "Supplier prepayment"
-        elif reason == "odd hour":
-            factor = float(rng.uniform(4, 9))
-            seconds, counterparty, note = int(rng.integers(1 * 3600, 4 * 3600)), \
-                int(rng.choice(SUPPLIERS)), "Urgent transfer"
-        else:
-            factor = float(rng.uniform(3, 8))
-            iban = f"LT{rng.integers(10, 99)} 3250 {rng.integers(1000, 9999)} {rng.integers(1000, 9999)}"
-            seconds, counterparty, note = int(rng.integers(9 * 3600, 18 * 3600)), None, \
-                f"Beneficiary not on file: {iban}"
-        amount = int(typical * factor)
-        row = ledger.post(HOT, counterparty, WITHDRAWAL, -amount, day, seconds, note)
-        found.append(UnusualTransaction(row=row, reason=reason, magnitude=round(factor, 2)))
-    return found
+def _typical_withdrawal(revenue: np.ndarray, scale: float) -> float:
+    """Median supplier payment, the yardstick of the injected unusual withdrawals."""
+    return float(np.median(np.maximum(revenue * 0.15 / max(scale, 0.1), 5_000)))
+
+
+def _plan_unusual(rng: np.random.Generator, span: int) -> dict[int, str]:
+    reasons = ["huge amount"] * 3 + ["odd hour"] * 3 + ["unknown counterparty"] * 2
+    days = np.sort(rng.choice(np.arange(20, span - 3), len(reasons), replace=False))
+    return dict(zip(days.tolist(), rng.permutation(reasons).tolist()))
+
+
+def _unusual(ledger: _Ledger, rng: np.random.Generator, day: int, reason: str,
+             typical: float) -> UnusualTransaction:
+    if reason == "huge amount":
+        factor = float(rng.uniform(15, 40))
+        seconds, counterparty, note = (int(rng.integers(10, 16)) * 3600,
+                                       int(rng.choice(SUPPLIERS)), "Supplier prepayment")
+    elif reason == "odd hour":
+        factor = float(rng.uniform(4, 9))
+        seconds, counterparty, note = (int(rng.integers(1 * 3600, 4 * 3600)),
+                                       int(rng.choice(SUPPLIERS)), "Urgent transfer")
+    else:
+        factor = float(rng.uniform(3, 8))
+        iban = f"LT{rng.integers(10, 99)} 3250 {rng.integers(1000, 9999)} {rng.integers(1000, 9999)}"
+        seconds, counterparty, note = (int(rng.integers(9 * 3600, 18 * 3600)), None,
+                                       f"Beneficiary not on file: {iban}")
+    _prefund(ledger, day, int(typical * factor), seconds - 600)
+    row = ledger.post(HOT, counterparty, WITHDRAWAL, -int(typical * factor), day, seconds, note)
+    return UnusualTransaction(row=row, reason=reason, magnitude=round(factor, 2))
 
 
 def _tables(ledger: _Ledger, unusual: list[UnusualTransaction],
