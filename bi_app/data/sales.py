@@ -65,7 +65,9 @@ def _active_customers_query(start: dt.date, end: dt.date, platforms: Codes, cate
     conditions = [activity.c.day >= start, activity.c.day <= end]
     conditions += platform_filter(activity.c.platform_id, platforms)
     conditions += category_filter(activity.c.category_id, categories)
-    return select(func.count(func.distinct(activity.c.customer_id))).where(*conditions)
+    # COUNT over a DISTINCT subquery lets PostgreSQL hash instead of sorting for COUNT(DISTINCT).
+    customers = select(activity.c.customer_id).where(*conditions).distinct().subquery("customers")
+    return select(func.count()).select_from(customers)
 
 
 @cached(NAMESPACE)

@@ -1,0 +1,1 @@
+"""Benchmarks: data at scale, latency and throughput, quality of models."""
