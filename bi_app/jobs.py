@@ -71,6 +71,9 @@ class JobSpec:
     Give exactly one of ``seconds`` (interval) or ``cron`` (five crontab fields, UTC). The function
     is called inside an app context with whichever of ``app``, ``settings``, ``engine`` and
     ``scheduled_for`` (UTC datetime, None for a manual run) its signature names.
+
+    ``per_process`` jobs handle state private to each process (e.g. flushing its in-memory
+    metrics): every scheduler process runs them, leader or not, each under its own lock.
     """
 
     name: str
@@ -79,6 +82,7 @@ class JobSpec:
     cron: str | None = None
     timeout: float = 60.0
     description: str = ""
+    per_process: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name or ""):
@@ -135,7 +139,7 @@ JOBS: list[JobSpec] = [
     JobSpec("resource_sample", "bi_app.monitoring.resources:sample_resources", seconds=15,
             timeout=10, description="Sample CPU, memory and disk of this host"),
     JobSpec("metrics_rollup", "bi_app.monitoring.metrics:rollup_minute", seconds=60, timeout=50,
-            description="Roll request and callback metrics up per minute"),
+            per_process=True, description="Flush each worker's request and callback metrics per minute"),
     JobSpec("retention", "bi_app.monitoring.metrics:purge_old", cron="7 * * * *", timeout=600,
             description="Delete monitoring data past its retention period"),
 ]
@@ -194,6 +198,9 @@ class JobRunner:
         except KeyError:
             raise UnknownJob(name) from None
 
+    def lock_name(self, spec: JobSpec) -> str:
+        return f"job-{spec.name}-{self.node.host}-{self.node.pid}" if spec.per_process else f"job-{spec.name}"
+
     def start(self, name: str, *, trigger: str = "scheduled", actor: str | None = None,
               scheduled_for: dt.datetime | None = None, wait: bool = True) -> dict[str, Any]:
         """Run ``name`` now; with ``wait=False`` return once its row exists, finish in a thread."""
@@ -205,7 +212,7 @@ class JobRunner:
         fields = dict(job_name=name, run_trigger=trigger, actor=actor, host=self.node.host,
                       pid=self.node.pid, started_at=started, late_ms=late_ms,
                       scheduled_for=scheduled_for.astimezone(UTC).replace(tzinfo=None) if scheduled_for else None)
-        guard = leader.make_lock(self.database_url, f"job-{name}")
+        guard = leader.make_lock(self.database_url, self.lock_name(spec))
         try:
             acquired, reason = guard.try_acquire(), "already running: another run of this job holds its lock"
         except Exception as exc:  # noqa: BLE001 - recorded, never raised into the scheduler
@@ -364,6 +371,7 @@ class SchedulerRuntime:
         self.scheduler.add_job(self.tick, IntervalTrigger(seconds=self.tick_seconds, timezone=UTC),
                                id=TICK_JOB_ID, executor="control", misfire_grace_time=None,
                                next_run_time=dt.datetime.now(UTC))
+        self._schedule_jobs(per_process=True)
 
     @property
     def is_leader(self) -> bool:
@@ -374,21 +382,25 @@ class SchedulerRuntime:
         change = self.elector.tick()
         if change == "promoted":
             log.info("scheduler: %s is now the leader; scheduling %d jobs", self.node.id, len(self.specs))
-            self._schedule_jobs()
+            self._schedule_jobs(per_process=False)
         elif change == "demoted":
             log.warning("scheduler: %s lost the leader lock; unscheduling jobs", self.node.id)
             self._unschedule_jobs()
         self._heartbeat()
 
-    def _schedule_jobs(self) -> None:
-        self._last_run.clear()
+    def _schedule_jobs(self, *, per_process: bool) -> None:
         for spec in self.specs:
+            if spec.per_process != per_process:
+                continue
+            self._last_run.pop(spec.name, None)
             self.scheduler.add_job(self._run_scheduled, spec.trigger(), args=(spec.name,), id=spec.name,
                                    name=spec.name, misfire_grace_time=spec.misfire_grace_time,
                                    coalesce=True, max_instances=1, replace_existing=True)
 
     def _unschedule_jobs(self) -> None:
         for spec in self.specs:
+            if spec.per_process:
+                continue
             with contextlib.suppress(Exception):
                 self.scheduler.remove_job(spec.name)
 
@@ -428,7 +440,7 @@ class SchedulerRuntime:
             if merged:
                 self.runner.record_skip(name, scheduled_for, f"coalesced: {merged} late run(s) after "
                                         f"{previous:%Y-%m-%d %H:%M:%S} UTC merged into this one")
-        if not self.is_leader:
+        if not self.is_leader and not self.runner.spec(name).per_process:
             return  # lost the lock between submission and execution
         self.runner.start(name, trigger="scheduled", scheduled_for=scheduled_for, wait=True)
 

@@ -233,3 +233,20 @@ def test_list_jobs_status_and_runs_reflect_the_database(api_app, engine):
     with make_session_factory(engine)() as session:
         audits = session.scalars(select(AuditLog).where(AuditLog.action == "job.run")).all()
     assert [(a.target, a.username) for a in audits] == [("bad", "tester")]
+
+
+# --- the page's building blocks ----------------------------------------------------------------
+
+def test_run_now_is_registered_for_admins_only_and_hidden_from_others():
+    from callbacks._registry import registered
+    from components.jobs_table import jobs_table
+
+    by_name = {entry.func.__name__: entry for entry in registered()
+               if entry.func is not None and entry.func.__module__ == "callbacks.admin_jobs"}
+    assert by_name["run_now"].roles == ("admin",)
+    assert by_name["refresh"].roles == ("admin", "analyst")
+    row = {"name": "rec", "description": "d", "trigger": "every minute", "last_started_at": None,
+           "last_status": "failed", "last_duration_ms": 12, "next_run": None,
+           "last_error": "ValueError: boom\n  File x, line 1"}
+    assert "Run now" in str(jobs_table([row], "UTC", can_run=True).to_plotly_json())
+    assert "Run now" not in str(jobs_table([row], "UTC", can_run=False).to_plotly_json())

@@ -1,0 +1,12 @@
+"""/admin/jobs: the scheduler's leader and heartbeat, every job's last and next run, "Run now"."""
+import dash
+
+from bi_app import current_settings
+from components.jobs_table import jobs_page
+
+dash.register_page(__name__, path="/admin/jobs", name="Jobs", group="Admin", order=90,
+                   roles=("admin", "analyst"))
+
+
+def layout(**query):
+    return jobs_page(current_settings().refresh_ms)
