@@ -1,6 +1,7 @@
 """Server-rendered HTML for the login and "not allowed" pages (no Dash, no CDN, no script).
 
-Every interpolated value goes through :func:`html.escape`.
+Every interpolated value goes through :func:`html.escape`; no inline style or script, so the
+pages work under the strict Content-Security-Policy the views send.
 """
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ _PAGE = """<!DOCTYPE html>
 <link rel="stylesheet" href="{css}">
 </head>
 <body class="bg-body-tertiary">
-<main class="container" style="max-width: 26rem; margin-top: 12vh;">
+<main class="container py-5"><div class="row justify-content-center pt-5">
+<div class="col-12 col-sm-9 col-md-6 col-lg-4">
 <h1 class="h3 mb-4 text-center">bi-app</h1>
 {body}
-</main>
+</div></div></main>
 </body>
 </html>
 """
