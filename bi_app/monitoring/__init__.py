@@ -22,5 +22,7 @@ def init_app(app: "dash.Dash", settings: Any) -> None:
     from bi_app.monitoring import middleware, services, views
 
     services.settings_services(settings)
+    if "bi_api_health" in app.server.view_functions:
+        return  # already wired to this server
     middleware.install(app.server)
     views.register(app.server, settings)

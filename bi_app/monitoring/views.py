@@ -85,8 +85,8 @@ def _authorized(token: str | None) -> bool:
     if token and header.startswith("Bearer "):
         if hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode()):
             return True
-    try:
-        from bi_app.auth_context import request_user
-    except ImportError:  # auth not installed: only the token opens /metrics
-        return False
+    if not hasattr(flask.current_app, "login_manager"):
+        return False  # an app without login: only the token opens /metrics
+    from bi_app.auth_context import request_user
+
     return request_user() is not None
