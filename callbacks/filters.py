@@ -1,19 +1,26 @@
 """The global filter bar: URL sync (clientside) and server-side re-validation notices."""
+
 from dash import ClientsideFunction, Output
 
 from callbacks._registry import callback, clientside_callback
-from components.filter_bar import load_filter_context, raw_query, filter_inputs
+from components.filter_bar import filter_inputs, load_filter_context, raw_query
 from components.ids import Filters
 from components.notice import notice_children
 
 clientside_callback(
     ClientsideFunction("bi", "syncFilters"),
-    Output(Filters.STATE_STORE, "data"), *filter_inputs(), prevent_initial_call=True,
+    Output(Filters.STATE_STORE, "data"),
+    *filter_inputs(),
+    prevent_initial_call=True,
 )
 
 
-@callback(Output(Filters.NOTICE, "children"), Output(Filters.NOTICE, "is_open"), *filter_inputs(),
-          prevent_initial_call=True)
+@callback(
+    Output(Filters.NOTICE, "children"),
+    Output(Filters.NOTICE, "is_open"),
+    *filter_inputs(),
+    prevent_initial_call=True,
+)
 def show_filter_notices(start, end, platforms, categories):
     """Explain any filter value the server had to correct or ignore."""
     notices = load_filter_context(raw_query(start, end, platforms, categories)).parsed.notices

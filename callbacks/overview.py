@@ -2,6 +2,7 @@
 
 A failing service is logged and shown as a message in its own card; the other cards go on.
 """
+
 import logging
 
 import dash_bootstrap_components as dbc
@@ -11,6 +12,7 @@ from bi_app import current_settings
 from bi_app.export import columns_from_spec
 from bi_app.filters import parse_granularity
 from callbacks._registry import callback, clientside_callback
+from components.data_grid import grid_rows
 from components.figures import empty_figure, platform_status_figure, revenue_trend_figure
 from components.filter_bar import filter_inputs, resolve_filters
 from components.ids import Grid, Overview, OverviewPanel
@@ -29,13 +31,15 @@ def show_kpis(start, end, platforms, categories):
     f = resolve_filters(start, end, platforms, categories)
     try:
         kpis = sales.overview_kpis(f.start, f.end, f.platforms, f.categories)
-    except Exception:  # noqa: BLE001 - shown in the card, logged with context
+    except Exception:
         log.exception("overview KPIs failed for %s", f)
         return dbc.Col(error_message("Key figures"), className="mb-3")
     return kpi_cards(kpis, current_settings().currency, Overview.kpi_card)
 
 
-@callback(Output(Overview.REVENUE_GRAPH, "figure"), *filter_inputs(), Input(Overview.GRANULARITY, "value"))
+@callback(
+    Output(Overview.REVENUE_GRAPH, "figure"), *filter_inputs(), Input(Overview.GRANULARITY, "value")
+)
 def show_revenue_trend(start, end, platforms, categories, granularity):
     """Revenue per day, week or month over the selected range."""
     from bi_app.data import sales
@@ -43,7 +47,7 @@ def show_revenue_trend(start, end, platforms, categories, granularity):
     f, grain = resolve_filters(start, end, platforms, categories), parse_granularity(granularity)
     try:
         df = sales.revenue_trend(f.start, f.end, f.platforms, f.categories, grain)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("revenue trend failed for %s (%s)", f, grain)
         return empty_figure(UNAVAILABLE.format("The revenue trend"))
     return revenue_trend_figure(df, grain, current_settings().currency)
@@ -57,15 +61,18 @@ def show_platform_status(start, end, platforms, categories):
     f = resolve_filters(start, end, platforms, categories)
     try:
         df = sales.orders_by_platform_status(f.start, f.end, f.platforms, f.categories)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("orders by platform/status failed for %s", f)
         return empty_figure(UNAVAILABLE.format("Orders by platform"))
     return platform_status_figure(df)
 
 
-@callback(Output(Grid.grid(Overview.TOP_PRODUCTS), "rowData"),
-          Output(OverviewPanel.TOP_PRODUCTS_MESSAGE, "children"), *filter_inputs(),
-          State(Grid.spec(Overview.TOP_PRODUCTS), "data"))
+@callback(
+    Output(Grid.grid(Overview.TOP_PRODUCTS), "rowData"),
+    Output(OverviewPanel.TOP_PRODUCTS_MESSAGE, "children"),
+    *filter_inputs(),
+    State(Grid.spec(Overview.TOP_PRODUCTS), "data"),
+)
 def show_top_products(start, end, platforms, categories, spec):
     """The best-selling products by revenue in the selected range."""
     from bi_app.data import sales
@@ -74,7 +81,7 @@ def show_top_products(start, end, platforms, categories, spec):
     try:
         df = sales.top_products(f.start, f.end, f.platforms, f.categories, limit=100)
         rows = grid_rows(df, columns_from_spec(spec))
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("top products failed for %s", f)
         return [], error_message("The product list")
     return rows, None
@@ -82,6 +89,7 @@ def show_top_products(start, end, platforms, categories, spec):
 
 clientside_callback(
     ClientsideFunction("bi", "syncGranularity"),
-    Output(OverviewPanel.GRANULARITY_URL_DUMMY, "children"), Input(Overview.GRANULARITY, "value"),
+    Output(OverviewPanel.GRANULARITY_URL_DUMMY, "children"),
+    Input(Overview.GRANULARITY, "value"),
     prevent_initial_call=True,
 )

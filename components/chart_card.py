@@ -1,4 +1,5 @@
 """A titled card around a graph (or any body), with optional controls and a message slot."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,17 +7,32 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
-                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+GRAPH_CONFIG = {
+    "displaylogo": False,
+    "displayModeBar": "hover",
+    "responsive": True,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+}
 
 
 def graph(graph_id: str | dict, figure: Any = None, height: int = 320) -> dcc.Graph:
-    return dcc.Graph(id=graph_id, figure=figure or {}, config=GRAPH_CONFIG,
-                     style={"height": f"{height}px"}, className="app-graph")
+    return dcc.Graph(
+        id=graph_id,
+        figure=figure or {},
+        config=GRAPH_CONFIG,
+        style={"height": f"{height}px"},
+        className="app-graph",
+    )
 
 
-def chart_card(title: str, body: Any, *, controls: Any = None, message_id: str | dict | None = None,
-               card_id: str | dict | None = None) -> dbc.Card:
+def chart_card(
+    title: str,
+    body: Any,
+    *,
+    controls: Any = None,
+    message_id: str | dict | None = None,
+    card_id: str | dict | None = None,
+) -> dbc.Card:
     """``message_id`` names an empty Div a callback fills with an error or a note."""
     header = [html.H2(title, className="h6 mb-0 me-auto")]
     if controls is not None:

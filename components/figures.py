@@ -4,6 +4,7 @@ Figures are drawn with transparent backgrounds; text and grid colours follow the
 theme through ``assets/app.css`` (Bootstrap CSS variables), so switching the theme never has to
 rebuild a figure on the server.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -29,18 +30,32 @@ _PERIOD_LABELS = {"day": "%Y-%m-%d", "week": "Week of %Y-%m-%d", "month": "%B %Y
 
 
 def base_layout(**overrides: object) -> dict:
-    """The shared look: transparent, compact, system font, legend on top."""
-    layout: dict = dict(
-        template="none",
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font=dict(family=FONT_FAMILY, size=12, color=TEXT_COLOR),
-        margin=dict(l=56, r=16, t=16, b=40),
-        hoverlabel=dict(font=dict(family=FONT_FAMILY)),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-        xaxis=dict(gridcolor=GRID_COLOR, zeroline=False, automargin=True),
-        yaxis=dict(gridcolor=GRID_COLOR, zeroline=False, automargin=True, rangemode="tozero"),
-    )
+    """The shared look: transparent, compact, system font, legend under the plot."""
+    layout: dict = {
+        "template": "none",
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"family": FONT_FAMILY, "size": 12, "color": TEXT_COLOR},
+        "margin": {"l": 56, "r": 16, "t": 16, "b": 40},
+        "hoverlabel": {"font": {"family": FONT_FAMILY}},
+        # at the foot of the figure: the mode bar sits top right and would cover a legend there,
+        # and a paper-relative position collides with tick labels
+        "legend": {
+            "orientation": "h",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
+            "xanchor": "left",
+            "x": 0,
+        },
+        "xaxis": {"gridcolor": GRID_COLOR, "zeroline": False, "automargin": True},
+        "yaxis": {
+            "gridcolor": GRID_COLOR,
+            "zeroline": False,
+            "automargin": True,
+            "rangemode": "tozero",
+        },
+    }
     layout.update(overrides)
     return layout
 
@@ -48,11 +63,23 @@ def base_layout(**overrides: object) -> dict:
 def empty_figure(message: str) -> go.Figure:
     """A blank figure that says why there is nothing to show."""
     fig = go.Figure()
-    fig.update_layout(**base_layout(
-        xaxis=dict(visible=False), yaxis=dict(visible=False),
-        annotations=[dict(text=message, x=0.5, y=0.5, xref="paper", yref="paper",
-                          showarrow=False, font=dict(size=14))],
-    ))
+    fig.update_layout(
+        **base_layout(
+            xaxis={"visible": False},
+            yaxis={"visible": False},
+            annotations=[
+                {
+                    "text": message,
+                    "x": 0.5,
+                    "y": 0.5,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "showarrow": False,
+                    "font": {"size": 14},
+                }
+            ],
+        )
+    )
     return fig
 
 
@@ -69,16 +96,39 @@ def revenue_trend_figure(df: pd.DataFrame, granularity: str, currency: str) -> g
     ]
     revenue = [to_major(v, currency) for v in df["revenue_cents"]]
     trace_cls = go.Scatter if granularity == "day" else go.Bar
-    style = (dict(mode="lines", line=dict(color=PRIMARY, width=2), fill="tozeroy",
-                  fillcolor="rgba(13, 110, 253, 0.12)")
-             if granularity == "day" else dict(marker=dict(color=PRIMARY)))
-    fig = go.Figure(trace_cls(x=periods, y=revenue, name="Revenue", text=hover,
-                              hovertemplate="%{text}<extra></extra>", **style))
-    fig.update_layout(**base_layout(
-        showlegend=False,
-        yaxis=dict(gridcolor=GRID_COLOR, zeroline=False, automargin=True, rangemode="tozero",
-                   tickprefix=axis_prefix(currency), tickformat="~s"),
-    ))
+    style = (
+        {
+            "mode": "lines",
+            "line": {"color": PRIMARY, "width": 2},
+            "fill": "tozeroy",
+            "fillcolor": "rgba(13, 110, 253, 0.12)",
+        }
+        if granularity == "day"
+        else {"marker": {"color": PRIMARY}}
+    )
+    fig = go.Figure(
+        trace_cls(
+            x=periods,
+            y=revenue,
+            name="Revenue",
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
+            **style,
+        )
+    )
+    fig.update_layout(
+        **base_layout(
+            showlegend=False,
+            yaxis={
+                "gridcolor": GRID_COLOR,
+                "zeroline": False,
+                "automargin": True,
+                "rangemode": "tozero",
+                "tickprefix": axis_prefix(currency),
+                "tickformat": "~s",
+            },
+        )
+    )
     return fig
 
 
@@ -90,18 +140,26 @@ def platform_status_figure(df: pd.DataFrame) -> go.Figure:
     """
     if df is None or df.empty:
         return empty_figure("No orders in the selected period")
-    table = df.pivot_table(index="platform_name", columns="status", values="orders",
-                           aggfunc="sum", fill_value=0)
+    table = df.pivot_table(
+        index="platform_name", columns="status", values="orders", aggfunc="sum", fill_value=0
+    )
     table = table.loc[table.sum(axis=1).sort_values(ascending=False).index]
     extra = sorted(set(table.columns) - set(ORDER_STATUSES))
     fig = go.Figure()
     for i, status in enumerate([*ORDER_STATUSES, *extra]):
         values = table[status] if status in table.columns else [0] * len(table)
         color = STATUS_COLORS.get(status, _FALLBACK_COLORS[i % len(_FALLBACK_COLORS)])
-        fig.add_trace(go.Bar(
-            x=list(table.index), y=[int(v) for v in values], name=status.capitalize(),
-            marker=dict(color=color),
-            hovertemplate="%{x}<br>" + status.capitalize() + ": %{y:,}<extra></extra>",
-        ))
-    fig.update_layout(**base_layout(barmode="stack", bargap=0.35))
+        fig.add_trace(
+            go.Bar(
+                x=list(table.index),
+                y=[int(v) for v in values],
+                name=status.capitalize(),
+                marker={"color": color},
+                hovertemplate="%{x}<br>" + status.capitalize() + ": %{y:,}<extra></extra>",
+            )
+        )
+    layout = base_layout(barmode="stack", bargap=0.35)
+    # plotly lists stacked traces top-down by default; keep the legend in status order
+    layout["legend"] = {**layout["legend"], "traceorder": "normal"}
+    fig.update_layout(**layout)
     return fig

@@ -3,6 +3,7 @@
 Currency symbols and decimals come from :mod:`bi_app.export`, so cards, charts, grids and
 exported files all write money the same way.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ def _finite(value: object) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
-def to_major(cents: int | float, currency: str) -> float:
+def to_major(cents: float, currency: str) -> float:
     """Integer minor units (cents) to the major unit, for chart axes."""
     return float(cents) / 10 ** currency_decimals(currency)
 
@@ -28,18 +29,19 @@ def axis_prefix(currency: str) -> str:
     return currency_symbol(currency)
 
 
-def format_money(cents: int | float | Decimal | None, currency: str) -> str:
+def format_money(cents: float | Decimal | None, currency: str) -> str:
     """``123456, "EUR"`` -> ``"€1,234.56"``; None, NaN and infinities -> ``"n/a"``."""
     if cents is None or not _finite(cents):
         return NOT_AVAILABLE
     digits = currency_decimals(currency)
     amount = (Decimal(str(cents)) / Decimal(10) ** digits).quantize(
-        Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+        Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP
+    )
     sign = "-" if amount < 0 else ""
     return f"{sign}{currency_symbol(currency)}{abs(amount):,.{digits}f}"
 
 
-def format_count(value: int | float | None) -> str:
+def format_count(value: float | None) -> str:
     if value is None or not _finite(value):
         return NOT_AVAILABLE
     return f"{round(value):,}"
@@ -52,7 +54,7 @@ def format_change(change_pct: float | None) -> str:
     return f"{change_pct:+.1f}%"
 
 
-def format_value(value: int | float | None, kind: str, currency: str) -> str:
+def format_value(value: float | None, kind: str, currency: str) -> str:
     """Format a KPI value by its kind: ``money`` (minor units) or ``count``."""
     if kind == "money":
         return format_money(value, currency)

@@ -1,7 +1,8 @@
 """Messages shown to people: dismissable notices and readable in-card errors."""
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import dash_bootstrap_components as dbc
 from dash import html
@@ -12,14 +13,26 @@ def notice_children(messages: Iterable[str]) -> list:
     return [html.Div(str(m), className="app-notice-line") for m in messages]
 
 
-def notice(messages: Iterable[str], component_id: str | dict, *, color: str = "warning") -> dbc.Alert:
+def notice(
+    messages: Iterable[str], component_id: str | dict, *, color: str = "warning"
+) -> dbc.Alert:
     """A dismissable alert, open only when there is something to say."""
     items = list(messages)
-    return dbc.Alert(notice_children(items), id=component_id, color=color, dismissable=True,
-                     is_open=bool(items), className="app-notice py-2 small mt-3 mb-0")
+    return dbc.Alert(
+        notice_children(items),
+        id=component_id,
+        color=color,
+        dismissable=True,
+        is_open=bool(items),
+        className="app-notice py-2 small mt-3 mb-0",
+    )
 
 
 def error_message(what: str) -> dbc.Alert:
     """The in-card message when a service failed; details go to the log, not to the page."""
-    return dbc.Alert(f"{what} is unavailable right now. The rest of the page still works; "
-                     "try again in a moment.", color="danger", className="app-card-error small mb-0")
+    return dbc.Alert(
+        f"{what} is unavailable right now. The rest of the page still works; "
+        "try again in a moment.",
+        color="danger",
+        className="app-card-error small mb-0",
+    )

@@ -3,6 +3,7 @@
 :func:`app_shell` is the app's layout function, so it runs per request and shows only the pages
 the current user may see.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -36,36 +37,78 @@ def nav_sections(pages: Iterable[Mapping], allowed: set[str]) -> list[tuple[str,
     return sections
 
 
-def sidebar(sections: list[tuple[str, list[Mapping]]], username: str | None, role: str | None,
-            csrf: str | None) -> html.Nav:
+def sidebar(
+    sections: list[tuple[str, list[Mapping]]],
+    username: str | None,
+    role: str | None,
+    csrf: str | None,
+) -> html.Nav:
     nav = []
     for group, pages in sections:
         nav.append(html.Div(group, className="app-nav-group text-uppercase small fw-semibold"))
-        nav.extend(dbc.NavLink(p["name"], href=p["relative_path"], id=Nav.link(p["path"], group.lower()),
-                               className="app-nav-link") for p in pages)
-    return html.Nav([
-        html.A("bi-app", href="/", className="app-brand d-block fw-bold fs-5 mb-3 text-decoration-none"),
-        dbc.Nav(nav, vertical=True, pills=True, className="app-nav flex-column mb-auto"),
-        html.Div([
-            _user_box(username, role, csrf),
-            dbc.Switch(id=App.THEME_SWITCH, label="Dark mode", value=False,
-                       className="app-theme-switch small mt-2 mb-0"),
-        ], className="app-sidebar-footer pt-3 border-top"),
-    ], id=App.SIDEBAR, className="app-sidebar d-flex flex-column p-3", **{"aria-label": "Main"})
+        nav.extend(
+            dbc.NavLink(
+                p["name"],
+                href=p["relative_path"],
+                id=Nav.link(p["path"], group.lower()),
+                className="app-nav-link",
+            )
+            for p in pages
+        )
+    return html.Nav(
+        [
+            html.A(
+                "bi-app",
+                href="/",
+                className="app-brand d-block fw-bold fs-5 mb-3 text-decoration-none",
+            ),
+            dbc.Nav(nav, vertical=True, pills=True, className="app-nav flex-column mb-auto"),
+            html.Div(
+                [
+                    _user_box(username, role, csrf),
+                    dbc.Switch(
+                        id=App.THEME_SWITCH,
+                        label="Dark mode",
+                        value=False,
+                        className="app-theme-switch small mt-2 mb-0",
+                    ),
+                ],
+                className="app-sidebar-footer pt-3 border-top",
+            ),
+        ],
+        id=App.SIDEBAR,
+        className="app-sidebar d-flex flex-column p-3",
+        **{"aria-label": "Main"},
+    )
 
 
 def _user_box(username: str | None, role: str | None, csrf: str | None) -> html.Div:
     if not username:
         return html.Div(html.A("Log in", href="/login"), id=App.USER_BADGE, className="small")
-    return html.Div([
-        html.Div([html.Span(username, className="fw-semibold me-2 text-truncate"),
-                  dbc.Badge(role or "", color="secondary", className="app-role-badge")],
-                 className="d-flex align-items-center"),
-        html.Form([
-            dcc.Input(type="hidden", name="csrf_token", value=csrf or ""),
-            html.Button("Log out", type="submit", className="btn btn-link btn-sm p-0 app-logout"),
-        ], method="POST", action="/logout", className="mt-1"),
-    ], id=App.USER_BADGE, className="small")
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span(username, className="fw-semibold me-2 text-truncate"),
+                    dbc.Badge(role or "", color="secondary", className="app-role-badge"),
+                ],
+                className="d-flex align-items-center",
+            ),
+            html.Form(
+                [
+                    dcc.Input(type="hidden", name="csrf_token", value=csrf or ""),
+                    html.Button(
+                        "Log out", type="submit", className="btn btn-link btn-sm p-0 app-logout"
+                    ),
+                ],
+                method="POST",
+                action="/logout",
+                className="mt-1",
+            ),
+        ],
+        id=App.USER_BADGE,
+        className="small",
+    )
 
 
 def app_shell() -> html.Div:
@@ -76,11 +119,14 @@ def app_shell() -> html.Div:
     username = auth.current_username()
     csrf = auth.csrf_token() if username else None
     sections = nav_sections(dash.page_registry.values(), _allowed_paths(role))
-    return html.Div([
-        dcc.Location(id=App.URL, refresh=False),
-        dcc.Store(id=App.THEME_STORE, storage_type="local"),
-        html.Div(id=App.THEME_DUMMY, hidden=True),
-        html.Div(id=App.NAV_SEARCH_DUMMY, hidden=True),
-        sidebar(sections, username, role, csrf),
-        html.Main(dash.page_container, className="app-main flex-grow-1 p-3 p-lg-4"),
-    ], className="app-shell d-flex")
+    return html.Div(
+        [
+            dcc.Location(id=App.URL, refresh=False),
+            dcc.Store(id=App.THEME_STORE, storage_type="local"),
+            html.Div(id=App.THEME_DUMMY, hidden=True),
+            html.Div(id=App.NAV_SEARCH_DUMMY, hidden=True),
+            sidebar(sections, username, role, csrf),
+            html.Main(dash.page_container, className="app-main flex-grow-1 p-3 p-lg-4"),
+        ],
+        className="app-shell d-flex",
+    )

@@ -1,4 +1,5 @@
 """Figure builders, number formatting and KPI cards: pure functions from data to what is drawn."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,14 +32,18 @@ def _annotation_texts(fig: go.Figure) -> list[str]:
 
 # --- formatting -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("cents", "currency", "expected"), [
-    (123456, "EUR", "€1,234.56"),
-    (-5, "EUR", "-€0.05"),
-    (0, "USD", "$0.00"),
-    (1234567, "JPY", "¥1,234,567"),
-    (100, "CHF", "CHF 1.00"),
-    (1999.5, "EUR", "€20.00"),  # an average order value in cents rounds half up
-])
+
+@pytest.mark.parametrize(
+    ("cents", "currency", "expected"),
+    [
+        (123456, "EUR", "€1,234.56"),
+        (-5, "EUR", "-€0.05"),
+        (0, "USD", "$0.00"),
+        (1234567, "JPY", "¥1,234,567"),
+        (100, "CHF", "CHF 1.00"),
+        (1999.5, "EUR", "€20.00"),  # an average order value in cents rounds half up
+    ],
+)
 def test_format_money(cents, currency, expected):
     assert format_money(cents, currency) == expected
 
@@ -61,6 +66,7 @@ def test_change_and_counts():
 
 # --- KPI cards --------------------------------------------------------------------------------
 
+
 def test_kpi_card_up_down_and_undefined():
     up = kpi_card(Kpi("revenue", "Revenue", 250000, 200000, 25.0, "money"), "EUR")
     texts = _texts(up)
@@ -79,12 +85,15 @@ def test_kpi_card_up_down_and_undefined():
 
 # --- revenue trend ----------------------------------------------------------------------------
 
+
 def _trend_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "period": [dt.date(2024, 1, 3), dt.date(2024, 1, 1), dt.date(2024, 1, 2)],
-        "revenue_cents": [30000, 10050, 0],
-        "orders": [3, 1, 0],
-    })
+    return pd.DataFrame(
+        {
+            "period": [dt.date(2024, 1, 3), dt.date(2024, 1, 1), dt.date(2024, 1, 2)],
+            "revenue_cents": [30000, 10050, 0],
+            "orders": [3, 1, 0],
+        }
+    )
 
 
 def test_revenue_trend_day_is_a_sorted_line_in_major_units():
@@ -93,17 +102,19 @@ def test_revenue_trend_day_is_a_sorted_line_in_major_units():
     assert isinstance(trace, go.Scatter)
     assert [pd.Timestamp(x).date() for x in trace.x] == [dt.date(2024, 1, d) for d in (1, 2, 3)]
     assert list(trace.y) == [100.5, 0.0, 300.0]
-    assert trace.text[0] == "2024-01-01<br>Revenue €100.50<br>Orders 1"
+    assert trace.hovertext[0] == "2024-01-01<br>Revenue €100.50<br>Orders 1"
     assert fig.layout.yaxis.tickprefix == "€"
     assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"
 
 
-@pytest.mark.parametrize(("granularity", "label"), [("week", "Week of 2024-01-01"), ("month", "January 2024")])
+@pytest.mark.parametrize(
+    ("granularity", "label"), [("week", "Week of 2024-01-01"), ("month", "January 2024")]
+)
 def test_revenue_trend_week_and_month_are_bars(granularity, label):
     fig = revenue_trend_figure(_trend_frame(), granularity, "USD")
     assert isinstance(fig.data[0], go.Bar)
-    assert fig.data[0].text[0].startswith(label)
-    assert "$100.50" in fig.data[0].text[0]
+    assert fig.data[0].hovertext[0].startswith(label)
+    assert "$100.50" in fig.data[0].hovertext[0]
 
 
 def test_revenue_trend_without_data_says_so():
@@ -116,14 +127,20 @@ def test_revenue_trend_without_data_says_so():
 
 # --- orders by platform and status ------------------------------------------------------------
 
+
 def test_platform_status_has_every_status_stacked_and_platforms_by_total():
-    df = pd.DataFrame([
-        ("web", "Web shop", "paid", 5), ("web", "Web shop", "refunded", 1),
-        ("app", "Mobile app", "delivered", 9), ("app", "Mobile app", "cancelled", 2),
-        ("app", "Mobile app", "on_hold", 1),
-    ], columns=["platform", "platform_name", "status", "orders"])
+    df = pd.DataFrame(
+        [
+            ("web", "Web shop", "paid", 5),
+            ("web", "Web shop", "refunded", 1),
+            ("app", "Mobile app", "delivered", 9),
+            ("app", "Mobile app", "cancelled", 2),
+            ("app", "Mobile app", "on_hold", 1),
+        ],
+        columns=["platform", "platform_name", "status", "orders"],
+    )
     fig = platform_status_figure(df)
-    assert fig.layout.barmode == "stack"
+    assert fig.layout.barmode == "stack" and fig.layout.legend.traceorder == "normal"
     names = [t.name for t in fig.data]
     assert names == [s.capitalize() for s in ORDER_STATUSES] + ["On_hold"]
     by_name = {t.name: dict(zip(t.x, t.y)) for t in fig.data}

@@ -1,12 +1,12 @@
 """The filter bar and its URL: what a query builds, what the browser writes back, and that a
 URL written by the bar rebuilds the same state. Also the sidebar's grouping."""
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import shutil
 import subprocess
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import dash
@@ -14,13 +14,17 @@ import pytest
 
 from bi_app.config import PROJECT_ROOT
 from bi_app.data import catalog
-from bi_app.filters import Filters as FilterValues, parse_filters
+from bi_app.filters import Filters as FilterValues
+from bi_app.filters import parse_filters
 from components.filter_bar import filter_bar, load_filter_context, query_search, resolve_filters
 from components.ids import Filters
 from components.shell import nav_sections
 
-PLATFORMS = [{"code": "app", "name": "Mobile app"}, {"code": "market", "name": "Marketplace"},
-             {"code": "web", "name": "Web shop"}]
+PLATFORMS = [
+    {"code": "app", "name": "Mobile app"},
+    {"code": "market", "name": "Marketplace"},
+    {"code": "web", "name": "Web shop"},
+]
 CATEGORIES = [{"code": "books", "name": "Books"}, {"code": "toys", "name": "Toys"}]
 LAST_DAY = dt.date(2024, 6, 30)
 APP_JS = PROJECT_ROOT / "assets" / "app.js"
@@ -35,22 +39,37 @@ def fake_catalog(monkeypatch):
 
 def _dash_query(search: str) -> dict:
     """The kwargs Dash's router hands to ``layout(**query)`` for a search string."""
-    return dash._pages._parse_query_string(search)  # noqa: SLF001 - the router's own parser
+    return dash._pages._parse_query_string(search)
 
 
 def _bar_state(bar) -> dict:
-    picker, platform, category = bar[Filters.DATE_RANGE], bar[Filters.PLATFORM], bar[Filters.CATEGORY]
-    return {"start": picker.start_date, "end": picker.end_date,
-            "platform": platform.value, "category": category.value}
+    picker, platform, category = (
+        bar[Filters.DATE_RANGE],
+        bar[Filters.PLATFORM],
+        bar[Filters.CATEGORY],
+    )
+    return {
+        "start": picker.start_date,
+        "end": picker.end_date,
+        "platform": platform.value,
+        "category": category.value,
+    }
 
 
 def test_bar_shows_the_parsed_state_and_options(fake_catalog):
     ctx = load_filter_context(_dash_query("?start=2024-03-01&end=2024-03-31&platform=web,app"))
-    bar = filter_bar(ctx.parsed, ctx.platforms, ctx.categories, first_day=ctx.first_day,
-                     last_day=ctx.last_day)
-    assert _bar_state(bar) == {"start": "2024-03-01", "end": "2024-03-31",
-                               "platform": ["app", "web"], "category": []}
-    assert bar[Filters.PLATFORM].options == [{"label": p["name"], "value": p["code"]} for p in PLATFORMS]
+    bar = filter_bar(
+        ctx.parsed, ctx.platforms, ctx.categories, first_day=ctx.first_day, last_day=ctx.last_day
+    )
+    assert _bar_state(bar) == {
+        "start": "2024-03-01",
+        "end": "2024-03-31",
+        "platform": ["app", "web"],
+        "category": [],
+    }
+    assert bar[Filters.PLATFORM].options == [
+        {"label": p["name"], "value": p["code"]} for p in PLATFORMS
+    ]
     assert bar[Filters.DATE_RANGE].max_date_allowed == "2024-06-30"
     assert bar[Filters.DATE_RANGE].min_date_allowed == "2023-01-01"
     assert bar[Filters.NOTICE].is_open is False
@@ -68,7 +87,9 @@ def test_hostile_query_gives_notices_and_the_default_view(fake_catalog):
     ctx = load_filter_context(query)
     assert ctx.parsed.filters == FilterValues(LAST_DAY - dt.timedelta(days=89), LAST_DAY)
     text = " ".join(ctx.parsed.notices)
-    assert "Invalid start date" in text and "Invalid end date" in text and "Unknown platform" in text
+    assert (
+        "Invalid start date" in text and "Invalid end date" in text and "Unknown platform" in text
+    )
     bar = filter_bar(ctx.parsed, ctx.platforms, ctx.categories)
     notice = bar[Filters.NOTICE]
     assert notice.is_open is True and notice.dismissable is True
@@ -81,7 +102,10 @@ def test_callback_values_outside_the_options_never_reach_a_query(fake_catalog):
     filters = resolve_filters("2024-05-01", "2024-05-07", ["web", "evil'--", "WEB"], ["toys", 42])
     assert filters == FilterValues(dt.date(2024, 5, 1), dt.date(2024, 5, 7), ("web",), ("toys",))
     # every platform selected is the same as no platform filter
-    assert resolve_filters("2024-05-01", "2024-05-07", ["app", "market", "web"], None).platforms is None
+    assert (
+        resolve_filters("2024-05-01", "2024-05-07", ["app", "market", "web"], None).platforms
+        is None
+    )
 
 
 def test_broken_catalogue_still_renders_a_bar(monkeypatch):
@@ -102,7 +126,7 @@ def _run_sync_filters(location: str, start, end, platforms, categories) -> tuple
     script = f"""
     var state = {{url: null}};
     global.window = {{
-      location: {{pathname: {json.dumps(url.path)}, search: {json.dumps('?' + url.query if url.query else '')},
+      location: {{pathname: {json.dumps(url.path)}, search: {json.dumps("?" + url.query if url.query else "")},
                  hash: ""}},
       history: {{state: null, replaceState: function (s, t, u) {{ state.url = u; }}}},
       localStorage: {{getItem: function () {{ return null; }}}},
@@ -114,27 +138,47 @@ def _run_sync_filters(location: str, start, end, platforms, categories) -> tuple
                                                       {json.dumps(platforms)}, {json.dumps(categories)});
     console.log(JSON.stringify([state.url, out]));
     """
-    done = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30, check=True)
+    done = subprocess.run(
+        ["node", "-e", script], capture_output=True, text=True, timeout=30, check=True
+    )
     return tuple(json.loads(done.stdout))
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node runs the clientside code")
 def test_url_written_by_the_bar_rebuilds_the_same_state(fake_catalog):
-    new_url, search = _run_sync_filters("/?granularity=week&start=2024-01-01",
-                                        "2024-04-01T00:00:00", "2024-04-30", ["web", "app"], ["toys"])
-    assert new_url == "/?granularity=week&start=2024-04-01&end=2024-04-30&platform=web,app&category=toys"
+    new_url, search = _run_sync_filters(
+        "/?granularity=week&start=2024-01-01",
+        "2024-04-01T00:00:00",
+        "2024-04-30",
+        ["web", "app"],
+        ["toys"],
+    )
+    assert (
+        new_url
+        == "/?granularity=week&start=2024-04-01&end=2024-04-30&platform=web,app&category=toys"
+    )
     assert search == "?start=2024-04-01&end=2024-04-30&platform=web,app&category=toys"
 
     ctx = load_filter_context(_dash_query("?" + urlsplit(new_url).query))
     expected = FilterValues(dt.date(2024, 4, 1), dt.date(2024, 4, 30), ("app", "web"), ("toys",))
     assert ctx.parsed.filters == expected and ctx.parsed.notices == []
     bar = filter_bar(ctx.parsed, ctx.platforms, ctx.categories)
-    assert _bar_state(bar) == {"start": "2024-04-01", "end": "2024-04-30",
-                               "platform": ["app", "web"], "category": ["toys"]}
+    assert _bar_state(bar) == {
+        "start": "2024-04-01",
+        "end": "2024-04-30",
+        "platform": ["app", "web"],
+        "category": ["toys"],
+    }
     # the server's canonical form says the same thing as what the browser wrote
-    assert parse_filters(_dash_query(expected.to_search()), today=LAST_DAY,
-                         known_platforms=["app", "market", "web"],
-                         known_categories=["books", "toys"]).filters == expected
+    assert (
+        parse_filters(
+            _dash_query(expected.to_search()),
+            today=LAST_DAY,
+            known_platforms=["app", "market", "web"],
+            known_categories=["books", "toys"],
+        ).filters
+        == expected
+    )
 
     cleared, search = _run_sync_filters(new_url, "2024-04-01", "2024-04-30", [], None)
     assert cleared == "/?granularity=week&start=2024-04-01&end=2024-04-30"
