@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dash import Input, Output, State, no_update
+from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -39,15 +39,16 @@ def _parse(level: Any, loggers: Any, range_key: Any, start: Any, end: Any, keywo
 def show_logs(level, loggers, range_key, start, end, keyword):
     """Shows the newest matching lines, their volume by level, and any notice about the filters."""
     parsed, tz = _parse(level, loggers, range_key, start, end, keyword), current_settings().timezone
+    # on first render the layout already explains what it corrected in the URL
+    notice = notices(parsed.notices) if ctx.triggered_id else (no_update, no_update)
     status = capture_status(log_capture.stats())
     try:
         view = load_log_view(parsed.query)
     except SQLAlchemyError:
         log.exception("logs page: reading app_logs failed")
-        return ([], empty_figure("Logs unavailable"), "", *notices(parsed.notices), None,
-                error_message("Log storage"), status)
+        return [], empty_figure("Logs unavailable"), "", *notice, None, error_message("Log storage"), status
     return (log_grid_rows(view.page.rows, tz), volume_figure(view.volume, tz), page_summary(view.page),
-            *notices(parsed.notices), view.tail_state, None, status)
+            *notice, view.tail_state, None, status)
 
 
 @callback(

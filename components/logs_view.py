@@ -27,9 +27,9 @@ MESSAGE_DISPLAY_CHARS = 2000
 def log_columns(tz: str) -> list[GridColumn]:
     return [
         GridColumn("at", f"Time ({tz})", "text", width=170, pinned="left"),
-        GridColumn("level_name", "Level", "text", width=110),
-        GridColumn("logger", "Logger", "text", width=200),
-        GridColumn("message", "Message", "text"),
+        GridColumn("level_name", "Level", "text", width=100),
+        GridColumn("logger", "Logger", "text", width=170),
+        GridColumn("message", "Message", "text", width=520),
         GridColumn("module", "Module", "text", width=130),
         GridColumn("func", "Function", "text", width=140),
         GridColumn("line", "Line", "int", width=90),
