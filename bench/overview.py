@@ -24,9 +24,10 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import flask
@@ -42,7 +43,7 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 ORDERS_PER_SCALE = 50_000  # bi_app.db.demo: scale 1.0 is about 50k orders
 RESULTS = Path(__file__).resolve().parent / "results" / "overview.json"
-RAW_TABLES = re.compile(r'\b(?:FROM|JOIN)\s+(?:"?\w+"?\.)?"?(orders|order_items)"?(?![\w.])', re.I)
+RAW_TABLES = re.compile(r'\b(?:FROM|JOIN)\s+(?:"?\w+"?\.)?"?(orders|order_items)"?(?![\w.])', re.IGNORECASE)
 MISS_FACTOR, MISS_SLACK_MS, HIT_LIMIT_MS = 1.5, 30.0, 10.0
 
 
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(results)
     ok = all(r.miss_ok and r.hit_ok and not r.raw_tables_touched for r in results)
     report = {
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "orders": orders, "window": [start.isoformat(), end.isoformat()],
         "cache_backend": "RedisCache" if redis_url else "SimpleCache",
         "database": f"{engine.dialect.name} {server_version}",

@@ -6,8 +6,9 @@ defined — live in one tested place instead of in every card.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 KpiKind = Literal["money", "count"]
 
@@ -22,7 +23,7 @@ class Kpi:
     kind: KpiKind
 
 
-def change_pct(value: float | int | None, previous: float | int | None) -> float | None:
+def change_pct(value: float | None, previous: float | None) -> float | None:
     """Percentage change from ``previous`` to ``value``; None when it is undefined (previous is
     0 or either side is unknown). A fall from a negative base is still reported as a fall."""
     if value is None or previous is None or previous == 0:
@@ -37,7 +38,7 @@ def average_order_value(revenue_cents: int, orders: int) -> float | None:
     return revenue_cents / orders
 
 
-def _kpi(key: str, label: str, value: float | int | None, previous: float | int | None,
+def _kpi(key: str, label: str, value: float | None, previous: float | None,
          kind: KpiKind) -> Kpi:
     return Kpi(key, label, value, previous, change_pct(value, previous), kind)
 

@@ -24,8 +24,9 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, TypeVar
+from typing import Any, TypeVar
 
 import flask
 from redis.backoff import NoBackoff
@@ -67,7 +68,7 @@ class _Stats:
             self.invalidation_errors = 0
             self.last_error: str | None = None
             self.last_error_at: dt.datetime | None = None
-            self.since = dt.datetime.now(dt.timezone.utc)
+            self.since = dt.datetime.now(dt.UTC)
 
     def count(self, namespace: str, what: str) -> None:
         with self._lock:
@@ -78,7 +79,7 @@ class _Stats:
             if namespace is not None:
                 self.by_namespace.setdefault(namespace, Counter())["errors"] += 1
             self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-            self.last_error_at = dt.datetime.now(dt.timezone.utc)
+            self.last_error_at = dt.datetime.now(dt.UTC)
 
     def invalidated(self, ok: bool) -> None:
         with self._lock:

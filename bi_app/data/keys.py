@@ -12,7 +12,8 @@ import datetime as dt
 import enum
 import hashlib
 import inspect
-from typing import Any, Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 _SCALARS = (bool, int, float)
 

@@ -46,7 +46,7 @@ ROLLUP_TABLES: tuple[Table, ...] = (
 )
 
 
-class day_of(FunctionElement):  # noqa: N801 - reads like a SQL function
+class day_of(FunctionElement):
     """The calendar date of a timestamp."""
 
     type = Date()
@@ -54,7 +54,7 @@ class day_of(FunctionElement):  # noqa: N801 - reads like a SQL function
     name = "day_of"
 
 
-class week_start(FunctionElement):  # noqa: N801
+class week_start(FunctionElement):
     """The Monday of the ISO week containing a date."""
 
     type = Date()
@@ -62,7 +62,7 @@ class week_start(FunctionElement):  # noqa: N801
     name = "week_start"
 
 
-class month_start(FunctionElement):  # noqa: N801
+class month_start(FunctionElement):
     """The first day of the month containing a date."""
 
     type = Date()
@@ -243,4 +243,4 @@ def refresh_rollups(engine: Engine, start: dt.date | None = None, end: dt.date |
     return {"start": start, "end": end, "seconds": seconds, "rows": rows}
 
 
-__all__ = ["refresh_rollups", "day_of", "week_start", "month_start", "ROLLUP_TABLES", "NO_CATEGORY_ID"]
+__all__ = ["NO_CATEGORY_ID", "ROLLUP_TABLES", "day_of", "month_start", "refresh_rollups", "week_start"]

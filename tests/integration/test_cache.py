@@ -7,7 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import flask
 import pytest
@@ -54,7 +54,7 @@ def counts(namespace: str = "sales") -> dict:
 def test_second_call_hits_and_equivalent_arguments_share_an_entry(dataset_url):
     with make_server(dataset_url).app_context():
         first = sales.sales_totals(START, END, ["web"])
-        assert counts() == dict(hits=0, misses=1, errors=0, bypassed=0, uncached=0)
+        assert counts() == {"hits": 0, "misses": 1, "errors": 0, "bypassed": 0, "uncached": 0}
         assert sales.sales_totals(START, END, ("web",)) == first
         assert sales.sales_totals(START.isoformat(), END.isoformat(), platforms=[" WEB", "web"],
                                   categories=[]) == first
@@ -117,7 +117,7 @@ def test_outside_an_app_context_calls_the_database(dataset_url):
     make_server(dataset_url)
     assert sales.sales_totals(START, END)["revenue_cents"] == 10700
     assert sales.sales_totals(START, END)["revenue_cents"] == 10700
-    assert counts() == dict(hits=0, misses=0, errors=0, bypassed=0, uncached=2)
+    assert counts() == {"hits": 0, "misses": 0, "errors": 0, "bypassed": 0, "uncached": 2}
     assert data_cache.invalidate() is False
 
 
@@ -135,7 +135,7 @@ def test_filesystem_cache_is_shared_between_apps(dataset_url, tmp_path):
     with make_server(dataset_url, cache_dir=cache_dir).app_context():
         assert sales.top_products(START, END, limit=2)["sku"].tolist() == ["B2", "B1"]
         assert data_cache.cache_stats()["backend"] == "FileSystemCache"
-    assert counts() == dict(hits=1, misses=1, errors=0, bypassed=0, uncached=0)
+    assert counts() == {"hits": 1, "misses": 1, "errors": 0, "bypassed": 0, "uncached": 0}
 
 
 def test_failed_invalidation_is_logged_loudly_and_replayed(dataset_url, caplog, monkeypatch):
@@ -179,7 +179,7 @@ def test_redis_cache_shared_by_workers(dataset_url, redis_url, redis_prefix):
     with worker_a.app_context():
         assert sales.overview_kpis(START, END) == expected
     # A: kpis + its two sales_totals miss; B: kpis hits; after invalidation A misses all three again
-    assert counts() == dict(hits=1, misses=6, errors=0, bypassed=0, uncached=0)
+    assert counts() == {"hits": 1, "misses": 6, "errors": 0, "bypassed": 0, "uncached": 0}
     client = redis.Redis.from_url(redis_url)
     keys = [k.decode() for k in client.scan_iter(f"{redis_prefix}*")]
     assert f"{redis_prefix}gen:sales" in keys

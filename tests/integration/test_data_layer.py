@@ -55,19 +55,19 @@ def load_dataset(engine: Engine) -> None:
     for order_id, *_rest, lines in ORDERS:
         for product_id, quantity in lines:
             item_id += 1
-            items.append(dict(id=item_id, order_id=order_id, product_id=product_id, quantity=quantity,
-                              unit_price_cents=prices[product_id],
-                              amount_cents=prices[product_id] * quantity))
+            items.append({"id": item_id, "order_id": order_id, "product_id": product_id, "quantity": quantity,
+                              "unit_price_cents": prices[product_id],
+                              "amount_cents": prices[product_id] * quantity})
     with engine.begin() as conn:
-        conn.execute(insert(SalesPlatform), [dict(id=i, code=c, name=n) for i, c, n in PLATFORMS])
-        conn.execute(insert(Category), [dict(id=i, code=c, name=n) for i, c, n in CATEGORIES])
-        conn.execute(insert(Product), [dict(id=i, sku=s, name=n, category_id=c, unit_price_cents=p,
-                                            unit_cost_cents=0, active=True)
+        conn.execute(insert(SalesPlatform), [{"id": i, "code": c, "name": n} for i, c, n in PLATFORMS])
+        conn.execute(insert(Category), [{"id": i, "code": c, "name": n} for i, c, n in CATEGORIES])
+        conn.execute(insert(Product), [{"id": i, "sku": s, "name": n, "category_id": c, "unit_price_cents": p,
+                                            "unit_cost_cents": 0, "active": True}
                                        for i, s, n, c, p in PRODUCTS])
-        conn.execute(insert(Customer), [dict(id=i, external_id=f"C{i}", name=f"Customer {i}",
-                                             created_at=T(2023, 1, 1)) for i in (1, 2, 3)])
-        conn.execute(insert(Order), [dict(id=o, order_number=f"O-{o}", customer_id=c, platform_id=p,
-                                          status=s, ordered_at=at, total_cents=total)
+        conn.execute(insert(Customer), [{"id": i, "external_id": f"C{i}", "name": f"Customer {i}",
+                                             "created_at": T(2023, 1, 1)} for i in (1, 2, 3)])
+        conn.execute(insert(Order), [{"id": o, "order_number": f"O-{o}", "customer_id": c, "platform_id": p,
+                                          "status": s, "ordered_at": at, "total_cents": total}
                                      for o, c, p, s, at, total, _ in ORDERS])
         conn.execute(insert(OrderItem), items)
     refresh_rollups(engine)
@@ -101,17 +101,17 @@ def test_catalog(dataset_db):
 
 @pytest.mark.parametrize(("platforms", "categories", "expected"), [
     # revenue orders 1, 2, 3, 7: 2500 + 2500 + 2000 + 3700; units 3 + 1 + 4 + 2; customers 1, 2, 3
-    (None, None, dict(revenue_cents=10700, orders=4, units=10, active_customers=3)),
+    (None, None, {"revenue_cents": 10700, "orders": 4, "units": 10, "active_customers": 3}),
     # web: orders 1, 2, 7
-    (("web",), None, dict(revenue_cents=8700, orders=3, units=6, active_customers=3)),
+    (("web",), None, {"revenue_cents": 8700, "orders": 3, "units": 6, "active_customers": 3}),
     # books items of orders 1 (2x B1), 2 (B2), 7 (B1 + B2): 2000 + 2500 + 1000 + 2500
-    (None, ("books",), dict(revenue_cents=8000, orders=3, units=5, active_customers=3)),
+    (None, ("books",), {"revenue_cents": 8000, "orders": 3, "units": 5, "active_customers": 3}),
     # toys items: order 1 (T1) 500, order 3 (4x T1) 2000; both by customer 1
-    (None, ("toys",), dict(revenue_cents=2500, orders=2, units=5, active_customers=1)),
+    (None, ("toys",), {"revenue_cents": 2500, "orders": 2, "units": 5, "active_customers": 1}),
     # app + toys: order 3 only
-    (("app",), ("toys",), dict(revenue_cents=2000, orders=1, units=4, active_customers=1)),
+    (("app",), ("toys",), {"revenue_cents": 2000, "orders": 1, "units": 4, "active_customers": 1}),
     # both categories: item revenue (no shipping); order 1 counts once per category
-    (None, ("books", "toys"), dict(revenue_cents=10500, orders=5, units=10, active_customers=3)),
+    (None, ("books", "toys"), {"revenue_cents": 10500, "orders": 5, "units": 10, "active_customers": 3}),
 ])
 def test_sales_totals(dataset_db, platforms, categories, expected):
     from bi_app.data.sales import sales_totals
@@ -122,8 +122,8 @@ def test_sales_totals(dataset_db, platforms, categories, expected):
 def test_sales_totals_empty_range(dataset_db):
     from bi_app.data.sales import sales_totals
 
-    assert sales_totals(D(2022, 1, 1), D(2022, 1, 31)) == dict(
-        revenue_cents=0, orders=0, units=0, active_customers=0)
+    assert sales_totals(D(2022, 1, 1), D(2022, 1, 31)) == {
+        "revenue_cents": 0, "orders": 0, "units": 0, "active_customers": 0}
 
 
 def test_overview_kpis(dataset_db):

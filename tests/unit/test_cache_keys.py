@@ -87,7 +87,7 @@ def test_canonical_arguments_fill_defaults_and_bind_positionals():
     import inspect
 
     canonical = canonical_arguments(inspect.signature(totals), (D, E), {"categories": ["Toys"]})
-    assert canonical == dict(start=D, end=E, platforms=None, categories=("toys",), granularity="day")
+    assert canonical == {"start": D, "end": E, "platforms": None, "categories": ("toys",), "granularity": "day"}
     kept = canonical_arguments(inspect.signature(totals), (D, E), {"granularity": " Day "},
                                keep_case=("granularity",))
     assert kept["granularity"] == "Day"

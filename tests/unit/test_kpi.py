@@ -33,8 +33,8 @@ def test_average_order_value():
 
 
 def test_overview_kpis_from_totals():
-    current = dict(revenue_cents=9000, orders=3, active_customers=2, units=7)
-    previous = dict(revenue_cents=12000, orders=0, active_customers=4, units=9)
+    current = {"revenue_cents": 9000, "orders": 3, "active_customers": 2, "units": 7}
+    previous = {"revenue_cents": 12000, "orders": 0, "active_customers": 4, "units": 9}
     kpis = {k.key: k for k in overview_kpis(current, previous)}
 
     assert [k.key for k in overview_kpis(current, previous)] == [
@@ -48,7 +48,7 @@ def test_overview_kpis_from_totals():
 
 
 def test_overview_kpis_when_nothing_happened():
-    zero = dict(revenue_cents=0, orders=0, active_customers=0, units=0)
+    zero = {"revenue_cents": 0, "orders": 0, "active_customers": 0, "units": 0}
     kpis = overview_kpis(zero, zero)
     assert all(k.change_pct is None for k in kpis)
     assert [k.value for k in kpis] == [0, 0, None, 0]
