@@ -338,3 +338,17 @@ def cache_stats() -> dict[str, Any]:
 def reset_stats() -> None:
     """Zero the counters (tests and benchmarks)."""
     _stats.reset()
+
+
+def invalidate_for_settings(settings: Settings, namespace: str | None = None,
+                            key_prefix: str | None = None) -> bool:
+    """:func:`invalidate` from outside the web app (CLI imports, demo loads): binds a throw-away
+    app to the shared backend of ``settings``. An in-process SimpleCache lives only in the web
+    workers, so there is nothing to reach: it returns False and their entries expire with the TTL."""
+    if not settings.redis_url and not settings.cache_dir:
+        log.info("cache invalidation skipped: the in-process cache of running workers is unreachable")
+        return False
+    server = flask.Flask("bi_app.cache.invalidate")
+    init_app(server, settings, key_prefix=key_prefix)
+    with server.app_context():
+        return invalidate(namespace)

@@ -276,3 +276,15 @@ def test_redis_stopped_mid_test_keeps_working(dataset_url, own_redis):
         time.sleep(RETRY_AFTER * 1.5)
         assert sales.sales_totals(START, END) == expected
         assert counts()["hits"] == 3
+
+
+def test_invalidate_from_outside_the_app(dataset_url, tmp_path):
+    settings = make_settings(dataset_url, cache_dir=str(tmp_path / "shared"))
+    web = make_server(dataset_url, cache_dir=settings.cache_dir)
+    with web.app_context():
+        sales.sales_totals(START, END)
+    assert data_cache.invalidate_for_settings(settings, "sales") is True
+    with web.app_context():
+        sales.sales_totals(START, END)
+    assert counts()["misses"] == 2 and counts()["hits"] == 0
+    assert data_cache.invalidate_for_settings(make_settings(dataset_url), "sales") is False
