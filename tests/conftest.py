@@ -200,7 +200,9 @@ def start_app(dash_duo):
     """Start an app on a free port (several test runs may share this machine)."""
 
     def start(app):
-        dash_duo.start_server(app, port=free_port())
+        # navigate=False: "/" answers with the login redirect, not a Dash page to wait for.
+        dash_duo.start_server(app, navigate=False, port=free_port())
+        dash_duo._url = dash_duo.server.url  # base URL without waiting for a page
         return dash_duo
 
     return start
