@@ -7,13 +7,19 @@
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import dash
 import flask
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from bi_app.auth_context import SessionUser, csrf_token, current_role, current_username, request_user
+from bi_app.auth_context import (
+    SessionUser,
+    csrf_token,
+    current_role,
+    current_username,
+    request_user,
+)
 from bi_app.auth_pages import can_view, page_for_path, role_allows, visible_pages
 from bi_app.auth_ratelimit import LoginRateLimiter
 from bi_app.auth_users import (
@@ -28,7 +34,14 @@ from bi_app.auth_users import (
     set_password,
     verify_password,
 )
-from bi_app.auth_views import EXTENSION_KEY, AuthState, enforce_denial, guard, login_view, logout_view
+from bi_app.auth_views import (
+    EXTENSION_KEY,
+    AuthState,
+    enforce_denial,
+    guard,
+    login_view,
+    logout_view,
+)
 from bi_app.config import Settings
 
 __all__ = [

@@ -40,7 +40,7 @@ class SessionUser:
         return f"{self.id}:{self.fingerprint}"
 
     @classmethod
-    def from_model(cls, user: User, secret_key: str) -> "SessionUser":
+    def from_model(cls, user: User, secret_key: str) -> SessionUser:
         return cls(user.id, user.username, user.role, bool(user.active),
                    password_fingerprint(user.password_hash, secret_key))
 
@@ -76,7 +76,7 @@ def request_user() -> SessionUser | None:
     """The authenticated user of the current request, or None (also outside a request)."""
     if not flask.has_request_context():
         return None
-    user = current_user._get_current_object()  # noqa: SLF001 - unwrap the werkzeug proxy
+    user = current_user._get_current_object()
     return user if isinstance(user, SessionUser) and user.is_authenticated else None
 
 

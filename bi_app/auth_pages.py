@@ -7,8 +7,9 @@ checks is the page Dash would render.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatch
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import dash
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "auth:login-fail:"
@@ -42,7 +43,7 @@ class LoginRateLimiter:
     def failures(self, ip: str | None, username: str) -> int:
         try:
             return int(self._backend().get(self._key(ip, username)) or 0)
-        except Exception:  # noqa: BLE001 - fail open, see module docstring
+        except Exception:  # fail open, see the module docstring
             log.warning("login rate limit: cache read failed; allowing the attempt", exc_info=True)
             return 0
 
@@ -56,12 +57,12 @@ class LoginRateLimiter:
             backend = self._backend()
             backend.add(key, 0, timeout=self.window + 1)
             return int(backend.inc(key) or 0)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("login rate limit: cache write failed; not counting", exc_info=True)
             return 0
 
     def reset(self, ip: str | None, username: str) -> None:
         try:
             self._backend().delete(self._key(ip, username))
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("login rate limit: cache delete failed", exc_info=True)

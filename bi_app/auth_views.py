@@ -101,7 +101,9 @@ def _authenticate(username: str, password: str, ip: str | None, next_path: str) 
             auth_users.audit(session, "login.failure", target=username or None,
                              detail={"reason": reason}, actor=None)
             session.commit()
-            st.limiter.record_failure(ip, username)
+            failures = st.limiter.record_failure(ip, username)
+            log.warning("login failed for %r from %s (%s, %d in this window)", username, ip,
+                        reason, failures)
             # 200, not 401: a form answer, and 401 would need a WWW-Authenticate challenge
             return _login_page(200, "Invalid username or password.", username, next_path)
         user.last_login_at = utcnow()
@@ -109,6 +111,7 @@ def _authenticate(username: str, password: str, ip: str | None, next_path: str) 
         session.commit()
         snapshot = ctx.SessionUser.from_model(user, flask.current_app.config["SECRET_KEY"])
     st.limiter.reset(ip, username)
+    log.info("login: %s (%s) from %s", snapshot.username, snapshot.role, ip)
     flask.session.clear()  # a fresh session and CSRF token for the authenticated user
     login_user(snapshot)
     ctx.csrf_token()
