@@ -158,3 +158,35 @@ class AdminJobs:
     @staticmethod
     def run_button(job: str) -> dict:
         return {"type": "admin-jobs-run-button", "job": job}
+
+
+class Sales:
+    """/sales: revenue with growth, orders, cancellations, rankings; charts cross-filter."""
+
+    GRID_NAME = "sales-products"
+    GRANULARITY = "sales-granularity-radio"
+    GRANULARITY_URL_DUMMY = "sales-granularity-url-dummy"
+    RANK_METRIC = "sales-rank-metric-radio"
+    RANK_URL_DUMMY = "sales-rank-url-dummy"
+    STATUS_STORE = "sales-status-store"
+    STATUS_URL_DUMMY = "sales-status-url-dummy"
+    CHIPS = "sales-chips-bar"
+    NOTICE = "sales-notice-alert"
+    KPI_ROW = "sales-kpi-row"
+    REVENUE_GRAPH = "sales-revenue-graph"
+    GROWTH_GRAPH = "sales-growth-graph"
+    ORDERS_GRAPH = "sales-orders-graph"
+    LOST_GRAPH = "sales-lost-graph"
+    PLATFORM_GRAPH = "sales-platform-graph"
+    STATUS_GRAPH = "sales-status-graph"
+    CATEGORY_GRAPH = "sales-category-graph"
+    RANKING_GRAPH = "sales-ranking-graph"
+    PRODUCTS_MESSAGE = "sales-products-message"
+
+    @staticmethod
+    def chip_clear(dimension: str) -> dict:
+        return {"type": "sales-chip-clear", "dimension": dimension}
+
+    @staticmethod
+    def kpi_card(index: str) -> dict:
+        return {"type": "sales-kpi-card", "index": index}
