@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 from sqlalchemy import Engine, func, select
@@ -97,7 +97,7 @@ class DemoData:
 
 def generate_demo(scale: float = 1.0, seed: int = 42, today: dt.date | None = None) -> DemoData:
     """The demo data set ending yesterday (UTC) relative to ``today``; nothing is written."""
-    return DemoData(scale=scale, seed=seed, today=today or dt.datetime.now(dt.timezone.utc).date())
+    return DemoData(scale=scale, seed=seed, today=today or dt.datetime.now(dt.UTC).date())
 
 
 def is_empty(engine: Engine) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class Calendar:
         months = self.days.astype("datetime64[M]")
         edges = np.flatnonzero(np.diff(months.astype(np.int64))) + 1
         bounds = [0, *edges.tolist(), len(self.days)]
-        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        return [slice(a, b) for a, b in pairwise(bounds)]
 
 
 def easter(year: int) -> dt.date:

@@ -1,7 +1,6 @@
 """Demo reference data: categories, products, sales platforms and customers."""
 from __future__ import annotations
 
-import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 
@@ -101,24 +100,16 @@ class Customers:
     preferred_platform: np.ndarray
     channel: np.ndarray          # acquisition channel (object array)
     first_day: np.ndarray        # day of the sign-up purchase, -1 when there is none
+    by_first_day: np.ndarray     # customer indexes ordered by first_day
+    first_sorted: np.ndarray     # first_day[by_first_day], for binary search
 
     def __len__(self) -> int:
         return len(self.weight)
 
     def first_buyers(self, day: int) -> np.ndarray:
         """Customers whose first purchase falls on ``day`` (most sign up to buy)."""
-        lo, hi = np.searchsorted(self._first_sorted, [day, day + 1])
-        return self._first_order[lo:hi]
-
-    @property
-    def _first_sorted(self) -> np.ndarray:
-        return self.first_day[self._first_order]
-
-    @property
-    def _first_order(self) -> np.ndarray:
-        if "_order" not in self.__dict__:
-            object.__setattr__(self, "_order", np.argsort(self.first_day, kind="stable"))
-        return self.__dict__["_order"]
+        lo, hi = np.searchsorted(self.first_sorted, [day, day + 1])
+        return self.by_first_day[lo:hi]
 
 
 def catalogue_rows(rng: np.random.Generator) -> tuple[Catalogue, dict, dict, dict]:
@@ -179,7 +170,7 @@ def make_customers(count: int, calendar: Calendar, rng: np.random.Generator) -> 
     female = gender == "female"
     male_names = rng.choice(np.array(FIRST_M, dtype=object), count)
     first = np.where(female, rng.choice(np.array(FIRST_F, dtype=object), count), male_names)
-    other = (gender == "other") | (gender == None)  # noqa: E711 - elementwise on objects
+    other = (gender == "other") | (gender == None)
     first = np.where(other & (rng.random(count) < 0.5), rng.choice(np.array(FIRST_F, dtype=object), count), first)
     last = rng.choice(np.array(LAST, dtype=object), count)
     age = np.clip(np.round(rng.gamma(7.0, 5.6, count) + 17), 18, 88).astype(np.int64)
@@ -195,15 +186,13 @@ def make_customers(count: int, calendar: Calendar, rng: np.random.Generator) -> 
             "created_at": created_at}
     buys_first = (created_day >= 0) & (rng.random(count) < 0.85)
     first_day = np.where(buys_first, created_day + 1 + rng.geometric(0.6, count) - 1, -1)
+    by_first_day = np.argsort(first_day, kind="stable")
     model = Customers(created_day=created_day, churn_day=churn_day, weight=weight,
-                      preferred_platform=preferred, channel=channel, first_day=first_day)
+                      preferred_platform=preferred, channel=channel, first_day=first_day,
+                      by_first_day=by_first_day, first_sorted=first_day[by_first_day])
     return model, rows
 
 
 def _ascii(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(ch for ch in plain.lower() if ch.isalnum())
-
-
-def day_start(calendar: Calendar, index: int) -> dt.datetime:
-    return dt.datetime.combine(calendar.start + dt.timedelta(days=index), dt.time())

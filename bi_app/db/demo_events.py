@@ -178,7 +178,7 @@ class _Builder:
             split = rng.dirichlet(np.ones(lines)) * amount
             for text, part in zip(rng.permutation(COST_LINES[category]), split.tolist()):
                 self.add("event_costs", event_id=event_id, category=category,
-                         description=str(text), amount_cents=int(round(part)))
+                         description=str(text), amount_cents=round(part))
 
     def _registrations(self, event_id: int, kind: Kind, starts: dt.datetime,
                        capacity: int | None, status: str) -> dict[str, np.ndarray]:

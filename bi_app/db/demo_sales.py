@@ -6,14 +6,20 @@ loader chunks them, and 10 million orders never need to be in memory at once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
 from bi_app.db.demo_calendar import Calendar
-from bi_app.db.demo_catalog import (PLATFORMS, RETAIL, VISIT_CHANNEL_SHARES, VISIT_CHANNELS,
-                                    Catalogue, Customers)
+from bi_app.db.demo_catalog import (
+    PLATFORMS,
+    RETAIL,
+    VISIT_CHANNEL_SHARES,
+    VISIT_CHANNELS,
+    Catalogue,
+    Customers,
+)
 
 SALES_STREAM = 101
 ONLINE_HOURS = np.array([0.9, 0.5, 0.3, 0.2, 0.2, 0.3, 0.6, 1.2, 2.0, 2.8, 3.4, 3.8, 4.2, 4.0,

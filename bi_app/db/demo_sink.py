@@ -1,7 +1,8 @@
 """Writing generated column batches into SQLite (Core executemany) or PostgreSQL (binary COPY)."""
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy import Connection, insert, text

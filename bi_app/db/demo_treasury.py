@@ -8,7 +8,6 @@ returned as ground truth.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
