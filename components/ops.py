@@ -54,7 +54,9 @@ def status_badge(status: str, large: bool = False) -> dbc.Badge:
 def format_latency(check: CheckResult) -> str:
     if check.latency_ms is None:
         return "no round trip" if check.status == "healthy" else "—"
-    return f"{check.latency_ms:.0f} ms" if check.latency_ms >= 10 else f"{check.latency_ms:.1f} ms"
+    if check.latency_ms >= 10:
+        return f"{check.latency_ms:.0f} ms"
+    return f"{check.latency_ms:.1f} ms" if check.latency_ms >= 1 else f"{check.latency_ms:.2f} ms"
 
 
 def detail_text(check: CheckResult) -> str:
@@ -72,6 +74,13 @@ def detail_text(check: CheckResult) -> str:
     if "url" in d:
         return f"{d['url']} → {d.get('status_code') or 'no answer'}"
     return ""
+
+
+def short_error(error: str | None, limit: int = 140) -> str:
+    """Tiles stay the same height; the full text is in the tooltip and in /api/health."""
+    if not error:
+        return ""
+    return error if len(error) <= limit else error[: limit - 1] + "…"
 
 
 def spark_figure(points: Sequence[tuple[dt.datetime, float | None]], tz: str) -> dict[str, Any]:
@@ -93,7 +102,8 @@ def health_tile(check: CheckResult, history: Sequence[tuple[dt.datetime, float |
         html.Div(detail_text(check), className="small text-body-secondary text-truncate"),
         dcc.Graph(id=ids.tile_spark(check.name), figure=spark_figure(history, tz), config=SPARK_CONFIG,
                   style={"height": "48px"}),
-        html.Div(check.error or "", id=ids.tile_error(check.name), className="small text-danger text-break"),
+        html.Div(short_error(check.error), id=ids.tile_error(check.name), title=check.error or "",
+                 className="small text-danger text-break"),
     ]
     card = dbc.Card(dbc.CardBody(body), className="app-ops-tile h-100 shadow-sm")
     return dbc.Col(card, xs=12, sm=6, lg=4, xl=3, className="mb-3")
@@ -126,8 +136,9 @@ def resource_figure(samples: Sequence[dict], fields: Sequence[tuple[str, str]], 
     fig = go.Figure([go.Scatter(x=xs, y=[s[f] for s in samples], name=label, mode="lines",
                                 line=dict(width=2, color=colors[i % 2]))
                      for i, (f, label) in enumerate(fields)])
-    fig.update_layout(**base_layout(margin=dict(l=48, r=8, t=8, b=32), yaxis=dict(
-        title=unit, rangemode="tozero", range=[0, 100] if unit == "%" else None)))
+    fig.update_layout(**base_layout(margin=dict(l=48, r=8, t=8, b=32), xaxis=dict(tickformat="%H:%M"),
+                                    yaxis=dict(title=unit, rangemode="tozero",
+                                               range=[0, 100] if unit == "%" else None)))
     return fig
 
 
@@ -198,7 +209,7 @@ def health_refresh(snapshot: HealthSnapshot, tile_names: Sequence[str], tz: str,
     else:
         checks = [report.check(n) for n in tile_names]
         tiles = (dash.no_update, [status_badge(c.status) for c in checks],
-                 [format_latency(c) for c in checks], [c.error or "" for c in checks],
+                 [format_latency(c) for c in checks], [short_error(c.error) for c in checks],
                  [_spark_patch(snapshot.history[c.name], tz) if c.name in snapshot.history else dash.no_update
                   for c in checks])
     if resources_were_empty and snapshot.resources:  # the "no samples" placeholder has no traces
@@ -238,8 +249,10 @@ def time_figure(times: Sequence[dt.datetime], series: Sequence[tuple[str, Sequen
         return empty_figure(empty)
     xs = local(times, tz)
     colors = (PRIMARY, SECONDARY)
-    fig = go.Figure([go.Scatter(x=xs, y=list(values), name=name, mode="lines", connectgaps=False,
-                                line=dict(width=2, color=colors[i % 2])) for i, (name, values) in enumerate(series)])
+    # Markers keep isolated points (one busy hour in a quiet week) visible between gaps.
+    fig = go.Figure([go.Scatter(x=xs, y=list(values), name=name, mode="lines+markers", connectgaps=False,
+                                marker=dict(size=4), line=dict(width=2, color=colors[i % 2]))
+                     for i, (name, values) in enumerate(series)])
     fig.update_layout(**base_layout(margin=dict(l=56, r=8, t=8, b=32),
                                     yaxis=dict(title=y_title, rangemode="tozero",
                                                tickformat=".0%" if percent else None)))
@@ -251,13 +264,13 @@ def performance_figures(data: PerformanceData, tz: str) -> tuple[go.Figure, ...]
         latency_bars(data.endpoints, "requests"),
         latency_bars(data.callbacks, "callbacks"),
         time_figure(data.times, [("requests/min", data.throughput_per_min)], "requests / min", tz,
-                    "No requests recorded in this range"),
+                    "No requests in this range"),
         time_figure(data.times, [("error rate", data.error_rate)], "5xx share", tz,
-                    "No errors recorded in this range", percent=True),
+                    "No errors in this range", percent=True),
         time_figure(data.times, [("p50", data.p50_ms), ("p95", data.p95_ms)], "ms", tz,
-                    "No requests recorded in this range"),
+                    "No requests in this range"),
         time_figure(data.cache_times, [("hit rate", data.cache_hit_rate)], "hit rate", tz,
-                    "No cache traffic recorded in this range", percent=True),
+                    "No cache traffic yet", percent=True),
     )
 
 
