@@ -16,14 +16,16 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the Dash app and its Flask server, wired to the database, cache and login."""
-    from bi_app import auth
+    from bi_app import auth, jobs, monitoring
     from bi_app.data import cache as data_cache
+    from bi_app.monitoring.logs import install_log_capture
     from bi_app.extensions import db
     from callbacks._registry import register_all
     from components.shell import app_shell
 
     settings = settings or Settings.from_env()
     db.init(settings.database_url)
+    install_log_capture(settings, db.require_engine())
 
     server = flask.Flask(__name__)
     server.config.update(
@@ -45,9 +47,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         update_title=None,
     )
     data_cache.init_app(server, settings)
+    monitoring.init_app(app, settings)
     auth.init_app(app, settings)
     app.layout = app_shell
     register_all(app)
+    jobs.init_app(app, settings)
     return app
 
 

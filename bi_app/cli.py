@@ -9,6 +9,7 @@ import argparse
 import json
 import secrets
 import sys
+from dataclasses import replace
 from typing import Callable, Sequence
 
 from bi_app.config import ConfigError, Settings
@@ -28,6 +29,13 @@ def _engine(settings: Settings):
     db.init(settings.database_url)
     check_connection(db.require_engine())
     return db.require_engine()
+
+
+def _invalidate_caches(settings: Settings) -> None:
+    """Data changed outside the web app: drop cached query results (Redis or file cache)."""
+    from bi_app.data.cache import invalidate_for_settings
+
+    invalidate_for_settings(settings)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -51,6 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     summary = demo.load_demo(engine, scale=args.scale, seed=args.seed, progress=not args.quiet,
                              replace=args.replace)
+    _invalidate_caches(settings)
     print(json.dumps(summary, default=str, indent=2))
     return 0
 
@@ -91,6 +100,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     if demo.is_empty(engine):
         print("empty database: loading demo data ...", flush=True)
         demo.load_demo(engine, scale=args.scale, seed=42, progress=True)
+        _invalidate_caches(settings)
     with db.session() as session:
         password = settings.admin_password
         created = auth.ensure_admin(session, "admin", password or None)
@@ -110,6 +120,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     app.run(host=args.host or settings.host, port=args.port or settings.port, debug=settings.debug,
             dev_tools_disable_version_check=True)
     return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from bi_app import create_app, jobs
+
+    settings = _settings()
+    _engine(settings)
+    app = create_app(replace(settings, scheduler=False))
+    with app.server.app_context():
+        return jobs.cli_list() if args.action == "list" else jobs.cli_run(args.name)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bi_app.monitoring.status import cli_status
+
+    return cli_status()
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -150,22 +176,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("jobs", help="list background jobs or run one now")
+    p.add_argument("action", choices=("list", "run"))
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("status", help="overall health, each check, scheduler leader, late jobs")
+    p.set_defaults(func=cmd_status)
+
     p = sub.add_parser("config", help="print the effective settings, secrets masked")
     p.set_defaults(func=cmd_config)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bi_app.auth import UserError
     from bi_app.db.engine import DatabaseUnavailable
 
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "users" and args.action != "list" and not args.username:
         parser.error("users create/set-password need a USERNAME")
+    if args.command == "jobs" and args.action == "run" and not args.name:
+        parser.error("jobs run needs a NAME")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (ConfigError, DatabaseUnavailable) as exc:
+    except (ConfigError, DatabaseUnavailable, UserError) as exc:
         print(f"bi-app: {exc}", file=sys.stderr)
         return 2
 

@@ -5,6 +5,9 @@ from sqlalchemy import pool
 from bi_app.config import Settings
 from bi_app.db.engine import make_engine
 from bi_app.db.models import Base
+import bi_app.db.job_models  # noqa: F401,E402  (job_runs, scheduler_nodes)
+import bi_app.db.log_models  # noqa: F401,E402  (app_logs)
+import bi_app.db.monitoring_models  # noqa: F401,E402  (health results, metrics roll-ups)
 
 config = context.config
 target_metadata = Base.metadata

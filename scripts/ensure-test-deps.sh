@@ -35,10 +35,19 @@ if ! answers "$pg_host" "$pg_port"; then
   as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || as_root pg_ctlcluster --skip-systemctl-redirect "$version" main restart
   for _ in $(seq 1 30); do answers "$pg_host" "$pg_port" && break; sleep 1; done
 fi
-db=$(python3 -c 'import sys,urllib.parse as u; print(u.urlsplit(sys.argv[1]).path.lstrip("/") or "test")' "$PG_URL")
-if ! psql -h "$pg_host" -p "$pg_port" -U postgres -lqt 2>/dev/null | cut -d'|' -f1 | grep -qw "$db"; then
-  psql -h "$pg_host" -p "$pg_port" -U postgres -c "CREATE DATABASE \"$db\"" postgres || true
-fi
+# The test database itself (PostgreSQL answers but may not have it yet).
+.venv/bin/python - "$PG_URL" <<'PY'
+import sys
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+url = make_url(sys.argv[1])
+name = url.database or "test"
+admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+with admin.connect() as conn:
+    if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        print(f"== created database {name}")
+PY
 
 redis_host=$(url_host "$REDIS_URL"); redis_port=$(url_port "$REDIS_URL" 6379)
 if ! answers "$redis_host" "$redis_port"; then
