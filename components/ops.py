@@ -7,7 +7,8 @@ resends layouts or redraws the page.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
@@ -17,7 +18,7 @@ from dash import dcc, html
 
 from bi_app.monitoring.dashboard import HealthSnapshot, PerformanceData
 from bi_app.monitoring.health import CheckResult, HealthReport
-from components.chart_card import GRAPH_CONFIG, chart_card, graph
+from components.chart_card import chart_card, graph
 from components.figures import PRIMARY, base_layout, empty_figure
 from components.ids import OpsHealth as ids
 
@@ -43,7 +44,7 @@ def check_label(name: str) -> str:
 def local(moments: Sequence[dt.datetime], tz: str) -> list[dt.datetime]:
     """Stored naive-UTC times, shown in the configured time zone."""
     zone = ZoneInfo(tz)
-    return [m.replace(tzinfo=dt.timezone.utc).astimezone(zone).replace(tzinfo=None) for m in moments]
+    return [m.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None) for m in moments]
 
 
 def status_badge(status: str, large: bool = False) -> dbc.Badge:
@@ -124,8 +125,8 @@ def banner(snapshot: HealthSnapshot, tz: str) -> Any:
         return None
     at = local([snapshot.report.at], tz)[0]
     return dbc.Alert([html.Strong("The database is unreachable. "),
-                      f"Showing the last health report from {at:%H:%M:%S}; history charts may be "
-                      f"incomplete. ({snapshot.database_error})"], color="danger", className="mb-3")
+                      (f"Showing the last health report from {at:%H:%M:%S}; history charts may be "
+                       f"incomplete. ({snapshot.database_error})")], color="danger", className="mb-3")
 
 
 def resource_figure(samples: Sequence[dict], fields: Sequence[tuple[str, str]], unit: str, tz: str) -> go.Figure:

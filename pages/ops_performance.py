@@ -14,7 +14,7 @@ dash.register_page(__name__, path="/ops/performance", name="Performance", group=
 log = logging.getLogger("pages.ops_performance")
 
 
-def layout(range=None, **query):  # noqa: A002 - the URL parameter is called "range"
+def layout(range=None, **query):
     settings = current_settings()
     range_key = parse_range(range)
     try:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # services never import dash at run time
     import dash
 
 
-def init_app(app: "dash.Dash", settings: Any) -> None:
+def init_app(app: dash.Dash, settings: Any) -> None:
     """Time every request and callback, and serve ``/api/health`` and ``/metrics``.
 
     Configuration is validated here (``BI_HEALTH_SERVICES``, ``BI_METRICS_TOKEN``) so a bad

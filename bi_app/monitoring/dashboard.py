@@ -14,8 +14,13 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from bi_app.config import Settings
-from bi_app.db.monitoring_models import (OVERALL_CHECK, CacheMetricMinute, HealthResult, RequestMetricHour,
-                                         RequestMetricMinute)
+from bi_app.db.monitoring_models import (
+    OVERALL_CHECK,
+    CacheMetricMinute,
+    HealthResult,
+    RequestMetricHour,
+    RequestMetricMinute,
+)
 from bi_app.monitoring import health, metrics, resources
 from bi_app.monitoring.breakers import breaker_states
 from bi_app.monitoring.histogram import Histogram
@@ -104,8 +109,8 @@ def parse_range(value: object) -> str:
 
 def _floor(moment: dt.datetime, step: dt.timedelta) -> dt.datetime:
     seconds = int(step.total_seconds())
-    epoch = int(moment.replace(tzinfo=dt.timezone.utc).timestamp())
-    return dt.datetime.fromtimestamp(epoch - epoch % seconds, dt.timezone.utc).replace(tzinfo=None)
+    epoch = int(moment.replace(tzinfo=dt.UTC).timestamp())
+    return dt.datetime.fromtimestamp(epoch - epoch % seconds, dt.UTC).replace(tzinfo=None)
 
 
 def _metric_rows(engine: Engine, start: dt.datetime, end: dt.datetime) -> list[Any]:

@@ -15,10 +15,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.engine import make_url
@@ -41,7 +42,7 @@ CHEAP_CHECKS = ("database", "cache", "scheduler", "disk")
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -259,7 +260,7 @@ def run_parallel(planned: list[PlannedCheck]) -> list[CheckResult]:
                 future.cancel()
                 results.append(CheckResult(p.name, rules.UNHEALTHY, p.timeout_s * 1000.0,
                                            error=f"timed out after {p.timeout_s:g} s"))
-            except Exception as exc:  # noqa: BLE001 - a broken check is an unhealthy check
+            except Exception as exc:
                 log.warning("health check %s failed", p.name, exc_info=True)
                 results.append(CheckResult(p.name, rules.UNHEALTHY, (time.monotonic() - start) * 1000.0,
                                            error=f"{type(exc).__name__}: {exc}"[:300]))
@@ -274,7 +275,7 @@ def _in_app_context(func: Callable[[], CheckResult]) -> Callable[[], CheckResult
 
     if not flask.has_app_context():
         return func
-    app = flask.current_app._get_current_object()  # noqa: SLF001 - unwrap the proxy for the thread
+    app = flask.current_app._get_current_object()
 
     def run() -> CheckResult:
         with app.app_context():

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 MIN_MS = 0.1
 GROWTH = 1.1
@@ -44,12 +44,10 @@ class Histogram:
         self.counts[index] = self.counts.get(index, 0) + 1
         self.count += 1
         self.sum_ms += value_ms
-        if value_ms < self.min_ms:
-            self.min_ms = value_ms
-        if value_ms > self.max_ms:
-            self.max_ms = value_ms
+        self.min_ms = min(self.min_ms, value_ms)
+        self.max_ms = max(self.max_ms, value_ms)
 
-    def merge(self, other: "Histogram") -> None:
+    def merge(self, other: Histogram) -> None:
         for index, n in other.counts.items():
             self.counts[index] = self.counts.get(index, 0) + n
         self.count += other.count
@@ -78,7 +76,7 @@ class Histogram:
 
     @classmethod
     def from_row(cls, buckets: Mapping[str, int] | None, count: int, sum_ms: float,
-                 max_ms: float, min_ms: float | None = None) -> "Histogram":
+                 max_ms: float, min_ms: float | None = None) -> Histogram:
         """Rebuild from a stored row; min is not stored, so the lowest bucket's bound stands in."""
         counts = {int(k): int(v) for k, v in (buckets or {}).items()}
         if min_ms is None:

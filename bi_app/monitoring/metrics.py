@@ -16,8 +16,9 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select
 
@@ -150,7 +151,7 @@ _cache_last: dict[str, int] = {}
 
 
 def _to_dt(epoch: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).replace(tzinfo=None)
 
 
 def _engine(engine: Engine | None) -> Engine:
@@ -182,7 +183,7 @@ def _cache_delta() -> tuple[int, int] | None:
     try:
         stats = cache_stats()
         hits, misses = int(stats["hits"]), int(stats["misses"])
-    except Exception:  # noqa: BLE001 - a metrics flush never fails on a stats source
+    except Exception:
         log.debug("cache_stats() unavailable", exc_info=True)
         return None
     prev_hits, prev_misses = _cache_last.get("hits"), _cache_last.get("misses")
@@ -296,7 +297,7 @@ def purge_old(engine: Engine | None = None, now: dt.datetime | None = None) -> d
     its retention (health and resource series: 7 days; hourly metrics: 30 days)."""
     from bi_app.db.monitoring_models import HealthResult, ResourceSample
 
-    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with _engine(engine).begin() as conn:
         hours = _rollup_hours(conn, now)
         safe = min(now - MINUTE_RETENTION, rolled_until(conn) or now - MINUTE_RETENTION)

@@ -17,11 +17,16 @@ Metric names (all per process: under gunicorn each worker reports its own counte
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
@@ -73,7 +78,7 @@ class AppCollector(Collector):
         yield from (http_count, http_time, cb_count, cb_time)
 
     def _cache(self) -> Iterator[Metric]:
-        stats = health._cache_hit_rate()  # noqa: SLF001 - same optional source as the check
+        stats = health._cache_hit_rate()
         if "hits" in stats:
             yield CounterMetricFamily("bi_cache_hits", "Data-layer cache hits", value=stats["hits"])
             yield CounterMetricFamily("bi_cache_misses", "Data-layer cache misses", value=stats["misses"])

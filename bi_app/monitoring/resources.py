@@ -46,7 +46,7 @@ def measure(disk_path: str | Path = "/") -> dict[str, Any]:
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage(str(disk_path))
     sent, recv = _net_rates()
-    return {"at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "source": source(),
+    return {"at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "source": source(),
             # cpu_percent(None) compares with the previous call: the job's cadence is the window.
             "cpu_percent": float(psutil.cpu_percent(interval=None)),
             "memory_percent": float(memory.percent), "memory_used_bytes": int(memory.total - memory.available),
@@ -67,7 +67,7 @@ def sample_resources(engine: Engine | None = None, disk_path: str | Path = "/") 
         try:
             with engine.begin() as conn:
                 conn.execute(insert(ResourceSample), [sample])
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("resource sample not stored", exc_info=True)
     return sample
 

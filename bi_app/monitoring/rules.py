@@ -5,8 +5,8 @@ returns ``(status, reason)`` where ``reason`` is a short phrase for the tile (""
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 STATUSES = (HEALTHY, DEGRADED, UNHEALTHY)

@@ -13,8 +13,8 @@ _MARK = {rules.HEALTHY: "ok  ", rules.DEGRADED: "WARN", rules.UNHEALTHY: "FAIL"}
 
 
 def format_report(report: health.HealthReport) -> list[str]:
-    lines = [f"overall: {report.status.upper()}  (checked {report.at:%Y-%m-%d %H:%M:%S} UTC "
-             f"in {report.duration_ms:.0f} ms)"]
+    lines = [(f"overall: {report.status.upper()}  (checked {report.at:%Y-%m-%d %H:%M:%S} UTC "
+              f"in {report.duration_ms:.0f} ms)")]
     for check in report.checks:
         latency = f"{check.latency_ms:8.1f} ms" if check.latency_ms is not None else "        - "
         note = f"  {check.error}" if check.error else ""

@@ -6,7 +6,8 @@ import json
 import os
 import threading
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import flask
 
@@ -82,9 +83,9 @@ def register(server: flask.Flask, settings: Any) -> None:
 
 def _authorized(token: str | None) -> bool:
     header = flask.request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer "):
-        if hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode()):
-            return True
+    if token and header.startswith("Bearer ") \
+            and hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode()):
+        return True
     if not hasattr(flask.current_app, "login_manager"):
         return False  # an app without login: only the token opens /metrics
     from bi_app.auth_context import request_user

@@ -27,7 +27,7 @@ def _row(bucket: dt.datetime, name: str, values: list[float], kind: str = "http"
 
 
 def _seed_metrics(url: str) -> None:
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, second=0, microsecond=0)
     old_hour = (now - dt.timedelta(days=3)).replace(minute=0)
     engine = make_engine(url)
     with engine.begin() as conn:
@@ -50,7 +50,7 @@ def test_health_and_performance_pages(app_factory, demo_sqlite_url, dash_duo):
         resources.sample_resources(engine)
     # "/" redirects to the login form (not a Dash page), so don't wait for Dash there.
     dash_duo.start_server(app, navigate=False, port=free_port())
-    dash_duo._url = dash_duo.server.url  # noqa: SLF001 - dash.testing has no public setter
+    dash_duo._url = dash_duo.server.url
     login(dash_duo, "admin", ADMIN_PASSWORD, next_path="/ops/health")
 
     dash_duo.wait_for_element("#ops-health-tiles-row .app-ops-tile", timeout=15)

@@ -6,8 +6,8 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import pytest
 from plotly.utils import PlotlyJSONEncoder
@@ -26,7 +26,7 @@ TOKEN = "Bearer stand-in-secret"
 
 
 class StandIn(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         if self.path == "/slow":
             time.sleep(HANG_S)
         if self.path == "/auth" and self.headers.get("Authorization") != TOKEN:

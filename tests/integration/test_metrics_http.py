@@ -90,7 +90,7 @@ def test_minutes_flush_then_roll_up_per_hour_and_purge(sqlite_url, monkeypatch):
 
     monkeypatch.setattr(data_cache, "cache_stats", lambda: next(stats))
     monkeypatch.setattr(metrics, "_cache_last", {})
-    assert metrics._cache_delta() is None  # noqa: SLF001 - the first reading is only a baseline
+    assert metrics._cache_delta() is None
     assert metrics.rollup_minute(engine, now=now, aggregator=agg) == 1
     with engine.connect() as conn:
         row = conn.execute(select(RequestMetricMinute.__table__)).one()
@@ -105,7 +105,7 @@ def test_minutes_flush_then_roll_up_per_hour_and_purge(sqlite_url, monkeypatch):
     assert sum(data.throughput_per_min) == 100
     assert data.cache_hit_rate == [0.75]
 
-    later = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=2)
+    later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=2)
     result = metrics.purge_old(engine, now=later)
     assert result["hour_rows_written"] == 1 and result["minute_rows_deleted"] == 1
     with engine.connect() as conn:

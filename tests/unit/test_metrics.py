@@ -10,7 +10,7 @@ from bi_app.monitoring.histogram import Histogram
 
 def _exact_percentile(values, q):
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1)]
+    return ordered[min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1)]
 
 
 def test_percentiles_within_one_bucket_of_exact():
