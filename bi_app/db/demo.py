@@ -21,7 +21,13 @@ from bi_app.db.demo_calendar import Calendar, build_calendar
 from bi_app.db.demo_catalog import catalogue_rows, make_customers
 from bi_app.db.demo_events import make_events
 from bi_app.db.demo_sales import sales_months
-from bi_app.db.demo_sink import analyze, clear_tables, fix_sequences, make_sink
+from bi_app.db.demo_sink import (
+    analyze,
+    clear_tables,
+    deferred_constraints,
+    fix_sequences,
+    make_sink,
+)
 from bi_app.db.demo_treasury import make_treasury
 from bi_app.db.models import Base
 
@@ -35,6 +41,7 @@ CALENDAR_STREAM, CATALOGUE_STREAM, CUSTOMER_STREAM = 11, 12, 13
 DEMO_TABLES = ("categories", "sales_platforms", "products", "customers", "orders", "order_items",
                "visits", "events", "event_costs", "event_revenues", "event_registrations",
                "event_channel_stats", "accounts", "counterparties", "transactions", "demo_anomalies")
+BULK_TABLES = ("orders", "order_items", "visits", "transactions")
 ROLLUP_TABLES = ("daily_orders", "daily_category_sales", "daily_product_sales",
                  "daily_customer_activity")
 
@@ -127,8 +134,8 @@ def load_demo(engine: Engine, scale: float = 1.0, seed: int = 42, progress: bool
         else:
             _refuse_if_loaded(conn)
         sink = make_sink(conn)
-        with tqdm(total=data.batch_count, desc="demo data", unit="batch", disable=not progress,
-                  leave=True) as bar:
+        with deferred_constraints(conn, BULK_TABLES), tqdm(
+                total=data.batch_count, desc="demo data", unit="batch", disable=not progress) as bar:
             for table, columns in data.batches():
                 counts[table] += sink.write(table, columns)
                 bar.set_postfix_str(f"{table} ({counts['orders']:,} orders)", refresh=False)

@@ -56,10 +56,24 @@ def test_postgresql_load_matches_sqlite(pg_url, sqlite_url):
     lite.dispose()
 
 
+def schema_objects(engine) -> set[tuple[str, str]]:
+    """Constraint and index definitions of the current schema."""
+    with engine.connect() as conn:
+        constraints = conn.execute(text(
+            "SELECT conname, pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_class t "
+            "ON t.oid = c.conrelid WHERE t.relnamespace = current_schema()::regnamespace")).all()
+        indexes = conn.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")).all()
+    return {tuple(row) for row in constraints + indexes}
+
+
 def test_orm_inserts_work_after_a_load_and_replace_clears_first(pg_url):
     migrate(pg_url)
     engine = make_engine(pg_url)
+    before = schema_objects(engine)
+    assert any(name == "fk_order_items_order_id_orders" for name, _ in before)
     summary = demo.load_demo(engine, scale=0.02, seed=9, progress=False, today=TODAY)
+    assert schema_objects(engine) == before  # keys and indexes dropped for COPY are back
     with make_session_factory(engine)() as session:
         order = Order(order_number="SO-TEST-1", customer_id=1, platform_id=1, status="paid",
                       ordered_at=dt.datetime(2026, 1, 15, 9), total_cents=1234)
