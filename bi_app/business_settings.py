@@ -1,0 +1,337 @@
+"""Business thresholds an admin can change (segments, churn rules, event benchmarks).
+
+Keys, defaults and validation live in code (:data:`SPECS`); the ``business_settings`` table only
+holds the values an admin changed. Reads are cached with the data cache and every change
+invalidates the whole data cache, because figures on every business page depend on them.
+
+Values are typed: counts and days are ``int``, money is ``int`` cents, fractions and percents are
+``float``, cost shares a ``dict`` of category to fraction summing to 1. :func:`parse_text` and
+:func:`format_text` convert to and from what a person types in the Admin → Settings form.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bi_app.data.cache import cached, invalidate
+from bi_app.db.analytics_models import BusinessSetting
+from bi_app.db.models import COST_CATEGORIES, utcnow
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "business_settings"
+Kind = Literal["count", "days", "money", "fraction", "percent", "shares"]
+SHARES_TOLERANCE = 0.001
+
+
+class SettingError(ValueError):
+    """A value an admin entered is not acceptable; the message says why, in plain words."""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    label: str
+    kind: Kind
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+SPECS: dict[str, SettingSpec] = {s.key: s for s in (
+    SettingSpec("customers.new_max_visits", "New customer: at most this many visits", "count", 3,
+                "Customers with up to this many visits are 'new'.", 1, 1000),
+    SettingSpec("customers.growing_max_visits", "Growing customer: at most this many visits", "count", 10,
+                "Above the 'new' limit and up to this many visits a customer is 'growing'; "
+                "beyond it, 'loyal'.", 2, 10000),
+    SettingSpec("customers.vip_min_spend_cents", "VIP: total spend of at least", "money", 100_000_000,
+                "Customers whose lifetime spend reaches this amount are VIP, whatever their visits.",
+                1, 10**15),
+    SettingSpec("churn.followup_days", "Follow up new customers after (days)", "days", 7,
+                "A new customer is tagged for follow-up this many days after the first visit.", 1, 365),
+    SettingSpec("churn.new_at_risk_days", "New customer at risk after (days without a visit)", "days", 20,
+                "A new customer without a visit for this many days is at risk.", 1, 365),
+    SettingSpec("churn.reactivation_days", "Reactivation needed after (days without a visit)", "days", 30,
+                "Any customer without a visit for this many days needs reactivation.", 1, 3650),
+    SettingSpec("churn.delay_tolerance", "Delay tolerance over the usual interval", "fraction", 0.5,
+                "Growing and loyal customers are 'delayed' when the time since the last visit "
+                "exceeds their own average interval by more than this share (0.5 = 50%).", 0, 10),
+    SettingSpec("events.attendance_min", "Minimum attendance rate", "fraction", 0.70,
+                "Events whose attendance falls below this share of registrations are flagged.", 0, 1),
+    SettingSpec("events.industry_avg_roi_pct", "Industry average event ROI (%)", "percent", 25.0,
+                "The benchmark event ROI, in percent.", -100, 10000),
+    SettingSpec("events.cost_benchmark_shares", "Benchmark cost shares", "shares",
+                {"venue": 0.30, "catering": 0.20, "technology": 0.12, "marketing": 0.18,
+                 "staff": 0.12, "materials": 0.05, "other": 0.03},
+                "Expected share of each cost category in an event budget; they must add up to 1.",
+                0, 1),
+)}
+
+# (lower key, higher key): the first must stay below the second
+_ORDERED: tuple[tuple[str, str, str], ...] = (
+    ("customers.new_max_visits", "customers.growing_max_visits",
+     "The 'new' visit limit must be below the 'growing' visit limit."),
+    ("churn.new_at_risk_days", "churn.reactivation_days",
+     "'New customer at risk' must come before 'reactivation needed' (fewer days)."),
+    ("churn.followup_days", "churn.new_at_risk_days",
+     "The follow-up must come before a new customer is at risk (fewer days)."),
+)
+
+
+def spec(key: str) -> SettingSpec:
+    try:
+        return SPECS[key]
+    except KeyError:
+        raise SettingError(f"Unknown setting {str(key)[:64]!r}.") from None
+
+
+def defaults() -> dict[str, Any]:
+    return {key: _copy(s.default) for key, s in SPECS.items()}
+
+
+def _copy(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else value
+
+
+def _bounded(s: SettingSpec, value: float) -> None:
+    if not math.isfinite(value):
+        raise SettingError(f"{s.label}: enter a finite number.")
+    if s.minimum is not None and value < s.minimum:
+        raise SettingError(f"{s.label}: must be at least {_plain(s, s.minimum)}.")
+    if s.maximum is not None and value > s.maximum:
+        raise SettingError(f"{s.label}: must be at most {_plain(s, s.maximum)}.")
+
+
+def _plain(s: SettingSpec, bound: float) -> str:
+    if s.kind == "money":
+        return f"{Decimal(int(bound)) / 100:,.2f}"
+    return f"{bound:g}"
+
+
+def validate(key: str, value: Any) -> Any:
+    """The typed, checked value for ``key``; raises :class:`SettingError` with a readable reason."""
+    s = spec(key)
+    if s.kind == "shares":
+        return _validate_shares(s, value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingError(f"{s.label}: expected a number, got {str(value)[:40]!r}.")
+    if s.kind in ("count", "days", "money"):
+        if isinstance(value, float) and not value.is_integer():
+            raise SettingError(f"{s.label}: expected a whole number.")
+        value = int(value)
+    else:
+        value = float(value)
+    _bounded(s, value)
+    return value
+
+
+def _validate_shares(s: SettingSpec, value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise SettingError(f"{s.label}: expected one share per cost category.")
+    unknown = sorted(str(k)[:20] for k in value if k not in COST_CATEGORIES)
+    if unknown:
+        raise SettingError(f"{s.label}: unknown categories {', '.join(unknown)} "
+                           f"(use {', '.join(COST_CATEGORIES)}).")
+    missing = [c for c in COST_CATEGORIES if c not in value]
+    if missing:
+        raise SettingError(f"{s.label}: missing {', '.join(missing)}.")
+    shares: dict[str, float] = {}
+    for category in COST_CATEGORIES:
+        share = value[category]
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share):
+            raise SettingError(f"{s.label}: the share of {category} must be a number.")
+        if not 0 <= share <= 1:
+            raise SettingError(f"{s.label}: the share of {category} must be between 0 and 1.")
+        shares[category] = float(share)
+    total = sum(shares.values())
+    if abs(total - 1.0) > SHARES_TOLERANCE:
+        raise SettingError(f"{s.label}: the shares add up to {total:.3f}; they must add up to 1.")
+    return shares
+
+
+def check_consistency(values: Mapping[str, Any]) -> None:
+    """Rules between keys (e.g. new < growing visits) on a complete set of values."""
+    for low, high, message in _ORDERED:
+        if values[low] >= values[high]:
+            raise SettingError(message)
+
+
+# --- text form ---------------------------------------------------------------------------------
+
+_SHARE_ITEM = re.compile(r"^\s*([a-z_]+)\s*[=:]\s*([-+0-9.eE]+)\s*$")
+
+
+def _number(s: SettingSpec, text: str) -> Decimal:
+    cleaned = text.strip().replace(",", "").replace("_", "").replace(" ", "").rstrip("%")
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        raise SettingError(f"{s.label}: {text.strip()[:40]!r} is not a number.") from None
+    if not number.is_finite():
+        raise SettingError(f"{s.label}: enter a finite number.")
+    return number
+
+
+def parse_text(key: str, text: object) -> Any:
+    """What a person typed in the settings form, as a validated value. Money is typed in
+    currency units (``1,000,000.00``) and stored in cents; shares as ``venue=0.3, ...``."""
+    s = spec(key)
+    raw = "" if text is None else str(text)
+    if not raw.strip():
+        raise SettingError(f"{s.label}: enter a value.")
+    if s.kind == "shares":
+        return validate(key, _parse_shares(s, raw))
+    number = _number(s, raw)
+    if s.kind == "money":
+        cents = number * 100
+        if cents != cents.to_integral_value():
+            raise SettingError(f"{s.label}: at most two decimals.")
+        return validate(key, int(cents))
+    if s.kind in ("count", "days"):
+        if number != number.to_integral_value():
+            raise SettingError(f"{s.label}: expected a whole number.")
+        return validate(key, int(number))
+    return validate(key, float(number))
+
+
+def _parse_shares(s: SettingSpec, raw: str) -> dict[str, float]:
+    text = raw.strip()
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            raise SettingError(f"{s.label}: not valid JSON.") from None
+        if not isinstance(loaded, dict):
+            raise SettingError(f"{s.label}: expected category=share pairs.")
+        return loaded
+    shares: dict[str, float] = {}
+    for item in re.split(r"[,;\n]", text):
+        if not item.strip():
+            continue
+        match = _SHARE_ITEM.match(item.lower())
+        if not match:
+            raise SettingError(f"{s.label}: write each share as category=0.25 ({item.strip()[:30]!r}).")
+        try:
+            shares[match.group(1)] = float(match.group(2))
+        except ValueError:
+            raise SettingError(f"{s.label}: {match.group(2)!r} is not a number.") from None
+    return shares
+
+
+def format_text(key: str, value: Any) -> str:
+    """The form text for a stored value (the inverse of :func:`parse_text`)."""
+    s = spec(key)
+    if s.kind == "shares":
+        return ", ".join(f"{c}={value[c]:g}" for c in COST_CATEGORIES if c in value)
+    if s.kind == "money":
+        return f"{Decimal(int(value)) / 100:,.2f}"
+    if s.kind in ("count", "days"):
+        return str(int(value))
+    return f"{float(value):g}"
+
+
+# --- store ---------------------------------------------------------------------------------------
+
+@cached(NAMESPACE)
+def _stored() -> dict[str, dict[str, Any]]:
+    """Rows of the table as ``{key: {"value", "updated_at", "updated_by"}}``."""
+    from bi_app.data._common import engine
+
+    query = select(BusinessSetting.key, BusinessSetting.value, BusinessSetting.updated_at,
+                   BusinessSetting.updated_by)
+    with engine().connect() as conn:
+        return {key: {"value": value, "updated_at": at, "updated_by": by}
+                for key, value, at, by in conn.execute(query)}
+
+
+def all_settings() -> dict[str, Any]:
+    """Every key's effective value: the stored one when it is still valid, else the default
+    (a stored value that no longer validates is logged and ignored, never shown as data)."""
+    values = defaults()
+    for key, row in _stored().items():
+        if key not in SPECS:
+            continue
+        try:
+            values[key] = validate(key, row["value"])
+        except SettingError as exc:
+            log.error("business setting %s: stored value ignored, using the default: %s", key, exc)
+    return values
+
+
+def get(key: str) -> Any:
+    """The effective value of one key."""
+    spec(key)
+    return all_settings()[key]
+
+
+def describe() -> list[dict[str, Any]]:
+    """One row per key for the Admin → Settings page, in :data:`SPECS` order."""
+    stored, values = _stored(), all_settings()
+    rows = []
+    for key, s in SPECS.items():
+        row = stored.get(key, {})
+        rows.append({"key": key, "label": s.label, "help": s.help, "kind": s.kind,
+                     "value": values[key], "text": format_text(key, values[key]),
+                     "default_text": format_text(key, s.default), "is_default": key not in stored,
+                     "updated_at": row.get("updated_at"), "updated_by": row.get("updated_by")})
+    return rows
+
+
+def set_many(session: Session, changes: Mapping[str, Any], actor: Any = None,
+             now: Callable[[], dt.datetime] = utcnow) -> dict[str, Any]:
+    """Validate every change (alone and together with the other keys), store, audit, commit and
+    invalidate the data cache. Returns the changed keys with their new values; nothing is written
+    when any value is refused."""
+    from bi_app.auth_users import audit  # not bi_app.auth: that one imports Dash
+
+    validated = {key: validate(key, value) for key, value in changes.items()}
+    stored = {row.key: row for row in session.scalars(select(BusinessSetting))}
+    current = defaults()
+    for key, row in stored.items():
+        if key in SPECS:
+            try:
+                current[key] = validate(key, row.value)
+            except SettingError:
+                pass
+    merged = {**current, **validated}
+    check_consistency(merged)
+    changed = {k: v for k, v in validated.items() if v != current[k] or k not in stored}
+    if not changed:
+        return {}
+    username = _actor_name(actor)
+    for key, value in changed.items():
+        row = stored.get(key)
+        if row is None:
+            session.add(BusinessSetting(key=key, value=value, updated_at=now(), updated_by=username))
+        else:
+            row.value, row.updated_at, row.updated_by = value, now(), username
+        audit(session, "business_setting.set", key,
+              {"old": current[key], "new": value}, actor=actor)
+    session.commit()
+    invalidate()  # every namespace: segment and event figures depend on these values
+    return changed
+
+
+def set(session: Session, key: str, value: Any, actor: Any = None) -> Any:  # noqa: A001 - the brief's name
+    """Change one key (see :func:`set_many`); returns its validated value."""
+    changed = set_many(session, {key: value}, actor)
+    return changed.get(key, validate(key, value))
+
+
+def _actor_name(actor: Any) -> str | None:
+    if actor is None:
+        from bi_app.auth_context import current_username
+
+        return current_username()
+    return getattr(actor, "username", None) or str(actor)[:64]

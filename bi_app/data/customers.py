@@ -1,0 +1,353 @@
+"""Customer figures for the Customers page: KPIs, segments and their movement, cohorts, RFM, tags
+and the customer list.
+
+Period figures (KPIs, cohorts) come from the daily roll-ups and, for repeat purchases, one
+grouped query on orders. Segment, RFM and list figures read what the tags job stored
+(``customer_stats``, ``customer_segment_snapshots``, ``customer_tags``; see
+:mod:`bi_app.customer_tags`), so no call here aggregates raw visits. Segments are derived in SQL
+with the thresholds in force, so a settings change shows at once (it invalidates every cache).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Date, and_, case, func, literal, or_, select
+
+from bi_app.analytics import cohorts, kpi
+from bi_app.analytics.churn import next_expected_visit
+from bi_app.analytics.segmentation import SEGMENTS, SegmentThresholds, movement_matrix, summarize
+from bi_app.data._common import category_filter, date_range, engine, platform_filter, previous_period
+from bi_app.data.cache import cached
+from bi_app.db.analytics_models import TAGS, CustomerSegmentSnapshot, CustomerStats, CustomerTag
+from bi_app.db.models import (
+    REVENUE_STATUSES,
+    Customer,
+    DailyCategorySales,
+    DailyCustomerActivity,
+    DailyOrders,
+    Order,
+    OrderItem,
+    Product,
+    Visit,
+)
+from bi_app.db.rollups import month_start
+
+NAMESPACE = "customers"
+LIST_LIMIT = 5000
+MAX_LIST_LIMIT = 50_000
+LIST_SORTS = ("spend", "last_visit", "visits")
+
+Codes = tuple[str, ...] | None
+DateArg = dt.date | str
+
+
+def thresholds() -> SegmentThresholds:
+    from bi_app import business_settings
+
+    return SegmentThresholds.from_settings(business_settings.all_settings())
+
+
+def segment_sql(visits: Any, spend_cents: Any, t: SegmentThresholds) -> Any:
+    """:func:`bi_app.analytics.segmentation.segment_of` as a SQL ``CASE``."""
+    return case(
+        (spend_cents >= t.vip_min_spend_cents, literal("vip")),
+        (visits <= t.new_max_visits, literal("new")),
+        (visits <= t.growing_max_visits, literal("growing")),
+        else_=literal("loyal"),
+    )
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _prev_month(month: dt.date) -> dt.date:
+    return (month - dt.timedelta(days=1)).replace(day=1)
+
+
+# --- status ------------------------------------------------------------------------------------
+
+@cached(NAMESPACE)
+def stats_status() -> dict[str, Any]:
+    """``{"as_of", "computed_at", "customers", "tagged"}`` of the last recomputation (None/0
+    before the first)."""
+    s = CustomerStats.__table__
+    query = select(func.max(s.c.as_of), func.max(s.c.computed_at), func.count(),
+                   select(func.count(func.distinct(CustomerTag.customer_id))).scalar_subquery())
+    with engine().connect() as conn:
+        as_of, computed_at, customers, tagged = conn.execute(query).one()
+    if isinstance(as_of, str):
+        as_of = dt.date.fromisoformat(as_of)
+    return {"as_of": as_of, "computed_at": computed_at, "customers": int(customers), "tagged": int(tagged or 0)}
+
+
+# --- period KPIs -----------------------------------------------------------------------------------
+
+def _order_filters(first: dt.date, last: dt.date, platforms: Codes, categories: Codes) -> list[Any]:
+    conditions = [Order.ordered_at >= dt.datetime.combine(first, dt.time.min),
+                  Order.ordered_at < dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min),
+                  Order.status.in_(REVENUE_STATUSES)]
+    conditions += platform_filter(Order.platform_id, platforms)
+    if categories:
+        items = (select(OrderItem.order_id).join(Product, Product.id == OrderItem.product_id)
+                 .where(*category_filter(Product.category_id, categories)))
+        conditions.append(Order.id.in_(items))
+    return conditions
+
+
+def _activity_filters(platforms: Codes, categories: Codes) -> list[Any]:
+    a = DailyCustomerActivity.__table__
+    return [*platform_filter(a.c.platform_id, platforms), *category_filter(a.c.category_id, categories)]
+
+
+@cached(NAMESPACE)
+def period_figures(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None) -> dict:
+    """``visitors`` (customers with a visit; categories do not apply to visits), ``buyers``
+    (customers with a revenue order), ``repeat_buyers`` (two or more such orders) in the period;
+    ``lifetime_revenue_cents`` and ``lifetime_customers`` from the first data up to ``end``."""
+    first, last = date_range(start, end)
+    stop = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min)
+    visitors = (select(Visit.customer_id)
+                .where(Visit.visited_at >= dt.datetime.combine(first, dt.time.min), Visit.visited_at < stop,
+                       *platform_filter(Visit.platform_id, platforms)).distinct().subquery("visitors"))
+    per_buyer = (select(Order.customer_id, func.count().label("n"))
+                 .where(*_order_filters(first, last, platforms, categories))
+                 .group_by(Order.customer_id).subquery("per_buyer"))
+    a = DailyCustomerActivity.__table__
+    lifetime_customers = (select(a.c.customer_id).where(a.c.day <= last, *_activity_filters(platforms, categories))
+                          .distinct().subquery("lifetime_customers"))
+    sales = DailyCategorySales.__table__ if categories else DailyOrders.__table__
+    revenue_conditions = [sales.c.day <= last, sales.c.status.in_(REVENUE_STATUSES),
+                          *platform_filter(sales.c.platform_id, platforms)]
+    if categories:
+        revenue_conditions += category_filter(sales.c.category_id, categories)
+    query = select(
+        select(func.count()).select_from(visitors).scalar_subquery(),
+        select(func.count()).select_from(per_buyer).scalar_subquery(),
+        select(func.count()).select_from(per_buyer).where(per_buyer.c.n >= 2).scalar_subquery(),
+        select(func.coalesce(func.sum(sales.c.revenue_cents), 0)).where(*revenue_conditions).scalar_subquery(),
+        select(func.count()).select_from(lifetime_customers).scalar_subquery(),
+    )
+    with engine().connect() as conn:
+        visitors_n, buyers, repeat, revenue, customers = conn.execute(query).one()
+    return {"visitors": int(visitors_n), "buyers": int(buyers), "repeat_buyers": int(repeat),
+            "lifetime_revenue_cents": int(revenue), "lifetime_customers": int(customers)}
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def kpis_from_figures(current: dict, previous: dict) -> list[kpi.Kpi]:
+    """Active customers, conversion rate, repeat-purchase rate and lifetime value per customer."""
+    def make(key: str, label: str, fn, kind: str) -> kpi.Kpi:
+        value, prev = fn(current), fn(previous)
+        return kpi.Kpi(key, label, value, prev, kpi.change_pct(value, prev), kind)  # type: ignore[arg-type]
+
+    return [
+        make("buyers", "Active customers", lambda f: f["buyers"], "count"),
+        make("conversion", "Conversion rate", lambda f: _ratio(f["buyers"], f["visitors"]), "percent"),
+        make("repeat", "Repeat-purchase rate", lambda f: _ratio(f["repeat_buyers"], f["buyers"]), "percent"),
+        make("clv", "Lifetime value per customer",
+             lambda f: _ratio(f["lifetime_revenue_cents"], f["lifetime_customers"]), "money"),
+    ]
+
+
+@cached(NAMESPACE)
+def customer_kpis(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None) -> list[kpi.Kpi]:
+    """:func:`kpis_from_figures` for the period and the equal period before it."""
+    first, last = date_range(start, end)
+    prev_start, prev_end = previous_period(first, last)
+    return kpis_from_figures(period_figures(first, last, platforms, categories),
+                             period_figures(prev_start, prev_end, platforms, categories))
+
+
+# --- segments ----------------------------------------------------------------------------------
+
+@cached(NAMESPACE)
+def segment_summary() -> pd.DataFrame:
+    """Per segment (all four, in order): ``customers``, lifetime ``revenue_cents`` and their
+    shares, as of the last recomputation."""
+    s = CustomerStats.__table__
+    segment = segment_sql(s.c.visits, s.c.spend_cents, thresholds()).label("segment")
+    query = select(segment, func.count(), func.coalesce(func.sum(s.c.spend_cents), 0)).group_by(segment)
+    with engine().connect() as conn:
+        rows = [(seg, int(n), int(rev)) for seg, n, rev in conn.execute(query)]
+    return summarize(pd.DataFrame(rows, columns=["segment", "customers", "revenue_cents"]))
+
+
+@cached(NAMESPACE)
+def segment_trend(start: DateArg, end: DateArg) -> pd.DataFrame:
+    """Columns ``month``, ``segment``, ``customers``: the segment sizes at the end of each month
+    touching ``start..end`` (every segment of every stored month, zeros included)."""
+    first, last = date_range(start, end)
+    snap = CustomerSegmentSnapshot.__table__
+    segment = segment_sql(snap.c.visits, snap.c.spend_cents, thresholds()).label("segment")
+    query = (select(snap.c.month, segment, func.count())
+             .where(snap.c.month >= _month(first), snap.c.month <= _month(last))
+             .group_by(snap.c.month, segment))
+    with engine().connect() as conn:
+        found = {(_as_date(m), seg): int(n) for m, seg, n in conn.execute(query)}
+    months = sorted({m for m, _ in found})
+    rows = [(m, seg, found.get((m, seg), 0)) for m in months for seg in SEGMENTS]
+    return pd.DataFrame(rows, columns=["month", "segment", "customers"]).astype({"customers": "int64"})
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+@cached(NAMESPACE)
+def segment_movement(start: DateArg, end: DateArg) -> pd.DataFrame:
+    """Customers by segment at the start of the period (the end of the month before ``start``;
+    ``none`` for customers not active yet) against their segment at the end of ``end``'s month:
+    a square table, rows ``from`` (none + segments) and columns ``to`` (segments)."""
+    first, last = date_range(start, end)
+    snap = CustomerSegmentSnapshot.__table__
+    t = thresholds()
+    before = (select(snap.c.customer_id, segment_sql(snap.c.visits, snap.c.spend_cents, t).label("segment"))
+              .where(snap.c.month == _prev_month(_month(first))).subquery("before"))
+    to_segment = segment_sql(snap.c.visits, snap.c.spend_cents, t).label("to_segment")
+    from_segment = func.coalesce(before.c.segment, literal("none")).label("from_segment")
+    query = (select(from_segment, to_segment, func.count())
+             .select_from(snap).outerjoin(before, before.c.customer_id == snap.c.customer_id)
+             .where(snap.c.month == _month(last)).group_by(from_segment, to_segment))
+    with engine().connect() as conn:
+        rows = [(f, t_, int(n)) for f, t_, n in conn.execute(query)]
+    return movement_matrix(pd.DataFrame(rows, columns=["from_segment", "to_segment", "customers"]))
+
+
+# --- cohorts -----------------------------------------------------------------------------------
+
+@cached(NAMESPACE)
+def cohort_retention(start: DateArg, end: DateArg, platforms: Codes = None,
+                     categories: Codes = None) -> pd.DataFrame:
+    """Monthly cohorts (month of the first revenue order, on the chosen platforms/categories)
+    starting in ``start..end``'s months, and the share of each active in every later month up
+    to ``end``'s: columns ``cohort``, ``months_since``, ``customers``, ``cohort_size``, ``retention``."""
+    first, last = date_range(start, end)
+    a = DailyCustomerActivity.__table__
+    filters = _activity_filters(platforms, categories)
+    firsts = (select(a.c.customer_id, month_start(func.min(a.c.day)).label("cohort"))
+              .where(*filters).group_by(a.c.customer_id).subquery("firsts"))
+    active = (select(a.c.customer_id, month_start(a.c.day).label("month"))
+              .where(a.c.day >= _month(first), a.c.day <= last, *filters).distinct().subquery("active"))
+    query = (select(firsts.c.cohort, active.c.month, func.count())
+             .select_from(active).join(firsts, firsts.c.customer_id == active.c.customer_id)
+             .where(firsts.c.cohort >= literal(_month(first), Date), firsts.c.cohort <= literal(last, Date))
+             .group_by(firsts.c.cohort, active.c.month))
+    with engine().connect() as conn:
+        rows = [(_as_date(c), _as_date(m), int(n)) for c, m, n in conn.execute(query)]
+    return cohorts.retention_table(pd.DataFrame(rows, columns=["cohort", "month", "customers"]))
+
+
+# --- RFM ---------------------------------------------------------------------------------------
+
+@cached(NAMESPACE)
+def rfm_grid() -> pd.DataFrame:
+    """Customers with a revenue order scored 1..5 on recency (5 = most recent last order),
+    frequency (orders) and monetary value (spend) by quintile (``NTILE(5)``, ties broken by
+    customer id), as of the last recomputation. Columns ``recency``, ``frequency``,
+    ``customers``, ``monetary_avg`` (mean monetary score), ``spend_cents``: one row per
+    recency x frequency cell that has customers."""
+    s = CustomerStats.__table__
+    scored = (select(
+        func.ntile(5).over(order_by=(s.c.last_order, s.c.customer_id)).label("recency"),
+        func.ntile(5).over(order_by=(s.c.orders, s.c.customer_id)).label("frequency"),
+        func.ntile(5).over(order_by=(s.c.spend_cents, s.c.customer_id)).label("monetary"),
+        s.c.spend_cents,
+    ).where(s.c.orders > 0).subquery("scored"))
+    query = (select(scored.c.recency, scored.c.frequency, func.count(), func.avg(scored.c.monetary),
+                    func.sum(scored.c.spend_cents))
+             .group_by(scored.c.recency, scored.c.frequency)
+             .order_by(scored.c.recency, scored.c.frequency))
+    with engine().connect() as conn:
+        rows = [(int(r), int(f), int(n), float(m), int(sp)) for r, f, n, m, sp in conn.execute(query)]
+    return pd.DataFrame(rows, columns=["recency", "frequency", "customers", "monetary_avg", "spend_cents"])
+
+
+# --- tags and the list ---------------------------------------------------------------------------
+
+@cached(NAMESPACE)
+def tag_counts() -> pd.DataFrame:
+    """Columns ``tag``, ``customers``: every tag, zeros included, in :data:`TAGS` order."""
+    query = select(CustomerTag.tag, func.count()).group_by(CustomerTag.tag)
+    with engine().connect() as conn:
+        found = {tag: int(n) for tag, n in conn.execute(query)}
+    return pd.DataFrame([(t, found.get(t, 0)) for t in TAGS], columns=["tag", "customers"])
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+LIST_COLUMNS = ["customer_id", "external_id", "customer", "segment", "tags", "visits", "orders",
+                "spend_cents", "last_visit", "next_visit"]
+
+
+@cached(NAMESPACE, keep_case=("search",))
+def customer_list(segment: str | None = None, tag: str | None = None, search: str | None = None,
+                  sort: str = "spend", limit: int = LIST_LIMIT) -> dict[str, Any]:
+    """``{"rows": DataFrame, "total": int, "limit": int}``: the first ``limit`` customers by
+    ``sort`` (spend, last visit or visits, descending) matching the segment, tag and a name /
+    id search, and how many match in all. ``tags`` is a comma-separated text."""
+    if segment is not None and segment not in SEGMENTS:
+        raise ValueError(f"segment: expected one of {', '.join(SEGMENTS)}, got {segment!r}")
+    if tag is not None and tag not in TAGS:
+        raise ValueError(f"tag: expected one of {', '.join(TAGS)}, got {tag!r}")
+    if sort not in LIST_SORTS:
+        raise ValueError(f"sort: expected one of {', '.join(LIST_SORTS)}, got {sort!r}")
+    if not 1 <= int(limit) <= MAX_LIST_LIMIT:
+        raise ValueError(f"limit: expected 1..{MAX_LIST_LIMIT}, got {limit!r}")
+    s = CustomerStats.__table__
+    seg = segment_sql(s.c.visits, s.c.spend_cents, thresholds())
+    conditions: list[Any] = []
+    if segment is not None:
+        conditions.append(seg == segment)
+    if tag is not None:
+        conditions.append(s.c.customer_id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag)))
+    if search:
+        pattern = f"%{_escape_like(search.strip()[:100].lower())}%"
+        conditions.append(or_(func.lower(Customer.name).like(pattern, escape="\\"),
+                              func.lower(Customer.external_id).like(pattern, escape="\\")))
+    order = {"spend": s.c.spend_cents, "last_visit": s.c.last_visit, "visits": s.c.visits}[sort]
+    base = select(s.c.customer_id).join(Customer, Customer.id == s.c.customer_id).where(*conditions)
+    page = (select(s.c.customer_id, Customer.external_id, Customer.name, seg, s.c.visits, s.c.orders,
+                   s.c.spend_cents, s.c.last_visit, s.c.avg_interval_days)
+            .join(Customer, Customer.id == s.c.customer_id).where(*conditions)
+            .order_by(order.desc().nulls_last(), s.c.customer_id).limit(int(limit)))
+    with engine().connect() as conn:
+        total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+        rows = conn.execute(page).all()
+        ids = [r[0] for r in rows]
+        tags: dict[int, list[str]] = {}
+        if ids:
+            shown = page.with_only_columns(s.c.customer_id).subquery("shown")
+            for cid, t in conn.execute(select(CustomerTag.customer_id, CustomerTag.tag)
+                                       .where(CustomerTag.customer_id.in_(select(shown.c.customer_id)))
+                                       .order_by(CustomerTag.customer_id, CustomerTag.tag)):
+                tags.setdefault(int(cid), []).append(t)
+    records = [(int(cid), ext, name, sg, int(v), int(o), int(sp), _day_or_none(lv),
+                ", ".join(tags.get(int(cid), [])), next_expected_visit(_day_or_none(lv), iv))
+               for cid, ext, name, sg, v, o, sp, lv, iv in rows]
+    frame = pd.DataFrame(records, columns=["customer_id", "external_id", "customer", "segment", "visits",
+                                           "orders", "spend_cents", "last_visit", "tags", "next_visit"])
+    frame = frame.astype({"customer_id": "int64", "visits": "int64", "orders": "int64", "spend_cents": "int64"})
+    return {"rows": frame[LIST_COLUMNS], "total": int(total), "limit": int(limit)}
+
+
+def _day_or_none(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    return _as_date(value)
+
+
+__all__ = ["LIST_LIMIT", "NAMESPACE", "cohort_retention", "customer_kpis", "customer_list", "period_figures",
+           "rfm_grid", "segment_movement", "segment_sql", "segment_summary", "segment_trend",
+           "stats_status", "tag_counts", "thresholds"]

