@@ -1,0 +1,43 @@
+"""``bi-app import PATH --kind KIND [--dry-run]``: the same import as the web page, from a shell."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bi_app.config import Settings
+from bi_app.importing.reader import MAX_CLI_BYTES
+from bi_app.importing.service import import_file
+
+SHOWN_ERRORS = 50
+
+
+def cli_import(path: str, kind: str, *, settings: Settings, dry_run: bool = False) -> int:
+    """Import one file; prints the summary and the first errors. Exit status 0 on success, 1 when
+    the file was rejected or failed (nothing written then), 2 when the file cannot be opened."""
+    from bi_app.data.cache import invalidate_for_settings
+    from bi_app.export import currency_decimals
+    from bi_app.extensions import db
+
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_CLI_BYTES:
+            print(f"bi-app import: {file.name} is {size / 1024 / 1024:.1f} MB; the limit is "
+                  f"{MAX_CLI_BYTES // 1024 // 1024} MB", file=sys.stderr)
+            return 2
+        data = file.read_bytes()
+    except OSError as exc:
+        print(f"bi-app import: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if db.engine is None:
+        db.init(settings.database_url)
+    outcome = import_file(db.require_engine(), data, file.name, kind, actor="cli", dry_run=dry_run,
+                          source="cli", max_bytes=MAX_CLI_BYTES, decimals=currency_decimals(settings.currency),
+                          invalidate=lambda: invalidate_for_settings(settings))
+    print(f"import #{outcome.run_id} {outcome.status}: {outcome.message}")
+    for error in outcome.errors[:SHOWN_ERRORS]:
+        print(f"  row {error.row}, {error.column}: {error.message} (value: {error.value!r})", file=sys.stderr)
+    if outcome.error_count > SHOWN_ERRORS:
+        print(f"  ... and {outcome.error_count - SHOWN_ERRORS:,} more; the full report is on Admin → Import.",
+              file=sys.stderr)
+    return 0 if outcome.ok else 1

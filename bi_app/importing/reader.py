@@ -1,0 +1,268 @@
+"""Open an uploaded file as a header plus a stream of rows, refusing hostile input early.
+
+Supported: CSV (UTF-8, with or without BOM; delimiter , ; tab or |), Excel ``.xlsx`` (first
+sheet) and Parquet. The extension must match the contents. Every refusal raises
+:class:`ImportFileError` with a message a person can act on; nothing is written by then.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any, Callable, Iterator
+
+# Limits, in bytes. Uploads travel base64-encoded through the browser, so they are kept smaller
+# than files imported from the command line.
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+MAX_CLI_BYTES = 256 * 1024 * 1024
+MAX_ROWS = 1_000_000
+MAX_COLUMNS = 200
+MAX_XLSX_UNCOMPRESSED = 256 * 1024 * 1024
+MAX_XLSX_RATIO = 200  # uncompressed/compressed of one part; real sheets stay far below
+MAX_PARQUET_UNCOMPRESSED = 512 * 1024 * 1024
+FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".pq": "parquet"}
+
+Row = tuple[int, list[Any]]  # (row number as a spreadsheet shows it, cell values)
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported; the message says why and what to do."""
+
+
+@dataclass
+class Table:
+    format: str
+    header: list[str]
+    rows: Iterator[Row]
+    progress: Callable[[], float] = field(default=lambda: 0.0)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def _sniff(data: bytes) -> str | None:
+    if data.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if data.startswith(b"PAR1"):
+        return "parquet"
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf16"
+    if b"\x00" in data[:8192]:
+        return "binary"
+    return None
+
+
+_LABELS = {"xlsx": "an Excel workbook or another zip archive", "parquet": "a Parquet file",
+           "xls": "a legacy Excel .xls workbook", "csv": "text (CSV)", "binary": "binary data"}
+
+
+def detect_format(data: bytes, filename: str, max_bytes: int) -> str:
+    """The file's format from its extension, checked against its first bytes and its size."""
+    if len(data) > max_bytes:
+        raise ImportFileError(f"The file is {_mb(len(data))}; the limit is {_mb(max_bytes)}. "
+                              "Split it into smaller files (or import it with `bi-app import`).")
+    if not data.strip():
+        raise ImportFileError("The file is empty.")
+    suffix = PurePath(filename or "").suffix.lower()
+    if suffix == ".xls":
+        raise ImportFileError("Legacy .xls workbooks are not supported: save the sheet as .xlsx or CSV.")
+    declared = FORMATS.get(suffix)
+    if declared is None:
+        raise ImportFileError(f"Unsupported file type {suffix or '(no extension)'!r}: upload a .csv, "
+                              ".xlsx or .parquet file.")
+    actual = _sniff(data)
+    if actual == "utf16" and declared == "csv":
+        raise ImportFileError("The file is encoded as UTF-16; save it as UTF-8 (\"CSV UTF-8\") and "
+                              "upload it again.")
+    if (actual or "csv") != declared:
+        raise ImportFileError(f"The file is named {suffix} but its contents look like "
+                              f"{_LABELS.get(actual or 'csv', actual)}; export it again in the "
+                              "right format or fix its name.")
+    return declared
+
+
+def open_table(data: bytes, filename: str, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Table:
+    fmt = detect_format(data, filename, max_bytes)
+    opener = {"csv": _open_csv, "xlsx": _open_xlsx, "parquet": _open_parquet}[fmt]
+    return opener(data)
+
+
+def normalize_header(cells: list[Any]) -> list[str]:
+    names = [str(c if c is not None else "").strip().lstrip("\ufeff").strip().lower().replace(" ", "_")
+             for c in cells]
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        raise ImportFileError("The first row must hold the column names; it is empty.")
+    if len(names) > MAX_COLUMNS:
+        raise ImportFileError(f"The file has {len(names)} columns; at most {MAX_COLUMNS} are allowed.")
+    if "" in names:
+        raise ImportFileError(f"Column {names.index('') + 1} has no name in the header row.")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ImportFileError(f"The column {name[:60]!r} appears twice in the header row.")
+        seen.add(name)
+    return names
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+def _check_utf8(data: bytes) -> None:
+    """Decode in blocks (no second copy of a big file); say which encoding it probably is."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    block = 1 << 20
+    for offset in range(0, len(data), block):
+        try:
+            decoder.decode(data[offset:offset + block], final=offset + block >= len(data))
+        except UnicodeDecodeError as exc:
+            position = offset + exc.start
+            line = data.count(b"\n", 0, position) + 1
+            try:
+                data.decode("cp1252")
+                guess = "it looks like Windows-1252 / Latin-1 (the default of older Excel versions)"
+            except UnicodeDecodeError:
+                guess = "its encoding is unknown"
+            raise ImportFileError(f"The file is not valid UTF-8 (first bad byte on line {line}); "
+                                  f"{guess}. Save it as UTF-8 (\"CSV UTF-8\") and upload it again.") from None
+
+
+def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    first_line = sample.split("\n", 1)[0]
+    try:
+        return csv.Sniffer().sniff(first_line, delimiters=",;\t|")
+    except csv.Error:
+        return csv.excel
+
+
+def _open_csv(data: bytes) -> Table:
+    _check_utf8(data)
+    stream = io.BytesIO(data)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    dialect = _dialect(text.read(65536))
+    text.seek(0)
+    reader = csv.reader(text, dialect=dialect, strict=True)
+    try:
+        header = normalize_header(next(reader, []))
+    except csv.Error as exc:
+        raise ImportFileError(f"The header row is not valid CSV: {exc}.") from None
+    total = max(len(data), 1)
+
+    def rows() -> Iterator[Row]:
+        number = 1
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ImportFileError(f"Malformed CSV after row {number} (line {reader.line_num}): "
+                                      f"{exc}. Check quotes and delimiters.") from None
+            number += 1
+            if cells and any(c.strip() for c in cells):
+                yield number, cells
+
+    # TextIOWrapper reads ahead in chunks; the byte position is close enough for a progress bar.
+    return Table("csv", header, rows(), lambda: min(stream.tell() / total, 1.0))
+
+
+# --- Excel ----------------------------------------------------------------------------------
+
+def _check_zip(data: bytes) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ImportFileError("The .xlsx file is damaged (not a valid zip archive).") from None
+    with archive:
+        infos = archive.infolist()
+        names = {info.filename for info in infos}
+        if "xl/workbook.xml" not in names:
+            raise ImportFileError("The file is a zip archive but not an Excel workbook.")
+        expanded = sum(info.file_size for info in infos)
+        if expanded > MAX_XLSX_UNCOMPRESSED:
+            raise ImportFileError(f"The workbook expands to {_mb(expanded)} when unpacked; the limit is "
+                                  f"{_mb(MAX_XLSX_UNCOMPRESSED)}. Use CSV for very large data.")
+        for info in infos:
+            if info.file_size > 1_000_000 and info.file_size > MAX_XLSX_RATIO * max(info.compress_size, 1):
+                raise ImportFileError("The workbook is compressed suspiciously well (a possible zip "
+                                      "bomb) and was refused.")
+
+
+def _open_xlsx(data: bytes) -> Table:
+    import openpyxl
+
+    _check_zip(data)
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for damaged files
+        raise ImportFileError(f"The workbook cannot be read ({type(exc).__name__}).") from None
+    if not workbook.worksheets:
+        raise ImportFileError("The workbook has no worksheet.")
+    sheet = workbook.worksheets[0]
+    cells = sheet.iter_rows(values_only=True)
+    header_cells = next(cells, None)
+    if header_cells is None:
+        workbook.close()
+        raise ImportFileError("The first worksheet is empty.")
+    header = normalize_header(list(header_cells))
+    width = len(header)
+    total = max(sheet.max_row or 0, 1)
+    state = {"row": 1}
+
+    def rows() -> Iterator[Row]:
+        try:
+            for number, values in enumerate(cells, start=2):
+                state["row"] = number
+                values = list(values)
+                if any(v is not None and str(v).strip() for v in values):
+                    # empty cells right of the header are dropped; filled ones are reported
+                    while len(values) > width and (values[-1] is None or not str(values[-1]).strip()):
+                        values.pop()
+                    yield number, values + [None] * (width - len(values))
+        finally:
+            workbook.close()
+
+    return Table("xlsx", header, rows(), lambda: min(state["row"] / total, 1.0))
+
+
+# --- Parquet --------------------------------------------------------------------------------
+
+def _open_parquet(data: bytes) -> Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+    except Exception as exc:  # noqa: BLE001 - arrow raises ArrowInvalid/OSError for damage
+        raise ImportFileError(f"The Parquet file cannot be read ({type(exc).__name__}).") from None
+    meta = parquet.metadata
+    expanded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if expanded > MAX_PARQUET_UNCOMPRESSED:
+        raise ImportFileError(f"The Parquet file expands to {_mb(expanded)}; the limit is "
+                              f"{_mb(MAX_PARQUET_UNCOMPRESSED)}.")
+    if meta.num_rows > MAX_ROWS:
+        raise ImportFileError(f"The file has {meta.num_rows:,} rows; at most {MAX_ROWS:,} are allowed.")
+    names = list(parquet.schema_arrow.names)
+    header = normalize_header(names)
+    total = max(meta.num_rows, 1)
+    state = {"done": 0}
+
+    def rows() -> Iterator[Row]:
+        number = 1
+        try:
+            for batch in parquet.iter_batches(batch_size=5000):
+                for record in batch.to_pylist():
+                    number += 1
+                    yield number, [record.get(name) for name in names]
+                state["done"] = number - 1
+        except (pa.ArrowException, OSError) as exc:
+            raise ImportFileError(f"The Parquet file is damaged after row {number} "
+                                  f"({type(exc).__name__}).") from None
+
+    return Table("parquet", header, rows(), lambda: min(state["done"] / total, 1.0))

@@ -1,0 +1,219 @@
+"""Run one import: read, validate, write in one transaction, refresh roll-ups, invalidate caches.
+
+:func:`import_file` does the work synchronously (the CLI and tests call it); :func:`start_import`
+queues it on a background thread for the web page, which polls the ``import_runs`` row.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bi_app.auth_users import audit
+from bi_app.db.models import utcnow
+from bi_app.db.rollups import refresh_rollups
+from bi_app.importing import runs
+from bi_app.importing.reader import MAX_UPLOAD_BYTES, ImportFileError, open_table
+from bi_app.importing.schemas import get_kind
+from bi_app.importing.validate import RowError, Validation, validate
+from bi_app.importing.write import WriteResult, write
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 0.5
+# Share of the progress bar per phase: reading+validating, writing, roll-ups.
+_READ, _WRITE = 0.6, 0.35
+# One import at a time per process: they are heavy, and queued runs show as such on the page.
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bi-import")
+
+Invalidate = Callable[[], Any]
+
+
+@dataclass
+class ImportOutcome:
+    run_id: int
+    kind: str
+    file_name: str
+    dry_run: bool
+    status: str  # succeeded, validated, rejected, failed
+    message: str
+    file_format: str | None = None
+    rows_total: int = 0
+    rows_ok: int = 0
+    rows_failed: int = 0
+    inserted: int = 0
+    updated: int = 0
+    error_count: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("succeeded", "validated")
+
+
+class _Progress:
+    """Throttled progress writes. On SQLite the import holds the write lock while writing, so
+    a second connection could only wait for it: progress is then reported before and after."""
+
+    def __init__(self, engine: Engine, run_id: int) -> None:
+        self.engine, self.run_id, self.last = engine, run_id, 0.0
+        self.sqlite = engine.dialect.name == "sqlite"
+
+    def __call__(self, phase: str, fraction: float, *, force: bool = False, **values: Any) -> None:
+        now = time.monotonic()
+        if not force and (now - self.last < PROGRESS_EVERY_S or (self.sqlite and phase == "writing")):
+            return
+        self.last = now
+        runs.report_progress(self.engine, self.run_id, phase=phase, progress=fraction, **values)
+
+
+def decode_upload(contents: str | None) -> bytes:
+    """The bytes of a ``dcc.Upload`` data URL, refusing oversize uploads before decoding."""
+    if not contents or "," not in contents:
+        raise ImportFileError("Choose a file first.")
+    payload = contents.split(",", 1)[1]
+    if len(payload) * 3 // 4 > MAX_UPLOAD_BYTES:
+        raise ImportFileError(f"The file is larger than the {MAX_UPLOAD_BYTES // 1024 // 1024} MB upload "
+                              "limit. Split it into smaller files (or import it with `bi-app import`).")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImportFileError("The upload was damaged in transit; try again.") from None
+
+
+def _summary(kind_label: str, check: Validation, written: WriteResult | None, dry_run: bool) -> str:
+    rows = f"{check.rows_total:,} row(s)"
+    if not check.ok:
+        return (f"{check.rows_failed:,} of {rows} have errors ({check.error_count:,} problem(s)); "
+                "nothing was imported. Fix the rows listed in the report and upload the file again.")
+    if dry_run or written is None:
+        return f"All {rows} are valid. Nothing was written (validation only)."
+    return (f"Imported {rows} of {kind_label.lower()}: {written.inserted:,} new, "
+            f"{written.updated:,} updated.")
+
+
+def _refresh(engine: Engine, written: WriteResult) -> str:
+    """Roll-ups for the changed days; a failure is reported, the imported data stays."""
+    if not written.days and not written.refresh_all:
+        return ""
+    try:
+        if written.refresh_all:
+            refresh_rollups(engine)
+        else:
+            refresh_rollups(engine, min(written.days), max(written.days))
+    except SQLAlchemyError:
+        log.exception("import: roll-up refresh failed")
+        return " Charts are not updated yet: refreshing the roll-ups failed (the nightly job will retry)."
+    return ""
+
+
+def import_file(engine: Engine, data: bytes, file_name: str, kind: str, *, actor: str | None,
+                dry_run: bool = False, source: str = "web", max_bytes: int = MAX_UPLOAD_BYTES,
+                decimals: int = 2, run_id: int | None = None, invalidate: Invalidate | None = None,
+                now: dt.datetime | None = None) -> ImportOutcome:
+    """Validate ``data`` as a file of ``kind`` and (unless ``dry_run``) write it, all or nothing."""
+    if run_id is None:
+        run_id = runs.create_run(engine, file_name=file_name, kind=kind, actor=actor, size_bytes=len(data),
+                                 dry_run=dry_run, source=source, status="running")
+    outcome = ImportOutcome(run_id, str(kind), file_name, dry_run, "failed", "")
+    progress = _Progress(engine, run_id)
+    try:
+        try:
+            spec = get_kind(kind)
+        except ValueError as exc:
+            raise ImportFileError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
+        progress("reading", 0.0, force=True)
+        table = open_table(data, file_name, max_bytes=max_bytes)
+        outcome.file_format = table.format
+        written: WriteResult | None = None
+        with engine.begin() as conn:
+            check = validate(conn, table, spec, now=now or utcnow(), decimals=decimals,
+                             progress=lambda f: progress("validating", f * _READ, file_format=table.format))
+            outcome.rows_total, outcome.rows_ok, outcome.rows_failed = check.rows_total, check.rows_ok, check.rows_failed
+            outcome.error_count, outcome.errors = check.error_count, check.errors
+            outcome.ignored_columns = check.ignored_columns
+            if check.ok and not dry_run:
+                progress("writing", _READ, force=True, rows_total=check.rows_total)
+                total = max(len(check.records), 1)
+                written = write(conn, spec.name, check.records,
+                                lambda n: progress("writing", _READ + _WRITE * n / total))
+                outcome.inserted, outcome.updated = written.inserted, written.updated
+                with Session(bind=conn) as session:
+                    audit(session, "data.import", target=f"{spec.name}:{file_name}"[:200], actor=actor or "unknown",
+                          detail={"run_id": run_id, "rows": check.rows_total, "inserted": written.inserted,
+                                  "updated": written.updated, "format": table.format})
+        outcome.status = "rejected" if not check.ok else ("validated" if dry_run else "succeeded")
+        outcome.message = _summary(spec.label, check, written, dry_run)
+        if written is not None:
+            progress("refreshing roll-ups", _READ + _WRITE, force=True)
+            outcome.message += _refresh(engine, written)
+            if invalidate is not None and invalidate() is False:
+                outcome.message += " Cached figures may show old numbers for a few minutes."
+        if outcome.ignored_columns:
+            outcome.message += f" Ignored unknown column(s): {', '.join(outcome.ignored_columns[:10])}."
+    except ImportFileError as exc:
+        outcome.status, outcome.message = "rejected", f"{exc} Nothing was imported."
+    except IntegrityError as exc:
+        log.warning("import %s refused by the database: %s", run_id, exc.orig)
+        outcome.status = "failed"
+        outcome.message = ("The database refused the rows (another change to the same records at the same "
+                           "time?). Nothing was imported; try again.")
+    except SQLAlchemyError:
+        log.exception("import %s: database error", run_id)
+        outcome.status, outcome.message = "failed", "A database error stopped the import. Nothing was imported."
+    _finish(engine, outcome)
+    log.info("import %s (%s, %s, %s): %s", run_id, outcome.kind, outcome.file_name, outcome.status, outcome.message)
+    return outcome
+
+
+def _finish(engine: Engine, outcome: ImportOutcome) -> None:
+    try:
+        runs.finish_run(engine, outcome.run_id, status=outcome.status, message=outcome.message[:4000],
+                        file_format=outcome.file_format, rows_total=outcome.rows_total, rows_ok=outcome.rows_ok,
+                        rows_failed=outcome.rows_failed, inserted=outcome.inserted, updated=outcome.updated,
+                        error_count=outcome.error_count, errors=[e.as_dict() for e in outcome.errors])
+    except SQLAlchemyError:
+        log.exception("import %s: recording the result failed", outcome.run_id)
+
+
+def start_import(engine: Engine, data: bytes, file_name: str, kind: str, *, actor: str | None,
+                 dry_run: bool, invalidate: Invalidate | None = None, decimals: int = 2) -> int:
+    """Queue an import on the background thread; returns the run id the page polls."""
+    run_id = runs.create_run(engine, file_name=file_name, kind=kind, actor=actor, size_bytes=len(data),
+                             dry_run=dry_run)
+
+    def work() -> None:
+        try:
+            import_file(engine, data, file_name, kind, actor=actor, dry_run=dry_run, decimals=decimals,
+                        run_id=run_id, invalidate=invalidate)
+        except Exception:  # noqa: BLE001 - a thread's exception would vanish silently
+            log.exception("import %s crashed", run_id)
+            runs.finish_run(engine, run_id, status="failed",
+                            message="The import stopped on an unexpected error. Nothing was imported.")
+
+    _executor.submit(work)
+    return run_id
+
+
+def app_invalidator() -> Invalidate:
+    """Cache invalidation bound to the current Flask app, callable from the import thread."""
+    import flask
+
+    from bi_app.data.cache import invalidate
+
+    app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> bool:
+        with app.app_context():
+            return invalidate()
+
+    return run

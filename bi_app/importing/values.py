@@ -1,0 +1,194 @@
+"""Cell parsers: turn one raw cell (a CSV string, an Excel or Parquet value) into a typed value.
+
+Each parser returns the value (``None`` for an empty cell) or raises :class:`CellError` with a
+message written for the person who made the file. Limits that protect the product (string
+lengths, plausible dates) live here so CSV, Excel and Parquet are judged alike.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Sequence
+
+EARLIEST = dt.datetime(2000, 1, 1)
+# Clocks and time zones differ; anything later than this after "now" is a typo, not data.
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+_INT_RE = re.compile(r"^[+-]?\d+$")
+_DECIMAL_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Spreadsheets execute cells that start with these (CSV/formula injection, DDE).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_TRUE = frozenset({"true", "yes", "y", "1"})
+_FALSE = frozenset({"false", "no", "n", "0"})
+
+
+class CellError(ValueError):
+    """A cell's value is not acceptable; the message says why in plain words."""
+
+
+def is_empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _number_as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def parse_text(value: Any, *, max_length: int, choices: Sequence[str] = ()) -> str | None:
+    if is_empty(value):
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        raise CellError("expected text, found a date")
+    text = value.strip() if isinstance(value, str) else _number_as_text(value)
+    if text.startswith(_FORMULA_START) and not _DECIMAL_RE.match(text):
+        raise CellError("looks like a spreadsheet formula (starts with "
+                        f"{text[0]!r}); such cells are refused because spreadsheets would run them")
+    if _CONTROL_RE.search(text):
+        raise CellError("contains control characters")
+    if len(text) > max_length:
+        raise CellError(f"is {len(text):,} characters long; at most {max_length} are allowed")
+    if choices:
+        lowered = text.lower()
+        if lowered not in choices:
+            raise CellError(f"must be one of: {', '.join(choices)}")
+        return lowered
+    return text
+
+
+def parse_int(value: Any, *, minimum: int, maximum: int) -> int | None:
+    if is_empty(value):
+        return None
+    if isinstance(value, bool):
+        raise CellError("expected a whole number, found true/false")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise CellError("expected a whole number")
+        number = int(value)
+    elif isinstance(value, Decimal):
+        if value != value.to_integral_value():
+            raise CellError("expected a whole number")
+        number = int(value)
+    elif isinstance(value, str) and _INT_RE.match(value.strip()):
+        number = int(value.strip())
+    else:
+        raise CellError("expected a whole number")
+    return _in_range(number, minimum, maximum)
+
+
+def _in_range(number: int, minimum: int, maximum: int) -> int:
+    if number < minimum:
+        raise CellError("must not be negative" if minimum == 0 else f"must be at least {minimum:,}")
+    if number > maximum:
+        raise CellError(f"must be at most {maximum:,}")
+    return number
+
+
+def parse_money(value: Any, *, decimals: int, minimum: int, maximum: int) -> int | None:
+    """An amount in currency units (``12.50``) as integer minor units (``1250``)."""
+    if is_empty(value):
+        return None
+    if isinstance(value, bool):
+        raise CellError("expected an amount, found true/false")
+    if isinstance(value, (int, Decimal)):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise CellError("expected an amount")
+        amount = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if "," in text:
+            raise CellError("use a dot as the decimal separator and no thousands separators")
+        if not _DECIMAL_RE.match(text):
+            raise CellError("expected an amount such as 12.50")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise CellError("expected an amount such as 12.50") from None
+    else:
+        raise CellError("expected an amount such as 12.50")
+    minor = amount.scaleb(decimals)
+    if minor != minor.to_integral_value():
+        raise CellError(f"has more than {decimals} decimal places")
+    return _in_range(int(minor), minimum, maximum)
+
+
+def _check_time(moment: dt.datetime, now: dt.datetime) -> dt.datetime:
+    if moment < EARLIEST:
+        raise CellError(f"is before {EARLIEST:%Y-%m-%d}")
+    if moment > now + FUTURE_TOLERANCE:
+        raise CellError(f"is in the future (after {now + FUTURE_TOLERANCE:%Y-%m-%d %H:%M} UTC)")
+    return moment
+
+
+def parse_datetime(value: Any, *, now: dt.datetime) -> dt.datetime | None:
+    """A moment as naive UTC; text is ISO 8601 (``2024-05-01 14:30``, offsets like ``+02:00``)."""
+    if is_empty(value):
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time())
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise CellError("expected a date and time like 2024-05-01 14:30 (ISO 8601)") from None
+    else:
+        raise CellError("expected a date and time like 2024-05-01 14:30 (ISO 8601)")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return _check_time(moment, now)
+
+
+def parse_date(value: Any, *, now: dt.datetime) -> dt.date | None:
+    if is_empty(value):
+        return None
+    if isinstance(value, dt.datetime):
+        if value.time() != dt.time():
+            raise CellError("expected a date without a time of day")
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    elif isinstance(value, str):
+        try:
+            day = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise CellError("expected a date like 2024-05-01 (ISO 8601)") from None
+    else:
+        raise CellError("expected a date like 2024-05-01 (ISO 8601)")
+    _check_time(dt.datetime.combine(day, dt.time()), now)
+    return day
+
+
+def parse_bool(value: Any) -> bool | None:
+    if is_empty(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    text = _number_as_text(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise CellError("expected true or false")
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A cell value as the error report shows it: text, shortened."""
+    if is_empty(value):
+        return ""
+    text = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else _number_as_text(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
