@@ -190,3 +190,26 @@ class Sales:
     @staticmethod
     def kpi_card(index: str) -> dict:
         return {"type": "sales-kpi-card", "index": index}
+
+
+class AdminImport:
+    """/admin/import: upload a file of one kind, validate or import it, follow progress, errors."""
+
+    GRID_NAME = "admin-import-errors"
+    KIND = "admin-import-kind-dropdown"
+    HELP = "admin-import-help-table"
+    TEMPLATE_CSV = "admin-import-template-csv-button"
+    TEMPLATE_XLSX = "admin-import-template-xlsx-button"
+    TEMPLATE_DOWNLOAD = "admin-import-template-download"
+    UPLOAD = "admin-import-file-upload"
+    FILE_INFO = "admin-import-file-text"
+    VALIDATE = "admin-import-validate-button"
+    IMPORT = "admin-import-import-button"
+    MESSAGE = "admin-import-message-alert"
+    RUN_STORE = "admin-import-run-store"
+    INTERVAL = "admin-import-progress-interval"
+    PROGRESS = "admin-import-progress-bar"
+    STATUS = "admin-import-status-text"
+    RESULT = "admin-import-result-alert"
+    ERRORS = "admin-import-errors-section"
+    RECENT = "admin-import-recent-table"
