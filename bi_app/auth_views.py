@@ -20,7 +20,7 @@ EXTENSION_KEY = "bi_auth"
 DASH_CONTENT_ID = "_pages_content"  # dash.page_container's routed content
 DASH_LOCATION_ID = "_pages_location"
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
-PUBLIC_PATHS = ("/login", "/logout", "/_favicon.ico", "/api/health")
+PUBLIC_PATHS = ("/login", "/logout", "/_favicon.ico", "/api/health", "/metrics")
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",

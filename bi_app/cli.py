@@ -135,7 +135,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from bi_app.monitoring.status import cli_status
 
-    return cli_status()
+    return cli_status(_settings())
 
 
 def cmd_config(args: argparse.Namespace) -> int:
