@@ -159,3 +159,142 @@ def test_tag_history_records_additions_and_removals_across_runs(server):
     recompute(engine, later)  # an unchanged run adds no history
     with engine.connect() as conn:
         assert len(conn.execute(select(CustomerTagHistory).where(CustomerTagHistory.customer_id == 1)).all()) == 2
+
+
+def _day(days_ago: int) -> dt.date:
+    return TODAY - dt.timedelta(days=days_ago)
+
+
+def test_period_kpis_against_an_independent_count(server):
+    june = (dt.date(2024, 6, 1), TODAY)
+    for platforms, platform_ids in ((None, {1, 2}), (("web",), {1})):
+        visitors = {cid for cid, spec in CUSTOMERS.items() for d in spec[1] if june[0] <= _day(d) <= june[1]}
+        per_buyer: dict[int, int] = defaultdict(int)
+        for cid in CUSTOMERS:
+            for d, _, _, platform in revenue_orders(cid):
+                if june[0] <= _day(d) and platform in platform_ids:
+                    per_buyer[cid] += 1
+        lifetime = [(cid, o[1]) for cid in CUSTOMERS for o in revenue_orders(cid) if o[3] in platform_ids]
+        figures = data.period_figures(*june, platforms)
+        assert figures == {
+            "visitors": len(visitors), "buyers": len(per_buyer),
+            "repeat_buyers": sum(1 for n in per_buyer.values() if n >= 2),
+            "lifetime_revenue_cents": sum(c for _, c in lifetime),
+            "lifetime_customers": len({cid for cid, _ in lifetime}),
+        }, platforms
+    kpis = {k.key: k for k in data.customer_kpis(*june)}
+    figures = data.period_figures(*june)
+    assert kpis["conversion"].value == pytest.approx(figures["buyers"] / figures["visitors"])
+    assert kpis["repeat"].value == pytest.approx(figures["repeat_buyers"] / figures["buyers"])
+    assert kpis["clv"].value == pytest.approx(figures["lifetime_revenue_cents"] / figures["lifetime_customers"])
+    # the category filter: only customer 13 bought toys (two of its orders in June)
+    assert data.period_figures(*june, None, ("toys",))["repeat_buyers"] == 1
+    assert data.period_figures(*june, None, ("toys",))["buyers"] == 1
+
+
+def test_cohort_retention_by_hand(server):
+    firsts: dict[int, dt.date] = {}
+    active: dict[dt.date, set[int]] = defaultdict(set)
+    for cid in CUSTOMERS:
+        for d, *_ in revenue_orders(cid):
+            month = _day(d).replace(day=1)
+            firsts[cid] = min(firsts.get(cid, month), month)
+            active[month].add(cid)
+    table = data.cohort_retention(dt.date(2024, 4, 1), TODAY)
+    got = {(r.cohort, r.months_since): (r.customers, r.cohort_size) for r in table.itertuples()}
+    expected = {}
+    for cohort in sorted(set(firsts.values())):
+        members = {c for c, m in firsts.items() if m == cohort}
+        for month, who in active.items():
+            since = (month.year - cohort.year) * 12 + month.month - cohort.month
+            if since >= 0 and members & who:
+                expected[(cohort, since)] = (len(members & who), len(members))
+    assert got == expected
+    # written out: April (customers 12, 13) keeps 1 of 2 in June; May (3, 5, 7) keeps 2 of 3
+    assert got[(dt.date(2024, 4, 1), 2)] == (1, 2) and got[(dt.date(2024, 5, 1), 1)] == (2, 3)
+
+
+def _state_at(month_end: dt.date, t: SegmentThresholds) -> dict[int, str]:
+    state = {}
+    for cid, spec in CUSTOMERS.items():
+        visits = [d for d in spec[1] if _day(d) <= month_end]
+        orders = revenue_orders(cid, month_end)
+        if visits or orders:
+            state[cid] = segment_of(len(visits), sum(o[1] for o in orders), t)
+    return state
+
+
+def test_snapshots_trend_and_movement(server):
+    recompute(db.require_engine(), TODAY)
+    t = SegmentThresholds()
+    trend = data.segment_trend(dt.date(2024, 4, 1), TODAY)
+    for month, month_end in ((dt.date(2024, 4, 1), dt.date(2024, 4, 30)), (dt.date(2024, 5, 1), dt.date(2024, 5, 31)),
+                             (dt.date(2024, 6, 1), TODAY)):
+        expected = pd.Series(list(_state_at(month_end, t).values())).value_counts()
+        got = trend[trend["month"] == month].set_index("segment")["customers"]
+        for segment in ("new", "growing", "loyal", "vip"):
+            assert got[segment] == expected.get(segment, 0), (month, segment)
+    before, after = _state_at(dt.date(2024, 5, 31), t), _state_at(TODAY, t)
+    matrix = data.segment_movement(dt.date(2024, 6, 1), TODAY)
+    expected_moves: dict[tuple[str, str], int] = defaultdict(int)
+    for cid, segment in after.items():
+        expected_moves[(before.get(cid, "none"), segment)] += 1
+    for (src, dst), n in expected_moves.items():
+        assert matrix.loc[src, dst] == n
+    assert int(matrix.to_numpy().sum()) == len(after)
+
+
+def test_rfm_scores_match_ntile_by_hand(server):
+    recompute(db.require_engine(), TODAY)
+    buyers = []
+    for cid in CUSTOMERS:
+        orders = revenue_orders(cid)
+        if orders:
+            buyers.append({"cid": cid, "last": min(o[0] for o in orders) * -1, "n": len(orders),
+                           "spend": sum(o[1] for o in orders)})
+    frame = pd.DataFrame(buyers)
+
+    def ntile(order: list[str]) -> pd.Series:
+        ranked = frame.sort_values(order).reset_index(drop=True)
+        size, extra = divmod(len(ranked), 5)
+        buckets = [b + 1 for b in range(5) for _ in range(size + (1 if b < extra else 0))]
+        return pd.Series(buckets, index=ranked["cid"])
+
+    r, f = ntile(["last", "cid"]), ntile(["n", "cid"])
+    expected = pd.DataFrame({"recency": r, "frequency": f.reindex(r.index)}).value_counts()
+    grid = data.rfm_grid().set_index(["recency", "frequency"])["customers"]
+    assert dict(grid) == {k: int(v) for k, v in expected.items()}
+
+
+def test_customer_list_limits_filters_and_search(server):
+    recompute(db.require_engine(), TODAY)
+    top = data.customer_list(limit=3)
+    assert top["total"] == len(CUSTOMERS) and len(top["rows"]) == 3
+    assert list(top["rows"]["customer_id"]) == [11, 12, 3]  # by spend
+    loyal = data.customer_list(segment="loyal")
+    assert sorted(loyal["rows"]["customer_id"]) == [10, 12] and loyal["total"] == 2
+    delayed = data.customer_list(tag="loyal_delayed")["rows"]
+    assert list(delayed["customer_id"]) == [10]
+    assert delayed.iloc[0]["next_visit"] == _day(4) + dt.timedelta(days=2)
+    assert list(data.customer_list(search="VIP ex")["rows"]["customer_id"]) == [11]
+    assert data.customer_list(search="100%")["total"] == 0  # LIKE wildcards are literal
+    with pytest.raises(ValueError):
+        data.customer_list(segment="everyone")
+
+
+def test_a_settings_change_reclassifies_at_once_and_is_audited(server):
+    recompute(db.require_engine(), TODAY)
+    before = data.segment_summary().set_index("segment")["customers"]  # cached now
+    with db.session() as session:
+        business_settings.set(session, "customers.new_max_visits", 4, actor="tests")
+    after = data.segment_summary().set_index("segment")["customers"]
+    assert after["new"] == before["new"] + 1 and after["growing"] == before["growing"] - 1  # customer 7
+    assert data.customer_list(segment="new", search="Four")["total"] == 1
+    with db.session() as session:
+        business_settings.set(session, "customers.vip_min_spend_cents", 99_999_999, actor="tests")
+        row = session.scalars(select(AuditLog).where(AuditLog.action == "business_setting.set")
+                              .order_by(AuditLog.id.desc())).first()
+    assert row.target == "customers.vip_min_spend_cents" and row.username == "tests"
+    assert row.detail == {"old": 100_000_000, "new": 99_999_999}
+    assert data.segment_summary().set_index("segment").loc["vip", "customers"] == 2  # customer 12 too
+    assert business_settings.get("customers.vip_min_spend_cents") == 99_999_999
