@@ -1,4 +1,4 @@
-"""Customer segments and RFM scores: pure rules on per-customer figures.
+"""Customer segments: pure rules on per-customer figures.
 
 A customer is VIP when the lifetime spend reaches the VIP threshold, whatever the visits;
 otherwise *new* up to ``new_max_visits`` visits, *growing* up to ``growing_max_visits`` and
@@ -76,12 +76,3 @@ def movement_matrix(moves: pd.DataFrame) -> pd.DataFrame:
     table = moves.pivot_table(index="from_segment", columns="to_segment", values="customers",
                               aggfunc="sum", fill_value=0)
     return table.reindex(index=order, columns=list(SEGMENTS), fill_value=0).astype("int64")
-
-
-def quintile_scores(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
-    """Scores 1..5 by rank (ties share the lower rank's score): 5 is the best fifth."""
-    if values.empty:
-        return pd.Series([], dtype="int64", index=values.index)
-    ranks = values.rank(method="min", ascending=higher_is_better, pct=False)
-    scores = np.ceil(ranks / len(values) * 5).clip(1, 5).astype("int64")
-    return pd.Series(scores.to_numpy(), index=values.index)
