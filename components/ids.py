@@ -213,3 +213,35 @@ class AdminImport:
     RESULT = "admin-import-result-alert"
     ERRORS = "admin-import-errors-section"
     RECENT = "admin-import-recent-table"
+
+
+class Events:
+    """/events: every event with cost, revenue, ROI and attendance; a click opens its page."""
+
+    GRID_NAME = "events-list"
+    MESSAGE = "events-list-message"
+    NAV = "events-nav-location"
+
+
+class EventDetail:
+    """/events/<event_id>: summary cards, channels, participants, costs, suggestions, what-if."""
+
+    EVENT_STORE = "event-detail-event-store"
+    NOT_FOUND = "event-detail-not-found-alert"
+    SUMMARY_ROW = "event-detail-summary-row"
+    CHANNEL_NOTICE = "event-detail-channel-notice"
+    CHANNEL_GRAPH = "event-detail-channel-graph"
+    CHANNEL_TABLE = "event-detail-channel-table"
+    CHECKINS_GRAPH = "event-detail-checkins-graph"
+    PROFILE_GRAPH = "event-detail-profile-graph"
+    COMPARISON_GRAPH = "event-detail-comparison-graph"
+    COSTS_GRAPH = "event-detail-costs-graph"
+    SUGGESTIONS = "event-detail-suggestions-list"
+    WHATIF_COST = "event-detail-whatif-cost-input"
+    WHATIF_ATTENDANCE = "event-detail-whatif-attendance-input"
+    WHATIF_PRICE = "event-detail-whatif-price-input"
+    WHATIF_RESULT = "event-detail-whatif-result"
+
+    @staticmethod
+    def summary_card(index: str) -> dict:
+        return {"type": "event-detail-summary-card", "index": index}
