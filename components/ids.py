@@ -245,3 +245,41 @@ class EventDetail:
     @staticmethod
     def summary_card(index: str) -> dict:
         return {"type": "event-detail-summary-card", "index": index}
+
+
+class Customers:
+    """/customers: KPIs, segments and their movement, cohorts, RFM, churn tags, the customer list."""
+
+    GRID_NAME = "customers-list"
+    KPI_ROW = "customers-kpi-row"
+    STATUS = "customers-status-text"
+    RECOMPUTE = "customers-recompute-button"
+    RECOMPUTE_MESSAGE = "customers-recompute-alert"
+    REFRESH_STORE = "customers-refresh-store"
+    SEGMENT_GRAPH = "customers-segment-graph"
+    TREND_GRAPH = "customers-segment-trend-graph"
+    MOVEMENT_GRAPH = "customers-movement-graph"
+    COHORT_GRAPH = "customers-cohort-graph"
+    RFM_GRAPH = "customers-rfm-graph"
+    TAGS_GRAPH = "customers-tags-graph"
+    SEGMENT = "customers-segment-dropdown"
+    TAG = "customers-tag-dropdown"
+    SEARCH = "customers-search-input"
+    LIST_COUNT = "customers-list-count-text"
+    LIST_MESSAGE = "customers-list-message"
+
+
+class AdminSettings:
+    """/admin/settings: business thresholds with validation."""
+
+    SAVE = "admin-settings-save-button"
+    MESSAGE = "admin-settings-message-alert"
+    TABLE = "admin-settings-table"
+
+    @staticmethod
+    def input(key: str) -> dict:
+        return {"type": "admin-settings-input", "key": key}
+
+    @staticmethod
+    def feedback(key: str) -> dict:
+        return {"type": "admin-settings-feedback", "key": key}
