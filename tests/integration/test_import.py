@@ -1,0 +1,295 @@
+"""Data import end to end on SQLite and PostgreSQL: every kind in CSV, Excel and Parquet, numbers
+reaching the data layer, idempotent re-import, all-or-nothing files, and hostile input."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, func, insert, select
+
+from bi_app.db.engine import make_engine
+from bi_app.db.import_models import ImportRun
+from bi_app.db.models import (
+    AuditLog,
+    Category,
+    Customer,
+    Event,
+    EventChannelStat,
+    EventCost,
+    EventRevenue,
+    Order,
+    OrderItem,
+    Product,
+    SalesPlatform,
+    Visit,
+)
+from bi_app.importing import get_run, import_file, reader
+from tests.conftest import migrate
+
+pytestmark = pytest.mark.integration
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "import"
+# kind -> (fixture, table, rows the fixture adds)
+FILES = {
+    "customers": ("customers.csv", Customer, 3),
+    "products": ("products.csv", Product, 2),
+    "orders": ("orders.csv", Order, 3),
+    "visits": ("visits.csv", Visit, 3),
+    "event_costs": ("event_costs.csv", EventCost, 3),
+    "event_revenues": ("event_revenues.csv", EventRevenue, 2),
+    "channel_stats": ("channel_stats.csv", EventChannelStat, 3),
+}
+DATA_TABLES = (Customer, Product, Order, OrderItem, Visit, EventCost, EventRevenue, EventChannelStat)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'import.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    migrate(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(Category), [{"code": "electronics", "name": "Electronics"},
+                                        {"code": "home_kitchen", "name": "Home & Kitchen"}])
+        conn.execute(insert(SalesPlatform), [{"code": "web", "name": "Web"}, {"code": "mobile_app", "name": "App"}])
+        conn.execute(insert(Event), [dict(code="IMP-EVT-1", name="Launch", kind="event", organizer="Marketing",
+                                          status="completed", starts_at=dt.datetime(2024, 3, 1),
+                                          ends_at=dt.datetime(2024, 3, 2), budget_cents=0, ticket_price_cents=0)])
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(db_url) -> Engine:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def _frame(csv_bytes: bytes) -> pd.DataFrame:
+    sep = ";" if b";" in csv_bytes.split(b"\n", 1)[0] else ","
+    frame = pd.read_csv(io.BytesIO(csv_bytes), sep=sep, dtype=str, keep_default_na=False)
+    for column in frame.columns:  # typed cells, as real workbooks and Parquet files have them
+        if column.endswith("_at"):
+            frame[column] = pd.to_datetime(frame[column].replace("", None), utc=True, format="ISO8601").dt.tz_localize(None)
+        elif column == "day":
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+        elif column in ("quantity", "views", "clicks", "conversions", "birth_year"):
+            frame[column] = pd.to_numeric(frame[column].replace("", None)).astype("Int64")
+        elif column in ("unit_price", "amount"):
+            frame[column] = frame[column].astype(float)
+    return frame
+
+
+def as_format(csv_bytes: bytes, fmt: str) -> bytes:
+    if fmt == "csv":
+        return csv_bytes
+    frame = _frame(csv_bytes)
+    out = io.BytesIO()
+    if fmt == "parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(list(frame.columns))
+        for row in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
+            sheet.append([None if v is pd.NA or v == "" else v for v in row])
+        book.save(out)
+    return out.getvalue()
+
+
+def run(engine: Engine, name: str, kind: str, fmt: str = "csv", **kwargs):
+    data = as_format(fixture_bytes(name), fmt)
+    return import_file(engine, data, f"{Path(name).stem}.{fmt}", kind, actor="tester", **kwargs)
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t.__tablename__: conn.scalar(select(func.count()).select_from(t)) for t in DATA_TABLES}
+
+
+def orders_snapshot(engine: Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        orders = conn.execute(select(Order.order_number, Order.status, Order.ordered_at, Order.total_cents)
+                              .order_by(Order.order_number)).all()
+        items = conn.execute(select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity,
+                                    OrderItem.amount_cents).order_by(OrderItem.order_id, OrderItem.product_id)).all()
+    return [tuple(r) for r in orders] + [tuple(r) for r in items]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
+def test_every_kind_imports_in_every_format(engine, fmt):
+    for kind, (name, table, added) in FILES.items():
+        before = counts(engine)[table.__tablename__]
+        outcome = run(engine, name, kind, fmt)
+        assert outcome.status == "succeeded", (kind, outcome.message, outcome.errors)
+        assert (outcome.inserted, outcome.updated, outcome.file_format) == (added, 0, fmt)
+        assert counts(engine)[table.__tablename__] == before + added
+    with engine.connect() as conn:
+        grace = conn.execute(select(Customer).where(Customer.external_id == "IMP-C-003")).one()
+        skillet = conn.execute(select(Product).where(Product.sku == "IMP-SKU-2")).one()
+        visit = conn.execute(select(Visit.visited_at).join(Customer).where(Customer.external_id == "IMP-C-002")
+                             .order_by(Visit.visited_at)).scalars().first()
+        catering = conn.scalar(select(EventCost.amount_cents).where(EventCost.category == "catering"))
+        social = conn.scalar(select(EventChannelStat.views).where(EventChannelStat.channel == "social"))
+        totals = dict(conn.execute(select(Order.order_number, Order.total_cents)).all())
+    assert (grace.name, grace.gender, grace.birth_year) == ("Grace Hopper, Rear Admiral", None, 1990)
+    assert (skillet.unit_price_cents, skillet.unit_cost_cents, skillet.active) == (3500, 0, True)
+    assert visit == dt.datetime(2024, 3, 2, 14, 0)  # 15:00+01:00 stored as UTC
+    assert (catering, social) == (32050, 5400)
+    assert totals == {"IMP-O-1": 2 * 7990 + 3500, "IMP-O-2": 3 * 3000, "IMP-O-3": 7990}
+
+
+def test_imported_orders_reach_the_overview_totals(db_url, app_factory):
+    from bi_app.data.sales import sales_totals
+    from bi_app.extensions import db
+    from bi_app.importing import app_invalidator
+
+    app = app_factory(db_url)
+    engine = db.require_engine()
+    with app.server.app_context():
+        assert sales_totals("2024-03-01", "2024-03-02")["revenue_cents"] == 0  # now cached
+        for kind in ("customers", "products"):
+            assert run(engine, FILES[kind][0], kind).ok
+        outcome = run(engine, "orders.csv", "orders", invalidate=app_invalidator())
+        assert outcome.status == "succeeded", outcome.message
+        totals = sales_totals("2024-03-01", "2024-03-02")
+    # paid IMP-O-1 (2 x 79.90 + 35.00) and delivered IMP-O-2 (3 x 30.00); IMP-O-3 is cancelled
+    assert totals == {"revenue_cents": 19480 + 9000, "orders": 2, "active_customers": 2, "units": 6}
+
+
+def test_reimport_is_idempotent_and_audited(engine):
+    for kind in ("customers", "products"):
+        run(engine, FILES[kind][0], kind)
+    first = run(engine, "orders.csv", "orders")
+    state = (counts(engine), orders_snapshot(engine))
+    again = run(engine, "orders.csv", "orders", fmt="xlsx")
+    assert (first.inserted, first.updated, again.inserted, again.updated) == (3, 0, 0, 3)
+    assert (counts(engine), orders_snapshot(engine)) == state
+    with engine.connect() as conn:
+        audits = conn.execute(select(AuditLog.action, AuditLog.username, AuditLog.target)
+                              .where(AuditLog.action == "data.import").order_by(AuditLog.id)).all()
+        runs = conn.execute(select(ImportRun.status, ImportRun.rows_total, ImportRun.inserted, ImportRun.updated)
+                            .order_by(ImportRun.id)).all()
+    assert [tuple(a) for a in audits][-2:] == [("data.import", "tester", "orders:orders.csv"),
+                                               ("data.import", "tester", "orders:orders.xlsx")]
+    assert [tuple(r) for r in runs][-2:] == [("succeeded", 4, 3, 0), ("succeeded", 4, 0, 3)]
+
+
+def test_a_changed_order_moves_its_rollup_day(engine):
+    for kind in ("customers", "products"):
+        run(engine, FILES[kind][0], kind)
+    run(engine, "orders.csv", "orders")
+    moved = fixture_bytes("orders.csv").replace(b"2024-03-02 15:30:00", b"2024-03-05 15:30:00")
+    assert import_file(engine, moved, "moved.csv", "orders", actor="tester").ok
+    with engine.connect() as conn:
+        days = conn.execute(select(func.date(Order.ordered_at)).where(Order.order_number == "IMP-O-2")).scalar()
+        rollup = conn.exec_driver_sql("SELECT day, revenue_cents FROM daily_orders WHERE status = 'delivered'").all()
+    assert str(days) == "2024-03-05"
+    assert [(str(d), r) for d, r in rollup] == [("2024-03-05", 9000)]
+
+
+def test_one_bad_row_changes_nothing_and_is_reported_exactly(engine):
+    for kind in ("customers", "products"):
+        run(engine, FILES[kind][0], kind)
+    run(engine, "orders.csv", "orders")
+    state = (counts(engine), orders_snapshot(engine))
+    outcome = run(engine, "orders_one_bad_row.csv", "orders")
+    assert outcome.status == "rejected"
+    assert [(e.row, e.column, e.value) for e in outcome.errors] == [(3, "quantity", "-2")]
+    assert (outcome.rows_total, outcome.rows_ok, outcome.rows_failed) == (3, 2, 1)
+    assert (counts(engine), orders_snapshot(engine)) == state
+    stored = get_run(engine, outcome.run_id)
+    assert stored["status"] == "rejected" and stored["errors"] == [
+        {"row": 3, "column": "quantity", "value": "-2", "message": "must be at least 1"}]
+
+
+def test_dry_run_validates_without_writing(engine):
+    outcome = run(engine, "customers.csv", "customers", dry_run=True)
+    assert (outcome.status, outcome.rows_ok) == ("validated", 3)
+    assert counts(engine)["customers"] == 0
+
+
+def _zip_bomb() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (20 * 1024 * 1024))
+    return out.getvalue()
+
+
+def _xlsx(rows: list[list]) -> bytes:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+HEADER = "external_id,name,email,region,gender,birth_year,created_at\n"
+# (what, file name, kind, content, expected text in the message or in the row errors)
+HOSTILE = [
+    ("malformed CSV", "c.csv", "customers", (HEADER + '"IMP-1,Ada\n').encode(), "Malformed CSV"),
+    ("empty file", "c.csv", "customers", b"", "empty"),
+    ("header only", "c.csv", "customers", HEADER.encode(), "no data rows"),
+    ("Windows-1252", "c.csv", "customers", (HEADER + "IMP-1,Jürgen Müller,,,,,\n").encode("cp1252"),
+     "Windows-1252"),
+    ("UTF-16", "c.csv", "customers", (HEADER + "IMP-1,Ada,,,,,\n").encode("utf-16"), "UTF-16"),
+    ("xlsx named csv", "c.csv", "customers", _xlsx([["external_id", "name"], ["IMP-1", "Ada"]]), "Excel workbook"),
+    ("csv named xlsx", "c.xlsx", "customers", (HEADER + "IMP-1,Ada,,,,,\n").encode(), "text (CSV)"),
+    ("legacy xls", "c.xls", "customers", b"\xd0\xcf\x11\xe0junk", "Legacy .xls"),
+    ("executable", "c.exe", "customers", b"MZ\x90\x00", "Unsupported file type"),
+    ("zip bomb", "c.xlsx", "customers", _zip_bomb(), "zip bomb"),
+    ("zip, not a workbook", "c.xlsx", "customers", b"PK\x03\x04" + b"\x00" * 40, "damaged"),
+    ("missing column", "c.csv", "customers", b"external_id\nIMP-1\n", "Missing required column(s): name"),
+    ("unknown kind", "c.csv", "payroll", (HEADER + "IMP-1,Ada,,,,,\n").encode(), "Unknown import kind"),
+    ("field beyond the CSV limit", "c.csv", "customers",
+     (HEADER + "IMP-1," + "x" * 200_000 + ",,,,,\n").encode(), "field larger than field limit"),
+    ("formula", "c.csv", "customers", (HEADER + "IMP-1,@SUM(A1:A9),,,,,\n").encode(), "spreadsheet formula"),
+    ("long string", "c.csv", "customers", (HEADER + "IMP-1," + "x" * 5000 + ",,,,,\n").encode(),
+     "5,000 characters long"),
+    ("duplicate key", "c.csv", "customers", (HEADER + "IMP-1,Ada,,,,,\nIMP-1,Bob,,,,,\n").encode(),
+     "duplicate key: same as row 2"),
+    ("future date", "c.csv", "customers", (HEADER + "IMP-1,Ada,,,,,2099-01-01\n").encode(), "in the future"),
+    ("too many cells", "c.csv", "customers", (HEADER + "IMP-1,Ada,,,,,,extra\n").encode(), "has 8 cells"),
+    ("negative quantity", "o.csv", "orders",
+     b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price\n"
+     b"X-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,-1,1.00\n", "must be at least 1"),
+    ("unknown reference", "v.csv", "visits", b"customer_external_id,visited_at\nNOBODY,2024-03-01\n",
+     "unknown customer"),
+    ("inconsistent order", "o.csv", "orders",
+     b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price\n"
+     b"X-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,1,1.00\nX-1,IMP-C-001,web,shipped,2024-03-01,IMP-SKU-2,1,1.00\n",
+     "differs from row 2 of the same order"),
+]
+
+
+def test_hostile_files_are_refused_with_a_clear_message_and_change_nothing(engine):
+    for kind in ("customers", "products"):
+        run(engine, FILES[kind][0], kind)
+    state = (counts(engine), orders_snapshot(engine))
+    for what, name, kind, content, expected in HOSTILE:
+        outcome = import_file(engine, content, name, kind, actor="tester")
+        report = outcome.message + " | " + " | ".join(e.message for e in outcome.errors)
+        assert outcome.status == "rejected", (what, outcome.status, report)
+        assert expected in report, (what, report)
+        assert "Nothing was imported" in outcome.message or "nothing was imported" in outcome.message, what
+    assert (counts(engine), orders_snapshot(engine)) == state
+
+
+def test_size_limit_is_enforced(engine, monkeypatch):
+    monkeypatch.setattr(reader, "MAX_XLSX_UNCOMPRESSED", 10_000)
+    big = import_file(engine, fixture_bytes("customers.csv"), "c.csv", "customers", actor="t", max_bytes=100)
+    assert big.status == "rejected" and "the limit is" in big.message
+    workbook = import_file(engine, as_format(fixture_bytes("customers.csv"), "xlsx"), "c.xlsx", "customers",
+                           actor="t")
+    assert workbook.status == "rejected" and "expands to" in workbook.message
+    assert counts(engine)["customers"] == 0
