@@ -130,7 +130,10 @@ def load_demo(engine: Engine, scale: float = 1.0, seed: int = 42, progress: bool
     counts = dict.fromkeys(DEMO_TABLES, 0)
     with engine.begin() as conn:
         if replace:
-            clear_tables(conn, DEMO_TABLES + ROLLUP_TABLES)
+            dependents = clear_tables(conn, DEMO_TABLES + ROLLUP_TABLES)
+            if dependents:
+                log.warning("demo replace also emptied %s (they reference demo rows)",
+                            ", ".join(dependents))
         else:
             _refuse_if_loaded(conn)
         sink = make_sink(conn)

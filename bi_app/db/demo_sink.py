@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, insert, inspect, text
 
 from bi_app.db.models import Base
 
@@ -115,14 +115,43 @@ def make_sink(conn: Connection) -> Sink:
     return PostgresSink(conn) if conn.dialect.name == "postgresql" else SqliteSink(conn)
 
 
-def clear_tables(conn: Connection, tables: Sequence[str]) -> None:
-    """Delete every row of ``tables`` (given parents first), children before parents."""
+def clear_tables(conn: Connection, tables: Sequence[str],
+                 protected: Sequence[str] = ("users", "roles", "audit_log")) -> list[str]:
+    """Delete every row of ``tables`` (given parents first) and of the tables whose foreign keys
+    point into them (e.g. rows cached per event), which could not outlive their parents anyway.
+
+    Returns those dependent tables. Refuses, before deleting anything, when a ``protected``
+    table depends on the data.
+    """
+    dependents = _dependent_tables(conn, tables)
+    blocked = sorted(set(dependents) & set(protected))
+    if blocked:
+        raise RuntimeError(f"refusing to delete demo data: {', '.join(blocked)} reference it")
     if conn.dialect.name == "postgresql":
-        names = ", ".join(f'"{name}"' for name in tables)
+        names = ", ".join(f'"{name}"' for name in [*tables, *dependents])
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
-        return
-    for name in reversed(tables):
-        conn.execute(Base.metadata.tables[name].delete())
+        return dependents
+    for name in [*dependents, *reversed(tables)]:
+        conn.execute(text(f'DELETE FROM "{name}"'))
+    return dependents
+
+
+def _dependent_tables(conn: Connection, tables: Sequence[str]) -> list[str]:
+    """Tables outside ``tables`` that reference them, directly or through each other;
+    the most dependent first."""
+    inspector = inspect(conn)
+    references = {name: {fk["referred_table"] for fk in inspector.get_foreign_keys(name)}
+                  for name in inspector.get_table_names()}
+    cleared, found = set(tables), []
+    changed = True
+    while changed:
+        changed = False
+        for name, referred in sorted(references.items()):
+            if name not in cleared and referred & cleared:
+                cleared.add(name)
+                found.insert(0, name)
+                changed = True
+    return found
 
 
 def fix_sequences(conn: Connection, tables: Sequence[str]) -> None:

@@ -82,9 +82,13 @@ def test_orm_inserts_work_after_a_load_and_replace_clears_first(pg_url):
         assert order.id == summary["counts"]["orders"] + 1
     with pytest.raises(demo.DemoDataExists):
         demo.load_demo(engine, scale=0.02, seed=9, progress=False, today=TODAY)
+    with engine.begin() as conn:  # another feature's rows per event must not block a replace
+        conn.execute(text("CREATE TABLE event_notes (event_id INTEGER NOT NULL REFERENCES events(id))"))
+        conn.execute(text("INSERT INTO event_notes VALUES (1)"))
     again = demo.load_demo(engine, scale=0.02, seed=9, progress=False, replace=True, today=TODAY)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM orders")).scalar_one() == again["counts"]["orders"]
         assert conn.execute(text("SELECT COUNT(*) FROM orders WHERE order_number = 'SO-TEST-1'")).scalar_one() == 0
         assert conn.execute(text("SELECT COUNT(*) FROM daily_orders")).scalar_one() > 0
+        assert conn.execute(text("SELECT COUNT(*) FROM event_notes")).scalar_one() == 0
     engine.dispose()

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bi_app.db import demo
-from bi_app.db.demo_sink import python_values
+from bi_app.db.demo_sink import clear_tables, python_values
 from bi_app.db.models import COST_CATEGORIES, ORDER_STATUSES, REVENUE_STATUSES, TRANSACTION_KINDS
 from tests.conftest import migrate
 
@@ -266,11 +266,17 @@ def test_loading_twice_needs_replace_which_keeps_users(sqlite_url):
         conn.execute(User.__table__.insert(), {"username": "keeper", "password_hash": "x",
                                                "role": "admin", "active": True,
                                                "created_at": dt.datetime(2025, 1, 1)})
+        # someone else's table holding rows per event must not block a replace
+        conn.execute(text("CREATE TABLE event_notes (event_id INTEGER NOT NULL REFERENCES events(id))"))
+        conn.execute(text("INSERT INTO event_notes VALUES (1)"))
     with pytest.raises(demo.DemoDataExists, match="replace"):
         demo.load_demo(engine, scale=0.02, seed=1, progress=False, today=TODAY)
+    with engine.begin() as conn, pytest.raises(RuntimeError, match="event_notes"):
+        clear_tables(conn, demo.DEMO_TABLES, protected=("event_notes",))
     summary = demo.load_demo(engine, scale=0.02, seed=2, progress=False, replace=True, today=TODAY)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(User.__table__)).scalar_one() == 1
         orders = conn.execute(text("SELECT COUNT(*) FROM orders")).scalar_one()
+        assert conn.execute(text("SELECT COUNT(*) FROM event_notes")).scalar_one() == 0
     assert orders == summary["counts"]["orders"]
     engine.dispose()
