@@ -39,9 +39,9 @@ def import_page(kinds: Sequence[tuple[str, str]], max_upload_mb: int) -> html.Di
                      dcc.Dropdown(id=AdminImport.KIND, options=[{"value": v, "label": l} for v, l in kinds],
                                   value=kinds[0][0], clearable=False)], md=5),
             dbc.Col([dbc.Label("Template"), html.Div([
-                dbc.Button("CSV", id=AdminImport.TEMPLATE_CSV, size="sm", color="secondary", outline=True,
+                dbc.Button("CSV", id=AdminImport.TEMPLATE_CSV, size="sm", color="primary", outline=True,
                            className="me-2", n_clicks=0),
-                dbc.Button("Excel", id=AdminImport.TEMPLATE_XLSX, size="sm", color="secondary", outline=True,
+                dbc.Button("Excel", id=AdminImport.TEMPLATE_XLSX, size="sm", color="primary", outline=True,
                            n_clicks=0),
                 dcc.Download(id=AdminImport.TEMPLATE_DOWNLOAD)])], md=3),
         ], className="mb-3"),
@@ -68,12 +68,11 @@ def import_page(kinds: Sequence[tuple[str, str]], max_upload_mb: int) -> html.Di
     return html.Div([
         html.H3("Import data", className="mb-3"),
         dbc.Row([
-            dbc.Col(form, lg=7),
+            dbc.Col([form, html.Div(id=AdminImport.RESULT)], lg=7),
             dbc.Col(dbc.Card([dbc.CardHeader("Columns of this kind"),
                               dbc.CardBody([html.Div(id=AdminImport.HELP), html.Hr(), rules])],
                              className="mb-3"), lg=5),
         ]),
-        html.Div(id=AdminImport.RESULT),
         html.Div(data_grid(AdminImport.GRID_NAME, ERROR_COLUMNS, title="Error report", height=380,
                            can_download=True), id=AdminImport.ERRORS, style={"display": "none"}),
         dbc.Card([dbc.CardHeader("Recent imports"), dbc.CardBody(html.Div(id=AdminImport.RECENT))]),
@@ -94,7 +93,7 @@ def progress_state(run: Mapping[str, Any] | None) -> tuple[int, str, str]:
         return 0, "", ""
     percent = int(round((run.get("progress") or 0) * 100))
     if run["finished"]:
-        return 100, "done", f"Finished {run['status']}."
+        return 100, "done", f"{'Validation' if run['dry_run'] else 'Import'} #{run['id']} finished."
     phase = run.get("phase") or ("waiting for another import to finish" if run["status"] == "queued" else "starting")
     return percent, f"{percent} %", f"{run['file_name']}: {phase} …"
 
@@ -104,7 +103,7 @@ def result_view(run: Mapping[str, Any] | None) -> Any:
         return None
     mode = "Validation" if run["dry_run"] else "Import"
     facts = (f"{run['rows_total']:,} rows · {run['rows_ok']:,} valid · {run['rows_failed']:,} with errors"
-             + ("" if run["dry_run"] else f" · {run['inserted']:,} new · {run['updated']:,} updated"))
+             + (f" · {run['inserted']:,} new · {run['updated']:,} updated" if run["status"] == "succeeded" else ""))
     return dbc.Alert([html.Strong(f"{mode} of {run['file_name']} ({run['kind']}): {run['status']}. "),
                       html.Span(run.get("message") or ""), html.Div(facts, className="small mt-1")],
                      color=STATUS_COLORS.get(run["status"], "secondary"), className="admin-import-result")
