@@ -1,0 +1,142 @@
+"""Import validation without a database: cell parsers, file detection, row-level reports."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+import pytest
+
+from bi_app.importing import reader, service, values
+from bi_app.importing.reader import ImportFileError, open_table
+from bi_app.importing.schemas import KINDS, get_kind
+from bi_app.importing.templates import template_file
+from bi_app.importing.validate import validate
+
+NOW = dt.datetime(2025, 6, 1, 12, 0)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("12.50", 1250), ("12.5", 1250), (12.5, 1250), (7, 700), ("0", 0), (" 3 ", 300), (0.1, 10),
+])
+def test_money_in_units_becomes_minor_units(raw, expected):
+    assert values.parse_money(raw, decimals=2, minimum=0, maximum=10**12) == expected
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("1,50", "decimal separator"), ("12.345", "more than 2 decimal places"), ("-1", "must not be negative"),
+    ("abc", "expected an amount"), (True, "true/false"), (float("inf"), "expected an amount"),
+])
+def test_money_refusals(raw, message):
+    with pytest.raises(values.CellError, match=message):
+        values.parse_money(raw, decimals=2, minimum=0, maximum=10**12)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("=1+1", "formula"), ("+cmd", "formula"), ("-foo", "formula"), ("@SUM(A1)", "formula"),
+    ("a\x00b", "control characters"), ("x" * 65, "65 characters long"),
+])
+def test_text_refusals(raw, message):
+    with pytest.raises(values.CellError, match=message):
+        values.parse_text(raw, max_length=64)
+
+
+def test_text_accepts_numbers_and_negative_numbers_as_text():
+    assert values.parse_text(1001.0, max_length=64) == "1001"
+    assert values.parse_text("-5", max_length=64) == "-5"
+    assert values.parse_text(" Paid ", max_length=64, choices=("paid",)) == "paid"
+
+
+def test_datetimes_are_utc_and_plausible():
+    assert values.parse_datetime("2024-05-01T14:30:00+02:00", now=NOW) == dt.datetime(2024, 5, 1, 12, 30)
+    assert values.parse_datetime(dt.date(2024, 5, 1), now=NOW) == dt.datetime(2024, 5, 1)
+    assert values.parse_datetime("2025-06-02 11:00", now=NOW) == dt.datetime(2025, 6, 2, 11)  # within a day
+    for raw, message in (("2025-06-03", "in the future"), ("1999-12-31", "before 2000"), ("01/05/2024", "ISO")):
+        with pytest.raises(values.CellError, match=message):
+            values.parse_datetime(raw, now=NOW)
+    with pytest.raises(values.CellError, match="without a time"):
+        values.parse_date(dt.datetime(2024, 1, 1, 10), now=NOW)
+
+
+@pytest.mark.parametrize("raw, expected", [("3", 3), (3.0, 3), ("+4", 4)])
+def test_int(raw, expected):
+    assert values.parse_int(raw, minimum=1, maximum=10) == expected
+
+
+@pytest.mark.parametrize("raw, message", [("0", "at least 1"), ("11", "at most 10"), ("2.5", "whole"), (2.5, "whole")])
+def test_int_refusals(raw, message):
+    with pytest.raises(values.CellError, match=message):
+        values.parse_int(raw, minimum=1, maximum=10)
+
+
+def test_format_follows_contents_not_just_the_name():
+    assert reader.detect_format(b"a,b\n1,2\n", "x.CSV", 100) == "csv"
+    with pytest.raises(ImportFileError, match="Parquet"):
+        reader.detect_format(b"PAR1....", "x.csv", 100)
+    with pytest.raises(ImportFileError, match="limit is"):
+        reader.detect_format(b"a" * 101, "x.csv", 100)
+    with pytest.raises(ImportFileError, match="empty"):
+        reader.detect_format(b"  \n", "x.csv", 100)
+
+
+def test_header_is_normalized_and_checked():
+    assert reader.normalize_header(["\ufeffExternal ID", " Name ", None]) == ["external_id", "name"]
+    with pytest.raises(ImportFileError, match="appears twice"):
+        reader.normalize_header(["sku", "SKU"])
+    with pytest.raises(ImportFileError, match="Column 2 has no name"):
+        reader.normalize_header(["sku", "", "name"])
+
+
+def test_semicolon_csv_with_bom_and_quoted_newlines():
+    data = '\ufeffexternal_id;name\nC-1;"Ada\nLovelace"\nC-2;Alan\n'.encode()
+    table = open_table(data, "c.csv")
+    assert table.header == ["external_id", "name"]
+    assert list(table.rows) == [(2, ["C-1", "Ada\nLovelace"]), (3, ["C-2", "Alan"])]
+
+
+def test_customers_report_lists_each_bad_cell_with_its_row():
+    data = ("external_id,name,gender,birth_year,extra\n"
+            "C-1,Ada,female,1985,x\n"
+            "C-2,,robot,1985,x\n"
+            "C-1,Dup,male,,x\n").encode()
+    result = validate(None, open_table(data, "c.csv"), get_kind("customers"), now=NOW)
+    assert [(e.row, e.column, e.value, e.message) for e in result.errors] == [
+        (3, "gender", "robot", "must be one of: female, male, other"),
+        (3, "name", "", "is required"),
+        (4, "external_id", "C-1", "duplicate key: same as row 2"),
+    ]
+    assert (result.rows_total, result.rows_ok, result.rows_failed, result.error_count) == (3, 1, 2, 3)
+    assert result.ignored_columns == ["extra"] and result.records == []
+
+
+def test_valid_rows_become_table_records_with_only_the_given_columns():
+    data = b"external_id,name,birth_year\nC-1,Ada,1985\n"
+    result = validate(None, open_table(data, "c.csv"), get_kind("customers"), now=NOW)
+    assert result.ok and result.records == [{"external_id": "C-1", "name": "Ada", "birth_year": 1985}]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_templates_hold_every_column_and_a_parseable_example(kind, fmt):
+    content, name = template_file(kind, fmt)
+    table = open_table(content, name)
+    assert table.header == list(KINDS[kind].columns)
+    (number, cells), = list(table.rows)
+    for spec, cell in zip(KINDS[kind].fields, cells):
+        spec.parse(cell, now=NOW, decimals=2)  # raises on a bad example
+
+
+def test_upload_decoding_and_its_size_limit(monkeypatch):
+    payload = "data:text/csv;base64," + base64.b64encode(b"a,b\n").decode()
+    assert service.decode_upload(payload) == b"a,b\n"
+    monkeypatch.setattr(service, "MAX_UPLOAD_BYTES", 2)
+    with pytest.raises(ImportFileError, match="upload limit"):
+        service.decode_upload(payload)
+    with pytest.raises(ImportFileError, match="Choose a file"):
+        service.decode_upload(None)
+    with pytest.raises(ImportFileError, match="damaged"):
+        service.decode_upload("data:text/csv;base64,@@")
+
+
+def test_unknown_kind_names_the_known_ones():
+    with pytest.raises(ValueError, match="customers, products, orders"):
+        get_kind("payroll")
