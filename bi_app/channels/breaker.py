@@ -11,7 +11,8 @@ import datetime as dt
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
@@ -31,7 +32,7 @@ class CircuitBreaker:
         self.min_calls = min_calls
         self.cooldown = cooldown
         self._clock = clock
-        self._wall = wall_clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._wall = wall_clock or (lambda: dt.datetime.now(dt.UTC))
         self._lock = threading.Lock()
         self._outcomes: deque[bool] = deque(maxlen=window)  # True = failure
         self._state = CLOSED

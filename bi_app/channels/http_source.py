@@ -94,7 +94,7 @@ class HttpJsonSource:
         deadline = time.monotonic() + self.timeout
         request = urllib.request.Request(self.target(event), headers=self._headers, method="GET")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - scheme checked
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 ctype = response.headers.get_content_type()
                 if ctype != "application/json":
                     raise ChannelSourceError(f"expected application/json, got {ctype}")

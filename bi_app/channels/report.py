@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
+from decimal import Decimal
 
 import flask
 
@@ -28,7 +30,7 @@ def _cache_get(key: str) -> ChannelReport | None:
         return None
     try:
         value = cache.get(key)
-    except Exception:  # noqa: BLE001 - a cache outage must not break the page
+    except Exception:
         log.warning("channel report cache read failed", exc_info=True)
         return None
     return value if isinstance(value, ChannelReport) else None
@@ -39,7 +41,7 @@ def _cache_set(key: str, report: ChannelReport) -> None:
         return
     try:
         cache.set(key, report, timeout=DEGRADED_TTL_S if report.degraded else REPORT_TTL_S)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.warning("channel report cache write failed", exc_info=True)
 
 
@@ -56,3 +58,35 @@ def channel_report(event: EventRef) -> ChannelReport:
     report = service.fetch(event)
     _cache_set(key, report)
     return report
+
+
+@dataclass(frozen=True)
+class EventChannels:
+    """The event's channel report, and its total views against the organizer's previous event."""
+
+    report: ChannelReport
+    views: int
+    previous_views: int | None
+    previous_name: str | None
+    views_change_pct: Decimal | None
+
+
+def event_channels(event_id: int) -> EventChannels | None:
+    """Channel statistics of an event and of the same organizer's previous event (views change)."""
+    from bi_app.analytics.roi import change_pct
+    from bi_app.data import events
+
+    ref = events.event_ref(event_id)
+    if ref is None:
+        return None
+    report = channel_report(EventRef(*ref))
+    views = report.totals().views
+    previous_id = events.previous_event_id(event_id)
+    previous_ref = events.event_ref(previous_id) if previous_id is not None else None
+    if previous_ref is None:
+        return EventChannels(report, views, None, None, None)
+    previous = channel_report(EventRef(*previous_ref))
+    summary = events.event_summary(previous_id)
+    previous_views = previous.totals().views
+    return EventChannels(report, views, previous_views, summary.name if summary else None,
+                         change_pct(views, previous_views))

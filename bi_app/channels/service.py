@@ -58,8 +58,8 @@ class ChannelResult:
         if self.status == LIVE:
             return None
         if self.status == STALE and self.as_of is not None:
-            local = self.as_of.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(timezone))
-            today = utcnow().replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(timezone)).date()
+            local = self.as_of.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone))
+            today = utcnow().replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone)).date()
             when = local.strftime("%H:%M") if local.date() == today else local.strftime("%Y-%m-%d %H:%M")
             return f"Channel {self.channel} unavailable — data from {when}"
         return f"Channel {self.channel} unavailable — no earlier data, showing 0"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -55,7 +56,7 @@ class DbLastGoodStore:
             with self._engine().connect() as conn:
                 row = conn.execute(select(t.c.views, t.c.clicks, t.c.conversions, t.c.fetched_at)
                                    .where(t.c.event_id == event_id, t.c.channel == channel)).first()
-        except Exception:  # noqa: BLE001 - the fallback must not fail because the database did
+        except Exception:
             log.warning("last good value of %s for event %s unreadable; using memory", channel, event_id,
                         exc_info=True)
             return self._memory.get(event_id, channel)
@@ -77,5 +78,5 @@ class DbLastGoodStore:
                             conn.execute(insert(t).values(event_id=event_id, channel=stats.channel, **values))
                     except IntegrityError:  # another worker inserted it first: update theirs
                         conn.execute(update(t).where(*key).values(**values))
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("last good value of %s for event %s not saved", stats.channel, event_id, exc_info=True)

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import Integer, case, cast, func, select
 
 from bi_app.analytics import roi
+from bi_app.analytics.event_suggestions import Suggestion, suggestions
 from bi_app.data._common import engine
 from bi_app.data.cache import cached
 from bi_app.db.models import (
@@ -53,7 +54,7 @@ def threshold(key: str) -> Any:
         return THRESHOLD_DEFAULTS[key]
     try:
         return business_settings.get(key)
-    except Exception:  # noqa: BLE001 - a settings outage must not take the events pages down
+    except Exception:
         log.warning("business setting %s unavailable; using its default", key, exc_info=True)
         return THRESHOLD_DEFAULTS[key]
 
@@ -269,7 +270,7 @@ def checkins_by_hour(event_id: int, timezone: str = "UTC") -> pd.DataFrame:
         rows = conn.execute(query).all()
     zone = ZoneInfo(timezone)
     hours = [(h if isinstance(h, dt.datetime) else dt.datetime.fromisoformat(str(h)))
-             .replace(tzinfo=dt.timezone.utc).astimezone(zone).replace(tzinfo=None) for h, _ in rows]
+             .replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None) for h, _ in rows]
     return pd.DataFrame({"hour": pd.Series(hours, dtype="datetime64[us]"),
                          "checkins": pd.array([int(n) for _, n in rows], dtype="int64")})
 
@@ -327,3 +328,34 @@ def organizer_comparison(event_id: int, limit: int = 5) -> pd.DataFrame:
 def event_exists(event_id: int) -> bool:
     with engine().connect() as conn:
         return conn.execute(select(cast(func.count(), Integer)).where(Event.id == event_id)).scalar() > 0
+
+
+@cached(NAMESPACE)
+def event_ref(event_id: int) -> tuple[int, str] | None:
+    """``(id, code)`` of an event, for the channel sources; None when there is none."""
+    with engine().connect() as conn:
+        code = conn.execute(select(Event.code).where(Event.id == event_id)).scalar()
+    return None if code is None else (event_id, code)
+
+
+@dataclass(frozen=True)
+class EventAdvice:
+    costs: pd.DataFrame  # as costs_by_category
+    benchmarks: dict[str, float]
+    suggestions: list[Suggestion]
+
+
+@cached(NAMESPACE)
+def event_advice(event_id: int) -> EventAdvice | None:
+    """Cost shares with their benchmarks and the optimization suggestions; attendance is judged
+    only for events that have taken place."""
+    r = _event_totals(event_id)
+    if r is None:
+        return None
+    costs = costs_by_category(event_id)
+    benchmarks = dict(threshold("events.cost_benchmark_shares"))
+    held = _held(r["status"])
+    found = suggestions(r["attended"] if held else 0, r["registered"] if held else 0,
+                        dict(zip(costs["category"], costs["cost_cents"].tolist())),
+                        attendance_min=float(threshold("events.attendance_min")), benchmark_shares=benchmarks)
+    return EventAdvice(costs, benchmarks, found)

@@ -9,8 +9,8 @@ import datetime as dt
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator
 
 import pytest
 
@@ -35,7 +35,7 @@ class Server:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
+            def do_GET(self):
                 outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization")})
                 if outer.delay:
                     time.sleep(outer.delay)
@@ -93,7 +93,7 @@ def servers() -> Iterator[Callable[..., Server]]:
 
 def breakers(**kw) -> Callable[[str], CircuitBreaker]:
     made: dict[str, CircuitBreaker] = {}
-    params = dict(failure_ratio=0.5, window=10, min_calls=3, cooldown=60.0)
+    params = {"failure_ratio": 0.5, "window": 10, "min_calls": 3, "cooldown": 60.0}
     params.update(kw)
 
     def get(channel: str) -> CircuitBreaker:
@@ -188,7 +188,7 @@ def test_breaker_opens_and_last_good_is_served_with_its_time(servers):
     server = servers("ok", "email")
     store = MemoryLastGoodStore()
     get_breaker = breakers(min_calls=3)
-    clock = {"now": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, second=0, microsecond=0)}
+    clock = {"now": dt.datetime.now(dt.UTC).replace(tzinfo=None, second=0, microsecond=0)}
     service = ChannelService([HttpJsonSource("email", server.url, timeout=2)], store,
                              breakers=get_breaker, now=lambda: clock["now"])
     good_at = clock["now"]
@@ -205,7 +205,7 @@ def test_breaker_opens_and_last_good_is_served_with_its_time(servers):
     assert (result.status, result.error) == (STALE, "circuit open")
     assert result.notice("UTC") == f"Channel email unavailable — data from {good_at:%H:%M}"
     assert result.notice("Asia/Kolkata").endswith(
-        (good_at.replace(tzinfo=dt.timezone.utc) + dt.timedelta(hours=5, minutes=30)).strftime("%H:%M"))
+        (good_at.replace(tzinfo=dt.UTC) + dt.timedelta(hours=5, minutes=30)).strftime("%H:%M"))
 
 
 def test_half_open_trial_closes_the_breaker_when_the_server_recovers(servers):

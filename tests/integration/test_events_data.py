@@ -198,3 +198,17 @@ def test_previous_event_and_comparison(events_db):
     assert organizer_comparison(1)["event_id"].tolist() == [1]
     assert organizer_comparison(77).empty
     assert event_exists(1) and not event_exists(77)
+
+
+def test_event_advice(events_db):
+    from bi_app.data.events import event_advice
+
+    advice = event_advice(1)
+    assert advice.costs["category"].tolist() == ["venue", "catering", "marketing"]
+    # attendance 3 / 5 = 60 % < 70 %; venue 60 % vs 30 % → +30 points, saving 60 000 − 30 000;
+    # marketing 20 % vs 18 % → +2 points, saving 20 000 − 18 000; catering 20 % is at its benchmark
+    assert [(s.kind, s.category, s.saving_cents) for s in advice.suggestions] == [
+        ("attendance", None, None), ("cost", "venue", 30_000), ("cost", "marketing", 2_000)]
+    # a planned event is not judged on attendance, and without costs nothing is suggested
+    assert event_advice(3).suggestions == []
+    assert event_advice(404) is None

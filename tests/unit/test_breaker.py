@@ -16,11 +16,11 @@ class Clock:
         return self.now
 
 
-WALL = dt.datetime(2024, 5, 1, 10, 42, tzinfo=dt.timezone.utc)
+WALL = dt.datetime(2024, 5, 1, 10, 42, tzinfo=dt.UTC)
 
 
 def make(clock: Clock, **kw) -> CircuitBreaker:
-    params = dict(failure_ratio=0.5, window=10, min_calls=4, cooldown=30.0)
+    params = {"failure_ratio": 0.5, "window": 10, "min_calls": 4, "cooldown": 30.0}
     params.update(kw)
     return CircuitBreaker("channel:test", clock=clock, wall_clock=lambda: WALL, **params)
 

@@ -1,0 +1,96 @@
+"""In the browser: /events lists every event; a row click opens its page with summary cards,
+charts and suggestions; the what-if calculator changes the ROI; a bad id shows a message."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from sqlalchemy import text
+
+from bi_app.db.engine import make_engine
+from tests.conftest import login
+
+pytestmark = pytest.mark.e2e
+
+FIRST_CODE = ".ag-pinned-left-cols-container .ag-row[row-index='0'] [col-id='code']"
+
+
+def _wait(predicate, what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: BLE001 - elements are replaced while Dash re-renders
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _newest_held_event(url: str) -> tuple[int, str, str]:
+    """The newest completed event (the list is newest first) with its id, code and name."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            codes = conn.execute(text("SELECT id, code, name, status FROM events "
+                                      "ORDER BY starts_at DESC, id")).all()
+    finally:
+        engine.dispose()
+    return codes
+
+
+def _set(dash_duo, selector: str, value: str) -> None:
+    field = dash_duo.find_element(selector)
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.BACKSPACE)
+    field.send_keys(value)
+
+
+def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, start_app):
+    dash_duo = start_app(app_factory(demo_sqlite_url))
+    login(dash_duo, next_path="/events")
+    dash_duo.driver.get(f"{dash_duo.server_url}/events")
+
+    events = _newest_held_event(demo_sqlite_url)
+    newest_id, newest_code, newest_name, _ = events[0]
+    _wait(lambda: dash_duo.find_element(FIRST_CODE).text == newest_code, f"the grid to list {newest_code} first")
+    rows = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ag-center-cols-container .ag-row")
+    assert len(rows) == min(len(events), 20)  # first page of the grid
+    dash_duo.driver.save_screenshot("/tmp/events-list.png")
+
+    # open the first completed event with costs and attendance from the list
+    held = next(e for e in events if e[3] == "completed")
+    index = [e[0] for e in events].index(held[0])
+    dash_duo.find_element(f".ag-center-cols-container .ag-row[row-index='{index}'] [col-id='name']").click()
+    _wait(lambda: dash_duo.driver.current_url.endswith(f"/events/{held[0]}"), "the event page's URL")
+    dash_duo.wait_for_text_to_equal(".app-event-detail h1", held[2], timeout=15)
+    dash_duo.wait_for_contains_text("#event-detail-summary-row", "Industry average", timeout=20)
+    dash_duo.wait_for_element("#event-detail-channel-graph .bars path", timeout=15)
+    dash_duo.wait_for_element("#event-detail-checkins-graph .bars path", timeout=15)
+    dash_duo.wait_for_element("#event-detail-costs-graph .bars path", timeout=15)
+    dash_duo.wait_for_contains_text("#event-detail-channel-table", "email", timeout=10)
+    dash_duo.wait_for_contains_text("#event-detail-whatif-result", "New ROI", timeout=10)
+    current_roi = dash_duo.find_element(".app-whatif-roi").text
+    roi_card = dash_duo.find_element(".app-event-card-roi").text.split("\n")
+    assert roi_card[1] == current_roi  # unchanged inputs: same ROI
+    dash_duo.driver.save_screenshot("/tmp/event-detail.png")
+
+    # costs −50 %: the ROI goes up; then an invalid price is refused with a message
+    _set(dash_duo, "#event-detail-whatif-cost-input", "-50")
+    _wait(lambda: dash_duo.find_element(".app-whatif-roi").text != current_roi, "the what-if ROI to change")
+    new_roi = float(dash_duo.find_element(".app-whatif-roi").text.rstrip("%"))
+    assert current_roi == "n/a" or new_roi > float(current_roi.rstrip("%"))
+    _set(dash_duo, "#event-detail-whatif-price-input", "-5")
+    dash_duo.wait_for_contains_text("#event-detail-whatif-result", "Ticket price", timeout=10)
+    dash_duo.driver.save_screenshot("/tmp/event-detail-whatif.png")
+
+    # unknown and malformed ids: a message, not a traceback
+    for bad in ("999999", "abc", "-1"):
+        dash_duo.driver.get(f"{dash_duo.server_url}/events/{bad}")
+        dash_duo.wait_for_text_to_equal(".app-event-not-found h1", "Event not found", timeout=15)
+        assert bad in dash_duo.find_element("#event-detail-not-found-alert").text
+    dash_duo.driver.save_screenshot("/tmp/event-not-found.png")
+
+    assert dash_duo.get_logs() == []
