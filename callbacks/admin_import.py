@@ -10,7 +10,14 @@ from bi_app.export import currency_decimals
 from bi_app.extensions import db
 from callbacks._registry import callback
 from components.ids import AdminImport, Grid
-from components.import_view import error_rows, file_info, kind_help, progress_state, recent_table, result_view
+from components.import_view import (
+    error_rows,
+    file_info,
+    kind_help,
+    progress_state,
+    recent_table,
+    result_view,
+)
 
 ADMIN = ("admin",)
 

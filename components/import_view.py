@@ -1,7 +1,8 @@
 """Builders of the Admin → Import page: upload form, column help, progress, result, history."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -91,7 +92,7 @@ def progress_state(run: Mapping[str, Any] | None) -> tuple[int, str, str]:
     """(percent, bar label, status line) of a run."""
     if run is None:
         return 0, "", ""
-    percent = int(round((run.get("progress") or 0) * 100))
+    percent = round((run.get("progress") or 0) * 100)
     if run["finished"]:
         return 100, "done", f"{'Validation' if run['dry_run'] else 'Import'} #{run['id']} finished."
     phase = run.get("phase") or ("waiting for another import to finish" if run["status"] == "queued" else "starting")

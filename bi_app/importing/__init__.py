@@ -5,7 +5,13 @@ Every file is validated row by row and written all or nothing; see :mod:`.servic
 from bi_app.importing.reader import MAX_CLI_BYTES, MAX_UPLOAD_BYTES, ImportFileError
 from bi_app.importing.runs import get_run, recent_runs
 from bi_app.importing.schemas import KINDS, get_kind
-from bi_app.importing.service import ImportOutcome, app_invalidator, decode_upload, import_file, start_import
+from bi_app.importing.service import (
+           ImportOutcome,
+           app_invalidator,
+           decode_upload,
+           import_file,
+           start_import,
+)
 from bi_app.importing.templates import column_help, template_file
 from bi_app.importing.validate import MAX_REPORTED_ERRORS, RowError
 

@@ -10,9 +10,10 @@ import codecs
 import csv
 import io
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any, Callable, Iterator
+from typing import Any
 
 # Limits, in bytes. Uploads travel base64-encoded through the browser, so they are kept smaller
 # than files imported from the command line.

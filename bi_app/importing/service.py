@@ -10,9 +10,10 @@ import binascii
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -195,7 +196,7 @@ def start_import(engine: Engine, data: bytes, file_name: str, kind: str, *, acto
         try:
             import_file(engine, data, file_name, kind, actor=actor, dry_run=dry_run, decimals=decimals,
                         run_id=run_id, invalidate=invalidate)
-        except Exception:  # noqa: BLE001 - a thread's exception would vanish silently
+        except Exception:
             log.exception("import %s crashed", run_id)
             runs.finish_run(engine, run_id, status="failed",
                             message="The import stopped on an unexpected error. Nothing was imported.")

@@ -8,8 +8,9 @@ problem becomes one :class:`RowError`; the result also holds the database-ready 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import Connection, select
 

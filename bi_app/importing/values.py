@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Sequence
+from typing import Any
 
 EARLIEST = dt.datetime(2000, 1, 1)
 # Clocks and time zones differ; anything later than this after "now" is a typo, not data.
@@ -149,7 +150,7 @@ def parse_datetime(value: Any, *, now: dt.datetime) -> dt.datetime | None:
     else:
         raise CellError("expected a date and time like 2024-05-01 14:30 (ISO 8601)")
     if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return _check_time(moment, now)
 
 

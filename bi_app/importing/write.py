@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
-from bi_app.db.models import Customer, EventChannelStat, EventCost, EventRevenue, Order, OrderItem, Product, Visit, utcnow
+from bi_app.db.models import (
+    Customer,
+    EventChannelStat,
+    EventCost,
+    EventRevenue,
+    Order,
+    OrderItem,
+    Product,
+    Visit,
+    utcnow,
+)
 
 BATCH = 500
 # Database key of each kind (the file's key with references resolved to ids).

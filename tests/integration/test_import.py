@@ -55,9 +55,9 @@ def db_url(request, tmp_path) -> str:
         conn.execute(insert(Category), [{"code": "electronics", "name": "Electronics"},
                                         {"code": "home_kitchen", "name": "Home & Kitchen"}])
         conn.execute(insert(SalesPlatform), [{"code": "web", "name": "Web"}, {"code": "mobile_app", "name": "App"}])
-        conn.execute(insert(Event), [dict(code="IMP-EVT-1", name="Launch", kind="event", organizer="Marketing",
-                                          status="completed", starts_at=dt.datetime(2024, 3, 1),
-                                          ends_at=dt.datetime(2024, 3, 2), budget_cents=0, ticket_price_cents=0)])
+        conn.execute(insert(Event), [{"code": "IMP-EVT-1", "name": "Launch", "kind": "event", "organizer": "Marketing",
+                                          "status": "completed", "starts_at": dt.datetime(2024, 3, 1),
+                                          "ends_at": dt.datetime(2024, 3, 2), "budget_cents": 0, "ticket_price_cents": 0}])
     engine.dispose()
     return url
 
@@ -261,13 +261,13 @@ HOSTILE = [
     ("future date", "c.csv", "customers", (HEADER + "IMP-1,Ada,,,,,2099-01-01\n").encode(), "in the future"),
     ("too many cells", "c.csv", "customers", (HEADER + "IMP-1,Ada,,,,,,extra\n").encode(), "has 8 cells"),
     ("negative quantity", "o.csv", "orders",
-     b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price\n"
-     b"X-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,-1,1.00\n", "must be at least 1"),
+     (b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price\n"
+     b"X-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,-1,1.00\n"), "must be at least 1"),
     ("unknown reference", "v.csv", "visits", b"customer_external_id,visited_at\nNOBODY,2024-03-01\n",
      "unknown customer"),
     ("inconsistent order", "o.csv", "orders",
-     b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price\n"
-     b"X-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,1,1.00\nX-1,IMP-C-001,web,shipped,2024-03-01,IMP-SKU-2,1,1.00\n",
+     (b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price\n"
+     b"X-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,1,1.00\nX-1,IMP-C-001,web,shipped,2024-03-01,IMP-SKU-2,1,1.00\n"),
      "differs from row 2 of the same order"),
 ]
 
@@ -293,3 +293,24 @@ def test_size_limit_is_enforced(engine, monkeypatch):
                            actor="t")
     assert workbook.status == "rejected" and "expands to" in workbook.message
     assert counts(engine)["customers"] == 0
+
+
+def test_cli_import_reports_and_exits_by_outcome(db_url, capsys):
+    from bi_app.extensions import db
+    from bi_app.importing.cli import cli_import
+    from tests.conftest import make_settings
+
+    settings = make_settings(db_url)
+    db.init(db_url)
+    try:
+        assert cli_import(str(FIXTURES / "hostile.csv"), "customers", settings=settings) == 1
+        bad = capsys.readouterr()
+        assert "rejected" in bad.out and "row 4, external_id: duplicate key" in bad.err
+        assert cli_import(str(FIXTURES / "customers.csv"), "customers", settings=settings, dry_run=True) == 0
+        assert "validated" in capsys.readouterr().out
+        assert cli_import(str(FIXTURES / "customers.csv"), "customers", settings=settings) == 0
+        assert "3 new, 0 updated" in capsys.readouterr().out
+        assert cli_import(str(FIXTURES / "missing.csv"), "customers", settings=settings) == 2
+        assert counts(db.require_engine())["customers"] == 3
+    finally:
+        db.engine.dispose()

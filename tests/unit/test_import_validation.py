@@ -94,10 +94,10 @@ def test_semicolon_csv_with_bom_and_quoted_newlines():
 
 
 def test_customers_report_lists_each_bad_cell_with_its_row():
-    data = ("external_id,name,gender,birth_year,extra\n"
-            "C-1,Ada,female,1985,x\n"
-            "C-2,,robot,1985,x\n"
-            "C-1,Dup,male,,x\n").encode()
+    data = (b"external_id,name,gender,birth_year,extra\n"
+            b"C-1,Ada,female,1985,x\n"
+            b"C-2,,robot,1985,x\n"
+            b"C-1,Dup,male,,x\n")
     result = validate(None, open_table(data, "c.csv"), get_kind("customers"), now=NOW)
     assert [(e.row, e.column, e.value, e.message) for e in result.errors] == [
         (3, "gender", "robot", "must be one of: female, male, other"),
@@ -120,7 +120,7 @@ def test_templates_hold_every_column_and_a_parseable_example(kind, fmt):
     content, name = template_file(kind, fmt)
     table = open_table(content, name)
     assert table.header == list(KINDS[kind].columns)
-    (number, cells), = list(table.rows)
+    (_number, cells), = list(table.rows)
     for spec, cell in zip(KINDS[kind].fields, cells):
         spec.parse(cell, now=NOW, decimals=2)  # raises on a bad example
 
