@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import zipfile
 from pathlib import Path
 
@@ -314,3 +315,52 @@ def test_cli_import_reports_and_exits_by_outcome(db_url, capsys):
         assert counts(db.require_engine())["customers"] == 3
     finally:
         db.engine.dispose()
+
+
+def test_analysts_can_neither_open_the_page_nor_start_an_import(demo_app):
+    import base64
+    import re
+
+    from components.ids import AdminImport
+    from tests.conftest import ADMIN_PASSWORD, ANALYST_PASSWORD
+
+    client = demo_app.server.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"username": "analyst", "password": ANALYST_PASSWORD, "next": "/",
+                                "csrf_token": token})
+    assert client.get("/admin/import").status_code == 403
+    upload = "data:text/csv;base64," + base64.b64encode(fixture_bytes("customers.csv")).decode()
+    body = {
+        "output": f"..{AdminImport.RUN_STORE}.data...{AdminImport.INTERVAL}.disabled..."
+                  f"{AdminImport.MESSAGE}.children...{AdminImport.MESSAGE}.is_open..",
+        "outputs": [{"id": AdminImport.RUN_STORE, "property": "data"},
+                    {"id": AdminImport.INTERVAL, "property": "disabled"},
+                    {"id": AdminImport.MESSAGE, "property": "children"},
+                    {"id": AdminImport.MESSAGE, "property": "is_open"}],
+        "inputs": [{"id": AdminImport.VALIDATE, "property": "n_clicks", "value": 0},
+                   {"id": AdminImport.IMPORT, "property": "n_clicks", "value": 1}],
+        "state": [{"id": AdminImport.UPLOAD, "property": "contents", "value": upload},
+                  {"id": AdminImport.UPLOAD, "property": "filename", "value": "customers.csv"},
+                  {"id": AdminImport.KIND, "property": "value", "value": "customers"}],
+        "changedPropIds": [f"{AdminImport.IMPORT}.n_clicks"],
+    }
+    assert client.post("/_dash-update-component", json=body).status_code == 403
+    from bi_app.extensions import db
+
+    def imported() -> tuple[int, int]:
+        with db.require_engine().connect() as conn:
+            return (conn.scalar(select(func.count()).select_from(ImportRun)),
+                    conn.scalar(select(func.count()).select_from(Customer).where(Customer.external_id.like("IMP-%"))))
+
+    assert imported() == (0, 0)
+    admin = demo_app.server.test_client()  # the same request from an admin starts the import
+    token = re.search(r'name="csrf_token" value="([^"]+)"', admin.get("/login").get_data(as_text=True)).group(1)
+    admin.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD, "next": "/", "csrf_token": token})
+    response = admin.post("/_dash-update-component", json=body)
+    assert response.status_code == 200
+    run_id = response.get_json()["response"][AdminImport.RUN_STORE]["data"]["run_id"]
+    deadline = time.monotonic() + 30
+    while not get_run(db.require_engine(), run_id)["finished"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert get_run(db.require_engine(), run_id)["status"] == "succeeded"
+    assert imported() == (1, 3)
