@@ -138,6 +138,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return cli_status(_settings())
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from bi_app.importing.cli import cli_import
+
+    settings = _settings()
+    _engine(settings)
+    return cli_import(args.path, args.kind, settings=settings, dry_run=args.dry_run)
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     for key, value in _settings().masked().items():
         print(f"{key}={'' if value is None else value}")
@@ -180,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("list", "run"))
     p.add_argument("name", nargs="?")
     p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("import", help="import a CSV, .xlsx or Parquet file (all or nothing)")
+    p.add_argument("path")
+    p.add_argument("--kind", required=True, choices=("customers", "products", "orders", "visits",
+                   "event_costs", "event_revenues", "channel_stats"))
+    p.add_argument("--dry-run", action="store_true", help="validate only, write nothing")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("status", help="overall health, each check, scheduler leader, late jobs")
     p.set_defaults(func=cmd_status)

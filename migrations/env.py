@@ -8,6 +8,7 @@ from bi_app.db.models import Base
 import bi_app.db.job_models  # noqa: F401,E402  (job_runs, scheduler_nodes)
 import bi_app.db.log_models  # noqa: F401,E402  (app_logs)
 import bi_app.db.monitoring_models  # noqa: F401,E402  (health results, metrics roll-ups)
+import bi_app.db.import_models  # noqa: F401,E402  (import_runs)
 
 config = context.config
 target_metadata = Base.metadata
