@@ -206,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from bi_app.auth import UserError
+    from bi_app.db.demo import DemoDataExists
     from bi_app.db.engine import DatabaseUnavailable
 
     parser = build_parser()
@@ -217,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (ConfigError, DatabaseUnavailable, UserError) as exc:
+    except (ConfigError, DatabaseUnavailable, UserError, DemoDataExists) as exc:
         print(f"bi-app: {exc}", file=sys.stderr)
         return 2
 
