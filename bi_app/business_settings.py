@@ -323,7 +323,7 @@ def set_many(session: Session, changes: Mapping[str, Any], actor: Any = None,
     return changed
 
 
-def set(session: Session, key: str, value: Any, actor: Any = None) -> Any:  # noqa: A001 - the brief's name
+def set(session: Session, key: str, value: Any, actor: Any = None) -> Any:
     """Change one key (see :func:`set_many`); returns its validated value."""
     changed = set_many(session, {key: value}, actor)
     return changed.get(key, validate(key, value))
@@ -335,3 +335,15 @@ def _actor_name(actor: Any) -> str | None:
 
         return current_username()
     return getattr(actor, "username", None) or str(actor)[:64]
+
+
+def parse_form(texts: Mapping[str, object]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse a whole form: ``({key: value}, {key: error})``; unknown keys are errors too."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for key, text in texts.items():
+        try:
+            values[key] = parse_text(key, text)
+        except SettingError as exc:
+            errors[key] = str(exc)
+    return values, errors

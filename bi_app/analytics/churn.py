@@ -36,7 +36,7 @@ class ChurnThresholds:
     delay_tolerance: float = 0.5
 
     @classmethod
-    def from_settings(cls, values: Mapping[str, Any]) -> "ChurnThresholds":
+    def from_settings(cls, values: Mapping[str, Any]) -> ChurnThresholds:
         return cls(int(values["churn.followup_days"]), int(values["churn.new_at_risk_days"]),
                    int(values["churn.reactivation_days"]), float(values["churn.delay_tolerance"]))
 
@@ -61,9 +61,9 @@ def churn_tag(segment: str, first_visit: dt.date | dt.datetime | None,
         if since_first >= t.followup_days:
             return "new_customer_followup"
         return None
-    if segment in ("growing", "loyal") and avg_interval_days and avg_interval_days > 0:
-        if since_last > avg_interval_days * (1.0 + t.delay_tolerance):
-            return f"{segment}_delayed"
+    overdue = bool(avg_interval_days) and since_last > avg_interval_days * (1.0 + t.delay_tolerance)
+    if segment in ("growing", "loyal") and overdue:
+        return f"{segment}_delayed"
     return None
 
 

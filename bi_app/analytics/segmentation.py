@@ -25,7 +25,7 @@ class SegmentThresholds:
     vip_min_spend_cents: int = 100_000_000
 
     @classmethod
-    def from_settings(cls, values: Mapping[str, Any]) -> "SegmentThresholds":
+    def from_settings(cls, values: Mapping[str, Any]) -> SegmentThresholds:
         return cls(int(values["customers.new_max_visits"]), int(values["customers.growing_max_visits"]),
                    int(values["customers.vip_min_spend_cents"]))
 

@@ -13,12 +13,18 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Date, and_, case, func, literal, or_, select
+from sqlalchemy import Date, case, func, literal, or_, select
 
 from bi_app.analytics import cohorts, kpi
 from bi_app.analytics.churn import next_expected_visit
 from bi_app.analytics.segmentation import SEGMENTS, SegmentThresholds, movement_matrix, summarize
-from bi_app.data._common import category_filter, date_range, engine, platform_filter, previous_period
+from bi_app.data._common import (
+    category_filter,
+    date_range,
+    engine,
+    platform_filter,
+    previous_period,
+)
 from bi_app.data.cache import cached
 from bi_app.db.analytics_models import TAGS, CustomerSegmentSnapshot, CustomerStats, CustomerTag
 from bi_app.db.models import (

@@ -4,8 +4,6 @@ RFM, the list, settings changes, and the Recompute button's role check over HTTP
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from collections import defaultdict
 
 import flask
@@ -20,7 +18,16 @@ from bi_app.customer_tags import recompute
 from bi_app.data import cache as data_cache
 from bi_app.data import customers as data
 from bi_app.db.analytics_models import CustomerStats, CustomerTagHistory
-from bi_app.db.models import AuditLog, Category, Customer, Order, OrderItem, Product, SalesPlatform, Visit
+from bi_app.db.models import (
+    AuditLog,
+    Category,
+    Customer,
+    Order,
+    OrderItem,
+    Product,
+    SalesPlatform,
+    Visit,
+)
 from bi_app.db.rollups import refresh_rollups
 from bi_app.extensions import db
 from tests.conftest import TEST_SECRET, migrate
