@@ -119,7 +119,7 @@ def channel_figure(report: Any) -> go.Figure:
     fig.update_layout(base_layout(
         yaxis={"title": "Views", "gridcolor": GRID_COLOR, "rangemode": "tozero"},
         yaxis2={"title": "Conversion rate", "overlaying": "y", "side": "right", "ticksuffix": "%",
-                "rangemode": "tozero", "showgrid": False},
+                "rangemode": "tozero", "showgrid": False, "tickmode": "auto", "nticks": 5},
         margin={"l": 56, "r": 56, "t": 16, "b": 40}))
     return fig
 
@@ -142,10 +142,12 @@ def channel_table(report: Any) -> dbc.Table:
 def checkins_figure(df: pd.DataFrame) -> go.Figure:
     if df.empty:
         return empty_figure("No check-ins recorded")
-    fig = go.Figure(go.Bar(x=df["hour"], y=df["checkins"], marker_color=PRIMARY,
-                           hovertemplate="%{x|%d %b %H:00}: %{y:,} check-ins<extra></extra>"))
+    # hour labels as categories: a date axis would put its ticks between the hourly bars
+    labels = [f"{h:%d %b %H:00}" for h in pd.to_datetime(df["hour"])]
+    fig = go.Figure(go.Bar(x=labels, y=df["checkins"].tolist(), marker_color=PRIMARY,
+                           hovertemplate="%{x}: %{y:,} check-ins<extra></extra>"))
     fig.update_layout(base_layout(yaxis={"title": "Check-ins", "gridcolor": GRID_COLOR},
-                                  xaxis={"tickformat": "%H:00\n%d %b"}, bargap=0.15))
+                                  xaxis={"type": "category"}, bargap=0.15))
     return fig
 
 

@@ -36,12 +36,13 @@ def _col(card, xl: int) -> dbc.Col:
     return dbc.Col(card, xs=12, xl=xl, className="mb-3")
 
 
-def _number(component_id: str, label: str, value, step, unit: str, minimum=None, maximum=None) -> dbc.Col:
+def _number(component_id: str, label: str, value, step, unit: str) -> dbc.Col:
+    # no min/max: the browser would silently send None for an out-of-range value; the server
+    # validates and says what is wrong
     return dbc.Col([
         dbc.Label(label, html_for=component_id, className="small mb-1"),
         dbc.InputGroup([
-            dbc.Input(id=component_id, type="number", value=value, step=step, min=minimum, max=maximum,
-                      debounce=False),
+            dbc.Input(id=component_id, type="number", value=value, step=step, debounce=False),
             dbc.InputGroupText(unit),
         ], size="sm"),
     ], xs=12, md=4)
@@ -50,9 +51,9 @@ def _number(component_id: str, label: str, value, step, unit: str, minimum=None,
 def _what_if(base, currency: str) -> dbc.Card:
     price = base.ticket_price_cents / 100 if base else 0
     inputs = dbc.Row([
-        _number(EventDetail.WHATIF_COST, "Change costs by", 0, 1, "%", -100, 1000),
-        _number(EventDetail.WHATIF_ATTENDANCE, "Attendance", base.attendees if base else 0, 1, "people", 0),
-        _number(EventDetail.WHATIF_PRICE, "Ticket price", price, 0.01, currency, 0),
+        _number(EventDetail.WHATIF_COST, "Change costs by", 0, 1, "%"),
+        _number(EventDetail.WHATIF_ATTENDANCE, "Attendance", base.attendees if base else 0, 1, "people"),
+        _number(EventDetail.WHATIF_PRICE, "Ticket price", price, 0.01, currency),
     ], className="g-2 mb-3")
     return chart_card("ROI what-if", html.Div([inputs, html.Div(id=EventDetail.WHATIF_RESULT, role="status")]))
 

@@ -23,14 +23,14 @@ def _wait(predicate, what: str, timeout: float = 15) -> None:
         try:
             if predicate():
                 return
-        except Exception:  # noqa: BLE001 - elements are replaced while Dash re-renders
+        except Exception:  # noqa: BLE001, S110 - elements are replaced while Dash re-renders
             pass
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _newest_held_event(url: str) -> tuple[int, str, str]:
-    """The newest completed event (the list is newest first) with its id, code and name."""
+def _events_newest_first(url: str) -> list:
+    """``(id, code, name, status)`` of every event in the list's order (newest first)."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -53,8 +53,8 @@ def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, sta
     login(dash_duo, next_path="/events")
     dash_duo.driver.get(f"{dash_duo.server_url}/events")
 
-    events = _newest_held_event(demo_sqlite_url)
-    newest_id, newest_code, newest_name, _ = events[0]
+    events = _events_newest_first(demo_sqlite_url)
+    newest_code = events[0][1]
     _wait(lambda: dash_duo.find_element(FIRST_CODE).text == newest_code, f"the grid to list {newest_code} first")
     rows = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ag-center-cols-container .ag-row")
     assert len(rows) == min(len(events), 20)  # first page of the grid
@@ -75,6 +75,7 @@ def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, sta
     current_roi = dash_duo.find_element(".app-whatif-roi").text
     roi_card = dash_duo.find_element(".app-event-card-roi").text.split("\n")
     assert roi_card[1] == current_roi  # unchanged inputs: same ROI
+    dash_duo.driver.set_window_size(1400, 2700)  # the whole page in one screenshot
     dash_duo.driver.save_screenshot("/tmp/event-detail.png")
 
     # costs −50 %: the ROI goes up; then an invalid price is refused with a message
@@ -83,7 +84,7 @@ def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, sta
     new_roi = float(dash_duo.find_element(".app-whatif-roi").text.rstrip("%"))
     assert current_roi == "n/a" or new_roi > float(current_roi.rstrip("%"))
     _set(dash_duo, "#event-detail-whatif-price-input", "-5")
-    dash_duo.wait_for_contains_text("#event-detail-whatif-result", "Ticket price", timeout=10)
+    dash_duo.wait_for_contains_text("#event-detail-whatif-result", "Ticket price: 0 or more", timeout=10)
     dash_duo.driver.save_screenshot("/tmp/event-detail-whatif.png")
 
     # unknown and malformed ids: a message, not a traceback
