@@ -4,6 +4,8 @@ RFM, the list, settings changes, and the Recompute button's role check over HTTP
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections import defaultdict
 
 import flask
@@ -305,3 +307,46 @@ def test_a_settings_change_reclassifies_at_once_and_is_audited(server):
     assert row.detail == {"old": 100_000_000, "new": 99_999_999}
     assert data.segment_summary().set_index("segment").loc["vip", "customers"] == 2  # customer 12 too
     assert business_settings.get("customers.vip_min_spend_cents") == 99_999_999
+
+
+def _recompute_body() -> dict:
+    return {"output": "..customers-refresh-store.data...customers-recompute-alert.children..."
+                      "customers-recompute-alert.color...customers-recompute-alert.is_open..",
+            "outputs": [{"id": "customers-refresh-store", "property": "data"},
+                        {"id": "customers-recompute-alert", "property": "children"},
+                        {"id": "customers-recompute-alert", "property": "color"},
+                        {"id": "customers-recompute-alert", "property": "is_open"}],
+            "inputs": [{"id": "customers-recompute-button", "property": "n_clicks", "value": 1}],
+            "changedPropIds": ["customers-recompute-button.n_clicks"], "state": []}
+
+
+def _login(client, username: str, password: str) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post("/login", data={"username": username, "password": password, "next": "/",
+                                       "csrf_token": token}).status_code == 302
+
+
+def test_recompute_button_is_refused_to_a_viewer_and_audited_for_an_analyst(loaded, app_factory):
+    from bi_app import auth
+    from bi_app.db.analytics_models import CustomerTag
+
+    app = app_factory(loaded)
+    with db.session() as session:
+        auth.create_user(session, "viewer1", "viewer-password-1", "viewer", actor="tests")
+        auth.create_user(session, "analyst1", "analyst-password-1", "analyst", actor="tests")
+        session.commit()
+    viewer = app.server.test_client()
+    _login(viewer, "viewer1", "viewer-password-1")
+    assert viewer.post("/_dash-update-component", json=_recompute_body()).status_code == 403
+    with db.session() as session:
+        assert session.scalars(select(CustomerTag)).first() is None
+    analyst = app.server.test_client()
+    _login(analyst, "analyst1", "analyst-password-1")
+    answer = analyst.post("/_dash-update-component", json=_recompute_body())
+    assert answer.status_code == 200
+    assert "Recomputed 13 customers" in json.dumps(json.loads(answer.get_data(as_text=True)))
+    with db.session() as session:
+        assert session.scalars(select(CustomerTag)).first() is not None
+        row = session.scalars(select(AuditLog).where(AuditLog.action == "customer_tags.recompute")).one()
+    assert row.username == "analyst1" and row.user_id is not None
