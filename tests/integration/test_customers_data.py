@@ -350,3 +350,22 @@ def test_recompute_button_is_refused_to_a_viewer_and_audited_for_an_analyst(load
         assert session.scalars(select(CustomerTag)).first() is not None
         row = session.scalars(select(AuditLog).where(AuditLog.action == "customer_tags.recompute")).one()
     assert row.username == "analyst1" and row.user_id is not None
+
+
+def test_admin_settings_form_marks_refused_fields_and_saves_valid_ones(loaded, app_factory):
+    from callbacks.admin_settings import save
+
+    app = app_factory(loaded)
+    keys = list(business_settings.SPECS)
+    ids = [{"type": "admin-settings-input", "key": k} for k in keys]
+    texts = {k: business_settings.format_text(k, v) for k, v in business_settings.defaults().items()}
+    with app.server.test_request_context("/"):
+        bad = {**texts, "churn.followup_days": "soon", "customers.vip_min_spend_cents": "-5"}
+        message, color, _, invalid, feedback = save(1, [bad[k] for k in keys], ids)
+        assert color == "danger" and "Nothing was saved" in message
+        assert [k for k, flag in zip(keys, invalid) if flag] == ["customers.vip_min_spend_cents", "churn.followup_days"]
+        assert "not a number" in feedback[keys.index("churn.followup_days")]
+        good = {**texts, "customers.vip_min_spend_cents": "999,999.99"}
+        message, color, *_ = save(1, [good[k] for k in keys], ids)
+        assert color == "success" and "customers.vip_min_spend_cents" in message
+        assert business_settings.get("customers.vip_min_spend_cents") == 99_999_999
