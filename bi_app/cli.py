@@ -38,6 +38,15 @@ def _invalidate_caches(settings: Settings) -> None:
     invalidate_for_settings(settings)
 
 
+def _recompute_customer_analytics(engine) -> None:
+    """Customer segments and churn tags are derived data: build them right after a load."""
+    import datetime as dt
+
+    from bi_app.customer_tags import recompute
+
+    recompute(engine, dt.datetime.now(dt.timezone.utc).date(), full_snapshots=True)
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from bi_app.db import migrate
 
@@ -59,6 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     summary = demo.load_demo(engine, scale=args.scale, seed=args.seed, progress=not args.quiet,
                              replace=args.replace)
+    _recompute_customer_analytics(engine)
     _invalidate_caches(settings)
     print(json.dumps(summary, default=str, indent=2))
     return 0
@@ -100,6 +110,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     if demo.is_empty(engine):
         print("empty database: loading demo data ...", flush=True)
         demo.load_demo(engine, scale=args.scale, seed=42, progress=True)
+        _recompute_customer_analytics(engine)
         _invalidate_caches(settings)
     with db.session() as session:
         password = settings.admin_password

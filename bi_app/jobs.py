@@ -142,6 +142,10 @@ JOBS: list[JobSpec] = [
             per_process=True, description="Flush each worker's request and callback metrics per minute"),
     JobSpec("retention", "bi_app.monitoring.metrics:purge_old", cron="7 * * * *", timeout=600,
             description="Delete monitoring data past its retention period"),
+    JobSpec("log_retention", "bi_app.monitoring.logs:purge_logs", cron="17 * * * *", timeout=600,
+            description="Delete stored application logs older than 14 days"),
+    JobSpec("customer_tags", "bi_app.customer_tags:recompute_tags", cron="30 2 * * *", timeout=1800,
+            description="Recompute customer stats, monthly segment snapshots and churn-risk tags"),
 ]
 
 

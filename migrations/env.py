@@ -10,6 +10,7 @@ import bi_app.db.log_models  # noqa: F401,E402  (app_logs)
 import bi_app.db.monitoring_models  # noqa: F401,E402  (health results, metrics roll-ups)
 import bi_app.db.import_models  # noqa: F401,E402  (import_runs)
 import bi_app.db.channel_models  # noqa: F401,E402  (channel_sources, channel_last_good)
+import bi_app.db.analytics_models  # noqa: F401,E402  (business settings, customer analytics)
 
 config = context.config
 target_metadata = Base.metadata

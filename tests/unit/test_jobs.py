@@ -77,7 +77,8 @@ def test_invalid_specs_are_rejected_with_the_reason(kwargs, message):
 
 def test_builtin_jobs_are_valid_and_named_once():
     names = [s.name for s in jobs.JOBS]
-    assert names == ["refresh_rollups", "health_checks", "resource_sample", "metrics_rollup", "retention"]
+    assert names == ["refresh_rollups", "health_checks", "resource_sample", "metrics_rollup", "retention",
+                     "log_retention", "customer_tags"]
     assert {s.name: s.seconds for s in jobs.JOBS if s.seconds} == {
         "refresh_rollups": 900, "health_checks": 30, "resource_sample": 15, "metrics_rollup": 60}
 
