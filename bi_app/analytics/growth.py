@@ -13,6 +13,7 @@ month to date) is compared with the equally partial period before it, never with
 Querying a comparison window with :func:`comparison_window` and grouping it by period therefore
 yields exactly the values :func:`growth_table` needs for each current period.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,7 +32,9 @@ SERIES_COLUMNS = ("period", "revenue_cents", "orders")
 
 def _check(granularity: str) -> None:
     if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity: expected one of {', '.join(GRANULARITIES)}, got {granularity!r}")
+        raise ValueError(
+            f"granularity: expected one of {', '.join(GRANULARITIES)}, got {granularity!r}"
+        )
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -91,8 +94,9 @@ def comparison_day(day: dt.date, granularity: str, kind: Comparison) -> dt.date:
     raise ValueError(f"comparison: expected 'pop' or 'yoy', got {kind!r}")
 
 
-def comparison_window(start: dt.date, end: dt.date, granularity: str,
-                      kind: Comparison) -> tuple[dt.date, dt.date]:
+def comparison_window(
+    start: dt.date, end: dt.date, granularity: str, kind: Comparison
+) -> tuple[dt.date, dt.date]:
     """The days to query so that each period of ``start..end`` finds its comparison."""
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
@@ -116,8 +120,10 @@ def change_points(value: float | None, previous: float | None) -> float | None:
 def _lookup(df: pd.DataFrame | None) -> dict[dt.date, tuple[int, int]]:
     if df is None or df.empty:
         return {}
-    return {_as_date(p): (int(r), int(o))
-            for p, r, o in zip(df["period"], df["revenue_cents"], df["orders"])}
+    return {
+        _as_date(p): (int(r), int(o))
+        for p, r, o in zip(df["period"], df["revenue_cents"], df["orders"])
+    }
 
 
 def _as_date(value: object) -> dt.date:
@@ -132,8 +138,12 @@ def _aov(revenue: int, orders: int) -> float | None:
     return revenue / orders if orders else None
 
 
-def growth_table(current: pd.DataFrame, previous: pd.DataFrame | None, year_ago: pd.DataFrame | None,
-                 granularity: str) -> pd.DataFrame:
+def growth_table(
+    current: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    year_ago: pd.DataFrame | None,
+    granularity: str,
+) -> pd.DataFrame:
     """One row per current period with its PoP and YoY comparisons.
 
     Inputs have columns ``period``, ``revenue_cents``, ``orders``: ``current`` over the range,
@@ -149,25 +159,54 @@ def growth_table(current: pd.DataFrame, previous: pd.DataFrame | None, year_ago:
     for period, (revenue, orders) in sorted(_lookup(current).items()):
         p_rev, p_ord = prev.get(shift_period(period, granularity, -1), (0, 0))
         y_rev, y_ord = yoy.get(year_earlier(period, granularity), (0, 0))
-        rows.append({
-            "period": period, "revenue_cents": revenue, "orders": orders,
-            "aov_cents": _aov(revenue, orders),
-            "prev_revenue_cents": p_rev, "prev_orders": p_ord,
-            "revenue_pop_pct": change_pct(revenue, p_rev), "orders_pop_pct": change_pct(orders, p_ord),
-            "yoy_revenue_cents": y_rev, "yoy_orders": y_ord,
-            "revenue_yoy_pct": change_pct(revenue, y_rev), "orders_yoy_pct": change_pct(orders, y_ord),
-        })
-    columns = ["period", "revenue_cents", "orders", "aov_cents", "prev_revenue_cents", "prev_orders",
-               "revenue_pop_pct", "orders_pop_pct", "yoy_revenue_cents", "yoy_orders",
-               "revenue_yoy_pct", "orders_yoy_pct"]
-    int_columns = {"revenue_cents", "orders", "prev_revenue_cents", "prev_orders", "yoy_revenue_cents",
-                   "yoy_orders"}
+        rows.append(
+            {
+                "period": period,
+                "revenue_cents": revenue,
+                "orders": orders,
+                "aov_cents": _aov(revenue, orders),
+                "prev_revenue_cents": p_rev,
+                "prev_orders": p_ord,
+                "revenue_pop_pct": change_pct(revenue, p_rev),
+                "orders_pop_pct": change_pct(orders, p_ord),
+                "yoy_revenue_cents": y_rev,
+                "yoy_orders": y_ord,
+                "revenue_yoy_pct": change_pct(revenue, y_rev),
+                "orders_yoy_pct": change_pct(orders, y_ord),
+            }
+        )
+    columns = [
+        "period",
+        "revenue_cents",
+        "orders",
+        "aov_cents",
+        "prev_revenue_cents",
+        "prev_orders",
+        "revenue_pop_pct",
+        "orders_pop_pct",
+        "yoy_revenue_cents",
+        "yoy_orders",
+        "revenue_yoy_pct",
+        "orders_yoy_pct",
+    ]
+    int_columns = {
+        "revenue_cents",
+        "orders",
+        "prev_revenue_cents",
+        "prev_orders",
+        "yoy_revenue_cents",
+        "yoy_orders",
+    }
     # object dtype for the optional figures: None stays None (pandas would turn it into NaN)
-    return pd.DataFrame({
-        c: pd.Series([r[c] for r in rows],
-                     dtype="int64" if c in int_columns else ("object" if c != "period" else None))
-        for c in columns
-    })
+    return pd.DataFrame(
+        {
+            c: pd.Series(
+                [r[c] for r in rows],
+                dtype="int64" if c in int_columns else ("object" if c != "period" else None),
+            )
+            for c in columns
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -188,19 +227,29 @@ class GrowthKpi:
     yoy_change: float | None
 
 
-def _growth_kpi(key: str, label: str, kind: str, value: float | None, previous: float | None,
-                year_ago: float | None) -> GrowthKpi:
+def _growth_kpi(
+    key: str,
+    label: str,
+    kind: str,
+    value: float | None,
+    previous: float | None,
+    year_ago: float | None,
+) -> GrowthKpi:
     diff = change_points if kind == "share" else change_pct
-    return GrowthKpi(key, label, kind, value, previous, year_ago, diff(value, previous), diff(value, year_ago))
+    return GrowthKpi(
+        key, label, kind, value, previous, year_ago, diff(value, previous), diff(value, year_ago)
+    )
 
 
-def summary_kpis(current: Mapping[str, int], previous: Mapping[str, int],
-                 year_ago: Mapping[str, int]) -> list[GrowthKpi]:
+def summary_kpis(
+    current: Mapping[str, int], previous: Mapping[str, int], year_ago: Mapping[str, int]
+) -> list[GrowthKpi]:
     """Revenue, orders, average order value and the share of orders cancelled or refunded.
 
     Each mapping holds ``revenue_cents``, ``orders`` (revenue orders), ``lost_orders``
     (cancelled + refunded) and ``all_orders`` (every status).
     """
+
     def aov(t: Mapping[str, int]) -> float | None:
         return _aov(t["revenue_cents"], t["orders"])
 
@@ -208,9 +257,21 @@ def summary_kpis(current: Mapping[str, int], previous: Mapping[str, int],
         return share(t["lost_orders"], t["all_orders"])
 
     return [
-        _growth_kpi("revenue", "Revenue", "money", current["revenue_cents"], previous["revenue_cents"],
-                    year_ago["revenue_cents"]),
-        _growth_kpi("orders", "Orders", "count", current["orders"], previous["orders"], year_ago["orders"]),
-        _growth_kpi("aov", "Average order value", "money", aov(current), aov(previous), aov(year_ago)),
-        _growth_kpi("lost", "Cancelled or refunded", "share", lost(current), lost(previous), lost(year_ago)),
+        _growth_kpi(
+            "revenue",
+            "Revenue",
+            "money",
+            current["revenue_cents"],
+            previous["revenue_cents"],
+            year_ago["revenue_cents"],
+        ),
+        _growth_kpi(
+            "orders", "Orders", "count", current["orders"], previous["orders"], year_ago["orders"]
+        ),
+        _growth_kpi(
+            "aov", "Average order value", "money", aov(current), aov(previous), aov(year_ago)
+        ),
+        _growth_kpi(
+            "lost", "Cancelled or refunded", "share", lost(current), lost(previous), lost(year_ago)
+        ),
     ]

@@ -7,10 +7,12 @@ categories with one. With a status filter it is the value of orders in the chose
 clicking "refunded" shows what was refunded. The share of orders cancelled or refunded is taken
 over orders of every status in the same dates, platforms and categories.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import case, false, func, select
@@ -46,6 +48,7 @@ MAX_PRODUCTS = 5_000
 
 # --- the status filter ------------------------------------------------------------------------
 
+
 def parse_statuses(raw: object) -> tuple[Codes, list[str]]:
     """The ``status`` URL parameter (or a callback value) as known status codes plus notices.
 
@@ -63,7 +66,9 @@ def parse_statuses(raw: object) -> tuple[Codes, list[str]]:
     rejected = [c for c in dict.fromkeys(codes) if c not in ORDER_STATUSES]
     notices = []
     if rejected:
-        notices.append(f"Unknown order status {', '.join(repr(c[:40]) for c in rejected[:3])} ignored.")
+        notices.append(
+            f"Unknown order status {', '.join(repr(c[:40]) for c in rejected[:3])} ignored."
+        )
     if not valid or len(valid) == len(ORDER_STATUSES):
         return None, notices
     return valid, notices
@@ -75,11 +80,14 @@ def _selected(statuses: Codes) -> tuple[str, ...]:
 
 # --- building blocks ------------------------------------------------------------------------
 
+
 def _sales_table(categories: Codes) -> Any:
     return DailyCategorySales.__table__ if categories else DailyOrders.__table__
 
 
-def _where(table: Any, start: dt.date, end: dt.date, platforms: Codes, categories: Codes) -> list[Any]:
+def _where(
+    table: Any, start: dt.date, end: dt.date, platforms: Codes, categories: Codes
+) -> list[Any]:
     """Date, platform and category conditions; statuses are applied by each query."""
     conditions = [table.c.day >= start, table.c.day <= end]
     conditions += platform_filter(table.c.platform_id, platforms)
@@ -92,8 +100,9 @@ def _sum_if(column: Any, condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, column), else_=0)), 0)
 
 
-def _period_frame(found: dict[dt.date, tuple[int, ...]], periods: list[dt.date],
-                  columns: tuple[str, ...]) -> pd.DataFrame:
+def _period_frame(
+    found: dict[dt.date, tuple[int, ...]], periods: list[dt.date], columns: tuple[str, ...]
+) -> pd.DataFrame:
     zeros = (0,) * len(columns)
     data: dict[str, Any] = {"period": periods}
     for i, name in enumerate(columns):
@@ -103,9 +112,15 @@ def _period_frame(found: dict[dt.date, tuple[int, ...]], periods: list[dt.date],
 
 # --- totals and growth ------------------------------------------------------------------------
 
+
 @cached(NAMESPACE)
-def sales_page_totals(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                      statuses: Codes = None) -> dict:
+def sales_page_totals(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> dict:
     """``{"revenue_cents", "orders", "lost_orders", "lost_cents", "all_orders"}`` for the days."""
     first, last = date_range(start, end)
     table = _sales_table(categories)
@@ -120,26 +135,44 @@ def sales_page_totals(start: DateArg, end: DateArg, platforms: Codes = None, cat
     ).where(*_where(table, first, last, platforms, categories))
     with engine().connect() as conn:
         revenue, orders, lost_orders, lost_cents, all_orders = conn.execute(query).one()
-    return {"revenue_cents": int(revenue), "orders": int(orders), "lost_orders": int(lost_orders),
-            "lost_cents": int(lost_cents), "all_orders": int(all_orders)}
+    return {
+        "revenue_cents": int(revenue),
+        "orders": int(orders),
+        "lost_orders": int(lost_orders),
+        "lost_cents": int(lost_cents),
+        "all_orders": int(all_orders),
+    }
 
 
 @cached(NAMESPACE)
-def sales_page_kpis(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                    statuses: Codes = None) -> list[growth.GrowthKpi]:
+def sales_page_kpis(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> list[growth.GrowthKpi]:
     """Headline figures against the previous equal-length range and the same range a year earlier."""
     first, last = date_range(start, end)
     prev_start, prev_end = previous_period(first, last)
     year_start, year_end = growth.comparison_window(first, last, "day", "yoy")
     args = (platforms, categories, statuses)
-    return growth.summary_kpis(sales_page_totals(first, last, *args),
-                               sales_page_totals(prev_start, prev_end, *args),
-                               sales_page_totals(year_start, year_end, *args))
+    return growth.summary_kpis(
+        sales_page_totals(first, last, *args),
+        sales_page_totals(prev_start, prev_end, *args),
+        sales_page_totals(year_start, year_end, *args),
+    )
 
 
 @cached(NAMESPACE)
-def period_sales(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                 statuses: Codes = None, granularity: str = "day") -> pd.DataFrame:
+def period_sales(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+    granularity: str = "day",
+) -> pd.DataFrame:
     """Columns ``period``, ``revenue_cents``, ``orders``: one row per period touching the days
     (only the days inside the range count), zeros included."""
     first, last = date_range(start, end)
@@ -148,18 +181,28 @@ def period_sales(start: DateArg, end: DateArg, platforms: Codes = None, categori
     period = table.c[granularity]
     query = (
         select(period, func.sum(table.c.revenue_cents), func.sum(table.c.orders))
-        .where(*_where(table, first, last, platforms, categories),
-               table.c.status.in_(_selected(statuses)))
+        .where(
+            *_where(table, first, last, platforms, categories),
+            table.c.status.in_(_selected(statuses)),
+        )
         .group_by(period)
     )
     with engine().connect() as conn:
         found = {row[0]: (int(row[1]), int(row[2])) for row in conn.execute(query)}
-    return _period_frame(found, growth.periods(first, last, granularity), ("revenue_cents", "orders"))
+    return _period_frame(
+        found, growth.periods(first, last, granularity), ("revenue_cents", "orders")
+    )
 
 
 @cached(NAMESPACE)
-def revenue_growth(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                   statuses: Codes = None, granularity: str = "day") -> pd.DataFrame:
+def revenue_growth(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+    granularity: str = "day",
+) -> pd.DataFrame:
     """Revenue, orders and average order value per period with period-over-period and
     year-over-year changes (see :func:`bi_app.analytics.growth.growth_table` for the columns)."""
     first, last = date_range(start, end)
@@ -172,8 +215,14 @@ def revenue_growth(start: DateArg, end: DateArg, platforms: Codes = None, catego
 
 
 @cached(NAMESPACE)
-def lost_orders_trend(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                      statuses: Codes = None, granularity: str = "day") -> pd.DataFrame:
+def lost_orders_trend(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+    granularity: str = "day",
+) -> pd.DataFrame:
     """Cancellations and refunds per period: ``period``, ``cancelled_orders``, ``cancelled_cents``,
     ``refunded_orders``, ``refunded_cents``, ``all_orders`` and ``lost_share`` (of all orders)."""
     first, last = date_range(start, end)
@@ -191,18 +240,32 @@ def lost_orders_trend(start: DateArg, end: DateArg, platforms: Codes = None, cat
     )
     with engine().connect() as conn:
         found = {row[0]: tuple(int(v) for v in row[1:]) for row in conn.execute(query)}
-    columns = ("cancelled_orders", "cancelled_cents", "refunded_orders", "refunded_cents", "all_orders")
+    columns = (
+        "cancelled_orders",
+        "cancelled_cents",
+        "refunded_orders",
+        "refunded_cents",
+        "all_orders",
+    )
     frame = _period_frame(found, growth.periods(first, last, granularity), columns)
-    frame["lost_share"] = [growth.share(c + r, n) for c, r, n in
-                           zip(frame["cancelled_orders"], frame["refunded_orders"], frame["all_orders"])]
+    frame["lost_share"] = [
+        growth.share(c + r, n)
+        for c, r, n in zip(frame["cancelled_orders"], frame["refunded_orders"], frame["all_orders"])
+    ]
     return frame
 
 
 # --- breakdowns -------------------------------------------------------------------------------
 
+
 @cached(NAMESPACE)
-def orders_by_platform_status(start: DateArg, end: DateArg, platforms: Codes = None,
-                              categories: Codes = None, statuses: Codes = None) -> pd.DataFrame:
+def orders_by_platform_status(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> pd.DataFrame:
     """Columns ``platform``, ``platform_name``, ``status``, ``orders``, ``revenue_cents`` for every
     status (or the chosen ones); only combinations that occurred, in status order."""
     first, last = date_range(start, end)
@@ -211,24 +274,38 @@ def orders_by_platform_status(start: DateArg, end: DateArg, platforms: Codes = N
     if statuses:
         conditions.append(table.c.status.in_(statuses))
     query = (
-        select(SalesPlatform.code, SalesPlatform.name, table.c.status, func.sum(table.c.orders),
-               func.sum(table.c.revenue_cents))
+        select(
+            SalesPlatform.code,
+            SalesPlatform.name,
+            table.c.status,
+            func.sum(table.c.orders),
+            func.sum(table.c.revenue_cents),
+        )
         .join(SalesPlatform, SalesPlatform.id == table.c.platform_id)
         .where(*conditions)
         .group_by(SalesPlatform.code, SalesPlatform.name, table.c.status)
     )
     with engine().connect() as conn:
-        rows = [(code, name, status, int(orders), int(cents))
-                for code, name, status, orders, cents in conn.execute(query)]
+        rows = [
+            (code, name, status, int(orders), int(cents))
+            for code, name, status, orders, cents in conn.execute(query)
+        ]
     rank = {status: i for i, status in enumerate(ORDER_STATUSES)}
     rows.sort(key=lambda r: (r[0], rank.get(r[2], len(rank))))
-    frame = pd.DataFrame(rows, columns=["platform", "platform_name", "status", "orders", "revenue_cents"])
+    frame = pd.DataFrame(
+        rows, columns=["platform", "platform_name", "status", "orders", "revenue_cents"]
+    )
     return frame.astype({"orders": "int64", "revenue_cents": "int64"})
 
 
 @cached(NAMESPACE)
-def orders_by_status(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                     statuses: Codes = None) -> pd.DataFrame:
+def orders_by_status(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> pd.DataFrame:
     """Columns ``status``, ``orders``, ``revenue_cents``, ``share`` (of the orders shown): one row
     per known status (or per chosen status), zeros included, in lifecycle order."""
     first, last = date_range(start, end)
@@ -242,35 +319,50 @@ def orders_by_status(start: DateArg, end: DateArg, platforms: Codes = None, cate
         found = {status: (int(orders), int(cents)) for status, orders, cents in conn.execute(query)}
     shown = [s for s in ORDER_STATUSES if not statuses or s in statuses]
     total = sum(found.get(s, (0, 0))[0] for s in shown)
-    frame = pd.DataFrame({
-        "status": shown,
-        "orders": pd.array([found.get(s, (0, 0))[0] for s in shown], dtype="int64"),
-        "revenue_cents": pd.array([found.get(s, (0, 0))[1] for s in shown], dtype="int64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "status": shown,
+            "orders": pd.array([found.get(s, (0, 0))[0] for s in shown], dtype="int64"),
+            "revenue_cents": pd.array([found.get(s, (0, 0))[1] for s in shown], dtype="int64"),
+        }
+    )
     frame["share"] = [growth.share(n, total) for n in frame["orders"]]
     return frame
 
 
 @cached(NAMESPACE)
-def category_sales(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                   statuses: Codes = None) -> pd.DataFrame:
+def category_sales(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> pd.DataFrame:
     """Columns ``category`` (code), ``category_name``, ``revenue_cents``, ``units``, ``orders``,
     ``share`` (of item revenue shown), by revenue; categories without sales are left out."""
     first, last = date_range(start, end)
     table = DailyCategorySales.__table__
     revenue = func.sum(table.c.revenue_cents)
     query = (
-        select(Category.code, Category.name, revenue, func.sum(table.c.units), func.sum(table.c.orders))
+        select(
+            Category.code, Category.name, revenue, func.sum(table.c.units), func.sum(table.c.orders)
+        )
         .join(Category, Category.id == table.c.category_id)
-        .where(*_where(table, first, last, platforms, categories),
-               table.c.status.in_(_selected(statuses)))
+        .where(
+            *_where(table, first, last, platforms, categories),
+            table.c.status.in_(_selected(statuses)),
+        )
         .group_by(Category.code, Category.name)
         .order_by(revenue.desc(), Category.code)
     )
     with engine().connect() as conn:
-        rows = [(code, name, int(rev), int(units), int(orders))
-                for code, name, rev, units, orders in conn.execute(query)]
-    frame = pd.DataFrame(rows, columns=["category", "category_name", "revenue_cents", "units", "orders"])
+        rows = [
+            (code, name, int(rev), int(units), int(orders))
+            for code, name, rev, units, orders in conn.execute(query)
+        ]
+    frame = pd.DataFrame(
+        rows, columns=["category", "category_name", "revenue_cents", "units", "orders"]
+    )
     frame = frame.astype({"revenue_cents": "int64", "units": "int64", "orders": "int64"})
     total = int(frame["revenue_cents"].sum())
     frame["share"] = [growth.share(int(v), total) for v in frame["revenue_cents"]]
@@ -278,8 +370,15 @@ def category_sales(start: DateArg, end: DateArg, platforms: Codes = None, catego
 
 
 @cached(NAMESPACE)
-def product_ranking(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                    statuses: Codes = None, metric: str = "revenue", limit: int = 1000) -> pd.DataFrame:
+def product_ranking(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+    metric: str = "revenue",
+    limit: int = 1000,
+) -> pd.DataFrame:
     """Best sellers by ``metric`` (``revenue`` or ``units``; ties by the other, then SKU):
     ``rank``, ``sku``, ``product``, ``category``, ``units``, ``orders``, ``revenue_cents`` and
     ``share`` — the product's fraction of the revenue of *all* products under the filters."""
@@ -289,13 +388,29 @@ def product_ranking(start: DateArg, end: DateArg, platforms: Codes = None, categ
     if not 1 <= int(limit) <= MAX_PRODUCTS:
         raise ValueError(f"limit: expected 1..{MAX_PRODUCTS}, got {limit!r}")
     table = DailyProductSales.__table__
-    conditions = [*_where(table, first, last, platforms, categories),
-                  table.c.status.in_(_selected(statuses))]
+    conditions = [
+        *_where(table, first, last, platforms, categories),
+        table.c.status.in_(_selected(statuses)),
+    ]
     revenue, units = func.sum(table.c.revenue_cents), func.sum(table.c.units)
-    total = select(func.coalesce(func.sum(table.c.revenue_cents), 0)).where(*conditions).scalar_subquery()
-    order = (revenue.desc(), units.desc()) if metric == "revenue" else (units.desc(), revenue.desc())
+    total = (
+        select(func.coalesce(func.sum(table.c.revenue_cents), 0))
+        .where(*conditions)
+        .scalar_subquery()
+    )
+    order = (
+        (revenue.desc(), units.desc()) if metric == "revenue" else (units.desc(), revenue.desc())
+    )
     query = (
-        select(Product.sku, Product.name, Category.name, units, func.sum(table.c.orders), revenue, total)
+        select(
+            Product.sku,
+            Product.name,
+            Category.name,
+            units,
+            func.sum(table.c.orders),
+            revenue,
+            total,
+        )
         .join(Product, Product.id == table.c.product_id)
         .join(Category, Category.id == table.c.category_id)
         .where(*conditions)
@@ -304,8 +419,14 @@ def product_ranking(start: DateArg, end: DateArg, platforms: Codes = None, categ
         .limit(int(limit))
     )
     with engine().connect() as conn:
-        rows = [(i, sku, name, category, int(u), int(o), int(r), growth.share(int(r), int(t)))
-                for i, (sku, name, category, u, o, r, t) in enumerate(conn.execute(query), start=1)]
-    frame = pd.DataFrame(rows, columns=["rank", "sku", "product", "category", "units", "orders",
-                                        "revenue_cents", "share"])
-    return frame.astype({"rank": "int64", "units": "int64", "orders": "int64", "revenue_cents": "int64"})
+        rows = [
+            (i, sku, name, category, int(u), int(o), int(r), growth.share(int(r), int(t)))
+            for i, (sku, name, category, u, o, r, t) in enumerate(conn.execute(query), start=1)
+        ]
+    frame = pd.DataFrame(
+        rows,
+        columns=["rank", "sku", "product", "category", "units", "orders", "revenue_cents", "share"],
+    )
+    return frame.astype(
+        {"rank": "int64", "units": "int64", "orders": "int64", "revenue_cents": "int64"}
+    )

@@ -4,6 +4,7 @@ Every expected number below was worked out by hand from ORDERS (see the comments
 the code. The main range is January 2024; the previous equal period is December 2023 and the
 year-earlier one January 2023.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,20 +48,59 @@ ORDERS = [
 
 def load_dataset(engine: Engine) -> None:
     prices = {p[0]: p[4] for p in PRODUCTS}
-    items = [dict(order_id=o[0], product_id=pid, quantity=qty, unit_price_cents=prices[pid],
-                  amount_cents=prices[pid] * qty) for o in ORDERS for pid, qty in o[6]]
+    items = [
+        dict(
+            order_id=o[0],
+            product_id=pid,
+            quantity=qty,
+            unit_price_cents=prices[pid],
+            amount_cents=prices[pid] * qty,
+        )
+        for o in ORDERS
+        for pid, qty in o[6]
+    ]
     for i, item in enumerate(items, start=1):
         item["id"] = i
     with engine.begin() as conn:
         conn.execute(insert(SalesPlatform), [dict(id=i, code=c, name=n) for i, c, n in PLATFORMS])
         conn.execute(insert(Category), [dict(id=i, code=c, name=n) for i, c, n in CATEGORIES])
-        conn.execute(insert(Product), [dict(id=i, sku=s, name=n, category_id=c, unit_price_cents=p,
-                                            unit_cost_cents=0, active=True) for i, s, n, c, p in PRODUCTS])
-        conn.execute(insert(Customer), [dict(id=i, external_id=f"C{i}", name=f"Customer {i}",
-                                             created_at=T(2022, 1, 1)) for i in (1, 2, 3)])
-        conn.execute(insert(Order), [dict(id=o, order_number=f"O-{o}", customer_id=c, platform_id=p,
-                                          status=s, ordered_at=at, total_cents=total)
-                                     for o, c, p, s, at, total, _ in ORDERS])
+        conn.execute(
+            insert(Product),
+            [
+                dict(
+                    id=i,
+                    sku=s,
+                    name=n,
+                    category_id=c,
+                    unit_price_cents=p,
+                    unit_cost_cents=0,
+                    active=True,
+                )
+                for i, s, n, c, p in PRODUCTS
+            ],
+        )
+        conn.execute(
+            insert(Customer),
+            [
+                dict(id=i, external_id=f"C{i}", name=f"Customer {i}", created_at=T(2022, 1, 1))
+                for i in (1, 2, 3)
+            ],
+        )
+        conn.execute(
+            insert(Order),
+            [
+                dict(
+                    id=o,
+                    order_number=f"O-{o}",
+                    customer_id=c,
+                    platform_id=p,
+                    status=s,
+                    ordered_at=at,
+                    total_cents=total,
+                )
+                for o, c, p, s, at, total, _ in ORDERS
+            ],
+        )
         conn.execute(insert(OrderItem), items)
     refresh_rollups(engine)
 
@@ -87,15 +127,19 @@ def _records(df):
 
 # --- the status parameter ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("raw", "expected", "notices"), [
-    (None, None, 0),
-    ("", None, 0),
-    ("refunded", ("refunded",), 0),
-    ("Shipped, PAID", ("paid", "shipped"), 0),  # lifecycle order, case-insensitive
-    (["cancelled", "bogus"], ("cancelled",), 1),
-    ("<script>", None, 1),
-    (",".join(["pending", "paid", "shipped", "delivered", "cancelled", "refunded"]), None, 0),
-])
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "notices"),
+    [
+        (None, None, 0),
+        ("", None, 0),
+        ("refunded", ("refunded",), 0),
+        ("Shipped, PAID", ("paid", "shipped"), 0),  # lifecycle order, case-insensitive
+        (["cancelled", "bogus"], ("cancelled",), 1),
+        ("<script>", None, 1),
+        (",".join(["pending", "paid", "shipped", "delivered", "cancelled", "refunded"]), None, 0),
+    ],
+)
 def test_parse_statuses(raw, expected, notices):
     from bi_app.data.sales_page import parse_statuses
 
@@ -106,19 +150,29 @@ def test_parse_statuses(raw, expected, notices):
 
 # --- totals and KPIs --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("args", "expected"), [
-    # revenue orders 1, 2, 3, 7; lost: 4 (cancelled 1000), 6 and 8 (refunded 5000 + 1000); 8 in all
-    (dict(), dict(revenue_cents=10700, orders=4, lost_orders=3, lost_cents=7000, all_orders=8)),
-    # the value of refunded orders 6 and 8
-    (dict(statuses=("refunded",)), dict(revenue_cents=6000, orders=2, lost_orders=2, lost_cents=6000,
-                                        all_orders=8)),
-    # web: 1, 2, 7 earn; 8 refunded; 5 pending
-    (dict(platforms=("web",)), dict(revenue_cents=8700, orders=3, lost_orders=1, lost_cents=1000,
-                                    all_orders=5)),
-    # toys items: order 1 (500), 3 (2000); 5 is pending (500)
-    (dict(categories=("toys",)), dict(revenue_cents=2500, orders=2, lost_orders=0, lost_cents=0,
-                                      all_orders=3)),
-])
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        # revenue orders 1, 2, 3, 7; lost: 4 (cancelled 1000), 6 and 8 (refunded 5000 + 1000); 8 in all
+        (dict(), dict(revenue_cents=10700, orders=4, lost_orders=3, lost_cents=7000, all_orders=8)),
+        # the value of refunded orders 6 and 8
+        (
+            dict(statuses=("refunded",)),
+            dict(revenue_cents=6000, orders=2, lost_orders=2, lost_cents=6000, all_orders=8),
+        ),
+        # web: 1, 2, 7 earn; 8 refunded; 5 pending
+        (
+            dict(platforms=("web",)),
+            dict(revenue_cents=8700, orders=3, lost_orders=1, lost_cents=1000, all_orders=5),
+        ),
+        # toys items: order 1 (500), 3 (2000); 5 is pending (500)
+        (
+            dict(categories=("toys",)),
+            dict(revenue_cents=2500, orders=2, lost_orders=0, lost_cents=0, all_orders=3),
+        ),
+    ],
+)
 def test_totals(dataset_url, args, expected):
     from bi_app.data.sales_page import sales_page_totals
 
@@ -136,13 +190,16 @@ def test_kpis_pop_and_yoy(dataset_url):
     assert (orders.value, orders.previous, orders.year_ago) == (4, 1, 2)
     assert orders.pop_change == pytest.approx(300.0) and orders.yoy_change == pytest.approx(100.0)
     assert (aov.value, aov.previous, aov.year_ago) == (2675, 2500, 1500)
-    assert aov.pop_change == pytest.approx(7.0) and aov.yoy_change == pytest.approx(1175 / 1500 * 100)
+    assert aov.pop_change == pytest.approx(7.0) and aov.yoy_change == pytest.approx(
+        1175 / 1500 * 100
+    )
     # lost share: 3 of 8, 1 of 2 in December, 0 of 2 a year earlier
     assert (lost.value, lost.previous, lost.year_ago) == (0.375, 0.5, 0.0)
     assert lost.pop_change == pytest.approx(-12.5) and lost.yoy_change == pytest.approx(37.5)
 
 
 # --- growth per period ------------------------------------------------------------------------
+
 
 def test_monthly_growth(dataset_url):
     from bi_app.data.sales_page import revenue_growth
@@ -160,11 +217,19 @@ def test_weekly_growth_compares_52_weeks_earlier(dataset_url):
 
     week1, week2 = _records(revenue_growth(D(2024, 1, 8), D(2024, 1, 21), granularity="week"))
     # week of Jan 8: order 3 (2000); the week before: orders 1 + 2 (5000); week of 2023-01-09: 301
-    assert (week1["period"], week1["revenue_cents"], week1["prev_revenue_cents"]) == (D(2024, 1, 8), 2000, 5000)
+    assert (week1["period"], week1["revenue_cents"], week1["prev_revenue_cents"]) == (
+        D(2024, 1, 8),
+        2000,
+        5000,
+    )
     assert week1["revenue_pop_pct"] == pytest.approx(-60.0)
     assert (week1["yoy_revenue_cents"], week1["revenue_yoy_pct"]) == (2000, pytest.approx(0.0))
     # week of Jan 15: order 7 (3700) vs 2000; a year earlier 302 (1000)
-    assert (week2["revenue_cents"], week2["prev_revenue_cents"], week2["yoy_revenue_cents"]) == (3700, 2000, 1000)
+    assert (week2["revenue_cents"], week2["prev_revenue_cents"], week2["yoy_revenue_cents"]) == (
+        3700,
+        2000,
+        1000,
+    )
     assert week2["revenue_pop_pct"] == pytest.approx(85.0)
     assert week2["revenue_yoy_pct"] == pytest.approx(270.0)
     assert week2["orders_yoy_pct"] == pytest.approx(0.0)
@@ -175,7 +240,11 @@ def test_partial_months_compare_the_same_days(dataset_url):
 
     jan, feb = _records(revenue_growth(D(2024, 1, 15), D(2024, 2, 10), granularity="month"))
     # Jan 15-31: order 7 only; Dec 15-31 had nothing; Jan 15-31 2023: order 302 (1000)
-    assert (jan["revenue_cents"], jan["prev_revenue_cents"], jan["yoy_revenue_cents"]) == (3700, 0, 1000)
+    assert (jan["revenue_cents"], jan["prev_revenue_cents"], jan["yoy_revenue_cents"]) == (
+        3700,
+        0,
+        1000,
+    )
     assert jan["revenue_pop_pct"] is None and jan["revenue_yoy_pct"] == pytest.approx(270.0)
     # Feb 1-10: order 501 (1000) vs Jan 1-10: orders 1, 2, 3 (7000) — not the whole of January
     assert (feb["revenue_cents"], feb["prev_revenue_cents"], feb["prev_orders"]) == (1000, 7000, 3)
@@ -186,7 +255,9 @@ def test_partial_months_compare_the_same_days(dataset_url):
 def test_daily_growth_by_status(dataset_url):
     from bi_app.data.sales_page import revenue_growth
 
-    (day,) = _records(revenue_growth(D(2024, 1, 10), D(2024, 1, 10), statuses=("shipped", "cancelled")))
+    (day,) = _records(
+        revenue_growth(D(2024, 1, 10), D(2024, 1, 10), statuses=("shipped", "cancelled"))
+    )
     # Jan 10: order 3 shipped (2000) and order 4 cancelled (1000); nothing on Jan 9
     assert (day["revenue_cents"], day["orders"], day["prev_revenue_cents"]) == (3000, 2, 0)
     assert day["revenue_yoy_pct"] is None  # 2023-01-10's order 301 was paid, not shipped/cancelled
@@ -194,13 +265,27 @@ def test_daily_growth_by_status(dataset_url):
 
 # --- cancellations and refunds ----------------------------------------------------------------
 
+
 def test_lost_orders_trend(dataset_url):
     from bi_app.data.sales_page import lost_orders_trend
 
     (month,) = _records(lost_orders_trend(*JAN, granularity="month"))
-    assert {k: month[k] for k in ("cancelled_orders", "cancelled_cents", "refunded_orders",
-                                  "refunded_cents", "all_orders")} == dict(
-        cancelled_orders=1, cancelled_cents=1000, refunded_orders=2, refunded_cents=6000, all_orders=8)
+    assert {
+        k: month[k]
+        for k in (
+            "cancelled_orders",
+            "cancelled_cents",
+            "refunded_orders",
+            "refunded_cents",
+            "all_orders",
+        )
+    } == dict(
+        cancelled_orders=1,
+        cancelled_cents=1000,
+        refunded_orders=2,
+        refunded_cents=6000,
+        all_orders=8,
+    )
     assert month["lost_share"] == pytest.approx(0.375)
 
     week1, week2 = _records(lost_orders_trend(D(2024, 1, 8), D(2024, 1, 21), granularity="week"))
@@ -217,19 +302,37 @@ def test_lost_orders_trend(dataset_url):
 
 # --- breakdowns and rankings ------------------------------------------------------------------
 
+
 def test_orders_by_status_and_platform(dataset_url):
     from bi_app.data.sales_page import orders_by_platform_status, orders_by_status
 
-    by_status = {r["status"]: (r["orders"], r["revenue_cents"]) for r in _records(orders_by_status(*JAN))}
-    assert by_status == {"pending": (1, 500), "paid": (2, 6200), "shipped": (1, 2000),
-                         "delivered": (1, 2500), "cancelled": (1, 1000), "refunded": (2, 6000)}
-    assert [r["status"] for r in _records(orders_by_status(*JAN, statuses=("refunded", "paid")))] == [
-        "paid", "refunded"]
+    by_status = {
+        r["status"]: (r["orders"], r["revenue_cents"]) for r in _records(orders_by_status(*JAN))
+    }
+    assert by_status == {
+        "pending": (1, 500),
+        "paid": (2, 6200),
+        "shipped": (1, 2000),
+        "delivered": (1, 2500),
+        "cancelled": (1, 1000),
+        "refunded": (2, 6000),
+    }
+    assert [
+        r["status"] for r in _records(orders_by_status(*JAN, statuses=("refunded", "paid")))
+    ] == ["paid", "refunded"]
 
-    rows = [(r["platform"], r["status"], r["orders"]) for r in _records(orders_by_platform_status(*JAN))]
-    assert rows == [("app", "shipped", 1), ("app", "cancelled", 1), ("app", "refunded", 1),
-                    ("web", "pending", 1), ("web", "paid", 2), ("web", "delivered", 1),
-                    ("web", "refunded", 1)]
+    rows = [
+        (r["platform"], r["status"], r["orders"]) for r in _records(orders_by_platform_status(*JAN))
+    ]
+    assert rows == [
+        ("app", "shipped", 1),
+        ("app", "cancelled", 1),
+        ("app", "refunded", 1),
+        ("web", "pending", 1),
+        ("web", "paid", 2),
+        ("web", "delivered", 1),
+        ("web", "refunded", 1),
+    ]
     refunded = _records(orders_by_platform_status(*JAN, statuses=("refunded",)))
     assert [(r["platform"], r["revenue_cents"]) for r in refunded] == [("app", 5000), ("web", 1000)]
 
@@ -240,10 +343,14 @@ def test_category_sales(dataset_url):
     rows = _records(category_sales(*JAN))
     # books: order 1 (2 x B1), 2 (B2), 7 (B1 + B2); toys: order 1 (T1), 3 (4 x T1)
     assert [(r["category"], r["revenue_cents"], r["units"], r["orders"]) for r in rows] == [
-        ("books", 8000, 5, 3), ("toys", 2500, 5, 2)]
+        ("books", 8000, 5, 3),
+        ("toys", 2500, 5, 2),
+    ]
     assert [r["share"] for r in rows] == [pytest.approx(8000 / 10500), pytest.approx(2500 / 10500)]
     refunded = _records(category_sales(*JAN, statuses=("refunded",)))
-    assert [(r["category"], r["revenue_cents"], r["units"]) for r in refunded] == [("books", 6000, 3)]
+    assert [(r["category"], r["revenue_cents"], r["units"]) for r in refunded] == [
+        ("books", 6000, 3)
+    ]
 
 
 def test_product_ranking(dataset_url):
@@ -251,9 +358,12 @@ def test_product_ranking(dataset_url):
 
     by_revenue = _records(product_ranking(*JAN))
     # B1: 2000 + 1000 (3 units); B2: 2500 + 2500 (2 units); T1: 500 + 2000 (5 units)
-    assert [(r["rank"], r["sku"], r["revenue_cents"], r["units"], r["orders"]) for r in by_revenue] == [
-        (1, "B2", 5000, 2, 2), (2, "B1", 3000, 3, 2), (3, "T1", 2500, 5, 2)]
-    assert [r["share"] for r in by_revenue] == [pytest.approx(v / 10500) for v in (5000, 3000, 2500)]
+    assert [
+        (r["rank"], r["sku"], r["revenue_cents"], r["units"], r["orders"]) for r in by_revenue
+    ] == [(1, "B2", 5000, 2, 2), (2, "B1", 3000, 3, 2), (3, "T1", 2500, 5, 2)]
+    assert [r["share"] for r in by_revenue] == [
+        pytest.approx(v / 10500) for v in (5000, 3000, 2500)
+    ]
     assert by_revenue[0]["product"] == "Atlas" and by_revenue[0]["category"] == "Books"
 
     by_units = _records(product_ranking(*JAN, metric="units", limit=2))
@@ -275,11 +385,16 @@ def test_results_are_cached_on_normalized_arguments(dataset_url, app_factory):
     app = app_factory(dataset_url)
     with app.server.app_context():
         cache.reset_stats()
-        first = product_ranking("2024-01-01", "2024-01-31", ["WEB", "app"], None, ["Paid", "shipped"])
+        first = product_ranking(
+            "2024-01-01", "2024-01-31", ["WEB", "app"], None, ["Paid", "shipped"]
+        )
         again = product_ranking(JAN[0], JAN[1], ("app", "web"), [], ("shipped", "paid"))
         counts = cache.cache_stats()["namespaces"]["sales"]
     assert (counts["misses"], counts["hits"]) == (1, 1)
     assert _records(first) == _records(again)
     # paid or shipped: orders 1, 3 and 7; T1 and B2 tie on revenue, T1 sold more units
     assert [(r["sku"], r["revenue_cents"]) for r in _records(first)] == [
-        ("B1", 3000), ("T1", 2500), ("B2", 2500)]
+        ("B1", 3000),
+        ("T1", 2500),
+        ("B2", 2500),
+    ]

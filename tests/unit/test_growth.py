@@ -1,4 +1,5 @@
 """Period-over-period and year-over-year maths, checked against dates and numbers worked out by hand."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,37 +12,46 @@ from bi_app.analytics import growth
 D = dt.date
 
 
-@pytest.mark.parametrize(("day", "granularity", "expected"), [
-    (D(2024, 3, 13), "day", D(2024, 3, 13)),
-    (D(2024, 3, 13), "week", D(2024, 3, 11)),  # a Wednesday -> its Monday
-    (D(2024, 3, 11), "week", D(2024, 3, 11)),
-    (D(2024, 3, 17), "week", D(2024, 3, 11)),  # Sunday ends the ISO week
-    (D(2024, 3, 13), "month", D(2024, 3, 1)),
-])
+@pytest.mark.parametrize(
+    ("day", "granularity", "expected"),
+    [
+        (D(2024, 3, 13), "day", D(2024, 3, 13)),
+        (D(2024, 3, 13), "week", D(2024, 3, 11)),  # a Wednesday -> its Monday
+        (D(2024, 3, 11), "week", D(2024, 3, 11)),
+        (D(2024, 3, 17), "week", D(2024, 3, 11)),  # Sunday ends the ISO week
+        (D(2024, 3, 13), "month", D(2024, 3, 1)),
+    ],
+)
 def test_period_start(day, granularity, expected):
     assert growth.period_start(day, granularity) == expected
 
 
-@pytest.mark.parametrize(("day", "granularity", "n", "expected"), [
-    (D(2024, 3, 1), "day", -1, D(2024, 2, 29)),
-    (D(2024, 3, 11), "week", -1, D(2024, 3, 4)),
-    (D(2024, 1, 15), "month", -1, D(2023, 12, 15)),
-    (D(2024, 3, 31), "month", -1, D(2024, 2, 29)),  # clamped to the shorter month
-    (D(2023, 3, 31), "month", -1, D(2023, 2, 28)),
-    (D(2024, 12, 1), "month", 1, D(2025, 1, 1)),
-    (D(2024, 11, 30), "month", 3, D(2025, 2, 28)),
-])
+@pytest.mark.parametrize(
+    ("day", "granularity", "n", "expected"),
+    [
+        (D(2024, 3, 1), "day", -1, D(2024, 2, 29)),
+        (D(2024, 3, 11), "week", -1, D(2024, 3, 4)),
+        (D(2024, 1, 15), "month", -1, D(2023, 12, 15)),
+        (D(2024, 3, 31), "month", -1, D(2024, 2, 29)),  # clamped to the shorter month
+        (D(2023, 3, 31), "month", -1, D(2023, 2, 28)),
+        (D(2024, 12, 1), "month", 1, D(2025, 1, 1)),
+        (D(2024, 11, 30), "month", 3, D(2025, 2, 28)),
+    ],
+)
 def test_shift_period(day, granularity, n, expected):
     assert growth.shift_period(day, granularity, n) == expected
 
 
-@pytest.mark.parametrize(("day", "granularity", "expected"), [
-    (D(2024, 2, 29), "day", D(2023, 2, 28)),
-    (D(2024, 6, 5), "day", D(2023, 6, 5)),
-    (D(2024, 6, 1), "month", D(2023, 6, 1)),
-    # 52 weeks: Monday 2024-03-11 -> Monday 2023-03-13, the same weekday
-    (D(2024, 3, 11), "week", D(2023, 3, 13)),
-])
+@pytest.mark.parametrize(
+    ("day", "granularity", "expected"),
+    [
+        (D(2024, 2, 29), "day", D(2023, 2, 28)),
+        (D(2024, 6, 5), "day", D(2023, 6, 5)),
+        (D(2024, 6, 1), "month", D(2023, 6, 1)),
+        # 52 weeks: Monday 2024-03-11 -> Monday 2023-03-13, the same weekday
+        (D(2024, 3, 11), "week", D(2023, 3, 13)),
+    ],
+)
 def test_year_earlier(day, granularity, expected):
     assert growth.year_earlier(day, granularity) == expected
     if granularity == "week":
@@ -50,11 +60,20 @@ def test_year_earlier(day, granularity, expected):
 
 def test_periods_cover_partial_first_and_last():
     assert growth.periods(D(2024, 1, 15), D(2024, 3, 10), "month") == [
-        D(2024, 1, 1), D(2024, 2, 1), D(2024, 3, 1)]
+        D(2024, 1, 1),
+        D(2024, 2, 1),
+        D(2024, 3, 1),
+    ]
     assert growth.periods(D(2024, 1, 10), D(2024, 1, 22), "week") == [
-        D(2024, 1, 8), D(2024, 1, 15), D(2024, 1, 22)]
+        D(2024, 1, 8),
+        D(2024, 1, 15),
+        D(2024, 1, 22),
+    ]
     assert growth.periods(D(2024, 1, 30), D(2024, 2, 1), "day") == [
-        D(2024, 1, 30), D(2024, 1, 31), D(2024, 2, 1)]
+        D(2024, 1, 30),
+        D(2024, 1, 31),
+        D(2024, 2, 1),
+    ]
     with pytest.raises(ValueError):
         growth.periods(D(2024, 2, 1), D(2024, 1, 1), "day")
 
@@ -62,13 +81,21 @@ def test_periods_cover_partial_first_and_last():
 def test_comparison_windows_shift_the_same_days():
     # Jan 15 .. Mar 10: the partial January is compared with Dec 15..31, March 1-10 with Feb 1-10
     assert growth.comparison_window(D(2024, 1, 15), D(2024, 3, 10), "month", "pop") == (
-        D(2023, 12, 15), D(2024, 2, 10))
+        D(2023, 12, 15),
+        D(2024, 2, 10),
+    )
     assert growth.comparison_window(D(2024, 1, 15), D(2024, 3, 10), "month", "yoy") == (
-        D(2023, 1, 15), D(2023, 3, 10))
+        D(2023, 1, 15),
+        D(2023, 3, 10),
+    )
     assert growth.comparison_window(D(2024, 1, 10), D(2024, 1, 22), "week", "pop") == (
-        D(2024, 1, 3), D(2024, 1, 15))
+        D(2024, 1, 3),
+        D(2024, 1, 15),
+    )
     assert growth.comparison_window(D(2024, 1, 10), D(2024, 1, 22), "week", "yoy") == (
-        D(2023, 1, 11), D(2023, 1, 23))
+        D(2023, 1, 11),
+        D(2023, 1, 23),
+    )
     with pytest.raises(ValueError):
         growth.comparison_window(D(2024, 1, 10), D(2024, 1, 22), "week", "mom")
     with pytest.raises(ValueError):
@@ -81,7 +108,9 @@ def _frame(rows):
 
 def test_growth_table_monthly():
     current = _frame([(D(2024, 1, 1), 12000, 4), (D(2024, 2, 1), 9000, 3), (D(2024, 3, 1), 0, 0)])
-    previous = _frame([(D(2023, 12, 1), 10000, 5), (D(2024, 1, 1), 12000, 4), (D(2024, 2, 1), 9000, 3)])
+    previous = _frame(
+        [(D(2023, 12, 1), 10000, 5), (D(2024, 1, 1), 12000, 4), (D(2024, 2, 1), 9000, 3)]
+    )
     year_ago = _frame([(D(2023, 1, 1), 6000, 2), (D(2023, 2, 1), 0, 0)])  # March 2023 missing = 0
     table = growth.growth_table(current, previous, year_ago, "month")
 
@@ -125,7 +154,11 @@ def test_summary_kpis():
     previous = dict(revenue_cents=2000, orders=2, lost_orders=1, all_orders=3)
     year_ago = dict(revenue_cents=0, orders=0, lost_orders=0, all_orders=0)
     revenue, orders, aov, lost = growth.summary_kpis(current, previous, year_ago)
-    assert (revenue.value, revenue.previous, revenue.pop_change) == (10700, 2000, pytest.approx(435.0))
+    assert (revenue.value, revenue.previous, revenue.pop_change) == (
+        10700,
+        2000,
+        pytest.approx(435.0),
+    )
     assert revenue.yoy_change is None
     assert orders.pop_change == pytest.approx(100.0)
     assert aov.value == 2675 and aov.previous == 1000 and aov.pop_change == pytest.approx(167.5)

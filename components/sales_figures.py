@@ -1,0 +1,553 @@
+"""Builders of the Sales page: KPI cards with two comparisons, figures, cross-filter chips.
+
+Clickable figures carry the code of what a bar stands for in ``customdata`` (platform, status or
+category code), and :func:`clicked_code` reads it back, so the encoding lives in one module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+
+from bi_app.analytics.growth import GrowthKpi
+from bi_app.db.models import ORDER_STATUSES
+from components.figures import GRID_COLOR, PRIMARY, STATUS_COLORS, base_layout, empty_figure
+from components.format import (
+    NOT_AVAILABLE,
+    axis_prefix,
+    format_change,
+    format_count,
+    format_money,
+    to_major,
+)
+from components.ids import Sales
+from components.kpi_card import trend
+
+YEAR_AGO_COLOR = "#adb5bd"
+POP_COLOR = "#6f42c1"
+YOY_COLOR = "#fd7e14"
+CATEGORY_COLOR = "#20c997"
+_PERIOD_LABELS = {"day": "%a %d %b %Y", "week": "Week of %d %b %Y", "month": "%B %Y"}
+_COMPARE_LABELS = {"day": "previous day", "week": "previous week", "month": "previous month"}
+CHIP_LABELS = {"platform": "Platform", "category": "Category", "status": "Status"}
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+
+def format_share(value: float | None) -> str:
+    return NOT_AVAILABLE if value is None or pd.isna(value) else f"{value * 100:.1f}%"
+
+
+def format_points(value: float | None) -> str:
+    return NOT_AVAILABLE if value is None or pd.isna(value) else f"{value:+.1f} pts"
+
+
+def _kpi_value(value: float | None, kind: str, currency: str) -> str:
+    if kind == "money":
+        return format_money(value, currency)
+    if kind == "share":
+        return format_share(value)
+    return format_count(value)
+
+
+def _kpi_change(
+    kpi: GrowthKpi, change: float | None, what: str, previous: float | None, currency: str
+) -> html.Div:
+    arrow, colour = trend(change)
+    if kpi.key == "lost" and colour in ("text-success", "text-danger"):
+        # fewer cancellations and refunds is the good direction
+        colour = "text-danger" if colour == "text-success" else "text-success"
+    text = format_points(change) if kpi.kind == "share" else format_change(change)
+    return html.Div(
+        [
+            html.Span(f"{arrow} " if arrow else ""),
+            html.Span(text, className="app-kpi-change"),
+            html.Span(f" vs {what}", className="text-body-secondary"),
+        ],
+        className=f"app-kpi-delta small {colour}",
+        title=f"{what.capitalize()}: {_kpi_value(previous, kpi.kind, currency)}",
+    )
+
+
+def growth_kpi_cards(kpis: Sequence[GrowthKpi], currency: str) -> list[dbc.Col]:
+    """One card per KPI: the value, its change on the previous period and on a year earlier."""
+    cards = []
+    for kpi in kpis:
+        body = [
+            html.Div(kpi.label, className="app-kpi-label text-body-secondary small text-uppercase"),
+            html.Div(
+                _kpi_value(kpi.value, kpi.kind, currency),
+                className="app-kpi-value fs-3 fw-semibold",
+            ),
+            _kpi_change(kpi, kpi.pop_change, "previous period", kpi.previous, currency),
+            _kpi_change(kpi, kpi.yoy_change, "last year", kpi.year_ago, currency),
+        ]
+        card = dbc.Card(
+            dbc.CardBody(body), id=Sales.kpi_card(kpi.key), className="app-kpi-card h-100 shadow-sm"
+        )
+        cards.append(dbc.Col(card, xs=12, sm=6, xl=3, className="mb-3"))
+    return cards
+
+
+# --- trend figures ----------------------------------------------------------------------------
+
+
+def _money_axis(currency: str, **extra: Any) -> dict:
+    return {
+        "gridcolor": GRID_COLOR,
+        "zeroline": False,
+        "automargin": True,
+        "rangemode": "tozero",
+        "tickprefix": axis_prefix(currency),
+        "tickformat": "~s",
+        **extra,
+    }
+
+
+def _count_axis(largest: float, **extra: Any) -> dict:
+    """An axis of whole numbers: small counts would otherwise get ticks like 0.2, 0.4."""
+    axis = {
+        "gridcolor": GRID_COLOR,
+        "zeroline": False,
+        "automargin": True,
+        "rangemode": "tozero",
+        "tickformat": ",d",
+        **extra,
+    }
+    if largest <= 5:
+        axis["dtick"] = 1
+    return axis
+
+
+def _period_axis(granularity: str) -> dict:
+    axis: dict = {"gridcolor": GRID_COLOR, "zeroline": False, "automargin": True}
+    if granularity == "month":
+        axis.update(dtick="M1", tickformat="%b %Y")
+    return axis
+
+
+def _nothing_sold(df: pd.DataFrame | None) -> bool:
+    return (
+        df is None
+        or df.empty
+        or not (df["revenue_cents"].any() or df["orders"].any() or df["yoy_revenue_cents"].any())
+    )
+
+
+def revenue_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figure:
+    """Revenue bars per period, the same period a year earlier as a dashed line, growth in the hover."""
+    if _nothing_sold(df):
+        return empty_figure("No sales in the selected period")
+    periods = pd.to_datetime(df["period"])
+    label = _PERIOD_LABELS[granularity]
+    hover = [
+        f"<b>{p.strftime(label)}</b><br>Revenue {format_money(r, currency)}"
+        f"<br>vs {_COMPARE_LABELS[granularity]} {format_change(pop)}"
+        f"<br>vs last year {format_change(yoy)} ({format_money(y, currency)})"
+        for p, r, pop, yoy, y in zip(
+            periods,
+            df["revenue_cents"],
+            df["revenue_pop_pct"],
+            df["revenue_yoy_pct"],
+            df["yoy_revenue_cents"],
+        )
+    ]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=periods,
+                y=[to_major(v, currency) for v in df["revenue_cents"]],
+                name="Revenue",
+                marker={"color": PRIMARY},
+                hovertext=hover,
+                hovertemplate="%{hovertext}<extra></extra>",
+            ),
+            go.Scatter(
+                x=periods,
+                y=[to_major(v, currency) for v in df["yoy_revenue_cents"]],
+                name="Same period last year",
+                mode="lines",
+                hoverinfo="skip",
+                line={"color": YEAR_AGO_COLOR, "width": 2, "dash": "dot", "shape": "hvh"},
+            ),
+        ]
+    )
+    fig.update_layout(
+        **base_layout(
+            yaxis=_money_axis(currency),
+            xaxis=_period_axis(granularity),
+            bargap=0.15,
+            hovermode="closest",
+        )
+    )
+    return fig
+
+
+def growth_figure(df: pd.DataFrame, granularity: str) -> go.Figure:
+    """Revenue growth in percent per period: on the previous period and on a year earlier."""
+    if (
+        df is None
+        or df.empty
+        or (df["revenue_pop_pct"].isna().all() and df["revenue_yoy_pct"].isna().all())
+    ):
+        return empty_figure("No earlier sales to compare with")
+    periods = pd.to_datetime(df["period"])
+    fig = go.Figure()
+    for column, name, color in (
+        ("revenue_pop_pct", f"vs {_COMPARE_LABELS[granularity]}", POP_COLOR),
+        ("revenue_yoy_pct", "vs last year", YOY_COLOR),
+    ):
+        values = [None if v is None or pd.isna(v) else float(v) for v in df[column]]
+        fig.add_trace(
+            go.Scatter(
+                x=periods,
+                y=values,
+                name=name,
+                mode="lines+markers" if len(df) <= 31 else "lines",
+                line={"color": color, "width": 2},
+                marker={"size": 5},
+                connectgaps=False,
+                hovertemplate="%{x|"
+                + _PERIOD_LABELS[granularity]
+                + "}<br>"
+                + name
+                + " %{y:+.1f}%<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        **base_layout(
+            xaxis=_period_axis(granularity),
+            yaxis={
+                "gridcolor": GRID_COLOR,
+                "zeroline": True,
+                "zerolinecolor": "rgba(128,128,128,0.6)",
+                "ticksuffix": "%",
+                "automargin": True,
+            },
+        )
+    )
+    return fig
+
+
+def orders_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figure:
+    """Orders per period as bars, average order value as a line on its own axis."""
+    if df is None or df.empty or not df["orders"].any():
+        return empty_figure("No orders in the selected period")
+    periods = pd.to_datetime(df["period"])
+    aov = [None if v is None or pd.isna(v) else to_major(v, currency) for v in df["aov_cents"]]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=periods,
+                y=list(df["orders"]),
+                name="Orders",
+                marker={"color": "#0dcaf0"},
+                hovertemplate="%{x|"
+                + _PERIOD_LABELS[granularity]
+                + "}<br>Orders %{y:,}<extra></extra>",
+            ),
+            go.Scatter(
+                x=periods,
+                y=aov,
+                name="Average order value",
+                yaxis="y2",
+                mode="lines",
+                line={"color": "#6610f2", "width": 2},
+                connectgaps=False,
+                hovertemplate="Average order value "
+                + axis_prefix(currency)
+                + "%{y:,.2f}<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_layout(
+        **base_layout(
+            xaxis=_period_axis(granularity),
+            bargap=0.15,
+            yaxis=_count_axis(int(df["orders"].max()), title={"text": "Orders"}),
+            yaxis2=_money_axis(
+                currency,
+                overlaying="y",
+                side="right",
+                showgrid=False,
+                tickformat=",.0f",
+                title={"text": "Avg order value"},
+            ),
+        )
+    )
+    return fig
+
+
+def trend_figures(
+    df: pd.DataFrame, granularity: str, currency: str
+) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """The revenue, growth and orders figures of one :func:`revenue_growth` result."""
+    return (
+        revenue_figure(df, granularity, currency),
+        growth_figure(df, granularity),
+        orders_figure(df, granularity, currency),
+    )
+
+
+def lost_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figure:
+    """Cancelled and refunded orders per period (stacked) and their share of all orders."""
+    if df is None or df.empty or not df["all_orders"].any():
+        return empty_figure("No orders in the selected period")
+    periods = pd.to_datetime(df["period"])
+    label = "%{x|" + _PERIOD_LABELS[granularity] + "}"
+    fig = go.Figure()
+    for status in ("cancelled", "refunded"):
+        values = [format_money(v, currency) for v in df[f"{status}_cents"]]
+        fig.add_trace(
+            go.Bar(
+                x=periods,
+                y=list(df[f"{status}_orders"]),
+                name=status.capitalize(),
+                marker={"color": STATUS_COLORS[status]},
+                customdata=values,
+                hovertemplate=label
+                + f"<br>{status.capitalize()}"
+                + " %{y:,} orders (%{customdata})<extra></extra>",
+            )
+        )
+    share = [None if v is None or pd.isna(v) else float(v) * 100 for v in df["lost_share"]]
+    fig.add_trace(
+        go.Scatter(
+            x=periods,
+            y=share,
+            name="Share of all orders",
+            yaxis="y2",
+            mode="lines",
+            line={"color": "#212529", "width": 1.5, "dash": "dot"},
+            connectgaps=False,
+            hovertemplate="Share of all orders %{y:.1f}%<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **base_layout(
+            barmode="stack",
+            bargap=0.15,
+            xaxis=_period_axis(granularity),
+            legend={**base_layout()["legend"], "traceorder": "normal"},
+            yaxis=_count_axis(
+                int((df["cancelled_orders"] + df["refunded_orders"]).max()),
+                title={"text": "Orders"},
+            ),
+            yaxis2={
+                "overlaying": "y",
+                "side": "right",
+                "showgrid": False,
+                "rangemode": "tozero",
+                "ticksuffix": "%",
+                "automargin": True,
+            },
+        )
+    )
+    return fig
+
+
+# --- clickable breakdowns ---------------------------------------------------------------------
+
+
+def platform_figure(df: pd.DataFrame) -> go.Figure:
+    """Orders per platform stacked by status; a click on a bar filters by its platform."""
+    if df is None or df.empty:
+        return empty_figure("No orders in the selected period")
+    table = df.pivot_table(
+        index=["platform", "platform_name"],
+        columns="status",
+        values="orders",
+        aggfunc="sum",
+        fill_value=0,
+    )
+    table = table.loc[table.sum(axis=1).sort_values(ascending=False).index]
+    codes = [code for code, _ in table.index]
+    names = [name for _, name in table.index]
+    fig = go.Figure()
+    for status in ORDER_STATUSES:
+        values = [int(v) for v in table[status]] if status in table.columns else [0] * len(table)
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=values,
+                name=status.capitalize(),
+                customdata=codes,
+                marker={"color": STATUS_COLORS[status]},
+                hovertemplate="%{x}<br>"
+                + status.capitalize()
+                + ": %{y:,}<extra>click to filter</extra>",
+            )
+        )
+    layout = base_layout(barmode="stack", bargap=0.35, clickmode="event")
+    layout["legend"] = {**layout["legend"], "traceorder": "normal"}
+    fig.update_layout(**layout)
+    return fig
+
+
+def status_figure(df: pd.DataFrame, currency: str) -> go.Figure:
+    """Orders per status (lifecycle order, top to bottom); a click filters by that status."""
+    if df is None or df.empty or not df["orders"].any():
+        return empty_figure("No orders in the selected period")
+    statuses = list(df["status"])
+    labels = [s.capitalize() for s in statuses]
+    hover = [
+        f"{s.capitalize()}: {format_count(n)} orders ({format_share(sh)})<br>{format_money(c, currency)}"
+        for s, n, sh, c in zip(statuses, df["orders"], df["share"], df["revenue_cents"])
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=list(df["orders"]),
+            y=labels,
+            orientation="h",
+            customdata=statuses,
+            marker={"color": [STATUS_COLORS.get(s, PRIMARY) for s in statuses]},
+            text=[format_share(v) for v in df["share"]],
+            textposition="auto",
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra>click to filter</extra>",
+        )
+    )
+    fig.update_layout(
+        **base_layout(
+            showlegend=False,
+            clickmode="event",
+            bargap=0.3,
+            margin={"l": 90, "r": 16, "t": 8, "b": 32},
+            yaxis={"autorange": "reversed", "automargin": True},
+            xaxis={"gridcolor": GRID_COLOR, "zeroline": False, "rangemode": "tozero"},
+        )
+    )
+    return fig
+
+
+def category_figure(df: pd.DataFrame, currency: str) -> go.Figure:
+    """Revenue per category, biggest first; a click filters by that category."""
+    if df is None or df.empty:
+        return empty_figure("No product sales in the selected period")
+    hover = [
+        f"{n}<br>Revenue {format_money(r, currency)} ({format_share(s)})<br>{format_count(u)} units"
+        for n, r, s, u in zip(df["category_name"], df["revenue_cents"], df["share"], df["units"])
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=[to_major(v, currency) for v in df["revenue_cents"]],
+            y=list(df["category_name"]),
+            orientation="h",
+            customdata=list(df["category"]),
+            marker={"color": CATEGORY_COLOR},
+            text=[format_share(v) for v in df["share"]],
+            textposition="auto",
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra>click to filter</extra>",
+        )
+    )
+    fig.update_layout(
+        **base_layout(
+            showlegend=False,
+            clickmode="event",
+            bargap=0.3,
+            margin={"l": 110, "r": 16, "t": 8, "b": 32},
+            yaxis={"autorange": "reversed", "automargin": True},
+            xaxis=_money_axis(currency),
+        )
+    )
+    return fig
+
+
+def ranking_figure(df: pd.DataFrame, metric: str, currency: str, top: int = 10) -> go.Figure:
+    """The ``top`` best sellers by revenue or by units, best at the top."""
+    if df is None or df.empty:
+        return empty_figure("No product sales in the selected period")
+    best = df.head(top)
+    names = [f"{p} ({s})" for p, s in zip(best["product"], best["sku"])]
+    if metric == "units":
+        values, axis = list(best["units"]), {"gridcolor": GRID_COLOR, "rangemode": "tozero"}
+    else:
+        values, axis = [to_major(v, currency) for v in best["revenue_cents"]], _money_axis(currency)
+    hover = [
+        f"#{r} {n}<br>{format_money(c, currency)} · {format_count(u)} units · {format_share(s)} of revenue"
+        for r, n, c, u, s in zip(
+            best["rank"], names, best["revenue_cents"], best["units"], best["share"]
+        )
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            marker={"color": PRIMARY},
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **base_layout(
+            showlegend=False,
+            bargap=0.25,
+            margin={"l": 16, "r": 16, "t": 8, "b": 32},
+            yaxis={"autorange": "reversed", "automargin": True},
+            xaxis=axis,
+        )
+    )
+    return fig
+
+
+# --- cross-filtering --------------------------------------------------------------------------
+
+
+def clicked_code(click_data: Mapping[str, Any] | None) -> str | None:
+    """The code a clicked bar stands for (its ``customdata``), or None."""
+    points = (click_data or {}).get("points") or []
+    if not points:
+        return None
+    code = points[0].get("customdata")
+    if isinstance(code, list):
+        code = code[0] if code else None
+    return str(code) if code not in (None, "") else None
+
+
+def toggle_selection(current: Sequence[str] | None, code: str) -> list[str]:
+    """A click selects one value; clicking the only selected value again clears the selection."""
+    return [] if list(current or []) == [code] else [code]
+
+
+def filter_chips(
+    selected: Mapping[str, Sequence[str] | None], names: Mapping[str, Mapping[str, str]]
+) -> list:
+    """One removable chip per active cross-filter (``dimension -> codes``), e.g. "Platform: Web ✕"."""
+    chips = []
+    for dimension, label in CHIP_LABELS.items():
+        codes = list(selected.get(dimension) or [])
+        if not codes:
+            continue
+        lookup = names.get(dimension, {})
+        shown = ", ".join(lookup.get(c, c.capitalize()) for c in codes)
+        chips.append(
+            html.Button(
+                [
+                    html.Span(f"{label}: ", className="text-body-secondary"),
+                    html.Span(shown, className="fw-semibold"),
+                    html.Span("✕", className="ms-2", **{"aria-hidden": "true"}),
+                ],
+                id=Sales.chip_clear(dimension),
+                n_clicks=0,
+                type="button",
+                className="app-chip btn btn-sm btn-light rounded-pill border me-2 mb-1",
+                title=f"Clear the {label.lower()} filter",
+                **{"aria-label": f"Clear {label.lower()} filter {shown}"},
+            )
+        )
+    if not chips:
+        return [
+            html.Span(
+                "Click a platform, status or category in a chart to filter the whole page.",
+                className="text-body-secondary small",
+            )
+        ]
+    return [html.Span("Filtered by", className="text-body-secondary small me-2"), *chips]

@@ -1,0 +1,174 @@
+"""In the browser: /sales loads with its KPIs, charts and product grid; a click on a platform bar
+filters the grid to that platform, shows a chip and writes the URL; the chip's ✕ undoes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from sqlalchemy import text
+
+from bi_app.db.engine import make_engine
+from tests.conftest import free_port, login
+
+pytestmark = pytest.mark.e2e
+
+GRID_FIRST_SKU = ".ag-center-cols-container .ag-row[row-index='0'] [col-id='sku']"
+PINNED_FIRST_SKU = ".ag-pinned-left-cols-container .ag-row[row-index='0'] [col-id='sku']"
+CHIPS = "#sales-chips-bar"
+
+
+def _best_seller(url: str, platform: str | None) -> str:
+    """The top product by revenue over the page's default range (90 days to the last day with
+    orders), computed from raw orders and items rather than the roll-ups the page reads."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            last = conn.execute(text("SELECT MAX(ordered_at) FROM orders")).scalar()
+            last = dt.datetime.fromisoformat(str(last)).date()
+            start = dt.datetime.combine(last - dt.timedelta(days=89), dt.time.min)
+            stop = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min)
+            return conn.execute(
+                text(
+                    "SELECT p.sku FROM order_items i JOIN orders o ON o.id = i.order_id "
+                    "JOIN products p ON p.id = i.product_id JOIN sales_platforms s ON s.id = o.platform_id "
+                    "WHERE o.ordered_at >= :start AND o.ordered_at < :stop "
+                    "AND o.status IN ('paid', 'shipped', 'delivered') AND (:platform IS NULL OR s.code = :platform) "
+                    "GROUP BY p.sku ORDER BY SUM(i.amount_cents) DESC, SUM(i.quantity) DESC, p.sku LIMIT 1"
+                ),
+                {"start": start, "stop": stop, "platform": platform},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _idle(dash_duo) -> None:
+    """Wait until no Dash component is being updated (a chart redrawn under the mouse drops the click)."""
+    _wait(
+        lambda: dash_duo.driver.execute_script(
+            "return document.querySelectorAll('[data-dash-is-loading]').length === 0;"
+        ),
+        "the page to settle",
+    )
+
+
+def _click(dash_duo, locate: Callable[[], WebElement]) -> None:
+    """Click where an element is drawn, as a person would: scrolled into view, hovered, pressed.
+
+    A plain element click does not reach plotly marks (the drag layer on top hit-tests them);
+    plotly reports a click on the point it hovered last, hence the pause; and charts still
+    settling (resized, redrawn) move or replace their marks, hence waiting until the mark
+    stands still and looking it up afresh.
+    """
+    rect = (
+        "arguments[0].scrollIntoView({block: 'center'});"
+        "var r = arguments[0].getBoundingClientRect(); return [r.x, r.y, r.width, r.height];"
+    )
+    last: list = []
+
+    def steady() -> bool:
+        nonlocal last
+        now = dash_duo.driver.execute_script(rect, locate())
+        same, last = now == last, now
+        return same
+
+    _wait(steady, "the element to stand still", timeout=10)
+    ActionChains(dash_duo.driver).move_to_element(locate()).pause(0.4).click().perform()
+
+
+def _first_sku(dash_duo) -> str:
+    found = dash_duo.driver.find_elements(
+        By.CSS_SELECTOR, PINNED_FIRST_SKU
+    ) or dash_duo.driver.find_elements(By.CSS_SELECTOR, GRID_FIRST_SKU)
+    return found[0].text if found else ""
+
+
+def _wait(predicate, what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: BLE001 - elements are replaced while Dash re-renders
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
+    app = app_factory(demo_sqlite_url)
+    dash_duo.start_server(app, navigate=False, port=free_port())
+    dash_duo._url = dash_duo.server.url  # the public setter would wait for a Dash page
+    login(dash_duo, next_path="/sales")
+    dash_duo.driver.get(f"{dash_duo.server_url}/sales")
+
+    dash_duo.wait_for_contains_text("#sales-kpi-row", "vs last year", timeout=20)
+    dash_duo.wait_for_element("#sales-platform-graph .bars path", timeout=15)
+    overall_best = _best_seller(demo_sqlite_url, None)
+    _wait(lambda: _first_sku(dash_duo) == overall_best, f"grid to start with {overall_best}")
+    dash_duo.wait_for_contains_text(CHIPS, "Click a platform", timeout=10)
+    dash_duo.driver.save_screenshot("/tmp/sales-page.png")
+
+    # the x labels are platform names in the chart's order; pick the smallest platform, so the
+    # filter visibly changes the ranking
+    labels = [
+        el.text
+        for el in dash_duo.driver.find_elements(
+            By.CSS_SELECTOR, "#sales-platform-graph .xtick text"
+        )
+    ]
+    assert len(labels) == 4, labels
+    engine = make_engine(demo_sqlite_url)
+    with engine.connect() as conn:
+        codes = dict(conn.execute(text("SELECT name, code FROM sales_platforms")).all())
+    engine.dispose()
+    name = labels[-1]
+    code = codes[name]
+    expected = _best_seller(demo_sqlite_url, code)
+
+    # one stacked bar is a point in each status trace; the last platform's delivered segment
+    _idle(dash_duo)
+    _click(
+        dash_duo,
+        lambda: dash_duo.driver.find_elements(By.CSS_SELECTOR, "#sales-platform-graph .trace.bars")[
+            3
+        ].find_elements(By.CSS_SELECTOR, ".point path")[-1],
+    )
+
+    dash_duo.wait_for_contains_text(CHIPS, f"Platform: {name}", timeout=10)
+    _wait(lambda: f"platform={code}" in dash_duo.driver.current_url, "the platform in the URL")
+    _wait(lambda: _first_sku(dash_duo) == expected, f"grid to start with {expected} on {name}")
+    assert dash_duo.find_element("#filter-platform-dropdown").text.strip().startswith(name)
+    dash_duo.driver.save_screenshot("/tmp/sales-page-filtered.png")
+
+    # a status click (lifecycle order: delivered is the fourth bar) adds status= and its own chip
+    _idle(dash_duo)
+    _click(
+        dash_duo,
+        lambda: dash_duo.driver.find_elements(By.CSS_SELECTOR, "#sales-status-graph .point path")[
+            3
+        ],
+    )
+    dash_duo.wait_for_contains_text(CHIPS, "Status: Delivered", timeout=10)
+    _wait(lambda: "status=delivered" in dash_duo.driver.current_url, "the status in the URL")
+    _click(
+        dash_duo,
+        lambda: dash_duo.find_element("#sales-chips-bar button[aria-label^='Clear status']"),
+    )
+    _wait(lambda: "status=" not in dash_duo.driver.current_url, "the status to leave the URL")
+
+    # the platform chip's ✕ clears the platform filter: chip, URL and grid are back
+    _click(
+        dash_duo,
+        lambda: dash_duo.find_element("#sales-chips-bar button[aria-label^='Clear platform']"),
+    )
+    dash_duo.wait_for_contains_text(CHIPS, "Click a platform", timeout=10)
+    _wait(lambda: "platform=" not in dash_duo.driver.current_url, "the platform to leave the URL")
+    _wait(lambda: _first_sku(dash_duo) == overall_best, f"grid to start with {overall_best} again")
+
+    assert dash_duo.get_logs() == []
