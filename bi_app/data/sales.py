@@ -6,6 +6,10 @@ of those categories (``daily_category_sales`` / ``daily_product_sales``), and ``
 orders containing such items — per category, so with several categories selected an order with
 items from two of them counts twice (the category roll-up keeps no order identity). Customer
 counts are exact distinct counts in every case.
+
+Product rankings and customer counts read whole months of a range from the monthly roll-ups and
+only the edge days from the daily ones (:func:`bi_app.db.rollups.plan_range`), so a year costs
+about twelve months of rows instead of 365 days of them.
 """
 from __future__ import annotations
 
@@ -30,12 +34,11 @@ from bi_app.db.models import (
     REVENUE_STATUSES,
     Category,
     DailyCategorySales,
-    DailyCustomerActivity,
     DailyOrders,
-    DailyProductSales,
     Product,
     SalesPlatform,
 )
+from bi_app.db.rollups import active_customer_ids, product_sales_rows
 
 NAMESPACE = "sales"
 MAX_TOP_PRODUCTS = 10_000
@@ -60,14 +63,25 @@ def _where(table: Any, start: dt.date, end: dt.date, platforms: Codes, categorie
     return conditions
 
 
+def _filters(platforms: Codes, categories: Codes, revenue_only: bool = True) -> Any:
+    """``where(table)`` for the grain helpers of :mod:`bi_app.db.rollups`."""
+
+    def where(table: Any) -> list[Any]:
+        conditions = [table.c.status.in_(REVENUE_STATUSES)] if revenue_only else []
+        conditions += platform_filter(table.c.platform_id, platforms)
+        if categories:
+            conditions += category_filter(table.c.category_id, categories)
+        return conditions
+
+    return where
+
+
 def _active_customers_query(start: dt.date, end: dt.date, platforms: Codes, categories: Codes) -> Any:
-    activity = DailyCustomerActivity.__table__
-    conditions = [activity.c.day >= start, activity.c.day <= end]
-    conditions += platform_filter(activity.c.platform_id, platforms)
-    conditions += category_filter(activity.c.category_id, categories)
-    # COUNT over a DISTINCT subquery lets PostgreSQL hash instead of sorting for COUNT(DISTINCT).
-    customers = select(activity.c.customer_id).where(*conditions).distinct().subquery("customers")
-    return select(func.count()).select_from(customers)
+    # Activity rows hold revenue orders only, and carry no status column.
+    ids = active_customer_ids(start, end, _filters(platforms, categories, revenue_only=False),
+                              by_category=bool(categories))
+    # COUNT over a DISTINCT/UNION subquery lets PostgreSQL hash instead of sorting for COUNT(DISTINCT).
+    return select(func.count()).select_from(ids.subquery("customers"))
 
 
 @cached(NAMESPACE)
@@ -165,14 +179,14 @@ def top_products(start: DateArg, end: DateArg, platforms: Codes = None, categori
     first, last = date_range(start, end)
     if not 1 <= int(limit) <= MAX_TOP_PRODUCTS:
         raise ValueError(f"limit: expected 1..{MAX_TOP_PRODUCTS}, got {limit!r}")
-    table = DailyProductSales.__table__
-    revenue = func.sum(table.c.revenue_cents)
+    sold = product_sales_rows(first, last, _filters(platforms, categories))
+    revenue = func.sum(sold.c.revenue_cents)
     query = (
-        select(Product.sku, Product.name, Category.name, func.sum(table.c.units),
-               func.sum(table.c.orders), revenue)
-        .join(Product, Product.id == table.c.product_id)
-        .join(Category, Category.id == table.c.category_id)
-        .where(*_where(table, first, last, platforms, categories))
+        select(Product.sku, Product.name, Category.name, func.sum(sold.c.units),
+               func.sum(sold.c.orders), revenue)
+        .select_from(sold)
+        .join(Product, Product.id == sold.c.product_id)
+        .join(Category, Category.id == sold.c.category_id)
         .group_by(Product.sku, Product.name, Category.name)
         .order_by(revenue.desc(), Product.sku)
         .limit(int(limit))

@@ -305,6 +305,40 @@ class DailyCustomerActivity(Base):
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
+class DailyPlatformCustomers(Base):
+    """``daily_customer_activity`` without the category: ~1 row per buying customer and day,
+    what "active customers" reads for edge days when no category filter is set."""
+
+    __tablename__ = "daily_platform_customers"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class MonthlyPlatformCustomers(Base):
+    """Customers who bought in a month (per platform, any category); ``month`` is its first day."""
+
+    __tablename__ = "monthly_platform_customers"
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class MonthlyProductSales(Base):
+    """``daily_product_sales`` summed per month; the category is part of the key because a
+    product moved to another category mid-month keeps both rows, exactly like the daily table."""
+
+    __tablename__ = "monthly_product_sales"
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    revenue_cents: Mapped[int] = mapped_column(BigInteger)
+    units: Mapped[int] = mapped_column(BigInteger)
+
+
 # --- users, roles and audit ------------------------------------------------------------------
 
 class Role(Base):

@@ -46,13 +46,14 @@ ORDERS = [
     (202, 2, 1, "paid", T(2024, 1, 15, 0, 0, 0), 1000, [(1, 1)]),
     (203, 3, 2, "paid", T(2024, 1, 20, 12), 700, []),  # an order without items
 ]
+CUSTOMERS = (1, 2, 3, 4)
 
 
-def load_dataset(engine: Engine) -> None:
-    """Insert DATASET into a migrated, empty database and build the roll-ups."""
+def load_dataset(engine: Engine, orders: list[tuple] = ORDERS) -> None:
+    """Insert the catalog and ``orders`` into a migrated, empty database and build the roll-ups."""
     prices = {p[0]: p[4] for p in PRODUCTS}
     items, item_id = [], 0
-    for order_id, *_rest, lines in ORDERS:
+    for order_id, *_rest, lines in orders:
         for product_id, quantity in lines:
             item_id += 1
             items.append({"id": item_id, "order_id": order_id, "product_id": product_id, "quantity": quantity,
@@ -65,10 +66,10 @@ def load_dataset(engine: Engine) -> None:
                                             "unit_cost_cents": 0, "active": True}
                                        for i, s, n, c, p in PRODUCTS])
         conn.execute(insert(Customer), [{"id": i, "external_id": f"C{i}", "name": f"Customer {i}",
-                                             "created_at": T(2023, 1, 1)} for i in (1, 2, 3)])
+                                             "created_at": T(2023, 1, 1)} for i in CUSTOMERS])
         conn.execute(insert(Order), [{"id": o, "order_number": f"O-{o}", "customer_id": c, "platform_id": p,
                                           "status": s, "ordered_at": at, "total_cents": total}
-                                     for o, c, p, s, at, total, _ in ORDERS])
+                                     for o, c, p, s, at, total, _ in orders])
         conn.execute(insert(OrderItem), items)
     refresh_rollups(engine)
 
@@ -228,3 +229,156 @@ def test_rejects_bad_arguments(dataset_db):
         sales_totals(END, START)
     with pytest.raises(ValueError, match="limit"):
         top_products(START, END, limit=0)
+
+
+# --- ranges over several months: monthly roll-ups for whole months, daily ones for the edges ---
+
+# Same catalog; orders on month edges (first second, last second), across a year boundary,
+# over a leap February, on both platforms, with a cancelled, a refunded, a pending and an
+# itemless order. Customer 1 buys in most months so distinct counts over months are tested.
+MONTHS_ORDERS = [
+    (1001, 1, 1, "paid", T(2023, 11, 20, 10), 1000, [(1, 1)]),
+    (1002, 2, 2, "delivered", T(2023, 11, 30, 23, 59, 59), 1500, [(3, 3)]),
+    (1003, 1, 1, "shipped", T(2023, 12, 1, 0, 0, 0), 3500, [(1, 1), (2, 1)]),
+    (1004, 3, 1, "cancelled", T(2023, 12, 15, 12), 2500, [(2, 1)]),
+    (1005, 2, 1, "paid", T(2023, 12, 31, 23, 59, 59), 500, [(3, 1)]),
+    (1006, 3, 2, "paid", T(2024, 1, 1, 0, 0, 0), 2000, [(1, 2)]),
+    (1007, 1, 2, "delivered", T(2024, 1, 15, 9), 3000, [(2, 1), (3, 1)]),
+    (1008, 4, 1, "refunded", T(2024, 1, 20, 10), 1000, [(1, 1)]),
+    (1009, 2, 1, "paid", T(2024, 1, 31, 23), 5200, [(2, 2)]),  # 200 shipping on top
+    (1010, 4, 2, "pending", T(2024, 2, 1, 8), 500, [(3, 1)]),
+    (1011, 3, 1, "paid", T(2024, 2, 10, 10), 700, []),
+    (1012, 1, 1, "paid", T(2024, 2, 10, 11), 1000, [(1, 1)]),
+    (1013, 4, 1, "shipped", T(2024, 2, 29, 22), 3000, [(2, 1), (3, 1)]),
+    (1014, 2, 2, "delivered", T(2024, 3, 1, 0, 0, 0), 2500, [(2, 1)]),
+    (1015, 1, 2, "paid", T(2024, 3, 31, 23, 59, 59), 1000, [(3, 2)]),
+]
+RANGES = [
+    (D(2023, 11, 20), D(2024, 2, 10)),   # starts and ends mid-month: two edges, two whole months
+    (D(2024, 1, 1), D(2024, 1, 31)),     # exactly one whole month, no edge days
+    (D(2023, 12, 15), D(2024, 1, 15)),   # across the year boundary, no whole month
+    (D(2023, 12, 1), D(2024, 1, 31)),    # whole months across the year boundary
+    (D(2024, 2, 1), D(2024, 2, 29)),     # leap February
+    (D(2024, 2, 1), D(2024, 2, 28)),     # ... all but its last day
+    (D(2024, 1, 31), D(2024, 1, 31)),    # one day on a month's last day
+    (D(2023, 11, 1), D(2024, 3, 31)),    # everything
+]
+FILTERS = [(None, None), (("web",), None), (None, ("books",)), (("app",), ("toys",)),
+           (None, ("books", "toys"))]
+PLATFORM_IDS = {code: i for i, code, _ in PLATFORMS}
+CATEGORY_IDS = {code: i for i, code, _ in CATEGORIES}
+REVENUE = ("paid", "shipped", "delivered")
+
+
+def _revenue_orders(start, end, platforms):
+    wanted = {PLATFORM_IDS[p] for p in platforms} if platforms else set(PLATFORM_IDS.values())
+    return [o for o in MONTHS_ORDERS
+            if start <= o[4].date() <= end and o[2] in wanted and o[3] in REVENUE]
+
+
+def _lines(order, categories):
+    """(product, quantity, amount) of an order's items in ``categories`` (all when None)."""
+    products = {p[0]: p for p in PRODUCTS}
+    wanted = {CATEGORY_IDS[c] for c in categories} if categories else None
+    return [(pid, qty, products[pid][4] * qty) for pid, qty in order[6]
+            if wanted is None or products[pid][3] in wanted]
+
+
+def expected_totals(start, end, platforms, categories) -> dict:
+    """sales_totals worked out from MONTHS_ORDERS in plain Python (no roll-up involved)."""
+    orders = _revenue_orders(start, end, platforms)
+    if not categories:
+        return {"revenue_cents": sum(o[5] for o in orders), "orders": len(orders),
+                "units": sum(q for o in orders for _, q, _ in _lines(o, None)),
+                "active_customers": len({o[1] for o in orders})}
+    # per category: an order with items of two chosen categories counts once for each
+    touching = [(o, c) for o in orders for c in categories if _lines(o, (c,))]
+    return {"revenue_cents": sum(a for o in orders for _, _, a in _lines(o, categories)),
+            "orders": len(touching), "units": sum(q for o in orders for _, q, _ in _lines(o, categories)),
+            "active_customers": len({o[1] for o, _ in touching})}
+
+
+def expected_top_products(start, end, platforms, categories) -> list[tuple]:
+    per: dict[int, list] = {}
+    for order in _revenue_orders(start, end, platforms):
+        for pid, qty, amount in _lines(order, categories):
+            units, orders, revenue = per.get(pid, (0, set(), 0))
+            per[pid] = (units + qty, orders | {order[0]}, revenue + amount)
+    products = {p[0]: p for p in PRODUCTS}
+    names = {i: n for i, _, n in CATEGORIES}
+    rows = [(products[pid][1], products[pid][2], names[products[pid][3]], u, len(o), r)
+            for pid, (u, o, r) in per.items()]
+    return sorted(rows, key=lambda r: (-r[5], r[0]))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def months_db(request, tmp_path):
+    from bi_app.extensions import db
+    from tests.conftest import migrate
+
+    url = f"sqlite:///{tmp_path / 'months.sqlite'}" if request.param == "sqlite" \
+        else request.getfixturevalue("pg_url")
+    migrate(url)
+    db.init(url)
+    load_dataset(db.require_engine(), MONTHS_ORDERS)
+    yield db.require_engine()
+    db.engine.dispose()
+
+
+def test_hand_worked_multi_month_figures(months_db):
+    from bi_app.data.sales import sales_totals, top_products
+
+    # January: revenue orders 1006 (2000), 1007 (3000), 1009 (5200); units 2 + 2 + 2
+    assert sales_totals(D(2024, 1, 1), D(2024, 1, 31)) == {
+        "revenue_cents": 10200, "orders": 3, "units": 6, "active_customers": 3}
+    # Dec 15 .. Jan 15: 1005 (500), 1006 (2000), 1007 (3000); customers 2, 3, 1
+    assert sales_totals(D(2023, 12, 15), D(2024, 1, 15)) == {
+        "revenue_cents": 5500, "orders": 3, "units": 5, "active_customers": 3}
+    # Nov 20 .. Feb 10 on the web: 1001, 1003, 1005, 1009, 1011, 1012 by customers 1, 2, 3
+    assert sales_totals(D(2023, 11, 20), D(2024, 2, 10), ("web",))["active_customers"] == 3
+    # January's products: B2 in 1007 (1x) and 1009 (2x); B1 2x in 1006; T1 1x in 1007
+    assert [tuple(r) for r in top_products(D(2024, 1, 1), D(2024, 1, 31)).itertuples(index=False)] == [
+        ("B2", "Atlas", "Books", 3, 2, 7500), ("B1", "Novel", "Books", 2, 1, 2000),
+        ("T1", "Yo-yo", "Toys", 1, 1, 500)]
+
+
+@pytest.mark.parametrize(("start", "end"), RANGES)
+def test_totals_and_top_products_over_months_match_the_orders(months_db, start, end):
+    from bi_app.data.sales import sales_totals, top_products
+
+    for platforms, categories in FILTERS:
+        assert sales_totals(start, end, platforms, categories) == \
+            expected_totals(start, end, platforms, categories), (platforms, categories)
+        frame = top_products(start, end, platforms, categories)
+        assert [tuple(r) for r in frame.itertuples(index=False)] == \
+            expected_top_products(start, end, platforms, categories), (platforms, categories)
+
+
+def test_whole_months_are_read_from_the_monthly_rollups(months_db):
+    from sqlalchemy import event
+
+    from bi_app.data.sales import sales_totals, top_products
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(months_db, "before_cursor_execute", record)
+    try:
+        top_products(D(2023, 12, 1), D(2024, 2, 29))
+        sales_totals(D(2023, 12, 1), D(2024, 2, 29))
+        whole = list(statements)
+        statements.clear()
+        top_products(D(2023, 11, 20), D(2024, 2, 10))
+        sales_totals(D(2023, 11, 20), D(2024, 2, 10))
+        edges = list(statements)
+    finally:
+        event.remove(months_db, "before_cursor_execute", record)
+    text = " ".join(whole)
+    assert "monthly_product_sales" in text and "monthly_platform_customers" in text
+    assert "daily_product_sales" not in text and "daily_platform_customers" not in text
+    assert "daily_customer_activity" not in text
+    text = " ".join(edges)
+    assert all(t in text for t in ("monthly_product_sales", "daily_product_sales",
+                                   "monthly_platform_customers", "daily_platform_customers"))

@@ -1,21 +1,26 @@
-"""refresh_rollups: exact contents, identical on SQLite and PostgreSQL, partial-range refreshes."""
+"""refresh_rollups: exact contents, identical on SQLite and PostgreSQL, partial-range refreshes,
+monthly grains consistent with the daily ones, and the 0010 migration filling them."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from bi_app.db.engine import make_engine
 from bi_app.db.models import (
     DailyCategorySales,
     DailyCustomerActivity,
     DailyOrders,
+    DailyPlatformCustomers,
     DailyProductSales,
+    MonthlyPlatformCustomers,
+    MonthlyProductSales,
     Order,
 )
-from bi_app.db.rollups import ROLLUP_TABLES, refresh_rollups
-from tests.integration.test_data_layer import load_dataset
+from bi_app.db.rollups import ROLLUP_TABLES, RangePlan, plan_range, refresh_rollups, touched_months
+from tests.integration.test_data_layer import MONTHS_ORDERS, load_dataset
 
 pytestmark = pytest.mark.integration
 D = dt.date
@@ -24,6 +29,19 @@ D = dt.date
 def _contents(engine: Engine) -> dict[str, list[tuple]]:
     with engine.connect() as conn:
         return {t.name: sorted(tuple(r) for r in conn.execute(select(t))) for t in ROLLUP_TABLES}
+
+
+def _derived_in_python(contents: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """The coarser grains recomputed in Python from the daily tables' rows."""
+    platform_days = sorted({(day, platform, customer)
+                            for day, platform, _cat, customer in contents["daily_customer_activity"]})
+    months = sorted({(day.replace(day=1), platform, customer) for day, platform, customer in platform_days})
+    products: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for day, platform, status, product, category, orders, revenue, units in contents["daily_product_sales"]:
+        sums = products[(day.replace(day=1), platform, status, product, category)]
+        sums[0], sums[1], sums[2] = sums[0] + orders, sums[1] + revenue, sums[2] + units
+    return {"daily_platform_customers": platform_days, "monthly_platform_customers": months,
+            "monthly_product_sales": sorted((*k, *v) for k, v in products.items())}
 
 
 @pytest.fixture
@@ -47,6 +65,27 @@ def test_sqlite_and_postgresql_build_identical_rollups(engines):
     lite, pg = _contents(sqlite), _contents(postgres)
     assert lite == pg
     assert all(lite[t.name] for t in ROLLUP_TABLES)
+    derived = _derived_in_python(lite)
+    assert {name: lite[name] for name in derived} == derived
+
+
+def test_coarser_grains_rows(engines):
+    for engine in engines:
+        with engine.connect() as conn:
+            days = sorted(tuple(r) for r in conn.execute(select(DailyPlatformCustomers)))
+            months = sorted(tuple(r) for r in conn.execute(select(MonthlyPlatformCustomers)))
+            products = {(r.month, r.platform_id, r.status, r.product_id): (r.orders, r.revenue_cents, r.units)
+                        for r in conn.execute(select(MonthlyProductSales))}
+        # customer 1 bought books and toys on the 8th (web): one row without the category
+        assert days.count((D(2024, 1, 8), 1, 1)) == 1
+        assert len(days) == 9
+        # December: customer 1 on web (order 201); January: 1, 2, 3 on web, 1, 2, 3 on app
+        assert months == [(D(2023, 12, 1), 1, 1),
+                          (D(2024, 1, 1), 1, 1), (D(2024, 1, 1), 1, 2), (D(2024, 1, 1), 1, 3),
+                          (D(2024, 1, 1), 2, 1), (D(2024, 1, 1), 2, 2), (D(2024, 1, 1), 2, 3)]
+        # B1 paid on the web in January: 1x order 101, 2x order 1, 1x order 7, 1x order 202
+        assert products[(D(2024, 1, 1), 1, "paid", 1)] == (4, 5000, 5)
+        assert products[(D(2023, 12, 1), 1, "paid", 1)] == (1, 1000, 1)
 
 
 def test_daily_orders_rows_week_and_month(engines):
@@ -108,8 +147,13 @@ def test_range_refresh_touches_only_the_range(engines):
         assert summary["rows"]["daily_orders"] == 1  # app: orders 3 and 4, both cancelled now
         after = _contents(engine)
         changed = {t: sorted(set(before[t]) ^ set(after[t])) for t in before}
-        days = {row[0] for rows in changed.values() for row in rows}
+        days = {row[0] for name, rows in changed.items() if name.startswith("daily_") for row in rows}
         assert days == {D(2024, 1, 10)}
+        # the month the day belongs to is rebuilt from the (partly refreshed) daily tables
+        months = {row[0] for name, rows in changed.items() if name.startswith("monthly_") for row in rows}
+        assert months == {D(2024, 1, 1)}
+        derived = _derived_in_python(after)
+        assert {name: after[name] for name in derived} == derived
         with engine.connect() as conn:
             tenth = conn.execute(select(DailyOrders.status, DailyOrders.orders)
                                  .where(DailyOrders.day == D(2024, 1, 10))).all()
@@ -125,3 +169,66 @@ def test_range_refresh_touches_only_the_range(engines):
 def test_rejects_inverted_range(engines):
     with pytest.raises(ValueError, match="after end"):
         refresh_rollups(engines[0], D(2024, 2, 1), D(2024, 1, 1))
+
+
+def test_range_refresh_rebuilds_every_touched_month(tmp_path):
+    from tests.conftest import migrate
+
+    url = f"sqlite:///{tmp_path / 'months.sqlite'}"
+    migrate(url)
+    engine = make_engine(url)
+    load_dataset(engine, MONTHS_ORDERS)
+    full = _contents(engine)
+    with engine.begin() as conn:
+        for table in ROLLUP_TABLES:
+            conn.execute(delete(table))
+    # Dec 31 .. Jan 1 touches December and January whole, and nothing else
+    refresh_rollups(engine, D(2023, 12, 31), D(2024, 1, 1))
+    partial = _contents(engine)
+    for name in ("monthly_platform_customers", "monthly_product_sales"):
+        assert {r[0] for r in partial[name]} == {D(2023, 12, 1), D(2024, 1, 1)}
+        assert partial[name] == _derived_in_python(partial)[name]
+        # only the two edge days' daily rows exist, so the months hold just those days
+        assert partial[name] != [r for r in full[name] if r[0] in (D(2023, 12, 1), D(2024, 1, 1))]
+    assert {r[0] for r in partial["daily_orders"]} == {D(2023, 12, 31), D(2024, 1, 1)}
+    refresh_rollups(engine, D(2023, 11, 1), D(2024, 3, 31))
+    assert _contents(engine) == full
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("start", "end", "expected"), [
+    (D(2025, 11, 23), D(2026, 11, 22),
+     RangePlan((D(2025, 12, 1), D(2026, 10, 1)),
+               ((D(2025, 11, 23), D(2025, 11, 30)), (D(2026, 11, 1), D(2026, 11, 22))))),
+    (D(2024, 1, 1), D(2024, 1, 31), RangePlan((D(2024, 1, 1), D(2024, 1, 1)), ())),
+    (D(2023, 12, 1), D(2024, 1, 31), RangePlan((D(2023, 12, 1), D(2024, 1, 1)), ())),
+    (D(2024, 2, 1), D(2024, 2, 28), RangePlan(None, ((D(2024, 2, 1), D(2024, 2, 28)),))),
+    (D(2024, 2, 1), D(2024, 2, 29), RangePlan((D(2024, 2, 1), D(2024, 2, 1)), ())),
+    (D(2023, 12, 15), D(2024, 2, 29),
+     RangePlan((D(2024, 1, 1), D(2024, 2, 1)), ((D(2023, 12, 15), D(2023, 12, 31)),))),
+    (D(2024, 1, 31), D(2024, 2, 1), RangePlan(None, ((D(2024, 1, 31), D(2024, 2, 1)),))),
+])
+def test_plan_range(start, end, expected):
+    plan = plan_range(start, end)
+    assert plan == expected
+    covered = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    months = [] if plan.months is None else [
+        d for d in covered if plan.months[0] <= d.replace(day=1) <= plan.months[1]]
+    edges = [d for first, last in plan.days for d in covered if first <= d <= last]
+    assert sorted(months + edges) == covered
+
+
+def test_touched_months():
+    assert touched_months(D(2023, 12, 31), D(2024, 2, 10)) == (D(2023, 12, 1), D(2024, 2, 29))
+    assert touched_months(None, D(2023, 2, 1)) == (None, D(2023, 2, 28))
+    assert touched_months(D(2024, 1, 1), None) == (D(2024, 1, 1), None)
+
+
+def test_migration_0010_fills_the_new_tables_from_the_daily_ones(engines, pg_url, tmp_path):
+    from bi_app.db import migrate
+
+    for engine, url in zip(engines, (f"sqlite:///{tmp_path / 'r.sqlite'}", pg_url)):
+        expected = _contents(engine)
+        migrate.downgrade(url, "0009")
+        migrate.upgrade(url, "0010")
+        assert _contents(engine) == expected

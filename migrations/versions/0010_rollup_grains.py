@@ -1,0 +1,71 @@
+"""coarser roll-up grains: customers per day and month without the category, product sales per month
+
+Revision ID: 0010
+Revises: 0009
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "daily_platform_customers",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("platform_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "platform_id", "customer_id", name=op.f("pk_daily_platform_customers")),
+    )
+    op.create_table(
+        "monthly_platform_customers",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("platform_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("month", "platform_id", "customer_id", name=op.f("pk_monthly_platform_customers")),
+    )
+    op.create_table(
+        "monthly_product_sales",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("platform_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=False),
+        sa.Column("category_id", sa.Integer(), nullable=False),
+        sa.Column("orders", sa.BigInteger(), nullable=False),
+        sa.Column("revenue_cents", sa.BigInteger(), nullable=False),
+        sa.Column("units", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("month", "platform_id", "status", "product_id", "category_id",
+                                name=op.f("pk_monthly_product_sales")),
+    )
+    _fill_from_daily_tables()
+
+
+def _fill_from_daily_tables() -> None:
+    """Derive the new tables from the daily roll-ups already there, so an upgraded database
+    answers correctly at once (the app reads whole months from these tables)."""
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    month = "date(day, 'start of month')" if sqlite else "CAST(date_trunc('month', day) AS DATE)"
+    op.execute(
+        "INSERT INTO daily_platform_customers (day, platform_id, customer_id) "
+        "SELECT DISTINCT day, platform_id, customer_id FROM daily_customer_activity"
+    )
+    op.execute(
+        "INSERT INTO monthly_platform_customers (month, platform_id, customer_id) "
+        f"SELECT DISTINCT {month}, platform_id, customer_id FROM daily_platform_customers"
+    )
+    op.execute(
+        "INSERT INTO monthly_product_sales "
+        "(month, platform_id, status, product_id, category_id, orders, revenue_cents, units) "
+        f"SELECT {month}, platform_id, status, product_id, category_id, "
+        "SUM(orders), SUM(revenue_cents), SUM(units) FROM daily_product_sales "
+        f"GROUP BY {month}, platform_id, status, product_id, category_id"
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("monthly_product_sales")
+    op.drop_table("monthly_platform_customers")
+    op.drop_table("daily_platform_customers")
