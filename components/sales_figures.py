@@ -228,6 +228,7 @@ def growth_figure(df: pd.DataFrame, granularity: str) -> go.Figure:
                 "zeroline": True,
                 "zerolinecolor": "rgba(128,128,128,0.6)",
                 "ticksuffix": "%",
+                "tickformat": ".0f",
                 "automargin": True,
             },
         )
@@ -345,6 +346,7 @@ def lost_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figure:
                 "showgrid": False,
                 "rangemode": "tozero",
                 "ticksuffix": "%",
+                "tickformat": ".0f",
                 "automargin": True,
             },
         )

@@ -131,40 +131,27 @@ def layout(**query):
             dbc.Row(
                 [
                     _col(
-                        chart_card("Orders by platform and status", graph(Sales.PLATFORM_GRAPH)), 5
+                        chart_card("Orders by platform and status", graph(Sales.PLATFORM_GRAPH)), 7
                     ),
-                    _col(chart_card("Orders by status", graph(Sales.STATUS_GRAPH, height=300)), 3),
-                    _col(
-                        chart_card("Revenue by category", graph(Sales.CATEGORY_GRAPH, height=300)),
-                        4,
-                    ),
+                    _col(chart_card("Orders by status", graph(Sales.STATUS_GRAPH)), 5),
                 ]
             ),
             dbc.Row(
                 [
                     _col(
                         chart_card(
-                            "Best sellers", graph(Sales.RANKING_GRAPH, height=380), controls=ranking
-                        ),
-                        5,
-                    ),
-                    _col(
-                        html.Div(
-                            [
-                                html.Div(id=Sales.PRODUCTS_MESSAGE),
-                                data_grid(
-                                    Sales.GRID_NAME,
-                                    product_columns(),
-                                    [],
-                                    title="Products",
-                                    height=440,
-                                ),
-                            ]
+                            "Best sellers", graph(Sales.RANKING_GRAPH, height=360), controls=ranking
                         ),
                         7,
                     ),
+                    _col(
+                        chart_card("Revenue by category", graph(Sales.CATEGORY_GRAPH, height=360)),
+                        5,
+                    ),
                 ]
             ),
+            html.Div(id=Sales.PRODUCTS_MESSAGE),
+            data_grid(Sales.GRID_NAME, product_columns(), [], title="Products", height=520),
             html.Div(id=Sales.GRANULARITY_URL_DUMMY, hidden=True),
             html.Div(id=Sales.RANK_URL_DUMMY, hidden=True),
             html.Div(id=Sales.STATUS_URL_DUMMY, hidden=True),
