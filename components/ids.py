@@ -283,3 +283,73 @@ class AdminSettings:
     @staticmethod
     def feedback(key: str) -> dict:
         return {"type": "admin-settings-feedback", "key": key}
+
+
+class AdminIntegrations:
+    """/admin/integrations: monitored HTTP services and external channel sources."""
+
+    SERVICES_TABLE = "admin-integrations-services-table"
+    SERVICES_VERSION_STORE = "admin-integrations-services-version-store"
+    SERVICE_MESSAGE = "admin-integrations-service-message-alert"
+    SERVICE_EDIT_STORE = "admin-integrations-service-edit-store"
+    SERVICE_FORM_TITLE = "admin-integrations-service-form-title"
+    SERVICE_SAVE = "admin-integrations-service-save-button"
+    SERVICE_NEW = "admin-integrations-service-new-button"
+    DELETE_MODAL = "admin-integrations-delete-modal"
+    DELETE_TEXT = "admin-integrations-delete-text"
+    DELETE_CONFIRM = "admin-integrations-delete-confirm-button"
+    DELETE_CANCEL = "admin-integrations-delete-cancel-button"
+    DELETE_STORE = "admin-integrations-delete-store"
+    CHANNELS_TABLE = "admin-integrations-channels-table"
+    CHANNELS_VERSION_STORE = "admin-integrations-channels-version-store"
+    CHANNEL_MESSAGE = "admin-integrations-channel-message-alert"
+    CHANNEL_SAVE = "admin-integrations-channel-save-button"
+    CHANNEL_EVENT = "admin-integrations-channel-event-dropdown"
+
+    @staticmethod
+    def service_field(field: str) -> dict:
+        return {"type": "admin-integrations-service-input", "field": field}
+
+    @staticmethod
+    def service_feedback(field: str) -> dict:
+        return {"type": "admin-integrations-service-feedback", "field": field}
+
+    @staticmethod
+    def service_check(name: str) -> dict:
+        return {"type": "admin-integrations-service-check-button", "index": name}
+
+    @staticmethod
+    def service_result(name: str) -> dict:
+        return {"type": "admin-integrations-service-result", "index": name}
+
+    @staticmethod
+    def service_edit(service_id: int) -> dict:
+        return {"type": "admin-integrations-service-edit-button", "index": service_id}
+
+    @staticmethod
+    def service_toggle(service_id: int) -> dict:
+        return {"type": "admin-integrations-service-toggle-button", "index": service_id}
+
+    @staticmethod
+    def service_delete(service_id: int) -> dict:
+        return {"type": "admin-integrations-service-delete-button", "index": service_id}
+
+    @staticmethod
+    def channel_field(field: str) -> dict:
+        return {"type": "admin-integrations-channel-input", "field": field}
+
+    @staticmethod
+    def channel_feedback(field: str) -> dict:
+        return {"type": "admin-integrations-channel-feedback", "field": field}
+
+    @staticmethod
+    def channel_edit(channel: str) -> dict:
+        return {"type": "admin-integrations-channel-edit-button", "index": channel}
+
+    @staticmethod
+    def channel_test(channel: str) -> dict:
+        return {"type": "admin-integrations-channel-test-button", "index": channel}
+
+    @staticmethod
+    def channel_result(channel: str) -> dict:
+        return {"type": "admin-integrations-channel-result", "index": channel}
