@@ -252,6 +252,13 @@ def set_service_enabled(engine: Engine, service_id: int, enabled: bool, actor: s
     return name
 
 
+def toggle_service(engine: Engine, service_id: int, actor: str | None = None) -> tuple[str, bool]:
+    """Flip an admin service between enabled and disabled; returns its name and new state."""
+    with Session(engine) as session:
+        enabled = not _admin_row(session, service_id).enabled
+    return set_service_enabled(engine, service_id, enabled, actor), enabled
+
+
 def delete_service(engine: Engine, service_id: int, actor: str | None = None) -> str:
     """Remove an admin service (audited with what it was); returns its name."""
     with Session(engine) as session:

@@ -1,0 +1,27 @@
+"""/admin/integrations: monitored external HTTP services and the channel sources (admins only)."""
+import logging
+
+import dash
+from dash import html
+
+from components.notice import error_message
+
+dash.register_page(__name__, path="/admin/integrations", name="Integrations", group="Admin", order=97,
+                   title="Integrations · bi-app", roles=("admin",))
+
+log = logging.getLogger(__name__)
+
+
+def layout(**query):
+    from bi_app import current_settings, integrations
+    from bi_app.extensions import db
+    from components.integrations_view import integrations_page
+
+    try:
+        engine = db.require_engine()
+        return integrations_page(integrations.list_services(engine, current_settings()),
+                                 integrations.list_channel_sources(engine), integrations.channel_names(engine),
+                                 integrations.event_choices(engine))
+    except Exception:
+        log.exception("integrations page unavailable")
+        return html.Div([html.H1("Integrations", className="app-page-title mb-3"), error_message("Integrations")])
