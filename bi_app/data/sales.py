@@ -7,9 +7,10 @@ orders containing such items — per category, so with several categories select
 items from two of them counts twice (the category roll-up keeps no order identity). Customer
 counts are exact distinct counts in every case.
 
-Product rankings and customer counts read whole months of a range from the monthly roll-ups and
-only the edge days from the daily ones (:func:`bi_app.db.rollups.plan_range`), so a year costs
-about twelve months of rows instead of 365 days of them.
+Product rankings and customer counts read whole months (customers without a platform filter:
+whole quarters, then months) of a range from the coarser roll-ups and only the edge days from
+the daily ones (:func:`bi_app.db.rollups.plan_range`), so a year costs a few periods of rows
+instead of 365 days of them.
 """
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def _filters(platforms: Codes, categories: Codes, revenue_only: bool = True) -> 
 
     def where(table: Any) -> list[Any]:
         conditions = [table.c.status.in_(REVENUE_STATUSES)] if revenue_only else []
-        conditions += platform_filter(table.c.platform_id, platforms)
+        if platforms:  # the grains of unfiltered customer counts have no platform column
+            conditions += platform_filter(table.c.platform_id, platforms)
         if categories:
             conditions += category_filter(table.c.category_id, categories)
         return conditions
@@ -79,7 +81,7 @@ def _filters(platforms: Codes, categories: Codes, revenue_only: bool = True) -> 
 def _active_customers_query(start: dt.date, end: dt.date, platforms: Codes, categories: Codes) -> Any:
     # Activity rows hold revenue orders only, and carry no status column.
     ids = active_customer_ids(start, end, _filters(platforms, categories, revenue_only=False),
-                              by_category=bool(categories))
+                              by_platform=bool(platforms), by_category=bool(categories))
     # COUNT over a DISTINCT/UNION subquery lets PostgreSQL hash instead of sorting for COUNT(DISTINCT).
     return select(func.count()).select_from(ids.subquery("customers"))
 

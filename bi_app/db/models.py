@@ -324,6 +324,23 @@ class MonthlyPlatformCustomers(Base):
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
+class MonthlyCustomers(Base):
+    """Customers who bought in a month on any platform: the unfiltered Overview's grain (a
+    customer buying on two platforms is one row, not two)."""
+
+    __tablename__ = "monthly_customers"
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class QuarterlyCustomers(Base):
+    """Customers who bought in a calendar quarter (``quarter`` = its first day), any platform."""
+
+    __tablename__ = "quarterly_customers"
+    quarter: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class MonthlyProductSales(Base):
     """``daily_product_sales`` summed per month; the category is part of the key because a
     product moved to another category mid-month keeps both rows, exactly like the daily table."""

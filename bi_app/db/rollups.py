@@ -1,13 +1,14 @@
-"""Recompute the daily roll-up tables from raw orders, in SQL, for a range of days.
+"""Recompute the roll-up tables from raw orders, in SQL, for a range of days; plan reads over them.
 
 Each table is rebuilt with one ``DELETE`` of the range and one ``INSERT ... SELECT ... GROUP BY``
 inside a single transaction, so readers see either the old or the new figures and the work stays
 in the database (no rows travel through Python, which is what keeps 10M orders feasible).
 
 Days are UTC calendar dates of ``orders.ordered_at``; ``week`` is the Monday of that day's ISO
-week and ``month`` the first of its month. The three are computed in SQL through small
-dialect-aware constructs (:func:`day_of`, :func:`week_start`, :func:`month_start`), so SQLite
-and PostgreSQL produce identical tables.
+week, ``month`` the first of its month and ``quarter`` the first day of its calendar quarter.
+They are computed in SQL through small dialect-aware constructs (:func:`day_of`,
+:func:`week_start`, :func:`month_start`, :func:`quarter_start`), so SQLite and PostgreSQL
+produce identical tables.
 
 ``daily_customer_activity`` records customers who placed an order with a revenue status
 (:data:`~bi_app.db.models.REVENUE_STATUSES`); an order without items is filed under category 0,
@@ -15,11 +16,13 @@ so "all categories" still counts its customer.
 
 Coarser grains keep a year view down to few rows. They are derived from the daily roll-ups in
 the same transaction (never from raw orders): ``daily_platform_customers`` drops the category,
-``monthly_platform_customers`` and ``monthly_product_sales`` group by month. A range refresh
-rebuilds every month the day range touches. Readers split a date range with
-:func:`plan_range` into whole months (monthly tables) and edge days (daily tables); sums over
-the two parts add up and a ``UNION`` of customer ids stays an exact distinct count, see
-:func:`product_sales_rows` and :func:`active_customer_ids`.
+``monthly_platform_customers`` groups it by month, ``monthly_customers`` and
+``quarterly_customers`` drop the platform too (a customer buying on two platforms is one row),
+and ``monthly_product_sales`` sums product sales per month. A range refresh rebuilds every month
+and quarter the day range touches. Readers split a date range with :func:`plan_range` into
+whole quarters and months and the remaining edge days; sums over the parts add up and a
+``UNION`` of customer ids stays an exact distinct count, see :func:`product_sales_rows` and
+:func:`active_customer_ids`.
 """
 from __future__ import annotations
 
@@ -27,8 +30,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     CompoundSelect,
@@ -56,11 +58,13 @@ from bi_app.db.models import (
     DailyOrders,
     DailyPlatformCustomers,
     DailyProductSales,
+    MonthlyCustomers,
     MonthlyPlatformCustomers,
     MonthlyProductSales,
     Order,
     OrderItem,
     Product,
+    QuarterlyCustomers,
 )
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,8 @@ ROLLUP_TABLES: tuple[Table, ...] = (
     DailyCustomerActivity.__table__,
     DailyPlatformCustomers.__table__,
     MonthlyPlatformCustomers.__table__,
+    MonthlyCustomers.__table__,
+    QuarterlyCustomers.__table__,
     MonthlyProductSales.__table__,
 )
 
@@ -99,6 +105,14 @@ class month_start(FunctionElement):
     type = Date()
     inherit_cache = True
     name = "month_start"
+
+
+class quarter_start(FunctionElement):
+    """The first day of the calendar quarter containing a date."""
+
+    type = Date()
+    inherit_cache = True
+    name = "quarter_start"
 
 
 @compiles(day_of)
@@ -132,6 +146,18 @@ def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
     return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
 
 
+@compiles(quarter_start)
+def _quarter_start_default(element: quarter_start, compiler: Any, **kw: Any) -> str:
+    return f"CAST(date_trunc('quarter', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(quarter_start, "sqlite")
+def _quarter_start_sqlite(element: quarter_start, compiler: Any, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return (f"date({value}, 'start of month', "
+            f"printf('-%d months', (CAST(strftime('%m', {value}) AS INTEGER) - 1) % 3))")
+
+
 def _order_range(start: dt.date | None, end: dt.date | None) -> ColumnElement[bool]:
     """Orders whose UTC day lies in [start, end]; a range on the raw column keeps the index usable."""
     conditions: list[ColumnElement[bool]] = []
@@ -140,15 +166,6 @@ def _order_range(start: dt.date | None, end: dt.date | None) -> ColumnElement[bo
     if end is not None:
         conditions.append(Order.ordered_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min))
     return and_(*conditions) if conditions else true()
-
-
-def _day_range(table: Table, start: dt.date | None, end: dt.date | None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if start is not None:
-        conditions.append(table.c.day >= start)
-    if end is not None:
-        conditions.append(table.c.day <= end)
-    return conditions
 
 
 def _daily_orders_select(start: dt.date | None, end: dt.date | None):
@@ -237,15 +254,29 @@ def _customer_activity_select(start: dt.date | None, end: dt.date | None):
 def _platform_customers_select(start: dt.date | None, end: dt.date | None):
     activity = DailyCustomerActivity.__table__
     columns = (activity.c.day, activity.c.platform_id, activity.c.customer_id)
-    return select(*columns).where(*_day_range(activity, start, end)).group_by(*columns)
+    return select(*columns).where(*_period_range(activity, "day", start, end)).group_by(*columns)
 
 
-def _monthly_customers_select(start: dt.date | None, end: dt.date | None):
+def _monthly_platform_customers_select(start: dt.date | None, end: dt.date | None):
     daily = DailyPlatformCustomers.__table__
     month = month_start(daily.c.day)
     return (select(month, daily.c.platform_id, daily.c.customer_id)
-            .where(*_day_range(daily, start, end))
+            .where(*_period_range(daily, "day", start, end))
             .group_by(month, daily.c.platform_id, daily.c.customer_id))
+
+
+def _monthly_customers_select(start: dt.date | None, end: dt.date | None):
+    monthly = MonthlyPlatformCustomers.__table__
+    columns = (monthly.c.month, monthly.c.customer_id)
+    return select(*columns).where(*_period_range(monthly, "month", start, end)).group_by(*columns)
+
+
+def _quarterly_customers_select(start: dt.date | None, end: dt.date | None):
+    monthly = MonthlyCustomers.__table__
+    quarter = quarter_start(monthly.c.month)
+    return (select(quarter, monthly.c.customer_id)
+            .where(*_period_range(monthly, "month", start, end))
+            .group_by(quarter, monthly.c.customer_id))
 
 
 def _monthly_products_select(start: dt.date | None, end: dt.date | None):
@@ -254,57 +285,85 @@ def _monthly_products_select(start: dt.date | None, end: dt.date | None):
     keys = (daily.c.platform_id, daily.c.status, daily.c.product_id, daily.c.category_id)
     return (select(month, *keys, func.sum(daily.c.orders), func.sum(daily.c.revenue_cents),
                    func.sum(daily.c.units))
-            .where(*_day_range(daily, start, end))
+            .where(*_period_range(daily, "day", start, end))
             .group_by(month, *keys))
 
 
-# Order matters: each table is built from raw orders or from a table listed before it.
-_DAILY_BUILDERS = (
-    (DailyOrders.__table__, _daily_orders_select,
+# (table, grain, select builder, columns). Order matters: each table is built from raw orders or
+# from a table listed before it, for all days of the periods (of its grain) a refresh touches.
+_BUILDERS = (
+    (DailyOrders.__table__, "day", _daily_orders_select,
      ("day", "platform_id", "status", "week", "month", "orders", "revenue_cents", "units")),
-    (DailyCategorySales.__table__, _daily_category_select,
+    (DailyCategorySales.__table__, "day", _daily_category_select,
      ("day", "platform_id", "status", "category_id", "week", "month", "orders", "revenue_cents",
       "units")),
-    (DailyProductSales.__table__, _daily_product_select,
+    (DailyProductSales.__table__, "day", _daily_product_select,
      ("day", "platform_id", "status", "product_id", "category_id", "orders", "revenue_cents",
       "units")),
-    (DailyCustomerActivity.__table__, _customer_activity_select,
+    (DailyCustomerActivity.__table__, "day", _customer_activity_select,
      ("day", "platform_id", "category_id", "customer_id")),
-    (DailyPlatformCustomers.__table__, _platform_customers_select,
+    (DailyPlatformCustomers.__table__, "day", _platform_customers_select,
      ("day", "platform_id", "customer_id")),
-)
-_MONTHLY_BUILDERS = (
-    (MonthlyPlatformCustomers.__table__, _monthly_customers_select,
+    (MonthlyPlatformCustomers.__table__, "month", _monthly_platform_customers_select,
      ("month", "platform_id", "customer_id")),
-    (MonthlyProductSales.__table__, _monthly_products_select,
+    (MonthlyCustomers.__table__, "month", _monthly_customers_select, ("month", "customer_id")),
+    (QuarterlyCustomers.__table__, "quarter", _quarterly_customers_select, ("quarter", "customer_id")),
+    (MonthlyProductSales.__table__, "month", _monthly_products_select,
      ("month", "platform_id", "status", "product_id", "category_id", "orders", "revenue_cents",
       "units")),
 )
 
 
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+# --- periods --------------------------------------------------------------------------------------
+
+GRAINS = ("quarter", "month", "day")  # coarse to fine; each period is a union of finer ones
 
 
-def touched_months(start: dt.date | None, end: dt.date | None) -> tuple[dt.date | None, dt.date | None]:
-    """The first and the last day of the months that days ``start..end`` touch (None stays open)."""
-    first = start.replace(day=1) if start is not None else None
-    last = _next_month(end) - dt.timedelta(days=1) if end is not None else None
+def period_start(day: dt.date, grain: str) -> dt.date:
+    """The first day of the ``grain`` period (day, month or calendar quarter) containing ``day``."""
+    if grain == "day":
+        return day
+    if grain == "month":
+        return day.replace(day=1)
+    if grain == "quarter":
+        return dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    raise ValueError(f"grain: expected one of {', '.join(GRAINS)}, got {grain!r}")
+
+
+def next_period(day: dt.date, grain: str) -> dt.date:
+    """The first day of the ``grain`` period after the one containing ``day``."""
+    start = period_start(day, grain)
+    if grain == "day":
+        return start + dt.timedelta(days=1)
+    months = 1 if grain == "month" else 3
+    month = start.month - 1 + months
+    return dt.date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def touched_periods(start: dt.date | None, end: dt.date | None,
+                    grain: str) -> tuple[dt.date | None, dt.date | None]:
+    """The first and the last day of the ``grain`` periods that days ``start..end`` touch (None
+    stays open)."""
+    first = period_start(start, grain) if start is not None else None
+    last = next_period(end, grain) - dt.timedelta(days=1) if end is not None else None
     return first, last
 
 
-def _month_range(table: Table, start: dt.date | None, end: dt.date | None) -> list[ColumnElement[bool]]:
+def _period_range(table: Table, grain: str, start: dt.date | None,
+                  end: dt.date | None) -> list[ColumnElement[bool]]:
+    """Rows of ``table`` (keyed by its ``grain`` column) whose period lies in days start..end."""
+    column = table.c[grain]
     conditions: list[ColumnElement[bool]] = []
     if start is not None:
-        conditions.append(table.c.month >= start.replace(day=1))
+        conditions.append(column >= start)
     if end is not None:
-        conditions.append(table.c.month <= end.replace(day=1))
+        conditions.append(column <= end)
     return conditions
 
 
 def refresh_rollups(engine: Engine, start: dt.date | None = None, end: dt.date | None = None) -> dict:
     """Rebuild the roll-up tables for days ``start..end`` (inclusive; ``None`` = unbounded), and
-    the monthly ones for every month those days touch.
+    the monthly and quarterly ones for every month and quarter those days touch.
 
     Returns ``{"start", "end", "seconds", "rows": {table: inserted rows}}``. Callers that change
     orders (demo loader, importers, jobs) call this and then invalidate the data cache.
@@ -313,15 +372,11 @@ def refresh_rollups(engine: Engine, start: dt.date | None = None, end: dt.date |
         raise ValueError(f"refresh_rollups: start {start} is after end {end}")
     began = time.perf_counter()
     rows: dict[str, int] = {}
-    month_first, month_last = touched_months(start, end)
     with engine.begin() as conn:
-        steps = [(table, build, columns, _day_range(table, start, end), (start, end))
-                 for table, build, columns in _DAILY_BUILDERS]
-        # A month is summed from the daily tables over all its days, the refreshed ones included.
-        steps += [(table, build, columns, _month_range(table, start, end), (month_first, month_last))
-                  for table, build, columns in _MONTHLY_BUILDERS]
-        for table, build, columns, stale, (first, last) in steps:
-            conn.execute(delete(table).where(*stale))
+        for table, grain, build, columns in _BUILDERS:
+            # A month (quarter) is rebuilt from all its days (months), the refreshed ones included.
+            first, last = touched_periods(start, end, grain)
+            conn.execute(delete(table).where(*_period_range(table, grain, first, last)))
             # rowcount of an INSERT..SELECT is only kept when asked for (SQLAlchemy 2.x).
             result = conn.execute(insert(table).from_select(columns, build(first, last)),
                                   execution_options={"preserve_rowcount": True})
@@ -337,53 +392,60 @@ def refresh_rollups(engine: Engine, start: dt.date | None = None, end: dt.date |
 
 # --- reading: which grain answers which days ---------------------------------------------------
 
-@dataclass(frozen=True)
-class RangePlan:
-    """Days ``start..end`` split into whole months (read from monthly tables) and edge days."""
+class Segment(NamedTuple):
+    """Days read from the ``grain`` table: periods starting ``first``..``last`` (both period starts;
+    for ``day`` simply the days)."""
 
-    months: tuple[dt.date, dt.date] | None
-    """First days of the first and the last whole month, or None when no month is whole."""
-    days: tuple[tuple[dt.date, dt.date], ...]
-    """Inclusive day ranges outside those months (none, one or two), in order."""
+    grain: str
+    first: dt.date
+    last: dt.date
 
 
-def plan_range(start: dt.date, end: dt.date) -> RangePlan:
-    """Split ``start..end`` so that monthly and daily rows cover every day exactly once."""
+def plan_range(start: dt.date, end: dt.date, grains: tuple[str, ...] = ("month",)) -> tuple[Segment, ...]:
+    """Split days ``start..end`` into whole periods of ``grains`` (coarse to fine, without
+    ``day``) and days, coarsest first where possible, so that every day is read exactly once."""
     if start > end:
         raise ValueError(f"plan_range: start {start} is after end {end}")
-    first_whole = start if start.day == 1 else _next_month(start)
-    stop = _next_month(end) if _next_month(end) - dt.timedelta(days=1) == end else end.replace(day=1)
-    if first_whole >= stop:
-        return RangePlan(None, ((start, end),))
-    days = []
-    if start < first_whole:
-        days.append((start, first_whole - dt.timedelta(days=1)))
+    if not grains:
+        return (Segment("day", start, end),)
+    grain, finer = grains[0], grains[1:]
+    first = start if period_start(start, grain) == start else next_period(start, grain)
+    stop = next_period(end, grain) if next_period(end, grain) - dt.timedelta(days=1) == end \
+        else period_start(end, grain)  # whole periods cover first .. stop - 1
+    if first >= stop:
+        return plan_range(start, end, finer)
+    segments: list[Segment] = []
+    if start < first:
+        segments += plan_range(start, first - dt.timedelta(days=1), finer)
+    segments.append(Segment(grain, first, period_start(stop - dt.timedelta(days=1), grain)))
     if stop <= end:
-        days.append((stop, end))
-    last_whole = (stop - dt.timedelta(days=1)).replace(day=1)
-    return RangePlan((first_whole, last_whole), tuple(days))
+        segments += plan_range(stop, end, finer)
+    return tuple(segments)
 
 
 Where = Callable[[Table], Iterable[ColumnElement[bool]]]
 PRODUCT_SALES_COLUMNS = ("platform_id", "status", "product_id", "category_id", "orders",
                          "revenue_cents", "units")
+_PRODUCT_GRAINS = {"month": MonthlyProductSales.__table__, "day": DailyProductSales.__table__}
+_PLATFORM_CUSTOMER_GRAINS = {"month": MonthlyPlatformCustomers.__table__,
+                             "day": DailyPlatformCustomers.__table__}
+_CUSTOMER_GRAINS = {"quarter": QuarterlyCustomers.__table__, "month": MonthlyCustomers.__table__,
+                    "day": DailyPlatformCustomers.__table__}
 
 
 def _no_conditions(_table: Table) -> Iterable[ColumnElement[bool]]:
     return ()
 
 
-def _parts(start: dt.date, end: dt.date, monthly: Table, daily: Table, columns: tuple[str, ...],
+def _parts(start: dt.date, end: dt.date, tables: dict[str, Table], columns: tuple[str, ...],
            where: Where) -> list[Select]:
-    plan = plan_range(start, end)
+    """One SELECT per segment of the range, each on the table of the segment's grain."""
+    grains = tuple(g for g in GRAINS if g in tables and g != "day")
     parts = []
-    if plan.months is not None:
-        parts.append(select(*(monthly.c[c] for c in columns))
-                     .where(monthly.c.month >= plan.months[0], monthly.c.month <= plan.months[1],
-                            *where(monthly)))
-    for first, last in plan.days:
-        parts.append(select(*(daily.c[c] for c in columns))
-                     .where(daily.c.day >= first, daily.c.day <= last, *where(daily)))
+    for grain, first, last in plan_range(start, end, grains):
+        table = tables[grain]
+        parts.append(select(*(table.c[c] for c in columns))
+                     .where(*_period_range(table, grain, first, last), *where(table)))
     return parts
 
 
@@ -391,32 +453,32 @@ def product_sales_rows(start: dt.date, end: dt.date, where: Where = _no_conditio
     """Product sales on days ``start..end`` as rows of :data:`PRODUCT_SALES_COLUMNS`: monthly rows
     for whole months, daily rows for the edge days. Sum them; ``where(table)`` adds conditions on
     those columns (it is applied to each table so that its indexes are used)."""
-    parts = _parts(start, end, MonthlyProductSales.__table__, DailyProductSales.__table__,
-                   PRODUCT_SALES_COLUMNS, where)
+    parts = _parts(start, end, _PRODUCT_GRAINS, PRODUCT_SALES_COLUMNS, where)
     source = parts[0] if len(parts) == 1 else union_all(*parts)
     return source.subquery("product_sales")
 
 
 def active_customer_ids(start: dt.date, end: dt.date, where: Where = _no_conditions, *,
-                        by_category: bool = False) -> Select | CompoundSelect:
+                        by_platform: bool = False, by_category: bool = False) -> Select | CompoundSelect:
     """``customer_id`` of each customer with a revenue order on days ``start..end``, once.
 
-    ``where(table)`` may use ``platform_id``, and ``category_id`` when ``by_category``: only
-    ``daily_customer_activity`` keeps the category, so that case reads it alone. Otherwise whole
-    months come from ``monthly_platform_customers`` and edge days from
-    ``daily_platform_customers``; ``UNION`` removes customers present in both.
+    The grain follows the filters ``where(table)`` applies: with ``by_category`` it may use
+    ``category_id`` and ``platform_id`` and reads ``daily_customer_activity`` (the only table
+    with the category); with ``by_platform`` it may use ``platform_id`` and reads months and
+    edge days per platform; without either, quarters, months and days on any platform.
+    ``UNION`` removes customers found in several segments.
     """
     if by_category:
         activity = DailyCustomerActivity.__table__
         return (select(activity.c.customer_id)
-                .where(*_day_range(activity, start, end), *where(activity)).distinct())
-    parts = _parts(start, end, MonthlyPlatformCustomers.__table__, DailyPlatformCustomers.__table__,
-                   ("customer_id",), where)
+                .where(*_period_range(activity, "day", start, end), *where(activity)).distinct())
+    tables = _PLATFORM_CUSTOMER_GRAINS if by_platform else _CUSTOMER_GRAINS
+    parts = _parts(start, end, tables, ("customer_id",), where)
     return parts[0].distinct() if len(parts) == 1 else union(*parts)
 
 
 __all__ = [
-    "NO_CATEGORY_ID", "PRODUCT_SALES_COLUMNS", "ROLLUP_TABLES", "RangePlan", "active_customer_ids",
-    "day_of", "month_start", "plan_range", "product_sales_rows", "refresh_rollups", "touched_months",
-    "week_start",
+    "GRAINS", "NO_CATEGORY_ID", "PRODUCT_SALES_COLUMNS", "ROLLUP_TABLES", "Segment",
+    "active_customer_ids", "day_of", "month_start", "next_period", "period_start", "plan_range",
+    "product_sales_rows", "quarter_start", "refresh_rollups", "touched_periods", "week_start",
 ]

@@ -1,4 +1,5 @@
-"""coarser roll-up grains: customers per day and month without the category, product sales per month
+"""coarser roll-up grains: customers per day and month without the category, per month and quarter
+without the platform either, and product sales per month
 
 Revision ID: 0010
 Revises: 0009
@@ -28,6 +29,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("month", "platform_id", "customer_id", name=op.f("pk_monthly_platform_customers")),
     )
     op.create_table(
+        "monthly_customers",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("month", "customer_id", name=op.f("pk_monthly_customers")),
+    )
+    op.create_table(
+        "quarterly_customers",
+        sa.Column("quarter", sa.Date(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("quarter", "customer_id", name=op.f("pk_quarterly_customers")),
+    )
+    op.create_table(
         "monthly_product_sales",
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("platform_id", sa.Integer(), nullable=False),
@@ -48,6 +61,8 @@ def _fill_from_daily_tables() -> None:
     answers correctly at once (the app reads whole months from these tables)."""
     sqlite = op.get_bind().dialect.name == "sqlite"
     month = "date(day, 'start of month')" if sqlite else "CAST(date_trunc('month', day) AS DATE)"
+    quarter = ("date(month, printf('-%d months', (CAST(strftime('%m', month) AS INTEGER) - 1) % 3))"
+               if sqlite else "CAST(date_trunc('quarter', month) AS DATE)")
     op.execute(
         "INSERT INTO daily_platform_customers (day, platform_id, customer_id) "
         "SELECT DISTINCT day, platform_id, customer_id FROM daily_customer_activity"
@@ -55,6 +70,14 @@ def _fill_from_daily_tables() -> None:
     op.execute(
         "INSERT INTO monthly_platform_customers (month, platform_id, customer_id) "
         f"SELECT DISTINCT {month}, platform_id, customer_id FROM daily_platform_customers"
+    )
+    op.execute(
+        "INSERT INTO monthly_customers (month, customer_id) "
+        "SELECT DISTINCT month, customer_id FROM monthly_platform_customers"
+    )
+    op.execute(
+        "INSERT INTO quarterly_customers (quarter, customer_id) "
+        f"SELECT DISTINCT {quarter}, customer_id FROM monthly_customers"
     )
     op.execute(
         "INSERT INTO monthly_product_sales "
@@ -65,11 +88,14 @@ def _fill_from_daily_tables() -> None:
     )
     if not sqlite:
         # Statistics now, not at autovacuum's leisure: without them the first reads plan badly.
-        for table in ("daily_platform_customers", "monthly_platform_customers", "monthly_product_sales"):
+        for table in ("daily_platform_customers", "monthly_platform_customers", "monthly_customers",
+                      "quarterly_customers", "monthly_product_sales"):
             op.execute(f"ANALYZE {table}")
 
 
 def downgrade() -> None:
     op.drop_table("monthly_product_sales")
+    op.drop_table("quarterly_customers")
+    op.drop_table("monthly_customers")
     op.drop_table("monthly_platform_customers")
     op.drop_table("daily_platform_customers")

@@ -262,6 +262,10 @@ RANGES = [
     (D(2024, 2, 1), D(2024, 2, 28)),     # ... all but its last day
     (D(2024, 1, 31), D(2024, 1, 31)),    # one day on a month's last day
     (D(2023, 11, 1), D(2024, 3, 31)),    # everything
+    (D(2024, 1, 1), D(2024, 3, 31)),     # exactly one quarter
+    (D(2023, 10, 1), D(2024, 3, 31)),    # two whole quarters across the year boundary
+    (D(2023, 11, 15), D(2024, 3, 31)),   # edge days, a whole month, a whole quarter
+    (D(2023, 12, 31), D(2024, 3, 30)),   # a day before a quarter, and all but its last day
 ]
 FILTERS = [(None, None), (("web",), None), (None, ("books",)), (("app",), ("toys",)),
            (None, ("books", "toys"))]
@@ -354,7 +358,9 @@ def test_totals_and_top_products_over_months_match_the_orders(months_db, start, 
             expected_top_products(start, end, platforms, categories), (platforms, categories)
 
 
-def test_whole_months_are_read_from_the_monthly_rollups(months_db):
+def test_whole_periods_are_read_from_the_coarser_rollups(months_db):
+    import re
+
     from sqlalchemy import event
 
     from bi_app.data.sales import sales_totals, top_products
@@ -364,21 +370,25 @@ def test_whole_months_are_read_from_the_monthly_rollups(months_db):
     def record(conn, cursor, statement, *_args) -> None:
         statements.append(statement)
 
+    def tables_read(call) -> set[str]:
+        statements.clear()
+        call()
+        return {m.group(1) for s in statements for m in re.finditer(r'(?:FROM|JOIN)\s+"?(\w+)', s)}
+
     event.listen(months_db, "before_cursor_execute", record)
     try:
-        top_products(D(2023, 12, 1), D(2024, 2, 29))
-        sales_totals(D(2023, 12, 1), D(2024, 2, 29))
-        whole = list(statements)
-        statements.clear()
-        top_products(D(2023, 11, 20), D(2024, 2, 10))
-        sales_totals(D(2023, 11, 20), D(2024, 2, 10))
-        edges = list(statements)
+        assert tables_read(lambda: top_products(D(2023, 12, 1), D(2024, 2, 29))) == {
+            "monthly_product_sales", "products", "categories"}
+        assert tables_read(lambda: top_products(D(2023, 11, 20), D(2024, 2, 10), ("web",))) == {
+            "monthly_product_sales", "daily_product_sales", "products", "categories", "sales_platforms"}
+        # Q1 2024 exactly: one quarter of customers, revenue from the daily order totals
+        assert tables_read(lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31))) == {
+            "daily_orders", "quarterly_customers"}
+        assert tables_read(lambda: sales_totals(D(2023, 11, 20), D(2024, 3, 31))) == {
+            "daily_orders", "quarterly_customers", "monthly_customers", "daily_platform_customers"}
+        assert tables_read(lambda: sales_totals(D(2023, 12, 1), D(2024, 3, 31), ("web",))) == {
+            "daily_orders", "monthly_platform_customers", "sales_platforms"}
+        assert tables_read(lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31), None, ("toys",))) == {
+            "daily_category_sales", "daily_customer_activity", "categories"}
     finally:
         event.remove(months_db, "before_cursor_execute", record)
-    text = " ".join(whole)
-    assert "monthly_product_sales" in text and "monthly_platform_customers" in text
-    assert "daily_product_sales" not in text and "daily_platform_customers" not in text
-    assert "daily_customer_activity" not in text
-    text = " ".join(edges)
-    assert all(t in text for t in ("monthly_product_sales", "daily_product_sales",
-                                   "monthly_platform_customers", "daily_platform_customers"))

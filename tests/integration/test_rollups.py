@@ -19,7 +19,7 @@ from bi_app.db.models import (
     MonthlyProductSales,
     Order,
 )
-from bi_app.db.rollups import ROLLUP_TABLES, RangePlan, plan_range, refresh_rollups, touched_months
+from bi_app.db.rollups import ROLLUP_TABLES, Segment, plan_range, refresh_rollups, touched_periods
 from tests.integration.test_data_layer import MONTHS_ORDERS, load_dataset
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,10 @@ def _derived_in_python(contents: dict[str, list[tuple]]) -> dict[str, list[tuple
     for day, platform, status, product, category, orders, revenue, units in contents["daily_product_sales"]:
         sums = products[(day.replace(day=1), platform, status, product, category)]
         sums[0], sums[1], sums[2] = sums[0] + orders, sums[1] + revenue, sums[2] + units
+    quarter = lambda day: D(day.year, (day.month - 1) // 3 * 3 + 1, 1)
     return {"daily_platform_customers": platform_days, "monthly_platform_customers": months,
+            "monthly_customers": sorted({(m, c) for m, _p, c in months}),
+            "quarterly_customers": sorted({(quarter(m), c) for m, _p, c in months}),
             "monthly_product_sales": sorted((*k, *v) for k, v in products.items())}
 
 
@@ -149,9 +152,12 @@ def test_range_refresh_touches_only_the_range(engines):
         changed = {t: sorted(set(before[t]) ^ set(after[t])) for t in before}
         days = {row[0] for name, rows in changed.items() if name.startswith("daily_") for row in rows}
         assert days == {D(2024, 1, 10)}
-        # the month the day belongs to is rebuilt from the (partly refreshed) daily tables
-        months = {row[0] for name, rows in changed.items() if name.startswith("monthly_") for row in rows}
-        assert months == {D(2024, 1, 1)}
+        # the month and quarter of the day are rebuilt from the (partly refreshed) finer tables
+        periods = {row[0] for name, rows in changed.items() if not name.startswith("daily_") for row in rows}
+        assert periods == {D(2024, 1, 1)}
+        # order 3 was customer 1's only app order in January (and in the quarter)
+        assert (D(2024, 1, 1), 2, 1) in before["monthly_platform_customers"]
+        assert (D(2024, 1, 1), 2, 1) not in after["monthly_platform_customers"]
         derived = _derived_in_python(after)
         assert {name: after[name] for name in derived} == derived
         with engine.connect() as conn:
@@ -182,11 +188,13 @@ def test_range_refresh_rebuilds_every_touched_month(tmp_path):
     with engine.begin() as conn:
         for table in ROLLUP_TABLES:
             conn.execute(delete(table))
-    # Dec 31 .. Jan 1 touches December and January whole, and nothing else
+    # Dec 31 .. Jan 1 touches December and January whole (and Q4 2023 and Q1 2024), nothing else
     refresh_rollups(engine, D(2023, 12, 31), D(2024, 1, 1))
     partial = _contents(engine)
-    for name in ("monthly_platform_customers", "monthly_product_sales"):
-        assert {r[0] for r in partial[name]} == {D(2023, 12, 1), D(2024, 1, 1)}
+    for name in ("monthly_platform_customers", "monthly_customers", "quarterly_customers",
+                 "monthly_product_sales"):
+        assert {r[0] for r in partial[name]} == ({D(2023, 10, 1), D(2024, 1, 1)} if name.startswith("quarterly")
+                                                 else {D(2023, 12, 1), D(2024, 1, 1)})
         assert partial[name] == _derived_in_python(partial)[name]
         # only the two edge days' daily rows exist, so the months hold just those days
         assert partial[name] != [r for r in full[name] if r[0] in (D(2023, 12, 1), D(2024, 1, 1))]
@@ -196,32 +204,47 @@ def test_range_refresh_rebuilds_every_touched_month(tmp_path):
     engine.dispose()
 
 
-@pytest.mark.parametrize(("start", "end", "expected"), [
-    (D(2025, 11, 23), D(2026, 11, 22),
-     RangePlan((D(2025, 12, 1), D(2026, 10, 1)),
-               ((D(2025, 11, 23), D(2025, 11, 30)), (D(2026, 11, 1), D(2026, 11, 22))))),
-    (D(2024, 1, 1), D(2024, 1, 31), RangePlan((D(2024, 1, 1), D(2024, 1, 1)), ())),
-    (D(2023, 12, 1), D(2024, 1, 31), RangePlan((D(2023, 12, 1), D(2024, 1, 1)), ())),
-    (D(2024, 2, 1), D(2024, 2, 28), RangePlan(None, ((D(2024, 2, 1), D(2024, 2, 28)),))),
-    (D(2024, 2, 1), D(2024, 2, 29), RangePlan((D(2024, 2, 1), D(2024, 2, 1)), ())),
-    (D(2023, 12, 15), D(2024, 2, 29),
-     RangePlan((D(2024, 1, 1), D(2024, 2, 1)), ((D(2023, 12, 15), D(2023, 12, 31)),))),
-    (D(2024, 1, 31), D(2024, 2, 1), RangePlan(None, ((D(2024, 1, 31), D(2024, 2, 1)),))),
+M, Q = "month", "quarter"
+
+
+@pytest.mark.parametrize(("start", "end", "grains", "expected"), [
+    (D(2025, 11, 23), D(2026, 11, 22), (M,),
+     [("day", D(2025, 11, 23), D(2025, 11, 30)), (M, D(2025, 12, 1), D(2026, 10, 1)),
+      ("day", D(2026, 11, 1), D(2026, 11, 22))]),
+    (D(2025, 11, 23), D(2026, 11, 22), (Q, M),
+     [("day", D(2025, 11, 23), D(2025, 11, 30)), (M, D(2025, 12, 1), D(2025, 12, 1)),
+      (Q, D(2026, 1, 1), D(2026, 7, 1)), (M, D(2026, 10, 1), D(2026, 10, 1)),
+      ("day", D(2026, 11, 1), D(2026, 11, 22))]),
+    (D(2024, 1, 1), D(2024, 1, 31), (Q, M), [(M, D(2024, 1, 1), D(2024, 1, 1))]),
+    (D(2023, 10, 1), D(2024, 3, 31), (Q, M), [(Q, D(2023, 10, 1), D(2024, 1, 1))]),
+    (D(2023, 12, 1), D(2024, 1, 31), (M,), [(M, D(2023, 12, 1), D(2024, 1, 1))]),
+    (D(2024, 2, 1), D(2024, 2, 28), (Q, M), [("day", D(2024, 2, 1), D(2024, 2, 28))]),
+    (D(2024, 2, 1), D(2024, 2, 29), (M,), [(M, D(2024, 2, 1), D(2024, 2, 1))]),
+    (D(2023, 12, 15), D(2024, 2, 29), (M,),
+     [("day", D(2023, 12, 15), D(2023, 12, 31)), (M, D(2024, 1, 1), D(2024, 2, 1))]),
+    (D(2024, 1, 31), D(2024, 2, 1), (Q, M), [("day", D(2024, 1, 31), D(2024, 2, 1))]),
+    (D(2024, 1, 8), D(2024, 1, 14), (), [("day", D(2024, 1, 8), D(2024, 1, 14))]),
 ])
-def test_plan_range(start, end, expected):
-    plan = plan_range(start, end)
-    assert plan == expected
-    covered = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    months = [] if plan.months is None else [
-        d for d in covered if plan.months[0] <= d.replace(day=1) <= plan.months[1]]
-    edges = [d for first, last in plan.days for d in covered if first <= d <= last]
-    assert sorted(months + edges) == covered
+def test_plan_range(start, end, grains, expected):
+    plan = plan_range(start, end, grains)
+    assert plan == tuple(Segment(*s) for s in expected)
+    # every day exactly once, in order
+    covered = []
+    for grain, first, last in plan:
+        months = {"day": 0, M: 1, Q: 3}[grain]
+        stop = last + dt.timedelta(days=1) if not months else \
+            D(last.year + (last.month - 1 + months) // 12, (last.month - 1 + months) % 12 + 1, 1)
+        covered += [first + dt.timedelta(days=i) for i in range((stop - first).days)]
+    assert covered == [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def test_touched_months():
-    assert touched_months(D(2023, 12, 31), D(2024, 2, 10)) == (D(2023, 12, 1), D(2024, 2, 29))
-    assert touched_months(None, D(2023, 2, 1)) == (None, D(2023, 2, 28))
-    assert touched_months(D(2024, 1, 1), None) == (D(2024, 1, 1), None)
+def test_touched_periods():
+    assert touched_periods(D(2023, 12, 31), D(2024, 2, 10), "month") == (D(2023, 12, 1), D(2024, 2, 29))
+    assert touched_periods(D(2023, 12, 31), D(2024, 2, 10), "quarter") == (D(2023, 10, 1), D(2024, 3, 31))
+    assert touched_periods(D(2024, 5, 5), D(2024, 11, 30), "quarter") == (D(2024, 4, 1), D(2024, 12, 31))
+    assert touched_periods(None, D(2023, 2, 1), "month") == (None, D(2023, 2, 28))
+    assert touched_periods(D(2024, 1, 1), None, "quarter") == (D(2024, 1, 1), None)
+    assert touched_periods(D(2024, 1, 5), D(2024, 1, 6), "day") == (D(2024, 1, 5), D(2024, 1, 6))
 
 
 def test_migration_0010_fills_the_new_tables_from_the_daily_ones(engines, pg_url, tmp_path):
