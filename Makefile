@@ -27,9 +27,10 @@ test: install
 	bash scripts/ensure-test-deps.sh
 	$(BIN)/python -m pytest -q
 
+BENCH_ARGS ?=
 bench: install
 	bash scripts/ensure-test-deps.sh
-	$(BIN)/python -m bench.overview
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check bi_app components callbacks pages tests bench

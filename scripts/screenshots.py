@@ -18,10 +18,17 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 PAGES = [
     ("/", "overview"),
+    ("/sales", "sales"),
+    ("/customers", "customers"),
+    ("/events", "events"),
+    ("/events/6", "event-detail"),
     ("/ops/health", "ops-health"),
     ("/ops/performance", "ops-performance"),
     ("/ops/logs", "ops-logs"),
     ("/admin/jobs", "admin-jobs"),
+    ("/admin/import", "admin-import"),
+    ("/admin/settings", "admin-settings"),
+    ("/admin/integrations", "admin-integrations"),
 ]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -54,10 +61,10 @@ def main(base: str, username: str, password: str) -> None:
             browser.save_screenshot(str(DOCS / f"{name}.png"))
             print("saved", DOCS / f"{name}.png")
         browser.get(base + "/")
-        time.sleep(3)
-        browser.execute_script("document.documentElement.setAttribute('data-bs-theme', 'dark')")
-        time.sleep(1)
+        wait.until(EC.element_to_be_clickable((By.ID, "app-theme-switch"))).click()
+        time.sleep(4)
         browser.save_screenshot(str(DOCS / "overview-dark.png"))
+        browser.find_element(By.ID, "app-theme-switch").click()  # leave the light theme behind
     finally:
         browser.quit()
 
