@@ -169,7 +169,7 @@ def list_services(engine: Engine, settings: Any, environ: Mapping[str, str] | No
     env = os.environ if environ is None else environ
     rows = [ServiceRow(s.name, s.url, s.expected_status, s.timeout_s, "settings", True,
                        auth_in_settings=s.auth_header is not None)
-            for s in monitored.settings_services(settings, env)]
+            for s in monitored.settings_services(settings)]
     with Session(engine) as session:
         for r in session.scalars(select(MonitoredService).order_by(MonitoredService.name)):
             rows.append(ServiceRow(r.name, r.url, r.expected_status, r.timeout_s, "admin", bool(r.enabled), r.id,
@@ -281,7 +281,7 @@ def check_service(engine: Engine, settings: Any, name: str,
     """Run the health module's HTTP check for one service now (disabled ones too), with the
     health job's deadline; nothing is stored and the health report is left as it is."""
     env = os.environ if environ is None else environ
-    spec = next((s for s in monitored.settings_services(settings, env) if s.name == name), None)
+    spec = next((s for s in monitored.settings_services(settings) if s.name == name), None)
     if spec is None:
         with Session(engine) as session:
             row = session.scalar(select(MonitoredService).where(MonitoredService.name == name))

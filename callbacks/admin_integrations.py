@@ -178,7 +178,7 @@ def save_channel(clicks, values, ids, version):
         config = integrations.save_channel_source(engine, form)
     except integrations.IntegrationError as exc:
         return ("Not saved: correct the marked fields.", "danger", True,
-                view.field_feedback(exc.errors, fields)[1], no_update, no_update)
+                view.field_feedback(exc.errors, fields)[1], [no_update] * len(fields), no_update)
     text = f"{form.channel}: saved the HTTP JSON source." if config else f"{form.channel}: using the built-in demo source."
     cleared = ["" if f == "auth_header_value" else v for f, v in zip(fields, values)]
     return text, "success", True, [""] * len(fields), cleared, (version or 0) + 1
