@@ -144,6 +144,9 @@ def header_cell(dash_duo, col_id: str):
 def test_sorted_filtered_grid_downloads_as_csv_xlsx_json(dash_duo, start_app, tmp_path):
     app = build_app(tmp_path / "assets")
     start_app(app)
+    # start_app does not navigate (a real app's "/" is the login redirect); this bare app has
+    # no login, so open its page and let Dash render it
+    dash_duo.wait_for_page(timeout=20)
     dash_duo.wait_for_element("#orders-card .ag-row", timeout=15)
     downloads = Path(dash_duo.download_path)
 
