@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import dash
 import pytest
 from sqlalchemy import select
 
@@ -342,3 +343,24 @@ def test_the_save_callback_creates_a_service_for_an_admin_and_audits_the_user(sq
     assert answer.status_code == 200 and "Saved service billing" in answer.get_data(as_text=True)
     row = audit_rows()[-1]
     assert (row.action, row.target, row.username) == ("integration.service.create", "billing", "admin")
+
+
+def test_the_channel_save_callback_marks_fields_and_never_echoes_the_secret(sqlite_app):
+    from callbacks.admin_integrations import save_channel
+    from components.integrations_view import CHANNEL_FIELDS
+
+    ids = [{"type": "admin-integrations-channel-input", "field": f} for f in CHANNEL_FIELDS]
+    good = {"channel": "email", "kind": "http", "url": "https://stats.example/{event_code}",
+            "auth_header_name": "X-Api-Key", "auth_header_value": "k-123", "clear_auth": False, "timeout_s": 4,
+            "enabled": True}
+    with sqlite_app.server.test_request_context("/"):
+        bad = save_channel(1, [{**good, "url": "gopher://x", "timeout_s": 500}[f] for f in CHANNEL_FIELDS], ids, 0)
+        message, color, _, feedback, values, version = bad
+        assert color == "danger" and "Not saved" in message and version is dash.no_update
+        marked = {f: m for f, m in zip(CHANNEL_FIELDS, feedback) if m}
+        assert set(marked) == {"url", "timeout_s"}
+        message, color, _, feedback, values, version = save_channel(1, [good[f] for f in CHANNEL_FIELDS], ids, 3)
+    assert (color, version, feedback) == ("success", 4, [""] * len(CHANNEL_FIELDS))
+    assert "k-123" not in json.dumps(values) and values[CHANNEL_FIELDS.index("url")] == good["url"]
+    with db.session() as session:
+        assert session.get(ChannelSourceConfig, "email").auth_header_value == "k-123"
