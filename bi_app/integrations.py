@@ -31,7 +31,13 @@ from sqlalchemy.orm import Session
 from bi_app.auth_users import audit
 from bi_app.channels.base import ChannelSource, EventRef
 from bi_app.channels.breaker import CircuitBreaker
-from bi_app.channels.config import DEFAULT_CHANNELS, SourceConfig, build_sources, load_configs, save_config
+from bi_app.channels.config import (
+    DEFAULT_CHANNELS,
+    SourceConfig,
+    build_sources,
+    load_configs,
+    save_config,
+)
 from bi_app.channels.demo_source import DemoChannelSource
 from bi_app.channels.http_source import HttpJsonSource
 from bi_app.channels.service import LIVE, ChannelService
@@ -106,7 +112,7 @@ def service_field_error(**field: Any) -> str | None:
         monitored._validate("form", values["name"], values["url"], values["expected"], values["timeout"], None)
     except ConfigError as exc:
         text = str(exc)
-        return text[len(prefix):] if text.startswith(prefix) else text
+        return text.removeprefix(prefix)
     return None
 
 
