@@ -19,6 +19,9 @@ from tests.conftest import ANALYST_PASSWORD, free_port, login
 pytestmark = pytest.mark.e2e
 
 LEVELS = ((20, "INFO"), (30, "WARNING"), (40, "ERROR"))
+# This test's own logger namespace: the running app logs under bi_app.* itself (logins, jobs),
+# and those lines land in the same table, so counting "bi_app" lines would count them too.
+NS = "e2e_ops_logs"
 
 
 def _store(url: str, rows: list[dict]) -> None:
@@ -30,8 +33,15 @@ def _store(url: str, rows: list[dict]) -> None:
 
 def _lines(now: dt.datetime) -> list[dict]:
     return [dict(at=now - dt.timedelta(minutes=5 * i), level=LEVELS[i % 3][0], level_name=LEVELS[i % 3][1],
-                 logger=("bi_app.jobs", "bi_app.data.sales")[i % 2], message=f"e2e line {i:02d}",
+                 logger=(f"{NS}.jobs", f"{NS}.data.sales")[i % 2], message=f"e2e line {i:02d}",
                  module="jobs", func="run", line=10 + i) for i in range(30)]
+
+
+def _decoys(now: dt.datetime) -> list[dict]:
+    """Lines the logger filter must leave out: a sibling whose name merely starts the same way,
+    and a parent of the namespace."""
+    return [dict(at=now - dt.timedelta(minutes=1), level=40, level_name="ERROR", logger=logger,
+                 message=f"e2e decoy line 1 from {logger}") for logger in (f"{NS}x.jobs", "e2e")]
 
 
 def _start(dash_duo, app) -> None:
@@ -58,10 +68,11 @@ def test_logs_page_filters_downloads_and_tails(app_factory, demo_sqlite_url, das
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     lines = _lines(now)
     _store(demo_sqlite_url, lines)
+    _store(demo_sqlite_url, _decoys(now))
     app = app_factory(demo_sqlite_url, refresh_ms=1000)
     _start(dash_duo, app)
     login(dash_duo, "analyst", ANALYST_PASSWORD, next_path="/ops/logs")
-    dash_duo.driver.get(f"{dash_duo.server_url}/ops/logs?logger=bi_app")
+    dash_duo.driver.get(f"{dash_duo.server_url}/ops/logs?logger={NS}")
     summary = "#ops-logs-summary-text"
     _wait_for_text(dash_duo, summary, "Showing all 30 lines")
     dash_duo.wait_for_element("#ops-logs-volume-graph .barlayer .point", timeout=10)
@@ -93,7 +104,7 @@ def test_logs_page_filters_downloads_and_tails(app_factory, demo_sqlite_url, das
 
     # a line stored now shows up without reloading (live tail every second)
     _store(demo_sqlite_url, [dict(at=now + dt.timedelta(seconds=1), level=50, level_name="CRITICAL",
-                                  logger="bi_app.jobs", message="e2e line 1 tail arrived")])
+                                  logger=f"{NS}.jobs", message="e2e line 1 tail arrived")])
     _wait_for_text(dash_duo, summary, f"Showing all {len(expected) + 1} lines")
     dash_duo.wait_for_text_to_equal(".ag-center-cols-container .ag-row[row-index='0'] [col-id='message']",
                                     "e2e line 1 tail arrived", timeout=10)
