@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import case, false, func, select
+from sqlalchemy import case, false, func, literal, select, union_all
 
 from bi_app.analytics import growth
 from bi_app.data._common import (
@@ -164,6 +164,27 @@ def sales_page_kpis(
     )
 
 
+def _period_sums_query(
+    first: dt.date,
+    last: dt.date,
+    platforms: Codes,
+    categories: Codes,
+    statuses: Codes,
+    granularity: str,
+) -> Any:
+    """``period``, revenue and orders per period of ``granularity`` within ``first..last``."""
+    table = _sales_table(categories)
+    period = table.c[granularity]
+    return (
+        select(period, func.sum(table.c.revenue_cents), func.sum(table.c.orders))
+        .where(
+            *_where(table, first, last, platforms, categories),
+            table.c.status.in_(_selected(statuses)),
+        )
+        .group_by(period)
+    )
+
+
 @cached(NAMESPACE)
 def period_sales(
     start: DateArg,
@@ -177,16 +198,7 @@ def period_sales(
     (only the days inside the range count), zeros included."""
     first, last = date_range(start, end)
     check_granularity(granularity)
-    table = _sales_table(categories)
-    period = table.c[granularity]
-    query = (
-        select(period, func.sum(table.c.revenue_cents), func.sum(table.c.orders))
-        .where(
-            *_where(table, first, last, platforms, categories),
-            table.c.status.in_(_selected(statuses)),
-        )
-        .group_by(period)
-    )
+    query = _period_sums_query(first, last, platforms, categories, statuses, granularity)
     with engine().connect() as conn:
         found = {row[0]: (int(row[1]), int(row[2])) for row in conn.execute(query)}
     return _period_frame(
@@ -207,11 +219,35 @@ def revenue_growth(
     year-over-year changes (see :func:`bi_app.analytics.growth.growth_table` for the columns)."""
     first, last = date_range(start, end)
     check_granularity(granularity)
-    args = (platforms, categories, statuses, granularity)
-    current = period_sales(first, last, *args)
-    previous = period_sales(*growth.comparison_window(first, last, granularity, "pop"), *args)
-    year_ago = period_sales(*growth.comparison_window(first, last, granularity, "yoy"), *args)
+    windows = [
+        (first, last),
+        growth.comparison_window(first, last, granularity, "pop"),
+        growth.comparison_window(first, last, granularity, "yoy"),
+    ]
+    # One statement, one branch per window: the windows overlap (a day's previous period is
+    # the day before), so each branch sums its own days, exactly as a query per window would.
+    parts = []
+    for index, (w_start, w_end) in enumerate(windows):
+        sums = _period_sums_query(w_start, w_end, platforms, categories, statuses, granularity)
+        parts.append(sums.add_columns(literal(index).label("window")))
+    found: list[dict[dt.date, tuple[int, int]]] = [{}, {}, {}]
+    with engine().connect() as conn:
+        for period, revenue, orders, window in conn.execute(union_all(*parts)):
+            found[int(window)][_as_date(period)] = (int(revenue), int(orders))
+    current, previous, year_ago = (
+        _period_frame(sums, growth.periods(w_start, w_end, granularity), ("revenue_cents", "orders"))
+        for sums, (w_start, w_end) in zip(found, windows)
+    )
     return growth.growth_table(current, previous, year_ago, granularity)
+
+
+def _as_date(value: Any) -> dt.date:
+    # SQLite hands back a compound SELECT's dates as text: the column type is lost in the union
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 @cached(NAMESPACE)

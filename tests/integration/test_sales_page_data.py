@@ -398,3 +398,59 @@ def test_results_are_cached_on_normalized_arguments(dataset_url, app_factory):
         ("T1", 2500),
         ("B2", 2500),
     ]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "granularity", "filters"),
+    [
+        (D(2024, 1, 1), D(2024, 2, 10), "day", {}),
+        (D(2024, 1, 3), D(2024, 1, 28), "week", {"platforms": ("web",)}),
+        (D(2024, 1, 15), D(2024, 2, 10), "month", {"categories": ("books",)}),
+        (D(2023, 12, 1), D(2024, 1, 31), "month", {"statuses": ("cancelled", "refunded")}),
+    ],
+)
+def test_growth_in_one_statement_equals_a_query_per_window(
+    dataset_url, start, end, granularity, filters
+):
+    from sqlalchemy import event
+
+    from bi_app.analytics import growth
+    from bi_app.data.sales_page import period_sales, revenue_growth
+    from bi_app.extensions import db
+
+    args = (filters.get("platforms"), filters.get("categories"), filters.get("statuses"))
+    expected = growth.growth_table(
+        period_sales(start, end, *args, granularity),
+        period_sales(*growth.comparison_window(start, end, granularity, "pop"), *args, granularity),
+        period_sales(*growth.comparison_window(start, end, granularity, "yoy"), *args, granularity),
+        granularity,
+    )
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *_):
+        sent.append(statement)
+
+    event.listen(db.require_engine(), "before_cursor_execute", record)
+    try:
+        got = revenue_growth(start, end, *args, granularity)
+    finally:
+        event.remove(db.require_engine(), "before_cursor_execute", record)
+    assert len(sent) == 1
+    assert _records(got) == _records(expected)
+    assert list(got.dtypes) == list(expected.dtypes)
+    assert int(got["revenue_cents"].sum()) > 0  # the windows hold sales: nothing vacuous
+
+
+def test_growth_is_one_cache_entry(dataset_url, app_factory):
+    from bi_app.data import cache
+    from bi_app.data.sales_page import revenue_growth
+
+    app = app_factory(dataset_url)
+    with app.server.app_context():
+        cache.reset_stats()
+        first = revenue_growth(*JAN, granularity="week")
+        again = revenue_growth(*JAN, granularity="week")
+        counts = cache.cache_stats()["namespaces"]["sales"]
+    # the three windows are not cached on their own: one miss, then one hit
+    assert (counts["misses"], counts["hits"]) == (1, 1)
+    assert _records(first) == _records(again)
