@@ -103,13 +103,19 @@ class ServiceRow:
 _BASELINE = {"name": "probe", "url": "http://127.0.0.1/", "expected": 200, "timeout": 5.0}
 
 
+def build_service_spec(where: str, name: Any, url: Any, expected_status: Any, timeout_s: Any,
+                       auth_header: str | None) -> monitored.ServiceSpec:
+    """The health services' own validator (private there); raises ConfigError naming ``where``."""
+    return monitored._validate(where, name, url, expected_status, timeout_s, auth_header)
+
+
 def service_field_error(**field: Any) -> str | None:
     """The health-services validator's message for one field (name, url, expected or timeout),
     checked with every other field at a valid value; None when the field is acceptable."""
     values = {**_BASELINE, **field}
     prefix = f"{monitored.ENV_VAR}: form: "
     try:
-        monitored._validate("form", values["name"], values["url"], values["expected"], values["timeout"], None)
+        build_service_spec("form", values["name"], values["url"], values["expected"], values["timeout"], None)
     except ConfigError as exc:
         text = str(exc)
         return text.removeprefix(prefix)
@@ -299,8 +305,8 @@ def check_service(engine: Engine, settings: Any, name: str,
             return health.CheckResult(check_name, rules.UNHEALTHY, None, {"url": row.url},
                                       f"environment variable {row.auth_env} is not set in this process")
         try:
-            spec = monitored._validate(f"monitored service {row.name}", row.name, row.url, row.expected_status,
-                                       row.timeout_s, auth)
+            spec = build_service_spec(f"monitored service {row.name}", row.name, row.url, row.expected_status,
+                                      row.timeout_s, auth)
         except ConfigError as exc:
             return health.CheckResult(check_name, rules.UNHEALTHY, None, {"url": row.url}, str(exc))
     planned = health.PlannedCheck(spec.check_name, lambda: health.check_http(spec), spec.timeout_s + 0.5)
