@@ -341,6 +341,25 @@ class QuarterlyCustomers(Base):
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
+class MonthlyCategoryCustomers(Base):
+    """Customers who bought items of a category in a month, any platform. The key starts with
+    the category so that a category filter reads only that category's rows."""
+
+    __tablename__ = "monthly_category_customers"
+    category_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class QuarterlyCategoryCustomers(Base):
+    """Customers who bought items of a category in a calendar quarter, any platform."""
+
+    __tablename__ = "quarterly_category_customers"
+    category_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quarter: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class MonthlyProductSales(Base):
     """``daily_product_sales`` summed per month; the category is part of the key because a
     product moved to another category mid-month keeps both rows, exactly like the daily table."""

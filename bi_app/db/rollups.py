@@ -18,7 +18,8 @@ Coarser grains keep a year view down to few rows. They are derived from the dail
 the same transaction (never from raw orders): ``daily_platform_customers`` drops the category,
 ``monthly_platform_customers`` groups it by month, ``monthly_customers`` and
 ``quarterly_customers`` drop the platform too (a customer buying on two platforms is one row),
-and ``monthly_product_sales`` sums product sales per month. A range refresh rebuilds every month
+``monthly_category_customers`` and ``quarterly_category_customers`` keep the category but not
+the platform, and ``monthly_product_sales`` sums product sales per month. A range refresh rebuilds every month
 and quarter the day range touches. Readers split a date range with :func:`plan_range` into
 whole quarters and months and the remaining edge days; sums over the parts add up and a
 ``UNION`` of customer ids stays an exact distinct count, see :func:`product_sales_rows` and
@@ -58,12 +59,14 @@ from bi_app.db.models import (
     DailyOrders,
     DailyPlatformCustomers,
     DailyProductSales,
+    MonthlyCategoryCustomers,
     MonthlyCustomers,
     MonthlyPlatformCustomers,
     MonthlyProductSales,
     Order,
     OrderItem,
     Product,
+    QuarterlyCategoryCustomers,
     QuarterlyCustomers,
 )
 
@@ -79,6 +82,8 @@ ROLLUP_TABLES: tuple[Table, ...] = (
     MonthlyPlatformCustomers.__table__,
     MonthlyCustomers.__table__,
     QuarterlyCustomers.__table__,
+    MonthlyCategoryCustomers.__table__,
+    QuarterlyCategoryCustomers.__table__,
     MonthlyProductSales.__table__,
 )
 
@@ -279,6 +284,22 @@ def _quarterly_customers_select(start: dt.date | None, end: dt.date | None):
             .group_by(quarter, monthly.c.customer_id))
 
 
+def _monthly_category_customers_select(start: dt.date | None, end: dt.date | None):
+    activity = DailyCustomerActivity.__table__
+    month = month_start(activity.c.day)
+    return (select(activity.c.category_id, month, activity.c.customer_id)
+            .where(*_period_range(activity, "day", start, end))
+            .group_by(activity.c.category_id, month, activity.c.customer_id))
+
+
+def _quarterly_category_customers_select(start: dt.date | None, end: dt.date | None):
+    monthly = MonthlyCategoryCustomers.__table__
+    quarter = quarter_start(monthly.c.month)
+    return (select(monthly.c.category_id, quarter, monthly.c.customer_id)
+            .where(*_period_range(monthly, "month", start, end))
+            .group_by(monthly.c.category_id, quarter, monthly.c.customer_id))
+
+
 def _monthly_products_select(start: dt.date | None, end: dt.date | None):
     daily = DailyProductSales.__table__
     month = month_start(daily.c.day)
@@ -308,6 +329,10 @@ _BUILDERS = (
      ("month", "platform_id", "customer_id")),
     (MonthlyCustomers.__table__, "month", _monthly_customers_select, ("month", "customer_id")),
     (QuarterlyCustomers.__table__, "quarter", _quarterly_customers_select, ("quarter", "customer_id")),
+    (MonthlyCategoryCustomers.__table__, "month", _monthly_category_customers_select,
+     ("category_id", "month", "customer_id")),
+    (QuarterlyCategoryCustomers.__table__, "quarter", _quarterly_category_customers_select,
+     ("category_id", "quarter", "customer_id")),
     (MonthlyProductSales.__table__, "month", _monthly_products_select,
      ("month", "platform_id", "status", "product_id", "category_id", "orders", "revenue_cents",
       "units")),
@@ -431,6 +456,9 @@ _PLATFORM_CUSTOMER_GRAINS = {"month": MonthlyPlatformCustomers.__table__,
                              "day": DailyPlatformCustomers.__table__}
 _CUSTOMER_GRAINS = {"quarter": QuarterlyCustomers.__table__, "month": MonthlyCustomers.__table__,
                     "day": DailyPlatformCustomers.__table__}
+_CATEGORY_CUSTOMER_GRAINS = {"quarter": QuarterlyCategoryCustomers.__table__,
+                             "month": MonthlyCategoryCustomers.__table__,
+                             "day": DailyCustomerActivity.__table__}
 
 
 def _no_conditions(_table: Table) -> Iterable[ColumnElement[bool]]:
@@ -462,17 +490,20 @@ def active_customer_ids(start: dt.date, end: dt.date, where: Where = _no_conditi
                         by_platform: bool = False, by_category: bool = False) -> Select | CompoundSelect:
     """``customer_id`` of each customer with a revenue order on days ``start..end``, once.
 
-    The grain follows the filters ``where(table)`` applies: with ``by_category`` it may use
-    ``category_id`` and ``platform_id`` and reads ``daily_customer_activity`` (the only table
-    with the category); with ``by_platform`` it may use ``platform_id`` and reads months and
-    edge days per platform; without either, quarters, months and days on any platform.
-    ``UNION`` removes customers found in several segments.
+    The tables follow the filters ``where(table)`` applies (``platform_id`` when
+    ``by_platform``, ``category_id`` when ``by_category``): both read the one table with both
+    dimensions, ``daily_customer_activity``; one of them reads whole months and edge days of
+    that dimension (categories: whole quarters too); none reads quarters, months and days on
+    any platform. ``UNION`` removes customers found in several segments.
     """
-    if by_category:
+    if by_category and by_platform:
         activity = DailyCustomerActivity.__table__
         return (select(activity.c.customer_id)
                 .where(*_period_range(activity, "day", start, end), *where(activity)).distinct())
-    tables = _PLATFORM_CUSTOMER_GRAINS if by_platform else _CUSTOMER_GRAINS
+    if by_category:
+        tables = _CATEGORY_CUSTOMER_GRAINS
+    else:
+        tables = _PLATFORM_CUSTOMER_GRAINS if by_platform else _CUSTOMER_GRAINS
     parts = _parts(start, end, tables, ("customer_id",), where)
     return parts[0].distinct() if len(parts) == 1 else union(*parts)
 

@@ -1,5 +1,5 @@
 """coarser roll-up grains: customers per day and month without the category, per month and quarter
-without the platform either, and product sales per month
+without the platform (overall and per category), and product sales per month
 
 Revision ID: 0010
 Revises: 0009
@@ -41,6 +41,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("quarter", "customer_id", name=op.f("pk_quarterly_customers")),
     )
     op.create_table(
+        "monthly_category_customers",
+        sa.Column("category_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("category_id", "month", "customer_id",
+                                name=op.f("pk_monthly_category_customers")),
+    )
+    op.create_table(
+        "quarterly_category_customers",
+        sa.Column("category_id", sa.Integer(), nullable=False),
+        sa.Column("quarter", sa.Date(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("category_id", "quarter", "customer_id",
+                                name=op.f("pk_quarterly_category_customers")),
+    )
+    op.create_table(
         "monthly_product_sales",
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("platform_id", sa.Integer(), nullable=False),
@@ -80,6 +96,14 @@ def _fill_from_daily_tables() -> None:
         f"SELECT DISTINCT {quarter}, customer_id FROM monthly_customers"
     )
     op.execute(
+        "INSERT INTO monthly_category_customers (category_id, month, customer_id) "
+        f"SELECT DISTINCT category_id, {month}, customer_id FROM daily_customer_activity"
+    )
+    op.execute(
+        "INSERT INTO quarterly_category_customers (category_id, quarter, customer_id) "
+        f"SELECT DISTINCT category_id, {quarter}, customer_id FROM monthly_category_customers"
+    )
+    op.execute(
         "INSERT INTO monthly_product_sales "
         "(month, platform_id, status, product_id, category_id, orders, revenue_cents, units) "
         f"SELECT {month}, platform_id, status, product_id, category_id, "
@@ -89,12 +113,15 @@ def _fill_from_daily_tables() -> None:
     if not sqlite:
         # Statistics now, not at autovacuum's leisure: without them the first reads plan badly.
         for table in ("daily_platform_customers", "monthly_platform_customers", "monthly_customers",
-                      "quarterly_customers", "monthly_product_sales"):
+                      "quarterly_customers", "monthly_category_customers",
+                      "quarterly_category_customers", "monthly_product_sales"):
             op.execute(f"ANALYZE {table}")
 
 
 def downgrade() -> None:
     op.drop_table("monthly_product_sales")
+    op.drop_table("quarterly_category_customers")
+    op.drop_table("monthly_category_customers")
     op.drop_table("quarterly_customers")
     op.drop_table("monthly_customers")
     op.drop_table("monthly_platform_customers")

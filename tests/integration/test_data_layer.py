@@ -389,6 +389,11 @@ def test_whole_periods_are_read_from_the_coarser_rollups(months_db):
         assert tables_read(lambda: sales_totals(D(2023, 12, 1), D(2024, 3, 31), ("web",))) == {
             "daily_orders", "monthly_platform_customers", "sales_platforms"}
         assert tables_read(lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31), None, ("toys",))) == {
-            "daily_category_sales", "daily_customer_activity", "categories"}
+            "daily_category_sales", "quarterly_category_customers", "categories"}
+        assert tables_read(lambda: sales_totals(D(2023, 11, 20), D(2024, 2, 29), None, ("toys",))) == {
+            "daily_category_sales", "monthly_category_customers", "daily_customer_activity", "categories"}
+        # platform and category together: only the daily activity has both
+        assert tables_read(lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31), ("app",), ("toys",))) == {
+            "daily_category_sales", "daily_customer_activity", "categories", "sales_platforms"}
     finally:
         event.remove(months_db, "before_cursor_execute", record)

@@ -44,6 +44,10 @@ def _derived_in_python(contents: dict[str, list[tuple]]) -> dict[str, list[tuple
     return {"daily_platform_customers": platform_days, "monthly_platform_customers": months,
             "monthly_customers": sorted({(m, c) for m, _p, c in months}),
             "quarterly_customers": sorted({(quarter(m), c) for m, _p, c in months}),
+            "monthly_category_customers": sorted({(cat, day.replace(day=1), c) for day, _p, cat, c
+                                                  in contents["daily_customer_activity"]}),
+            "quarterly_category_customers": sorted({(cat, quarter(day), c) for day, _p, cat, c
+                                                    in contents["daily_customer_activity"]}),
             "monthly_product_sales": sorted((*k, *v) for k, v in products.items())}
 
 
@@ -153,7 +157,8 @@ def test_range_refresh_touches_only_the_range(engines):
         days = {row[0] for name, rows in changed.items() if name.startswith("daily_") for row in rows}
         assert days == {D(2024, 1, 10)}
         # the month and quarter of the day are rebuilt from the (partly refreshed) finer tables
-        periods = {row[0] for name, rows in changed.items() if not name.startswith("daily_") for row in rows}
+        periods = {row[1 if "category" in name else 0] for name, rows in changed.items()
+                   if not name.startswith("daily_") for row in rows}
         assert periods == {D(2024, 1, 1)}
         # order 3 was customer 1's only app order in January (and in the quarter)
         assert (D(2024, 1, 1), 2, 1) in before["monthly_platform_customers"]
@@ -192,9 +197,10 @@ def test_range_refresh_rebuilds_every_touched_month(tmp_path):
     refresh_rollups(engine, D(2023, 12, 31), D(2024, 1, 1))
     partial = _contents(engine)
     for name in ("monthly_platform_customers", "monthly_customers", "quarterly_customers",
-                 "monthly_product_sales"):
-        assert {r[0] for r in partial[name]} == ({D(2023, 10, 1), D(2024, 1, 1)} if name.startswith("quarterly")
-                                                 else {D(2023, 12, 1), D(2024, 1, 1)})
+                 "monthly_category_customers", "quarterly_category_customers", "monthly_product_sales"):
+        period = 1 if "category" in name else 0
+        assert {r[period] for r in partial[name]} == (
+            {D(2023, 10, 1), D(2024, 1, 1)} if name.startswith("quarterly") else {D(2023, 12, 1), D(2024, 1, 1)})
         assert partial[name] == _derived_in_python(partial)[name]
         # only the two edge days' daily rows exist, so the months hold just those days
         assert partial[name] != [r for r in full[name] if r[0] in (D(2023, 12, 1), D(2024, 1, 1))]
