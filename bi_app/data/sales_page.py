@@ -234,10 +234,11 @@ def revenue_growth(
     with engine().connect() as conn:
         for period, revenue, orders, window in conn.execute(union_all(*parts)):
             found[int(window)][_as_date(period)] = (int(revenue), int(orders))
-    current, previous, year_ago = (
-        _period_frame(sums, growth.periods(w_start, w_end, granularity), ("revenue_cents", "orders"))
-        for sums, (w_start, w_end) in zip(found, windows)
-    )
+    columns = ("revenue_cents", "orders")
+    current = _period_frame(found[0], growth.periods(first, last, granularity), columns)
+    # growth_table counts a comparison period it does not find as zero sales: the windows'
+    # frames need only the periods that sold, not every period padded with zeros
+    previous, year_ago = (_period_frame(sums, sorted(sums), columns) for sums in found[1:])
     return growth.growth_table(current, previous, year_ago, granularity)
 
 
