@@ -13,10 +13,12 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Date, case, func, literal, or_, select
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Date, case, cast, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from bi_app.analytics import cohorts, kpi
-from bi_app.analytics.churn import next_expected_visit
 from bi_app.analytics.segmentation import SEGMENTS, SegmentThresholds, movement_matrix, summarize
 from bi_app.data._common import (
     category_filter,
@@ -323,35 +325,65 @@ def customer_list(segment: str | None = None, tag: str | None = None, search: st
         conditions.append(or_(func.lower(Customer.name).like(pattern, escape="\\"),
                               func.lower(Customer.external_id).like(pattern, escape="\\")))
     order = {"spend": s.c.spend_cents, "last_visit": s.c.last_visit, "visits": s.c.visits}[sort]
-    base = select(s.c.customer_id).join(Customer, Customer.id == s.c.customer_id).where(*conditions)
+    dialect = engine().dialect.name
+    tags = _tag_texts(dialect)
+    # One statement: the match count rides along as a window over every matching row (computed
+    # before the LIMIT); the tags come pre-joined per customer. Sorting and counting read every
+    # matching customer anyway, so one hash join with the (smaller) tags table adds little.
     page = (select(s.c.customer_id, Customer.external_id, Customer.name, seg, s.c.visits, s.c.orders,
-                   s.c.spend_cents, s.c.last_visit, s.c.avg_interval_days)
-            .join(Customer, Customer.id == s.c.customer_id).where(*conditions)
+                   s.c.spend_cents, _as_day(s.c.last_visit, dialect), s.c.avg_interval_days,
+                   tags.c.tags, func.count().over())
+            .join(Customer, Customer.id == s.c.customer_id)
+            .outerjoin(tags, tags.c.customer_id == s.c.customer_id).where(*conditions)
             .order_by(order.desc().nulls_last(), s.c.customer_id).limit(int(limit)))
     with engine().connect() as conn:
-        total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
         rows = conn.execute(page).all()
-        ids = [r[0] for r in rows]
-        tags: dict[int, list[str]] = {}
-        if ids:
-            shown = page.with_only_columns(s.c.customer_id).subquery("shown")
-            for cid, t in conn.execute(select(CustomerTag.customer_id, CustomerTag.tag)
-                                       .where(CustomerTag.customer_id.in_(select(shown.c.customer_id)))
-                                       .order_by(CustomerTag.customer_id, CustomerTag.tag)):
-                tags.setdefault(int(cid), []).append(t)
-    records = [(int(cid), ext, name, sg, int(v), int(o), int(sp), _day_or_none(lv),
-                ", ".join(tags.get(int(cid), [])), next_expected_visit(_day_or_none(lv), iv))
-               for cid, ext, name, sg, v, o, sp, lv, iv in rows]
-    frame = pd.DataFrame(records, columns=["customer_id", "external_id", "customer", "segment", "visits",
-                                           "orders", "spend_cents", "last_visit", "tags", "next_visit"])
-    frame = frame.astype({"customer_id": "int64", "visits": "int64", "orders": "int64", "spend_cents": "int64"})
-    return {"rows": frame[LIST_COLUMNS], "total": int(total), "limit": int(limit)}
+    return {"rows": _list_frame(rows), "total": int(rows[0][-1]) if rows else 0, "limit": int(limit)}
 
 
-def _day_or_none(value: Any) -> dt.date | None:
-    if value is None:
-        return None
-    return _as_date(value)
+def _as_day(column: Any, dialect: str) -> Any:
+    """A timestamp's calendar day, as a date in the result (SQLite's CAST would make it a number)."""
+    if dialect == "sqlite":
+        return func.date(column, type_=Date)
+    return cast(column, Date)
+
+
+def _tag_texts(dialect: str) -> Any:
+    """``customer_id``, ``tags``: each tagged customer's tags, alphabetical, comma-separated."""
+    t = CustomerTag.__table__
+    if dialect == "postgresql":
+        text = func.string_agg(t.c.tag, aggregate_order_by(literal(", "), t.c.tag))
+        return select(t.c.customer_id, text.label("tags")).group_by(t.c.customer_id).subquery("tag_texts")
+    # SQLite before 3.44 has no ORDER BY inside an aggregate; it concatenates in input order
+    ordered = select(t.c.customer_id, t.c.tag).order_by(t.c.customer_id, t.c.tag).subquery("sorted_tags")
+    return (select(ordered.c.customer_id, func.group_concat(ordered.c.tag, ", ").label("tags"))
+            .group_by(ordered.c.customer_id).subquery("tag_texts"))
+
+
+def _list_frame(rows: list[Any]) -> pd.DataFrame:
+    """The list's columns built column-wise with pyarrow (no Python loop per customer)."""
+    cid, ext, name, seg, visits, orders, spend, last, interval, tags, _ = zip(*rows) if rows else ((),) * 11
+    last_visit = pa.array(last, type=pa.date32())
+    days = pa.array(interval, type=pa.float64())
+    # next_expected_visit for every row at once: half-to-even rounding like round(), and no
+    # expectation without an interval (None, NaN or 0)
+    known = pc.and_(pc.invert(pc.is_nan(days)), pc.not_equal(days, 0.0))
+    step = pc.cast(pc.round(pc.if_else(known, days, None), round_mode="half_to_even"), pa.int32())
+    next_visit = pc.cast(pc.add(pc.cast(last_visit, pa.int32()), step), pa.date32())
+    table = pa.table({
+        "customer_id": pa.array(cid, type=pa.int64()),
+        "external_id": pa.array(ext, type=pa.string()),
+        "customer": pa.array(name, type=pa.string()),
+        "segment": pa.array(seg, type=pa.string()),
+        "tags": pc.fill_null(pa.array(tags, type=pa.string()), ""),
+        "visits": pa.array(visits, type=pa.int64()),
+        "orders": pa.array(orders, type=pa.int64()),
+        "spend_cents": pa.array(spend, type=pa.int64()),
+        "last_visit": last_visit,
+        "next_visit": next_visit,
+    })
+    # dates as objects (date or None), like every other date the data layer returns
+    return table.select(LIST_COLUMNS).to_pandas(date_as_object=True)
 
 
 __all__ = ["LIST_LIMIT", "NAMESPACE", "cohort_retention", "customer_kpis", "customer_list", "period_figures",

@@ -369,3 +369,58 @@ def test_admin_settings_form_marks_refused_fields_and_saves_valid_ones(loaded, a
         message, color, *_ = save(1, [good[k] for k in keys], ids)
         assert color == "success" and "customers.vip_min_spend_cents" in message
         assert business_settings.get("customers.vip_min_spend_cents") == 99_999_999
+
+
+def test_customer_list_is_one_statement_with_every_tag_and_the_expected_visit(server):
+    """Several tags per customer (joined alphabetically), and the next expected visit for
+    intervals that round half to even, are worked out in one statement."""
+    from sqlalchemy import event, update
+
+    from bi_app.analytics.churn import next_expected_visit
+    from bi_app.db.analytics_models import CustomerTag
+
+    engine = db.require_engine()
+    recompute(engine, TODAY)
+    with engine.begin() as conn:
+        conn.execute(insert(CustomerTag), [
+            {"customer_id": 10, "tag": "growing_delayed", "as_of": TODAY},  # sorts before loyal_
+            {"customer_id": 2, "tag": "reactivation_needed", "as_of": TODAY},
+            {"customer_id": 2, "tag": "new_customer_at_risk", "as_of": TODAY},
+        ])
+        conn.execute(update(CustomerStats).where(CustomerStats.customer_id == 7)
+                     .values(avg_interval_days=2.5))  # half to even: 2 days
+        conn.execute(update(CustomerStats).where(CustomerStats.customer_id == 8)
+                     .values(avg_interval_days=3.5))  # 4 days
+        conn.execute(update(CustomerStats).where(CustomerStats.customer_id == 9)
+                     .values(avg_interval_days=0.0))  # no expectation
+    data_cache.invalidate(data.NAMESPACE)
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *_):
+        if "customer_stats" in statement:
+            sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        found = data.customer_list()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(sent) == 1
+    listing = found["rows"].set_index("customer_id")
+    assert found["total"] == len(CUSTOMERS) == len(listing)
+    assert listing.loc[10, "tags"] == "growing_delayed, loyal_delayed"
+    assert listing.loc[2, "tags"] == "new_customer_at_risk, reactivation_needed"
+    assert listing.loc[11, "tags"] == ""
+    with engine.connect() as conn:
+        stats = {r.customer_id: r for r in conn.execute(select(CustomerStats))}
+    for cid, row in stats.items():
+        last = row.last_visit.date() if row.last_visit else None
+        assert listing.loc[cid, "last_visit"] == last, cid
+        assert listing.loc[cid, "next_visit"] == next_expected_visit(row.last_visit, row.avg_interval_days), cid
+    assert listing.loc[7, "next_visit"] == _day(10) + dt.timedelta(days=2)
+    assert listing.loc[8, "next_visit"] == _day(20) + dt.timedelta(days=4)
+    assert listing.loc[9, "next_visit"] is None and listing.loc[13, "next_visit"] is None  # 0; no visits
+    assert [str(t) for t in found["rows"].dtypes] == [
+        "int64", "str", "str", "str", "str", "int64", "int64", "int64", "object", "object"]
+    empty = data.customer_list(search="nobody by that name")
+    assert empty["total"] == 0 and empty["rows"].empty and list(empty["rows"].columns) == data.LIST_COLUMNS
