@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -316,12 +317,24 @@ class DailyPlatformCustomers(Base):
 
 
 class MonthlyPlatformCustomers(Base):
-    """Customers who bought in a month (per platform, any category); ``month`` is its first day."""
+    """Customers who bought in a month (per platform, any category); ``month`` is its first day.
+    Only platform-filtered counts read it, so its key starts with the platform."""
 
     __tablename__ = "monthly_platform_customers"
-    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    platform_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = (PrimaryKeyConstraint("platform_id", "month", "customer_id"),)
+    month: Mapped[dt.date] = mapped_column(Date)
+    platform_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int] = mapped_column(Integer)
+
+
+class QuarterlyPlatformCustomers(Base):
+    """Customers who bought in a calendar quarter (per platform, any category)."""
+
+    __tablename__ = "quarterly_platform_customers"
+    __table_args__ = (PrimaryKeyConstraint("platform_id", "quarter", "customer_id"),)
+    quarter: Mapped[dt.date] = mapped_column(Date)
+    platform_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int] = mapped_column(Integer)
 
 
 class MonthlyCustomers(Base):

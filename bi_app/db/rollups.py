@@ -16,7 +16,8 @@ so "all categories" still counts its customer.
 
 Coarser grains keep a year view down to few rows. They are derived from the daily roll-ups in
 the same transaction (never from raw orders): ``daily_platform_customers`` drops the category,
-``monthly_platform_customers`` groups it by month, ``monthly_customers`` and
+``monthly_platform_customers`` and ``quarterly_platform_customers`` group it by month and
+quarter, ``monthly_customers`` and
 ``quarterly_customers`` drop the platform too (a customer buying on two platforms is one row),
 ``monthly_category_customers`` and ``quarterly_category_customers`` keep the category but not
 the platform, and ``monthly_product_sales`` sums product sales per month. A range refresh rebuilds every month
@@ -68,6 +69,7 @@ from bi_app.db.models import (
     Product,
     QuarterlyCategoryCustomers,
     QuarterlyCustomers,
+    QuarterlyPlatformCustomers,
 )
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ ROLLUP_TABLES: tuple[Table, ...] = (
     DailyCustomerActivity.__table__,
     DailyPlatformCustomers.__table__,
     MonthlyPlatformCustomers.__table__,
+    QuarterlyPlatformCustomers.__table__,
     MonthlyCustomers.__table__,
     QuarterlyCustomers.__table__,
     MonthlyCategoryCustomers.__table__,
@@ -270,6 +273,14 @@ def _monthly_platform_customers_select(start: dt.date | None, end: dt.date | Non
             .group_by(month, daily.c.platform_id, daily.c.customer_id))
 
 
+def _quarterly_platform_customers_select(start: dt.date | None, end: dt.date | None):
+    monthly = MonthlyPlatformCustomers.__table__
+    quarter = quarter_start(monthly.c.month)
+    return (select(quarter, monthly.c.platform_id, monthly.c.customer_id)
+            .where(*_period_range(monthly, "month", start, end))
+            .group_by(quarter, monthly.c.platform_id, monthly.c.customer_id))
+
+
 def _monthly_customers_select(start: dt.date | None, end: dt.date | None):
     monthly = MonthlyPlatformCustomers.__table__
     columns = (monthly.c.month, monthly.c.customer_id)
@@ -327,6 +338,8 @@ _BUILDERS = (
      ("day", "platform_id", "customer_id")),
     (MonthlyPlatformCustomers.__table__, "month", _monthly_platform_customers_select,
      ("month", "platform_id", "customer_id")),
+    (QuarterlyPlatformCustomers.__table__, "quarter", _quarterly_platform_customers_select,
+     ("quarter", "platform_id", "customer_id")),
     (MonthlyCustomers.__table__, "month", _monthly_customers_select, ("month", "customer_id")),
     (QuarterlyCustomers.__table__, "quarter", _quarterly_customers_select, ("quarter", "customer_id")),
     (MonthlyCategoryCustomers.__table__, "month", _monthly_category_customers_select,
@@ -452,7 +465,8 @@ Where = Callable[[Table], Iterable[ColumnElement[bool]]]
 PRODUCT_SALES_COLUMNS = ("platform_id", "status", "product_id", "category_id", "orders",
                          "revenue_cents", "units")
 _PRODUCT_GRAINS = {"month": MonthlyProductSales.__table__, "day": DailyProductSales.__table__}
-_PLATFORM_CUSTOMER_GRAINS = {"month": MonthlyPlatformCustomers.__table__,
+_PLATFORM_CUSTOMER_GRAINS = {"quarter": QuarterlyPlatformCustomers.__table__,
+                             "month": MonthlyPlatformCustomers.__table__,
                              "day": DailyPlatformCustomers.__table__}
 _CUSTOMER_GRAINS = {"quarter": QuarterlyCustomers.__table__, "month": MonthlyCustomers.__table__,
                     "day": DailyPlatformCustomers.__table__}
@@ -492,9 +506,9 @@ def active_customer_ids(start: dt.date, end: dt.date, where: Where = _no_conditi
 
     The tables follow the filters ``where(table)`` applies (``platform_id`` when
     ``by_platform``, ``category_id`` when ``by_category``): both read the one table with both
-    dimensions, ``daily_customer_activity``; one of them reads whole months and edge days of
-    that dimension (categories: whole quarters too); none reads quarters, months and days on
-    any platform. ``UNION`` removes customers found in several segments.
+    dimensions, ``daily_customer_activity``; otherwise whole quarters, whole months and edge
+    days are read from the tables of that dimension (or of none). ``UNION`` removes customers
+    found in several segments.
     """
     if by_category and by_platform:
         activity = DailyCustomerActivity.__table__

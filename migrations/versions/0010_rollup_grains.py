@@ -1,5 +1,5 @@
-"""coarser roll-up grains: customers per day and month without the category, per month and quarter
-without the platform (overall and per category), and product sales per month
+"""coarser roll-up grains: customers per day, month and quarter without the category, per month
+and quarter without the platform (overall and per category), and product sales per month
 
 Revision ID: 0010
 Revises: 0009
@@ -26,7 +26,15 @@ def upgrade() -> None:
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("platform_id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("month", "platform_id", "customer_id", name=op.f("pk_monthly_platform_customers")),
+        sa.PrimaryKeyConstraint("platform_id", "month", "customer_id", name=op.f("pk_monthly_platform_customers")),
+    )
+    op.create_table(
+        "quarterly_platform_customers",
+        sa.Column("quarter", sa.Date(), nullable=False),
+        sa.Column("platform_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("platform_id", "quarter", "customer_id",
+                                name=op.f("pk_quarterly_platform_customers")),
     )
     op.create_table(
         "monthly_customers",
@@ -88,6 +96,10 @@ def _fill_from_daily_tables() -> None:
         f"SELECT DISTINCT {month}, platform_id, customer_id FROM daily_platform_customers"
     )
     op.execute(
+        "INSERT INTO quarterly_platform_customers (quarter, platform_id, customer_id) "
+        f"SELECT DISTINCT {quarter}, platform_id, customer_id FROM monthly_platform_customers"
+    )
+    op.execute(
         "INSERT INTO monthly_customers (month, customer_id) "
         "SELECT DISTINCT month, customer_id FROM monthly_platform_customers"
     )
@@ -112,7 +124,8 @@ def _fill_from_daily_tables() -> None:
     )
     if not sqlite:
         # Statistics now, not at autovacuum's leisure: without them the first reads plan badly.
-        for table in ("daily_platform_customers", "monthly_platform_customers", "monthly_customers",
+        for table in ("daily_platform_customers", "monthly_platform_customers",
+                      "quarterly_platform_customers", "monthly_customers",
                       "quarterly_customers", "monthly_category_customers",
                       "quarterly_category_customers", "monthly_product_sales"):
             op.execute(f"ANALYZE {table}")
@@ -124,5 +137,6 @@ def downgrade() -> None:
     op.drop_table("monthly_category_customers")
     op.drop_table("quarterly_customers")
     op.drop_table("monthly_customers")
+    op.drop_table("quarterly_platform_customers")
     op.drop_table("monthly_platform_customers")
     op.drop_table("daily_platform_customers")

@@ -387,7 +387,7 @@ def test_whole_periods_are_read_from_the_coarser_rollups(months_db):
         assert tables_read(lambda: sales_totals(D(2023, 11, 20), D(2024, 3, 31))) == {
             "daily_orders", "quarterly_customers", "monthly_customers", "daily_platform_customers"}
         assert tables_read(lambda: sales_totals(D(2023, 12, 1), D(2024, 3, 31), ("web",))) == {
-            "daily_orders", "monthly_platform_customers", "sales_platforms"}
+            "daily_orders", "monthly_platform_customers", "quarterly_platform_customers", "sales_platforms"}
         assert tables_read(lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31), None, ("toys",))) == {
             "daily_category_sales", "quarterly_category_customers", "categories"}
         assert tables_read(lambda: sales_totals(D(2023, 11, 20), D(2024, 2, 29), None, ("toys",))) == {

@@ -42,6 +42,7 @@ def _derived_in_python(contents: dict[str, list[tuple]]) -> dict[str, list[tuple
         sums[0], sums[1], sums[2] = sums[0] + orders, sums[1] + revenue, sums[2] + units
     quarter = lambda day: D(day.year, (day.month - 1) // 3 * 3 + 1, 1)
     return {"daily_platform_customers": platform_days, "monthly_platform_customers": months,
+            "quarterly_platform_customers": sorted({(quarter(m), p, c) for m, p, c in months}),
             "monthly_customers": sorted({(m, c) for m, _p, c in months}),
             "quarterly_customers": sorted({(quarter(m), c) for m, _p, c in months}),
             "monthly_category_customers": sorted({(cat, day.replace(day=1), c) for day, _p, cat, c
@@ -196,14 +197,15 @@ def test_range_refresh_rebuilds_every_touched_month(tmp_path):
     # Dec 31 .. Jan 1 touches December and January whole (and Q4 2023 and Q1 2024), nothing else
     refresh_rollups(engine, D(2023, 12, 31), D(2024, 1, 1))
     partial = _contents(engine)
-    for name in ("monthly_platform_customers", "monthly_customers", "quarterly_customers",
-                 "monthly_category_customers", "quarterly_category_customers", "monthly_product_sales"):
+    for name in ("monthly_platform_customers", "quarterly_platform_customers", "monthly_customers",
+                 "quarterly_customers", "monthly_category_customers", "quarterly_category_customers",
+                 "monthly_product_sales"):
         period = 1 if "category" in name else 0
-        assert {r[period] for r in partial[name]} == (
-            {D(2023, 10, 1), D(2024, 1, 1)} if name.startswith("quarterly") else {D(2023, 12, 1), D(2024, 1, 1)})
+        touched = {D(2023, 10, 1), D(2024, 1, 1)} if name.startswith("quarterly") else {D(2023, 12, 1), D(2024, 1, 1)}
+        assert {r[period] for r in partial[name]} == touched
         assert partial[name] == _derived_in_python(partial)[name]
-        # only the two edge days' daily rows exist, so the months hold just those days
-        assert partial[name] != [r for r in full[name] if r[0] in (D(2023, 12, 1), D(2024, 1, 1))]
+        # only the two edge days' daily rows exist, so these periods hold just those days
+        assert partial[name] != [r for r in full[name] if r[period] in touched]
     assert {r[0] for r in partial["daily_orders"]} == {D(2023, 12, 31), D(2024, 1, 1)}
     refresh_rollups(engine, D(2023, 11, 1), D(2024, 3, 31))
     assert _contents(engine) == full
