@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy import Integer, case, cast, func, or_, select
 
 from bi_app.analytics import roi
 from bi_app.analytics.event_suggestions import Suggestion, suggestions
@@ -120,9 +120,14 @@ def events_list() -> pd.DataFrame:
     """Every event, newest first: cost, revenue, profit, ROI and attendance rate (fractions,
     NaN for n/a), registrations, attendance and cost per attendee (cents)."""
     with engine().connect() as conn:
-        rows = [_row(r) for r in conn.execute(_totals_query().order_by(Event.starts_at.desc(), Event.id))]
+        rows = conn.execute(_totals_query().order_by(Event.starts_at.desc(), Event.id)).all()
+    return _list_frame(rows)
+
+
+def _list_frame(rows: list[Any]) -> pd.DataFrame:
+    """:func:`events_list`'s columns for rows of :func:`_totals_query`."""
     out = []
-    for r in rows:
+    for r in map(_row, rows):
         held = _held(r["status"])
         out.append({
             "event_id": r["event_id"], "code": r["code"], "name": r["name"], "kind": r["kind"],
@@ -299,29 +304,42 @@ def participant_profile(event_id: int) -> pd.DataFrame:
     return df
 
 
+def _previous_query(event_id: int, *columns: Any) -> Any:
+    """``columns`` of the same organizer's latest earlier event that was not cancelled."""
+    current = select(Event.organizer, Event.starts_at).where(Event.id == event_id).subquery()
+    return (select(*columns).join(current, Event.organizer == current.c.organizer)
+            .where(Event.starts_at < current.c.starts_at, Event.status != "cancelled")
+            .order_by(Event.starts_at.desc(), Event.id.desc()).limit(1))
+
+
 @cached(NAMESPACE)
 def previous_event_id(event_id: int) -> int | None:
     """The same organizer's latest earlier event that was not cancelled."""
-    current = select(Event.organizer, Event.starts_at).where(Event.id == event_id).subquery()
-    query = (select(Event.id).join(current, Event.organizer == current.c.organizer)
-             .where(Event.starts_at < current.c.starts_at, Event.status != "cancelled")
-             .order_by(Event.starts_at.desc(), Event.id.desc()).limit(1))
     with engine().connect() as conn:
-        return conn.execute(query).scalar()
+        return conn.execute(_previous_query(event_id, Event.id)).scalar()
+
+
+@cached(NAMESPACE)
+def previous_event(event_id: int) -> tuple[int, str, str] | None:
+    """``(id, code, name)`` of the event :func:`previous_event_id` finds, in one query."""
+    with engine().connect() as conn:
+        found = conn.execute(_previous_query(event_id, Event.id, Event.code, Event.name)).first()
+    return None if found is None else (int(found[0]), found[1], found[2])
 
 
 @cached(NAMESPACE)
 def organizer_comparison(event_id: int, limit: int = 5) -> pd.DataFrame:
     """This event and up to ``limit`` earlier, not cancelled events of the same organizer
     (oldest first), with ROI, attendance rate and cost per attendee like :func:`events_list`."""
-    events = events_list()
-    this = events[events["event_id"] == event_id]
-    if this.empty:
-        return events.iloc[0:0]
-    row = this.iloc[0]
-    earlier = events[(events["organizer"] == row["organizer"]) & (events["starts_at"] < row["starts_at"])
-                     & (events["status"] != "cancelled")].head(limit)
-    return pd.concat([earlier, this]).sort_values(["starts_at", "event_id"]).reset_index(drop=True)
+    this = select(Event.organizer, Event.starts_at).where(Event.id == event_id).subquery("this_event")
+    earlier = (select(Event.id).join(this, Event.organizer == this.c.organizer)
+               .where(Event.starts_at < this.c.starts_at, Event.status != "cancelled")
+               .order_by(Event.starts_at.desc(), Event.id).limit(int(limit)))
+    query = (_totals_query().where(or_(Event.id == event_id, Event.id.in_(earlier)))
+             .order_by(Event.starts_at, Event.id))
+    with engine().connect() as conn:
+        rows = conn.execute(query).all()
+    return _list_frame(rows)
 
 
 @cached(NAMESPACE)

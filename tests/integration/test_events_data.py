@@ -212,3 +212,49 @@ def test_event_advice(events_db):
     # a planned event is not judged on attendance, and without costs nothing is suggested
     assert event_advice(3).suggestions == []
     assert event_advice(404) is None
+
+
+def _comparison_from_the_list(events: pd.DataFrame, event_id: int, limit: int) -> pd.DataFrame:
+    """The comparison derived from the whole list in pandas: the reference for the SQL one."""
+    this = events[events["event_id"] == event_id]
+    if this.empty:
+        return events.iloc[0:0]
+    row = this.iloc[0]
+    earlier = events[(events["organizer"] == row["organizer"]) & (events["starts_at"] < row["starts_at"])
+                     & (events["status"] != "cancelled")].head(limit)
+    return pd.concat([earlier, this]).sort_values(["starts_at", "event_id"]).reset_index(drop=True)
+
+
+def test_comparison_in_sql_equals_the_list_filtered_in_pandas(events_db):
+    from bi_app.data.events import events_list, organizer_comparison, previous_event, previous_event_id
+
+    # Team A gets a longer history: three more held events, a cancelled one and a tie in time
+    more = [(10, "E10", "Kick-off", "completed", T(2023, 2, 1, 9)), (11, "E11", "Offsite", "completed",
+            T(2023, 5, 1, 9)), (12, "E12", "Retreat", "cancelled", T(2023, 9, 1, 9)),
+            (13, "E13", "Hackday", "running", T(2023, 11, 1, 9)), (14, "E14", "Twin", "completed",
+            T(2024, 6, 1, 10))]
+    with events_db.begin() as conn:
+        conn.execute(insert(Event), [
+            {"id": i, "code": c, "name": n, "kind": "meetup", "organizer": "Team A", "status": s,
+             "starts_at": st, "ends_at": st + dt.timedelta(hours=2), "venue": None, "region": "DACH",
+             "budget_cents": 1000, "capacity": 5, "target_participants": None, "ticket_price_cents": 0}
+            for i, c, n, s, st in more])
+        conn.execute(insert(EventCost), [{"event_id": 13, "category": "venue", "amount_cents": 800}])
+        conn.execute(insert(EventRegistration), [
+            {"event_id": 13, "registered_at": T(2023, 10, 1), "attended": True, "checked_in_at": None,
+             "age_band": None, "gender": None, "region": None, "is_returning": False, "channel": "email"}])
+    listed = events_list()
+    for event_id in [1, 2, 3, 4, 10, 11, 12, 13, 14, 77]:
+        for limit in (1, 2, 5):
+            got = organizer_comparison(event_id, limit)
+            expected = _comparison_from_the_list(listed, event_id, limit)
+            pd.testing.assert_frame_equal(got, expected, check_dtype=not expected.empty)
+    # E2 and E14 start at the same time: neither is earlier than the other
+    assert organizer_comparison(2)["event_id"].tolist() == [10, 11, 13, 1, 2]
+    assert organizer_comparison(2, 2)["event_id"].tolist() == [13, 1, 2]
+    for event_id in [1, 2, 3, 4, 10, 12, 14, 77]:
+        found = previous_event(event_id)
+        assert (found[0] if found else None) == previous_event_id(event_id)
+        if found:
+            assert found[1:] == tuple(listed.set_index("event_id").loc[found[0], ["code", "name"]])
+    assert previous_event(2) == (1, "E1", "Spring Conference")
