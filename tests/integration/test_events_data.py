@@ -226,7 +226,12 @@ def _comparison_from_the_list(events: pd.DataFrame, event_id: int, limit: int) -
 
 
 def test_comparison_in_sql_equals_the_list_filtered_in_pandas(events_db):
-    from bi_app.data.events import events_list, organizer_comparison, previous_event, previous_event_id
+    from bi_app.data.events import (
+        events_list,
+        organizer_comparison,
+        previous_event,
+        previous_event_id,
+    )
 
     # Team A gets a longer history: three more held events, a cancelled one and a tie in time
     more = [(10, "E10", "Kick-off", "completed", T(2023, 2, 1, 9)), (11, "E11", "Offsite", "completed",
