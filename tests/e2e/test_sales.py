@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from sqlalchemy import text
@@ -63,7 +63,9 @@ def _click(dash_duo, locate: Callable[[], WebElement]) -> None:
     A plain element click does not reach plotly marks (the drag layer on top hit-tests them);
     plotly reports a click on the point it hovered last, hence the pause; and charts still
     settling (resized, redrawn) move or replace their marks, hence waiting until the mark
-    stands still and looking it up afresh.
+    stands still. The pointer then goes to where the mark is drawn rather than to the element
+    found: a redraw replaces the mark's node with an identical one in the same place, and an
+    element reference taken before it would be stale.
     """
     rect = (
         "arguments[0].scrollIntoView({block: 'center'});"
@@ -78,7 +80,12 @@ def _click(dash_duo, locate: Callable[[], WebElement]) -> None:
         return same
 
     _wait(steady, "the element to stand still", timeout=10)
-    ActionChains(dash_duo.driver).move_to_element(locate()).pause(0.4).click().perform()
+    x, y, width, height = last
+    actions = ActionBuilder(dash_duo.driver)
+    actions.pointer_action.move_to_location(int(x + width / 2), int(y + height / 2))
+    actions.pointer_action.pause(0.4)
+    actions.pointer_action.click()
+    actions.perform()
 
 
 def _first_sku(dash_duo) -> str:
@@ -116,12 +123,15 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
 
     # the x labels are platform names in the chart's order; pick the smallest platform, so the
     # filter visibly changes the ranking
-    labels = [
-        el.text
-        for el in dash_duo.driver.find_elements(
-            By.CSS_SELECTOR, "#sales-platform-graph .xtick text"
+    # read in one script call: the chart may redraw (and replace its labels) between calls
+    def platform_labels() -> list[str]:
+        return dash_duo.driver.execute_script(
+            "return Array.from(document.querySelectorAll('#sales-platform-graph .xtick text'),"
+            " el => el.textContent);"
         )
-    ]
+
+    _wait(lambda: len(platform_labels()) == 4, "the four platform labels")
+    labels = platform_labels()
     assert len(labels) == 4, labels
     engine = make_engine(demo_sqlite_url)
     with engine.connect() as conn:
@@ -143,7 +153,10 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
     dash_duo.wait_for_contains_text(CHIPS, f"Platform: {name}", timeout=10)
     _wait(lambda: f"platform={code}" in dash_duo.driver.current_url, "the platform in the URL")
     _wait(lambda: _first_sku(dash_duo) == expected, f"grid to start with {expected} on {name}")
-    assert dash_duo.find_element("#filter-platform-dropdown").text.strip().startswith(name)
+    _wait(
+        lambda: dash_duo.find_element("#filter-platform-dropdown").text.strip().startswith(name),
+        f"the platform dropdown to show {name}",
+    )
     dash_duo.driver.save_screenshot("/tmp/sales-page-filtered.png")
 
     # a status click (lifecycle order: delivered is the fourth bar) adds status= and its own chip
