@@ -3,24 +3,40 @@
 An enabled row makes the channel an HTTP JSON source; every other channel is served by the
 built-in demo source. A row that cannot build a source (a bad URL typed into the database) is
 logged and that channel falls back to the demo source rather than breaking the page.
+
+Readers on the page path use :func:`current_configs`: the rows are kept in process memory (so
+the auth secrets never go into the shared cache) under a token stored in the shared cache.
+:func:`save_config` and :func:`delete_config`, the writers, replace the token, so every worker
+reloads at its next read; rows changed behind their back are reloaded after
+:data:`CONFIG_MAX_AGE_S` at the latest.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import flask
 from sqlalchemy import Engine, delete, insert, select
 
 from bi_app.channels.base import DEFAULT_TIMEOUT_S, ChannelSource
 from bi_app.channels.demo_source import DemoChannelSource
 from bi_app.channels.http_source import HttpJsonSource
+from bi_app.data import cache as data_cache
+from bi_app.data.cache import CacheState
 from bi_app.db.channel_models import ChannelSourceConfig
 from bi_app.db.models import utcnow
+from bi_app.extensions import cache
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHANNELS = ("email", "social", "search", "display", "partner")
+CONFIG_TOKEN_KEY = "channels:config-token"
+CONFIG_MAX_AGE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +64,8 @@ def load_configs(engine: Engine) -> list[SourceConfig]:
 
 
 def save_config(engine: Engine, config: SourceConfig) -> None:
-    """Create or replace one channel's configuration (validated by building its source first)."""
+    """Create or replace one channel's configuration (validated by building its source first);
+    every worker uses it from its next channel report on."""
     HttpJsonSource(config.channel, config.url, auth_header_name=config.auth_header_name,
                    auth_header_value=config.auth_header_value, timeout=config.timeout_s)
     t = ChannelSourceConfig.__table__
@@ -59,9 +76,97 @@ def save_config(engine: Engine, config: SourceConfig) -> None:
                                       auth_header_value=config.auth_header_value,
                                       enabled=config.enabled, timeout_s=config.timeout_s,
                                       updated_at=utcnow()))
+    config_changed()
 
 
-def build_sources(configs: list[SourceConfig], channels: tuple[str, ...] = DEFAULT_CHANNELS) -> list[ChannelSource]:
+def delete_config(engine: Engine, channel: str) -> bool:
+    """Put ``channel`` back on the demo source; False when it had no configuration."""
+    t = ChannelSourceConfig.__table__
+    with engine.begin() as conn:
+        removed = conn.execute(delete(t).where(t.c.channel == channel)).rowcount > 0
+    config_changed()
+    return removed
+
+
+def config_digest(configs: Sequence[SourceConfig]) -> str:
+    """One fingerprint of every configuration: part of the channel report's cache key."""
+    return hashlib.sha256("|".join(c.fingerprint() for c in configs).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ConfigSnapshot:
+    configs: tuple[SourceConfig, ...]
+    digest: str
+    token: str | None
+    loaded_at: float  # time.monotonic()
+
+
+_snapshots: dict[str, ConfigSnapshot] = {}  # by database URL
+_snapshots_lock = threading.Lock()
+
+
+def current_configs(engine: Engine, token: str | None) -> ConfigSnapshot:
+    """The configurations as of ``token`` (see :func:`config_token`): from process memory while
+    the token is unchanged and the copy younger than :data:`CONFIG_MAX_AGE_S`, else reloaded."""
+    url = engine.url.render_as_string(hide_password=False)
+    with _snapshots_lock:
+        snapshot = _snapshots.get(url)
+    if (snapshot is not None and token is not None and snapshot.token == token
+            and time.monotonic() - snapshot.loaded_at < CONFIG_MAX_AGE_S):
+        return snapshot
+    configs = tuple(load_configs(engine))
+    snapshot = ConfigSnapshot(configs, config_digest(configs), token, time.monotonic())
+    with _snapshots_lock:
+        _snapshots[url] = snapshot
+    return snapshot
+
+
+def shared_cache_state() -> CacheState | None:
+    """The data cache's state when the shared cache may be used now: an app context with the
+    cache bound and on, and its breaker closed (a hung Redis is not asked again on every call)."""
+    if not flask.has_app_context():
+        return None
+    state = flask.current_app.extensions.get(data_cache.STATE_KEY)
+    if state is None or not state.enabled or not state.available():
+        return None
+    return state
+
+
+def config_token() -> str | None:
+    """The shared configuration token (created on first use); None without a usable cache,
+    which makes :func:`current_configs` read the table."""
+    state = shared_cache_state()
+    if state is None:
+        return None
+    try:
+        token = cache.get(CONFIG_TOKEN_KEY)
+        if token is None:
+            cache.add(CONFIG_TOKEN_KEY, uuid.uuid4().hex[:12], timeout=0)
+            token = cache.get(CONFIG_TOKEN_KEY)
+    except Exception as exc:  # noqa: BLE001 - the table is the fallback
+        state.failed(None, "read", exc)
+        return None
+    return token if isinstance(token, str) else None
+
+
+def config_changed() -> None:
+    """Make every worker reload the configurations: drop this process's copy and replace the
+    shared token (outside an app context only this process knows at once; the others reload
+    within :data:`CONFIG_MAX_AGE_S`)."""
+    with _snapshots_lock:
+        _snapshots.clear()
+    if not flask.has_app_context() or flask.current_app.extensions.get(data_cache.STATE_KEY) is None:
+        log.info("channel configuration changed without a shared cache at hand: other workers "
+                  "reload within %g s", CONFIG_MAX_AGE_S)
+        return
+    try:
+        cache.set(CONFIG_TOKEN_KEY, uuid.uuid4().hex[:12], timeout=0)
+    except Exception:
+        log.exception("CHANNEL CONFIGURATION TOKEN NOT REPLACED: other workers use the old sources "
+                      "for up to %g s", CONFIG_MAX_AGE_S)
+
+
+def build_sources(configs: Sequence[SourceConfig], channels: tuple[str, ...] = DEFAULT_CHANNELS) -> list[ChannelSource]:
     """One source per channel (the default ones plus any configured), in a stable order."""
     by_channel = {c.channel: c for c in configs}
     sources: list[ChannelSource] = []

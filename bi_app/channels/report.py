@@ -3,20 +3,36 @@
 A fully live report is kept for 300 s; one with an unavailable channel only for 30 s, so a
 source that recovers is noticed soon while a broken one is not hammered on every page view.
 The key includes the configuration's fingerprint: a changed source is fetched afresh.
+
+:func:`event_channels` (what an event's page shows) is kept as one entry that a page view reads
+with a single cache round trip, together with the tokens it depends on: the data cache's
+generations of the ``events`` namespace (imports and data changes), the channel configuration
+token (:func:`bi_app.channels.config.save_config`), and the expiry of the shorter-lived of its
+two reports. When any of them moved on, it is rebuilt from the per-event reports.
 """
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import logging
+import math
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-import flask
-
 from bi_app.channels.base import EventRef
-from bi_app.channels.config import build_sources, load_configs
+from bi_app.channels.config import (
+    CONFIG_TOKEN_KEY,
+    ConfigSnapshot,
+    build_sources,
+    config_token,
+    current_configs,
+    shared_cache_state,
+)
+from bi_app.channels.demo_source import DemoChannelSource
 from bi_app.channels.service import ChannelReport, ChannelService
 from bi_app.channels.store import DbLastGoodStore
+from bi_app.data.cache import _GLOBAL_GENERATION, _namespace_generation_key
+from bi_app.data.events import NAMESPACE as EVENTS_NAMESPACE
 from bi_app.extensions import cache, db
 
 log = logging.getLogger(__name__)
@@ -26,38 +42,59 @@ DEGRADED_TTL_S = 30
 
 
 def _cache_get(key: str) -> ChannelReport | None:
-    if not flask.has_app_context():
+    state = shared_cache_state()
+    if state is None:
         return None
     try:
         value = cache.get(key)
-    except Exception:
-        log.warning("channel report cache read failed", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - the sources are the fallback
+        state.failed(None, "read", exc)
         return None
     return value if isinstance(value, ChannelReport) else None
 
 
-def _cache_set(key: str, report: ChannelReport) -> None:
-    if not flask.has_app_context():
+def _cache_set(key: str, value: object, timeout: int) -> None:
+    state = shared_cache_state()
+    if state is None:
         return
     try:
-        cache.set(key, report, timeout=DEGRADED_TTL_S if report.degraded else REPORT_TTL_S)
-    except Exception:
-        log.warning("channel report cache write failed", exc_info=True)
+        cache.set(key, value, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001
+        state.failed(None, "write", exc)
+
+
+def report_key(event_id: int, digest: str) -> str:
+    return f"channels:report:{event_id}:{digest}"
+
+
+def _report_ttl(report: ChannelReport) -> int:
+    return DEGRADED_TTL_S if report.degraded else REPORT_TTL_S
+
+
+def _expires_at(report: ChannelReport) -> float:
+    """Wall-clock time (epoch seconds, shared by every host) at which ``report`` is due again."""
+    return report.fetched_at.replace(tzinfo=dt.UTC).timestamp() + _report_ttl(report)
+
+
+def _report(event: EventRef, snapshot: ConfigSnapshot) -> ChannelReport:
+    key = report_key(event.event_id, snapshot.digest)
+    found = _cache_get(key)
+    if found is not None:
+        return found
+    sources = build_sources(snapshot.configs)
+    if any(isinstance(s, DemoChannelSource) for s in sources):
+        from bi_app.data.events import table_channel_stats
+
+        # one query (and cache entry) for every demo channel, before they fan out in threads
+        table_channel_stats(event.event_id)
+    report = ChannelService(sources, DbLastGoodStore(db.require_engine)).fetch(event)
+    _cache_set(key, report, _report_ttl(report))
+    return report
 
 
 def channel_report(event: EventRef) -> ChannelReport:
     """Every channel's statistics for ``event``: from the cache, else fetched in parallel."""
-    engine = db.require_engine()
-    configs = load_configs(engine)
-    digest = hashlib.sha256("|".join(c.fingerprint() for c in configs).encode()).hexdigest()[:12]
-    key = f"channels:report:{event.event_id}:{digest}"
-    cached = _cache_get(key)
-    if cached is not None:
-        return cached
-    service = ChannelService(build_sources(configs), DbLastGoodStore(db.require_engine))
-    report = service.fetch(event)
-    _cache_set(key, report)
-    return report
+    return _report(event, current_configs(db.require_engine(), config_token()))
 
 
 @dataclass(frozen=True)
@@ -71,22 +108,67 @@ class EventChannels:
     views_change_pct: Decimal | None
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """:func:`event_channels`' cached answer and what it was built from."""
+
+    tokens: tuple[str, str, str]  # global and events generations, configuration token
+    digest: str
+    expires_at: float
+    value: EventChannels | None
+
+
+def _entry_key(event_id: int) -> str:
+    return f"channels:event:{event_id}"
+
+
+def _read_entry(event_id: int) -> tuple[_Entry | None, tuple[str, str, str] | None]:
+    """The stored entry and the current tokens, in one round trip (None, None without a cache)."""
+    state = shared_cache_state()
+    if state is None:
+        return None, None
+    keys = (_entry_key(event_id), _GLOBAL_GENERATION, _namespace_generation_key(EVENTS_NAMESPACE),
+            CONFIG_TOKEN_KEY)
+    try:
+        entry, *tokens = cache.get_many(*keys)
+    except Exception as exc:  # noqa: BLE001
+        state.failed(None, "read", exc)
+        return None, None
+    if not all(isinstance(t, str) for t in tokens):
+        return None, None  # a token not created yet: the calls below create them
+    return (entry if isinstance(entry, _Entry) else None), (tokens[0], tokens[1], tokens[2])
+
+
 def event_channels(event_id: int) -> EventChannels | None:
     """Channel statistics of an event and of the same organizer's previous event (views change)."""
+    entry, tokens = _read_entry(event_id)
+    snapshot = current_configs(db.require_engine(), tokens[2] if tokens else config_token())
+    if (entry is not None and entry.tokens == tokens and entry.digest == snapshot.digest
+            and entry.expires_at > time.time()):
+        return entry.value
+    value, expires_at = _build(event_id, snapshot)
+    if tokens is not None:  # tokens read before building: a change meanwhile orphans the entry
+        remaining = math.ceil(expires_at - time.time())
+        if remaining > 0:
+            _cache_set(_entry_key(event_id), _Entry(tokens, snapshot.digest, expires_at, value),
+                       min(remaining, REPORT_TTL_S))
+    return value
+
+
+def _build(event_id: int, snapshot: ConfigSnapshot) -> tuple[EventChannels | None, float]:
     from bi_app.analytics.roi import change_pct
     from bi_app.data import events
 
     ref = events.event_ref(event_id)
     if ref is None:
-        return None
-    report = channel_report(EventRef(*ref))
+        return None, time.time() + REPORT_TTL_S
+    report = _report(EventRef(*ref), snapshot)
     views = report.totals().views
-    previous_id = events.previous_event_id(event_id)
-    previous_ref = events.event_ref(previous_id) if previous_id is not None else None
-    if previous_ref is None:
-        return EventChannels(report, views, None, None, None)
-    previous = channel_report(EventRef(*previous_ref))
-    summary = events.event_summary(previous_id)
-    previous_views = previous.totals().views
-    return EventChannels(report, views, previous_views, summary.name if summary else None,
-                         change_pct(views, previous_views))
+    previous = events.previous_event(event_id)
+    if previous is None:
+        return EventChannels(report, views, None, None, None), _expires_at(report)
+    previous_id, previous_code, previous_name = previous
+    previous_report = _report(EventRef(previous_id, previous_code), snapshot)
+    previous_views = previous_report.totals().views
+    value = EventChannels(report, views, previous_views, previous_name, change_pct(views, previous_views))
+    return value, min(_expires_at(report), _expires_at(previous_report))

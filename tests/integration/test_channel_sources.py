@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -291,3 +292,126 @@ def test_channel_report_configured_and_demo_sources_cached(event_db, servers, tm
         save_config(event_db, SourceConfig("email", server.url, "Authorization", TOKEN, True, 3.0))
         channel_report(EVENT)
         assert len(server.requests) == calls + 1
+
+
+@pytest.fixture
+def channel_app(event_db, redis_url, redis_prefix):
+    """A bare Flask app whose data cache is the real Redis, under a private prefix."""
+    import flask
+
+    from bi_app.data import cache as data_cache
+    from tests.conftest import make_settings
+
+    app = flask.Flask("channels-page-test")
+    data_cache.init_app(app, make_settings(str(event_db.url.render_as_string(hide_password=False)),
+                                           redis_url=redis_url), key_prefix=redis_prefix)
+    with app.app_context():
+        yield app
+
+
+def _count_statements(engine) -> list[str]:
+    from sqlalchemy import event
+
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cur, statement, *_: sent.append(statement))
+    return sent
+
+
+def test_event_channels_hit_is_one_cache_round_trip(event_db, channel_app, monkeypatch):
+    from bi_app.channels.report import event_channels
+    from bi_app.extensions import cache
+
+    first = event_channels(2)
+    # event 2 has no channel rows; its predecessor, event 1: email 150 + social 200 views
+    assert (first.views, first.previous_views, first.previous_name) == (0, 350, "Spring Conference")
+    assert first.views_change_pct == Decimal("-100")
+    assert {r.source for r in first.report.results} == {"demo"}
+    # the very first call found no generation tokens yet (a fresh cache): it stored nothing
+    assert event_channels(2) == first
+    backend = channel_app.extensions["cache"][cache]
+    calls: list[str] = []
+    for name in ("get", "get_many", "set", "add", "has"):
+        method = getattr(backend, name)
+        monkeypatch.setattr(backend, name, lambda *a, _m=method, _n=name, **k: calls.append(_n) or _m(*a, **k))
+    sent = _count_statements(event_db)
+    assert event_channels(2) == first
+    assert calls == ["get_many"] and sent == []
+    assert event_channels(77) is None and event_channels(77) is None  # no such event: cached too
+
+
+def test_event_channels_follow_saved_sources_and_data_changes(event_db, channel_app, servers):
+    from sqlalchemy import update
+
+    from bi_app.channels.config import SourceConfig, delete_config, save_config
+    from bi_app.channels.report import channel_report, event_channels
+    from bi_app.data import cache as data_cache
+    from bi_app.data.events import NAMESPACE
+    from bi_app.db.models import Event
+
+    assert event_channels(2).previous_views == 350
+    server = servers("ok", "email")
+    save_config(event_db, SourceConfig("email", server.url, None, None, True, 2.0))
+    live = event_channels(2)  # at once, not after a TTL: the save replaced the token
+    # the stand-in answers for E1 only: event 1's email is live, event 2's answer is refused
+    previous = {r.channel: r for r in channel_report(EVENT).results}
+    assert (previous["email"].source, previous["email"].status, previous["email"].stats.views) == (
+        "http", LIVE, 1000)
+    assert {r.channel: r for r in live.report.results}["email"].status == STALE  # demo value kept
+    assert (live.views, live.previous_views) == (0, 1000 + 200)
+    assert sorted(r["path"] for r in server.requests) == ["/stats/E1?channel=email", "/stats/E2?channel=email"]
+    assert event_channels(2) == live and len(server.requests) == 2
+    assert delete_config(event_db, "email") and not delete_config(event_db, "email")
+    assert event_channels(2).previous_views == 350
+    with event_db.begin() as conn:
+        conn.execute(update(Event).where(Event.id == 1).values(name="Spring Summit"))
+    assert event_channels(2).previous_name == "Spring Conference"  # cached until data changes
+    data_cache.invalidate(NAMESPACE)
+    assert event_channels(2).previous_name == "Spring Summit"
+
+
+def test_event_channels_expire_with_their_reports(event_db, channel_app, servers, monkeypatch):
+    import time as real_time
+    from types import SimpleNamespace
+
+    from bi_app.channels import report as report_module
+    from bi_app.channels.config import SourceConfig, save_config
+
+    built: list[int] = []
+    build = report_module._build
+    monkeypatch.setattr(report_module, "_build", lambda *a: built.append(a[0]) or build(*a))
+    offset = [0.0]
+    monkeypatch.setattr(report_module, "time", SimpleNamespace(time=lambda: real_time.time() + offset[0]))
+
+    report_module.event_channels(2)  # creates the generation tokens of a fresh cache
+    built.clear()
+    healthy = report_module.event_channels(2)
+    assert not healthy.report.degraded and built == [2]
+    offset[0] = report_module.DEGRADED_TTL_S + 1
+    report_module.event_channels(2)
+    assert built == [2]  # a live report lives 300 s
+    offset[0] = report_module.REPORT_TTL_S + 1
+    report_module.event_channels(2)
+    assert built == [2, 2]
+
+    offset[0] = 0.0
+    save_config(event_db, SourceConfig("partner", servers("fail", "partner").url, None, None, True, 2.0))
+    degraded = report_module.event_channels(2)
+    assert degraded.report.degraded and built == [2, 2, 2]
+    assert report_module.event_channels(2) == degraded and built == [2, 2, 2]
+    offset[0] = report_module.DEGRADED_TTL_S + 1
+    report_module.event_channels(2)
+    assert built == [2, 2, 2, 2]  # an unavailable channel is asked again after 30 s
+
+
+def test_configs_are_read_once_per_token(event_db, channel_app):
+    from bi_app.channels import config
+
+    token = config.config_token()
+    first = config.current_configs(event_db, token)
+    sent = _count_statements(event_db)
+    assert config.current_configs(event_db, token) is first and sent == []
+    config.save_config(event_db, config.SourceConfig("display", "http://127.0.0.1:9/x", None, None, False, 1.0))
+    assert config.config_token() != token
+    after = config.current_configs(event_db, config.config_token())
+    assert [c.channel for c in after.configs] == ["display"] and after.digest != first.digest
+    assert len(sent) >= 1  # reloaded from the table
