@@ -324,7 +324,7 @@ def test_event_channels_hit_is_one_cache_round_trip(event_db, channel_app, monke
     first = event_channels(2)
     # event 2 has no channel rows; its predecessor, event 1: email 150 + social 200 views
     assert (first.views, first.previous_views, first.previous_name) == (0, 350, "Spring Conference")
-    assert first.views_change_pct == Decimal("-100")
+    assert first.views_change_pct == Decimal(-100)
     assert {r.source for r in first.report.results} == {"demo"}
     # the very first call found no generation tokens yet (a fresh cache): it stored nothing
     assert event_channels(2) == first
