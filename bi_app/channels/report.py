@@ -16,10 +16,15 @@ import datetime as dt
 import logging
 import math
 import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, TypeVar
 
-from bi_app.channels.base import EventRef
+import flask
+
+from bi_app.channels.base import ChannelStats, EventRef
 from bi_app.channels.config import (
     CONFIG_TOKEN_KEY,
     ConfigSnapshot,
@@ -76,6 +81,17 @@ def _expires_at(report: ChannelReport) -> float:
     return report.fetched_at.replace(tzinfo=dt.UTC).timestamp() + _report_ttl(report)
 
 
+class _ReadDemoSource(DemoChannelSource):
+    """A demo channel whose row was already read with every other demo channel's."""
+
+    def __init__(self, channel: str, rows: Mapping[str, tuple[int, int, int]]) -> None:
+        super().__init__(channel)
+        self._row = rows.get(channel, (0, 0, 0))
+
+    def fetch(self, event: EventRef) -> ChannelStats:
+        return ChannelStats(self.channel, *self._row)
+
+
 def _report(event: EventRef, snapshot: ConfigSnapshot) -> ChannelReport:
     key = report_key(event.event_id, snapshot.digest)
     found = _cache_get(key)
@@ -85,8 +101,10 @@ def _report(event: EventRef, snapshot: ConfigSnapshot) -> ChannelReport:
     if any(isinstance(s, DemoChannelSource) for s in sources):
         from bi_app.data.events import table_channel_stats
 
-        # one query (and cache entry) for every demo channel, before they fan out in threads
-        table_channel_stats(event.event_id)
+        # every demo channel from one (cached) query, not one lookup per channel and thread
+        rows = table_channel_stats(event.event_id)
+        sources = [_ReadDemoSource(s.channel, rows) if isinstance(s, DemoChannelSource) else s
+                   for s in sources]
     report = ChannelService(sources, DbLastGoodStore(db.require_engine)).fetch(event)
     _cache_set(key, report, _report_ttl(report))
     return report
@@ -155,20 +173,40 @@ def event_channels(event_id: int) -> EventChannels | None:
     return value
 
 
+R = TypeVar("R")
+
+
+def _in_app_context(func: Callable[..., R]) -> Callable[..., R]:
+    """``func`` for a worker thread, run in the caller's app context (its data cache)."""
+    if not flask.has_app_context():
+        return func
+    app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run(*args: Any) -> R:
+        with app.app_context():
+            return func(*args)
+
+    return run
+
+
 def _build(event_id: int, snapshot: ConfigSnapshot) -> tuple[EventChannels | None, float]:
     from bi_app.analytics.roi import change_pct
     from bi_app.data import events
 
-    ref = events.event_ref(event_id)
-    if ref is None:
-        return None, time.time() + REPORT_TTL_S
-    report = _report(EventRef(*ref), snapshot)
+    # The lookups, then the two reports, run side by side: each is mostly waiting on the
+    # database, the cache or a remote source, and the page waits for the slower one only.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="event-channels") as pool:
+        found_ref = pool.submit(_in_app_context(events.event_ref), event_id)
+        found_previous = pool.submit(_in_app_context(events.previous_event), event_id)
+        ref, previous = found_ref.result(), found_previous.result()
+        if ref is None:
+            return None, time.time() + REPORT_TTL_S
+        fetching = pool.submit(_in_app_context(_report), EventRef(*ref), snapshot)
+        previous_report = None if previous is None else _report(EventRef(previous[0], previous[1]), snapshot)
+        report = fetching.result()
     views = report.totals().views
-    previous = events.previous_event(event_id)
-    if previous is None:
+    if previous_report is None:
         return EventChannels(report, views, None, None, None), _expires_at(report)
-    previous_id, previous_code, previous_name = previous
-    previous_report = _report(EventRef(previous_id, previous_code), snapshot)
     previous_views = previous_report.totals().views
-    value = EventChannels(report, views, previous_views, previous_name, change_pct(views, previous_views))
+    value = EventChannels(report, views, previous_views, previous[2], change_pct(views, previous_views))
     return value, min(_expires_at(report), _expires_at(previous_report))

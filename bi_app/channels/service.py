@@ -15,10 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
-
-import flask
 
 from bi_app.channels.base import ChannelSource, ChannelStats, EventRef
 from bi_app.channels.breaker import CircuitBreaker
@@ -32,22 +29,6 @@ BREAKER_SETTINGS = {"failure_ratio": 0.5, "window": 20, "min_calls": 5, "cooldow
 
 _breakers: dict[str, CircuitBreaker] = {}
 _breakers_lock = threading.Lock()
-
-R = TypeVar("R")
-
-
-def _in_app_context(func: Callable[..., R]) -> Callable[..., R]:
-    """``func`` run with the caller's Flask app context in a worker thread (if there is one),
-    so a source that reads the database goes through the data cache like the page does."""
-    if not flask.has_app_context():
-        return func
-    app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def run(*args: Any) -> R:
-        with app.app_context():
-            return func(*args)
-
-    return run
 
 
 def breaker_for(channel: str) -> CircuitBreaker:
@@ -121,7 +102,7 @@ class ChannelService:
             for source in self.sources:
                 breaker = self._breaker(source.channel)
                 if breaker.allow():
-                    pending.append((source, breaker, executor.submit(_in_app_context(source.fetch), event)))
+                    pending.append((source, breaker, executor.submit(source.fetch, event)))
                 else:
                     results[source.channel] = self._fallback(event, source, "circuit open")
             for source, breaker, future in pending:

@@ -415,3 +415,15 @@ def test_configs_are_read_once_per_token(event_db, channel_app):
     after = config.current_configs(event_db, config.config_token())
     assert [c.channel for c in after.configs] == ["display"] and after.digest != first.digest
     assert len(sent) >= 1  # reloaded from the table
+
+
+def test_demo_channels_of_a_report_share_one_query(event_db, channel_app):
+    from bi_app.channels.report import channel_report
+
+    sent = _count_statements(event_db)
+    report = channel_report(EVENT)
+    reads = [s for s in sent if "event_channel_stats" in s]
+    assert len(reads) == 1
+    assert [(r.channel, r.source, r.status) for r in report.results] == [
+        (c, "demo", LIVE) for c in ("email", "social", "search", "display", "partner")]
+    assert {r.channel: r.stats for r in report.results}["email"] == ChannelStats("email", 150, 15, 3)
