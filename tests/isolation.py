@@ -1,10 +1,12 @@
-"""Fixtures that give each test a private copy of process-global registries.
+"""Fixtures that give each test a private copy of process-global state.
 
 The channel service keeps one circuit breaker per channel for the life of the process and shows
 each on the Health page (``bi_app.monitoring.breakers``). A test that fetches channel statistics
 would otherwise leave its breakers behind for every later test in the same pytest process.
 """
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,3 +19,22 @@ def isolated_breaker_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(breakers, "_breakers", {})
     monkeypatch.setattr(service, "_breakers", {})
+
+
+@pytest.fixture(autouse=True)
+def isolated_import_executor(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Give the test its own background-import thread pool, shut down afterwards.
+
+    dash_duo's threaded server, when it stops, raises SystemExit in every thread started while
+    it ran. The import pool's worker is started lazily by the first web import, so a browser
+    test would kill the process-wide worker; the pool still thinks it has its thread, and every
+    later import in the process would stay queued forever.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bi_app.importing import service
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bi-import-test")
+    monkeypatch.setattr(service, "_executor", executor)
+    yield
+    executor.shutdown(wait=False, cancel_futures=True)
