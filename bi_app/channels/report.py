@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import flask
 
+from bi_app.analytics.roi import change_pct
 from bi_app.channels.base import ChannelStats, EventRef
 from bi_app.channels.config import (
     CONFIG_TOKEN_KEY,
@@ -36,8 +37,8 @@ from bi_app.channels.config import (
 from bi_app.channels.demo_source import DemoChannelSource
 from bi_app.channels.service import ChannelReport, ChannelService
 from bi_app.channels.store import DbLastGoodStore
+from bi_app.data import events
 from bi_app.data.cache import _GLOBAL_GENERATION, _namespace_generation_key
-from bi_app.data.events import NAMESPACE as EVENTS_NAMESPACE
 from bi_app.extensions import cache, db
 
 log = logging.getLogger(__name__)
@@ -99,10 +100,8 @@ def _report(event: EventRef, snapshot: ConfigSnapshot) -> ChannelReport:
         return found
     sources = build_sources(snapshot.configs)
     if any(isinstance(s, DemoChannelSource) for s in sources):
-        from bi_app.data.events import table_channel_stats
-
         # every demo channel from one (cached) query, not one lookup per channel and thread
-        rows = table_channel_stats(event.event_id)
+        rows = events.table_channel_stats(event.event_id)
         sources = [_ReadDemoSource(s.channel, rows) if isinstance(s, DemoChannelSource) else s
                    for s in sources]
     report = ChannelService(sources, DbLastGoodStore(db.require_engine)).fetch(event)
@@ -145,7 +144,7 @@ def _read_entry(event_id: int) -> tuple[_Entry | None, tuple[str, str, str] | No
     state = shared_cache_state()
     if state is None:
         return None, None
-    keys = (_entry_key(event_id), _GLOBAL_GENERATION, _namespace_generation_key(EVENTS_NAMESPACE),
+    keys = (_entry_key(event_id), _GLOBAL_GENERATION, _namespace_generation_key(events.NAMESPACE),
             CONFIG_TOKEN_KEY)
     try:
         entry, *tokens = cache.get_many(*keys)
@@ -190,9 +189,6 @@ def _in_app_context(func: Callable[..., R]) -> Callable[..., R]:
 
 
 def _build(event_id: int, snapshot: ConfigSnapshot) -> tuple[EventChannels | None, float]:
-    from bi_app.analytics.roi import change_pct
-    from bi_app.data import events
-
     # The lookups, then the two reports, run side by side: each is mostly waiting on the
     # database, the cache or a remote source, and the page waits for the slower one only.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="event-channels") as pool:
