@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from bi_app.channels.config import (
     DEFAULT_CHANNELS,
     SourceConfig,
     build_sources,
+    delete_config,
     load_configs,
     save_config,
 )
@@ -43,7 +44,6 @@ from bi_app.channels.http_source import HttpJsonSource
 from bi_app.channels.service import LIVE, ChannelService
 from bi_app.channels.store import MemoryLastGoodStore
 from bi_app.config import ConfigError
-from bi_app.db.channel_models import ChannelSourceConfig
 from bi_app.db.models import Event
 from bi_app.db.monitoring_models import MonitoredService
 from bi_app.monitoring import health, rules
@@ -422,9 +422,7 @@ def save_channel_source(engine: Engine, form: ChannelInput, actor: str | None = 
     secret; returns the stored configuration, None when the channel is back on the demo source."""
     stored = {c.channel: c for c in load_configs(engine)}.get(form.channel)
     if form.kind == "demo":
-        t = ChannelSourceConfig.__table__
-        with engine.begin() as conn:
-            conn.execute(delete(t).where(t.c.channel == form.channel))
+        delete_config(engine, form.channel)  # also tells every worker to reload configurations
         _audit(engine, "integration.channel.remove", form.channel,
                {"url": stored.url if stored else None}, actor)
         return None
