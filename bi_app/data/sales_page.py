@@ -34,10 +34,10 @@ from bi_app.db.models import (
     Category,
     DailyCategorySales,
     DailyOrders,
-    DailyProductSales,
     Product,
     SalesPlatform,
 )
+from bi_app.db.rollups import product_sales_rows
 
 Codes = tuple[str, ...] | None
 DateArg = dt.date | str
@@ -424,17 +424,19 @@ def product_ranking(
         raise ValueError(f"metric: expected one of {', '.join(RANK_METRICS)}, got {metric!r}")
     if not 1 <= int(limit) <= MAX_PRODUCTS:
         raise ValueError(f"limit: expected 1..{MAX_PRODUCTS}, got {limit!r}")
-    table = DailyProductSales.__table__
-    conditions = [
-        *_where(table, first, last, platforms, categories),
-        table.c.status.in_(_selected(statuses)),
-    ]
-    revenue, units = func.sum(table.c.revenue_cents), func.sum(table.c.units)
-    total = (
-        select(func.coalesce(func.sum(table.c.revenue_cents), 0))
-        .where(*conditions)
-        .scalar_subquery()
-    )
+    selected = _selected(statuses)
+
+    def where(table: Any) -> list[Any]:
+        conditions = [table.c.status.in_(selected), *platform_filter(table.c.platform_id, platforms)]
+        if categories:
+            conditions += category_filter(table.c.category_id, categories)
+        return conditions
+
+    # Whole months from the monthly product roll-up, edge days from the daily one.
+    sold = product_sales_rows(first, last, where)
+    revenue, units = func.sum(sold.c.revenue_cents), func.sum(sold.c.units)
+    everything = product_sales_rows(first, last, where)
+    total = select(func.coalesce(func.sum(everything.c.revenue_cents), 0)).scalar_subquery()
     order = (
         (revenue.desc(), units.desc()) if metric == "revenue" else (units.desc(), revenue.desc())
     )
@@ -444,13 +446,13 @@ def product_ranking(
             Product.name,
             Category.name,
             units,
-            func.sum(table.c.orders),
+            func.sum(sold.c.orders),
             revenue,
             total,
         )
-        .join(Product, Product.id == table.c.product_id)
-        .join(Category, Category.id == table.c.category_id)
-        .where(*conditions)
+        .select_from(sold)
+        .join(Product, Product.id == sold.c.product_id)
+        .join(Category, Category.id == sold.c.category_id)
         .group_by(Product.sku, Product.name, Category.name)
         .order_by(*order, Product.sku)
         .limit(int(limit))
