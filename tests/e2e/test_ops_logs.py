@@ -32,16 +32,16 @@ def _store(url: str, rows: list[dict]) -> None:
 
 
 def _lines(now: dt.datetime) -> list[dict]:
-    return [dict(at=now - dt.timedelta(minutes=5 * i), level=LEVELS[i % 3][0], level_name=LEVELS[i % 3][1],
-                 logger=(f"{NS}.jobs", f"{NS}.data.sales")[i % 2], message=f"e2e line {i:02d}",
-                 module="jobs", func="run", line=10 + i) for i in range(30)]
+    return [{"at": now - dt.timedelta(minutes=5 * i), "level": LEVELS[i % 3][0], "level_name": LEVELS[i % 3][1],
+             "logger": (f"{NS}.jobs", f"{NS}.data.sales")[i % 2], "message": f"e2e line {i:02d}",
+             "module": "jobs", "func": "run", "line": 10 + i} for i in range(30)]
 
 
 def _decoys(now: dt.datetime) -> list[dict]:
     """Lines the logger filter must leave out: a sibling whose name merely starts the same way,
     and a parent of the namespace."""
-    return [dict(at=now - dt.timedelta(minutes=1), level=40, level_name="ERROR", logger=logger,
-                 message=f"e2e decoy line 1 from {logger}") for logger in (f"{NS}x.jobs", "e2e")]
+    return [{"at": now - dt.timedelta(minutes=1), "level": 40, "level_name": "ERROR", "logger": logger,
+             "message": f"e2e decoy line 1 from {logger}"} for logger in (f"{NS}x.jobs", "e2e")]
 
 
 def _start(dash_duo, app) -> None:
@@ -65,7 +65,7 @@ def _wait_for_file(folder: Path, suffix: str, timeout: float = 15) -> Path:
 
 
 def test_logs_page_filters_downloads_and_tails(app_factory, demo_sqlite_url, dash_duo):
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     lines = _lines(now)
     _store(demo_sqlite_url, lines)
     _store(demo_sqlite_url, _decoys(now))
@@ -103,8 +103,8 @@ def test_logs_page_filters_downloads_and_tails(app_factory, demo_sqlite_url, das
     assert {r["Level"] for r in got} == {"ERROR"}
 
     # a line stored now shows up without reloading (live tail every second)
-    _store(demo_sqlite_url, [dict(at=now + dt.timedelta(seconds=1), level=50, level_name="CRITICAL",
-                                  logger=f"{NS}.jobs", message="e2e line 1 tail arrived")])
+    _store(demo_sqlite_url, [{"at": now + dt.timedelta(seconds=1), "level": 50, "level_name": "CRITICAL",
+                              "logger": f"{NS}.jobs", "message": "e2e line 1 tail arrived"}])
     _wait_for_text(dash_duo, summary, f"Showing all {len(expected) + 1} lines")
     dash_duo.wait_for_text_to_equal(".ag-center-cols-container .ag-row[row-index='0'] [col-id='message']",
                                     "e2e line 1 tail arrived", timeout=10)

@@ -99,10 +99,11 @@ def _wait(predicate, what: str, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if predicate():
-                return
+            done = predicate()
         except Exception:  # noqa: BLE001 - elements are replaced while Dash re-renders
-            pass
+            done = False
+        if done:
+            return
         time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}")
 
