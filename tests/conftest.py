@@ -19,6 +19,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bi_app.config import Settings
+from tests.isolation import (  # noqa: F401  (autouse: private copies of process-global state)
+    isolated_breaker_registry,
+    isolated_import_executor,
+    isolated_request_metrics,
+)
 
 PG_URL = os.environ.get("BI_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

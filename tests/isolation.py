@@ -38,3 +38,16 @@ def isolated_import_executor(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(service, "_executor", executor)
     yield
     executor.shutdown(wait=False, cancel_futures=True)
+
+
+@pytest.fixture(autouse=True)
+def isolated_request_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh per-minute request/callback aggregator for the test's app.
+
+    The middleware binds ``metrics.AGGREGATOR`` when an app is created; without this, the
+    Performance page of a later test ranks callbacks timed by every earlier test in the process.
+    """
+    from bi_app.monitoring import metrics
+
+    monkeypatch.setattr(metrics, "AGGREGATOR", metrics.MinuteAggregator())
+    monkeypatch.setattr(metrics, "_cache_last", {})
