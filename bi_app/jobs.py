@@ -491,6 +491,9 @@ def init_app(app: Any, settings: Settings, jobs: Sequence[JobSpec] | None = None
     server.extensions[EXTENSION_KEY] = specs
     if not settings.scheduler:
         return
+    # APScheduler logs two INFO lines per run (every few seconds); every run is already recorded
+    # in job_runs, so keep only its warnings in the log store.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     with _runtime_lock:
         if _runtime is not None:
             log.warning("scheduler already running in this process; not starting a second one")

@@ -70,7 +70,10 @@ def volume_figure(volume: LevelVolume, tz: str) -> go.Figure:
         ys.append(count)
     order = sorted(by_level, key=lambda name: LEVELS.get(name, 99))
     fig = go.Figure([
+        # Each bar spans its bucket (x is the bucket start, width in ms): with a single bucket
+        # Plotly would otherwise zoom the axis to fractions of a millisecond.
         go.Bar(x=by_level[name][0], y=by_level[name][1], name=name,
+               width=volume.bucket_seconds * 1000 * 0.9, offset=0,
                marker_color=LEVEL_COLORS.get(name, "#6c757d"),
                hovertemplate=f"{name}: %{{y}} lines<br>%{{x}}<extra></extra>")
         for name in order
