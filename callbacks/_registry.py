@@ -4,20 +4,36 @@ first app that serves a request and loses them for a second ``create_app()`` in 
 
 Modules in ``callbacks/`` decorate plain functions with :func:`callback` (or register clientside
 code with :func:`clientside_callback`); :func:`register_all` imports every such module and
-attaches what they recorded to the given app. Each server-side callback is wrapped with a role
-check, so a request from a user without the role gets 403 whatever the browser shows.
+attaches what they recorded to the given app. Two things are declared once, on the decorator:
+
+- ``roles`` (required, from :mod:`bi_app.roles`): each server-side callback is wrapped with a role
+  check, so a user without the role gets 403 whatever the browser shows. There is no default, so
+  a callback cannot silently be open to everyone.
+- ``fallback`` (optional, from :mod:`components.fallback`): what the outputs show when the
+  callback raises. The failure is logged once with the callback's name and inputs; the person sees
+  a readable message, never a traceback. ``PreventUpdate`` and HTTP errors (the 403) pass through.
 """
+
 from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import pkgutil
+import reprlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import dash
+from dash.exceptions import PreventUpdate
+from werkzeug.exceptions import HTTPException
 
-ALL_ROLES: tuple[str, ...] = ("admin", "analyst", "viewer")
+from bi_app.roles import ALL_ROLES
+
+Fallback = Callable[[], Any]
+_INPUTS_REPR = reprlib.Repr()  # inputs can be uploads or whole grids: log a bounded repr
+_INPUTS_REPR.maxstring = _INPUTS_REPR.maxother = 80
 
 
 @dataclass(frozen=True)
@@ -26,23 +42,29 @@ class RegisteredCallback:
     args: tuple[Any, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
     roles: tuple[str, ...] = ALL_ROLES
-    clientside: str | None = None
+    clientside: str | Any | None = None
+    fallback: Fallback | None = None
 
 
 _REGISTRY: list[RegisteredCallback] = []
 
 
-def callback(*args: Any, roles: tuple[str, ...] = ALL_ROLES, **kwargs: Any):
-    """Record a server-side callback; ``roles`` are the roles allowed to trigger it."""
+def callback(
+    *args: Any, roles: tuple[str, ...], fallback: Fallback | None = None, **kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Record a server-side callback that ``roles`` may trigger; ``fallback`` builds what its
+    outputs show when it raises."""
+    if not roles:
+        raise ValueError("a callback needs at least one role (see bi_app.roles)")
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-        _REGISTRY.append(RegisteredCallback(func, args, kwargs, tuple(roles)))
+        _REGISTRY.append(RegisteredCallback(func, args, kwargs, tuple(roles), fallback=fallback))
         return func
 
     return decorator
 
 
-def clientside_callback(code: str, *args: Any, **kwargs: Any) -> None:
+def clientside_callback(code: str | Any, *args: Any, **kwargs: Any) -> None:
     """Record a clientside callback (pure UI behaviour, no data, no role check needed)."""
     _REGISTRY.append(RegisteredCallback(None, args, kwargs, ALL_ROLES, clientside=code))
 
@@ -55,12 +77,33 @@ def _import_all() -> None:
             importlib.import_module(f"callbacks.{info.name}")
 
 
-def _guarded(func: Callable[..., Any], roles: tuple[str, ...]) -> Callable[..., Any]:
-    from bi_app.auth import require_role  # late import: auth imports flask-login state
+def with_fallback(func: Callable[..., Any], fallback: Fallback | None) -> Callable[..., Any]:
+    """``func`` that logs a failure and returns ``fallback()`` instead of raising."""
+    if fallback is None:
+        return func
+    log = logging.getLogger(func.__module__)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        require_role(roles)
+        try:
+            return func(*args, **kwargs)
+        except (PreventUpdate, HTTPException):
+            raise
+        except Exception:
+            log.exception("%s failed for inputs %s", func.__name__, _INPUTS_REPR.repr(args))
+            return fallback()
+
+    return wrapper
+
+
+def _guarded(entry: RegisteredCallback) -> Callable[..., Any]:
+    from bi_app.auth import require_role  # late import: auth imports flask-login state
+
+    func = with_fallback(entry.func, entry.fallback)
+
+    @functools.wraps(entry.func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        require_role(entry.roles)
         return func(*args, **kwargs)
 
     return wrapper
@@ -73,10 +116,23 @@ def register_all(app: dash.Dash) -> int:
         if entry.clientside is not None:
             app.clientside_callback(entry.clientside, *entry.args, **entry.kwargs)
         else:
-            app.callback(*entry.args, **entry.kwargs)(_guarded(entry.func, entry.roles))
+            app.callback(*entry.args, **entry.kwargs)(_guarded(entry))
     return len(_REGISTRY)
 
 
 def registered() -> list[RegisteredCallback]:
     _import_all()
     return list(_REGISTRY)
+
+
+def entry_for(func: Callable[..., Any]) -> RegisteredCallback:
+    """The registration of ``func`` (tests call it with its fallback, as Dash would)."""
+    for entry in registered():
+        if entry.func is func:
+            return entry
+    raise LookupError(f"{func.__qualname__} is not a registered callback")
+
+
+def call(func: Callable[..., Any], *args: Any) -> Any:
+    """Call a registered callback with its fallback applied, without the role check."""
+    return with_fallback(func, entry_for(func).fallback)(*args)

@@ -8,6 +8,7 @@ from bi_app import current_settings, importing
 from bi_app.auth_context import current_username
 from bi_app.export import currency_decimals
 from bi_app.extensions import db
+from bi_app.roles import Page
 from callbacks._registry import callback
 from components.ids import AdminImport, Grid
 from components.import_view import (
@@ -19,10 +20,8 @@ from components.import_view import (
     result_view,
 )
 
-ADMIN = ("admin",)
 
-
-@callback(Output(AdminImport.HELP, "children"), Input(AdminImport.KIND, "value"), roles=ADMIN)
+@callback(Output(AdminImport.HELP, "children"), Input(AdminImport.KIND, "value"), roles=Page.ADMIN_IMPORT)
 def show_help(kind):
     """Shows the columns, formats and examples of the chosen kind of file."""
     try:
@@ -35,7 +34,7 @@ def show_help(kind):
 @callback(
     Output(AdminImport.TEMPLATE_DOWNLOAD, "data"),
     Input(AdminImport.TEMPLATE_CSV, "n_clicks"), Input(AdminImport.TEMPLATE_XLSX, "n_clicks"),
-    State(AdminImport.KIND, "value"), roles=ADMIN, prevent_initial_call=True,
+    State(AdminImport.KIND, "value"), roles=Page.ADMIN_IMPORT, prevent_initial_call=True,
 )
 def download_template(_csv, _xlsx, kind):
     """Sends the template (header and an example row) of the chosen kind."""
@@ -48,7 +47,7 @@ def download_template(_csv, _xlsx, kind):
 
 
 @callback(Output(AdminImport.FILE_INFO, "children"), Input(AdminImport.UPLOAD, "filename"),
-          State(AdminImport.UPLOAD, "contents"), roles=ADMIN, prevent_initial_call=True)
+          State(AdminImport.UPLOAD, "contents"), roles=Page.ADMIN_IMPORT, prevent_initial_call=True)
 def show_file(filename, contents):
     """Names the chosen file and its size."""
     return file_info(filename, len((contents or "").partition(",")[2]) * 3 // 4)
@@ -59,7 +58,7 @@ def show_file(filename, contents):
     Output(AdminImport.MESSAGE, "children"), Output(AdminImport.MESSAGE, "is_open"),
     Input(AdminImport.VALIDATE, "n_clicks"), Input(AdminImport.IMPORT, "n_clicks"),
     State(AdminImport.UPLOAD, "contents"), State(AdminImport.UPLOAD, "filename"), State(AdminImport.KIND, "value"),
-    roles=ADMIN, prevent_initial_call=True,
+    roles=Page.ADMIN_IMPORT, prevent_initial_call=True,
 )
 def start(_validate, _import, contents, filename, kind):
     """Starts validating (dry run) or importing the uploaded file in the background."""
@@ -82,7 +81,7 @@ def start(_validate, _import, contents, filename, kind):
     Output(AdminImport.STATUS, "children"), Output(AdminImport.RESULT, "children"),
     Output(Grid.grid(AdminImport.GRID_NAME), "rowData"), Output(AdminImport.ERRORS, "style"),
     Output(AdminImport.INTERVAL, "disabled", allow_duplicate=True), Output(AdminImport.RECENT, "children"),
-    Input(AdminImport.INTERVAL, "n_intervals"), Input(AdminImport.RUN_STORE, "data"), roles=ADMIN,
+    Input(AdminImport.INTERVAL, "n_intervals"), Input(AdminImport.RUN_STORE, "data"), roles=Page.ADMIN_IMPORT,
     prevent_initial_call="initial_duplicate",
 )
 def poll(_ticks, run):

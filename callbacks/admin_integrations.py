@@ -6,11 +6,10 @@ from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings, integrations
 from bi_app.extensions import db
+from bi_app.roles import Page
 from callbacks._registry import callback
 from components import integrations_view as view
 from components.ids import AdminIntegrations as Ids
-
-ADMIN = ("admin",)
 
 
 def _clicked() -> dict:
@@ -25,7 +24,7 @@ def _form(values: list, ids: list[dict]) -> dict:
 
 
 @callback(Output(Ids.SERVICES_TABLE, "children"), Input(Ids.SERVICES_VERSION_STORE, "data"),
-          roles=ADMIN, prevent_initial_call=True)
+          roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def refresh_services(_version):
     """Shows the services table as stored now."""
     return view.services_table(integrations.list_services(db.require_engine(), current_settings()))
@@ -37,7 +36,7 @@ def refresh_services(_version):
           Output(Ids.SERVICES_VERSION_STORE, "data", allow_duplicate=True),
           Input(Ids.SERVICE_SAVE, "n_clicks"), State(Ids.SERVICE_EDIT_STORE, "data"),
           State(Ids.service_field(ALL), "value"), State(Ids.service_field(ALL), "id"),
-          State(Ids.SERVICES_VERSION_STORE, "data"), roles=ADMIN, prevent_initial_call=True)
+          State(Ids.SERVICES_VERSION_STORE, "data"), roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def save_service(clicks, edit_id, values, ids, version):
     """Saves the add/edit form, or marks each refused field with the reason."""
     if not clicks:
@@ -64,7 +63,7 @@ def save_service(clicks, edit_id, values, ids, version):
           Output(Ids.service_feedback(ALL), "children", allow_duplicate=True),
           Input(Ids.service_edit(ALL), "n_clicks"), Input(Ids.SERVICE_NEW, "n_clicks"),
           Input(Ids.SERVICES_VERSION_STORE, "data"), State(Ids.service_field(ALL), "id"),
-          roles=ADMIN, prevent_initial_call=True)
+          roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def fill_service_form(_edits, _new, _version, ids):
     """Loads a service into the form for editing, or empties it ("New", and after a change)."""
     row = None
@@ -82,7 +81,7 @@ def fill_service_form(_edits, _new, _version, ids):
           Output(Ids.SERVICE_MESSAGE, "is_open", allow_duplicate=True),
           Output(Ids.SERVICES_VERSION_STORE, "data", allow_duplicate=True),
           Input(Ids.service_toggle(ALL), "n_clicks"), State(Ids.SERVICES_VERSION_STORE, "data"),
-          roles=ADMIN, prevent_initial_call=True)
+          roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def toggle_service(_clicks, version):
     """Enables or disables one admin-managed service."""
     service_id = _clicked()["index"]
@@ -95,7 +94,7 @@ def toggle_service(_clicks, version):
 
 @callback(Output(Ids.DELETE_MODAL, "is_open"), Output(Ids.DELETE_TEXT, "children"),
           Output(Ids.DELETE_STORE, "data"), Input(Ids.service_delete(ALL), "n_clicks"),
-          roles=ADMIN, prevent_initial_call=True)
+          roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def ask_delete(_clicks):
     """Asks for confirmation before a service is deleted."""
     service_id = int(_clicked()["index"])
@@ -113,7 +112,7 @@ def ask_delete(_clicks):
           Output(Ids.SERVICES_VERSION_STORE, "data", allow_duplicate=True),
           Input(Ids.DELETE_CONFIRM, "n_clicks"), Input(Ids.DELETE_CANCEL, "n_clicks"),
           State(Ids.DELETE_STORE, "data"), State(Ids.SERVICES_VERSION_STORE, "data"),
-          roles=ADMIN, prevent_initial_call=True)
+          roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def confirm_delete(_confirm, _cancel, service_id, version):
     """Deletes the service once confirmed; Cancel just closes the dialog."""
     if _clicked() == Ids.DELETE_CANCEL or service_id is None:
@@ -126,7 +125,7 @@ def confirm_delete(_confirm, _cancel, service_id, version):
 
 
 @callback(Output(Ids.service_result(MATCH), "children"), Input(Ids.service_check(MATCH), "n_clicks"),
-          roles=ADMIN, prevent_initial_call=True)
+          roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def check_now(_clicks):
     """Runs this one service's HTTP check now and shows status, latency and error."""
     name = str(_clicked()["index"])
@@ -140,7 +139,7 @@ def check_now(_clicks):
 # --- channel sources -------------------------------------------------------------------------
 
 @callback(Output(Ids.CHANNELS_TABLE, "children"), Input(Ids.CHANNELS_VERSION_STORE, "data"),
-          roles=ADMIN, prevent_initial_call=True)
+          roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def refresh_channels(_version):
     """Shows the channel sources as stored now."""
     return view.channels_table(integrations.list_channel_sources(db.require_engine()))
@@ -149,7 +148,7 @@ def refresh_channels(_version):
 @callback(Output(Ids.channel_field(ALL), "value"),
           Output(Ids.channel_feedback(ALL), "children", allow_duplicate=True),
           Input(Ids.channel_edit(ALL), "n_clicks"), State(Ids.channel_field(ALL), "id"),
-          roles=ADMIN, prevent_initial_call=True)
+          roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def fill_channel_form(_clicks, ids):
     """Loads one channel's configuration into the form (the secret stays on the server)."""
     channel = _clicked()["index"]
@@ -166,7 +165,7 @@ def fill_channel_form(_clicks, ids):
           Output(Ids.CHANNELS_VERSION_STORE, "data"),
           Input(Ids.CHANNEL_SAVE, "n_clicks"), State(Ids.channel_field(ALL), "value"),
           State(Ids.channel_field(ALL), "id"), State(Ids.CHANNELS_VERSION_STORE, "data"),
-          roles=ADMIN, prevent_initial_call=True)
+          roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def save_channel(clicks, values, ids, version):
     """Saves a channel's source (or puts it back on the demo source), marking refused fields."""
     if not clicks:
@@ -185,7 +184,7 @@ def save_channel(clicks, values, ids, version):
 
 
 @callback(Output(Ids.channel_result(MATCH), "children"), Input(Ids.channel_test(MATCH), "n_clicks"),
-          State(Ids.CHANNEL_EVENT, "value"), roles=ADMIN, prevent_initial_call=True)
+          State(Ids.CHANNEL_EVENT, "value"), roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def run_channel_test(_clicks, event_id):
     """Fetches the chosen event once through this channel's source and shows what came back."""
     channel = str(_clicked()["index"])

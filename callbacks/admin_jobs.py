@@ -5,13 +5,13 @@ import logging
 
 from dash import ALL, Input, Output, ctx
 from dash.exceptions import PreventUpdate
-from sqlalchemy.exc import SQLAlchemyError
 
 from bi_app import auth, current_settings, jobs
+from bi_app.roles import Action, Page
 from callbacks._registry import callback
+from components import fallback
 from components.ids import AdminJobs
 from components.jobs_table import jobs_table, leader_card, runs_table
-from components.notice import error_message
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +20,14 @@ log = logging.getLogger(__name__)
     Output(AdminJobs.LEADER, "children"), Output(AdminJobs.JOBS_TABLE, "children"),
     Output(AdminJobs.RUNS_TABLE, "children"),
     Input(AdminJobs.INTERVAL, "n_intervals"), Input(AdminJobs.RUN_STORE, "data"),
-    roles=("admin", "analyst"),
+    roles=Page.ADMIN_JOBS,
+    fallback=fallback.each(fallback.message("Scheduler status"), fallback.value(None), fallback.value(None)),
 )
 def refresh(_ticks, _run):
     """Shows the current leader, every job's last and next run, and the newest runs."""
     tz = current_settings().timezone
-    try:
-        view = jobs.jobs_overview()
-    except SQLAlchemyError:
-        log.exception("jobs page: reading the scheduler tables failed")
-        return error_message("Scheduler status"), None, None
-    return (leader_card(view["status"], tz), jobs_table(view["jobs"], tz, can_run=auth.current_role() == "admin"),
+    view = jobs.jobs_overview()
+    return (leader_card(view["status"], tz), jobs_table(view["jobs"], tz, can_run=auth.current_role() in Action.RUN_JOB_NOW),
             runs_table(view["runs"], tz))
 
 
@@ -38,7 +35,7 @@ def refresh(_ticks, _run):
     Output(AdminJobs.MESSAGE, "children"), Output(AdminJobs.MESSAGE, "color"),
     Output(AdminJobs.MESSAGE, "is_open"), Output(AdminJobs.RUN_STORE, "data"),
     Input(AdminJobs.run_button(ALL), "n_clicks"),
-    roles=("admin",), prevent_initial_call=True,
+    roles=Action.RUN_JOB_NOW, prevent_initial_call=True,
 )
 def run_now(clicks):
     """Starts the clicked job (through its cross-process lock) and says whether it started."""

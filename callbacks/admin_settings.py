@@ -7,6 +7,7 @@ from dash.exceptions import PreventUpdate
 
 from bi_app import business_settings
 from bi_app.extensions import db
+from bi_app.roles import Page
 from callbacks._registry import callback
 from components.ids import AdminSettings
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
           Output(AdminSettings.MESSAGE, "is_open"), Output(AdminSettings.input(ALL), "invalid"),
           Output(AdminSettings.feedback(ALL), "children"),
           Input(AdminSettings.SAVE, "n_clicks"), State(AdminSettings.input(ALL), "value"),
-          State(AdminSettings.input(ALL), "id"), roles=("admin",), prevent_initial_call=True)
+          State(AdminSettings.input(ALL), "id"), roles=Page.ADMIN_SETTINGS, prevent_initial_call=True)
 def save(clicks, values, ids):
     """Saves the changed thresholds, or marks each refused field with the reason."""
     if not clicks:

@@ -1,40 +1,34 @@
 """Events list: fill the grid once the page is there; a click on a row opens the event."""
 
-import logging
-
 from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
 
+from bi_app.data import events
 from bi_app.export import columns_from_spec
+from bi_app.roles import Page
 from callbacks._registry import callback
+from components import fallback
 from components.data_grid import grid_rows
 from components.ids import Events, Grid
-from components.notice import error_message
-
-log = logging.getLogger(__name__)
 
 
 @callback(
     Output(Grid.grid(Events.GRID_NAME), "rowData"),
     Output(Events.MESSAGE, "children"),
     Input(Grid.spec(Events.GRID_NAME), "data"),
+    roles=Page.EVENTS,
+    fallback=fallback.each(fallback.value([]), fallback.message("The event list")),
 )
 def show_events(spec):
     """Every event with cost, revenue, ROI, cost per attendee, attendance rate and status."""
-    from bi_app.data import events
-
-    try:
-        rows = grid_rows(events.events_list(), columns_from_spec(spec))
-    except Exception:
-        log.exception("events list failed")
-        return [], error_message("The event list")
-    return rows, None
+    return grid_rows(events.events_list(), columns_from_spec(spec)), None
 
 
 @callback(
     Output(Events.NAV, "href"),
     Input(Grid.grid(Events.GRID_NAME), "cellClicked"),
     State(Grid.grid(Events.GRID_NAME), "rowData"),
+    roles=Page.EVENTS,
     prevent_initial_call=True,
 )
 def open_event(cell, rows):

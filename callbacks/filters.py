@@ -2,6 +2,7 @@
 
 from dash import ClientsideFunction, Output
 
+from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components.filter_bar import filter_inputs, load_filter_context, raw_query
 from components.ids import Filters
@@ -19,6 +20,7 @@ clientside_callback(
     Output(Filters.NOTICE, "children"),
     Output(Filters.NOTICE, "is_open"),
     *filter_inputs(),
+    roles=Page.SHELL,
     prevent_initial_call=True,
 )
 def show_filter_notices(start, end, platforms, categories):

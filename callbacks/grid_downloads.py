@@ -12,8 +12,9 @@ from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings
 from bi_app.export import MAX_DOWNLOAD_ROWS, ExportError, columns_from_spec, export_rows
+from bi_app.roles import Action
 from callbacks._registry import callback
-from components.data_grid import DOWNLOAD_ROLES, download_message
+from components.data_grid import download_message
 from components.ids import Grid
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
     Input(Grid.download_item(MATCH, ALL), "n_clicks"),
     State(Grid.grid(MATCH), "virtualRowData"),
     State(Grid.spec(MATCH), "data"),
-    roles=DOWNLOAD_ROLES,
+    roles=Action.DOWNLOAD,
     prevent_initial_call=True,
 )
 def download_grid(clicks: list[int | None], rows: Any, spec: Any) -> tuple[Any, Any]:

@@ -3,11 +3,10 @@ from dash import ALL, Input, Output, State, ctx
 
 from bi_app import current_settings
 from bi_app.monitoring.dashboard import health_snapshot
+from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components.ids import OpsHealth as ids
 from components.ops import RESOURCE_GRAPHS, health_refresh, visibility_js
-
-OPS_ROLES = ("admin", "analyst")
 
 clientside_callback(visibility_js(ids.VISIBILITY_DUMMY), Output(ids.INTERVAL, "disabled"),
                     Input(ids.INTERVAL, "id"))
@@ -22,7 +21,7 @@ clientside_callback(visibility_js(ids.VISIBILITY_DUMMY), Output(ids.INTERVAL, "d
     Output(ids.BREAKERS, "children"),
     Input(ids.INTERVAL, "n_intervals"),
     State(RESOURCE_GRAPHS[0][0], "figure"),
-    prevent_initial_call=True, roles=OPS_ROLES,
+    prevent_initial_call=True, roles=Page.OPS_HEALTH,
 )
 def refresh_health(_n, cpu_figure):
     """The tiles, resource charts and breaker states update in place every refresh."""

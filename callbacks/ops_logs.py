@@ -6,20 +6,25 @@ from typing import Any
 
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
-from sqlalchemy.exc import SQLAlchemyError
 
 from bi_app import current_settings
+from bi_app.errors import ServiceUnavailable
 from bi_app.monitoring import logs as log_capture
 from bi_app.monitoring.logs_query import ParsedLogQuery, load_log_view, parse_log_query, tail_logs
+from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
-from components.figures import empty_figure
+from components import fallback
 from components.ids import Grid, OpsLogs
-from components.logs_view import (capture_status, log_grid_rows, notices, page_summary, summary_text,
-                                  volume_figure)
-from components.notice import error_message
+from components.logs_view import (
+    capture_status,
+    log_grid_rows,
+    notices,
+    page_summary,
+    summary_text,
+    volume_figure,
+)
 
 log = logging.getLogger(__name__)
-ROLES = ("admin", "analyst")
 GRID = Grid.grid(OpsLogs.GRID_NAME)
 FILTERS = (OpsLogs.LEVEL, OpsLogs.LOGGER, OpsLogs.RANGE, OpsLogs.START, OpsLogs.END, OpsLogs.SEARCH)
 
@@ -34,7 +39,12 @@ def _parse(level: Any, loggers: Any, range_key: Any, start: Any, end: Any, keywo
     Output(OpsLogs.NOTICE, "children"), Output(OpsLogs.NOTICE, "is_open"), Output(OpsLogs.TAIL_STORE, "data"),
     Output(OpsLogs.VOLUME_MESSAGE, "children"), Output(OpsLogs.CAPTURE_STATUS, "children"),
     *(Input(i, "value") for i in FILTERS),
-    roles=ROLES,
+    roles=Page.OPS_LOGS,
+    fallback=fallback.each(
+        fallback.value([]), fallback.figure("Logs"), fallback.value(""), fallback.value(no_update),
+        fallback.value(no_update), fallback.value(None), fallback.message("Log storage"),
+        fallback.value(no_update),
+    ),
 )
 def show_logs(level, loggers, range_key, start, end, keyword):
     """Shows the newest matching lines, their volume by level, and any notice about the filters."""
@@ -42,11 +52,7 @@ def show_logs(level, loggers, range_key, start, end, keyword):
     # on first render the layout already explains what it corrected in the URL
     notice = notices(parsed.notices) if ctx.triggered_id else (no_update, no_update)
     status = capture_status(log_capture.stats())
-    try:
-        view = load_log_view(parsed.query)
-    except SQLAlchemyError:
-        log.exception("logs page: reading app_logs failed")
-        return [], empty_figure("Logs unavailable"), "", *notice, None, error_message("Log storage"), status
+    view = load_log_view(parsed.query)
     return (log_grid_rows(view.page.rows, tz), volume_figure(view.volume, tz), page_summary(view.page),
             *notice, view.tail_state, None, status)
 
@@ -56,7 +62,7 @@ def show_logs(level, loggers, range_key, start, end, keyword):
     Output(OpsLogs.SUMMARY, "children", allow_duplicate=True), Output(OpsLogs.TAIL_STORE, "data", allow_duplicate=True),
     Output(OpsLogs.VOLUME_GRAPH, "figure", allow_duplicate=True),
     Input(OpsLogs.TICK_STORE, "data"), *(State(i, "value") for i in FILTERS), State(OpsLogs.TAIL_STORE, "data"),
-    roles=ROLES, prevent_initial_call=True,
+    roles=Page.OPS_LOGS, prevent_initial_call=True,
 )
 def tail(tick, level, loggers, range_key, start, end, keyword, state):
     """Adds lines stored since the last refresh to the top of the grid (live tail)."""
@@ -65,8 +71,7 @@ def tail(tick, level, loggers, range_key, start, end, keyword, state):
     parsed, tz = _parse(level, loggers, range_key, start, end, keyword), current_settings().timezone
     try:
         result = tail_logs(parsed.query, state)
-    except SQLAlchemyError as exc:
-        log.warning("logs page: live tail skipped a tick: %s", type(exc).__name__)
+    except ServiceUnavailable:  # logged by the service; the next tick tries again
         raise PreventUpdate from None
     if result.volume is None:
         raise PreventUpdate

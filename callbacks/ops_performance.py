@@ -1,9 +1,10 @@
 """Range changes and the minute refresh of /ops/performance."""
 from dash import Input, Output, no_update
-from sqlalchemy.exc import SQLAlchemyError
 
 from bi_app import current_settings
+from bi_app.errors import ServiceUnavailable
 from bi_app.monitoring.dashboard import parse_range, performance_data
+from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components.ids import OpsPerformance as ids
 from components.ops import performance_figures, performance_message, visibility_js
@@ -16,12 +17,11 @@ clientside_callback(visibility_js(ids.MESSAGE), Output(ids.INTERVAL, "disabled")
 
 @callback(Output(ids.MESSAGE, "children"), *[Output(g, "figure") for g in GRAPHS],
           Input(ids.RANGE, "value"), Input(ids.INTERVAL, "n_intervals"),
-          prevent_initial_call=True, roles=("admin", "analyst"))
+          prevent_initial_call=True, roles=Page.OPS_PERFORMANCE)
 def update_performance(range_value, _n):
     """Response times, throughput, error and cache-hit rates for the chosen range."""
     try:
         data = performance_data(parse_range(range_value))
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        return (performance_message(reason), *([no_update] * len(GRAPHS)))
+    except ServiceUnavailable as exc:
+        return (performance_message(str(exc)), *([no_update] * len(GRAPHS)))
     return (None, *performance_figures(data, current_settings().timezone))

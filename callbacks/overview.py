@@ -11,7 +11,13 @@ from dash import ClientsideFunction, Input, Output, State
 from bi_app import current_settings
 from bi_app.export import columns_from_spec
 from bi_app.filters import parse_granularity
-from callbacks._registry import callback, clientside_callback
+import functools
+
+from bi_app.roles import Page
+from callbacks._registry import callback as _callback
+from callbacks._registry import clientside_callback
+
+callback = functools.partial(_callback, roles=Page.OVERVIEW)  # TEMP until the sales merge
 from components.data_grid import grid_rows
 from components.figures import empty_figure, platform_status_figure, revenue_trend_figure
 from components.filter_bar import filter_inputs, resolve_filters

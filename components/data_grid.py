@@ -22,9 +22,10 @@ from dash import dcc, html
 
 from bi_app.config import Settings
 from bi_app.export import EXPORT_FORMATS, ExportColumn, currency_decimals, currency_symbol
+from bi_app.roles import Action
 from components.ids import Grid
 
-DOWNLOAD_ROLES: tuple[str, ...] = ("admin", "analyst")
+DOWNLOAD_ROLES = Action.DOWNLOAD
 FORMAT_LABELS: dict[str, str] = {"csv": "CSV", "xlsx": "Excel", "json": "JSON"}
 _PAGE_SIZES = (20, 50, 100)
 

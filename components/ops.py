@@ -302,7 +302,7 @@ def performance_page(data: PerformanceData | None, range_key: str, tz: str, erro
 def performance_message(error: str | None) -> Any:
     if not error:
         return None
-    return dbc.Alert(f"Performance data unavailable: {error}", color="warning", className="mb-3")
+    return dbc.Alert(error, color="warning", className="mb-3")
 
 
 VISIBILITY_JS = """

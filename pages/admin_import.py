@@ -2,9 +2,10 @@
 import dash
 
 from bi_app.importing import KINDS, MAX_UPLOAD_BYTES
+from bi_app.roles import Page
 from components.import_view import import_page
 
-dash.register_page(__name__, path="/admin/import", name="Import", group="Admin", order=91, roles=("admin",))
+dash.register_page(__name__, path="/admin/import", name="Import", group="Admin", order=91, roles=Page.ADMIN_IMPORT)
 
 
 def layout(**query):

@@ -4,10 +4,11 @@ import logging
 import dash
 from dash import html
 
+from bi_app.roles import Page
 from components.notice import error_message
 
 dash.register_page(__name__, path="/admin/integrations", name="Integrations", group="Admin", order=97,
-                   title="Integrations · bi-app", roles=("admin",))
+                   title="Integrations · bi-app", roles=Page.ADMIN_INTEGRATIONS)
 
 log = logging.getLogger(__name__)
 

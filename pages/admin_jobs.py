@@ -2,10 +2,11 @@
 import dash
 
 from bi_app import current_settings
+from bi_app.roles import Page
 from components.jobs_table import jobs_page
 
 dash.register_page(__name__, path="/admin/jobs", name="Jobs", group="Admin", order=90,
-                   roles=("admin", "analyst"))
+                   roles=Page.ADMIN_JOBS)
 
 
 def layout(**query):

@@ -4,11 +4,12 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
+from bi_app.roles import Page
 from components.ids import AdminSettings
 from components.notice import error_message
 
 dash.register_page(__name__, path="/admin/settings", name="Settings", group="Admin", order=95,
-                   title="Settings · bi-app", roles=("admin",))
+                   title="Settings · bi-app", roles=Page.ADMIN_SETTINGS)
 
 
 def _row(item: dict) -> html.Tr:

@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from bi_app.auth import current_role
+from bi_app.roles import Action, Page
 from components.chart_card import chart_card, graph
 from components.customer_figures import segment_options, tag_options
 from components.data_grid import GridColumn, data_grid
@@ -15,10 +16,10 @@ from components.kpi_card import kpi_placeholders
 
 dash.register_page(__name__, path="/customers", name="Customers", group="Business", order=20,
                    title="Customers · bi-app", description="Segments, churn risk, cohorts and customers",
-                   roles=("admin", "analyst", "viewer"))
+                   roles=Page.CUSTOMERS)
 
 KPI_LABELS = ("Active customers", "Conversion rate", "Repeat-purchase rate", "Lifetime value per customer")
-RECOMPUTE_ROLES = ("admin", "analyst")
+
 
 
 def list_columns() -> list[GridColumn]:
@@ -40,7 +41,7 @@ def _col(card, xl: int) -> dbc.Col:
 
 
 def _recompute_button() -> html.Div:
-    allowed = current_role() in RECOMPUTE_ROLES
+    allowed = current_role() in Action.RECOMPUTE_TAGS
     button = dbc.Button("Recompute tags", id=Customers.RECOMPUTE, color="primary", size="sm", n_clicks=0,
                         disabled=not allowed)
     hint = None if allowed else html.Span("Analysts and admins can recompute.", className="small text-body-secondary ms-2")

@@ -8,6 +8,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from bi_app.roles import Page
 from components.chart_card import chart_card, graph
 from components.event_figures import not_found
 from components.format import format_money
@@ -16,6 +17,7 @@ from components.kpi_card import kpi_placeholders
 
 dash.register_page(
     __name__,
+    roles=Page.EVENT_DETAIL,
     path_template="/events/<event_id>",
     name="Event",
     title="Event · bi-app",

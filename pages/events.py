@@ -4,12 +4,14 @@ row opens the event's page."""
 import dash
 from dash import dcc, html
 
+from bi_app.roles import Page
 from components.data_grid import data_grid
 from components.event_figures import list_columns
 from components.ids import Events
 
 dash.register_page(
     __name__,
+    roles=Page.EVENTS,
     path="/events",
     name="Events",
     group="Business",

@@ -3,10 +3,11 @@ import dash
 
 from bi_app import current_settings
 from bi_app.monitoring.dashboard import health_snapshot
+from bi_app.roles import Page
 from components.ops import health_page
 
 dash.register_page(__name__, path="/ops/health", name="Health", group="Operations", order=10,
-                   roles=("admin", "analyst"))
+                   roles=Page.OPS_HEALTH)
 
 
 def layout(**query):

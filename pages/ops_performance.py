@@ -1,17 +1,14 @@
 """/ops/performance: response times by endpoint and callback, throughput, errors, cache hits."""
-import logging
-
 import dash
-from sqlalchemy.exc import SQLAlchemyError
 
 from bi_app import current_settings
+from bi_app.errors import ServiceUnavailable
 from bi_app.monitoring.dashboard import parse_range, performance_data
+from bi_app.roles import Page
 from components.ops import performance_page
 
 dash.register_page(__name__, path="/ops/performance", name="Performance", group="Operations", order=20,
-                   roles=("admin", "analyst"))
-
-log = logging.getLogger("pages.ops_performance")
+                   roles=Page.OPS_PERFORMANCE)
 
 
 def layout(range=None, **query):
@@ -19,7 +16,6 @@ def layout(range=None, **query):
     range_key = parse_range(range)
     try:
         data, error = performance_data(range_key), None
-    except SQLAlchemyError as exc:
-        log.warning("performance page: metrics unavailable", exc_info=True)
-        data, error = None, str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    except ServiceUnavailable as exc:
+        data, error = None, str(exc)
     return performance_page(data, range_key, settings.timezone, error)

@@ -179,3 +179,11 @@ def what_if(base: WhatIfBase, cost_change_pct: Decimal, attendees: int, ticket_p
         tickets = int((Decimal(attendees * ticket_price_cents) * _ticket_yield(base))
                       .quantize(CENT, ROUND_HALF_UP))
     return roi_figures(cost, tickets + base.other_revenue_cents, attendees, ticket_price_cents, tickets)
+
+
+def what_if_against_today(
+    base: WhatIfBase, cost_change_pct: Decimal, attendees: int, ticket_price_cents: int
+) -> tuple[RoiFigures, RoiFigures]:
+    """The scenario's ROI and the event's ROI as it is, side by side for the calculator."""
+    current = what_if(base, Decimal(0), base.attendees, base.ticket_price_cents)
+    return what_if(base, cost_change_pct, attendees, ticket_price_cents), current

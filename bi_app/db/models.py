@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bi_app.roles import ALL_ROLES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -40,7 +42,7 @@ REVENUE_STATUSES = ("paid", "shipped", "delivered")
 COST_CATEGORIES = ("venue", "catering", "technology", "marketing", "staff", "materials", "other")
 ACCOUNT_TIERS = ("hot", "warm", "cold")
 TRANSACTION_KINDS = ("deposit", "sweep", "cold_storage", "withdrawal", "fee")
-ROLES = ("admin", "analyst", "viewer")
+ROLES = ALL_ROLES
 
 
 def utcnow() -> dt.datetime:

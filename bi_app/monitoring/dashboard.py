@@ -21,6 +21,7 @@ from bi_app.db.monitoring_models import (
     RequestMetricHour,
     RequestMetricMinute,
 )
+from bi_app.errors import unavailable_on_database_error
 from bi_app.monitoring import health, metrics, resources
 from bi_app.monitoring.breakers import breaker_states
 from bi_app.monitoring.histogram import Histogram
@@ -134,6 +135,7 @@ def _summaries(merged: dict[tuple, tuple[Histogram, int]], kind: str) -> list[di
     return items[:TOP_NAMES]
 
 
+@unavailable_on_database_error("Performance data")
 def performance_data(range_key: str, engine: Engine | None = None,
                      now: dt.datetime | None = None) -> PerformanceData:
     """Response times by endpoint and callback, throughput, error rate and cache hit rate."""

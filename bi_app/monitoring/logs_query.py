@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from bi_app.db.log_models import AppLog
+from bi_app.errors import unavailable_on_database_error
 
 LEVELS: dict[str, int] = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 DEFAULT_LEVEL = "INFO"
@@ -264,6 +265,7 @@ def level_volume(q: LogQuery, *, engine: Engine | None = None) -> LevelVolume:
     return LevelVolume(step, points)
 
 
+@unavailable_on_database_error("The logger list")
 def known_loggers(*, engine: Engine | None = None, since: dt.datetime | None = None,
                   limit: int = 200) -> list[str]:
     """Logger names seen since ``since`` (default 7 days) plus their top-level parents."""
@@ -295,6 +297,7 @@ def tail_state(rows: Iterable[Mapping[str, Any]], shown: int, last_id: int | Non
     return {"last_id": max(ids) if ids else None, "shown": int(shown)}
 
 
+@unavailable_on_database_error("Log storage")
 def load_log_view(q: LogQuery, *, engine: Engine | None = None, limit: int = DEFAULT_LIMIT) -> LogView:
     engine = _engine(engine)
     return LogView(fetch_logs(q, engine=engine, limit=limit), level_volume(q, engine=engine))
@@ -311,6 +314,7 @@ class TailResult:
     reload: LogPage | None = None
 
 
+@unavailable_on_database_error("Log storage")
 def tail_logs(q: LogQuery, state: Mapping[str, Any] | None, *, engine: Engine | None = None,
               limit: int = DEFAULT_LIMIT) -> TailResult:
     """New lines for the live tail; ``state`` is the previous :func:`tail_state`."""
