@@ -1,8 +1,9 @@
 """Business thresholds an admin can change (segments, churn rules, event benchmarks).
 
-Keys, defaults and validation live in code (:data:`SPECS`); the ``business_settings`` table only
-holds the values an admin changed. Reads are cached with the data cache and every change
-invalidates the whole data cache, because figures on every business page depend on them.
+This module is the schema: keys, defaults and validation live in code (:data:`SPECS`), pure, with
+no database. The ``business_settings`` table only holds the values an admin changed; reading and
+saving them is :mod:`bi_app.data.settings` (cached reads, audited writes that invalidate the data
+cache, because figures on every business page depend on them).
 
 Values are typed: counts and days are ``int``, money is ``int`` cents, fractions and percents are
 ``float``, cost shares a ``dict`` of category to fraction summing to 1. :func:`parse_text` and
@@ -10,26 +11,19 @@ Values are typed: counts and days are ``int``, money is ``int`` cents, fractions
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from bi_app.data.cache import cached, invalidate
-from bi_app.db.analytics_models import BusinessSetting
-from bi_app.db.models import COST_CATEGORIES, utcnow
+from bi_app.db.models import COST_CATEGORIES
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "business_settings"
 Kind = Literal["count", "days", "money", "fraction", "percent", "shares"]
 SHARES_TOLERANCE = 0.001
 
@@ -239,102 +233,6 @@ def format_text(key: str, value: Any) -> str:
     if s.kind in ("count", "days"):
         return str(int(value))
     return f"{float(value):g}"
-
-
-# --- store ---------------------------------------------------------------------------------------
-
-@cached(NAMESPACE)
-def _stored() -> dict[str, dict[str, Any]]:
-    """Rows of the table as ``{key: {"value", "updated_at", "updated_by"}}``."""
-    from bi_app.data._common import engine
-
-    query = select(BusinessSetting.key, BusinessSetting.value, BusinessSetting.updated_at,
-                   BusinessSetting.updated_by)
-    with engine().connect() as conn:
-        return {key: {"value": value, "updated_at": at, "updated_by": by}
-                for key, value, at, by in conn.execute(query)}
-
-
-def all_settings() -> dict[str, Any]:
-    """Every key's effective value: the stored one when it is still valid, else the default
-    (a stored value that no longer validates is logged and ignored, never shown as data)."""
-    values = defaults()
-    for key, row in _stored().items():
-        if key not in SPECS:
-            continue
-        try:
-            values[key] = validate(key, row["value"])
-        except SettingError as exc:
-            log.error("business setting %s: stored value ignored, using the default: %s", key, exc)
-    return values
-
-
-def get(key: str) -> Any:
-    """The effective value of one key."""
-    spec(key)
-    return all_settings()[key]
-
-
-def describe() -> list[dict[str, Any]]:
-    """One row per key for the Admin → Settings page, in :data:`SPECS` order."""
-    stored, values = _stored(), all_settings()
-    rows = []
-    for key, s in SPECS.items():
-        row = stored.get(key, {})
-        rows.append({"key": key, "label": s.label, "help": s.help, "kind": s.kind,
-                     "value": values[key], "text": format_text(key, values[key]),
-                     "default_text": format_text(key, s.default), "is_default": key not in stored,
-                     "updated_at": row.get("updated_at"), "updated_by": row.get("updated_by")})
-    return rows
-
-
-def set_many(session: Session, changes: Mapping[str, Any], actor: Any = None,
-             now: Callable[[], dt.datetime] = utcnow) -> dict[str, Any]:
-    """Validate every change (alone and together with the other keys), store, audit, commit and
-    invalidate the data cache. Returns the changed keys with their new values; nothing is written
-    when any value is refused."""
-    from bi_app.auth_users import audit  # not bi_app.auth: that one imports Dash
-
-    validated = {key: validate(key, value) for key, value in changes.items()}
-    stored = {row.key: row for row in session.scalars(select(BusinessSetting))}
-    current = defaults()
-    for key, row in stored.items():
-        if key in SPECS:
-            try:
-                current[key] = validate(key, row.value)
-            except SettingError:
-                pass
-    merged = {**current, **validated}
-    check_consistency(merged)
-    changed = {k: v for k, v in validated.items() if v != current[k] or k not in stored}
-    if not changed:
-        return {}
-    username = _actor_name(actor)
-    for key, value in changed.items():
-        row = stored.get(key)
-        if row is None:
-            session.add(BusinessSetting(key=key, value=value, updated_at=now(), updated_by=username))
-        else:
-            row.value, row.updated_at, row.updated_by = value, now(), username
-        audit(session, "business_setting.set", key,
-              {"old": current[key], "new": value}, actor=actor)
-    session.commit()
-    invalidate()  # every namespace: segment and event figures depend on these values
-    return changed
-
-
-def set(session: Session, key: str, value: Any, actor: Any = None) -> Any:
-    """Change one key (see :func:`set_many`); returns its validated value."""
-    changed = set_many(session, {key: value}, actor)
-    return changed.get(key, validate(key, value))
-
-
-def _actor_name(actor: Any) -> str | None:
-    if actor is None:
-        from bi_app.auth_context import current_username
-
-        return current_username()
-    return getattr(actor, "username", None) or str(actor)[:64]
 
 
 def parse_form(texts: Mapping[str, object]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -41,9 +41,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.expression import FunctionElement
 
-from bi_app import business_settings
 from bi_app.analytics.churn import ChurnThresholds, tag_frame
 from bi_app.analytics.segmentation import SegmentThresholds
+from bi_app.data import settings
 from bi_app.data.customers import NAMESPACE, segment_sql
 from bi_app.db.analytics_models import (
     CustomerSegmentSnapshot,
@@ -233,7 +233,7 @@ def recompute(engine: Engine, today: dt.date, *, full_snapshots: bool = False,
 
     ``actor`` (a user or a name) marks a manual run: it is recorded in the audit log."""
     began, now = time.perf_counter(), utcnow()
-    values = business_settings.all_settings()
+    values = settings.all_settings()
     segments, churn = SegmentThresholds.from_settings(values), ChurnThresholds.from_settings(values)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":

@@ -6,7 +6,8 @@ from dash import ALL, Input, Output, State
 from dash.exceptions import PreventUpdate
 
 from bi_app import business_settings
-from bi_app.extensions import db
+from bi_app.data import settings
+from bi_app.errors import ServiceUnavailable
 from bi_app.roles import Page
 from callbacks._registry import callback
 from components.ids import AdminSettings
@@ -29,9 +30,8 @@ def save(clicks, values, ids):
     if errors:
         return "Nothing was saved: correct the marked fields.", "danger", True, [bool(f) for f in feedback], feedback
     try:
-        with db.session() as session:
-            changed = business_settings.set_many(session, parsed)
-    except business_settings.SettingError as exc:
+        changed = settings.save(parsed)
+    except (business_settings.SettingError, ServiceUnavailable) as exc:
         return f"Nothing was saved: {exc}", "danger", True, [False] * len(keys), [""] * len(keys)
     text = f"Saved {len(changed)} change(s): {', '.join(changed)}." if changed else "No changes to save."
     return text, "success", True, [False] * len(keys), [""] * len(keys)

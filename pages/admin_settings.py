@@ -4,6 +4,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
+from bi_app.data import settings
+from bi_app.errors import ServiceUnavailable
 from bi_app.roles import Page
 from components.ids import AdminSettings
 from components.notice import error_message
@@ -28,14 +30,9 @@ def _row(item: dict) -> html.Tr:
 
 
 def layout(**query):
-    from bi_app import business_settings
-
     try:
-        items = business_settings.describe()
-    except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception("business settings unavailable")
+        items = settings.describe()
+    except ServiceUnavailable:
         return html.Div([html.H1("Settings", className="app-page-title mb-3"), error_message("Settings")])
     return html.Div([
         html.H1("Settings", className="app-page-title mb-1"),

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from bi_app.analytics import cohorts, kpi
 from bi_app.analytics.segmentation import SEGMENTS, SegmentThresholds, movement_matrix, summarize
+from bi_app.data import settings
 from bi_app.data._common import (
     category_filter,
     date_range,
@@ -52,9 +53,7 @@ DateArg = dt.date | str
 
 
 def thresholds() -> SegmentThresholds:
-    from bi_app import business_settings
-
-    return SegmentThresholds.from_settings(business_settings.all_settings())
+    return SegmentThresholds.from_settings(settings.all_settings())
 
 
 def segment_sql(visits: Any, spend_cents: Any, t: SegmentThresholds) -> Any:

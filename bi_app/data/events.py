@@ -19,6 +19,7 @@ from sqlalchemy import Integer, case, cast, func, or_, select
 
 from bi_app.analytics import roi
 from bi_app.analytics.event_suggestions import Suggestion, suggestions
+from bi_app.data import settings
 from bi_app.data._common import engine
 from bi_app.data.cache import cached
 from bi_app.db.models import (
@@ -49,11 +50,7 @@ THRESHOLD_DEFAULTS: dict[str, Any] = {
 def threshold(key: str) -> Any:
     """A business threshold from Admin → Settings, or its default when that is unreadable."""
     try:
-        from bi_app import business_settings
-    except ImportError:
-        return THRESHOLD_DEFAULTS[key]
-    try:
-        return business_settings.get(key)
+        return settings.get(key)
     except Exception:
         log.warning("business setting %s unavailable; using its default", key, exc_info=True)
         return THRESHOLD_DEFAULTS[key]

@@ -19,6 +19,7 @@ from bi_app.config import Settings
 from bi_app.customer_tags import recompute
 from bi_app.data import cache as data_cache
 from bi_app.data import customers as data
+from bi_app.data import settings as settings_store
 from bi_app.db.analytics_models import CustomerStats, CustomerTagHistory
 from bi_app.db.models import (
     AuditLog,
@@ -294,19 +295,18 @@ def test_customer_list_limits_filters_and_search(server):
 def test_a_settings_change_reclassifies_at_once_and_is_audited(server):
     recompute(db.require_engine(), TODAY)
     before = data.segment_summary().set_index("segment")["customers"]  # cached now
-    with db.session() as session:
-        business_settings.set(session, "customers.new_max_visits", 4, actor="tests")
+    settings_store.save_one("customers.new_max_visits", 4, actor="tests")
     after = data.segment_summary().set_index("segment")["customers"]
     assert after["new"] == before["new"] + 1 and after["growing"] == before["growing"] - 1  # customer 7
     assert data.customer_list(segment="new", search="Four")["total"] == 1
+    settings_store.save_one("customers.vip_min_spend_cents", 99_999_999, actor="tests")
     with db.session() as session:
-        business_settings.set(session, "customers.vip_min_spend_cents", 99_999_999, actor="tests")
         row = session.scalars(select(AuditLog).where(AuditLog.action == "business_setting.set")
                               .order_by(AuditLog.id.desc())).first()
     assert row.target == "customers.vip_min_spend_cents" and row.username == "tests"
     assert row.detail == {"old": 100_000_000, "new": 99_999_999}
     assert data.segment_summary().set_index("segment").loc["vip", "customers"] == 2  # customer 12 too
-    assert business_settings.get("customers.vip_min_spend_cents") == 99_999_999
+    assert settings_store.get("customers.vip_min_spend_cents") == 99_999_999
 
 
 def _recompute_body() -> dict:
@@ -368,7 +368,7 @@ def test_admin_settings_form_marks_refused_fields_and_saves_valid_ones(loaded, a
         good = {**texts, "customers.vip_min_spend_cents": "999,999.99"}
         message, color, *_ = save(1, [good[k] for k in keys], ids)
         assert color == "success" and "customers.vip_min_spend_cents" in message
-        assert business_settings.get("customers.vip_min_spend_cents") == 99_999_999
+        assert settings_store.get("customers.vip_min_spend_cents") == 99_999_999
 
 
 def test_customer_list_is_one_statement_with_every_tag_and_the_expected_visit(server):

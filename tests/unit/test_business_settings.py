@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from bi_app import business_settings as bs
+from bi_app.data import settings as settings_store
 from bi_app.db.analytics_models import BusinessSetting
 from bi_app.extensions import db
 from tests.conftest import migrate
@@ -72,21 +73,20 @@ def store(tmp_path):
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     migrate(url)
     db.init(url)
-    yield
+    yield settings_store
     db.engine.dispose()
 
 
 def test_store_saves_validates_together_and_falls_back_to_defaults(store):
-    assert bs.all_settings() == bs.defaults()
-    with db.session() as session:
-        assert bs.set(session, "customers.growing_max_visits", 12, actor="tests") == 12
-        with pytest.raises(bs.SettingError, match="below"):
-            bs.set_many(session, {"customers.new_max_visits": 12}, actor="tests")
-        with pytest.raises(bs.SettingError, match="before"):
-            bs.set_many(session, {"churn.new_at_risk_days": 40, "churn.followup_days": 3}, actor="tests")
-    assert bs.get("customers.growing_max_visits") == 12
-    assert bs.get("churn.new_at_risk_days") == 20  # the refused batch wrote nothing
-    rows = {r["key"]: r for r in bs.describe()}
+    assert store.all_settings() == bs.defaults()
+    assert store.save_one("customers.growing_max_visits", 12, actor="tests") == 12
+    with pytest.raises(bs.SettingError, match="below"):
+        store.save({"customers.new_max_visits": 12}, actor="tests")
+    with pytest.raises(bs.SettingError, match="before"):
+        store.save({"churn.new_at_risk_days": 40, "churn.followup_days": 3}, actor="tests")
+    assert store.get("customers.growing_max_visits") == 12
+    assert store.get("churn.new_at_risk_days") == 20  # the refused batch wrote nothing
+    rows = {r["key"]: r for r in store.describe()}
     assert rows["customers.growing_max_visits"]["updated_by"] == "tests"
     assert rows["customers.growing_max_visits"]["is_default"] is False
     assert all(rows[k]["is_default"] for k in EVENT_KEYS)
@@ -94,4 +94,4 @@ def test_store_saves_validates_together_and_falls_back_to_defaults(store):
         session.get(BusinessSetting, "customers.growing_max_visits").value = "lots"
         session.commit()
         assert session.scalars(select(BusinessSetting.key)).all() == ["customers.growing_max_visits"]
-    assert bs.get("customers.growing_max_visits") == 10
+    assert store.get("customers.growing_max_visits") == 10
