@@ -53,6 +53,7 @@ from bi_app.db.analytics_models import (
 )
 from bi_app.db.models import REVENUE_STATUSES, Order, Visit, utcnow
 from bi_app.db.rollups import day_of, month_start
+from bi_app.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +261,11 @@ def recompute(engine: Engine, today: dt.date, *, full_snapshots: bool = False,
     invalidate(NAMESPACE)
     log.info("customer tags recomputed as of %s: %s", today, summary)
     return summary
+
+
+def recompute_now(actor: Any) -> dict[str, Any]:
+    """A manual recompute from the Customers page: as of today (UTC), audited as ``actor``."""
+    return recompute(db.require_engine(), utcnow().date(), actor=actor)
 
 
 def recompute_tags(engine: Engine, scheduled_for: dt.datetime | None = None) -> dict[str, Any]:

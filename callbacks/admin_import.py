@@ -7,7 +7,6 @@ from dash.exceptions import PreventUpdate
 from bi_app import current_settings, importing
 from bi_app.auth_context import current_username
 from bi_app.export import currency_decimals
-from bi_app.extensions import db
 from bi_app.roles import Page
 from callbacks._registry import callback
 from components.ids import AdminImport, Grid
@@ -69,10 +68,9 @@ def start(_validate, _import, contents, filename, kind):
         data = importing.decode_upload(contents)
     except ValueError as exc:
         return no_update, True, str(exc), True
-    run_id = importing.start_import(
-        db.require_engine(), data, str(filename or "upload"), kind, actor=current_username(),
-        dry_run=ctx.triggered_id == AdminImport.VALIDATE, invalidate=importing.app_invalidator(),
-        decimals=currency_decimals(current_settings().currency))
+    run_id = importing.start_upload(
+        data, str(filename or "upload"), kind, actor=current_username(),
+        dry_run=ctx.triggered_id == AdminImport.VALIDATE, decimals=currency_decimals(current_settings().currency))
     return {"run_id": run_id}, False, None, False
 
 
@@ -86,12 +84,10 @@ def start(_validate, _import, contents, filename, kind):
 )
 def poll(_ticks, run):
     """Shows the progress of the current import, then its result, errors and the recent imports."""
-    engine = db.require_engine()
-    run_id = run.get("run_id") if isinstance(run, dict) else None
-    view = importing.get_run(engine, int(run_id)) if isinstance(run_id, int) else None
+    view = importing.run_view(run.get("run_id") if isinstance(run, dict) else None)
     percent, label, status = progress_state(view)
     errors = error_rows(view)
     finished = view is None or view["finished"]
-    recent = recent_table(importing.recent_runs(engine), current_settings().timezone) if finished else no_update
+    recent = recent_table(importing.recent_imports(), current_settings().timezone) if finished else no_update
     return (percent, label, status, result_view(view), errors, {"display": "block" if errors else "none"},
             finished, recent)

@@ -4,7 +4,6 @@ Period cards follow the global filter; profile cards (segments now, tags, RFM, t
 last recomputation and refresh when "Recompute tags" finishes (``REFRESH_STORE``).
 """
 
-import datetime as dt
 
 from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
@@ -12,7 +11,6 @@ from dash.exceptions import PreventUpdate
 from bi_app import auth, current_settings, customer_tags
 from bi_app.data import customers
 from bi_app.export import columns_from_spec
-from bi_app.extensions import db
 from bi_app.roles import Action, Page
 from callbacks._registry import callback
 from components import customer_figures as figs
@@ -100,8 +98,7 @@ def recompute(clicks):
     """Recomputes profiles, segment snapshots and churn-risk tags as of today (audited)."""
     if not clicks:
         raise PreventUpdate
-    result = customer_tags.recompute(db.require_engine(), dt.datetime.now(dt.UTC).date(),
-                                     actor=auth.request_user())
+    result = customer_tags.recompute_now(actor=auth.request_user())
     message = (f"Recomputed {result['customers']:,} customers: {result['added']:,} tags added, "
                f"{result['removed']:,} removed, {result['tagged']:,} tagged ({result['seconds']:.1f} s).")
     return clicks, message, "success", True

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from bi_app.auth_users import audit
 from bi_app.db.models import utcnow
 from bi_app.db.rollups import refresh_rollups
+from bi_app.extensions import db
 from bi_app.importing import runs
 from bi_app.importing.reader import MAX_UPLOAD_BYTES, ImportFileError, open_table
 from bi_app.importing.schemas import get_kind
@@ -218,3 +219,21 @@ def app_invalidator() -> Invalidate:
             return invalidate()
 
     return run
+
+
+# --- the Import page's calls: the app's engine and cache, found here, not by the UI ------------
+
+def start_upload(data: bytes, file_name: str, kind: str, *, actor: str | None, dry_run: bool,
+                 decimals: int) -> int:
+    """Queue an upload on the app's database, invalidating the app's cache when it lands."""
+    return start_import(db.require_engine(), data, file_name, kind, actor=actor, dry_run=dry_run,
+                        invalidate=app_invalidator(), decimals=decimals)
+
+
+def run_view(run_id: object) -> dict[str, Any] | None:
+    """The run the page polls (None for no run or a malformed id from the browser)."""
+    return runs.get_run(db.require_engine(), run_id) if isinstance(run_id, int) else None
+
+
+def recent_imports(limit: int = 20) -> list[dict[str, Any]]:
+    return runs.recent_runs(db.require_engine(), limit)
