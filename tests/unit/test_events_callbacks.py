@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 
 from bi_app.data import events as data
 from callbacks import events as cb
+from callbacks._registry import call
 from components.event_figures import list_columns
 
 SPEC = [{"field": c.field, "header": c.header, "kind": c.kind} for c in list_columns()]
@@ -33,7 +34,7 @@ def _events_list() -> pd.DataFrame:
 
 def test_show_events_turns_the_list_into_grid_rows(monkeypatch):
     monkeypatch.setattr(data, "events_list", _events_list)
-    rows, message = cb.show_events(SPEC)
+    rows, message = call(cb.show_events, SPEC)
     assert message is None
     assert [r["event_id"] for r in rows] == [9, 4]  # kept for open_event, though not a column
     assert rows[1] == {
@@ -51,20 +52,20 @@ def test_show_events_failing_service_shows_a_readable_message_and_logs(monkeypat
 
     monkeypatch.setattr(data, "events_list", boom)
     with caplog.at_level(logging.ERROR, logger="callbacks.events"):
-        rows, message = cb.show_events(SPEC)
+        rows, message = call(cb.show_events, SPEC)
     assert rows == []
     assert message.color == "danger"
     assert message.children == ("The event list is unavailable right now. The rest of the page still works; "
                                 "try again in a moment.")
     (record,) = [r for r in caplog.records if r.name == "callbacks.events"]
-    assert record.getMessage() == "events list failed"
+    assert record.getMessage().startswith("show_events failed for inputs")
     assert isinstance(record.exc_info[1], RuntimeError)
 
 
 def test_show_events_without_a_column_spec_shows_the_message(monkeypatch, caplog):
     monkeypatch.setattr(data, "events_list", _events_list)
     with caplog.at_level(logging.ERROR, logger="callbacks.events"):
-        rows, message = cb.show_events(None)
+        rows, message = call(cb.show_events, None)
     assert rows == [] and message.children.startswith("The event list is unavailable right now.")
 
 
@@ -72,8 +73,8 @@ ROWS = [{"event_id": 9, "code": "EV-9"}, {"event_id": 4, "code": "EV-4"}]
 
 
 def test_open_event_goes_to_the_clicked_rows_event():
-    assert cb.open_event({"rowId": "1", "colId": "name"}, ROWS) == "/events/4"
-    assert cb.open_event({"rowId": 0}, ROWS) == "/events/9"
+    assert call(cb.open_event, {"rowId": "1", "colId": "name"}, ROWS) == "/events/4"
+    assert call(cb.open_event, {"rowId": 0}, ROWS) == "/events/9"
 
 
 @pytest.mark.parametrize(("cell", "rows"), [
@@ -87,4 +88,4 @@ def test_open_event_goes_to_the_clicked_rows_event():
 ])
 def test_open_event_ignores_clicks_it_cannot_resolve(cell, rows):
     with pytest.raises(PreventUpdate):
-        cb.open_event(cell, rows)
+        call(cb.open_event, cell, rows)
