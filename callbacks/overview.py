@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State
 
 from bi_app import current_settings
+from bi_app.data import sales
 from bi_app.export import columns_from_spec
 from bi_app.filters import parse_granularity
 from callbacks._registry import callback, clientside_callback
@@ -26,8 +27,6 @@ UNAVAILABLE = "{} is unavailable right now"
 @callback(Output(Overview.KPI_ROW, "children"), *filter_inputs())
 def show_kpis(start, end, platforms, categories):
     """Revenue, orders, average order value and active customers, with their change."""
-    from bi_app.data import sales
-
     f = resolve_filters(start, end, platforms, categories)
     try:
         kpis = sales.overview_kpis(f.start, f.end, f.platforms, f.categories)
@@ -42,11 +41,9 @@ def show_kpis(start, end, platforms, categories):
 )
 def show_revenue_trend(start, end, platforms, categories, granularity):
     """Revenue per day, week or month over the selected range."""
-    from bi_app.data import sales
-
     f, grain = resolve_filters(start, end, platforms, categories), parse_granularity(granularity)
     try:
-        df = sales.revenue_trend(f.start, f.end, f.platforms, f.categories, grain)
+        df = sales.revenue_trend(f.start, f.end, f.platforms, f.categories, granularity=grain)
     except Exception:
         log.exception("revenue trend failed for %s (%s)", f, grain)
         return empty_figure(UNAVAILABLE.format("The revenue trend"))
@@ -56,8 +53,6 @@ def show_revenue_trend(start, end, platforms, categories, granularity):
 @callback(Output(Overview.PLATFORM_STATUS_GRAPH, "figure"), *filter_inputs())
 def show_platform_status(start, end, platforms, categories):
     """Orders per sales platform, stacked by order status."""
-    from bi_app.data import sales
-
     f = resolve_filters(start, end, platforms, categories)
     try:
         df = sales.orders_by_platform_status(f.start, f.end, f.platforms, f.categories)
@@ -75,8 +70,6 @@ def show_platform_status(start, end, platforms, categories):
 )
 def show_top_products(start, end, platforms, categories, spec):
     """The best-selling products by revenue in the selected range."""
-    from bi_app.data import sales
-
     f = resolve_filters(start, end, platforms, categories)
     try:
         df = sales.top_products(f.start, f.end, f.platforms, f.categories, limit=100)

@@ -10,9 +10,9 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings
-from bi_app.data import catalog, sales_page
+from bi_app.data import catalog, sales, sales_growth
 from bi_app.export import columns_from_spec
-from bi_app.filters import parse_granularity
+from bi_app.filters import parse_granularity, parse_statuses
 from callbacks._registry import callback, clientside_callback
 from components import sales_figures as figs
 from components.data_grid import grid_rows
@@ -32,9 +32,7 @@ def page_inputs() -> list[Input]:
 
 def resolve(start, end, platforms, categories, statuses):
     """Validated global filters and statuses (what the browser sent is never trusted)."""
-    return resolve_filters(start, end, platforms, categories), sales_page.parse_statuses(statuses)[
-        0
-    ]
+    return resolve_filters(start, end, platforms, categories), parse_statuses(statuses)[0]
 
 
 @callback(Output(Sales.KPI_ROW, "children"), *page_inputs())
@@ -42,7 +40,7 @@ def show_kpis(start, end, platforms, categories, statuses):
     """Revenue, orders, average order value and lost orders against last period and last year."""
     f, status = resolve(start, end, platforms, categories, statuses)
     try:
-        kpis = sales_page.sales_page_kpis(f.start, f.end, f.platforms, f.categories, status)
+        kpis = sales_growth.growth_kpis(f.start, f.end, f.platforms, f.categories, status)
     except Exception:
         log.exception("sales KPIs failed for %s, statuses %s", f, status)
         return error_message("Key figures")
@@ -63,7 +61,7 @@ def show_trends(start, end, platforms, categories, statuses, granularity):
         parse_granularity(granularity),
     )
     try:
-        df = sales_page.revenue_growth(f.start, f.end, f.platforms, f.categories, status, grain)
+        df = sales_growth.revenue_growth(f.start, f.end, f.platforms, f.categories, status, grain)
     except Exception:
         log.exception("revenue growth failed for %s, statuses %s (%s)", f, status, grain)
         return (empty_figure(UNAVAILABLE.format("Revenue")),) * 3
@@ -78,7 +76,7 @@ def show_lost_orders(start, end, platforms, categories, statuses, granularity):
         parse_granularity(granularity),
     )
     try:
-        df = sales_page.lost_orders_trend(f.start, f.end, f.platforms, f.categories, status, grain)
+        df = sales.lost_orders_trend(f.start, f.end, f.platforms, f.categories, status, grain)
     except Exception:
         log.exception("cancellations/refunds failed for %s, statuses %s", f, status)
         return empty_figure(UNAVAILABLE.format("Cancellations and refunds"))
@@ -90,7 +88,7 @@ def show_platforms(start, end, platforms, categories, statuses):
     """Orders per platform, stacked by status."""
     f, status = resolve(start, end, platforms, categories, statuses)
     try:
-        df = sales_page.orders_by_platform_status(f.start, f.end, f.platforms, f.categories, status)
+        df = sales.orders_by_platform_status(f.start, f.end, f.platforms, f.categories, status)
     except Exception:
         log.exception("orders by platform failed for %s", f)
         return empty_figure(UNAVAILABLE.format("Orders by platform"))
@@ -102,7 +100,7 @@ def show_statuses(start, end, platforms, categories, statuses):
     """Orders per status with their share."""
     f, status = resolve(start, end, platforms, categories, statuses)
     try:
-        df = sales_page.orders_by_status(f.start, f.end, f.platforms, f.categories, status)
+        df = sales.orders_by_status(f.start, f.end, f.platforms, f.categories, status)
     except Exception:
         log.exception("orders by status failed for %s", f)
         return empty_figure(UNAVAILABLE.format("Orders by status"))
@@ -114,7 +112,7 @@ def show_categories(start, end, platforms, categories, statuses):
     """Revenue per product category."""
     f, status = resolve(start, end, platforms, categories, statuses)
     try:
-        df = sales_page.category_sales(f.start, f.end, f.platforms, f.categories, status)
+        df = sales.category_sales(f.start, f.end, f.platforms, f.categories, status)
     except Exception:
         log.exception("category sales failed for %s", f)
         return empty_figure(UNAVAILABLE.format("Revenue by category"))
@@ -132,9 +130,9 @@ def show_categories(start, end, platforms, categories, statuses):
 def show_products(start, end, platforms, categories, statuses, metric, spec):
     """Best sellers by revenue or units, and every product sold in the grid."""
     f, status = resolve(start, end, platforms, categories, statuses)
-    metric = metric if metric in sales_page.RANK_METRICS else "revenue"
+    metric = metric if metric in sales.RANK_METRICS else "revenue"
     try:
-        df = sales_page.product_ranking(f.start, f.end, f.platforms, f.categories, status, metric)
+        df = sales.product_ranking(f.start, f.end, f.platforms, f.categories, status, metric)
         rows = grid_rows(df, columns_from_spec(spec))
     except Exception:
         log.exception("product ranking failed for %s", f)
@@ -209,7 +207,7 @@ def show_chips(platforms, categories, statuses):
     selected = {
         "platform": f.platforms,
         "category": f.categories,
-        "status": sales_page.parse_statuses(statuses)[0],
+        "status": parse_statuses(statuses)[0],
     }
     return figs.filter_chips(selected, names)
 

@@ -191,14 +191,14 @@ def test_orders_by_platform_status_includes_every_status(dataset_db):
     from bi_app.data.sales import orders_by_platform_status
 
     frame = orders_by_platform_status(START, END)
-    assert list(frame.columns) == ["platform", "platform_name", "status", "orders"]
+    assert list(frame.columns) == ["platform", "platform_name", "status", "orders", "revenue_cents"]
     assert [tuple(r) for r in frame.itertuples(index=False)] == [
-        ("app", "Mobile app", "shipped", 1),
-        ("app", "Mobile app", "cancelled", 1),
-        ("app", "Mobile app", "refunded", 1),
-        ("web", "Web shop", "pending", 1),
-        ("web", "Web shop", "paid", 2),
-        ("web", "Web shop", "delivered", 1),
+        ("app", "Mobile app", "shipped", 1, 2000),
+        ("app", "Mobile app", "cancelled", 1, 1000),
+        ("app", "Mobile app", "refunded", 1, 5000),
+        ("web", "Web shop", "pending", 1, 500),
+        ("web", "Web shop", "paid", 2, 6200),  # orders 1 (2500) and 7 (3700)
+        ("web", "Web shop", "delivered", 1, 2500),
     ]
     toys = orders_by_platform_status(START, END, categories=("toys",))
     assert [tuple(r) for r in toys[["platform", "status", "orders"]].itertuples(index=False)] == [
