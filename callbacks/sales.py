@@ -15,8 +15,9 @@ from bi_app.export import columns_from_spec
 from bi_app.filters import parse_granularity, parse_statuses
 from callbacks._registry import callback, clientside_callback
 from components import sales_figures as figs
+from components.cross_filter import clicked_code, filter_chips, toggle_selection
 from components.data_grid import grid_rows
-from components.figures import empty_figure
+from components.figures import empty_figure, platform_status_figure
 from components.filter_bar import filter_inputs, resolve_filters
 from components.ids import Filters, Grid, Sales
 from components.notice import error_message
@@ -92,7 +93,7 @@ def show_platforms(start, end, platforms, categories, statuses):
     except Exception:
         log.exception("orders by platform failed for %s", f)
         return empty_figure(UNAVAILABLE.format("Orders by platform"))
-    return figs.platform_figure(df)
+    return platform_status_figure(df, clickable=True)
 
 
 @callback(Output(Sales.STATUS_GRAPH, "figure"), *page_inputs())
@@ -173,14 +174,14 @@ def cross_filter(
             Sales.STATUS_GRAPH: "status",
             Sales.CATEGORY_GRAPH: "category",
         }[trigger]
-        code = figs.clicked_code(
+        code = clicked_code(
             {"platform": platform_click, "status": status_click, "category": category_click}[
                 dimension
             ]
         )
         if code is None:
             raise PreventUpdate
-        selected[dimension] = figs.toggle_selection(selected[dimension], code)
+        selected[dimension] = toggle_selection(selected[dimension], code)
     return tuple(
         no_update if selected[k] is v else selected[k]
         for k, v in (("platform", platforms), ("category", categories), ("status", statuses))
@@ -209,7 +210,7 @@ def show_chips(platforms, categories, statuses):
         "category": f.categories,
         "status": parse_statuses(statuses)[0],
     }
-    return figs.filter_chips(selected, names)
+    return filter_chips(selected, names)
 
 
 clientside_callback(
