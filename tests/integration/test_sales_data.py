@@ -11,10 +11,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
-from bi_app.db.models import Category, Customer, Order, OrderItem, Product, SalesPlatform
-from bi_app.db.rollups import refresh_rollups
+from tests.sales_dataset import load_sales_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -48,62 +47,8 @@ ORDERS = [
 
 
 def load_dataset(engine: Engine) -> None:
-    prices = {p[0]: p[4] for p in PRODUCTS}
-    items = [
-        {
-            "order_id": o[0],
-            "product_id": pid,
-            "quantity": qty,
-            "unit_price_cents": prices[pid],
-            "amount_cents": prices[pid] * qty,
-        }
-        for o in ORDERS
-        for pid, qty in o[6]
-    ]
-    for i, item in enumerate(items, start=1):
-        item["id"] = i
-    with engine.begin() as conn:
-        conn.execute(insert(SalesPlatform), [{"id": i, "code": c, "name": n} for i, c, n in PLATFORMS])
-        conn.execute(insert(Category), [{"id": i, "code": c, "name": n} for i, c, n in CATEGORIES])
-        conn.execute(
-            insert(Product),
-            [
-                {
-                    "id": i,
-                    "sku": s,
-                    "name": n,
-                    "category_id": c,
-                    "unit_price_cents": p,
-                    "unit_cost_cents": 0,
-                    "active": True,
-                }
-                for i, s, n, c, p in PRODUCTS
-            ],
-        )
-        conn.execute(
-            insert(Customer),
-            [
-                {"id": i, "external_id": f"C{i}", "name": f"Customer {i}", "created_at": T(2022, 1, 1)}
-                for i in (1, 2, 3)
-            ],
-        )
-        conn.execute(
-            insert(Order),
-            [
-                {
-                    "id": o,
-                    "order_number": f"O-{o}",
-                    "customer_id": c,
-                    "platform_id": p,
-                    "status": s,
-                    "ordered_at": at,
-                    "total_cents": total,
-                }
-                for o, c, p, s, at, total, _ in ORDERS
-            ],
-        )
-        conn.execute(insert(OrderItem), items)
-    refresh_rollups(engine)
+    load_sales_dataset(engine, platforms=PLATFORMS, categories=CATEGORIES, products=PRODUCTS,
+                       customers=(1, 2, 3), orders=ORDERS, customers_since=T(2022, 1, 1))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
