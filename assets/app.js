@@ -93,4 +93,9 @@
         }
     });
     window.dash_clientside.bi.syncGranularity = window.dash_clientside.bi.syncParam("granularity");
+    window.dash_clientside.bi.syncRank = window.dash_clientside.bi.syncParam("rank");
+    /* The Sales page's status filter: a list in the store, a comma-separated ?status= in the URL. */
+    window.dash_clientside.bi.syncStatuses = function (statuses) {
+        return window.dash_clientside.bi.syncParam("status")((statuses || []).join(","));
+    };
 }());

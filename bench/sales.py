@@ -14,7 +14,7 @@ callback also re-validates the filter bar against the catalogue (platforms, cate
 bounds): those three calls are measured too. Writes bench/results/sales.json; exits 1 when a
 target fails.
 
-Row names: ``kpis`` = sales_page_kpis, ``by_platform_status`` / ``by_status`` =
+Row names: ``kpis`` = growth_kpis, ``by_platform_status`` / ``by_status`` =
 orders_by_platform_status / orders_by_status, ``ranking <metric>`` = product_ranking; a suffix
 names the filter: a platform code, ``lost`` (statuses cancelled + refunded) or a category code.
 """
@@ -48,7 +48,7 @@ from bench.overview import (
 )
 from bi_app.config import Settings
 from bi_app.data import cache as data_cache
-from bi_app.data import catalog, sales_page
+from bi_app.data import catalog, sales, sales_growth
 from bi_app.extensions import db
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sales.json"
@@ -59,7 +59,7 @@ Call = tuple[str, Callable[[], Any]]
 
 @dataclass(frozen=True)
 class Variant:
-    """One state of the page's filters, as the callbacks hand it to ``sales_page``."""
+    """One state of the page's filters, as the callbacks hand it to ``sales``."""
 
     label: str
     platforms: tuple[str, ...] | None = None
@@ -94,21 +94,21 @@ def sales_calls(start: dt.date, end: dt.date, v: Variant) -> list[Call]:
     """The Sales page's data calls for one filter state, argument for argument as its callbacks."""
     a = v.args()
     grains = GRAINS if v.full else ("day",)
-    metrics = sales_page.RANK_METRICS if v.full else ("revenue",)
-    calls: list[Call] = [(v.name("kpis"), lambda: sales_page.sales_page_kpis(start, end, *a))]
+    metrics = sales.RANK_METRICS if v.full else ("revenue",)
+    calls: list[Call] = [(v.name("kpis"), lambda: sales_growth.growth_kpis(start, end, *a))]
     for grain in grains:
         calls += [
             (v.name(f"revenue_growth {grain}"),
-             lambda g=grain: sales_page.revenue_growth(start, end, *a, g)),
+             lambda g=grain: sales_growth.revenue_growth(start, end, *a, g)),
             (v.name(f"lost_orders_trend {grain}"),
-             lambda g=grain: sales_page.lost_orders_trend(start, end, *a, g)),
+             lambda g=grain: sales.lost_orders_trend(start, end, *a, g)),
         ]
     calls += [
-        (v.name("by_platform_status"), lambda: sales_page.orders_by_platform_status(start, end, *a)),
-        (v.name("by_status"), lambda: sales_page.orders_by_status(start, end, *a)),
-        (v.name("category_sales"), lambda: sales_page.category_sales(start, end, *a)),
+        (v.name("by_platform_status"), lambda: sales.orders_by_platform_status(start, end, *a)),
+        (v.name("by_status"), lambda: sales.orders_by_status(start, end, *a)),
+        (v.name("category_sales"), lambda: sales.category_sales(start, end, *a)),
     ]
-    calls += [(v.name(f"ranking {m}"), lambda m=m: sales_page.product_ranking(start, end, *a, m))
+    calls += [(v.name(f"ranking {m}"), lambda m=m: sales.product_ranking(start, end, *a, m))
               for m in metrics]
     return calls
 

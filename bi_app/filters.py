@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 from urllib.parse import urlencode
 
+from bi_app.db.models import ORDER_STATUSES
+
 DEFAULT_DAYS = 90
 MAX_RANGE_DAYS = 5 * 366
 EARLIEST_DATE = dt.date(2000, 1, 1)
@@ -134,3 +136,27 @@ def parse_filters(
 def parse_granularity(raw: object) -> str:
     value = str(raw or "").strip().lower()
     return value if value in GRANULARITIES else "day"
+
+
+def parse_statuses(raw: object) -> tuple[tuple[str, ...] | None, list[str]]:
+    """The Sales page's ``status`` URL parameter (or a callback value) as known order status
+    codes, in lifecycle order, plus notices.
+
+    Accepts ``"paid,shipped"`` or a list; unknown values are dropped with a notice, and a
+    selection of every status means no filter (None), like the global filter's codes.
+    """
+    if raw is None:
+        items: Iterable[object] = []
+    elif isinstance(raw, (list, tuple)):
+        items = raw
+    else:
+        items = str(raw).split(",")
+    codes = [str(item).strip().lower() for item in items if str(item).strip()]
+    valid = tuple(s for s in ORDER_STATUSES if s in codes)
+    rejected = [c for c in dict.fromkeys(codes) if c not in ORDER_STATUSES]
+    notices = []
+    if rejected:
+        notices.append(f"Unknown order status {', '.join(repr(c[:40]) for c in rejected[:3])} ignored.")
+    if not valid or len(valid) == len(ORDER_STATUSES):
+        return None, notices
+    return valid, notices

@@ -10,25 +10,20 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings
-from bi_app.data import catalog, sales_page
+from bi_app.data import catalog, sales, sales_growth
 from bi_app.export import columns_from_spec
-from bi_app.filters import parse_granularity
-import functools
-
+from bi_app.filters import parse_granularity, parse_statuses
 from bi_app.roles import Page
-from callbacks._registry import callback as _callback
-from callbacks._registry import clientside_callback
-
-callback = functools.partial(_callback, roles=Page.SALES)  # TEMP until the sales merge
+from callbacks._registry import callback, clientside_callback
+from components import fallback
 from components import sales_figures as figs
+from components.cross_filter import clicked_code, filter_chips, toggle_selection
 from components.data_grid import grid_rows
-from components.figures import empty_figure
+from components.figures import platform_status_figure
 from components.filter_bar import filter_inputs, resolve_filters
 from components.ids import Filters, Grid, Sales
-from components.notice import error_message
 
 log = logging.getLogger(__name__)
-UNAVAILABLE = "{} is unavailable right now"
 
 
 def page_inputs() -> list[Input]:
@@ -38,20 +33,15 @@ def page_inputs() -> list[Input]:
 
 def resolve(start, end, platforms, categories, statuses):
     """Validated global filters and statuses (what the browser sent is never trusted)."""
-    return resolve_filters(start, end, platforms, categories), sales_page.parse_statuses(statuses)[
-        0
-    ]
+    return resolve_filters(start, end, platforms, categories), parse_statuses(statuses)[0]
 
 
-@callback(Output(Sales.KPI_ROW, "children"), *page_inputs())
+@callback(Output(Sales.KPI_ROW, "children"), *page_inputs(),
+          roles=Page.SALES, fallback=fallback.message("Key figures"))
 def show_kpis(start, end, platforms, categories, statuses):
     """Revenue, orders, average order value and lost orders against last period and last year."""
     f, status = resolve(start, end, platforms, categories, statuses)
-    try:
-        kpis = sales_page.sales_page_kpis(f.start, f.end, f.platforms, f.categories, status)
-    except Exception:
-        log.exception("sales KPIs failed for %s, statuses %s", f, status)
-        return error_message("Key figures")
+    kpis = sales_growth.growth_kpis(f.start, f.end, f.platforms, f.categories, status)
     return figs.growth_kpi_cards(kpis, current_settings().currency)
 
 
@@ -61,69 +51,49 @@ def show_kpis(start, end, platforms, categories, statuses):
     Output(Sales.ORDERS_GRAPH, "figure"),
     *page_inputs(),
     Input(Sales.GRANULARITY, "value"),
+    roles=Page.SALES,
+    fallback=fallback.each(*[fallback.figure("Revenue")] * 3),
 )
 def show_trends(start, end, platforms, categories, statuses, granularity):
     """Revenue with last year's, growth in percent, orders and average order value per period."""
-    (f, status), grain = (
-        resolve(start, end, platforms, categories, statuses),
-        parse_granularity(granularity),
-    )
-    try:
-        df = sales_page.revenue_growth(f.start, f.end, f.platforms, f.categories, status, grain)
-    except Exception:
-        log.exception("revenue growth failed for %s, statuses %s (%s)", f, status, grain)
-        return (empty_figure(UNAVAILABLE.format("Revenue")),) * 3
+    (f, status), grain = resolve(start, end, platforms, categories, statuses), parse_granularity(granularity)
+    df = sales_growth.revenue_growth(f.start, f.end, f.platforms, f.categories, status, grain)
     return figs.trend_figures(df, grain, current_settings().currency)
 
 
-@callback(Output(Sales.LOST_GRAPH, "figure"), *page_inputs(), Input(Sales.GRANULARITY, "value"))
+@callback(Output(Sales.LOST_GRAPH, "figure"), *page_inputs(), Input(Sales.GRANULARITY, "value"),
+          roles=Page.SALES, fallback=fallback.figure("Cancellations and refunds"))
 def show_lost_orders(start, end, platforms, categories, statuses, granularity):
     """Cancelled and refunded orders per period and their share of all orders."""
-    (f, status), grain = (
-        resolve(start, end, platforms, categories, statuses),
-        parse_granularity(granularity),
-    )
-    try:
-        df = sales_page.lost_orders_trend(f.start, f.end, f.platforms, f.categories, status, grain)
-    except Exception:
-        log.exception("cancellations/refunds failed for %s, statuses %s", f, status)
-        return empty_figure(UNAVAILABLE.format("Cancellations and refunds"))
+    (f, status), grain = resolve(start, end, platforms, categories, statuses), parse_granularity(granularity)
+    df = sales.lost_orders_trend(f.start, f.end, f.platforms, f.categories, status, grain)
     return figs.lost_figure(df, grain, current_settings().currency)
 
 
-@callback(Output(Sales.PLATFORM_GRAPH, "figure"), *page_inputs())
+@callback(Output(Sales.PLATFORM_GRAPH, "figure"), *page_inputs(),
+          roles=Page.SALES, fallback=fallback.figure("Orders by platform"))
 def show_platforms(start, end, platforms, categories, statuses):
     """Orders per platform, stacked by status."""
     f, status = resolve(start, end, platforms, categories, statuses)
-    try:
-        df = sales_page.orders_by_platform_status(f.start, f.end, f.platforms, f.categories, status)
-    except Exception:
-        log.exception("orders by platform failed for %s", f)
-        return empty_figure(UNAVAILABLE.format("Orders by platform"))
-    return figs.platform_figure(df)
+    df = sales.orders_by_platform_status(f.start, f.end, f.platforms, f.categories, status)
+    return platform_status_figure(df, clickable=True)
 
 
-@callback(Output(Sales.STATUS_GRAPH, "figure"), *page_inputs())
+@callback(Output(Sales.STATUS_GRAPH, "figure"), *page_inputs(),
+          roles=Page.SALES, fallback=fallback.figure("Orders by status"))
 def show_statuses(start, end, platforms, categories, statuses):
     """Orders per status with their share."""
     f, status = resolve(start, end, platforms, categories, statuses)
-    try:
-        df = sales_page.orders_by_status(f.start, f.end, f.platforms, f.categories, status)
-    except Exception:
-        log.exception("orders by status failed for %s", f)
-        return empty_figure(UNAVAILABLE.format("Orders by status"))
+    df = sales.orders_by_status(f.start, f.end, f.platforms, f.categories, status)
     return figs.status_figure(df, current_settings().currency)
 
 
-@callback(Output(Sales.CATEGORY_GRAPH, "figure"), *page_inputs())
+@callback(Output(Sales.CATEGORY_GRAPH, "figure"), *page_inputs(),
+          roles=Page.SALES, fallback=fallback.figure("Revenue by category"))
 def show_categories(start, end, platforms, categories, statuses):
     """Revenue per product category."""
     f, status = resolve(start, end, platforms, categories, statuses)
-    try:
-        df = sales_page.category_sales(f.start, f.end, f.platforms, f.categories, status)
-    except Exception:
-        log.exception("category sales failed for %s", f)
-        return empty_figure(UNAVAILABLE.format("Revenue by category"))
+    df = sales.category_sales(f.start, f.end, f.platforms, f.categories, status)
     return figs.category_figure(df, current_settings().currency)
 
 
@@ -134,21 +104,16 @@ def show_categories(start, end, platforms, categories, statuses):
     *page_inputs(),
     Input(Sales.RANK_METRIC, "value"),
     State(Grid.spec(Sales.GRID_NAME), "data"),
+    roles=Page.SALES,
+    fallback=fallback.each(fallback.figure("The ranking"), fallback.value([]),
+                           fallback.message("The product list")),
 )
 def show_products(start, end, platforms, categories, statuses, metric, spec):
     """Best sellers by revenue or units, and every product sold in the grid."""
     f, status = resolve(start, end, platforms, categories, statuses)
-    metric = metric if metric in sales_page.RANK_METRICS else "revenue"
-    try:
-        df = sales_page.product_ranking(f.start, f.end, f.platforms, f.categories, status, metric)
-        rows = grid_rows(df, columns_from_spec(spec))
-    except Exception:
-        log.exception("product ranking failed for %s", f)
-        return (
-            empty_figure(UNAVAILABLE.format("The ranking")),
-            [],
-            error_message("The product list"),
-        )
+    metric = metric if metric in sales.RANK_METRICS else "revenue"
+    df = sales.product_ranking(f.start, f.end, f.platforms, f.categories, status, metric)
+    rows = grid_rows(df, columns_from_spec(spec))
     return figs.ranking_figure(df, metric, current_settings().currency), rows, None
 
 
@@ -163,6 +128,7 @@ def show_products(start, end, platforms, categories, statuses, metric, spec):
     State(Filters.PLATFORM, "value"),
     State(Filters.CATEGORY, "value"),
     State(Sales.STATUS_STORE, "data"),
+    roles=Page.SALES,
     prevent_initial_call=True,
 )
 def cross_filter(
@@ -181,14 +147,14 @@ def cross_filter(
             Sales.STATUS_GRAPH: "status",
             Sales.CATEGORY_GRAPH: "category",
         }[trigger]
-        code = figs.clicked_code(
+        code = clicked_code(
             {"platform": platform_click, "status": status_click, "category": category_click}[
                 dimension
             ]
         )
         if code is None:
             raise PreventUpdate
-        selected[dimension] = figs.toggle_selection(selected[dimension], code)
+        selected[dimension] = toggle_selection(selected[dimension], code)
     return tuple(
         no_update if selected[k] is v else selected[k]
         for k, v in (("platform", platforms), ("category", categories), ("status", statuses))
@@ -200,29 +166,26 @@ def cross_filter(
     Input(Filters.PLATFORM, "value"),
     Input(Filters.CATEGORY, "value"),
     Input(Sales.STATUS_STORE, "data"),
+    roles=Page.SALES,
 )
 def show_chips(platforms, categories, statuses):
     """One removable chip per active platform, category or status filter."""
     f = resolve_filters(None, None, platforms, categories)
     try:
-        names = {
-            "platform": {p["code"]: p["name"] for p in catalog.platforms()},
-            "category": {c["code"]: c["name"] for c in catalog.categories()},
-        }
-    except Exception:
+        names = catalog.display_names()
+    except Exception:  # chips still show, with codes instead of names
         log.exception("catalogue names unavailable for the filter chips")
         names = {}
     selected = {
         "platform": f.platforms,
         "category": f.categories,
-        "status": sales_page.parse_statuses(statuses)[0],
+        "status": parse_statuses(statuses)[0],
     }
-    return figs.filter_chips(selected, names)
+    return filter_chips(selected, names)
 
 
 clientside_callback(
-    "function (statuses) {"
-    " return window.dash_clientside.bi.syncParam('status')((statuses || []).join(',')); }",
+    ClientsideFunction("bi", "syncStatuses"),
     Output(Sales.STATUS_URL_DUMMY, "children"),
     Input(Sales.STATUS_STORE, "data"),
     prevent_initial_call=True,
@@ -236,7 +199,7 @@ clientside_callback(
 )
 
 clientside_callback(
-    "function (metric) { return window.dash_clientside.bi.syncParam('rank')(metric); }",
+    ClientsideFunction("bi", "syncRank"),
     Output(Sales.RANK_URL_DUMMY, "children"),
     Input(Sales.RANK_METRIC, "value"),
     prevent_initial_call=True,

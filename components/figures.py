@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from bi_app.db.models import ORDER_STATUSES
+from bi_app.data.sales import ORDER_STATUSES
 from components.format import axis_prefix, format_count, format_money, to_major
 
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
@@ -58,6 +58,19 @@ def base_layout(**overrides: object) -> dict:
     }
     layout.update(overrides)
     return layout
+
+
+def money_axis(currency: str, **extra: object) -> dict:
+    """An axis of amounts in major units: the currency symbol, SI-abbreviated ticks (1.2k, 3M)."""
+    return {
+        "gridcolor": GRID_COLOR,
+        "zeroline": False,
+        "automargin": True,
+        "rangemode": "tozero",
+        "tickprefix": axis_prefix(currency),
+        "tickformat": "~s",
+        **extra,
+    }
 
 
 def empty_figure(message: str) -> go.Figure:
@@ -119,46 +132,52 @@ def revenue_trend_figure(df: pd.DataFrame, granularity: str, currency: str) -> g
     fig.update_layout(
         **base_layout(
             showlegend=False,
-            yaxis={
-                "gridcolor": GRID_COLOR,
-                "zeroline": False,
-                "automargin": True,
-                "rangemode": "tozero",
-                "tickprefix": axis_prefix(currency),
-                "tickformat": "~s",
-            },
+            yaxis=money_axis(currency),
         )
     )
     return fig
 
 
-def platform_status_figure(df: pd.DataFrame) -> go.Figure:
-    """Orders per platform as bars stacked by status (``df``: platform_name, status, orders).
+def platform_status_figure(df: pd.DataFrame, clickable: bool = False) -> go.Figure:
+    """Orders per platform as bars stacked by status (``df``: platform, platform_name, status,
+    orders), the busiest platform first.
 
     Every known status gets a trace, even with no orders, so colours and the legend stay the
-    same whatever the filter.
+    same whatever the filter; a status outside the known list is drawn too, in a fallback colour.
+    ``clickable`` bars carry their platform code in ``customdata`` (see
+    :func:`components.cross_filter.clicked_code`), so a click can filter by that platform.
     """
     if df is None or df.empty:
         return empty_figure("No orders in the selected period")
     table = df.pivot_table(
-        index="platform_name", columns="status", values="orders", aggfunc="sum", fill_value=0
+        index=["platform", "platform_name"],
+        columns="status",
+        values="orders",
+        aggfunc="sum",
+        fill_value=0,
     )
-    table = table.loc[table.sum(axis=1).sort_values(ascending=False).index]
+    table = table.loc[table.sum(axis=1).sort_values(ascending=False, kind="stable").index]
+    codes = [code for code, _ in table.index]
+    names = [name for _, name in table.index]
     extra = sorted(set(table.columns) - set(ORDER_STATUSES))
+    hint = "click to filter" if clickable else ""
     fig = go.Figure()
     for i, status in enumerate([*ORDER_STATUSES, *extra]):
         values = table[status] if status in table.columns else [0] * len(table)
         color = STATUS_COLORS.get(status, _FALLBACK_COLORS[i % len(_FALLBACK_COLORS)])
         fig.add_trace(
             go.Bar(
-                x=list(table.index),
+                x=names,
                 y=[int(v) for v in values],
                 name=status.capitalize(),
                 marker={"color": color},
-                hovertemplate="%{x}<br>" + status.capitalize() + ": %{y:,}<extra></extra>",
+                customdata=codes if clickable else None,
+                hovertemplate=f"%{{x}}<br>{status.capitalize()}: %{{y:,}}<extra>{hint}</extra>",
             )
         )
     layout = base_layout(barmode="stack", bargap=0.35)
+    if clickable:
+        layout["clickmode"] = "event"
     # plotly lists stacked traces top-down by default; keep the legend in status order
     layout["legend"] = {**layout["legend"], "traceorder": "normal"}
     fig.update_layout(**layout)

@@ -1,6 +1,7 @@
 """Every component id, one class per page (kebab-case ``<page>-<thing>-<widget>``).
 
-Helpers working in parallel append their page's class at the end of this file.
+The app shell's classes come first (App, Nav, Filters, Grid), then one class per page in the
+sidebar's order: Business, Operations, Admin.
 """
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ class App:
     USER_BADGE = "app-user-badge"
 
 
+class Nav:
+    """Sidebar links (pattern-matching, so clientside callbacks can update them together)."""
+
+    @staticmethod
+    def link(path: str, group: str) -> dict:
+        return {"type": "app-nav-link", "group": group, "path": path}
+
+
 class Filters:
     """The global filter bar, rendered by every business page from its URL query."""
 
@@ -22,7 +31,6 @@ class Filters:
     PLATFORM = "filter-platform-dropdown"
     CATEGORY = "filter-category-dropdown"
     NOTICE = "filter-notice-alert"
-    URL_DUMMY = "filter-url-dummy"
     STATE_STORE = "filter-state-store"
 
 
@@ -51,52 +59,105 @@ class Grid:
 
 
 class Overview:
+    """/: key figures, the revenue trend, orders by platform and status, top products."""
+
     KPI_ROW = "overview-kpi-row"
     GRANULARITY = "overview-granularity-radio"
     REVENUE_GRAPH = "overview-revenue-graph"
     PLATFORM_STATUS_GRAPH = "overview-platform-status-graph"
     TOP_PRODUCTS = "overview-top-products"
-    ERROR = "overview-error-alert"
+    TOP_PRODUCTS_MESSAGE = "overview-top-products-message"
+    GRANULARITY_URL_DUMMY = "overview-granularity-url-dummy"
 
     @staticmethod
     def kpi_card(index: str) -> dict:
         return {"type": "overview-kpi-card", "index": index}
 
 
-class Nav:
-    """Sidebar links (pattern-matching, so clientside callbacks can update them together)."""
+class Sales:
+    """/sales: revenue with growth, orders, cancellations, rankings; charts cross-filter."""
+
+    GRID_NAME = "sales-products"
+    GRANULARITY = "sales-granularity-radio"
+    GRANULARITY_URL_DUMMY = "sales-granularity-url-dummy"
+    RANK_METRIC = "sales-rank-metric-radio"
+    RANK_URL_DUMMY = "sales-rank-url-dummy"
+    STATUS_STORE = "sales-status-store"
+    STATUS_URL_DUMMY = "sales-status-url-dummy"
+    CHIPS = "sales-chips-bar"
+    NOTICE = "sales-notice-alert"
+    KPI_ROW = "sales-kpi-row"
+    REVENUE_GRAPH = "sales-revenue-graph"
+    GROWTH_GRAPH = "sales-growth-graph"
+    ORDERS_GRAPH = "sales-orders-graph"
+    LOST_GRAPH = "sales-lost-graph"
+    PLATFORM_GRAPH = "sales-platform-graph"
+    STATUS_GRAPH = "sales-status-graph"
+    CATEGORY_GRAPH = "sales-category-graph"
+    RANKING_GRAPH = "sales-ranking-graph"
+    PRODUCTS_MESSAGE = "sales-products-message"
 
     @staticmethod
-    def link(path: str, group: str) -> dict:
-        return {"type": "app-nav-link", "group": group, "path": path}
+    def chip_clear(dimension: str) -> dict:
+        return {"type": "sales-chip-clear", "dimension": dimension}
+
+    @staticmethod
+    def kpi_card(index: str) -> dict:
+        return {"type": "sales-kpi-card", "index": index}
 
 
-class OverviewPanel:
-    """Overview ids added with the page's callbacks."""
+class Customers:
+    """/customers: KPIs, segments and their movement, cohorts, RFM, churn tags, the customer list."""
 
-    TOP_PRODUCTS_MESSAGE = "overview-top-products-message"
-    GRANULARITY_URL_DUMMY = "overview-granularity-url-dummy"
+    GRID_NAME = "customers-list"
+    KPI_ROW = "customers-kpi-row"
+    STATUS = "customers-status-text"
+    RECOMPUTE = "customers-recompute-button"
+    RECOMPUTE_MESSAGE = "customers-recompute-alert"
+    REFRESH_STORE = "customers-refresh-store"
+    SEGMENT_GRAPH = "customers-segment-graph"
+    TREND_GRAPH = "customers-segment-trend-graph"
+    MOVEMENT_GRAPH = "customers-movement-graph"
+    COHORT_GRAPH = "customers-cohort-graph"
+    RFM_GRAPH = "customers-rfm-graph"
+    TAGS_GRAPH = "customers-tags-graph"
+    SEGMENT = "customers-segment-dropdown"
+    TAG = "customers-tag-dropdown"
+    SEARCH = "customers-search-input"
+    LIST_COUNT = "customers-list-count-text"
+    LIST_MESSAGE = "customers-list-message"
 
 
-class OpsLogs:
-    """/ops/logs: filters, live tail, volume chart; the lines use the shared data grid."""
+class Events:
+    """/events: every event with cost, revenue, ROI and attendance; a click opens its page."""
 
-    GRID_NAME = "ops-logs"
-    LEVEL = "ops-logs-level-dropdown"
-    LOGGER = "ops-logs-logger-dropdown"
-    RANGE = "ops-logs-range-dropdown"
-    START = "ops-logs-start-input"
-    END = "ops-logs-end-input"
-    SEARCH = "ops-logs-search-input"
-    LIVE = "ops-logs-live-switch"
-    INTERVAL = "ops-logs-tail-interval"
-    TICK_STORE = "ops-logs-tick-store"
-    TAIL_STORE = "ops-logs-tail-store"
-    NOTICE = "ops-logs-notice-alert"
-    SUMMARY = "ops-logs-summary-text"
-    CAPTURE_STATUS = "ops-logs-capture-status-text"
-    VOLUME_GRAPH = "ops-logs-volume-graph"
-    VOLUME_MESSAGE = "ops-logs-volume-message"
+    GRID_NAME = "events-list"
+    MESSAGE = "events-list-message"
+    NAV = "events-nav-location"
+
+
+class EventDetail:
+    """/events/<event_id>: summary cards, channels, participants, costs, suggestions, what-if."""
+
+    EVENT_STORE = "event-detail-event-store"
+    NOT_FOUND = "event-detail-not-found-alert"
+    SUMMARY_ROW = "event-detail-summary-row"
+    CHANNEL_NOTICE = "event-detail-channel-notice"
+    CHANNEL_GRAPH = "event-detail-channel-graph"
+    CHANNEL_TABLE = "event-detail-channel-table"
+    CHECKINS_GRAPH = "event-detail-checkins-graph"
+    PROFILE_GRAPH = "event-detail-profile-graph"
+    COMPARISON_GRAPH = "event-detail-comparison-graph"
+    COSTS_GRAPH = "event-detail-costs-graph"
+    SUGGESTIONS = "event-detail-suggestions-list"
+    WHATIF_COST = "event-detail-whatif-cost-input"
+    WHATIF_ATTENDANCE = "event-detail-whatif-attendance-input"
+    WHATIF_PRICE = "event-detail-whatif-price-input"
+    WHATIF_RESULT = "event-detail-whatif-result"
+
+    @staticmethod
+    def summary_card(index: str) -> dict:
+        return {"type": "event-detail-summary-card", "index": index}
 
 
 class OpsHealth:
@@ -145,6 +206,27 @@ class OpsPerformance:
     CACHE_GRAPH = "ops-performance-cache-graph"
 
 
+class OpsLogs:
+    """/ops/logs: filters, live tail, volume chart; the lines use the shared data grid."""
+
+    GRID_NAME = "ops-logs"
+    LEVEL = "ops-logs-level-dropdown"
+    LOGGER = "ops-logs-logger-dropdown"
+    RANGE = "ops-logs-range-dropdown"
+    START = "ops-logs-start-input"
+    END = "ops-logs-end-input"
+    SEARCH = "ops-logs-search-input"
+    LIVE = "ops-logs-live-switch"
+    INTERVAL = "ops-logs-tail-interval"
+    TICK_STORE = "ops-logs-tick-store"
+    TAIL_STORE = "ops-logs-tail-store"
+    NOTICE = "ops-logs-notice-alert"
+    SUMMARY = "ops-logs-summary-text"
+    CAPTURE_STATUS = "ops-logs-capture-status-text"
+    VOLUME_GRAPH = "ops-logs-volume-graph"
+    VOLUME_MESSAGE = "ops-logs-volume-message"
+
+
 class AdminJobs:
     """/admin/jobs: scheduler leader, every job with its last and next run, recent runs."""
 
@@ -158,38 +240,6 @@ class AdminJobs:
     @staticmethod
     def run_button(job: str) -> dict:
         return {"type": "admin-jobs-run-button", "job": job}
-
-
-class Sales:
-    """/sales: revenue with growth, orders, cancellations, rankings; charts cross-filter."""
-
-    GRID_NAME = "sales-products"
-    GRANULARITY = "sales-granularity-radio"
-    GRANULARITY_URL_DUMMY = "sales-granularity-url-dummy"
-    RANK_METRIC = "sales-rank-metric-radio"
-    RANK_URL_DUMMY = "sales-rank-url-dummy"
-    STATUS_STORE = "sales-status-store"
-    STATUS_URL_DUMMY = "sales-status-url-dummy"
-    CHIPS = "sales-chips-bar"
-    NOTICE = "sales-notice-alert"
-    KPI_ROW = "sales-kpi-row"
-    REVENUE_GRAPH = "sales-revenue-graph"
-    GROWTH_GRAPH = "sales-growth-graph"
-    ORDERS_GRAPH = "sales-orders-graph"
-    LOST_GRAPH = "sales-lost-graph"
-    PLATFORM_GRAPH = "sales-platform-graph"
-    STATUS_GRAPH = "sales-status-graph"
-    CATEGORY_GRAPH = "sales-category-graph"
-    RANKING_GRAPH = "sales-ranking-graph"
-    PRODUCTS_MESSAGE = "sales-products-message"
-
-    @staticmethod
-    def chip_clear(dimension: str) -> dict:
-        return {"type": "sales-chip-clear", "dimension": dimension}
-
-    @staticmethod
-    def kpi_card(index: str) -> dict:
-        return {"type": "sales-kpi-card", "index": index}
 
 
 class AdminImport:
@@ -213,60 +263,6 @@ class AdminImport:
     RESULT = "admin-import-result-alert"
     ERRORS = "admin-import-errors-section"
     RECENT = "admin-import-recent-table"
-
-
-class Events:
-    """/events: every event with cost, revenue, ROI and attendance; a click opens its page."""
-
-    GRID_NAME = "events-list"
-    MESSAGE = "events-list-message"
-    NAV = "events-nav-location"
-
-
-class EventDetail:
-    """/events/<event_id>: summary cards, channels, participants, costs, suggestions, what-if."""
-
-    EVENT_STORE = "event-detail-event-store"
-    NOT_FOUND = "event-detail-not-found-alert"
-    SUMMARY_ROW = "event-detail-summary-row"
-    CHANNEL_NOTICE = "event-detail-channel-notice"
-    CHANNEL_GRAPH = "event-detail-channel-graph"
-    CHANNEL_TABLE = "event-detail-channel-table"
-    CHECKINS_GRAPH = "event-detail-checkins-graph"
-    PROFILE_GRAPH = "event-detail-profile-graph"
-    COMPARISON_GRAPH = "event-detail-comparison-graph"
-    COSTS_GRAPH = "event-detail-costs-graph"
-    SUGGESTIONS = "event-detail-suggestions-list"
-    WHATIF_COST = "event-detail-whatif-cost-input"
-    WHATIF_ATTENDANCE = "event-detail-whatif-attendance-input"
-    WHATIF_PRICE = "event-detail-whatif-price-input"
-    WHATIF_RESULT = "event-detail-whatif-result"
-
-    @staticmethod
-    def summary_card(index: str) -> dict:
-        return {"type": "event-detail-summary-card", "index": index}
-
-
-class Customers:
-    """/customers: KPIs, segments and their movement, cohorts, RFM, churn tags, the customer list."""
-
-    GRID_NAME = "customers-list"
-    KPI_ROW = "customers-kpi-row"
-    STATUS = "customers-status-text"
-    RECOMPUTE = "customers-recompute-button"
-    RECOMPUTE_MESSAGE = "customers-recompute-alert"
-    REFRESH_STORE = "customers-refresh-store"
-    SEGMENT_GRAPH = "customers-segment-graph"
-    TREND_GRAPH = "customers-segment-trend-graph"
-    MOVEMENT_GRAPH = "customers-movement-graph"
-    COHORT_GRAPH = "customers-cohort-graph"
-    RFM_GRAPH = "customers-rfm-graph"
-    TAGS_GRAPH = "customers-tags-graph"
-    SEGMENT = "customers-segment-dropdown"
-    TAG = "customers-tag-dropdown"
-    SEARCH = "customers-search-input"
-    LIST_COUNT = "customers-list-count-text"
-    LIST_MESSAGE = "customers-list-message"
 
 
 class AdminSettings:

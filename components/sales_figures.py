@@ -1,12 +1,13 @@
-"""Builders of the Sales page: KPI cards with two comparisons, figures, cross-filter chips.
+"""Builders of the Sales page: KPI cards with two comparisons, trend and breakdown figures.
 
 Clickable figures carry the code of what a bar stands for in ``customdata`` (platform, status or
-category code), and :func:`clicked_code` reads it back, so the encoding lives in one module.
+category code); :func:`components.cross_filter.clicked_code` reads it back. Orders by platform
+and status is :func:`components.figures.platform_status_figure` (shared with the Overview).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -15,8 +16,14 @@ import plotly.graph_objects as go
 from dash import html
 
 from bi_app.analytics.growth import GrowthKpi
-from bi_app.db.models import ORDER_STATUSES
-from components.figures import GRID_COLOR, PRIMARY, STATUS_COLORS, base_layout, empty_figure
+from components.figures import (
+    GRID_COLOR,
+    PRIMARY,
+    STATUS_COLORS,
+    base_layout,
+    empty_figure,
+    money_axis,
+)
 from components.format import (
     NOT_AVAILABLE,
     axis_prefix,
@@ -34,7 +41,6 @@ YOY_COLOR = "#fd7e14"
 CATEGORY_COLOR = "#20c997"
 _PERIOD_LABELS = {"day": "%a %d %b %Y", "week": "Week of %d %b %Y", "month": "%B %Y"}
 _COMPARE_LABELS = {"day": "previous day", "week": "previous week", "month": "previous month"}
-CHIP_LABELS = {"platform": "Platform", "category": "Category", "status": "Status"}
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -96,18 +102,6 @@ def growth_kpi_cards(kpis: Sequence[GrowthKpi], currency: str) -> list[dbc.Col]:
 
 
 # --- trend figures ----------------------------------------------------------------------------
-
-
-def _money_axis(currency: str, **extra: Any) -> dict:
-    return {
-        "gridcolor": GRID_COLOR,
-        "zeroline": False,
-        "automargin": True,
-        "rangemode": "tozero",
-        "tickprefix": axis_prefix(currency),
-        "tickformat": "~s",
-        **extra,
-    }
 
 
 def _count_axis(largest: float, **extra: Any) -> dict:
@@ -180,7 +174,7 @@ def revenue_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figu
     )
     fig.update_layout(
         **base_layout(
-            yaxis=_money_axis(currency),
+            yaxis=money_axis(currency),
             xaxis=_period_axis(granularity),
             bargap=0.15,
             hovermode="closest",
@@ -272,7 +266,7 @@ def orders_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figur
             xaxis=_period_axis(granularity),
             bargap=0.15,
             yaxis=_count_axis(int(df["orders"].max()), title={"text": "Orders"}),
-            yaxis2=_money_axis(
+            yaxis2=money_axis(
                 currency,
                 overlaying="y",
                 side="right",
@@ -357,41 +351,6 @@ def lost_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figure:
 # --- clickable breakdowns ---------------------------------------------------------------------
 
 
-def platform_figure(df: pd.DataFrame) -> go.Figure:
-    """Orders per platform stacked by status; a click on a bar filters by its platform."""
-    if df is None or df.empty:
-        return empty_figure("No orders in the selected period")
-    table = df.pivot_table(
-        index=["platform", "platform_name"],
-        columns="status",
-        values="orders",
-        aggfunc="sum",
-        fill_value=0,
-    )
-    table = table.loc[table.sum(axis=1).sort_values(ascending=False).index]
-    codes = [code for code, _ in table.index]
-    names = [name for _, name in table.index]
-    fig = go.Figure()
-    for status in ORDER_STATUSES:
-        values = [int(v) for v in table[status]] if status in table.columns else [0] * len(table)
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=values,
-                name=status.capitalize(),
-                customdata=codes,
-                marker={"color": STATUS_COLORS[status]},
-                hovertemplate="%{x}<br>"
-                + status.capitalize()
-                + ": %{y:,}<extra>click to filter</extra>",
-            )
-        )
-    layout = base_layout(barmode="stack", bargap=0.35, clickmode="event")
-    layout["legend"] = {**layout["legend"], "traceorder": "normal"}
-    fig.update_layout(**layout)
-    return fig
-
-
 def status_figure(df: pd.DataFrame, currency: str) -> go.Figure:
     """Orders per status (lifecycle order, top to bottom); a click filters by that status."""
     if df is None or df.empty or not df["orders"].any():
@@ -456,7 +415,7 @@ def category_figure(df: pd.DataFrame, currency: str) -> go.Figure:
             bargap=0.3,
             margin={"l": 110, "r": 16, "t": 8, "b": 32},
             yaxis={"autorange": "reversed", "automargin": True},
-            xaxis=_money_axis(currency),
+            xaxis=money_axis(currency),
         )
     )
     return fig
@@ -471,7 +430,7 @@ def ranking_figure(df: pd.DataFrame, metric: str, currency: str, top: int = 10) 
     if metric == "units":
         values, axis = list(best["units"]), {"gridcolor": GRID_COLOR, "rangemode": "tozero"}
     else:
-        values, axis = [to_major(v, currency) for v in best["revenue_cents"]], _money_axis(currency)
+        values, axis = [to_major(v, currency) for v in best["revenue_cents"]], money_axis(currency)
     hover = [
         f"#{r} {n}<br>{format_money(c, currency)} · {format_count(u)} units · {format_share(s)} of revenue"
         for r, n, c, u, s in zip(
@@ -498,58 +457,3 @@ def ranking_figure(df: pd.DataFrame, metric: str, currency: str, top: int = 10) 
         )
     )
     return fig
-
-
-# --- cross-filtering --------------------------------------------------------------------------
-
-
-def clicked_code(click_data: Mapping[str, Any] | None) -> str | None:
-    """The code a clicked bar stands for (its ``customdata``), or None."""
-    points = (click_data or {}).get("points") or []
-    if not points:
-        return None
-    code = points[0].get("customdata")
-    if isinstance(code, list):
-        code = code[0] if code else None
-    return str(code) if code not in (None, "") else None
-
-
-def toggle_selection(current: Sequence[str] | None, code: str) -> list[str]:
-    """A click selects one value; clicking the only selected value again clears the selection."""
-    return [] if list(current or []) == [code] else [code]
-
-
-def filter_chips(
-    selected: Mapping[str, Sequence[str] | None], names: Mapping[str, Mapping[str, str]]
-) -> list:
-    """One removable chip per active cross-filter (``dimension -> codes``), e.g. "Platform: Web ✕"."""
-    chips = []
-    for dimension, label in CHIP_LABELS.items():
-        codes = list(selected.get(dimension) or [])
-        if not codes:
-            continue
-        lookup = names.get(dimension, {})
-        shown = ", ".join(lookup.get(c, c.capitalize()) for c in codes)
-        chips.append(
-            html.Button(
-                [
-                    html.Span(f"{label}: ", className="text-body-secondary"),
-                    html.Span(shown, className="fw-semibold"),
-                    html.Span("✕", className="ms-2", **{"aria-hidden": "true"}),
-                ],
-                id=Sales.chip_clear(dimension),
-                n_clicks=0,
-                type="button",
-                className="app-chip btn btn-sm btn-light rounded-pill border me-2 mb-1",
-                title=f"Clear the {label.lower()} filter",
-                **{"aria-label": f"Clear {label.lower()} filter {shown}"},
-            )
-        )
-    if not chips:
-        return [
-            html.Span(
-                "Click a platform, status or category in a chart to filter the whole page.",
-                className="text-body-secondary small",
-            )
-        ]
-    return [html.Span("Filtered by", className="text-body-secondary small me-2"), *chips]

@@ -8,7 +8,7 @@ from bi_app.filters import parse_granularity
 from components.chart_card import chart_card, graph
 from components.data_grid import GridColumn, data_grid
 from components.filter_bar import filter_bar, load_filter_context, query_search
-from components.ids import Overview, OverviewPanel
+from components.ids import Overview
 from components.kpi_card import kpi_placeholders
 
 dash.register_page(
@@ -76,11 +76,11 @@ def layout(**query):
                     ),
                 ]
             ),
-            html.Div(id=OverviewPanel.TOP_PRODUCTS_MESSAGE),
+            html.Div(id=Overview.TOP_PRODUCTS_MESSAGE),
             data_grid(
                 Overview.TOP_PRODUCTS, top_products_columns(), [], title="Top products", height=520
             ),
-            html.Div(id=OverviewPanel.GRANULARITY_URL_DUMMY, hidden=True),
+            html.Div(id=Overview.GRANULARITY_URL_DUMMY, hidden=True),
         ],
         className="app-page app-overview",
     )

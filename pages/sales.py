@@ -5,8 +5,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from bi_app.data.sales_page import RANK_METRICS, parse_statuses
-from bi_app.filters import parse_granularity
+from bi_app.data.sales import RANK_METRICS
+from bi_app.filters import parse_granularity, parse_statuses
 from components.chart_card import chart_card, graph
 from components.data_grid import GridColumn, data_grid
 from components.filter_bar import filter_bar, load_filter_context, query_search

@@ -37,3 +37,11 @@ def data_bounds() -> tuple[dt.date, dt.date] | None:
     if first is None:
         return None
     return first, last
+
+
+def display_names() -> dict[str, dict[str, str]]:
+    """Code → name for each filter dimension that has a catalogue (platform, category)."""
+    return {
+        "platform": {p["code"]: p["name"] for p in platforms()},
+        "category": {c["code"]: c["name"] for c in categories()},
+    }

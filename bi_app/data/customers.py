@@ -22,6 +22,9 @@ from bi_app.analytics import cohorts, kpi
 from bi_app.analytics.segmentation import SEGMENTS, SegmentThresholds, movement_matrix, summarize
 from bi_app.data import settings
 from bi_app.data._common import (
+    Codes,
+    DateArg,
+    as_date,
     category_filter,
     date_range,
     engine,
@@ -47,9 +50,6 @@ NAMESPACE = "customers"
 LIST_LIMIT = 5000
 MAX_LIST_LIMIT = 50_000
 LIST_SORTS = ("spend", "last_visit", "visits")
-
-Codes = tuple[str, ...] | None
-DateArg = dt.date | str
 
 
 def thresholds() -> SegmentThresholds:
@@ -196,18 +196,10 @@ def segment_trend(start: DateArg, end: DateArg) -> pd.DataFrame:
              .where(snap.c.month >= _month(first), snap.c.month <= _month(last))
              .group_by(snap.c.month, segment))
     with engine().connect() as conn:
-        found = {(_as_date(m), seg): int(n) for m, seg, n in conn.execute(query)}
+        found = {(as_date(m), seg): int(n) for m, seg, n in conn.execute(query)}
     months = sorted({m for m, _ in found})
     rows = [(m, seg, found.get((m, seg), 0)) for m in months for seg in SEGMENTS]
     return pd.DataFrame(rows, columns=["month", "segment", "customers"]).astype({"customers": "int64"})
-
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 @cached(NAMESPACE)
@@ -250,7 +242,7 @@ def cohort_retention(start: DateArg, end: DateArg, platforms: Codes = None,
              .where(firsts.c.cohort >= literal(_month(first), Date), firsts.c.cohort <= literal(last, Date))
              .group_by(firsts.c.cohort, active.c.month))
     with engine().connect() as conn:
-        rows = [(_as_date(c), _as_date(m), int(n)) for c, m, n in conn.execute(query)]
+        rows = [(as_date(c), as_date(m), int(n)) for c, m, n in conn.execute(query)]
     return cohorts.retention_table(pd.DataFrame(rows, columns=["cohort", "month", "customers"]))
 
 

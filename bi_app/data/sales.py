@@ -7,10 +7,17 @@ orders containing such items — per category, so with several categories select
 items from two of them counts twice (the category roll-up keeps no order identity). Customer
 counts are exact distinct counts in every case.
 
+Functions taking ``statuses`` also filter by order status (the Sales page's status filter): with
+statuses chosen, "revenue" is the value of orders in those statuses, so choosing "refunded" shows
+what was refunded; None keeps the revenue statuses. The share of orders cancelled or refunded is
+taken over orders of every status in the same dates, platforms and categories.
+
 Product rankings and customer counts read whole months (customers without a platform filter:
 whole quarters, then months) of a range from the coarser roll-ups and only the edge days from
 the daily ones (:func:`bi_app.db.rollups.plan_range`), so a year costs a few periods of rows
 instead of 365 days of them.
+
+Growth against earlier periods lives in :mod:`bi_app.data.sales_growth`.
 """
 from __future__ import annotations
 
@@ -18,57 +25,54 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import case, false, func, select
 
-from bi_app.analytics import kpi
+from bi_app.analytics import growth, kpi
 from bi_app.data._common import (
+    Codes,
+    DateArg,
     category_filter,
     check_granularity,
     date_range,
     engine,
+    period_frame,
+    period_sums_query,
     platform_filter,
     previous_period,
+    sales_table,
+    sales_where,
+    selected_statuses,
 )
 from bi_app.data.cache import cached
 from bi_app.db.models import (
-    ORDER_STATUSES,
+    ORDER_STATUSES,  # re-exported: the UI takes the status list from here, not from the models
     REVENUE_STATUSES,
     Category,
     DailyCategorySales,
-    DailyOrders,
     Product,
     SalesPlatform,
 )
 from bi_app.db.rollups import active_customer_ids, product_sales_rows
 
+__all__ = [
+    "LOST_STATUSES", "NAMESPACE", "ORDER_STATUSES", "RANK_METRICS", "category_sales",
+    "lost_orders_trend", "order_totals", "orders_by_platform_status", "orders_by_status",
+    "overview_kpis", "product_ranking", "revenue_trend", "sales_totals", "top_products",
+]
+
 NAMESPACE = "sales"
 MAX_TOP_PRODUCTS = 10_000
-
-Codes = tuple[str, ...] | None
-DateArg = dt.date | str
-
-
-def _sales_table(categories: Codes) -> Any:
-    """The roll-up that answers a query: order totals, or item sales when categories are set."""
-    return DailyCategorySales.__table__ if categories else DailyOrders.__table__
+MAX_PRODUCTS = 5_000
+LOST_STATUSES = ("cancelled", "refunded")
+RANK_METRICS = ("revenue", "units")
 
 
-def _where(table: Any, start: dt.date, end: dt.date, platforms: Codes, categories: Codes,
-           revenue_only: bool = True) -> list[Any]:
-    conditions = [table.c.day >= start, table.c.day <= end]
-    if revenue_only:
-        conditions.append(table.c.status.in_(REVENUE_STATUSES))
-    conditions += platform_filter(table.c.platform_id, platforms)
-    if categories:
-        conditions += category_filter(table.c.category_id, categories)
-    return conditions
-
-
-def _filters(platforms: Codes, categories: Codes, revenue_only: bool = True) -> Any:
-    """``where(table)`` for the grain helpers of :mod:`bi_app.db.rollups`."""
+def _grain_where(platforms: Codes, categories: Codes, statuses: tuple[str, ...] | None) -> Any:
+    """``where(table)`` for the grain helpers of :mod:`bi_app.db.rollups` (``statuses`` None:
+    no status condition, for the activity rows, which hold revenue orders only)."""
 
     def where(table: Any) -> list[Any]:
-        conditions = [table.c.status.in_(REVENUE_STATUSES)] if revenue_only else []
+        conditions = [table.c.status.in_(statuses)] if statuses is not None else []
         if platforms:  # the grains of unfiltered customer counts have no platform column
             conditions += platform_filter(table.c.platform_id, platforms)
         if categories:
@@ -78,25 +82,32 @@ def _filters(platforms: Codes, categories: Codes, revenue_only: bool = True) -> 
     return where
 
 
+def _sum_if(column: Any, condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, column), else_=0)), 0)
+
+
 def _active_customers_query(start: dt.date, end: dt.date, platforms: Codes, categories: Codes) -> Any:
-    # Activity rows hold revenue orders only, and carry no status column.
-    ids = active_customer_ids(start, end, _filters(platforms, categories, revenue_only=False),
+    ids = active_customer_ids(start, end, _grain_where(platforms, categories, None),
                               by_platform=bool(platforms), by_category=bool(categories))
     # COUNT over a DISTINCT/UNION subquery lets PostgreSQL hash instead of sorting for COUNT(DISTINCT).
     return select(func.count()).select_from(ids.subquery("customers"))
+
+
+# --- totals -----------------------------------------------------------------------------------
 
 
 @cached(NAMESPACE)
 def sales_totals(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None) -> dict:
     """``{"revenue_cents", "orders", "active_customers", "units"}`` for days ``start..end``."""
     first, last = date_range(start, end)
-    table = _sales_table(categories)
+    table = sales_table(categories)
     query = select(
         func.coalesce(func.sum(table.c.revenue_cents), 0),
         func.coalesce(func.sum(table.c.orders), 0),
         func.coalesce(func.sum(table.c.units), 0),
         _active_customers_query(first, last, platforms, categories).scalar_subquery(),
-    ).where(*_where(table, first, last, platforms, categories))
+    ).where(*sales_where(table, first, last, platforms, categories),
+            table.c.status.in_(REVENUE_STATUSES))
     with engine().connect() as conn:
         revenue, orders, units, customers = conn.execute(query).one()
     return {"revenue_cents": int(revenue), "orders": int(orders),
@@ -114,63 +125,155 @@ def overview_kpis(start: DateArg, end: DateArg, platforms: Codes = None,
     return kpi.overview_kpis(current, previous)
 
 
-def _periods(start: dt.date, end: dt.date, granularity: str) -> list[dt.date]:
-    """Every period start touching ``start..end``, in order (a partial first week or month is
-    labelled by its start, like the roll-up's ``week``/``month`` columns)."""
-    if granularity == "day":
-        return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    if granularity == "week":
-        first = start - dt.timedelta(days=start.weekday())
-        return [first + dt.timedelta(weeks=i) for i in range((end - first).days // 7 + 1)]
-    periods, month = [], start.replace(day=1)
-    while month <= end:
-        periods.append(month)
-        month = (month + dt.timedelta(days=32)).replace(day=1)
-    return periods
+@cached(NAMESPACE)
+def order_totals(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
+                 statuses: Codes = None) -> dict:
+    """``{"revenue_cents", "orders", "lost_orders", "lost_cents", "all_orders"}`` for the days:
+    sales in the chosen statuses, cancelled/refunded orders among them, and orders of any status."""
+    first, last = date_range(start, end)
+    table = sales_table(categories)
+    selected = table.c.status.in_(selected_statuses(statuses))
+    lost = table.c.status.in_([s for s in LOST_STATUSES if not statuses or s in statuses])
+    query = select(
+        _sum_if(table.c.revenue_cents, selected),
+        _sum_if(table.c.orders, selected),
+        _sum_if(table.c.orders, lost),
+        _sum_if(table.c.revenue_cents, lost),
+        func.coalesce(func.sum(table.c.orders), 0),
+    ).where(*sales_where(table, first, last, platforms, categories))
+    with engine().connect() as conn:
+        revenue, orders, lost_orders, lost_cents, all_orders = conn.execute(query).one()
+    return {"revenue_cents": int(revenue), "orders": int(orders), "lost_orders": int(lost_orders),
+            "lost_cents": int(lost_cents), "all_orders": int(all_orders)}
+
+
+# --- per period -------------------------------------------------------------------------------
 
 
 @cached(NAMESPACE)
 def revenue_trend(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                  granularity: str = "day") -> pd.DataFrame:
-    """Columns ``period`` (date), ``revenue_cents``, ``orders``: one row per period, zeros included."""
+                  statuses: Codes = None, granularity: str = "day") -> pd.DataFrame:
+    """Columns ``period`` (date), ``revenue_cents``, ``orders``: one row per period touching the
+    days (only the days inside the range count), zeros included."""
     first, last = date_range(start, end)
     check_granularity(granularity)
-    table = _sales_table(categories)
+    query = period_sums_query(first, last, platforms, categories, statuses, granularity)
+    with engine().connect() as conn:
+        found = {row[0]: (int(row[1]), int(row[2])) for row in conn.execute(query)}
+    return period_frame(found, growth.periods(first, last, granularity), ("revenue_cents", "orders"))
+
+
+@cached(NAMESPACE)
+def lost_orders_trend(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
+                      statuses: Codes = None, granularity: str = "day") -> pd.DataFrame:
+    """Cancellations and refunds per period: ``period``, ``cancelled_orders``, ``cancelled_cents``,
+    ``refunded_orders``, ``refunded_cents``, ``all_orders`` and ``lost_share`` (of all orders)."""
+    first, last = date_range(start, end)
+    check_granularity(granularity)
+    table = sales_table(categories)
     period = table.c[granularity]
+    measures = []
+    for status in LOST_STATUSES:
+        counted = table.c.status == status if not statuses or status in statuses else false()
+        measures += [_sum_if(table.c.orders, counted), _sum_if(table.c.revenue_cents, counted)]
     query = (
-        select(period, func.sum(table.c.revenue_cents), func.sum(table.c.orders))
-        .where(*_where(table, first, last, platforms, categories))
+        select(period, *measures, func.sum(table.c.orders))
+        .where(*sales_where(table, first, last, platforms, categories))
         .group_by(period)
     )
     with engine().connect() as conn:
-        found = {row[0]: (int(row[1]), int(row[2])) for row in conn.execute(query)}
-    periods = _periods(first, last, granularity)
-    return pd.DataFrame({
-        "period": periods,
-        "revenue_cents": pd.array([found.get(p, (0, 0))[0] for p in periods], dtype="int64"),
-        "orders": pd.array([found.get(p, (0, 0))[1] for p in periods], dtype="int64"),
-    })
+        found = {row[0]: tuple(int(v) for v in row[1:]) for row in conn.execute(query)}
+    columns = ("cancelled_orders", "cancelled_cents", "refunded_orders", "refunded_cents", "all_orders")
+    frame = period_frame(found, growth.periods(first, last, granularity), columns)
+    frame["lost_share"] = [
+        growth.share(c + r, n)
+        for c, r, n in zip(frame["cancelled_orders"], frame["refunded_orders"], frame["all_orders"])
+    ]
+    return frame
+
+
+# --- breakdowns -------------------------------------------------------------------------------
 
 
 @cached(NAMESPACE)
 def orders_by_platform_status(start: DateArg, end: DateArg, platforms: Codes = None,
-                              categories: Codes = None) -> pd.DataFrame:
-    """Columns ``platform`` (code), ``platform_name``, ``status``, ``orders`` — every status,
-    cancellations and refunds included; only combinations that occurred."""
+                              categories: Codes = None, statuses: Codes = None) -> pd.DataFrame:
+    """Columns ``platform`` (code), ``platform_name``, ``status``, ``orders``, ``revenue_cents``
+    for every status — cancellations and refunds included — or the chosen ones; only
+    combinations that occurred, by platform code then in lifecycle order."""
     first, last = date_range(start, end)
-    table = _sales_table(categories)
+    table = sales_table(categories)
+    conditions = sales_where(table, first, last, platforms, categories)
+    if statuses:
+        conditions.append(table.c.status.in_(statuses))
     query = (
-        select(SalesPlatform.code, SalesPlatform.name, table.c.status, func.sum(table.c.orders))
+        select(SalesPlatform.code, SalesPlatform.name, table.c.status,
+               func.sum(table.c.orders), func.sum(table.c.revenue_cents))
         .join(SalesPlatform, SalesPlatform.id == table.c.platform_id)
-        .where(*_where(table, first, last, platforms, categories, revenue_only=False))
+        .where(*conditions)
         .group_by(SalesPlatform.code, SalesPlatform.name, table.c.status)
     )
     with engine().connect() as conn:
-        rows = [(code, name, status, int(orders)) for code, name, status, orders in conn.execute(query)]
+        rows = [(code, name, status, int(orders), int(cents))
+                for code, name, status, orders, cents in conn.execute(query)]
     rank = {status: i for i, status in enumerate(ORDER_STATUSES)}
     rows.sort(key=lambda r: (r[0], rank.get(r[2], len(rank)), r[2]))
-    frame = pd.DataFrame(rows, columns=["platform", "platform_name", "status", "orders"])
-    return frame.astype({"orders": "int64"})
+    frame = pd.DataFrame(rows, columns=["platform", "platform_name", "status", "orders", "revenue_cents"])
+    return frame.astype({"orders": "int64", "revenue_cents": "int64"})
+
+
+@cached(NAMESPACE)
+def orders_by_status(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
+                     statuses: Codes = None) -> pd.DataFrame:
+    """Columns ``status``, ``orders``, ``revenue_cents``, ``share`` (of the orders shown): one row
+    per known status (or per chosen status), zeros included, in lifecycle order."""
+    first, last = date_range(start, end)
+    table = sales_table(categories)
+    query = (
+        select(table.c.status, func.sum(table.c.orders), func.sum(table.c.revenue_cents))
+        .where(*sales_where(table, first, last, platforms, categories))
+        .group_by(table.c.status)
+    )
+    with engine().connect() as conn:
+        found = {status: (int(orders), int(cents)) for status, orders, cents in conn.execute(query)}
+    shown = [s for s in ORDER_STATUSES if not statuses or s in statuses]
+    total = sum(found.get(s, (0, 0))[0] for s in shown)
+    frame = pd.DataFrame({
+        "status": shown,
+        "orders": pd.array([found.get(s, (0, 0))[0] for s in shown], dtype="int64"),
+        "revenue_cents": pd.array([found.get(s, (0, 0))[1] for s in shown], dtype="int64"),
+    })
+    frame["share"] = [growth.share(n, total) for n in frame["orders"]]
+    return frame
+
+
+@cached(NAMESPACE)
+def category_sales(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
+                   statuses: Codes = None) -> pd.DataFrame:
+    """Columns ``category`` (code), ``category_name``, ``revenue_cents``, ``units``, ``orders``,
+    ``share`` (of item revenue shown), by revenue; categories without sales are left out."""
+    first, last = date_range(start, end)
+    table = DailyCategorySales.__table__
+    revenue = func.sum(table.c.revenue_cents)
+    query = (
+        select(Category.code, Category.name, revenue, func.sum(table.c.units), func.sum(table.c.orders))
+        .join(Category, Category.id == table.c.category_id)
+        .where(*sales_where(table, first, last, platforms, categories),
+               table.c.status.in_(selected_statuses(statuses)))
+        .group_by(Category.code, Category.name)
+        .order_by(revenue.desc(), Category.code)
+    )
+    with engine().connect() as conn:
+        rows = [(code, name, int(rev), int(units), int(orders))
+                for code, name, rev, units, orders in conn.execute(query)]
+    frame = pd.DataFrame(rows, columns=["category", "category_name", "revenue_cents", "units", "orders"])
+    frame = frame.astype({"revenue_cents": "int64", "units": "int64", "orders": "int64"})
+    total = int(frame["revenue_cents"].sum())
+    frame["share"] = [growth.share(int(v), total) for v in frame["revenue_cents"]]
+    return frame
+
+
+# --- products ---------------------------------------------------------------------------------
 
 
 @cached(NAMESPACE)
@@ -181,7 +284,7 @@ def top_products(start: DateArg, end: DateArg, platforms: Codes = None, categori
     first, last = date_range(start, end)
     if not 1 <= int(limit) <= MAX_TOP_PRODUCTS:
         raise ValueError(f"limit: expected 1..{MAX_TOP_PRODUCTS}, got {limit!r}")
-    sold = product_sales_rows(first, last, _filters(platforms, categories))
+    sold = product_sales_rows(first, last, _grain_where(platforms, categories, REVENUE_STATUSES))
     revenue = func.sum(sold.c.revenue_cents)
     query = (
         select(Product.sku, Product.name, Category.name, func.sum(sold.c.units),
@@ -198,3 +301,39 @@ def top_products(start: DateArg, end: DateArg, platforms: Codes = None, categori
                 for sku, name, category, units, orders, rev in conn.execute(query)]
     frame = pd.DataFrame(rows, columns=["sku", "product", "category", "units", "orders", "revenue_cents"])
     return frame.astype({"units": "int64", "orders": "int64", "revenue_cents": "int64"})
+
+
+@cached(NAMESPACE)
+def product_ranking(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
+                    statuses: Codes = None, metric: str = "revenue", limit: int = 1000) -> pd.DataFrame:
+    """Best sellers by ``metric`` (``revenue`` or ``units``; ties by the other, then SKU):
+    ``rank``, ``sku``, ``product``, ``category``, ``units``, ``orders``, ``revenue_cents`` and
+    ``share`` — the product's fraction of the revenue of *all* products under the filters."""
+    first, last = date_range(start, end)
+    if metric not in RANK_METRICS:
+        raise ValueError(f"metric: expected one of {', '.join(RANK_METRICS)}, got {metric!r}")
+    if not 1 <= int(limit) <= MAX_PRODUCTS:
+        raise ValueError(f"limit: expected 1..{MAX_PRODUCTS}, got {limit!r}")
+    where = _grain_where(platforms, categories, selected_statuses(statuses))
+    # Whole months from the monthly product roll-up, edge days from the daily one.
+    sold = product_sales_rows(first, last, where)
+    revenue, units = func.sum(sold.c.revenue_cents), func.sum(sold.c.units)
+    everything = product_sales_rows(first, last, where)
+    total = select(func.coalesce(func.sum(everything.c.revenue_cents), 0)).scalar_subquery()
+    order = (revenue.desc(), units.desc()) if metric == "revenue" else (units.desc(), revenue.desc())
+    query = (
+        select(Product.sku, Product.name, Category.name, units, func.sum(sold.c.orders), revenue, total)
+        .select_from(sold)
+        .join(Product, Product.id == sold.c.product_id)
+        .join(Category, Category.id == sold.c.category_id)
+        .group_by(Product.sku, Product.name, Category.name)
+        .order_by(*order, Product.sku)
+        .limit(int(limit))
+    )
+    with engine().connect() as conn:
+        rows = [(i, sku, name, category, int(u), int(o), int(r), growth.share(int(r), int(t)))
+                for i, (sku, name, category, u, o, r, t) in enumerate(conn.execute(query), start=1)]
+    frame = pd.DataFrame(
+        rows, columns=["rank", "sku", "product", "category", "units", "orders", "revenue_cents", "share"]
+    )
+    return frame.astype({"rank": "int64", "units": "int64", "orders": "int64", "revenue_cents": "int64"})

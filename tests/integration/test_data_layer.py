@@ -9,10 +9,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
-from bi_app.db.models import Category, Customer, Order, OrderItem, Product, SalesPlatform
-from bi_app.db.rollups import refresh_rollups
+from tests.sales_dataset import load_sales_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -51,27 +50,8 @@ CUSTOMERS = (1, 2, 3, 4)
 
 def load_dataset(engine: Engine, orders: list[tuple] = ORDERS) -> None:
     """Insert the catalog and ``orders`` into a migrated, empty database and build the roll-ups."""
-    prices = {p[0]: p[4] for p in PRODUCTS}
-    items, item_id = [], 0
-    for order_id, *_rest, lines in orders:
-        for product_id, quantity in lines:
-            item_id += 1
-            items.append({"id": item_id, "order_id": order_id, "product_id": product_id, "quantity": quantity,
-                              "unit_price_cents": prices[product_id],
-                              "amount_cents": prices[product_id] * quantity})
-    with engine.begin() as conn:
-        conn.execute(insert(SalesPlatform), [{"id": i, "code": c, "name": n} for i, c, n in PLATFORMS])
-        conn.execute(insert(Category), [{"id": i, "code": c, "name": n} for i, c, n in CATEGORIES])
-        conn.execute(insert(Product), [{"id": i, "sku": s, "name": n, "category_id": c, "unit_price_cents": p,
-                                            "unit_cost_cents": 0, "active": True}
-                                       for i, s, n, c, p in PRODUCTS])
-        conn.execute(insert(Customer), [{"id": i, "external_id": f"C{i}", "name": f"Customer {i}",
-                                             "created_at": T(2023, 1, 1)} for i in CUSTOMERS])
-        conn.execute(insert(Order), [{"id": o, "order_number": f"O-{o}", "customer_id": c, "platform_id": p,
-                                          "status": s, "ordered_at": at, "total_cents": total}
-                                     for o, c, p, s, at, total, _ in orders])
-        conn.execute(insert(OrderItem), items)
-    refresh_rollups(engine)
+    load_sales_dataset(engine, platforms=PLATFORMS, categories=CATEGORIES, products=PRODUCTS,
+                       customers=CUSTOMERS, orders=orders, customers_since=T(2023, 1, 1))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -191,14 +171,14 @@ def test_orders_by_platform_status_includes_every_status(dataset_db):
     from bi_app.data.sales import orders_by_platform_status
 
     frame = orders_by_platform_status(START, END)
-    assert list(frame.columns) == ["platform", "platform_name", "status", "orders"]
+    assert list(frame.columns) == ["platform", "platform_name", "status", "orders", "revenue_cents"]
     assert [tuple(r) for r in frame.itertuples(index=False)] == [
-        ("app", "Mobile app", "shipped", 1),
-        ("app", "Mobile app", "cancelled", 1),
-        ("app", "Mobile app", "refunded", 1),
-        ("web", "Web shop", "pending", 1),
-        ("web", "Web shop", "paid", 2),
-        ("web", "Web shop", "delivered", 1),
+        ("app", "Mobile app", "shipped", 1, 2000),
+        ("app", "Mobile app", "cancelled", 1, 1000),
+        ("app", "Mobile app", "refunded", 1, 5000),
+        ("web", "Web shop", "pending", 1, 500),
+        ("web", "Web shop", "paid", 2, 6200),  # orders 1 (2500) and 7 (3700)
+        ("web", "Web shop", "delivered", 1, 2500),
     ]
     toys = orders_by_platform_status(START, END, categories=("toys",))
     assert [tuple(r) for r in toys[["platform", "status", "orders"]].itertuples(index=False)] == [

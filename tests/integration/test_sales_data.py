@@ -1,4 +1,5 @@
-"""The Sales page's queries against a small hand-made dataset, on SQLite and PostgreSQL.
+"""The sales queries with a status filter and the growth queries (:mod:`bi_app.data.sales`,
+:mod:`bi_app.data.sales_growth`) against a small hand-made dataset, on SQLite and PostgreSQL.
 
 Every expected number below was worked out by hand from ORDERS (see the comments), not by running
 the code. The main range is January 2024; the previous equal period is December 2023 and the
@@ -10,10 +11,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
-from bi_app.db.models import Category, Customer, Order, OrderItem, Product, SalesPlatform
-from bi_app.db.rollups import refresh_rollups
+from tests.sales_dataset import load_sales_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -47,62 +47,8 @@ ORDERS = [
 
 
 def load_dataset(engine: Engine) -> None:
-    prices = {p[0]: p[4] for p in PRODUCTS}
-    items = [
-        dict(
-            order_id=o[0],
-            product_id=pid,
-            quantity=qty,
-            unit_price_cents=prices[pid],
-            amount_cents=prices[pid] * qty,
-        )
-        for o in ORDERS
-        for pid, qty in o[6]
-    ]
-    for i, item in enumerate(items, start=1):
-        item["id"] = i
-    with engine.begin() as conn:
-        conn.execute(insert(SalesPlatform), [dict(id=i, code=c, name=n) for i, c, n in PLATFORMS])
-        conn.execute(insert(Category), [dict(id=i, code=c, name=n) for i, c, n in CATEGORIES])
-        conn.execute(
-            insert(Product),
-            [
-                dict(
-                    id=i,
-                    sku=s,
-                    name=n,
-                    category_id=c,
-                    unit_price_cents=p,
-                    unit_cost_cents=0,
-                    active=True,
-                )
-                for i, s, n, c, p in PRODUCTS
-            ],
-        )
-        conn.execute(
-            insert(Customer),
-            [
-                dict(id=i, external_id=f"C{i}", name=f"Customer {i}", created_at=T(2022, 1, 1))
-                for i in (1, 2, 3)
-            ],
-        )
-        conn.execute(
-            insert(Order),
-            [
-                dict(
-                    id=o,
-                    order_number=f"O-{o}",
-                    customer_id=c,
-                    platform_id=p,
-                    status=s,
-                    ordered_at=at,
-                    total_cents=total,
-                )
-                for o, c, p, s, at, total, _ in ORDERS
-            ],
-        )
-        conn.execute(insert(OrderItem), items)
-    refresh_rollups(engine)
+    load_sales_dataset(engine, platforms=PLATFORMS, categories=CATEGORIES, products=PRODUCTS,
+                       customers=(1, 2, 3), orders=ORDERS, customers_since=T(2022, 1, 1))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -125,29 +71,6 @@ def _records(df):
     return df.to_dict("records")
 
 
-# --- the status parameter ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected", "notices"),
-    [
-        (None, None, 0),
-        ("", None, 0),
-        ("refunded", ("refunded",), 0),
-        ("Shipped, PAID", ("paid", "shipped"), 0),  # lifecycle order, case-insensitive
-        (["cancelled", "bogus"], ("cancelled",), 1),
-        ("<script>", None, 1),
-        (",".join(["pending", "paid", "shipped", "delivered", "cancelled", "refunded"]), None, 0),
-    ],
-)
-def test_parse_statuses(raw, expected, notices):
-    from bi_app.data.sales_page import parse_statuses
-
-    statuses, messages = parse_statuses(raw)
-    assert statuses == expected
-    assert len(messages) == notices
-
-
 # --- totals and KPIs --------------------------------------------------------------------------
 
 
@@ -155,34 +78,34 @@ def test_parse_statuses(raw, expected, notices):
     ("args", "expected"),
     [
         # revenue orders 1, 2, 3, 7; lost: 4 (cancelled 1000), 6 and 8 (refunded 5000 + 1000); 8 in all
-        (dict(), dict(revenue_cents=10700, orders=4, lost_orders=3, lost_cents=7000, all_orders=8)),
+        ({}, {"revenue_cents": 10700, "orders": 4, "lost_orders": 3, "lost_cents": 7000, "all_orders": 8}),
         # the value of refunded orders 6 and 8
         (
-            dict(statuses=("refunded",)),
-            dict(revenue_cents=6000, orders=2, lost_orders=2, lost_cents=6000, all_orders=8),
+            {"statuses": ("refunded",)},
+            {"revenue_cents": 6000, "orders": 2, "lost_orders": 2, "lost_cents": 6000, "all_orders": 8},
         ),
         # web: 1, 2, 7 earn; 8 refunded; 5 pending
         (
-            dict(platforms=("web",)),
-            dict(revenue_cents=8700, orders=3, lost_orders=1, lost_cents=1000, all_orders=5),
+            {"platforms": ("web",)},
+            {"revenue_cents": 8700, "orders": 3, "lost_orders": 1, "lost_cents": 1000, "all_orders": 5},
         ),
         # toys items: order 1 (500), 3 (2000); 5 is pending (500)
         (
-            dict(categories=("toys",)),
-            dict(revenue_cents=2500, orders=2, lost_orders=0, lost_cents=0, all_orders=3),
+            {"categories": ("toys",)},
+            {"revenue_cents": 2500, "orders": 2, "lost_orders": 0, "lost_cents": 0, "all_orders": 3},
         ),
     ],
 )
 def test_totals(dataset_url, args, expected):
-    from bi_app.data.sales_page import sales_page_totals
+    from bi_app.data.sales import order_totals
 
-    assert sales_page_totals(*JAN, **args) == expected
+    assert order_totals(*JAN, **args) == expected
 
 
 def test_kpis_pop_and_yoy(dataset_url):
-    from bi_app.data.sales_page import sales_page_kpis
+    from bi_app.data.sales_growth import growth_kpis
 
-    revenue, orders, aov, lost = sales_page_kpis(*JAN)
+    revenue, orders, aov, lost = growth_kpis(*JAN)
     # Dec 2023: order 401 (2500) earns, 402 cancelled; Jan 2023: 301 + 302 = 3000 from 2 orders
     assert (revenue.value, revenue.previous, revenue.year_ago) == (10700, 2500, 3000)
     assert revenue.pop_change == pytest.approx(328.0)
@@ -202,7 +125,7 @@ def test_kpis_pop_and_yoy(dataset_url):
 
 
 def test_monthly_growth(dataset_url):
-    from bi_app.data.sales_page import revenue_growth
+    from bi_app.data.sales_growth import revenue_growth
 
     (row,) = _records(revenue_growth(*JAN, granularity="month"))
     assert row["period"] == D(2024, 1, 1)
@@ -213,7 +136,7 @@ def test_monthly_growth(dataset_url):
 
 
 def test_weekly_growth_compares_52_weeks_earlier(dataset_url):
-    from bi_app.data.sales_page import revenue_growth
+    from bi_app.data.sales_growth import revenue_growth
 
     week1, week2 = _records(revenue_growth(D(2024, 1, 8), D(2024, 1, 21), granularity="week"))
     # week of Jan 8: order 3 (2000); the week before: orders 1 + 2 (5000); week of 2023-01-09: 301
@@ -236,7 +159,7 @@ def test_weekly_growth_compares_52_weeks_earlier(dataset_url):
 
 
 def test_partial_months_compare_the_same_days(dataset_url):
-    from bi_app.data.sales_page import revenue_growth
+    from bi_app.data.sales_growth import revenue_growth
 
     jan, feb = _records(revenue_growth(D(2024, 1, 15), D(2024, 2, 10), granularity="month"))
     # Jan 15-31: order 7 only; Dec 15-31 had nothing; Jan 15-31 2023: order 302 (1000)
@@ -253,7 +176,7 @@ def test_partial_months_compare_the_same_days(dataset_url):
 
 
 def test_daily_growth_by_status(dataset_url):
-    from bi_app.data.sales_page import revenue_growth
+    from bi_app.data.sales_growth import revenue_growth
 
     (day,) = _records(
         revenue_growth(D(2024, 1, 10), D(2024, 1, 10), statuses=("shipped", "cancelled"))
@@ -267,7 +190,7 @@ def test_daily_growth_by_status(dataset_url):
 
 
 def test_lost_orders_trend(dataset_url):
-    from bi_app.data.sales_page import lost_orders_trend
+    from bi_app.data.sales import lost_orders_trend
 
     (month,) = _records(lost_orders_trend(*JAN, granularity="month"))
     assert {
@@ -279,13 +202,13 @@ def test_lost_orders_trend(dataset_url):
             "refunded_cents",
             "all_orders",
         )
-    } == dict(
-        cancelled_orders=1,
-        cancelled_cents=1000,
-        refunded_orders=2,
-        refunded_cents=6000,
-        all_orders=8,
-    )
+    } == {
+        "cancelled_orders": 1,
+        "cancelled_cents": 1000,
+        "refunded_orders": 2,
+        "refunded_cents": 6000,
+        "all_orders": 8,
+    }
     assert month["lost_share"] == pytest.approx(0.375)
 
     week1, week2 = _records(lost_orders_trend(D(2024, 1, 8), D(2024, 1, 21), granularity="week"))
@@ -304,7 +227,7 @@ def test_lost_orders_trend(dataset_url):
 
 
 def test_orders_by_status_and_platform(dataset_url):
-    from bi_app.data.sales_page import orders_by_platform_status, orders_by_status
+    from bi_app.data.sales import orders_by_platform_status, orders_by_status
 
     by_status = {
         r["status"]: (r["orders"], r["revenue_cents"]) for r in _records(orders_by_status(*JAN))
@@ -338,7 +261,7 @@ def test_orders_by_status_and_platform(dataset_url):
 
 
 def test_category_sales(dataset_url):
-    from bi_app.data.sales_page import category_sales
+    from bi_app.data.sales import category_sales
 
     rows = _records(category_sales(*JAN))
     # books: order 1 (2 x B1), 2 (B2), 7 (B1 + B2); toys: order 1 (T1), 3 (4 x T1)
@@ -354,7 +277,7 @@ def test_category_sales(dataset_url):
 
 
 def test_product_ranking(dataset_url):
-    from bi_app.data.sales_page import product_ranking
+    from bi_app.data.sales import product_ranking
 
     by_revenue = _records(product_ranking(*JAN))
     # B1: 2000 + 1000 (3 units); B2: 2500 + 2500 (2 units); T1: 500 + 2000 (5 units)
@@ -380,7 +303,7 @@ def test_product_ranking(dataset_url):
 
 def test_results_are_cached_on_normalized_arguments(dataset_url, app_factory):
     from bi_app.data import cache
-    from bi_app.data.sales_page import product_ranking
+    from bi_app.data.sales import product_ranking
 
     app = app_factory(dataset_url)
     with app.server.app_context():
@@ -415,14 +338,15 @@ def test_growth_in_one_statement_equals_a_query_per_window(
     from sqlalchemy import event
 
     from bi_app.analytics import growth
-    from bi_app.data.sales_page import period_sales, revenue_growth
+    from bi_app.data.sales import revenue_trend
+    from bi_app.data.sales_growth import revenue_growth
     from bi_app.extensions import db
 
     args = (filters.get("platforms"), filters.get("categories"), filters.get("statuses"))
     expected = growth.growth_table(
-        period_sales(start, end, *args, granularity),
-        period_sales(*growth.comparison_window(start, end, granularity, "pop"), *args, granularity),
-        period_sales(*growth.comparison_window(start, end, granularity, "yoy"), *args, granularity),
+        revenue_trend(start, end, *args, granularity),
+        revenue_trend(*growth.comparison_window(start, end, granularity, "pop"), *args, granularity),
+        revenue_trend(*growth.comparison_window(start, end, granularity, "yoy"), *args, granularity),
         granularity,
     )
     sent: list[str] = []
@@ -443,7 +367,7 @@ def test_growth_in_one_statement_equals_a_query_per_window(
 
 def test_growth_is_one_cache_entry(dataset_url, app_factory):
     from bi_app.data import cache
-    from bi_app.data.sales_page import revenue_growth
+    from bi_app.data.sales_growth import revenue_growth
 
     app = app_factory(dataset_url)
     with app.server.app_context():
