@@ -32,6 +32,7 @@ class Page:
     ADMIN_IMPORT = ADMINS
     ADMIN_SETTINGS = ADMINS
     ADMIN_INTEGRATIONS = ADMINS
+    NOT_FOUND = EVERYONE
     SHELL = EVERYONE  # the sidebar, theme and filter bar every signed-in user sees
 
 

@@ -3,7 +3,10 @@
 import dash
 from dash import dcc, html
 
-dash.register_page(__name__, path="/404", name="Page not found", title="Page not found · bi-app")
+from bi_app.roles import Page
+
+dash.register_page(__name__, path="/404", name="Page not found", title="Page not found · bi-app",
+                   roles=Page.NOT_FOUND)
 
 
 def layout(**_query):

@@ -5,6 +5,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from bi_app.filters import parse_granularity
+from bi_app.roles import Page
 from components.chart_card import chart_card, graph
 from components.data_grid import GridColumn, data_grid
 from components.filter_bar import filter_bar, load_filter_context, query_search
@@ -13,6 +14,7 @@ from components.kpi_card import kpi_placeholders
 
 dash.register_page(
     __name__,
+    roles=Page.OVERVIEW,
     path="/",
     name="Overview",
     group="Business",

@@ -7,6 +7,7 @@ from dash import dcc, html
 
 from bi_app.data.sales import RANK_METRICS
 from bi_app.filters import parse_granularity, parse_statuses
+from bi_app.roles import Page
 from components.chart_card import chart_card, graph
 from components.data_grid import GridColumn, data_grid
 from components.filter_bar import filter_bar, load_filter_context, query_search
@@ -22,7 +23,7 @@ dash.register_page(
     order=10,
     title="Sales · bi-app",
     description="Revenue growth, orders, refunds and best sellers",
-    roles=("admin", "analyst", "viewer"),
+    roles=Page.SALES,
 )
 
 KPI_LABELS = ("Revenue", "Orders", "Average order value", "Cancelled or refunded")
