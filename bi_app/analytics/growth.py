@@ -27,7 +27,6 @@ from bi_app.analytics.kpi import change_pct
 
 GRANULARITIES = ("day", "week", "month")
 Comparison = Literal["pop", "yoy"]
-SERIES_COLUMNS = ("period", "revenue_cents", "orders")
 
 
 def _check(granularity: str) -> None:

@@ -41,15 +41,6 @@ def segment_of(visits: int, spend_cents: int, t: SegmentThresholds) -> str:
     return "loyal"
 
 
-def assign_segments(visits: pd.Series, spend_cents: pd.Series, t: SegmentThresholds) -> pd.Series:
-    """:func:`segment_of` for whole columns."""
-    v = visits.to_numpy(dtype="int64")
-    s = spend_cents.to_numpy(dtype="int64")
-    out = np.select([s >= t.vip_min_spend_cents, v <= t.new_max_visits, v <= t.growing_max_visits],
-                    ["vip", "new", "growing"], default="loyal")
-    return pd.Series(out, index=visits.index, dtype="object")
-
-
 def summarize(counts: pd.DataFrame) -> pd.DataFrame:
     """From columns ``segment``, ``customers``, ``revenue_cents`` (any order, missing segments
     allowed) to one row per segment in :data:`SEGMENTS` order with ``customer_share`` and

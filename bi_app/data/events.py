@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Integer, case, cast, func, or_, select
+from sqlalchemy import case, func, or_, select
 
 from bi_app.analytics import roi
 from bi_app.analytics.event_suggestions import Suggestion, suggestions
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 NAMESPACE = "events"
 HELD_STATUSES = ("completed", "running")
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
-PROFILE_DIMENSIONS = ("age_band", "gender", "region", "returning")
 THRESHOLD_DEFAULTS: dict[str, Any] = {
     "events.attendance_min": 0.70,
     "events.industry_avg_roi_pct": 25.0,
@@ -337,12 +336,6 @@ def organizer_comparison(event_id: int, limit: int = 5) -> pd.DataFrame:
     with engine().connect() as conn:
         rows = conn.execute(query).all()
     return _list_frame(rows)
-
-
-@cached(NAMESPACE)
-def event_exists(event_id: int) -> bool:
-    with engine().connect() as conn:
-        return conn.execute(select(cast(func.count(), Integer)).where(Event.id == event_id)).scalar() > 0
 
 
 @cached(NAMESPACE)
