@@ -1,21 +1,24 @@
 """Settings read from ``BI_*`` environment variables through strict parsers.
 
-An invalid value raises :class:`ConfigError` naming the variable, so start-up stops with a
-message an operator can act on instead of a traceback deep inside a library.
+Each field of :class:`Settings` carries its variable name and its parser (see :func:`setting`),
+so adding a variable is one edit. An invalid value raises :class:`ConfigError` naming the
+variable, so start-up stops with a message an operator can act on instead of a traceback deep
+inside a library.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 ENVIRONMENTS = ("development", "production", "test")
-SECRET_FIELDS = ("secret_key", "admin_password", "database_url", "redis_url")
 
 
 class ConfigError(ValueError):
@@ -30,6 +33,10 @@ def _parse_int(name: str, raw: str, minimum: int, maximum: int) -> int:
     if not minimum <= value <= maximum:
         raise ConfigError(f"{name}: expected a value between {minimum} and {maximum}, got {value}")
     return value
+
+
+def _int_between(minimum: int, maximum: int) -> Callable[[str, str], int]:
+    return lambda name, raw: _parse_int(name, raw, minimum, maximum)
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -65,7 +72,7 @@ def _parse_currency(name: str, raw: str) -> str:
 
 def _parse_database_url(name: str, raw: str) -> str:
     value = raw.strip()
-    if not (value.startswith("sqlite") or value.startswith("postgresql")):
+    if not value.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{name}: expected a sqlite:/// or postgresql+psycopg:// URL, got {_mask(value)!r}")
     if value.startswith("postgresql://"):
         value = "postgresql+psycopg://" + value[len("postgresql://"):]
@@ -79,6 +86,31 @@ def _parse_redis_url(name: str, raw: str) -> str | None:
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"{name}: expected a redis:// URL, got {_mask(value)!r}")
     return value
+
+
+def _parse_metrics_token(name: str, raw: str) -> str | None:
+    """Empty = no token; else at least 16 characters."""
+    if not raw.strip():
+        return None
+    value = raw.strip()
+    if len(value) < 16:
+        raise ConfigError(f"{name}: must be at least 16 characters long")
+    return value
+
+
+def _parse_health_services(name: str, raw: str) -> tuple:
+    from bi_app.monitoring.services import parse_services  # its errors name BI_HEALTH_SERVICES
+
+    return parse_services(raw)
+
+
+def _show_health_services(specs: tuple) -> str:
+    """The services as JSON in the variable's own format, with each auth header's value hidden."""
+    if not specs:
+        return ""
+    return json.dumps([{"name": s.name, "url": s.url, "expected_status": s.expected_status,
+             "timeout": s.timeout_s, **({"auth_header": f"{s.auth_header[0]}: ***"}
+                                        if s.auth_header else {})} for s in specs])
 
 
 def _mask(url: str) -> str:
@@ -95,56 +127,57 @@ def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'bi_app.sqlite'}"
 
 
+def setting(env: str, parse: Callable[[str, str], Any], default: Any = None, *,
+            default_factory: Callable[[], Any] | None = None, secret: bool = False,
+            show: Callable[[Any], Any] | None = None) -> Any:
+    """A Settings field read from the variable ``env`` through ``parse(env, raw)``.
+
+    ``secret=True`` hides the value in :meth:`Settings.masked`; ``show`` turns a value into what
+    ``masked()`` may print (e.g. a URL without its password)."""
+    metadata = {"env": env, "parse": parse, "secret": secret, "show": show}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
-    database_url: str = field(default_factory=default_database_url)
-    redis_url: str | None = None
-    secret_key: str = ""
-    cache_ttl: int = 300
-    cache_dir: str = ""
-    timezone: str = "UTC"
-    currency: str = "EUR"
-    refresh_ms: int = 5000
-    scheduler: bool = True
-    admin_password: str | None = None
-    login_rate_limit: int = 5
-    login_rate_window: int = 300
-    host: str = "127.0.0.1"
-    port: int = 8050
-    debug: bool = False
+    env: str = setting("BI_ENV", lambda n, v: _parse_choice(n, v, ENVIRONMENTS), "development")
+    database_url: str = setting("BI_DATABASE_URL", _parse_database_url,
+                                default_factory=default_database_url, show=_mask)
+    redis_url: str | None = setting("BI_REDIS_URL", _parse_redis_url, show=_mask)
+    secret_key: str = setting("BI_SECRET_KEY", lambda n, v: v, "", secret=True)
+    cache_ttl: int = setting("BI_CACHE_TTL", _int_between(0, 7 * 24 * 3600), 300)
+    cache_dir: str = setting("BI_CACHE_DIR", lambda n, v: v.strip(), "")
+    timezone: str = setting("BI_TIMEZONE", _parse_timezone, "UTC")
+    currency: str = setting("BI_CURRENCY", _parse_currency, "EUR")
+    refresh_ms: int = setting("BI_REFRESH_MS", _int_between(500, 3_600_000), 5000)
+    scheduler: bool = setting("BI_SCHEDULER", _parse_bool, True)
+    admin_password: str | None = setting("BI_ADMIN_PASSWORD", lambda n, v: v or None, secret=True)
+    login_rate_limit: int = setting("BI_LOGIN_RATE_LIMIT", _int_between(1, 1000), 5)
+    login_rate_window: int = setting("BI_LOGIN_RATE_WINDOW", _int_between(1, 86400), 300)
+    host: str = setting("BI_HOST", lambda n, v: v.strip(), "127.0.0.1")
+    port: int = setting("BI_PORT", _int_between(1, 65535), 8050)
+    debug: bool = setting("BI_DEBUG", _parse_bool, False)
+    # JSON list of external HTTP services to health-check (see bi_app.monitoring.services)
+    health_services: tuple = setting("BI_HEALTH_SERVICES", _parse_health_services, (),
+                                     show=_show_health_services)
+    # bearer token that opens /metrics without a session
+    metrics_token: str | None = setting("BI_METRICS_TOKEN", _parse_metrics_token, secret=True)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        parsers: dict[str, Callable[[str, str], Any]] = {
-            "env": lambda n, v: _parse_choice(n, v, ENVIRONMENTS),
-            "database_url": _parse_database_url,
-            "redis_url": _parse_redis_url,
-            "secret_key": lambda n, v: v,
-            "cache_ttl": lambda n, v: _parse_int(n, v, 0, 7 * 24 * 3600),
-            "cache_dir": lambda n, v: v.strip(),
-            "timezone": _parse_timezone,
-            "currency": _parse_currency,
-            "refresh_ms": lambda n, v: _parse_int(n, v, 500, 3_600_000),
-            "scheduler": _parse_bool,
-            "admin_password": lambda n, v: v or None,
-            "login_rate_limit": lambda n, v: _parse_int(n, v, 1, 1000),
-            "login_rate_window": lambda n, v: _parse_int(n, v, 1, 86400),
-            "host": lambda n, v: v.strip(),
-            "port": lambda n, v: _parse_int(n, v, 1, 65535),
-            "debug": _parse_bool,
-        }
         values: dict[str, Any] = {}
         for f in fields(cls):
-            name = f"BI_{f.name.upper()}"
+            name = f.metadata["env"]
             raw = env.get(name)
             if raw is not None:
-                values[f.name] = parsers[f.name](name, raw)
+                values[f.name] = f.metadata["parse"](name, raw)
         settings = cls(**values)
         if not settings.secret_key:
             if settings.env == "production":
@@ -162,11 +195,11 @@ class Settings:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("secret_key", "admin_password") and value:
+            if value and f.metadata["secret"]:
                 value = "***"
-            elif f.name in ("database_url", "redis_url") and value:
-                value = _mask(value)
-            out[f"BI_{f.name.upper()}"] = value
+            elif value is not None and f.metadata["show"] is not None:
+                value = f.metadata["show"](value)
+            out[f.metadata["env"]] = value
         return out
 
 

@@ -45,3 +45,14 @@ def test_config_masks_secrets(tmp_path):
     assert result.returncode == 0
     assert "BI_SECRET_KEY=***" in result.stdout
     assert "z" * 40 not in result.stdout
+
+
+def test_config_shows_health_services_and_metrics_token_masked(tmp_path):
+    services = '[{"name": "pay", "url": "https://pay.example/h", "auth_header": "X-Key: hdr-secret"}]'
+    result = _run(["config"], {"BI_SECRET_KEY": "z" * 40, "BI_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+                               "BI_HEALTH_SERVICES": services, "BI_METRICS_TOKEN": "tok-" * 5})
+    assert result.returncode == 0, result.stderr
+    assert "BI_METRICS_TOKEN=***" in result.stdout and "tok-tok-" not in result.stdout
+    assert ('BI_HEALTH_SERVICES=[{"name": "pay", "url": "https://pay.example/h", "expected_status": 200, '
+            '"timeout": 5.0, "auth_header": "X-Key: ***"}]') in result.stdout
+    assert "hdr-secret" not in result.stdout
