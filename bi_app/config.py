@@ -16,9 +16,34 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+# A source checkout (editable install or `python -m` from the tree) has its pyproject.toml next
+# to the packages; an installed wheel does not.
+IS_CHECKOUT = (PACKAGE_PARENT / "pyproject.toml").is_file()
+PROJECT_ROOT = PACKAGE_PARENT
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 ENVIRONMENTS = ("development", "production", "test")
+
+
+_dotenv_loaded = False
+
+
+def load_dotenv_once() -> None:
+    """Load ``.env`` into ``os.environ`` once per process, never overriding variables already set.
+    Used by the CLI and the WSGI entry point. In a checkout ``.env`` is searched from the package
+    folder upwards (so it is the checkout's, wherever the command runs); once installed, from the
+    working directory upwards."""
+    global _dotenv_loaded
+    if _dotenv_loaded:
+        return
+    from dotenv import load_dotenv
+
+    start = PACKAGE_PARENT / "bi_app" if IS_CHECKOUT else Path.cwd()
+    for folder in (start, *start.parents):
+        if (folder / ".env").is_file():
+            load_dotenv(folder / ".env", override=False)
+            break
+    _dotenv_loaded = True
 
 
 class ConfigError(ValueError):

@@ -1,8 +1,10 @@
 import dataclasses
 import json
+import os
 
 import pytest
 
+from bi_app import config
 from bi_app.config import ConfigError, Settings
 
 
@@ -132,3 +134,22 @@ def test_masked_follows_the_secret_flag_of_each_field():
     masked = dataclasses.replace(Settings.from_env({"BI_SECRET_KEY": "k" * 32}), **values).masked()
     assert all(masked[f"BI_{name.upper()}"] == "***" for name in values)
     assert "secret-value" not in repr(masked)
+
+
+def test_load_dotenv_once_never_overrides_and_runs_once(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".env").write_text("BI_T_FROM_FILE=file\nBI_T_BOTH=file\n")
+    monkeypatch.chdir(tmp_path / "sub")
+    monkeypatch.setattr(config, "IS_CHECKOUT", False)  # an installed app: .env from cwd upwards
+    monkeypatch.setattr(config, "_dotenv_loaded", False)
+    monkeypatch.setenv("BI_T_BOTH", "process")
+    monkeypatch.delenv("BI_T_FROM_FILE", raising=False)
+    try:
+        config.load_dotenv_once()
+        assert os.environ["BI_T_FROM_FILE"] == "file"
+        assert os.environ["BI_T_BOTH"] == "process"
+        (tmp_path / ".env").write_text("BI_T_LATER=file\n")
+        config.load_dotenv_once()
+        assert "BI_T_LATER" not in os.environ
+    finally:
+        os.environ.pop("BI_T_FROM_FILE", None)
