@@ -70,8 +70,8 @@ def test_wsgi_loads_dotenv_like_the_cli(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BI_")}
     env["PYTHONPATH"] = str(checkout)
     code = "import bi_app.config as c; c.IS_CHECKOUT = False; import bi_app.wsgi"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            cwd=tmp_path, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=60)
     assert result.returncode == 2
     assert f"bi-app cannot start: Cannot connect to the database at postgresql+psycopg://envfile@127.0.0.1:{port}" \
         in result.stderr
