@@ -4,12 +4,18 @@ Each field of :class:`Settings` carries its variable name and its parser (see :f
 so adding a variable is one edit. An invalid value raises :class:`ConfigError` naming the
 variable, so start-up stops with a message an operator can act on instead of a traceback deep
 inside a library.
+
+Files that ship with the app (pages, assets, migrations) are found through the imported
+packages, so an installed wheel works as well as a source checkout; what the app writes (the
+development secret, the default SQLite file) goes to the instance directory (``BI_INSTANCE_DIR``).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,9 +26,43 @@ PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 # A source checkout (editable install or `python -m` from the tree) has its pyproject.toml next
 # to the packages; an installed wheel does not.
 IS_CHECKOUT = (PACKAGE_PARENT / "pyproject.toml").is_file()
-PROJECT_ROOT = PACKAGE_PARENT
-INSTANCE_DIR = PROJECT_ROOT / "instance"
+PROJECT_ROOT = PACKAGE_PARENT  # the checkout (or site-packages when installed): prefer the *_dir helpers
 ENVIRONMENTS = ("development", "production", "test")
+
+
+def default_instance_dir() -> Path:
+    """``instance/`` of the checkout (unchanged for ``make run``); once installed, flask's
+    convention ``<sys.prefix>/var/bi_app-instance``. ``BI_INSTANCE_DIR`` overrides both."""
+    if IS_CHECKOUT:
+        return PACKAGE_PARENT / "instance"
+    return Path(sys.prefix) / "var" / "bi_app-instance"
+
+
+INSTANCE_DIR = default_instance_dir()
+
+
+def _package_dir(package: str, marker: str) -> Path:
+    """The folder of a top-level data package (pages, assets, migrations), found through the
+    import system without importing it. ``marker`` picks the right portion when an unrelated
+    folder of the same name (e.g. an ``assets/`` in the working directory) joins the namespace."""
+    spec = importlib.util.find_spec(package)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / marker).exists():
+            return Path(location).resolve()
+    raise RuntimeError(f"bi-app is incomplete: package {package!r} with {marker} not found "
+                       f"(reinstall bi-app)")
+
+
+def pages_dir() -> Path:
+    return _package_dir("pages", "overview.py")
+
+
+def assets_dir() -> Path:
+    return _package_dir("assets", "app.js")
+
+
+def migrations_dir() -> Path:
+    return _package_dir("migrations", "env.py")
 
 
 _dotenv_loaded = False
@@ -113,6 +153,13 @@ def _parse_redis_url(name: str, raw: str) -> str | None:
     return value
 
 
+def _parse_path(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ConfigError(f"{name}: expected a directory path, got an empty value")
+    return str(Path(value).expanduser().resolve())
+
+
 def _parse_metrics_token(name: str, raw: str) -> str | None:
     """Empty = no token; else at least 16 characters."""
     if not raw.strip():
@@ -148,8 +195,8 @@ def _mask(url: str) -> str:
     return url
 
 
-def default_database_url() -> str:
-    return f"sqlite:///{INSTANCE_DIR / 'bi_app.sqlite'}"
+def default_database_url(instance_dir: str | Path | None = None) -> str:
+    return f"sqlite:///{Path(instance_dir or INSTANCE_DIR) / 'bi_app.sqlite'}"
 
 
 def setting(env: str, parse: Callable[[str, str], Any], default: Any = None, *,
@@ -184,6 +231,9 @@ class Settings:
     host: str = setting("BI_HOST", lambda n, v: v.strip(), "127.0.0.1")
     port: int = setting("BI_PORT", _int_between(1, 65535), 8050)
     debug: bool = setting("BI_DEBUG", _parse_bool, False)
+    # where the app writes: the development secret, the default SQLite file
+    instance_dir: str = setting("BI_INSTANCE_DIR", _parse_path,
+                                default_factory=lambda: str(INSTANCE_DIR))
     # JSON list of external HTTP services to health-check (see bi_app.monitoring.services)
     health_services: tuple = setting("BI_HEALTH_SERVICES", _parse_health_services, (),
                                      show=_show_health_services)
@@ -203,6 +253,8 @@ class Settings:
             raw = env.get(name)
             if raw is not None:
                 values[f.name] = f.metadata["parse"](name, raw)
+        if "instance_dir" in values and "database_url" not in values:
+            values["database_url"] = default_database_url(values["instance_dir"])
         settings = cls(**values)
         if not settings.secret_key:
             if settings.env == "production":
@@ -210,7 +262,7 @@ class Settings:
                     "BI_SECRET_KEY: required when BI_ENV=production (every worker must share it; "
                     "generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
                 )
-            settings = replace(settings, secret_key=_development_secret())
+            settings = replace(settings, secret_key=_development_secret(Path(settings.instance_dir)))
         elif len(settings.secret_key) < 16:
             raise ConfigError("BI_SECRET_KEY: must be at least 16 characters long")
         return settings
@@ -228,14 +280,14 @@ class Settings:
         return out
 
 
-def _development_secret() -> str:
-    """A stable per-checkout secret for development, so sessions survive restarts and all local
+def _development_secret(instance_dir: Path = INSTANCE_DIR) -> str:
+    """A stable per-instance secret for development, so sessions survive restarts and all local
     workers agree. Production must set BI_SECRET_KEY."""
-    path = INSTANCE_DIR / ".dev_secret_key"
+    path = instance_dir / ".dev_secret_key"
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        instance_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_hex(32)
         path.write_text(key)
         path.chmod(0o600)

@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -86,7 +87,7 @@ def test_every_variable_is_read_from_the_environment():
            "BI_CACHE_DIR": "/tmp/c", "BI_TIMEZONE": "Asia/Seoul", "BI_CURRENCY": "krw",
            "BI_REFRESH_MS": "900", "BI_SCHEDULER": "off", "BI_ADMIN_PASSWORD": "pw-123456",
            "BI_LOGIN_RATE_LIMIT": "9", "BI_LOGIN_RATE_WINDOW": "99", "BI_HOST": "0.0.0.0",
-           "BI_PORT": "9000", "BI_DEBUG": "on",
+           "BI_PORT": "9000", "BI_DEBUG": "on", "BI_INSTANCE_DIR": "/tmp/bi-inst",
            "BI_HEALTH_SERVICES": '[{"name": "pay", "url": "https://pay.example/h"}]',
            "BI_METRICS_TOKEN": "m" * 20}
     assert set(env) == {f.metadata["env"] for f in dataclasses.fields(Settings)}
@@ -134,6 +135,42 @@ def test_masked_follows_the_secret_flag_of_each_field():
     masked = dataclasses.replace(Settings.from_env({"BI_SECRET_KEY": "k" * 32}), **values).masked()
     assert all(masked[f"BI_{name.upper()}"] == "***" for name in values)
     assert "secret-value" not in repr(masked)
+
+
+def test_instance_dir_holds_the_default_database_and_the_development_secret(tmp_path):
+    settings = Settings.from_env({"BI_INSTANCE_DIR": str(tmp_path / "inst")})
+    assert settings.instance_dir == str(tmp_path / "inst")
+    assert settings.database_url == f"sqlite:///{tmp_path / 'inst' / 'bi_app.sqlite'}"
+    assert (tmp_path / "inst" / ".dev_secret_key").read_text().strip() == settings.secret_key
+    again = Settings.from_env({"BI_INSTANCE_DIR": str(tmp_path / "inst"),
+                               "BI_DATABASE_URL": "sqlite:////tmp/elsewhere.sqlite"})
+    assert again.secret_key == settings.secret_key  # stable across restarts
+    assert again.database_url == "sqlite:////tmp/elsewhere.sqlite"  # an explicit URL wins
+    with pytest.raises(ConfigError, match="^BI_INSTANCE_DIR: "):
+        Settings.from_env({"BI_INSTANCE_DIR": " "})
+
+
+def test_the_checkout_keeps_instance_next_to_the_packages():
+    assert config.IS_CHECKOUT
+    assert config.INSTANCE_DIR == Path(config.__file__).resolve().parent.parent / "instance"
+    assert Settings().instance_dir == str(config.INSTANCE_DIR)
+
+
+def test_shipped_folders_are_found_through_the_import_system():
+    root = Path(config.__file__).resolve().parent.parent
+    assert config.pages_dir() == root / "pages"
+    assert config.assets_dir() == root / "assets"
+    assert config.migrations_dir() == root / "migrations"
+
+
+def test_a_stray_folder_of_the_same_name_is_not_taken_for_a_shipped_one(tmp_path, monkeypatch):
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "other.css").write_text("body {}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    importlib.invalidate_caches()
+    assert config.assets_dir() == Path(config.__file__).resolve().parent.parent / "assets"
 
 
 def test_load_dotenv_once_never_overrides_and_runs_once(tmp_path, monkeypatch):
