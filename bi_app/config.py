@@ -180,9 +180,14 @@ def _show_health_services(specs: tuple) -> str:
     """The services as JSON in the variable's own format, with each auth header's value hidden."""
     if not specs:
         return ""
-    return json.dumps([{"name": s.name, "url": s.url, "expected_status": s.expected_status,
-             "timeout": s.timeout_s, **({"auth_header": f"{s.auth_header[0]}: ***"}
-                                        if s.auth_header else {})} for s in specs])
+    shown = []
+    for s in specs:
+        entry = {"name": s.name, "url": s.url, "expected_status": s.expected_status,
+                 "timeout": s.timeout_s}
+        if s.auth_header:
+            entry["auth_header"] = f"{s.auth_header[0]}: ***"
+        shown.append(entry)
+    return json.dumps(shown)
 
 
 def _mask(url: str) -> str:
