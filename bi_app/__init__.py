@@ -9,7 +9,7 @@ import logging
 import dash
 import flask
 
-from bi_app.config import PROJECT_ROOT, Settings
+from bi_app.config import Settings, assets_dir, pages_dir
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         __name__,
         server=server,
         use_pages=True,
-        pages_folder=str(PROJECT_ROOT / "pages"),
-        assets_folder=str(PROJECT_ROOT / "assets"),
+        pages_folder=str(pages_dir()),
+        assets_folder=str(assets_dir()),
         serve_locally=True,
         suppress_callback_exceptions=True,
         title="bi-app",

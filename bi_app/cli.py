@@ -12,13 +12,11 @@ import sys
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from bi_app.config import ConfigError, Settings
+from bi_app.config import ConfigError, Settings, load_dotenv_once
 
 
 def _settings() -> Settings:
-    from dotenv import load_dotenv
-
-    load_dotenv(override=False)
+    load_dotenv_once()
     return Settings.from_env()
 
 

@@ -1,21 +1,89 @@
 """Settings read from ``BI_*`` environment variables through strict parsers.
 
-An invalid value raises :class:`ConfigError` naming the variable, so start-up stops with a
-message an operator can act on instead of a traceback deep inside a library.
+Each field of :class:`Settings` carries its variable name and its parser (see :func:`setting`),
+so adding a variable is one edit. An invalid value raises :class:`ConfigError` naming the
+variable, so start-up stops with a message an operator can act on instead of a traceback deep
+inside a library.
+
+Files that ship with the app (pages, assets, migrations) are found through the imported
+packages, so an installed wheel works as well as a source checkout; what the app writes (the
+development secret, the default SQLite file) goes to the instance directory (``BI_INSTANCE_DIR``).
 """
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import secrets
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = PROJECT_ROOT / "instance"
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+# A source checkout (editable install or `python -m` from the tree) has its pyproject.toml next
+# to the packages; an installed wheel does not.
+IS_CHECKOUT = (PACKAGE_PARENT / "pyproject.toml").is_file()
+PROJECT_ROOT = PACKAGE_PARENT  # the checkout (or site-packages when installed): prefer the *_dir helpers
 ENVIRONMENTS = ("development", "production", "test")
-SECRET_FIELDS = ("secret_key", "admin_password", "database_url", "redis_url")
+
+
+def default_instance_dir() -> Path:
+    """``instance/`` of the checkout (unchanged for ``make run``); once installed, flask's
+    convention ``<sys.prefix>/var/bi_app-instance``. ``BI_INSTANCE_DIR`` overrides both."""
+    if IS_CHECKOUT:
+        return PACKAGE_PARENT / "instance"
+    return Path(sys.prefix) / "var" / "bi_app-instance"
+
+
+INSTANCE_DIR = default_instance_dir()
+
+
+def _package_dir(package: str, marker: str) -> Path:
+    """The folder of a top-level data package (pages, assets, migrations), found through the
+    import system without importing it. ``marker`` picks the right portion when an unrelated
+    folder of the same name (e.g. an ``assets/`` in the working directory) joins the namespace."""
+    spec = importlib.util.find_spec(package)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / marker).exists():
+            return Path(location).resolve()
+    raise RuntimeError(f"bi-app is incomplete: package {package!r} with {marker} not found "
+                       f"(reinstall bi-app)")
+
+
+def pages_dir() -> Path:
+    return _package_dir("pages", "overview.py")
+
+
+def assets_dir() -> Path:
+    return _package_dir("assets", "app.js")
+
+
+def migrations_dir() -> Path:
+    return _package_dir("migrations", "env.py")
+
+
+_dotenv_loaded = False
+
+
+def load_dotenv_once() -> None:
+    """Load ``.env`` into ``os.environ`` once per process, never overriding variables already set.
+    Used by the CLI and the WSGI entry point. In a checkout ``.env`` is searched from the package
+    folder upwards (so it is the checkout's, wherever the command runs); once installed, from the
+    working directory upwards."""
+    global _dotenv_loaded
+    if _dotenv_loaded:
+        return
+    from dotenv import load_dotenv
+
+    start = PACKAGE_PARENT / "bi_app" if IS_CHECKOUT else Path.cwd()
+    for folder in (start, *start.parents):
+        if (folder / ".env").is_file():
+            load_dotenv(folder / ".env", override=False)
+            break
+    _dotenv_loaded = True
 
 
 class ConfigError(ValueError):
@@ -30,6 +98,10 @@ def _parse_int(name: str, raw: str, minimum: int, maximum: int) -> int:
     if not minimum <= value <= maximum:
         raise ConfigError(f"{name}: expected a value between {minimum} and {maximum}, got {value}")
     return value
+
+
+def _int_between(minimum: int, maximum: int) -> Callable[[str, str], int]:
+    return lambda name, raw: _parse_int(name, raw, minimum, maximum)
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -65,7 +137,7 @@ def _parse_currency(name: str, raw: str) -> str:
 
 def _parse_database_url(name: str, raw: str) -> str:
     value = raw.strip()
-    if not (value.startswith("sqlite") or value.startswith("postgresql")):
+    if not value.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{name}: expected a sqlite:/// or postgresql+psycopg:// URL, got {_mask(value)!r}")
     if value.startswith("postgresql://"):
         value = "postgresql+psycopg://" + value[len("postgresql://"):]
@@ -81,6 +153,43 @@ def _parse_redis_url(name: str, raw: str) -> str | None:
     return value
 
 
+def _parse_path(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ConfigError(f"{name}: expected a directory path, got an empty value")
+    return str(Path(value).expanduser().resolve())
+
+
+def _parse_metrics_token(name: str, raw: str) -> str | None:
+    """Empty = no token; else at least 16 characters."""
+    if not raw.strip():
+        return None
+    value = raw.strip()
+    if len(value) < 16:
+        raise ConfigError(f"{name}: must be at least 16 characters long")
+    return value
+
+
+def _parse_health_services(name: str, raw: str) -> tuple:
+    from bi_app.monitoring.services import parse_services  # its errors name BI_HEALTH_SERVICES
+
+    return parse_services(raw)
+
+
+def _show_health_services(specs: tuple) -> str:
+    """The services as JSON in the variable's own format, with each auth header's value hidden."""
+    if not specs:
+        return ""
+    shown = []
+    for s in specs:
+        entry = {"name": s.name, "url": s.url, "expected_status": s.expected_status,
+                 "timeout": s.timeout_s}
+        if s.auth_header:
+            entry["auth_header"] = f"{s.auth_header[0]}: ***"
+        shown.append(entry)
+    return json.dumps(shown)
+
+
 def _mask(url: str) -> str:
     """Hide the password part of a URL (user:password@host)."""
     if "@" in url and "://" in url:
@@ -91,60 +200,66 @@ def _mask(url: str) -> str:
     return url
 
 
-def default_database_url() -> str:
-    return f"sqlite:///{INSTANCE_DIR / 'bi_app.sqlite'}"
+def default_database_url(instance_dir: str | Path | None = None) -> str:
+    return f"sqlite:///{Path(instance_dir or INSTANCE_DIR) / 'bi_app.sqlite'}"
+
+
+def setting(env: str, parse: Callable[[str, str], Any], default: Any = None, *,
+            default_factory: Callable[[], Any] | None = None, secret: bool = False,
+            show: Callable[[Any], Any] | None = None) -> Any:
+    """A Settings field read from the variable ``env`` through ``parse(env, raw)``.
+
+    ``secret=True`` hides the value in :meth:`Settings.masked`; ``show`` turns a value into what
+    ``masked()`` may print (e.g. a URL without its password)."""
+    metadata = {"env": env, "parse": parse, "secret": secret, "show": show}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
-    database_url: str = field(default_factory=default_database_url)
-    redis_url: str | None = None
-    secret_key: str = ""
-    cache_ttl: int = 300
-    cache_dir: str = ""
-    timezone: str = "UTC"
-    currency: str = "EUR"
-    refresh_ms: int = 5000
-    scheduler: bool = True
-    admin_password: str | None = None
-    login_rate_limit: int = 5
-    login_rate_window: int = 300
-    host: str = "127.0.0.1"
-    port: int = 8050
-    debug: bool = False
+    env: str = setting("BI_ENV", lambda n, v: _parse_choice(n, v, ENVIRONMENTS), "development")
+    database_url: str = setting("BI_DATABASE_URL", _parse_database_url,
+                                default_factory=default_database_url, show=_mask)
+    redis_url: str | None = setting("BI_REDIS_URL", _parse_redis_url, show=_mask)
+    secret_key: str = setting("BI_SECRET_KEY", lambda n, v: v, "", secret=True)
+    cache_ttl: int = setting("BI_CACHE_TTL", _int_between(0, 7 * 24 * 3600), 300)
+    cache_dir: str = setting("BI_CACHE_DIR", lambda n, v: v.strip(), "")
+    timezone: str = setting("BI_TIMEZONE", _parse_timezone, "UTC")
+    currency: str = setting("BI_CURRENCY", _parse_currency, "EUR")
+    refresh_ms: int = setting("BI_REFRESH_MS", _int_between(500, 3_600_000), 5000)
+    scheduler: bool = setting("BI_SCHEDULER", _parse_bool, True)
+    admin_password: str | None = setting("BI_ADMIN_PASSWORD", lambda n, v: v or None, secret=True)
+    login_rate_limit: int = setting("BI_LOGIN_RATE_LIMIT", _int_between(1, 1000), 5)
+    login_rate_window: int = setting("BI_LOGIN_RATE_WINDOW", _int_between(1, 86400), 300)
+    host: str = setting("BI_HOST", lambda n, v: v.strip(), "127.0.0.1")
+    port: int = setting("BI_PORT", _int_between(1, 65535), 8050)
+    debug: bool = setting("BI_DEBUG", _parse_bool, False)
+    # where the app writes: the development secret, the default SQLite file
+    instance_dir: str = setting("BI_INSTANCE_DIR", _parse_path,
+                                default_factory=lambda: str(INSTANCE_DIR))
+    # JSON list of external HTTP services to health-check (see bi_app.monitoring.services)
+    health_services: tuple = setting("BI_HEALTH_SERVICES", _parse_health_services, (),
+                                     show=_show_health_services)
+    # bearer token that opens /metrics without a session
+    metrics_token: str | None = setting("BI_METRICS_TOKEN", _parse_metrics_token, secret=True)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        parsers: dict[str, Callable[[str, str], Any]] = {
-            "env": lambda n, v: _parse_choice(n, v, ENVIRONMENTS),
-            "database_url": _parse_database_url,
-            "redis_url": _parse_redis_url,
-            "secret_key": lambda n, v: v,
-            "cache_ttl": lambda n, v: _parse_int(n, v, 0, 7 * 24 * 3600),
-            "cache_dir": lambda n, v: v.strip(),
-            "timezone": _parse_timezone,
-            "currency": _parse_currency,
-            "refresh_ms": lambda n, v: _parse_int(n, v, 500, 3_600_000),
-            "scheduler": _parse_bool,
-            "admin_password": lambda n, v: v or None,
-            "login_rate_limit": lambda n, v: _parse_int(n, v, 1, 1000),
-            "login_rate_window": lambda n, v: _parse_int(n, v, 1, 86400),
-            "host": lambda n, v: v.strip(),
-            "port": lambda n, v: _parse_int(n, v, 1, 65535),
-            "debug": _parse_bool,
-        }
         values: dict[str, Any] = {}
         for f in fields(cls):
-            name = f"BI_{f.name.upper()}"
+            name = f.metadata["env"]
             raw = env.get(name)
             if raw is not None:
-                values[f.name] = parsers[f.name](name, raw)
+                values[f.name] = f.metadata["parse"](name, raw)
+        if "instance_dir" in values and "database_url" not in values:
+            values["database_url"] = default_database_url(values["instance_dir"])
         settings = cls(**values)
         if not settings.secret_key:
             if settings.env == "production":
@@ -152,7 +267,7 @@ class Settings:
                     "BI_SECRET_KEY: required when BI_ENV=production (every worker must share it; "
                     "generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
                 )
-            settings = replace(settings, secret_key=_development_secret())
+            settings = replace(settings, secret_key=_development_secret(Path(settings.instance_dir)))
         elif len(settings.secret_key) < 16:
             raise ConfigError("BI_SECRET_KEY: must be at least 16 characters long")
         return settings
@@ -162,22 +277,22 @@ class Settings:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("secret_key", "admin_password") and value:
+            if value and f.metadata["secret"]:
                 value = "***"
-            elif f.name in ("database_url", "redis_url") and value:
-                value = _mask(value)
-            out[f"BI_{f.name.upper()}"] = value
+            elif value is not None and f.metadata["show"] is not None:
+                value = f.metadata["show"](value)
+            out[f.metadata["env"]] = value
         return out
 
 
-def _development_secret() -> str:
-    """A stable per-checkout secret for development, so sessions survive restarts and all local
+def _development_secret(instance_dir: Path = INSTANCE_DIR) -> str:
+    """A stable per-instance secret for development, so sessions survive restarts and all local
     workers agree. Production must set BI_SECRET_KEY."""
-    path = INSTANCE_DIR / ".dev_secret_key"
+    path = instance_dir / ".dev_secret_key"
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        instance_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_hex(32)
         path.write_text(key)
         path.chmod(0o600)

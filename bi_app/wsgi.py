@@ -1,5 +1,7 @@
 """WSGI entry point for gunicorn: ``gunicorn bi_app.wsgi:server``.
 
+``.env`` is loaded the same way as by the ``bi-app`` command (variables already set win).
+
 An invalid configuration or an unreachable database stops the worker with one readable line
 instead of a stack trace.
 """
@@ -7,10 +9,11 @@ import logging
 import sys
 
 from bi_app import create_app
-from bi_app.config import ConfigError, Settings
+from bi_app.config import ConfigError, Settings, load_dotenv_once
 from bi_app.db.engine import DatabaseUnavailable, check_connection, make_engine
 
 try:
+    load_dotenv_once()
     _settings = Settings.from_env()
     _probe = make_engine(_settings.database_url)
     check_connection(_probe)

@@ -1,15 +1,21 @@
-"""Run Alembic migrations programmatically (``bi-app db upgrade``, tests, ``make run``)."""
+"""Run Alembic migrations programmatically (``bi-app db upgrade``, tests, ``make run``).
+
+The Alembic config is built here, not read from ``alembic.ini``, so migrations run from an
+installed wheel in any working directory; ``alembic.ini`` serves only the ``alembic`` command in
+a checkout.
+"""
 from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
 
-from bi_app.config import PROJECT_ROOT
+from bi_app.config import migrations_dir
 
 
 def alembic_config(database_url: str) -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option("path_separator", "os")
     cfg.attributes["database_url"] = database_url
     return cfg
 

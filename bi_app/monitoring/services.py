@@ -95,12 +95,9 @@ def parse_services(raw: str | None) -> tuple[ServiceSpec, ...]:
     return tuple(specs)
 
 
-def settings_services(settings: Any, environ: Mapping[str, str] | None = None) -> tuple[ServiceSpec, ...]:
-    """Services from ``settings.health_services`` once config has that field, else from the env."""
-    configured = getattr(settings, "health_services", None)
-    if configured is not None:
-        return tuple(configured) if not isinstance(configured, str) else parse_services(configured)
-    return parse_services((os.environ if environ is None else environ).get(ENV_VAR))
+def settings_services(settings: Any) -> tuple[ServiceSpec, ...]:
+    """The services of ``BI_HEALTH_SERVICES``, parsed into ``settings.health_services``."""
+    return tuple(settings.health_services)
 
 
 def table_services(engine: Engine, environ: Mapping[str, str] | None = None) -> tuple[ServiceSpec, ...]:

@@ -3,38 +3,22 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import flask
 
-from bi_app.config import ConfigError
 from bi_app.monitoring import health, rules
 from bi_app.monitoring.prometheus import build_registry, render
 
-METRICS_TOKEN_ENV = "BI_METRICS_TOKEN"
 FRESH_REPORT_S = 60.0  # a full report younger than this is served as is
 CHEAP_MEMO_S = 5.0  # load balancers probe often; a live cheap run is reused this long
 
 
-def parse_metrics_token(raw: str | None) -> str | None:
-    """Strict parser for ``BI_METRICS_TOKEN`` (empty = no token; else at least 16 characters)."""
-    if raw is None or not raw.strip():
-        return None
-    value = raw.strip()
-    if len(value) < 16:
-        raise ConfigError(f"{METRICS_TOKEN_ENV}: must be at least 16 characters long")
-    return value
-
-
-def metrics_token(settings: Any, environ: Mapping[str, str] | None = None) -> str | None:
-    configured = getattr(settings, "metrics_token", None)
-    if configured:
-        return configured
-    return parse_metrics_token((os.environ if environ is None else environ).get(METRICS_TOKEN_ENV))
+def metrics_token(settings: Any) -> str | None:
+    """The bearer token of ``BI_METRICS_TOKEN`` (``settings.metrics_token``; None = none)."""
+    return settings.metrics_token
 
 
 class _CheapMemo:

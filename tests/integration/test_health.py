@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bi_app.db.engine import make_engine
 from bi_app.db.monitoring_models import OVERALL_CHECK, HealthResult
 from bi_app.monitoring import dashboard, health, status
-from bi_app.monitoring.services import add_service
+from bi_app.monitoring.services import add_service, parse_services
 from components.ops import health_page
 from tests.conftest import free_port, make_settings, migrate
 
@@ -115,7 +115,6 @@ def test_services_run_in_parallel_and_a_hanging_one_times_out_alone(sqlite_url, 
                 {"name": "failing", "url": f"{stand_in}/fail"},
                 {"name": "garbage", "url": garbage_server},
                 {"name": "hanging", "url": f"{stand_in}/slow", "timeout": 1}]
-    monkeypatch.setenv("BI_HEALTH_SERVICES", json.dumps(services))
     monkeypatch.setenv("STAND_IN_AUTH", f"Authorization: {TOKEN}")
     from bi_app.db.engine import make_session_factory
 
@@ -124,7 +123,8 @@ def test_services_run_in_parallel_and_a_hanging_one_times_out_alone(sqlite_url, 
         add_service(session, "without-auth", f"{stand_in}/auth")
         session.commit()
 
-    report = health.run_health_checks(make_settings(sqlite_url), engine=engine)
+    settings = make_settings(sqlite_url, health_services=parse_services(json.dumps(services)))
+    report = health.run_health_checks(settings, engine=engine)
 
     checks = {c.name: c for c in report.checks}
     assert checks["service:ok"].status == "healthy" and checks["service:ok"].detail["status_code"] == 200

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dash
@@ -92,8 +93,7 @@ def loopback() -> Iterator[Callable[[str], Loopback]]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def app(request, app_factory, monkeypatch):
-    monkeypatch.delenv(monitored.ENV_VAR, raising=False)
+def app(request, app_factory):
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
     migrate(url)
     app = app_factory(url)
@@ -110,6 +110,11 @@ def settings_of(app):
     return app.server.config["BI_SETTINGS"]
 
 
+def with_services(settings, services: list[dict]):
+    """``settings`` as if BI_HEALTH_SERVICES held ``services``."""
+    return replace(settings, health_services=monitored.parse_services(json.dumps(services)))
+
+
 def audit_rows(prefix: str = "integration.") -> list[AuditLog]:
     with db.session() as session:
         return list(session.scalars(select(AuditLog).where(AuditLog.action.startswith(prefix))
@@ -121,9 +126,9 @@ def event_id() -> int:
         return session.scalar(select(Event.id).where(Event.code == "EV-1"))
 
 
-def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app, monkeypatch):
-    engine, settings = db.require_engine(), settings_of(app)
-    monkeypatch.setenv(monitored.ENV_VAR, json.dumps([{"name": "core", "url": "https://core.example/health"}]))
+def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
+    engine = db.require_engine()
+    settings = with_services(settings_of(app), [{"name": "core", "url": "https://core.example/health"}])
     form = integrations.parse_service_form({"name": "payments", "url": "https://pay.example/health",
                                             "expected_status": "204", "timeout_s": "2.5", "auth_env": "PAY_AUTH"})
     service_id = integrations.create_service(engine, settings, form, actor="alice")
@@ -195,7 +200,7 @@ def test_channel_source_secret_is_write_only_and_never_audited(app):
     assert "very-secret" not in json.dumps([a.detail for a in audited])
 
 
-def test_check_now_runs_the_real_http_check(app, loopback, monkeypatch):
+def test_check_now_runs_the_real_http_check(app, loopback):
     engine, settings = db.require_engine(), settings_of(app)
     ok, failing, hanging, guarded = loopback("ok"), loopback("fail"), loopback("hang"), loopback("auth")
     for name, server, timeout, env in (("ok", ok, 2, None), ("failing", failing, 2, None),
@@ -219,7 +224,7 @@ def test_check_now_runs_the_real_http_check(app, loopback, monkeypatch):
     authed = integrations.check_service(engine, settings, "guarded", environ={"GUARD_AUTH": f"Authorization: {TOKEN}"})
     assert authed.status == "healthy" and guarded.requests[-1]["auth"] == TOKEN
 
-    monkeypatch.setenv(monitored.ENV_VAR, json.dumps([{"name": "core", "url": f"{failing.base}/x"}]))
+    settings = with_services(settings, [{"name": "core", "url": f"{failing.base}/x"}])
     assert integrations.check_service(engine, settings, "core").error == "HTTP 500, expected 200"
     with pytest.raises(integrations.NotFound):
         integrations.check_service(engine, settings, "nobody")
@@ -297,8 +302,7 @@ def _body(key: str, spec: dict) -> dict:
 
 
 @pytest.fixture
-def sqlite_app(app_factory, sqlite_url, monkeypatch):
-    monkeypatch.delenv(monitored.ENV_VAR, raising=False)
+def sqlite_app(app_factory, sqlite_url):
     migrate(sqlite_url)
     app = app_factory(sqlite_url)
     with db.session() as session:

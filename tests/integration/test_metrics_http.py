@@ -158,9 +158,8 @@ def test_api_health_is_public_and_503_when_unhealthy(app_factory, demo_sqlite_ur
     assert response.get_json()["checks"]["database"]["status"] == "unhealthy"
 
 
-def test_metrics_needs_login_or_the_bearer_token(app_factory, demo_sqlite_url, sqlite_url, monkeypatch):
-    monkeypatch.setenv("BI_METRICS_TOKEN", METRICS_TOKEN)
-    bare = _bare_app(make_settings(sqlite_url)).server.test_client()
+def test_metrics_needs_login_or_the_bearer_token(app_factory, demo_sqlite_url, sqlite_url):
+    bare = _bare_app(make_settings(sqlite_url, metrics_token=METRICS_TOKEN)).server.test_client()
     assert bare.get("/metrics").status_code == 401
     assert bare.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
     bare.post("/_dash-update-component", json=_callback_body(2))

@@ -1,5 +1,11 @@
+import dataclasses
+import json
+import os
+from pathlib import Path
+
 import pytest
 
+from bi_app import config
 from bi_app.config import ConfigError, Settings
 
 
@@ -65,3 +71,122 @@ def test_masked_hides_secrets():
     text = repr(masked)
     assert "topsecret" not in text and "hunter22" not in text and "s" * 32 not in text
     assert masked["BI_DATABASE_URL"] == "postgresql+psycopg://bi:***@h/bi"
+
+
+def test_every_field_names_its_variable_and_has_a_parser():
+    for f in dataclasses.fields(Settings):
+        assert f.metadata.get("env") == f"BI_{f.name.upper()}", f.name
+        assert callable(f.metadata.get("parse")), f"{f.name} has no parser"
+        assert isinstance(f.metadata.get("secret"), bool), f.name
+
+
+def test_every_variable_is_read_from_the_environment():
+    defaults = Settings.from_env({"BI_SECRET_KEY": "k" * 32})
+    env = {"BI_ENV": "test", "BI_DATABASE_URL": "sqlite:////tmp/other.sqlite",
+           "BI_REDIS_URL": "redis://h:6379/1", "BI_SECRET_KEY": "q" * 32, "BI_CACHE_TTL": "7",
+           "BI_CACHE_DIR": "/tmp/c", "BI_TIMEZONE": "Asia/Seoul", "BI_CURRENCY": "krw",
+           "BI_REFRESH_MS": "900", "BI_SCHEDULER": "off", "BI_ADMIN_PASSWORD": "pw-123456",
+           "BI_LOGIN_RATE_LIMIT": "9", "BI_LOGIN_RATE_WINDOW": "99", "BI_HOST": "0.0.0.0",
+           "BI_PORT": "9000", "BI_DEBUG": "on", "BI_INSTANCE_DIR": "/tmp/bi-inst",
+           "BI_HEALTH_SERVICES": '[{"name": "pay", "url": "https://pay.example/h"}]',
+           "BI_METRICS_TOKEN": "m" * 20}
+    assert set(env) == {f.metadata["env"] for f in dataclasses.fields(Settings)}
+    settings = Settings.from_env(env)
+    changed = {f.name for f in dataclasses.fields(Settings)
+               if getattr(settings, f.name) != getattr(defaults, f.name)}
+    assert changed == {f.name for f in dataclasses.fields(Settings)}
+
+
+def test_health_services_are_parsed_strictly_naming_the_variable():
+    settings = Settings.from_env({"BI_HEALTH_SERVICES": json.dumps([
+        {"name": "pay", "url": "https://pay.example/health", "expected_status": 204, "timeout": 2,
+         "auth_header": "Authorization: Bearer sekrit-token"}])})
+    (spec,) = settings.health_services
+    assert (spec.name, spec.url, spec.expected_status, spec.timeout_s, spec.auth_header) == \
+        ("pay", "https://pay.example/health", 204, 2.0, ("Authorization", "Bearer sekrit-token"))
+    assert Settings.from_env({}).health_services == ()
+    assert Settings.from_env({"BI_HEALTH_SERVICES": "  "}).health_services == ()
+    for bad, fragment in (("{", "not valid JSON"), ('{"name": "x"}', "JSON list"),
+                          ('[{"name": "x", "url": "ftp://x"}]', "entry 0: url")):
+        with pytest.raises(ConfigError) as info:
+            Settings.from_env({"BI_HEALTH_SERVICES": bad})
+        assert str(info.value).startswith("BI_HEALTH_SERVICES: ") and fragment in str(info.value)
+    masked = settings.masked()["BI_HEALTH_SERVICES"]
+    assert "sekrit" not in masked
+    assert json.loads(masked) == [{"name": "pay", "url": "https://pay.example/health",
+                                   "expected_status": 204, "timeout": 2.0,
+                                   "auth_header": "Authorization: ***"}]
+
+
+def test_metrics_token_is_a_secret_of_at_least_16_characters():
+    assert Settings.from_env({}).metrics_token is None
+    assert Settings.from_env({"BI_METRICS_TOKEN": " "}).metrics_token is None
+    settings = Settings.from_env({"BI_METRICS_TOKEN": " t0ken-t0ken-t0ken "})
+    assert settings.metrics_token == "t0ken-t0ken-t0ken"
+    assert settings.masked()["BI_METRICS_TOKEN"] == "***"
+    with pytest.raises(ConfigError, match=r"^BI_METRICS_TOKEN: must be at least 16 characters long$"):
+        Settings.from_env({"BI_METRICS_TOKEN": "short"})
+
+
+def test_masked_follows_the_secret_flag_of_each_field():
+    values = {f.name: "secret-value-0123456789" for f in dataclasses.fields(Settings)
+              if f.metadata["secret"]}
+    assert set(values) == {"secret_key", "admin_password", "metrics_token"}
+    masked = dataclasses.replace(Settings.from_env({"BI_SECRET_KEY": "k" * 32}), **values).masked()
+    assert all(masked[f"BI_{name.upper()}"] == "***" for name in values)
+    assert "secret-value" not in repr(masked)
+
+
+def test_instance_dir_holds_the_default_database_and_the_development_secret(tmp_path):
+    settings = Settings.from_env({"BI_INSTANCE_DIR": str(tmp_path / "inst")})
+    assert settings.instance_dir == str(tmp_path / "inst")
+    assert settings.database_url == f"sqlite:///{tmp_path / 'inst' / 'bi_app.sqlite'}"
+    assert (tmp_path / "inst" / ".dev_secret_key").read_text().strip() == settings.secret_key
+    again = Settings.from_env({"BI_INSTANCE_DIR": str(tmp_path / "inst"),
+                               "BI_DATABASE_URL": "sqlite:////tmp/elsewhere.sqlite"})
+    assert again.secret_key == settings.secret_key  # stable across restarts
+    assert again.database_url == "sqlite:////tmp/elsewhere.sqlite"  # an explicit URL wins
+    with pytest.raises(ConfigError, match="^BI_INSTANCE_DIR: "):
+        Settings.from_env({"BI_INSTANCE_DIR": " "})
+
+
+def test_the_checkout_keeps_instance_next_to_the_packages():
+    assert config.IS_CHECKOUT
+    assert config.INSTANCE_DIR == Path(config.__file__).resolve().parent.parent / "instance"
+    assert Settings().instance_dir == str(config.INSTANCE_DIR)
+
+
+def test_shipped_folders_are_found_through_the_import_system():
+    root = Path(config.__file__).resolve().parent.parent
+    assert config.pages_dir() == root / "pages"
+    assert config.assets_dir() == root / "assets"
+    assert config.migrations_dir() == root / "migrations"
+
+
+def test_a_stray_folder_of_the_same_name_is_not_taken_for_a_shipped_one(tmp_path, monkeypatch):
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "other.css").write_text("body {}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    importlib.invalidate_caches()
+    assert config.assets_dir() == Path(config.__file__).resolve().parent.parent / "assets"
+
+
+def test_load_dotenv_once_never_overrides_and_runs_once(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".env").write_text("BI_T_FROM_FILE=file\nBI_T_BOTH=file\n")
+    monkeypatch.chdir(tmp_path / "sub")
+    monkeypatch.setattr(config, "IS_CHECKOUT", False)  # an installed app: .env from cwd upwards
+    monkeypatch.setattr(config, "_dotenv_loaded", False)
+    monkeypatch.setenv("BI_T_BOTH", "process")
+    monkeypatch.delenv("BI_T_FROM_FILE", raising=False)
+    try:
+        config.load_dotenv_once()
+        assert os.environ["BI_T_FROM_FILE"] == "file"
+        assert os.environ["BI_T_BOTH"] == "process"
+        (tmp_path / ".env").write_text("BI_T_LATER=file\n")
+        config.load_dotenv_once()
+        assert "BI_T_LATER" not in os.environ
+    finally:
+        os.environ.pop("BI_T_FROM_FILE", None)
