@@ -163,8 +163,8 @@ def cache_config(settings: Settings, key_prefix: str = DEFAULT_KEY_PREFIX) -> di
         config.update(
             CACHE_TYPE="RedisCache",
             CACHE_REDIS_URL=settings.redis_url,
-            # Short timeouts and no retries: redis-py's defaults block ~1 min per call on a hung
-            # server (see RECIPES); the breaker below keeps even 0.25 s from repeating per call.
+            # Short timeouts and no retries: with redis-py's defaults a hung server (SIGSTOP) blocked
+            # each call for ~59 s here; the breaker below keeps even 0.25 s from repeating per call.
             CACHE_OPTIONS={
                 "socket_timeout": REDIS_TIMEOUT_S,
                 "socket_connect_timeout": REDIS_TIMEOUT_S,
