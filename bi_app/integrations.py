@@ -28,7 +28,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bi_app.auth_users import audit
+from bi_app.auth.users import audit
 from bi_app.channels.base import ChannelSource, EventRef
 from bi_app.channels.breaker import CircuitBreaker
 from bi_app.channels.config import (

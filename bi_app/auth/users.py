@@ -84,7 +84,7 @@ def _actor_fields(actor: User | str | None) -> tuple[int | None, str | None]:
         return actor.id, actor.username
     if isinstance(actor, str):
         return None, actor[:64]
-    from bi_app.auth_context import request_user  # late: keeps this module free of Flask
+    from bi_app.auth.context import request_user  # late: keeps this module free of Flask
 
     user = request_user()
     return (user.id, user.username) if user is not None else (None, None)
@@ -99,7 +99,7 @@ def audit(
 ) -> AuditLog:
     """Record an action that changed something. ``actor`` defaults to the logged-in user of the
     current request; a string names a non-user actor such as ``"cli"``."""
-    from bi_app.auth_context import request_ip
+    from bi_app.auth.context import request_ip
 
     user_id, username = _actor_fields(actor)
     row = AuditLog(
