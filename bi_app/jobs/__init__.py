@@ -1,7 +1,7 @@
 """Background jobs as data, the in-process scheduler, and the record of every run.
 
 Every process with ``BI_SCHEDULER=on`` runs an APScheduler ``BackgroundScheduler`` whose only
-permanent job is a leader tick; the process holding the leader lock (see :mod:`bi_app.leader`)
+permanent job is a leader tick; the process holding the leader lock (see :mod:`bi_app.jobs.leader`)
 adds the real jobs, the others keep retrying the lock. Each run — scheduled or "run now" — takes
 a per-job cross-process lock first, so a job never runs twice at once anywhere, and is recorded
 in ``job_runs``.
@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bi_app import leader
+from bi_app.jobs import leader
 from bi_app.config import Settings
 from bi_app.db.job_models import JobRun
 from bi_app.db.models import utcnow
