@@ -141,7 +141,7 @@ def _require_user(session: Session, username: str) -> User:
 def set_password(
     session: Session, username: str, password: str, actor: User | str | None = None
 ) -> User:
-    """Change a password; the user's other sessions stop being valid (see auth_context)."""
+    """Change a password; the user's other sessions stop being valid (see :mod:`bi_app.auth.context`)."""
     user = _require_user(session, username)
     user.password_hash = hash_password(password)
     session.flush()
