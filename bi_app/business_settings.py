@@ -293,7 +293,7 @@ def set_many(session: Session, changes: Mapping[str, Any], actor: Any = None,
     """Validate every change (alone and together with the other keys), store, audit, commit and
     invalidate the data cache. Returns the changed keys with their new values; nothing is written
     when any value is refused."""
-    from bi_app.auth.users import audit
+    from bi_app.auth import audit
 
     validated = {key: validate(key, value) for key, value in changes.items()}
     stored = {row.key: row for row in session.scalars(select(BusinessSetting))}
@@ -331,7 +331,7 @@ def set(session: Session, key: str, value: Any, actor: Any = None) -> Any:
 
 def _actor_name(actor: Any) -> str | None:
     if actor is None:
-        from bi_app.auth.context import current_username
+        from bi_app.auth import current_username
 
         return current_username()
     return getattr(actor, "username", None) or str(actor)[:64]

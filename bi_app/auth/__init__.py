@@ -53,8 +53,8 @@ if TYPE_CHECKING:  # only for the annotation: nothing in bi_app.auth imports Das
 __all__ = [
     "MIN_PASSWORD_LENGTH", "SessionUser", "UserError", "audit", "can_view", "create_user",
     "csrf_token", "current_role", "current_username", "disable_user", "ensure_admin", "get_user",
-    "init_app", "list_users", "page_for_path", "require_role", "set_password", "verify_password",
-    "visible_pages",
+    "init_app", "list_users", "page_for_path", "request_user", "require_role", "set_password",
+    "verify_password", "visible_pages",
 ]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from bi_app.auth.users import audit
+from bi_app.auth import audit
 from bi_app.channels.base import ChannelSource, EventRef
 from bi_app.channels.breaker import CircuitBreaker
 from bi_app.channels.config import (

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bi_app.auth.users import audit
+from bi_app.auth import audit
 from bi_app.config import ConfigError
 from bi_app.db.monitoring_models import MonitoredService
 from bi_app.integrations._common import IntegrationError, NotFound, as_float, clean_text
