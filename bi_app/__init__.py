@@ -18,8 +18,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the Dash app and its Flask server, wired to the database, cache and login."""
     from bi_app import auth, jobs, monitoring
     from bi_app.data import cache as data_cache
-    from bi_app.monitoring.logs import install_log_capture
     from bi_app.extensions import db
+    from bi_app.monitoring.logs import install_log_capture
     from callbacks._registry import register_all
     from components.shell import app_shell
 
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     data_cache.init_app(server, settings)
     monitoring.init_app(app, settings)
-    auth.init_app(app, settings)
+    auth.init_app(app, settings, pages=lambda: dash.page_registry)
     app.layout = app_shell
     register_all(app)
     jobs.init_app(app, settings)

@@ -132,13 +132,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from bi_app import create_app, jobs
+    from bi_app import create_app
+    from bi_app.jobs import cli as jobs_cli
 
     settings = _settings()
     _engine(settings)
     app = create_app(replace(settings, scheduler=False))
     with app.server.app_context():
-        return jobs.cli_list() if args.action == "list" else jobs.cli_run(args.name)
+        return jobs_cli.cli_list() if args.action == "list" else jobs_cli.cli_run(args.name)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -251,7 +251,7 @@ def recompute(engine: Engine, today: dt.date, *, full_snapshots: bool = False,
     summary = {"as_of": today.isoformat(), "customers": customers, "snapshot_rows": snapshot_rows,
                **tags, "seconds": round(time.perf_counter() - began, 3)}
     if actor is not None:
-        from bi_app.auth_users import audit  # not bi_app.auth: it imports Dash
+        from bi_app.auth import audit
 
         with sessionmaker(engine)() as session:
             audit(session, "customer_tags.recompute", today.isoformat(), summary, actor=actor)

@@ -5,7 +5,7 @@ from dash import Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings, importing
-from bi_app.auth_context import current_username
+from bi_app.auth import current_username
 from bi_app.export import currency_decimals
 from bi_app.roles import Page
 from callbacks._registry import callback

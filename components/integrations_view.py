@@ -10,7 +10,8 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from bi_app.integrations import ChannelRow, FetchResult, ServiceRow
+from bi_app.integrations.channels import ChannelRow, FetchResult
+from bi_app.integrations.services import ServiceRow
 from bi_app.monitoring.health import CheckResult
 from components.ids import AdminIntegrations as Ids
 

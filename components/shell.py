@@ -20,7 +20,7 @@ GROUPS = ("Business", "Operations", "Admin")
 def _allowed_paths(role: str | None) -> set[str]:
     from bi_app import auth
 
-    return {page["path"] for page in auth.visible_pages(role)}
+    return {page["path"] for page in auth.visible_pages(dash.page_registry, role)}
 
 
 def nav_sections(pages: Iterable[Mapping], allowed: set[str]) -> list[tuple[str, list[Mapping]]]:

@@ -38,7 +38,7 @@ from bi_app.channels.demo_source import DemoChannelSource
 from bi_app.channels.service import ChannelReport, ChannelService
 from bi_app.channels.store import DbLastGoodStore
 from bi_app.data import events
-from bi_app.data.cache import _GLOBAL_GENERATION, _namespace_generation_key
+from bi_app.data.cache import generation_keys
 from bi_app.extensions import cache, db
 
 log = logging.getLogger(__name__)
@@ -144,8 +144,7 @@ def _read_entry(event_id: int) -> tuple[_Entry | None, tuple[str, str, str] | No
     state = shared_cache_state()
     if state is None:
         return None, None
-    keys = (_entry_key(event_id), _GLOBAL_GENERATION, _namespace_generation_key(events.NAMESPACE),
-            CONFIG_TOKEN_KEY)
+    keys = (_entry_key(event_id), *generation_keys(events.NAMESPACE), CONFIG_TOKEN_KEY)
     try:
         entry, *tokens = cache.get_many(*keys)
     except Exception as exc:  # noqa: BLE001

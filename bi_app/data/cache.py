@@ -217,6 +217,14 @@ def _namespace_generation_key(namespace: str) -> str:
     return f"gen:{namespace}"
 
 
+def generation_keys(namespace: str) -> tuple[str, str]:
+    """The cache keys of the global and of ``namespace``'s generation tokens.
+
+    For code that caches outside :func:`cached` but must follow the same invalidation: store the
+    tokens read from these keys with an entry; once either token changes, the entry is stale."""
+    return _GLOBAL_GENERATION, _namespace_generation_key(namespace)
+
+
 def _new_token() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -224,7 +232,7 @@ def _new_token() -> str:
 def _generation(backend: Any, namespace: str) -> str:
     """The current global + namespace tokens; a missing token (first use, eviction) is created
     with set-if-absent so concurrent workers agree on it."""
-    keys = (_GLOBAL_GENERATION, _namespace_generation_key(namespace))
+    keys = generation_keys(namespace)
     values = backend.get_many(*keys)
     if None in values:
         for key, value in zip(keys, values):

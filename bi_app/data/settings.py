@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bi_app.auth import audit, current_username
 from bi_app.business_settings import (
     SPECS,
     SettingError,
@@ -85,8 +86,6 @@ def save(changes: Mapping[str, Any], actor: Any = None,
     """Validate every change (alone and together with the other keys), store, audit, commit and
     invalidate the data cache. Returns the changed keys with their new values; nothing is written
     when any value is refused (:class:`SettingError`)."""
-    from bi_app.auth_users import audit  # not bi_app.auth: that one imports Dash
-
     validated = {key: validate(key, value) for key, value in changes.items()}
     with Session(engine()) as session:
         stored = {row.key: row for row in session.scalars(select(BusinessSetting))}
@@ -122,7 +121,5 @@ def save_one(key: str, value: Any, actor: Any = None) -> Any:
 
 def _actor_name(actor: Any) -> str | None:
     if actor is None:
-        from bi_app.auth_context import current_username
-
         return current_username()
     return getattr(actor, "username", None) or str(actor)[:64]

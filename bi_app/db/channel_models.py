@@ -13,8 +13,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bi_app.db.models import Base, utcnow
 
-SOURCE_KINDS = ("http",)
-
 
 class ChannelSourceConfig(Base):
     __tablename__ = "channel_sources"

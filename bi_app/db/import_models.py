@@ -25,8 +25,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bi_app.db.models import Base, utcnow
 
-IMPORT_STATUSES = ("queued", "running", "succeeded", "validated", "rejected", "failed")
-
 
 class ImportRun(Base):
     __tablename__ = "import_runs"
@@ -43,6 +41,7 @@ class ImportRun(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     kind: Mapped[str] = mapped_column(String(32))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # queued, running, succeeded, validated, rejected or failed
     status: Mapped[str] = mapped_column(String(16), default="queued")
     phase: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[float] = mapped_column(Float, default=0.0)

@@ -8,13 +8,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bi_app.db.models import Base, utcnow
-
-JOB_STATUSES = ("running", "succeeded", "failed", "timed_out", "skipped")
-RUN_TRIGGERS = ("scheduled", "manual")
 
 
 class JobRun(Base):
@@ -28,13 +35,14 @@ class JobRun(Base):
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     job_name: Mapped[str] = mapped_column(String(64))
-    run_trigger: Mapped[str] = mapped_column(String(16), default="scheduled")
+    run_trigger: Mapped[str] = mapped_column(String(16), default="scheduled")  # or "manual"
     actor: Mapped[str | None] = mapped_column(String(64))
     host: Mapped[str] = mapped_column(String(128))
     pid: Mapped[int] = mapped_column(Integer)
     scheduled_for: Mapped[dt.datetime | None] = mapped_column(DateTime)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # running, succeeded, failed, timed_out or skipped
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None] = mapped_column(Integer)

@@ -25,8 +25,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bi_app.db.models import Base, utcnow
 
-HEALTH_STATUSES = ("healthy", "degraded", "unhealthy")
-METRIC_KINDS = ("http", "callback")
 OVERALL_CHECK = "overall"
 
 
@@ -40,7 +38,7 @@ class HealthResult(Base):
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     check_name: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # healthy, degraded or unhealthy
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -67,7 +65,7 @@ class _MetricColumns:
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     bucket: Mapped[dt.datetime] = mapped_column(DateTime)
     source: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # "http" or "callback"
     name: Mapped[str] = mapped_column(String(300))
     method: Mapped[str] = mapped_column(String(8))
     count: Mapped[int] = mapped_column(Integer)

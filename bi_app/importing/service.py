@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bi_app.auth_users import audit
+from bi_app.auth import audit
 from bi_app.db.models import utcnow
 from bi_app.db.rollups import refresh_rollups
 from bi_app.extensions import db

@@ -8,8 +8,6 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-BREAKER_STATES = ("closed", "half_open", "open")
-
 
 class Breaker(Protocol):
     name: str
@@ -24,11 +22,6 @@ _breakers: dict[str, Breaker] = {}
 def register_breaker(breaker: Breaker) -> None:
     with _lock:
         _breakers[breaker.name] = breaker
-
-
-def unregister_breaker(name: str) -> None:
-    with _lock:
-        _breakers.pop(name, None)
 
 
 def breaker_states() -> list[dict[str, Any]]:

@@ -25,8 +25,10 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from bi_app import current_settings
 from bi_app.config import INSTANCE_DIR, Settings
 from bi_app.db.monitoring_models import OVERALL_CHECK, HealthResult
+from bi_app.jobs.status import scheduler_status
 from bi_app.monitoring import rules
 from bi_app.monitoring.services import ServiceSpec, settings_services, table_services
 
@@ -38,7 +40,6 @@ SCHEDULER_TIMEOUT_S = 3.0
 DISK_TIMEOUT_S = 2.0
 SERVICES_LOAD_TIMEOUT_S = 2.0
 CHEAP_TIMEOUT_S = 2.0  # /api/health runs the cheap checks live with this deadline
-CHEAP_CHECKS = ("database", "cache", "scheduler", "disk")
 
 
 def utcnow() -> dt.datetime:
@@ -115,7 +116,7 @@ def check_database(engine: Engine, thresholds: rules.Thresholds = rules.DEFAULT)
 
 def check_cache(settings: Settings, thresholds: rules.Thresholds = rules.DEFAULT) -> CheckResult:
     detail: dict[str, Any] = {"backend": "redis" if settings.redis_url else "in-process"}
-    detail.update(_cache_hit_rate())
+    detail.update(cache_hit_rate())
     if not settings.redis_url:
         return CheckResult("cache", rules.HEALTHY, None, detail)
     import redis
@@ -137,7 +138,8 @@ def check_cache(settings: Settings, thresholds: rules.Thresholds = rules.DEFAULT
                        f"{reason} ({error})" if error else (reason or None))
 
 
-def _cache_hit_rate() -> dict[str, Any]:
+def cache_hit_rate() -> dict[str, Any]:
+    """The data cache's hits, misses and hit rate since start (``{}`` when unavailable)."""
     try:
         from bi_app.data.cache import cache_stats  # the data layer's counters; optional
         stats = cache_stats()
@@ -151,10 +153,6 @@ def _cache_hit_rate() -> dict[str, Any]:
 def check_scheduler(thresholds: rules.Thresholds = rules.DEFAULT) -> CheckResult:
     """Reads ``bi_app.jobs.scheduler_status()``: enabled, leader, heartbeat age, late jobs."""
     start = time.perf_counter()
-    try:
-        from bi_app.jobs import scheduler_status  # late: jobs imports the scheduler machinery
-    except ImportError as exc:
-        return CheckResult("scheduler", rules.DEGRADED, _ms(start), {}, f"scheduler status unavailable: {exc}")
     raw = dict(scheduler_status())
     late = raw.get("late_jobs") or []
     late_count = late if isinstance(late, int) else len(late)
@@ -361,8 +359,10 @@ def _settings(settings: Settings | None) -> Settings:
         return settings
     import flask
 
-    if flask.has_app_context() and "BI_SETTINGS" in flask.current_app.config:
-        return flask.current_app.config["BI_SETTINGS"]
+    if flask.has_app_context():
+        return current_settings()
+    # No app to ask: run_health_checks() called as a plain function without settings (a script,
+    # a JobRunner built without an app), so read the environment as the CLI does.
     return Settings.from_env()
 
 

@@ -18,10 +18,6 @@ BUCKET_COUNT = 150
 EDGES: tuple[float, ...] = tuple(MIN_MS * GROWTH ** i for i in range(BUCKET_COUNT))
 
 
-def bucket_index(value_ms: float) -> int:
-    return bisect.bisect_left(EDGES, value_ms)
-
-
 def _bucket_bounds(index: int) -> tuple[float, float]:
     low = 0.0 if index == 0 else EDGES[index - 1]
     high = EDGES[index] if index < BUCKET_COUNT else EDGES[-1] * GROWTH

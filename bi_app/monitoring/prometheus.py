@@ -78,7 +78,7 @@ class AppCollector(Collector):
         yield from (http_count, http_time, cb_count, cb_time)
 
     def _cache(self) -> Iterator[Metric]:
-        stats = health._cache_hit_rate()
+        stats = health.cache_hit_rate()
         if "hits" in stats:
             yield CounterMetricFamily("bi_cache_hits", "Data-layer cache hits", value=stats["hits"])
             yield CounterMetricFamily("bi_cache_misses", "Data-layer cache misses", value=stats["misses"])

@@ -50,7 +50,7 @@ def _fail(where: str, message: str) -> ConfigError:
     return ConfigError(f"{ENV_VAR}: {where}: {message}")
 
 
-def _validate(where: str, name: Any, url: Any, expected: Any, timeout: Any, auth: Any) -> ServiceSpec:
+def validate_service(where: str, name: Any, url: Any, expected: Any, timeout: Any, auth: Any) -> ServiceSpec:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise _fail(where, f"name must be lowercase letters, digits, '_', '-', '.', got {name!r}")
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
@@ -86,7 +86,7 @@ def parse_services(raw: str | None) -> tuple[ServiceSpec, ...]:
         unknown = set(item) - _KEYS
         if unknown:
             raise _fail(where, f"unknown key(s) {', '.join(sorted(unknown))}")
-        specs.append(_validate(where, item.get("name"), item.get("url"), item.get("expected_status", 200),
+        specs.append(validate_service(where, item.get("name"), item.get("url"), item.get("expected_status", 200),
                                item.get("timeout", DEFAULT_TIMEOUT_S), item.get("auth_header")))
     names = [s.name for s in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -111,7 +111,7 @@ def table_services(engine: Engine, environ: Mapping[str, str] | None = None) -> 
         auth = env.get(row.auth_env) if row.auth_env else None
         if row.auth_env and auth is None:
             raise ConfigError(f"monitored service {row.name}: environment variable {row.auth_env} is not set")
-        specs.append(_validate(f"monitored service {row.name}", row.name, row.url, row.expected_status,
+        specs.append(validate_service(f"monitored service {row.name}", row.name, row.url, row.expected_status,
                                row.timeout_s, auth))
     return tuple(specs)
 
@@ -119,7 +119,7 @@ def table_services(engine: Engine, environ: Mapping[str, str] | None = None) -> 
 def add_service(session: Session, name: str, url: str, expected_status: int = 200,
                 timeout_s: float = DEFAULT_TIMEOUT_S, auth_env: str | None = None) -> MonitoredService:
     """Validate and add a monitored service (for the admin UI and CLI); the caller commits."""
-    _validate("new service", name, url, expected_status, timeout_s, None)
+    validate_service("new service", name, url, expected_status, timeout_s, None)
     if auth_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]{0,127}$", auth_env):
         raise ValueError(f"auth_env must be an environment variable name, got {auth_env!r}")
     row = MonitoredService(name=name, url=url, expected_status=expected_status, timeout_s=timeout_s,

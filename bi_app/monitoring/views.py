@@ -72,6 +72,6 @@ def _authorized(token: str | None) -> bool:
         return True
     if not hasattr(flask.current_app, "login_manager"):
         return False  # an app without login: only the token opens /metrics
-    from bi_app.auth_context import request_user
+    from bi_app.auth import request_user
 
     return request_user() is not None

@@ -193,7 +193,7 @@ def test_callback_role_check_gives_403_to_a_viewer_and_runs_for_an_admin(callbac
 
 def test_dash_turns_require_role_into_http_401_without_a_session(callback_app):
     """With the guard out of the way, Dash 4.4.1's dispatch must still answer 401, not 500."""
-    from bi_app.auth_views import guard
+    from bi_app.auth.views import guard
 
     callback_app.server.before_request_funcs[None].remove(guard)
     client = callback_app.server.test_client()
@@ -418,7 +418,7 @@ def test_rate_limit_counts_are_shared_through_redis(redis_url, redis_prefix):
     import redis
     from flask_caching import Cache
 
-    from bi_app.auth_ratelimit import LoginRateLimiter
+    from bi_app.auth.ratelimit import LoginRateLimiter
 
     def worker_cache():
         app, cache = flask.Flask("worker"), Cache()

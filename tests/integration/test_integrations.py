@@ -20,7 +20,10 @@ from bi_app.channels.base import EventRef
 from bi_app.db.channel_models import ChannelSourceConfig
 from bi_app.db.models import AuditLog, Event
 from bi_app.extensions import db
-from bi_app.integrations import IntegrationError, ServiceInput
+from bi_app.integrations import IntegrationError
+from bi_app.integrations import channels as channel_admin
+from bi_app.integrations import services as service_admin
+from bi_app.integrations.services import ServiceInput
 from bi_app.monitoring import services as monitored
 from bi_app.monitoring.breakers import breaker_states
 from tests.conftest import migrate
@@ -129,31 +132,31 @@ def event_id() -> int:
 def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
     engine = db.require_engine()
     settings = with_services(settings_of(app), [{"name": "core", "url": "https://core.example/health"}])
-    form = integrations.parse_service_form({"name": "payments", "url": "https://pay.example/health",
+    form = service_admin.parse_service_form({"name": "payments", "url": "https://pay.example/health",
                                             "expected_status": "204", "timeout_s": "2.5", "auth_env": "PAY_AUTH"})
-    service_id = integrations.create_service(engine, settings, form, actor="alice")
+    service_id = service_admin.create_service(engine, settings, form, actor="alice")
     with pytest.raises(IntegrationError) as clash:
-        integrations.create_service(engine, settings, form, actor="alice")
+        service_admin.create_service(engine, settings, form, actor="alice")
     assert clash.value.errors == {"name": "a service named payments already exists"}
     with pytest.raises(IntegrationError, match="configured in settings"):
-        integrations.create_service(engine, settings, ServiceInput("core", "http://x.example/", 200, 5.0, None))
+        service_admin.create_service(engine, settings, ServiceInput("core", "http://x.example/", 200, 5.0, None))
 
-    rows = integrations.list_services(engine, settings, environ={"PAY_AUTH": "Authorization: Bearer x"})
+    rows = service_admin.list_services(engine, settings, environ={"PAY_AUTH": "Authorization: Bearer x"})
     assert [(r.name, r.source, r.read_only) for r in rows] == [("core", "settings", True),
                                                                ("payments", "admin", False)]
     assert (rows[1].expected_status, rows[1].timeout_s, rows[1].auth_env, rows[1].auth_env_set) == \
         (204, 2.5, "PAY_AUTH", True)
-    assert integrations.list_services(engine, settings, environ={})[1].auth_env_set is False
+    assert service_admin.list_services(engine, settings, environ={})[1].auth_env_set is False
 
-    integrations.update_service(engine, settings, service_id,
+    service_admin.update_service(engine, settings, service_id,
                                 ServiceInput("payments", "https://pay2.example/health", 200, 2.5, None), actor="alice")
     assert [s.url for s in monitored.table_services(engine, environ={})] == ["https://pay2.example/health"]
-    assert integrations.toggle_service(engine, service_id, actor="alice") == ("payments", False)
+    assert service_admin.toggle_service(engine, service_id, actor="alice") == ("payments", False)
     assert monitored.table_services(engine, environ={}) == ()  # the health job no longer checks it
-    assert integrations.delete_service(engine, service_id, actor="alice") == "payments"
-    assert [r.name for r in integrations.list_services(engine, settings)] == ["core"]
+    assert service_admin.delete_service(engine, service_id, actor="alice") == "payments"
+    assert [r.name for r in service_admin.list_services(engine, settings)] == ["core"]
     with pytest.raises(integrations.NotFound):
-        integrations.delete_service(engine, service_id)
+        service_admin.delete_service(engine, service_id)
 
     audited = audit_rows()
     assert [(a.action, a.target, a.username) for a in audited] == [
@@ -167,32 +170,32 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
 
 def test_channel_source_secret_is_write_only_and_never_audited(app):
     engine = db.require_engine()
-    channels = integrations.channel_names(engine)
+    channels = channel_admin.channel_names(engine)
     raw = {"channel": "email", "kind": "http", "url": "https://stats.example/{event_code}?channel={channel}",
            "auth_header_name": "Authorization", "auth_header_value": TOKEN, "timeout_s": "3", "enabled": True}
-    integrations.save_channel_source(engine, integrations.parse_channel_form(raw, channels), actor="alice")
-    row = next(r for r in integrations.list_channel_sources(engine) if r.channel == "email")
+    channel_admin.save_channel_source(engine, channel_admin.parse_channel_form(raw, channels), actor="alice")
+    row = next(r for r in channel_admin.list_channel_sources(engine) if r.channel == "email")
     assert (row.serving, row.auth_display, row.timeout_s) == ("http", "Authorization: ••••••••", 3.0)
 
     # an empty value keeps the stored secret; a changed URL is saved
     kept = {**raw, "auth_header_value": "", "url": "https://stats2.example/{event_code}?channel={channel}"}
-    integrations.save_channel_source(engine, integrations.parse_channel_form(kept, channels), actor="alice")
+    channel_admin.save_channel_source(engine, channel_admin.parse_channel_form(kept, channels), actor="alice")
     with db.session() as session:
         stored = session.get(ChannelSourceConfig, "email")
         assert (stored.url, stored.auth_header_value) == (kept["url"], TOKEN)
 
     with pytest.raises(IntegrationError) as missing:  # a new name with no value and none stored
-        form = integrations.parse_channel_form({**raw, "channel": "social", "auth_header_value": ""}, channels)
-        integrations.save_channel_source(engine, form)
+        form = channel_admin.parse_channel_form({**raw, "channel": "social", "auth_header_value": ""}, channels)
+        channel_admin.save_channel_source(engine, form)
     assert missing.value.errors == {"auth_header_value": "give both the auth header's name and value, or neither"}
 
     disabled = {**kept, "enabled": False, "clear_auth": True}
-    integrations.save_channel_source(engine, integrations.parse_channel_form(disabled, channels), actor="alice")
-    row = next(r for r in integrations.list_channel_sources(engine) if r.channel == "email")
+    channel_admin.save_channel_source(engine, channel_admin.parse_channel_form(disabled, channels), actor="alice")
+    row = next(r for r in channel_admin.list_channel_sources(engine) if r.channel == "email")
     assert (row.serving, row.configured, row.enabled, row.auth_display) == ("demo", True, False, "—")
-    integrations.save_channel_source(engine, integrations.parse_channel_form(
+    channel_admin.save_channel_source(engine, channel_admin.parse_channel_form(
         {"channel": "email", "kind": "demo"}, channels), actor="alice")
-    assert not any(r.configured for r in integrations.list_channel_sources(engine))
+    assert not any(r.configured for r in channel_admin.list_channel_sources(engine))
 
     audited = audit_rows()
     assert [a.action for a in audited] == ["integration.channel.save"] * 3 + ["integration.channel.remove"]
@@ -205,29 +208,29 @@ def test_check_now_runs_the_real_http_check(app, loopback):
     ok, failing, hanging, guarded = loopback("ok"), loopback("fail"), loopback("hang"), loopback("auth")
     for name, server, timeout, env in (("ok", ok, 2, None), ("failing", failing, 2, None),
                                        ("hanging", hanging, 0.5, None), ("guarded", guarded, 2, "GUARD_AUTH")):
-        integrations.create_service(engine, settings, ServiceInput(name, f"{server.base}/health", 200, timeout, env),
+        service_admin.create_service(engine, settings, ServiceInput(name, f"{server.base}/health", 200, timeout, env),
                                     actor="tests")
-    healthy = integrations.check_service(engine, settings, "ok")
+    healthy = service_admin.check_service(engine, settings, "ok")
     assert (healthy.status, healthy.detail["status_code"], healthy.error) == ("healthy", 200, None)
     assert healthy.latency_ms is not None and len(ok.requests) == 1
 
-    broken = integrations.check_service(engine, settings, "failing")
+    broken = service_admin.check_service(engine, settings, "failing")
     assert (broken.status, broken.error) == ("unhealthy", "HTTP 500, expected 200")
 
     started = time.monotonic()
-    hung = integrations.check_service(engine, settings, "hanging")
+    hung = service_admin.check_service(engine, settings, "hanging")
     assert (hung.status, hung.error) == ("unhealthy", "timed out after 0.5 s")
     assert time.monotonic() - started < 5  # the short timeout applied, not the 10 s server hold
 
-    unset = integrations.check_service(engine, settings, "guarded", environ={})
+    unset = service_admin.check_service(engine, settings, "guarded", environ={})
     assert unset.status == "unhealthy" and "GUARD_AUTH is not set" in unset.error and guarded.requests == []
-    authed = integrations.check_service(engine, settings, "guarded", environ={"GUARD_AUTH": f"Authorization: {TOKEN}"})
+    authed = service_admin.check_service(engine, settings, "guarded", environ={"GUARD_AUTH": f"Authorization: {TOKEN}"})
     assert authed.status == "healthy" and guarded.requests[-1]["auth"] == TOKEN
 
     settings = with_services(settings, [{"name": "core", "url": f"{failing.base}/x"}])
-    assert integrations.check_service(engine, settings, "core").error == "HTTP 500, expected 200"
+    assert service_admin.check_service(engine, settings, "core").error == "HTTP 500, expected 200"
     with pytest.raises(integrations.NotFound):
-        integrations.check_service(engine, settings, "nobody")
+        service_admin.check_service(engine, settings, "nobody")
 
 
 def test_channel_test_fetch_uses_the_source_without_touching_live_breakers(app, loopback):
@@ -235,21 +238,21 @@ def test_channel_test_fetch_uses_the_source_without_touching_live_breakers(app, 
     ok, failing = loopback("ok"), loopback("fail")
     before = breaker_states()
     with app.server.app_context():
-        demo = integrations.try_channel_source(engine, "email", event_id())
+        demo = channel_admin.try_channel_source(engine, "email", event_id())
     assert (demo.ok, demo.kind, demo.views, demo.event_code) == (True, "demo", 0, "EV-1")
 
     for channel, server in (("email", ok), ("social", failing)):
-        integrations.save_channel_source(engine, integrations.ChannelInput(
+        channel_admin.save_channel_source(engine, channel_admin.ChannelInput(
             channel, "http", f"{server.base}/s/{{event_code}}?channel={{channel}}", "Authorization", TOKEN,
             timeout_s=2, enabled=False), actor="tests")
-    good = integrations.try_channel_source(engine, "email", event_id())
+    good = channel_admin.try_channel_source(engine, "email", event_id())
     assert (good.ok, good.kind, good.views, good.clicks, good.conversions) == (True, "http", 1000, 50, 5)
     assert ok.requests[-1] == {"path": "/s/EV-1?channel=email", "auth": TOKEN}
-    bad = integrations.try_channel_source(engine, "social", event_id())
+    bad = channel_admin.try_channel_source(engine, "social", event_id())
     assert not bad.ok and "HTTP 500" in bad.error
     assert breaker_states() == before
     with pytest.raises(integrations.NotFound):
-        integrations.try_channel_source(engine, "email", 999_999)
+        channel_admin.try_channel_source(engine, "email", 999_999)
 
 
 def test_a_saved_source_is_fetched_at_once_despite_a_cached_report(app, loopback):
@@ -261,7 +264,7 @@ def test_a_saved_source_is_fetched_at_once_despite_a_cached_report(app, loopback
         first = channel_report(ref)
         assert {r.channel: r.source for r in first.results}["email"] == "demo"
         assert channel_report(ref) is not None and server.requests == []
-        integrations.save_channel_source(engine, integrations.ChannelInput(
+        channel_admin.save_channel_source(engine, channel_admin.ChannelInput(
             "email", "http", f"{server.base}/s/{{event_code}}?channel={{channel}}", timeout_s=2), actor="tests")
         after = {r.channel: r for r in channel_report(ref).results}["email"]
     assert (after.source, after.stats.views) == ("http", 1000) and len(server.requests) == 1

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from bi_app import leader
+from bi_app.jobs import leader
 from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.integration

@@ -4,17 +4,17 @@ from __future__ import annotations
 import pytest
 from cachelib import SimpleCache
 
-from bi_app import auth_pages
-from bi_app.auth_context import SessionUser, password_fingerprint
-from bi_app.auth_ratelimit import LoginRateLimiter
-from bi_app.auth_users import (
+from bi_app.auth import pages as auth_pages
+from bi_app.auth.context import SessionUser, password_fingerprint
+from bi_app.auth.ratelimit import LoginRateLimiter
+from bi_app.auth.users import (
     UserError,
     validate_password,
     validate_role,
     validate_username,
     verify_password,
 )
-from bi_app.auth_views import safe_next
+from bi_app.auth.views import safe_next
 from bi_app.db.models import User
 
 
@@ -86,8 +86,7 @@ PAGES = {
 
 
 @pytest.fixture
-def registry(monkeypatch):
-    monkeypatch.setattr(auth_pages.dash, "page_registry", PAGES)
+def registry():
     return PAGES
 
 
@@ -101,12 +100,12 @@ def test_can_view_defaults_to_every_role_and_admin_sees_everything(registry):
 
 
 def test_visible_pages_per_role(registry):
-    names = {role: [p["name"] for p in auth_pages.visible_pages(role)]
+    names = {role: [p["name"] for p in auth_pages.visible_pages(registry, role)]
              for role in ("admin", "analyst", "viewer")}
     assert names == {"admin": ["Overview", "Users", "Reports", "Event"],
                      "analyst": ["Overview", "Reports", "Event"],
                      "viewer": ["Overview"]}
-    assert auth_pages.visible_pages(None) == []
+    assert auth_pages.visible_pages(registry, None) == []
 
 
 @pytest.mark.parametrize("path,name", [
@@ -114,12 +113,12 @@ def test_visible_pages_per_role(registry):
     ("/events/e-42", "Event"), ("/nope", None), ("/admin", None),
 ])
 def test_page_for_path_matches_like_dash(registry, path, name):
-    page = auth_pages.page_for_path(path)
+    page = auth_pages.page_for_path(registry, path)
     assert (page or {}).get("name") == name
 
 
 def test_page_for_path_strips_the_prefix(registry):
-    assert auth_pages.page_for_path("/bi/admin/users", "/bi/")["name"] == "Users"
+    assert auth_pages.page_for_path(registry, "/bi/admin/users", "/bi/")["name"] == "Users"
 
 
 # --- rate limiter ----------------------------------------------------------------------------

@@ -3,15 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from bi_app.integrations import (
-    ChannelRow,
-    IntegrationError,
-    ServiceInput,
-    parse_channel_form,
-    parse_service_form,
-    service_field_error,
-    source_field_error,
-)
+from bi_app.integrations import IntegrationError
+from bi_app.integrations.channels import ChannelRow, parse_channel_form, source_field_error
+from bi_app.integrations.services import ServiceInput, parse_service_form, service_field_error
 
 GOOD = {"name": "payments", "url": "https://pay.example/health", "expected_status": "200",
         "timeout_s": "5", "auth_env": "PAYMENTS_AUTH"}

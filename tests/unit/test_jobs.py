@@ -8,7 +8,8 @@ import flask
 import pytest
 from sqlalchemy import select
 
-from bi_app import jobs, leader
+from bi_app import jobs
+from bi_app.jobs import leader
 from bi_app.db.engine import make_engine, make_session_factory
 from bi_app.db.job_models import JobRun, SchedulerNode
 from bi_app.db.models import AuditLog, utcnow

@@ -3,6 +3,9 @@
 A page without ``roles`` is open to every role; ``admin`` may see everything (the role's
 definition in migration 0001). Path matching mirrors Dash's own router, so the page the guard
 checks is the page Dash would render.
+
+This module does not import Dash: callers hand in the page registry (``dash.page_registry``, a
+mapping of module name to page dict), so the rules stay testable with a plain dict.
 """
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ import re
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatch
 from typing import Any
-
-import dash
 
 from bi_app.db.models import ROLES
 
@@ -37,9 +38,9 @@ def can_view(page: Mapping[str, Any], role: str | None) -> bool:
     return role_allows(role, page_roles(page))
 
 
-def visible_pages(role: str | None) -> list[dict]:
-    """The registered pages ``role`` may open, in the registry's (``order``) order."""
-    return [page for page in dash.page_registry.values() if can_view(page, role)]
+def visible_pages(pages: Mapping[str, Mapping[str, Any]], role: str | None) -> list[dict]:
+    """The pages of registry ``pages`` that ``role`` may open, in the registry's order."""
+    return [page for page in pages.values() if can_view(page, role)]
 
 
 def _matches_template(path_id: str, template: str) -> bool:
@@ -51,15 +52,16 @@ def _matches_template(path_id: str, template: str) -> bool:
     return bool(re.findall(re.sub("<.*?>", "(.*)", template_id), path_id))
 
 
-def page_for_path(pathname: str | None, prefix: str = "/") -> dict | None:
-    """The registered page Dash would render for ``pathname`` (None when it would show 404)."""
+def page_for_path(pages: Mapping[str, Mapping[str, Any]], pathname: str | None,
+                  prefix: str = "/") -> dict | None:
+    """The page of registry ``pages`` Dash would render for ``pathname`` (None: a 404)."""
     if pathname is None:
         return None
     path = pathname
     if prefix != "/" and path.startswith(prefix):
         path = "/" + path[len(prefix):]
     path_id = path.strip("/")
-    for page in dash.page_registry.values():
+    for page in pages.values():
         template = page.get("path_template")
         if template and _matches_template(path_id, template):
             return page

@@ -84,7 +84,7 @@ def _actor_fields(actor: User | str | None) -> tuple[int | None, str | None]:
         return actor.id, actor.username
     if isinstance(actor, str):
         return None, actor[:64]
-    from bi_app.auth_context import request_user  # late: keeps this module free of Flask
+    from bi_app.auth.context import request_user  # late: keeps this module free of Flask
 
     user = request_user()
     return (user.id, user.username) if user is not None else (None, None)
@@ -99,7 +99,7 @@ def audit(
 ) -> AuditLog:
     """Record an action that changed something. ``actor`` defaults to the logged-in user of the
     current request; a string names a non-user actor such as ``"cli"``."""
-    from bi_app.auth_context import request_ip
+    from bi_app.auth.context import request_ip
 
     user_id, username = _actor_fields(actor)
     row = AuditLog(
@@ -141,7 +141,7 @@ def _require_user(session: Session, username: str) -> User:
 def set_password(
     session: Session, username: str, password: str, actor: User | str | None = None
 ) -> User:
-    """Change a password; the user's other sessions stop being valid (see auth_context)."""
+    """Change a password; the user's other sessions stop being valid (see :mod:`bi_app.auth.context`)."""
     user = _require_user(session, username)
     user.password_hash = hash_password(password)
     session.flush()

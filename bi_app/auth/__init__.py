@@ -1,28 +1,31 @@
-"""Authentication, authorization and audit: the one module the rest of the app imports.
+"""Authentication, authorization and audit: the one package the rest of the app imports.
 
-- login/logout views and a guard in front of every route (:mod:`bi_app.auth_views`);
-- users, passwords and the audit trail (:mod:`bi_app.auth_users`);
-- page permissions from ``register_page(..., roles=...)`` (:mod:`bi_app.auth_pages`);
+- login/logout views and a guard in front of every route (:mod:`bi_app.auth.views`);
+- users, passwords and the audit trail (:mod:`bi_app.auth.users`);
+- the logged-in user, CSRF token and flask-login wiring (:mod:`bi_app.auth.context`);
+- page permissions from ``register_page(..., roles=...)`` (:mod:`bi_app.auth.pages`);
+- failed-login throttling (:mod:`bi_app.auth.ratelimit`), login HTML (:mod:`bi_app.auth.templates`);
 - :func:`require_role`, called by the callback registry before every server callback.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-import dash
 import flask
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from bi_app.auth_context import (
+from bi_app.auth.context import (
     SessionUser,
     csrf_token,
     current_role,
     current_username,
+    init_login_manager,
     request_user,
 )
-from bi_app.auth_pages import can_view, page_for_path, role_allows, visible_pages
-from bi_app.auth_ratelimit import LoginRateLimiter
-from bi_app.auth_users import (
+from bi_app.auth.pages import can_view, page_for_path, role_allows, visible_pages
+from bi_app.auth.ratelimit import LoginRateLimiter
+from bi_app.auth.users import (
     MIN_PASSWORD_LENGTH,
     UserError,
     audit,
@@ -34,7 +37,7 @@ from bi_app.auth_users import (
     set_password,
     verify_password,
 )
-from bi_app.auth_views import (
+from bi_app.auth.views import (
     EXTENSION_KEY,
     AuthState,
     enforce_denial,
@@ -44,23 +47,31 @@ from bi_app.auth_views import (
 )
 from bi_app.config import Settings
 
+if TYPE_CHECKING:  # only for the annotation: nothing in bi_app.auth imports Dash at runtime
+    import dash
+
 __all__ = [
     "MIN_PASSWORD_LENGTH", "SessionUser", "UserError", "audit", "can_view", "create_user",
     "csrf_token", "current_role", "current_username", "disable_user", "ensure_admin", "get_user",
-    "init_app", "list_users", "page_for_path", "require_role", "set_password", "verify_password",
-    "visible_pages",
+    "init_app", "list_users", "page_for_path", "request_user", "require_role", "set_password",
+    "verify_password", "visible_pages",
 ]
 
 
-def init_app(app: dash.Dash, settings: Settings) -> None:
-    """Wire login, logout, the request guard and the rate limiter into ``app``'s Flask server."""
-    from bi_app.auth_context import init_login_manager
+def init_app(app: dash.Dash, settings: Settings, *,
+             pages: Callable[[], Mapping[str, Mapping[str, Any]]]) -> None:
+    """Wire login, logout, the request guard and the rate limiter into ``app``'s Flask server.
+
+    ``pages`` returns the page registry the guard checks (the app factory passes
+    ``lambda: dash.page_registry``); it is read per request, so pages registered later count.
+    """
     from bi_app.extensions import cache, login_manager
 
     server = app.server
     init_login_manager(login_manager, server)
     limiter = LoginRateLimiter(cache, settings.login_rate_limit, settings.login_rate_window)
-    server.extensions[EXTENSION_KEY] = AuthState(limiter, app.config.requests_pathname_prefix)
+    server.extensions[EXTENSION_KEY] = AuthState(limiter, app.config.requests_pathname_prefix,
+                                                  pages)
     routes = app.config.routes_pathname_prefix
     server.add_url_rule(f"{routes}login", "bi_auth_login", login_view, methods=["GET", "POST"])
     server.add_url_rule(f"{routes}logout", "bi_auth_logout", logout_view, methods=["GET", "POST"])

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import flask
 from flask_login import login_user, logout_user
 
-from bi_app import auth_context as ctx
-from bi_app import auth_pages, auth_users
-from bi_app.auth_ratelimit import LoginRateLimiter
+from bi_app.auth import context as ctx
+from bi_app.auth import pages as auth_pages
+from bi_app.auth import users as auth_users
+from bi_app.auth.ratelimit import LoginRateLimiter
+from bi_app.auth.templates import render_login, render_message
 from bi_app.db.models import utcnow
-from bi_app.templates_login import render_login, render_message
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "bi_auth"
@@ -33,6 +36,7 @@ SECURITY_HEADERS = {
 class AuthState:
     limiter: LoginRateLimiter
     prefix: str  # requests_pathname_prefix: where the browser sees the app
+    pages: Callable[[], Mapping[str, Mapping[str, Any]]]  # the page registry, read per request
 
 
 def state() -> AuthState:
@@ -178,12 +182,13 @@ def guard() -> flask.Response | None:
         return flask.redirect(f"{st.prefix}login?next={quote(target, safe='/')}")
     if rel == "/_dash-update-component":
         pathname = _routed_pathname(flask.request.get_json(silent=True))
-        page = auth_pages.page_for_path(pathname, st.prefix) if pathname is not None else None
+        page = (auth_pages.page_for_path(st.pages(), pathname, st.prefix)
+                if pathname is not None else None)
         if page is not None and not auth_pages.can_view(page, user.role):
             return _json_error(403, "you are not allowed to open this page")
         return None
     if not is_api:
-        page = auth_pages.page_for_path(flask.request.path, st.prefix)
+        page = auth_pages.page_for_path(st.pages(), flask.request.path, st.prefix)
         if page is not None and not auth_pages.can_view(page, user.role):
             return _html(render_message("Not allowed", "Your role does not give access to this "
                                         "page.", prefix=st.prefix, link_text="Go to the start"),

@@ -1,0 +1,229 @@
+"""Admin → Integrations, channel sources: which source answers for each marketing channel
+(the built-in demo or an HTTP JSON endpoint), its form, saving (audited without the secret) and
+a one-off test fetch.
+
+A channel's auth header value is write-only: stored as :func:`bi_app.channels.config.save_config`
+stores it, shown masked, never audited. Nothing is invalidated explicitly on a change: the
+channel report's cache key includes every source configuration's fingerprint.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from bi_app.auth import audit
+from bi_app.channels.base import ChannelSource, EventRef
+from bi_app.channels.breaker import CircuitBreaker
+from bi_app.channels.config import (
+    DEFAULT_CHANNELS,
+    SourceConfig,
+    build_sources,
+    delete_config,
+    load_configs,
+    save_config,
+)
+from bi_app.channels.demo_source import DemoChannelSource
+from bi_app.channels.http_source import HttpJsonSource
+from bi_app.channels.service import LIVE, ChannelService
+from bi_app.channels.store import MemoryLastGoodStore
+from bi_app.db.models import Event
+from bi_app.integrations._common import IntegrationError, NotFound, as_float, clean_text
+
+log = logging.getLogger(__name__)
+
+SECRET_MASK = "••••••••"
+KINDS = ("demo", "http")
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    channel: str
+    serving: str  # the kind of source that answers now: "http" or "demo"
+    configured: bool  # an HTTP JSON configuration is stored (maybe disabled)
+    url: str | None = None
+    auth_header_name: str | None = None
+    auth_set: bool = False
+    timeout_s: float | None = None
+    enabled: bool = False
+
+    @property
+    def auth_display(self) -> str:
+        """The header name with its value masked; the value itself never leaves the server."""
+        if not self.auth_header_name:
+            return "—"
+        return f"{self.auth_header_name}: {SECRET_MASK}" if self.auth_set else self.auth_header_name
+
+
+@dataclass(frozen=True)
+class ChannelInput:
+    channel: str
+    kind: str  # "demo" removes the HTTP configuration, "http" saves it
+    url: str = ""
+    auth_header_name: str | None = None
+    auth_header_value: str | None = None  # None: keep the stored value
+    clear_auth: bool = False
+    timeout_s: float = 10.0
+    enabled: bool = True
+
+
+def channel_names(engine: Engine) -> list[str]:
+    """The default channels, then any other configured one."""
+    extra = sorted({c.channel for c in load_configs(engine)} - set(DEFAULT_CHANNELS))
+    return list(DEFAULT_CHANNELS) + extra
+
+
+def list_channel_sources(engine: Engine) -> list[ChannelRow]:
+    configs = load_configs(engine)
+    by_channel = {c.channel: c for c in configs}
+    rows = []
+    for source in build_sources(configs):
+        config = by_channel.get(source.channel)
+        if config is None:
+            rows.append(ChannelRow(source.channel, source.kind, False))
+            continue
+        rows.append(ChannelRow(source.channel, source.kind, True, config.url, config.auth_header_name,
+                               bool(config.auth_header_value), config.timeout_s, config.enabled))
+    return rows
+
+
+def source_field_error(channel: str, **field: Any) -> str | None:
+    """:class:`HttpJsonSource`'s message for the given constructor arguments (others valid)."""
+    values: dict[str, Any] = {"url": "http://127.0.0.1/", **field}
+    try:
+        source = HttpJsonSource(channel, values.pop("url"), **values)
+        source.target(EventRef(1, "E1"))  # a placeholder it does not know fails every fetch
+    except ValueError as exc:
+        return str(exc).removeprefix(f"channel {channel}: ")
+    except (KeyError, IndexError):
+        return "unknown placeholder in the URL: use {event_id}, {event_code} or {channel}"
+    return None
+
+
+def parse_channel_form(raw: Mapping[str, Any], channels: list[str] | tuple[str, ...]) -> ChannelInput:
+    """Validate the channel form (channel, kind, url, auth_header_name, auth_header_value,
+    clear_auth, timeout_s, enabled); the auth pair is checked again when saving, against the
+    stored value an empty field keeps."""
+    channel, kind = clean_text(raw.get("channel")), clean_text(raw.get("kind")) or "http"
+    errors: dict[str, str] = {}
+    if channel not in channels:
+        errors["channel"] = f"choose one of {', '.join(channels)}"
+    if kind not in KINDS:
+        errors["kind"] = "choose the built-in demo source or HTTP JSON"
+    if kind == "demo" or errors:
+        if errors:
+            raise IntegrationError(errors)
+        return ChannelInput(channel, "demo")
+    url = clean_text(raw.get("url"))
+    if (message := source_field_error(channel, url=url)) is not None:
+        errors["url"] = message
+    timeout = as_float(raw.get("timeout_s"))
+    if timeout is None:
+        errors["timeout_s"] = "timeout must be a number of seconds"
+    elif (message := source_field_error(channel, timeout=timeout)) is not None:
+        errors["timeout_s"] = message
+    name = clean_text(raw.get("auth_header_name")) or None
+    value = raw.get("auth_header_value") if isinstance(raw.get("auth_header_value"), str) else None
+    if errors:
+        raise IntegrationError(errors)
+    return ChannelInput(channel, "http", url, name, value or None, bool(raw.get("clear_auth")),
+                        float(timeout), bool(raw.get("enabled")))  # type: ignore[arg-type]
+
+
+def _auth_error(channel: str, name: str | None, value: str | None) -> dict[str, str]:
+    message = source_field_error(channel, auth_header_name=name, auth_header_value=value)
+    if message is None:
+        return {}
+    name_ok = bool(name) and name.replace("-", "").isalnum()  # type: ignore[union-attr]
+    return {"auth_header_value" if name_ok else "auth_header_name": message}
+
+
+def save_channel_source(engine: Engine, form: ChannelInput, actor: str | None = None) -> SourceConfig | None:
+    """Store (kind http) or remove (kind demo) a channel's configuration, audited without the
+    secret; returns the stored configuration, None when the channel is back on the demo source."""
+    stored = {c.channel: c for c in load_configs(engine)}.get(form.channel)
+    if form.kind == "demo":
+        delete_config(engine, form.channel)  # also tells every worker to reload configurations
+        _audit(engine, "integration.channel.remove", form.channel,
+               {"url": stored.url if stored else None}, actor)
+        return None
+    value = None if form.clear_auth else (form.auth_header_value or (stored.auth_header_value if stored else None))
+    name = None if form.clear_auth else form.auth_header_name
+    if name is None and not form.clear_auth and form.auth_header_value is None:
+        value = None  # no header name given: no header
+    errors = _auth_error(form.channel, name, value)
+    if errors:
+        raise IntegrationError(errors)
+    config = SourceConfig(form.channel, form.url, name, value, form.enabled, form.timeout_s)
+    save_config(engine, config)
+    old_value = stored.auth_header_value if stored else None
+    auth_change = "unchanged" if value == old_value else ("removed" if value is None else "changed")
+    _audit(engine, "integration.channel.save", form.channel,
+           {"url": form.url, "timeout_s": form.timeout_s, "enabled": form.enabled,
+            "auth_header_name": name, "auth_header": auth_change}, actor)
+    return config
+
+
+def _audit(engine: Engine, action: str, target: str, detail: dict[str, Any], actor: str | None) -> None:
+    # save_config owns its transaction, so the audit row follows in its own.
+    with Session(engine) as session:
+        audit(session, action, target, detail, actor=actor)
+        session.commit()
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    channel: str
+    kind: str
+    event_code: str
+    ok: bool
+    elapsed_ms: float
+    views: int | None = None
+    clicks: int | None = None
+    conversions: int | None = None
+    error: str | None = None
+
+
+def event_choices(engine: Engine, limit: int = 200) -> list[tuple[int, str]]:
+    """``(id, label)`` of the newest events, for choosing the one a test fetch asks about."""
+    query = select(Event.id, Event.code, Event.name).order_by(Event.starts_at.desc(), Event.id).limit(limit)
+    with engine.connect() as conn:
+        return [(int(i), f"{code} — {name}") for i, code, name in conn.execute(query)]
+
+
+def _source_for(config: SourceConfig | None, channel: str) -> ChannelSource:
+    if config is None:
+        return DemoChannelSource(channel)
+    return HttpJsonSource(channel, config.url, auth_header_name=config.auth_header_name,
+                          auth_header_value=config.auth_header_value, timeout=config.timeout_s)
+
+
+def try_channel_source(engine: Engine, channel: str, event_id: int) -> FetchResult:
+    """Fetch one event's statistics once through the channel's configured source (an HTTP
+    configuration even while disabled), with its timeout. A private breaker and memory store
+    keep the live breakers (Health page) and the last good values untouched."""
+    if channel not in channel_names(engine):
+        raise NotFound(f"no channel named {channel}")
+    with engine.connect() as conn:
+        code = conn.execute(select(Event.code).where(Event.id == event_id)).scalar()
+    if code is None:
+        raise NotFound(f"event {event_id} does not exist")
+    config = {c.channel: c for c in load_configs(engine)}.get(channel)
+    started = time.perf_counter()
+    try:
+        source = _source_for(config, channel)
+    except ValueError as exc:
+        return FetchResult(channel, "http", code, False, 0.0, error=str(exc))
+    service = ChannelService([source], MemoryLastGoodStore(),
+                             breakers=lambda name: CircuitBreaker(f"integrations-test:{name}"))
+    result = service.fetch(EventRef(event_id, code)).results[0]
+    elapsed = (time.perf_counter() - started) * 1000.0
+    if result.status != LIVE:
+        return FetchResult(channel, source.kind, code, False, elapsed, error=result.error)
+    stats = result.stats
+    return FetchResult(channel, source.kind, code, True, elapsed, stats.views, stats.clicks, stats.conversions)

@@ -1,0 +1,258 @@
+"""Admin → Integrations, monitored HTTP services: the ``monitored_services`` rows next to the
+``BI_HEALTH_SERVICES`` ones, their form, CRUD (audited) and "Check now".
+
+A service names the environment variable holding its auth header; only whether it is set is
+reported. A change drops this process's last health report (the next run reads the table again).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bi_app.auth import audit
+from bi_app.config import ConfigError
+from bi_app.db.monitoring_models import MonitoredService
+from bi_app.integrations._common import IntegrationError, NotFound, as_float, clean_text
+from bi_app.monitoring import health, rules
+from bi_app.monitoring import services as monitored
+
+log = logging.getLogger(__name__)
+
+MIN_SERVICE_TIMEOUT_S = 0.5
+MAX_SERVICE_TIMEOUT_S = monitored.MAX_TIMEOUT_S
+# The pattern add_service() applies to auth_env (it is inline there, not importable).
+AUTH_ENV_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+
+
+@dataclass(frozen=True)
+class ServiceInput:
+    name: str
+    url: str
+    expected_status: int
+    timeout_s: float
+    auth_env: str | None
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    name: str
+    url: str
+    expected_status: int
+    timeout_s: float
+    source: Literal["settings", "admin"]
+    enabled: bool
+    id: int | None = None
+    auth_env: str | None = None
+    auth_env_set: bool | None = None  # None: no variable named
+    auth_in_settings: bool = False  # a settings service carries its header inline
+
+    @property
+    def read_only(self) -> bool:
+        return self.source == "settings"
+
+
+_BASELINE = {"name": "probe", "url": "http://127.0.0.1/", "expected": 200, "timeout": 5.0}
+
+
+def build_service_spec(where: str, name: Any, url: Any, expected_status: Any, timeout_s: Any,
+                       auth_header: str | None) -> monitored.ServiceSpec:
+    """The health services' own validator; raises ConfigError naming ``where``."""
+    return monitored.validate_service(where, name, url, expected_status, timeout_s, auth_header)
+
+
+def service_field_error(**field: Any) -> str | None:
+    """The health-services validator's message for one field (name, url, expected or timeout),
+    checked with every other field at a valid value; None when the field is acceptable."""
+    values = {**_BASELINE, **field}
+    prefix = f"{monitored.ENV_VAR}: form: "
+    try:
+        build_service_spec("form", values["name"], values["url"], values["expected"], values["timeout"], None)
+    except ConfigError as exc:
+        text = str(exc)
+        return text.removeprefix(prefix)
+    return None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,4}\s*", value):
+        return int(value)
+    return None
+
+
+def parse_service_form(raw: Mapping[str, Any]) -> ServiceInput:
+    """Validate the add/edit form (keys: name, url, expected_status, timeout_s, auth_env);
+    raises :class:`IntegrationError` with a message for every refused field."""
+    errors: dict[str, str] = {}
+    name, url, auth_env = clean_text(raw.get("name")), clean_text(raw.get("url")), clean_text(raw.get("auth_env")) or None
+    if (message := service_field_error(name=name)) is not None:
+        errors["name"] = message
+    if (message := service_field_error(url=url)) is not None:
+        errors["url"] = message
+    status = _as_int(raw.get("expected_status"))
+    if status is None:
+        errors["expected_status"] = "expected status must be a whole number, e.g. 200"
+    elif (message := service_field_error(expected=status)) is not None:
+        errors["expected_status"] = f"{message} (100–599)"
+    timeout = as_float(raw.get("timeout_s"))
+    if timeout is None or not MIN_SERVICE_TIMEOUT_S <= timeout <= MAX_SERVICE_TIMEOUT_S:
+        errors["timeout_s"] = (f"timeout must be between {MIN_SERVICE_TIMEOUT_S:g} and "
+                               f"{MAX_SERVICE_TIMEOUT_S:g} seconds")
+    elif (message := service_field_error(timeout=timeout)) is not None:
+        errors["timeout_s"] = message
+    if auth_env is not None and not AUTH_ENV_RE.match(auth_env):
+        errors["auth_env"] = ("must be the NAME of an environment variable (capital letters, digits, _), "
+                              "e.g. PAYMENTS_AUTH — never the header itself")
+    if errors:
+        raise IntegrationError(errors)
+    return ServiceInput(name, url, status, float(timeout), auth_env)  # type: ignore[arg-type]
+
+
+def list_services(engine: Engine, settings: Any, environ: Mapping[str, str] | None = None) -> list[ServiceRow]:
+    """Settings services (read-only) first, then every admin row, enabled or not."""
+    env = os.environ if environ is None else environ
+    rows = [ServiceRow(s.name, s.url, s.expected_status, s.timeout_s, "settings", True,
+                       auth_in_settings=s.auth_header is not None)
+            for s in monitored.settings_services(settings)]
+    with Session(engine) as session:
+        for r in session.scalars(select(MonitoredService).order_by(MonitoredService.name)):
+            rows.append(ServiceRow(r.name, r.url, r.expected_status, r.timeout_s, "admin", bool(r.enabled), r.id,
+                                   r.auth_env, (r.auth_env in env) if r.auth_env else None))
+    return rows
+
+
+def _settings_names(settings: Any) -> set[str]:
+    return {s.name for s in monitored.settings_services(settings)}
+
+
+def _check_name_free(session: Session, settings: Any, name: str, service_id: int | None = None) -> None:
+    if name in _settings_names(settings):
+        raise IntegrationError({"name": f"{name} is configured in settings (BI_HEALTH_SERVICES); pick another name"})
+    clash = session.scalar(select(MonitoredService.id).where(MonitoredService.name == name))
+    if clash is not None and clash != service_id:
+        raise IntegrationError({"name": f"a service named {name} already exists"})
+
+
+def _service_detail(row: MonitoredService) -> dict[str, Any]:
+    return {"name": row.name, "url": row.url, "expected_status": row.expected_status,
+            "timeout_s": row.timeout_s, "auth_env": row.auth_env, "enabled": bool(row.enabled)}
+
+
+def _commit(session: Session, name: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError:  # another admin saved the same name a moment ago
+        session.rollback()
+        raise IntegrationError({"name": f"a service named {name} already exists"}) from None
+
+
+def create_service(engine: Engine, settings: Any, form: ServiceInput, actor: str | None = None) -> int:
+    """Add an admin-managed service (audited); returns its id."""
+    with Session(engine) as session:
+        _check_name_free(session, settings, form.name)
+        row = monitored.add_service(session, form.name, form.url, form.expected_status, form.timeout_s,
+                                    form.auth_env)
+        session.flush()
+        audit(session, "integration.service.create", form.name, _service_detail(row), actor=actor)
+        _commit(session, form.name)
+        service_id = row.id
+    health.forget()
+    return service_id
+
+
+def _admin_row(session: Session, service_id: int) -> MonitoredService:
+    row = session.get(MonitoredService, service_id)
+    if row is None:
+        raise NotFound(f"monitored service {service_id} does not exist")
+    return row
+
+
+def update_service(engine: Engine, settings: Any, service_id: int, form: ServiceInput,
+                   actor: str | None = None) -> None:
+    """Replace an admin service's fields (audited with the old and new values)."""
+    with Session(engine) as session:
+        row = _admin_row(session, service_id)
+        _check_name_free(session, settings, form.name, service_id)
+        old = _service_detail(row)
+        row.name, row.url, row.expected_status = form.name, form.url, form.expected_status
+        row.timeout_s, row.auth_env = form.timeout_s, form.auth_env
+        new = _service_detail(row)
+        changed = {k: {"old": old[k], "new": new[k]} for k in new if old[k] != new[k]}
+        audit(session, "integration.service.update", form.name, changed, actor=actor)
+        _commit(session, form.name)
+    health.forget()
+
+
+def set_service_enabled(engine: Engine, service_id: int, enabled: bool, actor: str | None = None) -> str:
+    """Enable or disable an admin service (audited); returns its name."""
+    with Session(engine) as session:
+        row = _admin_row(session, service_id)
+        row.enabled = bool(enabled)
+        name = row.name
+        audit(session, "integration.service.enable" if enabled else "integration.service.disable", name,
+              None, actor=actor)
+        session.commit()
+    health.forget()
+    return name
+
+
+def toggle_service(engine: Engine, service_id: int, actor: str | None = None) -> tuple[str, bool]:
+    """Flip an admin service between enabled and disabled; returns its name and new state."""
+    with Session(engine) as session:
+        enabled = not _admin_row(session, service_id).enabled
+    return set_service_enabled(engine, service_id, enabled, actor), enabled
+
+
+def delete_service(engine: Engine, service_id: int, actor: str | None = None) -> str:
+    """Remove an admin service (audited with what it was); returns its name."""
+    with Session(engine) as session:
+        row = _admin_row(session, service_id)
+        name, detail = row.name, _service_detail(row)
+        session.delete(row)
+        audit(session, "integration.service.delete", name, detail, actor=actor)
+        session.commit()
+    health.forget()
+    return name
+
+
+def service_name(engine: Engine, service_id: int) -> str:
+    with Session(engine) as session:
+        return _admin_row(session, service_id).name
+
+
+def check_service(engine: Engine, settings: Any, name: str,
+                  environ: Mapping[str, str] | None = None) -> health.CheckResult:
+    """Run the health module's HTTP check for one service now (disabled ones too), with the
+    health job's deadline; nothing is stored and the health report is left as it is."""
+    env = os.environ if environ is None else environ
+    spec = next((s for s in monitored.settings_services(settings) if s.name == name), None)
+    if spec is None:
+        with Session(engine) as session:
+            row = session.scalar(select(MonitoredService).where(MonitoredService.name == name))
+        if row is None:
+            raise NotFound(f"no monitored service named {name}")
+        check_name = f"service:{row.name}"
+        auth = env.get(row.auth_env) if row.auth_env else None
+        if row.auth_env and auth is None:
+            return health.CheckResult(check_name, rules.UNHEALTHY, None, {"url": row.url},
+                                      f"environment variable {row.auth_env} is not set in this process")
+        try:
+            spec = build_service_spec(f"monitored service {row.name}", row.name, row.url, row.expected_status,
+                                      row.timeout_s, auth)
+        except ConfigError as exc:
+            return health.CheckResult(check_name, rules.UNHEALTHY, None, {"url": row.url}, str(exc))
+    planned = health.PlannedCheck(spec.check_name, lambda: health.check_http(spec), spec.timeout_s + 0.5)
+    return health.run_parallel([planned])[0]

@@ -1,0 +1,113 @@
+"""The background jobs as data: :class:`JobSpec` and the :data:`JOBS` every scheduler runs.
+
+A job's function is a ``"package.module:function"`` string resolved at run time (see
+:func:`bi_app.jobs.runner.resolve`), so this list imports none of the code it schedules.
+
+Schedules are deliberate about lateness: interval triggers are aligned to a fixed epoch (so a new
+leader keeps the same tick times), and ``misfire_grace_time`` is one period, so a late run still
+happens (its ``late_ms`` is recorded) instead of being silently dropped.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from bi_app.db.models import utcnow
+
+UTC = dt.timezone.utc
+ALIGN_EPOCH = dt.datetime(2000, 1, 1, tzinfo=UTC)
+CRON_GRACE_SECONDS = 300
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_FUNC_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One background job: ``func`` is ``"package.module:function"``, resolved at run time.
+
+    Give exactly one of ``seconds`` (interval) or ``cron`` (five crontab fields, UTC). The function
+    is called inside an app context with whichever of ``app``, ``settings``, ``engine`` and
+    ``scheduled_for`` (UTC datetime, None for a manual run) its signature names.
+
+    ``per_process`` jobs handle state private to each process (e.g. flushing its in-memory
+    metrics): every scheduler process runs them, leader or not, each under its own lock.
+    """
+
+    name: str
+    func: str
+    seconds: int | None = None
+    cron: str | None = None
+    timeout: float = 60.0
+    description: str = ""
+    per_process: bool = False
+
+    def __post_init__(self) -> None:
+        if not _NAME_RE.match(self.name or ""):
+            raise ValueError(f"job name {self.name!r}: use 1-64 lowercase letters, digits, underscores")
+        if not _FUNC_RE.match(self.func or ""):
+            raise ValueError(f"job {self.name}: func {self.func!r} must look like 'package.module:function'")
+        if (self.seconds is None) == (self.cron is None):
+            raise ValueError(f"job {self.name}: give exactly one of seconds= or cron=")
+        if self.seconds is not None and (not isinstance(self.seconds, int) or self.seconds < 1):
+            raise ValueError(f"job {self.name}: seconds must be a whole number >= 1, got {self.seconds!r}")
+        if self.cron is not None:
+            try:
+                CronTrigger.from_crontab(self.cron, timezone=UTC)
+            except ValueError as exc:
+                raise ValueError(f"job {self.name}: invalid cron {self.cron!r}: {exc}") from None
+        if not self.timeout > 0:
+            raise ValueError(f"job {self.name}: timeout must be positive, got {self.timeout!r}")
+
+    def trigger(self) -> BaseTrigger:
+        if self.seconds is not None:
+            return IntervalTrigger(seconds=self.seconds, start_date=ALIGN_EPOCH, timezone=UTC)
+        return CronTrigger.from_crontab(self.cron, timezone=UTC)
+
+    @property
+    def trigger_text(self) -> str:
+        if self.cron is not None:
+            return f"cron {self.cron} (UTC)"
+        seconds = self.seconds or 0
+        if seconds % 3600 == 0:
+            return "every hour" if seconds == 3600 else f"every {seconds // 3600} h"
+        if seconds % 60 == 0:
+            return "every minute" if seconds == 60 else f"every {seconds // 60} min"
+        return f"every {seconds} s"
+
+    @property
+    def misfire_grace_time(self) -> int:
+        """One period: a run delayed by less still happens (late); longer delays coalesce."""
+        return self.seconds if self.seconds is not None else CRON_GRACE_SECONDS
+
+
+def refresh_recent_rollups(engine: Engine) -> dict:
+    """Rebuild the sales roll-ups for the last three days (today included, UTC)."""
+    from bi_app.db.rollups import refresh_rollups
+
+    end = utcnow().date()
+    return refresh_rollups(engine, end - dt.timedelta(days=2), end)
+
+
+JOBS: list[JobSpec] = [
+    JobSpec("refresh_rollups", "bi_app.jobs.definitions:refresh_recent_rollups", seconds=900, timeout=600,
+            description="Rebuild the daily sales roll-ups for the last 3 days"),
+    JobSpec("health_checks", "bi_app.monitoring.health:run_health_checks", seconds=30, timeout=25,
+            description="Check the database, cache and monitored services"),
+    JobSpec("resource_sample", "bi_app.monitoring.resources:sample_resources", seconds=15,
+            timeout=10, description="Sample CPU, memory and disk of this host"),
+    JobSpec("metrics_rollup", "bi_app.monitoring.metrics:rollup_minute", seconds=60, timeout=50,
+            per_process=True, description="Flush each worker's request and callback metrics per minute"),
+    JobSpec("retention", "bi_app.monitoring.metrics:purge_old", cron="7 * * * *", timeout=600,
+            description="Delete monitoring data past its retention period"),
+    JobSpec("log_retention", "bi_app.monitoring.logs:purge_logs", cron="17 * * * *", timeout=600,
+            description="Delete stored application logs older than 14 days"),
+    JobSpec("customer_tags", "bi_app.customer_tags:recompute_tags", cron="30 2 * * *", timeout=1800,
+            description="Recompute customer stats, monthly segment snapshots and churn-risk tags"),
+]
+
