@@ -12,11 +12,10 @@ from bi_app.jobs.status import job_specs, list_jobs, run_job_now, scheduler_stat
 def _cli_app() -> Any:
     from dataclasses import replace
 
-    from dotenv import load_dotenv
-
     from bi_app import create_app
+    from bi_app.config import load_dotenv_once
 
-    load_dotenv(override=False)
+    load_dotenv_once()
     return create_app(replace(Settings.from_env(), scheduler=False))
 
 

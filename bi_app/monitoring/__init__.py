@@ -16,12 +16,11 @@ if TYPE_CHECKING:  # services never import dash at run time
 def init_app(app: dash.Dash, settings: Any) -> None:
     """Time every request and callback, and serve ``/api/health`` and ``/metrics``.
 
-    Configuration is validated here (``BI_HEALTH_SERVICES``, ``BI_METRICS_TOKEN``) so a bad
-    value stops start-up with a message naming the variable.
+    ``BI_HEALTH_SERVICES`` and ``BI_METRICS_TOKEN`` were validated with the other settings
+    (:class:`bi_app.config.Settings`), so a bad value has already stopped start-up.
     """
-    from bi_app.monitoring import middleware, services, views
+    from bi_app.monitoring import middleware, views
 
-    services.settings_services(settings)
     if "bi_api_health" in app.server.view_functions:
         return  # already wired to this server
     middleware.install(app.server)

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bi_app import current_settings
-from bi_app.config import INSTANCE_DIR, Settings
+from bi_app.config import Settings
 from bi_app.db.monitoring_models import OVERALL_CHECK, HealthResult
 from bi_app.jobs.status import scheduler_status
 from bi_app.monitoring import rules
@@ -184,7 +184,8 @@ def disk_path(settings: Settings) -> Path:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).resolve().parent
-    return INSTANCE_DIR if INSTANCE_DIR.exists() else Path("/")
+    instance = Path(settings.instance_dir)
+    return instance if instance.exists() else Path("/")
 
 
 def check_disk(path: Path, thresholds: rules.Thresholds = rules.DEFAULT) -> CheckResult:
