@@ -6,13 +6,14 @@ test its own key prefix. With CI=true a missing server FAILS the test instead of
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
@@ -34,12 +35,27 @@ ANALYST_PASSWORD = "analyst-test-password"
 VIEWER_PASSWORD = "viewer-test-password"
 
 
+TESTS_DIR = Path(__file__).resolve().parent
+DIRECTORY_MARKERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by its directory, so ``-m "not e2e"`` selects exactly what it says."""
+    for item in items:
+        try:
+            top = Path(item.path).resolve().relative_to(TESTS_DIR).parts[0]
+        except ValueError:  # collected from outside tests/
+            continue
+        if top in DIRECTORY_MARKERS:
+            item.add_marker(getattr(pytest.mark, top))
+
+
 def pytest_setup_options():
     """Headless Debian Chromium for dash_duo (see shared/RECIPES.md)."""
     from selenium.webdriver.chrome.options import Options
 
     options = Options()
-    options.binary_location = "/usr/bin/chromium"
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for arg in ("--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-quic", "--no-first-run", "--window-size=1400,1000",
                 f"--user-data-dir={tempfile.mkdtemp(prefix='chrome-')}"):
@@ -61,8 +77,9 @@ def free_port() -> int:
 
 
 def make_settings(database_url: str, **overrides) -> Settings:
-    values = dict(env="test", database_url=database_url, secret_key=TEST_SECRET, scheduler=False,
-                  cache_ttl=300, cache_dir="", timezone="UTC", currency="EUR")
+    values = {"env": "test", "database_url": database_url, "secret_key": TEST_SECRET,
+              "scheduler": False, "cache_ttl": 300, "cache_dir": "", "timezone": "UTC",
+              "currency": "EUR"}
     values.update(overrides)
     return Settings(**values)
 
@@ -115,12 +132,10 @@ def redis_prefix() -> Iterator[str]:
 
     prefix = f"bitest-{uuid.uuid4().hex[:10]}-"
     yield prefix
-    try:
+    with contextlib.suppress(Exception):  # cleanup only: a test without Redis has no keys
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
-    except Exception:  # noqa: BLE001 - cleanup only
-        pass
 
 
 def migrate(url: str) -> None:
