@@ -185,18 +185,32 @@ def demo_sqlite_url(demo_sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def reset_pages_state() -> None:
+    """Forget Dash's process-global pages state: the page registry and the pages config.
+
+    The same state Dash's own test suite clears (its ``clear_pages_state`` fixture). The config
+    is replaced rather than cleared in place: ``Dash()`` binds it to the app's own ``config``,
+    and an app built earlier in the same test must keep its settings.
+    """
+    from dash import _pages
+    from dash._utils import AttributeDict
+
+    _pages.PAGE_REGISTRY.clear()
+    _pages.CONFIG = AttributeDict()
+
+
 @pytest.fixture
-def app_factory() -> Callable[..., object]:
-    """Build a fresh Dash app from settings; Dash's global page registry is reset first."""
-    import dash
+def app_factory() -> Iterator[Callable[..., object]]:
+    """Build a fresh Dash app from settings; Dash's global pages state is reset first."""
 
     def build(database_url: str, **overrides):
         from bi_app import create_app
 
-        dash.page_registry.clear()
+        reset_pages_state()
         return create_app(make_settings(database_url, **overrides))
 
-    return build
+    yield build
+    reset_pages_state()
 
 
 @pytest.fixture
