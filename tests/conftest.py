@@ -64,10 +64,10 @@ def pytest_setup_options():
 
 
 def unavailable(what: str) -> None:
-    """Fail under CI (a missing server is a broken CI), skip on a developer machine."""
+    """Fail under CI (a missing server or tool is a broken CI), skip on a developer machine."""
     if IN_CI:
-        pytest.fail(f"{what} is not reachable and CI=true: integration servers are required")
-    pytest.skip(f"{what} is not reachable")
+        pytest.fail(f"{what} is not available and CI=true: the servers and tools tests use are required")
+    pytest.skip(f"{what} is not available")
 
 
 def free_port() -> int:
