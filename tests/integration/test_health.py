@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from plotly.utils import PlotlyJSONEncoder
@@ -31,7 +32,7 @@ class Slow:
     arrived = threading.Event()
     release = threading.Event()
     holding = 0  # /slow requests received and not answered yet
-    others_while_held: list[tuple[str, bool]] = []  # (path, was /slow being held) per request
+    others_while_held: ClassVar[list[tuple[str, bool]]] = []  # (path, was /slow held) per request
 
     @classmethod
     def reset(cls) -> None:
