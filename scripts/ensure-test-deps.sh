@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on Debian when it is missing: chromium + chromium-driver for the
-# browser tests, and PostgreSQL / Redis started on loopback when nothing answers at the test URLs.
+# browser tests, node and redis-server for the tests that run them, and PostgreSQL / Redis
+# started on loopback when nothing answers at the test URLs.
 set -euo pipefail
 
 PG_URL="${BI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
@@ -20,6 +21,17 @@ answers() { python3 -c 'import socket,sys; socket.create_connection((sys.argv[1]
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   echo "== installing chromium and chromium-driver"
   apt_install chromium chromium-driver
+fi
+
+# node runs the clientside JavaScript in a unit test; the cache test starts, kills and stops its
+# own redis-server. Under CI=true a missing one fails the test, so both are installed here.
+if ! command -v node >/dev/null; then
+  echo "== installing nodejs"
+  apt_install nodejs
+fi
+if ! command -v redis-server >/dev/null; then
+  echo "== installing redis-server"
+  apt_install redis-server
 fi
 
 pg_host=$(url_host "$PG_URL"); pg_port=$(url_port "$PG_URL" 5432)

@@ -6,13 +6,14 @@ test its own key prefix. With CI=true a missing server FAILS the test instead of
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
@@ -34,12 +35,27 @@ ANALYST_PASSWORD = "analyst-test-password"
 VIEWER_PASSWORD = "viewer-test-password"
 
 
+TESTS_DIR = Path(__file__).resolve().parent
+DIRECTORY_MARKERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by its directory, so ``-m "not e2e"`` selects exactly what it says."""
+    for item in items:
+        try:
+            top = Path(item.path).resolve().relative_to(TESTS_DIR).parts[0]
+        except ValueError:  # collected from outside tests/
+            continue
+        if top in DIRECTORY_MARKERS:
+            item.add_marker(getattr(pytest.mark, top))
+
+
 def pytest_setup_options():
     """Headless Debian Chromium for dash_duo (see shared/RECIPES.md)."""
     from selenium.webdriver.chrome.options import Options
 
     options = Options()
-    options.binary_location = "/usr/bin/chromium"
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for arg in ("--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-quic", "--no-first-run", "--window-size=1400,1000",
                 f"--user-data-dir={tempfile.mkdtemp(prefix='chrome-')}"):
@@ -48,10 +64,10 @@ def pytest_setup_options():
 
 
 def unavailable(what: str) -> None:
-    """Fail under CI (a missing server is a broken CI), skip on a developer machine."""
+    """Fail under CI (a missing server or tool is a broken CI), skip on a developer machine."""
     if IN_CI:
-        pytest.fail(f"{what} is not reachable and CI=true: integration servers are required")
-    pytest.skip(f"{what} is not reachable")
+        pytest.fail(f"{what} is not available and CI=true: the servers and tools tests use are required")
+    pytest.skip(f"{what} is not available")
 
 
 def free_port() -> int:
@@ -61,8 +77,9 @@ def free_port() -> int:
 
 
 def make_settings(database_url: str, **overrides) -> Settings:
-    values = dict(env="test", database_url=database_url, secret_key=TEST_SECRET, scheduler=False,
-                  cache_ttl=300, cache_dir="", timezone="UTC", currency="EUR")
+    values = {"env": "test", "database_url": database_url, "secret_key": TEST_SECRET,
+              "scheduler": False, "cache_ttl": 300, "cache_dir": "", "timezone": "UTC",
+              "currency": "EUR"}
     values.update(overrides)
     return Settings(**values)
 
@@ -115,12 +132,10 @@ def redis_prefix() -> Iterator[str]:
 
     prefix = f"bitest-{uuid.uuid4().hex[:10]}-"
     yield prefix
-    try:
+    with contextlib.suppress(Exception):  # cleanup only: a test without Redis has no keys
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
-    except Exception:  # noqa: BLE001 - cleanup only
-        pass
 
 
 def migrate(url: str) -> None:
@@ -170,18 +185,32 @@ def demo_sqlite_url(demo_sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def reset_pages_state() -> None:
+    """Forget Dash's process-global pages state: the page registry and the pages config.
+
+    The same state Dash's own test suite clears (its ``clear_pages_state`` fixture). The config
+    is replaced rather than cleared in place: ``Dash()`` binds it to the app's own ``config``,
+    and an app built earlier in the same test must keep its settings.
+    """
+    from dash import _pages
+    from dash._utils import AttributeDict
+
+    _pages.PAGE_REGISTRY.clear()
+    _pages.CONFIG = AttributeDict()
+
+
 @pytest.fixture
-def app_factory() -> Callable[..., object]:
-    """Build a fresh Dash app from settings; Dash's global page registry is reset first."""
-    import dash
+def app_factory() -> Iterator[Callable[..., object]]:
+    """Build a fresh Dash app from settings; Dash's global pages state is reset first."""
 
     def build(database_url: str, **overrides):
         from bi_app import create_app
 
-        dash.page_registry.clear()
+        reset_pages_state()
         return create_app(make_settings(database_url, **overrides))
 
-    return build
+    yield build
+    reset_pages_state()
 
 
 @pytest.fixture

@@ -9,20 +9,9 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.conftest import VIEWER_PASSWORD, free_port, login
+from tests.e2e.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def _wait(predicate, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001, S110 - elements are replaced while Dash re-renders
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _count_text(dash_duo) -> str:
@@ -44,7 +33,7 @@ def test_customers_page_recompute_segment_click_and_viewer(demo_sqlite_url, app_
     dash_duo.find_element("#customers-recompute-button").click()
     dash_duo.wait_for_contains_text("#customers-recompute-alert", "Recomputed", timeout=60)
     dash_duo.wait_for_contains_text("#customers-status-text", "as of", timeout=20)
-    _wait(lambda: "matching customers" in _count_text(dash_duo), "the list count")
+    wait_until(dash_duo, "the list count", lambda: "matching customers" in _count_text(dash_duo))
     everyone = _count_text(dash_duo)
     dash_duo.wait_for_element("#customers-segment-graph .bars path", timeout=15)
     dash_duo.wait_for_element(".ag-center-cols-container .ag-row", timeout=15)
@@ -54,11 +43,10 @@ def test_customers_page_recompute_segment_click_and_viewer(demo_sqlite_url, app_
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", dropdown)
     time.sleep(0.3)
     dash_duo.select_dcc_dropdown("#customers-segment-dropdown", value="Loyal")
-    _wait(lambda: _count_text(dash_duo) != everyone, f"the list to narrow to one segment ({everyone})")
+    wait_until(dash_duo, f"the list to narrow to one segment ({everyone})", lambda: _count_text(dash_duo) != everyone)
     segment_cells = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ag-center-cols-container [col-id='segment']")
     assert segment_cells and {c.text for c in segment_cells} == {"loyal"}
     assert dash_duo.get_logs() == []
-
 
 
 def test_viewer_sees_no_recompute_and_admin_settings_validate(demo_sqlite_url, app_factory, dash_duo):

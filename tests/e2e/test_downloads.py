@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import shutil
-import time
 from pathlib import Path
 
 import dash
@@ -22,6 +21,7 @@ from callbacks import grid_downloads
 from callbacks._registry import registered
 from components.data_grid import GridColumn, data_grid, grid_rows
 from tests.conftest import make_settings
+from tests.e2e.conftest import wait_for_download
 
 pytestmark = pytest.mark.e2e
 
@@ -119,16 +119,6 @@ def build_app(assets: Path) -> dash.Dash:
     return app
 
 
-def wait_for_file(folder: Path, suffix: str, timeout: float = 15) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [p for p in folder.glob(f"orders-*{suffix}") if p.stat().st_size > 0]
-        if done and not list(folder.glob("*.crdownload")):
-            return done[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no {suffix} file arrived in {folder}: {list(folder.iterdir())}")
-
-
 def click_download(dash_duo, label: str) -> None:
     dash_duo.find_element("#orders-card .bi-grid-download .dropdown-toggle").click()
     menu = dash_duo.wait_for_element("#orders-card .bi-grid-download .dropdown-menu.show")
@@ -148,7 +138,6 @@ def test_sorted_filtered_grid_downloads_as_csv_xlsx_json(dash_duo, start_app, tm
     # no login, so open its page and let Dash render it
     dash_duo.wait_for_page(timeout=20)
     dash_duo.wait_for_element("#orders-card .ag-row", timeout=15)
-    downloads = Path(dash_duo.download_path)
 
     # a viewer's grid has no download menu at all
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, "#viewer-card .bi-grid-download") == []
@@ -181,7 +170,7 @@ def test_sorted_filtered_grid_downloads_as_csv_xlsx_json(dash_duo, start_app, tm
     assert len(expected) > 10  # the download must include rows beyond the visible page
 
     click_download(dash_duo, "CSV")
-    csv_file = wait_for_file(downloads, ".csv")
+    csv_file = wait_for_download(dash_duo, "orders-*.csv")
     parsed = list(csv.DictReader(io.StringIO(csv_file.read_text(encoding="utf-8-sig"))))
     assert [r["Order"] for r in parsed] == [r["order"] for r in expected]
     assert [float(r["Amount"]) for r in parsed] == [r["amount"] for r in expected]
@@ -193,7 +182,7 @@ def test_sorted_filtered_grid_downloads_as_csv_xlsx_json(dash_duo, start_app, tm
         )
 
     click_download(dash_duo, "Excel")
-    xlsx_file = wait_for_file(downloads, ".xlsx")
+    xlsx_file = wait_for_download(dash_duo, "orders-*.xlsx")
     sheet = openpyxl.load_workbook(xlsx_file).active
     values = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
     assert [v[0] for v in values] == [r["order"] for r in expected]
@@ -202,7 +191,7 @@ def test_sorted_filtered_grid_downloads_as_csv_xlsx_json(dash_duo, start_app, tm
     assert sheet.freeze_panes == "A2" and "€" in sheet["D2"].number_format
 
     click_download(dash_duo, "JSON")
-    json_file = wait_for_file(downloads, ".json")
+    json_file = wait_for_download(dash_duo, "orders-*.json")
     assert json.loads(json_file.read_text()) == expected
 
     assert dash_duo.find_element("#orders-card [role='status']").text == ""

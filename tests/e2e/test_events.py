@@ -2,8 +2,6 @@
 charts and suggestions; the what-if calculator changes the ROI; a bad id shows a message."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -11,22 +9,11 @@ from sqlalchemy import text
 
 from bi_app.db.engine import make_engine
 from tests.conftest import login
+from tests.e2e.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 
 FIRST_CODE = ".ag-pinned-left-cols-container .ag-row[row-index='0'] [col-id='code']"
-
-
-def _wait(predicate, what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001, S110 - elements are replaced while Dash re-renders
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _events_newest_first(url: str) -> list:
@@ -55,7 +42,7 @@ def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, sta
 
     events = _events_newest_first(demo_sqlite_url)
     newest_code = events[0][1]
-    _wait(lambda: dash_duo.find_element(FIRST_CODE).text == newest_code, f"the grid to list {newest_code} first")
+    wait_until(dash_duo, f"the grid to list {newest_code} first", lambda: dash_duo.find_element(FIRST_CODE).text == newest_code)
     rows = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ag-center-cols-container .ag-row")
     assert len(rows) == min(len(events), 20)  # first page of the grid
     dash_duo.driver.save_screenshot("/tmp/events-list.png")
@@ -64,7 +51,7 @@ def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, sta
     held = next(e for e in events if e[3] == "completed")
     index = [e[0] for e in events].index(held[0])
     dash_duo.find_element(f".ag-center-cols-container .ag-row[row-index='{index}'] [col-id='name']").click()
-    _wait(lambda: dash_duo.driver.current_url.endswith(f"/events/{held[0]}"), "the event page's URL")
+    wait_until(dash_duo, "the event page's URL", lambda: dash_duo.driver.current_url.endswith(f"/events/{held[0]}"))
     dash_duo.wait_for_text_to_equal(".app-event-detail h1", held[2], timeout=15)
     dash_duo.wait_for_contains_text("#event-detail-summary-row", "Industry average", timeout=20)
     dash_duo.wait_for_element("#event-detail-channel-graph .bars path", timeout=15)
@@ -80,7 +67,7 @@ def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, sta
 
     # costs −50 %: the ROI goes up; then an invalid price is refused with a message
     _set(dash_duo, "#event-detail-whatif-cost-input", "-50")
-    _wait(lambda: dash_duo.find_element(".app-whatif-roi").text != current_roi, "the what-if ROI to change")
+    wait_until(dash_duo, "the what-if ROI to change", lambda: dash_duo.find_element(".app-whatif-roi").text != current_roi)
     new_roi = float(dash_duo.find_element(".app-whatif-roi").text.rstrip("%"))
     assert current_roi == "n/a" or new_roi > float(current_roi.rstrip("%"))
     _set(dash_duo, "#event-detail-whatif-price-input", "-5")

@@ -3,7 +3,6 @@ nothing; a valid file imports; the history lists both."""
 from __future__ import annotations
 
 import csv
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from bi_app.db.models import Customer
 from bi_app.extensions import db
 from components.ids import AdminImport
 from tests.conftest import login
+from tests.e2e.conftest import wait_for_download
 
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "import"
@@ -33,16 +33,6 @@ def click(dash_duo, element) -> None:
     """Scroll the element to the middle at once (Bootstrap's smooth scrolling would still be moving)."""
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
     element.click()
-
-
-def wait_for_file(folder: Path, pattern: str, timeout: float = 15) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [p for p in folder.glob(pattern) if p.stat().st_size > 0]
-        if done and not list(folder.glob("*.crdownload")):
-            return done[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no {pattern} in {folder}: {list(folder.iterdir())}")
 
 
 def customer_count() -> int:
@@ -69,7 +59,7 @@ def test_admin_imports_a_bad_then_a_good_customers_file(demo_app, start_app):
     click(dash_duo, dash_duo.find_element(f"#{AdminImport.ERRORS} .bi-grid-download .dropdown-toggle"))
     menu = dash_duo.wait_for_element(f"#{AdminImport.ERRORS} .bi-grid-download .dropdown-menu.show")
     click(dash_duo, menu.find_element(By.XPATH, ".//*[normalize-space(text())='CSV']"))
-    report = wait_for_file(Path(dash_duo.download_path), "admin-import-errors*.csv")
+    report = wait_for_download(dash_duo, "admin-import-errors*.csv")
     with report.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["Row"], r["Column"]) for r in rows] == [

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import time
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -15,6 +13,7 @@ from sqlalchemy import insert
 from bi_app.db.engine import make_engine
 from bi_app.db.log_models import AppLog
 from tests.conftest import ANALYST_PASSWORD, free_port, login
+from tests.e2e.conftest import wait_for_download
 
 pytestmark = pytest.mark.e2e
 
@@ -54,16 +53,6 @@ def _wait_for_text(dash_duo, selector: str, text: str, timeout: float = 15) -> N
     dash_duo.wait_for_contains_text(selector, text, timeout=timeout)
 
 
-def _wait_for_file(folder: Path, suffix: str, timeout: float = 15) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [p for p in folder.glob(f"ops-logs*{suffix}") if p.stat().st_size > 0]
-        if done and not list(folder.glob("*.crdownload")):
-            return done[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no {suffix} file in {folder}: {list(folder.iterdir())}")
-
-
 def test_logs_page_filters_downloads_and_tails(app_factory, demo_sqlite_url, dash_duo):
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     lines = _lines(now)
@@ -93,11 +82,10 @@ def test_logs_page_filters_downloads_and_tails(app_factory, demo_sqlite_url, das
     expected = [r for r in errors if "line 1" in r["message"]]
     _wait_for_text(dash_duo, summary, f"Showing all {len(expected)} lines")
 
-    downloads = Path(dash_duo.download_path)
     dash_duo.find_element(".bi-grid-download .dropdown-toggle").click()
     menu = dash_duo.wait_for_element(".bi-grid-download .dropdown-menu.show")
     menu.find_element(By.XPATH, ".//*[normalize-space(text())='CSV']").click()
-    with _wait_for_file(downloads, ".csv").open(encoding="utf-8-sig", newline="") as fh:
+    with wait_for_download(dash_duo, "ops-logs*.csv").open(encoding="utf-8-sig", newline="") as fh:
         got = list(csv.DictReader(fh))
     assert [r["Message"] for r in got] == [r["message"] for r in expected]
     assert {r["Level"] for r in got} == {"ERROR"}

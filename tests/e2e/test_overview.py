@@ -4,7 +4,6 @@ failing service that only breaks its own card."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -12,6 +11,7 @@ from selenium.webdriver.common.keys import Keys
 
 from bi_app.data import catalog, sales
 from tests.conftest import free_port, login
+from tests.e2e.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -29,16 +29,6 @@ def _catalog(app) -> tuple[dt.date, dt.date, dict]:
     with app.server.app_context():
         first, last = catalog.data_bounds()
         return first, last, catalog.platforms()[0]
-
-
-def _wait(what: str, check, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _figure(dash_duo, graph_id: str) -> dict | None:
@@ -60,9 +50,10 @@ def _revenue_days(dash_duo) -> tuple[str, str, int] | None:
 
 
 def _wait_for_overview(dash_duo) -> None:
-    _wait("four KPI values", lambda: len(dash_duo.find_elements(".app-kpi-value")) == 4)
-    _wait("the revenue trend", lambda: _revenue_days(dash_duo))
-    _wait(
+    wait_until(dash_duo, "four KPI values", lambda: len(dash_duo.find_elements(".app-kpi-value")) == 4)
+    wait_until(dash_duo, "the revenue trend", lambda: _revenue_days(dash_duo))
+    wait_until(
+        dash_duo,
         "top-product rows",
         lambda: dash_duo.find_elements(".bi-data-grid .ag-center-cols-container .ag-row"),
     )
@@ -105,7 +96,7 @@ def test_overview_renders_and_its_url_restores_the_view(demo_app, dash_duo):
     _set_date(dash_duo, START_INPUT, new_start)
     _set_date(dash_duo, END_INPUT, new_end)
     changed = (new_start.isoformat(), new_end.isoformat(), 21)
-    _wait("the chart to follow the dates", lambda: _revenue_days(dash_duo) == changed)
+    wait_until(dash_duo, "the chart to follow the dates", lambda: _revenue_days(dash_duo) == changed)
     url = dash_duo.driver.current_url
     query = parse_qs(urlsplit(url).query)
     assert query == {
@@ -118,7 +109,7 @@ def test_overview_renders_and_its_url_restores_the_view(demo_app, dash_duo):
     dash_duo.driver.get("about:blank")
     dash_duo.driver.get(url)
     _wait_for_overview(dash_duo)
-    _wait("the restored chart", lambda: _revenue_days(dash_duo) == changed)
+    wait_until(dash_duo, "the restored chart", lambda: _revenue_days(dash_duo) == changed)
     assert _picker(dash_duo) == (new_start.isoformat(), new_end.isoformat())
     assert platform["name"] in dash_duo.find_element("#filter-platform-dropdown").text
     assert _figure(dash_duo, "overview-revenue-graph")["y"] == chart["y"]
@@ -151,15 +142,16 @@ def test_a_failing_service_only_breaks_its_own_card(demo_app, dash_duo, monkeypa
     monkeypatch.setattr(sales, "revenue_trend", unavailable)
     _start(dash_duo, demo_app)
     login(dash_duo)
-    _wait(
+    wait_until(
+        dash_duo,
         "the revenue card's message",
         lambda: (
             (_figure(dash_duo, "overview-revenue-graph") or {}).get("notes")
             == ["The revenue trend is unavailable right now"]
         ),
     )
-    _wait("four KPI values", lambda: len(dash_duo.find_elements(".app-kpi-value")) == 4)
-    _wait("top-product rows", lambda: dash_duo.find_elements(".bi-data-grid .ag-row"))
+    wait_until(dash_duo, "four KPI values", lambda: len(dash_duo.find_elements(".app-kpi-value")) == 4)
+    wait_until(dash_duo, "top-product rows", lambda: dash_duo.find_elements(".bi-data-grid .ag-row"))
     assert _figure(dash_duo, "overview-platform-status-graph")["x"][0]
     assert "database went away" not in dash_duo.find_element("body").text
     assert dash_duo.get_logs() == []

@@ -6,13 +6,12 @@ callback, grid, download callback and file writer.
 """
 import csv
 import json
-import time
-from pathlib import Path
 
 from selenium.webdriver.common.by import By
 from sqlalchemy import create_engine, text
 
 from tests.conftest import ANALYST_PASSWORD, login
+from tests.e2e.conftest import wait_for_download
 
 INDEPENDENT_TOP_PRODUCTS = text("""
     SELECT p.sku, p.name AS product, c.name AS category,
@@ -27,16 +26,6 @@ INDEPENDENT_TOP_PRODUCTS = text("""
       AND s.code = :platform
     GROUP BY p.sku, p.name, c.name
 """)
-
-
-def _wait_for_file(folder: Path, suffix: str, timeout: float = 20) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [p for p in folder.glob(f"overview-top-products-*{suffix}") if p.stat().st_size > 0]
-        if done and not list(folder.glob("*.crdownload")):
-            return done[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no {suffix} download in {folder}: {list(folder.iterdir())}")
 
 
 def _download(dash_duo, label: str) -> None:
@@ -59,13 +48,12 @@ def test_top_products_downloads_equal_the_database(demo_app, demo_sqlite_url, st
     query = f"/?start={start}&end={last_day}&platform=web"
     login(dash_duo, "analyst", ANALYST_PASSWORD, next_path=query)
     dash_duo.wait_for_element(".ag-row", timeout=20)
-    downloads = Path(dash_duo.download_path)
 
     _download(dash_duo, "CSV")
-    with _wait_for_file(downloads, ".csv").open(encoding="utf-8-sig", newline="") as fh:
+    with wait_for_download(dash_duo, "overview-top-products-*.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     _download(dash_duo, "JSON")
-    records = json.loads(_wait_for_file(downloads, ".json").read_text())
+    records = json.loads(wait_for_download(dash_duo, "overview-top-products-*.json").read_text())
 
     want_top = sorted(expected.values(), key=lambda r: (-r.revenue_cents, r.sku))[:100]
     assert [r["SKU"] for r in rows] == [r.sku for r in want_top]

@@ -4,7 +4,6 @@ filters the grid to that platform, shows a chip and writes the URL; the chip's â
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +14,7 @@ from sqlalchemy import text
 
 from bi_app.db.engine import make_engine
 from tests.conftest import free_port, login
+from tests.e2e.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -49,11 +49,12 @@ def _best_seller(url: str, platform: str | None) -> str:
 
 def _idle(dash_duo) -> None:
     """Wait until no Dash component is being updated (a chart redrawn under the mouse drops the click)."""
-    _wait(
+    wait_until(
+        dash_duo,
+        "the page to settle",
         lambda: dash_duo.driver.execute_script(
             "return document.querySelectorAll('[data-dash-is-loading]').length === 0;"
         ),
-        "the page to settle",
     )
 
 
@@ -79,7 +80,7 @@ def _click(dash_duo, locate: Callable[[], WebElement]) -> None:
         same, last = now == last, now
         return same
 
-    _wait(steady, "the element to stand still", timeout=10)
+    wait_until(dash_duo, "the element to stand still", steady, timeout=10)
     x, y, width, height = last
     actions = ActionBuilder(dash_duo.driver)
     actions.pointer_action.move_to_location(int(x + width / 2), int(y + height / 2))
@@ -95,19 +96,6 @@ def _first_sku(dash_duo) -> str:
     return found[0].text if found else ""
 
 
-def _wait(predicate, what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done = predicate()
-        except Exception:  # noqa: BLE001 - elements are replaced while Dash re-renders
-            done = False
-        if done:
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
     app = app_factory(demo_sqlite_url)
     dash_duo.start_server(app, navigate=False, port=free_port())
@@ -118,7 +106,7 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
     dash_duo.wait_for_contains_text("#sales-kpi-row", "vs last year", timeout=20)
     dash_duo.wait_for_element("#sales-platform-graph .bars path", timeout=15)
     overall_best = _best_seller(demo_sqlite_url, None)
-    _wait(lambda: _first_sku(dash_duo) == overall_best, f"grid to start with {overall_best}")
+    wait_until(dash_duo, f"grid to start with {overall_best}", lambda: _first_sku(dash_duo) == overall_best)
     dash_duo.wait_for_contains_text(CHIPS, "Click a platform", timeout=10)
     dash_duo.driver.save_screenshot("/tmp/sales-page.png")
 
@@ -131,7 +119,7 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
             " el => el.textContent);"
         )
 
-    _wait(lambda: len(platform_labels()) == 4, "the four platform labels")
+    wait_until(dash_duo, "the four platform labels", lambda: len(platform_labels()) == 4)
     labels = platform_labels()
     assert len(labels) == 4, labels
     engine = make_engine(demo_sqlite_url)
@@ -152,11 +140,12 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
     )
 
     dash_duo.wait_for_contains_text(CHIPS, f"Platform: {name}", timeout=10)
-    _wait(lambda: f"platform={code}" in dash_duo.driver.current_url, "the platform in the URL")
-    _wait(lambda: _first_sku(dash_duo) == expected, f"grid to start with {expected} on {name}")
-    _wait(
-        lambda: dash_duo.find_element("#filter-platform-dropdown").text.strip().startswith(name),
+    wait_until(dash_duo, "the platform in the URL", lambda: f"platform={code}" in dash_duo.driver.current_url)
+    wait_until(dash_duo, f"grid to start with {expected} on {name}", lambda: _first_sku(dash_duo) == expected)
+    wait_until(
+        dash_duo,
         f"the platform dropdown to show {name}",
+        lambda: dash_duo.find_element("#filter-platform-dropdown").text.strip().startswith(name),
     )
     dash_duo.driver.save_screenshot("/tmp/sales-page-filtered.png")
 
@@ -169,12 +158,12 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
         ],
     )
     dash_duo.wait_for_contains_text(CHIPS, "Status: Delivered", timeout=10)
-    _wait(lambda: "status=delivered" in dash_duo.driver.current_url, "the status in the URL")
+    wait_until(dash_duo, "the status in the URL", lambda: "status=delivered" in dash_duo.driver.current_url)
     _click(
         dash_duo,
         lambda: dash_duo.find_element("#sales-chips-bar button[aria-label^='Clear status']"),
     )
-    _wait(lambda: "status=" not in dash_duo.driver.current_url, "the status to leave the URL")
+    wait_until(dash_duo, "the status to leave the URL", lambda: "status=" not in dash_duo.driver.current_url)
 
     # the platform chip's âœ• clears the platform filter: chip, URL and grid are back
     _click(
@@ -182,7 +171,7 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
         lambda: dash_duo.find_element("#sales-chips-bar button[aria-label^='Clear platform']"),
     )
     dash_duo.wait_for_contains_text(CHIPS, "Click a platform", timeout=10)
-    _wait(lambda: "platform=" not in dash_duo.driver.current_url, "the platform to leave the URL")
-    _wait(lambda: _first_sku(dash_duo) == overall_best, f"grid to start with {overall_best} again")
+    wait_until(dash_duo, "the platform to leave the URL", lambda: "platform=" not in dash_duo.driver.current_url)
+    wait_until(dash_duo, f"grid to start with {overall_best} again", lambda: _first_sku(dash_duo) == overall_best)
 
     assert dash_duo.get_logs() == []

@@ -3,12 +3,12 @@ the remembered light/dark theme, the 404 page and logging out."""
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import VIEWER_PASSWORD, free_port, login
+from tests.e2e.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 GROUP_ORDER = ["Business", "Operations", "Admin"]
@@ -17,16 +17,6 @@ GROUP_ORDER = ["Business", "Operations", "Admin"]
 def _start(dash_duo, app) -> None:
     dash_duo.start_server(app, navigate=False, port=free_port())
     dash_duo._url = dash_duo.server.url  # "/" is the login form until we log in
-
-
-def _wait(what: str, check, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _theme(dash_duo) -> str:
@@ -58,7 +48,8 @@ def test_every_sidebar_page_loads_and_business_links_carry_the_filters(demo_app,
     for name, href in links:
         path = urlsplit(href).path
         dash_duo.find_element(f"#app-sidebar a.nav-link[href='{path}']").click()
-        _wait(
+        wait_until(
+            dash_duo,
             f"{name} to be the active link",
             lambda p=path: (
                 "active"
@@ -67,7 +58,7 @@ def test_every_sidebar_page_loads_and_business_links_carry_the_filters(demo_app,
                 )
             ),
         )
-        _wait(f"{name} to render", lambda: dash_duo.find_element("#_pages_content").text.strip())
+        wait_until(dash_duo, f"{name} to render", lambda: dash_duo.find_element("#_pages_content").text.strip())
         assert urlsplit(dash_duo.driver.current_url).path == path
         text = dash_duo.find_element("#_pages_content").text
         assert "Page not found" not in text and "Traceback" not in text, name
@@ -81,7 +72,8 @@ def test_every_sidebar_page_loads_and_business_links_carry_the_filters(demo_app,
     # dict ids are rendered as JSON in the id attribute
     business = '#app-sidebar a.nav-link[id*=\'"group":"business"\']'
     others = '#app-sidebar a.nav-link:not([id*=\'"group":"business"\'])'
-    _wait(
+    wait_until(
+        dash_duo,
         "business links to carry the filters",
         lambda: all(
             a.get_attribute("href").endswith(query) for a in dash_duo.find_elements(business)
@@ -101,7 +93,7 @@ def test_theme_switch_is_remembered(demo_app, dash_duo):
         "return getComputedStyle(document.body).backgroundColor"
     )
     dash_duo.find_element("#app-theme-switch").click()
-    _wait("the dark theme", lambda: _theme(dash_duo) == "dark")
+    wait_until(dash_duo, "the dark theme", lambda: _theme(dash_duo) == "dark")
     body_dark = dash_duo.driver.execute_script(
         "return getComputedStyle(document.body).backgroundColor"
     )
@@ -110,11 +102,12 @@ def test_theme_switch_is_remembered(demo_app, dash_duo):
     dash_duo.driver.refresh()
     dash_duo.wait_for_element("#app-sidebar", timeout=15)
     assert _theme(dash_duo) == "dark"
-    _wait(
+    wait_until(
+        dash_duo,
         "the switch to show dark", lambda: dash_duo.find_element("#app-theme-switch").is_selected()
     )
     dash_duo.find_element("#app-theme-switch").click()
-    _wait("the light theme", lambda: _theme(dash_duo) == "light")
+    wait_until(dash_duo, "the light theme", lambda: _theme(dash_duo) == "light")
     assert dash_duo.get_logs() == []
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import socket
+import threading
 import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from bi_app.db.engine import make_engine
 from bi_app.db.log_models import AppLog
@@ -89,20 +90,20 @@ def hanging_postgres():
 
 def test_database_outage_never_blocks_or_raises(hanging_postgres):
     engine = make_engine(hanging_postgres, connect_args={"connect_timeout": 2})
+    connecting_threads: list[int] = []  # the thread of every attempt to reach the database
+    event.listen(engine, "do_connect",
+                 lambda *_args: connecting_threads.append(threading.get_ident()))
     logs.install_log_capture(make_settings(hanging_postgres), engine, stderr=False, flush_interval=0.05)
     log = logging.getLogger("bi_app.tests.outage")
     before = logs.stats()  # counters are per process, since start-up
-    started = time.perf_counter()
     for i in range(500):
         log.info("line %d while the database hangs", i)
-    elapsed = time.perf_counter() - started
-    # one connection attempt alone takes 2 s here; 500 calls returning in well under that
-    # shows no caller waited for the database
-    assert elapsed < 1.0, elapsed
     deadline = time.monotonic() + 10
     while logs.stats()["write_errors"] == before["write_errors"] and time.monotonic() < deadline:
         time.sleep(0.05)
     stats = logs.stats()
+    # the database was tried, and never from the thread that logged: no caller waited for it
+    assert connecting_threads and threading.get_ident() not in connecting_threads
     assert stats["write_errors"] > before["write_errors"] and stats["written"] == before["written"]
     assert stats["last_error"]
     assert stats["buffered"] <= logs.MAX_BUFFERED_ROWS

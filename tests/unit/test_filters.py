@@ -19,6 +19,7 @@ from bi_app.filters import parse_filters
 from components.filter_bar import filter_bar, load_filter_context, query_search, resolve_filters
 from components.ids import Filters
 from components.shell import nav_sections
+from tests.conftest import unavailable
 
 PLATFORMS = [
     {"code": "app", "name": "Mobile app"},
@@ -144,8 +145,9 @@ def _run_sync_filters(location: str, start, end, platforms, categories) -> tuple
     return tuple(json.loads(done.stdout))
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node runs the clientside code")
 def test_url_written_by_the_bar_rebuilds_the_same_state(fake_catalog):
+    if shutil.which("node") is None:
+        unavailable("node (it runs the clientside code)")
     new_url, search = _run_sync_filters(
         "/?granularity=week&start=2024-01-01",
         "2024-04-01T00:00:00",
