@@ -100,6 +100,7 @@ class HttpJsonSource:
                     raise ChannelSourceError(f"expected application/json, got {ctype}")
                 body = self._read(response, deadline)
         except urllib.error.HTTPError as exc:
+            exc.close()  # an HTTPError holds the response's socket open until closed
             raise ChannelSourceError(f"HTTP {exc.code} from {urlsplit(self.url).netloc}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)

@@ -215,6 +215,7 @@ def check_http(spec: ServiceSpec, thresholds: rules.Thresholds = rules.DEFAULT) 
             response.read(65536)
     except urllib.error.HTTPError as exc:
         code = exc.code
+        exc.close()  # an HTTPError holds the response's socket open until closed
     except (TimeoutError, urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):

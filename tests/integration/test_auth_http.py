@@ -103,7 +103,8 @@ def test_unauthenticated_dash_requests_get_401_and_no_data(client):
 
 def test_public_paths_need_no_login(client):
     assert client.get("/login").status_code == 200
-    assert client.get("/assets/vendor/bootstrap.min.css").status_code == 200
+    with client.get("/assets/vendor/bootstrap.min.css") as response:
+        assert response.status_code == 200
     assert client.get("/_favicon.ico").status_code == 200
 
 
