@@ -4,8 +4,7 @@ test channel sources. Admins only, checked on the server for every callback."""
 from dash import ALL, MATCH, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from bi_app import current_settings, integrations
-from bi_app.extensions import db
+from bi_app import integrations
 from bi_app.integrations import channels as channel_admin
 from bi_app.integrations import services as service_admin
 from bi_app.roles import Page
@@ -29,7 +28,7 @@ def _form(values: list, ids: list[dict]) -> dict:
           roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def refresh_services(_version):
     """Shows the services table as stored now."""
-    return view.services_table(service_admin.list_services(db.require_engine(), current_settings()))
+    return view.services_table(service_admin.list_services())
 
 
 @callback(Output(Ids.SERVICE_MESSAGE, "children"), Output(Ids.SERVICE_MESSAGE, "color"),
@@ -47,9 +46,9 @@ def save_service(clicks, edit_id, values, ids, version):
     try:
         form = service_admin.parse_service_form(_form(values, ids))
         if edit_id is None:
-            service_admin.create_service(db.require_engine(), current_settings(), form)
+            service_admin.create_service(form)
         else:
-            service_admin.update_service(db.require_engine(), current_settings(), int(edit_id), form)
+            service_admin.update_service(int(edit_id), form)
     except integrations.IntegrationError as exc:
         return ("Not saved: correct the marked fields.", "danger", True,
                 *view.field_feedback(exc.errors, fields), no_update)
@@ -71,7 +70,7 @@ def fill_service_form(_edits, _new, _version, ids):
     row = None
     if ctx.triggered_id not in (Ids.SERVICE_NEW, Ids.SERVICES_VERSION_STORE):
         service_id = _clicked()["index"]
-        rows = service_admin.list_services(db.require_engine(), current_settings())
+        rows = service_admin.list_services()
         row = next((r for r in rows if r.id == service_id), None)
     values, title, edit_id = view.service_form_values(row)
     fields = [i["field"] for i in ids]
@@ -88,7 +87,7 @@ def toggle_service(_clicks, version):
     """Enables or disables one admin-managed service."""
     service_id = _clicked()["index"]
     try:
-        name, enabled = service_admin.toggle_service(db.require_engine(), int(service_id))
+        name, enabled = service_admin.toggle_service(int(service_id))
     except integrations.NotFound:
         return "That service was deleted meanwhile.", "warning", True, (version or 0) + 1
     return f"{name} {'enabled' if enabled else 'disabled'}.", "success", True, (version or 0) + 1
@@ -101,7 +100,7 @@ def ask_delete(_clicks):
     """Asks for confirmation before a service is deleted."""
     service_id = int(_clicked()["index"])
     try:
-        name = service_admin.service_name(db.require_engine(), service_id)
+        name = service_admin.service_name(service_id)
     except integrations.NotFound:
         raise PreventUpdate from None
     return True, view.delete_question(name), service_id
@@ -120,7 +119,7 @@ def confirm_delete(_confirm, _cancel, service_id, version):
     if _clicked() == Ids.DELETE_CANCEL or service_id is None:
         return False, no_update, no_update, no_update, no_update
     try:
-        name = service_admin.delete_service(db.require_engine(), int(service_id))
+        name = service_admin.delete_service(int(service_id))
     except integrations.NotFound:
         return False, "That service was already deleted.", "warning", True, (version or 0) + 1
     return False, f"Deleted service {name}.", "success", True, (version or 0) + 1
@@ -132,7 +131,7 @@ def check_now(_clicks):
     """Runs this one service's HTTP check now and shows status, latency and error."""
     name = str(_clicked()["index"])
     try:
-        result = service_admin.check_service(db.require_engine(), current_settings(), name)
+        result = service_admin.check_service(name)
     except integrations.NotFound:
         return "This service no longer exists."
     return view.check_result(result)
@@ -144,7 +143,7 @@ def check_now(_clicks):
           roles=Page.ADMIN_INTEGRATIONS, prevent_initial_call=True)
 def refresh_channels(_version):
     """Shows the channel sources as stored now."""
-    return view.channels_table(channel_admin.list_channel_sources(db.require_engine()))
+    return view.channels_table(channel_admin.list_channel_sources())
 
 
 @callback(Output(Ids.channel_field(ALL), "value"),
@@ -154,7 +153,7 @@ def refresh_channels(_version):
 def fill_channel_form(_clicks, ids):
     """Loads one channel's configuration into the form (the secret stays on the server)."""
     channel = _clicked()["index"]
-    row = next((r for r in channel_admin.list_channel_sources(db.require_engine()) if r.channel == channel), None)
+    row = next((r for r in channel_admin.list_channel_sources() if r.channel == channel), None)
     if row is None:
         raise PreventUpdate
     values = dict(zip(view.CHANNEL_FIELDS, view.channel_form_values(row)))
@@ -173,10 +172,9 @@ def save_channel(clicks, values, ids, version):
     if not clicks:
         raise PreventUpdate
     fields = [i["field"] for i in ids]
-    engine = db.require_engine()
     try:
-        form = channel_admin.parse_channel_form(_form(values, ids), channel_admin.channel_names(engine))
-        config = channel_admin.save_channel_source(engine, form)
+        form = channel_admin.parse_channel_form(_form(values, ids), channel_admin.channel_names())
+        config = channel_admin.save_channel_source(form)
     except integrations.IntegrationError as exc:
         return ("Not saved: correct the marked fields.", "danger", True,
                 view.field_feedback(exc.errors, fields)[1], [no_update] * len(fields), no_update)
@@ -193,7 +191,7 @@ def run_channel_test(_clicks, event_id):
     if not isinstance(event_id, int):
         return "Choose an event first."
     try:
-        result = channel_admin.try_channel_source(db.require_engine(), channel, event_id)
+        result = channel_admin.try_channel_source(channel, event_id)
     except integrations.NotFound as exc:
         return str(exc)
     return view.fetch_result(result)

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bi_app.config import Settings
 
 
 class IntegrationError(ValueError):
@@ -31,3 +36,20 @@ def as_float(value: Any) -> float | None:
 def clean_text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
+
+
+def engine_or_app(engine: Engine | None) -> Engine:
+    """The given engine (tests, CLI) or the app's: services find their own, like bi_app.data."""
+    if engine is not None:
+        return engine
+    from bi_app.extensions import db
+
+    return db.require_engine()
+
+
+def settings_or_app(settings: Settings | None) -> Settings:
+    if settings is not None:
+        return settings
+    from bi_app import current_settings
+
+    return current_settings()

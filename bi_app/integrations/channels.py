@@ -33,7 +33,14 @@ from bi_app.channels.http_source import HttpJsonSource
 from bi_app.channels.service import LIVE, ChannelService
 from bi_app.channels.store import MemoryLastGoodStore
 from bi_app.db.models import Event
-from bi_app.integrations._common import IntegrationError, NotFound, as_float, clean_text
+from bi_app.errors import unavailable_on_database_error
+from bi_app.integrations._common import (
+    IntegrationError,
+    NotFound,
+    as_float,
+    clean_text,
+    engine_or_app,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +79,17 @@ class ChannelInput:
     enabled: bool = True
 
 
-def channel_names(engine: Engine) -> list[str]:
+@unavailable_on_database_error("The list of channels")
+def channel_names(*, engine: Engine | None = None) -> list[str]:
     """The default channels, then any other configured one."""
+    engine = engine_or_app(engine)
     extra = sorted({c.channel for c in load_configs(engine)} - set(DEFAULT_CHANNELS))
     return list(DEFAULT_CHANNELS) + extra
 
 
-def list_channel_sources(engine: Engine) -> list[ChannelRow]:
+@unavailable_on_database_error("The list of channel sources")
+def list_channel_sources(*, engine: Engine | None = None) -> list[ChannelRow]:
+    engine = engine_or_app(engine)
     configs = load_configs(engine)
     by_channel = {c.channel: c for c in configs}
     rows = []
@@ -143,9 +154,11 @@ def _auth_error(channel: str, name: str | None, value: str | None) -> dict[str, 
     return {"auth_header_value" if name_ok else "auth_header_name": message}
 
 
-def save_channel_source(engine: Engine, form: ChannelInput, actor: str | None = None) -> SourceConfig | None:
+def save_channel_source(form: ChannelInput, actor: str | None = None, *,
+                        engine: Engine | None = None) -> SourceConfig | None:
     """Store (kind http) or remove (kind demo) a channel's configuration, audited without the
     secret; returns the stored configuration, None when the channel is back on the demo source."""
+    engine = engine_or_app(engine)
     stored = {c.channel: c for c in load_configs(engine)}.get(form.channel)
     if form.kind == "demo":
         delete_config(engine, form.channel)  # also tells every worker to reload configurations
@@ -189,10 +202,11 @@ class FetchResult:
     error: str | None = None
 
 
-def event_choices(engine: Engine, limit: int = 200) -> list[tuple[int, str]]:
+@unavailable_on_database_error("The list of events")
+def event_choices(limit: int = 200, *, engine: Engine | None = None) -> list[tuple[int, str]]:
     """``(id, label)`` of the newest events, for choosing the one a test fetch asks about."""
     query = select(Event.id, Event.code, Event.name).order_by(Event.starts_at.desc(), Event.id).limit(limit)
-    with engine.connect() as conn:
+    with engine_or_app(engine).connect() as conn:
         return [(int(i), f"{code} — {name}") for i, code, name in conn.execute(query)]
 
 
@@ -203,11 +217,12 @@ def _source_for(config: SourceConfig | None, channel: str) -> ChannelSource:
                           auth_header_value=config.auth_header_value, timeout=config.timeout_s)
 
 
-def try_channel_source(engine: Engine, channel: str, event_id: int) -> FetchResult:
+def try_channel_source(channel: str, event_id: int, *, engine: Engine | None = None) -> FetchResult:
     """Fetch one event's statistics once through the channel's configured source (an HTTP
     configuration even while disabled), with its timeout. A private breaker and memory store
     keep the live breakers (Health page) and the last good values untouched."""
-    if channel not in channel_names(engine):
+    engine = engine_or_app(engine)
+    if channel not in channel_names(engine=engine):
         raise NotFound(f"no channel named {channel}")
     with engine.connect() as conn:
         code = conn.execute(select(Event.code).where(Event.id == event_id)).scalar()

@@ -18,9 +18,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bi_app.auth import audit
-from bi_app.config import ConfigError
+from bi_app.config import ConfigError, Settings
 from bi_app.db.monitoring_models import MonitoredService
-from bi_app.integrations._common import IntegrationError, NotFound, as_float, clean_text
+from bi_app.errors import unavailable_on_database_error
+from bi_app.integrations._common import (
+    IntegrationError,
+    NotFound,
+    as_float,
+    clean_text,
+    engine_or_app,
+    settings_or_app,
+)
 from bi_app.monitoring import health, rules
 from bi_app.monitoring import services as monitored
 
@@ -121,8 +129,11 @@ def parse_service_form(raw: Mapping[str, Any]) -> ServiceInput:
     return ServiceInput(name, url, status, float(timeout), auth_env)  # type: ignore[arg-type]
 
 
-def list_services(engine: Engine, settings: Any, environ: Mapping[str, str] | None = None) -> list[ServiceRow]:
+@unavailable_on_database_error("The list of monitored services")
+def list_services(environ: Mapping[str, str] | None = None, *, engine: Engine | None = None,
+                  settings: Settings | None = None) -> list[ServiceRow]:
     """Settings services (read-only) first, then every admin row, enabled or not."""
+    engine, settings = engine_or_app(engine), settings_or_app(settings)
     env = os.environ if environ is None else environ
     rows = [ServiceRow(s.name, s.url, s.expected_status, s.timeout_s, "settings", True,
                        auth_in_settings=s.auth_header is not None)
@@ -159,8 +170,10 @@ def _commit(session: Session, name: str) -> None:
         raise IntegrationError({"name": f"a service named {name} already exists"}) from None
 
 
-def create_service(engine: Engine, settings: Any, form: ServiceInput, actor: str | None = None) -> int:
+def create_service(form: ServiceInput, actor: str | None = None, *, engine: Engine | None = None,
+                   settings: Settings | None = None) -> int:
     """Add an admin-managed service (audited); returns its id."""
+    engine, settings = engine_or_app(engine), settings_or_app(settings)
     with Session(engine) as session:
         _check_name_free(session, settings, form.name)
         row = monitored.add_service(session, form.name, form.url, form.expected_status, form.timeout_s,
@@ -180,9 +193,10 @@ def _admin_row(session: Session, service_id: int) -> MonitoredService:
     return row
 
 
-def update_service(engine: Engine, settings: Any, service_id: int, form: ServiceInput,
-                   actor: str | None = None) -> None:
+def update_service(service_id: int, form: ServiceInput, actor: str | None = None, *,
+                   engine: Engine | None = None, settings: Settings | None = None) -> None:
     """Replace an admin service's fields (audited with the old and new values)."""
+    engine, settings = engine_or_app(engine), settings_or_app(settings)
     with Session(engine) as session:
         row = _admin_row(session, service_id)
         _check_name_free(session, settings, form.name, service_id)
@@ -196,8 +210,10 @@ def update_service(engine: Engine, settings: Any, service_id: int, form: Service
     health.forget()
 
 
-def set_service_enabled(engine: Engine, service_id: int, enabled: bool, actor: str | None = None) -> str:
+def set_service_enabled(service_id: int, enabled: bool, actor: str | None = None, *,
+                        engine: Engine | None = None) -> str:
     """Enable or disable an admin service (audited); returns its name."""
+    engine = engine_or_app(engine)
     with Session(engine) as session:
         row = _admin_row(session, service_id)
         row.enabled = bool(enabled)
@@ -209,15 +225,18 @@ def set_service_enabled(engine: Engine, service_id: int, enabled: bool, actor: s
     return name
 
 
-def toggle_service(engine: Engine, service_id: int, actor: str | None = None) -> tuple[str, bool]:
+def toggle_service(service_id: int, actor: str | None = None, *,
+                   engine: Engine | None = None) -> tuple[str, bool]:
     """Flip an admin service between enabled and disabled; returns its name and new state."""
+    engine = engine_or_app(engine)
     with Session(engine) as session:
         enabled = not _admin_row(session, service_id).enabled
-    return set_service_enabled(engine, service_id, enabled, actor), enabled
+    return set_service_enabled(service_id, enabled, actor, engine=engine), enabled
 
 
-def delete_service(engine: Engine, service_id: int, actor: str | None = None) -> str:
+def delete_service(service_id: int, actor: str | None = None, *, engine: Engine | None = None) -> str:
     """Remove an admin service (audited with what it was); returns its name."""
+    engine = engine_or_app(engine)
     with Session(engine) as session:
         row = _admin_row(session, service_id)
         name, detail = row.name, _service_detail(row)
@@ -228,15 +247,17 @@ def delete_service(engine: Engine, service_id: int, actor: str | None = None) ->
     return name
 
 
-def service_name(engine: Engine, service_id: int) -> str:
+def service_name(service_id: int, *, engine: Engine | None = None) -> str:
+    engine = engine_or_app(engine)
     with Session(engine) as session:
         return _admin_row(session, service_id).name
 
 
-def check_service(engine: Engine, settings: Any, name: str,
-                  environ: Mapping[str, str] | None = None) -> health.CheckResult:
+def check_service(name: str, environ: Mapping[str, str] | None = None, *, engine: Engine | None = None,
+                  settings: Settings | None = None) -> health.CheckResult:
     """Run the health module's HTTP check for one service now (disabled ones too), with the
     health job's deadline; nothing is stored and the health report is left as it is."""
+    engine, settings = engine_or_app(engine), settings_or_app(settings)
     env = os.environ if environ is None else environ
     spec = next((s for s in monitored.settings_services(settings) if s.name == name), None)
     if spec is None:

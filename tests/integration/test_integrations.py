@@ -136,29 +136,29 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
     settings = with_services(settings_of(app), [{"name": "core", "url": "https://core.example/health"}])
     form = service_admin.parse_service_form({"name": "payments", "url": "https://pay.example/health",
                                             "expected_status": "204", "timeout_s": "2.5", "auth_env": "PAY_AUTH"})
-    service_id = service_admin.create_service(engine, settings, form, actor="alice")
+    service_id = service_admin.create_service(form, actor="alice", engine=engine, settings=settings)
     with pytest.raises(IntegrationError) as clash:
-        service_admin.create_service(engine, settings, form, actor="alice")
+        service_admin.create_service(form, actor="alice", engine=engine, settings=settings)
     assert clash.value.errors == {"name": "a service named payments already exists"}
     with pytest.raises(IntegrationError, match="configured in settings"):
-        service_admin.create_service(engine, settings, ServiceInput("core", "http://x.example/", 200, 5.0, None))
+        service_admin.create_service(ServiceInput("core", "http://x.example/", 200, 5.0, None), engine=engine, settings=settings)
 
-    rows = service_admin.list_services(engine, settings, environ={"PAY_AUTH": "Authorization: Bearer x"})
+    rows = service_admin.list_services(environ={"PAY_AUTH": "Authorization: Bearer x"}, engine=engine, settings=settings)
     assert [(r.name, r.source, r.read_only) for r in rows] == [("core", "settings", True),
                                                                ("payments", "admin", False)]
     assert (rows[1].expected_status, rows[1].timeout_s, rows[1].auth_env, rows[1].auth_env_set) == \
         (204, 2.5, "PAY_AUTH", True)
-    assert service_admin.list_services(engine, settings, environ={})[1].auth_env_set is False
+    assert service_admin.list_services(environ={}, engine=engine, settings=settings)[1].auth_env_set is False
 
-    service_admin.update_service(engine, settings, service_id,
-                                ServiceInput("payments", "https://pay2.example/health", 200, 2.5, None), actor="alice")
+    service_admin.update_service(service_id,
+                                ServiceInput("payments", "https://pay2.example/health", 200, 2.5, None), actor="alice", engine=engine, settings=settings)
     assert [s.url for s in monitored.table_services(engine, environ={})] == ["https://pay2.example/health"]
-    assert service_admin.toggle_service(engine, service_id, actor="alice") == ("payments", False)
+    assert service_admin.toggle_service(service_id, actor="alice", engine=engine) == ("payments", False)
     assert monitored.table_services(engine, environ={}) == ()  # the health job no longer checks it
-    assert service_admin.delete_service(engine, service_id, actor="alice") == "payments"
-    assert [r.name for r in service_admin.list_services(engine, settings)] == ["core"]
+    assert service_admin.delete_service(service_id, actor="alice", engine=engine) == "payments"
+    assert [r.name for r in service_admin.list_services(engine=engine, settings=settings)] == ["core"]
     with pytest.raises(integrations.NotFound):
-        service_admin.delete_service(engine, service_id)
+        service_admin.delete_service(service_id, engine=engine)
 
     audited = audit_rows()
     assert [(a.action, a.target, a.username) for a in audited] == [
@@ -172,32 +172,32 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
 
 def test_channel_source_secret_is_write_only_and_never_audited(app):
     engine = db.require_engine()
-    channels = channel_admin.channel_names(engine)
+    channels = channel_admin.channel_names(engine=engine)
     raw = {"channel": "email", "kind": "http", "url": "https://stats.example/{event_code}?channel={channel}",
            "auth_header_name": "Authorization", "auth_header_value": TOKEN, "timeout_s": "3", "enabled": True}
-    channel_admin.save_channel_source(engine, channel_admin.parse_channel_form(raw, channels), actor="alice")
-    row = next(r for r in channel_admin.list_channel_sources(engine) if r.channel == "email")
+    channel_admin.save_channel_source(channel_admin.parse_channel_form(raw, channels), actor="alice", engine=engine)
+    row = next(r for r in channel_admin.list_channel_sources(engine=engine) if r.channel == "email")
     assert (row.serving, row.auth_display, row.timeout_s) == ("http", "Authorization: ••••••••", 3.0)
 
     # an empty value keeps the stored secret; a changed URL is saved
     kept = {**raw, "auth_header_value": "", "url": "https://stats2.example/{event_code}?channel={channel}"}
-    channel_admin.save_channel_source(engine, channel_admin.parse_channel_form(kept, channels), actor="alice")
+    channel_admin.save_channel_source(channel_admin.parse_channel_form(kept, channels), actor="alice", engine=engine)
     with db.session() as session:
         stored = session.get(ChannelSourceConfig, "email")
         assert (stored.url, stored.auth_header_value) == (kept["url"], TOKEN)
 
     with pytest.raises(IntegrationError) as missing:  # a new name with no value and none stored
         form = channel_admin.parse_channel_form({**raw, "channel": "social", "auth_header_value": ""}, channels)
-        channel_admin.save_channel_source(engine, form)
+        channel_admin.save_channel_source(form, engine=engine)
     assert missing.value.errors == {"auth_header_value": "give both the auth header's name and value, or neither"}
 
     disabled = {**kept, "enabled": False, "clear_auth": True}
-    channel_admin.save_channel_source(engine, channel_admin.parse_channel_form(disabled, channels), actor="alice")
-    row = next(r for r in channel_admin.list_channel_sources(engine) if r.channel == "email")
+    channel_admin.save_channel_source(channel_admin.parse_channel_form(disabled, channels), actor="alice", engine=engine)
+    row = next(r for r in channel_admin.list_channel_sources(engine=engine) if r.channel == "email")
     assert (row.serving, row.configured, row.enabled, row.auth_display) == ("demo", True, False, "—")
-    channel_admin.save_channel_source(engine, channel_admin.parse_channel_form(
-        {"channel": "email", "kind": "demo"}, channels), actor="alice")
-    assert not any(r.configured for r in channel_admin.list_channel_sources(engine))
+    channel_admin.save_channel_source(channel_admin.parse_channel_form(
+        {"channel": "email", "kind": "demo"}, channels), actor="alice", engine=engine)
+    assert not any(r.configured for r in channel_admin.list_channel_sources(engine=engine))
 
     audited = audit_rows()
     assert [a.action for a in audited] == ["integration.channel.save"] * 3 + ["integration.channel.remove"]
@@ -210,29 +210,29 @@ def test_check_now_runs_the_real_http_check(app, loopback):
     ok, failing, hanging, guarded = loopback("ok"), loopback("fail"), loopback("hang"), loopback("auth")
     for name, server, timeout, env in (("ok", ok, 2, None), ("failing", failing, 2, None),
                                        ("hanging", hanging, 0.5, None), ("guarded", guarded, 2, "GUARD_AUTH")):
-        service_admin.create_service(engine, settings, ServiceInput(name, f"{server.base}/health", 200, timeout, env),
-                                    actor="tests")
-    healthy = service_admin.check_service(engine, settings, "ok")
+        service_admin.create_service(ServiceInput(name, f"{server.base}/health", 200, timeout, env),
+                                    actor="tests", engine=engine, settings=settings)
+    healthy = service_admin.check_service("ok", engine=engine, settings=settings)
     assert (healthy.status, healthy.detail["status_code"], healthy.error) == ("healthy", 200, None)
     assert healthy.latency_ms is not None and len(ok.requests) == 1
 
-    broken = service_admin.check_service(engine, settings, "failing")
+    broken = service_admin.check_service("failing", engine=engine, settings=settings)
     assert (broken.status, broken.error) == ("unhealthy", "HTTP 500, expected 200")
 
-    hung = service_admin.check_service(engine, settings, "hanging")
+    hung = service_admin.check_service("hanging", engine=engine, settings=settings)
     assert (hung.status, hung.error) == ("unhealthy", "timed out after 0.5 s")
     # the short timeout applied: the check returned while the server still held its request
     assert (len(hanging.requests), hanging.holding) == (1, 1)
 
-    unset = service_admin.check_service(engine, settings, "guarded", environ={})
+    unset = service_admin.check_service("guarded", environ={}, engine=engine, settings=settings)
     assert unset.status == "unhealthy" and "GUARD_AUTH is not set" in unset.error and guarded.requests == []
-    authed = service_admin.check_service(engine, settings, "guarded", environ={"GUARD_AUTH": f"Authorization: {TOKEN}"})
+    authed = service_admin.check_service("guarded", environ={"GUARD_AUTH": f"Authorization: {TOKEN}"}, engine=engine, settings=settings)
     assert authed.status == "healthy" and guarded.requests[-1]["auth"] == TOKEN
 
     settings = with_services(settings, [{"name": "core", "url": f"{failing.base}/x"}])
-    assert service_admin.check_service(engine, settings, "core").error == "HTTP 500, expected 200"
+    assert service_admin.check_service("core", engine=engine, settings=settings).error == "HTTP 500, expected 200"
     with pytest.raises(integrations.NotFound):
-        service_admin.check_service(engine, settings, "nobody")
+        service_admin.check_service("nobody", engine=engine, settings=settings)
 
 
 def test_channel_test_fetch_uses_the_source_without_touching_live_breakers(app, loopback):
@@ -240,21 +240,21 @@ def test_channel_test_fetch_uses_the_source_without_touching_live_breakers(app, 
     ok, failing = loopback("ok"), loopback("fail")
     before = breaker_states()
     with app.server.app_context():
-        demo = channel_admin.try_channel_source(engine, "email", event_id())
+        demo = channel_admin.try_channel_source("email", event_id(), engine=engine)
     assert (demo.ok, demo.kind, demo.views, demo.event_code) == (True, "demo", 0, "EV-1")
 
     for channel, server in (("email", ok), ("social", failing)):
-        channel_admin.save_channel_source(engine, channel_admin.ChannelInput(
+        channel_admin.save_channel_source(channel_admin.ChannelInput(
             channel, "http", f"{server.base}/s/{{event_code}}?channel={{channel}}", "Authorization", TOKEN,
-            timeout_s=2, enabled=False), actor="tests")
-    good = channel_admin.try_channel_source(engine, "email", event_id())
+            timeout_s=2, enabled=False), actor="tests", engine=engine)
+    good = channel_admin.try_channel_source("email", event_id(), engine=engine)
     assert (good.ok, good.kind, good.views, good.clicks, good.conversions) == (True, "http", 1000, 50, 5)
     assert ok.requests[-1] == {"path": "/s/EV-1?channel=email", "auth": TOKEN}
-    bad = channel_admin.try_channel_source(engine, "social", event_id())
+    bad = channel_admin.try_channel_source("social", event_id(), engine=engine)
     assert not bad.ok and "HTTP 500" in bad.error
     assert breaker_states() == before
     with pytest.raises(integrations.NotFound):
-        channel_admin.try_channel_source(engine, "email", 999_999)
+        channel_admin.try_channel_source("email", 999_999, engine=engine)
 
 
 def test_a_saved_source_is_fetched_at_once_despite_a_cached_report(app, loopback):
@@ -266,8 +266,8 @@ def test_a_saved_source_is_fetched_at_once_despite_a_cached_report(app, loopback
         first = channel_report(ref)
         assert {r.channel: r.source for r in first.results}["email"] == "demo"
         assert channel_report(ref) is not None and server.requests == []
-        channel_admin.save_channel_source(engine, channel_admin.ChannelInput(
-            "email", "http", f"{server.base}/s/{{event_code}}?channel={{channel}}", timeout_s=2), actor="tests")
+        channel_admin.save_channel_source(channel_admin.ChannelInput(
+            "email", "http", f"{server.base}/s/{{event_code}}?channel={{channel}}", timeout_s=2), actor="tests", engine=engine)
         after = {r.channel: r for r in channel_report(ref).results}["email"]
     assert (after.source, after.stats.views) == ("http", 1000) and len(server.requests) == 1
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 import pytest
 
 from bi_app.integrations import IntegrationError
+from bi_app.integrations import channels as channel_admin
+from bi_app.integrations import services as service_admin
 from bi_app.integrations.channels import ChannelRow, parse_channel_form, source_field_error
 from bi_app.integrations.services import ServiceInput, parse_service_form, service_field_error
+from tests.conftest import make_settings
 
 GOOD = {"name": "payments", "url": "https://pay.example/health", "expected_status": "200",
         "timeout_s": "5", "auth_env": "PAYMENTS_AUTH"}
@@ -116,3 +119,21 @@ def test_the_auth_value_is_masked_for_display():
     assert row.auth_display == "Authorization: ••••••••"
     assert "Bearer" not in repr(row.auth_display)
     assert ChannelRow("email", "demo", False).auth_display == "—"
+
+
+@pytest.mark.parametrize("read", [
+    lambda engine: service_admin.list_services(engine=engine, settings=make_settings("sqlite://")),
+    lambda engine: channel_admin.list_channel_sources(engine=engine),
+    lambda engine: channel_admin.channel_names(engine=engine),
+    lambda engine: channel_admin.event_choices(engine=engine),
+])
+def test_an_unreachable_database_reaches_the_page_as_a_safe_message(read, tmp_path):
+    from sqlalchemy import create_engine
+
+    from bi_app.errors import ServiceUnavailable
+
+    missing = tmp_path / "no-such-dir" / "bi.sqlite"  # SQLite cannot open it: OperationalError
+    with pytest.raises(ServiceUnavailable) as info:
+        read(create_engine(f"sqlite:///{missing}"))
+    assert "unavailable right now" in str(info.value)
+    assert "no-such-dir" not in str(info.value) and "sqlite" not in str(info.value).lower()
