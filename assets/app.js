@@ -93,6 +93,31 @@
         }
     });
     window.dash_clientside.bi.syncGranularity = window.dash_clientside.bi.syncParam("granularity");
+
+    /* Live pages: pause an Interval while the browser tab is hidden (no requests, no redraws).
+       wrapperId is an element of the page that owns the Interval: once the page is left, its
+       Interval is no longer touched. */
+    window.dash_clientside.bi.pauseWhenHidden = function (intervalId, wrapperId) {
+        var registry = window.biLiveIntervals = window.biLiveIntervals || {};
+        registry[intervalId] = wrapperId;
+        if (!window.biVisibilityHooked) {
+            window.biVisibilityHooked = true;
+            document.addEventListener("visibilitychange", function () {
+                Object.keys(window.biLiveIntervals).forEach(function (id) {
+                    if (document.getElementById(window.biLiveIntervals[id])) {
+                        window.dash_clientside.set_props(id, {disabled: document.hidden});
+                    }
+                });
+            });
+        }
+        return document.hidden;
+    };
+    /* The logs page's tail: only ticks of a visible tab reach the server. */
+    window.dash_clientside.bi.visibleTick = function (n) {
+        if (!n || document.hidden) { return window.dash_clientside.no_update; }
+        return n;
+    };
+    window.dash_clientside.bi.not = function (value) { return !value; };
     window.dash_clientside.bi.syncRank = window.dash_clientside.bi.syncParam("rank");
     /* The Sales page's status filter: a list in the store, a comma-separated ?status= in the URL. */
     window.dash_clientside.bi.syncStatuses = function (statuses) {

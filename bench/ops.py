@@ -83,7 +83,7 @@ def bench_middleware(requests: int) -> dict[str, Any]:
 
 def _refresh_body(names: list[str]) -> dict[str, Any]:
     from components.ids import OpsHealth as ids
-    from components.ops import RESOURCE_GRAPHS
+    from components.ops_health_view import RESOURCE_GRAPHS
 
     def one(component_id, prop):
         return {"id": component_id, "property": prop}
@@ -116,7 +116,7 @@ def bench_health_refresh(refreshes: int) -> dict[str, Any]:
     from bi_app.db.migrate import upgrade
     from bi_app.extensions import db
     from bi_app.monitoring import dashboard, health, resources
-    from components.ops import health_page
+    from components.ops_health_view import layout as health_page
 
     folder = Path(tempfile.mkdtemp(prefix="bench-ops-"))
     url = f"sqlite:///{folder / 'ops.sqlite'}"

@@ -1,15 +1,15 @@
 """Live refresh of /ops/health (paused while the tab is hidden)."""
-from dash import ALL, Input, Output, State, ctx
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx
 
 from bi_app import current_settings
 from bi_app.monitoring.dashboard import health_snapshot
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components.ids import OpsHealth as ids
-from components.ops import RESOURCE_GRAPHS, health_refresh, visibility_js
+from components.ops_health_view import RESOURCE_GRAPHS, health_refresh
 
-clientside_callback(visibility_js(ids.VISIBILITY_DUMMY), Output(ids.INTERVAL, "disabled"),
-                    Input(ids.INTERVAL, "id"))
+clientside_callback(ClientsideFunction("bi", "pauseWhenHidden"), Output(ids.INTERVAL, "disabled"),
+                    Input(ids.INTERVAL, "id"), State(ids.VISIBILITY_DUMMY, "id"))
 
 
 @callback(

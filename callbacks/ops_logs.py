@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dash import Input, Output, State, ctx, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings
@@ -84,15 +84,12 @@ def tail(tick, level, loggers, range_key, start, end, keyword, state):
 
 # The interval keeps ticking in a hidden tab; only visible ticks reach the server.
 clientside_callback(
-    """function (n) {
-        if (!n || document.hidden) { return window.dash_clientside.no_update; }
-        return n;
-    }""",
+    ClientsideFunction("bi", "visibleTick"),
     Output(OpsLogs.TICK_STORE, "data"), Input(OpsLogs.INTERVAL, "n_intervals"),
     prevent_initial_call=True,
 )
 
 clientside_callback(
-    "function (live) { return !live; }",
+    ClientsideFunction("bi", "not"),
     Output(OpsLogs.INTERVAL, "disabled"), Input(OpsLogs.LIVE, "value"),
 )

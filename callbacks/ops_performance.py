@@ -1,5 +1,5 @@
 """Range changes and the minute refresh of /ops/performance."""
-from dash import Input, Output, no_update
+from dash import ClientsideFunction, Input, Output, State, no_update
 
 from bi_app import current_settings
 from bi_app.errors import ServiceUnavailable
@@ -7,12 +7,13 @@ from bi_app.monitoring.dashboard import parse_range, performance_data
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components.ids import OpsPerformance as ids
-from components.ops import performance_figures, performance_message, visibility_js
+from components.ops_performance_view import performance_figures, performance_message
 
 GRAPHS = (ids.ENDPOINTS_GRAPH, ids.CALLBACKS_GRAPH, ids.THROUGHPUT_GRAPH, ids.ERRORS_GRAPH,
           ids.LATENCY_GRAPH, ids.CACHE_GRAPH)
 
-clientside_callback(visibility_js(ids.MESSAGE), Output(ids.INTERVAL, "disabled"), Input(ids.INTERVAL, "id"))
+clientside_callback(ClientsideFunction("bi", "pauseWhenHidden"), Output(ids.INTERVAL, "disabled"),
+                    Input(ids.INTERVAL, "id"), State(ids.MESSAGE, "id"))
 
 
 @callback(Output(ids.MESSAGE, "children"), *[Output(g, "figure") for g in GRAPHS],

@@ -14,7 +14,7 @@ from dash import html
 from bi_app.analytics.churn import TAG_LABELS
 from bi_app.analytics.segmentation import SEGMENT_LABELS, SEGMENTS
 from components.figures import GRID_COLOR, base_layout, empty_figure
-from components.format import format_change, format_count, format_money
+from components.format import format_change, format_count, format_money, to_local
 from components.kpi_card import kpi_card, trend
 
 SEGMENT_COLORS = {"new": "#0dcaf0", "growing": "#20c997", "loyal": "#0d6efd", "vip": "#6f42c1"}
@@ -157,10 +157,7 @@ def status_text(status: dict, timezone: str) -> str:
     computed = status.get("computed_at")
     when = ""
     if computed is not None:
-        from zoneinfo import ZoneInfo
-
-        local = computed.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone))
-        when = f", computed {local:%Y-%m-%d %H:%M}"
+        when = f", computed {to_local(computed, timezone):%Y-%m-%d %H:%M}"
     return (f"Profiles, segments and tags as of {status['as_of']:%Y-%m-%d}{when}: "
             f"{status['customers']:,} customers, {status['tagged']:,} tagged.")
 

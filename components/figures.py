@@ -17,6 +17,7 @@ FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", A
 GRID_COLOR = "rgba(128, 128, 128, 0.22)"
 TEXT_COLOR = "#6c757d"
 PRIMARY = "#0d6efd"
+SECONDARY = "#fd7e14"
 STATUS_COLORS = {
     "pending": "#adb5bd",
     "paid": "#0dcaf0",

@@ -1,4 +1,5 @@
-"""Number formatting for what people read: money from integer minor units, counts, changes.
+"""Formatting for what people read: money from integer minor units, counts, changes, and stored
+UTC times shown in the configured time zone.
 
 Currency symbols and decimals come from :mod:`bi_app.export`, so cards, charts, grids and
 exported files all write money the same way.
@@ -6,12 +7,19 @@ exported files all write money the same way.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from bi_app.export import currency_decimals, currency_symbol
 
 NOT_AVAILABLE = "n/a"
+
+
+def to_local(moment: dt.datetime, tz: str) -> dt.datetime:
+    """A stored naive-UTC time as the wall-clock time (naive) in the time zone ``tz``."""
+    return moment.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
 
 
 def _finite(value: object) -> bool:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Mapping, Sequence
-from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.format import to_local
 from components.ids import AdminJobs
 
 STATUS_COLORS = {"succeeded": "success", "failed": "danger", "timed_out": "danger",
@@ -19,7 +19,7 @@ def local_time(value: dt.datetime | None, tz: str) -> str:
     """A naive-UTC database time shown in the configured time zone."""
     if value is None:
         return "—"
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(tz)).strftime(TIME_FORMAT)
+    return to_local(value, tz).strftime(TIME_FORMAT)
 
 
 def duration_text(ms: int | None) -> str:
@@ -28,7 +28,7 @@ def duration_text(ms: int | None) -> str:
     return f"{ms} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
 
 
-def status_badge(status: str | None) -> Any:
+def run_status_badge(status: str | None) -> Any:
     if not status:
         return html.Span("never run", className="text-muted small")
     return dbc.Badge(status.replace("_", " "), color=STATUS_COLORS.get(status, "secondary"),
@@ -74,7 +74,7 @@ def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str, *, can_run: bool) -> 
         cells = [html.Td([html.Div(job["name"], className="fw-semibold"),
                           html.Div(job["description"], className="small text-muted")]),
                  html.Td(job["trigger"]), html.Td(local_time(job["last_started_at"], tz)),
-                 html.Td(status_badge(job["last_status"])), html.Td(duration_text(job["last_duration_ms"])),
+                 html.Td(run_status_badge(job["last_status"])), html.Td(duration_text(job["last_duration_ms"])),
                  html.Td(local_time(job["next_run"], tz)), html.Td(error_text(job["last_error"]))]
         if can_run:
             cells.append(html.Td(dbc.Button("Run now", id=AdminJobs.run_button(job["name"]), size="sm",
@@ -91,7 +91,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]], tz: str) -> Any:
     rows = [html.Tr([
         html.Td(run["job_name"]), html.Td(run["trigger"] + (f" by {run['actor']}" if run.get("actor") else "")),
         html.Td(local_time(run["started_at"], tz)), html.Td(local_time(run["finished_at"], tz)),
-        html.Td(status_badge(run["status"])), html.Td(duration_text(run["duration_ms"])),
+        html.Td(run_status_badge(run["status"])), html.Td(duration_text(run["duration_ms"])),
         html.Td(duration_text(run["late_ms"]) if run.get("late_ms") else ""),
         html.Td(f"{run['host']}:{run['pid']}"), html.Td(error_text(run["error"])),
     ], className="admin-jobs-run", **{"data-run": str(run["id"])}) for run in runs]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any, Mapping, Sequence
-from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
@@ -14,6 +13,7 @@ from bi_app.monitoring.logs_query import LEVELS, RANGE_LABELS, LevelVolume, LogP
 from components.chart_card import chart_card, graph
 from components.data_grid import GridColumn, data_grid
 from components.figures import base_layout, empty_figure
+from components.format import to_local
 from components.ids import OpsLogs
 from components.notice import notice, notice_children
 
@@ -41,7 +41,7 @@ def log_columns(tz: str) -> list[GridColumn]:
 
 def local_time(value: dt.datetime, tz: str, fmt: str = DISPLAY_FORMAT) -> str:
     """A naive-UTC timestamp as text in the display time zone."""
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(tz)).strftime(fmt)
+    return to_local(value, tz).strftime(fmt)
 
 
 def log_grid_rows(rows: Sequence[Mapping[str, Any]], tz: str) -> list[dict[str, Any]]:
@@ -62,11 +62,10 @@ def volume_figure(volume: LevelVolume, tz: str) -> go.Figure:
     """Stacked bars: lines per level per bucket, in the display time zone."""
     if not volume.points:
         return empty_figure("No log lines in this range")
-    zone = ZoneInfo(tz)
     by_level: dict[str, tuple[list[dt.datetime], list[int]]] = {}
     for bucket, level, count in volume.points:
         xs, ys = by_level.setdefault(level, ([], []))
-        xs.append(bucket.replace(tzinfo=dt.timezone.utc).astimezone(zone).replace(tzinfo=None))
+        xs.append(to_local(bucket, tz))
         ys.append(count)
     order = sorted(by_level, key=lambda name: LEVELS.get(name, 99))
     fig = go.Figure([

@@ -4,7 +4,7 @@ import dash
 from bi_app import current_settings
 from bi_app.monitoring.dashboard import health_snapshot
 from bi_app.roles import Page
-from components.ops import health_page
+from components import ops_health_view as view
 
 dash.register_page(__name__, path="/ops/health", name="Health", group="Operations", order=10,
                    roles=Page.OPS_HEALTH)
@@ -12,4 +12,4 @@ dash.register_page(__name__, path="/ops/health", name="Health", group="Operation
 
 def layout(**query):
     settings = current_settings()
-    return health_page(health_snapshot(settings), settings.timezone, settings.refresh_ms)
+    return view.layout(health_snapshot(settings), settings.timezone, settings.refresh_ms)

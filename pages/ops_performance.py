@@ -5,17 +5,17 @@ from bi_app import current_settings
 from bi_app.errors import ServiceUnavailable
 from bi_app.monitoring.dashboard import parse_range, performance_data
 from bi_app.roles import Page
-from components.ops import performance_page
+from components import ops_performance_view as view
 
 dash.register_page(__name__, path="/ops/performance", name="Performance", group="Operations", order=20,
                    roles=Page.OPS_PERFORMANCE)
 
 
-def layout(range=None, **query):
+def layout(**query):
     settings = current_settings()
-    range_key = parse_range(range)
+    range_key = parse_range(query.get("range"))
     try:
         data, error = performance_data(range_key), None
     except ServiceUnavailable as exc:
         data, error = None, str(exc)
-    return performance_page(data, range_key, settings.timezone, error)
+    return view.layout(data, range_key, settings.timezone, error)

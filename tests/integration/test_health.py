@@ -17,7 +17,7 @@ from bi_app.db.engine import make_engine
 from bi_app.db.monitoring_models import OVERALL_CHECK, HealthResult
 from bi_app.monitoring import dashboard, health, status
 from bi_app.monitoring.services import add_service, parse_services
-from components.ops import health_page
+from components.ops_health_view import layout as health_page
 from tests.conftest import free_port, make_settings, migrate
 
 pytestmark = pytest.mark.integration
