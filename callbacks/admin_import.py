@@ -9,8 +9,7 @@ from bi_app.auth import current_username
 from bi_app.export import currency_decimals
 from bi_app.roles import Page
 from callbacks._registry import callback
-from components.ids import AdminImport, Grid
-from components.import_view import (
+from components.admin_import_view import (
     error_rows,
     file_info,
     kind_help,
@@ -18,6 +17,7 @@ from components.import_view import (
     recent_table,
     result_view,
 )
+from components.ids import AdminImport, Grid
 
 
 @callback(Output(AdminImport.HELP, "children"), Input(AdminImport.KIND, "value"), roles=Page.ADMIN_IMPORT)
@@ -84,10 +84,10 @@ def start(_validate, _import, contents, filename, kind):
 )
 def poll(_ticks, run):
     """Shows the progress of the current import, then its result, errors and the recent imports."""
-    view = importing.run_view(run.get("run_id") if isinstance(run, dict) else None)
-    percent, label, status = progress_state(view)
-    errors = error_rows(view)
-    finished = view is None or view["finished"]
+    current = importing.run_view(run.get("run_id") if isinstance(run, dict) else None)
+    percent, label, status = progress_state(current)
+    errors = error_rows(current)
+    finished = current is None or current["finished"]
     recent = recent_table(importing.recent_imports(), current_settings().timezone) if finished else no_update
-    return (percent, label, status, result_view(view), errors, {"display": "block" if errors else "none"},
+    return (percent, label, status, result_view(current), errors, {"display": "block" if errors else "none"},
             finished, recent)

@@ -9,7 +9,7 @@ from bi_app.integrations import channels as channel_admin
 from bi_app.integrations import services as service_admin
 from bi_app.roles import Page
 from callbacks._registry import callback
-from components import integrations_view as view
+from components import admin_integrations_view as view
 from components.ids import AdminIntegrations as Ids
 
 

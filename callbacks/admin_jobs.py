@@ -10,8 +10,8 @@ from bi_app import auth, current_settings, jobs
 from bi_app.roles import Action, Page
 from callbacks._registry import callback
 from components import fallback
+from components.admin_jobs_view import jobs_table, leader_card, runs_table
 from components.ids import AdminJobs
-from components.jobs_table import jobs_table, leader_card, runs_table
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 def refresh(_ticks, _run):
     """Shows the current leader, every job's last and next run, and the newest runs."""
     tz = current_settings().timezone
-    view = jobs.jobs_overview()
-    return (leader_card(view["status"], tz), jobs_table(view["jobs"], tz, can_run=auth.current_role() in Action.RUN_JOB_NOW),
-            runs_table(view["runs"], tz))
+    overview = jobs.jobs_overview()
+    return (leader_card(overview["status"], tz), jobs_table(overview["jobs"], tz, can_run=auth.current_role() in Action.RUN_JOB_NOW),
+            runs_table(overview["runs"], tz))
 
 
 @callback(

@@ -15,7 +15,7 @@ from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components import fallback
 from components.ids import Grid, OpsLogs
-from components.logs_view import (
+from components.ops_logs_view import (
     capture_status,
     log_grid_rows,
     notices,

@@ -6,7 +6,7 @@ from bi_app.errors import ServiceUnavailable
 from bi_app.integrations import channels as channel_admin
 from bi_app.integrations import services as service_admin
 from bi_app.roles import Page
-from components.integrations_view import integrations_page
+from components import admin_integrations_view as view
 from components.notice import error_message
 
 dash.register_page(__name__, path="/admin/integrations", name="Integrations", group="Admin", order=97,
@@ -15,7 +15,7 @@ dash.register_page(__name__, path="/admin/integrations", name="Integrations", gr
 
 def layout(**query):
     try:
-        return integrations_page(service_admin.list_services(), channel_admin.list_channel_sources(),
+        return view.layout(service_admin.list_services(), channel_admin.list_channel_sources(),
                                  channel_admin.channel_names(), channel_admin.event_choices())
     except ServiceUnavailable:  # the service logged the cause
         return html.Div([html.H1("Integrations", className="app-page-title mb-3"), error_message("Integrations")])

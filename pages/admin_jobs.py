@@ -3,11 +3,11 @@ import dash
 
 from bi_app import current_settings
 from bi_app.roles import Page
-from components.jobs_table import jobs_page
+from components import admin_jobs_view as view
 
 dash.register_page(__name__, path="/admin/jobs", name="Jobs", group="Admin", order=90,
                    roles=Page.ADMIN_JOBS)
 
 
 def layout(**query):
-    return jobs_page(current_settings().refresh_ms)
+    return view.layout(current_settings().refresh_ms)

@@ -356,7 +356,7 @@ def test_the_save_callback_creates_a_service_for_an_admin_and_audits_the_user(sq
 
 def test_the_channel_save_callback_marks_fields_and_never_echoes_the_secret(sqlite_app):
     from callbacks.admin_integrations import save_channel
-    from components.integrations_view import CHANNEL_FIELDS
+    from components.admin_integrations_view import CHANNEL_FIELDS
 
     ids = [{"type": "admin-integrations-channel-input", "field": f} for f in CHANNEL_FIELDS]
     good = {"channel": "email", "kind": "http", "url": "https://stats.example/{event_code}",

@@ -14,8 +14,15 @@ from sqlalchemy import event, func, insert, select
 from bi_app.db.engine import make_engine
 from bi_app.db.log_models import AppLog
 from bi_app.monitoring import logs
-from bi_app.monitoring.logs_query import (LogQuery, bucket_seconds, fetch_logs, level_volume, load_log_view,
-                                          parse_log_query, tail_logs)
+from bi_app.monitoring.logs_query import (
+    LogQuery,
+    bucket_seconds,
+    fetch_logs,
+    level_volume,
+    load_log_view,
+    parse_log_query,
+    tail_logs,
+)
 from tests.conftest import make_settings, migrate
 
 T = AppLog.__table__

@@ -10,11 +10,11 @@ from bi_app.db.models import Base
 
 
 def _all_metadata():
-    import bi_app.db.models  # noqa: F401  (the domain; ops modules register themselves on import)
     import importlib
     import pkgutil
 
     import bi_app.db as dbpkg
+    import bi_app.db.models  # noqa: F401  (the domain; ops modules register themselves on import)
 
     for info in pkgutil.iter_modules(dbpkg.__path__):
         if info.name.endswith("_models"):

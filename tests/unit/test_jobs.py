@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from bi_app import jobs
-from bi_app.jobs import leader
 from bi_app.db.engine import make_engine, make_session_factory
 from bi_app.db.job_models import JobRun, SchedulerNode
 from bi_app.db.models import AuditLog, utcnow
+from bi_app.jobs import leader
 from tests.conftest import make_settings, migrate
 
 RELEASE = threading.Event()
@@ -241,7 +241,7 @@ def test_list_jobs_status_and_runs_reflect_the_database(api_app, engine):
 
 def test_run_now_is_registered_for_admins_only_and_hidden_from_others():
     from callbacks._registry import registered
-    from components.jobs_table import jobs_table
+    from components.admin_jobs_view import jobs_table
 
     by_name = {entry.func.__name__: entry for entry in registered()
                if entry.func is not None and entry.func.__module__ == "callbacks.admin_jobs"}

@@ -11,9 +11,15 @@ import pytest
 
 from bi_app.monitoring import logs
 from bi_app.monitoring.logs_query import (
-    DEFAULT_RANGE, MAX_KEYWORD_CHARS, MAX_RANGE, RANGES, bucket_seconds, escape_like, parse_log_query,
+    DEFAULT_RANGE,
+    MAX_KEYWORD_CHARS,
+    MAX_RANGE,
+    RANGES,
+    bucket_seconds,
+    escape_like,
+    parse_log_query,
 )
-from components.logs_view import log_grid_rows, summary_text
+from components.ops_logs_view import log_grid_rows, summary_text
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, 0)
 

@@ -99,7 +99,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]], tz: str) -> Any:
                      size="sm", striped=True, responsive=True, className="admin-jobs-runs")
 
 
-def jobs_page(refresh_ms: int) -> html.Div:
+def layout(refresh_ms: int) -> html.Div:
     """The page skeleton; the callbacks fill it on load and on every refresh tick."""
     return html.Div([
         html.H2("Jobs", className="h4 mb-3"),

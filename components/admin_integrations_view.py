@@ -242,7 +242,7 @@ def event_dropdown(events: Sequence[tuple[int, str]]) -> html.Div:
     ], className="mb-2", style={"maxWidth": "32rem"})
 
 
-def integrations_page(services: Sequence[ServiceRow], channels: Sequence[ChannelRow],
+def layout(services: Sequence[ServiceRow], channels: Sequence[ChannelRow],
                       channel_names: Sequence[str], events: Sequence[tuple[int, str]]) -> html.Div:
     return html.Div([
         html.H1("Integrations", className="app-page-title mb-1"),

@@ -7,9 +7,9 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.admin_jobs_view import local_time
 from components.data_grid import GridColumn, data_grid
 from components.ids import AdminImport
-from components.jobs_table import local_time
 
 ERROR_COLUMNS = (
     GridColumn("row", "Row", "int", width=90),
@@ -32,7 +32,7 @@ def kind_help(columns: Sequence[Mapping[str, Any]], description: str) -> html.Di
     return html.Div([html.P(description, className="small mb-2"), table])
 
 
-def import_page(kinds: Sequence[tuple[str, str]], max_upload_mb: int) -> html.Div:
+def layout(kinds: Sequence[tuple[str, str]], max_upload_mb: int) -> html.Div:
     """The whole page; ``kinds`` are (value, label) pairs."""
     form = dbc.Card(dbc.CardBody([
         dbc.Row([

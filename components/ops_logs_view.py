@@ -138,7 +138,7 @@ def filter_controls(parsed: ParsedLogQuery, loggers: Sequence[str], raw: Mapping
     ], className="g-2 align-items-end")
 
 
-def logs_page(parsed: ParsedLogQuery, loggers: Sequence[str], raw: Mapping[str, object], *,
+def layout(parsed: ParsedLogQuery, loggers: Sequence[str], raw: Mapping[str, object], *,
               tz: str, refresh_ms: int) -> html.Div:
     """The whole page; the grid and chart are filled by the page's callbacks."""
     return html.Div([
