@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     data_cache.init_app(server, settings)
     monitoring.init_app(app, settings)
     auth.init_app(app, settings, pages=lambda: dash.page_registry)
-    app.layout = app_shell
+    app.layout = lambda: app_shell(dash.page_registry.values(), **auth.shell_context(dash.page_registry))
     register_all(app)
     jobs.init_app(app, settings)
     return app

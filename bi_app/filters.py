@@ -8,17 +8,21 @@ values never raise: they are replaced by a safe default and explained in ``notic
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+from bi_app.data import catalog
 from bi_app.db.models import ORDER_STATUSES
 
 DEFAULT_DAYS = 90
 MAX_RANGE_DAYS = 5 * 366
 EARLIEST_DATE = dt.date(2000, 1, 1)
 GRANULARITIES = ("day", "week", "month")
+log = logging.getLogger(__name__)
 _CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -160,3 +164,62 @@ def parse_statuses(raw: object) -> tuple[tuple[str, ...] | None, list[str]]:
     if not valid or len(valid) == len(ORDER_STATUSES):
         return None, notices
     return valid, notices
+
+
+# --- the filter bar's context: the parsed URL against the catalogue (reads the data layer) --------
+
+@dataclass
+class FilterContext:
+    """Everything a page needs to draw the filter bar: parsed state, options and date bounds."""
+
+    parsed: ParsedFilters
+    platforms: list[dict] = field(default_factory=list)
+    categories: list[dict] = field(default_factory=list)
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+
+
+def _local_today() -> dt.date:
+    from bi_app import current_settings
+
+    return dt.datetime.now(ZoneInfo(current_settings().timezone)).date()
+
+
+def load_filter_context(query: Mapping[str, object]) -> FilterContext:
+    """Parse ``query`` against the catalogue; the default range ends on the last day with data.
+
+    If the catalogue cannot be read the bar still renders (without options) and says why.
+    """
+    notices: list[str] = []
+    try:
+        platforms, categories = catalog.platforms(), catalog.categories()
+        bounds = catalog.data_bounds()
+    except Exception:
+        log.exception("filter options unavailable")
+        platforms, categories, bounds = [], [], None
+        notices.append(
+            "Filter options are unavailable right now; showing all platforms and categories."
+        )
+    first, last = bounds if bounds else (None, None)
+    parsed = parse_filters(
+        query,
+        today=last or _local_today(),
+        known_platforms=[p["code"] for p in platforms],
+        known_categories=[c["code"] for c in categories],
+    )
+    parsed.notices[:0] = notices
+    return FilterContext(parsed, platforms, categories, first, last)
+
+
+def raw_query(
+    start: object, end: object, platforms: object, categories: object
+) -> dict[str, object]:
+    """The browser's filter values in the shape :func:`parse_filters` reads from a URL."""
+    return {"start": start, "end": end, "platform": platforms, "category": categories}
+
+
+def resolve_filters(
+    start: object, end: object, platforms: object, categories: object
+) -> Filters:
+    """Re-validate what a callback received: nothing outside the known options reaches SQL."""
+    return load_filter_context(raw_query(start, end, platforms, categories)).parsed.filters

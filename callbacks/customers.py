@@ -11,12 +11,13 @@ from dash.exceptions import PreventUpdate
 from bi_app import auth, current_settings, customer_tags
 from bi_app.data import customers
 from bi_app.export import columns_from_spec
+from bi_app.filters import resolve_filters
 from bi_app.roles import Action, Page
 from callbacks._registry import callback
 from components import customer_figures as figs
 from components import fallback
 from components.data_grid import grid_rows
-from components.filter_bar import filter_inputs, resolve_filters
+from components.filter_bar import filter_inputs
 from components.ids import Customers, Filters, Grid
 
 RECOMPUTE_FAILED = "Recomputing failed; the previous tags are still in place."

@@ -2,9 +2,10 @@
 
 from dash import ClientsideFunction, Output
 
+from bi_app.filters import load_filter_context, raw_query
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
-from components.filter_bar import filter_inputs, load_filter_context, raw_query
+from components.filter_bar import filter_inputs
 from components.ids import Filters
 from components.notice import notice_children
 

@@ -10,13 +10,13 @@ from dash import ClientsideFunction, Input, Output, State
 from bi_app import current_settings
 from bi_app.data import sales
 from bi_app.export import columns_from_spec
-from bi_app.filters import parse_granularity
+from bi_app.filters import parse_granularity, resolve_filters
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components import fallback
 from components.data_grid import grid_rows
 from components.figures import platform_status_figure, revenue_trend_figure
-from components.filter_bar import filter_inputs, resolve_filters
+from components.filter_bar import filter_inputs
 from components.ids import Grid, Overview
 from components.kpi_card import kpi_cards
 from components.notice import error_message

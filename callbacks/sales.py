@@ -12,7 +12,7 @@ from dash.exceptions import PreventUpdate
 from bi_app import current_settings
 from bi_app.data import catalog, sales, sales_growth
 from bi_app.export import columns_from_spec
-from bi_app.filters import parse_granularity, parse_statuses
+from bi_app.filters import parse_granularity, parse_statuses, resolve_filters
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components import fallback
@@ -20,7 +20,7 @@ from components import sales_figures as figs
 from components.cross_filter import clicked_code, filter_chips, toggle_selection
 from components.data_grid import grid_rows
 from components.figures import platform_status_figure
-from components.filter_bar import filter_inputs, resolve_filters
+from components.filter_bar import filter_inputs
 from components.ids import Filters, Grid, Sales
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from bi_app.viewer import Viewer
 from components.admin_jobs_view import local_time
 from components.data_grid import GridColumn, data_grid
 from components.ids import AdminImport
@@ -32,7 +33,7 @@ def kind_help(columns: Sequence[Mapping[str, Any]], description: str) -> html.Di
     return html.Div([html.P(description, className="small mb-2"), table])
 
 
-def layout(kinds: Sequence[tuple[str, str]], max_upload_mb: int) -> html.Div:
+def layout(kinds: Sequence[tuple[str, str]], max_upload_mb: int, viewer: Viewer) -> html.Div:
     """The whole page; ``kinds`` are (value, label) pairs."""
     form = dbc.Card(dbc.CardBody([
         dbc.Row([
@@ -75,7 +76,7 @@ def layout(kinds: Sequence[tuple[str, str]], max_upload_mb: int) -> html.Div:
                              className="mb-3"), lg=5),
         ]),
         html.Div(data_grid(AdminImport.GRID_NAME, ERROR_COLUMNS, title="Error report", height=380,
-                           can_download=True), id=AdminImport.ERRORS, style={"display": "none"}),
+                           currency=viewer.currency, can_download=viewer.can_download), id=AdminImport.ERRORS, style={"display": "none"}),
         dbc.Card([dbc.CardHeader("Recent imports"), dbc.CardBody(html.Div(id=AdminImport.RECENT))]),
         dcc.Store(id=AdminImport.RUN_STORE),
         dcc.Interval(id=AdminImport.INTERVAL, interval=POLL_MS, disabled=True),

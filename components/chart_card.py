@@ -43,3 +43,8 @@ def chart_card(
     children.append(dbc.CardBody(content))
     extra = {"id": card_id} if card_id is not None else {}
     return dbc.Card(children, className="app-chart-card h-100 shadow-sm", **extra)
+
+
+def column(card: Any, xl: int) -> dbc.Col:
+    """A card in a page's responsive grid: full width on small screens, ``xl`` of 12 on wide ones."""
+    return dbc.Col(card, xs=12, xl=xl, className="mb-3")

@@ -14,18 +14,14 @@ from typing import Any, Literal
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-import flask
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from dash import dcc, html
 
-from bi_app.config import Settings
 from bi_app.export import EXPORT_FORMATS, ExportColumn, currency_decimals, currency_symbol
-from bi_app.roles import Action
 from components.ids import Grid
 
-DOWNLOAD_ROLES = Action.DOWNLOAD
 FORMAT_LABELS: dict[str, str] = {"csv": "CSV", "xlsx": "Excel", "json": "JSON"}
 _PAGE_SIZES = (20, 50, 100)
 
@@ -119,23 +115,6 @@ def column_defs(columns: Sequence[GridColumn], currency: str) -> list[dict[str, 
     return defs
 
 
-def _configured_currency() -> str:
-    if flask.has_app_context() and "BI_SETTINGS" in flask.current_app.config:
-        return flask.current_app.config["BI_SETTINGS"].currency
-    return Settings().currency
-
-
-def downloads_allowed() -> bool:
-    """Whether the current user may download (only a convenience: the callback checks again)."""
-    if not flask.has_request_context():
-        return False
-    try:
-        from bi_app.auth import current_role  # late: auth needs the login machinery
-    except ImportError:
-        return False
-    return current_role() in DOWNLOAD_ROLES
-
-
 def download_menu(name: str) -> dbc.DropdownMenu:
     items = [
         dbc.DropdownMenuItem(FORMAT_LABELS[fmt], id=Grid.download_item(name, fmt), n_clicks=0)
@@ -166,14 +145,11 @@ def data_grid(
     title: str | None = None,
     page_size: int = 20,
     height: int | str = 560,
-    currency: str | None = None,
-    can_download: bool | None = None,
+    currency: str,
+    can_download: bool,
 ) -> dbc.Card:
-    """A card with a sortable, filterable, paginated grid and (for analysts and admins) a
-    Download menu. ``rows`` come from :func:`grid_rows`; ``can_download`` defaults to the
-    current user's role."""
-    currency = currency or _configured_currency()
-    allowed = downloads_allowed() if can_download is None else can_download
+    """A card with a sortable, filterable, paginated grid and, when ``can_download``, a Download
+    menu. ``rows`` come from :func:`grid_rows`; money columns are shown in ``currency``."""
     grid = dag.AgGrid(
         id=Grid.grid(name),
         columnDefs=column_defs(columns, currency),
@@ -190,7 +166,7 @@ def data_grid(
         style={"height": f"{height}px" if isinstance(height, int) else height},
     )
     header = [html.H6(title or "", className="mb-0 me-auto")]
-    if allowed:
+    if can_download:
         header.append(download_menu(name))
     return dbc.Card(
         [

@@ -1,8 +1,9 @@
 """The global filter bar (dates, platforms, categories) and the glue between it and the URL.
 
-Business pages call :func:`load_filter_context` with their query in ``layout(**query)`` and
-render :func:`filter_bar`; their callbacks take :func:`filter_inputs` and turn the raw browser
-values back into safe :class:`~bi_app.filters.Filters` with :func:`resolve_filters`.
+Business pages load a :class:`bi_app.filters.FilterContext` for their query and render
+:func:`filter_bar`; their callbacks take :func:`filter_inputs` and turn the raw browser values
+back into safe :class:`~bi_app.filters.Filters` with :func:`bi_app.filters.resolve_filters`.
+Everything here is a pure builder.
 """
 
 from __future__ import annotations
@@ -10,79 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import dash_bootstrap_components as dbc
 from dash import Input, dcc, html
 
-from bi_app.filters import EARLIEST_DATE, ParsedFilters, parse_filters
-from bi_app.filters import Filters as FilterValues
+from bi_app.filters import EARLIEST_DATE, FilterContext, ParsedFilters
 from components.ids import Filters
 from components.notice import notice
 
 log = logging.getLogger(__name__)
 FILTER_KEYS = ("start", "end", "platform", "category")
-
-
-@dataclass
-class FilterContext:
-    """Everything a page needs to draw the filter bar: parsed state, options and date bounds."""
-
-    parsed: ParsedFilters
-    platforms: list[dict] = field(default_factory=list)
-    categories: list[dict] = field(default_factory=list)
-    first_day: dt.date | None = None
-    last_day: dt.date | None = None
-
-
-def _local_today() -> dt.date:
-    from zoneinfo import ZoneInfo
-
-    from bi_app import current_settings
-
-    return dt.datetime.now(ZoneInfo(current_settings().timezone)).date()
-
-
-def load_filter_context(query: Mapping[str, object]) -> FilterContext:
-    """Parse ``query`` against the catalogue; the default range ends on the last day with data.
-
-    If the catalogue cannot be read the bar still renders (without options) and says why.
-    """
-    from bi_app.data import catalog
-
-    notices: list[str] = []
-    try:
-        platforms, categories = catalog.platforms(), catalog.categories()
-        bounds = catalog.data_bounds()
-    except Exception:
-        log.exception("filter options unavailable")
-        platforms, categories, bounds = [], [], None
-        notices.append(
-            "Filter options are unavailable right now; showing all platforms and categories."
-        )
-    first, last = bounds if bounds else (None, None)
-    parsed = parse_filters(
-        query,
-        today=last or _local_today(),
-        known_platforms=[p["code"] for p in platforms],
-        known_categories=[c["code"] for c in categories],
-    )
-    parsed.notices[:0] = notices
-    return FilterContext(parsed, platforms, categories, first, last)
-
-
-def raw_query(
-    start: object, end: object, platforms: object, categories: object
-) -> dict[str, object]:
-    """The browser's filter values in the shape :func:`parse_filters` reads from a URL."""
-    return {"start": start, "end": end, "platform": platforms, "category": categories}
-
-
-def resolve_filters(
-    start: object, end: object, platforms: object, categories: object
-) -> FilterValues:
-    """Re-validate what a callback received: nothing outside the known options reaches SQL."""
-    return load_filter_context(raw_query(start, end, platforms, categories)).parsed.filters
 
 
 def filter_inputs() -> list[Input]:
@@ -184,3 +122,9 @@ def filter_bar(
         role="search",
         **{"aria-label": "Filters"},
     )
+
+
+def filter_bar_for(ctx: FilterContext, query: Mapping[str, object]) -> html.Div:
+    """The filter bar of a business page, from its loaded context and its URL query."""
+    return filter_bar(ctx.parsed, ctx.platforms, ctx.categories, first_day=ctx.first_day,
+                      last_day=ctx.last_day, search=query_search(query, ctx.parsed))

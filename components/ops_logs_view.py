@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from bi_app.monitoring.logs_query import LEVELS, RANGE_LABELS, LevelVolume, LogPage, ParsedLogQuery
+from bi_app.viewer import Viewer
 from components.chart_card import chart_card, graph
 from components.data_grid import GridColumn, data_grid
 from components.figures import base_layout, empty_figure
@@ -139,14 +140,14 @@ def filter_controls(parsed: ParsedLogQuery, loggers: Sequence[str], raw: Mapping
 
 
 def layout(parsed: ParsedLogQuery, loggers: Sequence[str], raw: Mapping[str, object], *,
-              tz: str, refresh_ms: int) -> html.Div:
+           viewer: Viewer, refresh_ms: int) -> html.Div:
     """The whole page; the grid and chart are filled by the page's callbacks."""
     return html.Div([
         html.Div([
             html.H1("Logs", className="h4 mb-0 me-auto"),
             dbc.Switch(id=OpsLogs.LIVE, label="Live tail", value=True, className="mb-0"),
         ], className="d-flex align-items-center gap-3 mb-3"),
-        filter_controls(parsed, loggers, raw, tz),
+        filter_controls(parsed, loggers, raw, viewer.timezone),
         notice(parsed.notices, OpsLogs.NOTICE),
         dcc.Interval(id=OpsLogs.INTERVAL, interval=refresh_ms, disabled=False),
         dcc.Store(id=OpsLogs.TICK_STORE),
@@ -155,7 +156,8 @@ def layout(parsed: ParsedLogQuery, loggers: Sequence[str], raw: Mapping[str, obj
                             message_id=OpsLogs.VOLUME_MESSAGE), className="mt-3 mb-3"),
         html.Div([html.Span(id=OpsLogs.SUMMARY, className="fw-semibold me-3", role="status"),
                   html.Span(id=OpsLogs.CAPTURE_STATUS, className="text-muted")], className="small mb-2"),
-        data_grid(OpsLogs.GRID_NAME, log_columns(tz), [], title="Log lines", page_size=50, height=620),
+        data_grid(OpsLogs.GRID_NAME, log_columns(viewer.timezone), [], title="Log lines", page_size=50, height=620,
+                  currency=viewer.currency, can_download=viewer.can_download),
     ])
 
 

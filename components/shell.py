@@ -1,7 +1,7 @@
 """The app shell: sidebar navigation, user box, theme switch and the page container.
 
-:func:`app_shell` is the app's layout function, so it runs per request and shows only the pages
-the current user may see.
+:func:`app_shell` is a pure builder: ``bi_app.create_app`` sets the app's layout to a function
+that, per request, passes it the signed-in user and the pages they may see.
 """
 
 from __future__ import annotations
@@ -15,12 +15,6 @@ from dash import dcc, html
 from components.ids import App, Nav
 
 GROUPS = ("Business", "Operations", "Admin")
-
-
-def _allowed_paths(role: str | None) -> set[str]:
-    from bi_app import auth
-
-    return {page["path"] for page in auth.visible_pages(dash.page_registry, role)}
 
 
 def nav_sections(pages: Iterable[Mapping], allowed: set[str]) -> list[tuple[str, list[Mapping]]]:
@@ -111,14 +105,13 @@ def _user_box(username: str | None, role: str | None, csrf: str | None) -> html.
     )
 
 
-def app_shell() -> html.Div:
-    """The whole page around ``dash.page_container``, built for the requesting user."""
-    from bi_app import auth
-
-    role = auth.current_role()
-    username = auth.current_username()
-    csrf = auth.csrf_token() if username else None
-    sections = nav_sections(dash.page_registry.values(), _allowed_paths(role))
+def app_shell(
+    pages: Iterable[Mapping], visible: Iterable[Mapping], username: str | None, role: str | None,
+    csrf: str | None,
+) -> html.Div:
+    """The whole page around ``dash.page_container``: the sidebar lists the ``visible`` pages of
+    all registered ``pages``, for ``username`` (None when signed out)."""
+    sections = nav_sections(pages, {page["path"] for page in visible})
     return html.Div(
         [
             dcc.Location(id=App.URL, refresh=False),

@@ -5,6 +5,7 @@ from bi_app import current_settings
 from bi_app.errors import ServiceUnavailable
 from bi_app.monitoring.logs_query import known_loggers, parse_log_query
 from bi_app.roles import Page
+from bi_app.viewer import current_viewer
 from components import ops_logs_view as view
 
 dash.register_page(__name__, path="/ops/logs", name="Logs", group="Operations", order=30,
@@ -18,4 +19,4 @@ def layout(**query):
         loggers = known_loggers()
     except ServiceUnavailable:
         loggers = []  # the filter still works with typed names; the log says why
-    return view.layout(parsed, loggers, query, tz=settings.timezone, refresh_ms=settings.refresh_ms)
+    return view.layout(parsed, loggers, query, viewer=current_viewer(), refresh_ms=settings.refresh_ms)

@@ -1,16 +1,11 @@
-"""Overview: headline KPIs, the revenue trend, orders by platform and status, top products."""
+"""Overview: KPIs, the revenue trend, orders by platform and status, top products."""
 
 import dash
-import dash_bootstrap_components as dbc
-from dash import dcc, html
 
-from bi_app.filters import parse_granularity
+from bi_app.filters import load_filter_context
 from bi_app.roles import Page
-from components.chart_card import chart_card, graph
-from components.data_grid import GridColumn, data_grid
-from components.filter_bar import filter_bar, load_filter_context, query_search
-from components.ids import Overview
-from components.kpi_card import kpi_placeholders
+from bi_app.viewer import current_viewer
+from components import overview_view as view
 
 dash.register_page(
     __name__,
@@ -23,66 +18,6 @@ dash.register_page(
     description="Revenue, orders and top products",
 )
 
-KPI_LABELS = ("Revenue", "Orders", "Average order value", "Active customers")
-
-
-def top_products_columns() -> list:
-    return [
-        GridColumn("sku", "SKU", "text"),
-        GridColumn("product", "Product", "text"),
-        GridColumn("category", "Category", "text"),
-        GridColumn("units", "Units", "int"),
-        GridColumn("orders", "Orders", "int"),
-        GridColumn("revenue_cents", "Revenue", "money"),
-    ]
-
 
 def layout(**query):
-    ctx = load_filter_context(query)
-    granularity = dcc.RadioItems(
-        id=Overview.GRANULARITY,
-        value=parse_granularity(query.get("granularity")),
-        options=[{"label": g.capitalize(), "value": g} for g in ("day", "week", "month")],
-        inline=True,
-        className="small",
-    )
-    return html.Div(
-        [
-            html.H1("Overview", className="app-page-title mb-3"),
-            filter_bar(
-                ctx.parsed,
-                ctx.platforms,
-                ctx.categories,
-                first_day=ctx.first_day,
-                last_day=ctx.last_day,
-                search=query_search(query, ctx.parsed),
-            ),
-            dbc.Row(kpi_placeholders(KPI_LABELS), id=Overview.KPI_ROW),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        chart_card(
-                            "Revenue trend", graph(Overview.REVENUE_GRAPH), controls=granularity
-                        ),
-                        xs=12,
-                        xl=7,
-                        className="mb-3",
-                    ),
-                    dbc.Col(
-                        chart_card(
-                            "Orders by platform and status", graph(Overview.PLATFORM_STATUS_GRAPH)
-                        ),
-                        xs=12,
-                        xl=5,
-                        className="mb-3",
-                    ),
-                ]
-            ),
-            html.Div(id=Overview.TOP_PRODUCTS_MESSAGE),
-            data_grid(
-                Overview.TOP_PRODUCTS, top_products_columns(), [], title="Top products", height=520
-            ),
-            html.Div(id=Overview.GRANULARITY_URL_DUMMY, hidden=True),
-        ],
-        className="app-page app-overview",
-    )
+    return view.layout(query, load_filter_context(query), current_viewer())

@@ -1,19 +1,11 @@
-"""Sales: revenue with period-over-period and year-over-year growth, orders, cancellations and
-refunds, best sellers; a click on a platform, status or category filters the whole page."""
+"""Sales: revenue with growth, orders, cancellations and rankings (layout: components/sales_view)."""
 
 import dash
-import dash_bootstrap_components as dbc
-from dash import dcc, html
 
-from bi_app.data.sales import RANK_METRICS
-from bi_app.filters import parse_granularity, parse_statuses
+from bi_app.filters import load_filter_context
 from bi_app.roles import Page
-from components.chart_card import chart_card, graph
-from components.data_grid import GridColumn, data_grid
-from components.filter_bar import filter_bar, load_filter_context, query_search
-from components.ids import Sales
-from components.kpi_card import kpi_placeholders
-from components.notice import notice
+from bi_app.viewer import current_viewer
+from components import sales_view as view
 
 dash.register_page(
     __name__,
@@ -26,136 +18,6 @@ dash.register_page(
     roles=Page.SALES,
 )
 
-KPI_LABELS = ("Revenue", "Orders", "Average order value", "Cancelled or refunded")
-
-
-def product_columns() -> list[GridColumn]:
-    return [
-        GridColumn("sku", "SKU", "text", width=110, pinned="left"),
-        GridColumn("product", "Product", "text"),
-        GridColumn("category", "Category", "text"),
-        GridColumn("units", "Units", "int"),
-        GridColumn("orders", "Orders", "int"),
-        GridColumn("revenue_cents", "Revenue", "money"),
-        GridColumn("share", "Share of revenue", "percent"),
-    ]
-
-
-def _radio(component_id: str, value: str, options: dict[str, str]) -> dcc.RadioItems:
-    return dcc.RadioItems(
-        id=component_id,
-        value=value,
-        options=[{"label": label, "value": key} for key, label in options.items()],
-        inline=True,
-        className="small",
-        inputClassName="form-check-input me-1",
-        labelClassName="me-3",
-    )
-
-
-def _col(card, xl: int) -> dbc.Col:
-    return dbc.Col(card, xs=12, xl=xl, className="mb-3")
-
 
 def layout(**query):
-    ctx = load_filter_context(query)
-    statuses, status_notices = parse_statuses(query.get("status"))
-    metric = str(query.get("rank") or "revenue").lower()
-    metric = metric if metric in RANK_METRICS else "revenue"
-    granularity = _radio(
-        Sales.GRANULARITY,
-        parse_granularity(query.get("granularity") or "week"),
-        {"day": "Day", "week": "Week", "month": "Month"},
-    )
-    ranking = _radio(Sales.RANK_METRIC, metric, {"revenue": "By revenue", "units": "By units"})
-    return html.Div(
-        [
-            html.Div(
-                [
-                    html.Div(
-                        [
-                            html.H1("Sales", className="app-page-title mb-0"),
-                            html.Div(
-                                "Revenue counts paid, shipped and delivered orders; a status "
-                                "filter shows the value of the chosen statuses instead.",
-                                className="text-body-secondary small",
-                            ),
-                        ],
-                        className="me-auto",
-                    ),
-                    html.Div(
-                        [
-                            html.Span("Group by", className="small text-body-secondary me-2"),
-                            granularity,
-                        ],
-                        className="d-flex align-items-center",
-                    ),
-                ],
-                className="d-flex flex-wrap align-items-end gap-3 mb-3",
-            ),
-            filter_bar(
-                ctx.parsed,
-                ctx.platforms,
-                ctx.categories,
-                first_day=ctx.first_day,
-                last_day=ctx.last_day,
-                search=query_search(query, ctx.parsed),
-            ),
-            notice(status_notices, Sales.NOTICE),
-            html.Div(
-                id=Sales.CHIPS,
-                className="d-flex flex-wrap align-items-center mb-3",
-                role="status",
-                **{"aria-label": "Cross-filters"},
-            ),
-            dcc.Store(id=Sales.STATUS_STORE, data=list(statuses or [])),
-            dbc.Row(kpi_placeholders(KPI_LABELS), id=Sales.KPI_ROW),
-            dbc.Row(
-                [
-                    _col(
-                        chart_card(
-                            "Revenue and the same period last year", graph(Sales.REVENUE_GRAPH)
-                        ),
-                        8,
-                    ),
-                    _col(chart_card("Revenue growth", graph(Sales.GROWTH_GRAPH)), 4),
-                ]
-            ),
-            dbc.Row(
-                [
-                    _col(
-                        chart_card("Orders and average order value", graph(Sales.ORDERS_GRAPH)), 6
-                    ),
-                    _col(chart_card("Cancellations and refunds", graph(Sales.LOST_GRAPH)), 6),
-                ]
-            ),
-            dbc.Row(
-                [
-                    _col(
-                        chart_card("Orders by platform and status", graph(Sales.PLATFORM_GRAPH)), 7
-                    ),
-                    _col(chart_card("Orders by status", graph(Sales.STATUS_GRAPH)), 5),
-                ]
-            ),
-            dbc.Row(
-                [
-                    _col(
-                        chart_card(
-                            "Best sellers", graph(Sales.RANKING_GRAPH, height=360), controls=ranking
-                        ),
-                        7,
-                    ),
-                    _col(
-                        chart_card("Revenue by category", graph(Sales.CATEGORY_GRAPH, height=360)),
-                        5,
-                    ),
-                ]
-            ),
-            html.Div(id=Sales.PRODUCTS_MESSAGE),
-            data_grid(Sales.GRID_NAME, product_columns(), [], title="Products", height=520),
-            html.Div(id=Sales.GRANULARITY_URL_DUMMY, hidden=True),
-            html.Div(id=Sales.RANK_URL_DUMMY, hidden=True),
-            html.Div(id=Sales.STATUS_URL_DUMMY, hidden=True),
-        ],
-        className="app-page app-sales",
-    )
+    return view.layout(query, load_filter_context(query), current_viewer())

@@ -54,8 +54,16 @@ __all__ = [
     "MIN_PASSWORD_LENGTH", "SessionUser", "UserError", "audit", "can_view", "create_user",
     "csrf_token", "current_role", "current_username", "disable_user", "ensure_admin", "get_user",
     "init_app", "list_users", "page_for_path", "request_user", "require_role", "set_password",
-    "verify_password", "visible_pages",
+    "verify_password", "visible_pages", "shell_context",
 ]
+
+
+def shell_context(pages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the app shell shows of the signed-in user: name, role, the pages of ``pages`` they
+    may open, and the CSRF token of the logout form (None when signed out)."""
+    role, username = current_role(), current_username()
+    return {"visible": visible_pages(pages, role), "username": username, "role": role,
+            "csrf": csrf_token() if username else None}
 
 
 def init_app(app: dash.Dash, settings: Settings, *,

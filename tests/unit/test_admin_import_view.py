@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from bi_app.viewer import Viewer
 from components import admin_import_view as view
 from components.ids import AdminImport, Grid
 
@@ -175,7 +176,7 @@ def test_kind_help_lists_each_column_with_format_note_and_example():
 # --- the page ------------------------------------------------------------------------------------
 
 def test_import_page_has_every_control_the_callbacks_use():
-    page = view.layout([("orders", "Orders"), ("customers", "Customers")], 25)
+    page = view.layout([("orders", "Orders"), ("customers", "Customers")], 25, Viewer("admin", "KRW", "Asia/Seoul"))
     ids = _by_id(page)
     for component_id in (AdminImport.KIND, AdminImport.TEMPLATE_CSV, AdminImport.TEMPLATE_XLSX,
                          AdminImport.TEMPLATE_DOWNLOAD, AdminImport.UPLOAD, AdminImport.FILE_INFO,

@@ -15,8 +15,8 @@ import pytest
 from bi_app.config import PROJECT_ROOT
 from bi_app.data import catalog
 from bi_app.filters import Filters as FilterValues
-from bi_app.filters import parse_filters
-from components.filter_bar import filter_bar, load_filter_context, query_search, resolve_filters
+from bi_app.filters import load_filter_context, parse_filters, resolve_filters
+from components.filter_bar import filter_bar, query_search
 from components.ids import Filters
 from components.shell import nav_sections
 from tests.conftest import unavailable
@@ -114,7 +114,7 @@ def test_broken_catalogue_still_renders_a_bar(monkeypatch):
         raise RuntimeError("database is down")
 
     monkeypatch.setattr(catalog, "platforms", boom)
-    monkeypatch.setattr("components.filter_bar._local_today", lambda: dt.date(2024, 2, 29))
+    monkeypatch.setattr("bi_app.filters._local_today", lambda: dt.date(2024, 2, 29))
     ctx = load_filter_context({"platform": "web"})
     assert ctx.platforms == [] and ctx.parsed.filters.platforms is None
     assert ctx.parsed.filters.end == dt.date(2024, 2, 29)
