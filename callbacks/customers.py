@@ -18,7 +18,7 @@ from components import customer_figures as figs
 from components import fallback
 from components.data_grid import grid_rows
 from components.filter_bar import filter_inputs
-from components.ids import Customers, Filters, Grid
+from components.ids import Customers, FilterBar, Grid
 
 RECOMPUTE_FAILED = "Recomputing failed; the previous tags are still in place."
 
@@ -41,7 +41,7 @@ def show_cohorts(start, end, platforms, categories):
 
 
 @callback(Output(Customers.TREND_GRAPH, "figure"), Output(Customers.MOVEMENT_GRAPH, "figure"),
-          Input(Filters.DATE_RANGE, "start_date"), Input(Filters.DATE_RANGE, "end_date"),
+          Input(FilterBar.DATE_RANGE, "start_date"), Input(FilterBar.DATE_RANGE, "end_date"),
           Input(Customers.REFRESH_STORE, "data"), roles=Page.CUSTOMERS,
           fallback=fallback.each(fallback.figure("Segment movement"), fallback.figure("Segment movement")))
 def show_movement(start, end, _refreshed):

@@ -6,20 +6,20 @@ from bi_app.filters import load_filter_context, raw_query
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components.filter_bar import filter_inputs
-from components.ids import Filters
+from components.ids import FilterBar
 from components.notice import notice_children
 
 clientside_callback(
     ClientsideFunction("bi", "syncFilters"),
-    Output(Filters.STATE_STORE, "data"),
+    Output(FilterBar.STATE_STORE, "data"),
     *filter_inputs(),
     prevent_initial_call=True,
 )
 
 
 @callback(
-    Output(Filters.NOTICE, "children"),
-    Output(Filters.NOTICE, "is_open"),
+    Output(FilterBar.NOTICE, "children"),
+    Output(FilterBar.NOTICE, "is_open"),
     *filter_inputs(),
     roles=Page.SHELL,
     prevent_initial_call=True,

@@ -21,7 +21,7 @@ from components.cross_filter import clicked_code, filter_chips, toggle_selection
 from components.data_grid import grid_rows
 from components.figures import platform_status_figure
 from components.filter_bar import filter_inputs
-from components.ids import Filters, Grid, Sales
+from components.ids import FilterBar, Grid, Sales
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +118,15 @@ def show_products(start, end, platforms, categories, statuses, metric, spec):
 
 
 @callback(
-    Output(Filters.PLATFORM, "value"),
-    Output(Filters.CATEGORY, "value"),
+    Output(FilterBar.PLATFORM, "value"),
+    Output(FilterBar.CATEGORY, "value"),
     Output(Sales.STATUS_STORE, "data"),
     Input(Sales.PLATFORM_GRAPH, "clickData"),
     Input(Sales.STATUS_GRAPH, "clickData"),
     Input(Sales.CATEGORY_GRAPH, "clickData"),
     Input(Sales.chip_clear(ALL), "n_clicks"),
-    State(Filters.PLATFORM, "value"),
-    State(Filters.CATEGORY, "value"),
+    State(FilterBar.PLATFORM, "value"),
+    State(FilterBar.CATEGORY, "value"),
     State(Sales.STATUS_STORE, "data"),
     roles=Page.SALES,
     prevent_initial_call=True,
@@ -163,8 +163,8 @@ def cross_filter(
 
 @callback(
     Output(Sales.CHIPS, "children"),
-    Input(Filters.PLATFORM, "value"),
-    Input(Filters.CATEGORY, "value"),
+    Input(FilterBar.PLATFORM, "value"),
+    Input(FilterBar.CATEGORY, "value"),
     Input(Sales.STATUS_STORE, "data"),
     roles=Page.SALES,
 )

@@ -3,7 +3,7 @@
 from dash import ALL, ClientsideFunction, Input, Output, State
 
 from callbacks._registry import clientside_callback
-from components.ids import App, Filters, Nav
+from components.ids import App, FilterBar, Nav
 
 clientside_callback(
     ClientsideFunction("bi", "theme"),
@@ -23,6 +23,6 @@ clientside_callback(
 clientside_callback(
     ClientsideFunction("bi", "navHrefs"),
     Output(Nav.link(ALL, "business"), "href"),
-    Input(Filters.STATE_STORE, "data"),
+    Input(FilterBar.STATE_STORE, "data"),
     State(Nav.link(ALL, "business"), "id"),
 )

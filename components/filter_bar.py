@@ -16,7 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, dcc, html
 
 from bi_app.filters import EARLIEST_DATE, FilterContext, ParsedFilters
-from components.ids import Filters
+from components.ids import FilterBar
 from components.notice import notice
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,10 @@ FILTER_KEYS = ("start", "end", "platform", "category")
 def filter_inputs() -> list[Input]:
     """The four inputs every business callback listens to, in ``resolve_filters`` order."""
     return [
-        Input(Filters.DATE_RANGE, "start_date"),
-        Input(Filters.DATE_RANGE, "end_date"),
-        Input(Filters.PLATFORM, "value"),
-        Input(Filters.CATEGORY, "value"),
+        Input(FilterBar.DATE_RANGE, "start_date"),
+        Input(FilterBar.DATE_RANGE, "end_date"),
+        Input(FilterBar.PLATFORM, "value"),
+        Input(FilterBar.CATEGORY, "value"),
     ]
 
 
@@ -62,9 +62,9 @@ def filter_bar(
                 [
                     dbc.Col(
                         [
-                            dbc.Label("Dates", html_for=Filters.DATE_RANGE, className="small mb-1"),
+                            dbc.Label("Dates", html_for=FilterBar.DATE_RANGE, className="small mb-1"),
                             dcc.DatePickerRange(
-                                id=Filters.DATE_RANGE,
+                                id=FilterBar.DATE_RANGE,
                                 start_date=f.start.isoformat(),
                                 end_date=f.end.isoformat(),
                                 min_date_allowed=(first_day or EARLIEST_DATE).isoformat(),
@@ -81,10 +81,10 @@ def filter_bar(
                     dbc.Col(
                         [
                             dbc.Label(
-                                "Platforms", html_for=Filters.PLATFORM, className="small mb-1"
+                                "Platforms", html_for=FilterBar.PLATFORM, className="small mb-1"
                             ),
                             dcc.Dropdown(
-                                id=Filters.PLATFORM,
+                                id=FilterBar.PLATFORM,
                                 options=_options(platforms),
                                 value=list(f.platforms or []),
                                 multi=True,
@@ -98,10 +98,10 @@ def filter_bar(
                     dbc.Col(
                         [
                             dbc.Label(
-                                "Categories", html_for=Filters.CATEGORY, className="small mb-1"
+                                "Categories", html_for=FilterBar.CATEGORY, className="small mb-1"
                             ),
                             dcc.Dropdown(
-                                id=Filters.CATEGORY,
+                                id=FilterBar.CATEGORY,
                                 options=_options(categories),
                                 value=list(f.categories or []),
                                 multi=True,
@@ -115,8 +115,8 @@ def filter_bar(
                 ],
                 className="g-3 align-items-end",
             ),
-            notice(parsed.notices, Filters.NOTICE),
-            dcc.Store(id=Filters.STATE_STORE, data=search),
+            notice(parsed.notices, FilterBar.NOTICE),
+            dcc.Store(id=FilterBar.STATE_STORE, data=search),
         ],
         className="app-filter-bar mb-3",
         role="search",

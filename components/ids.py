@@ -1,6 +1,6 @@
 """Every component id, one class per page (kebab-case ``<page>-<thing>-<widget>``).
 
-The app shell's classes come first (App, Nav, Filters, Grid), then one class per page in the
+The app shell's classes come first (App, Nav, FilterBar, Grid), then one class per page in the
 sidebar's order: Business, Operations, Admin.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Nav:
         return {"type": "app-nav-link", "group": group, "path": path}
 
 
-class Filters:
+class FilterBar:
     """The global filter bar, rendered by every business page from its URL query."""
 
     DATE_RANGE = "filter-date-range"

@@ -14,10 +14,9 @@ import pytest
 
 from bi_app.config import PROJECT_ROOT
 from bi_app.data import catalog
-from bi_app.filters import Filters as FilterValues
-from bi_app.filters import load_filter_context, parse_filters, resolve_filters
+from bi_app.filters import Filters, load_filter_context, parse_filters, resolve_filters
 from components.filter_bar import filter_bar, query_search
-from components.ids import Filters
+from components.ids import FilterBar
 from components.shell import nav_sections
 from tests.conftest import unavailable
 
@@ -45,9 +44,9 @@ def _dash_query(search: str) -> dict:
 
 def _bar_state(bar) -> dict:
     picker, platform, category = (
-        bar[Filters.DATE_RANGE],
-        bar[Filters.PLATFORM],
-        bar[Filters.CATEGORY],
+        bar[FilterBar.DATE_RANGE],
+        bar[FilterBar.PLATFORM],
+        bar[FilterBar.CATEGORY],
     )
     return {
         "start": picker.start_date,
@@ -68,17 +67,17 @@ def test_bar_shows_the_parsed_state_and_options(fake_catalog):
         "platform": ["app", "web"],
         "category": [],
     }
-    assert bar[Filters.PLATFORM].options == [
+    assert bar[FilterBar.PLATFORM].options == [
         {"label": p["name"], "value": p["code"]} for p in PLATFORMS
     ]
-    assert bar[Filters.DATE_RANGE].max_date_allowed == "2024-06-30"
-    assert bar[Filters.DATE_RANGE].min_date_allowed == "2023-01-01"
-    assert bar[Filters.NOTICE].is_open is False
+    assert bar[FilterBar.DATE_RANGE].max_date_allowed == "2024-06-30"
+    assert bar[FilterBar.DATE_RANGE].min_date_allowed == "2023-01-01"
+    assert bar[FilterBar.NOTICE].is_open is False
 
 
 def test_default_range_ends_on_the_last_day_with_data(fake_catalog):
     ctx = load_filter_context({})
-    assert ctx.parsed.filters == FilterValues(LAST_DAY - dt.timedelta(days=89), LAST_DAY)
+    assert ctx.parsed.filters == Filters(LAST_DAY - dt.timedelta(days=89), LAST_DAY)
     assert ctx.parsed.notices == []
     assert query_search({}, ctx.parsed) == ""  # a plain link keeps meaning "the latest days"
 
@@ -86,13 +85,13 @@ def test_default_range_ends_on_the_last_day_with_data(fake_catalog):
 def test_hostile_query_gives_notices_and_the_default_view(fake_catalog):
     query = _dash_query("?start=2024-13-45&end=%27;DROP%20TABLE%20orders;--&platform=%3Cscript%3E")
     ctx = load_filter_context(query)
-    assert ctx.parsed.filters == FilterValues(LAST_DAY - dt.timedelta(days=89), LAST_DAY)
+    assert ctx.parsed.filters == Filters(LAST_DAY - dt.timedelta(days=89), LAST_DAY)
     text = " ".join(ctx.parsed.notices)
     assert (
         "Invalid start date" in text and "Invalid end date" in text and "Unknown platform" in text
     )
     bar = filter_bar(ctx.parsed, ctx.platforms, ctx.categories)
-    notice = bar[Filters.NOTICE]
+    notice = bar[FilterBar.NOTICE]
     assert notice.is_open is True and notice.dismissable is True
     lines = [line.children for line in notice.children]
     assert any("<script>" in line for line in lines)  # shown as text, never as markup
@@ -101,7 +100,7 @@ def test_hostile_query_gives_notices_and_the_default_view(fake_catalog):
 
 def test_callback_values_outside_the_options_never_reach_a_query(fake_catalog):
     filters = resolve_filters("2024-05-01", "2024-05-07", ["web", "evil'--", "WEB"], ["toys", 42])
-    assert filters == FilterValues(dt.date(2024, 5, 1), dt.date(2024, 5, 7), ("web",), ("toys",))
+    assert filters == Filters(dt.date(2024, 5, 1), dt.date(2024, 5, 7), ("web",), ("toys",))
     # every platform selected is the same as no platform filter
     assert (
         resolve_filters("2024-05-01", "2024-05-07", ["app", "market", "web"], None).platforms
@@ -162,7 +161,7 @@ def test_url_written_by_the_bar_rebuilds_the_same_state(fake_catalog):
     assert search == "?start=2024-04-01&end=2024-04-30&platform=web,app&category=toys"
 
     ctx = load_filter_context(_dash_query("?" + urlsplit(new_url).query))
-    expected = FilterValues(dt.date(2024, 4, 1), dt.date(2024, 4, 30), ("app", "web"), ("toys",))
+    expected = Filters(dt.date(2024, 4, 1), dt.date(2024, 4, 30), ("app", "web"), ("toys",))
     assert ctx.parsed.filters == expected and ctx.parsed.notices == []
     bar = filter_bar(ctx.parsed, ctx.platforms, ctx.categories)
     assert _bar_state(bar) == {
