@@ -33,7 +33,8 @@ bench: install
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check bi_app components callbacks pages tests bench
+	$(BIN)/ruff check bi_app components callbacks pages tests bench scripts migrations
+	$(BIN)/ruff format --check bi_app components callbacks pages tests bench scripts migrations
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info

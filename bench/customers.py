@@ -7,6 +7,7 @@ Same database, cache and targets as :mod:`bench.overview` (both use :mod:`bench.
 recomputed first (timed and reported: that is the daily job's cost). Writes
 bench/results/customers.json and exits 1 when a target fails.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -66,20 +67,34 @@ def main(argv: list[str] | None = None) -> int:
             ("stats_status", customers.stats_status),
         ]
         for name, call in calls:
-            result = bench_call(engine, bench.recorder, name, call, args.runs, args.hit_runs,
-                                invalidate=invalidate_customers, shape=as_multiset)
+            result = bench_call(
+                engine,
+                bench.recorder,
+                name,
+                call,
+                args.runs,
+                args.hit_runs,
+                invalidate=invalidate_customers,
+                shape=as_multiset,
+            )
             # raw tables are allowed here (repeat purchases count orders): none are flagged
             result.raw_tables_touched = []
             results.append(result)
 
-    print(f"\n{bench.orders:,} orders, window {start}..{end}, cache {bench.cache_label}, "
-          f"database {engine.dialect.name}\n")
+    print(
+        f"\n{bench.orders:,} orders, window {start}..{end}, cache {bench.cache_label}, "
+        f"database {engine.dialect.name}\n"
+    )
     print_table(results)
     ok = all(r.miss_ok and r.hit_ok for r in results)
     report = {
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "orders": bench.orders,
-        "window": [start.isoformat(), end.isoformat()], "recompute_seconds": job_seconds, "recompute": job,
-        "cache_backend": bench.cache_backend, "all_targets_met": ok,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "orders": bench.orders,
+        "window": [start.isoformat(), end.isoformat()],
+        "recompute_seconds": job_seconds,
+        "recompute": job,
+        "cache_backend": bench.cache_backend,
+        "all_targets_met": ok,
         "results": [asdict(r) for r in results],
     }
     return write_report(args.output, report, ok)

@@ -11,11 +11,13 @@ the summary callback fetches it — the built-in demo source for every channel, 
 A miss empties the ``events`` namespace and, for the channel report, the report's own cache
 entries. "Raw SQL" replays the statements of that miss on one connection in autocommit mode:
 the channel report writes each channel's last-good value in its own transaction, and those
-commits belong to the floor (the replay writes the same values again, a few ms older). The channel sources run in
+commits belong to the floor (the replay writes the same values again, a few ms older). The channel
+sources run in
 parallel threads, so their statements are compared as a multiset, not in order. Reading
 ``orders`` is allowed here (sales around an event's dates); the JSON lists which calls do.
 Writes bench/results/events.json and exits 1 when a target fails.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,13 +53,29 @@ RESULTS = RESULTS_DIR / "events.json"
 Statements = list[tuple[str, Any]]
 
 
-def events_call(engine: Engine, recorder: StatementRecorder, name: str, call: Callable[[], Any],
-                runs: int, hit_runs: int, invalidate: Callable[[], None]) -> tuple[CallResult, list[str]]:
+def events_call(
+    engine: Engine,
+    recorder: StatementRecorder,
+    name: str,
+    call: Callable[[], Any],
+    runs: int,
+    hit_runs: int,
+    invalidate: Callable[[], None],
+) -> tuple[CallResult, list[str]]:
     """:func:`bench.harness.bench_call` for calls that write (the channel report's last-good
     values: replayed in autocommit) and fan out to threads (statements compared as a multiset).
     Returns the result and the raw tables its statements read: reported, not judged."""
-    result = bench_call(engine, recorder, name, call, runs, hit_runs, invalidate=invalidate,
-                        replay=replay_autocommit_ms, shape=as_multiset)
+    result = bench_call(
+        engine,
+        recorder,
+        name,
+        call,
+        runs,
+        hit_runs,
+        invalidate=invalidate,
+        replay=replay_autocommit_ms,
+        shape=as_multiset,
+    )
     touched, result.raw_tables_touched = result.raw_tables_touched, []
     return result, touched
 
@@ -97,12 +115,20 @@ def event_calls(event_id: int, timezone: str) -> list[tuple[str, Callable[[], An
     ]
 
 
-def bench_channels(engine: Engine, recorder: StatementRecorder, event_id: int, previous: int | None,
-                   runs: int, hit_runs: int) -> tuple[CallResult, list[str]]:
+def bench_channels(
+    engine: Engine,
+    recorder: StatementRecorder,
+    event_id: int,
+    previous: int | None,
+    runs: int,
+    hit_runs: int,
+) -> tuple[CallResult, list[str]]:
     """``event_channels`` as the summary callback calls it: this event's and the previous
     event's reports (demo source) plus the lookups around them."""
     if any(c.enabled for c in load_configs(engine)):
-        raise SystemExit("channel_sources has an enabled HTTP source: this bench uses the demo source only")
+        raise SystemExit(
+            "channel_sources has an enabled HTTP source: this bench uses the demo source only"
+        )
     keys = report_keys(engine, [event_id] + ([previous] if previous is not None else []))
 
     def invalidate() -> None:
@@ -119,7 +145,9 @@ def bench_channels(engine: Engine, recorder: StatementRecorder, event_id: int, p
     missing = [k for k in keys if not isinstance(cache.get(k), ChannelReport)]
     if missing:  # else every "miss" below would be a hit and the numbers a lie
         raise RuntimeError(f"channel report not cached under {missing}: the key scheme changed")
-    return events_call(engine, recorder, "event_channels (demo source)", call, runs, hit_runs, invalidate)
+    return events_call(
+        engine, recorder, "event_channels (demo source)", call, runs, hit_runs, invalidate
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,25 +163,37 @@ def main(argv: list[str] | None = None) -> int:
             data_cache.invalidate(events.NAMESPACE)
 
         for name, call in event_calls(event_id, bench.settings.timezone):
-            result, touched = events_call(engine, recorder, name, call, args.runs, args.hit_runs, invalidate)
+            result, touched = events_call(
+                engine, recorder, name, call, args.runs, args.hit_runs, invalidate
+            )
             results.append(result)
             raw_reads[name] = touched
-        result, touched = bench_channels(engine, recorder, event_id, previous, args.runs, args.hit_runs)
+        result, touched = bench_channels(
+            engine, recorder, event_id, previous, args.runs, args.hit_runs
+        )
         results.append(result)
         raw_reads[result.name] = touched
         listed = len(events.events_list())
 
-    print(f"\n{bench.orders:,} orders, {listed} events, detail of event {event_id} (previous {previous}), "
-          f"cache {bench.cache_label}, database {engine.dialect.name}\n")
+    print(
+        f"\n{bench.orders:,} orders, {listed} events, detail of event {event_id} (previous "
+        f"{previous}), "
+        f"cache {bench.cache_label}, database {engine.dialect.name}\n"
+    )
     print_table(results)
     reading = {name: tables for name, tables in raw_reads.items() if tables}
     if reading:
-        print("reading raw tables (allowed here): "
-              + "; ".join(f"{name}: {', '.join(t)}" for name, t in reading.items()))
+        print(
+            "reading raw tables (allowed here): "
+            + "; ".join(f"{name}: {', '.join(t)}" for name, t in reading.items())
+        )
     ok = all(r.miss_ok and r.hit_ok for r in results)
     report = {
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "orders": bench.orders,
-        "events": listed, "event_id": event_id, "previous_event_id": previous,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "orders": bench.orders,
+        "events": listed,
+        "event_id": event_id,
+        "previous_event_id": previous,
         "cache_backend": bench.cache_backend,
         "database": engine.dialect.name,
         "targets": targets(raw_tables=False),

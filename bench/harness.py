@@ -6,6 +6,7 @@ A benchmark module parses its arguments with :func:`parse_args`, builds a :class
 made are deleted afterwards) through :func:`bench_call`, and writes its report with
 :func:`write_report`. Targets: miss <= 1.5 x raw SQL + 30 ms, hit <= 10 ms (medians).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,9 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 ORDERS_PER_SCALE = 50_000  # bi_app.db.demo: scale 1.0 is about 50k orders
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-RAW_TABLES = re.compile(r'\b(?:FROM|JOIN)\s+(?:"?\w+"?\.)?"?(orders|order_items)"?(?![\w.])', re.IGNORECASE)
+RAW_TABLES = re.compile(
+    r'\b(?:FROM|JOIN)\s+(?:"?\w+"?\.)?"?(orders|order_items)"?(?![\w.])', re.IGNORECASE
+)
 MISS_FACTOR, MISS_SLACK_MS, HIT_LIMIT_MS = 1.5, 30.0, 10.0
 
 Statements = list[tuple[str, Any]]
@@ -56,15 +59,21 @@ class CallResult:
 
 # --- arguments, database, cache -------------------------------------------------------------
 
-def parse_args(description: str, results: Path, argv: list[str] | None = None) -> argparse.Namespace:
+
+def parse_args(
+    description: str, results: Path, argv: list[str] | None = None
+) -> argparse.Namespace:
     """The flags every data benchmark takes (bench.run_all passes them)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--orders", type=int, default=1_000_000, help="orders to load when empty")
     parser.add_argument("--runs", type=int, default=7, help="cache-miss and raw SQL runs per call")
     parser.add_argument("--hit-runs", type=int, default=50)
     parser.add_argument("--reload", action="store_true", help="replace the bench data set")
-    parser.add_argument("--schema", default="bench",
-                        help="PostgreSQL schema for the data set (without BI_BENCH_DATABASE_URL)")
+    parser.add_argument(
+        "--schema",
+        default="bench",
+        help="PostgreSQL schema for the data set (without BI_BENCH_DATABASE_URL)",
+    )
     parser.add_argument("--output", type=Path, default=results)
     return parser.parse_args(argv)
 
@@ -117,8 +126,11 @@ def ensure_data(engine: Engine, url: str, orders: int, reload: bool) -> int:
         print(f"note: reusing {present:,} orders (asked for ~{orders:,}; pass --reload to rebuild)")
     with engine.connect() as conn:
         present = conn.execute(select(func.count()).select_from(Order)).scalar_one()
-        empty = [t.name for t in ROLLUP_TABLES
-                 if conn.execute(select(literal(1)).select_from(t).limit(1)).first() is None]
+        empty = [
+            t.name
+            for t in ROLLUP_TABLES
+            if conn.execute(select(literal(1)).select_from(t).limit(1)).first() is None
+        ]
     if empty and present:
         print(f"empty roll-up tables ({', '.join(empty)}): refreshing roll-ups ...", flush=True)
         print(refresh_rollups(engine))
@@ -178,13 +190,22 @@ def setup(args: argparse.Namespace, name: str) -> Bench:
     engine = db.require_engine()
     orders = ensure_data(engine, url, args.orders, args.reload)
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
-    settings = Settings(env="test", database_url=url, redis_url=redis_url, secret_key="bench-" * 4,
-                        cache_ttl=600, scheduler=False)
+    settings = Settings(
+        env="test",
+        database_url=url,
+        redis_url=redis_url,
+        secret_key="bench-" * 4,
+        cache_ttl=600,
+        scheduler=False,
+    )
     server = make_server(settings, prefix, name)
-    return Bench(url, redis_url, engine, orders, prefix, settings, server, StatementRecorder(engine))
+    return Bench(
+        url, redis_url, engine, orders, prefix, settings, server, StatementRecorder(engine)
+    )
 
 
 # --- measuring one call ---------------------------------------------------------------------
+
 
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
@@ -260,10 +281,18 @@ def as_multiset(statements: Statements) -> Counter[str]:
     return Counter(statement for statement, _ in statements)
 
 
-def bench_call(engine: Engine, recorder: StatementRecorder, name: str, call: Callable[[], Any],
-               runs: int, hit_runs: int, *, invalidate: Callable[[], None],
-               replay: Callable[[Engine, Statements], float] = replay_ms,
-               shape: Callable[[Statements], Any] | None = in_order) -> CallResult:
+def bench_call(
+    engine: Engine,
+    recorder: StatementRecorder,
+    name: str,
+    call: Callable[[], Any],
+    runs: int,
+    hit_runs: int,
+    *,
+    invalidate: Callable[[], None],
+    replay: Callable[[Engine, Statements], float] = replay_ms,
+    shape: Callable[[Statements], Any] | None = in_order,
+) -> CallResult:
     """Time ``call`` on ``runs`` cache misses (``invalidate`` before each) and ``hit_runs`` hits,
     against ``replay`` of the statements a miss sent. Raw SQL and miss alternate which goes
     first, so neither side always gets the warmer buffers. ``shape`` (unless None) must give the
@@ -284,37 +313,55 @@ def bench_call(engine: Engine, recorder: StatementRecorder, name: str, call: Cal
         elif shape is not None and shape(ran) != shape(sent[-1]):
             raise RuntimeError(f"{name}: a cache miss sent other statements than the one before it")
         sent.append(ran)
-    touched = sorted({m.group(1).lower() for run in sent for s, _ in run for m in RAW_TABLES.finditer(s)})
+    touched = sorted(
+        {m.group(1).lower() for run in sent for s, _ in run for m in RAW_TABLES.finditer(s)}
+    )
     call()
     hits = [timed_ms(call) for _ in range(hit_runs)]
     raw_s, miss_s, hit_s = summary(raw), summary(misses), summary(hits)
     target = MISS_FACTOR * raw_s["median"] + MISS_SLACK_MS
-    return CallResult(name, len(sent[-1]), raw_s, miss_s, hit_s, round(target, 2),
-                      miss_s["median"] <= target, hit_s["median"] <= HIT_LIMIT_MS, touched)
+    return CallResult(
+        name,
+        len(sent[-1]),
+        raw_s,
+        miss_s,
+        hit_s,
+        round(target, 2),
+        miss_s["median"] <= target,
+        hit_s["median"] <= HIT_LIMIT_MS,
+        touched,
+    )
 
 
 # --- reporting ------------------------------------------------------------------------------
 
+
 def targets(raw_tables: bool = True) -> dict[str, str]:
-    out = {"miss": f"<= {MISS_FACTOR} x raw SQL + {MISS_SLACK_MS:g} ms (median)",
-           "hit": f"<= {HIT_LIMIT_MS:g} ms (median)"}
+    out = {
+        "miss": f"<= {MISS_FACTOR} x raw SQL + {MISS_SLACK_MS:g} ms (median)",
+        "hit": f"<= {HIT_LIMIT_MS:g} ms (median)",
+    }
     if raw_tables:
         out["raw_tables"] = "none read"
     return out
 
 
 def print_table(results: list[CallResult]) -> None:
-    head = (f"{'call':<34}{'stmts':>6}{'raw med':>9}{'miss med':>10}{'miss p95':>10}"
-            f"{'target':>9}{'hit med':>9}{'hit p95':>9}  verdict")
+    head = (
+        f"{'call':<34}{'stmts':>6}{'raw med':>9}{'miss med':>10}{'miss p95':>10}"
+        f"{'target':>9}{'hit med':>9}{'hit p95':>9}  verdict"
+    )
     print(head)
     print("-" * len(head))
     for r in results:
         verdict = "ok" if r.miss_ok and r.hit_ok and not r.raw_tables_touched else "FAIL"
         if r.raw_tables_touched:
             verdict += f" (reads {', '.join(r.raw_tables_touched)})"
-        print(f"{r.name:<34}{r.statements:>6}{r.raw_sql_ms['median']:>9.1f}{r.miss_ms['median']:>10.1f}"
-              f"{r.miss_ms['p95']:>10.1f}{r.miss_target_ms:>9.1f}{r.hit_ms['median']:>9.2f}"
-              f"{r.hit_ms['p95']:>9.2f}  {verdict}")
+        print(
+            f"{r.name:<34}{r.statements:>6}{r.raw_sql_ms['median']:>9.1f}{r.miss_ms['median']:>10.1f}"
+            f"{r.miss_ms['p95']:>10.1f}{r.miss_target_ms:>9.1f}{r.hit_ms['median']:>9.2f}"
+            f"{r.hit_ms['p95']:>9.2f}  {verdict}"
+        )
     print("times in ms; miss target = 1.5 x raw SQL + 30 ms, hit target = 10 ms (medians)")
 
 

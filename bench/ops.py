@@ -13,6 +13,7 @@ bytes of a full page render, which is what a refresh would cost without ``Patch`
 
 Prints a table, writes bench/results/ops.json and exits 1 when the middleware target fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,13 @@ def _bare_app(with_middleware: bool) -> dash.Dash:
     return app
 
 
-CALLBACK_BODY = {"output": "o.children", "outputs": {"id": "o", "property": "children"},
-                 "inputs": [{"id": "b", "property": "n_clicks", "value": 1}],
-                 "changedPropIds": ["b.n_clicks"], "state": []}
+CALLBACK_BODY = {
+    "output": "o.children",
+    "outputs": {"id": "o", "property": "children"},
+    "inputs": [{"id": "b", "property": "n_clicks", "value": 1}],
+    "changedPropIds": ["b.n_clicks"],
+    "state": [],
+}
 
 
 def _time(client, kind: str) -> float:
@@ -75,9 +80,14 @@ def bench_middleware(requests: int) -> dict[str, Any]:
             for flag in (False, True):
                 samples[flag].extend(_time(clients[flag], kind) for _ in range(BATCH))
         without, with_ = statistics.median(samples[False]), statistics.median(samples[True])
-        out[kind] = {"requests_each": len(samples[True]), "median_without_ms": round(without, 4),
-                     "median_with_ms": round(with_, 4), "overhead_ms": round(with_ - without, 4),
-                     "target_ms": TARGET_MS, "ok": with_ - without <= TARGET_MS}
+        out[kind] = {
+            "requests_each": len(samples[True]),
+            "median_without_ms": round(without, 4),
+            "median_with_ms": round(with_, 4),
+            "overhead_ms": round(with_ - without, 4),
+            "target_ms": TARGET_MS,
+            "ok": with_ - without <= TARGET_MS,
+        }
     return out
 
 
@@ -88,24 +98,39 @@ def _refresh_body(names: list[str]) -> dict[str, Any]:
     def one(component_id, prop):
         return {"id": component_id, "property": prop}
 
-    outputs = [one(ids.OVERALL, "children"), one(ids.CHECKED_AT, "children"), one(ids.BANNER, "children"),
-               one(ids.TILES, "children")]
-    for factory, prop in ((ids.tile_status, "children"), (ids.tile_latency, "children"),
-                          (ids.tile_error, "children"), (ids.tile_spark, "figure")):
+    outputs = [
+        one(ids.OVERALL, "children"),
+        one(ids.CHECKED_AT, "children"),
+        one(ids.BANNER, "children"),
+        one(ids.TILES, "children"),
+    ]
+    for factory, prop in (
+        (ids.tile_status, "children"),
+        (ids.tile_latency, "children"),
+        (ids.tile_error, "children"),
+        (ids.tile_spark, "figure"),
+    ):
         outputs.append([one(factory(n), prop) for n in names])
     outputs += [one(graph_id, "figure") for graph_id, *_ in RESOURCE_GRAPHS]
     outputs.append(one(ids.BREAKERS, "children"))
 
     def key(o):
         if isinstance(o, list):
-            spec = json.dumps(o[0]["id"] | {"index": ["ALL"]}, separators=(",", ":"), sort_keys=True)
+            spec = json.dumps(
+                o[0]["id"] | {"index": ["ALL"]}, separators=(",", ":"), sort_keys=True
+            )
             return f"{spec}.{o[0]['property']}"
         return f"{o['id']}.{o['property']}"
 
-    return {"output": ".." + "...".join(key(o) for o in outputs) + "..", "outputs": outputs,
-            "inputs": [{"id": ids.INTERVAL, "property": "n_intervals", "value": 1}],
-            "changedPropIds": [f"{ids.INTERVAL}.n_intervals"],
-            "state": [{"id": RESOURCE_GRAPHS[0][0], "property": "figure", "value": {"data": [{"x": [1]}]}}]}
+    return {
+        "output": ".." + "...".join(key(o) for o in outputs) + "..",
+        "outputs": outputs,
+        "inputs": [{"id": ids.INTERVAL, "property": "n_intervals", "value": 1}],
+        "changedPropIds": [f"{ids.INTERVAL}.n_intervals"],
+        "state": [
+            {"id": RESOURCE_GRAPHS[0][0], "property": "figure", "value": {"data": [{"x": [1]}]}}
+        ],
+    }
 
 
 def bench_health_refresh(refreshes: int) -> dict[str, Any]:
@@ -121,7 +146,9 @@ def bench_health_refresh(refreshes: int) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="bench-ops-"))
     url = f"sqlite:///{folder / 'ops.sqlite'}"
     upgrade(url)
-    settings = Settings(env="test", database_url=url, secret_key="bench-secret-key-0123456789", scheduler=False)
+    settings = Settings(
+        env="test", database_url=url, secret_key="bench-secret-key-0123456789", scheduler=False
+    )
     app = create_app(settings)
     monitoring.init_app(app, settings)
     with db.session() as session:
@@ -132,9 +159,18 @@ def bench_health_refresh(refreshes: int) -> dict[str, Any]:
         for _ in range(3):
             resources.sample_resources()
     client = app.server.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
-    client.post("/login", data={"username": "bench", "password": "bench-password-1", "next": "/",
-                                "csrf_token": token})
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)
+    ).group(1)
+    client.post(
+        "/login",
+        data={
+            "username": "bench",
+            "password": "bench-password-1",
+            "next": "/",
+            "csrf_token": token,
+        },
+    )
     body = _refresh_body([c.name for c in report.checks])
     times, sizes = [], []
     for _ in range(refreshes):
@@ -144,10 +180,17 @@ def bench_health_refresh(refreshes: int) -> dict[str, Any]:
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
         sizes.append(len(response.data))
     with app.server.test_request_context():
-        full = json.dumps(health_page(dashboard.health_snapshot(settings), "UTC", 5000), cls=PlotlyJSONEncoder)
-    return {"refreshes": refreshes, "checks": len(report.checks), "median_server_ms": round(statistics.median(times), 2),
-            "p95_server_ms": round(sorted(times)[int(0.95 * (len(times) - 1))], 2),
-            "refresh_bytes": int(statistics.median(sizes)), "full_page_bytes": len(full.encode())}
+        full = json.dumps(
+            health_page(dashboard.health_snapshot(settings), "UTC", 5000), cls=PlotlyJSONEncoder
+        )
+    return {
+        "refreshes": refreshes,
+        "checks": len(report.checks),
+        "median_server_ms": round(statistics.median(times), 2),
+        "p95_server_ms": round(sorted(times)[int(0.95 * (len(times) - 1))], 2),
+        "refresh_bytes": int(statistics.median(sizes)),
+        "full_page_bytes": len(full.encode()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,16 +202,30 @@ def main(argv: list[str] | None = None) -> int:
 
     middleware = bench_middleware(args.requests)
     refresh = bench_health_refresh(args.refreshes)
-    print(f"{'middleware':<22}{'without (ms)':>14}{'with (ms)':>12}{'added (ms)':>12}  target <= {TARGET_MS} ms")
+    print(
+        f"{'middleware':<22}{'without (ms)':>14}{'with (ms)':>12}{'added (ms)':>12}  target <= "
+        f"{TARGET_MS} ms"
+    )
     for kind, r in middleware.items():
-        print(f"  {kind:<20}{r['median_without_ms']:>14.3f}{r['median_with_ms']:>12.3f}{r['overhead_ms']:>12.3f}"
-              f"  {'ok' if r['ok'] else 'FAIL'}")
-    print(f"/ops/health refresh ({refresh['checks']} checks): median {refresh['median_server_ms']} ms, "
-          f"p95 {refresh['p95_server_ms']} ms, {refresh['refresh_bytes']} bytes "
-          f"(a full page render: {refresh['full_page_bytes']} bytes)")
+        print(
+            f"  {kind:<20}{r['median_without_ms']:>14.3f}{r['median_with_ms']:>12.3f}"
+            f"{r['overhead_ms']:>12.3f}"
+            f"  {'ok' if r['ok'] else 'FAIL'}"
+        )
+    print(
+        f"/ops/health refresh ({refresh['checks']} checks): median {refresh['median_server_ms']} "
+        "ms, "
+        f"p95 {refresh['p95_server_ms']} ms, {refresh['refresh_bytes']} bytes "
+        f"(a full page render: {refresh['full_page_bytes']} bytes)"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"middleware": middleware, "health_refresh": refresh,
-                                   "python": sys.version.split()[0]}, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {"middleware": middleware, "health_refresh": refresh, "python": sys.version.split()[0]},
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {RESULTS}")
     return 0 if all(r["ok"] for r in middleware.values()) else 1
 

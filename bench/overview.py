@@ -17,6 +17,7 @@ bench/results/overview.json and exits 1 when a target fails.
 An existing data set is reused; roll-up tables that are empty (e.g. a grain added by a newer
 migration) are refreshed from the orders first, so the 1M orders need not be generated again.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,24 +66,41 @@ def main(argv: list[str] | None = None) -> int:
             ("top_products 100", lambda: sales.top_products(start, end, limit=100)),
             ("top_products 100 web", lambda: sales.top_products(start, end, ("web",), limit=100)),
             ("sales_totals web", lambda: sales.sales_totals(start, end, ("web",))),
-            ("sales_totals electronics",
-             lambda: sales.sales_totals(start, end, categories=("electronics",))),
+            (
+                "sales_totals electronics",
+                lambda: sales.sales_totals(start, end, categories=("electronics",)),
+            ),
         ]
         for name, call in calls:
-            results.append(bench_call(engine, bench.recorder, name, call, args.runs, args.hit_runs,
-                                      invalidate=invalidate_sales))
+            results.append(
+                bench_call(
+                    engine,
+                    bench.recorder,
+                    name,
+                    call,
+                    args.runs,
+                    args.hit_runs,
+                    invalidate=invalidate_sales,
+                )
+            )
         stats = data_cache.cache_stats()
 
     with engine.connect() as conn:
-        server_version = conn.exec_driver_sql("SHOW server_version").scalar() \
-            if engine.dialect.name == "postgresql" else engine.dialect.name
-    print(f"\n{bench.orders:,} orders, window {start}..{end}, cache {bench.cache_label}, "
-          f"database {engine.dialect.name} {server_version}\n")
+        server_version = (
+            conn.exec_driver_sql("SHOW server_version").scalar()
+            if engine.dialect.name == "postgresql"
+            else engine.dialect.name
+        )
+    print(
+        f"\n{bench.orders:,} orders, window {start}..{end}, cache {bench.cache_label}, "
+        f"database {engine.dialect.name} {server_version}\n"
+    )
     print_table(results)
     ok = all(r.miss_ok and r.hit_ok and not r.raw_tables_touched for r in results)
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "orders": bench.orders, "window": [start.isoformat(), end.isoformat()],
+        "orders": bench.orders,
+        "window": [start.isoformat(), end.isoformat()],
         "cache_backend": bench.cache_backend,
         "database": f"{engine.dialect.name} {server_version}",
         "targets": targets(),

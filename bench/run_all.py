@@ -13,6 +13,7 @@ failing call named, writes summary.json next to the data benchmarks' JSON (bench
 --results-dir; bench.ops always writes bench/results/ops.json) and exits 1 when any target failed
 or any benchmark did not finish.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,18 @@ def command(bench: str, args: argparse.Namespace, first: bool) -> list[str]:
     cmd = [sys.executable, "-m", f"bench.{bench}"]
     if bench == "ops":
         return cmd + ["--requests", str(args.requests), "--refreshes", str(args.refreshes)]
-    cmd += ["--orders", str(args.orders), "--schema", args.schema, "--runs", str(args.runs),
-            "--hit-runs", str(args.hit_runs), "--output", str(results_path(bench, args.results_dir))]
+    cmd += [
+        "--orders",
+        str(args.orders),
+        "--schema",
+        args.schema,
+        "--runs",
+        str(args.runs),
+        "--hit-runs",
+        str(args.hit_runs),
+        "--output",
+        str(results_path(bench, args.results_dir)),
+    ]
     return cmd + (["--reload"] if args.reload and first else [])
 
 
@@ -83,25 +94,38 @@ def call_verdicts(report: dict[str, Any]) -> list[Verdict]:
             reasons.append(f"hit {r['hit_ms']['median']:.2f} > 10 ms")
         if r.get("raw_tables_touched"):
             reasons.append(f"reads {', '.join(r['raw_tables_touched'])}")
-        detail = "; ".join(reasons) or (f"miss {r['miss_ms']['median']:.1f} <= {r['miss_target_ms']:.1f} ms, "
-                                         f"hit {r['hit_ms']['median']:.2f} ms")
+        detail = "; ".join(reasons) or (
+            f"miss {r['miss_ms']['median']:.1f} <= {r['miss_target_ms']:.1f} ms, "
+            f"hit {r['hit_ms']['median']:.2f} ms"
+        )
         out.append(Verdict(r["name"], not reasons, detail))
     return out
 
 
 def ops_verdicts(report: dict[str, Any]) -> list[Verdict]:
-    out = [Verdict(f"middleware {kind}", bool(r["ok"]),
-                   f"adds {r['overhead_ms']:.3f} ms (target <= {r['target_ms']:g} ms)")
-           for kind, r in report.get("middleware", {}).items()]
+    out = [
+        Verdict(
+            f"middleware {kind}",
+            bool(r["ok"]),
+            f"adds {r['overhead_ms']:.3f} ms (target <= {r['target_ms']:g} ms)",
+        )
+        for kind, r in report.get("middleware", {}).items()
+    ]
     refresh = report.get("health_refresh")
     if refresh:  # no target: reported for the record
-        out.append(Verdict("/ops/health refresh", True,
-                           f"median {refresh['median_server_ms']} ms, {refresh['refresh_bytes']} bytes"))
+        out.append(
+            Verdict(
+                "/ops/health refresh",
+                True,
+                f"median {refresh['median_server_ms']} ms, {refresh['refresh_bytes']} bytes",
+            )
+        )
     return out
 
 
-def read_outcome(bench: str, path: Path, cmd: list[str], exit_code: int, seconds: float,
-                 started: float) -> Outcome:
+def read_outcome(
+    bench: str, path: Path, cmd: list[str], exit_code: int, seconds: float, started: float
+) -> Outcome:
     """What one finished benchmark achieved, from the JSON it wrote during this run."""
     outcome = Outcome(bench, cmd, exit_code, round(seconds, 1), str(path))
     if not path.exists() or path.stat().st_mtime < started:
@@ -115,7 +139,9 @@ def read_outcome(bench: str, path: Path, cmd: list[str], exit_code: int, seconds
     outcome.verdicts = call_verdicts(report)
     rows = report.get("results", [])
     if rows:
-        outcome.worst_miss_ratio = round(max(r["miss_ms"]["median"] / r["miss_target_ms"] for r in rows), 2)
+        outcome.worst_miss_ratio = round(
+            max(r["miss_ms"]["median"] / r["miss_target_ms"] for r in rows), 2
+        )
         outcome.slowest_hit_ms = round(max(r["hit_ms"]["median"] for r in rows), 2)
     if exit_code not in (0, 1):
         outcome.error = f"exit code {exit_code}"
@@ -130,12 +156,21 @@ def run_bench(bench: str, args: argparse.Namespace, first: bool) -> Outcome:
     started = time.time()
     began = time.perf_counter()
     exit_code = subprocess.call(cmd, cwd=ROOT)
-    return read_outcome(bench, results_path(bench, args.results_dir), cmd, exit_code,
-                        time.perf_counter() - began, started)
+    return read_outcome(
+        bench,
+        results_path(bench, args.results_dir),
+        cmd,
+        exit_code,
+        time.perf_counter() - began,
+        started,
+    )
 
 
 def print_summary(outcomes: list[Outcome]) -> None:
-    head = f"{'benchmark':<12}{'checks':>8}{'met':>6}{'worst miss/target':>19}{'slowest hit':>13}{'seconds':>9}  verdict"
+    head = (
+        f"{'benchmark':<12}{'checks':>8}{'met':>6}{'worst miss/target':>19}{'slowest hit':>13}"
+        f"{'seconds':>9}  verdict"
+    )
     print("\n" + head)
     print("-" * len(head))
     for o in outcomes:
@@ -143,29 +178,47 @@ def print_summary(outcomes: list[Outcome]) -> None:
         ratio = f"{o.worst_miss_ratio:.2f}" if o.worst_miss_ratio is not None else "-"
         hit = f"{o.slowest_hit_ms:.2f} ms" if o.slowest_hit_ms is not None else "-"
         verdict = "ok" if o.ok else ("ERROR: " + o.error if o.error else "FAIL")
-        print(f"{o.bench:<12}{len(o.verdicts):>8}{met:>6}{ratio:>19}{hit:>13}{o.seconds:>9.1f}  {verdict}")
+        print(
+            f"{o.bench:<12}{len(o.verdicts):>8}{met:>6}{ratio:>19}{hit:>13}{o.seconds:>9.1f}  "
+            f"{verdict}"
+        )
     failed = [(o.bench, v) for o in outcomes for v in o.verdicts if not v.ok]
     if failed:
         print("\nmissed targets:")
         for bench, v in failed:
             print(f"  {bench}: {v.name}: {v.detail}")
-    print("miss target = 1.5 x raw SQL + 30 ms, hit target = 10 ms (medians); "
-          "middleware target = 1 ms added per request")
+    print(
+        "miss target = 1.5 x raw SQL + 30 ms, hit target = 10 ms (medians); "
+        "middleware target = 1 ms added per request"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1_000_000, help="orders to load when empty")
-    parser.add_argument("--schema", default="bench", help="PostgreSQL schema shared by the data benchmarks")
+    parser.add_argument(
+        "--schema", default="bench", help="PostgreSQL schema shared by the data benchmarks"
+    )
     parser.add_argument("--runs", type=int, default=7, help="cache-miss and raw SQL runs per call")
     parser.add_argument("--hit-runs", type=int, default=50)
     parser.add_argument("--reload", action="store_true", help="rebuild the data set first")
-    parser.add_argument("--only", default=",".join(ALL_BENCHES),
-                        help=f"comma-separated subset of {','.join(ALL_BENCHES)} (run in that order)")
-    parser.add_argument("--requests", type=int, default=3000, help="bench.ops: requests per app and kind")
-    parser.add_argument("--refreshes", type=int, default=40, help="bench.ops: /ops/health refreshes")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
-                        help="where the data benchmarks and the summary write their JSON")
+    parser.add_argument(
+        "--only",
+        default=",".join(ALL_BENCHES),
+        help=f"comma-separated subset of {','.join(ALL_BENCHES)} (run in that order)",
+    )
+    parser.add_argument(
+        "--requests", type=int, default=3000, help="bench.ops: requests per app and kind"
+    )
+    parser.add_argument(
+        "--refreshes", type=int, default=40, help="bench.ops: /ops/health refreshes"
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=RESULTS_DIR,
+        help="where the data benchmarks and the summary write their JSON",
+    )
     args = parser.parse_args(argv)
     chosen = {b.strip() for b in args.only.split(",") if b.strip()}
     unknown = chosen - set(ALL_BENCHES)
@@ -182,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(o.ok for o in outcomes)
     summary = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "orders_requested": args.orders, "schema": args.schema, "runs": args.runs, "hit_runs": args.hit_runs,
+        "orders_requested": args.orders,
+        "schema": args.schema,
+        "runs": args.runs,
+        "hit_runs": args.hit_runs,
         "all_targets_met": ok,
         "benchmarks": [asdict(o) | {"ok": o.ok} for o in outcomes],
     }

@@ -4,7 +4,8 @@
 
 Same database, cache and targets as :mod:`bench.overview`; :func:`bench.harness.bench_call`
 measures every call here: miss <= 1.5 x raw SQL + 30 ms, hit <= 10 ms (medians), and no
-statement may read ``orders`` or ``order_items`` (the page runs on the roll-ups). The calls are the ones the
+statement may read ``orders`` or ``order_items`` (the page runs on the roll-ups). The calls are the
+ones the
 callbacks in ``callbacks/sales.py`` make, with their positional arguments, over the last full
 year of data: the KPIs, the revenue/growth and lost-orders trends by day, week and month, the
 platform x status, status and category breakdowns, and the product ranking by revenue and by
@@ -18,6 +19,7 @@ Row names: ``kpis`` = growth_kpis, ``by_platform_status`` / ``by_status`` =
 orders_by_platform_status / orders_by_status, ``ranking <metric>`` = product_ranking; a suffix
 names the filter: a platform code, ``lost`` (statuses cancelled + refunded) or a category code.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,7 +67,8 @@ class Variant:
 
 
 def pick(codes: list[str], preferred: str) -> str:
-    """``preferred`` when the catalogue has it (names stay comparable across runs), else the first."""
+    """``preferred`` when the catalogue has it (names stay comparable
+    across runs), else the first."""
     if not codes:
         raise SystemExit("the catalogue is empty: nothing to benchmark")
     return preferred if preferred in codes else codes[0]
@@ -88,18 +91,24 @@ def sales_calls(start: dt.date, end: dt.date, v: Variant) -> list[Call]:
     calls: list[Call] = [(v.name("kpis"), lambda: sales_growth.growth_kpis(start, end, *a))]
     for grain in grains:
         calls += [
-            (v.name(f"revenue_growth {grain}"),
-             lambda g=grain: sales_growth.revenue_growth(start, end, *a, g)),
-            (v.name(f"lost_orders_trend {grain}"),
-             lambda g=grain: sales.lost_orders_trend(start, end, *a, g)),
+            (
+                v.name(f"revenue_growth {grain}"),
+                lambda g=grain: sales_growth.revenue_growth(start, end, *a, g),
+            ),
+            (
+                v.name(f"lost_orders_trend {grain}"),
+                lambda g=grain: sales.lost_orders_trend(start, end, *a, g),
+            ),
         ]
     calls += [
         (v.name("by_platform_status"), lambda: sales.orders_by_platform_status(start, end, *a)),
         (v.name("by_status"), lambda: sales.orders_by_status(start, end, *a)),
         (v.name("category_sales"), lambda: sales.category_sales(start, end, *a)),
     ]
-    calls += [(v.name(f"ranking {m}"), lambda m=m: sales.product_ranking(start, end, *a, m))
-              for m in metrics]
+    calls += [
+        (v.name(f"ranking {m}"), lambda m=m: sales.product_ranking(start, end, *a, m))
+        for m in metrics
+    ]
     return calls
 
 
@@ -129,21 +138,46 @@ def main(argv: list[str] | None = None) -> int:
         category = pick([c["code"] for c in catalog.categories()], "electronics")
         for variant in variants(platform, category):
             for name, call in sales_calls(start, end, variant):
-                results.append(bench_call(engine, recorder, name, call, args.runs, args.hit_runs,
-                                          invalidate=invalidate_sales))
+                results.append(
+                    bench_call(
+                        engine,
+                        recorder,
+                        name,
+                        call,
+                        args.runs,
+                        args.hit_runs,
+                        invalidate=invalidate_sales,
+                    )
+                )
         for name, call in CATALOG_CALLS:
-            results.append(bench_call(engine, recorder, name, call, args.runs, args.hit_runs,
-                                      invalidate=invalidate_catalog, replay=replay_autocommit_ms,
-                                      shape=as_multiset))
+            results.append(
+                bench_call(
+                    engine,
+                    recorder,
+                    name,
+                    call,
+                    args.runs,
+                    args.hit_runs,
+                    invalidate=invalidate_catalog,
+                    replay=replay_autocommit_ms,
+                    shape=as_multiset,
+                )
+            )
 
-    print(f"\n{bench.orders:,} orders, window {start}..{end}, cache {bench.cache_label}, "
-          f"database {engine.dialect.name}\n")
+    print(
+        f"\n{bench.orders:,} orders, window {start}..{end}, cache {bench.cache_label}, "
+        f"database {engine.dialect.name}\n"
+    )
     print_table(results)
     ok = all(r.miss_ok and r.hit_ok and not r.raw_tables_touched for r in results)
     report = {
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "orders": bench.orders,
-        "window": [start.isoformat(), end.isoformat()], "platform": platform, "category": category,
-        "cache_backend": bench.cache_backend, "database": engine.dialect.name,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "orders": bench.orders,
+        "window": [start.isoformat(), end.isoformat()],
+        "platform": platform,
+        "category": category,
+        "cache_backend": bench.cache_backend,
+        "database": engine.dialect.name,
         "targets": targets(),
         "all_targets_met": ok,
         "results": [asdict(r) for r in results],

@@ -2,6 +2,7 @@
 
 ``create_app(settings)`` is the only way to get an app: nothing is built at import time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,7 +50,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     data_cache.init_app(server, settings)
     monitoring.init_app(app, settings)
     auth.init_app(app, settings, pages=lambda: dash.page_registry)
-    app.layout = lambda: app_shell(dash.page_registry.values(), **auth.shell_context(dash.page_registry))
+    app.layout = lambda: app_shell(
+        dash.page_registry.values(), **auth.shell_context(dash.page_registry)
+    )
     register_all(app)
     jobs.init_app(app, settings)
     return app

@@ -9,6 +9,7 @@ Values are typed: counts and days are ``int``, money is ``int`` cents, fractions
 ``float``, cost shares a ``dict`` of category to fraction summing to 1. :func:`parse_text` and
 :func:`format_text` convert to and from what a person types in the Admin → Settings form.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,43 +44,129 @@ class SettingSpec:
     maximum: float | None = None
 
 
-SPECS: dict[str, SettingSpec] = {s.key: s for s in (
-    SettingSpec("customers.new_max_visits", "New customer: at most this many visits", "count", 3,
-                "Customers with up to this many visits are 'new'.", 1, 1000),
-    SettingSpec("customers.growing_max_visits", "Growing customer: at most this many visits", "count", 10,
-                "Above the 'new' limit and up to this many visits a customer is 'growing'; "
-                "beyond it, 'loyal'.", 2, 10000),
-    SettingSpec("customers.vip_min_spend_cents", "VIP: total spend of at least", "money", 100_000_000,
-                "Customers whose lifetime spend reaches this amount are VIP, whatever their visits.",
-                1, 10**15),
-    SettingSpec("churn.followup_days", "Follow up new customers after (days)", "days", 7,
-                "A new customer is tagged for follow-up this many days after the first visit.", 1, 365),
-    SettingSpec("churn.new_at_risk_days", "New customer at risk after (days without a visit)", "days", 20,
-                "A new customer without a visit for this many days is at risk.", 1, 365),
-    SettingSpec("churn.reactivation_days", "Reactivation needed after (days without a visit)", "days", 30,
-                "Any customer without a visit for this many days needs reactivation.", 1, 3650),
-    SettingSpec("churn.delay_tolerance", "Delay tolerance over the usual interval", "fraction", 0.5,
-                "Growing and loyal customers are 'delayed' when the time since the last visit "
-                "exceeds their own average interval by more than this share (0.5 = 50%).", 0, 10),
-    SettingSpec("events.attendance_min", "Minimum attendance rate", "fraction", 0.70,
-                "Events whose attendance falls below this share of registrations are flagged.", 0, 1),
-    SettingSpec("events.industry_avg_roi_pct", "Industry average event ROI (%)", "percent", 25.0,
-                "The benchmark event ROI, in percent.", -100, 10000),
-    SettingSpec("events.cost_benchmark_shares", "Benchmark cost shares", "shares",
-                {"venue": 0.30, "catering": 0.20, "technology": 0.12, "marketing": 0.18,
-                 "staff": 0.12, "materials": 0.05, "other": 0.03},
-                "Expected share of each cost category in an event budget; they must add up to 1.",
-                0, 1),
-)}
+SPECS: dict[str, SettingSpec] = {
+    s.key: s
+    for s in (
+        SettingSpec(
+            "customers.new_max_visits",
+            "New customer: at most this many visits",
+            "count",
+            3,
+            "Customers with up to this many visits are 'new'.",
+            1,
+            1000,
+        ),
+        SettingSpec(
+            "customers.growing_max_visits",
+            "Growing customer: at most this many visits",
+            "count",
+            10,
+            "Above the 'new' limit and up to this many visits a customer is 'growing'; "
+            "beyond it, 'loyal'.",
+            2,
+            10000,
+        ),
+        SettingSpec(
+            "customers.vip_min_spend_cents",
+            "VIP: total spend of at least",
+            "money",
+            100_000_000,
+            "Customers whose lifetime spend reaches this amount are VIP, whatever their visits.",
+            1,
+            10**15,
+        ),
+        SettingSpec(
+            "churn.followup_days",
+            "Follow up new customers after (days)",
+            "days",
+            7,
+            "A new customer is tagged for follow-up this many days after the first visit.",
+            1,
+            365,
+        ),
+        SettingSpec(
+            "churn.new_at_risk_days",
+            "New customer at risk after (days without a visit)",
+            "days",
+            20,
+            "A new customer without a visit for this many days is at risk.",
+            1,
+            365,
+        ),
+        SettingSpec(
+            "churn.reactivation_days",
+            "Reactivation needed after (days without a visit)",
+            "days",
+            30,
+            "Any customer without a visit for this many days needs reactivation.",
+            1,
+            3650,
+        ),
+        SettingSpec(
+            "churn.delay_tolerance",
+            "Delay tolerance over the usual interval",
+            "fraction",
+            0.5,
+            "Growing and loyal customers are 'delayed' when the time since the last visit "
+            "exceeds their own average interval by more than this share (0.5 = 50%).",
+            0,
+            10,
+        ),
+        SettingSpec(
+            "events.attendance_min",
+            "Minimum attendance rate",
+            "fraction",
+            0.70,
+            "Events whose attendance falls below this share of registrations are flagged.",
+            0,
+            1,
+        ),
+        SettingSpec(
+            "events.industry_avg_roi_pct",
+            "Industry average event ROI (%)",
+            "percent",
+            25.0,
+            "The benchmark event ROI, in percent.",
+            -100,
+            10000,
+        ),
+        SettingSpec(
+            "events.cost_benchmark_shares",
+            "Benchmark cost shares",
+            "shares",
+            {
+                "venue": 0.30,
+                "catering": 0.20,
+                "technology": 0.12,
+                "marketing": 0.18,
+                "staff": 0.12,
+                "materials": 0.05,
+                "other": 0.03,
+            },
+            "Expected share of each cost category in an event budget; they must add up to 1.",
+            0,
+            1,
+        ),
+    )
+}
 
 # (lower key, higher key): the first must stay below the second
 _ORDERED: tuple[tuple[str, str, str], ...] = (
-    ("customers.new_max_visits", "customers.growing_max_visits",
-     "The 'new' visit limit must be below the 'growing' visit limit."),
-    ("churn.new_at_risk_days", "churn.reactivation_days",
-     "'New customer at risk' must come before 'reactivation needed' (fewer days)."),
-    ("churn.followup_days", "churn.new_at_risk_days",
-     "The follow-up must come before a new customer is at risk (fewer days)."),
+    (
+        "customers.new_max_visits",
+        "customers.growing_max_visits",
+        "The 'new' visit limit must be below the 'growing' visit limit.",
+    ),
+    (
+        "churn.new_at_risk_days",
+        "churn.reactivation_days",
+        "'New customer at risk' must come before 'reactivation needed' (fewer days).",
+    ),
+    (
+        "churn.followup_days",
+        "churn.new_at_risk_days",
+        "The follow-up must come before a new customer is at risk (fewer days).",
+    ),
 )
 
 
@@ -135,15 +222,21 @@ def _validate_shares(s: SettingSpec, value: Any) -> dict[str, float]:
         raise SettingError(f"{s.label}: expected one share per cost category.")
     unknown = sorted(str(k)[:20] for k in value if k not in COST_CATEGORIES)
     if unknown:
-        raise SettingError(f"{s.label}: unknown categories {', '.join(unknown)} "
-                           f"(use {', '.join(COST_CATEGORIES)}).")
+        raise SettingError(
+            f"{s.label}: unknown categories {', '.join(unknown)} "
+            f"(use {', '.join(COST_CATEGORIES)})."
+        )
     missing = [c for c in COST_CATEGORIES if c not in value]
     if missing:
         raise SettingError(f"{s.label}: missing {', '.join(missing)}.")
     shares: dict[str, float] = {}
     for category in COST_CATEGORIES:
         share = value[category]
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share):
+        if (
+            isinstance(share, bool)
+            or not isinstance(share, (int, float))
+            or not math.isfinite(share)
+        ):
             raise SettingError(f"{s.label}: the share of {category} must be a number.")
         if not 0 <= share <= 1:
             raise SettingError(f"{s.label}: the share of {category} must be between 0 and 1.")
@@ -215,7 +308,9 @@ def _parse_shares(s: SettingSpec, raw: str) -> dict[str, float]:
             continue
         match = _SHARE_ITEM.match(item.lower())
         if not match:
-            raise SettingError(f"{s.label}: write each share as category=0.25 ({item.strip()[:30]!r}).")
+            raise SettingError(
+                f"{s.label}: write each share as category=0.25 ({item.strip()[:30]!r})."
+            )
         try:
             shares[match.group(1)] = float(match.group(2))
         except ValueError:

@@ -3,14 +3,15 @@
 Each sub-command is a thin shell over a ``bi_app`` service; errors an operator can fix
 (configuration, an unreachable database) are printed as one line and exit with status 2.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import secrets
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Callable, Sequence
 
 from bi_app.config import ConfigError, Settings, load_dotenv_once
 
@@ -42,7 +43,7 @@ def _recompute_customer_analytics(engine) -> None:
 
     from bi_app.customer_tags import recompute
 
-    recompute(engine, dt.datetime.now(dt.timezone.utc).date(), full_snapshots=True)
+    recompute(engine, dt.datetime.now(dt.UTC).date(), full_snapshots=True)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -64,8 +65,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = _settings()
     engine = _engine(settings)
-    summary = demo.load_demo(engine, scale=args.scale, seed=args.seed, progress=not args.quiet,
-                             replace=args.replace)
+    summary = demo.load_demo(
+        engine, scale=args.scale, seed=args.seed, progress=not args.quiet, replace=args.replace
+    )
     _recompute_customer_analytics(engine)
     _invalidate_caches(settings)
     print(json.dumps(summary, default=str, indent=2))
@@ -115,8 +117,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
         created = auth.ensure_admin(session, "admin", password or None)
         session.commit()
     if created:
-        print(f"created user 'admin' with password: {created}" if not password
-              else "created user 'admin' with the password from BI_ADMIN_PASSWORD")
+        print(
+            f"created user 'admin' with password: {created}"
+            if not password
+            else "created user 'admin' with the password from BI_ADMIN_PASSWORD"
+        )
     return 0
 
 
@@ -126,8 +131,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     _engine(settings)
     app = create_app(settings)
-    app.run(host=args.host or settings.host, port=args.port or settings.port, debug=settings.debug,
-            dev_tools_disable_version_check=True)
+    app.run(
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        debug=settings.debug,
+        dev_tools_disable_version_check=True,
+    )
     return 0
 
 
@@ -201,8 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="import a CSV, .xlsx or Parquet file (all or nothing)")
     p.add_argument("path")
-    p.add_argument("--kind", required=True, choices=("customers", "products", "orders", "visits",
-                   "event_costs", "event_revenues", "channel_stats"))
+    p.add_argument(
+        "--kind",
+        required=True,
+        choices=(
+            "customers",
+            "products",
+            "orders",
+            "visits",
+            "event_costs",
+            "event_revenues",
+            "channel_stats",
+        ),
+    )
     p.add_argument("--dry-run", action="store_true", help="validate only, write nothing")
     p.set_defaults(func=cmd_import)
 

@@ -9,6 +9,7 @@ Files that ship with the app (pages, assets, migrations) are found through the i
 packages, so an installed wheel works as well as a source checkout; what the app writes (the
 development secret, the default SQLite file) goes to the instance directory (``BI_INSTANCE_DIR``).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -26,7 +27,9 @@ PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 # A source checkout (editable install or `python -m` from the tree) has its pyproject.toml next
 # to the packages; an installed wheel does not.
 IS_CHECKOUT = (PACKAGE_PARENT / "pyproject.toml").is_file()
-PROJECT_ROOT = PACKAGE_PARENT  # the checkout (or site-packages when installed): prefer the *_dir helpers
+PROJECT_ROOT = (
+    PACKAGE_PARENT  # the checkout (or site-packages when installed): prefer the *_dir helpers
+)
 ENVIRONMENTS = ("development", "production", "test")
 
 
@@ -49,8 +52,9 @@ def _package_dir(package: str, marker: str) -> Path:
     for location in (spec.submodule_search_locations or []) if spec else []:
         if (Path(location) / marker).exists():
             return Path(location).resolve()
-    raise RuntimeError(f"bi-app is incomplete: package {package!r} with {marker} not found "
-                       f"(reinstall bi-app)")
+    raise RuntimeError(
+        f"bi-app is incomplete: package {package!r} with {marker} not found (reinstall bi-app)"
+    )
 
 
 def pages_dir() -> Path:
@@ -124,7 +128,9 @@ def _parse_timezone(name: str, raw: str) -> str:
     try:
         ZoneInfo(raw.strip())
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{name}: unknown time zone {raw!r} (use an IANA name like Europe/Berlin)") from None
+        raise ConfigError(
+            f"{name}: unknown time zone {raw!r} (use an IANA name like Europe/Berlin)"
+        ) from None
     return raw.strip()
 
 
@@ -138,9 +144,11 @@ def _parse_currency(name: str, raw: str) -> str:
 def _parse_database_url(name: str, raw: str) -> str:
     value = raw.strip()
     if not value.startswith(("sqlite", "postgresql")):
-        raise ConfigError(f"{name}: expected a sqlite:/// or postgresql+psycopg:// URL, got {_mask(value)!r}")
+        raise ConfigError(
+            f"{name}: expected a sqlite:/// or postgresql+psycopg:// URL, got {_mask(value)!r}"
+        )
     if value.startswith("postgresql://"):
-        value = "postgresql+psycopg://" + value[len("postgresql://"):]
+        value = "postgresql+psycopg://" + value[len("postgresql://") :]
     return value
 
 
@@ -182,8 +190,12 @@ def _show_health_services(specs: tuple) -> str:
         return ""
     shown = []
     for s in specs:
-        entry = {"name": s.name, "url": s.url, "expected_status": s.expected_status,
-                 "timeout": s.timeout_s}
+        entry = {
+            "name": s.name,
+            "url": s.url,
+            "expected_status": s.expected_status,
+            "timeout": s.timeout_s,
+        }
         if s.auth_header:
             entry["auth_header"] = f"{s.auth_header[0]}: ***"
         shown.append(entry)
@@ -204,9 +216,15 @@ def default_database_url(instance_dir: str | Path | None = None) -> str:
     return f"sqlite:///{Path(instance_dir or INSTANCE_DIR) / 'bi_app.sqlite'}"
 
 
-def setting(env: str, parse: Callable[[str, str], Any], default: Any = None, *,
-            default_factory: Callable[[], Any] | None = None, secret: bool = False,
-            show: Callable[[Any], Any] | None = None) -> Any:
+def setting(
+    env: str,
+    parse: Callable[[str, str], Any],
+    default: Any = None,
+    *,
+    default_factory: Callable[[], Any] | None = None,
+    secret: bool = False,
+    show: Callable[[Any], Any] | None = None,
+) -> Any:
     """A Settings field read from the variable ``env`` through ``parse(env, raw)``.
 
     ``secret=True`` hides the value in :meth:`Settings.masked`; ``show`` turns a value into what
@@ -220,8 +238,9 @@ def setting(env: str, parse: Callable[[str, str], Any], default: Any = None, *,
 @dataclass(frozen=True)
 class Settings:
     env: str = setting("BI_ENV", lambda n, v: _parse_choice(n, v, ENVIRONMENTS), "development")
-    database_url: str = setting("BI_DATABASE_URL", _parse_database_url,
-                                default_factory=default_database_url, show=_mask)
+    database_url: str = setting(
+        "BI_DATABASE_URL", _parse_database_url, default_factory=default_database_url, show=_mask
+    )
     redis_url: str | None = setting("BI_REDIS_URL", _parse_redis_url, show=_mask)
     secret_key: str = setting("BI_SECRET_KEY", lambda n, v: v, "", secret=True)
     cache_ttl: int = setting("BI_CACHE_TTL", _int_between(0, 7 * 24 * 3600), 300)
@@ -237,11 +256,13 @@ class Settings:
     port: int = setting("BI_PORT", _int_between(1, 65535), 8050)
     debug: bool = setting("BI_DEBUG", _parse_bool, False)
     # where the app writes: the development secret, the default SQLite file
-    instance_dir: str = setting("BI_INSTANCE_DIR", _parse_path,
-                                default_factory=lambda: str(INSTANCE_DIR))
+    instance_dir: str = setting(
+        "BI_INSTANCE_DIR", _parse_path, default_factory=lambda: str(INSTANCE_DIR)
+    )
     # JSON list of external HTTP services to health-check (see bi_app.monitoring.services)
-    health_services: tuple = setting("BI_HEALTH_SERVICES", _parse_health_services, (),
-                                     show=_show_health_services)
+    health_services: tuple = setting(
+        "BI_HEALTH_SERVICES", _parse_health_services, (), show=_show_health_services
+    )
     # bearer token that opens /metrics without a session
     metrics_token: str | None = setting("BI_METRICS_TOKEN", _parse_metrics_token, secret=True)
 
@@ -267,7 +288,9 @@ class Settings:
                     "BI_SECRET_KEY: required when BI_ENV=production (every worker must share it; "
                     "generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
                 )
-            settings = replace(settings, secret_key=_development_secret(Path(settings.instance_dir)))
+            settings = replace(
+                settings, secret_key=_development_secret(Path(settings.instance_dir))
+            )
         elif len(settings.secret_key) < 16:
             raise ConfigError("BI_SECRET_KEY: must be at least 16 characters long")
         return settings

@@ -12,6 +12,7 @@ One run, in one transaction (readers see the old or the new state, never half of
 
 The job entry point is :func:`recompute_tags` (``bi_app.customer_tags:recompute_tags``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -72,14 +73,17 @@ class days_between(FunctionElement):
 @compiles(days_between)
 def _days_between_default(element: days_between, compiler: Any, **kw: Any) -> str:
     later, earlier = list(element.clauses)
-    return (f"(EXTRACT(EPOCH FROM ({compiler.process(later, **kw)} - "
-            f"{compiler.process(earlier, **kw)})) / 86400.0)")
+    return (
+        f"(EXTRACT(EPOCH FROM ({compiler.process(later, **kw)} - "
+        f"{compiler.process(earlier, **kw)})) / 86400.0)"
+    )
 
 
 @compiles(days_between, "sqlite")
 def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
     later, earlier = list(element.clauses)
-    return f"(julianday({compiler.process(later, **kw)}) - julianday({compiler.process(earlier, **kw)}))"
+    later_sql, earlier_sql = compiler.process(later, **kw), compiler.process(earlier, **kw)
+    return f"(julianday({later_sql}) - julianday({earlier_sql}))"
 
 
 def _cutoff(today: dt.date) -> dt.datetime:
@@ -92,39 +96,80 @@ def _add_months(month: dt.date, n: int) -> dt.date:
 
 
 def stats_select(today: dt.date, computed_at: dt.datetime) -> Any:
-    """Per-customer figures up to the end of ``today``, in the column order of ``customer_stats``."""
+    """Per-customer figures up to the end of ``today``, in the column
+    order of ``customer_stats``."""
     cutoff = _cutoff(today)
-    v = (select(Visit.customer_id.label("customer_id"), func.count().label("visits"),
-                func.min(Visit.visited_at).label("first_visit"),
-                func.max(Visit.visited_at).label("last_visit"))
-         .where(Visit.visited_at < cutoff).group_by(Visit.customer_id).subquery("v"))
-    o = (select(Order.customer_id.label("customer_id"), func.count().label("orders"),
-                func.sum(Order.total_cents).label("spend_cents"),
-                func.min(Order.ordered_at).label("first_order"),
-                func.max(Order.ordered_at).label("last_order"))
-         .where(Order.ordered_at < cutoff, Order.status.in_(REVENUE_STATUSES))
-         .group_by(Order.customer_id).subquery("o"))
+    v = (
+        select(
+            Visit.customer_id.label("customer_id"),
+            func.count().label("visits"),
+            func.min(Visit.visited_at).label("first_visit"),
+            func.max(Visit.visited_at).label("last_visit"),
+        )
+        .where(Visit.visited_at < cutoff)
+        .group_by(Visit.customer_id)
+        .subquery("v")
+    )
+    o = (
+        select(
+            Order.customer_id.label("customer_id"),
+            func.count().label("orders"),
+            func.sum(Order.total_cents).label("spend_cents"),
+            func.min(Order.ordered_at).label("first_order"),
+            func.max(Order.ordered_at).label("last_order"),
+        )
+        .where(Order.ordered_at < cutoff, Order.status.in_(REVENUE_STATUSES))
+        .group_by(Order.customer_id)
+        .subquery("o")
+    )
     ids = union(select(v.c.customer_id), select(o.c.customer_id)).subquery("ids")
-    interval = case((v.c.visits > 1, days_between(v.c.last_visit, v.c.first_visit) / (v.c.visits - 1)),
-                    else_=None)
+    interval = case(
+        (v.c.visits > 1, days_between(v.c.last_visit, v.c.first_visit) / (v.c.visits - 1)),
+        else_=None,
+    )
     return (
-        select(ids.c.customer_id, literal(today, Date), func.coalesce(v.c.visits, 0), v.c.first_visit,
-               v.c.last_visit, interval, func.coalesce(o.c.orders, 0), func.coalesce(o.c.spend_cents, 0),
-               o.c.first_order, o.c.last_order, literal(computed_at))
+        select(
+            ids.c.customer_id,
+            literal(today, Date),
+            func.coalesce(v.c.visits, 0),
+            v.c.first_visit,
+            v.c.last_visit,
+            interval,
+            func.coalesce(o.c.orders, 0),
+            func.coalesce(o.c.spend_cents, 0),
+            o.c.first_order,
+            o.c.last_order,
+            literal(computed_at),
+        )
         .select_from(ids)
         .outerjoin(v, v.c.customer_id == ids.c.customer_id)
         .outerjoin(o, o.c.customer_id == ids.c.customer_id)
     )
 
 
-STATS_COLUMNS = ("customer_id", "as_of", "visits", "first_visit", "last_visit", "avg_interval_days",
-                 "orders", "spend_cents", "first_order", "last_order", "computed_at")
+STATS_COLUMNS = (
+    "customer_id",
+    "as_of",
+    "visits",
+    "first_visit",
+    "last_visit",
+    "avg_interval_days",
+    "orders",
+    "spend_cents",
+    "first_order",
+    "last_order",
+    "computed_at",
+)
 
 
 def _months_span(conn: Connection, today: dt.date) -> list[dt.date]:
     cutoff = _cutoff(today)
-    first_visit = conn.execute(select(func.min(Visit.visited_at)).where(Visit.visited_at < cutoff)).scalar()
-    first_order = conn.execute(select(func.min(Order.ordered_at)).where(Order.ordered_at < cutoff)).scalar()
+    first_visit = conn.execute(
+        select(func.min(Visit.visited_at)).where(Visit.visited_at < cutoff)
+    ).scalar()
+    first_order = conn.execute(
+        select(func.min(Order.ordered_at)).where(Order.ordered_at < cutoff)
+    ).scalar()
     firsts = [pd.Timestamp(x).date() for x in (first_visit, first_order) if x is not None]
     if not firsts:
         return []
@@ -143,37 +188,60 @@ def snapshots_select(today: dt.date, months: list[dt.date], from_month: dt.date)
     visit_month = month_start(day_of(Visit.visited_at))
     order_month = month_start(day_of(Order.ordered_at))
     increments = union_all(
-        select(Visit.customer_id.label("customer_id"), visit_month.label("month"),
-               func.count().label("visits"), literal(0).label("spend_cents"))
-        .where(Visit.visited_at < cutoff).group_by(Visit.customer_id, visit_month),
+        select(
+            Visit.customer_id.label("customer_id"),
+            visit_month.label("month"),
+            func.count().label("visits"),
+            literal(0).label("spend_cents"),
+        )
+        .where(Visit.visited_at < cutoff)
+        .group_by(Visit.customer_id, visit_month),
         select(Order.customer_id, order_month, literal(0), func.sum(Order.total_cents))
         .where(Order.ordered_at < cutoff, Order.status.in_(REVENUE_STATUSES))
         .group_by(Order.customer_id, order_month),
     ).subquery("increments")
-    monthly = (select(increments.c.customer_id, increments.c.month,
-                      func.sum(increments.c.visits).label("visits"),
-                      func.sum(increments.c.spend_cents).label("spend_cents"))
-               .group_by(increments.c.customer_id, increments.c.month).subquery("monthly"))
-    firsts = (select(monthly.c.customer_id, func.min(monthly.c.month).label("first_month"))
-              .group_by(monthly.c.customer_id).subquery("firsts"))
-    calendar = union_all(*[select(literal(m, Date).label("month")) for m in months]).subquery("calendar")
+    monthly = (
+        select(
+            increments.c.customer_id,
+            increments.c.month,
+            func.sum(increments.c.visits).label("visits"),
+            func.sum(increments.c.spend_cents).label("spend_cents"),
+        )
+        .group_by(increments.c.customer_id, increments.c.month)
+        .subquery("monthly")
+    )
+    firsts = (
+        select(monthly.c.customer_id, func.min(monthly.c.month).label("first_month"))
+        .group_by(monthly.c.customer_id)
+        .subquery("firsts")
+    )
+    calendar = union_all(*[select(literal(m, Date).label("month")) for m in months]).subquery(
+        "calendar"
+    )
     grid = (
         select(
             calendar.c.month.label("month"),
             firsts.c.customer_id.label("customer_id"),
-            func.sum(func.coalesce(monthly.c.visits, 0)).over(
-                partition_by=firsts.c.customer_id, order_by=calendar.c.month).label("visits"),
-            func.sum(func.coalesce(monthly.c.spend_cents, 0)).over(
-                partition_by=firsts.c.customer_id, order_by=calendar.c.month).label("spend_cents"),
+            func.sum(func.coalesce(monthly.c.visits, 0))
+            .over(partition_by=firsts.c.customer_id, order_by=calendar.c.month)
+            .label("visits"),
+            func.sum(func.coalesce(monthly.c.spend_cents, 0))
+            .over(partition_by=firsts.c.customer_id, order_by=calendar.c.month)
+            .label("spend_cents"),
         )
         .select_from(firsts)
         .join(calendar, calendar.c.month >= firsts.c.first_month)
-        .outerjoin(monthly, and_(monthly.c.customer_id == firsts.c.customer_id,
-                                 monthly.c.month == calendar.c.month))
+        .outerjoin(
+            monthly,
+            and_(
+                monthly.c.customer_id == firsts.c.customer_id, monthly.c.month == calendar.c.month
+            ),
+        )
         .subquery("grid")
     )
-    return select(grid.c.month, grid.c.customer_id, grid.c.visits, grid.c.spend_cents) \
-        .where(grid.c.month >= from_month)
+    return select(grid.c.month, grid.c.customer_id, grid.c.visits, grid.c.spend_cents).where(
+        grid.c.month >= from_month
+    )
 
 
 def _rebuild_snapshots(conn: Connection, today: dt.date, full: bool) -> int:
@@ -183,53 +251,83 @@ def _rebuild_snapshots(conn: Connection, today: dt.date, full: bool) -> int:
         conn.execute(delete(table))
         return 0
     has_rows = conn.execute(select(table.c.month).limit(1)).first() is not None
-    from_month = months[0] if full or not has_rows else \
-        max(months[0], _add_months(months[-1], -(SNAPSHOT_REBUILD_MONTHS - 1)))
+    from_month = (
+        months[0]
+        if full or not has_rows
+        else max(months[0], _add_months(months[-1], -(SNAPSHOT_REBUILD_MONTHS - 1)))
+    )
     conn.execute(delete(table).where(table.c.month >= from_month))
     result = conn.execute(
-        insert(table).from_select(["month", "customer_id", "visits", "spend_cents"],
-                                  snapshots_select(today, months, from_month)),
-        execution_options={"preserve_rowcount": True})
+        insert(table).from_select(
+            ["month", "customer_id", "visits", "spend_cents"],
+            snapshots_select(today, months, from_month),
+        ),
+        execution_options={"preserve_rowcount": True},
+    )
     return max(result.rowcount or 0, 0)
 
 
 def _current_stats(conn: Connection, segments: SegmentThresholds) -> pd.DataFrame:
     s = CustomerStats.__table__
-    query = select(s.c.customer_id, segment_sql(s.c.visits, s.c.spend_cents, segments).label("segment"),
-                   s.c.first_visit, s.c.last_visit, s.c.avg_interval_days)
+    query = select(
+        s.c.customer_id,
+        segment_sql(s.c.visits, s.c.spend_cents, segments).label("segment"),
+        s.c.first_visit,
+        s.c.last_visit,
+        s.c.avg_interval_days,
+    )
     # julianday/epoch arithmetic leaves float noise (2.0000000001 days), which would decide
     # the exact-boundary cases of the delay rule; a microsecond-level rounding removes it
-    rows = [(cid, seg, first, last, None if interval is None else round(float(interval), 6))
-            for cid, seg, first, last, interval in conn.execute(query)]
-    return pd.DataFrame(rows, columns=["customer_id", "segment", "first_visit", "last_visit",
-                                       "avg_interval_days"])
+    rows = [
+        (cid, seg, first, last, None if interval is None else round(float(interval), 6))
+        for cid, seg, first, last, interval in conn.execute(query)
+    ]
+    return pd.DataFrame(
+        rows, columns=["customer_id", "segment", "first_visit", "last_visit", "avg_interval_days"]
+    )
 
 
-def _apply_tags(conn: Connection, desired: pd.DataFrame, today: dt.date, now: dt.datetime) -> dict[str, int]:
-    current = {(int(c), t) for c, t in conn.execute(select(CustomerTag.customer_id, CustomerTag.tag))}
+def _apply_tags(
+    conn: Connection, desired: pd.DataFrame, today: dt.date, now: dt.datetime
+) -> dict[str, int]:
+    current = {
+        (int(c), t) for c, t in conn.execute(select(CustomerTag.customer_id, CustomerTag.tag))
+    }
     wanted = {(int(c), t) for c, t in zip(desired["customer_id"], desired["tag"])}
     added, removed = sorted(wanted - current), sorted(current - wanted)
     if removed:
-        conn.execute(delete(CustomerTag).where(CustomerTag.customer_id == bindparam("cid"),
-                                                CustomerTag.tag == bindparam("t")),
-                     [{"cid": c, "t": t} for c, t in removed])
+        conn.execute(
+            delete(CustomerTag).where(
+                CustomerTag.customer_id == bindparam("cid"), CustomerTag.tag == bindparam("t")
+            ),
+            [{"cid": c, "t": t} for c, t in removed],
+        )
         conn.execute(
             update(CustomerTagHistory)
-            .where(CustomerTagHistory.customer_id == bindparam("cid"),
-                   CustomerTagHistory.tag == bindparam("t"), CustomerTagHistory.removed_at.is_(None))
+            .where(
+                CustomerTagHistory.customer_id == bindparam("cid"),
+                CustomerTagHistory.tag == bindparam("t"),
+                CustomerTagHistory.removed_at.is_(None),
+            )
             .values(removed_at=now, removed_as_of=today),
-            [{"cid": c, "t": t} for c, t in removed])
+            [{"cid": c, "t": t} for c, t in removed],
+        )
     if added:
-        conn.execute(insert(CustomerTag),
-                     [{"customer_id": c, "tag": t, "added_at": now, "as_of": today} for c, t in added])
-        conn.execute(insert(CustomerTagHistory),
-                     [{"customer_id": c, "tag": t, "added_at": now, "added_as_of": today} for c, t in added])
+        conn.execute(
+            insert(CustomerTag),
+            [{"customer_id": c, "tag": t, "added_at": now, "as_of": today} for c, t in added],
+        )
+        conn.execute(
+            insert(CustomerTagHistory),
+            [{"customer_id": c, "tag": t, "added_at": now, "added_as_of": today} for c, t in added],
+        )
     conn.execute(update(CustomerTag).values(as_of=today))
     return {"added": len(added), "removed": len(removed), "tagged": len(wanted)}
 
 
-def recompute(engine: Engine, today: dt.date, *, full_snapshots: bool = False,
-              actor: Any = None) -> dict[str, Any]:
+def recompute(
+    engine: Engine, today: dt.date, *, full_snapshots: bool = False, actor: Any = None
+) -> dict[str, Any]:
     """Rebuild stats, snapshots and tags as of the end of ``today``; returns counts and seconds.
 
     ``actor`` (a user or a name) marks a manual run: it is recorded in the audit log."""
@@ -240,16 +338,25 @@ def recompute(engine: Engine, today: dt.date, *, full_snapshots: bool = False,
         if conn.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
         conn.execute(delete(CustomerStats))
-        result = conn.execute(insert(CustomerStats).from_select(STATS_COLUMNS, stats_select(today, now)),
-                              execution_options={"preserve_rowcount": True})
+        result = conn.execute(
+            insert(CustomerStats).from_select(STATS_COLUMNS, stats_select(today, now)),
+            execution_options={"preserve_rowcount": True},
+        )
         customers = max(result.rowcount or 0, 0)
         snapshot_rows = _rebuild_snapshots(conn, today, full_snapshots)
-        tags = _apply_tags(conn, tag_frame(_current_stats(conn, segments), today, churn), today, now)
+        tags = _apply_tags(
+            conn, tag_frame(_current_stats(conn, segments), today, churn), today, now
+        )
         if conn.dialect.name == "postgresql":
             for name in ("customer_stats", "customer_segment_snapshots", "customer_tags"):
                 conn.exec_driver_sql(f"ANALYZE {name}")
-    summary = {"as_of": today.isoformat(), "customers": customers, "snapshot_rows": snapshot_rows,
-               **tags, "seconds": round(time.perf_counter() - began, 3)}
+    summary = {
+        "as_of": today.isoformat(),
+        "customers": customers,
+        "snapshot_rows": snapshot_rows,
+        **tags,
+        "seconds": round(time.perf_counter() - began, 3),
+    }
     if actor is not None:
         from bi_app.auth import audit
 

@@ -1,4 +1,5 @@
 """Extensions created bare at import and bound to an app in ``create_app``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

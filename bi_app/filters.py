@@ -5,13 +5,14 @@ and callbacks re-validate what the browser sends with the same function, because
 any value straight through (a dropdown value outside its options, a hand-edited URL). Invalid
 values never raise: they are replaced by a safe default and explained in ``notices``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -37,7 +38,7 @@ class Filters:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def previous_period(self) -> "Filters":
+    def previous_period(self) -> Filters:
         """The equal-length period immediately before this one (for KPI deltas)."""
         end = self.start - dt.timedelta(days=1)
         return Filters(end - dt.timedelta(days=self.days - 1), end, self.platforms, self.categories)
@@ -80,7 +81,9 @@ def _split_codes(raw: object) -> list[str]:
     return [str(item).strip().lower() for item in items if str(item).strip()]
 
 
-def _parse_codes(raw: object, known: Iterable[str], label: str, notices: list[str]) -> tuple[str, ...] | None:
+def _parse_codes(
+    raw: object, known: Iterable[str], label: str, notices: list[str]
+) -> tuple[str, ...] | None:
     codes = _split_codes(raw)
     if not codes:
         return None
@@ -111,9 +114,13 @@ def parse_filters(
     raw_start, raw_end = query.get("start"), query.get("end")
     start, end = _parse_date(raw_start), _parse_date(raw_end)
     if raw_start not in (None, "") and start is None:
-        notices.append(f"Invalid start date {str(raw_start)[:40]!r}; showing the last {default_days} days.")
+        notices.append(
+            f"Invalid start date {str(raw_start)[:40]!r}; showing the last {default_days} days."
+        )
     if raw_end not in (None, "") and end is None:
-        notices.append(f"Invalid end date {str(raw_end)[:40]!r}; showing the last {default_days} days.")
+        notices.append(
+            f"Invalid end date {str(raw_end)[:40]!r}; showing the last {default_days} days."
+        )
     if start is None or end is None:
         if start is None and end is not None:
             start = end - dt.timedelta(days=default_days - 1)
@@ -125,12 +132,15 @@ def parse_filters(
         start, end = end, start
         notices.append("The start date was after the end date; the two were swapped.")
     if start < EARLIEST_DATE or end > today + dt.timedelta(days=366):
-        notices.append("Dates outside the data's range were reset to the last "
-                       f"{default_days} days.")
+        notices.append(
+            f"Dates outside the data's range were reset to the last {default_days} days."
+        )
         start, end = default_start, default_end
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         start = end - dt.timedelta(days=MAX_RANGE_DAYS - 1)
-        notices.append(f"Date ranges are limited to {MAX_RANGE_DAYS} days; the start was moved to {start}.")
+        notices.append(
+            f"Date ranges are limited to {MAX_RANGE_DAYS} days; the start was moved to {start}."
+        )
 
     platforms = _parse_codes(query.get("platform"), known_platforms, "platform", notices)
     categories = _parse_codes(query.get("category"), known_categories, "category", notices)
@@ -160,13 +170,16 @@ def parse_statuses(raw: object) -> tuple[tuple[str, ...] | None, list[str]]:
     rejected = [c for c in dict.fromkeys(codes) if c not in ORDER_STATUSES]
     notices = []
     if rejected:
-        notices.append(f"Unknown order status {', '.join(repr(c[:40]) for c in rejected[:3])} ignored.")
+        notices.append(
+            f"Unknown order status {', '.join(repr(c[:40]) for c in rejected[:3])} ignored."
+        )
     if not valid or len(valid) == len(ORDER_STATUSES):
         return None, notices
     return valid, notices
 
 
 # --- the filter bar's context: the parsed URL against the catalogue (reads the data layer) --------
+
 
 @dataclass
 class FilterContext:
@@ -218,8 +231,6 @@ def raw_query(
     return {"start": start, "end": end, "platform": platforms, "category": categories}
 
 
-def resolve_filters(
-    start: object, end: object, platforms: object, categories: object
-) -> Filters:
+def resolve_filters(start: object, end: object, platforms: object, categories: object) -> Filters:
     """Re-validate what a callback received: nothing outside the known options reaches SQL."""
     return load_filter_context(raw_query(start, end, platforms, categories)).parsed.filters

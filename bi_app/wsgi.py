@@ -5,6 +5,7 @@
 An invalid configuration or an unreachable database stops the worker with one readable line
 instead of a stack trace.
 """
+
 import logging
 import sys
 

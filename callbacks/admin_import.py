@@ -1,4 +1,5 @@
 """Callbacks of /admin/import: column help, templates, start an import, follow its progress."""
+
 from __future__ import annotations
 
 from dash import Input, Output, State, ctx, dcc, no_update
@@ -20,7 +21,9 @@ from components.admin_import_view import (
 from components.ids import AdminImport, Grid
 
 
-@callback(Output(AdminImport.HELP, "children"), Input(AdminImport.KIND, "value"), roles=Page.ADMIN_IMPORT)
+@callback(
+    Output(AdminImport.HELP, "children"), Input(AdminImport.KIND, "value"), roles=Page.ADMIN_IMPORT
+)
 def show_help(kind):
     """Shows the columns, formats and examples of the chosen kind of file."""
     try:
@@ -32,8 +35,11 @@ def show_help(kind):
 
 @callback(
     Output(AdminImport.TEMPLATE_DOWNLOAD, "data"),
-    Input(AdminImport.TEMPLATE_CSV, "n_clicks"), Input(AdminImport.TEMPLATE_XLSX, "n_clicks"),
-    State(AdminImport.KIND, "value"), roles=Page.ADMIN_IMPORT, prevent_initial_call=True,
+    Input(AdminImport.TEMPLATE_CSV, "n_clicks"),
+    Input(AdminImport.TEMPLATE_XLSX, "n_clicks"),
+    State(AdminImport.KIND, "value"),
+    roles=Page.ADMIN_IMPORT,
+    prevent_initial_call=True,
 )
 def download_template(_csv, _xlsx, kind):
     """Sends the template (header and an example row) of the chosen kind."""
@@ -45,19 +51,30 @@ def download_template(_csv, _xlsx, kind):
     return dcc.send_bytes(content, name)
 
 
-@callback(Output(AdminImport.FILE_INFO, "children"), Input(AdminImport.UPLOAD, "filename"),
-          State(AdminImport.UPLOAD, "contents"), roles=Page.ADMIN_IMPORT, prevent_initial_call=True)
+@callback(
+    Output(AdminImport.FILE_INFO, "children"),
+    Input(AdminImport.UPLOAD, "filename"),
+    State(AdminImport.UPLOAD, "contents"),
+    roles=Page.ADMIN_IMPORT,
+    prevent_initial_call=True,
+)
 def show_file(filename, contents):
     """Names the chosen file and its size."""
     return file_info(filename, len((contents or "").partition(",")[2]) * 3 // 4)
 
 
 @callback(
-    Output(AdminImport.RUN_STORE, "data"), Output(AdminImport.INTERVAL, "disabled"),
-    Output(AdminImport.MESSAGE, "children"), Output(AdminImport.MESSAGE, "is_open"),
-    Input(AdminImport.VALIDATE, "n_clicks"), Input(AdminImport.IMPORT, "n_clicks"),
-    State(AdminImport.UPLOAD, "contents"), State(AdminImport.UPLOAD, "filename"), State(AdminImport.KIND, "value"),
-    roles=Page.ADMIN_IMPORT, prevent_initial_call=True,
+    Output(AdminImport.RUN_STORE, "data"),
+    Output(AdminImport.INTERVAL, "disabled"),
+    Output(AdminImport.MESSAGE, "children"),
+    Output(AdminImport.MESSAGE, "is_open"),
+    Input(AdminImport.VALIDATE, "n_clicks"),
+    Input(AdminImport.IMPORT, "n_clicks"),
+    State(AdminImport.UPLOAD, "contents"),
+    State(AdminImport.UPLOAD, "filename"),
+    State(AdminImport.KIND, "value"),
+    roles=Page.ADMIN_IMPORT,
+    prevent_initial_call=True,
 )
 def start(_validate, _import, contents, filename, kind):
     """Starts validating (dry run) or importing the uploaded file in the background."""
@@ -69,17 +86,28 @@ def start(_validate, _import, contents, filename, kind):
     except ValueError as exc:
         return no_update, True, str(exc), True
     run_id = importing.start_upload(
-        data, str(filename or "upload"), kind, actor=current_username(),
-        dry_run=ctx.triggered_id == AdminImport.VALIDATE, decimals=currency_decimals(current_settings().currency))
+        data,
+        str(filename or "upload"),
+        kind,
+        actor=current_username(),
+        dry_run=ctx.triggered_id == AdminImport.VALIDATE,
+        decimals=currency_decimals(current_settings().currency),
+    )
     return {"run_id": run_id}, False, None, False
 
 
 @callback(
-    Output(AdminImport.PROGRESS, "value"), Output(AdminImport.PROGRESS, "label"),
-    Output(AdminImport.STATUS, "children"), Output(AdminImport.RESULT, "children"),
-    Output(Grid.grid(AdminImport.GRID_NAME), "rowData"), Output(AdminImport.ERRORS, "style"),
-    Output(AdminImport.INTERVAL, "disabled", allow_duplicate=True), Output(AdminImport.RECENT, "children"),
-    Input(AdminImport.INTERVAL, "n_intervals"), Input(AdminImport.RUN_STORE, "data"), roles=Page.ADMIN_IMPORT,
+    Output(AdminImport.PROGRESS, "value"),
+    Output(AdminImport.PROGRESS, "label"),
+    Output(AdminImport.STATUS, "children"),
+    Output(AdminImport.RESULT, "children"),
+    Output(Grid.grid(AdminImport.GRID_NAME), "rowData"),
+    Output(AdminImport.ERRORS, "style"),
+    Output(AdminImport.INTERVAL, "disabled", allow_duplicate=True),
+    Output(AdminImport.RECENT, "children"),
+    Input(AdminImport.INTERVAL, "n_intervals"),
+    Input(AdminImport.RUN_STORE, "data"),
+    roles=Page.ADMIN_IMPORT,
     prevent_initial_call="initial_duplicate",
 )
 def poll(_ticks, run):
@@ -88,6 +116,18 @@ def poll(_ticks, run):
     percent, label, status = progress_state(current)
     errors = error_rows(current)
     finished = current is None or current["finished"]
-    recent = recent_table(importing.recent_imports(), current_settings().timezone) if finished else no_update
-    return (percent, label, status, result_view(current), errors, {"display": "block" if errors else "none"},
-            finished, recent)
+    recent = (
+        recent_table(importing.recent_imports(), current_settings().timezone)
+        if finished
+        else no_update
+    )
+    return (
+        percent,
+        label,
+        status,
+        result_view(current),
+        errors,
+        {"display": "block" if errors else "none"},
+        finished,
+        recent,
+    )

@@ -1,4 +1,5 @@
 """Callbacks of /admin/jobs: refresh the scheduler view, run a job now (admins only)."""
+
 from __future__ import annotations
 
 import logging
@@ -17,25 +18,35 @@ log = logging.getLogger(__name__)
 
 
 @callback(
-    Output(AdminJobs.LEADER, "children"), Output(AdminJobs.JOBS_TABLE, "children"),
+    Output(AdminJobs.LEADER, "children"),
+    Output(AdminJobs.JOBS_TABLE, "children"),
     Output(AdminJobs.RUNS_TABLE, "children"),
-    Input(AdminJobs.INTERVAL, "n_intervals"), Input(AdminJobs.RUN_STORE, "data"),
+    Input(AdminJobs.INTERVAL, "n_intervals"),
+    Input(AdminJobs.RUN_STORE, "data"),
     roles=Page.ADMIN_JOBS,
-    fallback=fallback.each(fallback.message("Scheduler status"), fallback.value(None), fallback.value(None)),
+    fallback=fallback.each(
+        fallback.message("Scheduler status"), fallback.value(None), fallback.value(None)
+    ),
 )
 def refresh(_ticks, _run):
     """Shows the current leader, every job's last and next run, and the newest runs."""
     tz = current_settings().timezone
     overview = jobs.jobs_overview()
-    return (leader_card(overview["status"], tz), jobs_table(overview["jobs"], tz, can_run=auth.current_role() in Action.RUN_JOB_NOW),
-            runs_table(overview["runs"], tz))
+    return (
+        leader_card(overview["status"], tz),
+        jobs_table(overview["jobs"], tz, can_run=auth.current_role() in Action.RUN_JOB_NOW),
+        runs_table(overview["runs"], tz),
+    )
 
 
 @callback(
-    Output(AdminJobs.MESSAGE, "children"), Output(AdminJobs.MESSAGE, "color"),
-    Output(AdminJobs.MESSAGE, "is_open"), Output(AdminJobs.RUN_STORE, "data"),
+    Output(AdminJobs.MESSAGE, "children"),
+    Output(AdminJobs.MESSAGE, "color"),
+    Output(AdminJobs.MESSAGE, "is_open"),
+    Output(AdminJobs.RUN_STORE, "data"),
     Input(AdminJobs.run_button(ALL), "n_clicks"),
-    roles=Action.RUN_JOB_NOW, prevent_initial_call=True,
+    roles=Action.RUN_JOB_NOW,
+    prevent_initial_call=True,
 )
 def run_now(clicks):
     """Starts the clicked job (through its cross-process lock) and says whether it started."""

@@ -15,11 +15,18 @@ from components.ids import AdminSettings
 log = logging.getLogger(__name__)
 
 
-@callback(Output(AdminSettings.MESSAGE, "children"), Output(AdminSettings.MESSAGE, "color"),
-          Output(AdminSettings.MESSAGE, "is_open"), Output(AdminSettings.input(ALL), "invalid"),
-          Output(AdminSettings.feedback(ALL), "children"),
-          Input(AdminSettings.SAVE, "n_clicks"), State(AdminSettings.input(ALL), "value"),
-          State(AdminSettings.input(ALL), "id"), roles=Page.ADMIN_SETTINGS, prevent_initial_call=True)
+@callback(
+    Output(AdminSettings.MESSAGE, "children"),
+    Output(AdminSettings.MESSAGE, "color"),
+    Output(AdminSettings.MESSAGE, "is_open"),
+    Output(AdminSettings.input(ALL), "invalid"),
+    Output(AdminSettings.feedback(ALL), "children"),
+    Input(AdminSettings.SAVE, "n_clicks"),
+    State(AdminSettings.input(ALL), "value"),
+    State(AdminSettings.input(ALL), "id"),
+    roles=Page.ADMIN_SETTINGS,
+    prevent_initial_call=True,
+)
 def save(clicks, values, ids):
     """Saves the changed thresholds, or marks each refused field with the reason."""
     if not clicks:
@@ -28,10 +35,20 @@ def save(clicks, values, ids):
     parsed, errors = business_settings.parse_form(dict(zip(keys, values)))
     feedback = [errors.get(k, "") for k in keys]
     if errors:
-        return "Nothing was saved: correct the marked fields.", "danger", True, [bool(f) for f in feedback], feedback
+        return (
+            "Nothing was saved: correct the marked fields.",
+            "danger",
+            True,
+            [bool(f) for f in feedback],
+            feedback,
+        )
     try:
         changed = settings.save(parsed)
     except (business_settings.SettingError, ServiceUnavailable) as exc:
         return f"Nothing was saved: {exc}", "danger", True, [False] * len(keys), [""] * len(keys)
-    text = f"Saved {len(changed)} change(s): {', '.join(changed)}." if changed else "No changes to save."
+    text = (
+        f"Saved {len(changed)} change(s): {', '.join(changed)}."
+        if changed
+        else "No changes to save."
+    )
     return text, "success", True, [False] * len(keys), [""] * len(keys)

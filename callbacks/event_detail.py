@@ -48,35 +48,59 @@ def show_summary(event_id):
     event_id, settings = _event_id(event_id), current_settings()
     summary = _or_none(events.event_summary, event_id, "event summary")
     channels = _or_none(event_channels, event_id, "channel statistics")
-    cards = figs.summary_cards(summary, channels, settings.currency) if summary else error_message("Key figures")
+    cards = (
+        figs.summary_cards(summary, channels, settings.currency)
+        if summary
+        else error_message("Key figures")
+    )
     if channels is None:
         return cards, None, fallback.figure("Channel statistics")(), None
     report = channels.report
-    return (cards, figs.channel_notices(report.notices(settings.timezone)), figs.channel_figure(report),
-            figs.channel_table(report))
+    return (
+        cards,
+        figs.channel_notices(report.notices(settings.timezone)),
+        figs.channel_figure(report),
+        figs.channel_table(report),
+    )
 
 
-@callback(Output(EventDetail.CHECKINS_GRAPH, "figure"), Input(EventDetail.EVENT_STORE, "data"),
-          roles=Page.EVENT_DETAIL, fallback=fallback.figure("Participation by hour"))
+@callback(
+    Output(EventDetail.CHECKINS_GRAPH, "figure"),
+    Input(EventDetail.EVENT_STORE, "data"),
+    roles=Page.EVENT_DETAIL,
+    fallback=fallback.figure("Participation by hour"),
+)
 def show_checkins(event_id):
     """Check-ins per hour, in the configured time zone."""
-    return figs.checkins_figure(events.checkins_by_hour(_event_id(event_id), current_settings().timezone))
+    return figs.checkins_figure(
+        events.checkins_by_hour(_event_id(event_id), current_settings().timezone)
+    )
 
 
-@callback(Output(EventDetail.PROFILE_GRAPH, "figure"), Input(EventDetail.EVENT_STORE, "data"),
-          roles=Page.EVENT_DETAIL, fallback=fallback.figure("The participant profile"))
+@callback(
+    Output(EventDetail.PROFILE_GRAPH, "figure"),
+    Input(EventDetail.EVENT_STORE, "data"),
+    roles=Page.EVENT_DETAIL,
+    fallback=fallback.figure("The participant profile"),
+)
 def show_profile(event_id):
     """Registered participants by age band, gender, region and new vs returning."""
     return figs.profile_figure(events.participant_profile(_event_id(event_id)))
 
 
-@callback(Output(EventDetail.COMPARISON_GRAPH, "figure"), Input(EventDetail.EVENT_STORE, "data"),
-          roles=Page.EVENT_DETAIL, fallback=fallback.figure("The comparison"))
+@callback(
+    Output(EventDetail.COMPARISON_GRAPH, "figure"),
+    Input(EventDetail.EVENT_STORE, "data"),
+    roles=Page.EVENT_DETAIL,
+    fallback=fallback.figure("The comparison"),
+)
 def show_comparison(event_id):
     """This event's ROI next to the organizer's previous events and the industry average."""
     event_id = _event_id(event_id)
     df = events.organizer_comparison(event_id)
-    return figs.comparison_figure(df, event_id, float(events.threshold("events.industry_avg_roi_pct")))
+    return figs.comparison_figure(
+        df, event_id, float(events.threshold("events.industry_avg_roi_pct"))
+    )
 
 
 @callback(
@@ -92,8 +116,10 @@ def show_costs_and_suggestions(event_id):
     if advice is None:
         raise PreventUpdate
     currency = current_settings().currency
-    return (figs.costs_figure(advice.costs, advice.benchmarks, currency),
-            figs.suggestions_list(advice.suggestions, currency))
+    return (
+        figs.costs_figure(advice.costs, advice.benchmarks, currency),
+        figs.suggestions_list(advice.suggestions, currency),
+    )
 
 
 @callback(

@@ -1,4 +1,5 @@
 """Range changes and the minute refresh of /ops/performance."""
+
 from dash import ClientsideFunction, Input, Output, State, no_update
 
 from bi_app import current_settings
@@ -9,16 +10,31 @@ from callbacks._registry import callback, clientside_callback
 from components.ids import OpsPerformance as ids
 from components.ops_performance_view import performance_figures, performance_message
 
-GRAPHS = (ids.ENDPOINTS_GRAPH, ids.CALLBACKS_GRAPH, ids.THROUGHPUT_GRAPH, ids.ERRORS_GRAPH,
-          ids.LATENCY_GRAPH, ids.CACHE_GRAPH)
+GRAPHS = (
+    ids.ENDPOINTS_GRAPH,
+    ids.CALLBACKS_GRAPH,
+    ids.THROUGHPUT_GRAPH,
+    ids.ERRORS_GRAPH,
+    ids.LATENCY_GRAPH,
+    ids.CACHE_GRAPH,
+)
 
-clientside_callback(ClientsideFunction("bi", "pauseWhenHidden"), Output(ids.INTERVAL, "disabled"),
-                    Input(ids.INTERVAL, "id"), State(ids.MESSAGE, "id"))
+clientside_callback(
+    ClientsideFunction("bi", "pauseWhenHidden"),
+    Output(ids.INTERVAL, "disabled"),
+    Input(ids.INTERVAL, "id"),
+    State(ids.MESSAGE, "id"),
+)
 
 
-@callback(Output(ids.MESSAGE, "children"), *[Output(g, "figure") for g in GRAPHS],
-          Input(ids.RANGE, "value"), Input(ids.INTERVAL, "n_intervals"),
-          prevent_initial_call=True, roles=Page.OPS_PERFORMANCE)
+@callback(
+    Output(ids.MESSAGE, "children"),
+    *[Output(g, "figure") for g in GRAPHS],
+    Input(ids.RANGE, "value"),
+    Input(ids.INTERVAL, "n_intervals"),
+    prevent_initial_call=True,
+    roles=Page.OPS_PERFORMANCE,
+)
 def update_performance(range_value, _n):
     """Response times, throughput, error and cache-hit rates for the chosen range."""
     try:

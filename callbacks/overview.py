@@ -22,8 +22,12 @@ from components.kpi_card import kpi_cards
 from components.notice import error_message
 
 
-@callback(Output(Overview.KPI_ROW, "children"), *filter_inputs(), roles=Page.OVERVIEW,
-          fallback=lambda: dbc.Col(error_message("Key figures"), className="mb-3"))
+@callback(
+    Output(Overview.KPI_ROW, "children"),
+    *filter_inputs(),
+    roles=Page.OVERVIEW,
+    fallback=lambda: dbc.Col(error_message("Key figures"), className="mb-3"),
+)
 def show_kpis(start, end, platforms, categories):
     """Revenue, orders, average order value and active customers, with their change."""
     f = resolve_filters(start, end, platforms, categories)
@@ -31,8 +35,13 @@ def show_kpis(start, end, platforms, categories):
     return kpi_cards(kpis, current_settings().currency, Overview.kpi_card)
 
 
-@callback(Output(Overview.REVENUE_GRAPH, "figure"), *filter_inputs(), Input(Overview.GRANULARITY, "value"),
-          roles=Page.OVERVIEW, fallback=fallback.figure("The revenue trend"))
+@callback(
+    Output(Overview.REVENUE_GRAPH, "figure"),
+    *filter_inputs(),
+    Input(Overview.GRANULARITY, "value"),
+    roles=Page.OVERVIEW,
+    fallback=fallback.figure("The revenue trend"),
+)
 def show_revenue_trend(start, end, platforms, categories, granularity):
     """Revenue per day, week or month over the selected range."""
     f, grain = resolve_filters(start, end, platforms, categories), parse_granularity(granularity)
@@ -40,12 +49,18 @@ def show_revenue_trend(start, end, platforms, categories, granularity):
     return revenue_trend_figure(df, grain, current_settings().currency)
 
 
-@callback(Output(Overview.PLATFORM_STATUS_GRAPH, "figure"), *filter_inputs(),
-          roles=Page.OVERVIEW, fallback=fallback.figure("Orders by platform"))
+@callback(
+    Output(Overview.PLATFORM_STATUS_GRAPH, "figure"),
+    *filter_inputs(),
+    roles=Page.OVERVIEW,
+    fallback=fallback.figure("Orders by platform"),
+)
 def show_platform_status(start, end, platforms, categories):
     """Orders per sales platform, stacked by order status."""
     f = resolve_filters(start, end, platforms, categories)
-    return platform_status_figure(sales.orders_by_platform_status(f.start, f.end, f.platforms, f.categories))
+    return platform_status_figure(
+        sales.orders_by_platform_status(f.start, f.end, f.platforms, f.categories)
+    )
 
 
 @callback(

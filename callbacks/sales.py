@@ -36,8 +36,12 @@ def resolve(start, end, platforms, categories, statuses):
     return resolve_filters(start, end, platforms, categories), parse_statuses(statuses)[0]
 
 
-@callback(Output(Sales.KPI_ROW, "children"), *page_inputs(),
-          roles=Page.SALES, fallback=fallback.message("Key figures"))
+@callback(
+    Output(Sales.KPI_ROW, "children"),
+    *page_inputs(),
+    roles=Page.SALES,
+    fallback=fallback.message("Key figures"),
+)
 def show_kpis(start, end, platforms, categories, statuses):
     """Revenue, orders, average order value and lost orders against last period and last year."""
     f, status = resolve(start, end, platforms, categories, statuses)
@@ -56,22 +60,37 @@ def show_kpis(start, end, platforms, categories, statuses):
 )
 def show_trends(start, end, platforms, categories, statuses, granularity):
     """Revenue with last year's, growth in percent, orders and average order value per period."""
-    (f, status), grain = resolve(start, end, platforms, categories, statuses), parse_granularity(granularity)
+    (f, status), grain = (
+        resolve(start, end, platforms, categories, statuses),
+        parse_granularity(granularity),
+    )
     df = sales_growth.revenue_growth(f.start, f.end, f.platforms, f.categories, status, grain)
     return figs.trend_figures(df, grain, current_settings().currency)
 
 
-@callback(Output(Sales.LOST_GRAPH, "figure"), *page_inputs(), Input(Sales.GRANULARITY, "value"),
-          roles=Page.SALES, fallback=fallback.figure("Cancellations and refunds"))
+@callback(
+    Output(Sales.LOST_GRAPH, "figure"),
+    *page_inputs(),
+    Input(Sales.GRANULARITY, "value"),
+    roles=Page.SALES,
+    fallback=fallback.figure("Cancellations and refunds"),
+)
 def show_lost_orders(start, end, platforms, categories, statuses, granularity):
     """Cancelled and refunded orders per period and their share of all orders."""
-    (f, status), grain = resolve(start, end, platforms, categories, statuses), parse_granularity(granularity)
+    (f, status), grain = (
+        resolve(start, end, platforms, categories, statuses),
+        parse_granularity(granularity),
+    )
     df = sales.lost_orders_trend(f.start, f.end, f.platforms, f.categories, status, grain)
     return figs.lost_figure(df, grain, current_settings().currency)
 
 
-@callback(Output(Sales.PLATFORM_GRAPH, "figure"), *page_inputs(),
-          roles=Page.SALES, fallback=fallback.figure("Orders by platform"))
+@callback(
+    Output(Sales.PLATFORM_GRAPH, "figure"),
+    *page_inputs(),
+    roles=Page.SALES,
+    fallback=fallback.figure("Orders by platform"),
+)
 def show_platforms(start, end, platforms, categories, statuses):
     """Orders per platform, stacked by status."""
     f, status = resolve(start, end, platforms, categories, statuses)
@@ -79,8 +98,12 @@ def show_platforms(start, end, platforms, categories, statuses):
     return platform_status_figure(df, clickable=True)
 
 
-@callback(Output(Sales.STATUS_GRAPH, "figure"), *page_inputs(),
-          roles=Page.SALES, fallback=fallback.figure("Orders by status"))
+@callback(
+    Output(Sales.STATUS_GRAPH, "figure"),
+    *page_inputs(),
+    roles=Page.SALES,
+    fallback=fallback.figure("Orders by status"),
+)
 def show_statuses(start, end, platforms, categories, statuses):
     """Orders per status with their share."""
     f, status = resolve(start, end, platforms, categories, statuses)
@@ -88,8 +111,12 @@ def show_statuses(start, end, platforms, categories, statuses):
     return figs.status_figure(df, current_settings().currency)
 
 
-@callback(Output(Sales.CATEGORY_GRAPH, "figure"), *page_inputs(),
-          roles=Page.SALES, fallback=fallback.figure("Revenue by category"))
+@callback(
+    Output(Sales.CATEGORY_GRAPH, "figure"),
+    *page_inputs(),
+    roles=Page.SALES,
+    fallback=fallback.figure("Revenue by category"),
+)
 def show_categories(start, end, platforms, categories, statuses):
     """Revenue per product category."""
     f, status = resolve(start, end, platforms, categories, statuses)
@@ -105,8 +132,9 @@ def show_categories(start, end, platforms, categories, statuses):
     Input(Sales.RANK_METRIC, "value"),
     State(Grid.spec(Sales.GRID_NAME), "data"),
     roles=Page.SALES,
-    fallback=fallback.each(fallback.figure("The ranking"), fallback.value([]),
-                           fallback.message("The product list")),
+    fallback=fallback.each(
+        fallback.figure("The ranking"), fallback.value([]), fallback.message("The product list")
+    ),
 )
 def show_products(start, end, platforms, categories, statuses, metric, spec):
     """Best sellers by revenue or units, and every product sold in the grid."""

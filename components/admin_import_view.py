@@ -1,4 +1,5 @@
 """Builders of the Admin → Import page: upload form, column help, progress, result, history."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -18,69 +19,204 @@ ERROR_COLUMNS = (
     GridColumn("value", "Value", "text", width=240),
     GridColumn("message", "Problem", "text"),
 )
-STATUS_COLORS = {"succeeded": "success", "validated": "info", "rejected": "warning", "failed": "danger",
-                 "running": "primary", "queued": "secondary"}
+STATUS_COLORS = {
+    "succeeded": "success",
+    "validated": "info",
+    "rejected": "warning",
+    "failed": "danger",
+    "running": "primary",
+    "queued": "secondary",
+}
 POLL_MS = 700
 
 
 def kind_help(columns: Sequence[Mapping[str, Any]], description: str) -> html.Div:
     """The columns a file of one kind must have, as a table with examples."""
-    rows = [html.Tr([html.Td(html.Code(c["column"])), html.Td("required" if c["required"] else "optional"),
-                     html.Td([c["format"], html.Div(c["note"], className="text-muted")] if c["note"] else c["format"]),
-                     html.Td(html.Code(c["example"]))]) for c in columns]
-    table = dbc.Table([html.Thead(html.Tr([html.Th("Column"), html.Th(""), html.Th("Format"), html.Th("Example")])),
-                       html.Tbody(rows)], size="sm", bordered=False, className="small mb-0 admin-import-help")
+    rows = [
+        html.Tr(
+            [
+                html.Td(html.Code(c["column"])),
+                html.Td("required" if c["required"] else "optional"),
+                html.Td(
+                    [c["format"], html.Div(c["note"], className="text-muted")]
+                    if c["note"]
+                    else c["format"]
+                ),
+                html.Td(html.Code(c["example"])),
+            ]
+        )
+        for c in columns
+    ]
+    table = dbc.Table(
+        [
+            html.Thead(
+                html.Tr([html.Th("Column"), html.Th(""), html.Th("Format"), html.Th("Example")])
+            ),
+            html.Tbody(rows),
+        ],
+        size="sm",
+        bordered=False,
+        className="small mb-0 admin-import-help",
+    )
     return html.Div([html.P(description, className="small mb-2"), table])
 
 
 def layout(kinds: Sequence[tuple[str, str]], max_upload_mb: int, viewer: Viewer) -> html.Div:
     """The whole page; ``kinds`` are (value, label) pairs."""
-    form = dbc.Card(dbc.CardBody([
-        dbc.Row([
-            dbc.Col([dbc.Label("What does the file contain?", html_for=AdminImport.KIND),
-                     dcc.Dropdown(id=AdminImport.KIND, options=[{"value": v, "label": l} for v, l in kinds],
-                                  value=kinds[0][0], clearable=False)], md=5),
-            dbc.Col([dbc.Label("Template"), html.Div([
-                dbc.Button("CSV", id=AdminImport.TEMPLATE_CSV, size="sm", color="primary", outline=True,
-                           className="me-2", n_clicks=0),
-                dbc.Button("Excel", id=AdminImport.TEMPLATE_XLSX, size="sm", color="primary", outline=True,
-                           n_clicks=0),
-                dcc.Download(id=AdminImport.TEMPLATE_DOWNLOAD)])], md=3),
-        ], className="mb-3"),
-        dcc.Upload(id=AdminImport.UPLOAD, multiple=False, className="admin-import-upload",
-                   children=html.Div(["Drag a file here or ", html.A("choose one", href="#"),
-                                      html.Div(f"CSV (UTF-8), Excel .xlsx or Parquet — up to {max_upload_mb} MB",
-                                               className="small text-muted")]),
-                   style={"border": "1px dashed #888", "borderRadius": "6px", "padding": "1.25rem",
-                          "textAlign": "center", "cursor": "pointer"}),
-        html.Div(id=AdminImport.FILE_INFO, className="small mt-2"),
-        html.Div([dbc.Button("Validate only", id=AdminImport.VALIDATE, color="secondary", className="me-2",
-                             n_clicks=0),
-                  dbc.Button("Import", id=AdminImport.IMPORT, color="primary", n_clicks=0)], className="mt-3"),
-        dbc.Alert(id=AdminImport.MESSAGE, is_open=False, color="warning", className="small mt-3 mb-0"),
-        html.Div([dbc.Progress(id=AdminImport.PROGRESS, value=0, striped=True, className="mt-3"),
-                  html.Div(id=AdminImport.STATUS, className="small text-muted mt-1")]),
-    ]), className="mb-3")
-    rules = html.Ul([
-        html.Li("Row 1 holds the column names; row numbers in the error report count it, as a spreadsheet does."),
-        html.Li("A file is imported completely or not at all: one invalid row and nothing changes."),
-        html.Li("Re-importing a file updates the same records instead of adding copies."),
-        html.Li("Cells starting with =, +, - or @ (spreadsheet formulas) are refused."),
-    ], className="small mb-0")
-    return html.Div([
-        html.H3("Import data", className="mb-3"),
-        dbc.Row([
-            dbc.Col([form, html.Div(id=AdminImport.RESULT)], lg=7),
-            dbc.Col(dbc.Card([dbc.CardHeader("Columns of this kind"),
-                              dbc.CardBody([html.Div(id=AdminImport.HELP), html.Hr(), rules])],
-                             className="mb-3"), lg=5),
-        ]),
-        html.Div(data_grid(AdminImport.GRID_NAME, ERROR_COLUMNS, title="Error report", height=380,
-                           currency=viewer.currency, can_download=viewer.can_download), id=AdminImport.ERRORS, style={"display": "none"}),
-        dbc.Card([dbc.CardHeader("Recent imports"), dbc.CardBody(html.Div(id=AdminImport.RECENT))]),
-        dcc.Store(id=AdminImport.RUN_STORE),
-        dcc.Interval(id=AdminImport.INTERVAL, interval=POLL_MS, disabled=True),
-    ], className="admin-import")
+    form = dbc.Card(
+        dbc.CardBody(
+            [
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            [
+                                dbc.Label("What does the file contain?", html_for=AdminImport.KIND),
+                                dcc.Dropdown(
+                                    id=AdminImport.KIND,
+                                    options=[{"value": v, "label": l} for v, l in kinds],
+                                    value=kinds[0][0],
+                                    clearable=False,
+                                ),
+                            ],
+                            md=5,
+                        ),
+                        dbc.Col(
+                            [
+                                dbc.Label("Template"),
+                                html.Div(
+                                    [
+                                        dbc.Button(
+                                            "CSV",
+                                            id=AdminImport.TEMPLATE_CSV,
+                                            size="sm",
+                                            color="primary",
+                                            outline=True,
+                                            className="me-2",
+                                            n_clicks=0,
+                                        ),
+                                        dbc.Button(
+                                            "Excel",
+                                            id=AdminImport.TEMPLATE_XLSX,
+                                            size="sm",
+                                            color="primary",
+                                            outline=True,
+                                            n_clicks=0,
+                                        ),
+                                        dcc.Download(id=AdminImport.TEMPLATE_DOWNLOAD),
+                                    ]
+                                ),
+                            ],
+                            md=3,
+                        ),
+                    ],
+                    className="mb-3",
+                ),
+                dcc.Upload(
+                    id=AdminImport.UPLOAD,
+                    multiple=False,
+                    className="admin-import-upload",
+                    children=html.Div(
+                        [
+                            "Drag a file here or ",
+                            html.A("choose one", href="#"),
+                            html.Div(
+                                f"CSV (UTF-8), Excel .xlsx or Parquet — up to {max_upload_mb} MB",
+                                className="small text-muted",
+                            ),
+                        ]
+                    ),
+                    style={
+                        "border": "1px dashed #888",
+                        "borderRadius": "6px",
+                        "padding": "1.25rem",
+                        "textAlign": "center",
+                        "cursor": "pointer",
+                    },
+                ),
+                html.Div(id=AdminImport.FILE_INFO, className="small mt-2"),
+                html.Div(
+                    [
+                        dbc.Button(
+                            "Validate only",
+                            id=AdminImport.VALIDATE,
+                            color="secondary",
+                            className="me-2",
+                            n_clicks=0,
+                        ),
+                        dbc.Button("Import", id=AdminImport.IMPORT, color="primary", n_clicks=0),
+                    ],
+                    className="mt-3",
+                ),
+                dbc.Alert(
+                    id=AdminImport.MESSAGE,
+                    is_open=False,
+                    color="warning",
+                    className="small mt-3 mb-0",
+                ),
+                html.Div(
+                    [
+                        dbc.Progress(
+                            id=AdminImport.PROGRESS, value=0, striped=True, className="mt-3"
+                        ),
+                        html.Div(id=AdminImport.STATUS, className="small text-muted mt-1"),
+                    ]
+                ),
+            ]
+        ),
+        className="mb-3",
+    )
+    rules = html.Ul(
+        [
+            html.Li(
+                "Row 1 holds the column names; row numbers in the error report count it, as a "
+                "spreadsheet does."
+            ),
+            html.Li(
+                "A file is imported completely or not at all: one invalid row and nothing changes."
+            ),
+            html.Li("Re-importing a file updates the same records instead of adding copies."),
+            html.Li("Cells starting with =, +, - or @ (spreadsheet formulas) are refused."),
+        ],
+        className="small mb-0",
+    )
+    return html.Div(
+        [
+            html.H3("Import data", className="mb-3"),
+            dbc.Row(
+                [
+                    dbc.Col([form, html.Div(id=AdminImport.RESULT)], lg=7),
+                    dbc.Col(
+                        dbc.Card(
+                            [
+                                dbc.CardHeader("Columns of this kind"),
+                                dbc.CardBody([html.Div(id=AdminImport.HELP), html.Hr(), rules]),
+                            ],
+                            className="mb-3",
+                        ),
+                        lg=5,
+                    ),
+                ]
+            ),
+            html.Div(
+                data_grid(
+                    AdminImport.GRID_NAME,
+                    ERROR_COLUMNS,
+                    title="Error report",
+                    height=380,
+                    currency=viewer.currency,
+                    can_download=viewer.can_download,
+                ),
+                id=AdminImport.ERRORS,
+                style={"display": "none"},
+            ),
+            dbc.Card(
+                [dbc.CardHeader("Recent imports"), dbc.CardBody(html.Div(id=AdminImport.RECENT))]
+            ),
+            dcc.Store(id=AdminImport.RUN_STORE),
+            dcc.Interval(id=AdminImport.INTERVAL, interval=POLL_MS, disabled=True),
+        ],
+        className="admin-import",
+    )
 
 
 def file_info(filename: str | None, size: int) -> Any:
@@ -96,7 +232,9 @@ def progress_state(run: Mapping[str, Any] | None) -> tuple[int, str, str]:
     percent = round((run.get("progress") or 0) * 100)
     if run["finished"]:
         return 100, "done", f"{'Validation' if run['dry_run'] else 'Import'} #{run['id']} finished."
-    phase = run.get("phase") or ("waiting for another import to finish" if run["status"] == "queued" else "starting")
+    phase = run.get("phase") or (
+        "waiting for another import to finish" if run["status"] == "queued" else "starting"
+    )
     return percent, f"{percent} %", f"{run['file_name']}: {phase} …"
 
 
@@ -104,11 +242,24 @@ def result_view(run: Mapping[str, Any] | None) -> Any:
     if run is None or not run["finished"]:
         return None
     mode = "Validation" if run["dry_run"] else "Import"
-    facts = (f"{run['rows_total']:,} rows · {run['rows_ok']:,} valid · {run['rows_failed']:,} with errors"
-             + (f" · {run['inserted']:,} new · {run['updated']:,} updated" if run["status"] == "succeeded" else ""))
-    return dbc.Alert([html.Strong(f"{mode} of {run['file_name']} ({run['kind']}): {run['status']}. "),
-                      html.Span(run.get("message") or ""), html.Div(facts, className="small mt-1")],
-                     color=STATUS_COLORS.get(run["status"], "secondary"), className="admin-import-result")
+    facts = (
+        f"{run['rows_total']:,} rows · {run['rows_ok']:,} valid · {run['rows_failed']:,} with "
+        "errors"
+        + (
+            f" · {run['inserted']:,} new · {run['updated']:,} updated"
+            if run["status"] == "succeeded"
+            else ""
+        )
+    )
+    return dbc.Alert(
+        [
+            html.Strong(f"{mode} of {run['file_name']} ({run['kind']}): {run['status']}. "),
+            html.Span(run.get("message") or ""),
+            html.Div(facts, className="small mt-1"),
+        ],
+        color=STATUS_COLORS.get(run["status"], "secondary"),
+        className="admin-import-result",
+    )
 
 
 def error_rows(run: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -118,14 +269,47 @@ def error_rows(run: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 def recent_table(runs: Sequence[Mapping[str, Any]], tz: str) -> Any:
     if not runs:
         return html.Div("No imports yet.", className="small text-muted")
-    head = html.Thead(html.Tr([html.Th(h) for h in
-                               ("Started", "By", "File", "Kind", "Mode", "Status", "Rows", "Errors", "New", "Updated")]))
-    body = [html.Tr([
-        html.Td(local_time(r["started_at"], tz)), html.Td(r.get("actor") or "—"), html.Td(r["file_name"]),
-        html.Td(r["kind"]), html.Td("validate" if r["dry_run"] else "import"),
-        html.Td(dbc.Badge(r["status"], color=STATUS_COLORS.get(r["status"], "secondary"))),
-        html.Td(f"{r['rows_total']:,}"), html.Td(f"{r['rows_failed']:,}"),
-        html.Td(f"{r['inserted']:,}"), html.Td(f"{r['updated']:,}"),
-    ], **{"data-run": str(r["id"])}) for r in runs]
-    return dbc.Table([head, html.Tbody(body)], size="sm", hover=True, responsive=True,
-                     className="small mb-0 admin-import-recent")
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th(h)
+                for h in (
+                    "Started",
+                    "By",
+                    "File",
+                    "Kind",
+                    "Mode",
+                    "Status",
+                    "Rows",
+                    "Errors",
+                    "New",
+                    "Updated",
+                )
+            ]
+        )
+    )
+    body = [
+        html.Tr(
+            [
+                html.Td(local_time(r["started_at"], tz)),
+                html.Td(r.get("actor") or "—"),
+                html.Td(r["file_name"]),
+                html.Td(r["kind"]),
+                html.Td("validate" if r["dry_run"] else "import"),
+                html.Td(dbc.Badge(r["status"], color=STATUS_COLORS.get(r["status"], "secondary"))),
+                html.Td(f"{r['rows_total']:,}"),
+                html.Td(f"{r['rows_failed']:,}"),
+                html.Td(f"{r['inserted']:,}"),
+                html.Td(f"{r['updated']:,}"),
+            ],
+            **{"data-run": str(r["id"])},
+        )
+        for r in runs
+    ]
+    return dbc.Table(
+        [head, html.Tbody(body)],
+        size="sm",
+        hover=True,
+        responsive=True,
+        className="small mb-0 admin-import-recent",
+    )

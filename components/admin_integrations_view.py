@@ -2,6 +2,7 @@
 
 Everything shown is plain text: URLs and messages come from admins and remote servers.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -16,8 +17,16 @@ from bi_app.monitoring.health import CheckResult
 from components.ids import AdminIntegrations as Ids
 
 SERVICE_FIELDS = ("name", "url", "expected_status", "timeout_s", "auth_env")
-CHANNEL_FIELDS = ("channel", "kind", "url", "auth_header_name", "auth_header_value", "clear_auth",
-                  "timeout_s", "enabled")
+CHANNEL_FIELDS = (
+    "channel",
+    "kind",
+    "url",
+    "auth_header_name",
+    "auth_header_value",
+    "clear_auth",
+    "timeout_s",
+    "enabled",
+)
 STATUS_COLORS = {"healthy": "success", "degraded": "warning", "unhealthy": "danger"}
 EMPTY_SERVICE = {"name": "", "url": "", "expected_status": 200, "timeout_s": 5, "auth_env": ""}
 
@@ -31,52 +40,119 @@ def _auth_env_cell(row: ServiceRow) -> Any:
         return html.Span("header in settings", className="small text-body-secondary")
     if not row.auth_env:
         return "—"
-    state = dbc.Badge("set" if row.auth_env_set else "not set",
-                      color="success" if row.auth_env_set else "warning", className="ms-1")
+    state = dbc.Badge(
+        "set" if row.auth_env_set else "not set",
+        color="success" if row.auth_env_set else "warning",
+        className="ms-1",
+    )
     return [html.Code(row.auth_env, className="small"), state]
 
 
 def _service_actions(row: ServiceRow) -> list:
-    check = dbc.Button("Check now", id=Ids.service_check(row.name), size="sm", color="primary",
-                       outline=True, n_clicks=0, className="me-1 admin-integrations-check")
+    check = dbc.Button(
+        "Check now",
+        id=Ids.service_check(row.name),
+        size="sm",
+        color="primary",
+        outline=True,
+        n_clicks=0,
+        className="me-1 admin-integrations-check",
+    )
     if row.read_only or row.id is None:
         return [check]
-    return [check,
-            dbc.Button("Edit", id=Ids.service_edit(row.id), size="sm", color="secondary", outline=True,
-                       n_clicks=0, className="me-1"),
-            dbc.Button("Disable" if row.enabled else "Enable", id=Ids.service_toggle(row.id), size="sm",
-                       color="secondary", outline=True, n_clicks=0, className="me-1"),
-            dbc.Button("Delete", id=Ids.service_delete(row.id), size="sm", color="danger", outline=True,
-                       n_clicks=0)]
+    return [
+        check,
+        dbc.Button(
+            "Edit",
+            id=Ids.service_edit(row.id),
+            size="sm",
+            color="secondary",
+            outline=True,
+            n_clicks=0,
+            className="me-1",
+        ),
+        dbc.Button(
+            "Disable" if row.enabled else "Enable",
+            id=Ids.service_toggle(row.id),
+            size="sm",
+            color="secondary",
+            outline=True,
+            n_clicks=0,
+            className="me-1",
+        ),
+        dbc.Button(
+            "Delete",
+            id=Ids.service_delete(row.id),
+            size="sm",
+            color="danger",
+            outline=True,
+            n_clicks=0,
+        ),
+    ]
 
 
 def services_table(rows: Sequence[ServiceRow]) -> Any:
     if not rows:
-        return html.P("No external services are monitored yet. Add one below.", className="text-body-secondary")
-    header = ["Name", "URL", "Expected", "Timeout", "Auth env var", "Enabled", "Source", "", "Last check"]
-    body = [html.Tr([
-        html.Td(row.name, className="fw-semibold"),
-        html.Td(html.Code(row.url, className="small text-break")),
-        html.Td(str(row.expected_status)),
-        html.Td(f"{row.timeout_s:g} s"),
-        html.Td(_auth_env_cell(row)),
-        html.Td(_yes_no(row.enabled)),
-        html.Td(dbc.Badge("settings (read-only)", color="info") if row.read_only
-                else dbc.Badge("admin", color="light", text_color="dark")),
-        html.Td(_service_actions(row), className="text-nowrap"),
-        html.Td(html.Div(id=Ids.service_result(row.name), className="small")),
-    ], className="admin-integrations-service", **{"data-service": row.name}) for row in rows]
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)],
-                     hover=True, size="sm", responsive=True, className="align-middle")
+        return html.P(
+            "No external services are monitored yet. Add one below.",
+            className="text-body-secondary",
+        )
+    header = [
+        "Name",
+        "URL",
+        "Expected",
+        "Timeout",
+        "Auth env var",
+        "Enabled",
+        "Source",
+        "",
+        "Last check",
+    ]
+    body = [
+        html.Tr(
+            [
+                html.Td(row.name, className="fw-semibold"),
+                html.Td(html.Code(row.url, className="small text-break")),
+                html.Td(str(row.expected_status)),
+                html.Td(f"{row.timeout_s:g} s"),
+                html.Td(_auth_env_cell(row)),
+                html.Td(_yes_no(row.enabled)),
+                html.Td(
+                    dbc.Badge("settings (read-only)", color="info")
+                    if row.read_only
+                    else dbc.Badge("admin", color="light", text_color="dark")
+                ),
+                html.Td(_service_actions(row), className="text-nowrap"),
+                html.Td(html.Div(id=Ids.service_result(row.name), className="small")),
+            ],
+            className="admin-integrations-service",
+            **{"data-service": row.name},
+        )
+        for row in rows
+    ]
+    return dbc.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)],
+        hover=True,
+        size="sm",
+        responsive=True,
+        className="align-middle",
+    )
 
 
 def check_result(result: CheckResult) -> html.Div:
     """Status, HTTP code and latency of one "Check now", with the error when there is one."""
     code = result.detail.get("status_code")
-    parts = [dbc.Badge(result.status, color=STATUS_COLORS.get(result.status, "secondary"),
-                       className="me-1 admin-integrations-check-status")]
-    facts = [f"HTTP {code}" if code is not None else None,
-             f"{result.latency_ms:.0f} ms" if result.latency_ms is not None else None]
+    parts = [
+        dbc.Badge(
+            result.status,
+            color=STATUS_COLORS.get(result.status, "secondary"),
+            className="me-1 admin-integrations-check-status",
+        )
+    ]
+    facts = [
+        f"HTTP {code}" if code is not None else None,
+        f"{result.latency_ms:.0f} ms" if result.latency_ms is not None else None,
+    ]
     parts.append(html.Span(" · ".join(f for f in facts if f)))
     if result.error:
         parts.append(html.Div(result.error, className="text-danger"))
@@ -84,60 +160,139 @@ def check_result(result: CheckResult) -> html.Div:
 
 
 def _input(field: str, label: str, help_text: str, md: int = 4, **kwargs: Any) -> dbc.Col:
-    return dbc.Col([
-        dbc.Label(label, className="small mb-1"),
-        dbc.Input(id=Ids.service_field(field), invalid=False, size="sm", **kwargs),
-        html.Div(id=Ids.service_feedback(field), className="invalid-feedback d-block"),
-        dbc.FormText(help_text, className="small"),
-    ], md=md, className="mb-2")
+    return dbc.Col(
+        [
+            dbc.Label(label, className="small mb-1"),
+            dbc.Input(id=Ids.service_field(field), invalid=False, size="sm", **kwargs),
+            html.Div(id=Ids.service_feedback(field), className="invalid-feedback d-block"),
+            dbc.FormText(help_text, className="small"),
+        ],
+        md=md,
+        className="mb-2",
+    )
 
 
 def service_form() -> dbc.Card:
-    return dbc.Card(dbc.CardBody([
-        html.H3("Add a service", id=Ids.SERVICE_FORM_TITLE, className="h6"),
-        dbc.Row([
-            _input("name", "Name", "lowercase letters, digits, _ - .", type="text", maxLength=64,
-                   value="", placeholder="e.g. payments"),
-            _input("url", "URL", "http:// or https:// only", md=8, type="text", maxLength=500, value="",
-                   placeholder="e.g. https://payments.internal/health"),
-            _input("expected_status", "Expected status", "100–599", type="number", value=200, step=1),
-            _input("timeout_s", "Timeout (s)", "0.5–20 seconds", type="number", value=5, step=0.5),
-            _input("auth_env", "Auth env var name (optional)",
-                   "the NAME of a variable holding 'Header-Name: value'; the value is never stored",
-                   type="text", maxLength=128, value="", placeholder="e.g. PAYMENTS_AUTH"),
-        ]),
-        dbc.Button("Save service", id=Ids.SERVICE_SAVE, color="primary", size="sm", n_clicks=0, className="me-2"),
-        dbc.Button("New", id=Ids.SERVICE_NEW, color="secondary", outline=True, size="sm", n_clicks=0),
-        dcc.Store(id=Ids.SERVICE_EDIT_STORE, data=None),
-    ]), className="mb-3")
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H3("Add a service", id=Ids.SERVICE_FORM_TITLE, className="h6"),
+                dbc.Row(
+                    [
+                        _input(
+                            "name",
+                            "Name",
+                            "lowercase letters, digits, _ - .",
+                            type="text",
+                            maxLength=64,
+                            value="",
+                            placeholder="e.g. payments",
+                        ),
+                        _input(
+                            "url",
+                            "URL",
+                            "http:// or https:// only",
+                            md=8,
+                            type="text",
+                            maxLength=500,
+                            value="",
+                            placeholder="e.g. https://payments.internal/health",
+                        ),
+                        _input(
+                            "expected_status",
+                            "Expected status",
+                            "100–599",
+                            type="number",
+                            value=200,
+                            step=1,
+                        ),
+                        _input(
+                            "timeout_s",
+                            "Timeout (s)",
+                            "0.5–20 seconds",
+                            type="number",
+                            value=5,
+                            step=0.5,
+                        ),
+                        _input(
+                            "auth_env",
+                            "Auth env var name (optional)",
+                            "the NAME of a variable holding 'Header-Name: value'; the value is "
+                            "never stored",
+                            type="text",
+                            maxLength=128,
+                            value="",
+                            placeholder="e.g. PAYMENTS_AUTH",
+                        ),
+                    ]
+                ),
+                dbc.Button(
+                    "Save service",
+                    id=Ids.SERVICE_SAVE,
+                    color="primary",
+                    size="sm",
+                    n_clicks=0,
+                    className="me-2",
+                ),
+                dbc.Button(
+                    "New",
+                    id=Ids.SERVICE_NEW,
+                    color="secondary",
+                    outline=True,
+                    size="sm",
+                    n_clicks=0,
+                ),
+                dcc.Store(id=Ids.SERVICE_EDIT_STORE, data=None),
+            ]
+        ),
+        className="mb-3",
+    )
 
 
 def service_form_values(row: ServiceRow | None) -> tuple[list[Any], str, int | None]:
-    """Values for the form's fields (in :data:`SERVICE_FIELDS` order), its title and the id edited."""
+    """Values for the form's fields (in :data:`SERVICE_FIELDS` order),
+    its title and the id edited."""
     if row is None:
         return [EMPTY_SERVICE[f] for f in SERVICE_FIELDS], "Add a service", None
-    values = {"name": row.name, "url": row.url, "expected_status": row.expected_status,
-              "timeout_s": row.timeout_s, "auth_env": row.auth_env or ""}
+    values = {
+        "name": row.name,
+        "url": row.url,
+        "expected_status": row.expected_status,
+        "timeout_s": row.timeout_s,
+        "auth_env": row.auth_env or "",
+    }
     return [values[f] for f in SERVICE_FIELDS], f"Edit service {row.name}", row.id
 
 
-def field_feedback(errors: Mapping[str, str], fields: Sequence[str]) -> tuple[list[bool], list[str]]:
+def field_feedback(
+    errors: Mapping[str, str], fields: Sequence[str]
+) -> tuple[list[bool], list[str]]:
     """Per field (in order): whether it is invalid, and its message."""
     return [f in errors for f in fields], [errors.get(f, "") for f in fields]
 
 
 def delete_modal() -> html.Div:
-    return html.Div([
-        dbc.Modal([
-            dbc.ModalHeader(dbc.ModalTitle("Delete service?")),
-            dbc.ModalBody(id=Ids.DELETE_TEXT),
-            dbc.ModalFooter([
-                dbc.Button("Cancel", id=Ids.DELETE_CANCEL, color="secondary", n_clicks=0),
-                dbc.Button("Delete", id=Ids.DELETE_CONFIRM, color="danger", n_clicks=0),
-            ]),
-        ], id=Ids.DELETE_MODAL, is_open=False),
-        dcc.Store(id=Ids.DELETE_STORE, data=None),
-    ])
+    return html.Div(
+        [
+            dbc.Modal(
+                [
+                    dbc.ModalHeader(dbc.ModalTitle("Delete service?")),
+                    dbc.ModalBody(id=Ids.DELETE_TEXT),
+                    dbc.ModalFooter(
+                        [
+                            dbc.Button(
+                                "Cancel", id=Ids.DELETE_CANCEL, color="secondary", n_clicks=0
+                            ),
+                            dbc.Button("Delete", id=Ids.DELETE_CONFIRM, color="danger", n_clicks=0),
+                        ]
+                    ),
+                ],
+                id=Ids.DELETE_MODAL,
+                is_open=False,
+            ),
+            dcc.Store(id=Ids.DELETE_STORE, data=None),
+        ]
+    )
 
 
 def delete_question(name: str) -> str:
@@ -146,37 +301,91 @@ def delete_question(name: str) -> str:
 
 # --- channel sources -------------------------------------------------------------------------
 
+
 def channels_table(rows: Sequence[ChannelRow]) -> Any:
-    header = ["Channel", "Serving now", "HTTP JSON URL", "Auth header", "Timeout", "Enabled", "", "Test result"]
+    header = [
+        "Channel",
+        "Serving now",
+        "HTTP JSON URL",
+        "Auth header",
+        "Timeout",
+        "Enabled",
+        "",
+        "Test result",
+    ]
     body = []
     for row in rows:
-        serving = dbc.Badge("HTTP JSON" if row.serving == "http" else "built-in demo",
-                            color="primary" if row.serving == "http" else "secondary")
-        body.append(html.Tr([
-            html.Td(row.channel, className="fw-semibold"),
-            html.Td(serving),
-            html.Td(html.Code(row.url, className="small text-break") if row.url else "—"),
-            html.Td(row.auth_display, className="small"),
-            html.Td(f"{row.timeout_s:g} s" if row.timeout_s is not None else "—"),
-            html.Td(_yes_no(row.enabled) if row.configured else "—"),
-            html.Td([dbc.Button("Edit", id=Ids.channel_edit(row.channel), size="sm", color="secondary",
-                                outline=True, n_clicks=0, className="me-1"),
-                     dbc.Button("Test", id=Ids.channel_test(row.channel), size="sm", color="primary",
-                                outline=True, n_clicks=0)], className="text-nowrap"),
-            html.Td(html.Div(id=Ids.channel_result(row.channel), className="small")),
-        ], className="admin-integrations-channel", **{"data-channel": row.channel}))
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)],
-                     hover=True, size="sm", responsive=True, className="align-middle")
+        serving = dbc.Badge(
+            "HTTP JSON" if row.serving == "http" else "built-in demo",
+            color="primary" if row.serving == "http" else "secondary",
+        )
+        body.append(
+            html.Tr(
+                [
+                    html.Td(row.channel, className="fw-semibold"),
+                    html.Td(serving),
+                    html.Td(html.Code(row.url, className="small text-break") if row.url else "—"),
+                    html.Td(row.auth_display, className="small"),
+                    html.Td(f"{row.timeout_s:g} s" if row.timeout_s is not None else "—"),
+                    html.Td(_yes_no(row.enabled) if row.configured else "—"),
+                    html.Td(
+                        [
+                            dbc.Button(
+                                "Edit",
+                                id=Ids.channel_edit(row.channel),
+                                size="sm",
+                                color="secondary",
+                                outline=True,
+                                n_clicks=0,
+                                className="me-1",
+                            ),
+                            dbc.Button(
+                                "Test",
+                                id=Ids.channel_test(row.channel),
+                                size="sm",
+                                color="primary",
+                                outline=True,
+                                n_clicks=0,
+                            ),
+                        ],
+                        className="text-nowrap",
+                    ),
+                    html.Td(html.Div(id=Ids.channel_result(row.channel), className="small")),
+                ],
+                className="admin-integrations-channel",
+                **{"data-channel": row.channel},
+            )
+        )
+    return dbc.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)],
+        hover=True,
+        size="sm",
+        responsive=True,
+        className="align-middle",
+    )
 
 
 def fetch_result(result: FetchResult) -> html.Div:
     """What one test fetch returned, or why it failed."""
-    head = dbc.Badge("ok" if result.ok else "failed", color="success" if result.ok else "danger", className="me-1")
+    head = dbc.Badge(
+        "ok" if result.ok else "failed",
+        color="success" if result.ok else "danger",
+        className="me-1",
+    )
     where = f"{result.kind} source, event {result.event_code}, {result.elapsed_ms:.0f} ms"
     if result.ok:
-        text = f"views {result.views:,} · clicks {result.clicks:,} · conversions {result.conversions:,} ({where})"
+        text = (
+            f"views {result.views:,} · clicks {result.clicks:,} · "
+            f"conversions {result.conversions:,} ({where})"
+        )
         return html.Div([head, html.Span(text)])
-    return html.Div([head, html.Span(f"({where})"), html.Div(result.error or "no answer", className="text-danger")])
+    return html.Div(
+        [
+            head,
+            html.Span(f"({where})"),
+            html.Div(result.error or "no answer", className="text-danger"),
+        ]
+    )
 
 
 def _channel_feedback(field: str) -> html.Div:
@@ -187,83 +396,221 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
     def label(text: str) -> dbc.Label:
         return dbc.Label(text, className="small mb-1")
 
-    return dbc.Card(dbc.CardBody([
-        html.H3("Configure a channel source", className="h6"),
-        dbc.Row([
-            dbc.Col([label("Channel"), dcc.Dropdown(id=Ids.channel_field("channel"), value=channels[0],
-                                                    options=list(channels), clearable=False),
-                     _channel_feedback("channel")], md=3, className="mb-2"),
-            dbc.Col([label("Source"), dbc.RadioItems(id=Ids.channel_field("kind"), value="http", inline=True,
-                                                     options=[{"label": "HTTP JSON", "value": "http"},
-                                                              {"label": "Built-in demo", "value": "demo"}]),
-                     _channel_feedback("kind")], md=3, className="mb-2"),
-            dbc.Col([label("URL ({event_id}, {event_code}, {channel} are filled in)"),
-                     dbc.Input(id=Ids.channel_field("url"), type="text", maxLength=500, value="", size="sm",
-                               placeholder="https://stats.example/{event_code}?channel={channel}"),
-                     _channel_feedback("url")], md=6, className="mb-2"),
-        ]),
-        dbc.Row([
-            dbc.Col([label("Auth header name"), dbc.Input(id=Ids.channel_field("auth_header_name"), type="text",
-                                                          maxLength=64, value="", size="sm",
-                                                          placeholder="Authorization"),
-                     _channel_feedback("auth_header_name")], md=3, className="mb-2"),
-            dbc.Col([label("Auth header value (write-only)"),
-                     dbc.Input(id=Ids.channel_field("auth_header_value"), type="password", maxLength=500,
-                               value="", size="sm", autoComplete="new-password",
-                               placeholder="empty keeps the stored value"),
-                     _channel_feedback("auth_header_value"),
-                     dbc.Checkbox(id=Ids.channel_field("clear_auth"), value=False,
-                                  label="remove the stored header", className="small")], md=3, className="mb-2"),
-            dbc.Col([label("Timeout (s)"), dbc.Input(id=Ids.channel_field("timeout_s"), type="number", value=10,
-                                                     step=0.5, size="sm"),
-                     _channel_feedback("timeout_s")], md=2, className="mb-2"),
-            dbc.Col([label("Enabled"), dbc.Switch(id=Ids.channel_field("enabled"), value=True,
-                                                  label="serve this channel from the URL")], md=4, className="mb-2"),
-        ]),
-        dbc.Button("Save channel source", id=Ids.CHANNEL_SAVE, color="primary", size="sm", n_clicks=0),
-    ]), className="mb-3")
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H3("Configure a channel source", className="h6"),
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            [
+                                label("Channel"),
+                                dcc.Dropdown(
+                                    id=Ids.channel_field("channel"),
+                                    value=channels[0],
+                                    options=list(channels),
+                                    clearable=False,
+                                ),
+                                _channel_feedback("channel"),
+                            ],
+                            md=3,
+                            className="mb-2",
+                        ),
+                        dbc.Col(
+                            [
+                                label("Source"),
+                                dbc.RadioItems(
+                                    id=Ids.channel_field("kind"),
+                                    value="http",
+                                    inline=True,
+                                    options=[
+                                        {"label": "HTTP JSON", "value": "http"},
+                                        {"label": "Built-in demo", "value": "demo"},
+                                    ],
+                                ),
+                                _channel_feedback("kind"),
+                            ],
+                            md=3,
+                            className="mb-2",
+                        ),
+                        dbc.Col(
+                            [
+                                label("URL ({event_id}, {event_code}, {channel} are filled in)"),
+                                dbc.Input(
+                                    id=Ids.channel_field("url"),
+                                    type="text",
+                                    maxLength=500,
+                                    value="",
+                                    size="sm",
+                                    placeholder="https://stats.example/{event_code}?channel={channel}",
+                                ),
+                                _channel_feedback("url"),
+                            ],
+                            md=6,
+                            className="mb-2",
+                        ),
+                    ]
+                ),
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            [
+                                label("Auth header name"),
+                                dbc.Input(
+                                    id=Ids.channel_field("auth_header_name"),
+                                    type="text",
+                                    maxLength=64,
+                                    value="",
+                                    size="sm",
+                                    placeholder="Authorization",
+                                ),
+                                _channel_feedback("auth_header_name"),
+                            ],
+                            md=3,
+                            className="mb-2",
+                        ),
+                        dbc.Col(
+                            [
+                                label("Auth header value (write-only)"),
+                                dbc.Input(
+                                    id=Ids.channel_field("auth_header_value"),
+                                    type="password",
+                                    maxLength=500,
+                                    value="",
+                                    size="sm",
+                                    autoComplete="new-password",
+                                    placeholder="empty keeps the stored value",
+                                ),
+                                _channel_feedback("auth_header_value"),
+                                dbc.Checkbox(
+                                    id=Ids.channel_field("clear_auth"),
+                                    value=False,
+                                    label="remove the stored header",
+                                    className="small",
+                                ),
+                            ],
+                            md=3,
+                            className="mb-2",
+                        ),
+                        dbc.Col(
+                            [
+                                label("Timeout (s)"),
+                                dbc.Input(
+                                    id=Ids.channel_field("timeout_s"),
+                                    type="number",
+                                    value=10,
+                                    step=0.5,
+                                    size="sm",
+                                ),
+                                _channel_feedback("timeout_s"),
+                            ],
+                            md=2,
+                            className="mb-2",
+                        ),
+                        dbc.Col(
+                            [
+                                label("Enabled"),
+                                dbc.Switch(
+                                    id=Ids.channel_field("enabled"),
+                                    value=True,
+                                    label="serve this channel from the URL",
+                                ),
+                            ],
+                            md=4,
+                            className="mb-2",
+                        ),
+                    ]
+                ),
+                dbc.Button(
+                    "Save channel source",
+                    id=Ids.CHANNEL_SAVE,
+                    color="primary",
+                    size="sm",
+                    n_clicks=0,
+                ),
+            ]
+        ),
+        className="mb-3",
+    )
 
 
 def channel_form_values(row: ChannelRow) -> list[Any]:
     """The form's values (in :data:`CHANNEL_FIELDS` order) for one channel; never the secret."""
-    values = {"channel": row.channel, "kind": "http" if row.configured else "demo", "url": row.url or "",
-              "auth_header_name": row.auth_header_name or "", "auth_header_value": "", "clear_auth": False,
-              "timeout_s": row.timeout_s if row.timeout_s is not None else 10, "enabled": row.enabled
-              if row.configured else True}
+    values = {
+        "channel": row.channel,
+        "kind": "http" if row.configured else "demo",
+        "url": row.url or "",
+        "auth_header_name": row.auth_header_name or "",
+        "auth_header_value": "",
+        "clear_auth": False,
+        "timeout_s": row.timeout_s if row.timeout_s is not None else 10,
+        "enabled": row.enabled if row.configured else True,
+    }
     return [values[f] for f in CHANNEL_FIELDS]
 
 
 def event_dropdown(events: Sequence[tuple[int, str]]) -> html.Div:
     options = [{"label": label, "value": event_id} for event_id, label in events]
-    return html.Div([
-        dbc.Label("Event for test fetches", className="small mb-1"),
-        dcc.Dropdown(id=Ids.CHANNEL_EVENT, options=options, value=options[0]["value"] if options else None,
-                     placeholder="No events yet" if not options else "Choose an event", clearable=False),
-    ], className="mb-2", style={"maxWidth": "32rem"})
+    return html.Div(
+        [
+            dbc.Label("Event for test fetches", className="small mb-1"),
+            dcc.Dropdown(
+                id=Ids.CHANNEL_EVENT,
+                options=options,
+                value=options[0]["value"] if options else None,
+                placeholder="No events yet" if not options else "Choose an event",
+                clearable=False,
+            ),
+        ],
+        className="mb-2",
+        style={"maxWidth": "32rem"},
+    )
 
 
-def layout(services: Sequence[ServiceRow], channels: Sequence[ChannelRow],
-                      channel_names: Sequence[str], events: Sequence[tuple[int, str]]) -> html.Div:
-    return html.Div([
-        html.H1("Integrations", className="app-page-title mb-1"),
-        html.P("External HTTP services watched by the health checks, and where each promotion channel's "
-               "statistics come from. Credentials stay in environment variables (services) or are "
-               "write-only (channel sources).", className="text-body-secondary small"),
-        html.H2("Monitored services", className="h5 mt-3"),
-        html.P("Services from BI_HEALTH_SERVICES are read-only here; change them in the settings.",
-               className="small text-body-secondary"),
-        dbc.Alert(id=Ids.SERVICE_MESSAGE, is_open=False, dismissable=True, className="py-2 small"),
-        html.Div(services_table(services), id=Ids.SERVICES_TABLE),
-        service_form(),
-        delete_modal(),
-        dcc.Store(id=Ids.SERVICES_VERSION_STORE, data=0),
-        html.H2("Channel sources", className="h5 mt-4"),
-        html.P("A channel without an enabled HTTP JSON source is served by the built-in demo data. "
-               "Test fetches once through the configured source (even while disabled) without touching "
-               "the live circuit breakers.", className="small text-body-secondary"),
-        event_dropdown(events),
-        dbc.Alert(id=Ids.CHANNEL_MESSAGE, is_open=False, dismissable=True, className="py-2 small"),
-        html.Div(channels_table(channels), id=Ids.CHANNELS_TABLE),
-        channel_form(channel_names),
-        dcc.Store(id=Ids.CHANNELS_VERSION_STORE, data=0),
-    ], className="app-page app-admin-integrations")
+def layout(
+    services: Sequence[ServiceRow],
+    channels: Sequence[ChannelRow],
+    channel_names: Sequence[str],
+    events: Sequence[tuple[int, str]],
+) -> html.Div:
+    return html.Div(
+        [
+            html.H1("Integrations", className="app-page-title mb-1"),
+            html.P(
+                "External HTTP services watched by the health checks, and where each promotion "
+                "channel's "
+                "statistics come from. Credentials stay in environment variables (services) or are "
+                "write-only (channel sources).",
+                className="text-body-secondary small",
+            ),
+            html.H2("Monitored services", className="h5 mt-3"),
+            html.P(
+                "Services from BI_HEALTH_SERVICES are read-only here; change them in the settings.",
+                className="small text-body-secondary",
+            ),
+            dbc.Alert(
+                id=Ids.SERVICE_MESSAGE, is_open=False, dismissable=True, className="py-2 small"
+            ),
+            html.Div(services_table(services), id=Ids.SERVICES_TABLE),
+            service_form(),
+            delete_modal(),
+            dcc.Store(id=Ids.SERVICES_VERSION_STORE, data=0),
+            html.H2("Channel sources", className="h5 mt-4"),
+            html.P(
+                "A channel without an enabled HTTP JSON source is served by the built-in demo "
+                "data. "
+                "Test fetches once through the configured source (even while disabled) without "
+                "touching "
+                "the live circuit breakers.",
+                className="small text-body-secondary",
+            ),
+            event_dropdown(events),
+            dbc.Alert(
+                id=Ids.CHANNEL_MESSAGE, is_open=False, dismissable=True, className="py-2 small"
+            ),
+            html.Div(channels_table(channels), id=Ids.CHANNELS_TABLE),
+            channel_form(channel_names),
+            dcc.Store(id=Ids.CHANNELS_VERSION_STORE, data=0),
+        ],
+        className="app-page app-admin-integrations",
+    )

@@ -1,8 +1,10 @@
 """Builders of the Admin → Jobs page: leader card, jobs table with "Run now", recent runs."""
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -10,8 +12,13 @@ from dash import dcc, html
 from components.format import to_local
 from components.ids import AdminJobs
 
-STATUS_COLORS = {"succeeded": "success", "failed": "danger", "timed_out": "danger",
-                 "running": "primary", "skipped": "warning"}
+STATUS_COLORS = {
+    "succeeded": "success",
+    "failed": "danger",
+    "timed_out": "danger",
+    "running": "primary",
+    "skipped": "warning",
+}
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -31,8 +38,11 @@ def duration_text(ms: int | None) -> str:
 def run_status_badge(status: str | None) -> Any:
     if not status:
         return html.Span("never run", className="text-muted small")
-    return dbc.Badge(status.replace("_", " "), color=STATUS_COLORS.get(status, "secondary"),
-                     className="admin-jobs-status")
+    return dbc.Badge(
+        status.replace("_", " "),
+        color=STATUS_COLORS.get(status, "secondary"),
+        className="admin-jobs-status",
+    )
 
 
 def error_text(error: str | None) -> Any:
@@ -42,26 +52,43 @@ def error_text(error: str | None) -> Any:
     head, _, rest = error.partition("\n")
     if not rest.strip():
         return html.Span(head, className="text-danger small")
-    return html.Details([html.Summary(head, className="text-danger small"),
-                         html.Pre(rest, className="small mb-0")])
+    return html.Details(
+        [html.Summary(head, className="text-danger small"), html.Pre(rest, className="small mb-0")]
+    )
 
 
 def leader_card(status: Mapping[str, Any], tz: str) -> dbc.Card:
     lead = status.get("leader")
     if lead:
-        body = [html.Strong(f"Leader: {lead['host']} (pid {lead['pid']})", className="admin-jobs-leader"),
-                html.Div(f"leading since {local_time(lead.get('since'), tz)} · last heartbeat "
-                         f"{local_time(lead.get('heartbeat_at'), tz)}", className="small text-muted")]
+        body = [
+            html.Strong(
+                f"Leader: {lead['host']} (pid {lead['pid']})", className="admin-jobs-leader"
+            ),
+            html.Div(
+                f"leading since {local_time(lead.get('since'), tz)} · last heartbeat "
+                f"{local_time(lead.get('heartbeat_at'), tz)}",
+                className="small text-muted",
+            ),
+        ]
     else:
-        body = [html.Strong("No scheduler leader", className="admin-jobs-leader text-danger"),
-                html.Div("No process with BI_SCHEDULER=on has reported recently; jobs are not running.",
-                         className="small text-muted")]
+        body = [
+            html.Strong("No scheduler leader", className="admin-jobs-leader text-danger"),
+            html.Div(
+                "No process with BI_SCHEDULER=on has reported recently; jobs are not running.",
+                className="small text-muted",
+            ),
+        ]
     nodes = status.get("nodes") or []
     body.append(html.Div(f"{len(nodes)} scheduler process(es) alive", className="small"))
     late = status.get("late_jobs") or []
     if late:
-        body.append(dbc.Alert([html.Div(f"{item['name']}: {item['reason']}") for item in late[:10]],
-                              color="warning", className="small py-2 mt-2 mb-0"))
+        body.append(
+            dbc.Alert(
+                [html.Div(f"{item['name']}: {item['reason']}") for item in late[:10]],
+                color="warning",
+                className="small py-2 mt-2 mb-0",
+            )
+        )
     return dbc.Card(dbc.CardBody(body), className="mb-3")
 
 
@@ -71,44 +98,99 @@ def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str, *, can_run: bool) -> 
         header.append("")
     rows = []
     for job in jobs:
-        cells = [html.Td([html.Div(job["name"], className="fw-semibold"),
-                          html.Div(job["description"], className="small text-muted")]),
-                 html.Td(job["trigger"]), html.Td(local_time(job["last_started_at"], tz)),
-                 html.Td(run_status_badge(job["last_status"])), html.Td(duration_text(job["last_duration_ms"])),
-                 html.Td(local_time(job["next_run"], tz)), html.Td(error_text(job["last_error"]))]
+        cells = [
+            html.Td(
+                [
+                    html.Div(job["name"], className="fw-semibold"),
+                    html.Div(job["description"], className="small text-muted"),
+                ]
+            ),
+            html.Td(job["trigger"]),
+            html.Td(local_time(job["last_started_at"], tz)),
+            html.Td(run_status_badge(job["last_status"])),
+            html.Td(duration_text(job["last_duration_ms"])),
+            html.Td(local_time(job["next_run"], tz)),
+            html.Td(error_text(job["last_error"])),
+        ]
         if can_run:
-            cells.append(html.Td(dbc.Button("Run now", id=AdminJobs.run_button(job["name"]), size="sm",
-                                            color="secondary", outline=True, n_clicks=0)))
+            cells.append(
+                html.Td(
+                    dbc.Button(
+                        "Run now",
+                        id=AdminJobs.run_button(job["name"]),
+                        size="sm",
+                        color="secondary",
+                        outline=True,
+                        n_clicks=0,
+                    )
+                )
+            )
         rows.append(html.Tr(cells, className="admin-jobs-row", **{"data-job": job["name"]}))
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)],
-                     hover=True, size="sm", responsive=True, className="admin-jobs-table")
+    return dbc.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)],
+        hover=True,
+        size="sm",
+        responsive=True,
+        className="admin-jobs-table",
+    )
 
 
 def runs_table(runs: Sequence[Mapping[str, Any]], tz: str) -> Any:
     if not runs:
         return html.P("No runs recorded yet.", className="text-muted")
-    header = ["Job", "Trigger", "Started", "Finished", "Result", "Duration", "Late", "Process", "Error"]
-    rows = [html.Tr([
-        html.Td(run["job_name"]), html.Td(run["trigger"] + (f" by {run['actor']}" if run.get("actor") else "")),
-        html.Td(local_time(run["started_at"], tz)), html.Td(local_time(run["finished_at"], tz)),
-        html.Td(run_status_badge(run["status"])), html.Td(duration_text(run["duration_ms"])),
-        html.Td(duration_text(run["late_ms"]) if run.get("late_ms") else ""),
-        html.Td(f"{run['host']}:{run['pid']}"), html.Td(error_text(run["error"])),
-    ], className="admin-jobs-run", **{"data-run": str(run["id"])}) for run in runs]
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)],
-                     size="sm", striped=True, responsive=True, className="admin-jobs-runs")
+    header = [
+        "Job",
+        "Trigger",
+        "Started",
+        "Finished",
+        "Result",
+        "Duration",
+        "Late",
+        "Process",
+        "Error",
+    ]
+    rows = [
+        html.Tr(
+            [
+                html.Td(run["job_name"]),
+                html.Td(run["trigger"] + (f" by {run['actor']}" if run.get("actor") else "")),
+                html.Td(local_time(run["started_at"], tz)),
+                html.Td(local_time(run["finished_at"], tz)),
+                html.Td(run_status_badge(run["status"])),
+                html.Td(duration_text(run["duration_ms"])),
+                html.Td(duration_text(run["late_ms"]) if run.get("late_ms") else ""),
+                html.Td(f"{run['host']}:{run['pid']}"),
+                html.Td(error_text(run["error"])),
+            ],
+            className="admin-jobs-run",
+            **{"data-run": str(run["id"])},
+        )
+        for run in runs
+    ]
+    return dbc.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)],
+        size="sm",
+        striped=True,
+        responsive=True,
+        className="admin-jobs-runs",
+    )
 
 
 def layout(refresh_ms: int) -> html.Div:
     """The page skeleton; the callbacks fill it on load and on every refresh tick."""
-    return html.Div([
-        html.H2("Jobs", className="h4 mb-3"),
-        dbc.Alert(id=AdminJobs.MESSAGE, is_open=False, dismissable=True, className="small py-2"),
-        html.Div(id=AdminJobs.LEADER),
-        html.H3("Scheduled jobs", className="h6 mt-2"),
-        html.Div(id=AdminJobs.JOBS_TABLE),
-        html.H3("Recent runs", className="h6 mt-4"),
-        html.Div(id=AdminJobs.RUNS_TABLE),
-        dcc.Store(id=AdminJobs.RUN_STORE),
-        dcc.Interval(id=AdminJobs.INTERVAL, interval=refresh_ms),
-    ], className="admin-jobs-page")
+    return html.Div(
+        [
+            html.H2("Jobs", className="h4 mb-3"),
+            dbc.Alert(
+                id=AdminJobs.MESSAGE, is_open=False, dismissable=True, className="small py-2"
+            ),
+            html.Div(id=AdminJobs.LEADER),
+            html.H3("Scheduled jobs", className="h6 mt-2"),
+            html.Div(id=AdminJobs.JOBS_TABLE),
+            html.H3("Recent runs", className="h6 mt-4"),
+            html.Div(id=AdminJobs.RUNS_TABLE),
+            dcc.Store(id=AdminJobs.RUN_STORE),
+            dcc.Interval(id=AdminJobs.INTERVAL, interval=refresh_ms),
+        ],
+        className="admin-jobs-page",
+    )

@@ -46,5 +46,6 @@ def chart_card(
 
 
 def column(card: Any, xl: int) -> dbc.Col:
-    """A card in a page's responsive grid: full width on small screens, ``xl`` of 12 on wide ones."""
+    """A card in a page's responsive grid: full width on small screens,
+    ``xl`` of 12 on wide ones."""
     return dbc.Col(card, xs=12, xl=xl, className="mb-3")

@@ -36,7 +36,8 @@ def toggle_selection(current: Sequence[str] | None, code: str) -> list[str]:
 def filter_chips(
     selected: Mapping[str, Sequence[str] | None], names: Mapping[str, Mapping[str, str]]
 ) -> list:
-    """One removable chip per active cross-filter (``dimension -> codes``), e.g. "Platform: Web ✕"."""
+    """One removable chip per active cross-filter (``dimension ->
+    codes``), e.g. "Platform: Web ✕"."""
     chips = []
     for dimension, label in CHIP_LABELS.items():
         codes = list(selected.get(dimension) or [])

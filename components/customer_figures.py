@@ -26,35 +26,73 @@ def _percent_card(k: Any) -> dbc.Card:
     arrow, colour = trend(k.change_pct)
     value = "n/a" if k.value is None else f"{k.value:.1%}"
     previous = "n/a" if k.previous is None else f"{k.previous:.1%}"
-    return dbc.Card(dbc.CardBody([
-        html.Div(k.label, className="app-kpi-label text-body-secondary small text-uppercase"),
-        html.Div(value, className="app-kpi-value fs-3 fw-semibold"),
-        html.Div([html.Span(f"{arrow} " if arrow else ""), html.Span(format_change(k.change_pct)),
-                  html.Span(" vs previous period", className="text-body-secondary")],
-                 className=f"app-kpi-delta small {colour}", title=f"Previous period: {previous}"),
-    ]), className="app-kpi-card h-100 shadow-sm", id={"type": "customers-kpi-card", "index": k.key})
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(
+                    k.label, className="app-kpi-label text-body-secondary small text-uppercase"
+                ),
+                html.Div(value, className="app-kpi-value fs-3 fw-semibold"),
+                html.Div(
+                    [
+                        html.Span(f"{arrow} " if arrow else ""),
+                        html.Span(format_change(k.change_pct)),
+                        html.Span(" vs previous period", className="text-body-secondary"),
+                    ],
+                    className=f"app-kpi-delta small {colour}",
+                    title=f"Previous period: {previous}",
+                ),
+            ]
+        ),
+        className="app-kpi-card h-100 shadow-sm",
+        id={"type": "customers-kpi-card", "index": k.key},
+    )
 
 
 def kpi_cards(kpis: Sequence[Any], currency: str) -> list[dbc.Col]:
     """One card per KPI; rates show as percentages, the rest like the Overview's cards."""
-    cards = [_percent_card(k) if k.kind == "percent"
-             else kpi_card(k, currency, {"type": "customers-kpi-card", "index": k.key}) for k in kpis]
+    cards = [
+        _percent_card(k)
+        if k.kind == "percent"
+        else kpi_card(k, currency, {"type": "customers-kpi-card", "index": k.key})
+        for k in kpis
+    ]
     return [dbc.Col(c, xs=12, sm=6, xl=3, className="mb-3") for c in cards]
 
 
 def segment_figure(summary: pd.DataFrame, currency: str, selected: str | None = None) -> go.Figure:
-    """Customers per segment; the hover adds revenue and both shares. A bar click filters the list."""
+    """Customers per segment; the hover adds revenue and both shares. A
+    bar click filters the list."""
     if summary.empty or int(summary["customers"].sum()) == 0:
         return empty_figure(NO_STATS)
     labels = [SEGMENT_LABELS[s] for s in summary["segment"]]
-    hover = [f"{format_count(n)} customers ({cs:.1%})<br>{format_money(r, currency)} lifetime revenue ({rs:.1%})"
-             for n, cs, r, rs in zip(summary["customers"], summary["customer_share"],
-                                     summary["revenue_cents"], summary["revenue_share"])]
-    colors = [SEGMENT_COLORS[s] if selected in (None, s) else "rgba(128,128,128,0.35)" for s in summary["segment"]]
-    fig = go.Figure(go.Bar(x=labels, y=summary["customers"], customdata=list(summary["segment"]),
-                           marker={"color": colors}, hovertext=hover, hoverinfo="text",
-                           text=[f"{s:.0%} of revenue" for s in summary["revenue_share"]],
-                           textposition="outside", cliponaxis=False))
+    hover = [
+        f"{format_count(n)} customers ({cs:.1%})<br>{format_money(r, currency)} lifetime revenue "
+        f"({rs:.1%})"
+        for n, cs, r, rs in zip(
+            summary["customers"],
+            summary["customer_share"],
+            summary["revenue_cents"],
+            summary["revenue_share"],
+        )
+    ]
+    colors = [
+        SEGMENT_COLORS[s] if selected in (None, s) else "rgba(128,128,128,0.35)"
+        for s in summary["segment"]
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=summary["customers"],
+            customdata=list(summary["segment"]),
+            marker={"color": colors},
+            hovertext=hover,
+            hoverinfo="text",
+            text=[f"{s:.0%} of revenue" for s in summary["revenue_share"]],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    )
     fig.update_layout(**base_layout(showlegend=False, clickmode="event"))
     return fig
 
@@ -66,16 +104,36 @@ def segment_trend_figure(trend_df: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for segment in SEGMENTS:
         part = trend_df[trend_df["segment"] == segment]
-        fig.add_trace(go.Bar(x=list(part["month"]), y=part["customers"], name=SEGMENT_LABELS[segment],
-                             marker={"color": SEGMENT_COLORS[segment]},
-                             hovertemplate="%{x|%B %Y}: %{y:,} " + SEGMENT_LABELS[segment] + "<extra></extra>"))
-    fig.update_layout(**base_layout(barmode="stack", xaxis={"gridcolor": GRID_COLOR, "tickformat": "%b %Y"}))
+        fig.add_trace(
+            go.Bar(
+                x=list(part["month"]),
+                y=part["customers"],
+                name=SEGMENT_LABELS[segment],
+                marker={"color": SEGMENT_COLORS[segment]},
+                hovertemplate="%{x|%B %Y}: %{y:,} " + SEGMENT_LABELS[segment] + "<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        **base_layout(barmode="stack", xaxis={"gridcolor": GRID_COLOR, "tickformat": "%b %Y"})
+    )
     return fig
 
 
 def _heatmap(z: Any, x: list, y: list, text: Any, hover: str, **layout: Any) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, text=text, texttemplate="%{text}", colorscale=HEAT,
-                               showscale=False, hovertemplate=hover + "<extra></extra>", xgap=2, ygap=2))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=x,
+            y=y,
+            text=text,
+            texttemplate="%{text}",
+            colorscale=HEAT,
+            showscale=False,
+            hovertemplate=hover + "<extra></extra>",
+            xgap=2,
+            ygap=2,
+        )
+    )
     fig.update_layout(**base_layout(**layout))
     return fig
 
@@ -86,10 +144,15 @@ def movement_figure(matrix: pd.DataFrame, start: dt.date, end: dt.date) -> go.Fi
         return empty_figure(NO_STATS)
     rows = [SEGMENT_LABELS[s] for s in matrix.index]
     cols = [SEGMENT_LABELS[s] for s in matrix.columns]
-    return _heatmap(matrix.to_numpy(), cols, rows, [[f"{v:,}" for v in r] for r in matrix.to_numpy()],
-                    "%{z:,} customers: %{y} → %{x}",
-                    xaxis={"title": {"text": f"Segment at the end of {end:%b %Y}"}, "side": "bottom"},
-                    yaxis={"title": {"text": f"Before {start:%b %Y}"}, "autorange": "reversed"})
+    return _heatmap(
+        matrix.to_numpy(),
+        cols,
+        rows,
+        [[f"{v:,}" for v in r] for r in matrix.to_numpy()],
+        "%{z:,} customers: %{y} → %{x}",
+        xaxis={"title": {"text": f"Segment at the end of {end:%b %Y}"}, "side": "bottom"},
+        yaxis={"title": {"text": f"Before {start:%b %Y}"}, "autorange": "reversed"},
+    )
 
 
 def cohort_figure(table: pd.DataFrame) -> go.Figure:
@@ -100,14 +163,20 @@ def cohort_figure(table: pd.DataFrame) -> go.Figure:
     sizes = table.drop_duplicates("cohort").set_index("cohort")["cohort_size"]
     y = [f"{c:%b %Y} ({sizes[c]:,})" for c in pivot.index]
     text = [["" if pd.isna(v) else f"{v:.0%}" for v in row] for row in pivot.to_numpy()]
-    return _heatmap(pivot.to_numpy(), [str(m) for m in pivot.columns], y, text,
-                    "%{y}, month %{x}: %{z:.1%} active",
-                    xaxis={"title": {"text": "Months since first order"}, "type": "category"},
-                    yaxis={"autorange": "reversed", "type": "category"})
+    return _heatmap(
+        pivot.to_numpy(),
+        [str(m) for m in pivot.columns],
+        y,
+        text,
+        "%{y}, month %{x}: %{z:.1%} active",
+        xaxis={"title": {"text": "Months since first order"}, "type": "category"},
+        yaxis={"autorange": "reversed", "type": "category"},
+    )
 
 
 def rfm_figure(grid: pd.DataFrame) -> go.Figure:
-    """Customers per recency x frequency score (1..5, 5 best); hover adds the mean monetary score."""
+    """Customers per recency x frequency score (1..5, 5 best); hover
+    adds the mean monetary score."""
     if grid.empty:
         return empty_figure(NO_STATS)
     z = [[None] * 5 for _ in range(5)]
@@ -115,13 +184,27 @@ def rfm_figure(grid: pd.DataFrame) -> go.Figure:
     for row in grid.itertuples():
         z[row.frequency - 1][row.recency - 1] = row.customers
         hover[row.frequency - 1][row.recency - 1] = f"mean monetary score {row.monetary_avg:.1f}"
-    fig = go.Figure(go.Heatmap(z=z, x=[1, 2, 3, 4, 5], y=[1, 2, 3, 4, 5], customdata=hover, colorscale=HEAT,
-                               showscale=False, xgap=2, ygap=2, texttemplate="%{z:,}",
-                               hovertemplate="recency %{x}, frequency %{y}: %{z:,} customers, "
-                                             "%{customdata}<extra></extra>"))
-    fig.update_layout(**base_layout(xaxis={"title": {"text": "Recency score (5 = bought most recently)"},
-                                           "dtick": 1},
-                                    yaxis={"title": {"text": "Frequency score"}, "dtick": 1}))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[1, 2, 3, 4, 5],
+            y=[1, 2, 3, 4, 5],
+            customdata=hover,
+            colorscale=HEAT,
+            showscale=False,
+            xgap=2,
+            ygap=2,
+            texttemplate="%{z:,}",
+            hovertemplate="recency %{x}, frequency %{y}: %{z:,} customers, "
+            "%{customdata}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **base_layout(
+            xaxis={"title": {"text": "Recency score (5 = bought most recently)"}, "dtick": 1},
+            yaxis={"title": {"text": "Frequency score"}, "dtick": 1},
+        )
+    )
     return fig
 
 
@@ -129,10 +212,21 @@ def tags_figure(counts: pd.DataFrame) -> go.Figure:
     """Customers carrying each churn-risk tag now."""
     if counts.empty or int(counts["customers"].sum()) == 0:
         return empty_figure("No customer carries a churn-risk tag")
-    fig = go.Figure(go.Bar(y=[TAG_LABELS[t] for t in counts["tag"]], x=counts["customers"], orientation="h",
-                           marker={"color": "#fd7e14"}, hovertemplate="%{y}: %{x:,}<extra></extra>"))
-    fig.update_layout(**base_layout(yaxis={"autorange": "reversed", "automargin": True},
-                                    margin={"l": 140, "r": 16, "t": 16, "b": 40}))
+    fig = go.Figure(
+        go.Bar(
+            y=[TAG_LABELS[t] for t in counts["tag"]],
+            x=counts["customers"],
+            orientation="h",
+            marker={"color": "#fd7e14"},
+            hovertemplate="%{y}: %{x:,}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **base_layout(
+            yaxis={"autorange": "reversed", "automargin": True},
+            margin={"l": 140, "r": 16, "t": 16, "b": 40},
+        )
+    )
     return fig
 
 
@@ -148,7 +242,10 @@ def clicked_segment(click: Any) -> str | None:
 def list_count(shown: int, total: int) -> str:
     if total == shown:
         return f"Showing all {total:,} matching customers"
-    return f"Showing {shown:,} of {total:,} matching customers (highest spend first; narrow with the filters)"
+    return (
+        f"Showing {shown:,} of {total:,} matching customers"
+        " (highest spend first; narrow with the filters)"
+    )
 
 
 def status_text(status: dict, timezone: str) -> str:
@@ -158,8 +255,10 @@ def status_text(status: dict, timezone: str) -> str:
     when = ""
     if computed is not None:
         when = f", computed {to_local(computed, timezone):%Y-%m-%d %H:%M}"
-    return (f"Profiles, segments and tags as of {status['as_of']:%Y-%m-%d}{when}: "
-            f"{status['customers']:,} customers, {status['tagged']:,} tagged.")
+    return (
+        f"Profiles, segments and tags as of {status['as_of']:%Y-%m-%d}{when}: "
+        f"{status['customers']:,} customers, {status['tagged']:,} tagged."
+    )
 
 
 def tag_options() -> list[dict]:

@@ -17,62 +17,131 @@ from components.kpi_card import kpi_placeholders
 def _number(component_id: str, label: str, value, step, unit: str) -> dbc.Col:
     # no min/max: the browser would silently send None for an out-of-range value; the server
     # validates and says what is wrong
-    return dbc.Col([
-        dbc.Label(label, html_for=component_id, className="small mb-1"),
-        dbc.InputGroup([
-            dbc.Input(id=component_id, type="number", value=value, step=step, debounce=False),
-            dbc.InputGroupText(unit),
-        ], size="sm"),
-    ], xs=12, md=4)
+    return dbc.Col(
+        [
+            dbc.Label(label, html_for=component_id, className="small mb-1"),
+            dbc.InputGroup(
+                [
+                    dbc.Input(
+                        id=component_id, type="number", value=value, step=step, debounce=False
+                    ),
+                    dbc.InputGroupText(unit),
+                ],
+                size="sm",
+            ),
+        ],
+        xs=12,
+        md=4,
+    )
 
 
 def _what_if(base, currency: str) -> dbc.Card:
     price = base.ticket_price_cents / 100 if base else 0
-    inputs = dbc.Row([
-        _number(EventDetail.WHATIF_COST, "Change costs by", 0, 1, "%"),
-        _number(EventDetail.WHATIF_ATTENDANCE, "Attendance", base.attendees if base else 0, 1, "people"),
-        _number(EventDetail.WHATIF_PRICE, "Ticket price", price, 0.01, currency),
-    ], className="g-2 mb-3")
-    return chart_card("ROI what-if", html.Div([inputs, html.Div(id=EventDetail.WHATIF_RESULT, role="status")]))
+    inputs = dbc.Row(
+        [
+            _number(EventDetail.WHATIF_COST, "Change costs by", 0, 1, "%"),
+            _number(
+                EventDetail.WHATIF_ATTENDANCE,
+                "Attendance",
+                base.attendees if base else 0,
+                1,
+                "people",
+            ),
+            _number(EventDetail.WHATIF_PRICE, "Ticket price", price, 0.01, currency),
+        ],
+        className="g-2 mb-3",
+    )
+    return chart_card(
+        "ROI what-if", html.Div([inputs, html.Div(id=EventDetail.WHATIF_RESULT, role="status")])
+    )
 
 
 def layout(event_id: int, summary: Any, base: Any, viewer: Viewer) -> html.Div:
     """The whole page of one event (``summary`` and ``base`` from bi_app.data.events); the
     cards are filled by the page's callbacks."""
     currency = viewer.currency
-    starts, ends = to_local(summary.starts_at, viewer.timezone), to_local(summary.ends_at, viewer.timezone)
+    starts, ends = (
+        to_local(summary.starts_at, viewer.timezone),
+        to_local(summary.ends_at, viewer.timezone),
+    )
     when = f"{starts:%d %b %Y %H:%M} – {ends:%d %b %Y %H:%M} ({viewer.timezone})"
     return html.Div(
         [
             dcc.Link("← All events", href="/events", className="small"),
             html.H1(summary.name, className="app-page-title mb-1"),
-            html.Div(f"{summary.code} · {summary.kind.replace('_', ' ')} · {summary.organizer} · "
-                     f"{summary.status} · {when} · {summary.venue or 'no venue'} · budget "
-                     f"{format_money(summary.budget_cents, currency)}",
-                     className="text-body-secondary small mb-3"),
+            html.Div(
+                f"{summary.code} · {summary.kind.replace('_', ' ')} · {summary.organizer} · "
+                f"{summary.status} · {when} · {summary.venue or 'no venue'} · budget "
+                f"{format_money(summary.budget_cents, currency)}",
+                className="text-body-secondary small mb-3",
+            ),
             dcc.Store(id=EventDetail.EVENT_STORE, data=event_id),
             html.Div(id=EventDetail.CHANNEL_NOTICE, role="status"),
-            dbc.Row(kpi_placeholders(("Participants", "Views", "ROI", "Sales growth")),
-                    id=EventDetail.SUMMARY_ROW),
-            dbc.Row([
-                column(chart_card("Performance by channel", html.Div([
-                    graph(EventDetail.CHANNEL_GRAPH, height=300),
-                    html.Div(id=EventDetail.CHANNEL_TABLE, className="mt-2"),
-                ])), 7),
-                column(chart_card("Participation by hour (check-ins)", graph(EventDetail.CHECKINS_GRAPH)), 5),
-            ]),
-            dbc.Row([
-                column(chart_card("Participant profile (registrations)", graph(EventDetail.PROFILE_GRAPH)), 12),
-            ]),
-            dbc.Row([
-                column(chart_card("ROI against the industry and the organizer's previous events",
-                                graph(EventDetail.COMPARISON_GRAPH)), 6),
-                column(chart_card("Cost breakdown against benchmark shares", graph(EventDetail.COSTS_GRAPH)), 6),
-            ]),
-            dbc.Row([
-                column(chart_card("Optimization suggestions", html.Div(id=EventDetail.SUGGESTIONS)), 6),
-                column(_what_if(base, currency), 6),
-            ]),
+            dbc.Row(
+                kpi_placeholders(("Participants", "Views", "ROI", "Sales growth")),
+                id=EventDetail.SUMMARY_ROW,
+            ),
+            dbc.Row(
+                [
+                    column(
+                        chart_card(
+                            "Performance by channel",
+                            html.Div(
+                                [
+                                    graph(EventDetail.CHANNEL_GRAPH, height=300),
+                                    html.Div(id=EventDetail.CHANNEL_TABLE, className="mt-2"),
+                                ]
+                            ),
+                        ),
+                        7,
+                    ),
+                    column(
+                        chart_card(
+                            "Participation by hour (check-ins)", graph(EventDetail.CHECKINS_GRAPH)
+                        ),
+                        5,
+                    ),
+                ]
+            ),
+            dbc.Row(
+                [
+                    column(
+                        chart_card(
+                            "Participant profile (registrations)", graph(EventDetail.PROFILE_GRAPH)
+                        ),
+                        12,
+                    ),
+                ]
+            ),
+            dbc.Row(
+                [
+                    column(
+                        chart_card(
+                            "ROI against the industry and the organizer's previous events",
+                            graph(EventDetail.COMPARISON_GRAPH),
+                        ),
+                        6,
+                    ),
+                    column(
+                        chart_card(
+                            "Cost breakdown against benchmark shares",
+                            graph(EventDetail.COSTS_GRAPH),
+                        ),
+                        6,
+                    ),
+                ]
+            ),
+            dbc.Row(
+                [
+                    column(
+                        chart_card(
+                            "Optimization suggestions", html.Div(id=EventDetail.SUGGESTIONS)
+                        ),
+                        6,
+                    ),
+                    column(_what_if(base, currency), 6),
+                ]
+            ),
         ],
         className="app-page app-event-detail",
     )

@@ -1,4 +1,5 @@
-"""The Events page: every event with its cost, revenue, ROI and attendance; a row opens the event."""
+"""The Events page: every event with its cost, revenue, ROI and
+attendance; a row opens the event."""
 
 from __future__ import annotations
 
@@ -15,11 +16,22 @@ def layout(viewer: Viewer) -> html.Div:
     return html.Div(
         [
             html.H1("Events", className="app-page-title mb-1"),
-            html.P("ROI = (revenue − cost) / cost. Attendance rate and cost per attendee count people "
-                   "who attended; n/a where there is nothing to divide by. Click a row to open the event.",
-                   className="text-body-secondary small"),
+            html.P(
+                "ROI = (revenue − cost) / cost. Attendance rate and cost per attendee count people "
+                "who attended; n/a where there is nothing to divide by. Click a row to open the "
+                "event.",
+                className="text-body-secondary small",
+            ),
             html.Div(id=Events.MESSAGE),
-            data_grid(Events.GRID_NAME, list_columns(), [], title="Events and campaigns", height=620, currency=viewer.currency, can_download=viewer.can_download),
+            data_grid(
+                Events.GRID_NAME,
+                list_columns(),
+                [],
+                title="Events and campaigns",
+                height=620,
+                currency=viewer.currency,
+                can_download=viewer.can_download,
+            ),
             dcc.Location(id=Events.NAV, refresh="callback-nav"),
         ],
         className="app-page app-events",

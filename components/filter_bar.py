@@ -62,7 +62,9 @@ def filter_bar(
                 [
                     dbc.Col(
                         [
-                            dbc.Label("Dates", html_for=FilterBar.DATE_RANGE, className="small mb-1"),
+                            dbc.Label(
+                                "Dates", html_for=FilterBar.DATE_RANGE, className="small mb-1"
+                            ),
                             dcc.DatePickerRange(
                                 id=FilterBar.DATE_RANGE,
                                 start_date=f.start.isoformat(),
@@ -126,5 +128,11 @@ def filter_bar(
 
 def filter_bar_for(ctx: FilterContext, query: Mapping[str, object]) -> html.Div:
     """The filter bar of a business page, from its loaded context and its URL query."""
-    return filter_bar(ctx.parsed, ctx.platforms, ctx.categories, first_day=ctx.first_day,
-                      last_day=ctx.last_day, search=query_search(query, ctx.parsed))
+    return filter_bar(
+        ctx.parsed,
+        ctx.platforms,
+        ctx.categories,
+        first_day=ctx.first_day,
+        last_day=ctx.last_day,
+        search=query_search(query, ctx.parsed),
+    )

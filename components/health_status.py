@@ -10,5 +10,9 @@ HEALTH_LABELS = {"healthy": "Healthy", "degraded": "Degraded", "unhealthy": "Unh
 
 
 def health_badge(status: str, large: bool = False) -> dbc.Badge:
-    return dbc.Badge(HEALTH_LABELS.get(status, status), color=HEALTH_COLORS.get(status, "secondary"),
-                     className="fs-6" if large else "", pill=True)
+    return dbc.Badge(
+        HEALTH_LABELS.get(status, status),
+        color=HEALTH_COLORS.get(status, "secondary"),
+        className="fs-6" if large else "",
+        pill=True,
+    )

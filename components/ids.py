@@ -3,6 +3,7 @@
 The app shell's classes come first (App, Nav, FilterBar, Grid), then one class per page in the
 sidebar's order: Business, Operations, Admin.
 """
+
 from __future__ import annotations
 
 
@@ -107,7 +108,8 @@ class Sales:
 
 
 class Customers:
-    """/customers: KPIs, segments and their movement, cohorts, RFM, churn tags, the customer list."""
+    """/customers: KPIs, segments and their movement, cohorts, RFM,
+    churn tags, the customer list."""
 
     GRID_NAME = "customers-list"
     KPI_ROW = "customers-kpi-row"

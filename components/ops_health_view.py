@@ -4,6 +4,7 @@ The page is live: :func:`health_refresh` turns a new snapshot into small updates
 ``dash.Patch`` objects that replace only a figure's data arrays) so a refresh never resends
 layouts or redraws the page.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,12 @@ RESOURCE_GRAPHS = (
     (ids.CPU_GRAPH, "CPU", (("cpu_percent", "CPU"),), "%"),
     (ids.MEMORY_GRAPH, "Memory", (("memory_percent", "Memory"),), "%"),
     (ids.DISK_GRAPH, "Disk", (("disk_percent", "Disk used"),), "%"),
-    (ids.NETWORK_GRAPH, "Network", (("net_recv_bps", "Received"), ("net_sent_bps", "Sent")), "bytes/s"),
+    (
+        ids.NETWORK_GRAPH,
+        "Network",
+        (("net_recv_bps", "Received"), ("net_sent_bps", "Sent")),
+        "bytes/s",
+    ),
 )
 
 
@@ -55,15 +61,21 @@ def format_latency(check: CheckResult) -> str:
 def detail_text(check: CheckResult) -> str:
     d = check.detail
     if check.name == "database" and "connections" in d:
-        return f"{d['connections']}/{d['max_connections']} connections, {d['active_queries']} active queries"
+        connections = f"{d['connections']}/{d['max_connections']} connections"
+        return f"{connections}, {d['active_queries']} active queries"
     if check.name == "cache":
         rate = d.get("hit_rate")
-        return f"{d.get('backend', '')} · hit rate {rate:.0%}" if rate is not None else d.get("backend", "")
+        return (
+            f"{d.get('backend', '')} · hit rate {rate:.0%}"
+            if rate is not None
+            else d.get("backend", "")
+        )
     if check.name == "disk" and "free_percent" in d:
         return f"{d['free_percent']:.1f} % free on {d['path']}"
     if check.name == "scheduler":
         late = d.get("late_jobs") or []
-        return f"leader {d.get('leader') or 'none'} · {len(late) if isinstance(late, list) else late} late"
+        late_count = len(late) if isinstance(late, list) else late
+        return f"leader {d.get('leader') or 'none'} · {late_count} late"
     if "url" in d:
         return f"{d['url']} → {d.get('status_code') or 'no answer'}"
     return ""
@@ -78,25 +90,60 @@ def short_error(error: str | None, limit: int = 140) -> str:
 
 def spark_figure(points: Sequence[tuple[dt.datetime, float | None]], tz: str) -> dict[str, Any]:
     xs = local([p[0] for p in points], tz)
-    return {"data": [{"type": "scatter", "mode": "lines", "x": xs, "y": [p[1] for p in points],
-                      "line": {"width": 1.5, "color": PRIMARY}, "fill": "tozeroy",
-                      "fillcolor": "rgba(13,110,253,0.12)", "hoverinfo": "skip"}],
-            "layout": {"margin": {"l": 0, "r": 0, "t": 2, "b": 2}, "height": 48, "showlegend": False,
-                       "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
-                       "xaxis": {"visible": False}, "yaxis": {"visible": False, "rangemode": "tozero"}}}
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": xs,
+                "y": [p[1] for p in points],
+                "line": {"width": 1.5, "color": PRIMARY},
+                "fill": "tozeroy",
+                "fillcolor": "rgba(13,110,253,0.12)",
+                "hoverinfo": "skip",
+            }
+        ],
+        "layout": {
+            "margin": {"l": 0, "r": 0, "t": 2, "b": 2},
+            "height": 48,
+            "showlegend": False,
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False, "rangemode": "tozero"},
+        },
+    }
 
 
-def health_tile(check: CheckResult, history: Sequence[tuple[dt.datetime, float | None]], tz: str) -> dbc.Col:
+def health_tile(
+    check: CheckResult, history: Sequence[tuple[dt.datetime, float | None]], tz: str
+) -> dbc.Col:
     body = [
-        html.Div([html.Span(check_label(check.name), className="fw-semibold me-auto text-truncate"),
-                  html.Span(health_badge(check.status), id=ids.tile_status(check.name))],
-                 className="d-flex align-items-center gap-2"),
-        html.Div(format_latency(check), id=ids.tile_latency(check.name), className="fs-4 fw-semibold mt-1"),
+        html.Div(
+            [
+                html.Span(check_label(check.name), className="fw-semibold me-auto text-truncate"),
+                html.Span(health_badge(check.status), id=ids.tile_status(check.name)),
+            ],
+            className="d-flex align-items-center gap-2",
+        ),
+        html.Div(
+            format_latency(check),
+            id=ids.tile_latency(check.name),
+            className="fs-4 fw-semibold mt-1",
+        ),
         html.Div(detail_text(check), className="small text-body-secondary text-truncate"),
-        dcc.Graph(id=ids.tile_spark(check.name), figure=spark_figure(history, tz), config=SPARK_CONFIG,
-                  style={"height": "48px"}),
-        html.Div(short_error(check.error), id=ids.tile_error(check.name), title=check.error or "",
-                 className="small text-danger text-break"),
+        dcc.Graph(
+            id=ids.tile_spark(check.name),
+            figure=spark_figure(history, tz),
+            config=SPARK_CONFIG,
+            style={"height": "48px"},
+        ),
+        html.Div(
+            short_error(check.error),
+            id=ids.tile_error(check.name),
+            title=check.error or "",
+            className="small text-danger text-break",
+        ),
     ]
     card = dbc.Card(dbc.CardBody(body), className="app-ops-tile h-100 shadow-sm")
     return dbc.Col(card, xs=12, sm=6, lg=4, xl=3, className="mb-3")
@@ -116,57 +163,122 @@ def banner(snapshot: HealthSnapshot, tz: str) -> Any:
     if snapshot.database_error is None:
         return None
     at = local([snapshot.report.at], tz)[0]
-    return dbc.Alert([html.Strong("The database is unreachable. "),
-                      (f"Showing the last health report from {at:%H:%M:%S}; history charts may be "
-                       f"incomplete. ({snapshot.database_error})")], color="danger", className="mb-3")
+    return dbc.Alert(
+        [
+            html.Strong("The database is unreachable. "),
+            (
+                f"Showing the last health report from {at:%H:%M:%S}; history charts may be "
+                f"incomplete. ({snapshot.database_error})"
+            ),
+        ],
+        color="danger",
+        className="mb-3",
+    )
 
 
-def resource_figure(samples: Sequence[dict], fields: Sequence[tuple[str, str]], unit: str, tz: str) -> go.Figure:
+def resource_figure(
+    samples: Sequence[dict], fields: Sequence[tuple[str, str]], unit: str, tz: str
+) -> go.Figure:
     if not samples:
         return empty_figure("No samples yet")
     xs = local([s["at"] for s in samples], tz)
     colors = (PRIMARY, SECONDARY)
-    fig = go.Figure([go.Scatter(x=xs, y=[s[f] for s in samples], name=label, mode="lines",
-                                line=dict(width=2, color=colors[i % 2]))
-                     for i, (f, label) in enumerate(fields)])
-    fig.update_layout(**base_layout(margin=dict(l=48, r=8, t=8, b=32), xaxis=dict(tickformat="%H:%M"),
-                                    yaxis=dict(title=unit, rangemode="tozero",
-                                               range=[0, 100] if unit == "%" else None)))
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=xs,
+                y=[s[f] for s in samples],
+                name=label,
+                mode="lines",
+                line={"width": 2, "color": colors[i % 2]},
+            )
+            for i, (f, label) in enumerate(fields)
+        ]
+    )
+    fig.update_layout(
+        **base_layout(
+            margin={"l": 48, "r": 8, "t": 8, "b": 32},
+            xaxis={"tickformat": "%H:%M"},
+            yaxis={
+                "title": unit,
+                "rangemode": "tozero",
+                "range": [0, 100] if unit == "%" else None,
+            },
+        )
+    )
     return fig
 
 
 def breakers_table(states: Sequence[dict], tz: str) -> Any:
     if not states:
-        return html.P("No external channel sources configured.", className="text-body-secondary mb-0")
+        return html.P(
+            "No external channel sources configured.", className="text-body-secondary mb-0"
+        )
     colors = {"closed": "success", "half_open": "warning", "open": "danger"}
-    rows = [html.Tr([html.Td(s["name"]),
-                     html.Td(dbc.Badge(s["state"].replace("_", " "), color=colors.get(s["state"], "secondary"))),
-                     html.Td(str(s.get("failures", 0))),
-                     html.Td(f"{local([s['opened_at']], tz)[0]:%Y-%m-%d %H:%M:%S}"
-                             if isinstance(s.get("opened_at"), dt.datetime) else "—"),
-                     html.Td(s.get("last_error") or "", className="small text-break")]) for s in states]
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Source", "State", "Failures", "Opened", "Last error")]))
+    rows = [
+        html.Tr(
+            [
+                html.Td(s["name"]),
+                html.Td(
+                    dbc.Badge(
+                        s["state"].replace("_", " "), color=colors.get(s["state"], "secondary")
+                    )
+                ),
+                html.Td(str(s.get("failures", 0))),
+                html.Td(
+                    f"{local([s['opened_at']], tz)[0]:%Y-%m-%d %H:%M:%S}"
+                    if isinstance(s.get("opened_at"), dt.datetime)
+                    else "—"
+                ),
+                html.Td(s.get("last_error") or "", className="small text-break"),
+            ]
+        )
+        for s in states
+    ]
+    head = html.Thead(
+        html.Tr([html.Th(h) for h in ("Source", "State", "Failures", "Opened", "Last error")])
+    )
     return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="mb-0")
 
 
 def layout(snapshot: HealthSnapshot, tz: str, refresh_ms: int) -> html.Div:
     """The whole /ops/health page for one snapshot."""
     report = snapshot.report
-    resources = [chart_card(title, graph(gid, resource_figure(snapshot.resources, fields, unit, tz), height=220))
-                 for gid, title, fields, unit in RESOURCE_GRAPHS]
-    return html.Div([
-        html.Div([html.H1("Health", className="app-page-title me-3 mb-0"),
-                  html.Span(health_badge(report.status, large=True), id=ids.OVERALL),
-                  html.Span(checked_text(report, tz), id=ids.CHECKED_AT, className="small text-body-secondary ms-3")],
-                 className="d-flex align-items-center flex-wrap mb-3"),
-        html.Div(banner(snapshot, tz), id=ids.BANNER),
-        dbc.Row(health_tiles(report, snapshot.history, tz), id=ids.TILES),
-        html.H2("Resources", className="h5 mt-2 mb-3"),
-        dbc.Row([dbc.Col(card, xs=12, md=6, xl=3, className="mb-3") for card in resources]),
-        html.H2("External channel sources", className="h5 mt-2 mb-3"),
-        dbc.Card(dbc.CardBody(breakers_table(snapshot.breakers, tz), id=ids.BREAKERS), className="mb-3 shadow-sm"),
-        html.Div(dcc.Interval(id=ids.INTERVAL, interval=refresh_ms, n_intervals=0), id=ids.VISIBILITY_DUMMY),
-    ])
+    resources = [
+        chart_card(
+            title, graph(gid, resource_figure(snapshot.resources, fields, unit, tz), height=220)
+        )
+        for gid, title, fields, unit in RESOURCE_GRAPHS
+    ]
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H1("Health", className="app-page-title me-3 mb-0"),
+                    html.Span(health_badge(report.status, large=True), id=ids.OVERALL),
+                    html.Span(
+                        checked_text(report, tz),
+                        id=ids.CHECKED_AT,
+                        className="small text-body-secondary ms-3",
+                    ),
+                ],
+                className="d-flex align-items-center flex-wrap mb-3",
+            ),
+            html.Div(banner(snapshot, tz), id=ids.BANNER),
+            dbc.Row(health_tiles(report, snapshot.history, tz), id=ids.TILES),
+            html.H2("Resources", className="h5 mt-2 mb-3"),
+            dbc.Row([dbc.Col(card, xs=12, md=6, xl=3, className="mb-3") for card in resources]),
+            html.H2("External channel sources", className="h5 mt-2 mb-3"),
+            dbc.Card(
+                dbc.CardBody(breakers_table(snapshot.breakers, tz), id=ids.BREAKERS),
+                className="mb-3 shadow-sm",
+            ),
+            html.Div(
+                dcc.Interval(id=ids.INTERVAL, interval=refresh_ms, n_intervals=0),
+                id=ids.VISIBILITY_DUMMY,
+            ),
+        ]
+    )
 
 
 def _data_patch(samples: Sequence[dict], fields: Sequence[tuple[str, str]], tz: str) -> Any:
@@ -187,8 +299,9 @@ def _spark_patch(points: Sequence[tuple[dt.datetime, float | None]], tz: str) ->
     return patch
 
 
-def health_refresh(snapshot: HealthSnapshot, tile_names: Sequence[str], tz: str,
-                   resources_were_empty: bool) -> tuple:
+def health_refresh(
+    snapshot: HealthSnapshot, tile_names: Sequence[str], tz: str, resources_were_empty: bool
+) -> tuple:
     """Outputs of one live refresh, in the callback's order.
 
     Tiles are updated in place; only when the set of checks changed is the tile row rebuilt
@@ -202,12 +315,25 @@ def health_refresh(snapshot: HealthSnapshot, tile_names: Sequence[str], tz: str,
         tiles = (health_tiles(report, snapshot.history, tz), keep, keep, keep, keep)
     else:
         checks = [report.check(n) for n in tile_names]
-        tiles = (dash.no_update, [health_badge(c.status) for c in checks],
-                 [format_latency(c) for c in checks], [short_error(c.error) for c in checks],
-                 [_spark_patch(snapshot.history[c.name], tz) if c.name in snapshot.history else dash.no_update
-                  for c in checks])
+        tiles = (
+            dash.no_update,
+            [health_badge(c.status) for c in checks],
+            [format_latency(c) for c in checks],
+            [short_error(c.error) for c in checks],
+            [
+                _spark_patch(snapshot.history[c.name], tz)
+                if c.name in snapshot.history
+                else dash.no_update
+                for c in checks
+            ],
+        )
     if resources_were_empty and snapshot.resources:  # the "no samples" placeholder has no traces
-        graphs = tuple(resource_figure(snapshot.resources, fields, unit, tz) for _g, _t, fields, unit in RESOURCE_GRAPHS)
+        graphs = tuple(
+            resource_figure(snapshot.resources, fields, unit, tz)
+            for _g, _t, fields, unit in RESOURCE_GRAPHS
+        )
     else:
-        graphs = tuple(_data_patch(snapshot.resources, fields, tz) for _g, _t, fields, _u in RESOURCE_GRAPHS)
+        graphs = tuple(
+            _data_patch(snapshot.resources, fields, tz) for _g, _t, fields, _u in RESOURCE_GRAPHS
+        )
     return (*head, *tiles, *graphs, breakers_table(snapshot.breakers, tz))

@@ -1,9 +1,11 @@
 """Builders for the /ops/logs page: filter controls, the level-volume chart, grid rows, status."""
+
 from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
@@ -18,8 +20,13 @@ from components.format import to_local
 from components.ids import OpsLogs
 from components.notice import notice, notice_children
 
-LEVEL_COLORS = {"DEBUG": "#adb5bd", "INFO": "#0d6efd", "WARNING": "#ffc107", "ERROR": "#dc3545",
-                "CRITICAL": "#6f1d1b"}
+LEVEL_COLORS = {
+    "DEBUG": "#adb5bd",
+    "INFO": "#0d6efd",
+    "WARNING": "#ffc107",
+    "ERROR": "#dc3545",
+    "CRITICAL": "#6f1d1b",
+}
 DISPLAY_FORMAT = "%Y-%m-%d %H:%M:%S"
 INPUT_FORMAT = "%Y-%m-%d %H:%M"
 MESSAGE_DISPLAY_CHARS = 2000
@@ -52,7 +59,11 @@ def log_grid_rows(rows: Sequence[Mapping[str, Any]], tz: str) -> list[dict[str, 
         item = dict(row)
         item["at"] = local_time(row["at"], tz)
         message = str(row.get("message") or "")
-        item["message"] = message if len(message) <= MESSAGE_DISPLAY_CHARS else message[:MESSAGE_DISPLAY_CHARS] + " …"
+        item["message"] = (
+            message
+            if len(message) <= MESSAGE_DISPLAY_CHARS
+            else message[:MESSAGE_DISPLAY_CHARS] + " …"
+        )
         if row.get("extra") is not None:
             item["extra"] = json.dumps(row["extra"], ensure_ascii=False, default=str)
         out.append(item)
@@ -69,19 +80,31 @@ def volume_figure(volume: LevelVolume, tz: str) -> go.Figure:
         xs.append(to_local(bucket, tz))
         ys.append(count)
     order = sorted(by_level, key=lambda name: LEVELS.get(name, 99))
-    fig = go.Figure([
-        # Each bar spans its bucket (x is the bucket start, width in ms): with a single bucket
-        # Plotly would otherwise zoom the axis to fractions of a millisecond.
-        go.Bar(x=by_level[name][0], y=by_level[name][1], name=name,
-               width=volume.bucket_seconds * 1000 * 0.9, offset=0,
-               marker_color=LEVEL_COLORS.get(name, "#6c757d"),
-               hovertemplate=f"{name}: %{{y}} lines<br>%{{x}}<extra></extra>")
-        for name in order
-    ])
+    fig = go.Figure(
+        [
+            # Each bar spans its bucket (x is the bucket start, width in ms): with a single bucket
+            # Plotly would otherwise zoom the axis to fractions of a millisecond.
+            go.Bar(
+                x=by_level[name][0],
+                y=by_level[name][1],
+                name=name,
+                width=volume.bucket_seconds * 1000 * 0.9,
+                offset=0,
+                marker_color=LEVEL_COLORS.get(name, "#6c757d"),
+                hovertemplate=f"{name}: %{{y}} lines<br>%{{x}}<extra></extra>",
+            )
+            for name in order
+        ]
+    )
     minutes = volume.bucket_seconds // 60
     step = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h"
-    fig.update_layout(**base_layout(barmode="stack", bargap=0.1,
-                                    yaxis=dict(title=dict(text=f"lines per {step}"), rangemode="tozero")))
+    fig.update_layout(
+        **base_layout(
+            barmode="stack",
+            bargap=0.1,
+            yaxis={"title": {"text": f"lines per {step}"}, "rangemode": "tozero"},
+        )
+    )
     return fig
 
 
@@ -102,63 +125,157 @@ def capture_status(stats: Mapping[str, Any]) -> list:
     if not stats.get("installed"):
         return [html.Span("Log capture is not running in this process.", className="text-warning")]
     dropped = int(stats.get("dropped_queue_full", 0)) + int(stats.get("dropped_db", 0))
-    text = (f"This process: {int(stats.get('written', 0)):,} lines stored, {dropped:,} dropped, "
-            f"{int(stats.get('buffered', 0)):,} waiting.")
+    text = (
+        f"This process: {int(stats.get('written', 0)):,} lines stored, {dropped:,} dropped, "
+        f"{int(stats.get('buffered', 0)):,} waiting."
+    )
     parts: list = [html.Span(text)]
     if stats.get("last_error") and int(stats.get("buffered", 0)):
         parts.append(html.Span(f" Storage error: {stats['last_error']}", className="text-danger"))
     return parts
 
 
-def filter_controls(parsed: ParsedLogQuery, loggers: Sequence[str], raw: Mapping[str, object], tz: str) -> dbc.Row:
+def filter_controls(
+    parsed: ParsedLogQuery, loggers: Sequence[str], raw: Mapping[str, object], tz: str
+) -> dbc.Row:
     q = parsed.query
     custom = parsed.range_key == "custom"
     start = local_time(q.start, tz, INPUT_FORMAT) if custom else ""
     end = local_time(q.end, tz, INPUT_FORMAT) if custom else ""
     options = sorted(set(loggers) | set(q.loggers or ()))
-    return dbc.Row([
-        dbc.Col([dbc.Label("Minimum level", html_for=OpsLogs.LEVEL, className="small mb-1"),
-                 dcc.Dropdown(id=OpsLogs.LEVEL, options=list(LEVELS), value=parsed.level_name,
-                              clearable=False)], md=2),
-        dbc.Col([dbc.Label("Logger", html_for=OpsLogs.LOGGER, className="small mb-1"),
-                 dcc.Dropdown(id=OpsLogs.LOGGER, options=options, value=list(q.loggers or ()), multi=True,
-                              placeholder="All loggers")], md=3),
-        dbc.Col([dbc.Label("Time range", html_for=OpsLogs.RANGE, className="small mb-1"),
-                 dcc.Dropdown(id=OpsLogs.RANGE, value=parsed.range_key, clearable=False,
-                              options=[{"label": v, "value": k} for k, v in RANGE_LABELS.items()])], md=2),
-        dbc.Col([dbc.Label(f"From / to ({tz}, custom range)", className="small mb-1"),
-                 dbc.InputGroup([
-                     dbc.Input(id=OpsLogs.START, value=start, placeholder="YYYY-MM-DD HH:MM", debounce=True,
-                               maxLength=40),
-                     dbc.Input(id=OpsLogs.END, value=end, placeholder="YYYY-MM-DD HH:MM", debounce=True,
-                               maxLength=40),
-                 ], size="sm")], md=3),
-        dbc.Col([dbc.Label("Search", html_for=OpsLogs.SEARCH, className="small mb-1"),
-                 dbc.Input(id=OpsLogs.SEARCH, value=str(raw.get("q") or "")[:400], type="search",
-                           placeholder="text in message", debounce=True, maxLength=400)], md=2),
-    ], className="g-2 align-items-end")
+    return dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dbc.Label("Minimum level", html_for=OpsLogs.LEVEL, className="small mb-1"),
+                    dcc.Dropdown(
+                        id=OpsLogs.LEVEL,
+                        options=list(LEVELS),
+                        value=parsed.level_name,
+                        clearable=False,
+                    ),
+                ],
+                md=2,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Logger", html_for=OpsLogs.LOGGER, className="small mb-1"),
+                    dcc.Dropdown(
+                        id=OpsLogs.LOGGER,
+                        options=options,
+                        value=list(q.loggers or ()),
+                        multi=True,
+                        placeholder="All loggers",
+                    ),
+                ],
+                md=3,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Time range", html_for=OpsLogs.RANGE, className="small mb-1"),
+                    dcc.Dropdown(
+                        id=OpsLogs.RANGE,
+                        value=parsed.range_key,
+                        clearable=False,
+                        options=[{"label": v, "value": k} for k, v in RANGE_LABELS.items()],
+                    ),
+                ],
+                md=2,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label(f"From / to ({tz}, custom range)", className="small mb-1"),
+                    dbc.InputGroup(
+                        [
+                            dbc.Input(
+                                id=OpsLogs.START,
+                                value=start,
+                                placeholder="YYYY-MM-DD HH:MM",
+                                debounce=True,
+                                maxLength=40,
+                            ),
+                            dbc.Input(
+                                id=OpsLogs.END,
+                                value=end,
+                                placeholder="YYYY-MM-DD HH:MM",
+                                debounce=True,
+                                maxLength=40,
+                            ),
+                        ],
+                        size="sm",
+                    ),
+                ],
+                md=3,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Search", html_for=OpsLogs.SEARCH, className="small mb-1"),
+                    dbc.Input(
+                        id=OpsLogs.SEARCH,
+                        value=str(raw.get("q") or "")[:400],
+                        type="search",
+                        placeholder="text in message",
+                        debounce=True,
+                        maxLength=400,
+                    ),
+                ],
+                md=2,
+            ),
+        ],
+        className="g-2 align-items-end",
+    )
 
 
-def layout(parsed: ParsedLogQuery, loggers: Sequence[str], raw: Mapping[str, object], *,
-           viewer: Viewer, refresh_ms: int) -> html.Div:
+def layout(
+    parsed: ParsedLogQuery,
+    loggers: Sequence[str],
+    raw: Mapping[str, object],
+    *,
+    viewer: Viewer,
+    refresh_ms: int,
+) -> html.Div:
     """The whole page; the grid and chart are filled by the page's callbacks."""
-    return html.Div([
-        html.Div([
-            html.H1("Logs", className="h4 mb-0 me-auto"),
-            dbc.Switch(id=OpsLogs.LIVE, label="Live tail", value=True, className="mb-0"),
-        ], className="d-flex align-items-center gap-3 mb-3"),
-        filter_controls(parsed, loggers, raw, viewer.timezone),
-        notice(parsed.notices, OpsLogs.NOTICE),
-        dcc.Interval(id=OpsLogs.INTERVAL, interval=refresh_ms, disabled=False),
-        dcc.Store(id=OpsLogs.TICK_STORE),
-        dcc.Store(id=OpsLogs.TAIL_STORE),
-        html.Div(chart_card("Log volume by level", graph(OpsLogs.VOLUME_GRAPH, height=220),
-                            message_id=OpsLogs.VOLUME_MESSAGE), className="mt-3 mb-3"),
-        html.Div([html.Span(id=OpsLogs.SUMMARY, className="fw-semibold me-3", role="status"),
-                  html.Span(id=OpsLogs.CAPTURE_STATUS, className="text-muted")], className="small mb-2"),
-        data_grid(OpsLogs.GRID_NAME, log_columns(viewer.timezone), [], title="Log lines", page_size=50, height=620,
-                  currency=viewer.currency, can_download=viewer.can_download),
-    ])
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H1("Logs", className="h4 mb-0 me-auto"),
+                    dbc.Switch(id=OpsLogs.LIVE, label="Live tail", value=True, className="mb-0"),
+                ],
+                className="d-flex align-items-center gap-3 mb-3",
+            ),
+            filter_controls(parsed, loggers, raw, viewer.timezone),
+            notice(parsed.notices, OpsLogs.NOTICE),
+            dcc.Interval(id=OpsLogs.INTERVAL, interval=refresh_ms, disabled=False),
+            dcc.Store(id=OpsLogs.TICK_STORE),
+            dcc.Store(id=OpsLogs.TAIL_STORE),
+            html.Div(
+                chart_card(
+                    "Log volume by level",
+                    graph(OpsLogs.VOLUME_GRAPH, height=220),
+                    message_id=OpsLogs.VOLUME_MESSAGE,
+                ),
+                className="mt-3 mb-3",
+            ),
+            html.Div(
+                [
+                    html.Span(id=OpsLogs.SUMMARY, className="fw-semibold me-3", role="status"),
+                    html.Span(id=OpsLogs.CAPTURE_STATUS, className="text-muted"),
+                ],
+                className="small mb-2",
+            ),
+            data_grid(
+                OpsLogs.GRID_NAME,
+                log_columns(viewer.timezone),
+                [],
+                title="Log lines",
+                page_size=50,
+                height=620,
+                currency=viewer.currency,
+                can_download=viewer.can_download,
+            ),
+        ]
+    )
 
 
 def notices(messages: Sequence[str]) -> tuple[list, bool]:

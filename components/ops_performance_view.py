@@ -1,4 +1,5 @@
 """The Operations → Performance page: response times, throughput, errors and cache hit rate."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,41 +16,92 @@ from components.figures import PRIMARY, SECONDARY, base_layout, empty_figure
 from components.format import to_local
 from components.ids import OpsPerformance as ids
 
-RANGE_OPTIONS = [{"label": "1 hour", "value": "1h"}, {"label": "24 hours", "value": "24h"},
-                 {"label": "7 days", "value": "7d"}]
+RANGE_OPTIONS = [
+    {"label": "1 hour", "value": "1h"},
+    {"label": "24 hours", "value": "24h"},
+    {"label": "7 days", "value": "7d"},
+]
 
 
 def latency_bars(items: Sequence[dict], what: str) -> go.Figure:
     if not items:
         return empty_figure(f"No {what} recorded in this range")
-    names = [f"{d['method']} {d['name']}" if d["method"] not in ("POST",) or what == "requests" else d["name"]
-             for d in reversed(items)]
+    names = [
+        f"{d['method']} {d['name']}"
+        if d["method"] not in ("POST",) or what == "requests"
+        else d["name"]
+        for d in reversed(items)
+    ]
     names = [n if len(n) <= 60 else n[:57] + "…" for n in names]
-    fig = go.Figure([
-        go.Bar(y=names, x=[d["p50_ms"] for d in reversed(items)], name="p50", orientation="h", marker_color=PRIMARY),
-        go.Bar(y=names, x=[d["p95_ms"] for d in reversed(items)], name="p95", orientation="h",
-               marker_color=SECONDARY, customdata=[[d["count"], d["errors"]] for d in reversed(items)],
-               hovertemplate="%{y}<br>p95 %{x:.1f} ms<br>%{customdata[0]} calls, %{customdata[1]} errors"
-                             "<extra></extra>"),
-    ])
-    fig.update_layout(**base_layout(barmode="group", margin=dict(l=8, r=16, t=8, b=40),
-                                    xaxis=dict(title="ms", rangemode="tozero"), yaxis=dict(automargin=True)))
+    fig = go.Figure(
+        [
+            go.Bar(
+                y=names,
+                x=[d["p50_ms"] for d in reversed(items)],
+                name="p50",
+                orientation="h",
+                marker_color=PRIMARY,
+            ),
+            go.Bar(
+                y=names,
+                x=[d["p95_ms"] for d in reversed(items)],
+                name="p95",
+                orientation="h",
+                marker_color=SECONDARY,
+                customdata=[[d["count"], d["errors"]] for d in reversed(items)],
+                hovertemplate="%{y}<br>p95 %{x:.1f} ms<br>"
+                "%{customdata[0]} calls, %{customdata[1]} errors<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_layout(
+        **base_layout(
+            barmode="group",
+            margin={"l": 8, "r": 16, "t": 8, "b": 40},
+            xaxis={"title": "ms", "rangemode": "tozero"},
+            yaxis={"automargin": True},
+        )
+    )
     return fig
 
 
-def time_figure(times: Sequence[dt.datetime], series: Sequence[tuple[str, Sequence[float | None]]],
-                y_title: str, tz: str, empty: str, percent: bool = False) -> go.Figure:
+def time_figure(
+    times: Sequence[dt.datetime],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    y_title: str,
+    tz: str,
+    empty: str,
+    percent: bool = False,
+) -> go.Figure:
     if not times or all(v is None or v == 0 for _n, values in series for v in values):
         return empty_figure(empty)
     xs = [to_local(t, tz) for t in times]
     colors = (PRIMARY, SECONDARY)
     # Markers keep isolated points (one busy hour in a quiet week) visible between gaps.
-    fig = go.Figure([go.Scatter(x=xs, y=list(values), name=name, mode="lines+markers", connectgaps=False,
-                                marker=dict(size=4), line=dict(width=2, color=colors[i % 2]))
-                     for i, (name, values) in enumerate(series)])
-    fig.update_layout(**base_layout(margin=dict(l=56, r=8, t=8, b=32),
-                                    yaxis=dict(title=y_title, rangemode="tozero",
-                                               tickformat=".0%" if percent else None)))
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=xs,
+                y=list(values),
+                name=name,
+                mode="lines+markers",
+                connectgaps=False,
+                marker={"size": 4},
+                line={"width": 2, "color": colors[i % 2]},
+            )
+            for i, (name, values) in enumerate(series)
+        ]
+    )
+    fig.update_layout(
+        **base_layout(
+            margin={"l": 56, "r": 8, "t": 8, "b": 32},
+            yaxis={
+                "title": y_title,
+                "rangemode": "tozero",
+                "tickformat": ".0%" if percent else None,
+            },
+        )
+    )
     return fig
 
 
@@ -57,38 +109,93 @@ def performance_figures(data: PerformanceData, tz: str) -> tuple[go.Figure, ...]
     return (
         latency_bars(data.endpoints, "requests"),
         latency_bars(data.callbacks, "callbacks"),
-        time_figure(data.times, [("requests/min", data.throughput_per_min)], "requests / min", tz,
-                    "No requests in this range"),
-        time_figure(data.times, [("error rate", data.error_rate)], "5xx share", tz,
-                    "No errors in this range", percent=True),
-        time_figure(data.times, [("p50", data.p50_ms), ("p95", data.p95_ms)], "ms", tz,
-                    "No requests in this range"),
-        time_figure(data.cache_times, [("hit rate", data.cache_hit_rate)], "hit rate", tz,
-                    "No cache traffic yet", percent=True),
+        time_figure(
+            data.times,
+            [("requests/min", data.throughput_per_min)],
+            "requests / min",
+            tz,
+            "No requests in this range",
+        ),
+        time_figure(
+            data.times,
+            [("error rate", data.error_rate)],
+            "5xx share",
+            tz,
+            "No errors in this range",
+            percent=True,
+        ),
+        time_figure(
+            data.times,
+            [("p50", data.p50_ms), ("p95", data.p95_ms)],
+            "ms",
+            tz,
+            "No requests in this range",
+        ),
+        time_figure(
+            data.cache_times,
+            [("hit rate", data.cache_hit_rate)],
+            "hit rate",
+            tz,
+            "No cache traffic yet",
+            percent=True,
+        ),
     )
 
 
 def layout(data: PerformanceData | None, range_key: str, tz: str, error: str | None) -> html.Div:
     """The whole /ops/performance page for one range (``error`` when its data is unavailable)."""
-    figures = performance_figures(data, tz) if data is not None else (empty_figure("Unavailable"),) * 6
-    graph_ids = (ids.ENDPOINTS_GRAPH, ids.CALLBACKS_GRAPH, ids.THROUGHPUT_GRAPH, ids.ERRORS_GRAPH, ids.LATENCY_GRAPH,
-                 ids.CACHE_GRAPH)
-    titles = ("Response time by endpoint (p50 / p95)", "Response time by callback (p50 / p95)", "Throughput",
-              "Error rate", "Response time over time", "Cache hit rate")
-    cards = [chart_card(t, graph(g, f, height=360 if i < 2 else 260))
-             for i, (t, g, f) in enumerate(zip(titles, graph_ids, figures))]
-    return html.Div([
-        html.Div([html.H1("Performance", className="app-page-title me-auto mb-0"),
-                  dbc.RadioItems(id=ids.RANGE, options=RANGE_OPTIONS, value=range_key, inline=True,
-                                 className="btn-group", inputClassName="btn-check",
-                                 labelClassName="btn btn-outline-primary btn-sm",
-                                 labelCheckedClassName="active")],
-                 className="d-flex align-items-center flex-wrap gap-2 mb-3"),
-        html.Div(performance_message(error), id=ids.MESSAGE),
-        dbc.Row([dbc.Col(cards[0], lg=6, className="mb-3"), dbc.Col(cards[1], lg=6, className="mb-3")]),
-        dbc.Row([dbc.Col(c, md=6, xl=3, className="mb-3") for c in cards[2:]]),
-        dcc.Interval(id=ids.INTERVAL, interval=60_000, n_intervals=0),
-    ])
+    figures = (
+        performance_figures(data, tz) if data is not None else (empty_figure("Unavailable"),) * 6
+    )
+    graph_ids = (
+        ids.ENDPOINTS_GRAPH,
+        ids.CALLBACKS_GRAPH,
+        ids.THROUGHPUT_GRAPH,
+        ids.ERRORS_GRAPH,
+        ids.LATENCY_GRAPH,
+        ids.CACHE_GRAPH,
+    )
+    titles = (
+        "Response time by endpoint (p50 / p95)",
+        "Response time by callback (p50 / p95)",
+        "Throughput",
+        "Error rate",
+        "Response time over time",
+        "Cache hit rate",
+    )
+    cards = [
+        chart_card(t, graph(g, f, height=360 if i < 2 else 260))
+        for i, (t, g, f) in enumerate(zip(titles, graph_ids, figures))
+    ]
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H1("Performance", className="app-page-title me-auto mb-0"),
+                    dbc.RadioItems(
+                        id=ids.RANGE,
+                        options=RANGE_OPTIONS,
+                        value=range_key,
+                        inline=True,
+                        className="btn-group",
+                        inputClassName="btn-check",
+                        labelClassName="btn btn-outline-primary btn-sm",
+                        labelCheckedClassName="active",
+                    ),
+                ],
+                className="d-flex align-items-center flex-wrap gap-2 mb-3",
+            ),
+            html.Div(performance_message(error), id=ids.MESSAGE),
+            dbc.Row(
+                [
+                    dbc.Col(cards[0], lg=6, className="mb-3"),
+                    dbc.Col(cards[1], lg=6, className="mb-3"),
+                ]
+            ),
+            dbc.Row([dbc.Col(c, md=6, xl=3, className="mb-3") for c in cards[2:]]),
+            dcc.Interval(id=ids.INTERVAL, interval=60_000, n_intervals=0),
+        ]
+    )
 
 
 def performance_message(error: str | None) -> Any:

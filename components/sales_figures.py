@@ -135,7 +135,8 @@ def _nothing_sold(df: pd.DataFrame | None) -> bool:
 
 
 def revenue_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figure:
-    """Revenue bars per period, the same period a year earlier as a dashed line, growth in the hover."""
+    """Revenue bars per period, the same period a year earlier as a dashed line, growth in the
+    hover."""
     if _nothing_sold(df):
         return empty_figure("No sales in the selected period")
     periods = pd.to_datetime(df["period"])
@@ -358,7 +359,8 @@ def status_figure(df: pd.DataFrame, currency: str) -> go.Figure:
     statuses = list(df["status"])
     labels = [s.capitalize() for s in statuses]
     hover = [
-        f"{s.capitalize()}: {format_count(n)} orders ({format_share(sh)})<br>{format_money(c, currency)}"
+        f"{s.capitalize()}: {format_count(n)} orders "
+        f"({format_share(sh)})<br>{format_money(c, currency)}"
         for s, n, sh, c in zip(statuses, df["orders"], df["share"], df["revenue_cents"])
     ]
     fig = go.Figure(
@@ -432,7 +434,8 @@ def ranking_figure(df: pd.DataFrame, metric: str, currency: str, top: int = 10) 
     else:
         values, axis = [to_major(v, currency) for v in best["revenue_cents"]], money_axis(currency)
     hover = [
-        f"#{r} {n}<br>{format_money(c, currency)} · {format_count(u)} units · {format_share(s)} of revenue"
+        f"#{r} {n}<br>{format_money(c, currency)} · {format_count(u)} units · {format_share(s)} of "
+        "revenue"
         for r, n, c, u, s in zip(
             best["rank"], names, best["revenue_cents"], best["units"], best["share"]
         )

@@ -44,7 +44,6 @@ def _radio(component_id: str, value: str, options: dict[str, str]) -> dcc.RadioI
     )
 
 
-
 def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> html.Div:
     """The whole Sales page; its cards, charts and grid are filled by the page's callbacks."""
     statuses, status_notices = parse_statuses(query.get("status"))
@@ -133,7 +132,15 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 ]
             ),
             html.Div(id=Sales.PRODUCTS_MESSAGE),
-            data_grid(Sales.GRID_NAME, product_columns(), [], title="Products", height=520, currency=viewer.currency, can_download=viewer.can_download),
+            data_grid(
+                Sales.GRID_NAME,
+                product_columns(),
+                [],
+                title="Products",
+                height=520,
+                currency=viewer.currency,
+                can_download=viewer.can_download,
+            ),
             html.Div(id=Sales.GRANULARITY_URL_DUMMY, hidden=True),
             html.Div(id=Sales.RANK_URL_DUMMY, hidden=True),
             html.Div(id=Sales.STATUS_URL_DUMMY, hidden=True),

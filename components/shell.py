@@ -106,7 +106,10 @@ def _user_box(username: str | None, role: str | None, csrf: str | None) -> html.
 
 
 def app_shell(
-    pages: Iterable[Mapping], visible: Iterable[Mapping], username: str | None, role: str | None,
+    pages: Iterable[Mapping],
+    visible: Iterable[Mapping],
+    username: str | None,
+    role: str | None,
     csrf: str | None,
 ) -> html.Div:
     """The whole page around ``dash.page_container``: the sidebar lists the ``visible`` pages of

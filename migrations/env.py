@@ -1,16 +1,18 @@
-"""Alembic environment: the URL comes from the caller (bi_app.db.migrate) or from BI_DATABASE_URL."""
+"""Alembic environment: the URL comes from the caller
+(bi_app.db.migrate) or from BI_DATABASE_URL."""
+
 from alembic import context
 from sqlalchemy import pool
 
+import bi_app.db.analytics_models
+import bi_app.db.channel_models
+import bi_app.db.import_models
+import bi_app.db.job_models
+import bi_app.db.log_models
+import bi_app.db.monitoring_models  # noqa: F401  (health results, metrics roll-ups)
 from bi_app.config import Settings
 from bi_app.db.engine import make_engine
 from bi_app.db.models import Base
-import bi_app.db.job_models  # noqa: F401,E402  (job_runs, scheduler_nodes)
-import bi_app.db.log_models  # noqa: F401,E402  (app_logs)
-import bi_app.db.monitoring_models  # noqa: F401,E402  (health results, metrics roll-ups)
-import bi_app.db.import_models  # noqa: F401,E402  (import_runs)
-import bi_app.db.channel_models  # noqa: F401,E402  (channel_sources, channel_last_good)
-import bi_app.db.analytics_models  # noqa: F401,E402  (business settings, customer analytics)
 
 config = context.config
 target_metadata = Base.metadata
@@ -21,8 +23,9 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+    context.configure(
+        url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -32,16 +35,23 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(_url(), poolclass=pool.NullPool) if not _url().startswith("sqlite") \
+    engine = (
+        make_engine(_url(), poolclass=pool.NullPool)
+        if not _url().startswith("sqlite")
         else make_engine(_url())
+    )
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

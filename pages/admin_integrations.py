@@ -1,4 +1,5 @@
 """/admin/integrations: monitored external HTTP services and the channel sources (admins only)."""
+
 import dash
 from dash import html
 
@@ -9,13 +10,29 @@ from bi_app.roles import Page
 from components import admin_integrations_view as view
 from components.notice import error_message
 
-dash.register_page(__name__, path="/admin/integrations", name="Integrations", group="Admin", order=97,
-                   title="Integrations · bi-app", roles=Page.ADMIN_INTEGRATIONS)
+dash.register_page(
+    __name__,
+    path="/admin/integrations",
+    name="Integrations",
+    group="Admin",
+    order=97,
+    title="Integrations · bi-app",
+    roles=Page.ADMIN_INTEGRATIONS,
+)
 
 
 def layout(**query):
     try:
-        return view.layout(service_admin.list_services(), channel_admin.list_channel_sources(),
-                                 channel_admin.channel_names(), channel_admin.event_choices())
+        return view.layout(
+            service_admin.list_services(),
+            channel_admin.list_channel_sources(),
+            channel_admin.channel_names(),
+            channel_admin.event_choices(),
+        )
     except ServiceUnavailable:  # the service logged the cause
-        return html.Div([html.H1("Integrations", className="app-page-title mb-3"), error_message("Integrations")])
+        return html.Div(
+            [
+                html.H1("Integrations", className="app-page-title mb-3"),
+                error_message("Integrations"),
+            ]
+        )

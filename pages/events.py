@@ -1,4 +1,5 @@
-"""Events and campaigns: every event with cost, revenue, ROI and attendance (layout: components/events_view)."""
+"""Events and campaigns: every event with cost, revenue, ROI and attendance (layout:
+components/events_view)."""
 
 import dash
 

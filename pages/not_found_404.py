@@ -5,8 +5,13 @@ from dash import dcc, html
 
 from bi_app.roles import Page
 
-dash.register_page(__name__, path="/404", name="Page not found", title="Page not found · bi-app",
-                   roles=Page.NOT_FOUND)
+dash.register_page(
+    __name__,
+    path="/404",
+    name="Page not found",
+    title="Page not found · bi-app",
+    roles=Page.NOT_FOUND,
+)
 
 
 def layout(**_query):

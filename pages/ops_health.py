@@ -1,4 +1,5 @@
 """/ops/health: live status of every health check, host resources and circuit breakers."""
+
 import dash
 
 from bi_app import current_settings
@@ -6,8 +7,9 @@ from bi_app.monitoring.dashboard import health_snapshot
 from bi_app.roles import Page
 from components import ops_health_view as view
 
-dash.register_page(__name__, path="/ops/health", name="Health", group="Operations", order=10,
-                   roles=Page.OPS_HEALTH)
+dash.register_page(
+    __name__, path="/ops/health", name="Health", group="Operations", order=10, roles=Page.OPS_HEALTH
+)
 
 
 def layout(**query):

@@ -1,4 +1,5 @@
 """/ops/logs: the application's structured logs, filtered, charted and tailed live."""
+
 import dash
 
 from bi_app import current_settings
@@ -8,8 +9,9 @@ from bi_app.roles import Page
 from bi_app.viewer import current_viewer
 from components import ops_logs_view as view
 
-dash.register_page(__name__, path="/ops/logs", name="Logs", group="Operations", order=30,
-                   roles=Page.OPS_LOGS)
+dash.register_page(
+    __name__, path="/ops/logs", name="Logs", group="Operations", order=30, roles=Page.OPS_LOGS
+)
 
 
 def layout(**query):
@@ -19,4 +21,6 @@ def layout(**query):
         loggers = known_loggers()
     except ServiceUnavailable:
         loggers = []  # the filter still works with typed names; the log says why
-    return view.layout(parsed, loggers, query, viewer=current_viewer(), refresh_ms=settings.refresh_ms)
+    return view.layout(
+        parsed, loggers, query, viewer=current_viewer(), refresh_ms=settings.refresh_ms
+    )

@@ -1,4 +1,5 @@
 """/ops/performance: response times by endpoint and callback, throughput, errors, cache hits."""
+
 import dash
 
 from bi_app import current_settings
@@ -7,8 +8,14 @@ from bi_app.monitoring.dashboard import parse_range, performance_data
 from bi_app.roles import Page
 from components import ops_performance_view as view
 
-dash.register_page(__name__, path="/ops/performance", name="Performance", group="Operations", order=20,
-                   roles=Page.OPS_PERFORMANCE)
+dash.register_page(
+    __name__,
+    path="/ops/performance",
+    name="Performance",
+    group="Operations",
+    order=20,
+    roles=Page.OPS_PERFORMANCE,
+)
 
 
 def layout(**query):

@@ -1,4 +1,5 @@
-"""Sales: revenue with growth, orders, cancellations and rankings (layout: components/sales_view)."""
+"""Sales: revenue with growth, orders, cancellations and rankings
+(layout: components/sales_view)."""
 
 import dash
 

@@ -1,8 +1,10 @@
-"""Take the README screenshots from the running app: ``python scripts/screenshots.py URL USER PASSWORD``.
+"""Take the README screenshots from the running app: ``python scripts/screenshots.py URL USER
+PASSWORD``.
 
 Logs in through the real form with headless Debian Chromium and saves one PNG per page under
 docs/ (light theme, plus the Overview in dark).
 """
+
 from __future__ import annotations
 
 import sys
@@ -36,10 +38,19 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 def driver() -> webdriver.Chrome:
     options = Options()
     options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-                "--window-size=1440,1100", "--hide-scrollbars",
-                f"--user-data-dir={tempfile.mkdtemp(prefix='chrome-shots-')}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        "--window-size=1440,1100",
+        "--hide-scrollbars",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='chrome-shots-')}",
+    ):
         options.add_argument(arg)
     return webdriver.Chrome(options=options)
 

@@ -4,6 +4,7 @@ Integration tests use the real servers at BI_TEST_DATABASE_URL / BI_TEST_REDIS_U
 PostgreSQL test gets its own schema (so parallel runs never see each other's rows) and each Redis
 test its own key prefix. With CI=true a missing server FAILS the test instead of skipping it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -56,9 +57,15 @@ def pytest_setup_options():
 
     options = Options()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for arg in ("--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-quic", "--no-first-run", "--window-size=1400,1000",
-                f"--user-data-dir={tempfile.mkdtemp(prefix='chrome-')}"):
+    for arg in (
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='chrome-')}",
+    ):
         options.add_argument(arg)
     return options
 
@@ -66,7 +73,9 @@ def pytest_setup_options():
 def unavailable(what: str) -> None:
     """Fail under CI (a missing server or tool is a broken CI), skip on a developer machine."""
     if IN_CI:
-        pytest.fail(f"{what} is not available and CI=true: the servers and tools tests use are required")
+        pytest.fail(
+            f"{what} is not available and CI=true: the servers and tools tests use are required"
+        )
     pytest.skip(f"{what} is not available")
 
 
@@ -77,14 +86,22 @@ def free_port() -> int:
 
 
 def make_settings(database_url: str, **overrides) -> Settings:
-    values = {"env": "test", "database_url": database_url, "secret_key": TEST_SECRET,
-              "scheduler": False, "cache_ttl": 300, "cache_dir": "", "timezone": "UTC",
-              "currency": "EUR"}
+    values = {
+        "env": "test",
+        "database_url": database_url,
+        "secret_key": TEST_SECRET,
+        "scheduler": False,
+        "cache_ttl": 300,
+        "cache_dir": "",
+        "timezone": "UTC",
+        "currency": "EUR",
+    }
     values.update(overrides)
     return Settings(**values)
 
 
 # --- databases ------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
@@ -220,7 +237,10 @@ def demo_app(app_factory, demo_sqlite_url):
 
 # --- browser helpers ------------------------------------------------------------------------
 
-def login(dash_duo, username: str = "admin", password: str = ADMIN_PASSWORD, next_path: str = "/") -> None:
+
+def login(
+    dash_duo, username: str = "admin", password: str = ADMIN_PASSWORD, next_path: str = "/"
+) -> None:
     """Log in through the real login form and wait for the app shell."""
     dash_duo.driver.get(f"{dash_duo.server_url}/login?next={quote(next_path)}")
     dash_duo.wait_for_element("#login-username", timeout=10).send_keys(username)

@@ -4,6 +4,7 @@ The channel service keeps one circuit breaker per channel for the life of the pr
 each on the Health page (``bi_app.monitoring.breakers``). A test that fetches channel statistics
 would otherwise leave its breakers behind for every later test in the same pytest process.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -10,6 +10,7 @@ Escalation, most urgent first (a customer carries at most one of these):
 
 VIP customers get only ``reactivation_needed``. Days are whole calendar days between dates.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,17 +38,26 @@ class ChurnThresholds:
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> ChurnThresholds:
-        return cls(int(values["churn.followup_days"]), int(values["churn.new_at_risk_days"]),
-                   int(values["churn.reactivation_days"]), float(values["churn.delay_tolerance"]))
+        return cls(
+            int(values["churn.followup_days"]),
+            int(values["churn.new_at_risk_days"]),
+            int(values["churn.reactivation_days"]),
+            float(values["churn.delay_tolerance"]),
+        )
 
 
 def _day(value: dt.date | dt.datetime) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def churn_tag(segment: str, first_visit: dt.date | dt.datetime | None,
-              last_visit: dt.date | dt.datetime | None, avg_interval_days: float | None,
-              today: dt.date, t: ChurnThresholds) -> str | None:
+def churn_tag(
+    segment: str,
+    first_visit: dt.date | dt.datetime | None,
+    last_visit: dt.date | dt.datetime | None,
+    avg_interval_days: float | None,
+    today: dt.date,
+    t: ChurnThresholds,
+) -> str | None:
     """The one tag a customer should carry on ``today``, or None."""
     if first_visit is None or last_visit is None:
         return None  # never visited: nothing to measure a silence against
@@ -67,8 +77,9 @@ def churn_tag(segment: str, first_visit: dt.date | dt.datetime | None,
     return None
 
 
-def next_expected_visit(last_visit: dt.date | dt.datetime | None,
-                        avg_interval_days: float | None) -> dt.date | None:
+def next_expected_visit(
+    last_visit: dt.date | dt.datetime | None, avg_interval_days: float | None
+) -> dt.date | None:
     """The last visit plus the customer's average interval (None with fewer than two visits)."""
     if last_visit is None or not avg_interval_days or pd.isna(avg_interval_days):
         return None
@@ -81,10 +92,20 @@ def tag_frame(stats: pd.DataFrame, today: dt.date, t: ChurnThresholds) -> pd.Dat
     who should carry a tag."""
     rows = []
     for cid, segment, first, last, interval in zip(
-            stats["customer_id"], stats["segment"], stats["first_visit"], stats["last_visit"],
-            stats["avg_interval_days"]):
-        tag = churn_tag(segment, None if pd.isna(first) else first, None if pd.isna(last) else last,
-                        None if pd.isna(interval) else float(interval), today, t)
+        stats["customer_id"],
+        stats["segment"],
+        stats["first_visit"],
+        stats["last_visit"],
+        stats["avg_interval_days"],
+    ):
+        tag = churn_tag(
+            segment,
+            None if pd.isna(first) else first,
+            None if pd.isna(last) else last,
+            None if pd.isna(interval) else float(interval),
+            today,
+            t,
+        )
         if tag is not None:
             rows.append((int(cid), tag))
     return pd.DataFrame(rows, columns=["customer_id", "tag"]).astype({"customer_id": "int64"})

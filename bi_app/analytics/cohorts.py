@@ -1,4 +1,5 @@
 """Monthly cohort retention: cohort = the month of a customer's first order."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -4,6 +4,7 @@ Two rules: an attendance rate below the minimum suggests reminders, incentives a
 accessibility; a cost category whose share of the total is above its benchmark share shows how
 far above it is (in percentage points) and what bringing it back to the benchmark would save.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -45,7 +46,9 @@ def attendance_suggestion(attended: int, registered: int, minimum: float) -> Sug
     )
 
 
-def cost_suggestions(costs_by_category: Mapping[str, int], benchmark_shares: Mapping[str, float]) -> list[Suggestion]:
+def cost_suggestions(
+    costs_by_category: Mapping[str, int], benchmark_shares: Mapping[str, float]
+) -> list[Suggestion]:
     """One suggestion per category above its benchmark share of the total cost, largest saving
     first. The saving is what the category would cost at its benchmark share of today's total."""
     total = sum(max(v, 0) for v in costs_by_category.values())
@@ -61,21 +64,32 @@ def cost_suggestions(costs_by_category: Mapping[str, int], benchmark_shares: Map
             continue
         excess = ((share - benchmark) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
         saving = int((Decimal(amount) - benchmark * total).quantize(Decimal(1), ROUND_HALF_UP))
-        out.append(Suggestion(
-            kind="cost",
-            title=f"{category.capitalize()} is {excess} points above its benchmark share",
-            detail=(f"{category.capitalize()} takes {(share * 100).quantize(Decimal('0.1'), ROUND_HALF_UP)} % "
-                    f"of the cost against a benchmark of {benchmark * 100:.0f} %."),
-            category=category,
-            excess_pct=excess,
-            saving_cents=saving,
-        ))
+        out.append(
+            Suggestion(
+                kind="cost",
+                title=f"{category.capitalize()} is {excess} points above its benchmark share",
+                detail=(
+                    f"{category.capitalize()} takes "
+                    f"{(share * 100).quantize(Decimal('0.1'), ROUND_HALF_UP)} % "
+                    f"of the cost against a benchmark of {benchmark * 100:.0f} %."
+                ),
+                category=category,
+                excess_pct=excess,
+                saving_cents=saving,
+            )
+        )
     out.sort(key=lambda s: (-(s.saving_cents or 0), s.category or ""))
     return out
 
 
-def suggestions(attended: int, registered: int, costs_by_category: Mapping[str, int], *,
-                attendance_min: float, benchmark_shares: Mapping[str, float]) -> list[Suggestion]:
+def suggestions(
+    attended: int,
+    registered: int,
+    costs_by_category: Mapping[str, int],
+    *,
+    attendance_min: float,
+    benchmark_shares: Mapping[str, float],
+) -> list[Suggestion]:
     """Every suggestion for one event: attendance first, then costs by potential saving."""
     found = attendance_suggestion(attended, registered, attendance_min)
     return ([found] if found else []) + cost_suggestions(costs_by_category, benchmark_shares)

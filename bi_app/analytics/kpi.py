@@ -4,6 +4,7 @@ Pure maths on totals (``revenue_cents``, ``orders``, ``active_customers``), so t
 what a change means when the previous period had nothing, how the average order value is
 defined — live in one tested place instead of in every card.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -38,8 +39,7 @@ def average_order_value(revenue_cents: int, orders: int) -> float | None:
     return revenue_cents / orders
 
 
-def _kpi(key: str, label: str, value: float | None, previous: float | None,
-         kind: KpiKind) -> Kpi:
+def _kpi(key: str, label: str, value: float | None, previous: float | None, kind: KpiKind) -> Kpi:
     return Kpi(key, label, value, previous, change_pct(value, previous), kind)
 
 
@@ -48,9 +48,18 @@ def overview_kpis(current: Mapping[str, int], previous: Mapping[str, int]) -> li
     return [
         _kpi("revenue", "Revenue", current["revenue_cents"], previous["revenue_cents"], "money"),
         _kpi("orders", "Orders", current["orders"], previous["orders"], "count"),
-        _kpi("aov", "Average order value",
-             average_order_value(current["revenue_cents"], current["orders"]),
-             average_order_value(previous["revenue_cents"], previous["orders"]), "money"),
-        _kpi("active_customers", "Active customers", current["active_customers"],
-             previous["active_customers"], "count"),
+        _kpi(
+            "aov",
+            "Average order value",
+            average_order_value(current["revenue_cents"], current["orders"]),
+            average_order_value(previous["revenue_cents"], previous["orders"]),
+            "money",
+        ),
+        _kpi(
+            "active_customers",
+            "Active customers",
+            current["active_customers"],
+            previous["active_customers"],
+            "count",
+        ),
     ]

@@ -4,6 +4,7 @@ Money comes in as integer cents and ratios are computed with :class:`~decimal.De
 ROI of exactly 25 % is 25.00, not 24.999999. Anything undefined — a ratio with a zero
 denominator, a break-even with a free ticket — is ``None``, which the UI shows as "n/a".
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ def change_pct(value: int | Decimal, previous: int | Decimal) -> Decimal | None:
     return _pct(Decimal(value) - Decimal(previous), abs(Decimal(previous)))
 
 
-def break_even_attendees(cost_cents: int, ticket_price_cents: int, other_revenue_cents: int = 0) -> int | None:
+def break_even_attendees(
+    cost_cents: int, ticket_price_cents: int, other_revenue_cents: int = 0
+) -> int | None:
     """Paying attendees needed at ``ticket_price_cents`` so revenue covers the cost.
 
     Revenue that does not depend on tickets (sponsorship, sales) is counted first; 0 when it
@@ -85,8 +88,13 @@ class RoiFigures:
     break_even_attendees: int | None
 
 
-def roi_figures(cost_cents: int, revenue_cents: int, attendees: int, ticket_price_cents: int,
-                ticket_revenue_cents: int = 0) -> RoiFigures:
+def roi_figures(
+    cost_cents: int,
+    revenue_cents: int,
+    attendees: int,
+    ticket_price_cents: int,
+    ticket_revenue_cents: int = 0,
+) -> RoiFigures:
     """All ROI figures for one event; break-even counts non-ticket revenue as already earned."""
     return RoiFigures(
         cost_cents=cost_cents,
@@ -97,7 +105,8 @@ def roi_figures(cost_cents: int, revenue_cents: int, attendees: int, ticket_pric
         cost_per_attendee_cents=cost_per_attendee_cents(cost_cents, attendees),
         revenue_per_attendee_cents=revenue_per_attendee_cents(revenue_cents, attendees),
         break_even_attendees=break_even_attendees(
-            cost_cents, ticket_price_cents, revenue_cents - ticket_revenue_cents),
+            cost_cents, ticket_price_cents, revenue_cents - ticket_revenue_cents
+        ),
     )
 
 
@@ -137,10 +146,13 @@ def _ticket_yield(base: WhatIfBase) -> Decimal:
     return Decimal(base.ticket_revenue_cents) / Decimal(expected)
 
 
-def parse_what_if(cost_change_pct: object, attendees: object, ticket_price: object) -> tuple[Decimal, int, int]:
+def parse_what_if(
+    cost_change_pct: object, attendees: object, ticket_price: object
+) -> tuple[Decimal, int, int]:
     """Validate the calculator's raw inputs: a cost change in percent (−100 … 1000), a whole
     number of attendees (0 … 1,000,000) and a ticket price in the major unit (≥ 0, 2 decimals).
     Returns ``(cost_change_pct, attendees, ticket_price_cents)``."""
+
     def number(raw: object, label: str) -> Decimal:
         if raw is None or isinstance(raw, bool) or str(raw).strip() == "":
             raise WhatIfError(f"{label}: enter a number")
@@ -165,20 +177,30 @@ def parse_what_if(cost_change_pct: object, attendees: object, ticket_price: obje
     return change, int(people), int(cents)
 
 
-def what_if(base: WhatIfBase, cost_change_pct: Decimal, attendees: int, ticket_price_cents: int) -> RoiFigures:
+def what_if(
+    base: WhatIfBase, cost_change_pct: Decimal, attendees: int, ticket_price_cents: int
+) -> RoiFigures:
     """ROI after changing costs by a percentage, the attendance and the ticket price.
 
     Ticket revenue scales with attendees × price at the event's observed ticket yield; other
     revenue (sponsors, attributed sales) stays as it was. Unchanged inputs give the event's ROI.
     """
-    cost = int((Decimal(base.cost_cents) * (HUNDRED + cost_change_pct) / HUNDRED)
-               .quantize(CENT, ROUND_HALF_UP))
+    cost = int(
+        (Decimal(base.cost_cents) * (HUNDRED + cost_change_pct) / HUNDRED).quantize(
+            CENT, ROUND_HALF_UP
+        )
+    )
     if attendees == base.attendees and ticket_price_cents == base.ticket_price_cents:
         tickets = base.ticket_revenue_cents
     else:
-        tickets = int((Decimal(attendees * ticket_price_cents) * _ticket_yield(base))
-                      .quantize(CENT, ROUND_HALF_UP))
-    return roi_figures(cost, tickets + base.other_revenue_cents, attendees, ticket_price_cents, tickets)
+        tickets = int(
+            (Decimal(attendees * ticket_price_cents) * _ticket_yield(base)).quantize(
+                CENT, ROUND_HALF_UP
+            )
+        )
+    return roi_figures(
+        cost, tickets + base.other_revenue_cents, attendees, ticket_price_cents, tickets
+    )
 
 
 def what_if_against_today(

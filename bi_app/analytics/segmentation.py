@@ -5,6 +5,7 @@ otherwise *new* up to ``new_max_visits`` visits, *growing* up to ``growing_max_v
 *loyal* beyond. The same rule runs in SQL (:func:`bi_app.data.customers.segment_sql`); tests
 check the two agree.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -15,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 SEGMENTS = ("new", "growing", "loyal", "vip")
-SEGMENT_LABELS = {"new": "New", "growing": "Growing", "loyal": "Loyal", "vip": "VIP", "none": "Not yet a customer"}
+SEGMENT_LABELS = {
+    "new": "New",
+    "growing": "Growing",
+    "loyal": "Loyal",
+    "vip": "VIP",
+    "none": "Not yet a customer",
+}
 
 
 @dataclass(frozen=True)
@@ -26,8 +33,11 @@ class SegmentThresholds:
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> SegmentThresholds:
-        return cls(int(values["customers.new_max_visits"]), int(values["customers.growing_max_visits"]),
-                   int(values["customers.vip_min_spend_cents"]))
+        return cls(
+            int(values["customers.new_max_visits"]),
+            int(values["customers.growing_max_visits"]),
+            int(values["customers.vip_min_spend_cents"]),
+        )
 
 
 def segment_of(visits: int, spend_cents: int, t: SegmentThresholds) -> str:
@@ -49,13 +59,17 @@ def summarize(counts: pd.DataFrame) -> pd.DataFrame:
     customers = by["customers"].astype("int64")
     revenue = by["revenue_cents"].astype("int64")
     total_c, total_r = int(customers.sum()), int(revenue.sum())
-    return pd.DataFrame({
-        "segment": list(SEGMENTS),
-        "customers": customers.to_numpy(),
-        "revenue_cents": revenue.to_numpy(),
-        "customer_share": customers.to_numpy() / total_c if total_c else np.zeros(len(SEGMENTS)),
-        "revenue_share": revenue.to_numpy() / total_r if total_r else np.zeros(len(SEGMENTS)),
-    })
+    return pd.DataFrame(
+        {
+            "segment": list(SEGMENTS),
+            "customers": customers.to_numpy(),
+            "revenue_cents": revenue.to_numpy(),
+            "customer_share": customers.to_numpy() / total_c
+            if total_c
+            else np.zeros(len(SEGMENTS)),
+            "revenue_share": revenue.to_numpy() / total_r if total_r else np.zeros(len(SEGMENTS)),
+        }
+    )
 
 
 def movement_matrix(moves: pd.DataFrame) -> pd.DataFrame:
@@ -64,6 +78,7 @@ def movement_matrix(moves: pd.DataFrame) -> pd.DataFrame:
     order = ["none", *SEGMENTS]
     if moves.empty:
         return pd.DataFrame(0, index=order, columns=list(SEGMENTS), dtype="int64")
-    table = moves.pivot_table(index="from_segment", columns="to_segment", values="customers",
-                              aggfunc="sum", fill_value=0)
+    table = moves.pivot_table(
+        index="from_segment", columns="to_segment", values="customers", aggfunc="sum", fill_value=0
+    )
     return table.reindex(index=order, columns=list(SEGMENTS), fill_value=0).astype("int64")

@@ -7,6 +7,7 @@
 - failed-login throttling (:mod:`bi_app.auth.ratelimit`), login HTML (:mod:`bi_app.auth.templates`);
 - :func:`require_role`, called by the callback registry before every server callback.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
@@ -51,10 +52,27 @@ if TYPE_CHECKING:  # only for the annotation: nothing in bi_app.auth imports Das
     import dash
 
 __all__ = [
-    "MIN_PASSWORD_LENGTH", "SessionUser", "UserError", "audit", "can_view", "create_user",
-    "csrf_token", "current_role", "current_username", "disable_user", "ensure_admin", "get_user",
-    "init_app", "list_users", "page_for_path", "request_user", "require_role", "set_password",
-    "verify_password", "visible_pages", "shell_context",
+    "MIN_PASSWORD_LENGTH",
+    "SessionUser",
+    "UserError",
+    "audit",
+    "can_view",
+    "create_user",
+    "csrf_token",
+    "current_role",
+    "current_username",
+    "disable_user",
+    "ensure_admin",
+    "get_user",
+    "init_app",
+    "list_users",
+    "page_for_path",
+    "request_user",
+    "require_role",
+    "set_password",
+    "shell_context",
+    "verify_password",
+    "visible_pages",
 ]
 
 
@@ -62,12 +80,17 @@ def shell_context(pages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """What the app shell shows of the signed-in user: name, role, the pages of ``pages`` they
     may open, and the CSRF token of the logout form (None when signed out)."""
     role, username = current_role(), current_username()
-    return {"visible": visible_pages(pages, role), "username": username, "role": role,
-            "csrf": csrf_token() if username else None}
+    return {
+        "visible": visible_pages(pages, role),
+        "username": username,
+        "role": role,
+        "csrf": csrf_token() if username else None,
+    }
 
 
-def init_app(app: dash.Dash, settings: Settings, *,
-             pages: Callable[[], Mapping[str, Mapping[str, Any]]]) -> None:
+def init_app(
+    app: dash.Dash, settings: Settings, *, pages: Callable[[], Mapping[str, Mapping[str, Any]]]
+) -> None:
     """Wire login, logout, the request guard and the rate limiter into ``app``'s Flask server.
 
     ``pages`` returns the page registry the guard checks (the app factory passes
@@ -78,8 +101,9 @@ def init_app(app: dash.Dash, settings: Settings, *,
     server = app.server
     init_login_manager(login_manager, server)
     limiter = LoginRateLimiter(cache, settings.login_rate_limit, settings.login_rate_window)
-    server.extensions[EXTENSION_KEY] = AuthState(limiter, app.config.requests_pathname_prefix,
-                                                  pages)
+    server.extensions[EXTENSION_KEY] = AuthState(
+        limiter, app.config.requests_pathname_prefix, pages
+    )
     routes = app.config.routes_pathname_prefix
     server.add_url_rule(f"{routes}login", "bi_auth_login", login_view, methods=["GET", "POST"])
     server.add_url_rule(f"{routes}logout", "bi_auth_logout", logout_view, methods=["GET", "POST"])

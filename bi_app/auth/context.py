@@ -1,4 +1,5 @@
 """The logged-in user of the current request, the session's CSRF token and flask-login wiring."""
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,13 @@ class SessionUser:
 
     @classmethod
     def from_model(cls, user: User, secret_key: str) -> SessionUser:
-        return cls(user.id, user.username, user.role, bool(user.active),
-                   password_fingerprint(user.password_hash, secret_key))
+        return cls(
+            user.id,
+            user.username,
+            user.role,
+            bool(user.active),
+            password_fingerprint(user.password_hash, secret_key),
+        )
 
 
 def password_fingerprint(password_hash: str, secret_key: str) -> str:

@@ -7,6 +7,7 @@ checks is the page Dash would render.
 This module does not import Dash: callers hand in the page registry (``dash.page_registry``, a
 mapping of module name to page dict), so the rules stay testable with a plain dict.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,14 +53,15 @@ def _matches_template(path_id: str, template: str) -> bool:
     return bool(re.findall(re.sub("<.*?>", "(.*)", template_id), path_id))
 
 
-def page_for_path(pages: Mapping[str, Mapping[str, Any]], pathname: str | None,
-                  prefix: str = "/") -> dict | None:
+def page_for_path(
+    pages: Mapping[str, Mapping[str, Any]], pathname: str | None, prefix: str = "/"
+) -> dict | None:
     """The page of registry ``pages`` Dash would render for ``pathname`` (None: a 404)."""
     if pathname is None:
         return None
     path = pathname
     if prefix != "/" and path.startswith(prefix):
-        path = "/" + path[len(prefix):]
+        path = "/" + path[len(prefix) :]
     path_id = path.strip("/")
     for page in pages.values():
         template = page.get("path_template")

@@ -5,6 +5,7 @@ the same count. The window index is part of the key, so a new window starts at z
 the backend does with expiry. Any cache error fails open (logged): an outage of the cache must
 not lock every user out.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 Every interpolated value goes through :func:`html.escape`; no inline style or script, so the
 pages work under the strict Content-Security-Policy the views send.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -33,14 +34,19 @@ _PAGE = """<!DOCTYPE html>
 
 
 def _page(title: str, body: str, prefix: str) -> str:
-    return _PAGE.format(title=escape(title), css=escape(f"{prefix}assets/vendor/bootstrap.min.css"),
-                        body=body)
+    return _PAGE.format(
+        title=escape(title), css=escape(f"{prefix}assets/vendor/bootstrap.min.css"), body=body
+    )
 
 
-def render_login(*, csrf: str, next_path: str, prefix: str = "/", username: str = "",
-                 error: str | None = None) -> str:
-    alert = (f'<div id="{ERROR_ID}" class="alert alert-danger" role="alert">{escape(error)}</div>'
-             if error else "")
+def render_login(
+    *, csrf: str, next_path: str, prefix: str = "/", username: str = "", error: str | None = None
+) -> str:
+    alert = (
+        f'<div id="{ERROR_ID}" class="alert alert-danger" role="alert">{escape(error)}</div>'
+        if error
+        else ""
+    )
     body = f"""<div class="card shadow-sm"><div class="card-body p-4">
 <h2 class="h5 mb-3">Sign in</h2>
 {alert}
@@ -63,10 +69,13 @@ def render_login(*, csrf: str, next_path: str, prefix: str = "/", username: str 
     return _page("Sign in", body, prefix)
 
 
-def render_message(title: str, message: str, *, prefix: str = "/", link_text: str = "Back",
-                   link: str | None = None) -> str:
+def render_message(
+    title: str, message: str, *, prefix: str = "/", link_text: str = "Back", link: str | None = None
+) -> str:
     """A small page for 400/403/429 answers: a heading, a sentence and a way back."""
-    body = (f'<div class="alert alert-warning" role="alert"><h2 class="h5">{escape(title)}</h2>'
-            f'<p class="mb-2">{escape(message)}</p>'
-            f'<a href="{escape(link or prefix)}">{escape(link_text)}</a></div>')
+    body = (
+        f'<div class="alert alert-warning" role="alert"><h2 class="h5">{escape(title)}</h2>'
+        f'<p class="mb-2">{escape(message)}</p>'
+        f'<a href="{escape(link or prefix)}">{escape(link_text)}</a></div>'
+    )
     return _page(title, body, prefix)

@@ -4,6 +4,7 @@ Callers own the transaction: these functions add and flush, the caller commits. 
 writes an :class:`AuditLog` row in the same transaction, so a change and its audit entry are
 committed (or rolled back) together.
 """
+
 from __future__ import annotations
 
 import re
@@ -123,8 +124,13 @@ def create_user(
     validate_role(role)
     if get_user(session, name) is not None:
         raise UserError(f"user {name!r} already exists")
-    user = User(username=name, password_hash=hash_password(password), role=role, active=True,
-                created_at=utcnow())
+    user = User(
+        username=name,
+        password_hash=hash_password(password),
+        role=role,
+        active=True,
+        created_at=utcnow(),
+    )
     session.add(user)
     session.flush()
     audit(session, "user.create", target=name, detail={"role": role}, actor=actor)
@@ -141,7 +147,8 @@ def _require_user(session: Session, username: str) -> User:
 def set_password(
     session: Session, username: str, password: str, actor: User | str | None = None
 ) -> User:
-    """Change a password; the user's other sessions stop being valid (see :mod:`bi_app.auth.context`)."""
+    """Change a password; the user's other sessions stop being valid (see
+    :mod:`bi_app.auth.context`)."""
     user = _require_user(session, username)
     user.password_hash = hash_password(password)
     session.flush()
@@ -160,9 +167,14 @@ def disable_user(session: Session, username: str, actor: User | str | None = Non
 
 
 def _active_admins(session: Session) -> int:
-    return session.scalar(
-        select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == "admin", User.active.is_(True))
+        )
+        or 0
+    )
 
 
 def ensure_admin(session: Session, username: str, password: str | None) -> str | None:

@@ -1,4 +1,5 @@
 """The login and logout views and the request guard in front of every Dash route."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,12 @@ def state() -> AuthState:
 def safe_next(raw: str | None, prefix: str = "/") -> str:
     """A local path to go to after login; anything that could leave the site becomes the home."""
     value = (raw or "").strip()
-    if (not value.startswith("/") or value.startswith("//") or "\\" in value
-            or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)):
+    if (
+        not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    ):
         return prefix
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
@@ -64,11 +69,21 @@ def _html(body: str, status: int, **headers: str) -> flask.Response:
     return response
 
 
-def _login_page(status: int = 200, error: str | None = None, username: str = "",
-                next_path: str | None = None, **headers: str) -> flask.Response:
+def _login_page(
+    status: int = 200,
+    error: str | None = None,
+    username: str = "",
+    next_path: str | None = None,
+    **headers: str,
+) -> flask.Response:
     st = state()
-    body = render_login(csrf=ctx.csrf_token(), next_path=next_path or st.prefix, prefix=st.prefix,
-                        username=username, error=error)
+    body = render_login(
+        csrf=ctx.csrf_token(),
+        next_path=next_path or st.prefix,
+        prefix=st.prefix,
+        username=username,
+        error=error,
+    )
     return _html(body, status, **headers)
 
 
@@ -88,8 +103,13 @@ def login_view() -> flask.Response:
     if st.limiter.blocked(ip, username):
         wait = st.limiter.retry_after()
         log.warning("login rate limit reached for %r from %s", username, ip)
-        return _login_page(429, f"Too many failed sign-in attempts. Try again in {wait} seconds.",
-                           username, next_path, **{"Retry-After": str(wait)})
+        return _login_page(
+            429,
+            f"Too many failed sign-in attempts. Try again in {wait} seconds.",
+            username,
+            next_path,
+            **{"Retry-After": str(wait)},
+        )
     return _authenticate(username, form.get("password", ""), ip, next_path)
 
 
@@ -102,12 +122,22 @@ def _authenticate(username: str, password: str, ip: str | None, next_path: str) 
         ok = auth_users.verify_password(user, password)
         if not ok or user is None or not user.active:
             reason = "unknown_user" if user is None else ("disabled" if ok else "bad_password")
-            auth_users.audit(session, "login.failure", target=username or None,
-                             detail={"reason": reason}, actor=None)
+            auth_users.audit(
+                session,
+                "login.failure",
+                target=username or None,
+                detail={"reason": reason},
+                actor=None,
+            )
             session.commit()
             failures = st.limiter.record_failure(ip, username)
-            log.warning("login failed for %r from %s (%s, %d in this window)", username, ip,
-                        reason, failures)
+            log.warning(
+                "login failed for %r from %s (%s, %d in this window)",
+                username,
+                ip,
+                reason,
+                failures,
+            )
             # 200, not 401: a form answer, and 401 would need a WWW-Authenticate challenge
             return _login_page(200, "Invalid username or password.", username, next_path)
         user.last_login_at = utcnow()
@@ -131,8 +161,14 @@ def logout_view() -> flask.Response:
         # an <img> must never log anyone out.
         flask.abort(405, valid_methods=["POST"])
     if not ctx.csrf_valid(flask.request.form.get(ctx.CSRF_FORM_FIELD)):
-        return _html(render_message("Sign-out failed", "The form expired; reload the page and "
-                                    "try again.", prefix=st.prefix), 400)
+        return _html(
+            render_message(
+                "Sign-out failed",
+                "The form expired; reload the page and try again.",
+                prefix=st.prefix,
+            ),
+            400,
+        )
     user = ctx.request_user()
     if user is not None:
         with db.session() as session:
@@ -145,13 +181,15 @@ def logout_view() -> flask.Response:
 
 # --- the guard ------------------------------------------------------------------------------
 
+
 def _relative_path(path: str, prefix: str) -> str:
-    return "/" + path[len(prefix):] if path.startswith(prefix) else path
+    return "/" + path[len(prefix) :] if path.startswith(prefix) else path
 
 
 def _json_error(status: int, message: str) -> flask.Response:
-    response = flask.Response(json.dumps({"error": message, "status": status}), status=status,
-                              mimetype="application/json")
+    response = flask.Response(
+        json.dumps({"error": message, "status": status}), status=status, mimetype="application/json"
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -161,8 +199,11 @@ def _routed_pathname(body: object) -> str | None:
     if not isinstance(body, dict) or DASH_CONTENT_ID not in str(body.get("output", "")):
         return None
     for item in body.get("inputs") or []:
-        if isinstance(item, dict) and item.get("id") == DASH_LOCATION_ID \
-                and item.get("property") == "pathname":
+        if (
+            isinstance(item, dict)
+            and item.get("id") == DASH_LOCATION_ID
+            and item.get("property") == "pathname"
+        ):
             return item.get("value") if isinstance(item.get("value"), str) else "/"
     return "/"
 
@@ -182,17 +223,26 @@ def guard() -> flask.Response | None:
         return flask.redirect(f"{st.prefix}login?next={quote(target, safe='/')}")
     if rel == "/_dash-update-component":
         pathname = _routed_pathname(flask.request.get_json(silent=True))
-        page = (auth_pages.page_for_path(st.pages(), pathname, st.prefix)
-                if pathname is not None else None)
+        page = (
+            auth_pages.page_for_path(st.pages(), pathname, st.prefix)
+            if pathname is not None
+            else None
+        )
         if page is not None and not auth_pages.can_view(page, user.role):
             return _json_error(403, "you are not allowed to open this page")
         return None
     if not is_api:
         page = auth_pages.page_for_path(st.pages(), flask.request.path, st.prefix)
         if page is not None and not auth_pages.can_view(page, user.role):
-            return _html(render_message("Not allowed", "Your role does not give access to this "
-                                        "page.", prefix=st.prefix, link_text="Go to the start"),
-                         403)
+            return _html(
+                render_message(
+                    "Not allowed",
+                    "Your role does not give access to this page.",
+                    prefix=st.prefix,
+                    link_text="Go to the start",
+                ),
+                403,
+            )
     return None
 
 

@@ -1,4 +1,5 @@
 """The source interface and the statistics every source returns."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

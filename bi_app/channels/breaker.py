@@ -5,6 +5,7 @@ the window and the failure share reaches ``failure_ratio`` the breaker opens. Op
 refused until ``cooldown`` seconds have passed, then it is half-open and lets ONE trial call
 through; success closes it (with a fresh window), failure opens it again for another cool-down.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,11 +23,21 @@ class BreakerOpen(RuntimeError):
 
 
 class CircuitBreaker:
-    def __init__(self, name: str, *, failure_ratio: float = 0.5, window: int = 20, min_calls: int = 5,
-                 cooldown: float = 30.0, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_ratio: float = 0.5,
+        window: int = 20,
+        min_calls: int = 5,
+        cooldown: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         if not 0 < failure_ratio <= 1 or window < 1 or not 1 <= min_calls <= window or cooldown < 0:
-            raise ValueError("breaker: need 0 < failure_ratio <= 1, 1 <= min_calls <= window, cooldown >= 0")
+            raise ValueError(
+                "breaker: need 0 < failure_ratio <= 1, 1 <= min_calls <= window, cooldown >= 0"
+            )
         self.name = name
         self.failure_ratio = failure_ratio
         self.min_calls = min_calls
@@ -47,8 +58,11 @@ class CircuitBreaker:
             return self._current_state()
 
     def _current_state(self) -> str:
-        if self._state == OPEN and self._opened_at is not None and \
-                self._clock() - self._opened_at >= self.cooldown:
+        if (
+            self._state == OPEN
+            and self._opened_at is not None
+            and self._clock() - self._opened_at >= self.cooldown
+        ):
             self._state = HALF_OPEN
             self._trial_running = False
         return self._state
@@ -74,7 +88,9 @@ class CircuitBreaker:
 
     def record_failure(self, error: str | BaseException) -> None:
         with self._lock:
-            self._last_error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+            self._last_error = (
+                error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+            )
             self._last_error = self._last_error[:300]
             state = self._current_state()
             if state == HALF_OPEN:
@@ -84,7 +100,9 @@ class CircuitBreaker:
                 return
             self._outcomes.append(True)
             failures = sum(self._outcomes)
-            if len(self._outcomes) >= self.min_calls and failures >= self.failure_ratio * len(self._outcomes):
+            if len(self._outcomes) >= self.min_calls and failures >= self.failure_ratio * len(
+                self._outcomes
+            ):
                 self._open()
 
     def call(self, func: Callable[[], Any]) -> Any:

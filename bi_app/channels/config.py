@@ -10,6 +10,7 @@ the auth secrets never go into the shared cache) under a token stored in the sha
 reloads at its next read; rows changed behind their back are reloaded after
 :data:`CONFIG_MAX_AGE_S` at the latest.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,32 +51,61 @@ class SourceConfig:
 
     def fingerprint(self) -> str:
         """Changes whenever the configuration does (the secret only as part of a digest)."""
-        text = "|".join(str(v) for v in (self.channel, self.url, self.auth_header_name,
-                                         self.auth_header_value, self.enabled, self.timeout_s))
+        text = "|".join(
+            str(v)
+            for v in (
+                self.channel,
+                self.url,
+                self.auth_header_name,
+                self.auth_header_value,
+                self.enabled,
+                self.timeout_s,
+            )
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_configs(engine: Engine) -> list[SourceConfig]:
     t = ChannelSourceConfig.__table__
     with engine.connect() as conn:
-        rows = conn.execute(select(t.c.channel, t.c.url, t.c.auth_header_name, t.c.auth_header_value,
-                                   t.c.enabled, t.c.timeout_s).order_by(t.c.channel)).all()
+        rows = conn.execute(
+            select(
+                t.c.channel,
+                t.c.url,
+                t.c.auth_header_name,
+                t.c.auth_header_value,
+                t.c.enabled,
+                t.c.timeout_s,
+            ).order_by(t.c.channel)
+        ).all()
     return [SourceConfig(r[0], r[1], r[2], r[3], bool(r[4]), float(r[5])) for r in rows]
 
 
 def save_config(engine: Engine, config: SourceConfig) -> None:
     """Create or replace one channel's configuration (validated by building its source first);
     every worker uses it from its next channel report on."""
-    HttpJsonSource(config.channel, config.url, auth_header_name=config.auth_header_name,
-                   auth_header_value=config.auth_header_value, timeout=config.timeout_s)
+    HttpJsonSource(
+        config.channel,
+        config.url,
+        auth_header_name=config.auth_header_name,
+        auth_header_value=config.auth_header_value,
+        timeout=config.timeout_s,
+    )
     t = ChannelSourceConfig.__table__
     with engine.begin() as conn:
         conn.execute(delete(t).where(t.c.channel == config.channel))
-        conn.execute(insert(t).values(channel=config.channel, kind="http", url=config.url,
-                                      auth_header_name=config.auth_header_name,
-                                      auth_header_value=config.auth_header_value,
-                                      enabled=config.enabled, timeout_s=config.timeout_s,
-                                      updated_at=utcnow()))
+        conn.execute(
+            insert(t).values(
+                channel=config.channel,
+                kind="http",
+                url=config.url,
+                auth_header_name=config.auth_header_name,
+                auth_header_value=config.auth_header_value,
+                enabled=config.enabled,
+                timeout_s=config.timeout_s,
+                updated_at=utcnow(),
+            )
+        )
     config_changed()
 
 
@@ -111,8 +141,12 @@ def current_configs(engine: Engine, token: str | None) -> ConfigSnapshot:
     url = engine.url.render_as_string(hide_password=False)
     with _snapshots_lock:
         snapshot = _snapshots.get(url)
-    if (snapshot is not None and token is not None and snapshot.token == token
-            and time.monotonic() - snapshot.loaded_at < CONFIG_MAX_AGE_S):
+    if (
+        snapshot is not None
+        and token is not None
+        and snapshot.token == token
+        and time.monotonic() - snapshot.loaded_at < CONFIG_MAX_AGE_S
+    ):
         return snapshot
     configs = tuple(load_configs(engine))
     snapshot = ConfigSnapshot(configs, config_digest(configs), token, time.monotonic())
@@ -155,18 +189,29 @@ def config_changed() -> None:
     within :data:`CONFIG_MAX_AGE_S`)."""
     with _snapshots_lock:
         _snapshots.clear()
-    if not flask.has_app_context() or flask.current_app.extensions.get(data_cache.STATE_KEY) is None:
-        log.info("channel configuration changed without a shared cache at hand: other workers "
-                  "reload within %g s", CONFIG_MAX_AGE_S)
+    if (
+        not flask.has_app_context()
+        or flask.current_app.extensions.get(data_cache.STATE_KEY) is None
+    ):
+        log.info(
+            "channel configuration changed without a shared cache at hand: other workers "
+            "reload within %g s",
+            CONFIG_MAX_AGE_S,
+        )
         return
     try:
         cache.set(CONFIG_TOKEN_KEY, uuid.uuid4().hex[:12], timeout=0)
     except Exception:
-        log.exception("CHANNEL CONFIGURATION TOKEN NOT REPLACED: other workers use the old sources "
-                      "for up to %g s", CONFIG_MAX_AGE_S)
+        log.exception(
+            "CHANNEL CONFIGURATION TOKEN NOT REPLACED: other workers use the old sources "
+            "for up to %g s",
+            CONFIG_MAX_AGE_S,
+        )
 
 
-def build_sources(configs: Sequence[SourceConfig], channels: tuple[str, ...] = DEFAULT_CHANNELS) -> list[ChannelSource]:
+def build_sources(
+    configs: Sequence[SourceConfig], channels: tuple[str, ...] = DEFAULT_CHANNELS
+) -> list[ChannelSource]:
     """One source per channel (the default ones plus any configured), in a stable order."""
     by_channel = {c.channel: c for c in configs}
     sources: list[ChannelSource] = []
@@ -174,11 +219,21 @@ def build_sources(configs: Sequence[SourceConfig], channels: tuple[str, ...] = D
         config = by_channel.get(channel)
         if config is not None and config.enabled:
             try:
-                sources.append(HttpJsonSource(channel, config.url, auth_header_name=config.auth_header_name,
-                                              auth_header_value=config.auth_header_value,
-                                              timeout=config.timeout_s))
+                sources.append(
+                    HttpJsonSource(
+                        channel,
+                        config.url,
+                        auth_header_name=config.auth_header_name,
+                        auth_header_value=config.auth_header_value,
+                        timeout=config.timeout_s,
+                    )
+                )
                 continue
             except ValueError as exc:
-                log.error("channel %s: invalid source configuration (%s); using the demo source", channel, exc)
+                log.error(
+                    "channel %s: invalid source configuration (%s); using the demo source",
+                    channel,
+                    exc,
+                )
         sources.append(DemoChannelSource(channel))
     return sources

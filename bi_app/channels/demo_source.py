@@ -1,4 +1,5 @@
 """The built-in source: a channel's statistics from the ``event_channel_stats`` table."""
+
 from __future__ import annotations
 
 from bi_app.channels.base import DEFAULT_TIMEOUT_S, ChannelStats, EventRef

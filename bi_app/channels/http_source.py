@@ -6,6 +6,7 @@ non-negative integer ``views``, ``clicks`` and ``conversions`` (booleans, floats
 duplicate keys are rejected), a ``channel`` equal to the configured one and, when present, an
 ``event`` equal to the event's code. Other keys are ignored so a provider may add fields.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,16 +39,21 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def parse_stats(body: bytes, channel: str, event_code: str) -> ChannelStats:
     """Decode and validate one answer; raises :class:`ChannelSourceError` saying what is wrong."""
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant,
-                          object_pairs_hook=_no_duplicates)
+        data = json.loads(
+            body.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_no_duplicates
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise ChannelSourceError(f"invalid JSON: {str(exc)[:120]}") from None
     if not isinstance(data, dict):
         raise ChannelSourceError(f"expected a JSON object, got {type(data).__name__}")
     if data.get("channel") != channel:
-        raise ChannelSourceError(f"answer is for channel {str(data.get('channel'))[:40]!r}, not {channel!r}")
+        raise ChannelSourceError(
+            f"answer is for channel {str(data.get('channel'))[:40]!r}, not {channel!r}"
+        )
     if "event" in data and data["event"] != event_code:
-        raise ChannelSourceError(f"answer is for event {str(data['event'])[:40]!r}, not {event_code!r}")
+        raise ChannelSourceError(
+            f"answer is for event {str(data['event'])[:40]!r}, not {event_code!r}"
+        )
     counts = {}
     for name in COUNT_FIELDS:
         value = data.get(name)
@@ -64,15 +70,26 @@ class HttpJsonSource:
 
     kind = "http"
 
-    def __init__(self, channel: str, url: str, *, auth_header_name: str | None = None,
-                 auth_header_value: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        channel: str,
+        url: str,
+        *,
+        auth_header_name: str | None = None,
+        auth_header_value: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"channel {channel}: source URL must be http:// or https://")
         if bool(auth_header_name) != bool(auth_header_value):
-            raise ValueError(f"channel {channel}: give both the auth header's name and value, or neither")
-        if auth_header_name and (not auth_header_name.replace("-", "").isalnum()
-                                 or any(c in auth_header_value for c in "\r\n")):
+            raise ValueError(
+                f"channel {channel}: give both the auth header's name and value, or neither"
+            )
+        if auth_header_name and (
+            not auth_header_name.replace("-", "").isalnum()
+            or any(c in auth_header_value for c in "\r\n")
+        ):
             raise ValueError(f"channel {channel}: invalid auth header")
         if not 0 < timeout <= 120:
             raise ValueError(f"channel {channel}: timeout must be between 0 and 120 seconds")
@@ -87,8 +104,11 @@ class HttpJsonSource:
         return f"HttpJsonSource(channel={self.channel!r}, url={self.url!r})"
 
     def target(self, event: EventRef) -> str:
-        return self.url.format(event_id=event.event_id, event_code=quote(event.code, safe=""),
-                               channel=quote(self.channel, safe=""))
+        return self.url.format(
+            event_id=event.event_id,
+            event_code=quote(event.code, safe=""),
+            channel=quote(self.channel, safe=""),
+        )
 
     def fetch(self, event: EventRef) -> ChannelStats:
         deadline = time.monotonic() + self.timeout
@@ -104,7 +124,9 @@ class HttpJsonSource:
             raise ChannelSourceError(f"HTTP {exc.code} from {urlsplit(self.url).netloc}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ChannelSourceError(f"cannot reach {urlsplit(self.url).netloc}: {reason}") from None
+            raise ChannelSourceError(
+                f"cannot reach {urlsplit(self.url).netloc}: {reason}"
+            ) from None
         return parse_stats(body, self.channel, event.code)
 
     def _read(self, response: Any, deadline: float) -> bytes:

@@ -10,6 +10,7 @@ generations of the ``events`` namespace (imports and data changes), the channel 
 token (:func:`bi_app.channels.config.save_config`), and the expiry of the shorter-lived of its
 two reports. When any of them moved on, it is rebuilt from the per-event reports.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -102,8 +103,10 @@ def _report(event: EventRef, snapshot: ConfigSnapshot) -> ChannelReport:
     if any(isinstance(s, DemoChannelSource) for s in sources):
         # every demo channel from one (cached) query, not one lookup per channel and thread
         rows = events.table_channel_stats(event.event_id)
-        sources = [_ReadDemoSource(s.channel, rows) if isinstance(s, DemoChannelSource) else s
-                   for s in sources]
+        sources = [
+            _ReadDemoSource(s.channel, rows) if isinstance(s, DemoChannelSource) else s
+            for s in sources
+        ]
     report = ChannelService(sources, DbLastGoodStore(db.require_engine)).fetch(event)
     _cache_set(key, report, _report_ttl(report))
     return report
@@ -159,15 +162,22 @@ def event_channels(event_id: int) -> EventChannels | None:
     """Channel statistics of an event and of the same organizer's previous event (views change)."""
     entry, tokens = _read_entry(event_id)
     snapshot = current_configs(db.require_engine(), tokens[2] if tokens else config_token())
-    if (entry is not None and entry.tokens == tokens and entry.digest == snapshot.digest
-            and entry.expires_at > time.time()):
+    if (
+        entry is not None
+        and entry.tokens == tokens
+        and entry.digest == snapshot.digest
+        and entry.expires_at > time.time()
+    ):
         return entry.value
     value, expires_at = _build(event_id, snapshot)
     if tokens is not None:  # tokens read before building: a change meanwhile orphans the entry
         remaining = math.ceil(expires_at - time.time())
         if remaining > 0:
-            _cache_set(_entry_key(event_id), _Entry(tokens, snapshot.digest, expires_at, value),
-                       min(remaining, REPORT_TTL_S))
+            _cache_set(
+                _entry_key(event_id),
+                _Entry(tokens, snapshot.digest, expires_at, value),
+                min(remaining, REPORT_TTL_S),
+            )
     return value
 
 
@@ -197,11 +207,15 @@ def _build(event_id: int, snapshot: ConfigSnapshot) -> tuple[EventChannels | Non
         if ref is None:
             return None, time.time() + REPORT_TTL_S
         fetching = pool.submit(_in_app_context(_report), EventRef(*ref), snapshot)
-        previous_report = None if previous is None else _report(EventRef(previous[0], previous[1]), snapshot)
+        previous_report = (
+            None if previous is None else _report(EventRef(previous[0], previous[1]), snapshot)
+        )
         report = fetching.result()
     views = report.totals().views
     if previous_report is None:
         return EventChannels(report, views, None, None, None), _expires_at(report)
     previous_views = previous_report.totals().views
-    value = EventChannels(report, views, previous_views, previous[2], change_pct(views, previous_views))
+    value = EventChannels(
+        report, views, previous_views, previous[2], change_pct(views, previous_views)
+    )
     return value, min(_expires_at(report), _expires_at(previous_report))

@@ -5,6 +5,7 @@ source delays the answer by at most its own timeout and never holds up the other
 that fails, times out or has an open breaker is answered from the last good value with a
 notice ("Channel email unavailable — data from 10:42"), or with zeros when there is none.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,7 +33,8 @@ _breakers_lock = threading.Lock()
 
 
 def breaker_for(channel: str) -> CircuitBreaker:
-    """The process-wide breaker of ``channel``, created and shown on the Health page on first use."""
+    """The process-wide breaker of ``channel``, created and shown on the
+    Health page on first use."""
     from bi_app.monitoring.breakers import register_breaker
 
     name = f"channel:{channel}"
@@ -60,7 +62,11 @@ class ChannelResult:
         if self.status == STALE and self.as_of is not None:
             local = self.as_of.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone))
             today = utcnow().replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone)).date()
-            when = local.strftime("%H:%M") if local.date() == today else local.strftime("%Y-%m-%d %H:%M")
+            when = (
+                local.strftime("%H:%M")
+                if local.date() == today
+                else local.strftime("%Y-%m-%d %H:%M")
+            )
             return f"Channel {self.channel} unavailable — data from {when}"
         return f"Channel {self.channel} unavailable — no earlier data, showing 0"
 
@@ -76,18 +82,26 @@ class ChannelReport:
         return any(r.status != LIVE for r in self.results)
 
     def totals(self) -> ChannelStats:
-        return ChannelStats("all", sum(r.stats.views for r in self.results),
-                            sum(r.stats.clicks for r in self.results),
-                            sum(r.stats.conversions for r in self.results))
+        return ChannelStats(
+            "all",
+            sum(r.stats.views for r in self.results),
+            sum(r.stats.clicks for r in self.results),
+            sum(r.stats.conversions for r in self.results),
+        )
 
     def notices(self, timezone: str = "UTC") -> list[str]:
         return [n for r in self.results if (n := r.notice(timezone))]
 
 
 class ChannelService:
-    def __init__(self, sources: Sequence[ChannelSource], store: LastGoodStore, *,
-                 breakers: Callable[[str], CircuitBreaker] = breaker_for,
-                 now: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        sources: Sequence[ChannelSource],
+        store: LastGoodStore,
+        *,
+        breakers: Callable[[str], CircuitBreaker] = breaker_for,
+        now: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         self.sources = list(sources)
         self.store = store
         self._breaker = breakers
@@ -96,7 +110,9 @@ class ChannelService:
     def fetch(self, event: EventRef) -> ChannelReport:
         results: dict[str, ChannelResult] = {}
         pending = []
-        executor = ThreadPoolExecutor(max_workers=max(len(self.sources), 1), thread_name_prefix="channel")
+        executor = ThreadPoolExecutor(
+            max_workers=max(len(self.sources), 1), thread_name_prefix="channel"
+        )
         try:
             started = time.monotonic()
             for source in self.sources:
@@ -118,11 +134,18 @@ class ChannelService:
                     breaker.record_success()
                     at = self._now()
                     self.store.put(event.event_id, stats, at)
-                    results[source.channel] = ChannelResult(source.channel, stats, LIVE, at, source.kind)
+                    results[source.channel] = ChannelResult(
+                        source.channel, stats, LIVE, at, source.kind
+                    )
                     continue
                 breaker.record_failure(error)
-                log.warning("channel %s (%s) failed for event %s: %s", source.channel, source.kind,
-                            event.event_id, error)
+                log.warning(
+                    "channel %s (%s) failed for event %s: %s",
+                    source.channel,
+                    source.kind,
+                    event.event_id,
+                    error,
+                )
                 results[source.channel] = self._fallback(event, source, error)
         finally:
             # never wait for a stuck source: its thread ends with its own socket timeout
@@ -133,7 +156,13 @@ class ChannelService:
     def _fallback(self, event: EventRef, source: ChannelSource, error: str) -> ChannelResult:
         stored = self.store.get(event.event_id, source.channel)
         if stored is None:
-            return ChannelResult(source.channel, ChannelStats(source.channel, 0, 0, 0), MISSING, None,
-                                 source.kind, error)
+            return ChannelResult(
+                source.channel,
+                ChannelStats(source.channel, 0, 0, 0),
+                MISSING,
+                None,
+                source.kind,
+                error,
+            )
         stats, at = stored
         return ChannelResult(source.channel, stats, STALE, at, source.kind, error)

@@ -4,6 +4,7 @@ The database store is shared by every worker; if the database itself fails, valu
 kept in memory for this process, so a failing channel source is not made worse by a failing
 write.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,11 +55,18 @@ class DbLastGoodStore:
         t = ChannelLastGood.__table__
         try:
             with self._engine().connect() as conn:
-                row = conn.execute(select(t.c.views, t.c.clicks, t.c.conversions, t.c.fetched_at)
-                                   .where(t.c.event_id == event_id, t.c.channel == channel)).first()
+                row = conn.execute(
+                    select(t.c.views, t.c.clicks, t.c.conversions, t.c.fetched_at).where(
+                        t.c.event_id == event_id, t.c.channel == channel
+                    )
+                ).first()
         except Exception:
-            log.warning("last good value of %s for event %s unreadable; using memory", channel, event_id,
-                        exc_info=True)
+            log.warning(
+                "last good value of %s for event %s unreadable; using memory",
+                channel,
+                event_id,
+                exc_info=True,
+            )
             return self._memory.get(event_id, channel)
         if row is None:
             return self._memory.get(event_id, channel)
@@ -67,16 +75,27 @@ class DbLastGoodStore:
     def put(self, event_id: int, stats: ChannelStats, at: dt.datetime) -> None:
         self._memory.put(event_id, stats, at)
         t = ChannelLastGood.__table__
-        values = {"views": stats.views, "clicks": stats.clicks, "conversions": stats.conversions,
-                  "fetched_at": at}
+        values = {
+            "views": stats.views,
+            "clicks": stats.clicks,
+            "conversions": stats.conversions,
+            "fetched_at": at,
+        }
         key = (t.c.event_id == event_id, t.c.channel == stats.channel)
         try:
             with self._engine().begin() as conn:
                 if conn.execute(update(t).where(*key).values(**values)).rowcount == 0:
                     try:
                         with conn.begin_nested():
-                            conn.execute(insert(t).values(event_id=event_id, channel=stats.channel, **values))
+                            conn.execute(
+                                insert(t).values(event_id=event_id, channel=stats.channel, **values)
+                            )
                     except IntegrityError:  # another worker inserted it first: update theirs
                         conn.execute(update(t).where(*key).values(**values))
         except Exception:
-            log.warning("last good value of %s for event %s not saved", stats.channel, event_id, exc_info=True)
+            log.warning(
+                "last good value of %s for event %s not saved",
+                stats.channel,
+                event_id,
+                exc_info=True,
+            )

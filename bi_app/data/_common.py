@@ -1,5 +1,6 @@
 """Helpers shared by the domain modules: argument types and coercion, roll-up filters, and the
 building blocks of the sales queries (:mod:`bi_app.data.sales`, :mod:`bi_app.data.sales_growth`)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -75,7 +76,9 @@ def category_filter(column: Any, categories: tuple[str, ...] | None) -> list[Col
 
 def check_granularity(granularity: str) -> str:
     if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity: expected one of {', '.join(GRANULARITIES)}, got {granularity!r}")
+        raise ValueError(
+            f"granularity: expected one of {', '.join(GRANULARITIES)}, got {granularity!r}"
+        )
     return granularity
 
 
@@ -95,11 +98,14 @@ def period_frame(
 
 
 def sales_table(categories: Codes) -> Any:
-    """The roll-up that answers a sales query: order totals, or item sales when categories are set."""
+    """The roll-up that answers a sales query: order totals, or item
+    sales when categories are set."""
     return DailyCategorySales.__table__ if categories else DailyOrders.__table__
 
 
-def sales_where(table: Any, start: dt.date, end: dt.date, platforms: Codes, categories: Codes) -> list[Any]:
+def sales_where(
+    table: Any, start: dt.date, end: dt.date, platforms: Codes, categories: Codes
+) -> list[Any]:
     """Date, platform and category conditions on a sales roll-up; statuses are up to each query."""
     conditions = [table.c.day >= start, table.c.day <= end]
     conditions += platform_filter(table.c.platform_id, platforms)
@@ -113,14 +119,22 @@ def selected_statuses(statuses: Codes) -> tuple[str, ...]:
     return tuple(statuses) if statuses else REVENUE_STATUSES
 
 
-def period_sums_query(first: dt.date, last: dt.date, platforms: Codes, categories: Codes,
-                      statuses: Codes, granularity: str) -> Any:
+def period_sums_query(
+    first: dt.date,
+    last: dt.date,
+    platforms: Codes,
+    categories: Codes,
+    statuses: Codes,
+    granularity: str,
+) -> Any:
     """``period``, revenue and orders per period of ``granularity`` within ``first..last``."""
     table = sales_table(categories)
     period = table.c[granularity]
     return (
         select(period, func.sum(table.c.revenue_cents), func.sum(table.c.orders))
-        .where(*sales_where(table, first, last, platforms, categories),
-               table.c.status.in_(selected_statuses(statuses)))
+        .where(
+            *sales_where(table, first, last, platforms, categories),
+            table.c.status.in_(selected_statuses(statuses)),
+        )
         .group_by(period)
     )

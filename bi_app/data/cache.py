@@ -14,6 +14,7 @@ function runs against the database. After an error the backend is skipped for ``
 seconds, so a hung Redis costs one short timeout per interval instead of one per call, and it is
 used again as soon as it answers — no restart needed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,6 +55,7 @@ _COUNTERS = ("hits", "misses", "errors", "bypassed", "uncached")
 
 # --- counters ---------------------------------------------------------------------------------
 
+
 class _Stats:
     """Process-local counters; thread-safe because gunicorn threads share them."""
 
@@ -90,8 +92,10 @@ class _Stats:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            namespaces = {ns: {c: counts.get(c, 0) for c in _COUNTERS}
-                          for ns, counts in sorted(self.by_namespace.items())}
+            namespaces = {
+                ns: {c: counts.get(c, 0) for c in _COUNTERS}
+                for ns, counts in sorted(self.by_namespace.items())
+            }
             totals = {c: sum(n[c] for n in namespaces.values()) for c in _COUNTERS}
             lookups = totals["hits"] + totals["misses"]
             return {
@@ -126,13 +130,16 @@ class _RateLimitedLog:
                 return
             suppressed, self._suppressed, self._last = self._suppressed, 0, now
         more = f" ({suppressed} similar errors since the last report)" if suppressed else ""
-        log.warning("%s: %s: %s; serving from the database%s", message, type(exc).__name__, exc, more)
+        log.warning(
+            "%s: %s: %s; serving from the database%s", message, type(exc).__name__, exc, more
+        )
 
 
 _error_log = _RateLimitedLog()
 
 
 # --- per-app state --------------------------------------------------------------------------
+
 
 @dataclass
 class CacheState:
@@ -156,14 +163,18 @@ class CacheState:
 
 def cache_config(settings: Settings, key_prefix: str = DEFAULT_KEY_PREFIX) -> dict[str, Any]:
     """The flask-caching configuration for ``settings``."""
-    config: dict[str, Any] = {"CACHE_DEFAULT_TIMEOUT": settings.cache_ttl, "CACHE_KEY_PREFIX": key_prefix}
+    config: dict[str, Any] = {
+        "CACHE_DEFAULT_TIMEOUT": settings.cache_ttl,
+        "CACHE_KEY_PREFIX": key_prefix,
+    }
     if settings.cache_ttl == 0:
         config.update(CACHE_TYPE="NullCache", CACHE_NO_NULL_WARNING=True)  # deliberate: TTL 0 = off
     elif settings.redis_url:
         config.update(
             CACHE_TYPE="RedisCache",
             CACHE_REDIS_URL=settings.redis_url,
-            # Short timeouts and no retries: with redis-py's defaults a hung server (SIGSTOP) blocked
+            # Short timeouts and no retries: with redis-py's defaults a hung server (SIGSTOP)
+            # blocked
             # each call for ~59 s here; the breaker below keeps even 0.25 s from repeating per call.
             CACHE_OPTIONS={
                 "socket_timeout": REDIS_TIMEOUT_S,
@@ -173,8 +184,11 @@ def cache_config(settings: Settings, key_prefix: str = DEFAULT_KEY_PREFIX) -> di
             },
         )
     elif settings.cache_dir:
-        config.update(CACHE_TYPE="FileSystemCache", CACHE_DIR=settings.cache_dir,
-                      CACHE_THRESHOLD=LOCAL_THRESHOLD)
+        config.update(
+            CACHE_TYPE="FileSystemCache",
+            CACHE_DIR=settings.cache_dir,
+            CACHE_THRESHOLD=LOCAL_THRESHOLD,
+        )
     else:
         config.update(CACHE_TYPE="SimpleCache", CACHE_THRESHOLD=LOCAL_THRESHOLD)
     return config
@@ -193,10 +207,14 @@ def init_app(
     config = cache_config(settings, prefix)
     cache.init_app(server, config=config)
     server.extensions[STATE_KEY] = CacheState(
-        backend=config["CACHE_TYPE"], enabled=config["CACHE_TYPE"] != "NullCache",
-        key_prefix=prefix, retry_after=retry_after,
+        backend=config["CACHE_TYPE"],
+        enabled=config["CACHE_TYPE"] != "NullCache",
+        key_prefix=prefix,
+        retry_after=retry_after,
     )
-    log.info("data cache: %s (ttl %s s, prefix %r)", config["CACHE_TYPE"], settings.cache_ttl, prefix)
+    log.info(
+        "data cache: %s (ttl %s s, prefix %r)", config["CACHE_TYPE"], settings.cache_ttl, prefix
+    )
 
 
 def _current() -> tuple[CacheState, Any] | None:
@@ -212,6 +230,7 @@ def _current() -> tuple[CacheState, Any] | None:
 
 
 # --- generations ------------------------------------------------------------------------------
+
 
 def _namespace_generation_key(namespace: str) -> str:
     return f"gen:{namespace}"
@@ -253,6 +272,7 @@ def _replay_pending(state: CacheState, backend: Any) -> None:
 
 
 # --- the decorator ----------------------------------------------------------------------------
+
 
 def cached(namespace: str, *, keep_case: Collection[str] = ()) -> Callable[[F], F]:
     """Cache a data function on its normalized arguments under ``namespace``.
@@ -326,8 +346,14 @@ def invalidate(namespace: str | None = None) -> bool:
         state.pending_invalidations.add(key)
         _stats.invalidated(False)
         _stats.error(namespace, exc)
-        log.error("CACHE INVALIDATION FAILED for %r on %s: %s: %s — entries may be stale until the "
-                  "backend is back or for up to the TTL", key, state.backend, type(exc).__name__, exc)
+        log.error(
+            "CACHE INVALIDATION FAILED for %r on %s: %s: %s — entries may be stale until the "
+            "backend is back or for up to the TTL",
+            key,
+            state.backend,
+            type(exc).__name__,
+            exc,
+        )
         return False
     _stats.invalidated(True)
     return True
@@ -348,13 +374,17 @@ def reset_stats() -> None:
     _stats.reset()
 
 
-def invalidate_for_settings(settings: Settings, namespace: str | None = None,
-                            key_prefix: str | None = None) -> bool:
+def invalidate_for_settings(
+    settings: Settings, namespace: str | None = None, key_prefix: str | None = None
+) -> bool:
     """:func:`invalidate` from outside the web app (CLI imports, demo loads): binds a throw-away
     app to the shared backend of ``settings``. An in-process SimpleCache lives only in the web
-    workers, so there is nothing to reach: it returns False and their entries expire with the TTL."""
+    workers, so there is nothing to reach: it returns False and their entries expire with the
+    TTL."""
     if not settings.redis_url and not settings.cache_dir:
-        log.info("cache invalidation skipped: the in-process cache of running workers is unreachable")
+        log.info(
+            "cache invalidation skipped: the in-process cache of running workers is unreachable"
+        )
         return False
     server = flask.Flask("bi_app.cache.invalidate")
     init_app(server, settings, key_prefix=key_prefix)

@@ -1,4 +1,5 @@
 """Reference data for filters and labels: platforms, categories, the span of the data."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +16,9 @@ NAMESPACE = "catalog"
 @cached(NAMESPACE)
 def platforms() -> list[dict]:
     """Sales platforms as ``{"code", "name"}``, by name."""
-    query = select(SalesPlatform.code, SalesPlatform.name).order_by(SalesPlatform.name, SalesPlatform.code)
+    query = select(SalesPlatform.code, SalesPlatform.name).order_by(
+        SalesPlatform.name, SalesPlatform.code
+    )
     with engine().connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 

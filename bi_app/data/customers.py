@@ -7,6 +7,7 @@ grouped query on orders. Segment, RFM and list figures read what the tags job st
 :mod:`bi_app.customer_tags`), so no call here aggregates raw visits. Segments are derived in SQL
 with the thresholds in force, so a settings change shows at once (it invalidates every cache).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -76,71 +77,117 @@ def _prev_month(month: dt.date) -> dt.date:
 
 # --- status ------------------------------------------------------------------------------------
 
+
 @cached(NAMESPACE)
 def stats_status() -> dict[str, Any]:
     """``{"as_of", "computed_at", "customers", "tagged"}`` of the last recomputation (None/0
     before the first)."""
     s = CustomerStats.__table__
-    query = select(func.max(s.c.as_of), func.max(s.c.computed_at), func.count(),
-                   select(func.count(func.distinct(CustomerTag.customer_id))).scalar_subquery())
+    query = select(
+        func.max(s.c.as_of),
+        func.max(s.c.computed_at),
+        func.count(),
+        select(func.count(func.distinct(CustomerTag.customer_id))).scalar_subquery(),
+    )
     with engine().connect() as conn:
         as_of, computed_at, customers, tagged = conn.execute(query).one()
     if isinstance(as_of, str):
         as_of = dt.date.fromisoformat(as_of)
-    return {"as_of": as_of, "computed_at": computed_at, "customers": int(customers), "tagged": int(tagged or 0)}
+    return {
+        "as_of": as_of,
+        "computed_at": computed_at,
+        "customers": int(customers),
+        "tagged": int(tagged or 0),
+    }
 
 
-# --- period KPIs -----------------------------------------------------------------------------------
+# --- period KPIs
+# -----------------------------------------------------------------------------------
+
 
 def _order_filters(first: dt.date, last: dt.date, platforms: Codes, categories: Codes) -> list[Any]:
-    conditions = [Order.ordered_at >= dt.datetime.combine(first, dt.time.min),
-                  Order.ordered_at < dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min),
-                  Order.status.in_(REVENUE_STATUSES)]
+    conditions = [
+        Order.ordered_at >= dt.datetime.combine(first, dt.time.min),
+        Order.ordered_at < dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min),
+        Order.status.in_(REVENUE_STATUSES),
+    ]
     conditions += platform_filter(Order.platform_id, platforms)
     if categories:
-        items = (select(OrderItem.order_id).join(Product, Product.id == OrderItem.product_id)
-                 .where(*category_filter(Product.category_id, categories)))
+        items = (
+            select(OrderItem.order_id)
+            .join(Product, Product.id == OrderItem.product_id)
+            .where(*category_filter(Product.category_id, categories))
+        )
         conditions.append(Order.id.in_(items))
     return conditions
 
 
 def _activity_filters(platforms: Codes, categories: Codes) -> list[Any]:
     a = DailyCustomerActivity.__table__
-    return [*platform_filter(a.c.platform_id, platforms), *category_filter(a.c.category_id, categories)]
+    return [
+        *platform_filter(a.c.platform_id, platforms),
+        *category_filter(a.c.category_id, categories),
+    ]
 
 
 @cached(NAMESPACE)
-def period_figures(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None) -> dict:
+def period_figures(
+    start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None
+) -> dict:
     """``visitors`` (customers with a visit; categories do not apply to visits), ``buyers``
     (customers with a revenue order), ``repeat_buyers`` (two or more such orders) in the period;
     ``lifetime_revenue_cents`` and ``lifetime_customers`` from the first data up to ``end``."""
     first, last = date_range(start, end)
     stop = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min)
-    visitors = (select(Visit.customer_id)
-                .where(Visit.visited_at >= dt.datetime.combine(first, dt.time.min), Visit.visited_at < stop,
-                       *platform_filter(Visit.platform_id, platforms)).distinct().subquery("visitors"))
-    per_buyer = (select(Order.customer_id, func.count().label("n"))
-                 .where(*_order_filters(first, last, platforms, categories))
-                 .group_by(Order.customer_id).subquery("per_buyer"))
+    visitors = (
+        select(Visit.customer_id)
+        .where(
+            Visit.visited_at >= dt.datetime.combine(first, dt.time.min),
+            Visit.visited_at < stop,
+            *platform_filter(Visit.platform_id, platforms),
+        )
+        .distinct()
+        .subquery("visitors")
+    )
+    per_buyer = (
+        select(Order.customer_id, func.count().label("n"))
+        .where(*_order_filters(first, last, platforms, categories))
+        .group_by(Order.customer_id)
+        .subquery("per_buyer")
+    )
     a = DailyCustomerActivity.__table__
-    lifetime_customers = (select(a.c.customer_id).where(a.c.day <= last, *_activity_filters(platforms, categories))
-                          .distinct().subquery("lifetime_customers"))
+    lifetime_customers = (
+        select(a.c.customer_id)
+        .where(a.c.day <= last, *_activity_filters(platforms, categories))
+        .distinct()
+        .subquery("lifetime_customers")
+    )
     sales = DailyCategorySales.__table__ if categories else DailyOrders.__table__
-    revenue_conditions = [sales.c.day <= last, sales.c.status.in_(REVENUE_STATUSES),
-                          *platform_filter(sales.c.platform_id, platforms)]
+    revenue_conditions = [
+        sales.c.day <= last,
+        sales.c.status.in_(REVENUE_STATUSES),
+        *platform_filter(sales.c.platform_id, platforms),
+    ]
     if categories:
         revenue_conditions += category_filter(sales.c.category_id, categories)
     query = select(
         select(func.count()).select_from(visitors).scalar_subquery(),
         select(func.count()).select_from(per_buyer).scalar_subquery(),
         select(func.count()).select_from(per_buyer).where(per_buyer.c.n >= 2).scalar_subquery(),
-        select(func.coalesce(func.sum(sales.c.revenue_cents), 0)).where(*revenue_conditions).scalar_subquery(),
+        select(func.coalesce(func.sum(sales.c.revenue_cents), 0))
+        .where(*revenue_conditions)
+        .scalar_subquery(),
         select(func.count()).select_from(lifetime_customers).scalar_subquery(),
     )
     with engine().connect() as conn:
         visitors_n, buyers, repeat, revenue, customers = conn.execute(query).one()
-    return {"visitors": int(visitors_n), "buyers": int(buyers), "repeat_buyers": int(repeat),
-            "lifetime_revenue_cents": int(revenue), "lifetime_customers": int(customers)}
+    return {
+        "visitors": int(visitors_n),
+        "buyers": int(buyers),
+        "repeat_buyers": int(repeat),
+        "lifetime_revenue_cents": int(revenue),
+        "lifetime_customers": int(customers),
+    }
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -149,29 +196,46 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 def kpis_from_figures(current: dict, previous: dict) -> list[kpi.Kpi]:
     """Active customers, conversion rate, repeat-purchase rate and lifetime value per customer."""
+
     def make(key: str, label: str, fn, kind: str) -> kpi.Kpi:
         value, prev = fn(current), fn(previous)
         return kpi.Kpi(key, label, value, prev, kpi.change_pct(value, prev), kind)  # type: ignore[arg-type]
 
     return [
         make("buyers", "Active customers", lambda f: f["buyers"], "count"),
-        make("conversion", "Conversion rate", lambda f: _ratio(f["buyers"], f["visitors"]), "percent"),
-        make("repeat", "Repeat-purchase rate", lambda f: _ratio(f["repeat_buyers"], f["buyers"]), "percent"),
-        make("clv", "Lifetime value per customer",
-             lambda f: _ratio(f["lifetime_revenue_cents"], f["lifetime_customers"]), "money"),
+        make(
+            "conversion", "Conversion rate", lambda f: _ratio(f["buyers"], f["visitors"]), "percent"
+        ),
+        make(
+            "repeat",
+            "Repeat-purchase rate",
+            lambda f: _ratio(f["repeat_buyers"], f["buyers"]),
+            "percent",
+        ),
+        make(
+            "clv",
+            "Lifetime value per customer",
+            lambda f: _ratio(f["lifetime_revenue_cents"], f["lifetime_customers"]),
+            "money",
+        ),
     ]
 
 
 @cached(NAMESPACE)
-def customer_kpis(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None) -> list[kpi.Kpi]:
+def customer_kpis(
+    start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None
+) -> list[kpi.Kpi]:
     """:func:`kpis_from_figures` for the period and the equal period before it."""
     first, last = date_range(start, end)
     prev_start, prev_end = previous_period(first, last)
-    return kpis_from_figures(period_figures(first, last, platforms, categories),
-                             period_figures(prev_start, prev_end, platforms, categories))
+    return kpis_from_figures(
+        period_figures(first, last, platforms, categories),
+        period_figures(prev_start, prev_end, platforms, categories),
+    )
 
 
 # --- segments ----------------------------------------------------------------------------------
+
 
 @cached(NAMESPACE)
 def segment_summary() -> pd.DataFrame:
@@ -179,7 +243,9 @@ def segment_summary() -> pd.DataFrame:
     shares, as of the last recomputation."""
     s = CustomerStats.__table__
     segment = segment_sql(s.c.visits, s.c.spend_cents, thresholds()).label("segment")
-    query = select(segment, func.count(), func.coalesce(func.sum(s.c.spend_cents), 0)).group_by(segment)
+    query = select(segment, func.count(), func.coalesce(func.sum(s.c.spend_cents), 0)).group_by(
+        segment
+    )
     with engine().connect() as conn:
         rows = [(seg, int(n), int(rev)) for seg, n, rev in conn.execute(query)]
     return summarize(pd.DataFrame(rows, columns=["segment", "customers", "revenue_cents"]))
@@ -192,14 +258,18 @@ def segment_trend(start: DateArg, end: DateArg) -> pd.DataFrame:
     first, last = date_range(start, end)
     snap = CustomerSegmentSnapshot.__table__
     segment = segment_sql(snap.c.visits, snap.c.spend_cents, thresholds()).label("segment")
-    query = (select(snap.c.month, segment, func.count())
-             .where(snap.c.month >= _month(first), snap.c.month <= _month(last))
-             .group_by(snap.c.month, segment))
+    query = (
+        select(snap.c.month, segment, func.count())
+        .where(snap.c.month >= _month(first), snap.c.month <= _month(last))
+        .group_by(snap.c.month, segment)
+    )
     with engine().connect() as conn:
         found = {(as_date(m), seg): int(n) for m, seg, n in conn.execute(query)}
     months = sorted({m for m, _ in found})
     rows = [(m, seg, found.get((m, seg), 0)) for m in months for seg in SEGMENTS]
-    return pd.DataFrame(rows, columns=["month", "segment", "customers"]).astype({"customers": "int64"})
+    return pd.DataFrame(rows, columns=["month", "segment", "customers"]).astype(
+        {"customers": "int64"}
+    )
 
 
 @cached(NAMESPACE)
@@ -210,13 +280,22 @@ def segment_movement(start: DateArg, end: DateArg) -> pd.DataFrame:
     first, last = date_range(start, end)
     snap = CustomerSegmentSnapshot.__table__
     t = thresholds()
-    before = (select(snap.c.customer_id, segment_sql(snap.c.visits, snap.c.spend_cents, t).label("segment"))
-              .where(snap.c.month == _prev_month(_month(first))).subquery("before"))
+    before = (
+        select(
+            snap.c.customer_id, segment_sql(snap.c.visits, snap.c.spend_cents, t).label("segment")
+        )
+        .where(snap.c.month == _prev_month(_month(first)))
+        .subquery("before")
+    )
     to_segment = segment_sql(snap.c.visits, snap.c.spend_cents, t).label("to_segment")
     from_segment = func.coalesce(before.c.segment, literal("none")).label("from_segment")
-    query = (select(from_segment, to_segment, func.count())
-             .select_from(snap).outerjoin(before, before.c.customer_id == snap.c.customer_id)
-             .where(snap.c.month == _month(last)).group_by(from_segment, to_segment))
+    query = (
+        select(from_segment, to_segment, func.count())
+        .select_from(snap)
+        .outerjoin(before, before.c.customer_id == snap.c.customer_id)
+        .where(snap.c.month == _month(last))
+        .group_by(from_segment, to_segment)
+    )
     with engine().connect() as conn:
         rows = [(f, t_, int(n)) for f, t_, n in conn.execute(query)]
     return movement_matrix(pd.DataFrame(rows, columns=["from_segment", "to_segment", "customers"]))
@@ -224,29 +303,46 @@ def segment_movement(start: DateArg, end: DateArg) -> pd.DataFrame:
 
 # --- cohorts -----------------------------------------------------------------------------------
 
+
 @cached(NAMESPACE)
-def cohort_retention(start: DateArg, end: DateArg, platforms: Codes = None,
-                     categories: Codes = None) -> pd.DataFrame:
+def cohort_retention(
+    start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None
+) -> pd.DataFrame:
     """Monthly cohorts (month of the first revenue order, on the chosen platforms/categories)
     starting in ``start..end``'s months, and the share of each active in every later month up
-    to ``end``'s: columns ``cohort``, ``months_since``, ``customers``, ``cohort_size``, ``retention``."""
+    to ``end``'s: columns ``cohort``, ``months_since``, ``customers``, ``cohort_size``,
+    ``retention``."""
     first, last = date_range(start, end)
     a = DailyCustomerActivity.__table__
     filters = _activity_filters(platforms, categories)
-    firsts = (select(a.c.customer_id, month_start(func.min(a.c.day)).label("cohort"))
-              .where(*filters).group_by(a.c.customer_id).subquery("firsts"))
-    active = (select(a.c.customer_id, month_start(a.c.day).label("month"))
-              .where(a.c.day >= _month(first), a.c.day <= last, *filters).distinct().subquery("active"))
-    query = (select(firsts.c.cohort, active.c.month, func.count())
-             .select_from(active).join(firsts, firsts.c.customer_id == active.c.customer_id)
-             .where(firsts.c.cohort >= literal(_month(first), Date), firsts.c.cohort <= literal(last, Date))
-             .group_by(firsts.c.cohort, active.c.month))
+    firsts = (
+        select(a.c.customer_id, month_start(func.min(a.c.day)).label("cohort"))
+        .where(*filters)
+        .group_by(a.c.customer_id)
+        .subquery("firsts")
+    )
+    active = (
+        select(a.c.customer_id, month_start(a.c.day).label("month"))
+        .where(a.c.day >= _month(first), a.c.day <= last, *filters)
+        .distinct()
+        .subquery("active")
+    )
+    query = (
+        select(firsts.c.cohort, active.c.month, func.count())
+        .select_from(active)
+        .join(firsts, firsts.c.customer_id == active.c.customer_id)
+        .where(
+            firsts.c.cohort >= literal(_month(first), Date), firsts.c.cohort <= literal(last, Date)
+        )
+        .group_by(firsts.c.cohort, active.c.month)
+    )
     with engine().connect() as conn:
         rows = [(as_date(c), as_date(m), int(n)) for c, m, n in conn.execute(query)]
     return cohorts.retention_table(pd.DataFrame(rows, columns=["cohort", "month", "customers"]))
 
 
 # --- RFM ---------------------------------------------------------------------------------------
+
 
 @cached(NAMESPACE)
 def rfm_grid() -> pd.DataFrame:
@@ -256,22 +352,38 @@ def rfm_grid() -> pd.DataFrame:
     ``customers``, ``monetary_avg`` (mean monetary score), ``spend_cents``: one row per
     recency x frequency cell that has customers."""
     s = CustomerStats.__table__
-    scored = (select(
-        func.ntile(5).over(order_by=(s.c.last_order, s.c.customer_id)).label("recency"),
-        func.ntile(5).over(order_by=(s.c.orders, s.c.customer_id)).label("frequency"),
-        func.ntile(5).over(order_by=(s.c.spend_cents, s.c.customer_id)).label("monetary"),
-        s.c.spend_cents,
-    ).where(s.c.orders > 0).subquery("scored"))
-    query = (select(scored.c.recency, scored.c.frequency, func.count(), func.avg(scored.c.monetary),
-                    func.sum(scored.c.spend_cents))
-             .group_by(scored.c.recency, scored.c.frequency)
-             .order_by(scored.c.recency, scored.c.frequency))
+    scored = (
+        select(
+            func.ntile(5).over(order_by=(s.c.last_order, s.c.customer_id)).label("recency"),
+            func.ntile(5).over(order_by=(s.c.orders, s.c.customer_id)).label("frequency"),
+            func.ntile(5).over(order_by=(s.c.spend_cents, s.c.customer_id)).label("monetary"),
+            s.c.spend_cents,
+        )
+        .where(s.c.orders > 0)
+        .subquery("scored")
+    )
+    query = (
+        select(
+            scored.c.recency,
+            scored.c.frequency,
+            func.count(),
+            func.avg(scored.c.monetary),
+            func.sum(scored.c.spend_cents),
+        )
+        .group_by(scored.c.recency, scored.c.frequency)
+        .order_by(scored.c.recency, scored.c.frequency)
+    )
     with engine().connect() as conn:
-        rows = [(int(r), int(f), int(n), float(m), int(sp)) for r, f, n, m, sp in conn.execute(query)]
-    return pd.DataFrame(rows, columns=["recency", "frequency", "customers", "monetary_avg", "spend_cents"])
+        rows = [
+            (int(r), int(f), int(n), float(m), int(sp)) for r, f, n, m, sp in conn.execute(query)
+        ]
+    return pd.DataFrame(
+        rows, columns=["recency", "frequency", "customers", "monetary_avg", "spend_cents"]
+    )
 
 
 # --- tags and the list ---------------------------------------------------------------------------
+
 
 @cached(NAMESPACE)
 def tag_counts() -> pd.DataFrame:
@@ -286,13 +398,28 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-LIST_COLUMNS = ["customer_id", "external_id", "customer", "segment", "tags", "visits", "orders",
-                "spend_cents", "last_visit", "next_visit"]
+LIST_COLUMNS = [
+    "customer_id",
+    "external_id",
+    "customer",
+    "segment",
+    "tags",
+    "visits",
+    "orders",
+    "spend_cents",
+    "last_visit",
+    "next_visit",
+]
 
 
 @cached(NAMESPACE, keep_case=("search",))
-def customer_list(segment: str | None = None, tag: str | None = None, search: str | None = None,
-                  sort: str = "spend", limit: int = LIST_LIMIT) -> dict[str, Any]:
+def customer_list(
+    segment: str | None = None,
+    tag: str | None = None,
+    search: str | None = None,
+    sort: str = "spend",
+    limit: int = LIST_LIMIT,
+) -> dict[str, Any]:
     """``{"rows": DataFrame, "total": int, "limit": int}``: the first ``limit`` customers by
     ``sort`` (spend, last visit or visits, descending) matching the segment, tag and a name /
     id search, and how many match in all. ``tags`` is a comma-separated text."""
@@ -310,30 +437,55 @@ def customer_list(segment: str | None = None, tag: str | None = None, search: st
     if segment is not None:
         conditions.append(seg == segment)
     if tag is not None:
-        conditions.append(s.c.customer_id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag)))
+        conditions.append(
+            s.c.customer_id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag))
+        )
     if search:
         pattern = f"%{_escape_like(search.strip()[:100].lower())}%"
-        conditions.append(or_(func.lower(Customer.name).like(pattern, escape="\\"),
-                              func.lower(Customer.external_id).like(pattern, escape="\\")))
+        conditions.append(
+            or_(
+                func.lower(Customer.name).like(pattern, escape="\\"),
+                func.lower(Customer.external_id).like(pattern, escape="\\"),
+            )
+        )
     order = {"spend": s.c.spend_cents, "last_visit": s.c.last_visit, "visits": s.c.visits}[sort]
     dialect = engine().dialect.name
     tags = _tag_texts(dialect)
     # One statement: the match count rides along as a window over every matching row (computed
     # before the LIMIT); the tags come pre-joined per customer. Sorting and counting read every
     # matching customer anyway, so one hash join with the (smaller) tags table adds little.
-    page = (select(s.c.customer_id, Customer.external_id, Customer.name, seg, s.c.visits, s.c.orders,
-                   s.c.spend_cents, _as_day(s.c.last_visit, dialect), s.c.avg_interval_days,
-                   tags.c.tags, func.count().over())
-            .join(Customer, Customer.id == s.c.customer_id)
-            .outerjoin(tags, tags.c.customer_id == s.c.customer_id).where(*conditions)
-            .order_by(order.desc().nulls_last(), s.c.customer_id).limit(int(limit)))
+    page = (
+        select(
+            s.c.customer_id,
+            Customer.external_id,
+            Customer.name,
+            seg,
+            s.c.visits,
+            s.c.orders,
+            s.c.spend_cents,
+            _as_day(s.c.last_visit, dialect),
+            s.c.avg_interval_days,
+            tags.c.tags,
+            func.count().over(),
+        )
+        .join(Customer, Customer.id == s.c.customer_id)
+        .outerjoin(tags, tags.c.customer_id == s.c.customer_id)
+        .where(*conditions)
+        .order_by(order.desc().nulls_last(), s.c.customer_id)
+        .limit(int(limit))
+    )
     with engine().connect() as conn:
         rows = conn.execute(page).all()
-    return {"rows": _list_frame(rows), "total": int(rows[0][-1]) if rows else 0, "limit": int(limit)}
+    return {
+        "rows": _list_frame(rows),
+        "total": int(rows[0][-1]) if rows else 0,
+        "limit": int(limit),
+    }
 
 
 def _as_day(column: Any, dialect: str) -> Any:
-    """A timestamp's calendar day, as a date in the result (SQLite's CAST would make it a number)."""
+    """A timestamp's calendar day, as a date in the result (SQLite's
+    CAST would make it a number)."""
     if dialect == "sqlite":
         return func.date(column, type_=Date)
     return cast(column, Date)
@@ -344,16 +496,27 @@ def _tag_texts(dialect: str) -> Any:
     t = CustomerTag.__table__
     if dialect == "postgresql":
         text = func.string_agg(t.c.tag, aggregate_order_by(literal(", "), t.c.tag))
-        return select(t.c.customer_id, text.label("tags")).group_by(t.c.customer_id).subquery("tag_texts")
+        return (
+            select(t.c.customer_id, text.label("tags"))
+            .group_by(t.c.customer_id)
+            .subquery("tag_texts")
+        )
     # SQLite before 3.44 has no ORDER BY inside an aggregate; it concatenates in input order
-    ordered = select(t.c.customer_id, t.c.tag).order_by(t.c.customer_id, t.c.tag).subquery("sorted_tags")
-    return (select(ordered.c.customer_id, func.group_concat(ordered.c.tag, ", ").label("tags"))
-            .group_by(ordered.c.customer_id).subquery("tag_texts"))
+    ordered = (
+        select(t.c.customer_id, t.c.tag).order_by(t.c.customer_id, t.c.tag).subquery("sorted_tags")
+    )
+    return (
+        select(ordered.c.customer_id, func.group_concat(ordered.c.tag, ", ").label("tags"))
+        .group_by(ordered.c.customer_id)
+        .subquery("tag_texts")
+    )
 
 
 def _list_frame(rows: list[Any]) -> pd.DataFrame:
     """The list's columns built column-wise with pyarrow (no Python loop per customer)."""
-    cid, ext, name, seg, visits, orders, spend, last, interval, tags, _ = zip(*rows) if rows else ((),) * 11
+    cid, ext, name, seg, visits, orders, spend, last, interval, tags, _ = (
+        zip(*rows) if rows else ((),) * 11
+    )
     last_visit = pa.array(last, type=pa.date32())
     days = pa.array(interval, type=pa.float64())
     # next_expected_visit for every row at once: half-to-even rounding like round(), and no
@@ -361,22 +524,37 @@ def _list_frame(rows: list[Any]) -> pd.DataFrame:
     known = pc.and_(pc.invert(pc.is_nan(days)), pc.not_equal(days, 0.0))
     step = pc.cast(pc.round(pc.if_else(known, days, None), round_mode="half_to_even"), pa.int32())
     next_visit = pc.cast(pc.add(pc.cast(last_visit, pa.int32()), step), pa.date32())
-    table = pa.table({
-        "customer_id": pa.array(cid, type=pa.int64()),
-        "external_id": pa.array(ext, type=pa.string()),
-        "customer": pa.array(name, type=pa.string()),
-        "segment": pa.array(seg, type=pa.string()),
-        "tags": pc.fill_null(pa.array(tags, type=pa.string()), ""),
-        "visits": pa.array(visits, type=pa.int64()),
-        "orders": pa.array(orders, type=pa.int64()),
-        "spend_cents": pa.array(spend, type=pa.int64()),
-        "last_visit": last_visit,
-        "next_visit": next_visit,
-    })
+    table = pa.table(
+        {
+            "customer_id": pa.array(cid, type=pa.int64()),
+            "external_id": pa.array(ext, type=pa.string()),
+            "customer": pa.array(name, type=pa.string()),
+            "segment": pa.array(seg, type=pa.string()),
+            "tags": pc.fill_null(pa.array(tags, type=pa.string()), ""),
+            "visits": pa.array(visits, type=pa.int64()),
+            "orders": pa.array(orders, type=pa.int64()),
+            "spend_cents": pa.array(spend, type=pa.int64()),
+            "last_visit": last_visit,
+            "next_visit": next_visit,
+        }
+    )
     # dates as objects (date or None), like every other date the data layer returns
     return table.select(LIST_COLUMNS).to_pandas(date_as_object=True)
 
 
-__all__ = ["LIST_LIMIT", "NAMESPACE", "cohort_retention", "customer_kpis", "customer_list", "period_figures",
-           "rfm_grid", "segment_movement", "segment_sql", "segment_summary", "segment_trend",
-           "stats_status", "tag_counts", "thresholds"]
+__all__ = [
+    "LIST_LIMIT",
+    "NAMESPACE",
+    "cohort_retention",
+    "customer_kpis",
+    "customer_list",
+    "period_figures",
+    "rfm_grid",
+    "segment_movement",
+    "segment_sql",
+    "segment_summary",
+    "segment_trend",
+    "stats_status",
+    "tag_counts",
+    "thresholds",
+]

@@ -6,6 +6,7 @@ tuples, an empty collection as ``None`` meaning "all"), and :func:`key_part` tur
 arguments into a stable text for the cache key (dates as ISO strings). The function runs on the
 canonical arguments, so everything sharing a key also shares a result.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +37,9 @@ def normalize_value(value: Any, *, keep_case: bool = False) -> Any:
         if not items:
             return None
         return tuple(sorted(items, key=_sort_key))
-    raise TypeError(f"cannot build a cache key from a {type(value).__name__}: pass codes, dates or numbers")
+    raise TypeError(
+        f"cannot build a cache key from a {type(value).__name__}: pass codes, dates or numbers"
+    )
 
 
 def _sort_key(value: Any) -> tuple[str, str]:

@@ -19,6 +19,7 @@ instead of 365 days of them.
 
 Growth against earlier periods lives in :mod:`bi_app.data.sales_growth`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,9 +56,20 @@ from bi_app.db.models import (
 from bi_app.db.rollups import active_customer_ids, product_sales_rows
 
 __all__ = [
-    "LOST_STATUSES", "NAMESPACE", "ORDER_STATUSES", "RANK_METRICS", "category_sales",
-    "lost_orders_trend", "order_totals", "orders_by_platform_status", "orders_by_status",
-    "overview_kpis", "product_ranking", "revenue_trend", "sales_totals", "top_products",
+    "LOST_STATUSES",
+    "NAMESPACE",
+    "ORDER_STATUSES",
+    "RANK_METRICS",
+    "category_sales",
+    "lost_orders_trend",
+    "order_totals",
+    "orders_by_platform_status",
+    "orders_by_status",
+    "overview_kpis",
+    "product_ranking",
+    "revenue_trend",
+    "sales_totals",
+    "top_products",
 ]
 
 NAMESPACE = "sales"
@@ -86,10 +98,18 @@ def _sum_if(column: Any, condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, column), else_=0)), 0)
 
 
-def _active_customers_query(start: dt.date, end: dt.date, platforms: Codes, categories: Codes) -> Any:
-    ids = active_customer_ids(start, end, _grain_where(platforms, categories, None),
-                              by_platform=bool(platforms), by_category=bool(categories))
-    # COUNT over a DISTINCT/UNION subquery lets PostgreSQL hash instead of sorting for COUNT(DISTINCT).
+def _active_customers_query(
+    start: dt.date, end: dt.date, platforms: Codes, categories: Codes
+) -> Any:
+    ids = active_customer_ids(
+        start,
+        end,
+        _grain_where(platforms, categories, None),
+        by_platform=bool(platforms),
+        by_category=bool(categories),
+    )
+    # COUNT over a DISTINCT/UNION subquery lets PostgreSQL hash instead of sorting for
+    # COUNT(DISTINCT).
     return select(func.count()).select_from(ids.subquery("customers"))
 
 
@@ -97,7 +117,9 @@ def _active_customers_query(start: dt.date, end: dt.date, platforms: Codes, cate
 
 
 @cached(NAMESPACE)
-def sales_totals(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None) -> dict:
+def sales_totals(
+    start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None
+) -> dict:
     """``{"revenue_cents", "orders", "active_customers", "units"}`` for days ``start..end``."""
     first, last = date_range(start, end)
     table = sales_table(categories)
@@ -106,17 +128,24 @@ def sales_totals(start: DateArg, end: DateArg, platforms: Codes = None, categori
         func.coalesce(func.sum(table.c.orders), 0),
         func.coalesce(func.sum(table.c.units), 0),
         _active_customers_query(first, last, platforms, categories).scalar_subquery(),
-    ).where(*sales_where(table, first, last, platforms, categories),
-            table.c.status.in_(REVENUE_STATUSES))
+    ).where(
+        *sales_where(table, first, last, platforms, categories),
+        table.c.status.in_(REVENUE_STATUSES),
+    )
     with engine().connect() as conn:
         revenue, orders, units, customers = conn.execute(query).one()
-    return {"revenue_cents": int(revenue), "orders": int(orders),
-            "active_customers": int(customers or 0), "units": int(units)}
+    return {
+        "revenue_cents": int(revenue),
+        "orders": int(orders),
+        "active_customers": int(customers or 0),
+        "units": int(units),
+    }
 
 
 @cached(NAMESPACE)
-def overview_kpis(start: DateArg, end: DateArg, platforms: Codes = None,
-                  categories: Codes = None) -> list[kpi.Kpi]:
+def overview_kpis(
+    start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None
+) -> list[kpi.Kpi]:
     """Revenue, orders, average order value and active customers against the previous period."""
     first, last = date_range(start, end)
     prev_start, prev_end = previous_period(first, last)
@@ -126,8 +155,13 @@ def overview_kpis(start: DateArg, end: DateArg, platforms: Codes = None,
 
 
 @cached(NAMESPACE)
-def order_totals(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                 statuses: Codes = None) -> dict:
+def order_totals(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> dict:
     """``{"revenue_cents", "orders", "lost_orders", "lost_cents", "all_orders"}`` for the days:
     sales in the chosen statuses, cancelled/refunded orders among them, and orders of any status."""
     first, last = date_range(start, end)
@@ -143,16 +177,27 @@ def order_totals(start: DateArg, end: DateArg, platforms: Codes = None, categori
     ).where(*sales_where(table, first, last, platforms, categories))
     with engine().connect() as conn:
         revenue, orders, lost_orders, lost_cents, all_orders = conn.execute(query).one()
-    return {"revenue_cents": int(revenue), "orders": int(orders), "lost_orders": int(lost_orders),
-            "lost_cents": int(lost_cents), "all_orders": int(all_orders)}
+    return {
+        "revenue_cents": int(revenue),
+        "orders": int(orders),
+        "lost_orders": int(lost_orders),
+        "lost_cents": int(lost_cents),
+        "all_orders": int(all_orders),
+    }
 
 
 # --- per period -------------------------------------------------------------------------------
 
 
 @cached(NAMESPACE)
-def revenue_trend(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                  statuses: Codes = None, granularity: str = "day") -> pd.DataFrame:
+def revenue_trend(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+    granularity: str = "day",
+) -> pd.DataFrame:
     """Columns ``period`` (date), ``revenue_cents``, ``orders``: one row per period touching the
     days (only the days inside the range count), zeros included."""
     first, last = date_range(start, end)
@@ -160,12 +205,20 @@ def revenue_trend(start: DateArg, end: DateArg, platforms: Codes = None, categor
     query = period_sums_query(first, last, platforms, categories, statuses, granularity)
     with engine().connect() as conn:
         found = {row[0]: (int(row[1]), int(row[2])) for row in conn.execute(query)}
-    return period_frame(found, growth.periods(first, last, granularity), ("revenue_cents", "orders"))
+    return period_frame(
+        found, growth.periods(first, last, granularity), ("revenue_cents", "orders")
+    )
 
 
 @cached(NAMESPACE)
-def lost_orders_trend(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                      statuses: Codes = None, granularity: str = "day") -> pd.DataFrame:
+def lost_orders_trend(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+    granularity: str = "day",
+) -> pd.DataFrame:
     """Cancellations and refunds per period: ``period``, ``cancelled_orders``, ``cancelled_cents``,
     ``refunded_orders``, ``refunded_cents``, ``all_orders`` and ``lost_share`` (of all orders)."""
     first, last = date_range(start, end)
@@ -183,7 +236,13 @@ def lost_orders_trend(start: DateArg, end: DateArg, platforms: Codes = None, cat
     )
     with engine().connect() as conn:
         found = {row[0]: tuple(int(v) for v in row[1:]) for row in conn.execute(query)}
-    columns = ("cancelled_orders", "cancelled_cents", "refunded_orders", "refunded_cents", "all_orders")
+    columns = (
+        "cancelled_orders",
+        "cancelled_cents",
+        "refunded_orders",
+        "refunded_cents",
+        "all_orders",
+    )
     frame = period_frame(found, growth.periods(first, last, granularity), columns)
     frame["lost_share"] = [
         growth.share(c + r, n)
@@ -196,8 +255,13 @@ def lost_orders_trend(start: DateArg, end: DateArg, platforms: Codes = None, cat
 
 
 @cached(NAMESPACE)
-def orders_by_platform_status(start: DateArg, end: DateArg, platforms: Codes = None,
-                              categories: Codes = None, statuses: Codes = None) -> pd.DataFrame:
+def orders_by_platform_status(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> pd.DataFrame:
     """Columns ``platform`` (code), ``platform_name``, ``status``, ``orders``, ``revenue_cents``
     for every status — cancellations and refunds included — or the chosen ones; only
     combinations that occurred, by platform code then in lifecycle order."""
@@ -207,24 +271,38 @@ def orders_by_platform_status(start: DateArg, end: DateArg, platforms: Codes = N
     if statuses:
         conditions.append(table.c.status.in_(statuses))
     query = (
-        select(SalesPlatform.code, SalesPlatform.name, table.c.status,
-               func.sum(table.c.orders), func.sum(table.c.revenue_cents))
+        select(
+            SalesPlatform.code,
+            SalesPlatform.name,
+            table.c.status,
+            func.sum(table.c.orders),
+            func.sum(table.c.revenue_cents),
+        )
         .join(SalesPlatform, SalesPlatform.id == table.c.platform_id)
         .where(*conditions)
         .group_by(SalesPlatform.code, SalesPlatform.name, table.c.status)
     )
     with engine().connect() as conn:
-        rows = [(code, name, status, int(orders), int(cents))
-                for code, name, status, orders, cents in conn.execute(query)]
+        rows = [
+            (code, name, status, int(orders), int(cents))
+            for code, name, status, orders, cents in conn.execute(query)
+        ]
     rank = {status: i for i, status in enumerate(ORDER_STATUSES)}
     rows.sort(key=lambda r: (r[0], rank.get(r[2], len(rank)), r[2]))
-    frame = pd.DataFrame(rows, columns=["platform", "platform_name", "status", "orders", "revenue_cents"])
+    frame = pd.DataFrame(
+        rows, columns=["platform", "platform_name", "status", "orders", "revenue_cents"]
+    )
     return frame.astype({"orders": "int64", "revenue_cents": "int64"})
 
 
 @cached(NAMESPACE)
-def orders_by_status(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                     statuses: Codes = None) -> pd.DataFrame:
+def orders_by_status(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> pd.DataFrame:
     """Columns ``status``, ``orders``, ``revenue_cents``, ``share`` (of the orders shown): one row
     per known status (or per chosen status), zeros included, in lifecycle order."""
     first, last = date_range(start, end)
@@ -238,35 +316,50 @@ def orders_by_status(start: DateArg, end: DateArg, platforms: Codes = None, cate
         found = {status: (int(orders), int(cents)) for status, orders, cents in conn.execute(query)}
     shown = [s for s in ORDER_STATUSES if not statuses or s in statuses]
     total = sum(found.get(s, (0, 0))[0] for s in shown)
-    frame = pd.DataFrame({
-        "status": shown,
-        "orders": pd.array([found.get(s, (0, 0))[0] for s in shown], dtype="int64"),
-        "revenue_cents": pd.array([found.get(s, (0, 0))[1] for s in shown], dtype="int64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "status": shown,
+            "orders": pd.array([found.get(s, (0, 0))[0] for s in shown], dtype="int64"),
+            "revenue_cents": pd.array([found.get(s, (0, 0))[1] for s in shown], dtype="int64"),
+        }
+    )
     frame["share"] = [growth.share(n, total) for n in frame["orders"]]
     return frame
 
 
 @cached(NAMESPACE)
-def category_sales(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                   statuses: Codes = None) -> pd.DataFrame:
+def category_sales(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> pd.DataFrame:
     """Columns ``category`` (code), ``category_name``, ``revenue_cents``, ``units``, ``orders``,
     ``share`` (of item revenue shown), by revenue; categories without sales are left out."""
     first, last = date_range(start, end)
     table = DailyCategorySales.__table__
     revenue = func.sum(table.c.revenue_cents)
     query = (
-        select(Category.code, Category.name, revenue, func.sum(table.c.units), func.sum(table.c.orders))
+        select(
+            Category.code, Category.name, revenue, func.sum(table.c.units), func.sum(table.c.orders)
+        )
         .join(Category, Category.id == table.c.category_id)
-        .where(*sales_where(table, first, last, platforms, categories),
-               table.c.status.in_(selected_statuses(statuses)))
+        .where(
+            *sales_where(table, first, last, platforms, categories),
+            table.c.status.in_(selected_statuses(statuses)),
+        )
         .group_by(Category.code, Category.name)
         .order_by(revenue.desc(), Category.code)
     )
     with engine().connect() as conn:
-        rows = [(code, name, int(rev), int(units), int(orders))
-                for code, name, rev, units, orders in conn.execute(query)]
-    frame = pd.DataFrame(rows, columns=["category", "category_name", "revenue_cents", "units", "orders"])
+        rows = [
+            (code, name, int(rev), int(units), int(orders))
+            for code, name, rev, units, orders in conn.execute(query)
+        ]
+    frame = pd.DataFrame(
+        rows, columns=["category", "category_name", "revenue_cents", "units", "orders"]
+    )
     frame = frame.astype({"revenue_cents": "int64", "units": "int64", "orders": "int64"})
     total = int(frame["revenue_cents"].sum())
     frame["share"] = [growth.share(int(v), total) for v in frame["revenue_cents"]]
@@ -277,8 +370,13 @@ def category_sales(start: DateArg, end: DateArg, platforms: Codes = None, catego
 
 
 @cached(NAMESPACE)
-def top_products(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                 limit: int = 100) -> pd.DataFrame:
+def top_products(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    limit: int = 100,
+) -> pd.DataFrame:
     """Columns ``sku``, ``product``, ``category``, ``units``, ``orders``, ``revenue_cents`` for
     the ``limit`` best-selling products by revenue (ties by SKU)."""
     first, last = date_range(start, end)
@@ -287,8 +385,14 @@ def top_products(start: DateArg, end: DateArg, platforms: Codes = None, categori
     sold = product_sales_rows(first, last, _grain_where(platforms, categories, REVENUE_STATUSES))
     revenue = func.sum(sold.c.revenue_cents)
     query = (
-        select(Product.sku, Product.name, Category.name, func.sum(sold.c.units),
-               func.sum(sold.c.orders), revenue)
+        select(
+            Product.sku,
+            Product.name,
+            Category.name,
+            func.sum(sold.c.units),
+            func.sum(sold.c.orders),
+            revenue,
+        )
         .select_from(sold)
         .join(Product, Product.id == sold.c.product_id)
         .join(Category, Category.id == sold.c.category_id)
@@ -297,15 +401,26 @@ def top_products(start: DateArg, end: DateArg, platforms: Codes = None, categori
         .limit(int(limit))
     )
     with engine().connect() as conn:
-        rows = [(sku, name, category, int(units), int(orders), int(rev))
-                for sku, name, category, units, orders, rev in conn.execute(query)]
-    frame = pd.DataFrame(rows, columns=["sku", "product", "category", "units", "orders", "revenue_cents"])
+        rows = [
+            (sku, name, category, int(units), int(orders), int(rev))
+            for sku, name, category, units, orders, rev in conn.execute(query)
+        ]
+    frame = pd.DataFrame(
+        rows, columns=["sku", "product", "category", "units", "orders", "revenue_cents"]
+    )
     return frame.astype({"units": "int64", "orders": "int64", "revenue_cents": "int64"})
 
 
 @cached(NAMESPACE)
-def product_ranking(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                    statuses: Codes = None, metric: str = "revenue", limit: int = 1000) -> pd.DataFrame:
+def product_ranking(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+    metric: str = "revenue",
+    limit: int = 1000,
+) -> pd.DataFrame:
     """Best sellers by ``metric`` (``revenue`` or ``units``; ties by the other, then SKU):
     ``rank``, ``sku``, ``product``, ``category``, ``units``, ``orders``, ``revenue_cents`` and
     ``share`` — the product's fraction of the revenue of *all* products under the filters."""
@@ -320,9 +435,13 @@ def product_ranking(start: DateArg, end: DateArg, platforms: Codes = None, categ
     revenue, units = func.sum(sold.c.revenue_cents), func.sum(sold.c.units)
     everything = product_sales_rows(first, last, where)
     total = select(func.coalesce(func.sum(everything.c.revenue_cents), 0)).scalar_subquery()
-    order = (revenue.desc(), units.desc()) if metric == "revenue" else (units.desc(), revenue.desc())
+    order = (
+        (revenue.desc(), units.desc()) if metric == "revenue" else (units.desc(), revenue.desc())
+    )
     query = (
-        select(Product.sku, Product.name, Category.name, units, func.sum(sold.c.orders), revenue, total)
+        select(
+            Product.sku, Product.name, Category.name, units, func.sum(sold.c.orders), revenue, total
+        )
         .select_from(sold)
         .join(Product, Product.id == sold.c.product_id)
         .join(Category, Category.id == sold.c.category_id)
@@ -331,9 +450,14 @@ def product_ranking(start: DateArg, end: DateArg, platforms: Codes = None, categ
         .limit(int(limit))
     )
     with engine().connect() as conn:
-        rows = [(i, sku, name, category, int(u), int(o), int(r), growth.share(int(r), int(t)))
-                for i, (sku, name, category, u, o, r, t) in enumerate(conn.execute(query), start=1)]
+        rows = [
+            (i, sku, name, category, int(u), int(o), int(r), growth.share(int(r), int(t)))
+            for i, (sku, name, category, u, o, r, t) in enumerate(conn.execute(query), start=1)
+        ]
     frame = pd.DataFrame(
-        rows, columns=["rank", "sku", "product", "category", "units", "orders", "revenue_cents", "share"]
+        rows,
+        columns=["rank", "sku", "product", "category", "units", "orders", "revenue_cents", "share"],
     )
-    return frame.astype({"rank": "int64", "units": "int64", "orders": "int64", "revenue_cents": "int64"})
+    return frame.astype(
+        {"rank": "int64", "units": "int64", "orders": "int64", "revenue_cents": "int64"}
+    )

@@ -4,6 +4,7 @@ same days a year earlier, cached under the ``sales`` namespace like :mod:`bi_app
 Comparison windows follow :mod:`bi_app.analytics.growth`: the same set of days shifted by one
 period or by one year, so a partial period is compared with an equally partial one.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,8 +29,13 @@ from bi_app.data.sales import NAMESPACE, order_totals
 
 
 @cached(NAMESPACE)
-def growth_kpis(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                statuses: Codes = None) -> list[growth.GrowthKpi]:
+def growth_kpis(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> list[growth.GrowthKpi]:
     """Revenue, orders, average order value and the share of lost orders against the previous
     equal-length range and the same range a year earlier."""
     first, last = date_range(start, end)
@@ -44,8 +50,14 @@ def growth_kpis(start: DateArg, end: DateArg, platforms: Codes = None, categorie
 
 
 @cached(NAMESPACE)
-def revenue_growth(start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None,
-                   statuses: Codes = None, granularity: str = "day") -> pd.DataFrame:
+def revenue_growth(
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+    granularity: str = "day",
+) -> pd.DataFrame:
     """Revenue, orders and average order value per period with period-over-period and
     year-over-year changes (see :func:`bi_app.analytics.growth.growth_table` for the columns)."""
     first, last = date_range(start, end)

@@ -39,11 +39,17 @@ NAMESPACE = "business_settings"
 @cached(NAMESPACE)
 def _stored() -> dict[str, dict[str, Any]]:
     """Rows of the table as ``{key: {"value", "updated_at", "updated_by"}}``."""
-    query = select(BusinessSetting.key, BusinessSetting.value, BusinessSetting.updated_at,
-                   BusinessSetting.updated_by)
+    query = select(
+        BusinessSetting.key,
+        BusinessSetting.value,
+        BusinessSetting.updated_at,
+        BusinessSetting.updated_by,
+    )
     with engine().connect() as conn:
-        return {key: {"value": value, "updated_at": at, "updated_by": by}
-                for key, value, at, by in conn.execute(query)}
+        return {
+            key: {"value": value, "updated_at": at, "updated_by": by}
+            for key, value, at, by in conn.execute(query)
+        }
 
 
 def all_settings() -> dict[str, Any]:
@@ -73,16 +79,27 @@ def describe() -> list[dict[str, Any]]:
     rows = []
     for key, s in SPECS.items():
         row = stored.get(key, {})
-        rows.append({"key": key, "label": s.label, "help": s.help, "kind": s.kind,
-                     "value": values[key], "text": format_text(key, values[key]),
-                     "default_text": format_text(key, s.default), "is_default": key not in stored,
-                     "updated_at": row.get("updated_at"), "updated_by": row.get("updated_by")})
+        rows.append(
+            {
+                "key": key,
+                "label": s.label,
+                "help": s.help,
+                "kind": s.kind,
+                "value": values[key],
+                "text": format_text(key, values[key]),
+                "default_text": format_text(key, s.default),
+                "is_default": key not in stored,
+                "updated_at": row.get("updated_at"),
+                "updated_by": row.get("updated_by"),
+            }
+        )
     return rows
 
 
 @unavailable_on_database_error("Saving settings")
-def save(changes: Mapping[str, Any], actor: Any = None,
-         now: Callable[[], dt.datetime] = utcnow) -> dict[str, Any]:
+def save(
+    changes: Mapping[str, Any], actor: Any = None, now: Callable[[], dt.datetime] = utcnow
+) -> dict[str, Any]:
     """Validate every change (alone and together with the other keys), store, audit, commit and
     invalidate the data cache. Returns the changed keys with their new values; nothing is written
     when any value is refused (:class:`SettingError`)."""
@@ -104,10 +121,18 @@ def save(changes: Mapping[str, Any], actor: Any = None,
         for key, value in changed.items():
             row = stored.get(key)
             if row is None:
-                session.add(BusinessSetting(key=key, value=value, updated_at=now(), updated_by=username))
+                session.add(
+                    BusinessSetting(key=key, value=value, updated_at=now(), updated_by=username)
+                )
             else:
                 row.value, row.updated_at, row.updated_by = value, now(), username
-            audit(session, "business_setting.set", key, {"old": current[key], "new": value}, actor=actor)
+            audit(
+                session,
+                "business_setting.set",
+                key,
+                {"old": current[key], "new": value},
+                actor=actor,
+            )
         session.commit()
     invalidate()  # every namespace: segment and event figures depend on these values
     return changed

@@ -6,6 +6,7 @@ the thresholds in force (see :mod:`bi_app.business_settings`), so an admin's cha
 threshold applies to today's view and to every past month at once, without a recomputation.
 Tags depend on more than one threshold and on "today", so they are stored, with their history.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bi_app.db.models import Base, utcnow
 
-TAGS = ("new_customer_followup", "new_customer_at_risk", "reactivation_needed",
-        "growing_delayed", "loyal_delayed")
+TAGS = (
+    "new_customer_followup",
+    "new_customer_at_risk",
+    "reactivation_needed",
+    "growing_delayed",
+    "loyal_delayed",
+)
 
 
 class BusinessSetting(Base):
@@ -34,8 +40,10 @@ class CustomerStats(Base):
     """Each customer's lifetime figures as of ``as_of`` (inclusive), rebuilt by the tags job."""
 
     __tablename__ = "customer_stats"
-    __table_args__ = (Index("ix_customer_stats_spend", "spend_cents"),
-                      Index("ix_customer_stats_last_visit", "last_visit"))
+    __table_args__ = (
+        Index("ix_customer_stats_spend", "spend_cents"),
+        Index("ix_customer_stats_last_visit", "last_visit"),
+    )
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     as_of: Mapped[dt.date] = mapped_column(Date)
     visits: Mapped[int] = mapped_column(Integer)
@@ -76,8 +84,10 @@ class CustomerTagHistory(Base):
     """Every period a customer carried a tag: ``removed_at`` is None while it still does."""
 
     __tablename__ = "customer_tag_history"
-    __table_args__ = (Index("ix_customer_tag_history_customer", "customer_id", "tag"),
-                      Index("ix_customer_tag_history_added_at", "added_at"))
+    __table_args__ = (
+        Index("ix_customer_tag_history_customer", "customer_id", "tag"),
+        Index("ix_customer_tag_history_added_at", "added_at"),
+    )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(Integer)
     tag: Mapped[str] = mapped_column(String(32))

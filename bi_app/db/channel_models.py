@@ -4,6 +4,7 @@ A channel without an enabled row in ``channel_sources`` is served by the built-i
 (the ``event_channel_stats`` table). ``channel_last_good`` is shared by every worker, so a source
 that fails after a restart or on another host still has something to fall back to.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,7 +34,9 @@ class ChannelSourceConfig(Base):
 
 class ChannelLastGood(Base):
     __tablename__ = "channel_last_good"
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     views: Mapped[int] = mapped_column(BigInteger)
     clicks: Mapped[int] = mapped_column(BigInteger)

@@ -6,6 +6,7 @@ writes them: SQLite through Core executemany in one transaction, PostgreSQL thro
 COPY, month by month, so ``--scale 200`` (10 million orders) never holds them all in memory.
 The same seed, scale and ``today`` always give the same rows.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,12 +39,31 @@ CUSTOMERS_PER_SCALE = 5_000
 MAX_SCALE = 1_000.0
 CALENDAR_STREAM, CATALOGUE_STREAM, CUSTOMER_STREAM = 11, 12, 13
 # Business tables the demo owns, parents first. Users, roles and the audit log are never touched.
-DEMO_TABLES = ("categories", "sales_platforms", "products", "customers", "orders", "order_items",
-               "visits", "events", "event_costs", "event_revenues", "event_registrations",
-               "event_channel_stats", "accounts", "counterparties", "transactions", "demo_anomalies")
+DEMO_TABLES = (
+    "categories",
+    "sales_platforms",
+    "products",
+    "customers",
+    "orders",
+    "order_items",
+    "visits",
+    "events",
+    "event_costs",
+    "event_revenues",
+    "event_registrations",
+    "event_channel_stats",
+    "accounts",
+    "counterparties",
+    "transactions",
+    "demo_anomalies",
+)
 BULK_TABLES = ("orders", "order_items", "visits", "transactions")
-ROLLUP_TABLES = ("daily_orders", "daily_category_sales", "daily_product_sales",
-                 "daily_customer_activity")
+ROLLUP_TABLES = (
+    "daily_orders",
+    "daily_category_sales",
+    "daily_product_sales",
+    "daily_customer_activity",
+)
 
 Batch = tuple[str, dict]
 
@@ -74,27 +94,37 @@ class DemoData:
     def batches(self) -> Iterator[Batch]:
         """(table, columns) in foreign-key order; big tables come one month at a time."""
         catalogue, categories, products, platforms = catalogue_rows(
-            np.random.default_rng([self.seed, CATALOGUE_STREAM]))
+            np.random.default_rng([self.seed, CATALOGUE_STREAM])
+        )
         yield "categories", categories
         yield "sales_platforms", platforms
         yield "products", products
         count = max(50, round(CUSTOMERS_PER_SCALE * self.scale))
         customers, customer_rows = make_customers(
-            count, self.calendar, np.random.default_rng([self.seed, CUSTOMER_STREAM]))
+            count, self.calendar, np.random.default_rng([self.seed, CUSTOMER_STREAM])
+        )
         yield "customers", customer_rows
         yield from sales_months(self.calendar, catalogue, customers, self.seed, self.today)
-        yield from make_events(self.scale, self.calendar, customers, customer_rows, self.seed,
-                               self.today).items()
+        yield from make_events(
+            self.scale, self.calendar, customers, customer_rows, self.seed, self.today
+        ).items()
         treasury, unusual = make_treasury(self.scale, self.calendar, self.seed)
         yield from treasury.items()
         yield "demo_anomalies", self._anomalies(unusual)
 
     def _anomalies(self, unusual: list[dict]) -> dict:
-        rows = [{"kind": "revenue_drop", "day": self.calendar.start + dt.timedelta(days=i),
-                 "ref_table": "orders", "ref_id": None, "magnitude": magnitude,
-                 "description": f"Checkout outage: about {magnitude:.0%} of the day's orders "
-                                "were lost (revenue drop against an ordinary day)"}
-                for i, magnitude in self.calendar.drops.items()]
+        rows = [
+            {
+                "kind": "revenue_drop",
+                "day": self.calendar.start + dt.timedelta(days=i),
+                "ref_table": "orders",
+                "ref_id": None,
+                "magnitude": magnitude,
+                "description": f"Checkout outage: about {magnitude:.0%} of the day's orders "
+                "were lost (revenue drop against an ordinary day)",
+            }
+            for i, magnitude in self.calendar.drops.items()
+        ]
         rows = sorted(rows + unusual, key=lambda row: (row["day"], row["kind"]))
         columns: dict[str, list] = {"id": list(range(1, len(rows) + 1))}
         for key in ("kind", "day", "ref_table", "ref_id", "magnitude", "description"):
@@ -111,12 +141,20 @@ def is_empty(engine: Engine) -> bool:
     """True when the database holds no orders and no customers (``bi-app setup`` then loads)."""
     tables = Base.metadata.tables
     with engine.connect() as conn:
-        return not any(conn.execute(select(tables[name].c.id).limit(1)).first()
-                       for name in ("orders", "customers"))
+        return not any(
+            conn.execute(select(tables[name].c.id).limit(1)).first()
+            for name in ("orders", "customers")
+        )
 
 
-def load_demo(engine: Engine, scale: float = 1.0, seed: int = 42, progress: bool = True,
-              replace: bool = False, today: dt.date | None = None) -> dict:
+def load_demo(
+    engine: Engine,
+    scale: float = 1.0,
+    seed: int = 42,
+    progress: bool = True,
+    replace: bool = False,
+    today: dt.date | None = None,
+) -> dict:
     """Generate and load the demo data, refresh the roll-ups and return a summary.
 
     Raises :class:`DemoDataExists` when business data is present and ``replace`` is False;
@@ -132,13 +170,18 @@ def load_demo(engine: Engine, scale: float = 1.0, seed: int = 42, progress: bool
         if replace:
             dependents = clear_tables(conn, DEMO_TABLES + ROLLUP_TABLES)
             if dependents:
-                log.warning("demo replace also emptied %s (they reference demo rows)",
-                            ", ".join(dependents))
+                log.warning(
+                    "demo replace also emptied %s (they reference demo rows)", ", ".join(dependents)
+                )
         else:
             _refuse_if_loaded(conn)
         sink = make_sink(conn)
-        with deferred_constraints(conn, BULK_TABLES), tqdm(
-                total=data.batch_count, desc="demo data", unit="batch", disable=not progress) as bar:
+        with (
+            deferred_constraints(conn, BULK_TABLES),
+            tqdm(
+                total=data.batch_count, desc="demo data", unit="batch", disable=not progress
+            ) as bar,
+        ):
             for table, columns in data.batches():
                 counts[table] += sink.write(table, columns)
                 bar.set_postfix_str(f"{table} ({counts['orders']:,} orders)", refresh=False)
@@ -147,28 +190,42 @@ def load_demo(engine: Engine, scale: float = 1.0, seed: int = 42, progress: bool
         analyze(conn, DEMO_TABLES)
     loaded = time.perf_counter()
     summary = {
-        "scale": scale, "seed": seed, "start": data.calendar.start.isoformat(),
-        "end": data.calendar.end.isoformat(), "counts": counts,
-        "anomalies": {"revenue_drop": len(data.calendar.drops),
-                      "unusual_transaction": counts["demo_anomalies"] - len(data.calendar.drops)},
-        "closed_days": [(data.calendar.start + dt.timedelta(days=int(i))).isoformat()
-                        for i in np.flatnonzero(data.calendar.closed)],
-        "load_seconds": round(loaded - started, 2), "rollups": _refresh_rollups(engine),
+        "scale": scale,
+        "seed": seed,
+        "start": data.calendar.start.isoformat(),
+        "end": data.calendar.end.isoformat(),
+        "counts": counts,
+        "anomalies": {
+            "revenue_drop": len(data.calendar.drops),
+            "unusual_transaction": counts["demo_anomalies"] - len(data.calendar.drops),
+        },
+        "closed_days": [
+            (data.calendar.start + dt.timedelta(days=int(i))).isoformat()
+            for i in np.flatnonzero(data.calendar.closed)
+        ],
+        "load_seconds": round(loaded - started, 2),
+        "rollups": _refresh_rollups(engine),
     }
     summary["elapsed_seconds"] = round(time.perf_counter() - started, 2)
-    log.info("demo data loaded: %s orders in %.1f s", f"{counts['orders']:,}", summary["elapsed_seconds"])
+    log.info(
+        "demo data loaded: %s orders in %.1f s", f"{counts['orders']:,}", summary["elapsed_seconds"]
+    )
     return summary
 
 
 def _refuse_if_loaded(conn) -> None:
     tables = Base.metadata.tables
-    present = {name: conn.execute(select(func.count()).select_from(tables[name])).scalar_one()
-               for name in ("orders", "customers", "products", "events", "transactions")}
+    present = {
+        name: conn.execute(select(func.count()).select_from(tables[name])).scalar_one()
+        for name in ("orders", "customers", "products", "events", "transactions")
+    }
     present = {name: n for name, n in present.items() if n}
     if present:
         found = ", ".join(f"{n:,} {name}" for name, n in present.items())
-        raise DemoDataExists(f"the database already holds business data ({found}); "
-                             "use replace=True (bi-app demo --replace) to delete it and load the demo")
+        raise DemoDataExists(
+            f"the database already holds business data ({found}); "
+            "use replace=True (bi-app demo --replace) to delete it and load the demo"
+        )
 
 
 def _refresh_rollups(engine: Engine) -> dict | None:

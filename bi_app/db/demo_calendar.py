@@ -5,6 +5,7 @@ cycle (weekend peaks), retail holidays (Black Friday week, the Christmas run-up,
 little autocorrelated noise. A few days are closed; 6-10 ordinary days get an injected
 revenue drop (a checkout outage) that is recorded as ground truth.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,14 @@ import numpy as np
 SPAN_DAYS = 730
 GROWTH_OVER_SPAN = 1.38
 WEEKDAY_FACTORS = np.array([0.92, 0.95, 0.97, 1.0, 1.07, 1.24, 1.13])  # Monday first
-HOLIDAY_DISCOUNTS = {"Black Friday": 0.8, "Cyber Monday": 0.85, "Black Friday weekend": 0.85,
-                     "Boxing Day sale": 0.85, "Summer sale": 0.9, "New Year sale": 0.9}
+HOLIDAY_DISCOUNTS = {
+    "Black Friday": 0.8,
+    "Cyber Monday": 0.85,
+    "Black Friday weekend": 0.85,
+    "Boxing Day sale": 0.85,
+    "Summer sale": 0.9,
+    "New Year sale": 0.9,
+}
 
 
 @dataclass(frozen=True)
@@ -25,11 +32,11 @@ class Calendar:
     """Per-day demand over the demo span; index ``i`` is ``start + i`` days."""
 
     start: dt.date
-    days: np.ndarray            # datetime64[D]
-    expected: np.ndarray        # expected orders per day, closures and drops applied
-    orders: np.ndarray          # realised order counts per day (Poisson draws)
-    closed: np.ndarray          # bool: the shop took no orders
-    labels: dict[int, str] = field(default_factory=dict)   # holiday name by day index
+    days: np.ndarray  # datetime64[D]
+    expected: np.ndarray  # expected orders per day, closures and drops applied
+    orders: np.ndarray  # realised order counts per day (Poisson draws)
+    closed: np.ndarray  # bool: the shop took no orders
+    labels: dict[int, str] = field(default_factory=dict)  # holiday name by day index
     drops: dict[int, float] = field(default_factory=dict)  # injected revenue drop by day index
 
     @property
@@ -106,7 +113,7 @@ def build_calendar(today: dt.date, total_orders: float, rng: np.random.Generator
     weekday = (days.astype(np.int64) + 3) % 7
     doy = (days - days.astype("datetime64[Y]")).astype(np.int64)
 
-    demand = GROWTH_OVER_SPAN ** t
+    demand = GROWTH_OVER_SPAN**t
     demand *= WEEKDAY_FACTORS[weekday]
     demand *= 1 + 0.13 * np.cos(2 * np.pi * (doy - 350) / 365.25)
     noise = np.empty(SPAN_DAYS)
@@ -132,17 +139,25 @@ def build_calendar(today: dt.date, total_orders: float, rng: np.random.Generator
     for i, magnitude in drops.items():
         demand[i] *= 1 - magnitude
     orders = rng.poisson(demand)
-    return Calendar(start=start, days=days, expected=demand, orders=orders, closed=closed,
-                    labels=labels, drops=drops)
+    return Calendar(
+        start=start,
+        days=days,
+        expected=demand,
+        orders=orders,
+        closed=closed,
+        labels=labels,
+        drops=drops,
+    )
 
 
-def _pick_drop_days(rng: np.random.Generator, labels: dict[int, str],
-                    closed: np.ndarray) -> dict[int, float]:
+def _pick_drop_days(
+    rng: np.random.Generator, labels: dict[int, str], closed: np.ndarray
+) -> dict[int, float]:
     """6-10 ordinary days, away from holidays, span edges and each other, with a 50-75% drop."""
     quiet = np.ones(SPAN_DAYS, dtype=bool)
     quiet[:14] = quiet[-14:] = False
     for i in list(labels) + np.flatnonzero(closed).tolist():
-        quiet[max(0, i - 7):i + 8] = False
+        quiet[max(0, i - 7) : i + 8] = False
     wanted = int(rng.integers(6, 11))
     drops: dict[int, float] = {}
     for i in rng.permutation(np.flatnonzero(quiet)).tolist():

@@ -4,6 +4,7 @@ attendance and profiles, and per-channel daily promotion statistics.
 Channel conversions are the registrations that came through that channel on that day, so
 the funnel, the attendance and the ROI pages all tell the same story.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,7 +28,7 @@ AGE_EDGES = np.array([25, 35, 45, 55, 65])
 @dataclass(frozen=True)
 class Kind:
     name: str
-    days: tuple[int, int]            # duration range in days (0: a few hours)
+    days: tuple[int, int]  # duration range in days (0: a few hours)
     capacity: tuple[int, int] | None
     ticket_eur: tuple[int, int]
     budget_eur: tuple[int, int]
@@ -38,24 +39,63 @@ class Kind:
 
 
 KINDS = {
-    "conference": Kind("conference", (1, 2), (250, 900), (99, 399), (40_000, 140_000), (8, 2.4), 50, 8, False),
-    "trade_show": Kind("trade_show", (2, 3), (400, 1500), (0, 49), (60_000, 220_000), (7, 2.5), 45, 8, False),
-    "workshop": Kind("workshop", (0, 1), (20, 60), (149, 499), (3_000, 12_000), (14, 1.5), 30, 9, False),
-    "product_launch": Kind("product_launch", (0, 0), (120, 400), (0, 0), (20_000, 60_000), (6, 2.5), 30, 17, False),
+    "conference": Kind(
+        "conference", (1, 2), (250, 900), (99, 399), (40_000, 140_000), (8, 2.4), 50, 8, False
+    ),
+    "trade_show": Kind(
+        "trade_show", (2, 3), (400, 1500), (0, 49), (60_000, 220_000), (7, 2.5), 45, 8, False
+    ),
+    "workshop": Kind(
+        "workshop", (0, 1), (20, 60), (149, 499), (3_000, 12_000), (14, 1.5), 30, 9, False
+    ),
+    "product_launch": Kind(
+        "product_launch", (0, 0), (120, 400), (0, 0), (20_000, 60_000), (6, 2.5), 30, 17, False
+    ),
     "webinar": Kind("webinar", (0, 0), (300, 1500), (0, 0), (2_000, 8_000), (4.5, 5), 21, 15, True),
     "campaign": Kind("campaign", (14, 35), None, (0, 0), (10_000, 80_000), (1, 1), 7, 6, True),
 }
-KIND_SHARES = {"conference": 0.24, "trade_show": 0.1, "workshop": 0.2, "product_launch": 0.1,
-               "webinar": 0.2, "campaign": 0.16}
-VENUES = {"DACH": "Berlin — Station Convention Hall", "France": "Paris — Palais des Congrès",
-          "Benelux": "Amsterdam — RAI Forum", "Iberia": "Madrid — IFEMA Pavilion 4",
-          "Italy": "Milan — MiCo Centre", "Nordics": "Stockholm — Waterfront Congress",
-          "UK & Ireland": "London — ExCeL Suite", "CEE": "Warsaw — EXPO XXI"}
-ORGANIZERS = ("Marketing team", "Sales EMEA", "Product team", "Community team",
-              "Partner: Nordic Retail Group", "Partner: Lumen Media")
-TOPICS = ("Spring Collection", "Smart Home", "Outdoor Season", "Holiday Gifting", "Retail Summit",
-          "Customer Day", "Sustainability Forum", "Partner Summit", "Loyalty Programme",
-          "Back to School", "Kitchen Masterclass", "Fitness Week", "Creator Meetup", "Black Week")
+KIND_SHARES = {
+    "conference": 0.24,
+    "trade_show": 0.1,
+    "workshop": 0.2,
+    "product_launch": 0.1,
+    "webinar": 0.2,
+    "campaign": 0.16,
+}
+VENUES = {
+    "DACH": "Berlin — Station Convention Hall",
+    "France": "Paris — Palais des Congrès",
+    "Benelux": "Amsterdam — RAI Forum",
+    "Iberia": "Madrid — IFEMA Pavilion 4",
+    "Italy": "Milan — MiCo Centre",
+    "Nordics": "Stockholm — Waterfront Congress",
+    "UK & Ireland": "London — ExCeL Suite",
+    "CEE": "Warsaw — EXPO XXI",
+}
+ORGANIZERS = (
+    "Marketing team",
+    "Sales EMEA",
+    "Product team",
+    "Community team",
+    "Partner: Nordic Retail Group",
+    "Partner: Lumen Media",
+)
+TOPICS = (
+    "Spring Collection",
+    "Smart Home",
+    "Outdoor Season",
+    "Holiday Gifting",
+    "Retail Summit",
+    "Customer Day",
+    "Sustainability Forum",
+    "Partner Summit",
+    "Loyalty Programme",
+    "Back to School",
+    "Kitchen Masterclass",
+    "Fitness Week",
+    "Creator Meetup",
+    "Black Week",
+)
 COST_LINES = {
     "venue": ("Hall rental", "Venue deposit", "Room set-up"),
     "catering": ("Coffee breaks", "Lunch buffet", "Evening reception"),
@@ -65,10 +105,18 @@ COST_LINES = {
     "materials": ("Badges and lanyards", "Signage", "Giveaways"),
     "other": ("Insurance", "Permits", "Contingency"),
 }
-COST_SHARES = {False: (0.3, 0.2, 0.12, 0.15, 0.13, 0.06, 0.04),
-               True: (0.0, 0.0, 0.22, 0.5, 0.18, 0.05, 0.05)}
-SPONSORS = ("Helio Payments", "Northwind Logistics", "Brightline Bank", "Orbit Cloud",
-            "Greenleaf Packaging", "Vertex Analytics")
+COST_SHARES = {
+    False: (0.3, 0.2, 0.12, 0.15, 0.13, 0.06, 0.04),
+    True: (0.0, 0.0, 0.22, 0.5, 0.18, 0.05, 0.05),
+}
+SPONSORS = (
+    "Helio Payments",
+    "Northwind Logistics",
+    "Brightline Bank",
+    "Orbit Cloud",
+    "Greenleaf Packaging",
+    "Vertex Analytics",
+)
 
 
 def event_count(scale: float) -> int:
@@ -76,8 +124,14 @@ def event_count(scale: float) -> int:
     return int(np.clip(round(30 * np.sqrt(scale)), 8, 60))
 
 
-def make_events(scale: float, calendar: Calendar, customers: Customers, customer_rows: dict,
-                seed: int, today: dt.date) -> dict[str, dict]:
+def make_events(
+    scale: float,
+    calendar: Calendar,
+    customers: Customers,
+    customer_rows: dict,
+    seed: int,
+    today: dt.date,
+) -> dict[str, dict]:
     """All event tables as column dicts keyed by table name."""
     rng = np.random.default_rng([seed, EVENTS_STREAM])
     count = event_count(scale)
@@ -95,8 +149,16 @@ def make_events(scale: float, calendar: Calendar, customers: Customers, customer
     kinds, offsets = [kinds[i] for i in chronological], offsets[chronological]
 
     now = dt.datetime.combine(today, dt.time())
-    tables: dict[str, dict[str, list]] = {name: {} for name in (
-        "events", "event_costs", "event_revenues", "event_registrations", "event_channel_stats")}
+    tables: dict[str, dict[str, list]] = {
+        name: {}
+        for name in (
+            "events",
+            "event_costs",
+            "event_revenues",
+            "event_registrations",
+            "event_channel_stats",
+        )
+    }
     builder = _Builder(rng, calendar, customers, customer_rows, now, tables)
     for index, (kind_name, offset) in enumerate(zip(kinds, offsets.tolist()), start=1):
         builder.event(index, KINDS[kind_name], calendar.start + dt.timedelta(days=offset))
@@ -104,8 +166,15 @@ def make_events(scale: float, calendar: Calendar, customers: Customers, customer
 
 
 class _Builder:
-    def __init__(self, rng: np.random.Generator, calendar: Calendar, customers: Customers,
-                 customer_rows: dict, now: dt.datetime, tables: dict[str, dict[str, list]]):
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        calendar: Calendar,
+        customers: Customers,
+        customer_rows: dict,
+        now: dt.datetime,
+        tables: dict[str, dict[str, list]],
+    ):
         self.rng, self.calendar, self.customers, self.now = rng, calendar, customers, now
         self.customer_gender = customer_rows["gender"]
         self.customer_region = customer_rows["region"]
@@ -139,21 +208,41 @@ class _Builder:
             ends = starts + dt.timedelta(days=int(rng.integers(*kind.days, endpoint=True)), hours=9)
         region = None if kind.online else str(rng.choice(REGIONS, p=REGION_SHARES))
         cancelled = ends < self.now and rng.random() < 0.07
-        status = ("cancelled" if cancelled else "planned" if starts > self.now
-                  else "running" if ends > self.now else "completed")
+        status = (
+            "cancelled"
+            if cancelled
+            else "planned"
+            if starts > self.now
+            else "running"
+            if ends > self.now
+            else "completed"
+        )
         capacity = None if kind.capacity is None else int(rng.integers(*kind.capacity) // 10 * 10)
         target = None if capacity is None else int(capacity * rng.uniform(0.7, 0.95))
-        ticket = int(rng.integers(kind.ticket_eur[0], kind.ticket_eur[1] + 1)) // 10 * 1000 - 100 \
-            if kind.ticket_eur[1] else 0
+        ticket = (
+            int(rng.integers(kind.ticket_eur[0], kind.ticket_eur[1] + 1)) // 10 * 1000 - 100
+            if kind.ticket_eur[1]
+            else 0
+        )
         budget = int(rng.integers(*kind.budget_eur)) // 500 * 50_000
         topic = str(rng.choice(TOPICS))
         place = f" {VENUES[region].split(' — ')[0]}" if region else ""
-        self.add("events", code=f"EVT-{day.year}-{event_id:03d}",
-                 name=f"{topic} {kind.name.replace('_', ' ').title()}{place} {day.year}",
-                 kind=kind.name, organizer=str(rng.choice(ORGANIZERS)), status=status,
-                 starts_at=starts, ends_at=ends, venue="Online" if kind.online else VENUES[region],
-                 region=region, budget_cents=budget, capacity=capacity,
-                 target_participants=target, ticket_price_cents=max(ticket, 0))
+        self.add(
+            "events",
+            code=f"EVT-{day.year}-{event_id:03d}",
+            name=f"{topic} {kind.name.replace('_', ' ').title()}{place} {day.year}",
+            kind=kind.name,
+            organizer=str(rng.choice(ORGANIZERS)),
+            status=status,
+            starts_at=starts,
+            ends_at=ends,
+            venue="Online" if kind.online else VENUES[region],
+            region=region,
+            budget_cents=budget,
+            capacity=capacity,
+            target_participants=target,
+            ticket_price_cents=max(ticket, 0),
+        )
         registrations = self._registrations(event_id, kind, starts, capacity, status)
         self._costs(event_id, kind, budget, status)
         self._revenues(event_id, kind, budget, max(ticket, 0), registrations, status)
@@ -177,15 +266,24 @@ class _Builder:
             lines = 1 + int(rng.integers(0, 3)) if amount > 200_000 else 1
             split = rng.dirichlet(np.ones(lines)) * amount
             for text, part in zip(rng.permutation(COST_LINES[category]), split.tolist()):
-                self.add("event_costs", event_id=event_id, category=category,
-                         description=str(text), amount_cents=round(part))
+                self.add(
+                    "event_costs",
+                    event_id=event_id,
+                    category=category,
+                    description=str(text),
+                    amount_cents=round(part),
+                )
 
-    def _registrations(self, event_id: int, kind: Kind, starts: dt.datetime,
-                       capacity: int | None, status: str) -> dict[str, np.ndarray]:
+    def _registrations(
+        self, event_id: int, kind: Kind, starts: dt.datetime, capacity: int | None, status: str
+    ) -> dict[str, np.ndarray]:
         rng = self.rng
         if capacity is None:
-            return {"day": np.array([], dtype="datetime64[D]"), "channel": np.array([], dtype=object),
-                    "early": np.array([], dtype=bool)}
+            return {
+                "day": np.array([], dtype="datetime64[D]"),
+                "channel": np.array([], dtype=object),
+                "early": np.array([], dtype=bool),
+            }
         n = int(min(capacity, capacity * rng.uniform(0.6, 1.02)))
         days_before = kind.promotion_days * rng.beta(1.3, 2.2, n)
         registered = np.datetime64(starts, "s") - (days_before * 86400).astype("timedelta64[s]")
@@ -214,52 +312,93 @@ class _Builder:
         attended = (rng.random(n) < rate) & happened
         offset_min = np.clip(rng.normal(-8 if not kind.online else 2, 14, n), -60, 95)
         checked_in = np.datetime64(starts, "s") + (offset_min * 60).astype("timedelta64[s]")
-        self.add_many("event_registrations", {
-            "event_id": [event_id] * n,
-            "customer_id": [int(c) + 1 if c >= 0 else None for c in customer.tolist()],
-            "registered_at": registered.astype("datetime64[us]").tolist(),
-            "attended": attended.tolist(),
-            "checked_in_at": [t if a else None for t, a in
-                              zip(checked_in.astype("datetime64[us]").tolist(), attended.tolist())],
-            "channel": channel.tolist(), "age_band": age_band.tolist(),
-            "gender": gender.tolist(), "region": region.tolist(), "is_returning": returning.tolist(),
-        })
-        return {"day": registered.astype("datetime64[D]"), "channel": channel,
-                "early": days_before > 30}
+        self.add_many(
+            "event_registrations",
+            {
+                "event_id": [event_id] * n,
+                "customer_id": [int(c) + 1 if c >= 0 else None for c in customer.tolist()],
+                "registered_at": registered.astype("datetime64[us]").tolist(),
+                "attended": attended.tolist(),
+                "checked_in_at": [
+                    t if a else None
+                    for t, a in zip(checked_in.astype("datetime64[us]").tolist(), attended.tolist())
+                ],
+                "channel": channel.tolist(),
+                "age_band": age_band.tolist(),
+                "gender": gender.tolist(),
+                "region": region.tolist(),
+                "is_returning": returning.tolist(),
+            },
+        )
+        return {
+            "day": registered.astype("datetime64[D]"),
+            "channel": channel,
+            "early": days_before > 30,
+        }
 
-    def _revenues(self, event_id: int, kind: Kind, budget: int, ticket: int,
-                  registrations: dict, status: str) -> None:
+    def _revenues(
+        self, event_id: int, kind: Kind, budget: int, ticket: int, registrations: dict, status: str
+    ) -> None:
         rng = self.rng
         if status == "cancelled":
             return
         sold = len(registrations["day"])
         if ticket and sold:
             early = int(registrations["early"].sum())
-            self.add("event_revenues", event_id=event_id, source="tickets",
-                     description=f"{sold} tickets ({early} early-bird at -20%)",
-                     amount_cents=int(ticket * (sold - early) + ticket * 0.8 * early))
+            self.add(
+                "event_revenues",
+                event_id=event_id,
+                source="tickets",
+                description=f"{sold} tickets ({early} early-bird at -20%)",
+                amount_cents=int(ticket * (sold - early) + ticket * 0.8 * early),
+            )
         if status == "planned":
             return
         if kind.name in ("conference", "trade_show"):
             for sponsor in rng.choice(SPONSORS, int(rng.integers(1, 4)), replace=False):
                 level, amount = (("Gold", 25_000), ("Silver", 12_000), ("Bronze", 5_000))[
-                    int(rng.integers(0, 3))]
-                self.add("event_revenues", event_id=event_id, source="sponsorship",
-                         description=f"{level} sponsor: {sponsor}", amount_cents=amount * 100)
+                    int(rng.integers(0, 3))
+                ]
+                self.add(
+                    "event_revenues",
+                    event_id=event_id,
+                    source="sponsorship",
+                    description=f"{level} sponsor: {sponsor}",
+                    amount_cents=amount * 100,
+                )
         if kind.name in ("product_launch", "trade_show", "campaign", "webinar", "conference"):
-            self.add("event_revenues", event_id=event_id, source="sales",
-                     description="Attributed orders within 14 days",
-                     amount_cents=int(budget * rng.lognormal(-0.1, 0.55)))
+            self.add(
+                "event_revenues",
+                event_id=event_id,
+                source="sales",
+                description="Attributed orders within 14 days",
+                amount_cents=int(budget * rng.lognormal(-0.1, 0.55)),
+            )
         if not kind.online and rng.random() < 0.5:
-            self.add("event_revenues", event_id=event_id, source="other",
-                     description="Merchandise", amount_cents=int(rng.integers(300, 4000)) * 100)
+            self.add(
+                "event_revenues",
+                event_id=event_id,
+                source="other",
+                description="Merchandise",
+                amount_cents=int(rng.integers(300, 4000)) * 100,
+            )
 
-    def _channel_stats(self, event_id: int, kind: Kind, starts: dt.datetime, ends: dt.datetime,
-                       registrations: dict, budget: int, status: str) -> None:
+    def _channel_stats(
+        self,
+        event_id: int,
+        kind: Kind,
+        starts: dt.datetime,
+        ends: dt.datetime,
+        registrations: dict,
+        budget: int,
+        status: str,
+    ) -> None:
         rng = self.rng
         first = starts.date() - dt.timedelta(days=kind.promotion_days)
-        last = min((ends if kind.name == "campaign" else starts).date(),
-                   self.now.date() - dt.timedelta(days=1))
+        last = min(
+            (ends if kind.name == "campaign" else starts).date(),
+            self.now.date() - dt.timedelta(days=1),
+        )
         if last < first or status == "cancelled":
             return
         days = np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
@@ -269,12 +408,20 @@ class _Builder:
                 conversions = rng.poisson(reach[c] * CHANNEL_CVR[c] * 0.2, len(days))
             else:
                 mine = registrations["day"][registrations["channel"] == channel]
-                conversions = np.searchsorted(np.sort(mine), days, side="right") - \
-                    np.searchsorted(np.sort(mine), days, side="left")
+                conversions = np.searchsorted(np.sort(mine), days, side="right") - np.searchsorted(
+                    np.sort(mine), days, side="left"
+                )
             interest = np.maximum(conversions / CHANNEL_CVR[c], reach[c] * 0.02)
             clicks = conversions + rng.poisson(interest * (1 - CHANNEL_CVR[c]))
             views = clicks + rng.poisson(clicks / CHANNEL_CTR[c] * (1 - CHANNEL_CTR[c]) + 5)
-            self.add_many("event_channel_stats", {
-                "event_id": [event_id] * len(days), "channel": [channel] * len(days),
-                "day": days.tolist(), "views": views.tolist(), "clicks": clicks.tolist(),
-                "conversions": conversions.tolist()})
+            self.add_many(
+                "event_channel_stats",
+                {
+                    "event_id": [event_id] * len(days),
+                    "channel": [channel] * len(days),
+                    "day": days.tolist(),
+                    "views": views.tolist(),
+                    "clicks": clicks.tolist(),
+                    "conversions": conversions.tolist(),
+                },
+            )

@@ -1,4 +1,5 @@
 """Writing generated column batches into SQLite (Core executemany) or PostgreSQL (binary COPY)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -40,7 +41,7 @@ class SqliteSink:
         statement = insert(Base.metadata.tables[table])
         count = len(values[0]) if values else 0
         for offset in range(0, count, SQLITE_BATCH):
-            chunk = [v[offset:offset + SQLITE_BATCH] for v in values]
+            chunk = [v[offset : offset + SQLITE_BATCH] for v in values]
             self.conn.execute(statement, [dict(zip(names, row)) for row in zip(*chunk)])
         return count
 
@@ -55,9 +56,13 @@ class PostgresSink:
 
     def column_types(self, table: str) -> dict[str, str]:
         if table not in self._types:
-            rows = self.conn.execute(text(
-                "SELECT column_name, udt_name FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND table_name = :table"), {"table": table})
+            rows = self.conn.execute(
+                text(
+                    "SELECT column_name, udt_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = :table"
+                ),
+                {"table": table},
+            )
             self._types[table] = {name: COPY_TYPES.get(udt, udt) for name, udt in rows}
         return self._types[table]
 
@@ -68,7 +73,8 @@ class PostgresSink:
         types = self.column_types(table)
         values = [python_values(columns[name]) for name in names]
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)))
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
+        )
         with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
             copy.set_types([types[name] for name in names])
             for row in zip(*values):
@@ -90,16 +96,25 @@ def deferred_constraints(conn: Connection, tables: Sequence[str]) -> Iterator[No
         yield
         return
     params = {"tables": list(tables)}
-    foreign_keys = conn.execute(text(
-        "SELECT c.conname, t.relname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
-        "JOIN pg_class t ON t.oid = c.conrelid "
-        "WHERE c.contype = 'f' AND t.relnamespace = current_schema()::regnamespace "
-        "AND t.relname = ANY(:tables)"), params).all()
-    indexes = conn.execute(text(
-        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
-        "AND i.tablename = ANY(:tables) AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
-        "WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass)"),
-        params).all()
+    foreign_keys = conn.execute(
+        text(
+            "SELECT c.conname, t.relname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+            "JOIN pg_class t ON t.oid = c.conrelid "
+            "WHERE c.contype = 'f' AND t.relnamespace = current_schema()::regnamespace "
+            "AND t.relname = ANY(:tables)"
+        ),
+        params,
+    ).all()
+    indexes = conn.execute(
+        text(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = "
+            "current_schema() "
+            "AND i.tablename = ANY(:tables) AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+            "WHERE c.conindid = (quote_ident(i.schemaname) || '.' || "
+            "quote_ident(i.indexname))::regclass)"
+        ),
+        params,
+    ).all()
     for name, table, _definition in foreign_keys:
         conn.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"'))
     for name, _definition in indexes:
@@ -115,8 +130,11 @@ def make_sink(conn: Connection) -> Sink:
     return PostgresSink(conn) if conn.dialect.name == "postgresql" else SqliteSink(conn)
 
 
-def clear_tables(conn: Connection, tables: Sequence[str],
-                 protected: Sequence[str] = ("users", "roles", "audit_log")) -> list[str]:
+def clear_tables(
+    conn: Connection,
+    tables: Sequence[str],
+    protected: Sequence[str] = ("users", "roles", "audit_log"),
+) -> list[str]:
     """Delete every row of ``tables`` (given parents first) and of the tables whose foreign keys
     point into them (e.g. rows cached per event), which could not outlive their parents anyway.
 
@@ -140,8 +158,10 @@ def _dependent_tables(conn: Connection, tables: Sequence[str]) -> list[str]:
     """Tables outside ``tables`` that reference them, directly or through each other;
     the most dependent first."""
     inspector = inspect(conn)
-    references = {name: {fk["referred_table"] for fk in inspector.get_foreign_keys(name)}
-                  for name in inspector.get_table_names()}
+    references = {
+        name: {fk["referred_table"] for fk in inspector.get_foreign_keys(name)}
+        for name in inspector.get_table_names()
+    }
     cleared, found = set(tables), []
     changed = True
     while changed:
@@ -161,10 +181,14 @@ def fix_sequences(conn: Connection, tables: Sequence[str]) -> None:
     for name in tables:
         if "id" not in Base.metadata.tables[name].c:
             continue
-        conn.execute(text(
-            f'SELECT setval(pg_get_serial_sequence(:table, \'id\'), '
-            f'COALESCE((SELECT MAX(id) FROM "{name}"), 0) + 1, false) '
-            f"WHERE pg_get_serial_sequence(:table, 'id') IS NOT NULL"), {"table": name})
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence(:table, 'id'), "
+                f'COALESCE((SELECT MAX(id) FROM "{name}"), 0) + 1, false) '
+                f"WHERE pg_get_serial_sequence(:table, 'id') IS NOT NULL"
+            ),
+            {"table": name},
+        )
 
 
 def analyze(conn: Connection, tables: Sequence[str]) -> None:

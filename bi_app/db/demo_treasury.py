@@ -6,6 +6,7 @@ morning, suppliers and payroll are paid from them, the excess is swept to the wa
 evening and moved to cold storage on Fridays. A few unusual transactions are injected and
 returned as ground truth.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,22 +18,34 @@ from bi_app.db.demo_calendar import Calendar
 TREASURY_STREAM = 303
 AVERAGE_ORDER_CENTS = 12_000  # rough revenue per order, to size settlements like the shop
 CLEARING_FLOAT = 1_000_000  # kept on the clearing account so fees never overdraw it
-ACCOUNTS = (("HOT-EUR-01", "Operating account", "hot"), ("HOT-EUR-02", "Payments clearing", "hot"),
-            ("WARM-EUR-01", "Treasury reserve", "warm"), ("COLD-EUR-01", "Long-term reserve", "cold"),
-            ("COLD-EUR-02", "Escrow reserve", "cold"))
+ACCOUNTS = (
+    ("HOT-EUR-01", "Operating account", "hot"),
+    ("HOT-EUR-02", "Payments clearing", "hot"),
+    ("WARM-EUR-01", "Treasury reserve", "warm"),
+    ("COLD-EUR-01", "Long-term reserve", "cold"),
+    ("COLD-EUR-02", "Escrow reserve", "cold"),
+)
 HOT, CLEARING, WARM, COLD_A, COLD_B = range(5)
 COUNTERPARTIES = (
     ("CP-INT", "Internal transfer", "internal"),
-    ("CP-ADYEN", "Adyen settlements", "bank"), ("CP-STRIPE", "Stripe payouts", "bank"),
-    ("CP-PAYPAL", "PayPal settlements", "bank"), ("CP-MKT", "Marketplace settlement", "exchange"),
-    ("CP-ING", "ING Bank", "bank"), ("CP-BNP", "BNP Paribas", "bank"),
+    ("CP-ADYEN", "Adyen settlements", "bank"),
+    ("CP-STRIPE", "Stripe payouts", "bank"),
+    ("CP-PAYPAL", "PayPal settlements", "bank"),
+    ("CP-MKT", "Marketplace settlement", "exchange"),
+    ("CP-ING", "ING Bank", "bank"),
+    ("CP-BNP", "BNP Paribas", "bank"),
     ("CP-FX", "Ebury FX desk", "exchange"),
-    ("CP-B2B-01", "Hotel Lindner Group", "customer"), ("CP-B2B-02", "CityOffice Supplies", "customer"),
-    ("CP-B2B-03", "Alpine Sports Clubs", "customer"), ("CP-B2B-04", "Studio Verde Interiors", "customer"),
-    ("CP-SUP-01", "Northwind Logistics", "supplier"), ("CP-SUP-02", "Greenleaf Packaging", "supplier"),
+    ("CP-B2B-01", "Hotel Lindner Group", "customer"),
+    ("CP-B2B-02", "CityOffice Supplies", "customer"),
+    ("CP-B2B-03", "Alpine Sports Clubs", "customer"),
+    ("CP-B2B-04", "Studio Verde Interiors", "customer"),
+    ("CP-SUP-01", "Northwind Logistics", "supplier"),
+    ("CP-SUP-02", "Greenleaf Packaging", "supplier"),
     ("CP-SUP-03", "Shenzhen Brightway Electronics", "supplier"),
-    ("CP-SUP-04", "Tessile Rossi S.p.A.", "supplier"), ("CP-SUP-05", "Orbit Cloud Hosting", "supplier"),
-    ("CP-SUP-06", "Lumen Media Agency", "supplier"), ("CP-SUP-07", "Nordic Toy Works", "supplier"),
+    ("CP-SUP-04", "Tessile Rossi S.p.A.", "supplier"),
+    ("CP-SUP-05", "Orbit Cloud Hosting", "supplier"),
+    ("CP-SUP-06", "Lumen Media Agency", "supplier"),
+    ("CP-SUP-07", "Nordic Toy Works", "supplier"),
 )
 PROCESSORS = (1, 2, 3)
 PROCESSOR_SHARES = (0.45, 0.35, 0.2)
@@ -53,8 +66,16 @@ class _Ledger:
     note: list[str | None] = field(default_factory=list)
     balance: np.ndarray = field(default_factory=lambda: np.zeros(len(ACCOUNTS), dtype=np.int64))
 
-    def post(self, account: int, counterparty: int | None, kind: int, amount: int, day: int,
-             seconds: int, note: str | None = None) -> int:
+    def post(
+        self,
+        account: int,
+        counterparty: int | None,
+        kind: int,
+        amount: int,
+        day: int,
+        seconds: int,
+        note: str | None = None,
+    ) -> int:
         self.account.append(account)
         self.counterparty.append(counterparty)
         self.kind.append(kind)
@@ -64,20 +85,23 @@ class _Ledger:
         self.balance[account] += int(amount)
         return len(self.amount) - 1
 
-    def transfer(self, source: int, target: int, kind: int, amount: int, day: int, seconds: int,
-                 note: str) -> None:
+    def transfer(
+        self, source: int, target: int, kind: int, amount: int, day: int, seconds: int, note: str
+    ) -> None:
         self.post(source, 0, kind, -amount, day, seconds, note)
         self.post(target, 0, kind, amount, day, seconds, note)
 
 
 @dataclass(frozen=True)
 class UnusualTransaction:
-    row: int            # position in the generated ledger (before ids are assigned)
+    row: int  # position in the generated ledger (before ids are assigned)
     reason: str
     magnitude: float
 
 
-def make_treasury(scale: float, calendar: Calendar, seed: int) -> tuple[dict[str, dict], list[dict]]:
+def make_treasury(
+    scale: float, calendar: Calendar, seed: int
+) -> tuple[dict[str, dict], list[dict]]:
     """Accounts, counterparties and transactions, plus ground-truth rows for demo_anomalies."""
     rng = np.random.default_rng([seed, TREASURY_STREAM])
     ledger = _Ledger(start=np.datetime64(calendar.start, "s"))
@@ -103,16 +127,23 @@ def make_treasury(scale: float, calendar: Calendar, seed: int) -> tuple[dict[str
             _settle(ledger, rng, day, pending)
             pending = 0.0
         if calendar.days[day].astype(object).day == 25:
-            payroll = int(revenue[max(0, day - 30):day + 1].sum() * 0.12)
+            payroll = int(revenue[max(0, day - 30) : day + 1].sum() * 0.12)
             _prefund(ledger, day, payroll)
             ledger.post(HOT, 5, WITHDRAWAL, -payroll, day, 9 * 3600 + 1800, "Payroll")
         if business:
             _b2b_and_suppliers(ledger, rng, day, scale, revenue[day])
         if calendar.days[day].astype(object).day == 1:
             for account in range(len(ACCOUNTS)):
-                ledger.post(account, 5 + account % 2, FEE, -2_500 - 1_000 * (account >= WARM),
-                            day, 20 * 3600, "Monthly account fee")
-        _rebalance(ledger, day, weekday[day], revenue[max(0, day - 6):day + 1].mean())
+                ledger.post(
+                    account,
+                    5 + account % 2,
+                    FEE,
+                    -2_500 - 1_000 * (account >= WARM),
+                    day,
+                    20 * 3600,
+                    "Monthly account fee",
+                )
+        _rebalance(ledger, day, weekday[day], revenue[max(0, day - 6) : day + 1].mean())
     return _tables(ledger, unusual, calendar)
 
 
@@ -123,20 +154,24 @@ def _settle(ledger: _Ledger, rng: np.random.Generator, day: int, pending: float)
             continue
         seconds = int(rng.integers(5 * 3600, 7 * 3600))
         ledger.post(CLEARING, processor, DEPOSIT, gross, day, seconds, "Card settlement")
-        ledger.post(CLEARING, processor, FEE, -int(gross * 0.014), day, seconds + 60,
-                    "Processing fee 1.4%")
+        ledger.post(
+            CLEARING, processor, FEE, -int(gross * 0.014), day, seconds + 60, "Processing fee 1.4%"
+        )
     if rng.random() < 0.25:  # the marketplace pays out about weekly
         amount = int(pending * rng.uniform(1.2, 1.8))
-        ledger.post(CLEARING, 4, DEPOSIT, amount, day, int(rng.integers(8, 12)) * 3600,
-                    "Marketplace payout")
+        ledger.post(
+            CLEARING, 4, DEPOSIT, amount, day, int(rng.integers(8, 12)) * 3600, "Marketplace payout"
+        )
 
 
-def _b2b_and_suppliers(ledger: _Ledger, rng: np.random.Generator, day: int, scale: float,
-                       revenue: float) -> None:
+def _b2b_and_suppliers(
+    ledger: _Ledger, rng: np.random.Generator, day: int, scale: float, revenue: float
+) -> None:
     bills = rng.poisson(2.5 * scale)
     median = revenue * 0.15 / max(scale, 0.1)
-    amounts = np.clip(rng.lognormal(np.log(max(median, 5_000)), 0.9, bills), 5_000,
-                      revenue * 3 + 50_000).astype(np.int64)
+    amounts = np.clip(
+        rng.lognormal(np.log(max(median, 5_000)), 0.9, bills), 5_000, revenue * 3 + 50_000
+    ).astype(np.int64)
     payees = rng.choice(SUPPLIERS, bills)
     times = rng.integers(8 * 3600, 17 * 3600, bills)
     _prefund(ledger, day, int(amounts.sum()))
@@ -174,8 +209,15 @@ def _rebalance(ledger: _Ledger, day: int, weekday: int, daily_revenue: float) ->
         spare = int(ledger.balance[WARM]) - int(daily_revenue * 20)
         if spare > 0:
             target_cold = COLD_A if (day // 7) % 3 else COLD_B
-            ledger.transfer(WARM, target_cold, COLD, int(spare * 0.8), day, sweep_at + 900,
-                            "Weekly move to cold storage")
+            ledger.transfer(
+                WARM,
+                target_cold,
+                COLD,
+                int(spare * 0.8),
+                day,
+                sweep_at + 900,
+                "Weekly move to cold storage",
+            )
 
 
 def _typical_withdrawal(revenue: np.ndarray, scale: float) -> float:
@@ -189,28 +231,41 @@ def _plan_unusual(rng: np.random.Generator, span: int) -> dict[int, str]:
     return dict(zip(days.tolist(), rng.permutation(reasons).tolist()))
 
 
-def _unusual(ledger: _Ledger, rng: np.random.Generator, day: int, reason: str,
-             typical: float) -> UnusualTransaction:
+def _unusual(
+    ledger: _Ledger, rng: np.random.Generator, day: int, reason: str, typical: float
+) -> UnusualTransaction:
     if reason == "huge amount":
         factor = float(rng.uniform(15, 40))
-        seconds, counterparty, note = (int(rng.integers(10, 16)) * 3600,
-                                       int(rng.choice(SUPPLIERS)), "Supplier prepayment")
+        seconds, counterparty, note = (
+            int(rng.integers(10, 16)) * 3600,
+            int(rng.choice(SUPPLIERS)),
+            "Supplier prepayment",
+        )
     elif reason == "odd hour":
         factor = float(rng.uniform(4, 9))
-        seconds, counterparty, note = (int(rng.integers(1 * 3600, 4 * 3600)),
-                                       int(rng.choice(SUPPLIERS)), "Urgent transfer")
+        seconds, counterparty, note = (
+            int(rng.integers(1 * 3600, 4 * 3600)),
+            int(rng.choice(SUPPLIERS)),
+            "Urgent transfer",
+        )
     else:
         factor = float(rng.uniform(3, 8))
-        iban = f"LT{rng.integers(10, 99)} 3250 {rng.integers(1000, 9999)} {rng.integers(1000, 9999)}"
-        seconds, counterparty, note = (int(rng.integers(9 * 3600, 18 * 3600)), None,
-                                       f"Beneficiary not on file: {iban}")
+        iban = (
+            f"LT{rng.integers(10, 99)} 3250 {rng.integers(1000, 9999)} {rng.integers(1000, 9999)}"
+        )
+        seconds, counterparty, note = (
+            int(rng.integers(9 * 3600, 18 * 3600)),
+            None,
+            f"Beneficiary not on file: {iban}",
+        )
     _prefund(ledger, day, int(typical * factor), seconds - 600)
     row = ledger.post(HOT, counterparty, WITHDRAWAL, -int(typical * factor), day, seconds, note)
     return UnusualTransaction(row=row, reason=reason, magnitude=round(factor, 2))
 
 
-def _tables(ledger: _Ledger, unusual: list[UnusualTransaction],
-            calendar: Calendar) -> tuple[dict[str, dict], list[dict]]:
+def _tables(
+    ledger: _Ledger, unusual: list[UnusualTransaction], calendar: Calendar
+) -> tuple[dict[str, dict], list[dict]]:
     at = np.array(ledger.at, dtype="datetime64[s]")
     order = np.argsort(at, kind="stable")
     position = np.empty(len(order), dtype=np.int64)
@@ -228,20 +283,36 @@ def _tables(ledger: _Ledger, unusual: list[UnusualTransaction],
         "occurred_at": at[order],
         "note": [ledger.note[i] for i in order.tolist()],
     }
-    accounts = {"id": list(range(1, len(ACCOUNTS) + 1)), "code": [a[0] for a in ACCOUNTS],
-                "name": [a[1] for a in ACCOUNTS], "tier": [a[2] for a in ACCOUNTS],
-                "currency": ["EUR"] * len(ACCOUNTS)}
-    counterparties = {"id": list(range(1, len(COUNTERPARTIES) + 1)),
-                      "code": [c[0] for c in COUNTERPARTIES], "name": [c[1] for c in COUNTERPARTIES],
-                      "kind": [c[2] for c in COUNTERPARTIES]}
+    accounts = {
+        "id": list(range(1, len(ACCOUNTS) + 1)),
+        "code": [a[0] for a in ACCOUNTS],
+        "name": [a[1] for a in ACCOUNTS],
+        "tier": [a[2] for a in ACCOUNTS],
+        "currency": ["EUR"] * len(ACCOUNTS),
+    }
+    counterparties = {
+        "id": list(range(1, len(COUNTERPARTIES) + 1)),
+        "code": [c[0] for c in COUNTERPARTIES],
+        "name": [c[1] for c in COUNTERPARTIES],
+        "kind": [c[2] for c in COUNTERPARTIES],
+    }
     anomalies = []
     for item in unusual:
         row_id = int(position[item.row]) + 1
         amount = -ledger.amount[item.row]
-        anomalies.append({
-            "kind": "unusual_transaction", "day": ledger.at[item.row].astype("datetime64[D]").astype(object),
-            "ref_table": "transactions", "ref_id": row_id, "magnitude": item.magnitude,
-            "description": f"{item.reason}: withdrawal of {amount / 100:,.2f} EUR, "
-                           f"{item.magnitude:g}x the typical withdrawal ({ledger.note[item.row]})"})
-    return {"accounts": accounts, "counterparties": counterparties,
-            "transactions": transactions}, anomalies
+        anomalies.append(
+            {
+                "kind": "unusual_transaction",
+                "day": ledger.at[item.row].astype("datetime64[D]").astype(object),
+                "ref_table": "transactions",
+                "ref_id": row_id,
+                "magnitude": item.magnitude,
+                "description": f"{item.reason}: withdrawal of {amount / 100:,.2f} EUR, "
+                f"{item.magnitude:g}x the typical withdrawal ({ledger.note[item.row]})",
+            }
+        )
+    return {
+        "accounts": accounts,
+        "counterparties": counterparties,
+        "transactions": transactions,
+    }, anomalies

@@ -1,4 +1,5 @@
 """Engine and session creation, and a readable error when the database cannot be reached."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,9 @@ def make_engine(url: str, **kwargs) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -46,10 +49,13 @@ def check_connection(engine: Engine) -> None:
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise DatabaseUnavailable(
-            f"Cannot connect to the database at {engine.url.render_as_string(hide_password=True)}: {reason}"
+            f"Cannot connect to the database at {engine.url.render_as_string(hide_password=True)}: "
+            f"{reason}"
         ) from None
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"Database error at {engine.url.render_as_string(hide_password=True)}: {exc}") from None
+        raise DatabaseUnavailable(
+            f"Database error at {engine.url.render_as_string(hide_password=True)}: {exc}"
+        ) from None
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -4,6 +4,7 @@ The row is also the progress channel of a running import: the worker thread upda
 ``phase``/``progress`` on it, and any web worker polling the page reads it back, so progress
 survives load-balancing across processes.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,8 +30,10 @@ from bi_app.db.models import Base, utcnow
 class ImportRun(Base):
     __tablename__ = "import_runs"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'running', 'succeeded', 'validated', 'rejected', 'failed')",
-                        name="status"),
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'validated', 'rejected', 'failed')",
+            name="status",
+        ),
         Index("ix_import_runs_started_at", "started_at"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -55,5 +58,6 @@ class ImportRun(Base):
     updated: Mapped[int] = mapped_column(BigInteger, default=0)
     message: Mapped[str | None] = mapped_column(Text)
     error_count: Mapped[int] = mapped_column(BigInteger, default=0)
-    # [{"row", "column", "value", "message"}, ...], capped (see bi_app.importing.MAX_REPORTED_ERRORS)
+    # [{"row", "column", "value", "message"}, ...], capped (see
+    # bi_app.importing.MAX_REPORTED_ERRORS)
     errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

@@ -3,6 +3,7 @@
 Every worker may serve the Admin → Jobs page, but only the leader knows its schedule; the leader
 therefore publishes its next run times on its heartbeat row so any process can show them.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,9 @@ from bi_app.db.models import Base, utcnow
 class JobRun(Base):
     __tablename__ = "job_runs"
     __table_args__ = (
-        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'timed_out', 'skipped')",
-                        name="status"),
+        CheckConstraint(
+            "status IN ('running', 'succeeded', 'failed', 'timed_out', 'skipped')", name="status"
+        ),
         CheckConstraint("run_trigger IN ('scheduled', 'manual')", name="run_trigger"),
         Index("ix_job_runs_job_started", "job_name", "started_at"),
         Index("ix_job_runs_started_at", "started_at"),
@@ -50,7 +52,8 @@ class JobRun(Base):
 
 
 class SchedulerNode(Base):
-    """A process running the scheduler; ``next_runs`` maps job name to ISO UTC time (leader only)."""
+    """A process running the scheduler; ``next_runs`` maps job name to
+    ISO UTC time (leader only)."""
 
     __tablename__ = "scheduler_nodes"
     id: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -4,6 +4,7 @@
 Kept apart from :mod:`bi_app.db.models` so the log capture has no dependency on the business
 schema; it shares ``Base`` (and so the metadata Alembic compares against).
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -4,6 +4,7 @@ The Alembic config is built here, not read from ``alembic.ini``, so migrations r
 installed wheel in any working directory; ``alembic.ini`` serves only the ``alembic`` command in
 a checkout.
 """
+
 from __future__ import annotations
 
 from alembic import command

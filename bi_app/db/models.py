@@ -4,6 +4,7 @@ Money is stored as integers of the currency's minor unit (``*_cents``); times ar
 Roll-up tables (``daily_*``) are derived from orders by :mod:`bi_app.db.rollups` and are what
 charts read, so years of data never scan raw orders.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,7 +47,7 @@ ROLES = ALL_ROLES
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -55,10 +56,11 @@ def _in(values: tuple[str, ...]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON}  # noqa: RUF012 - read by SQLAlchemy, never mutated
 
 
 # --- catalogue -------------------------------------------------------------------------------
+
 
 class Category(Base):
     __tablename__ = "categories"
@@ -87,6 +89,7 @@ class SalesPlatform(Base):
 
 
 # --- customers and orders --------------------------------------------------------------------
+
 
 class Customer(Base):
     __tablename__ = "customers"
@@ -137,6 +140,7 @@ class Visit(Base):
 
 
 # --- marketing events and campaigns ----------------------------------------------------------
+
 
 class Event(Base):
     __tablename__ = "events"
@@ -206,6 +210,7 @@ class EventChannelStat(Base):
 
 # --- treasury --------------------------------------------------------------------------------
 
+
 class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (CheckConstraint(f"tier IN {_in(ACCOUNT_TIERS)}", name="tier"),)
@@ -242,6 +247,7 @@ class Transaction(Base):
 
 # --- demo ground truth -----------------------------------------------------------------------
 
+
 class DemoAnomaly(Base):
     """Anomalies deliberately injected by the demo generator, for later quality checks."""
 
@@ -257,8 +263,10 @@ class DemoAnomaly(Base):
 
 # --- roll-ups (derived; see bi_app.db.rollups) ---------------------------------------------
 
+
 class DailyOrders(Base):
-    """Orders per day x platform x status; ``week``/``month`` are the period starts (Monday, 1st)."""
+    """Orders per day x platform x status; ``week``/``month`` are the
+    period starts (Monday, 1st)."""
 
     __tablename__ = "daily_orders"
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
@@ -391,6 +399,7 @@ class MonthlyProductSales(Base):
 
 
 # --- users, roles and audit ------------------------------------------------------------------
+
 
 class Role(Base):
     __tablename__ = "roles"

@@ -5,6 +5,7 @@ aggregator and flushes its own rows; readers merge them. ``buckets`` holds the s
 histogram (see :mod:`bi_app.monitoring.histogram`) so percentiles can be merged exactly across
 workers and minutes instead of averaging percentiles.
 """
+
 from __future__ import annotations
 
 import datetime as dt

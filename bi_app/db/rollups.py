@@ -20,12 +20,14 @@ the same transaction (never from raw orders): ``daily_platform_customers`` drops
 quarter, ``monthly_customers`` and
 ``quarterly_customers`` drop the platform too (a customer buying on two platforms is one row),
 ``monthly_category_customers`` and ``quarterly_category_customers`` keep the category but not
-the platform, and ``monthly_product_sales`` sums product sales per month. A range refresh rebuilds every month
+the platform, and ``monthly_product_sales`` sums product sales per month. A range refresh rebuilds
+every month
 and quarter the day range touches. Readers split a date range with :func:`plan_range` into
 whole quarters and months and the remaining edge days; sums over the parts add up and a
 ``UNION`` of customer ids stays an exact distinct count, see :func:`product_sales_rows` and
 :func:`active_customer_ids`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -163,17 +165,22 @@ def _quarter_start_default(element: quarter_start, compiler: Any, **kw: Any) -> 
 @compiles(quarter_start, "sqlite")
 def _quarter_start_sqlite(element: quarter_start, compiler: Any, **kw: Any) -> str:
     value = compiler.process(element.clauses, **kw)
-    return (f"date({value}, 'start of month', "
-            f"printf('-%d months', (CAST(strftime('%m', {value}) AS INTEGER) - 1) % 3))")
+    return (
+        f"date({value}, 'start of month', "
+        f"printf('-%d months', (CAST(strftime('%m', {value}) AS INTEGER) - 1) % 3))"
+    )
 
 
 def _order_range(start: dt.date | None, end: dt.date | None) -> ColumnElement[bool]:
-    """Orders whose UTC day lies in [start, end]; a range on the raw column keeps the index usable."""
+    """Orders whose UTC day lies in [start, end]; a range on the raw
+    column keeps the index usable."""
     conditions: list[ColumnElement[bool]] = []
     if start is not None:
         conditions.append(Order.ordered_at >= dt.datetime.combine(start, dt.time.min))
     if end is not None:
-        conditions.append(Order.ordered_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min))
+        conditions.append(
+            Order.ordered_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)
+        )
     return and_(*conditions) if conditions else true()
 
 
@@ -269,17 +276,21 @@ def _platform_customers_select(start: dt.date | None, end: dt.date | None):
 def _monthly_platform_customers_select(start: dt.date | None, end: dt.date | None):
     daily = DailyPlatformCustomers.__table__
     month = month_start(daily.c.day)
-    return (select(month, daily.c.platform_id, daily.c.customer_id)
-            .where(*_period_range(daily, "day", start, end))
-            .group_by(month, daily.c.platform_id, daily.c.customer_id))
+    return (
+        select(month, daily.c.platform_id, daily.c.customer_id)
+        .where(*_period_range(daily, "day", start, end))
+        .group_by(month, daily.c.platform_id, daily.c.customer_id)
+    )
 
 
 def _quarterly_platform_customers_select(start: dt.date | None, end: dt.date | None):
     monthly = MonthlyPlatformCustomers.__table__
     quarter = quarter_start(monthly.c.month)
-    return (select(quarter, monthly.c.platform_id, monthly.c.customer_id)
-            .where(*_period_range(monthly, "month", start, end))
-            .group_by(quarter, monthly.c.platform_id, monthly.c.customer_id))
+    return (
+        select(quarter, monthly.c.platform_id, monthly.c.customer_id)
+        .where(*_period_range(monthly, "month", start, end))
+        .group_by(quarter, monthly.c.platform_id, monthly.c.customer_id)
+    )
 
 
 def _monthly_customers_select(start: dt.date | None, end: dt.date | None):
@@ -291,65 +302,148 @@ def _monthly_customers_select(start: dt.date | None, end: dt.date | None):
 def _quarterly_customers_select(start: dt.date | None, end: dt.date | None):
     monthly = MonthlyCustomers.__table__
     quarter = quarter_start(monthly.c.month)
-    return (select(quarter, monthly.c.customer_id)
-            .where(*_period_range(monthly, "month", start, end))
-            .group_by(quarter, monthly.c.customer_id))
+    return (
+        select(quarter, monthly.c.customer_id)
+        .where(*_period_range(monthly, "month", start, end))
+        .group_by(quarter, monthly.c.customer_id)
+    )
 
 
 def _monthly_category_customers_select(start: dt.date | None, end: dt.date | None):
     activity = DailyCustomerActivity.__table__
     month = month_start(activity.c.day)
-    return (select(activity.c.category_id, month, activity.c.customer_id)
-            .where(*_period_range(activity, "day", start, end))
-            .group_by(activity.c.category_id, month, activity.c.customer_id))
+    return (
+        select(activity.c.category_id, month, activity.c.customer_id)
+        .where(*_period_range(activity, "day", start, end))
+        .group_by(activity.c.category_id, month, activity.c.customer_id)
+    )
 
 
 def _quarterly_category_customers_select(start: dt.date | None, end: dt.date | None):
     monthly = MonthlyCategoryCustomers.__table__
     quarter = quarter_start(monthly.c.month)
-    return (select(monthly.c.category_id, quarter, monthly.c.customer_id)
-            .where(*_period_range(monthly, "month", start, end))
-            .group_by(monthly.c.category_id, quarter, monthly.c.customer_id))
+    return (
+        select(monthly.c.category_id, quarter, monthly.c.customer_id)
+        .where(*_period_range(monthly, "month", start, end))
+        .group_by(monthly.c.category_id, quarter, monthly.c.customer_id)
+    )
 
 
 def _monthly_products_select(start: dt.date | None, end: dt.date | None):
     daily = DailyProductSales.__table__
     month = month_start(daily.c.day)
     keys = (daily.c.platform_id, daily.c.status, daily.c.product_id, daily.c.category_id)
-    return (select(month, *keys, func.sum(daily.c.orders), func.sum(daily.c.revenue_cents),
-                   func.sum(daily.c.units))
-            .where(*_period_range(daily, "day", start, end))
-            .group_by(month, *keys))
+    return (
+        select(
+            month,
+            *keys,
+            func.sum(daily.c.orders),
+            func.sum(daily.c.revenue_cents),
+            func.sum(daily.c.units),
+        )
+        .where(*_period_range(daily, "day", start, end))
+        .group_by(month, *keys)
+    )
 
 
 # (table, grain, select builder, columns). Order matters: each table is built from raw orders or
 # from a table listed before it, for all days of the periods (of its grain) a refresh touches.
 _BUILDERS = (
-    (DailyOrders.__table__, "day", _daily_orders_select,
-     ("day", "platform_id", "status", "week", "month", "orders", "revenue_cents", "units")),
-    (DailyCategorySales.__table__, "day", _daily_category_select,
-     ("day", "platform_id", "status", "category_id", "week", "month", "orders", "revenue_cents",
-      "units")),
-    (DailyProductSales.__table__, "day", _daily_product_select,
-     ("day", "platform_id", "status", "product_id", "category_id", "orders", "revenue_cents",
-      "units")),
-    (DailyCustomerActivity.__table__, "day", _customer_activity_select,
-     ("day", "platform_id", "category_id", "customer_id")),
-    (DailyPlatformCustomers.__table__, "day", _platform_customers_select,
-     ("day", "platform_id", "customer_id")),
-    (MonthlyPlatformCustomers.__table__, "month", _monthly_platform_customers_select,
-     ("month", "platform_id", "customer_id")),
-    (QuarterlyPlatformCustomers.__table__, "quarter", _quarterly_platform_customers_select,
-     ("quarter", "platform_id", "customer_id")),
+    (
+        DailyOrders.__table__,
+        "day",
+        _daily_orders_select,
+        ("day", "platform_id", "status", "week", "month", "orders", "revenue_cents", "units"),
+    ),
+    (
+        DailyCategorySales.__table__,
+        "day",
+        _daily_category_select,
+        (
+            "day",
+            "platform_id",
+            "status",
+            "category_id",
+            "week",
+            "month",
+            "orders",
+            "revenue_cents",
+            "units",
+        ),
+    ),
+    (
+        DailyProductSales.__table__,
+        "day",
+        _daily_product_select,
+        (
+            "day",
+            "platform_id",
+            "status",
+            "product_id",
+            "category_id",
+            "orders",
+            "revenue_cents",
+            "units",
+        ),
+    ),
+    (
+        DailyCustomerActivity.__table__,
+        "day",
+        _customer_activity_select,
+        ("day", "platform_id", "category_id", "customer_id"),
+    ),
+    (
+        DailyPlatformCustomers.__table__,
+        "day",
+        _platform_customers_select,
+        ("day", "platform_id", "customer_id"),
+    ),
+    (
+        MonthlyPlatformCustomers.__table__,
+        "month",
+        _monthly_platform_customers_select,
+        ("month", "platform_id", "customer_id"),
+    ),
+    (
+        QuarterlyPlatformCustomers.__table__,
+        "quarter",
+        _quarterly_platform_customers_select,
+        ("quarter", "platform_id", "customer_id"),
+    ),
     (MonthlyCustomers.__table__, "month", _monthly_customers_select, ("month", "customer_id")),
-    (QuarterlyCustomers.__table__, "quarter", _quarterly_customers_select, ("quarter", "customer_id")),
-    (MonthlyCategoryCustomers.__table__, "month", _monthly_category_customers_select,
-     ("category_id", "month", "customer_id")),
-    (QuarterlyCategoryCustomers.__table__, "quarter", _quarterly_category_customers_select,
-     ("category_id", "quarter", "customer_id")),
-    (MonthlyProductSales.__table__, "month", _monthly_products_select,
-     ("month", "platform_id", "status", "product_id", "category_id", "orders", "revenue_cents",
-      "units")),
+    (
+        QuarterlyCustomers.__table__,
+        "quarter",
+        _quarterly_customers_select,
+        ("quarter", "customer_id"),
+    ),
+    (
+        MonthlyCategoryCustomers.__table__,
+        "month",
+        _monthly_category_customers_select,
+        ("category_id", "month", "customer_id"),
+    ),
+    (
+        QuarterlyCategoryCustomers.__table__,
+        "quarter",
+        _quarterly_category_customers_select,
+        ("category_id", "quarter", "customer_id"),
+    ),
+    (
+        MonthlyProductSales.__table__,
+        "month",
+        _monthly_products_select,
+        (
+            "month",
+            "platform_id",
+            "status",
+            "product_id",
+            "category_id",
+            "orders",
+            "revenue_cents",
+            "units",
+        ),
+    ),
 )
 
 
@@ -379,8 +473,9 @@ def next_period(day: dt.date, grain: str) -> dt.date:
     return dt.date(start.year + month // 12, month % 12 + 1, 1)
 
 
-def touched_periods(start: dt.date | None, end: dt.date | None,
-                    grain: str) -> tuple[dt.date | None, dt.date | None]:
+def touched_periods(
+    start: dt.date | None, end: dt.date | None, grain: str
+) -> tuple[dt.date | None, dt.date | None]:
     """The first and the last day of the ``grain`` periods that days ``start..end`` touch (None
     stays open)."""
     first = period_start(start, grain) if start is not None else None
@@ -388,8 +483,9 @@ def touched_periods(start: dt.date | None, end: dt.date | None,
     return first, last
 
 
-def _period_range(table: Table, grain: str, start: dt.date | None,
-                  end: dt.date | None) -> list[ColumnElement[bool]]:
+def _period_range(
+    table: Table, grain: str, start: dt.date | None, end: dt.date | None
+) -> list[ColumnElement[bool]]:
     """Rows of ``table`` (keyed by its ``grain`` column) whose period lies in days start..end."""
     column = table.c[grain]
     conditions: list[ColumnElement[bool]] = []
@@ -400,7 +496,9 @@ def _period_range(table: Table, grain: str, start: dt.date | None,
     return conditions
 
 
-def refresh_rollups(engine: Engine, start: dt.date | None = None, end: dt.date | None = None) -> dict:
+def refresh_rollups(
+    engine: Engine, start: dt.date | None = None, end: dt.date | None = None
+) -> dict:
     """Rebuild the roll-up tables for days ``start..end`` (inclusive; ``None`` = unbounded), and
     the monthly and quarterly ones for every month and quarter those days touch.
 
@@ -421,19 +519,24 @@ def refresh_rollups(engine: Engine, start: dt.date | None = None, end: dt.date |
             first, last = touched_periods(start, end, grain)
             conn.execute(delete(table).where(*_period_range(table, grain, first, last)))
             # rowcount of an INSERT..SELECT is only kept when asked for (SQLAlchemy 2.x).
-            result = conn.execute(insert(table).from_select(columns, build(first, last)),
-                                  execution_options={"preserve_rowcount": True})
+            result = conn.execute(
+                insert(table).from_select(columns, build(first, last)),
+                execution_options={"preserve_rowcount": True},
+            )
             rows[table.name] = max(result.rowcount or 0, 0)
             if analyze:
                 # Fresh statistics at once: the planner picks index scans on the new rows, and
                 # the next table's INSERT..SELECT reads this one.
                 conn.exec_driver_sql(f"ANALYZE {table.name}")
     seconds = round(time.perf_counter() - began, 3)
-    log.info("roll-ups refreshed for %s..%s in %.3f s: %s", start or "start", end or "end", seconds, rows)
+    log.info(
+        "roll-ups refreshed for %s..%s in %.3f s: %s", start or "start", end or "end", seconds, rows
+    )
     return {"start": start, "end": end, "seconds": seconds, "rows": rows}
 
 
 # --- reading: which grain answers which days ---------------------------------------------------
+
 
 class Segment(NamedTuple):
     """Days read from the ``grain`` table: periods starting ``first``..``last`` (both period starts;
@@ -444,7 +547,9 @@ class Segment(NamedTuple):
     last: dt.date
 
 
-def plan_range(start: dt.date, end: dt.date, grains: tuple[str, ...] = ("month",)) -> tuple[Segment, ...]:
+def plan_range(
+    start: dt.date, end: dt.date, grains: tuple[str, ...] = ("month",)
+) -> tuple[Segment, ...]:
     """Split days ``start..end`` into whole periods of ``grains`` (coarse to fine, without
     ``day``) and days, coarsest first where possible, so that every day is read exactly once."""
     if start > end:
@@ -453,8 +558,11 @@ def plan_range(start: dt.date, end: dt.date, grains: tuple[str, ...] = ("month",
         return (Segment("day", start, end),)
     grain, finer = grains[0], grains[1:]
     first = start if period_start(start, grain) == start else next_period(start, grain)
-    stop = next_period(end, grain) if next_period(end, grain) - dt.timedelta(days=1) == end \
-        else period_start(end, grain)  # whole periods cover first .. stop - 1
+    stop = (
+        next_period(end, grain)
+        if next_period(end, grain) - dt.timedelta(days=1) == end
+        else period_start(end, grain)
+    )  # whole periods cover first .. stop - 1
     if first >= stop:
         return plan_range(start, end, finer)
     segments: list[Segment] = []
@@ -467,32 +575,50 @@ def plan_range(start: dt.date, end: dt.date, grains: tuple[str, ...] = ("month",
 
 
 Where = Callable[[Table], Iterable[ColumnElement[bool]]]
-PRODUCT_SALES_COLUMNS = ("platform_id", "status", "product_id", "category_id", "orders",
-                         "revenue_cents", "units")
+PRODUCT_SALES_COLUMNS = (
+    "platform_id",
+    "status",
+    "product_id",
+    "category_id",
+    "orders",
+    "revenue_cents",
+    "units",
+)
 _PRODUCT_GRAINS = {"month": MonthlyProductSales.__table__, "day": DailyProductSales.__table__}
-_PLATFORM_CUSTOMER_GRAINS = {"quarter": QuarterlyPlatformCustomers.__table__,
-                             "month": MonthlyPlatformCustomers.__table__,
-                             "day": DailyPlatformCustomers.__table__}
-_CUSTOMER_GRAINS = {"quarter": QuarterlyCustomers.__table__, "month": MonthlyCustomers.__table__,
-                    "day": DailyPlatformCustomers.__table__}
-_CATEGORY_CUSTOMER_GRAINS = {"quarter": QuarterlyCategoryCustomers.__table__,
-                             "month": MonthlyCategoryCustomers.__table__,
-                             "day": DailyCustomerActivity.__table__}
+_PLATFORM_CUSTOMER_GRAINS = {
+    "quarter": QuarterlyPlatformCustomers.__table__,
+    "month": MonthlyPlatformCustomers.__table__,
+    "day": DailyPlatformCustomers.__table__,
+}
+_CUSTOMER_GRAINS = {
+    "quarter": QuarterlyCustomers.__table__,
+    "month": MonthlyCustomers.__table__,
+    "day": DailyPlatformCustomers.__table__,
+}
+_CATEGORY_CUSTOMER_GRAINS = {
+    "quarter": QuarterlyCategoryCustomers.__table__,
+    "month": MonthlyCategoryCustomers.__table__,
+    "day": DailyCustomerActivity.__table__,
+}
 
 
 def _no_conditions(_table: Table) -> Iterable[ColumnElement[bool]]:
     return ()
 
 
-def _parts(start: dt.date, end: dt.date, tables: dict[str, Table], columns: tuple[str, ...],
-           where: Where) -> list[Select]:
+def _parts(
+    start: dt.date, end: dt.date, tables: dict[str, Table], columns: tuple[str, ...], where: Where
+) -> list[Select]:
     """One SELECT per segment of the range, each on the table of the segment's grain."""
     grains = tuple(g for g in GRAINS if g in tables and g != "day")
     parts = []
     for grain, first, last in plan_range(start, end, grains):
         table = tables[grain]
-        parts.append(select(*(table.c[c] for c in columns))
-                     .where(*_period_range(table, grain, first, last), *where(table)))
+        parts.append(
+            select(*(table.c[c] for c in columns)).where(
+                *_period_range(table, grain, first, last), *where(table)
+            )
+        )
     return parts
 
 
@@ -505,8 +631,14 @@ def product_sales_rows(start: dt.date, end: dt.date, where: Where = _no_conditio
     return source.subquery("product_sales")
 
 
-def active_customer_ids(start: dt.date, end: dt.date, where: Where = _no_conditions, *,
-                        by_platform: bool = False, by_category: bool = False) -> Select | CompoundSelect:
+def active_customer_ids(
+    start: dt.date,
+    end: dt.date,
+    where: Where = _no_conditions,
+    *,
+    by_platform: bool = False,
+    by_category: bool = False,
+) -> Select | CompoundSelect:
     """``customer_id`` of each customer with a revenue order on days ``start..end``, once.
 
     The tables follow the filters ``where(table)`` applies (``platform_id`` when
@@ -517,8 +649,11 @@ def active_customer_ids(start: dt.date, end: dt.date, where: Where = _no_conditi
     """
     if by_category and by_platform:
         activity = DailyCustomerActivity.__table__
-        return (select(activity.c.customer_id)
-                .where(*_period_range(activity, "day", start, end), *where(activity)).distinct())
+        return (
+            select(activity.c.customer_id)
+            .where(*_period_range(activity, "day", start, end), *where(activity))
+            .distinct()
+        )
     if by_category:
         tables = _CATEGORY_CUSTOMER_GRAINS
     else:
@@ -528,7 +663,20 @@ def active_customer_ids(start: dt.date, end: dt.date, where: Where = _no_conditi
 
 
 __all__ = [
-    "GRAINS", "NO_CATEGORY_ID", "PRODUCT_SALES_COLUMNS", "ROLLUP_TABLES", "Segment",
-    "active_customer_ids", "day_of", "month_start", "next_period", "period_start", "plan_range",
-    "product_sales_rows", "quarter_start", "refresh_rollups", "touched_periods", "week_start",
+    "GRAINS",
+    "NO_CATEGORY_ID",
+    "PRODUCT_SALES_COLUMNS",
+    "ROLLUP_TABLES",
+    "Segment",
+    "active_customer_ids",
+    "day_of",
+    "month_start",
+    "next_period",
+    "period_start",
+    "plan_range",
+    "product_sales_rows",
+    "quarter_start",
+    "refresh_rollups",
+    "touched_periods",
+    "week_start",
 ]

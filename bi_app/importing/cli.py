@@ -1,4 +1,5 @@
 """``bi-app import PATH --kind KIND [--dry-run]``: the same import as the web page, from a shell."""
+
 from __future__ import annotations
 
 import sys
@@ -22,8 +23,11 @@ def cli_import(path: str, kind: str, *, settings: Settings, dry_run: bool = Fals
     try:
         size = file.stat().st_size
         if size > MAX_CLI_BYTES:
-            print(f"bi-app import: {file.name} is {size / 1024 / 1024:.1f} MB; the limit is "
-                  f"{MAX_CLI_BYTES // 1024 // 1024} MB", file=sys.stderr)
+            print(
+                f"bi-app import: {file.name} is {size / 1024 / 1024:.1f} MB; the limit is "
+                f"{MAX_CLI_BYTES // 1024 // 1024} MB",
+                file=sys.stderr,
+            )
             return 2
         data = file.read_bytes()
     except OSError as exc:
@@ -31,13 +35,28 @@ def cli_import(path: str, kind: str, *, settings: Settings, dry_run: bool = Fals
         return 2
     if db.engine is None:
         db.init(settings.database_url)
-    outcome = import_file(db.require_engine(), data, file.name, kind, actor="cli", dry_run=dry_run,
-                          source="cli", max_bytes=MAX_CLI_BYTES, decimals=currency_decimals(settings.currency),
-                          invalidate=lambda: invalidate_for_settings(settings))
+    outcome = import_file(
+        db.require_engine(),
+        data,
+        file.name,
+        kind,
+        actor="cli",
+        dry_run=dry_run,
+        source="cli",
+        max_bytes=MAX_CLI_BYTES,
+        decimals=currency_decimals(settings.currency),
+        invalidate=lambda: invalidate_for_settings(settings),
+    )
     print(f"import #{outcome.run_id} {outcome.status}: {outcome.message}")
     for error in outcome.errors[:SHOWN_ERRORS]:
-        print(f"  row {error.row}, {error.column}: {error.message} (value: {error.value!r})", file=sys.stderr)
+        print(
+            f"  row {error.row}, {error.column}: {error.message} (value: {error.value!r})",
+            file=sys.stderr,
+        )
     if outcome.error_count > SHOWN_ERRORS:
-        print(f"  ... and {outcome.error_count - SHOWN_ERRORS:,} more; the full report is on Admin → Import.",
-              file=sys.stderr)
+        print(
+            f"  ... and {outcome.error_count - SHOWN_ERRORS:,} more; the full report is on Admin → "
+            "Import.",
+            file=sys.stderr,
+        )
     return 0 if outcome.ok else 1

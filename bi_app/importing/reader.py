@@ -4,6 +4,7 @@ Supported: CSV (UTF-8, with or without BOM; delimiter , ; tab or |), Excel ``.xl
 sheet) and Parquet. The extension must match the contents. Every refusal raises
 :class:`ImportFileError` with a message a person can act on; nothing is written by then.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -59,32 +60,46 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-_LABELS = {"xlsx": "an Excel workbook or another zip archive", "parquet": "a Parquet file",
-           "xls": "a legacy Excel .xls workbook", "csv": "text (CSV)", "binary": "binary data"}
+_LABELS = {
+    "xlsx": "an Excel workbook or another zip archive",
+    "parquet": "a Parquet file",
+    "xls": "a legacy Excel .xls workbook",
+    "csv": "text (CSV)",
+    "binary": "binary data",
+}
 
 
 def detect_format(data: bytes, filename: str, max_bytes: int) -> str:
     """The file's format from its extension, checked against its first bytes and its size."""
     if len(data) > max_bytes:
-        raise ImportFileError(f"The file is {_mb(len(data))}; the limit is {_mb(max_bytes)}. "
-                              "Split it into smaller files (or import it with `bi-app import`).")
+        raise ImportFileError(
+            f"The file is {_mb(len(data))}; the limit is {_mb(max_bytes)}. "
+            "Split it into smaller files (or import it with `bi-app import`)."
+        )
     if not data.strip():
         raise ImportFileError("The file is empty.")
     suffix = PurePath(filename or "").suffix.lower()
     if suffix == ".xls":
-        raise ImportFileError("Legacy .xls workbooks are not supported: save the sheet as .xlsx or CSV.")
+        raise ImportFileError(
+            "Legacy .xls workbooks are not supported: save the sheet as .xlsx or CSV."
+        )
     declared = FORMATS.get(suffix)
     if declared is None:
-        raise ImportFileError(f"Unsupported file type {suffix or '(no extension)'!r}: upload a .csv, "
-                              ".xlsx or .parquet file.")
+        raise ImportFileError(
+            f"Unsupported file type {suffix or '(no extension)'!r}: upload a .csv, "
+            ".xlsx or .parquet file."
+        )
     actual = _sniff(data)
     if actual == "utf16" and declared == "csv":
-        raise ImportFileError("The file is encoded as UTF-16; save it as UTF-8 (\"CSV UTF-8\") and "
-                              "upload it again.")
+        raise ImportFileError(
+            'The file is encoded as UTF-16; save it as UTF-8 ("CSV UTF-8") and upload it again.'
+        )
     if (actual or "csv") != declared:
-        raise ImportFileError(f"The file is named {suffix} but its contents look like "
-                              f"{_LABELS.get(actual or 'csv', actual)}; export it again in the "
-                              "right format or fix its name.")
+        raise ImportFileError(
+            f"The file is named {suffix} but its contents look like "
+            f"{_LABELS.get(actual or 'csv', actual)}; export it again in the "
+            "right format or fix its name."
+        )
     return declared
 
 
@@ -95,14 +110,18 @@ def open_table(data: bytes, filename: str, *, max_bytes: int = MAX_UPLOAD_BYTES)
 
 
 def normalize_header(cells: list[Any]) -> list[str]:
-    names = [str(c if c is not None else "").strip().lstrip("\ufeff").strip().lower().replace(" ", "_")
-             for c in cells]
+    names = [
+        str(c if c is not None else "").strip().lstrip("\ufeff").strip().lower().replace(" ", "_")
+        for c in cells
+    ]
     while names and not names[-1]:
         names.pop()
     if not names:
         raise ImportFileError("The first row must hold the column names; it is empty.")
     if len(names) > MAX_COLUMNS:
-        raise ImportFileError(f"The file has {len(names)} columns; at most {MAX_COLUMNS} are allowed.")
+        raise ImportFileError(
+            f"The file has {len(names)} columns; at most {MAX_COLUMNS} are allowed."
+        )
     if "" in names:
         raise ImportFileError(f"Column {names.index('') + 1} has no name in the header row.")
     seen: set[str] = set()
@@ -115,13 +134,14 @@ def normalize_header(cells: list[Any]) -> list[str]:
 
 # --- CSV ------------------------------------------------------------------------------------
 
+
 def _check_utf8(data: bytes) -> None:
     """Decode in blocks (no second copy of a big file); say which encoding it probably is."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     block = 1 << 20
     for offset in range(0, len(data), block):
         try:
-            decoder.decode(data[offset:offset + block], final=offset + block >= len(data))
+            decoder.decode(data[offset : offset + block], final=offset + block >= len(data))
         except UnicodeDecodeError as exc:
             position = offset + exc.start
             line = data.count(b"\n", 0, position) + 1
@@ -130,8 +150,10 @@ def _check_utf8(data: bytes) -> None:
                 guess = "it looks like Windows-1252 / Latin-1 (the default of older Excel versions)"
             except UnicodeDecodeError:
                 guess = "its encoding is unknown"
-            raise ImportFileError(f"The file is not valid UTF-8 (first bad byte on line {line}); "
-                                  f"{guess}. Save it as UTF-8 (\"CSV UTF-8\") and upload it again.") from None
+            raise ImportFileError(
+                f"The file is not valid UTF-8 (first bad byte on line {line}); "
+                f'{guess}. Save it as UTF-8 ("CSV UTF-8") and upload it again.'
+            ) from None
 
 
 def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
@@ -163,8 +185,10 @@ def _open_csv(data: bytes) -> Table:
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise ImportFileError(f"Malformed CSV after row {number} (line {reader.line_num}): "
-                                      f"{exc}. Check quotes and delimiters.") from None
+                raise ImportFileError(
+                    f"Malformed CSV after row {number} (line {reader.line_num}): "
+                    f"{exc}. Check quotes and delimiters."
+                ) from None
             number += 1
             if cells and any(c.strip() for c in cells):
                 yield number, cells
@@ -174,6 +198,7 @@ def _open_csv(data: bytes) -> Table:
 
 
 # --- Excel ----------------------------------------------------------------------------------
+
 
 def _check_zip(data: bytes) -> None:
     try:
@@ -187,12 +212,18 @@ def _check_zip(data: bytes) -> None:
             raise ImportFileError("The file is a zip archive but not an Excel workbook.")
         expanded = sum(info.file_size for info in infos)
         if expanded > MAX_XLSX_UNCOMPRESSED:
-            raise ImportFileError(f"The workbook expands to {_mb(expanded)} when unpacked; the limit is "
-                                  f"{_mb(MAX_XLSX_UNCOMPRESSED)}. Use CSV for very large data.")
+            raise ImportFileError(
+                f"The workbook expands to {_mb(expanded)} when unpacked; the limit is "
+                f"{_mb(MAX_XLSX_UNCOMPRESSED)}. Use CSV for very large data."
+            )
         for info in infos:
-            if info.file_size > 1_000_000 and info.file_size > MAX_XLSX_RATIO * max(info.compress_size, 1):
-                raise ImportFileError("The workbook is compressed suspiciously well (a possible zip "
-                                      "bomb) and was refused.")
+            if info.file_size > 1_000_000 and info.file_size > MAX_XLSX_RATIO * max(
+                info.compress_size, 1
+            ):
+                raise ImportFileError(
+                    "The workbook is compressed suspiciously well (a possible zip "
+                    "bomb) and was refused."
+                )
 
 
 def _open_xlsx(data: bytes) -> Table:
@@ -223,7 +254,9 @@ def _open_xlsx(data: bytes) -> Table:
                 values = list(values)
                 if any(v is not None and str(v).strip() for v in values):
                     # empty cells right of the header are dropped; filled ones are reported
-                    while len(values) > width and (values[-1] is None or not str(values[-1]).strip()):
+                    while len(values) > width and (
+                        values[-1] is None or not str(values[-1]).strip()
+                    ):
                         values.pop()
                     yield number, values + [None] * (width - len(values))
         finally:
@@ -233,6 +266,7 @@ def _open_xlsx(data: bytes) -> Table:
 
 
 # --- Parquet --------------------------------------------------------------------------------
+
 
 def _open_parquet(data: bytes) -> Table:
     import pyarrow as pa
@@ -245,10 +279,14 @@ def _open_parquet(data: bytes) -> Table:
     meta = parquet.metadata
     expanded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if expanded > MAX_PARQUET_UNCOMPRESSED:
-        raise ImportFileError(f"The Parquet file expands to {_mb(expanded)}; the limit is "
-                              f"{_mb(MAX_PARQUET_UNCOMPRESSED)}.")
+        raise ImportFileError(
+            f"The Parquet file expands to {_mb(expanded)}; the limit is "
+            f"{_mb(MAX_PARQUET_UNCOMPRESSED)}."
+        )
     if meta.num_rows > MAX_ROWS:
-        raise ImportFileError(f"The file has {meta.num_rows:,} rows; at most {MAX_ROWS:,} are allowed.")
+        raise ImportFileError(
+            f"The file has {meta.num_rows:,} rows; at most {MAX_ROWS:,} are allowed."
+        )
     names = list(parquet.schema_arrow.names)
     header = normalize_header(names)
     total = max(meta.num_rows, 1)
@@ -263,7 +301,8 @@ def _open_parquet(data: bytes) -> Table:
                     yield number, [record.get(name) for name in names]
                 state["done"] = number - 1
         except (pa.ArrowException, OSError) as exc:
-            raise ImportFileError(f"The Parquet file is damaged after row {number} "
-                                  f"({type(exc).__name__}).") from None
+            raise ImportFileError(
+                f"The Parquet file is damaged after row {number} ({type(exc).__name__})."
+            ) from None
 
     return Table("parquet", header, rows(), lambda: min(state["done"] / total, 1.0))

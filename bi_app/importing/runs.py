@@ -1,4 +1,5 @@
 """The ``import_runs`` rows: create, report progress, finish, read back for the page."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,25 +19,59 @@ STALE_AFTER = dt.timedelta(minutes=10)
 _SUMMARY_COLUMNS = [c for c in ImportRun.__table__.c if c.name != "errors"]
 
 
-def create_run(engine: Engine, *, file_name: str, kind: str, actor: str | None, size_bytes: int,
-               dry_run: bool, source: str = "web", status: str = "queued") -> int:
+def create_run(
+    engine: Engine,
+    *,
+    file_name: str,
+    kind: str,
+    actor: str | None,
+    size_bytes: int,
+    dry_run: bool,
+    source: str = "web",
+    status: str = "queued",
+) -> int:
     now = utcnow()
     with engine.begin() as conn:
-        result = conn.execute(insert(ImportRun.__table__).values(
-            actor=(actor or None) and actor[:64], source=source, file_name=(file_name or "(unnamed)")[:255],
-            kind=str(kind)[:32], size_bytes=size_bytes, dry_run=dry_run, status=status, progress=0.0,
-            started_at=now, updated_at=now, rows_total=0, rows_ok=0, rows_failed=0, inserted=0, updated=0,
-            error_count=0))
+        result = conn.execute(
+            insert(ImportRun.__table__).values(
+                actor=(actor or None) and actor[:64],
+                source=source,
+                file_name=(file_name or "(unnamed)")[:255],
+                kind=str(kind)[:32],
+                size_bytes=size_bytes,
+                dry_run=dry_run,
+                status=status,
+                progress=0.0,
+                started_at=now,
+                updated_at=now,
+                rows_total=0,
+                rows_ok=0,
+                rows_failed=0,
+                inserted=0,
+                updated=0,
+                error_count=0,
+            )
+        )
         return int(result.inserted_primary_key[0])
 
 
-def report_progress(engine: Engine, run_id: int, *, phase: str, progress: float, **values: Any) -> None:
+def report_progress(
+    engine: Engine, run_id: int, *, phase: str, progress: float, **values: Any
+) -> None:
     """Best effort: a failed progress write must never fail the import itself."""
     try:
         with engine.begin() as conn:
-            conn.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == run_id).values(
-                status="running", phase=phase, progress=round(min(max(progress, 0.0), 1.0), 4),
-                updated_at=utcnow(), **values))
+            conn.execute(
+                update(ImportRun.__table__)
+                .where(ImportRun.__table__.c.id == run_id)
+                .values(
+                    status="running",
+                    phase=phase,
+                    progress=round(min(max(progress, 0.0), 1.0), 4),
+                    updated_at=utcnow(),
+                    **values,
+                )
+            )
     except SQLAlchemyError as exc:
         log.warning("import %s: progress update failed: %s", run_id, exc)
 
@@ -44,15 +79,20 @@ def report_progress(engine: Engine, run_id: int, *, phase: str, progress: float,
 def finish_run(engine: Engine, run_id: int, **values: Any) -> None:
     now = utcnow()
     with engine.begin() as conn:
-        conn.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == run_id).values(
-            finished_at=now, updated_at=now, phase=None, progress=1.0, **values))
+        conn.execute(
+            update(ImportRun.__table__)
+            .where(ImportRun.__table__.c.id == run_id)
+            .values(finished_at=now, updated_at=now, phase=None, progress=1.0, **values)
+        )
 
 
 def _view(row: Any, now: dt.datetime) -> dict[str, Any]:
     data = dict(row._mapping)
     if data["status"] in ("queued", "running") and now - data["updated_at"] > STALE_AFTER:
         data["status"] = "failed"
-        data["message"] = "Interrupted: the process running this import stopped; nothing was written."
+        data["message"] = (
+            "Interrupted: the process running this import stopped; nothing was written."
+        )
     data["finished"] = data["status"] in FINISHED
     return data
 
@@ -60,7 +100,9 @@ def _view(row: Any, now: dt.datetime) -> dict[str, Any]:
 def get_run(engine: Engine, run_id: int) -> dict[str, Any] | None:
     """One run with its error report (``errors``: list of row/column/value/message dicts)."""
     with engine.connect() as conn:
-        row = conn.execute(select(ImportRun.__table__).where(ImportRun.__table__.c.id == run_id)).first()
+        row = conn.execute(
+            select(ImportRun.__table__).where(ImportRun.__table__.c.id == run_id)
+        ).first()
     return _view(row, utcnow()) if row is not None else None
 
 
@@ -68,7 +110,10 @@ def recent_runs(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
     """The newest runs, without their error reports."""
     table = ImportRun.__table__
     with engine.connect() as conn:
-        rows = conn.execute(select(*_SUMMARY_COLUMNS).order_by(table.c.started_at.desc(), table.c.id.desc())
-                            .limit(limit)).all()
+        rows = conn.execute(
+            select(*_SUMMARY_COLUMNS)
+            .order_by(table.c.started_at.desc(), table.c.id.desc())
+            .limit(limit)
+        ).all()
     now = utcnow()
     return [_view(row, now) for row in rows]

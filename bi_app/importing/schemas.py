@@ -3,6 +3,7 @@
 These specs drive validation, the templates users download and the help shown on the page, so
 the three never disagree.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,8 +44,12 @@ class Field:
         if self.type == "int":
             return values.parse_int(raw, minimum=self.minimum, maximum=self.maximum)
         if self.type == "money":
-            return values.parse_money(raw, decimals=decimals, minimum=self.minimum * 10**decimals,
-                                      maximum=self.maximum * 10**decimals)
+            return values.parse_money(
+                raw,
+                decimals=decimals,
+                minimum=self.minimum * 10**decimals,
+                maximum=self.maximum * 10**decimals,
+            )
         if self.type == "datetime":
             return values.parse_datetime(raw, now=now)
         if self.type == "date":
@@ -92,81 +97,139 @@ class ImportKind:
 
 
 def _code(name: str, what: str, *, required: bool = True, example: str = "") -> Field:
-    return Field(name, "text", required=required, max_length=64, example=example,
-                 help=f"code of an existing {what}", reference=True)
+    return Field(
+        name,
+        "text",
+        required=required,
+        max_length=64,
+        example=example,
+        help=f"code of an existing {what}",
+        reference=True,
+    )
 
 
-KINDS: dict[str, ImportKind] = {k.name: k for k in (
-    ImportKind("customers", "Customers",
-               "One row per customer; re-importing the same external_id updates the customer.",
-               (Field("external_id", "text", True, 64, example="C-100001", help="your customer id"),
+KINDS: dict[str, ImportKind] = {
+    k.name: k
+    for k in (
+        ImportKind(
+            "customers",
+            "Customers",
+            "One row per customer; re-importing the same external_id updates the customer.",
+            (
+                Field("external_id", "text", True, 64, example="C-100001", help="your customer id"),
                 Field("name", "text", True, 200, example="Ada Lovelace"),
                 Field("email", "text", False, 254, example="ada@example.com"),
                 Field("region", "text", False, 64, example="DACH"),
                 Field("gender", "choice", False, choices=GENDERS, example="female"),
-                Field("birth_year", "int", False, minimum=1900, maximum=dt.date.today().year,
-                      example=1985),
-                Field("created_at", "datetime", False, example="2024-01-15 09:30:00",
-                      help="sign-up time; kept when omitted")),
-               ("external_id",)),
-    ImportKind("products", "Products",
-               "One row per product; re-importing the same sku updates it.",
-               (Field("sku", "text", True, 64, example="SKU-0001"),
+                Field(
+                    "birth_year",
+                    "int",
+                    False,
+                    minimum=1900,
+                    maximum=dt.date.today().year,
+                    example=1985,
+                ),
+                Field(
+                    "created_at",
+                    "datetime",
+                    False,
+                    example="2024-01-15 09:30:00",
+                    help="sign-up time; kept when omitted",
+                ),
+            ),
+            ("external_id",),
+        ),
+        ImportKind(
+            "products",
+            "Products",
+            "One row per product; re-importing the same sku updates it.",
+            (
+                Field("sku", "text", True, 64, example="SKU-0001"),
                 Field("name", "text", True, 200, example="Wireless Earbuds"),
                 _code("category_code", "product category", example="electronics"),
                 Field("unit_price", "money", True, example="79.90"),
                 Field("unit_cost", "money", False, example="41.00"),
-                Field("active", "bool", False, example="true")),
-               ("sku",)),
-    ImportKind("orders", "Orders with items",
-               "One row per order ITEM. Rows with the same order_number form one order and must "
-               "agree on customer, platform, status and time; re-importing an order replaces its "
-               "items. The order total is the sum of quantity × unit_price.",
-               (Field("order_number", "text", True, 64, example="ORD-2024-000001"),
+                Field("active", "bool", False, example="true"),
+            ),
+            ("sku",),
+        ),
+        ImportKind(
+            "orders",
+            "Orders with items",
+            "One row per order ITEM. Rows with the same order_number form one order and must "
+            "agree on customer, platform, status and time; re-importing an order replaces its "
+            "items. The order total is the sum of quantity × unit_price.",
+            (
+                Field("order_number", "text", True, 64, example="ORD-2024-000001"),
                 _code("customer_external_id", "customer", example="C-100001"),
                 _code("platform_code", "sales platform", example="web"),
                 Field("status", "choice", True, choices=ORDER_STATUSES, example="paid"),
                 Field("ordered_at", "datetime", True, example="2024-05-01 14:30:00"),
                 _code("sku", "product", example="SKU-0001"),
                 Field("quantity", "int", True, minimum=1, maximum=100_000, example=2),
-                Field("unit_price", "money", True, example="79.90")),
-               ("order_number", "sku")),
-    ImportKind("visits", "Visits",
-               "One row per visit; a visit is identified by customer and time.",
-               (_code("customer_external_id", "customer", example="C-100001"),
+                Field("unit_price", "money", True, example="79.90"),
+            ),
+            ("order_number", "sku"),
+        ),
+        ImportKind(
+            "visits",
+            "Visits",
+            "One row per visit; a visit is identified by customer and time.",
+            (
+                _code("customer_external_id", "customer", example="C-100001"),
                 Field("visited_at", "datetime", True, example="2024-05-01 14:02:00"),
                 _code("platform_code", "sales platform", required=False, example="web"),
-                Field("channel", "text", False, 32, example="search")),
-               ("customer_external_id", "visited_at")),
-    ImportKind("event_costs", "Event costs",
-               "One row per cost line; identified by event, category and description.",
-               (_code("event_code", "event", example="EVT-2024-001"),
+                Field("channel", "text", False, 32, example="search"),
+            ),
+            ("customer_external_id", "visited_at"),
+        ),
+        ImportKind(
+            "event_costs",
+            "Event costs",
+            "One row per cost line; identified by event, category and description.",
+            (
+                _code("event_code", "event", example="EVT-2024-001"),
                 Field("category", "choice", True, choices=COST_CATEGORIES, example="venue"),
                 Field("description", "text", False, 200, example="Hall rental"),
-                Field("amount", "money", True, example="1500.00")),
-               ("event_code", "category", "description")),
-    ImportKind("event_revenues", "Event revenues",
-               "One row per revenue line; identified by event, source and description.",
-               (_code("event_code", "event", example="EVT-2024-001"),
+                Field("amount", "money", True, example="1500.00"),
+            ),
+            ("event_code", "category", "description"),
+        ),
+        ImportKind(
+            "event_revenues",
+            "Event revenues",
+            "One row per revenue line; identified by event, source and description.",
+            (
+                _code("event_code", "event", example="EVT-2024-001"),
                 Field("source", "choice", True, choices=REVENUE_SOURCES, example="tickets"),
                 Field("description", "text", False, 200, example="Early-bird tickets"),
-                Field("amount", "money", True, example="4200.00")),
-               ("event_code", "source", "description")),
-    ImportKind("channel_stats", "Event channel statistics",
-               "One row per event, channel and day.",
-               (_code("event_code", "event", example="EVT-2024-001"),
+                Field("amount", "money", True, example="4200.00"),
+            ),
+            ("event_code", "source", "description"),
+        ),
+        ImportKind(
+            "channel_stats",
+            "Event channel statistics",
+            "One row per event, channel and day.",
+            (
+                _code("event_code", "event", example="EVT-2024-001"),
                 Field("channel", "text", True, 32, example="email"),
                 Field("day", "date", True, example="2024-04-20"),
                 Field("views", "int", True, example=1200),
                 Field("clicks", "int", True, example=85),
-                Field("conversions", "int", True, example=7)),
-               ("event_code", "channel", "day")),
-)}
+                Field("conversions", "int", True, example=7),
+            ),
+            ("event_code", "channel", "day"),
+        ),
+    )
+}
 
 
 def get_kind(name: str) -> ImportKind:
     """The spec of a kind; ``ValueError`` names the known kinds (input comes from users)."""
     kind = KINDS.get(str(name or "").strip().lower())
     if kind is None:
-        raise ValueError(f"unknown import kind {str(name)[:40]!r}; expected one of {', '.join(KINDS)}")
+        raise ValueError(
+            f"unknown import kind {str(name)[:40]!r}; expected one of {', '.join(KINDS)}"
+        )
     return kind

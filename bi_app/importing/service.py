@@ -3,6 +3,7 @@
 :func:`import_file` does the work synchronously (the CLI and tests call it); :func:`start_import`
 queues it on a background thread for the web page, which polls the ``import_runs`` row.
 """
+
 from __future__ import annotations
 
 import base64
@@ -72,7 +73,9 @@ class _Progress:
 
     def __call__(self, phase: str, fraction: float, *, force: bool = False, **values: Any) -> None:
         now = time.monotonic()
-        if not force and (now - self.last < PROGRESS_EVERY_S or (self.sqlite and phase == "writing")):
+        if not force and (
+            now - self.last < PROGRESS_EVERY_S or (self.sqlite and phase == "writing")
+        ):
             return
         self.last = now
         runs.report_progress(self.engine, self.run_id, phase=phase, progress=fraction, **values)
@@ -84,8 +87,10 @@ def decode_upload(contents: str | None) -> bytes:
         raise ImportFileError("Choose a file first.")
     payload = contents.split(",", 1)[1]
     if len(payload) * 3 // 4 > MAX_UPLOAD_BYTES:
-        raise ImportFileError(f"The file is larger than the {MAX_UPLOAD_BYTES // 1024 // 1024} MB upload "
-                              "limit. Split it into smaller files (or import it with `bi-app import`).")
+        raise ImportFileError(
+            f"The file is larger than the {MAX_UPLOAD_BYTES // 1024 // 1024} MB upload "
+            "limit. Split it into smaller files (or import it with `bi-app import`)."
+        )
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
@@ -95,12 +100,16 @@ def decode_upload(contents: str | None) -> bytes:
 def _summary(kind_label: str, check: Validation, written: WriteResult | None, dry_run: bool) -> str:
     rows = f"{check.rows_total:,} row(s)"
     if not check.ok:
-        return (f"{check.rows_failed:,} of {rows} have errors ({check.error_count:,} problem(s)); "
-                "nothing was imported. Fix the rows listed in the report and upload the file again.")
+        return (
+            f"{check.rows_failed:,} of {rows} have errors ({check.error_count:,} problem(s)); "
+            "nothing was imported. Fix the rows listed in the report and upload the file again."
+        )
     if dry_run or written is None:
         return f"All {rows} are valid. Nothing was written (validation only)."
-    return (f"Imported {rows} of {kind_label.lower()}: {written.inserted:,} new, "
-            f"{written.updated:,} updated.")
+    return (
+        f"Imported {rows} of {kind_label.lower()}: {written.inserted:,} new, "
+        f"{written.updated:,} updated."
+    )
 
 
 def _refresh(engine: Engine, written: WriteResult) -> str:
@@ -114,18 +123,40 @@ def _refresh(engine: Engine, written: WriteResult) -> str:
             refresh_rollups(engine, min(written.days), max(written.days))
     except SQLAlchemyError:
         log.exception("import: roll-up refresh failed")
-        return " Charts are not updated yet: refreshing the roll-ups failed (the nightly job will retry)."
+        return (
+            " Charts are not updated yet: refreshing the roll-ups failed"
+            " (the nightly job will retry)."
+        )
     return ""
 
 
-def import_file(engine: Engine, data: bytes, file_name: str, kind: str, *, actor: str | None,
-                dry_run: bool = False, source: str = "web", max_bytes: int = MAX_UPLOAD_BYTES,
-                decimals: int = 2, run_id: int | None = None, invalidate: Invalidate | None = None,
-                now: dt.datetime | None = None) -> ImportOutcome:
+def import_file(
+    engine: Engine,
+    data: bytes,
+    file_name: str,
+    kind: str,
+    *,
+    actor: str | None,
+    dry_run: bool = False,
+    source: str = "web",
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    decimals: int = 2,
+    run_id: int | None = None,
+    invalidate: Invalidate | None = None,
+    now: dt.datetime | None = None,
+) -> ImportOutcome:
     """Validate ``data`` as a file of ``kind`` and (unless ``dry_run``) write it, all or nothing."""
     if run_id is None:
-        run_id = runs.create_run(engine, file_name=file_name, kind=kind, actor=actor, size_bytes=len(data),
-                                 dry_run=dry_run, source=source, status="running")
+        run_id = runs.create_run(
+            engine,
+            file_name=file_name,
+            kind=kind,
+            actor=actor,
+            size_bytes=len(data),
+            dry_run=dry_run,
+            source=source,
+            status="running",
+        )
     outcome = ImportOutcome(run_id, str(kind), file_name, dry_run, "failed", "")
     progress = _Progress(engine, run_id)
     try:
@@ -138,21 +169,45 @@ def import_file(engine: Engine, data: bytes, file_name: str, kind: str, *, actor
         outcome.file_format = table.format
         written: WriteResult | None = None
         with engine.begin() as conn:
-            check = validate(conn, table, spec, now=now or utcnow(), decimals=decimals,
-                             progress=lambda f: progress("validating", f * _READ, file_format=table.format))
-            outcome.rows_total, outcome.rows_ok, outcome.rows_failed = check.rows_total, check.rows_ok, check.rows_failed
+            check = validate(
+                conn,
+                table,
+                spec,
+                now=now or utcnow(),
+                decimals=decimals,
+                progress=lambda f: progress("validating", f * _READ, file_format=table.format),
+            )
+            outcome.rows_total, outcome.rows_ok, outcome.rows_failed = (
+                check.rows_total,
+                check.rows_ok,
+                check.rows_failed,
+            )
             outcome.error_count, outcome.errors = check.error_count, check.errors
             outcome.ignored_columns = check.ignored_columns
             if check.ok and not dry_run:
                 progress("writing", _READ, force=True, rows_total=check.rows_total)
                 total = max(len(check.records), 1)
-                written = write(conn, spec.name, check.records,
-                                lambda n: progress("writing", _READ + _WRITE * n / total))
+                written = write(
+                    conn,
+                    spec.name,
+                    check.records,
+                    lambda n: progress("writing", _READ + _WRITE * n / total),
+                )
                 outcome.inserted, outcome.updated = written.inserted, written.updated
                 with Session(bind=conn) as session:
-                    audit(session, "data.import", target=f"{spec.name}:{file_name}"[:200], actor=actor or "unknown",
-                          detail={"run_id": run_id, "rows": check.rows_total, "inserted": written.inserted,
-                                  "updated": written.updated, "format": table.format})
+                    audit(
+                        session,
+                        "data.import",
+                        target=f"{spec.name}:{file_name}"[:200],
+                        actor=actor or "unknown",
+                        detail={
+                            "run_id": run_id,
+                            "rows": check.rows_total,
+                            "inserted": written.inserted,
+                            "updated": written.updated,
+                            "format": table.format,
+                        },
+                    )
         outcome.status = "rejected" if not check.ok else ("validated" if dry_run else "succeeded")
         outcome.message = _summary(spec.label, check, written, dry_run)
         if written is not None:
@@ -161,46 +216,93 @@ def import_file(engine: Engine, data: bytes, file_name: str, kind: str, *, actor
             if invalidate is not None and invalidate() is False:
                 outcome.message += " Cached figures may show old numbers for a few minutes."
         if outcome.ignored_columns:
-            outcome.message += f" Ignored unknown column(s): {', '.join(outcome.ignored_columns[:10])}."
+            outcome.message += (
+                f" Ignored unknown column(s): {', '.join(outcome.ignored_columns[:10])}."
+            )
     except ImportFileError as exc:
         outcome.status, outcome.message = "rejected", f"{exc} Nothing was imported."
     except IntegrityError as exc:
         log.warning("import %s refused by the database: %s", run_id, exc.orig)
         outcome.status = "failed"
-        outcome.message = ("The database refused the rows (another change to the same records at the same "
-                           "time?). Nothing was imported; try again.")
+        outcome.message = (
+            "The database refused the rows (another change to the same records at the same "
+            "time?). Nothing was imported; try again."
+        )
     except SQLAlchemyError:
         log.exception("import %s: database error", run_id)
-        outcome.status, outcome.message = "failed", "A database error stopped the import. Nothing was imported."
+        outcome.status, outcome.message = (
+            "failed",
+            "A database error stopped the import. Nothing was imported.",
+        )
     _finish(engine, outcome)
-    log.info("import %s (%s, %s, %s): %s", run_id, outcome.kind, outcome.file_name, outcome.status, outcome.message)
+    log.info(
+        "import %s (%s, %s, %s): %s",
+        run_id,
+        outcome.kind,
+        outcome.file_name,
+        outcome.status,
+        outcome.message,
+    )
     return outcome
 
 
 def _finish(engine: Engine, outcome: ImportOutcome) -> None:
     try:
-        runs.finish_run(engine, outcome.run_id, status=outcome.status, message=outcome.message[:4000],
-                        file_format=outcome.file_format, rows_total=outcome.rows_total, rows_ok=outcome.rows_ok,
-                        rows_failed=outcome.rows_failed, inserted=outcome.inserted, updated=outcome.updated,
-                        error_count=outcome.error_count, errors=[e.as_dict() for e in outcome.errors])
+        runs.finish_run(
+            engine,
+            outcome.run_id,
+            status=outcome.status,
+            message=outcome.message[:4000],
+            file_format=outcome.file_format,
+            rows_total=outcome.rows_total,
+            rows_ok=outcome.rows_ok,
+            rows_failed=outcome.rows_failed,
+            inserted=outcome.inserted,
+            updated=outcome.updated,
+            error_count=outcome.error_count,
+            errors=[e.as_dict() for e in outcome.errors],
+        )
     except SQLAlchemyError:
         log.exception("import %s: recording the result failed", outcome.run_id)
 
 
-def start_import(engine: Engine, data: bytes, file_name: str, kind: str, *, actor: str | None,
-                 dry_run: bool, invalidate: Invalidate | None = None, decimals: int = 2) -> int:
+def start_import(
+    engine: Engine,
+    data: bytes,
+    file_name: str,
+    kind: str,
+    *,
+    actor: str | None,
+    dry_run: bool,
+    invalidate: Invalidate | None = None,
+    decimals: int = 2,
+) -> int:
     """Queue an import on the background thread; returns the run id the page polls."""
-    run_id = runs.create_run(engine, file_name=file_name, kind=kind, actor=actor, size_bytes=len(data),
-                             dry_run=dry_run)
+    run_id = runs.create_run(
+        engine, file_name=file_name, kind=kind, actor=actor, size_bytes=len(data), dry_run=dry_run
+    )
 
     def work() -> None:
         try:
-            import_file(engine, data, file_name, kind, actor=actor, dry_run=dry_run, decimals=decimals,
-                        run_id=run_id, invalidate=invalidate)
+            import_file(
+                engine,
+                data,
+                file_name,
+                kind,
+                actor=actor,
+                dry_run=dry_run,
+                decimals=decimals,
+                run_id=run_id,
+                invalidate=invalidate,
+            )
         except Exception:
             log.exception("import %s crashed", run_id)
-            runs.finish_run(engine, run_id, status="failed",
-                            message="The import stopped on an unexpected error. Nothing was imported.")
+            runs.finish_run(
+                engine,
+                run_id,
+                status="failed",
+                message="The import stopped on an unexpected error. Nothing was imported.",
+            )
 
     _executor.submit(work)
     return run_id
@@ -223,11 +325,21 @@ def app_invalidator() -> Invalidate:
 
 # --- the Import page's calls: the app's engine and cache, found here, not by the UI ------------
 
-def start_upload(data: bytes, file_name: str, kind: str, *, actor: str | None, dry_run: bool,
-                 decimals: int) -> int:
+
+def start_upload(
+    data: bytes, file_name: str, kind: str, *, actor: str | None, dry_run: bool, decimals: int
+) -> int:
     """Queue an upload on the app's database, invalidating the app's cache when it lands."""
-    return start_import(db.require_engine(), data, file_name, kind, actor=actor, dry_run=dry_run,
-                        invalidate=app_invalidator(), decimals=decimals)
+    return start_import(
+        db.require_engine(),
+        data,
+        file_name,
+        kind,
+        actor=actor,
+        dry_run=dry_run,
+        invalidate=app_invalidator(),
+        decimals=decimals,
+    )
 
 
 def run_view(run_id: object) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
 """Downloadable templates (header plus one example row) and the column help of each kind."""
+
 from __future__ import annotations
 
 import csv
@@ -27,8 +28,9 @@ def template_file(kind: str, fmt: str) -> tuple[bytes, str]:
     if fmt != "xlsx":
         raise ValueError(f"unknown template format {str(fmt)[:20]!r}; expected csv or xlsx")
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                            "strings_to_numbers": False})
+    workbook = xlsxwriter.Workbook(
+        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False}
+    )
     sheet = workbook.add_worksheet(spec.name[:31])
     bold = workbook.add_format({"bold": True})
     for col, (title, value) in enumerate(zip(header, example)):
@@ -45,5 +47,13 @@ def template_file(kind: str, fmt: str) -> tuple[bytes, str]:
 def column_help(kind: str) -> list[dict[str, Any]]:
     """One entry per column: name, required, what it holds, example."""
     spec = get_kind(kind)
-    return [{"column": f.name, "required": f.required, "format": f.describe(),
-             "note": f.help, "example": str(f.example)} for f in spec.fields]
+    return [
+        {
+            "column": f.name,
+            "required": f.required,
+            "format": f.describe(),
+            "note": f.help,
+            "example": str(f.example),
+        }
+        for f in spec.fields
+    ]

@@ -5,6 +5,7 @@ text), duplicate keys within the file, references to existing rows (categories, 
 customers, products, events) and, for orders, that the item rows of one order agree. Every
 problem becomes one :class:`RowError`; the result also holds the database-ready records.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,7 +32,11 @@ REFERENCES: dict[str, tuple[Any, str]] = {
     "event_code": (Event.code, "event_id"),
 }
 # file column -> database column, where they differ
-RENAMES = {"unit_price": "unit_price_cents", "unit_cost": "unit_cost_cents", "amount": "amount_cents"}
+RENAMES = {
+    "unit_price": "unit_price_cents",
+    "unit_cost": "unit_cost_cents",
+    "amount": "amount_cents",
+}
 _ORDER_FIELDS = ("customer_external_id", "platform_code", "status", "ordered_at")
 
 
@@ -43,7 +48,12 @@ class RowError:
     message: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+        return {
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -80,33 +90,53 @@ def lookup(conn: Connection, column: Any, keys: Iterable[str], batch: int = 500)
     id_column = column.class_.id
     found: dict[str, int] = {}
     for start in range(0, len(wanted), batch):
-        chunk = wanted[start:start + batch]
-        found.update({key: ident for ident, key in conn.execute(select(id_column, column).where(column.in_(chunk)))})
+        chunk = wanted[start : start + batch]
+        found.update(
+            {
+                key: ident
+                for ident, key in conn.execute(select(id_column, column).where(column.in_(chunk)))
+            }
+        )
     return found
 
 
 def check_header(table: Table, kind: ImportKind) -> list[str]:
     missing = [name for name in kind.required if name not in table.header]
     if missing:
-        raise ImportFileError(f"Missing required column(s): {', '.join(missing)}. A {kind.label.lower()} "
-                              f"file has the columns: {', '.join(kind.columns)}.")
+        raise ImportFileError(
+            f"Missing required column(s): {', '.join(missing)}. A {kind.label.lower()} "
+            f"file has the columns: {', '.join(kind.columns)}."
+        )
     return [name for name in table.header if name not in kind.columns]
 
 
-def _parse_rows(table: Table, kind: ImportKind, result: Validation, *, now: dt.datetime, decimals: int,
-                progress: Callable[[float], None]) -> list[tuple[int, dict[str, Any]]]:
+def _parse_rows(
+    table: Table,
+    kind: ImportKind,
+    result: Validation,
+    *,
+    now: dt.datetime,
+    decimals: int,
+    progress: Callable[[float], None],
+) -> list[tuple[int, dict[str, Any]]]:
     """Typed records of the rows without cell errors; duplicate keys are caught here too, so a
     duplicate is reported even when its first occurrence has another error."""
-    positions = [(i, kind.field(name)) for i, name in enumerate(table.header) if name in kind.columns]
+    positions = [
+        (i, kind.field(name)) for i, name in enumerate(table.header) if name in kind.columns
+    ]
     width = len(table.header)
     parsed: list[tuple[int, dict[str, Any]]] = []
     first_row: dict[tuple, int] = {}
     for number, cells in table.rows:
         result.rows_total += 1
         if result.rows_total > MAX_ROWS:
-            raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")
+            raise ImportFileError(
+                f"The file has more than {MAX_ROWS:,} rows; split it into smaller files."
+            )
         if len(cells) != width:
-            result.add(number, ROW, "", f"has {len(cells)} cells but the header has {width} columns")
+            result.add(
+                number, ROW, "", f"has {len(cells)} cells but the header has {width} columns"
+            )
             continue
         record: dict[str, Any] = {}
         good = True
@@ -120,7 +150,12 @@ def _parse_rows(table: Table, kind: ImportKind, result: Validation, *, now: dt.d
             key = tuple(record[name] for name in kind.key)
             if key in first_row:
                 shown = ", ".join(values.shown(k) for k in key)
-                result.add(number, "+".join(kind.key), shown, f"duplicate key: same as row {first_row[key]}")
+                result.add(
+                    number,
+                    "+".join(kind.key),
+                    shown,
+                    f"duplicate key: same as row {first_row[key]}",
+                )
                 good = False
             else:
                 first_row[key] = number
@@ -131,8 +166,9 @@ def _parse_rows(table: Table, kind: ImportKind, result: Validation, *, now: dt.d
     return parsed
 
 
-def _check_references(conn: Connection, parsed: list[tuple[int, dict[str, Any]]], kind: ImportKind,
-                      result: Validation) -> list[tuple[int, dict[str, Any]]]:
+def _check_references(
+    conn: Connection, parsed: list[tuple[int, dict[str, Any]]], kind: ImportKind, result: Validation
+) -> list[tuple[int, dict[str, Any]]]:
     maps = {}
     for name in kind.references:
         column, _ = REFERENCES[name]
@@ -164,8 +200,12 @@ def _check_orders(parsed: list[tuple[int, dict[str, Any]]], result: Validation) 
             continue
         for name in _ORDER_FIELDS:
             if record[name] != seen[1][name]:
-                result.add(number, name, record[name],
-                           f"differs from row {seen[0]} of the same order ({values.shown(seen[1][name])})")
+                result.add(
+                    number,
+                    name,
+                    record[name],
+                    f"differs from row {seen[0]} of the same order ({values.shown(seen[1][name])})",
+                )
 
 
 def _database_record(record: dict[str, Any], kind: ImportKind, header: list[str]) -> dict[str, Any]:
@@ -182,8 +222,15 @@ def _database_record(record: dict[str, Any], kind: ImportKind, header: list[str]
     return out
 
 
-def validate(conn: Connection, table: Table, kind: ImportKind, *, now: dt.datetime, decimals: int = 2,
-             progress: Callable[[float], None] = lambda _f: None) -> Validation:
+def validate(
+    conn: Connection,
+    table: Table,
+    kind: ImportKind,
+    *,
+    now: dt.datetime,
+    decimals: int = 2,
+    progress: Callable[[float], None] = lambda _f: None,
+) -> Validation:
     """Check every row; ``records`` are filled only when there is no error at all."""
     result = Validation(ignored_columns=check_header(table, kind))
     parsed = _parse_rows(table, kind, result, now=now, decimals=decimals, progress=progress)

@@ -4,6 +4,7 @@ Each parser returns the value (``None`` for an empty cell) or raises :class:`Cel
 message written for the person who made the file. Limits that protect the product (string
 lengths, plausible dates) live here so CSV, Excel and Parquet are judged alike.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -52,8 +53,10 @@ def parse_text(value: Any, *, max_length: int, choices: Sequence[str] = ()) -> s
         raise CellError("expected text, found a date")
     text = value.strip() if isinstance(value, str) else _number_as_text(value)
     if text.startswith(_FORMULA_START) and not _DECIMAL_RE.match(text):
-        raise CellError("looks like a spreadsheet formula (starts with "
-                        f"{text[0]!r}); such cells are refused because spreadsheets would run them")
+        raise CellError(
+            "looks like a spreadsheet formula (starts with "
+            f"{text[0]!r}); such cells are refused because spreadsheets would run them"
+        )
     if _CONTROL_RE.search(text):
         raise CellError("contains control characters")
     if len(text) > max_length:

@@ -4,6 +4,7 @@ Portable select-then-write in batches (the same SQL on SQLite and PostgreSQL): e
 the existing rows of its keys, then inserts the new ones and updates the rest with one
 executemany each. Runs inside the caller's transaction, so a failure leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,7 +40,9 @@ KEYS: dict[str, tuple[Table, tuple[str, ...]]] = {
 }
 # Optional columns whose empty cell means "keep what is there" (or this default for new rows).
 KEEP_WHEN_EMPTY: dict[str, Callable[[], Any]] = {
-    "created_at": utcnow, "unit_cost_cents": lambda: 0, "active": lambda: True,
+    "created_at": utcnow,
+    "unit_cost_cents": lambda: 0,
+    "active": lambda: True,
 }
 
 
@@ -51,8 +54,13 @@ class WriteResult:
     refresh_all: bool = False  # a product changed category: every day's category roll-up
 
 
-def upsert(conn: Connection, table: Table, key: tuple[str, ...], records: list[dict[str, Any]],
-           progress: Callable[[int], None] = lambda _n: None) -> tuple[WriteResult, dict[tuple, Any]]:
+def upsert(
+    conn: Connection,
+    table: Table,
+    key: tuple[str, ...],
+    records: list[dict[str, Any]],
+    progress: Callable[[int], None] = lambda _n: None,
+) -> tuple[WriteResult, dict[tuple, Any]]:
     """Insert or update ``records`` by ``key``; returns counts and the rows as they were before."""
     result = WriteResult()
     before: dict[tuple, Any] = {}
@@ -61,20 +69,37 @@ def upsert(conn: Connection, table: Table, key: tuple[str, ...], records: list[d
     columns = [c for c in records[0] if c != "id"]
     keep = [c for c in columns if c in KEEP_WHEN_EMPTY]
     # bind names must differ from column names in an UPDATE's SET clause
-    statement = (update(table).where(table.c.id == bindparam("p__id"))
-                 .values({c: func.coalesce(bindparam(f"p_{c}"), table.c[c]) if c in keep else bindparam(f"p_{c}")
-                          for c in columns}))
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("p__id"))
+        .values(
+            {
+                c: func.coalesce(bindparam(f"p_{c}"), table.c[c])
+                if c in keep
+                else bindparam(f"p_{c}")
+                for c in columns
+            }
+        )
+    )
     for start in range(0, len(records), BATCH):
-        batch = records[start:start + BATCH]
+        batch = records[start : start + BATCH]
         first = sorted({r[key[0]] for r in batch}, key=str)
-        existing = {tuple(row._mapping[k] for k in key): row
-                    for row in conn.execute(select(table).where(table.c[key[0]].in_(first)))}
+        existing = {
+            tuple(row._mapping[k] for k in key): row
+            for row in conn.execute(select(table).where(table.c[key[0]].in_(first)))
+        }
         new, changed = [], []
         for record in batch:
             old = existing.get(tuple(record[k] for k in key))
             if old is None:
-                new.append({c: record[c] if record[c] is not None or c not in keep else KEEP_WHEN_EMPTY[c]()
-                            for c in columns})
+                new.append(
+                    {
+                        c: record[c]
+                        if record[c] is not None or c not in keep
+                        else KEEP_WHEN_EMPTY[c]()
+                        for c in columns
+                    }
+                )
             else:
                 before[tuple(record[k] for k in key)] = old
                 changed.append({"p__id": old.id, **{f"p_{c}": record[c] for c in columns}})
@@ -88,41 +113,80 @@ def upsert(conn: Connection, table: Table, key: tuple[str, ...], records: list[d
     return result, before
 
 
-def _write_orders(conn: Connection, items: list[dict[str, Any]], progress: Callable[[int], None]) -> WriteResult:
+def _write_orders(
+    conn: Connection, items: list[dict[str, Any]], progress: Callable[[int], None]
+) -> WriteResult:
     orders: dict[str, dict[str, Any]] = {}
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
         number = item["order_number"]
         amount = item["quantity"] * item["unit_price_cents"]
-        header = orders.setdefault(number, {
-            "order_number": number, "customer_id": item["customer_id"], "platform_id": item["platform_id"],
-            "status": item["status"], "ordered_at": item["ordered_at"], "total_cents": 0})
+        header = orders.setdefault(
+            number,
+            {
+                "order_number": number,
+                "customer_id": item["customer_id"],
+                "platform_id": item["platform_id"],
+                "status": item["status"],
+                "ordered_at": item["ordered_at"],
+                "total_cents": 0,
+            },
+        )
         header["total_cents"] += amount
-        lines[number].append({"product_id": item["product_id"], "quantity": item["quantity"],
-                              "unit_price_cents": item["unit_price_cents"], "amount_cents": amount})
+        lines[number].append(
+            {
+                "product_id": item["product_id"],
+                "quantity": item["quantity"],
+                "unit_price_cents": item["unit_price_cents"],
+                "amount_cents": amount,
+            }
+        )
     table = Order.__table__
-    result, before = upsert(conn, table, ("order_number",), list(orders.values()),
-                            lambda n: progress(n * len(items) // max(len(orders), 1)))
+    result, before = upsert(
+        conn,
+        table,
+        ("order_number",),
+        list(orders.values()),
+        lambda n: progress(n * len(items) // max(len(orders), 1)),
+    )
     result.days = {o["ordered_at"].date() for o in orders.values()}
     result.days |= {row.ordered_at.date() for row in before.values()}
     numbers = sorted(orders)
     for start in range(0, len(numbers), BATCH):
-        chunk = numbers[start:start + BATCH]
-        ids = dict(conn.execute(select(table.c.order_number, table.c.id).where(table.c.order_number.in_(chunk))).all())
-        conn.execute(delete(OrderItem.__table__).where(OrderItem.__table__.c.order_id.in_(list(ids.values()))))
-        conn.execute(insert(OrderItem.__table__),
-                     [{"order_id": ids[number], **line} for number in chunk for line in lines[number]])
+        chunk = numbers[start : start + BATCH]
+        ids = dict(
+            conn.execute(
+                select(table.c.order_number, table.c.id).where(table.c.order_number.in_(chunk))
+            ).all()
+        )
+        conn.execute(
+            delete(OrderItem.__table__).where(
+                OrderItem.__table__.c.order_id.in_(list(ids.values()))
+            )
+        )
+        conn.execute(
+            insert(OrderItem.__table__),
+            [{"order_id": ids[number], **line} for number in chunk for line in lines[number]],
+        )
     return result
 
 
-def write(conn: Connection, kind: str, records: list[dict[str, Any]],
-          progress: Callable[[int], None] = lambda _n: None) -> WriteResult:
+def write(
+    conn: Connection,
+    kind: str,
+    records: list[dict[str, Any]],
+    progress: Callable[[int], None] = lambda _n: None,
+) -> WriteResult:
     """Write one kind's validated records in the caller's transaction."""
     if kind == "orders":
         return _write_orders(conn, records, progress)
     table, key = KEYS[kind]
     result, before = upsert(conn, table, key, records, progress)
     if kind == "products" and "category_id" in records[0]:
-        moved = {r["sku"] for r in records if (r["sku"],) in before and before[(r["sku"],)].category_id != r["category_id"]}
+        moved = {
+            r["sku"]
+            for r in records
+            if (r["sku"],) in before and before[(r["sku"],)].category_id != r["category_id"]
+        }
         result.refresh_all = bool(moved)
     return result

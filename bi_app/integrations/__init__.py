@@ -14,6 +14,7 @@ reads the table again); channels — nothing explicit, because the channel repor
 includes every source configuration's fingerprint, so a changed source misses the cache in
 every worker at once.
 """
+
 from __future__ import annotations
 
 from bi_app.integrations._common import IntegrationError, NotFound

@@ -1,4 +1,5 @@
 """What both Admin → Integrations forms share: their errors and the lenient field parsers."""
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,6 @@ def as_float(value: Any) -> float | None:
 
 def clean_text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
-
 
 
 def engine_or_app(engine: Engine | None) -> Engine:

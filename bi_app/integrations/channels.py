@@ -6,6 +6,7 @@ A channel's auth header value is write-only: stored as :func:`bi_app.channels.co
 stores it, shown masked, never audited. Nothing is invalidated explicitly on a change: the
 channel report's cache key includes every source configuration's fingerprint.
 """
+
 from __future__ import annotations
 
 import logging
@@ -98,8 +99,18 @@ def list_channel_sources(*, engine: Engine | None = None) -> list[ChannelRow]:
         if config is None:
             rows.append(ChannelRow(source.channel, source.kind, False))
             continue
-        rows.append(ChannelRow(source.channel, source.kind, True, config.url, config.auth_header_name,
-                               bool(config.auth_header_value), config.timeout_s, config.enabled))
+        rows.append(
+            ChannelRow(
+                source.channel,
+                source.kind,
+                True,
+                config.url,
+                config.auth_header_name,
+                bool(config.auth_header_value),
+                config.timeout_s,
+                config.enabled,
+            )
+        )
     return rows
 
 
@@ -116,7 +127,9 @@ def source_field_error(channel: str, **field: Any) -> str | None:
     return None
 
 
-def parse_channel_form(raw: Mapping[str, Any], channels: list[str] | tuple[str, ...]) -> ChannelInput:
+def parse_channel_form(
+    raw: Mapping[str, Any], channels: list[str] | tuple[str, ...]
+) -> ChannelInput:
     """Validate the channel form (channel, kind, url, auth_header_name, auth_header_value,
     clear_auth, timeout_s, enabled); the auth pair is checked again when saving, against the
     stored value an empty field keeps."""
@@ -142,8 +155,16 @@ def parse_channel_form(raw: Mapping[str, Any], channels: list[str] | tuple[str, 
     value = raw.get("auth_header_value") if isinstance(raw.get("auth_header_value"), str) else None
     if errors:
         raise IntegrationError(errors)
-    return ChannelInput(channel, "http", url, name, value or None, bool(raw.get("clear_auth")),
-                        float(timeout), bool(raw.get("enabled")))  # type: ignore[arg-type]
+    return ChannelInput(
+        channel,
+        "http",
+        url,
+        name,
+        value or None,
+        bool(raw.get("clear_auth")),
+        float(timeout),
+        bool(raw.get("enabled")),
+    )  # type: ignore[arg-type]
 
 
 def _auth_error(channel: str, name: str | None, value: str | None) -> dict[str, str]:
@@ -154,18 +175,28 @@ def _auth_error(channel: str, name: str | None, value: str | None) -> dict[str, 
     return {"auth_header_value" if name_ok else "auth_header_name": message}
 
 
-def save_channel_source(form: ChannelInput, actor: str | None = None, *,
-                        engine: Engine | None = None) -> SourceConfig | None:
+def save_channel_source(
+    form: ChannelInput, actor: str | None = None, *, engine: Engine | None = None
+) -> SourceConfig | None:
     """Store (kind http) or remove (kind demo) a channel's configuration, audited without the
     secret; returns the stored configuration, None when the channel is back on the demo source."""
     engine = engine_or_app(engine)
     stored = {c.channel: c for c in load_configs(engine)}.get(form.channel)
     if form.kind == "demo":
         delete_config(engine, form.channel)  # also tells every worker to reload configurations
-        _audit(engine, "integration.channel.remove", form.channel,
-               {"url": stored.url if stored else None}, actor)
+        _audit(
+            engine,
+            "integration.channel.remove",
+            form.channel,
+            {"url": stored.url if stored else None},
+            actor,
+        )
         return None
-    value = None if form.clear_auth else (form.auth_header_value or (stored.auth_header_value if stored else None))
+    value = (
+        None
+        if form.clear_auth
+        else (form.auth_header_value or (stored.auth_header_value if stored else None))
+    )
     name = None if form.clear_auth else form.auth_header_name
     if name is None and not form.clear_auth and form.auth_header_value is None:
         value = None  # no header name given: no header
@@ -176,13 +207,25 @@ def save_channel_source(form: ChannelInput, actor: str | None = None, *,
     save_config(engine, config)
     old_value = stored.auth_header_value if stored else None
     auth_change = "unchanged" if value == old_value else ("removed" if value is None else "changed")
-    _audit(engine, "integration.channel.save", form.channel,
-           {"url": form.url, "timeout_s": form.timeout_s, "enabled": form.enabled,
-            "auth_header_name": name, "auth_header": auth_change}, actor)
+    _audit(
+        engine,
+        "integration.channel.save",
+        form.channel,
+        {
+            "url": form.url,
+            "timeout_s": form.timeout_s,
+            "enabled": form.enabled,
+            "auth_header_name": name,
+            "auth_header": auth_change,
+        },
+        actor,
+    )
     return config
 
 
-def _audit(engine: Engine, action: str, target: str, detail: dict[str, Any], actor: str | None) -> None:
+def _audit(
+    engine: Engine, action: str, target: str, detail: dict[str, Any], actor: str | None
+) -> None:
     # save_config owns its transaction, so the audit row follows in its own.
     with Session(engine) as session:
         audit(session, action, target, detail, actor=actor)
@@ -205,7 +248,11 @@ class FetchResult:
 @unavailable_on_database_error("The list of events")
 def event_choices(limit: int = 200, *, engine: Engine | None = None) -> list[tuple[int, str]]:
     """``(id, label)`` of the newest events, for choosing the one a test fetch asks about."""
-    query = select(Event.id, Event.code, Event.name).order_by(Event.starts_at.desc(), Event.id).limit(limit)
+    query = (
+        select(Event.id, Event.code, Event.name)
+        .order_by(Event.starts_at.desc(), Event.id)
+        .limit(limit)
+    )
     with engine_or_app(engine).connect() as conn:
         return [(int(i), f"{code} — {name}") for i, code, name in conn.execute(query)]
 
@@ -213,8 +260,13 @@ def event_choices(limit: int = 200, *, engine: Engine | None = None) -> list[tup
 def _source_for(config: SourceConfig | None, channel: str) -> ChannelSource:
     if config is None:
         return DemoChannelSource(channel)
-    return HttpJsonSource(channel, config.url, auth_header_name=config.auth_header_name,
-                          auth_header_value=config.auth_header_value, timeout=config.timeout_s)
+    return HttpJsonSource(
+        channel,
+        config.url,
+        auth_header_name=config.auth_header_name,
+        auth_header_value=config.auth_header_value,
+        timeout=config.timeout_s,
+    )
 
 
 def try_channel_source(channel: str, event_id: int, *, engine: Engine | None = None) -> FetchResult:
@@ -234,11 +286,16 @@ def try_channel_source(channel: str, event_id: int, *, engine: Engine | None = N
         source = _source_for(config, channel)
     except ValueError as exc:
         return FetchResult(channel, "http", code, False, 0.0, error=str(exc))
-    service = ChannelService([source], MemoryLastGoodStore(),
-                             breakers=lambda name: CircuitBreaker(f"integrations-test:{name}"))
+    service = ChannelService(
+        [source],
+        MemoryLastGoodStore(),
+        breakers=lambda name: CircuitBreaker(f"integrations-test:{name}"),
+    )
     result = service.fetch(EventRef(event_id, code)).results[0]
     elapsed = (time.perf_counter() - started) * 1000.0
     if result.status != LIVE:
         return FetchResult(channel, source.kind, code, False, elapsed, error=result.error)
     stats = result.stats
-    return FetchResult(channel, source.kind, code, True, elapsed, stats.views, stats.clicks, stats.conversions)
+    return FetchResult(
+        channel, source.kind, code, True, elapsed, stats.views, stats.clicks, stats.conversions
+    )

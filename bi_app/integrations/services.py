@@ -4,6 +4,7 @@
 A service names the environment variable holding its auth header; only whether it is set is
 reported. A change drops this process's last health report (the next run reads the table again).
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,8 +71,9 @@ class ServiceRow:
 _BASELINE = {"name": "probe", "url": "http://127.0.0.1/", "expected": 200, "timeout": 5.0}
 
 
-def build_service_spec(where: str, name: Any, url: Any, expected_status: Any, timeout_s: Any,
-                       auth_header: str | None) -> monitored.ServiceSpec:
+def build_service_spec(
+    where: str, name: Any, url: Any, expected_status: Any, timeout_s: Any, auth_header: str | None
+) -> monitored.ServiceSpec:
     """The health services' own validator; raises ConfigError naming ``where``."""
     return monitored.validate_service(where, name, url, expected_status, timeout_s, auth_header)
 
@@ -82,7 +84,9 @@ def service_field_error(**field: Any) -> str | None:
     values = {**_BASELINE, **field}
     prefix = f"{monitored.ENV_VAR}: form: "
     try:
-        build_service_spec("form", values["name"], values["url"], values["expected"], values["timeout"], None)
+        build_service_spec(
+            "form", values["name"], values["url"], values["expected"], values["timeout"], None
+        )
     except ConfigError as exc:
         text = str(exc)
         return text.removeprefix(prefix)
@@ -105,7 +109,11 @@ def parse_service_form(raw: Mapping[str, Any]) -> ServiceInput:
     """Validate the add/edit form (keys: name, url, expected_status, timeout_s, auth_env);
     raises :class:`IntegrationError` with a message for every refused field."""
     errors: dict[str, str] = {}
-    name, url, auth_env = clean_text(raw.get("name")), clean_text(raw.get("url")), clean_text(raw.get("auth_env")) or None
+    name, url, auth_env = (
+        clean_text(raw.get("name")),
+        clean_text(raw.get("url")),
+        clean_text(raw.get("auth_env")) or None,
+    )
     if (message := service_field_error(name=name)) is not None:
         errors["name"] = message
     if (message := service_field_error(url=url)) is not None:
@@ -117,31 +125,59 @@ def parse_service_form(raw: Mapping[str, Any]) -> ServiceInput:
         errors["expected_status"] = f"{message} (100–599)"
     timeout = as_float(raw.get("timeout_s"))
     if timeout is None or not MIN_SERVICE_TIMEOUT_S <= timeout <= MAX_SERVICE_TIMEOUT_S:
-        errors["timeout_s"] = (f"timeout must be between {MIN_SERVICE_TIMEOUT_S:g} and "
-                               f"{MAX_SERVICE_TIMEOUT_S:g} seconds")
+        errors["timeout_s"] = (
+            f"timeout must be between {MIN_SERVICE_TIMEOUT_S:g} and "
+            f"{MAX_SERVICE_TIMEOUT_S:g} seconds"
+        )
     elif (message := service_field_error(timeout=timeout)) is not None:
         errors["timeout_s"] = message
     if auth_env is not None and not AUTH_ENV_RE.match(auth_env):
-        errors["auth_env"] = ("must be the NAME of an environment variable (capital letters, digits, _), "
-                              "e.g. PAYMENTS_AUTH — never the header itself")
+        errors["auth_env"] = (
+            "must be the NAME of an environment variable (capital letters, digits, _), "
+            "e.g. PAYMENTS_AUTH — never the header itself"
+        )
     if errors:
         raise IntegrationError(errors)
     return ServiceInput(name, url, status, float(timeout), auth_env)  # type: ignore[arg-type]
 
 
 @unavailable_on_database_error("The list of monitored services")
-def list_services(environ: Mapping[str, str] | None = None, *, engine: Engine | None = None,
-                  settings: Settings | None = None) -> list[ServiceRow]:
+def list_services(
+    environ: Mapping[str, str] | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> list[ServiceRow]:
     """Settings services (read-only) first, then every admin row, enabled or not."""
     engine, settings = engine_or_app(engine), settings_or_app(settings)
     env = os.environ if environ is None else environ
-    rows = [ServiceRow(s.name, s.url, s.expected_status, s.timeout_s, "settings", True,
-                       auth_in_settings=s.auth_header is not None)
-            for s in monitored.settings_services(settings)]
+    rows = [
+        ServiceRow(
+            s.name,
+            s.url,
+            s.expected_status,
+            s.timeout_s,
+            "settings",
+            True,
+            auth_in_settings=s.auth_header is not None,
+        )
+        for s in monitored.settings_services(settings)
+    ]
     with Session(engine) as session:
         for r in session.scalars(select(MonitoredService).order_by(MonitoredService.name)):
-            rows.append(ServiceRow(r.name, r.url, r.expected_status, r.timeout_s, "admin", bool(r.enabled), r.id,
-                                   r.auth_env, (r.auth_env in env) if r.auth_env else None))
+            rows.append(
+                ServiceRow(
+                    r.name,
+                    r.url,
+                    r.expected_status,
+                    r.timeout_s,
+                    "admin",
+                    bool(r.enabled),
+                    r.id,
+                    r.auth_env,
+                    (r.auth_env in env) if r.auth_env else None,
+                )
+            )
     return rows
 
 
@@ -149,17 +185,27 @@ def _settings_names(settings: Any) -> set[str]:
     return {s.name for s in monitored.settings_services(settings)}
 
 
-def _check_name_free(session: Session, settings: Any, name: str, service_id: int | None = None) -> None:
+def _check_name_free(
+    session: Session, settings: Any, name: str, service_id: int | None = None
+) -> None:
     if name in _settings_names(settings):
-        raise IntegrationError({"name": f"{name} is configured in settings (BI_HEALTH_SERVICES); pick another name"})
+        raise IntegrationError(
+            {"name": f"{name} is configured in settings (BI_HEALTH_SERVICES); pick another name"}
+        )
     clash = session.scalar(select(MonitoredService.id).where(MonitoredService.name == name))
     if clash is not None and clash != service_id:
         raise IntegrationError({"name": f"a service named {name} already exists"})
 
 
 def _service_detail(row: MonitoredService) -> dict[str, Any]:
-    return {"name": row.name, "url": row.url, "expected_status": row.expected_status,
-            "timeout_s": row.timeout_s, "auth_env": row.auth_env, "enabled": bool(row.enabled)}
+    return {
+        "name": row.name,
+        "url": row.url,
+        "expected_status": row.expected_status,
+        "timeout_s": row.timeout_s,
+        "auth_env": row.auth_env,
+        "enabled": bool(row.enabled),
+    }
 
 
 def _commit(session: Session, name: str) -> None:
@@ -170,14 +216,20 @@ def _commit(session: Session, name: str) -> None:
         raise IntegrationError({"name": f"a service named {name} already exists"}) from None
 
 
-def create_service(form: ServiceInput, actor: str | None = None, *, engine: Engine | None = None,
-                   settings: Settings | None = None) -> int:
+def create_service(
+    form: ServiceInput,
+    actor: str | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> int:
     """Add an admin-managed service (audited); returns its id."""
     engine, settings = engine_or_app(engine), settings_or_app(settings)
     with Session(engine) as session:
         _check_name_free(session, settings, form.name)
-        row = monitored.add_service(session, form.name, form.url, form.expected_status, form.timeout_s,
-                                    form.auth_env)
+        row = monitored.add_service(
+            session, form.name, form.url, form.expected_status, form.timeout_s, form.auth_env
+        )
         session.flush()
         audit(session, "integration.service.create", form.name, _service_detail(row), actor=actor)
         _commit(session, form.name)
@@ -193,8 +245,14 @@ def _admin_row(session: Session, service_id: int) -> MonitoredService:
     return row
 
 
-def update_service(service_id: int, form: ServiceInput, actor: str | None = None, *,
-                   engine: Engine | None = None, settings: Settings | None = None) -> None:
+def update_service(
+    service_id: int,
+    form: ServiceInput,
+    actor: str | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> None:
     """Replace an admin service's fields (audited with the old and new values)."""
     engine, settings = engine_or_app(engine), settings_or_app(settings)
     with Session(engine) as session:
@@ -210,23 +268,30 @@ def update_service(service_id: int, form: ServiceInput, actor: str | None = None
     health.forget()
 
 
-def set_service_enabled(service_id: int, enabled: bool, actor: str | None = None, *,
-                        engine: Engine | None = None) -> str:
+def set_service_enabled(
+    service_id: int, enabled: bool, actor: str | None = None, *, engine: Engine | None = None
+) -> str:
     """Enable or disable an admin service (audited); returns its name."""
     engine = engine_or_app(engine)
     with Session(engine) as session:
         row = _admin_row(session, service_id)
         row.enabled = bool(enabled)
         name = row.name
-        audit(session, "integration.service.enable" if enabled else "integration.service.disable", name,
-              None, actor=actor)
+        audit(
+            session,
+            "integration.service.enable" if enabled else "integration.service.disable",
+            name,
+            None,
+            actor=actor,
+        )
         session.commit()
     health.forget()
     return name
 
 
-def toggle_service(service_id: int, actor: str | None = None, *,
-                   engine: Engine | None = None) -> tuple[str, bool]:
+def toggle_service(
+    service_id: int, actor: str | None = None, *, engine: Engine | None = None
+) -> tuple[str, bool]:
     """Flip an admin service between enabled and disabled; returns its name and new state."""
     engine = engine_or_app(engine)
     with Session(engine) as session:
@@ -234,7 +299,9 @@ def toggle_service(service_id: int, actor: str | None = None, *,
     return set_service_enabled(service_id, enabled, actor, engine=engine), enabled
 
 
-def delete_service(service_id: int, actor: str | None = None, *, engine: Engine | None = None) -> str:
+def delete_service(
+    service_id: int, actor: str | None = None, *, engine: Engine | None = None
+) -> str:
     """Remove an admin service (audited with what it was); returns its name."""
     engine = engine_or_app(engine)
     with Session(engine) as session:
@@ -253,8 +320,13 @@ def service_name(service_id: int, *, engine: Engine | None = None) -> str:
         return _admin_row(session, service_id).name
 
 
-def check_service(name: str, environ: Mapping[str, str] | None = None, *, engine: Engine | None = None,
-                  settings: Settings | None = None) -> health.CheckResult:
+def check_service(
+    name: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+) -> health.CheckResult:
     """Run the health module's HTTP check for one service now (disabled ones too), with the
     health job's deadline; nothing is stored and the health report is left as it is."""
     engine, settings = engine_or_app(engine), settings_or_app(settings)
@@ -268,12 +340,25 @@ def check_service(name: str, environ: Mapping[str, str] | None = None, *, engine
         check_name = f"service:{row.name}"
         auth = env.get(row.auth_env) if row.auth_env else None
         if row.auth_env and auth is None:
-            return health.CheckResult(check_name, rules.UNHEALTHY, None, {"url": row.url},
-                                      f"environment variable {row.auth_env} is not set in this process")
+            return health.CheckResult(
+                check_name,
+                rules.UNHEALTHY,
+                None,
+                {"url": row.url},
+                f"environment variable {row.auth_env} is not set in this process",
+            )
         try:
-            spec = build_service_spec(f"monitored service {row.name}", row.name, row.url, row.expected_status,
-                                      row.timeout_s, auth)
+            spec = build_service_spec(
+                f"monitored service {row.name}",
+                row.name,
+                row.url,
+                row.expected_status,
+                row.timeout_s,
+                auth,
+            )
         except ConfigError as exc:
             return health.CheckResult(check_name, rules.UNHEALTHY, None, {"url": row.url}, str(exc))
-    planned = health.PlannedCheck(spec.check_name, lambda: health.check_http(spec), spec.timeout_s + 0.5)
+    planned = health.PlannedCheck(
+        spec.check_name, lambda: health.check_http(spec), spec.timeout_s + 0.5
+    )
     return health.run_parallel([planned])[0]

@@ -7,6 +7,7 @@ Every process with ``BI_SCHEDULER=on`` runs a scheduler; only the holder of the 
 executes the jobs, each under a per-job cross-process lock, and every run is recorded in
 ``job_runs``.
 """
+
 from __future__ import annotations
 
 from bi_app.jobs.definitions import CRON_GRACE_SECONDS, JOBS, JobSpec
@@ -36,8 +37,25 @@ from bi_app.jobs.status import (
 )
 
 __all__ = [
-    "CRON_GRACE_SECONDS", "EXTENSION_KEY", "JOBS", "JobFunctionNotFound", "JobRunner", "JobSpec",
-    "SchedulerRuntime", "UnknownJob", "call_job", "coalesced_between", "format_error", "init_app",
-    "job_specs", "jobs_overview", "list_jobs", "recent_runs", "resolve", "run_job_now", "runtime",
-    "scheduler_status", "shutdown",
+    "CRON_GRACE_SECONDS",
+    "EXTENSION_KEY",
+    "JOBS",
+    "JobFunctionNotFound",
+    "JobRunner",
+    "JobSpec",
+    "SchedulerRuntime",
+    "UnknownJob",
+    "call_job",
+    "coalesced_between",
+    "format_error",
+    "init_app",
+    "job_specs",
+    "jobs_overview",
+    "list_jobs",
+    "recent_runs",
+    "resolve",
+    "run_job_now",
+    "runtime",
+    "scheduler_status",
+    "shutdown",
 ]

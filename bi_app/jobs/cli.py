@@ -1,4 +1,5 @@
 """CLI helpers, wired as ``bi-app jobs list|run NAME``."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,14 +34,22 @@ def cli_list() -> int:
     with app.server.app_context():
         jobs, status = list_jobs(), scheduler_status()
     lead = status["leader"]
-    print(f"leader: {lead['host']}:{lead['pid']} (heartbeat {_fmt(lead['heartbeat_at'])} UTC)" if lead
-          else "leader: none (no scheduler process is running)")
-    print(f"{'JOB':<18} {'SCHEDULE':<22} {'LAST':<10} {'FINISHED (UTC)':<20} {'MS':>7}  {'NEXT (UTC)':<20} ERROR")
+    print(
+        f"leader: {lead['host']}:{lead['pid']} (heartbeat {_fmt(lead['heartbeat_at'])} UTC)"
+        if lead
+        else "leader: none (no scheduler process is running)"
+    )
+    print(
+        f"{'JOB':<18} {'SCHEDULE':<22} {'LAST':<10} {'FINISHED (UTC)':<20} {'MS':>7}  "
+        f"{'NEXT (UTC)':<20} ERROR"
+    )
     for job in jobs:
         error = (job["last_error"] or "").splitlines()[0][:60] if job["last_error"] else ""
-        print(f"{job['name']:<18} {job['trigger']:<22} {_fmt(job['last_status']):<10} "
-              f"{_fmt(job['last_finished_at']):<20} {_fmt(job['last_duration_ms']):>7}  "
-              f"{_fmt(job['next_run']):<20} {error}")
+        print(
+            f"{job['name']:<18} {job['trigger']:<22} {_fmt(job['last_status']):<10} "
+            f"{_fmt(job['last_finished_at']):<20} {_fmt(job['last_duration_ms']):>7}  "
+            f"{_fmt(job['next_run']):<20} {error}"
+        )
     return 0
 
 
@@ -49,10 +58,15 @@ def cli_run(name: str) -> int:
     app = _cli_app()
     with app.server.app_context():
         if name not in job_specs():
-            print(f"bi-app: unknown job {name!r} (known: {', '.join(job_specs())})", file=sys.stderr)
+            print(
+                f"bi-app: unknown job {name!r} (known: {', '.join(job_specs())})", file=sys.stderr
+            )
             return 2
         result = run_job_now(name, "cli", wait=True)
-    print(f"{name}: {result['status']} in {_fmt(result.get('duration_ms'))} ms (run {result['run_id']})")
+    print(
+        f"{name}: {result['status']} in {_fmt(result.get('duration_ms'))} ms (run "
+        f"{result['run_id']})"
+    )
     if result["error"]:
         print(result["error"], file=sys.stderr)
     return 0 if result["status"] == "succeeded" else 1

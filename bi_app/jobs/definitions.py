@@ -7,6 +7,7 @@ Schedules are deliberate about lateness: interval triggers are aligned to a fixe
 leader keeps the same tick times), and ``misfire_grace_time`` is one period, so a late run still
 happens (its ``late_ms`` is recorded) instead of being silently dropped.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 
 from bi_app.db.models import utcnow
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ALIGN_EPOCH = dt.datetime(2000, 1, 1, tzinfo=UTC)
 CRON_GRACE_SECONDS = 300
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -49,13 +50,19 @@ class JobSpec:
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name or ""):
-            raise ValueError(f"job name {self.name!r}: use 1-64 lowercase letters, digits, underscores")
+            raise ValueError(
+                f"job name {self.name!r}: use 1-64 lowercase letters, digits, underscores"
+            )
         if not _FUNC_RE.match(self.func or ""):
-            raise ValueError(f"job {self.name}: func {self.func!r} must look like 'package.module:function'")
+            raise ValueError(
+                f"job {self.name}: func {self.func!r} must look like 'package.module:function'"
+            )
         if (self.seconds is None) == (self.cron is None):
             raise ValueError(f"job {self.name}: give exactly one of seconds= or cron=")
         if self.seconds is not None and (not isinstance(self.seconds, int) or self.seconds < 1):
-            raise ValueError(f"job {self.name}: seconds must be a whole number >= 1, got {self.seconds!r}")
+            raise ValueError(
+                f"job {self.name}: seconds must be a whole number >= 1, got {self.seconds!r}"
+            )
         if self.cron is not None:
             try:
                 CronTrigger.from_crontab(self.cron, timezone=UTC)
@@ -95,19 +102,54 @@ def refresh_recent_rollups(engine: Engine) -> dict:
 
 
 JOBS: list[JobSpec] = [
-    JobSpec("refresh_rollups", "bi_app.jobs.definitions:refresh_recent_rollups", seconds=900, timeout=600,
-            description="Rebuild the daily sales roll-ups for the last 3 days"),
-    JobSpec("health_checks", "bi_app.monitoring.health:run_health_checks", seconds=30, timeout=25,
-            description="Check the database, cache and monitored services"),
-    JobSpec("resource_sample", "bi_app.monitoring.resources:sample_resources", seconds=15,
-            timeout=10, description="Sample CPU, memory and disk of this host"),
-    JobSpec("metrics_rollup", "bi_app.monitoring.metrics:rollup_minute", seconds=60, timeout=50,
-            per_process=True, description="Flush each worker's request and callback metrics per minute"),
-    JobSpec("retention", "bi_app.monitoring.metrics:purge_old", cron="7 * * * *", timeout=600,
-            description="Delete monitoring data past its retention period"),
-    JobSpec("log_retention", "bi_app.monitoring.logs:purge_logs", cron="17 * * * *", timeout=600,
-            description="Delete stored application logs older than 14 days"),
-    JobSpec("customer_tags", "bi_app.customer_tags:recompute_tags", cron="30 2 * * *", timeout=1800,
-            description="Recompute customer stats, monthly segment snapshots and churn-risk tags"),
+    JobSpec(
+        "refresh_rollups",
+        "bi_app.jobs.definitions:refresh_recent_rollups",
+        seconds=900,
+        timeout=600,
+        description="Rebuild the daily sales roll-ups for the last 3 days",
+    ),
+    JobSpec(
+        "health_checks",
+        "bi_app.monitoring.health:run_health_checks",
+        seconds=30,
+        timeout=25,
+        description="Check the database, cache and monitored services",
+    ),
+    JobSpec(
+        "resource_sample",
+        "bi_app.monitoring.resources:sample_resources",
+        seconds=15,
+        timeout=10,
+        description="Sample CPU, memory and disk of this host",
+    ),
+    JobSpec(
+        "metrics_rollup",
+        "bi_app.monitoring.metrics:rollup_minute",
+        seconds=60,
+        timeout=50,
+        per_process=True,
+        description="Flush each worker's request and callback metrics per minute",
+    ),
+    JobSpec(
+        "retention",
+        "bi_app.monitoring.metrics:purge_old",
+        cron="7 * * * *",
+        timeout=600,
+        description="Delete monitoring data past its retention period",
+    ),
+    JobSpec(
+        "log_retention",
+        "bi_app.monitoring.logs:purge_logs",
+        cron="17 * * * *",
+        timeout=600,
+        description="Delete stored application logs older than 14 days",
+    ),
+    JobSpec(
+        "customer_tags",
+        "bi_app.customer_tags:recompute_tags",
+        cron="30 2 * * *",
+        timeout=1800,
+        description="Recompute customer stats, monthly segment snapshots and churn-risk tags",
+    ),
 ]
-

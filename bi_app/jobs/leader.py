@@ -9,8 +9,10 @@ excludes a second descriptor in the same process).
 Lock identities derive from the database URL (including its ``search_path`` option) plus a name,
 so two deployments or two parallel test schemas on one server never share a lock.
 """
+
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -74,23 +76,34 @@ class AdvisoryLock:
     @property
     def backend_pid(self) -> int | None:
         """The PostgreSQL backend pid of the lock's connection (for diagnostics and tests)."""
-        return self._conn.info.backend_pid if self._conn is not None and not self._conn.closed else None
+        return (
+            self._conn.info.backend_pid
+            if self._conn is not None and not self._conn.closed
+            else None
+        )
 
     def _connection(self) -> Any:
         import psycopg
 
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._close()
-            self._conn = psycopg.connect(self._conninfo, autocommit=True,
-                                         connect_timeout=CONNECT_TIMEOUT_S,
-                                         application_name="bi-app-lock")
+            self._conn = psycopg.connect(
+                self._conninfo,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                application_name="bi-app-lock",
+            )
         return self._conn
 
     def try_acquire(self) -> bool:
         if self._held and self.is_held():
             return True
         try:
-            row = self._connection().execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+            row = (
+                self._connection()
+                .execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
+                .fetchone()
+            )
         except Exception:
             self._close()
             raise
@@ -98,7 +111,8 @@ class AdvisoryLock:
         return self._held
 
     def is_held(self) -> bool:
-        """Ask the server whether this connection still holds the lock; a dead connection does not."""
+        """Ask the server whether this connection still holds the lock; a
+        dead connection does not."""
         if not self._held or self._conn is None or self._conn.closed or self._conn.broken:
             self._held = False
             return False
@@ -120,19 +134,15 @@ class AdvisoryLock:
 
     def release(self) -> None:
         if self._held and self._conn is not None and not self._conn.closed:
-            try:
+            with contextlib.suppress(Exception):  # closing the session releases it anyway
                 self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-            except Exception:  # noqa: BLE001 - closing the session releases it anyway
-                pass
         self._held = False
         self._close()
 
     def _close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # an already broken connection
                 self._conn.close()
-            except Exception:  # noqa: BLE001
-                pass
         self._conn = None
 
 
@@ -228,6 +238,7 @@ class LeaderElector:
 
 # --- heartbeats -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class NodeInfo:
     host: str = field(default_factory=socket.gethostname)
@@ -239,8 +250,14 @@ class NodeInfo:
         return f"{self.host}:{self.pid}:{self.token}"
 
 
-def heartbeat(session: Session, node: NodeInfo, *, is_leader: bool, tick_seconds: float,
-              next_runs: dict[str, str] | None) -> None:
+def heartbeat(
+    session: Session,
+    node: NodeInfo,
+    *,
+    is_leader: bool,
+    tick_seconds: float,
+    next_runs: dict[str, str] | None,
+) -> None:
     """Insert or refresh this process's row (the caller commits)."""
     now = utcnow()
     row = session.get(SchedulerNode, node.id)
@@ -278,5 +295,7 @@ def forget_node(session: Session, node: NodeInfo) -> None:
 
 def prune_nodes(session: Session, older_than: dt.timedelta = dt.timedelta(hours=1)) -> int:
     """Delete rows of processes not heard from for ``older_than`` (killed without cleanup)."""
-    result = session.execute(delete(SchedulerNode).where(SchedulerNode.heartbeat_at < utcnow() - older_than))
+    result = session.execute(
+        delete(SchedulerNode).where(SchedulerNode.heartbeat_at < utcnow() - older_than)
+    )
     return result.rowcount or 0

@@ -4,6 +4,7 @@ record the run (start, end, status, error) in ``job_runs``.
 Each run — scheduled or "run now" — takes a per-job lock first (see :mod:`bi_app.jobs.leader`),
 so a job never runs twice at once anywhere; a run that cannot take it is recorded as skipped.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,7 +41,6 @@ class JobFunctionNotFound(LookupError):
     """A job's dotted function path does not resolve (module or attribute missing)."""
 
 
-
 def resolve(path: str) -> Callable[..., Any]:
     """Import ``module:attr.attr`` lazily; raise :class:`JobFunctionNotFound` when it is missing."""
     module_name, _, attr_path = path.partition(":")
@@ -49,7 +49,9 @@ def resolve(path: str) -> Callable[..., Any]:
         for part in attr_path.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as exc:
-        raise JobFunctionNotFound(f"function not found: {path} ({type(exc).__name__}: {exc})") from None
+        raise JobFunctionNotFound(
+            f"function not found: {path} ({type(exc).__name__}: {exc})"
+        ) from None
     if not callable(target):
         raise JobFunctionNotFound(f"function not found: {path} is not callable")
     return target
@@ -69,15 +71,22 @@ def format_error(exc: BaseException) -> str:
 
 
 def _ms(seconds: float) -> int:
-    return int(round(seconds * 1000))
+    return round(seconds * 1000)
 
 
 class JobRunner:
     """Runs jobs under their cross-process lock, with a timeout, and records each run."""
 
-    def __init__(self, specs: Iterable[JobSpec], engine: Engine, database_url: str, *,
-                 app: flask.Flask | None = None, settings: Settings | None = None,
-                 node: leader.NodeInfo | None = None) -> None:
+    def __init__(
+        self,
+        specs: Iterable[JobSpec],
+        engine: Engine,
+        database_url: str,
+        *,
+        app: flask.Flask | None = None,
+        settings: Settings | None = None,
+        node: leader.NodeInfo | None = None,
+    ) -> None:
         self.specs = {spec.name: spec for spec in specs}
         self.engine = engine
         self.database_url = database_url
@@ -93,26 +102,54 @@ class JobRunner:
             raise UnknownJob(name) from None
 
     def lock_name(self, spec: JobSpec) -> str:
-        return f"job-{spec.name}-{self.node.host}-{self.node.pid}" if spec.per_process else f"job-{spec.name}"
+        return (
+            f"job-{spec.name}-{self.node.host}-{self.node.pid}"
+            if spec.per_process
+            else f"job-{spec.name}"
+        )
 
-    def start(self, name: str, *, trigger: str = "scheduled", actor: str | None = None,
-              scheduled_for: dt.datetime | None = None, wait: bool = True) -> dict[str, Any]:
+    def start(
+        self,
+        name: str,
+        *,
+        trigger: str = "scheduled",
+        actor: str | None = None,
+        scheduled_for: dt.datetime | None = None,
+        wait: bool = True,
+    ) -> dict[str, Any]:
         """Run ``name`` now; with ``wait=False`` return once its row exists, finish in a thread."""
         spec = self.spec(name)
         started = utcnow()
         late_ms = None
         if scheduled_for is not None:
-            late_ms = max(0, _ms((started - scheduled_for.astimezone(UTC).replace(tzinfo=None)).total_seconds()))
-        fields = dict(job_name=name, run_trigger=trigger, actor=actor, host=self.node.host,
-                      pid=self.node.pid, started_at=started, late_ms=late_ms,
-                      scheduled_for=scheduled_for.astimezone(UTC).replace(tzinfo=None) if scheduled_for else None)
+            late_ms = max(
+                0,
+                _ms((started - scheduled_for.astimezone(UTC).replace(tzinfo=None)).total_seconds()),
+            )
+        fields = {
+            "job_name": name,
+            "run_trigger": trigger,
+            "actor": actor,
+            "host": self.node.host,
+            "pid": self.node.pid,
+            "started_at": started,
+            "late_ms": late_ms,
+            "scheduled_for": scheduled_for.astimezone(UTC).replace(tzinfo=None)
+            if scheduled_for
+            else None,
+        }
         guard = leader.make_lock(self.database_url, self.lock_name(spec))
         try:
-            acquired, reason = guard.try_acquire(), "already running: another run of this job holds its lock"
+            acquired, reason = (
+                guard.try_acquire(),
+                "already running: another run of this job holds its lock",
+            )
         except Exception as exc:  # noqa: BLE001 - recorded, never raised into the scheduler
             acquired, reason = False, f"could not take the job lock: {type(exc).__name__}: {exc}"
         if not acquired:
-            run_id = self._insert(status="skipped", error=reason, finished_at=started, duration_ms=0, **fields)
+            run_id = self._insert(
+                status="skipped", error=reason, finished_at=started, duration_ms=0, **fields
+            )
             return {"run_id": run_id, "status": "skipped", "error": reason}
         try:
             run_id = self._insert(status="running", **fields)
@@ -121,17 +158,28 @@ class JobRunner:
             raise
         args = (spec, run_id, guard, fields["scheduled_for"])
         if not wait:
-            threading.Thread(target=self._supervise, args=args, daemon=True, name=f"job-supervisor:{name}").start()
+            threading.Thread(
+                target=self._supervise, args=args, daemon=True, name=f"job-supervisor:{name}"
+            ).start()
             return {"run_id": run_id, "status": "running", "error": None}
         status, error, duration_ms = self._supervise(*args)
         return {"run_id": run_id, "status": status, "error": error, "duration_ms": duration_ms}
 
-    def _supervise(self, spec: JobSpec, run_id: int, guard: leader.ProcessLock,
-                   scheduled_for: dt.datetime | None) -> tuple[str, str | None, int]:
+    def _supervise(
+        self,
+        spec: JobSpec,
+        run_id: int,
+        guard: leader.ProcessLock,
+        scheduled_for: dt.datetime | None,
+    ) -> tuple[str, str | None, int]:
         outcome: dict[str, Any] = {}
         began = time.perf_counter()
-        body = threading.Thread(target=self._body, args=(spec, scheduled_for, outcome, guard),
-                                daemon=True, name=f"job:{spec.name}")
+        body = threading.Thread(
+            target=self._body,
+            args=(spec, scheduled_for, outcome, guard),
+            daemon=True,
+            name=f"job:{spec.name}",
+        )
         body.start()
         body.join(spec.timeout)
         duration_ms = _ms(time.perf_counter() - began)
@@ -139,29 +187,41 @@ class JobRunner:
             # Python cannot kill a thread: the run is abandoned, and keeps the job's lock until it
             # returns, so the next tick is recorded as skipped rather than run concurrently.
             status = "timed_out"
-            error = f"timed out after {spec.timeout:g} s (still running in the background; holds the job lock)"
+            error = (
+                f"timed out after {spec.timeout:g} s"
+                " (still running in the background; holds the job lock)"
+            )
             log.error("job %s (run %s) %s", spec.name, run_id, error)
         else:
             status, error = outcome.get("status", "failed"), outcome.get("error")
         try:
             self._finish(run_id, status, error, duration_ms)
-        except Exception:  # noqa: BLE001 - the database may be down; the scheduler keeps going
+        except Exception:
             log.exception("job %s: could not record the end of run %s", spec.name, run_id)
         return status, error, duration_ms
 
-    def _body(self, spec: JobSpec, scheduled_for: dt.datetime | None, outcome: dict[str, Any],
-              guard: leader.ProcessLock) -> None:
+    def _body(
+        self,
+        spec: JobSpec,
+        scheduled_for: dt.datetime | None,
+        outcome: dict[str, Any],
+        guard: leader.ProcessLock,
+    ) -> None:
         try:
             target = resolve(spec.func)
-            context = {"app": self.app, "settings": self.settings, "engine": self.engine,
-                       "scheduled_for": scheduled_for.replace(tzinfo=UTC) if scheduled_for else None}
+            context = {
+                "app": self.app,
+                "settings": self.settings,
+                "engine": self.engine,
+                "scheduled_for": scheduled_for.replace(tzinfo=UTC) if scheduled_for else None,
+            }
             with self.app.app_context() if self.app is not None else contextlib.nullcontext():
                 call_job(target, context)
             outcome.update(status="succeeded")
         except JobFunctionNotFound as exc:
             log.error("job %s: %s", spec.name, exc)
             outcome.update(status="failed", error=str(exc))
-        except BaseException as exc:  # noqa: BLE001 - a failing job must not stop the scheduler
+        except BaseException as exc:
             log.exception("job %s failed", spec.name)
             outcome.update(status="failed", error=format_error(exc))
         finally:
@@ -176,18 +236,32 @@ class JobRunner:
 
     def _finish(self, run_id: int, status: str, error: str | None, duration_ms: int) -> None:
         with self._sessions() as session:
-            session.execute(update(JobRun).where(JobRun.id == run_id).values(
-                status=status, error=error, duration_ms=duration_ms, finished_at=utcnow()))
+            session.execute(
+                update(JobRun)
+                .where(JobRun.id == run_id)
+                .values(status=status, error=error, duration_ms=duration_ms, finished_at=utcnow())
+            )
             session.commit()
 
     def record_skip(self, name: str, scheduled_for: dt.datetime | None, reason: str) -> None:
         """Record a run that did not happen (missed, coalesced, still running)."""
         now = utcnow()
         try:
-            self._insert(job_name=name, run_trigger="scheduled", host=self.node.host, pid=self.node.pid,
-                         scheduled_for=scheduled_for.astimezone(UTC).replace(tzinfo=None) if scheduled_for else None,
-                         started_at=now, finished_at=now, status="skipped", error=reason, duration_ms=0)
-        except Exception:  # noqa: BLE001
+            self._insert(
+                job_name=name,
+                run_trigger="scheduled",
+                host=self.node.host,
+                pid=self.node.pid,
+                scheduled_for=scheduled_for.astimezone(UTC).replace(tzinfo=None)
+                if scheduled_for
+                else None,
+                started_at=now,
+                finished_at=now,
+                status="skipped",
+                error=reason,
+                duration_ms=0,
+            )
+        except Exception:
             log.exception("job %s: could not record a skipped run", name)
 
     def reap_abandoned(self, live: set[tuple[str, int]]) -> int:
@@ -196,8 +270,13 @@ class JobRunner:
         with self._sessions() as session:
             for spec in self.specs.values():
                 cutoff = utcnow() - dt.timedelta(seconds=spec.timeout + 60)
-                rows = session.scalars(select(JobRun).where(
-                    JobRun.job_name == spec.name, JobRun.status == "running", JobRun.started_at < cutoff)).all()
+                rows = session.scalars(
+                    select(JobRun).where(
+                        JobRun.job_name == spec.name,
+                        JobRun.status == "running",
+                        JobRun.started_at < cutoff,
+                    )
+                ).all()
                 for row in rows:
                     if (row.host, row.pid) in live:
                         continue
@@ -206,4 +285,3 @@ class JobRunner:
                     count += 1
             session.commit()
         return count
-

@@ -5,6 +5,7 @@ permanent job is a leader tick; the process holding the leader lock (see :mod:`b
 adds the real jobs, the others keep retrying the lock. ``coalesce=True`` merges a backlog into one
 run (recorded as a ``skipped`` marker naming how many runs were merged).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -36,8 +37,9 @@ REAP_EVERY_SECONDS = 60.0
 TICK_JOB_ID = "_leader_tick"
 
 
-def coalesced_between(trigger: BaseTrigger, previous: dt.datetime, current: dt.datetime,
-                      cap: int = 10_000) -> int:
+def coalesced_between(
+    trigger: BaseTrigger, previous: dt.datetime, current: dt.datetime, cap: int = 10_000
+) -> int:
     """How many fire times of ``trigger`` lie strictly between two runs (merged by coalescing)."""
     count = 0
     nxt = trigger.get_next_fire_time(previous, previous)
@@ -53,26 +55,41 @@ class _SubmitHookExecutor(ThreadPoolExecutor):
     With ``max_instances=1`` at most one submission per job is in flight, so a per-job slot is
     enough and race-free."""
 
-    def __init__(self, on_submit: Callable[[str, BaseTrigger, dt.datetime], None], **kwargs: Any) -> None:
+    def __init__(
+        self, on_submit: Callable[[str, BaseTrigger, dt.datetime], None], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._on_submit = on_submit
 
-    def _do_submit_job(self, job, run_times):  # noqa: ANN001 - APScheduler's signature
+    def _do_submit_job(self, job, run_times):
         self._on_submit(job.id, job.trigger, run_times[-1])
         super()._do_submit_job(job, run_times)
 
 
 class SchedulerRuntime:
-    def __init__(self, app: flask.Flask, settings: Settings, specs: Sequence[JobSpec], *,
-                 tick_seconds: float, lock_name: str) -> None:
+    def __init__(
+        self,
+        app: flask.Flask,
+        settings: Settings,
+        specs: Sequence[JobSpec],
+        *,
+        tick_seconds: float,
+        lock_name: str,
+    ) -> None:
         from bi_app.db.engine import make_engine
 
         self.node = leader.NodeInfo()
         self.tick_seconds = tick_seconds
         self.specs = list(specs)
         self.engine = make_engine(settings.database_url)
-        self.runner = JobRunner(self.specs, self.engine, settings.database_url, app=app,
-                                settings=settings, node=self.node)
+        self.runner = JobRunner(
+            self.specs,
+            self.engine,
+            settings.database_url,
+            app=app,
+            settings=settings,
+            node=self.node,
+        )
         self.elector = leader.LeaderElector(leader.make_lock(settings.database_url, lock_name))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._submitted: dict[str, tuple[dt.datetime, BaseTrigger]] = {}
@@ -80,17 +97,24 @@ class SchedulerRuntime:
         self._last_reap = 0.0
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": _SubmitHookExecutor(self._on_submit, max_workers=len(self.specs) + 2),
-                       "control": ThreadPoolExecutor(max_workers=1)},
+            executors={
+                "default": _SubmitHookExecutor(self._on_submit, max_workers=len(self.specs) + 2),
+                "control": ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1},
         )
         self.scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
 
     def start(self) -> None:
         self.scheduler.start()
-        self.scheduler.add_job(self.tick, IntervalTrigger(seconds=self.tick_seconds, timezone=UTC),
-                               id=TICK_JOB_ID, executor="control", misfire_grace_time=None,
-                               next_run_time=dt.datetime.now(UTC))
+        self.scheduler.add_job(
+            self.tick,
+            IntervalTrigger(seconds=self.tick_seconds, timezone=UTC),
+            id=TICK_JOB_ID,
+            executor="control",
+            misfire_grace_time=None,
+            next_run_time=dt.datetime.now(UTC),
+        )
         self._schedule_jobs(per_process=True)
 
     @property
@@ -101,7 +125,9 @@ class SchedulerRuntime:
         """Re-check (or try to take) leadership, then publish this process's heartbeat."""
         change = self.elector.tick()
         if change == "promoted":
-            log.info("scheduler: %s is now the leader; scheduling %d jobs", self.node.id, len(self.specs))
+            log.info(
+                "scheduler: %s is now the leader; scheduling %d jobs", self.node.id, len(self.specs)
+            )
             self._schedule_jobs(per_process=False)
         elif change == "demoted":
             log.warning("scheduler: %s lost the leader lock; unscheduling jobs", self.node.id)
@@ -113,9 +139,17 @@ class SchedulerRuntime:
             if spec.per_process != per_process:
                 continue
             self._last_run.pop(spec.name, None)
-            self.scheduler.add_job(self._run_scheduled, spec.trigger(), args=(spec.name,), id=spec.name,
-                                   name=spec.name, misfire_grace_time=spec.misfire_grace_time,
-                                   coalesce=True, max_instances=1, replace_existing=True)
+            self.scheduler.add_job(
+                self._run_scheduled,
+                spec.trigger(),
+                args=(spec.name,),
+                id=spec.name,
+                name=spec.name,
+                misfire_grace_time=spec.misfire_grace_time,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
+            )
 
     def _unschedule_jobs(self) -> None:
         for spec in self.specs:
@@ -134,9 +168,13 @@ class SchedulerRuntime:
     def _heartbeat(self) -> None:
         try:
             with self._sessions() as session:
-                leader.heartbeat(session, self.node, is_leader=self.is_leader,
-                                 tick_seconds=self.tick_seconds,
-                                 next_runs=self.next_runs() if self.is_leader else None)
+                leader.heartbeat(
+                    session,
+                    self.node,
+                    is_leader=self.is_leader,
+                    tick_seconds=self.tick_seconds,
+                    next_runs=self.next_runs() if self.is_leader else None,
+                )
                 if self.is_leader:
                     leader.prune_nodes(session)
                 session.commit()
@@ -158,8 +196,12 @@ class SchedulerRuntime:
         if previous is not None and scheduled_for is not None and trigger is not None:
             merged = coalesced_between(trigger, previous, scheduled_for)
             if merged:
-                self.runner.record_skip(name, scheduled_for, f"coalesced: {merged} late run(s) after "
-                                        f"{previous:%Y-%m-%d %H:%M:%S} UTC merged into this one")
+                self.runner.record_skip(
+                    name,
+                    scheduled_for,
+                    f"coalesced: {merged} late run(s) after "
+                    f"{previous:%Y-%m-%d %H:%M:%S} UTC merged into this one",
+                )
         if not self.is_leader and not self.runner.spec(name).per_process:
             return  # lost the lock between submission and execution
         self.runner.start(name, trigger="scheduled", scheduled_for=scheduled_for, wait=True)
@@ -170,22 +212,25 @@ class SchedulerRuntime:
         if event.code == EVENT_JOB_MISSED:
             spec = self.runner.specs.get(event.job_id)
             grace = spec.misfire_grace_time if spec else 0
-            self.runner.record_skip(event.job_id, event.scheduled_run_time,
-                                    f"missed: not started within the {grace} s grace time")
+            self.runner.record_skip(
+                event.job_id,
+                event.scheduled_run_time,
+                f"missed: not started within the {grace} s grace time",
+            )
         elif event.code == EVENT_JOB_MAX_INSTANCES:
             times = getattr(event, "scheduled_run_times", None) or [None]
-            self.runner.record_skip(event.job_id, times[-1], "skipped: the previous run is still in progress")
+            self.runner.record_skip(
+                event.job_id, times[-1], "skipped: the previous run is still in progress"
+            )
 
     def shutdown(self) -> None:
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
         self.elector.release()
-        try:
-            with self._sessions() as session:
-                leader.forget_node(session, self.node)
-                session.commit()
-        except Exception:  # noqa: BLE001 - shutting down; the row goes stale and is pruned
-            pass
+        # shutting down: if this fails, the row goes stale and is pruned
+        with contextlib.suppress(Exception), self._sessions() as session:
+            leader.forget_node(session, self.node)
+            session.commit()
         self.engine.dispose()
 
 
@@ -194,8 +239,14 @@ _runtime_lock = threading.Lock()
 EXTENSION_KEY = "bi_jobs"
 
 
-def init_app(app: Any, settings: Settings, jobs: Sequence[JobSpec] | None = None, *,
-             tick_seconds: float | None = None, lock_name: str | None = None) -> None:
+def init_app(
+    app: Any,
+    settings: Settings,
+    jobs: Sequence[JobSpec] | None = None,
+    *,
+    tick_seconds: float | None = None,
+    lock_name: str | None = None,
+) -> None:
     """Register the job list on ``app`` and, when ``settings.scheduler`` is on, start this
     process's scheduler (once per process; a second call leaves the first one running)."""
     global _runtime
@@ -214,9 +265,19 @@ def init_app(app: Any, settings: Settings, jobs: Sequence[JobSpec] | None = None
         if _runtime is not None:
             log.warning("scheduler already running in this process; not starting a second one")
             return
-        tick = tick_seconds or getattr(settings, "scheduler_tick_seconds", None) or DEFAULT_TICK_SECONDS
-        name = lock_name or getattr(settings, "scheduler_lock_name", None) or leader.DEFAULT_LEADER_LOCK
-        runtime = SchedulerRuntime(server, settings, specs, tick_seconds=float(tick), lock_name=name)
+        tick = (
+            tick_seconds
+            or getattr(settings, "scheduler_tick_seconds", None)
+            or DEFAULT_TICK_SECONDS
+        )
+        name = (
+            lock_name
+            or getattr(settings, "scheduler_lock_name", None)
+            or leader.DEFAULT_LEADER_LOCK
+        )
+        runtime = SchedulerRuntime(
+            server, settings, specs, tick_seconds=float(tick), lock_name=name
+        )
         runtime.start()
         _runtime = runtime
     atexit.register(shutdown)
@@ -234,4 +295,3 @@ def shutdown() -> None:
 
 def runtime() -> SchedulerRuntime | None:
     return _runtime
-

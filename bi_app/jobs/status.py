@@ -1,6 +1,7 @@
 """The Admin → Jobs read model (who leads, every job's last and next run, recent runs) and
 "run now"; called in an app context.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,10 +42,21 @@ def _parse_iso(value: object) -> dt.datetime | None:
 
 
 def _run_dict(row: JobRun) -> dict[str, Any]:
-    return {"id": row.id, "job_name": row.job_name, "trigger": row.run_trigger, "actor": row.actor,
-            "host": row.host, "pid": row.pid, "scheduled_for": row.scheduled_for,
-            "started_at": row.started_at, "finished_at": row.finished_at, "status": row.status,
-            "error": row.error, "duration_ms": row.duration_ms, "late_ms": row.late_ms}
+    return {
+        "id": row.id,
+        "job_name": row.job_name,
+        "trigger": row.run_trigger,
+        "actor": row.actor,
+        "host": row.host,
+        "pid": row.pid,
+        "scheduled_for": row.scheduled_for,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "status": row.status,
+        "error": row.error,
+        "duration_ms": row.duration_ms,
+        "late_ms": row.late_ms,
+    }
 
 
 def scheduler_status() -> dict[str, Any]:
@@ -54,30 +66,56 @@ def scheduler_status() -> dict[str, Any]:
     with _session() as session:
         lead = leader.current_leader(session)
         nodes = leader.live_nodes(session)
-        recent = session.scalars(select(JobRun).where(
-            JobRun.started_at >= now - dt.timedelta(hours=1),
-            (JobRun.status == "skipped") | (JobRun.late_ms > LATE_MS)).order_by(JobRun.id.desc()).limit(50)).all()
-    next_runs = {name: _parse_iso(lead.next_runs.get(name)) if lead and lead.next_runs else None
-                 for name in specs}
+        recent = session.scalars(
+            select(JobRun)
+            .where(
+                JobRun.started_at >= now - dt.timedelta(hours=1),
+                (JobRun.status == "skipped") | (JobRun.late_ms > LATE_MS),
+            )
+            .order_by(JobRun.id.desc())
+            .limit(50)
+        ).all()
+    next_runs = {
+        name: _parse_iso(lead.next_runs.get(name)) if lead and lead.next_runs else None
+        for name in specs
+    }
     late: list[dict[str, Any]] = []
     for name, when in next_runs.items():
         if when is not None and (now - when).total_seconds() > specs[name].misfire_grace_time:
             late.append({"name": name, "reason": f"overdue since {when:%H:%M:%S} UTC", "at": when})
     for row in recent:
         if row.job_name in specs:
-            reason = row.error if row.status == "skipped" else f"started {row.late_ms / 1000:.1f} s late"
-            late.append({"name": row.job_name, "reason": (reason or "").splitlines()[0], "at": row.started_at})
+            reason = (
+                row.error if row.status == "skipped" else f"started {row.late_ms / 1000:.1f} s late"
+            )
+            late.append(
+                {
+                    "name": row.job_name,
+                    "reason": (reason or "").splitlines()[0],
+                    "at": row.started_at,
+                }
+            )
     rt = runtime()
     return {
         "enabled": rt is not None,
-        "this_process": {"host": rt.node.host if rt else leader.NodeInfo().host,
-                         "pid": rt.node.pid if rt else leader.NodeInfo().pid,
-                         "is_leader": bool(rt and rt.is_leader)},
-        "leader": None if lead is None else {"host": lead.host, "pid": lead.pid, "since": lead.leader_since,
-                                             "heartbeat_at": lead.heartbeat_at},
+        "this_process": {
+            "host": rt.node.host if rt else leader.NodeInfo().host,
+            "pid": rt.node.pid if rt else leader.NodeInfo().pid,
+            "is_leader": bool(rt and rt.is_leader),
+        },
+        "leader": None
+        if lead is None
+        else {
+            "host": lead.host,
+            "pid": lead.pid,
+            "since": lead.leader_since,
+            "heartbeat_at": lead.heartbeat_at,
+        },
         "last_heartbeat": lead.heartbeat_at if lead else (nodes[0].heartbeat_at if nodes else None),
-        "nodes": [{"host": n.host, "pid": n.pid, "is_leader": n.is_leader, "heartbeat_at": n.heartbeat_at}
-                  for n in nodes],
+        "nodes": [
+            {"host": n.host, "pid": n.pid, "is_leader": n.is_leader, "heartbeat_at": n.heartbeat_at}
+            for n in nodes
+        ],
         "late_jobs": late,
         "jobs": [{"name": name, "next_run": when} for name, when in next_runs.items()],
     }
@@ -92,24 +130,34 @@ def list_jobs() -> list[dict[str, Any]]:
     """Every registered job with its schedule, last run and next run time."""
     specs = job_specs()
     with _session() as session:
-        latest_ids = select(func.max(JobRun.id)).where(JobRun.job_name.in_(specs)).group_by(JobRun.job_name)
-        last = {row.job_name: row for row in session.scalars(select(JobRun).where(JobRun.id.in_(latest_ids)))}
+        latest_ids = (
+            select(func.max(JobRun.id)).where(JobRun.job_name.in_(specs)).group_by(JobRun.job_name)
+        )
+        last = {
+            row.job_name: row
+            for row in session.scalars(select(JobRun).where(JobRun.id.in_(latest_ids)))
+        }
         lead = leader.current_leader(session)
     next_runs = (lead.next_runs or {}) if lead else {}
     out = []
     for spec in specs.values():
         run = last.get(spec.name)
-        out.append({
-            "name": spec.name, "description": spec.description, "trigger": spec.trigger_text,
-            "timeout": spec.timeout, "func": spec.func,
-            "last_run_id": run.id if run else None,
-            "last_status": run.status if run else None,
-            "last_started_at": run.started_at if run else None,
-            "last_finished_at": run.finished_at if run else None,
-            "last_duration_ms": run.duration_ms if run else None,
-            "last_error": run.error if run else None,
-            "next_run": _parse_iso(next_runs.get(spec.name)),
-        })
+        out.append(
+            {
+                "name": spec.name,
+                "description": spec.description,
+                "trigger": spec.trigger_text,
+                "timeout": spec.timeout,
+                "func": spec.func,
+                "last_run_id": run.id if run else None,
+                "last_status": run.status if run else None,
+                "last_started_at": run.started_at if run else None,
+                "last_finished_at": run.finished_at if run else None,
+                "last_duration_ms": run.duration_ms if run else None,
+                "last_error": run.error if run else None,
+                "next_run": _parse_iso(next_runs.get(spec.name)),
+            }
+        )
     return out
 
 
@@ -134,8 +182,13 @@ def _runner() -> JobRunner:
     from bi_app.extensions import db
 
     settings = current_settings()
-    return JobRunner(job_specs().values(), db.require_engine(), settings.database_url,
-                     app=flask.current_app._get_current_object(), settings=settings)
+    return JobRunner(
+        job_specs().values(),
+        db.require_engine(),
+        settings.database_url,
+        app=flask.current_app._get_current_object(),
+        settings=settings,
+    )
 
 
 def run_job_now(name: str, actor: Any, *, wait: bool = False) -> dict[str, Any]:
@@ -145,14 +198,28 @@ def run_job_now(name: str, actor: Any, *, wait: bool = False) -> dict[str, Any]:
     Returns ``{"ok", "run_id", "status", "error", "message"}``; the run finishes in the
     background unless ``wait``."""
     if name not in job_specs():
-        return {"ok": False, "run_id": None, "status": None, "error": None, "message": f"Unknown job {name!r}."}
+        return {
+            "ok": False,
+            "run_id": None,
+            "status": None,
+            "error": None,
+            "message": f"Unknown job {name!r}.",
+        }
     result = _runner().start(name, trigger="manual", actor=_actor_name(actor), wait=wait)
     with _session() as session:
-        auth.audit(session, "job.run", target=name, actor=actor,
-                   detail={"run_id": result["run_id"], "status": result["status"]})
+        auth.audit(
+            session,
+            "job.run",
+            target=name,
+            actor=actor,
+            detail={"run_id": result["run_id"], "status": result["status"]},
+        )
         session.commit()
     ok = result["status"] != "skipped"
-    message = (f"Started {name} (run {result['run_id']})." if result["status"] == "running"
-               else f"{name}: {result['status']}" + (f" — {result['error'].splitlines()[0]}" if result["error"] else ""))
+    message = (
+        f"Started {name} (run {result['run_id']})."
+        if result["status"] == "running"
+        else f"{name}: {result['status']}"
+        + (f" — {result['error'].splitlines()[0]}" if result["error"] else "")
+    )
     return {"ok": ok, **result, "message": message}
-

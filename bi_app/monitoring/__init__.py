@@ -5,6 +5,7 @@ into an app; the periodic work is done by jobs (``bi_app.jobs``) calling
 ``health.run_health_checks``, ``resources.sample_resources``, ``metrics.rollup_minute`` and
 ``metrics.purge_old``.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

@@ -3,6 +3,7 @@
 A channel source registers an object with ``snapshot() -> dict`` (keys: ``name``, ``state`` —
 closed, open or half_open — ``failures``, ``opened_at``, ``last_error``); the page only reads.
 """
+
 from __future__ import annotations
 
 import threading

@@ -3,6 +3,7 @@
 Everything here fails soft: with the database down the health snapshot still carries the last
 in-memory report and resource samples plus ``database_error`` for the page to say so.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,19 +52,27 @@ def _reason(exc: Exception) -> str:
     return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
 
 
-def check_history(engine: Engine, since: dt.datetime) -> dict[str, list[tuple[dt.datetime, float | None]]]:
+def check_history(
+    engine: Engine, since: dt.datetime
+) -> dict[str, list[tuple[dt.datetime, float | None]]]:
     with engine.connect() as conn:
-        rows = conn.execute(select(HealthResult.check_name, HealthResult.at, HealthResult.latency_ms)
-                            .where(HealthResult.at >= since, HealthResult.check_name != OVERALL_CHECK)
-                            .order_by(HealthResult.at)).all()
+        rows = conn.execute(
+            select(HealthResult.check_name, HealthResult.at, HealthResult.latency_ms)
+            .where(HealthResult.at >= since, HealthResult.check_name != OVERALL_CHECK)
+            .order_by(HealthResult.at)
+        ).all()
     out: dict[str, list[tuple[dt.datetime, float | None]]] = defaultdict(list)
     for name, at, latency in rows:
         out[name].append((at, latency))
     return dict(out)
 
 
-def health_snapshot(settings: Settings | None = None, engine: Engine | None = None,
-                    window: dt.timedelta = dt.timedelta(hours=1), max_age_s: float = 45.0) -> HealthSnapshot:
+def health_snapshot(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    window: dt.timedelta = dt.timedelta(hours=1),
+    max_age_s: float = 45.0,
+) -> HealthSnapshot:
     """The current report with an hour of latency history and resource samples."""
     from bi_app.extensions import db
 
@@ -87,6 +96,7 @@ def health_snapshot(settings: Settings | None = None, engine: Engine | None = No
 
 
 # --- performance ---------------------------------------------------------------------------
+
 
 @dataclass
 class PerformanceData:
@@ -119,25 +129,56 @@ def _metric_rows(engine: Engine, start: dt.datetime, end: dt.datetime) -> list[A
     with engine.connect() as conn:
         boundary = metrics.rolled_until(conn) or start
         boundary = max(boundary, start)
-        cols = ("bucket", "kind", "name", "method", "count", "errors", "sum_ms", "max_ms", "buckets")
-        hour_rows = conn.execute(select(*(getattr(RequestMetricHour, c) for c in cols)).where(
-            RequestMetricHour.bucket >= _floor(start, dt.timedelta(hours=1)),
-            RequestMetricHour.bucket < boundary)).all() if boundary > start else []
-        minute_rows = conn.execute(select(*(getattr(RequestMetricMinute, c) for c in cols)).where(
-            RequestMetricMinute.bucket >= boundary, RequestMetricMinute.bucket < end)).all()
+        cols = (
+            "bucket",
+            "kind",
+            "name",
+            "method",
+            "count",
+            "errors",
+            "sum_ms",
+            "max_ms",
+            "buckets",
+        )
+        hour_rows = (
+            conn.execute(
+                select(*(getattr(RequestMetricHour, c) for c in cols)).where(
+                    RequestMetricHour.bucket >= _floor(start, dt.timedelta(hours=1)),
+                    RequestMetricHour.bucket < boundary,
+                )
+            ).all()
+            if boundary > start
+            else []
+        )
+        minute_rows = conn.execute(
+            select(*(getattr(RequestMetricMinute, c) for c in cols)).where(
+                RequestMetricMinute.bucket >= boundary, RequestMetricMinute.bucket < end
+            )
+        ).all()
     return list(hour_rows) + list(minute_rows)
 
 
 def _summaries(merged: dict[tuple, tuple[Histogram, int]], kind: str) -> list[dict[str, Any]]:
-    items = [dict(name=name, method=method, count=h.count, errors=errors, p50_ms=h.percentile(50),
-                  p95_ms=h.percentile(95)) for (k, name, method), (h, errors) in merged.items() if k == kind]
+    items = [
+        {
+            "name": name,
+            "method": method,
+            "count": h.count,
+            "errors": errors,
+            "p50_ms": h.percentile(50),
+            "p95_ms": h.percentile(95),
+        }
+        for (k, name, method), (h, errors) in merged.items()
+        if k == kind
+    ]
     items.sort(key=lambda d: d["p95_ms"] * d["count"], reverse=True)  # where the time goes
     return items[:TOP_NAMES]
 
 
 @unavailable_on_database_error("Performance data")
-def performance_data(range_key: str, engine: Engine | None = None,
-                     now: dt.datetime | None = None) -> PerformanceData:
+def performance_data(
+    range_key: str, engine: Engine | None = None, now: dt.datetime | None = None
+) -> PerformanceData:
     """Response times by endpoint and callback, throughput, error rate and cache hit rate."""
     from bi_app.extensions import db
 
@@ -150,8 +191,11 @@ def performance_data(range_key: str, engine: Engine | None = None,
     by_name = metrics.merge_rows(rows, ("kind", "name", "method"))
     http_rows = [r for r in rows if r.kind == "http"]
     per_point: dict[dt.datetime, tuple[Histogram, int]] = {
-        key[0]: value for key, value in
-        metrics.merge_rows([_Rebucketed(r, _floor(r.bucket, step)) for r in http_rows], ("bucket",)).items()}
+        key[0]: value
+        for key, value in metrics.merge_rows(
+            [_Rebucketed(r, _floor(r.bucket, step)) for r in http_rows], ("bucket",)
+        ).items()
+    }
     times = [_floor(start, step) + i * step for i in range(int(window / step) + 1)]
     minutes = step.total_seconds() / 60.0
     throughput, errors, p50, p95 = [], [], [], []
@@ -163,8 +207,20 @@ def performance_data(range_key: str, engine: Engine | None = None,
         p50.append(h.percentile(50) if count else None)
         p95.append(h.percentile(95) if count else None)
     cache_times, hit_rate = _cache_series(engine, start, end, step)
-    return PerformanceData(range_key, start, end, _summaries(by_name, "http"), _summaries(by_name, "callback"),
-                           times, throughput, errors, p50, p95, cache_times, hit_rate)
+    return PerformanceData(
+        range_key,
+        start,
+        end,
+        _summaries(by_name, "http"),
+        _summaries(by_name, "callback"),
+        times,
+        throughput,
+        errors,
+        p50,
+        p95,
+        cache_times,
+        hit_rate,
+    )
 
 
 class _Rebucketed:
@@ -177,17 +233,25 @@ class _Rebucketed:
         return getattr(self._row, name)
 
 
-def _cache_series(engine: Engine, start: dt.datetime, end: dt.datetime,
-                  step: dt.timedelta) -> tuple[list[dt.datetime], list[float | None]]:
+def _cache_series(
+    engine: Engine, start: dt.datetime, end: dt.datetime, step: dt.timedelta
+) -> tuple[list[dt.datetime], list[float | None]]:
     with engine.connect() as conn:
-        rows = conn.execute(select(CacheMetricMinute.bucket, func.sum(CacheMetricMinute.hits),
-                                   func.sum(CacheMetricMinute.misses))
-                            .where(CacheMetricMinute.bucket >= start, CacheMetricMinute.bucket < end)
-                            .group_by(CacheMetricMinute.bucket)).all()
+        rows = conn.execute(
+            select(
+                CacheMetricMinute.bucket,
+                func.sum(CacheMetricMinute.hits),
+                func.sum(CacheMetricMinute.misses),
+            )
+            .where(CacheMetricMinute.bucket >= start, CacheMetricMinute.bucket < end)
+            .group_by(CacheMetricMinute.bucket)
+        ).all()
     per_point: dict[dt.datetime, list[int]] = defaultdict(lambda: [0, 0])
     for bucket, hits, misses in rows:
         point = per_point[_floor(bucket, step)]
         point[0] += int(hits or 0)
         point[1] += int(misses or 0)
     times = sorted(per_point)
-    return times, [per_point[t][0] / sum(per_point[t]) if sum(per_point[t]) else None for t in times]
+    return times, [
+        per_point[t][0] / sum(per_point[t]) if sum(per_point[t]) else None for t in times
+    ]

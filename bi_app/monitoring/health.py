@@ -5,6 +5,7 @@ deadline, so one hung service delays nothing else; the report is kept in memory 
 and ``/api/health`` still answer when the database is down) and stored as a time series.
 Status decisions live in :mod:`bi_app.monitoring.rules`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,12 +79,19 @@ class HealthReport:
         return ((now or utcnow()) - self.at).total_seconds()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "at": self.at.isoformat() + "Z", "duration_ms": round(self.duration_ms, 1),
-                "stored": self.stored, "store_error": self.store_error, "origin": self.origin,
-                "checks": {c.name: c.to_dict() for c in self.checks}}
+        return {
+            "status": self.status,
+            "at": self.at.isoformat() + "Z",
+            "duration_ms": round(self.duration_ms, 1),
+            "stored": self.stored,
+            "store_error": self.store_error,
+            "origin": self.origin,
+            "checks": {c.name: c.to_dict() for c in self.checks},
+        }
 
 
 # --- individual checks (each returns a CheckResult; exceptions become unhealthy results) ------
+
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
@@ -98,18 +106,25 @@ def check_database(engine: Engine, thresholds: rules.Thresholds = rules.DEFAULT)
             conn.execute(text("SELECT 1"))
             latency = _ms(start)
             if engine.dialect.name == "postgresql":
-                row = conn.execute(text(
-                    "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),"
-                    " (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    "   AND state = 'active' AND pid <> pg_backend_pid()),"
-                    " current_setting('max_connections')::int")).one()
+                row = conn.execute(
+                    text(
+                        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                        "'client backend'),"
+                        " (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        "   AND state = 'active' AND pid <> pg_backend_pid()),"
+                        " current_setting('max_connections')::int"
+                    )
+                ).one()
                 connections, active, max_connections = int(row[0]), int(row[1]), int(row[2])
-                detail.update(connections=connections, active_queries=active,
-                              max_connections=max_connections)
+                detail.update(
+                    connections=connections, active_queries=active, max_connections=max_connections
+                )
     except Exception as exc:  # noqa: BLE001 - any failure is the check's answer
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
         status, _ = rules.database_status(None, reason)
-        return CheckResult("database", status, _ms(start), detail, f"database unreachable: {reason}")
+        return CheckResult(
+            "database", status, _ms(start), detail, f"database unreachable: {reason}"
+        )
     status, reason = rules.database_status(latency, None, connections, max_connections, thresholds)
     return CheckResult("database", status, latency, detail, reason or None)
 
@@ -124,8 +139,12 @@ def check_cache(settings: Settings, thresholds: rules.Thresholds = rules.DEFAULT
     from redis.retry import Retry
 
     start = time.perf_counter()
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0,
-                                  retry=Retry(NoBackoff(), 0))
+    client = redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=1.0,
+        socket_connect_timeout=1.0,
+        retry=Retry(NoBackoff(), 0),
+    )
     try:
         client.ping()
         latency, error = _ms(start), None
@@ -134,14 +153,20 @@ def check_cache(settings: Settings, thresholds: rules.Thresholds = rules.DEFAULT
     finally:
         client.close()
     status, reason = rules.cache_status(True, latency, error, thresholds)
-    return CheckResult("cache", status, latency if latency is not None else _ms(start), detail,
-                       f"{reason} ({error})" if error else (reason or None))
+    return CheckResult(
+        "cache",
+        status,
+        latency if latency is not None else _ms(start),
+        detail,
+        f"{reason} ({error})" if error else (reason or None),
+    )
 
 
 def cache_hit_rate() -> dict[str, Any]:
     """The data cache's hits, misses and hit rate since start (``{}`` when unavailable)."""
     try:
         from bi_app.data.cache import cache_stats  # the data layer's counters; optional
+
         stats = cache_stats()
         hits, misses = int(stats["hits"]), int(stats["misses"])
     except Exception:  # noqa: BLE001 - hit rate is informational
@@ -164,9 +189,12 @@ def check_scheduler(thresholds: rules.Thresholds = rules.DEFAULT) -> CheckResult
         leader = f"{leader.get('host')}:{leader.get('pid')}"
     enabled = bool(raw.get("enabled", True))
     status, reason = rules.scheduler_status(enabled, bool(leader), age, late_count, thresholds)
-    detail = {"enabled": enabled, "leader": str(leader) if leader else None,
-              "heartbeat_age_s": round(age, 1) if age is not None else None,
-              "late_jobs": late if isinstance(late, list) else late_count}
+    detail = {
+        "enabled": enabled,
+        "leader": str(leader) if leader else None,
+        "heartbeat_age_s": round(age, 1) if age is not None else None,
+        "late_jobs": late if isinstance(late, list) else late_count,
+    }
     return CheckResult("scheduler", status, _ms(start), _jsonable(detail), reason or None)
 
 
@@ -193,8 +221,12 @@ def check_disk(path: Path, thresholds: rules.Thresholds = rules.DEFAULT) -> Chec
     usage = shutil.disk_usage(path)
     free_pct = usage.free / usage.total * 100.0 if usage.total else 0.0
     status, reason = rules.disk_status(free_pct, thresholds)
-    detail = {"path": str(path), "total_bytes": usage.total, "free_bytes": usage.free,
-              "free_percent": round(free_pct, 2)}
+    detail = {
+        "path": str(path),
+        "total_bytes": usage.total,
+        "free_bytes": usage.free,
+        "free_percent": round(free_pct, 2),
+    }
     return CheckResult("disk", status, _ms(start), detail, reason or None)
 
 
@@ -221,15 +253,22 @@ def check_http(spec: ServiceSpec, thresholds: rules.Thresholds = rules.DEFAULT) 
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):
             error = f"timed out after {spec.timeout_s:g} s"
         else:
-            error = f"{type(reason).__name__}: {reason}"[:300] if str(reason) else type(reason).__name__
+            error = (
+                f"{type(reason).__name__}: {reason}"[:300] if str(reason) else type(reason).__name__
+            )
     latency = _ms(start)
     status, reason = rules.http_status(code, spec.expected_status, latency, error, thresholds)
-    detail = {"url": spec.url, "status_code": code, "expected_status": spec.expected_status,
-              "timeout_s": spec.timeout_s}
+    detail = {
+        "url": spec.url,
+        "status_code": code,
+        "expected_status": spec.expected_status,
+        "timeout_s": spec.timeout_s,
+    }
     return CheckResult(spec.check_name, status, latency, detail, reason or None)
 
 
 # --- running them --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PlannedCheck:
@@ -249,7 +288,9 @@ def run_parallel(planned: list[PlannedCheck]) -> list[CheckResult]:
     planned = [PlannedCheck(p.name, _in_app_context(p.func), p.timeout_s) for p in planned]
     pool = ThreadPoolExecutor(max_workers=len(planned), thread_name_prefix="health")
     start = time.monotonic()
-    futures: list[tuple[PlannedCheck, Future[CheckResult]]] = [(p, pool.submit(p.func)) for p in planned]
+    futures: list[tuple[PlannedCheck, Future[CheckResult]]] = [
+        (p, pool.submit(p.func)) for p in planned
+    ]
     results = []
     try:
         for p, future in futures:
@@ -258,12 +299,24 @@ def run_parallel(planned: list[PlannedCheck]) -> list[CheckResult]:
                 results.append(future.result(timeout=remaining))
             except TimeoutError:
                 future.cancel()
-                results.append(CheckResult(p.name, rules.UNHEALTHY, p.timeout_s * 1000.0,
-                                           error=f"timed out after {p.timeout_s:g} s"))
+                results.append(
+                    CheckResult(
+                        p.name,
+                        rules.UNHEALTHY,
+                        p.timeout_s * 1000.0,
+                        error=f"timed out after {p.timeout_s:g} s",
+                    )
+                )
             except Exception as exc:
                 log.warning("health check %s failed", p.name, exc_info=True)
-                results.append(CheckResult(p.name, rules.UNHEALTHY, (time.monotonic() - start) * 1000.0,
-                                           error=f"{type(exc).__name__}: {exc}"[:300]))
+                results.append(
+                    CheckResult(
+                        p.name,
+                        rules.UNHEALTHY,
+                        (time.monotonic() - start) * 1000.0,
+                        error=f"{type(exc).__name__}: {exc}"[:300],
+                    )
+                )
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return results
@@ -302,23 +355,38 @@ def _services(settings: Settings, engine: Engine | None) -> tuple[list[ServiceSp
     return specs + [s for s in extra if s.name not in known], None
 
 
-def plan_checks(settings: Settings, engine: Engine | None, *, cheap_only: bool = False,
-                timeout_s: float | None = None, services: list[ServiceSpec] | None = None,
-                thresholds: rules.Thresholds = rules.DEFAULT) -> list[PlannedCheck]:
+def plan_checks(
+    settings: Settings,
+    engine: Engine | None,
+    *,
+    cheap_only: bool = False,
+    timeout_s: float | None = None,
+    services: list[ServiceSpec] | None = None,
+    thresholds: rules.Thresholds = rules.DEFAULT,
+) -> list[PlannedCheck]:
     def cap(seconds: float) -> float:
         return min(seconds, timeout_s) if timeout_s else seconds
 
-    planned = [PlannedCheck("cache", lambda: check_cache(settings, thresholds), cap(CACHE_TIMEOUT_S)),
-               PlannedCheck("scheduler", lambda: check_scheduler(thresholds), cap(SCHEDULER_TIMEOUT_S)),
-               PlannedCheck("disk", lambda: check_disk(disk_path(settings), thresholds), cap(DISK_TIMEOUT_S))]
+    planned = [
+        PlannedCheck("cache", lambda: check_cache(settings, thresholds), cap(CACHE_TIMEOUT_S)),
+        PlannedCheck("scheduler", lambda: check_scheduler(thresholds), cap(SCHEDULER_TIMEOUT_S)),
+        PlannedCheck(
+            "disk", lambda: check_disk(disk_path(settings), thresholds), cap(DISK_TIMEOUT_S)
+        ),
+    ]
     if engine is not None:
-        planned.insert(0, PlannedCheck("database", lambda: check_database(engine, thresholds),
-                                       cap(DB_TIMEOUT_S)))
+        planned.insert(
+            0,
+            PlannedCheck("database", lambda: check_database(engine, thresholds), cap(DB_TIMEOUT_S)),
+        )
     if not cheap_only:
         for spec in services or []:
             # The deadline sits just past the socket timeout so the check reports its own timeout.
-            planned.append(PlannedCheck(spec.check_name, lambda s=spec: check_http(s, thresholds),
-                                        spec.timeout_s + 0.5))
+            planned.append(
+                PlannedCheck(
+                    spec.check_name, lambda s=spec: check_http(s, thresholds), spec.timeout_s + 0.5
+                )
+            )
     return planned
 
 
@@ -348,10 +416,27 @@ def forget() -> None:
 
 
 def store_report(report: HealthReport, engine: Engine) -> None:
-    rows = [dict(check_name=c.name[:128], status=c.status, latency_ms=c.latency_ms, detail=_jsonable(c.detail),
-                 error=c.error, at=report.at) for c in report.checks]
-    rows.append(dict(check_name=OVERALL_CHECK, status=report.status, latency_ms=report.duration_ms,
-                     detail={"checks": len(report.checks)}, error=None, at=report.at))
+    rows = [
+        {
+            "check_name": c.name[:128],
+            "status": c.status,
+            "latency_ms": c.latency_ms,
+            "detail": _jsonable(c.detail),
+            "error": c.error,
+            "at": report.at,
+        }
+        for c in report.checks
+    ]
+    rows.append(
+        {
+            "check_name": OVERALL_CHECK,
+            "status": report.status,
+            "latency_ms": report.duration_ms,
+            "detail": {"checks": len(report.checks)},
+            "error": None,
+            "at": report.at,
+        }
+    )
     with engine.begin() as conn:
         conn.execute(insert(HealthResult), rows)
 
@@ -374,9 +459,15 @@ def _default_engine() -> Engine | None:
     return db.engine
 
 
-def run_health_checks(settings: Settings | None = None, *, engine: Engine | None = None,
-                      store: bool = True, cheap_only: bool = False,
-                      timeout_s: float | None = None, keep: bool = True) -> HealthReport:
+def run_health_checks(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    store: bool = True,
+    cheap_only: bool = False,
+    timeout_s: float | None = None,
+    keep: bool = True,
+) -> HealthReport:
     """Run the checks in parallel and build the report; stores it unless ``store`` is False and
     keeps it in memory unless ``keep`` is False (partial, cheap-only runs should not replace a
     full report)."""
@@ -385,8 +476,9 @@ def run_health_checks(settings: Settings | None = None, *, engine: Engine | None
     started = time.perf_counter()
     at = utcnow()
     services, services_error = ([], None) if cheap_only else _services(settings, engine)
-    results = run_parallel(plan_checks(settings, engine, cheap_only=cheap_only, timeout_s=timeout_s,
-                                       services=services))
+    results = run_parallel(
+        plan_checks(settings, engine, cheap_only=cheap_only, timeout_s=timeout_s, services=services)
+    )
     if services_error:
         for r in results:
             if r.name == "database":
@@ -398,7 +490,11 @@ def run_health_checks(settings: Settings | None = None, *, engine: Engine | None
             store_report(report, engine)
             report.stored = True
         except Exception as exc:  # noqa: BLE001 - the in-memory report still serves the page
-            report.store_error = f"{type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}"[:300]
+            report.store_error = (
+                f"{type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}"[
+                    :300
+                ]
+            )
             log.warning("health report not stored: %s", report.store_error)
     if keep:
         remember(report)
@@ -408,20 +504,33 @@ def run_health_checks(settings: Settings | None = None, *, engine: Engine | None
 def latest_stored_report(engine: Engine) -> HealthReport | None:
     """The newest complete report from ``health_results`` (written by any process)."""
     with Session(engine) as session:
-        newest = session.scalar(select(func.max(HealthResult.at)).where(HealthResult.check_name == OVERALL_CHECK))
+        newest = session.scalar(
+            select(func.max(HealthResult.at)).where(HealthResult.check_name == OVERALL_CHECK)
+        )
         if newest is None:
             return None
-        rows = session.scalars(select(HealthResult).where(HealthResult.at == newest)
-                               .order_by(HealthResult.check_name)).all()
+        rows = session.scalars(
+            select(HealthResult).where(HealthResult.at == newest).order_by(HealthResult.check_name)
+        ).all()
     overall = next((r for r in rows if r.check_name == OVERALL_CHECK), None)
-    checks = [CheckResult(r.check_name, r.status, r.latency_ms, dict(r.detail or {}), r.error, r.at)
-              for r in rows if r.check_name != OVERALL_CHECK]
-    return HealthReport(overall.status if overall else rules.worst(c.status for c in checks), checks, newest,
-                        (overall.latency_ms or 0.0) if overall else 0.0, stored=True, origin="database")
+    checks = [
+        CheckResult(r.check_name, r.status, r.latency_ms, dict(r.detail or {}), r.error, r.at)
+        for r in rows
+        if r.check_name != OVERALL_CHECK
+    ]
+    return HealthReport(
+        overall.status if overall else rules.worst(c.status for c in checks),
+        checks,
+        newest,
+        (overall.latency_ms or 0.0) if overall else 0.0,
+        stored=True,
+        origin="database",
+    )
 
 
-def current_report(settings: Settings | None = None, max_age_s: float = 45.0,
-                   engine: Engine | None = None) -> HealthReport:
+def current_report(
+    settings: Settings | None = None, max_age_s: float = 45.0, engine: Engine | None = None
+) -> HealthReport:
     """A fresh report for the page: memory, else the newest stored one, else a live run."""
     mine = last_report()
     if mine is not None and mine.age_s() <= max_age_s:

@@ -4,6 +4,7 @@ Memory per series is bounded by the bucket count whatever the traffic, histogram
 workers or minutes merge exactly (add the counts), and percentiles are accurate to one bucket
 (≤ 10 % relative) — the trade-off the minute aggregator needs instead of unbounded sample lists.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -15,7 +16,7 @@ MIN_MS = 0.1
 GROWTH = 1.1
 BUCKET_COUNT = 150
 # EDGES[i] is the upper bound of bucket i; bucket BUCKET_COUNT holds everything above the last edge.
-EDGES: tuple[float, ...] = tuple(MIN_MS * GROWTH ** i for i in range(BUCKET_COUNT))
+EDGES: tuple[float, ...] = tuple(MIN_MS * GROWTH**i for i in range(BUCKET_COUNT))
 
 
 def _bucket_bounds(index: int) -> tuple[float, float]:
@@ -71,8 +72,14 @@ class Histogram:
         return {str(i): n for i, n in self.counts.items()}
 
     @classmethod
-    def from_row(cls, buckets: Mapping[str, int] | None, count: int, sum_ms: float,
-                 max_ms: float, min_ms: float | None = None) -> Histogram:
+    def from_row(
+        cls,
+        buckets: Mapping[str, int] | None,
+        count: int,
+        sum_ms: float,
+        max_ms: float,
+        min_ms: float | None = None,
+    ) -> Histogram:
         """Rebuild from a stored row; min is not stored, so the lowest bucket's bound stands in."""
         counts = {int(k): int(v) for k, v in (buckets or {}).items()}
         if min_ms is None:

@@ -8,23 +8,25 @@ stderr as JSON and hands it to :class:`DatabaseLogWriter`, which inserts batches
 database is down the writer keeps a bounded buffer, retries with backoff and reports its own
 trouble straight to stderr, never through ``logging`` (that would feed its own queue).
 """
+
 from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import copy
 import datetime as dt
 import json
 import logging
-import os
 import queue
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from logging.handlers import QueueHandler, QueueListener
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, delete, insert
 
@@ -42,12 +44,18 @@ DEFAULT_RETENTION_DAYS = 14
 DB_LEVEL_FLOOR = {"werkzeug": logging.WARNING}
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
-    "message", "asctime", "taskName", "bi_request_id", "bi_user", "bi_extra",
+    "message",
+    "asctime",
+    "taskName",
+    "bi_request_id",
+    "bi_user",
+    "bi_extra",
 }
 _MAX_EXTRA_STR = 1000
 
 
 # --- record snapshotting (runs in the caller's thread) --------------------------------------
+
 
 def json_safe(value: Any, depth: int = 0) -> Any:
     """A JSON-serialisable copy of ``value`` (long strings cut, unknown objects as ``repr``)."""
@@ -115,8 +123,9 @@ def snapshot(record: logging.LogRecord) -> logging.LogRecord:
 
 # --- formatting -----------------------------------------------------------------------------
 
+
 def _utc(created: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(created, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(created, dt.UTC)
 
 
 class JsonFormatter(logging.Formatter):
@@ -140,7 +149,9 @@ class JsonFormatter(logging.Formatter):
         extras = record_extras(record)
         if extras:
             payload["extra"] = extras
-        exc_text = record.exc_text or (self.formatException(record.exc_info) if record.exc_info else None)
+        exc_text = record.exc_text or (
+            self.formatException(record.exc_info) if record.exc_info else None
+        )
         if exc_text:
             payload["exc"] = exc_text
         if record.stack_info:
@@ -173,10 +184,18 @@ def to_row(record: logging.LogRecord, host: str | None = None) -> dict[str, Any]
 
 # --- counters -------------------------------------------------------------------------------
 
+
 class CaptureStats:
     """Thread-safe counters of what happened to log lines (shown on the logs page)."""
 
-    FIELDS = ("queued", "dropped_queue_full", "written", "dropped_db", "write_errors", "handler_errors")
+    FIELDS = (
+        "queued",
+        "dropped_queue_full",
+        "written",
+        "dropped_db",
+        "write_errors",
+        "handler_errors",
+    )
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -191,7 +210,7 @@ class CaptureStats:
     def error(self, message: str) -> None:
         with self._lock:
             self._values["write_errors"] += 1
-            self.last_error, self.last_error_at = message, dt.datetime.now(dt.timezone.utc)
+            self.last_error, self.last_error_at = message, dt.datetime.now(dt.UTC)
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
@@ -202,6 +221,7 @@ class CaptureStats:
 
 
 # --- the caller side ------------------------------------------------------------------------
+
 
 class CaptureQueueHandler(QueueHandler):
     """Snapshots records and enqueues them without ever waiting."""
@@ -242,12 +262,20 @@ class CaptureQueueHandler(QueueHandler):
 
 # --- the writer side ------------------------------------------------------------------------
 
+
 class DatabaseLogWriter(logging.Handler):
     """Buffers rows and inserts them in batches; only the listener thread calls it."""
 
-    def __init__(self, engine: Engine, stats: CaptureStats, *, batch_size: int = BATCH_SIZE,
-                 flush_interval: float = FLUSH_INTERVAL_S, max_buffered: int = MAX_BUFFERED_ROWS,
-                 error_stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        stats: CaptureStats,
+        *,
+        batch_size: int = BATCH_SIZE,
+        flush_interval: float = FLUSH_INTERVAL_S,
+        max_buffered: int = MAX_BUFFERED_ROWS,
+        error_stream: TextIO | None = None,
+    ) -> None:
         super().__init__()
         self.engine = engine
         self.stats = stats
@@ -271,7 +299,10 @@ class DatabaseLogWriter(logging.Handler):
         self.buffer.append(to_row(record, self.host))
         if self._oldest_at is None:
             self._oldest_at = time.monotonic()
-        if len(self.buffer) >= self.batch_size or time.monotonic() - self._oldest_at >= self.flush_interval:
+        if (
+            len(self.buffer) >= self.batch_size
+            or time.monotonic() - self._oldest_at >= self.flush_interval
+        ):
             self.flush()
 
     def flush(self, force: bool = False) -> None:
@@ -294,7 +325,11 @@ class DatabaseLogWriter(logging.Handler):
             self._oldest_at = None
 
     def _failed(self, exc: Exception) -> None:
-        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:300]
+        reason = (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[
+                :300
+            ]
+        )
         first = self._backoff == 0.0
         self._backoff = min(MAX_BACKOFF_S, self._backoff * 2 or 1.0)
         self._retry_at = time.monotonic() + self._backoff
@@ -302,21 +337,33 @@ class DatabaseLogWriter(logging.Handler):
         if first:  # once per outage, not once per retry
             stream = self._error_stream or sys.stderr
             try:
-                stream.write(json.dumps({
-                    "ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-                    "level": "ERROR", "logger": __name__,
-                    "msg": f"cannot store log lines, buffering up to {self.max_buffered}: {reason}",
-                }) + "\n")
+                stream.write(
+                    json.dumps(
+                        {
+                            "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+                            "level": "ERROR",
+                            "logger": __name__,
+                            "msg": f"cannot store log lines, buffering up to "
+                            f"{self.max_buffered}: {reason}",
+                        }
+                    )
+                    + "\n"
+                )
                 stream.flush()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110 - stderr itself is gone: nowhere left to say it
                 pass
 
 
 class BatchingListener(QueueListener):
     """A QueueListener that flushes the writer's partial batch whenever the queue goes idle."""
 
-    def __init__(self, q: queue.Queue, *handlers: logging.Handler, writer: DatabaseLogWriter,
-                 on_start: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        q: queue.Queue,
+        *handlers: logging.Handler,
+        writer: DatabaseLogWriter,
+        on_start: Callable[[int], None] | None = None,
+    ) -> None:
         super().__init__(q, *handlers, respect_handler_level=True)
         self.writer = writer
         self._on_start = on_start
@@ -351,6 +398,7 @@ class BatchingListener(QueueListener):
 
 # --- installation ---------------------------------------------------------------------------
 
+
 @dataclass
 class _Capture:
     engine: Engine
@@ -365,8 +413,13 @@ _stats = CaptureStats()
 _atexit_registered = False
 
 
-def install_log_capture(settings: Settings, engine: Engine, *, stderr: bool = True,
-                        flush_interval: float = FLUSH_INTERVAL_S) -> None:
+def install_log_capture(
+    settings: Settings,
+    engine: Engine,
+    *,
+    stderr: bool = True,
+    flush_interval: float = FLUSH_INTERVAL_S,
+) -> None:
     """Route every log record to stderr (JSON) and ``app_logs`` through a background thread.
 
     Idempotent: a second call with the same engine does nothing; with another engine (a new
@@ -382,7 +435,9 @@ def install_log_capture(settings: Settings, engine: Engine, *, stderr: bool = Tr
         stream_handler.setFormatter(JsonFormatter())
         writer = DatabaseLogWriter(engine, _stats, flush_interval=flush_interval)
         writer.setLevel(level)
-        handler = CaptureQueueHandler(queue.Queue(maxsize=QUEUE_SIZE), _stats, fallback=stream_handler)
+        handler = CaptureQueueHandler(
+            queue.Queue(maxsize=QUEUE_SIZE), _stats, fallback=stream_handler
+        )
 
         def on_start(ident: int) -> None:
             handler.writer_ident = ident
@@ -406,10 +461,8 @@ def _shutdown_locked() -> None:
         return
     capture, _capture = _capture, None
     logging.getLogger().removeHandler(capture.handler)
-    try:
+    with contextlib.suppress(Exception):  # shutting down must not raise
         capture.listener.stop()
-    except Exception:  # noqa: BLE001 - shutting down must not raise
-        pass
     capture.writer.flush(force=True)
     capture.writer.close()
 
@@ -446,8 +499,12 @@ def stats() -> dict[str, Any]:
     return out
 
 
-def purge_logs(days: int = DEFAULT_RETENTION_DAYS, *, engine: Engine | None = None,
-               now: dt.datetime | None = None) -> int:
+def purge_logs(
+    days: int = DEFAULT_RETENTION_DAYS,
+    *,
+    engine: Engine | None = None,
+    now: dt.datetime | None = None,
+) -> int:
     """Delete log lines older than ``days`` days; returns how many were deleted."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"days must be a whole number >= 1, got {days!r}")
@@ -455,7 +512,7 @@ def purge_logs(days: int = DEFAULT_RETENTION_DAYS, *, engine: Engine | None = No
         from bi_app.extensions import db
 
         engine = db.require_engine()
-    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     cutoff = now - dt.timedelta(days=days)
     with engine.begin() as conn:
         result = conn.execute(delete(AppLog.__table__).where(AppLog.__table__.c.at < cutoff))

@@ -3,12 +3,14 @@ volume by level over time aggregated in SQL (bucketed the same way on SQLite and
 
 Log data is live, so nothing here is cached; every query is bounded by a time range and a row cap.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Integer, and_, func, or_, select
@@ -22,11 +24,22 @@ from bi_app.errors import unavailable_on_database_error
 LEVELS: dict[str, int] = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 DEFAULT_LEVEL = "INFO"
 RANGES: dict[str, dt.timedelta] = {
-    "15m": dt.timedelta(minutes=15), "1h": dt.timedelta(hours=1), "6h": dt.timedelta(hours=6),
-    "24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30),
+    "15m": dt.timedelta(minutes=15),
+    "1h": dt.timedelta(hours=1),
+    "6h": dt.timedelta(hours=6),
+    "24h": dt.timedelta(hours=24),
+    "7d": dt.timedelta(days=7),
+    "30d": dt.timedelta(days=30),
 }
-RANGE_LABELS = {"15m": "Last 15 minutes", "1h": "Last hour", "6h": "Last 6 hours",
-                "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "custom": "Custom"}
+RANGE_LABELS = {
+    "15m": "Last 15 minutes",
+    "1h": "Last hour",
+    "6h": "Last 6 hours",
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "custom": "Custom",
+}
 DEFAULT_RANGE = "24h"
 MAX_RANGE = dt.timedelta(days=90)
 MAX_KEYWORD_CHARS = 200
@@ -37,12 +50,25 @@ BUCKET_STEPS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400)
 TARGET_BUCKETS = 60
 _LOGGER_RE = re.compile(r"^[A-Za-z0-9_.\-:]{1,200}$")
 _T = AppLog.__table__
-LINE_COLUMNS = ("id", "at", "level_name", "logger", "message", "module", "func", "line",
-                "exc_text", "request_id", "username", "host", "extra")
+LINE_COLUMNS = (
+    "id",
+    "at",
+    "level_name",
+    "logger",
+    "message",
+    "module",
+    "func",
+    "line",
+    "exc_text",
+    "request_id",
+    "username",
+    "host",
+    "extra",
+)
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -92,7 +118,7 @@ def _parse_datetime(raw: object, tz: str) -> dt.datetime | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz))
     try:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
     except (OverflowError, ValueError):
         return None
 
@@ -104,20 +130,24 @@ def _split(raw: object) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
-def parse_log_query(raw: Mapping[str, object], now: dt.datetime | None = None, *,
-                    tz: str = "UTC") -> ParsedLogQuery:
+def parse_log_query(
+    raw: Mapping[str, object], now: dt.datetime | None = None, *, tz: str = "UTC"
+) -> ParsedLogQuery:
     """Validate what a URL or the page's controls sent; bad values get a notice and a default.
 
     Keys: ``level`` (minimum level name), ``logger`` (list or comma list), ``range`` (a key of
     :data:`RANGES` or ``custom``), ``start``/``end`` (ISO datetimes, UTC unless an offset is
-    given, then they are times in ``tz``; used with ``custom``), ``q`` (keyword, case-insensitive, literal).
+    given, then they are times in ``tz``; used with ``custom``), ``q`` (keyword, case-insensitive,
+    literal).
     """
     now = now or utcnow()
     notices: list[str] = []
 
     level = str(raw.get("level") or DEFAULT_LEVEL).strip().upper()
     if level not in LEVELS:
-        notices.append(f"Unknown level {str(raw.get('level'))[:30]!r}; showing {DEFAULT_LEVEL} and above.")
+        notices.append(
+            f"Unknown level {str(raw.get('level'))[:30]!r}; showing {DEFAULT_LEVEL} and above."
+        )
         level = DEFAULT_LEVEL
 
     loggers: list[str] = []
@@ -138,7 +168,9 @@ def parse_log_query(raw: Mapping[str, object], now: dt.datetime | None = None, *
 
     range_key = str(raw.get("range") or DEFAULT_RANGE).strip().lower()
     if range_key not in RANGES and range_key != "custom":
-        notices.append(f"Unknown time range {str(raw.get('range'))[:30]!r}; showing the last 24 hours.")
+        notices.append(
+            f"Unknown time range {str(raw.get('range'))[:30]!r}; showing the last 24 hours."
+        )
         range_key = DEFAULT_RANGE
     if range_key == "custom":
         start, end = _parse_datetime(raw.get("start"), tz), _parse_datetime(raw.get("end"), tz)
@@ -153,29 +185,48 @@ def parse_log_query(raw: Mapping[str, object], now: dt.datetime | None = None, *
             notices.append("The start time was after the end time; the two were swapped.")
         if end - start > MAX_RANGE:
             start = end - MAX_RANGE
-            notices.append(f"Time ranges are limited to {MAX_RANGE.days} days; the start was moved.")
+            notices.append(
+                f"Time ranges are limited to {MAX_RANGE.days} days; the start was moved."
+            )
     else:
         start, end = now - RANGES[range_key], now
 
-    query = LogQuery(start=start, end=end, min_level=LEVELS[level],
-                     loggers=tuple(loggers) or None, keyword=keyword or None)
+    query = LogQuery(
+        start=start,
+        end=end,
+        min_level=LEVELS[level],
+        loggers=tuple(loggers) or None,
+        keyword=keyword or None,
+    )
     return ParsedLogQuery(query, range_key, level, notices)
 
 
 def conditions(q: LogQuery) -> list[ColumnElement[bool]]:
     """WHERE conditions for a query; every value is a bound parameter."""
-    where: list[ColumnElement[bool]] = [_T.c.at >= q.start, _T.c.at <= q.end, _T.c.level >= q.min_level]
+    where: list[ColumnElement[bool]] = [
+        _T.c.at >= q.start,
+        _T.c.at <= q.end,
+        _T.c.level >= q.min_level,
+    ]
     if q.loggers:
-        where.append(or_(*(
-            or_(_T.c.logger == name, _T.c.logger.like(escape_like(name) + ".%", escape="\\"))
-            for name in q.loggers
-        )))
+        where.append(
+            or_(
+                *(
+                    or_(
+                        _T.c.logger == name, _T.c.logger.like(escape_like(name) + ".%", escape="\\")
+                    )
+                    for name in q.loggers
+                )
+            )
+        )
     if q.keyword:
         pattern = "%" + escape_like(q.keyword.lower()) + "%"
-        where.append(or_(
-            func.lower(_T.c.message).like(pattern, escape="\\"),
-            func.lower(func.coalesce(_T.c.exc_text, "")).like(pattern, escape="\\"),
-        ))
+        where.append(
+            or_(
+                func.lower(_T.c.message).like(pattern, escape="\\"),
+                func.lower(func.coalesce(_T.c.exc_text, "")).like(pattern, escape="\\"),
+            )
+        )
     return where
 
 
@@ -187,8 +238,13 @@ def _engine(engine: Engine | None) -> Engine:
     return db.require_engine()
 
 
-def fetch_logs(q: LogQuery, *, engine: Engine | None = None, limit: int = DEFAULT_LIMIT,
-               after_id: int | None = None) -> LogPage:
+def fetch_logs(
+    q: LogQuery,
+    *,
+    engine: Engine | None = None,
+    limit: int = DEFAULT_LIMIT,
+    after_id: int | None = None,
+) -> LogPage:
     """The newest ``limit`` lines matching ``q`` (newest first) and how many match in all.
 
     With ``after_id`` only lines stored after that id are returned (the live tail).
@@ -224,14 +280,14 @@ class epoch_bucket(FunctionElement):
 
 @compiles(epoch_bucket)
 def _epoch_bucket_default(element: epoch_bucket, compiler: Any, **kw: Any) -> str:
-    col = compiler.process(list(element.clauses)[0], **kw)
+    col = compiler.process(next(iter(element.clauses)), **kw)
     n = element.seconds
     return f"CAST(FLOOR(EXTRACT(EPOCH FROM {col}) / {n}) AS BIGINT) * {n}"
 
 
 @compiles(epoch_bucket, "sqlite")
 def _epoch_bucket_sqlite(element: epoch_bucket, compiler: Any, **kw: Any) -> str:
-    col = compiler.process(list(element.clauses)[0], **kw)
+    col = compiler.process(next(iter(element.clauses)), **kw)
     n = element.seconds
     return f"(CAST(strftime('%s', {col}) AS INTEGER) / {n}) * {n}"
 
@@ -255,19 +311,28 @@ def level_volume(q: LogQuery, *, engine: Engine | None = None) -> LevelVolume:
     """Lines per level per time bucket, counted by the database."""
     step = bucket_seconds(q.start, q.end)
     bucket = epoch_bucket(_T.c.at, step).label("bucket")
-    stmt = (select(bucket, _T.c.level_name, func.count().label("n"))
-            .where(and_(*conditions(q)))
-            .group_by(bucket, _T.c.level_name)
-            .order_by(bucket, _T.c.level_name))
+    stmt = (
+        select(bucket, _T.c.level_name, func.count().label("n"))
+        .where(and_(*conditions(q)))
+        .group_by(bucket, _T.c.level_name)
+        .order_by(bucket, _T.c.level_name)
+    )
     with _engine(engine).connect() as conn:
-        points = [(dt.datetime.fromtimestamp(int(b), dt.timezone.utc).replace(tzinfo=None), str(lvl), int(n))
-                  for b, lvl, n in conn.execute(stmt)]
+        points = [
+            (
+                dt.datetime.fromtimestamp(int(b), dt.UTC).replace(tzinfo=None),
+                str(lvl),
+                int(n),
+            )
+            for b, lvl, n in conn.execute(stmt)
+        ]
     return LevelVolume(step, points)
 
 
 @unavailable_on_database_error("The logger list")
-def known_loggers(*, engine: Engine | None = None, since: dt.datetime | None = None,
-                  limit: int = 200) -> list[str]:
+def known_loggers(
+    *, engine: Engine | None = None, since: dt.datetime | None = None, limit: int = 200
+) -> list[str]:
     """Logger names seen since ``since`` (default 7 days) plus their top-level parents."""
     since = since or utcnow() - dt.timedelta(days=7)
     stmt = select(_T.c.logger).where(_T.c.at >= since).distinct().order_by(_T.c.logger).limit(limit)
@@ -289,7 +354,9 @@ class LogView:
         return tail_state(self.page.rows, len(self.page.rows))
 
 
-def tail_state(rows: Iterable[Mapping[str, Any]], shown: int, last_id: int | None = None) -> dict[str, Any]:
+def tail_state(
+    rows: Iterable[Mapping[str, Any]], shown: int, last_id: int | None = None
+) -> dict[str, Any]:
     """What the live tail remembers between ticks: the newest id seen and how many lines show."""
     ids = [int(row["id"]) for row in rows]
     if last_id is not None:
@@ -298,7 +365,9 @@ def tail_state(rows: Iterable[Mapping[str, Any]], shown: int, last_id: int | Non
 
 
 @unavailable_on_database_error("Log storage")
-def load_log_view(q: LogQuery, *, engine: Engine | None = None, limit: int = DEFAULT_LIMIT) -> LogView:
+def load_log_view(
+    q: LogQuery, *, engine: Engine | None = None, limit: int = DEFAULT_LIMIT
+) -> LogView:
     engine = _engine(engine)
     return LogView(fetch_logs(q, engine=engine, limit=limit), level_volume(q, engine=engine))
 
@@ -315,8 +384,13 @@ class TailResult:
 
 
 @unavailable_on_database_error("Log storage")
-def tail_logs(q: LogQuery, state: Mapping[str, Any] | None, *, engine: Engine | None = None,
-              limit: int = DEFAULT_LIMIT) -> TailResult:
+def tail_logs(
+    q: LogQuery,
+    state: Mapping[str, Any] | None,
+    *,
+    engine: Engine | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> TailResult:
     """New lines for the live tail; ``state`` is the previous :func:`tail_state`."""
     engine = _engine(engine)
     state = dict(state or {})
@@ -329,5 +403,9 @@ def tail_logs(q: LogQuery, state: Mapping[str, Any] | None, *, engine: Engine | 
     volume = level_volume(q, engine=engine)
     if shown + len(page.rows) > limit:
         full = fetch_logs(q, engine=engine, limit=limit)
-        return TailResult([], full.total, tail_state(full.rows, len(full.rows), last_id), volume, full)
-    return TailResult(page.rows, page.total, tail_state(page.rows, shown + len(page.rows), last_id), volume)
+        return TailResult(
+            [], full.total, tail_state(full.rows, len(full.rows), last_id), volume, full
+        )
+    return TailResult(
+        page.rows, page.total, tail_state(page.rows, shown + len(page.rows), last_id), volume
+    )

@@ -7,6 +7,7 @@ Every process (gunicorn worker) aggregates its own traffic per minute into bound
 path (see :mod:`bi_app.monitoring.middleware`), so no worker's traffic is lost.
 ``purge_old`` (hourly) rolls completed hours up into ``request_metrics_hour`` and purges by age.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -71,8 +72,15 @@ class MinuteAggregator:
         self._minutes: dict[int, dict[Key, Series]] = {}
         self._totals: dict[Key, Totals] = {}
 
-    def record(self, kind: str, name: str, method: str, status: int, duration_ms: float,
-               now: float | None = None) -> None:
+    def record(
+        self,
+        kind: str,
+        name: str,
+        method: str,
+        status: int,
+        duration_ms: float,
+        now: float | None = None,
+    ) -> None:
         minute = int((time.time() if now is None else now) // 60) * 60
         error = status >= 500
         with self._lock:
@@ -130,8 +138,10 @@ class MinuteAggregator:
 
     def totals(self) -> dict[Key, Totals]:
         with self._lock:
-            return {k: Totals(dict(t.by_status), list(t.prom_buckets), t.sum_s, t.count)
-                    for k, t in self._totals.items()}
+            return {
+                k: Totals(dict(t.by_status), list(t.prom_buckets), t.sum_s, t.count)
+                for k, t in self._totals.items()
+            }
 
     def pending_minutes(self) -> int:
         with self._lock:
@@ -167,10 +177,22 @@ def metric_rows(minutes: dict[int, dict[Key, Series]], src: str) -> list[dict[st
     for minute, series_map in sorted(minutes.items()):
         for (kind, name, method), series in series_map.items():
             h = series.hist
-            rows.append(dict(bucket=_to_dt(minute), source=src, kind=kind, name=name[:300],
-                             method=method[:8], count=h.count, errors=series.errors,
-                             sum_ms=h.sum_ms, max_ms=h.max_ms, p50_ms=h.percentile(50),
-                             p95_ms=h.percentile(95), buckets=h.to_json()))
+            rows.append(
+                {
+                    "bucket": _to_dt(minute),
+                    "source": src,
+                    "kind": kind,
+                    "name": name[:300],
+                    "method": method[:8],
+                    "count": h.count,
+                    "errors": series.errors,
+                    "sum_ms": h.sum_ms,
+                    "max_ms": h.max_ms,
+                    "p50_ms": h.percentile(50),
+                    "p95_ms": h.percentile(95),
+                    "buckets": h.to_json(),
+                }
+            )
     return rows
 
 
@@ -193,9 +215,13 @@ def _cache_delta() -> tuple[int, int] | None:
     return hits - prev_hits, misses - prev_misses
 
 
-def rollup_minute(engine: Engine | None = None, now: float | None = None,
-                  aggregator: MinuteAggregator | None = None) -> int:
-    """Flush this process's completed minutes (and its cache hit/miss delta); returns rows written."""
+def rollup_minute(
+    engine: Engine | None = None,
+    now: float | None = None,
+    aggregator: MinuteAggregator | None = None,
+) -> int:
+    """Flush this process's completed minutes (and its cache hit/miss
+    delta); returns rows written."""
     aggregator = aggregator or AGGREGATOR
     if not _flush_lock.acquire(blocking=False):
         return 0  # another thread of this process is flushing right now
@@ -212,11 +238,16 @@ def rollup_minute(engine: Engine | None = None, now: float | None = None,
                 if rows:
                     conn.execute(insert(RequestMetricMinute), rows)
                 if cache is not None and (cache[0] or cache[1]):
-                    conn.execute(insert(CacheMetricMinute).values(
-                        bucket=_to_dt(current - 60), source=src, hits=cache[0], misses=cache[1]))
+                    conn.execute(
+                        insert(CacheMetricMinute).values(
+                            bucket=_to_dt(current - 60), source=src, hits=cache[0], misses=cache[1]
+                        )
+                    )
         except Exception:
             aggregator.restore(minutes, now)
-            log.warning("metrics flush failed; %d minute(s) kept in memory", len(minutes), exc_info=True)
+            log.warning(
+                "metrics flush failed; %d minute(s) kept in memory", len(minutes), exc_info=True
+            )
             return 0
         return len(rows)
     finally:
@@ -224,6 +255,7 @@ def rollup_minute(engine: Engine | None = None, now: float | None = None,
 
 
 # --- hourly roll-up and purge ----------------------------------------------------------------
+
 
 def _floor_hour(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
@@ -235,7 +267,9 @@ def rolled_until(conn) -> dt.datetime | None:
     return None if last is None else last + dt.timedelta(hours=1)
 
 
-def merge_rows(rows: Iterable[Any], key_fields: tuple[str, ...]) -> dict[tuple, tuple[Histogram, int]]:
+def merge_rows(
+    rows: Iterable[Any], key_fields: tuple[str, ...]
+) -> dict[tuple, tuple[Histogram, int]]:
     """Merge stored metric rows by ``key_fields`` into (histogram, errors)."""
     out: dict[tuple, tuple[Histogram, int]] = {}
     for row in rows:
@@ -253,7 +287,9 @@ def _rollup_hours(conn, now: dt.datetime) -> int:
     limit = _floor_hour(now - ROLLUP_GRACE)
     done = rolled_until(conn)
     query = select(func.min(RequestMetricMinute.bucket))
-    first = conn.execute(query if done is None else query.where(RequestMetricMinute.bucket >= done)).scalar()
+    first = conn.execute(
+        query if done is None else query.where(RequestMetricMinute.bucket >= done)
+    ).scalar()
     if first is None:
         return 0
     start = _floor_hour(first)  # skips idle hours instead of visiting each one
@@ -261,13 +297,29 @@ def _rollup_hours(conn, now: dt.datetime) -> int:
     hour = start
     while hour < limit:
         end = hour + dt.timedelta(hours=1)
-        rows = conn.execute(select(*RequestMetricMinute.__table__.c).where(
-            RequestMetricMinute.bucket >= hour, RequestMetricMinute.bucket < end)).all()
+        rows = conn.execute(
+            select(*RequestMetricMinute.__table__.c).where(
+                RequestMetricMinute.bucket >= hour, RequestMetricMinute.bucket < end
+            )
+        ).all()
         merged = merge_rows(rows, ("source", "kind", "name", "method"))
-        out = [dict(bucket=hour, source=src, kind=kind, name=name, method=method, count=h.count,
-                    errors=errors, sum_ms=h.sum_ms, max_ms=h.max_ms, p50_ms=h.percentile(50),
-                    p95_ms=h.percentile(95), buckets=h.to_json())
-               for (src, kind, name, method), (h, errors) in merged.items()]
+        out = [
+            {
+                "bucket": hour,
+                "source": src,
+                "kind": kind,
+                "name": name,
+                "method": method,
+                "count": h.count,
+                "errors": errors,
+                "sum_ms": h.sum_ms,
+                "max_ms": h.max_ms,
+                "p50_ms": h.percentile(50),
+                "p95_ms": h.percentile(95),
+                "buckets": h.to_json(),
+            }
+            for (src, kind, name, method), (h, errors) in merged.items()
+        ]
         if out:
             conn.execute(insert(RequestMetricHour), out)
             written += len(out)
@@ -277,19 +329,29 @@ def _rollup_hours(conn, now: dt.datetime) -> int:
 
 def _compact_cache(conn, before: dt.datetime) -> None:
     """Fold per-minute cache rows older than ``before`` into one row per hour."""
-    rows = conn.execute(select(CacheMetricMinute.bucket, CacheMetricMinute.hits, CacheMetricMinute.misses)
-                        .where(CacheMetricMinute.bucket < before,
-                               CacheMetricMinute.source != "rollup")).all()
+    rows = conn.execute(
+        select(CacheMetricMinute.bucket, CacheMetricMinute.hits, CacheMetricMinute.misses).where(
+            CacheMetricMinute.bucket < before, CacheMetricMinute.source != "rollup"
+        )
+    ).all()
     if not rows:
         return
     per_hour: dict[dt.datetime, list[int]] = defaultdict(lambda: [0, 0])
     for bucket, hits, misses in rows:
         per_hour[_floor_hour(bucket)][0] += hits
         per_hour[_floor_hour(bucket)][1] += misses
-    conn.execute(delete(CacheMetricMinute).where(CacheMetricMinute.bucket < before,
-                                                  CacheMetricMinute.source != "rollup"))
-    conn.execute(insert(CacheMetricMinute), [dict(bucket=h, source="rollup", hits=v[0], misses=v[1])
-                                             for h, v in per_hour.items()])
+    conn.execute(
+        delete(CacheMetricMinute).where(
+            CacheMetricMinute.bucket < before, CacheMetricMinute.source != "rollup"
+        )
+    )
+    conn.execute(
+        insert(CacheMetricMinute),
+        [
+            {"bucket": h, "source": "rollup", "hits": v[0], "misses": v[1]}
+            for h, v in per_hour.items()
+        ],
+    )
 
 
 def purge_old(engine: Engine | None = None, now: dt.datetime | None = None) -> dict[str, int]:
@@ -301,15 +363,26 @@ def purge_old(engine: Engine | None = None, now: dt.datetime | None = None) -> d
     with _engine(engine).begin() as conn:
         hours = _rollup_hours(conn, now)
         safe = min(now - MINUTE_RETENTION, rolled_until(conn) or now - MINUTE_RETENTION)
-        minutes = conn.execute(delete(RequestMetricMinute)
-                               .where(RequestMetricMinute.bucket < safe)).rowcount
-        old_hours = conn.execute(delete(RequestMetricHour)
-                                 .where(RequestMetricHour.bucket < now - HOUR_RETENTION)).rowcount
+        minutes = conn.execute(
+            delete(RequestMetricMinute).where(RequestMetricMinute.bucket < safe)
+        ).rowcount
+        old_hours = conn.execute(
+            delete(RequestMetricHour).where(RequestMetricHour.bucket < now - HOUR_RETENTION)
+        ).rowcount
         _compact_cache(conn, _floor_hour(now - CACHE_MINUTE_RETENTION))
-        conn.execute(delete(CacheMetricMinute).where(CacheMetricMinute.bucket < now - CACHE_RETENTION))
-        health = conn.execute(delete(HealthResult)
-                              .where(HealthResult.at < now - dt.timedelta(days=7))).rowcount
-        resources = conn.execute(delete(ResourceSample)
-                                 .where(ResourceSample.at < now - dt.timedelta(days=7))).rowcount
-    return {"hour_rows_written": hours, "minute_rows_deleted": minutes, "hour_rows_deleted": old_hours,
-            "health_rows_deleted": health, "resource_rows_deleted": resources}
+        conn.execute(
+            delete(CacheMetricMinute).where(CacheMetricMinute.bucket < now - CACHE_RETENTION)
+        )
+        health = conn.execute(
+            delete(HealthResult).where(HealthResult.at < now - dt.timedelta(days=7))
+        ).rowcount
+        resources = conn.execute(
+            delete(ResourceSample).where(ResourceSample.at < now - dt.timedelta(days=7))
+        ).rowcount
+    return {
+        "hour_rows_written": hours,
+        "minute_rows_deleted": minutes,
+        "hour_rows_deleted": old_hours,
+        "health_rows_deleted": health,
+        "resource_rows_deleted": resources,
+    }

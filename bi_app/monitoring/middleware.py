@@ -6,6 +6,7 @@ the ``output`` of the ``/_dash-update-component`` body (Dash already parsed and 
 so reading it again costs nothing). Pattern-matching callbacks keep their wildcard spelling there,
 so the number of names stays bounded.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,12 +42,17 @@ class _SelfFlush:
             self._next_check = now + FLUSH_CHECK_EVERY_S
         # A minute is left to the leader's job first; only older ones are flushed from here.
         if aggregator.has_completed(now - 60):
-            threading.Thread(target=metrics.rollup_minute, kwargs={"aggregator": aggregator},
-                             name="metrics-flush", daemon=True).start()
+            threading.Thread(
+                target=metrics.rollup_minute,
+                kwargs={"aggregator": aggregator},
+                name="metrics-flush",
+                daemon=True,
+            ).start()
 
 
-def install(server: flask.Flask, aggregator: metrics.MinuteAggregator | None = None,
-            self_flush: bool = True) -> None:
+def install(
+    server: flask.Flask, aggregator: metrics.MinuteAggregator | None = None, self_flush: bool = True
+) -> None:
     aggregator = aggregator or metrics.AGGREGATOR
     flusher = _SelfFlush() if self_flush else None
 

@@ -15,6 +15,7 @@ Metric names (all per process: under gunicorn each worker reports its own counte
 - ``bi_metrics_pending_minutes`` — gauge, minutes aggregated but not yet flushed to the database.
 - ``process_*`` — the standard process collector (CPU seconds, resident memory, open fds).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -52,20 +53,27 @@ class AppCollector(Collector):
         yield from self._traffic()
         yield from self._cache()
         yield from self._health()
-        pending = GaugeMetricFamily("bi_metrics_pending_minutes",
-                                    "Aggregated minutes not yet flushed to the database")
+        pending = GaugeMetricFamily(
+            "bi_metrics_pending_minutes", "Aggregated minutes not yet flushed to the database"
+        )
         pending.add_metric([], self.aggregator.pending_minutes())
         yield pending
 
     def _traffic(self) -> Iterator[Metric]:
-        http_count = CounterMetricFamily("bi_http_requests", "HTTP requests by route template",
-                                         labels=["route", "method", "status"])
-        http_time = HistogramMetricFamily("bi_http_request_duration_seconds", "HTTP request time",
-                                          labels=["route", "method"])
-        cb_count = CounterMetricFamily("bi_dash_callbacks", "Dash callbacks by output id",
-                                       labels=["output", "status"])
-        cb_time = HistogramMetricFamily("bi_dash_callback_duration_seconds", "Dash callback time",
-                                        labels=["output"])
+        http_count = CounterMetricFamily(
+            "bi_http_requests",
+            "HTTP requests by route template",
+            labels=["route", "method", "status"],
+        )
+        http_time = HistogramMetricFamily(
+            "bi_http_request_duration_seconds", "HTTP request time", labels=["route", "method"]
+        )
+        cb_count = CounterMetricFamily(
+            "bi_dash_callbacks", "Dash callbacks by output id", labels=["output", "status"]
+        )
+        cb_time = HistogramMetricFamily(
+            "bi_dash_callback_duration_seconds", "Dash callback time", labels=["output"]
+        )
         for (kind, name, method), totals in sorted(self.aggregator.totals().items()):
             if kind == "http":
                 for status, n in sorted(totals.by_status.items()):
@@ -81,25 +89,36 @@ class AppCollector(Collector):
         stats = health.cache_hit_rate()
         if "hits" in stats:
             yield CounterMetricFamily("bi_cache_hits", "Data-layer cache hits", value=stats["hits"])
-            yield CounterMetricFamily("bi_cache_misses", "Data-layer cache misses", value=stats["misses"])
+            yield CounterMetricFamily(
+                "bi_cache_misses", "Data-layer cache misses", value=stats["misses"]
+            )
 
     def _health(self) -> Iterator[Metric]:
         report = health.last_report()
         if report is None:
             return
-        status = GaugeMetricFamily("bi_health_status", "0 healthy, 1 degraded, 2 unhealthy", labels=["check"])
-        latency = GaugeMetricFamily("bi_health_check_latency_seconds", "Latency of each health check",
-                                    labels=["check"])
+        status = GaugeMetricFamily(
+            "bi_health_status", "0 healthy, 1 degraded, 2 unhealthy", labels=["check"]
+        )
+        latency = GaugeMetricFamily(
+            "bi_health_check_latency_seconds", "Latency of each health check", labels=["check"]
+        )
         for check in report.checks:
             status.add_metric([check.name], STATUS_VALUE[check.status])
             if check.latency_ms is not None:
                 latency.add_metric([check.name], check.latency_ms / 1000.0)
         yield status
         yield latency
-        yield GaugeMetricFamily("bi_health_overall_status", "0 healthy, 1 degraded, 2 unhealthy",
-                                value=STATUS_VALUE[report.status])
-        yield GaugeMetricFamily("bi_health_report_age_seconds", "Age of the last health report",
-                                value=max(0.0, report.age_s()))
+        yield GaugeMetricFamily(
+            "bi_health_overall_status",
+            "0 healthy, 1 degraded, 2 unhealthy",
+            value=STATUS_VALUE[report.status],
+        )
+        yield GaugeMetricFamily(
+            "bi_health_report_age_seconds",
+            "Age of the last health report",
+            value=max(0.0, report.age_s()),
+        )
 
 
 def build_registry(aggregator: metrics.MinuteAggregator | None = None) -> CollectorRegistry:

@@ -3,6 +3,7 @@
 Network throughput is the byte-counter delta since the previous sample of this process; the
 last samples are also kept in memory so the health page can draw them with the database down.
 """
+
 from __future__ import annotations
 
 import collections
@@ -37,8 +38,10 @@ def _net_rates() -> tuple[float, float]:
         return 0.0, 0.0
     elapsed = now - previous[0]
     # Counters can wrap or reset (interface restart); a negative delta is not traffic.
-    return (max(0, counters.bytes_sent - previous[1]) / elapsed,
-            max(0, counters.bytes_recv - previous[2]) / elapsed)
+    return (
+        max(0, counters.bytes_sent - previous[1]) / elapsed,
+        max(0, counters.bytes_recv - previous[2]) / elapsed,
+    )
 
 
 def measure(disk_path: str | Path = "/") -> dict[str, Any]:
@@ -46,12 +49,18 @@ def measure(disk_path: str | Path = "/") -> dict[str, Any]:
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage(str(disk_path))
     sent, recv = _net_rates()
-    return {"at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "source": source(),
-            # cpu_percent(None) compares with the previous call: the job's cadence is the window.
-            "cpu_percent": float(psutil.cpu_percent(interval=None)),
-            "memory_percent": float(memory.percent), "memory_used_bytes": int(memory.total - memory.available),
-            "disk_percent": float(disk.percent), "disk_used_bytes": int(disk.used),
-            "net_sent_bps": float(sent), "net_recv_bps": float(recv)}
+    return {
+        "at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "source": source(),
+        # cpu_percent(None) compares with the previous call: the job's cadence is the window.
+        "cpu_percent": float(psutil.cpu_percent(interval=None)),
+        "memory_percent": float(memory.percent),
+        "memory_used_bytes": int(memory.total - memory.available),
+        "disk_percent": float(disk.percent),
+        "disk_used_bytes": int(disk.used),
+        "net_sent_bps": float(sent),
+        "net_recv_bps": float(recv),
+    }
 
 
 def sample_resources(engine: Engine | None = None, disk_path: str | Path = "/") -> dict[str, Any]:
@@ -79,9 +88,19 @@ def recent_samples() -> list[dict[str, Any]]:
 
 def stored_samples(engine: Engine, since: dt.datetime) -> list[dict[str, Any]]:
     """Stored samples since ``since`` (all sources), oldest first."""
-    cols = [ResourceSample.at, ResourceSample.source, ResourceSample.cpu_percent, ResourceSample.memory_percent,
-            ResourceSample.memory_used_bytes, ResourceSample.disk_percent, ResourceSample.disk_used_bytes,
-            ResourceSample.net_sent_bps, ResourceSample.net_recv_bps]
+    cols = [
+        ResourceSample.at,
+        ResourceSample.source,
+        ResourceSample.cpu_percent,
+        ResourceSample.memory_percent,
+        ResourceSample.memory_used_bytes,
+        ResourceSample.disk_percent,
+        ResourceSample.disk_used_bytes,
+        ResourceSample.net_sent_bps,
+        ResourceSample.net_recv_bps,
+    ]
     with engine.connect() as conn:
-        rows = conn.execute(select(*cols).where(ResourceSample.at >= since).order_by(ResourceSample.at)).all()
+        rows = conn.execute(
+            select(*cols).where(ResourceSample.at >= since).order_by(ResourceSample.at)
+        ).all()
     return [dict(row._mapping) for row in rows]

@@ -3,6 +3,7 @@
 The thresholds are data so operators can read them in one place; each ``*_status`` function
 returns ``(status, reason)`` where ``reason`` is a short phrase for the tile ("" when healthy).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -44,12 +45,19 @@ def worst(statuses: Iterable[str]) -> str:
 
 def overall_status(checks: Mapping[str, str]) -> str:
     """Worst of the checks, but non-critical checks can only degrade the whole."""
-    capped = (s if name in CRITICAL_CHECKS or s != UNHEALTHY else DEGRADED for name, s in checks.items())
+    capped = (
+        s if name in CRITICAL_CHECKS or s != UNHEALTHY else DEGRADED for name, s in checks.items()
+    )
     return worst(capped)
 
 
-def database_status(latency_ms: float | None, error: str | None = None, connections: int | None = None,
-                    max_connections: int | None = None, t: Thresholds = DEFAULT) -> Result:
+def database_status(
+    latency_ms: float | None,
+    error: str | None = None,
+    connections: int | None = None,
+    max_connections: int | None = None,
+    t: Thresholds = DEFAULT,
+) -> Result:
     if error or latency_ms is None:
         return UNHEALTHY, "database unreachable"
     if connections is not None and max_connections:
@@ -63,9 +71,11 @@ def database_status(latency_ms: float | None, error: str | None = None, connecti
     return HEALTHY, ""
 
 
-def cache_status(configured: bool, latency_ms: float | None, error: str | None = None,
-                 t: Thresholds = DEFAULT) -> Result:
-    """A Redis outage degrades (the data layer falls back to the database); it never fails the app."""
+def cache_status(
+    configured: bool, latency_ms: float | None, error: str | None = None, t: Thresholds = DEFAULT
+) -> Result:
+    """A Redis outage degrades (the data layer falls back to the
+    database); it never fails the app."""
     if not configured:
         return HEALTHY, ""
     if error or latency_ms is None:
@@ -75,8 +85,13 @@ def cache_status(configured: bool, latency_ms: float | None, error: str | None =
     return HEALTHY, ""
 
 
-def scheduler_status(enabled: bool, has_leader: bool, heartbeat_age_s: float | None, late_jobs: int,
-                     t: Thresholds = DEFAULT) -> Result:
+def scheduler_status(
+    enabled: bool,
+    has_leader: bool,
+    heartbeat_age_s: float | None,
+    late_jobs: int,
+    t: Thresholds = DEFAULT,
+) -> Result:
     """``enabled`` is whether this process runs a scheduler; the leader may be another process."""
     if not has_leader:
         if enabled:
@@ -99,8 +114,13 @@ def disk_status(free_pct: float, t: Thresholds = DEFAULT) -> Result:
     return HEALTHY, ""
 
 
-def http_status(status_code: int | None, expected: int, latency_ms: float | None,
-                error: str | None = None, t: Thresholds = DEFAULT) -> Result:
+def http_status(
+    status_code: int | None,
+    expected: int,
+    latency_ms: float | None,
+    error: str | None = None,
+    t: Thresholds = DEFAULT,
+) -> Result:
     if error:
         return UNHEALTHY, error
     if status_code != expected:

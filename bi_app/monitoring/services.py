@@ -9,6 +9,7 @@ admin-managed ``monitored_services`` table.
 Only ``name`` and ``url`` are required. Table rows never hold a credential: their ``auth_env``
 names an environment variable holding ``Header-Name: value``.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,14 +51,24 @@ def _fail(where: str, message: str) -> ConfigError:
     return ConfigError(f"{ENV_VAR}: {where}: {message}")
 
 
-def validate_service(where: str, name: Any, url: Any, expected: Any, timeout: Any, auth: Any) -> ServiceSpec:
+def validate_service(
+    where: str, name: Any, url: Any, expected: Any, timeout: Any, auth: Any
+) -> ServiceSpec:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise _fail(where, f"name must be lowercase letters, digits, '_', '-', '.', got {name!r}")
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+    if (
+        not isinstance(url, str)
+        or urlsplit(url).scheme not in ("http", "https")
+        or not urlsplit(url).netloc
+    ):
         raise _fail(where, f"url must be an http:// or https:// URL, got {url!r}")
     if isinstance(expected, bool) or not isinstance(expected, int) or not 100 <= expected <= 599:
         raise _fail(where, f"expected_status must be an HTTP status code, got {expected!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT_S:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout <= MAX_TIMEOUT_S
+    ):
         raise _fail(where, f"timeout must be seconds in (0, {MAX_TIMEOUT_S:g}], got {timeout!r}")
     header = None
     if auth is not None:
@@ -86,8 +97,16 @@ def parse_services(raw: str | None) -> tuple[ServiceSpec, ...]:
         unknown = set(item) - _KEYS
         if unknown:
             raise _fail(where, f"unknown key(s) {', '.join(sorted(unknown))}")
-        specs.append(validate_service(where, item.get("name"), item.get("url"), item.get("expected_status", 200),
-                               item.get("timeout", DEFAULT_TIMEOUT_S), item.get("auth_header")))
+        specs.append(
+            validate_service(
+                where,
+                item.get("name"),
+                item.get("url"),
+                item.get("expected_status", 200),
+                item.get("timeout", DEFAULT_TIMEOUT_S),
+                item.get("auth_header"),
+            )
+        )
     names = [s.name for s in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -100,29 +119,57 @@ def settings_services(settings: Any) -> tuple[ServiceSpec, ...]:
     return tuple(settings.health_services)
 
 
-def table_services(engine: Engine, environ: Mapping[str, str] | None = None) -> tuple[ServiceSpec, ...]:
-    """Enabled services from ``monitored_services``; a row with a bad auth_env is reported by name."""
+def table_services(
+    engine: Engine, environ: Mapping[str, str] | None = None
+) -> tuple[ServiceSpec, ...]:
+    """Enabled services from ``monitored_services``; a row with a bad
+    auth_env is reported by name."""
     env = os.environ if environ is None else environ
     with Session(engine) as session:
-        rows = session.scalars(select(MonitoredService).where(MonitoredService.enabled.is_(True))
-                               .order_by(MonitoredService.name)).all()
+        rows = session.scalars(
+            select(MonitoredService)
+            .where(MonitoredService.enabled.is_(True))
+            .order_by(MonitoredService.name)
+        ).all()
     specs = []
     for row in rows:
         auth = env.get(row.auth_env) if row.auth_env else None
         if row.auth_env and auth is None:
-            raise ConfigError(f"monitored service {row.name}: environment variable {row.auth_env} is not set")
-        specs.append(validate_service(f"monitored service {row.name}", row.name, row.url, row.expected_status,
-                               row.timeout_s, auth))
+            raise ConfigError(
+                f"monitored service {row.name}: environment variable {row.auth_env} is not set"
+            )
+        specs.append(
+            validate_service(
+                f"monitored service {row.name}",
+                row.name,
+                row.url,
+                row.expected_status,
+                row.timeout_s,
+                auth,
+            )
+        )
     return tuple(specs)
 
 
-def add_service(session: Session, name: str, url: str, expected_status: int = 200,
-                timeout_s: float = DEFAULT_TIMEOUT_S, auth_env: str | None = None) -> MonitoredService:
+def add_service(
+    session: Session,
+    name: str,
+    url: str,
+    expected_status: int = 200,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    auth_env: str | None = None,
+) -> MonitoredService:
     """Validate and add a monitored service (for the admin UI and CLI); the caller commits."""
     validate_service("new service", name, url, expected_status, timeout_s, None)
     if auth_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]{0,127}$", auth_env):
         raise ValueError(f"auth_env must be an environment variable name, got {auth_env!r}")
-    row = MonitoredService(name=name, url=url, expected_status=expected_status, timeout_s=timeout_s,
-                           auth_env=auth_env, enabled=True)
+    row = MonitoredService(
+        name=name,
+        url=url,
+        expected_status=expected_status,
+        timeout_s=timeout_s,
+        auth_env=auth_env,
+        enabled=True,
+    )
     session.add(row)
     return row

@@ -1,4 +1,5 @@
 """``bi-app status``: overall health, every check, the scheduler leader and late jobs."""
+
 from __future__ import annotations
 
 import sys
@@ -13,8 +14,12 @@ _MARK = {rules.HEALTHY: "ok  ", rules.DEGRADED: "WARN", rules.UNHEALTHY: "FAIL"}
 
 
 def format_report(report: health.HealthReport) -> list[str]:
-    lines = [(f"overall: {report.status.upper()}  (checked {report.at:%Y-%m-%d %H:%M:%S} UTC "
-              f"in {report.duration_ms:.0f} ms)")]
+    lines = [
+        (
+            f"overall: {report.status.upper()}  (checked {report.at:%Y-%m-%d %H:%M:%S} UTC "
+            f"in {report.duration_ms:.0f} ms)"
+        )
+    ]
     for check in report.checks:
         latency = f"{check.latency_ms:8.1f} ms" if check.latency_ms is not None else "        - "
         note = f"  {check.error}" if check.error else ""
@@ -23,8 +28,11 @@ def format_report(report: health.HealthReport) -> list[str]:
     if scheduler is not None and scheduler.detail:
         leader = scheduler.detail.get("leader") or "none"
         late = scheduler.detail.get("late_jobs") or []
-        names = [item.get("name", "?") if isinstance(item, dict) else str(item) for item in late] \
-            if isinstance(late, list) else []
+        names = (
+            [item.get("name", "?") if isinstance(item, dict) else str(item) for item in late]
+            if isinstance(late, list)
+            else []
+        )
         late_text = ", ".join(names) if names else str(late or "none")
         lines.append(f"scheduler leader: {leader}; late jobs: {late_text}")
     return lines

@@ -1,4 +1,5 @@
 """``GET /api/health`` (public, for load balancers) and ``GET /metrics`` (login or bearer token)."""
+
 from __future__ import annotations
 
 import hmac
@@ -44,8 +45,13 @@ def register(server: flask.Flask, settings: Any) -> None:
         if report is None or report.age_s() > FRESH_REPORT_S:
             with memo.lock:
                 if memo.report is None or time.monotonic() - memo.at > CHEAP_MEMO_S:
-                    memo.report = health.run_health_checks(settings, store=False, cheap_only=True,
-                                                           timeout_s=health.CHEAP_TIMEOUT_S, keep=False)
+                    memo.report = health.run_health_checks(
+                        settings,
+                        store=False,
+                        cheap_only=True,
+                        timeout_s=health.CHEAP_TIMEOUT_S,
+                        keep=False,
+                    )
                     memo.at = time.monotonic()
                 report = memo.report
         status = 503 if report.status == rules.UNHEALTHY else 200
@@ -67,8 +73,11 @@ def register(server: flask.Flask, settings: Any) -> None:
 
 def _authorized(token: str | None) -> bool:
     header = flask.request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer ") \
-            and hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode()):
+    if (
+        token
+        and header.startswith("Bearer ")
+        and hmac.compare_digest(header[len("Bearer ") :].strip().encode(), token.encode())
+    ):
         return True
     if not hasattr(flask.current_app, "login_manager"):
         return False  # an app without login: only the token opens /metrics

@@ -3,9 +3,9 @@
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -29,9 +29,13 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("duration_ms", sa.Integer(), nullable=True),
         sa.Column("late_ms", sa.Integer(), nullable=True),
-        sa.CheckConstraint("status IN ('running', 'succeeded', 'failed', 'timed_out', 'skipped')",
-                           name=op.f("ck_job_runs_status")),
-        sa.CheckConstraint("run_trigger IN ('scheduled', 'manual')", name=op.f("ck_job_runs_run_trigger")),
+        sa.CheckConstraint(
+            "status IN ('running', 'succeeded', 'failed', 'timed_out', 'skipped')",
+            name=op.f("ck_job_runs_status"),
+        ),
+        sa.CheckConstraint(
+            "run_trigger IN ('scheduled', 'manual')", name=op.f("ck_job_runs_run_trigger")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_runs")),
     )
     op.create_index("ix_job_runs_job_started", "job_runs", ["job_name", "started_at"])

@@ -3,6 +3,7 @@
 Revision ID: 0003
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -46,8 +47,9 @@ def upgrade() -> None:
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("at", sa.DateTime(), nullable=False),
-        sa.CheckConstraint("status IN ('healthy', 'degraded', 'unhealthy')",
-                           name=op.f("ck_health_results_status")),
+        sa.CheckConstraint(
+            "status IN ('healthy', 'degraded', 'unhealthy')", name=op.f("ck_health_results_status")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_health_results")),
     )
     op.create_index("ix_health_results_check_at", "health_results", ["check_name", "at"])

@@ -3,6 +3,7 @@
 Revision ID: 0006
 Revises: 0005
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -46,8 +47,11 @@ def upgrade() -> None:
         sa.Column("spend_cents", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("month", "customer_id", name=op.f("pk_customer_segment_snapshots")),
     )
-    op.create_index("ix_customer_segment_snapshots_customer", "customer_segment_snapshots",
-                    ["customer_id", "month"])
+    op.create_index(
+        "ix_customer_segment_snapshots_customer",
+        "customer_segment_snapshots",
+        ["customer_id", "month"],
+    )
     op.create_table(
         "customer_tags",
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -69,7 +73,9 @@ def upgrade() -> None:
         sa.Column("detail", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_tag_history")),
     )
-    op.create_index("ix_customer_tag_history_customer", "customer_tag_history", ["customer_id", "tag"])
+    op.create_index(
+        "ix_customer_tag_history_customer", "customer_tag_history", ["customer_id", "tag"]
+    )
     op.create_index("ix_customer_tag_history_added_at", "customer_tag_history", ["added_at"])
 
 

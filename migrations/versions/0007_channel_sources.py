@@ -3,9 +3,9 @@
 Revision ID: 0007
 Revises: 0005
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0007"
 down_revision = "0005"
@@ -25,7 +25,9 @@ def upgrade() -> None:
         sa.Column("timeout_s", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("kind IN ('http')", name=op.f("ck_channel_sources_kind")),
-        sa.CheckConstraint("timeout_s > 0 AND timeout_s <= 120", name=op.f("ck_channel_sources_timeout_s")),
+        sa.CheckConstraint(
+            "timeout_s > 0 AND timeout_s <= 120", name=op.f("ck_channel_sources_timeout_s")
+        ),
         sa.PrimaryKeyConstraint("channel", name=op.f("pk_channel_sources")),
     )
     op.create_table(
@@ -36,8 +38,12 @@ def upgrade() -> None:
         sa.Column("clicks", sa.BigInteger(), nullable=False),
         sa.Column("conversions", sa.BigInteger(), nullable=False),
         sa.Column("fetched_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["event_id"], ["events.id"], name=op.f("fk_channel_last_good_event_id_events"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["events.id"],
+            name=op.f("fk_channel_last_good_event_id_events"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("event_id", "channel", name=op.f("pk_channel_last_good")),
     )
 

@@ -3,6 +3,7 @@
 Revision ID: 0009
 Revises: 0006, 0007, 0008
 """
+
 revision = "0009"
 down_revision = ("0006", "0007", "0008")
 branch_labels = None

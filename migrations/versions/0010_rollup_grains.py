@@ -4,6 +4,7 @@ and quarter without the platform (overall and per category), and product sales p
 Revision ID: 0010
 Revises: 0009
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,22 +20,27 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("platform_id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("day", "platform_id", "customer_id", name=op.f("pk_daily_platform_customers")),
+        sa.PrimaryKeyConstraint(
+            "day", "platform_id", "customer_id", name=op.f("pk_daily_platform_customers")
+        ),
     )
     op.create_table(
         "monthly_platform_customers",
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("platform_id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("platform_id", "month", "customer_id", name=op.f("pk_monthly_platform_customers")),
+        sa.PrimaryKeyConstraint(
+            "platform_id", "month", "customer_id", name=op.f("pk_monthly_platform_customers")
+        ),
     )
     op.create_table(
         "quarterly_platform_customers",
         sa.Column("quarter", sa.Date(), nullable=False),
         sa.Column("platform_id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("platform_id", "quarter", "customer_id",
-                                name=op.f("pk_quarterly_platform_customers")),
+        sa.PrimaryKeyConstraint(
+            "platform_id", "quarter", "customer_id", name=op.f("pk_quarterly_platform_customers")
+        ),
     )
     op.create_table(
         "monthly_customers",
@@ -53,16 +59,18 @@ def upgrade() -> None:
         sa.Column("category_id", sa.Integer(), nullable=False),
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("category_id", "month", "customer_id",
-                                name=op.f("pk_monthly_category_customers")),
+        sa.PrimaryKeyConstraint(
+            "category_id", "month", "customer_id", name=op.f("pk_monthly_category_customers")
+        ),
     )
     op.create_table(
         "quarterly_category_customers",
         sa.Column("category_id", sa.Integer(), nullable=False),
         sa.Column("quarter", sa.Date(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("category_id", "quarter", "customer_id",
-                                name=op.f("pk_quarterly_category_customers")),
+        sa.PrimaryKeyConstraint(
+            "category_id", "quarter", "customer_id", name=op.f("pk_quarterly_category_customers")
+        ),
     )
     op.create_table(
         "monthly_product_sales",
@@ -74,8 +82,14 @@ def upgrade() -> None:
         sa.Column("orders", sa.BigInteger(), nullable=False),
         sa.Column("revenue_cents", sa.BigInteger(), nullable=False),
         sa.Column("units", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("month", "platform_id", "status", "product_id", "category_id",
-                                name=op.f("pk_monthly_product_sales")),
+        sa.PrimaryKeyConstraint(
+            "month",
+            "platform_id",
+            "status",
+            "product_id",
+            "category_id",
+            name=op.f("pk_monthly_product_sales"),
+        ),
     )
     _fill_from_daily_tables()
 
@@ -85,8 +99,11 @@ def _fill_from_daily_tables() -> None:
     answers correctly at once (the app reads whole months from these tables)."""
     sqlite = op.get_bind().dialect.name == "sqlite"
     month = "date(day, 'start of month')" if sqlite else "CAST(date_trunc('month', day) AS DATE)"
-    quarter = ("date(month, printf('-%d months', (CAST(strftime('%m', month) AS INTEGER) - 1) % 3))"
-               if sqlite else "CAST(date_trunc('quarter', month) AS DATE)")
+    quarter = (
+        "date(month, printf('-%d months', (CAST(strftime('%m', month) AS INTEGER) - 1) % 3))"
+        if sqlite
+        else "CAST(date_trunc('quarter', month) AS DATE)"
+    )
     op.execute(
         "INSERT INTO daily_platform_customers (day, platform_id, customer_id) "
         "SELECT DISTINCT day, platform_id, customer_id FROM daily_customer_activity"
@@ -124,10 +141,16 @@ def _fill_from_daily_tables() -> None:
     )
     if not sqlite:
         # Statistics now, not at autovacuum's leisure: without them the first reads plan badly.
-        for table in ("daily_platform_customers", "monthly_platform_customers",
-                      "quarterly_platform_customers", "monthly_customers",
-                      "quarterly_customers", "monthly_category_customers",
-                      "quarterly_category_customers", "monthly_product_sales"):
+        for table in (
+            "daily_platform_customers",
+            "monthly_platform_customers",
+            "quarterly_platform_customers",
+            "monthly_customers",
+            "quarterly_customers",
+            "monthly_category_customers",
+            "quarterly_category_customers",
+            "monthly_product_sales",
+        ):
             op.execute(f"ANALYZE {table}")
 
 

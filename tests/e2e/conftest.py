@@ -1,4 +1,5 @@
 """Helpers shared by the browser tests: wait for what a person would see, wait for a download."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,8 +21,12 @@ def wait_until(dash_duo, what: str, check: Callable[[], T], timeout: float = 20)
     (and an element not drawn yet is missing): both count as "not yet" and are polled again.
     Anything else ``check`` raises is a real error and fails the test at once.
     """
-    waiter = WebDriverWait(dash_duo.driver, timeout, poll_frequency=POLL_SECONDS,
-                           ignored_exceptions=[StaleElementReferenceException])
+    waiter = WebDriverWait(
+        dash_duo.driver,
+        timeout,
+        poll_frequency=POLL_SECONDS,
+        ignored_exceptions=[StaleElementReferenceException],
+    )
     try:
         return waiter.until(lambda _driver: check())
     except TimeoutException:

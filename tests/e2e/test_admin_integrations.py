@@ -1,5 +1,6 @@
 """Admin → Integrations in a real browser: add a service pointing at a loopback server, check it
 now, see it listed; an invalid URL is refused with a field message; delete asks first."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,18 +52,37 @@ def app(app_factory, sqlite_url, monkeypatch):
     app = app_factory(sqlite_url)
     with db.session() as session:
         auth.create_user(session, "admin", ADMIN_PASSWORD, "admin", actor="tests")
-        session.add(Event(code="EV-1", name="Spring fair", kind="event", organizer="Org", status="completed",
-                          starts_at=dt.datetime(2024, 4, 1, 9), ends_at=dt.datetime(2024, 4, 1, 17)))
+        session.add(
+            Event(
+                code="EV-1",
+                name="Spring fair",
+                kind="event",
+                organizer="Org",
+                status="completed",
+                starts_at=dt.datetime(2024, 4, 1, 9),
+                ends_at=dt.datetime(2024, 4, 1, 17),
+            )
+        )
         session.flush()
-        session.add(EventChannelStat(event_id=session.scalar(select(Event.id)), channel="email",
-                                     day=dt.date(2024, 3, 30), views=1234, clicks=56, conversions=7))
+        session.add(
+            EventChannelStat(
+                event_id=session.scalar(select(Event.id)),
+                channel="email",
+                day=dt.date(2024, 3, 30),
+                views=1234,
+                clicks=56,
+                conversions=7,
+            )
+        )
         session.commit()
     return app
 
 
 def by_id(duo, component_id: dict):
     """The element of a pattern-matching id (Dash renders it as sorted, compact JSON)."""
-    return duo.driver.find_element(By.XPATH, f"//*[@id='{json.dumps(component_id, separators=(',', ':'), sort_keys=True)}']")
+    return duo.driver.find_element(
+        By.XPATH, f"//*[@id='{json.dumps(component_id, separators=(',', ':'), sort_keys=True)}']"
+    )
 
 
 def fill(duo, field: str, value: str) -> None:
@@ -99,14 +119,18 @@ def test_admin_adds_checks_and_deletes_a_service(app, start_app, health_server):
     assert not duo.driver.find_elements(By.CSS_SELECTOR, 'tr[data-service="broken"]')
     duo.driver.save_screenshot("/tmp/admin_integrations.png")
 
-    duo.driver.find_element(By.CSS_SELECTOR, 'tr[data-service="e2e-svc"] .btn-outline-danger').click()
+    duo.driver.find_element(
+        By.CSS_SELECTOR, 'tr[data-service="e2e-svc"] .btn-outline-danger'
+    ).click()
     duo.wait_for_contains_text(f"#{Ids.DELETE_TEXT}", "Stop monitoring e2e-svc", timeout=10)
     duo.find_element(f"#{Ids.DELETE_CONFIRM}").click()
     duo.wait_for_contains_text(f"#{Ids.SERVICE_MESSAGE}", "Deleted service e2e-svc", timeout=10)
     duo.wait_for_no_elements('tr[data-service="e2e-svc"]', timeout=10)
 
     by_id(duo, Ids.channel_test("email")).click()  # the demo source, through the test fetch
-    duo.wait_for_contains_text('tr[data-channel="email"]', "views 1,234 · clicks 56 · conversions 7", timeout=10)
+    duo.wait_for_contains_text(
+        'tr[data-channel="email"]', "views 1,234 · clicks 56 · conversions 7", timeout=10
+    )
     duo.driver.set_window_size(1400, 1900)
     duo.driver.save_screenshot("/tmp/admin_integrations_full.png")
     assert duo.get_logs() == []

@@ -1,4 +1,5 @@
 """Admin → Jobs in a real browser: the leader is shown, "Run now" records a new run."""
+
 from __future__ import annotations
 
 import os
@@ -36,4 +37,3 @@ def test_admin_sees_the_leader_and_runs_a_job_now(scheduled_app, dash_duo):
     dash_duo.wait_for_contains_text(".admin-jobs-runs", "manual by admin", timeout=10)
     dash_duo.wait_for_contains_text('tr[data-job="refresh_rollups"]', "succeeded", timeout=20)
     assert dash_duo.get_logs() == []
-

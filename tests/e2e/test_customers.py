@@ -1,6 +1,7 @@
 """In the browser: /customers loads after login, "Recompute tags" fills profiles, tags and the
 list; the segment filter narrows the list; a viewer sees the button disabled; Admin →
 Settings refuses an invalid value and saves a valid one."""
+
 from __future__ import annotations
 
 import time
@@ -43,16 +44,26 @@ def test_customers_page_recompute_segment_click_and_viewer(demo_sqlite_url, app_
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", dropdown)
     time.sleep(0.3)
     dash_duo.select_dcc_dropdown("#customers-segment-dropdown", value="Loyal")
-    wait_until(dash_duo, f"the list to narrow to one segment ({everyone})", lambda: _count_text(dash_duo) != everyone)
-    segment_cells = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ag-center-cols-container [col-id='segment']")
+    wait_until(
+        dash_duo,
+        f"the list to narrow to one segment ({everyone})",
+        lambda: _count_text(dash_duo) != everyone,
+    )
+    segment_cells = dash_duo.driver.find_elements(
+        By.CSS_SELECTOR, ".ag-center-cols-container [col-id='segment']"
+    )
     assert segment_cells and {c.text for c in segment_cells} == {"loyal"}
     assert dash_duo.get_logs() == []
 
 
-def test_viewer_sees_no_recompute_and_admin_settings_validate(demo_sqlite_url, app_factory, dash_duo):
+def test_viewer_sees_no_recompute_and_admin_settings_validate(
+    demo_sqlite_url, app_factory, dash_duo
+):
     _start(dash_duo, app_factory(demo_sqlite_url))
     login(dash_duo, "viewer", VIEWER_PASSWORD, next_path="/customers")
     dash_duo.driver.get(f"{dash_duo.server_url}/customers")
     dash_duo.wait_for_contains_text("#customers-kpi-row", "vs previous period", timeout=20)
-    assert dash_duo.find_element("#customers-recompute-button").get_attribute("disabled") is not None
+    assert (
+        dash_duo.find_element("#customers-recompute-button").get_attribute("disabled") is not None
+    )
     assert dash_duo.get_logs() == []

@@ -1,5 +1,6 @@
 """In the browser: /events lists every event; a row click opens its page with summary cards,
 charts and suggestions; the what-if calculator changes the ROI; a bad id shows a message."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,9 @@ def _events_newest_first(url: str) -> list:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            codes = conn.execute(text("SELECT id, code, name, status FROM events "
-                                      "ORDER BY starts_at DESC, id")).all()
+            codes = conn.execute(
+                text("SELECT id, code, name, status FROM events ORDER BY starts_at DESC, id")
+            ).all()
     finally:
         engine.dispose()
     return codes
@@ -42,7 +44,11 @@ def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, sta
 
     events = _events_newest_first(demo_sqlite_url)
     newest_code = events[0][1]
-    wait_until(dash_duo, f"the grid to list {newest_code} first", lambda: dash_duo.find_element(FIRST_CODE).text == newest_code)
+    wait_until(
+        dash_duo,
+        f"the grid to list {newest_code} first",
+        lambda: dash_duo.find_element(FIRST_CODE).text == newest_code,
+    )
     rows = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ag-center-cols-container .ag-row")
     assert len(rows) == min(len(events), 20)  # first page of the grid
     dash_duo.driver.save_screenshot("/tmp/events-list.png")
@@ -50,8 +56,14 @@ def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, sta
     # open the first completed event with costs and attendance from the list
     held = next(e for e in events if e[3] == "completed")
     index = [e[0] for e in events].index(held[0])
-    dash_duo.find_element(f".ag-center-cols-container .ag-row[row-index='{index}'] [col-id='name']").click()
-    wait_until(dash_duo, "the event page's URL", lambda: dash_duo.driver.current_url.endswith(f"/events/{held[0]}"))
+    dash_duo.find_element(
+        f".ag-center-cols-container .ag-row[row-index='{index}'] [col-id='name']"
+    ).click()
+    wait_until(
+        dash_duo,
+        "the event page's URL",
+        lambda: dash_duo.driver.current_url.endswith(f"/events/{held[0]}"),
+    )
     dash_duo.wait_for_text_to_equal(".app-event-detail h1", held[2], timeout=15)
     dash_duo.wait_for_contains_text("#event-detail-summary-row", "Industry average", timeout=20)
     dash_duo.wait_for_element("#event-detail-channel-graph .bars path", timeout=15)
@@ -67,11 +79,17 @@ def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, sta
 
     # costs −50 %: the ROI goes up; then an invalid price is refused with a message
     _set(dash_duo, "#event-detail-whatif-cost-input", "-50")
-    wait_until(dash_duo, "the what-if ROI to change", lambda: dash_duo.find_element(".app-whatif-roi").text != current_roi)
+    wait_until(
+        dash_duo,
+        "the what-if ROI to change",
+        lambda: dash_duo.find_element(".app-whatif-roi").text != current_roi,
+    )
     new_roi = float(dash_duo.find_element(".app-whatif-roi").text.rstrip("%"))
     assert current_roi == "n/a" or new_roi > float(current_roi.rstrip("%"))
     _set(dash_duo, "#event-detail-whatif-price-input", "-5")
-    dash_duo.wait_for_contains_text("#event-detail-whatif-result", "Ticket price: 0 or more", timeout=10)
+    dash_duo.wait_for_contains_text(
+        "#event-detail-whatif-result", "Ticket price: 0 or more", timeout=10
+    )
     dash_duo.driver.save_screenshot("/tmp/event-detail-whatif.png")
 
     # unknown and malformed ids: a message, not a traceback

@@ -1,5 +1,6 @@
 """Admin → Import in a real browser: a file with errors gives a downloadable report and changes
 nothing; a valid file imports; the history lists both."""
+
 from __future__ import annotations
 
 import csv
@@ -19,7 +20,9 @@ from tests.e2e.conftest import wait_for_download
 
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "import"
-SCREENSHOT = Path(__file__).resolve().parent.parent.parent / "instance" / "screenshots" / "admin_import.png"
+SCREENSHOT = (
+    Path(__file__).resolve().parent.parent.parent / "instance" / "screenshots" / "admin_import.png"
+)
 
 
 def upload_and_import(dash_duo, name: str) -> None:
@@ -30,8 +33,11 @@ def upload_and_import(dash_duo, name: str) -> None:
 
 
 def click(dash_duo, element) -> None:
-    """Scroll the element to the middle at once (Bootstrap's smooth scrolling would still be moving)."""
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
+    """Scroll the element to the middle at once (Bootstrap's smooth scrolling would still be
+    moving)."""
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element
+    )
     element.click()
 
 
@@ -48,22 +54,33 @@ def test_admin_imports_a_bad_then_a_good_customers_file(demo_app, start_app):
 
     upload_and_import(dash_duo, "hostile.csv")
     dash_duo.wait_for_contains_text(".admin-import-result", "rejected", timeout=20)
-    dash_duo.wait_for_contains_text(f"#{AdminImport.ERRORS} .ag-center-cols-container", "duplicate key", timeout=10)
+    dash_duo.wait_for_contains_text(
+        f"#{AdminImport.ERRORS} .ag-center-cols-container", "duplicate key", timeout=10
+    )
     assert "5 of 5 row(s) have errors" in dash_duo.find_element(".admin-import-result").text
     assert customer_count() == before
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    dash_duo.driver.execute_script("document.getElementById(arguments[0]).scrollIntoView({behavior: 'instant'});",
-                                   AdminImport.RESULT)
+    dash_duo.driver.execute_script(
+        "document.getElementById(arguments[0]).scrollIntoView({behavior: 'instant'});",
+        AdminImport.RESULT,
+    )
     dash_duo.driver.save_screenshot(str(SCREENSHOT.with_name("admin_import_errors.png")))
 
-    click(dash_duo, dash_duo.find_element(f"#{AdminImport.ERRORS} .bi-grid-download .dropdown-toggle"))
+    click(
+        dash_duo, dash_duo.find_element(f"#{AdminImport.ERRORS} .bi-grid-download .dropdown-toggle")
+    )
     menu = dash_duo.wait_for_element(f"#{AdminImport.ERRORS} .bi-grid-download .dropdown-menu.show")
     click(dash_duo, menu.find_element(By.XPATH, ".//*[normalize-space(text())='CSV']"))
     report = wait_for_download(dash_duo, "admin-import-errors*.csv")
     with report.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["Row"], r["Column"]) for r in rows] == [
-        ("2", "name"), ("3", "created_at"), ("4", "external_id"), ("5", "gender"), ("6", "birth_year")]
+        ("2", "name"),
+        ("3", "created_at"),
+        ("4", "external_id"),
+        ("5", "gender"),
+        ("6", "birth_year"),
+    ]
     assert rows[0]["Value"].startswith("'=HYPERLINK")  # neutralized for spreadsheets
 
     ActionChains(dash_duo.driver).send_keys(Keys.ESCAPE).perform()  # close the download menu

@@ -1,5 +1,6 @@
 """In the browser: /ops/logs after login, a level filter narrows the lines, the CSV download has
 exactly the filtered lines, and a line stored later appears through the live tail."""
+
 from __future__ import annotations
 
 import csv
@@ -31,16 +32,34 @@ def _store(url: str, rows: list[dict]) -> None:
 
 
 def _lines(now: dt.datetime) -> list[dict]:
-    return [{"at": now - dt.timedelta(minutes=5 * i), "level": LEVELS[i % 3][0], "level_name": LEVELS[i % 3][1],
-             "logger": (f"{NS}.jobs", f"{NS}.data.sales")[i % 2], "message": f"e2e line {i:02d}",
-             "module": "jobs", "func": "run", "line": 10 + i} for i in range(30)]
+    return [
+        {
+            "at": now - dt.timedelta(minutes=5 * i),
+            "level": LEVELS[i % 3][0],
+            "level_name": LEVELS[i % 3][1],
+            "logger": (f"{NS}.jobs", f"{NS}.data.sales")[i % 2],
+            "message": f"e2e line {i:02d}",
+            "module": "jobs",
+            "func": "run",
+            "line": 10 + i,
+        }
+        for i in range(30)
+    ]
 
 
 def _decoys(now: dt.datetime) -> list[dict]:
     """Lines the logger filter must leave out: a sibling whose name merely starts the same way,
     and a parent of the namespace."""
-    return [{"at": now - dt.timedelta(minutes=1), "level": 40, "level_name": "ERROR", "logger": logger,
-             "message": f"e2e decoy line 1 from {logger}"} for logger in (f"{NS}x.jobs", "e2e")]
+    return [
+        {
+            "at": now - dt.timedelta(minutes=1),
+            "level": 40,
+            "level_name": "ERROR",
+            "logger": logger,
+            "message": f"e2e decoy line 1 from {logger}",
+        }
+        for logger in (f"{NS}x.jobs", "e2e")
+    ]
 
 
 def _start(dash_duo, app) -> None:
@@ -70,10 +89,17 @@ def test_logs_page_filters_downloads_and_tails(app_factory, demo_sqlite_url, das
     dash_duo.select_dcc_dropdown("#ops-logs-level-dropdown", value="ERROR")
     errors = [r for r in lines if r["level"] >= 40]
     _wait_for_text(dash_duo, summary, f"Showing all {len(errors)} lines")
-    dash_duo.wait_for_text_to_equal(".ag-center-cols-container .ag-row[row-index='0'] [col-id='message']",
-                                    "e2e line 02", timeout=10)
-    levels_shown = {el.text for el in dash_duo.driver.find_elements(
-        By.CSS_SELECTOR, ".ag-center-cols-container [col-id='level_name']")}
+    dash_duo.wait_for_text_to_equal(
+        ".ag-center-cols-container .ag-row[row-index='0'] [col-id='message']",
+        "e2e line 02",
+        timeout=10,
+    )
+    levels_shown = {
+        el.text
+        for el in dash_duo.driver.find_elements(
+            By.CSS_SELECTOR, ".ag-center-cols-container [col-id='level_name']"
+        )
+    }
     assert levels_shown == {"ERROR"}
 
     # keyword (literal, case-insensitive) narrows further
@@ -91,11 +117,24 @@ def test_logs_page_filters_downloads_and_tails(app_factory, demo_sqlite_url, das
     assert {r["Level"] for r in got} == {"ERROR"}
 
     # a line stored now shows up without reloading (live tail every second)
-    _store(demo_sqlite_url, [{"at": now + dt.timedelta(seconds=1), "level": 50, "level_name": "CRITICAL",
-                              "logger": f"{NS}.jobs", "message": "e2e line 1 tail arrived"}])
+    _store(
+        demo_sqlite_url,
+        [
+            {
+                "at": now + dt.timedelta(seconds=1),
+                "level": 50,
+                "level_name": "CRITICAL",
+                "logger": f"{NS}.jobs",
+                "message": "e2e line 1 tail arrived",
+            }
+        ],
+    )
     _wait_for_text(dash_duo, summary, f"Showing all {len(expected) + 1} lines")
-    dash_duo.wait_for_text_to_equal(".ag-center-cols-container .ag-row[row-index='0'] [col-id='message']",
-                                    "e2e line 1 tail arrived", timeout=10)
+    dash_duo.wait_for_text_to_equal(
+        ".ag-center-cols-container .ag-row[row-index='0'] [col-id='message']",
+        "e2e line 1 tail arrived",
+        timeout=10,
+    )
 
     dash_duo.driver.save_screenshot("/tmp/ops_logs.png")
     assert dash_duo.get_logs() == []
@@ -104,7 +143,9 @@ def test_logs_page_filters_downloads_and_tails(app_factory, demo_sqlite_url, das
 def test_bad_query_string_shows_a_notice_not_an_error(app_factory, demo_sqlite_url, dash_duo):
     _start(dash_duo, app_factory(demo_sqlite_url))
     login(dash_duo, "analyst", ANALYST_PASSWORD, next_path="/ops/logs")
-    dash_duo.driver.get(f"{dash_duo.server_url}/ops/logs?level=LOUD&range=custom&start=2026-02-02&end=2026-01-01")
+    dash_duo.driver.get(
+        f"{dash_duo.server_url}/ops/logs?level=LOUD&range=custom&start=2026-02-02&end=2026-01-01"
+    )
     _wait_for_text(dash_duo, "#ops-logs-notice-alert", "Unknown level")
     _wait_for_text(dash_duo, "#ops-logs-notice-alert", "swapped")
     _wait_for_text(dash_duo, "#ops-logs-summary-text", "No lines match")

@@ -1,5 +1,6 @@
 """In the browser: /ops/health shows a tile per check and refreshes live; /ops/performance
 draws what the roll-up tables hold and its range selector switches between them."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,9 +22,20 @@ def _row(bucket: dt.datetime, name: str, values: list[float], kind: str = "http"
     h = Histogram()
     for v in values:
         h.add(v)
-    return dict(bucket=bucket, source="e2e:1", kind=kind, name=name, method="GET" if kind == "http" else "POST",
-                count=h.count, errors=1, sum_ms=h.sum_ms, max_ms=h.max_ms, p50_ms=h.percentile(50),
-                p95_ms=h.percentile(95), buckets=h.to_json())
+    return {
+        "bucket": bucket,
+        "source": "e2e:1",
+        "kind": kind,
+        "name": name,
+        "method": "GET" if kind == "http" else "POST",
+        "count": h.count,
+        "errors": 1,
+        "sum_ms": h.sum_ms,
+        "max_ms": h.max_ms,
+        "p50_ms": h.percentile(50),
+        "p95_ms": h.percentile(95),
+        "buckets": h.to_json(),
+    }
 
 
 def _seed_metrics(url: str) -> None:
@@ -31,10 +43,24 @@ def _seed_metrics(url: str) -> None:
     old_hour = (now - dt.timedelta(days=3)).replace(minute=0)
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(insert(RequestMetricHour), [_row(old_hour, "/seeded/last-week", [40.0, 80.0, 120.0])])
-        conn.execute(insert(RequestMetricMinute), [
-            _row(now - dt.timedelta(minutes=m), "/seeded/recent", [5.0 + m, 9.0, 30.0]) for m in range(2, 12)
-        ] + [_row(now - dt.timedelta(minutes=3), "overview-revenue-graph.figure", [12.0, 48.0], "callback")])
+        conn.execute(
+            insert(RequestMetricHour), [_row(old_hour, "/seeded/last-week", [40.0, 80.0, 120.0])]
+        )
+        conn.execute(
+            insert(RequestMetricMinute),
+            [
+                _row(now - dt.timedelta(minutes=m), "/seeded/recent", [5.0 + m, 9.0, 30.0])
+                for m in range(2, 12)
+            ]
+            + [
+                _row(
+                    now - dt.timedelta(minutes=3),
+                    "overview-revenue-graph.figure",
+                    [12.0, 48.0],
+                    "callback",
+                )
+            ],
+        )
     engine.dispose()
 
 
@@ -59,8 +85,13 @@ def test_health_and_performance_pages(app_factory, demo_sqlite_url, dash_duo):
     page_text = dash_duo.find_element("#ops-health-tiles-row").text
     assert "Database" in page_text and "Disk" in page_text and "Scheduler" in page_text
     overall = dash_duo.find_element("#ops-health-overall-badge").text
-    assert overall == {"healthy": "Healthy", "degraded": "Degraded", "unhealthy": "Unhealthy"}[first.status]
-    dash_duo.wait_for_contains_text("#ops-health-breakers-table", "No external channel sources configured")
+    assert (
+        overall
+        == {"healthy": "Healthy", "degraded": "Degraded", "unhealthy": "Unhealthy"}[first.status]
+    )
+    dash_duo.wait_for_contains_text(
+        "#ops-health-breakers-table", "No external channel sources configured"
+    )
     assert dash_duo.find_elements("#ops-health-cpu-graph .scatterlayer .trace")
     assert "Working outside" not in page_text  # checks ran with the app's context
 
@@ -74,13 +105,24 @@ def test_health_and_performance_pages(app_factory, demo_sqlite_url, dash_duo):
     dash_duo.driver.save_screenshot("/tmp/ops_health.png")
 
     dash_duo.driver.get(f"{dash_duo.server_url}/ops/performance")
-    dash_duo.wait_for_contains_text("#ops-performance-endpoints-graph", "/seeded/recent", timeout=15)
+    dash_duo.wait_for_contains_text(
+        "#ops-performance-endpoints-graph", "/seeded/recent", timeout=15
+    )
     assert "/seeded/last-week" not in dash_duo.find_element("#ops-performance-endpoints-graph").text
-    assert "overview-revenue-graph.figure" in dash_duo.find_element("#ops-performance-callbacks-graph").text
+    assert (
+        "overview-revenue-graph.figure"
+        in dash_duo.find_element("#ops-performance-callbacks-graph").text
+    )
     dash_duo.driver.save_screenshot("/tmp/ops_performance.png")
-    week = [label for label in dash_duo.find_elements("#ops-performance-range-radio label") if label.text == "7 days"]
+    week = [
+        label
+        for label in dash_duo.find_elements("#ops-performance-range-radio label")
+        if label.text == "7 days"
+    ]
     week[0].click()
-    dash_duo.wait_for_contains_text("#ops-performance-endpoints-graph", "/seeded/last-week", timeout=15)
+    dash_duo.wait_for_contains_text(
+        "#ops-performance-endpoints-graph", "/seeded/last-week", timeout=15
+    )
     dash_duo.driver.save_screenshot("/tmp/ops_performance_7d.png")
     engine.dispose()
     assert dash_duo.get_logs() == []

@@ -50,7 +50,9 @@ def _revenue_days(dash_duo) -> tuple[str, str, int] | None:
 
 
 def _wait_for_overview(dash_duo) -> None:
-    wait_until(dash_duo, "four KPI values", lambda: len(dash_duo.find_elements(".app-kpi-value")) == 4)
+    wait_until(
+        dash_duo, "four KPI values", lambda: len(dash_duo.find_elements(".app-kpi-value")) == 4
+    )
     wait_until(dash_duo, "the revenue trend", lambda: _revenue_days(dash_duo))
     wait_until(
         dash_duo,
@@ -96,7 +98,9 @@ def test_overview_renders_and_its_url_restores_the_view(demo_app, dash_duo):
     _set_date(dash_duo, START_INPUT, new_start)
     _set_date(dash_duo, END_INPUT, new_end)
     changed = (new_start.isoformat(), new_end.isoformat(), 21)
-    wait_until(dash_duo, "the chart to follow the dates", lambda: _revenue_days(dash_duo) == changed)
+    wait_until(
+        dash_duo, "the chart to follow the dates", lambda: _revenue_days(dash_duo) == changed
+    )
     url = dash_duo.driver.current_url
     query = parse_qs(urlsplit(url).query)
     assert query == {
@@ -150,8 +154,12 @@ def test_a_failing_service_only_breaks_its_own_card(demo_app, dash_duo, monkeypa
             == ["The revenue trend is unavailable right now"]
         ),
     )
-    wait_until(dash_duo, "four KPI values", lambda: len(dash_duo.find_elements(".app-kpi-value")) == 4)
-    wait_until(dash_duo, "top-product rows", lambda: dash_duo.find_elements(".bi-data-grid .ag-row"))
+    wait_until(
+        dash_duo, "four KPI values", lambda: len(dash_duo.find_elements(".app-kpi-value")) == 4
+    )
+    wait_until(
+        dash_duo, "top-product rows", lambda: dash_duo.find_elements(".bi-data-grid .ag-row")
+    )
     assert _figure(dash_duo, "overview-platform-status-graph")["x"][0]
     assert "database went away" not in dash_duo.find_element("body").text
     assert dash_duo.get_logs() == []

@@ -4,6 +4,7 @@ The expected rows are computed here straight from the raw order tables (not thro
 or the data layer the page uses), so the test checks the whole chain: SQL roll-ups, cache,
 callback, grid, download callback and file writer.
 """
+
 import csv
 import json
 
@@ -15,7 +16,8 @@ from tests.e2e.conftest import wait_for_download
 
 INDEPENDENT_TOP_PRODUCTS = text("""
     SELECT p.sku, p.name AS product, c.name AS category,
-           SUM(i.quantity) AS units, COUNT(DISTINCT o.id) AS orders, SUM(i.amount_cents) AS revenue_cents
+           SUM(i.quantity) AS units, COUNT(DISTINCT o.id) AS orders, SUM(i.amount_cents) AS
+           revenue_cents
     FROM order_items i
     JOIN orders o ON o.id = i.order_id
     JOIN products p ON p.id = i.product_id
@@ -39,8 +41,12 @@ def test_top_products_downloads_equal_the_database(demo_app, demo_sqlite_url, st
     with engine.connect() as conn:
         last_day = conn.execute(text("SELECT max(date(ordered_at)) FROM orders")).scalar_one()
         start = conn.execute(text("SELECT date(:d, '-59 days')"), {"d": last_day}).scalar_one()
-        expected = {r.sku: r for r in conn.execute(INDEPENDENT_TOP_PRODUCTS, {
-            "start": start, "end": last_day, "platform": "web"})}
+        expected = {
+            r.sku: r
+            for r in conn.execute(
+                INDEPENDENT_TOP_PRODUCTS, {"start": start, "end": last_day, "platform": "web"}
+            )
+        }
     engine.dispose()
     assert len(expected) > 5
 
@@ -50,7 +56,9 @@ def test_top_products_downloads_equal_the_database(demo_app, demo_sqlite_url, st
     dash_duo.wait_for_element(".ag-row", timeout=20)
 
     _download(dash_duo, "CSV")
-    with wait_for_download(dash_duo, "overview-top-products-*.csv").open(encoding="utf-8-sig", newline="") as fh:
+    with wait_for_download(dash_duo, "overview-top-products-*.csv").open(
+        encoding="utf-8-sig", newline=""
+    ) as fh:
         rows = list(csv.DictReader(fh))
     _download(dash_duo, "JSON")
     records = json.loads(wait_for_download(dash_duo, "overview-top-products-*.json").read_text())

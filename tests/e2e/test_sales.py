@@ -36,10 +36,13 @@ def _best_seller(url: str, platform: str | None) -> str:
             return conn.execute(
                 text(
                     "SELECT p.sku FROM order_items i JOIN orders o ON o.id = i.order_id "
-                    "JOIN products p ON p.id = i.product_id JOIN sales_platforms s ON s.id = o.platform_id "
+                    "JOIN products p ON p.id = i.product_id JOIN sales_platforms s ON s.id = "
+                    "o.platform_id "
                     "WHERE o.ordered_at >= :start AND o.ordered_at < :stop "
-                    "AND o.status IN ('paid', 'shipped', 'delivered') AND (:platform IS NULL OR s.code = :platform) "
-                    "GROUP BY p.sku ORDER BY SUM(i.amount_cents) DESC, SUM(i.quantity) DESC, p.sku LIMIT 1"
+                    "AND o.status IN ('paid', 'shipped', 'delivered') AND (:platform IS NULL OR "
+                    "s.code = :platform) "
+                    "GROUP BY p.sku ORDER BY SUM(i.amount_cents) DESC, SUM(i.quantity) DESC, p.sku "
+                    "LIMIT 1"
                 ),
                 {"start": start, "stop": stop, "platform": platform},
             ).scalar_one()
@@ -48,7 +51,8 @@ def _best_seller(url: str, platform: str | None) -> str:
 
 
 def _idle(dash_duo) -> None:
-    """Wait until no Dash component is being updated (a chart redrawn under the mouse drops the click)."""
+    """Wait until no Dash component is being updated (a chart redrawn under the mouse drops the
+    click)."""
     wait_until(
         dash_duo,
         "the page to settle",
@@ -106,7 +110,9 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
     dash_duo.wait_for_contains_text("#sales-kpi-row", "vs last year", timeout=20)
     dash_duo.wait_for_element("#sales-platform-graph .bars path", timeout=15)
     overall_best = _best_seller(demo_sqlite_url, None)
-    wait_until(dash_duo, f"grid to start with {overall_best}", lambda: _first_sku(dash_duo) == overall_best)
+    wait_until(
+        dash_duo, f"grid to start with {overall_best}", lambda: _first_sku(dash_duo) == overall_best
+    )
     dash_duo.wait_for_contains_text(CHIPS, "Click a platform", timeout=10)
     dash_duo.driver.save_screenshot("/tmp/sales-page.png")
 
@@ -140,8 +146,16 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
     )
 
     dash_duo.wait_for_contains_text(CHIPS, f"Platform: {name}", timeout=10)
-    wait_until(dash_duo, "the platform in the URL", lambda: f"platform={code}" in dash_duo.driver.current_url)
-    wait_until(dash_duo, f"grid to start with {expected} on {name}", lambda: _first_sku(dash_duo) == expected)
+    wait_until(
+        dash_duo,
+        "the platform in the URL",
+        lambda: f"platform={code}" in dash_duo.driver.current_url,
+    )
+    wait_until(
+        dash_duo,
+        f"grid to start with {expected} on {name}",
+        lambda: _first_sku(dash_duo) == expected,
+    )
     wait_until(
         dash_duo,
         f"the platform dropdown to show {name}",
@@ -158,12 +172,18 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
         ],
     )
     dash_duo.wait_for_contains_text(CHIPS, "Status: Delivered", timeout=10)
-    wait_until(dash_duo, "the status in the URL", lambda: "status=delivered" in dash_duo.driver.current_url)
+    wait_until(
+        dash_duo, "the status in the URL", lambda: "status=delivered" in dash_duo.driver.current_url
+    )
     _click(
         dash_duo,
         lambda: dash_duo.find_element("#sales-chips-bar button[aria-label^='Clear status']"),
     )
-    wait_until(dash_duo, "the status to leave the URL", lambda: "status=" not in dash_duo.driver.current_url)
+    wait_until(
+        dash_duo,
+        "the status to leave the URL",
+        lambda: "status=" not in dash_duo.driver.current_url,
+    )
 
     # the platform chip's ✕ clears the platform filter: chip, URL and grid are back
     _click(
@@ -171,7 +191,15 @@ def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):
         lambda: dash_duo.find_element("#sales-chips-bar button[aria-label^='Clear platform']"),
     )
     dash_duo.wait_for_contains_text(CHIPS, "Click a platform", timeout=10)
-    wait_until(dash_duo, "the platform to leave the URL", lambda: "platform=" not in dash_duo.driver.current_url)
-    wait_until(dash_duo, f"grid to start with {overall_best} again", lambda: _first_sku(dash_duo) == overall_best)
+    wait_until(
+        dash_duo,
+        "the platform to leave the URL",
+        lambda: "platform=" not in dash_duo.driver.current_url,
+    )
+    wait_until(
+        dash_duo,
+        f"grid to start with {overall_best} again",
+        lambda: _first_sku(dash_duo) == overall_best,
+    )
 
     assert dash_duo.get_logs() == []

@@ -58,7 +58,11 @@ def test_every_sidebar_page_loads_and_business_links_carry_the_filters(demo_app,
                 )
             ),
         )
-        wait_until(dash_duo, f"{name} to render", lambda: dash_duo.find_element("#_pages_content").text.strip())
+        wait_until(
+            dash_duo,
+            f"{name} to render",
+            lambda: dash_duo.find_element("#_pages_content").text.strip(),
+        )
         assert urlsplit(dash_duo.driver.current_url).path == path
         text = dash_duo.find_element("#_pages_content").text
         assert "Page not found" not in text and "Traceback" not in text, name
@@ -104,7 +108,8 @@ def test_theme_switch_is_remembered(demo_app, dash_duo):
     assert _theme(dash_duo) == "dark"
     wait_until(
         dash_duo,
-        "the switch to show dark", lambda: dash_duo.find_element("#app-theme-switch").is_selected()
+        "the switch to show dark",
+        lambda: dash_duo.find_element("#app-theme-switch").is_selected(),
     )
     dash_duo.find_element("#app-theme-switch").click()
     wait_until(dash_duo, "the light theme", lambda: _theme(dash_duo) == "light")

@@ -1,4 +1,5 @@
 """Login, logout, the request guard and role checks through the real Flask server of the app."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,11 @@ from bi_app.db.models import AuditLog, User
 from bi_app.extensions import db
 from tests.conftest import migrate
 
-PASSWORDS = {"admin": "admin-password-1", "analyst": "analyst-password-1",
-             "viewer": "viewer-password-1"}
+PASSWORDS = {
+    "admin": "admin-password-1",
+    "analyst": "analyst-password-1",
+    "viewer": "viewer-password-1",
+}
 ADMIN_ONLY_PAGE = "/auth-test-admin-only"
 
 
@@ -32,9 +36,15 @@ def _build(app_factory, url: str, **overrides):
     # A page as a module in pages/ would declare it; registering it here keeps the test
     # independent of what other pages exist.
     dash.page_registry["auth_test_admin_only"] = {
-        "module": "auth_test_admin_only", "path": ADMIN_ONLY_PAGE, "name": "Admin only",
-        "path_template": None, "roles": ("admin",), "layout": lambda **_: "secret page",
-        "title": "Admin only", "relative_path": ADMIN_ONLY_PAGE, "order": None,
+        "module": "auth_test_admin_only",
+        "path": ADMIN_ONLY_PAGE,
+        "name": "Admin only",
+        "path_template": None,
+        "roles": ("admin",),
+        "layout": lambda **_: "secret page",
+        "title": "Admin only",
+        "relative_path": ADMIN_ONLY_PAGE,
+        "order": None,
     }
     _seed(url)
     return app
@@ -58,31 +68,43 @@ def csrf_of(client, path: str = "/login") -> str:
 
 def login(client, username: str, password: str | None = None, next_path: str = "/", csrf=None):
     token = csrf_of(client) if csrf is None else csrf
-    return client.post("/login", data={
-        "username": username, "password": PASSWORDS.get(username, "") if password is None else password,
-        "next": next_path, "csrf_token": token,
-    })
+    return client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": PASSWORDS.get(username, "") if password is None else password,
+            "next": next_path,
+            "csrf_token": token,
+        },
+    )
 
 
 def audit_rows(action: str) -> list[AuditLog]:
     with db.session() as session:
-        return list(session.scalars(select(AuditLog).where(AuditLog.action == action)
-                                    .order_by(AuditLog.id)))
+        return list(
+            session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id))
+        )
 
 
 def routing_request(pathname: str) -> dict:
     """The body Dash's renderer posts when dcc.Location changes (page routing)."""
     return {
         "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [{"id": "_pages_content", "property": "children"},
-                    {"id": "_pages_store", "property": "data"}],
-        "inputs": [{"id": "_pages_location", "property": "pathname", "value": pathname},
-                   {"id": "_pages_location", "property": "search", "value": ""}],
-        "changedPropIds": ["_pages_location.pathname"], "state": [],
+        "outputs": [
+            {"id": "_pages_content", "property": "children"},
+            {"id": "_pages_store", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "_pages_location", "property": "pathname", "value": pathname},
+            {"id": "_pages_location", "property": "search", "value": ""},
+        ],
+        "changedPropIds": ["_pages_location.pathname"],
+        "state": [],
     }
 
 
 # --- the guard -------------------------------------------------------------------------------
+
 
 def test_unauthenticated_page_get_redirects_to_login_with_next(client):
     response = client.get("/")
@@ -94,9 +116,14 @@ def test_unauthenticated_page_get_redirects_to_login_with_next(client):
 
 
 def test_unauthenticated_dash_requests_get_401_and_no_data(client):
-    for method, path in (("get", "/_dash-layout"), ("get", "/_dash-dependencies"),
-                         ("post", "/_dash-update-component")):
-        response = getattr(client, method)(path, json=routing_request("/") if method == "post" else None)
+    for method, path in (
+        ("get", "/_dash-layout"),
+        ("get", "/_dash-dependencies"),
+        ("post", "/_dash-update-component"),
+    ):
+        response = getattr(client, method)(
+            path, json=routing_request("/") if method == "post" else None
+        )
         assert response.status_code == 401, path
         assert response.get_json() == {"error": "authentication required", "status": 401}
 
@@ -135,6 +162,7 @@ def test_admin_opens_the_admin_only_page_through_dash_routing(client):
 
 # --- callback roles --------------------------------------------------------------------------
 
+
 def _admin_only_callback(value):
     return f"secret:{value}"
 
@@ -150,13 +178,19 @@ def callback_app(app_factory, sqlite_url, monkeypatch):
 
     _registry._import_all()  # real modules register into the real list, not our copy
     entries = [
-        _registry.RegisteredCallback(_admin_only_callback,
-                                     (Output("auth-test-out", "children"), Input("auth-test-in", "value")),
-                                     {}, ("admin",)),
+        _registry.RegisteredCallback(
+            _admin_only_callback,
+            (Output("auth-test-out", "children"), Input("auth-test-in", "value")),
+            {},
+            ("admin",),
+        ),
         # on_error swallows exceptions in Dash: the 403 must survive it.
-        _registry.RegisteredCallback(_admin_only_callback,
-                                     (Output("auth-test-out2", "children"), Input("auth-test-in2", "value")),
-                                     {"on_error": _swallow}, ("admin",)),
+        _registry.RegisteredCallback(
+            _admin_only_callback,
+            (Output("auth-test-out2", "children"), Input("auth-test-in2", "value")),
+            {"on_error": _swallow},
+            ("admin",),
+        ),
     ]
     monkeypatch.setattr(_registry, "_REGISTRY", [*_registry._REGISTRY, *entries])
     migrate(sqlite_url)
@@ -169,10 +203,13 @@ def callback_client(callback_app):
 
 
 def _callback_body(suffix: str = "") -> dict:
-    return {"output": f"auth-test-out{suffix}.children",
-            "outputs": {"id": f"auth-test-out{suffix}", "property": "children"},
-            "inputs": [{"id": f"auth-test-in{suffix}", "property": "value", "value": "x"}],
-            "changedPropIds": [f"auth-test-in{suffix}.value"], "state": []}
+    return {
+        "output": f"auth-test-out{suffix}.children",
+        "outputs": {"id": f"auth-test-out{suffix}", "property": "children"},
+        "inputs": [{"id": f"auth-test-in{suffix}", "property": "value", "value": "x"}],
+        "changedPropIds": [f"auth-test-in{suffix}.value"],
+        "state": [],
+    }
 
 
 @pytest.mark.parametrize("suffix", ["", "2"])
@@ -206,12 +243,13 @@ def test_dash_turns_require_role_into_http_401_without_a_session(callback_app):
 
 # --- login -----------------------------------------------------------------------------------
 
+
 def test_login_page_has_the_form_ids_and_local_bootstrap(client):
     page = client.get("/login?next=/sales").get_data(as_text=True)
     for element_id in ("login-username", "login-password", "login-submit"):
         assert f'id="{element_id}"' in page
     assert 'href="/assets/vendor/bootstrap.min.css"' in page
-    assert "http" not in page.split("<body", 1)[0].replace('http-equiv', '')
+    assert "http" not in page.split("<body", 1)[0].replace("http-equiv", "")
     assert 'name="next" value="/sales"' in page
 
 
@@ -244,8 +282,10 @@ def test_disabled_user_cannot_log_in(client):
     assert audit_rows("login.failure")[-1].detail == {"reason": "disabled"}
 
 
-@pytest.mark.parametrize("target", ["//evil.example/", "http://evil.example/x", "/\\evil.example",
-                                    "https:/\\evil.example"])
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "http://evil.example/x", "/\\evil.example", "https:/\\evil.example"],
+)
 def test_open_redirect_attempts_land_on_home(client, target):
     response = login(client, "viewer", next_path=target)
     assert response.status_code == 302
@@ -305,6 +345,7 @@ def test_rate_limit_fails_open_when_the_cache_breaks(app, client, monkeypatch):
 
 # --- logout and the session cookie -----------------------------------------------------------
 
+
 def test_logout_by_get_is_405(client):
     login(client, "viewer")
     assert client.get("/logout").status_code == 405
@@ -349,6 +390,7 @@ def test_current_user_helpers_inside_a_request(app, client):
 
 # --- the functions behind the CLI ------------------------------------------------------------
 
+
 def test_cli_functions_manage_users_and_write_audit_rows(sqlite_url):
     migrate(sqlite_url)
     db.init(sqlite_url)
@@ -372,10 +414,15 @@ def test_cli_functions_manage_users_and_write_audit_rows(sqlite_url):
         assert sorted(users) == ["carol", "root"] and users["root"].role == "admin"
         assert auth.verify_password(users["root"], generated)
         assert auth.verify_password(users["carol"], "carol-new-password")
-        rows = [(r.action, r.target, r.username) for r in
-                session.scalars(select(AuditLog).order_by(AuditLog.id))]
-    assert rows == [("user.create", "root", "setup"), ("user.create", "carol", "cli"),
-                    ("user.set_password", "carol", "cli")]
+        rows = [
+            (r.action, r.target, r.username)
+            for r in session.scalars(select(AuditLog).order_by(AuditLog.id))
+        ]
+    assert rows == [
+        ("user.create", "root", "setup"),
+        ("user.create", "carol", "cli"),
+        ("user.set_password", "carol", "cli"),
+    ]
     assert all(row[0] != "user.create" or "password" not in str(row) for row in rows)
 
 
@@ -400,6 +447,7 @@ def test_ensure_admin_restores_a_disabled_admin(sqlite_url):
 
 # --- PostgreSQL and Redis --------------------------------------------------------------------
 
+
 @pytest.mark.integration
 def test_user_creation_and_login_on_postgresql(app_factory, pg_url):
     migrate(pg_url)
@@ -423,9 +471,15 @@ def test_rate_limit_counts_are_shared_through_redis(redis_url, redis_prefix):
 
     def worker_cache():
         app, cache = flask.Flask("worker"), Cache()
-        cache.init_app(app, config={
-            "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url,
-            "CACHE_KEY_PREFIX": redis_prefix, "CACHE_DEFAULT_TIMEOUT": 300})
+        cache.init_app(
+            app,
+            config={
+                "CACHE_TYPE": "RedisCache",
+                "CACHE_REDIS_URL": redis_url,
+                "CACHE_KEY_PREFIX": redis_prefix,
+                "CACHE_DEFAULT_TIMEOUT": 300,
+            },
+        )
         with app.app_context():
             return cache.cache  # the worker's own Redis client
 

@@ -1,4 +1,5 @@
 """The data cache: hits, shared keys, invalidation, Redis, and Redis failing mid-flight."""
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,12 @@ def fresh_counters():
 
 def make_server(database_url: str, key_prefix: str | None = None, **overrides) -> flask.Flask:
     server = flask.Flask(f"cache-test-{time.monotonic_ns()}")
-    data_cache.init_app(server, make_settings(database_url, **overrides), key_prefix=key_prefix,
-                        retry_after=RETRY_AFTER)
+    data_cache.init_app(
+        server,
+        make_settings(database_url, **overrides),
+        key_prefix=key_prefix,
+        retry_after=RETRY_AFTER,
+    )
     return server
 
 
@@ -56,8 +61,12 @@ def test_second_call_hits_and_equivalent_arguments_share_an_entry(dataset_url):
         first = sales.sales_totals(START, END, ["web"])
         assert counts() == {"hits": 0, "misses": 1, "errors": 0, "bypassed": 0, "uncached": 0}
         assert sales.sales_totals(START, END, ("web",)) == first
-        assert sales.sales_totals(START.isoformat(), END.isoformat(), platforms=[" WEB", "web"],
-                                  categories=[]) == first
+        assert (
+            sales.sales_totals(
+                START.isoformat(), END.isoformat(), platforms=[" WEB", "web"], categories=[]
+            )
+            == first
+        )
         assert counts()["hits"] == 2 and counts()["misses"] == 1
         assert first["revenue_cents"] == 8700
 
@@ -150,7 +159,10 @@ def test_failed_invalidation_is_logged_loudly_and_replayed(dataset_url, caplog, 
         monkeypatch.setattr(backend, "set", broken_set)
         with caplog.at_level(logging.WARNING, logger="bi_app.data.cache"):
             assert data_cache.invalidate("sales") is False
-        assert any(r.levelno == logging.ERROR and "INVALIDATION FAILED" in r.message for r in caplog.records)
+        assert any(
+            r.levelno == logging.ERROR and "INVALIDATION FAILED" in r.message
+            for r in caplog.records
+        )
         assert data_cache.cache_stats()["invalidation_errors"] == 1
 
         # the replay fails as well while the backend is down: served from the database
@@ -165,6 +177,7 @@ def test_failed_invalidation_is_logged_loudly_and_replayed(dataset_url, caplog, 
 
 
 # --- Redis -----------------------------------------------------------------------------------
+
 
 def test_redis_cache_shared_by_workers(dataset_url, redis_url, redis_prefix):
     worker_a = make_server(dataset_url, key_prefix=redis_prefix, redis_url=redis_url)
@@ -199,9 +212,22 @@ class RedisProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
         while True:
@@ -281,7 +307,9 @@ def test_redis_stopped_mid_test_keeps_working(dataset_url, own_redis, redis_traf
         assert (redis_traffic.connects, redis_traffic.commands) == (1, 0)
         assert sales.sales_totals(START, END) == expected  # breaker open: straight to the DB
         assert counts()["bypassed"] == 1
-        assert data_cache.cache_stats()["last_error"].startswith(("ConnectionError", "ConnectionRefused"))
+        assert data_cache.cache_stats()["last_error"].startswith(
+            ("ConnectionError", "ConnectionRefused")
+        )
 
         own_redis.start()  # same port, empty
         time.sleep(RETRY_AFTER * 1.5)

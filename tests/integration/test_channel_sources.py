@@ -3,6 +3,7 @@
 Every server is a ``ThreadingHTTPServer`` on a free port in a thread; each counts the requests
 it received, so the tests can tell a call that was made from one the breaker refused.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,7 +39,9 @@ class Server:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization")})
+                outer.requests.append(
+                    {"path": self.path, "auth": self.headers.get("Authorization")}
+                )
                 if outer.delay:
                     outer.holding += 1
                     outer.release.wait(outer.delay)
@@ -49,12 +52,21 @@ class Server:
                 if mode == "garbage":
                     return self._send(200, b"<html>not json{")
                 if mode == "invalid":
-                    return self._send(200, json.dumps({"channel": outer.channel, "views": "12",
-                                                       "clicks": 1, "conversions": 0}).encode())
+                    return self._send(
+                        200,
+                        json.dumps(
+                            {"channel": outer.channel, "views": "12", "clicks": 1, "conversions": 0}
+                        ).encode(),
+                    )
                 if mode == "auth" and self.headers.get("Authorization") != TOKEN:
                     return self._send(401, b'{"error": "unauthorized"}')
-                body = {"channel": outer.channel, "event": "E1", "views": 1000, "clicks": 50,
-                        "conversions": 5}
+                body = {
+                    "channel": outer.channel,
+                    "event": "E1",
+                    "views": 1000,
+                    "clicks": 50,
+                    "conversions": 5,
+                }
                 return self._send(200, json.dumps(body).encode())
 
             def _send(self, status: int, body: bytes) -> None:
@@ -112,11 +124,17 @@ NOW = dt.datetime(2024, 5, 1, 10, 42)
 
 
 def test_parse_stats_is_strict():
-    ok = parse_stats(b'{"channel": "email", "views": 3, "clicks": 2, "conversions": 1, "extra": [1]}',
-                     "email", "E1")
+    ok = parse_stats(
+        b'{"channel": "email", "views": 3, "clicks": 2, "conversions": 1, "extra": [1]}',
+        "email",
+        "E1",
+    )
     assert ok == ChannelStats("email", 3, 2, 1)
     bad = [
-        b"not json", b"[1, 2]", b'"email"', b'{"channel": "email", "views": NaN, "clicks": 1, "conversions": 0}',
+        b"not json",
+        b"[1, 2]",
+        b'"email"',
+        b'{"channel": "email", "views": NaN, "clicks": 1, "conversions": 0}',
         b'{"channel": "email", "views": 1.5, "clicks": 1, "conversions": 0}',
         b'{"channel": "email", "views": true, "clicks": 1, "conversions": 0}',
         b'{"channel": "email", "views": -1, "clicks": 1, "conversions": 0}',
@@ -133,8 +151,9 @@ def test_parse_stats_is_strict():
 
 def test_http_source_sends_auth_and_fills_the_url(servers):
     server = servers("auth", "email")
-    source = HttpJsonSource("email", server.url, auth_header_name="Authorization", auth_header_value=TOKEN,
-                            timeout=2)
+    source = HttpJsonSource(
+        "email", server.url, auth_header_name="Authorization", auth_header_value=TOKEN, timeout=2
+    )
     assert source.fetch(EVENT) == ChannelStats("email", 1000, 50, 5)
     assert server.requests[-1] == {"path": "/stats/E1?channel=email", "auth": TOKEN}
     assert "s3cret" not in repr(source)
@@ -154,11 +173,13 @@ def test_parallel_fetch_with_slow_failing_garbage_and_healthy(servers):
     failing = servers("fail", "search")
     garbage = servers("garbage", "display")
     invalid = servers("invalid", "partner")
-    sources = [HttpJsonSource("email", healthy.url, timeout=5),
-               HttpJsonSource("social", slow.url, timeout=0.5),
-               HttpJsonSource("search", failing.url, timeout=5),
-               HttpJsonSource("display", garbage.url, timeout=5),
-               HttpJsonSource("partner", invalid.url, timeout=5)]
+    sources = [
+        HttpJsonSource("email", healthy.url, timeout=5),
+        HttpJsonSource("social", slow.url, timeout=0.5),
+        HttpJsonSource("search", failing.url, timeout=5),
+        HttpJsonSource("display", garbage.url, timeout=5),
+        HttpJsonSource("partner", invalid.url, timeout=5),
+    ]
     store = MemoryLastGoodStore()
     store.put(1, ChannelStats("search", 70, 7, 1), dt.datetime(2024, 5, 1, 9, 15))
     service = ChannelService(sources, store, breakers=breakers(), now=lambda: NOW)
@@ -169,7 +190,13 @@ def test_parallel_fetch_with_slow_failing_garbage_and_healthy(servers):
     # (its 0.5 s timeout applied), having asked it exactly once
     assert (len(slow.requests), slow.holding) == (1, 1)
     by = {r.channel: r for r in report.results}
-    assert [r.channel for r in report.results] == ["email", "social", "search", "display", "partner"]
+    assert [r.channel for r in report.results] == [
+        "email",
+        "social",
+        "search",
+        "display",
+        "partner",
+    ]
     assert (by["email"].status, by["email"].stats) == (LIVE, ChannelStats("email", 1000, 50, 5))
     assert by["social"].status == MISSING and "timed out" in by["social"].error
     assert by["search"].status == STALE and by["search"].stats == ChannelStats("search", 70, 7, 1)
@@ -193,8 +220,12 @@ def test_breaker_opens_and_last_good_is_served_with_its_time(servers):
     store = MemoryLastGoodStore()
     get_breaker = breakers(min_calls=3)
     clock = {"now": dt.datetime.now(dt.UTC).replace(tzinfo=None, second=0, microsecond=0)}
-    service = ChannelService([HttpJsonSource("email", server.url, timeout=2)], store,
-                             breakers=get_breaker, now=lambda: clock["now"])
+    service = ChannelService(
+        [HttpJsonSource("email", server.url, timeout=2)],
+        store,
+        breakers=get_breaker,
+        now=lambda: clock["now"],
+    )
     good_at = clock["now"]
     assert service.fetch(EVENT).results[0].status == LIVE
 
@@ -209,7 +240,8 @@ def test_breaker_opens_and_last_good_is_served_with_its_time(servers):
     assert (result.status, result.error) == (STALE, "circuit open")
     assert result.notice("UTC") == f"Channel email unavailable — data from {good_at:%H:%M}"
     assert result.notice("Asia/Kolkata").endswith(
-        (good_at.replace(tzinfo=dt.UTC) + dt.timedelta(hours=5, minutes=30)).strftime("%H:%M"))
+        (good_at.replace(tzinfo=dt.UTC) + dt.timedelta(hours=5, minutes=30)).strftime("%H:%M")
+    )
 
 
 def test_half_open_trial_closes_the_breaker_when_the_server_recovers(servers):
@@ -218,11 +250,16 @@ def test_half_open_trial_closes_the_breaker_when_the_server_recovers(servers):
     made: dict[str, CircuitBreaker] = {}
 
     def get_breaker(channel: str) -> CircuitBreaker:
-        return made.setdefault(channel, CircuitBreaker(channel, window=4, min_calls=2, cooldown=30,
-                                                       clock=lambda: clock["t"]))
+        return made.setdefault(
+            channel,
+            CircuitBreaker(channel, window=4, min_calls=2, cooldown=30, clock=lambda: clock["t"]),
+        )
 
-    service = ChannelService([HttpJsonSource("email", server.url, timeout=2)], MemoryLastGoodStore(),
-                             breakers=get_breaker)
+    service = ChannelService(
+        [HttpJsonSource("email", server.url, timeout=2)],
+        MemoryLastGoodStore(),
+        breakers=get_breaker,
+    )
     for _ in range(2):
         assert service.fetch(EVENT).results[0].status == MISSING
     assert made["email"].state == "open"
@@ -248,7 +285,11 @@ def event_db(request, tmp_path):
     from tests.conftest import migrate
     from tests.integration.test_events_data import load_events
 
-    url = f"sqlite:///{tmp_path / 'ch.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    url = (
+        f"sqlite:///{tmp_path / 'ch.sqlite'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
     migrate(url)
     db.init(url)
     load_events(db.require_engine())
@@ -277,17 +318,27 @@ def test_channel_report_configured_and_demo_sources_cached(event_db, servers, tm
 
     server = servers("ok", "email")
     save_config(event_db, SourceConfig("email", server.url, "Authorization", TOKEN, True, 2.0))
-    save_config(event_db, SourceConfig("search", server.url, None, None, False, 2.0))  # disabled: demo
+    save_config(
+        event_db, SourceConfig("search", server.url, None, None, False, 2.0)
+    )  # disabled: demo
     app = flask.Flask("channels-test")
     data_cache.init_app(app, make_settings(str(event_db.url)), key_prefix=f"t{id(app)}:")
     with app.app_context():
         report = channel_report(EVENT)
         by = {r.channel: r for r in report.results}
         assert (by["email"].source, by["email"].status, by["email"].stats) == (
-            "http", LIVE, ChannelStats("email", 1000, 50, 5))
+            "http",
+            LIVE,
+            ChannelStats("email", 1000, 50, 5),
+        )
         # the others come from event_channel_stats: social (200, 4, 0), the rest zero
-        assert (by["social"].source, by["social"].stats) == ("demo", ChannelStats("social", 200, 4, 0))
-        assert by["search"].stats == ChannelStats("search", 0, 0, 0) and by["search"].source == "demo"
+        assert (by["social"].source, by["social"].stats) == (
+            "demo",
+            ChannelStats("social", 200, 4, 0),
+        )
+        assert (
+            by["search"].stats == ChannelStats("search", 0, 0, 0) and by["search"].source == "demo"
+        )
         calls = len(server.requests)
         assert channel_report(EVENT) == report  # from the cache
         assert len(server.requests) == calls
@@ -306,8 +357,11 @@ def channel_app(event_db, redis_url, redis_prefix):
     from tests.conftest import make_settings
 
     app = flask.Flask("channels-page-test")
-    data_cache.init_app(app, make_settings(str(event_db.url.render_as_string(hide_password=False)),
-                                           redis_url=redis_url), key_prefix=redis_prefix)
+    data_cache.init_app(
+        app,
+        make_settings(str(event_db.url.render_as_string(hide_password=False)), redis_url=redis_url),
+        key_prefix=redis_prefix,
+    )
     with app.app_context():
         yield app
 
@@ -316,7 +370,9 @@ def _count_statements(engine) -> list[str]:
     from sqlalchemy import event
 
     sent: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda conn, cur, statement, *_: sent.append(statement))
+    event.listen(
+        engine, "before_cursor_execute", lambda conn, cur, statement, *_: sent.append(statement)
+    )
     return sent
 
 
@@ -335,7 +391,9 @@ def test_event_channels_hit_is_one_cache_round_trip(event_db, channel_app, monke
     calls: list[str] = []
     for name in ("get", "get_many", "set", "add", "has"):
         method = getattr(backend, name)
-        monkeypatch.setattr(backend, name, lambda *a, _m=method, _n=name, **k: calls.append(_n) or _m(*a, **k))
+        monkeypatch.setattr(
+            backend, name, lambda *a, _m=method, _n=name, **k: calls.append(_n) or _m(*a, **k)
+        )
     sent = _count_statements(event_db)
     assert event_channels(2) == first
     assert calls == ["get_many"] and sent == []
@@ -358,10 +416,16 @@ def test_event_channels_follow_saved_sources_and_data_changes(event_db, channel_
     # the stand-in answers for E1 only: event 1's email is live, event 2's answer is refused
     previous = {r.channel: r for r in channel_report(EVENT).results}
     assert (previous["email"].source, previous["email"].status, previous["email"].stats.views) == (
-        "http", LIVE, 1000)
+        "http",
+        LIVE,
+        1000,
+    )
     assert {r.channel: r for r in live.report.results}["email"].status == STALE  # demo value kept
     assert (live.views, live.previous_views) == (0, 1000 + 200)
-    assert sorted(r["path"] for r in server.requests) == ["/stats/E1?channel=email", "/stats/E2?channel=email"]
+    assert sorted(r["path"] for r in server.requests) == [
+        "/stats/E1?channel=email",
+        "/stats/E2?channel=email",
+    ]
     assert event_channels(2) == live and len(server.requests) == 2
     assert delete_config(event_db, "email") and not delete_config(event_db, "email")
     assert event_channels(2).previous_views == 350
@@ -383,7 +447,9 @@ def test_event_channels_expire_with_their_reports(event_db, channel_app, servers
     build = report_module._build
     monkeypatch.setattr(report_module, "_build", lambda *a: built.append(a[0]) or build(*a))
     offset = [0.0]
-    monkeypatch.setattr(report_module, "time", SimpleNamespace(time=lambda: real_time.time() + offset[0]))
+    monkeypatch.setattr(
+        report_module, "time", SimpleNamespace(time=lambda: real_time.time() + offset[0])
+    )
 
     report_module.event_channels(2)  # creates the generation tokens of a fresh cache
     built.clear()
@@ -397,7 +463,9 @@ def test_event_channels_expire_with_their_reports(event_db, channel_app, servers
     assert built == [2, 2]
 
     offset[0] = 0.0
-    save_config(event_db, SourceConfig("partner", servers("fail", "partner").url, None, None, True, 2.0))
+    save_config(
+        event_db, SourceConfig("partner", servers("fail", "partner").url, None, None, True, 2.0)
+    )
     degraded = report_module.event_channels(2)
     assert degraded.report.degraded and built == [2, 2, 2]
     assert report_module.event_channels(2) == degraded and built == [2, 2, 2]
@@ -413,7 +481,9 @@ def test_configs_are_read_once_per_token(event_db, channel_app):
     first = config.current_configs(event_db, token)
     sent = _count_statements(event_db)
     assert config.current_configs(event_db, token) is first and sent == []
-    config.save_config(event_db, config.SourceConfig("display", "http://127.0.0.1:9/x", None, None, False, 1.0))
+    config.save_config(
+        event_db, config.SourceConfig("display", "http://127.0.0.1:9/x", None, None, False, 1.0)
+    )
     assert config.config_token() != token
     after = config.current_configs(event_db, config.config_token())
     assert [c.channel for c in after.configs] == ["display"] and after.digest != first.digest
@@ -428,5 +498,8 @@ def test_demo_channels_of_a_report_share_one_query(event_db, channel_app):
     reads = [s for s in sent if "event_channel_stats" in s]
     assert len(reads) == 1
     assert [(r.channel, r.source, r.status) for r in report.results] == [
-        (c, "demo", LIVE) for c in ("email", "social", "search", "display", "partner")]
-    assert {r.channel: r.stats for r in report.results}["email"] == ChannelStats("email", 150, 15, 3)
+        (c, "demo", LIVE) for c in ("email", "social", "search", "display", "partner")
+    ]
+    assert {r.channel: r.stats for r in report.results}["email"] == ChannelStats(
+        "email", 150, 15, 3
+    )

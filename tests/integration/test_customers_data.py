@@ -1,6 +1,7 @@
 """Customer analytics on a small hand-made data set, on SQLite and PostgreSQL: stored stats,
 segments at their boundaries, tags at their day boundaries (and their history), cohorts, KPIs,
 RFM, the list, settings changes, and the Recompute button's role check over HTTP."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,24 +47,52 @@ def every(step: int, last_ago: int, count: int) -> list[int]:
     return [last_ago + step * i for i in range(count)][::-1]
 
 
-# customer id -> (name, visit days-ago, [(days-ago, cents, status, platform)], expected segment, tag)
+# customer id -> (name, visit days-ago, [(days-ago, cents, status, platform)], expected segment,
+# tag)
 CUSTOMERS: dict[int, tuple] = {
-    1: ("Followup exactly 7", [7, 6, 5], [(6, 10_000, "paid", 1), (5, 50_000, "cancelled", 1)], "new",
-        "new_customer_followup"),
+    1: (
+        "Followup exactly 7",
+        [7, 6, 5],
+        [(6, 10_000, "paid", 1), (5, 50_000, "cancelled", 1)],
+        "new",
+        "new_customer_followup",
+    ),
     2: ("Only 6 days", [6], [], "new", None),
-    3: ("At risk at 20", [40, 20], [(40, 20_000, "delivered", 1), (20, 30_000, "shipped", 1)], "new",
-        "new_customer_at_risk"),
+    3: (
+        "At risk at 20",
+        [40, 20],
+        [(40, 20_000, "delivered", 1), (20, 30_000, "shipped", 1)],
+        "new",
+        "new_customer_at_risk",
+    ),
     4: ("Still fine at 19", [30, 19], [], "new", "new_customer_followup"),
-    5: ("Reactivate at 30", [60, 30], [(60, 5_000, "paid", 1), (30, 5_000, "paid", 1)], "new",
-        "reactivation_needed"),
+    5: (
+        "Reactivate at 30",
+        [60, 30],
+        [(60, 5_000, "paid", 1), (30, 5_000, "paid", 1)],
+        "new",
+        "reactivation_needed",
+    ),
     6: ("New at 29", [29], [], "new", "new_customer_at_risk"),
-    7: ("Four visits", every(10, 10, 4), [(40, 7_000, "paid", 1), (10, 7_000, "paid", 1)], "growing", None),
+    7: (
+        "Four visits",
+        every(10, 10, 4),
+        [(40, 7_000, "paid", 1), (10, 7_000, "paid", 1)],
+        "growing",
+        None,
+    ),
     8: ("Growing late", every(4, 20, 5), [], "growing", "growing_delayed"),
     9: ("Ten, on the edge", every(2, 3, 10), [], "growing", None),
     10: ("Eleven, late", every(2, 4, 11), [], "loyal", "loyal_delayed"),
     11: ("VIP exactly", [16, 15], [(15, 100_000_000, "paid", 2)], "vip", None),
     12: ("Almost VIP", every(1, 1, 12), [(81, 99_999_999, "paid", 1)], "loyal", None),
-    13: ("Orders only", [], [(76, 1_000, "paid", 1), (29, 1_000, "paid", 1), (28, 1_000, "paid", 2)], "new", None),
+    13: (
+        "Orders only",
+        [],
+        [(76, 1_000, "paid", 1), (29, 1_000, "paid", 1), (28, 1_000, "paid", 2)],
+        "new",
+        None,
+    ),
 }
 
 
@@ -72,25 +101,64 @@ def load(url: str) -> None:
     db.init(url)
     engine = db.require_engine()
     with engine.begin() as conn:
-        conn.execute(insert(Category), [{"id": 1, "code": "tools", "name": "Tools"},
-                                        {"id": 2, "code": "toys", "name": "Toys"}])
-        conn.execute(insert(SalesPlatform), [{"id": 1, "code": "web", "name": "Web"},
-                                             {"id": 2, "code": "store", "name": "Store"}])
-        conn.execute(insert(Product), [{"id": 1, "sku": "T1", "name": "Hammer", "category_id": 1,
-                                        "unit_price_cents": 1000},
-                                       {"id": 2, "sku": "Y1", "name": "Ball", "category_id": 2,
-                                        "unit_price_cents": 1000}])
-        conn.execute(insert(Customer), [{"id": cid, "external_id": f"C{cid:03d}", "name": spec[0],
-                                         "created_at": ago(100)} for cid, spec in CUSTOMERS.items()])
+        conn.execute(
+            insert(Category),
+            [
+                {"id": 1, "code": "tools", "name": "Tools"},
+                {"id": 2, "code": "toys", "name": "Toys"},
+            ],
+        )
+        conn.execute(
+            insert(SalesPlatform),
+            [{"id": 1, "code": "web", "name": "Web"}, {"id": 2, "code": "store", "name": "Store"}],
+        )
+        conn.execute(
+            insert(Product),
+            [
+                {
+                    "id": 1,
+                    "sku": "T1",
+                    "name": "Hammer",
+                    "category_id": 1,
+                    "unit_price_cents": 1000,
+                },
+                {"id": 2, "sku": "Y1", "name": "Ball", "category_id": 2, "unit_price_cents": 1000},
+            ],
+        )
+        conn.execute(
+            insert(Customer),
+            [
+                {"id": cid, "external_id": f"C{cid:03d}", "name": spec[0], "created_at": ago(100)}
+                for cid, spec in CUSTOMERS.items()
+            ],
+        )
         visits, orders, items = [], [], []
         for cid, (_, visit_days, order_specs, _, _) in CUSTOMERS.items():
-            visits += [{"customer_id": cid, "platform_id": 1, "visited_at": ago(d)} for d in visit_days]
+            visits += [
+                {"customer_id": cid, "platform_id": 1, "visited_at": ago(d)} for d in visit_days
+            ]
             for days, cents, status, platform in order_specs:
                 oid = len(orders) + 1
-                orders.append({"id": oid, "order_number": f"O{oid}", "customer_id": cid, "platform_id": platform,
-                               "status": status, "ordered_at": ago(days, 11), "total_cents": cents})
-                items.append({"order_id": oid, "product_id": 2 if cid == 13 else 1, "quantity": 1,
-                              "unit_price_cents": cents, "amount_cents": cents})
+                orders.append(
+                    {
+                        "id": oid,
+                        "order_number": f"O{oid}",
+                        "customer_id": cid,
+                        "platform_id": platform,
+                        "status": status,
+                        "ordered_at": ago(days, 11),
+                        "total_cents": cents,
+                    }
+                )
+                items.append(
+                    {
+                        "order_id": oid,
+                        "product_id": 2 if cid == 13 else 1,
+                        "quantity": 1,
+                        "unit_price_cents": cents,
+                        "amount_cents": cents,
+                    }
+                )
         conn.execute(insert(Visit), visits)
         conn.execute(insert(Order), orders)
         conn.execute(insert(OrderItem), items)
@@ -99,7 +167,11 @@ def load(url: str) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def loaded(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'c.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    url = (
+        f"sqlite:///{tmp_path / 'c.sqlite'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
     load(url)
     yield url
     db.engine.dispose()
@@ -109,14 +181,19 @@ def loaded(request, tmp_path):
 def server(loaded):
     """A bare Flask app with the data cache bound, so cache invalidation is exercised too."""
     app = flask.Flask("test-customers")
-    data_cache.init_app(app, Settings(env="test", database_url=loaded, secret_key=TEST_SECRET), key_prefix="c:")
+    data_cache.init_app(
+        app, Settings(env="test", database_url=loaded, secret_key=TEST_SECRET), key_prefix="c:"
+    )
     with app.app_context():
         yield app
 
 
 def revenue_orders(cid: int, until: dt.date = TODAY) -> list[tuple]:
-    return [o for o in CUSTOMERS[cid][2] if o[2] in ("paid", "shipped", "delivered")
-            and (TODAY - dt.timedelta(days=o[0])) <= until]
+    return [
+        o
+        for o in CUSTOMERS[cid][2]
+        if o[2] in ("paid", "shipped", "delivered") and (TODAY - dt.timedelta(days=o[0])) <= until
+    ]
 
 
 def test_stats_segments_and_tags_match_the_hand_made_expectations(server):
@@ -146,7 +223,9 @@ def test_stats_segments_and_tags_match_the_hand_made_expectations(server):
     for segment in ("new", "growing", "loyal", "vip"):
         members = [cid for cid, spec in CUSTOMERS.items() if spec[3] == segment]
         assert summary_df.loc[segment, "customers"] == len(members)
-        assert summary_df.loc[segment, "revenue_cents"] == sum(o[1] for c in members for o in revenue_orders(c))
+        assert summary_df.loc[segment, "revenue_cents"] == sum(
+            o[1] for c in members for o in revenue_orders(c)
+        )
     assert summary_df["customer_share"].sum() == pytest.approx(1.0)
 
     counts = data.tag_counts().set_index("tag")["customers"]
@@ -162,13 +241,28 @@ def test_tag_history_records_additions_and_removals_across_runs(server):
     listing = data.customer_list()["rows"].set_index("customer_id")
     assert listing.loc[1, "tags"] == "new_customer_at_risk"
     with engine.connect() as conn:
-        history = [(r.tag, r.added_as_of, r.removed_as_of) for r in conn.execute(
-            select(CustomerTagHistory).where(CustomerTagHistory.customer_id == 1)
-            .order_by(CustomerTagHistory.id))]
-    assert history == [("new_customer_followup", TODAY, later), ("new_customer_at_risk", later, None)]
+        history = [
+            (r.tag, r.added_as_of, r.removed_as_of)
+            for r in conn.execute(
+                select(CustomerTagHistory)
+                .where(CustomerTagHistory.customer_id == 1)
+                .order_by(CustomerTagHistory.id)
+            )
+        ]
+    assert history == [
+        ("new_customer_followup", TODAY, later),
+        ("new_customer_at_risk", later, None),
+    ]
     recompute(engine, later)  # an unchanged run adds no history
     with engine.connect() as conn:
-        assert len(conn.execute(select(CustomerTagHistory).where(CustomerTagHistory.customer_id == 1)).all()) == 2
+        assert (
+            len(
+                conn.execute(
+                    select(CustomerTagHistory).where(CustomerTagHistory.customer_id == 1)
+                ).all()
+            )
+            == 2
+        )
 
 
 def _day(days_ago: int) -> dt.date:
@@ -178,16 +272,21 @@ def _day(days_ago: int) -> dt.date:
 def test_period_kpis_against_an_independent_count(server):
     june = (dt.date(2024, 6, 1), TODAY)
     for platforms, platform_ids in ((None, {1, 2}), (("web",), {1})):
-        visitors = {cid for cid, spec in CUSTOMERS.items() for d in spec[1] if june[0] <= _day(d) <= june[1]}
+        visitors = {
+            cid for cid, spec in CUSTOMERS.items() for d in spec[1] if june[0] <= _day(d) <= june[1]
+        }
         per_buyer: dict[int, int] = defaultdict(int)
         for cid in CUSTOMERS:
             for d, _, _, platform in revenue_orders(cid):
                 if june[0] <= _day(d) and platform in platform_ids:
                     per_buyer[cid] += 1
-        lifetime = [(cid, o[1]) for cid in CUSTOMERS for o in revenue_orders(cid) if o[3] in platform_ids]
+        lifetime = [
+            (cid, o[1]) for cid in CUSTOMERS for o in revenue_orders(cid) if o[3] in platform_ids
+        ]
         figures = data.period_figures(*june, platforms)
         assert figures == {
-            "visitors": len(visitors), "buyers": len(per_buyer),
+            "visitors": len(visitors),
+            "buyers": len(per_buyer),
             "repeat_buyers": sum(1 for n in per_buyer.values() if n >= 2),
             "lifetime_revenue_cents": sum(c for _, c in lifetime),
             "lifetime_customers": len({cid for cid, _ in lifetime}),
@@ -196,7 +295,9 @@ def test_period_kpis_against_an_independent_count(server):
     figures = data.period_figures(*june)
     assert kpis["conversion"].value == pytest.approx(figures["buyers"] / figures["visitors"])
     assert kpis["repeat"].value == pytest.approx(figures["repeat_buyers"] / figures["buyers"])
-    assert kpis["clv"].value == pytest.approx(figures["lifetime_revenue_cents"] / figures["lifetime_customers"])
+    assert kpis["clv"].value == pytest.approx(
+        figures["lifetime_revenue_cents"] / figures["lifetime_customers"]
+    )
     # the category filter: only customer 13 bought toys (two of its orders in June)
     assert data.period_figures(*june, None, ("toys",))["repeat_buyers"] == 1
     assert data.period_figures(*june, None, ("toys",))["buyers"] == 1
@@ -238,8 +339,11 @@ def test_snapshots_trend_and_movement(server):
     recompute(db.require_engine(), TODAY)
     t = SegmentThresholds()
     trend = data.segment_trend(dt.date(2024, 4, 1), TODAY)
-    for month, month_end in ((dt.date(2024, 4, 1), dt.date(2024, 4, 30)), (dt.date(2024, 5, 1), dt.date(2024, 5, 31)),
-                             (dt.date(2024, 6, 1), TODAY)):
+    for month, month_end in (
+        (dt.date(2024, 4, 1), dt.date(2024, 4, 30)),
+        (dt.date(2024, 5, 1), dt.date(2024, 5, 31)),
+        (dt.date(2024, 6, 1), TODAY),
+    ):
         expected = pd.Series(list(_state_at(month_end, t).values())).value_counts()
         got = trend[trend["month"] == month].set_index("segment")["customers"]
         for segment in ("new", "growing", "loyal", "vip"):
@@ -260,8 +364,14 @@ def test_rfm_scores_match_ntile_by_hand(server):
     for cid in CUSTOMERS:
         orders = revenue_orders(cid)
         if orders:
-            buyers.append({"cid": cid, "last": min(o[0] for o in orders) * -1, "n": len(orders),
-                           "spend": sum(o[1] for o in orders)})
+            buyers.append(
+                {
+                    "cid": cid,
+                    "last": min(o[0] for o in orders) * -1,
+                    "n": len(orders),
+                    "spend": sum(o[1] for o in orders),
+                }
+            )
     frame = pd.DataFrame(buyers)
 
     def ntile(order: list[str]) -> pd.Series:
@@ -297,34 +407,51 @@ def test_a_settings_change_reclassifies_at_once_and_is_audited(server):
     before = data.segment_summary().set_index("segment")["customers"]  # cached now
     settings_store.save_one("customers.new_max_visits", 4, actor="tests")
     after = data.segment_summary().set_index("segment")["customers"]
-    assert after["new"] == before["new"] + 1 and after["growing"] == before["growing"] - 1  # customer 7
+    assert (
+        after["new"] == before["new"] + 1 and after["growing"] == before["growing"] - 1
+    )  # customer 7
     assert data.customer_list(segment="new", search="Four")["total"] == 1
     settings_store.save_one("customers.vip_min_spend_cents", 99_999_999, actor="tests")
     with db.session() as session:
-        row = session.scalars(select(AuditLog).where(AuditLog.action == "business_setting.set")
-                              .order_by(AuditLog.id.desc())).first()
+        row = session.scalars(
+            select(AuditLog)
+            .where(AuditLog.action == "business_setting.set")
+            .order_by(AuditLog.id.desc())
+        ).first()
     assert row.target == "customers.vip_min_spend_cents" and row.username == "tests"
     assert row.detail == {"old": 100_000_000, "new": 99_999_999}
-    assert data.segment_summary().set_index("segment").loc["vip", "customers"] == 2  # customer 12 too
+    assert (
+        data.segment_summary().set_index("segment").loc["vip", "customers"] == 2
+    )  # customer 12 too
     assert settings_store.get("customers.vip_min_spend_cents") == 99_999_999
 
 
 def _recompute_body() -> dict:
-    return {"output": "..customers-refresh-store.data...customers-recompute-alert.children..."
-                      "customers-recompute-alert.color...customers-recompute-alert.is_open..",
-            "outputs": [{"id": "customers-refresh-store", "property": "data"},
-                        {"id": "customers-recompute-alert", "property": "children"},
-                        {"id": "customers-recompute-alert", "property": "color"},
-                        {"id": "customers-recompute-alert", "property": "is_open"}],
-            "inputs": [{"id": "customers-recompute-button", "property": "n_clicks", "value": 1}],
-            "changedPropIds": ["customers-recompute-button.n_clicks"], "state": []}
+    return {
+        "output": "..customers-refresh-store.data...customers-recompute-alert.children..."
+        "customers-recompute-alert.color...customers-recompute-alert.is_open..",
+        "outputs": [
+            {"id": "customers-refresh-store", "property": "data"},
+            {"id": "customers-recompute-alert", "property": "children"},
+            {"id": "customers-recompute-alert", "property": "color"},
+            {"id": "customers-recompute-alert", "property": "is_open"},
+        ],
+        "inputs": [{"id": "customers-recompute-button", "property": "n_clicks", "value": 1}],
+        "changedPropIds": ["customers-recompute-button.n_clicks"],
+        "state": [],
+    }
 
 
 def _login(client, username: str, password: str) -> None:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/login", data={"username": username, "password": password, "next": "/",
-                                       "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/login",
+            data={"username": username, "password": password, "next": "/", "csrf_token": token},
+        ).status_code
+        == 302
+    )
 
 
 def test_recompute_button_is_refused_to_a_viewer_and_audited_for_an_analyst(loaded, app_factory):
@@ -348,7 +475,9 @@ def test_recompute_button_is_refused_to_a_viewer_and_audited_for_an_analyst(load
     assert "Recomputed 13 customers" in json.dumps(json.loads(answer.get_data(as_text=True)))
     with db.session() as session:
         assert session.scalars(select(CustomerTag)).first() is not None
-        row = session.scalars(select(AuditLog).where(AuditLog.action == "customer_tags.recompute")).one()
+        row = session.scalars(
+            select(AuditLog).where(AuditLog.action == "customer_tags.recompute")
+        ).one()
     assert row.username == "analyst1" and row.user_id is not None
 
 
@@ -358,12 +487,17 @@ def test_admin_settings_form_marks_refused_fields_and_saves_valid_ones(loaded, a
     app = app_factory(loaded)
     keys = list(business_settings.SPECS)
     ids = [{"type": "admin-settings-input", "key": k} for k in keys]
-    texts = {k: business_settings.format_text(k, v) for k, v in business_settings.defaults().items()}
+    texts = {
+        k: business_settings.format_text(k, v) for k, v in business_settings.defaults().items()
+    }
     with app.server.test_request_context("/"):
         bad = {**texts, "churn.followup_days": "soon", "customers.vip_min_spend_cents": "-5"}
         message, color, _, invalid, feedback = save(1, [bad[k] for k in keys], ids)
         assert color == "danger" and "Nothing was saved" in message
-        assert [k for k, flag in zip(keys, invalid) if flag] == ["customers.vip_min_spend_cents", "churn.followup_days"]
+        assert [k for k, flag in zip(keys, invalid) if flag] == [
+            "customers.vip_min_spend_cents",
+            "churn.followup_days",
+        ]
         assert "not a number" in feedback[keys.index("churn.followup_days")]
         good = {**texts, "customers.vip_min_spend_cents": "999,999.99"}
         message, color, *_ = save(1, [good[k] for k in keys], ids)
@@ -382,17 +516,33 @@ def test_customer_list_is_one_statement_with_every_tag_and_the_expected_visit(se
     engine = db.require_engine()
     recompute(engine, TODAY)
     with engine.begin() as conn:
-        conn.execute(insert(CustomerTag), [
-            {"customer_id": 10, "tag": "growing_delayed", "as_of": TODAY},  # sorts before loyal_
-            {"customer_id": 2, "tag": "reactivation_needed", "as_of": TODAY},
-            {"customer_id": 2, "tag": "new_customer_at_risk", "as_of": TODAY},
-        ])
-        conn.execute(update(CustomerStats).where(CustomerStats.customer_id == 7)
-                     .values(avg_interval_days=2.5))  # half to even: 2 days
-        conn.execute(update(CustomerStats).where(CustomerStats.customer_id == 8)
-                     .values(avg_interval_days=3.5))  # 4 days
-        conn.execute(update(CustomerStats).where(CustomerStats.customer_id == 9)
-                     .values(avg_interval_days=0.0))  # no expectation
+        conn.execute(
+            insert(CustomerTag),
+            [
+                {
+                    "customer_id": 10,
+                    "tag": "growing_delayed",
+                    "as_of": TODAY,
+                },  # sorts before loyal_
+                {"customer_id": 2, "tag": "reactivation_needed", "as_of": TODAY},
+                {"customer_id": 2, "tag": "new_customer_at_risk", "as_of": TODAY},
+            ],
+        )
+        conn.execute(
+            update(CustomerStats)
+            .where(CustomerStats.customer_id == 7)
+            .values(avg_interval_days=2.5)
+        )  # half to even: 2 days
+        conn.execute(
+            update(CustomerStats)
+            .where(CustomerStats.customer_id == 8)
+            .values(avg_interval_days=3.5)
+        )  # 4 days
+        conn.execute(
+            update(CustomerStats)
+            .where(CustomerStats.customer_id == 9)
+            .values(avg_interval_days=0.0)
+        )  # no expectation
     data_cache.invalidate(data.NAMESPACE)
     sent: list[str] = []
 
@@ -416,11 +566,29 @@ def test_customer_list_is_one_statement_with_every_tag_and_the_expected_visit(se
     for cid, row in stats.items():
         last = row.last_visit.date() if row.last_visit else None
         assert listing.loc[cid, "last_visit"] == last, cid
-        assert listing.loc[cid, "next_visit"] == next_expected_visit(row.last_visit, row.avg_interval_days), cid
+        assert listing.loc[cid, "next_visit"] == next_expected_visit(
+            row.last_visit, row.avg_interval_days
+        ), cid
     assert listing.loc[7, "next_visit"] == _day(10) + dt.timedelta(days=2)
     assert listing.loc[8, "next_visit"] == _day(20) + dt.timedelta(days=4)
-    assert listing.loc[9, "next_visit"] is None and listing.loc[13, "next_visit"] is None  # 0; no visits
+    assert (
+        listing.loc[9, "next_visit"] is None and listing.loc[13, "next_visit"] is None
+    )  # 0; no visits
     assert [str(t) for t in found["rows"].dtypes] == [
-        "int64", "str", "str", "str", "str", "int64", "int64", "int64", "object", "object"]
+        "int64",
+        "str",
+        "str",
+        "str",
+        "str",
+        "int64",
+        "int64",
+        "int64",
+        "object",
+        "object",
+    ]
     empty = data.customer_list(search="nobody by that name")
-    assert empty["total"] == 0 and empty["rows"].empty and list(empty["rows"].columns) == data.LIST_COLUMNS
+    assert (
+        empty["total"] == 0
+        and empty["rows"].empty
+        and list(empty["rows"].columns) == data.LIST_COLUMNS
+    )

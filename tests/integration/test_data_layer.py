@@ -4,6 +4,7 @@ The expected numbers below were worked out by hand from DATASET (see the comment
 running the code. The current period is Mon 2024-01-08 .. Sun 2024-01-14; the previous one is
 2024-01-01 .. 2024-01-07.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,8 +51,15 @@ CUSTOMERS = (1, 2, 3, 4)
 
 def load_dataset(engine: Engine, orders: list[tuple] = ORDERS) -> None:
     """Insert the catalog and ``orders`` into a migrated, empty database and build the roll-ups."""
-    load_sales_dataset(engine, platforms=PLATFORMS, categories=CATEGORIES, products=PRODUCTS,
-                       customers=CUSTOMERS, orders=orders, customers_since=T(2023, 1, 1))
+    load_sales_dataset(
+        engine,
+        platforms=PLATFORMS,
+        categories=CATEGORIES,
+        products=PRODUCTS,
+        customers=CUSTOMERS,
+        orders=orders,
+        customers_since=T(2023, 1, 1),
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -74,26 +82,43 @@ def dataset_db(request, tmp_path):
 def test_catalog(dataset_db):
     from bi_app.data import catalog
 
-    assert catalog.platforms() == [{"code": "app", "name": "Mobile app"},
-                                   {"code": "web", "name": "Web shop"}]
-    assert catalog.categories() == [{"code": "books", "name": "Books"}, {"code": "toys", "name": "Toys"}]
+    assert catalog.platforms() == [
+        {"code": "app", "name": "Mobile app"},
+        {"code": "web", "name": "Web shop"},
+    ]
+    assert catalog.categories() == [
+        {"code": "books", "name": "Books"},
+        {"code": "toys", "name": "Toys"},
+    ]
     assert catalog.data_bounds() == (D(2023, 12, 31), D(2024, 1, 20))
 
 
-@pytest.mark.parametrize(("platforms", "categories", "expected"), [
-    # revenue orders 1, 2, 3, 7: 2500 + 2500 + 2000 + 3700; units 3 + 1 + 4 + 2; customers 1, 2, 3
-    (None, None, {"revenue_cents": 10700, "orders": 4, "units": 10, "active_customers": 3}),
-    # web: orders 1, 2, 7
-    (("web",), None, {"revenue_cents": 8700, "orders": 3, "units": 6, "active_customers": 3}),
-    # books items of orders 1 (2x B1), 2 (B2), 7 (B1 + B2): 2000 + 2500 + 1000 + 2500
-    (None, ("books",), {"revenue_cents": 8000, "orders": 3, "units": 5, "active_customers": 3}),
-    # toys items: order 1 (T1) 500, order 3 (4x T1) 2000; both by customer 1
-    (None, ("toys",), {"revenue_cents": 2500, "orders": 2, "units": 5, "active_customers": 1}),
-    # app + toys: order 3 only
-    (("app",), ("toys",), {"revenue_cents": 2000, "orders": 1, "units": 4, "active_customers": 1}),
-    # both categories: item revenue (no shipping); order 1 counts once per category
-    (None, ("books", "toys"), {"revenue_cents": 10500, "orders": 5, "units": 10, "active_customers": 3}),
-])
+@pytest.mark.parametrize(
+    ("platforms", "categories", "expected"),
+    [
+        # revenue orders 1, 2, 3, 7: 2500 + 2500 + 2000 + 3700; units 3 + 1 + 4 + 2; customers 1, 2,
+        # 3
+        (None, None, {"revenue_cents": 10700, "orders": 4, "units": 10, "active_customers": 3}),
+        # web: orders 1, 2, 7
+        (("web",), None, {"revenue_cents": 8700, "orders": 3, "units": 6, "active_customers": 3}),
+        # books items of orders 1 (2x B1), 2 (B2), 7 (B1 + B2): 2000 + 2500 + 1000 + 2500
+        (None, ("books",), {"revenue_cents": 8000, "orders": 3, "units": 5, "active_customers": 3}),
+        # toys items: order 1 (T1) 500, order 3 (4x T1) 2000; both by customer 1
+        (None, ("toys",), {"revenue_cents": 2500, "orders": 2, "units": 5, "active_customers": 1}),
+        # app + toys: order 3 only
+        (
+            ("app",),
+            ("toys",),
+            {"revenue_cents": 2000, "orders": 1, "units": 4, "active_customers": 1},
+        ),
+        # both categories: item revenue (no shipping); order 1 counts once per category
+        (
+            None,
+            ("books", "toys"),
+            {"revenue_cents": 10500, "orders": 5, "units": 10, "active_customers": 3},
+        ),
+    ],
+)
 def test_sales_totals(dataset_db, platforms, categories, expected):
     from bi_app.data.sales import sales_totals
 
@@ -104,7 +129,11 @@ def test_sales_totals_empty_range(dataset_db):
     from bi_app.data.sales import sales_totals
 
     assert sales_totals(D(2022, 1, 1), D(2022, 1, 31)) == {
-        "revenue_cents": 0, "orders": 0, "units": 0, "active_customers": 0}
+        "revenue_cents": 0,
+        "orders": 0,
+        "units": 0,
+        "active_customers": 0,
+    }
 
 
 def test_overview_kpis(dataset_db):
@@ -115,7 +144,11 @@ def test_overview_kpis(dataset_db):
     # previous period: orders 101 and 102 (1000 each), customers 1 and 2
     assert (kpis["revenue"].value, kpis["revenue"].previous) == (10700, 2000)
     assert kpis["revenue"].change_pct == pytest.approx(435.0)
-    assert (kpis["orders"].value, kpis["orders"].previous, kpis["orders"].change_pct) == (4, 2, 100.0)
+    assert (kpis["orders"].value, kpis["orders"].previous, kpis["orders"].change_pct) == (
+        4,
+        2,
+        100.0,
+    )
     assert (kpis["aov"].value, kpis["aov"].previous) == (2675.0, 1000.0)
     assert kpis["aov"].change_pct == pytest.approx(167.5)
     assert kpis["active_customers"].change_pct == pytest.approx(50.0)
@@ -182,7 +215,10 @@ def test_orders_by_platform_status_includes_every_status(dataset_db):
     ]
     toys = orders_by_platform_status(START, END, categories=("toys",))
     assert [tuple(r) for r in toys[["platform", "status", "orders"]].itertuples(index=False)] == [
-        ("app", "shipped", 1), ("web", "pending", 1), ("web", "paid", 1)]
+        ("app", "shipped", 1),
+        ("web", "pending", 1),
+        ("web", "paid", 1),
+    ]
 
 
 def test_top_products(dataset_db):
@@ -191,9 +227,9 @@ def test_top_products(dataset_db):
     frame = top_products(START, END)
     assert list(frame.columns) == ["sku", "product", "category", "units", "orders", "revenue_cents"]
     assert [tuple(r) for r in frame.itertuples(index=False)] == [
-        ("B2", "Atlas", "Books", 2, 2, 5000),   # orders 2 and 7
-        ("B1", "Novel", "Books", 3, 2, 3000),   # 2x in order 1, 1x in order 7
-        ("T1", "Yo-yo", "Toys", 5, 2, 2500),    # 1x in order 1, 4x in order 3
+        ("B2", "Atlas", "Books", 2, 2, 5000),  # orders 2 and 7
+        ("B1", "Novel", "Books", 3, 2, 3000),  # 2x in order 1, 1x in order 7
+        ("T1", "Yo-yo", "Toys", 5, 2, 2500),  # 1x in order 1, 4x in order 3
     ]
     assert top_products(START, END, limit=2)["sku"].tolist() == ["B2", "B1"]
     app = top_products(START, END, platforms=("app",))
@@ -234,21 +270,26 @@ MONTHS_ORDERS = [
     (1015, 1, 2, "paid", T(2024, 3, 31, 23, 59, 59), 1000, [(3, 2)]),
 ]
 RANGES = [
-    (D(2023, 11, 20), D(2024, 2, 10)),   # starts and ends mid-month: two edges, two whole months
-    (D(2024, 1, 1), D(2024, 1, 31)),     # exactly one whole month, no edge days
-    (D(2023, 12, 15), D(2024, 1, 15)),   # across the year boundary, no whole month
-    (D(2023, 12, 1), D(2024, 1, 31)),    # whole months across the year boundary
-    (D(2024, 2, 1), D(2024, 2, 29)),     # leap February
-    (D(2024, 2, 1), D(2024, 2, 28)),     # ... all but its last day
-    (D(2024, 1, 31), D(2024, 1, 31)),    # one day on a month's last day
-    (D(2023, 11, 1), D(2024, 3, 31)),    # everything
-    (D(2024, 1, 1), D(2024, 3, 31)),     # exactly one quarter
-    (D(2023, 10, 1), D(2024, 3, 31)),    # two whole quarters across the year boundary
-    (D(2023, 11, 15), D(2024, 3, 31)),   # edge days, a whole month, a whole quarter
-    (D(2023, 12, 31), D(2024, 3, 30)),   # a day before a quarter, and all but its last day
+    (D(2023, 11, 20), D(2024, 2, 10)),  # starts and ends mid-month: two edges, two whole months
+    (D(2024, 1, 1), D(2024, 1, 31)),  # exactly one whole month, no edge days
+    (D(2023, 12, 15), D(2024, 1, 15)),  # across the year boundary, no whole month
+    (D(2023, 12, 1), D(2024, 1, 31)),  # whole months across the year boundary
+    (D(2024, 2, 1), D(2024, 2, 29)),  # leap February
+    (D(2024, 2, 1), D(2024, 2, 28)),  # ... all but its last day
+    (D(2024, 1, 31), D(2024, 1, 31)),  # one day on a month's last day
+    (D(2023, 11, 1), D(2024, 3, 31)),  # everything
+    (D(2024, 1, 1), D(2024, 3, 31)),  # exactly one quarter
+    (D(2023, 10, 1), D(2024, 3, 31)),  # two whole quarters across the year boundary
+    (D(2023, 11, 15), D(2024, 3, 31)),  # edge days, a whole month, a whole quarter
+    (D(2023, 12, 31), D(2024, 3, 30)),  # a day before a quarter, and all but its last day
 ]
-FILTERS = [(None, None), (("web",), None), (None, ("books",)), (("app",), ("toys",)),
-           (None, ("books", "toys"))]
+FILTERS = [
+    (None, None),
+    (("web",), None),
+    (None, ("books",)),
+    (("app",), ("toys",)),
+    (None, ("books", "toys")),
+]
 PLATFORM_IDS = {code: i for i, code, _ in PLATFORMS}
 CATEGORY_IDS = {code: i for i, code, _ in CATEGORIES}
 REVENUE = ("paid", "shipped", "delivered")
@@ -256,30 +297,42 @@ REVENUE = ("paid", "shipped", "delivered")
 
 def _revenue_orders(start, end, platforms):
     wanted = {PLATFORM_IDS[p] for p in platforms} if platforms else set(PLATFORM_IDS.values())
-    return [o for o in MONTHS_ORDERS
-            if start <= o[4].date() <= end and o[2] in wanted and o[3] in REVENUE]
+    return [
+        o
+        for o in MONTHS_ORDERS
+        if start <= o[4].date() <= end and o[2] in wanted and o[3] in REVENUE
+    ]
 
 
 def _lines(order, categories):
     """(product, quantity, amount) of an order's items in ``categories`` (all when None)."""
     products = {p[0]: p for p in PRODUCTS}
     wanted = {CATEGORY_IDS[c] for c in categories} if categories else None
-    return [(pid, qty, products[pid][4] * qty) for pid, qty in order[6]
-            if wanted is None or products[pid][3] in wanted]
+    return [
+        (pid, qty, products[pid][4] * qty)
+        for pid, qty in order[6]
+        if wanted is None or products[pid][3] in wanted
+    ]
 
 
 def expected_totals(start, end, platforms, categories) -> dict:
     """sales_totals worked out from MONTHS_ORDERS in plain Python (no roll-up involved)."""
     orders = _revenue_orders(start, end, platforms)
     if not categories:
-        return {"revenue_cents": sum(o[5] for o in orders), "orders": len(orders),
-                "units": sum(q for o in orders for _, q, _ in _lines(o, None)),
-                "active_customers": len({o[1] for o in orders})}
+        return {
+            "revenue_cents": sum(o[5] for o in orders),
+            "orders": len(orders),
+            "units": sum(q for o in orders for _, q, _ in _lines(o, None)),
+            "active_customers": len({o[1] for o in orders}),
+        }
     # per category: an order with items of two chosen categories counts once for each
     touching = [(o, c) for o in orders for c in categories if _lines(o, (c,))]
-    return {"revenue_cents": sum(a for o in orders for _, _, a in _lines(o, categories)),
-            "orders": len(touching), "units": sum(q for o in orders for _, q, _ in _lines(o, categories)),
-            "active_customers": len({o[1] for o, _ in touching})}
+    return {
+        "revenue_cents": sum(a for o in orders for _, _, a in _lines(o, categories)),
+        "orders": len(touching),
+        "units": sum(q for o in orders for _, q, _ in _lines(o, categories)),
+        "active_customers": len({o[1] for o, _ in touching}),
+    }
 
 
 def expected_top_products(start, end, platforms, categories) -> list[tuple]:
@@ -290,8 +343,10 @@ def expected_top_products(start, end, platforms, categories) -> list[tuple]:
             per[pid] = (units + qty, orders | {order[0]}, revenue + amount)
     products = {p[0]: p for p in PRODUCTS}
     names = {i: n for i, _, n in CATEGORIES}
-    rows = [(products[pid][1], products[pid][2], names[products[pid][3]], u, len(o), r)
-            for pid, (u, o, r) in per.items()]
+    rows = [
+        (products[pid][1], products[pid][2], names[products[pid][3]], u, len(o), r)
+        for pid, (u, o, r) in per.items()
+    ]
     return sorted(rows, key=lambda r: (-r[5], r[0]))
 
 
@@ -300,8 +355,11 @@ def months_db(request, tmp_path):
     from bi_app.extensions import db
     from tests.conftest import migrate
 
-    url = f"sqlite:///{tmp_path / 'months.sqlite'}" if request.param == "sqlite" \
+    url = (
+        f"sqlite:///{tmp_path / 'months.sqlite'}"
+        if request.param == "sqlite"
         else request.getfixturevalue("pg_url")
+    )
     migrate(url)
     db.init(url)
     load_dataset(db.require_engine(), MONTHS_ORDERS)
@@ -314,16 +372,28 @@ def test_hand_worked_multi_month_figures(months_db):
 
     # January: revenue orders 1006 (2000), 1007 (3000), 1009 (5200); units 2 + 2 + 2
     assert sales_totals(D(2024, 1, 1), D(2024, 1, 31)) == {
-        "revenue_cents": 10200, "orders": 3, "units": 6, "active_customers": 3}
+        "revenue_cents": 10200,
+        "orders": 3,
+        "units": 6,
+        "active_customers": 3,
+    }
     # Dec 15 .. Jan 15: 1005 (500), 1006 (2000), 1007 (3000); customers 2, 3, 1
     assert sales_totals(D(2023, 12, 15), D(2024, 1, 15)) == {
-        "revenue_cents": 5500, "orders": 3, "units": 5, "active_customers": 3}
+        "revenue_cents": 5500,
+        "orders": 3,
+        "units": 5,
+        "active_customers": 3,
+    }
     # Nov 20 .. Feb 10 on the web: 1001, 1003, 1005, 1009, 1011, 1012 by customers 1, 2, 3
     assert sales_totals(D(2023, 11, 20), D(2024, 2, 10), ("web",))["active_customers"] == 3
     # January's products: B2 in 1007 (1x) and 1009 (2x); B1 2x in 1006; T1 1x in 1007
-    assert [tuple(r) for r in top_products(D(2024, 1, 1), D(2024, 1, 31)).itertuples(index=False)] == [
-        ("B2", "Atlas", "Books", 3, 2, 7500), ("B1", "Novel", "Books", 2, 1, 2000),
-        ("T1", "Yo-yo", "Toys", 1, 1, 500)]
+    assert [
+        tuple(r) for r in top_products(D(2024, 1, 1), D(2024, 1, 31)).itertuples(index=False)
+    ] == [
+        ("B2", "Atlas", "Books", 3, 2, 7500),
+        ("B1", "Novel", "Books", 2, 1, 2000),
+        ("T1", "Yo-yo", "Toys", 1, 1, 500),
+    ]
 
 
 @pytest.mark.parametrize(("start", "end"), RANGES)
@@ -331,11 +401,13 @@ def test_totals_and_top_products_over_months_match_the_orders(months_db, start, 
     from bi_app.data.sales import sales_totals, top_products
 
     for platforms, categories in FILTERS:
-        assert sales_totals(start, end, platforms, categories) == \
-            expected_totals(start, end, platforms, categories), (platforms, categories)
+        assert sales_totals(start, end, platforms, categories) == expected_totals(
+            start, end, platforms, categories
+        ), (platforms, categories)
         frame = top_products(start, end, platforms, categories)
-        assert [tuple(r) for r in frame.itertuples(index=False)] == \
-            expected_top_products(start, end, platforms, categories), (platforms, categories)
+        assert [tuple(r) for r in frame.itertuples(index=False)] == expected_top_products(
+            start, end, platforms, categories
+        ), (platforms, categories)
 
 
 def test_whole_periods_are_read_from_the_coarser_rollups(months_db):
@@ -358,22 +430,48 @@ def test_whole_periods_are_read_from_the_coarser_rollups(months_db):
     event.listen(months_db, "before_cursor_execute", record)
     try:
         assert tables_read(lambda: top_products(D(2023, 12, 1), D(2024, 2, 29))) == {
-            "monthly_product_sales", "products", "categories"}
+            "monthly_product_sales",
+            "products",
+            "categories",
+        }
         assert tables_read(lambda: top_products(D(2023, 11, 20), D(2024, 2, 10), ("web",))) == {
-            "monthly_product_sales", "daily_product_sales", "products", "categories", "sales_platforms"}
+            "monthly_product_sales",
+            "daily_product_sales",
+            "products",
+            "categories",
+            "sales_platforms",
+        }
         # Q1 2024 exactly: one quarter of customers, revenue from the daily order totals
         assert tables_read(lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31))) == {
-            "daily_orders", "quarterly_customers"}
+            "daily_orders",
+            "quarterly_customers",
+        }
         assert tables_read(lambda: sales_totals(D(2023, 11, 20), D(2024, 3, 31))) == {
-            "daily_orders", "quarterly_customers", "monthly_customers", "daily_platform_customers"}
+            "daily_orders",
+            "quarterly_customers",
+            "monthly_customers",
+            "daily_platform_customers",
+        }
         assert tables_read(lambda: sales_totals(D(2023, 12, 1), D(2024, 3, 31), ("web",))) == {
-            "daily_orders", "monthly_platform_customers", "quarterly_platform_customers", "sales_platforms"}
-        assert tables_read(lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31), None, ("toys",))) == {
-            "daily_category_sales", "quarterly_category_customers", "categories"}
-        assert tables_read(lambda: sales_totals(D(2023, 11, 20), D(2024, 2, 29), None, ("toys",))) == {
-            "daily_category_sales", "monthly_category_customers", "daily_customer_activity", "categories"}
+            "daily_orders",
+            "monthly_platform_customers",
+            "quarterly_platform_customers",
+            "sales_platforms",
+        }
+        assert tables_read(
+            lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31), None, ("toys",))
+        ) == {"daily_category_sales", "quarterly_category_customers", "categories"}
+        assert tables_read(
+            lambda: sales_totals(D(2023, 11, 20), D(2024, 2, 29), None, ("toys",))
+        ) == {
+            "daily_category_sales",
+            "monthly_category_customers",
+            "daily_customer_activity",
+            "categories",
+        }
         # platform and category together: only the daily activity has both
-        assert tables_read(lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31), ("app",), ("toys",))) == {
-            "daily_category_sales", "daily_customer_activity", "categories", "sales_platforms"}
+        assert tables_read(
+            lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31), ("app",), ("toys",))
+        ) == {"daily_category_sales", "daily_customer_activity", "categories", "sales_platforms"}
     finally:
         event.remove(months_db, "before_cursor_execute", record)

@@ -2,6 +2,7 @@
 
 Every expected number below was worked out by hand from the rows in this file.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,13 +30,49 @@ D = dt.date
 
 # id, code, name, organizer, status, starts, ends, target, ticket cents
 EVENTS = [
-    (1, "E1", "Spring Conference", "Team A", "completed", T(2024, 3, 10, 9), T(2024, 3, 10, 17), 4, 5000),
-    (2, "E2", "Summer Workshop", "Team A", "completed", T(2024, 6, 1, 10), T(2024, 6, 1, 12), 5, 2000),
+    (
+        1,
+        "E1",
+        "Spring Conference",
+        "Team A",
+        "completed",
+        T(2024, 3, 10, 9),
+        T(2024, 3, 10, 17),
+        4,
+        5000,
+    ),
+    (
+        2,
+        "E2",
+        "Summer Workshop",
+        "Team A",
+        "completed",
+        T(2024, 6, 1, 10),
+        T(2024, 6, 1, 12),
+        5,
+        2000,
+    ),
     (3, "E3", "Autumn Webinar", "Team B", "planned", T(2024, 9, 1, 15), T(2024, 9, 1, 16), None, 0),
-    (4, "E4", "Winter Meetup", "Team A", "cancelled", T(2024, 1, 5, 18), T(2024, 1, 5, 20), 10, 1000),
+    (
+        4,
+        "E4",
+        "Winter Meetup",
+        "Team A",
+        "cancelled",
+        T(2024, 1, 5, 18),
+        T(2024, 1, 5, 20),
+        10,
+        1000,
+    ),
 ]
-COSTS = [(1, "venue", 60_000), (1, "catering", 20_000), (1, "marketing", 15_000), (1, "marketing", 5_000),
-         (2, "venue", 10_000), (4, "other", 500)]
+COSTS = [
+    (1, "venue", 60_000),
+    (1, "catering", 20_000),
+    (1, "marketing", 15_000),
+    (1, "marketing", 5_000),
+    (2, "venue", 10_000),
+    (4, "other", 500),
+]
 REVENUES = [(1, "tickets", 15_000), (1, "sponsorship", 110_000)]
 # event, attended, checked in (UTC), age band, gender, region, returning
 REGISTRATIONS = [
@@ -52,37 +89,95 @@ REGISTRATIONS = [
 ORDERS = [
     ("paid", T(2024, 3, 10, 10), 1000),
     ("delivered", T(2024, 3, 10, 16, 59, 59), 2000),
-    ("cancelled", T(2024, 3, 10, 12), 3000),   # not revenue
-    ("paid", T(2024, 3, 10, 17), 900),         # after the event
-    ("paid", T(2024, 3, 10, 8, 59), 1500),     # window before
-    ("shipped", T(2024, 3, 10, 1), 700),       # window before (inclusive start)
-    ("paid", T(2024, 3, 10, 0, 59), 400),      # too early
+    ("cancelled", T(2024, 3, 10, 12), 3000),  # not revenue
+    ("paid", T(2024, 3, 10, 17), 900),  # after the event
+    ("paid", T(2024, 3, 10, 8, 59), 1500),  # window before
+    ("shipped", T(2024, 3, 10, 1), 700),  # window before (inclusive start)
+    ("paid", T(2024, 3, 10, 0, 59), 400),  # too early
 ]
-CHANNEL_STATS = [(1, "email", D(2024, 3, 1), 100, 10, 2), (1, "email", D(2024, 3, 2), 50, 5, 1),
-                 (1, "social", D(2024, 3, 1), 200, 4, 0)]
+CHANNEL_STATS = [
+    (1, "email", D(2024, 3, 1), 100, 10, 2),
+    (1, "email", D(2024, 3, 2), 50, 5, 1),
+    (1, "social", D(2024, 3, 1), 200, 4, 0),
+]
 
 
 def load_events(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(Event), [
-            {"id": i, "code": c, "name": n, "kind": "conference", "organizer": o, "status": s,
-             "starts_at": st, "ends_at": en, "venue": "Hall", "region": "DACH", "budget_cents": 100_000,
-             "capacity": 10, "target_participants": tg, "ticket_price_cents": tp}
-            for i, c, n, o, s, st, en, tg, tp in EVENTS])
-        conn.execute(insert(EventCost), [{"event_id": e, "category": c, "amount_cents": a} for e, c, a in COSTS])
-        conn.execute(insert(EventRevenue), [{"event_id": e, "source": s, "amount_cents": a} for e, s, a in REVENUES])
-        conn.execute(insert(EventRegistration), [
-            {"event_id": e, "registered_at": T(2024, 1, 1), "attended": a, "checked_in_at": ci, "age_band": ab,
-             "gender": g, "region": r, "is_returning": ret, "channel": "email"}
-            for e, a, ci, ab, g, r, ret in REGISTRATIONS])
+        conn.execute(
+            insert(Event),
+            [
+                {
+                    "id": i,
+                    "code": c,
+                    "name": n,
+                    "kind": "conference",
+                    "organizer": o,
+                    "status": s,
+                    "starts_at": st,
+                    "ends_at": en,
+                    "venue": "Hall",
+                    "region": "DACH",
+                    "budget_cents": 100_000,
+                    "capacity": 10,
+                    "target_participants": tg,
+                    "ticket_price_cents": tp,
+                }
+                for i, c, n, o, s, st, en, tg, tp in EVENTS
+            ],
+        )
+        conn.execute(
+            insert(EventCost),
+            [{"event_id": e, "category": c, "amount_cents": a} for e, c, a in COSTS],
+        )
+        conn.execute(
+            insert(EventRevenue),
+            [{"event_id": e, "source": s, "amount_cents": a} for e, s, a in REVENUES],
+        )
+        conn.execute(
+            insert(EventRegistration),
+            [
+                {
+                    "event_id": e,
+                    "registered_at": T(2024, 1, 1),
+                    "attended": a,
+                    "checked_in_at": ci,
+                    "age_band": ab,
+                    "gender": g,
+                    "region": r,
+                    "is_returning": ret,
+                    "channel": "email",
+                }
+                for e, a, ci, ab, g, r, ret in REGISTRATIONS
+            ],
+        )
         conn.execute(insert(SalesPlatform), [{"id": 1, "code": "web", "name": "Web"}])
-        conn.execute(insert(Customer), [{"id": 1, "external_id": "C1", "name": "C", "created_at": T(2023, 1, 1)}])
-        conn.execute(insert(Order), [
-            {"id": i, "order_number": f"O{i}", "customer_id": 1, "platform_id": 1, "status": s,
-             "ordered_at": at, "total_cents": tot} for i, (s, at, tot) in enumerate(ORDERS, start=1)])
-        conn.execute(insert(EventChannelStat), [
-            {"event_id": e, "channel": c, "day": d, "views": v, "clicks": k, "conversions": n}
-            for e, c, d, v, k, n in CHANNEL_STATS])
+        conn.execute(
+            insert(Customer),
+            [{"id": 1, "external_id": "C1", "name": "C", "created_at": T(2023, 1, 1)}],
+        )
+        conn.execute(
+            insert(Order),
+            [
+                {
+                    "id": i,
+                    "order_number": f"O{i}",
+                    "customer_id": 1,
+                    "platform_id": 1,
+                    "status": s,
+                    "ordered_at": at,
+                    "total_cents": tot,
+                }
+                for i, (s, at, tot) in enumerate(ORDERS, start=1)
+            ],
+        )
+        conn.execute(
+            insert(EventChannelStat),
+            [
+                {"event_id": e, "channel": c, "day": d, "views": v, "clicks": k, "conversions": n}
+                for e, c, d, v, k, n in CHANNEL_STATS
+            ],
+        )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -90,7 +185,11 @@ def events_db(request, tmp_path):
     from bi_app.extensions import db
     from tests.conftest import migrate
 
-    url = f"sqlite:///{tmp_path / 'events.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    url = (
+        f"sqlite:///{tmp_path / 'events.sqlite'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
     migrate(url)
     db.init(url)
     load_events(db.require_engine())
@@ -113,7 +212,9 @@ def test_events_list(events_db):
     assert e2["roi"] == pytest.approx(-1.0) and e2["attendance_rate"] == 0.0
     assert pd.isna(e2["cost_per_attendee_cents"])  # nobody attended: n/a
     e3 = df.set_index("event_id").loc[3]
-    assert e3["cost_cents"] == 0 and pd.isna(e3["roi"]) and pd.isna(e3["attendance_rate"])  # planned, no cost
+    assert (
+        e3["cost_cents"] == 0 and pd.isna(e3["roi"]) and pd.isna(e3["attendance_rate"])
+    )  # planned, no cost
 
 
 def test_event_summary(events_db):
@@ -133,7 +234,11 @@ def test_event_summary(events_db):
     assert s.industry_avg_roi_pct == 25.0
 
     planned = event_summary(3)
-    assert (planned.participants, planned.participants_basis, planned.goal_pct) == (1, "registered", None)
+    assert (planned.participants, planned.participants_basis, planned.goal_pct) == (
+        1,
+        "registered",
+        None,
+    )
     assert planned.figures.roi_pct is None and planned.attendance_rate_pct is None
     assert event_summary(99) is None
 
@@ -142,8 +247,13 @@ def test_what_if_base(events_db):
     from bi_app.data.events import what_if_base
 
     base = what_if_base(1)
-    assert (base.cost_cents, base.ticket_revenue_cents, base.other_revenue_cents, base.attendees,
-            base.ticket_price_cents) == (100_000, 15_000, 110_000, 3, 5000)
+    assert (
+        base.cost_cents,
+        base.ticket_revenue_cents,
+        base.other_revenue_cents,
+        base.attendees,
+        base.ticket_price_cents,
+    ) == (100_000, 15_000, 110_000, 3, 5000)
     assert what_if_base(404) is None
 
 
@@ -168,10 +278,16 @@ def test_checkins_by_hour(events_db):
     from bi_app.data.events import checkins_by_hour
 
     utc = checkins_by_hour(1)
-    assert utc["hour"].tolist() == [pd.Timestamp("2024-03-10 09:00"), pd.Timestamp("2024-03-10 10:00")]
+    assert utc["hour"].tolist() == [
+        pd.Timestamp("2024-03-10 09:00"),
+        pd.Timestamp("2024-03-10 10:00"),
+    ]
     assert utc["checkins"].tolist() == [2, 1]
     berlin = checkins_by_hour(1, "Europe/Berlin")  # CET, UTC+1 in March before the switch
-    assert berlin["hour"].tolist() == [pd.Timestamp("2024-03-10 10:00"), pd.Timestamp("2024-03-10 11:00")]
+    assert berlin["hour"].tolist() == [
+        pd.Timestamp("2024-03-10 10:00"),
+        pd.Timestamp("2024-03-10 11:00"),
+    ]
     assert checkins_by_hour(2).empty
 
 
@@ -179,7 +295,9 @@ def test_participant_profile(events_db):
     from bi_app.data.events import participant_profile
 
     df = participant_profile(1)
-    got = {d: list(zip(g["value"], g["participants"])) for d, g in df.groupby("dimension", sort=False)}
+    got = {
+        d: list(zip(g["value"], g["participants"])) for d, g in df.groupby("dimension", sort=False)
+    }
     assert got == {
         "age_band": [("25-34", 2), ("35-44", 1), ("unknown", 2)],
         "gender": [("female", 3), ("male", 2)],
@@ -207,7 +325,10 @@ def test_event_advice(events_db):
     # attendance 3 / 5 = 60 % < 70 %; venue 60 % vs 30 % → +30 points, saving 60 000 − 30 000;
     # marketing 20 % vs 18 % → +2 points, saving 20 000 − 18 000; catering 20 % is at its benchmark
     assert [(s.kind, s.category, s.saving_cents) for s in advice.suggestions] == [
-        ("attendance", None, None), ("cost", "venue", 30_000), ("cost", "marketing", 2_000)]
+        ("attendance", None, None),
+        ("cost", "venue", 30_000),
+        ("cost", "marketing", 2_000),
+    ]
     # a planned event is not judged on attendance, and without costs nothing is suggested
     assert event_advice(3).suggestions == []
     assert event_advice(404) is None
@@ -219,8 +340,11 @@ def _comparison_from_the_list(events: pd.DataFrame, event_id: int, limit: int) -
     if this.empty:
         return events.iloc[0:0]
     row = this.iloc[0]
-    earlier = events[(events["organizer"] == row["organizer"]) & (events["starts_at"] < row["starts_at"])
-                     & (events["status"] != "cancelled")].head(limit)
+    earlier = events[
+        (events["organizer"] == row["organizer"])
+        & (events["starts_at"] < row["starts_at"])
+        & (events["status"] != "cancelled")
+    ].head(limit)
     return pd.concat([earlier, this]).sort_values(["starts_at", "event_id"]).reset_index(drop=True)
 
 
@@ -233,20 +357,55 @@ def test_comparison_in_sql_equals_the_list_filtered_in_pandas(events_db):
     )
 
     # Team A gets a longer history: three more held events, a cancelled one and a tie in time
-    more = [(10, "E10", "Kick-off", "completed", T(2023, 2, 1, 9)), (11, "E11", "Offsite", "completed",
-            T(2023, 5, 1, 9)), (12, "E12", "Retreat", "cancelled", T(2023, 9, 1, 9)),
-            (13, "E13", "Hackday", "running", T(2023, 11, 1, 9)), (14, "E14", "Twin", "completed",
-            T(2024, 6, 1, 10))]
+    more = [
+        (10, "E10", "Kick-off", "completed", T(2023, 2, 1, 9)),
+        (11, "E11", "Offsite", "completed", T(2023, 5, 1, 9)),
+        (12, "E12", "Retreat", "cancelled", T(2023, 9, 1, 9)),
+        (13, "E13", "Hackday", "running", T(2023, 11, 1, 9)),
+        (14, "E14", "Twin", "completed", T(2024, 6, 1, 10)),
+    ]
     with events_db.begin() as conn:
-        conn.execute(insert(Event), [
-            {"id": i, "code": c, "name": n, "kind": "meetup", "organizer": "Team A", "status": s,
-             "starts_at": st, "ends_at": st + dt.timedelta(hours=2), "venue": None, "region": "DACH",
-             "budget_cents": 1000, "capacity": 5, "target_participants": None, "ticket_price_cents": 0}
-            for i, c, n, s, st in more])
-        conn.execute(insert(EventCost), [{"event_id": 13, "category": "venue", "amount_cents": 800}])
-        conn.execute(insert(EventRegistration), [
-            {"event_id": 13, "registered_at": T(2023, 10, 1), "attended": True, "checked_in_at": None,
-             "age_band": None, "gender": None, "region": None, "is_returning": False, "channel": "email"}])
+        conn.execute(
+            insert(Event),
+            [
+                {
+                    "id": i,
+                    "code": c,
+                    "name": n,
+                    "kind": "meetup",
+                    "organizer": "Team A",
+                    "status": s,
+                    "starts_at": st,
+                    "ends_at": st + dt.timedelta(hours=2),
+                    "venue": None,
+                    "region": "DACH",
+                    "budget_cents": 1000,
+                    "capacity": 5,
+                    "target_participants": None,
+                    "ticket_price_cents": 0,
+                }
+                for i, c, n, s, st in more
+            ],
+        )
+        conn.execute(
+            insert(EventCost), [{"event_id": 13, "category": "venue", "amount_cents": 800}]
+        )
+        conn.execute(
+            insert(EventRegistration),
+            [
+                {
+                    "event_id": 13,
+                    "registered_at": T(2023, 10, 1),
+                    "attended": True,
+                    "checked_in_at": None,
+                    "age_band": None,
+                    "gender": None,
+                    "region": None,
+                    "is_returning": False,
+                    "channel": "email",
+                }
+            ],
+        )
     listed = events_list()
     for event_id in [1, 2, 3, 4, 10, 11, 12, 13, 14, 77]:
         for limit in (1, 2, 5):

@@ -187,6 +187,10 @@ def test_download_menu_follows_the_role(server, monkeypatch, role, shown):
     with server.test_request_context("/"):
         viewer = current_viewer()
     assert viewer.can_download is shown
-    card = data_grid("orders", COLUMNS, ROWS, currency=viewer.currency, can_download=viewer.can_download)
+    card = data_grid(
+        "orders", COLUMNS, ROWS, currency=viewer.currency, can_download=viewer.can_download
+    )
     assert _has_menu(card) is shown
-    assert _has_menu(data_grid("orders", COLUMNS, ROWS, currency="EUR", can_download=False)) is False
+    assert (
+        _has_menu(data_grid("orders", COLUMNS, ROWS, currency="EUR", can_download=False)) is False
+    )

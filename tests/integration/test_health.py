@@ -1,5 +1,6 @@
 """Health checks against real servers: PostgreSQL, Redis, and HTTP stand-ins on loopback
 (healthy, failing, garbage, hanging, needing an auth header); faults keep the page working."""
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,12 @@ class Slow:
     @classmethod
     def reset(cls) -> None:
         cls.expected, cls.arrived, cls.release, cls.holding, cls.others_while_held = (
-            False, threading.Event(), threading.Event(), 0, [])
+            False,
+            threading.Event(),
+            threading.Event(),
+            0,
+            [],
+        )
 
 
 class StandIn(BaseHTTPRequestHandler):
@@ -127,18 +133,23 @@ def test_postgres_check_reports_connections_and_stores_the_series(pg_url):
     assert dict(stored)[OVERALL_CHECK] == report.status
     assert {name for name, _ in stored} == {c.name for c in report.checks} | {OVERALL_CHECK}
     again = health.latest_stored_report(engine)
-    assert again.status == report.status and {c.name for c in again.checks} == {c.name for c in report.checks}
+    assert again.status == report.status and {c.name for c in again.checks} == {
+        c.name for c in report.checks
+    }
     engine.dispose()
 
 
-def test_services_run_in_parallel_and_a_hanging_one_times_out_alone(sqlite_url, stand_in, garbage_server,
-                                                                    monkeypatch):
+def test_services_run_in_parallel_and_a_hanging_one_times_out_alone(
+    sqlite_url, stand_in, garbage_server, monkeypatch
+):
     migrate(sqlite_url)
     engine = make_engine(sqlite_url)
-    services = [{"name": "ok", "url": f"{stand_in}/ok"},
-                {"name": "failing", "url": f"{stand_in}/fail"},
-                {"name": "garbage", "url": garbage_server},
-                {"name": "hanging", "url": f"{stand_in}/slow", "timeout": 1}]
+    services = [
+        {"name": "ok", "url": f"{stand_in}/ok"},
+        {"name": "failing", "url": f"{stand_in}/fail"},
+        {"name": "garbage", "url": garbage_server},
+        {"name": "hanging", "url": f"{stand_in}/slow", "timeout": 1},
+    ]
     monkeypatch.setenv("STAND_IN_AUTH", f"Authorization: {TOKEN}")
     from bi_app.db.engine import make_session_factory
 
@@ -152,7 +163,10 @@ def test_services_run_in_parallel_and_a_hanging_one_times_out_alone(sqlite_url, 
     report = health.run_health_checks(settings, engine=engine)
 
     checks = {c.name: c for c in report.checks}
-    assert checks["service:ok"].status == "healthy" and checks["service:ok"].detail["status_code"] == 200
+    assert (
+        checks["service:ok"].status == "healthy"
+        and checks["service:ok"].detail["status_code"] == 200
+    )
     assert checks["service:failing"].error == "HTTP 500, expected 200"
     assert checks["service:garbage"].status == "unhealthy" and checks["service:garbage"].error
     assert checks["service:hanging"].status == "unhealthy"
@@ -161,8 +175,12 @@ def test_services_run_in_parallel_and_a_hanging_one_times_out_alone(sqlite_url, 
     assert checks["service:without-auth"].error == "HTTP 401, expected 200"
     # The hanging service held nobody else up: the others answered within its timeout, and the
     # whole run ended long before the stand-in would have answered.
-    assert sorted(Slow.others_while_held) == [("/auth", True), ("/auth", True), ("/fail", True),
-                                              ("/ok", True)]
+    assert sorted(Slow.others_while_held) == [
+        ("/auth", True),
+        ("/auth", True),
+        ("/fail", True),
+        ("/ok", True),
+    ]
     assert Slow.holding == 1  # the run ended while the stand-in still held the hanging request
     # External services degrade the app; they never take it out of the load balancer.
     assert checks["database"].status == "healthy" and report.status == "degraded"
@@ -172,10 +190,15 @@ def test_services_run_in_parallel_and_a_hanging_one_times_out_alone(sqlite_url, 
 def test_redis_down_only_degrades_the_cache_check(sqlite_url, redis_url):
     migrate(sqlite_url)
     engine = make_engine(sqlite_url)
-    up = health.run_health_checks(make_settings(sqlite_url, redis_url=redis_url), engine=engine, store=False)
+    up = health.run_health_checks(
+        make_settings(sqlite_url, redis_url=redis_url), engine=engine, store=False
+    )
     assert up.check("cache").status == "healthy" and up.check("cache").latency_ms is not None
-    down = health.run_health_checks(make_settings(sqlite_url, redis_url=f"redis://127.0.0.1:{free_port()}/0"),
-                                    engine=engine, store=False)
+    down = health.run_health_checks(
+        make_settings(sqlite_url, redis_url=f"redis://127.0.0.1:{free_port()}/0"),
+        engine=engine,
+        store=False,
+    )
     cache = down.check("cache")
     assert cache.status == "degraded" and "Redis unreachable" in cache.error
     assert down.check("database").status == "healthy" and down.status != "unhealthy"
@@ -199,7 +222,9 @@ def test_database_down_page_renders_from_memory_and_says_so(sqlite_url, monkeypa
     assert all(f'"{c.name}"' in text for c in good.checks)  # every tile still there
 
     bad = health.run_health_checks(settings)
-    assert bad.check("database").status == "unhealthy" and "unreachable" in bad.check("database").error
+    assert (
+        bad.check("database").status == "unhealthy" and "unreachable" in bad.check("database").error
+    )
     assert bad.status == "unhealthy" and not bad.stored and bad.store_error
     assert health.last_report() is bad  # kept in memory although it could not be stored
 
@@ -220,4 +245,6 @@ def test_cli_status_prints_checks_and_exits_non_zero_when_unhealthy(sqlite_url, 
     assert status.cli_status(make_settings(sqlite_url), out) == 1
     assert "FAIL" in out.getvalue() and "database unreachable" in out.getvalue()
     with make_engine(sqlite_url).connect() as conn:
-        assert conn.execute(select(func.count()).select_from(HealthResult)).scalar() == 0  # status stores nothing
+        assert (
+            conn.execute(select(func.count()).select_from(HealthResult)).scalar() == 0
+        )  # status stores nothing

@@ -1,5 +1,6 @@
 """Data import end to end on SQLite and PostgreSQL: every kind in CSV, Excel and Parquet, numbers
 reaching the data layer, idempotent re-import, all-or-nothing files, and hostile input."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,21 +45,55 @@ FILES = {
     "event_revenues": ("event_revenues.csv", EventRevenue, 2),
     "channel_stats": ("channel_stats.csv", EventChannelStat, 3),
 }
-DATA_TABLES = (Customer, Product, Order, OrderItem, Visit, EventCost, EventRevenue, EventChannelStat)
+DATA_TABLES = (
+    Customer,
+    Product,
+    Order,
+    OrderItem,
+    Visit,
+    EventCost,
+    EventRevenue,
+    EventChannelStat,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'import.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    url = (
+        f"sqlite:///{tmp_path / 'import.sqlite'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
     migrate(url)
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(insert(Category), [{"code": "electronics", "name": "Electronics"},
-                                        {"code": "home_kitchen", "name": "Home & Kitchen"}])
-        conn.execute(insert(SalesPlatform), [{"code": "web", "name": "Web"}, {"code": "mobile_app", "name": "App"}])
-        conn.execute(insert(Event), [{"code": "IMP-EVT-1", "name": "Launch", "kind": "event", "organizer": "Marketing",
-                                          "status": "completed", "starts_at": dt.datetime(2024, 3, 1),
-                                          "ends_at": dt.datetime(2024, 3, 2), "budget_cents": 0, "ticket_price_cents": 0}])
+        conn.execute(
+            insert(Category),
+            [
+                {"code": "electronics", "name": "Electronics"},
+                {"code": "home_kitchen", "name": "Home & Kitchen"},
+            ],
+        )
+        conn.execute(
+            insert(SalesPlatform),
+            [{"code": "web", "name": "Web"}, {"code": "mobile_app", "name": "App"}],
+        )
+        conn.execute(
+            insert(Event),
+            [
+                {
+                    "code": "IMP-EVT-1",
+                    "name": "Launch",
+                    "kind": "event",
+                    "organizer": "Marketing",
+                    "status": "completed",
+                    "starts_at": dt.datetime(2024, 3, 1),
+                    "ends_at": dt.datetime(2024, 3, 2),
+                    "budget_cents": 0,
+                    "ticket_price_cents": 0,
+                }
+            ],
+        )
     engine.dispose()
     return url
 
@@ -79,7 +114,9 @@ def _frame(csv_bytes: bytes) -> pd.DataFrame:
     frame = pd.read_csv(io.BytesIO(csv_bytes), sep=sep, dtype=str, keep_default_na=False)
     for column in frame.columns:  # typed cells, as real workbooks and Parquet files have them
         if column.endswith("_at"):
-            frame[column] = pd.to_datetime(frame[column].replace("", None), utc=True, format="ISO8601").dt.tz_localize(None)
+            frame[column] = pd.to_datetime(
+                frame[column].replace("", None), utc=True, format="ISO8601"
+            ).dt.tz_localize(None)
         elif column == "day":
             frame[column] = pd.to_datetime(frame[column]).dt.date
         elif column in ("quantity", "views", "clicks", "conversions", "birth_year"):
@@ -113,15 +150,23 @@ def run(engine: Engine, name: str, kind: str, fmt: str = "csv", **kwargs):
 
 def counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {t.__tablename__: conn.scalar(select(func.count()).select_from(t)) for t in DATA_TABLES}
+        return {
+            t.__tablename__: conn.scalar(select(func.count()).select_from(t)) for t in DATA_TABLES
+        }
 
 
 def orders_snapshot(engine: Engine) -> list[tuple]:
     with engine.connect() as conn:
-        orders = conn.execute(select(Order.order_number, Order.status, Order.ordered_at, Order.total_cents)
-                              .order_by(Order.order_number)).all()
-        items = conn.execute(select(OrderItem.order_id, OrderItem.product_id, OrderItem.quantity,
-                                    OrderItem.amount_cents).order_by(OrderItem.order_id, OrderItem.product_id)).all()
+        orders = conn.execute(
+            select(Order.order_number, Order.status, Order.ordered_at, Order.total_cents).order_by(
+                Order.order_number
+            )
+        ).all()
+        items = conn.execute(
+            select(
+                OrderItem.order_id, OrderItem.product_id, OrderItem.quantity, OrderItem.amount_cents
+            ).order_by(OrderItem.order_id, OrderItem.product_id)
+        ).all()
     return [tuple(r) for r in orders] + [tuple(r) for r in items]
 
 
@@ -136,12 +181,28 @@ def test_every_kind_imports_in_every_format(engine, fmt):
     with engine.connect() as conn:
         grace = conn.execute(select(Customer).where(Customer.external_id == "IMP-C-003")).one()
         skillet = conn.execute(select(Product).where(Product.sku == "IMP-SKU-2")).one()
-        visit = conn.execute(select(Visit.visited_at).join(Customer).where(Customer.external_id == "IMP-C-002")
-                             .order_by(Visit.visited_at)).scalars().first()
-        catering = conn.scalar(select(EventCost.amount_cents).where(EventCost.category == "catering"))
-        social = conn.scalar(select(EventChannelStat.views).where(EventChannelStat.channel == "social"))
+        visit = (
+            conn.execute(
+                select(Visit.visited_at)
+                .join(Customer)
+                .where(Customer.external_id == "IMP-C-002")
+                .order_by(Visit.visited_at)
+            )
+            .scalars()
+            .first()
+        )
+        catering = conn.scalar(
+            select(EventCost.amount_cents).where(EventCost.category == "catering")
+        )
+        social = conn.scalar(
+            select(EventChannelStat.views).where(EventChannelStat.channel == "social")
+        )
         totals = dict(conn.execute(select(Order.order_number, Order.total_cents)).all())
-    assert (grace.name, grace.gender, grace.birth_year) == ("Grace Hopper, Rear Admiral", None, 1990)
+    assert (grace.name, grace.gender, grace.birth_year) == (
+        "Grace Hopper, Rear Admiral",
+        None,
+        1990,
+    )
     assert (skillet.unit_price_cents, skillet.unit_cost_cents, skillet.active) == (3500, 0, True)
     assert visit == dt.datetime(2024, 3, 2, 14, 0)  # 15:00+01:00 stored as UTC
     assert (catering, social) == (32050, 5400)
@@ -175,12 +236,20 @@ def test_reimport_is_idempotent_and_audited(engine):
     assert (first.inserted, first.updated, again.inserted, again.updated) == (3, 0, 0, 3)
     assert (counts(engine), orders_snapshot(engine)) == state
     with engine.connect() as conn:
-        audits = conn.execute(select(AuditLog.action, AuditLog.username, AuditLog.target)
-                              .where(AuditLog.action == "data.import").order_by(AuditLog.id)).all()
-        runs = conn.execute(select(ImportRun.status, ImportRun.rows_total, ImportRun.inserted, ImportRun.updated)
-                            .order_by(ImportRun.id)).all()
-    assert [tuple(a) for a in audits][-2:] == [("data.import", "tester", "orders:orders.csv"),
-                                               ("data.import", "tester", "orders:orders.xlsx")]
+        audits = conn.execute(
+            select(AuditLog.action, AuditLog.username, AuditLog.target)
+            .where(AuditLog.action == "data.import")
+            .order_by(AuditLog.id)
+        ).all()
+        runs = conn.execute(
+            select(
+                ImportRun.status, ImportRun.rows_total, ImportRun.inserted, ImportRun.updated
+            ).order_by(ImportRun.id)
+        ).all()
+    assert [tuple(a) for a in audits][-2:] == [
+        ("data.import", "tester", "orders:orders.csv"),
+        ("data.import", "tester", "orders:orders.xlsx"),
+    ]
     assert [tuple(r) for r in runs][-2:] == [("succeeded", 4, 3, 0), ("succeeded", 4, 0, 3)]
 
 
@@ -191,8 +260,12 @@ def test_a_changed_order_moves_its_rollup_day(engine):
     moved = fixture_bytes("orders.csv").replace(b"2024-03-02 15:30:00", b"2024-03-05 15:30:00")
     assert import_file(engine, moved, "moved.csv", "orders", actor="tester").ok
     with engine.connect() as conn:
-        days = conn.execute(select(func.date(Order.ordered_at)).where(Order.order_number == "IMP-O-2")).scalar()
-        rollup = conn.exec_driver_sql("SELECT day, revenue_cents FROM daily_orders WHERE status = 'delivered'").all()
+        days = conn.execute(
+            select(func.date(Order.ordered_at)).where(Order.order_number == "IMP-O-2")
+        ).scalar()
+        rollup = conn.exec_driver_sql(
+            "SELECT day, revenue_cents FROM daily_orders WHERE status = 'delivered'"
+        ).all()
     assert str(days) == "2024-03-05"
     assert [(str(d), r) for d, r in rollup] == [("2024-03-05", 9000)]
 
@@ -209,7 +282,8 @@ def test_one_bad_row_changes_nothing_and_is_reported_exactly(engine):
     assert (counts(engine), orders_snapshot(engine)) == state
     stored = get_run(engine, outcome.run_id)
     assert stored["status"] == "rejected" and stored["errors"] == [
-        {"row": 3, "column": "quantity", "value": "-2", "message": "must be at least 1"}]
+        {"row": 3, "column": "quantity", "value": "-2", "message": "must be at least 1"}
+    ]
 
 
 def test_dry_run_validates_without_writing(engine):
@@ -241,35 +315,109 @@ HOSTILE = [
     ("malformed CSV", "c.csv", "customers", (HEADER + '"IMP-1,Ada\n').encode(), "Malformed CSV"),
     ("empty file", "c.csv", "customers", b"", "empty"),
     ("header only", "c.csv", "customers", HEADER.encode(), "no data rows"),
-    ("Windows-1252", "c.csv", "customers", (HEADER + "IMP-1,Jürgen Müller,,,,,\n").encode("cp1252"),
-     "Windows-1252"),
+    (
+        "Windows-1252",
+        "c.csv",
+        "customers",
+        (HEADER + "IMP-1,Jürgen Müller,,,,,\n").encode("cp1252"),
+        "Windows-1252",
+    ),
     ("UTF-16", "c.csv", "customers", (HEADER + "IMP-1,Ada,,,,,\n").encode("utf-16"), "UTF-16"),
-    ("xlsx named csv", "c.csv", "customers", _xlsx([["external_id", "name"], ["IMP-1", "Ada"]]), "Excel workbook"),
+    (
+        "xlsx named csv",
+        "c.csv",
+        "customers",
+        _xlsx([["external_id", "name"], ["IMP-1", "Ada"]]),
+        "Excel workbook",
+    ),
     ("csv named xlsx", "c.xlsx", "customers", (HEADER + "IMP-1,Ada,,,,,\n").encode(), "text (CSV)"),
     ("legacy xls", "c.xls", "customers", b"\xd0\xcf\x11\xe0junk", "Legacy .xls"),
     ("executable", "c.exe", "customers", b"MZ\x90\x00", "Unsupported file type"),
     ("zip bomb", "c.xlsx", "customers", _zip_bomb(), "zip bomb"),
     ("zip, not a workbook", "c.xlsx", "customers", b"PK\x03\x04" + b"\x00" * 40, "damaged"),
-    ("missing column", "c.csv", "customers", b"external_id\nIMP-1\n", "Missing required column(s): name"),
-    ("unknown kind", "c.csv", "payroll", (HEADER + "IMP-1,Ada,,,,,\n").encode(), "Unknown import kind"),
-    ("field beyond the CSV limit", "c.csv", "customers",
-     (HEADER + "IMP-1," + "x" * 200_000 + ",,,,,\n").encode(), "field larger than field limit"),
-    ("formula", "c.csv", "customers", (HEADER + "IMP-1,@SUM(A1:A9),,,,,\n").encode(), "spreadsheet formula"),
-    ("long string", "c.csv", "customers", (HEADER + "IMP-1," + "x" * 5000 + ",,,,,\n").encode(),
-     "5,000 characters long"),
-    ("duplicate key", "c.csv", "customers", (HEADER + "IMP-1,Ada,,,,,\nIMP-1,Bob,,,,,\n").encode(),
-     "duplicate key: same as row 2"),
-    ("future date", "c.csv", "customers", (HEADER + "IMP-1,Ada,,,,,2099-01-01\n").encode(), "in the future"),
-    ("too many cells", "c.csv", "customers", (HEADER + "IMP-1,Ada,,,,,,extra\n").encode(), "has 8 cells"),
-    ("negative quantity", "o.csv", "orders",
-     (b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price\n"
-     b"X-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,-1,1.00\n"), "must be at least 1"),
-    ("unknown reference", "v.csv", "visits", b"customer_external_id,visited_at\nNOBODY,2024-03-01\n",
-     "unknown customer"),
-    ("inconsistent order", "o.csv", "orders",
-     (b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price\n"
-     b"X-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,1,1.00\nX-1,IMP-C-001,web,shipped,2024-03-01,IMP-SKU-2,1,1.00\n"),
-     "differs from row 2 of the same order"),
+    (
+        "missing column",
+        "c.csv",
+        "customers",
+        b"external_id\nIMP-1\n",
+        "Missing required column(s): name",
+    ),
+    (
+        "unknown kind",
+        "c.csv",
+        "payroll",
+        (HEADER + "IMP-1,Ada,,,,,\n").encode(),
+        "Unknown import kind",
+    ),
+    (
+        "field beyond the CSV limit",
+        "c.csv",
+        "customers",
+        (HEADER + "IMP-1," + "x" * 200_000 + ",,,,,\n").encode(),
+        "field larger than field limit",
+    ),
+    (
+        "formula",
+        "c.csv",
+        "customers",
+        (HEADER + "IMP-1,@SUM(A1:A9),,,,,\n").encode(),
+        "spreadsheet formula",
+    ),
+    (
+        "long string",
+        "c.csv",
+        "customers",
+        (HEADER + "IMP-1," + "x" * 5000 + ",,,,,\n").encode(),
+        "5,000 characters long",
+    ),
+    (
+        "duplicate key",
+        "c.csv",
+        "customers",
+        (HEADER + "IMP-1,Ada,,,,,\nIMP-1,Bob,,,,,\n").encode(),
+        "duplicate key: same as row 2",
+    ),
+    (
+        "future date",
+        "c.csv",
+        "customers",
+        (HEADER + "IMP-1,Ada,,,,,2099-01-01\n").encode(),
+        "in the future",
+    ),
+    (
+        "too many cells",
+        "c.csv",
+        "customers",
+        (HEADER + "IMP-1,Ada,,,,,,extra\n").encode(),
+        "has 8 cells",
+    ),
+    (
+        "negative quantity",
+        "o.csv",
+        "orders",
+        (
+            b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price\n"
+            b"X-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,-1,1.00\n"
+        ),
+        "must be at least 1",
+    ),
+    (
+        "unknown reference",
+        "v.csv",
+        "visits",
+        b"customer_external_id,visited_at\nNOBODY,2024-03-01\n",
+        "unknown customer",
+    ),
+    (
+        "inconsistent order",
+        "o.csv",
+        "orders",
+        (
+            b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price\n"
+            b"X-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,1,1.00\nX-1,IMP-C-001,web,shipped,2024-03-01,IMP-SKU-2,1,1.00\n"
+        ),
+        "differs from row 2 of the same order",
+    ),
 ]
 
 
@@ -282,16 +430,21 @@ def test_hostile_files_are_refused_with_a_clear_message_and_change_nothing(engin
         report = outcome.message + " | " + " | ".join(e.message for e in outcome.errors)
         assert outcome.status == "rejected", (what, outcome.status, report)
         assert expected in report, (what, report)
-        assert "Nothing was imported" in outcome.message or "nothing was imported" in outcome.message, what
+        assert (
+            "Nothing was imported" in outcome.message or "nothing was imported" in outcome.message
+        ), what
     assert (counts(engine), orders_snapshot(engine)) == state
 
 
 def test_size_limit_is_enforced(engine, monkeypatch):
     monkeypatch.setattr(reader, "MAX_XLSX_UNCOMPRESSED", 10_000)
-    big = import_file(engine, fixture_bytes("customers.csv"), "c.csv", "customers", actor="t", max_bytes=100)
+    big = import_file(
+        engine, fixture_bytes("customers.csv"), "c.csv", "customers", actor="t", max_bytes=100
+    )
     assert big.status == "rejected" and "the limit is" in big.message
-    workbook = import_file(engine, as_format(fixture_bytes("customers.csv"), "xlsx"), "c.xlsx", "customers",
-                           actor="t")
+    workbook = import_file(
+        engine, as_format(fixture_bytes("customers.csv"), "xlsx"), "c.xlsx", "customers", actor="t"
+    )
     assert workbook.status == "rejected" and "expands to" in workbook.message
     assert counts(engine)["customers"] == 0
 
@@ -307,7 +460,12 @@ def test_cli_import_reports_and_exits_by_outcome(db_url, capsys):
         assert cli_import(str(FIXTURES / "hostile.csv"), "customers", settings=settings) == 1
         bad = capsys.readouterr()
         assert "rejected" in bad.out and "row 4, external_id: duplicate key" in bad.err
-        assert cli_import(str(FIXTURES / "customers.csv"), "customers", settings=settings, dry_run=True) == 0
+        assert (
+            cli_import(
+                str(FIXTURES / "customers.csv"), "customers", settings=settings, dry_run=True
+            )
+            == 0
+        )
         assert "validated" in capsys.readouterr().out
         assert cli_import(str(FIXTURES / "customers.csv"), "customers", settings=settings) == 0
         assert "3 new, 0 updated" in capsys.readouterr().out
@@ -325,23 +483,38 @@ def test_analysts_can_neither_open_the_page_nor_start_an_import(demo_app):
     from tests.conftest import ADMIN_PASSWORD, ANALYST_PASSWORD
 
     client = demo_app.server.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
-    client.post("/login", data={"username": "analyst", "password": ANALYST_PASSWORD, "next": "/",
-                                "csrf_token": token})
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)
+    ).group(1)
+    client.post(
+        "/login",
+        data={
+            "username": "analyst",
+            "password": ANALYST_PASSWORD,
+            "next": "/",
+            "csrf_token": token,
+        },
+    )
     assert client.get("/admin/import").status_code == 403
     upload = "data:text/csv;base64," + base64.b64encode(fixture_bytes("customers.csv")).decode()
     body = {
         "output": f"..{AdminImport.RUN_STORE}.data...{AdminImport.INTERVAL}.disabled..."
-                  f"{AdminImport.MESSAGE}.children...{AdminImport.MESSAGE}.is_open..",
-        "outputs": [{"id": AdminImport.RUN_STORE, "property": "data"},
-                    {"id": AdminImport.INTERVAL, "property": "disabled"},
-                    {"id": AdminImport.MESSAGE, "property": "children"},
-                    {"id": AdminImport.MESSAGE, "property": "is_open"}],
-        "inputs": [{"id": AdminImport.VALIDATE, "property": "n_clicks", "value": 0},
-                   {"id": AdminImport.IMPORT, "property": "n_clicks", "value": 1}],
-        "state": [{"id": AdminImport.UPLOAD, "property": "contents", "value": upload},
-                  {"id": AdminImport.UPLOAD, "property": "filename", "value": "customers.csv"},
-                  {"id": AdminImport.KIND, "property": "value", "value": "customers"}],
+        f"{AdminImport.MESSAGE}.children...{AdminImport.MESSAGE}.is_open..",
+        "outputs": [
+            {"id": AdminImport.RUN_STORE, "property": "data"},
+            {"id": AdminImport.INTERVAL, "property": "disabled"},
+            {"id": AdminImport.MESSAGE, "property": "children"},
+            {"id": AdminImport.MESSAGE, "property": "is_open"},
+        ],
+        "inputs": [
+            {"id": AdminImport.VALIDATE, "property": "n_clicks", "value": 0},
+            {"id": AdminImport.IMPORT, "property": "n_clicks", "value": 1},
+        ],
+        "state": [
+            {"id": AdminImport.UPLOAD, "property": "contents", "value": upload},
+            {"id": AdminImport.UPLOAD, "property": "filename", "value": "customers.csv"},
+            {"id": AdminImport.KIND, "property": "value", "value": "customers"},
+        ],
         "changedPropIds": [f"{AdminImport.IMPORT}.n_clicks"],
     }
     assert client.post("/_dash-update-component", json=body).status_code == 403
@@ -349,13 +522,24 @@ def test_analysts_can_neither_open_the_page_nor_start_an_import(demo_app):
 
     def imported() -> tuple[int, int]:
         with db.require_engine().connect() as conn:
-            return (conn.scalar(select(func.count()).select_from(ImportRun)),
-                    conn.scalar(select(func.count()).select_from(Customer).where(Customer.external_id.like("IMP-%"))))
+            return (
+                conn.scalar(select(func.count()).select_from(ImportRun)),
+                conn.scalar(
+                    select(func.count())
+                    .select_from(Customer)
+                    .where(Customer.external_id.like("IMP-%"))
+                ),
+            )
 
     assert imported() == (0, 0)
     admin = demo_app.server.test_client()  # the same request from an admin starts the import
-    token = re.search(r'name="csrf_token" value="([^"]+)"', admin.get("/login").get_data(as_text=True)).group(1)
-    admin.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD, "next": "/", "csrf_token": token})
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', admin.get("/login").get_data(as_text=True)
+    ).group(1)
+    admin.post(
+        "/login",
+        data={"username": "admin", "password": ADMIN_PASSWORD, "next": "/", "csrf_token": token},
+    )
     response = admin.post("/_dash-update-component", json=body)
     assert response.status_code == 200
     run_id = response.get_json()["response"][AdminImport.RUN_STORE]["data"]["run_id"]

@@ -1,5 +1,6 @@
 """Admin → Integrations against real databases (SQLite and PostgreSQL) and real loopback HTTP
 servers: CRUD with audit rows, "Check now", channel test fetches, cache effect, role checks."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,7 +31,11 @@ from tests.conftest import migrate
 pytestmark = pytest.mark.integration
 
 TOKEN = "Bearer very-secret-token-42"
-PASSWORDS = {"admin": "admin-password-1", "analyst": "analyst-password-1", "viewer": "viewer-password-1"}
+PASSWORDS = {
+    "admin": "admin-password-1",
+    "analyst": "analyst-password-1",
+    "viewer": "viewer-password-1",
+}
 
 
 class Loopback:
@@ -46,7 +51,9 @@ class Loopback:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization")})
+                outer.requests.append(
+                    {"path": self.path, "auth": self.headers.get("Authorization")}
+                )
                 if outer.behaviour == "hang":
                     outer.holding += 1
                     outer.release.wait(10)
@@ -57,8 +64,12 @@ class Loopback:
                 if outer.behaviour == "auth" and self.headers.get("Authorization") != TOKEN:
                     return self._send(401, b'{"error": "unauthorized"}')
                 channel = self.path.rsplit("channel=", 1)[-1]
-                return self._send(200, json.dumps({"channel": channel, "views": 1000, "clicks": 50,
-                                                   "conversions": 5}).encode())
+                return self._send(
+                    200,
+                    json.dumps(
+                        {"channel": channel, "views": 1000, "clicks": 50, "conversions": 5}
+                    ).encode(),
+                )
 
             def _send(self, status: int, body: bytes) -> None:
                 self.send_response(status)
@@ -105,8 +116,17 @@ def app(request, app_factory):
     with db.session() as session:
         for name, password in PASSWORDS.items():
             auth.create_user(session, name, password, name, actor="tests")
-        session.add(Event(code="EV-1", name="Spring fair", kind="event", organizer="Org", status="completed",
-                          starts_at=dt.datetime(2024, 4, 1, 9), ends_at=dt.datetime(2024, 4, 1, 17)))
+        session.add(
+            Event(
+                code="EV-1",
+                name="Spring fair",
+                kind="event",
+                organizer="Org",
+                status="completed",
+                starts_at=dt.datetime(2024, 4, 1, 9),
+                ends_at=dt.datetime(2024, 4, 1, 17),
+            )
+        )
         session.commit()
     return app
 
@@ -122,8 +142,11 @@ def with_services(settings, services: list[dict]):
 
 def audit_rows(prefix: str = "integration.") -> list[AuditLog]:
     with db.session() as session:
-        return list(session.scalars(select(AuditLog).where(AuditLog.action.startswith(prefix))
-                                    .order_by(AuditLog.id)))
+        return list(
+            session.scalars(
+                select(AuditLog).where(AuditLog.action.startswith(prefix)).order_by(AuditLog.id)
+            )
+        )
 
 
 def event_id() -> int:
@@ -133,85 +156,174 @@ def event_id() -> int:
 
 def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
     engine = db.require_engine()
-    settings = with_services(settings_of(app), [{"name": "core", "url": "https://core.example/health"}])
-    form = service_admin.parse_service_form({"name": "payments", "url": "https://pay.example/health",
-                                            "expected_status": "204", "timeout_s": "2.5", "auth_env": "PAY_AUTH"})
+    settings = with_services(
+        settings_of(app), [{"name": "core", "url": "https://core.example/health"}]
+    )
+    form = service_admin.parse_service_form(
+        {
+            "name": "payments",
+            "url": "https://pay.example/health",
+            "expected_status": "204",
+            "timeout_s": "2.5",
+            "auth_env": "PAY_AUTH",
+        }
+    )
     service_id = service_admin.create_service(form, actor="alice", engine=engine, settings=settings)
     with pytest.raises(IntegrationError) as clash:
         service_admin.create_service(form, actor="alice", engine=engine, settings=settings)
     assert clash.value.errors == {"name": "a service named payments already exists"}
     with pytest.raises(IntegrationError, match="configured in settings"):
-        service_admin.create_service(ServiceInput("core", "http://x.example/", 200, 5.0, None), engine=engine, settings=settings)
+        service_admin.create_service(
+            ServiceInput("core", "http://x.example/", 200, 5.0, None),
+            engine=engine,
+            settings=settings,
+        )
 
-    rows = service_admin.list_services(environ={"PAY_AUTH": "Authorization: Bearer x"}, engine=engine, settings=settings)
-    assert [(r.name, r.source, r.read_only) for r in rows] == [("core", "settings", True),
-                                                               ("payments", "admin", False)]
-    assert (rows[1].expected_status, rows[1].timeout_s, rows[1].auth_env, rows[1].auth_env_set) == \
-        (204, 2.5, "PAY_AUTH", True)
-    assert service_admin.list_services(environ={}, engine=engine, settings=settings)[1].auth_env_set is False
+    rows = service_admin.list_services(
+        environ={"PAY_AUTH": "Authorization: Bearer x"}, engine=engine, settings=settings
+    )
+    assert [(r.name, r.source, r.read_only) for r in rows] == [
+        ("core", "settings", True),
+        ("payments", "admin", False),
+    ]
+    assert (rows[1].expected_status, rows[1].timeout_s, rows[1].auth_env, rows[1].auth_env_set) == (
+        204,
+        2.5,
+        "PAY_AUTH",
+        True,
+    )
+    assert (
+        service_admin.list_services(environ={}, engine=engine, settings=settings)[1].auth_env_set
+        is False
+    )
 
-    service_admin.update_service(service_id,
-                                ServiceInput("payments", "https://pay2.example/health", 200, 2.5, None), actor="alice", engine=engine, settings=settings)
-    assert [s.url for s in monitored.table_services(engine, environ={})] == ["https://pay2.example/health"]
-    assert service_admin.toggle_service(service_id, actor="alice", engine=engine) == ("payments", False)
+    service_admin.update_service(
+        service_id,
+        ServiceInput("payments", "https://pay2.example/health", 200, 2.5, None),
+        actor="alice",
+        engine=engine,
+        settings=settings,
+    )
+    assert [s.url for s in monitored.table_services(engine, environ={})] == [
+        "https://pay2.example/health"
+    ]
+    assert service_admin.toggle_service(service_id, actor="alice", engine=engine) == (
+        "payments",
+        False,
+    )
     assert monitored.table_services(engine, environ={}) == ()  # the health job no longer checks it
     assert service_admin.delete_service(service_id, actor="alice", engine=engine) == "payments"
-    assert [r.name for r in service_admin.list_services(engine=engine, settings=settings)] == ["core"]
+    assert [r.name for r in service_admin.list_services(engine=engine, settings=settings)] == [
+        "core"
+    ]
     with pytest.raises(integrations.NotFound):
         service_admin.delete_service(service_id, engine=engine)
 
     audited = audit_rows()
     assert [(a.action, a.target, a.username) for a in audited] == [
-        ("integration.service.create", "payments", "alice"), ("integration.service.update", "payments", "alice"),
-        ("integration.service.disable", "payments", "alice"), ("integration.service.delete", "payments", "alice")]
+        ("integration.service.create", "payments", "alice"),
+        ("integration.service.update", "payments", "alice"),
+        ("integration.service.disable", "payments", "alice"),
+        ("integration.service.delete", "payments", "alice"),
+    ]
     assert audited[0].detail["auth_env"] == "PAY_AUTH"
-    assert audited[1].detail == {"url": {"old": "https://pay.example/health", "new": "https://pay2.example/health"},
-                                 "expected_status": {"old": 204, "new": 200},
-                                 "auth_env": {"old": "PAY_AUTH", "new": None}}
+    assert audited[1].detail == {
+        "url": {"old": "https://pay.example/health", "new": "https://pay2.example/health"},
+        "expected_status": {"old": 204, "new": 200},
+        "auth_env": {"old": "PAY_AUTH", "new": None},
+    }
 
 
 def test_channel_source_secret_is_write_only_and_never_audited(app):
     engine = db.require_engine()
     channels = channel_admin.channel_names(engine=engine)
-    raw = {"channel": "email", "kind": "http", "url": "https://stats.example/{event_code}?channel={channel}",
-           "auth_header_name": "Authorization", "auth_header_value": TOKEN, "timeout_s": "3", "enabled": True}
-    channel_admin.save_channel_source(channel_admin.parse_channel_form(raw, channels), actor="alice", engine=engine)
+    raw = {
+        "channel": "email",
+        "kind": "http",
+        "url": "https://stats.example/{event_code}?channel={channel}",
+        "auth_header_name": "Authorization",
+        "auth_header_value": TOKEN,
+        "timeout_s": "3",
+        "enabled": True,
+    }
+    channel_admin.save_channel_source(
+        channel_admin.parse_channel_form(raw, channels), actor="alice", engine=engine
+    )
     row = next(r for r in channel_admin.list_channel_sources(engine=engine) if r.channel == "email")
-    assert (row.serving, row.auth_display, row.timeout_s) == ("http", "Authorization: ••••••••", 3.0)
+    assert (row.serving, row.auth_display, row.timeout_s) == (
+        "http",
+        "Authorization: ••••••••",
+        3.0,
+    )
 
     # an empty value keeps the stored secret; a changed URL is saved
-    kept = {**raw, "auth_header_value": "", "url": "https://stats2.example/{event_code}?channel={channel}"}
-    channel_admin.save_channel_source(channel_admin.parse_channel_form(kept, channels), actor="alice", engine=engine)
+    kept = {
+        **raw,
+        "auth_header_value": "",
+        "url": "https://stats2.example/{event_code}?channel={channel}",
+    }
+    channel_admin.save_channel_source(
+        channel_admin.parse_channel_form(kept, channels), actor="alice", engine=engine
+    )
     with db.session() as session:
         stored = session.get(ChannelSourceConfig, "email")
         assert (stored.url, stored.auth_header_value) == (kept["url"], TOKEN)
 
     with pytest.raises(IntegrationError) as missing:  # a new name with no value and none stored
-        form = channel_admin.parse_channel_form({**raw, "channel": "social", "auth_header_value": ""}, channels)
+        form = channel_admin.parse_channel_form(
+            {**raw, "channel": "social", "auth_header_value": ""}, channels
+        )
         channel_admin.save_channel_source(form, engine=engine)
-    assert missing.value.errors == {"auth_header_value": "give both the auth header's name and value, or neither"}
+    assert missing.value.errors == {
+        "auth_header_value": "give both the auth header's name and value, or neither"
+    }
 
     disabled = {**kept, "enabled": False, "clear_auth": True}
-    channel_admin.save_channel_source(channel_admin.parse_channel_form(disabled, channels), actor="alice", engine=engine)
+    channel_admin.save_channel_source(
+        channel_admin.parse_channel_form(disabled, channels), actor="alice", engine=engine
+    )
     row = next(r for r in channel_admin.list_channel_sources(engine=engine) if r.channel == "email")
-    assert (row.serving, row.configured, row.enabled, row.auth_display) == ("demo", True, False, "—")
-    channel_admin.save_channel_source(channel_admin.parse_channel_form(
-        {"channel": "email", "kind": "demo"}, channels), actor="alice", engine=engine)
+    assert (row.serving, row.configured, row.enabled, row.auth_display) == (
+        "demo",
+        True,
+        False,
+        "—",
+    )
+    channel_admin.save_channel_source(
+        channel_admin.parse_channel_form({"channel": "email", "kind": "demo"}, channels),
+        actor="alice",
+        engine=engine,
+    )
     assert not any(r.configured for r in channel_admin.list_channel_sources(engine=engine))
 
     audited = audit_rows()
-    assert [a.action for a in audited] == ["integration.channel.save"] * 3 + ["integration.channel.remove"]
+    assert [a.action for a in audited] == ["integration.channel.save"] * 3 + [
+        "integration.channel.remove"
+    ]
     assert [a.detail["auth_header"] for a in audited[:3]] == ["changed", "unchanged", "removed"]
     assert "very-secret" not in json.dumps([a.detail for a in audited])
 
 
 def test_check_now_runs_the_real_http_check(app, loopback):
     engine, settings = db.require_engine(), settings_of(app)
-    ok, failing, hanging, guarded = loopback("ok"), loopback("fail"), loopback("hang"), loopback("auth")
-    for name, server, timeout, env in (("ok", ok, 2, None), ("failing", failing, 2, None),
-                                       ("hanging", hanging, 0.5, None), ("guarded", guarded, 2, "GUARD_AUTH")):
-        service_admin.create_service(ServiceInput(name, f"{server.base}/health", 200, timeout, env),
-                                    actor="tests", engine=engine, settings=settings)
+    ok, failing, hanging, guarded = (
+        loopback("ok"),
+        loopback("fail"),
+        loopback("hang"),
+        loopback("auth"),
+    )
+    for name, server, timeout, env in (
+        ("ok", ok, 2, None),
+        ("failing", failing, 2, None),
+        ("hanging", hanging, 0.5, None),
+        ("guarded", guarded, 2, "GUARD_AUTH"),
+    ):
+        service_admin.create_service(
+            ServiceInput(name, f"{server.base}/health", 200, timeout, env),
+            actor="tests",
+            engine=engine,
+            settings=settings,
+        )
     healthy = service_admin.check_service("ok", engine=engine, settings=settings)
     assert (healthy.status, healthy.detail["status_code"], healthy.error) == ("healthy", 200, None)
     assert healthy.latency_ms is not None and len(ok.requests) == 1
@@ -225,12 +337,24 @@ def test_check_now_runs_the_real_http_check(app, loopback):
     assert (len(hanging.requests), hanging.holding) == (1, 1)
 
     unset = service_admin.check_service("guarded", environ={}, engine=engine, settings=settings)
-    assert unset.status == "unhealthy" and "GUARD_AUTH is not set" in unset.error and guarded.requests == []
-    authed = service_admin.check_service("guarded", environ={"GUARD_AUTH": f"Authorization: {TOKEN}"}, engine=engine, settings=settings)
+    assert (
+        unset.status == "unhealthy"
+        and "GUARD_AUTH is not set" in unset.error
+        and guarded.requests == []
+    )
+    authed = service_admin.check_service(
+        "guarded",
+        environ={"GUARD_AUTH": f"Authorization: {TOKEN}"},
+        engine=engine,
+        settings=settings,
+    )
     assert authed.status == "healthy" and guarded.requests[-1]["auth"] == TOKEN
 
     settings = with_services(settings, [{"name": "core", "url": f"{failing.base}/x"}])
-    assert service_admin.check_service("core", engine=engine, settings=settings).error == "HTTP 500, expected 200"
+    assert (
+        service_admin.check_service("core", engine=engine, settings=settings).error
+        == "HTTP 500, expected 200"
+    )
     with pytest.raises(integrations.NotFound):
         service_admin.check_service("nobody", engine=engine, settings=settings)
 
@@ -244,11 +368,27 @@ def test_channel_test_fetch_uses_the_source_without_touching_live_breakers(app, 
     assert (demo.ok, demo.kind, demo.views, demo.event_code) == (True, "demo", 0, "EV-1")
 
     for channel, server in (("email", ok), ("social", failing)):
-        channel_admin.save_channel_source(channel_admin.ChannelInput(
-            channel, "http", f"{server.base}/s/{{event_code}}?channel={{channel}}", "Authorization", TOKEN,
-            timeout_s=2, enabled=False), actor="tests", engine=engine)
+        channel_admin.save_channel_source(
+            channel_admin.ChannelInput(
+                channel,
+                "http",
+                f"{server.base}/s/{{event_code}}?channel={{channel}}",
+                "Authorization",
+                TOKEN,
+                timeout_s=2,
+                enabled=False,
+            ),
+            actor="tests",
+            engine=engine,
+        )
     good = channel_admin.try_channel_source("email", event_id(), engine=engine)
-    assert (good.ok, good.kind, good.views, good.clicks, good.conversions) == (True, "http", 1000, 50, 5)
+    assert (good.ok, good.kind, good.views, good.clicks, good.conversions) == (
+        True,
+        "http",
+        1000,
+        50,
+        5,
+    )
     assert ok.requests[-1] == {"path": "/s/EV-1?channel=email", "auth": TOKEN}
     bad = channel_admin.try_channel_source("social", event_id(), engine=engine)
     assert not bad.ok and "HTTP 500" in bad.error
@@ -266,19 +406,35 @@ def test_a_saved_source_is_fetched_at_once_despite_a_cached_report(app, loopback
         first = channel_report(ref)
         assert {r.channel: r.source for r in first.results}["email"] == "demo"
         assert channel_report(ref) is not None and server.requests == []
-        channel_admin.save_channel_source(channel_admin.ChannelInput(
-            "email", "http", f"{server.base}/s/{{event_code}}?channel={{channel}}", timeout_s=2), actor="tests", engine=engine)
+        channel_admin.save_channel_source(
+            channel_admin.ChannelInput(
+                "email", "http", f"{server.base}/s/{{event_code}}?channel={{channel}}", timeout_s=2
+            ),
+            actor="tests",
+            engine=engine,
+        )
         after = {r.channel: r for r in channel_report(ref).results}["email"]
     assert (after.source, after.stats.views) == ("http", 1000) and len(server.requests) == 1
 
 
 # --- role checks over HTTP, for every callback of the page ----------------------------------
 
+
 def _login(client, username: str) -> None:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/login", data={"username": username, "password": PASSWORDS[username], "next": "/",
-                                       "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/login",
+            data={
+                "username": username,
+                "password": PASSWORDS[username],
+                "next": "/",
+                "csrf_token": token,
+            },
+        ).status_code
+        == 302
+    )
 
 
 def _wire(ident: object, prop: str, value: object = None) -> object:
@@ -297,13 +453,28 @@ def _body(key: str, spec: dict) -> dict:
     outputs = []
     for part in parts:
         split = part.rindex("}") + 1 if part.startswith("{") else part.rindex(".")
-        out = _wire(part[:split], part[split + 1:])
-        outputs.append({k: v for k, v in out.items() if k != "value"} if isinstance(out, dict) else out)
+        out = _wire(part[:split], part[split + 1 :])
+        outputs.append(
+            {k: v for k, v in out.items() if k != "value"} if isinstance(out, dict) else out
+        )
     inputs = [_wire(i["id"], i["property"], 1) for i in spec["inputs"]]
-    changed = [f"{json.dumps(i['id'], separators=(',', ':'), sort_keys=True) if isinstance(i['id'], dict) else i['id']}"
-               f".{i['property']}" for i in inputs if isinstance(i, dict)][:1]
-    return {"output": key, "outputs": outputs if key.startswith("..") else outputs[0], "inputs": inputs,
-            "state": [_wire(s["id"], s["property"]) for s in spec["state"]], "changedPropIds": changed}
+    changed = [
+        (
+            json.dumps(i["id"], separators=(",", ":"), sort_keys=True)
+            if isinstance(i["id"], dict)
+            else str(i["id"])
+        )
+        + f".{i['property']}"
+        for i in inputs
+        if isinstance(i, dict)
+    ][:1]
+    return {
+        "output": key,
+        "outputs": outputs if key.startswith("..") else outputs[0],
+        "inputs": inputs,
+        "state": [_wire(s["id"], s["property"]) for s in spec["state"]],
+        "changedPropIds": changed,
+    }
 
 
 @pytest.fixture
@@ -318,8 +489,11 @@ def sqlite_app(app_factory, sqlite_url):
 
 
 def test_every_integrations_callback_refuses_viewers_and_analysts(sqlite_app):
-    page_callbacks = {k: spec for k, spec in sqlite_app.callback_map.items()
-                      if getattr(spec.get("callback"), "__module__", None) == "callbacks.admin_integrations"}
+    page_callbacks = {
+        k: spec
+        for k, spec in sqlite_app.callback_map.items()
+        if getattr(spec.get("callback"), "__module__", None) == "callbacks.admin_integrations"
+    }
     assert len(page_callbacks) == 11
     clients = {}
     for user in PASSWORDS:
@@ -328,30 +502,64 @@ def test_every_integrations_callback_refuses_viewers_and_analysts(sqlite_app):
     for key, spec in page_callbacks.items():
         body = _body(key, spec)
         for user in ("viewer", "analyst"):
-            assert clients[user].post("/_dash-update-component", json=body).status_code == 403, (user, key)
-        assert clients["admin"].post("/_dash-update-component", json=body).status_code in (200, 204), key
+            assert clients[user].post("/_dash-update-component", json=body).status_code == 403, (
+                user,
+                key,
+            )
+        assert clients["admin"].post("/_dash-update-component", json=body).status_code in (
+            200,
+            204,
+        ), key
 
 
 def test_the_save_callback_creates_a_service_for_an_admin_and_audits_the_user(sqlite_app):
     admin = sqlite_app.server.test_client()
     _login(admin, "admin")
-    key, spec = next((k, s) for k, s in sqlite_app.callback_map.items()
-                     if getattr(s.get("callback"), "__name__", None) == "save_service")
+    key, spec = next(
+        (k, s)
+        for k, s in sqlite_app.callback_map.items()
+        if getattr(s.get("callback"), "__name__", None) == "save_service"
+    )
     body = _body(key, spec)
-    values = {"name": "billing", "url": "http://127.0.0.1:9/health", "expected_status": 200, "timeout_s": 1,
-              "auth_env": ""}
-    body["state"][1] = [{"id": {"type": "admin-integrations-service-input", "field": f}, "property": "value",
-                         "value": v} for f, v in values.items()]
-    body["state"][2] = [{"id": {"type": "admin-integrations-service-input", "field": f}, "property": "id",
-                         "value": {"type": "admin-integrations-service-input", "field": f}} for f in values]
-    body["outputs"][3] = [{"id": {"type": "admin-integrations-service-input", "field": f}, "property": "invalid"}
-                          for f in values]
-    body["outputs"][4] = [{"id": {"type": "admin-integrations-service-feedback", "field": f}, "property": "children"}
-                          for f in values]
+    values = {
+        "name": "billing",
+        "url": "http://127.0.0.1:9/health",
+        "expected_status": 200,
+        "timeout_s": 1,
+        "auth_env": "",
+    }
+    body["state"][1] = [
+        {
+            "id": {"type": "admin-integrations-service-input", "field": f},
+            "property": "value",
+            "value": v,
+        }
+        for f, v in values.items()
+    ]
+    body["state"][2] = [
+        {
+            "id": {"type": "admin-integrations-service-input", "field": f},
+            "property": "id",
+            "value": {"type": "admin-integrations-service-input", "field": f},
+        }
+        for f in values
+    ]
+    body["outputs"][3] = [
+        {"id": {"type": "admin-integrations-service-input", "field": f}, "property": "invalid"}
+        for f in values
+    ]
+    body["outputs"][4] = [
+        {"id": {"type": "admin-integrations-service-feedback", "field": f}, "property": "children"}
+        for f in values
+    ]
     answer = admin.post("/_dash-update-component", json=body)
     assert answer.status_code == 200 and "Saved service billing" in answer.get_data(as_text=True)
     row = audit_rows()[-1]
-    assert (row.action, row.target, row.username) == ("integration.service.create", "billing", "admin")
+    assert (row.action, row.target, row.username) == (
+        "integration.service.create",
+        "billing",
+        "admin",
+    )
 
 
 def test_the_channel_save_callback_marks_fields_and_never_echoes_the_secret(sqlite_app):
@@ -359,16 +567,27 @@ def test_the_channel_save_callback_marks_fields_and_never_echoes_the_secret(sqli
     from components.admin_integrations_view import CHANNEL_FIELDS
 
     ids = [{"type": "admin-integrations-channel-input", "field": f} for f in CHANNEL_FIELDS]
-    good = {"channel": "email", "kind": "http", "url": "https://stats.example/{event_code}",
-            "auth_header_name": "X-Api-Key", "auth_header_value": "k-123", "clear_auth": False, "timeout_s": 4,
-            "enabled": True}
+    good = {
+        "channel": "email",
+        "kind": "http",
+        "url": "https://stats.example/{event_code}",
+        "auth_header_name": "X-Api-Key",
+        "auth_header_value": "k-123",
+        "clear_auth": False,
+        "timeout_s": 4,
+        "enabled": True,
+    }
     with sqlite_app.server.test_request_context("/"):
-        bad = save_channel(1, [{**good, "url": "gopher://x", "timeout_s": 500}[f] for f in CHANNEL_FIELDS], ids, 0)
+        bad = save_channel(
+            1, [{**good, "url": "gopher://x", "timeout_s": 500}[f] for f in CHANNEL_FIELDS], ids, 0
+        )
         message, color, _, feedback, values, version = bad
         assert color == "danger" and "Not saved" in message and version is dash.no_update
         marked = {f: m for f, m in zip(CHANNEL_FIELDS, feedback) if m}
         assert set(marked) == {"url", "timeout_s"}
-        message, color, _, feedback, values, version = save_channel(1, [good[f] for f in CHANNEL_FIELDS], ids, 3)
+        message, color, _, feedback, values, version = save_channel(
+            1, [good[f] for f in CHANNEL_FIELDS], ids, 3
+        )
     assert (color, version, feedback) == ("success", 4, [""] * len(CHANNEL_FIELDS))
     assert "k-123" not in json.dumps(values) and values[CHANNEL_FIELDS.index("url")] == good["url"]
     with db.session() as session:

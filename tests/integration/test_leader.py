@@ -1,5 +1,6 @@
 """Leader election on a real PostgreSQL: one leader among candidates, takeover after its
 connection dies (``pg_terminate_backend`` stands in for a server restart)."""
+
 from __future__ import annotations
 
 import time
@@ -24,7 +25,9 @@ def tick_all(*electors: leader.LeaderElector) -> list[bool]:
 def terminate_backend(pid: int) -> None:
     engine = create_engine(PG_URL)
     with engine.begin() as conn:
-        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+        assert (
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+        )
     engine.dispose()
 
 
@@ -75,7 +78,9 @@ def test_terminated_lock_connection_triggers_a_new_election_within_the_bound(can
         if states == [False, True]:
             break
         time.sleep(0.2)
-    assert tick_all(a, b) == [False, True], "the follower did not take over after the leader's session died"
+    assert tick_all(a, b) == [False, True], (
+        "the follower did not take over after the leader's session died"
+    )
     # the old leader keeps retrying and gets the lock back once the new one lets go
     b.release()
     assert tick_all(a) == [True]
@@ -89,5 +94,6 @@ def test_the_lock_check_reads_the_server_state(candidates, pg_url):
         holders = conn.execute(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
             " AND classid = %s::bigint::oid AND objid = %s::bigint::oid",
-            (unsigned >> 32, unsigned & 0xFFFFFFFF)).fetchall()
+            (unsigned >> 32, unsigned & 0xFFFFFFFF),
+        ).fetchall()
     assert holders == [(a.lock.backend_pid,)]

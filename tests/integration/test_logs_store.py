@@ -1,4 +1,5 @@
 """Log capture against real databases: asynchronous writes, outages, retention, query parity."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -98,9 +99,12 @@ def hanging_postgres():
 def test_database_outage_never_blocks_or_raises(hanging_postgres):
     engine = make_engine(hanging_postgres, connect_args={"connect_timeout": 2})
     connecting_threads: list[int] = []  # the thread of every attempt to reach the database
-    event.listen(engine, "do_connect",
-                 lambda *_args: connecting_threads.append(threading.get_ident()))
-    logs.install_log_capture(make_settings(hanging_postgres), engine, stderr=False, flush_interval=0.05)
+    event.listen(
+        engine, "do_connect", lambda *_args: connecting_threads.append(threading.get_ident())
+    )
+    logs.install_log_capture(
+        make_settings(hanging_postgres), engine, stderr=False, flush_interval=0.05
+    )
     log = logging.getLogger("bi_app.tests.outage")
     before = logs.stats()  # counters are per process, since start-up
     for i in range(500):
@@ -122,10 +126,14 @@ def test_lines_buffered_during_an_outage_are_written_afterwards(sqlite_url):
     writer = logs.DatabaseLogWriter(engine, logs.CaptureStats(), batch_size=10, max_buffered=25)
     log = logging.getLogger("bi_app.tests.recover")
     for i in range(40):
-        writer.handle(logs.snapshot(log.makeRecord(log.name, logging.INFO, "f.py", 1, "n=%d", (i,), None)))
+        writer.handle(
+            logs.snapshot(log.makeRecord(log.name, logging.INFO, "f.py", 1, "n=%d", (i,), None))
+        )
     writer.flush(force=True)
     assert writer.stats.as_dict()["write_errors"] >= 1
-    assert len(writer.buffer) == 25 and writer.stats.as_dict()["dropped_db"] == 15  # bounded: oldest go
+    assert (
+        len(writer.buffer) == 25 and writer.stats.as_dict()["dropped_db"] == 15
+    )  # bounded: oldest go
     T.create(engine)
     writer.flush(force=True)
     assert [r["message"] for r in _rows(engine)] == [f"n={i}" for i in range(15, 40)]
@@ -137,8 +145,19 @@ def test_purge_logs_deletes_by_age(engine):
     now = dt.datetime(2026, 5, 20, 12, 0)
     ages = [0, 1, 6, 7.5, 8, 30]
     with engine.begin() as conn:
-        conn.execute(insert(T), [dict(at=now - dt.timedelta(days=d), level=20, level_name="INFO",
-                                      logger="t", message=f"{d} days old") for d in ages])
+        conn.execute(
+            insert(T),
+            [
+                {
+                    "at": now - dt.timedelta(days=d),
+                    "level": 20,
+                    "level_name": "INFO",
+                    "logger": "t",
+                    "message": f"{d} days old",
+                }
+                for d in ages
+            ],
+        )
     assert logs.purge_logs(days=7, engine=engine, now=now) == 3
     assert sorted(r["message"] for r in _rows(engine)) == ["0 days old", "1 days old", "6 days old"]
     with pytest.raises(ValueError):
@@ -159,9 +178,16 @@ def _dataset() -> list[dict]:
         message = f"Order {i} synced" if i % 7 else f"Quota 100% used_by tenant {i}"
         if i % 11 == 0:
             message = f"TIMEOUT calling service {i}"
-        rows.append(dict(at=NOW - dt.timedelta(minutes=3 * i, seconds=i % 60, microseconds=i * 1000),
-                         level=level, level_name=LEVEL_NAMES[level], logger=LOGGERS[i % len(LOGGERS)],
-                         message=message, exc_text="Traceback ... Timeout" if i % 13 == 0 else None))
+        rows.append(
+            {
+                "at": NOW - dt.timedelta(minutes=3 * i, seconds=i % 60, microseconds=i * 1000),
+                "level": level,
+                "level_name": LEVEL_NAMES[level],
+                "logger": LOGGERS[i % len(LOGGERS)],
+                "message": message,
+                "exc_text": "Traceback ... Timeout" if i % 13 == 0 else None,
+            }
+        )
     return rows
 
 
@@ -169,7 +195,9 @@ def _expected(rows: list[dict], q: LogQuery) -> list[dict]:
     def keep(r: dict) -> bool:
         if not (q.start <= r["at"] <= q.end and r["level"] >= q.min_level):
             return False
-        if q.loggers and not any(r["logger"] == n or r["logger"].startswith(n + ".") for n in q.loggers):
+        if q.loggers and not any(
+            r["logger"] == n or r["logger"].startswith(n + ".") for n in q.loggers
+        ):
             return False
         if q.keyword:
             k = q.keyword.lower()
@@ -186,7 +214,12 @@ CASES = [
     {"range": "24h", "q": "100%"},  # literal percent
     {"range": "24h", "q": "used_by"},  # literal underscore
     {"range": "24h", "q": "timeout", "level": "DEBUG"},  # case-insensitive, message or traceback
-    {"range": "custom", "start": "2026-05-20T03:00", "end": "2026-05-20T09:30", "logger": "werkzeug,bi_app.data"},
+    {
+        "range": "custom",
+        "start": "2026-05-20T03:00",
+        "end": "2026-05-20T09:30",
+        "logger": "werkzeug,bi_app.data",
+    },
 ]
 
 
@@ -202,10 +235,12 @@ def test_filters_give_the_same_answers_on_both_databases(engine, raw):
     assert [r["message"] for r in page.rows] == [r["message"] for r in expected[:50]]
 
     step = bucket_seconds(q.start, q.end)
-    counts = Counter((int(r["at"].replace(tzinfo=dt.timezone.utc).timestamp()) // step * step, r["level_name"])
-                     for r in expected)
+    counts = Counter(
+        (int(r["at"].replace(tzinfo=dt.UTC).timestamp()) // step * step, r["level_name"])
+        for r in expected
+    )
     volume = level_volume(q, engine=engine)
-    got = {(int(b.replace(tzinfo=dt.timezone.utc).timestamp()), lvl): n for b, lvl, n in volume.points}
+    got = {(int(b.replace(tzinfo=dt.UTC).timestamp()), lvl): n for b, lvl, n in volume.points}
     assert got == dict(counts)
 
 
@@ -219,14 +254,36 @@ def test_tail_returns_only_new_lines_and_reloads_at_the_cap(engine):
     state = view.tail_state
     assert tail_logs(q, state, engine=engine, limit=25).new_rows == []
     with engine.begin() as conn:
-        conn.execute(insert(T), [dict(at=NOW + dt.timedelta(minutes=1, seconds=s), level=20, level_name="INFO",
-                                      logger="bi_app.new", message=f"new {s}") for s in range(3)])
+        conn.execute(
+            insert(T),
+            [
+                {
+                    "at": NOW + dt.timedelta(minutes=1, seconds=s),
+                    "level": 20,
+                    "level_name": "INFO",
+                    "logger": "bi_app.new",
+                    "message": f"new {s}",
+                }
+                for s in range(3)
+            ],
+        )
     result = tail_logs(q, state, engine=engine, limit=25)
     assert [r["message"] for r in result.new_rows] == ["new 2", "new 1", "new 0"]
     assert result.state["shown"] == 23 and result.total == 23 and result.reload is None
     with engine.begin() as conn:
-        conn.execute(insert(T), [dict(at=NOW + dt.timedelta(minutes=2, seconds=s), level=20, level_name="INFO",
-                                      logger="bi_app.new", message=f"more {s}") for s in range(5)])
+        conn.execute(
+            insert(T),
+            [
+                {
+                    "at": NOW + dt.timedelta(minutes=2, seconds=s),
+                    "level": 20,
+                    "level_name": "INFO",
+                    "logger": "bi_app.new",
+                    "message": f"more {s}",
+                }
+                for s in range(5)
+            ],
+        )
     result = tail_logs(q, result.state, engine=engine, limit=25)
     assert result.reload is not None and len(result.reload.rows) == 25 and result.total == 28
     with engine.connect() as conn:

@@ -1,5 +1,6 @@
 """The middleware records requests and callbacks; minutes flush and roll up in the database;
 /api/health and /metrics answer through the Flask test client."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,9 +48,13 @@ def _bare_app(settings) -> dash.Dash:
 
 
 def _callback_body(n: int) -> dict:
-    return {"output": "metrics-test-out.children", "outputs": {"id": "metrics-test-out", "property": "children"},
-            "inputs": [{"id": "metrics-test-button", "property": "n_clicks", "value": n}],
-            "changedPropIds": ["metrics-test-button.n_clicks"], "state": []}
+    return {
+        "output": "metrics-test-out.children",
+        "outputs": {"id": "metrics-test-out", "property": "children"},
+        "inputs": [{"id": "metrics-test-button", "property": "n_clicks", "value": n}],
+        "changedPropIds": ["metrics-test-button.n_clicks"],
+        "state": [],
+    }
 
 
 def _totals(kind: str, name: str, method: str) -> dict[int, int]:
@@ -83,7 +88,9 @@ def test_minutes_flush_then_roll_up_per_hour_and_purge(sqlite_url, monkeypatch):
     now = time.time()
     two_minutes_ago = now - 120
     for i in range(100):
-        agg.record("http", "/api/x", "GET", 500 if i % 25 == 0 else 200, float(i + 1), now=two_minutes_ago)
+        agg.record(
+            "http", "/api/x", "GET", 500 if i % 25 == 0 else 200, float(i + 1), now=two_minutes_ago
+        )
     agg.record("http", "/api/x", "GET", 200, 1.0, now=now)  # the current minute stays in memory
     stats = iter([{"hits": 10, "misses": 5}, {"hits": 40, "misses": 15}])
     import bi_app.data.cache as data_cache
@@ -132,8 +139,9 @@ def test_flush_failure_keeps_the_minutes_for_the_next_try(sqlite_url):
 def _login(client, password: str = ADMIN_PASSWORD) -> None:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": "admin", "password": password, "next": "/",
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": "admin", "password": password, "next": "/", "csrf_token": token}
+    )
     assert response.status_code == 302
 
 
@@ -161,7 +169,10 @@ def test_api_health_is_public_and_503_when_unhealthy(app_factory, demo_sqlite_ur
 def test_metrics_needs_login_or_the_bearer_token(app_factory, demo_sqlite_url, sqlite_url):
     bare = _bare_app(make_settings(sqlite_url, metrics_token=METRICS_TOKEN)).server.test_client()
     assert bare.get("/metrics").status_code == 401
-    assert bare.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
+    assert (
+        bare.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code
+        == 401
+    )
     bare.post("/_dash-update-component", json=_callback_body(2))
     response = bare.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 200 and "version=0.0.4" in response.headers["Content-Type"]

@@ -1,4 +1,5 @@
 """Migrations run on an empty SQLite and PostgreSQL database and produce exactly the models."""
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -35,7 +36,9 @@ def test_upgrade_creates_the_whole_schema_and_downgrade_removes_it(backend, requ
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert roles == {"admin", "analyst", "viewer"}
     # Only index/constraint naming noise would be tolerable; here there must be none at all.
-    assert [d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column")] == []
+    assert [
+        d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column")
+    ] == []
 
     migrations.downgrade(url, "base")
     remaining = set(inspect(engine).get_table_names()) - {"alembic_version"}

@@ -1,5 +1,6 @@
 """refresh_rollups: exact contents, identical on SQLite and PostgreSQL, partial-range refreshes,
 monthly grains consistent with the daily ones, and the 0010 migration filling them."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,23 +34,39 @@ def _contents(engine: Engine) -> dict[str, list[tuple]]:
 
 def _derived_in_python(contents: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
     """The coarser grains recomputed in Python from the daily tables' rows."""
-    platform_days = sorted({(day, platform, customer)
-                            for day, platform, _cat, customer in contents["daily_customer_activity"]})
-    months = sorted({(day.replace(day=1), platform, customer) for day, platform, customer in platform_days})
+    platform_days = sorted(
+        {
+            (day, platform, customer)
+            for day, platform, _cat, customer in contents["daily_customer_activity"]
+        }
+    )
+    months = sorted(
+        {(day.replace(day=1), platform, customer) for day, platform, customer in platform_days}
+    )
     products: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for day, platform, status, product, category, orders, revenue, units in contents["daily_product_sales"]:
+    for day, platform, status, product, category, orders, revenue, units in contents[
+        "daily_product_sales"
+    ]:
         sums = products[(day.replace(day=1), platform, status, product, category)]
         sums[0], sums[1], sums[2] = sums[0] + orders, sums[1] + revenue, sums[2] + units
     quarter = lambda day: D(day.year, (day.month - 1) // 3 * 3 + 1, 1)
-    return {"daily_platform_customers": platform_days, "monthly_platform_customers": months,
-            "quarterly_platform_customers": sorted({(quarter(m), p, c) for m, p, c in months}),
-            "monthly_customers": sorted({(m, c) for m, _p, c in months}),
-            "quarterly_customers": sorted({(quarter(m), c) for m, _p, c in months}),
-            "monthly_category_customers": sorted({(cat, day.replace(day=1), c) for day, _p, cat, c
-                                                  in contents["daily_customer_activity"]}),
-            "quarterly_category_customers": sorted({(cat, quarter(day), c) for day, _p, cat, c
-                                                    in contents["daily_customer_activity"]}),
-            "monthly_product_sales": sorted((*k, *v) for k, v in products.items())}
+    return {
+        "daily_platform_customers": platform_days,
+        "monthly_platform_customers": months,
+        "quarterly_platform_customers": sorted({(quarter(m), p, c) for m, p, c in months}),
+        "monthly_customers": sorted({(m, c) for m, _p, c in months}),
+        "quarterly_customers": sorted({(quarter(m), c) for m, _p, c in months}),
+        "monthly_category_customers": sorted(
+            {
+                (cat, day.replace(day=1), c)
+                for day, _p, cat, c in contents["daily_customer_activity"]
+            }
+        ),
+        "quarterly_category_customers": sorted(
+            {(cat, quarter(day), c) for day, _p, cat, c in contents["daily_customer_activity"]}
+        ),
+        "monthly_product_sales": sorted((*k, *v) for k, v in products.items()),
+    }
 
 
 @pytest.fixture
@@ -82,15 +99,27 @@ def test_coarser_grains_rows(engines):
         with engine.connect() as conn:
             days = sorted(tuple(r) for r in conn.execute(select(DailyPlatformCustomers)))
             months = sorted(tuple(r) for r in conn.execute(select(MonthlyPlatformCustomers)))
-            products = {(r.month, r.platform_id, r.status, r.product_id): (r.orders, r.revenue_cents, r.units)
-                        for r in conn.execute(select(MonthlyProductSales))}
+            products = {
+                (r.month, r.platform_id, r.status, r.product_id): (
+                    r.orders,
+                    r.revenue_cents,
+                    r.units,
+                )
+                for r in conn.execute(select(MonthlyProductSales))
+            }
         # customer 1 bought books and toys on the 8th (web): one row without the category
         assert days.count((D(2024, 1, 8), 1, 1)) == 1
         assert len(days) == 9
         # December: customer 1 on web (order 201); January: 1, 2, 3 on web, 1, 2, 3 on app
-        assert months == [(D(2023, 12, 1), 1, 1),
-                          (D(2024, 1, 1), 1, 1), (D(2024, 1, 1), 1, 2), (D(2024, 1, 1), 1, 3),
-                          (D(2024, 1, 1), 2, 1), (D(2024, 1, 1), 2, 2), (D(2024, 1, 1), 2, 3)]
+        assert months == [
+            (D(2023, 12, 1), 1, 1),
+            (D(2024, 1, 1), 1, 1),
+            (D(2024, 1, 1), 1, 2),
+            (D(2024, 1, 1), 1, 3),
+            (D(2024, 1, 1), 2, 1),
+            (D(2024, 1, 1), 2, 2),
+            (D(2024, 1, 1), 2, 3),
+        ]
         # B1 paid on the web in January: 1x order 101, 2x order 1, 1x order 7, 1x order 202
         assert products[(D(2024, 1, 1), 1, "paid", 1)] == (4, 5000, 5)
         assert products[(D(2023, 12, 1), 1, "paid", 1)] == (1, 1000, 1)
@@ -103,27 +132,47 @@ def test_daily_orders_rows_week_and_month(engines):
         # Sunday 2023-12-31 belongs to the week of Monday 2023-12-25 and to December
         sunday = rows[(D(2023, 12, 31), 1, "paid")]
         assert (sunday.week, sunday.month, sunday.orders, sunday.revenue_cents, sunday.units) == (
-            D(2023, 12, 25), D(2023, 12, 1), 1, 1000, 1)
+            D(2023, 12, 25),
+            D(2023, 12, 1),
+            1,
+            1000,
+            1,
+        )
         # 23:59:59 on Monday 8th stays on the 8th; orders 1 and 2: 3 + 1 units
         monday = rows[(D(2024, 1, 8), 1, "paid")], rows[(D(2024, 1, 8), 1, "delivered")]
         assert [(r.week, r.orders, r.revenue_cents, r.units) for r in monday] == [
-            (D(2024, 1, 8), 1, 2500, 3), (D(2024, 1, 8), 1, 2500, 1)]
+            (D(2024, 1, 8), 1, 2500, 3),
+            (D(2024, 1, 8), 1, 2500, 1),
+        ]
         # Sunday the 14th is still in the week of the 8th; order 7 total includes shipping
         assert rows[(D(2024, 1, 14), 1, "paid")].week == D(2024, 1, 8)
         assert rows[(D(2024, 1, 14), 1, "paid")].revenue_cents == 3700
         # an order without items: counted, zero units
         empty = rows[(D(2024, 1, 20), 2, "paid")]
-        assert (empty.week, empty.orders, empty.revenue_cents, empty.units) == (D(2024, 1, 15), 1, 700, 0)
+        assert (empty.week, empty.orders, empty.revenue_cents, empty.units) == (
+            D(2024, 1, 15),
+            1,
+            700,
+            0,
+        )
         assert len(rows) == 13
 
 
 def test_category_product_and_activity_rows(engines):
     for engine in engines:
         with engine.connect() as conn:
-            cat = {(r.day, r.platform_id, r.status, r.category_id): (r.orders, r.revenue_cents, r.units)
-                   for r in conn.execute(select(DailyCategorySales))}
-            prod = {(r.day, r.status, r.product_id): (r.category_id, r.orders, r.revenue_cents, r.units)
-                    for r in conn.execute(select(DailyProductSales))}
+            cat = {
+                (r.day, r.platform_id, r.status, r.category_id): (
+                    r.orders,
+                    r.revenue_cents,
+                    r.units,
+                )
+                for r in conn.execute(select(DailyCategorySales))
+            }
+            prod = {
+                (r.day, r.status, r.product_id): (r.category_id, r.orders, r.revenue_cents, r.units)
+                for r in conn.execute(select(DailyProductSales))
+            }
             activity = sorted(tuple(r) for r in conn.execute(select(DailyCustomerActivity)))
         # order 7 on the 14th: one book line each of B1 and B2
         assert cat[(D(2024, 1, 14), 1, "paid", 1)] == (1, 3500, 2)
@@ -155,11 +204,17 @@ def test_range_refresh_touches_only_the_range(engines):
         assert summary["rows"]["daily_orders"] == 1  # app: orders 3 and 4, both cancelled now
         after = _contents(engine)
         changed = {t: sorted(set(before[t]) ^ set(after[t])) for t in before}
-        days = {row[0] for name, rows in changed.items() if name.startswith("daily_") for row in rows}
+        days = {
+            row[0] for name, rows in changed.items() if name.startswith("daily_") for row in rows
+        }
         assert days == {D(2024, 1, 10)}
         # the month and quarter of the day are rebuilt from the (partly refreshed) finer tables
-        periods = {row[1 if "category" in name else 0] for name, rows in changed.items()
-                   if not name.startswith("daily_") for row in rows}
+        periods = {
+            row[1 if "category" in name else 0]
+            for name, rows in changed.items()
+            if not name.startswith("daily_")
+            for row in rows
+        }
         assert periods == {D(2024, 1, 1)}
         # order 3 was customer 1's only app order in January (and in the quarter)
         assert (D(2024, 1, 1), 2, 1) in before["monthly_platform_customers"]
@@ -167,8 +222,11 @@ def test_range_refresh_touches_only_the_range(engines):
         derived = _derived_in_python(after)
         assert {name: after[name] for name in derived} == derived
         with engine.connect() as conn:
-            tenth = conn.execute(select(DailyOrders.status, DailyOrders.orders)
-                                 .where(DailyOrders.day == D(2024, 1, 10))).all()
+            tenth = conn.execute(
+                select(DailyOrders.status, DailyOrders.orders).where(
+                    DailyOrders.day == D(2024, 1, 10)
+                )
+            ).all()
         assert tenth == [("cancelled", 2)]
         # a full refresh then picks up the 14th as well, and is idempotent
         refresh_rollups(engine)
@@ -197,11 +255,21 @@ def test_range_refresh_rebuilds_every_touched_month(tmp_path):
     # Dec 31 .. Jan 1 touches December and January whole (and Q4 2023 and Q1 2024), nothing else
     refresh_rollups(engine, D(2023, 12, 31), D(2024, 1, 1))
     partial = _contents(engine)
-    for name in ("monthly_platform_customers", "quarterly_platform_customers", "monthly_customers",
-                 "quarterly_customers", "monthly_category_customers", "quarterly_category_customers",
-                 "monthly_product_sales"):
+    for name in (
+        "monthly_platform_customers",
+        "quarterly_platform_customers",
+        "monthly_customers",
+        "quarterly_customers",
+        "monthly_category_customers",
+        "quarterly_category_customers",
+        "monthly_product_sales",
+    ):
         period = 1 if "category" in name else 0
-        touched = {D(2023, 10, 1), D(2024, 1, 1)} if name.startswith("quarterly") else {D(2023, 12, 1), D(2024, 1, 1)}
+        touched = (
+            {D(2023, 10, 1), D(2024, 1, 1)}
+            if name.startswith("quarterly")
+            else {D(2023, 12, 1), D(2024, 1, 1)}
+        )
         assert {r[period] for r in partial[name]} == touched
         assert partial[name] == _derived_in_python(partial)[name]
         # only the two edge days' daily rows exist, so these periods hold just those days
@@ -215,24 +283,46 @@ def test_range_refresh_rebuilds_every_touched_month(tmp_path):
 M, Q = "month", "quarter"
 
 
-@pytest.mark.parametrize(("start", "end", "grains", "expected"), [
-    (D(2025, 11, 23), D(2026, 11, 22), (M,),
-     [("day", D(2025, 11, 23), D(2025, 11, 30)), (M, D(2025, 12, 1), D(2026, 10, 1)),
-      ("day", D(2026, 11, 1), D(2026, 11, 22))]),
-    (D(2025, 11, 23), D(2026, 11, 22), (Q, M),
-     [("day", D(2025, 11, 23), D(2025, 11, 30)), (M, D(2025, 12, 1), D(2025, 12, 1)),
-      (Q, D(2026, 1, 1), D(2026, 7, 1)), (M, D(2026, 10, 1), D(2026, 10, 1)),
-      ("day", D(2026, 11, 1), D(2026, 11, 22))]),
-    (D(2024, 1, 1), D(2024, 1, 31), (Q, M), [(M, D(2024, 1, 1), D(2024, 1, 1))]),
-    (D(2023, 10, 1), D(2024, 3, 31), (Q, M), [(Q, D(2023, 10, 1), D(2024, 1, 1))]),
-    (D(2023, 12, 1), D(2024, 1, 31), (M,), [(M, D(2023, 12, 1), D(2024, 1, 1))]),
-    (D(2024, 2, 1), D(2024, 2, 28), (Q, M), [("day", D(2024, 2, 1), D(2024, 2, 28))]),
-    (D(2024, 2, 1), D(2024, 2, 29), (M,), [(M, D(2024, 2, 1), D(2024, 2, 1))]),
-    (D(2023, 12, 15), D(2024, 2, 29), (M,),
-     [("day", D(2023, 12, 15), D(2023, 12, 31)), (M, D(2024, 1, 1), D(2024, 2, 1))]),
-    (D(2024, 1, 31), D(2024, 2, 1), (Q, M), [("day", D(2024, 1, 31), D(2024, 2, 1))]),
-    (D(2024, 1, 8), D(2024, 1, 14), (), [("day", D(2024, 1, 8), D(2024, 1, 14))]),
-])
+@pytest.mark.parametrize(
+    ("start", "end", "grains", "expected"),
+    [
+        (
+            D(2025, 11, 23),
+            D(2026, 11, 22),
+            (M,),
+            [
+                ("day", D(2025, 11, 23), D(2025, 11, 30)),
+                (M, D(2025, 12, 1), D(2026, 10, 1)),
+                ("day", D(2026, 11, 1), D(2026, 11, 22)),
+            ],
+        ),
+        (
+            D(2025, 11, 23),
+            D(2026, 11, 22),
+            (Q, M),
+            [
+                ("day", D(2025, 11, 23), D(2025, 11, 30)),
+                (M, D(2025, 12, 1), D(2025, 12, 1)),
+                (Q, D(2026, 1, 1), D(2026, 7, 1)),
+                (M, D(2026, 10, 1), D(2026, 10, 1)),
+                ("day", D(2026, 11, 1), D(2026, 11, 22)),
+            ],
+        ),
+        (D(2024, 1, 1), D(2024, 1, 31), (Q, M), [(M, D(2024, 1, 1), D(2024, 1, 1))]),
+        (D(2023, 10, 1), D(2024, 3, 31), (Q, M), [(Q, D(2023, 10, 1), D(2024, 1, 1))]),
+        (D(2023, 12, 1), D(2024, 1, 31), (M,), [(M, D(2023, 12, 1), D(2024, 1, 1))]),
+        (D(2024, 2, 1), D(2024, 2, 28), (Q, M), [("day", D(2024, 2, 1), D(2024, 2, 28))]),
+        (D(2024, 2, 1), D(2024, 2, 29), (M,), [(M, D(2024, 2, 1), D(2024, 2, 1))]),
+        (
+            D(2023, 12, 15),
+            D(2024, 2, 29),
+            (M,),
+            [("day", D(2023, 12, 15), D(2023, 12, 31)), (M, D(2024, 1, 1), D(2024, 2, 1))],
+        ),
+        (D(2024, 1, 31), D(2024, 2, 1), (Q, M), [("day", D(2024, 1, 31), D(2024, 2, 1))]),
+        (D(2024, 1, 8), D(2024, 1, 14), (), [("day", D(2024, 1, 8), D(2024, 1, 14))]),
+    ],
+)
 def test_plan_range(start, end, grains, expected):
     plan = plan_range(start, end, grains)
     assert plan == tuple(Segment(*s) for s in expected)
@@ -240,16 +330,30 @@ def test_plan_range(start, end, grains, expected):
     covered = []
     for grain, first, last in plan:
         months = {"day": 0, M: 1, Q: 3}[grain]
-        stop = last + dt.timedelta(days=1) if not months else \
-            D(last.year + (last.month - 1 + months) // 12, (last.month - 1 + months) % 12 + 1, 1)
+        stop = (
+            last + dt.timedelta(days=1)
+            if not months
+            else D(
+                last.year + (last.month - 1 + months) // 12, (last.month - 1 + months) % 12 + 1, 1
+            )
+        )
         covered += [first + dt.timedelta(days=i) for i in range((stop - first).days)]
     assert covered == [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def test_touched_periods():
-    assert touched_periods(D(2023, 12, 31), D(2024, 2, 10), "month") == (D(2023, 12, 1), D(2024, 2, 29))
-    assert touched_periods(D(2023, 12, 31), D(2024, 2, 10), "quarter") == (D(2023, 10, 1), D(2024, 3, 31))
-    assert touched_periods(D(2024, 5, 5), D(2024, 11, 30), "quarter") == (D(2024, 4, 1), D(2024, 12, 31))
+    assert touched_periods(D(2023, 12, 31), D(2024, 2, 10), "month") == (
+        D(2023, 12, 1),
+        D(2024, 2, 29),
+    )
+    assert touched_periods(D(2023, 12, 31), D(2024, 2, 10), "quarter") == (
+        D(2023, 10, 1),
+        D(2024, 3, 31),
+    )
+    assert touched_periods(D(2024, 5, 5), D(2024, 11, 30), "quarter") == (
+        D(2024, 4, 1),
+        D(2024, 12, 31),
+    )
     assert touched_periods(None, D(2023, 2, 1), "month") == (None, D(2023, 2, 28))
     assert touched_periods(D(2024, 1, 1), None, "quarter") == (D(2024, 1, 1), None)
     assert touched_periods(D(2024, 1, 5), D(2024, 1, 6), "day") == (D(2024, 1, 5), D(2024, 1, 6))

@@ -47,8 +47,15 @@ ORDERS = [
 
 
 def load_dataset(engine: Engine) -> None:
-    load_sales_dataset(engine, platforms=PLATFORMS, categories=CATEGORIES, products=PRODUCTS,
-                       customers=(1, 2, 3), orders=ORDERS, customers_since=T(2022, 1, 1))
+    load_sales_dataset(
+        engine,
+        platforms=PLATFORMS,
+        categories=CATEGORIES,
+        products=PRODUCTS,
+        customers=(1, 2, 3),
+        orders=ORDERS,
+        customers_since=T(2022, 1, 1),
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -77,22 +84,50 @@ def _records(df):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        # revenue orders 1, 2, 3, 7; lost: 4 (cancelled 1000), 6 and 8 (refunded 5000 + 1000); 8 in all
-        ({}, {"revenue_cents": 10700, "orders": 4, "lost_orders": 3, "lost_cents": 7000, "all_orders": 8}),
+        # revenue orders 1, 2, 3, 7; lost: 4 (cancelled 1000), 6 and 8 (refunded 5000 + 1000); 8 in
+        # all
+        (
+            {},
+            {
+                "revenue_cents": 10700,
+                "orders": 4,
+                "lost_orders": 3,
+                "lost_cents": 7000,
+                "all_orders": 8,
+            },
+        ),
         # the value of refunded orders 6 and 8
         (
             {"statuses": ("refunded",)},
-            {"revenue_cents": 6000, "orders": 2, "lost_orders": 2, "lost_cents": 6000, "all_orders": 8},
+            {
+                "revenue_cents": 6000,
+                "orders": 2,
+                "lost_orders": 2,
+                "lost_cents": 6000,
+                "all_orders": 8,
+            },
         ),
         # web: 1, 2, 7 earn; 8 refunded; 5 pending
         (
             {"platforms": ("web",)},
-            {"revenue_cents": 8700, "orders": 3, "lost_orders": 1, "lost_cents": 1000, "all_orders": 5},
+            {
+                "revenue_cents": 8700,
+                "orders": 3,
+                "lost_orders": 1,
+                "lost_cents": 1000,
+                "all_orders": 5,
+            },
         ),
         # toys items: order 1 (500), 3 (2000); 5 is pending (500)
         (
             {"categories": ("toys",)},
-            {"revenue_cents": 2500, "orders": 2, "lost_orders": 0, "lost_cents": 0, "all_orders": 3},
+            {
+                "revenue_cents": 2500,
+                "orders": 2,
+                "lost_orders": 0,
+                "lost_cents": 0,
+                "all_orders": 3,
+            },
         ),
     ],
 )
@@ -345,8 +380,12 @@ def test_growth_in_one_statement_equals_a_query_per_window(
     args = (filters.get("platforms"), filters.get("categories"), filters.get("statuses"))
     expected = growth.growth_table(
         revenue_trend(start, end, *args, granularity),
-        revenue_trend(*growth.comparison_window(start, end, granularity, "pop"), *args, granularity),
-        revenue_trend(*growth.comparison_window(start, end, granularity, "yoy"), *args, granularity),
+        revenue_trend(
+            *growth.comparison_window(start, end, granularity, "pop"), *args, granularity
+        ),
+        revenue_trend(
+            *growth.comparison_window(start, end, granularity, "yoy"), *args, granularity
+        ),
         granularity,
     )
     sent: list[str] = []

@@ -4,6 +4,7 @@ The wheel is built from a copy of the source tree (a stale ``build/`` in the che
 hide a missing file), unpacked, and driven in a subprocess whose ``sys.path`` starts with the
 unpacked wheel and does not hold the checkout; the subprocess proves where ``bi_app`` came from.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -33,7 +34,8 @@ sys.path.insert(0, str(unpacked))
 out = {}
 
 import bi_app, callbacks, components
-out["modules"] = {m.__name__: str(Path(m.__file__).resolve()) for m in (bi_app, callbacks, components)}
+out["modules"] = {m.__name__: str(Path(m.__file__).resolve()) for m in (bi_app, callbacks,
+components)}
 for path in out["modules"].values():
     if not Path(path).is_relative_to(unpacked):
         print(json.dumps(out)); sys.exit(3)   # resolved to the checkout: the test proves nothing
@@ -80,8 +82,18 @@ print("RESULT " + json.dumps(out))
 
 
 def _copy_source(dest: Path) -> Path:
-    ignore = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
-                                    "instance", ".env", ".pytest_cache", "*.pyc")
+    ignore = shutil.ignore_patterns(
+        ".git",
+        ".venv",
+        "build",
+        "dist",
+        "*.egg-info",
+        "__pycache__",
+        "instance",
+        ".env",
+        ".pytest_cache",
+        "*.pyc",
+    )
     return Path(shutil.copytree(REPO, dest, ignore=ignore))
 
 
@@ -110,29 +122,51 @@ def test_the_built_wheel_runs_migrations_and_serves_the_app(tmp_path):
         names = zf.namelist()
         zf.extractall(unpacked)
     assert "bi_app/__init__.py" in names
-    for needed in ("pages/overview.py", "assets/app.css", "assets/app.js",
-                   "assets/vendor/bootstrap.min.css", "migrations/env.py",
-                   "migrations/script.py.mako", "migrations/versions/0001_initial_domain_schema.py"):
+    for needed in (
+        "pages/overview.py",
+        "assets/app.css",
+        "assets/app.js",
+        "assets/vendor/bootstrap.min.css",
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "migrations/versions/0001_initial_domain_schema.py",
+    ):
         assert needed in names, f"{needed} is missing from the wheel"
-    shipped = [p.relative_to(REPO).as_posix() for folder in ("pages", "assets", "migrations")
-               for p in (REPO / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    shipped = [
+        p.relative_to(REPO).as_posix()
+        for folder in ("pages", "assets", "migrations")
+        for p in (REPO / folder).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
     missing = sorted(set(shipped) - set(names))
-    assert not missing, f"files of the tree the wheel does not carry (package-data globs?): {missing}"
+    assert not missing, (
+        f"files of the tree the wheel does not carry (package-data globs?): {missing}"
+    )
     assert not any(n.startswith(("tests/", "bench/", "scripts/")) for n in names)
 
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BI_", "PYTHON"))}
-    env.update(BI_ENV="test", BI_SCHEDULER="off", BI_SECRET_KEY="wheel-test-secret-0123456789",
-               BI_DATABASE_URL=f"sqlite:///{work / 'fresh.sqlite'}",
-               BI_INSTANCE_DIR=str(work / "instance"))
-    done = subprocess.run([sys.executable, "-I", "-c", SCRIPT, str(unpacked), str(work), PASSWORD],
-                          check=False, cwd=work, env=env, capture_output=True, text=True,
-                          timeout=300)
+    env.update(
+        BI_ENV="test",
+        BI_SCHEDULER="off",
+        BI_SECRET_KEY="wheel-test-secret-0123456789",
+        BI_DATABASE_URL=f"sqlite:///{work / 'fresh.sqlite'}",
+        BI_INSTANCE_DIR=str(work / "instance"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", SCRIPT, str(unpacked), str(work), PASSWORD],
+        check=False,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 3, f"imports resolved outside the unpacked wheel: {done.stdout}"
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr[-4000:]}"
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
 
     root = unpacked.resolve()
     assert all(Path(p).is_relative_to(root) for p in out["modules"].values()), out["modules"]

@@ -1,4 +1,5 @@
 """Pure parts of auth: redirects, validation, page permissions, the rate limiter, session ids."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,17 +19,31 @@ from bi_app.auth.views import safe_next
 from bi_app.db.models import User
 
 
-@pytest.mark.parametrize("raw", [
-    "//evil.example/x", "http://evil.example/", "https://evil.example", "/\\evil.example",
-    "\\\\evil.example", "javascript:alert(1)", "evil.example", "", None, "/ok\r\nSet-Cookie: x",
-    "/login", "/logout", "///evil.example",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "//evil.example/x",
+        "http://evil.example/",
+        "https://evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        "",
+        None,
+        "/ok\r\nSet-Cookie: x",
+        "/login",
+        "/logout",
+        "///evil.example",
+    ],
+)
 def test_safe_next_rejects_anything_that_could_leave_the_site(raw):
     assert safe_next(raw) == "/"
 
 
-@pytest.mark.parametrize("raw", ["/", "/sales", "/sales?start=2024-01-01&platform=web",
-                                 "/events/e-1#top", "/login-help"])
+@pytest.mark.parametrize(
+    "raw", ["/", "/sales", "/sales?start=2024-01-01&platform=web", "/events/e-1#top", "/login-help"]
+)
 def test_safe_next_keeps_local_paths(raw):
     assert safe_next(raw) == raw
 
@@ -76,12 +91,24 @@ def test_verify_password_is_false_for_unknown_users_and_empty_passwords():
 
 PAGES = {
     "pages.overview": {"path": "/", "name": "Overview", "path_template": None},
-    "pages.users": {"path": "/admin/users", "name": "Users", "roles": ("admin",),
-                    "path_template": None},
-    "pages.reports": {"path": "/reports", "name": "Reports", "roles": ["analyst"],
-                      "path_template": None},
-    "pages.event": {"path": "/events/<code>", "name": "Event", "roles": ("analyst",),
-                    "path_template": "/events/<code>"},
+    "pages.users": {
+        "path": "/admin/users",
+        "name": "Users",
+        "roles": ("admin",),
+        "path_template": None,
+    },
+    "pages.reports": {
+        "path": "/reports",
+        "name": "Reports",
+        "roles": ["analyst"],
+        "path_template": None,
+    },
+    "pages.event": {
+        "path": "/events/<code>",
+        "name": "Event",
+        "roles": ("analyst",),
+        "path_template": "/events/<code>",
+    },
 }
 
 
@@ -91,7 +118,9 @@ def registry():
 
 
 def test_can_view_defaults_to_every_role_and_admin_sees_everything(registry):
-    assert all(auth_pages.can_view(PAGES["pages.overview"], r) for r in ("admin", "analyst", "viewer"))
+    assert all(
+        auth_pages.can_view(PAGES["pages.overview"], r) for r in ("admin", "analyst", "viewer")
+    )
     assert auth_pages.can_view(PAGES["pages.users"], "admin")
     assert not auth_pages.can_view(PAGES["pages.users"], "analyst")
     assert auth_pages.can_view(PAGES["pages.reports"], "admin")
@@ -100,18 +129,30 @@ def test_can_view_defaults_to_every_role_and_admin_sees_everything(registry):
 
 
 def test_visible_pages_per_role(registry):
-    names = {role: [p["name"] for p in auth_pages.visible_pages(registry, role)]
-             for role in ("admin", "analyst", "viewer")}
-    assert names == {"admin": ["Overview", "Users", "Reports", "Event"],
-                     "analyst": ["Overview", "Reports", "Event"],
-                     "viewer": ["Overview"]}
+    names = {
+        role: [p["name"] for p in auth_pages.visible_pages(registry, role)]
+        for role in ("admin", "analyst", "viewer")
+    }
+    assert names == {
+        "admin": ["Overview", "Users", "Reports", "Event"],
+        "analyst": ["Overview", "Reports", "Event"],
+        "viewer": ["Overview"],
+    }
     assert auth_pages.visible_pages(registry, None) == []
 
 
-@pytest.mark.parametrize("path,name", [
-    ("/", "Overview"), ("", "Overview"), ("/admin/users", "Users"), ("/admin/users/", "Users"),
-    ("/events/e-42", "Event"), ("/nope", None), ("/admin", None),
-])
+@pytest.mark.parametrize(
+    "path,name",
+    [
+        ("/", "Overview"),
+        ("", "Overview"),
+        ("/admin/users", "Users"),
+        ("/admin/users/", "Users"),
+        ("/events/e-42", "Event"),
+        ("/nope", None),
+        ("/admin", None),
+    ],
+)
 def test_page_for_path_matches_like_dash(registry, path, name):
     page = auth_pages.page_for_path(registry, path)
     assert (page or {}).get("name") == name
@@ -122,6 +163,7 @@ def test_page_for_path_strips_the_prefix(registry):
 
 
 # --- rate limiter ----------------------------------------------------------------------------
+
 
 class Clock:
     def __init__(self, now: float = 1_000_000.0):
@@ -165,6 +207,7 @@ class BrokenCache:
     def __getattr__(self, name):
         def fail(*args, **kwargs):
             raise ConnectionError("cache down")
+
         return fail
 
 
@@ -177,6 +220,7 @@ def test_rate_limiter_fails_open_when_the_cache_errors(caplog):
 
 
 # --- session ids -----------------------------------------------------------------------------
+
 
 def test_session_id_changes_with_the_password_hash():
     user = User(id=7, username="u", password_hash="scrypt:a", role="viewer", active=True)

@@ -1,4 +1,5 @@
 """The circuit breaker's state machine, driven by a fake clock."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """The business-settings store: validation, the form's text round trip, and the table."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,14 +11,22 @@ from bi_app.db.analytics_models import BusinessSetting
 from bi_app.extensions import db
 from tests.conftest import migrate
 
-EVENT_KEYS = ("events.attendance_min", "events.industry_avg_roi_pct", "events.cost_benchmark_shares")
+EVENT_KEYS = (
+    "events.attendance_min",
+    "events.industry_avg_roi_pct",
+    "events.cost_benchmark_shares",
+)
 
 
 def test_every_key_of_the_brief_has_its_default():
     d = bs.defaults()
     assert d["customers.new_max_visits"] == 3 and d["customers.growing_max_visits"] == 10
     assert d["customers.vip_min_spend_cents"] == 100_000_000
-    assert (d["churn.followup_days"], d["churn.new_at_risk_days"], d["churn.reactivation_days"]) == (7, 20, 30)
+    assert (
+        d["churn.followup_days"],
+        d["churn.new_at_risk_days"],
+        d["churn.reactivation_days"],
+    ) == (7, 20, 30)
     assert d["churn.delay_tolerance"] == 0.5 and d["events.attendance_min"] == 0.70
     assert d["events.industry_avg_roi_pct"] == 25.0
     assert sum(d["events.cost_benchmark_shares"].values()) == pytest.approx(1.0)
@@ -25,44 +34,73 @@ def test_every_key_of_the_brief_has_its_default():
         assert bs.validate(key, value) == value
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("customers.new_max_visits", 0, "at least 1"),
-    ("customers.new_max_visits", 2.5, "whole number"),
-    ("customers.new_max_visits", "3", "expected a number"),
-    ("customers.new_max_visits", True, "expected a number"),
-    ("events.attendance_min", 1.5, "at most 1"),
-    ("churn.delay_tolerance", float("nan"), "finite"),
-    ("events.cost_benchmark_shares", {"venue": 1.0}, "missing"),
-    ("events.cost_benchmark_shares", {**bs.defaults()["events.cost_benchmark_shares"], "venue": 0.5}, "add up to"),
-    ("events.cost_benchmark_shares", {**bs.defaults()["events.cost_benchmark_shares"], "bribes": 0}, "unknown"),
-    ("no.such.key", 1, "Unknown setting"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("customers.new_max_visits", 0, "at least 1"),
+        ("customers.new_max_visits", 2.5, "whole number"),
+        ("customers.new_max_visits", "3", "expected a number"),
+        ("customers.new_max_visits", True, "expected a number"),
+        ("events.attendance_min", 1.5, "at most 1"),
+        ("churn.delay_tolerance", float("nan"), "finite"),
+        ("events.cost_benchmark_shares", {"venue": 1.0}, "missing"),
+        (
+            "events.cost_benchmark_shares",
+            {**bs.defaults()["events.cost_benchmark_shares"], "venue": 0.5},
+            "add up to",
+        ),
+        (
+            "events.cost_benchmark_shares",
+            {**bs.defaults()["events.cost_benchmark_shares"], "bribes": 0},
+            "unknown",
+        ),
+        ("no.such.key", 1, "Unknown setting"),
+    ],
+)
 def test_validation_refuses_with_a_reason(key, value, message):
     with pytest.raises(bs.SettingError, match=message):
         bs.validate(key, value)
 
 
-@pytest.mark.parametrize(("key", "text", "value"), [
-    ("customers.vip_min_spend_cents", "1,000,000.00", 100_000_000),
-    ("customers.vip_min_spend_cents", "999999.99", 99_999_999),
-    ("churn.delay_tolerance", "0.75", 0.75),
-    ("events.industry_avg_roi_pct", "30%", 30.0),
-    ("events.cost_benchmark_shares",
-     "venue=0.3, catering=0.2, technology=0.1, marketing=0.2, staff=0.12, materials=0.05, other=0.03",
-     {"venue": 0.3, "catering": 0.2, "technology": 0.1, "marketing": 0.2, "staff": 0.12, "materials": 0.05,
-      "other": 0.03}),
-])
+@pytest.mark.parametrize(
+    ("key", "text", "value"),
+    [
+        ("customers.vip_min_spend_cents", "1,000,000.00", 100_000_000),
+        ("customers.vip_min_spend_cents", "999999.99", 99_999_999),
+        ("churn.delay_tolerance", "0.75", 0.75),
+        ("events.industry_avg_roi_pct", "30%", 30.0),
+        (
+            "events.cost_benchmark_shares",
+            (
+                "venue=0.3, catering=0.2, technology=0.1, marketing=0.2, staff=0.12, "
+                "materials=0.05, other=0.03"
+            ),
+            {
+                "venue": 0.3,
+                "catering": 0.2,
+                "technology": 0.1,
+                "marketing": 0.2,
+                "staff": 0.12,
+                "materials": 0.05,
+                "other": 0.03,
+            },
+        ),
+    ],
+)
 def test_form_text_parses_and_round_trips(key, text, value):
     assert bs.parse_text(key, text) == value
     assert bs.parse_text(key, bs.format_text(key, value)) == value
 
 
-@pytest.mark.parametrize(("key", "text", "message"), [
-    ("customers.vip_min_spend_cents", "1.001", "two decimals"),
-    ("churn.followup_days", "seven", "not a number"),
-    ("churn.followup_days", "", "enter a value"),
-    ("events.cost_benchmark_shares", "venue 0.3", "category=0.25"),
-])
+@pytest.mark.parametrize(
+    ("key", "text", "message"),
+    [
+        ("customers.vip_min_spend_cents", "1.001", "two decimals"),
+        ("churn.followup_days", "seven", "not a number"),
+        ("churn.followup_days", "", "enter a value"),
+        ("events.cost_benchmark_shares", "venue 0.3", "category=0.25"),
+    ],
+)
 def test_form_text_errors(key, text, message):
     with pytest.raises(bs.SettingError, match=message):
         bs.parse_text(key, text)
@@ -93,5 +131,7 @@ def test_store_saves_validates_together_and_falls_back_to_defaults(store):
     with db.session() as session:  # a value corrupted in the table is ignored, not served
         session.get(BusinessSetting, "customers.growing_max_visits").value = "lots"
         session.commit()
-        assert session.scalars(select(BusinessSetting.key)).all() == ["customers.growing_max_visits"]
+        assert session.scalars(select(BusinessSetting.key)).all() == [
+            "customers.growing_max_visits"
+        ]
     assert store.get("customers.growing_max_visits") == 10

@@ -1,4 +1,5 @@
 """Cache-key normalization: equivalent filters share one key, different ones never do."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,7 +44,9 @@ def test_normalize_values():
     assert normalize_value(D) is D
     assert normalize_value(Size.SMALL) == "small"
     assert normalize_value([3, 1, 2]) == (1, 2, 3)
-    assert normalize_value(7) == 7 and normalize_value(None) is None and normalize_value(True) is True
+    assert (
+        normalize_value(7) == 7 and normalize_value(None) is None and normalize_value(True) is True
+    )
 
 
 def test_unkeyable_values_are_refused():
@@ -67,7 +70,9 @@ def test_equivalent_calls_share_a_key():
     assert cache_key("sales", totals, D, E, ["web", "APP"]) == base
     assert cache_key("sales", totals, D, E, {"web", "app"}, []) == base
     assert cache_key("sales", totals, start=D, end=E, platforms=[" web", "app", "app"]) == base
-    assert cache_key("sales", totals, D, E, ("app", "web"), categories=None, granularity="Day") == base
+    assert (
+        cache_key("sales", totals, D, E, ("app", "web"), categories=None, granularity="Day") == base
+    )
     # ISO strings and dates are the same day
     assert cache_key("sales", totals, "2024-03-01", "2024-03-31", ("app", "web")) == base
 
@@ -75,7 +80,9 @@ def test_equivalent_calls_share_a_key():
 def test_different_calls_get_different_keys():
     base = cache_key("sales", totals, D, E)
     assert cache_key("sales", totals, D, E, ("web",)) != base
-    assert cache_key("sales", totals, D, E, None, ("web",)) != cache_key("sales", totals, D, E, ("web",))
+    assert cache_key("sales", totals, D, E, None, ("web",)) != cache_key(
+        "sales", totals, D, E, ("web",)
+    )
     assert cache_key("sales", totals, D, dt.date(2024, 3, 30)) != base
     assert cache_key("sales", totals, D, E, granularity="week") != base
     assert cache_key("ops", totals, D, E) != base
@@ -87,9 +94,16 @@ def test_canonical_arguments_fill_defaults_and_bind_positionals():
     import inspect
 
     canonical = canonical_arguments(inspect.signature(totals), (D, E), {"categories": ["Toys"]})
-    assert canonical == {"start": D, "end": E, "platforms": None, "categories": ("toys",), "granularity": "day"}
-    kept = canonical_arguments(inspect.signature(totals), (D, E), {"granularity": " Day "},
-                               keep_case=("granularity",))
+    assert canonical == {
+        "start": D,
+        "end": E,
+        "platforms": None,
+        "categories": ("toys",),
+        "granularity": "day",
+    }
+    kept = canonical_arguments(
+        inspect.signature(totals), (D, E), {"granularity": " Day "}, keep_case=("granularity",)
+    )
     assert kept["granularity"] == "Day"
     assert len(argument_key(canonical)) == 20
 

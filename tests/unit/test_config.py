@@ -20,16 +20,18 @@ def test_defaults_use_embedded_sqlite_and_in_process_cache():
 
 
 def test_values_are_parsed_and_normalized():
-    settings = Settings.from_env({
-        "BI_DATABASE_URL": "postgresql://bi@db.internal:5432/bi",
-        "BI_REDIS_URL": "redis://127.0.0.1:6379/2",
-        "BI_SECRET_KEY": "x" * 32,
-        "BI_CACHE_TTL": " 60 ",
-        "BI_TIMEZONE": "Europe/Berlin",
-        "BI_CURRENCY": "usd",
-        "BI_SCHEDULER": "off",
-        "BI_REFRESH_MS": "1000",
-    })
+    settings = Settings.from_env(
+        {
+            "BI_DATABASE_URL": "postgresql://bi@db.internal:5432/bi",
+            "BI_REDIS_URL": "redis://127.0.0.1:6379/2",
+            "BI_SECRET_KEY": "x" * 32,
+            "BI_CACHE_TTL": " 60 ",
+            "BI_TIMEZONE": "Europe/Berlin",
+            "BI_CURRENCY": "usd",
+            "BI_SCHEDULER": "off",
+            "BI_REFRESH_MS": "1000",
+        }
+    )
     assert settings.database_url == "postgresql+psycopg://bi@db.internal:5432/bi"
     assert settings.cache_ttl == 60
     assert settings.currency == "USD"
@@ -37,19 +39,22 @@ def test_values_are_parsed_and_normalized():
     assert settings.timezone == "Europe/Berlin"
 
 
-@pytest.mark.parametrize("name, value, fragment", [
-    ("BI_CACHE_TTL", "five", "whole number"),
-    ("BI_CACHE_TTL", "-1", "between"),
-    ("BI_REFRESH_MS", "10", "between"),
-    ("BI_SCHEDULER", "maybe", "on/off"),
-    ("BI_TIMEZONE", "Mars/Olympus", "unknown time zone"),
-    ("BI_CURRENCY", "EURO", "3-letter"),
-    ("BI_DATABASE_URL", "mysql://x", "sqlite"),
-    ("BI_REDIS_URL", "http://127.0.0.1", "redis://"),
-    ("BI_ENV", "staging", "development"),
-    ("BI_PORT", "70000", "between"),
-    ("BI_SECRET_KEY", "short", "16 characters"),
-])
+@pytest.mark.parametrize(
+    "name, value, fragment",
+    [
+        ("BI_CACHE_TTL", "five", "whole number"),
+        ("BI_CACHE_TTL", "-1", "between"),
+        ("BI_REFRESH_MS", "10", "between"),
+        ("BI_SCHEDULER", "maybe", "on/off"),
+        ("BI_TIMEZONE", "Mars/Olympus", "unknown time zone"),
+        ("BI_CURRENCY", "EURO", "3-letter"),
+        ("BI_DATABASE_URL", "mysql://x", "sqlite"),
+        ("BI_REDIS_URL", "http://127.0.0.1", "redis://"),
+        ("BI_ENV", "staging", "development"),
+        ("BI_PORT", "70000", "between"),
+        ("BI_SECRET_KEY", "short", "16 characters"),
+    ],
+)
 def test_invalid_values_name_the_variable(name, value, fragment):
     with pytest.raises(ConfigError) as info:
         Settings.from_env({name: value})
@@ -60,14 +65,20 @@ def test_invalid_values_name_the_variable(name, value, fragment):
 def test_production_requires_a_secret_key():
     with pytest.raises(ConfigError, match="BI_SECRET_KEY"):
         Settings.from_env({"BI_ENV": "production"})
-    assert Settings.from_env({"BI_ENV": "production", "BI_SECRET_KEY": "k" * 40}).secret_key == "k" * 40
+    assert (
+        Settings.from_env({"BI_ENV": "production", "BI_SECRET_KEY": "k" * 40}).secret_key
+        == "k" * 40
+    )
 
 
 def test_masked_hides_secrets():
-    masked = Settings.from_env({
-        "BI_SECRET_KEY": "s" * 32, "BI_ADMIN_PASSWORD": "hunter22",
-        "BI_DATABASE_URL": "postgresql+psycopg://bi:topsecret@h/bi",
-    }).masked()
+    masked = Settings.from_env(
+        {
+            "BI_SECRET_KEY": "s" * 32,
+            "BI_ADMIN_PASSWORD": "hunter22",
+            "BI_DATABASE_URL": "postgresql+psycopg://bi:topsecret@h/bi",
+        }
+    ).masked()
     text = repr(masked)
     assert "topsecret" not in text and "hunter22" not in text and "s" * 32 not in text
     assert masked["BI_DATABASE_URL"] == "postgresql+psycopg://bi:***@h/bi"
@@ -82,40 +93,82 @@ def test_every_field_names_its_variable_and_has_a_parser():
 
 def test_every_variable_is_read_from_the_environment():
     defaults = Settings.from_env({"BI_SECRET_KEY": "k" * 32})
-    env = {"BI_ENV": "test", "BI_DATABASE_URL": "sqlite:////tmp/other.sqlite",
-           "BI_REDIS_URL": "redis://h:6379/1", "BI_SECRET_KEY": "q" * 32, "BI_CACHE_TTL": "7",
-           "BI_CACHE_DIR": "/tmp/c", "BI_TIMEZONE": "Asia/Seoul", "BI_CURRENCY": "krw",
-           "BI_REFRESH_MS": "900", "BI_SCHEDULER": "off", "BI_ADMIN_PASSWORD": "pw-123456",
-           "BI_LOGIN_RATE_LIMIT": "9", "BI_LOGIN_RATE_WINDOW": "99", "BI_HOST": "0.0.0.0",
-           "BI_PORT": "9000", "BI_DEBUG": "on", "BI_INSTANCE_DIR": "/tmp/bi-inst",
-           "BI_HEALTH_SERVICES": '[{"name": "pay", "url": "https://pay.example/h"}]',
-           "BI_METRICS_TOKEN": "m" * 20}
+    env = {
+        "BI_ENV": "test",
+        "BI_DATABASE_URL": "sqlite:////tmp/other.sqlite",
+        "BI_REDIS_URL": "redis://h:6379/1",
+        "BI_SECRET_KEY": "q" * 32,
+        "BI_CACHE_TTL": "7",
+        "BI_CACHE_DIR": "/tmp/c",
+        "BI_TIMEZONE": "Asia/Seoul",
+        "BI_CURRENCY": "krw",
+        "BI_REFRESH_MS": "900",
+        "BI_SCHEDULER": "off",
+        "BI_ADMIN_PASSWORD": "pw-123456",
+        "BI_LOGIN_RATE_LIMIT": "9",
+        "BI_LOGIN_RATE_WINDOW": "99",
+        "BI_HOST": "0.0.0.0",
+        "BI_PORT": "9000",
+        "BI_DEBUG": "on",
+        "BI_INSTANCE_DIR": "/tmp/bi-inst",
+        "BI_HEALTH_SERVICES": '[{"name": "pay", "url": "https://pay.example/h"}]',
+        "BI_METRICS_TOKEN": "m" * 20,
+    }
     assert set(env) == {f.metadata["env"] for f in dataclasses.fields(Settings)}
     settings = Settings.from_env(env)
-    changed = {f.name for f in dataclasses.fields(Settings)
-               if getattr(settings, f.name) != getattr(defaults, f.name)}
+    changed = {
+        f.name
+        for f in dataclasses.fields(Settings)
+        if getattr(settings, f.name) != getattr(defaults, f.name)
+    }
     assert changed == {f.name for f in dataclasses.fields(Settings)}
 
 
 def test_health_services_are_parsed_strictly_naming_the_variable():
-    settings = Settings.from_env({"BI_HEALTH_SERVICES": json.dumps([
-        {"name": "pay", "url": "https://pay.example/health", "expected_status": 204, "timeout": 2,
-         "auth_header": "Authorization: Bearer sekrit-token"}])})
+    settings = Settings.from_env(
+        {
+            "BI_HEALTH_SERVICES": json.dumps(
+                [
+                    {
+                        "name": "pay",
+                        "url": "https://pay.example/health",
+                        "expected_status": 204,
+                        "timeout": 2,
+                        "auth_header": "Authorization: Bearer sekrit-token",
+                    }
+                ]
+            )
+        }
+    )
     (spec,) = settings.health_services
-    assert (spec.name, spec.url, spec.expected_status, spec.timeout_s, spec.auth_header) == \
-        ("pay", "https://pay.example/health", 204, 2.0, ("Authorization", "Bearer sekrit-token"))
+    assert (spec.name, spec.url, spec.expected_status, spec.timeout_s, spec.auth_header) == (
+        "pay",
+        "https://pay.example/health",
+        204,
+        2.0,
+        ("Authorization", "Bearer sekrit-token"),
+    )
     assert Settings.from_env({}).health_services == ()
     assert Settings.from_env({"BI_HEALTH_SERVICES": "  "}).health_services == ()
-    for bad, fragment in (("{", "not valid JSON"), ('{"name": "x"}', "JSON list"),
-                          ('[{"name": "x", "url": "ftp://x"}]', "entry 0: url")):
+    for bad, fragment in (
+        ("{", "not valid JSON"),
+        ('{"name": "x"}', "JSON list"),
+        ('[{"name": "x", "url": "ftp://x"}]', "entry 0: url"),
+    ):
         with pytest.raises(ConfigError) as info:
             Settings.from_env({"BI_HEALTH_SERVICES": bad})
         assert str(info.value).startswith("BI_HEALTH_SERVICES: ") and fragment in str(info.value)
     masked = settings.masked()["BI_HEALTH_SERVICES"]
     assert "sekrit" not in masked
-    assert json.loads(masked) == [{"name": "pay", "url": "https://pay.example/health",
-                                   "expected_status": 204, "timeout": 2.0,
-                                   "auth_header": "Authorization: ***"}]
+    assert json.loads(masked) == [
+        {
+            "name": "pay",
+            "url": "https://pay.example/health",
+            "expected_status": 204,
+            "timeout": 2.0,
+            "auth_header": "Authorization: ***",
+        }
+    ]
 
 
 def test_metrics_token_is_a_secret_of_at_least_16_characters():
@@ -124,13 +177,18 @@ def test_metrics_token_is_a_secret_of_at_least_16_characters():
     settings = Settings.from_env({"BI_METRICS_TOKEN": " t0ken-t0ken-t0ken "})
     assert settings.metrics_token == "t0ken-t0ken-t0ken"
     assert settings.masked()["BI_METRICS_TOKEN"] == "***"
-    with pytest.raises(ConfigError, match=r"^BI_METRICS_TOKEN: must be at least 16 characters long$"):
+    with pytest.raises(
+        ConfigError, match=r"^BI_METRICS_TOKEN: must be at least 16 characters long$"
+    ):
         Settings.from_env({"BI_METRICS_TOKEN": "short"})
 
 
 def test_masked_follows_the_secret_flag_of_each_field():
-    values = {f.name: "secret-value-0123456789" for f in dataclasses.fields(Settings)
-              if f.metadata["secret"]}
+    values = {
+        f.name: "secret-value-0123456789"
+        for f in dataclasses.fields(Settings)
+        if f.metadata["secret"]
+    }
     assert set(values) == {"secret_key", "admin_password", "metrics_token"}
     masked = dataclasses.replace(Settings.from_env({"BI_SECRET_KEY": "k" * 32}), **values).masked()
     assert all(masked[f"BI_{name.upper()}"] == "***" for name in values)
@@ -142,8 +200,12 @@ def test_instance_dir_holds_the_default_database_and_the_development_secret(tmp_
     assert settings.instance_dir == str(tmp_path / "inst")
     assert settings.database_url == f"sqlite:///{tmp_path / 'inst' / 'bi_app.sqlite'}"
     assert (tmp_path / "inst" / ".dev_secret_key").read_text().strip() == settings.secret_key
-    again = Settings.from_env({"BI_INSTANCE_DIR": str(tmp_path / "inst"),
-                               "BI_DATABASE_URL": "sqlite:////tmp/elsewhere.sqlite"})
+    again = Settings.from_env(
+        {
+            "BI_INSTANCE_DIR": str(tmp_path / "inst"),
+            "BI_DATABASE_URL": "sqlite:////tmp/elsewhere.sqlite",
+        }
+    )
     assert again.secret_key == settings.secret_key  # stable across restarts
     assert again.database_url == "sqlite:////tmp/elsewhere.sqlite"  # an explicit URL wins
     with pytest.raises(ConfigError, match="^BI_INSTANCE_DIR: "):

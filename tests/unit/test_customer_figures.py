@@ -11,6 +11,7 @@ import pytest
 
 from bi_app.analytics.kpi import Kpi
 from components import customer_figures as figs
+from tests.ui_tree import texts as _texts
 
 
 def _message(fig) -> str:
@@ -21,32 +22,21 @@ def _message(fig) -> str:
     return annotation.text
 
 
-def _walk(node):
-    yield node
-    children = getattr(node, "children", None)
-    if isinstance(children, (list, tuple)):
-        for child in children:
-            yield from _walk(child)
-    elif children is not None:
-        yield from _walk(children)
-
-
-def _texts(node) -> list[str]:
-    return [n for n in _walk(node) if isinstance(n, str)]
-
-
 # --- segment_summary -> segment_figure ---------------------------------------------------------
+
 
 def _summary(customers, revenue) -> pd.DataFrame:
     """The columns of customers.segment_summary(): all four segments in order with shares."""
     total_c, total_r = sum(customers), sum(revenue)
-    return pd.DataFrame({
-        "segment": ["new", "growing", "loyal", "vip"],
-        "customers": customers,
-        "revenue_cents": revenue,
-        "customer_share": [c / total_c if total_c else 0.0 for c in customers],
-        "revenue_share": [r / total_r if total_r else 0.0 for r in revenue],
-    })
+    return pd.DataFrame(
+        {
+            "segment": ["new", "growing", "loyal", "vip"],
+            "customers": customers,
+            "revenue_cents": revenue,
+            "customer_share": [c / total_c if total_c else 0.0 for c in customers],
+            "revenue_share": [r / total_r if total_r else 0.0 for r in revenue],
+        }
+    )
 
 
 def test_segment_figure_draws_one_bar_per_segment_with_shares():
@@ -75,20 +65,34 @@ def test_segment_figure_money_follows_the_currency():
     assert fig.data[0].hovertext[0] == "1 customers (100.0%)<br>₩1,234 lifetime revenue (100.0%)"
 
 
-@pytest.mark.parametrize("summary", [
-    _summary([0, 0, 0, 0], [0, 0, 0, 0]),
-    pd.DataFrame(columns=["segment", "customers", "revenue_cents", "customer_share", "revenue_share"]),
-])
+@pytest.mark.parametrize(
+    "summary",
+    [
+        _summary([0, 0, 0, 0], [0, 0, 0, 0]),
+        pd.DataFrame(
+            columns=["segment", "customers", "revenue_cents", "customer_share", "revenue_share"]
+        ),
+    ],
+)
 def test_segment_figure_without_customers_says_stats_are_not_computed(summary):
     assert _message(figs.segment_figure(summary, "EUR")) == figs.NO_STATS
 
 
 # --- segment_trend -> segment_trend_figure -----------------------------------------------------
 
+
 def test_segment_trend_figure_stacks_the_segments_per_month():
     jan, feb = dt.date(2024, 1, 1), dt.date(2024, 2, 1)
-    rows = [(jan, "new", 5), (jan, "growing", 3), (jan, "loyal", 2), (jan, "vip", 0),
-            (feb, "new", 4), (feb, "growing", 6), (feb, "loyal", 2), (feb, "vip", 1)]
+    rows = [
+        (jan, "new", 5),
+        (jan, "growing", 3),
+        (jan, "loyal", 2),
+        (jan, "vip", 0),
+        (feb, "new", 4),
+        (feb, "growing", 6),
+        (feb, "loyal", 2),
+        (feb, "vip", 1),
+    ]
     fig = figs.segment_trend_figure(pd.DataFrame(rows, columns=["month", "segment", "customers"]))
     assert [t.type for t in fig.data] == ["bar"] * 4
     assert [t.name for t in fig.data] == ["New", "Growing", "Loyal", "VIP"]
@@ -107,10 +111,15 @@ def test_segment_trend_figure_without_snapshots_says_stats_are_not_computed():
 
 # --- segment_movement -> movement_figure -------------------------------------------------------
 
+
 def _matrix(values) -> pd.DataFrame:
     """customers.segment_movement(): rows none + segments (from), columns segments (to)."""
-    return pd.DataFrame(values, index=["none", "new", "growing", "loyal", "vip"],
-                        columns=["new", "growing", "loyal", "vip"], dtype="int64")
+    return pd.DataFrame(
+        values,
+        index=["none", "new", "growing", "loyal", "vip"],
+        columns=["new", "growing", "loyal", "vip"],
+        dtype="int64",
+    )
 
 
 def test_movement_figure_is_a_heatmap_from_start_segment_to_end_segment():
@@ -142,10 +151,16 @@ COHORT_COLUMNS = ["cohort", "months_since", "customers", "cohort_size", "retenti
 def test_cohort_figure_rows_are_cohorts_and_columns_months_since_first_order():
     jan, feb = dt.date(2024, 1, 1), dt.date(2024, 2, 1)
     # deliberately out of order: the figure sorts the cohorts itself
-    table = pd.DataFrame([
-        (feb, 0, 4, 4, 1.0), (feb, 1, 2, 4, 0.5),
-        (jan, 0, 1200, 1200, 1.0), (jan, 1, 480, 1200, 0.4), (jan, 2, 240, 1200, 0.2),
-    ], columns=COHORT_COLUMNS)
+    table = pd.DataFrame(
+        [
+            (feb, 0, 4, 4, 1.0),
+            (feb, 1, 2, 4, 0.5),
+            (jan, 0, 1200, 1200, 1.0),
+            (jan, 1, 480, 1200, 0.4),
+            (jan, 2, 240, 1200, 0.2),
+        ],
+        columns=COHORT_COLUMNS,
+    )
     fig = figs.cohort_figure(table)
     (heat,) = fig.data
     assert heat.type == "heatmap"
@@ -160,7 +175,10 @@ def test_cohort_figure_rows_are_cohorts_and_columns_months_since_first_order():
 
 
 def test_cohort_figure_without_first_orders_says_so():
-    assert _message(figs.cohort_figure(pd.DataFrame(columns=COHORT_COLUMNS))) == "No first orders in this period"
+    assert (
+        _message(figs.cohort_figure(pd.DataFrame(columns=COHORT_COLUMNS)))
+        == "No first orders in this period"
+    )
 
 
 # --- rfm_grid -> rfm_figure --------------------------------------------------------------------
@@ -192,8 +210,13 @@ def test_rfm_figure_without_scores_says_stats_are_not_computed():
 
 # --- tag_counts -> tags_figure -----------------------------------------------------------------
 
-TAGS = ["new_customer_followup", "new_customer_at_risk", "reactivation_needed",
-        "growing_delayed", "loyal_delayed"]
+TAGS = [
+    "new_customer_followup",
+    "new_customer_at_risk",
+    "reactivation_needed",
+    "growing_delayed",
+    "loyal_delayed",
+]
 
 
 def test_tags_figure_is_a_horizontal_bar_per_tag():
@@ -201,8 +224,13 @@ def test_tags_figure_is_a_horizontal_bar_per_tag():
     fig = figs.tags_figure(counts)
     (bar,) = fig.data
     assert bar.type == "bar" and bar.orientation == "h"
-    assert list(bar.y) == ["Follow up (new)", "New, at risk", "Reactivation needed",
-                           "Growing, delayed", "Loyal, delayed"]
+    assert list(bar.y) == [
+        "Follow up (new)",
+        "New, at risk",
+        "Reactivation needed",
+        "Growing, delayed",
+        "Loyal, delayed",
+    ]
     assert list(bar.x) == [12, 0, 30, 4, 1]
     assert bar.marker.color == "#fd7e14"
     assert fig.layout.yaxis.autorange == "reversed"
@@ -216,16 +244,20 @@ def test_tags_figure_without_tagged_customers_says_so():
 
 # --- small builders ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("click", "expected"), [
-    ({"points": [{"customdata": "vip"}]}, "vip"),
-    ({"points": [{"customdata": "growing", "x": "Growing"}]}, "growing"),
-    ({"points": [{"customdata": "none"}]}, None),  # a code that is not a segment
-    ({"points": [{"x": "New"}]}, None),
-    ({"points": []}, None),
-    ({}, None),
-    (None, None),
-    ("vip", None),
-])
+
+@pytest.mark.parametrize(
+    ("click", "expected"),
+    [
+        ({"points": [{"customdata": "vip"}]}, "vip"),
+        ({"points": [{"customdata": "growing", "x": "Growing"}]}, "growing"),
+        ({"points": [{"customdata": "none"}]}, None),  # a code that is not a segment
+        ({"points": [{"x": "New"}]}, None),
+        ({"points": []}, None),
+        ({}, None),
+        (None, None),
+        ("vip", None),
+    ],
+)
 def test_clicked_segment(click, expected):
     assert figs.clicked_segment(click) == expected
 
@@ -233,28 +265,36 @@ def test_clicked_segment(click, expected):
 def test_list_count_says_whether_the_list_is_complete():
     assert figs.list_count(12, 12) == "Showing all 12 matching customers"
     assert figs.list_count(5000, 12345) == (
-        "Showing 5,000 of 12,345 matching customers (highest spend first; narrow with the filters)")
+        "Showing 5,000 of 12,345 matching customers (highest spend first; narrow with the filters)"
+    )
 
 
 def test_status_text_before_the_first_recomputation():
     status = {"as_of": None, "computed_at": None, "customers": 0, "tagged": 0}
     assert figs.status_text(status, "UTC") == (
-        "Customer profiles, segments and tags have not been computed yet.")
+        "Customer profiles, segments and tags have not been computed yet."
+    )
 
 
 def test_status_text_shows_the_computation_time_in_the_business_time_zone():
     # 22:30 UTC on 1 April 2024 is 00:30 on 2 April in Berlin (CEST, UTC+2)
-    status = {"as_of": dt.date(2024, 3, 31), "computed_at": dt.datetime(2024, 4, 1, 22, 30),
-              "customers": 12345, "tagged": 678}
+    status = {
+        "as_of": dt.date(2024, 3, 31),
+        "computed_at": dt.datetime(2024, 4, 1, 22, 30),
+        "customers": 12345,
+        "tagged": 678,
+    }
     assert figs.status_text(status, "Europe/Berlin") == (
         "Profiles, segments and tags as of 2024-03-31, computed 2024-04-02 00:30: "
-        "12,345 customers, 678 tagged.")
+        "12,345 customers, 678 tagged."
+    )
 
 
 def test_status_text_without_a_computation_time():
     status = {"as_of": dt.date(2024, 3, 31), "computed_at": None, "customers": 3, "tagged": 0}
     assert figs.status_text(status, "UTC") == (
-        "Profiles, segments and tags as of 2024-03-31: 3 customers, 0 tagged.")
+        "Profiles, segments and tags as of 2024-03-31: 3 customers, 0 tagged."
+    )
 
 
 def test_tag_and_segment_options():
@@ -265,11 +305,16 @@ def test_tag_and_segment_options():
         {"label": "Growing, delayed", "value": "growing_delayed"},
         {"label": "Loyal, delayed", "value": "loyal_delayed"},
     ]
-    assert figs.segment_options() == [{"label": "New", "value": "new"}, {"label": "Growing", "value": "growing"},
-                                      {"label": "Loyal", "value": "loyal"}, {"label": "VIP", "value": "vip"}]
+    assert figs.segment_options() == [
+        {"label": "New", "value": "new"},
+        {"label": "Growing", "value": "growing"},
+        {"label": "Loyal", "value": "loyal"},
+        {"label": "VIP", "value": "vip"},
+    ]
 
 
 # --- customer_kpis -> kpi_cards -----------------------------------------------------------------
+
 
 def test_kpi_cards_show_rates_as_percentages_and_the_rest_as_counts_or_money():
     kpis = [
@@ -282,9 +327,11 @@ def test_kpi_cards_show_rates_as_percentages_and_the_rest_as_counts_or_money():
     assert len(cols) == 4
     assert [(c.xs, c.sm, c.xl) for c in cols] == [(12, 6, 3)] * 4
     cards = [c.children for c in cols]
-    assert [card.id for card in cards] == [{"type": "customers-kpi-card", "index": k}
-                                           for k in ("buyers", "conversion", "repeat", "clv")]
-    label, value, delta = (cards[0].children.children)
+    assert [card.id for card in cards] == [
+        {"type": "customers-kpi-card", "index": k}
+        for k in ("buyers", "conversion", "repeat", "clv")
+    ]
+    label, value, delta = cards[0].children.children
     assert (label.children, value.children) == ("Active customers", "120")
     assert "text-success" in delta.className and delta.title == "Previous period: 100"
 

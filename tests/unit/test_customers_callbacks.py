@@ -68,22 +68,10 @@ def _failing(monkeypatch, *names):
         monkeypatch.setattr(data, name, boom)
 
 
-def _walk(node):
-    yield node
-    children = getattr(node, "children", None)
-    if isinstance(children, (list, tuple)):
-        for child in children:
-            yield from _walk(child)
-    elif children is not None:
-        yield from _walk(children)
-
-
-def _texts(node) -> list[str]:
-    return [n for n in _walk(node) if isinstance(n, str)]
-
-
 def _error_text(what: str) -> str:
-    return f"{what} is unavailable right now. The rest of the page still works; try again in a moment."
+    return (
+        f"{what} is unavailable right now. The rest of the page still works; try again in a moment."
+    )
 
 
 def _assert_error_alert(alert, what: str) -> None:
@@ -100,7 +88,9 @@ def _message(fig) -> str:
 
 
 def _logged(caplog, text: str) -> logging.LogRecord:
-    found = [r for r in caplog.records if r.name == "callbacks.customers" and text in r.getMessage()]
+    found = [
+        r for r in caplog.records if r.name == "callbacks.customers" and text in r.getMessage()
+    ]
     assert found, f"nothing logged with {text!r}"
     record = found[0]
     assert record.levelno == logging.ERROR
@@ -110,10 +100,15 @@ def _logged(caplog, text: str) -> logging.LogRecord:
 
 # --- KPIs ----------------------------------------------------------------------------------------
 
-def test_show_kpis_hands_the_resolved_filters_to_the_service_and_its_kpis_to_the_cards(monkeypatch, filters):
-    kpis = [Kpi("buyers", "Active customers", 1234, 1000, 23.4, "count"),
-            Kpi("conversion", "Conversion rate", 0.25, None, None, "percent"),
-            Kpi("clv", "Lifetime value per customer", 9950, 10000, -0.5, "money")]
+
+def test_show_kpis_hands_the_resolved_filters_to_the_service_and_its_kpis_to_the_cards(
+    monkeypatch, filters
+):
+    kpis = [
+        Kpi("buyers", "Active customers", 1234, 1000, 23.4, "count"),
+        Kpi("conversion", "Conversion rate", 0.25, None, None, "percent"),
+        Kpi("clv", "Lifetime value per customer", 9950, 10000, -0.5, "money"),
+    ]
     calls = _recorder(monkeypatch, "customer_kpis", kpis)
     cols = call(cb.show_kpis, "2024-01-01", "2024-03-31", ["web"], None)
     assert filters == [("2024-01-01", "2024-03-31", ["web"], None)]
@@ -125,8 +120,11 @@ def test_show_kpis_hands_the_resolved_filters_to_the_service_and_its_kpis_to_the
 def test_show_kpis_with_invalid_filters_queries_the_safe_default(monkeypatch):
     """Real resolve_filters over a stubbed catalogue: bad dates -> the last 90 days of data,
     unknown platform codes dropped."""
-    monkeypatch.setattr(catalog, "platforms", lambda: [{"code": "web", "name": "Web"},
-                                                       {"code": "app", "name": "App"}])
+    monkeypatch.setattr(
+        catalog,
+        "platforms",
+        lambda: [{"code": "web", "name": "Web"}, {"code": "app", "name": "App"}],
+    )
     monkeypatch.setattr(catalog, "categories", lambda: [{"code": "shoes", "name": "Shoes"}])
     monkeypatch.setattr(catalog, "data_bounds", lambda: (dt.date(2023, 1, 1), dt.date(2024, 6, 30)))
     calls = _recorder(monkeypatch, "customer_kpis", [])
@@ -146,9 +144,12 @@ def test_show_kpis_failing_service_shows_a_readable_message_and_logs(monkeypatch
 
 # --- cohorts -------------------------------------------------------------------------------------
 
+
 def test_show_cohorts_draws_the_service_table(monkeypatch, filters):
-    table = pd.DataFrame([(dt.date(2024, 1, 1), 0, 20, 20, 1.0), (dt.date(2024, 1, 1), 1, 5, 20, 0.25)],
-                         columns=["cohort", "months_since", "customers", "cohort_size", "retention"])
+    table = pd.DataFrame(
+        [(dt.date(2024, 1, 1), 0, 20, 20, 1.0), (dt.date(2024, 1, 1), 1, 5, 20, 0.25)],
+        columns=["cohort", "months_since", "customers", "cohort_size", "retention"],
+    )
     calls = _recorder(monkeypatch, "cohort_retention", table)
     fig = call(cb.show_cohorts, "2024-01-01", "2024-03-31", ["web"], None)
     assert calls == [((START, END, ("web",), None), {})]
@@ -166,16 +167,25 @@ def test_show_cohorts_failing_service(monkeypatch, filters, caplog):
 
 # --- segment trend and movement ------------------------------------------------------------------
 
+
 def _matrix(first_row) -> pd.DataFrame:
     rows = [first_row] + [[0, 0, 0, 0]] * 4
-    return pd.DataFrame(rows, index=["none", "new", "growing", "loyal", "vip"],
-                        columns=["new", "growing", "loyal", "vip"], dtype="int64")
+    return pd.DataFrame(
+        rows,
+        index=["none", "new", "growing", "loyal", "vip"],
+        columns=["new", "growing", "loyal", "vip"],
+        dtype="int64",
+    )
 
 
 def test_show_movement_ignores_platforms_and_labels_the_period(monkeypatch, filters):
-    trend = pd.DataFrame([(dt.date(2024, 1, 1), s, n) for s, n in
-                          (("new", 4), ("growing", 3), ("loyal", 2), ("vip", 1))],
-                         columns=["month", "segment", "customers"])
+    trend = pd.DataFrame(
+        [
+            (dt.date(2024, 1, 1), s, n)
+            for s, n in (("new", 4), ("growing", 3), ("loyal", 2), ("vip", 1))
+        ],
+        columns=["month", "segment", "customers"],
+    )
     trend_calls = _recorder(monkeypatch, "segment_trend", trend)
     move_calls = _recorder(monkeypatch, "segment_movement", _matrix([8, 1, 0, 0]))
     trend_fig, move_fig = call(cb.show_movement, "2024-01-01", "2024-03-31", 1)
@@ -198,18 +208,45 @@ def test_show_movement_failing_service_blanks_both_figures(monkeypatch, filters,
 
 # --- profiles ------------------------------------------------------------------------------------
 
+
 def _profile_stubs(monkeypatch):
-    summary = pd.DataFrame({"segment": ["new", "growing", "loyal", "vip"], "customers": [6, 2, 1, 1],
-                            "revenue_cents": [100, 200, 300, 400],
-                            "customer_share": [0.6, 0.2, 0.1, 0.1], "revenue_share": [0.1, 0.2, 0.3, 0.4]})
-    tags = pd.DataFrame({"tag": ["new_customer_followup", "new_customer_at_risk", "reactivation_needed",
-                                 "growing_delayed", "loyal_delayed"], "customers": [1, 2, 3, 4, 5]})
-    rfm = pd.DataFrame([(1, 1, 9, 1.5, 100)],
-                       columns=["recency", "frequency", "customers", "monetary_avg", "spend_cents"])
-    status = {"as_of": dt.date(2024, 3, 31), "computed_at": dt.datetime(2024, 3, 31, 23, 15),
-              "customers": 10, "tagged": 15}
-    for name, value in (("segment_summary", summary), ("tag_counts", tags), ("rfm_grid", rfm),
-                        ("stats_status", status)):
+    summary = pd.DataFrame(
+        {
+            "segment": ["new", "growing", "loyal", "vip"],
+            "customers": [6, 2, 1, 1],
+            "revenue_cents": [100, 200, 300, 400],
+            "customer_share": [0.6, 0.2, 0.1, 0.1],
+            "revenue_share": [0.1, 0.2, 0.3, 0.4],
+        }
+    )
+    tags = pd.DataFrame(
+        {
+            "tag": [
+                "new_customer_followup",
+                "new_customer_at_risk",
+                "reactivation_needed",
+                "growing_delayed",
+                "loyal_delayed",
+            ],
+            "customers": [1, 2, 3, 4, 5],
+        }
+    )
+    rfm = pd.DataFrame(
+        [(1, 1, 9, 1.5, 100)],
+        columns=["recency", "frequency", "customers", "monetary_avg", "spend_cents"],
+    )
+    status = {
+        "as_of": dt.date(2024, 3, 31),
+        "computed_at": dt.datetime(2024, 3, 31, 23, 15),
+        "customers": 10,
+        "tagged": 15,
+    }
+    for name, value in (
+        ("segment_summary", summary),
+        ("tag_counts", tags),
+        ("rfm_grid", rfm),
+        ("stats_status", status),
+    ):
         _recorder(monkeypatch, name, value)
 
 
@@ -222,8 +259,10 @@ def test_show_profiles_highlights_the_chosen_segment_and_dates_the_stats_locally
     assert list(tags.data[0].x) == [1, 2, 3, 4, 5]
     assert rfm.data[0].z[0][0] == 9
     # 23:15 UTC on 31 March is 01:15 CEST on 1 April in Berlin (the app's time zone)
-    assert status == ("Profiles, segments and tags as of 2024-03-31, computed 2024-04-01 01:15: "
-                      "10 customers, 15 tagged.")
+    assert status == (
+        "Profiles, segments and tags as of 2024-03-31, computed 2024-04-01 01:15: "
+        "10 customers, 15 tagged."
+    )
 
 
 @pytest.mark.parametrize("broken", ["segment_summary", "tag_counts", "rfm_grid", "stats_status"])
@@ -239,14 +278,21 @@ def test_show_profiles_any_failing_service_blanks_the_profile_cards(monkeypatch,
 
 # --- the list ------------------------------------------------------------------------------------
 
-SPEC = [{"field": "customer", "header": "Customer", "kind": "text"},
-        {"field": "spend_cents", "header": "Total spend", "kind": "money"},
-        {"field": "last_visit", "header": "Last visit", "kind": "date"}]
+SPEC = [
+    {"field": "customer", "header": "Customer", "kind": "text"},
+    {"field": "spend_cents", "header": "Total spend", "kind": "money"},
+    {"field": "last_visit", "header": "Last visit", "kind": "date"},
+]
 
 
 def _list_result(total=7):
-    rows = pd.DataFrame({"customer": ["Ann", "Bo"], "spend_cents": [123_456, 50],
-                         "last_visit": [dt.date(2024, 3, 2), None]})
+    rows = pd.DataFrame(
+        {
+            "customer": ["Ann", "Bo"],
+            "spend_cents": [123_456, 50],
+            "last_visit": [dt.date(2024, 3, 2), None],
+        }
+    )
     return {"rows": rows, "total": total, "limit": 5000}
 
 
@@ -254,9 +300,13 @@ def test_show_list_turns_the_service_rows_into_grid_rows(monkeypatch):
     calls = _recorder(monkeypatch, "customer_list", _list_result())
     rows, count, message = call(cb.show_list, "vip", "loyal_delayed", "  ann ", 3, SPEC)
     assert calls == [(("vip", "loyal_delayed", "  ann "), {})]
-    assert rows == [{"customer": "Ann", "spend_cents": 1234.56, "last_visit": "2024-03-02"},
-                    {"customer": "Bo", "spend_cents": 0.5, "last_visit": None}]
-    assert count == "Showing 2 of 7 matching customers (highest spend first; narrow with the filters)"
+    assert rows == [
+        {"customer": "Ann", "spend_cents": 1234.56, "last_visit": "2024-03-02"},
+        {"customer": "Bo", "spend_cents": 0.5, "last_visit": None},
+    ]
+    assert (
+        count == "Showing 2 of 7 matching customers (highest spend first; narrow with the filters)"
+    )
     assert message is None
 
 
@@ -291,6 +341,7 @@ def test_show_list_without_a_column_spec_shows_the_message(monkeypatch, caplog):
 
 # --- clicks on the segment chart -----------------------------------------------------------------
 
+
 def test_select_segment_selects_then_clears():
     click = {"points": [{"customdata": "loyal", "x": "Loyal"}]}
     assert call(cb.select_segment, click, None) == "loyal"
@@ -305,6 +356,7 @@ def test_select_segment_ignores_clicks_off_a_segment(click):
 
 
 # --- recompute -----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def recompute_env(monkeypatch):
@@ -330,8 +382,12 @@ def test_recompute_reports_what_changed(monkeypatch, recompute_env):
     monkeypatch.setattr(cb.customer_tags, "recompute", fake)
     before = dt.datetime.now(dt.UTC).date()
     out = call(cb.recompute, 3)
-    assert out == (3, "Recomputed 12,345 customers: 1,200 tags added, 7 removed, 890 tagged (2.3 s).",
-                   "success", True)
+    assert out == (
+        3,
+        "Recomputed 12,345 customers: 1,200 tags added, 7 removed, 890 tagged (2.3 s).",
+        "success",
+        True,
+    )
     ((engine, as_of, actor),) = calls
     assert engine is recompute_env and actor == "alice"
     assert before <= as_of <= dt.datetime.now(dt.UTC).date()  # today in UTC
@@ -344,5 +400,10 @@ def test_recompute_failure_keeps_the_old_tags_and_logs(monkeypatch, recompute_en
     monkeypatch.setattr(cb.customer_tags, "recompute", boom)
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
         out = call(cb.recompute, 1)
-    assert out == (no_update, "Recomputing failed; the previous tags are still in place.", "danger", True)
+    assert out == (
+        no_update,
+        "Recomputing failed; the previous tags are still in place.",
+        "danger",
+        True,
+    )
     _logged(caplog, "recompute failed for inputs")

@@ -1,4 +1,5 @@
 """The demo generator: determinism, plausible distributions, ground truth, SQLite loading."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,7 +32,8 @@ def frames(data: demo.DemoData) -> dict[str, pd.DataFrame]:
     parts: dict[str, list[pd.DataFrame]] = {}
     for table, columns in data.batches():
         parts.setdefault(table, []).append(
-            pd.DataFrame({k: python_values(v) for k, v in columns.items()}))
+            pd.DataFrame({k: python_values(v) for k, v in columns.items()})
+        )
     return {table: pd.concat(chunks, ignore_index=True) for table, chunks in parts.items()}
 
 
@@ -50,6 +52,7 @@ def daily_revenue(full) -> pd.Series:
 
 
 # --- determinism and shape ---------------------------------------------------------------------
+
 
 def test_same_seed_gives_identical_rows_and_another_seed_differs():
     first = checksum(demo.generate_demo(0.1, seed=7, today=TODAY))
@@ -81,6 +84,7 @@ def test_invalid_scale_is_refused():
 
 
 # --- distributions -----------------------------------------------------------------------------
+
 
 def test_weekends_differ_from_weekdays_and_q4_beats_q2(daily_revenue):
     open_days = daily_revenue[daily_revenue > 0]
@@ -161,6 +165,7 @@ def test_customers_have_profiles(full):
 
 # --- events and treasury -----------------------------------------------------------------------
 
+
 def test_events_have_costs_revenues_attendance_and_channels(full):
     events, costs = full["events"], full["event_costs"]
     assert 20 <= len(events) <= 40
@@ -200,6 +205,7 @@ def test_treasury_accounts_flows_and_balances(full):
 
 # --- ground truth ------------------------------------------------------------------------------
 
+
 def test_revenue_drop_days_are_low_against_their_neighbours(full, daily_revenue):
     drops = full["demo_anomalies"].query("kind == 'revenue_drop'")
     assert 6 <= len(drops) <= 10
@@ -230,6 +236,7 @@ def test_unusual_transactions_are_really_unusual(full):
 
 # --- loading into SQLite -----------------------------------------------------------------------
 
+
 def test_load_into_migrated_sqlite(sqlite_url):
     from bi_app.db.engine import make_engine
 
@@ -244,10 +251,13 @@ def test_load_into_migrated_sqlite(sqlite_url):
     with engine.connect() as conn:
         for table, count in expected.items():
             assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one() == count
-        mismatched = conn.execute(text(
-            "SELECT COUNT(*) FROM orders o JOIN (SELECT order_id, SUM(amount_cents) s "
-            "FROM order_items GROUP BY order_id) i ON i.order_id = o.id WHERE i.s != o.total_cents"
-        )).scalar_one()
+        mismatched = conn.execute(
+            text(
+                "SELECT COUNT(*) FROM orders o JOIN (SELECT order_id, SUM(amount_cents) s "
+                "FROM order_items GROUP BY order_id) i ON i.order_id = o.id WHERE i.s != "
+                "o.total_cents"
+            )
+        ).scalar_one()
         assert mismatched == 0
         assert conn.execute(text("SELECT COUNT(*) FROM daily_orders")).scalar_one() > 0
     engine.dispose()
@@ -263,11 +273,20 @@ def test_loading_twice_needs_replace_which_keeps_users(sqlite_url):
     with engine.begin() as conn:
         if not conn.execute(select(Role.name).where(Role.name == "admin")).first():
             conn.execute(Role.__table__.insert(), {"name": "admin", "description": "all"})
-        conn.execute(User.__table__.insert(), {"username": "keeper", "password_hash": "x",
-                                               "role": "admin", "active": True,
-                                               "created_at": dt.datetime(2025, 1, 1)})
+        conn.execute(
+            User.__table__.insert(),
+            {
+                "username": "keeper",
+                "password_hash": "x",
+                "role": "admin",
+                "active": True,
+                "created_at": dt.datetime(2025, 1, 1),
+            },
+        )
         # someone else's table holding rows per event must not block a replace
-        conn.execute(text("CREATE TABLE event_notes (event_id INTEGER NOT NULL REFERENCES events(id))"))
+        conn.execute(
+            text("CREATE TABLE event_notes (event_id INTEGER NOT NULL REFERENCES events(id))")
+        )
         conn.execute(text("INSERT INTO event_notes VALUES (1)"))
     with pytest.raises(demo.DemoDataExists, match="replace"):
         demo.load_demo(engine, scale=0.02, seed=1, progress=False, today=TODAY)

@@ -1,12 +1,20 @@
 """Suggestions from attendance and cost shares, against numbers worked out by hand."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 
 from bi_app.analytics.event_suggestions import ATTENDANCE_ACTIONS, cost_suggestions, suggestions
 
-BENCH = {"venue": 0.30, "catering": 0.20, "technology": 0.12, "marketing": 0.18, "staff": 0.12,
-         "materials": 0.05, "other": 0.03}
+BENCH = {
+    "venue": 0.30,
+    "catering": 0.20,
+    "technology": 0.12,
+    "marketing": 0.18,
+    "staff": 0.12,
+    "materials": 0.05,
+    "other": 0.03,
+}
 
 
 def test_low_attendance_suggests_reminders_incentives_accessibility():
@@ -46,7 +54,9 @@ def test_costs_without_total_or_unknown_category():
     assert cost_suggestions({"venue": 0}, BENCH) == []
     # an unknown category counts towards the total but has no benchmark of its own
     found = cost_suggestions({"venue": 100, "mystery": 100}, BENCH)
-    assert [(s.category, s.excess_pct, s.saving_cents) for s in found] == [("venue", Decimal("20.0"), 40)]
+    assert [(s.category, s.excess_pct, s.saving_cents) for s in found] == [
+        ("venue", Decimal("20.0"), 40)
+    ]
 
 
 def test_both_kinds_attendance_first():

@@ -121,12 +121,15 @@ def test_broken_catalogue_still_renders_a_bar(monkeypatch):
 
 
 def _run_sync_filters(location: str, start, end, platforms, categories) -> tuple[str, str]:
-    """Run assets/app.js's ``syncFilters`` in node with a stub browser; returns (new URL, search)."""
+    """Run assets/app.js's ``syncFilters`` in node with a stub browser;
+    returns (new URL, search)."""
     url = urlsplit(location)
     script = f"""
     var state = {{url: null}};
     global.window = {{
-      location: {{pathname: {json.dumps(url.path)}, search: {json.dumps("?" + url.query if url.query else "")},
+      location: {{pathname: {json.dumps(url.path)}, search: {
+        json.dumps("?" + url.query if url.query else "")
+    },
                  hash: ""}},
       history: {{state: null, replaceState: function (s, t, u) {{ state.url = u; }}}},
       localStorage: {{getItem: function () {{ return null; }}}},
@@ -135,7 +138,8 @@ def _run_sync_filters(location: str, start, end, platforms, categories) -> tuple
     global.URLSearchParams = URLSearchParams;
     require({json.dumps(str(APP_JS))});
     var out = window.dash_clientside.bi.syncFilters({json.dumps(start)}, {json.dumps(end)},
-                                                      {json.dumps(platforms)}, {json.dumps(categories)});
+                                                      {json.dumps(platforms)},
+                                                      {json.dumps(categories)});
     console.log(JSON.stringify([state.url, out]));
     """
     done = subprocess.run(

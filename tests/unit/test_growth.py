@@ -1,4 +1,5 @@
-"""Period-over-period and year-over-year maths, checked against dates and numbers worked out by hand."""
+"""Period-over-period and year-over-year maths, checked against dates and numbers worked out by
+hand."""
 
 from __future__ import annotations
 
@@ -150,9 +151,9 @@ def test_share_and_points():
 
 
 def test_summary_kpis():
-    current = dict(revenue_cents=10700, orders=4, lost_orders=2, all_orders=7)
-    previous = dict(revenue_cents=2000, orders=2, lost_orders=1, all_orders=3)
-    year_ago = dict(revenue_cents=0, orders=0, lost_orders=0, all_orders=0)
+    current = {"revenue_cents": 10700, "orders": 4, "lost_orders": 2, "all_orders": 7}
+    previous = {"revenue_cents": 2000, "orders": 2, "lost_orders": 1, "all_orders": 3}
+    year_ago = {"revenue_cents": 0, "orders": 0, "lost_orders": 0, "all_orders": 0}
     revenue, orders, aov, lost = growth.summary_kpis(current, previous, year_ago)
     assert (revenue.value, revenue.previous, revenue.pop_change) == (
         10700,

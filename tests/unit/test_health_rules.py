@@ -1,4 +1,5 @@
 """Status rules: thresholds in, healthy/degraded/unhealthy out."""
+
 import pytest
 
 from bi_app.config import ConfigError
@@ -13,7 +14,10 @@ def test_database_rules():
     assert rules.database_status(None, "refused") == (U, "database unreachable")
     assert rules.database_status(400.0)[0] == D
     assert rules.database_status(3.0, connections=81, max_connections=100)[0] == D
-    assert rules.database_status(3.0, connections=96, max_connections=100) == (U, "96/100 connections in use")
+    assert rules.database_status(3.0, connections=96, max_connections=100) == (
+        U,
+        "96/100 connections in use",
+    )
 
 
 def test_cache_down_only_degrades():
@@ -57,20 +61,25 @@ def test_custom_thresholds():
 
 
 def test_services_parser_accepts_valid_and_names_the_variable_on_errors():
-    specs = parse_services('[{"name": "pay", "url": "http://127.0.0.1:9/h", "expected_status": 204,'
-                           ' "timeout": 1.5, "auth_header": "Authorization: Bearer abc"}]')
+    specs = parse_services(
+        '[{"name": "pay", "url": "http://127.0.0.1:9/h", "expected_status": 204,'
+        ' "timeout": 1.5, "auth_header": "Authorization: Bearer abc"}]'
+    )
     assert specs[0].expected_status == 204 and specs[0].timeout_s == 1.5
     assert specs[0].auth_header == ("Authorization", "Bearer abc")
     assert specs[0].check_name == "service:pay"
     assert parse_services("") == ()
-    for bad, fragment in [("{", "not valid JSON"), ("{}", "JSON list"),
-                          ('[{"name": "Pay!", "url": "http://x"}]', "name"),
-                          ('[{"name": "p", "url": "ftp://x"}]', "url"),
-                          ('[{"name": "p", "url": "http://x", "timeout": 0}]', "timeout"),
-                          ('[{"name": "p", "url": "http://x", "expected_status": "200"}]', "expected_status"),
-                          ('[{"name": "p", "url": "http://x", "auth_header": "nocolon"}]', "auth_header"),
-                          ('[{"name": "p", "url": "http://x", "extra": 1}]', "unknown key"),
-                          ('[{"name": "p", "url": "http://x"}, {"name": "p", "url": "http://y"}]', "duplicate")]:
+    for bad, fragment in [
+        ("{", "not valid JSON"),
+        ("{}", "JSON list"),
+        ('[{"name": "Pay!", "url": "http://x"}]', "name"),
+        ('[{"name": "p", "url": "ftp://x"}]', "url"),
+        ('[{"name": "p", "url": "http://x", "timeout": 0}]', "timeout"),
+        ('[{"name": "p", "url": "http://x", "expected_status": "200"}]', "expected_status"),
+        ('[{"name": "p", "url": "http://x", "auth_header": "nocolon"}]', "auth_header"),
+        ('[{"name": "p", "url": "http://x", "extra": 1}]', "unknown key"),
+        ('[{"name": "p", "url": "http://x"}, {"name": "p", "url": "http://y"}]', "duplicate"),
+    ]:
         with pytest.raises(ConfigError) as err:
             parse_services(bad)
         assert "BI_HEALTH_SERVICES" in str(err.value) and fragment in str(err.value)

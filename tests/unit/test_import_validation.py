@@ -1,4 +1,5 @@
 """Import validation without a database: cell parsers, file detection, row-level reports."""
+
 from __future__ import annotations
 
 import base64
@@ -15,26 +16,49 @@ from bi_app.importing.validate import validate
 NOW = dt.datetime(2025, 6, 1, 12, 0)
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("12.50", 1250), ("12.5", 1250), (12.5, 1250), (7, 700), ("0", 0), (" 3 ", 300), (0.1, 10),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("12.50", 1250),
+        ("12.5", 1250),
+        (12.5, 1250),
+        (7, 700),
+        ("0", 0),
+        (" 3 ", 300),
+        (0.1, 10),
+    ],
+)
 def test_money_in_units_becomes_minor_units(raw, expected):
     assert values.parse_money(raw, decimals=2, minimum=0, maximum=10**12) == expected
 
 
-@pytest.mark.parametrize("raw, message", [
-    ("1,50", "decimal separator"), ("12.345", "more than 2 decimal places"), ("-1", "must not be negative"),
-    ("abc", "expected an amount"), (True, "true/false"), (float("inf"), "expected an amount"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("1,50", "decimal separator"),
+        ("12.345", "more than 2 decimal places"),
+        ("-1", "must not be negative"),
+        ("abc", "expected an amount"),
+        (True, "true/false"),
+        (float("inf"), "expected an amount"),
+    ],
+)
 def test_money_refusals(raw, message):
     with pytest.raises(values.CellError, match=message):
         values.parse_money(raw, decimals=2, minimum=0, maximum=10**12)
 
 
-@pytest.mark.parametrize("raw, message", [
-    ("=1+1", "formula"), ("+cmd", "formula"), ("-foo", "formula"), ("@SUM(A1)", "formula"),
-    ("a\x00b", "control characters"), ("x" * 65, "65 characters long"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("=1+1", "formula"),
+        ("+cmd", "formula"),
+        ("-foo", "formula"),
+        ("@SUM(A1)", "formula"),
+        ("a\x00b", "control characters"),
+        ("x" * 65, "65 characters long"),
+    ],
+)
 def test_text_refusals(raw, message):
     with pytest.raises(values.CellError, match=message):
         values.parse_text(raw, max_length=64)
@@ -47,10 +71,18 @@ def test_text_accepts_numbers_and_negative_numbers_as_text():
 
 
 def test_datetimes_are_utc_and_plausible():
-    assert values.parse_datetime("2024-05-01T14:30:00+02:00", now=NOW) == dt.datetime(2024, 5, 1, 12, 30)
+    assert values.parse_datetime("2024-05-01T14:30:00+02:00", now=NOW) == dt.datetime(
+        2024, 5, 1, 12, 30
+    )
     assert values.parse_datetime(dt.date(2024, 5, 1), now=NOW) == dt.datetime(2024, 5, 1)
-    assert values.parse_datetime("2025-06-02 11:00", now=NOW) == dt.datetime(2025, 6, 2, 11)  # within a day
-    for raw, message in (("2025-06-03", "in the future"), ("1999-12-31", "before 2000"), ("01/05/2024", "ISO")):
+    assert values.parse_datetime("2025-06-02 11:00", now=NOW) == dt.datetime(
+        2025, 6, 2, 11
+    )  # within a day
+    for raw, message in (
+        ("2025-06-03", "in the future"),
+        ("1999-12-31", "before 2000"),
+        ("01/05/2024", "ISO"),
+    ):
         with pytest.raises(values.CellError, match=message):
             values.parse_datetime(raw, now=NOW)
     with pytest.raises(values.CellError, match="without a time"):
@@ -62,7 +94,9 @@ def test_int(raw, expected):
     assert values.parse_int(raw, minimum=1, maximum=10) == expected
 
 
-@pytest.mark.parametrize("raw, message", [("0", "at least 1"), ("11", "at most 10"), ("2.5", "whole"), (2.5, "whole")])
+@pytest.mark.parametrize(
+    "raw, message", [("0", "at least 1"), ("11", "at most 10"), ("2.5", "whole"), (2.5, "whole")]
+)
 def test_int_refusals(raw, message):
     with pytest.raises(values.CellError, match=message):
         values.parse_int(raw, minimum=1, maximum=10)
@@ -94,24 +128,33 @@ def test_semicolon_csv_with_bom_and_quoted_newlines():
 
 
 def test_customers_report_lists_each_bad_cell_with_its_row():
-    data = (b"external_id,name,gender,birth_year,extra\n"
-            b"C-1,Ada,female,1985,x\n"
-            b"C-2,,robot,1985,x\n"
-            b"C-1,Dup,male,,x\n")
+    data = (
+        b"external_id,name,gender,birth_year,extra\n"
+        b"C-1,Ada,female,1985,x\n"
+        b"C-2,,robot,1985,x\n"
+        b"C-1,Dup,male,,x\n"
+    )
     result = validate(None, open_table(data, "c.csv"), get_kind("customers"), now=NOW)
     assert [(e.row, e.column, e.value, e.message) for e in result.errors] == [
         (3, "gender", "robot", "must be one of: female, male, other"),
         (3, "name", "", "is required"),
         (4, "external_id", "C-1", "duplicate key: same as row 2"),
     ]
-    assert (result.rows_total, result.rows_ok, result.rows_failed, result.error_count) == (3, 1, 2, 3)
+    assert (result.rows_total, result.rows_ok, result.rows_failed, result.error_count) == (
+        3,
+        1,
+        2,
+        3,
+    )
     assert result.ignored_columns == ["extra"] and result.records == []
 
 
 def test_valid_rows_become_table_records_with_only_the_given_columns():
     data = b"external_id,name,birth_year\nC-1,Ada,1985\n"
     result = validate(None, open_table(data, "c.csv"), get_kind("customers"), now=NOW)
-    assert result.ok and result.records == [{"external_id": "C-1", "name": "Ada", "birth_year": 1985}]
+    assert result.ok and result.records == [
+        {"external_id": "C-1", "name": "Ada", "birth_year": 1985}
+    ]
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -120,7 +163,7 @@ def test_templates_hold_every_column_and_a_parseable_example(kind, fmt):
     content, name = template_file(kind, fmt)
     table = open_table(content, name)
     assert table.header == list(KINDS[kind].columns)
-    (_number, cells), = list(table.rows)
+    ((_number, cells),) = list(table.rows)
     for spec, cell in zip(KINDS[kind].fields, cells):
         spec.parse(cell, now=NOW, decimals=2)  # raises on a bad example
 

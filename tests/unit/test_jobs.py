@@ -1,4 +1,5 @@
 """Job specs, triggers, and the recording of runs (SQLite, no network)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,12 @@ def recording_job(engine, scheduled_for) -> None:
 
 
 def spec(name: str, func: str, timeout: float = 5.0) -> jobs.JobSpec:
-    return jobs.JobSpec(name, f"tests.unit.test_jobs:{func}" if ":" not in func else func, seconds=60,
-                        timeout=timeout)
+    return jobs.JobSpec(
+        name,
+        f"tests.unit.test_jobs:{func}" if ":" not in func else func,
+        seconds=60,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -61,16 +66,20 @@ def stored_run(engine, run_id: int) -> JobRun:
 
 # --- specs ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(name="Bad Name", func="a.b:c", seconds=5), "job name"),
-    (dict(name="ok", func="a.b.c", seconds=5), "package.module:function"),
-    (dict(name="ok", func="a.b:c; rm", seconds=5), "package.module:function"),
-    (dict(name="ok", func="a.b:c"), "exactly one"),
-    (dict(name="ok", func="a.b:c", seconds=5, cron="* * * * *"), "exactly one"),
-    (dict(name="ok", func="a.b:c", seconds=0), "seconds"),
-    (dict(name="ok", func="a.b:c", cron="61 * * * *"), "invalid cron"),
-    (dict(name="ok", func="a.b:c", seconds=5, timeout=0), "timeout"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "Bad Name", "func": "a.b:c", "seconds": 5}, "job name"),
+        ({"name": "ok", "func": "a.b.c", "seconds": 5}, "package.module:function"),
+        ({"name": "ok", "func": "a.b:c; rm", "seconds": 5}, "package.module:function"),
+        ({"name": "ok", "func": "a.b:c"}, "exactly one"),
+        ({"name": "ok", "func": "a.b:c", "seconds": 5, "cron": "* * * * *"}, "exactly one"),
+        ({"name": "ok", "func": "a.b:c", "seconds": 0}, "seconds"),
+        ({"name": "ok", "func": "a.b:c", "cron": "61 * * * *"}, "invalid cron"),
+        ({"name": "ok", "func": "a.b:c", "seconds": 5, "timeout": 0}, "timeout"),
+    ],
+)
 def test_invalid_specs_are_rejected_with_the_reason(kwargs, message):
     with pytest.raises(ValueError, match=message):
         jobs.JobSpec(**kwargs)
@@ -78,46 +87,71 @@ def test_invalid_specs_are_rejected_with_the_reason(kwargs, message):
 
 def test_builtin_jobs_are_valid_and_named_once():
     names = [s.name for s in jobs.JOBS]
-    assert names == ["refresh_rollups", "health_checks", "resource_sample", "metrics_rollup", "retention",
-                     "log_retention", "customer_tags"]
+    assert names == [
+        "refresh_rollups",
+        "health_checks",
+        "resource_sample",
+        "metrics_rollup",
+        "retention",
+        "log_retention",
+        "customer_tags",
+    ]
     assert {s.name: s.seconds for s in jobs.JOBS if s.seconds} == {
-        "refresh_rollups": 900, "health_checks": 30, "resource_sample": 15, "metrics_rollup": 60}
+        "refresh_rollups": 900,
+        "health_checks": 30,
+        "resource_sample": 15,
+        "metrics_rollup": 60,
+    }
 
 
-@pytest.mark.parametrize("kwargs, text", [
-    (dict(seconds=15), "every 15 s"), (dict(seconds=60), "every minute"), (dict(seconds=900), "every 15 min"),
-    (dict(seconds=3600), "every hour"), (dict(seconds=7200), "every 2 h"), (dict(seconds=90), "every 90 s"),
-    (dict(cron="7 * * * *"), "cron 7 * * * * (UTC)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, text",
+    [
+        ({"seconds": 15}, "every 15 s"),
+        ({"seconds": 60}, "every minute"),
+        ({"seconds": 900}, "every 15 min"),
+        ({"seconds": 3600}, "every hour"),
+        ({"seconds": 7200}, "every 2 h"),
+        ({"seconds": 90}, "every 90 s"),
+        ({"cron": "7 * * * *"}, "cron 7 * * * * (UTC)"),
+    ],
+)
 def test_trigger_text(kwargs, text):
     assert jobs.JobSpec("x", "a:b", **kwargs).trigger_text == text
 
 
 def test_interval_triggers_are_aligned_so_every_process_agrees_on_tick_times():
     s = jobs.JobSpec("x", "a:b", seconds=30)
-    now = dt.datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=dt.timezone.utc)
-    first, second = s.trigger().get_next_fire_time(None, now), s.trigger().get_next_fire_time(None, now)
-    assert first == second == dt.datetime(2031, 5, 6, 7, 8, 30, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC)
+    first, second = (
+        s.trigger().get_next_fire_time(None, now),
+        s.trigger().get_next_fire_time(None, now),
+    )
+    assert first == second == dt.datetime(2031, 5, 6, 7, 8, 30, tzinfo=dt.UTC)
     assert s.misfire_grace_time == 30
     assert jobs.JobSpec("y", "a:b", cron="0 3 * * *").misfire_grace_time == jobs.CRON_GRACE_SECONDS
 
 
 def test_coalesced_between_counts_fire_times_strictly_between_two_runs():
     trig = jobs.JobSpec("x", "a:b", seconds=10).trigger()
-    t0 = dt.datetime(2030, 1, 1, 0, 0, 0, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2030, 1, 1, 0, 0, 0, tzinfo=dt.UTC)
     assert jobs.coalesced_between(trig, t0, t0 + dt.timedelta(seconds=10)) == 0
     assert jobs.coalesced_between(trig, t0, t0 + dt.timedelta(seconds=50)) == 4
 
 
 def test_resolve_reports_missing_modules_and_functions():
     assert jobs.resolve("tests.unit.test_jobs:failing_job") is failing_job
-    with pytest.raises(jobs.JobFunctionNotFound, match="function not found: bi_app.no_such_module:run"):
+    with pytest.raises(
+        jobs.JobFunctionNotFound, match="function not found: bi_app.no_such_module:run"
+    ):
         jobs.resolve("bi_app.no_such_module:run")
     with pytest.raises(jobs.JobFunctionNotFound, match="AttributeError"):
         jobs.resolve("bi_app.jobs:no_such_function")
 
 
-# --- running and recording ---------------------------------------------------------------------------
+# --- running and recording
+# ---------------------------------------------------------------------------
+
 
 def test_failing_job_is_recorded_as_failed_with_its_error(engine, db_url):
     result = runner_for(engine, db_url, spec("bad", "failing_job")).start("bad")
@@ -156,11 +190,16 @@ def test_timeout_is_recorded_and_the_abandoned_run_still_blocks_a_second_run(eng
 def test_job_gets_app_context_and_named_arguments_and_lateness_is_recorded(engine, db_url):
     CALLS.clear()
     runner = runner_for(engine, db_url, spec("rec", "recording_job"))
-    due = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=3)
+    due = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=3)
     result = runner.start("rec", scheduled_for=due)
     assert result["status"] == "succeeded"
-    assert CALLS == [{"engine": engine, "scheduled_for": due.replace(microsecond=due.microsecond),
-                      "app": "jobs-test"}]
+    assert CALLS == [
+        {
+            "engine": engine,
+            "scheduled_for": due.replace(microsecond=due.microsecond),
+            "app": "jobs-test",
+        }
+    ]
     assert stored_run(engine, result["run_id"]).late_ms >= 3000
 
 
@@ -179,8 +218,22 @@ def test_abandoned_runs_of_dead_processes_are_reaped(engine, db_url):
     runner = runner_for(engine, db_url, spec("rec", "recording_job", timeout=1))
     old = utcnow() - dt.timedelta(minutes=5)
     with make_session_factory(engine)() as session:
-        dead = JobRun(job_name="rec", run_trigger="scheduled", host="gone", pid=1, started_at=old, status="running")
-        alive = JobRun(job_name="rec", run_trigger="scheduled", host="here", pid=2, started_at=old, status="running")
+        dead = JobRun(
+            job_name="rec",
+            run_trigger="scheduled",
+            host="gone",
+            pid=1,
+            started_at=old,
+            status="running",
+        )
+        alive = JobRun(
+            job_name="rec",
+            run_trigger="scheduled",
+            host="here",
+            pid=2,
+            started_at=old,
+            status="running",
+        )
         session.add_all([dead, alive])
         session.commit()
     assert runner.reap_abandoned({("here", 2)}) == 1
@@ -189,6 +242,7 @@ def test_abandoned_runs_of_dead_processes_are_reaped(engine, db_url):
 
 
 # --- app wiring and the read API ------------------------------------------------------------------
+
 
 @pytest.fixture
 def api_app(db_url):
@@ -214,11 +268,30 @@ def test_list_jobs_status_and_runs_reflect_the_database(api_app, engine):
         assert jobs.run_job_now("nope", "tester")["ok"] is False
         now = utcnow()
         with make_session_factory(engine)() as session:
-            session.add(SchedulerNode(id="h1:10:a", host="h1", pid=10, is_leader=True, started_at=now,
-                                      leader_since=now, heartbeat_at=now, tick_seconds=5,
-                                      next_runs={"rec": "2031-01-01T00:00:00"}))
-            session.add(SchedulerNode(id="h0:9:a", host="h0", pid=9, is_leader=True, started_at=now,
-                                      heartbeat_at=now - dt.timedelta(minutes=5), tick_seconds=5))
+            session.add(
+                SchedulerNode(
+                    id="h1:10:a",
+                    host="h1",
+                    pid=10,
+                    is_leader=True,
+                    started_at=now,
+                    leader_since=now,
+                    heartbeat_at=now,
+                    tick_seconds=5,
+                    next_runs={"rec": "2031-01-01T00:00:00"},
+                )
+            )
+            session.add(
+                SchedulerNode(
+                    id="h0:9:a",
+                    host="h0",
+                    pid=9,
+                    is_leader=True,
+                    started_at=now,
+                    heartbeat_at=now - dt.timedelta(minutes=5),
+                    tick_seconds=5,
+                )
+            )
             session.commit()
         listed = {j["name"]: j for j in jobs.list_jobs()}
         status = jobs.scheduler_status()
@@ -228,7 +301,9 @@ def test_list_jobs_status_and_runs_reflect_the_database(api_app, engine):
     assert listed["bad"]["trigger"] == "every minute"
     assert listed["rec"]["last_status"] is None
     assert listed["rec"]["next_run"] == dt.datetime(2031, 1, 1)
-    assert status["leader"]["host"] == "h1" and status["leader"]["pid"] == 10  # h0's heartbeat is stale
+    assert (
+        status["leader"]["host"] == "h1" and status["leader"]["pid"] == 10
+    )  # h0's heartbeat is stale
     assert status["this_process"]["is_leader"] is False
     assert [r["job_name"] for r in runs] == ["bad"] and runs[0]["trigger"] == "manual"
     assert runs[0]["actor"] == "tester"
@@ -239,16 +314,27 @@ def test_list_jobs_status_and_runs_reflect_the_database(api_app, engine):
 
 # --- the page's building blocks ----------------------------------------------------------------
 
+
 def test_run_now_is_registered_for_admins_only_and_hidden_from_others():
     from callbacks._registry import registered
     from components.admin_jobs_view import jobs_table
 
-    by_name = {entry.func.__name__: entry for entry in registered()
-               if entry.func is not None and entry.func.__module__ == "callbacks.admin_jobs"}
+    by_name = {
+        entry.func.__name__: entry
+        for entry in registered()
+        if entry.func is not None and entry.func.__module__ == "callbacks.admin_jobs"
+    }
     assert by_name["run_now"].roles == ("admin",)
     assert by_name["refresh"].roles == ("admin", "analyst")
-    row = {"name": "rec", "description": "d", "trigger": "every minute", "last_started_at": None,
-           "last_status": "failed", "last_duration_ms": 12, "next_run": None,
-           "last_error": "ValueError: boom\n  File x, line 1"}
+    row = {
+        "name": "rec",
+        "description": "d",
+        "trigger": "every minute",
+        "last_started_at": None,
+        "last_status": "failed",
+        "last_duration_ms": 12,
+        "next_run": None,
+        "last_error": "ValueError: boom\n  File x, line 1",
+    }
     assert "Run now" in str(jobs_table([row], "UTC", can_run=True).to_plotly_json())
     assert "Run now" not in str(jobs_table([row], "UTC", can_run=False).to_plotly_json())

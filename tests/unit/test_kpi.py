@@ -1,4 +1,5 @@
 """KPI maths: changes against the previous period, undefined cases, averages."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,18 +7,21 @@ import pytest
 from bi_app.analytics.kpi import average_order_value, change_pct, overview_kpis
 
 
-@pytest.mark.parametrize(("value", "previous", "expected"), [
-    (150, 100, 50.0),
-    (50, 100, -50.0),
-    (0, 100, -100.0),
-    (100, 100, 0.0),
-    (-50, -100, 50.0),   # a smaller loss is an improvement
-    (-150, -100, -50.0),
-    (5, 0, None),        # no base: undefined, not infinite
-    (0, 0, None),
-    (None, 10, None),
-    (10, None, None),
-])
+@pytest.mark.parametrize(
+    ("value", "previous", "expected"),
+    [
+        (150, 100, 50.0),
+        (50, 100, -50.0),
+        (0, 100, -100.0),
+        (100, 100, 0.0),
+        (-50, -100, 50.0),  # a smaller loss is an improvement
+        (-150, -100, -50.0),
+        (5, 0, None),  # no base: undefined, not infinite
+        (0, 0, None),
+        (None, 10, None),
+        (10, None, None),
+    ],
+)
 def test_change_pct(value, previous, expected):
     result = change_pct(value, previous)
     if expected is None:
@@ -38,7 +42,11 @@ def test_overview_kpis_from_totals():
     kpis = {k.key: k for k in overview_kpis(current, previous)}
 
     assert [k.key for k in overview_kpis(current, previous)] == [
-        "revenue", "orders", "aov", "active_customers"]
+        "revenue",
+        "orders",
+        "aov",
+        "active_customers",
+    ]
     assert kpis["revenue"].change_pct == pytest.approx(-25.0)
     assert kpis["revenue"].kind == "money" and kpis["orders"].kind == "count"
     assert kpis["orders"].change_pct is None  # previous period had no orders

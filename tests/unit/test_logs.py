@@ -1,4 +1,6 @@
-"""Log capture pieces that need no database: formatter, snapshotting, filter parsing, LIKE escaping."""
+"""Log capture pieces that need no database: formatter, snapshotting,
+filter parsing, LIKE escaping."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,9 +26,13 @@ from components.ops_logs_view import log_grid_rows, summary_text
 NOW = dt.datetime(2026, 3, 10, 12, 0, 0)
 
 
-def _record(msg: str = "hello %s", args: tuple = ("world",), level: int = logging.INFO, **extra) -> logging.LogRecord:
+def _record(
+    msg: str = "hello %s", args: tuple = ("world",), level: int = logging.INFO, **extra
+) -> logging.LogRecord:
     logger = logging.getLogger("bi_app.test")
-    record = logger.makeRecord("bi_app.test", level, "/x/mod.py", 42, msg, args, None, func="fn", extra=extra or None)
+    record = logger.makeRecord(
+        "bi_app.test", level, "/x/mod.py", 42, msg, args, None, func="fn", extra=extra or None
+    )
     return record
 
 
@@ -47,8 +53,9 @@ def test_json_formatter_keeps_unicode_readable_and_includes_exception():
     try:
         raise ValueError("bad → value")
     except ValueError:
-        record = logging.getLogger("x").makeRecord("x", logging.ERROR, "f.py", 1, "Größe %d", (5,),
-                                                   sys.exc_info())
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.ERROR, "f.py", 1, "Größe %d", (5,), sys.exc_info()
+        )
     line = logs.JsonFormatter().format(record)
     assert "Größe 5" in line  # not \u-escaped
     payload = json.loads(line)
@@ -59,8 +66,9 @@ def test_snapshot_renders_message_and_traceback_for_another_thread():
     try:
         {}["missing"]
     except KeyError:
-        record = logging.getLogger("x").makeRecord("x", logging.ERROR, "f.py", 1, "failed %s", ("job",),
-                                                   sys.exc_info())
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.ERROR, "f.py", 1, "failed %s", ("job",), sys.exc_info()
+        )
     snap = logs.snapshot(record)
     assert snap.exc_info is None and snap.args is None
     assert snap.getMessage() == "failed job"
@@ -82,7 +90,9 @@ def test_extras_are_made_json_safe():
         def __repr__(self) -> str:
             return "<thing>"
 
-    row = logs.to_row(logs.snapshot(_record(obj=Thing(), long="x" * 5000, nested={"a": [1, {2, 3}]})))
+    row = logs.to_row(
+        logs.snapshot(_record(obj=Thing(), long="x" * 5000, nested={"a": [1, {2, 3}]}))
+    )
     json.dumps(row["extra"])
     assert row["extra"]["obj"] == "<thing>"
     assert len(row["extra"]["long"]) == 1000
@@ -90,7 +100,9 @@ def test_extras_are_made_json_safe():
 
 def test_full_queue_drops_and_counts_instead_of_blocking():
     stats = logs.CaptureStats()
-    handler = logs.CaptureQueueHandler(queue.Queue(maxsize=2), stats, fallback=logging.NullHandler())
+    handler = logs.CaptureQueueHandler(
+        queue.Queue(maxsize=2), stats, fallback=logging.NullHandler()
+    )
     for _ in range(5):
         handler.emit(_record())
     assert stats.as_dict()["queued"] == 2
@@ -115,6 +127,7 @@ def test_records_from_the_writer_thread_are_not_queued():
 
 # --- filter parsing ----------------------------------------------------------------------------
 
+
 def test_parse_defaults():
     parsed = parse_log_query({}, now=NOW)
     assert parsed.notices == []
@@ -125,8 +138,10 @@ def test_parse_defaults():
 
 
 def test_parse_valid_values():
-    parsed = parse_log_query({"level": "warning", "logger": "bi_app.jobs,werkzeug", "range": "1h",
-                              "q": "  Timeout "}, now=NOW)
+    parsed = parse_log_query(
+        {"level": "warning", "logger": "bi_app.jobs,werkzeug", "range": "1h", "q": "  Timeout "},
+        now=NOW,
+    )
     assert parsed.notices == []
     assert parsed.query.min_level == logging.WARNING
     assert parsed.query.loggers == ("bi_app.jobs", "werkzeug")
@@ -134,7 +149,9 @@ def test_parse_valid_values():
     assert parsed.query.start == NOW - dt.timedelta(hours=1)
 
 
-@pytest.mark.parametrize("raw, expected_level", [("verbose", "INFO"), ("<script>", "INFO"), ("30", "INFO")])
+@pytest.mark.parametrize(
+    "raw, expected_level", [("verbose", "INFO"), ("<script>", "INFO"), ("30", "INFO")]
+)
 def test_garbage_level_gets_notice_and_default(raw, expected_level):
     parsed = parse_log_query({"level": raw}, now=NOW)
     assert parsed.level_name == expected_level
@@ -142,23 +159,34 @@ def test_garbage_level_gets_notice_and_default(raw, expected_level):
 
 
 def test_reversed_custom_range_is_swapped_with_notice():
-    parsed = parse_log_query({"range": "custom", "start": "2026-03-10T11:00", "end": "2026-03-10T09:00"}, now=NOW)
-    assert parsed.query.start == dt.datetime(2026, 3, 10, 9) and parsed.query.end == dt.datetime(2026, 3, 10, 11)
+    parsed = parse_log_query(
+        {"range": "custom", "start": "2026-03-10T11:00", "end": "2026-03-10T09:00"}, now=NOW
+    )
+    assert parsed.query.start == dt.datetime(2026, 3, 10, 9) and parsed.query.end == dt.datetime(
+        2026, 3, 10, 11
+    )
     assert any("swapped" in n for n in parsed.notices)
 
 
 def test_custom_range_is_read_in_the_display_time_zone():
-    parsed = parse_log_query({"range": "custom", "start": "2026-03-10 10:00", "end": "2026-03-10 11:00"},
-                             now=NOW, tz="Europe/Berlin")
+    parsed = parse_log_query(
+        {"range": "custom", "start": "2026-03-10 10:00", "end": "2026-03-10 11:00"},
+        now=NOW,
+        tz="Europe/Berlin",
+    )
     assert parsed.query.start == dt.datetime(2026, 3, 10, 9, 0)  # CET = UTC+1 in March before DST
     assert parsed.notices == []
 
 
 def test_invalid_and_too_long_ranges():
-    parsed = parse_log_query({"range": "custom", "start": "yesterday", "end": "2026-03-10T12:00"}, now=NOW)
+    parsed = parse_log_query(
+        {"range": "custom", "start": "yesterday", "end": "2026-03-10T12:00"}, now=NOW
+    )
     assert any("Invalid start" in n for n in parsed.notices)
     assert parsed.query.end - parsed.query.start == RANGES[DEFAULT_RANGE]
-    parsed = parse_log_query({"range": "custom", "start": "2020-01-01", "end": "2026-03-10"}, now=NOW)
+    parsed = parse_log_query(
+        {"range": "custom", "start": "2020-01-01", "end": "2026-03-10"}, now=NOW
+    )
     assert parsed.query.end - parsed.query.start == MAX_RANGE and parsed.notices
     parsed = parse_log_query({"range": "forever"}, now=NOW)
     assert parsed.range_key == DEFAULT_RANGE and parsed.notices
@@ -176,10 +204,16 @@ def test_invalid_logger_names_are_ignored():
     assert len(parsed.notices) == 1
 
 
-@pytest.mark.parametrize("term, escaped", [
-    ("100%", "100\\%"), ("a_b", "a\\_b"), ("back\\slash", "back\\\\slash"), ("plain", "plain"),
-    ("%_\\", "\\%\\_\\\\"),
-])
+@pytest.mark.parametrize(
+    "term, escaped",
+    [
+        ("100%", "100\\%"),
+        ("a_b", "a\\_b"),
+        ("back\\slash", "back\\\\slash"),
+        ("plain", "plain"),
+        ("%_\\", "\\%\\_\\\\"),
+    ],
+)
 def test_escape_like(term, escaped):
     assert escape_like(term) == escaped
 
@@ -193,8 +227,17 @@ def test_bucket_seconds_gives_at_most_about_sixty_buckets():
 
 
 def test_grid_rows_show_local_time_and_summary_text():
-    rows = log_grid_rows([{"id": 1, "at": dt.datetime(2026, 7, 1, 10, 0, 5), "message": "m" * 3000,
-                           "extra": {"k": 1}}], "Europe/Berlin")
+    rows = log_grid_rows(
+        [
+            {
+                "id": 1,
+                "at": dt.datetime(2026, 7, 1, 10, 0, 5),
+                "message": "m" * 3000,
+                "extra": {"k": 1},
+            }
+        ],
+        "Europe/Berlin",
+    )
     assert rows[0]["at"] == "2026-07-01 12:00:05"
     assert rows[0]["message"].endswith("…") and len(rows[0]["message"]) < 2100
     assert rows[0]["extra"] == '{"k": 1}'

@@ -1,4 +1,5 @@
 """Histogram percentiles, the minute aggregator and the Prometheus text format."""
+
 import random
 import statistics
 
@@ -45,7 +46,9 @@ def test_merge_equals_single_histogram_and_survives_storage():
     merged = histogram.merged([a, b])
     assert merged.counts == both.counts and merged.count == both.count
     assert merged.percentile(95) == both.percentile(95)
-    restored = Histogram.from_row(merged.to_json(), merged.count, merged.sum_ms, merged.max_ms, merged.min_ms)
+    restored = Histogram.from_row(
+        merged.to_json(), merged.count, merged.sum_ms, merged.max_ms, merged.min_ms
+    )
     assert restored.percentile(50) == merged.percentile(50)
 
 
@@ -67,7 +70,11 @@ def test_aggregator_per_minute_counts_errors_and_bounded_names():
     assert agg.pending_minutes() == 1
     rows = metrics.metric_rows(done, "host:1")
     row = next(r for r in rows if r["name"] == "/a")
-    assert row["count"] == 10 and row["errors"] == 3 and row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
+    assert (
+        row["count"] == 10
+        and row["errors"] == 3
+        and row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
+    )
     assert agg.totals()[("http", "/a", "GET")].by_status == {500: 3, 200: 8}
 
 
@@ -91,15 +98,28 @@ def test_prometheus_text_parses_and_matches_what_was_recorded():
     text = body.decode()
     assert "# TYPE bi_http_requests_total counter" in text
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    requests = {(s.labels["status"]): s.value for s in families["bi_http_requests"].samples
-                if s.name == "bi_http_requests_total"}
+    requests = {
+        (s.labels["status"]): s.value
+        for s in families["bi_http_requests"].samples
+        if s.name == "bi_http_requests_total"
+    }
     assert requests == {"200": 4.0, "503": 1.0}
-    buckets = {s.labels["le"]: s.value for s in families["bi_http_request_duration_seconds"].samples
-               if s.name.endswith("_bucket")}
+    buckets = {
+        s.labels["le"]: s.value
+        for s in families["bi_http_request_duration_seconds"].samples
+        if s.name.endswith("_bucket")
+    }
     assert buckets["0.005"] == 1 and buckets["0.05"] == 2 and buckets["0.5"] == 3
     assert buckets["5.0"] == 4 and buckets["+Inf"] == 5
-    total = next(s.value for s in families["bi_http_request_duration_seconds"].samples if s.name.endswith("_sum"))
+    total = next(
+        s.value
+        for s in families["bi_http_request_duration_seconds"].samples
+        if s.name.endswith("_sum")
+    )
     assert abs(total - statistics.fsum([0.003, 0.03, 0.3, 3.0, 20.0])) < 1e-9
     callback = families["bi_dash_callbacks"].samples[0]
-    assert callback.labels == {"output": "overview-revenue-graph.figure", "status": "200"} and callback.value == 1
+    assert (
+        callback.labels == {"output": "overview-revenue-graph.figure", "status": "200"}
+        and callback.value == 1
+    )
     assert "process_cpu_seconds_total" in text

@@ -29,14 +29,18 @@ def test_every_server_callback_declares_known_roles():
     for entry in _registry.registered():
         if entry.clientside is None:
             assert set(entry.roles) <= set(ALL_ROLES), entry.func.__qualname__
-            assert entry.roles in declared, f"{entry.func.__qualname__} uses an undeclared role tuple"
+            assert entry.roles in declared, (
+                f"{entry.func.__qualname__} uses an undeclared role tuple"
+            )
 
 
 def test_fallback_logs_the_failure_once_and_returns_fresh_outputs(caplog):
     def show(value):
         raise RuntimeError(f"boom {value}")
 
-    wrapped = _registry.with_fallback(show, fallback.each(fallback.figure("Revenue"), fallback.value(None)))
+    wrapped = _registry.with_fallback(
+        show, fallback.each(fallback.figure("Revenue"), fallback.value(None))
+    )
     with caplog.at_level(logging.ERROR):
         first, message = wrapped("x" * 500)
     second, _ = wrapped("y")
@@ -61,7 +65,9 @@ def test_prevent_update_and_http_errors_pass_through_the_fallback(exc):
 def test_database_errors_become_a_safe_message_without_driver_text(caplog):
     @unavailable_on_database_error("Performance data")
     def read():
-        raise OperationalError("SELECT secret FROM t", {}, Exception("connection to host db.internal refused"))
+        raise OperationalError(
+            "SELECT secret FROM t", {}, Exception("connection to host db.internal refused")
+        )
 
     with caplog.at_level(logging.WARNING), pytest.raises(ServiceUnavailable) as info:
         read()

@@ -1,4 +1,5 @@
 """ROI maths worked out by hand, including the divisions by zero that must read "n/a"."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -25,7 +26,11 @@ def test_zero_cost_and_zero_attendees_are_not_available():
     assert roi.rate_pct(3, 0) is None
     assert roi.change_pct(10, 0) is None
     figures = roi.roi_figures(0, 0, 0, 0)
-    assert (figures.roi_pct, figures.cost_per_attendee_cents, figures.break_even_attendees) == (None, None, 0)
+    assert (figures.roi_pct, figures.cost_per_attendee_cents, figures.break_even_attendees) == (
+        None,
+        None,
+        0,
+    )
 
 
 def test_per_attendee_rounds_to_whole_cents():
@@ -56,8 +61,13 @@ def test_roi_figures():
     assert f.break_even_attendees == 134  # (800 000 − 400 000) / 3000 = 133.3
 
 
-BASE = roi.WhatIfBase(cost_cents=800_000, ticket_revenue_cents=600_000, other_revenue_cents=400_000,
-                      attendees=160, ticket_price_cents=3000)
+BASE = roi.WhatIfBase(
+    cost_cents=800_000,
+    ticket_revenue_cents=600_000,
+    other_revenue_cents=400_000,
+    attendees=160,
+    ticket_price_cents=3000,
+)
 
 
 def test_what_if_unchanged_reproduces_the_event():
@@ -79,8 +89,13 @@ def test_what_if_changes():
 
 
 def test_what_if_free_event_uses_list_price():
-    free = roi.WhatIfBase(cost_cents=100_000, ticket_revenue_cents=0, other_revenue_cents=0,
-                          attendees=50, ticket_price_cents=0)
+    free = roi.WhatIfBase(
+        cost_cents=100_000,
+        ticket_revenue_cents=0,
+        other_revenue_cents=0,
+        attendees=50,
+        ticket_price_cents=0,
+    )
     # 50 × 25.00 = 1 250.00 against 1 000.00 → 25 %
     assert roi.what_if(free, Decimal(0), 50, 2500).roi_pct == Decimal("25.00")
 
@@ -90,18 +105,21 @@ def test_parse_what_if():
     assert roi.parse_what_if(5, 0, 0) == (Decimal(5), 0, 0)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ((None, 1, 1), "Cost change"),
-    (("abc", 1, 1), "Cost change"),
-    (("nan", 1, 1), "Cost change"),
-    (("-101", 1, 1), "Cost change"),
-    (("0", "1.5", 1), "Attendance"),
-    (("0", "-1", 1), "Attendance"),
-    (("0", 1, "-1"), "Ticket price"),
-    (("0", 1, "1.234"), "Ticket price"),
-    (("0", 1, "Infinity"), "Ticket price"),
-    ((True, 1, 1), "Cost change"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((None, 1, 1), "Cost change"),
+        (("abc", 1, 1), "Cost change"),
+        (("nan", 1, 1), "Cost change"),
+        (("-101", 1, 1), "Cost change"),
+        (("0", "1.5", 1), "Attendance"),
+        (("0", "-1", 1), "Attendance"),
+        (("0", 1, "-1"), "Ticket price"),
+        (("0", 1, "1.234"), "Ticket price"),
+        (("0", 1, "Infinity"), "Ticket price"),
+        ((True, 1, 1), "Cost change"),
+    ],
+)
 def test_parse_what_if_rejects(args, message):
     with pytest.raises(roi.WhatIfError, match=message):
         roi.parse_what_if(*args)

@@ -43,7 +43,9 @@ def trigger():
 
     def set_trigger(component_id, prop: str, value) -> None:
         key = component_id if isinstance(component_id, str) else _json_id(component_id)
-        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": f"{key}.{prop}", "value": value}]))
+        context_value.set(
+            AttributeDict(triggered_inputs=[{"prop_id": f"{key}.{prop}", "value": value}])
+        )
 
     yield set_trigger
     context_value.set({})
@@ -72,6 +74,7 @@ def resolved(monkeypatch):
 
 # --- cross-filter: clicks on charts and chips ---------------------------------------------------
 
+
 def test_a_platform_click_selects_that_platform_and_leaves_the_rest(trigger):
     trigger(Sales.PLATFORM_GRAPH, "clickData", PLATFORM_CLICK)
     out = cb.cross_filter(PLATFORM_CLICK, None, None, [], None, ["food"], ["paid"])
@@ -80,21 +83,31 @@ def test_a_platform_click_selects_that_platform_and_leaves_the_rest(trigger):
 
 def test_clicking_the_only_selected_platform_again_clears_it(trigger):
     trigger(Sales.PLATFORM_GRAPH, "clickData", PLATFORM_CLICK)
-    assert cb.cross_filter(PLATFORM_CLICK, None, None, [], ["web"], None, None) == ([], no_update, no_update)
+    assert cb.cross_filter(PLATFORM_CLICK, None, None, [], ["web"], None, None) == (
+        [],
+        no_update,
+        no_update,
+    )
 
 
 def test_a_status_click_writes_the_page_status_store(trigger):
     click = {"points": [{"customdata": ["refunded"]}]}
     trigger(Sales.STATUS_GRAPH, "clickData", click)
     assert cb.cross_filter(None, click, None, [], ["web"], None, ["paid", "shipped"]) == (
-        no_update, no_update, ["refunded"])
+        no_update,
+        no_update,
+        ["refunded"],
+    )
 
 
 def test_a_chip_cross_removes_its_dimension_only(trigger):
     chip = Sales.chip_clear("category")
     trigger(chip, "n_clicks", 1)
     assert cb.cross_filter(None, None, None, [1], ["web"], ["food", "toys"], ["paid"]) == (
-        no_update, [], no_update)
+        no_update,
+        [],
+        no_update,
+    )
 
 
 def test_a_redrawn_chip_is_not_a_click(trigger):
@@ -112,6 +125,7 @@ def test_a_click_beside_the_bars_changes_nothing(trigger, click):
 
 # --- chips --------------------------------------------------------------------------------------
 
+
 def _chips(children) -> dict[str, str]:
     """``{dimension: shown names}`` of the chip buttons (after the "Filtered by" label)."""
     buttons = [c for c in children if type(c).__name__ == "Button"]
@@ -119,8 +133,9 @@ def _chips(children) -> dict[str, str]:
 
 
 def test_chips_name_each_active_filter_from_the_catalogue(monkeypatch, resolved):
-    monkeypatch.setattr(cb.catalog, "display_names", lambda: {"platform": {"web": "Own web shop"},
-                                                               "category": {}})
+    monkeypatch.setattr(
+        cb.catalog, "display_names", lambda: {"platform": {"web": "Own web shop"}, "category": {}}
+    )
     chips = cb.show_chips(["web"], None, ["refunded", "bogus"])
     # an unknown status from the browser never becomes a chip
     assert _chips(chips) == {"platform": "Own web shop", "status": "Refunded"}
@@ -140,13 +155,21 @@ def test_chips_fall_back_to_codes_when_the_catalogue_is_down(monkeypatch, resolv
 
 # --- services get the validated filters; failures become the card's message --------------------
 
+
 def test_platforms_chart_asks_for_the_validated_filters_and_statuses(monkeypatch, resolved):
     calls = []
 
     def fake(*args):
         calls.append(args)
-        return pd.DataFrame({"platform": ["web"], "platform_name": ["Web"], "status": ["paid"],
-                             "orders": [3], "revenue_cents": [4500]})
+        return pd.DataFrame(
+            {
+                "platform": ["web"],
+                "platform_name": ["Web"],
+                "status": ["paid"],
+                "orders": [3],
+                "revenue_cents": [4500],
+            }
+        )
 
     monkeypatch.setattr(cb.sales, "orders_by_platform_status", fake)
     fig = cb.show_platforms("2024-01-01", "2024-03-31", ["web", "evil"], None, ["paid", "nonsense"])
@@ -166,7 +189,9 @@ def test_a_failing_sales_service_shows_its_card_message(monkeypatch, resolved, c
         figures = call(cb.show_trends, None, None, None, None, None, "week")
     assert len(figures) == 3
     for fig in figures:
-        assert [a["text"] for a in fig["layout"]["annotations"]] == ["Revenue is unavailable right now"]
+        assert [a["text"] for a in fig["layout"]["annotations"]] == [
+            "Revenue is unavailable right now"
+        ]
     assert "10.1.2.3" in caplog.text  # the operator sees the cause, the page does not
     assert "show_trends failed for inputs" in caplog.text
 

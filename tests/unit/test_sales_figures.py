@@ -46,11 +46,18 @@ def _annotation_texts(fig) -> list[str]:
 def growth_frame() -> pd.DataFrame:
     """Three days of revenue_growth output, built by the real growth maths."""
     current = pd.DataFrame(
-        {"period": [D(2024, 1, 1), D(2024, 1, 2), D(2024, 1, 3)],
-         "revenue_cents": [10000, 0, 25050], "orders": [2, 0, 5]}
+        {
+            "period": [D(2024, 1, 1), D(2024, 1, 2), D(2024, 1, 3)],
+            "revenue_cents": [10000, 0, 25050],
+            "orders": [2, 0, 5],
+        }
     )
     previous = pd.DataFrame(
-        {"period": [D(2023, 12, 31), D(2024, 1, 1)], "revenue_cents": [5000, 10000], "orders": [1, 2]}
+        {
+            "period": [D(2023, 12, 31), D(2024, 1, 1)],
+            "revenue_cents": [5000, 10000],
+            "orders": [1, 2],
+        }
     )
     year_ago = pd.DataFrame(
         {"period": [D(2023, 1, 1), D(2023, 1, 3)], "revenue_cents": [8000, 20000], "orders": [2, 4]}
@@ -68,7 +75,9 @@ def test_growth_kpi_cards_show_value_and_both_comparisons():
         {"revenue_cents": 0, "orders": 0, "lost_orders": 0, "all_orders": 0},
     )
     cols = growth_kpi_cards(kpis, "EUR")
-    assert [c.children.id for c in cols] == [Sales.kpi_card(k) for k in ("revenue", "orders", "aov", "lost")]
+    assert [c.children.id for c in cols] == [
+        Sales.kpi_card(k) for k in ("revenue", "orders", "aov", "lost")
+    ]
     revenue, orders, aov, lost = (_texts(c) for c in cols)
     assert "€100.00" in revenue and "+25.0%" in revenue and " vs previous period" in revenue
     assert "n/a" in revenue and " vs last year" in revenue  # nothing sold a year earlier
@@ -79,7 +88,10 @@ def test_growth_kpi_cards_show_value_and_both_comparisons():
     lost_delta = cols[3].children.children.children[2]
     assert "text-success" in lost_delta.className and lost_delta.title == "Previous period: 40.0%"
     revenue_delta = cols[0].children.children.children[2]
-    assert "text-success" in revenue_delta.className and revenue_delta.title == "Previous period: €80.00"
+    assert (
+        "text-success" in revenue_delta.className
+        and revenue_delta.title == "Previous period: €80.00"
+    )
 
 
 # --- trend figures ----------------------------------------------------------------------------
@@ -91,7 +103,10 @@ def test_revenue_figure_bars_and_last_years_line(growth_frame):
     assert bars.type == "bar" and list(bars.y) == [100.0, 0.0, 250.5]
     assert line.name == "Same period last year" and list(line.y) == [80.0, 0.0, 200.0]
     assert line.line.dash == "dot"
-    assert "Revenue €250.50" in bars.hovertext[2] and "vs last year +25.2% (€200.00)" in bars.hovertext[2]
+    assert (
+        "Revenue €250.50" in bars.hovertext[2]
+        and "vs last year +25.2% (€200.00)" in bars.hovertext[2]
+    )
     assert "vs previous day n/a" in bars.hovertext[2]  # nothing sold the day before
     assert fig.layout.yaxis.tickprefix == "€" and fig.layout.yaxis.tickformat == "~s"
 
@@ -115,8 +130,9 @@ def test_orders_figure_orders_and_average_order_value(growth_frame):
 
 
 def test_trend_figures_without_sales_say_so(growth_frame):
-    nothing = growth_frame.assign(revenue_cents=0, orders=0, yoy_revenue_cents=0,
-                                  revenue_pop_pct=None, revenue_yoy_pct=None)
+    nothing = growth_frame.assign(
+        revenue_cents=0, orders=0, yoy_revenue_cents=0, revenue_pop_pct=None, revenue_yoy_pct=None
+    )
     revenue, growth_fig, orders = trend_figures(nothing, "week", "EUR")
     assert _annotation_texts(revenue) == ["No sales in the selected period"]
     assert _annotation_texts(growth_fig) == ["No earlier sales to compare with"]
@@ -126,12 +142,17 @@ def test_trend_figures_without_sales_say_so(growth_frame):
 
 
 def test_lost_figure_stacks_cancellations_and_refunds_with_their_share():
-    df = pd.DataFrame({
-        "period": [D(2024, 1, 1), D(2024, 2, 1)],
-        "cancelled_orders": [1, 0], "cancelled_cents": [1000, 0],
-        "refunded_orders": [2, 0], "refunded_cents": [6000, 0],
-        "all_orders": [8, 4], "lost_share": [0.375, 0.0],
-    })
+    df = pd.DataFrame(
+        {
+            "period": [D(2024, 1, 1), D(2024, 2, 1)],
+            "cancelled_orders": [1, 0],
+            "cancelled_cents": [1000, 0],
+            "refunded_orders": [2, 0],
+            "refunded_cents": [6000, 0],
+            "all_orders": [8, 4],
+            "lost_share": [0.375, 0.0],
+        }
+    )
     fig = lost_figure(df, "month", "EUR")
     cancelled, refunded, share = fig.data
     assert (cancelled.name, list(cancelled.y)) == ("Cancelled", [1, 0])
@@ -174,10 +195,14 @@ def test_platform_status_figure_clickable_carries_codes_and_draws_unknown_status
 
 
 def test_status_figure_in_lifecycle_order_with_shares():
-    df = pd.DataFrame({
-        "status": ["paid", "refunded"], "orders": [3, 1],
-        "revenue_cents": [4500, 1200], "share": [0.75, 0.25],
-    })
+    df = pd.DataFrame(
+        {
+            "status": ["paid", "refunded"],
+            "orders": [3, 1],
+            "revenue_cents": [4500, 1200],
+            "share": [0.75, 0.25],
+        }
+    )
     fig = status_figure(df, "EUR")
     (bar,) = fig.data
     assert list(bar.y) == ["Paid", "Refunded"] and list(bar.x) == [3, 1]
@@ -191,10 +216,16 @@ def test_status_figure_in_lifecycle_order_with_shares():
 
 
 def test_category_figure_revenue_in_major_units_on_a_money_axis():
-    df = pd.DataFrame({
-        "category": ["books", "toys"], "category_name": ["Books", "Toys"],
-        "revenue_cents": [800000, 250000], "units": [5, 10], "orders": [3, 2], "share": [0.762, 0.238],
-    })
+    df = pd.DataFrame(
+        {
+            "category": ["books", "toys"],
+            "category_name": ["Books", "Toys"],
+            "revenue_cents": [800000, 250000],
+            "units": [5, 10],
+            "orders": [3, 2],
+            "share": [0.762, 0.238],
+        }
+    )
     fig = category_figure(df, "JPY")
     (bar,) = fig.data
     assert list(bar.x) == [800000.0, 250000.0]  # yen have no minor unit
@@ -204,11 +235,18 @@ def test_category_figure_revenue_in_major_units_on_a_money_axis():
 
 
 def test_ranking_figure_by_revenue_or_units_keeps_the_top():
-    df = pd.DataFrame({
-        "rank": [1, 2, 3], "sku": ["B2", "B1", "T1"], "product": ["Atlas", "Novel", "Yo-yo"],
-        "category": ["Books", "Books", "Toys"], "units": [3, 4, 9], "orders": [2, 3, 4],
-        "revenue_cents": [7500, 4000, 4500], "share": [0.468, 0.25, 0.281],
-    })
+    df = pd.DataFrame(
+        {
+            "rank": [1, 2, 3],
+            "sku": ["B2", "B1", "T1"],
+            "product": ["Atlas", "Novel", "Yo-yo"],
+            "category": ["Books", "Books", "Toys"],
+            "units": [3, 4, 9],
+            "orders": [2, 3, 4],
+            "revenue_cents": [7500, 4000, 4500],
+            "share": [0.468, 0.25, 0.281],
+        }
+    )
     by_revenue = ranking_figure(df, "revenue", "EUR", top=2)
     assert list(by_revenue.data[0].y) == ["Atlas (B2)", "Novel (B1)"]
     assert list(by_revenue.data[0].x) == [75.0, 40.0]
@@ -260,7 +298,10 @@ def test_filter_chips_one_per_active_filter_with_names():
     )
     label, platform, status = chips
     assert label.children == "Filtered by"
-    assert platform.id == Sales.chip_clear("platform") and _texts(platform)[:2] == ["Platform: ", "Web shop"]
+    assert platform.id == Sales.chip_clear("platform") and _texts(platform)[:2] == [
+        "Platform: ",
+        "Web shop",
+    ]
     assert status.id == Sales.chip_clear("status")
     assert _texts(status)[:2] == ["Status: ", "Refunded, Cancelled"]  # no names: capitalized codes
     assert status.title == "Clear the status filter"
