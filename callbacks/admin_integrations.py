@@ -10,6 +10,7 @@ from bi_app.integrations import services as service_admin
 from bi_app.roles import Page
 from callbacks._registry import callback
 from components import admin_integrations_view as view
+from components import fallback
 from components.ids import AdminIntegrations as Ids
 
 
@@ -28,6 +29,7 @@ def _form(values: list, ids: list[dict]) -> dict:
     Output(Ids.SERVICES_TABLE, "children"),
     Input(Ids.SERVICES_VERSION_STORE, "data"),
     roles=Page.ADMIN_INTEGRATIONS,
+    fallback=fallback.message("The list of monitored services"),
     prevent_initial_call=True,
 )
 def refresh_services(_version):
@@ -201,6 +203,7 @@ def check_now(_clicks):
     Output(Ids.CHANNELS_TABLE, "children"),
     Input(Ids.CHANNELS_VERSION_STORE, "data"),
     roles=Page.ADMIN_INTEGRATIONS,
+    fallback=fallback.message("The list of channel sources"),
     prevent_initial_call=True,
 )
 def refresh_channels(_version):

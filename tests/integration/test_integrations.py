@@ -592,3 +592,40 @@ def test_the_channel_save_callback_marks_fields_and_never_echoes_the_secret(sqli
     assert "k-123" not in json.dumps(values) and values[CHANNEL_FIELDS.index("url")] == good["url"]
     with db.session() as session:
         assert session.get(ChannelSourceConfig, "email").auth_header_value == "k-123"
+
+
+def _page_texts(node) -> list[str]:
+    children = getattr(node, "children", None)
+    if isinstance(node, str):
+        return [node]
+    if isinstance(children, (list, tuple)):
+        return [t for child in children for t in _page_texts(child)]
+    return _page_texts(children) if children is not None else []
+
+
+def test_a_database_failure_reaches_the_page_and_its_tables_as_a_readable_message(
+    sqlite_app, tmp_path, monkeypatch
+):
+    from sqlalchemy import create_engine
+
+    from callbacks._registry import call
+    from callbacks.admin_integrations import refresh_channels, refresh_services
+
+    page = next(p for p in dash.page_registry.values() if p["path"] == "/admin/integrations")
+    with sqlite_app.server.test_request_context("/"):
+        assert "Monitored services" in _page_texts(page["layout"]())  # the page works first
+        unreachable = create_engine(
+            f"sqlite:///{tmp_path / 'gone' / 'bi.sqlite'}"
+        )  # cannot be opened
+        monkeypatch.setattr(db, "require_engine", lambda: unreachable)
+        shown = {
+            "page": " ".join(_page_texts(page["layout"]())),
+            "services": " ".join(_page_texts(call(refresh_services, 1))),
+            "channels": " ".join(_page_texts(call(refresh_channels, 1))),
+        }
+    assert shown["page"].startswith("Integrations Integrations is unavailable right now.")
+    assert "The list of monitored services is unavailable right now." in shown["services"]
+    assert "The list of channel sources is unavailable right now." in shown["channels"]
+    for text in shown.values():
+        for driver_text in ("unable to open", "sqlite", "OperationalError", "gone", "SELECT"):
+            assert driver_text not in text, (driver_text, text)

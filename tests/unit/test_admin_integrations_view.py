@@ -27,8 +27,11 @@ def _texts(node) -> list[str]:
 
 def _ids(node) -> set[str]:
     """Every component id in the tree; pattern-matching dict ids as sorted JSON."""
-    return {json.dumps(i, sort_keys=True) if isinstance(i, dict) else i
-            for i in (getattr(n, "id", None) for n in _walk(node)) if i is not None}
+    return {
+        json.dumps(i, sort_keys=True) if isinstance(i, dict) else i
+        for i in (getattr(n, "id", None) for n in _walk(node))
+        if i is not None
+    }
 
 
 def _key(component_id: dict) -> str:
@@ -36,11 +39,17 @@ def _key(component_id: dict) -> str:
 
 
 SERVICES = [
-    ServiceRow("core-api", "https://core.example/health", 200, 5.0, "settings", True, auth_in_settings=True),
-    ServiceRow("payments", "https://pay.example/health", 204, 2.5, "admin", False, 7, "PAY_AUTH", False),
+    ServiceRow(
+        "core-api", "https://core.example/health", 200, 5.0, "settings", True, auth_in_settings=True
+    ),
+    ServiceRow(
+        "payments", "https://pay.example/health", 204, 2.5, "admin", False, 7, "PAY_AUTH", False
+    ),
 ]
 CHANNELS = [
-    ChannelRow("email", "http", True, "https://stats.example/{event_code}", "X-Api-Key", True, 4.0, True),
+    ChannelRow(
+        "email", "http", True, "https://stats.example/{event_code}", "X-Api-Key", True, 4.0, True
+    ),
     ChannelRow("social", "demo", False),
 ]
 EVENTS = [(3, "EV-3 — Autumn fair"), (1, "EV-1 — Spring fair")]
@@ -49,10 +58,22 @@ EVENTS = [(3, "EV-3 — Autumn fair"), (1, "EV-1 — Spring fair")]
 def test_the_layout_holds_every_region_and_each_rows_name():
     tree = view.layout(SERVICES, CHANNELS, ["email", "social"], EVENTS)
     ids = _ids(tree)
-    for region in (Ids.SERVICES_TABLE, Ids.SERVICES_VERSION_STORE, Ids.SERVICE_MESSAGE, Ids.SERVICE_EDIT_STORE,
-                   Ids.SERVICE_FORM_TITLE, Ids.SERVICE_SAVE, Ids.SERVICE_NEW, Ids.DELETE_MODAL, Ids.DELETE_STORE,
-                   Ids.CHANNELS_TABLE, Ids.CHANNELS_VERSION_STORE, Ids.CHANNEL_MESSAGE, Ids.CHANNEL_SAVE,
-                   Ids.CHANNEL_EVENT):
+    for region in (
+        Ids.SERVICES_TABLE,
+        Ids.SERVICES_VERSION_STORE,
+        Ids.SERVICE_MESSAGE,
+        Ids.SERVICE_EDIT_STORE,
+        Ids.SERVICE_FORM_TITLE,
+        Ids.SERVICE_SAVE,
+        Ids.SERVICE_NEW,
+        Ids.DELETE_MODAL,
+        Ids.DELETE_STORE,
+        Ids.CHANNELS_TABLE,
+        Ids.CHANNELS_VERSION_STORE,
+        Ids.CHANNEL_MESSAGE,
+        Ids.CHANNEL_SAVE,
+        Ids.CHANNEL_EVENT,
+    ):
         assert region in ids, region
     texts = _texts(tree)
     for name in ("core-api", "payments", "email", "social"):
@@ -64,7 +85,11 @@ def test_every_row_gets_its_own_buttons_and_settings_services_stay_read_only():
     ids = _ids(view.layout(SERVICES, CHANNELS, ["email", "social"], EVENTS))
     for name in ("core-api", "payments"):
         assert _key(Ids.service_check(name)) in ids and _key(Ids.service_result(name)) in ids
-    for action in (Ids.service_edit, Ids.service_toggle, Ids.service_delete):  # only the admin row's
+    for action in (
+        Ids.service_edit,
+        Ids.service_toggle,
+        Ids.service_delete,
+    ):  # only the admin row's
         kind = action(7)["type"]
         assert {i for i in ids if f'"type": "{kind}"' in i} == {_key(action(7))}
     for channel in ("email", "social"):
@@ -73,8 +98,11 @@ def test_every_row_gets_its_own_buttons_and_settings_services_stay_read_only():
 
 
 def test_the_event_dropdown_offers_the_newest_event_first():
-    dropdown = next(n for n in _walk(view.layout([], CHANNELS, ["email"], EVENTS))
-                    if getattr(n, "id", None) == Ids.CHANNEL_EVENT)
+    dropdown = next(
+        n
+        for n in _walk(view.layout([], CHANNELS, ["email"], EVENTS))
+        if getattr(n, "id", None) == Ids.CHANNEL_EVENT
+    )
     assert dropdown.value == 3
     assert [o["label"] for o in dropdown.options] == ["EV-3 — Autumn fair", "EV-1 — Spring fair"]
 
