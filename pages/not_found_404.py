@@ -1,9 +1,9 @@
 """What an unknown URL shows (Dash picks this module up by its name)."""
 
 import dash
-from dash import dcc, html
 
 from bi_app.roles import Page
+from components import not_found_view as view
 
 dash.register_page(
     __name__,
@@ -15,14 +15,4 @@ dash.register_page(
 
 
 def layout(**_query):
-    return html.Div(
-        [
-            html.H1("Page not found", className="app-page-title"),
-            html.P(
-                "There is no page at this address. It may have moved, or the link may be mistyped.",
-                className="text-body-secondary",
-            ),
-            dcc.Link("Go to the Overview", href="/", className="btn btn-primary btn-sm"),
-        ],
-        className="app-page app-not-found py-4",
-    )
+    return view.layout()

@@ -408,3 +408,11 @@ def test_the_viewer_carries_what_a_role_may_do():
     )
     assert Viewer("analyst", "EUR", "UTC").may(Action.RECOMPUTE_TAGS)
     assert not Viewer("analyst", "EUR", "UTC").may(Action.RUN_JOB_NOW)
+
+
+def test_not_found_layout_links_back_to_the_overview():
+    from components import not_found_view
+
+    page = not_found_view.layout()
+    assert "Page not found" in _texts(page)
+    assert [n.href for n in _walk(page) if getattr(n, "href", None)] == ["/"]
