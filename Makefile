@@ -23,7 +23,7 @@ run: install
 	$(BIN)/bi-app setup
 	$(BIN)/bi-app run
 
-test: install
+test: install lint
 	bash scripts/ensure-test-deps.sh
 	$(BIN)/python -m pytest -q
 
