@@ -35,6 +35,11 @@ from redis.retry import Retry
 
 from bi_app.config import Settings
 from bi_app.data.keys import argument_key, canonical_arguments, check_cacheable, function_key
+from bi_app.data.signed_cache import (
+    SignedFileSystemSerializer,
+    SignedRedisSerializer,
+    signing_key,
+)
 from bi_app.extensions import cache
 
 log = logging.getLogger(__name__)
@@ -174,8 +179,8 @@ def cache_config(settings: Settings, key_prefix: str = DEFAULT_KEY_PREFIX) -> di
             CACHE_TYPE="RedisCache",
             CACHE_REDIS_URL=settings.redis_url,
             # Short timeouts and no retries: with redis-py's defaults a hung server (SIGSTOP)
-            # blocked
-            # each call for ~59 s here; the breaker below keeps even 0.25 s from repeating per call.
+            # blocked each call for ~59 s here; the breaker below keeps even 0.25 s from
+            # repeating per call.
             CACHE_OPTIONS={
                 "socket_timeout": REDIS_TIMEOUT_S,
                 "socket_connect_timeout": REDIS_TIMEOUT_S,
@@ -206,6 +211,7 @@ def init_app(
     prefix = key_prefix or server.config.get("CACHE_KEY_PREFIX") or DEFAULT_KEY_PREFIX
     config = cache_config(settings, prefix)
     cache.init_app(server, config=config)
+    _sign_shared_values(server, config["CACHE_TYPE"], settings.secret_key)
     server.extensions[STATE_KEY] = CacheState(
         backend=config["CACHE_TYPE"],
         enabled=config["CACHE_TYPE"] != "NullCache",
@@ -215,6 +221,17 @@ def init_app(
     log.info(
         "data cache: %s (ttl %s s, prefix %r)", config["CACHE_TYPE"], settings.cache_ttl, prefix
     )
+
+
+def _sign_shared_values(server: flask.Flask, cache_type: str, secret_key: str) -> None:
+    """Shared stores (Redis, a cache directory) sign what they pickle and verify before loading;
+    the in-process SimpleCache never leaves the worker, so it keeps cachelib's serializer."""
+    backend = server.extensions["cache"][cache]
+    key = signing_key(secret_key)
+    if cache_type == "RedisCache":
+        backend.serializer = SignedRedisSerializer(key)
+    elif cache_type == "FileSystemCache":
+        backend.serializer = SignedFileSystemSerializer(key)
 
 
 def _current() -> tuple[CacheState, Any] | None:
