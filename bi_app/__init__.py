@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         suppress_callback_exceptions=True,
         title="bi-app",
         update_title=None,
+        enable_mcp=False,  # no Model Context Protocol endpoint, whatever DASH_MCP_ENABLED says
     )
     data_cache.init_app(server, settings)
     monitoring.init_app(app, settings)

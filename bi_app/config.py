@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -282,6 +283,11 @@ class Settings:
         if "instance_dir" in values and "database_url" not in values:
             values["database_url"] = default_database_url(values["instance_dir"])
         settings = cls(**values)
+        if settings.env == "production" and settings.debug:
+            raise ConfigError(
+                "BI_DEBUG: must be off when BI_ENV=production (debug mode serves tracebacks and "
+                "development tools to anyone who can reach the app)"
+            )
         if not settings.secret_key:
             if settings.env == "production":
                 raise ConfigError(
@@ -315,8 +321,18 @@ def _development_secret(instance_dir: Path = INSTANCE_DIR) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        instance_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
+        pass
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    # Written whole, readable by the owner only, to a private temporary file, then linked into
+    # place: link() fails if another worker got there first, and then everyone reads theirs.
+    fd, tmp = tempfile.mkstemp(dir=instance_dir, prefix=".dev_secret_key.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()

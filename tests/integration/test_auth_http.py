@@ -495,3 +495,13 @@ def test_rate_limit_counts_are_shared_through_redis(redis_url, redis_prefix):
     assert 0 < client.ttl(key) <= 61  # the counter expires by itself
     now[0] += 60
     assert not second.blocked("1.2.3.4", "bob")
+
+
+def test_no_mcp_endpoint_even_when_the_environment_asks_for_it(
+    app_factory, sqlite_url, monkeypatch
+):
+    monkeypatch.setenv("DASH_MCP_ENABLED", "true")
+    migrate(sqlite_url)
+    app = _build(app_factory, sqlite_url)
+    rules = [r.rule for r in app.server.url_map.iter_rules()]
+    assert not any("mcp" in rule for rule in rules), rules

@@ -252,3 +252,23 @@ def test_load_dotenv_once_never_overrides_and_runs_once(tmp_path, monkeypatch):
         assert "BI_T_LATER" not in os.environ
     finally:
         os.environ.pop("BI_T_FROM_FILE", None)
+
+
+def test_debug_is_refused_in_production():
+    with pytest.raises(ConfigError, match="^BI_DEBUG: must be off when BI_ENV=production"):
+        Settings.from_env({"BI_ENV": "production", "BI_DEBUG": "on", "BI_SECRET_KEY": "k" * 32})
+    assert Settings.from_env({"BI_ENV": "development", "BI_DEBUG": "on"}).debug is True
+
+
+def test_the_development_secret_is_private_and_every_worker_gets_the_same(tmp_path):
+    import stat
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bi_app.config import _development_secret
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: _development_secret(tmp_path), range(16)))
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    mode = stat.S_IMODE((tmp_path / ".dev_secret_key").stat().st_mode)
+    assert mode == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [".dev_secret_key"]  # no temporary file left
