@@ -1,4 +1,9 @@
-"""``GET /api/health`` (public, for load balancers) and ``GET /metrics`` (login or bearer token)."""
+"""``GET /api/health`` and ``GET /metrics``.
+
+``/api/health`` is public for load balancers, but says only the overall status and each check's
+status; latencies, error texts, URLs, paths and host names need an operator's login (analyst or
+admin) or the metrics token. ``/metrics`` needs the same.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +60,7 @@ def register(server: flask.Flask, settings: Any) -> None:
                     memo.at = time.monotonic()
                 report = memo.report
         status = 503 if report.status == rules.UNHEALTHY else 200
-        return _json(report.to_dict(), status)
+        return _json(report.to_dict() if _authorized(token) else public_report(report), status)
 
     def metrics_view() -> flask.Response:
         if not _authorized(token):
@@ -71,7 +76,16 @@ def register(server: flask.Flask, settings: Any) -> None:
     server.add_url_rule("/metrics", "bi_metrics", metrics_view, methods=["GET"])
 
 
+def public_report(report: health.HealthReport) -> dict[str, Any]:
+    """What anyone may read: the overall status and each check's status, nothing else."""
+    return {
+        "status": report.status,
+        "checks": {c.name: {"status": c.status} for c in report.checks},
+    }
+
+
 def _authorized(token: str | None) -> bool:
+    """The metrics token, or a signed-in operator (analyst or admin; a viewer is not)."""
     header = flask.request.headers.get("Authorization", "")
     if (
         token
@@ -82,5 +96,7 @@ def _authorized(token: str | None) -> bool:
     if not hasattr(flask.current_app, "login_manager"):
         return False  # an app without login: only the token opens /metrics
     from bi_app.auth import request_user
+    from bi_app.roles import OPERATORS
 
-    return request_user() is not None
+    user = request_user()
+    return user is not None and user.role in OPERATORS

@@ -136,11 +136,12 @@ def test_flush_failure_keeps_the_minutes_for_the_next_try(sqlite_url):
     assert metrics.rollup_minute(make_engine(sqlite_url), now=now, aggregator=agg) == 1
 
 
-def _login(client, password: str = ADMIN_PASSWORD) -> None:
+def _login(client, password: str = ADMIN_PASSWORD, username: str = "admin") -> None:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     response = client.post(
-        "/login", data={"username": "admin", "password": password, "next": "/", "csrf_token": token}
+        "/login",
+        data={"username": username, "password": password, "next": "/", "csrf_token": token},
     )
     assert response.status_code == 302
 
@@ -187,3 +188,37 @@ def test_metrics_needs_login_or_the_bearer_token(app_factory, demo_sqlite_url, s
     _login(client)
     response = client.get("/metrics")
     assert response.status_code == 200 and b"bi_http_requests_total" in response.data
+
+
+def test_public_health_says_only_statuses_and_details_need_an_operator(
+    app_factory, demo_sqlite_url
+):
+    from bi_app import auth
+    from bi_app.extensions import db
+
+    app = app_factory(demo_sqlite_url, metrics_token=METRICS_TOKEN)
+    with db.session() as session:
+        auth.create_user(session, "vera", "viewer-password-123", "viewer", actor="tests")
+        session.commit()
+
+    public = app.server.test_client().get("/api/health").get_json()
+    assert set(public) == {"status", "checks"}
+    assert all(set(check) == {"status"} for check in public["checks"].values())
+    assert public["checks"]["database"] == {"status": "healthy"}
+
+    viewer = app.server.test_client()
+    _login(viewer, "viewer-password-123", username="vera")
+    assert set(viewer.get("/api/health").get_json()) == {"status", "checks"}
+    assert viewer.get("/metrics").status_code == 401  # a viewer is not an operator
+
+    operator = app.server.test_client()
+    _login(operator)
+    detailed = operator.get("/api/health").get_json()
+    assert {"at", "duration_ms", "origin"} <= set(detailed)
+    assert "latency_ms" in detailed["checks"]["database"]
+    assert operator.get("/metrics").status_code == 200
+
+    with_token = app.server.test_client().get(
+        "/api/health", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    assert "latency_ms" in with_token.get_json()["checks"]["database"]
