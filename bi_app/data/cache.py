@@ -232,6 +232,9 @@ def _sign_shared_values(server: flask.Flask, cache_type: str, secret_key: str) -
         backend.serializer = SignedRedisSerializer(key)
     elif cache_type == "FileSystemCache":
         backend.serializer = SignedFileSystemSerializer(key)
+        # cachelib wrote its file-count bookkeeping with its own serializer while it was built:
+        # write it again, signed, or its next read would be refused as a foreign value.
+        backend._update_count(value=sum(1 for _ in backend._list_dir()))
 
 
 def _current() -> tuple[CacheState, Any] | None:

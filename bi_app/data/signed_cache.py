@@ -32,7 +32,7 @@ def signing_key(secret_key: str) -> bytes:
     return hmac.new(secret_key.encode(), _CONTEXT, hashlib.sha256).digest()
 
 
-class _Refusals:
+class Refusals:
     """Counts refused values and logs the first of every minute (a flood must not flood the log)."""
 
     def __init__(self) -> None:
@@ -55,7 +55,7 @@ class _Refusals:
         )
 
 
-refusals = _Refusals()
+refusals = Refusals()
 
 
 def _sign(key: bytes, body: bytes) -> bytes:

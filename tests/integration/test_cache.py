@@ -19,20 +19,10 @@ from bi_app.data import catalog, sales
 from bi_app.extensions import cache as flask_cache
 from bi_app.extensions import db
 from tests.conftest import free_port, make_settings, migrate, unavailable
-from tests.integration.test_data_layer import END, START, load_dataset
+from tests.integration.test_data_layer import END, START
 
 pytestmark = pytest.mark.integration
 RETRY_AFTER = 0.2
-
-
-@pytest.fixture
-def dataset_url(tmp_path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'cache.sqlite'}"
-    migrate(url)
-    db.init(url)
-    load_dataset(db.require_engine())
-    yield url
-    db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)

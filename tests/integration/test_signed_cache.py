@@ -6,30 +6,22 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
 from bi_app.data import sales, signed_cache
-from bi_app.extensions import db
-from tests.conftest import migrate
 from tests.integration.test_cache import make_server
-from tests.integration.test_data_layer import END, START, load_dataset
+from tests.integration.test_data_layer import END, START
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def dataset(tmp_path) -> Iterator[str]:
-    """The hand-computed sales data set in a fresh SQLite file (the cache tests' own)."""
-    url = f"sqlite:///{tmp_path / 'cache.sqlite'}"
-    migrate(url)
-    db.init(url)
-    load_dataset(db.require_engine())
-    yield url
-    db.engine.dispose()
+@pytest.fixture(autouse=True)
+def fresh_refusals(monkeypatch):
+    """The refusal log is rate-limited per process: each test starts with a fresh limiter."""
+    monkeypatch.setattr(signed_cache, "refusals", signed_cache.Refusals())
 
 
 class Payload:
@@ -47,10 +39,10 @@ def _keys(client: redis.Redis, prefix: str, part: str) -> list[bytes]:
 
 
 def test_a_planted_pickle_in_redis_never_runs_and_the_page_shows_the_right_numbers(
-    dataset, redis_url, redis_prefix, tmp_path, caplog
+    dataset_url, redis_url, redis_prefix, tmp_path, caplog
 ):
     marker = tmp_path / "pwned"
-    server = make_server(dataset, key_prefix=redis_prefix, redis_url=redis_url)
+    server = make_server(dataset_url, key_prefix=redis_prefix, redis_url=redis_url)
     client = redis.Redis.from_url(redis_url)
     with server.app_context():
         expected = sales.sales_totals(START, END, ["web"])
@@ -77,10 +69,10 @@ def test_a_planted_pickle_in_redis_never_runs_and_the_page_shows_the_right_numbe
 
 
 def test_a_planted_generation_token_cannot_run_code_either(
-    dataset, redis_url, redis_prefix, tmp_path
+    dataset_url, redis_url, redis_prefix, tmp_path
 ):
     marker = tmp_path / "pwned"
-    server = make_server(dataset, key_prefix=redis_prefix, redis_url=redis_url)
+    server = make_server(dataset_url, key_prefix=redis_prefix, redis_url=redis_url)
     client = redis.Redis.from_url(redis_url)
     with server.app_context():
         expected = sales.sales_totals(START, END)
@@ -90,10 +82,14 @@ def test_a_planted_generation_token_cannot_run_code_either(
     assert not marker.exists()
 
 
-def test_another_secret_key_cannot_feed_this_app(dataset, redis_url, redis_prefix, tmp_path):
+def test_another_secret_key_cannot_feed_this_app(dataset_url, redis_url, redis_prefix, tmp_path):
     """Two apps on one Redis with different secrets: neither unpickles what the other wrote."""
-    mine = make_server(dataset, key_prefix=redis_prefix, redis_url=redis_url, secret_key="a" * 32)
-    theirs = make_server(dataset, key_prefix=redis_prefix, redis_url=redis_url, secret_key="b" * 32)
+    mine = make_server(
+        dataset_url, key_prefix=redis_prefix, redis_url=redis_url, secret_key="a" * 32
+    )
+    theirs = make_server(
+        dataset_url, key_prefix=redis_prefix, redis_url=redis_url, secret_key="b" * 32
+    )
     with theirs.app_context():
         sales.sales_totals(START, END, ["web"])
     before = signed_cache.refusals.count
@@ -102,10 +98,10 @@ def test_another_secret_key_cannot_feed_this_app(dataset, redis_url, redis_prefi
     assert signed_cache.refusals.count > before
 
 
-def test_the_cache_directory_refuses_unsigned_files(dataset, tmp_path):
+def test_the_cache_directory_refuses_unsigned_files(dataset_url, tmp_path):
     marker = tmp_path / "pwned"
     cache_dir = tmp_path / "cache"
-    server = make_server(dataset, cache_dir=str(cache_dir))
+    server = make_server(dataset_url, cache_dir=str(cache_dir))
     with server.app_context():
         expected = sales.sales_totals(START, END, ["web"])
         files = [p for p in cache_dir.iterdir() if p.is_file()]
@@ -115,3 +111,15 @@ def test_the_cache_directory_refuses_unsigned_files(dataset, tmp_path):
             path.write_bytes(head + pickle.dumps(Payload(marker)))
         assert sales.sales_totals(START, END, ["web"]) == expected
     assert not marker.exists()
+
+
+def test_the_apps_own_values_are_never_refused(dataset_url, redis_url, redis_prefix, tmp_path):
+    """Two workers sharing Redis, then two sharing a cache directory: nothing of their own is
+    ever taken for a foreign value (cachelib's own bookkeeping included)."""
+    for overrides in ({"redis_url": redis_url}, {"cache_dir": str(tmp_path / "cache")}):
+        for _worker in range(2):
+            server = make_server(dataset_url, key_prefix=redis_prefix, **overrides)
+            with server.app_context():
+                assert sales.sales_totals(START, END, ["web"])["revenue_cents"] == 8700
+                assert sales.top_products(START, END, limit=2)["sku"].tolist() == ["B2", "B1"]
+    assert signed_cache.refusals.count == 0
