@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bi_app.auth.pages import role_allows
 from bi_app.roles import Action
 
 
@@ -20,10 +21,11 @@ class Viewer:
     @property
     def can_download(self) -> bool:
         """Grid exports (only a convenience here: the download callback checks the role again)."""
-        return self.role in Action.DOWNLOAD
+        return self.may(Action.DOWNLOAD)
 
     def may(self, allowed: tuple[str, ...]) -> bool:
-        return self.role in allowed
+        """The same rule the server enforces on pages and callbacks (admin may do everything)."""
+        return role_allows(self.role, allowed)
 
 
 def current_viewer() -> Viewer:
