@@ -203,6 +203,32 @@ def _show_health_services(specs: tuple) -> str:
     return json.dumps(shown)
 
 
+def _parse_outbound_allow(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated CIDRs (``10.1.2.0/24``, ``127.0.0.1/32``) and host names
+    (``payments.internal``) that outbound calls may reach although they are private."""
+    import ipaddress
+    import re
+
+    items = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            items.append(str(ipaddress.ip_network(item, strict=False)))
+            continue
+        except ValueError:
+            pass
+        host = item.lower().rstrip(".")
+        if not re.fullmatch(
+            r"(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+            r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?",
+            host,
+        ):
+            raise ConfigError(f"{name}: {item!r} is neither a CIDR nor a host name")
+        items.append(host)
+    return tuple(items)
+
+
 def _mask(url: str) -> str:
     """Hide the password part of a URL (user:password@host)."""
     if "@" in url and "://" in url:
@@ -253,6 +279,8 @@ class Settings:
     admin_password: str | None = setting("BI_ADMIN_PASSWORD", lambda n, v: v or None, secret=True)
     login_rate_limit: int = setting("BI_LOGIN_RATE_LIMIT", _int_between(1, 1000), 5)
     login_rate_window: int = setting("BI_LOGIN_RATE_WINDOW", _int_between(1, 86400), 300)
+    # failed sign-ins allowed per client address, across all user names, per window
+    login_address_limit: int = setting("BI_LOGIN_ADDRESS_LIMIT", _int_between(1, 10000), 20)
     host: str = setting("BI_HOST", lambda n, v: v.strip(), "127.0.0.1")
     port: int = setting("BI_PORT", _int_between(1, 65535), 8050)
     debug: bool = setting("BI_DEBUG", _parse_bool, False)
@@ -266,6 +294,21 @@ class Settings:
     )
     # bearer token that opens /metrics without a session
     metrics_token: str | None = setting("BI_METRICS_TOKEN", _parse_metrics_token, secret=True)
+    # private/loopback networks and hosts that outbound calls may reach (bi_app.outbound)
+    outbound_allow: tuple = setting("BI_OUTBOUND_ALLOW", _parse_outbound_allow, ())
+    # reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none)
+    proxy_hops: int = setting("BI_PROXY_HOPS", _int_between(0, 5), 0)
+    # a session ends this many seconds after sign-in, or after this many idle seconds
+    session_lifetime: int = setting("BI_SESSION_LIFETIME", _int_between(300, 30 * 86400), 43200)
+    session_idle_timeout: int = setting("BI_SESSION_IDLE_TIMEOUT", _int_between(60, 86400), 7200)
+    # Fernet key (urlsafe base64, 32 bytes) for secrets stored in the database; derived from
+    # BI_SECRET_KEY when unset
+    encryption_key: str | None = setting(
+        "BI_ENCRYPTION_KEY", lambda n, v: v.strip() or None, secret=True
+    )
+    # request body limits: every request, and every Dash callback except the import upload
+    max_request_mb: int = setting("BI_MAX_REQUEST_MB", _int_between(1, 1024), 48)
+    max_callback_kb: int = setting("BI_MAX_CALLBACK_KB", _int_between(16, 65536), 1024)
 
     @property
     def is_sqlite(self) -> bool:

@@ -113,6 +113,14 @@ def test_every_variable_is_read_from_the_environment():
         "BI_INSTANCE_DIR": "/tmp/bi-inst",
         "BI_HEALTH_SERVICES": '[{"name": "pay", "url": "https://pay.example/h"}]',
         "BI_METRICS_TOKEN": "m" * 20,
+        "BI_LOGIN_ADDRESS_LIMIT": "33",
+        "BI_OUTBOUND_ALLOW": "127.0.0.1/32,payments.internal",
+        "BI_PROXY_HOPS": "1",
+        "BI_SESSION_LIFETIME": "3600",
+        "BI_SESSION_IDLE_TIMEOUT": "600",
+        "BI_ENCRYPTION_KEY": "x" * 44,
+        "BI_MAX_REQUEST_MB": "20",
+        "BI_MAX_CALLBACK_KB": "256",
     }
     assert set(env) == {f.metadata["env"] for f in dataclasses.fields(Settings)}
     settings = Settings.from_env(env)
@@ -189,7 +197,7 @@ def test_masked_follows_the_secret_flag_of_each_field():
         for f in dataclasses.fields(Settings)
         if f.metadata["secret"]
     }
-    assert set(values) == {"secret_key", "admin_password", "metrics_token"}
+    assert set(values) == {"secret_key", "admin_password", "metrics_token", "encryption_key"}
     masked = dataclasses.replace(Settings.from_env({"BI_SECRET_KEY": "k" * 32}), **values).masked()
     assert all(masked[f"BI_{name.upper()}"] == "***" for name in values)
     assert "secret-value" not in repr(masked)
