@@ -34,6 +34,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production",
+        # every request body; callbacks get a much smaller limit in the guard
+        MAX_CONTENT_LENGTH=settings.max_request_mb * 1024 * 1024,
         BI_SETTINGS=settings,
     )
     app = dash.Dash(

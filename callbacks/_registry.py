@@ -44,21 +44,31 @@ class RegisteredCallback:
     roles: tuple[str, ...] = ALL_ROLES
     clientside: str | Any | None = None
     fallback: Fallback | None = None
+    large_body: bool = False
 
 
 _REGISTRY: list[RegisteredCallback] = []
 
 
 def callback(
-    *args: Any, roles: tuple[str, ...], fallback: Fallback | None = None, **kwargs: Any
+    *args: Any,
+    roles: tuple[str, ...],
+    fallback: Fallback | None = None,
+    large_body: bool = False,
+    **kwargs: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Record a server-side callback that ``roles`` may trigger; ``fallback`` builds what its
-    outputs show when it raises."""
+    outputs show when it raises. ``large_body=True`` only for a callback that carries a file:
+    its request may exceed ``BI_MAX_CALLBACK_KB`` (up to ``BI_MAX_REQUEST_MB``)."""
     if not roles:
         raise ValueError("a callback needs at least one role (see bi_app.roles)")
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-        _REGISTRY.append(RegisteredCallback(func, args, kwargs, tuple(roles), fallback=fallback))
+        _REGISTRY.append(
+            RegisteredCallback(
+                func, args, kwargs, tuple(roles), fallback=fallback, large_body=large_body
+            )
+        )
         return func
 
     return decorator
@@ -111,12 +121,19 @@ def _guarded(entry: RegisteredCallback) -> Callable[..., Any]:
 
 def register_all(app: dash.Dash) -> int:
     """Attach every recorded callback to ``app``; returns how many were attached."""
+    from bi_app.auth.views import LARGE_BODY_KEY
+
     _import_all()
+    large_body: dict[str, tuple[str, ...]] = {}
     for entry in _REGISTRY:
         if entry.clientside is not None:
             app.clientside_callback(entry.clientside, *entry.args, **entry.kwargs)
-        else:
-            app.callback(*entry.args, **entry.kwargs)(_guarded(entry))
+            continue
+        before = set(app.callback_map)
+        app.callback(*entry.args, **entry.kwargs)(_guarded(entry))
+        if entry.large_body:
+            large_body.update(dict.fromkeys(set(app.callback_map) - before, entry.roles))
+    app.server.config[LARGE_BODY_KEY] = large_body
     return len(_REGISTRY)
 
 

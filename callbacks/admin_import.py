@@ -56,6 +56,7 @@ def download_template(_csv, _xlsx, kind):
     Input(AdminImport.UPLOAD, "filename"),
     State(AdminImport.UPLOAD, "contents"),
     roles=Page.ADMIN_IMPORT,
+    large_body=True,
     prevent_initial_call=True,
 )
 def show_file(filename, contents):
@@ -74,6 +75,7 @@ def show_file(filename, contents):
     State(AdminImport.UPLOAD, "filename"),
     State(AdminImport.KIND, "value"),
     roles=Page.ADMIN_IMPORT,
+    large_body=True,
     prevent_initial_call=True,
 )
 def start(_validate, _import, contents, filename, kind):

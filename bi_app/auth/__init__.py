@@ -24,7 +24,13 @@ from bi_app.auth.context import (
     init_login_manager,
     request_user,
 )
-from bi_app.auth.pages import can_view, page_for_path, role_allows, visible_pages
+from bi_app.auth.pages import (
+    can_view,
+    guard_layouts,
+    page_for_path,
+    role_allows,
+    visible_pages,
+)
 from bi_app.auth.ratelimit import LoginRateLimiter
 from bi_app.auth.users import (
     MIN_PASSWORD_LENGTH,
@@ -91,7 +97,8 @@ def shell_context(pages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 def init_app(
     app: dash.Dash, settings: Settings, *, pages: Callable[[], Mapping[str, Mapping[str, Any]]]
 ) -> None:
-    """Wire login, logout, the request guard and the rate limiter into ``app``'s Flask server.
+    """Wire login, logout, the request guard, the page-layout role check and the rate limiter
+    into ``app``'s Flask server.
 
     ``pages`` returns the page registry the guard checks (the app factory passes
     ``lambda: dash.page_registry``); it is read per request, so pages registered later count.
@@ -107,6 +114,7 @@ def init_app(
     routes = app.config.routes_pathname_prefix
     server.add_url_rule(f"{routes}login", "bi_auth_login", login_view, methods=["GET", "POST"])
     server.add_url_rule(f"{routes}logout", "bi_auth_logout", logout_view, methods=["GET", "POST"])
+    server.before_request(lambda: guard_layouts(pages(), require_role))
     server.before_request(guard)
     server.after_request(enforce_denial)
 

@@ -10,8 +10,9 @@ mapping of module name to page dict), so the rules stay testable with a plain di
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from fnmatch import fnmatch
 from typing import Any
 
@@ -70,3 +71,36 @@ def page_for_path(
         if path_id == str(page.get("path", "")).strip("/"):
             return page
     return None
+
+
+_GUARDED = "__bi_role_guarded__"
+
+
+def guarded_layout(
+    page: Mapping[str, Any], layout: Any, check: Callable[[tuple[str, ...]], None]
+) -> Callable[..., Any]:
+    """``layout`` (a function or a static component) behind ``check(page's roles)``.
+
+    The roles are read from ``page`` at every call, so the registry stays the one truth."""
+
+    def guarded(**kwargs: Any) -> Any:
+        check(page_roles(page))
+        return layout(**kwargs) if callable(layout) else layout
+
+    if callable(layout):
+        functools.update_wrapper(guarded, layout)
+    setattr(guarded, _GUARDED, True)
+    return guarded
+
+
+def guard_layouts(
+    pages: MutableMapping[str, MutableMapping[str, Any]],
+    check: Callable[[tuple[str, ...]], None],
+) -> None:
+    """Put every page layout of registry ``pages`` behind the role check, where Dash's router
+    produces it: however a routing request is shaped, the layout of a page the user may not open
+    is never built. Idempotent, so it can run on every request (pages registered late count)."""
+    for page in pages.values():
+        layout = page.get("layout")
+        if not getattr(layout, _GUARDED, False):
+            page["layout"] = guarded_layout(page, layout, check)

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit
 
 import flask
 from flask_login import login_user, logout_user
+from werkzeug.exceptions import HTTPException
 
 from bi_app.auth import context as ctx
 from bi_app.auth import pages as auth_pages
@@ -21,8 +22,9 @@ from bi_app.db.models import utcnow
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "bi_auth"
-DASH_CONTENT_ID = "_pages_content"  # dash.page_container's routed content
-DASH_LOCATION_ID = "_pages_location"
+# server.config key: Dash callback output key -> roles, for the callbacks that may carry more
+# than BI_MAX_CALLBACK_KB (a file upload); written by callbacks._registry.register_all
+LARGE_BODY_KEY = "BI_LARGE_BODY_CALLBACKS"
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 PUBLIC_PATHS = ("/login", "/logout", "/_favicon.ico", "/api/health", "/metrics")
 SECURITY_HEADERS = {
@@ -194,18 +196,32 @@ def _json_error(status: int, message: str) -> flask.Response:
     return response
 
 
-def _routed_pathname(body: object) -> str | None:
-    """The pathname of a Dash page-routing callback request, or None for any other callback."""
-    if not isinstance(body, dict) or DASH_CONTENT_ID not in str(body.get("output", "")):
-        return None
-    for item in body.get("inputs") or []:
-        if (
-            isinstance(item, dict)
-            and item.get("id") == DASH_LOCATION_ID
-            and item.get("property") == "pathname"
-        ):
-            return item.get("value") if isinstance(item.get("value"), str) else "/"
-    return "/"
+def _callback_body_refusal(role: str) -> flask.Response | None:
+    """Bound a Dash callback request before Dash reads it: 411 without a length, 413 past the
+    callback limit (unless it is one of the few callbacks that carry a file and the user may run
+    it), 400 for a body that is not plain JSON (too deep to parse, a number too long)."""
+    request = flask.request
+    settings = flask.current_app.config["BI_SETTINGS"]
+    length = request.content_length
+    if length is None:
+        return _json_error(411, "a callback request needs a Content-Length")
+    large: Mapping[str, tuple[str, ...]] = flask.current_app.config.get(LARGE_BODY_KEY, {})
+    too_large = length > settings.max_callback_kb * 1024
+    if too_large and not any(auth_pages.role_allows(role, roles) for roles in large.values()):
+        return _json_error(413, "this request is too large")
+    try:
+        body = request.get_json(silent=False)  # cached: Dash reuses the parsed body
+    except RecursionError:
+        return _json_error(400, "the request is nested too deeply")
+    except HTTPException as exc:  # 400 not JSON (a number too long), 413 past MAX_CONTENT_LENGTH
+        return _json_error(exc.code or 400, "the request could not be read")
+    if too_large:
+        output = body.get("output") if isinstance(body, dict) else None
+        if not isinstance(output, str) or output not in large:
+            return _json_error(413, "this request is too large")
+        if not auth_pages.role_allows(role, large[output]):
+            return _json_error(403, "forbidden")
+    return None
 
 
 def guard() -> flask.Response | None:
@@ -222,15 +238,9 @@ def guard() -> flask.Response | None:
         target = flask.request.full_path if flask.request.query_string else flask.request.path
         return flask.redirect(f"{st.prefix}login?next={quote(target, safe='/')}")
     if rel == "/_dash-update-component":
-        pathname = _routed_pathname(flask.request.get_json(silent=True))
-        page = (
-            auth_pages.page_for_path(st.pages(), pathname, st.prefix)
-            if pathname is not None
-            else None
-        )
-        if page is not None and not auth_pages.can_view(page, user.role):
-            return _json_error(403, "you are not allowed to open this page")
-        return None
+        # Page roles are checked where the layout is produced (pages.guard_layouts), whatever
+        # the routing request looks like; here only the body is bounded.
+        return _callback_body_refusal(user.role)
     if not is_api:
         page = auth_pages.page_for_path(st.pages(), flask.request.path, st.prefix)
         if page is not None and not auth_pages.can_view(page, user.role):
