@@ -21,6 +21,8 @@ import datetime as dt
 import functools
 import inspect
 import logging
+import os
+import stat
 import threading
 import time
 import uuid
@@ -33,7 +35,7 @@ import flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from bi_app.config import Settings
+from bi_app.config import ConfigError, Settings
 from bi_app.data.keys import argument_key, canonical_arguments, check_cacheable, function_key
 from bi_app.data.signed_cache import (
     SignedFileSystemSerializer,
@@ -210,6 +212,8 @@ def init_app(
     ``CACHE_KEY_PREFIX``, then ``"bi:"``)."""
     prefix = key_prefix or server.config.get("CACHE_KEY_PREFIX") or DEFAULT_KEY_PREFIX
     config = cache_config(settings, prefix)
+    if config["CACHE_TYPE"] == "FileSystemCache":
+        require_private_directory(config["CACHE_DIR"])
     cache.init_app(server, config=config)
     _sign_shared_values(server, config["CACHE_TYPE"], settings.secret_key)
     server.extensions[STATE_KEY] = CacheState(
@@ -221,6 +225,18 @@ def init_app(
     log.info(
         "data cache: %s (ttl %s s, prefix %r)", config["CACHE_TYPE"], settings.cache_ttl, prefix
     )
+
+
+def require_private_directory(path: str) -> None:
+    """The cache directory is created private (0700); an existing one that other users may
+    write to is refused: whoever can write there could plant values for every worker."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    mode = os.stat(path).st_mode
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(
+            f"BI_CACHE_DIR: {path} is writable by other users (mode {stat.filemode(mode)}); "
+            f"make it private: chmod 700 {path}"
+        )
 
 
 def _sign_shared_values(server: flask.Flask, cache_type: str, secret_key: str) -> None:

@@ -123,3 +123,16 @@ def test_the_apps_own_values_are_never_refused(dataset_url, redis_url, redis_pre
                 assert sales.sales_totals(START, END, ["web"])["revenue_cents"] == 8700
                 assert sales.top_products(START, END, limit=2)["sku"].tolist() == ["B2", "B1"]
     assert signed_cache.refusals.count == 0
+
+
+def test_a_cache_directory_others_may_write_to_is_refused(dataset_url, tmp_path):
+    from bi_app.config import ConfigError
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(ConfigError, match="BI_CACHE_DIR: .* writable by other users"):
+        make_server(dataset_url, cache_dir=str(shared))
+    fresh = tmp_path / "fresh"
+    make_server(dataset_url, cache_dir=str(fresh))
+    assert fresh.stat().st_mode & 0o777 == 0o700
