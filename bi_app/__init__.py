@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from bi_app.extensions import db
     from bi_app.monitoring.logs import install_log_capture
     from callbacks._registry import register_all
+    from components.notice import page_unavailable
     from components.shell import app_shell
 
     settings = settings or Settings.from_env()
@@ -52,7 +53,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     data_cache.init_app(server, settings)
     monitoring.init_app(app, settings)
-    auth.init_app(app, settings, pages=lambda: dash.page_registry)
+    auth.init_app(
+        app, settings, pages=lambda: dash.page_registry, on_layout_failure=page_unavailable
+    )
     app.layout = lambda: app_shell(
         dash.page_registry.values(), **auth.shell_context(dash.page_registry)
     )

@@ -47,3 +47,9 @@ def unavailable_on_database_error(what: str) -> Callable[[Callable[P, R]], Calla
         return wrapper
 
     return decorator
+
+
+def is_data_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means the data cannot be read right now (database errors, a service's
+    :class:`ServiceUnavailable`), as opposed to a bug."""
+    return isinstance(exc, SQLAlchemyError | ServiceUnavailable)

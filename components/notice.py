@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import html
@@ -35,4 +36,22 @@ def error_message(what: str) -> dbc.Alert:
         "try again in a moment.",
         color="danger",
         className="app-card-error small mb-0",
+    )
+
+
+def page_unavailable(page: Mapping[str, Any], data_outage: bool) -> html.Div:
+    """What a page shows when its layout cannot be built (``data_outage``: the database is
+    down): its title and a readable notice; the error itself goes to the log."""
+    text = (
+        "The data is temporarily unavailable. The page will work again as soon as the "
+        "database answers; try again in a moment."
+        if data_outage
+        else "This page could not be built. The error was logged; try again in a moment."
+    )
+    return html.Div(
+        [
+            html.H2(str(page.get("name") or "bi-app"), className="h4 mb-3"),
+            dbc.Alert(text, color="warning", className="page-unavailable"),
+        ],
+        className="app-page",
     )

@@ -95,13 +95,18 @@ def shell_context(pages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def init_app(
-    app: dash.Dash, settings: Settings, *, pages: Callable[[], Mapping[str, Mapping[str, Any]]]
+    app: dash.Dash,
+    settings: Settings,
+    *,
+    pages: Callable[[], Mapping[str, Mapping[str, Any]]],
+    on_layout_failure: Callable[[Mapping[str, Any], bool], Any] | None = None,
 ) -> None:
     """Wire login, logout, the request guard, the page-layout role check and the rate limiter
     into ``app``'s Flask server.
 
     ``pages`` returns the page registry the guard checks (the app factory passes
     ``lambda: dash.page_registry``); it is read per request, so pages registered later count.
+    ``on_layout_failure(page, data_outage)`` is what a page shows when its layout cannot be built.
     """
     from bi_app.extensions import cache, login_manager
 
@@ -114,7 +119,7 @@ def init_app(
     routes = app.config.routes_pathname_prefix
     server.add_url_rule(f"{routes}login", "bi_auth_login", login_view, methods=["GET", "POST"])
     server.add_url_rule(f"{routes}logout", "bi_auth_logout", logout_view, methods=["GET", "POST"])
-    server.before_request(lambda: guard_layouts(pages(), require_role))
+    server.before_request(lambda: guard_layouts(pages(), require_role, on_layout_failure))
     server.before_request(guard)
     server.after_request(enforce_denial)
 

@@ -11,6 +11,7 @@ mapping of module name to page dict), so the rules stay testable with a plain di
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from fnmatch import fnmatch
@@ -19,6 +20,7 @@ from typing import Any
 from bi_app.db.models import ROLES
 
 SUPERUSER_ROLE = "admin"
+log = logging.getLogger(__name__)
 
 
 def page_roles(page: Mapping[str, Any]) -> tuple[str, ...]:
@@ -77,15 +79,30 @@ _GUARDED = "__bi_role_guarded__"
 
 
 def guarded_layout(
-    page: Mapping[str, Any], layout: Any, check: Callable[[tuple[str, ...]], None]
+    page: Mapping[str, Any],
+    layout: Any,
+    check: Callable[[tuple[str, ...]], None],
+    on_failure: Callable[[Mapping[str, Any], bool], Any] | None = None,
 ) -> Callable[..., Any]:
     """``layout`` (a function or a static component) behind ``check(page's roles)``.
 
-    The roles are read from ``page`` at every call, so the registry stays the one truth."""
+    The roles are read from ``page`` at every call, so the registry stays the one truth. When
+    building the layout fails, the error is logged and ``on_failure(page, data_outage)`` is shown
+    instead (``data_outage``: the database or a service is down, not a bug). The role check's
+    own refusal (an HTTP error) always passes."""
+    from bi_app.errors import is_data_outage
 
     def guarded(**kwargs: Any) -> Any:
         check(page_roles(page))
-        return layout(**kwargs) if callable(layout) else layout
+        if not callable(layout):
+            return layout
+        try:
+            return layout(**kwargs)
+        except Exception as exc:
+            if on_failure is None or hasattr(exc, "code"):  # werkzeug HTTP errors pass
+                raise
+            log.warning("page %s could not be built: %s", page.get("path"), exc, exc_info=True)
+            return on_failure(page, is_data_outage(exc))
 
     if callable(layout):
         functools.update_wrapper(guarded, layout)
@@ -96,6 +113,7 @@ def guarded_layout(
 def guard_layouts(
     pages: MutableMapping[str, MutableMapping[str, Any]],
     check: Callable[[tuple[str, ...]], None],
+    on_failure: Callable[[Mapping[str, Any], bool], Any] | None = None,
 ) -> None:
     """Put every page layout of registry ``pages`` behind the role check, where Dash's router
     produces it: however a routing request is shaped, the layout of a page the user may not open
@@ -103,4 +121,4 @@ def guard_layouts(
     for page in pages.values():
         layout = page.get("layout")
         if not getattr(layout, _GUARDED, False):
-            page["layout"] = guarded_layout(page, layout, check)
+            page["layout"] = guarded_layout(page, layout, check, on_failure)
