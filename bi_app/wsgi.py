@@ -24,5 +24,14 @@ except (ConfigError, DatabaseUnavailable) as exc:
     print(f"bi-app cannot start: {exc}", file=sys.stderr, flush=True)
     sys.exit(2)
 
+if _settings.env != "production":
+    # gunicorn is how production runs; without BI_ENV=production cookies are not Secure and the
+    # secret key may be a per-checkout development one
+    logging.getLogger("bi_app.wsgi").warning(
+        "bi-app is served by gunicorn with BI_ENV=%s: set BI_ENV=production for a deployment "
+        "(Secure cookies, HSTS, a required BI_SECRET_KEY)",
+        _settings.env,
+    )
+
 app = create_app(_settings)
 server = app.server
