@@ -165,7 +165,7 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
             "url": "https://pay.example/health",
             "expected_status": "204",
             "timeout_s": "2.5",
-            "auth_env": "PAY_AUTH",
+            "auth_env": "BI_SECRET_PAY_AUTH",
         }
     )
     service_id = service_admin.create_service(form, actor="alice", engine=engine, settings=settings)
@@ -180,7 +180,7 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
         )
 
     rows = service_admin.list_services(
-        environ={"PAY_AUTH": "Authorization: Bearer x"}, engine=engine, settings=settings
+        environ={"BI_SECRET_PAY_AUTH": "Authorization: Bearer x"}, engine=engine, settings=settings
     )
     assert [(r.name, r.source, r.read_only) for r in rows] == [
         ("core", "settings", True),
@@ -189,7 +189,7 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
     assert (rows[1].expected_status, rows[1].timeout_s, rows[1].auth_env, rows[1].auth_env_set) == (
         204,
         2.5,
-        "PAY_AUTH",
+        "BI_SECRET_PAY_AUTH",
         True,
     )
     assert (
@@ -226,11 +226,11 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
         ("integration.service.disable", "payments", "alice"),
         ("integration.service.delete", "payments", "alice"),
     ]
-    assert audited[0].detail["auth_env"] == "PAY_AUTH"
+    assert audited[0].detail["auth_env"] == "BI_SECRET_PAY_AUTH"
     assert audited[1].detail == {
         "url": {"old": "https://pay.example/health", "new": "https://pay2.example/health"},
         "expected_status": {"old": 204, "new": 200},
-        "auth_env": {"old": "PAY_AUTH", "new": None},
+        "auth_env": {"old": "BI_SECRET_PAY_AUTH", "new": None},
     }
 
 
@@ -316,7 +316,7 @@ def test_check_now_runs_the_real_http_check(app, loopback):
         ("ok", ok, 2, None),
         ("failing", failing, 2, None),
         ("hanging", hanging, 0.5, None),
-        ("guarded", guarded, 2, "GUARD_AUTH"),
+        ("guarded", guarded, 2, "BI_SECRET_GUARD_AUTH"),
     ):
         service_admin.create_service(
             ServiceInput(name, f"{server.base}/health", 200, timeout, env),
@@ -339,12 +339,12 @@ def test_check_now_runs_the_real_http_check(app, loopback):
     unset = service_admin.check_service("guarded", environ={}, engine=engine, settings=settings)
     assert (
         unset.status == "unhealthy"
-        and "GUARD_AUTH is not set" in unset.error
+        and "BI_SECRET_GUARD_AUTH is not set" in unset.error
         and guarded.requests == []
     )
     authed = service_admin.check_service(
         "guarded",
-        environ={"GUARD_AUTH": f"Authorization: {TOKEN}"},
+        environ={"BI_SECRET_GUARD_AUTH": f"Authorization: {TOKEN}"},
         engine=engine,
         settings=settings,
     )
