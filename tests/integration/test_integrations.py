@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bi_app import auth, integrations
 from bi_app.channels.base import EventRef
+from bi_app.channels.config import load_configs
 from bi_app.db.channel_models import ChannelSourceConfig
 from bi_app.db.models import AuditLog, Event
 from bi_app.extensions import db
@@ -256,18 +257,17 @@ def test_channel_source_secret_is_write_only_and_never_audited(app):
         3.0,
     )
 
-    # an empty value keeps the stored secret; a changed URL is saved
+    # an empty value keeps the stored secret for the same origin; a changed URL is saved
     kept = {
         **raw,
         "auth_header_value": "",
-        "url": "https://stats2.example/{event_code}?channel={channel}",
+        "url": "https://stats.example/v2/{event_code}?channel={channel}",
     }
     channel_admin.save_channel_source(
         channel_admin.parse_channel_form(kept, channels), actor="alice", engine=engine
     )
-    with db.session() as session:
-        stored = session.get(ChannelSourceConfig, "email")
-        assert (stored.url, stored.auth_header_value) == (kept["url"], TOKEN)
+    stored = {c.channel: c for c in load_configs(engine)}["email"]
+    assert (stored.url, stored.auth_header_value) == (kept["url"], TOKEN)
 
     with pytest.raises(IntegrationError) as missing:  # a new name with no value and none stored
         form = channel_admin.parse_channel_form(
@@ -590,8 +590,11 @@ def test_the_channel_save_callback_marks_fields_and_never_echoes_the_secret(sqli
         )
     assert (color, version, feedback) == ("success", 4, [""] * len(CHANNEL_FIELDS))
     assert "k-123" not in json.dumps(values) and values[CHANNEL_FIELDS.index("url")] == good["url"]
-    with db.session() as session:
-        assert session.get(ChannelSourceConfig, "email").auth_header_value == "k-123"
+    assert {c.channel: c for c in load_configs(db.require_engine())}["email"].auth_header_value == (
+        "k-123"
+    )
+    with db.session() as session:  # stored encrypted
+        assert "k-123" not in session.get(ChannelSourceConfig, "email").auth_header_value
 
 
 def _page_texts(node) -> list[str]:
