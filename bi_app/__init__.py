@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the Dash app and its Flask server, wired to the database, cache and login."""
-    from bi_app import auth, jobs, monitoring
+    from bi_app import auth, jobs, monitoring, secret_box
     from bi_app.data import cache as data_cache
     from bi_app.extensions import db
     from bi_app.monitoring.logs import install_log_capture
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     settings = settings or Settings.from_env()
     db.init(settings.database_url)
+    secret_box.init_app(settings)
     install_log_capture(settings, db.require_engine())
 
     server = flask.Flask(__name__)

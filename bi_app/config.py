@@ -255,11 +255,12 @@ def setting(
     """A Settings field read from the variable ``env`` through ``parse(env, raw)``.
 
     ``secret=True`` hides the value in :meth:`Settings.masked`; ``show`` turns a value into what
-    ``masked()`` may print (e.g. a URL without its password)."""
+    ``masked()`` may print (e.g. a URL without its password). Neither kind is in ``repr()``."""
     metadata = {"env": env, "parse": parse, "secret": secret, "show": show}
+    in_repr = not secret and show is None
     if default_factory is not None:
-        return field(default_factory=default_factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
+        return field(default_factory=default_factory, metadata=metadata, repr=in_repr)
+    return field(default=default, metadata=metadata, repr=in_repr)
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,7 @@ def save_channel(clicks, values, ids, version):
     fields = [i["field"] for i in ids]
     try:
         form = channel_admin.parse_channel_form(_form(values, ids), channel_admin.channel_names())
-        config = channel_admin.save_channel_source(form)
+        saved = channel_admin.save_channel_source(form)
     except integrations.IntegrationError as exc:
         return (
             "Not saved: correct the marked fields.",
@@ -262,11 +262,15 @@ def save_channel(clicks, values, ids, version):
         )
     text = (
         f"{form.channel}: saved the HTTP JSON source."
-        if config
+        if saved.config
         else f"{form.channel}: using the built-in demo source."
     )
-    cleared = ["" if f == "auth_header_value" else v for f, v in zip(fields, values)]
-    return text, "success", True, [""] * len(fields), cleared, (version or 0) + 1
+    if saved.notice:
+        text = f"{text} {saved.notice}"
+    emptied = {"auth_header_value", "auth_header_name"} if saved.notice else {"auth_header_value"}
+    cleared = ["" if f in emptied else v for f, v in zip(fields, values)]
+    color = "warning" if saved.notice else "success"
+    return text, color, True, [""] * len(fields), cleared, (version or 0) + 1
 
 
 @callback(

@@ -14,6 +14,7 @@ from dash import dcc, html
 from bi_app.integrations.channels import ChannelRow, FetchResult
 from bi_app.integrations.services import ServiceRow
 from bi_app.monitoring.health import CheckResult
+from bi_app.monitoring.services import AUTH_ENV_NOT_ALLOWED
 from components.ids import AdminIntegrations as Ids
 
 SERVICE_FIELDS = ("name", "url", "expected_status", "timeout_s", "auth_env")
@@ -40,6 +41,11 @@ def _auth_env_cell(row: ServiceRow) -> Any:
         return html.Span("header in settings", className="small text-body-secondary")
     if not row.auth_env:
         return "—"
+    if not row.auth_env_allowed:
+        return [
+            html.Code(row.auth_env, className="small"),
+            dbc.Badge(AUTH_ENV_NOT_ALLOWED, color="danger", className="ms-1"),
+        ]
     state = dbc.Badge(
         "set" if row.auth_env_set else "not set",
         color="success" if row.auth_env_set else "warning",
@@ -217,12 +223,13 @@ def service_form() -> dbc.Card:
                         _input(
                             "auth_env",
                             "Auth env var name (optional)",
-                            "the NAME of a variable holding 'Header-Name: value'; the value is "
+                            "the NAME of a variable starting with BI_SECRET_ holding "
+                            "'Header-Name: value'; no other variable is ever read; the value is "
                             "never stored",
                             type="text",
-                            maxLength=128,
+                            maxLength=110,
                             value="",
-                            placeholder="e.g. PAYMENTS_AUTH",
+                            placeholder="e.g. BI_SECRET_PAYMENTS_AUTH",
                         ),
                     ]
                 ),
@@ -479,7 +486,7 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
                                     value="",
                                     size="sm",
                                     autoComplete="new-password",
-                                    placeholder="empty keeps the stored value",
+                                    placeholder="empty keeps it (same URL origin)",
                                 ),
                                 _channel_feedback("auth_header_value"),
                                 dbc.Checkbox(
@@ -579,8 +586,8 @@ def layout(
             html.P(
                 "External HTTP services watched by the health checks, and where each promotion "
                 "channel's "
-                "statistics come from. Credentials stay in environment variables (services) or are "
-                "write-only (channel sources).",
+                "statistics come from. Credentials stay in environment variables named "
+                "BI_SECRET_… (services) or are write-only and stored encrypted (channel sources).",
                 className="text-body-secondary small",
             ),
             html.H2("Monitored services", className="h5 mt-3"),

@@ -19,12 +19,19 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import flask
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from bi_app.channels.base import DEFAULT_TIMEOUT_S, ChannelSource
+from bi_app.channels.base import (
+    DEFAULT_TIMEOUT_S,
+    ChannelSource,
+    ChannelSourceError,
+    ChannelStats,
+    EventRef,
+)
 from bi_app.channels.demo_source import DemoChannelSource
 from bi_app.channels.http_source import HttpJsonSource
 from bi_app.data import cache as data_cache
@@ -32,12 +39,15 @@ from bi_app.data.cache import CacheState
 from bi_app.db.channel_models import ChannelSourceConfig
 from bi_app.db.models import utcnow
 from bi_app.extensions import cache
+from bi_app.secret_box import SecretBox, SecretUnreadable, current_box, is_sealed
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHANNELS = ("email", "social", "search", "display", "partner")
 CONFIG_TOKEN_KEY = "channels:config-token"
 CONFIG_MAX_AGE_S = 30.0
+MAX_SECRET_CHARS = 500
+SECRET_UNREADABLE = "secret unreadable: re-enter it"
 
 
 @dataclass(frozen=True)
@@ -45,9 +55,10 @@ class SourceConfig:
     channel: str
     url: str
     auth_header_name: str | None = None
-    auth_header_value: str | None = None
+    auth_header_value: str | None = field(default=None, repr=False)
     enabled: bool = True
     timeout_s: float = DEFAULT_TIMEOUT_S
+    secret_unreadable: bool = False  # a value is stored but the keys cannot decrypt it
 
     def fingerprint(self) -> str:
         """Changes whenever the configuration does (the secret only as part of a digest)."""
@@ -60,12 +71,27 @@ class SourceConfig:
                 self.auth_header_value,
                 self.enabled,
                 self.timeout_s,
+                self.secret_unreadable,
             )
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_configs(engine: Engine) -> list[SourceConfig]:
+class UnreadableSecretSource:
+    """An HTTP channel whose stored secret cannot be decrypted: every fetch fails saying so."""
+
+    kind = "http"
+
+    def __init__(self, channel: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self.channel, self.timeout = channel, float(timeout)
+
+    def fetch(self, event: EventRef) -> ChannelStats:
+        raise ChannelSourceError(SECRET_UNREADABLE)
+
+
+def load_configs(engine: Engine, box: SecretBox | None = None) -> list[SourceConfig]:
+    """Every stored configuration with its secret decrypted; plaintext rows are encrypted."""
+    box = box or current_box()
     t = ChannelSourceConfig.__table__
     with engine.connect() as conn:
         rows = conn.execute(
@@ -78,12 +104,55 @@ def load_configs(engine: Engine) -> list[SourceConfig]:
                 t.c.timeout_s,
             ).order_by(t.c.channel)
         ).all()
-    return [SourceConfig(r[0], r[1], r[2], r[3], bool(r[4]), float(r[5])) for r in rows]
+    configs, plaintext = [], []
+    for channel, url, name, stored, enabled, timeout in rows:
+        value, unreadable = None, False
+        if stored:
+            try:
+                value = box.open(stored)
+            except SecretUnreadable:
+                unreadable = True
+            if not is_sealed(stored):
+                plaintext.append((channel, stored))
+        configs.append(
+            SourceConfig(channel, url, name, value, bool(enabled), float(timeout), unreadable)
+        )
+    if plaintext:
+        _encrypt_in_place(engine, box, plaintext)
+    return configs
 
 
-def save_config(engine: Engine, config: SourceConfig) -> None:
-    """Create or replace one channel's configuration (validated by building its source first);
-    every worker uses it from its next channel report on."""
+def _encrypt_in_place(engine: Engine, box: SecretBox, rows: list[tuple[str, str]]) -> None:
+    """Store plaintext secrets (rows from before encryption) encrypted; a row changed meanwhile
+    is left to its writer, and a failure only postpones this to the next load."""
+    t = ChannelSourceConfig.__table__
+    try:
+        with engine.begin() as conn:
+            for channel, plaintext in rows:
+                conn.execute(
+                    update(t)
+                    .where(t.c.channel == channel, t.c.auth_header_value == plaintext)
+                    .values(auth_header_value=box.seal(plaintext))
+                )
+    except SQLAlchemyError as exc:
+        log.warning(
+            "channel secrets of %s still stored in plaintext: %s",
+            ", ".join(c for c, _ in rows),
+            type(exc).__name__,
+        )
+        return
+    log.info("channel secrets of %s are now stored encrypted", ", ".join(c for c, _ in rows))
+
+
+def save_config(engine: Engine, config: SourceConfig, box: SecretBox | None = None) -> None:
+    """Create or replace one channel's configuration (validated by building its source first),
+    its secret encrypted; every worker uses it from its next channel report on."""
+    if config.auth_header_value and len(config.auth_header_value) > MAX_SECRET_CHARS:
+        raise ValueError(
+            f"channel {config.channel}: the auth header value is longer than "
+            f"{MAX_SECRET_CHARS} characters"
+        )
+    box = box or current_box()
     HttpJsonSource(
         config.channel,
         config.url,
@@ -100,7 +169,9 @@ def save_config(engine: Engine, config: SourceConfig) -> None:
                 kind="http",
                 url=config.url,
                 auth_header_name=config.auth_header_name,
-                auth_header_value=config.auth_header_value,
+                auth_header_value=(
+                    box.seal(config.auth_header_value) if config.auth_header_value else None
+                ),
                 enabled=config.enabled,
                 timeout_s=config.timeout_s,
                 updated_at=utcnow(),
@@ -217,6 +288,10 @@ def build_sources(
     sources: list[ChannelSource] = []
     for channel in list(channels) + sorted(set(by_channel) - set(channels)):
         config = by_channel.get(channel)
+        if config is not None and config.enabled and config.secret_unreadable:
+            log.error("channel %s: %s", channel, SECRET_UNREADABLE)
+            sources.append(UnreadableSecretSource(channel, config.timeout_s))
+            continue
         if config is not None and config.enabled:
             try:
                 sources.append(

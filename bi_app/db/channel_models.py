@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bi_app.db.models import Base, utcnow
@@ -25,8 +34,9 @@ class ChannelSourceConfig(Base):
     kind: Mapped[str] = mapped_column(String(16), default="http")
     url: Mapped[str] = mapped_column(String(500))
     auth_header_name: Mapped[str | None] = mapped_column(String(64))
-    # a secret: kept out of logs, snapshots and error messages
-    auth_header_value: Mapped[str | None] = mapped_column(String(500))
+    # a secret, stored encrypted ("fernet:<token>", bi_app.secret_box; up to 500 characters of
+    # plaintext): kept out of logs, snapshots and error messages
+    auth_header_value: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     timeout_s: Mapped[float] = mapped_column(Float, default=10.0)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -15,7 +15,12 @@ class DatabaseUnavailable(RuntimeError):
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine with health-checked pooled connections; SQLite gets WAL and foreign keys."""
+    """An engine with health-checked pooled connections; SQLite gets WAL and foreign keys.
+
+    Statement parameters never appear in SQLAlchemy's error messages or logs
+    (``hide_parameters``): they carry secrets and personal data, and logged errors end up in
+    ``app_logs``, which analysts read."""
+    kwargs["hide_parameters"] = True
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -2,9 +2,11 @@
 (the built-in demo or an HTTP JSON endpoint), its form, saving (audited without the secret) and
 a one-off test fetch.
 
-A channel's auth header value is write-only: stored as :func:`bi_app.channels.config.save_config`
-stores it, shown masked, never audited. Nothing is invalidated explicitly on a change: the
-channel report's cache key includes every source configuration's fingerprint.
+A channel's auth header value is write-only: stored encrypted by
+:func:`bi_app.channels.config.save_config`, shown masked, never audited. An empty value keeps the
+stored one only while the URL's origin (scheme, host, port) stays the same: a secret is never
+sent to a host other than the one it was entered for. Nothing is invalidated explicitly on a
+change: the channel report's cache key includes every source configuration's fingerprint.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -23,6 +26,8 @@ from bi_app.channels.base import ChannelSource, EventRef
 from bi_app.channels.breaker import CircuitBreaker
 from bi_app.channels.config import (
     DEFAULT_CHANNELS,
+    MAX_SECRET_CHARS,
+    SECRET_UNREADABLE,
     SourceConfig,
     build_sources,
     delete_config,
@@ -47,6 +52,7 @@ log = logging.getLogger(__name__)
 
 SECRET_MASK = "••••••••"
 KINDS = ("demo", "http")
+ORIGIN_CHANGED = "secret cleared because the URL's origin changed"
 
 
 @dataclass(frozen=True)
@@ -59,12 +65,15 @@ class ChannelRow:
     auth_set: bool = False
     timeout_s: float | None = None
     enabled: bool = False
+    auth_unreadable: bool = False  # a value is stored but cannot be decrypted
 
     @property
     def auth_display(self) -> str:
         """The header name with its value masked; the value itself never leaves the server."""
         if not self.auth_header_name:
             return "—"
+        if self.auth_unreadable:
+            return f"{self.auth_header_name}: {SECRET_UNREADABLE}"
         return f"{self.auth_header_name}: {SECRET_MASK}" if self.auth_set else self.auth_header_name
 
 
@@ -74,7 +83,7 @@ class ChannelInput:
     kind: str  # "demo" removes the HTTP configuration, "http" saves it
     url: str = ""
     auth_header_name: str | None = None
-    auth_header_value: str | None = None  # None: keep the stored value
+    auth_header_value: str | None = field(default=None, repr=False)  # None: keep the stored one
     clear_auth: bool = False
     timeout_s: float = 10.0
     enabled: bool = True
@@ -109,6 +118,7 @@ def list_channel_sources(*, engine: Engine | None = None) -> list[ChannelRow]:
                 bool(config.auth_header_value),
                 config.timeout_s,
                 config.enabled,
+                config.secret_unreadable,
             )
         )
     return rows
@@ -168,6 +178,8 @@ def parse_channel_form(
 
 
 def _auth_error(channel: str, name: str | None, value: str | None) -> dict[str, str]:
+    if value and len(value) > MAX_SECRET_CHARS:
+        return {"auth_header_value": f"at most {MAX_SECRET_CHARS} characters"}
     message = source_field_error(channel, auth_header_name=name, auth_header_value=value)
     if message is None:
         return {}
@@ -175,11 +187,34 @@ def _auth_error(channel: str, name: str | None, value: str | None) -> dict[str, 
     return {"auth_header_value" if name_ok else "auth_header_name": message}
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_origin(url: str) -> tuple[str, str, int | str | None]:
+    """Scheme, host and port of a (template) URL, the port defaulted from the scheme."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port: int | str | None = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # not a number: compare what was typed
+        port = parts.netloc.rpartition(":")[2]
+    return scheme, (parts.hostname or "").lower(), port
+
+
+@dataclass(frozen=True)
+class SavedChannel:
+    """What :func:`save_channel_source` stored, and what the admin must be told about it."""
+
+    config: SourceConfig | None  # None: the channel is back on the built-in demo source
+    notice: str | None = None
+
+
 def save_channel_source(
     form: ChannelInput, actor: str | None = None, *, engine: Engine | None = None
-) -> SourceConfig | None:
+) -> SavedChannel:
     """Store (kind http) or remove (kind demo) a channel's configuration, audited without the
-    secret; returns the stored configuration, None when the channel is back on the demo source."""
+    secret. An empty value keeps the stored secret only for the same URL origin; for another
+    one the header is removed and the returned notice says so."""
     engine = engine_or_app(engine)
     stored = {c.channel: c for c in load_configs(engine)}.get(form.channel)
     if form.kind == "demo":
@@ -191,22 +226,39 @@ def save_channel_source(
             {"url": stored.url if stored else None},
             actor,
         )
-        return None
+        return SavedChannel(None)
+    keeps_stored = (
+        stored is not None
+        and not form.clear_auth
+        and form.auth_header_name is not None
+        and form.auth_header_value is None
+        and (stored.auth_header_value is not None or stored.secret_unreadable)
+    )
+    retargeted = bool(keeps_stored and stored and url_origin(stored.url) != url_origin(form.url))
     value = (
         None
-        if form.clear_auth
+        if form.clear_auth or retargeted
         else (form.auth_header_value or (stored.auth_header_value if stored else None))
     )
-    name = None if form.clear_auth else form.auth_header_name
+    name = None if form.clear_auth or retargeted else form.auth_header_name
     if name is None and not form.clear_auth and form.auth_header_value is None:
         value = None  # no header name given: no header
+    if keeps_stored and not retargeted and stored and stored.secret_unreadable:
+        raise IntegrationError(
+            {"auth_header_value": "the stored value cannot be read (the key changed): re-enter it"}
+        )
     errors = _auth_error(form.channel, name, value)
     if errors:
         raise IntegrationError(errors)
     config = SourceConfig(form.channel, form.url, name, value, form.enabled, form.timeout_s)
     save_config(engine, config)
     old_value = stored.auth_header_value if stored else None
-    auth_change = "unchanged" if value == old_value else ("removed" if value is None else "changed")
+    if retargeted:
+        auth_change = ORIGIN_CHANGED
+    elif value == old_value and not (stored and stored.secret_unreadable):
+        auth_change = "unchanged"
+    else:
+        auth_change = "removed" if value is None else "changed"
     _audit(
         engine,
         "integration.channel.save",
@@ -220,7 +272,10 @@ def save_channel_source(
         },
         actor,
     )
-    return config
+    if retargeted:
+        log.warning("channel %s: auth header %s", form.channel, ORIGIN_CHANGED)
+        return SavedChannel(config, f"Auth header removed: {ORIGIN_CHANGED}; enter it again.")
+    return SavedChannel(config)
 
 
 def _audit(
@@ -260,6 +315,8 @@ def event_choices(limit: int = 200, *, engine: Engine | None = None) -> list[tup
 def _source_for(config: SourceConfig | None, channel: str) -> ChannelSource:
     if config is None:
         return DemoChannelSource(channel)
+    if config.secret_unreadable:
+        raise ValueError(f"channel {channel}: {SECRET_UNREADABLE}")
     return HttpJsonSource(
         channel,
         config.url,

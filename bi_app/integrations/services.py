@@ -1,8 +1,10 @@
 """Admin → Integrations, monitored HTTP services: the ``monitored_services`` rows next to the
 ``BI_HEALTH_SERVICES`` ones, their form, CRUD (audited) and "Check now".
 
-A service names the environment variable holding its auth header; only whether it is set is
-reported. A change drops this process's last health report (the next run reads the table again).
+A service names the environment variable holding its auth header; only names with the
+``BI_SECRET_`` prefix are accepted, read, or reported as set or unset (a row stored earlier with
+another name shows "not allowed" and is never read). A change drops this process's last health
+report (the next run reads the table again).
 """
 
 from __future__ import annotations
@@ -37,8 +39,7 @@ log = logging.getLogger(__name__)
 
 MIN_SERVICE_TIMEOUT_S = 0.5
 MAX_SERVICE_TIMEOUT_S = monitored.MAX_TIMEOUT_S
-# The pattern add_service() applies to auth_env (it is inline there, not importable).
-AUTH_ENV_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+AUTH_ENV_RE = monitored.AUTH_ENV_RE  # the rule add_service() and table_services() apply
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class ServiceRow:
     enabled: bool
     id: int | None = None
     auth_env: str | None = None
-    auth_env_set: bool | None = None  # None: no variable named
+    auth_env_set: bool | None = None  # None: no variable named, or a name not allowed
+    auth_env_allowed: bool = True  # False: a name without the BI_SECRET_ prefix (never read)
     auth_in_settings: bool = False  # a settings service carries its header inline
 
     @property
@@ -131,10 +133,10 @@ def parse_service_form(raw: Mapping[str, Any]) -> ServiceInput:
         )
     elif (message := service_field_error(timeout=timeout)) is not None:
         errors["timeout_s"] = message
-    if auth_env is not None and not AUTH_ENV_RE.match(auth_env):
+    if auth_env is not None and not monitored.auth_env_allowed(auth_env):
         errors["auth_env"] = (
-            "must be the NAME of an environment variable (capital letters, digits, _), "
-            "e.g. PAYMENTS_AUTH — never the header itself"
+            "must be the NAME of an environment variable starting with BI_SECRET_ (then capital "
+            "letters, digits, _), e.g. BI_SECRET_PAYMENTS_AUTH — never the header itself"
         )
     if errors:
         raise IntegrationError(errors)
@@ -175,10 +177,19 @@ def list_services(
                     bool(r.enabled),
                     r.id,
                     r.auth_env,
-                    (r.auth_env in env) if r.auth_env else None,
+                    _env_is_set(env, r.auth_env),
+                    not r.auth_env or monitored.auth_env_allowed(r.auth_env),
                 )
             )
     return rows
+
+
+def _env_is_set(env: Mapping[str, str], name: str | None) -> bool | None:
+    """Whether an allowed variable is set; None for no name or a name that is never looked up
+    (the listing must not tell whether any other variable of the process exists)."""
+    if not name or not monitored.auth_env_allowed(name):
+        return None
+    return name in env
 
 
 def _settings_names(settings: Any) -> set[str]:
@@ -338,6 +349,14 @@ def check_service(
         if row is None:
             raise NotFound(f"no monitored service named {name}")
         check_name = f"service:{row.name}"
+        if row.auth_env and not monitored.auth_env_allowed(row.auth_env):
+            return health.CheckResult(
+                check_name,
+                rules.UNHEALTHY,
+                None,
+                {"url": row.url},
+                f"auth_env {row.auth_env} is {monitored.AUTH_ENV_NOT_ALLOWED}",
+            )
         auth = env.get(row.auth_env) if row.auth_env else None
         if row.auth_env and auth is None:
             return health.CheckResult(

@@ -7,7 +7,10 @@ admin-managed ``monitored_services`` table.
       "timeout": 5, "auth_header": "Authorization: Bearer <token>"}]
 
 Only ``name`` and ``url`` are required. Table rows never hold a credential: their ``auth_env``
-names an environment variable holding ``Header-Name: value``.
+names an environment variable holding ``Header-Name: value``. Only names with the prefix
+``BI_SECRET_`` are ever read (:func:`auth_env_allowed`): an admin must not be able to send any
+other variable of the process (database or Redis URLs, keys) to a URL of their choosing, nor
+learn whether it is set.
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from bi_app.config import ConfigError
+from bi_app.config import ConfigError, Settings
 from bi_app.db.monitoring_models import MonitoredService
 
 ENV_VAR = "BI_HEALTH_SERVICES"
@@ -32,6 +35,23 @@ MAX_TIMEOUT_S = 20.0  # stays inside the 25 s timeout of the health_checks job
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _HEADER_RE = re.compile(r"^([A-Za-z0-9-]{1,64}):\s*(.+)$")
 _KEYS = {"name", "url", "expected_status", "timeout", "auth_header"}
+AUTH_ENV_PREFIX = "BI_SECRET_"
+AUTH_ENV_RE = re.compile(r"^BI_SECRET_[A-Z0-9_]{1,100}$")
+AUTH_ENV_NOT_ALLOWED = "not allowed: rename to BI_SECRET_…"
+
+
+# the app's own settings are never a service's header, prefix or not (BI_SECRET_KEY)
+_APP_VARIABLES = frozenset(f.metadata["env"] for f in fields(Settings))
+
+
+def auth_env_allowed(name: str | None) -> bool:
+    """Whether ``name`` may be read as a service's auth header: the BI_SECRET_ prefix, and not
+    one of the app's own settings."""
+    return (
+        isinstance(name, str)
+        and AUTH_ENV_RE.fullmatch(name) is not None
+        and name not in _APP_VARIABLES
+    )
 
 
 @dataclass(frozen=True)
@@ -40,7 +60,7 @@ class ServiceSpec:
     url: str
     expected_status: int = 200
     timeout_s: float = DEFAULT_TIMEOUT_S
-    auth_header: tuple[str, str] | None = None
+    auth_header: tuple[str, str] | None = field(default=None, repr=False)
 
     @property
     def check_name(self) -> str:
@@ -133,6 +153,10 @@ def table_services(
         ).all()
     specs = []
     for row in rows:
+        if row.auth_env and not auth_env_allowed(row.auth_env):
+            raise ConfigError(
+                f"monitored service {row.name}: auth_env {row.auth_env} is {AUTH_ENV_NOT_ALLOWED}"
+            )
         auth = env.get(row.auth_env) if row.auth_env else None
         if row.auth_env and auth is None:
             raise ConfigError(
@@ -161,8 +185,11 @@ def add_service(
 ) -> MonitoredService:
     """Validate and add a monitored service (for the admin UI and CLI); the caller commits."""
     validate_service("new service", name, url, expected_status, timeout_s, None)
-    if auth_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]{0,127}$", auth_env):
-        raise ValueError(f"auth_env must be an environment variable name, got {auth_env!r}")
+    if auth_env is not None and not auth_env_allowed(auth_env):
+        raise ValueError(
+            f"auth_env must be the name of an environment variable starting with "
+            f"{AUTH_ENV_PREFIX}, got {auth_env!r}"
+        )
     row = MonitoredService(
         name=name,
         url=url,

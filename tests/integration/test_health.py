@@ -150,11 +150,11 @@ def test_services_run_in_parallel_and_a_hanging_one_times_out_alone(
         {"name": "garbage", "url": garbage_server},
         {"name": "hanging", "url": f"{stand_in}/slow", "timeout": 1},
     ]
-    monkeypatch.setenv("STAND_IN_AUTH", f"Authorization: {TOKEN}")
+    monkeypatch.setenv("BI_SECRET_STAND_IN_AUTH", f"Authorization: {TOKEN}")
     from bi_app.db.engine import make_session_factory
 
     with make_session_factory(engine)() as session:
-        add_service(session, "with-auth", f"{stand_in}/auth", auth_env="STAND_IN_AUTH")
+        add_service(session, "with-auth", f"{stand_in}/auth", auth_env="BI_SECRET_STAND_IN_AUTH")
         add_service(session, "without-auth", f"{stand_in}/auth")
         session.commit()
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bi_app import auth, integrations
 from bi_app.channels.base import EventRef
+from bi_app.channels.config import load_configs
 from bi_app.db.channel_models import ChannelSourceConfig
 from bi_app.db.models import AuditLog, Event
 from bi_app.extensions import db
@@ -165,7 +166,7 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
             "url": "https://pay.example/health",
             "expected_status": "204",
             "timeout_s": "2.5",
-            "auth_env": "PAY_AUTH",
+            "auth_env": "BI_SECRET_PAY_AUTH",
         }
     )
     service_id = service_admin.create_service(form, actor="alice", engine=engine, settings=settings)
@@ -180,7 +181,7 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
         )
 
     rows = service_admin.list_services(
-        environ={"PAY_AUTH": "Authorization: Bearer x"}, engine=engine, settings=settings
+        environ={"BI_SECRET_PAY_AUTH": "Authorization: Bearer x"}, engine=engine, settings=settings
     )
     assert [(r.name, r.source, r.read_only) for r in rows] == [
         ("core", "settings", True),
@@ -189,7 +190,7 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
     assert (rows[1].expected_status, rows[1].timeout_s, rows[1].auth_env, rows[1].auth_env_set) == (
         204,
         2.5,
-        "PAY_AUTH",
+        "BI_SECRET_PAY_AUTH",
         True,
     )
     assert (
@@ -226,11 +227,11 @@ def test_service_crud_is_validated_audited_and_seen_by_the_health_job(app):
         ("integration.service.disable", "payments", "alice"),
         ("integration.service.delete", "payments", "alice"),
     ]
-    assert audited[0].detail["auth_env"] == "PAY_AUTH"
+    assert audited[0].detail["auth_env"] == "BI_SECRET_PAY_AUTH"
     assert audited[1].detail == {
         "url": {"old": "https://pay.example/health", "new": "https://pay2.example/health"},
         "expected_status": {"old": 204, "new": 200},
-        "auth_env": {"old": "PAY_AUTH", "new": None},
+        "auth_env": {"old": "BI_SECRET_PAY_AUTH", "new": None},
     }
 
 
@@ -256,18 +257,17 @@ def test_channel_source_secret_is_write_only_and_never_audited(app):
         3.0,
     )
 
-    # an empty value keeps the stored secret; a changed URL is saved
+    # an empty value keeps the stored secret for the same origin; a changed URL is saved
     kept = {
         **raw,
         "auth_header_value": "",
-        "url": "https://stats2.example/{event_code}?channel={channel}",
+        "url": "https://stats.example/v2/{event_code}?channel={channel}",
     }
     channel_admin.save_channel_source(
         channel_admin.parse_channel_form(kept, channels), actor="alice", engine=engine
     )
-    with db.session() as session:
-        stored = session.get(ChannelSourceConfig, "email")
-        assert (stored.url, stored.auth_header_value) == (kept["url"], TOKEN)
+    stored = {c.channel: c for c in load_configs(engine)}["email"]
+    assert (stored.url, stored.auth_header_value) == (kept["url"], TOKEN)
 
     with pytest.raises(IntegrationError) as missing:  # a new name with no value and none stored
         form = channel_admin.parse_channel_form(
@@ -316,7 +316,7 @@ def test_check_now_runs_the_real_http_check(app, loopback):
         ("ok", ok, 2, None),
         ("failing", failing, 2, None),
         ("hanging", hanging, 0.5, None),
-        ("guarded", guarded, 2, "GUARD_AUTH"),
+        ("guarded", guarded, 2, "BI_SECRET_GUARD_AUTH"),
     ):
         service_admin.create_service(
             ServiceInput(name, f"{server.base}/health", 200, timeout, env),
@@ -339,12 +339,12 @@ def test_check_now_runs_the_real_http_check(app, loopback):
     unset = service_admin.check_service("guarded", environ={}, engine=engine, settings=settings)
     assert (
         unset.status == "unhealthy"
-        and "GUARD_AUTH is not set" in unset.error
+        and "BI_SECRET_GUARD_AUTH is not set" in unset.error
         and guarded.requests == []
     )
     authed = service_admin.check_service(
         "guarded",
-        environ={"GUARD_AUTH": f"Authorization: {TOKEN}"},
+        environ={"BI_SECRET_GUARD_AUTH": f"Authorization: {TOKEN}"},
         engine=engine,
         settings=settings,
     )
@@ -590,8 +590,11 @@ def test_the_channel_save_callback_marks_fields_and_never_echoes_the_secret(sqli
         )
     assert (color, version, feedback) == ("success", 4, [""] * len(CHANNEL_FIELDS))
     assert "k-123" not in json.dumps(values) and values[CHANNEL_FIELDS.index("url")] == good["url"]
-    with db.session() as session:
-        assert session.get(ChannelSourceConfig, "email").auth_header_value == "k-123"
+    assert {c.channel: c for c in load_configs(db.require_engine())}["email"].auth_header_value == (
+        "k-123"
+    )
+    with db.session() as session:  # stored encrypted
+        assert "k-123" not in session.get(ChannelSourceConfig, "email").auth_header_value
 
 
 def _page_texts(node) -> list[str]:

@@ -43,7 +43,15 @@ SERVICES = [
         "core-api", "https://core.example/health", 200, 5.0, "settings", True, auth_in_settings=True
     ),
     ServiceRow(
-        "payments", "https://pay.example/health", 204, 2.5, "admin", False, 7, "PAY_AUTH", False
+        "payments",
+        "https://pay.example/health",
+        204,
+        2.5,
+        "admin",
+        False,
+        7,
+        "BI_SECRET_PAY_AUTH",
+        False,
     ),
 ]
 CHANNELS = [

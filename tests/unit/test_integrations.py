@@ -16,7 +16,7 @@ GOOD = {
     "url": "https://pay.example/health",
     "expected_status": "200",
     "timeout_s": "5",
-    "auth_env": "PAYMENTS_AUTH",
+    "auth_env": "BI_SECRET_PAYMENTS_AUTH",
 }
 CHANNELS = ("email", "social", "search", "display", "partner")
 
@@ -29,7 +29,7 @@ def errors_of(raw: dict) -> dict[str, str]:
 
 def test_a_valid_service_form_is_typed():
     assert parse_service_form(GOOD) == ServiceInput(
-        "payments", "https://pay.example/health", 200, 5.0, "PAYMENTS_AUTH"
+        "payments", "https://pay.example/health", 200, 5.0, "BI_SECRET_PAYMENTS_AUTH"
     )
     spaced = parse_service_form(
         {**GOOD, "name": " payments ", "expected_status": 204, "timeout_s": 0.5, "auth_env": "  "}
