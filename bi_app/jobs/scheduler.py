@@ -219,8 +219,10 @@ class SchedulerRuntime:
     def next_runs(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for job in self.scheduler.get_jobs():
-            if job.id != TICK_JOB_ID and job.next_run_time is not None:
-                out[job.id] = job.next_run_time.astimezone(UTC).replace(tzinfo=None).isoformat()
+            # a job added before the scheduler started has no next_run_time attribute yet
+            when = getattr(job, "next_run_time", None)
+            if job.id != TICK_JOB_ID and when is not None:
+                out[job.id] = when.astimezone(UTC).replace(tzinfo=None).isoformat()
         return out
 
     def _heartbeat(self) -> None:
