@@ -1,4 +1,5 @@
-"""Builders of the Admin → Jobs page: leader card, jobs table with "Run now", recent runs."""
+"""Builders of the Admin → Jobs page: leader card, jobs table with each job's last slots and
+"Run now", recent runs."""
 
 from __future__ import annotations
 
@@ -18,7 +19,17 @@ STATUS_COLORS = {
     "timed_out": "danger",
     "running": "primary",
     "skipped": "warning",
+    "missed": "secondary",
 }
+# One mark per scheduled slot; a missed slot is a hollow mark, so a gap reads as a gap.
+SLOT_CLASSES = {
+    "ok": "bg-success",
+    "failed": "bg-danger",
+    "running": "bg-primary",
+    "skipped": "bg-warning",
+    "missed": "bg-white border border-danger",
+}
+SLOT_STYLE = {"width": "7px", "height": "14px", "marginRight": "2px", "borderRadius": "1px"}
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -57,6 +68,42 @@ def error_text(error: str | None) -> Any:
     )
 
 
+def slot_timeline(slots: Sequence[Mapping[str, Any]], tz: str) -> Any:
+    """The job's last scheduled slots, oldest first: one coloured mark per slot."""
+    if not slots:
+        return html.Span("no slots yet", className="text-muted small")
+    marks = []
+    for slot in slots:
+        count = int(slot.get("slots") or 1)
+        label = f"{local_time(slot['at'], tz)}: {slot['state']}" + (
+            f" ({count} slots)" if count > 1 else ""
+        )
+        if slot.get("reason"):
+            label += f" — {slot['reason']}"
+        marks.append(
+            html.Span(
+                "…" if count > 1 else "",
+                title=label,
+                className=f"admin-jobs-slot d-inline-block align-middle "
+                f"{SLOT_CLASSES.get(slot['state'], 'bg-secondary')}",
+                style=SLOT_STYLE,
+                **{"data-state": slot["state"]},
+            )
+        )
+    return html.Div(marks, className="admin-jobs-slots text-nowrap")
+
+
+def slot_summary(counts: Mapping[str, int]) -> Any:
+    """ "3 missed · 1 skipped" over the last 24 h; a dash when every slot ran."""
+    parts = [
+        f"{counts[state]} {state}" for state in ("missed", "skipped", "failed") if counts.get(state)
+    ]
+    if not parts:
+        return html.Span("—", className="text-muted admin-jobs-gaps")
+    color = "text-danger" if counts.get("missed") or counts.get("failed") else "text-warning"
+    return html.Span(" · ".join(parts), className=f"small {color} admin-jobs-gaps")
+
+
 def leader_card(status: Mapping[str, Any], tz: str) -> dbc.Card:
     lead = status.get("leader")
     if lead:
@@ -93,7 +140,17 @@ def leader_card(status: Mapping[str, Any], tz: str) -> dbc.Card:
 
 
 def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str, *, can_run: bool) -> dbc.Table:
-    header = ["Job", "Schedule", "Last run", "Result", "Duration", "Next run", "Error"]
+    header = [
+        "Job",
+        "Schedule",
+        "Last slots",
+        "Gaps (24 h)",
+        "Last run",
+        "Result",
+        "Duration",
+        "Next run",
+        "Error",
+    ]
     if can_run:
         header.append("")
     rows = []
@@ -106,6 +163,8 @@ def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str, *, can_run: bool) -> 
                 ]
             ),
             html.Td(job["trigger"]),
+            html.Td(slot_timeline(job.get("slots") or [], tz)),
+            html.Td(slot_summary(job.get("slot_counts") or {})),
             html.Td(local_time(job["last_started_at"], tz)),
             html.Td(run_status_badge(job["last_status"])),
             html.Td(duration_text(job["last_duration_ms"])),

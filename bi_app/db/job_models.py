@@ -1,4 +1,9 @@
-"""Scheduler tables: one row per job run, and one heartbeat row per scheduler process.
+"""Scheduler tables: one row per job run or scheduled slot, and one heartbeat row per scheduler
+process.
+
+Every scheduled slot leaves a row: a run (succeeded, failed, timed_out), ``skipped`` (another run
+of the job was still going) or ``missed`` (no leader, the process was down or stalled). A long
+outage is summarized: one ``missed`` row whose ``slots`` says how many slots it stands for.
 
 Every worker may serve the Admin → Jobs page, but only the leader knows its schedule; the leader
 therefore publishes its next run times on its heartbeat row so any process can show them.
@@ -29,11 +34,13 @@ class JobRun(Base):
     __tablename__ = "job_runs"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('running', 'succeeded', 'failed', 'timed_out', 'skipped')", name="status"
+            "status IN ('running', 'succeeded', 'failed', 'timed_out', 'skipped', 'missed')",
+            name="status",
         ),
         CheckConstraint("run_trigger IN ('scheduled', 'manual')", name="run_trigger"),
         Index("ix_job_runs_job_started", "job_name", "started_at"),
         Index("ix_job_runs_started_at", "started_at"),
+        Index("ix_job_runs_job_slot", "job_name", "scheduled_for"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     job_name: Mapped[str] = mapped_column(String(64))
@@ -44,8 +51,10 @@ class JobRun(Base):
     scheduled_for: Mapped[dt.datetime | None] = mapped_column(DateTime)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    # running, succeeded, failed, timed_out or skipped
+    # running, succeeded, failed, timed_out, skipped or missed
     status: Mapped[str] = mapped_column(String(16))
+    # How many scheduled slots this row stands for when more than one (a summarized gap)
+    slots: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     late_ms: Mapped[int | None] = mapped_column(Integer)

@@ -207,18 +207,22 @@ def make_lock(database_url: str, name: str) -> ProcessLock:
 
 
 class LeaderElector:
-    """Holds leadership while the lock is held; :meth:`tick` re-checks or retries the lock."""
+    """Holds leadership while the lock is held; :meth:`tick` re-checks or retries the lock.
+
+    ``elected_at`` is when this process last took the lock: every election gets its own, even
+    when the same process wins again (what ``leader_since`` publishes)."""
 
     def __init__(self, lock: ProcessLock) -> None:
         self.lock = lock
         self.is_leader = False
+        self.elected_at: dt.datetime | None = None
 
     def tick(self) -> str | None:
         """Check the held lock or try to take it; returns "promoted", "demoted" or None."""
         if self.is_leader:
             if self.lock.is_held():
                 return None
-            self.is_leader = False
+            self.is_leader, self.elected_at = False, None
             self.lock.release()
             return "demoted"
         try:
@@ -227,12 +231,12 @@ class LeaderElector:
             log.warning("leader election: lock unavailable (%s: %s)", type(exc).__name__, exc)
             return None
         if acquired:
-            self.is_leader = True
+            self.is_leader, self.elected_at = True, utcnow()
             return "promoted"
         return None
 
     def release(self) -> None:
-        self.is_leader = False
+        self.is_leader, self.elected_at = False, None
         self.lock.release()
 
 
@@ -257,14 +261,23 @@ def heartbeat(
     is_leader: bool,
     tick_seconds: float,
     next_runs: dict[str, str] | None,
+    leader_since: dt.datetime | None = None,
 ) -> None:
-    """Insert or refresh this process's row (the caller commits)."""
+    """Insert or refresh this process's row (the caller commits).
+
+    ``leader_since`` is the time of this process's current election; pass it, because a row
+    that still says "leader" may be from an earlier election (the heartbeat that would have
+    said "not leader" in between failed, e.g. while the database restarted)."""
     now = utcnow()
     row = session.get(SchedulerNode, node.id)
     if row is None:
         row = SchedulerNode(id=node.id, host=node.host, pid=node.pid, started_at=now)
         session.add(row)
-    if is_leader and not row.is_leader:
+    if not is_leader:
+        row.leader_since = None
+    elif leader_since is not None:
+        row.leader_since = leader_since
+    elif not row.is_leader or row.leader_since is None:
         row.leader_since = now
     row.is_leader = is_leader
     row.heartbeat_at = now

@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import flask
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import sessionmaker
 
 from bi_app.config import Settings
 from bi_app.db.job_models import JobRun
 from bi_app.db.models import utcnow
-from bi_app.jobs import leader
+from bi_app.jobs import leader, slots
 from bi_app.jobs.definitions import UTC, JobSpec
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,13 @@ def format_error(exc: BaseException) -> str:
     head = f"{type(exc).__name__}: {exc}".strip()
     frames = "".join(traceback.format_tb(exc.__traceback__)[-4:])
     return (f"{head}\n{frames}" if frames else head)[:ERROR_MAX_CHARS]
+
+
+def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """How the database stores times: naive UTC."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _ms(seconds: float) -> int:
@@ -243,8 +250,11 @@ class JobRunner:
             )
             session.commit()
 
-    def record_skip(self, name: str, scheduled_for: dt.datetime | None, reason: str) -> None:
-        """Record a run that did not happen (missed, coalesced, still running)."""
+    def record_skip(
+        self, name: str, scheduled_for: dt.datetime | None, reason: str, *, status: str = "skipped"
+    ) -> None:
+        """Record a slot that did not run: ``skipped`` (another run of the job was still going)
+        or ``missed`` (not started on time)."""
         now = utcnow()
         try:
             self._insert(
@@ -252,17 +262,71 @@ class JobRunner:
                 run_trigger="scheduled",
                 host=self.node.host,
                 pid=self.node.pid,
-                scheduled_for=scheduled_for.astimezone(UTC).replace(tzinfo=None)
-                if scheduled_for
-                else None,
+                scheduled_for=_naive_utc(scheduled_for),
                 started_at=now,
                 finished_at=now,
-                status="skipped",
+                status=status,
                 error=reason,
                 duration_ms=0,
             )
         except Exception:
-            log.exception("job %s: could not record a skipped run", name)
+            log.exception("job %s: could not record a %s slot", name, status)
+
+    def record_missed(self, name: str, gap: slots.Gap, reason: str) -> int:
+        """Record every slot of ``gap`` as missed, its older part as one summary row; returns
+        how many slots were recorded (0 when the database refused)."""
+        if not gap:
+            return 0
+        now = utcnow()
+        common = {
+            "job_name": name,
+            "run_trigger": "scheduled",
+            "host": self.node.host,
+            "pid": self.node.pid,
+            "started_at": now,
+            "finished_at": now,
+            "status": "missed",
+            "duration_ms": 0,
+        }
+        rows = []
+        if gap.older_count:
+            rows.append(
+                {
+                    **common,
+                    "scheduled_for": _naive_utc(gap.older_last),
+                    "slots": gap.older_count,
+                    "error": f"{reason}: missed {gap.older_count} slot(s) from "
+                    f"{gap.older_first:%Y-%m-%d %H:%M:%S} to {gap.older_last:%Y-%m-%d %H:%M:%S} UTC"
+                    " (summarized)",
+                }
+            )
+        rows += [
+            {**common, "scheduled_for": _naive_utc(slot), "slots": None, "error": reason}
+            for slot in gap.recent
+        ]
+        try:
+            with self._sessions() as session:
+                session.execute(insert(JobRun), rows)
+                session.commit()
+        except Exception:
+            log.exception("job %s: could not record %d missed slot(s)", name, gap.total)
+            return 0
+        log.warning("job %s: %d slot(s) missed (%s)", name, gap.total, reason)
+        return gap.total
+
+    def last_slots(self) -> dict[str, dt.datetime]:
+        """The newest scheduled slot with a record, per job (aware UTC)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(JobRun.job_name, func.max(JobRun.scheduled_for))
+                .where(
+                    JobRun.job_name.in_(list(self.specs)),
+                    JobRun.run_trigger == "scheduled",
+                    JobRun.scheduled_for.is_not(None),
+                )
+                .group_by(JobRun.job_name)
+            ).all()
+        return {name: slots.aware(when) for name, when in rows if when is not None}
 
     def reap_abandoned(self, live: set[tuple[str, int]]) -> int:
         """Mark 'running' rows of processes that are gone, and long past their timeout, failed."""

@@ -2,8 +2,13 @@
 
 Every process with ``BI_SCHEDULER=on`` runs an APScheduler ``BackgroundScheduler`` whose only
 permanent job is a leader tick; the process holding the leader lock (see :mod:`bi_app.jobs.leader`)
-adds the real jobs, the others keep retrying the lock. ``coalesce=True`` merges a backlog into one
-run (recorded as a ``skipped`` marker naming how many runs were merged).
+adds the real jobs, the others keep retrying the lock.
+
+Every scheduled slot leaves a row in ``job_runs``: the run itself; ``skipped`` when the previous
+run was still going (APScheduler's max-instances event, or the job lock held elsewhere);
+``missed`` when it was not started in time (a misfire, or a backlog ``coalesce=True`` merged into
+one run) or when no leader was running at all: a new leader records every slot since the last
+recorded one (:mod:`bi_app.jobs.slots` caps how many one by one).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import sessionmaker
 
 from bi_app.config import Settings
-from bi_app.jobs import leader
+from bi_app.jobs import leader, slots
 from bi_app.jobs.definitions import JOBS, UTC, JobSpec
 from bi_app.jobs.runner import JobRunner
 
@@ -93,7 +98,11 @@ class SchedulerRuntime:
         self.elector = leader.LeaderElector(leader.make_lock(settings.database_url, lock_name))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._submitted: dict[str, tuple[dt.datetime, BaseTrigger]] = {}
-        self._last_run: dict[str, dt.datetime] = {}
+        # Per job, the newest slot accounted for, and gaps found but not yet recorded (recorded
+        # off the scheduler's own thread, by the next run or tick).
+        self._slot_lock = threading.Lock()
+        self._last_slot: dict[str, dt.datetime] = {}
+        self._pending_missed: list[tuple[str, slots.Gap, str]] = []
         self._last_reap = 0.0
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -128,17 +137,64 @@ class SchedulerRuntime:
             log.info(
                 "scheduler: %s is now the leader; scheduling %d jobs", self.node.id, len(self.specs)
             )
+            self._record_leaderless_gap()
             self._schedule_jobs(per_process=False)
         elif change == "demoted":
             log.warning("scheduler: %s lost the leader lock; unscheduling jobs", self.node.id)
             self._unschedule_jobs()
         self._heartbeat()
+        self._flush_missed()
+
+    def _record_leaderless_gap(self) -> None:
+        """On election: every slot since the newest recorded one, up to now, was missed."""
+        now = dt.datetime.now(UTC)
+        try:
+            last = self.runner.last_slots()
+        except Exception as exc:  # noqa: BLE001 - the database is down: nothing can be recorded
+            log.warning("scheduler: missed slots not checked (%s: %s)", type(exc).__name__, exc)
+            last = {}
+        for spec in self.specs:
+            if spec.per_process:
+                continue  # each process's own work; another process's gap is not a missed slot
+            previous = last.get(spec.name)
+            with self._slot_lock:
+                self._last_slot.pop(spec.name, None)
+            if previous is None:
+                continue  # never ran: nothing was expected yet
+            gap = slots.between(spec, previous, now)
+            self.runner.record_missed(spec.name, gap, "missed: no scheduler leader was running")
+            with self._slot_lock:
+                self._last_slot[spec.name] = gap.newest or previous
+
+    def _slot_seen(self, name: str, slot: dt.datetime | None) -> None:
+        """Note that ``slot`` of ``name`` gets a record; slots skipped over since the previous
+        one (a backlog merged by coalescing) become a pending missed gap."""
+        spec = self.runner.specs.get(name)
+        if slot is None or spec is None:
+            return
+        slot = slots.aware(slot)
+        with self._slot_lock:
+            previous = self._last_slot.get(name)
+            if previous is not None and slot <= previous:
+                return
+            self._last_slot[name] = slot
+            if previous is not None:
+                gap = slots.between(spec, previous, slot)
+                if gap:
+                    self._pending_missed.append(
+                        (name, gap, "missed: not started on time (merged into a later run)")
+                    )
+
+    def _flush_missed(self) -> None:
+        with self._slot_lock:
+            pending, self._pending_missed = self._pending_missed, []
+        for name, gap, reason in pending:
+            self.runner.record_missed(name, gap, reason)
 
     def _schedule_jobs(self, *, per_process: bool) -> None:
         for spec in self.specs:
             if spec.per_process != per_process:
                 continue
-            self._last_run.pop(spec.name, None)
             self.scheduler.add_job(
                 self._run_scheduled,
                 spec.trigger(),
@@ -157,12 +213,16 @@ class SchedulerRuntime:
                 continue
             with contextlib.suppress(Exception):
                 self.scheduler.remove_job(spec.name)
+            with self._slot_lock:
+                self._last_slot.pop(spec.name, None)
 
     def next_runs(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for job in self.scheduler.get_jobs():
-            if job.id != TICK_JOB_ID and job.next_run_time is not None:
-                out[job.id] = job.next_run_time.astimezone(UTC).replace(tzinfo=None).isoformat()
+            # a job added before the scheduler started has no next_run_time attribute yet
+            when = getattr(job, "next_run_time", None)
+            if job.id != TICK_JOB_ID and when is not None:
+                out[job.id] = when.astimezone(UTC).replace(tzinfo=None).isoformat()
         return out
 
     def _heartbeat(self) -> None:
@@ -174,6 +234,7 @@ class SchedulerRuntime:
                     is_leader=self.is_leader,
                     tick_seconds=self.tick_seconds,
                     next_runs=self.next_runs() if self.is_leader else None,
+                    leader_since=self.elector.elected_at,
                 )
                 if self.is_leader:
                     leader.prune_nodes(session)
@@ -187,21 +248,11 @@ class SchedulerRuntime:
 
     def _on_submit(self, job_id: str, trigger: BaseTrigger, run_time: dt.datetime) -> None:
         self._submitted[job_id] = (run_time, trigger)
+        self._slot_seen(job_id, run_time)
 
     def _run_scheduled(self, name: str) -> None:
-        scheduled_for, trigger = self._submitted.pop(name, (None, None))
-        previous = self._last_run.get(name)
-        if scheduled_for is not None:
-            self._last_run[name] = scheduled_for
-        if previous is not None and scheduled_for is not None and trigger is not None:
-            merged = coalesced_between(trigger, previous, scheduled_for)
-            if merged:
-                self.runner.record_skip(
-                    name,
-                    scheduled_for,
-                    f"coalesced: {merged} late run(s) after "
-                    f"{previous:%Y-%m-%d %H:%M:%S} UTC merged into this one",
-                )
+        scheduled_for, _trigger = self._submitted.pop(name, (None, None))
+        self._flush_missed()
         if not self.is_leader and not self.runner.spec(name).per_process:
             return  # lost the lock between submission and execution
         self.runner.start(name, trigger="scheduled", scheduled_for=scheduled_for, wait=True)
@@ -212,13 +263,16 @@ class SchedulerRuntime:
         if event.code == EVENT_JOB_MISSED:
             spec = self.runner.specs.get(event.job_id)
             grace = spec.misfire_grace_time if spec else 0
+            self._slot_seen(event.job_id, event.scheduled_run_time)
             self.runner.record_skip(
                 event.job_id,
                 event.scheduled_run_time,
                 f"missed: not started within the {grace} s grace time",
+                status="missed",
             )
         elif event.code == EVENT_JOB_MAX_INSTANCES:
             times = getattr(event, "scheduled_run_times", None) or [None]
+            self._slot_seen(event.job_id, times[-1])
             self.runner.record_skip(
                 event.job_id, times[-1], "skipped: the previous run is still in progress"
             )

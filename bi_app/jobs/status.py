@@ -20,6 +20,16 @@ from bi_app.jobs.runner import JobRunner
 from bi_app.jobs.scheduler import EXTENSION_KEY, runtime
 
 LATE_MS = 2000
+SLOT_HISTORY = 24  # slots per job the Jobs page draws
+SLOT_WINDOW = dt.timedelta(hours=24)  # the page counts missed/skipped/failed slots over this
+SLOT_STATES = {
+    "succeeded": "ok",
+    "failed": "failed",
+    "timed_out": "failed",
+    "running": "running",
+    "skipped": "skipped",
+    "missed": "missed",
+}
 
 
 def job_specs() -> dict[str, JobSpec]:
@@ -70,7 +80,7 @@ def scheduler_status() -> dict[str, Any]:
             select(JobRun)
             .where(
                 JobRun.started_at >= now - dt.timedelta(hours=1),
-                (JobRun.status == "skipped") | (JobRun.late_ms > LATE_MS),
+                JobRun.status.in_(("skipped", "missed")) | (JobRun.late_ms > LATE_MS),
             )
             .order_by(JobRun.id.desc())
             .limit(50)
@@ -86,7 +96,9 @@ def scheduler_status() -> dict[str, Any]:
     for row in recent:
         if row.job_name in specs:
             reason = (
-                row.error if row.status == "skipped" else f"started {row.late_ms / 1000:.1f} s late"
+                row.error
+                if row.status in ("skipped", "missed")
+                else f"started {row.late_ms / 1000:.1f} s late"
             )
             late.append(
                 {
@@ -138,6 +150,8 @@ def list_jobs() -> list[dict[str, Any]]:
             for row in session.scalars(select(JobRun).where(JobRun.id.in_(latest_ids)))
         }
         lead = leader.current_leader(session)
+        history = slot_history(session, list(specs))
+        counts = slot_counts(session, list(specs), utcnow() - SLOT_WINDOW)
     next_runs = (lead.next_runs or {}) if lead else {}
     out = []
     for spec in specs.values():
@@ -156,8 +170,61 @@ def list_jobs() -> list[dict[str, Any]]:
                 "last_duration_ms": run.duration_ms if run else None,
                 "last_error": run.error if run else None,
                 "next_run": _parse_iso(next_runs.get(spec.name)),
+                "slots": history.get(spec.name, []),
+                "slot_counts": counts.get(spec.name, {}),
             }
         )
+    return out
+
+
+def slot_history(
+    session: Session, names: list[str], limit: int = SLOT_HISTORY
+) -> dict[str, list[dict[str, Any]]]:
+    """Per job, its newest scheduled slots (oldest first) with their state: ok, failed,
+    running, skipped or missed; ``slots`` > 1 marks a summarized gap."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in names:
+        rows = session.execute(
+            select(JobRun.scheduled_for, JobRun.status, JobRun.slots, JobRun.error)
+            .where(
+                JobRun.job_name == name,
+                JobRun.run_trigger == "scheduled",
+                JobRun.scheduled_for.is_not(None),
+            )
+            .order_by(JobRun.scheduled_for.desc(), JobRun.id.desc())
+            .limit(limit)
+        ).all()
+        out[name] = [
+            {
+                "at": at,
+                "status": status,
+                "state": SLOT_STATES.get(status, status),
+                "slots": slots or 1,
+                "reason": (error or "").splitlines()[0] if error else None,
+            }
+            for at, status, slots, error in reversed(rows)
+        ]
+    return out
+
+
+def slot_counts(
+    session: Session, names: list[str], since: dt.datetime
+) -> dict[str, dict[str, int]]:
+    """Per job, how many of its scheduled slots since ``since`` ended in each state."""
+    rows = session.execute(
+        select(JobRun.job_name, JobRun.status, func.sum(func.coalesce(JobRun.slots, 1)))
+        .where(
+            JobRun.job_name.in_(names),
+            JobRun.run_trigger == "scheduled",
+            JobRun.scheduled_for >= since,
+        )
+        .group_by(JobRun.job_name, JobRun.status)
+    ).all()
+    out: dict[str, dict[str, int]] = {}
+    for name, status, count in rows:
+        state = SLOT_STATES.get(status, status)
+        out.setdefault(name, {})
+        out[name][state] = out[name].get(state, 0) + int(count or 0)
     return out
 
 

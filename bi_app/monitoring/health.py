@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from bi_app import current_settings
 from bi_app.config import Settings
 from bi_app.db.monitoring_models import OVERALL_CHECK, HealthResult
+from bi_app.jobs.definitions import JOBS
 from bi_app.jobs.status import scheduler_status
 from bi_app.monitoring import rules
 from bi_app.monitoring.services import ServiceSpec, settings_services, table_services
@@ -41,6 +42,18 @@ SCHEDULER_TIMEOUT_S = 3.0
 DISK_TIMEOUT_S = 2.0
 SERVICES_LOAD_TIMEOUT_S = 2.0
 CHEAP_TIMEOUT_S = 2.0  # /api/health runs the cheap checks live with this deadline
+STORED_READ_TIMEOUT_S = 2.0  # reading the newest stored report, so a hung database holds nobody
+
+
+def _check_interval_s() -> float:
+    """How often the ``run_health_checks`` job runs."""
+    seconds = [s.seconds for s in JOBS if s.func.endswith(":run_health_checks") and s.seconds]
+    return float(seconds[0]) if seconds else 30.0
+
+
+CHECK_INTERVAL_S = _check_interval_s()
+# No report older than this is ever served: past it, the checks run again.
+STALE_AFTER_S = 2 * CHECK_INTERVAL_S
 
 
 def utcnow() -> dt.datetime:
@@ -528,19 +541,38 @@ def latest_stored_report(engine: Engine) -> HealthReport | None:
     )
 
 
+def fresh_report(max_age_s: float = CHECK_INTERVAL_S) -> HealthReport | None:
+    """The report in memory if it is at most ``max_age_s`` old (never past STALE_AFTER_S)."""
+    report = last_report()
+    if report is not None and report.age_s() <= min(max_age_s, STALE_AFTER_S):
+        return report
+    return None
+
+
+def _stored_report_within(engine: Engine, timeout_s: float) -> HealthReport | None:
+    """:func:`latest_stored_report` with a deadline; None when the database does not answer."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health-stored")
+    try:
+        return pool.submit(latest_stored_report, engine).result(timeout=timeout_s)
+    except Exception as exc:  # noqa: BLE001 - timed out or database down: run the checks instead
+        log.info("stored health report not read (%s)", type(exc).__name__)
+        return None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def current_report(
     settings: Settings | None = None, max_age_s: float = 45.0, engine: Engine | None = None
 ) -> HealthReport:
-    """A fresh report for the page: memory, else the newest stored one, else a live run."""
-    mine = last_report()
-    if mine is not None and mine.age_s() <= max_age_s:
+    """A report for the page at most ``max_age_s`` old (capped at two check intervals): the one
+    in memory, else the newest stored one, else the checks run now."""
+    max_age_s = min(max_age_s, STALE_AFTER_S)
+    mine = fresh_report(max_age_s)
+    if mine is not None:
         return mine
     engine = engine or _default_engine()
     if engine is not None:
-        try:
-            stored = latest_stored_report(engine)
-        except Exception:  # noqa: BLE001 - fall through to memory / live
-            stored = None
+        stored = _stored_report_within(engine, STORED_READ_TIMEOUT_S)
         if stored is not None and stored.age_s() <= max_age_s:
             remember(stored)
             return stored

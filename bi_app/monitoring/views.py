@@ -18,7 +18,9 @@ import flask
 from bi_app.monitoring import health, rules
 from bi_app.monitoring.prometheus import build_registry, render
 
-FRESH_REPORT_S = 60.0  # a full report younger than this is served as is
+# A full report is served only while it is at most one check interval old, so an outage shows
+# within one interval; after that the cheap checks run live (memoized for CHEAP_MEMO_S).
+FRESH_REPORT_S = health.CHECK_INTERVAL_S
 CHEAP_MEMO_S = 5.0  # load balancers probe often; a live cheap run is reused this long
 
 
@@ -46,8 +48,8 @@ def register(server: flask.Flask, settings: Any) -> None:
     memo = _CheapMemo()
 
     def api_health() -> flask.Response:
-        report = health.last_report()
-        if report is None or report.age_s() > FRESH_REPORT_S:
+        report = health.fresh_report(FRESH_REPORT_S)
+        if report is None:
             with memo.lock:
                 if memo.report is None or time.monotonic() - memo.at > CHEAP_MEMO_S:
                     memo.report = health.run_health_checks(

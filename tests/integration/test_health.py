@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
 from plotly.utils import PlotlyJSONEncoder
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bi_app.db.engine import make_engine
 from bi_app.db.monitoring_models import OVERALL_CHECK, HealthResult
@@ -248,3 +250,52 @@ def test_cli_status_prints_checks_and_exits_non_zero_when_unhealthy(sqlite_url, 
         assert (
             conn.execute(select(func.count()).select_from(HealthResult)).scalar() == 0
         )  # status stores nothing
+
+
+def test_a_report_older_than_two_intervals_is_never_served(sqlite_url):
+    migrate(sqlite_url)
+    engine = make_engine(sqlite_url)
+    settings = make_settings(sqlite_url)
+    old = health.run_health_checks(settings, engine=engine)
+    assert old.stored and old.status != "unhealthy"
+    too_old = dt.timedelta(seconds=health.STALE_AFTER_S + 10)
+    with engine.begin() as conn:  # the stored report is now two intervals and more old
+        conn.execute(update(HealthResult).values(at=old.at - too_old))
+    health.forget()
+    assert health.latest_stored_report(engine).age_s() > health.STALE_AFTER_S
+
+    # Even a caller that would accept a five-minute-old report gets the checks run now.
+    served = health.current_report(settings, max_age_s=300, engine=engine)
+    assert served.origin == "live" and served.age_s() < health.CHECK_INTERVAL_S
+
+    old.at -= too_old  # the same for the report kept in memory
+    health.forget()
+    health.remember(old)
+    served = health.current_report(settings, max_age_s=300, engine=engine)
+    assert served is not old and served.origin == "live"
+    assert health.fresh_report(300) is not old
+    engine.dispose()
+
+
+def test_api_health_is_503_within_one_interval_of_a_database_outage(app_factory, sqlite_url):
+    from bi_app.extensions import db
+
+    migrate(sqlite_url)
+    app = app_factory(sqlite_url)
+    client = app.server.test_client()
+    with app.server.app_context():
+        good = health.run_health_checks(app.server.config["BI_SETTINGS"], store=False)
+    assert good.status != "unhealthy" and health.last_report() is good
+    assert client.get("/api/health").status_code == 200
+
+    # The last full report is a little more than one interval old when the database goes away
+    # (a closed loopback port: every connection is refused).
+    good.at -= dt.timedelta(seconds=health.CHECK_INTERVAL_S + 1)
+    db.init(_closed_pg_url())
+    began = time.monotonic()
+    response = client.get("/api/health")
+    waited = time.monotonic() - began
+    assert response.status_code == 503, response.get_json()
+    assert response.get_json()["checks"]["database"] == {"status": "unhealthy"}
+    # promptly: the live checks have a short deadline, the request does not hang on the database
+    assert waited < health.CHEAP_TIMEOUT_S + 3

@@ -3,6 +3,8 @@ exactly once, and after SIGKILL of the leader another worker takes over and tick
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import os
 import signal
 import subprocess
@@ -117,6 +119,16 @@ def test_gunicorn_workers_run_each_tick_once_and_survive_the_leader_being_killed
                 text("SELECT scheduled_for, pid, at FROM test_ticks ORDER BY id")
             ).all()
 
+    def leader_since(pid: int):
+        with engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT leader_since FROM scheduler_nodes WHERE pid = :pid AND is_leader"
+                    " ORDER BY heartbeat_at DESC LIMIT 1"
+                ),
+                {"pid": pid},
+            ).scalar_one()
+
     def live_nodes() -> int:
         with engine.connect() as conn:
             return conn.execute(
@@ -135,6 +147,7 @@ def test_gunicorn_workers_run_each_tick_once_and_survive_the_leader_being_killed
 
         before = ticks()
         assert {pid for _, pid, _ in before} == {first}, "only the leader executes jobs"
+        first_since = leader_since(first)
         os.kill(first, signal.SIGKILL)
         count_at_kill = len(before)
 
@@ -154,6 +167,7 @@ def test_gunicorn_workers_run_each_tick_once_and_survive_the_leader_being_killed
         successor = {pid for _, pid, _ in after}
         assert len(successor) == 1, f"exactly one successor executes jobs, saw {successor}"
         assert leader_pid() in successor
+        assert leader_since(leader_pid()) > first_since, "a new election has a new leader_since"
 
         rows = ticks()
         per_tick: dict = {}
@@ -178,6 +192,22 @@ def test_gunicorn_workers_run_each_tick_once_and_survive_the_leader_being_killed
         assert (
             statuses.get("succeeded", 0) >= len(rows) - 1
         )  # the killed worker's last run may be open
+        # Every slot since the first leader started has exactly one record: a run, or "missed"
+        # for the slots nobody ran between the kill and the takeover.
+        with engine.connect() as conn:
+            recorded = (
+                conn.execute(
+                    text(
+                        "SELECT scheduled_for FROM job_runs WHERE job_name = 'test_tick'"
+                        " AND run_trigger = 'scheduled' ORDER BY scheduled_for"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert len(recorded) == len(set(recorded)), "a slot recorded twice"
+        holes = [(a, b) for a, b in itertools.pairwise(recorded) if b - a != dt.timedelta(0, 1)]
+        assert holes == [], f"slots without a record between {holes}"
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -13,7 +13,7 @@ from bi_app import jobs
 from bi_app.db.engine import make_engine, make_session_factory
 from bi_app.db.job_models import JobRun, SchedulerNode
 from bi_app.db.models import AuditLog, utcnow
-from bi_app.jobs import leader
+from bi_app.jobs import leader, slots
 from tests.conftest import make_settings, migrate
 
 RELEASE = threading.Event()
@@ -338,3 +338,143 @@ def test_run_now_is_registered_for_admins_only_and_hidden_from_others():
     }
     assert "Run now" in str(jobs_table([row], "UTC", can_run=True).to_plotly_json())
     assert "Run now" not in str(jobs_table([row], "UTC", can_run=False).to_plotly_json())
+
+
+# --- slots: every scheduled slot leaves a record -------------------------------------------------
+
+UTC = dt.UTC
+
+
+def hourly(name: str = "hourly") -> jobs.JobSpec:
+    return jobs.JobSpec(name, "tests.unit.test_jobs:recording_job", seconds=3600, timeout=5)
+
+
+def test_slots_between_lists_each_fire_time_and_summarizes_past_the_cap():
+    start = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    minutely = spec("m", "recording_job")
+    gap = slots.between(minutely, start, start + dt.timedelta(minutes=5))
+    assert gap.recent == [start + dt.timedelta(minutes=k) for k in range(1, 5)]  # ends excluded
+    assert gap.older_count == 0 and gap.total == 4
+    three_days = slots.between(minutely, start, start + dt.timedelta(days=3))
+    assert three_days.total == 3 * 1440 - 1 and len(three_days.recent) == slots.MAX_SLOTS
+    assert three_days.older_first == start + dt.timedelta(minutes=1)
+    assert three_days.older_last + dt.timedelta(minutes=1) == three_days.recent[0]
+    cron = jobs.JobSpec("c", "a.b:c", cron="7 * * * *")
+    assert slots.between(cron, start, start + dt.timedelta(hours=2, minutes=7)) == slots.Gap(
+        [start + dt.timedelta(minutes=7), start + dt.timedelta(hours=1, minutes=7)]
+    )
+    forty_days = slots.between(cron, start, start + dt.timedelta(days=40))
+    assert forty_days.total == 40 * 24 and len(forty_days.recent) == 24  # only the last 24 h
+
+
+def slot_rows(engine, name: str) -> list[JobRun]:
+    with make_session_factory(engine)() as session:
+        return list(
+            session.scalars(
+                select(JobRun)
+                .where(JobRun.job_name == name, JobRun.run_trigger == "scheduled")
+                .order_by(JobRun.scheduled_for)
+            )
+        )
+
+
+def add_slot(engine, name: str, when: dt.datetime, status: str = "succeeded") -> None:
+    with make_session_factory(engine)() as session:
+        session.add(
+            JobRun(
+                job_name=name,
+                run_trigger="scheduled",
+                host="old-leader",
+                pid=1,
+                scheduled_for=when.replace(tzinfo=None),
+                started_at=when.replace(tzinfo=None),
+                finished_at=when.replace(tzinfo=None),
+                status=status,
+            )
+        )
+        session.commit()
+
+
+def new_leader(db_url: str, *specs: jobs.JobSpec) -> jobs.SchedulerRuntime:
+    return jobs.SchedulerRuntime(
+        flask.Flask("jobs-leader"),
+        make_settings(db_url),
+        list(specs),
+        tick_seconds=5,
+        lock_name="slots-test",
+    )
+
+
+def test_a_new_leader_records_the_slots_nobody_ran_as_missed(engine, db_url):
+    now = dt.datetime.now(UTC)
+    last_hour = now.replace(minute=0, second=0, microsecond=0)
+    k = 3  # the old leader stopped after this slot, k intervals ago
+    add_slot(engine, "hourly", last_hour - dt.timedelta(hours=k))
+    runtime = new_leader(db_url, hourly())
+    try:
+        runtime.tick()
+        assert runtime.is_leader
+        runtime.elector.release()
+        runtime.tick()  # elected again at once: no slot passed, nothing more is recorded
+    finally:
+        runtime.shutdown()
+    rows = slot_rows(engine, "hourly")
+    missed = [r for r in rows if r.status == "missed"]
+    assert [r.scheduled_for for r in missed] == [
+        (last_hour - dt.timedelta(hours=n)).replace(tzinfo=None) for n in range(k - 1, -1, -1)
+    ]
+    assert all(r.error == "missed: no scheduler leader was running" for r in missed)
+
+
+def test_a_long_outage_is_recorded_slot_by_slot_for_a_day_and_summarized_before(engine, db_url):
+    minutely = spec("m", "recording_job")
+    add_slot(engine, "m", dt.datetime.now(UTC) - dt.timedelta(days=3))
+    runtime = new_leader(db_url, minutely)
+    try:
+        runtime.tick()
+    finally:
+        runtime.shutdown()
+    missed = [r for r in slot_rows(engine, "m") if r.status == "missed"]
+    summary = [r for r in missed if r.slots]
+    assert len(missed) == slots.MAX_SLOTS + 1 and len(summary) == 1
+    assert summary[0].slots + slots.MAX_SLOTS in (3 * 1440 - 1, 3 * 1440)  # a minute may pass
+    assert "(summarized)" in summary[0].error
+    assert summary[0].scheduled_for < min(r.scheduled_for for r in missed if not r.slots)
+
+
+def test_slots_merged_by_a_late_scheduler_are_recorded_as_missed(engine, db_url):
+    runtime = new_leader(db_url, hourly())
+    first = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        runtime._slot_seen("hourly", first)  # what the executor hook reports on submission
+        runtime._slot_seen("hourly", first + dt.timedelta(hours=4))  # three slots coalesced
+        runtime._flush_missed()
+    finally:
+        runtime.shutdown()
+    assert [r.scheduled_for.hour for r in slot_rows(engine, "hourly")] == [1, 2, 3]
+
+
+def test_the_jobs_page_shows_each_jobs_last_slots_and_its_gaps(api_app, engine):
+    now = utcnow().replace(second=0, microsecond=0)
+    for minutes, status in [(4, "succeeded"), (3, "missed"), (2, "missed"), (1, "skipped")]:
+        add_slot(engine, "rec", now - dt.timedelta(minutes=minutes), status)
+    add_slot(engine, "rec", now - dt.timedelta(days=2), "missed")  # outside the 24 h count
+    with api_app.app_context():
+        listed = {j["name"]: j for j in jobs.list_jobs()}
+    rec = listed["rec"]
+    assert [s["state"] for s in rec["slots"]] == ["missed", "ok", "missed", "missed", "skipped"]
+    assert rec["slot_counts"] == {"ok": 1, "missed": 2, "skipped": 1}
+    assert listed["bad"]["slots"] == [] and listed["bad"]["slot_counts"] == {}
+
+    from components.admin_jobs_view import jobs_table, slot_timeline
+
+    table = str(jobs_table([rec], "UTC", can_run=False).to_plotly_json())
+    assert "2 missed · 1 skipped" in table and "Gaps (24 h)" in table
+    marks = slot_timeline(rec["slots"], "UTC").children
+    assert [m.to_plotly_json()["props"]["data-state"] for m in marks] == [
+        "missed",
+        "ok",
+        "missed",
+        "missed",
+        "skipped",
+    ]
