@@ -86,6 +86,11 @@ def cmd_users(args: argparse.Namespace) -> int:
                 state = "active" if user.active else "disabled"
                 print(f"{user.username:<24} {user.role:<8} {state}")
             return 0
+        if args.action == "sign-out":
+            ended = auth.sign_out_everywhere(session, args.username, actor="cli")
+            session.commit()
+            print(f"user {args.username}: {ended} session(s) ended")
+            return 0
         password = args.password or secrets.token_urlsafe(12)
         if args.action == "create":
             auth.create_user(session, args.username, password, args.role, actor="cli")
@@ -188,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("users", help="manage users")
-    p.add_argument("action", choices=("create", "list", "set-password"))
+    p.add_argument("action", choices=("create", "list", "set-password", "sign-out"))
     p.add_argument("username", nargs="?")
     p.add_argument("--role", default="viewer", choices=("admin", "analyst", "viewer"))
     p.add_argument("--password", help="omit to generate one (printed once)")

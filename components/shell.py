@@ -94,6 +94,12 @@ def _user_box(username: str | None, role: str | None, csrf: str | None) -> html.
                     html.Button(
                         "Log out", type="submit", className="btn btn-link btn-sm p-0 app-logout"
                     ),
+                    html.Button(
+                        "Sign out everywhere",
+                        type="submit",
+                        formAction="/logout?everywhere=1",
+                        className="btn btn-link btn-sm p-0 ms-2 app-logout",
+                    ),
                 ],
                 method="POST",
                 action="/logout",

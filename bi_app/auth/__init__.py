@@ -4,17 +4,20 @@
 - users, passwords and the audit trail (:mod:`bi_app.auth.users`);
 - the logged-in user, CSRF token and flask-login wiring (:mod:`bi_app.auth.context`);
 - page permissions from ``register_page(..., roles=...)`` (:mod:`bi_app.auth.pages`);
-- failed-login throttling (:mod:`bi_app.auth.ratelimit`), login HTML (:mod:`bi_app.auth.templates`);
+- sign-in throttling (:mod:`bi_app.auth.ratelimit`, :mod:`bi_app.auth.devices`), server-side
+  sessions (:mod:`bi_app.auth.sessions`), login HTML (:mod:`bi_app.auth.templates`);
 - :func:`require_role`, called by the callback registry before every server callback.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import flask
 from werkzeug.exceptions import Forbidden, Unauthorized
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bi_app.auth.context import (
     SessionUser,
@@ -31,7 +34,7 @@ from bi_app.auth.pages import (
     role_allows,
     visible_pages,
 )
-from bi_app.auth.ratelimit import LoginRateLimiter
+from bi_app.auth.ratelimit import init_limiter
 from bi_app.auth.users import (
     MIN_PASSWORD_LENGTH,
     UserError,
@@ -42,6 +45,7 @@ from bi_app.auth.users import (
     get_user,
     list_users,
     set_password,
+    sign_out_everywhere,
     verify_password,
 )
 from bi_app.auth.views import (
@@ -77,6 +81,7 @@ __all__ = [
     "require_role",
     "set_password",
     "shell_context",
+    "sign_out_everywhere",
     "verify_password",
     "visible_pages",
 ]
@@ -101,20 +106,31 @@ def init_app(
     pages: Callable[[], Mapping[str, Mapping[str, Any]]],
     on_layout_failure: Callable[[Mapping[str, Any], bool], Any] | None = None,
 ) -> None:
-    """Wire login, logout, the request guard, the page-layout role check and the rate limiter
-    into ``app``'s Flask server.
+    """Wire login, logout, the request guard, the page-layout role check, sign-in throttling,
+    session expiry and the trusted-proxy fix into ``app``'s Flask server.
 
     ``pages`` returns the page registry the guard checks (the app factory passes
     ``lambda: dash.page_registry``); it is read per request, so pages registered later count.
     ``on_layout_failure(page, data_outage)`` is what a page shows when its layout cannot be built.
     """
-    from bi_app.extensions import cache, login_manager
+    from bi_app.extensions import login_manager
 
     server = app.server
+    if settings.proxy_hops:
+        # Outermost, so every later layer (metrics, audit, throttling) sees the client address
+        # the trusted proxies report; without it X-Forwarded-For is ignored entirely.
+        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            server.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
+    server.config.update(
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(seconds=settings.session_lifetime),
+        # the cookie's expiry is the absolute lifetime; idle time is kept on the server
+        SESSION_REFRESH_EACH_REQUEST=False,
+    )
     init_login_manager(login_manager, server)
-    limiter = LoginRateLimiter(cache, settings.login_rate_limit, settings.login_rate_window)
+    throttle = init_limiter(server, settings)
     server.extensions[EXTENSION_KEY] = AuthState(
-        limiter, app.config.requests_pathname_prefix, pages
+        throttle, app.config.requests_pathname_prefix, pages
     )
     routes = app.config.routes_pathname_prefix
     server.add_url_rule(f"{routes}login", "bi_auth_login", login_view, methods=["GET", "POST"])

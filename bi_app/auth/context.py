@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import flask
 from flask_login import LoginManager, current_user
 
+from bi_app.auth import sessions
 from bi_app.db.models import User
 
 CSRF_SESSION_KEY = "_csrf_token"
@@ -21,7 +22,8 @@ class SessionUser:
     """What a request knows about its user: a detached snapshot, never a live ORM object.
 
     The session id carries a fingerprint of the password hash, so changing a password ends
-    every other session of that user.
+    every other session of that user, and the token of its server-side session
+    (:mod:`bi_app.auth.sessions`), which logout revokes.
     """
 
     id: int
@@ -29,6 +31,7 @@ class SessionUser:
     role: str
     active: bool
     fingerprint: str
+    session_token: str = ""
 
     is_authenticated = True
     is_anonymous = False
@@ -38,16 +41,17 @@ class SessionUser:
         return self.active
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.fingerprint}"
+        return f"{self.id}:{self.fingerprint}:{self.session_token}"
 
     @classmethod
-    def from_model(cls, user: User, secret_key: str) -> SessionUser:
+    def from_model(cls, user: User, secret_key: str, session_token: str = "") -> SessionUser:
         return cls(
             user.id,
             user.username,
             user.role,
             bool(user.active),
             password_fingerprint(user.password_hash, secret_key),
+            session_token,
         )
 
 
@@ -56,19 +60,28 @@ def password_fingerprint(password_hash: str, secret_key: str) -> str:
 
 
 def load_user(session_id: str) -> SessionUser | None:
-    """flask-login's user loader: the user must exist, be active and keep the same password."""
+    """flask-login's user loader: the user must exist, be active and keep the same password, and
+    the server-side session must stand: not revoked, not past ``BI_SESSION_LIFETIME``, not idle
+    longer than ``BI_SESSION_IDLE_TIMEOUT`` (otherwise the request is simply signed out)."""
     from bi_app.extensions import db
 
-    user_id, _, fingerprint = (session_id or "").partition(":")
-    if not user_id.isdigit() or not fingerprint:
+    user_id, _, rest = (session_id or "").partition(":")
+    fingerprint, _, token = rest.partition(":")
+    if not user_id.isdigit() or not fingerprint or not token:
         return None
+    settings = flask.current_app.config["BI_SETTINGS"]
     with db.session() as session:
         user = session.get(User, int(user_id))
         if user is None or not user.active:
             return None
-        snapshot = SessionUser.from_model(user, flask.current_app.config["SECRET_KEY"])
-    if not hmac.compare_digest(snapshot.fingerprint, fingerprint):
-        return None
+        snapshot = SessionUser.from_model(user, flask.current_app.config["SECRET_KEY"], token)
+        if not hmac.compare_digest(snapshot.fingerprint, fingerprint):
+            return None
+        if not sessions.check(
+            session, user.id, token, settings.session_lifetime, settings.session_idle_timeout
+        ):
+            return None
+        session.commit()  # last_seen, when it moved
     return snapshot
 
 
@@ -87,6 +100,8 @@ def request_user() -> SessionUser | None:
 
 
 def request_ip() -> str | None:
+    """The client address: ``remote_addr``, which ProxyFix sets from ``X-Forwarded-For`` only for
+    the ``BI_PROXY_HOPS`` proxies declared trusted (see :func:`bi_app.auth.init_app`)."""
     if not flask.has_request_context():
         return None
     return (flask.request.remote_addr or "")[:64] or None

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from bi_app.auth.sessions import revoke_all
 from bi_app.db.models import ROLES, AuditLog, User, utcnow
 
 MIN_PASSWORD_LENGTH = 8
@@ -147,13 +148,22 @@ def _require_user(session: Session, username: str) -> User:
 def set_password(
     session: Session, username: str, password: str, actor: User | str | None = None
 ) -> User:
-    """Change a password; the user's other sessions stop being valid (see
-    :mod:`bi_app.auth.context`)."""
+    """Change a password; every session of the user ends (:mod:`bi_app.auth.sessions`; the
+    password fingerprint in the session id would end them too)."""
     user = _require_user(session, username)
     user.password_hash = hash_password(password)
     session.flush()
+    revoke_all(session, user.id)
     audit(session, "user.set_password", target=user.username, actor=actor)
     return user
+
+
+def sign_out_everywhere(session: Session, username: str, actor: User | str | None = None) -> int:
+    """End every session of a user; returns how many were open."""
+    user = _require_user(session, username)
+    ended = revoke_all(session, user.id)
+    audit(session, "user.sign_out", target=user.username, detail={"sessions": ended}, actor=actor)
+    return ended
 
 
 def disable_user(session: Session, username: str, actor: User | str | None = None) -> User:
@@ -162,6 +172,7 @@ def disable_user(session: Session, username: str, actor: User | str | None = Non
         raise UserError("cannot disable the last active admin")
     user.active = False
     session.flush()
+    revoke_all(session, user.id)
     audit(session, "user.disable", target=user.username, actor=actor)
     return user
 

@@ -14,9 +14,11 @@ from flask_login import login_user, logout_user
 from werkzeug.exceptions import HTTPException
 
 from bi_app.auth import context as ctx
+from bi_app.auth import devices
 from bi_app.auth import pages as auth_pages
+from bi_app.auth import sessions as auth_sessions
 from bi_app.auth import users as auth_users
-from bi_app.auth.ratelimit import LoginRateLimiter
+from bi_app.auth.ratelimit import Attempt, LoginThrottle, name_tag
 from bi_app.auth.templates import render_login, render_message
 from bi_app.db.models import utcnow
 
@@ -37,7 +39,7 @@ SECURITY_HEADERS = {
 
 @dataclass
 class AuthState:
-    limiter: LoginRateLimiter
+    throttle: LoginThrottle
     prefix: str  # requests_pathname_prefix: where the browser sees the app
     pages: Callable[[], Mapping[str, Mapping[str, Any]]]  # the page registry, read per request
 
@@ -102,56 +104,65 @@ def login_view() -> flask.Response:
     if not ctx.csrf_valid(form.get(ctx.CSRF_FORM_FIELD)):
         return _login_page(400, "The sign-in form expired. Please try again.", username, next_path)
     ip = ctx.request_ip()
-    if st.limiter.blocked(ip, username):
-        wait = st.limiter.retry_after()
-        log.warning("login rate limit reached for %r from %s", username, ip)
+    # Counted before the password is checked: see bi_app.auth.ratelimit.
+    attempt = st.throttle.attempt(username, ip, devices.device_for(username))
+    if not attempt.allowed:
+        wait = attempt.retry_after
+        log.warning("login throttled for name#%s from %s", name_tag(username), ip)
         return _login_page(
             429,
-            f"Too many failed sign-in attempts. Try again in {wait} seconds.",
+            f"Too many sign-in attempts. Try again in {wait} seconds.",
             username,
             next_path,
             **{"Retry-After": str(wait)},
         )
-    return _authenticate(username, form.get("password", ""), ip, next_path)
+    return _authenticate(username, form.get("password", ""), ip, next_path, attempt)
 
 
-def _authenticate(username: str, password: str, ip: str | None, next_path: str) -> flask.Response:
+def _authenticate(
+    username: str, password: str, ip: str | None, next_path: str, attempt: Attempt
+) -> flask.Response:
     from bi_app.extensions import db
 
     st = state()
+    settings = flask.current_app.config["BI_SETTINGS"]
     with db.session() as session:
         user = auth_users.get_user(session, username) if username else None
         ok = auth_users.verify_password(user, password)
         if not ok or user is None or not user.active:
             reason = "unknown_user" if user is None else ("disabled" if ok else "bad_password")
-            auth_users.audit(
-                session,
-                "login.failure",
-                target=username or None,
-                detail={"reason": reason},
-                actor=None,
-            )
+            # A name nobody has may be a password typed in the wrong field: only its hash is
+            # written where people read (audit trail, app_logs).
+            shown = user.username if user is not None else None
+            detail = {"reason": reason}
+            if user is None:
+                detail["name"] = f"#{name_tag(username)}"
+            auth_users.audit(session, "login.failure", target=shown, detail=detail, actor=None)
             session.commit()
-            failures = st.limiter.record_failure(ip, username)
             log.warning(
-                "login failed for %r from %s (%s, %d in this window)",
-                username,
+                "login failed for %s from %s (%s)",
+                shown if shown else f"name#{name_tag(username)}",
                 ip,
                 reason,
-                failures,
             )
             # 200, not 401: a form answer, and 401 would need a WWW-Authenticate challenge
             return _login_page(200, "Invalid username or password.", username, next_path)
         user.last_login_at = utcnow()
+        token = auth_sessions.start(
+            session, user.id, settings.session_lifetime, settings.session_idle_timeout
+        )
         auth_users.audit(session, "login.success", target=user.username, actor=user)
         session.commit()
-        snapshot = ctx.SessionUser.from_model(user, flask.current_app.config["SECRET_KEY"])
-    st.limiter.reset(ip, username)
+        snapshot = ctx.SessionUser.from_model(user, flask.current_app.config["SECRET_KEY"], token)
+    st.throttle.succeeded(attempt)
     log.info("login: %s (%s) from %s", snapshot.username, snapshot.role, ip)
     flask.session.clear()  # a fresh session and CSRF token for the authenticated user
+    flask.session.permanent = True  # the cookie ends with PERMANENT_SESSION_LIFETIME
     login_user(snapshot)
     ctx.csrf_token()
-    return flask.redirect(next_path)
+    response = flask.redirect(next_path)
+    devices.remember(response, snapshot.username, st.prefix)
+    return response
 
 
 def logout_view() -> flask.Response:
@@ -173,8 +184,16 @@ def logout_view() -> flask.Response:
         )
     user = ctx.request_user()
     if user is not None:
+        everywhere = flask.request.args.get("everywhere") == "1"
         with db.session() as session:
-            auth_users.audit(session, "logout", target=user.username)
+            if everywhere:
+                ended = auth_sessions.revoke_all(session, user.id)
+                auth_users.audit(
+                    session, "logout.everywhere", target=user.username, detail={"sessions": ended}
+                )
+            else:
+                auth_sessions.revoke(session, user.session_token)
+                auth_users.audit(session, "logout", target=user.username)
             session.commit()
         logout_user()
     flask.session.clear()

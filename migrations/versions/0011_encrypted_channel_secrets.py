@@ -8,7 +8,7 @@ as they are: the app encrypts each one the first time it loads it (bi_app.channe
 Downgrade cannot decrypt: it removes the encrypted values (and their header names), so those
 secrets must be entered again.
 
-Revision ID: 0011_encrypted_channel_secrets
+Revision ID: 0011
 Revises: 0010
 """
 
@@ -17,7 +17,7 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_encrypted_channel_secrets"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None

@@ -1,14 +1,14 @@
 """job slots: a 'missed' run status, a slot count for summarized gaps, and an index on each
 job's scheduled slots (the Jobs page shows the last slots of every job)
 
-Revision ID: 0013_job_slots
+Revision ID: 0013
 Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_job_slots"
+revision = "0013"
 down_revision = "0010"
 branch_labels = None
 depends_on = None

@@ -311,36 +311,21 @@ def test_csrf_token_is_per_session(app):
     assert login(second, "viewer", csrf=token).status_code == 400
 
 
-def test_rate_limit_gives_429_after_n_failures_and_resets_after_the_window(app_factory, sqlite_url):
+def test_rate_limit_gives_429_with_retry_after_once_a_name_is_over_its_limit(
+    app_factory, sqlite_url
+):
     migrate(sqlite_url)
     app = _build(app_factory, sqlite_url, login_rate_limit=3, login_rate_window=60)
-    limiter = app.server.extensions["bi_auth"].limiter
-    now = [1_000_020.0]
-    limiter.clock = lambda: now[0]
     client = app.server.test_client()
     for _ in range(3):
         assert login(client, "viewer", "wrong-password").status_code == 200
-    blocked = login(client, "viewer")  # even the right password is refused now
+    blocked = login(client, "viewer")  # even the right password waits for the back-off
     assert blocked.status_code == 429
-    assert "Too many failed sign-in attempts" in blocked.get_data(as_text=True)
+    assert "Too many sign-in attempts" in blocked.get_data(as_text=True)
+    assert 'id="login-username"' in blocked.get_data(as_text=True)  # the login page, as before
     assert 1 <= int(blocked.headers["Retry-After"]) <= 60
     assert login(app.server.test_client(), "analyst").status_code == 302  # other users are not
-    now[0] += 60
-    assert login(client, "viewer").status_code == 302
     assert len(audit_rows("login.failure")) == 3
-
-
-def test_rate_limit_fails_open_when_the_cache_breaks(app, client, monkeypatch):
-    limiter = app.server.extensions["bi_auth"].limiter
-
-    class Down:
-        def __getattr__(self, name):
-            raise ConnectionError("cache down")
-
-    monkeypatch.setattr(limiter, "cache", Down())
-    for _ in range(limiter.limit + 1):
-        assert login(client, "viewer", "wrong-password").status_code == 200
-    assert login(client, "viewer").status_code == 302
 
 
 # --- logout and the session cookie -----------------------------------------------------------
@@ -458,43 +443,6 @@ def test_user_creation_and_login_on_postgresql(app_factory, pg_url):
     assert client.get("/_dash-layout").status_code == 200
     assert [r.action for r in audit_rows("login.success")] == ["login.success"]
     assert audit_rows("login.failure")[0].ip == "127.0.0.1"
-
-
-@pytest.mark.integration
-def test_rate_limit_counts_are_shared_through_redis(redis_url, redis_prefix):
-    """Two app workers with their own cache clients see one count, kept atomically in Redis."""
-    import flask
-    import redis
-    from flask_caching import Cache
-
-    from bi_app.auth.ratelimit import LoginRateLimiter
-
-    def worker_cache():
-        app, cache = flask.Flask("worker"), Cache()
-        cache.init_app(
-            app,
-            config={
-                "CACHE_TYPE": "RedisCache",
-                "CACHE_REDIS_URL": redis_url,
-                "CACHE_KEY_PREFIX": redis_prefix,
-                "CACHE_DEFAULT_TIMEOUT": 300,
-            },
-        )
-        with app.app_context():
-            return cache.cache  # the worker's own Redis client
-
-    now = [5_000_010.0]
-    first = LoginRateLimiter(worker_cache(), limit=3, window=60, clock=lambda: now[0])
-    second = LoginRateLimiter(worker_cache(), limit=3, window=60, clock=lambda: now[0])
-    assert first.record_failure("1.2.3.4", "bob") == 1
-    assert second.record_failure("1.2.3.4", "bob") == 2
-    assert first.record_failure("1.2.3.4", "BOB") == 3
-    assert second.blocked("1.2.3.4", "bob")
-    client = redis.Redis.from_url(redis_url)
-    (key,) = list(client.scan_iter(f"{redis_prefix}*"))
-    assert 0 < client.ttl(key) <= 61  # the counter expires by itself
-    now[0] += 60
-    assert not second.blocked("1.2.3.4", "bob")
 
 
 def test_no_mcp_endpoint_even_when_the_environment_asks_for_it(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from cachelib import SimpleCache
 
 from bi_app.auth import pages as auth_pages
 from bi_app.auth.context import SessionUser, password_fingerprint
-from bi_app.auth.ratelimit import LoginRateLimiter
 from bi_app.auth.users import (
     UserError,
     validate_password,
@@ -162,61 +160,78 @@ def test_page_for_path_strips_the_prefix(registry):
     assert auth_pages.page_for_path(registry, "/bi/admin/users", "/bi/")["name"] == "Users"
 
 
-# --- rate limiter ----------------------------------------------------------------------------
+# --- sign-in throttle ------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self, now: float = 1_000_000.0):
-        self.now = now
+def _throttle(primary=None, **kwargs):
+    from limits.storage import MemoryStorage
 
-    def __call__(self) -> float:
-        return self.now
+    from bi_app.auth.ratelimit import FailoverStorage, LoginThrottle
 
-
-def test_rate_limiter_blocks_after_limit_and_resets_after_window():
-    clock = Clock()
-    limiter = LoginRateLimiter(SimpleCache(default_timeout=0), limit=3, window=60, clock=clock)
-    for expected in (1, 2, 3):
-        assert not limiter.blocked("10.0.0.1", "bob")
-        assert limiter.record_failure("10.0.0.1", "bob") == expected
-    assert limiter.blocked("10.0.0.1", "Bob")  # same user, any case
-    assert not limiter.blocked("10.0.0.2", "bob")  # another client
-    assert not limiter.blocked("10.0.0.1", "alice")  # another user
-    clock.now += 60
-    assert not limiter.blocked("10.0.0.1", "bob")
+    values = {"name_limit": 3, "address_limit": 10, "window": 300}
+    values.update(kwargs)
+    return LoginThrottle(FailoverStorage(primary or MemoryStorage()), **values)
 
 
-def test_rate_limiter_reset_clears_the_count():
-    limiter = LoginRateLimiter(SimpleCache(), limit=2, window=60, clock=Clock())
-    limiter.record_failure("ip", "bob")
-    limiter.record_failure("ip", "bob")
-    assert limiter.blocked("ip", "bob")
-    limiter.reset("ip", "bob")
-    assert limiter.failures("ip", "bob") == 0
+def test_throttle_counts_before_the_check_and_then_gates_each_name():
+    throttle = _throttle()
+    assert [throttle.attempt("bob", "10.0.0.1").allowed for _ in range(4)] == [
+        True,
+        True,
+        True,  # the third opens the gate for the next attempts
+        False,
+    ]
+    refused = throttle.attempt("BOB ", "10.0.0.2")  # same name, any case, any address
+    assert not refused.allowed and 1 <= refused.retry_after <= 2
+    assert throttle.attempt("alice", "10.0.0.1").allowed  # another name
 
 
-def test_rate_limiter_retry_after_counts_down_to_the_window_end():
-    clock = Clock(600.0)
-    limiter = LoginRateLimiter(SimpleCache(), limit=1, window=60, clock=clock)
-    assert limiter.retry_after() == 60
-    clock.now += 45
-    assert limiter.retry_after() == 15
+def test_throttle_backoff_grows_and_is_bounded():
+    throttle = _throttle(cap=60)
+    assert [throttle.delay(n, 3) for n in (3, 4, 5, 6, 7, 8, 50, 10**6)] == [
+        2,
+        4,
+        8,
+        16,
+        32,
+        60,
+        60,
+        60,
+    ]
 
 
-class BrokenCache:
+def test_throttle_limits_an_address_across_names_and_a_success_resets_the_name():
+    throttle = _throttle(name_limit=3, address_limit=4)
+    results = [throttle.attempt(f"user{i}", "10.0.0.9").allowed for i in range(6)]
+    assert results == [True, True, True, True, False, False]
+    assert throttle.attempt("user0", "10.0.0.8").allowed  # other address
+
+    ok = [throttle.attempt("carol", "10.0.1.1") for _ in range(2)]
+    throttle.succeeded(ok[-1])
+    assert all(throttle.attempt("carol", "10.0.1.1").allowed for _ in range(2))
+
+
+def test_a_known_device_has_its_own_count_and_skips_the_address_limit():
+    throttle = _throttle(name_limit=2, address_limit=2)
+    for _ in range(5):
+        throttle.attempt("bob", "10.0.0.1")
+    assert not throttle.attempt("bob", "10.0.0.1").allowed
+    assert throttle.attempt("bob", "10.0.0.1", device="owner-device").allowed
+
+
+class BrokenStorage:
     def __getattr__(self, name):
         def fail(*args, **kwargs):
-            raise ConnectionError("cache down")
+            raise ConnectionError("storage down")
 
         return fail
 
 
-def test_rate_limiter_fails_open_when_the_cache_errors(caplog):
-    limiter = LoginRateLimiter(BrokenCache(), limit=1, window=60)
-    assert limiter.record_failure("ip", "bob") == 0
-    assert not limiter.blocked("ip", "bob")
-    limiter.reset("ip", "bob")
-    assert "fail" in caplog.text or "allowing" in caplog.text
+def test_throttle_never_fails_open_when_its_storage_breaks(caplog):
+    throttle = _throttle(primary=BrokenStorage())
+    assert [throttle.attempt("bob", "ip").allowed for _ in range(4)] == [True, True, True, False]
+    assert throttle.storage.using_fallback
+    assert "counting in-process" in caplog.text
 
 
 # --- session ids -----------------------------------------------------------------------------

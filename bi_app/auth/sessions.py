@@ -1,0 +1,94 @@
+"""Server-side sessions: one ``user_sessions`` row per signed-in browser.
+
+The signed cookie carries a random token; the row (keyed on the token's SHA-256) says whether the
+session still stands. A request is signed in only while its row exists, is not revoked, is younger
+than ``BI_SESSION_LIFETIME`` and was seen within ``BI_SESSION_IDLE_TIMEOUT``. So logout ends the
+session on the server (a copied cookie stops working), and a password change or "sign out
+everywhere" ends every session of the user.
+
+A row per session rather than a per-user epoch: an epoch bumped on logout would also end the
+user's other browsers, and it cannot carry an idle time the client cannot replay. ``last_seen`` is
+written at most once a minute (:data:`TOUCH_EVERY`, or a quarter of the idle timeout when that is
+shorter), so a busy session costs one small UPDATE a minute.
+
+Callers own the transaction (as in :mod:`bi_app.auth.users`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.orm import Session
+
+from bi_app.db.models import UserSession, utcnow
+
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+def now() -> dt.datetime:
+    """The clock sessions are judged by (UTC, naive); tests replace it."""
+    return utcnow()
+
+
+def token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(session: Session, user_id: int, lifetime: int, idle: int) -> str:
+    """Record a new session for ``user_id`` and return its token (for the cookie). The user's
+    ended sessions are deleted on the way, so the table stays small."""
+    t = now()
+    session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user_id,
+            or_(
+                UserSession.revoked_at.is_not(None),
+                UserSession.created_at < t - dt.timedelta(seconds=lifetime),
+                UserSession.last_seen < t - dt.timedelta(seconds=idle),
+            ),
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(id=token_id(token), user_id=user_id, created_at=t, last_seen=t))
+    session.flush()
+    return token
+
+
+def check(session: Session, user_id: int, token: str, lifetime: int, idle: int) -> bool:
+    """Whether the session ``token`` of ``user_id`` still stands; refreshes ``last_seen`` (at
+    most once a minute; the caller commits)."""
+    if not token:
+        return False
+    row = session.get(UserSession, token_id(token))
+    if row is None or row.user_id != user_id or row.revoked_at is not None:
+        return False
+    t = now()
+    if t - row.created_at > dt.timedelta(seconds=lifetime):
+        return False
+    if t - row.last_seen > dt.timedelta(seconds=idle):
+        return False
+    if t - row.last_seen >= min(TOUCH_EVERY, dt.timedelta(seconds=idle / 4)):
+        row.last_seen = t
+    return True
+
+
+def revoke(session: Session, token: str) -> None:
+    """End one session (logout)."""
+    session.execute(
+        update(UserSession)
+        .where(UserSession.id == token_id(token), UserSession.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+
+
+def revoke_all(session: Session, user_id: int) -> int:
+    """End every session of a user (sign out everywhere, password change); returns how many."""
+    result = session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    return int(result.rowcount or 0)
