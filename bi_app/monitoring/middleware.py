@@ -1,4 +1,5 @@
-"""Request and callback timing: two Flask hooks feeding the per-minute aggregator.
+"""Request and callback timing: two Flask hooks feeding the per-minute aggregator and the
+Prometheus counters.
 
 The hooks sit at the very start of ``before_request`` and the very end of ``after_request`` so
 the time includes the auth guard and the status is the one actually sent. Callbacks are named by
@@ -15,7 +16,7 @@ import time
 
 import flask
 
-from bi_app.monitoring import metrics
+from bi_app.monitoring import metrics, prometheus
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,13 @@ class _SelfFlush:
 
 
 def install(
-    server: flask.Flask, aggregator: metrics.MinuteAggregator | None = None, self_flush: bool = True
+    server: flask.Flask,
+    aggregator: metrics.MinuteAggregator | None = None,
+    self_flush: bool = True,
+    exported: prometheus.RequestMetrics | None = None,
 ) -> None:
     aggregator = aggregator or metrics.AGGREGATOR
+    exported = exported or prometheus.REQUESTS
     flusher = _SelfFlush() if self_flush else None
 
     def start() -> None:
@@ -63,17 +68,21 @@ def install(
         started = flask.g.pop(_G_START, None)
         if started is None:
             return response
-        duration_ms = (time.perf_counter() - started) * 1000.0
+        seconds = time.perf_counter() - started
         request = flask.request
         rule = request.url_rule.rule if request.url_rule is not None else UNMATCHED
         status = response.status_code
         now = time.time()
-        aggregator.record("http", rule, request.method, status, duration_ms, now)
+        aggregator.record("http", rule, request.method, status, seconds * 1000.0, now)
+        exported.observe("http", rule, request.method, status, seconds)
         if rule.endswith(DASH_UPDATE) and request.method == "POST":
             body = request.get_json(silent=True)
             output = body.get("output") if isinstance(body, dict) else None
-            name = output if isinstance(output, str) and output else UNMATCHED
-            aggregator.record("callback", name[:300], "POST", status, duration_ms, now)
+            name = output[:300] if isinstance(output, str) and output else UNMATCHED
+            aggregator.record("callback", name, "POST", status, seconds * 1000.0, now)
+            exported.observe("callback", name, "POST", status, seconds)
+        exported.sync_cache()
+        exported.pending.set(aggregator.pending_minutes())
         if flusher is not None:
             flusher.maybe(aggregator, now)
         return response

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bi_app import monitoring
 from bi_app.db.engine import make_engine
 from bi_app.db.monitoring_models import CacheMetricMinute, RequestMetricHour, RequestMetricMinute
-from bi_app.monitoring import dashboard, health, metrics
+from bi_app.monitoring import dashboard, health, metrics, prometheus
 from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, free_port, make_settings, migrate
 
 pytestmark = pytest.mark.integration
@@ -58,8 +58,23 @@ def _callback_body(n: int) -> dict:
 
 
 def _totals(kind: str, name: str, method: str) -> dict[int, int]:
-    totals = metrics.AGGREGATOR.totals().get((kind, name, method))
-    return dict(totals.by_status) if totals else {}
+    """Exported counts by status of one route (``kind`` "http") or callback output."""
+    metric, label = (
+        ("bi_http_requests_total", "route")
+        if kind == "http"
+        else ("bi_dash_callbacks_total", "output")
+    )
+    out: dict[int, int] = {}
+    for family in prometheus.REQUESTS.registry.collect():
+        for s in family.samples:
+            labels = s.labels
+            if (
+                s.name == metric
+                and labels[label] == name
+                and labels.get("method", method) == method
+            ):
+                out[int(labels["status"])] = int(s.value)
+    return out
 
 
 def test_middleware_records_requests_and_callbacks_by_template_and_output(sqlite_url):
