@@ -15,17 +15,27 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
 _ENV = "PROMETHEUS_MULTIPROC_DIR"
-_OWNED_ENV = "BI_PROMETHEUS_DIR_OWNED"  # set when this file created the directory
+_OWNED_ENV = "PROMETHEUS_MULTIPROC_DIR_CREATED_BY_BI_APP"  # this file made the directory
 
 if not os.environ.get(_ENV):
     # A private directory per master (mode 0700); gunicorn re-reads this file on HUP, and the
     # environment then already names it, so the workers keep counting into the same files.
     os.environ[_ENV] = tempfile.mkdtemp(prefix="bi-prometheus-")
     os.environ[_OWNED_ENV] = os.environ[_ENV]
+
+if "prometheus_client.values" in sys.modules:  # imported before this file ran: too late
+    from prometheus_client import values
+
+    if values.ValueClass is values.MutexValue:
+        raise RuntimeError(
+            "prometheus_client was imported before bi_app.gunicorn_conf set "
+            f"{_ENV}: /metrics would count per worker"
+        )
 
 
 def on_starting(server: Any) -> None:
