@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from components.data_grid import GridColumn
 from components.figures import GRID_COLOR, PRIMARY, base_layout, empty_figure
-from components.format import NOT_AVAILABLE, format_count, format_money, to_major
+from components.format import NOT_AVAILABLE, format_count, format_money, plain_label, to_major
 from components.ids import EventDetail
 
 SECONDARY = "#adb5bd"
@@ -148,7 +148,7 @@ def channel_figure(report: Any) -> go.Figure:
     results = list(report.results)
     if not any(r.stats.views or r.stats.clicks for r in results):
         return empty_figure("No channel statistics for this event")
-    names = [r.channel for r in results]
+    names = [plain_label(r.channel) for r in results]
     colors = [PRIMARY if r.status == "live" else SECONDARY for r in results]
     rates = [
         None if r.stats.conversion_rate is None else r.stats.conversion_rate * 100 for r in results
@@ -254,7 +254,7 @@ def profile_figure(df: pd.DataFrame) -> go.Figure:
         part = df[df["dimension"] == dim]
         fig.add_trace(
             go.Bar(
-                x=part["value"].tolist(),
+                x=[plain_label(v) for v in part["value"]],
                 y=part["participants"].tolist(),
                 marker_color=PRIMARY,
                 showlegend=False,
@@ -274,7 +274,10 @@ def comparison_figure(df: pd.DataFrame, event_id: int, industry_avg_pct: float) 
     if df.empty:
         return empty_figure("Nothing to compare")
     rois = [None if pd.isna(v) else float(v) * 100 for v in df["roi"]]
-    labels = [f"{c}<br>{s:%b %Y}" for c, s in zip(df["code"], pd.to_datetime(df["starts_at"]))]
+    labels = [
+        f"{plain_label(c)}<br>{s:%b %Y}"
+        for c, s in zip(df["code"], pd.to_datetime(df["starts_at"]))
+    ]
     colors = [PRIMARY if i == event_id else SECONDARY for i in df["event_id"]]
     fig = go.Figure(
         go.Bar(
@@ -282,7 +285,7 @@ def comparison_figure(df: pd.DataFrame, event_id: int, industry_avg_pct: float) 
             y=rois,
             marker_color=colors,
             name="ROI",
-            customdata=df["name"],
+            customdata=[plain_label(n) for n in df["name"]],
             hovertemplate="%{customdata}: %{y:.1f}%<extra></extra>",
         )
     )
@@ -305,10 +308,11 @@ def costs_figure(df: pd.DataFrame, benchmarks: Mapping[str, float], currency: st
     if df.empty:
         return empty_figure("No costs recorded")
     cats = df["category"].tolist()
+    shown = [plain_label(c) for c in cats]
     fig = go.Figure(
         [
             go.Bar(
-                y=cats,
+                y=shown,
                 x=(df["share"] * 100).tolist(),
                 orientation="h",
                 name="Share of cost",
@@ -317,7 +321,7 @@ def costs_figure(df: pd.DataFrame, benchmarks: Mapping[str, float], currency: st
                 hovertemplate="%{y}: %{x:.1f}% (%{customdata:,.2f})<extra></extra>",
             ),
             go.Scatter(
-                y=cats,
+                y=shown,
                 x=[benchmarks.get(c, 0) * 100 if c in benchmarks else None for c in cats],
                 mode="markers",
                 name="Benchmark",

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from bi_app.data.sales import ORDER_STATUSES
-from components.format import axis_prefix, format_count, format_money, to_major
+from components.format import axis_prefix, format_count, format_money, plain_label, to_major
 
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 GRID_COLOR = "rgba(128, 128, 128, 0.22)"
@@ -159,7 +159,7 @@ def platform_status_figure(df: pd.DataFrame, clickable: bool = False) -> go.Figu
     )
     table = table.loc[table.sum(axis=1).sort_values(ascending=False, kind="stable").index]
     codes = [code for code, _ in table.index]
-    names = [name for _, name in table.index]
+    names = [plain_label(name) for _, name in table.index]
     extra = sorted(set(table.columns) - set(ORDER_STATUSES))
     hint = "click to filter" if clickable else ""
     fig = go.Figure()

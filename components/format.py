@@ -8,6 +8,7 @@ exported files all write money the same way.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -15,6 +16,17 @@ from zoneinfo import ZoneInfo
 from bi_app.export import currency_decimals, currency_symbol
 
 NOT_AVAILABLE = "n/a"
+
+
+def plain_label(value: object) -> str:
+    """Text from users or data (names, codes, callback ids) made safe for a Plotly figure.
+
+    Plotly renders a subset of HTML in tick labels, hover texts, legends and annotations
+    (``<a href>``, ``<b>``, ``<br>``, ``<span style>``), so a product called
+    ``<a href="https://evil.tld">x</a>`` would become a link. Escaping ``&``, ``<`` and ``>``
+    shows the text exactly as written; Plotly decodes the entities for display.
+    """
+    return "" if value is None else html.escape(str(value), quote=False)
 
 
 def to_local(moment: dt.datetime, tz: str) -> dt.datetime:

@@ -13,7 +13,7 @@ from dash import dcc, html
 from bi_app.monitoring.dashboard import PerformanceData
 from components.chart_card import chart_card, graph
 from components.figures import PRIMARY, SECONDARY, base_layout, empty_figure
-from components.format import to_local
+from components.format import plain_label, to_local
 from components.ids import OpsPerformance as ids
 
 RANGE_OPTIONS = [
@@ -32,7 +32,8 @@ def latency_bars(items: Sequence[dict], what: str) -> go.Figure:
         else d["name"]
         for d in reversed(items)
     ]
-    names = [n if len(n) <= 60 else n[:57] + "…" for n in names]
+    # cut first, then escape: an entity cut in half would show as text
+    names = [plain_label(n if len(n) <= 60 else n[:57] + "…") for n in names]
     fig = go.Figure(
         [
             go.Bar(

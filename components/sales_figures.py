@@ -30,6 +30,7 @@ from components.format import (
     format_change,
     format_count,
     format_money,
+    plain_label,
     to_major,
 )
 from components.ids import Sales
@@ -394,13 +395,14 @@ def category_figure(df: pd.DataFrame, currency: str) -> go.Figure:
     if df is None or df.empty:
         return empty_figure("No product sales in the selected period")
     hover = [
-        f"{n}<br>Revenue {format_money(r, currency)} ({format_share(s)})<br>{format_count(u)} units"
+        f"{plain_label(n)}<br>Revenue {format_money(r, currency)} ({format_share(s)})<br>"
+        f"{format_count(u)} units"
         for n, r, s, u in zip(df["category_name"], df["revenue_cents"], df["share"], df["units"])
     ]
     fig = go.Figure(
         go.Bar(
             x=[to_major(v, currency) for v in df["revenue_cents"]],
-            y=list(df["category_name"]),
+            y=[plain_label(n) for n in df["category_name"]],
             orientation="h",
             customdata=list(df["category"]),
             marker={"color": CATEGORY_COLOR},
@@ -428,7 +430,7 @@ def ranking_figure(df: pd.DataFrame, metric: str, currency: str, top: int = 10) 
     if df is None or df.empty:
         return empty_figure("No product sales in the selected period")
     best = df.head(top)
-    names = [f"{p} ({s})" for p, s in zip(best["product"], best["sku"])]
+    names = [plain_label(f"{p} ({s})") for p, s in zip(best["product"], best["sku"])]
     if metric == "units":
         values, axis = list(best["units"]), {"gridcolor": GRID_COLOR, "rangemode": "tozero"}
     else:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on Debian when it is missing: chromium + chromium-driver for the
-# browser tests, node and redis-server for the tests that run them, and PostgreSQL / Redis
-# started on loopback when nothing answers at the test URLs.
+# browser tests, node and redis-server for the tests that run them, promtool (Debian's package
+# prometheus) to lint a live /metrics scrape, and PostgreSQL / Redis started on loopback when
+# nothing answers at the test URLs.
 set -euo pipefail
 
 PG_URL="${BI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
@@ -32,6 +33,13 @@ fi
 if ! command -v redis-server >/dev/null; then
   echo "== installing redis-server"
   apt_install redis-server
+fi
+
+# promtool checks that a live /metrics scrape follows Prometheus' naming rules. Only the tool
+# is needed: no recommended node exporter, and the server it comes with is not started.
+if ! command -v promtool >/dev/null; then
+  echo "== installing promtool (Debian package prometheus)"
+  apt_install --no-install-recommends prometheus
 fi
 
 pg_host=$(url_host "$PG_URL"); pg_port=$(url_port "$PG_URL" 5432)

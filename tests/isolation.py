@@ -43,12 +43,14 @@ def isolated_import_executor(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def isolated_request_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fresh per-minute request/callback aggregator for the test's app.
+    """A fresh per-minute request/callback aggregator and Prometheus counters for the test's app.
 
-    The middleware binds ``metrics.AGGREGATOR`` when an app is created; without this, the
-    Performance page of a later test ranks callbacks timed by every earlier test in the process.
+    The middleware binds ``metrics.AGGREGATOR`` and ``prometheus.REQUESTS`` when an app is
+    created; without this, the Performance page of a later test ranks callbacks timed by every
+    earlier test in the process, and /metrics counts their requests.
     """
-    from bi_app.monitoring import metrics
+    from bi_app.monitoring import metrics, prometheus
 
     monkeypatch.setattr(metrics, "AGGREGATOR", metrics.MinuteAggregator())
+    monkeypatch.setattr(prometheus, "REQUESTS", prometheus.RequestMetrics())
     monkeypatch.setattr(metrics, "_cache_last", {})

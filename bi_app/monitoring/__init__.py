@@ -24,5 +24,5 @@ def init_app(app: dash.Dash, settings: Any) -> None:
 
     if "bi_api_health" in app.server.view_functions:
         return  # already wired to this server
-    middleware.install(app.server)
+    middleware.install(app.server, callbacks=lambda: app.callback_map)
     views.register(app.server, settings)

@@ -6,6 +6,7 @@ Every process (gunicorn worker) aggregates its own traffic per minute into bound
 ``metrics_rollup`` job on the leader; other workers flush their own minutes from the request
 path (see :mod:`bi_app.monitoring.middleware`), so no worker's traffic is lost.
 ``purge_old`` (hourly) rolls completed hours up into ``request_metrics_hour`` and purges by age.
+The cumulative counters of ``/metrics`` are :mod:`bi_app.monitoring.prometheus`'s, not these.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ CACHE_MINUTE_RETENTION = dt.timedelta(days=1)
 CACHE_RETENTION = dt.timedelta(days=30)
 # Hours are rolled up only when every worker has had time to flush their last minutes.
 ROLLUP_GRACE = dt.timedelta(minutes=10)
-# Standard Prometheus latency buckets (seconds) for the cumulative exposition histograms.
-PROM_BUCKETS_S: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 Key = tuple[str, str, str]  # (kind, name, method)
 
@@ -54,23 +53,12 @@ class Series:
     errors: int = 0
 
 
-@dataclass
-class Totals:
-    """Cumulative since process start, for /metrics (Prometheus computes rates itself)."""
-
-    by_status: dict[int, int] = field(default_factory=dict)
-    prom_buckets: list[int] = field(default_factory=lambda: [0] * (len(PROM_BUCKETS_S) + 1))
-    sum_s: float = 0.0
-    count: int = 0
-
-
 class MinuteAggregator:
     """Thread-safe per-minute aggregation with bounded memory."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._minutes: dict[int, dict[Key, Series]] = {}
-        self._totals: dict[Key, Totals] = {}
 
     def record(
         self,
@@ -98,16 +86,6 @@ class MinuteAggregator:
             series.hist.add(duration_ms)
             if error:
                 series.errors += 1
-            totals = self._totals.get(key)
-            if totals is None:
-                if len(self._totals) >= MAX_SERIES_PER_MINUTE * 2:
-                    key = (kind, OTHER, method)
-                totals = self._totals.setdefault(key, Totals())
-            totals.by_status[status] = totals.by_status.get(status, 0) + 1
-            seconds = duration_ms / 1000.0
-            totals.prom_buckets[_prom_index(seconds)] += 1
-            totals.sum_s += seconds
-            totals.count += 1
 
     def pop_completed(self, now: float | None = None) -> dict[int, dict[Key, Series]]:
         """Remove and return every minute that has ended."""
@@ -136,23 +114,9 @@ class MinuteAggregator:
                     mine.hist.merge(series.hist)
                     mine.errors += series.errors
 
-    def totals(self) -> dict[Key, Totals]:
-        with self._lock:
-            return {
-                k: Totals(dict(t.by_status), list(t.prom_buckets), t.sum_s, t.count)
-                for k, t in self._totals.items()
-            }
-
     def pending_minutes(self) -> int:
         with self._lock:
             return len(self._minutes)
-
-
-def _prom_index(seconds: float) -> int:
-    for i, bound in enumerate(PROM_BUCKETS_S):
-        if seconds <= bound:
-            return i
-    return len(PROM_BUCKETS_S)
 
 
 AGGREGATOR = MinuteAggregator()

@@ -15,8 +15,7 @@ from typing import Any
 
 import flask
 
-from bi_app.monitoring import health, rules
-from bi_app.monitoring.prometheus import build_registry, render
+from bi_app.monitoring import health, prometheus, rules
 
 # A full report is served only while it is at most one check interval old, so an outage shows
 # within one interval; after that the cheap checks run live (memoized for CHEAP_MEMO_S).
@@ -44,7 +43,8 @@ def _json(payload: dict[str, Any], status: int) -> flask.Response:
 
 def register(server: flask.Flask, settings: Any) -> None:
     token = metrics_token(settings)
-    registry = build_registry()
+    exported = prometheus.REQUESTS
+    registry = prometheus.build_registry(exported)
     memo = _CheapMemo()
 
     def api_health() -> flask.Response:
@@ -69,7 +69,8 @@ def register(server: flask.Flask, settings: Any) -> None:
             response = _json({"error": "authentication required", "status": 401}, 401)
             response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
-        body, content_type = render(registry)
+        exported.sync_cache()  # this worker's newest cache counts, e.g. from a job's lookups
+        body, content_type = prometheus.render(registry)
         response = flask.Response(body, status=200, content_type=content_type)
         response.headers["Cache-Control"] = "no-store"
         return response

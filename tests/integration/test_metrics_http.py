@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 
@@ -16,8 +17,9 @@ from sqlalchemy import select
 
 from bi_app import monitoring
 from bi_app.db.engine import make_engine
+from bi_app.db.log_models import AppLog
 from bi_app.db.monitoring_models import CacheMetricMinute, RequestMetricHour, RequestMetricMinute
-from bi_app.monitoring import dashboard, health, metrics
+from bi_app.monitoring import dashboard, health, logs, metrics, middleware, prometheus
 from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, free_port, make_settings, migrate
 
 pytestmark = pytest.mark.integration
@@ -58,8 +60,36 @@ def _callback_body(n: int) -> dict:
 
 
 def _totals(kind: str, name: str, method: str) -> dict[int, int]:
-    totals = metrics.AGGREGATOR.totals().get((kind, name, method))
-    return dict(totals.by_status) if totals else {}
+    """Exported counts by status of one route (``kind`` "http") or callback output."""
+    metric, label = (
+        ("bi_http_requests_total", "route")
+        if kind == "http"
+        else ("bi_dash_callbacks_total", "output")
+    )
+    out: dict[int, int] = {}
+    for family in prometheus.REQUESTS.registry.collect():
+        for s in family.samples:
+            labels = s.labels
+            if (
+                s.name == metric
+                and labels[label] == name
+                and labels.get("method", method) == method
+            ):
+                out[int(labels["status"])] = int(s.value)
+    return out
+
+
+def _outputs() -> set[str]:
+    """Every callback name recorded, in /metrics and in the per-minute aggregator."""
+    exported = {
+        s.labels["output"]
+        for f in prometheus.REQUESTS.registry.collect()
+        for s in f.samples
+        if "output" in s.labels
+    }
+    minutes = metrics.AGGREGATOR.pop_completed(time.time() + 120)
+    stored = {name for series in minutes.values() for (kind, name, _m) in series if kind != "http"}
+    return exported | stored
 
 
 def test_middleware_records_requests_and_callbacks_by_template_and_output(sqlite_url):
@@ -222,3 +252,76 @@ def test_public_health_says_only_statuses_and_details_need_an_operator(
         "/api/health", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
     )
     assert "latency_ms" in with_token.get_json()["checks"]["database"]
+
+
+EVIL = '<a href="https://evil.tld">Session expired</a>'
+
+
+def _error_rows(url: str) -> list[str]:
+    logs.flush()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(AppLog.message).where(AppLog.level >= 40)).scalars().all()
+    engine.dispose()
+    return list(rows)
+
+
+def test_an_unauthenticated_callback_body_is_never_parsed(app_factory, demo_sqlite_url):
+    """M1: the guard answers 401 without reading the body, and so does the middleware: a deep
+    or huge body is no 500 and no stored traceback, and its ``output`` is no series."""
+    app = app_factory(demo_sqlite_url)
+    client = app.server.test_client()
+    errors_before = _error_rows(demo_sqlite_url)
+
+    def post(body: str):
+        return client.post("/_dash-update-component", data=body, content_type="application/json")
+
+    named = post(json.dumps({"output": EVIL, "inputs": [], "state": []}))
+    assert named.status_code == 401
+    deep = post('{"output": "x.children", "inputs": ' + "[" * 5_000 + "]" * 5_000 + "}")
+    assert deep.status_code == 401  # a RecursionError in the middleware was a 500
+    # The guard refuses a body this size either way: no session (401) or too large (413).
+    huge = post('{"output": "' + "y" * 100 + '", "inputs": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    assert huge.status_code in (401, 413)
+    number = post('{"output": "z.children", "inputs": [' + "9" * 50_000 + "]}")
+    assert number.status_code == 401
+
+    assert _outputs() == {middleware.UNMATCHED}
+    assert _totals("callback", middleware.UNMATCHED, "POST").get(401, 0) >= 3
+    assert _error_rows(demo_sqlite_url) == errors_before
+
+
+def test_a_signed_in_callback_is_named_only_if_the_app_has_it(app_factory, demo_sqlite_url):
+    app = app_factory(demo_sqlite_url)
+    client = app.server.test_client()
+    _login(client)
+    real = next(iter(app.callback_map))
+    for output in (real, EVIL, "no-such-graph.figure"):
+        client.post(
+            "/_dash-update-component",
+            json={"output": output, "outputs": [], "inputs": [], "state": []},
+        )
+    names = _outputs()
+    assert real in names and middleware.UNMATCHED in names
+    assert EVIL not in names and "no-such-graph.figure" not in names
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 5_000 + "]" * 5_000,  # RecursionError: not caught by get_json(silent=True)
+        '{"output": ' + "9" * 5_000 + "}",  # ValueError: too many digits for an int
+        '{"output": "x.children"',  # not JSON at all
+    ],
+)
+def test_the_callback_name_of_a_body_that_does_not_parse_is_unmatched(body):
+    server = flask.Flask("callback-name")
+    with server.test_request_context(
+        "/_dash-update-component", method="POST", data=body, content_type="application/json"
+    ):
+        assert middleware.callback_name(200, {"x.children"}) == middleware.UNMATCHED
+    with server.test_request_context(
+        "/_dash-update-component", method="POST", json={"output": "x.children"}
+    ):
+        assert middleware.callback_name(200, {"x.children"}) == "x.children"
+        assert middleware.callback_name(401, {"x.children"}) == middleware.UNMATCHED

@@ -75,7 +75,6 @@ def test_aggregator_per_minute_counts_errors_and_bounded_names():
         and row["errors"] == 3
         and row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
     )
-    assert agg.totals()[("http", "/a", "GET")].by_status == {500: 3, 200: 8}
 
 
 def test_restore_drops_minutes_older_than_the_limit():
@@ -88,12 +87,12 @@ def test_restore_drops_minutes_older_than_the_limit():
 
 
 def test_prometheus_text_parses_and_matches_what_was_recorded():
-    agg = metrics.MinuteAggregator()
+    exported = prometheus.RequestMetrics()
     for ms in (3.0, 30.0, 300.0, 3000.0):
-        agg.record("http", "/api/x", "GET", 200, ms)
-    agg.record("http", "/api/x", "GET", 503, 20_000.0)
-    agg.record("callback", "overview-revenue-graph.figure", "POST", 200, 7.0)
-    body, content_type = prometheus.render(prometheus.build_registry(agg))
+        exported.observe("http", "/api/x", "GET", 200, ms / 1000)
+    exported.observe("http", "/api/x", "GET", 503, 20.0)
+    exported.observe("callback", "overview-revenue-graph.figure", "POST", 200, 0.007)
+    body, content_type = prometheus.render(prometheus.build_registry(exported))
     assert content_type.startswith("text/plain; version=0.0.4")
     text = body.decode()
     assert "# TYPE bi_http_requests_total counter" in text
@@ -117,9 +116,29 @@ def test_prometheus_text_parses_and_matches_what_was_recorded():
         if s.name.endswith("_sum")
     )
     assert abs(total - statistics.fsum([0.003, 0.03, 0.3, 3.0, 20.0])) < 1e-9
-    callback = families["bi_dash_callbacks"].samples[0]
+    callback = next(
+        s for s in families["bi_dash_callbacks"].samples if s.name == "bi_dash_callbacks_total"
+    )
     assert (
         callback.labels == {"output": "overview-revenue-graph.figure", "status": "200"}
         and callback.value == 1
     )
-    assert "process_cpu_seconds_total" in text
+    assert "process_cpu_seconds_total" in text  # single-process mode: this process is the target
+
+
+def test_cache_counters_follow_the_data_layer_and_never_go_back(monkeypatch):
+    readings = iter([{"hits": 5, "misses": 2}, {"hits": 9, "misses": 2}, {"hits": 1, "misses": 0}])
+    monkeypatch.setattr(prometheus.health, "cache_hit_rate", lambda: next(readings))
+    exported = prometheus.RequestMetrics()
+    values = []
+    for _ in range(3):
+        exported.sync_cache()
+        registry = exported.registry
+        values.append(
+            (
+                registry.get_sample_value("bi_cache_hits_total"),
+                registry.get_sample_value("bi_cache_misses_total"),
+            )
+        )
+    # the third reading comes after the data layer's counters were reset: nothing is subtracted
+    assert values == [(5, 2), (9, 2), (9, 2)]
