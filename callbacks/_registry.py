@@ -121,7 +121,7 @@ def _guarded(entry: RegisteredCallback) -> Callable[..., Any]:
 
 def register_all(app: dash.Dash) -> int:
     """Attach every recorded callback to ``app``; returns how many were attached."""
-    from bi_app.auth.views import LARGE_BODY_KEY
+    from bi_app.auth.views import CALLBACK_MAP_KEY, LARGE_BODY_KEY
 
     _import_all()
     large_body: dict[str, tuple[str, ...]] = {}
@@ -134,6 +134,7 @@ def register_all(app: dash.Dash) -> int:
         if entry.large_body:
             large_body.update(dict.fromkeys(set(app.callback_map) - before, entry.roles))
     app.server.config[LARGE_BODY_KEY] = large_body
+    app.server.config[CALLBACK_MAP_KEY] = lambda: app.callback_map
     return len(_REGISTRY)
 
 

@@ -27,6 +27,8 @@ EXTENSION_KEY = "bi_auth"
 # server.config key: Dash callback output key -> roles, for the callbacks that may carry more
 # than BI_MAX_CALLBACK_KB (a file upload); written by callbacks._registry.register_all
 LARGE_BODY_KEY = "BI_LARGE_BODY_CALLBACKS"
+# server.config key: a function returning the Dash app's callback map (output key -> callback)
+CALLBACK_MAP_KEY = "BI_CALLBACK_MAP"
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 PUBLIC_PATHS = ("/login", "/logout", "/_favicon.ico", "/api/health", "/metrics")
 SECURITY_HEADERS = {
@@ -218,7 +220,8 @@ def _json_error(status: int, message: str) -> flask.Response:
 def _callback_body_refusal(role: str) -> flask.Response | None:
     """Bound a Dash callback request before Dash reads it: 411 without a length, 413 past the
     callback limit (unless it is one of the few callbacks that carry a file and the user may run
-    it), 400 for a body that is not plain JSON (too deep to parse, a number too long)."""
+    it), 400 for a body that is not plain JSON (too deep to parse, a number too long) or that
+    names no callback of the app."""
     request = flask.request
     settings = flask.current_app.config["BI_SETTINGS"]
     length = request.content_length
@@ -234,12 +237,15 @@ def _callback_body_refusal(role: str) -> flask.Response | None:
         return _json_error(400, "the request is nested too deeply")
     except HTTPException as exc:  # 400 not JSON (a number too long), 413 past MAX_CONTENT_LENGTH
         return _json_error(exc.code or 400, "the request could not be read")
+    output = body.get("output") if isinstance(body, dict) else None
     if too_large:
-        output = body.get("output") if isinstance(body, dict) else None
         if not isinstance(output, str) or output not in large:
             return _json_error(413, "this request is too large")
         if not auth_pages.role_allows(role, large[output]):
             return _json_error(403, "forbidden")
+    callbacks = flask.current_app.config.get(CALLBACK_MAP_KEY)
+    if not isinstance(output, str) or (callbacks is not None and output not in callbacks()):
+        return _json_error(400, "no such callback")
     return None
 
 
