@@ -289,8 +289,8 @@ class OutboundPolicy:
         :class:`OutboundError` when the host cannot be resolved. Nothing is connected to."""
         try:
             parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise OutboundRefused(f"not a valid URL ({exc})") from None
+        except (httpx.InvalidURL, TypeError):
+            raise OutboundRefused("not a valid URL") from None  # its text may echo a secret
         if parsed.scheme not in SCHEMES:
             shown = f"{parsed.scheme}://" if parsed.scheme else "a relative URL"
             raise OutboundRefused(f"only http:// and https:// URLs are allowed, not {shown}")
