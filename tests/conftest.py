@@ -26,6 +26,7 @@ from tests.isolation import (  # noqa: F401  (autouse: private copies of process
     isolated_import_executor,
     isolated_request_metrics,
 )
+from tests.network_guard import no_network_off_this_machine  # noqa: F401  (autouse)
 
 PG_URL = os.environ.get("BI_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

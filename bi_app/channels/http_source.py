@@ -1,22 +1,33 @@
 """A channel source that reads one JSON object over HTTP(S) and validates it strictly.
 
-The URL may contain ``{event_id}``, ``{event_code}`` and ``{channel}`` placeholders (values are
-URL-quoted). The answer must be ``application/json``, at most 64 KiB, one object with
-non-negative integer ``views``, ``clicks`` and ``conversions`` (booleans, floats, NaN and
-duplicate keys are rejected), a ``channel`` equal to the configured one and, when present, an
-``event`` equal to the event's code. Other keys are ignored so a provider may add fields.
+The URL may contain ``{event_id}``, ``{event_code}`` and ``{channel}`` placeholders in its path
+and query, replaced by their URL-quoted values (plain substitution: no other brace is accepted,
+so no format specs or attribute lookups). The call goes through :mod:`bi_app.outbound`. The
+answer must be ``application/json``, uncompressed, at most 64 KiB, one object with non-negative
+integer ``views``, ``clicks`` and ``conversions`` (booleans, floats, NaN and duplicate keys are
+rejected), a ``channel`` equal to the configured one and, when present, an ``event`` equal to
+the event's code. Other keys are ignored so a provider may add fields.
 """
 
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from bi_app.channels.base import DEFAULT_TIMEOUT_S, ChannelSourceError, ChannelStats, EventRef
+from bi_app.outbound import (
+    MAX_TIMEOUT_S,
+    OutboundError,
+    OutboundPolicy,
+    OutboundRefused,
+    OutboundTimeout,
+    OutboundTooLarge,
+    current_policy,
+    fetch,
+    origin_label,
+    refusal,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_COUNT = 10**12
@@ -65,8 +76,33 @@ def parse_stats(body: bytes, channel: str, event_code: str) -> ChannelStats:
     return ChannelStats(channel, **counts)
 
 
+PLACEHOLDERS = ("{event_id}", "{event_code}", "{channel}")
+
+
+def check_url_template(url: str) -> None:
+    """Raise ``ValueError`` unless ``url`` is an http(s) URL whose only braces are the known
+    placeholders, in its path or query (the origin, and so the policy's verdict, is fixed)."""
+    rest = url
+    for placeholder in PLACEHOLDERS:
+        rest = rest.replace(placeholder, "")
+    if "{" in rest or "}" in rest:
+        raise ValueError(
+            "unknown placeholder in the URL: use {event_id}, {event_code} or {channel}"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("source URL must be http:// or https://")
+    if "{" in parts.netloc:
+        raise ValueError("placeholders belong in the path or query, not in the host")
+
+
 class HttpJsonSource:
-    """Statistics of ``channel`` from an HTTP JSON endpoint, with an optional auth header."""
+    """Statistics of ``channel`` from an HTTP JSON endpoint, with an optional auth header.
+
+    Calls go through :mod:`bi_app.outbound` with the policy of the app that built the source
+    (or ``policy``); the auth header is sent to the configured origin only, never after a
+    redirect.
+    """
 
     kind = "http"
 
@@ -78,10 +114,12 @@ class HttpJsonSource:
         auth_header_name: str | None = None,
         auth_header_value: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
+        policy: OutboundPolicy | None = None,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"channel {channel}: source URL must be http:// or https://")
+        try:
+            check_url_template(url)
+        except ValueError as exc:
+            raise ValueError(f"channel {channel}: {exc}") from None
         if bool(auth_header_name) != bool(auth_header_value):
             raise ValueError(
                 f"channel {channel}: give both the auth header's name and value, or neither"
@@ -91,54 +129,61 @@ class HttpJsonSource:
             or any(c in auth_header_value for c in "\r\n")
         ):
             raise ValueError(f"channel {channel}: invalid auth header")
-        if not 0 < timeout <= 120:
-            raise ValueError(f"channel {channel}: timeout must be between 0 and 120 seconds")
+        if not 0 < timeout <= MAX_TIMEOUT_S:
+            raise ValueError(
+                f"channel {channel}: timeout must be between 0 and {MAX_TIMEOUT_S:g} seconds"
+            )
         self.channel = channel
         self.url = url
         self.timeout = float(timeout)
+        # captured now: fetches run in pool threads without the app context
+        self.policy = policy or current_policy()
         self._headers = {"Accept": "application/json", "User-Agent": "bi-app channel source"}
+        self._auth: dict[str, str] = {}
         if auth_header_name:
-            self._headers[auth_header_name] = auth_header_value  # type: ignore[assignment]
+            self._auth[auth_header_name] = auth_header_value  # type: ignore[assignment]
 
     def __repr__(self) -> str:  # never shows the auth header
         return f"HttpJsonSource(channel={self.channel!r}, url={self.url!r})"
 
     def target(self, event: EventRef) -> str:
-        return self.url.format(
-            event_id=event.event_id,
-            event_code=quote(event.code, safe=""),
-            channel=quote(self.channel, safe=""),
-        )
+        """The URL for ``event``: each known placeholder replaced by its URL-quoted value."""
+        url = self.url
+        for placeholder, value in (
+            ("{event_id}", str(int(event.event_id))),
+            ("{event_code}", quote(event.code, safe="")),
+            ("{channel}", quote(self.channel, safe="")),
+        ):
+            url = url.replace(placeholder, value)
+        return url
+
+    def refusal(self) -> str | None:
+        """The outbound policy's reason to refuse this source's host, None when accepted."""
+        return refusal(self.target(EventRef(1, "E1")), self.policy)
 
     def fetch(self, event: EventRef) -> ChannelStats:
-        deadline = time.monotonic() + self.timeout
-        request = urllib.request.Request(self.target(event), headers=self._headers, method="GET")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                ctype = response.headers.get_content_type()
-                if ctype != "application/json":
-                    raise ChannelSourceError(f"expected application/json, got {ctype}")
-                body = self._read(response, deadline)
-        except urllib.error.HTTPError as exc:
-            exc.close()  # an HTTPError holds the response's socket open until closed
-            raise ChannelSourceError(f"HTTP {exc.code} from {urlsplit(self.url).netloc}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ChannelSourceError(
-                f"cannot reach {urlsplit(self.url).netloc}: {reason}"
-            ) from None
-        return parse_stats(body, self.channel, event.code)
-
-    def _read(self, response: Any, deadline: float) -> bytes:
-        """Read the body in chunks, so a server trickling bytes cannot outlast the timeout."""
-        chunks, size = [], 0
-        while True:
-            if time.monotonic() > deadline:
-                raise ChannelSourceError(f"timed out after {self.timeout:g} s")
-            chunk = response.read1(8192) if hasattr(response, "read1") else response.read(8192)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise ChannelSourceError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
-            chunks.append(chunk)
+            response = fetch(
+                self.target(event),
+                headers=self._headers,
+                auth_headers=self._auth,
+                timeout=self.timeout,
+                max_bytes=MAX_BODY_BYTES,
+                policy=self.policy,
+            )
+        except OutboundTooLarge:
+            raise ChannelSourceError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB") from None
+        except OutboundTimeout:
+            raise ChannelSourceError(f"timed out after {self.timeout:g} s") from None
+        except OutboundRefused as exc:
+            raise ChannelSourceError(f"refused: {exc}") from None
+        except OutboundError as exc:
+            raise ChannelSourceError(str(exc)) from None
+        if response.status >= 300:
+            raise ChannelSourceError(f"HTTP {response.status} from {origin_label(self.url)}")
+        if response.content_type != "application/json":
+            raise ChannelSourceError(f"expected application/json, got {response.content_type}")
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise ChannelSourceError(f"expected an uncompressed answer, got {encoding}")
+        return parse_stats(response.body, self.channel, event.code)

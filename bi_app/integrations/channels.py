@@ -125,15 +125,15 @@ def list_channel_sources(*, engine: Engine | None = None) -> list[ChannelRow]:
 
 
 def source_field_error(channel: str, **field: Any) -> str | None:
-    """:class:`HttpJsonSource`'s message for the given constructor arguments (others valid)."""
+    """:class:`HttpJsonSource`'s message for the given constructor arguments (others valid);
+    a given URL is also checked against the outbound policy (its host resolved)."""
     values: dict[str, Any] = {"url": "http://127.0.0.1/", **field}
     try:
         source = HttpJsonSource(channel, values.pop("url"), **values)
-        source.target(EventRef(1, "E1"))  # a placeholder it does not know fails every fetch
     except ValueError as exc:
         return str(exc).removeprefix(f"channel {channel}: ")
-    except (KeyError, IndexError):
-        return "unknown placeholder in the URL: use {event_id}, {event_code} or {channel}"
+    if "url" in field:
+        return source.refusal()
     return None
 
 

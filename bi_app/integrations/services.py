@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bi_app import outbound
 from bi_app.auth import audit
 from bi_app.config import ConfigError, Settings
 from bi_app.db.monitoring_models import MonitoredService
@@ -82,7 +83,8 @@ def build_service_spec(
 
 def service_field_error(**field: Any) -> str | None:
     """The health-services validator's message for one field (name, url, expected or timeout),
-    checked with every other field at a valid value; None when the field is acceptable."""
+    checked with every other field at a valid value; None when the field is acceptable. A URL
+    is also checked against the outbound policy (its host resolved)."""
     values = {**_BASELINE, **field}
     prefix = f"{monitored.ENV_VAR}: form: "
     try:
@@ -92,6 +94,8 @@ def service_field_error(**field: Any) -> str | None:
     except ConfigError as exc:
         text = str(exc)
         return text.removeprefix(prefix)
+    if "url" in field:
+        return outbound.refusal(values["url"])
     return None
 
 
@@ -377,7 +381,8 @@ def check_service(
             )
         except ConfigError as exc:
             return health.CheckResult(check_name, rules.UNHEALTHY, None, {"url": row.url}, str(exc))
+    policy = outbound.OutboundPolicy.from_settings(settings)
     planned = health.PlannedCheck(
-        spec.check_name, lambda: health.check_http(spec), spec.timeout_s + 0.5
+        spec.check_name, lambda: health.check_http(spec, policy=policy), spec.timeout_s + 0.5
     )
     return health.run_parallel([planned])[0]

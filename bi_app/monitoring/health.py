@@ -9,13 +9,10 @@ Status decisions live in :mod:`bi_app.monitoring.rules`.
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import logging
 import shutil
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -26,13 +23,14 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bi_app import current_settings
+from bi_app import current_settings, outbound
 from bi_app.config import Settings
 from bi_app.db.monitoring_models import OVERALL_CHECK, HealthResult
 from bi_app.jobs.definitions import JOBS
 from bi_app.jobs.status import scheduler_status
 from bi_app.monitoring import rules
 from bi_app.monitoring.services import ServiceSpec, settings_services, table_services
+from bi_app.outbound import OutboundPolicy
 
 log = logging.getLogger(__name__)
 
@@ -243,32 +241,38 @@ def check_disk(path: Path, thresholds: rules.Thresholds = rules.DEFAULT) -> Chec
     return CheckResult("disk", status, _ms(start), detail, reason or None)
 
 
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an env proxy
+HEALTH_MAX_BYTES = 64 * 1024  # the body is not judged; reading stops here
 
 
-def check_http(spec: ServiceSpec, thresholds: rules.Thresholds = rules.DEFAULT) -> CheckResult:
+def check_http(
+    spec: ServiceSpec,
+    thresholds: rules.Thresholds = rules.DEFAULT,
+    policy: OutboundPolicy | None = None,
+) -> CheckResult:
+    """GET the service's URL through :mod:`bi_app.outbound` (``policy``, else the current app's);
+    a URL the policy refuses is an unhealthy check saying why, and nothing is sent."""
     start = time.perf_counter()
     headers = {"User-Agent": "bi-app-health/1", "Accept": "*/*"}
-    if spec.auth_header:
-        headers[spec.auth_header[0]] = spec.auth_header[1]
-    request = urllib.request.Request(spec.url, headers=headers, method="GET")
+    auth = dict([spec.auth_header]) if spec.auth_header else None
     code: int | None = None
     error: str | None = None
     try:
-        with _OPENER.open(request, timeout=spec.timeout_s) as response:
-            code = response.status
-            response.read(65536)
-    except urllib.error.HTTPError as exc:
-        code = exc.code
-        exc.close()  # an HTTPError holds the response's socket open until closed
-    except (TimeoutError, urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-            error = f"timed out after {spec.timeout_s:g} s"
-        else:
-            error = (
-                f"{type(reason).__name__}: {reason}"[:300] if str(reason) else type(reason).__name__
-            )
+        response = outbound.fetch(
+            spec.url,
+            headers=headers,
+            auth_headers=auth,
+            timeout=spec.timeout_s,
+            max_bytes=HEALTH_MAX_BYTES,
+            truncate=True,
+            policy=policy,
+        )
+        code = response.status
+    except outbound.OutboundTimeout:
+        error = f"timed out after {spec.timeout_s:g} s"
+    except outbound.OutboundRefused as exc:
+        error = f"refused by the outbound policy: {exc}"[:300]
+    except outbound.OutboundError as exc:
+        error = str(exc)[:300]
     latency = _ms(start)
     status, reason = rules.http_status(code, spec.expected_status, latency, error, thresholds)
     detail = {
@@ -393,11 +397,14 @@ def plan_checks(
             PlannedCheck("database", lambda: check_database(engine, thresholds), cap(DB_TIMEOUT_S)),
         )
     if not cheap_only:
+        policy = OutboundPolicy.from_settings(settings)
         for spec in services or []:
             # The deadline sits just past the socket timeout so the check reports its own timeout.
             planned.append(
                 PlannedCheck(
-                    spec.check_name, lambda s=spec: check_http(s, thresholds), spec.timeout_s + 0.5
+                    spec.check_name,
+                    lambda s=spec: check_http(s, thresholds, policy),
+                    spec.timeout_s + 0.5,
                 )
             )
     return planned

@@ -21,13 +21,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bi_app.config import ConfigError, Settings
 from bi_app.db.monitoring_models import MonitoredService
+from bi_app.outbound import url_shape_error
 
 ENV_VAR = "BI_HEALTH_SERVICES"
 DEFAULT_TIMEOUT_S = 5.0
@@ -76,12 +76,10 @@ def validate_service(
 ) -> ServiceSpec:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise _fail(where, f"name must be lowercase letters, digits, '_', '-', '.', got {name!r}")
-    if (
-        not isinstance(url, str)
-        or urlsplit(url).scheme not in ("http", "https")
-        or not urlsplit(url).netloc
-    ):
+    if not isinstance(url, str) or (problem := url_shape_error(url)) == "scheme":
         raise _fail(where, f"url must be an http:// or https:// URL, got {url!r}")
+    if problem is not None:
+        raise _fail(where, f"url {problem}")
     if isinstance(expected, bool) or not isinstance(expected, int) or not 100 <= expected <= 599:
         raise _fail(where, f"expected_status must be an HTTP status code, got {expected!r}")
     if (

@@ -9,6 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from dash.testing.wait import until
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy import select
@@ -49,7 +50,7 @@ def health_server():
 def app(app_factory, sqlite_url, monkeypatch):
     monkeypatch.delenv(monitored.ENV_VAR, raising=False)
     migrate(sqlite_url)
-    app = app_factory(sqlite_url)
+    app = app_factory(sqlite_url, outbound_allow=("127.0.0.1/32",))  # the stand-in
     with db.session() as session:
         auth.create_user(session, "admin", ADMIN_PASSWORD, "admin", actor="tests")
         session.add(
@@ -116,6 +117,12 @@ def test_admin_adds_checks_and_deletes_a_service(app, start_app, health_server):
     feedback = by_id(duo, Ids.service_feedback("url"))
     assert "http:// or https://" in feedback.text
     assert "is-invalid" in by_id(duo, Ids.service_field("url")).get_attribute("class")
+    assert not duo.driver.find_elements(By.CSS_SELECTOR, 'tr[data-service="broken"]')
+    # the outbound policy refuses a metadata (or private) host when saving, before any request
+    fill(duo, "url", "http://169.254.169.254/latest/meta-data/")
+    duo.find_element(f"#{Ids.SERVICE_SAVE}").click()
+    until(lambda: "cloud metadata address" in by_id(duo, Ids.service_feedback("url")).text, 10)
+    assert "BI_OUTBOUND_ALLOW" in by_id(duo, Ids.service_feedback("url")).text
     assert not duo.driver.find_elements(By.CSS_SELECTOR, 'tr[data-service="broken"]')
     duo.driver.save_screenshot("/tmp/admin_integrations.png")
 

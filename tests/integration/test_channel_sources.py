@@ -27,6 +27,13 @@ EVENT = EventRef(1, "E1")
 TOKEN = "Bearer s3cret-token"
 
 
+@pytest.fixture(autouse=True)
+def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-ins are on loopback, which the outbound policy refuses unless an operator allows
+    it: sources built outside an app read BI_OUTBOUND_ALLOW from the environment."""
+    monkeypatch.setenv("BI_OUTBOUND_ALLOW", "127.0.0.1/32")
+
+
 class Server:
     """A loopback HTTP server whose behaviour a test can switch at any time."""
 

@@ -26,6 +26,7 @@ from tests.conftest import free_port, make_settings, migrate
 pytestmark = pytest.mark.integration
 HANG_S = 8.0
 TOKEN = "Bearer stand-in-secret"
+LOOPBACK = ("127.0.0.1/32",)  # BI_OUTBOUND_ALLOW for the stand-ins
 
 
 class Slow:
@@ -161,7 +162,11 @@ def test_services_run_in_parallel_and_a_hanging_one_times_out_alone(
         session.commit()
 
     Slow.expected = True
-    settings = make_settings(sqlite_url, health_services=parse_services(json.dumps(services)))
+    settings = make_settings(
+        sqlite_url,
+        health_services=parse_services(json.dumps(services)),
+        outbound_allow=LOOPBACK,  # the stand-ins are on loopback, which the policy refuses
+    )
     report = health.run_health_checks(settings, engine=engine)
 
     checks = {c.name: c for c in report.checks}

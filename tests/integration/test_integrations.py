@@ -32,6 +32,7 @@ from tests.conftest import migrate
 pytestmark = pytest.mark.integration
 
 TOKEN = "Bearer very-secret-token-42"
+LOOPBACK = ("127.0.0.1/32",)  # BI_OUTBOUND_ALLOW: the stand-ins are on loopback
 PASSWORDS = {
     "admin": "admin-password-1",
     "analyst": "analyst-password-1",
@@ -97,7 +98,10 @@ class Loopback:
 
 
 @pytest.fixture
-def loopback() -> Iterator[Callable[[str], Loopback]]:
+def loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Loopback]]:
+    # sources built outside the app (try_channel_source without an app context) read the
+    # operator's BI_OUTBOUND_ALLOW from the environment
+    monkeypatch.setenv("BI_OUTBOUND_ALLOW", "127.0.0.1/32")
     started: list[Loopback] = []
 
     def start(behaviour: str) -> Loopback:
@@ -113,7 +117,7 @@ def loopback() -> Iterator[Callable[[str], Loopback]]:
 def app(request, app_factory):
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
     migrate(url)
-    app = app_factory(url)
+    app = app_factory(url, outbound_allow=LOOPBACK)
     with db.session() as session:
         for name, password in PASSWORDS.items():
             auth.create_user(session, name, password, name, actor="tests")
@@ -480,7 +484,7 @@ def _body(key: str, spec: dict) -> dict:
 @pytest.fixture
 def sqlite_app(app_factory, sqlite_url):
     migrate(sqlite_url)
-    app = app_factory(sqlite_url)
+    app = app_factory(sqlite_url, outbound_allow=LOOPBACK)
     with db.session() as session:
         for name, password in PASSWORDS.items():
             auth.create_user(session, name, password, name, actor="tests")
