@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit
 
 import flask
 from flask_login import login_user, logout_user
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from bi_app.auth import context as ctx
@@ -118,7 +119,18 @@ def login_view() -> flask.Response:
             next_path,
             **{"Retry-After": str(wait)},
         )
-    return _authenticate(username, form.get("password", ""), ip, next_path, attempt)
+    try:
+        return _authenticate(username, form.get("password", ""), ip, next_path, attempt)
+    except SQLAlchemyError as exc:
+        log.warning("sign-in impossible: database unavailable (%s)", type(exc).__name__)
+        return _login_page(
+            503,
+            "Signing in is unavailable right now: the database does not answer. "
+            "Try again in a moment.",
+            username,
+            next_path,
+            **{"Retry-After": "30"},
+        )
 
 
 def _authenticate(
@@ -187,16 +199,36 @@ def logout_view() -> flask.Response:
     user = ctx.request_user()
     if user is not None:
         everywhere = flask.request.args.get("everywhere") == "1"
-        with db.session() as session:
-            if everywhere:
-                ended = auth_sessions.revoke_all(session, user.id)
-                auth_users.audit(
-                    session, "logout.everywhere", target=user.username, detail={"sessions": ended}
-                )
-            else:
-                auth_sessions.revoke(session, user.session_token)
-                auth_users.audit(session, "logout", target=user.username)
-            session.commit()
+        ctx.RECENT.forget(user.get_id())
+        try:
+            with db.session() as session:
+                if everywhere:
+                    ended = auth_sessions.revoke_all(session, user.id)
+                    auth_users.audit(
+                        session,
+                        "logout.everywhere",
+                        target=user.username,
+                        detail={"sessions": ended},
+                    )
+                else:
+                    auth_sessions.revoke(session, user.session_token)
+                    auth_users.audit(session, "logout", target=user.username)
+                session.commit()
+        except SQLAlchemyError as exc:
+            log.warning("sign-out not recorded: database unavailable (%s)", type(exc).__name__)
+            logout_user()
+            flask.session.clear()
+            return _html(
+                render_message(
+                    "Signed out in this browser only",
+                    "The database does not answer, so the server could not end the session "
+                    "itself. Sign in and out again once it is back to end it everywhere.",
+                    prefix=st.prefix,
+                    link_text="Sign in",
+                    link=f"{st.prefix}login",
+                ),
+                503,
+            )
         logout_user()
     flask.session.clear()
     return flask.redirect(f"{st.prefix}login")
