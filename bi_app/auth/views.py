@@ -25,12 +25,9 @@ DASH_CONTENT_ID = "_pages_content"  # dash.page_container's routed content
 DASH_LOCATION_ID = "_pages_location"
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 PUBLIC_PATHS = ("/login", "/logout", "/_favicon.ico", "/api/health", "/metrics")
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
-}
+# CSP, X-Frame-Options, nosniff and the other security headers are set on every response,
+# these pages included, by bi_app.security_headers (one policy for the whole app).
+SECURITY_HEADERS = {"Cache-Control": "no-store"}
 
 
 @dataclass
