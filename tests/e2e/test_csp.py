@@ -16,6 +16,7 @@ from tests.e2e.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 SCREENSHOT = "/tmp/csp-overview.png"
+REVENUE_CELL = ".ag-center-cols-container .ag-row[row-index='0'] [col-id='revenue_cents']"
 INJECTED = (
     "var s = document.createElement('script');"
     "s.textContent = 'window.__cspProbe = 1;';"
@@ -86,6 +87,13 @@ def test_every_page_renders_under_the_csp_with_a_clean_console(
         if path == "/":
             dash_duo.wait_for_element(".app-kpi-value", timeout=20)
             dash_duo.wait_for_element(".js-plotly-plot .main-svg", timeout=20)
+            # dash-ag-grid runs the columns' valueFormatter {"function": ...} strings without
+            # 'unsafe-eval': the money column shows formatted amounts
+            wait_until(
+                dash_duo,
+                "formatted revenue cells in the grid",
+                lambda: dash_duo.find_element(REVENUE_CELL).text.startswith("€"),
+            )
             dash_duo.driver.save_screenshot(SCREENSHOT)
         assert dash_duo.get_logs() == [], f"console errors on {name} ({path})"
     assert failures == []
