@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     register_all(app)
     jobs.init_app(app, settings)
-    security_headers.init_app(app, settings)  # last: the CSP hashes Dash's inline scripts
+    security_headers.init_app(app, settings)  # CSP and other headers; cross-site writes refused
     return app
 
 
