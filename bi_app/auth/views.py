@@ -32,12 +32,9 @@ LARGE_BODY_KEY = "BI_LARGE_BODY_CALLBACKS"
 CALLBACK_MAP_KEY = "BI_CALLBACK_MAP"
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 PUBLIC_PATHS = ("/login", "/logout", "/_favicon.ico", "/api/health", "/metrics")
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
-}
+# CSP, X-Frame-Options, nosniff and the other security headers are set on every response,
+# these pages included, by bi_app.security_headers (one policy for the whole app).
+SECURITY_HEADERS = {"Cache-Control": "no-store"}
 
 
 @dataclass
