@@ -118,13 +118,19 @@ class ExportFile:
     message: str | None = None
 
 
-def is_formula_like(text: str) -> bool:
-    """Whether a spreadsheet could read ``text`` as a formula: its first non-blank character is
-    ``= + - @`` (or a full-width form), or it starts with a tab or line break."""
+def formula_start(text: str) -> str | None:
+    """The character that would make a spreadsheet read ``text`` as a formula: its first
+    non-blank character when that is ``= + - @`` (or a full-width form), or a leading tab or
+    line break; None for text a spreadsheet shows as it is."""
     if text.startswith(_LEADING_CONTROLS):
-        return True
+        return text[0]
     start = _LEADING_BLANKS.match(text).end()  # type: ignore[union-attr] - always matches
-    return start < len(text) and text[start] in _FORMULA_STARTS
+    return text[start] if start < len(text) and text[start] in _FORMULA_STARTS else None
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula (see :func:`formula_start`)."""
+    return formula_start(text) is not None
 
 
 def neutralize(value: Any) -> Any:
