@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["count", "days", "money", "fraction", "percent", "shares"]
 SHARES_TOLERANCE = 0.001
+# What a person types is bounded before any arithmetic: Decimal('1e999999999') is a valid
+# number, and int() of it builds a billion-digit integer (seconds of CPU, hundreds of MB).
+MAX_NUMBER_TEXT = 40
+MAX_SHARES_TEXT = 2000
+MAX_MAGNITUDE = 18  # powers of ten, either way; every setting's range is far inside
 
 
 class SettingError(ValueError):
@@ -186,7 +191,7 @@ def _copy(value: Any) -> Any:
 
 
 def _bounded(s: SettingSpec, value: float) -> None:
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise SettingError(f"{s.label}: enter a finite number.")
     if s.minimum is not None and value < s.minimum:
         raise SettingError(f"{s.label}: must be at least {_plain(s, s.minimum)}.")
@@ -207,14 +212,12 @@ def validate(key: str, value: Any) -> Any:
         return _validate_shares(s, value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingError(f"{s.label}: expected a number, got {str(value)[:40]!r}.")
-    if s.kind in ("count", "days", "money"):
-        if isinstance(value, float) and not value.is_integer():
-            raise SettingError(f"{s.label}: expected a whole number.")
-        value = int(value)
-    else:
-        value = float(value)
-    _bounded(s, value)
-    return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SettingError(f"{s.label}: enter a finite number.")
+    if s.kind in ("count", "days", "money") and isinstance(value, float) and not value.is_integer():
+        raise SettingError(f"{s.label}: expected a whole number.")
+    _bounded(s, value)  # before converting: float() of a huge int overflows
+    return int(value) if s.kind in ("count", "days", "money") else float(value)
 
 
 def _validate_shares(s: SettingSpec, value: Any) -> dict[str, float]:
@@ -261,12 +264,18 @@ _SHARE_ITEM = re.compile(r"^\s*([a-z_]+)\s*[=:]\s*([-+0-9.eE]+)\s*$")
 
 def _number(s: SettingSpec, text: str) -> Decimal:
     cleaned = text.strip().replace(",", "").replace("_", "").replace(" ", "").rstrip("%")
+    if len(cleaned) > MAX_NUMBER_TEXT:
+        raise SettingError(f"{s.label}: too long for a number.")
     try:
         number = Decimal(cleaned)
     except InvalidOperation:
         raise SettingError(f"{s.label}: {text.strip()[:40]!r} is not a number.") from None
     if not number.is_finite():
         raise SettingError(f"{s.label}: enter a finite number.")
+    if not number:
+        return Decimal(0)  # 0E+999999999 is zero, without its exponent
+    if not -MAX_MAGNITUDE <= number.adjusted() <= MAX_MAGNITUDE:
+        raise SettingError(f"{s.label}: {cleaned[:40]!r} is out of range.")
     return number
 
 
@@ -278,6 +287,8 @@ def parse_text(key: str, text: object) -> Any:
     if not raw.strip():
         raise SettingError(f"{s.label}: enter a value.")
     if s.kind == "shares":
+        if len(raw) > MAX_SHARES_TEXT:
+            raise SettingError(f"{s.label}: too long (at most {MAX_SHARES_TEXT} characters).")
         return validate(key, _parse_shares(s, raw))
     number = _number(s, raw)
     if s.kind == "money":
@@ -297,7 +308,7 @@ def _parse_shares(s: SettingSpec, raw: str) -> dict[str, float]:
     if text.startswith("{"):
         try:
             loaded = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting is bounded by the text's length only
             raise SettingError(f"{s.label}: not valid JSON.") from None
         if not isinstance(loaded, dict):
             raise SettingError(f"{s.label}: expected category=share pairs.")

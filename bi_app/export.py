@@ -37,7 +37,21 @@ XLSX_MAX_ROWS = 1_048_575
 # Rows a single download request may carry. Grids bigger than this belong on the server-side
 # row model, not in the browser; the bound keeps one request from exhausting a worker's memory.
 MAX_DOWNLOAD_ROWS = 500_000
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Rows come from the browser, so their width and size are bounded too: a grid has a few dozen
+# columns, and no one reads a cell longer than Excel's own limit of 32,767 characters.
+MAX_EXPORT_COLUMNS = 200
+MAX_EXPORT_CELLS = 5_000_000
+MAX_CELL_CHARS = 32_767
+MAX_HEADER_CHARS = 255
+# A spreadsheet runs text whose first visible character is one of these (full-width forms too:
+# Excel with an East Asian IME reads ＝ as =), and text that starts with a tab or line break.
+_FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe62\ufe63\ufe66\ufe6b")
+_LEADING_CONTROLS = ("\t", "\r", "\n")
+# \s covers Unicode blanks (U+3000 ideographic space, no-break spaces); the rest are invisible.
+_LEADING_BLANKS = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]*")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_INT64 = 2**63
+_SCALARS = (str, int, float, bool, type(None), Decimal, dt.date, dt.datetime, dt.time)
 _CURRENCY_SYMBOLS = {
     "EUR": "€",
     "USD": "$",
@@ -104,9 +118,25 @@ class ExportFile:
     message: str | None = None
 
 
+def formula_start(text: str) -> str | None:
+    """The character that would make a spreadsheet read ``text`` as a formula: its first
+    non-blank character when that is ``= + - @`` (or a full-width form), or a leading tab or
+    line break; None for text a spreadsheet shows as it is."""
+    if text.startswith(_LEADING_CONTROLS):
+        return text[0]
+    start = _LEADING_BLANKS.match(text).end()  # type: ignore[union-attr] - always matches
+    return text[start] if start < len(text) and text[start] in _FORMULA_STARTS else None
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula (see :func:`formula_start`)."""
+    return formula_start(text) is not None
+
+
 def neutralize(value: Any) -> Any:
-    """Prefix ``'`` to text a spreadsheet would treat as a formula; other values pass through."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+    """Prefix ``'`` to text a spreadsheet would treat as a formula (the OWASP advice for CSV);
+    other values, numbers included, pass through."""
+    if isinstance(value, str) and is_formula_like(value):
         return "'" + value
     return value
 
@@ -123,19 +153,69 @@ def columns_from_spec(spec: Any) -> list[ExportColumn]:
     """Rebuild columns from their JSON form (a grid's spec store); raises :class:`ExportError`."""
     if not isinstance(spec, list) or not spec:
         raise ExportError("the grid has no column description")
+    if len(spec) > MAX_EXPORT_COLUMNS:
+        raise ExportError(
+            f"too many columns to download ({len(spec):,}; the limit is {MAX_EXPORT_COLUMNS})"
+        )
     columns = []
     for item in spec:
-        if not isinstance(item, Mapping) or not isinstance(item.get("field"), str):
+        field = item.get("field") if isinstance(item, Mapping) else None
+        header = item.get("header", field) if isinstance(item, Mapping) else None
+        if (
+            not isinstance(field, str)
+            or len(field) > MAX_HEADER_CHARS
+            or _SURROGATES.search(field)
+            or not isinstance(header, (str, int, float, type(None)))
+        ):
             raise ExportError("the grid's column description is malformed")
-        header = item.get("header")
-        columns.append(
-            ExportColumn(
-                item["field"],
-                str(header if header is not None else item["field"]),
-                item.get("kind", "text"),
-            )
-        )
+        header = _clean_text(str(header if header is not None else field))[:MAX_HEADER_CHARS]
+        kind = item.get("kind", "text")
+        if not isinstance(kind, str):
+            raise ExportError("the grid's column description is malformed")
+        columns.append(ExportColumn(field, header, kind))  # type: ignore[arg-type]
     return columns
+
+
+def _clean_text(text: str) -> str:
+    """``text`` without lone UTF-16 surrogates (JSON from a browser may carry them; no UTF-8
+    writer accepts them)."""
+    return _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
+
+
+def scalar_rows(
+    rows: Sequence[Any], columns: Sequence[ExportColumn]
+) -> tuple[list[dict[str, Any]], int]:
+    """The exported cells of rows a client sent, checked: each row a record, each cell a scalar
+    (text, number, true/false, date or empty), integers within 64 bits, text cut to
+    :data:`MAX_CELL_CHARS`. Returns the rows (exported fields only) and how many cells were cut;
+    raises :class:`ExportError` for anything else (nested lists or records included)."""
+    fields = [c.field for c in columns]
+    out: list[dict[str, Any]] = []
+    cut = 0
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            raise ExportError(f"cannot export: invalid data (row {number} is not a record)")
+        record: dict[str, Any] = {}
+        for name in fields:
+            value = row.get(name)
+            if isinstance(value, str):
+                if len(value) > MAX_CELL_CHARS:
+                    value, cut = value[:MAX_CELL_CHARS], cut + 1
+                value = _clean_text(value)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                if not -_INT64 <= value < _INT64:
+                    raise ExportError(
+                        f"cannot export: invalid data (row {number}, column {name[:40]!r}: "
+                        "a number out of range)"
+                    )
+            elif not isinstance(value, _SCALARS):
+                raise ExportError(
+                    f"cannot export: invalid data (row {number}, column {name[:40]!r} "
+                    f"holds a {type(value).__name__}, not a single value)"
+                )
+            record[name] = value
+        out.append(record)
+    return out, cut
 
 
 # --- value conversion -----------------------------------------------------------------------
@@ -291,7 +371,7 @@ def _column_widths(rows: Sequence[Any], columns: Sequence[ExportColumn]) -> list
 def _write_cell(
     sheet: Any, r: int, c: int, kind: str, value: Any, formats: Mapping[str, Any]
 ) -> None:
-    """Typed values get typed cells; anything else becomes neutralized text, never a formula."""
+    """Typed values get typed cells; anything else becomes a text cell, never a formula."""
     if _is_missing(value) or value == "":
         return
     if kind in NUMERIC_KINDS or (
@@ -309,7 +389,11 @@ def _write_cell(
         if isinstance(when, dt.date):
             sheet.write_datetime(r, c, dt.datetime.combine(when, dt.time()), formats["date"])
             return
-    sheet.write_string(r, c, _text_cell(value))
+    text = value if isinstance(value, str) else _plain_text(value)
+    # Text is stored as text, so Excel never evaluates it; formula-looking text also gets the
+    # cell's quote prefix (Excel's own "typed with a leading '"), which keeps it text when the
+    # cell is edited, without showing an apostrophe.
+    sheet.write_string(r, c, text, formats["quoted"] if is_formula_like(text) else None)
 
 
 def to_xlsx_bytes(
@@ -322,7 +406,8 @@ def to_xlsx_bytes(
 ) -> XlsxResult:
     """An .xlsx workbook built with XlsxWriter in constant-memory mode.
 
-    Text is always written as text (never as a formula) after neutralization; numbers, money,
+    Text is always written as text (never as a formula), formula-looking text with the cell's
+    quote prefix rather than a visible apostrophe; numbers, money,
     percentages and dates get real Excel number formats. Rows beyond ``max_rows`` (Excel's
     limit by default) are dropped and the result says so.
     """
@@ -342,21 +427,23 @@ def to_xlsx_bytes(
         },
     )
     sheet = workbook.add_worksheet(_sheet_name(sheet_name))
-    header_format = workbook.add_format(
-        {"bold": True, "bg_color": "#DCE6F1", "bottom": 1, "valign": "vcenter"}
-    )
+    header_style = {"bold": True, "bg_color": "#DCE6F1", "bottom": 1, "valign": "vcenter"}
+    header_format = workbook.add_format(header_style)
     formats = {
         kind: workbook.add_format({"num_format": _number_format(kind, currency)})
         for kind in NUMERIC_KINDS
     }
     formats["date"] = workbook.add_format({"num_format": "yyyy-mm-dd"})
     formats["datetime"] = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    formats["quoted"] = workbook.add_format({"quote_prefix": True})
+    header_quoted = workbook.add_format({**header_style, "quote_prefix": True})
 
     for index, width in enumerate(_column_widths(kept, columns)):
         sheet.set_column(index, index, width)
     sheet.freeze_panes(1, 0)
     for index, column in enumerate(columns):
-        sheet.write_string(0, index, str(neutralize(column.header)), header_format)
+        quoted = is_formula_like(column.header)
+        sheet.write_string(0, index, column.header, header_quoted if quoted else header_format)
     if kept:
         sheet.autofilter(0, 0, len(kept), len(columns) - 1)
 
@@ -393,10 +480,12 @@ def export_rows(
 ) -> ExportFile:
     """Write ``rows`` in ``fmt`` (csv, xlsx or json); raises :class:`ExportError` on bad input.
 
-    More than ``max_rows`` rows are refused in every format; xlsx keeps the first
-    ``xlsx_max_rows`` and says so in the result's message.
+    The rows may come from a browser, so they are checked first (see :func:`scalar_rows`): at
+    most ``max_rows`` rows, :data:`MAX_EXPORT_COLUMNS` columns and :data:`MAX_EXPORT_CELLS`
+    cells, in every format; xlsx keeps the first ``xlsx_max_rows`` and says so in the result's
+    message, and text longer than :data:`MAX_CELL_CHARS` is cut, with a message too.
     """
-    if fmt not in EXPORT_FORMATS:
+    if not isinstance(fmt, str) or fmt not in EXPORT_FORMATS:
         raise ExportError(
             f"unknown download format {str(fmt)[:20]!r} "
             f"(expected one of {', '.join(EXPORT_FORMATS)})"
@@ -407,13 +496,33 @@ def export_rows(
             f"too many rows to download ({len(rows):,}; the limit is {max_rows:,}): "
             "narrow the filter first"
         )
+    if not columns:
+        raise ExportError("nothing to export: no columns")
+    if len(columns) > MAX_EXPORT_COLUMNS:
+        raise ExportError(
+            f"too many columns to download ({len(columns):,}; the limit is {MAX_EXPORT_COLUMNS})"
+        )
+    if len(rows) * len(columns) > MAX_EXPORT_CELLS:
+        raise ExportError(
+            f"too much data to download ({len(rows) * len(columns):,} cells; the limit is "
+            f"{MAX_EXPORT_CELLS:,}): narrow the filter or download fewer columns"
+        )
+    rows, cut = scalar_rows(rows, columns)
+    cut_message = (
+        f"{cut:,} cell(s) longer than {MAX_CELL_CHARS:,} characters were shortened to that length."
+        if cut
+        else None
+    )
     extension, media_type = EXPORT_FORMATS[fmt]
     filename = export_filename(name, extension, now)
     if fmt == "csv":
-        return ExportFile(filename, to_csv_bytes(rows, columns), media_type, len(rows))
+        content = to_csv_bytes(rows, columns)
+        return ExportFile(filename, content, media_type, len(rows), message=cut_message)
     if fmt == "json":
-        return ExportFile(filename, to_json_bytes(rows, columns), media_type, len(rows))
+        content = to_json_bytes(rows, columns)
+        return ExportFile(filename, content, media_type, len(rows), message=cut_message)
     result = to_xlsx_bytes(rows, columns, name, currency=currency, max_rows=xlsx_max_rows)
+    message = " ".join(m for m in (result.message, cut_message) if m) or None
     return ExportFile(
-        filename, result.content, media_type, result.rows_written, result.truncated, result.message
+        filename, result.content, media_type, result.rows_written, result.truncated, message
     )

@@ -14,6 +14,7 @@ from bi_app import current_settings
 from bi_app.export import MAX_DOWNLOAD_ROWS, ExportError, columns_from_spec, export_rows
 from bi_app.roles import Action
 from callbacks._registry import callback
+from components import fallback
 from components.data_grid import download_message
 from components.ids import Grid
 
@@ -28,19 +29,24 @@ log = logging.getLogger(__name__)
     State(Grid.spec(MATCH), "data"),
     roles=Action.DOWNLOAD,
     prevent_initial_call=True,
+    fallback=fallback.each(fallback.value(no_update), fallback.message("The download")),
 )
 def download_grid(clicks: list[int | None], rows: Any, spec: Any) -> tuple[Any, Any]:
-    """Saves the rows the user sees (filtered, sorted, every page) as CSV, Excel or JSON."""
+    """Saves the rows the user sees (filtered, sorted, every page) as CSV, Excel or JSON.
+
+    The rows and the column description come from the browser: :func:`export_rows` accepts
+    single values only and bounds rows, columns, cells and text before writing anything."""
     item = ctx.triggered_id
     if not isinstance(item, dict) or not ctx.triggered[0].get("value"):
         raise PreventUpdate
+    grid = str(item.get("name"))[:60]
     settings = current_settings()
     try:
         file = export_rows(
             rows,
             columns_from_spec(spec),
             item.get("format"),
-            name=str(item.get("name")),
+            name=grid,
             now=dt.datetime.now(ZoneInfo(settings.timezone)),
             currency=settings.currency,
             max_rows=MAX_DOWNLOAD_ROWS,
@@ -48,14 +54,12 @@ def download_grid(clicks: list[int | None], rows: Any, spec: Any) -> tuple[Any, 
     except ExportError as exc:
         log.warning(
             "grid download refused: grid=%r format=%r: %s",
-            item.get("name"),
-            item.get("format"),
+            grid,
+            str(item.get("format"))[:20],
             exc,
         )
         return no_update, download_message(f"Download failed: {exc}.", "danger")
-    log.info(
-        "grid download: grid=%r format=%r rows=%d", item.get("name"), item.get("format"), file.rows
-    )
+    log.info("grid download: grid=%r format=%r rows=%d", grid, item.get("format"), file.rows)
     return (
         dcc.send_bytes(file.content, file.filename, type=file.media_type),
         download_message(file.message, "warning"),

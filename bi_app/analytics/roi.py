@@ -116,6 +116,10 @@ MAX_COST_CHANGE_PCT = Decimal(1000)
 MIN_COST_CHANGE_PCT = Decimal(-100)
 MAX_ATTENDEES = 1_000_000
 MAX_TICKET_CENTS = 100_000_000  # 1 million in the major unit
+# Typed inputs are bounded before any arithmetic: Decimal('1e999999999') is a valid number that
+# overflows on the first multiplication (or, as an int, takes seconds and hundreds of MB).
+MAX_INPUT_CHARS = 32
+MAX_INPUT_MAGNITUDE = 15  # powers of ten, either way; every limit above is far inside
 
 
 class WhatIfError(ValueError):
@@ -154,14 +158,23 @@ def parse_what_if(
     Returns ``(cost_change_pct, attendees, ticket_price_cents)``."""
 
     def number(raw: object, label: str) -> Decimal:
-        if raw is None or isinstance(raw, bool) or str(raw).strip() == "":
+        if raw is None or isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
             raise WhatIfError(f"{label}: enter a number")
+        text = raw.strip() if isinstance(raw, str) else repr(raw)
+        if text == "":
+            raise WhatIfError(f"{label}: enter a number")
+        if len(text) > MAX_INPUT_CHARS:
+            raise WhatIfError(f"{label}: too long for a number")
         try:
-            value = Decimal(str(raw).strip())
+            value = Decimal(text)
         except ArithmeticError:
-            raise WhatIfError(f"{label}: {str(raw)[:20]!r} is not a number") from None
+            raise WhatIfError(f"{label}: {text[:20]!r} is not a number") from None
         if not value.is_finite():
             raise WhatIfError(f"{label}: enter a finite number")
+        if not value:
+            return Decimal(0)  # 0E+999999 is zero too, without its exponent
+        if not -MAX_INPUT_MAGNITUDE <= value.adjusted() <= MAX_INPUT_MAGNITUDE:
+            raise WhatIfError(f"{label}: {text[:20]!r} is out of range")
         return value
 
     change = number(cost_change_pct, "Cost change")

@@ -33,6 +33,7 @@ from bi_app.data._common import (
     previous_period,
 )
 from bi_app.data.cache import cached
+from bi_app.data.keys import normalize_value
 from bi_app.db.analytics_models import TAGS, CustomerSegmentSnapshot, CustomerStats, CustomerTag
 from bi_app.db.models import (
     REVENUE_STATUSES,
@@ -51,6 +52,7 @@ NAMESPACE = "customers"
 LIST_LIMIT = 5000
 MAX_LIST_LIMIT = 50_000
 LIST_SORTS = ("spend", "last_visit", "visits")
+MAX_SEARCH_CHARS = 100
 
 
 def thresholds() -> SegmentThresholds:
@@ -412,7 +414,6 @@ LIST_COLUMNS = [
 ]
 
 
-@cached(NAMESPACE, keep_case=("search",))
 def customer_list(
     segment: str | None = None,
     tag: str | None = None,
@@ -422,7 +423,38 @@ def customer_list(
 ) -> dict[str, Any]:
     """``{"rows": DataFrame, "total": int, "limit": int}``: the first ``limit`` customers by
     ``sort`` (spend, last visit or visits, descending) matching the segment, tag and a name /
-    id search, and how many match in all. ``tags`` is a comma-separated text."""
+    id search (its first :data:`MAX_SEARCH_CHARS` characters, any letter case), and how many
+    match in all. ``tags`` is a comma-separated text.
+
+    Lists without a search are cached like every data function. Searches are not: each
+    distinct text anyone types would be one more cached list of up to ``limit`` rows, so a
+    viewer could fill the shared cache by typing."""
+    text = search_text(search)
+    if text is None:
+        return _unsearched_list(segment, tag, sort, limit)
+    return _customer_list(
+        normalize_value(segment), normalize_value(tag), text, normalize_value(sort), limit
+    )
+
+
+def search_text(search: object) -> str | None:
+    """The search as the list applies it: trimmed, lower-cased, at most
+    :data:`MAX_SEARCH_CHARS` characters; None for no search."""
+    if not isinstance(search, str):
+        return None
+    return search.strip()[:MAX_SEARCH_CHARS].strip().lower() or None
+
+
+@cached(NAMESPACE)
+def _unsearched_list(
+    segment: str | None = None, tag: str | None = None, sort: str = "spend", limit: int = LIST_LIMIT
+) -> dict[str, Any]:
+    return _customer_list(segment, tag, None, sort, limit)
+
+
+def _customer_list(
+    segment: str | None, tag: str | None, search: str | None, sort: str, limit: int
+) -> dict[str, Any]:
     if segment is not None and segment not in SEGMENTS:
         raise ValueError(f"segment: expected one of {', '.join(SEGMENTS)}, got {segment!r}")
     if tag is not None and tag not in TAGS:
@@ -441,7 +473,7 @@ def customer_list(
             s.c.customer_id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag))
         )
     if search:
-        pattern = f"%{_escape_like(search.strip()[:100].lower())}%"
+        pattern = f"%{_escape_like(search)}%"
         conditions.append(
             or_(
                 func.lower(Customer.name).like(pattern, escape="\\"),
@@ -544,12 +576,14 @@ def _list_frame(rows: list[Any]) -> pd.DataFrame:
 
 __all__ = [
     "LIST_LIMIT",
+    "MAX_SEARCH_CHARS",
     "NAMESPACE",
     "cohort_retention",
     "customer_kpis",
     "customer_list",
     "period_figures",
     "rfm_grid",
+    "search_text",
     "segment_movement",
     "segment_sql",
     "segment_summary",

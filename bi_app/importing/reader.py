@@ -11,7 +11,7 @@ import codecs
 import csv
 import io
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -25,6 +25,12 @@ MAX_COLUMNS = 200
 MAX_XLSX_UNCOMPRESSED = 256 * 1024 * 1024
 MAX_XLSX_RATIO = 200  # uncompressed/compressed of one part; real sheets stay far below
 MAX_PARQUET_UNCOMPRESSED = 512 * 1024 * 1024
+# Parquet is decoded in small batches, each checked before its values become Python objects:
+# sizes in a file's metadata are whatever its writer claims, the decoded batches are not.
+PARQUET_BATCH_ROWS = 1000
+MAX_PARQUET_BATCH_BYTES = 64 * 1024 * 1024
+# The longest cell any format may carry: the CSV reader's own field limit.
+MAX_CELL_BYTES = csv.field_size_limit()
 FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".pq": "parquet"}
 
 Row = tuple[int, list[Any]]  # (row number as a spreadsheet shows it, cell values)
@@ -103,10 +109,19 @@ def detect_format(data: bytes, filename: str, max_bytes: int) -> str:
     return declared
 
 
-def open_table(data: bytes, filename: str, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Table:
+def open_table(
+    data: bytes,
+    filename: str,
+    *,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    columns: Collection[str] | None = None,
+) -> Table:
+    """The file as a header and rows. ``columns`` (normalized names) are the ones the caller
+    will read: a Parquet file's other columns are never decoded (their cells are None)."""
     fmt = detect_format(data, filename, max_bytes)
-    opener = {"csv": _open_csv, "xlsx": _open_xlsx, "parquet": _open_parquet}[fmt]
-    return opener(data)
+    if fmt == "parquet":
+        return _open_parquet(data, columns)
+    return {"csv": _open_csv, "xlsx": _open_xlsx}[fmt](data)
 
 
 def normalize_header(cells: list[Any]) -> list[str]:
@@ -252,23 +267,32 @@ def _open_xlsx(data: bytes) -> Table:
             for number, values in enumerate(cells, start=2):
                 state["row"] = number
                 values = list(values)
-                if any(v is not None and str(v).strip() for v in values):
+                if any(v is not None and _filled(v) for v in values):
                     # empty cells right of the header are dropped; filled ones are reported
-                    while len(values) > width and (
-                        values[-1] is None or not str(values[-1]).strip()
-                    ):
+                    while len(values) > width and (values[-1] is None or not _filled(values[-1])):
                         values.pop()
                     yield number, values + [None] * (width - len(values))
+        except (ValueError, TypeError, KeyError, AttributeError, zipfile.BadZipFile) as exc:
+            # openpyxl converts cells as it reads them; a crafted sheet can hold a number it
+            # cannot convert (int() refuses more than 4,300 digits) or broken XML.
+            raise ImportFileError(
+                f"The workbook cannot be read after row {state['row']} "
+                f"({type(exc).__name__}); save it again from Excel, or export it as CSV."
+            ) from None
         finally:
             workbook.close()
 
     return Table("xlsx", header, rows(), lambda: min(state["row"] / total, 1.0))
 
 
+def _filled(value: Any) -> bool:
+    return not isinstance(value, str) or bool(value.strip())
+
+
 # --- Parquet --------------------------------------------------------------------------------
 
 
-def _open_parquet(data: bytes) -> Table:
+def _open_parquet(data: bytes, wanted: Collection[str] | None = None) -> Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -287,22 +311,80 @@ def _open_parquet(data: bytes) -> Table:
         raise ImportFileError(
             f"The file has {meta.num_rows:,} rows; at most {MAX_ROWS:,} are allowed."
         )
-    names = list(parquet.schema_arrow.names)
+    schema = parquet.schema_arrow
+    names = list(schema.names)
     header = normalize_header(names)
+    # Only the columns the import reads are decoded (the header lists them all, so unknown
+    # columns are still reported as ignored).
+    read = [i for i, name in enumerate(header) if wanted is None or name in wanted]
+    for i in read:
+        column_type = schema.field(i).type
+        if pa.types.is_dictionary(column_type):
+            column_type = column_type.value_type
+        if pa.types.is_nested(column_type):
+            raise ImportFileError(
+                f"The column {header[i][:60]!r} holds lists or records; each cell must hold one "
+                "value (text, a number or a date)."
+            )
     total = max(meta.num_rows, 1)
     state = {"done": 0}
 
     def rows() -> Iterator[Row]:
-        number = 1
+        number, decoded = 1, 0
         try:
-            for batch in parquet.iter_batches(batch_size=5000):
-                for record in batch.to_pylist():
+            batches = parquet.iter_batches(
+                batch_size=PARQUET_BATCH_ROWS, columns=[names[i] for i in read], use_threads=False
+            )
+            for batch in batches:
+                decoded += _check_parquet_batch(batch, [header[i] for i in read], number)
+                if decoded > MAX_PARQUET_UNCOMPRESSED:
+                    raise ImportFileError(
+                        f"The Parquet file decodes to more than {_mb(MAX_PARQUET_UNCOMPRESSED)} "
+                        "(more than its own description says); split it into smaller files."
+                    )
+                columns = [column.to_pylist() for column in batch.columns]
+                for r in range(batch.num_rows):
                     number += 1
-                    yield number, [record.get(name) for name in names]
+                    cells: list[Any] = [None] * len(header)
+                    for i, values in zip(read, columns, strict=True):
+                        cells[i] = values[r]
+                    yield number, cells
                 state["done"] = number - 1
-        except (pa.ArrowException, OSError) as exc:
+        except ImportFileError:
+            raise
+        except (pa.ArrowException, OSError, ValueError) as exc:
             raise ImportFileError(
                 f"The Parquet file is damaged after row {number} ({type(exc).__name__})."
             ) from None
 
     return Table("parquet", header, rows(), lambda: min(state["done"] / total, 1.0))
+
+
+def _check_parquet_batch(batch: Any, header: list[str], first_row: int) -> int:
+    """The decoded size of one batch, after refusing a batch or a cell too large to hold."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    size = batch.get_total_buffer_size()
+    if size > MAX_PARQUET_BATCH_BYTES:
+        raise ImportFileError(
+            f"The rows after row {first_row} of the Parquet file decode to {_mb(size)} per "
+            f"{PARQUET_BATCH_ROWS:,} rows; the limit is {_mb(MAX_PARQUET_BATCH_BYTES)}."
+        )
+    for name, column in zip(header, batch.columns, strict=True):
+        values = column.dictionary if pa.types.is_dictionary(column.type) else column
+        kind = values.type
+        if not (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind)
+        ):
+            continue
+        longest = pc.max(pc.binary_length(values)).as_py() or 0
+        if longest > MAX_CELL_BYTES:
+            raise ImportFileError(
+                f"The column {name[:60]!r} has a cell of {longest:,} bytes after row "
+                f"{first_row}; at most {MAX_CELL_BYTES:,} are allowed in one cell."
+            )
+    return size

@@ -17,6 +17,12 @@ FINISHED = ("succeeded", "validated", "rejected", "failed")
 # A queued or running import that has not reported for this long lost its process.
 STALE_AFTER = dt.timedelta(minutes=10)
 _SUMMARY_COLUMNS = [c for c in ImportRun.__table__.c if c.name != "errors"]
+UNFINISHED = ("queued", "running")
+
+
+def _text(value: str | None) -> str | None:
+    """Text from a file or a browser as a text column takes it: PostgreSQL refuses NUL."""
+    return value.replace("\x00", "\ufffd") if value else value
 
 
 def create_run(
@@ -34,9 +40,9 @@ def create_run(
     with engine.begin() as conn:
         result = conn.execute(
             insert(ImportRun.__table__).values(
-                actor=(actor or None) and actor[:64],
+                actor=_text((actor or None) and actor[:64]),
                 source=source,
-                file_name=(file_name or "(unnamed)")[:255],
+                file_name=_text((file_name or "(unnamed)")[:255]),
                 kind=str(kind)[:32],
                 size_bytes=size_bytes,
                 dry_run=dry_run,
@@ -76,19 +82,26 @@ def report_progress(
         log.warning("import %s: progress update failed: %s", run_id, exc)
 
 
-def finish_run(engine: Engine, run_id: int, **values: Any) -> None:
+def finish_run(
+    engine: Engine, run_id: int, *, unfinished_only: bool = False, **values: Any
+) -> None:
+    """End a run; ``unfinished_only`` leaves a run that already ended as it is."""
     now = utcnow()
+    if "message" in values:
+        values["message"] = _text(values["message"])
+    table = ImportRun.__table__
+    statement = update(table).where(table.c.id == run_id)
+    if unfinished_only:
+        statement = statement.where(table.c.status.in_(UNFINISHED))
     with engine.begin() as conn:
         conn.execute(
-            update(ImportRun.__table__)
-            .where(ImportRun.__table__.c.id == run_id)
-            .values(finished_at=now, updated_at=now, phase=None, progress=1.0, **values)
+            statement.values(finished_at=now, updated_at=now, phase=None, progress=1.0, **values)
         )
 
 
 def _view(row: Any, now: dt.datetime) -> dict[str, Any]:
     data = dict(row._mapping)
-    if data["status"] in ("queued", "running") and now - data["updated_at"] > STALE_AFTER:
+    if data["status"] in UNFINISHED and now - data["updated_at"] > STALE_AFTER:
         data["status"] = "failed"
         data["message"] = (
             "Interrupted: the process running this import stopped; nothing was written."

@@ -10,6 +10,7 @@ import base64
 import binascii
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,16 @@ PROGRESS_EVERY_S = 0.5
 _READ, _WRITE = 0.6, 0.35
 # One import at a time per process: they are heavy, and queued runs show as such on the page.
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bi-import")
+# Imports allowed to wait behind the running one; each waiting import holds its whole file.
+MAX_QUEUED_IMPORTS = 3
+QUEUE_FULL_MESSAGE = (
+    "The import queue is full ({waiting} imports are waiting); try again when the current "
+    "import finishes. Nothing was imported."
+)
+UNEXPECTED_MESSAGE = (
+    "The import stopped on an unexpected error ({error}). Nothing was imported; the error is "
+    "in the application log."
+)
 
 Invalidate = Callable[[], Any]
 
@@ -61,6 +72,28 @@ class ImportOutcome:
     @property
     def ok(self) -> bool:
         return self.status in ("succeeded", "validated")
+
+
+class _ImportQueue:
+    """Counts the imports running or waiting in this process, refusing one beyond ``capacity``."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.pending = capacity, 0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> bool:
+        with self._lock:
+            if self.pending >= self.capacity:
+                return False
+            self.pending += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.pending = max(self.pending - 1, 0)
+
+
+_queue = _ImportQueue(MAX_QUEUED_IMPORTS + 1)
 
 
 class _Progress:
@@ -159,13 +192,14 @@ def import_file(
         )
     outcome = ImportOutcome(run_id, str(kind), file_name, dry_run, "failed", "")
     progress = _Progress(engine, run_id)
+    committed = False
     try:
         try:
             spec = get_kind(kind)
         except ValueError as exc:
             raise ImportFileError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
         progress("reading", 0.0, force=True)
-        table = open_table(data, file_name, max_bytes=max_bytes)
+        table = open_table(data, file_name, max_bytes=max_bytes, columns=spec.columns)
         outcome.file_format = table.format
         written: WriteResult | None = None
         with engine.begin() as conn:
@@ -208,6 +242,7 @@ def import_file(
                             "format": table.format,
                         },
                     )
+        committed = written is not None
         outcome.status = "rejected" if not check.ok else ("validated" if dry_run else "succeeded")
         outcome.message = _summary(spec.label, check, written, dry_run)
         if written is not None:
@@ -229,11 +264,33 @@ def import_file(
             "time?). Nothing was imported; try again."
         )
     except SQLAlchemyError:
-        log.exception("import %s: database error", run_id)
-        outcome.status, outcome.message = (
-            "failed",
-            "A database error stopped the import. Nothing was imported.",
-        )
+        if committed:  # the rows are in; a later step (roll-ups, caches) failed
+            log.exception("import %s: database error after the rows were written", run_id)
+            outcome.status = "succeeded"
+            outcome.message += " A database error stopped the steps after the import."
+        else:
+            log.exception("import %s: database error", run_id)
+            outcome.status, outcome.message = (
+                "failed",
+                "A database error stopped the import. Nothing was imported.",
+            )
+    except Exception as exc:  # whatever it is, the run must end, not stay "running"
+        if committed:
+            log.exception("import %s: unexpected error after the rows were written", run_id)
+            outcome.status = "succeeded"
+            outcome.message += (
+                f" An unexpected error ({type(exc).__name__}) stopped the steps after the import."
+            )
+        else:
+            log.exception("import %s stopped on an unexpected error", run_id)
+            outcome.status = "failed"
+            outcome.message = UNEXPECTED_MESSAGE.format(error=type(exc).__name__)
+    except BaseException:
+        # interrupted (Ctrl-C in the CLI, the worker exiting): record it, then stop as asked
+        if not committed:
+            outcome.status, outcome.message = "failed", "Interrupted. Nothing was imported."
+        _finish(engine, outcome)
+        raise
     _finish(engine, outcome)
     log.info(
         "import %s (%s, %s, %s): %s",
@@ -247,6 +304,8 @@ def import_file(
 
 
 def _finish(engine: Engine, outcome: ImportOutcome) -> None:
+    """Record the outcome; if that fails, record at least its status, so no run stays
+    "running" (the full report may be what the database refused)."""
     try:
         runs.finish_run(
             engine,
@@ -262,8 +321,30 @@ def _finish(engine: Engine, outcome: ImportOutcome) -> None:
             error_count=outcome.error_count,
             errors=[e.as_dict() for e in outcome.errors],
         )
-    except SQLAlchemyError:
+        return
+    except Exception:  # fall back to the short record below
         log.exception("import %s: recording the result failed", outcome.run_id)
+    _record_status(engine, outcome.run_id, outcome.status, _SHORT_MESSAGES[outcome.status])
+
+
+_SHORT_MESSAGES = {
+    "succeeded": "The rows were imported, but the import's report could not be saved.",
+    "validated": "The file is valid, but the validation report could not be saved.",
+    "rejected": "The file was refused, but the report of why could not be saved. "
+    "Nothing was imported.",
+    "failed": "The import failed and its report could not be saved. Nothing was imported.",
+}
+
+
+def _record_status(engine: Engine, run_id: int, status: str, message: str) -> bool:
+    """End a run that has not ended yet with a fixed message; False (logged) when even that
+    cannot be written."""
+    try:
+        runs.finish_run(engine, run_id, unfinished_only=True, status=status, message=message)
+    except Exception:  # the database is gone; the run view will call it stale
+        log.exception("import %s: recording its end (%s) failed", run_id, status)
+        return False
+    return True
 
 
 def start_import(
@@ -277,10 +358,20 @@ def start_import(
     invalidate: Invalidate | None = None,
     decimals: int = 2,
 ) -> int:
-    """Queue an import on the background thread; returns the run id the page polls."""
+    """Queue an import on the background thread; returns the run id the page polls.
+
+    With :data:`MAX_QUEUED_IMPORTS` imports already waiting, the run is recorded as refused at
+    once (the page shows why) instead of holding one more file in memory."""
     run_id = runs.create_run(
         engine, file_name=file_name, kind=kind, actor=actor, size_bytes=len(data), dry_run=dry_run
     )
+    queue = _queue
+    if not queue.reserve():
+        log.warning("import %s refused: the import queue is full", run_id)
+        _record_status(
+            engine, run_id, "rejected", QUEUE_FULL_MESSAGE.format(waiting=queue.capacity - 1)
+        )
+        return run_id
 
     def work() -> None:
         try:
@@ -295,16 +386,22 @@ def start_import(
                 run_id=run_id,
                 invalidate=invalidate,
             )
-        except Exception:
+        except BaseException as exc:
+            # import_file records its own failures; this is the last line if even that broke
             log.exception("import %s crashed", run_id)
-            runs.finish_run(
-                engine,
-                run_id,
-                status="failed",
-                message="The import stopped on an unexpected error. Nothing was imported.",
+            _record_status(
+                engine, run_id, "failed", UNEXPECTED_MESSAGE.format(error=type(exc).__name__)
             )
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            queue.release()
 
-    _executor.submit(work)
+    try:
+        _executor.submit(work)
+    except RuntimeError:  # the executor is shutting down with the process
+        queue.release()
+        _record_status(engine, run_id, "failed", "The server is shutting down; try again.")
     return run_id
 
 

@@ -14,14 +14,20 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bi_app.export import formula_start
+
 EARLIEST = dt.datetime(2000, 1, 1)
 # Clocks and time zones differ; anything later than this after "now" is a typo, not data.
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 _INT_RE = re.compile(r"^[+-]?\d+$")
+# Whole numbers and amounts have at most this many digits before the decimal point: every limit
+# in the schemas is far below 10**18, and bounding the digits first keeps int() from meeting a
+# 5,000-digit cell (Python refuses to convert more than 4,300 digits, and big ones cost CPU).
+MAX_DIGITS = 18
+# Text longer than this is not a number whatever it holds (digits, decimals, sign and spaces).
+MAX_NUMBER_TEXT = 64
 _DECIMAL_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Spreadsheets execute cells that start with these (CSV/formula injection, DDE).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
 
@@ -38,9 +44,21 @@ def is_empty(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
+def _too_long() -> CellError:
+    return CellError(f"number too long: at most {MAX_DIGITS} digits before the decimal point")
+
+
+def _integer_digits(value: Decimal) -> int:
+    """How many digits ``value`` has before its decimal point (0 for values below 1)."""
+    return max(value.adjusted() + 1, 0) if value.is_finite() and value else 0
+
+
 def _number_as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > 1000:
+        # str() of an int beyond 4,300 digits raises; no one reads a number this long anyway
+        return f"(a whole number of about {int(value.bit_length() * 0.30103) + 1:,} digits)"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -52,10 +70,13 @@ def parse_text(value: Any, *, max_length: int, choices: Sequence[str] = ()) -> s
     if isinstance(value, (dt.date, dt.datetime)):
         raise CellError("expected text, found a date")
     text = value.strip() if isinstance(value, str) else _number_as_text(value)
-    if text.startswith(_FORMULA_START) and not _DECIMAL_RE.match(text):
+    # Spreadsheets execute cells that start with = + - @ (CSV/formula injection, DDE), after
+    # blanks and in their full-width forms too; plain negative numbers are harmless text.
+    start = formula_start(text)
+    if start is not None and not _DECIMAL_RE.match(text):
         raise CellError(
             "looks like a spreadsheet formula (starts with "
-            f"{text[0]!r}); such cells are refused because spreadsheets would run them"
+            f"{start!r}); such cells are refused because spreadsheets would run them"
         )
     if _CONTROL_RE.search(text):
         raise CellError("contains control characters")
@@ -81,11 +102,15 @@ def parse_int(value: Any, *, minimum: int, maximum: int) -> int | None:
             raise CellError("expected a whole number")
         number = int(value)
     elif isinstance(value, Decimal):
-        if value != value.to_integral_value():
+        if not value.is_finite() or value != value.to_integral_value():
             raise CellError("expected a whole number")
+        if _integer_digits(value) > MAX_DIGITS:
+            raise _too_long()
         number = int(value)
-    elif isinstance(value, str) and _INT_RE.match(value.strip()):
-        number = int(value.strip())
+    elif isinstance(value, str) and _INT_RE.match(text := value.strip()):
+        if len(text.lstrip("+-").lstrip("0")) > MAX_DIGITS:
+            raise _too_long()
+        number = int(text)
     else:
         raise CellError("expected a whole number")
     return _in_range(number, minimum, maximum)
@@ -107,6 +132,8 @@ def parse_money(value: Any, *, decimals: int, minimum: int, maximum: int) -> int
         raise CellError("expected an amount, found true/false")
     if isinstance(value, (int, Decimal)):
         amount = Decimal(value)
+        if not amount.is_finite():
+            raise CellError("expected an amount")
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise CellError("expected an amount")
@@ -117,12 +144,16 @@ def parse_money(value: Any, *, decimals: int, minimum: int, maximum: int) -> int
             raise CellError("use a dot as the decimal separator and no thousands separators")
         if not _DECIMAL_RE.match(text):
             raise CellError("expected an amount such as 12.50")
+        if len(text) > MAX_NUMBER_TEXT:
+            raise CellError(f"number too long: at most {MAX_NUMBER_TEXT} characters")
         try:
             amount = Decimal(text)
         except InvalidOperation:
             raise CellError("expected an amount such as 12.50") from None
     else:
         raise CellError("expected an amount such as 12.50")
+    if _integer_digits(amount) > MAX_DIGITS:
+        raise _too_long()
     minor = amount.scaleb(decimals)
     if minor != minor.to_integral_value():
         raise CellError(f"has more than {decimals} decimal places")

@@ -402,6 +402,40 @@ def test_customer_list_limits_filters_and_search(server):
         data.customer_list(segment="everyone")
 
 
+def test_searches_are_not_cached_so_typing_cannot_fill_the_cache(loaded, redis_url, redis_prefix):
+    """Each distinct search used to be one more cached list of up to 5,000 rows in Redis."""
+    import redis
+
+    from tests.conftest import make_settings
+
+    app = flask.Flask("test-customer-search")
+    data_cache.init_app(app, make_settings(loaded, redis_url=redis_url), key_prefix=redis_prefix)
+    client = redis.Redis.from_url(redis_url)
+
+    def entries() -> set[bytes]:
+        return set(client.scan_iter(f"{redis_prefix}customers:*"))
+
+    with app.app_context():
+        recompute(db.require_engine(), TODAY)
+        data.customer_list()
+        data.customer_list(segment="Loyal")
+        cached_lists = entries()
+        assert len(cached_lists) == 2  # lists without a search are cached as before
+        for text in ("VIP ex", " vip EX ", "Four", "y" * 5000, "nobody", "100%"):
+            data.customer_list(search=text)
+            data.customer_list(segment="new", search=text)
+        assert entries() == cached_lists
+        assert list(data.customer_list(search="  vIP eX ")["rows"]["customer_id"]) == [11]
+        assert data.customer_list(search="Four" + " " * 200 + "zzz")["total"] == 1  # 100 chars
+        assert data.customer_list(search="y" * 5000)["total"] == 0
+        assert data.customer_list(segment="Loyal", search="eleven")["total"] == 1
+        with pytest.raises(ValueError):
+            data.customer_list(segment="everyone", search="x")
+        before = data_cache.cache_stats()["namespaces"]["customers"]["hits"]
+        data.customer_list(segment="loyal")
+        assert data_cache.cache_stats()["namespaces"]["customers"]["hits"] == before + 1
+
+
 def test_a_settings_change_reclassifies_at_once_and_is_audited(server):
     recompute(db.require_engine(), TODAY)
     before = data.segment_summary().set_index("segment")["customers"]  # cached now

@@ -78,8 +78,10 @@ def test_xlsx_download_uses_configured_currency(server):
     assert [[c.value for c in row] for row in sheet.iter_rows(max_col=2)] == [
         ["Order", "Amount"],
         ["A-2", 12.5],
-        ["'=cmd|' /C calc'!A0", -3.25],
+        ["=cmd|' /C calc'!A0", -3.25],
     ]
+    # shown as typed, no apostrophe, and kept as text by the cell's quote prefix
+    assert sheet["A3"].data_type == "s" and sheet["A3"].quotePrefix is True
     assert "£" in sheet["B2"].number_format
     assert sheet.title == "orders"
 
@@ -98,6 +100,7 @@ def test_json_download_is_unneutralized_data(server):
         ("csv", None, SPEC, "rows must be a list"),
         ("csv", ROWS, None, "no column description"),
         ("csv", ROWS, [{"field": "a", "kind": "<script>"}], "unknown kind"),
+        (["csv"], ROWS, SPEC, "unknown download format"),
     ],
 )
 def test_invalid_requests_explain_themselves(server, fmt, rows, spec, expected):
@@ -105,6 +108,54 @@ def test_invalid_requests_explain_themselves(server, fmt, rows, spec, expected):
     assert download is dash.no_update
     assert message.color == "danger"
     assert expected in message.children
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
+def test_nested_or_oversized_requests_are_refused_with_a_message(server, fmt):
+    deep: list = []
+    for _ in range(300):  # deeper than orjson serializes: it raised TypeError (a 500) before
+        deep = [deep]
+    for rows, spec, expected in (
+        ([{**ROWS[0], "order": deep}], SPEC, "cannot export: invalid data"),
+        ([{**ROWS[0], "order": {"a": {"b": 1}}}], SPEC, "cannot export: invalid data"),
+        ([{**ROWS[0], "amount": 10**40}], SPEC, "cannot export: invalid data"),
+        (ROWS, [{"field": f"c{i}"} for i in range(201)], "too many columns"),
+    ):
+        download, message = call(server, fmt, rows=rows, spec=spec)
+        assert download is dash.no_update
+        assert message.color == "danger" and expected in message.children
+
+
+def test_full_width_and_blank_prefixed_formulas_are_neutralized_in_csv(server):
+    rows = [{"order": "\uff1dcmd|' /C calc'!A0"}, {"order": "  @SUM(A1)"}, {"order": "-3"}]
+    download, _ = call(server, "csv", rows=rows, spec=SPEC[:1])
+    text = decoded(download).decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(text))) == [
+        ["Order"],
+        ["'\uff1dcmd|' /C calc'!A0"],
+        ["'  @SUM(A1)"],
+        ["'-3"],
+    ]
+
+
+def test_an_unexpected_failure_shows_a_message_not_an_error(server, monkeypatch):
+    from callbacks._registry import call as registered_call
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(grid_downloads, "export_rows", broken)
+    item = Grid.download_item("orders", "csv")
+    triggered = [{"prop_id": json.dumps(item) + ".n_clicks", "value": 1}]
+
+    def run():
+        context_value.set(AttributeDict(triggered_inputs=triggered))
+        with server.app_context():
+            return registered_call(grid_downloads.download_grid, [1], ROWS, SPEC)
+
+    download, message = copy_context().run(run)
+    assert download is dash.no_update
+    assert "The download" in str(message)
 
 
 def test_too_many_rows_are_refused(server, monkeypatch):

@@ -548,3 +548,113 @@ def test_analysts_can_neither_open_the_page_nor_start_an_import(demo_app):
         time.sleep(0.1)
     assert get_run(db.require_engine(), run_id)["status"] == "succeeded"
     assert imported() == (1, 3)
+
+
+# --- numbers too long, unexpected errors, failed records, the queue (issue 8, L6) -----------
+
+
+def test_a_5000_digit_number_is_a_row_error_and_the_other_rows_validate(engine):
+    rows = [f"IMP-{i},Name {i},,,,{1980 + i}," for i in range(5)]
+    rows[2] = "IMP-2,Name 2,,,," + "9" * 5000 + ","
+    content = (HEADER + "\n".join(rows) + "\n").encode()
+    outcome = import_file(engine, content, "c.csv", "customers", actor="tester")
+    assert outcome.status == "rejected"  # all or nothing: the report lists the one bad row
+    assert (outcome.rows_total, outcome.rows_ok, outcome.rows_failed) == (5, 4, 1)
+    assert [(e.row, e.column, e.message) for e in outcome.errors] == [
+        (4, "birth_year", "number too long: at most 18 digits before the decimal point")
+    ]
+    assert get_run(engine, outcome.run_id)["status"] == "rejected"
+    assert counts(engine)["customers"] == 0
+    rows[2] = "IMP-2,Name 2,,,,1990,"
+    fixed = import_file(
+        engine, (HEADER + "\n".join(rows) + "\n").encode(), "c.csv", "customers", actor="t"
+    )
+    assert fixed.status == "succeeded" and counts(engine)["customers"] == 5
+
+
+def test_a_long_amount_is_a_row_error(engine):
+    for kind in ("customers", "products"):
+        run(engine, FILES[kind][0], kind)
+    content = (
+        b"order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,"
+        b"unit_price\nX-1,IMP-C-001,web,paid,2024-03-01,IMP-SKU-1,1," + b"9" * 5000 + b".00\n"
+    )
+    outcome = import_file(engine, content, "o.csv", "orders", actor="tester")
+    assert outcome.status == "rejected"
+    assert [(e.row, e.column) for e in outcome.errors] == [(2, "unit_price")]
+    assert "number too long" in outcome.errors[0].message
+
+
+def test_a_column_name_with_a_nul_character_still_ends_the_run(engine):
+    """PostgreSQL refuses NUL in text: the message naming the column used to fail to save and
+    the run stayed "running" for good."""
+    header = "external_id," + " " * 9000 + "name,\x00evil\n"  # past the binary sniffing window
+    outcome = import_file(
+        engine, (header + "IMP-1,Ada,x\n").encode(), "c.csv", "customers", actor="t"
+    )
+    stored = get_run(engine, outcome.run_id)
+    assert outcome.status == "succeeded" and stored["status"] == "succeeded"
+    assert stored["finished"] and "\ufffdevil" in stored["message"]
+
+
+@pytest.mark.parametrize("error", [RecursionError, MemoryError, ValueError, KeyError])
+def test_an_unexpected_error_ends_the_run_as_failed(engine, monkeypatch, error):
+    from bi_app.importing import service
+
+    def broken(*_args, **_kwargs):
+        raise error("deep inside")
+
+    monkeypatch.setattr(service, "validate", broken)
+    outcome = run(engine, "customers.csv", "customers")
+    stored = get_run(engine, outcome.run_id)
+    assert outcome.status == stored["status"] == "failed"
+    assert f"unexpected error ({error.__name__})" in stored["message"]
+    assert "Nothing was imported" in stored["message"] and stored["finished"]
+    assert counts(engine)["customers"] == 0
+
+
+def test_a_failure_to_record_the_report_still_ends_the_run(engine, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from bi_app.importing import runs
+
+    real, calls = runs.finish_run, []
+
+    def first_write_fails(*args, **kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE import_runs", {}, Exception("connection lost"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "finish_run", first_write_fails)
+    outcome = run(engine, "customers.csv", "customers", dry_run=True)
+    stored = get_run(engine, outcome.run_id)
+    assert len(calls) == 2 and stored["status"] == "validated" and stored["finished"]
+    assert "report could not be saved" in stored["message"]
+
+
+def test_the_import_queue_is_bounded(engine):
+    import threading
+
+    from bi_app.importing import service
+
+    data = fixture_bytes("customers.csv")
+    gate = threading.Event()
+    service._executor.submit(gate.wait, 60)  # the one worker is busy: imports wait behind it
+    try:
+        waiting = [
+            service.start_import(engine, data, "c.csv", "customers", actor="t", dry_run=True)
+            for _ in range(service.MAX_QUEUED_IMPORTS + 1)
+        ]
+        refused = service.start_import(engine, data, "c.csv", "customers", actor="t", dry_run=True)
+        stored = get_run(engine, refused)
+        assert stored["status"] == "rejected" and stored["finished"]
+        assert "import queue is full" in stored["message"]
+        assert [get_run(engine, r)["status"] for r in waiting] == ["queued"] * len(waiting)
+    finally:
+        gate.set()
+    service._executor.submit(lambda: None).result(timeout=120)  # everything before it ran
+    assert [get_run(engine, r)["status"] for r in waiting] == ["validated"] * len(waiting)
+    again = service.start_import(engine, data, "c.csv", "customers", actor="t", dry_run=True)
+    service._executor.submit(lambda: None).result(timeout=120)
+    assert get_run(engine, again)["status"] == "validated"

@@ -55,6 +55,10 @@ def test_every_key_of_the_brief_has_its_default():
             "unknown",
         ),
         ("no.such.key", 1, "Unknown setting"),
+        # float() of it overflowed
+        pytest.param("churn.delay_tolerance", 10**400, "at most 10", id="fraction-10**400"),
+        pytest.param("customers.new_max_visits", 10**400, "at most 1000", id="count-10**400"),
+        ("customers.new_max_visits", float("inf"), "finite"),
     ],
 )
 def test_validation_refuses_with_a_reason(key, value, message):
@@ -99,11 +103,44 @@ def test_form_text_parses_and_round_trips(key, text, value):
         ("churn.followup_days", "seven", "not a number"),
         ("churn.followup_days", "", "enter a value"),
         ("events.cost_benchmark_shares", "venue 0.3", "category=0.25"),
+        # bounded before any arithmetic (int() of 1e999999999 took seconds and ~400 MB; money
+        # raised decimal.Overflow, an error page)
+        ("customers.vip_min_spend_cents", "1e999999999", "'1e999999999' is out of range"),
+        ("customers.vip_min_spend_cents", "-1E+999999999", "out of range"),
+        ("customers.vip_min_spend_cents", "1e-999999999", "out of range"),
+        ("customers.new_max_visits", "1e999999999", "'1e999999999' is out of range"),
+        ("churn.reactivation_days", "9" * 5000, "too long for a number"),
+        ("churn.delay_tolerance", "1e999999999", "out of range"),
+        ("events.industry_avg_roi_pct", "1e400%", "out of range"),
+        ("events.cost_benchmark_shares", "venue=" + "9" * 3000, "too long"),
+        ("events.cost_benchmark_shares", '{"venue":' + "[" * 990 + "]" * 990 + "}", "share"),
+        ("events.cost_benchmark_shares", '{"venue": 1e999}', "missing"),
     ],
 )
 def test_form_text_errors(key, text, message):
     with pytest.raises(bs.SettingError, match=message):
         bs.parse_text(key, text)
+
+
+def test_zero_with_any_exponent_is_zero():
+    assert bs.parse_text("events.industry_avg_roi_pct", "0e999999999") == 0.0
+
+
+def test_admin_settings_form_shows_the_reason_for_a_huge_number():
+    """The Save callback answers with the marked field, not an error page."""
+    from callbacks._registry import call
+    from callbacks.admin_settings import save
+
+    keys = ["customers.vip_min_spend_cents", "customers.new_max_visits", "churn.delay_tolerance"]
+    ids = [{"type": "admin-settings-input", "key": k} for k in keys]
+    message, color, is_open, invalid, feedback = call(save, 1, ["1e999999999"] * 3, ids)
+    assert (message, color, is_open) == (
+        "Nothing was saved: correct the marked fields.",
+        "danger",
+        True,
+    )
+    assert invalid == [True, True, True]
+    assert all("'1e999999999' is out of range" in f for f in feedback)
 
 
 @pytest.fixture

@@ -377,6 +377,11 @@ def test_show_what_if_computes_the_new_roi_against_the_current_one(monkeypatch):
         ("0", 2.5, "5", "Attendance: a whole number between 0 and 1,000,000"),
         ("0", None, "5", "Attendance: enter a number"),
         ("0", 10, "1.999", "Ticket price: 0 or more, at most two decimals"),
+        # bounded before any arithmetic: Decimal overflowed here and the card broke
+        ("0", 10, "1e999999999", "Ticket price: '1e999999999' is out of range"),
+        ("0", 10, "1e-999999999", "Ticket price: '1e-999999999' is out of range"),
+        ("1e999999999", 10, "5", "Cost change: '1e999999999' is out of range"),
+        ("0", "9" * 5000, "5", "Attendance: too long for a number"),
     ],
 )
 def test_show_what_if_invalid_input_shows_why(monkeypatch, cost, attendance, price, message):

@@ -69,6 +69,18 @@ def _xlsx(rows, columns=COLUMNS, **kwargs):
         ("\nx", "'\nx"),
         ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
         ("a=1", "a=1"),
+        # the first non-blank character counts, full-width forms too
+        (" =1+2", "' =1+2"),
+        ("\u3000=1+2", "'\u3000=1+2"),
+        ("\u00a0\t+1", "'\u00a0\t+1"),
+        ("\u200b=1", "'\u200b=1"),
+        ("\uff1dHYPERLINK()", "'\uff1dHYPERLINK()"),
+        ("\uff0b1", "'\uff0b1"),
+        ("\uff0d1", "'\uff0d1"),
+        ("\uff20SUM(A1)", "'\uff20SUM(A1)"),
+        ("  \uff1d1", "'  \uff1d1"),
+        ("   ", "   "),
+        ("a \uff1d b", "a \uff1d b"),
         ("", ""),
         ("hello", "hello"),
         (42, 42),
@@ -169,7 +181,10 @@ def test_xlsx_formula_text_is_stored_as_text():
     _, sheet = _xlsx(ROWS)
     cell = sheet["A3"]
     assert cell.data_type == "s"
-    assert cell.value == '\'=HYPERLINK("http://127.0.0.1/x","click")'
+    # text as the user typed it, no visible apostrophe: the cell's quote prefix keeps it text
+    assert cell.value == '=HYPERLINK("http://127.0.0.1/x","click")'
+    assert cell.quotePrefix is True
+    assert sheet["A2"].quotePrefix is False
     # and the raw sheet XML holds no formula element at all
     from zipfile import ZipFile
 
@@ -269,3 +284,89 @@ def test_grid_rows_convert_cents_and_dates_for_display_and_export():
     assert defs["day"]["cellDataType"] == "dateString"
     assert defs["rate"]["width"] == 90 and defs["rate"]["pinned"] == "right"
     assert "valueFormatter" not in defs["name"]
+
+
+def test_xlsx_full_width_and_blank_prefixed_formulas_are_quoted_text():
+    rows = [{"name": value} for value in ("\uff1dcmd|' /C calc'!A0", " @SUM(A1)", "\u3000-1", "ok")]
+    _, sheet = _xlsx(rows, [ExportColumn("name", "\uff1dheader")])
+    assert [c.value for c in sheet["A"]] == [
+        "\uff1dheader",
+        "\uff1dcmd|' /C calc'!A0",
+        " @SUM(A1)",
+        "\u3000-1",
+        "ok",
+    ]
+    assert [c.quotePrefix for c in sheet["A"]] == [True, True, True, True, False]
+    assert sheet["A1"].font.b is True  # the quoted header keeps the header style
+    # real negative numbers stay numbers in every column kind
+    _, sheet = _xlsx([{"name": -12.5, "qty": -3}], COLUMNS[:2])
+    assert (sheet["A2"].value, sheet["B2"].value) == (-12.5, -3)
+    assert sheet["A2"].data_type == "n"
+
+
+NOW = dt.datetime(2024, 5, 6, 7, 8)
+TWO = [ExportColumn("name", "Name"), ExportColumn("qty", "Quantity", "int")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [1, 2],
+        {"a": 1},
+        {"nested": [[[]]]},
+        # deeper than orjson serializes (it raised TypeError past ~255 levels)
+        __import__("functools").reduce(lambda inner, _: [inner], range(300), []),
+        10**30,
+        b"bytes",
+    ],
+)
+def test_only_single_values_are_exported(fmt, bad):
+    rows = [{"name": "ok", "qty": 1}, {"name": bad, "qty": 2}]
+    with pytest.raises(ExportError, match=r"cannot export: invalid data \(row 2, column 'name'"):
+        export_rows(rows, TWO, fmt, name="orders", now=NOW)
+    with pytest.raises(ExportError, match="row 1 is not a record"):
+        export_rows([["ok", 1]], TWO, fmt, name="orders", now=NOW)
+
+
+def test_columns_and_cells_are_bounded():
+    from bi_app import export
+
+    spec = [{"field": f"c{i}"} for i in range(export.MAX_EXPORT_COLUMNS + 1)]
+    with pytest.raises(ExportError, match="too many columns to download \\(201; the limit is 200"):
+        columns_from_spec(spec)
+    assert len(columns_from_spec(spec[:200])) == 200
+    columns = columns_from_spec(spec[:200])
+    rows = [{}] * (export.MAX_EXPORT_CELLS // 200 + 1)
+    with pytest.raises(ExportError, match="too much data to download \\(5,000,200 cells"):
+        export_rows(rows, columns, "csv", name="wide", now=NOW)
+    for bad in ([{"field": "a", "header": {"x": 1}}], [{"field": "a", "kind": ["text"]}]):
+        with pytest.raises(ExportError, match="malformed"):
+            columns_from_spec(bad)
+    assert columns_from_spec([{"field": "a", "header": "h" * 1000}])[0].header == "h" * 255
+
+
+def test_long_text_is_cut_to_the_excel_limit_and_the_user_is_told():
+    from bi_app.export import MAX_CELL_CHARS
+
+    rows = [{"name": "x" * (MAX_CELL_CHARS + 10), "qty": 1}, {"name": "short", "qty": 2}]
+    for fmt in ("csv", "json", "xlsx"):
+        out = export_rows(rows, TWO, fmt, name="orders", now=NOW)
+        assert "1 cell(s) longer than 32,767 characters were shortened" in out.message
+    parsed = json.loads(export_rows(rows, TWO, "json", name="o", now=NOW).content)
+    assert len(parsed[0]["name"]) == MAX_CELL_CHARS and parsed[1]["name"] == "short"
+    assert export_rows(rows[1:], TWO, "csv", name="o", now=NOW).message is None
+
+
+def test_lone_surrogates_from_a_browser_do_not_break_any_format():
+    rows = [{"name": "bad \ud800 text", "qty": 1}]
+    csv_text = export_rows(rows, TWO, "csv", name="o", now=NOW).content.decode("utf-8-sig")
+    assert "bad \ufffd text" in csv_text
+    assert json.loads(export_rows(rows, TWO, "json", name="o", now=NOW).content)[0]["name"] == (
+        "bad \ufffd text"
+    )
+    export_rows(rows, TWO, "xlsx", name="o", now=NOW)
+    with pytest.raises(ExportError, match="malformed"):
+        columns_from_spec([{"field": "bad \udc00"}])
+    with pytest.raises(ExportError, match="unknown download format"):
+        export_rows(rows, TWO, ["csv"], name="o", now=NOW)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -183,3 +184,121 @@ def test_upload_decoding_and_its_size_limit(monkeypatch):
 def test_unknown_kind_names_the_known_ones():
     with pytest.raises(ValueError, match="customers, products, orders"):
         get_kind("payroll")
+
+
+# --- bounds on numbers, text and Parquet batches -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["9" * 5000, "-" + "1" * 19, "+" + "1" * 4301, Decimal("1e999999999"), Decimal(10**30)],
+)
+def test_int_with_too_many_digits_is_a_cell_error(raw):
+    with pytest.raises(values.CellError, match="number too long"):
+        values.parse_int(raw, minimum=0, maximum=10**12)
+
+
+@pytest.mark.parametrize("raw", ["9" * 5000, "1" * 19 + ".5", Decimal("1e999999999"), 10**40])
+def test_amount_with_too_many_digits_is_a_cell_error(raw):
+    with pytest.raises(values.CellError, match="number too long"):
+        values.parse_money(raw, decimals=2, minimum=0, maximum=10**12)
+
+
+def test_numbers_within_the_digit_bound_still_parse():
+    assert values.parse_int("0" * 30 + "5", minimum=0, maximum=10) == 5
+    assert values.parse_int("9" * 18, minimum=0, maximum=10**18) == 10**18 - 1
+    assert values.parse_money("12.50", decimals=2, minimum=0, maximum=10**12) == 1250
+    with pytest.raises(values.CellError, match="whole number"):
+        values.parse_int(Decimal("NaN"), minimum=0, maximum=10)
+    assert values.shown(10**5000).startswith("(a whole number of about 5,001 digits")
+
+
+@pytest.mark.parametrize(
+    "raw", ["\uff1dcmd|' /C calc'!A0", "\u200b=1+1", "\u3000@SUM(A1)", "\uff0b1", "\uff20x"]
+)
+def test_full_width_and_blank_prefixed_formulas_are_refused(raw):
+    with pytest.raises(values.CellError, match="formula"):
+        values.parse_text(raw, max_length=200)
+
+
+def _parquet(table) -> bytes:
+    import io
+
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(table, out, compression="zstd")
+    return out.getvalue()
+
+
+def test_parquet_reads_only_the_columns_the_import_uses():
+    import pyarrow as pa
+
+    huge = "x" * (reader.MAX_CELL_BYTES + 1)
+    data = _parquet(
+        pa.table(
+            {
+                "external_id": ["C-1", "C-2"],
+                "Name": ["Ada", "Alan"],
+                "notes": [huge, "short"],  # not a customers column: never decoded
+                "tags": pa.array([[1, 2], [3]]),
+            }
+        )
+    )
+    table = open_table(data, "c.parquet", columns=KINDS["customers"].columns)
+    assert table.header == ["external_id", "name", "notes", "tags"]
+    assert list(table.rows) == [(2, ["C-1", "Ada", None, None]), (3, ["C-2", "Alan", None, None])]
+    # every column decoded (no kind given): the nested column and the huge cell are refused
+    with pytest.raises(ImportFileError, match="'tags' holds lists or records"):
+        open_table(data, "c.parquet")
+
+
+def test_parquet_cells_and_batches_are_checked_as_decoded():
+    import pyarrow as pa
+
+    huge = "x" * (reader.MAX_CELL_BYTES + 1)
+    data = _parquet(pa.table({"external_id": ["C-1", "C-2"], "name": ["Ada", huge]}))
+    table = open_table(data, "c.parquet", columns=KINDS["customers"].columns)
+    with pytest.raises(ImportFileError, match="'name' has a cell of 131,073 bytes"):
+        list(table.rows)
+    labels = pa.array(["Ada", huge]).dictionary_encode()  # pandas categoricals arrive like this
+    data = _parquet(pa.table({"external_id": ["C-1", "C-2"], "name": labels}))
+    with pytest.raises(ImportFileError, match="has a cell of"):
+        list(open_table(data, "c.parquet", columns=["external_id", "name"]).rows)
+
+
+def test_parquet_batch_size_is_checked_after_decoding(monkeypatch):
+    import pyarrow as pa
+
+    data = _parquet(pa.table({"external_id": [f"C-{i}" for i in range(50)], "name": ["a"] * 50}))
+    monkeypatch.setattr(reader, "MAX_PARQUET_BATCH_BYTES", 100)
+    with pytest.raises(ImportFileError, match="decode to .* the limit is"):
+        list(open_table(data, "c.parquet").rows)
+    monkeypatch.setattr(reader, "MAX_PARQUET_BATCH_BYTES", 10**9)
+    monkeypatch.setattr(reader, "MAX_PARQUET_UNCOMPRESSED", 10**9)
+    monkeypatch.setattr(reader, "PARQUET_BATCH_ROWS", 10)
+    assert len(list(open_table(data, "c.parquet").rows)) == 50
+
+
+def test_a_workbook_with_an_unreadable_number_is_refused_with_a_message():
+    import io
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["external_id", "name", "birth_year"])
+    book.active.append(["C-1", "Ada", 1985])
+    book.active.append(["C-2", "Alan", 123456789])
+    out = io.BytesIO()
+    book.save(out)
+    patched = io.BytesIO()
+    with zipfile.ZipFile(out) as source, zipfile.ZipFile(patched, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(b"<v>123456789</v>", b"<v>" + b"9" * 5000 + b"</v>")
+            target.writestr(info, content)
+    table = open_table(patched.getvalue(), "c.xlsx")
+    with pytest.raises(ImportFileError, match="cannot be read after row 2 \\(ValueError\\)"):
+        list(table.rows)

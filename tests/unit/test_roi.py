@@ -103,6 +103,8 @@ def test_what_if_free_event_uses_list_price():
 def test_parse_what_if():
     assert roi.parse_what_if("-10", "120", "19.99") == (Decimal(-10), 120, 1999)
     assert roi.parse_what_if(5, 0, 0) == (Decimal(5), 0, 0)
+    assert roi.parse_what_if(2.5, 10.0, 19.99) == (Decimal("2.5"), 10, 1999)
+    assert roi.parse_what_if("0e999999", "0", "0E-999999") == (Decimal(0), 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -118,6 +120,12 @@ def test_parse_what_if():
         (("0", 1, "1.234"), "Ticket price"),
         (("0", 1, "Infinity"), "Ticket price"),
         ((True, 1, 1), "Cost change"),
+        (("1e999999999", 1, 1), "Cost change: '1e999999999' is out of range"),
+        (("0", "1e999999999", 1), "Attendance: '1e999999999' is out of range"),
+        (("0", 1, "1e999999999"), "Ticket price: '1e999999999' is out of range"),
+        (("0", 1, "-1e999999999"), "Ticket price: '-1e999999999' is out of range"),
+        (("0", 1, "9" * 5000), "Ticket price: too long"),
+        (("0", [1], 1), "Attendance: enter a number"),
     ],
 )
 def test_parse_what_if_rejects(args, message):
