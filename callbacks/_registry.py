@@ -88,9 +88,11 @@ def _import_all() -> None:
 
 
 def with_fallback(func: Callable[..., Any], fallback: Fallback | None) -> Callable[..., Any]:
-    """``func`` that logs a failure and returns ``fallback()`` instead of raising."""
-    if fallback is None:
-        return func
+    """``func`` that logs a failure and returns ``fallback()`` instead of raising. Without a
+    fallback, a data outage (database or service down) leaves the outputs as they are (logged)
+    instead of answering 500; any other error still raises."""
+    from bi_app.errors import is_data_outage
+
     log = logging.getLogger(func.__module__)
 
     @functools.wraps(func)
@@ -99,7 +101,14 @@ def with_fallback(func: Callable[..., Any], fallback: Fallback | None) -> Callab
             return func(*args, **kwargs)
         except (PreventUpdate, HTTPException):
             raise
-        except Exception:
+        except Exception as exc:
+            if fallback is None:
+                if not is_data_outage(exc):
+                    raise
+                log.warning(
+                    "%s: data unavailable, outputs left as they are: %s", func.__name__, exc
+                )
+                raise PreventUpdate from None
             log.exception("%s failed for inputs %s", func.__name__, _INPUTS_REPR.repr(args))
             return fallback()
 

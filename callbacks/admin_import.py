@@ -10,6 +10,7 @@ from bi_app.auth import current_username
 from bi_app.export import currency_decimals
 from bi_app.roles import Page
 from callbacks._registry import callback
+from components import fallback
 from components.admin_import_view import (
     error_rows,
     file_info,
@@ -110,6 +111,16 @@ def start(_validate, _import, contents, filename, kind):
     Input(AdminImport.INTERVAL, "n_intervals"),
     Input(AdminImport.RUN_STORE, "data"),
     roles=Page.ADMIN_IMPORT,
+    fallback=fallback.each(
+        fallback.value(no_update),
+        fallback.value(no_update),
+        fallback.message("The import's progress"),
+        fallback.value(no_update),
+        fallback.value(no_update),
+        fallback.value(no_update),
+        fallback.value(no_update),  # keep polling: the next tick may find the database back
+        fallback.message("The list of recent imports"),
+    ),
     prevent_initial_call="initial_duplicate",
 )
 def poll(_ticks, run):

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
     State(Grid.grid(MATCH), "virtualRowData"),
     State(Grid.spec(MATCH), "data"),
     roles=Action.DOWNLOAD,
+    # the rows come from the browser (up to a 5,000-row grid): more than a usual callback body,
+    # bounded by BI_MAX_REQUEST_MB and only for the roles that may download
+    large_body=True,
     prevent_initial_call=True,
     fallback=fallback.each(fallback.value(no_update), fallback.message("The download")),
 )

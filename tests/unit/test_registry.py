@@ -62,6 +62,21 @@ def test_prevent_update_and_http_errors_pass_through_the_fallback(exc):
         _registry.with_fallback(show, fallback.value("never"))()
 
 
+def test_without_a_fallback_a_data_outage_leaves_the_outputs_and_a_bug_still_raises(caplog):
+    def save():
+        raise OperationalError("UPDATE t", {}, Exception("connection refused"))
+
+    with caplog.at_level(logging.WARNING), pytest.raises(PreventUpdate):
+        _registry.with_fallback(save, None)()
+    assert "data unavailable" in caplog.text
+
+    def buggy():
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        _registry.with_fallback(buggy, None)()
+
+
 def test_database_errors_become_a_safe_message_without_driver_text(caplog):
     @unavailable_on_database_error("Performance data")
     def read():
