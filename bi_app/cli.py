@@ -91,13 +91,20 @@ def cmd_users(args: argparse.Namespace) -> int:
             session.commit()
             print(f"user {args.username}: {ended} session(s) ended")
             return 0
-        password = args.password or secrets.token_urlsafe(12)
+        if args.password:
+            print(
+                "warning: --password is visible in the process list and shell history; "
+                "prefer --password-stdin",
+                file=sys.stderr,
+            )
+        typed = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else args.password
+        password = typed or secrets.token_urlsafe(12)
         if args.action == "create":
             auth.create_user(session, args.username, password, args.role, actor="cli")
         else:
             auth.set_password(session, args.username, password, actor="cli")
         session.commit()
-    if not args.password:
+    if not typed:
         print(f"password for {args.username}: {password}")
     print(f"user {args.username}: {args.action} done")
     return 0
@@ -197,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username", nargs="?")
     p.add_argument("--role", default="viewer", choices=("admin", "analyst", "viewer"))
     p.add_argument("--password", help="omit to generate one (printed once)")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("setup", help="migrate, load demo data when empty, ensure an admin user")

@@ -50,9 +50,11 @@ def stand_in():
 
 
 @pytest.fixture
-def pg_app(pg_url, app_factory):
+def pg_app(pg_url, app_factory, monkeypatch):
+    # forms and services outside a request read the operator's BI_OUTBOUND_ALLOW
+    monkeypatch.setenv("BI_OUTBOUND_ALLOW", "127.0.0.1/32")
     migrate(pg_url)
-    app = app_factory(pg_url)
+    app = app_factory(pg_url, outbound_allow=("127.0.0.1/32",))  # the stand-ins are on loopback
     with db.session() as session:
         session.add(
             Event(

@@ -173,3 +173,27 @@ def test_old_sessions_are_pruned_at_sign_in(app, clock):
     with db.session() as session:
         rows = list(session.scalars(select(UserSession)))
     assert len(rows) == 1 and rows[0].revoked_at is None
+
+
+def test_cli_reads_a_new_password_from_stdin_never_from_argv(app, sqlite_url, tmp_path):
+    import os
+
+    env = {
+        "BI_DATABASE_URL": sqlite_url,
+        "BI_SECRET_KEY": "cli-test-secret-0123456789",
+        "BI_INSTANCE_DIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bi_app.cli", "users", "set-password", "viewer", "--password-stdin"],
+        input="typed-on-stdin-123\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "typed-on-stdin-123" not in result.stdout  # not echoed like a generated one
+    assert login(app.server.test_client(), "viewer", "typed-on-stdin-123").status_code == 302
