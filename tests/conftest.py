@@ -236,6 +236,64 @@ def demo_app(app_factory, demo_sqlite_url):
     return app_factory(demo_sqlite_url)
 
 
+# --- private servers for fault tests (tests/fault_servers.py) -------------------------------
+
+
+@pytest.fixture
+def private_pg():
+    """A PostgreSQL cluster of the test's own, running; the test may stop and start it."""
+    from tests.fault_servers import PrivatePostgres
+
+    server = PrivatePostgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def outage_app(app_factory, private_pg):
+    """A demo app on a private PostgreSQL cluster (small demo data, an ``admin`` user)."""
+    from bi_app import auth
+    from bi_app.db import demo
+    from bi_app.extensions import db
+
+    migrate(private_pg.url)
+    app = app_factory(private_pg.url)
+    demo.load_demo(db.require_engine(), scale=0.02, seed=7, progress=False)
+    with db.session() as session:
+        auth.create_user(session, "admin", ADMIN_PASSWORD, "admin", actor="tests")
+        session.commit()
+    return app
+
+
+# --- HTTP helpers ---------------------------------------------------------------------------
+
+TEST_PASSWORDS = {"admin": ADMIN_PASSWORD, "analyst": ANALYST_PASSWORD, "viewer": VIEWER_PASSWORD}
+
+
+def signed_in_client(app, username: str, password: str | None = None):
+    """A Flask test client of ``app`` signed in through the real login form (CSRF included);
+    ``password`` defaults to the seeded user's."""
+    import re
+
+    client = app.server.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": TEST_PASSWORDS[username] if password is None else password,
+            "next": "/",
+            "csrf_token": csrf,
+        },
+    )
+    assert response.status_code == 302, f"{username} could not sign in"
+    return client
+
+
 # --- browser helpers ------------------------------------------------------------------------
 
 

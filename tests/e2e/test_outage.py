@@ -5,43 +5,16 @@ browser's console; after the restart the pages show their data again."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import dash
 import pytest
 
 from bi_app.auth.pages import can_view
-from tests.conftest import ADMIN_PASSWORD, login, migrate
+from tests.conftest import ADMIN_PASSWORD, login
 from tests.e2e.conftest import wait_until
-from tests.fault_servers import PrivatePostgres
 
 pytestmark = pytest.mark.e2e
 SETTLE_S = 1.5  # after the last callback finished: a chained callback may still start
-
-
-@pytest.fixture
-def private_pg() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.remove()
-
-
-@pytest.fixture
-def outage_app(app_factory, private_pg):
-    from bi_app import auth
-    from bi_app.db import demo
-    from bi_app.extensions import db
-
-    migrate(private_pg.url)
-    app = app_factory(private_pg.url)
-    demo.load_demo(db.require_engine(), scale=0.02, seed=7, progress=False)
-    with db.session() as session:
-        auth.create_user(session, "admin", ADMIN_PASSWORD, "admin", actor="tests")
-        session.commit()
-    return app
 
 
 def admin_paths() -> list[str]:

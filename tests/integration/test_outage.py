@@ -7,54 +7,14 @@ client keeps using the app, then started again.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import dash
-import pytest
 
 from bi_app.auth.pages import can_view
-from tests.conftest import ADMIN_PASSWORD, migrate
-from tests.fault_servers import PrivatePostgres
+from tests.conftest import ADMIN_PASSWORD, signed_in_client
 from tests.integration.test_page_roles import page_path, well_formed
 
 NOTICE = "The data is temporarily unavailable"  # components.notice.page_unavailable
-
-
-@pytest.fixture
-def private_pg() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.remove()
-
-
-@pytest.fixture
-def outage_app(app_factory, private_pg):
-    from bi_app import auth
-    from bi_app.db import demo
-    from bi_app.extensions import db
-
-    migrate(private_pg.url)
-    app = app_factory(private_pg.url)
-    demo.load_demo(db.require_engine(), scale=0.02, seed=7, progress=False)
-    with db.session() as session:
-        auth.create_user(session, "admin", ADMIN_PASSWORD, "admin", actor="tests")
-        session.commit()
-    return app
-
-
-def sign_in(app):
-    client = app.server.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post(
-        "/login",
-        data={"username": "admin", "password": ADMIN_PASSWORD, "next": "/", "csrf_token": csrf},
-    )
-    assert response.status_code == 302
-    return client
 
 
 def route_every_page(client) -> dict[str, tuple[int, str]]:
@@ -68,7 +28,7 @@ def route_every_page(client) -> dict[str, tuple[int, str]]:
 
 
 def test_every_page_is_readable_during_a_database_outage_and_recovers(outage_app, private_pg):
-    client = sign_in(outage_app)
+    client = signed_in_client(outage_app, "admin")
     before = route_every_page(client)
     assert all(status == 200 for status, _ in before.values()), before.keys()
 
@@ -100,5 +60,5 @@ def test_every_page_is_readable_during_a_database_outage_and_recovers(outage_app
     assert client.post("/_dash-update-component", json=well_formed("/")).status_code == 401
 
     private_pg.start()
-    after = route_every_page(sign_in(outage_app))
+    after = route_every_page(signed_in_client(outage_app, "admin"))
     assert all(status == 200 and NOTICE not in body for status, body in after.values())

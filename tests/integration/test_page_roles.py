@@ -16,9 +16,8 @@ import dash
 import pytest
 
 from bi_app.auth.pages import can_view
-from tests.conftest import ADMIN_PASSWORD, ANALYST_PASSWORD, VIEWER_PASSWORD
+from tests.conftest import TEST_PASSWORDS, signed_in_client
 
-PASSWORDS = {"admin": ADMIN_PASSWORD, "analyst": ANALYST_PASSWORD, "viewer": VIEWER_PASSWORD}
 OUTPUT = ".._pages_content.children..._pages_store.data.."
 OUTPUTS = [
     {"id": "_pages_content", "property": "children"},
@@ -67,18 +66,6 @@ SHAPES: dict[str, Callable[[str], dict]] = {
 }
 
 
-def sign_in(app, role: str):
-    client = app.server.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post(
-        "/login",
-        data={"username": role, "password": PASSWORDS[role], "next": "/", "csrf_token": csrf},
-    )
-    assert response.status_code == 302, role
-    return client
-
-
 def page_path(page: dict) -> str:
     template = page.get("path_template")
     return re.sub("<[^>]+>", "1", template) if template else page["path"]
@@ -95,7 +82,7 @@ def content_ids(response) -> set[str]:
 
 @pytest.fixture
 def clients(demo_app):
-    return {role: sign_in(demo_app, role) for role in PASSWORDS}
+    return {role: signed_in_client(demo_app, role) for role in TEST_PASSWORDS}
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -148,7 +135,7 @@ def test_a_requests_pathname_prefix_does_not_open_a_second_way_in(
     monkeypatch.setenv("DASH_REQUESTS_PATHNAME_PREFIX", "/app/")
     app = app_factory(demo_sqlite_url)
     assert app.config.requests_pathname_prefix == "/app/"
-    viewer, admin = sign_in(app, "viewer"), sign_in(app, "admin")
+    viewer, admin = signed_in_client(app, "viewer"), signed_in_client(app, "admin")
     # Dash strips the prefix without its slash, so "/appadmin/settings" is admin/settings to it
     for pathname in ("/app/admin/settings", "/appadmin/settings", "/app/ops/health"):
         for shape in SHAPES.values():

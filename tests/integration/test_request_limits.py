@@ -8,25 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, VIEWER_PASSWORD
+from tests.conftest import signed_in_client
 
 KB = 1024
-
-
-def sign_in(app, username: str, password: str):
-    client = app.server.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post(
-        "/login",
-        data={"username": username, "password": password, "next": "/", "csrf_token": csrf},
-    )
-    assert response.status_code == 302
-    return client
 
 
 @pytest.fixture
@@ -82,7 +69,7 @@ def test_only_the_upload_and_grid_download_callbacks_may_carry_a_large_body(app)
 
 
 def test_a_viewer_cannot_send_a_large_callback_body(app):
-    viewer = sign_in(app, "viewer", VIEWER_PASSWORD)
+    viewer = signed_in_client(app, "viewer")
     response = post(viewer, callback_body("x.children", padding=100 * KB))
     assert response.status_code == 413
     for output in large_outputs(app):  # not even to the callbacks that may be large
@@ -93,7 +80,7 @@ def test_a_viewer_cannot_send_a_large_callback_body(app):
 
 
 def test_an_admin_may_send_a_large_body_only_to_the_upload(app):
-    admin = sign_in(app, "admin", ADMIN_PASSWORD)
+    admin = signed_in_client(app, "admin")
     assert post(admin, callback_body("x.children", padding=100 * KB)).status_code == 413
     response = post(admin, upload_body(app, padding=100 * KB))
     assert response.status_code == 200
@@ -123,7 +110,7 @@ def test_an_unauthenticated_body_is_never_read(app, monkeypatch):
     ids=["deep nesting", "huge number", "malformed"],
 )
 def test_a_hostile_callback_body_is_a_400_and_no_stored_traceback(app, caplog, body):
-    admin = sign_in(app, "admin", ADMIN_PASSWORD)
+    admin = signed_in_client(app, "admin")
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         response = post(admin, body, **{"Content-Length": str(len(body))})
@@ -133,7 +120,7 @@ def test_a_hostile_callback_body_is_a_400_and_no_stored_traceback(app, caplog, b
 
 
 def test_a_small_deep_body_is_a_400(app, caplog):
-    viewer = sign_in(app, "viewer", VIEWER_PASSWORD)
+    viewer = signed_in_client(app, "viewer")
     body = b"[" * 20_000 + b"]" * 20_000  # 40 KB: under the callback limit, too deep to parse
     with caplog.at_level(logging.WARNING):
         response = post(viewer, body)
@@ -143,7 +130,7 @@ def test_a_small_deep_body_is_a_400(app, caplog):
 
 
 def test_a_body_naming_no_callback_is_a_400(app, caplog):
-    viewer = sign_in(app, "viewer", VIEWER_PASSWORD)
+    viewer = signed_in_client(app, "viewer")
     with caplog.at_level(logging.WARNING):
         response = post(viewer, callback_body("<b>no-such</b>.children"))
     assert response.status_code == 400
