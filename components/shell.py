@@ -92,13 +92,15 @@ def _user_box(username: str | None, role: str | None, csrf: str | None) -> html.
                 [
                     dcc.Input(type="hidden", name="csrf_token", value=csrf or ""),
                     html.Button(
-                        "Log out", type="submit", className="btn btn-link btn-sm p-0 app-logout"
+                        "Log out",
+                        type="submit",
+                        className="btn btn-link btn-sm p-0 d-block app-logout",
                     ),
                     html.Button(
                         "Sign out everywhere",
                         type="submit",
                         formAction="/logout?everywhere=1",
-                        className="btn btn-link btn-sm p-0 ms-2 app-logout",
+                        className="btn btn-link btn-sm p-0 d-block app-logout",
                     ),
                 ],
                 method="POST",

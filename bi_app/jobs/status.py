@@ -93,20 +93,24 @@ def scheduler_status() -> dict[str, Any]:
     for name, when in next_runs.items():
         if when is not None and (now - when).total_seconds() > specs[name].misfire_grace_time:
             late.append({"name": name, "reason": f"overdue since {when:%H:%M:%S} UTC", "at": when})
-    for row in recent:
+    repeated: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in recent:  # newest first
         if row.job_name in specs:
             reason = (
                 row.error
                 if row.status in ("skipped", "missed")
                 else f"started {row.late_ms / 1000:.1f} s late"
             )
-            late.append(
-                {
-                    "name": row.job_name,
-                    "reason": (reason or "").splitlines()[0],
-                    "at": row.started_at,
-                }
-            )
+            first_line = next(iter((reason or "").splitlines()), "") or row.status
+            key = (row.job_name, first_line)
+            if key in repeated:  # one line per job and reason, with how many slots it hit
+                repeated[key]["slots"] += 1
+                continue
+            repeated[key] = {"name": key[0], "reason": key[1], "at": row.started_at, "slots": 1}
+    for entry in repeated.values():
+        if entry["slots"] > 1:
+            entry["reason"] += f" ({entry['slots']} slots)"
+        late.append(entry)
     rt = runtime()
     return {
         "enabled": rt is not None,

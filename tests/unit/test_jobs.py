@@ -478,3 +478,20 @@ def test_the_jobs_page_shows_each_jobs_last_slots_and_its_gaps(api_app, engine):
         "missed",
         "skipped",
     ]
+
+
+def test_slots_missed_for_one_reason_are_one_late_line_with_their_count(api_app, engine):
+    now = dt.datetime.now(UTC)
+    for n in range(1, 6):
+        add_slot(engine, "rec", now - dt.timedelta(minutes=n), status="missed")
+    with make_session_factory(engine)() as session:
+        for row in session.scalars(select(JobRun).where(JobRun.status == "missed")):
+            row.error = "missed: no scheduler leader was running"
+        session.commit()
+    add_slot(engine, "bad", now - dt.timedelta(minutes=2), status="skipped")
+    with api_app.app_context():
+        late = jobs.scheduler_status()["late_jobs"]
+    assert sorted((entry["name"], entry["reason"]) for entry in late) == [
+        ("bad", "skipped"),  # a record without an error says what happened to the slot
+        ("rec", "missed: no scheduler leader was running (5 slots)"),
+    ]
