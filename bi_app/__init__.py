@@ -52,6 +52,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         update_title=None,
         enable_mcp=False,  # no Model Context Protocol endpoint, whatever DASH_MCP_ENABLED says
     )
+    # an unknown file under the public /_dash-component-suites/ is a 404, not a stored traceback
+    server.register_error_handler(
+        dash.exceptions.DependencyException, lambda _exc: ("not found", 404)
+    )
     data_cache.init_app(server, settings)
     monitoring.init_app(app, settings)
     auth.init_app(

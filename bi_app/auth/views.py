@@ -94,7 +94,7 @@ def _login_page(
 def login_view() -> flask.Response:
     st = state()
     next_path = safe_next(flask.request.values.get("next"), st.prefix)
-    if flask.request.method == "GET":
+    if flask.request.method in ("GET", "HEAD"):
         if ctx.request_user() is not None:
             return flask.redirect(next_path)
         return _login_page(next_path=next_path)

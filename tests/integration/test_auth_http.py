@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 import pytest
@@ -126,6 +127,18 @@ def test_unauthenticated_dash_requests_get_401_and_no_data(client):
         )
         assert response.status_code == 401, path
         assert response.get_json() == {"error": "authentication required", "status": 401}
+
+
+def test_head_of_the_login_page_is_the_page_without_a_body(client):
+    response = client.head("/login")
+    assert response.status_code == 200 and response.get_data() == b""
+
+
+def test_an_unknown_component_suite_file_is_a_404_without_a_traceback(client, caplog):
+    with caplog.at_level(logging.WARNING):
+        for path in ("/_dash-component-suites/nope/x.js", "/_dash-component-suites/dash/no.js"):
+            assert client.get(path).status_code == 404, path
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_public_paths_need_no_login(client):
