@@ -1,9 +1,9 @@
-"""Private PostgreSQL and Redis servers that a fault test may stop and start.
+"""A private PostgreSQL server that a fault test may stop and start.
 
-The shared servers of BI_TEST_DATABASE_URL / BI_TEST_REDIS_URL must stay up for every other test,
-so an outage is played on a private instance: a throw-away PostgreSQL cluster (initdb + pg_ctl,
-run as the ``postgres`` user when the tests run as root, which PostgreSQL refuses) and a
-``redis-server`` without persistence, each on a free loopback port.
+The shared server of BI_TEST_DATABASE_URL must stay up for every other test, so an outage is
+played on a throw-away cluster (initdb + pg_ctl, run as the ``postgres`` user when the tests run
+as root, which PostgreSQL refuses) on a free loopback port. A private Redis for the same purpose
+is ``RedisProcess`` in tests/integration/test_cache.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from tests.conftest import free_port, unavailable
@@ -89,54 +88,3 @@ class PrivatePostgres:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-class PrivateRedis:
-    """A ``redis-server`` of its own (no persistence); ``stop()`` and ``start()`` play an outage."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        server = shutil.which("redis-server")
-        if not server:
-            unavailable("redis-server (Debian package redis-server)")
-        self.process = subprocess.Popen(
-            [
-                server,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
