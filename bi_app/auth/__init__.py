@@ -135,7 +135,13 @@ def init_app(
     routes = app.config.routes_pathname_prefix
     server.add_url_rule(f"{routes}login", "bi_auth_login", login_view, methods=["GET", "POST"])
     server.add_url_rule(f"{routes}logout", "bi_auth_logout", logout_view, methods=["GET", "POST"])
-    server.before_request(lambda: guard_layouts(pages(), require_role, on_layout_failure))
+
+    def guard_page_layouts() -> None:
+        # Dash's router builds layouts only inside a callback request; nothing else needs this
+        if flask.request.path.endswith("/_dash-update-component"):
+            guard_layouts(pages(), require_role, on_layout_failure)
+
+    server.before_request(guard_page_layouts)
     server.before_request(guard)
     server.after_request(enforce_denial)
 
