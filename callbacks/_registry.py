@@ -12,6 +12,11 @@ attaches what they recorded to the given app. Two things are declared once, on t
 - ``fallback`` (optional, from :mod:`components.fallback`): what the outputs show when the
   callback raises. The failure is logged once with the callback's name and inputs; the person sees
   a readable message, never a traceback. ``PreventUpdate`` and HTTP errors (the 403) pass through.
+- ``cache_output`` (optional): the data namespaces a callback reads. Its serialized output is then
+  cached on its inputs and those namespaces' generation (:mod:`bi_app.data.output_cache`), so a
+  repeat request skips both the queries and the drawing. Only for callbacks whose output depends
+  on their inputs, the data and the settings alone: not on the user, the trigger or the clock.
+  The role check still runs first on every request; failures are never cached.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class RegisteredCallback:
     clientside: str | Any | None = None
     fallback: Fallback | None = None
     large_body: bool = False
+    cache_output: tuple[str, ...] = ()
 
 
 _REGISTRY: list[RegisteredCallback] = []
@@ -55,18 +61,28 @@ def callback(
     roles: tuple[str, ...],
     fallback: Fallback | None = None,
     large_body: bool = False,
+    cache_output: tuple[str, ...] = (),
     **kwargs: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Record a server-side callback that ``roles`` may trigger; ``fallback`` builds what its
     outputs show when it raises. ``large_body=True`` only for a callback that carries a file:
-    its request may exceed ``BI_MAX_CALLBACK_KB`` (up to ``BI_MAX_REQUEST_MB``)."""
+    its request may exceed ``BI_MAX_CALLBACK_KB`` (up to ``BI_MAX_REQUEST_MB``).
+    ``cache_output`` names the data namespaces whose generation keys its cached output."""
     if not roles:
         raise ValueError("a callback needs at least one role (see bi_app.roles)")
+    if isinstance(cache_output, str):
+        raise TypeError("cache_output: a tuple of data namespaces, e.g. (sales.NAMESPACE,)")
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         _REGISTRY.append(
             RegisteredCallback(
-                func, args, kwargs, tuple(roles), fallback=fallback, large_body=large_body
+                func,
+                args,
+                kwargs,
+                tuple(roles),
+                fallback=fallback,
+                large_body=large_body,
+                cache_output=tuple(cache_output),
             )
         )
         return func
@@ -115,10 +131,26 @@ def with_fallback(func: Callable[..., Any], fallback: Fallback | None) -> Callab
     return wrapper
 
 
+def with_output_cache(func: Callable[..., Any], namespaces: tuple[str, ...]) -> Callable[..., Any]:
+    """``func`` whose serialized output is cached (see :mod:`bi_app.data.output_cache`)."""
+    from bi_app.data.output_cache import cached_output
+
+    name = f"{func.__module__}.{func.__qualname__}"
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return cached_output(name, namespaces, args, lambda: func(*args, **kwargs), kwargs)
+
+    return wrapper
+
+
 def _guarded(entry: RegisteredCallback) -> Callable[..., Any]:
     from bi_app.auth import require_role  # late import: auth imports flask-login state
 
-    func = with_fallback(entry.func, entry.fallback)
+    func = entry.func
+    if entry.cache_output:
+        func = with_output_cache(func, entry.cache_output)
+    func = with_fallback(func, entry.fallback)
 
     @functools.wraps(entry.func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -68,6 +68,7 @@ def show_summary(event_id):
     Output(EventDetail.CHECKINS_GRAPH, "figure"),
     Input(EventDetail.EVENT_STORE, "data"),
     roles=Page.EVENT_DETAIL,
+    cache_output=(events.NAMESPACE,),
     fallback=fallback.figure("Participation by hour"),
 )
 def show_checkins(event_id):
@@ -81,6 +82,7 @@ def show_checkins(event_id):
     Output(EventDetail.PROFILE_GRAPH, "figure"),
     Input(EventDetail.EVENT_STORE, "data"),
     roles=Page.EVENT_DETAIL,
+    cache_output=(events.NAMESPACE,),
     fallback=fallback.figure("The participant profile"),
 )
 def show_profile(event_id):
@@ -92,6 +94,7 @@ def show_profile(event_id):
     Output(EventDetail.COMPARISON_GRAPH, "figure"),
     Input(EventDetail.EVENT_STORE, "data"),
     roles=Page.EVENT_DETAIL,
+    cache_output=(events.NAMESPACE,),
     fallback=fallback.figure("The comparison"),
 )
 def show_comparison(event_id):
@@ -108,6 +111,7 @@ def show_comparison(event_id):
     Output(EventDetail.SUGGESTIONS, "children"),
     Input(EventDetail.EVENT_STORE, "data"),
     roles=Page.EVENT_DETAIL,
+    cache_output=(events.NAMESPACE,),
     fallback=fallback.each(fallback.figure("The cost breakdown"), fallback.message("Suggestions")),
 )
 def show_costs_and_suggestions(event_id):

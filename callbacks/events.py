@@ -17,6 +17,7 @@ from components.ids import Events, Grid
     Output(Events.MESSAGE, "children"),
     Input(Grid.spec(Events.GRID_NAME), "data"),
     roles=Page.EVENTS,
+    cache_output=(events.NAMESPACE,),
     fallback=fallback.each(fallback.value([]), fallback.message("The event list")),
 )
 def show_events(spec):

@@ -26,6 +26,7 @@ from components.notice import error_message
     Output(Overview.KPI_ROW, "children"),
     *filter_inputs(),
     roles=Page.OVERVIEW,
+    cache_output=(sales.NAMESPACE,),
     fallback=lambda: dbc.Col(error_message("Key figures"), className="mb-3"),
 )
 def show_kpis(start, end, platforms, categories):
@@ -40,6 +41,7 @@ def show_kpis(start, end, platforms, categories):
     *filter_inputs(),
     Input(Overview.GRANULARITY, "value"),
     roles=Page.OVERVIEW,
+    cache_output=(sales.NAMESPACE,),
     fallback=fallback.figure("The revenue trend"),
 )
 def show_revenue_trend(start, end, platforms, categories, granularity):
@@ -53,6 +55,7 @@ def show_revenue_trend(start, end, platforms, categories, granularity):
     Output(Overview.PLATFORM_STATUS_GRAPH, "figure"),
     *filter_inputs(),
     roles=Page.OVERVIEW,
+    cache_output=(sales.NAMESPACE,),
     fallback=fallback.figure("Orders by platform"),
 )
 def show_platform_status(start, end, platforms, categories):
@@ -69,6 +72,7 @@ def show_platform_status(start, end, platforms, categories):
     *filter_inputs(),
     State(Grid.spec(Overview.TOP_PRODUCTS), "data"),
     roles=Page.OVERVIEW,
+    cache_output=(sales.NAMESPACE,),
     fallback=fallback.each(fallback.value([]), fallback.message("The product list")),
 )
 def show_top_products(start, end, platforms, categories, spec):

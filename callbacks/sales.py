@@ -40,6 +40,7 @@ def resolve(start, end, platforms, categories, statuses):
     Output(Sales.KPI_ROW, "children"),
     *page_inputs(),
     roles=Page.SALES,
+    cache_output=(sales.NAMESPACE,),
     fallback=fallback.message("Key figures"),
 )
 def show_kpis(start, end, platforms, categories, statuses):
@@ -56,6 +57,7 @@ def show_kpis(start, end, platforms, categories, statuses):
     *page_inputs(),
     Input(Sales.GRANULARITY, "value"),
     roles=Page.SALES,
+    cache_output=(sales.NAMESPACE,),
     fallback=fallback.each(*[fallback.figure("Revenue")] * 3),
 )
 def show_trends(start, end, platforms, categories, statuses, granularity):
@@ -73,6 +75,7 @@ def show_trends(start, end, platforms, categories, statuses, granularity):
     *page_inputs(),
     Input(Sales.GRANULARITY, "value"),
     roles=Page.SALES,
+    cache_output=(sales.NAMESPACE,),
     fallback=fallback.figure("Cancellations and refunds"),
 )
 def show_lost_orders(start, end, platforms, categories, statuses, granularity):
@@ -89,6 +92,7 @@ def show_lost_orders(start, end, platforms, categories, statuses, granularity):
     Output(Sales.PLATFORM_GRAPH, "figure"),
     *page_inputs(),
     roles=Page.SALES,
+    cache_output=(sales.NAMESPACE,),
     fallback=fallback.figure("Orders by platform"),
 )
 def show_platforms(start, end, platforms, categories, statuses):
@@ -102,6 +106,7 @@ def show_platforms(start, end, platforms, categories, statuses):
     Output(Sales.STATUS_GRAPH, "figure"),
     *page_inputs(),
     roles=Page.SALES,
+    cache_output=(sales.NAMESPACE,),
     fallback=fallback.figure("Orders by status"),
 )
 def show_statuses(start, end, platforms, categories, statuses):
@@ -115,6 +120,7 @@ def show_statuses(start, end, platforms, categories, statuses):
     Output(Sales.CATEGORY_GRAPH, "figure"),
     *page_inputs(),
     roles=Page.SALES,
+    cache_output=(sales.NAMESPACE,),
     fallback=fallback.figure("Revenue by category"),
 )
 def show_categories(start, end, platforms, categories, statuses):
@@ -132,6 +138,7 @@ def show_categories(start, end, platforms, categories, statuses):
     Input(Sales.RANK_METRIC, "value"),
     State(Grid.spec(Sales.GRID_NAME), "data"),
     roles=Page.SALES,
+    cache_output=(sales.NAMESPACE,),
     fallback=fallback.each(
         fallback.figure("The ranking"), fallback.value([]), fallback.message("The product list")
     ),

@@ -284,10 +284,10 @@ def _new_token() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def _generation(backend: Any, namespace: str) -> str:
-    """The current global + namespace tokens; a missing token (first use, eviction) is created
-    with set-if-absent so concurrent workers agree on it."""
-    keys = generation_keys(namespace)
+def _generation(backend: Any, *namespaces: str) -> str:
+    """The current global + namespace tokens (one read for all of them); a missing token (first
+    use, eviction) is created with set-if-absent so concurrent workers agree on it."""
+    keys = (_GLOBAL_GENERATION, *(_namespace_generation_key(ns) for ns in namespaces))
     values = backend.get_many(*keys)
     if None in values:
         for key, value in zip(keys, values):
@@ -296,7 +296,7 @@ def _generation(backend: Any, namespace: str) -> str:
         values = backend.get_many(*keys)
         if None in values:
             raise RuntimeError("cache lost its generation tokens right after writing them")
-    return f"{values[0]}.{values[1]}"
+    return ".".join(values)
 
 
 def _replay_pending(state: CacheState, backend: Any) -> None:
@@ -327,38 +327,69 @@ def cached(namespace: str, *, keep_case: Collection[str] = ()) -> Callable[[F], 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             canonical = canonical_arguments(signature, args, kwargs, keep_case)
-            current = _current()
-            if current is None or not current[0].enabled:
-                _stats.count(namespace, "uncached")
-                return func(**canonical)
-            state, backend = current
-            if not state.available():
-                _stats.count(namespace, "bypassed")
-                return func(**canonical)
-            try:
-                if state.pending_invalidations:
-                    _replay_pending(state, backend)
-                key = f"{fkey}:{_generation(backend, namespace)}:{argument_key(canonical)}"
-                entry = backend.get(key)
-            except Exception as exc:  # noqa: BLE001 - any backend failure falls back to the DB
-                state.failed(namespace, "read", exc)
-                return func(**canonical)
-            if entry is not None:
-                _stats.count(namespace, "hits")
-                return entry[0]
-            _stats.count(namespace, "misses")
-            value = func(**canonical)
-            try:
-                # Wrapped in a tuple so a legitimately None result is still a hit next time.
-                backend.set(key, (value,))
-            except Exception as exc:  # noqa: BLE001
-                state.failed(namespace, "write", exc)
-            return value
+            return through_cache(
+                namespace,
+                (namespace,),
+                lambda generation: f"{fkey}:{generation}:{argument_key(canonical)}",
+                lambda: func(**canonical),
+            )
 
         wrapper.namespace = namespace  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def through_cache(
+    stats_namespace: str,
+    namespaces: tuple[str, ...],
+    key_for: Callable[[str], str],
+    compute: Callable[[], Any],
+    *,
+    encode: Callable[[Any], Any] | None = None,
+    decode: Callable[[Any], Any] | None = None,
+) -> Any:
+    """``compute()`` through the bound cache under ``key_for(generation)``, where the generation
+    joins the global and ``namespaces``' tokens, so invalidating any of them orphans the entry.
+
+    ``encode`` turns a fresh value into what is stored and ``decode`` a stored one into what is
+    returned (both on a miss too, so a miss and a hit return the same thing). Without an app
+    context or with the cache off, ``compute()`` runs straight through; a backend failure is
+    counted under ``stats_namespace`` and falls back to ``compute()``. An exception of
+    ``compute()`` propagates and stores nothing."""
+    encode = encode or _identity
+    decode = decode or _identity
+    current = _current()
+    if current is None or not current[0].enabled:
+        _stats.count(stats_namespace, "uncached")
+        return compute()
+    state, backend = current
+    if not state.available():
+        _stats.count(stats_namespace, "bypassed")
+        return compute()
+    try:
+        if state.pending_invalidations:
+            _replay_pending(state, backend)
+        key = key_for(_generation(backend, *namespaces))
+        entry = backend.get(key)
+    except Exception as exc:  # noqa: BLE001 - any backend failure falls back to the DB
+        state.failed(stats_namespace, "read", exc)
+        return compute()
+    if entry is not None:
+        _stats.count(stats_namespace, "hits")
+        return decode(entry[0])
+    _stats.count(stats_namespace, "misses")
+    stored = encode(compute())
+    try:
+        # Wrapped in a tuple so a legitimately None result is still a hit next time.
+        backend.set(key, (stored,))
+    except Exception as exc:  # noqa: BLE001
+        state.failed(stats_namespace, "write", exc)
+    return decode(stored)
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def invalidate(namespace: str | None = None) -> bool:
