@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import flask
 from flask_login import LoginManager, current_user
+from sqlalchemy import Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from bi_app.auth import sessions
@@ -50,7 +51,7 @@ class SessionUser:
         return f"{self.id}:{self.fingerprint}:{self.session_token}"
 
     @classmethod
-    def from_model(cls, user: User, secret_key: str, session_token: str = "") -> SessionUser:
+    def from_model(cls, user: User | Row, secret_key: str, session_token: str = "") -> SessionUser:
         return cls(
             user.id,
             user.username,
@@ -131,18 +132,16 @@ def _load_verified_user(session_id: str, settings) -> SessionUser | None:
     fingerprint, _, token = rest.partition(":")
     if not user_id.isdigit() or not fingerprint or not token:
         return None
-    with db.session() as session:
-        user = session.get(User, int(user_id))
+    with db.require_engine().connect() as conn:
+        user = sessions.verified_user(
+            conn, int(user_id), token, settings.session_lifetime, settings.session_idle_timeout
+        )
         if user is None or not user.active:
             return None
         snapshot = SessionUser.from_model(user, flask.current_app.config["SECRET_KEY"], token)
         if not hmac.compare_digest(snapshot.fingerprint, fingerprint):
             return None
-        if not sessions.check(
-            session, user.id, token, settings.session_lifetime, settings.session_idle_timeout
-        ):
-            return None
-        session.commit()  # last_seen, when it moved
+        conn.commit()  # last_seen, when it moved
     return snapshot
 
 

@@ -20,10 +20,10 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import Connection, Row, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from bi_app.db.models import UserSession, utcnow
+from bi_app.db.models import User, UserSession, utcnow
 
 TOUCH_EVERY = dt.timedelta(seconds=60)
 
@@ -57,22 +57,43 @@ def start(session: Session, user_id: int, lifetime: int, idle: int) -> str:
     return token
 
 
-def check(session: Session, user_id: int, token: str, lifetime: int, idle: int) -> bool:
-    """Whether the session ``token`` of ``user_id`` still stands; refreshes ``last_seen`` (at
-    most once a minute; the caller commits)."""
+# Built once: composing the statement per request cost more than running it.
+_VERIFY = (
+    select(
+        User.id,
+        User.username,
+        User.role,
+        User.active,
+        User.password_hash,
+        UserSession.revoked_at,
+        UserSession.created_at,
+        UserSession.last_seen,
+    )
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(User.id == bindparam("user_id"), UserSession.id == bindparam("key"))
+)
+
+
+def verified_user(
+    conn: Connection, user_id: int, token: str, lifetime: int, idle: int
+) -> Row | None:
+    """The user (``id, username, role, active, password_hash``) whose session ``token`` still
+    stands: one indexed join per request instead of two ORM loads. Refreshes ``last_seen`` at
+    most once a minute (the caller commits)."""
     if not token:
-        return False
-    row = session.get(UserSession, token_id(token))
-    if row is None or row.user_id != user_id or row.revoked_at is not None:
-        return False
+        return None
+    key = token_id(token)
+    row = conn.execute(_VERIFY, {"user_id": user_id, "key": key}).first()
+    if row is None or row.revoked_at is not None:
+        return None
     t = now()
     if t - row.created_at > dt.timedelta(seconds=lifetime):
-        return False
+        return None
     if t - row.last_seen > dt.timedelta(seconds=idle):
-        return False
+        return None
     if t - row.last_seen >= min(TOUCH_EVERY, dt.timedelta(seconds=idle / 4)):
-        row.last_seen = t
-    return True
+        conn.execute(update(UserSession).where(UserSession.id == key).values(last_seen=t))
+    return row
 
 
 def revoke(session: Session, token: str) -> None:
