@@ -59,9 +59,9 @@ def _break(monkeypatch, target, name):
 
 
 def _message(fig) -> str:
-    assert len(fig.data) == 0
-    (annotation,) = fig.layout.annotations
-    return annotation.text
+    assert len(fig["data"]) == 0
+    (annotation,) = fig["layout"]["annotations"]
+    return annotation["text"]
 
 
 def _is_error_alert(alert, what: str) -> bool:

@@ -26,9 +26,9 @@ ORANGE = figs.INDUSTRY_COLOR
 
 
 def _message(fig) -> str:
-    assert len(fig.data) == 0
-    (annotation,) = fig.layout.annotations
-    return annotation.text
+    assert len(fig["data"]) == 0
+    (annotation,) = fig["layout"]["annotations"]
+    return annotation["text"]
 
 
 def _of_type(node, name: str) -> list:

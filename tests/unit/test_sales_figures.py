@@ -38,8 +38,8 @@ def _texts(component) -> list[str]:
     return out
 
 
-def _annotation_texts(fig) -> list[str]:
-    return [a.text for a in fig.layout.annotations]
+def _annotation_texts(fig: dict) -> list[str]:
+    return [a["text"] for a in fig["layout"]["annotations"]]
 
 
 @pytest.fixture
@@ -179,19 +179,21 @@ def test_platform_status_figure_clickable_carries_codes_and_draws_unknown_status
         columns=["platform", "platform_name", "status", "orders", "revenue_cents"],
     )
     fig = platform_status_figure(df, clickable=True)
-    names = [t.name for t in fig.data]
+    data = fig["data"]
+    names = [t["name"] for t in data]
     assert names == [s.capitalize() for s in ORDER_STATUSES] + ["On_hold"]
-    on_hold = fig.data[-1]
-    assert dict(zip(on_hold.x, on_hold.y)) == {"Mobile app": 0, "Web": 2}
-    assert on_hold.marker.color not in STATUS_COLORS.values()
-    assert sum(sum(t.y) for t in fig.data) == 14  # every order drawn, unknown status included
-    assert list(fig.data[0].x) == ["Mobile app", "Web"]  # 9 orders before 5
-    assert all(list(t.customdata) == ["app", "web"] for t in fig.data)
-    assert fig.layout.clickmode == "event" and "click to filter" in fig.data[0].hovertemplate
+    on_hold = data[-1]
+    assert dict(zip(on_hold["x"], on_hold["y"])) == {"Mobile app": 0, "Web": 2}
+    assert on_hold["marker"]["color"] not in STATUS_COLORS.values()
+    assert sum(sum(t["y"]) for t in data) == 14  # every order drawn, unknown status included
+    assert list(data[0]["x"]) == ["Mobile app", "Web"]  # 9 orders before 5
+    assert all(list(t["customdata"]) == ["app", "web"] for t in data)
+    assert fig["layout"]["clickmode"] == "event" and "click to filter" in data[0]["hovertemplate"]
     # the Overview's figure is the same chart without the click behaviour
     plain = platform_status_figure(df)
-    assert [t.name for t in plain.data] == names and plain.data[0].customdata is None
-    assert plain.layout.clickmode is None
+    assert [t["name"] for t in plain["data"]] == names
+    assert plain["data"][0].get("customdata") is None
+    assert plain["layout"].get("clickmode") is None
 
 
 def test_status_figure_in_lifecycle_order_with_shares():
