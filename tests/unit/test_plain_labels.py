@@ -122,7 +122,7 @@ def test_escaping_does_not_change_what_a_click_or_benchmark_reads():
     platforms = FIGURES["platforms"]()
     assert list(platforms["data"][0]["customdata"]) == ["web"]  # the code a click filters by
     costs = FIGURES["event costs"]()
-    assert list(costs.data[1].x) == [50.0]  # the benchmark was found under the real name
+    assert list(costs["data"][1]["x"]) == [50.0]  # the benchmark was found under the real name
 
 
 def test_a_long_callback_name_is_cut_before_it_is_escaped():
