@@ -99,8 +99,10 @@ def figure(data: Iterable[dict], layout: dict) -> dict:
 def iso_times(values: Any) -> list[str]:
     """Dates or times as the strings plotly writes for them ("2024-01-01T00:00:00"), to whole
     seconds (periods and hours have no fractions)."""
-    stamps = pd.to_datetime(pd.Series(values)).to_numpy().astype("datetime64[s]")
-    return np.datetime_as_string(stamps).tolist()
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if series.dtype.kind != "M":  # dates or strings; already parsed periods skip the parsing
+        series = pd.to_datetime(series)
+    return np.datetime_as_string(series.to_numpy().astype("datetime64[s]")).tolist()
 
 
 def empty_figure(message: str) -> dict:
