@@ -8,12 +8,10 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
-from plotly.subplots import make_subplots
 
 from components.data_grid import GridColumn
-from components.figures import GRID_COLOR, PRIMARY, base_layout, empty_figure
+from components.figures import GRID_COLOR, PRIMARY, base_layout, empty_figure, figure
 from components.format import NOT_AVAILABLE, format_count, format_money, plain_label, to_major
 from components.ids import EventDetail
 
@@ -143,43 +141,41 @@ def roi_details(summary: Any, currency: str) -> html.Ul:
     )
 
 
-def channel_figure(report: Any) -> go.Figure:
+def channel_figure(report: Any) -> dict:
     """Views per channel as bars, conversion rate (conversions per click) as markers."""
     results = list(report.results)
     if not any(r.stats.views or r.stats.clicks for r in results):
         return empty_figure("No channel statistics for this event")
     names = [plain_label(r.channel) for r in results]
-    colors = [PRIMARY if r.status == "live" else SECONDARY for r in results]
     rates = [
         None if r.stats.conversion_rate is None else r.stats.conversion_rate * 100 for r in results
     ]
-    fig = go.Figure(
-        [
-            go.Bar(
-                x=names,
-                y=[r.stats.views for r in results],
-                name="Views",
-                marker_color=colors,
-                customdata=[[r.stats.clicks, r.stats.conversions] for r in results],
-                hovertemplate="%{x}: %{y:,} views, %{customdata[0]:,} clicks, "
-                "%{customdata[1]:,} conversions<extra></extra>",
-            ),
-            go.Scatter(
-                x=names,
-                y=rates,
-                name="Conversion rate",
-                mode="markers",
-                yaxis="y2",
-                marker={"size": 11, "color": INDUSTRY_COLOR},
-                hovertemplate="%{x}: %{y:.1f}% of clicks converted<extra></extra>",
-            ),
-        ]
-    )
-    fig.update_layout(
+    views = {
+        "type": "bar",
+        "x": names,
+        "y": [r.stats.views for r in results],
+        "name": "Views",
+        "marker": {"color": [PRIMARY if r.status == "live" else SECONDARY for r in results]},
+        "customdata": [[r.stats.clicks, r.stats.conversions] for r in results],
+        "hovertemplate": "%{x}: %{y:,} views, %{customdata[0]:,} clicks, "
+        "%{customdata[1]:,} conversions<extra></extra>",
+    }
+    conversion = {
+        "type": "scatter",
+        "x": names,
+        "y": rates,
+        "name": "Conversion rate",
+        "mode": "markers",
+        "yaxis": "y2",
+        "marker": {"size": 11, "color": INDUSTRY_COLOR},
+        "hovertemplate": "%{x}: %{y:.1f}% of clicks converted<extra></extra>",
+    }
+    return figure(
+        [views, conversion],
         base_layout(
-            yaxis={"title": "Views", "gridcolor": GRID_COLOR, "rangemode": "tozero"},
+            yaxis={"title": {"text": "Views"}, "gridcolor": GRID_COLOR, "rangemode": "tozero"},
             yaxis2={
-                "title": "Conversion rate",
+                "title": {"text": "Conversion rate"},
                 "overlaying": "y",
                 "side": "right",
                 "ticksuffix": "%",
@@ -189,9 +185,8 @@ def channel_figure(report: Any) -> go.Figure:
                 "nticks": 5,
             },
             margin={"l": 56, "r": 56, "t": 16, "b": 40},
-        )
+        ),
     )
-    return fig
 
 
 def channel_table(report: Any) -> dbc.Table:
@@ -221,128 +216,182 @@ def channel_table(report: Any) -> dbc.Table:
     return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, className="mb-0 small")
 
 
-def checkins_figure(df: pd.DataFrame) -> go.Figure:
+def checkins_figure(df: pd.DataFrame) -> dict:
     if df.empty:
         return empty_figure("No check-ins recorded")
     # hour labels as categories: a date axis would put its ticks between the hourly bars
     labels = [f"{h:%d %b %H:00}" for h in pd.to_datetime(df["hour"])]
-    fig = go.Figure(
-        go.Bar(
-            x=labels,
-            y=df["checkins"].tolist(),
-            marker_color=PRIMARY,
-            hovertemplate="%{x}: %{y:,} check-ins<extra></extra>",
-        )
-    )
-    fig.update_layout(
+    bar = {
+        "type": "bar",
+        "x": labels,
+        "y": df["checkins"].tolist(),
+        "marker": {"color": PRIMARY},
+        "hovertemplate": "%{x}: %{y:,} check-ins<extra></extra>",
+    }
+    return figure(
+        [bar],
         base_layout(
-            yaxis={"title": "Check-ins", "gridcolor": GRID_COLOR},
+            yaxis={"title": {"text": "Check-ins"}, "gridcolor": GRID_COLOR},
             xaxis={"type": "category"},
             bargap=0.15,
-        )
+        ),
     )
-    return fig
 
 
-def profile_figure(df: pd.DataFrame) -> go.Figure:
-    """Four small bar charts: age band, gender, region, new vs returning."""
+def _subplot_columns(count: int) -> list[list[float]]:
+    """The x domains of ``count`` side-by-side subplots, computed as plotly's
+    ``make_subplots(rows=1, cols=count)`` does (its default spacing, 0.2 / count), so the
+    layout is the same to the last digit."""
+    spacing = 0.2 / count
+    widths = [(1.0 - spacing * (count - 1)) / count] * count
+    starts = [sum(widths[:c]) + c * spacing for c in range(count)]
+    return [[start, start + width] for start, width in zip(starts, widths)]
+
+
+def profile_figure(df: pd.DataFrame) -> dict:
+    """Four small bar charts side by side: age band, gender, region, new vs returning.
+
+    The grid is the one ``plotly.subplots.make_subplots(rows=1, cols=n, subplot_titles=...)``
+    draws: one x/y axis pair per chart, each title an annotation centred above its chart.
+    """
     if df.empty:
         return empty_figure("No registered participants")
     dims = [d for d in PROFILE_TITLES if d in set(df["dimension"])]
-    fig = make_subplots(rows=1, cols=len(dims), subplot_titles=[PROFILE_TITLES[d] for d in dims])
-    for i, dim in enumerate(dims, start=1):
+    layout = base_layout(margin={"l": 40, "r": 16, "t": 32, "b": 80})
+    traces, titles = [], []
+    for i, (dim, domain) in enumerate(zip(dims, _subplot_columns(len(dims))), start=1):
+        suffix = "" if i == 1 else str(i)
         part = df[df["dimension"] == dim]
-        fig.add_trace(
-            go.Bar(
-                x=[plain_label(v) for v in part["value"]],
-                y=part["participants"].tolist(),
-                marker_color=PRIMARY,
-                showlegend=False,
-                hovertemplate="%{x}: %{y:,}<extra></extra>",
-            ),
-            row=1,
-            col=i,
+        traces.append(
+            {
+                "type": "bar",
+                "x": [plain_label(v) for v in part["value"]],
+                "y": part["participants"].tolist(),
+                "marker": {"color": PRIMARY},
+                "showlegend": False,
+                "hovertemplate": "%{x}: %{y:,}<extra></extra>",
+                "xaxis": f"x{suffix}",
+                "yaxis": f"y{suffix}",
+            }
         )
-    fig.update_layout(base_layout(margin={"l": 40, "r": 16, "t": 32, "b": 80}))
-    fig.update_yaxes(gridcolor=GRID_COLOR)
-    fig.update_xaxes(tickangle=-35)
-    return fig
+        layout[f"xaxis{suffix}"] = {
+            **layout.get(f"xaxis{suffix}", {}),
+            "anchor": f"y{suffix}",
+            "domain": domain,
+            "tickangle": -35,
+        }
+        layout[f"yaxis{suffix}"] = {
+            **layout.get(f"yaxis{suffix}", {}),
+            "anchor": f"x{suffix}",
+            "domain": [0.0, 1.0],
+            "gridcolor": GRID_COLOR,
+        }
+        titles.append(
+            {
+                "text": PROFILE_TITLES[dim],
+                "x": sum(domain) / 2.0,
+                "y": 1.0,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 16},
+            }
+        )
+    layout["annotations"] = titles
+    return figure(traces, layout)
 
 
-def comparison_figure(df: pd.DataFrame, event_id: int, industry_avg_pct: float) -> go.Figure:
+def comparison_figure(df: pd.DataFrame, event_id: int, industry_avg_pct: float) -> dict:
     """ROI of this event and the organizer's earlier ones, with the industry average as a line."""
     if df.empty:
         return empty_figure("Nothing to compare")
-    rois = [None if pd.isna(v) else float(v) * 100 for v in df["roi"]]
     labels = [
         f"{plain_label(c)}<br>{s:%b %Y}"
         for c, s in zip(df["code"], pd.to_datetime(df["starts_at"]))
     ]
-    colors = [PRIMARY if i == event_id else SECONDARY for i in df["event_id"]]
-    fig = go.Figure(
-        go.Bar(
-            x=labels,
-            y=rois,
-            marker_color=colors,
-            name="ROI",
-            customdata=[plain_label(n) for n in df["name"]],
-            hovertemplate="%{customdata}: %{y:.1f}%<extra></extra>",
-        )
-    )
-    fig.add_hline(
-        y=industry_avg_pct,
-        line={"color": INDUSTRY_COLOR, "dash": "dash"},
-        annotation_text=f"Industry average {industry_avg_pct:.1f}%",
-        annotation_position="top left",
-    )
-    fig.update_layout(
+    bar = {
+        "type": "bar",
+        "x": labels,
+        "y": [None if pd.isna(v) else float(v) * 100 for v in df["roi"]],
+        "marker": {"color": [PRIMARY if i == event_id else SECONDARY for i in df["event_id"]]},
+        "name": "ROI",
+        "customdata": [plain_label(n) for n in df["name"]],
+        "hovertemplate": "%{customdata}: %{y:.1f}%<extra></extra>",
+    }
+    average = float(industry_avg_pct)
+    # a horizontal line across the plot with its label above its left end: what go.Figure's
+    # add_hline(annotation_position="top left") draws
+    line = {
+        "type": "line",
+        "xref": "x domain",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y",
+        "y0": average,
+        "y1": average,
+        "line": {"color": INDUSTRY_COLOR, "dash": "dash"},
+    }
+    label = {
+        "text": f"Industry average {industry_avg_pct:.1f}%",
+        "showarrow": False,
+        "xref": "x domain",
+        "x": 0,
+        "xanchor": "left",
+        "yref": "y",
+        "y": average,
+        "yanchor": "bottom",
+    }
+    return figure(
+        [bar],
         base_layout(
-            yaxis={"title": "ROI", "ticksuffix": "%", "gridcolor": GRID_COLOR}, showlegend=False
-        )
+            yaxis={"title": {"text": "ROI"}, "ticksuffix": "%", "gridcolor": GRID_COLOR},
+            showlegend=False,
+            shapes=[line],
+            annotations=[label],
+        ),
     )
-    return fig
 
 
-def costs_figure(df: pd.DataFrame, benchmarks: Mapping[str, float], currency: str) -> go.Figure:
+def costs_figure(df: pd.DataFrame, benchmarks: Mapping[str, float], currency: str) -> dict:
     """Share of the total cost per category against its benchmark share."""
     if df.empty:
         return empty_figure("No costs recorded")
     cats = df["category"].tolist()
     shown = [plain_label(c) for c in cats]
-    fig = go.Figure(
-        [
-            go.Bar(
-                y=shown,
-                x=(df["share"] * 100).tolist(),
-                orientation="h",
-                name="Share of cost",
-                marker_color=PRIMARY,
-                customdata=[to_major(c, currency) for c in df["cost_cents"]],
-                hovertemplate="%{y}: %{x:.1f}% (%{customdata:,.2f})<extra></extra>",
-            ),
-            go.Scatter(
-                y=shown,
-                x=[benchmarks.get(c, 0) * 100 if c in benchmarks else None for c in cats],
-                mode="markers",
-                name="Benchmark",
-                marker={
-                    "symbol": "line-ns-open",
-                    "size": 18,
-                    "color": INDUSTRY_COLOR,
-                    "line": {"width": 3},
-                },
-                hovertemplate="%{y} benchmark: %{x:.0f}%<extra></extra>",
-            ),
-        ]
-    )
-    fig.update_layout(
+    shares = {
+        "type": "bar",
+        "y": shown,
+        "x": (df["share"] * 100).tolist(),
+        "orientation": "h",
+        "name": "Share of cost",
+        "marker": {"color": PRIMARY},
+        "customdata": [to_major(c, currency) for c in df["cost_cents"]],
+        "hovertemplate": "%{y}: %{x:.1f}% (%{customdata:,.2f})<extra></extra>",
+    }
+    marks = {
+        "type": "scatter",
+        "y": shown,
+        "x": [benchmarks.get(c, 0) * 100 if c in benchmarks else None for c in cats],
+        "mode": "markers",
+        "name": "Benchmark",
+        "marker": {
+            "symbol": "line-ns-open",
+            "size": 18,
+            "color": INDUSTRY_COLOR,
+            "line": {"width": 3},
+        },
+        "hovertemplate": "%{y} benchmark: %{x:.0f}%<extra></extra>",
+    }
+    return figure(
+        [shares, marks],
         base_layout(
             xaxis={"ticksuffix": "%", "gridcolor": GRID_COLOR, "rangemode": "tozero"},
             yaxis={"autorange": "reversed"},
             margin={"l": 96, "r": 16, "t": 16, "b": 56},
-        )
+        ),
     )
-    return fig
 
 
 def suggestions_list(items: Sequence[Any], currency: str) -> Any:

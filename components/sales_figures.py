@@ -12,7 +12,6 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 
 from bi_app.analytics.growth import GrowthKpi
@@ -22,6 +21,8 @@ from components.figures import (
     STATUS_COLORS,
     base_layout,
     empty_figure,
+    figure,
+    iso_times,
     money_axis,
 )
 from components.format import (
@@ -135,7 +136,12 @@ def _nothing_sold(df: pd.DataFrame | None) -> bool:
     )
 
 
-def revenue_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figure:
+def _optional(values: Any, scale: Any = float) -> list:
+    """A column with gaps as a list: None where a value is missing, ``scale(v)`` elsewhere."""
+    return [None if v is None or pd.isna(v) else scale(v) for v in values]
+
+
+def revenue_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
     """Revenue bars per period, the same period a year earlier as a dashed line, growth in the
     hover."""
     if _nothing_sold(df):
@@ -154,38 +160,38 @@ def revenue_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figu
             df["yoy_revenue_cents"],
         )
     ]
-    fig = go.Figure(
+    x = iso_times(periods)
+    return figure(
         [
-            go.Bar(
-                x=periods,
-                y=[to_major(v, currency) for v in df["revenue_cents"]],
-                name="Revenue",
-                marker={"color": PRIMARY},
-                hovertext=hover,
-                hovertemplate="%{hovertext}<extra></extra>",
-            ),
-            go.Scatter(
-                x=periods,
-                y=[to_major(v, currency) for v in df["yoy_revenue_cents"]],
-                name="Same period last year",
-                mode="lines",
-                hoverinfo="skip",
-                line={"color": YEAR_AGO_COLOR, "width": 2, "dash": "dot", "shape": "hvh"},
-            ),
-        ]
-    )
-    fig.update_layout(
-        **base_layout(
+            {
+                "type": "bar",
+                "x": x,
+                "y": [to_major(v, currency) for v in df["revenue_cents"]],
+                "name": "Revenue",
+                "marker": {"color": PRIMARY},
+                "hovertext": hover,
+                "hovertemplate": "%{hovertext}<extra></extra>",
+            },
+            {
+                "type": "scatter",
+                "x": x,
+                "y": [to_major(v, currency) for v in df["yoy_revenue_cents"]],
+                "name": "Same period last year",
+                "mode": "lines",
+                "hoverinfo": "skip",
+                "line": {"color": YEAR_AGO_COLOR, "width": 2, "dash": "dot", "shape": "hvh"},
+            },
+        ],
+        base_layout(
             yaxis=money_axis(currency),
             xaxis=_period_axis(granularity),
             bargap=0.15,
             hovermode="closest",
-        )
+        ),
     )
-    return fig
 
 
-def growth_figure(df: pd.DataFrame, granularity: str) -> go.Figure:
+def growth_figure(df: pd.DataFrame, granularity: str) -> dict:
     """Revenue growth in percent per period: on the previous period and on a year earlier."""
     if (
         df is None
@@ -193,31 +199,31 @@ def growth_figure(df: pd.DataFrame, granularity: str) -> go.Figure:
         or (df["revenue_pop_pct"].isna().all() and df["revenue_yoy_pct"].isna().all())
     ):
         return empty_figure("No earlier sales to compare with")
-    periods = pd.to_datetime(df["period"])
-    fig = go.Figure()
-    for column, name, color in (
-        ("revenue_pop_pct", f"vs {_COMPARE_LABELS[granularity]}", POP_COLOR),
-        ("revenue_yoy_pct", "vs last year", YOY_COLOR),
-    ):
-        values = [None if v is None or pd.isna(v) else float(v) for v in df[column]]
-        fig.add_trace(
-            go.Scatter(
-                x=periods,
-                y=values,
-                name=name,
-                mode="lines+markers" if len(df) <= 31 else "lines",
-                line={"color": color, "width": 2},
-                marker={"size": 5},
-                connectgaps=False,
-                hovertemplate="%{x|"
-                + _PERIOD_LABELS[granularity]
-                + "}<br>"
-                + name
-                + " %{y:+.1f}%<extra></extra>",
-            )
+    x = iso_times(df["period"])
+    traces = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": _optional(df[column]),
+            "name": name,
+            "mode": "lines+markers" if len(df) <= 31 else "lines",
+            "line": {"color": color, "width": 2},
+            "marker": {"size": 5},
+            "connectgaps": False,
+            "hovertemplate": "%{x|"
+            + _PERIOD_LABELS[granularity]
+            + "}<br>"
+            + name
+            + " %{y:+.1f}%<extra></extra>",
+        }
+        for column, name, color in (
+            ("revenue_pop_pct", f"vs {_COMPARE_LABELS[granularity]}", POP_COLOR),
+            ("revenue_yoy_pct", "vs last year", YOY_COLOR),
         )
-    fig.update_layout(
-        **base_layout(
+    ]
+    return figure(
+        traces,
+        base_layout(
             xaxis=_period_axis(granularity),
             yaxis={
                 "gridcolor": GRID_COLOR,
@@ -227,44 +233,42 @@ def growth_figure(df: pd.DataFrame, granularity: str) -> go.Figure:
                 "tickformat": ".0f",
                 "automargin": True,
             },
-        )
+        ),
     )
-    return fig
 
 
-def orders_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figure:
+def orders_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
     """Orders per period as bars, average order value as a line on its own axis."""
     if df is None or df.empty or not df["orders"].any():
         return empty_figure("No orders in the selected period")
-    periods = pd.to_datetime(df["period"])
-    aov = [None if v is None or pd.isna(v) else to_major(v, currency) for v in df["aov_cents"]]
-    fig = go.Figure(
+    x = iso_times(df["period"])
+    return figure(
         [
-            go.Bar(
-                x=periods,
-                y=list(df["orders"]),
-                name="Orders",
-                marker={"color": "#0dcaf0"},
-                hovertemplate="%{x|"
+            {
+                "type": "bar",
+                "x": x,
+                "y": df["orders"].tolist(),
+                "name": "Orders",
+                "marker": {"color": "#0dcaf0"},
+                "hovertemplate": "%{x|"
                 + _PERIOD_LABELS[granularity]
                 + "}<br>Orders %{y:,}<extra></extra>",
-            ),
-            go.Scatter(
-                x=periods,
-                y=aov,
-                name="Average order value",
-                yaxis="y2",
-                mode="lines",
-                line={"color": "#6610f2", "width": 2},
-                connectgaps=False,
-                hovertemplate="Average order value "
+            },
+            {
+                "type": "scatter",
+                "x": x,
+                "y": _optional(df["aov_cents"], lambda v: to_major(v, currency)),
+                "name": "Average order value",
+                "yaxis": "y2",
+                "mode": "lines",
+                "line": {"color": "#6610f2", "width": 2},
+                "connectgaps": False,
+                "hovertemplate": "Average order value "
                 + axis_prefix(currency)
                 + "%{y:,.2f}<extra></extra>",
-            ),
-        ]
-    )
-    fig.update_layout(
-        **base_layout(
+            },
+        ],
+        base_layout(
             xaxis=_period_axis(granularity),
             bargap=0.15,
             yaxis=_count_axis(int(df["orders"].max()), title={"text": "Orders"}),
@@ -276,14 +280,11 @@ def orders_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figur
                 tickformat=",.0f",
                 title={"text": "Avg order value"},
             ),
-        )
+        ),
     )
-    return fig
 
 
-def trend_figures(
-    df: pd.DataFrame, granularity: str, currency: str
-) -> tuple[go.Figure, go.Figure, go.Figure]:
+def trend_figures(df: pd.DataFrame, granularity: str, currency: str) -> tuple[dict, dict, dict]:
     """The revenue, growth and orders figures of one :func:`revenue_growth` result."""
     return (
         revenue_figure(df, granularity, currency),
@@ -292,105 +293,100 @@ def trend_figures(
     )
 
 
-def lost_figure(df: pd.DataFrame, granularity: str, currency: str) -> go.Figure:
+def lost_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
     """Cancelled and refunded orders per period (stacked) and their share of all orders."""
     if df is None or df.empty or not df["all_orders"].any():
         return empty_figure("No orders in the selected period")
-    periods = pd.to_datetime(df["period"])
+    x = iso_times(df["period"])
     label = "%{x|" + _PERIOD_LABELS[granularity] + "}"
-    fig = go.Figure()
-    for status in ("cancelled", "refunded"):
-        values = [format_money(v, currency) for v in df[f"{status}_cents"]]
-        fig.add_trace(
-            go.Bar(
-                x=periods,
-                y=list(df[f"{status}_orders"]),
-                name=status.capitalize(),
-                marker={"color": STATUS_COLORS[status]},
-                customdata=values,
-                hovertemplate=label
-                + f"<br>{status.capitalize()}"
-                + " %{y:,} orders (%{customdata})<extra></extra>",
-            )
-        )
-    share = [None if v is None or pd.isna(v) else float(v) * 100 for v in df["lost_share"]]
-    fig.add_trace(
-        go.Scatter(
-            x=periods,
-            y=share,
-            name="Share of all orders",
-            yaxis="y2",
-            mode="lines",
-            line={"color": "#212529", "width": 1.5, "dash": "dot"},
-            connectgaps=False,
-            hovertemplate="Share of all orders %{y:.1f}%<extra></extra>",
-        )
+    traces = [
+        {
+            "type": "bar",
+            "x": x,
+            "y": df[f"{status}_orders"].tolist(),
+            "name": status.capitalize(),
+            "marker": {"color": STATUS_COLORS[status]},
+            "customdata": [format_money(v, currency) for v in df[f"{status}_cents"]],
+            "hovertemplate": label
+            + f"<br>{status.capitalize()}"
+            + " %{y:,} orders (%{customdata})<extra></extra>",
+        }
+        for status in ("cancelled", "refunded")
+    ]
+    traces.append(
+        {
+            "type": "scatter",
+            "x": x,
+            "y": _optional(df["lost_share"], lambda v: float(v) * 100),
+            "name": "Share of all orders",
+            "yaxis": "y2",
+            "mode": "lines",
+            "line": {"color": "#212529", "width": 1.5, "dash": "dot"},
+            "connectgaps": False,
+            "hovertemplate": "Share of all orders %{y:.1f}%<extra></extra>",
+        }
     )
-    fig.update_layout(
-        **base_layout(
-            barmode="stack",
-            bargap=0.15,
-            xaxis=_period_axis(granularity),
-            legend={**base_layout()["legend"], "traceorder": "normal"},
-            yaxis=_count_axis(
-                int((df["cancelled_orders"] + df["refunded_orders"]).max()),
-                title={"text": "Orders"},
-            ),
-            yaxis2={
-                "overlaying": "y",
-                "side": "right",
-                "showgrid": False,
-                "rangemode": "tozero",
-                "ticksuffix": "%",
-                "tickformat": ".0f",
-                "automargin": True,
-            },
-        )
+    layout = base_layout(
+        barmode="stack",
+        bargap=0.15,
+        xaxis=_period_axis(granularity),
+        yaxis=_count_axis(
+            int((df["cancelled_orders"] + df["refunded_orders"]).max()),
+            title={"text": "Orders"},
+        ),
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "rangemode": "tozero",
+            "ticksuffix": "%",
+            "tickformat": ".0f",
+            "automargin": True,
+        },
     )
-    return fig
+    layout["legend"] = {**layout["legend"], "traceorder": "normal"}
+    return figure(traces, layout)
 
 
 # --- clickable breakdowns ---------------------------------------------------------------------
 
 
-def status_figure(df: pd.DataFrame, currency: str) -> go.Figure:
+def status_figure(df: pd.DataFrame, currency: str) -> dict:
     """Orders per status (lifecycle order, top to bottom); a click filters by that status."""
     if df is None or df.empty or not df["orders"].any():
         return empty_figure("No orders in the selected period")
-    statuses = list(df["status"])
-    labels = [s.capitalize() for s in statuses]
+    statuses = df["status"].tolist()
     hover = [
         f"{s.capitalize()}: {format_count(n)} orders "
         f"({format_share(sh)})<br>{format_money(c, currency)}"
         for s, n, sh, c in zip(statuses, df["orders"], df["share"], df["revenue_cents"])
     ]
-    fig = go.Figure(
-        go.Bar(
-            x=list(df["orders"]),
-            y=labels,
-            orientation="h",
-            customdata=statuses,
-            marker={"color": [STATUS_COLORS.get(s, PRIMARY) for s in statuses]},
-            text=[format_share(v) for v in df["share"]],
-            textposition="auto",
-            hovertext=hover,
-            hovertemplate="%{hovertext}<extra>click to filter</extra>",
-        )
-    )
-    fig.update_layout(
-        **base_layout(
+    bar = {
+        "type": "bar",
+        "x": df["orders"].tolist(),
+        "y": [s.capitalize() for s in statuses],
+        "orientation": "h",
+        "customdata": statuses,
+        "marker": {"color": [STATUS_COLORS.get(s, PRIMARY) for s in statuses]},
+        "text": [format_share(v) for v in df["share"]],
+        "textposition": "auto",
+        "hovertext": hover,
+        "hovertemplate": "%{hovertext}<extra>click to filter</extra>",
+    }
+    return figure(
+        [bar],
+        base_layout(
             showlegend=False,
             clickmode="event",
             bargap=0.3,
             margin={"l": 90, "r": 16, "t": 8, "b": 32},
             yaxis={"autorange": "reversed", "automargin": True},
             xaxis={"gridcolor": GRID_COLOR, "zeroline": False, "rangemode": "tozero"},
-        )
+        ),
     )
-    return fig
 
 
-def category_figure(df: pd.DataFrame, currency: str) -> go.Figure:
+def category_figure(df: pd.DataFrame, currency: str) -> dict:
     """Revenue per category, biggest first; a click filters by that category."""
     if df is None or df.empty:
         return empty_figure("No product sales in the selected period")
@@ -399,40 +395,39 @@ def category_figure(df: pd.DataFrame, currency: str) -> go.Figure:
         f"{format_count(u)} units"
         for n, r, s, u in zip(df["category_name"], df["revenue_cents"], df["share"], df["units"])
     ]
-    fig = go.Figure(
-        go.Bar(
-            x=[to_major(v, currency) for v in df["revenue_cents"]],
-            y=[plain_label(n) for n in df["category_name"]],
-            orientation="h",
-            customdata=list(df["category"]),
-            marker={"color": CATEGORY_COLOR},
-            text=[format_share(v) for v in df["share"]],
-            textposition="auto",
-            hovertext=hover,
-            hovertemplate="%{hovertext}<extra>click to filter</extra>",
-        )
-    )
-    fig.update_layout(
-        **base_layout(
+    bar = {
+        "type": "bar",
+        "x": [to_major(v, currency) for v in df["revenue_cents"]],
+        "y": [plain_label(n) for n in df["category_name"]],
+        "orientation": "h",
+        "customdata": df["category"].tolist(),
+        "marker": {"color": CATEGORY_COLOR},
+        "text": [format_share(v) for v in df["share"]],
+        "textposition": "auto",
+        "hovertext": hover,
+        "hovertemplate": "%{hovertext}<extra>click to filter</extra>",
+    }
+    return figure(
+        [bar],
+        base_layout(
             showlegend=False,
             clickmode="event",
             bargap=0.3,
             margin={"l": 110, "r": 16, "t": 8, "b": 32},
             yaxis={"autorange": "reversed", "automargin": True},
             xaxis=money_axis(currency),
-        )
+        ),
     )
-    return fig
 
 
-def ranking_figure(df: pd.DataFrame, metric: str, currency: str, top: int = 10) -> go.Figure:
+def ranking_figure(df: pd.DataFrame, metric: str, currency: str, top: int = 10) -> dict:
     """The ``top`` best sellers by revenue or by units, best at the top."""
     if df is None or df.empty:
         return empty_figure("No product sales in the selected period")
     best = df.head(top)
     names = [plain_label(f"{p} ({s})") for p, s in zip(best["product"], best["sku"])]
     if metric == "units":
-        values, axis = list(best["units"]), {"gridcolor": GRID_COLOR, "rangemode": "tozero"}
+        values, axis = best["units"].tolist(), {"gridcolor": GRID_COLOR, "rangemode": "tozero"}
     else:
         values, axis = [to_major(v, currency) for v in best["revenue_cents"]], money_axis(currency)
     hover = [
@@ -442,23 +437,22 @@ def ranking_figure(df: pd.DataFrame, metric: str, currency: str, top: int = 10) 
             best["rank"], names, best["revenue_cents"], best["units"], best["share"]
         )
     ]
-    fig = go.Figure(
-        go.Bar(
-            x=values,
-            y=names,
-            orientation="h",
-            marker={"color": PRIMARY},
-            hovertext=hover,
-            hovertemplate="%{hovertext}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        **base_layout(
+    bar = {
+        "type": "bar",
+        "x": values,
+        "y": names,
+        "orientation": "h",
+        "marker": {"color": PRIMARY},
+        "hovertext": hover,
+        "hovertemplate": "%{hovertext}<extra></extra>",
+    }
+    return figure(
+        [bar],
+        base_layout(
             showlegend=False,
             bargap=0.25,
             margin={"l": 16, "r": 16, "t": 8, "b": 32},
             yaxis={"autorange": "reversed", "automargin": True},
             xaxis=axis,
-        )
+        ),
     )
-    return fig

@@ -16,10 +16,11 @@ from tests.ui_tree import texts as _texts
 
 def _message(fig) -> str:
     """The text of an empty figure (no traces, one annotation, hidden axes)."""
-    assert len(fig.data) == 0
-    assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
-    (annotation,) = fig.layout.annotations
-    return annotation.text
+    assert len(fig["data"]) == 0
+    layout = fig["layout"]
+    assert layout["xaxis"]["visible"] is False and layout["yaxis"]["visible"] is False
+    (annotation,) = layout["annotations"]
+    return annotation["text"]
 
 
 # --- segment_summary -> segment_figure ---------------------------------------------------------

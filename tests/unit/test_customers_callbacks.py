@@ -82,9 +82,9 @@ def _assert_error_alert(alert, what: str) -> None:
 
 
 def _message(fig) -> str:
-    assert len(fig.data) == 0
-    (annotation,) = fig.layout.annotations
-    return annotation.text
+    assert len(fig["data"]) == 0
+    (annotation,) = fig["layout"]["annotations"]
+    return annotation["text"]
 
 
 def _logged(caplog, text: str) -> logging.LogRecord:

@@ -59,9 +59,9 @@ def _break(monkeypatch, target, name):
 
 
 def _message(fig) -> str:
-    assert len(fig.data) == 0
-    (annotation,) = fig.layout.annotations
-    return annotation.text
+    assert len(fig["data"]) == 0
+    (annotation,) = fig["layout"]["annotations"]
+    return annotation["text"]
 
 
 def _is_error_alert(alert, what: str) -> bool:
@@ -166,8 +166,9 @@ def test_show_summary_passes_both_services_results_to_the_builders(monkeypatch):
     assert [n.children for n in notices] == [
         "Channel instagram unavailable — no earlier data, showing 0"
     ]
-    assert list(fig.data[0].x) == ["web", "instagram"] and list(fig.data[0].y) == [800, 0]
-    assert list(fig.data[1].y) == [4.0, None]
+    bars, rates = fig["data"]
+    assert list(bars["x"]) == ["web", "instagram"] and list(bars["y"]) == [800, 0]
+    assert list(rates["y"]) == [4.0, None]
     body = table.children[1]
     assert [td.children for td in body.children[1].children] == [
         "instagram",
@@ -188,7 +189,7 @@ def test_show_summary_failing_summary_keeps_the_channels(monkeypatch, caplog):
     assert DRIVER_TEXT not in str(cards.to_plotly_json())
     assert (
         len(notices) == 1
-        and list(fig.data[0].y) == [800, 0]
+        and list(fig["data"][0]["y"]) == [800, 0]
         and len(table.children[1].children) == 2
     )
     assert (
@@ -230,7 +231,7 @@ def test_show_checkins_asks_for_hours_in_the_business_time_zone(monkeypatch):
     calls = _stub(monkeypatch, data, "checkins_by_hour", df)
     fig = call(cb.show_checkins, EVENT)
     assert calls == [((EVENT, "Europe/Berlin"), {})]
-    assert (list(fig.data[0].x), list(fig.data[0].y)) == (["01 Mar 10:00"], [42])
+    assert (list(fig["data"][0]["x"]), list(fig["data"][0]["y"])) == (["01 Mar 10:00"], [42])
 
 
 def test_show_checkins_failing_service(monkeypatch, caplog):
@@ -248,8 +249,8 @@ def test_show_profile_draws_the_service_profile(monkeypatch):
     calls = _stub(monkeypatch, data, "participant_profile", df)
     fig = call(cb.show_profile, EVENT)
     assert calls == [((EVENT,), {})]
-    assert [(list(t.x), list(t.y)) for t in fig.data] == [(["f", "m"], [3, 2])]
-    assert [a.text for a in fig.layout.annotations] == ["Gender"]
+    assert [(list(t["x"]), list(t["y"])) for t in fig["data"]] == [(["f", "m"], [3, 2])]
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["Gender"]
 
 
 def test_show_profile_failing_service(monkeypatch, caplog):
@@ -278,9 +279,9 @@ def test_show_comparison_uses_the_configured_industry_average(monkeypatch):
     fig = call(cb.show_comparison, EVENT)
     assert calls == [((EVENT,), {})]
     assert keys == [(("events.industry_avg_roi_pct",), {})]
-    assert list(fig.data[0].marker.color) == ["#adb5bd", "#0d6efd"]  # this event highlighted
-    assert fig.layout.shapes[0].y0 == 17.5
-    assert [a.text for a in fig.layout.annotations] == ["Industry average 17.5%"]
+    assert list(fig["data"][0]["marker"]["color"]) == ["#adb5bd", "#0d6efd"]  # this one highlighted
+    assert fig["layout"]["shapes"][0]["y0"] == 17.5
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["Industry average 17.5%"]
 
 
 @pytest.mark.parametrize("broken", ["organizer_comparison", "threshold"])
@@ -317,9 +318,9 @@ def test_show_costs_and_suggestions_hands_the_advice_to_both_builders(monkeypatc
     calls = _stub(monkeypatch, data, "event_advice", advice)
     fig, suggestions = call(cb.show_costs_and_suggestions, EVENT)
     assert calls == [((EVENT,), {})]
-    assert list(fig.data[0].x) == [75.0, 25.0]
-    assert list(fig.data[0].customdata) == [3000.0, 1000.0]  # EUR: cents / 100
-    assert list(fig.data[1].x) == [50.0, None]
+    assert list(fig["data"][0]["x"]) == [75.0, 25.0]
+    assert list(fig["data"][0]["customdata"]) == [3000.0, 1000.0]  # EUR: cents / 100
+    assert list(fig["data"][1]["x"]) == [50.0, None]
     assert _texts(suggestions) == [
         "Venue above its benchmark",
         "25.0 points above 50%.",

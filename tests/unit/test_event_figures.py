@@ -26,9 +26,9 @@ ORANGE = figs.INDUSTRY_COLOR
 
 
 def _message(fig) -> str:
-    assert len(fig.data) == 0
-    (annotation,) = fig.layout.annotations
-    return annotation.text
+    assert len(fig["data"]) == 0
+    (annotation,) = fig["layout"]["annotations"]
+    return annotation["text"]
 
 
 def _of_type(node, name: str) -> list:
@@ -182,27 +182,24 @@ def _result(channel, views, clicks, conversions, status="live", source="demo"):
 def test_channel_figure_views_as_bars_and_conversion_rate_as_markers():
     report = _report(_result("web", 1000, 200, 10), _result("instagram", 500, 0, 0, status="stale"))
     fig = figs.channel_figure(report)
-    bars, markers = fig.data
-    assert (bars.type, bars.name) == ("bar", "Views")
-    assert list(bars.x) == ["web", "instagram"]
-    assert list(bars.y) == [1000, 500]
-    assert list(bars.marker.color) == [PRIMARY, GREY]  # a channel not live is grey
-    assert [list(c) for c in bars.customdata] == [[200, 10], [0, 0]]
-    assert (markers.type, markers.name, markers.mode, markers.yaxis) == (
+    bars, markers = fig["data"]
+    assert (bars["type"], bars["name"]) == ("bar", "Views")
+    assert list(bars["x"]) == ["web", "instagram"]
+    assert list(bars["y"]) == [1000, 500]
+    assert list(bars["marker"]["color"]) == [PRIMARY, GREY]  # a channel not live is grey
+    assert [list(c) for c in bars["customdata"]] == [[200, 10], [0, 0]]
+    assert (markers["type"], markers["name"], markers["mode"], markers["yaxis"]) == (
         "scatter",
         "Conversion rate",
         "markers",
         "y2",
     )
-    assert list(markers.y) == [5.0, None]  # 10 of 200 clicks; no clicks -> no rate
-    assert markers.marker.color == ORANGE
-    assert fig.layout.yaxis.title.text == "Views"
-    assert fig.layout.yaxis2.title.text == "Conversion rate"
-    assert (fig.layout.yaxis2.overlaying, fig.layout.yaxis2.side, fig.layout.yaxis2.ticksuffix) == (
-        "y",
-        "right",
-        "%",
-    )
+    assert list(markers["y"]) == [5.0, None]  # 10 of 200 clicks; no clicks -> no rate
+    assert markers["marker"]["color"] == ORANGE
+    yaxis, yaxis2 = fig["layout"]["yaxis"], fig["layout"]["yaxis2"]
+    assert yaxis["title"]["text"] == "Views"
+    assert yaxis2["title"]["text"] == "Conversion rate"
+    assert (yaxis2["overlaying"], yaxis2["side"], yaxis2["ticksuffix"]) == ("y", "right", "%")
 
 
 def test_channel_figure_without_views_or_clicks_says_so():
@@ -258,13 +255,13 @@ def test_checkins_figure_labels_each_hour_as_a_category():
         }
     )
     fig = figs.checkins_figure(df)
-    (bar,) = fig.data
-    assert bar.type == "bar"
-    assert list(bar.x) == ["01 Mar 09:00", "01 Mar 10:00", "02 Mar 14:00"]
-    assert list(bar.y) == [12, 1500, 3]
-    assert bar.marker.color == PRIMARY
-    assert fig.layout.xaxis.type == "category"
-    assert fig.layout.yaxis.title.text == "Check-ins"
+    (bar,) = fig["data"]
+    assert bar["type"] == "bar"
+    assert list(bar["x"]) == ["01 Mar 09:00", "01 Mar 10:00", "02 Mar 14:00"]
+    assert list(bar["y"]) == [12, 1500, 3]
+    assert bar["marker"]["color"] == PRIMARY
+    assert fig["layout"]["xaxis"]["type"] == "category"
+    assert fig["layout"]["yaxis"]["title"]["text"] == "Check-ins"
 
 
 def test_checkins_figure_without_check_ins_says_so():
@@ -289,16 +286,17 @@ def test_profile_figure_has_one_small_chart_per_dimension_in_a_fixed_order():
         columns=["dimension", "value", "participants"],
     )
     fig = figs.profile_figure(df)
-    assert [a.text for a in fig.layout.annotations] == ["Age band", "Gender", "New vs returning"]
-    assert [list(t.x) for t in fig.data] == [
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert titles == ["Age band", "Gender", "New vs returning"]
+    assert [list(t["x"]) for t in fig["data"]] == [
         ["18-24", "25-34", "unknown"],
         ["f", "m"],
         ["new", "returning"],
     ]
-    assert [list(t.y) for t in fig.data] == [[5, 20, 15], [22, 18], [30, 10]]
-    assert [t.xaxis for t in fig.data] == ["x", "x2", "x3"]
-    assert all(t.showlegend is False for t in fig.data)
-    assert fig.layout.xaxis3.tickangle == -35
+    assert [list(t["y"]) for t in fig["data"]] == [[5, 20, 15], [22, 18], [30, 10]]
+    assert [t["xaxis"] for t in fig["data"]] == ["x", "x2", "x3"]
+    assert all(t["showlegend"] is False for t in fig["data"])
+    assert fig["layout"]["xaxis3"]["tickangle"] == -35
 
 
 def test_profile_figure_without_participants_says_so():
@@ -329,17 +327,18 @@ def _comparison() -> pd.DataFrame:
 
 def test_comparison_figure_highlights_this_event_and_draws_the_industry_average():
     fig = figs.comparison_figure(_comparison(), 5, 12.5)
-    (bar,) = fig.data
-    assert list(bar.x) == ["EV-3<br>Dec 2023", "EV-5<br>Mar 2024", "EV-9<br>Jun 2024"]
-    assert bar.y[0] == pytest.approx(25.0) and bar.y[1] is None and bar.y[2] == pytest.approx(-10.0)
-    assert list(bar.marker.color) == [GREY, PRIMARY, GREY]
-    assert list(bar.customdata) == ["Winter fair", "Spring fair", "Summer fair"]
-    (line,) = fig.layout.shapes
-    assert (line.y0, line.y1) == (12.5, 12.5)
-    assert line.line.color == ORANGE and line.line.dash == "dash"
-    assert [a.text for a in fig.layout.annotations] == ["Industry average 12.5%"]
-    assert fig.layout.yaxis.ticksuffix == "%"
-    assert fig.layout.showlegend is False
+    (bar,) = fig["data"]
+    assert list(bar["x"]) == ["EV-3<br>Dec 2023", "EV-5<br>Mar 2024", "EV-9<br>Jun 2024"]
+    y = bar["y"]
+    assert y[0] == pytest.approx(25.0) and y[1] is None and y[2] == pytest.approx(-10.0)
+    assert list(bar["marker"]["color"]) == [GREY, PRIMARY, GREY]
+    assert list(bar["customdata"]) == ["Winter fair", "Spring fair", "Summer fair"]
+    (line,) = fig["layout"]["shapes"]
+    assert (line["y0"], line["y1"]) == (12.5, 12.5)
+    assert line["line"]["color"] == ORANGE and line["line"]["dash"] == "dash"
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["Industry average 12.5%"]
+    assert fig["layout"]["yaxis"]["ticksuffix"] == "%"
+    assert fig["layout"]["showlegend"] is False
 
 
 def test_comparison_figure_with_nothing_to_compare_says_so():
@@ -364,26 +363,26 @@ def _costs() -> pd.DataFrame:
 
 def test_costs_figure_compares_each_share_with_its_benchmark():
     fig = figs.costs_figure(_costs(), {"venue": 0.4, "catering": 0.2, "staff": 0.3}, "EUR")
-    bars, marks = fig.data
-    assert (bars.type, bars.orientation, bars.name) == ("bar", "h", "Share of cost")
-    assert list(bars.y) == ["venue", "catering", "marketing"]
-    assert list(bars.x) == [50.0, 25.0, 25.0]
-    assert list(bars.customdata) == [5000.0, 2500.0, 2500.0]  # cents to euros for the hover
-    assert (marks.type, marks.name, marks.mode) == ("scatter", "Benchmark", "markers")
-    assert list(marks.y) == ["venue", "catering", "marketing"]
-    assert list(marks.x) == [
+    bars, marks = fig["data"]
+    assert (bars["type"], bars["orientation"], bars["name"]) == ("bar", "h", "Share of cost")
+    assert list(bars["y"]) == ["venue", "catering", "marketing"]
+    assert list(bars["x"]) == [50.0, 25.0, 25.0]
+    assert list(bars["customdata"]) == [5000.0, 2500.0, 2500.0]  # cents to euros for the hover
+    assert (marks["type"], marks["name"], marks["mode"]) == ("scatter", "Benchmark", "markers")
+    assert list(marks["y"]) == ["venue", "catering", "marketing"]
+    assert list(marks["x"]) == [
         pytest.approx(40.0),
         pytest.approx(20.0),
         None,
     ]  # no benchmark for marketing
-    assert fig.layout.yaxis.autorange == "reversed"
-    assert fig.layout.xaxis.ticksuffix == "%"
+    assert fig["layout"]["yaxis"]["autorange"] == "reversed"
+    assert fig["layout"]["xaxis"]["ticksuffix"] == "%"
 
 
 def test_costs_figure_customdata_follows_the_currency_minor_unit():
     fig = figs.costs_figure(_costs(), {}, "KRW")  # KRW has no minor unit
-    assert list(fig.data[0].customdata) == [500_000.0, 250_000.0, 250_000.0]
-    assert list(fig.data[1].x) == [None, None, None]
+    assert list(fig["data"][0]["customdata"]) == [500_000.0, 250_000.0, 250_000.0]
+    assert list(fig["data"][1]["x"]) == [None, None, None]
 
 
 def test_costs_figure_without_costs_says_so():

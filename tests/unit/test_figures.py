@@ -6,7 +6,6 @@ import datetime as dt
 import math
 
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 
 from bi_app.analytics.kpi import Kpi
@@ -26,8 +25,8 @@ def _texts(component) -> list[str]:
     return out
 
 
-def _annotation_texts(fig: go.Figure) -> list[str]:
-    return [a.text for a in fig.layout.annotations]
+def _annotation_texts(fig: dict) -> list[str]:
+    return [a["text"] for a in fig["layout"]["annotations"]]
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -98,13 +97,13 @@ def _trend_frame() -> pd.DataFrame:
 
 def test_revenue_trend_day_is_a_sorted_line_in_major_units():
     fig = revenue_trend_figure(_trend_frame(), "day", "EUR")
-    (trace,) = fig.data
-    assert isinstance(trace, go.Scatter)
-    assert [pd.Timestamp(x).date() for x in trace.x] == [dt.date(2024, 1, d) for d in (1, 2, 3)]
-    assert list(trace.y) == [100.5, 0.0, 300.0]
-    assert trace.hovertext[0] == "2024-01-01<br>Revenue €100.50<br>Orders 1"
-    assert fig.layout.yaxis.tickprefix == "€"
-    assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"
+    (trace,) = fig["data"]
+    assert trace["type"] == "scatter"
+    assert [pd.Timestamp(x).date() for x in trace["x"]] == [dt.date(2024, 1, d) for d in (1, 2, 3)]
+    assert list(trace["y"]) == [100.5, 0.0, 300.0]
+    assert trace["hovertext"][0] == "2024-01-01<br>Revenue €100.50<br>Orders 1"
+    assert fig["layout"]["yaxis"]["tickprefix"] == "€"
+    assert fig["layout"]["paper_bgcolor"] == "rgba(0,0,0,0)"
 
 
 @pytest.mark.parametrize(
@@ -112,16 +111,16 @@ def test_revenue_trend_day_is_a_sorted_line_in_major_units():
 )
 def test_revenue_trend_week_and_month_are_bars(granularity, label):
     fig = revenue_trend_figure(_trend_frame(), granularity, "USD")
-    assert isinstance(fig.data[0], go.Bar)
-    assert fig.data[0].hovertext[0].startswith(label)
-    assert "$100.50" in fig.data[0].hovertext[0]
+    assert fig["data"][0]["type"] == "bar"
+    assert fig["data"][0]["hovertext"][0].startswith(label)
+    assert "$100.50" in fig["data"][0]["hovertext"][0]
 
 
 def test_revenue_trend_without_data_says_so():
     zeros = pd.DataFrame({"period": [dt.date(2024, 1, 1)], "revenue_cents": [0], "orders": [0]})
     for frame in (zeros, zeros.iloc[0:0]):
         fig = revenue_trend_figure(frame, "day", "EUR")
-        assert fig.data == ()
+        assert fig["data"] == []
         assert _annotation_texts(fig) == ["No revenue in the selected period"]
 
 
@@ -140,21 +139,22 @@ def test_platform_status_has_every_status_stacked_and_platforms_by_total():
         columns=["platform", "platform_name", "status", "orders"],
     )
     fig = platform_status_figure(df)
-    assert fig.layout.barmode == "stack" and fig.layout.legend.traceorder == "normal"
-    names = [t.name for t in fig.data]
+    layout, data = fig["layout"], fig["data"]
+    assert layout["barmode"] == "stack" and layout["legend"]["traceorder"] == "normal"
+    names = [t["name"] for t in data]
     assert names == [s.capitalize() for s in ORDER_STATUSES] + ["On_hold"]
-    by_name = {t.name: dict(zip(t.x, t.y)) for t in fig.data}
-    assert list(fig.data[0].x) == ["Mobile app", "Web shop"]  # 12 orders before 6
+    by_name = {t["name"]: dict(zip(t["x"], t["y"])) for t in data}
+    assert list(data[0]["x"]) == ["Mobile app", "Web shop"]  # 12 orders before 6
     assert by_name["Paid"] == {"Mobile app": 0, "Web shop": 5}
     assert by_name["Delivered"] == {"Mobile app": 9, "Web shop": 0}
     assert by_name["Pending"] == {"Mobile app": 0, "Web shop": 0}
-    assert sum(sum(t.y) for t in fig.data) == df["orders"].sum()
-    assert len({t.marker.color for t in fig.data}) == len(fig.data)
+    assert sum(sum(t["y"]) for t in data) == df["orders"].sum()
+    assert len({t["marker"]["color"] for t in data}) == len(data)
 
 
 def test_platform_status_without_data_and_empty_figure():
     empty = pd.DataFrame(columns=["platform", "platform_name", "status", "orders"])
     assert _annotation_texts(platform_status_figure(empty)) == ["No orders in the selected period"]
     fig = empty_figure("Orders by platform is unavailable right now")
-    assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
+    assert fig["layout"]["xaxis"]["visible"] is False and fig["layout"]["yaxis"]["visible"] is False
     assert _annotation_texts(fig) == ["Orders by platform is unavailable right now"]

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
+from plotly.io.json import to_json_plotly
 
 from bi_app.channels.base import ChannelStats
 from bi_app.channels.service import ChannelReport, ChannelResult
@@ -110,16 +112,17 @@ FIGURES = {
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
 def test_user_derived_names_are_escaped_in_the_figure(name):
-    texts = _strings(FIGURES[name]().to_dict())
+    # what Dash sends, whether the builder returns a go.Figure or a plain dict
+    texts = _strings(json.loads(to_json_plotly(FIGURES[name]())))
     assert not [t for t in texts if "<a " in t or "<b>" in t], "markup reached the figure"
     assert any(SHOWN in t for t in texts), "the name is shown, escaped"
 
 
 def test_escaping_does_not_change_what_a_click_or_benchmark_reads():
     platforms = FIGURES["platforms"]()
-    assert list(platforms.data[0].customdata) == ["web"]  # the code a click filters by
+    assert list(platforms["data"][0]["customdata"]) == ["web"]  # the code a click filters by
     costs = FIGURES["event costs"]()
-    assert list(costs.data[1].x) == [50.0]  # the benchmark was found under the real name
+    assert list(costs["data"][1]["x"]) == [50.0]  # the benchmark was found under the real name
 
 
 def test_a_long_callback_name_is_cut_before_it_is_escaped():

@@ -175,8 +175,8 @@ def test_platforms_chart_asks_for_the_validated_filters_and_statuses(monkeypatch
     fig = cb.show_platforms("2024-01-01", "2024-03-31", ["web", "evil"], None, ["paid", "nonsense"])
     assert calls == [(START, END, ("web",), None, ("paid",))]
     assert resolved == [("2024-01-01", "2024-03-31", ["web", "evil"], None)]
-    assert fig.layout.clickmode == "event"  # the Sales chart is the clickable one
-    drawn = {t.name: list(t.y) for t in fig.data if any(t.y)}
+    assert fig["layout"]["clickmode"] == "event"  # the Sales chart is the clickable one
+    drawn = {t["name"]: list(t["y"]) for t in fig["data"] if any(t["y"])}
     assert drawn == {"Paid": [3]}
 
 

@@ -38,8 +38,8 @@ def _texts(component) -> list[str]:
     return out
 
 
-def _annotation_texts(fig) -> list[str]:
-    return [a.text for a in fig.layout.annotations]
+def _annotation_texts(fig: dict) -> list[str]:
+    return [a["text"] for a in fig["layout"]["annotations"]]
 
 
 @pytest.fixture
@@ -99,34 +99,36 @@ def test_growth_kpi_cards_show_value_and_both_comparisons():
 
 def test_revenue_figure_bars_and_last_years_line(growth_frame):
     fig = revenue_figure(growth_frame, "day", "EUR")
-    bars, line = fig.data
-    assert bars.type == "bar" and list(bars.y) == [100.0, 0.0, 250.5]
-    assert line.name == "Same period last year" and list(line.y) == [80.0, 0.0, 200.0]
-    assert line.line.dash == "dot"
+    bars, line = fig["data"]
+    assert bars["type"] == "bar" and list(bars["y"]) == [100.0, 0.0, 250.5]
+    assert line["name"] == "Same period last year" and list(line["y"]) == [80.0, 0.0, 200.0]
+    assert line["line"]["dash"] == "dot"
     assert (
-        "Revenue €250.50" in bars.hovertext[2]
-        and "vs last year +25.2% (€200.00)" in bars.hovertext[2]
+        "Revenue €250.50" in bars["hovertext"][2]
+        and "vs last year +25.2% (€200.00)" in bars["hovertext"][2]
     )
-    assert "vs previous day n/a" in bars.hovertext[2]  # nothing sold the day before
-    assert fig.layout.yaxis.tickprefix == "€" and fig.layout.yaxis.tickformat == "~s"
+    assert "vs previous day n/a" in bars["hovertext"][2]  # nothing sold the day before
+    yaxis = fig["layout"]["yaxis"]
+    assert yaxis["tickprefix"] == "€" and yaxis["tickformat"] == "~s"
 
 
 def test_growth_figure_has_both_comparisons_with_gaps(growth_frame):
     fig = growth_figure(growth_frame, "day")
-    pop, yoy = fig.data
-    assert pop.name == "vs previous day" and list(pop.y) == [100.0, -100.0, None]
-    assert yoy.name == "vs last year" and list(yoy.y) == [25.0, None, 25.25]
-    assert fig.layout.yaxis.ticksuffix == "%"
+    pop, yoy = fig["data"]
+    assert pop["name"] == "vs previous day" and list(pop["y"]) == [100.0, -100.0, None]
+    assert yoy["name"] == "vs last year" and list(yoy["y"]) == [25.0, None, 25.25]
+    assert fig["layout"]["yaxis"]["ticksuffix"] == "%"
 
 
 def test_orders_figure_orders_and_average_order_value(growth_frame):
     fig = orders_figure(growth_frame, "day", "EUR")
-    orders, aov = fig.data
-    assert list(orders.y) == [2, 0, 5]
-    assert list(aov.y) == [50.0, None, 50.1] and aov.yaxis == "y2"
-    assert fig.layout.yaxis.tickformat == ",d"  # whole orders only
-    assert fig.layout.yaxis2.tickprefix == "€" and fig.layout.yaxis2.tickformat == ",.0f"
-    assert fig.layout.yaxis2.overlaying == "y" and fig.layout.yaxis2.side == "right"
+    orders, aov = fig["data"]
+    assert list(orders["y"]) == [2, 0, 5]
+    assert list(aov["y"]) == [50.0, None, 50.1] and aov["yaxis"] == "y2"
+    yaxis, yaxis2 = fig["layout"]["yaxis"], fig["layout"]["yaxis2"]
+    assert yaxis["tickformat"] == ",d"  # whole orders only
+    assert yaxis2["tickprefix"] == "€" and yaxis2["tickformat"] == ",.0f"
+    assert yaxis2["overlaying"] == "y" and yaxis2["side"] == "right"
 
 
 def test_trend_figures_without_sales_say_so(growth_frame):
@@ -138,7 +140,7 @@ def test_trend_figures_without_sales_say_so(growth_frame):
     assert _annotation_texts(growth_fig) == ["No earlier sales to compare with"]
     assert _annotation_texts(orders) == ["No orders in the selected period"]
     monthly = trend_figures(growth_frame, "month", "EUR")
-    assert all(f.layout.xaxis.dtick == "M1" for f in monthly)
+    assert all(f["layout"]["xaxis"]["dtick"] == "M1" for f in monthly)
 
 
 def test_lost_figure_stacks_cancellations_and_refunds_with_their_share():
@@ -154,13 +156,14 @@ def test_lost_figure_stacks_cancellations_and_refunds_with_their_share():
         }
     )
     fig = lost_figure(df, "month", "EUR")
-    cancelled, refunded, share = fig.data
-    assert (cancelled.name, list(cancelled.y)) == ("Cancelled", [1, 0])
-    assert (refunded.name, list(refunded.y)) == ("Refunded", [2, 0])
-    assert list(refunded.customdata) == ["€60.00", "€0.00"]
-    assert cancelled.marker.color == STATUS_COLORS["cancelled"]
-    assert list(share.y) == [37.5, 0.0] and share.yaxis == "y2"
-    assert fig.layout.barmode == "stack" and fig.layout.yaxis.dtick == 1  # at most 3 lost a month
+    cancelled, refunded, share = fig["data"]
+    assert (cancelled["name"], list(cancelled["y"])) == ("Cancelled", [1, 0])
+    assert (refunded["name"], list(refunded["y"])) == ("Refunded", [2, 0])
+    assert list(refunded["customdata"]) == ["€60.00", "€0.00"]
+    assert cancelled["marker"]["color"] == STATUS_COLORS["cancelled"]
+    assert list(share["y"]) == [37.5, 0.0] and share["yaxis"] == "y2"
+    layout = fig["layout"]
+    assert layout["barmode"] == "stack" and layout["yaxis"]["dtick"] == 1  # at most 3 lost a month
     assert _annotation_texts(lost_figure(df.assign(all_orders=0), "month", "EUR")) == [
         "No orders in the selected period"
     ]
@@ -179,19 +182,21 @@ def test_platform_status_figure_clickable_carries_codes_and_draws_unknown_status
         columns=["platform", "platform_name", "status", "orders", "revenue_cents"],
     )
     fig = platform_status_figure(df, clickable=True)
-    names = [t.name for t in fig.data]
+    data = fig["data"]
+    names = [t["name"] for t in data]
     assert names == [s.capitalize() for s in ORDER_STATUSES] + ["On_hold"]
-    on_hold = fig.data[-1]
-    assert dict(zip(on_hold.x, on_hold.y)) == {"Mobile app": 0, "Web": 2}
-    assert on_hold.marker.color not in STATUS_COLORS.values()
-    assert sum(sum(t.y) for t in fig.data) == 14  # every order drawn, unknown status included
-    assert list(fig.data[0].x) == ["Mobile app", "Web"]  # 9 orders before 5
-    assert all(list(t.customdata) == ["app", "web"] for t in fig.data)
-    assert fig.layout.clickmode == "event" and "click to filter" in fig.data[0].hovertemplate
+    on_hold = data[-1]
+    assert dict(zip(on_hold["x"], on_hold["y"])) == {"Mobile app": 0, "Web": 2}
+    assert on_hold["marker"]["color"] not in STATUS_COLORS.values()
+    assert sum(sum(t["y"]) for t in data) == 14  # every order drawn, unknown status included
+    assert list(data[0]["x"]) == ["Mobile app", "Web"]  # 9 orders before 5
+    assert all(list(t["customdata"]) == ["app", "web"] for t in data)
+    assert fig["layout"]["clickmode"] == "event" and "click to filter" in data[0]["hovertemplate"]
     # the Overview's figure is the same chart without the click behaviour
     plain = platform_status_figure(df)
-    assert [t.name for t in plain.data] == names and plain.data[0].customdata is None
-    assert plain.layout.clickmode is None
+    assert [t["name"] for t in plain["data"]] == names
+    assert plain["data"][0].get("customdata") is None
+    assert plain["layout"].get("clickmode") is None
 
 
 def test_status_figure_in_lifecycle_order_with_shares():
@@ -204,12 +209,13 @@ def test_status_figure_in_lifecycle_order_with_shares():
         }
     )
     fig = status_figure(df, "EUR")
-    (bar,) = fig.data
-    assert list(bar.y) == ["Paid", "Refunded"] and list(bar.x) == [3, 1]
-    assert list(bar.customdata) == ["paid", "refunded"] and list(bar.text) == ["75.0%", "25.0%"]
-    assert list(bar.marker.color) == [STATUS_COLORS["paid"], STATUS_COLORS["refunded"]]
-    assert bar.hovertext[1] == "Refunded: 1 orders (25.0%)<br>€12.00"
-    assert fig.layout.yaxis.autorange == "reversed"
+    (bar,) = fig["data"]
+    assert list(bar["y"]) == ["Paid", "Refunded"] and list(bar["x"]) == [3, 1]
+    assert list(bar["customdata"]) == ["paid", "refunded"]
+    assert list(bar["text"]) == ["75.0%", "25.0%"]
+    assert list(bar["marker"]["color"]) == [STATUS_COLORS["paid"], STATUS_COLORS["refunded"]]
+    assert bar["hovertext"][1] == "Refunded: 1 orders (25.0%)<br>€12.00"
+    assert fig["layout"]["yaxis"]["autorange"] == "reversed"
     assert _annotation_texts(status_figure(df.assign(orders=0), "EUR")) == [
         "No orders in the selected period"
     ]
@@ -227,11 +233,11 @@ def test_category_figure_revenue_in_major_units_on_a_money_axis():
         }
     )
     fig = category_figure(df, "JPY")
-    (bar,) = fig.data
-    assert list(bar.x) == [800000.0, 250000.0]  # yen have no minor unit
-    assert list(bar.y) == ["Books", "Toys"] and list(bar.customdata) == ["books", "toys"]
-    assert list(bar.text) == ["76.2%", "23.8%"]
-    assert fig.layout.xaxis.tickprefix == "¥"
+    (bar,) = fig["data"]
+    assert list(bar["x"]) == [800000.0, 250000.0]  # yen have no minor unit
+    assert list(bar["y"]) == ["Books", "Toys"] and list(bar["customdata"]) == ["books", "toys"]
+    assert list(bar["text"]) == ["76.2%", "23.8%"]
+    assert fig["layout"]["xaxis"]["tickprefix"] == "¥"
 
 
 def test_ranking_figure_by_revenue_or_units_keeps_the_top():
@@ -248,12 +254,14 @@ def test_ranking_figure_by_revenue_or_units_keeps_the_top():
         }
     )
     by_revenue = ranking_figure(df, "revenue", "EUR", top=2)
-    assert list(by_revenue.data[0].y) == ["Atlas (B2)", "Novel (B1)"]
-    assert list(by_revenue.data[0].x) == [75.0, 40.0]
-    assert by_revenue.layout.xaxis.tickprefix == "€"
-    assert by_revenue.data[0].hovertext[0] == "#1 Atlas (B2)<br>€75.00 · 3 units · 46.8% of revenue"
+    (bar,) = by_revenue["data"]
+    assert list(bar["y"]) == ["Atlas (B2)", "Novel (B1)"]
+    assert list(bar["x"]) == [75.0, 40.0]
+    assert by_revenue["layout"]["xaxis"]["tickprefix"] == "€"
+    assert bar["hovertext"][0] == "#1 Atlas (B2)<br>€75.00 · 3 units · 46.8% of revenue"
     by_units = ranking_figure(df, "units", "EUR")
-    assert list(by_units.data[0].x) == [3, 4, 9] and by_units.layout.xaxis.tickprefix is None
+    assert list(by_units["data"][0]["x"]) == [3, 4, 9]
+    assert by_units["layout"]["xaxis"].get("tickprefix") is None
     assert _annotation_texts(ranking_figure(df.iloc[0:0], "units", "EUR")) == [
         "No product sales in the selected period"
     ]
