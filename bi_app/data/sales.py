@@ -382,22 +382,14 @@ def top_products(
     first, last = date_range(start, end)
     if not 1 <= int(limit) <= MAX_TOP_PRODUCTS:
         raise ValueError(f"limit: expected 1..{MAX_TOP_PRODUCTS}, got {limit!r}")
-    sold = product_sales_rows(first, last, _grain_where(platforms, categories, REVENUE_STATUSES))
-    revenue = func.sum(sold.c.revenue_cents)
+    where = _grain_where(platforms, categories, REVENUE_STATUSES)
+    per = _per_product(product_sales_rows(first, last, where))
     query = (
-        select(
-            Product.sku,
-            Product.name,
-            Category.name,
-            func.sum(sold.c.units),
-            func.sum(sold.c.orders),
-            revenue,
-        )
-        .select_from(sold)
-        .join(Product, Product.id == sold.c.product_id)
-        .join(Category, Category.id == sold.c.category_id)
-        .group_by(Product.sku, Product.name, Category.name)
-        .order_by(revenue.desc(), Product.sku)
+        select(Product.sku, Product.name, Category.name, per.c.units, per.c.orders, per.c.revenue)
+        .select_from(per)
+        .join(Product, Product.id == per.c.product_id)
+        .join(Category, Category.id == per.c.category_id)
+        .order_by(per.c.revenue.desc(), Product.sku)
         .limit(int(limit))
     )
     with engine().connect() as conn:
@@ -409,6 +401,22 @@ def top_products(
         rows, columns=["sku", "product", "category", "units", "orders", "revenue_cents"]
     )
     return frame.astype({"units": "int64", "orders": "int64", "revenue_cents": "int64"})
+
+
+def _per_product(sold: Any) -> Any:
+    """Roll-up rows summed per product first, on integer keys: names are joined to the
+    per-product sums only (~100 rows), not to every roll-up row before grouping on text."""
+    return (
+        select(
+            sold.c.product_id,
+            sold.c.category_id,
+            func.sum(sold.c.units).label("units"),
+            func.sum(sold.c.orders).label("orders"),
+            func.sum(sold.c.revenue_cents).label("revenue"),
+        )
+        .group_by(sold.c.product_id, sold.c.category_id)
+        .subquery("per_product")
+    )
 
 
 @cached(NAMESPACE)
@@ -430,22 +438,28 @@ def product_ranking(
     if not 1 <= int(limit) <= MAX_PRODUCTS:
         raise ValueError(f"limit: expected 1..{MAX_PRODUCTS}, got {limit!r}")
     where = _grain_where(platforms, categories, selected_statuses(statuses))
-    # Whole months from the monthly product roll-up, edge days from the daily one.
-    sold = product_sales_rows(first, last, where)
-    revenue, units = func.sum(sold.c.revenue_cents), func.sum(sold.c.units)
-    everything = product_sales_rows(first, last, where)
-    total = select(func.coalesce(func.sum(everything.c.revenue_cents), 0)).scalar_subquery()
+    # Whole months from the monthly product roll-up, edge days from the daily one; the share's
+    # denominator is a window over the per-product sums (computed before the LIMIT).
+    per = _per_product(product_sales_rows(first, last, where))
+    total = func.sum(per.c.revenue).over()
     order = (
-        (revenue.desc(), units.desc()) if metric == "revenue" else (units.desc(), revenue.desc())
+        (per.c.revenue.desc(), per.c.units.desc())
+        if metric == "revenue"
+        else (per.c.units.desc(), per.c.revenue.desc())
     )
     query = (
         select(
-            Product.sku, Product.name, Category.name, units, func.sum(sold.c.orders), revenue, total
+            Product.sku,
+            Product.name,
+            Category.name,
+            per.c.units,
+            per.c.orders,
+            per.c.revenue,
+            total,
         )
-        .select_from(sold)
-        .join(Product, Product.id == sold.c.product_id)
-        .join(Category, Category.id == sold.c.category_id)
-        .group_by(Product.sku, Product.name, Category.name)
+        .select_from(per)
+        .join(Product, Product.id == per.c.product_id)
+        .join(Category, Category.id == per.c.category_id)
         .order_by(*order, Product.sku)
         .limit(int(limit))
     )
