@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         enable_mcp=False,  # no Model Context Protocol endpoint, whatever DASH_MCP_ENABLED says
         compress=False,  # bi_app.serving compresses (brotli too), whatever DASH_COMPRESS says
     )
-    serving.init_app(app, settings)  # compression and cache lifetimes
+    serving.init_app(app, settings)  # compression, cache lifetimes, statement timeout
     # an unknown file under the public /_dash-component-suites/ is a 404, not a stored traceback
     server.register_error_handler(
         dash.exceptions.DependencyException, lambda _exc: ("not found", 404)

@@ -1,4 +1,4 @@
-"""How responses leave the server: compression and cache lifetimes.
+"""How requests are served: compression, cache lifetimes, and a time limit on their SQL.
 
 - **Compression** (flask-compress): brotli or gzip, whichever the client prefers (brotli when it
   accepts both), for HTML, JSON (Dash's layout, dependencies and callback answers, grid downloads
@@ -18,6 +18,11 @@
   Last-Modified). Everything else (the page, ``/_dash-layout``, ``/_dash-dependencies``, callback
   answers, JSON endpoints) is per user: ``no-store`` unless the view said otherwise. Dash sets no
   Cache-Control on those at all.
+- **Statement timeout**: every SQL statement run for a request gets PostgreSQL's
+  ``statement_timeout`` (``BI_STATEMENT_TIMEOUT_S``, below gunicorn's worker timeout), so a query
+  that would outlive the worker is cancelled and the callback shows "This took too long to
+  compute" instead of the worker being killed mid-request (:func:`bi_app.db.engine.
+  limit_request_statements`; jobs and the CLI are not limited).
 
 The hook runs after every other ``after_request`` hook of the app except the request metrics
 (:mod:`bi_app.monitoring.middleware`, which runs last, so request durations include compression):
@@ -74,10 +79,16 @@ class _BoundedCache:
 
 
 def init_app(app: dash.Dash, settings: Any) -> None:
-    """Compress ``app``'s responses and give each the right Cache-Control.
+    """Compress ``app``'s responses, give each the right Cache-Control, and bound the time of
+    every SQL statement a request runs (``BI_STATEMENT_TIMEOUT_S``).
 
     Call it before :func:`bi_app.monitoring.init_app`, so the metrics hook still runs last."""
     from dash.fingerprint import check_fingerprint  # a pure helper; the app is Dash anyway
+
+    from bi_app.db.engine import limit_request_statements
+    from bi_app.extensions import db
+
+    limit_request_statements(db.require_engine(), settings.statement_timeout_s)
 
     server = app.server
     routes = app.config.routes_pathname_prefix

@@ -1,6 +1,10 @@
-"""How the real app serves: brotli/gzip compression and cache lifetimes (bi_app/serving.py).
+"""How the real app serves: brotli/gzip compression, cache lifetimes, and the statement timeout
+of a request's SQL (bi_app/serving.py, bi_app/db/engine.py).
 
 Every compressed body is decoded and compared with the same resource fetched uncompressed.
+The statement timeout is proved on the real PostgreSQL: a callback whose SQL sleeps past a
+one-second limit answers 200 with the readable message, and the same pooled connection, used
+by a job afterwards, has no limit.
 """
 
 from __future__ import annotations
@@ -14,8 +18,14 @@ import re
 
 import brotli
 import pytest
+from dash import Input, Output, html
+from sqlalchemy import text
 
+from bi_app.errors import TOO_SLOW_MESSAGE
+from bi_app.extensions import db
 from bi_app.serving import IMMUTABLE, MIN_SIZE
+from callbacks._registry import with_fallback
+from components import fallback
 from components.ids import Grid
 from tests.conftest import _seed_users, migrate, signed_in_client
 from tests.integration.test_page_roles import well_formed
@@ -216,3 +226,99 @@ def test_pages_and_answers_are_never_stored_by_any_cache(app, client):
     }
     for name, response in answers.items():
         assert response.headers.get("Cache-Control") == "no-store", name
+
+
+# --- statement timeout on PostgreSQL ---------------------------------------------------------
+
+
+def _show_timeout(conn) -> str:
+    return conn.execute(text("SHOW statement_timeout")).scalar_one()
+
+
+@pytest.fixture
+def pg_app(app_factory, pg_url):
+    migrate(pg_url)
+    _seed_users(pg_url)
+    app = app_factory(pg_url, statement_timeout_s=1)
+
+    def slow_total(clicks):
+        """A callback whose SQL takes longer than the request may."""
+        with db.require_engine().connect() as conn:
+            conn.execute(text("SELECT pg_sleep(5)"))
+        return "done"
+
+    app.layout = html.Div([html.Button(id="slow-button"), html.Div(id="slow-total")])
+    app.callback(Output("slow-total", "children"), Input("slow-button", "n_clicks"))(
+        with_fallback(slow_total, fallback.message("The slow total"))
+    )
+    return app
+
+
+def _slow_request(client):
+    return client.post(
+        "/_dash-update-component",
+        json={
+            "output": "slow-total.children",
+            "outputs": {"id": "slow-total", "property": "children"},
+            "inputs": [{"id": "slow-button", "property": "n_clicks", "value": 1}],
+            "changedPropIds": ["slow-button.n_clicks"],
+            "state": [],
+        },
+    )
+
+
+def test_a_statement_past_the_timeout_is_cancelled_and_reads_as_too_slow(pg_app):
+    client = signed_in_client(pg_app, "admin")
+    response = _slow_request(client)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    body = response.get_data(as_text=True)
+    assert TOO_SLOW_MESSAGE in body and "done" not in body  # cancelled, not finished
+    assert "pg_sleep" not in body  # no SQL or driver text
+
+    # PostgreSQL itself recorded the limit that cancelled it
+    with pg_app.server.test_request_context("/"), db.require_engine().connect() as conn:
+        assert _show_timeout(conn) == "1s"
+
+
+def test_work_outside_a_request_has_no_timeout(pg_app):
+    engine = db.require_engine()
+    with engine.connect() as conn:
+        server_default = _show_timeout(conn)
+    assert server_default == "0"
+    client = signed_in_client(pg_app, "admin")
+    assert _slow_request(client).status_code == 200  # the pooled connection had the limit set
+
+    # how jobs run: an app context, no request
+    with pg_app.server.app_context(), engine.connect() as conn:
+        assert _show_timeout(conn) == server_default
+        conn.execute(text("SELECT pg_sleep(1.2)"))  # longer than the request limit
+
+    # a job started from a request ("Run now") runs in its own thread: no limit there either
+    from bi_app.jobs.definitions import JobSpec
+    from bi_app.jobs.runner import JobRunner
+
+    seen.clear()
+    runner = JobRunner(
+        [JobSpec("show_timeout", "tests.integration.test_serving:record_timeout", seconds=60)],
+        engine,
+        engine.url.render_as_string(hide_password=False),
+        app=pg_app.server,
+    )
+    with pg_app.server.test_request_context("/admin/jobs"):
+        outcome = runner.start("show_timeout", trigger="manual", wait=True)
+    assert outcome["status"] == "succeeded", outcome
+    assert seen == [server_default]
+
+
+seen: list[str] = []
+
+
+def record_timeout(engine) -> None:
+    """A job: note the statement timeout its connection has, then outlast the request limit."""
+    with engine.connect() as conn:
+        seen.append(_show_timeout(conn))
+        conn.execute(text("SELECT pg_sleep(1.2)"))
+
+
+def test_sqlite_has_no_statement_timeout_and_nothing_breaks(client):
+    assert client.post("/_dash-update-component", json=well_formed("/")).status_code == 200
