@@ -13,11 +13,11 @@
 - **Cache lifetimes**: a component-suite file whose URL carries Dash's fingerprint
   (``name.v4_4_1m1712345678.min.js``) and an ``/assets/`` file asked for with the ``?m=<mtime>``
   Dash puts in the page (and which still matches the file) are ``public, max-age=31536000,
-  immutable``: a new version has a new URL. Dash itself sends only ``max-age=31536000`` for the
-  former and Flask ``no-cache`` for the latter. Other files keep their validators (ETag,
-  Last-Modified). Everything else (the page, ``/_dash-layout``, ``/_dash-dependencies``, callback
-  answers, JSON endpoints) is per user: ``no-store`` unless the view said otherwise. Dash sets no
-  Cache-Control on those at all.
+  immutable`` and do not vary by cookie: a new version has a new URL. Dash itself sends only
+  ``max-age=31536000`` for the former and Flask ``no-cache`` for the latter. Other files keep
+  their validators (ETag, Last-Modified). Everything else (the page, ``/_dash-layout``,
+  ``/_dash-dependencies``, callback answers, JSON endpoints) is per user: ``no-store`` unless the
+  view said otherwise. Dash sets no Cache-Control on those at all.
 - **Statement timeout**: every SQL statement run for a request gets PostgreSQL's
   ``statement_timeout`` (``BI_STATEMENT_TIMEOUT_S``, below gunicorn's worker timeout), so a query
   that would outlive the worker is cancelled and the callback shows "This took too long to
@@ -134,6 +134,12 @@ def init_app(app: dash.Dash, settings: Any) -> None:
             response.headers["Cache-Control"] = NO_STORE
         if immutable:
             response.headers["Cache-Control"] = IMMUTABLE
+            # The same bytes for everyone: no "Vary: Cookie" (flask-login reads the session on
+            # every response, so Flask would add it), which would make a shared cache keep one
+            # copy per cookie and a browser fetch the file again whenever its cookie changed.
+            session = flask.session
+            if not session.modified:
+                session.accessed = False
         if response.status_code == 206 or "Content-Range" in response.headers:
             response.vary.add("Accept-Encoding")
             return response

@@ -201,6 +201,8 @@ def test_fingerprinted_files_are_immutable_for_a_year(client):
             response = _get(client, url, encoding)
             assert response.status_code == 200, url
             assert response.headers["Cache-Control"] == IMMUTABLE, url
+            assert "Cookie" not in response.headers["Vary"], url  # the same for everyone
+            assert "Set-Cookie" not in response.headers, url
     # the same file without its fingerprint is revalidated, not cached for a year
     bare_suite = re.sub(r"\.v[\w-]+m[0-9a-fA-F]+\.", ".", suites[0])
     bare = _get(client, bare_suite, None)
