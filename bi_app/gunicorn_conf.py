@@ -15,8 +15,12 @@ overriding the one before (``GUNICORN_CMD_ARGS="--timeout 90 --workers 8"`` need
   metrics, caches, Dash's callback context) concurrent, and a slow callback would hold up the
   others of its process. Several sync processes are the simple, safe choice with psycopg. Sync
   workers keep no connection alive and a slow client occupies a worker, so production puts a
-  buffering reverse proxy or load balancer in front (nginx, a cloud load balancer). To try
-  threads anyway: ``GUNICORN_CMD_ARGS="--worker-class gthread --threads 4"``.
+  buffering reverse proxy or load balancer in front (nginx, a cloud load balancer). Measured
+  here (8 signed-in clients routing five pages on PostgreSQL, 2 cores shared with other work at
+  a load average of 8-12): sync ×5 17-24 req/s, sync ×3 28, gthread 2×4 29-59, gthread 3×4 13 —
+  no difference that stands out of that noise, so no reason to give up one-request-per-process.
+  To try threads: ``GUNICORN_CMD_ARGS="--worker-class gthread --threads 4"`` (the app's shared
+  state is thread-safe; the statement timeout is decided per thread).
 - ``timeout = 60``: a worker silent for longer is killed and replaced. Above it, no request may
   run: ``BI_STATEMENT_TIMEOUT_S`` (25) cancels a request's SQL well before, so the person reads
   "took too long" instead of losing the worker; start-up refuses a statement timeout that is not
