@@ -109,8 +109,8 @@ def init_app(app: dash.Dash, settings: Any) -> None:
     files = Compress()
     files.init_app(server)
     files.cache = _BoundedCache(COMPRESSED_FILES_KEPT * len(ALGORITHMS))
-    # the file a fingerprinted URL names, whatever its fingerprint: one entry per file
-    files.cache_key = lambda request: check_fingerprint(request.path)[0]
+    # the whole fingerprint: a file changed on disk has a new one, so stale bytes are never sent
+    files.cache_key = lambda request: f"{request.path}?{request.args.get('m', '')}"
 
     def asset_is_current(filename: str | None, mtime: str | None) -> bool:
         """The ``?m=`` Dash wrote into the page is the file's modification time now."""
@@ -143,12 +143,13 @@ def init_app(app: dash.Dash, settings: Any) -> None:
         if response.status_code == 206 or "Content-Range" in response.headers:
             response.vary.add("Accept-Encoding")
             return response
-        if response.is_streamed and path.startswith(assets_prefix):
-            # a small file streamed from disk by send_file: read it now (make_sequence closes
-            # the file), so it is compressed whole, with gzip too, and answers If-None-Match
+        compressible = response.mimetype in dynamic.compress_mimetypes_set
+        if response.is_streamed and compressible and path.startswith(assets_prefix):
+            # a small text file streamed from disk by send_file: read it now (make_sequence
+            # closes the file), so it is compressed whole, cached, and answers If-None-Match
             response.make_sequence()
             response.direct_passthrough = False  # else the file's close() is never called
-        elif response.is_streamed and response.mimetype in dynamic.compress_mimetypes_set:
+        elif response.is_streamed and compressible:
             # flask-compress replaces the body iterable and would never close the original
             original = response.response
             if hasattr(original, "close"):

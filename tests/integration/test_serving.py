@@ -324,3 +324,13 @@ def record_timeout(engine) -> None:
 
 def test_sqlite_has_no_statement_timeout_and_nothing_breaks(client):
     assert client.post("/_dash-update-component", json=well_formed("/")).status_code == 200
+
+
+def test_a_cached_compressed_file_is_the_same_file(client):
+    suite = next(u for u in _referenced(client) if "/_dash-component-suites/" in u)
+    plain = _get(client, suite).data
+    for encoding, decode in DECODE.items():
+        first, again = _get(client, suite, encoding), _get(client, suite, encoding)
+        assert first.headers["Content-Encoding"] == again.headers["Content-Encoding"] == encoding
+        assert first.data == again.data and decode(again.data) == plain
+        assert int(again.headers["Content-Length"]) == len(again.data)
