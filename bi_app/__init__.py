@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the Dash app and its Flask server, wired to the database, cache and login."""
-    from bi_app import auth, jobs, monitoring, secret_box, security_headers
+    from bi_app import auth, jobs, monitoring, secret_box, security_headers, serving
     from bi_app.data import cache as data_cache
     from bi_app.extensions import db
     from bi_app.monitoring.logs import install_log_capture
@@ -51,7 +51,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         title="bi-app",
         update_title=None,
         enable_mcp=False,  # no Model Context Protocol endpoint, whatever DASH_MCP_ENABLED says
+        compress=False,  # bi_app.serving compresses (brotli too), whatever DASH_COMPRESS says
     )
+    serving.init_app(app, settings)  # compression, cache lifetimes, statement timeout
     # an unknown file under the public /_dash-component-suites/ is a 404, not a stored traceback
     server.register_error_handler(
         dash.exceptions.DependencyException, lambda _exc: ("not found", 404)

@@ -310,6 +310,10 @@ class Settings:
     # request body limits: every request, and every Dash callback except the import upload
     max_request_mb: int = setting("BI_MAX_REQUEST_MB", _int_between(1, 1024), 48)
     max_callback_kb: int = setting("BI_MAX_CALLBACK_KB", _int_between(16, 65536), 1024)
+    # PostgreSQL statement_timeout of every statement run while serving a web request (0: none);
+    # below gunicorn's worker timeout, so a runaway query ends as a readable message, not as a
+    # killed worker. Jobs, the CLI and migrations are not limited.
+    statement_timeout_s: int = setting("BI_STATEMENT_TIMEOUT_S", _int_between(0, 3600), 25)
 
     @property
     def is_sqlite(self) -> bool:

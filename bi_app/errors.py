@@ -16,6 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 P = ParamSpec("P")
 R = TypeVar("R")
 
+TOO_SLOW_MESSAGE = "This took too long to compute; narrow the date range or try again."
+# SQLSTATE query_canceled: PostgreSQL's statement_timeout fired (or an operator cancelled it)
+QUERY_CANCELED = "57014"
+
 
 class ServiceError(Exception):
     """A service could not do what was asked; the message says why in the user's terms."""
@@ -27,6 +31,29 @@ class ServiceUnavailable(ServiceError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} is unavailable right now; try again in a moment.")
         self.what = what
+
+
+class TooSlow(ServiceUnavailable):
+    """The database cancelled the work because it ran past the request's statement timeout."""
+
+    def __init__(self, what: str) -> None:
+        ServiceError.__init__(self, TOO_SLOW_MESSAGE)
+        self.what = what
+
+
+def is_statement_timeout(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a statement the database
+    cancelled for taking too long (``BI_STATEMENT_TIMEOUT_S``; SQLSTATE 57014)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, TooSlow):
+            return True
+        for candidate in (exc, getattr(exc, "orig", None)):  # SQLAlchemy wraps the driver's
+            if getattr(candidate, "sqlstate", None) == QUERY_CANCELED:
+                return True
+        exc = exc.__cause__
+    return False
 
 
 def unavailable_on_database_error(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -41,6 +68,9 @@ def unavailable_on_database_error(what: str) -> Callable[[Callable[P, R]], Calla
             try:
                 return func(*args, **kwargs)
             except SQLAlchemyError as exc:
+                if is_statement_timeout(exc):
+                    log.warning("%s: cancelled by the statement timeout: %s", func.__name__, exc)
+                    raise TooSlow(what) from exc
                 log.warning("%s: database unavailable: %s", func.__name__, exc, exc_info=True)
                 raise ServiceUnavailable(what) from exc
 
@@ -50,6 +80,6 @@ def unavailable_on_database_error(what: str) -> Callable[[Callable[P, R]], Calla
 
 
 def is_data_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` means the data cannot be read right now (database errors, a service's
-    :class:`ServiceUnavailable`), as opposed to a bug."""
+    """Whether ``exc`` means the data cannot be read right now (database errors, a statement
+    cancelled by the timeout, a service's :class:`ServiceUnavailable`), as opposed to a bug."""
     return isinstance(exc, SQLAlchemyError | ServiceUnavailable)

@@ -106,8 +106,11 @@ def _import_all() -> None:
 def with_fallback(func: Callable[..., Any], fallback: Fallback | None) -> Callable[..., Any]:
     """``func`` that logs a failure and returns ``fallback()`` instead of raising. Without a
     fallback, a data outage (database or service down) leaves the outputs as they are (logged)
-    instead of answering 500; any other error still raises."""
-    from bi_app.errors import is_data_outage
+    instead of answering 500; any other error still raises. A statement cancelled by the
+    request's statement timeout is a data outage too, and the fallback is told why
+    (``reason``): the person reads that it took too long, not that something is down."""
+    from bi_app.errors import TOO_SLOW_MESSAGE, is_data_outage, is_statement_timeout
+    from components.fallback import build
 
     log = logging.getLogger(func.__module__)
 
@@ -125,6 +128,13 @@ def with_fallback(func: Callable[..., Any], fallback: Fallback | None) -> Callab
                     "%s: data unavailable, outputs left as they are: %s", func.__name__, exc
                 )
                 raise PreventUpdate from None
+            if is_statement_timeout(exc):
+                log.warning(
+                    "%s: cancelled by the statement timeout for inputs %s",
+                    func.__name__,
+                    _INPUTS_REPR.repr(args),
+                )
+                return build(fallback, TOO_SLOW_MESSAGE)
             log.exception("%s failed for inputs %s", func.__name__, _INPUTS_REPR.repr(args))
             return fallback()
 

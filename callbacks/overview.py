@@ -27,7 +27,7 @@ from components.notice import error_message
     *filter_inputs(),
     roles=Page.OVERVIEW,
     cache_output=(sales.NAMESPACE,),
-    fallback=lambda: dbc.Col(error_message("Key figures"), className="mb-3"),
+    fallback=lambda reason=None: dbc.Col(error_message("Key figures", reason), className="mb-3"),
 )
 def show_kpis(start, end, platforms, categories):
     """Revenue, orders, average order value and active customers, with their change."""

@@ -29,10 +29,12 @@ def notice(
     )
 
 
-def error_message(what: str) -> dbc.Alert:
-    """The in-card message when a service failed; details go to the log, not to the page."""
+def error_message(what: str, reason: str | None = None) -> dbc.Alert:
+    """The in-card message when a service failed (``reason``: a more precise readable cause,
+    e.g. the work took too long); details go to the log, not to the page."""
     return dbc.Alert(
-        f"{what} is unavailable right now. The rest of the page still works; "
+        reason
+        or f"{what} is unavailable right now. The rest of the page still works; "
         "try again in a moment.",
         color="danger",
         className="app-card-error small mb-0",

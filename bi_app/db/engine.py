@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -61,6 +61,47 @@ def check_connection(engine: Engine) -> None:
         raise DatabaseUnavailable(
             f"Database error at {engine.url.render_as_string(hide_password=True)}: {exc}"
         ) from None
+
+
+_TIMEOUT_KEY = "bi_statement_timeout_ms"  # connection record info: what this session has set
+
+
+def limit_request_statements(engine: Engine, seconds: int) -> None:
+    """Give every SQL statement run while serving a web request a PostgreSQL
+    ``statement_timeout`` of ``seconds`` (``0``: none), and leave everything else (jobs, the
+    scheduler, the CLI, migrations, background threads) at the server's own default.
+
+    The decision is made when a connection is taken from the pool, by whether a Flask request
+    is being served in this thread (``flask.has_request_context()``); the setting is sent only
+    when it must change, so a pooled connection that served a request before costs nothing.
+    The setting lives in the session, not the transaction, and is committed at once: the
+    rollback a connection gets on its way back to the pool must not undo it. A cancelled
+    statement raises ``OperationalError`` with SQLSTATE 57014 (see
+    :func:`bi_app.errors.is_statement_timeout`). SQLite has no such limit: nothing to do."""
+    if engine.dialect.name != "postgresql" or not seconds:
+        return
+    limit_ms = int(seconds) * 1000
+
+    @event.listens_for(engine, "checkout")
+    def _statement_timeout(dbapi_conn, record, _proxy) -> None:
+        import flask
+
+        wanted = limit_ms if flask.has_request_context() else None  # None: server default
+        if record.info.get(_TIMEOUT_KEY) == wanted:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                if wanted is None:
+                    cursor.execute("RESET statement_timeout")
+                else:
+                    cursor.execute(f"SET statement_timeout = {wanted}")
+            finally:
+                cursor.close()
+            dbapi_conn.commit()
+        except Exception as exc:  # the pool retries the checkout with a fresh connection
+            raise DisconnectionError(f"could not set statement_timeout: {exc}") from exc
+        record.info[_TIMEOUT_KEY] = wanted
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

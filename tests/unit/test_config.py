@@ -121,6 +121,7 @@ def test_every_variable_is_read_from_the_environment():
         "BI_ENCRYPTION_KEY": "x" * 44,
         "BI_MAX_REQUEST_MB": "20",
         "BI_MAX_CALLBACK_KB": "256",
+        "BI_STATEMENT_TIMEOUT_S": "10",
     }
     assert set(env) == {f.metadata["env"] for f in dataclasses.fields(Settings)}
     settings = Settings.from_env(env)

@@ -11,7 +11,14 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import Forbidden
 
-from bi_app.errors import ServiceUnavailable, unavailable_on_database_error
+from bi_app.errors import (
+    TOO_SLOW_MESSAGE,
+    ServiceUnavailable,
+    TooSlow,
+    is_data_outage,
+    is_statement_timeout,
+    unavailable_on_database_error,
+)
 from bi_app.roles import ALL_ROLES, Action, Page
 from callbacks import _registry
 from components import fallback
@@ -101,3 +108,46 @@ def test_the_performance_callback_shows_the_safe_message(monkeypatch):
     message, *figures = ops_performance.update_performance("24h", 0)
     assert message.children == "Performance data is unavailable right now; try again in a moment."
     assert all(f is ops_performance.no_update for f in figures)
+
+
+class _Cancelled(Exception):
+    """Stands in for psycopg's QueryCanceled: what SQLAlchemy wraps when statement_timeout fires."""
+
+    sqlstate = "57014"
+
+
+def _timed_out():
+    raise OperationalError("SELECT pg_sleep(60)", {}, _Cancelled("canceling statement"))
+
+
+def test_a_statement_timeout_tells_the_fallback_it_took_too_long(caplog):
+    wrapped = _registry.with_fallback(
+        _timed_out,
+        fallback.each(fallback.figure("Revenue"), fallback.message("Totals"), fallback.value(1)),
+    )
+    with caplog.at_level(logging.WARNING):
+        figure, message, constant = wrapped()
+    assert figure["layout"]["annotations"][0]["text"] == TOO_SLOW_MESSAGE
+    assert message.children == TOO_SLOW_MESSAGE
+    assert constant == 1
+    assert "cancelled by the statement timeout" in caplog.text
+    assert "Traceback" not in caplog.text  # expected, not a bug: no stack trace in app_logs
+    # a factory that takes no reason still gets called
+    assert _registry.with_fallback(_timed_out, lambda: "plain")() == "plain"
+
+    # any other database error keeps the "unavailable" wording
+    def refused():
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    other = _registry.with_fallback(refused, fallback.message("Totals"))
+    assert other().children.startswith("Totals is unavailable right now")
+
+
+def test_a_service_turns_a_statement_timeout_into_too_slow():
+    read = unavailable_on_database_error("Sales data")(_timed_out)
+    with pytest.raises(TooSlow) as info:
+        read()
+    assert str(info.value) == TOO_SLOW_MESSAGE
+    assert isinstance(info.value, ServiceUnavailable) and is_data_outage(info.value)
+    assert is_statement_timeout(info.value)
+    assert not is_statement_timeout(OperationalError("SELECT 1", {}, Exception("refused")))
