@@ -237,6 +237,10 @@ def _show_timeout(conn) -> str:
     return conn.execute(text("SHOW statement_timeout")).scalar_one()
 
 
+def _show_parallel(conn) -> str:
+    return conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one()
+
+
 @pytest.fixture
 def pg_app(app_factory, pg_url):
     migrate(pg_url)
@@ -277,15 +281,17 @@ def test_a_statement_past_the_timeout_is_cancelled_and_reads_as_too_slow(pg_app)
     assert TOO_SLOW_MESSAGE in body and "done" not in body  # cancelled, not finished
     assert "pg_sleep" not in body  # no SQL or driver text
 
-    # PostgreSQL itself recorded the limit that cancelled it
+    # PostgreSQL itself recorded the limit that cancelled it, and requests start no workers
     with pg_app.server.test_request_context("/"), db.require_engine().connect() as conn:
         assert _show_timeout(conn) == "1s"
+        assert _show_parallel(conn) == "0"
 
 
 def test_work_outside_a_request_has_no_timeout(pg_app):
     engine = db.require_engine()
     with engine.connect() as conn:
         server_default = _show_timeout(conn)
+        server_parallel = _show_parallel(conn)
     assert server_default == "0"
     client = signed_in_client(pg_app, "admin")
     assert _slow_request(client).status_code == 200  # the pooled connection had the limit set
@@ -293,6 +299,7 @@ def test_work_outside_a_request_has_no_timeout(pg_app):
     # how jobs run: an app context, no request
     with pg_app.server.app_context(), engine.connect() as conn:
         assert _show_timeout(conn) == server_default
+        assert _show_parallel(conn) == server_parallel != "0"
         conn.execute(text("SELECT pg_sleep(1.2)"))  # longer than the request limit
 
     # a job started from a request ("Run now") runs in its own thread: no limit there either
