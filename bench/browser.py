@@ -64,7 +64,11 @@ class Request:
 
     @property
     def error(self) -> bool:
-        return self.failed is not None or (self.status is not None and self.status >= 400)
+        """4xx/5xx, or no answer at all. (Chrome reports a 204 answer to fetch — Dash's
+        PreventUpdate — as loadingFailed ERR_ABORTED after the response: not an error.)"""
+        if self.status is not None:
+            return self.status >= 400
+        return self.failed is not None
 
 
 def chromium() -> webdriver.Chrome:
