@@ -193,6 +193,18 @@ def run_load(
     }
 
 
+def redis_lookups(redis_server: Any) -> tuple[int, int]:
+    stats = redis_server.client.info("stats")
+    return int(stats["keyspace_hits"]), int(stats["keyspace_misses"])
+
+
+def lookups_since(redis_server: Any, before: tuple[int, int]) -> dict[str, int]:
+    """Redis GETs that found a key and that did not, since ``before``: proof that a "cache hit"
+    run really read the cache (the floor touches no Redis: zeros)."""
+    hits, misses = redis_lookups(redis_server)
+    return {"hits": hits - before[0], "misses": misses - before[1]}
+
+
 def _pct(ordered: list[float], q: float) -> float | None:
     if not ordered:
         return None
@@ -357,11 +369,14 @@ def main(argv: list[str] | None = None) -> int:
         load: dict[str, dict[str, Any]] = {name: {} for name in targets}
         for level in levels:
             for name, t in targets.items():
+                before = redis_lookups(redis_server)
                 r = run_load(t, level, args.duration, args.warmup, args.client_procs)
+                r["redis_lookups"] = lookups_since(redis_server, before)
                 load[name][str(level)] = r
                 print(
                     f"  {name:<16}{level:>4} conn: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, "
-                    f"{r['req_per_s']} req/s, failed {r['failed']}, client cpu {r['client_cpu']}",
+                    f"{r['req_per_s']} req/s, failed {r['failed']}, client cpu {r['client_cpu']}"
+                    f", redis {r['redis_lookups']}",
                     flush=True,
                 )
 
