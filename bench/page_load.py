@@ -46,6 +46,7 @@ EMPTY_MS, WARM_MS = 1500.0, 500.0
 FIRST_LOAD_BYTES = 3_000_000
 YEAR_S = 365 * 24 * 3600
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
+FINGERPRINT = re.compile(r"\.v[\w-]+m\d{8,}\.")  # Dash's name.v4_4_1m1796403391.min.js
 
 
 def registry_pages(url: str) -> list[dict[str, Any]]:
@@ -159,6 +160,7 @@ def first_load(driver, log, base: str) -> dict[str, Any]:
         age = max_age(r.response_headers.get("cache-control"))
         entry = {
             "path": path,
+            "fingerprinted": bool(FINGERPRINT.search(path)),
             "wire_bytes": r.wire_bytes,
             "content_encoding": r.response_headers.get("content-encoding"),
             "cache_control": r.response_headers.get("cache-control"),
@@ -174,6 +176,8 @@ def first_load(driver, log, base: str) -> dict[str, Any]:
         "static_files": len(static),
         "static_wire_bytes": sum(e["wire_bytes"] for e in static),
         "compressed_static_files": sum(1 for e in static if e["content_encoding"]),
+        "fingerprinted_static_files": sum(1 for e in static if e["fingerprinted"]),
+        "fingerprinted_not_cacheable": sum(1 for e in not_cached if e["fingerprinted"]),
         "largest_static": static[:8],
         "not_cacheable_for_a_year": not_cached,
         "target_bytes": FIRST_LOAD_BYTES,
@@ -312,7 +316,8 @@ def page_verdicts(
             "name": "static files cacheable for a year",
             "ok": first["static_ok"],
             "detail": f"{first['static_files'] - len(offenders)} of {first['static_files']} "
-            "with max-age >= 31536000"
+            f"with max-age >= 31536000 ({first['fingerprinted_static_files']} fingerprinted, "
+            f"{first['fingerprinted_not_cacheable']} of them not)"
             + (
                 "; not: " + ", ".join(f"{e['path']} ({e['cache_control']})" for e in offenders[:4])
                 if offenders
