@@ -379,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                     f", redis {r['redis_lookups']}",
                     flush=True,
                 )
+        server_problems = app.problems()
 
     verdicts = hit_verdicts(load, levels)
     verdicts += [
@@ -399,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     print_table(load, levels, misses, verdicts)
+    if server_problems:
+        print(f"bi-app's log has {len(server_problems)} problem lines; the last:")
+        print("  " + server_problems[-1][:300])
     ok = all(v["ok"] for v in verdicts)
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -418,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "load": load,
         "misses": misses,
+        "server_problems": server_problems,  # bi-app's log: timeouts, errors, tracebacks
         "verdicts": verdicts,
         "all_targets_met": ok,
     }

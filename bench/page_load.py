@@ -253,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
         finally:
             driver.quit()
+        server_problems = app.problems()
 
     results = {
         path: {"empty": summarize(r["empty"], EMPTY_MS), "warm": summarize(r["warm"], WARM_MS)}
@@ -260,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     verdicts = page_verdicts(results, first, skipped)
     print_table(results, first, verdicts)
+    if server_problems:
+        print(f"bi-app's log has {len(server_problems)} problem lines; the last:")
+        print("  " + server_problems[-1][:300])
     ok = all(v["ok"] for v in verdicts)
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -276,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "pages": results,
         "skipped_templates": skipped,
         "first_load": first,
+        "server_problems": server_problems,  # bi-app's log: timeouts, errors, tracebacks
         "verdicts": verdicts,
         "all_targets_met": ok,
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -31,6 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_USER = "benchadmin"
 WORKERS = 2
 GUNICORN_TIMEOUT_S = 60  # the Procfile's: a request slower than this is a failure, as in production
+PROBLEM = re.compile(
+    r'WORKER TIMEOUT|Traceback|"level": "(?:ERROR|CRITICAL)"|\[(?:ERROR|CRITICAL)\]'
+)
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -141,6 +145,16 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+    def problems(self, limit: int = 20) -> list[str]:
+        """The server's worker timeouts, errors and tracebacks (its log is JSON lines from the
+        app plus gunicorn's own), the last ``limit`` of them, shortened."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        found = [line[:400] for line in text.splitlines() if PROBLEM.search(line)]
+        return found[-limit:]
 
     def log_tail(self, lines: int = 30) -> str:
         try:
