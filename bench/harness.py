@@ -109,8 +109,36 @@ def redis_available(url: str) -> bool:
         return False
 
 
+@contextmanager
+def data_set_lock(engine: Engine) -> Iterator[None]:
+    """One benchmark at a time may migrate, load or refresh a schema's data set: at 10 million
+    orders loading and refreshing the roll-ups take many minutes, and a second benchmark started
+    meanwhile (another run, a colleague) would otherwise see empty roll-ups and refresh them a
+    second time, concurrently. A PostgreSQL session advisory lock per schema, held on its own
+    connection; waiters print why they wait."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        key = "select hashtext('bi-bench-data:' || current_schema())"
+        got = conn.exec_driver_sql(f"select pg_try_advisory_lock(({key}))").scalar()
+        if not got:
+            print("another benchmark is loading this data set: waiting for it ...", flush=True)
+            conn.exec_driver_sql(f"select pg_advisory_lock(({key}))")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"select pg_advisory_unlock(({key}))")
+
+
 def ensure_data(engine: Engine, url: str, orders: int, reload: bool) -> int:
-    """Migrate, then load the demo data set unless one of about the right size is there."""
+    """Migrate, then load the demo data set unless one of about the right size is there
+    (under :func:`data_set_lock`)."""
+    with data_set_lock(engine):
+        return _ensure_data(engine, url, orders, reload)
+
+
+def _ensure_data(engine: Engine, url: str, orders: int, reload: bool) -> int:
     from bi_app.db import demo, migrate
     from bi_app.db.rollups import ROLLUP_TABLES, refresh_rollups
 

@@ -1,17 +1,24 @@
 """Every benchmark in sequence against one loaded data set, and one table of verdicts.
 
     python -m bench.run_all [--orders 1000000] [--schema bench] [--runs 7] [--hit-runs 50]
-                            [--reload] [--only overview,sales] [--requests 3000] [--refreshes 40]
-                            [--results-dir bench/results]
+                            [--reload] [--only overview,sales,http] [--requests 3000]
+                            [--refreshes 40] [--connections 1,10,50] [--http-duration 5]
+                            [--page-repeats 3] [--results-dir bench/results]
 
 Runs bench.overview, bench.sales, bench.customers, bench.events (same schema: the first one
-migrates and loads the demo data when it is empty, the others reuse it) and bench.ops, each in its
-own process so one crash or one memory-hungry run cannot skew the next. Their output streams
-through; afterwards it reads the JSON each wrote, prints one summary (per benchmark: calls, how
-many met their targets, the worst miss against its target and the slowest hit) with every
-failing call named, writes summary.json next to the data benchmarks' JSON (bench/results/ unless
---results-dir; bench.ops always writes bench/results/ops.json) and exits 1 when any target failed
-or any benchmark did not finish.
+migrates and loads the demo data when it is empty, the others reuse it), bench.ops, then
+``http`` (bench.http_load: callbacks under load against a bare-Dash floor) and ``pages``
+(bench.page_load: every page in Chromium), both serving the same schema with gunicorn. Each runs
+in its own process so one crash or one memory-hungry run cannot skew the next. Their output
+streams through; afterwards it reads the JSON each wrote, prints one summary (per benchmark:
+checks, how many met their targets, the worst miss against its target and the slowest hit) with
+every failing check named, then the issue "Fast at 10 million orders" line by line, writes
+summary.json next to the benchmarks' JSON (bench/results/ unless --results-dir; bench.ops always
+writes bench/results/ops.json) and exits 1 when any target failed or any benchmark did not
+finish.
+
+``--orders 10000000 --schema bench10m`` runs everything on a 10-million-order data set (loaded
+once when the schema is empty — that takes long; reused afterwards).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +38,41 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 OPS_RESULTS = RESULTS_DIR / "ops.json"  # bench.ops has no --output: it always writes here
 DATA_BENCHES = ("overview", "sales", "customers", "events")
-ALL_BENCHES = (*DATA_BENCHES, "ops")
+SERVED_BENCHES = ("http", "pages")  # the app under gunicorn, on the same data set
+ALL_BENCHES = (*DATA_BENCHES, "ops", *SERVED_BENCHES)
+USES_DATA = (*DATA_BENCHES, *SERVED_BENCHES)  # the first of these may --reload
+MODULES = {"http": "http_load", "pages": "page_load"}
+# The issue "Fast at 10 million orders", line by line: (target, benchmark, which verdicts)
+ISSUE_TARGETS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
+    (
+        "/customers page, empty cache: <= 1.5 s, never an error",
+        "pages",
+        lambda n: n == "/customers empty",
+    ),
+    ("Overview KPI cards, cache miss: <= 50 ms", "http", lambda n: n == "overview_kpis cache miss"),
+    (
+        "top products / product ranking, cache miss: <= 50 ms",
+        "http",
+        lambda n: n in ("overview_top_products cache miss", "sales_ranking cache miss"),
+    ),
+    (
+        "Overview revenue trend, cache hit: p50 <= 3x floor, >= 25 % of its req/s",
+        "http",
+        lambda n: n.startswith("overview_trend @"),
+    ),
+    (
+        "Sales trends, cache hit: same; p95 <= 150 ms @10, <= 300 ms @50",
+        "http",
+        lambda n: n.startswith("sales_trends @"),
+    ),
+    (
+        "first page load: <= 3 MB on the wire, static files cacheable a year",
+        "pages",
+        lambda n: n in ("first load bytes", "static files cacheable for a year"),
+    ),
+    ("every page, empty cache -> last callback: <= 1.5 s", "pages", lambda n: n.endswith(" empty")),
+    ("every page, warm: <= 0.5 s", "pages", lambda n: n.endswith(" warm")),
+)
 
 
 @dataclass
@@ -64,10 +106,19 @@ def results_path(bench: str, results_dir: Path) -> Path:
 
 
 def command(bench: str, args: argparse.Namespace, first: bool) -> list[str]:
-    """The command line of one benchmark; only the first data benchmark may ``--reload``."""
-    cmd = [sys.executable, "-m", f"bench.{bench}"]
+    """The command line of one benchmark; only the first one using the data set may
+    ``--reload``."""
+    cmd = [sys.executable, "-m", f"bench.{MODULES.get(bench, bench)}"]
     if bench == "ops":
         return cmd + ["--requests", str(args.requests), "--refreshes", str(args.refreshes)]
+    if bench in SERVED_BENCHES:
+        cmd += ["--orders", str(args.orders), "--schema", args.schema]
+        cmd += ["--output", str(results_path(bench, args.results_dir))]
+        if bench == "http":
+            cmd += ["--connections", args.connections, "--duration", str(args.http_duration)]
+        else:
+            cmd += ["--repeats", str(args.page_repeats)]
+        return cmd + (["--reload"] if args.reload and first else [])
     cmd += [
         "--orders",
         str(args.orders),
@@ -123,6 +174,11 @@ def ops_verdicts(report: dict[str, Any]) -> list[Verdict]:
     return out
 
 
+def listed_verdicts(report: dict[str, Any]) -> list[Verdict]:
+    """bench.http_load and bench.page_load write their verdicts themselves."""
+    return [Verdict(v["name"], bool(v["ok"]), v["detail"]) for v in report.get("verdicts", [])]
+
+
 def read_outcome(
     bench: str, path: Path, cmd: list[str], exit_code: int, seconds: float, started: float
 ) -> Outcome:
@@ -135,6 +191,11 @@ def read_outcome(
     report = json.loads(path.read_text())
     if bench == "ops":
         outcome.verdicts = ops_verdicts(report)
+        return outcome
+    if bench in SERVED_BENCHES:
+        outcome.verdicts = listed_verdicts(report)
+        if exit_code not in (0, 1) or (exit_code == 1 and all(v.ok for v in outcome.verdicts)):
+            outcome.error = f"exit code {exit_code}"
         return outcome
     outcome.verdicts = call_verdicts(report)
     rows = report.get("results", [])
@@ -191,6 +252,32 @@ def print_summary(outcomes: list[Outcome]) -> None:
         "miss target = 1.5 x raw SQL + 30 ms, hit target = 10 ms (medians); "
         "middleware target = 1 ms added per request"
     )
+    print_issue_targets(outcomes)
+
+
+def issue_targets(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """Each line of the issue's table: met, missed, or not measured in this run."""
+    by_bench = {o.bench: o for o in outcomes}
+    out = []
+    for label, bench, chosen in ISSUE_TARGETS:
+        outcome = by_bench.get(bench)
+        verdicts = [v for v in outcome.verdicts if chosen(v.name)] if outcome else []
+        if not verdicts:
+            state = "not run" if outcome is None else "no result"
+        else:
+            state = "ok" if all(v.ok for v in verdicts) else "MISSED"
+        missed = [f"{v.name}: {v.detail}" for v in verdicts if not v.ok]
+        out.append({"target": label, "bench": bench, "state": state, "missed": missed})
+    return out
+
+
+def print_issue_targets(outcomes: list[Outcome]) -> None:
+    rows = issue_targets(outcomes)
+    if all(r["state"] == "not run" for r in rows):
+        return
+    print("\nissue 'Fast at 10 million orders':")
+    for r in rows:
+        print(f"  {r['state']:<9} {r['target']}  [{r['bench']}]")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,6 +301,15 @@ def main(argv: list[str] | None = None) -> int:
         "--refreshes", type=int, default=40, help="bench.ops: /ops/health refreshes"
     )
     parser.add_argument(
+        "--connections", default="1,10,50", help="bench.http: concurrent connection levels"
+    )
+    parser.add_argument(
+        "--http-duration", type=float, default=5.0, help="bench.http: seconds per level"
+    )
+    parser.add_argument(
+        "--page-repeats", type=int, default=3, help="bench.pages: rounds over every page"
+    )
+    parser.add_argument(
         "--results-dir",
         type=Path,
         default=RESULTS_DIR,
@@ -228,8 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     first_data = True
     for bench in (b for b in ALL_BENCHES if b in chosen):
-        outcomes.append(run_bench(bench, args, first_data and bench in DATA_BENCHES))
-        first_data = first_data and bench not in DATA_BENCHES
+        outcomes.append(run_bench(bench, args, first_data and bench in USES_DATA))
+        first_data = first_data and bench not in USES_DATA
 
     print_summary(outcomes)
     ok = all(o.ok for o in outcomes)
@@ -241,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         "hit_runs": args.hit_runs,
         "all_targets_met": ok,
         "benchmarks": [asdict(o) | {"ok": o.ok} for o in outcomes],
+        "issue_targets": issue_targets(outcomes),
     }
     output = args.results_dir / "summary.json"
     output.parent.mkdir(parents=True, exist_ok=True)
