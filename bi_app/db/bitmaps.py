@@ -1,0 +1,463 @@
+"""Build and read the customer bitmaps of :mod:`bi_app.db.bitmap_models`.
+
+Building (:func:`refresh_bitmaps`, called by :func:`bi_app.db.rollups.refresh_rollups` in its
+transaction, after ``daily_customer_activity`` is current) works one calendar month at a time, so
+memory stays bounded at any size. The database groups and Python only turns id lists into
+bitmaps:
+
+- buyers per (day, platform, category): ``daily_customer_activity`` grouped by its primary key
+  prefix, each group's customer ids as one comma-separated text (``string_agg`` /
+  ``group_concat``) parsed by numpy;
+- repeat buyers per (day, platform, category) and per (day, platform): the few customers with two
+  or more revenue orders that day (``GROUP BY ... HAVING COUNT(DISTINCT order) >= 2``);
+- visitors per (day, platform): ``visits`` grouped like the buyers.
+
+Everything else is bitmap algebra, exact because each order belongs to one day and one platform:
+"any category" is the union over categories, "any platform" the union over platforms, a month
+the union of its days, a quarter of its months. Repeat buyers over disjoint sets of orders
+combine as ``repeat |= repeat_p | (seen & buyers_p); seen |= buyers_p`` (:func:`fold`). The
+one thing that does not combine is repeat buyers over several *categories* (one order can hold
+items of two), which is why ``repeat`` is stored per category and for :data:`ALL` categories, and
+why readers asking for two or more categories must count repeat buyers another way.
+
+Reading (:func:`load`) splits a date range with :func:`bi_app.db.rollups.plan_range` into whole
+quarters, whole months and edge days, so a year costs a few dozen bitmaps.
+"""
+
+from __future__ import annotations
+
+import array
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+from pyroaring import BitMap
+from sqlalchemy import (
+    Connection,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+from bi_app.db.bitmap_models import ALL, BITMAP_TABLES
+from bi_app.db.models import (
+    REVENUE_STATUSES,
+    DailyCustomerActivity,
+    Order,
+    OrderItem,
+    Product,
+    Visit,
+)
+
+log = logging.getLogger(__name__)
+
+NO_CATEGORY_ID = 0  # as in bi_app.db.rollups: an order without items
+STREAM_ROWS = 2_000
+Key = tuple[str, int, int]  # kind, platform_id, category_id
+Sets = dict[Key, BitMap]
+
+
+class id_list(FunctionElement):
+    """The group's values as one comma-separated text (aggregate)."""
+
+    type = Text()
+    inherit_cache = True
+    name = "id_list"
+
+
+@compiles(id_list)
+def _id_list_default(element: id_list, compiler: Any, **kw: Any) -> str:
+    return f"string_agg(CAST({compiler.process(element.clauses, **kw)} AS TEXT), ',')"
+
+
+@compiles(id_list, "sqlite")
+def _id_list_sqlite(element: id_list, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+def _day_of(column: Any) -> Any:
+    from bi_app.db.rollups import day_of
+
+    return day_of(column)
+
+
+def parse_ids(text: str | None) -> BitMap:
+    """A bitmap of the ids in a comma-separated text (numpy parses, pyroaring takes the buffer)."""
+    if not text:
+        return BitMap()
+    values = array.array("I")
+    values.frombytes(np.fromstring(text, dtype=np.uint32, sep=",").tobytes())
+    return BitMap(values)
+
+
+def serialize(bitmap: BitMap) -> bytes:
+    """Run-optimized, so equal sets give equal bytes however they were built."""
+    bitmap.run_optimize()
+    return bitmap.serialize()
+
+
+def fold(pairs: Iterable[tuple[BitMap, BitMap | None]]) -> tuple[BitMap, BitMap]:
+    """(buyers, repeat) over a union of pairwise disjoint sets of orders, given (buyers, repeat)
+    of each: a customer repeats if they repeat in one part or buy in two."""
+    seen, repeat = BitMap(), BitMap()
+    for buyers, again in pairs:
+        if again:
+            repeat |= again
+        repeat |= seen & buyers
+        seen |= buyers
+    return seen, repeat
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _stream(conn: Connection, query: Any) -> Iterator[Any]:
+    # per statement: Connection.execution_options() would change the connection for good
+    yield from conn.execute(
+        query, execution_options={"stream_results": True, "yield_per": STREAM_ROWS}
+    )
+
+
+def _day(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _order_window(lo: dt.date, hi: dt.date) -> list[Any]:
+    return [
+        Order.ordered_at >= dt.datetime.combine(lo, dt.time.min),
+        Order.ordered_at < dt.datetime.combine(hi + dt.timedelta(days=1), dt.time.min),
+        Order.status.in_(REVENUE_STATUSES),
+    ]
+
+
+def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Sets]:
+    """Every day's bitmaps for days lo..hi (only non-empty ones)."""
+    days: dict[dt.date, Sets] = defaultdict(dict)
+    a = DailyCustomerActivity.__table__
+    buyers = (
+        select(a.c.day, a.c.platform_id, a.c.category_id, id_list(a.c.customer_id))
+        .where(a.c.day >= lo, a.c.day <= hi)
+        .group_by(a.c.day, a.c.platform_id, a.c.category_id)
+    )
+    for day, platform, category, ids in _stream(conn, buyers):
+        days[_day(day)][("buyers", platform, category)] = parse_ids(ids)
+
+    day = _day_of(Order.ordered_at)
+    category = func.coalesce(Product.category_id, NO_CATEGORY_ID)
+    per_category = (
+        select(day, Order.platform_id, category, Order.customer_id)
+        .select_from(Order)
+        .outerjoin(OrderItem, OrderItem.order_id == Order.id)
+        .outerjoin(Product, Product.id == OrderItem.product_id)
+        .where(*_order_window(lo, hi))
+        .group_by(day, Order.platform_id, category, Order.customer_id)
+        .having(func.count(func.distinct(Order.id)) >= 2)
+    )
+    per_platform = (
+        select(day, Order.platform_id, literal(ALL), Order.customer_id)
+        .where(*_order_window(lo, hi))
+        .group_by(day, Order.platform_id, Order.customer_id)
+        .having(func.count() >= 2)
+    )
+    for query in (per_category, per_platform):
+        for d, platform, cat, customer in _stream(conn, query):
+            days[_day(d)].setdefault(("repeat", platform, cat), BitMap()).add(customer)
+
+    vday = _day_of(Visit.visited_at)
+    visits = (
+        select(vday, Visit.platform_id, id_list(Visit.customer_id))
+        .where(
+            Visit.visited_at >= dt.datetime.combine(lo, dt.time.min),
+            Visit.visited_at < dt.datetime.combine(hi + dt.timedelta(days=1), dt.time.min),
+        )
+        .group_by(vday, Visit.platform_id)
+    )
+    for d, platform, ids in _stream(conn, visits):
+        # a visit without a platform only counts for "any platform"
+        key = ("visitors", ALL if platform is None else platform, ALL)
+        sets = days[_day(d)]
+        sets[key] = sets.get(key, BitMap()) | parse_ids(ids)
+    for sets in days.values():
+        _derive_day(sets)
+    return days
+
+
+def _derive_day(sets: Sets) -> None:
+    """Add the "any category" / "any platform" sets of one day to its per-platform ones."""
+    by_platform: dict[int, list[BitMap]] = defaultdict(list)
+    by_category: dict[int, list[tuple[BitMap, BitMap | None]]] = defaultdict(list)
+    for (kind, platform, category), bitmap in list(sets.items()):
+        if kind == "buyers":
+            by_platform[platform].append(bitmap)
+            by_category[category].append((bitmap, sets.get(("repeat", platform, category))))
+    platforms = []
+    for platform, bitmaps in by_platform.items():
+        union = BitMap.union(*bitmaps)
+        sets[("buyers", platform, ALL)] = union
+        platforms.append((union, sets.get(("repeat", platform, ALL))))
+    for category, pairs in by_category.items():
+        _, repeat = fold(pairs)  # platforms hold disjoint orders
+        if repeat:
+            sets[("repeat", ALL, category)] = repeat
+    if platforms:
+        buyers, repeat = fold(platforms)
+        sets[("buyers", ALL, ALL)] = buyers
+        if repeat:
+            sets[("repeat", ALL, ALL)] = repeat
+    visitors = [b for (kind, p, _c), b in sets.items() if kind == "visitors" and p != ALL]
+    if visitors:
+        sets[("visitors", ALL, ALL)] = BitMap.union(
+            *visitors, sets.get(("visitors", ALL, ALL), BitMap())
+        )
+
+
+def combine(parts: Iterable[Sets]) -> Sets:
+    """The sets of a period from those of its (disjoint) sub-periods."""
+    buyers: dict[tuple[int, int], list[tuple[BitMap, BitMap | None]]] = defaultdict(list)
+    visitors: dict[tuple[int, int], list[BitMap]] = defaultdict(list)
+    for sets in parts:
+        for (kind, platform, category), bitmap in sets.items():
+            if kind == "buyers":
+                buyers[(platform, category)].append(
+                    (bitmap, sets.get(("repeat", platform, category)))
+                )
+            elif kind == "visitors":
+                visitors[(platform, category)].append(bitmap)
+    out: Sets = {}
+    for (platform, category), pairs in buyers.items():
+        union, repeat = fold(pairs)
+        out[("buyers", platform, category)] = union
+        if repeat:
+            out[("repeat", platform, category)] = repeat
+    for (platform, category), bitmaps in visitors.items():
+        out[("visitors", platform, category)] = BitMap.union(*bitmaps)
+    return out
+
+
+def _stored(conn: Connection, grain: str, conditions: list[Any]) -> dict[dt.date, Sets]:
+    table = BITMAP_TABLES[grain]
+    period = table.c[grain]
+    query = select(
+        period, table.c.kind, table.c.platform_id, table.c.category_id, table.c.bitmap
+    ).where(*conditions)
+    found: dict[dt.date, Sets] = defaultdict(dict)
+    for start, kind, platform, category, data in _stream(conn, query):
+        found[_day(start)][(kind, platform, category)] = BitMap.deserialize(bytes(data))
+    return found
+
+
+def _write(conn: Connection, grain: str, periods: dict[dt.date, Sets]) -> int:
+    table = BITMAP_TABLES[grain]
+    rows = [
+        {
+            grain: start,
+            "kind": kind,
+            "platform_id": platform,
+            "category_id": category,
+            "bitmap": serialize(bitmap),
+        }
+        for start, sets in sorted(periods.items())
+        for (kind, platform, category), bitmap in sorted(sets.items())
+        if bitmap
+    ]
+    for i in range(0, len(rows), 1000):
+        conn.execute(insert(table), rows[i : i + 1000])
+    return len(rows)
+
+
+def _data_days(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last day with an order or a visit."""
+    first, last = conn.execute(
+        select(func.min(Order.ordered_at), func.max(Order.ordered_at))
+    ).one()
+    vfirst, vlast = conn.execute(
+        select(func.min(Visit.visited_at), func.max(Visit.visited_at))
+    ).one()
+    firsts = [_day(v) for v in (first, vfirst) if v is not None]
+    lasts = [_day(v) for v in (last, vlast) if v is not None]
+    return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
+
+
+def _quarter_start(month: dt.date) -> dt.date:
+    return dt.date(month.year, (month.month - 1) // 3 * 3 + 1, 1)
+
+
+def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None) -> dict[str, int]:
+    """Rebuild the day bitmaps of days ``start..end`` (None: unbounded) and the month and quarter
+    bitmaps of every month and quarter they touch, from the daily ones; returns rows inserted per
+    table. Runs in the caller's transaction, after ``daily_customer_activity`` is refreshed."""
+    from bi_app.db.rollups import _period_range, touched_periods
+
+    rows = {t.name: 0 for t in BITMAP_TABLES.values()}
+    for grain, table in BITMAP_TABLES.items():
+        first, last = touched_periods(start, end, grain)
+        conn.execute(delete(table).where(*_period_range(table, grain, first, last)))
+    lo, hi = start, end
+    if lo is None or hi is None:
+        data_lo, data_hi = _data_days(conn)
+        lo = lo if lo is not None else (min(data_lo, hi) if data_lo and hi else data_lo)
+        hi = hi if hi is not None else (max(data_hi, lo) if data_hi and lo else data_hi)
+        if lo is None or hi is None:
+            return rows  # no data at all
+    day_table, month_table = BITMAP_TABLES["day"], BITMAP_TABLES["month"]
+    quarter: dt.date | None = None
+    quarter_parts: dict[dt.date, Sets] = {}
+    month = _month_start(lo)
+    while month <= hi:
+        stop = _next_month(month) - dt.timedelta(days=1)
+        first, last = max(lo, month), min(hi, stop)
+        days = _build_days(conn, first, last)
+        rows[day_table.name] += _write(conn, "day", days)
+        # days of the month outside the refreshed range keep their stored bitmaps
+        others = _stored(
+            conn,
+            "day",
+            [
+                day_table.c.day >= month,
+                day_table.c.day <= stop,
+                ~and_(day_table.c.day >= first, day_table.c.day <= last),
+            ],
+        )
+        sets = combine([*days.values(), *others.values()])
+        del days, others
+        rows[month_table.name] += _write(conn, "month", {month: sets})
+        if quarter is not None and _quarter_start(month) != quarter:
+            rows["quarterly_customer_bitmaps"] += _finish_quarter(conn, quarter, quarter_parts)
+            quarter_parts = {}
+        quarter = _quarter_start(month)
+        quarter_parts[month] = sets
+        month = _next_month(month)
+    if quarter is not None:
+        rows["quarterly_customer_bitmaps"] += _finish_quarter(conn, quarter, quarter_parts)
+    return rows
+
+
+def _finish_quarter(conn: Connection, quarter: dt.date, built: dict[dt.date, Sets]) -> int:
+    """Write a quarter's bitmaps from its rebuilt months and the stored other ones."""
+    month_table = BITMAP_TABLES["month"]
+    last_month = _next_month(_next_month(quarter))
+    others = _stored(
+        conn,
+        "month",
+        [
+            month_table.c.month >= quarter,
+            month_table.c.month <= last_month,
+            month_table.c.month.notin_(list(built)),
+        ],
+    )
+    return _write(conn, "quarter", {quarter: combine([*built.values(), *others.values()])})
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+class Part(NamedTuple):
+    """One stored bitmap: the start of its period, its kind, platform and category."""
+
+    start: dt.date
+    kind: str
+    platform_id: int
+    category_id: int
+    bitmap: BitMap
+
+
+def load(
+    conn: Connection,
+    start: dt.date,
+    end: dt.date,
+    kinds: tuple[str, ...],
+    platform_ids: Iterable[int] | None,
+    category_ids: Iterable[int] | None,
+    grains: tuple[str, ...] = ("quarter", "month"),
+) -> list[Part]:
+    """The stored bitmaps covering days ``start..end`` exactly once (whole quarters, whole
+    months, edge days) for ``kinds`` and the platform / category ids (None: :data:`ALL`)."""
+    from bi_app.db.rollups import plan_range
+
+    platforms = [ALL] if platform_ids is None else list(platform_ids)
+    categories = [ALL] if category_ids is None else list(category_ids)
+    if start > end or not platforms or not categories:
+        return []
+    parts = []
+    for grain, first, last in plan_range(start, end, grains):
+        table = BITMAP_TABLES[grain]
+        period = table.c[grain]
+        parts.append(
+            select(
+                period.label("start"),
+                table.c.kind,
+                table.c.platform_id,
+                table.c.category_id,
+                table.c.bitmap,
+            ).where(
+                period >= first,
+                period <= last,
+                table.c.kind.in_(kinds),
+                table.c.platform_id.in_(platforms),
+                table.c.category_id.in_(categories),
+            )
+        )
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
+    return [
+        Part(_day(s), kind, p, c, BitMap.deserialize(bytes(data)))
+        for s, kind, p, c, data in conn.execute(query)
+    ]
+
+
+def union(parts: Iterable[Part], kind: str) -> BitMap:
+    bitmaps = [p.bitmap for p in parts if p.kind == kind]
+    return BitMap.union(*bitmaps) if bitmaps else BitMap()
+
+
+def repeat_buyers(parts: Iterable[Part]) -> BitMap:
+    """Customers with two or more revenue orders across ``parts``' buyers/repeat bitmaps. Exact
+    when the parts hold disjoint orders: different periods or platforms, at most one category."""
+    parts = list(parts)
+    repeats = {(p.start, p.platform_id, p.category_id): p.bitmap for p in parts if p.kind == "repeat"}
+    _, repeat = fold(
+        (p.bitmap, repeats.get((p.start, p.platform_id, p.category_id)))
+        for p in parts
+        if p.kind == "buyers"
+    )
+    return repeat
+
+
+def first_day(conn: Connection) -> dt.date | None:
+    """The first day with stored buyers."""
+    table = BITMAP_TABLES["day"]
+    value = conn.execute(select(func.min(table.c.day)).where(table.c.kind == "buyers")).scalar()
+    return _day(value) if value is not None else None
+
+
+__all__ = [
+    "Part",
+    "combine",
+    "first_day",
+    "fold",
+    "load",
+    "parse_ids",
+    "refresh_bitmaps",
+    "repeat_buyers",
+    "union",
+]
