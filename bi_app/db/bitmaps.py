@@ -37,13 +37,11 @@ import numpy as np
 from pyroaring import BitMap
 from sqlalchemy import (
     Connection,
-    Table,
     Text,
     and_,
     delete,
     func,
     insert,
-    literal,
     select,
     union_all,
 )
@@ -163,26 +161,48 @@ def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Set
     for day, platform, category, ids in _stream(conn, buyers):
         days[_day(day)][("buyers", platform, category)] = parse_ids(ids)
 
+    # Repeat buyers are few: only the orders of a customer with two or more revenue orders that
+    # day on that platform (a window count over the range's orders) can make one, so only their
+    # categories are looked up (by order id: the planner cannot foresee how few they are).
     day = _day_of(Order.ordered_at)
-    category = func.coalesce(Product.category_id, NO_CATEGORY_ID)
-    per_category = (
-        select(day, Order.platform_id, category, Order.customer_id)
-        .select_from(Order)
-        .outerjoin(OrderItem, OrderItem.order_id == Order.id)
-        .outerjoin(Product, Product.id == OrderItem.product_id)
+    counted = (
+        select(
+            Order.id,
+            day.label("day"),
+            Order.platform_id,
+            Order.customer_id,
+            func.count().over(partition_by=(Order.customer_id, Order.platform_id, day)).label("n"),
+        )
         .where(*_order_window(lo, hi))
-        .group_by(day, Order.platform_id, category, Order.customer_id)
-        .having(func.count(func.distinct(Order.id)) >= 2)
+        .subquery("counted")
     )
-    per_platform = (
-        select(day, Order.platform_id, literal(ALL), Order.customer_id)
-        .where(*_order_window(lo, hi))
-        .group_by(day, Order.platform_id, Order.customer_id)
-        .having(func.count() >= 2)
-    )
-    for query in (per_category, per_platform):
-        for d, platform, cat, customer in _stream(conn, query):
-            days[_day(d)].setdefault(("repeat", platform, cat), BitMap()).add(customer)
+    candidates = select(
+        counted.c.id, counted.c.day, counted.c.platform_id, counted.c.customer_id
+    ).where(counted.c.n >= 2)
+    orders: dict[int, tuple[dt.date, int, int]] = {}
+    for order_id, d, platform, customer in _stream(conn, candidates):
+        orders[order_id] = (_day(d), platform, customer)
+        days[_day(d)].setdefault(("repeat", platform, ALL), BitMap()).add(customer)
+    per_category: dict[tuple[dt.date, int, int, int], set[int]] = defaultdict(set)
+    ids = sorted(orders)
+    for i in range(0, len(ids), 5_000):
+        chunk = ids[i : i + 5_000]
+        lines = (
+            select(OrderItem.order_id, Product.category_id)
+            .join(Product, Product.id == OrderItem.product_id)
+            .where(OrderItem.order_id.in_(chunk))
+        )
+        with_items = set()
+        for order_id, cat in conn.execute(lines):
+            d, platform, customer = orders[order_id]
+            per_category[(d, platform, cat, customer)].add(order_id)
+            with_items.add(order_id)
+        for order_id in set(chunk) - with_items:
+            d, platform, customer = orders[order_id]
+            per_category[(d, platform, NO_CATEGORY_ID, customer)].add(order_id)
+    for (d, platform, cat, customer), placed in per_category.items():
+        if len(placed) >= 2:
+            days[d].setdefault(("repeat", platform, cat), BitMap()).add(customer)
 
     vday = _day_of(Visit.visited_at)
     visits = (
@@ -217,7 +237,8 @@ def _derive_day(sets: Sets) -> None:
         sets[("buyers", platform, ALL)] = union
         platforms.append((union, sets.get(("repeat", platform, ALL))))
     for category, pairs in by_category.items():
-        _, repeat = fold(pairs)  # platforms hold disjoint orders
+        buyers, repeat = fold(pairs)  # platforms hold disjoint orders
+        sets[("buyers", ALL, category)] = buyers
         if repeat:
             sets[("repeat", ALL, category)] = repeat
     if platforms:
@@ -288,9 +309,7 @@ def _write(conn: Connection, grain: str, periods: dict[dt.date, Sets]) -> int:
 
 def _data_days(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
     """The first and last day with an order or a visit."""
-    first, last = conn.execute(
-        select(func.min(Order.ordered_at), func.max(Order.ordered_at))
-    ).one()
+    first, last = conn.execute(select(func.min(Order.ordered_at), func.max(Order.ordered_at))).one()
     vfirst, vlast = conn.execute(
         select(func.min(Visit.visited_at), func.max(Visit.visited_at))
     ).one()
@@ -434,7 +453,9 @@ def repeat_buyers(parts: Iterable[Part]) -> BitMap:
     """Customers with two or more revenue orders across ``parts``' buyers/repeat bitmaps. Exact
     when the parts hold disjoint orders: different periods or platforms, at most one category."""
     parts = list(parts)
-    repeats = {(p.start, p.platform_id, p.category_id): p.bitmap for p in parts if p.kind == "repeat"}
+    repeats = {
+        (p.start, p.platform_id, p.category_id): p.bitmap for p in parts if p.kind == "repeat"
+    }
     _, repeat = fold(
         (p.bitmap, repeats.get((p.start, p.platform_id, p.category_id)))
         for p in parts

@@ -26,7 +26,9 @@ def upgrade() -> None:
             sa.Column("platform_id", sa.Integer(), nullable=False),
             sa.Column("category_id", sa.Integer(), nullable=False),
             sa.Column("bitmap", sa.LargeBinary(), nullable=False),
-            sa.PrimaryKeyConstraint(period, "kind", "platform_id", "category_id", name=f"pk_{name}"),
+            sa.PrimaryKeyConstraint(
+                period, "kind", "platform_id", "category_id", name=f"pk_{name}"
+            ),
         )
     # Fill them from the data already there (the daily roll-ups of 0001/0010, orders, visits),
     # like 0010 filled its grains; later refreshes keep them current.
