@@ -3,9 +3,8 @@ customers, visitors, repeat buyers, lifetime customers and monthly cohorts.
 
 A range is read as whole quarters, whole months and edge days, so a year with no filter unions
 a few dozen bitmaps; filters pick the bitmaps of the chosen platforms and categories (one per
-platform x category per period). Only repeat buyers over two or more categories cannot be
-combined from bitmaps (one order can hold items of both categories, so "bought in both" does not
-mean "two orders"); that case is counted by a grouped query on orders.
+platform x category per period; for repeat buyers over several categories also the bitmaps of
+customers who bought two of them in one order).
 
 These are plain functions; the cached public API stays in :mod:`bi_app.data.customers` and
 :mod:`bi_app.data.sales`.
@@ -18,12 +17,12 @@ from typing import Any
 
 import pandas as pd
 from pyroaring import BitMap
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from bi_app.analytics import cohorts
 from bi_app.data._common import Codes, engine
 from bi_app.db import bitmaps
-from bi_app.db.models import REVENUE_STATUSES, Category, Order, OrderItem, Product, SalesPlatform
+from bi_app.db.models import Category, SalesPlatform
 
 Ids = tuple[int, ...] | None  # None: all (the ALL bitmaps)
 
@@ -49,39 +48,13 @@ def active_customers(start: dt.date, end: dt.date, platforms: Codes, categories:
     return len(bitmaps.union(parts, "buyers"))
 
 
-def _repeat_from_orders(
-    conn: Connection, start: dt.date, end: dt.date, platform_ids: Ids, category_ids: Ids
-) -> int:
-    """Customers with two or more revenue orders holding items of the categories (several)."""
-    conditions = [
-        Order.ordered_at >= dt.datetime.combine(start, dt.time.min),
-        Order.ordered_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min),
-        Order.status.in_(REVENUE_STATUSES),
-        Order.id.in_(
-            select(OrderItem.order_id)
-            .join(Product, Product.id == OrderItem.product_id)
-            .where(Product.category_id.in_(category_ids or ()))
-        ),
-    ]
-    if platform_ids is not None:
-        conditions.append(Order.platform_id.in_(platform_ids))
-    per_buyer = (
-        select(Order.customer_id)
-        .where(*conditions)
-        .group_by(Order.customer_id)
-        .having(func.count() >= 2)
-        .subquery("repeaters")
-    )
-    return int(conn.execute(select(func.count()).select_from(per_buyer)).scalar_one())
-
-
 def period_counts(start: dt.date, end: dt.date, platforms: Codes, categories: Codes) -> dict:
     """``visitors``, ``buyers``, ``repeat_buyers`` on days ``start..end`` and
     ``lifetime_customers`` (buyers from the first data up to ``end``)."""
     with engine().connect() as conn:
         platform_ids, category_ids = filter_ids(conn, platforms, categories)
         several = category_ids is not None and len(category_ids) > 1
-        kinds = ("buyers",) if several else ("buyers", "repeat")
+        kinds = ("buyers", "repeat", "pair") if several else ("buyers", "repeat")
         period = bitmaps.load(conn, start, end, kinds, platform_ids, category_ids)
         visits = bitmaps.load(conn, start, end, ("visitors",), platform_ids, None)
         first = bitmaps.first_day(conn)
@@ -90,14 +63,10 @@ def period_counts(start: dt.date, end: dt.date, platforms: Codes, categories: Co
             if first is not None and first <= end
             else []
         )
-        if several:
-            repeat = _repeat_from_orders(conn, start, end, platform_ids, category_ids)
-        else:
-            repeat = len(bitmaps.repeat_buyers(period))
     return {
         "visitors": len(bitmaps.union(visits, "visitors")),
         "buyers": len(bitmaps.union(period, "buyers")),
-        "repeat_buyers": repeat,
+        "repeat_buyers": len(bitmaps.repeat_buyers(period)),
         "lifetime_customers": len(bitmaps.union(lifetime, "buyers")),
     }
 

@@ -9,16 +9,18 @@ bitmaps:
   prefix, each group's customer ids as one comma-separated text (``string_agg`` /
   ``group_concat``) parsed by numpy;
 - repeat buyers per (day, platform, category) and per (day, platform): the few customers with two
-  or more revenue orders that day (``GROUP BY ... HAVING COUNT(DISTINCT order) >= 2``);
+  or more revenue orders that day (a window count over the orders, then their items);
+- pairs per (day, platform, two categories): customers with an order holding both;
 - visitors per (day, platform): ``visits`` grouped like the buyers.
 
 Everything else is bitmap algebra, exact because each order belongs to one day and one platform:
 "any category" is the union over categories, "any platform" the union over platforms, a month
 the union of its days, a quarter of its months. Repeat buyers over disjoint sets of orders
-combine as ``repeat |= repeat_p | (seen & buyers_p); seen |= buyers_p`` (:func:`fold`). The
-one thing that does not combine is repeat buyers over several *categories* (one order can hold
-items of two), which is why ``repeat`` is stored per category and for :data:`ALL` categories, and
-why readers asking for two or more categories must count repeat buyers another way.
+combine as ``repeat |= repeat_p | (seen & buyers_p); seen |= buyers_p`` (:func:`fold`). Repeat
+buyers over several *categories* do not combine that way (one order can hold items of two), so
+``repeat`` is stored per category and for :data:`ALL` categories, and ``pair`` bitmaps (customers
+with an order holding both of two categories, from a self-join of the orders' categories) make
+the several-category case exact too (:func:`repeat_buyers`).
 
 Reading (:func:`load`) splits a date range with :func:`bi_app.db.rollups.plan_range` into whole
 quarters, whole months and edge days, so a year costs a few dozen bitmaps.
@@ -62,7 +64,7 @@ log = logging.getLogger(__name__)
 
 NO_CATEGORY_ID = 0  # as in bi_app.db.rollups: an order without items
 STREAM_ROWS = 2_000
-Key = tuple[str, int, int]  # kind, platform_id, category_id
+Key = tuple[str, int, int, int]  # kind, platform_id, category_id, paired_category_id
 Sets = dict[Key, BitMap]
 
 
@@ -159,7 +161,7 @@ def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Set
         .group_by(a.c.day, a.c.platform_id, a.c.category_id)
     )
     for day, platform, category, ids in _stream(conn, buyers):
-        days[_day(day)][("buyers", platform, category)] = parse_ids(ids)
+        days[_day(day)][("buyers", platform, category, ALL)] = parse_ids(ids)
 
     # Repeat buyers are few: only the orders of a customer with two or more revenue orders that
     # day on that platform (a window count over the range's orders) can make one, so only their
@@ -182,7 +184,7 @@ def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Set
     orders: dict[int, tuple[dt.date, int, int]] = {}
     for order_id, d, platform, customer in _stream(conn, candidates):
         orders[order_id] = (_day(d), platform, customer)
-        days[_day(d)].setdefault(("repeat", platform, ALL), BitMap()).add(customer)
+        days[_day(d)].setdefault(("repeat", platform, ALL, ALL), BitMap()).add(customer)
     per_category: dict[tuple[dt.date, int, int, int], set[int]] = defaultdict(set)
     ids = sorted(orders)
     for i in range(0, len(ids), 5_000):
@@ -202,7 +204,38 @@ def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Set
             per_category[(d, platform, NO_CATEGORY_ID, customer)].add(order_id)
     for (d, platform, cat, customer), placed in per_category.items():
         if len(placed) >= 2:
-            days[d].setdefault(("repeat", platform, cat), BitMap()).add(customer)
+            days[d].setdefault(("repeat", platform, cat, ALL), BitMap()).add(customer)
+
+    # Customers with an order holding items of two categories, per pair (smaller id first).
+    order_categories = (
+        select(
+            Order.id.label("order_id"),
+            day.label("day"),
+            Order.platform_id,
+            Order.customer_id,
+            Product.category_id,
+        )
+        .select_from(Order)
+        .join(OrderItem, OrderItem.order_id == Order.id)
+        .join(Product, Product.id == OrderItem.product_id)
+        .where(*_order_window(lo, hi))
+        .distinct()
+        .cte("order_categories")
+    )
+    one, other = order_categories.alias("one"), order_categories.alias("other")
+    pair_keys = (one.c.day, one.c.platform_id, one.c.category_id, other.c.category_id)
+    pairs = (
+        select(*pair_keys, id_list(one.c.customer_id))
+        .select_from(
+            one.join(
+                other,
+                and_(other.c.order_id == one.c.order_id, other.c.category_id > one.c.category_id),
+            )
+        )
+        .group_by(*pair_keys)
+    )
+    for d, platform, cat, paired, ids in _stream(conn, pairs):
+        days[_day(d)][("pair", platform, cat, paired)] = parse_ids(ids)
 
     vday = _day_of(Visit.visited_at)
     visits = (
@@ -215,7 +248,7 @@ def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Set
     )
     for d, platform, ids in _stream(conn, visits):
         # a visit without a platform only counts for "any platform"
-        key = ("visitors", ALL if platform is None else platform, ALL)
+        key = ("visitors", ALL if platform is None else platform, ALL, ALL)
         sets = days[_day(d)]
         sets[key] = sets.get(key, BitMap()) | parse_ids(ids)
     for sets in days.values():
@@ -227,52 +260,57 @@ def _derive_day(sets: Sets) -> None:
     """Add the "any category" / "any platform" sets of one day to its per-platform ones."""
     by_platform: dict[int, list[BitMap]] = defaultdict(list)
     by_category: dict[int, list[tuple[BitMap, BitMap | None]]] = defaultdict(list)
-    for (kind, platform, category), bitmap in list(sets.items()):
+    pairs: dict[tuple[int, int], list[BitMap]] = defaultdict(list)
+    for (kind, platform, category, paired), bitmap in list(sets.items()):
         if kind == "buyers":
             by_platform[platform].append(bitmap)
-            by_category[category].append((bitmap, sets.get(("repeat", platform, category))))
+            repeat = sets.get(("repeat", platform, category, ALL))
+            by_category[category].append((bitmap, repeat))
+        elif kind == "pair":
+            pairs[(category, paired)].append(bitmap)
     platforms = []
     for platform, bitmaps in by_platform.items():
         union = BitMap.union(*bitmaps)
-        sets[("buyers", platform, ALL)] = union
-        platforms.append((union, sets.get(("repeat", platform, ALL))))
-    for category, pairs in by_category.items():
-        buyers, repeat = fold(pairs)  # platforms hold disjoint orders
-        sets[("buyers", ALL, category)] = buyers
+        sets[("buyers", platform, ALL, ALL)] = union
+        platforms.append((union, sets.get(("repeat", platform, ALL, ALL))))
+    for category, parts in by_category.items():
+        buyers, repeat = fold(parts)  # platforms hold disjoint orders
+        sets[("buyers", ALL, category, ALL)] = buyers
         if repeat:
-            sets[("repeat", ALL, category)] = repeat
+            sets[("repeat", ALL, category, ALL)] = repeat
+    for (category, paired), bitmaps in pairs.items():
+        sets[("pair", ALL, category, paired)] = BitMap.union(*bitmaps)
     if platforms:
         buyers, repeat = fold(platforms)
-        sets[("buyers", ALL, ALL)] = buyers
+        sets[("buyers", ALL, ALL, ALL)] = buyers
         if repeat:
-            sets[("repeat", ALL, ALL)] = repeat
-    visitors = [b for (kind, p, _c), b in sets.items() if kind == "visitors" and p != ALL]
+            sets[("repeat", ALL, ALL, ALL)] = repeat
+    visitors = [b for (kind, p, _c, _o), b in sets.items() if kind == "visitors" and p != ALL]
     if visitors:
-        sets[("visitors", ALL, ALL)] = BitMap.union(
-            *visitors, sets.get(("visitors", ALL, ALL), BitMap())
-        )
+        everyone = ("visitors", ALL, ALL, ALL)
+        sets[everyone] = BitMap.union(*visitors, sets.get(everyone, BitMap()))
 
 
 def combine(parts: Iterable[Sets]) -> Sets:
     """The sets of a period from those of its (disjoint) sub-periods."""
     buyers: dict[tuple[int, int], list[tuple[BitMap, BitMap | None]]] = defaultdict(list)
-    visitors: dict[tuple[int, int], list[BitMap]] = defaultdict(list)
+    unions: dict[Key, list[BitMap]] = defaultdict(list)
     for sets in parts:
-        for (kind, platform, category), bitmap in sets.items():
+        for key, bitmap in sets.items():
+            kind, platform, category, _paired = key
             if kind == "buyers":
-                buyers[(platform, category)].append(
-                    (bitmap, sets.get(("repeat", platform, category)))
-                )
-            elif kind == "visitors":
-                visitors[(platform, category)].append(bitmap)
+                repeat = sets.get(("repeat", platform, category, ALL))
+                buyers[(platform, category)].append((bitmap, repeat))
+            elif kind != "repeat":  # visitors, pairs
+                unions[key].append(bitmap)
     out: Sets = {}
     for (platform, category), pairs in buyers.items():
         union, repeat = fold(pairs)
-        out[("buyers", platform, category)] = union
+        out[("buyers", platform, category, ALL)] = union
         if repeat:
-            out[("repeat", platform, category)] = repeat
-    for (platform, category), bitmaps in visitors.items():
-        out[("visitors", platform, category)] = BitMap.union(*bitmaps)
+            out[("repeat", platform, category, ALL)] = repeat
+    for key, bitmaps in unions.items():
+        out[key] = BitMap.union(*bitmaps)
     return out
 
 
@@ -280,11 +318,16 @@ def _stored(conn: Connection, grain: str, conditions: list[Any]) -> dict[dt.date
     table = BITMAP_TABLES[grain]
     period = table.c[grain]
     query = select(
-        period, table.c.kind, table.c.platform_id, table.c.category_id, table.c.bitmap
+        period,
+        table.c.kind,
+        table.c.platform_id,
+        table.c.category_id,
+        table.c.paired_category_id,
+        table.c.bitmap,
     ).where(*conditions)
     found: dict[dt.date, Sets] = defaultdict(dict)
-    for start, kind, platform, category, data in _stream(conn, query):
-        found[_day(start)][(kind, platform, category)] = BitMap.deserialize(bytes(data))
+    for start, kind, platform, category, paired, data in _stream(conn, query):
+        found[_day(start)][(kind, platform, category, paired)] = BitMap.deserialize(bytes(data))
     return found
 
 
@@ -296,10 +339,11 @@ def _write(conn: Connection, grain: str, periods: dict[dt.date, Sets]) -> int:
             "kind": kind,
             "platform_id": platform,
             "category_id": category,
+            "paired_category_id": paired,
             "bitmap": serialize(bitmap),
         }
         for start, sets in sorted(periods.items())
-        for (kind, platform, category), bitmap in sorted(sets.items())
+        for (kind, platform, category, paired), bitmap in sorted(sets.items())
         if bitmap
     ]
     for i in range(0, len(rows), 1000):
@@ -392,12 +436,14 @@ def _finish_quarter(conn: Connection, quarter: dt.date, built: dict[dt.date, Set
 
 
 class Part(NamedTuple):
-    """One stored bitmap: the start of its period, its kind, platform and category."""
+    """One stored bitmap: the start of its period, its kind, platform and category (pairs: and
+    the other, larger category)."""
 
     start: dt.date
     kind: str
     platform_id: int
     category_id: int
+    paired_category_id: int
     bitmap: BitMap
 
 
@@ -411,7 +457,8 @@ def load(
     grains: tuple[str, ...] = ("quarter", "month"),
 ) -> list[Part]:
     """The stored bitmaps covering days ``start..end`` exactly once (whole quarters, whole
-    months, edge days) for ``kinds`` and the platform / category ids (None: :data:`ALL`)."""
+    months, edge days) for ``kinds`` and the platform / category ids (None: :data:`ALL`); pairs
+    of two of the categories."""
     from bi_app.db.rollups import plan_range
 
     platforms = [ALL] if platform_ids is None else list(platform_ids)
@@ -428,6 +475,7 @@ def load(
                 table.c.kind,
                 table.c.platform_id,
                 table.c.category_id,
+                table.c.paired_category_id,
                 table.c.bitmap,
             ).where(
                 period >= first,
@@ -435,12 +483,13 @@ def load(
                 table.c.kind.in_(kinds),
                 table.c.platform_id.in_(platforms),
                 table.c.category_id.in_(categories),
+                table.c.paired_category_id.in_([ALL, *categories]),
             )
         )
     query = parts[0] if len(parts) == 1 else union_all(*parts)
     return [
-        Part(_day(s), kind, p, c, BitMap.deserialize(bytes(data)))
-        for s, kind, p, c, data in conn.execute(query)
+        Part(_day(s), kind, p, c, o, BitMap.deserialize(bytes(data)))
+        for s, kind, p, c, o, data in conn.execute(query)
     ]
 
 
@@ -450,18 +499,37 @@ def union(parts: Iterable[Part], kind: str) -> BitMap:
 
 
 def repeat_buyers(parts: Iterable[Part]) -> BitMap:
-    """Customers with two or more revenue orders across ``parts``' buyers/repeat bitmaps. Exact
-    when the parts hold disjoint orders: different periods or platforms, at most one category."""
-    parts = list(parts)
-    repeats = {
-        (p.start, p.platform_id, p.category_id): p.bitmap for p in parts if p.kind == "repeat"
-    }
-    _, repeat = fold(
-        (p.bitmap, repeats.get((p.start, p.platform_id, p.category_id)))
-        for p in parts
-        if p.kind == "buyers"
+    """Customers with two or more revenue orders among the orders ``parts`` describe: load them
+    with kinds ``buyers`` and ``repeat``, and ``pair`` when two or more categories are chosen.
+
+    Parts of different periods or platforms hold disjoint orders and combine by :func:`fold`.
+    Within one period and platform, categories share orders: a customer who repeats in none of
+    them has one order per category bought, and those are two orders exactly when some two of
+    the categories were not bought in one order, i.e. the customer is in both categories' buyers
+    but not in their ``pair``."""
+    groups: dict[tuple[dt.date, int], dict[str, dict]] = defaultdict(
+        lambda: {"buyers": {}, "repeat": {}, "pair": {}}
     )
-    return repeat
+    for p in parts:
+        group = groups[(p.start, p.platform_id)]
+        if p.kind == "pair":
+            group["pair"][(p.category_id, p.paired_category_id)] = p.bitmap
+        elif p.kind in ("buyers", "repeat"):
+            group[p.kind][p.category_id] = p.bitmap
+
+    def per_group() -> Iterator[tuple[BitMap, BitMap]]:
+        for group in groups.values():
+            buyers: dict[int, BitMap] = group["buyers"]
+            repeat = BitMap.union(*group["repeat"].values()) if group["repeat"] else BitMap()
+            categories = sorted(buyers)
+            for i, one in enumerate(categories):
+                for other in categories[i + 1 :]:
+                    both = buyers[one] & buyers[other]
+                    if both:
+                        repeat |= both - group["pair"].get((one, other), BitMap())
+            yield (BitMap.union(*buyers.values()) if buyers else BitMap()), repeat
+
+    return fold(per_group())[1]
 
 
 def first_day(conn: Connection) -> dt.date | None:

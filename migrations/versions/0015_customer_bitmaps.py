@@ -1,5 +1,6 @@
-"""customer bitmaps: buyers, repeat buyers and visitors per day, month and quarter as serialized
-roaring bitmaps (exact distinct counts from a few unions), filled from the existing data
+"""customer bitmaps: buyers, repeat buyers, visitors (and category pairs) per day, month and
+quarter as serialized roaring bitmaps (exact distinct counts from a few unions), filled from the
+existing data
 
 Revision ID: 0015
 Revises: 0014
@@ -25,9 +26,15 @@ def upgrade() -> None:
             sa.Column("kind", sa.String(length=16), nullable=False),
             sa.Column("platform_id", sa.Integer(), nullable=False),
             sa.Column("category_id", sa.Integer(), nullable=False),
+            sa.Column("paired_category_id", sa.Integer(), nullable=False),
             sa.Column("bitmap", sa.LargeBinary(), nullable=False),
             sa.PrimaryKeyConstraint(
-                period, "kind", "platform_id", "category_id", name=f"pk_{name}"
+                period,
+                "kind",
+                "platform_id",
+                "category_id",
+                "paired_category_id",
+                name=f"pk_{name}",
             ),
         )
     # Fill them from the data already there (the daily roll-ups of 0001/0010, orders, visits),

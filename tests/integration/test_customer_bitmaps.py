@@ -71,6 +71,13 @@ ORDERS = [
     (21, 1, 2, "paid", T(2024, 6, 15, 12), [3]),
     (22, 10, 3, "paid", T(2024, 2, 29, 23, 59, 59), [2, 2, 3]),
     (23, 10, 3, "paid", T(2024, 3, 1, 0, 0), [3]),
+    # several categories: two single-category orders repeat over {books, toys}, one order with
+    # both does not; three categories in one order; overlapping two-category orders
+    (24, 11, 1, "paid", T(2024, 5, 20, 9), [1]),
+    (25, 11, 1, "paid", T(2024, 5, 21, 9), [2]),
+    (26, 8, 2, "paid", T(2024, 3, 10, 9), [1, 2, 3]),
+    (27, 12, 1, "paid", T(2024, 5, 20, 9), [1, 2]),
+    (28, 12, 1, "paid", T(2024, 5, 20, 10), [2, 3]),
 ]
 # (customer, platform or None, visited_at)
 VISITS = [
@@ -106,6 +113,8 @@ FILTERS = [
     (("web", "store"), ("games",)),
     (None, ("books", "toys")),
     (("web", "app"), ("toys", "games")),
+    (None, ("books", "toys", "games")),
+    (("web",), ("books", "games")),
     (("nope",), None),
     (None, ("nope",)),
 ]
@@ -315,7 +324,15 @@ def test_counts_equal_count_distinct_on_the_raw_tables(hand_made):
     assert customer_data.period_figures(D(2024, 1, 1), D(2024, 1, 31))["repeat_buyers"] == 0
     assert customer_data.period_figures(D(2024, 1, 31), D(2024, 2, 1))["repeat_buyers"] == 1
     two = customer_data.period_figures(D(2024, 3, 1), D(2024, 3, 31), None, ("books", "toys"))
-    assert two["buyers"] == 1 and two["repeat_buyers"] == 0  # order 3 holds both categories
+    assert two["buyers"] == 2 and two["repeat_buyers"] == 0  # orders 3 and 26 hold both
+    may = customer_data.period_figures(D(2024, 5, 1), D(2024, 5, 31), None, ("books", "toys"))
+    assert may["repeat_buyers"] == 3  # 7 (books twice), 11 (books, then toys), 12 (toys twice)
+    assert (
+        customer_data.period_figures(D(2024, 5, 1), D(2024, 5, 31), ("web",), ("books", "games"))[
+            "repeat_buyers"
+        ]
+        == 1
+    )  # 12: one order with books, one with games; not 11 (books once)
 
 
 def test_range_refreshes_after_inserts_and_deletes(hand_made):
