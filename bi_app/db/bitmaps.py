@@ -206,7 +206,12 @@ def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Set
         if len(placed) >= 2:
             days[d].setdefault(("repeat", platform, cat, ALL), BitMap()).add(customer)
 
-    # Customers with an order holding items of two categories, per pair (smaller id first).
+    # Customers with an order holding items of two categories, per pair (smaller id first). The
+    # range's order ids bound the items read: the planner would otherwise scan all order items
+    # for a month's orders (ids of orders loaded together are close; the bound is only a hint).
+    first_id, last_id = conn.execute(
+        select(func.min(Order.id), func.max(Order.id)).where(*_order_window(lo, hi))
+    ).one()
     order_categories = (
         select(
             Order.id.label("order_id"),
@@ -218,7 +223,7 @@ def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Set
         .select_from(Order)
         .join(OrderItem, OrderItem.order_id == Order.id)
         .join(Product, Product.id == OrderItem.product_id)
-        .where(*_order_window(lo, hi))
+        .where(*_order_window(lo, hi), OrderItem.order_id.between(first_id, last_id))
         .distinct()
         .cte("order_categories")
     )
@@ -346,9 +351,32 @@ def _write(conn: Connection, grain: str, periods: dict[dt.date, Sets]) -> int:
         for (kind, platform, category, paired), bitmap in sorted(sets.items())
         if bitmap
     ]
-    for i in range(0, len(rows), 1000):
-        conn.execute(insert(table), rows[i : i + 1000])
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        _copy(conn, table, rows)
+    else:
+        for i in range(0, len(rows), 1000):
+            conn.execute(insert(table), rows[i : i + 1000])
     return len(rows)
+
+
+def _copy(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Binary COPY on the connection's own transaction: a full build writes ~100k rows, several
+    times faster than multi-row INSERTs."""
+    from psycopg import sql
+
+    if not rows:
+        return
+    names = list(rows[0])
+    types = {c.name: "date" if c.name in BITMAP_TABLES else "int4" for c in table.columns}
+    types.update(kind="text", bitmap="bytea")
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    raw = conn.connection.dbapi_connection
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types([types[name] for name in names])
+        for row in rows:
+            copy.write_row([row[name] for name in names])
 
 
 def _data_days(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
