@@ -1,17 +1,17 @@
 """Build and read the customer bitmaps of :mod:`bi_app.db.bitmap_models`.
 
 Building (:func:`refresh_bitmaps`, called by :func:`bi_app.db.rollups.refresh_rollups` in its
-transaction, after ``daily_customer_activity`` is current) works one calendar month at a time, so
-memory stays bounded at any size. The database groups and Python only turns id lists into
-bitmaps:
+transaction) works one calendar month at a time, so memory stays bounded at any size. The
+database groups and Python only turns id lists into bitmaps. Per month, one statement reads the
+revenue orders once with their items' categories (:func:`_order_sets`) and returns, per day and
+platform, each group's customer ids as one comma-separated text (``string_agg`` /
+``group_concat``, parsed by numpy):
 
-- buyers per (day, platform, category): ``daily_customer_activity`` grouped by its primary key
-  prefix, each group's customer ids as one comma-separated text (``string_agg`` /
-  ``group_concat``) parsed by numpy;
-- repeat buyers per (day, platform, category) and per (day, platform): the few customers with two
-  or more revenue orders that day (a window count over the orders, then their items);
-- pairs per (day, platform, two categories): customers with an order holding both;
-- visitors per (day, platform): ``visits`` grouped like the buyers.
+- buyers per category (category 0: an order without items);
+- repeat buyers (two or more orders that day) per category and for any category;
+- pairs per two categories: customers with an order holding both;
+
+and a second one the visitors per (day, platform) from ``visits``.
 
 Everything else is bitmap algebra, exact because each order belongs to one day and one platform:
 "any category" is the union over categories, "any platform" the union over platforms, a month
@@ -39,11 +39,14 @@ import numpy as np
 from pyroaring import BitMap
 from sqlalchemy import (
     Connection,
+    Integer,
+    String,
     Text,
     and_,
     delete,
     func,
     insert,
+    literal,
     select,
     union_all,
 )
@@ -53,7 +56,6 @@ from sqlalchemy.sql.expression import FunctionElement
 from bi_app.db.bitmap_models import ALL, BITMAP_TABLES
 from bi_app.db.models import (
     REVENUE_STATUSES,
-    DailyCustomerActivity,
     Order,
     OrderItem,
     Product,
@@ -151,86 +153,64 @@ def _order_window(lo: dt.date, hi: dt.date) -> list[Any]:
     ]
 
 
-def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Sets]:
-    """Every day's bitmaps for days lo..hi (only non-empty ones)."""
-    days: dict[dt.date, Sets] = defaultdict(dict)
-    a = DailyCustomerActivity.__table__
-    buyers = (
-        select(a.c.day, a.c.platform_id, a.c.category_id, id_list(a.c.customer_id))
-        .where(a.c.day >= lo, a.c.day <= hi)
-        .group_by(a.c.day, a.c.platform_id, a.c.category_id)
-    )
-    for day, platform, category, ids in _stream(conn, buyers):
-        days[_day(day)][("buyers", platform, category, ALL)] = parse_ids(ids)
+def _order_sets(lo: dt.date, hi: dt.date, first_id: int, last_id: int) -> Any:
+    """One statement for the order-based sets of days lo..hi: rows (kind, day, platform,
+    category, paired category, comma-separated customer ids) of buyers and repeat buyers per
+    platform and category, repeat buyers per platform, and category pairs.
 
-    # Repeat buyers are few: only the orders of a customer with two or more revenue orders that
-    # day on that platform (a window count over the range's orders) can make one, so only their
-    # categories are looked up (by order id: the planner cannot foresee how few they are).
+    They all come from one pass over the range's revenue orders and their items' categories
+    (the ``order_categories`` CTE, an order without items in category 0). Items are read by an
+    order id range as well: left to itself the planner scans every order item for a month."""
     day = _day_of(Order.ordered_at)
-    counted = (
-        select(
-            Order.id,
-            day.label("day"),
-            Order.platform_id,
-            Order.customer_id,
-            func.count().over(partition_by=(Order.customer_id, Order.platform_id, day)).label("n"),
-        )
-        .where(*_order_window(lo, hi))
-        .subquery("counted")
-    )
-    candidates = select(
-        counted.c.id, counted.c.day, counted.c.platform_id, counted.c.customer_id
-    ).where(counted.c.n >= 2)
-    orders: dict[int, tuple[dt.date, int, int]] = {}
-    for order_id, d, platform, customer in _stream(conn, candidates):
-        orders[order_id] = (_day(d), platform, customer)
-        days[_day(d)].setdefault(("repeat", platform, ALL, ALL), BitMap()).add(customer)
-    per_category: dict[tuple[dt.date, int, int, int], set[int]] = defaultdict(set)
-    ids = sorted(orders)
-    for i in range(0, len(ids), 5_000):
-        chunk = ids[i : i + 5_000]
-        lines = (
-            select(OrderItem.order_id, Product.category_id)
-            .join(Product, Product.id == OrderItem.product_id)
-            .where(OrderItem.order_id.in_(chunk))
-        )
-        with_items = set()
-        for order_id, cat in conn.execute(lines):
-            d, platform, customer = orders[order_id]
-            per_category[(d, platform, cat, customer)].add(order_id)
-            with_items.add(order_id)
-        for order_id in set(chunk) - with_items:
-            d, platform, customer = orders[order_id]
-            per_category[(d, platform, NO_CATEGORY_ID, customer)].add(order_id)
-    for (d, platform, cat, customer), placed in per_category.items():
-        if len(placed) >= 2:
-            days[d].setdefault(("repeat", platform, cat, ALL), BitMap()).add(customer)
-
-    # Customers with an order holding items of two categories, per pair (smaller id first). The
-    # range's order ids bound the items read: the planner would otherwise scan all order items
-    # for a month's orders (ids of orders loaded together are close; the bound is only a hint).
-    first_id, last_id = conn.execute(
-        select(func.min(Order.id), func.max(Order.id)).where(*_order_window(lo, hi))
-    ).one()
-    order_categories = (
+    oc = (
         select(
             Order.id.label("order_id"),
             day.label("day"),
-            Order.platform_id,
-            Order.customer_id,
-            Product.category_id,
+            Order.platform_id.label("platform_id"),
+            Order.customer_id.label("customer_id"),
+            func.coalesce(Product.category_id, NO_CATEGORY_ID).label("category_id"),
         )
         .select_from(Order)
-        .join(OrderItem, OrderItem.order_id == Order.id)
-        .join(Product, Product.id == OrderItem.product_id)
-        .where(*_order_window(lo, hi), OrderItem.order_id.between(first_id, last_id))
+        .outerjoin(
+            OrderItem,
+            and_(OrderItem.order_id == Order.id, OrderItem.order_id.between(first_id, last_id)),
+        )
+        .outerjoin(Product, Product.id == OrderItem.product_id)
+        .where(*_order_window(lo, hi))
         .distinct()
         .cte("order_categories")
     )
-    one, other = order_categories.alias("one"), order_categories.alias("other")
+
+    def tag(kind: str) -> Any:
+        return literal(kind, String(16))
+
+    every = literal(ALL, Integer)
+    keys = (oc.c.day, oc.c.platform_id, oc.c.category_id)
+    buyers = select(tag("buyers"), *keys, every, id_list(oc.c.customer_id)).group_by(*keys)
+    twice = (
+        select(*keys, oc.c.customer_id)
+        .group_by(*keys, oc.c.customer_id)
+        .having(func.count() >= 2)  # rows are distinct (order, category): two orders
+        .subquery("twice")
+    )
+    twice_keys = (twice.c.day, twice.c.platform_id, twice.c.category_id)
+    repeat = select(tag("repeat"), *twice_keys, every, id_list(twice.c.customer_id)).group_by(
+        *twice_keys
+    )
+    platform_keys = (oc.c.day, oc.c.platform_id, oc.c.customer_id)
+    again = (
+        select(*platform_keys)
+        .group_by(*platform_keys)
+        .having(func.count(func.distinct(oc.c.order_id)) >= 2)
+        .subquery("again")
+    )
+    repeat_any = select(
+        tag("repeat"), again.c.day, again.c.platform_id, every, every, id_list(again.c.customer_id)
+    ).group_by(again.c.day, again.c.platform_id)
+    one, other = oc.alias("one"), oc.alias("other")
     pair_keys = (one.c.day, one.c.platform_id, one.c.category_id, other.c.category_id)
     pairs = (
-        select(*pair_keys, id_list(one.c.customer_id))
+        select(tag("pair"), *pair_keys, id_list(one.c.customer_id))
         .select_from(
             one.join(
                 other,
@@ -239,8 +219,21 @@ def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Set
         )
         .group_by(*pair_keys)
     )
-    for d, platform, cat, paired, ids in _stream(conn, pairs):
-        days[_day(d)][("pair", platform, cat, paired)] = parse_ids(ids)
+    return union_all(buyers, repeat, repeat_any, pairs)
+
+
+def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Sets]:
+    """Every day's bitmaps for days lo..hi (only non-empty ones)."""
+    days: dict[dt.date, Sets] = defaultdict(dict)
+    # "+ 0": PostgreSQL would answer min()/max() by walking the primary key from either end,
+    # filtering on the date (most of the table for a month in the middle of the data)
+    first_id, last_id = conn.execute(
+        select(func.min(Order.id + 0), func.max(Order.id + 0)).where(*_order_window(lo, hi))
+    ).one()
+    if first_id is not None:
+        query = _order_sets(lo, hi, first_id, last_id)
+        for kind, d, platform, category, paired, ids in _stream(conn, query):
+            days[_day(d)][(kind, platform, category, paired)] = parse_ids(ids)
 
     vday = _day_of(Visit.visited_at)
     visits = (
@@ -397,7 +390,8 @@ def _quarter_start(month: dt.date) -> dt.date:
 def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None) -> dict[str, int]:
     """Rebuild the day bitmaps of days ``start..end`` (None: unbounded) and the month and quarter
     bitmaps of every month and quarter they touch, from the daily ones; returns rows inserted per
-    table. Runs in the caller's transaction, after ``daily_customer_activity`` is refreshed."""
+    table. Runs in the caller's transaction and reads only orders, order items, products and
+    visits."""
     from bi_app.db.rollups import _period_range, touched_periods
 
     rows = {t.name: 0 for t in BITMAP_TABLES.values()}

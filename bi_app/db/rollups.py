@@ -533,7 +533,7 @@ def refresh_rollups(
                 # Fresh statistics at once: the planner picks index scans on the new rows, and
                 # the next table's INSERT..SELECT reads this one.
                 conn.exec_driver_sql(f"ANALYZE {table.name}")
-        # customer bitmaps: built from daily_customer_activity (just refreshed), orders, visits
+        # customer bitmaps: from orders, their items and visits, in the same transaction
         rows.update(refresh_bitmaps(conn, start, end))
         if analyze:
             for table in BITMAP_TABLES.values():
