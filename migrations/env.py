@@ -5,6 +5,7 @@ from alembic import context
 from sqlalchemy import pool
 
 import bi_app.db.analytics_models
+import bi_app.db.bitmap_models
 import bi_app.db.channel_models
 import bi_app.db.import_models
 import bi_app.db.job_models

@@ -1,8 +1,9 @@
 """Customer figures for the Customers page: KPIs, segments and their movement, cohorts, RFM, tags
 and the customer list.
 
-Period figures (KPIs, cohorts) come from the daily roll-ups and, for repeat purchases, one
-grouped query on orders. Segment, RFM and list figures read what the tags job stored
+Period figures (KPIs, cohorts) are exact distinct counts from the customer bitmaps (see
+:mod:`bi_app.data.customer_counts`); lifetime revenue from the daily roll-ups. Segment, RFM and
+list figures read what the tags job stored
 (``customer_stats``, ``customer_segment_snapshots``, ``customer_tags``; see
 :mod:`bi_app.customer_tags`), so no call here aggregates raw visits. Segments are derived in SQL
 with the thresholds in force, so a settings change shows at once (it invalidates every cache).
@@ -19,9 +20,9 @@ import pyarrow.compute as pc
 from sqlalchemy import Date, case, cast, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from bi_app.analytics import cohorts, kpi
+from bi_app.analytics import kpi
 from bi_app.analytics.segmentation import SEGMENTS, SegmentThresholds, movement_matrix, summarize
-from bi_app.data import settings
+from bi_app.data import customer_counts, settings
 from bi_app.data._common import (
     Codes,
     DateArg,
@@ -39,14 +40,8 @@ from bi_app.db.models import (
     REVENUE_STATUSES,
     Customer,
     DailyCategorySales,
-    DailyCustomerActivity,
     DailyOrders,
-    Order,
-    OrderItem,
-    Product,
-    Visit,
 )
-from bi_app.db.rollups import month_start
 
 NAMESPACE = "customers"
 LIST_LIMIT = 5000
@@ -107,63 +102,16 @@ def stats_status() -> dict[str, Any]:
 # -----------------------------------------------------------------------------------
 
 
-def _order_filters(first: dt.date, last: dt.date, platforms: Codes, categories: Codes) -> list[Any]:
-    conditions = [
-        Order.ordered_at >= dt.datetime.combine(first, dt.time.min),
-        Order.ordered_at < dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min),
-        Order.status.in_(REVENUE_STATUSES),
-    ]
-    conditions += platform_filter(Order.platform_id, platforms)
-    if categories:
-        items = (
-            select(OrderItem.order_id)
-            .join(Product, Product.id == OrderItem.product_id)
-            .where(*category_filter(Product.category_id, categories))
-        )
-        conditions.append(Order.id.in_(items))
-    return conditions
-
-
-def _activity_filters(platforms: Codes, categories: Codes) -> list[Any]:
-    a = DailyCustomerActivity.__table__
-    return [
-        *platform_filter(a.c.platform_id, platforms),
-        *category_filter(a.c.category_id, categories),
-    ]
-
-
 @cached(NAMESPACE)
 def period_figures(
     start: DateArg, end: DateArg, platforms: Codes = None, categories: Codes = None
 ) -> dict:
     """``visitors`` (customers with a visit; categories do not apply to visits), ``buyers``
     (customers with a revenue order), ``repeat_buyers`` (two or more such orders) in the period;
-    ``lifetime_revenue_cents`` and ``lifetime_customers`` from the first data up to ``end``."""
+    ``lifetime_revenue_cents`` and ``lifetime_customers`` from the first data up to ``end``.
+    The customer counts are exact, from the customer bitmaps
+    (:mod:`bi_app.data.customer_counts`)."""
     first, last = date_range(start, end)
-    stop = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min)
-    visitors = (
-        select(Visit.customer_id)
-        .where(
-            Visit.visited_at >= dt.datetime.combine(first, dt.time.min),
-            Visit.visited_at < stop,
-            *platform_filter(Visit.platform_id, platforms),
-        )
-        .distinct()
-        .subquery("visitors")
-    )
-    per_buyer = (
-        select(Order.customer_id, func.count().label("n"))
-        .where(*_order_filters(first, last, platforms, categories))
-        .group_by(Order.customer_id)
-        .subquery("per_buyer")
-    )
-    a = DailyCustomerActivity.__table__
-    lifetime_customers = (
-        select(a.c.customer_id)
-        .where(a.c.day <= last, *_activity_filters(platforms, categories))
-        .distinct()
-        .subquery("lifetime_customers")
-    )
     sales = DailyCategorySales.__table__ if categories else DailyOrders.__table__
     revenue_conditions = [
         sales.c.day <= last,
@@ -172,23 +120,16 @@ def period_figures(
     ]
     if categories:
         revenue_conditions += category_filter(sales.c.category_id, categories)
-    query = select(
-        select(func.count()).select_from(visitors).scalar_subquery(),
-        select(func.count()).select_from(per_buyer).scalar_subquery(),
-        select(func.count()).select_from(per_buyer).where(per_buyer.c.n >= 2).scalar_subquery(),
-        select(func.coalesce(func.sum(sales.c.revenue_cents), 0))
-        .where(*revenue_conditions)
-        .scalar_subquery(),
-        select(func.count()).select_from(lifetime_customers).scalar_subquery(),
-    )
+    query = select(func.coalesce(func.sum(sales.c.revenue_cents), 0)).where(*revenue_conditions)
     with engine().connect() as conn:
-        visitors_n, buyers, repeat, revenue, customers = conn.execute(query).one()
+        revenue = conn.execute(query).scalar_one()
+    counts = customer_counts.period_counts(first, last, platforms, categories)
     return {
-        "visitors": int(visitors_n),
-        "buyers": int(buyers),
-        "repeat_buyers": int(repeat),
+        "visitors": counts["visitors"],
+        "buyers": counts["buyers"],
+        "repeat_buyers": counts["repeat_buyers"],
         "lifetime_revenue_cents": int(revenue),
-        "lifetime_customers": int(customers),
+        "lifetime_customers": counts["lifetime_customers"],
     }
 
 
@@ -315,32 +256,7 @@ def cohort_retention(
     to ``end``'s: columns ``cohort``, ``months_since``, ``customers``, ``cohort_size``,
     ``retention``."""
     first, last = date_range(start, end)
-    a = DailyCustomerActivity.__table__
-    filters = _activity_filters(platforms, categories)
-    firsts = (
-        select(a.c.customer_id, month_start(func.min(a.c.day)).label("cohort"))
-        .where(*filters)
-        .group_by(a.c.customer_id)
-        .subquery("firsts")
-    )
-    active = (
-        select(a.c.customer_id, month_start(a.c.day).label("month"))
-        .where(a.c.day >= _month(first), a.c.day <= last, *filters)
-        .distinct()
-        .subquery("active")
-    )
-    query = (
-        select(firsts.c.cohort, active.c.month, func.count())
-        .select_from(active)
-        .join(firsts, firsts.c.customer_id == active.c.customer_id)
-        .where(
-            firsts.c.cohort >= literal(_month(first), Date), firsts.c.cohort <= literal(last, Date)
-        )
-        .group_by(firsts.c.cohort, active.c.month)
-    )
-    with engine().connect() as conn:
-        rows = [(as_date(c), as_date(m), int(n)) for c, m, n in conn.execute(query)]
-    return cohorts.retention_table(pd.DataFrame(rows, columns=["cohort", "month", "customers"]))
+    return customer_counts.cohort_rows(first, last, platforms, categories)
 
 
 # --- RFM ---------------------------------------------------------------------------------------

@@ -12,23 +12,23 @@ statuses chosen, "revenue" is the value of orders in those statuses, so choosing
 what was refunded; None keeps the revenue statuses. The share of orders cancelled or refunded is
 taken over orders of every status in the same dates, platforms and categories.
 
-Product rankings and customer counts read whole months (customers without a platform filter:
-whole quarters, then months) of a range from the coarser roll-ups and only the edge days from
-the daily ones (:func:`bi_app.db.rollups.plan_range`), so a year costs a few periods of rows
-instead of 365 days of them.
+Product rankings read whole months of a range from the monthly roll-up and only the edge days
+from the daily one (:func:`bi_app.db.rollups.plan_range`), so a year costs a few periods of rows
+instead of 365 days of them. Customer counts are unions of the customer bitmaps of whole
+quarters, months and edge days (:mod:`bi_app.data.customer_counts`).
 
 Growth against earlier periods lives in :mod:`bi_app.data.sales_growth`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import case, false, func, select
 
 from bi_app.analytics import growth, kpi
+from bi_app.data import customer_counts
 from bi_app.data._common import (
     Codes,
     DateArg,
@@ -53,7 +53,7 @@ from bi_app.db.models import (
     Product,
     SalesPlatform,
 )
-from bi_app.db.rollups import active_customer_ids, product_sales_rows
+from bi_app.db.rollups import product_sales_rows
 
 __all__ = [
     "LOST_STATUSES",
@@ -98,21 +98,6 @@ def _sum_if(column: Any, condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, column), else_=0)), 0)
 
 
-def _active_customers_query(
-    start: dt.date, end: dt.date, platforms: Codes, categories: Codes
-) -> Any:
-    ids = active_customer_ids(
-        start,
-        end,
-        _grain_where(platforms, categories, None),
-        by_platform=bool(platforms),
-        by_category=bool(categories),
-    )
-    # COUNT over a DISTINCT/UNION subquery lets PostgreSQL hash instead of sorting for
-    # COUNT(DISTINCT).
-    return select(func.count()).select_from(ids.subquery("customers"))
-
-
 # --- totals -----------------------------------------------------------------------------------
 
 
@@ -127,17 +112,16 @@ def sales_totals(
         func.coalesce(func.sum(table.c.revenue_cents), 0),
         func.coalesce(func.sum(table.c.orders), 0),
         func.coalesce(func.sum(table.c.units), 0),
-        _active_customers_query(first, last, platforms, categories).scalar_subquery(),
     ).where(
         *sales_where(table, first, last, platforms, categories),
         table.c.status.in_(REVENUE_STATUSES),
     )
     with engine().connect() as conn:
-        revenue, orders, units, customers = conn.execute(query).one()
+        revenue, orders, units = conn.execute(query).one()
     return {
         "revenue_cents": int(revenue),
         "orders": int(orders),
-        "active_customers": int(customers or 0),
+        "active_customers": customer_counts.active_customers(first, last, platforms, categories),
         "units": int(units),
     }
 

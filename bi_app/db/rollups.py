@@ -20,7 +20,9 @@ the same transaction (never from raw orders): ``daily_platform_customers`` drops
 quarter, ``monthly_customers`` and
 ``quarterly_customers`` drop the platform too (a customer buying on two platforms is one row),
 ``monthly_category_customers`` and ``quarterly_category_customers`` keep the category but not
-the platform, and ``monthly_product_sales`` sums product sales per month. A range refresh rebuilds
+the platform, and ``monthly_product_sales`` sums product sales per month. The customer bitmaps of
+:mod:`bi_app.db.bitmaps` (exact distinct counts of buyers, repeat buyers and visitors) are
+rebuilt last, in the same transaction. A range refresh rebuilds
 every month
 and quarter the day range touches. Readers split a date range with :func:`plan_range` into
 whole quarters and months and the remaining edge days; sums over the parts add up and a
@@ -55,6 +57,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
+from bi_app.db.bitmap_models import BITMAP_TABLES
+from bi_app.db.bitmaps import refresh_bitmaps
 from bi_app.db.models import (
     REVENUE_STATUSES,
     DailyCategorySales,
@@ -91,6 +95,7 @@ ROLLUP_TABLES: tuple[Table, ...] = (
     MonthlyCategoryCustomers.__table__,
     QuarterlyCategoryCustomers.__table__,
     MonthlyProductSales.__table__,
+    *BITMAP_TABLES.values(),
 )
 
 
@@ -527,6 +532,11 @@ def refresh_rollups(
             if analyze:
                 # Fresh statistics at once: the planner picks index scans on the new rows, and
                 # the next table's INSERT..SELECT reads this one.
+                conn.exec_driver_sql(f"ANALYZE {table.name}")
+        # customer bitmaps: from orders, their items and visits, in the same transaction
+        rows.update(refresh_bitmaps(conn, start, end))
+        if analyze:
+            for table in BITMAP_TABLES.values():
                 conn.exec_driver_sql(f"ANALYZE {table.name}")
     seconds = round(time.perf_counter() - began, 3)
     log.info(

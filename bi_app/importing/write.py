@@ -50,7 +50,7 @@ KEEP_WHEN_EMPTY: dict[str, Callable[[], Any]] = {
 class WriteResult:
     inserted: int = 0
     updated: int = 0
-    days: set[dt.date] = field(default_factory=set)  # order days whose roll-ups changed
+    days: set[dt.date] = field(default_factory=set)  # order/visit days whose roll-ups changed
     refresh_all: bool = False  # a product changed category: every day's category roll-up
 
 
@@ -182,6 +182,8 @@ def write(
         return _write_orders(conn, records, progress)
     table, key = KEYS[kind]
     result, before = upsert(conn, table, key, records, progress)
+    if kind == "visits":  # the visitor bitmaps of those days (visited_at is part of the key)
+        result.days = {r["visited_at"].date() for r in records}
     if kind == "products" and "category_id" in records[0]:
         moved = {
             r["sku"]

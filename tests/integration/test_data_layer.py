@@ -441,37 +441,37 @@ def test_whole_periods_are_read_from_the_coarser_rollups(months_db):
             "categories",
             "sales_platforms",
         }
-        # Q1 2024 exactly: one quarter of customers, revenue from the daily order totals
+        # Q1 2024 exactly: one quarter of customer bitmaps, revenue from the daily order totals
         assert tables_read(lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31))) == {
             "daily_orders",
-            "quarterly_customers",
+            "quarterly_customer_bitmaps",
         }
         assert tables_read(lambda: sales_totals(D(2023, 11, 20), D(2024, 3, 31))) == {
             "daily_orders",
-            "quarterly_customers",
-            "monthly_customers",
-            "daily_platform_customers",
+            "quarterly_customer_bitmaps",
+            "monthly_customer_bitmaps",
+            "daily_customer_bitmaps",
         }
         assert tables_read(lambda: sales_totals(D(2023, 12, 1), D(2024, 3, 31), ("web",))) == {
             "daily_orders",
-            "monthly_platform_customers",
-            "quarterly_platform_customers",
+            "monthly_customer_bitmaps",
+            "quarterly_customer_bitmaps",
             "sales_platforms",
         }
         assert tables_read(
             lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31), None, ("toys",))
-        ) == {"daily_category_sales", "quarterly_category_customers", "categories"}
+        ) == {"daily_category_sales", "quarterly_customer_bitmaps", "categories"}
         assert tables_read(
             lambda: sales_totals(D(2023, 11, 20), D(2024, 2, 29), None, ("toys",))
         ) == {
             "daily_category_sales",
-            "monthly_category_customers",
-            "daily_customer_activity",
+            "monthly_customer_bitmaps",
+            "daily_customer_bitmaps",
             "categories",
         }
-        # platform and category together: only the daily activity has both
+        # platform and category together: the bitmaps of that platform x category, same grains
         assert tables_read(
             lambda: sales_totals(D(2024, 1, 1), D(2024, 3, 31), ("app",), ("toys",))
-        ) == {"daily_category_sales", "daily_customer_activity", "categories", "sales_platforms"}
+        ) == {"daily_category_sales", "quarterly_customer_bitmaps", "categories", "sales_platforms"}
     finally:
         event.remove(months_db, "before_cursor_execute", record)
