@@ -436,10 +436,13 @@ def test_searches_are_not_cached_so_typing_cannot_fill_the_cache(loaded, redis_u
         assert data_cache.cache_stats()["namespaces"]["customers"]["hits"] == before + 1
 
 
-def test_a_settings_change_reclassifies_at_once_and_is_audited(server):
+def test_a_settings_change_reclassifies_with_the_next_run_and_is_audited(server):
+    """Segments are stored by the job: a threshold change shows once a (full) run applied it."""
     recompute(db.require_engine(), TODAY)
     before = data.segment_summary().set_index("segment")["customers"]  # cached now
     settings_store.save_one("customers.new_max_visits", 4, actor="tests")
+    summary = recompute(db.require_engine(), TODAY)
+    assert summary["mode"] == "full" and summary["reason"] == "thresholds changed"
     after = data.segment_summary().set_index("segment")["customers"]
     assert (
         after["new"] == before["new"] + 1 and after["growing"] == before["growing"] - 1
@@ -454,6 +457,7 @@ def test_a_settings_change_reclassifies_at_once_and_is_audited(server):
         ).first()
     assert row.target == "customers.vip_min_spend_cents" and row.username == "tests"
     assert row.detail == {"old": 100_000_000, "new": 99_999_999}
+    recompute(db.require_engine(), TODAY)
     assert (
         data.segment_summary().set_index("segment").loc["vip", "customers"] == 2
     )  # customer 12 too
