@@ -96,7 +96,10 @@ from bi_app.extensions import db
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x6375_7374  # "cust": serializes concurrent runs on PostgreSQL
-CHUNK = 50_000  # customers per stats statement (progress is reported per chunk)
+CHUNK = 50_000  # work-set customers per stats statement in an incremental run
+# a full run reads orders and visits sequentially once per chunk: few chunks (progress in
+# quarters), where an incremental run's small chunks read them through the customer indexes
+FULL_RUN_CHUNKS = 4
 JOB_NAME = "customer_tags"
 EPOCH = dt.date(1970, 1, 1)
 TRUNCATED = -1  # a customer_changes row written by a TRUNCATE: everything changed
@@ -271,80 +274,86 @@ def tag_sql(c: Any, segment: Any, today_n: int, t: ChurnThresholds) -> tuple[Any
 
 
 def _stats_select(today: dt.date, computed_at: dt.datetime, rules: Rules, lo: int, hi: int) -> Any:
-    """Every column of ``customer_stats`` for the work-set customers with ids in ``lo..hi``."""
+    """Every column of ``customer_stats`` for the work-set customers with ids in ``lo..hi``.
+
+    Visits and revenue orders are each read once, grouped by customer and month; the lifetime
+    figures and the segment path (running sums over those monthly rows, far fewer than the raw
+    rows) both come from that grouping."""
     cutoff = _cutoff(today)
     seg_t = rules.segments
-    v = (
+    visit_month = month_start(day_of(Visit.visited_at))
+    vm = (
         select(
             Visit.customer_id.label("customer_id"),
-            func.count().label("visits"),
-            func.min(Visit.visited_at).label("first_visit"),
-            func.max(Visit.visited_at).label("last_visit"),
+            visit_month.label("month"),
+            func.count().label("n"),
+            func.min(Visit.visited_at).label("first_at"),
+            func.max(Visit.visited_at).label("last_at"),
         )
         .where(Visit.visited_at < cutoff, *_in_chunk(Visit.customer_id, lo, hi))
-        .group_by(Visit.customer_id)
-        .subquery("v")
+        .group_by(Visit.customer_id, visit_month)
+        .cte("vm")
+    )
+    order_month = month_start(day_of(Order.ordered_at))
+    om = (
+        select(
+            Order.customer_id.label("customer_id"),
+            order_month.label("month"),
+            func.count().label("n"),
+            func.sum(Order.total_cents).label("spend"),
+            func.min(Order.ordered_at).label("first_at"),
+            func.max(Order.ordered_at).label("last_at"),
+        )
+        .where(
+            Order.ordered_at < cutoff,
+            Order.status.in_(REVENUE_STATUSES),
+            *_in_chunk(Order.customer_id, lo, hi),
+        )
+        .group_by(Order.customer_id, order_month)
+        .cte("om")
+    )
+    v_running = func.sum(vm.c.n).over(partition_by=vm.c.customer_id, order_by=vm.c.month)
+    v_cum = select(vm.c.customer_id, vm.c.month, v_running.label("cum")).subquery("v_cum")
+    v = (
+        select(
+            vm.c.customer_id.label("customer_id"),
+            func.sum(vm.c.n).label("visits"),
+            func.min(vm.c.first_at).label("first_visit"),
+            func.max(vm.c.last_at).label("last_visit"),
+            func.min(vm.c.month).label("first_month"),
+        )
+        .group_by(vm.c.customer_id)
+        .cte("v")
+    )
+    steps = (
+        select(
+            v_cum.c.customer_id,
+            func.min(case((v_cum.c.cum > seg_t.new_max_visits, v_cum.c.month))).label("growing"),
+            func.min(case((v_cum.c.cum > seg_t.growing_max_visits, v_cum.c.month))).label("loyal"),
+        )
+        .where(v_cum.c.cum > seg_t.new_max_visits)
+        .group_by(v_cum.c.customer_id)
+        .subquery("steps")
+    )
+    o_running = func.sum(om.c.spend).over(partition_by=om.c.customer_id, order_by=om.c.month)
+    o_cum = select(om.c.customer_id, om.c.month, o_running.label("cum")).subquery("o_cum")
+    vip = (
+        select(o_cum.c.customer_id, func.min(o_cum.c.month).label("vip"))
+        .where(o_cum.c.cum >= seg_t.vip_min_spend_cents)
+        .group_by(o_cum.c.customer_id)
+        .subquery("vip")
     )
     o = (
         select(
-            Order.customer_id.label("customer_id"),
-            func.count().label("orders"),
-            func.sum(Order.total_cents).label("spend_cents"),
-            func.min(Order.ordered_at).label("first_order"),
-            func.max(Order.ordered_at).label("last_order"),
+            om.c.customer_id.label("customer_id"),
+            func.sum(om.c.n).label("orders"),
+            func.sum(om.c.spend).label("spend_cents"),
+            func.min(om.c.first_at).label("first_order"),
+            func.max(om.c.last_at).label("last_order"),
+            func.min(om.c.month).label("first_month"),
         )
-        .where(
-            Order.ordered_at < cutoff,
-            Order.status.in_(REVENUE_STATUSES),
-            *_in_chunk(Order.customer_id, lo, hi),
-        )
-        .group_by(Order.customer_id)
-        .subquery("o")
-    )
-    rank = (
-        func.row_number()
-        .over(partition_by=Visit.customer_id, order_by=(Visit.visited_at, Visit.id))
-        .label("rn")
-    )
-    ranked = (
-        select(Visit.customer_id.label("customer_id"), Visit.visited_at.label("at"), rank)
-        .where(Visit.visited_at < cutoff, *_in_chunk(Visit.customer_id, lo, hi))
-        .subquery("ranked")
-    )
-    at_month = month_start(day_of(ranked.c.at))
-    steps = (
-        select(
-            ranked.c.customer_id,
-            func.min(case((ranked.c.rn == seg_t.new_max_visits + 1, at_month))).label("growing"),
-            func.min(case((ranked.c.rn == seg_t.growing_max_visits + 1, at_month))).label("loyal"),
-        )
-        .where(ranked.c.rn.in_((seg_t.new_max_visits + 1, seg_t.growing_max_visits + 1)))
-        .group_by(ranked.c.customer_id)
-        .subquery("steps")
-    )
-    running = (
-        func.sum(Order.total_cents)
-        .over(
-            partition_by=Order.customer_id,
-            order_by=(Order.ordered_at, Order.id),
-            rows=(None, 0),
-        )
-        .label("running")
-    )
-    spent = (
-        select(Order.customer_id.label("customer_id"), Order.ordered_at.label("at"), running)
-        .where(
-            Order.ordered_at < cutoff,
-            Order.status.in_(REVENUE_STATUSES),
-            *_in_chunk(Order.customer_id, lo, hi),
-        )
-        .subquery("spent")
-    )
-    vip = (
-        select(spent.c.customer_id, func.min(month_start(day_of(spent.c.at))).label("vip"))
-        .where(spent.c.running >= seg_t.vip_min_spend_cents)
-        .group_by(spent.c.customer_id)
-        .subquery("vip")
+        .group_by(om.c.customer_id)
+        .cte("o")
     )
     ids = union(select(v.c.customer_id), select(o.c.customer_id)).subquery("ids")
     interval = case(
@@ -362,7 +371,7 @@ def _stats_select(today: dt.date, computed_at: dt.datetime, rules: Rules, lo: in
             func.coalesce(o.c.spend_cents, 0).label("spend_cents"),
             o.c.first_order.label("first_order"),
             o.c.last_order.label("last_order"),
-            month_start(day_of(_earliest(v.c.first_visit, o.c.first_order))).label("first_month"),
+            _earliest(v.c.first_month, o.c.first_month).label("first_month"),
             steps.c.growing.label("growing_month"),
             steps.c.loyal.label("loyal_month"),
             vip.c.vip.label("vip_month"),
@@ -454,14 +463,16 @@ def _fill_work(
     return int(size), newest
 
 
-def _chunks(conn: Connection, size: int) -> list[tuple[int, int]]:
-    """Customer-id ranges of about :data:`CHUNK` work-set customers each."""
+def _chunks(conn: Connection, size: int, full: bool) -> list[tuple[int, int]]:
+    """Customer-id ranges of about :data:`CHUNK` work-set customers each (a quarter of them in
+    a full run)."""
     work = CustomerWork.__table__.c.customer_id
     if size == 0:
         return []
+    step = max(1, math.ceil(size / FULL_RUN_CHUNKS)) if full else CHUNK
     bounds = [
         conn.execute(select(work).order_by(work).offset(i).limit(1)).scalar_one()
-        for i in range(0, size, CHUNK)
+        for i in range(0, size, step)
     ]
     top = conn.execute(select(func.max(work))).scalar_one()
     return [
@@ -692,11 +703,15 @@ def _run(
     progress: Progress,
     run_id: int,
 ) -> dict[str, Any]:
+    began = time.perf_counter()
     postgres = engine.dialect.name == "postgresql"
     options = {"isolation_level": "REPEATABLE READ"} if postgres else {}
     with engine.connect().execution_options(**options) as conn, conn.begin():
         if postgres:
             conn.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+            # the planner's estimates for the chunked statements are high enough to trigger
+            # JIT, which compiled for 18 s to save milliseconds (measured on 2,000 customers)
+            conn.exec_driver_sql("SET LOCAL jit = off")
         last = last_succeeded(conn)
         reason = "asked" if full else _needs_full(conn, today, rules, last)
         mode = "full" if reason else "incremental"
@@ -707,7 +722,7 @@ def _run(
         work = select(CustomerWork.__table__.c.customer_id)
         s = CustomerStats.__table__
         done = 0
-        for lo, hi in _chunks(conn, size):
+        for lo, hi in _chunks(conn, size, mode == "full"):
             if mode != "full":
                 conn.execute(
                     delete(s).where(s.c.customer_id.between(lo, hi), s.c.customer_id.in_(work))
@@ -719,12 +734,16 @@ def _run(
                 select(func.count()).where(CustomerWork.customer_id.between(lo, hi))
             ).scalar_one()
             progress("stats", done, size)
+        phases = {"stats": time.perf_counter()}
         progress("tags", size, size)
         tags = _apply_tags(conn, today, now)
+        phases["tags"] = time.perf_counter()
         progress("aggregates", size, size)
         _rebuild_aggregates(conn)
+        phases["aggregates"] = time.perf_counter()
         if newest is not None:
             conn.execute(delete(CustomerChange).where(CustomerChange.id <= newest))
+        phases["commit"] = time.perf_counter()
         conn.execute(delete(CustomerWork))
         customers = conn.execute(select(func.count()).select_from(s)).scalar_one()
         if postgres:
@@ -738,6 +757,10 @@ def _run(
         "recomputed": size,
         "customers": int(customers),
         **tags,
+        "phase_seconds": {
+            name: round(at - previous, 3)
+            for (name, at), previous in zip(phases.items(), [began, *list(phases.values())[:-1]])
+        },
     }
 
 
@@ -754,3 +777,69 @@ def recompute_now(actor: Any) -> dict[str, Any]:
 
 def percent(done: int, total: int) -> int:
     return 100 if not total else min(100, math.floor(100 * done / total))
+
+
+# --- the page's button: start the job, follow its progress -------------------------------------
+
+
+def start_recompute(actor: Any) -> dict[str, Any]:
+    """Start the ``customer_tags`` job in the background (through its cross-process lock, like
+    the Jobs page's "Run now") and audit it as ``actor``. Returns ``{"ok", "job_run_id",
+    "message"}`` at once; :func:`recompute_status` follows the run."""
+    from bi_app.auth import audit
+    from bi_app.jobs.status import run_job_now
+
+    started = run_job_now(JOB_NAME, actor)
+    with sessionmaker(db.require_engine())() as session:
+        audit(
+            session,
+            "customer_tags.recompute",
+            utcnow().date().isoformat(),
+            {"job_run_id": started["run_id"], "status": started["status"]},
+            actor=actor,
+        )
+        session.commit()
+    if started["status"] == "skipped":
+        return {
+            "ok": False,
+            "job_run_id": started["run_id"],
+            "message": "A recomputation is already running; try again when it has finished.",
+        }
+    return {"ok": True, "job_run_id": started["run_id"], "message": "Recomputing…"}
+
+
+def recompute_status(job_run_id: int) -> dict[str, Any]:
+    """``{"state": running|succeeded|failed, "phase", "done", "total", "percent", "summary",
+    "error"}`` of the recomputation a job run started (``summary`` once it succeeded)."""
+    from bi_app.db.job_models import JobRun
+
+    engine = db.require_engine()
+    r = CustomerRecomputeRun.__table__
+    with engine.connect() as conn:
+        job = conn.execute(
+            select(JobRun.status, JobRun.started_at, JobRun.error).where(JobRun.id == job_run_id)
+        ).first()
+        if job is None:
+            raise LookupError(f"no job run {job_run_id}")
+        run = conn.execute(
+            select(r)
+            .where(r.c.started_at >= job.started_at - dt.timedelta(seconds=1))
+            .order_by(r.c.id)
+            .limit(1)
+        ).first()
+    state = {"running": "running", "succeeded": "succeeded"}.get(job.status, "failed")
+    if state == "succeeded" and (run is None or run.status != "succeeded"):
+        state = "failed"  # the job ended without a recorded run
+    found = {"phase": "starting", "done": 0, "total": 0}
+    if run is not None:
+        found = local_progress(run.id) or {"phase": run.phase, "done": run.done, "total": run.total}
+    error = None
+    if state == "failed":
+        error = (job.error or (run.error if run is not None else None) or "failed").splitlines()[0]
+    return {
+        "state": state,
+        **found,
+        "percent": percent(found["done"], found["total"]),
+        "summary": run.summary if run is not None and state == "succeeded" else None,
+        "error": error,
+    }

@@ -239,12 +239,26 @@ def clicked_segment(click: Any) -> str | None:
     return value if value in SEGMENTS else None
 
 
-def list_count(shown: int, total: int) -> str:
-    if total == shown:
-        return f"Showing all {total:,} matching customers"
+def list_count(total: int) -> str:
+    return f"{total:,} matching customers" if total != 1 else "1 matching customer"
+
+
+def recompute_progress(status: dict) -> str:
+    """E.g. "Recomputing… 40 % (400,000 of 1,000,000 customers)"."""
+    phase, done, total = status.get("phase"), status.get("done", 0), status.get("total", 0)
+    if not total and phase in (None, "starting", "stats"):
+        return "Recomputing… starting"
+    if phase in ("tags", "aggregates"):
+        return f"Recomputing… {status['percent']} % ({total:,} customers; updating {phase})"
+    return f"Recomputing… {status['percent']} % ({done:,} of {total:,} customers)"
+
+
+def recompute_result(summary: dict) -> str:
+    mode = "changed customers only" if summary.get("mode") == "incremental" else "every customer"
     return (
-        f"Showing {shown:,} of {total:,} matching customers"
-        " (highest spend first; narrow with the filters)"
+        f"Recomputed {summary['recomputed']:,} customers ({mode}) of {summary['customers']:,}: "
+        f"{summary['added']:,} tags added, {summary['removed']:,} removed, "
+        f"{summary['tagged']:,} tagged ({summary['seconds']:.1f} s)."
     )
 
 
