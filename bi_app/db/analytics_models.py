@@ -52,6 +52,13 @@ class CustomerStats(Base):
         Index("ix_customer_stats_spend", "spend_cents", "customer_id"),
         Index("ix_customer_stats_last_visit", "last_visit_day", "customer_id"),
         Index("ix_customer_stats_visits", "visits", "customer_id"),
+        # the same orders within one segment or one tag: a filtered page is a range too
+        Index("ix_customer_stats_segment_spend", "segment", "spend_cents", "customer_id"),
+        Index("ix_customer_stats_segment_last_visit", "segment", "last_visit_day", "customer_id"),
+        Index("ix_customer_stats_segment_visits", "segment", "visits", "customer_id"),
+        Index("ix_customer_stats_tag_spend", "tag", "spend_cents", "customer_id"),
+        Index("ix_customer_stats_tag_last_visit", "tag", "last_visit_day", "customer_id"),
+        Index("ix_customer_stats_tag_visits", "tag", "visits", "customer_id"),
         Index("ix_customer_stats_tag_due", "tag_due"),
     )
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -118,6 +118,16 @@ def upgrade() -> None:
         "ix_customer_stats_last_visit", "customer_stats", ["last_visit_day", "customer_id"]
     )
     op.create_index("ix_customer_stats_visits", "customer_stats", ["visits", "customer_id"])
+    for prefix in ("segment", "tag"):
+        for name, key in (("spend", "spend_cents"), ("last_visit", "last_visit_day")):
+            op.create_index(
+                f"ix_customer_stats_{prefix}_{name}", "customer_stats", [prefix, key, "customer_id"]
+            )
+        op.create_index(
+            f"ix_customer_stats_{prefix}_visits",
+            "customer_stats",
+            [prefix, "visits", "customer_id"],
+        )
     op.create_index("ix_customer_stats_tag_due", "customer_stats", ["tag_due"])
     op.create_table(
         "customer_changes",
@@ -204,6 +214,9 @@ def downgrade() -> None:
     op.drop_table("customer_work")
     op.drop_table("customer_changes")
     op.drop_index("ix_customer_stats_tag_due", table_name="customer_stats")
+    for prefix in ("segment", "tag"):
+        for name in ("spend", "last_visit", "visits"):
+            op.drop_index(f"ix_customer_stats_{prefix}_{name}", table_name="customer_stats")
     op.drop_index("ix_customer_stats_visits", table_name="customer_stats")
     op.drop_index("ix_customer_stats_last_visit", table_name="customer_stats")
     op.drop_index("ix_customer_stats_spend", table_name="customer_stats")
