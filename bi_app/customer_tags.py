@@ -50,6 +50,7 @@ import logging
 import math
 import threading
 import time
+from collections import Counter
 from functools import reduce
 from typing import Any
 
@@ -508,11 +509,101 @@ def _apply_tags(conn: Connection, today: dt.date, now: dt.datetime) -> dict[str,
         insert(t).from_select(["customer_id", "tag", "added_at", "as_of"], new),
         execution_options={"preserve_rowcount": True},
     ).rowcount
-    tagged = conn.execute(select(func.count()).select_from(t)).scalar_one()
-    return {"added": max(added or 0, 0), "removed": max(removed or 0, 0), "tagged": int(tagged)}
+    return {"added": max(added or 0, 0), "removed": max(removed or 0, 0)}
 
 
-def _rebuild_aggregates(conn: Connection) -> None:
+PathKey = tuple[Any, Any, Any, Any]
+
+
+def _contributions(conn: Connection) -> tuple[Counter, Counter, Counter]:
+    """What the work-set customers' stored rows add to the aggregates: customers and spend per
+    (segment, tag), customers per segment path."""
+    s, work = CustomerStats.__table__, select(CustomerWork.__table__.c.customer_id)
+    tag = func.coalesce(s.c.tag, literal(""))
+    people: Counter = Counter()
+    spend: Counter = Counter()
+    for segment, tag_, n, cents in conn.execute(
+        select(s.c.segment, tag, func.count(), func.sum(s.c.spend_cents))
+        .where(s.c.customer_id.in_(work))
+        .group_by(s.c.segment, tag)
+    ):
+        people[(segment, tag_)] += int(n)
+        spend[(segment, tag_)] += int(cents or 0)
+    path = (s.c.first_month, s.c.growing_month, s.c.loyal_month, s.c.vip_month)
+    paths: Counter = Counter(
+        {
+            tuple(key): int(n)
+            for *key, n in conn.execute(
+                select(*path, func.count()).where(s.c.customer_id.in_(work)).group_by(*path)
+            )
+        }
+    )
+    return people, spend, paths
+
+
+def _apply_deltas(
+    conn: Connection,
+    before: tuple[Counter, Counter, Counter],
+    after: tuple[Counter, Counter, Counter],
+) -> None:
+    """Move the aggregates from the work set's old rows to its new ones: O(work set), where a
+    rebuild reads every customer."""
+    c = CustomerProfileCount.__table__
+    stored = {
+        (r.segment, r.tag): [int(r.customers), int(r.spend_cents)] for r in conn.execute(select(c))
+    }
+    changed = set()
+    for key in set(before[0]) | set(after[0]) | set(before[1]) | set(after[1]):
+        dn, ds = after[0][key] - before[0][key], after[1][key] - before[1][key]
+        if dn or ds:
+            row = stored.setdefault(key, [0, 0])
+            row[0] += dn
+            row[1] += ds
+            changed.add(key)
+    for segment, tag in changed:
+        conn.execute(delete(c).where(c.c.segment == segment, c.c.tag == tag))
+        n, cents = stored[(segment, tag)]
+        if n:
+            conn.execute(insert(c).values(segment=segment, tag=tag, customers=n, spend_cents=cents))
+    p = CustomerSegmentPath.__table__
+    rows = {
+        (r.first_month, r.growing_month, r.loyal_month, r.vip_month): (r.id, int(r.customers))
+        for r in conn.execute(select(p))
+    }
+    delta = Counter(after[2])
+    delta.subtract(before[2])
+    for key, d in delta.items():
+        if not d:
+            continue
+        found = rows.get(key)
+        n = (found[1] if found else 0) + d
+        if found and n:
+            conn.execute(update(p).where(p.c.id == found[0]).values(customers=n))
+        elif found:
+            conn.execute(delete(p).where(p.c.id == found[0]))
+        elif n:
+            first, growing, loyal, vip = key
+            conn.execute(
+                insert(p).values(
+                    first_month=first,
+                    growing_month=growing,
+                    loyal_month=loyal,
+                    vip_month=vip,
+                    customers=n,
+                )
+            )
+
+
+def _rebuild_aggregates(conn: Connection, full: bool) -> None:
+    """Segment x tag counts and path counts from every customer (full runs; incremental runs
+    move them with :func:`_apply_deltas`), and the RFM cells, whose quintiles move with every
+    customer's figures, from every buyer (three ``NTILE`` windows over the narrow stats)."""
+    if full:
+        _rebuild_counts(conn)
+    _rebuild_rfm(conn)
+
+
+def _rebuild_counts(conn: Connection) -> None:
     s = CustomerStats.__table__
     conn.execute(delete(CustomerProfileCount))
     tag = func.coalesce(s.c.tag, literal(""))
@@ -532,6 +623,10 @@ def _rebuild_aggregates(conn: Connection) -> None:
             select(*path, func.count()).group_by(*path),
         )
     )
+
+
+def _rebuild_rfm(conn: Connection) -> None:
+    s = CustomerStats.__table__
     conn.execute(delete(CustomerRfmCell))
     scored = (
         select(
@@ -721,6 +816,7 @@ def _run(
             conn.execute(delete(CustomerStats))
         work = select(CustomerWork.__table__.c.customer_id)
         s = CustomerStats.__table__
+        before = _contributions(conn) if mode != "full" else None
         done = 0
         for lo, hi in _chunks(conn, size, mode == "full"):
             if mode != "full":
@@ -739,14 +835,22 @@ def _run(
         tags = _apply_tags(conn, today, now)
         phases["tags"] = time.perf_counter()
         progress("aggregates", size, size)
-        _rebuild_aggregates(conn)
+        if before is not None:
+            _apply_deltas(conn, before, _contributions(conn))
+        _rebuild_aggregates(conn, full=before is None)
         phases["aggregates"] = time.perf_counter()
         if newest is not None:
             conn.execute(delete(CustomerChange).where(CustomerChange.id <= newest))
         phases["commit"] = time.perf_counter()
         conn.execute(delete(CustomerWork))
-        customers = conn.execute(select(func.count()).select_from(s)).scalar_one()
-        if postgres:
+        counts = CustomerProfileCount.__table__
+        customers, tagged = conn.execute(
+            select(
+                func.coalesce(func.sum(counts.c.customers), 0),
+                func.coalesce(func.sum(case((counts.c.tag != "", counts.c.customers), else_=0)), 0),
+            )
+        ).one()
+        if postgres and mode == "full":
             for name in ("customer_stats", "customer_tags"):
                 conn.exec_driver_sql(f"ANALYZE {name}")
     return {
@@ -756,6 +860,7 @@ def _run(
         "reason": reason,
         "recomputed": size,
         "customers": int(customers),
+        "tagged": int(tagged),
         **tags,
         "phase_seconds": {
             name: round(at - previous, 3)
