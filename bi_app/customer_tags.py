@@ -18,9 +18,10 @@ whose figures can have changed since the last successful run (the "work set"):
   them). Tags are thus exact every day without re-reading everyone.
 
 A run is full when asked, when no run succeeded yet, when the segment or churn thresholds differ
-from those the last run applied (saving a threshold also starts a run: segments and paths are
-stored, so the page shows the new thresholds once it finishes), when ``today`` is earlier than
-the last run's, or after a ``TRUNCATE``.
+from those the last run applied, when ``today`` is earlier than the last run's, or after a
+``TRUNCATE``. Segments and paths are stored, so a threshold change shows once a run applied it:
+the Customers page says the thresholds changed since the last run (``stats_status``) and its
+"Recompute tags" button starts that run in the background; otherwise the next daily run does.
 
 On PostgreSQL the run is one REPEATABLE READ transaction: every statement sees the same snapshot
 of orders, visits and ``customer_changes``, and it deletes exactly the change rows it saw

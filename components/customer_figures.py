@@ -269,10 +269,16 @@ def status_text(status: dict, timezone: str) -> str:
     when = ""
     if computed is not None:
         when = f", computed {to_local(computed, timezone):%Y-%m-%d %H:%M}"
-    return (
+    text = (
         f"Profiles, segments and tags as of {status['as_of']:%Y-%m-%d}{when}: "
         f"{status['customers']:,} customers, {status['tagged']:,} tagged."
     )
+    if status.get("stale_thresholds"):
+        text += (
+            " The segment or churn thresholds changed since: they apply after the next"
+            " recomputation (Recompute tags, or tonight's run)."
+        )
+    return text
 
 
 def tag_options() -> list[dict]:

@@ -5,12 +5,14 @@ Period figures (KPIs, cohorts) come from the daily roll-ups and, for repeat purc
 grouped query on orders. Segment, RFM, tag and list figures read what the tags job stored (see
 :mod:`bi_app.customer_tags`): small aggregate tables (segment x tag counts, segment paths, RFM
 cells) and, for the list, one indexed page of ``customer_stats`` at a time, so no call here
-reads every customer. Segments are those of the last run's thresholds: saving a threshold
-starts a recomputation, and the page shows the new segments when it finishes.
+reads every customer. Segments are those of the last run's thresholds: after a threshold change
+:func:`stats_status` says so until a recomputation (the page's button or the daily job) applies
+it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -21,6 +23,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Date, case, cast, func, literal, or_, select
 
 from bi_app.analytics import cohorts, kpi
+from bi_app.analytics.churn import ChurnThresholds
 from bi_app.analytics.segmentation import SEGMENTS, SegmentThresholds, movement_matrix, summarize
 from bi_app.data import settings
 from bi_app.data._common import (
@@ -91,17 +94,31 @@ def _prev_month(month: dt.date) -> dt.date:
 
 @cached(NAMESPACE)
 def stats_status() -> dict[str, Any]:
-    """``{"as_of", "computed_at", "customers", "tagged"}`` of the last recomputation (None/0
-    before the first), from its recorded summary (no count over the customers)."""
+    """``{"as_of", "computed_at", "customers", "tagged", "stale_thresholds"}`` of the last
+    recomputation (None/0 before the first), from its recorded summary (no count over the
+    customers); ``stale_thresholds`` is True when the segment or churn thresholds changed since
+    (the stored segments and tags still follow the old ones)."""
     run = _last_run()
     if run is None:
-        return {"as_of": None, "computed_at": None, "customers": 0, "tagged": 0}
+        return {
+            "as_of": None,
+            "computed_at": None,
+            "customers": 0,
+            "tagged": 0,
+            "stale_thresholds": False,
+        }
     summary = run["summary"] or {}
+    values = settings.all_settings()
+    current = {
+        "segments": dataclasses.asdict(SegmentThresholds.from_settings(values)),
+        "churn": dataclasses.asdict(ChurnThresholds.from_settings(values)),
+    }
     return {
         "as_of": run["as_of"],
         "computed_at": run["finished_at"],
         "customers": int(summary.get("customers", 0)),
         "tagged": int(summary.get("tagged", 0)),
+        "stale_thresholds": run["thresholds"] != current,
     }
 
 
@@ -245,7 +262,7 @@ def _last_run() -> dict[str, Any] | None:
     """The newest successful recomputation: ``as_of``, ``finished_at``, ``summary``."""
     r = CustomerRecomputeRun.__table__
     query = (
-        select(r.c.as_of, r.c.finished_at, r.c.summary)
+        select(r.c.as_of, r.c.finished_at, r.c.summary, r.c.thresholds)
         .where(r.c.status == "succeeded")
         .order_by(r.c.status, r.c.id.desc())
         .limit(1)
@@ -254,7 +271,12 @@ def _last_run() -> dict[str, Any] | None:
         row = conn.execute(query).first()
     if row is None:
         return None
-    return {"as_of": as_date(row.as_of), "finished_at": row.finished_at, "summary": row.summary}
+    return {
+        "as_of": as_date(row.as_of),
+        "finished_at": row.finished_at,
+        "summary": row.summary,
+        "thresholds": row.thresholds,
+    }
 
 
 @cached(NAMESPACE)

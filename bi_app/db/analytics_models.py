@@ -6,7 +6,7 @@ read scans all customers: each customer's segment, the month it reached each seg
 "path", from which the segment at any month's end follows), its churn-risk tag and the day that
 tag may next change by time alone; and small aggregate tables (segment x tag counts, path counts,
 RFM cells). Segments therefore follow the thresholds in force at the last run: a change of a
-threshold makes the next run a full one (and the settings form starts it at once).
+threshold makes the next run a full one (the Customers page says so and its button starts one).
 
 ``customer_changes`` is filled by database triggers on ``orders`` and ``visits`` (insert,
 update, delete; see migration 0016): the customers whose figures a run must recompute.

@@ -442,7 +442,10 @@ def test_a_settings_change_reclassifies_with_the_next_run_and_is_audited(server)
     recompute(db.require_engine(), TODAY)
     before = data.segment_summary().set_index("segment")["customers"]  # cached now
     settings_store.save_one("customers.new_max_visits", 4, actor="tests")
+    assert data.stats_status()["stale_thresholds"] is True
+    assert data.segment_summary().set_index("segment")["customers"].equals(before)
     summary = recompute(db.require_engine(), TODAY)
+    assert data.stats_status()["stale_thresholds"] is False
     assert summary["mode"] == "full" and summary["reason"] == "thresholds changed"
     after = data.segment_summary().set_index("segment")["customers"]
     assert (

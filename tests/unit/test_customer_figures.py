@@ -313,6 +313,13 @@ def test_status_text_without_a_computation_time():
     )
 
 
+def test_status_text_says_when_the_thresholds_changed_since():
+    status = {"as_of": dt.date(2024, 3, 31), "computed_at": None, "customers": 3, "tagged": 0}
+    text = figs.status_text({**status, "stale_thresholds": True}, "UTC")
+    assert text.startswith("Profiles, segments and tags as of 2024-03-31: 3 customers")
+    assert "thresholds changed since" in text
+
+
 def test_tag_and_segment_options():
     assert figs.tag_options() == [
         {"label": "Follow up (new)", "value": "new_customer_followup"},
