@@ -620,6 +620,19 @@ def _page(
     s = CustomerStats.__table__
     key = s.c[SORT_KEYS[sort]]
     order = (key.desc(), s.c.customer_id.desc()) if descending else (key, s.c.customer_id)
+    # the rows to skip are walked on the sort index alone; only the page's rows are joined
+    # to the customers and their tags (a deep page would otherwise join every skipped row)
+    picked = select(s.c.customer_id.label("id"), key.label("k"))
+    if search:
+        picked = picked.join(Customer, Customer.id == s.c.customer_id)
+    page = (
+        picked.where(*_conditions(segment, tag, search))
+        .order_by(*order)
+        .offset(start)
+        .limit(end - start)
+        .subquery("page")
+    )
+    again = (page.c.k.desc(), page.c.id.desc()) if descending else (page.c.k, page.c.id)
     dialect = engine().dialect.name
     query = (
         select(
@@ -635,11 +648,10 @@ def _page(
             _tag_text(s.c.customer_id, dialect),
             literal(0),
         )
-        .join(Customer, Customer.id == s.c.customer_id)
-        .where(*_conditions(segment, tag, search))
-        .order_by(*order)
-        .offset(start)
-        .limit(end - start)
+        .select_from(page)
+        .join(s, s.c.customer_id == page.c.id)
+        .join(Customer, Customer.id == page.c.id)
+        .order_by(*again)
     )
     with engine().connect() as conn:
         rows = conn.execute(query).all()
