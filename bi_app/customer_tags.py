@@ -45,6 +45,7 @@ month). Cumulative visits and spend only grow with time, so that is exactly what
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -52,6 +53,7 @@ import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from functools import reduce
 from typing import Any
 
@@ -97,7 +99,7 @@ from bi_app.extensions import db
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = 0x6375_7374  # "cust": serializes concurrent runs on PostgreSQL
+LOCK_KEY = 0x6375_7374  # "cust": serializes runs on PostgreSQL (see _serialized)
 CHUNK = 50_000  # work-set customers per stats statement in an incremental run
 # a full run reads orders and visits sequentially once per chunk: few chunks (progress in
 # quarters), where an incremental run's small chunks read them through the customer indexes
@@ -797,6 +799,32 @@ def recompute(
     return summary
 
 
+@contextlib.contextmanager
+def _serialized(engine: Engine) -> Iterator[Connection]:
+    """The run's transaction. On PostgreSQL: REPEATABLE READ, entered only once this session
+    holds the advisory lock that serializes runs (taken inside the transaction, the lock would
+    come after its snapshot: a run that waited would then work from data older than the other
+    run's commit and undo it)."""
+    if engine.dialect.name != "postgresql":
+        with engine.connect() as conn, conn.begin():
+            yield conn
+        return
+    with engine.connect() as conn:
+        conn.execute(select(func.pg_advisory_lock(LOCK_KEY)))
+        conn.commit()
+        try:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+        finally:
+            try:
+                conn.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
+                conn.commit()
+            except Exception:  # noqa: BLE001 - closing the connection releases it too
+                log.warning("customer recompute: could not release the advisory lock")
+                conn.invalidate()
+
+
 def _run(
     engine: Engine,
     today: dt.date,
@@ -808,10 +836,8 @@ def _run(
 ) -> dict[str, Any]:
     began = time.perf_counter()
     postgres = engine.dialect.name == "postgresql"
-    options = {"isolation_level": "REPEATABLE READ"} if postgres else {}
-    with engine.connect().execution_options(**options) as conn, conn.begin():
+    with _serialized(engine) as conn:
         if postgres:
-            conn.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
             # the planner's estimates for the chunked statements are high enough to trigger
             # JIT, which compiled for 18 s to save milliseconds (measured on 2,000 customers)
             conn.exec_driver_sql("SET LOCAL jit = off")
@@ -822,6 +848,8 @@ def _run(
         reason = "asked" if full else _needs_full(conn, today, rules, last)
         mode = "full" if reason else "incremental"
         size, newest = _fill_work(conn, today, last, mode == "full")
+        if postgres:  # its size swings from a handful to every customer: plan with the real one
+            conn.exec_driver_sql("ANALYZE customer_work")
         progress("stats", 0, size)
         if mode == "full":
             conn.execute(delete(CustomerStats))
