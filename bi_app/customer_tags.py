@@ -445,13 +445,23 @@ STATS_COLUMNS = (
 # --- the work set -----------------------------------------------------------------------------
 
 
+def _empty_work(conn: Connection) -> None:
+    """Empty ``customer_work``. On PostgreSQL by TRUNCATE: deleting a full run's rows left a
+    bloated table the planner then judged costly to read, and it chose to walk every customer
+    instead of looking up the few of an incremental run (0.5 s per statement at 1M orders)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("TRUNCATE customer_work")
+    else:
+        conn.execute(delete(CustomerWork))
+
+
 def _fill_work(
     conn: Connection, today: dt.date, last: CustomerRecomputeRun | None, full: bool
 ) -> tuple[int, int | None]:
     """Fill ``customer_work``; returns its size and the newest change row consumed."""
     work = CustomerWork.__table__
     changes = CustomerChange.__table__
-    conn.execute(delete(work))
+    _empty_work(conn)
     newest = conn.execute(select(func.max(changes.c.id))).scalar()
     if full:
         conn.execute(insert(work).from_select(["customer_id"], select(Customer.id)))
@@ -850,6 +860,11 @@ def _run(
         size, newest = _fill_work(conn, today, last, mode == "full")
         if postgres:  # its size swings from a handful to every customer: plan with the real one
             conn.exec_driver_sql("ANALYZE customer_work")
+            if mode != "full":
+                # a merge join "through" the work set walks every customer when the anti-join
+                # under it yields nothing (1 s per tag statement for 1,000 customers at 1M
+                # orders); a small work set wants lookups by primary key
+                conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
         progress("stats", 0, size)
         if mode == "full":
             conn.execute(delete(CustomerStats))
@@ -883,7 +898,7 @@ def _run(
         if newest is not None:
             conn.execute(delete(CustomerChange).where(CustomerChange.id <= newest))
         phases["commit"] = time.perf_counter()
-        conn.execute(delete(CustomerWork))
+        _empty_work(conn)
         counts = CustomerProfileCount.__table__
         customers, tagged = conn.execute(
             select(
@@ -892,7 +907,7 @@ def _run(
             )
         ).one()
         if postgres and mode == "full":
-            for name in ("customer_stats", "customer_tags"):
+            for name in ("customer_stats", "customer_tags", "customer_tag_history"):
                 conn.exec_driver_sql(f"ANALYZE {name}")
     return {
         "run_id": run_id,
