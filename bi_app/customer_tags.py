@@ -835,6 +835,17 @@ def _serialized(engine: Engine) -> Iterator[Connection]:
                 conn.invalidate()
 
 
+def _vacuum(engine: Engine) -> None:
+    """After a full run rewrote every stats row: reclaim the old ones and mark the pages
+    all-visible, so list pages read the sort indexes alone (measured: a page 40,000 rows deep
+    fetched 5 heap rows per index entry from the dead rows of earlier runs). Best effort."""
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) customer_stats")
+    except Exception:
+        log.warning("customer recompute: VACUUM customer_stats failed", exc_info=True)
+
+
 def _run(
     engine: Engine,
     today: dt.date,
@@ -909,6 +920,8 @@ def _run(
         if postgres and mode == "full":
             for name in ("customer_stats", "customer_tags", "customer_tag_history"):
                 conn.exec_driver_sql(f"ANALYZE {name}")
+    if postgres and mode == "full":
+        _vacuum(engine)
     return {
         "run_id": run_id,
         "as_of": today.isoformat(),

@@ -520,13 +520,17 @@ def _conditions(segment: str | None, tag: str | None, search: str | None) -> lis
     if tag is not None:
         conditions.append(s.c.tag == tag)
     if search:
+        # the matching customers as a set the sort-index walk probes (hashed), rather than a
+        # join looked up row by row along the index until enough names match (0.6 s at 1M
+        # orders for a rare name)
         pattern = f"%{_escape_like(search)}%"
-        conditions.append(
+        matching = select(Customer.id).where(
             or_(
                 func.lower(Customer.name).like(pattern, escape="\\"),
                 func.lower(Customer.external_id).like(pattern, escape="\\"),
             )
         )
+        conditions.append(s.c.customer_id.in_(matching))
     return conditions
 
 
@@ -542,12 +546,7 @@ def customer_count(
     segment, tag = normalize_value(segment), normalize_value(tag)
     _check_filters(segment, tag)
     s = CustomerStats.__table__
-    query = (
-        select(func.count())
-        .select_from(s)
-        .join(Customer, Customer.id == s.c.customer_id)
-        .where(*_conditions(segment, tag, text))
-    )
+    query = select(func.count()).select_from(s).where(*_conditions(segment, tag, text))
     with engine().connect() as conn:
         return int(conn.execute(query).scalar_one())
 
@@ -619,12 +618,15 @@ def _page(
         raise ValueError(f"sort: expected one of {', '.join(SORT_KEYS)}, got {sort!r}")
     s = CustomerStats.__table__
     key = s.c[SORT_KEYS[sort]]
+    if search:
+        # a search's matches are few or many, the planner cannot tell: with the sort index it
+        # may walk every customer probing names (0.6 s for a name nobody has at 1M orders);
+        # sorting the matches instead costs one pass over the customers' names (~50 ms)
+        key = key + 0
     order = (key.desc(), s.c.customer_id.desc()) if descending else (key, s.c.customer_id)
     # the rows to skip are walked on the sort index alone; only the page's rows are joined
     # to the customers and their tags (a deep page would otherwise join every skipped row)
     picked = select(s.c.customer_id.label("id"), key.label("k"))
-    if search:
-        picked = picked.join(Customer, Customer.id == s.c.customer_id)
     page = (
         picked.where(*_conditions(segment, tag, search))
         .order_by(*order)
