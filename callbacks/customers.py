@@ -130,24 +130,27 @@ clientside_callback(
     Output(Grid.grid(Customers.GRID_NAME), "getRowsResponse"),
     Output(Customers.LIST_COUNT, "children"),
     Output(Customers.LIST_TOTAL_STORE, "data"),
+    Output(Customers.LIST_KEYS_STORE, "data"),
     Output(Customers.LIST_MESSAGE, "children"),
     Input(Grid.grid(Customers.GRID_NAME), "getRowsRequest"),
     State(Customers.LIST_QUERY_STORE, "data"),
     State(Customers.LIST_TOTAL_STORE, "data"),
+    State(Customers.LIST_KEYS_STORE, "data"),
     roles=Page.CUSTOMERS,
     fallback=fallback.each(
         fallback.value({"rowData": [], "rowCount": 0}),
         fallback.value(None),
         fallback.value(None),
+        fallback.value(None),
         fallback.message("The customer list"),
     ),
 )
-def serve_rows(request, query, known_total):
+def serve_rows(request, query, known_total, keys):
     """One block of the customer list as the grid scrolls, sorted as its header says."""
     page = view.list_page_request(request, query)
     if page is None:
         raise PreventUpdate
-    rows = customers.customer_page(**page)
+    rows = customers.customer_page(**page, after=view.keyset_after(page, query, keys))
     first = page["start"] == 0
     total = (
         customers.customer_count(page["segment"], page["tag"], page["search"])
@@ -155,7 +158,8 @@ def serve_rows(request, query, known_total):
         else known_total
     )
     data = grid_rows(rows, view.list_row_columns())
-    return {"rowData": data, "rowCount": total}, figs.list_count(total), total, None
+    ended = view.remember_key(page, query, keys, customers.page_key(rows, page["sort"]))
+    return {"rowData": data, "rowCount": total}, figs.list_count(total), total, ended, None
 
 
 @callback(

@@ -80,6 +80,7 @@ def list_grid(currency: str) -> dbc.Card:
                     dcc.Store(id=Customers.LIST_QUERY_STORE, data={}),
                     dcc.Store(id=Customers.LIST_TOTAL_STORE, data=None),
                     dcc.Store(id=Customers.LIST_PURGE_STORE, data=None),
+                    dcc.Store(id=Customers.LIST_KEYS_STORE, data=None),
                 ]
             ),
         ],
@@ -251,3 +252,33 @@ def list_page_request(request: object, query: object) -> dict | None:
         "sort": sort,
         "descending": descending,
     }
+
+
+MAX_REMEMBERED_KEYS = 200
+
+
+def _block_name(page: Mapping) -> str:
+    return f"{page['sort']}:{int(bool(page['descending']))}:{page['start']}:{page['end']}"
+
+
+def keyset_after(page: Mapping, query: object, keys: object) -> list[int] | None:
+    """The key the block before ``page`` ended with, when the browser got it for the same
+    list (filters and sort): the page then starts there instead of skipping rows."""
+    if not isinstance(keys, Mapping) or keys.get("query") != query:
+        return None
+    size = page["end"] - page["start"]
+    found = (keys.get("ends") or {}).get(
+        f"{page['sort']}:{int(bool(page['descending']))}:{page['start'] - size}:{page['start']}"
+    )
+    ok = isinstance(found, list) and len(found) == 2 and all(isinstance(v, int) for v in found)
+    return found if ok else None
+
+
+def remember_key(page: Mapping, query: object, keys: object, key: list[int] | None) -> dict:
+    """The keys store with the key this block ended with (reset for other filters)."""
+    ends = {}
+    if isinstance(keys, Mapping) and keys.get("query") == query:
+        ends = dict(keys.get("ends") or {})
+    if key is not None and len(ends) < MAX_REMEMBERED_KEYS:
+        ends[_block_name(page)] = key
+    return {"query": query, "ends": ends}

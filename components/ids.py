@@ -131,6 +131,7 @@ class Customers:
     LIST_QUERY_STORE = "customers-list-query-store"
     LIST_TOTAL_STORE = "customers-list-total-store"
     LIST_PURGE_STORE = "customers-list-purge-store"
+    LIST_KEYS_STORE = "customers-list-keys-store"
     RECOMPUTE_RUN_STORE = "customers-recompute-run-store"
     RECOMPUTE_POLL = "customers-recompute-interval"
 

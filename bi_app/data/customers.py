@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Date, case, cast, func, literal, or_, select
+from sqlalchemy import Date, case, cast, func, literal, or_, select, tuple_
 
 from bi_app.analytics import cohorts, kpi
 from bi_app.analytics.churn import ChurnThresholds
@@ -573,19 +574,23 @@ def customer_page(
     search: str | None = None,
     sort: str = "spend_cents",
     descending: bool = True,
+    after: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Rows ``start..end-1`` (at most :data:`MAX_PAGE_ROWS`) of the matching customers ordered
-    by ``sort`` (a key of :data:`SORT_KEYS`), ties by customer id in the same direction: one
-    indexed range read, plus each row's tags by primary key. Pages without a search are cached
-    (a page is small); searched pages are not (every text typed would be one more entry)."""
+    by ``sort`` (a key of :data:`SORT_KEYS`), ties by customer id in the same direction, plus
+    each row's tags by primary key. ``after`` (:func:`page_key` of the block that ends at
+    ``start``) makes it a keyset read that starts right there instead of skipping ``start``
+    rows. Pages without a search are cached (a page is small); searched pages are not (every
+    text typed would be one more entry)."""
     text = search_text(search)
     sort = SORT_ALIASES.get(sort, sort)
     if not (0 <= int(start) < int(end) and int(end) - int(start) <= MAX_PAGE_ROWS):
         raise ValueError(
             f"rows {start}..{end}: expected 0 <= start < end, at most {MAX_PAGE_ROWS} rows"
         )
+    key, cid = _after(after)
     if text is None:
-        return _cached_page(int(start), int(end), segment, tag, sort, bool(descending))
+        return _cached_page(int(start), int(end), segment, tag, sort, bool(descending), key, cid)
     return _page(
         int(start),
         int(end),
@@ -594,14 +599,49 @@ def customer_page(
         text,
         sort,
         bool(descending),
+        key,
+        cid,
     )
+
+
+def _after(after: object) -> tuple[int | None, int | None]:
+    if after is None:
+        return None, None
+    if (
+        not isinstance(after, (list, tuple))
+        or len(after) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in after)
+    ):
+        raise ValueError(f"after: expected [sort key, customer id], got {after!r}")
+    return int(after[0]), int(after[1])
+
+
+def page_key(rows: pd.DataFrame, sort: str) -> list[int] | None:
+    """``[sort key, customer id]`` of a page's last row: the ``after`` of the next page."""
+    if rows.empty:
+        return None
+    last = rows.iloc[-1]
+    sort = SORT_ALIASES.get(sort, sort)
+    if sort == "last_visit":
+        day = last["last_visit"]
+        key = -1 if day is None or pd.isna(day) else (day - dt.date(1970, 1, 1)).days
+    else:
+        key = int(last[sort])
+    return [int(key), int(last["customer_id"])]
 
 
 @cached(NAMESPACE)
 def _cached_page(
-    start: int, end: int, segment: str | None, tag: str | None, sort: str, descending: bool
+    start: int,
+    end: int,
+    segment: str | None,
+    tag: str | None,
+    sort: str,
+    descending: bool,
+    after_key: int | None = None,
+    after_id: int | None = None,
 ) -> pd.DataFrame:
-    return _page(start, end, segment, tag, None, sort, descending)
+    return _page(start, end, segment, tag, None, sort, descending, after_key, after_id)
 
 
 def _page(
@@ -612,6 +652,8 @@ def _page(
     search: str | None,
     sort: str,
     descending: bool,
+    after_key: int | None = None,
+    after_id: int | None = None,
 ) -> pd.DataFrame:
     _check_filters(segment, tag)
     if sort not in SORT_KEYS:
@@ -626,11 +668,21 @@ def _page(
     order = (key.desc(), s.c.customer_id.desc()) if descending else (key, s.c.customer_id)
     # the rows to skip are walked on the sort index alone; only the page's rows are joined
     # to the customers and their tags (a deep page would otherwise join every skipped row)
-    picked = select(s.c.customer_id.label("id"), key.label("k"))
+    conditions = _conditions(segment, tag, search)
+    skip = start
+    if after_key is not None and after_id is not None:
+        bound = tuple_(key, s.c.customer_id)
+        conditions.append(
+            bound < tuple_(after_key, after_id)
+            if descending
+            else bound > tuple_(after_key, after_id)
+        )
+        skip = 0
     page = (
-        picked.where(*_conditions(segment, tag, search))
+        select(s.c.customer_id.label("id"), key.label("k"))
+        .where(*conditions)
         .order_by(*order)
-        .offset(start)
+        .offset(skip)
         .limit(end - start)
         .subquery("page")
     )
@@ -745,6 +797,7 @@ __all__ = [
     "customer_kpis",
     "customer_list",
     "customer_page",
+    "page_key",
     "period_figures",
     "rfm_grid",
     "search_text",

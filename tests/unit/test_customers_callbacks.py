@@ -311,7 +311,7 @@ def test_list_query_drops_unknown_segments_and_tags_and_caps_the_search():
 def test_serve_rows_answers_the_block_with_its_rows_and_the_total(monkeypatch):
     pages = _recorder(monkeypatch, "customer_page", _page_rows())
     counts = _recorder(monkeypatch, "customer_count", 7)
-    response, count, total, message = call(cb.serve_rows, _request(), QUERY, None)
+    response, count, total, keys, message = call(cb.serve_rows, _request(), QUERY, None, None)
     assert pages == [
         (
             (),
@@ -323,9 +323,12 @@ def test_serve_rows_answers_the_block_with_its_rows_and_the_total(monkeypatch):
                 "search": "ann",
                 "sort": "spend_cents",
                 "descending": True,
+                "after": None,
             },
         )
     ]
+    # the block's last key is kept for the next block of the same list
+    assert keys == {"query": QUERY, "ends": {"spend_cents:1:0:100": [50, 9]}}
     assert counts == [(("vip", "loyal_delayed", "ann"), {})]
     assert response == {
         "rowData": [
@@ -346,26 +349,34 @@ def test_serve_rows_later_blocks_reuse_the_total_and_follow_the_header_sort(monk
     pages = _recorder(monkeypatch, "customer_page", _page_rows())
     counts = _recorder(monkeypatch, "customer_count", 7)
     sort = [{"colId": "last_visit", "sort": "asc"}]
-    response, _, total, _ = call(cb.serve_rows, _request(200, 300, sort), QUERY, 7)
+    keys = {"query": QUERY, "ends": {"last_visit:0:100:200": [19784, 3]}}
+    response, _, total, kept, _ = call(cb.serve_rows, _request(200, 300, sort), QUERY, 7, keys)
     assert counts == [] and response["rowCount"] == 7 and total == 7
     assert pages[0][1]["sort"] == "last_visit" and pages[0][1]["descending"] is False
     assert pages[0][1]["start"] == 200 and pages[0][1]["end"] == 300
+    assert pages[0][1]["after"] == [19784, 3]  # keyset: starts after the block before
+    assert kept["ends"]["last_visit:0:200:300"] == [-1, 9]  # Bo never visited
+    # keys of another list (other filters) are not used, and are dropped
+    _, _, _, kept, _ = call(
+        cb.serve_rows, _request(200, 300, sort), {**QUERY, "tag": None}, 7, keys
+    )
+    assert pages[1][1]["after"] is None and "last_visit:0:100:200" not in kept["ends"]
     # a column the list cannot sort on (no index) falls back to spend, highest first
-    call(cb.serve_rows, _request(0, 100, [{"colId": "customer", "sort": "asc"}]), {}, None)
-    assert pages[1][1]["sort"] == "spend_cents" and pages[1][1]["descending"] is True
+    call(cb.serve_rows, _request(0, 100, [{"colId": "customer", "sort": "asc"}]), {}, None, None)
+    assert pages[2][1]["sort"] == "spend_cents" and pages[2][1]["descending"] is True
 
 
 @pytest.mark.parametrize("request_", [None, {}, {"startRow": 5, "endRow": 5}, {"startRow": "0"}])
 def test_serve_rows_ignores_requests_without_a_row_range(request_):
     with pytest.raises(PreventUpdate):
-        call(cb.serve_rows, request_, QUERY, None)
+        call(cb.serve_rows, request_, QUERY, None, None)
 
 
 def test_serve_rows_failing_service(monkeypatch, caplog):
     _failing(monkeypatch, "customer_page")
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
-        response, count, total, message = call(cb.serve_rows, _request(), QUERY, None)
-    assert (response, count, total) == ({"rowData": [], "rowCount": 0}, None, None)
+        response, count, total, keys, message = call(cb.serve_rows, _request(), QUERY, None, None)
+    assert (response, count, total, keys) == ({"rowData": [], "rowCount": 0}, None, None, None)
     _assert_error_alert(message, "The customer list")
     _logged(caplog, "serve_rows failed for inputs")
 
