@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         restored = recompute(engine, today)
         print(f"recompute (incremental, additions deleted): {restored['seconds']} s", flush=True)
         q_start = end - dt.timedelta(days=89)
+        deep_key = customers.page_key(customers.customer_page(39_900, 40_000), "spend_cents")
         calls: list[tuple[str, Callable[[], Any]]] = [
             ("customer_kpis 90 days", lambda: customers.customer_kpis(q_start, end)),
             ("customer_kpis web", lambda: customers.customer_kpis(q_start, end, ("web",))),
@@ -143,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: customers.customer_page(0, 100, tag=TAGS[2], sort="last_visit"),
             ),
             ("page 11 (rows 1000-1100)", lambda: customers.customer_page(1000, 1100)),
+            ("page at row 40,000 (offset)", lambda: customers.customer_page(40_000, 40_100)),
+            (
+                "page at row 40,000 (keyset)",
+                lambda: customers.customer_page(40_000, 40_100, after=deep_key),
+            ),
         ]
         for name, call in calls:
             result = bench_call(
