@@ -3,9 +3,11 @@
     python -m bench.customers [--orders 1000000] [--runs 7] [--hit-runs 50] [--reload]
 
 Same database, cache and targets as :mod:`bench.overview` (both use :mod:`bench.harness`): miss <=
-1.5 x raw SQL + 30 ms, hit <= 10 ms (medians). The customer stats, snapshots and tags are
-recomputed first (timed and reported: that is the daily job's cost). Writes
-bench/results/customers.json and exits 1 when a target fails.
+1.5 x raw SQL + 30 ms, hit <= 10 ms (medians). First the daily job is timed: a full recompute,
+then an incremental one after adding ~1,000 orders and ~1,000 visits for existing customers
+(targets: full <= 60 s, incremental <= 5 s at 10M orders), and the added rows are deleted again
+(a third, incremental, run puts the figures back). Writes bench/results/customers.json and exits
+1 when a target fails.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select
 
 from bench.harness import (
     RESULTS_DIR,
@@ -29,12 +33,58 @@ from bench.harness import (
 from bi_app.customer_tags import recompute
 from bi_app.data import cache as data_cache
 from bi_app.data import catalog, customers
+from bi_app.db.analytics_models import TAGS
+from bi_app.db.models import Customer, Order, Visit
 
 RESULTS = RESULTS_DIR / "customers.json"
 
 
 def invalidate_customers() -> None:
     data_cache.invalidate(customers.NAMESPACE)
+
+
+BENCH_PREFIX = "BENCH-ADD-"
+
+
+def add_activity(engine: Engine, end: dt.date, n: int) -> str:
+    """``n`` paid orders and ``n`` visits on ``end`` for existing customers (marked for removal)."""
+    with engine.begin() as conn:
+        ids = conn.execute(select(Customer.id).order_by(Customer.id).limit(n)).scalars().all()
+        platform = conn.execute(select(func.min(Order.platform_id))).scalar_one()
+        at = dt.datetime.combine(end, dt.time(12))
+        conn.execute(
+            insert(Order),
+            [
+                {
+                    "order_number": f"{BENCH_PREFIX}{i}",
+                    "customer_id": cid,
+                    "platform_id": platform,
+                    "status": "paid",
+                    "ordered_at": at,
+                    "total_cents": 12_345,
+                }
+                for i, cid in enumerate(ids)
+            ],
+        )
+        conn.execute(
+            insert(Visit),
+            [
+                {
+                    "customer_id": cid,
+                    "platform_id": platform,
+                    "visited_at": at,
+                    "channel": BENCH_PREFIX,
+                }
+                for cid in ids
+            ],
+        )
+    return f"{len(ids)} orders and visits"
+
+
+def remove_activity(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(Order).where(Order.order_number.like(f"{BENCH_PREFIX}%")))
+        conn.execute(delete(Visit).where(Visit.channel == BENCH_PREFIX))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,11 +98,21 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         end = bounds[1]
         start = max(bounds[0], end - dt.timedelta(days=364))
+        today = end + dt.timedelta(days=1)
         began = time.perf_counter()
-        job = recompute(engine, end + dt.timedelta(days=1), full_snapshots=True)
+        job = recompute(engine, today, full=True)
         job_seconds = round(time.perf_counter() - began, 2)
-        print(f"recompute (full snapshots): {job_seconds} s, {job}", flush=True)
+        print(f"recompute (full): {job_seconds} s, {job}", flush=True)
+        added = add_activity(engine, end, 1000)
+        began = time.perf_counter()
+        incremental = recompute(engine, today)
+        incremental_seconds = round(time.perf_counter() - began, 2)
+        print(f"recompute (incremental, {added}): {incremental_seconds} s, {incremental}")
+        remove_activity(engine)
+        restored = recompute(engine, today)
+        print(f"recompute (incremental, additions deleted): {restored['seconds']} s", flush=True)
         q_start = end - dt.timedelta(days=89)
+        deep_key = customers.page_key(customers.customer_page(39_900, 40_000), "spend_cents")
         calls: list[tuple[str, Callable[[], Any]]] = [
             ("customer_kpis 90 days", lambda: customers.customer_kpis(q_start, end)),
             ("customer_kpis web", lambda: customers.customer_kpis(q_start, end, ("web",))),
@@ -62,9 +122,33 @@ def main(argv: list[str] | None = None) -> int:
             ("segment_movement 1 year", lambda: customers.segment_movement(start, end)),
             ("rfm_grid", customers.rfm_grid),
             ("tag_counts", customers.tag_counts),
-            ("customer_list 5000", lambda: customers.customer_list()),
-            ("customer_list loyal", lambda: customers.customer_list("loyal")),
             ("stats_status", customers.stats_status),
+            ("customer_count all", lambda: customers.customer_count()),
+            ("customer_count loyal+tag", lambda: customers.customer_count("loyal", TAGS[4])),
+        ]
+        for sort in customers.SORT_KEYS:
+            for descending in (True, False):
+                calls.append(
+                    (
+                        f"page 1 {sort} {'desc' if descending else 'asc'}",
+                        lambda s=sort, d=descending: customers.customer_page(
+                            0, 100, sort=s, descending=d
+                        ),
+                    )
+                )
+        calls += [
+            ("page 1 loyal by spend", lambda: customers.customer_page(0, 100, "loyal")),
+            ("page 1 vip by visits", lambda: customers.customer_page(0, 100, "vip", sort="visits")),
+            (
+                "page 1 tag by last visit",
+                lambda: customers.customer_page(0, 100, tag=TAGS[2], sort="last_visit"),
+            ),
+            ("page 11 (rows 1000-1100)", lambda: customers.customer_page(1000, 1100)),
+            ("page at row 40,000 (offset)", lambda: customers.customer_page(40_000, 40_100)),
+            (
+                "page at row 40,000 (keyset)",
+                lambda: customers.customer_page(40_000, 40_100, after=deep_key),
+            ),
         ]
         for name, call in calls:
             result = bench_call(
@@ -87,12 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     print_table(results)
     ok = all(r.miss_ok and r.hit_ok for r in results)
+    print(f"full recompute {job_seconds} s, incremental {incremental_seconds} s")
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "orders": bench.orders,
         "window": [start.isoformat(), end.isoformat()],
         "recompute_seconds": job_seconds,
         "recompute": job,
+        "incremental_seconds": incremental_seconds,
+        "incremental": incremental,
         "cache_backend": bench.cache_backend,
         "all_targets_met": ok,
         "results": [asdict(r) for r in results],

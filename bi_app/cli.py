@@ -43,7 +43,7 @@ def _recompute_customer_analytics(engine) -> None:
 
     from bi_app.customer_tags import recompute
 
-    recompute(engine, dt.datetime.now(dt.UTC).date(), full_snapshots=True)
+    recompute(engine, dt.datetime.now(dt.UTC).date(), full=True)
 
 
 def cmd_db(args: argparse.Namespace) -> int:

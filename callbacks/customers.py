@@ -9,11 +9,11 @@ from dash.exceptions import PreventUpdate
 
 from bi_app import auth, current_settings, customer_tags
 from bi_app.data import customers
-from bi_app.export import columns_from_spec
 from bi_app.filters import resolve_filters
 from bi_app.roles import Action, Page
-from callbacks._registry import callback
+from callbacks._registry import callback, clientside_callback
 from components import customer_figures as figs
+from components import customers_view as view
 from components import fallback
 from components.data_grid import grid_rows
 from components.filter_bar import filter_inputs
@@ -94,26 +94,72 @@ def show_profiles(_refreshed, segment):
 
 
 @callback(
-    Output(Grid.grid(Customers.GRID_NAME), "rowData"),
-    Output(Customers.LIST_COUNT, "children"),
-    Output(Customers.LIST_MESSAGE, "children"),
+    Output(Customers.LIST_QUERY_STORE, "data"),
     Input(Customers.SEGMENT, "value"),
     Input(Customers.TAG, "value"),
     Input(Customers.SEARCH, "value"),
     Input(Customers.REFRESH_STORE, "data"),
-    State(Grid.spec(Customers.GRID_NAME), "data"),
+    roles=Page.CUSTOMERS,
+)
+def list_query(segment, tag, search, refreshed):
+    """The list's filters as one value (unknown segments and tags dropped, search capped)."""
+    return {
+        "segment": segment if segment in customers.SEGMENTS else None,
+        "tag": tag if tag in customers.TAGS else None,
+        "search": customers.search_text(search),
+        "refreshed": refreshed,
+    }
+
+
+# new filters: drop the grid's loaded blocks, so it asks for rows again from the first
+clientside_callback(
+    """function(query, id) {
+        if (window.dash_ag_grid && window.dash_ag_grid.getApiAsync) {
+            window.dash_ag_grid.getApiAsync(id).then(function(api) { api.purgeInfiniteCache(); });
+        }
+        return window.dash_clientside.no_update;
+    }""",
+    Output(Customers.LIST_PURGE_STORE, "data"),
+    Input(Customers.LIST_QUERY_STORE, "data"),
+    State(Grid.grid(Customers.GRID_NAME), "id"),
+    prevent_initial_call=True,
+)
+
+
+@callback(
+    Output(Grid.grid(Customers.GRID_NAME), "getRowsResponse"),
+    Output(Customers.LIST_COUNT, "children"),
+    Output(Customers.LIST_TOTAL_STORE, "data"),
+    Output(Customers.LIST_KEYS_STORE, "data"),
+    Output(Customers.LIST_MESSAGE, "children"),
+    Input(Grid.grid(Customers.GRID_NAME), "getRowsRequest"),
+    State(Customers.LIST_QUERY_STORE, "data"),
+    State(Customers.LIST_TOTAL_STORE, "data"),
+    State(Customers.LIST_KEYS_STORE, "data"),
     roles=Page.CUSTOMERS,
     fallback=fallback.each(
-        fallback.value([]), fallback.value(None), fallback.message("The customer list")
+        fallback.value({"rowData": [], "rowCount": 0}),
+        fallback.value(None),
+        fallback.value(None),
+        fallback.value(None),
+        fallback.message("The customer list"),
     ),
 )
-def show_list(segment, tag, search, _refreshed, spec):
-    """The matching customers with the highest spend (at most 5,000) and how many match."""
-    segment = segment if segment in customers.SEGMENTS else None
-    tag = tag if tag in customers.TAGS else None
-    found = customers.customer_list(segment, tag, str(search or "")[:100] or None)
-    rows = grid_rows(found["rows"], columns_from_spec(spec))
-    return rows, figs.list_count(len(rows), found["total"]), None
+def serve_rows(request, query, known_total, keys):
+    """One block of the customer list as the grid scrolls, sorted as its header says."""
+    page = view.list_page_request(request, query)
+    if page is None:
+        raise PreventUpdate
+    rows = customers.customer_page(**page, after=view.keyset_after(page, query, keys))
+    first = page["start"] == 0
+    total = (
+        customers.customer_count(page["segment"], page["tag"], page["search"])
+        if first or not isinstance(known_total, int)
+        else known_total
+    )
+    data = grid_rows(rows, view.list_row_columns())
+    ended = view.remember_key(page, query, keys, customers.page_key(rows, page["sort"]))
+    return {"rowData": data, "rowCount": total}, figs.list_count(total), total, ended, None
 
 
 @callback(
@@ -132,22 +178,45 @@ def select_segment(click, current):
 
 
 @callback(
-    Output(Customers.REFRESH_STORE, "data"),
+    Output(Customers.RECOMPUTE_RUN_STORE, "data"),
+    Output(Customers.RECOMPUTE_POLL, "disabled"),
     Output(Customers.RECOMPUTE_MESSAGE, "children"),
     Output(Customers.RECOMPUTE_MESSAGE, "color"),
     Output(Customers.RECOMPUTE_MESSAGE, "is_open"),
     Input(Customers.RECOMPUTE, "n_clicks"),
     roles=Action.RECOMPUTE_TAGS,
     prevent_initial_call=True,
-    fallback=fallback.value((no_update, RECOMPUTE_FAILED, "danger", True)),
+    fallback=fallback.value((no_update, True, RECOMPUTE_FAILED, "danger", True)),
 )
 def recompute(clicks):
-    """Recomputes profiles, segment snapshots and churn-risk tags as of today (audited)."""
+    """Starts recomputing profiles, segments and churn-risk tags in the background (audited)."""
     if not clicks:
         raise PreventUpdate
-    result = customer_tags.recompute_now(actor=auth.request_user())
-    message = (
-        f"Recomputed {result['customers']:,} customers: {result['added']:,} tags added, "
-        f"{result['removed']:,} removed, {result['tagged']:,} tagged ({result['seconds']:.1f} s)."
-    )
-    return clicks, message, "success", True
+    started = customer_tags.start_recompute(actor=auth.request_user())
+    if not started["ok"]:
+        return no_update, True, started["message"], "warning", True
+    return started["job_run_id"], False, started["message"], "info", True
+
+
+@callback(
+    Output(Customers.REFRESH_STORE, "data"),
+    Output(Customers.RECOMPUTE_POLL, "disabled", allow_duplicate=True),
+    Output(Customers.RECOMPUTE_MESSAGE, "children", allow_duplicate=True),
+    Output(Customers.RECOMPUTE_MESSAGE, "color", allow_duplicate=True),
+    Input(Customers.RECOMPUTE_POLL, "n_intervals"),
+    State(Customers.RECOMPUTE_RUN_STORE, "data"),
+    State(Customers.REFRESH_STORE, "data"),
+    roles=Action.RECOMPUTE_TAGS,
+    prevent_initial_call=True,
+    fallback=fallback.value((no_update, True, RECOMPUTE_FAILED, "danger")),
+)
+def follow_recompute(_ticks, job_run_id, refreshed):
+    """The running recomputation's progress, then its result (and every card refreshed)."""
+    if not isinstance(job_run_id, int):
+        raise PreventUpdate
+    status = customer_tags.recompute_status(job_run_id)
+    if status["state"] == "running":
+        return no_update, False, figs.recompute_progress(status), "info"
+    if status["state"] == "succeeded":
+        return (refreshed or 0) + 1, True, figs.recompute_result(status["summary"]), "success"
+    return no_update, True, RECOMPUTE_FAILED, "danger"

@@ -239,12 +239,26 @@ def clicked_segment(click: Any) -> str | None:
     return value if value in SEGMENTS else None
 
 
-def list_count(shown: int, total: int) -> str:
-    if total == shown:
-        return f"Showing all {total:,} matching customers"
+def list_count(total: int) -> str:
+    return f"{total:,} matching customers" if total != 1 else "1 matching customer"
+
+
+def recompute_progress(status: dict) -> str:
+    """E.g. "Recomputing… 40 % (400,000 of 1,000,000 customers)"."""
+    phase, done, total = status.get("phase"), status.get("done", 0), status.get("total", 0)
+    if not total and phase in (None, "starting", "stats"):
+        return "Recomputing… starting"
+    if phase in ("tags", "aggregates"):
+        return f"Recomputing… {status['percent']} % ({total:,} customers; updating {phase})"
+    return f"Recomputing… {status['percent']} % ({done:,} of {total:,} customers)"
+
+
+def recompute_result(summary: dict) -> str:
+    mode = "changed customers only" if summary.get("mode") == "incremental" else "every customer"
     return (
-        f"Showing {shown:,} of {total:,} matching customers"
-        " (highest spend first; narrow with the filters)"
+        f"Recomputed {summary['recomputed']:,} customers ({mode}) of {summary['customers']:,}: "
+        f"{summary['added']:,} tags added, {summary['removed']:,} removed, "
+        f"{summary['tagged']:,} tagged ({summary['seconds']:.1f} s)."
     )
 
 
@@ -255,10 +269,16 @@ def status_text(status: dict, timezone: str) -> str:
     when = ""
     if computed is not None:
         when = f", computed {to_local(computed, timezone):%Y-%m-%d %H:%M}"
-    return (
+    text = (
         f"Profiles, segments and tags as of {status['as_of']:%Y-%m-%d}{when}: "
         f"{status['customers']:,} customers, {status['tagged']:,} tagged."
     )
+    if status.get("stale_thresholds"):
+        text += (
+            " The segment or churn thresholds changed since: they apply after the next"
+            " recomputation (Recompute tags, or tonight's run)."
+        )
+    return text
 
 
 def tag_options() -> list[dict]:

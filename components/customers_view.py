@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from bi_app.data.customers import SORT_KEYS
+from bi_app.export import ExportColumn
 from bi_app.filters import FilterContext
 from bi_app.roles import Action
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
 from components.customer_figures import segment_options, tag_options
-from components.data_grid import GridColumn, data_grid
+from components.data_grid import GridColumn, column_defs
 from components.filter_bar import filter_bar_for
-from components.ids import Customers
+from components.ids import Customers, Grid
 from components.kpi_card import kpi_placeholders
 
 KPI_LABELS = (
@@ -23,6 +26,9 @@ KPI_LABELS = (
     "Repeat-purchase rate",
     "Lifetime value per customer",
 )
+
+
+LIST_BLOCK_ROWS = 100
 
 
 def list_columns() -> list[GridColumn]:
@@ -37,6 +43,49 @@ def list_columns() -> list[GridColumn]:
         GridColumn("last_visit", "Last visit", "date", width=130),
         GridColumn("next_visit", "Next expected visit", "date", width=170),
     ]
+
+
+def list_grid(currency: str) -> dbc.Card:
+    """The customer list, paged on the server: AG Grid's infinite row model asks for blocks of
+    :data:`LIST_BLOCK_ROWS` rows as the user scrolls (``getRowsRequest``), sorted by one of the
+    indexed columns; filters are the segment, tag and search controls above it."""
+    defs = column_defs(list_columns(), currency)
+    for item in defs:
+        item["sortable"] = item["field"] in SORT_KEYS
+        item.pop("filter", None)
+    defs[[d["field"] for d in defs].index("spend_cents")]["sort"] = "desc"
+    grid = dag.AgGrid(
+        id=Grid.grid(Customers.GRID_NAME),
+        columnDefs=defs,
+        rowModelType="infinite",
+        defaultColDef={"sortable": False, "filter": False, "resizable": True},
+        getRowId="params.data.customer_id",
+        dashGridOptions={
+            "cacheBlockSize": LIST_BLOCK_ROWS,
+            "maxBlocksInCache": 20,
+            "infiniteInitialRowCount": LIST_BLOCK_ROWS,
+            "maxConcurrentDatasourceRequests": 2,
+            "animateRows": False,
+            "enableCellTextSelection": True,
+            "ensureDomOrder": True,
+        },
+        style={"height": "520px"},
+    )
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H6("Customers", className="mb-0")),
+            dbc.CardBody(
+                [
+                    grid,
+                    dcc.Store(id=Customers.LIST_QUERY_STORE, data={}),
+                    dcc.Store(id=Customers.LIST_TOTAL_STORE, data=None),
+                    dcc.Store(id=Customers.LIST_PURGE_STORE, data=None),
+                    dcc.Store(id=Customers.LIST_KEYS_STORE, data=None),
+                ]
+            ),
+        ],
+        className="bi-data-grid mb-3",
+    )
 
 
 def _recompute_button(viewer: Viewer) -> html.Div:
@@ -124,6 +173,8 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 className="py-2 small",
             ),
             dcc.Store(id=Customers.REFRESH_STORE, data=0),
+            dcc.Store(id=Customers.RECOMPUTE_RUN_STORE, data=None),
+            dcc.Interval(id=Customers.RECOMPUTE_POLL, interval=1000, disabled=True),
             filter_bar_for(ctx, query),
             dbc.Row(kpi_placeholders(KPI_LABELS), id=Customers.KPI_ROW),
             dbc.Row(
@@ -166,15 +217,68 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
             ),
             list_filters,
             html.Div(id=Customers.LIST_MESSAGE),
-            data_grid(
-                Customers.GRID_NAME,
-                list_columns(),
-                [],
-                title="Customers",
-                height=520,
-                currency=viewer.currency,
-                can_download=viewer.can_download,
-            ),
+            list_grid(viewer.currency),
         ],
         className="app-page app-customers",
     )
+
+
+def list_row_columns() -> list[ExportColumn]:
+    """How the list's cells are turned into grid values (money to units, dates to ISO)."""
+    return [ExportColumn(c.field, c.header, c.kind) for c in list_columns()]
+
+
+def list_page_request(request: object, query: object) -> dict | None:
+    """Keyword arguments of :func:`bi_app.data.customers.customer_page` for the grid's
+    ``getRowsRequest`` and the list filters; None for a request without a row range. An
+    unknown sort column falls back to spend, highest first."""
+    if not isinstance(request, Mapping):
+        return None
+    start, end = request.get("startRow"), request.get("endRow")
+    if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end:
+        return None
+    end = min(end, start + LIST_BLOCK_ROWS * 10)
+    sort, descending = "spend_cents", True
+    model = request.get("sortModel") or []
+    if model and isinstance(model[0], Mapping) and model[0].get("colId") in SORT_KEYS:
+        sort, descending = model[0]["colId"], model[0].get("sort") != "asc"
+    query = query if isinstance(query, Mapping) else {}
+    return {
+        "start": start,
+        "end": end,
+        "segment": query.get("segment"),
+        "tag": query.get("tag"),
+        "search": query.get("search"),
+        "sort": sort,
+        "descending": descending,
+    }
+
+
+MAX_REMEMBERED_KEYS = 200
+
+
+def _block_name(page: Mapping) -> str:
+    return f"{page['sort']}:{int(bool(page['descending']))}:{page['start']}:{page['end']}"
+
+
+def keyset_after(page: Mapping, query: object, keys: object) -> list[int] | None:
+    """The key the block before ``page`` ended with, when the browser got it for the same
+    list (filters and sort): the page then starts there instead of skipping rows."""
+    if not isinstance(keys, Mapping) or keys.get("query") != query:
+        return None
+    size = page["end"] - page["start"]
+    found = (keys.get("ends") or {}).get(
+        f"{page['sort']}:{int(bool(page['descending']))}:{page['start'] - size}:{page['start']}"
+    )
+    ok = isinstance(found, list) and len(found) == 2 and all(isinstance(v, int) for v in found)
+    return found if ok else None
+
+
+def remember_key(page: Mapping, query: object, keys: object, key: list[int] | None) -> dict:
+    """The keys store with the key this block ended with (reset for other filters)."""
+    ends = {}
+    if isinstance(keys, Mapping) and keys.get("query") == query:
+        ends = dict(keys.get("ends") or {})
+    if key is not None and len(ends) < MAX_REMEMBERED_KEYS:
+        ends[_block_name(page)] = key
+    return {"query": query, "ends": ends}

@@ -128,6 +128,12 @@ class Customers:
     SEARCH = "customers-search-input"
     LIST_COUNT = "customers-list-count-text"
     LIST_MESSAGE = "customers-list-message"
+    LIST_QUERY_STORE = "customers-list-query-store"
+    LIST_TOTAL_STORE = "customers-list-total-store"
+    LIST_PURGE_STORE = "customers-list-purge-store"
+    LIST_KEYS_STORE = "customers-list-keys-store"
+    RECOMPUTE_RUN_STORE = "customers-recompute-run-store"
+    RECOMPUTE_POLL = "customers-recompute-interval"
 
 
 class Events:

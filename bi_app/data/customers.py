@@ -2,25 +2,29 @@
 and the customer list.
 
 Period figures (KPIs, cohorts) are exact distinct counts from the customer bitmaps (see
-:mod:`bi_app.data.customer_counts`); lifetime revenue from the daily roll-ups. Segment, RFM and
-list figures read what the tags job stored
-(``customer_stats``, ``customer_segment_snapshots``, ``customer_tags``; see
-:mod:`bi_app.customer_tags`), so no call here aggregates raw visits. Segments are derived in SQL
-with the thresholds in force, so a settings change shows at once (it invalidates every cache).
+:mod:`bi_app.data.customer_counts`); lifetime revenue from the daily roll-ups. Segment, RFM, tag
+and list figures read what the tags job stored (see :mod:`bi_app.customer_tags`): small aggregate
+tables (segment x tag counts, segment paths, RFM cells) and, for the list, one indexed page of
+``customer_stats`` at a time, so no call here reads every customer. Segments are those of the
+last run's thresholds: after a threshold change :func:`stats_status` says so until a
+recomputation (the page's button or the daily job) applies it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Date, case, cast, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import Date, case, cast, func, literal, or_, select, tuple_
 
 from bi_app.analytics import kpi
+from bi_app.analytics.churn import ChurnThresholds
 from bi_app.analytics.segmentation import SEGMENTS, SegmentThresholds, movement_matrix, summarize
 from bi_app.data import customer_counts, settings
 from bi_app.data._common import (
@@ -35,7 +39,15 @@ from bi_app.data._common import (
 )
 from bi_app.data.cache import cached
 from bi_app.data.keys import normalize_value
-from bi_app.db.analytics_models import TAGS, CustomerSegmentSnapshot, CustomerStats, CustomerTag
+from bi_app.db.analytics_models import (
+    TAGS,
+    CustomerProfileCount,
+    CustomerRecomputeRun,
+    CustomerRfmCell,
+    CustomerSegmentPath,
+    CustomerStats,
+    CustomerTag,
+)
 from bi_app.db.models import (
     REVENUE_STATUSES,
     Customer,
@@ -77,24 +89,31 @@ def _prev_month(month: dt.date) -> dt.date:
 
 @cached(NAMESPACE)
 def stats_status() -> dict[str, Any]:
-    """``{"as_of", "computed_at", "customers", "tagged"}`` of the last recomputation (None/0
-    before the first)."""
-    s = CustomerStats.__table__
-    query = select(
-        func.max(s.c.as_of),
-        func.max(s.c.computed_at),
-        func.count(),
-        select(func.count(func.distinct(CustomerTag.customer_id))).scalar_subquery(),
-    )
-    with engine().connect() as conn:
-        as_of, computed_at, customers, tagged = conn.execute(query).one()
-    if isinstance(as_of, str):
-        as_of = dt.date.fromisoformat(as_of)
+    """``{"as_of", "computed_at", "customers", "tagged", "stale_thresholds"}`` of the last
+    recomputation (None/0 before the first), from its recorded summary (no count over the
+    customers); ``stale_thresholds`` is True when the segment or churn thresholds changed since
+    (the stored segments and tags still follow the old ones)."""
+    run = _last_run()
+    if run is None:
+        return {
+            "as_of": None,
+            "computed_at": None,
+            "customers": 0,
+            "tagged": 0,
+            "stale_thresholds": False,
+        }
+    summary = run["summary"] or {}
+    values = settings.all_settings()
+    current = {
+        "segments": dataclasses.asdict(SegmentThresholds.from_settings(values)),
+        "churn": dataclasses.asdict(ChurnThresholds.from_settings(values)),
+    }
     return {
-        "as_of": as_of,
-        "computed_at": computed_at,
-        "customers": int(customers),
-        "tagged": int(tagged or 0),
+        "as_of": run["as_of"],
+        "computed_at": run["finished_at"],
+        "customers": int(summary.get("customers", 0)),
+        "tagged": int(summary.get("tagged", 0)),
+        "stale_thresholds": run["thresholds"] != current,
     }
 
 
@@ -180,36 +199,114 @@ def customer_kpis(
 # --- segments ----------------------------------------------------------------------------------
 
 
+def _last_run() -> dict[str, Any] | None:
+    """The newest successful recomputation: ``as_of``, ``finished_at``, ``summary``."""
+    r = CustomerRecomputeRun.__table__
+    query = (
+        select(r.c.as_of, r.c.finished_at, r.c.summary, r.c.thresholds)
+        .where(r.c.status == "succeeded")
+        .order_by(r.c.status, r.c.id.desc())
+        .limit(1)
+    )
+    with engine().connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    return {
+        "as_of": as_date(row.as_of),
+        "finished_at": row.finished_at,
+        "summary": row.summary,
+        "thresholds": row.thresholds,
+    }
+
+
 @cached(NAMESPACE)
 def segment_summary() -> pd.DataFrame:
     """Per segment (all four, in order): ``customers``, lifetime ``revenue_cents`` and their
-    shares, as of the last recomputation."""
-    s = CustomerStats.__table__
-    segment = segment_sql(s.c.visits, s.c.spend_cents, thresholds()).label("segment")
-    query = select(segment, func.count(), func.coalesce(func.sum(s.c.spend_cents), 0)).group_by(
-        segment
+    shares, as of the last recomputation (from its segment x tag counts)."""
+    c = CustomerProfileCount.__table__
+    query = select(c.c.segment, func.sum(c.c.customers), func.sum(c.c.spend_cents)).group_by(
+        c.c.segment
     )
     with engine().connect() as conn:
         rows = [(seg, int(n), int(rev)) for seg, n, rev in conn.execute(query)]
     return summarize(pd.DataFrame(rows, columns=["segment", "customers", "revenue_cents"]))
 
 
+_NEVER = 10**7  # a month index later than any real one
+
+
+def _month_index(values: Any) -> np.ndarray:
+    return np.array(
+        [_NEVER if v is None else (v.year * 12 + v.month - 1) for v in map(_opt_date, values)],
+        dtype=np.int64,
+    )
+
+
+def _opt_date(value: Any) -> dt.date | None:
+    return None if value is None else as_date(value)
+
+
+def _paths() -> dict[str, np.ndarray]:
+    """The stored segment paths as month indexes (year * 12 + month - 1) and their counts."""
+    p = CustomerSegmentPath.__table__
+    query = select(
+        p.c.first_month, p.c.growing_month, p.c.loyal_month, p.c.vip_month, p.c.customers
+    )
+    with engine().connect() as conn:
+        rows = conn.execute(query).all()
+    columns = list(zip(*rows)) if rows else [[], [], [], [], []]
+    return {
+        "first": _month_index(columns[0]),
+        "growing": _month_index(columns[1]),
+        "loyal": _month_index(columns[2]),
+        "vip": _month_index(columns[3]),
+        "customers": np.array(columns[4], dtype=np.int64),
+    }
+
+
+_SEGMENT_CODES = ("none", *SEGMENTS)
+
+
+def _segments_at(paths: dict[str, np.ndarray], month: int) -> np.ndarray:
+    """Each path's segment at the end of ``month`` as an index into :data:`_SEGMENT_CODES`."""
+    return np.select(
+        [
+            paths["first"] > month,
+            paths["vip"] <= month,
+            paths["loyal"] <= month,
+            paths["growing"] <= month,
+        ],
+        [0, 4, 3, 2],
+        default=1,
+    )
+
+
+def _index(month: dt.date) -> int:
+    return month.year * 12 + month.month - 1
+
+
+def _from_index(index: int) -> dt.date:
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
 @cached(NAMESPACE)
 def segment_trend(start: DateArg, end: DateArg) -> pd.DataFrame:
     """Columns ``month``, ``segment``, ``customers``: the segment sizes at the end of each month
-    touching ``start..end`` (every segment of every stored month, zeros included)."""
+    touching ``start..end`` from the first customer's month up to the last recomputation's
+    (every segment of every such month, zeros included), from the stored segment paths."""
     first, last = date_range(start, end)
-    snap = CustomerSegmentSnapshot.__table__
-    segment = segment_sql(snap.c.visits, snap.c.spend_cents, thresholds()).label("segment")
-    query = (
-        select(snap.c.month, segment, func.count())
-        .where(snap.c.month >= _month(first), snap.c.month <= _month(last))
-        .group_by(snap.c.month, segment)
-    )
-    with engine().connect() as conn:
-        found = {(as_date(m), seg): int(n) for m, seg, n in conn.execute(query)}
-    months = sorted({m for m, _ in found})
-    rows = [(m, seg, found.get((m, seg), 0)) for m in months for seg in SEGMENTS]
+    run = _last_run()
+    paths = _paths()
+    rows: list[tuple[dt.date, str, int]] = []
+    if run is not None and len(paths["customers"]):
+        lo = max(_index(_month(first)), int(paths["first"].min()))
+        hi = min(_index(_month(last)), _index(_month(run["as_of"])))
+        for m in range(lo, hi + 1):
+            sums = np.bincount(
+                _segments_at(paths, m), weights=paths["customers"], minlength=len(_SEGMENT_CODES)
+            )
+            rows += [(_from_index(m), seg, int(sums[i + 1])) for i, seg in enumerate(SEGMENTS)]
     return pd.DataFrame(rows, columns=["month", "segment", "customers"]).astype(
         {"customers": "int64"}
     )
@@ -219,29 +316,25 @@ def segment_trend(start: DateArg, end: DateArg) -> pd.DataFrame:
 def segment_movement(start: DateArg, end: DateArg) -> pd.DataFrame:
     """Customers by segment at the start of the period (the end of the month before ``start``;
     ``none`` for customers not active yet) against their segment at the end of ``end``'s month:
-    a square table, rows ``from`` (none + segments) and columns ``to`` (segments)."""
+    a square table, rows ``from`` (none + segments) and columns ``to`` (segments). Empty for an
+    ``end`` after the last recomputation's month."""
     first, last = date_range(start, end)
-    snap = CustomerSegmentSnapshot.__table__
-    t = thresholds()
-    before = (
-        select(
-            snap.c.customer_id, segment_sql(snap.c.visits, snap.c.spend_cents, t).label("segment")
-        )
-        .where(snap.c.month == _prev_month(_month(first)))
-        .subquery("before")
+    run = _last_run()
+    to_month = _index(_month(last))
+    paths = _paths()
+    if run is None or to_month > _index(_month(run["as_of"])) or not len(paths["customers"]):
+        return movement_matrix(pd.DataFrame(columns=["from_segment", "to_segment", "customers"]))
+    before = _segments_at(paths, _index(_month(first)) - 1)
+    after = _segments_at(paths, to_month)
+    present = after > 0
+    frame = pd.DataFrame(
+        {
+            "from_segment": np.array(_SEGMENT_CODES)[before[present]],
+            "to_segment": np.array(_SEGMENT_CODES)[after[present]],
+            "customers": paths["customers"][present],
+        }
     )
-    to_segment = segment_sql(snap.c.visits, snap.c.spend_cents, t).label("to_segment")
-    from_segment = func.coalesce(before.c.segment, literal("none")).label("from_segment")
-    query = (
-        select(from_segment, to_segment, func.count())
-        .select_from(snap)
-        .outerjoin(before, before.c.customer_id == snap.c.customer_id)
-        .where(snap.c.month == _month(last))
-        .group_by(from_segment, to_segment)
-    )
-    with engine().connect() as conn:
-        rows = [(f, t_, int(n)) for f, t_, n in conn.execute(query)]
-    return movement_matrix(pd.DataFrame(rows, columns=["from_segment", "to_segment", "customers"]))
+    return movement_matrix(frame)
 
 
 # --- cohorts -----------------------------------------------------------------------------------
@@ -266,34 +359,18 @@ def cohort_retention(
 def rfm_grid() -> pd.DataFrame:
     """Customers with a revenue order scored 1..5 on recency (5 = most recent last order),
     frequency (orders) and monetary value (spend) by quintile (``NTILE(5)``, ties broken by
-    customer id), as of the last recomputation. Columns ``recency``, ``frequency``,
-    ``customers``, ``monetary_avg`` (mean monetary score), ``spend_cents``: one row per
-    recency x frequency cell that has customers."""
-    s = CustomerStats.__table__
-    scored = (
-        select(
-            func.ntile(5).over(order_by=(s.c.last_order, s.c.customer_id)).label("recency"),
-            func.ntile(5).over(order_by=(s.c.orders, s.c.customer_id)).label("frequency"),
-            func.ntile(5).over(order_by=(s.c.spend_cents, s.c.customer_id)).label("monetary"),
-            s.c.spend_cents,
-        )
-        .where(s.c.orders > 0)
-        .subquery("scored")
-    )
-    query = (
-        select(
-            scored.c.recency,
-            scored.c.frequency,
-            func.count(),
-            func.avg(scored.c.monetary),
-            func.sum(scored.c.spend_cents),
-        )
-        .group_by(scored.c.recency, scored.c.frequency)
-        .order_by(scored.c.recency, scored.c.frequency)
-    )
+    customer id), as of the last recomputation (which stores the cells). Columns ``recency``,
+    ``frequency``, ``customers``, ``monetary_avg`` (mean monetary score), ``spend_cents``: one
+    row per recency x frequency cell that has customers."""
+    c = CustomerRfmCell.__table__
+    query = select(
+        c.c.recency, c.c.frequency, c.c.customers, c.c.monetary_sum, c.c.spend_cents
+    ).order_by(c.c.recency, c.c.frequency)
     with engine().connect() as conn:
         rows = [
-            (int(r), int(f), int(n), float(m), int(sp)) for r, f, n, m, sp in conn.execute(query)
+            (int(r), int(f), int(n), int(m) / int(n), int(sp))
+            for r, f, n, m, sp in conn.execute(query)
+            if n
         ]
     return pd.DataFrame(
         rows, columns=["recency", "frequency", "customers", "monetary_avg", "spend_cents"]
@@ -306,7 +383,8 @@ def rfm_grid() -> pd.DataFrame:
 @cached(NAMESPACE)
 def tag_counts() -> pd.DataFrame:
     """Columns ``tag``, ``customers``: every tag, zeros included, in :data:`TAGS` order."""
-    query = select(CustomerTag.tag, func.count()).group_by(CustomerTag.tag)
+    c = CustomerProfileCount.__table__
+    query = select(c.c.tag, func.sum(c.c.customers)).where(c.c.tag != "").group_by(c.c.tag)
     with engine().connect() as conn:
         found = {tag: int(n) for tag, n in conn.execute(query)}
     return pd.DataFrame([(t, found.get(t, 0)) for t in TAGS], columns=["tag", "customers"])
@@ -328,6 +406,225 @@ LIST_COLUMNS = [
     "last_visit",
     "next_visit",
 ]
+# the list's sortable columns and the stored column each sorts on (each has an index ending in
+# customer_id, so a page is an index range in either direction)
+SORT_KEYS = {"spend_cents": "spend_cents", "last_visit": "last_visit_day", "visits": "visits"}
+SORT_ALIASES = {"spend": "spend_cents", "last_visit": "last_visit", "visits": "visits"}
+MAX_PAGE_ROWS = 1000
+
+
+def search_text(search: object) -> str | None:
+    """The search as the list applies it: trimmed, lower-cased, at most
+    :data:`MAX_SEARCH_CHARS` characters; None for no search."""
+    if not isinstance(search, str):
+        return None
+    return search.strip()[:MAX_SEARCH_CHARS].strip().lower() or None
+
+
+def _check_filters(segment: str | None, tag: str | None) -> None:
+    if segment is not None and segment not in SEGMENTS:
+        raise ValueError(f"segment: expected one of {', '.join(SEGMENTS)}, got {segment!r}")
+    if tag is not None and tag not in TAGS:
+        raise ValueError(f"tag: expected one of {', '.join(TAGS)}, got {tag!r}")
+
+
+def _conditions(segment: str | None, tag: str | None, search: str | None) -> list[Any]:
+    s = CustomerStats.__table__
+    conditions: list[Any] = []
+    if segment is not None:
+        conditions.append(s.c.segment == segment)
+    if tag is not None:
+        conditions.append(s.c.tag == tag)
+    if search:
+        # the matching customers as a set the sort-index walk probes (hashed), rather than a
+        # join looked up row by row along the index until enough names match (0.6 s at 1M
+        # orders for a rare name)
+        pattern = f"%{_escape_like(search)}%"
+        matching = select(Customer.id).where(
+            or_(
+                func.lower(Customer.name).like(pattern, escape="\\"),
+                func.lower(Customer.external_id).like(pattern, escape="\\"),
+            )
+        )
+        conditions.append(s.c.customer_id.in_(matching))
+    return conditions
+
+
+def customer_count(
+    segment: str | None = None, tag: str | None = None, search: str | None = None
+) -> int:
+    """How many customers match: from the stored segment x tag counts without a search (cached;
+    no scan). With a search, one count over the customers, not cached (each text typed would be
+    one more cache entry): the page asks for it once per search, with the first block."""
+    text = search_text(search)
+    if text is None:
+        return _unsearched_count(normalize_value(segment), normalize_value(tag))
+    segment, tag = normalize_value(segment), normalize_value(tag)
+    _check_filters(segment, tag)
+    s = CustomerStats.__table__
+    query = select(func.count()).select_from(s).where(*_conditions(segment, tag, text))
+    with engine().connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+@cached(NAMESPACE)
+def _unsearched_count(segment: str | None = None, tag: str | None = None) -> int:
+    _check_filters(segment, tag)
+    c = CustomerProfileCount.__table__
+    conditions = []
+    if segment is not None:
+        conditions.append(c.c.segment == segment)
+    if tag is not None:
+        conditions.append(c.c.tag == tag)
+    query = select(func.coalesce(func.sum(c.c.customers), 0)).where(*conditions)
+    with engine().connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def customer_page(
+    start: int = 0,
+    end: int = 100,
+    segment: str | None = None,
+    tag: str | None = None,
+    search: str | None = None,
+    sort: str = "spend_cents",
+    descending: bool = True,
+    after: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Rows ``start..end-1`` (at most :data:`MAX_PAGE_ROWS`) of the matching customers ordered
+    by ``sort`` (a key of :data:`SORT_KEYS`), ties by customer id in the same direction, plus
+    each row's tags by primary key. ``after`` (:func:`page_key` of the block that ends at
+    ``start``) makes it a keyset read that starts right there instead of skipping ``start``
+    rows. Pages without a search are cached (a page is small); searched pages are not (every
+    text typed would be one more entry)."""
+    text = search_text(search)
+    sort = SORT_ALIASES.get(sort, sort)
+    if not (0 <= int(start) < int(end) and int(end) - int(start) <= MAX_PAGE_ROWS):
+        raise ValueError(
+            f"rows {start}..{end}: expected 0 <= start < end, at most {MAX_PAGE_ROWS} rows"
+        )
+    key, cid = _after(after)
+    if text is None:
+        return _cached_page(int(start), int(end), segment, tag, sort, bool(descending), key, cid)
+    return _page(
+        int(start),
+        int(end),
+        normalize_value(segment),
+        normalize_value(tag),
+        text,
+        sort,
+        bool(descending),
+        key,
+        cid,
+    )
+
+
+def _after(after: object) -> tuple[int | None, int | None]:
+    if after is None:
+        return None, None
+    if (
+        not isinstance(after, (list, tuple))
+        or len(after) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in after)
+    ):
+        raise ValueError(f"after: expected [sort key, customer id], got {after!r}")
+    return int(after[0]), int(after[1])
+
+
+def page_key(rows: pd.DataFrame, sort: str) -> list[int] | None:
+    """``[sort key, customer id]`` of a page's last row: the ``after`` of the next page."""
+    if rows.empty:
+        return None
+    last = rows.iloc[-1]
+    sort = SORT_ALIASES.get(sort, sort)
+    if sort == "last_visit":
+        day = last["last_visit"]
+        key = -1 if day is None or pd.isna(day) else (day - dt.date(1970, 1, 1)).days
+    else:
+        key = int(last[sort])
+    return [int(key), int(last["customer_id"])]
+
+
+@cached(NAMESPACE)
+def _cached_page(
+    start: int,
+    end: int,
+    segment: str | None,
+    tag: str | None,
+    sort: str,
+    descending: bool,
+    after_key: int | None = None,
+    after_id: int | None = None,
+) -> pd.DataFrame:
+    return _page(start, end, segment, tag, None, sort, descending, after_key, after_id)
+
+
+def _page(
+    start: int,
+    end: int,
+    segment: str | None,
+    tag: str | None,
+    search: str | None,
+    sort: str,
+    descending: bool,
+    after_key: int | None = None,
+    after_id: int | None = None,
+) -> pd.DataFrame:
+    _check_filters(segment, tag)
+    if sort not in SORT_KEYS:
+        raise ValueError(f"sort: expected one of {', '.join(SORT_KEYS)}, got {sort!r}")
+    s = CustomerStats.__table__
+    key = s.c[SORT_KEYS[sort]]
+    if search:
+        # a search's matches are few or many, the planner cannot tell: with the sort index it
+        # may walk every customer probing names (0.6 s for a name nobody has at 1M orders);
+        # sorting the matches instead costs one pass over the customers' names (~50 ms)
+        key = key + 0
+    order = (key.desc(), s.c.customer_id.desc()) if descending else (key, s.c.customer_id)
+    # the rows to skip are walked on the sort index alone; only the page's rows are joined
+    # to the customers and their tags (a deep page would otherwise join every skipped row)
+    conditions = _conditions(segment, tag, search)
+    skip = start
+    if after_key is not None and after_id is not None:
+        bound = tuple_(key, s.c.customer_id)
+        conditions.append(
+            bound < tuple_(after_key, after_id)
+            if descending
+            else bound > tuple_(after_key, after_id)
+        )
+        skip = 0
+    page = (
+        select(s.c.customer_id.label("id"), key.label("k"))
+        .where(*conditions)
+        .order_by(*order)
+        .offset(skip)
+        .limit(end - start)
+        .subquery("page")
+    )
+    again = (page.c.k.desc(), page.c.id.desc()) if descending else (page.c.k, page.c.id)
+    dialect = engine().dialect.name
+    query = (
+        select(
+            s.c.customer_id,
+            Customer.external_id,
+            Customer.name,
+            s.c.segment,
+            s.c.visits,
+            s.c.orders,
+            s.c.spend_cents,
+            _as_day(s.c.last_visit, dialect),
+            s.c.avg_interval_days,
+            _tag_text(s.c.customer_id, dialect),
+            literal(0),
+        )
+        .select_from(page)
+        .join(s, s.c.customer_id == page.c.id)
+        .join(Customer, Customer.id == page.c.id)
+        .order_by(*again)
+    )
+    with engine().connect() as conn:
+        rows = conn.execute(query).all()
+    return _list_frame(rows)
 
 
 def customer_list(
@@ -339,96 +636,17 @@ def customer_list(
 ) -> dict[str, Any]:
     """``{"rows": DataFrame, "total": int, "limit": int}``: the first ``limit`` customers by
     ``sort`` (spend, last visit or visits, descending) matching the segment, tag and a name /
-    id search (its first :data:`MAX_SEARCH_CHARS` characters, any letter case), and how many
-    match in all. ``tags`` is a comma-separated text.
-
-    Lists without a search are cached like every data function. Searches are not: each
-    distinct text anyone types would be one more cached list of up to ``limit`` rows, so a
-    viewer could fill the shared cache by typing."""
-    text = search_text(search)
-    if text is None:
-        return _unsearched_list(segment, tag, sort, limit)
-    return _customer_list(
-        normalize_value(segment), normalize_value(tag), text, normalize_value(sort), limit
-    )
-
-
-def search_text(search: object) -> str | None:
-    """The search as the list applies it: trimmed, lower-cased, at most
-    :data:`MAX_SEARCH_CHARS` characters; None for no search."""
-    if not isinstance(search, str):
-        return None
-    return search.strip()[:MAX_SEARCH_CHARS].strip().lower() or None
-
-
-@cached(NAMESPACE)
-def _unsearched_list(
-    segment: str | None = None, tag: str | None = None, sort: str = "spend", limit: int = LIST_LIMIT
-) -> dict[str, Any]:
-    return _customer_list(segment, tag, None, sort, limit)
-
-
-def _customer_list(
-    segment: str | None, tag: str | None, search: str | None, sort: str, limit: int
-) -> dict[str, Any]:
-    if segment is not None and segment not in SEGMENTS:
-        raise ValueError(f"segment: expected one of {', '.join(SEGMENTS)}, got {segment!r}")
-    if tag is not None and tag not in TAGS:
-        raise ValueError(f"tag: expected one of {', '.join(TAGS)}, got {tag!r}")
-    if sort not in LIST_SORTS:
-        raise ValueError(f"sort: expected one of {', '.join(LIST_SORTS)}, got {sort!r}")
+    id search, and how many match in all (exports and scripts; the page reads pages of it with
+    :func:`customer_page`)."""
     if not 1 <= int(limit) <= MAX_LIST_LIMIT:
         raise ValueError(f"limit: expected 1..{MAX_LIST_LIMIT}, got {limit!r}")
-    s = CustomerStats.__table__
-    seg = segment_sql(s.c.visits, s.c.spend_cents, thresholds())
-    conditions: list[Any] = []
-    if segment is not None:
-        conditions.append(seg == segment)
-    if tag is not None:
-        conditions.append(
-            s.c.customer_id.in_(select(CustomerTag.customer_id).where(CustomerTag.tag == tag))
-        )
-    if search:
-        pattern = f"%{_escape_like(search)}%"
-        conditions.append(
-            or_(
-                func.lower(Customer.name).like(pattern, escape="\\"),
-                func.lower(Customer.external_id).like(pattern, escape="\\"),
-            )
-        )
-    order = {"spend": s.c.spend_cents, "last_visit": s.c.last_visit, "visits": s.c.visits}[sort]
-    dialect = engine().dialect.name
-    tags = _tag_texts(dialect)
-    # One statement: the match count rides along as a window over every matching row (computed
-    # before the LIMIT); the tags come pre-joined per customer. Sorting and counting read every
-    # matching customer anyway, so one hash join with the (smaller) tags table adds little.
-    page = (
-        select(
-            s.c.customer_id,
-            Customer.external_id,
-            Customer.name,
-            seg,
-            s.c.visits,
-            s.c.orders,
-            s.c.spend_cents,
-            _as_day(s.c.last_visit, dialect),
-            s.c.avg_interval_days,
-            tags.c.tags,
-            func.count().over(),
-        )
-        .join(Customer, Customer.id == s.c.customer_id)
-        .outerjoin(tags, tags.c.customer_id == s.c.customer_id)
-        .where(*conditions)
-        .order_by(order.desc().nulls_last(), s.c.customer_id)
-        .limit(int(limit))
-    )
-    with engine().connect() as conn:
-        rows = conn.execute(page).all()
-    return {
-        "rows": _list_frame(rows),
-        "total": int(rows[0][-1]) if rows else 0,
-        "limit": int(limit),
-    }
+    segment, tag = normalize_value(segment), normalize_value(tag)
+    if sort not in LIST_SORTS:
+        raise ValueError(f"sort: expected one of {', '.join(LIST_SORTS)}, got {sort!r}")
+    _check_filters(segment, tag)
+    text = search_text(search)
+    rows = _page(0, int(limit), segment, tag, text, SORT_ALIASES[sort], True)
+    return {"rows": rows, "total": customer_count(segment, tag, text), "limit": int(limit)}
 
 
 def _as_day(column: Any, dialect: str) -> Any:
@@ -439,25 +657,17 @@ def _as_day(column: Any, dialect: str) -> Any:
     return cast(column, Date)
 
 
-def _tag_texts(dialect: str) -> Any:
-    """``customer_id``, ``tags``: each tagged customer's tags, alphabetical, comma-separated."""
+def _tag_text(customer_id: Any, dialect: str) -> Any:
+    """One customer's tags, comma-separated (a primary-key range read per row; sorted
+    alphabetically by :func:`_list_frame`, as SQLite before 3.44 cannot order inside an
+    aggregate)."""
     t = CustomerTag.__table__
-    if dialect == "postgresql":
-        text = func.string_agg(t.c.tag, aggregate_order_by(literal(", "), t.c.tag))
-        return (
-            select(t.c.customer_id, text.label("tags"))
-            .group_by(t.c.customer_id)
-            .subquery("tag_texts")
-        )
-    # SQLite before 3.44 has no ORDER BY inside an aggregate; it concatenates in input order
-    ordered = (
-        select(t.c.customer_id, t.c.tag).order_by(t.c.customer_id, t.c.tag).subquery("sorted_tags")
+    concat = (
+        func.string_agg(t.c.tag, literal(", "))
+        if dialect == "postgresql"
+        else func.group_concat(t.c.tag, ", ")
     )
-    return (
-        select(ordered.c.customer_id, func.group_concat(ordered.c.tag, ", ").label("tags"))
-        .group_by(ordered.c.customer_id)
-        .subquery("tag_texts")
-    )
+    return select(concat).where(t.c.customer_id == customer_id).scalar_subquery()
 
 
 def _list_frame(rows: list[Any]) -> pd.DataFrame:
@@ -478,7 +688,9 @@ def _list_frame(rows: list[Any]) -> pd.DataFrame:
             "external_id": pa.array(ext, type=pa.string()),
             "customer": pa.array(name, type=pa.string()),
             "segment": pa.array(seg, type=pa.string()),
-            "tags": pc.fill_null(pa.array(tags, type=pa.string()), ""),
+            "tags": pa.array(
+                [", ".join(sorted(t.split(", "))) if t else "" for t in tags], type=pa.string()
+            ),
             "visits": pa.array(visits, type=pa.int64()),
             "orders": pa.array(orders, type=pa.int64()),
             "spend_cents": pa.array(spend, type=pa.int64()),
@@ -494,9 +706,13 @@ __all__ = [
     "LIST_LIMIT",
     "MAX_SEARCH_CHARS",
     "NAMESPACE",
+    "SORT_KEYS",
     "cohort_retention",
+    "customer_count",
     "customer_kpis",
     "customer_list",
+    "customer_page",
+    "page_key",
     "period_figures",
     "rfm_grid",
     "search_text",

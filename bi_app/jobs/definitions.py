@@ -150,6 +150,6 @@ JOBS: list[JobSpec] = [
         "bi_app.customer_tags:recompute_tags",
         cron="30 2 * * *",
         timeout=1800,
-        description="Recompute customer stats, monthly segment snapshots and churn-risk tags",
+        description="Recompute changed customers: stats, segments, segment paths, churn-risk tags",
     ),
 ]

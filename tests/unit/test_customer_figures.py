@@ -263,10 +263,26 @@ def test_clicked_segment(click, expected):
     assert figs.clicked_segment(click) == expected
 
 
-def test_list_count_says_whether_the_list_is_complete():
-    assert figs.list_count(12, 12) == "Showing all 12 matching customers"
-    assert figs.list_count(5000, 12345) == (
-        "Showing 5,000 of 12,345 matching customers (highest spend first; narrow with the filters)"
+def test_list_count_says_how_many_match():
+    assert figs.list_count(12345) == "12,345 matching customers"
+    assert figs.list_count(1) == "1 matching customer"
+
+
+def test_recompute_progress_by_phase():
+    def status(phase, done, total):
+        return {
+            "phase": phase,
+            "done": done,
+            "total": total,
+            "percent": done * 100 // max(total, 1),
+        }
+
+    assert figs.recompute_progress(status("starting", 0, 0)) == "Recomputing… starting"
+    assert figs.recompute_progress(status("stats", 400_000, 1_000_000)) == (
+        "Recomputing… 40 % (400,000 of 1,000,000 customers)"
+    )
+    assert figs.recompute_progress(status("aggregates", 10, 10)) == (
+        "Recomputing… 100 % (10 customers; updating aggregates)"
     )
 
 
@@ -296,6 +312,13 @@ def test_status_text_without_a_computation_time():
     assert figs.status_text(status, "UTC") == (
         "Profiles, segments and tags as of 2024-03-31: 3 customers, 0 tagged."
     )
+
+
+def test_status_text_says_when_the_thresholds_changed_since():
+    status = {"as_of": dt.date(2024, 3, 31), "computed_at": None, "customers": 3, "tagged": 0}
+    text = figs.status_text({**status, "stale_thresholds": True}, "UTC")
+    assert text.startswith("Profiles, segments and tags as of 2024-03-31: 3 customers")
+    assert "thresholds changed since" in text
 
 
 def test_tag_and_segment_options():

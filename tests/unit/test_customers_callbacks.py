@@ -278,65 +278,107 @@ def test_show_profiles_any_failing_service_blanks_the_profile_cards(monkeypatch,
 
 # --- the list ------------------------------------------------------------------------------------
 
-SPEC = [
-    {"field": "customer", "header": "Customer", "kind": "text"},
-    {"field": "spend_cents", "header": "Total spend", "kind": "money"},
-    {"field": "last_visit", "header": "Last visit", "kind": "date"},
-]
 
-
-def _list_result(total=7):
-    rows = pd.DataFrame(
+def _page_rows():
+    return pd.DataFrame(
         {
+            "customer_id": [4, 9],
             "customer": ["Ann", "Bo"],
             "spend_cents": [123_456, 50],
             "last_visit": [dt.date(2024, 3, 2), None],
         }
     )
-    return {"rows": rows, "total": total, "limit": 5000}
 
 
-def test_show_list_turns_the_service_rows_into_grid_rows(monkeypatch):
-    calls = _recorder(monkeypatch, "customer_list", _list_result())
-    rows, count, message = call(cb.show_list, "vip", "loyal_delayed", "  ann ", 3, SPEC)
-    assert calls == [(("vip", "loyal_delayed", "  ann "), {})]
-    assert rows == [
-        {"customer": "Ann", "spend_cents": 1234.56, "last_visit": "2024-03-02"},
-        {"customer": "Bo", "spend_cents": 0.5, "last_visit": None},
+def _request(start=0, end=100, sort=None):
+    return {"startRow": start, "endRow": end, "sortModel": sort or [], "filterModel": {}}
+
+
+QUERY = {"segment": "vip", "tag": "loyal_delayed", "search": "ann", "refreshed": 3}
+
+
+def test_list_query_drops_unknown_segments_and_tags_and_caps_the_search():
+    assert call(cb.list_query, "vip", "loyal_delayed", "  ANN ", 3) == QUERY
+    assert call(cb.list_query, "gold", "'; drop table", "x" * 250, None) == {
+        "segment": None,
+        "tag": None,
+        "search": "x" * 100,
+        "refreshed": None,
+    }
+    assert call(cb.list_query, ["vip"], 5, "  ", 0)["search"] is None
+
+
+def test_serve_rows_answers_the_block_with_its_rows_and_the_total(monkeypatch):
+    pages = _recorder(monkeypatch, "customer_page", _page_rows())
+    counts = _recorder(monkeypatch, "customer_count", 7)
+    response, count, total, keys, message = call(cb.serve_rows, _request(), QUERY, None, None)
+    assert pages == [
+        (
+            (),
+            {
+                "start": 0,
+                "end": 100,
+                "segment": "vip",
+                "tag": "loyal_delayed",
+                "search": "ann",
+                "sort": "spend_cents",
+                "descending": True,
+                "after": None,
+            },
+        )
     ]
-    assert (
-        count == "Showing 2 of 7 matching customers (highest spend first; narrow with the filters)"
+    # the block's last key is kept for the next block of the same list
+    assert keys == {"query": QUERY, "ends": {"spend_cents:1:0:100": [50, 9]}}
+    assert counts == [(("vip", "loyal_delayed", "ann"), {})]
+    assert response == {
+        "rowData": [
+            {
+                "customer_id": 4,
+                "customer": "Ann",
+                "spend_cents": 1234.56,
+                "last_visit": "2024-03-02",
+            },
+            {"customer_id": 9, "customer": "Bo", "spend_cents": 0.5, "last_visit": None},
+        ],
+        "rowCount": 7,
+    }
+    assert (count, total, message) == ("7 matching customers", 7, None)
+
+
+def test_serve_rows_later_blocks_reuse_the_total_and_follow_the_header_sort(monkeypatch):
+    pages = _recorder(monkeypatch, "customer_page", _page_rows())
+    counts = _recorder(monkeypatch, "customer_count", 7)
+    sort = [{"colId": "last_visit", "sort": "asc"}]
+    keys = {"query": QUERY, "ends": {"last_visit:0:100:200": [19784, 3]}}
+    response, _, total, kept, _ = call(cb.serve_rows, _request(200, 300, sort), QUERY, 7, keys)
+    assert counts == [] and response["rowCount"] == 7 and total == 7
+    assert pages[0][1]["sort"] == "last_visit" and pages[0][1]["descending"] is False
+    assert pages[0][1]["start"] == 200 and pages[0][1]["end"] == 300
+    assert pages[0][1]["after"] == [19784, 3]  # keyset: starts after the block before
+    assert kept["ends"]["last_visit:0:200:300"] == [-1, 9]  # Bo never visited
+    # keys of another list (other filters) are not used, and are dropped
+    _, _, _, kept, _ = call(
+        cb.serve_rows, _request(200, 300, sort), {**QUERY, "tag": None}, 7, keys
     )
-    assert message is None
+    assert pages[1][1]["after"] is None and "last_visit:0:100:200" not in kept["ends"]
+    # a column the list cannot sort on (no index) falls back to spend, highest first
+    call(cb.serve_rows, _request(0, 100, [{"colId": "customer", "sort": "asc"}]), {}, None, None)
+    assert pages[2][1]["sort"] == "spend_cents" and pages[2][1]["descending"] is True
 
 
-def test_show_list_says_when_every_match_is_shown(monkeypatch):
-    _recorder(monkeypatch, "customer_list", _list_result(total=2))
-    assert call(cb.show_list, None, None, None, None, SPEC)[1] == "Showing all 2 matching customers"
+@pytest.mark.parametrize("request_", [None, {}, {"startRow": 5, "endRow": 5}, {"startRow": "0"}])
+def test_serve_rows_ignores_requests_without_a_row_range(request_):
+    with pytest.raises(PreventUpdate):
+        call(cb.serve_rows, request_, QUERY, None, None)
 
 
-def test_show_list_drops_unknown_segments_and_tags_and_caps_the_search(monkeypatch):
-    calls = _recorder(monkeypatch, "customer_list", _list_result())
-    call(cb.show_list, "gold", "'; drop table", "x" * 250, None, SPEC)
-    call(cb.show_list, ["vip"], 5, "", None, SPEC)
-    assert calls == [((None, None, "x" * 100), {}), ((None, None, None), {})]
-
-
-def test_show_list_failing_service(monkeypatch, caplog):
-    _failing(monkeypatch, "customer_list")
+def test_serve_rows_failing_service(monkeypatch, caplog):
+    _failing(monkeypatch, "customer_page")
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
-        rows, count, message = call(cb.show_list, "vip", None, "ann", None, SPEC)
-    assert (rows, count) == ([], None)
+        response, count, total, keys, message = call(cb.serve_rows, _request(), QUERY, None, None)
+    assert (response, count, total, keys) == ({"rowData": [], "rowCount": 0}, None, None, None)
     _assert_error_alert(message, "The customer list")
-    assert "'ann'" in _logged(caplog, "show_list failed for inputs").getMessage()
-
-
-def test_show_list_without_a_column_spec_shows_the_message(monkeypatch, caplog):
-    _recorder(monkeypatch, "customer_list", _list_result())
-    with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
-        rows, count, message = call(cb.show_list, None, None, None, None, None)
-    assert (rows, count) == ([], None)
-    _assert_error_alert(message, "The customer list")
+    _logged(caplog, "serve_rows failed for inputs")
 
 
 # --- clicks on the segment chart -----------------------------------------------------------------
@@ -372,36 +414,88 @@ def test_recompute_without_a_click_does_nothing(clicks):
         call(cb.recompute, clicks)
 
 
-def test_recompute_reports_what_changed(monkeypatch, recompute_env):
+def test_recompute_starts_the_job_and_polls_it(monkeypatch, recompute_env):
     calls = []
 
-    def fake(engine, as_of, actor):
-        calls.append((engine, as_of, actor))
-        return {"customers": 12345, "added": 1200, "removed": 7, "tagged": 890, "seconds": 2.34}
+    def fake(actor):
+        calls.append(actor)
+        return {"ok": True, "job_run_id": 41, "message": "Recomputing…"}
 
-    monkeypatch.setattr(cb.customer_tags, "recompute", fake)
-    before = dt.datetime.now(dt.UTC).date()
-    out = call(cb.recompute, 3)
-    assert out == (
-        3,
-        "Recomputed 12,345 customers: 1,200 tags added, 7 removed, 890 tagged (2.3 s).",
-        "success",
-        True,
+    monkeypatch.setattr(cb.customer_tags, "start_recompute", fake)
+    assert call(cb.recompute, 3) == (41, False, "Recomputing…", "info", True)
+    assert calls == ["alice"]
+
+
+def test_recompute_already_running_says_so(monkeypatch, recompute_env):
+    monkeypatch.setattr(
+        cb.customer_tags,
+        "start_recompute",
+        lambda actor: {"ok": False, "job_run_id": 5, "message": "already running"},
     )
-    ((engine, as_of, actor),) = calls
-    assert engine is recompute_env and actor == "alice"
-    assert before <= as_of <= dt.datetime.now(dt.UTC).date()  # today in UTC
+    assert call(cb.recompute, 1) == (no_update, True, "already running", "warning", True)
+
+
+def test_follow_recompute_shows_progress_then_the_result(monkeypatch):
+    states = iter(
+        [
+            {
+                "state": "running",
+                "phase": "stats",
+                "done": 400_000,
+                "total": 1_000_000,
+                "percent": 40,
+                "summary": None,
+                "error": None,
+            },
+            {
+                "state": "succeeded",
+                "phase": "done",
+                "done": 5,
+                "total": 5,
+                "percent": 100,
+                "summary": {
+                    "mode": "incremental",
+                    "recomputed": 1234,
+                    "customers": 12345,
+                    "added": 1200,
+                    "removed": 7,
+                    "tagged": 890,
+                    "seconds": 2.34,
+                },
+                "error": None,
+            },
+        ]
+    )
+    monkeypatch.setattr(cb.customer_tags, "recompute_status", lambda run: next(states))
+    assert call(cb.follow_recompute, 1, 41, 2) == (
+        no_update,
+        False,
+        "Recomputing… 40 % (400,000 of 1,000,000 customers)",
+        "info",
+    )
+    assert call(cb.follow_recompute, 2, 41, 2) == (
+        3,
+        True,
+        (
+            "Recomputed 1,234 customers (changed customers only) of 12,345: 1,200 tags added, "
+            "7 removed, 890 tagged (2.3 s)."
+        ),
+        "success",
+    )
+    with pytest.raises(PreventUpdate):
+        call(cb.follow_recompute, 3, None, 2)
 
 
 def test_recompute_failure_keeps_the_old_tags_and_logs(monkeypatch, recompute_env, caplog):
     def boom(*args, **kwargs):
         raise RuntimeError("connection refused by 10.0.0.5")
 
-    monkeypatch.setattr(cb.customer_tags, "recompute", boom)
+    monkeypatch.setattr(cb.customer_tags, "start_recompute", boom)
     with caplog.at_level(logging.ERROR, logger="callbacks.customers"):
         out = call(cb.recompute, 1)
     assert out == (
         no_update,
+        True,
         "Recomputing failed; the previous tags are still in place.",
         "danger",
         True,
