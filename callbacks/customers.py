@@ -26,6 +26,7 @@ RECOMPUTE_FAILED = "Recomputing failed; the previous tags are still in place."
     Output(Customers.KPI_ROW, "children"),
     *filter_inputs(),
     roles=Page.CUSTOMERS,
+    cache_output=(customers.NAMESPACE,),
     fallback=fallback.message("Key figures"),
 )
 def show_kpis(start, end, platforms, categories):
@@ -39,6 +40,7 @@ def show_kpis(start, end, platforms, categories):
     Output(Customers.COHORT_GRAPH, "figure"),
     *filter_inputs(),
     roles=Page.CUSTOMERS,
+    cache_output=(customers.NAMESPACE,),
     fallback=fallback.figure("Cohort retention"),
 )
 def show_cohorts(start, end, platforms, categories):
@@ -54,6 +56,7 @@ def show_cohorts(start, end, platforms, categories):
     Input(FilterBar.DATE_RANGE, "end_date"),
     Input(Customers.REFRESH_STORE, "data"),
     roles=Page.CUSTOMERS,
+    cache_output=(customers.NAMESPACE,),
     fallback=fallback.each(
         fallback.figure("Segment movement"), fallback.figure("Segment movement")
     ),
@@ -76,6 +79,7 @@ def show_movement(start, end, _refreshed):
     Input(Customers.REFRESH_STORE, "data"),
     Input(Customers.SEGMENT, "value"),
     roles=Page.CUSTOMERS,
+    cache_output=(customers.NAMESPACE,),
     fallback=fallback.each(
         *[fallback.figure("Customer profiles")] * 3, fallback.message("Customer profiles")
     ),
