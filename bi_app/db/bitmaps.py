@@ -64,7 +64,7 @@ from bi_app.db.models import (
 
 log = logging.getLogger(__name__)
 
-NO_CATEGORY_ID = 0  # as in bi_app.db.rollups: an order without items
+NO_CATEGORY_ID = 0  # an order without items: "all categories" still counts its customer
 STREAM_ROWS = 2_000
 Key = tuple[str, int, int, int]  # kind, platform_id, category_id, paired_category_id
 Sets = dict[Key, BitMap]

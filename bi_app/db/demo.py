@@ -62,7 +62,6 @@ ROLLUP_TABLES = (
     "daily_orders",
     "daily_category_sales",
     "daily_product_sales",
-    "daily_customer_activity",
 )
 
 Batch = tuple[str, dict]

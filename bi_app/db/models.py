@@ -21,7 +21,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -304,83 +303,6 @@ class DailyProductSales(Base):
     orders: Mapped[int] = mapped_column(BigInteger)
     revenue_cents: Mapped[int] = mapped_column(BigInteger)
     units: Mapped[int] = mapped_column(BigInteger)
-
-
-class DailyCustomerActivity(Base):
-    """Which customers bought on a day (per platform and category): distinct counts over ranges."""
-
-    __tablename__ = "daily_customer_activity"
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    platform_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    category_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-
-
-class DailyPlatformCustomers(Base):
-    """``daily_customer_activity`` without the category: ~1 row per buying customer and day,
-    what "active customers" reads for edge days when no category filter is set."""
-
-    __tablename__ = "daily_platform_customers"
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    platform_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-
-
-class MonthlyPlatformCustomers(Base):
-    """Customers who bought in a month (per platform, any category); ``month`` is its first day.
-    Only platform-filtered counts read it, so its key starts with the platform."""
-
-    __tablename__ = "monthly_platform_customers"
-    __table_args__ = (PrimaryKeyConstraint("platform_id", "month", "customer_id"),)
-    month: Mapped[dt.date] = mapped_column(Date)
-    platform_id: Mapped[int] = mapped_column(Integer)
-    customer_id: Mapped[int] = mapped_column(Integer)
-
-
-class QuarterlyPlatformCustomers(Base):
-    """Customers who bought in a calendar quarter (per platform, any category)."""
-
-    __tablename__ = "quarterly_platform_customers"
-    __table_args__ = (PrimaryKeyConstraint("platform_id", "quarter", "customer_id"),)
-    quarter: Mapped[dt.date] = mapped_column(Date)
-    platform_id: Mapped[int] = mapped_column(Integer)
-    customer_id: Mapped[int] = mapped_column(Integer)
-
-
-class MonthlyCustomers(Base):
-    """Customers who bought in a month on any platform: the unfiltered Overview's grain (a
-    customer buying on two platforms is one row, not two)."""
-
-    __tablename__ = "monthly_customers"
-    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-
-
-class QuarterlyCustomers(Base):
-    """Customers who bought in a calendar quarter (``quarter`` = its first day), any platform."""
-
-    __tablename__ = "quarterly_customers"
-    quarter: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-
-
-class MonthlyCategoryCustomers(Base):
-    """Customers who bought items of a category in a month, any platform. The key starts with
-    the category so that a category filter reads only that category's rows."""
-
-    __tablename__ = "monthly_category_customers"
-    category_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-
-
-class QuarterlyCategoryCustomers(Base):
-    """Customers who bought items of a category in a calendar quarter, any platform."""
-
-    __tablename__ = "quarterly_category_customers"
-    category_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    quarter: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class MonthlyProductSales(Base):

@@ -10,24 +10,16 @@ They are computed in SQL through small dialect-aware constructs (:func:`day_of`,
 :func:`week_start`, :func:`month_start`, :func:`quarter_start`), so SQLite and PostgreSQL
 produce identical tables.
 
-``daily_customer_activity`` records customers who placed an order with a revenue status
-(:data:`~bi_app.db.models.REVENUE_STATUSES`); an order without items is filed under category 0,
-so "all categories" still counts its customer.
+Coarser grains keep a year view down to few rows. ``monthly_product_sales`` sums
+``daily_product_sales`` per month in the same transaction (never from raw orders); a range
+refresh rebuilds every month the day range touches. Readers split a date range with
+:func:`plan_range` into whole months and the remaining edge days; sums over the parts add up,
+see :func:`product_sales_rows`.
 
-Coarser grains keep a year view down to few rows. They are derived from the daily roll-ups in
-the same transaction (never from raw orders): ``daily_platform_customers`` drops the category,
-``monthly_platform_customers`` and ``quarterly_platform_customers`` group it by month and
-quarter, ``monthly_customers`` and
-``quarterly_customers`` drop the platform too (a customer buying on two platforms is one row),
-``monthly_category_customers`` and ``quarterly_category_customers`` keep the category but not
-the platform, and ``monthly_product_sales`` sums product sales per month. The customer bitmaps of
-:mod:`bi_app.db.bitmaps` (exact distinct counts of buyers, repeat buyers and visitors) are
-rebuilt last, in the same transaction. A range refresh rebuilds
-every month
-and quarter the day range touches. Readers split a date range with :func:`plan_range` into
-whole quarters and months and the remaining edge days; sums over the parts add up and a
-``UNION`` of customer ids stays an exact distinct count, see :func:`product_sales_rows` and
-:func:`active_customer_ids`.
+Distinct customer counts cannot be summed over days, so no table here holds customer ids: the
+customer bitmaps of :mod:`bi_app.db.bitmaps` (exact distinct counts of buyers, repeat buyers and
+visitors per day, month and quarter, read by :mod:`bi_app.data.customer_counts`) are rebuilt
+last, in the same transaction.
 """
 
 from __future__ import annotations
@@ -39,7 +31,6 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    CompoundSelect,
     Date,
     Engine,
     Select,
@@ -51,7 +42,6 @@ from sqlalchemy import (
     insert,
     select,
     true,
-    union,
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -60,40 +50,22 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from bi_app.db.bitmap_models import BITMAP_TABLES
 from bi_app.db.bitmaps import refresh_bitmaps
 from bi_app.db.models import (
-    REVENUE_STATUSES,
     DailyCategorySales,
-    DailyCustomerActivity,
     DailyOrders,
-    DailyPlatformCustomers,
     DailyProductSales,
-    MonthlyCategoryCustomers,
-    MonthlyCustomers,
-    MonthlyPlatformCustomers,
     MonthlyProductSales,
     Order,
     OrderItem,
     Product,
-    QuarterlyCategoryCustomers,
-    QuarterlyCustomers,
-    QuarterlyPlatformCustomers,
 )
 
 log = logging.getLogger(__name__)
 
-NO_CATEGORY_ID = 0
 ANALYZE_AFTER_DAYS = 31  # refreshes of at least this many days end with ANALYZE (PostgreSQL)
 ROLLUP_TABLES: tuple[Table, ...] = (
     DailyOrders.__table__,
     DailyCategorySales.__table__,
     DailyProductSales.__table__,
-    DailyCustomerActivity.__table__,
-    DailyPlatformCustomers.__table__,
-    MonthlyPlatformCustomers.__table__,
-    QuarterlyPlatformCustomers.__table__,
-    MonthlyCustomers.__table__,
-    QuarterlyCustomers.__table__,
-    MonthlyCategoryCustomers.__table__,
-    QuarterlyCategoryCustomers.__table__,
     MonthlyProductSales.__table__,
     *BITMAP_TABLES.values(),
 )
@@ -259,81 +231,6 @@ def _daily_product_select(start: dt.date | None, end: dt.date | None):
     )
 
 
-def _customer_activity_select(start: dt.date | None, end: dt.date | None):
-    day = day_of(Order.ordered_at)
-    category = func.coalesce(Product.category_id, NO_CATEGORY_ID)
-    return (
-        select(day, Order.platform_id, category, Order.customer_id)
-        .select_from(Order)
-        .outerjoin(OrderItem, OrderItem.order_id == Order.id)
-        .outerjoin(Product, Product.id == OrderItem.product_id)
-        .where(_order_range(start, end), Order.status.in_(REVENUE_STATUSES))
-        .group_by(day, Order.platform_id, category, Order.customer_id)
-    )
-
-
-def _platform_customers_select(start: dt.date | None, end: dt.date | None):
-    activity = DailyCustomerActivity.__table__
-    columns = (activity.c.day, activity.c.platform_id, activity.c.customer_id)
-    return select(*columns).where(*_period_range(activity, "day", start, end)).group_by(*columns)
-
-
-def _monthly_platform_customers_select(start: dt.date | None, end: dt.date | None):
-    daily = DailyPlatformCustomers.__table__
-    month = month_start(daily.c.day)
-    return (
-        select(month, daily.c.platform_id, daily.c.customer_id)
-        .where(*_period_range(daily, "day", start, end))
-        .group_by(month, daily.c.platform_id, daily.c.customer_id)
-    )
-
-
-def _quarterly_platform_customers_select(start: dt.date | None, end: dt.date | None):
-    monthly = MonthlyPlatformCustomers.__table__
-    quarter = quarter_start(monthly.c.month)
-    return (
-        select(quarter, monthly.c.platform_id, monthly.c.customer_id)
-        .where(*_period_range(monthly, "month", start, end))
-        .group_by(quarter, monthly.c.platform_id, monthly.c.customer_id)
-    )
-
-
-def _monthly_customers_select(start: dt.date | None, end: dt.date | None):
-    monthly = MonthlyPlatformCustomers.__table__
-    columns = (monthly.c.month, monthly.c.customer_id)
-    return select(*columns).where(*_period_range(monthly, "month", start, end)).group_by(*columns)
-
-
-def _quarterly_customers_select(start: dt.date | None, end: dt.date | None):
-    monthly = MonthlyCustomers.__table__
-    quarter = quarter_start(monthly.c.month)
-    return (
-        select(quarter, monthly.c.customer_id)
-        .where(*_period_range(monthly, "month", start, end))
-        .group_by(quarter, monthly.c.customer_id)
-    )
-
-
-def _monthly_category_customers_select(start: dt.date | None, end: dt.date | None):
-    activity = DailyCustomerActivity.__table__
-    month = month_start(activity.c.day)
-    return (
-        select(activity.c.category_id, month, activity.c.customer_id)
-        .where(*_period_range(activity, "day", start, end))
-        .group_by(activity.c.category_id, month, activity.c.customer_id)
-    )
-
-
-def _quarterly_category_customers_select(start: dt.date | None, end: dt.date | None):
-    monthly = MonthlyCategoryCustomers.__table__
-    quarter = quarter_start(monthly.c.month)
-    return (
-        select(monthly.c.category_id, quarter, monthly.c.customer_id)
-        .where(*_period_range(monthly, "month", start, end))
-        .group_by(monthly.c.category_id, quarter, monthly.c.customer_id)
-    )
-
-
 def _monthly_products_select(start: dt.date | None, end: dt.date | None):
     daily = DailyProductSales.__table__
     month = month_start(daily.c.day)
@@ -390,49 +287,6 @@ _BUILDERS = (
             "revenue_cents",
             "units",
         ),
-    ),
-    (
-        DailyCustomerActivity.__table__,
-        "day",
-        _customer_activity_select,
-        ("day", "platform_id", "category_id", "customer_id"),
-    ),
-    (
-        DailyPlatformCustomers.__table__,
-        "day",
-        _platform_customers_select,
-        ("day", "platform_id", "customer_id"),
-    ),
-    (
-        MonthlyPlatformCustomers.__table__,
-        "month",
-        _monthly_platform_customers_select,
-        ("month", "platform_id", "customer_id"),
-    ),
-    (
-        QuarterlyPlatformCustomers.__table__,
-        "quarter",
-        _quarterly_platform_customers_select,
-        ("quarter", "platform_id", "customer_id"),
-    ),
-    (MonthlyCustomers.__table__, "month", _monthly_customers_select, ("month", "customer_id")),
-    (
-        QuarterlyCustomers.__table__,
-        "quarter",
-        _quarterly_customers_select,
-        ("quarter", "customer_id"),
-    ),
-    (
-        MonthlyCategoryCustomers.__table__,
-        "month",
-        _monthly_category_customers_select,
-        ("category_id", "month", "customer_id"),
-    ),
-    (
-        QuarterlyCategoryCustomers.__table__,
-        "quarter",
-        _quarterly_category_customers_select,
-        ("category_id", "quarter", "customer_id"),
     ),
     (
         MonthlyProductSales.__table__,
@@ -595,21 +449,6 @@ PRODUCT_SALES_COLUMNS = (
     "units",
 )
 _PRODUCT_GRAINS = {"month": MonthlyProductSales.__table__, "day": DailyProductSales.__table__}
-_PLATFORM_CUSTOMER_GRAINS = {
-    "quarter": QuarterlyPlatformCustomers.__table__,
-    "month": MonthlyPlatformCustomers.__table__,
-    "day": DailyPlatformCustomers.__table__,
-}
-_CUSTOMER_GRAINS = {
-    "quarter": QuarterlyCustomers.__table__,
-    "month": MonthlyCustomers.__table__,
-    "day": DailyPlatformCustomers.__table__,
-}
-_CATEGORY_CUSTOMER_GRAINS = {
-    "quarter": QuarterlyCategoryCustomers.__table__,
-    "month": MonthlyCategoryCustomers.__table__,
-    "day": DailyCustomerActivity.__table__,
-}
 
 
 def _no_conditions(_table: Table) -> Iterable[ColumnElement[bool]]:
@@ -641,44 +480,11 @@ def product_sales_rows(start: dt.date, end: dt.date, where: Where = _no_conditio
     return source.subquery("product_sales")
 
 
-def active_customer_ids(
-    start: dt.date,
-    end: dt.date,
-    where: Where = _no_conditions,
-    *,
-    by_platform: bool = False,
-    by_category: bool = False,
-) -> Select | CompoundSelect:
-    """``customer_id`` of each customer with a revenue order on days ``start..end``, once.
-
-    The tables follow the filters ``where(table)`` applies (``platform_id`` when
-    ``by_platform``, ``category_id`` when ``by_category``): both read the one table with both
-    dimensions, ``daily_customer_activity``; otherwise whole quarters, whole months and edge
-    days are read from the tables of that dimension (or of none). ``UNION`` removes customers
-    found in several segments.
-    """
-    if by_category and by_platform:
-        activity = DailyCustomerActivity.__table__
-        return (
-            select(activity.c.customer_id)
-            .where(*_period_range(activity, "day", start, end), *where(activity))
-            .distinct()
-        )
-    if by_category:
-        tables = _CATEGORY_CUSTOMER_GRAINS
-    else:
-        tables = _PLATFORM_CUSTOMER_GRAINS if by_platform else _CUSTOMER_GRAINS
-    parts = _parts(start, end, tables, ("customer_id",), where)
-    return parts[0].distinct() if len(parts) == 1 else union(*parts)
-
-
 __all__ = [
     "GRAINS",
-    "NO_CATEGORY_ID",
     "PRODUCT_SALES_COLUMNS",
     "ROLLUP_TABLES",
     "Segment",
-    "active_customer_ids",
     "day_of",
     "month_start",
     "next_period",
