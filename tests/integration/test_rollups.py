@@ -1,6 +1,6 @@
 """refresh_rollups: exact contents, identical on SQLite and PostgreSQL, partial-range refreshes,
 monthly grains consistent with the daily ones, the 0010 migration filling them, and the customer
-roll-ups dropped by 0017 staying gone while the customer bitmaps keep distinct counts exact."""
+roll-ups dropped by 0018 staying gone while the customer bitmaps keep distinct counts exact."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from tests.integration.test_data_layer import MONTHS_ORDERS, load_dataset
 
 pytestmark = pytest.mark.integration
 D, T = dt.date, dt.datetime
-# dropped by migration 0017: the customer bitmaps answer every distinct count
+# dropped by migration 0018: the customer bitmaps answer every distinct count
 DROPPED = (
     "daily_customer_activity",
     "daily_platform_customers",
@@ -429,8 +429,8 @@ def test_migration_0010_fills_the_new_tables_from_the_daily_ones(engines, pg_url
                         sorted(tuple(r) for r in conn.execute(select(table)))
                         == expected[table.name]
                     )
-        # 0015 fills the customer bitmaps from the data, like a refresh; 0017 drops the
-        # customer roll-ups again (0010 filled them from the empty tables 0017's downgrade made)
+        # 0015 fills the customer bitmaps from the data, like a refresh; 0018 drops the
+        # customer roll-ups again (0010 filled them from the empty tables 0018's downgrade made)
         migrate.upgrade(url)
         assert _contents(engine) == expected
 
@@ -447,7 +447,7 @@ ID_FILTERS = (None, (1,), (2,), (1, 2), (3,))  # (3,): no such platform / catego
 
 
 def test_customer_rollups_stay_dropped_and_bitmap_counts_stay_exact(engines):
-    """Since 0017 no customer roll-up exists, a refresh does not bring one back, and the customer
+    """Since 0018 no customer roll-up exists, a refresh does not bring one back, and the customer
     bitmaps' buyers and repeat buyers equal COUNT(DISTINCT) on the raw orders."""
     for engine in engines:
         summary = refresh_rollups(engine)
@@ -470,7 +470,7 @@ def test_customer_rollups_stay_dropped_and_bitmap_counts_stay_exact(engines):
         assert (0, 0) in seen and any(r > 0 for _b, r in seen) and max(b for b, _r in seen) == 3
 
 
-def test_migration_0017_drops_the_customer_rollups_and_its_downgrade_recreates_them(
+def test_migration_0018_drops_the_customer_rollups_and_its_downgrade_recreates_them(
     engines, pg_url, tmp_path
 ):
     from bi_app.db import migrate
@@ -488,7 +488,7 @@ def test_migration_0017_drops_the_customer_rollups_and_its_downgrade_recreates_t
     assert set(keys) == set(DROPPED)
     for engine, url in zip(engines, (f"sqlite:///{tmp_path / 'r.sqlite'}", pg_url)):
         expected = _contents(engine)
-        migrate.downgrade(url, "0015")
+        migrate.downgrade(url, "0017")  # the state before the drop
         inspector = inspect(engine)
         for name, key in keys.items():
             assert inspector.get_pk_constraint(name)["constrained_columns"] == key

@@ -2,15 +2,15 @@
 category): distinct customer counts come from the customer bitmaps (0015), nothing reads these
 tables any more, and rebuilding them cost minutes on every refresh at 10M orders
 
-Revision ID: 0017
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0015"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
