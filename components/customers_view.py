@@ -15,7 +15,7 @@ from bi_app.roles import Action
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
 from components.customer_figures import segment_options, tag_options
-from components.data_grid import GridColumn, column_defs
+from components.data_grid import GridColumn, column_defs, download_menu
 from components.filter_bar import filter_bar_for
 from components.ids import Customers, Grid
 from components.kpi_card import kpi_placeholders
@@ -45,7 +45,7 @@ def list_columns() -> list[GridColumn]:
     ]
 
 
-def list_grid(currency: str) -> dbc.Card:
+def list_grid(currency: str, can_download: bool = False) -> dbc.Card:
     """The customer list, paged on the server: AG Grid's infinite row model asks for blocks of
     :data:`LIST_BLOCK_ROWS` rows as the user scrolls (``getRowsRequest``), sorted by one of the
     indexed columns; filters are the segment, tag and search controls above it."""
@@ -73,7 +73,17 @@ def list_grid(currency: str) -> dbc.Card:
     )
     return dbc.Card(
         [
-            dbc.CardHeader(html.H6("Customers", className="mb-0")),
+            dbc.CardHeader(
+                html.Div(
+                    [
+                        html.H6("Customers", className="mb-0"),
+                        download_menu(Customers.GRID_NAME, Customers.download_item)
+                        if can_download
+                        else None,
+                    ],
+                    className="d-flex justify-content-between align-items-center",
+                )
+            ),
             dbc.CardBody(
                 [
                     grid,
@@ -81,6 +91,8 @@ def list_grid(currency: str) -> dbc.Card:
                     dcc.Store(id=Customers.LIST_TOTAL_STORE, data=None),
                     dcc.Store(id=Customers.LIST_PURGE_STORE, data=None),
                     dcc.Store(id=Customers.LIST_KEYS_STORE, data=None),
+                    dcc.Download(id=Customers.LIST_DOWNLOAD),
+                    html.Div(id=Customers.LIST_DOWNLOAD_MESSAGE),
                 ]
             ),
         ],
@@ -217,7 +229,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
             ),
             list_filters,
             html.Div(id=Customers.LIST_MESSAGE),
-            list_grid(viewer.currency),
+            list_grid(viewer.currency, viewer.may(Action.DOWNLOAD)),
         ],
         className="app-page app-customers",
     )

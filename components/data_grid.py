@@ -8,7 +8,7 @@ writes the file with the same headers and number formats the user sees.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -115,9 +115,13 @@ def column_defs(columns: Sequence[GridColumn], currency: str) -> list[dict[str, 
     return defs
 
 
-def download_menu(name: str) -> dbc.DropdownMenu:
+def download_menu(
+    name: str, item_id: Callable[[str, str], dict] = Grid.download_item
+) -> dbc.DropdownMenu:
+    """CSV / Excel / JSON items; ``item_id(name, format)`` names each (a grid whose rows live on
+    the server has its own ids and callback)."""
     items = [
-        dbc.DropdownMenuItem(FORMAT_LABELS[fmt], id=Grid.download_item(name, fmt), n_clicks=0)
+        dbc.DropdownMenuItem(FORMAT_LABELS[fmt], id=item_id(name, fmt), n_clicks=0)
         for fmt in EXPORT_FORMATS
     ]
     return dbc.DropdownMenu(

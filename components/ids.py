@@ -134,6 +134,13 @@ class Customers:
     LIST_KEYS_STORE = "customers-list-keys-store"
     RECOMPUTE_RUN_STORE = "customers-recompute-run-store"
     RECOMPUTE_POLL = "customers-recompute-interval"
+    LIST_DOWNLOAD = "customers-list-download"
+    LIST_DOWNLOAD_MESSAGE = "customers-list-download-message"
+
+    @staticmethod
+    def download_item(name: str, fmt: str) -> dict:
+        """The list's own download items: its rows are on the server, not in the browser."""
+        return {"type": "customers-download-item", "name": name, "format": fmt}
 
 
 class Events:

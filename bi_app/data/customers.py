@@ -531,6 +531,35 @@ def _after(after: object) -> tuple[int | None, int | None]:
     return int(after[0]), int(after[1])
 
 
+EXPORT_ROWS = 100_000  # a customer-list download; more is a filter away (and a minute of xlsx)
+
+
+def customers_for_export(
+    segment: str | None = None,
+    tag: str | None = None,
+    search: str | None = None,
+    sort: str = "spend_cents",
+    descending: bool = True,
+    limit: int = EXPORT_ROWS,
+) -> pd.DataFrame:
+    """The first ``limit`` matching customers in the list's order, read as keyset pages of
+    :data:`MAX_PAGE_ROWS` (each an index range, like the grid's own blocks)."""
+    frames: list[pd.DataFrame] = []
+    start, after = 0, None
+    while start < limit:
+        end = min(start + MAX_PAGE_ROWS, limit)
+        rows = customer_page(start, end, segment, tag, search, sort, descending, after)
+        if rows.empty:
+            break
+        frames.append(rows)
+        if len(rows) < end - start:
+            break
+        after, start = page_key(rows, sort), end
+    if not frames:
+        return customer_page(0, 1, segment, tag, search, sort, descending).iloc[0:0]
+    return pd.concat(frames, ignore_index=True)
+
+
 def page_key(rows: pd.DataFrame, sort: str) -> list[int] | None:
     """``[sort key, customer id]`` of a page's last row: the ``after`` of the next page."""
     if rows.empty:
@@ -703,6 +732,7 @@ def _list_frame(rows: list[Any]) -> pd.DataFrame:
 
 
 __all__ = [
+    "EXPORT_ROWS",
     "LIST_LIMIT",
     "MAX_SEARCH_CHARS",
     "NAMESPACE",
@@ -712,6 +742,7 @@ __all__ = [
     "customer_kpis",
     "customer_list",
     "customer_page",
+    "customers_for_export",
     "page_key",
     "period_figures",
     "rfm_grid",

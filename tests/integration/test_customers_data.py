@@ -13,7 +13,7 @@ from collections import defaultdict
 import flask
 import pandas as pd
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from bi_app import business_settings
 from bi_app.analytics.segmentation import SegmentThresholds, segment_of
@@ -684,3 +684,77 @@ def test_list_pages_by_keyset_equal_pages_by_offset(server):
                 assert walked == list(whole["customer_id"]), (sort, descending, segment, search)
     with pytest.raises(ValueError):
         data.customer_page(3, 6, after=[1, "x"])
+
+
+def _download_body(app, fmt: str, query: dict, request: dict | None) -> dict:
+    """The body the renderer posts when a format of the customer list's menu is clicked."""
+    from components.ids import Customers, Grid
+
+    output = next(o for o in app.callback_map if str(Customers.LIST_DOWNLOAD) in o)
+    items = [
+        {
+            "id": Customers.download_item(Customers.GRID_NAME, f),
+            "property": "n_clicks",
+            "value": 1 if f == fmt else 0,
+        }
+        for f in ("csv", "xlsx", "json")
+    ]
+    clicked = json.dumps(
+        Customers.download_item(Customers.GRID_NAME, fmt), sort_keys=True, separators=(",", ":")
+    )
+    return {
+        "output": output,
+        "outputs": [
+            {"id": Customers.LIST_DOWNLOAD, "property": "data"},
+            {"id": Customers.LIST_DOWNLOAD_MESSAGE, "property": "children"},
+        ],
+        "inputs": [items],
+        "changedPropIds": [f"{clicked}.n_clicks"],
+        "state": [
+            {"id": Customers.LIST_QUERY_STORE, "property": "data", "value": query},
+            {"id": Grid.grid(Customers.GRID_NAME), "property": "getRowsRequest", "value": request},
+        ],
+    }
+
+
+def test_the_customer_list_downloads_every_match_from_the_server_in_the_grid_order(
+    loaded, app_factory
+):
+    """The grid holds only the blocks it showed: the download reads the matches on the server,
+    sorted like the grid, for analysts; viewers are refused."""
+    import base64
+    import csv
+    import io
+
+    from bi_app import auth, customer_tags
+
+    app = app_factory(loaded)
+    customer_tags.recompute(db.require_engine(), TODAY)
+    with db.session() as session:
+        auth.create_user(session, "viewer2", "viewer-password-2", "viewer", actor="tests")
+        auth.create_user(session, "analyst2", "analyst-password-2", "analyst", actor="tests")
+        session.commit()
+    request = {"startRow": 0, "endRow": 100, "sortModel": [{"colId": "visits", "sort": "asc"}]}
+    body = _download_body(app, "csv", {"segment": None, "tag": None, "search": None}, request)
+
+    viewer = app.server.test_client()
+    _login(viewer, "viewer2", "viewer-password-2")
+    assert viewer.post("/_dash-update-component", json=body).status_code == 403
+
+    analyst = app.server.test_client()
+    _login(analyst, "analyst2", "analyst-password-2")
+    answer = analyst.post("/_dash-update-component", json=body)
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+    download = json.loads(answer.get_data(as_text=True))["response"]["customers-list-download"][
+        "data"
+    ]
+    text_ = base64.b64decode(download["content"]).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text_)))
+    with db.require_engine().connect() as conn:
+        expected = conn.execute(
+            text("SELECT customer_id, visits FROM customer_stats ORDER BY visits, customer_id")
+        ).all()
+    assert len(rows) == len(expected) == 13
+    visits_header = next(h for h in rows[0] if h.lower().startswith("visits"))
+    assert [int(r[visits_header]) for r in rows] == [v for _c, v in expected]
+    assert download["filename"].endswith(".csv")

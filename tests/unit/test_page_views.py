@@ -58,8 +58,15 @@ def _ctx(notices=()) -> FilterContext:
 QUERY = {"start": "2024-03-01", "end": "2024-03-31", "platform": "web"}
 
 
-def _has_download_menu(ids: dict, name: str) -> bool:
-    return str(Grid.download_item(name, "csv")) in ids
+def _has_download_menu(ids: dict, name: str, item_id=Grid.download_item) -> bool:
+    return str(item_id(name, "csv")) in ids
+
+
+def _has_customer_download(ids: dict) -> bool:
+    """The customer list's rows live on the server: its menu has its own ids (and callback),
+    never the browser-rows download's."""
+    assert not _has_download_menu(ids, Customers.GRID_NAME)
+    return _has_download_menu(ids, Customers.GRID_NAME, Customers.download_item)
 
 
 def _assert_filter_bar(ids: dict) -> None:
@@ -192,7 +199,8 @@ def test_customers_layout_has_its_ids_and_an_enabled_recompute_button_for_analys
     assert ids[Customers.REFRESH_STORE].data == 0
     assert ids[Customers.SEGMENT].options and ids[Customers.TAG].options
     _assert_filter_bar(ids)
-    assert _has_download_menu(ids, Customers.GRID_NAME)
+    assert _has_customer_download(ids)
+    assert Customers.LIST_DOWNLOAD in ids and Customers.LIST_DOWNLOAD_MESSAGE in ids
 
 
 def test_customers_layout_a_viewer_gets_a_disabled_button_with_a_hint_and_no_download():
@@ -200,7 +208,7 @@ def test_customers_layout_a_viewer_gets_a_disabled_button_with_a_hint_and_no_dow
     ids = _by_id(page)
     assert ids[Customers.RECOMPUTE].disabled is True
     assert "Analysts and admins can recompute." in _texts(page)
-    assert not _has_download_menu(ids, Customers.GRID_NAME)
+    assert not _has_customer_download(ids)
 
 
 # --- Events --------------------------------------------------------------------------------------
