@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.harness import write_report
 from bench.servers import add_data_args, ensure_bench_user, prepare_data, serving_app
 
 RESULTS = Path(__file__).resolve().parent / "results" / "http.json"
@@ -432,10 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         "verdicts": verdicts,
         "all_targets_met": ok,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{'all targets met' if ok else 'TARGETS MISSED'}; wrote {args.output}")
-    return 0 if ok else 1
+    return write_report(args.output, report, ok)
 
 
 def hit_verdicts(load: dict[str, dict[str, Any]], levels: list[int]) -> list[dict[str, Any]]:

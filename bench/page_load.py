@@ -39,6 +39,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.harness import write_report
 from bench.servers import BENCH_USER, add_data_args, ensure_bench_user, prepare_data, serving_app
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pages.json"
@@ -284,10 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         "verdicts": verdicts,
         "all_targets_met": ok,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{'all targets met' if ok else 'TARGETS MISSED'}; wrote {args.output}")
-    return 0 if ok else 1
+    return write_report(args.output, report, ok)
 
 
 def page_verdicts(
