@@ -192,7 +192,8 @@ class FilterContext:
     last_day: dt.date | None = None
 
 
-def _local_today() -> dt.date:
+def local_today() -> dt.date:
+    """Today in the business time zone (``BI_TIMEZONE``) of the app in context."""
     from bi_app import current_settings
 
     return dt.datetime.now(ZoneInfo(current_settings().timezone)).date()
@@ -216,7 +217,7 @@ def load_filter_context(query: Mapping[str, object]) -> FilterContext:
     first, last = bounds if bounds else (None, None)
     parsed = parse_filters(
         query,
-        today=last or _local_today(),
+        today=last or local_today(),
         known_platforms=[p["code"] for p in platforms],
         known_categories=[c["code"] for c in categories],
     )

@@ -4,22 +4,19 @@ Period cards follow the global filter; profile cards (segments now, tags, RFM, t
 last recomputation and refresh when "Recompute tags" finishes (``REFRESH_STORE``).
 """
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
-from dash import ALL, Input, Output, State, ctx, dcc, no_update
+from dash import ALL, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
 from bi_app import auth, current_settings, customer_tags
 from bi_app.data import customers
-from bi_app.export import ExportError, export_rows
 from bi_app.filters import resolve_filters
 from bi_app.roles import Action, Page
 from callbacks._registry import callback, clientside_callback
+from callbacks.grid_downloads import clicked_item, send_export
 from components import customer_figures as figs
 from components import customers_view as view
 from components import fallback
-from components.data_grid import download_message, grid_rows
+from components.data_grid import grid_rows
 from components.filter_bar import filter_inputs
 from components.ids import Customers, FilterBar, Grid
 
@@ -243,31 +240,22 @@ def follow_recompute(_ticks, job_run_id, refreshed):
 def download_list(clicks, query, request):
     """The customers matching the list's filters, in its order, as CSV, Excel or JSON: read on
     the server (the browser holds only the blocks it has shown)."""
-    item = ctx.triggered_id
-    if not isinstance(item, dict) or not ctx.triggered[0].get("value"):
-        raise PreventUpdate
+    item = clicked_item()
     page = view.list_page_request({**(request or {}), "startRow": 0, "endRow": 1}, query)
     rows = customers.customers_for_export(
         page["segment"], page["tag"], page["search"], page["sort"], page["descending"]
     )
     total = customers.customer_count(page["segment"], page["tag"], page["search"])
-    settings = current_settings()
-    try:
-        file = export_rows(
-            grid_rows(rows, view.list_row_columns()),
-            view.list_row_columns(),
-            item.get("format"),
-            name=Customers.GRID_NAME,
-            now=dt.datetime.now(ZoneInfo(settings.timezone)),
-            currency=settings.currency,
-            max_rows=customers.EXPORT_ROWS,
-        )
-    except ExportError as exc:
-        return no_update, download_message(f"Download failed: {exc}.", "danger")
-    notes = [file.message] if file.message else []
-    if total > file.rows:
-        notes.append(
-            f"The first {file.rows:,} of {total:,} customers: narrow the filter for the rest."
-        )
-    message = download_message(" ".join(notes), "warning") if notes else None
-    return dcc.send_bytes(file.content, file.filename, type=file.media_type), message
+    more = (
+        f"The first {len(rows):,} of {total:,} customers: narrow the filter for the rest."
+        if total > len(rows)
+        else None
+    )
+    return send_export(
+        grid_rows(rows, view.list_row_columns()),
+        view.list_row_columns(),
+        item.get("format"),
+        Customers.GRID_NAME,
+        max_rows=customers.EXPORT_ROWS,
+        note=more,
+    )

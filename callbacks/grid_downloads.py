@@ -39,31 +39,57 @@ def download_grid(clicks: list[int | None], rows: Any, spec: Any) -> tuple[Any, 
 
     The rows and the column description come from the browser: :func:`export_rows` accepts
     single values only and bounds rows, columns, cells and text before writing anything."""
+    item = clicked_item()
+    name, fmt = str(item.get("name"))[:60], item.get("format")
+    try:
+        columns = columns_from_spec(spec)
+    except ExportError as exc:
+        return refused(name, fmt, exc)
+    return send_export(rows, columns, fmt, name)
+
+
+def clicked_item() -> dict:
+    """The download menu item that was clicked; a menu (re)drawn is not a click."""
     item = ctx.triggered_id
     if not isinstance(item, dict) or not ctx.triggered[0].get("value"):
         raise PreventUpdate
-    grid = str(item.get("name"))[:60]
+    return item
+
+
+def send_export(
+    rows: Any,
+    columns: list,
+    fmt: Any,
+    name: str,
+    *,
+    max_rows: int | None = None,
+    note: str | None = None,
+) -> tuple[Any, Any]:
+    """``(download, message)`` for ``rows`` written as ``fmt``: the file and any notice from
+    writing it (plus ``note``), or no file and the reason it was refused. ``max_rows`` defaults to
+    :data:`MAX_DOWNLOAD_ROWS` as it is when called."""
     settings = current_settings()
     try:
         file = export_rows(
             rows,
-            columns_from_spec(spec),
-            item.get("format"),
-            name=grid,
+            columns,
+            fmt,
+            name=name,
             now=dt.datetime.now(ZoneInfo(settings.timezone)),
             currency=settings.currency,
-            max_rows=MAX_DOWNLOAD_ROWS,
+            max_rows=MAX_DOWNLOAD_ROWS if max_rows is None else max_rows,
         )
     except ExportError as exc:
-        log.warning(
-            "grid download refused: grid=%r format=%r: %s",
-            grid,
-            str(item.get("format"))[:20],
-            exc,
-        )
-        return no_update, download_message(f"Download failed: {exc}.", "danger")
-    log.info("grid download: grid=%r format=%r rows=%d", grid, item.get("format"), file.rows)
+        return refused(name, fmt, exc)
+    log.info("grid download: grid=%r format=%r rows=%d", name, fmt, file.rows)
+    notes = " ".join(text for text in (file.message, note) if text)
     return (
         dcc.send_bytes(file.content, file.filename, type=file.media_type),
-        download_message(file.message, "warning"),
+        download_message(notes or None, "warning"),
     )
+
+
+def refused(name: str, fmt: Any, exc: ExportError) -> tuple[Any, Any]:
+    """No file, and the reason in the grid's notice."""
+    log.warning("grid download refused: grid=%r format=%r: %s", name, str(fmt)[:20], exc)
+    return no_update, download_message(f"Download failed: {exc}.", "danger")

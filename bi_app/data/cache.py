@@ -272,12 +272,12 @@ def _namespace_generation_key(namespace: str) -> str:
     return f"gen:{namespace}"
 
 
-def generation_keys(namespace: str) -> tuple[str, str]:
-    """The cache keys of the global and of ``namespace``'s generation tokens.
+def generation_keys(*namespaces: str) -> tuple[str, ...]:
+    """The cache keys of the global and of each of ``namespaces``' generation tokens.
 
     For code that caches outside :func:`cached` but must follow the same invalidation: store the
-    tokens read from these keys with an entry; once either token changes, the entry is stale."""
-    return _GLOBAL_GENERATION, _namespace_generation_key(namespace)
+    tokens read from these keys with an entry; once any token changes, the entry is stale."""
+    return (_GLOBAL_GENERATION, *(_namespace_generation_key(ns) for ns in namespaces))
 
 
 def _new_token() -> str:
@@ -287,7 +287,7 @@ def _new_token() -> str:
 def _generation(backend: Any, *namespaces: str) -> str:
     """The current global + namespace tokens (one read for all of them); a missing token (first
     use, eviction) is created with set-if-absent so concurrent workers agree on it."""
-    keys = (_GLOBAL_GENERATION, *(_namespace_generation_key(ns) for ns in namespaces))
+    keys = generation_keys(*namespaces)
     values = backend.get_many(*keys)
     if None in values:
         for key, value in zip(keys, values):

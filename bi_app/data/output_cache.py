@@ -20,14 +20,12 @@ exception propagates before anything is stored, and the registry's fallback draw
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import importlib
 import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import flask
 import orjson
@@ -35,6 +33,7 @@ from plotly.io.json import to_json_plotly
 
 from bi_app.data import catalog
 from bi_app.data.cache import through_cache
+from bi_app.filters import local_today
 
 STATS_NAMESPACE = "outputs"
 FINGERPRINT_KEY = "bi_output_fingerprint"
@@ -69,15 +68,13 @@ def encode_output(value: Any) -> bytes:
 
 
 def _inputs_digest(inputs: Sequence[Any], keyword_inputs: Mapping[str, Any]) -> str:
-    payload = {"args": list(inputs), "kwargs": dict(keyword_inputs), "today": _today().isoformat()}
+    payload = {
+        "args": list(inputs),
+        "kwargs": dict(keyword_inputs),
+        "today": local_today().isoformat(),
+    }
     raw = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     return hashlib.sha256(raw).hexdigest()[:32]
-
-
-def _today() -> dt.date:
-    from bi_app import current_settings
-
-    return dt.datetime.now(ZoneInfo(current_settings().timezone)).date()
 
 
 def render_fingerprint() -> str:

@@ -113,7 +113,7 @@ def test_broken_catalogue_still_renders_a_bar(monkeypatch):
         raise RuntimeError("database is down")
 
     monkeypatch.setattr(catalog, "platforms", boom)
-    monkeypatch.setattr("bi_app.filters._local_today", lambda: dt.date(2024, 2, 29))
+    monkeypatch.setattr("bi_app.filters.local_today", lambda: dt.date(2024, 2, 29))
     ctx = load_filter_context({"platform": "web"})
     assert ctx.platforms == [] and ctx.parsed.filters.platforms is None
     assert ctx.parsed.filters.end == dt.date(2024, 2, 29)
