@@ -23,6 +23,7 @@ from bi_app.analytics import cohorts
 from bi_app.data._common import Codes, engine
 from bi_app.db import bitmaps
 from bi_app.db.models import Category, SalesPlatform
+from bi_app.db.rollups import next_period
 
 Ids = tuple[int, ...] | None  # None: all (the ALL bitmaps)
 
@@ -71,10 +72,6 @@ def period_counts(start: dt.date, end: dt.date, platforms: Codes, categories: Co
     }
 
 
-def _month_end(month: dt.date) -> dt.date:
-    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-
-
 def cohort_rows(start: dt.date, end: dt.date, platforms: Codes, categories: Codes) -> pd.DataFrame:
     """:func:`bi_app.analytics.cohorts.retention_table` of the monthly cohorts (month of the first
     revenue order on the platforms/categories) starting in ``start..end``'s months, active in
@@ -90,7 +87,7 @@ def cohort_rows(start: dt.date, end: dt.date, platforms: Codes, categories: Code
             for part in bitmaps.load(
                 conn,
                 data_start.replace(day=1),
-                _month_end(last_month),
+                next_period(last_month, "month") - dt.timedelta(days=1),
                 ("buyers",),
                 platform_ids,
                 category_ids,
