@@ -23,7 +23,7 @@ from bi_app.analytics import cohorts
 from bi_app.data._common import Codes, engine
 from bi_app.db import bitmaps
 from bi_app.db.models import Category, SalesPlatform
-from bi_app.db.rollups import next_period
+from bi_app.db.periods import next_period
 
 Ids = tuple[int, ...] | None  # None: all (the ALL bitmaps)
 

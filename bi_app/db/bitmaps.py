@@ -61,6 +61,7 @@ from bi_app.db.models import (
     Product,
     Visit,
 )
+from bi_app.db.periods import next_period, period_start
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +123,6 @@ def fold(pairs: Iterable[tuple[BitMap, BitMap | None]]) -> tuple[BitMap, BitMap]
 
 
 # --- building -------------------------------------------------------------------------------
-
-
-def _month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def _stream(conn: Connection, query: Any) -> Iterator[Any]:
@@ -383,10 +376,6 @@ def _data_days(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
     return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
 
 
-def _quarter_start(month: dt.date) -> dt.date:
-    return dt.date(month.year, (month.month - 1) // 3 * 3 + 1, 1)
-
-
 def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None) -> dict[str, int]:
     """Rebuild the day bitmaps of days ``start..end`` (None: unbounded) and the month and quarter
     bitmaps of every month and quarter they touch, from the daily ones; returns rows inserted per
@@ -408,9 +397,9 @@ def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None
     day_table, month_table = BITMAP_TABLES["day"], BITMAP_TABLES["month"]
     quarter: dt.date | None = None
     quarter_parts: dict[dt.date, Sets] = {}
-    month = _month_start(lo)
+    month = period_start(lo, "month")
     while month <= hi:
-        stop = _next_month(month) - dt.timedelta(days=1)
+        stop = next_period(month, "month") - dt.timedelta(days=1)
         first, last = max(lo, month), min(hi, stop)
         days = _build_days(conn, first, last)
         rows[day_table.name] += _write(conn, "day", days)
@@ -427,12 +416,12 @@ def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None
         sets = combine([*days.values(), *others.values()])
         del days, others
         rows[month_table.name] += _write(conn, "month", {month: sets})
-        if quarter is not None and _quarter_start(month) != quarter:
+        if quarter is not None and period_start(month, "quarter") != quarter:
             rows["quarterly_customer_bitmaps"] += _finish_quarter(conn, quarter, quarter_parts)
             quarter_parts = {}
-        quarter = _quarter_start(month)
+        quarter = period_start(month, "quarter")
         quarter_parts[month] = sets
-        month = _next_month(month)
+        month = next_period(month, "month")
     if quarter is not None:
         rows["quarterly_customer_bitmaps"] += _finish_quarter(conn, quarter, quarter_parts)
     return rows
@@ -441,7 +430,7 @@ def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None
 def _finish_quarter(conn: Connection, quarter: dt.date, built: dict[dt.date, Sets]) -> int:
     """Write a quarter's bitmaps from its rebuilt months and the stored other ones."""
     month_table = BITMAP_TABLES["month"]
-    last_month = _next_month(_next_month(quarter))
+    last_month = next_period(next_period(quarter, "month"), "month")
     others = _stored(
         conn,
         "month",
