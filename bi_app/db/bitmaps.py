@@ -22,7 +22,7 @@ buyers over several *categories* do not combine that way (one order can hold ite
 with an order holding both of two categories, from a self-join of the orders' categories) make
 the several-category case exact too (:func:`repeat_buyers`).
 
-Reading (:func:`load`) splits a date range with :func:`bi_app.db.rollups.plan_range` into whole
+Reading (:func:`load`) splits a date range with :func:`bi_app.db.periods.plan_range` into whole
 quarters, whole months and edge days, so a year costs a few dozen bitmaps.
 """
 
@@ -61,7 +61,14 @@ from bi_app.db.models import (
     Product,
     Visit,
 )
-from bi_app.db.periods import next_period, period_start
+from bi_app.db.periods import (
+    day_of,
+    next_period,
+    period_range,
+    period_start,
+    plan_range,
+    touched_periods,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +94,6 @@ def _id_list_default(element: id_list, compiler: Any, **kw: Any) -> str:
 @compiles(id_list, "sqlite")
 def _id_list_sqlite(element: id_list, compiler: Any, **kw: Any) -> str:
     return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
-
-
-def _day_of(column: Any) -> Any:
-    from bi_app.db.rollups import day_of
-
-    return day_of(column)
 
 
 def parse_ids(text: str | None) -> BitMap:
@@ -154,7 +155,7 @@ def _order_sets(lo: dt.date, hi: dt.date, first_id: int, last_id: int) -> Any:
     They all come from one pass over the range's revenue orders and their items' categories
     (the ``order_categories`` CTE, an order without items in category 0). Items are read by an
     order id range as well: left to itself the planner scans every order item for a month."""
-    day = _day_of(Order.ordered_at)
+    day = day_of(Order.ordered_at)
     oc = (
         select(
             Order.id.label("order_id"),
@@ -228,7 +229,7 @@ def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Set
         for kind, d, platform, category, paired, ids in _stream(conn, query):
             days[_day(d)][(kind, platform, category, paired)] = parse_ids(ids)
 
-    vday = _day_of(Visit.visited_at)
+    vday = day_of(Visit.visited_at)
     visits = (
         select(vday, Visit.platform_id, id_list(Visit.customer_id))
         .where(
@@ -381,12 +382,11 @@ def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None
     bitmaps of every month and quarter they touch, from the daily ones; returns rows inserted per
     table. Runs in the caller's transaction and reads only orders, order items, products and
     visits."""
-    from bi_app.db.rollups import _period_range, touched_periods
 
     rows = {t.name: 0 for t in BITMAP_TABLES.values()}
     for grain, table in BITMAP_TABLES.items():
         first, last = touched_periods(start, end, grain)
-        conn.execute(delete(table).where(*_period_range(table, grain, first, last)))
+        conn.execute(delete(table).where(*period_range(table, grain, first, last)))
     lo, hi = start, end
     if lo is None or hi is None:
         data_lo, data_hi = _data_days(conn)
@@ -470,7 +470,6 @@ def load(
     """The stored bitmaps covering days ``start..end`` exactly once (whole quarters, whole
     months, edge days) for ``kinds`` and the platform / category ids (None: :data:`ALL`); pairs
     of two of the categories."""
-    from bi_app.db.rollups import plan_range
 
     platforms = [ALL] if platform_ids is None else list(platform_ids)
     categories = [ALL] if category_ids is None else list(category_ids)

@@ -7,8 +7,8 @@ in the database (no rows travel through Python, which is what keeps 10M orders f
 Days are UTC calendar dates of ``orders.ordered_at``; ``week`` is the Monday of that day's ISO
 week, ``month`` the first of its month and ``quarter`` the first day of its calendar quarter.
 They are computed in SQL through small dialect-aware constructs (:func:`day_of`,
-:func:`week_start`, :func:`month_start`, :func:`quarter_start`), so SQLite and PostgreSQL
-produce identical tables.
+:func:`week_start`, :func:`month_start`, :func:`quarter_start`, in :mod:`bi_app.db.periods`
+with the date arithmetic the bitmaps share), so SQLite and PostgreSQL produce identical tables.
 
 Coarser grains keep a year view down to few rows. ``monthly_product_sales`` sums
 ``daily_product_sales`` per month in the same transaction (never from raw orders); a range
@@ -28,10 +28,8 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    Date,
     Engine,
     Select,
     Subquery,
@@ -44,8 +42,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement
 
 from bi_app.db.bitmap_models import BITMAP_TABLES
 from bi_app.db.bitmaps import refresh_bitmaps
@@ -58,7 +55,19 @@ from bi_app.db.models import (
     OrderItem,
     Product,
 )
-from bi_app.db.periods import GRAINS, next_period, period_start
+from bi_app.db.periods import (
+    GRAINS,
+    Segment,
+    day_of,
+    month_start,
+    next_period,
+    period_range,
+    period_start,
+    plan_range,
+    quarter_start,
+    touched_periods,
+    week_start,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,83 +79,6 @@ ROLLUP_TABLES: tuple[Table, ...] = (
     MonthlyProductSales.__table__,
     *BITMAP_TABLES.values(),
 )
-
-
-class day_of(FunctionElement):
-    """The calendar date of a timestamp."""
-
-    type = Date()
-    inherit_cache = True
-    name = "day_of"
-
-
-class week_start(FunctionElement):
-    """The Monday of the ISO week containing a date."""
-
-    type = Date()
-    inherit_cache = True
-    name = "week_start"
-
-
-class month_start(FunctionElement):
-    """The first day of the month containing a date."""
-
-    type = Date()
-    inherit_cache = True
-    name = "month_start"
-
-
-class quarter_start(FunctionElement):
-    """The first day of the calendar quarter containing a date."""
-
-    type = Date()
-    inherit_cache = True
-    name = "quarter_start"
-
-
-@compiles(day_of)
-def _day_of_default(element: day_of, compiler: Any, **kw: Any) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
-
-
-@compiles(day_of, "sqlite")
-def _day_of_sqlite(element: day_of, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(week_start)
-def _week_start_default(element: week_start, compiler: Any, **kw: Any) -> str:
-    return f"CAST(date_trunc('week', {compiler.process(element.clauses, **kw)}) AS DATE)"
-
-
-@compiles(week_start, "sqlite")
-def _week_start_sqlite(element: week_start, compiler: Any, **kw: Any) -> str:
-    # 'weekday 0' moves forward to the next Sunday (or stays on one); six days back is Monday.
-    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
-
-
-@compiles(month_start)
-def _month_start_default(element: month_start, compiler: Any, **kw: Any) -> str:
-    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
-
-
-@compiles(month_start, "sqlite")
-def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
-
-
-@compiles(quarter_start)
-def _quarter_start_default(element: quarter_start, compiler: Any, **kw: Any) -> str:
-    return f"CAST(date_trunc('quarter', {compiler.process(element.clauses, **kw)}) AS DATE)"
-
-
-@compiles(quarter_start, "sqlite")
-def _quarter_start_sqlite(element: quarter_start, compiler: Any, **kw: Any) -> str:
-    value = compiler.process(element.clauses, **kw)
-    return (
-        f"date({value}, 'start of month', "
-        f"printf('-%d months', (CAST(strftime('%m', {value}) AS INTEGER) - 1) % 3))"
-    )
 
 
 def _order_range(start: dt.date | None, end: dt.date | None) -> ColumnElement[bool]:
@@ -244,7 +176,7 @@ def _monthly_products_select(start: dt.date | None, end: dt.date | None):
             func.sum(daily.c.revenue_cents),
             func.sum(daily.c.units),
         )
-        .where(*_period_range(daily, "day", start, end))
+        .where(*period_range(daily, "day", start, end))
         .group_by(month, *keys)
     )
 
@@ -310,29 +242,6 @@ _BUILDERS = (
 # --- periods --------------------------------------------------------------------------------------
 
 
-def touched_periods(
-    start: dt.date | None, end: dt.date | None, grain: str
-) -> tuple[dt.date | None, dt.date | None]:
-    """The first and the last day of the ``grain`` periods that days ``start..end`` touch (None
-    stays open)."""
-    first = period_start(start, grain) if start is not None else None
-    last = next_period(end, grain) - dt.timedelta(days=1) if end is not None else None
-    return first, last
-
-
-def _period_range(
-    table: Table, grain: str, start: dt.date | None, end: dt.date | None
-) -> list[ColumnElement[bool]]:
-    """Rows of ``table`` (keyed by its ``grain`` column) whose period lies in days start..end."""
-    column = table.c[grain]
-    conditions: list[ColumnElement[bool]] = []
-    if start is not None:
-        conditions.append(column >= start)
-    if end is not None:
-        conditions.append(column <= end)
-    return conditions
-
-
 def refresh_rollups(
     engine: Engine, start: dt.date | None = None, end: dt.date | None = None
 ) -> dict:
@@ -354,7 +263,7 @@ def refresh_rollups(
         for table, grain, build, columns in _BUILDERS:
             # A month (quarter) is rebuilt from all its days (months), the refreshed ones included.
             first, last = touched_periods(start, end, grain)
-            conn.execute(delete(table).where(*_period_range(table, grain, first, last)))
+            conn.execute(delete(table).where(*period_range(table, grain, first, last)))
             # rowcount of an INSERT..SELECT is only kept when asked for (SQLAlchemy 2.x).
             result = conn.execute(
                 insert(table).from_select(columns, build(first, last)),
@@ -378,42 +287,6 @@ def refresh_rollups(
 
 
 # --- reading: which grain answers which days ---------------------------------------------------
-
-
-class Segment(NamedTuple):
-    """Days read from the ``grain`` table: periods starting ``first``..``last`` (both period starts;
-    for ``day`` simply the days)."""
-
-    grain: str
-    first: dt.date
-    last: dt.date
-
-
-def plan_range(
-    start: dt.date, end: dt.date, grains: tuple[str, ...] = ("month",)
-) -> tuple[Segment, ...]:
-    """Split days ``start..end`` into whole periods of ``grains`` (coarse to fine, without
-    ``day``) and days, coarsest first where possible, so that every day is read exactly once."""
-    if start > end:
-        raise ValueError(f"plan_range: start {start} is after end {end}")
-    if not grains:
-        return (Segment("day", start, end),)
-    grain, finer = grains[0], grains[1:]
-    first = start if period_start(start, grain) == start else next_period(start, grain)
-    stop = (
-        next_period(end, grain)
-        if next_period(end, grain) - dt.timedelta(days=1) == end
-        else period_start(end, grain)
-    )  # whole periods cover first .. stop - 1
-    if first >= stop:
-        return plan_range(start, end, finer)
-    segments: list[Segment] = []
-    if start < first:
-        segments += plan_range(start, first - dt.timedelta(days=1), finer)
-    segments.append(Segment(grain, first, period_start(stop - dt.timedelta(days=1), grain)))
-    if stop <= end:
-        segments += plan_range(stop, end, finer)
-    return tuple(segments)
 
 
 Where = Callable[[Table], Iterable[ColumnElement[bool]]]
@@ -443,7 +316,7 @@ def _parts(
         table = tables[grain]
         parts.append(
             select(*(table.c[c] for c in columns)).where(
-                *_period_range(table, grain, first, last), *where(table)
+                *period_range(table, grain, first, last), *where(table)
             )
         )
     return parts
