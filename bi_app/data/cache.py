@@ -286,13 +286,20 @@ def _new_token() -> str:
 
 def _generation(backend: Any, *namespaces: str) -> str:
     """The current global + namespace tokens (one read for all of them); a missing token (first
-    use, eviction) is created with set-if-absent so concurrent workers agree on it."""
+    use, eviction) is created with set-if-absent so concurrent workers agree on it. A token
+    that is there but unreadable (signed with an earlier secret key, or planted) is replaced:
+    set-if-absent would keep it forever and leave the cache bypassed; a new token only
+    orphans that namespace's entries, as an invalidation does."""
     keys = generation_keys(*namespaces)
     values = backend.get_many(*keys)
     if None in values:
+        missing = [key for key, value in zip(keys, values) if value is None]
+        for key in missing:
+            backend.add(key, _new_token(), timeout=0)
+        values = backend.get_many(*keys)
         for key, value in zip(keys, values):
             if value is None:
-                backend.add(key, _new_token(), timeout=0)
+                backend.set(key, _new_token(), timeout=0)
         values = backend.get_many(*keys)
         if None in values:
             raise RuntimeError("cache lost its generation tokens right after writing them")

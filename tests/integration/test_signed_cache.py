@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from bi_app.data import sales, signed_cache
-from tests.integration.test_cache import make_server
+from tests.integration.test_cache import counts, make_server
 from tests.integration.test_data_layer import END, START
 
 pytestmark = pytest.mark.integration
@@ -96,6 +96,32 @@ def test_another_secret_key_cannot_feed_this_app(dataset_url, redis_url, redis_p
     with mine.app_context():
         assert sales.sales_totals(START, END, ["web"])["revenue_cents"] == 8700
     assert signed_cache.refusals.count > before
+
+
+def test_after_a_new_secret_key_the_cache_works_again(dataset_url, redis_url, redis_prefix):
+    """A deploy with a new ``BI_SECRET_KEY`` finds generation tokens signed with the old one:
+    they are replaced (not kept by set-if-absent), so the cache hits again instead of being
+    bypassed for good."""
+    old = make_server(
+        dataset_url, key_prefix=redis_prefix, redis_url=redis_url, secret_key="a" * 32
+    )
+    with old.app_context():
+        sales.sales_totals(START, END, ["web"])
+    new = make_server(
+        dataset_url, key_prefix=redis_prefix, redis_url=redis_url, secret_key="b" * 32
+    )
+    before = counts()
+    with new.app_context():
+        for _call in range(3):
+            assert sales.sales_totals(START, END, ["web"])["revenue_cents"] == 8700
+    after = counts()
+    assert {k: after[k] - before[k] for k in after} == {
+        "hits": 2,
+        "misses": 1,
+        "errors": 0,
+        "bypassed": 0,
+        "uncached": 0,
+    }
 
 
 def test_the_cache_directory_refuses_unsigned_files(dataset_url, tmp_path):
