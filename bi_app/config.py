@@ -302,6 +302,9 @@ class Settings:
     # a session ends this many seconds after sign-in, or after this many idle seconds
     session_lifetime: int = setting("BI_SESSION_LIFETIME", _int_between(300, 30 * 86400), 43200)
     session_idle_timeout: int = setting("BI_SESSION_IDLE_TIMEOUT", _int_between(60, 86400), 7200)
+    # a session this worker verified within this many seconds is not read again (0: every
+    # request); a sign-out on another worker takes effect within it
+    session_recheck: int = setting("BI_SESSION_RECHECK", _int_between(0, 60), 5)
     # Fernet key (urlsafe base64, 32 bytes) for secrets stored in the database; derived from
     # BI_SECRET_KEY when unset
     encryption_key: str | None = setting(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import logging
 import secrets
-import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import flask
@@ -66,66 +64,43 @@ def password_fingerprint(password_hash: str, secret_key: str) -> str:
     return hmac.new(secret_key.encode(), password_hash.encode(), hashlib.sha256).hexdigest()[:20]
 
 
-class RecentSessions:
-    """Sessions this process verified against the database in the last ``grace`` seconds.
-
-    While the database does not answer, a session verified shortly before keeps working (the
-    pages show cached figures and readable notices) instead of every request failing with a 500;
-    a session not seen recently is signed out. Bounded, oldest first out."""
-
-    def __init__(self, grace: float = 300.0, size: int = 10_000) -> None:
-        self.grace, self.size = grace, size
-        self._seen: OrderedDict[str, tuple[SessionUser, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def remember(self, session_id: str, user: SessionUser) -> None:
-        with self._lock:
-            self._seen[session_id] = (user, time.monotonic())
-            self._seen.move_to_end(session_id)
-            while len(self._seen) > self.size:
-                self._seen.popitem(last=False)
-
-    def recall(self, session_id: str, idle_timeout: float) -> SessionUser | None:
-        with self._lock:
-            user, seen = self._seen.get(session_id, (None, 0.0))
-        if user is None or time.monotonic() - seen > min(self.grace, idle_timeout):
-            return None
-        return user
-
-    def forget(self, session_id: str) -> None:
-        with self._lock:
-            self._seen.pop(session_id, None)
-
-
-RECENT = RecentSessions()
-
-
 def load_user(session_id: str) -> SessionUser | None:
     """flask-login's user loader: the user must exist, be active and keep the same password, and
     the server-side session must stand: not revoked, not past ``BI_SESSION_LIFETIME``, not idle
     longer than ``BI_SESSION_IDLE_TIMEOUT`` (otherwise the request is simply signed out).
-    During a database outage, a session verified in the last minutes stands
-    (:class:`RecentSessions`).
+
+    A session this worker verified within ``BI_SESSION_RECHECK`` is not read again (a cache
+    hit would otherwise spend most of its time on that query); during a database outage, one
+    verified in the last minutes stands (:class:`bi_app.auth.sessions.VerifiedSessions`).
     """
     settings = flask.current_app.config["BI_SETTINGS"]
+    verified = sessions.VERIFIED
+    if settings.session_recheck:
+        user = verified.recall(session_id, settings.session_recheck)
+        if user is not None:
+            return user
     try:
-        user = _load_verified_user(session_id, settings)
+        verified_session = _load_verified_user(session_id, settings)
     except SQLAlchemyError as exc:
-        user = RECENT.recall(session_id, settings.session_idle_timeout)
+        user = verified.recall(
+            session_id, min(sessions.OUTAGE_GRACE_S, settings.session_idle_timeout)
+        )
         log.warning(
             "database unavailable while loading a session (%s); %s",
             type(exc).__name__,
             "using the session verified recently" if user else "signed out",
         )
         return user
-    if user is None:
-        RECENT.forget(session_id)
-    else:
-        RECENT.remember(session_id, user)
+    if verified_session is None:
+        verified.forget(session_id)
+        return None
+    user, valid_until = verified_session
+    verified.remember(session_id, user.id, user, valid_until)
     return user
 
 
-def _load_verified_user(session_id: str, settings) -> SessionUser | None:
+def _load_verified_user(session_id: str, settings) -> tuple[SessionUser, dt.datetime] | None:
+    """The session's user and when the session ends at the latest, read from the database."""
     from bi_app.extensions import db
 
     user_id, _, rest = (session_id or "").partition(":")
@@ -142,7 +117,8 @@ def _load_verified_user(session_id: str, settings) -> SessionUser | None:
         if not hmac.compare_digest(snapshot.fingerprint, fingerprint):
             return None
         conn.commit()  # last_seen, when it moved
-    return snapshot
+    lifetime, idle = settings.session_lifetime, settings.session_idle_timeout
+    return snapshot, sessions.valid_until(user, lifetime, idle)
 
 
 def init_login_manager(manager: LoginManager, server: flask.Flask) -> None:

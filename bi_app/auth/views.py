@@ -196,7 +196,7 @@ def logout_view() -> flask.Response:
     user = ctx.request_user()
     if user is not None:
         everywhere = flask.request.args.get("everywhere") == "1"
-        ctx.RECENT.forget(user.get_id())
+        auth_sessions.VERIFIED.forget(user.get_id())
         try:
             with db.session() as session:
                 if everywhere:

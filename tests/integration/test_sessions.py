@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
 from bi_app import auth
 from bi_app.auth import sessions as auth_sessions
@@ -16,6 +16,8 @@ from bi_app.db.models import UserSession
 from bi_app.extensions import db
 from tests.conftest import migrate
 from tests.integration.test_auth_http import _build, audit_rows, login
+
+RECHECK = 5  # BI_SESSION_RECHECK's default
 
 
 class Clock:
@@ -139,7 +141,7 @@ def test_a_password_change_ends_another_clients_session(app, clock):
     assert client.get("/").status_code == 302
 
 
-def test_cli_sign_out_ends_the_users_sessions(app, sqlite_url, tmp_path):
+def test_cli_sign_out_ends_the_users_sessions(app, sqlite_url, tmp_path, clock):
     client = app.server.test_client()
     login(client, "viewer")
     env = {
@@ -161,7 +163,56 @@ def test_cli_sign_out_ends_the_users_sessions(app, sqlite_url, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "1 session(s) ended" in result.stdout
+    clock.advance(RECHECK)  # another process revoked it: this worker rereads within the interval
     assert client.get("/").status_code == 302
+
+
+def _session_reads(app, client, path: str, times: int) -> int:
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *_args) -> None:
+        if "user_sessions" in statement:
+            statements.append(statement)
+
+    engine = db.require_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for _ in range(times):
+            assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(statements)
+
+
+def test_a_worker_rereads_a_session_only_after_the_recheck_interval(app, clock):
+    client = app.server.test_client()
+    login(client, "viewer")
+    assert _session_reads(app, client, "/", 1) == 1
+    assert _session_reads(app, client, "/", 5) == 0  # verified a moment ago in this worker
+    clock.advance(RECHECK)
+    assert _session_reads(app, client, "/", 3) == 1
+
+
+def test_a_sign_out_on_another_worker_takes_effect_within_the_recheck_interval(app, clock):
+    client = app.server.test_client()
+    login(client, "viewer")
+    assert client.get("/").status_code == 200
+    with db.session() as session:  # what another worker's logout writes; this one is not told
+        session.execute(update(UserSession).values(revoked_at=clock.now))
+        session.commit()
+    clock.advance(RECHECK - 1)
+    assert client.get("/").status_code == 200  # the documented lag: at most the interval
+    clock.advance(1)
+    assert client.get("/").status_code == 302
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_with_no_recheck_interval_every_request_reads_the_session(app_factory, sqlite_url, clock):
+    migrate(sqlite_url)
+    app = _build(app_factory, sqlite_url, session_recheck=0)
+    client = app.server.test_client()
+    login(client, "viewer")
+    assert _session_reads(app, client, "/", 3) == 3
 
 
 def test_old_sessions_are_pruned_at_sign_in(app, clock):

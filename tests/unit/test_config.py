@@ -118,6 +118,7 @@ def test_every_variable_is_read_from_the_environment():
         "BI_PROXY_HOPS": "1",
         "BI_SESSION_LIFETIME": "3600",
         "BI_SESSION_IDLE_TIMEOUT": "600",
+        "BI_SESSION_RECHECK": "2",
         "BI_ENCRYPTION_KEY": "x" * 44,
         "BI_MAX_REQUEST_MB": "20",
         "BI_MAX_CALLBACK_KB": "256",
