@@ -4,10 +4,11 @@
 when ``BI_REDIS_URL`` is set, else to a per-process ``SimpleCache`` (or a ``FileSystemCache``
 under ``BI_CACHE_DIR``). ``BI_CACHE_TTL=0`` turns caching off.
 
-Keys are ``<prefix><namespace>:<module.function>:<generation>:<digest of normalized args>``.
-The generation is a token stored in the cache itself, one per namespace plus a global one:
-:func:`invalidate` replaces a token, which orphans every entry of that namespace at once (O(1),
-seen by all workers; orphans expire with their TTL).
+Keys are ``<prefix><namespace>:<module.function>:<digest of normalized args>``. Each entry is
+stamped with the generation it was computed under: tokens stored in the cache itself, one per
+namespace plus a global one, read together with the entry. :func:`invalidate` replaces a token,
+which makes every entry of that namespace stale at once (O(1), seen by all workers; a stale entry
+is overwritten by its next computation or expires with its TTL).
 
 The cache never breaks a page: any backend error is counted, logged (rate-limited) and the
 function runs against the database. After an error the backend is skipped for ``retry_after``
@@ -337,7 +338,7 @@ def cached(namespace: str, *, keep_case: Collection[str] = ()) -> Callable[[F], 
             return through_cache(
                 namespace,
                 (namespace,),
-                lambda generation: f"{fkey}:{generation}:{argument_key(canonical)}",
+                f"{fkey}:{argument_key(canonical)}",
                 lambda: func(**canonical),
             )
 
@@ -350,14 +351,16 @@ def cached(namespace: str, *, keep_case: Collection[str] = ()) -> Callable[[F], 
 def through_cache(
     stats_namespace: str,
     namespaces: tuple[str, ...],
-    key_for: Callable[[str], str],
+    key: str,
     compute: Callable[[], Any],
     *,
     encode: Callable[[Any], Any] | None = None,
     decode: Callable[[Any], Any] | None = None,
 ) -> Any:
-    """``compute()`` through the bound cache under ``key_for(generation)``, where the generation
-    joins the global and ``namespaces``' tokens, so invalidating any of them orphans the entry.
+    """``compute()`` through the bound cache under ``key``. The entry is stamped with the
+    generation (the global and ``namespaces``' tokens) it was computed under, and it is a hit
+    only while that is still the current one: invalidating any of them makes it stale. The
+    tokens and the entry come in one read (one round trip to Redis per hit).
 
     ``encode`` turns a fresh value into what is stored and ``decode`` a stored one into what is
     returned (both on a miss too, so a miss and a hit return the same thing). Without an app
@@ -377,19 +380,21 @@ def through_cache(
     try:
         if state.pending_invalidations:
             _replay_pending(state, backend)
-        key = key_for(_generation(backend, *namespaces))
-        entry = backend.get(key)
+        *tokens, entry = backend.get_many(*generation_keys(*namespaces), key)
+        if None in tokens:
+            generation, entry = _generation(backend, *namespaces), None
+        else:
+            generation = ".".join(tokens)
     except Exception as exc:  # noqa: BLE001 - any backend failure falls back to the DB
         state.failed(stats_namespace, "read", exc)
         return compute()
-    if entry is not None:
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
         _stats.count(stats_namespace, "hits")
-        return decode(entry[0])
+        return decode(entry[1])
     _stats.count(stats_namespace, "misses")
     stored = encode(compute())
     try:
-        # Wrapped in a tuple so a legitimately None result is still a hit next time.
-        backend.set(key, (stored,))
+        backend.set(key, (generation, stored))
     except Exception as exc:  # noqa: BLE001
         state.failed(stats_namespace, "write", exc)
     return decode(stored)

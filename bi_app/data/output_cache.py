@@ -2,11 +2,11 @@
 
 A cache hit of a data function still left the callback to rebuild its figure or component tree
 (plotly's validation, ``to_plotly_json``), which cost as much as a roll-up query. An output entry
-holds the JSON the browser receives, keyed on
+holds the JSON the browser receives. It is stamped with the generation of the data namespaces
+the callback reads (plus the global one and the catalogue's, which sets the default date range),
+so an invalidation makes its outputs stale too, and keyed on
 
 - the callback's name and its inputs and states exactly as the browser sent them,
-- the generation of the data namespaces the callback reads (plus the global one and the
-  catalogue's, which sets the default date range), so an invalidation orphans its outputs too,
 - a render fingerprint: the app's source files, the versions of the libraries that draw, and the
   settings, so a deploy or a new currency never serves yesterday's drawing,
 - today's date in the business time zone (an empty date filter means "up to today").
@@ -55,7 +55,7 @@ def cached_output(
     return through_cache(
         STATS_NAMESPACE,
         (catalog.NAMESPACE, *namespaces),
-        lambda generation: f"out:{name}:{generation}:{fingerprint}:{digest}",
+        f"out:{name}:{fingerprint}:{digest}",
         compute,
         encode=encode_output,
         decode=orjson.loads,

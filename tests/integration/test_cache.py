@@ -189,6 +189,29 @@ def test_redis_cache_shared_by_workers(dataset_url, redis_url, redis_prefix):
     assert any(k.startswith(f"{redis_prefix}sales:sales.overview_kpis:") for k in keys)
 
 
+def _commands(client: redis.Redis) -> dict[str, int]:
+    return {k: v["calls"] for k, v in client.info("commandstats").items()}
+
+
+def test_a_hit_is_one_round_trip_and_a_stale_stamp_a_miss(dataset_url, redis_url, redis_prefix):
+    """The generation tokens and the entry are read together; an entry stamped with an older
+    generation is recomputed and overwritten, not served."""
+    server = make_server(dataset_url, key_prefix=redis_prefix, redis_url=redis_url)
+    client = redis.Redis.from_url(redis_url)
+    with server.app_context():
+        expected = sales.sales_totals(START, END, ["web"])
+        before = _commands(client)
+        assert sales.sales_totals(START, END, ["web"]) == expected
+        after = _commands(client)
+        sent = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+        assert sent == {"cmdstat_mget": 1, "cmdstat_info": 1}  # (INFO: the first reading)
+        (key,) = [k for k in client.scan_iter(f"{redis_prefix}*") if b"sales_totals" in k]
+        data_cache.invalidate("sales")
+        assert sales.sales_totals(START, END, ["web"]) == expected
+        assert [k for k in client.scan_iter(f"{redis_prefix}*") if b"sales_totals" in k] == [key]
+    assert counts()["misses"] == 2 and counts()["hits"] == 1
+
+
 class RedisProcess:
     """A private redis-server on a free loopback port that the test can kill and restart."""
 
