@@ -12,10 +12,11 @@ attaches what they recorded to the given app. Two things are declared once, on t
 - ``fallback`` (optional, from :mod:`components.fallback`): what the outputs show when the
   callback raises. The failure is logged once with the callback's name and inputs; the person sees
   a readable message, never a traceback. ``PreventUpdate`` and HTTP errors (the 403) pass through.
-- ``cache_output`` (optional): the data namespaces a callback reads. Its serialized output is then
+- ``cache_output`` (optional): the data namespaces a callback reads. Its whole answer is then
   cached on its inputs and those namespaces' generation (:mod:`bi_app.data.output_cache`), so a
-  repeat request skips both the queries and the drawing. Only for callbacks whose output depends
-  on their inputs, the data and the settings alone: not on the user, the trigger or the clock.
+  repeat request skips the queries, the drawing and Dash's dispatch. Only for callbacks whose
+  output depends on their inputs, the data and the settings alone: not on the user, the trigger
+  or the clock.
   The role check still runs first on every request; failures are never cached.
 """
 
@@ -141,15 +142,16 @@ def with_fallback(func: Callable[..., Any], fallback: Fallback | None) -> Callab
     return wrapper
 
 
-def with_output_cache(func: Callable[..., Any], namespaces: tuple[str, ...]) -> Callable[..., Any]:
-    """``func`` whose serialized output is cached (see :mod:`bi_app.data.output_cache`)."""
-    from bi_app.data.output_cache import cached_output
-
-    name = f"{func.__module__}.{func.__qualname__}"
+def with_output_cache(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` that tells the answer cache it returned normally, so its answer may be kept
+    (see :mod:`bi_app.data.output_cache`; a failure raises before that and is never kept)."""
+    from bi_app.data.output_cache import mark_answer_cacheable
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return cached_output(name, namespaces, args, lambda: func(*args, **kwargs), kwargs)
+        result = func(*args, **kwargs)
+        mark_answer_cacheable()
+        return result
 
     return wrapper
 
@@ -159,7 +161,7 @@ def _guarded(entry: RegisteredCallback) -> Callable[..., Any]:
 
     func = entry.func
     if entry.cache_output:
-        func = with_output_cache(func, entry.cache_output)
+        func = with_output_cache(func)
     func = with_fallback(func, entry.fallback)
 
     @functools.wraps(entry.func)
@@ -172,20 +174,30 @@ def _guarded(entry: RegisteredCallback) -> Callable[..., Any]:
 
 def register_all(app: dash.Dash) -> int:
     """Attach every recorded callback to ``app``; returns how many were attached."""
+    from bi_app.auth import require_role
     from bi_app.auth.views import CALLBACK_MAP_KEY, LARGE_BODY_KEY
+    from bi_app.data import output_cache
 
     _import_all()
     large_body: dict[str, tuple[str, ...]] = {}
+    cached: dict[str, output_cache.CachedCallback] = {}
     for entry in _REGISTRY:
         if entry.clientside is not None:
             app.clientside_callback(entry.clientside, *entry.args, **entry.kwargs)
             continue
         before = set(app.callback_map)
         app.callback(*entry.args, **entry.kwargs)(_guarded(entry))
+        added = set(app.callback_map) - before
         if entry.large_body:
-            large_body.update(dict.fromkeys(set(app.callback_map) - before, entry.roles))
+            large_body.update(dict.fromkeys(added, entry.roles))
+        if entry.cache_output:
+            spec = output_cache.CachedCallback(entry.cache_output, entry.roles)
+            cached.update(dict.fromkeys(added, spec))
     app.server.config[LARGE_BODY_KEY] = large_body
     app.server.config[CALLBACK_MAP_KEY] = lambda: app.callback_map
+    # after the auth guard (bi_app.auth.init_app): a session and a bounded body come first
+    callback_path = f"{app.config.routes_pathname_prefix}_dash-update-component"
+    output_cache.init_app(app.server, cached, callback_path, require_role)
     return len(_REGISTRY)
 
 

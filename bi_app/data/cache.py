@@ -348,35 +348,29 @@ def cached(namespace: str, *, keep_case: Collection[str] = ()) -> Callable[[F], 
     return decorator
 
 
-def through_cache(
-    stats_namespace: str,
-    namespaces: tuple[str, ...],
-    key: str,
-    compute: Callable[[], Any],
-    *,
-    encode: Callable[[Any], Any] | None = None,
-    decode: Callable[[Any], Any] | None = None,
-) -> Any:
-    """``compute()`` through the bound cache under ``key``. The entry is stamped with the
-    generation (the global and ``namespaces``' tokens) it was computed under, and it is a hit
-    only while that is still the current one: invalidating any of them makes it stale. The
-    tokens and the entry come in one read (one round trip to Redis per hit).
+@dataclass(frozen=True)
+class Lookup:
+    """What :func:`stamped_get` found: the stored value on a hit; on a miss, the generation a
+    fresh value is to be stamped with (None: do not store it, the cache is off or failing)."""
 
-    ``encode`` turns a fresh value into what is stored and ``decode`` a stored one into what is
-    returned (both on a miss too, so a miss and a hit return the same thing). Without an app
-    context or with the cache off, ``compute()`` runs straight through; a backend failure is
-    counted under ``stats_namespace`` and falls back to ``compute()``. An exception of
-    ``compute()`` propagates and stores nothing."""
-    encode = encode or _identity
-    decode = decode or _identity
+    hit: bool
+    stored: Any = None
+    generation: str | None = None
+
+
+def stamped_get(stats_namespace: str, namespaces: tuple[str, ...], key: str) -> Lookup:
+    """The entry under ``key`` if it was stamped with the current generation of the global and
+    ``namespaces``' tokens (invalidating any of them makes it stale). The tokens and the entry
+    come in one read: one round trip to Redis per hit. Counted under ``stats_namespace``; a
+    backend failure is a miss that is not to be stored."""
     current = _current()
     if current is None or not current[0].enabled:
         _stats.count(stats_namespace, "uncached")
-        return compute()
+        return Lookup(False)
     state, backend = current
     if not state.available():
         _stats.count(stats_namespace, "bypassed")
-        return compute()
+        return Lookup(False)
     try:
         if state.pending_invalidations:
             _replay_pending(state, backend)
@@ -387,16 +381,52 @@ def through_cache(
             generation = ".".join(tokens)
     except Exception as exc:  # noqa: BLE001 - any backend failure falls back to the DB
         state.failed(stats_namespace, "read", exc)
-        return compute()
+        return Lookup(False)
     if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
         _stats.count(stats_namespace, "hits")
-        return decode(entry[1])
+        return Lookup(True, entry[1])
     _stats.count(stats_namespace, "misses")
-    stored = encode(compute())
+    return Lookup(False, generation=generation)
+
+
+def stamped_set(stats_namespace: str, key: str, generation: str, stored: Any) -> None:
+    """Store ``stored`` under ``key``, stamped with the ``generation`` :func:`stamped_get` gave
+    (so a value computed before an invalidation is never taken for a current one)."""
+    current = _current()
+    if current is None:
+        return
+    state, backend = current
     try:
         backend.set(key, (generation, stored))
     except Exception as exc:  # noqa: BLE001
         state.failed(stats_namespace, "write", exc)
+
+
+def through_cache(
+    stats_namespace: str,
+    namespaces: tuple[str, ...],
+    key: str,
+    compute: Callable[[], Any],
+    *,
+    encode: Callable[[Any], Any] | None = None,
+    decode: Callable[[Any], Any] | None = None,
+) -> Any:
+    """``compute()`` through the bound cache under ``key``, stamped with the generation of
+    ``namespaces`` (:func:`stamped_get`).
+
+    ``encode`` turns a fresh value into what is stored and ``decode`` a stored one into what is
+    returned (both on a miss too, so a miss and a hit return the same thing). Without an app
+    context or with the cache off, ``compute()`` runs straight through; a backend failure is
+    counted under ``stats_namespace`` and falls back to ``compute()``. An exception of
+    ``compute()`` propagates and stores nothing."""
+    encode = encode or _identity
+    decode = decode or _identity
+    lookup = stamped_get(stats_namespace, namespaces, key)
+    if lookup.hit:
+        return decode(lookup.stored)
+    stored = encode(compute())
+    if lookup.generation is not None:
+        stamped_set(stats_namespace, key, lookup.generation, stored)
     return decode(stored)
 
 

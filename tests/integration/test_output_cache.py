@@ -65,6 +65,31 @@ def test_a_repeat_request_answers_the_same_bytes_without_querying(demo_app, clie
     assert figure["data"] and sum(figure["data"][0]["y"]) > 0  # a real trend, not a placeholder
 
 
+def test_a_hit_is_answered_before_dash_dispatches_it(demo_app, client, monkeypatch):
+    first = post(client, revenue_body(demo_app)).get_data()
+
+    def must_not_run(*_args, **_kwargs):
+        raise AssertionError("Dash dispatched a request the answer cache holds")
+
+    monkeypatch.setitem(demo_app.callback_map[REVENUE], "callback", must_not_run)
+    assert post(client, revenue_body(demo_app)).get_data() == first  # the very same bytes
+    assert counts("outputs")["hits"] == 1
+
+
+def test_the_role_check_runs_before_a_hit_is_served(demo_app, client, monkeypatch):
+    from bi_app.data.output_cache import ANSWERS_KEY, CachedCallback
+
+    post(client, revenue_body(demo_app))  # cached by a viewer, who may see it
+    callbacks = demo_app.server.config[ANSWERS_KEY][0]
+    monkeypatch.setitem(
+        callbacks, REVENUE, CachedCallback(callbacks[REVENUE].namespaces, ("admin",))
+    )
+    refused = client.post("/_dash-update-component", json=revenue_body(demo_app))
+    assert refused.status_code == 403
+    assert b"figure" not in refused.get_data()
+    assert counts("outputs")["hits"] == 0
+
+
 def test_other_inputs_are_other_entries(demo_app, client):
     by_day = post(client, revenue_body(demo_app, "day")).get_json()
     by_month = post(client, revenue_body(demo_app, "month")).get_json()
