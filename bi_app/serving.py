@@ -18,6 +18,13 @@
   their validators (ETag, Last-Modified). Everything else (the page, ``/_dash-layout``,
   ``/_dash-dependencies``, callback answers, JSON endpoints) is per user: ``no-store`` unless the
   view said otherwise. Dash sets no Cache-Control on those at all.
+- **Lazy chunks loaded up front**: Dash's component libraries fetch some code only when a
+  component first needs it (the graph, dropdown and date picker chunks, plotly.js, AG Grid's
+  community grid), from URLs without a fingerprint, which can only be revalidated, never cached
+  for a year; the grid's chunk also started downloading only once the grid had mounted.
+  :data:`PRELOADED_CHUNKS` are put in the page as ordinary scripts, whose URLs Dash fingerprints:
+  webpack then finds them installed and never asks for the unfingerprinted copy. Chunks few pages
+  use (upload, markdown, mathjax, AG Grid enterprise) stay lazy.
 - **Statement timeout**: every SQL statement run for a request gets PostgreSQL's
   ``statement_timeout`` (``BI_STATEMENT_TIMEOUT_S``, below gunicorn's worker timeout), so a query
   that would outlive the worker is cancelled and the callback shows "This took too long to
@@ -53,6 +60,14 @@ ALGORITHMS = ["br", "gzip"]  # in the server's order of preference when the clie
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_STORE = "no-store"
 COMPRESSED_FILES_KEPT = 64  # compressed fingerprinted files kept per worker (per algorithm)
+# (namespace, path in the package) of the lazily loaded chunks nearly every page needs
+PRELOADED_CHUNKS = (
+    ("dash", "dcc/async-graph.js"),
+    ("dash", "dcc/async-dropdown.js"),
+    ("dash", "dcc/async-datepicker.js"),
+    ("plotly", "package_data/plotly.min.js"),
+    ("dash_ag_grid", "async-community.js"),
+)
 
 
 class _BoundedCache:
@@ -78,6 +93,12 @@ class _BoundedCache:
                 self._data.popitem(last=False)
 
 
+def preload_chunks(app: dash.Dash) -> None:
+    """Serve :data:`PRELOADED_CHUNKS` as ordinary, fingerprinted page scripts."""
+    for namespace, path in PRELOADED_CHUNKS:
+        app.scripts.append_script({"relative_package_path": path, "namespace": namespace})
+
+
 def init_app(app: dash.Dash, settings: Any) -> None:
     """Compress ``app``'s responses, give each the right Cache-Control, and bound the time of
     every SQL statement a request runs (``BI_STATEMENT_TIMEOUT_S``).
@@ -89,6 +110,7 @@ def init_app(app: dash.Dash, settings: Any) -> None:
     from bi_app.extensions import db
 
     limit_request_statements(db.require_engine(), settings.statement_timeout_s)
+    preload_chunks(app)
 
     server = app.server
     routes = app.config.routes_pathname_prefix
