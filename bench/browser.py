@@ -57,6 +57,7 @@ class Request:
     wire_bytes: int = 0  # encodedDataLength at loadingFinished: headers + (compressed) body
     done: bool = False
     failed: str | None = None
+    loader: str | None = None  # the document (DevTools loaderId) that sent it
 
     @property
     def is_callback(self) -> bool:
@@ -107,6 +108,7 @@ class NetworkLog:
         self.driver = driver
         self.requests: dict[str, Request] = {}
         self.last_activity = time.monotonic()
+        self.document: str | None = None  # loaderId of the latest document navigated to
 
     def clear(self) -> None:
         self.drain()
@@ -127,7 +129,9 @@ class NetworkLog:
             r = self.requests.get(rid)
             if r is None or "redirectResponse" in p:
                 r = self.requests[rid] = Request(rid, req["url"], req["method"])
-            r.url, r.method = req["url"], req["method"]
+            r.url, r.method, r.loader = req["url"], req["method"], p.get("loaderId")
+            if p.get("type") == "Document":
+                self.document = r.loader
             r.post_data = req.get("postData") or _entries(req.get("postDataEntries"))
             if r.post_data is None and req.get("hasPostData"):
                 r.post_data = self._fetch_post_data(rid)
@@ -156,11 +160,21 @@ class NetworkLog:
         except Exception:  # noqa: BLE001 - gone already: the body stays unknown
             return None
 
+    def current(self) -> list[Request]:
+        """The requests of the current document. One sent by a page navigated away from (its
+        callbacks still running when the next page was asked for) may never be reported as
+        finished or failed: it is neither waited for nor counted."""
+        return [
+            r
+            for r in self.requests.values()
+            if r.url and (self.document is None or r.loader == self.document)
+        ]
+
     def in_flight(self) -> list[Request]:
-        return [r for r in self.requests.values() if r.url and not r.done]
+        return [r for r in self.current() if not r.done]
 
     def callbacks(self) -> list[Request]:
-        return [r for r in self.requests.values() if r.is_callback]
+        return [r for r in self.current() if r.is_callback]
 
 
 def _entries(entries: list[dict] | None) -> str | None:

@@ -113,7 +113,7 @@ def load_page(driver, log, url: str) -> dict[str, Any]:
     timing = resource_timing(driver)
     callbacks = [e for e in timing["resources"] if CALLBACK_PATH in e["name"]]
     failed = []
-    for r in log.requests.values():
+    for r in log.current():
         if r.error:
             output = None
             if r.is_callback and r.post_data:
@@ -138,8 +138,8 @@ def load_page(driver, log, url: str) -> dict[str, Any]:
         "callbacks": len(callbacks),
         "callbacks_seen": len(log.callbacks()),
         "errors": failed,
-        "wire_bytes": sum(r.wire_bytes for r in log.requests.values()),
-        "requests": len(log.requests),
+        "wire_bytes": sum(r.wire_bytes for r in log.current()),
+        "requests": len(log.current()),
         "console_errors": severe_console_messages(driver),
     }
 
@@ -152,7 +152,7 @@ def first_load(driver, log, base: str) -> dict[str, Any]:
     log.clear()
     driver.get(base + "/")
     wait_quiet(driver, log)
-    requests = list(log.requests.values())
+    requests = list(log.current())
     static, not_cached = [], []
     for r in requests:
         path = r.url[len(base) :].split("?")[0] if r.url.startswith(base) else ""
