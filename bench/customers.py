@@ -6,8 +6,10 @@ Same database, cache and targets as :mod:`bench.overview` (both use :mod:`bench.
 1.5 x raw SQL + 30 ms, hit <= 10 ms (medians). First the daily job is timed: a full recompute,
 then an incremental one after adding ~1,000 orders and ~1,000 visits for existing customers
 (targets: full <= 60 s, incremental <= 5 s at 10M orders), and the added rows are deleted again
-(a third, incremental, run puts the figures back). Writes bench/results/customers.json and exits
-1 when a target fails.
+(a third, incremental, run puts the figures back). When the activity months were never built
+(a new data set, or a database from before migration 0019), a first run builds them from every
+visit and order; it is timed and reported on its own (``months_build_seconds``), as it happens
+once, not daily. Writes bench/results/customers.json and exits 1 when a target fails.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from bench.harness import (
     setup,
     write_report,
 )
-from bi_app.customer_tags import recompute
+from bi_app.customer_tags import last_succeeded, recompute
 from bi_app.data import cache as data_cache
 from bi_app.data import catalog, customers
 from bi_app.db.analytics_models import TAGS
@@ -44,6 +46,8 @@ def invalidate_customers() -> None:
 
 
 BENCH_PREFIX = "BENCH-ADD-"
+FULL_TARGET_S = 60.0
+INCREMENTAL_TARGET_S = 5.0
 
 
 def add_activity(engine: Engine, end: dt.date, n: int) -> str:
@@ -99,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         end = bounds[1]
         start = max(bounds[0], end - dt.timedelta(days=364))
         today = end + dt.timedelta(days=1)
+        build = None
+        with engine.connect() as conn:
+            last = last_succeeded(conn)
+        if last is None or not last.activity_months:
+            build = recompute(engine, today)
+            print(f"recompute (building the activity months): {build['seconds']} s, {build}")
         began = time.perf_counter()
         job = recompute(engine, today, full=True)
         job_seconds = round(time.perf_counter() - began, 2)
@@ -170,14 +180,23 @@ def main(argv: list[str] | None = None) -> int:
         f"database {engine.dialect.name}\n"
     )
     print_table(results)
-    ok = all(r.miss_ok and r.hit_ok for r in results)
-    print(f"full recompute {job_seconds} s, incremental {incremental_seconds} s")
+    recompute_ok = job_seconds <= FULL_TARGET_S and incremental_seconds <= INCREMENTAL_TARGET_S
+    ok = recompute_ok and all(r.miss_ok and r.hit_ok for r in results)
+    print(
+        f"full recompute {job_seconds} s (target {FULL_TARGET_S} s), incremental "
+        f"{incremental_seconds} s (target {INCREMENTAL_TARGET_S} s)"
+        + ("" if build is None else f"; building the activity months first: {build['seconds']} s")
+    )
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "orders": bench.orders,
         "window": [start.isoformat(), end.isoformat()],
         "recompute_seconds": job_seconds,
         "recompute": job,
+        "recompute_targets_s": {"full": FULL_TARGET_S, "incremental": INCREMENTAL_TARGET_S},
+        "recompute_ok": recompute_ok,
+        "months_build_seconds": None if build is None else build["seconds"],
+        "months_build": build,
         "incremental_seconds": incremental_seconds,
         "incremental": incremental,
         "cache_backend": bench.cache_backend,

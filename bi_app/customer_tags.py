@@ -28,6 +28,14 @@ of orders, visits and ``customer_changes``, and it deletes exactly the change ro
 (rows committed meanwhile stay for the next run). Readers see the old or the new state, never
 half of each. On SQLite the one writer lock gives the same.
 
+Activity months (``customer_visit_months``, ``customer_order_months``): each customer's visits
+and revenue orders per month before the run's cutoff, what the stats are computed from instead of
+every visit and order. A run first rewrites the months of the customers whose visits or orders
+changed or gained rows since the last cutoff (from their rows, through the customer indexes), so
+they stay exact; they are rebuilt from all rows only when no run completed them yet (a new or
+upgraded database), after a ``TRUNCATE``, or when ``today`` went back. A full run after a
+threshold change therefore reads a few rows per customer, not every visit.
+
 Steps (the work set in ``customer_work``, processed in customer-id chunks so progress can be
 shown): 1. ``customer_stats`` rows of the chunk: visits, revenue orders, the segment with the
 thresholds in force, the *segment path* (the month of the first activity and the months in which
@@ -84,6 +92,7 @@ from bi_app.data import settings
 from bi_app.data.customers import NAMESPACE, segment_sql
 from bi_app.db.analytics_models import (
     CustomerChange,
+    CustomerOrderMonth,
     CustomerProfileCount,
     CustomerRecomputeRun,
     CustomerRfmCell,
@@ -91,6 +100,7 @@ from bi_app.db.analytics_models import (
     CustomerStats,
     CustomerTag,
     CustomerTagHistory,
+    CustomerVisitMonth,
     CustomerWork,
 )
 from bi_app.db.models import REVENUE_STATUSES, Customer, Order, Visit, utcnow
@@ -101,8 +111,8 @@ log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x6375_7374  # "cust": serializes runs on PostgreSQL (see _serialized)
 CHUNK = 50_000  # work-set customers per stats statement in an incremental run
-# a full run reads orders and visits sequentially once per chunk: few chunks (progress in
-# quarters), where an incremental run's small chunks read them through the customer indexes
+# a full run reads the activity months sequentially once per chunk: few chunks (progress in
+# quarters), where an incremental run's small chunks read them through their primary keys
 FULL_RUN_CHUNKS = 4
 WORK_MEM = "128MB"
 JOB_NAME = "customer_tags"
@@ -287,40 +297,32 @@ def _stats_select(
 ) -> Any:
     """Every column of ``customer_stats`` for the work-set customers with ids in ``lo..hi``.
 
-    Visits and revenue orders are each read once, grouped by customer and month; the lifetime
-    figures and the segment path (running sums over those monthly rows, far fewer than the raw
-    rows) both come from that grouping."""
-    cutoff = _cutoff(today)
+    Read from the activity months (visits and revenue orders per customer and month, brought up
+    to date by :func:`_refresh_months` first): the lifetime figures and the segment path are
+    running sums over those monthly rows, far fewer than the raw rows."""
     seg_t = rules.segments
-    visit_month = month_start(day_of(Visit.visited_at))
+    vmonths, omonths = CustomerVisitMonth.__table__, CustomerOrderMonth.__table__
     vm = (
         select(
-            Visit.customer_id.label("customer_id"),
-            visit_month.label("month"),
-            func.count().label("n"),
-            func.min(Visit.visited_at).label("first_at"),
-            func.max(Visit.visited_at).label("last_at"),
+            vmonths.c.customer_id.label("customer_id"),
+            vmonths.c.month.label("month"),
+            vmonths.c.visits.label("n"),
+            vmonths.c.first_at.label("first_at"),
+            vmonths.c.last_at.label("last_at"),
         )
-        .where(Visit.visited_at < cutoff, *_in_chunk(Visit.customer_id, lo, hi, full))
-        .group_by(Visit.customer_id, visit_month)
+        .where(*_in_chunk(vmonths.c.customer_id, lo, hi, full))
         .cte("vm")
     )
-    order_month = month_start(day_of(Order.ordered_at))
     om = (
         select(
-            Order.customer_id.label("customer_id"),
-            order_month.label("month"),
-            func.count().label("n"),
-            func.sum(Order.total_cents).label("spend"),
-            func.min(Order.ordered_at).label("first_at"),
-            func.max(Order.ordered_at).label("last_at"),
+            omonths.c.customer_id.label("customer_id"),
+            omonths.c.month.label("month"),
+            omonths.c.orders.label("n"),
+            omonths.c.spend_cents.label("spend"),
+            omonths.c.first_at.label("first_at"),
+            omonths.c.last_at.label("last_at"),
         )
-        .where(
-            Order.ordered_at < cutoff,
-            Order.status.in_(REVENUE_STATUSES),
-            *_in_chunk(Order.customer_id, lo, hi, full),
-        )
-        .group_by(Order.customer_id, order_month)
+        .where(*_in_chunk(omonths.c.customer_id, lo, hi, full))
         .cte("om")
     )
     v_running = func.sum(vm.c.n).over(partition_by=vm.c.customer_id, order_by=vm.c.month)
@@ -456,32 +458,93 @@ def _empty_work(conn: Connection) -> None:
 
 
 def _fill_work(
-    conn: Connection, today: dt.date, last: CustomerRecomputeRun | None, full: bool
+    conn: Connection,
+    today: dt.date,
+    last: CustomerRecomputeRun | None,
+    full: bool,
+    rebuild: bool,
 ) -> tuple[int, int | None]:
-    """Fill ``customer_work``; returns its size and the newest change row consumed."""
+    """Bring the activity months up to date, then fill ``customer_work``; returns its size and
+    the newest change row consumed.
+
+    The customers whose visits or orders changed (trigger rows) or gained rows between the last
+    run's cutoff and this one's get their months rewritten from their visits and orders (all
+    customers when ``rebuild``). The work set is then every customer (``full``) or those plus
+    the ones whose tag may change by time alone."""
     work = CustomerWork.__table__
     changes = CustomerChange.__table__
     _empty_work(conn)
     newest = conn.execute(select(func.max(changes.c.id))).scalar()
-    if full:
-        conn.execute(insert(work).from_select(["customer_id"], select(Customer.id)))
+    if rebuild or last is None:
+        _refresh_months(conn, today, only_work=False)
     else:
         cutoff, since = _cutoff(today), _cutoff(last.as_of)
-        s = CustomerStats.__table__
         sources = [
             select(changes.c.customer_id).where(changes.c.id <= newest)
             if newest is not None
             else None,
             select(Visit.customer_id).where(Visit.visited_at >= since, Visit.visited_at < cutoff),
             select(Order.customer_id).where(Order.ordered_at >= since, Order.ordered_at < cutoff),
-            select(s.c.customer_id).where(s.c.tag_due <= day_no(today)),
         ]
         ids = union(*[q for q in sources if q is not None]).subquery("ids")
         conn.execute(
             insert(work).from_select(["customer_id"], select(ids.c[0]).where(ids.c[0] != TRUNCATED))
         )
+        _refresh_months(conn, today, only_work=True)
+    if full:
+        _empty_work(conn)
+        conn.execute(insert(work).from_select(["customer_id"], select(Customer.id)))
+    else:
+        s = CustomerStats.__table__
+        due = select(s.c.customer_id).where(
+            s.c.tag_due <= day_no(today),
+            ~exists().where(work.c.customer_id == s.c.customer_id),
+        )
+        conn.execute(insert(work).from_select(["customer_id"], due))
     size = conn.execute(select(func.count()).select_from(work)).scalar_one()
     return int(size), newest
+
+
+def _refresh_months(conn: Connection, today: dt.date, only_work: bool) -> None:
+    """Rewrite the activity months from visits and revenue orders before this run's cutoff:
+    those of the customers in ``customer_work`` (``only_work``), else all of them."""
+    cutoff = _cutoff(today)
+    work = select(CustomerWork.__table__.c.customer_id)
+    vmonths, omonths = CustomerVisitMonth.__table__, CustomerOrderMonth.__table__
+    visit_month = month_start(day_of(Visit.visited_at))
+    visits = select(
+        Visit.customer_id,
+        visit_month,
+        func.count(),
+        func.min(Visit.visited_at),
+        func.max(Visit.visited_at),
+    ).where(Visit.visited_at < cutoff)
+    order_month = month_start(day_of(Order.ordered_at))
+    orders = select(
+        Order.customer_id,
+        order_month,
+        func.count(),
+        func.sum(Order.total_cents),
+        func.min(Order.ordered_at),
+        func.max(Order.ordered_at),
+    ).where(Order.ordered_at < cutoff, Order.status.in_(REVENUE_STATUSES))
+    if only_work:
+        visits = visits.where(Visit.customer_id.in_(work))
+        orders = orders.where(Order.customer_id.in_(work))
+    for table, source in (
+        (vmonths, visits.group_by(Visit.customer_id, visit_month)),
+        (omonths, orders.group_by(Order.customer_id, order_month)),
+    ):
+        if only_work:
+            conn.execute(delete(table).where(table.c.customer_id.in_(work)))
+        elif conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"TRUNCATE {table.name}")
+        else:
+            conn.execute(delete(table))
+        conn.execute(insert(table).from_select([c.name for c in table.c], source))
+    if not only_work and conn.dialect.name == "postgresql":
+        for table in (vmonths, omonths):
+            conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def _chunks(conn: Connection, size: int, full: bool) -> list[tuple[int, int]]:
@@ -723,18 +786,29 @@ def last_succeeded(conn: Connection) -> CustomerRecomputeRun | None:
     return row  # type: ignore[return-value]
 
 
-def _needs_full(conn: Connection, today: dt.date, rules: Rules, last: Any | None) -> str | None:
-    """Why this run must be full, or None."""
+def _needs_rebuild(conn: Connection, today: dt.date, last: Any | None) -> str | None:
+    """Why the activity months must be rebuilt from every visit and order, or None: they were
+    never completed, they hold rows past this run's cutoff, or a TRUNCATE emptied a source."""
     if last is None:
         return "no earlier run"
-    if last.thresholds != rules.as_json():
-        return "thresholds changed"
+    if not last.activity_months:
+        return "activity months not built yet"
     if today < last.as_of:
         return "an earlier day than the last run"
     truncated = conn.execute(
         select(CustomerChange.id).where(CustomerChange.customer_id == TRUNCATED).limit(1)
     ).first()
     return "orders or visits were truncated" if truncated else None
+
+
+def _needs_full(conn: Connection, today: dt.date, rules: Rules, last: Any | None) -> str | None:
+    """Why this run must be full, or None."""
+    rebuild = _needs_rebuild(conn, today, last)
+    if rebuild is not None:
+        return rebuild
+    if last.thresholds != rules.as_json():
+        return "thresholds changed"
+    return None
 
 
 def _start_row(engine: Engine, today: dt.date, actor: str | None) -> int:
@@ -794,6 +868,7 @@ def recompute(
         phase="done",
         done=summary["customers"],
         total=summary["customers"],
+        activity_months=True,
     )
     progress.forget()
     if actor is not None:
@@ -866,9 +941,11 @@ def _run(
             # thousand rows: in memory rather than spilled to disk (this transaction only)
             conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
         last = last_succeeded(conn)
+        rebuild = _needs_rebuild(conn, today, last)
         reason = "asked" if full else _needs_full(conn, today, rules, last)
         mode = "full" if reason else "incremental"
-        size, newest = _fill_work(conn, today, last, mode == "full")
+        size, newest = _fill_work(conn, today, last, mode == "full", rebuild is not None)
+        phases_months = time.perf_counter()
         if postgres:  # its size swings from a handful to every customer: plan with the real one
             conn.exec_driver_sql("ANALYZE customer_work")
             if mode != "full":
@@ -897,7 +974,7 @@ def _run(
                 select(func.count()).where(CustomerWork.customer_id.between(lo, hi))
             ).scalar_one()
             progress("stats", done, size)
-        phases = {"stats": time.perf_counter()}
+        phases = {"months": phases_months, "stats": time.perf_counter()}
         progress("tags", size, size)
         tags = _apply_tags(conn, today, now)
         phases["tags"] = time.perf_counter()
@@ -927,6 +1004,7 @@ def _run(
         "as_of": today.isoformat(),
         "mode": mode,
         "reason": reason,
+        "months_rebuilt": rebuild is not None,
         "recomputed": size,
         "customers": int(customers),
         "tagged": int(tagged),

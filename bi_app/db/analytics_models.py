@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, Float, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bi_app.db.models import Base, utcnow
@@ -96,6 +96,32 @@ class CustomerChange(Base):
     customer_id: Mapped[int] = mapped_column(Integer)
 
 
+class CustomerVisitMonth(Base):
+    """A customer's visits in one month, before the last run's cutoff: what a run reads instead
+    of every visit (a few rows per customer instead of dozens). Kept exact by the runs, which
+    rewrite the months of every customer whose visits changed (see :mod:`bi_app.customer_tags`)."""
+
+    __tablename__ = "customer_visit_months"
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    visits: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class CustomerOrderMonth(Base):
+    """A customer's revenue orders in one month, before the last run's cutoff (as
+    :class:`CustomerVisitMonth` for visits)."""
+
+    __tablename__ = "customer_order_months"
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    spend_cents: Mapped[int] = mapped_column(BigInteger)
+    first_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 class CustomerWork(Base):
     """The customers one run recomputes (filled and emptied inside the run's transaction)."""
 
@@ -157,6 +183,9 @@ class CustomerRecomputeRun(Base):
     phase: Mapped[str | None] = mapped_column(String(32))
     done: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=0)
+    # the activity months (customer_visit_months, customer_order_months) were complete as of
+    # this run; NULL for runs before they existed: the next run then builds them
+    activity_months: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class CustomerTag(Base):

@@ -26,12 +26,15 @@ from bi_app.customer_tags import recompute
 from bi_app.data import cache as data_cache
 from bi_app.data import customers as data
 from bi_app.db.analytics_models import (
+    CustomerOrderMonth,
     CustomerProfileCount,
+    CustomerRecomputeRun,
     CustomerRfmCell,
     CustomerSegmentPath,
     CustomerStats,
     CustomerTag,
     CustomerTagHistory,
+    CustomerVisitMonth,
 )
 from bi_app.db.models import REVENUE_STATUSES, Order, Visit
 from bi_app.extensions import db
@@ -306,13 +309,62 @@ def check_against_independent(today: dt.date, start: dt.date) -> None:
     assert [row["segment"] for row in page] == [e["segment"] for _, e in top[:1000]]
 
 
+def stored_months() -> tuple[set, set]:
+    engine = db.require_engine()
+    with engine.connect() as conn:
+        visits = {
+            (r.customer_id, _d(r.month), r.visits, _ts(r.first_at), _ts(r.last_at))
+            for r in conn.execute(select(CustomerVisitMonth))
+        }
+        orders = {
+            (
+                r.customer_id,
+                _d(r.month),
+                r.orders,
+                int(r.spend_cents),
+                _ts(r.first_at),
+                _ts(r.last_at),
+            )
+            for r in conn.execute(select(CustomerOrderMonth))
+        }
+    return visits, orders
+
+
+def independent_months(today: dt.date) -> tuple[set, set]:
+    """Visits and revenue orders per customer and month before the cutoff, in Python."""
+    engine = db.require_engine()
+    cutoff = dt.datetime.combine(today + dt.timedelta(days=1), dt.time.min)
+    visits, orders = Counter(), {}
+    v_first, v_last = {}, {}
+    with engine.connect() as conn:
+        for c, at in conn.execute(text("SELECT customer_id, visited_at FROM visits")):
+            at = _ts(at)
+            if at < cutoff:
+                key = (c, at.date().replace(day=1))
+                visits[key] += 1
+                v_first[key] = min(v_first.get(key, at), at)
+                v_last[key] = max(v_last.get(key, at), at)
+        rows = conn.execute(text("SELECT customer_id, status, ordered_at, total_cents FROM orders"))
+        for c, status, at, cents in rows:
+            at = _ts(at)
+            if at < cutoff and status in REVENUE_STATUSES:
+                key = (c, at.date().replace(day=1))
+                n, spend, first, last = orders.get(key, (0, 0, at, at))
+                orders[key] = (n + 1, spend + int(cents), min(first, at), max(last, at))
+    return (
+        {(*k, n, v_first[k], v_last[k]) for k, n in visits.items()},
+        {(*k, *v) for k, v in orders.items()},
+    )
+
+
 def incremental_equals_full(today: dt.date, start: dt.date) -> dict:
     engine = db.require_engine()
     inc = recompute(engine, today)
-    assert inc["mode"] == "incremental"
+    assert inc["mode"] == "incremental" and not inc["months_rebuilt"]
+    assert stored_months() == independent_months(today)  # kept exact by the incremental run
     inc_state, inc_served = stored_state(), served(start, today)
     full = recompute(engine, today, full=True)
-    assert full["mode"] == "full"
+    assert full["mode"] == "full" and not full["months_rebuilt"]
     assert stored_state() == inc_state
     assert served(start, today) == inc_served
     check_against_independent(today, start)
@@ -441,6 +493,37 @@ def test_hand_made_data_incremental_equals_full_and_independent(backend):
     quiet = recompute(engine, TODAY)  # nothing changed: only customers whose tag is due
     assert quiet["mode"] == "incremental" and quiet["recomputed"] == 0
     mutate_and_check(TODAY, dt.date(2024, 4, 1), [7, 9, 5, 13])
+
+
+def test_activity_months_are_built_when_missing_and_after_a_truncate(backend):
+    """A run recorded before the months existed (an upgraded database), and a TRUNCATE of a
+    source: the next run rebuilds them from every visit and order; otherwise they are kept."""
+    load(backend)
+    engine = db.require_engine()
+    first = recompute(engine, TODAY)
+    assert first["months_rebuilt"] and stored_months() == independent_months(TODAY)
+    with engine.begin() as conn:
+        conn.execute(update(CustomerRecomputeRun).values(activity_months=None))
+        conn.execute(delete(CustomerVisitMonth))  # what an upgraded database starts with
+        conn.execute(delete(CustomerOrderMonth))
+    upgraded = recompute(engine, TODAY)
+    assert upgraded["mode"] == "full" and upgraded["reason"] == "activity months not built yet"
+    assert upgraded["months_rebuilt"] and stored_months() == independent_months(TODAY)
+    before = stored_state()
+    kept = recompute(engine, TODAY, full=True)
+    assert not kept["months_rebuilt"] and stored_state() == before
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM order_items"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE orders CASCADE"))
+        else:  # SQLite has no TRUNCATE: the triggers see every order deleted
+            conn.execute(delete(Order))
+    emptied = recompute(engine, TODAY)
+    assert stored_months() == independent_months(TODAY)
+    assert not independent_months(TODAY)[1]
+    if engine.dialect.name == "postgresql":
+        assert emptied["months_rebuilt"]
+        assert emptied["reason"] == "orders or visits were truncated"
 
 
 def test_demo_data_incremental_equals_full_and_independent(backend):
