@@ -66,11 +66,14 @@ from functools import reduce
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
     Date,
     Engine,
     Float,
     Integer,
+    MetaData,
+    Table,
     and_,
     case,
     delete,
@@ -490,6 +493,10 @@ def _fill_work(
         conn.execute(
             insert(work).from_select(["customer_id"], select(ids.c[0]).where(ids.c[0] != TRUNCATED))
         )
+        if conn.dialect.name == "postgresql":
+            # planned with the last run's size (a full run's million), the refresh read every
+            # visit instead of looking up the few changed customers (6 s instead of 0.1 s)
+            conn.exec_driver_sql("ANALYZE customer_work")
         _refresh_months(conn, today, only_work=True)
     if full:
         _empty_work(conn)
@@ -562,6 +569,50 @@ def _chunks(conn: Connection, size: int, full: bool) -> list[tuple[int, int]]:
     return [
         (lo, (bounds[i + 1] - 1) if i + 1 < len(bounds) else top) for i, lo in enumerate(bounds)
     ]
+
+
+# --- a full run's stats: written where they changed ------------------------------------------
+
+# the columns whose change is a change of the customer's figures (not when they were computed)
+FIGURE_COLUMNS = tuple(c for c in STATS_COLUMNS if c not in ("customer_id", "as_of", "computed_at"))
+
+
+def _create_stage(conn: Connection) -> Table:
+    """A temporary copy of ``customer_stats`` without its indexes, for a full run's rows."""
+    s = CustomerStats.__table__
+    stage = Table(
+        "customer_stats_stage",
+        MetaData(),
+        *[Column(name, s.c[name].type) for name in STATS_COLUMNS],
+        prefixes=["TEMPORARY"],
+    )
+    stage.drop(conn, checkfirst=True)
+    stage.create(conn)
+    return stage
+
+
+def _write_changed_stats(conn: Connection, stage: Table) -> None:
+    """Make ``customer_stats`` equal the stage, writing only the rows whose figures differ.
+
+    Rewriting every row of a full run (delete, then insert into a table with eleven sort indexes
+    for the customer list) took two thirds of the run at 10M orders, although after a threshold
+    change most customers keep their figures; ``as_of`` and ``computed_at`` then say when a
+    row's figures last changed."""
+    s = CustomerStats.__table__
+    conn.execute(delete(s).where(~exists().where(stage.c.customer_id == s.c.customer_id)))
+    changed = reduce(
+        lambda a, b: a | b, [s.c[name].is_distinct_from(stage.c[name]) for name in FIGURE_COLUMNS]
+    )
+    conn.execute(
+        update(s)
+        .where(s.c.customer_id == stage.c.customer_id, changed)
+        .values({name: stage.c[name] for name in STATS_COLUMNS if name != "customer_id"})
+    )
+    new_rows = select(*[stage.c[name] for name in STATS_COLUMNS]).where(
+        ~exists().where(s.c.customer_id == stage.c.customer_id)
+    )
+    conn.execute(insert(s).from_select(STATS_COLUMNS, new_rows))
+    stage.drop(conn)
 
 
 # --- tags and aggregates ----------------------------------------------------------------------
@@ -954,10 +1005,9 @@ def _run(
                 # orders); a small work set wants lookups by primary key
                 conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
         progress("stats", 0, size)
-        if mode == "full":
-            conn.execute(delete(CustomerStats))
         work = select(CustomerWork.__table__.c.customer_id)
         s = CustomerStats.__table__
+        target = _create_stage(conn) if mode == "full" else s
         before = _contributions(conn) if mode != "full" else None
         done = 0
         for lo, hi in _chunks(conn, size, mode == "full"):
@@ -966,7 +1016,7 @@ def _run(
                     delete(s).where(s.c.customer_id.between(lo, hi), s.c.customer_id.in_(work))
                 )
             conn.execute(
-                insert(s).from_select(
+                insert(target).from_select(
                     STATS_COLUMNS, _stats_select(today, now, rules, lo, hi, mode == "full")
                 )
             )
@@ -974,6 +1024,8 @@ def _run(
                 select(func.count()).where(CustomerWork.customer_id.between(lo, hi))
             ).scalar_one()
             progress("stats", done, size)
+        if mode == "full":
+            _write_changed_stats(conn, target)
         phases = {"months": phases_months, "stats": time.perf_counter()}
         progress("tags", size, size)
         tags = _apply_tags(conn, today, now)
