@@ -28,6 +28,7 @@ from bi_app.db.demo_sink import (
     deferred_constraints,
     fix_sequences,
     make_sink,
+    vacuum,
 )
 from bi_app.db.demo_treasury import make_treasury
 from bi_app.db.models import Base
@@ -187,6 +188,7 @@ def load_demo(
                 bar.update()
         fix_sequences(conn, DEMO_TABLES)
         analyze(conn, DEMO_TABLES)
+    vacuum(engine, BULK_TABLES)
     loaded = time.perf_counter()
     summary = {
         "scale": scale,

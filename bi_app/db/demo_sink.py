@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import Connection, insert, inspect, text
+from sqlalchemy import Connection, Engine, insert, inspect, text
 
 from bi_app.db.models import Base
+
+log = logging.getLogger(__name__)
 
 SQLITE_BATCH = 20_000
 # Binary COPY needs the exact wire type; varchar shares text's binary format.
@@ -189,6 +192,20 @@ def fix_sequences(conn: Connection, tables: Sequence[str]) -> None:
             ),
             {"table": name},
         )
+
+
+def vacuum(engine: Engine, tables: Sequence[str]) -> None:
+    """After a big load on PostgreSQL (outside its transaction): ``VACUUM (ANALYZE)``, so the
+    visibility map is set and index-only scans (the customer lookups of an incremental customer
+    recompute, say) read no heap pages: right after loading 27M visits, 1,000 customers' visits
+    took 6 s of random heap reads instead of a fraction of a second. Best effort."""
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE) " + ", ".join(f'"{name}"' for name in tables)))
+    except Exception:  # the autovacuum daemon gets there eventually
+        log.warning("VACUUM after the load failed", exc_info=True)
 
 
 def analyze(conn: Connection, tables: Sequence[str]) -> None:

@@ -56,6 +56,14 @@ def test_postgresql_load_matches_sqlite(pg_url, sqlite_url):
     assert pg_summary["counts"] == lite_summary["counts"]
     assert fingerprint(pg) == fingerprint(lite)
     assert not demo.is_empty(pg)
+    with pg.connect() as conn:  # vacuumed after the load: index-only scans read no heap pages
+        vacuumed = conn.execute(
+            text(
+                "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                "AND last_vacuum IS NOT NULL"
+            )
+        ).scalars()
+        assert {"orders", "order_items", "visits", "transactions"} <= set(vacuumed)
     pg.dispose()
     lite.dispose()
 
