@@ -124,3 +124,29 @@
         return window.dash_clientside.bi.syncParam("status")((statuses || []).join(","));
     };
 }());
+
+/* Parts of a page that load as they come into view: an element with data-lazy-store="<id>" sets
+   that dcc.Store's data to true once it is within 200 px of the viewport, and a callback of the
+   page fills it in (the Customers list). Elements appear as Dash renders pages, so new ones are
+   picked up as the document changes. */
+(function () {
+    if (!("IntersectionObserver" in window)) { return; }
+    var watched = new WeakSet();
+    var observer = new IntersectionObserver(function (entries) {
+        entries.forEach(function (entry) {
+            var store = entry.target.getAttribute("data-lazy-store");
+            if (!entry.isIntersecting || !store || !window.dash_clientside.set_props) { return; }
+            observer.unobserve(entry.target);
+            window.dash_clientside.set_props(store, {data: true});
+        });
+    }, {rootMargin: "200px 0px"});
+    function watchNew() {
+        document.querySelectorAll("[data-lazy-store]").forEach(function (element) {
+            if (!watched.has(element)) {
+                watched.add(element);
+                observer.observe(element);
+            }
+        });
+    }
+    new MutationObserver(watchNew).observe(document.documentElement, {childList: true, subtree: true});
+}());

@@ -4,6 +4,8 @@ Period cards follow the global filter; profile cards (segments now, tags, RFM, t
 last recomputation and refresh when "Recompute tags" finishes (``REFRESH_STORE``).
 """
 
+import json
+
 from dash import ALL, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
@@ -11,6 +13,7 @@ from bi_app import auth, current_settings, customer_tags
 from bi_app.data import customers
 from bi_app.filters import resolve_filters
 from bi_app.roles import Action, Page
+from bi_app.viewer import current_viewer
 from callbacks._registry import callback, clientside_callback
 from callbacks.grid_downloads import clicked_item, send_export
 from components import customer_figures as figs
@@ -21,6 +24,8 @@ from components.filter_bar import filter_inputs
 from components.ids import Customers, FilterBar, Grid
 
 RECOMPUTE_FAILED = "Recomputing failed; the previous tags are still in place."
+# the grid's id as Dash writes it in the page (keys sorted, no spaces)
+LIST_GRID_ID = json.dumps(Grid.grid(Customers.GRID_NAME), sort_keys=True, separators=(",", ":"))
 
 
 @callback(
@@ -116,17 +121,35 @@ def list_query(segment, tag, search, refreshed):
     }
 
 
-# new filters: drop the grid's loaded blocks, so it asks for rows again from the first
+@callback(
+    Output(Customers.LIST_SLOT, "children"),
+    Input(Customers.LIST_SHOWN_STORE, "data"),
+    roles=Page.CUSTOMERS,
+    prevent_initial_call=True,
+    fallback=fallback.message("The customer list"),
+)
+def show_list(shown):
+    """The list's grid, once its place has come into view (see ``view.list_section``)."""
+    if not shown:
+        raise PreventUpdate
+    viewer = current_viewer()
+    return view.list_grid(viewer.currency, viewer.can_download)
+
+
+# new filters: drop the grid's loaded blocks, so it asks for rows again from the first (a grid
+# not built yet asks with the filters in force when it is)
 clientside_callback(
-    """function(query, id) {
-        if (window.dash_ag_grid && window.dash_ag_grid.getApiAsync) {
-            window.dash_ag_grid.getApiAsync(id).then(function(api) { api.purgeInfiniteCache(); });
-        }
+    """function(query) {
+        var id = """
+    + json.dumps(LIST_GRID_ID)
+    + """;
+        var api = null;
+        try { api = window.dash_ag_grid && window.dash_ag_grid.getApi(id); } catch (e) {}
+        if (api) { api.purgeInfiniteCache(); }
         return window.dash_clientside.no_update;
     }""",
     Output(Customers.LIST_PURGE_STORE, "data"),
     Input(Customers.LIST_QUERY_STORE, "data"),
-    State(Grid.grid(Customers.GRID_NAME), "id"),
     prevent_initial_call=True,
 )
 

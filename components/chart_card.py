@@ -15,13 +15,20 @@ GRAPH_CONFIG = {
 }
 
 
-def graph(graph_id: str | dict, figure: Any = None, height: int = 320) -> dcc.Graph:
-    return dcc.Graph(
-        id=graph_id,
-        figure=figure or {},
-        config=GRAPH_CONFIG,
-        style={"height": f"{height}px"},
-        className="app-graph",
+def graph(graph_id: str | dict, figure: Any = None, height: int = 320) -> html.Div:
+    """A graph in a frame of its height: dcc.Graph draws nothing until its lazily loaded code
+    runs, and without the frame the page would first lay out without it, then jump (and parts
+    further down, such as the Customers list, would seem to be in view for a moment)."""
+    return html.Div(
+        dcc.Graph(
+            id=graph_id,
+            figure=figure or {},
+            config=GRAPH_CONFIG,
+            style={"height": f"{height}px"},
+            className="app-graph",
+        ),
+        className="app-graph-frame",
+        style={"minHeight": f"{height}px"},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
@@ -71,32 +72,53 @@ def list_grid(currency: str, can_download: bool = False) -> dbc.Card:
         },
         style={"height": "520px"},
     )
+    return _list_card(
+        grid, download_menu(Customers.GRID_NAME, Customers.download_item) if can_download else None
+    )
+
+
+def _list_card(body: Any, menu: Any = None) -> dbc.Card:
     return dbc.Card(
         [
             dbc.CardHeader(
                 html.Div(
-                    [
-                        html.H6("Customers", className="mb-0"),
-                        download_menu(Customers.GRID_NAME, Customers.download_item)
-                        if can_download
-                        else None,
-                    ],
+                    [html.H6("Customers", className="mb-0"), menu],
                     className="d-flex justify-content-between align-items-center",
                 )
             ),
-            dbc.CardBody(
-                [
-                    grid,
-                    dcc.Store(id=Customers.LIST_QUERY_STORE, data={}),
-                    dcc.Store(id=Customers.LIST_TOTAL_STORE, data=None),
-                    dcc.Store(id=Customers.LIST_PURGE_STORE, data=None),
-                    dcc.Store(id=Customers.LIST_KEYS_STORE, data=None),
-                    dcc.Download(id=Customers.LIST_DOWNLOAD),
-                    html.Div(id=Customers.LIST_DOWNLOAD_MESSAGE),
-                ]
-            ),
+            dbc.CardBody(body),
         ],
         className="bi-data-grid mb-3",
+    )
+
+
+def list_section() -> html.Div:
+    """Where the list goes. It lies below six charts: its grid (the costliest part of the page to
+    build in the browser) is only asked for once it comes within 200 px of view
+    (``assets/app.js`` sets ``LIST_SHOWN_STORE``; a callback fills ``LIST_SLOT`` with
+    :func:`list_grid`). Until then a placeholder of the same height holds its place."""
+    placeholder = _list_card(
+        html.Div(
+            "The list loads as it comes into view…",
+            className="d-flex align-items-center justify-content-center text-body-secondary small",
+            style={"height": "520px"},
+        )
+    )
+    return html.Div(
+        [
+            html.Div(
+                placeholder,
+                id=Customers.LIST_SLOT,
+                **{"data-lazy-store": Customers.LIST_SHOWN_STORE},
+            ),
+            dcc.Store(id=Customers.LIST_SHOWN_STORE, data=False),
+            dcc.Store(id=Customers.LIST_QUERY_STORE, data={}),
+            dcc.Store(id=Customers.LIST_TOTAL_STORE, data=None),
+            dcc.Store(id=Customers.LIST_PURGE_STORE, data=None),
+            dcc.Store(id=Customers.LIST_KEYS_STORE, data=None),
+            dcc.Download(id=Customers.LIST_DOWNLOAD),
+            html.Div(id=Customers.LIST_DOWNLOAD_MESSAGE),
+        ]
     )
 
 
@@ -229,7 +251,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
             ),
             list_filters,
             html.Div(id=Customers.LIST_MESSAGE),
-            list_grid(viewer.currency, viewer.may(Action.DOWNLOAD)),
+            list_section(),
         ],
         className="app-page app-customers",
     )

@@ -132,6 +132,8 @@ class Customers:
     LIST_TOTAL_STORE = "customers-list-total-store"
     LIST_PURGE_STORE = "customers-list-purge-store"
     LIST_KEYS_STORE = "customers-list-keys-store"
+    LIST_SLOT = "customers-list-slot"
+    LIST_SHOWN_STORE = "customers-list-shown-store"
     RECOMPUTE_RUN_STORE = "customers-recompute-run-store"
     RECOMPUTE_POLL = "customers-recompute-interval"
     LIST_DOWNLOAD = "customers-list-download"

@@ -40,6 +40,13 @@ def _row_ids(dash_duo, first: int, last: int) -> list[str]:
     )
 
 
+def _show_list(dash_duo) -> None:
+    """Scroll to the list: its grid is built only once its place comes into view."""
+    slot = dash_duo.find_element("#customers-list-slot")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", slot)
+    dash_duo.wait_for_element("#customers-list-slot .ag-root", timeout=20)
+
+
 def _start(dash_duo, app):
     dash_duo.start_server(app, navigate=False, port=free_port())
     dash_duo._url = dash_duo.server.url
@@ -51,6 +58,9 @@ def test_customers_page_recompute_segment_click_and_viewer(demo_sqlite_url, app_
     dash_duo.driver.get(f"{dash_duo.server_url}/customers")
     dash_duo.wait_for_contains_text("#customers-kpi-row", "vs previous period", timeout=20)
     dash_duo.wait_for_contains_text("#customers-status-text", "not been computed", timeout=20)
+    # the list lies below the charts: no grid is built until it comes into view
+    assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ag-root") == []
+    assert "loads as it comes into view" in dash_duo.find_element("#customers-list-slot").text
 
     dash_duo.find_element("#customers-recompute-button").click()
     # the click only starts the job: its answer is the progress message, then the poll's result
@@ -86,6 +96,7 @@ def test_customers_page_recompute_segment_click_and_viewer(demo_sqlite_url, app_
             text("SELECT COUNT(*) FROM customer_stats WHERE segment = 'loyal'")
         ).scalar_one()
     assert total > 300
+    _show_list(dash_duo)
     wait_until(
         dash_duo, "the list count", lambda: _count_text(dash_duo) == f"{total:,} matching customers"
     )

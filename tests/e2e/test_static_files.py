@@ -31,7 +31,9 @@ def test_every_preloaded_chunk_arrives_fingerprinted_and_never_bare(
     for path in ("/", "/customers"):
         dash_duo.driver.get(f"{dash_duo.server_url}{path}")
         dash_duo.wait_for_element(".js-plotly-plot .main-svg", timeout=20)
-        if path == "/customers":
+        if path == "/customers":  # the list's grid is built once it comes into view
+            slot = dash_duo.find_element("#customers-list-slot")
+            dash_duo.driver.execute_script("arguments[0].scrollIntoView();", slot)
             dash_duo.wait_for_element(".ag-root", timeout=20)
         urls = wait_until(dash_duo, "resources listed", lambda: _fetched(dash_duo) or None)
         suites = [u.split("?")[0] for u in urls if "/_dash-component-suites/" in u]

@@ -501,3 +501,17 @@ def test_recompute_failure_keeps_the_old_tags_and_logs(monkeypatch, recompute_en
         True,
     )
     _logged(caplog, "recompute failed for inputs")
+
+
+def test_show_list_builds_the_grid_only_once_its_place_is_in_view(monkeypatch):
+    from bi_app.viewer import Viewer
+    from components.ids import Customers, Grid
+    from tests.unit.test_page_views import _by_id, _has_customer_download
+
+    with pytest.raises(PreventUpdate):
+        cb.show_list(False)
+    for role, downloads in (("analyst", True), ("viewer", False)):
+        monkeypatch.setattr(cb, "current_viewer", lambda role=role: Viewer(role, "EUR", "UTC"))
+        ids = _by_id(cb.show_list(True))
+        assert str(Grid.grid(Customers.GRID_NAME)) in ids
+        assert _has_customer_download(ids) is downloads

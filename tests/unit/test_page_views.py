@@ -191,7 +191,9 @@ def test_customers_layout_has_its_ids_and_an_enabled_recompute_button_for_analys
         Customers.SEARCH,
         Customers.LIST_COUNT,
         Customers.LIST_MESSAGE,
-        str(Grid.grid(Customers.GRID_NAME)),
+        Customers.LIST_SLOT,
+        Customers.LIST_SHOWN_STORE,
+        Customers.LIST_QUERY_STORE,
     ):
         assert component_id in ids, component_id
     assert ids[Customers.RECOMPUTE].disabled is False
@@ -199,8 +201,16 @@ def test_customers_layout_has_its_ids_and_an_enabled_recompute_button_for_analys
     assert ids[Customers.REFRESH_STORE].data == 0
     assert ids[Customers.SEGMENT].options and ids[Customers.TAG].options
     _assert_filter_bar(ids)
-    assert _has_customer_download(ids)
     assert Customers.LIST_DOWNLOAD in ids and Customers.LIST_DOWNLOAD_MESSAGE in ids
+    # the grid is built once its place comes into view (a callback fills the slot)
+    slot = ids[Customers.LIST_SLOT]
+    assert getattr(slot, "data-lazy-store") == Customers.LIST_SHOWN_STORE
+    assert ids[Customers.LIST_SHOWN_STORE].data is False
+    assert str(Grid.grid(Customers.GRID_NAME)) not in ids
+    assert "The list loads as it comes into view…" in _texts(slot)
+    grid = _by_id(customers_view.list_grid("KRW", can_download=True))
+    assert str(Grid.grid(Customers.GRID_NAME)) in grid
+    assert _has_customer_download(grid)
 
 
 def test_customers_layout_a_viewer_gets_a_disabled_button_with_a_hint_and_no_download():
@@ -208,7 +218,7 @@ def test_customers_layout_a_viewer_gets_a_disabled_button_with_a_hint_and_no_dow
     ids = _by_id(page)
     assert ids[Customers.RECOMPUTE].disabled is True
     assert "Analysts and admins can recompute." in _texts(page)
-    assert not _has_customer_download(ids)
+    assert not _has_customer_download(_by_id(customers_view.list_grid("KRW", can_download=False)))
 
 
 # --- Events --------------------------------------------------------------------------------------
