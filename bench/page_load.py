@@ -39,6 +39,7 @@ import json
 import re
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,10 @@ def scroll_to_lazy_part(driver, log, selector: str) -> dict[str, Any]:
         "return performance.now();",
         selector,
     )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not log.callbacks():  # until the part asks for data
+        time.sleep(0.02)
+        log.drain()
     quiet = wait_quiet(driver, log)
     ends = [
         e["end"]
