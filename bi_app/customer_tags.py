@@ -222,8 +222,10 @@ class Rules:
     churn: ChurnThresholds
 
     @classmethod
-    def current(cls) -> Rules:
-        values = settings.all_settings()
+    def current(cls, engine: Engine) -> Rules:
+        """The thresholds stored in ``engine``'s database (read now, not from the cache)."""
+        with engine.connect() as conn:
+            values = settings.settings_in(conn)
         return cls(SegmentThresholds.from_settings(values), ChurnThresholds.from_settings(values))
 
     def as_json(self) -> dict[str, Any]:
@@ -895,7 +897,7 @@ def recompute(
     customers with changes unless ``full`` (or a full run is needed; see the module text).
     Returns counts and seconds. ``actor`` (a user or a name) is recorded in the audit log."""
     began, now = time.perf_counter(), utcnow()
-    rules = Rules.current()
+    rules = Rules.current(engine)
     actor_name = None if actor is None else str(getattr(actor, "username", actor))[:64]
     run_id = _start_row(engine, today, actor_name)
     progress = Progress(engine, run_id)

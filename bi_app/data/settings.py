@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from bi_app.auth import audit, current_username
@@ -36,27 +36,31 @@ log = logging.getLogger(__name__)
 NAMESPACE = "business_settings"
 
 
+_ROWS = select(
+    BusinessSetting.key,
+    BusinessSetting.value,
+    BusinessSetting.updated_at,
+    BusinessSetting.updated_by,
+)
+
+
+def _rows(conn: Connection) -> dict[str, dict[str, Any]]:
+    return {
+        key: {"value": value, "updated_at": at, "updated_by": by}
+        for key, value, at, by in conn.execute(_ROWS)
+    }
+
+
 @cached(NAMESPACE)
 def _stored() -> dict[str, dict[str, Any]]:
     """Rows of the table as ``{key: {"value", "updated_at", "updated_by"}}``."""
-    query = select(
-        BusinessSetting.key,
-        BusinessSetting.value,
-        BusinessSetting.updated_at,
-        BusinessSetting.updated_by,
-    )
     with engine().connect() as conn:
-        return {
-            key: {"value": value, "updated_at": at, "updated_by": by}
-            for key, value, at, by in conn.execute(query)
-        }
+        return _rows(conn)
 
 
-def all_settings() -> dict[str, Any]:
-    """Every key's effective value: the stored one when it is still valid, else the default
-    (a stored value that no longer validates is logged and ignored, never shown as data)."""
+def _effective(stored: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     values = defaults()
-    for key, row in _stored().items():
+    for key, row in stored.items():
         if key not in SPECS:
             continue
         try:
@@ -64,6 +68,18 @@ def all_settings() -> dict[str, Any]:
         except SettingError as exc:
             log.error("business setting %s: stored value ignored, using the default: %s", key, exc)
     return values
+
+
+def all_settings() -> dict[str, Any]:
+    """Every key's effective value: the stored one when it is still valid, else the default
+    (a stored value that no longer validates is logged and ignored, never shown as data)."""
+    return _effective(_stored())
+
+
+def settings_in(conn: Connection) -> dict[str, Any]:
+    """:func:`all_settings` read through ``conn``, uncached: for work on an engine of its own
+    (the customer recompute of an import or a job)."""
+    return _effective(_rows(conn))
 
 
 def get(key: str) -> Any:

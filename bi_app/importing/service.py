@@ -1,4 +1,5 @@
-"""Run one import: read, validate, write in one transaction, refresh roll-ups, invalidate caches.
+"""Run one import: read, validate, write in one transaction, refresh roll-ups and the figures of
+the customers it changed, invalidate caches.
 
 :func:`import_file` does the work synchronously (the CLI and tests call it); :func:`start_import`
 queues it on a background thread for the web page, which polls the ``import_runs`` row.
@@ -163,6 +164,30 @@ def _refresh(engine: Engine, written: WriteResult) -> str:
     return ""
 
 
+# kinds whose rows enter customer figures (visits, revenue orders): an import of them ends with
+# an incremental customer recompute, so the Customers page shows them without a button press
+CUSTOMER_KINDS = frozenset({"orders", "visits"})
+
+
+def _refresh_customers(engine: Engine, kind: str) -> str:
+    """Customer figures, segments and tags of the customers the import changed (the change
+    triggers recorded them: an incremental run; the first run ever is a full one). A failure is
+    reported; the imported data stays and the daily job catches up."""
+    if kind not in CUSTOMER_KINDS:
+        return ""
+    from bi_app import customer_tags
+
+    try:
+        customer_tags.recompute(engine, utcnow().date())
+    except Exception:
+        log.exception("import: customer recompute failed")
+        return (
+            " Customer figures are not updated yet: recomputing them failed"
+            " (the daily job will retry)."
+        )
+    return ""
+
+
 def import_file(
     engine: Engine,
     data: bytes,
@@ -248,6 +273,8 @@ def import_file(
         if written is not None:
             progress("refreshing roll-ups", _READ + _WRITE, force=True)
             outcome.message += _refresh(engine, written)
+            progress("refreshing customer figures", _READ + _WRITE, force=True)
+            outcome.message += _refresh_customers(engine, spec.name)
             if invalidate is not None and invalidate() is False:
                 outcome.message += " Cached figures may show old numbers for a few minutes."
         if outcome.ignored_columns:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
+from bi_app.db.analytics_models import CustomerRecomputeRun, CustomerStats
 from bi_app.db.engine import make_engine
 from bi_app.db.import_models import ImportRun
 from bi_app.db.models import (
@@ -225,6 +226,57 @@ def test_imported_orders_reach_the_overview_totals(db_url, app_factory):
         totals = sales_totals("2024-03-01", "2024-03-02")
     # paid IMP-O-1 (2 x 79.90 + 35.00) and delivered IMP-O-2 (3 x 30.00); IMP-O-3 is cancelled
     assert totals == {"revenue_cents": 19480 + 9000, "orders": 2, "active_customers": 2, "units": 6}
+
+
+def test_an_orders_or_visits_import_brings_the_customer_figures_up_to_date(engine):
+    """No "Recompute tags" press needed after an import: its last step recomputes the customers
+    it changed (the first run ever is a full one, later ones are incremental)."""
+    for kind in ("customers", "products"):
+        assert run(engine, FILES[kind][0], kind).ok
+    orders = run(engine, "orders.csv", "orders")
+    assert orders.status == "succeeded" and "not updated" not in orders.message
+    with engine.connect() as conn:
+        stats = dict(
+            conn.execute(
+                select(Customer.external_id, CustomerStats.spend_cents).join(
+                    Customer, Customer.id == CustomerStats.customer_id
+                )
+            ).all()
+        )
+        first = conn.execute(select(CustomerRecomputeRun.mode)).scalars().all()
+    # revenue orders only: IMP-O-3 of IMP-C-003 is cancelled
+    assert stats == {"IMP-C-001": 2 * 7990 + 3500, "IMP-C-002": 3 * 3000}
+    assert first == ["full"]
+    visits = run(engine, "visits.csv", "visits")
+    assert visits.status == "succeeded" and "not updated" not in visits.message
+    with engine.connect() as conn:
+        visited = dict(
+            conn.execute(
+                select(Customer.external_id, CustomerStats.visits).join(
+                    Customer, Customer.id == CustomerStats.customer_id
+                )
+            ).all()
+        )
+        modes = conn.execute(
+            select(CustomerRecomputeRun.mode).order_by(CustomerRecomputeRun.id)
+        ).scalars()
+        assert list(modes) == ["full", "incremental"]
+    assert visited == {"IMP-C-001": 1, "IMP-C-002": 2}
+
+
+def test_a_failed_customer_recompute_keeps_the_import_and_says_so(engine, monkeypatch):
+    from bi_app import customer_tags
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("recompute exploded")
+
+    monkeypatch.setattr(customer_tags, "recompute", broken)
+    for kind in ("customers", "products"):
+        assert run(engine, FILES[kind][0], kind).ok
+    outcome = run(engine, "orders.csv", "orders")
+    assert outcome.status == "succeeded" and outcome.inserted == 3
+    assert "Customer figures are not updated yet" in outcome.message
+    assert counts(engine)["orders"] == 3
 
 
 def test_reimport_is_idempotent_and_audited(engine):
