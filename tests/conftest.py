@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -127,9 +128,25 @@ def pg_url() -> Iterator[str]:
     try:
         yield _schema_url(PG_URL, schema)
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        _drop_schema(admin, schema)
         admin.dispose()
+
+
+def _drop_schema(admin, schema: str, attempts: int = 5) -> None:
+    """DROP SCHEMA ... CASCADE, again when it lost a deadlock: a background writer of the test's
+    app (the log handler's thread, a job started by a click) may still be at work in the schema
+    when the test ends; once its transaction is done the drop goes through."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            return
+        except OperationalError as exc:
+            if attempt == attempts - 1 or "deadlock detected" not in str(exc):
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture
