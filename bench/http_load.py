@@ -55,7 +55,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.harness import write_report
-from bench.servers import add_data_args, ensure_bench_user, prepare_data, serving_app
+from bench.servers import (
+    add_data_args,
+    ensure_bench_user,
+    prepare_data,
+    print_problems,
+    serving_app,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "http.json"
 MISS_TARGET_MS = 50.0
@@ -407,9 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     print_table(load, levels, misses, verdicts)
-    if server_problems:
-        print(f"bi-app's log has {len(server_problems)} problem lines; the last:")
-        print("  " + server_problems[-1][:300])
+    print_problems(server_problems)
     ok = all(v["ok"] for v in verdicts)
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -44,7 +44,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import write_report
-from bench.servers import BENCH_USER, add_data_args, ensure_bench_user, prepare_data, serving_app
+from bench.servers import (
+    BENCH_USER,
+    add_data_args,
+    ensure_bench_user,
+    prepare_data,
+    print_problems,
+    serving_app,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pages.json"
 EMPTY_MS, WARM_MS = 1500.0, 500.0
@@ -311,9 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     verdicts = page_verdicts(results, first, skipped)
     print_table(results, first, verdicts)
-    if server_problems:
-        print(f"bi-app's log has {len(server_problems)} problem lines; the last:")
-        print("  " + server_problems[-1][:300])
+    print_problems(server_problems)
     ok = all(v["ok"] for v in verdicts)
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

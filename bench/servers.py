@@ -163,6 +163,13 @@ class Gunicorn:
             return ""
 
 
+def print_problems(problems: list[str]) -> None:
+    """Say how many problem lines bi-app's log had (see :meth:`Gunicorn.problems`), and the last."""
+    if problems:
+        print(f"bi-app's log has {len(problems)} problem lines; the last:")
+        print("  " + problems[-1][:300])
+
+
 def start_gunicorn(
     name: str, app: str, env: dict[str, str], workers: int, ready_path: str
 ) -> Gunicorn:
