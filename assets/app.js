@@ -2,7 +2,7 @@
 (function () {
     "use strict";
     var THEME_KEY = "app-theme-store";   // dcc.Store(storage_type="local") keeps its JSON here
-    var FILTER_KEYS = ["start", "end", "platform", "category"];
+    var FILTER_KEYS = ["start", "end", "platform", "category"];  // preset: syncPreset
 
     function storedTheme() {
         try {
@@ -19,6 +19,18 @@
     // Before Dash renders anything, so a dark page never flashes white.
     applyTheme(storedTheme());
 
+    /* Dash's date pickers take a typed date only on Enter or Tab: typing a start date and then
+       clicking into the end date (or anywhere else) left the typed text on screen while the
+       figures kept the old date. Leaving a date field now commits what it shows, as Tab does
+       (an invalid text reverts to the date in use). */
+    document.addEventListener("focusout", function (event) {
+        var field = event.target;
+        if (!field || !field.classList || !field.classList.contains("dash-datepicker-input")) {
+            return;
+        }
+        field.dispatchEvent(new KeyboardEvent("keydown", {key: "Tab", code: "Tab", bubbles: true}));
+    }, true);
+
     function readableSearch(params) {
         var text = params.toString().replace(/%2C/gi, ",");
         return text ? "?" + text : "";
@@ -31,6 +43,13 @@
         if (platforms && platforms.length) { params.set("platform", platforms.join(",")); }
         if (categories && categories.length) { params.set("category", categories.join(",")); }
         return params;
+    }
+
+    function carriedSearch(own, preset) {
+        var params = new URLSearchParams();
+        if (preset) { params.set("preset", preset); }
+        own.forEach(function (value, key) { params.set(key, value); });
+        return readableSearch(params);
     }
 
     function replaceParams(update) {
@@ -49,11 +68,26 @@
             /* Filter change -> the URL (no re-render, shareable) and the search the sidebar carries. */
             syncFilters: function (start, end, platforms, categories) {
                 var own = filterParams(start, end, platforms, categories);
+                var preset = new URLSearchParams(window.location.search).get("preset");
                 replaceParams(function (params) {
                     FILTER_KEYS.forEach(function (key) { params.delete(key); });
                     own.forEach(function (value, key) { params.set(key, value); });
                 });
-                return readableSearch(own);
+                return carriedSearch(own, preset);
+            },
+
+            /* Preset chosen or cleared -> the URL's preset (it wins over the dates on load, so a
+               shared "last 7 days" link keeps rolling) and the search the sidebar carries. */
+            syncPreset: function (preset) {
+                replaceParams(function (params) {
+                    if (preset) { params.set("preset", preset); } else { params.delete("preset"); }
+                });
+                var params = new URLSearchParams(window.location.search);
+                var own = new URLSearchParams();
+                ["start", "end", "platform", "category"].forEach(function (key) {
+                    if (params.get(key)) { own.set(key, params.get(key)); }
+                });
+                return carriedSearch(own, preset);
             },
 
             /* One URL parameter that only the current page uses (e.g. a chart's granularity). */

@@ -17,12 +17,17 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from bi_app.data import catalog
+from bi_app.date_presets import parse_preset, preset_range
 from bi_app.db.models import ORDER_STATUSES
 
 DEFAULT_DAYS = 90
-MAX_RANGE_DAYS = 5 * 366
-EARLIEST_DATE = dt.date(2000, 1, 1)
-GRANULARITIES = ("day", "week", "month")
+EARLIEST_DATE = dt.date(1900, 1, 1)
+# How far after today (or the last day with data) a range may end: next year's plans, no typos.
+LATEST_DAYS_AHEAD = 366
+GRANULARITIES = ("day", "week", "month", "year")
+# A chart draws at most this many periods: a range that would need more at the chosen grain is
+# drawn at the next coarser one (ten years of days become weeks; ten years of months stay).
+MAX_CHART_POINTS = 1000
 log = logging.getLogger(__name__)
 _CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -33,6 +38,7 @@ class Filters:
     end: dt.date
     platforms: tuple[str, ...] | None = None  # None = all
     categories: tuple[str, ...] | None = None  # None = all
+    preset: str | None = None  # a named range (see date_presets) the dates were resolved from
 
     @property
     def days(self) -> int:
@@ -44,7 +50,8 @@ class Filters:
         return Filters(end - dt.timedelta(days=self.days - 1), end, self.platforms, self.categories)
 
     def to_query(self) -> dict[str, str]:
-        query = {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        query = {"preset": self.preset} if self.preset else {}
+        query |= {"start": self.start.isoformat(), "end": self.end.isoformat()}
         if self.platforms:
             query["platform"] = ",".join(self.platforms)
         if self.categories:
@@ -105,46 +112,88 @@ def parse_filters(
     known_platforms: Iterable[str],
     known_categories: Iterable[str],
     default_days: int = DEFAULT_DAYS,
+    calendar_today: dt.date | None = None,
 ) -> ParsedFilters:
-    """Turn URL query values (or callback inputs) into valid :class:`Filters` plus notices."""
-    notices: list[str] = []
-    default_end = today
-    default_start = today - dt.timedelta(days=default_days - 1)
+    """Turn URL query values (or callback inputs) into valid :class:`Filters` plus notices.
 
-    raw_start, raw_end = query.get("start"), query.get("end")
-    start, end = _parse_date(raw_start), _parse_date(raw_end)
-    if raw_start not in (None, "") and start is None:
+    ``today`` anchors the default range (the last day with data); ``calendar_today`` (the real
+    date in the business time zone, ``today`` when not given) anchors a ``preset``, which wins
+    over ``start``/``end`` so a shared "last 7 days" link stays rolling."""
+    notices: list[str] = []
+    calendar_today = calendar_today or today
+    preset = parse_preset(query.get("preset"))
+    raw_preset = query.get("preset")
+    if preset is None and raw_preset not in (None, ""):
+        notices.append(f"Unknown date preset {str(raw_preset)[:40]!r} ignored.")
+    if preset is not None:
+        start, end = preset_range(preset, calendar_today)
+    else:
+        start, end = _parse_range(query, today, default_days, notices)
+    latest = max(today, calendar_today) + dt.timedelta(days=LATEST_DAYS_AHEAD)
+    if start < EARLIEST_DATE or end > latest:
         notices.append(
-            f"Invalid start date {str(raw_start)[:40]!r}; showing the last {default_days} days."
+            f"Dates before {EARLIEST_DATE:%Y} or more than a year ahead were reset to the last "
+            f"{default_days} days with data."
         )
-    if raw_end not in (None, "") and end is None:
-        notices.append(
-            f"Invalid end date {str(raw_end)[:40]!r}; showing the last {default_days} days."
-        )
-    if start is None or end is None:
-        if start is None and end is not None:
-            start = end - dt.timedelta(days=default_days - 1)
-        elif end is None and start is not None:
-            end = min(today, start + dt.timedelta(days=default_days - 1))
-        else:
-            start, end = default_start, default_end
-    if start > end:
-        start, end = end, start
-        notices.append("The start date was after the end date; the two were swapped.")
-    if start < EARLIEST_DATE or end > today + dt.timedelta(days=366):
-        notices.append(
-            f"Dates outside the data's range were reset to the last {default_days} days."
-        )
-        start, end = default_start, default_end
-    if (end - start).days + 1 > MAX_RANGE_DAYS:
-        start = end - dt.timedelta(days=MAX_RANGE_DAYS - 1)
-        notices.append(
-            f"Date ranges are limited to {MAX_RANGE_DAYS} days; the start was moved to {start}."
-        )
+        start, end = today - dt.timedelta(days=default_days - 1), today
+        preset = None
 
     platforms = _parse_codes(query.get("platform"), known_platforms, "platform", notices)
     categories = _parse_codes(query.get("category"), known_categories, "category", notices)
-    return ParsedFilters(Filters(start, end, platforms, categories), notices)
+    return ParsedFilters(Filters(start, end, platforms, categories, preset), notices)
+
+
+def _parse_range(
+    query: Mapping[str, object], today: dt.date, default_days: int, notices: list[str]
+) -> tuple[dt.date, dt.date]:
+    """``start``/``end`` of the query, completed from each other or the default range."""
+    raw_start, raw_end = query.get("start"), query.get("end")
+    start, end = _parse_date(raw_start), _parse_date(raw_end)
+    for raw, parsed, name in ((raw_start, start, "start"), (raw_end, end, "end")):
+        if raw not in (None, "") and parsed is None:
+            notices.append(
+                f"Invalid {name} date {str(raw)[:40]!r}; showing the last {default_days} days."
+            )
+    if start is None and end is None:
+        start, end = today - dt.timedelta(days=default_days - 1), today
+    elif start is None:
+        assert end is not None
+        start = end - dt.timedelta(days=default_days - 1)
+    elif end is None:
+        end = max(start, min(today, start + dt.timedelta(days=default_days - 1)))
+    if start > end:
+        start, end = end, start
+        notices.append("The start date was after the end date; the two were swapped.")
+    return start, end
+
+
+def chart_points(start: dt.date, end: dt.date, granularity: str) -> int:
+    """How many periods of ``granularity`` a chart of days ``start..end`` draws."""
+    if granularity == "day":
+        return (end - start).days + 1
+    if granularity == "week":
+        monday = start - dt.timedelta(days=start.weekday())
+        return (end - monday).days // 7 + 1
+    if granularity == "month":
+        return (end.year - start.year) * 12 + end.month - start.month + 1
+    return end.year - start.year + 1
+
+
+def fit_granularity(start: dt.date, end: dt.date, granularity: str) -> tuple[str, str | None]:
+    """``granularity``, or the finest coarser one that draws at most :data:`MAX_CHART_POINTS`
+    periods over ``start..end``, with a note saying why it changed (None when it did not)."""
+    wanted = granularity if granularity in GRANULARITIES else "day"
+    chosen = wanted
+    for grain in GRANULARITIES[GRANULARITIES.index(wanted) :]:
+        chosen = grain
+        if chart_points(start, end, grain) <= MAX_CHART_POINTS:
+            break
+    if chosen == wanted:
+        return wanted, None
+    return chosen, (
+        f"Shown per {chosen}: per {wanted} the range would draw "
+        f"{chart_points(start, end, wanted):,} points."
+    )
 
 
 def parse_granularity(raw: object) -> str:
@@ -190,6 +239,7 @@ class FilterContext:
     categories: list[dict] = field(default_factory=list)
     first_day: dt.date | None = None
     last_day: dt.date | None = None
+    today: dt.date | None = None  # in the business time zone: what presets count from
 
 
 def local_today() -> dt.date:
@@ -215,14 +265,16 @@ def load_filter_context(query: Mapping[str, object]) -> FilterContext:
             "Filter options are unavailable right now; showing all platforms and categories."
         )
     first, last = bounds if bounds else (None, None)
+    today = local_today()
     parsed = parse_filters(
         query,
-        today=last or local_today(),
+        today=last or today,
         known_platforms=[p["code"] for p in platforms],
         known_categories=[c["code"] for c in categories],
+        calendar_today=today,
     )
     parsed.notices[:0] = notices
-    return FilterContext(parsed, platforms, categories, first, last)
+    return FilterContext(parsed, platforms, categories, first, last, today)
 
 
 def raw_query(

@@ -10,12 +10,12 @@ from dash import ClientsideFunction, Input, Output, State
 from bi_app import current_settings
 from bi_app.data import sales
 from bi_app.export import columns_from_spec
-from bi_app.filters import parse_granularity, resolve_filters
+from bi_app.filters import fit_granularity, parse_granularity, resolve_filters
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components import fallback
 from components.data_grid import grid_rows
-from components.figures import platform_status_figure, revenue_trend_figure
+from components.figures import platform_status_figure, revenue_trend_figure, with_note
 from components.filter_bar import filter_inputs
 from components.ids import Grid, Overview
 from components.kpi_card import kpi_cards
@@ -45,10 +45,12 @@ def show_kpis(start, end, platforms, categories):
     fallback=fallback.figure("The revenue trend"),
 )
 def show_revenue_trend(start, end, platforms, categories, granularity):
-    """Revenue per day, week or month over the selected range."""
-    f, grain = resolve_filters(start, end, platforms, categories), parse_granularity(granularity)
+    """Revenue per day, week, month or year over the selected range (coarser when the range
+    would draw too many points)."""
+    f = resolve_filters(start, end, platforms, categories)
+    grain, note = fit_granularity(f.start, f.end, parse_granularity(granularity))
     df = sales.revenue_trend(f.start, f.end, f.platforms, f.categories, granularity=grain)
-    return revenue_trend_figure(df, grain, current_settings().currency)
+    return with_note(revenue_trend_figure(df, grain, current_settings().currency), note)
 
 
 @callback(

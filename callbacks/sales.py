@@ -12,14 +12,14 @@ from dash.exceptions import PreventUpdate
 from bi_app import current_settings
 from bi_app.data import catalog, sales, sales_growth
 from bi_app.export import columns_from_spec
-from bi_app.filters import parse_granularity, parse_statuses, resolve_filters
+from bi_app.filters import fit_granularity, parse_granularity, parse_statuses, resolve_filters
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components import fallback
 from components import sales_figures as figs
 from components.cross_filter import clicked_code, filter_chips, toggle_selection
 from components.data_grid import grid_rows
-from components.figures import platform_status_figure
+from components.figures import platform_status_figure, with_note
 from components.filter_bar import filter_inputs
 from components.ids import FilterBar, Grid, Sales
 
@@ -62,12 +62,11 @@ def show_kpis(start, end, platforms, categories, statuses):
 )
 def show_trends(start, end, platforms, categories, statuses, granularity):
     """Revenue with last year's, growth in percent, orders and average order value per period."""
-    (f, status), grain = (
-        resolve(start, end, platforms, categories, statuses),
-        parse_granularity(granularity),
-    )
+    f, status = resolve(start, end, platforms, categories, statuses)
+    grain, note = fit_granularity(f.start, f.end, parse_granularity(granularity))
     df = sales_growth.revenue_growth(f.start, f.end, f.platforms, f.categories, status, grain)
-    return figs.trend_figures(df, grain, current_settings().currency)
+    revenue, growth, orders = figs.trend_figures(df, grain, current_settings().currency)
+    return with_note(revenue, note), growth, orders
 
 
 @callback(
@@ -80,12 +79,10 @@ def show_trends(start, end, platforms, categories, statuses, granularity):
 )
 def show_lost_orders(start, end, platforms, categories, statuses, granularity):
     """Cancelled and refunded orders per period and their share of all orders."""
-    (f, status), grain = (
-        resolve(start, end, platforms, categories, statuses),
-        parse_granularity(granularity),
-    )
+    f, status = resolve(start, end, platforms, categories, statuses)
+    grain, note = fit_granularity(f.start, f.end, parse_granularity(granularity))
     df = sales.lost_orders_trend(f.start, f.end, f.platforms, f.categories, status, grain)
-    return figs.lost_figure(df, grain, current_settings().currency)
+    return with_note(figs.lost_figure(df, grain, current_settings().currency), note)
 
 
 @callback(

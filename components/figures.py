@@ -38,7 +38,7 @@ STATUS_COLORS = {
     "refunded": "#dc3545",
 }
 _FALLBACK_COLORS = ("#20c997", "#ffc107", "#d63384", "#6610f2")
-_PERIOD_LABELS = {"day": "%Y-%m-%d", "week": "Week of %Y-%m-%d", "month": "%B %Y"}
+_PERIOD_LABELS = {"day": "%Y-%m-%d", "week": "Week of %Y-%m-%d", "month": "%B %Y", "year": "%Y"}
 
 
 def base_layout(**overrides: object) -> dict:
@@ -125,6 +125,30 @@ def empty_figure(message: str) -> dict:
             ],
         ),
     )
+
+
+def with_note(fig: dict, note: str | None) -> dict:
+    """``fig`` with a small note above the plot (e.g. why the chart shows coarser periods)."""
+    if not note:
+        return fig
+    layout = fig.setdefault("layout", {})
+    layout["annotations"] = [
+        *layout.get("annotations", []),
+        {
+            "text": note,
+            "x": 0,
+            "y": 1.02,
+            "xref": "paper",
+            "yref": "paper",
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "showarrow": False,
+            "font": {"size": 11, "color": "#6c757d"},
+        },
+    ]
+    margin = layout.setdefault("margin", {})
+    margin["t"] = max(margin.get("t", 0), 28)
+    return fig
 
 
 def revenue_trend_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:

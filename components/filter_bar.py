@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 import dash_bootstrap_components as dbc
 from dash import Input, dcc, html
 
+from bi_app import date_presets
 from bi_app.filters import EARLIEST_DATE, FilterContext, ParsedFilters
 from components.ids import FilterBar
 from components.notice import notice
 
 log = logging.getLogger(__name__)
-FILTER_KEYS = ("start", "end", "platform", "category")
+FILTER_KEYS = ("preset", "start", "end", "platform", "category")
 
 
 def filter_inputs() -> list[Input]:
@@ -45,6 +46,12 @@ def _options(items: Sequence[dict]) -> list[dict]:
     return [{"label": str(i["name"]), "value": str(i["code"])} for i in items]
 
 
+def _latest_allowed(last_day: dt.date | None, today: dt.date | None) -> dt.date | None:
+    """The picker reaches the last day with data or the farthest day a preset reaches."""
+    days = [d for d in (last_day, today and date_presets.latest_day(today)) if d]
+    return max(days) if days else None
+
+
 def filter_bar(
     parsed: ParsedFilters,
     platforms: Sequence[dict],
@@ -52,14 +59,32 @@ def filter_bar(
     *,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
+    today: dt.date | None = None,
     search: str = "",
 ) -> html.Div:
     """The bar itself; its state is ``parsed`` and every change is written back to the URL."""
     f = parsed.filters
+    latest = _latest_allowed(last_day, today)
     return html.Div(
         [
             dbc.Row(
                 [
+                    dbc.Col(
+                        [
+                            dbc.Label("Period", html_for=FilterBar.PRESET, className="small mb-1"),
+                            dcc.Dropdown(
+                                id=FilterBar.PRESET,
+                                options=date_presets.options(),
+                                value=f.preset,
+                                placeholder="Custom range",
+                                clearable=True,
+                                searchable=False,
+                                className="app-filter-preset",
+                            ),
+                        ],
+                        xs=12,
+                        md="auto",
+                    ),
                     dbc.Col(
                         [
                             dbc.Label(
@@ -70,7 +95,7 @@ def filter_bar(
                                 start_date=f.start.isoformat(),
                                 end_date=f.end.isoformat(),
                                 min_date_allowed=(first_day or EARLIEST_DATE).isoformat(),
-                                max_date_allowed=last_day.isoformat() if last_day else None,
+                                max_date_allowed=latest.isoformat() if latest else None,
                                 display_format="YYYY-MM-DD",
                                 first_day_of_week=1,
                                 minimum_nights=0,
@@ -134,5 +159,6 @@ def filter_bar_for(ctx: FilterContext, query: Mapping[str, object]) -> html.Div:
         ctx.categories,
         first_day=ctx.first_day,
         last_day=ctx.last_day,
+        today=ctx.today,
         search=query_search(query, ctx.parsed),
     )

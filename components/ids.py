@@ -28,6 +28,7 @@ class Nav:
 class FilterBar:
     """The global filter bar, rendered by every business page from its URL query."""
 
+    PRESET = "filter-preset-dropdown"
     DATE_RANGE = "filter-date-range"
     PLATFORM = "filter-platform-dropdown"
     CATEGORY = "filter-category-dropdown"

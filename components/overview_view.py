@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from bi_app.filters import FilterContext, parse_granularity
+from bi_app.filters import GRANULARITIES, FilterContext, parse_granularity
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, graph
 from components.data_grid import GridColumn, data_grid
@@ -34,7 +34,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
     granularity = dcc.RadioItems(
         id=Overview.GRANULARITY,
         value=parse_granularity(query.get("granularity")),
-        options=[{"label": g.capitalize(), "value": g} for g in ("day", "week", "month")],
+        options=[{"label": g.capitalize(), "value": g} for g in GRANULARITIES],
         inline=True,
         className="small",
     )

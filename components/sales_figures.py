@@ -41,8 +41,13 @@ YEAR_AGO_COLOR = "#adb5bd"
 POP_COLOR = "#6f42c1"
 YOY_COLOR = "#fd7e14"
 CATEGORY_COLOR = "#20c997"
-_PERIOD_LABELS = {"day": "%a %d %b %Y", "week": "Week of %d %b %Y", "month": "%B %Y"}
-_COMPARE_LABELS = {"day": "previous day", "week": "previous week", "month": "previous month"}
+_PERIOD_LABELS = {"day": "%a %d %b %Y", "week": "Week of %d %b %Y", "month": "%B %Y", "year": "%Y"}
+_COMPARE_LABELS = {
+    "day": "previous day",
+    "week": "previous week",
+    "month": "previous month",
+    "year": "previous year",
+}
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -121,10 +126,14 @@ def _count_axis(largest: float, **extra: Any) -> dict:
     return axis
 
 
-def _period_axis(granularity: str) -> dict:
+def _period_axis(granularity: str, periods: int = 0) -> dict:
     axis: dict = {"gridcolor": GRID_COLOR, "zeroline": False, "automargin": True}
     if granularity == "month":
-        axis.update(dtick="M1", tickformat="%b %Y")
+        # a tick per month while they fit; a longer range gets quarterly or yearly ticks
+        months = 1 if periods <= 24 else 3 if periods <= 72 else 12
+        axis.update(dtick=f"M{months}", tickformat="%b %Y")
+    if granularity == "year":
+        axis.update(dtick="M12", tickformat="%Y")
     return axis
 
 
@@ -184,7 +193,7 @@ def revenue_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
         ],
         base_layout(
             yaxis=money_axis(currency),
-            xaxis=_period_axis(granularity),
+            xaxis=_period_axis(granularity, len(df)),
             bargap=0.15,
             hovermode="closest",
         ),
@@ -224,7 +233,7 @@ def growth_figure(df: pd.DataFrame, granularity: str) -> dict:
     return figure(
         traces,
         base_layout(
-            xaxis=_period_axis(granularity),
+            xaxis=_period_axis(granularity, len(df)),
             yaxis={
                 "gridcolor": GRID_COLOR,
                 "zeroline": True,
@@ -269,7 +278,7 @@ def orders_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
             },
         ],
         base_layout(
-            xaxis=_period_axis(granularity),
+            xaxis=_period_axis(granularity, len(df)),
             bargap=0.15,
             yaxis=_count_axis(int(df["orders"].max()), title={"text": "Orders"}),
             yaxis2=money_axis(
@@ -329,7 +338,7 @@ def lost_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
     layout = base_layout(
         barmode="stack",
         bargap=0.15,
-        xaxis=_period_axis(granularity),
+        xaxis=_period_axis(granularity, len(df)),
         yaxis=_count_axis(
             int((df["cancelled_orders"] + df["refunded_orders"]).max()),
             title={"text": "Orders"},

@@ -52,7 +52,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
     granularity = _radio(
         Sales.GRANULARITY,
         parse_granularity(query.get("granularity") or "week"),
-        {"day": "Day", "week": "Week", "month": "Month"},
+        {"day": "Day", "week": "Week", "month": "Month", "year": "Year"},
     )
     ranking = _radio(Sales.RANK_METRIC, metric, {"revenue": "By revenue", "units": "By units"})
     return html.Div(

@@ -1,11 +1,12 @@
 """Period-over-period and year-over-year growth, as pure date and DataFrame maths.
 
-A period is labelled by its start (the day, the Monday of its ISO week, the 1st of its month),
-like the roll-up tables' ``day``/``week``/``month`` columns. Comparisons are made between the
-*same set of days* shifted, so a partial first or last period (a range starting mid-month, a
-month to date) is compared with the equally partial period before it, never with a full one:
+A period is labelled by its start (the day, the Monday of its ISO week, the 1st of its month,
+January 1st), like the roll-up tables' ``day``/``week``/``month`` columns. Comparisons are made
+between the *same set of days* shifted, so a partial first or last period (a range starting
+mid-month, a month to date) is compared with the equally partial period before it, never with a
+full one:
 
-* period over period: shifted by one period (1 day, 7 days, 1 calendar month);
+* period over period: shifted by one period (1 day, 7 days, 1 calendar month, 1 year);
 * year over year: shifted by one year — the same calendar date for days and months
   (29 February maps to 28 February), 52 weeks (364 days) for weeks, so a week is always
   compared with a week of the same weekdays.
@@ -25,7 +26,7 @@ import pandas as pd
 
 from bi_app.analytics.kpi import change_pct
 
-GRANULARITIES = ("day", "week", "month")
+GRANULARITIES = ("day", "week", "month", "year")
 Comparison = Literal["pop", "yoy"]
 
 
@@ -52,6 +53,8 @@ def period_start(day: dt.date, granularity: str) -> dt.date:
         return day - dt.timedelta(days=day.weekday())
     if granularity == "month":
         return day.replace(day=1)
+    if granularity == "year":
+        return day.replace(month=1, day=1)
     return day
 
 
@@ -74,7 +77,7 @@ def shift_period(day: dt.date, granularity: str, periods: int = -1) -> dt.date:
         return day + dt.timedelta(days=periods)
     if granularity == "week":
         return day + dt.timedelta(weeks=periods)
-    return _add_months(day, periods)
+    return _add_months(day, periods * 12 if granularity == "year" else periods)
 
 
 def year_earlier(day: dt.date, granularity: str) -> dt.date:

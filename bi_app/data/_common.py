@@ -17,9 +17,10 @@ from bi_app.db.models import (
     DailyOrders,
     SalesPlatform,
 )
+from bi_app.db.periods import year_start
 from bi_app.extensions import db
 
-GRANULARITIES = ("day", "week", "month")
+GRANULARITIES = ("day", "week", "month", "year")
 
 Codes = tuple[str, ...] | None  # platform/category/status codes; None = all
 DateArg = dt.date | str
@@ -82,6 +83,12 @@ def check_granularity(granularity: str) -> str:
     return granularity
 
 
+def period_column(table: Any, granularity: str) -> Any:
+    """The roll-up's period column of ``granularity`` (years are grouped from its months)."""
+    check_granularity(granularity)
+    return year_start(table.c.month) if granularity == "year" else table.c[granularity]
+
+
 def period_frame(
     found: Mapping[dt.date, tuple[int, ...]], periods: list[dt.date], columns: tuple[str, ...]
 ) -> pd.DataFrame:
@@ -129,7 +136,7 @@ def period_sums_query(
 ) -> Any:
     """``period``, revenue and orders per period of ``granularity`` within ``first..last``."""
     table = sales_table(categories)
-    period = table.c[granularity]
+    period = period_column(table, granularity)
     return (
         select(period, func.sum(table.c.revenue_cents), func.sum(table.c.orders))
         .where(

@@ -36,6 +36,7 @@ from bi_app.data._common import (
     check_granularity,
     date_range,
     engine,
+    period_column,
     period_frame,
     period_sums_query,
     platform_filter,
@@ -208,7 +209,7 @@ def lost_orders_trend(
     first, last = date_range(start, end)
     check_granularity(granularity)
     table = sales_table(categories)
-    period = table.c[granularity]
+    period = period_column(table, granularity)
     measures = []
     for status in LOST_STATUSES:
         counted = table.c.status == status if not statuses or status in statuses else false()

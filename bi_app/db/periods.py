@@ -1,6 +1,7 @@
 """Calendar periods of the roll-ups and bitmaps: days, ISO weeks, months and calendar quarters,
 as dates (:func:`period_start`, :func:`next_period`, :func:`plan_range`) and in SQL
-(:class:`day_of`, :class:`week_start`, :class:`month_start`, :class:`quarter_start`, compiled
+(:class:`day_of`, :class:`week_start`, :class:`month_start`, :class:`quarter_start`,
+:class:`year_start`, compiled
 for SQLite and PostgreSQL alike)."""
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ class month_start(FunctionElement):
     name = "month_start"
 
 
+class year_start(FunctionElement):
+    """January 1st of the year containing a date."""
+
+    type = Date()
+    inherit_cache = True
+    name = "year_start"
+
+
 class quarter_start(FunctionElement):
     """The first day of the calendar quarter containing a date."""
 
@@ -97,6 +106,16 @@ def _month_start_default(element: month_start, compiler: Any, **kw: Any) -> str:
 @compiles(month_start, "sqlite")
 def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
     return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+
+
+@compiles(year_start)
+def _year_start_default(element: year_start, compiler: Any, **kw: Any) -> str:
+    return f"CAST(date_trunc('year', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(year_start, "sqlite")
+def _year_start_sqlite(element: year_start, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of year')"
 
 
 @compiles(quarter_start)

@@ -163,3 +163,25 @@ def test_a_failing_service_only_breaks_its_own_card(demo_app, dash_duo, monkeypa
     assert _figure(dash_duo, "overview-platform-status-graph")["x"][0]
     assert "database went away" not in dash_duo.find_element("body").text
     assert dash_duo.get_logs() == []
+
+
+def test_typed_start_date_without_enter_is_the_date_the_figures_use(demo_app, dash_duo):
+    _first, last, _platform = _catalog(demo_app)
+    _start(dash_duo, demo_app)
+    login(dash_duo)
+    dash_duo.driver.get(f"{dash_duo.server_url}/")
+    _wait_for_overview(dash_duo)
+    typed = last - dt.timedelta(days=30)
+    start = dash_duo.find_element(START_INPUT)
+    start.click()
+    start.send_keys(Keys.CONTROL, "a")
+    start.send_keys(typed.isoformat())  # no Enter: the next click goes to the end date
+    dash_duo.find_element(END_INPUT).click()
+    dash_duo.find_element("h1").click()
+    expected = (typed.isoformat(), last.isoformat(), 31)
+    wait_until(
+        dash_duo, "the chart to use the typed date", lambda: _revenue_days(dash_duo) == expected
+    )
+    assert _picker(dash_duo) == (typed.isoformat(), last.isoformat())
+    assert parse_qs(urlsplit(dash_duo.driver.current_url).query)["start"] == [typed.isoformat()]
+    assert dash_duo.get_logs() == []

@@ -210,6 +210,26 @@ def test_partial_months_compare_the_same_days(dataset_url):
     assert feb["yoy_revenue_cents"] == 0 and feb["revenue_yoy_pct"] is None
 
 
+def test_yearly_grain(dataset_url):
+    from bi_app.data.sales import lost_orders_trend, revenue_trend
+    from bi_app.data.sales_growth import revenue_growth
+
+    y2023, y2024 = _records(revenue_growth(D(2023, 1, 1), D(2024, 12, 31), granularity="year"))
+    # 2023: orders 301, 302 and 401 (402 was cancelled); 2024: January's four and 501
+    assert (y2023["period"], y2023["revenue_cents"], y2023["orders"]) == (D(2023, 1, 1), 5500, 3)
+    assert (y2024["period"], y2024["revenue_cents"], y2024["orders"]) == (D(2024, 1, 1), 11700, 5)
+    assert (y2024["prev_revenue_cents"], y2024["yoy_revenue_cents"]) == (5500, 5500)
+    assert y2024["revenue_pop_pct"] == pytest.approx((11700 - 5500) / 5500 * 100)
+    trend = _records(revenue_trend(D(2023, 6, 1), D(2024, 1, 31), granularity="year"))
+    # only the days inside the range count: 401 in December 2023, January 2024
+    assert [(r["period"], r["revenue_cents"]) for r in trend] == [
+        (D(2023, 1, 1), 2500),
+        (D(2024, 1, 1), 10700),
+    ]
+    lost = _records(lost_orders_trend(D(2023, 1, 1), D(2024, 12, 31), granularity="year"))
+    assert [(r["cancelled_orders"], r["refunded_orders"]) for r in lost] == [(1, 0), (1, 2)]
+
+
 def test_daily_growth_by_status(dataset_url):
     from bi_app.data.sales_growth import revenue_growth
 

@@ -21,6 +21,7 @@ D = dt.date
         (D(2024, 3, 11), "week", D(2024, 3, 11)),
         (D(2024, 3, 17), "week", D(2024, 3, 11)),  # Sunday ends the ISO week
         (D(2024, 3, 13), "month", D(2024, 3, 1)),
+        (D(2024, 12, 31), "year", D(2024, 1, 1)),
     ],
 )
 def test_period_start(day, granularity, expected):
@@ -37,6 +38,8 @@ def test_period_start(day, granularity, expected):
         (D(2023, 3, 31), "month", -1, D(2023, 2, 28)),
         (D(2024, 12, 1), "month", 1, D(2025, 1, 1)),
         (D(2024, 11, 30), "month", 3, D(2025, 2, 28)),
+        (D(2024, 1, 1), "year", -1, D(2023, 1, 1)),
+        (D(2024, 2, 29), "year", 1, D(2025, 2, 28)),
     ],
 )
 def test_shift_period(day, granularity, n, expected):
@@ -49,6 +52,7 @@ def test_shift_period(day, granularity, n, expected):
         (D(2024, 2, 29), "day", D(2023, 2, 28)),
         (D(2024, 6, 5), "day", D(2023, 6, 5)),
         (D(2024, 6, 1), "month", D(2023, 6, 1)),
+        (D(2024, 1, 1), "year", D(2023, 1, 1)),
         # 52 weeks: Monday 2024-03-11 -> Monday 2023-03-13, the same weekday
         (D(2024, 3, 11), "week", D(2023, 3, 13)),
     ],
@@ -60,6 +64,11 @@ def test_year_earlier(day, granularity, expected):
 
 
 def test_periods_cover_partial_first_and_last():
+    assert growth.periods(D(1998, 7, 1), D(2000, 2, 1), "year") == [
+        D(1998, 1, 1),
+        D(1999, 1, 1),
+        D(2000, 1, 1),
+    ]
     assert growth.periods(D(2024, 1, 15), D(2024, 3, 10), "month") == [
         D(2024, 1, 1),
         D(2024, 2, 1),

@@ -151,7 +151,7 @@ def test_sales_layout_has_its_ids_and_the_initial_choices():
     ):
         assert component_id in ids, component_id
     assert ids[Sales.GRANULARITY].value == "month"
-    assert [o["value"] for o in ids[Sales.GRANULARITY].options] == ["day", "week", "month"]
+    assert [o["value"] for o in ids[Sales.GRANULARITY].options] == ["day", "week", "month", "year"]
     assert ids[Sales.RANK_METRIC].value == "units"
     assert ids[Sales.STATUS_STORE].data == ["paid", "shipped"]
     assert ids[Sales.NOTICE].is_open is False
