@@ -22,9 +22,10 @@ from typing import Any, Literal, get_args
 import orjson
 import xlsxwriter
 
-ColumnKind = Literal["text", "int", "float", "money", "percent", "date"]
+# change: a signed fraction (0.12 is +12.0 %), a growth rate
+ColumnKind = Literal["text", "int", "float", "money", "percent", "change", "date"]
 COLUMN_KINDS: tuple[str, ...] = get_args(ColumnKind)
-NUMERIC_KINDS: frozenset[str] = frozenset({"int", "float", "money", "percent"})
+NUMERIC_KINDS: frozenset[str] = frozenset({"int", "float", "money", "percent", "change"})
 
 EXPORT_FORMATS: dict[str, tuple[str, str]] = {
     # format -> (file extension, media type)
@@ -344,6 +345,8 @@ def _number_format(kind: str, currency: str) -> str | None:
         return "#,##0.00"
     if kind == "percent":
         return "0.0%"
+    if kind == "change":
+        return "+0.0%;-0.0%;0.0%"
     if kind == "money":
         decimals = currency_decimals(currency)
         body = "#,##0" + ("." + "0" * decimals if decimals else "")

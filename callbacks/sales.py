@@ -18,10 +18,11 @@ from callbacks._registry import callback, clientside_callback
 from components import fallback
 from components import sales_figures as figs
 from components.cross_filter import clicked_code, filter_chips, toggle_selection
-from components.data_grid import grid_rows
+from components.data_grid import column_defs, column_spec, grid_rows
 from components.figures import platform_status_figure, with_note
 from components.filter_bar import filter_inputs
 from components.ids import FilterBar, Grid, Sales
+from components.sales_view import growth_columns, growth_dimension
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,33 @@ def show_products(start, end, platforms, categories, statuses, metric, spec):
 
 
 @callback(
+    Output(Grid.grid(Sales.GROWTH_GRID_NAME), "rowData"),
+    Output(Grid.grid(Sales.GROWTH_GRID_NAME), "columnDefs"),
+    Output(Grid.spec(Sales.GROWTH_GRID_NAME), "data"),
+    Output(Sales.GROWTH_MESSAGE, "children"),
+    *page_inputs(),
+    Input(Sales.GROWTH_BY, "value"),
+    roles=Page.SALES,
+    cache_output=(sales.NAMESPACE,),
+    fallback=fallback.each(
+        fallback.value([]),
+        fallback.value(no_update),
+        fallback.value(no_update),
+        fallback.message("The growth table"),
+    ),
+)
+def show_growth_by(start, end, platforms, categories, statuses, dimension):
+    """Each platform's or category's revenue and orders against the previous period and last
+    year, fastest-growing first."""
+    f, status = resolve(start, end, platforms, categories, statuses)
+    dimension = growth_dimension(dimension)
+    df = sales_growth.growth_by(dimension, f.start, f.end, f.platforms, f.categories, status)
+    columns = growth_columns(dimension)
+    currency = current_settings().currency
+    return grid_rows(df, columns), column_defs(columns, currency), column_spec(columns), None
+
+
+@callback(
     Output(FilterBar.PLATFORM, "value"),
     Output(FilterBar.CATEGORY, "value"),
     Output(Sales.STATUS_STORE, "data"),
@@ -227,6 +255,13 @@ clientside_callback(
     ClientsideFunction("bi", "syncGranularity"),
     Output(Sales.GRANULARITY_URL_DUMMY, "children"),
     Input(Sales.GRANULARITY, "value"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    ClientsideFunction("bi", "syncGrowthBy"),
+    Output(Sales.GROWTH_BY_URL_DUMMY, "children"),
+    Input(Sales.GROWTH_BY, "value"),
     prevent_initial_call=True,
 )
 

@@ -74,7 +74,7 @@ def _iso_dates(values: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _value_formatter(kind: str, currency: str) -> dict[str, str] | None:
-    specs = {"int": ",.0f", "float": ",.2f", "percent": ".1%"}
+    specs = {"int": ",.0f", "float": ",.2f", "percent": ".1%", "change": "+.1%"}
     if kind in specs:
         return {"function": f"params.value == null ? '' : d3.format('{specs[kind]}')(params.value)"}
     if kind == "money":
@@ -141,6 +141,11 @@ def download_message(text: str | None, level: Literal["warning", "danger", "info
     return dbc.Alert(text, color=level, dismissable=True, className="py-1 px-2 mb-2 small")
 
 
+def column_spec(columns: Sequence[GridColumn]) -> list[dict[str, Any]]:
+    """The columns as the download reads them back from the browser (field, header, kind)."""
+    return [asdict(ExportColumn(c.field, c.header, c.kind)) for c in columns]
+
+
 def data_grid(
     name: str,
     columns: Sequence[GridColumn],
@@ -151,9 +156,11 @@ def data_grid(
     height: int | str = 560,
     currency: str,
     can_download: bool,
+    controls: Any = None,
 ) -> dbc.Card:
     """A card with a sortable, filterable, paginated grid and, when ``can_download``, a Download
-    menu. ``rows`` come from :func:`grid_rows`; money columns are shown in ``currency``."""
+    menu. ``rows`` come from :func:`grid_rows`; money columns are shown in ``currency``;
+    ``controls`` (e.g. a radio) sit in the header beside the title."""
     grid = dag.AgGrid(
         id=Grid.grid(name),
         columnDefs=column_defs(columns, currency),
@@ -170,6 +177,8 @@ def data_grid(
         style={"height": f"{height}px" if isinstance(height, int) else height},
     )
     header = [html.H6(title or "", className="mb-0 me-auto")]
+    if controls is not None:
+        header.append(controls)
     if can_download:
         header.append(download_menu(name))
     return dbc.Card(
@@ -180,10 +189,7 @@ def data_grid(
                     html.Div(id=Grid.message(name), role="status"),
                     grid,
                     dcc.Download(id=Grid.download(name)),
-                    dcc.Store(
-                        id=Grid.spec(name),
-                        data=[asdict(ExportColumn(c.field, c.header, c.kind)) for c in columns],
-                    ),
+                    dcc.Store(id=Grid.spec(name), data=column_spec(columns)),
                 ]
             ),
         ],

@@ -80,6 +80,10 @@ class Sales:
     """/sales: revenue with growth, orders, cancellations, rankings; charts cross-filter."""
 
     GRID_NAME = "sales-products"
+    GROWTH_GRID_NAME = "sales-growth"
+    GROWTH_BY = "sales-growth-by-radio"
+    GROWTH_BY_URL_DUMMY = "sales-growth-by-url-dummy"
+    GROWTH_MESSAGE = "sales-growth-message"
     GRANULARITY = "sales-granularity-radio"
     GRANULARITY_URL_DUMMY = "sales-granularity-url-dummy"
     RANK_METRIC = "sales-rank-metric-radio"

@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from bi_app.data.sales import RANK_METRICS
+from bi_app.data.sales_growth import BREAKDOWNS
 from bi_app.filters import FilterContext, parse_granularity, parse_statuses
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
@@ -30,6 +31,26 @@ def product_columns() -> list[GridColumn]:
         GridColumn("revenue_cents", "Revenue", "money"),
         GridColumn("share", "Share of revenue", "percent"),
     ]
+
+
+def growth_columns(dimension: str) -> list[GridColumn]:
+    label = "Category" if dimension == "category" else "Platform"
+    return [
+        GridColumn("name", label, "text", width=170, pinned="left"),
+        GridColumn("revenue_cents", "Revenue", "money"),
+        GridColumn("revenue_pop", "vs previous", "change"),
+        GridColumn("revenue_yoy", "vs last year", "change"),
+        GridColumn("share", "Share", "percent"),
+        GridColumn("prev_revenue_cents", "Previous period", "money", width=150),
+        GridColumn("yoy_revenue_cents", "Last year", "money"),
+        GridColumn("orders", "Orders", "int"),
+        GridColumn("orders_pop", "Orders vs prev.", "change", width=140),
+    ]
+
+
+def growth_dimension(raw: object) -> str:
+    value = str(raw or "").strip().lower()
+    return value if value in BREAKDOWNS else "platform"
 
 
 def _radio(component_id: str, value: str, options: dict[str, str]) -> dcc.RadioItems:
@@ -55,6 +76,10 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
         {"day": "Day", "week": "Week", "month": "Month", "year": "Year"},
     )
     ranking = _radio(Sales.RANK_METRIC, metric, {"revenue": "By revenue", "units": "By units"})
+    dimension = growth_dimension(query.get("growth_by"))
+    growth_by = _radio(
+        Sales.GROWTH_BY, dimension, {"platform": "Per platform", "category": "Per category"}
+    )
     return html.Div(
         [
             html.Div(
@@ -109,6 +134,18 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                     column(chart_card("Cancellations and refunds", graph(Sales.LOST_GRAPH)), 6),
                 ]
             ),
+            html.Div(id=Sales.GROWTH_MESSAGE),
+            data_grid(
+                Sales.GROWTH_GRID_NAME,
+                growth_columns(dimension),
+                [],
+                title="Growth against the previous period and last year",
+                page_size=10,
+                height=470,
+                currency=viewer.currency,
+                can_download=viewer.can_download,
+                controls=growth_by,
+            ),
             dbc.Row(
                 [
                     column(
@@ -144,6 +181,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
             html.Div(id=Sales.GRANULARITY_URL_DUMMY, hidden=True),
             html.Div(id=Sales.RANK_URL_DUMMY, hidden=True),
             html.Div(id=Sales.STATUS_URL_DUMMY, hidden=True),
+            html.Div(id=Sales.GROWTH_BY_URL_DUMMY, hidden=True),
         ],
         className="app-page app-sales",
     )

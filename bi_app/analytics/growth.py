@@ -277,3 +277,69 @@ def summary_kpis(
             "lost", "Cancelled or refunded", "share", lost(current), lost(previous), lost(year_ago)
         ),
     ]
+
+
+BREAKDOWN_COLUMNS = [
+    "code",
+    "name",
+    "revenue_cents",
+    "share",
+    "prev_revenue_cents",
+    "revenue_pop",
+    "yoy_revenue_cents",
+    "revenue_yoy",
+    "orders",
+    "prev_orders",
+    "orders_pop",
+]
+
+
+def _fraction(value: float | None, previous: float | None) -> float | None:
+    change = change_pct(value, previous)
+    return None if change is None else change / 100.0
+
+
+def breakdown_growth(
+    names: Mapping[str, str],
+    current: Mapping[str, tuple[int, int]],
+    previous: Mapping[str, tuple[int, int]],
+    year_ago: Mapping[str, tuple[int, int]],
+) -> pd.DataFrame:
+    """Growth of each member of a dimension (platform, category): revenue and orders now, in
+    the previous equal period and a year earlier, keyed by code as ``(revenue_cents, orders)``.
+
+    Every member that sold in any of the three windows gets a row (one that stopped selling
+    shows -100 %); changes are fractions (0.12 = +12 %), None without a base to compare with.
+    Rows come fastest-growing first (by revenue against the previous period; members without a
+    base last, then by revenue)."""
+    total = sum(revenue for revenue, _ in current.values())
+    rows = []
+    for code in sorted(set(current) | set(previous) | set(year_ago)):
+        revenue, orders = current.get(code, (0, 0))
+        p_rev, p_ord = previous.get(code, (0, 0))
+        y_rev, _ = year_ago.get(code, (0, 0))
+        rows.append(
+            {
+                "code": code,
+                "name": names.get(code, code),
+                "revenue_cents": revenue,
+                "share": revenue / total if total else None,
+                "prev_revenue_cents": p_rev,
+                "revenue_pop": _fraction(revenue, p_rev),
+                "yoy_revenue_cents": y_rev,
+                "revenue_yoy": _fraction(revenue, y_rev),
+                "orders": orders,
+                "prev_orders": p_ord,
+                "orders_pop": _fraction(orders, p_ord),
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            r["revenue_pop"] is None,
+            -(r["revenue_pop"] or 0.0),
+            -r["revenue_cents"],
+        )
+    )
+    frame = pd.DataFrame(rows, columns=BREAKDOWN_COLUMNS)
+    counts = ["revenue_cents", "prev_revenue_cents", "yoy_revenue_cents", "orders", "prev_orders"]
+    return frame.astype({name: "int64" for name in counts})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import literal, union_all
+from sqlalchemy import func, literal, select, union_all
 
 from bi_app.analytics import growth
 from bi_app.data._common import (
@@ -23,9 +23,14 @@ from bi_app.data._common import (
     period_frame,
     period_sums_query,
     previous_period,
+    sales_where,
+    selected_statuses,
 )
 from bi_app.data.cache import cached
 from bi_app.data.sales import NAMESPACE, order_totals
+from bi_app.db.models import Category, DailyCategorySales, DailyOrders, SalesPlatform
+
+BREAKDOWNS = ("platform", "category")
 
 
 @cached(NAMESPACE)
@@ -84,3 +89,52 @@ def revenue_growth(
     # frames need only the periods that sold, not every period padded with zeros
     previous, year_ago = (period_frame(sums, sorted(sums), columns) for sums in found[1:])
     return growth.growth_table(current, previous, year_ago, granularity)
+
+
+@cached(NAMESPACE)
+def growth_by(
+    dimension: str,
+    start: DateArg,
+    end: DateArg,
+    platforms: Codes = None,
+    categories: Codes = None,
+    statuses: Codes = None,
+) -> pd.DataFrame:
+    """Revenue and orders per sales platform or product category (``dimension``) over the range,
+    against the previous equal-length range and the same days a year earlier: "which platform
+    grew fastest last quarter". Columns: see :data:`bi_app.analytics.growth.BREAKDOWN_COLUMNS`."""
+    if dimension not in BREAKDOWNS:
+        raise ValueError(f"dimension: expected one of {', '.join(BREAKDOWNS)}, got {dimension!r}")
+    first, last = date_range(start, end)
+    windows = [
+        (first, last),
+        previous_period(first, last),
+        growth.comparison_window(first, last, "day", "yoy"),
+    ]
+    by_category = dimension == "category"
+    table = (DailyCategorySales if by_category or categories else DailyOrders).__table__
+    member = Category if by_category else SalesPlatform
+    key = table.c.category_id if by_category else table.c.platform_id
+    parts = [
+        select(
+            member.code,
+            member.name,
+            func.sum(table.c.revenue_cents),
+            func.sum(table.c.orders),
+            literal(index).label("window"),
+        )
+        .select_from(table.join(member.__table__, member.id == key))
+        .where(
+            *sales_where(table, w_start, w_end, platforms, categories),
+            table.c.status.in_(selected_statuses(statuses)),
+        )
+        .group_by(member.code, member.name)
+        for index, (w_start, w_end) in enumerate(windows)
+    ]
+    names: dict[str, str] = {}
+    found: list[dict[str, tuple[int, int]]] = [{}, {}, {}]
+    with engine().connect() as conn:
+        for code, name, revenue, orders, window in conn.execute(union_all(*parts)):
+            names[code] = name
+            found[int(window)][code] = (int(revenue), int(orders))
+    return growth.breakdown_growth(names, *found)

@@ -94,10 +94,14 @@ def _click(dash_duo, locate: Callable[[], WebElement]) -> None:
 
 
 def _first_sku(dash_duo) -> str:
-    found = dash_duo.driver.find_elements(
-        By.CSS_SELECTOR, PINNED_FIRST_SKU
-    ) or dash_duo.driver.find_elements(By.CSS_SELECTOR, GRID_FIRST_SKU)
-    return found[0].text if found else ""
+    """The first product row's SKU; read as textContent, since the grid may be below the fold
+    (selenium's text is empty for what is not drawn in the viewport)."""
+    return dash_duo.driver.execute_script(
+        "var c = document.querySelector(arguments[0]) || document.querySelector(arguments[1]);"
+        "return c ? c.textContent.trim() : '';",
+        PINNED_FIRST_SKU,
+        GRID_FIRST_SKU,
+    )
 
 
 def test_sales_cross_filter_by_platform(demo_sqlite_url, app_factory, dash_duo):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
@@ -329,6 +330,55 @@ def test_category_sales(dataset_url):
     assert [(r["category"], r["revenue_cents"], r["units"]) for r in refunded] == [
         ("books", 6000, 3)
     ]
+
+
+def test_growth_by_platform_and_category(dataset_url):
+    from bi_app.data.sales_growth import growth_by
+
+    web, app = _records(growth_by("platform", *JAN))
+    # web: orders 1, 2, 7 against 401 in December and 301 a year earlier; app: order 3 only,
+    # nothing in December (402 was cancelled), 302 a year earlier
+    assert (web["code"], web["name"], web["revenue_cents"], web["orders"]) == (
+        "web",
+        "Web",
+        8700,
+        3,
+    )
+    assert (web["prev_revenue_cents"], web["prev_orders"], web["yoy_revenue_cents"]) == (
+        2500,
+        1,
+        2000,
+    )
+    assert web["revenue_pop"] == pytest.approx(2.48) and web["revenue_yoy"] == pytest.approx(3.35)
+    assert web["orders_pop"] == pytest.approx(2.0)
+    assert web["share"] == pytest.approx(8700 / 10700)
+    assert (app["code"], app["revenue_cents"], app["prev_revenue_cents"]) == ("app", 2000, 0)
+    assert pd.isna(app["revenue_pop"]) and app["revenue_yoy"] == pytest.approx(1.0)
+
+    books, toys = _records(growth_by("category", *JAN))
+    assert (books["code"], books["revenue_cents"], books["prev_revenue_cents"]) == (
+        "books",
+        8000,
+        2500,
+    )
+    assert books["revenue_pop"] == pytest.approx(2.2) and books["revenue_yoy"] == pytest.approx(3.0)
+    assert (toys["revenue_cents"], toys["yoy_revenue_cents"]) == (2500, 1000)
+    assert pd.isna(toys["revenue_pop"])
+
+    # the global filters apply: the web platform's categories; refunds as the chosen status
+    (books_web,) = _records(growth_by("category", *JAN, platforms=("web",), statuses=("refunded",)))
+    assert (books_web["code"], books_web["revenue_cents"]) == ("books", 1000)  # order 8
+    # a platform that sold only in the comparison window still has its row, at -100 %
+    (web_gone,) = _records(growth_by("platform", D(2024, 1, 4), D(2024, 1, 9)))
+    # Jan 4-9 sold nothing; Dec 29 - Jan 3 had orders 1 and 2 on the web
+    assert (web_gone["code"], web_gone["revenue_cents"], web_gone["prev_revenue_cents"]) == (
+        "web",
+        0,
+        5000,
+    )
+    assert web_gone["revenue_pop"] == pytest.approx(-1.0) and pd.isna(web_gone["share"])
+    with pytest.raises(ValueError, match="dimension"):
+        growth_by("customer", *JAN)
 
 
 def test_product_ranking(dataset_url):
