@@ -154,6 +154,7 @@
     window.dash_clientside.bi.not = function (value) { return !value; };
     window.dash_clientside.bi.syncRank = window.dash_clientside.bi.syncParam("rank");
     window.dash_clientside.bi.syncGrowthBy = window.dash_clientside.bi.syncParam("growth_by");
+    window.dash_clientside.bi.syncTag = window.dash_clientside.bi.syncParam("tag");
     /* The Sales page's status filter: a list in the store, a comma-separated ?status= in the URL. */
     window.dash_clientside.bi.syncStatuses = function (statuses) {
         return window.dash_clientside.bi.syncParam("status")((statuses || []).join(","));

@@ -6,7 +6,7 @@ last recomputation and refresh when "Recompute tags" finishes (``REFRESH_STORE``
 
 import json
 
-from dash import ALL, Input, Output, State, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
 from bi_app import auth, current_settings, customer_tags
@@ -19,7 +19,6 @@ from callbacks.grid_downloads import clicked_item, send_export
 from components import customer_figures as figs
 from components import customers_view as view
 from components import fallback
-from components.data_grid import grid_rows
 from components.filter_bar import filter_inputs
 from components.ids import Customers, FilterBar, Grid
 
@@ -115,7 +114,7 @@ def list_query(segment, tag, search, refreshed):
     """The list's filters as one value (unknown segments and tags dropped, search capped)."""
     return {
         "segment": segment if segment in customers.SEGMENTS else None,
-        "tag": tag if tag in customers.TAGS else None,
+        "tag": tag if tag in customers.TAG_FILTERS else None,
         "search": customers.search_text(search),
         "refreshed": refreshed,
     }
@@ -134,6 +133,14 @@ def show_list(shown):
         raise PreventUpdate
     viewer = current_viewer()
     return view.list_grid(viewer.currency, viewer.can_download)
+
+
+clientside_callback(
+    ClientsideFunction("bi", "syncTag"),
+    Output(Customers.TAG_URL_DUMMY, "children"),
+    Input(Customers.TAG, "value"),
+    prevent_initial_call=True,
+)
 
 
 # new filters: drop the grid's loaded blocks, so it asks for rows again from the first (a grid
@@ -185,7 +192,7 @@ def serve_rows(request, query, known_total, keys):
         if first or not isinstance(known_total, int)
         else known_total
     )
-    data = grid_rows(rows, view.list_row_columns())
+    data = view.list_rows(rows)
     ended = view.remember_key(page, query, keys, customers.page_key(rows, page["sort"]))
     return {"rowData": data, "rowCount": total}, figs.list_count(total), total, ended, None
 
@@ -275,7 +282,7 @@ def download_list(clicks, query, request):
         else None
     )
     return send_export(
-        grid_rows(rows, view.list_row_columns()),
+        view.list_rows(rows),
         view.list_row_columns(),
         item.get("format"),
         Customers.GRID_NAME,

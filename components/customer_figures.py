@@ -13,6 +13,7 @@ from dash import html
 
 from bi_app.analytics.churn import TAG_LABELS
 from bi_app.analytics.segmentation import SEGMENT_LABELS, SEGMENTS
+from bi_app.data.customers import AT_RISK
 from components.figures import GRID_COLOR, base_layout, empty_figure
 from components.format import format_change, format_count, format_money, to_local
 from components.kpi_card import kpi_card, trend
@@ -281,8 +282,21 @@ def status_text(status: dict, timezone: str) -> str:
     return text
 
 
+AT_RISK_LABEL = "At risk (any tag)"
+
+
 def tag_options() -> list[dict]:
-    return [{"label": label, "value": tag} for tag, label in TAG_LABELS.items()]
+    """The list's tag filter: the combined at-risk view first, then each tag."""
+    return [{"label": AT_RISK_LABEL, "value": AT_RISK}] + [
+        {"label": label, "value": tag} for tag, label in TAG_LABELS.items()
+    ]
+
+
+def tag_labels(tags: str | None) -> str:
+    """A list cell's comma-separated tag codes as the names people read."""
+    if not tags:
+        return ""
+    return "; ".join(TAG_LABELS.get(tag, tag) for tag in tags.split(", "))
 
 
 def segment_options() -> list[dict]:

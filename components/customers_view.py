@@ -7,16 +7,17 @@ from typing import Any
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import pandas as pd
 from dash import dcc, html
 
-from bi_app.data.customers import SORT_KEYS
+from bi_app.data.customers import SORT_KEYS, TAG_FILTERS
 from bi_app.export import ExportColumn
 from bi_app.filters import FilterContext
 from bi_app.roles import Action
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
-from components.customer_figures import segment_options, tag_options
-from components.data_grid import GridColumn, column_defs, download_menu
+from components.customer_figures import segment_options, tag_labels, tag_options
+from components.data_grid import GridColumn, column_defs, download_menu, grid_rows
 from components.filter_bar import filter_bar_for
 from components.ids import Customers, Grid
 from components.kpi_card import kpi_placeholders
@@ -37,7 +38,8 @@ def list_columns() -> list[GridColumn]:
         GridColumn("external_id", "ID", "text", width=100, pinned="left"),
         GridColumn("customer", "Customer", "text"),
         GridColumn("segment", "Segment", "text", width=110),
-        GridColumn("tags", "Tags", "text"),
+        GridColumn("tags", "Churn risk", "text", width=170),
+        GridColumn("tag_since", "Since", "date", width=115),
         GridColumn("visits", "Visits", "int", width=100),
         GridColumn("orders", "Orders", "int", width=100),
         GridColumn("spend_cents", "Total spend", "money"),
@@ -144,6 +146,7 @@ def _recompute_button(viewer: Viewer) -> html.Div:
 
 def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> html.Div:
     """The whole Customers page; cards and the list are filled by its callbacks."""
+    tag = str(query.get("tag") or "").strip().lower()
     list_filters = dbc.Row(
         [
             dbc.Col(
@@ -158,7 +161,11 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
             ),
             dbc.Col(
                 dcc.Dropdown(
-                    id=Customers.TAG, options=tag_options(), placeholder="Any tag", clearable=True
+                    id=Customers.TAG,
+                    options=tag_options(),
+                    value=tag if tag in TAG_FILTERS else None,
+                    placeholder="Any tag",
+                    clearable=True,
                 ),
                 xs=12,
                 md=3,
@@ -252,9 +259,17 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
             list_filters,
             html.Div(id=Customers.LIST_MESSAGE),
             list_section(),
+            html.Div(id=Customers.TAG_URL_DUMMY, hidden=True),
         ],
         className="app-page app-customers",
     )
+
+
+def list_rows(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The list's rows as the grid and its downloads show them: tags by name, money in units,
+    dates as ISO dates."""
+    shown = rows.assign(tags=[tag_labels(t) for t in rows["tags"]])
+    return grid_rows(shown, list_row_columns())
 
 
 def list_row_columns() -> list[ExportColumn]:

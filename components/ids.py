@@ -130,6 +130,7 @@ class Customers:
     TAGS_GRAPH = "customers-tags-graph"
     SEGMENT = "customers-segment-dropdown"
     TAG = "customers-tag-dropdown"
+    TAG_URL_DUMMY = "customers-tag-url-dummy"
     SEARCH = "customers-search-input"
     LIST_COUNT = "customers-list-count-text"
     LIST_MESSAGE = "customers-list-message"

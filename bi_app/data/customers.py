@@ -394,12 +394,16 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# the tag filter's value for "carries any churn-risk tag": the combined at-risk view
+AT_RISK = "at-risk"
+TAG_FILTERS = (AT_RISK, *TAGS)
 LIST_COLUMNS = [
     "customer_id",
     "external_id",
     "customer",
     "segment",
     "tags",
+    "tag_since",
     "visits",
     "orders",
     "spend_cents",
@@ -424,8 +428,8 @@ def search_text(search: object) -> str | None:
 def _check_filters(segment: str | None, tag: str | None) -> None:
     if segment is not None and segment not in SEGMENTS:
         raise ValueError(f"segment: expected one of {', '.join(SEGMENTS)}, got {segment!r}")
-    if tag is not None and tag not in TAGS:
-        raise ValueError(f"tag: expected one of {', '.join(TAGS)}, got {tag!r}")
+    if tag is not None and tag not in TAG_FILTERS:
+        raise ValueError(f"tag: expected one of {', '.join(TAG_FILTERS)}, got {tag!r}")
 
 
 def _conditions(segment: str | None, tag: str | None, search: str | None) -> list[Any]:
@@ -433,7 +437,9 @@ def _conditions(segment: str | None, tag: str | None, search: str | None) -> lis
     conditions: list[Any] = []
     if segment is not None:
         conditions.append(s.c.segment == segment)
-    if tag is not None:
+    if tag == AT_RISK:
+        conditions.append(s.c.tag.is_not(None))
+    elif tag is not None:
         conditions.append(s.c.tag == tag)
     if search:
         # the matching customers as a set the sort-index walk probes (hashed), rather than a
@@ -474,7 +480,9 @@ def _unsearched_count(segment: str | None = None, tag: str | None = None) -> int
     conditions = []
     if segment is not None:
         conditions.append(c.c.segment == segment)
-    if tag is not None:
+    if tag == AT_RISK:
+        conditions.append(c.c.tag != "")
+    elif tag is not None:
         conditions.append(c.c.tag == tag)
     query = select(func.coalesce(func.sum(c.c.customers), 0)).where(*conditions)
     with engine().connect() as conn:
@@ -644,7 +652,7 @@ def _page(
             _as_day(s.c.last_visit, dialect),
             s.c.avg_interval_days,
             _tag_text(s.c.customer_id, dialect),
-            literal(0),
+            _tag_since(s.c.customer_id),
         )
         .select_from(page)
         .join(s, s.c.customer_id == page.c.id)
@@ -699,9 +707,19 @@ def _tag_text(customer_id: Any, dialect: str) -> Any:
     return select(concat).where(t.c.customer_id == customer_id).scalar_subquery()
 
 
+def _day_or_none(value: Any) -> dt.date | None:
+    return None if value is None else as_date(value)
+
+
+def _tag_since(customer_id: Any) -> Any:
+    """The business day from which a customer has carried their current tag (None untagged)."""
+    t = CustomerTag.__table__
+    return select(func.min(t.c.as_of)).where(t.c.customer_id == customer_id).scalar_subquery()
+
+
 def _list_frame(rows: list[Any]) -> pd.DataFrame:
     """The list's columns built column-wise with pyarrow (no Python loop per customer)."""
-    cid, ext, name, seg, visits, orders, spend, last, interval, tags, _ = (
+    cid, ext, name, seg, visits, orders, spend, last, interval, tags, since = (
         zip(*rows) if rows else ((),) * 11
     )
     last_visit = pa.array(last, type=pa.date32())
@@ -720,6 +738,8 @@ def _list_frame(rows: list[Any]) -> pd.DataFrame:
             "tags": pa.array(
                 [", ".join(sorted(t.split(", "))) if t else "" for t in tags], type=pa.string()
             ),
+            # SQLite hands back a subquery's date as text
+            "tag_since": pa.array([_day_or_none(d) for d in since], type=pa.date32()),
             "visits": pa.array(visits, type=pa.int64()),
             "orders": pa.array(orders, type=pa.int64()),
             "spend_cents": pa.array(spend, type=pa.int64()),
@@ -732,11 +752,13 @@ def _list_frame(rows: list[Any]) -> pd.DataFrame:
 
 
 __all__ = [
+    "AT_RISK",
     "EXPORT_ROWS",
     "LIST_LIMIT",
     "MAX_SEARCH_CHARS",
     "NAMESPACE",
     "SORT_KEYS",
+    "TAG_FILTERS",
     "cohort_retention",
     "customer_count",
     "customer_kpis",

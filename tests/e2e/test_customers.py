@@ -6,12 +6,14 @@ sees the button disabled."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy import create_engine, text
 
+from bi_app.analytics.churn import TAG_LABELS
 from tests.conftest import VIEWER_PASSWORD, free_port, login
 from tests.e2e.conftest import wait_until
 
@@ -153,5 +155,57 @@ def test_viewer_sees_no_recompute_and_admin_settings_validate(
     dash_duo.wait_for_contains_text("#customers-kpi-row", "vs previous period", timeout=20)
     assert (
         dash_duo.find_element("#customers-recompute-button").get_attribute("disabled") is not None
+    )
+    assert dash_duo.get_logs() == []
+
+
+def test_at_risk_view_lists_every_tagged_customer_by_name_and_since(
+    demo_sqlite_url, app_factory, dash_duo
+):
+    from bi_app import customer_tags
+    from bi_app.db.engine import make_engine
+
+    engine = make_engine(demo_sqlite_url)
+    customer_tags.recompute(engine, dt.date.today())
+    with engine.connect() as conn:
+        tagged = conn.execute(text("SELECT COUNT(*) FROM customer_tags")).scalar_one()
+        first = conn.execute(
+            text(
+                "SELECT c.external_id, t.tag, t.as_of FROM customer_stats s"
+                " JOIN customers c ON c.id = s.customer_id"
+                " JOIN customer_tags t ON t.customer_id = s.customer_id"
+                " ORDER BY s.spend_cents DESC, s.customer_id DESC LIMIT 1"
+            )
+        ).one()
+    engine.dispose()
+    assert tagged > 0
+    _start(dash_duo, app_factory(demo_sqlite_url))
+    login(dash_duo, next_path="/customers")
+    dash_duo.driver.get(f"{dash_duo.server_url}/customers?tag=at-risk")
+    assert "At risk (any tag)" in dash_duo.wait_for_element("#customers-tag-dropdown").text
+    _show_list(dash_duo)
+    wait_until(
+        dash_duo,
+        f"{tagged:,} customers at risk",
+        lambda: _count_text(dash_duo) == f"{tagged:,} matching customers",
+    )
+    wait_until(dash_duo, "the first row", lambda: _row_ids(dash_duo, 0, 1) == [first.external_id])
+    row = dash_duo.driver.execute_script(
+        GRID_API + "var d = api.getDisplayedRowAtIndex(0).data; return [d.tags, d.tag_since];"
+    )
+    assert row == [TAG_LABELS[first.tag], str(first.as_of)[:10]]
+    headers = dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#customers-list-slot .ag-header-cell-text'),"
+        " e => e.textContent);"
+    )
+    assert "Churn risk" in headers and "Since" in headers
+    dash_duo.driver.save_screenshot("/tmp/customers-at-risk.png")
+
+    # another tag from the dropdown: the URL follows, so the view can be shared
+    dash_duo.select_dcc_dropdown("#customers-tag-dropdown", value="Reactivation needed")
+    wait_until(
+        dash_duo,
+        "the URL to name the tag",
+        lambda: "tag=reactivation_needed" in dash_duo.driver.current_url,
     )
     assert dash_duo.get_logs() == []

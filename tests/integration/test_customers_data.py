@@ -241,6 +241,7 @@ def test_tag_history_records_additions_and_removals_across_runs(server):
     recompute(engine, later)
     listing = data.customer_list()["rows"].set_index("customer_id")
     assert listing.loc[1, "tags"] == "new_customer_at_risk"
+    assert listing.loc[1, "tag_since"] == later  # a new tag: since the run that gave it
     with engine.connect() as conn:
         history = [
             (r.tag, r.added_as_of, r.removed_as_of)
@@ -397,6 +398,14 @@ def test_customer_list_limits_filters_and_search(server):
     delayed = data.customer_list(tag="loyal_delayed")["rows"]
     assert list(delayed["customer_id"]) == [10]
     assert delayed.iloc[0]["next_visit"] == _day(4) + dt.timedelta(days=2)
+    # the combined at-risk view: every customer carrying a tag, each with the day it came
+    at_risk = data.customer_list(tag="at-risk")
+    tagged = sorted(cid for cid, spec in CUSTOMERS.items() if spec[4])
+    assert sorted(at_risk["rows"]["customer_id"]) == tagged and at_risk["total"] == len(tagged)
+    assert set(at_risk["rows"]["tag_since"]) == {TODAY}
+    assert data.customer_count(tag="at-risk") == len(tagged)  # from the stored counts
+    untagged = data.customer_list(tag=None)["rows"].set_index("customer_id")
+    assert all(untagged.loc[c, "tag_since"] is None for c in CUSTOMERS if not CUSTOMERS[c][4])
     assert list(data.customer_list(search="VIP ex")["rows"]["customer_id"]) == [11]
     assert data.customer_list(search="100%")["total"] == 0  # LIKE wildcards are literal
     with pytest.raises(ValueError):
@@ -641,6 +650,7 @@ def test_customer_list_is_one_statement_with_every_tag_and_the_expected_visit(se
         "str",
         "str",
         "str",
+        "object",  # tag_since: dates or None
         "int64",
         "int64",
         "int64",

@@ -321,8 +321,16 @@ def test_status_text_says_when_the_thresholds_changed_since():
     assert "thresholds changed since" in text
 
 
+def test_tag_labels():
+    assert figs.tag_labels("loyal_delayed, reactivation_needed") == (
+        "Loyal, delayed; Reactivation needed"
+    )
+    assert figs.tag_labels("") == "" and figs.tag_labels(None) == ""
+
+
 def test_tag_and_segment_options():
     assert figs.tag_options() == [
+        {"label": "At risk (any tag)", "value": "at-risk"},
         {"label": "Follow up (new)", "value": "new_customer_followup"},
         {"label": "New, at risk", "value": "new_customer_at_risk"},
         {"label": "Reactivation needed", "value": "reactivation_needed"},

@@ -284,6 +284,8 @@ def _page_rows():
         {
             "customer_id": [4, 9],
             "customer": ["Ann", "Bo"],
+            "tags": ["loyal_delayed", ""],
+            "tag_since": [dt.date(2024, 3, 10), None],
             "spend_cents": [123_456, 50],
             "last_visit": [dt.date(2024, 3, 2), None],
         }
@@ -306,6 +308,7 @@ def test_list_query_drops_unknown_segments_and_tags_and_caps_the_search():
         "refreshed": None,
     }
     assert call(cb.list_query, ["vip"], 5, "  ", 0)["search"] is None
+    assert call(cb.list_query, None, "at-risk", None, 0)["tag"] == "at-risk"  # any tag
 
 
 def test_serve_rows_answers_the_block_with_its_rows_and_the_total(monkeypatch):
@@ -335,10 +338,19 @@ def test_serve_rows_answers_the_block_with_its_rows_and_the_total(monkeypatch):
             {
                 "customer_id": 4,
                 "customer": "Ann",
+                "tags": "Loyal, delayed",  # tags by the names people read
+                "tag_since": "2024-03-10",
                 "spend_cents": 1234.56,
                 "last_visit": "2024-03-02",
             },
-            {"customer_id": 9, "customer": "Bo", "spend_cents": 0.5, "last_visit": None},
+            {
+                "customer_id": 9,
+                "customer": "Bo",
+                "tags": "",
+                "tag_since": None,
+                "spend_cents": 0.5,
+                "last_visit": None,
+            },
         ],
         "rowCount": 7,
     }
