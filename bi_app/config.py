@@ -317,6 +317,9 @@ class Settings:
     # below gunicorn's worker timeout, so a runaway query ends as a readable message, not as a
     # killed worker. Jobs, the CLI and migrations are not limited.
     statement_timeout_s: int = setting("BI_STATEMENT_TIMEOUT_S", _int_between(0, 3600), 25)
+    # how many days after now an imported date may lie (planned orders, clocks and time zones);
+    # later dates are row errors. At most a century: beyond that they are typos.
+    import_future_days: int = setting("BI_IMPORT_FUTURE_DAYS", _int_between(0, 36_500), 1)
 
     @property
     def is_sqlite(self) -> bool:

@@ -75,11 +75,12 @@ def show_file(filename, contents):
     State(AdminImport.UPLOAD, "contents"),
     State(AdminImport.UPLOAD, "filename"),
     State(AdminImport.KIND, "value"),
+    State(AdminImport.CREATE_MISSING, "value"),
     roles=Page.ADMIN_IMPORT,
     large_body=True,
     prevent_initial_call=True,
 )
-def start(_validate, _import, contents, filename, kind):
+def start(_validate, _import, contents, filename, kind, create_missing):
     """Starts validating (dry run) or importing the uploaded file in the background."""
     if not ctx.triggered or not ctx.triggered[0].get("value"):
         raise PreventUpdate
@@ -95,6 +96,7 @@ def start(_validate, _import, contents, filename, kind):
         actor=current_username(),
         dry_run=ctx.triggered_id == AdminImport.VALIDATE,
         decimals=currency_decimals(current_settings().currency),
+        create_missing=create_missing is True,
     )
     return {"run_id": run_id}, False, None, False
 

@@ -134,6 +134,7 @@ def layout(kinds: Sequence[tuple[str, str]], max_upload_mb: int, viewer: Viewer)
                     },
                 ),
                 html.Div(id=AdminImport.FILE_INFO, className="small mt-2"),
+                create_missing_option(),
                 html.Div(
                     [
                         dbc.Button(
@@ -216,6 +217,27 @@ def layout(kinds: Sequence[tuple[str, str]], max_upload_mb: int, viewer: Viewer)
             dcc.Interval(id=AdminImport.INTERVAL, interval=POLL_MS, disabled=True),
         ],
         className="admin-import",
+    )
+
+
+def create_missing_option() -> html.Div:
+    """The "Create missing" checkbox with what it does and does not create."""
+    return html.Div(
+        [
+            dbc.Checkbox(
+                id=AdminImport.CREATE_MISSING,
+                label="Create missing platforms, categories and customers",
+                value=False,
+                className="mb-0",
+            ),
+            html.Div(
+                "Codes the file refers to that do not exist yet are added, named after their "
+                "code (customers after their external id); rename them later under Admin → "
+                "Reference data. Products and events are never created: import them first.",
+                className="small text-muted",
+            ),
+        ],
+        className="mt-3 admin-import-create-missing",
     )
 
 

@@ -276,6 +276,7 @@ class AdminImport:
     TEMPLATE_DOWNLOAD = "admin-import-template-download"
     UPLOAD = "admin-import-file-upload"
     FILE_INFO = "admin-import-file-text"
+    CREATE_MISSING = "admin-import-create-missing-checkbox"
     VALIDATE = "admin-import-validate-button"
     IMPORT = "admin-import-import-button"
     MESSAGE = "admin-import-message-alert"
@@ -286,6 +287,45 @@ class AdminImport:
     RESULT = "admin-import-result-alert"
     ERRORS = "admin-import-errors-section"
     RECENT = "admin-import-recent-table"
+
+
+class AdminReference:
+    """/admin/reference: sales platforms and product categories: list, add, rename. Each widget
+    exists once per kind (``platforms``, ``categories``)."""
+
+    PAGE = "admin-reference-page"
+
+    @staticmethod
+    def table(kind: str) -> dict:
+        return {"type": "admin-reference-list-table", "kind": kind}
+
+    @staticmethod
+    def message(kind: str) -> dict:
+        return {"type": "admin-reference-message-alert", "kind": kind}
+
+    @staticmethod
+    def add_code(kind: str) -> dict:
+        return {"type": "admin-reference-add-code-input", "kind": kind}
+
+    @staticmethod
+    def add_name(kind: str) -> dict:
+        return {"type": "admin-reference-add-name-input", "kind": kind}
+
+    @staticmethod
+    def add_button(kind: str) -> dict:
+        return {"type": "admin-reference-add-button", "kind": kind}
+
+    @staticmethod
+    def rename_code(kind: str) -> dict:
+        return {"type": "admin-reference-rename-code-select", "kind": kind}
+
+    @staticmethod
+    def rename_name(kind: str) -> dict:
+        return {"type": "admin-reference-rename-name-input", "kind": kind}
+
+    @staticmethod
+    def rename_button(kind: str) -> dict:
+        return {"type": "admin-reference-rename-button", "kind": kind}
 
 
 class AdminSettings:

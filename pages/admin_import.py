@@ -1,4 +1,5 @@
-"""/admin/import: upload customers, products, orders, visits or event figures (admins only)."""
+"""/admin/import: upload platforms, categories, customers, products, orders, visits or event
+figures (admins only)."""
 
 import dash
 

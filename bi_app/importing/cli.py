@@ -1,4 +1,5 @@
-"""``bi-app import PATH --kind KIND [--dry-run]``: the same import as the web page, from a shell."""
+"""``bi-app import PATH --kind KIND [--dry-run] [--create-missing]``: the same import as the web
+page, from a shell."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from bi_app.importing.service import import_file
 SHOWN_ERRORS = 50
 
 
-def cli_import(path: str, kind: str, *, settings: Settings, dry_run: bool = False) -> int:
-    """Import one file; prints the summary and the first errors. Exit status 0 on success, 1 when
-    the file was rejected or failed (nothing written then), 2 when the file cannot be opened."""
+def cli_import(
+    path: str, kind: str, *, settings: Settings, dry_run: bool = False, create_missing: bool = False
+) -> int:
+    """Import one file; prints the summary (with what ``create_missing`` created) and the first
+    errors. Exit status 0 on success, 1 when the file was rejected or failed (nothing written
+    then), 2 when the file cannot be opened."""
     from bi_app.data.cache import invalidate_for_settings
     from bi_app.export import currency_decimals
     from bi_app.extensions import db
@@ -46,6 +50,8 @@ def cli_import(path: str, kind: str, *, settings: Settings, dry_run: bool = Fals
         max_bytes=MAX_CLI_BYTES,
         decimals=currency_decimals(settings.currency),
         invalidate=lambda: invalidate_for_settings(settings),
+        create_missing=create_missing,
+        future_days=settings.import_future_days,
     )
     print(f"import #{outcome.run_id} {outcome.status}: {outcome.message}")
     for error in outcome.errors[:SHOWN_ERRORS]:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from bi_app.db.models import COST_CATEGORIES, ORDER_STATUSES
 from bi_app.importing import values
 
-FieldType = Literal["text", "choice", "int", "money", "datetime", "date", "bool"]
+FieldType = Literal["text", "code", "choice", "int", "money", "datetime", "date", "bool"]
 GENDERS = ("female", "male", "other")
 REVENUE_SOURCES = ("tickets", "sponsorship", "sales", "other")
 MAX_MONEY_UNITS = 10**10
@@ -32,13 +32,23 @@ class Field:
     example: Any = ""
     help: str = ""
     reference: bool = False  # a code resolved against existing rows (see validate.REFERENCES)
+    creatable: bool = False  # a reference "Create missing" may add when it is unknown
 
-    def parse(self, raw: Any, *, now: dt.datetime, decimals: int) -> Any:
+    def parse(
+        self,
+        raw: Any,
+        *,
+        now: dt.datetime,
+        decimals: int,
+        future_days: int = values.DEFAULT_FUTURE_DAYS,
+    ) -> Any:
         """The typed value of one cell, or :class:`values.CellError`."""
         if values.is_empty(raw):
             if self.required:
                 raise values.CellError("is required")
             return None
+        if self.type == "code":
+            return values.parse_code(raw)
         if self.type in ("text", "choice"):
             return values.parse_text(raw, max_length=self.max_length, choices=self.choices)
         if self.type == "int":
@@ -51,12 +61,14 @@ class Field:
                 maximum=self.maximum * 10**decimals,
             )
         if self.type == "datetime":
-            return values.parse_datetime(raw, now=now)
+            return values.parse_datetime(raw, now=now, future_days=future_days)
         if self.type == "date":
-            return values.parse_date(raw, now=now)
+            return values.parse_date(raw, now=now, future_days=future_days)
         return values.parse_bool(raw)
 
     def describe(self) -> str:
+        if self.type == "code":
+            return f"code: {values.CODE_RULE} (capitals are lower-cased)"
         if self.type == "choice":
             return "one of: " + ", ".join(self.choices)
         if self.type == "text":
@@ -96,21 +108,55 @@ class ImportKind:
         return next(f for f in self.fields if f.name == name)
 
 
-def _code(name: str, what: str, *, required: bool = True, example: str = "") -> Field:
+CREATED_NOTE = "; with “Create missing” a new one is added"
+
+
+def _code(
+    name: str,
+    what: str,
+    *,
+    required: bool = True,
+    example: str = "",
+    creatable: bool = False,
+    code: bool = False,
+) -> Field:
+    """A column naming a row of another table (``what`` says which, for the column help);
+    ``code=True`` for platform and category codes, lower-cased and checked like the code columns
+    of their own files."""
     return Field(
         name,
-        "text",
+        "code" if code else "text",
         required=required,
         max_length=64,
         example=example,
-        help=f"code of an existing {what}",
+        help=f"{what}{CREATED_NOTE}" if creatable else what,
         reference=True,
+        creatable=creatable,
+    )
+
+
+def _reference_kind(name: str, label: str, singular: str, code: str, title: str) -> ImportKind:
+    """Platforms and categories: a code (the key the filters and URLs use) and a name."""
+    return ImportKind(
+        name,
+        label,
+        f"One row per {singular}; re-importing the same code renames it. Codes are lower-cased "
+        "and cannot be changed later (links and filters use them).",
+        (
+            Field("code", "code", True, 64, example=code, help=f"the {singular}'s code"),
+            Field("name", "text", True, 128, example=title, help="the name people see"),
+        ),
+        ("code",),
     )
 
 
 KINDS: dict[str, ImportKind] = {
     k.name: k
     for k in (
+        _reference_kind("platforms", "Sales platforms", "sales platform", "web", "Web shop"),
+        _reference_kind(
+            "categories", "Product categories", "product category", "electronics", "Electronics"
+        ),
         ImportKind(
             "customers",
             "Customers",
@@ -146,7 +192,13 @@ KINDS: dict[str, ImportKind] = {
             (
                 Field("sku", "text", True, 64, example="SKU-0001"),
                 Field("name", "text", True, 200, example="Wireless Earbuds"),
-                _code("category_code", "product category", example="electronics"),
+                _code(
+                    "category_code",
+                    "code of an existing product category",
+                    example="electronics",
+                    creatable=True,
+                    code=True,
+                ),
                 Field("unit_price", "money", True, example="79.90"),
                 Field("unit_cost", "money", False, example="41.00"),
                 Field("active", "bool", False, example="true"),
@@ -161,11 +213,24 @@ KINDS: dict[str, ImportKind] = {
             "items. The order total is the sum of quantity × unit_price.",
             (
                 Field("order_number", "text", True, 64, example="ORD-2024-000001"),
-                _code("customer_external_id", "customer", example="C-100001"),
-                _code("platform_code", "sales platform", example="web"),
+                _code(
+                    "customer_external_id",
+                    "external_id of an existing customer",
+                    example="C-100001",
+                    creatable=True,
+                ),
+                _code(
+                    "platform_code",
+                    "code of an existing sales platform",
+                    example="web",
+                    creatable=True,
+                    code=True,
+                ),
                 Field("status", "choice", True, choices=ORDER_STATUSES, example="paid"),
                 Field("ordered_at", "datetime", True, example="2024-05-01 14:30:00"),
-                _code("sku", "product", example="SKU-0001"),
+                _code(
+                    "sku", "sku of an existing product (import products first)", example="SKU-0001"
+                ),
                 Field("quantity", "int", True, minimum=1, maximum=100_000, example=2),
                 Field("unit_price", "money", True, example="79.90"),
             ),
@@ -176,9 +241,21 @@ KINDS: dict[str, ImportKind] = {
             "Visits",
             "One row per visit; a visit is identified by customer and time.",
             (
-                _code("customer_external_id", "customer", example="C-100001"),
+                _code(
+                    "customer_external_id",
+                    "external_id of an existing customer",
+                    example="C-100001",
+                    creatable=True,
+                ),
                 Field("visited_at", "datetime", True, example="2024-05-01 14:02:00"),
-                _code("platform_code", "sales platform", required=False, example="web"),
+                _code(
+                    "platform_code",
+                    "code of an existing sales platform",
+                    required=False,
+                    example="web",
+                    creatable=True,
+                    code=True,
+                ),
                 Field("channel", "text", False, 32, example="search"),
             ),
             ("customer_external_id", "visited_at"),
@@ -188,7 +265,7 @@ KINDS: dict[str, ImportKind] = {
             "Event costs",
             "One row per cost line; identified by event, category and description.",
             (
-                _code("event_code", "event", example="EVT-2024-001"),
+                _code("event_code", "code of an existing event", example="EVT-2024-001"),
                 Field("category", "choice", True, choices=COST_CATEGORIES, example="venue"),
                 Field("description", "text", False, 200, example="Hall rental"),
                 Field("amount", "money", True, example="1500.00"),
@@ -200,7 +277,7 @@ KINDS: dict[str, ImportKind] = {
             "Event revenues",
             "One row per revenue line; identified by event, source and description.",
             (
-                _code("event_code", "event", example="EVT-2024-001"),
+                _code("event_code", "code of an existing event", example="EVT-2024-001"),
                 Field("source", "choice", True, choices=REVENUE_SOURCES, example="tickets"),
                 Field("description", "text", False, 200, example="Early-bird tickets"),
                 Field("amount", "money", True, example="4200.00"),
@@ -212,7 +289,7 @@ KINDS: dict[str, ImportKind] = {
             "Event channel statistics",
             "One row per event, channel and day.",
             (
-                _code("event_code", "event", example="EVT-2024-001"),
+                _code("event_code", "code of an existing event", example="EVT-2024-001"),
                 Field("channel", "text", True, 32, example="email"),
                 Field("day", "date", True, example="2024-04-20"),
                 Field("views", "int", True, example=1200),

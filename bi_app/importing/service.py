@@ -27,9 +27,11 @@ from bi_app.db.models import utcnow
 from bi_app.db.rollups import refresh_rollups
 from bi_app.extensions import db
 from bi_app.importing import runs
+from bi_app.importing.create import audit_detail, created_codes, describe_created, insert_missing
 from bi_app.importing.reader import MAX_UPLOAD_BYTES, ImportFileError, open_table
 from bi_app.importing.schemas import get_kind
 from bi_app.importing.validate import RowError, Validation, validate
+from bi_app.importing.values import DEFAULT_FUTURE_DAYS
 from bi_app.importing.write import WriteResult, write
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ class ImportOutcome:
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    # what "Create missing" created ("would create" for a dry run): {"platforms": [codes], ...}
+    created: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -131,7 +135,13 @@ def decode_upload(contents: str | None) -> bytes:
         raise ImportFileError("The upload was damaged in transit; try again.") from None
 
 
-def _summary(kind_label: str, check: Validation, written: WriteResult | None, dry_run: bool) -> str:
+def _summary(
+    kind_label: str,
+    check: Validation,
+    written: WriteResult | None,
+    dry_run: bool,
+    created: dict[str, list[str]],
+) -> str:
     rows = f"{check.rows_total:,} row(s)"
     if not check.ok:
         return (
@@ -139,10 +149,12 @@ def _summary(kind_label: str, check: Validation, written: WriteResult | None, dr
             "nothing was imported. Fix the rows listed in the report and upload the file again."
         )
     if dry_run or written is None:
-        return f"All {rows} are valid. Nothing was written (validation only)."
+        would = f" Would create {describe_created(created)}." if created else ""
+        return f"All {rows} are valid. Nothing was written (validation only).{would}"
+    made = f" Created {describe_created(created)}." if created else ""
     return (
         f"Imported {rows} of {kind_label.lower()}: {written.inserted:,} new, "
-        f"{written.updated:,} updated."
+        f"{written.updated:,} updated.{made}"
     )
 
 
@@ -202,8 +214,13 @@ def import_file(
     run_id: int | None = None,
     invalidate: Invalidate | None = None,
     now: dt.datetime | None = None,
+    create_missing: bool = False,
+    future_days: int = DEFAULT_FUTURE_DAYS,
 ) -> ImportOutcome:
-    """Validate ``data`` as a file of ``kind`` and (unless ``dry_run``) write it, all or nothing."""
+    """Validate ``data`` as a file of ``kind`` and (unless ``dry_run``) write it, all or nothing.
+
+    ``create_missing`` adds the platforms, categories and customers the file refers to but the
+    database lacks, in the same transaction; dates may lie up to ``future_days`` ahead."""
     if run_id is None:
         run_id = runs.create_run(
             engine,
@@ -234,6 +251,8 @@ def import_file(
                 spec,
                 now=now or utcnow(),
                 decimals=decimals,
+                future_days=future_days,
+                create_missing=create_missing,
                 progress=lambda f: progress("validating", f * _READ, file_format=table.format),
             )
             outcome.rows_total, outcome.rows_ok, outcome.rows_failed = (
@@ -243,8 +262,10 @@ def import_file(
             )
             outcome.error_count, outcome.errors = check.error_count, check.errors
             outcome.ignored_columns = check.ignored_columns
+            outcome.created = created_codes(check.missing)
             if check.ok and not dry_run:
                 progress("writing", _READ, force=True, rows_total=check.rows_total)
+                insert_missing(conn, check.missing, check.records)
                 total = max(len(check.records), 1)
                 written = write(
                     conn,
@@ -265,11 +286,16 @@ def import_file(
                             "inserted": written.inserted,
                             "updated": written.updated,
                             "format": table.format,
+                            **(
+                                {"created": audit_detail(outcome.created)}
+                                if outcome.created
+                                else {}
+                            ),
                         },
                     )
         committed = written is not None
         outcome.status = "rejected" if not check.ok else ("validated" if dry_run else "succeeded")
-        outcome.message = _summary(spec.label, check, written, dry_run)
+        outcome.message = _summary(spec.label, check, written, dry_run, outcome.created)
         if written is not None:
             progress("refreshing roll-ups", _READ + _WRITE, force=True)
             outcome.message += _refresh(engine, written)
@@ -333,6 +359,8 @@ def import_file(
 def _finish(engine: Engine, outcome: ImportOutcome) -> None:
     """Record the outcome; if that fails, record at least its status, so no run stays
     "running" (the full report may be what the database refused)."""
+    if not outcome.ok:
+        outcome.created = {}  # a refused or failed import created nothing
     try:
         runs.finish_run(
             engine,
@@ -384,6 +412,8 @@ def start_import(
     dry_run: bool,
     invalidate: Invalidate | None = None,
     decimals: int = 2,
+    create_missing: bool = False,
+    future_days: int = DEFAULT_FUTURE_DAYS,
 ) -> int:
     """Queue an import on the background thread; returns the run id the page polls.
 
@@ -412,6 +442,8 @@ def start_import(
                 decimals=decimals,
                 run_id=run_id,
                 invalidate=invalidate,
+                create_missing=create_missing,
+                future_days=future_days,
             )
         except BaseException as exc:
             # import_file records its own failures; this is the last line if even that broke
@@ -451,9 +483,19 @@ def app_invalidator() -> Invalidate:
 
 
 def start_upload(
-    data: bytes, file_name: str, kind: str, *, actor: str | None, dry_run: bool, decimals: int
+    data: bytes,
+    file_name: str,
+    kind: str,
+    *,
+    actor: str | None,
+    dry_run: bool,
+    decimals: int,
+    create_missing: bool = False,
 ) -> int:
-    """Queue an upload on the app's database, invalidating the app's cache when it lands."""
+    """Queue an upload on the app's database, invalidating the app's cache when it lands; dates
+    may lie as far ahead as the app's ``BI_IMPORT_FUTURE_DAYS``."""
+    from bi_app import current_settings
+
     return start_import(
         db.require_engine(),
         data,
@@ -463,6 +505,8 @@ def start_upload(
         dry_run=dry_run,
         invalidate=app_invalidator(),
         decimals=decimals,
+        create_missing=create_missing,
+        future_days=current_settings().import_future_days,
     )
 
 

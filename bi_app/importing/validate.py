@@ -4,6 +4,10 @@ Checks, in order: the header (required columns), each cell (type, range, length,
 text), duplicate keys within the file, references to existing rows (categories, platforms,
 customers, products, events) and, for orders, that the item rows of one order agree. Every
 problem becomes one :class:`RowError`; the result also holds the database-ready records.
+
+With ``create_missing`` an unknown platform, category or customer is no error: it is listed in
+:attr:`Validation.missing` and its records hold a :class:`Pending` reference, which
+:mod:`.create` replaces by the id of the row it inserts in the import's transaction.
 """
 
 from __future__ import annotations
@@ -23,13 +27,58 @@ from bi_app.importing.schemas import ImportKind
 MAX_REPORTED_ERRORS = 10_000
 ROW = "(row)"
 
-# file column -> (referenced key column, database column it resolves to)
-REFERENCES: dict[str, tuple[Any, str]] = {
-    "category_code": (Category.code, "category_id"),
-    "customer_external_id": (Customer.external_id, "customer_id"),
-    "platform_code": (SalesPlatform.code, "platform_id"),
-    "sku": (Product.sku, "product_id"),
-    "event_code": (Event.code, "event_id"),
+
+@dataclass(frozen=True)
+class Reference:
+    key: Any  # the referenced key column
+    target: str  # the database column it resolves to
+    singular: str
+    plural: str
+    first: str  # how to make the row exist, for the "unknown ..." message
+
+
+CREATE_OPTION = (
+    "or choose “Create missing platforms, categories and customers” (--create-missing on the "
+    "command line)"
+)
+# file column -> what it refers to; in the order "Create missing" reports what it created
+REFERENCES: dict[str, Reference] = {
+    "category_code": Reference(
+        Category.code,
+        "category_id",
+        "category",
+        "categories",
+        f"import it first (Product categories), {CREATE_OPTION}",
+    ),
+    "platform_code": Reference(
+        SalesPlatform.code,
+        "platform_id",
+        "platform",
+        "platforms",
+        f"import it first (Sales platforms), {CREATE_OPTION}",
+    ),
+    "customer_external_id": Reference(
+        Customer.external_id,
+        "customer_id",
+        "customer",
+        "customers",
+        f"import it first (Customers), {CREATE_OPTION}",
+    ),
+    "sku": Reference(
+        Product.sku,
+        "product_id",
+        "product",
+        "products",
+        "products are never created by another file's import (they need a name, category and "
+        "price): import them first",
+    ),
+    "event_code": Reference(
+        Event.code,
+        "event_id",
+        "event",
+        "events",
+        "events are never created by an import (they need more than a code): add the event first",
+    ),
 }
 # file column -> database column, where they differ
 RENAMES = {
@@ -38,6 +87,16 @@ RENAMES = {
     "amount": "amount_cents",
 }
 _ORDER_FIELDS = ("customer_external_id", "platform_code", "status", "ordered_at")
+# the moment a row happened: a customer created from it has signed up by then
+_MOMENTS = ("ordered_at", "visited_at")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A reference to a row "Create missing" inserts before the records are written."""
+
+    column: str  # the file column, a key of REFERENCES
+    code: str
 
 
 @dataclass(frozen=True)
@@ -64,6 +123,9 @@ class Validation:
     failed_rows: set[int] = field(default_factory=set)
     rows_total: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    # file column -> unknown code -> the earliest moment a row with it happened (None: no time);
+    # filled only with create_missing, in the order the codes first appear
+    missing: dict[str, dict[str, dt.datetime | None]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -117,6 +179,7 @@ def _parse_rows(
     *,
     now: dt.datetime,
     decimals: int,
+    future_days: int,
     progress: Callable[[float], None],
 ) -> list[tuple[int, dict[str, Any]]]:
     """Typed records of the rows without cell errors; duplicate keys are caught here too, so a
@@ -142,7 +205,9 @@ def _parse_rows(
         good = True
         for index, spec in positions:
             try:
-                record[spec.name] = spec.parse(cells[index], now=now, decimals=decimals)
+                record[spec.name] = spec.parse(
+                    cells[index], now=now, decimals=decimals, future_days=future_days
+                )
             except values.CellError as exc:
                 result.add(number, spec.name, cells[index], str(exc))
                 good = False
@@ -166,25 +231,40 @@ def _parse_rows(
     return parsed
 
 
+def _note_missing(result: Validation, name: str, code: str, record: dict[str, Any]) -> None:
+    moment = next((record[m] for m in _MOMENTS if record.get(m) is not None), None)
+    codes = result.missing.setdefault(name, {})
+    if code not in codes or (moment is not None and (codes[code] is None or moment < codes[code])):
+        codes[code] = moment
+
+
 def _check_references(
-    conn: Connection, parsed: list[tuple[int, dict[str, Any]]], kind: ImportKind, result: Validation
+    conn: Connection,
+    parsed: list[tuple[int, dict[str, Any]]],
+    kind: ImportKind,
+    result: Validation,
+    create_missing: bool,
 ) -> list[tuple[int, dict[str, Any]]]:
     maps = {}
     for name in kind.references:
-        column, _ = REFERENCES[name]
+        column = REFERENCES[name].key
         maps[name] = lookup(conn, column, (r[name] for _, r in parsed if r.get(name) is not None))
     resolved = []
     for number, record in parsed:
         good = True
         for name, found in maps.items():
-            code = record.get(name)
+            code, ref = record.get(name), REFERENCES[name]
             if code is None:
-                record[REFERENCES[name][1]] = None
+                record[ref.target] = None
             elif code in found:
-                record[REFERENCES[name][1]] = found[code]
+                record[ref.target] = found[code]
+            elif create_missing and kind.field(name).creatable:
+                record[ref.target] = Pending(name, code)
+                _note_missing(result, name, code, record)
             else:
-                what = kind.field(name).help.replace("code of an existing ", "")
-                result.add(number, name, code, f"unknown {what}: not in the database")
+                result.add(
+                    number, name, code, f"unknown {ref.singular}: not in the database; {ref.first}"
+                )
                 good = False
         if good:
             resolved.append((number, record))
@@ -215,7 +295,7 @@ def _database_record(record: dict[str, Any], kind: ImportKind, header: list[str]
         if name not in header:
             continue
         if name in kind.references:
-            target = REFERENCES[name][1]
+            target = REFERENCES[name].target
             out[target] = record[target]
         else:
             out[RENAMES.get(name, name)] = record[name]
@@ -229,17 +309,31 @@ def validate(
     *,
     now: dt.datetime,
     decimals: int = 2,
+    future_days: int = values.DEFAULT_FUTURE_DAYS,
+    create_missing: bool = False,
     progress: Callable[[float], None] = lambda _f: None,
 ) -> Validation:
-    """Check every row; ``records`` are filled only when there is no error at all."""
+    """Check every row; ``records`` are filled only when there is no error at all. Dates may
+    lie up to ``future_days`` after ``now``; ``create_missing`` accepts unknown platforms,
+    categories and customers (listed in ``missing``)."""
     result = Validation(ignored_columns=check_header(table, kind))
-    parsed = _parse_rows(table, kind, result, now=now, decimals=decimals, progress=progress)
+    parsed = _parse_rows(
+        table,
+        kind,
+        result,
+        now=now,
+        decimals=decimals,
+        future_days=future_days,
+        progress=progress,
+    )
     if result.rows_total == 0:
         raise ImportFileError("The file has a header row but no data rows.")
-    parsed = _check_references(conn, parsed, kind, result)
+    parsed = _check_references(conn, parsed, kind, result, create_missing)
     if kind.name == "orders":
         _check_orders(parsed, result)
     if result.ok:
         result.records = [_database_record(record, kind, table.header) for _, record in parsed]
+    else:
+        result.missing = {}  # nothing is created for a file that is refused
     result.errors.sort(key=lambda e: (e.row, e.column))
     return result

@@ -16,9 +16,15 @@ from typing import Any
 
 from bi_app.export import formula_start
 
-EARLIEST = dt.datetime(2000, 1, 1)
-# Clocks and time zones differ; anything later than this after "now" is a typo, not data.
-FUTURE_TOLERANCE = dt.timedelta(days=1)
+EARLIEST = dt.datetime(1900, 1, 1)
+# How many days after "now" a date may lie (BI_IMPORT_FUTURE_DAYS): clocks and time zones differ,
+# and some businesses import planned orders; anything later is a typo, not data.
+DEFAULT_FUTURE_DAYS = 1
+FUTURE_SETTING = "BI_IMPORT_FUTURE_DAYS"
+# The codes of platforms and categories: the same rule as the filters in the URL
+# (bi_app.filters._CODE_RE), so every imported code can be filtered on.
+CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CODE_RULE = "1 to 64 lower-case letters, digits, _ or -, starting with a letter or digit"
 _INT_RE = re.compile(r"^[+-]?\d+$")
 # Whole numbers and amounts have at most this many digits before the decimal point: every limit
 # in the schemas is far below 10**18, and bounding the digits first keeps int() from meeting a
@@ -160,15 +166,33 @@ def parse_money(value: Any, *, decimals: int, minimum: int, maximum: int) -> int
     return _in_range(int(minor), minimum, maximum)
 
 
-def _check_time(moment: dt.datetime, now: dt.datetime) -> dt.datetime:
+def _check_time(moment: dt.datetime, now: dt.datetime, future_days: int) -> dt.datetime:
     if moment < EARLIEST:
         raise CellError(f"is before {EARLIEST:%Y-%m-%d}")
-    if moment > now + FUTURE_TOLERANCE:
-        raise CellError(f"is in the future (after {now + FUTURE_TOLERANCE:%Y-%m-%d %H:%M} UTC)")
+    latest = now + dt.timedelta(days=future_days)
+    if moment > latest:
+        raise CellError(
+            f"is in the future (after {latest:%Y-%m-%d %H:%M} UTC): dates may lie at most "
+            f"{future_days} day(s) ahead; {FUTURE_SETTING} sets how many"
+        )
     return moment
 
 
-def parse_datetime(value: Any, *, now: dt.datetime) -> dt.datetime | None:
+def parse_code(value: Any) -> str | None:
+    """A platform or category code, lower-cased (``Web`` is ``web``)."""
+    if is_empty(value):
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        raise CellError("expected a code, found a date")
+    text = (value if isinstance(value, str) else _number_as_text(value)).strip().lower()
+    if not CODE_RE.match(text):
+        raise CellError(f"is not a valid code: use {CODE_RULE}")
+    return text
+
+
+def parse_datetime(
+    value: Any, *, now: dt.datetime, future_days: int = DEFAULT_FUTURE_DAYS
+) -> dt.datetime | None:
     """A moment as naive UTC; text is ISO 8601 (``2024-05-01 14:30``, offsets like ``+02:00``)."""
     if is_empty(value):
         return None
@@ -185,10 +209,12 @@ def parse_datetime(value: Any, *, now: dt.datetime) -> dt.datetime | None:
         raise CellError("expected a date and time like 2024-05-01 14:30 (ISO 8601)")
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return _check_time(moment, now)
+    return _check_time(moment, now, future_days)
 
 
-def parse_date(value: Any, *, now: dt.datetime) -> dt.date | None:
+def parse_date(
+    value: Any, *, now: dt.datetime, future_days: int = DEFAULT_FUTURE_DAYS
+) -> dt.date | None:
     if is_empty(value):
         return None
     if isinstance(value, dt.datetime):
@@ -204,7 +230,7 @@ def parse_date(value: Any, *, now: dt.datetime) -> dt.date | None:
             raise CellError("expected a date like 2024-05-01 (ISO 8601)") from None
     else:
         raise CellError("expected a date like 2024-05-01 (ISO 8601)")
-    _check_time(dt.datetime.combine(day, dt.time()), now)
+    _check_time(dt.datetime.combine(day, dt.time()), now, future_days)
     return day
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
 from bi_app.db.models import (
+    Category,
     Customer,
     EventChannelStat,
     EventCost,
@@ -23,6 +24,7 @@ from bi_app.db.models import (
     Order,
     OrderItem,
     Product,
+    SalesPlatform,
     Visit,
     utcnow,
 )
@@ -30,6 +32,8 @@ from bi_app.db.models import (
 BATCH = 500
 # Database key of each kind (the file's key with references resolved to ids).
 KEYS: dict[str, tuple[Table, tuple[str, ...]]] = {
+    "platforms": (SalesPlatform.__table__, ("code",)),
+    "categories": (Category.__table__, ("code",)),
     "customers": (Customer.__table__, ("external_id",)),
     "products": (Product.__table__, ("sku",)),
     "orders": (Order.__table__, ("order_number",)),

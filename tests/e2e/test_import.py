@@ -1,5 +1,6 @@
 """Admin → Import in a real browser: a file with errors gives a downloadable report and changes
-nothing; a valid file imports; the history lists both."""
+nothing; a valid file imports; the history lists both. "Create missing" adds the platforms and
+customers an orders file names."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy import func, select
 
-from bi_app.db.models import Customer
+from bi_app.db.models import Customer, Product, SalesPlatform
 from bi_app.extensions import db
 from components.ids import AdminImport
 from tests.conftest import login
@@ -41,6 +42,14 @@ def click(dash_duo, element) -> None:
     element.click()
 
 
+def choose_kind(dash_duo, label: str) -> None:
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+        dash_duo.find_element(f"#{AdminImport.KIND}"),
+    )
+    dash_duo.select_dcc_dropdown(f"#{AdminImport.KIND}", value=label)
+
+
 def customer_count() -> int:
     with db.require_engine().connect() as conn:
         return conn.scalar(select(func.count()).select_from(Customer))
@@ -49,6 +58,9 @@ def customer_count() -> int:
 def test_admin_imports_a_bad_then_a_good_customers_file(demo_app, start_app):
     dash_duo = start_app(demo_app)
     login(dash_duo, next_path="/admin/import")
+    dash_duo.wait_for_contains_text(f"#{AdminImport.HELP}", "lower-case letters", timeout=15)
+    assert "code" in dash_duo.find_element(f"#{AdminImport.HELP}").text  # platforms come first
+    choose_kind(dash_duo, "Customers")
     dash_duo.wait_for_contains_text(f"#{AdminImport.HELP}", "external_id", timeout=15)
     before = customer_count()
 
@@ -93,4 +105,56 @@ def test_admin_imports_a_bad_then_a_good_customers_file(demo_app, start_app):
     assert "customers.csv" in history and "hostile.csv" in history and "rejected" in history
 
     dash_duo.driver.save_screenshot(str(SCREENSHOT))
+    assert dash_duo.get_logs() == []
+
+
+def test_create_missing_adds_the_platform_and_customer_an_orders_file_names(
+    demo_app, start_app, tmp_path
+):
+    with db.require_engine().connect() as conn:
+        sku = conn.scalar(select(Product.sku).order_by(Product.id).limit(1))
+    orders = tmp_path / "new_orders.csv"
+    orders.write_text(
+        "order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,"
+        f"unit_price\nE2E-O-1,E2E-C-1,Kiosk,paid,2024-05-01 10:00,{sku},2,12.50\n"
+    )
+    dash_duo = start_app(demo_app)
+    login(dash_duo, next_path="/admin/import")
+    dash_duo.wait_for_contains_text(f"#{AdminImport.HELP}", "code", timeout=15)
+    choose_kind(dash_duo, "Orders with items")
+    dash_duo.wait_for_contains_text(f"#{AdminImport.HELP}", "Create missing", timeout=15)
+
+    field = dash_duo.driver.find_element(By.CSS_SELECTOR, f"#{AdminImport.UPLOAD} input[type=file]")
+    field.send_keys(str(orders))
+    dash_duo.wait_for_contains_text(f"#{AdminImport.FILE_INFO}", orders.name, timeout=10)
+    click(dash_duo, dash_duo.find_element(f"#{AdminImport.IMPORT}"))
+    dash_duo.wait_for_contains_text(".admin-import-result", "rejected", timeout=20)
+    dash_duo.wait_for_contains_text(
+        f"#{AdminImport.ERRORS} .ag-center-cols-container", "unknown platform", timeout=10
+    )
+    assert "--create-missing" in dash_duo.find_element(f"#{AdminImport.ERRORS}").text
+
+    checkbox = dash_duo.find_element(f"#{AdminImport.CREATE_MISSING}")
+    click(dash_duo, checkbox)
+    assert checkbox.is_selected()
+    click(dash_duo, dash_duo.find_element(f"#{AdminImport.VALIDATE}"))
+    dash_duo.wait_for_contains_text(".admin-import-result", "validated", timeout=20)
+    assert "Would create 1 platform: kiosk; 1 customer: E2E-C-1." in (
+        dash_duo.find_element(".admin-import-result").text
+    )
+    with db.require_engine().connect() as conn:
+        assert conn.scalar(select(SalesPlatform.id).where(SalesPlatform.code == "kiosk")) is None
+
+    click(dash_duo, dash_duo.find_element(f"#{AdminImport.IMPORT}"))
+    dash_duo.wait_for_contains_text(".admin-import-result", "succeeded", timeout=20)
+    result = dash_duo.find_element(".admin-import-result").text
+    assert "1 new, 0 updated. Created 1 platform: kiosk; 1 customer: E2E-C-1." in result
+    with db.require_engine().connect() as conn:
+        assert conn.scalar(select(SalesPlatform.name).where(SalesPlatform.code == "kiosk")) == (
+            "kiosk"
+        )
+        assert conn.scalar(select(Customer.name).where(Customer.external_id == "E2E-C-1")) == (
+            "E2E-C-1"
+        )
+    dash_duo.driver.save_screenshot(str(SCREENSHOT.with_name("admin_import_create_missing.png")))
     assert dash_duo.get_logs() == []

@@ -21,6 +21,7 @@ from bi_app.db.models import (
     AuditLog,
     Category,
     Customer,
+    DailyOrders,
     Event,
     EventChannelStat,
     EventCost,
@@ -566,6 +567,7 @@ def test_analysts_can_neither_open_the_page_nor_start_an_import(demo_app):
             {"id": AdminImport.UPLOAD, "property": "contents", "value": upload},
             {"id": AdminImport.UPLOAD, "property": "filename", "value": "customers.csv"},
             {"id": AdminImport.KIND, "property": "value", "value": "customers"},
+            {"id": AdminImport.CREATE_MISSING, "property": "value", "value": False},
         ],
         "changedPropIds": [f"{AdminImport.IMPORT}.n_clicks"],
     }
@@ -710,3 +712,187 @@ def test_the_import_queue_is_bounded(engine):
     again = service.start_import(engine, data, "c.csv", "customers", actor="t", dry_run=True)
     service._executor.submit(lambda: None).result(timeout=120)
     assert get_run(engine, again)["status"] == "validated"
+
+
+# --- reference data: platforms and categories (issue 10) -------------------------------------
+
+
+def reference_rows(engine: Engine, model) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(model.code, model.name)).all())
+
+
+def test_platforms_and_categories_import_by_code_and_reimport_renames(engine):
+    platforms = b"code,name\nKiosk,Kiosk stand\nweb,Web shop\n"
+    first = import_file(engine, platforms, "platforms.csv", "platforms", actor="tester")
+    assert (first.status, first.inserted, first.updated) == ("succeeded", 1, 1), first.message
+    assert reference_rows(engine, SalesPlatform) == {
+        "web": "Web shop",
+        "mobile_app": "App",
+        "kiosk": "Kiosk stand",
+    }
+    renamed = import_file(
+        engine, b"code,name\nkiosk,Kiosk\n", "platforms.csv", "platforms", actor="tester"
+    )
+    assert (renamed.inserted, renamed.updated) == (0, 1)
+    assert reference_rows(engine, SalesPlatform)["kiosk"] == "Kiosk"
+
+    categories = as_format(
+        b"code,name\ntoys,Toys & Games\nELECTRONICS,Electronics & Audio\n", "xlsx"
+    )
+    outcome = import_file(engine, categories, "categories.xlsx", "categories", actor="tester")
+    assert (outcome.status, outcome.inserted, outcome.updated) == ("succeeded", 1, 1)
+    assert reference_rows(engine, Category) == {
+        "electronics": "Electronics & Audio",
+        "home_kitchen": "Home & Kitchen",
+        "toys": "Toys & Games",
+    }
+
+
+def test_a_code_outside_the_filter_rule_is_a_row_error_and_nothing_changes(engine):
+    before = reference_rows(engine, Category)
+    content = b"code,name\ngarden,Garden\nhome & garden,Home\n_toys,Toys\n"
+    outcome = import_file(engine, content, "c.csv", "categories", actor="tester")
+    assert outcome.status == "rejected"
+    assert [(e.row, e.column, e.value) for e in outcome.errors] == [
+        (3, "code", "home & garden"),
+        (4, "code", "_toys"),
+    ]
+    assert outcome.errors[0].message == (
+        "is not a valid code: use 1 to 64 lower-case letters, digits, _ or -, starting with a "
+        "letter or digit"
+    )
+    assert reference_rows(engine, Category) == before
+
+
+def test_a_platform_import_shows_in_the_cached_catalogue(db_url, app_factory):
+    from bi_app.data import catalog
+    from bi_app.extensions import db
+    from bi_app.importing import app_invalidator
+
+    app = app_factory(db_url)
+    engine = db.require_engine()
+    content = b"code,name\nkiosk,Kiosk\nweb,Web shop\n"
+    with app.server.app_context():
+        assert [p["code"] for p in catalog.platforms()] == ["mobile_app", "web"]  # now cached
+        assert import_file(engine, content, "p.csv", "platforms", actor="tester").ok
+        # without invalidation the cache still answers: this is what the hook fixes
+        assert [p["code"] for p in catalog.platforms()] == ["mobile_app", "web"]
+        outcome = import_file(
+            engine, content, "p.csv", "platforms", actor="tester", invalidate=app_invalidator()
+        )
+        assert outcome.status == "succeeded" and "old numbers" not in outcome.message
+        assert catalog.platforms() == [
+            {"code": "mobile_app", "name": "App"},
+            {"code": "kiosk", "name": "Kiosk"},
+            {"code": "web", "name": "Web shop"},
+        ]
+        assert catalog.display_names()["platform"]["kiosk"] == "Kiosk"
+
+
+# --- dates from 1900 and the future horizon (issue 10) --------------------------------------
+
+OLD_ORDERS = [
+    # order_number, status, ordered_at, sku, quantity, unit_price (cents)
+    ("OLD-1", "paid", "1950-01-01 00:00:00", "IMP-SKU-1", 2, 1000),
+    ("OLD-2", "delivered", "1950-01-01 23:59:00", "IMP-SKU-2", 1, 250),
+    ("OLD-3", "paid", "1969-12-31 23:30:00", "IMP-SKU-1", 1, 999),
+    ("OLD-4", "paid", "1970-01-01 00:10:00", "IMP-SKU-1", 3, 100),
+    ("OLD-5", "cancelled", "1984-02-29 12:00:00", "IMP-SKU-2", 4, 500),
+    ("OLD-6", "paid", "1999-12-31 23:59:59", "IMP-SKU-2", 5, 1234),
+]
+
+
+def _old_orders_csv() -> bytes:
+    lines = [
+        "order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,unit_price"
+    ]
+    for number, status, at, sku, quantity, cents in OLD_ORDERS:
+        lines.append(f"{number},IMP-C-001,web,{status},{at},{sku},{quantity},{cents / 100:.2f}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_orders_from_1950_to_1999_import_with_their_daily_rollups(engine):
+    for kind in ("customers", "products"):
+        assert run(engine, FILES[kind][0], kind).ok
+    outcome = import_file(engine, _old_orders_csv(), "old.csv", "orders", actor="tester")
+    assert outcome.status == "succeeded", (outcome.message, outcome.errors)
+    assert "not updated" not in outcome.message
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(Order.order_number, Order.status, Order.ordered_at, Order.total_cents).order_by(
+                Order.order_number
+            )
+        ).all()
+        rollup = conn.execute(
+            select(
+                DailyOrders.day,
+                DailyOrders.status,
+                DailyOrders.week,
+                DailyOrders.month,
+                DailyOrders.orders,
+                DailyOrders.revenue_cents,
+                DailyOrders.units,
+            ).order_by(DailyOrders.day, DailyOrders.status)
+        ).all()
+    assert [tuple(r) for r in stored] == [
+        (n, s, dt.datetime.fromisoformat(at), q * c) for n, s, at, _sku, q, c in OLD_ORDERS
+    ]
+    expected: dict[tuple[dt.date, str], list[int]] = {}
+    for _n, status, at, _sku, quantity, cents in OLD_ORDERS:
+        sums = expected.setdefault((dt.date.fromisoformat(at[:10]), status), [0, 0, 0])
+        sums[0] += 1
+        sums[1] += quantity * cents
+        sums[2] += quantity
+    assert [
+        (str(day), status, str(week), str(month), orders, revenue, units)
+        for day, status, week, month, orders, revenue, units in rollup
+    ] == [
+        (
+            str(day),
+            status,
+            str(day - dt.timedelta(days=day.weekday())),
+            str(day.replace(day=1)),
+            *sums,
+        )
+        for (day, status), sums in sorted(expected.items())
+    ]
+    assert len(rollup) == 6  # 1950-01-01 holds a paid and a delivered order
+
+
+def test_dates_beyond_the_horizon_are_row_errors_naming_the_setting(engine):
+    now = dt.datetime(2025, 6, 1, 12, 0)
+    content = (HEADER + "IMP-1,Ada,,,,,2025-06-20 10:00\nIMP-2,Bob,,,,,1900-01-01\n").encode()
+    refused = import_file(engine, content, "c.csv", "customers", actor="tester", now=now)
+    assert refused.status == "rejected"
+    assert [(e.row, e.column) for e in refused.errors] == [(2, "created_at")]
+    assert "at most 1 day(s) ahead; BI_IMPORT_FUTURE_DAYS" in refused.errors[0].message
+    allowed = import_file(
+        engine, content, "c.csv", "customers", actor="tester", now=now, future_days=30
+    )
+    assert allowed.status == "succeeded" and allowed.inserted == 2
+    with engine.connect() as conn:
+        created = dict(conn.execute(select(Customer.external_id, Customer.created_at)).all())
+    assert created == {
+        "IMP-1": dt.datetime(2025, 6, 20, 10),
+        "IMP-2": dt.datetime(1900, 1, 1),
+    }
+
+
+def test_the_cli_passes_the_future_horizon_from_the_settings(db_url, tmp_path, capsys):
+    from bi_app.extensions import db
+    from bi_app.importing.cli import cli_import
+    from tests.conftest import make_settings
+
+    ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(days=10)).strftime("%Y-%m-%d %H:%M")
+    path = tmp_path / "planned.csv"
+    path.write_text(HEADER + f"IMP-1,Ada,,,,,{ahead}\n")
+    db.init(db_url)
+    try:
+        assert cli_import(str(path), "customers", settings=make_settings(db_url)) == 1
+        assert "BI_IMPORT_FUTURE_DAYS" in capsys.readouterr().err
+        settings = make_settings(db_url, import_future_days=30)
+        assert cli_import(str(path), "customers", settings=settings) == 0
+        assert counts(db.require_engine())["customers"] == 1
+    finally:
+        db.engine.dispose()

@@ -53,6 +53,8 @@ def test_values_are_parsed_and_normalized():
         ("BI_ENV", "staging", "development"),
         ("BI_PORT", "70000", "between"),
         ("BI_SECRET_KEY", "short", "16 characters"),
+        ("BI_IMPORT_FUTURE_DAYS", "-1", "between 0 and 36500"),
+        ("BI_IMPORT_FUTURE_DAYS", "a week", "whole number"),
     ],
 )
 def test_invalid_values_name_the_variable(name, value, fragment):
@@ -123,6 +125,7 @@ def test_every_variable_is_read_from_the_environment():
         "BI_MAX_REQUEST_MB": "20",
         "BI_MAX_CALLBACK_KB": "256",
         "BI_STATEMENT_TIMEOUT_S": "10",
+        "BI_IMPORT_FUTURE_DAYS": "30",
     }
     assert set(env) == {f.metadata["env"] for f in dataclasses.fields(Settings)}
     settings = Settings.from_env(env)
@@ -282,3 +285,9 @@ def test_the_development_secret_is_private_and_every_worker_gets_the_same(tmp_pa
     mode = stat.S_IMODE((tmp_path / ".dev_secret_key").stat().st_mode)
     assert mode == 0o600
     assert [p.name for p in tmp_path.iterdir()] == [".dev_secret_key"]  # no temporary file left
+
+
+def test_import_future_days_defaults_to_one_and_may_be_zero():
+    assert Settings.from_env({}).import_future_days == 1
+    assert Settings.from_env({"BI_IMPORT_FUTURE_DAYS": " 0 "}).import_future_days == 0
+    assert Settings.from_env({"BI_IMPORT_FUTURE_DAYS": "365"}).import_future_days == 365

@@ -79,15 +79,99 @@ def test_datetimes_are_utc_and_plausible():
     assert values.parse_datetime("2025-06-02 11:00", now=NOW) == dt.datetime(
         2025, 6, 2, 11
     )  # within a day
+    assert values.parse_datetime("1900-01-01 00:00", now=NOW) == dt.datetime(1900, 1, 1)
+    assert values.parse_date("1950-07-15", now=NOW) == dt.date(1950, 7, 15)
     for raw, message in (
         ("2025-06-03", "in the future"),
-        ("1999-12-31", "before 2000"),
+        ("1899-12-31 23:59", "before 1900-01-01"),
         ("01/05/2024", "ISO"),
     ):
         with pytest.raises(values.CellError, match=message):
             values.parse_datetime(raw, now=NOW)
     with pytest.raises(values.CellError, match="without a time"):
         values.parse_date(dt.datetime(2024, 1, 1, 10), now=NOW)
+
+
+def test_the_future_horizon_is_configurable_and_named_in_the_error():
+    # the default horizon is one day; BI_IMPORT_FUTURE_DAYS moves it
+    assert values.parse_datetime("2025-06-30 12:00", now=NOW, future_days=29) == dt.datetime(
+        2025, 6, 30, 12
+    )
+    assert values.parse_date("2025-06-30", now=NOW, future_days=29) == dt.date(2025, 6, 30)
+    with pytest.raises(values.CellError) as info:
+        values.parse_datetime("2025-06-30 12:01", now=NOW, future_days=29)
+    assert str(info.value) == (
+        "is in the future (after 2025-06-30 12:00 UTC): dates may lie at most 29 day(s) ahead; "
+        "BI_IMPORT_FUTURE_DAYS sets how many"
+    )
+    assert values.parse_datetime("2025-06-01 12:00", now=NOW, future_days=0) == NOW
+    with pytest.raises(values.CellError, match="at most 0 day"):
+        values.parse_date("2025-06-02", now=NOW, future_days=0)
+
+
+def test_a_file_is_validated_against_the_horizon_it_is_given():
+    data = b"external_id,name,created_at\nC-1,Ada,2025-06-10 09:00\nC-2,Bob,1901-02-03\n"
+    strict = validate(None, open_table(data, "c.csv"), get_kind("customers"), now=NOW)
+    assert [(e.row, e.column) for e in strict.errors] == [(2, "created_at")]
+    assert "BI_IMPORT_FUTURE_DAYS" in strict.errors[0].message
+    lenient = validate(
+        None, open_table(data, "c.csv"), get_kind("customers"), now=NOW, future_days=10
+    )
+    assert lenient.ok
+    assert [r["created_at"] for r in lenient.records] == [
+        dt.datetime(2025, 6, 10, 9),
+        dt.datetime(1901, 2, 3),
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("web", "web"), (" Kiosk ", "kiosk"), ("HOME_kitchen-2", "home_kitchen-2"), (42.0, "42")],
+)
+def test_codes_are_lower_cased(raw, expected):
+    assert values.parse_code(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["web shop", "_web", "-web", "caf\u00e9", "x" * 65, "=1+1", "a/b"])
+def test_codes_outside_the_filter_rule_are_refused(raw):
+    with pytest.raises(values.CellError, match="is not a valid code: use 1 to 64 lower-case"):
+        values.parse_code(raw)
+
+
+def test_the_import_code_rule_is_the_filters_rule():
+    from bi_app.filters import _CODE_RE
+
+    assert values.CODE_RE.pattern == _CODE_RE.pattern
+
+
+def test_platform_and_category_files_are_validated_by_code():
+    data = b"code,name\nWeb,Web shop\nkiosk,Kiosk\nweb,Again\nbad code,X\nshop,\n"
+    result = validate(None, open_table(data, "p.csv"), get_kind("platforms"), now=NOW)
+    assert [(e.row, e.column, e.value) for e in result.errors] == [
+        (4, "code", "web"),
+        (5, "code", "bad code"),
+        (6, "name", ""),
+    ]
+    assert result.errors[0].message == "duplicate key: same as row 2"
+    assert result.errors[1].message.startswith("is not a valid code")
+    good = validate(
+        None,
+        open_table(b"code,name\nToys,Toys & Games\n", "c.csv"),
+        get_kind("categories"),
+        now=NOW,
+    )
+    assert good.ok and good.records == [{"code": "toys", "name": "Toys & Games"}]
+
+
+def test_the_cli_offers_every_import_kind():
+    from bi_app.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["import"]
+    kinds = next(a for a in sub._actions if a.dest == "kind").choices
+    assert tuple(kinds) == tuple(KINDS)
+    args = parser.parse_args(["import", "f.csv", "--kind", "platforms", "--create-missing"])
+    assert (args.kind, args.create_missing, args.dry_run) == ("platforms", True, False)
 
 
 @pytest.mark.parametrize("raw, expected", [("3", 3), (3.0, 3), ("+4", 4)])
@@ -182,7 +266,7 @@ def test_upload_decoding_and_its_size_limit(monkeypatch):
 
 
 def test_unknown_kind_names_the_known_ones():
-    with pytest.raises(ValueError, match="customers, products, orders"):
+    with pytest.raises(ValueError, match="platforms, categories, customers, products, orders"):
         get_kind("payroll")
 
 
@@ -302,3 +386,20 @@ def test_a_workbook_with_an_unreadable_number_is_refused_with_a_message():
     table = open_table(patched.getvalue(), "c.xlsx")
     with pytest.raises(ImportFileError, match="cannot be read after row 2 \\(ValueError\\)"):
         list(table.rows)
+
+
+def test_what_create_missing_made_is_described_in_order_and_long_lists_are_shortened():
+    from bi_app.importing.create import audit_detail, created_codes, describe_created
+
+    created = created_codes(
+        {"platform_code": {"kiosk": None}, "category_code": {"toys": None, "garden": None}}
+    )
+    assert created == {"categories": ["toys", "garden"], "platforms": ["kiosk"]}
+    assert describe_created(created) == "2 categories: toys, garden; 1 platform: kiosk"
+    many = [f"C-{i:03}" for i in range(1025)]
+    assert describe_created({"customers": many}) == (
+        "1,025 customers: " + ", ".join(many[:10]) + " and 1,015 more"
+    )
+    detail = audit_detail({"customers": many})
+    assert detail["customers"]["count"] == 1025 and detail["customers"]["codes"] == many[:1000]
+    assert created_codes({"customer_external_id": {}}) == {}

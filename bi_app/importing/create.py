@@ -1,0 +1,81 @@
+"""Create missing: insert the platforms, categories and customers a file refers to but the
+database lacks, inside the import's transaction, and point the records at the new rows.
+
+Only rows that a code alone describes are created: a platform or category named after its code,
+a customer named after its external id (signed up at its first order or visit in the file).
+Products and events need more than a code and are never created (see validate.REFERENCES).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from bi_app.db.models import utcnow
+from bi_app.importing.validate import REFERENCES, Pending, lookup
+
+BATCH = 500
+# codes per kind named in a message, so three long lists still fit the run record's 4,000
+# characters (the audit entry keeps more; see AUDITED_CODES)
+SHOWN_CODES = 10
+AUDITED_CODES = 1000
+
+Missing = Mapping[str, Mapping[str, dt.datetime | None]]
+
+
+def _new_row(column: str, code: str, first_seen: dt.datetime | None) -> dict[str, Any]:
+    if column == "customer_external_id":
+        return {"external_id": code, "name": code, "created_at": first_seen or utcnow()}
+    return {"code": code, "name": code}
+
+
+def insert_missing(conn: Connection, missing: Missing, records: Sequence[dict[str, Any]]) -> None:
+    """Insert the ``missing`` rows and replace every :class:`Pending` value in ``records``."""
+    ids: dict[Pending, int] = {}
+    for column, codes in missing.items():
+        if not codes:
+            continue
+        ref = REFERENCES[column]
+        table = ref.key.class_.__table__
+        rows = [_new_row(column, code, first) for code, first in codes.items()]
+        for start in range(0, len(rows), BATCH):
+            conn.execute(insert(table), rows[start : start + BATCH])
+        found = lookup(conn, ref.key, codes)
+        ids.update({Pending(column, code): ident for code, ident in found.items()})
+    for record in records:
+        for name, value in record.items():
+            if isinstance(value, Pending):
+                record[name] = ids[value]
+
+
+def created_codes(missing: Missing) -> dict[str, list[str]]:
+    """``{"categories": ["toys", ...], ...}`` in the order of REFERENCES, empty kinds left out."""
+    return {
+        REFERENCES[column].plural: list(missing[column])
+        for column in REFERENCES
+        if missing.get(column)
+    }
+
+
+def describe_created(created: Mapping[str, Sequence[str]]) -> str:
+    """``2 categories: toys, garden; 1 platform: kiosk`` (long lists shortened)."""
+    singular = {ref.plural: ref.singular for ref in REFERENCES.values()}
+    parts = []
+    for plural, codes in created.items():
+        noun = singular[plural] if len(codes) == 1 else plural
+        shown = ", ".join(codes[:SHOWN_CODES])
+        if len(codes) > SHOWN_CODES:
+            shown += f" and {len(codes) - SHOWN_CODES:,} more"
+        parts.append(f"{len(codes):,} {noun}: {shown}")
+    return "; ".join(parts)
+
+
+def audit_detail(created: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """What the import's audit entry records of the rows it created."""
+    return {
+        plural: {"count": len(codes), "codes": list(codes[:AUDITED_CODES])}
+        for plural, codes in created.items()
+    }
