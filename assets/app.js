@@ -155,6 +155,15 @@
     window.dash_clientside.bi.syncRank = window.dash_clientside.bi.syncParam("rank");
     window.dash_clientside.bi.syncGrowthBy = window.dash_clientside.bi.syncParam("growth_by");
     window.dash_clientside.bi.syncTag = window.dash_clientside.bi.syncParam("tag");
+    /* The Orders explorer's own filters in the URL (the filter bar writes the global ones). */
+    window.dash_clientside.bi.syncOrderParams = function (query) {
+        replaceParams(function (params) {
+            ["status", "q"].forEach(function (key) {
+                if (query && query[key]) { params.set(key, query[key]); } else { params.delete(key); }
+            });
+        });
+        return window.dash_clientside.no_update;
+    };
     /* The Sales page's status filter: a list in the store, a comma-separated ?status= in the URL. */
     window.dash_clientside.bi.syncStatuses = function (statuses) {
         return window.dash_clientside.bi.syncParam("status")((statuses || []).join(","));

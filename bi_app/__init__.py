@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the Dash app and its Flask server, wired to the database, cache and login."""
-    from bi_app import auth, jobs, monitoring, secret_box, security_headers, serving
+    from bi_app import auth, jobs, monitoring, order_export, secret_box, security_headers, serving
     from bi_app.data import cache as data_cache
     from bi_app.extensions import db
     from bi_app.monitoring.logs import install_log_capture
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         dash.page_registry.values(), **auth.shell_context(dash.page_registry)
     )
     register_all(app)
+    order_export.init_app(server, app.config.routes_pathname_prefix)
     jobs.init_app(app, settings)
     security_headers.init_app(app, settings)  # CSP and other headers; cross-site writes refused
     return app

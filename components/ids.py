@@ -151,6 +151,25 @@ class Customers:
         return {"type": "customers-download-item", "name": name, "format": fmt}
 
 
+class Orders:
+    """/orders: every order, paged, sorted and filtered on the server, and its exports."""
+
+    GRID_NAME = "orders-list"
+    STATUS = "orders-status-dropdown"
+    SEARCH = "orders-search-input"
+    COUNT = "orders-count-text"
+    MESSAGE = "orders-message"
+    QUERY_STORE = "orders-query-store"
+    TOTAL_STORE = "orders-total-store"
+    PURGE_STORE = "orders-purge-store"
+    URL_DUMMY = "orders-url-dummy"
+    DOWNLOAD_MENU = "orders-download-menu"
+
+    @staticmethod
+    def export_link(fmt: str) -> dict:
+        return {"type": "orders-export-link", "format": fmt}
+
+
 class Events:
     """/events: every event with cost, revenue, ROI and attendance; a click opens its page."""
 

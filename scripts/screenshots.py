@@ -21,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 PAGES = [
     ("/", "overview"),
     ("/sales", "sales"),
+    ("/orders", "orders"),
     ("/customers", "customers"),
     ("/events", "events"),
     ("/events/6", "event-detail"),
@@ -29,6 +30,7 @@ PAGES = [
     ("/ops/logs", "ops-logs"),
     ("/admin/jobs", "admin-jobs"),
     ("/admin/import", "admin-import"),
+    ("/admin/reference", "admin-reference"),
     ("/admin/settings", "admin-settings"),
     ("/admin/integrations", "admin-integrations"),
 ]
