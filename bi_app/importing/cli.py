@@ -4,6 +4,7 @@ page, from a shell."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from bi_app.config import Settings
@@ -11,6 +12,16 @@ from bi_app.importing.reader import MAX_CLI_BYTES
 from bi_app.importing.service import import_file
 
 SHOWN_ERRORS = 50
+
+
+_STARTED = time.monotonic()
+
+
+def _print_progress(phase: str, fraction: float) -> None:
+    """One line per progress step on stderr (the summary alone goes to stdout): seconds since
+    the command started, share done, phase."""
+    elapsed = time.monotonic() - _STARTED
+    print(f"  {elapsed:7.1f} s {fraction:4.0%} {phase}", file=sys.stderr, flush=True)
 
 
 def cli_import(
@@ -52,6 +63,7 @@ def cli_import(
         invalidate=lambda: invalidate_for_settings(settings),
         create_missing=create_missing,
         future_days=settings.import_future_days,
+        echo=_print_progress,
     )
     print(f"import #{outcome.run_id} {outcome.status}: {outcome.message}")
     for error in outcome.errors[:SHOWN_ERRORS]:

@@ -1,5 +1,5 @@
 """Create missing: insert the platforms, categories and customers a file refers to but the
-database lacks, inside the import's transaction, and point the records at the new rows.
+database lacks, inside the import's transaction, before the merge resolves the codes.
 
 Only rows that a code alone describes are created: a platform or category named after its code,
 a customer named after its external id (signed up at its first order or visit in the file).
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from bi_app.db.models import utcnow
-from bi_app.importing.validate import REFERENCES, Pending, lookup
+from bi_app.importing.validate import REFERENCES
 
 BATCH = 500
 # codes per kind named in a message, so three long lists still fit the run record's 4,000
@@ -32,23 +32,15 @@ def _new_row(column: str, code: str, first_seen: dt.datetime | None) -> dict[str
     return {"code": code, "name": code}
 
 
-def insert_missing(conn: Connection, missing: Missing, records: Sequence[dict[str, Any]]) -> None:
-    """Insert the ``missing`` rows and replace every :class:`Pending` value in ``records``."""
-    ids: dict[Pending, int] = {}
+def insert_missing(conn: Connection, missing: Missing) -> None:
+    """Insert the ``missing`` rows; the merge then finds them by their codes."""
     for column, codes in missing.items():
         if not codes:
             continue
-        ref = REFERENCES[column]
-        table = ref.key.class_.__table__
+        table = REFERENCES[column].key.class_.__table__
         rows = [_new_row(column, code, first) for code, first in codes.items()]
         for start in range(0, len(rows), BATCH):
             conn.execute(insert(table), rows[start : start + BATCH])
-        found = lookup(conn, ref.key, codes)
-        ids.update({Pending(column, code): ident for code, ident in found.items()})
-    for record in records:
-        for name, value in record.items():
-            if isinstance(value, Pending):
-                record[name] = ids[value]
 
 
 def created_codes(missing: Missing) -> dict[str, list[str]]:

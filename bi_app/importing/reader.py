@@ -20,7 +20,7 @@ from typing import Any
 # than files imported from the command line.
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 MAX_CLI_BYTES = 256 * 1024 * 1024
-MAX_ROWS = 1_000_000
+MAX_ROWS = 5_000_000
 MAX_COLUMNS = 200
 MAX_XLSX_UNCOMPRESSED = 256 * 1024 * 1024
 MAX_XLSX_RATIO = 200  # uncompressed/compressed of one part; real sheets stay far below

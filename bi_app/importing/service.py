@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from bi_app.auth import audit
 from bi_app.db.models import utcnow
 from bi_app.db.rollups import refresh_rollups
 from bi_app.extensions import db
-from bi_app.importing import runs
+from bi_app.importing import runs, stage
 from bi_app.importing.create import audit_detail, created_codes, describe_created, insert_missing
 from bi_app.importing.reader import MAX_UPLOAD_BYTES, ImportFileError, open_table
 from bi_app.importing.schemas import get_kind
@@ -52,6 +53,7 @@ UNEXPECTED_MESSAGE = (
 )
 
 Invalidate = Callable[[], Any]
+Echo = Callable[[str, float], None]  # (phase, fraction done): progress shown by the caller
 
 
 @dataclass
@@ -102,20 +104,34 @@ _queue = _ImportQueue(MAX_QUEUED_IMPORTS + 1)
 
 
 class _Progress:
-    """Throttled progress writes. On SQLite the import holds the write lock while writing, so
-    a second connection could only wait for it: progress is then reported before and after."""
+    """Throttled progress writes. On SQLite the import's transaction (its staging table, then
+    the merge) must see no other write to the database until it ends — a write committed by
+    another connection meanwhile would make its own writes fail — so progress is reported only
+    before and after it (``hold``)."""
 
-    def __init__(self, engine: Engine, run_id: int) -> None:
+    def __init__(self, engine: Engine, run_id: int, echo: Echo | None = None) -> None:
         self.engine, self.run_id, self.last = engine, run_id, 0.0
         self.sqlite = engine.dialect.name == "sqlite"
+        self.held = False
+        self.echo = echo
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        self.held = self.sqlite
+        try:
+            yield
+        finally:
+            self.held = False
 
     def __call__(self, phase: str, fraction: float, *, force: bool = False, **values: Any) -> None:
         now = time.monotonic()
-        if not force and (
-            now - self.last < PROGRESS_EVERY_S or (self.sqlite and phase == "writing")
-        ):
+        if not force and now - self.last < PROGRESS_EVERY_S:
             return
         self.last = now
+        if self.echo is not None:
+            self.echo(phase, fraction)
+        if self.held:
+            return
         runs.report_progress(self.engine, self.run_id, phase=phase, progress=fraction, **values)
 
 
@@ -160,13 +176,13 @@ def _summary(
 
 def _refresh(engine: Engine, written: WriteResult) -> str:
     """Roll-ups for the changed days; a failure is reported, the imported data stays."""
-    if not written.days and not written.refresh_all:
+    if written.first_day is None and not written.refresh_all:
         return ""
     try:
         if written.refresh_all:
             refresh_rollups(engine)
         else:
-            refresh_rollups(engine, min(written.days), max(written.days))
+            refresh_rollups(engine, written.first_day, written.last_day)
     except SQLAlchemyError:
         log.exception("import: roll-up refresh failed")
         return (
@@ -200,6 +216,18 @@ def _refresh_customers(engine: Engine, kind: str) -> str:
     return ""
 
 
+@contextlib.contextmanager
+def _staging(conn: Connection) -> Iterator[None]:
+    """The staging table lives as long as the import's transaction (SQLite would keep it for
+    the pooled connection's life)."""
+    try:
+        yield
+    finally:
+        if conn.in_transaction() and not conn.invalidated:
+            with contextlib.suppress(SQLAlchemyError):
+                stage.drop(conn)
+
+
 def import_file(
     engine: Engine,
     data: bytes,
@@ -216,8 +244,10 @@ def import_file(
     now: dt.datetime | None = None,
     create_missing: bool = False,
     future_days: int = DEFAULT_FUTURE_DAYS,
+    echo: Echo | None = None,
 ) -> ImportOutcome:
     """Validate ``data`` as a file of ``kind`` and (unless ``dry_run``) write it, all or nothing.
+    ``echo(phase, fraction)`` also receives the progress (the CLI prints it).
 
     ``create_missing`` adds the platforms, categories and customers the file refers to but the
     database lacks, in the same transaction; dates may lie up to ``future_days`` ahead."""
@@ -233,7 +263,7 @@ def import_file(
             status="running",
         )
     outcome = ImportOutcome(run_id, str(kind), file_name, dry_run, "failed", "")
-    progress = _Progress(engine, run_id)
+    progress = _Progress(engine, run_id, echo)
     committed = False
     try:
         try:
@@ -244,7 +274,7 @@ def import_file(
         table = open_table(data, file_name, max_bytes=max_bytes, columns=spec.columns)
         outcome.file_format = table.format
         written: WriteResult | None = None
-        with engine.begin() as conn:
+        with progress.hold(), engine.begin() as conn, _staging(conn):
             check = validate(
                 conn,
                 table,
@@ -265,13 +295,14 @@ def import_file(
             outcome.created = created_codes(check.missing)
             if check.ok and not dry_run:
                 progress("writing", _READ, force=True, rows_total=check.rows_total)
-                insert_missing(conn, check.missing, check.records)
-                total = max(len(check.records), 1)
+                insert_missing(conn, check.missing)
+                assert check.stage is not None
                 written = write(
                     conn,
-                    spec.name,
-                    check.records,
-                    lambda n: progress("writing", _READ + _WRITE * n / total),
+                    spec,
+                    check.stage,
+                    check.header,
+                    lambda f: progress("writing", _READ + _WRITE * f),
                 )
                 outcome.inserted, outcome.updated = written.inserted, written.updated
                 with Session(bind=conn) as session:

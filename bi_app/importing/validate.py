@@ -1,26 +1,30 @@
 """Row-level validation of an import file against its kind's schema and the database.
 
-Checks, in order: the header (required columns), each cell (type, range, length, formula-looking
-text), duplicate keys within the file, references to existing rows (categories, platforms,
-customers, products, events) and, for orders, that the item rows of one order agree. Every
-problem becomes one :class:`RowError`; the result also holds the database-ready records.
+Rows are read as a stream: each cell is checked as it comes (type, range, length,
+formula-looking text) and the typed rows go to the import's staging table (:mod:`.stage`) in
+batches, so memory stays bounded whatever the file's size. The checks that span rows are then
+set-based SQL on that table: duplicate keys within the file, references to rows that do not exist
+(categories, platforms, customers, products, events) and, for orders, item rows of one order that
+disagree. Every problem becomes one :class:`RowError`; a file without any is merged from the
+staging table by :mod:`.write`.
 
 With ``create_missing`` an unknown platform, category or customer is no error: it is listed in
-:attr:`Validation.missing` and its records hold a :class:`Pending` reference, which
-:mod:`.create` replaces by the id of the row it inserts in the import's transaction.
+:attr:`Validation.missing`, and :mod:`.create` inserts it in the import's transaction before the
+merge resolves the codes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy import Table as SqlTable
 
 from bi_app.db.models import Category, Customer, Event, Product, SalesPlatform
-from bi_app.importing import values
+from bi_app.importing import stage, values
 from bi_app.importing.reader import MAX_ROWS, ImportFileError, Table
 from bi_app.importing.schemas import ImportKind
 
@@ -92,14 +96,6 @@ _MOMENTS = ("ordered_at", "visited_at")
 
 
 @dataclass(frozen=True)
-class Pending:
-    """A reference to a row "Create missing" inserts before the records are written."""
-
-    column: str  # the file column, a key of REFERENCES
-    code: str
-
-
-@dataclass(frozen=True)
 class RowError:
     row: int
     column: str
@@ -117,7 +113,8 @@ class RowError:
 
 @dataclass
 class Validation:
-    records: list[dict[str, Any]] = field(default_factory=list)
+    stage: SqlTable | None = None  # the staged rows (see :mod:`.stage`), merged when all is well
+    header: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
     failed_rows: set[int] = field(default_factory=set)
@@ -172,24 +169,29 @@ def check_header(table: Table, kind: ImportKind) -> list[str]:
     return [name for name in table.header if name not in kind.columns]
 
 
-def _parse_rows(
+def _stage_rows(
+    conn: Connection,
     table: Table,
     kind: ImportKind,
     result: Validation,
+    staged: SqlTable,
     *,
     now: dt.datetime,
     decimals: int,
     future_days: int,
     progress: Callable[[float], None],
-) -> list[tuple[int, dict[str, Any]]]:
-    """Typed records of the rows without cell errors; duplicate keys are caught here too, so a
-    duplicate is reported even when its first occurrence has another error."""
+) -> None:
+    """Check every cell as the rows stream by and stage the typed rows in batches. A row with
+    a cell error is staged too when its key parsed (flagged ``bad``), so a duplicate of it is
+    still reported."""
     positions = [
-        (i, kind.field(name)) for i, name in enumerate(table.header) if name in kind.columns
+        (i, name, kind.field(name).parser(now=now, decimals=decimals, future_days=future_days))
+        for i, name in enumerate(table.header)
+        if name in kind.columns
     ]
+    names = [f.name for f in kind.fields]
     width = len(table.header)
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    first_row: dict[tuple, int] = {}
+    batch: list[tuple[Any, ...]] = []
     for number, cells in table.rows:
         result.rows_total += 1
         if result.rows_total > MAX_ROWS:
@@ -202,104 +204,141 @@ def _parse_rows(
             )
             continue
         record: dict[str, Any] = {}
-        good = True
-        for index, spec in positions:
+        bad = False
+        for index, name, parse in positions:
             try:
-                record[spec.name] = spec.parse(
-                    cells[index], now=now, decimals=decimals, future_days=future_days
-                )
+                record[name] = parse(cells[index])
             except values.CellError as exc:
-                result.add(number, spec.name, cells[index], str(exc))
-                good = False
-        if all(name in record for name in kind.key):
-            key = tuple(record[name] for name in kind.key)
-            if key in first_row:
-                shown = ", ".join(values.shown(k) for k in key)
-                result.add(
-                    number,
-                    "+".join(kind.key),
-                    shown,
-                    f"duplicate key: same as row {first_row[key]}",
-                )
-                good = False
-            else:
-                first_row[key] = number
-        if good:
-            parsed.append((number, record))
-        if result.rows_total % 2000 == 0:
+                result.add(number, name, cells[index], str(exc))
+                bad = True
+        if bad and not all(name in record for name in kind.key):
+            continue
+        batch.append((number, bad, *(record.get(name) for name in names)))
+        if len(batch) >= stage.BATCH_ROWS:
+            stage.load(conn, staged, batch)
+            batch.clear()
             progress(table.progress())
-    return parsed
+    stage.load(conn, staged, batch)
 
 
-def _note_missing(result: Validation, name: str, code: str, record: dict[str, Any]) -> None:
-    moment = next((record[m] for m in _MOMENTS if record.get(m) is not None), None)
-    codes = result.missing.setdefault(name, {})
-    if code not in codes or (moment is not None and (codes[code] is None or moment < codes[code])):
-        codes[code] = moment
+def _match(left: Any, right: Any, kind: ImportKind, names: Sequence[str]) -> Any:
+    """Rows of ``left`` and ``right`` equal on ``names`` (an optional column's empty cells
+    are equal too)."""
+    return and_(
+        *[
+            left.c[n] == right.c[n]
+            if kind.field(n).required
+            else left.c[n].is_not_distinct_from(right.c[n])
+            for n in names
+        ]
+    )
+
+
+def _check_duplicates(
+    conn: Connection, staged: SqlTable, kind: ImportKind, result: Validation
+) -> None:
+    keys = [staged.c[k] for k in kind.key]
+    repeated = (
+        select(*keys, func.min(staged.c.row_no).label("first"))
+        .group_by(*keys)
+        .having(func.count() > 1)
+        .subquery("repeated")
+    )
+    query = (
+        select(staged.c.row_no, repeated.c.first, *keys)
+        .join(repeated, _match(staged, repeated, kind, kind.key))
+        .where(staged.c.row_no != repeated.c.first)
+        .order_by(staged.c.row_no)
+    )
+    for number, first, *key in conn.execute(query):
+        shown = ", ".join(values.shown(k) for k in key)
+        result.add(number, "+".join(kind.key), shown, f"duplicate key: same as row {first}")
+
+
+def _moment(staged: SqlTable) -> Any:
+    """When a staged row happened (a customer created from it has signed up by then)."""
+    return next((staged.c[m] for m in _MOMENTS if m in staged.c), None)
 
 
 def _check_references(
     conn: Connection,
-    parsed: list[tuple[int, dict[str, Any]]],
+    staged: SqlTable,
     kind: ImportKind,
     result: Validation,
     create_missing: bool,
-) -> list[tuple[int, dict[str, Any]]]:
-    maps = {}
+) -> None:
     for name in kind.references:
-        column = REFERENCES[name].key
-        maps[name] = lookup(conn, column, (r[name] for _, r in parsed if r.get(name) is not None))
-    resolved = []
-    for number, record in parsed:
-        good = True
-        for name, found in maps.items():
-            code, ref = record.get(name), REFERENCES[name]
-            if code is None:
-                record[ref.target] = None
-            elif code in found:
-                record[ref.target] = found[code]
-            elif create_missing and kind.field(name).creatable:
-                record[ref.target] = Pending(name, code)
-                _note_missing(result, name, code, record)
-            else:
-                result.add(
-                    number, name, code, f"unknown {ref.singular}: not in the database; {ref.first}"
-                )
-                good = False
-        if good:
-            resolved.append((number, record))
-    return resolved
-
-
-def _check_orders(parsed: list[tuple[int, dict[str, Any]]], result: Validation) -> None:
-    """Item rows of one order must agree on the order's own fields."""
-    first: dict[str, tuple[int, dict[str, Any]]] = {}
-    for number, record in parsed:
-        seen = first.setdefault(record["order_number"], (number, record))
-        if seen[0] == number:
+        ref = REFERENCES[name]
+        code = staged.c[name]
+        unknown = [
+            code.is_not(None),
+            ~staged.c.bad,
+            ~exists().where(ref.key == code),
+        ]
+        if create_missing and kind.field(name).creatable:
+            moment = _moment(staged)
+            first = func.min(staged.c.row_no).label("first")
+            query = (
+                select(code, func.min(moment) if moment is not None else first, first)
+                .where(*unknown)
+                .group_by(code)
+                .order_by(first)
+            )
+            found = {
+                row[0]: (row[1] if moment is not None else None) for row in conn.execute(query)
+            }
+            if found:
+                result.missing[name] = found
             continue
-        for name in _ORDER_FIELDS:
-            if record[name] != seen[1][name]:
-                result.add(
-                    number,
-                    name,
-                    record[name],
-                    f"differs from row {seen[0]} of the same order ({values.shown(seen[1][name])})",
+        query = select(staged.c.row_no, code).where(*unknown).order_by(staged.c.row_no)
+        for number, value in conn.execute(query):
+            message = f"unknown {ref.singular}: not in the database; {ref.first}"
+            result.add(number, name, value, message)
+
+
+def _check_orders(conn: Connection, staged: SqlTable, kind: ImportKind, result: Validation) -> None:
+    """Item rows of one order must agree on the order's own fields (with its first row)."""
+    firsts = (
+        select(staged.c.order_number, func.min(staged.c.row_no).label("first"))
+        .where(~staged.c.bad)
+        .group_by(staged.c.order_number)
+        .subquery("firsts")
+    )
+    first = staged.alias("first_row")
+    fields = [staged.c[n] for n in _ORDER_FIELDS]
+    query = (
+        select(staged.c.row_no, first.c.row_no, *fields, *[first.c[n] for n in _ORDER_FIELDS])
+        .join(firsts, firsts.c.order_number == staged.c.order_number)
+        .join(first, first.c.row_no == firsts.c.first)
+        .where(
+            ~staged.c.bad,
+            staged.c.row_no != firsts.c.first,
+            or_(*[staged.c[n].is_distinct_from(first.c[n]) for n in _ORDER_FIELDS]),
+        )
+        .order_by(staged.c.row_no)
+    )
+    count = len(_ORDER_FIELDS)
+    for number, first_no, *cells in conn.execute(query):
+        mine, theirs = cells[:count], cells[count:]
+        for name, value, expected in zip(_ORDER_FIELDS, mine, theirs, strict=True):
+            if value != expected:
+                message = (
+                    f"differs from row {first_no} of the same order ({values.shown(expected)})"
                 )
+                result.add(number, name, value, message)
 
 
-def _database_record(record: dict[str, Any], kind: ImportKind, header: list[str]) -> dict[str, Any]:
-    """Columns of the target table; optional columns absent from the file are left out."""
-    out: dict[str, Any] = {}
-    for name in kind.columns:
-        if name not in header:
-            continue
-        if name in kind.references:
-            target = REFERENCES[name].target
-            out[target] = record[target]
-        else:
-            out[RENAMES.get(name, name)] = record[name]
-    return out
+def staged_records(conn: Connection, result: Validation, kind: ImportKind) -> list[dict[str, Any]]:
+    """The staged rows of a checked file as the merge reads them (file columns of the header,
+    money in minor units), in file order: what an import of it would write."""
+    assert result.stage is not None
+    names = [n for n in kind.columns if n in result.header]
+    query = (
+        select(*[result.stage.c[n] for n in names])
+        .where(~result.stage.c.bad)
+        .order_by(result.stage.c.row_no)
+    )
+    return [dict(zip(names, row, strict=True)) for row in conn.execute(query)]
 
 
 def validate(
@@ -313,14 +352,18 @@ def validate(
     create_missing: bool = False,
     progress: Callable[[float], None] = lambda _f: None,
 ) -> Validation:
-    """Check every row; ``records`` are filled only when there is no error at all. Dates may
-    lie up to ``future_days`` after ``now``; ``create_missing`` accepts unknown platforms,
-    categories and customers (listed in ``missing``)."""
-    result = Validation(ignored_columns=check_header(table, kind))
-    parsed = _parse_rows(
+    """Check every row, staging the typed rows in ``conn``'s transaction (``result.stage``).
+    Dates may lie up to ``future_days`` after ``now``; ``create_missing`` accepts unknown
+    platforms, categories and customers (listed in ``missing``)."""
+    result = Validation(ignored_columns=check_header(table, kind), header=list(table.header))
+    staged = stage.create(conn, kind)
+    result.stage = staged
+    _stage_rows(
+        conn,
         table,
         kind,
         result,
+        staged,
         now=now,
         decimals=decimals,
         future_days=future_days,
@@ -328,12 +371,12 @@ def validate(
     )
     if result.rows_total == 0:
         raise ImportFileError("The file has a header row but no data rows.")
-    parsed = _check_references(conn, parsed, kind, result, create_missing)
+    stage.prepare(conn, staged, kind)
+    _check_duplicates(conn, staged, kind, result)
+    _check_references(conn, staged, kind, result, create_missing)
     if kind.name == "orders":
-        _check_orders(parsed, result)
-    if result.ok:
-        result.records = [_database_record(record, kind, table.header) for _, record in parsed]
-    else:
+        _check_orders(conn, staged, kind, result)
+    if not result.ok:
         result.missing = {}  # nothing is created for a file that is refused
     result.errors.sort(key=lambda e: (e.row, e.column))
     return result

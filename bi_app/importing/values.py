@@ -33,6 +33,8 @@ MAX_DIGITS = 18
 # Text longer than this is not a number whatever it holds (digits, decimals, sign and spaces).
 MAX_NUMBER_TEXT = 64
 _DECIMAL_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+# an unsigned amount with at most 15 digits before the point: parsed without Decimal
+PLAIN_AMOUNT_RE = re.compile(r"^\s*\d{1,15}(\.\d{0,12})?\s*$", re.ASCII)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
@@ -43,6 +45,8 @@ class CellError(ValueError):
 
 
 def is_empty(value: Any) -> bool:
+    if type(value) is str:  # the common case (every CSV cell): checked first
+        return not value or value.isspace()
     if value is None:
         return True
     if isinstance(value, float) and math.isnan(value):
@@ -76,6 +80,21 @@ def parse_text(value: Any, *, max_length: int, choices: Sequence[str] = ()) -> s
     if isinstance(value, (dt.date, dt.datetime)):
         raise CellError("expected text, found a date")
     text = value.strip() if isinstance(value, str) else _number_as_text(value)
+    # Most text starts with a letter or digit and holds no control character: it can neither be
+    # a formula nor need the control-character search (the checks cost more than the rest).
+    if not (text[:1].isalnum() and text.isprintable()):
+        _check_unsafe_text(text)
+    if len(text) > max_length:
+        raise CellError(f"is {len(text):,} characters long; at most {max_length} are allowed")
+    if choices:
+        lowered = text.lower()
+        if lowered not in choices:
+            raise CellError(f"must be one of: {', '.join(choices)}")
+        return lowered
+    return text
+
+
+def _check_unsafe_text(text: str) -> None:
     # Spreadsheets execute cells that start with = + - @ (CSV/formula injection, DDE), after
     # blanks and in their full-width forms too; plain negative numbers are harmless text.
     start = formula_start(text)
@@ -86,14 +105,6 @@ def parse_text(value: Any, *, max_length: int, choices: Sequence[str] = ()) -> s
         )
     if _CONTROL_RE.search(text):
         raise CellError("contains control characters")
-    if len(text) > max_length:
-        raise CellError(f"is {len(text):,} characters long; at most {max_length} are allowed")
-    if choices:
-        lowered = text.lower()
-        if lowered not in choices:
-            raise CellError(f"must be one of: {', '.join(choices)}")
-        return lowered
-    return text
 
 
 def parse_int(value: Any, *, minimum: int, maximum: int) -> int | None:
@@ -134,6 +145,13 @@ def parse_money(value: Any, *, decimals: int, minimum: int, maximum: int) -> int
     """An amount in currency units (``12.50``) as integer minor units (``1250``)."""
     if is_empty(value):
         return None
+    if type(value) is str and PLAIN_AMOUNT_RE.match(value):  # the common case, without Decimal
+        whole, _, fraction = value.strip().partition(".")
+        fraction = fraction.rstrip("0")
+        if len(fraction) > decimals:
+            raise CellError(f"has more than {decimals} decimal places")
+        minor = int(whole or "0") * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
+        return _in_range(minor, minimum, maximum)
     if isinstance(value, bool):
         raise CellError("expected an amount, found true/false")
     if isinstance(value, (int, Decimal)):

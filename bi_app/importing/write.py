@@ -1,19 +1,35 @@
-"""Write validated records: insert new rows, update existing ones, matched on natural keys.
+"""Merge a checked file from its staging table into the database: set-based SQL, the same on
+SQLite and PostgreSQL, inside the caller's transaction (a failure leaves nothing behind).
 
-Portable select-then-write in batches (the same SQL on SQLite and PostgreSQL): each batch reads
-the existing rows of its keys, then inserts the new ones and updates the rest with one
-executemany each. Runs inside the caller's transaction, so a failure leaves nothing behind.
+For each kind: one ``UPDATE ... FROM`` of the rows whose natural key exists, then one
+``INSERT ... SELECT`` of the others, with codes resolved to ids by joins. Orders are merged from
+their item rows (one header per order number, the total summed) and their items replaced. Only
+the file's columns are written; an empty optional cell in :data:`KEEP_WHEN_EMPTY` keeps what is
+there (or takes its default on insert). Tables that grew by many rows are analyzed afterwards on
+PostgreSQL, so the next statements are planned for their real size.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import aliased
 
 from bi_app.db.models import (
     Category,
@@ -28,8 +44,9 @@ from bi_app.db.models import (
     Visit,
     utcnow,
 )
+from bi_app.importing.schemas import ImportKind
+from bi_app.importing.validate import REFERENCES, RENAMES
 
-BATCH = 500
 # Database key of each kind (the file's key with references resolved to ids).
 KEYS: dict[str, tuple[Table, tuple[str, ...]]] = {
     "platforms": (SalesPlatform.__table__, ("code",)),
@@ -48,151 +65,236 @@ KEEP_WHEN_EMPTY: dict[str, Callable[[], Any]] = {
     "unit_cost_cents": lambda: 0,
     "active": lambda: True,
 }
+# a merge that adds at least this many rows to a table analyzes it (PostgreSQL)
+ANALYZE_AFTER_ROWS = 10_000
+
+Progress = Callable[[float], None]
 
 
 @dataclass
 class WriteResult:
     inserted: int = 0
     updated: int = 0
-    days: set[dt.date] = field(default_factory=set)  # order/visit days whose roll-ups changed
+    first_day: dt.date | None = None  # order/visit days whose roll-ups changed
+    last_day: dt.date | None = None
     refresh_all: bool = False  # a product changed category: every day's category roll-up
+
+    def touch(self, first: Any, last: Any) -> None:
+        """Widen the changed days to include ``first..last`` (dates or datetimes; None: none)."""
+        for value in (first, last):
+            if value is None:
+                continue
+            day = _as_day(value)
+            self.first_day = day if self.first_day is None else min(self.first_day, day)
+            self.last_day = day if self.last_day is None else max(self.last_day, day)
+
+
+def _as_day(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])  # SQLite hands back text for computed dates
+
+
+def _resolved(staged: Table, kind: ImportKind, names: list[str]) -> Any:
+    """The staged rows (not ``bad``) as target columns: codes joined to ids, money renamed."""
+    columns: list[Any] = []
+    source: Any = staged
+    for name in names:
+        if name in kind.references:
+            ref = REFERENCES[name]
+            target = aliased(ref.key.class_, name=f"ref_{name}")
+            key = getattr(target, ref.key.key)
+            source = source.join(
+                target, key == staged.c[name], isouter=not kind.field(name).required
+            )
+            columns.append(target.id.label(ref.target))
+        else:
+            columns.append(staged.c[name].label(RENAMES.get(name, name)))
+    return select(*columns).select_from(source).where(~staged.c.bad)
+
+
+def _defaults(table: Table, present: set[str]) -> dict[str, Any]:
+    """Values for the table's columns the file does not have, from their Python-side defaults
+    (an ``INSERT ... SELECT`` does not apply them)."""
+    values: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in present or column.primary_key or column.default is None:
+            continue
+        default = column.default
+        if getattr(default, "is_scalar", False):
+            values[column.name] = literal(default.arg, column.type)  # type: ignore[attr-defined]
+        elif getattr(default, "is_callable", False):
+            values[column.name] = literal(default.arg(None), column.type)  # type: ignore[attr-defined]
+    return values
+
+
+def _key_match(table: Table, src: Any, key: tuple[str, ...], optional: set[str]) -> Any:
+    return and_(
+        *[
+            table.c[k].is_not_distinct_from(src.c[k]) if k in optional else table.c[k] == src.c[k]
+            for k in key
+        ]
+    )
 
 
 def upsert(
-    conn: Connection,
-    table: Table,
-    key: tuple[str, ...],
-    records: list[dict[str, Any]],
-    progress: Callable[[int], None] = lambda _n: None,
-) -> tuple[WriteResult, dict[tuple, Any]]:
-    """Insert or update ``records`` by ``key``; returns counts and the rows as they were before."""
-    result = WriteResult()
-    before: dict[tuple, Any] = {}
-    if not records:
-        return result, before
-    columns = [c for c in records[0] if c != "id"]
-    keep = [c for c in columns if c in KEEP_WHEN_EMPTY]
-    # bind names must differ from column names in an UPDATE's SET clause
-    statement = (
+    conn: Connection, table: Table, key: tuple[str, ...], rows: Any, optional: set[str]
+) -> tuple[int, int]:
+    """Update the rows of ``table`` whose ``key`` is among ``rows`` (a SELECT of target columns),
+    then insert the others; returns (inserted, updated)."""
+    src = rows.subquery("src")
+    names = [c.name for c in src.columns]
+    match = _key_match(table, src, key, optional)
+    updated = _count(
+        conn,
         update(table)
-        .where(table.c.id == bindparam("p__id"))
+        .where(match)
         .values(
             {
-                c: func.coalesce(bindparam(f"p_{c}"), table.c[c])
-                if c in keep
-                else bindparam(f"p_{c}")
-                for c in columns
+                c: func.coalesce(src.c[c], table.c[c]) if c in KEEP_WHEN_EMPTY else src.c[c]
+                for c in names
+                if c not in key
             }
-        )
+        ),
     )
-    for start in range(0, len(records), BATCH):
-        batch = records[start : start + BATCH]
-        first = sorted({r[key[0]] for r in batch}, key=str)
-        existing = {
-            tuple(row._mapping[k] for k in key): row
-            for row in conn.execute(select(table).where(table.c[key[0]].in_(first)))
-        }
-        new, changed = [], []
-        for record in batch:
-            old = existing.get(tuple(record[k] for k in key))
-            if old is None:
-                new.append(
-                    {
-                        c: record[c]
-                        if record[c] is not None or c not in keep
-                        else KEEP_WHEN_EMPTY[c]()
-                        for c in columns
-                    }
-                )
-            else:
-                before[tuple(record[k] for k in key)] = old
-                changed.append({"p__id": old.id, **{f"p_{c}": record[c] for c in columns}})
-        if new:
-            conn.execute(insert(table), new)
-        if changed:
-            conn.execute(statement, changed)
-        result.inserted += len(new)
-        result.updated += len(changed)
-        progress(start + len(batch))
-    return result, before
+    chosen = [
+        func.coalesce(src.c[c], literal(KEEP_WHEN_EMPTY[c](), table.c[c].type)).label(c)
+        if c in KEEP_WHEN_EMPTY
+        else src.c[c]
+        for c in names
+    ]
+    defaults = _defaults(table, set(names))
+    new = select(*chosen, *[v.label(c) for c, v in defaults.items()]).where(
+        ~exists().where(_key_match(table, src, key, optional))
+    )
+    inserted = _count(conn, insert(table).from_select([*names, *defaults], new))
+    return inserted, updated
+
+
+def _count(conn: Connection, statement: Any) -> int:
+    """Run ``statement`` and return how many rows it wrote (SQLAlchemy keeps an INSERT's row
+    count only when asked)."""
+    return conn.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
+
+
+def _analyze(conn: Connection, table: Table, inserted: int) -> None:
+    if inserted >= ANALYZE_AFTER_ROWS and conn.dialect.name == "postgresql":
+        conn.execute(text(f'ANALYZE "{table.name}"'))
 
 
 def _write_orders(
-    conn: Connection, items: list[dict[str, Any]], progress: Callable[[int], None]
+    conn: Connection, staged: Table, kind: ImportKind, progress: Progress
 ) -> WriteResult:
-    orders: dict[str, dict[str, Any]] = {}
-    lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in items:
-        number = item["order_number"]
-        amount = item["quantity"] * item["unit_price_cents"]
-        header = orders.setdefault(
-            number,
-            {
-                "order_number": number,
-                "customer_id": item["customer_id"],
-                "platform_id": item["platform_id"],
-                "status": item["status"],
-                "ordered_at": item["ordered_at"],
-                "total_cents": 0,
-            },
+    result = WriteResult()
+    orders, items = Order.__table__, OrderItem.__table__
+    customer, platform = aliased(Customer, name="c"), aliased(SalesPlatform, name="p")
+    headers = (
+        select(
+            staged.c.order_number,
+            customer.id.label("customer_id"),
+            platform.id.label("platform_id"),
+            staged.c.status,
+            staged.c.ordered_at,
+            func.sum(staged.c.quantity * staged.c.unit_price).label("total_cents"),
         )
-        header["total_cents"] += amount
-        lines[number].append(
-            {
-                "product_id": item["product_id"],
-                "quantity": item["quantity"],
-                "unit_price_cents": item["unit_price_cents"],
-                "amount_cents": amount,
-            }
+        .join(customer, customer.external_id == staged.c.customer_external_id)
+        .join(platform, platform.code == staged.c.platform_code)
+        .where(~staged.c.bad)
+        .group_by(
+            staged.c.order_number, customer.id, platform.id, staged.c.status, staged.c.ordered_at
         )
-    table = Order.__table__
-    result, before = upsert(
-        conn,
-        table,
-        ("order_number",),
-        list(orders.values()),
-        lambda n: progress(n * len(items) // max(len(orders), 1)),
     )
-    result.days = {o["ordered_at"].date() for o in orders.values()}
-    result.days |= {row.ordered_at.date() for row in before.values()}
-    numbers = sorted(orders)
-    for start in range(0, len(numbers), BATCH):
-        chunk = numbers[start : start + BATCH]
-        ids = dict(
-            conn.execute(
-                select(table.c.order_number, table.c.id).where(table.c.order_number.in_(chunk))
-            ).all()
-        )
-        conn.execute(
-            delete(OrderItem.__table__).where(
-                OrderItem.__table__.c.order_id.in_(list(ids.values()))
+    numbers = select(staged.c.order_number).where(~staged.c.bad)
+    # the days of the orders as they were: their roll-ups change too
+    result.touch(
+        *conn.execute(
+            select(func.min(orders.c.ordered_at), func.max(orders.c.ordered_at)).where(
+                orders.c.order_number.in_(numbers)
             )
+        ).one()
+    )
+    result.touch(
+        *conn.execute(select(func.min(staged.c.ordered_at), func.max(staged.c.ordered_at))).one()
+    )
+    progress(0.2)
+    result.inserted, result.updated = upsert(conn, orders, ("order_number",), headers, set())
+    progress(0.5)
+    ids = select(orders.c.id).where(orders.c.order_number.in_(numbers))
+    conn.execute(delete(items).where(items.c.order_id.in_(ids)))
+    product = aliased(Product, name="prod")
+    lines = (
+        select(
+            orders.c.id,
+            product.id,
+            staged.c.quantity,
+            staged.c.unit_price,
+            (staged.c.quantity * staged.c.unit_price),
         )
-        conn.execute(
-            insert(OrderItem.__table__),
-            [{"order_id": ids[number], **line} for number in chunk for line in lines[number]],
-        )
+        .select_from(staged)
+        .join(orders, orders.c.order_number == staged.c.order_number)
+        .join(product, product.sku == staged.c.sku)
+        .where(~staged.c.bad)
+    )
+    added = _count(
+        conn,
+        insert(items).from_select(
+            ["order_id", "product_id", "quantity", "unit_price_cents", "amount_cents"], lines
+        ),
+    )
+    progress(0.9)
+    _analyze(conn, orders, result.inserted)
+    _analyze(conn, items, added)
     return result
+
+
+def _category_moved(conn: Connection, staged: Table) -> bool:
+    """A staged product exists with another category than the file gives it."""
+    moved = (
+        select(literal(1))
+        .select_from(staged)
+        .join(Product, Product.sku == staged.c.sku)
+        .join(Category, Category.code == staged.c.category_code)
+        .where(Product.category_id != Category.id, ~staged.c.bad)
+        .exists()
+    )
+    return bool(conn.execute(select(moved)).scalar())
 
 
 def write(
     conn: Connection,
-    kind: str,
-    records: list[dict[str, Any]],
-    progress: Callable[[int], None] = lambda _n: None,
+    kind: ImportKind,
+    staged: Table,
+    header: list[str],
+    progress: Progress = lambda _f: None,
 ) -> WriteResult:
-    """Write one kind's validated records in the caller's transaction."""
-    if kind == "orders":
-        return _write_orders(conn, records, progress)
-    table, key = KEYS[kind]
-    result, before = upsert(conn, table, key, records, progress)
-    if kind == "visits":  # the visitor bitmaps of those days (visited_at is part of the key)
-        result.days = {r["visited_at"].date() for r in records}
-    if kind == "products" and "category_id" in records[0]:
-        moved = {
-            r["sku"]
-            for r in records
-            if (r["sku"],) in before and before[(r["sku"],)].category_id != r["category_id"]
-        }
-        result.refresh_all = bool(moved)
+    """Merge the checked, staged rows of one file in the caller's transaction."""
+    if kind.name == "orders":
+        return _write_orders(conn, staged, kind, progress)
+    table, key = KEYS[kind.name]
+    names = [n for n in kind.columns if n in header]
+    result = WriteResult()
+    if kind.name == "products" and "category_code" in header:
+        result.refresh_all = _category_moved(conn, staged)
+    if kind.name == "visits":  # the visitor bitmaps of those days (visited_at is part of the key)
+        result.touch(
+            *conn.execute(
+                select(func.min(staged.c.visited_at), func.max(staged.c.visited_at))
+            ).one()
+        )
+    optional = {
+        REFERENCES[n].target if n in REFERENCES else RENAMES.get(n, n)
+        for n in kind.columns
+        if not kind.field(n).required
+    }
+    progress(0.2)
+    result.inserted, result.updated = upsert(
+        conn, table, key, _resolved(staged, kind, names), optional
+    )
+    _analyze(conn, table, result.inserted)
+    progress(1.0)
     return result
+
+
+__all__ = ["KEEP_WHEN_EMPTY", "KEYS", "WriteResult", "upsert", "write"]

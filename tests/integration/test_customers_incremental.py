@@ -36,8 +36,11 @@ from bi_app.db.analytics_models import (
     CustomerTagHistory,
     CustomerVisitMonth,
 )
-from bi_app.db.models import REVENUE_STATUSES, Order, Visit
+from bi_app.db.models import REVENUE_STATUSES, Customer, Order, SalesPlatform, Visit
 from bi_app.extensions import db
+from bi_app.importing.reader import open_table
+from bi_app.importing.schemas import get_kind
+from bi_app.importing.validate import validate
 from bi_app.importing.write import write
 from tests.conftest import TEST_SECRET, migrate
 from tests.integration.test_customers_data import TODAY, load
@@ -429,30 +432,31 @@ def mutate_and_check(today: dt.date, start: dt.date, customer_ids: list[int]) ->
             .where(Order.customer_id == c, Order.status.in_(REVENUE_STATUSES))
             .limit(1)
         ).one()
-        product = conn.execute(text("SELECT MIN(id) FROM products")).scalar_one()
-        line = {"product_id": product, "quantity": 1, "unit_price_cents": 5_000}
-        write(
-            conn,
-            "orders",
-            [
-                {
-                    "order_number": "IMPORTED-1",
-                    "customer_id": d,
-                    "platform_id": platform,
-                    "status": "delivered",
-                    "ordered_at": dt.datetime.combine(today, dt.time(7)),
-                    **line,
-                },
-                {
-                    "order_number": number,
-                    "customer_id": c,
-                    "platform_id": platform,
-                    "status": "refunded",
-                    "ordered_at": ordered_at,
-                    **line,
-                },
-            ],
+        sku = conn.execute(text("SELECT MIN(sku) FROM products")).scalar_one()
+        code = conn.execute(
+            select(SalesPlatform.code).where(SalesPlatform.id == platform)
+        ).scalar_one()
+        ext = dict(conn.execute(select(Customer.id, Customer.external_id)).all())
+        when = dt.datetime.combine(today, dt.time(7))
+        rows = [
+            ("IMPORTED-1", ext[d], "delivered", when),
+            (number, ext[c], "refunded", ordered_at),
+        ]
+        data = "order_number,customer_external_id,platform_code,status,ordered_at,sku,quantity,"
+        data += "unit_price\n" + "".join(
+            f"{n},{e},{code},{status},{at.isoformat(sep=' ')},{sku},1,50.00\n"
+            for n, e, status, at in rows
         )
+        kind = get_kind("orders")
+        check = validate(
+            conn,
+            open_table(data.encode(), "o.csv"),
+            kind,
+            now=dt.datetime.combine(today, dt.time(23)),
+        )
+        assert check.ok, check.errors
+        written = write(conn, kind, check.stage, check.header)
+        assert (written.inserted, written.updated) == (1, 1)
     incremental_equals_full(today, start)
     # 3. an order moved to another customer; then all of one customer's activity deleted
     with engine.begin() as conn:
