@@ -5,14 +5,15 @@
                             [--refreshes 40] [--connections 1,10,50] [--http-duration 5]
                             [--page-repeats 3] [--results-dir bench/results]
 
-Runs bench.overview, bench.sales, bench.customers, bench.events (same schema: the first one
-migrates and loads the demo data when it is empty, the others reuse it), bench.ops, then
+Runs bench.overview, bench.sales, bench.orders, bench.customers, bench.events (same schema: the
+first one migrates and loads the demo data when it is empty, the others reuse it), bench.ops, then
 ``http`` (bench.http_load: callbacks under load against a bare-Dash floor) and ``pages``
 (bench.page_load: every page in Chromium), both serving the same schema with gunicorn. Each runs
 in its own process so one crash or one memory-hungry run cannot skew the next. Their output
 streams through; afterwards it reads the JSON each wrote, prints one summary (per benchmark:
 checks, how many met their targets, the worst miss against its target and the slowest hit) with
-every failing check named, then the issue "Fast at 10 million orders" line by line, writes
+every failing check named, then the issues "Fast at 10 million orders" and "the orders
+explorer's page time at 10 million orders" line by line, writes
 summary.json next to the benchmarks' JSON (bench/results/ unless --results-dir; bench.ops always
 writes bench/results/ops.json) and exits 1 when any target failed or any benchmark did not
 finish.
@@ -37,7 +38,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 OPS_RESULTS = RESULTS_DIR / "ops.json"  # bench.ops has no --output: it always writes here
-DATA_BENCHES = ("overview", "sales", "customers", "events")
+DATA_BENCHES = ("overview", "sales", "orders", "customers", "events")
+# data benchmarks with targets of their own (not the harness's miss/hit rule): they list their
+# verdicts in their JSON, as the served ones do; their calls still give the worst miss/target
+OWN_VERDICTS = ("orders",)
 SERVED_BENCHES = ("http", "pages")  # the app under gunicorn, on the same data set
 ALL_BENCHES = (*DATA_BENCHES, "ops", *SERVED_BENCHES)
 USES_DATA = (*DATA_BENCHES, *SERVED_BENCHES)  # the first of these may --reload
@@ -72,6 +76,40 @@ ISSUE_TARGETS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
     ),
     ("every page, empty cache -> last callback: <= 1.5 s", "pages", lambda n: n.endswith(" empty")),
     ("every page, warm: <= 0.5 s", "pages", lambda n: n.endswith(" warm")),
+)
+# The issue "the orders explorer's page time at 10 million orders" (bench.orders' verdicts)
+ORDERS_ISSUE_TARGETS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
+    (
+        "every page (100 rows), cache miss: <= 150 ms",
+        "orders",
+        lambda n: (
+            n.startswith("page ") and n.endswith(" miss") and n != "page all amount desc miss"
+        ),
+    ),
+    (
+        "whole data range sorted by amount, cache miss: <= 1.5 s",
+        "orders",
+        lambda n: n == "page all amount desc miss",
+    ),
+    (
+        "counts, cache miss: <= 150 ms from the roll-up, <= 1.5 s by COUNT(*)",
+        "orders",
+        lambda n: n.startswith("count ") and n.endswith(" miss"),
+    ),
+    ("pages and counts, cache hit: <= 10 ms", "orders", lambda n: n.endswith(" hit")),
+    (
+        "CSV export: >= 20,000 rows/s, RSS growth <= 200 MB",
+        "orders",
+        lambda n: n in ("export csv rows/s", "export csv rss growth", "export csv rows"),
+    ),
+)
+ISSUES = (
+    ("Fast at 10 million orders", "issue_targets", ISSUE_TARGETS),
+    (
+        "the orders explorer's page time at 10 million orders",
+        "orders_issue_targets",
+        ORDERS_ISSUE_TARGETS,
+    ),
 )
 
 
@@ -135,19 +173,21 @@ def command(bench: str, args: argparse.Namespace, first: bool) -> list[str]:
 
 
 def call_verdicts(report: dict[str, Any]) -> list[Verdict]:
-    """Verdicts of a data benchmark's calls (the shape of ``bench.overview.CallResult``)."""
+    """Verdicts of a data benchmark's calls (the shape of ``bench.overview.CallResult``; a call
+    that is not cached has no hit median)."""
     out = []
     for r in report.get("results", []):
+        hit = r["hit_ms"]["median"]
         reasons = []
         if not r["miss_ok"]:
             reasons.append(f"miss {r['miss_ms']['median']:.1f} > {r['miss_target_ms']:.1f} ms")
         if not r["hit_ok"]:
-            reasons.append(f"hit {r['hit_ms']['median']:.2f} > 10 ms")
+            reasons.append(f"hit {hit:.2f} > 10 ms")
         if r.get("raw_tables_touched"):
             reasons.append(f"reads {', '.join(r['raw_tables_touched'])}")
         detail = "; ".join(reasons) or (
             f"miss {r['miss_ms']['median']:.1f} <= {r['miss_target_ms']:.1f} ms, "
-            f"hit {r['hit_ms']['median']:.2f} ms"
+            + ("not cached" if hit is None else f"hit {hit:.2f} ms")
         )
         out.append(Verdict(r["name"], not reasons, detail))
     return out
@@ -197,13 +237,15 @@ def read_outcome(
         if exit_code not in (0, 1) or (exit_code == 1 and all(v.ok for v in outcome.verdicts)):
             outcome.error = f"exit code {exit_code}"
         return outcome
-    outcome.verdicts = call_verdicts(report)
+    own = bench in OWN_VERDICTS
+    outcome.verdicts = listed_verdicts(report) if own else call_verdicts(report)
     rows = report.get("results", [])
     if rows:
         outcome.worst_miss_ratio = round(
             max(r["miss_ms"]["median"] / r["miss_target_ms"] for r in rows), 2
         )
-        outcome.slowest_hit_ms = round(max(r["hit_ms"]["median"] for r in rows), 2)
+        hits = [r["hit_ms"]["median"] for r in rows if r["hit_ms"]["median"] is not None]
+        outcome.slowest_hit_ms = round(max(hits), 2) if hits else None
     if exit_code not in (0, 1):
         outcome.error = f"exit code {exit_code}"
     elif exit_code == 1 and all(v.ok for v in outcome.verdicts):
@@ -250,16 +292,20 @@ def print_summary(outcomes: list[Outcome]) -> None:
             print(f"  {bench}: {v.name}: {v.detail}")
     print(
         "miss target = 1.5 x raw SQL + 30 ms, hit target = 10 ms (medians); "
-        "middleware target = 1 ms added per request"
+        "middleware target = 1 ms added per request; orders: the targets of its issue "
+        "(bench/README.md)"
     )
     print_issue_targets(outcomes)
 
 
-def issue_targets(outcomes: list[Outcome]) -> list[dict[str, Any]]:
-    """Each line of the issue's table: met, missed, or not measured in this run."""
+def issue_targets(
+    outcomes: list[Outcome],
+    lines: tuple[tuple[str, str, Callable[[str], bool]], ...] = ISSUE_TARGETS,
+) -> list[dict[str, Any]]:
+    """Each line of an issue's table: met, missed, or not measured in this run."""
     by_bench = {o.bench: o for o in outcomes}
     out = []
-    for label, bench, chosen in ISSUE_TARGETS:
+    for label, bench, chosen in lines:
         outcome = by_bench.get(bench)
         verdicts = [v for v in outcome.verdicts if chosen(v.name)] if outcome else []
         if not verdicts:
@@ -272,12 +318,13 @@ def issue_targets(outcomes: list[Outcome]) -> list[dict[str, Any]]:
 
 
 def print_issue_targets(outcomes: list[Outcome]) -> None:
-    rows = issue_targets(outcomes)
-    if all(r["state"] == "not run" for r in rows):
-        return
-    print("\nissue 'Fast at 10 million orders':")
-    for r in rows:
-        print(f"  {r['state']:<9} {r['target']}  [{r['bench']}]")
+    for issue, _key, lines in ISSUES:
+        rows = issue_targets(outcomes, lines)
+        if all(r["state"] == "not run" for r in rows):
+            continue
+        print(f"\nissue '{issue}':")
+        for r in rows:
+            print(f"  {r['state']:<9} {r['target']}  [{r['bench']}]")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         "hit_runs": args.hit_runs,
         "all_targets_met": ok,
         "benchmarks": [asdict(o) | {"ok": o.ok} for o in outcomes],
-        "issue_targets": issue_targets(outcomes),
+        **{key: issue_targets(outcomes, lines) for _issue, key, lines in ISSUES},
     }
     output = args.results_dir / "summary.json"
     output.parent.mkdir(parents=True, exist_ok=True)

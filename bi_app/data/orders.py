@@ -4,9 +4,9 @@ in SQL, so ten million orders cost a page of rows, never a table read.
 Filters are the global ones (days of ``ordered_at``, platforms, categories: an order with at
 least one item of a chosen category) plus statuses and a search: an order number (its start), a
 customer id (exact) or a customer name (contains; the first :data:`MAX_NAME_MATCHES` matching
-customers). Sorting is on the order time (index), the order number (unique index) or the amount
-(sorted within the filtered rows). Counts come from the daily roll-up when no search or category
-is set (no scan), else from one ``COUNT(*)``.
+customers). Sorting is on the order time, the order number or the amount, each an index. Counts
+come from a daily roll-up without a search and with at most one category (no scan), else from
+one ``COUNT(*)``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bi_app.db.models import (
     ORDER_STATUSES,
     Category,
     Customer,
+    DailyCategorySales,
     DailyOrders,
     Order,
     OrderItem,
@@ -89,6 +90,30 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _number_prefix(search: str) -> Any:
+    return Order.order_number.like(f"{_escape_like(search)}%", escape="\\")
+
+
+def _customer_ids(search: str) -> list[int]:
+    """The customers a search names: the one whose id it is exactly; else, unless the search
+    starts an order number (then it is a number search), those whose name contains it (at most
+    :data:`MAX_NAME_MATCHES`). Read first, so the orders query is index lookups (number prefix,
+    customer) rather than a filter over every order; the name search, a scan of the customers,
+    is skipped for order numbers."""
+    with engine().connect() as conn:
+        exact = (
+            conn.execute(select(Customer.id).where(Customer.external_id == search)).scalars().all()
+        )
+        if exact:
+            return list(exact)
+        number = select(Order.id).where(_number_prefix(search)).limit(1)
+        if conn.execute(number).first() is not None:
+            return []
+        pattern = f"%{_escape_like(search.lower())}%"
+        named = select(Customer.id).where(func.lower(Customer.name).like(pattern, escape="\\"))
+        return list(conn.execute(named.limit(MAX_NAME_MATCHES)).scalars())
+
+
 def _conditions(q: OrderQuery) -> list[ColumnElement[bool]]:
     o = Order.__table__
     conditions: list[ColumnElement[bool]] = [
@@ -114,28 +139,16 @@ def _conditions(q: OrderQuery) -> list[ColumnElement[bool]]:
             )
         )
     if q.search:
-        pattern = f"%{_escape_like(q.search.lower())}%"
-        named = (
-            select(Customer.id)
-            .where(
-                or_(
-                    Customer.external_id == q.search,
-                    func.lower(Customer.name).like(pattern, escape="\\"),
-                )
-            )
-            .limit(MAX_NAME_MATCHES)
-        )
+        by_number = _number_prefix(q.search)
+        customers = _customer_ids(q.search)
         conditions.append(
-            or_(
-                o.c.order_number.like(f"{_escape_like(q.search)}%", escape="\\"),
-                o.c.customer_id.in_(named),
-            )
+            or_(by_number, o.c.customer_id.in_(customers)) if customers else by_number
         )
     return conditions
 
 
-def _items_text() -> Any:
-    """``2 × Wireless Earbuds; 1 × Cable`` for the outer query's order (primary-key reads)."""
+def _items_text(order_id: Any) -> Any:
+    """``2 × Wireless Earbuds; 1 × Cable`` for the outer query's order (index reads)."""
     item = OrderItem.__table__
     line = cast(item.c.quantity, String) + literal(" × ") + Product.name
     dialect = engine().dialect.name
@@ -149,42 +162,73 @@ def _items_text() -> Any:
     return (
         select(joined)
         .select_from(item.join(Product, Product.id == item.c.product_id))
-        .where(item.c.order_id == Order.id)
+        .where(item.c.order_id == order_id)
         .scalar_subquery()
     )
 
 
-def _units() -> Any:
+def _units(order_id: Any) -> Any:
     item = OrderItem.__table__
     return (
         select(func.coalesce(func.sum(item.c.quantity), 0))
-        .where(item.c.order_id == Order.id)
+        .where(item.c.order_id == order_id)
         .scalar_subquery()
     )
 
 
+def _columns(orders: Any) -> list[Any]:
+    return [
+        orders.c.id,
+        orders.c.order_number,
+        orders.c.ordered_at,
+        Customer.external_id,
+        Customer.name,
+        SalesPlatform.name,
+        orders.c.status,
+        _units(orders.c.id),
+        _items_text(orders.c.id),
+        orders.c.total_cents,
+    ]
+
+
+def _ordering(q: OrderQuery, table: Any) -> tuple[Any, ...]:
+    key = table.c[SORTS[q.sort].key]
+    return (key.desc(), table.c.id.desc()) if q.descending else (key, table.c.id)
+
+
 def _rows_query(q: OrderQuery) -> Any:
-    """The matching orders in ``q``'s order with their customer, platform and items; the
-    order's own filter and sort run on ``orders`` alone, the joins only for the rows kept."""
-    key = SORTS[q.sort]
-    order = (key.desc(), Order.id.desc()) if q.descending else (key, Order.id)
+    """Every matching order in ``q``'s order with its customer, platform and items."""
+    o = Order.__table__
     return (
-        select(
-            Order.id,
-            Order.order_number,
-            Order.ordered_at,
-            Customer.external_id,
-            Customer.name,
-            SalesPlatform.name,
-            Order.status,
-            _units(),
-            _items_text(),
-            Order.total_cents,
-        )
-        .join(Customer, Customer.id == Order.customer_id)
-        .join(SalesPlatform, SalesPlatform.id == Order.platform_id)
+        select(*_columns(o))
+        .join(Customer, Customer.id == o.c.customer_id)
+        .join(SalesPlatform, SalesPlatform.id == o.c.platform_id)
         .where(*_conditions(q))
-        .order_by(*order)
+        .order_by(*_ordering(q, o))
+    )
+
+
+def _page_query(q: OrderQuery, start: int, end: int) -> Any:
+    """Rows ``start..end-1``: the filter, the sort and the skipping run on ``orders`` alone (an
+    index walk); the customers, platforms and items are read for the rows kept only."""
+    o = Order.__table__
+    kept = (
+        select(o.c.id, SORTS[q.sort].label("k"))
+        .where(*_conditions(q))
+        .order_by(*_ordering(q, o))
+        .offset(start)
+        .limit(end - start)
+        .subquery("kept")
+    )
+    page = o.alias("page")
+    again = (kept.c.k.desc(), kept.c.id.desc()) if q.descending else (kept.c.k, kept.c.id)
+    return (
+        select(*_columns(page))
+        .select_from(kept)
+        .join(page, page.c.id == kept.c.id)
+        .join(Customer, Customer.id == page.c.customer_id)
+        .join(SalesPlatform, SalesPlatform.id == page.c.platform_id)
+        .order_by(*again)
     )
 
 
@@ -224,14 +268,14 @@ def _cached_page(
 
 
 def _page(q: OrderQuery, start: int, end: int) -> pd.DataFrame:
-    query = _rows_query(q).offset(start).limit(end - start)
+    query = _page_query(q, start, end)
     with engine().connect() as conn:
         return _frame(conn.execute(query).all())
 
 
 def order_count(q: OrderQuery) -> int:
-    """How many orders match: from the daily roll-up without a search or a category filter
-    (cached), else one count over the orders (not cached when searched)."""
+    """How many orders match: from a daily roll-up without a search and with at most one
+    category (cached), else one count over the orders (not cached when searched)."""
     if q.search:
         return _count(q)
     return _cached_count(q.start, q.end, q.platforms, q.categories, q.statuses)
@@ -243,10 +287,14 @@ def _cached_count(
 ) -> int:
     first, last = date_range(start, end)
     q = OrderQuery(first, last, platforms, categories, statuses)
-    if categories:
-        return _count(q)
-    daily = DailyOrders.__table__
+    if categories and len(categories) > 1:
+        return _count(q)  # an order with items of two chosen categories must count once
+    # the category roll-up counts each order once per category: exact for one category
+    daily = (DailyCategorySales if categories else DailyOrders).__table__
     conditions = [daily.c.day >= first, daily.c.day <= last]
+    if categories:
+        ids = select(Category.id).where(Category.code.in_(categories))
+        conditions.append(daily.c.category_id.in_(ids))
     if platforms:
         ids = select(SalesPlatform.id).where(SalesPlatform.code.in_(platforms))
         conditions.append(daily.c.platform_id.in_(ids))

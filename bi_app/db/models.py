@@ -108,6 +108,13 @@ class Order(Base):
         CheckConstraint(f"status IN {_in(ORDER_STATUSES)}", name="status"),
         Index("ix_orders_ordered_at", "ordered_at"),
         Index("ix_orders_customer_ordered", "customer_id", "ordered_at"),
+        Index("ix_orders_total", "total_cents", "id"),  # the orders explorer's amount sort
+        # order-number prefixes (LIKE 'x%') on PostgreSQL, whatever the database's collation
+        Index(
+            "ix_orders_number_prefix",
+            "order_number",
+            postgresql_ops={"order_number": "varchar_pattern_ops"},
+        ),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     order_number: Mapped[str] = mapped_column(String(64), unique=True)
