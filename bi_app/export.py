@@ -399,6 +399,24 @@ def _write_cell(
     sheet.write_string(r, c, text, formats["quoted"] if is_formula_like(text) else None)
 
 
+HEADER_STYLE = {"bold": True, "bg_color": "#DCE6F1", "bottom": 1, "valign": "vcenter"}
+
+
+def xlsx_formats(workbook: Any, currency: str) -> dict[str, Any]:
+    """The cell formats of an export workbook, by column kind, plus ``date``, ``datetime``,
+    ``quoted`` (text a spreadsheet must not run), ``header`` and ``header_quoted``."""
+    formats = {
+        kind: workbook.add_format({"num_format": _number_format(kind, currency)})
+        for kind in NUMERIC_KINDS
+    }
+    formats["date"] = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    formats["datetime"] = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    formats["quoted"] = workbook.add_format({"quote_prefix": True})
+    formats["header"] = workbook.add_format(HEADER_STYLE)
+    formats["header_quoted"] = workbook.add_format({**HEADER_STYLE, "quote_prefix": True})
+    return formats
+
+
 def to_xlsx_bytes(
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[ExportColumn],
@@ -430,16 +448,8 @@ def to_xlsx_bytes(
         },
     )
     sheet = workbook.add_worksheet(_sheet_name(sheet_name))
-    header_style = {"bold": True, "bg_color": "#DCE6F1", "bottom": 1, "valign": "vcenter"}
-    header_format = workbook.add_format(header_style)
-    formats = {
-        kind: workbook.add_format({"num_format": _number_format(kind, currency)})
-        for kind in NUMERIC_KINDS
-    }
-    formats["date"] = workbook.add_format({"num_format": "yyyy-mm-dd"})
-    formats["datetime"] = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    formats["quoted"] = workbook.add_format({"quote_prefix": True})
-    header_quoted = workbook.add_format({**header_style, "quote_prefix": True})
+    formats = xlsx_formats(workbook, currency)
+    header_format, header_quoted = formats["header"], formats["header_quoted"]
 
     for index, width in enumerate(_column_widths(kept, columns)):
         sheet.set_column(index, index, width)

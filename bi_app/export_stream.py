@@ -22,16 +22,15 @@ import pandas as pd
 import xlsxwriter
 
 from bi_app.export import (
-    NUMERIC_KINDS,
     XLSX_MAX_ROWS,
     ExportColumn,
     _json_default,
     _json_value,
-    _number_format,
     _text_cell,
     _write_cell,
     is_formula_like,
     neutralize,
+    xlsx_formats,
 )
 
 About = Sequence[tuple[str, str]]  # (label, value) lines describing the file
@@ -114,14 +113,8 @@ def write_xlsx(
         path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
     )
     sheet = workbook.add_worksheet(sheet_name[:31])
-    header = workbook.add_format({"bold": True, "bg_color": "#DCE6F1", "bottom": 1})
-    formats = {
-        kind: workbook.add_format({"num_format": _number_format(kind, currency)})
-        for kind in NUMERIC_KINDS
-    }
-    formats["date"] = workbook.add_format({"num_format": "yyyy-mm-dd"})
-    formats["datetime"] = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    formats["quoted"] = workbook.add_format({"quote_prefix": True})
+    formats = xlsx_formats(workbook, currency)
+    header = formats["header"]
     for index, column in enumerate(columns):
         sheet.set_column(index, index, 28 if column.kind == "text" else 18)
         sheet.write_string(0, index, column.header, header)

@@ -4,8 +4,6 @@ Period cards follow the global filter; profile cards (segments now, tags, RFM, t
 last recomputation and refresh when "Recompute tags" finishes (``REFRESH_STORE``).
 """
 
-import json
-
 from dash import ALL, ClientsideFunction, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
@@ -19,12 +17,11 @@ from callbacks.grid_downloads import clicked_item, send_export
 from components import customer_figures as figs
 from components import customers_view as view
 from components import fallback
+from components.data_grid import purge_rows_js
 from components.filter_bar import filter_inputs
 from components.ids import Customers, FilterBar, Grid
 
 RECOMPUTE_FAILED = "Recomputing failed; the previous tags are still in place."
-# the grid's id as Dash writes it in the page (keys sorted, no spaces)
-LIST_GRID_ID = json.dumps(Grid.grid(Customers.GRID_NAME), sort_keys=True, separators=(",", ":"))
 
 
 @callback(
@@ -146,15 +143,7 @@ clientside_callback(
 # new filters: drop the grid's loaded blocks, so it asks for rows again from the first (a grid
 # not built yet asks with the filters in force when it is)
 clientside_callback(
-    """function(query) {
-        var id = """
-    + json.dumps(LIST_GRID_ID)
-    + """;
-        var api = null;
-        try { api = window.dash_ag_grid && window.dash_ag_grid.getApi(id); } catch (e) {}
-        if (api) { api.purgeInfiniteCache(); }
-        return window.dash_clientside.no_update;
-    }""",
+    purge_rows_js(Customers.GRID_NAME),
     Output(Customers.LIST_PURGE_STORE, "data"),
     Input(Customers.LIST_QUERY_STORE, "data"),
     prevent_initial_call=True,

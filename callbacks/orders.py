@@ -1,8 +1,6 @@
 """Orders explorer: the filters become one query; the grid asks for blocks of it as it scrolls;
 the download links follow the query and the grid's sort."""
 
-import json
-
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
@@ -13,11 +11,9 @@ from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components import fallback
 from components import orders_view as view
+from components.data_grid import purge_rows_js
 from components.filter_bar import filter_inputs
 from components.ids import Grid, Orders
-
-# the grid's id as Dash writes it in the page (keys sorted, no spaces)
-GRID_ID = json.dumps(Grid.grid(Orders.GRID_NAME), sort_keys=True, separators=(",", ":"))
 
 
 @callback(
@@ -38,14 +34,7 @@ def orders_query(start, end, platforms, categories, statuses, search):
 
 # new filters: drop the grid's loaded blocks, so it asks for rows again from the first
 clientside_callback(
-    """function(query) {
-        var api = null;
-        try { api = window.dash_ag_grid && window.dash_ag_grid.getApi("""
-    + json.dumps(GRID_ID)
-    + """); } catch (e) {}
-        if (api) { api.purgeInfiniteCache(); }
-        return window.dash_clientside.no_update;
-    }""",
+    purge_rows_js(Orders.GRID_NAME),
     Output(Orders.PURGE_STORE, "data"),
     Input(Orders.QUERY_STORE, "data"),
     prevent_initial_call=True,

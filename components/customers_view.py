@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import dcc, html
@@ -17,9 +16,9 @@ from bi_app.roles import Action
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
 from components.customer_figures import segment_options, tag_labels, tag_options
-from components.data_grid import GridColumn, column_defs, download_menu, grid_rows
+from components.data_grid import GridColumn, download_menu, grid_rows, server_grid
 from components.filter_bar import filter_bar_for
-from components.ids import Customers, Grid
+from components.ids import Customers
 from components.kpi_card import kpi_placeholders
 
 KPI_LABELS = (
@@ -52,27 +51,15 @@ def list_grid(currency: str, can_download: bool = False) -> dbc.Card:
     """The customer list, paged on the server: AG Grid's infinite row model asks for blocks of
     :data:`LIST_BLOCK_ROWS` rows as the user scrolls (``getRowsRequest``), sorted by one of the
     indexed columns; filters are the segment, tag and search controls above it."""
-    defs = column_defs(list_columns(), currency)
-    for item in defs:
-        item["sortable"] = item["field"] in SORT_KEYS
-        item.pop("filter", None)
-    defs[[d["field"] for d in defs].index("spend_cents")]["sort"] = "desc"
-    grid = dag.AgGrid(
-        id=Grid.grid(Customers.GRID_NAME),
-        columnDefs=defs,
-        rowModelType="infinite",
-        defaultColDef={"sortable": False, "filter": False, "resizable": True},
-        getRowId="params.data.customer_id",
-        dashGridOptions={
-            "cacheBlockSize": LIST_BLOCK_ROWS,
-            "maxBlocksInCache": 20,
-            "infiniteInitialRowCount": LIST_BLOCK_ROWS,
-            "maxConcurrentDatasourceRequests": 2,
-            "animateRows": False,
-            "enableCellTextSelection": True,
-            "ensureDomOrder": True,
-        },
-        style={"height": "520px"},
+    grid = server_grid(
+        Customers.GRID_NAME,
+        list_columns(),
+        currency,
+        sortable=SORT_KEYS,
+        default_sort=("spend_cents", "desc"),
+        row_id="customer_id",
+        block_rows=LIST_BLOCK_ROWS,
+        height=520,
     )
     return _list_card(
         grid, download_menu(Customers.GRID_NAME, Customers.download_item) if can_download else None

@@ -8,7 +8,7 @@ writes the file with the same headers and number formats the user sees.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -139,6 +139,61 @@ def download_message(text: str | None, level: Literal["warning", "danger", "info
     if not text:
         return None
     return dbc.Alert(text, color=level, dismissable=True, className="py-1 px-2 mb-2 small")
+
+
+def server_grid(
+    name: str,
+    columns: Sequence[GridColumn],
+    currency: str,
+    *,
+    sortable: Collection[str],
+    default_sort: tuple[str, str],
+    row_id: str,
+    block_rows: int,
+    height: int,
+) -> dag.AgGrid:
+    """A grid whose rows the server pages: AG Grid's infinite row model asks for blocks of
+    ``block_rows`` rows as the user scrolls (``getRowsRequest``), sorted by one of the
+    ``sortable`` columns (the server's indexes); ``default_sort`` is (field, "asc"/"desc")."""
+    defs = column_defs(columns, currency)
+    for item in defs:
+        item["sortable"] = item["field"] in sortable
+        item.pop("filter", None)
+    field, direction = default_sort
+    defs[[d["field"] for d in defs].index(field)]["sort"] = direction
+    return dag.AgGrid(
+        id=Grid.grid(name),
+        columnDefs=defs,
+        rowModelType="infinite",
+        defaultColDef={"sortable": False, "filter": False, "resizable": True},
+        getRowId=f"params.data.{row_id}",
+        dashGridOptions={
+            "cacheBlockSize": block_rows,
+            "maxBlocksInCache": 20,
+            "infiniteInitialRowCount": block_rows,
+            "maxConcurrentDatasourceRequests": 2,
+            "animateRows": False,
+            "enableCellTextSelection": True,
+            "ensureDomOrder": True,
+        },
+        style={"height": f"{height}px"},
+    )
+
+
+def purge_rows_js(name: str) -> str:
+    """A clientside callback body that makes a :func:`server_grid` drop its loaded blocks (new
+    filters), so it asks for rows again; returns ``no_update``."""
+    # the grid's id as Dash writes it in the page (keys sorted, no spaces), as a JS string
+    grid_id = json.dumps(json.dumps(Grid.grid(name), sort_keys=True, separators=(",", ":")))
+    return (
+        "function(_query) {\n"
+        "    var api = null;\n"
+        f"    try {{ api = window.dash_ag_grid && window.dash_ag_grid.getApi({grid_id}); }}"
+        " catch (e) {}\n"
+        "    if (api) { api.purgeInfiniteCache(); }\n"
+        "    return window.dash_clientside.no_update;\n"
+        "}"
+    )
 
 
 def column_spec(columns: Sequence[GridColumn]) -> list[dict[str, Any]]:

@@ -18,9 +18,9 @@ from bi_app.db.models import ORDER_STATUSES
 from bi_app.export import EXPORT_FORMATS
 from bi_app.filters import FilterContext, parse_statuses
 from bi_app.viewer import Viewer
-from components.data_grid import FORMAT_LABELS, GridColumn, column_defs, grid_rows
+from components.data_grid import FORMAT_LABELS, GridColumn, grid_rows, server_grid
 from components.filter_bar import filter_bar_for
-from components.ids import Grid, Orders
+from components.ids import Orders
 
 BLOCK_ROWS = 100
 MAX_BLOCKS = 10  # one request reads at most this many blocks
@@ -41,29 +41,17 @@ def columns() -> list[GridColumn]:
 
 
 def grid(currency: str) -> dag.AgGrid:
-    """The grid: blocks of :data:`BLOCK_ROWS` rows asked for as the user scrolls
-    (``getRowsRequest``); a header click sorts on the server (time, number or amount)."""
-    defs = column_defs(columns(), currency)
-    for item in defs:
-        item["sortable"] = item["field"] in SORTS
-        item.pop("filter", None)
-    defs[[d["field"] for d in defs].index("ordered_at")]["sort"] = "desc"
-    return dag.AgGrid(
-        id=Grid.grid(Orders.GRID_NAME),
-        columnDefs=defs,
-        rowModelType="infinite",
-        defaultColDef={"sortable": False, "filter": False, "resizable": True},
-        getRowId="params.data.order_id",
-        dashGridOptions={
-            "cacheBlockSize": BLOCK_ROWS,
-            "maxBlocksInCache": 20,
-            "infiniteInitialRowCount": BLOCK_ROWS,
-            "maxConcurrentDatasourceRequests": 2,
-            "animateRows": False,
-            "enableCellTextSelection": True,
-            "ensureDomOrder": True,
-        },
-        style={"height": "600px"},
+    """The grid: blocks of :data:`BLOCK_ROWS` rows asked for as the user scrolls; a header
+    click sorts on the server (time, number or amount)."""
+    return server_grid(
+        Orders.GRID_NAME,
+        columns(),
+        currency,
+        sortable=SORTS,
+        default_sort=("ordered_at", "desc"),
+        row_id="order_id",
+        block_rows=BLOCK_ROWS,
+        height=600,
     )
 
 
