@@ -12,6 +12,7 @@ LOCK_ARGS ?=
 LOCK_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) $(PYTHON))
 export BI_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export BI_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+export BI_TEST_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 
 .PHONY: install run test bench lint lock audit clean
 

@@ -169,6 +169,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return cli_status(_settings())
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from bi_app.importing.cli import cli_sync
+
+    settings = _settings()
+    _engine(settings)
+    return cli_sync(args.mapping or settings.sync_file, settings=settings, full=args.full)
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from bi_app.importing.cli import cli_import
 
@@ -256,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
         "lacks (named after their code), in the same transaction; never products or events",
     )
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "sync", help="import what changed in a source database since the last sync (a mapping file)"
+    )
+    p.add_argument("mapping", nargs="?", help="the mapping file (default: BI_SYNC_FILE)")
+    p.add_argument("--full", action="store_true", help="read every row, not only what changed")
+    p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("status", help="overall health, each check, scheduler leader, late jobs")
     p.set_defaults(func=cmd_status)

@@ -320,6 +320,8 @@ class Settings:
     # how many days after now an imported date may lie (planned orders, clocks and time zones);
     # later dates are row errors. At most a century: beyond that they are typos.
     import_future_days: int = setting("BI_IMPORT_FUTURE_DAYS", _int_between(0, 36_500), 1)
+    # the mapping file `bi-app sync` reads; the scheduled sync job runs it every 15 minutes
+    sync_file: str = setting("BI_SYNC_FILE", lambda n, v: v.strip(), "")
 
     @property
     def is_sqlite(self) -> bool:

@@ -288,6 +288,17 @@ def error_rows(run: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return list((run or {}).get("errors") or [])
 
 
+SOURCE_LABELS = {"web": "upload", "cli": "command line", "sync": "database sync"}
+
+
+def _took(run: Mapping[str, Any]) -> str:
+    """How long a finished run took (``—`` while it runs)."""
+    if not run.get("finished_at") or not run.get("started_at"):
+        return "—"
+    seconds = (run["finished_at"] - run["started_at"]).total_seconds()
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
 def recent_table(runs: Sequence[Mapping[str, Any]], tz: str) -> Any:
     if not runs:
         return html.Div("No imports yet.", className="small text-muted")
@@ -298,6 +309,7 @@ def recent_table(runs: Sequence[Mapping[str, Any]], tz: str) -> Any:
                 for h in (
                     "Started",
                     "By",
+                    "Source",
                     "File",
                     "Kind",
                     "Mode",
@@ -306,6 +318,7 @@ def recent_table(runs: Sequence[Mapping[str, Any]], tz: str) -> Any:
                     "Errors",
                     "New",
                     "Updated",
+                    "Took",
                 )
             ]
         )
@@ -315,6 +328,7 @@ def recent_table(runs: Sequence[Mapping[str, Any]], tz: str) -> Any:
             [
                 html.Td(local_time(r["started_at"], tz)),
                 html.Td(r.get("actor") or "—"),
+                html.Td(SOURCE_LABELS.get(r.get("source") or "", r.get("source") or "—")),
                 html.Td(r["file_name"]),
                 html.Td(r["kind"]),
                 html.Td("validate" if r["dry_run"] else "import"),
@@ -323,6 +337,7 @@ def recent_table(runs: Sequence[Mapping[str, Any]], tz: str) -> Any:
                 html.Td(f"{r['rows_failed']:,}"),
                 html.Td(f"{r['inserted']:,}"),
                 html.Td(f"{r['updated']:,}"),
+                html.Td(_took(r)),
             ],
             **{"data-run": str(r["id"])},
         )

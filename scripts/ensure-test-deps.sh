@@ -7,6 +7,7 @@ set -euo pipefail
 
 PG_URL="${BI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 REDIS_URL="${BI_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
+MYSQL_URL="${BI_TEST_MYSQL_URL:-mysql+pymysql://root@127.0.0.1:3306/test}"
 APT_UPDATED=0
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -76,4 +77,13 @@ if ! answers "$redis_host" "$redis_port"; then
   redis-server --daemonize yes --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no
   for _ in $(seq 1 30); do answers "$redis_host" "$redis_port" && break; sleep 1; done
 fi
-echo "== test dependencies ready (chromium, PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port)"
+# MariaDB is a source database of the sync tests (root without a password, on loopback).
+my_host=$(url_host "$MYSQL_URL"); my_port=$(url_port "$MYSQL_URL" 3306)
+if ! answers "$my_host" "$my_port"; then
+  echo "== no MariaDB at $my_host:$my_port: installing and starting one on loopback"
+  command -v mariadbd >/dev/null || apt_install mariadb-server
+  as_root service mariadb start || (as_root mysqld_safe --bind-address=127.0.0.1 --port="$my_port" >/dev/null 2>&1 &)
+  for _ in $(seq 1 30); do answers "$my_host" "$my_port" && break; sleep 1; done
+  as_root mariadb -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD(''); CREATE DATABASE IF NOT EXISTS test;"
+fi
+echo "== test dependencies ready (chromium, PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port, MariaDB $my_host:$my_port)"

@@ -61,3 +61,16 @@ class ImportRun(Base):
     # [{"row", "column", "value", "message"}, ...], capped (see
     # bi_app.importing.MAX_REPORTED_ERRORS)
     errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+class SyncWatermark(Base):
+    """How far ``bi-app sync`` has read one kind of one source: the largest watermark value
+    (e.g. ``updated_at``) of the rows it imported, as text with its type."""
+
+    __tablename__ = "sync_watermarks"
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value_type: Mapped[str] = mapped_column(String(16))  # datetime, date, int, text
+    value: Mapped[str] = mapped_column(String(255))
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)  # imported by the last run
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -78,3 +78,43 @@ def cli_import(
             file=sys.stderr,
         )
     return 0 if outcome.ok else 1
+
+
+def cli_sync(mapping_path: str, *, settings: Settings, full: bool = False) -> int:
+    """Run a sync; prints one line per kind. Exit status 0 when every kind was imported or had
+    no changes, 1 when one was refused or failed, 2 when the mapping or source is unusable."""
+    from bi_app.data.cache import invalidate_for_settings
+    from bi_app.export import currency_decimals
+    from bi_app.extensions import db
+    from bi_app.importing.sync import SyncError, load_mapping, run_sync
+
+    if not mapping_path:
+        print("bi-app sync: give a mapping file (or set BI_SYNC_FILE)", file=sys.stderr)
+        return 2
+    try:
+        mapping = load_mapping(mapping_path)
+        if db.engine is None:
+            db.init(settings.database_url)
+        result = run_sync(
+            db.require_engine(),
+            mapping,
+            full=full,
+            actor="cli",
+            decimals=currency_decimals(settings.currency),
+            future_days=settings.import_future_days,
+            invalidate=lambda: invalidate_for_settings(settings),
+            echo=_print_progress,
+            report=lambda line: print(f"sync {mapping.name}: {line}"),
+        )
+    except SyncError as exc:
+        print(f"bi-app sync: {exc}", file=sys.stderr)
+        return 2
+    for item in result.kinds:
+        if item.outcome is not None:
+            for error in item.outcome.errors[:SHOWN_ERRORS]:
+                print(
+                    f"  {item.kind} row {error.row}, {error.column}: {error.message} "
+                    f"(value: {error.value!r})",
+                    file=sys.stderr,
+                )
+    return 0 if result.ok else 1

@@ -29,8 +29,8 @@ from bi_app.db.rollups import refresh_rollups
 from bi_app.extensions import db
 from bi_app.importing import runs, stage
 from bi_app.importing.create import audit_detail, created_codes, describe_created, insert_missing
-from bi_app.importing.reader import MAX_UPLOAD_BYTES, ImportFileError, open_table
-from bi_app.importing.schemas import get_kind
+from bi_app.importing.reader import MAX_UPLOAD_BYTES, ImportFileError, Table, open_table
+from bi_app.importing.schemas import ImportKind, get_kind
 from bi_app.importing.validate import RowError, Validation, validate
 from bi_app.importing.values import DEFAULT_FUTURE_DAYS
 from bi_app.importing.write import WriteResult, write
@@ -245,9 +245,11 @@ def import_file(
     create_missing: bool = False,
     future_days: int = DEFAULT_FUTURE_DAYS,
     echo: Echo | None = None,
+    opener: Callable[[ImportKind], Table] | None = None,
 ) -> ImportOutcome:
     """Validate ``data`` as a file of ``kind`` and (unless ``dry_run``) write it, all or nothing.
-    ``echo(phase, fraction)`` also receives the progress (the CLI prints it).
+    ``echo(phase, fraction)`` also receives the progress (the CLI prints it); ``opener(kind)``
+    gives the rows instead of ``data`` (a sync reads them from a source database).
 
     ``create_missing`` adds the platforms, categories and customers the file refers to but the
     database lacks, in the same transaction; dates may lie up to ``future_days`` ahead."""
@@ -271,7 +273,11 @@ def import_file(
         except ValueError as exc:
             raise ImportFileError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
         progress("reading", 0.0, force=True)
-        table = open_table(data, file_name, max_bytes=max_bytes, columns=spec.columns)
+        table = (
+            opener(spec)
+            if opener is not None
+            else open_table(data, file_name, max_bytes=max_bytes, columns=spec.columns)
+        )
         outcome.file_format = table.format
         written: WriteResult | None = None
         with progress.hold(), engine.begin() as conn, _staging(conn):

@@ -146,6 +146,13 @@ JOBS: list[JobSpec] = [
         description="Delete stored application logs older than 14 days",
     ),
     JobSpec(
+        "source_sync",
+        "bi_app.importing.sync:run_configured_sync",
+        seconds=900,
+        timeout=1800,
+        description="Import what changed in the source database (BI_SYNC_FILE; nothing if unset)",
+    ),
+    JobSpec(
         "customer_tags",
         "bi_app.customer_tags:recompute_tags",
         cron="30 2 * * *",

@@ -168,10 +168,13 @@ def test_recent_table_has_a_row_per_run_in_local_time():
             rows_failed=0,
             inserted=12000,
             updated=345,
+            source="sync",
+            finished_at=dt.datetime(2024, 3, 1, 12, 1, 17, 500000),
         ),
         _run(
             id=4,
             actor=None,
+            source="web",
             file_name="bad.csv",
             dry_run=True,
             status="rejected",
@@ -186,6 +189,7 @@ def test_recent_table_has_a_row_per_run_in_local_time():
     assert [th.children for th in head.children.children] == [
         "Started",
         "By",
+        "Source",
         "File",
         "Kind",
         "Mode",
@@ -194,12 +198,14 @@ def test_recent_table_has_a_row_per_run_in_local_time():
         "Errors",
         "New",
         "Updated",
+        "Took",
     ]
     first, second = body.children
     # 12:00:05 UTC is 13:00:05 CET in March; 23:30 UTC is 01:30 CEST the next day in July
     assert _texts(first) == [
         "2024-03-01 13:00:05",
         "admin",
+        "database sync",
         "orders.csv",
         "orders",
         "import",
@@ -208,10 +214,12 @@ def test_recent_table_has_a_row_per_run_in_local_time():
         "0",
         "12,000",
         "345",
+        "1 min 12 s",
     ]
     assert _texts(second) == [
         "2024-07-02 01:30:00",
         "—",
+        "upload",
         "bad.csv",
         "orders",
         "validate",
@@ -220,6 +228,7 @@ def test_recent_table_has_a_row_per_run_in_local_time():
         "2",
         "0",
         "0",
+        "—",
     ]
     badges = [n for n in _walk(table) if type(n).__name__ == "Badge"]
     assert [b.color for b in badges] == ["success", "warning"]

@@ -126,6 +126,7 @@ def test_every_variable_is_read_from_the_environment():
         "BI_MAX_CALLBACK_KB": "256",
         "BI_STATEMENT_TIMEOUT_S": "10",
         "BI_IMPORT_FUTURE_DAYS": "30",
+        "BI_SYNC_FILE": "/etc/bi-app/sync.toml",
     }
     assert set(env) == {f.metadata["env"] for f in dataclasses.fields(Settings)}
     settings = Settings.from_env(env)

@@ -94,6 +94,7 @@ def test_builtin_jobs_are_valid_and_named_once():
         "metrics_rollup",
         "retention",
         "log_retention",
+        "source_sync",
         "customer_tags",
     ]
     assert {s.name: s.seconds for s in jobs.JOBS if s.seconds} == {
@@ -101,6 +102,7 @@ def test_builtin_jobs_are_valid_and_named_once():
         "health_checks": 30,
         "resource_sample": 15,
         "metrics_rollup": 60,
+        "source_sync": 900,
     }
 
 
