@@ -62,6 +62,11 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     return prev_end - dt.timedelta(days=days - 1), prev_end
 
 
+def escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (with ``escape="\\"``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def platform_filter(column: Any, platforms: tuple[str, ...] | None) -> list[ColumnElement[bool]]:
     """Roll-up rows of the given platform codes (no condition for None = all)."""
     if not platforms:

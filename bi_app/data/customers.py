@@ -34,6 +34,7 @@ from bi_app.data._common import (
     category_filter,
     date_range,
     engine,
+    escape_like,
     platform_filter,
     previous_period,
 )
@@ -390,10 +391,6 @@ def tag_counts() -> pd.DataFrame:
     return pd.DataFrame([(t, found.get(t, 0)) for t in TAGS], columns=["tag", "customers"])
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 # the tag filter's value for "carries any churn-risk tag": the combined at-risk view
 AT_RISK = "at-risk"
 TAG_FILTERS = (AT_RISK, *TAGS)
@@ -445,7 +442,7 @@ def _conditions(segment: str | None, tag: str | None, search: str | None) -> lis
         # the matching customers as a set the sort-index walk probes (hashed), rather than a
         # join looked up row by row along the index until enough names match (0.6 s at 1M
         # orders for a rare name)
-        pattern = f"%{_escape_like(search)}%"
+        pattern = f"%{escape_like(search)}%"
         matching = select(Customer.id).where(
             or_(
                 func.lower(Customer.name).like(pattern, escape="\\"),

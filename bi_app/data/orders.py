@@ -12,6 +12,7 @@ one ``COUNT(*)``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +21,21 @@ import pandas as pd
 from sqlalchemy import ColumnElement, String, cast, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from bi_app.data._common import Codes, DateArg, date_range, engine
+from bi_app.data._common import (
+    Codes,
+    DateArg,
+    date_range,
+    engine,
+    escape_like,
+    platform_filter,
+    sales_table,
+    sales_where,
+)
 from bi_app.data.cache import cached
 from bi_app.db.models import (
     ORDER_STATUSES,
     Category,
     Customer,
-    DailyCategorySales,
-    DailyOrders,
     Order,
     OrderItem,
     Product,
@@ -78,6 +86,12 @@ class OrderQuery:
         if unknown:
             raise ValueError(f"statuses: unknown {', '.join(sorted(unknown))}")
 
+    @functools.cached_property
+    def customer_ids(self) -> list[int]:
+        """The customers the search names (see :func:`_customer_ids`), read once per query:
+        its page and its count share them."""
+        return _customer_ids(self.search) if self.search else []
+
 
 def search_text(search: object) -> str | None:
     """The search as applied: trimmed, at most :data:`MAX_SEARCH_CHARS` characters."""
@@ -86,12 +100,8 @@ def search_text(search: object) -> str | None:
     return search.strip()[:MAX_SEARCH_CHARS].strip() or None
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _number_prefix(search: str) -> Any:
-    return Order.order_number.like(f"{_escape_like(search)}%", escape="\\")
+    return Order.order_number.like(f"{escape_like(search)}%", escape="\\")
 
 
 def _customer_ids(search: str) -> list[int]:
@@ -109,7 +119,7 @@ def _customer_ids(search: str) -> list[int]:
         number = select(Order.id).where(_number_prefix(search)).limit(1)
         if conn.execute(number).first() is not None:
             return []
-        pattern = f"%{_escape_like(search.lower())}%"
+        pattern = f"%{escape_like(search.lower())}%"
         named = select(Customer.id).where(func.lower(Customer.name).like(pattern, escape="\\"))
         return list(conn.execute(named.limit(MAX_NAME_MATCHES)).scalars())
 
@@ -120,9 +130,7 @@ def _conditions(q: OrderQuery) -> list[ColumnElement[bool]]:
         o.c.ordered_at >= dt.datetime.combine(q.start, dt.time()),
         o.c.ordered_at < dt.datetime.combine(q.end + dt.timedelta(days=1), dt.time()),
     ]
-    if q.platforms:
-        ids = select(SalesPlatform.id).where(SalesPlatform.code.in_(q.platforms))
-        conditions.append(o.c.platform_id.in_(ids))
+    conditions += platform_filter(o.c.platform_id, q.platforms)
     if q.statuses:
         conditions.append(o.c.status.in_(q.statuses))
     if q.categories:
@@ -140,7 +148,7 @@ def _conditions(q: OrderQuery) -> list[ColumnElement[bool]]:
         )
     if q.search:
         by_number = _number_prefix(q.search)
-        customers = _customer_ids(q.search)
+        customers = q.customer_ids
         conditions.append(
             or_(by_number, o.c.customer_id.in_(customers)) if customers else by_number
         )
@@ -290,14 +298,8 @@ def _cached_count(
     if categories and len(categories) > 1:
         return _count(q)  # an order with items of two chosen categories must count once
     # the category roll-up counts each order once per category: exact for one category
-    daily = (DailyCategorySales if categories else DailyOrders).__table__
-    conditions = [daily.c.day >= first, daily.c.day <= last]
-    if categories:
-        ids = select(Category.id).where(Category.code.in_(categories))
-        conditions.append(daily.c.category_id.in_(ids))
-    if platforms:
-        ids = select(SalesPlatform.id).where(SalesPlatform.code.in_(platforms))
-        conditions.append(daily.c.platform_id.in_(ids))
+    daily = sales_table(categories)
+    conditions = sales_where(daily, first, last, platforms, categories)
     if statuses:
         conditions.append(daily.c.status.in_(statuses))
     query = select(func.coalesce(func.sum(daily.c.orders), 0)).where(*conditions)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bi_app.config import Settings
 from bi_app.importing.reader import MAX_CLI_BYTES
-from bi_app.importing.service import import_file
+from bi_app.importing.service import import_file, settings_options
 
 SHOWN_ERRORS = 50
 
@@ -30,8 +30,6 @@ def cli_import(
     """Import one file; prints the summary (with what ``create_missing`` created) and the first
     errors. Exit status 0 on success, 1 when the file was rejected or failed (nothing written
     then), 2 when the file cannot be opened."""
-    from bi_app.data.cache import invalidate_for_settings
-    from bi_app.export import currency_decimals
     from bi_app.extensions import db
 
     file = Path(path)
@@ -59,10 +57,8 @@ def cli_import(
         dry_run=dry_run,
         source="cli",
         max_bytes=MAX_CLI_BYTES,
-        decimals=currency_decimals(settings.currency),
-        invalidate=lambda: invalidate_for_settings(settings),
         create_missing=create_missing,
-        future_days=settings.import_future_days,
+        **settings_options(settings),
         echo=_print_progress,
     )
     print(f"import #{outcome.run_id} {outcome.status}: {outcome.message}")
@@ -83,8 +79,6 @@ def cli_import(
 def cli_sync(mapping_path: str, *, settings: Settings, full: bool = False) -> int:
     """Run a sync; prints one line per kind. Exit status 0 when every kind was imported or had
     no changes, 1 when one was refused or failed, 2 when the mapping or source is unusable."""
-    from bi_app.data.cache import invalidate_for_settings
-    from bi_app.export import currency_decimals
     from bi_app.extensions import db
     from bi_app.importing.sync import SyncError, load_mapping, run_sync
 
@@ -100,9 +94,7 @@ def cli_sync(mapping_path: str, *, settings: Settings, full: bool = False) -> in
             mapping,
             full=full,
             actor="cli",
-            decimals=currency_decimals(settings.currency),
-            future_days=settings.import_future_days,
-            invalidate=lambda: invalidate_for_settings(settings),
+            **settings_options(settings),
             echo=_print_progress,
             report=lambda line: print(f"sync {mapping.name}: {line}"),
         )

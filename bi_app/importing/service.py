@@ -501,6 +501,19 @@ def start_import(
     return run_id
 
 
+def settings_options(settings: Any) -> dict[str, Any]:
+    """The arguments of :func:`import_file` (and a sync) that come from the settings, for the
+    command line and jobs: the currency's minor units, the future horizon, cache invalidation."""
+    from bi_app.data.cache import invalidate_for_settings
+    from bi_app.export import currency_decimals
+
+    return {
+        "decimals": currency_decimals(settings.currency),
+        "future_days": settings.import_future_days,
+        "invalidate": lambda: invalidate_for_settings(settings),
+    }
+
+
 def app_invalidator() -> Invalidate:
     """Cache invalidation bound to the current Flask app, callable from the import thread."""
     import flask

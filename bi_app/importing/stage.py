@@ -8,7 +8,7 @@ it is gone when the import ends (dropped on commit on PostgreSQL, dropped by :fu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    and_,
     insert,
     text,
 )
@@ -85,6 +86,18 @@ def prepare(conn: Connection, table: Table, kind: ImportKind) -> None:
         Index(f"{NAME}_order", table.c.order_number).create(conn)
     Index(f"{NAME}_row", table.c.row_no).create(conn)
     conn.execute(text(f"ANALYZE {NAME}"))
+
+
+def same_key(left: Any, right: Any, key: Sequence[str], optional: Collection[str]) -> Any:
+    """Rows of ``left`` and ``right`` (tables or subqueries) equal on the ``key`` columns; in an
+    ``optional`` column two empty cells are equal too (NULL-safe, which no index serves, so
+    required columns compare plainly)."""
+    return and_(
+        *[
+            left.c[k].is_not_distinct_from(right.c[k]) if k in optional else left.c[k] == right.c[k]
+            for k in key
+        ]
+    )
 
 
 def drop(conn: Connection) -> None:

@@ -41,7 +41,13 @@ from bi_app.db.import_models import SyncWatermark
 from bi_app.db.models import utcnow
 from bi_app.importing.reader import Table
 from bi_app.importing.schemas import get_kind
-from bi_app.importing.service import Echo, ImportOutcome, Invalidate, import_file
+from bi_app.importing.service import (
+    Echo,
+    ImportOutcome,
+    Invalidate,
+    import_file,
+    settings_options,
+)
 
 log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -255,7 +261,6 @@ class _Reader:
     def __init__(self, source: Engine, km: KindMapping, after: Any) -> None:
         self.source, self.km, self.after = source, km, after
         self.largest: Any = after
-        self.rows = 0
 
     def __call__(self, _spec: Any) -> Table:
         def rows() -> Iterator[tuple[int, list[Any]]]:
@@ -267,7 +272,6 @@ class _Reader:
                     *cells, mark = row
                     if mark is not None and (self.largest is None or mark > self.largest):
                         self.largest = mark
-                    self.rows += 1
                     yield number, list(cells)
 
         return Table("sync", list(self.km.columns), rows())
@@ -327,10 +331,10 @@ def run_sync(
                 echo=echo,
                 opener=reader,
             )
-            item.outcome, item.rows = outcome, reader.rows
+            item.outcome, item.rows = outcome, outcome.rows_total
             if outcome.status == "succeeded" and reader.largest is not None:
                 item.watermark = _save_watermark(
-                    engine, mapping.name, km.kind, reader.largest, reader.rows
+                    engine, mapping.name, km.kind, reader.largest, item.rows
                 )
             item.message = outcome.message
             report(f"{km.kind}: {outcome.status}: {outcome.message}")
@@ -341,9 +345,6 @@ def run_sync(
 
 def run_configured_sync(settings: Any, engine: Engine) -> dict[str, Any]:
     """The scheduled job: the mapping of ``BI_SYNC_FILE``, if one is configured."""
-    from bi_app.data.cache import invalidate_for_settings
-    from bi_app.export import currency_decimals
-
     if not settings.sync_file:
         return {"skipped": "no BI_SYNC_FILE configured"}
     mapping = load_mapping(settings.sync_file)
@@ -351,9 +352,7 @@ def run_configured_sync(settings: Any, engine: Engine) -> dict[str, Any]:
         engine,
         mapping,
         actor="scheduler",
-        decimals=currency_decimals(settings.currency),
-        future_days=settings.import_future_days,
-        invalidate=lambda: invalidate_for_settings(settings),
+        **settings_options(settings),
     )
     summary = {
         k.kind: (k.outcome.status if k.outcome else "unchanged") + f" ({k.rows} rows)"

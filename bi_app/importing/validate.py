@@ -16,11 +16,11 @@ merge resolves the codes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy import Connection, exists, func, or_, select
 from sqlalchemy import Table as SqlTable
 
 from bi_app.db.models import Category, Customer, Event, Product, SalesPlatform
@@ -143,22 +143,6 @@ class Validation:
             self.errors.append(RowError(row, column, values.shown(value), message))
 
 
-def lookup(conn: Connection, column: Any, keys: Iterable[str], batch: int = 500) -> dict[str, int]:
-    """Ids of the rows whose ``column`` is one of ``keys`` (batched ``IN`` queries)."""
-    wanted = sorted(set(keys))
-    id_column = column.class_.id
-    found: dict[str, int] = {}
-    for start in range(0, len(wanted), batch):
-        chunk = wanted[start : start + batch]
-        found.update(
-            {
-                key: ident
-                for ident, key in conn.execute(select(id_column, column).where(column.in_(chunk)))
-            }
-        )
-    return found
-
-
 def check_header(table: Table, kind: ImportKind) -> list[str]:
     missing = [name for name in kind.required if name not in table.header]
     if missing:
@@ -221,17 +205,8 @@ def _stage_rows(
     stage.load(conn, staged, batch)
 
 
-def _match(left: Any, right: Any, kind: ImportKind, names: Sequence[str]) -> Any:
-    """Rows of ``left`` and ``right`` equal on ``names`` (an optional column's empty cells
-    are equal too)."""
-    return and_(
-        *[
-            left.c[n] == right.c[n]
-            if kind.field(n).required
-            else left.c[n].is_not_distinct_from(right.c[n])
-            for n in names
-        ]
-    )
+def _optional(kind: ImportKind, names: Sequence[str]) -> set[str]:
+    return {n for n in names if not kind.field(n).required}
 
 
 def _check_duplicates(
@@ -246,7 +221,7 @@ def _check_duplicates(
     )
     query = (
         select(staged.c.row_no, repeated.c.first, *keys)
-        .join(repeated, _match(staged, repeated, kind, kind.key))
+        .join(repeated, stage.same_key(staged, repeated, kind.key, _optional(kind, kind.key)))
         .where(staged.c.row_no != repeated.c.first)
         .order_by(staged.c.row_no)
     )

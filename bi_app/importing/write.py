@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Table,
-    and_,
     delete,
     exists,
     func,
@@ -45,6 +44,7 @@ from bi_app.db.models import (
     utcnow,
 )
 from bi_app.importing.schemas import ImportKind
+from bi_app.importing.stage import same_key
 from bi_app.importing.validate import REFERENCES, RENAMES
 
 # Database key of each kind (the file's key with references resolved to ids).
@@ -130,15 +130,6 @@ def _defaults(table: Table, present: set[str]) -> dict[str, Any]:
     return values
 
 
-def _key_match(table: Table, src: Any, key: tuple[str, ...], optional: set[str]) -> Any:
-    return and_(
-        *[
-            table.c[k].is_not_distinct_from(src.c[k]) if k in optional else table.c[k] == src.c[k]
-            for k in key
-        ]
-    )
-
-
 def upsert(
     conn: Connection, table: Table, key: tuple[str, ...], rows: Any, optional: set[str]
 ) -> tuple[int, int]:
@@ -146,7 +137,7 @@ def upsert(
     then insert the others; returns (inserted, updated)."""
     src = rows.subquery("src")
     names = [c.name for c in src.columns]
-    match = _key_match(table, src, key, optional)
+    match = same_key(table, src, key, optional)
     updated = _count(
         conn,
         update(table)
@@ -166,9 +157,7 @@ def upsert(
         for c in names
     ]
     defaults = _defaults(table, set(names))
-    new = select(*chosen, *[v.label(c) for c, v in defaults.items()]).where(
-        ~exists().where(_key_match(table, src, key, optional))
-    )
+    new = select(*chosen, *[v.label(c) for c, v in defaults.items()]).where(~exists().where(match))
     inserted = _count(conn, insert(table).from_select([*names, *defaults], new))
     return inserted, updated
 
@@ -184,9 +173,12 @@ def _analyze(conn: Connection, table: Table, inserted: int) -> None:
         conn.execute(text(f'ANALYZE "{table.name}"'))
 
 
-def _write_orders(
-    conn: Connection, staged: Table, kind: ImportKind, progress: Progress
-) -> WriteResult:
+def _span(conn: Connection, column: Any) -> tuple[Any, Any]:
+    """The smallest and the largest value of ``column``."""
+    return tuple(conn.execute(select(func.min(column), func.max(column))).one())  # type: ignore[return-value]
+
+
+def _write_orders(conn: Connection, staged: Table, progress: Progress) -> WriteResult:
     result = WriteResult()
     orders, items = Order.__table__, OrderItem.__table__
     customer, platform = aliased(Customer, name="c"), aliased(SalesPlatform, name="p")
@@ -208,16 +200,9 @@ def _write_orders(
     )
     numbers = select(staged.c.order_number).where(~staged.c.bad)
     # the days of the orders as they were: their roll-ups change too
-    result.touch(
-        *conn.execute(
-            select(func.min(orders.c.ordered_at), func.max(orders.c.ordered_at)).where(
-                orders.c.order_number.in_(numbers)
-            )
-        ).one()
-    )
-    result.touch(
-        *conn.execute(select(func.min(staged.c.ordered_at), func.max(staged.c.ordered_at))).one()
-    )
+    existing = select(orders.c.ordered_at).where(orders.c.order_number.in_(numbers)).subquery()
+    result.touch(*_span(conn, existing.c.ordered_at))
+    result.touch(*_span(conn, staged.c.ordered_at))
     progress(0.2)
     result.inserted, result.updated = upsert(conn, orders, ("order_number",), headers, set())
     progress(0.5)
@@ -271,18 +256,14 @@ def write(
 ) -> WriteResult:
     """Merge the checked, staged rows of one file in the caller's transaction."""
     if kind.name == "orders":
-        return _write_orders(conn, staged, kind, progress)
+        return _write_orders(conn, staged, progress)
     table, key = KEYS[kind.name]
     names = [n for n in kind.columns if n in header]
     result = WriteResult()
     if kind.name == "products" and "category_code" in header:
         result.refresh_all = _category_moved(conn, staged)
     if kind.name == "visits":  # the visitor bitmaps of those days (visited_at is part of the key)
-        result.touch(
-            *conn.execute(
-                select(func.min(staged.c.visited_at), func.max(staged.c.visited_at))
-            ).one()
-        )
+        result.touch(*_span(conn, staged.c.visited_at))
     optional = {
         REFERENCES[n].target if n in REFERENCES else RENAMES.get(n, n)
         for n in kind.columns
