@@ -14,7 +14,7 @@ export BI_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export BI_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 export BI_TEST_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 
-.PHONY: install run test bench lint lock audit clean
+.PHONY: install run test bench lint lock audit clean i18n
 
 # $(call venv,PYTHON,DIR): a virtualenv, with Debian's python3-venv installed first when missing
 venv = $(1) -m venv $(2) 2>/dev/null || { \
@@ -51,6 +51,17 @@ bench: install
 lint: install
 	$(BIN)/ruff check bi_app components callbacks pages tests bench scripts migrations
 	$(BIN)/ruff format --check bi_app components callbacks pages tests bench scripts migrations
+
+# Messages: extract every _()/N_()/ngettext() of the app into the template, merge it into each
+# language's catalog (new messages arrive untranslated: tests/unit/test_catalog.py fails until they
+# are translated), then compile the catalogs the app reads. The compiled .mo files are committed.
+CATALOGS := bi_app/translations
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output \
+	  -o $(CATALOGS)/messages.pot bi_app components callbacks pages
+	$(BIN)/pybabel update --no-fuzzy-matching -i $(CATALOGS)/messages.pot \
+	  -d $(CATALOGS)
+	$(BIN)/pybabel compile --statistics -d $(CATALOGS)
 
 # Resolves from the public index only: this machine's extra local indexes and find-links stay out,
 # so every hash is the registry's own. LOCK_ARGS=--upgrade moves every pin to its newest release.

@@ -17,7 +17,16 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the Dash app and its Flask server, wired to the database, cache and login."""
-    from bi_app import auth, jobs, monitoring, order_export, secret_box, security_headers, serving
+    from bi_app import (
+        auth,
+        i18n,
+        jobs,
+        monitoring,
+        order_export,
+        secret_box,
+        security_headers,
+        serving,
+    )
     from bi_app.data import cache as data_cache
     from bi_app.extensions import db
     from bi_app.monitoring.logs import install_log_capture
@@ -54,6 +63,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         compress=False,  # bi_app.serving compresses (brotli too), whatever DASH_COMPRESS says
     )
     serving.init_app(app, settings)  # compression, cache lifetimes, statement timeout
+    i18n.init_app(server)
+    i18n.init_dash(app)
     # an unknown file under the public /_dash-component-suites/ is a 404, not a stored traceback
     server.register_error_handler(
         dash.exceptions.DependencyException, lambda _exc: ("not found", 404)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from bi_app import i18n
 from bi_app.db.models import COST_CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -199,9 +200,19 @@ def _bounded(s: SettingSpec, value: float) -> None:
         raise SettingError(f"{s.label}: must be at most {_plain(s, s.maximum)}.")
 
 
+def _money_digits(currency: str | None = None) -> int:
+    """Digits of the minor unit money settings are stored in (``BI_CURRENCY``'s: KRW 0, EUR 2)."""
+    return i18n.currency_decimals(currency or i18n.app_currency())
+
+
+def _units(minor: int, digits: int) -> str:
+    """Stored minor units as form text in major units: ``1,000,000`` (KRW), ``1,000.00`` (EUR)."""
+    return f"{Decimal(int(minor)).scaleb(-digits):,.{digits}f}"
+
+
 def _plain(s: SettingSpec, bound: float) -> str:
     if s.kind == "money":
-        return f"{Decimal(int(bound)) / 100:,.2f}"
+        return _units(int(bound), _money_digits())
     return f"{bound:g}"
 
 
@@ -279,9 +290,10 @@ def _number(s: SettingSpec, text: str) -> Decimal:
     return number
 
 
-def parse_text(key: str, text: object) -> Any:
+def parse_text(key: str, text: object, currency: str | None = None) -> Any:
     """What a person typed in the settings form, as a validated value. Money is typed in
-    currency units (``1,000,000.00``) and stored in cents; shares as ``venue=0.3, ...``."""
+    currency units (``1,000,000.00``) and stored in the minor unit of ``currency`` (default
+    ``BI_CURRENCY``; KRW has none, EUR cents); shares as ``venue=0.3, ...``."""
     s = spec(key)
     raw = "" if text is None else str(text)
     if not raw.strip():
@@ -292,10 +304,13 @@ def parse_text(key: str, text: object) -> Any:
         return validate(key, _parse_shares(s, raw))
     number = _number(s, raw)
     if s.kind == "money":
-        cents = number * 100
-        if cents != cents.to_integral_value():
-            raise SettingError(f"{s.label}: at most two decimals.")
-        return validate(key, int(cents))
+        digits = _money_digits(currency)
+        minor = number.scaleb(digits)
+        if minor != minor.to_integral_value():
+            if digits == 0:
+                raise SettingError(f"{s.label}: whole amounts only (no decimals).")
+            raise SettingError(f"{s.label}: at most {digits} decimals.")
+        return validate(key, int(minor))
     if s.kind in ("count", "days"):
         if number != number.to_integral_value():
             raise SettingError(f"{s.label}: expected a whole number.")
@@ -329,13 +344,13 @@ def _parse_shares(s: SettingSpec, raw: str) -> dict[str, float]:
     return shares
 
 
-def format_text(key: str, value: Any) -> str:
+def format_text(key: str, value: Any, currency: str | None = None) -> str:
     """The form text for a stored value (the inverse of :func:`parse_text`)."""
     s = spec(key)
     if s.kind == "shares":
         return ", ".join(f"{c}={value[c]:g}" for c in COST_CATEGORIES if c in value)
     if s.kind == "money":
-        return f"{Decimal(int(value)) / 100:,.2f}"
+        return _units(int(value), _money_digits(currency))
     if s.kind in ("count", "days"):
         return str(int(value))
     return f"{float(value):g}"

@@ -135,6 +135,15 @@ def _parse_timezone(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def _parse_locale(name: str, raw: str) -> str:
+    from bi_app.i18n import LOCALES, parse_locale
+
+    value = parse_locale(raw)
+    if value is None:
+        raise ConfigError(f"{name}: expected one of {', '.join(LOCALES)}, got {raw!r}")
+    return value
+
+
 def _parse_currency(name: str, raw: str) -> str:
     value = raw.strip().upper()
     if len(value) != 3 or not value.isalpha():
@@ -275,6 +284,7 @@ class Settings:
     cache_dir: str = setting("BI_CACHE_DIR", lambda n, v: v.strip(), "")
     timezone: str = setting("BI_TIMEZONE", _parse_timezone, "UTC")
     currency: str = setting("BI_CURRENCY", _parse_currency, "EUR")
+    locale: str = setting("BI_LOCALE", _parse_locale, "en")
     refresh_ms: int = setting("BI_REFRESH_MS", _int_between(500, 3_600_000), 5000)
     scheduler: bool = setting("BI_SCHEDULER", _parse_bool, True)
     admin_password: str | None = setting("BI_ADMIN_PASSWORD", lambda n, v: v or None, secret=True)

@@ -22,6 +22,8 @@ from typing import Any, Literal, get_args
 import orjson
 import xlsxwriter
 
+from bi_app import i18n
+
 # change: a signed fraction (0.12 is +12.0 %), a growth rate
 ColumnKind = Literal["text", "int", "float", "money", "percent", "change", "date"]
 COLUMN_KINDS: tuple[str, ...] = get_args(ColumnKind)
@@ -53,23 +55,6 @@ _LEADING_BLANKS = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]*")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _INT64 = 2**63
 _SCALARS = (str, int, float, bool, type(None), Decimal, dt.date, dt.datetime, dt.time)
-_CURRENCY_SYMBOLS = {
-    "EUR": "€",
-    "USD": "$",
-    "GBP": "£",
-    "JPY": "¥",
-    "CNY": "¥",
-    "INR": "₹",
-    "KRW": "₩",
-    "RUB": "₽",
-    "TRY": "₺",
-    "PLN": "zł",
-    "ILS": "₪",
-    "BRL": "R$",
-    "CAD": "CA$",
-    "AUD": "A$",
-}
-_ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW"})
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 _FILE_NAME_BAD = re.compile(r"[^A-Za-z0-9_-]+")
 _WIDTH_SAMPLE_ROWS = 500
@@ -143,11 +128,13 @@ def neutralize(value: Any) -> Any:
 
 
 def currency_symbol(code: str) -> str:
-    return _CURRENCY_SYMBOLS.get(code.upper(), code.upper() + " ")
+    """The currency's symbol as the current locale writes it (Babel/CLDR)."""
+    return i18n.currency_symbol(code)
 
 
 def currency_decimals(code: str) -> int:
-    return 0 if code.upper() in _ZERO_DECIMAL_CURRENCIES else 2
+    """Digits of the currency's minor unit (Babel/CLDR): KRW 0, EUR 2, BHD 3."""
+    return i18n.currency_decimals(code)
 
 
 def columns_from_spec(spec: Any) -> list[ExportColumn]:

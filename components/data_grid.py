@@ -7,6 +7,7 @@ writes the file with the same headers and number formats the user sees.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
@@ -19,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dash import dcc, html
 
-from bi_app.export import EXPORT_FORMATS, ExportColumn, currency_decimals, currency_symbol
+from bi_app import i18n
+from bi_app.export import EXPORT_FORMATS, ExportColumn
 from components.ids import Grid
 
 FORMAT_LABELS: dict[str, str] = {"csv": "CSV", "xlsx": "Excel", "json": "JSON"}
@@ -38,8 +40,13 @@ class GridColumn(ExportColumn):
     pinned: Literal["left", "right"] | None = None
 
 
-def grid_rows(df: pd.DataFrame, columns: Sequence[ExportColumn] = ()) -> list[dict[str, Any]]:
-    """JSON-ready row dicts for a grid: money cents become units, dates become ISO dates."""
+def grid_rows(
+    df: pd.DataFrame, columns: Sequence[ExportColumn] = (), currency: str | None = None
+) -> list[dict[str, Any]]:
+    """JSON-ready row dicts for a grid: money in minor units becomes the currency's major unit
+    (``currency``, else ``BI_CURRENCY``: KRW as is, EUR / 100, BHD / 1000), dates become ISO
+    dates."""
+    digits = i18n.currency_decimals(currency or i18n.app_currency())
     table = pa.Table.from_pandas(df, preserve_index=False)
     for column in columns:
         if column.field not in table.column_names:
@@ -47,7 +54,7 @@ def grid_rows(df: pd.DataFrame, columns: Sequence[ExportColumn] = ()) -> list[di
         index = table.column_names.index(column.field)
         values = table.column(index)
         if column.kind == "money":
-            values = _money_units(values)
+            values = _money_units(values, digits)
         elif column.kind == "date":
             values = _iso_dates(values)
         else:
@@ -56,12 +63,12 @@ def grid_rows(df: pd.DataFrame, columns: Sequence[ExportColumn] = ()) -> list[di
     return table.to_pylist()
 
 
-def _money_units(values: pa.ChunkedArray) -> pa.ChunkedArray:
+def _money_units(values: pa.ChunkedArray, digits: int) -> pa.ChunkedArray:
     if pa.types.is_decimal(values.type):
         return pc.cast(values, pa.float64())
     if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        # float64 appears when an integer cents column has gaps (NaN); still cents
-        return pc.divide(pc.cast(values, pa.float64()), 100.0)
+        # float64 appears when an integer minor-unit column has gaps (NaN); still minor units
+        return pc.divide(pc.cast(values, pa.float64()), float(10**digits))
     return values
 
 
@@ -73,27 +80,41 @@ def _iso_dates(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return values
 
 
+# The browser's Intl (ICU, from the same CLDR data as Babel on the server) in the page's language:
+# money with the currency's own minor units (KRW 0, EUR 2, BHD 3), grouping as the locale writes it.
+_INTL_OPTIONS: dict[str, dict[str, Any]] = {
+    "int": {"maximumFractionDigits": 0},
+    "float": {"minimumFractionDigits": 2, "maximumFractionDigits": 2},
+    "percent": {"style": "percent", "minimumFractionDigits": 1, "maximumFractionDigits": 1},
+    "change": {
+        "style": "percent",
+        "signDisplay": "exceptZero",
+        "minimumFractionDigits": 1,
+        "maximumFractionDigits": 1,
+    },
+}
+
+
 def _value_formatter(kind: str, currency: str) -> dict[str, str] | None:
-    specs = {"int": ",.0f", "float": ",.2f", "percent": ".1%", "change": "+.1%"}
-    if kind in specs:
-        return {"function": f"params.value == null ? '' : d3.format('{specs[kind]}')(params.value)"}
     if kind == "money":
-        symbol = json.dumps(currency_symbol(currency))
-        spec = f",.{currency_decimals(currency)}f"
-        return {
-            "function": (
-                f"params.value == null ? '' : (params.value < 0 ? '-' : '') + {symbol} + "
-                f"d3.format('{spec}')(Math.abs(params.value))"
-            )
-        }
-    return None
+        options: dict[str, Any] | None = {"style": "currency", "currency": currency.upper()}
+    else:
+        options = _INTL_OPTIONS.get(kind)
+    if options is None:
+        return None
+    return {
+        "function": (
+            "params.value == null ? '' : new Intl.NumberFormat(document.documentElement.lang "
+            f"|| 'en', {json.dumps(options)}).format(params.value)"
+        )
+    }
 
 
 def column_defs(columns: Sequence[GridColumn], currency: str) -> list[dict[str, Any]]:
     """AG Grid column definitions: typed filters, right-aligned numbers, d3-formatted values."""
     defs = []
     for column in columns:
-        item: dict[str, Any] = {"field": column.field, "headerName": column.header}
+        item: dict[str, Any] = {"field": column.field, "headerName": i18n.gettext(column.header)}
         if column.kind == "text":
             item.update(cellDataType="text", filter="agTextColumnFilter")
         elif column.kind == "date":
@@ -115,6 +136,20 @@ def column_defs(columns: Sequence[GridColumn], currency: str) -> list[dict[str, 
     return defs
 
 
+@functools.cache
+def _ag_grid_texts(locale: str) -> dict[str, str]:
+    """AG Grid's own texts (paging, filters, menus) in ``locale``, from the file vendored from
+    ``@ag-grid-community/locale`` (English is built into the grid)."""
+    path = i18n.LOCALE_DATA / f"ag_grid_{locale}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def grid_locale() -> dict[str, Any]:
+    """``dashGridOptions`` entries that make a grid speak the request's language."""
+    texts = _ag_grid_texts(i18n.current_locale())
+    return {"localeText": texts} if texts else {}
+
+
 def download_menu(
     name: str, item_id: Callable[[str, str], dict] = Grid.download_item
 ) -> dbc.DropdownMenu:
@@ -126,7 +161,7 @@ def download_menu(
     ]
     return dbc.DropdownMenu(
         items,
-        label="Download",
+        label=i18n.gettext("Download"),
         size="sm",
         color="secondary",
         align_end=True,
@@ -175,6 +210,7 @@ def server_grid(
             "animateRows": False,
             "enableCellTextSelection": True,
             "ensureDomOrder": True,
+            **grid_locale(),
         },
         style={"height": f"{height}px"},
     )
@@ -198,7 +234,7 @@ def purge_rows_js(name: str) -> str:
 
 def column_spec(columns: Sequence[GridColumn]) -> list[dict[str, Any]]:
     """The columns as the download reads them back from the browser (field, header, kind)."""
-    return [asdict(ExportColumn(c.field, c.header, c.kind)) for c in columns]
+    return [asdict(ExportColumn(c.field, i18n.gettext(c.header), c.kind)) for c in columns]
 
 
 def data_grid(
@@ -228,6 +264,7 @@ def data_grid(
             "animateRows": False,
             "enableCellTextSelection": True,
             "ensureDomOrder": True,
+            **grid_locale(),
         },
         style={"height": f"{height}px" if isinstance(height, int) else height},
     )

@@ -1,21 +1,20 @@
 """Formatting for what people read: money from integer minor units, counts, changes, and stored
 UTC times shown in the configured time zone.
 
-Currency symbols and decimals come from :mod:`bi_app.export`, so cards, charts, grids and
-exported files all write money the same way.
+Every number and amount is formatted by :mod:`bi_app.i18n` (Babel, in the request's locale), so
+cards, charts, grids and exported files all write money the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from bi_app.export import currency_decimals, currency_symbol
+from bi_app import i18n
 
-NOT_AVAILABLE = "n/a"
+NOT_AVAILABLE = i18n.NOT_AVAILABLE
 
 
 def plain_label(value: object) -> str:
@@ -34,44 +33,28 @@ def to_local(moment: dt.datetime, tz: str) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
 
 
-def _finite(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        return False
-    return not isinstance(value, float) or math.isfinite(value)
-
-
 def to_major(cents: float, currency: str) -> float:
-    """Integer minor units (cents) to the major unit, for chart axes."""
-    return float(cents) / 10 ** currency_decimals(currency)
+    """Integer minor units to the major unit, for chart axes (KRW: as is; EUR: / 100)."""
+    return float(i18n.to_major(cents, currency))
 
 
 def axis_prefix(currency: str) -> str:
-    return currency_symbol(currency)
+    return i18n.currency_symbol(currency)
 
 
 def format_money(cents: float | Decimal | None, currency: str) -> str:
-    """``123456, "EUR"`` -> ``"€1,234.56"``; None, NaN and infinities -> ``"n/a"``."""
-    if cents is None or not _finite(cents):
-        return NOT_AVAILABLE
-    digits = currency_decimals(currency)
-    amount = (Decimal(str(cents)) / Decimal(10) ** digits).quantize(
-        Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP
-    )
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{currency_symbol(currency)}{abs(amount):,.{digits}f}"
+    """``123456, "EUR"`` -> ``"€1,234.56"``; ``1000000, "KRW"`` -> ``"₩1,000,000"``, in the
+    request's locale (:mod:`bi_app.i18n`); None, NaN and infinities -> ``"n/a"``."""
+    return i18n.format_money(cents, currency)
 
 
 def format_count(value: float | None) -> str:
-    if value is None or not _finite(value):
-        return NOT_AVAILABLE
-    return f"{round(value):,}"
+    return i18n.format_number(value)
 
 
 def format_change(change_pct: float | None) -> str:
     """A change in percent with an explicit sign (``+12.3%``), or n/a when undefined."""
-    if change_pct is None or not _finite(change_pct):
-        return NOT_AVAILABLE
-    return f"{change_pct:+.1f}%"
+    return i18n.format_change(change_pct)
 
 
 def format_value(value: float | None, kind: str, currency: str) -> str:

@@ -16,6 +16,10 @@ class App:
     NAV_SEARCH_DUMMY = "app-nav-search-dummy"
     USER_BADGE = "app-user-badge"
 
+    @staticmethod
+    def language(code: str) -> str:
+        return f"app-language-{code}"
+
 
 class Nav:
     """Sidebar links (pattern-matching, so clientside callbacks can update them together)."""

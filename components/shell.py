@@ -12,9 +12,10 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from bi_app.i18n import LOCALE_NAMES, LOCALES, N_, _, current_locale
 from components.ids import App, Nav
 
-GROUPS = ("Business", "Operations", "Admin")
+GROUPS = (N_("Business"), N_("Operations"), N_("Admin"))
 
 
 def nav_sections(pages: Iterable[Mapping], allowed: set[str]) -> list[tuple[str, list[Mapping]]]:
@@ -39,10 +40,10 @@ def sidebar(
 ) -> html.Nav:
     nav = []
     for group, pages in sections:
-        nav.append(html.Div(group, className="app-nav-group text-uppercase small fw-semibold"))
+        nav.append(html.Div(_(group), className="app-nav-group text-uppercase small fw-semibold"))
         nav.extend(
             dbc.NavLink(
-                p["name"],
+                _(p["name"]),
                 href=p["relative_path"],
                 id=Nav.link(p["path"], group.lower()),
                 className="app-nav-link",
@@ -62,7 +63,7 @@ def sidebar(
                     _user_box(username, role, csrf),
                     dbc.Switch(
                         id=App.THEME_SWITCH,
-                        label="Dark mode",
+                        label=_("Dark mode"),
                         value=False,
                         className="app-theme-switch small mt-2 mb-0",
                     ),
@@ -72,13 +73,13 @@ def sidebar(
         ],
         id=App.SIDEBAR,
         className="app-sidebar d-flex flex-column p-3",
-        **{"aria-label": "Main"},
+        **{"aria-label": _("Main")},
     )
 
 
 def _user_box(username: str | None, role: str | None, csrf: str | None) -> html.Div:
     if not username:
-        return html.Div(html.A("Log in", href="/login"), id=App.USER_BADGE, className="small")
+        return html.Div(html.A(_("Log in"), href="/login"), id=App.USER_BADGE, className="small")
     return html.Div(
         [
             html.Div(
@@ -92,12 +93,12 @@ def _user_box(username: str | None, role: str | None, csrf: str | None) -> html.
                 [
                     dcc.Input(type="hidden", name="csrf_token", value=csrf or ""),
                     html.Button(
-                        "Log out",
+                        _("Log out"),
                         type="submit",
                         className="btn btn-link btn-sm p-0 d-block app-logout",
                     ),
                     html.Button(
-                        "Sign out everywhere",
+                        _("Sign out everywhere"),
                         type="submit",
                         formAction="/logout?everywhere=1",
                         className="btn btn-link btn-sm p-0 d-block app-logout",
@@ -107,9 +108,45 @@ def _user_box(username: str | None, role: str | None, csrf: str | None) -> html.
                 action="/logout",
                 className="mt-1",
             ),
+            language_switch(csrf),
         ],
         id=App.USER_BADGE,
         className="small",
+    )
+
+
+def language_switch(csrf: str | None) -> html.Form:
+    """One button per language, each named in its own language; the current one is pressed.
+    It posts to ``/language`` (stored on the user); ``assets/locale.js`` fills in the page to
+    come back to."""
+    active = current_locale()
+    return html.Form(
+        [
+            dcc.Input(type="hidden", name="csrf_token", value=csrf or ""),
+            dcc.Input(type="hidden", name="next", value="/", className="app-language-next"),
+            html.Div(
+                [
+                    html.Button(
+                        LOCALE_NAMES[code],
+                        type="submit",
+                        name="locale",
+                        value=code,
+                        lang=code,
+                        id=App.language(code),
+                        className="btn btn-sm "
+                        + ("btn-secondary" if code == active else "btn-outline-secondary"),
+                        **{"aria-pressed": "true" if code == active else "false"},
+                    )
+                    for code in LOCALES
+                ],
+                className="btn-group btn-group-sm",
+                role="group",
+                **{"aria-label": _("Language")},
+            ),
+        ],
+        method="POST",
+        action="/language",
+        className="app-language-form mt-2",
     )
 
 

@@ -53,6 +53,7 @@ from bi_app.auth.views import (
     AuthState,
     enforce_denial,
     guard,
+    language_view,
     login_view,
     logout_view,
 )
@@ -135,6 +136,9 @@ def init_app(
     routes = app.config.routes_pathname_prefix
     server.add_url_rule(f"{routes}login", "bi_auth_login", login_view, methods=["GET", "POST"])
     server.add_url_rule(f"{routes}logout", "bi_auth_logout", logout_view, methods=["GET", "POST"])
+    server.add_url_rule(
+        f"{routes}language", "bi_auth_language", language_view, methods=["GET", "POST"]
+    )
 
     def guard_page_layouts() -> None:
         # Dash's router builds layouts only inside a callback request; nothing else needs this

@@ -37,6 +37,7 @@ class SessionUser:
     active: bool
     fingerprint: str
     session_token: str = ""
+    locale: str | None = None  # the user's language; None: the browser's, else BI_LOCALE
 
     is_authenticated = True
     is_anonymous = False
@@ -57,6 +58,7 @@ class SessionUser:
             bool(user.active),
             password_fingerprint(user.password_hash, secret_key),
             session_token,
+            getattr(user, "locale", None),
         )
 
 

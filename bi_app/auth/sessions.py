@@ -126,6 +126,7 @@ _VERIFY = (
         User.role,
         User.active,
         User.password_hash,
+        User.locale,
         UserSession.revoked_at,
         UserSession.created_at,
         UserSession.last_seen,
@@ -138,9 +139,9 @@ _VERIFY = (
 def verified_user(
     conn: Connection, user_id: int, token: str, lifetime: int, idle: int
 ) -> Row | None:
-    """The user (``id, username, role, active, password_hash``) whose session ``token`` still
-    stands: one indexed join per request instead of two ORM loads. Refreshes ``last_seen`` at
-    most once a minute (the caller commits)."""
+    """The user (``id, username, role, active, password_hash, locale``) whose session ``token``
+    still stands: one indexed join per request instead of two ORM loads. Refreshes ``last_seen``
+    at most once a minute (the caller commits)."""
     if not token:
         return None
     key = token_id(token)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from html import escape
 
+from bi_app.i18n import _, current_locale
+
 USERNAME_ID = "login-username"
 PASSWORD_ID = "login-password"
 SUBMIT_ID = "login-submit"
@@ -15,7 +17,7 @@ ERROR_ID = "login-error"
 FORM_ID = "login-form"
 
 _PAGE = """<!DOCTYPE html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -35,7 +37,10 @@ _PAGE = """<!DOCTYPE html>
 
 def _page(title: str, body: str, prefix: str) -> str:
     return _PAGE.format(
-        title=escape(title), css=escape(f"{prefix}assets/vendor/bootstrap.min.css"), body=body
+        lang=current_locale(),
+        title=escape(title),
+        css=escape(f"{prefix}assets/vendor/bootstrap.min.css"),
+        body=body,
     )
 
 
@@ -47,35 +52,42 @@ def render_login(
         if error
         else ""
     )
+    sign_in, user_label, password_label = _("Sign in"), _("Username"), _("Password")
     body = f"""<div class="card shadow-sm"><div class="card-body p-4">
-<h2 class="h5 mb-3">Sign in</h2>
+<h2 class="h5 mb-3">{escape(sign_in)}</h2>
 {alert}
 <form id="{FORM_ID}" method="post" action="{escape(prefix)}login" autocomplete="on">
 <input type="hidden" name="csrf_token" value="{escape(csrf)}">
 <input type="hidden" name="next" value="{escape(next_path)}">
 <div class="mb-3">
-<label class="form-label" for="{USERNAME_ID}">Username</label>
+<label class="form-label" for="{USERNAME_ID}">{escape(user_label)}</label>
 <input class="form-control" id="{USERNAME_ID}" name="username" value="{escape(username)}"
  autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus>
 </div>
 <div class="mb-3">
-<label class="form-label" for="{PASSWORD_ID}">Password</label>
+<label class="form-label" for="{PASSWORD_ID}">{escape(password_label)}</label>
 <input class="form-control" id="{PASSWORD_ID}" name="password" type="password"
  autocomplete="current-password" required>
 </div>
-<button class="btn btn-primary w-100" id="{SUBMIT_ID}" type="submit">Sign in</button>
+<button class="btn btn-primary w-100" id="{SUBMIT_ID}" type="submit">{escape(sign_in)}</button>
 </form>
 </div></div>"""
-    return _page("Sign in", body, prefix)
+    return _page(sign_in, body, prefix)
 
 
 def render_message(
-    title: str, message: str, *, prefix: str = "/", link_text: str = "Back", link: str | None = None
+    title: str,
+    message: str,
+    *,
+    prefix: str = "/",
+    link_text: str | None = None,
+    link: str | None = None,
 ) -> str:
     """A small page for 400/403/429 answers: a heading, a sentence and a way back."""
+    back = link_text or _("Back")
     body = (
         f'<div class="alert alert-warning" role="alert"><h2 class="h5">{escape(title)}</h2>'
         f'<p class="mb-2">{escape(message)}</p>'
-        f'<a href="{escape(link or prefix)}">{escape(link_text)}</a></div>'
+        f'<a href="{escape(link or prefix)}">{escape(back)}</a></div>'
     )
     return _page(title, body, prefix)

@@ -208,3 +208,18 @@ def ensure_admin(session: Session, username: str, password: str | None) -> str |
     session.flush()
     audit(session, "user.restore_admin", target=user.username, actor="setup")
     return password
+
+
+def set_locale(session: Session, user_id: int, locale: str | None) -> str | None:
+    """Store the language ``user_id`` reads the app in (``None``: the browser's); returns what
+    was stored. Raises :class:`UserError` for a language the app does not speak."""
+    from bi_app.i18n import LOCALES, parse_locale
+
+    chosen = parse_locale(locale) if locale else None
+    if locale and chosen is None:
+        raise UserError(f"unknown language {locale!r} (one of {', '.join(LOCALES)})")
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserError("no such user")
+    user.locale = chosen
+    return chosen

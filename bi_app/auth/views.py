@@ -22,6 +22,7 @@ from bi_app.auth import users as auth_users
 from bi_app.auth.ratelimit import Attempt, LoginThrottle, name_tag
 from bi_app.auth.templates import render_login, render_message
 from bi_app.db.models import utcnow
+from bi_app.i18n import _
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "bi_auth"
@@ -102,7 +103,8 @@ def login_view() -> flask.Response:
     form = flask.request.form
     username = auth_users.normalize_username(form.get("username", ""))[:64]
     if not ctx.csrf_valid(form.get(ctx.CSRF_FORM_FIELD)):
-        return _login_page(400, "The sign-in form expired. Please try again.", username, next_path)
+        expired = _("The sign-in form expired. Please try again.")
+        return _login_page(400, expired, username, next_path)
     ip = ctx.request_ip()
     # Counted before the password is checked: see bi_app.auth.ratelimit.
     attempt = st.throttle.attempt(username, ip, devices.device_for(username))
@@ -111,7 +113,7 @@ def login_view() -> flask.Response:
         log.warning("login throttled for name#%s from %s", name_tag(username), ip)
         return _login_page(
             429,
-            f"Too many sign-in attempts. Try again in {wait} seconds.",
+            _("Too many sign-in attempts. Try again in %(seconds)s seconds.", seconds=wait),
             username,
             next_path,
             **{"Retry-After": str(wait)},
@@ -122,8 +124,10 @@ def login_view() -> flask.Response:
         log.warning("sign-in impossible: database unavailable (%s)", type(exc).__name__)
         return _login_page(
             503,
-            "Signing in is unavailable right now: the database does not answer. "
-            "Try again in a moment.",
+            _(
+                "Signing in is unavailable right now: the database does not answer. "
+                "Try again in a moment."
+            ),
             username,
             next_path,
             **{"Retry-After": "30"},
@@ -157,7 +161,7 @@ def _authenticate(
                 reason,
             )
             # 200, not 401: a form answer, and 401 would need a WWW-Authenticate challenge
-            return _login_page(200, "Invalid username or password.", username, next_path)
+            return _login_page(200, _("Invalid username or password."), username, next_path)
         user.last_login_at = utcnow()
         token = auth_sessions.start(
             session, user.id, settings.session_lifetime, settings.session_idle_timeout
@@ -187,8 +191,8 @@ def logout_view() -> flask.Response:
     if not ctx.csrf_valid(flask.request.form.get(ctx.CSRF_FORM_FIELD)):
         return _html(
             render_message(
-                "Sign-out failed",
-                "The form expired; reload the page and try again.",
+                _("Sign-out failed"),
+                _("The form expired; reload the page and try again."),
                 prefix=st.prefix,
             ),
             400,
@@ -217,11 +221,13 @@ def logout_view() -> flask.Response:
             flask.session.clear()
             return _html(
                 render_message(
-                    "Signed out in this browser only",
-                    "The database does not answer, so the server could not end the session "
-                    "itself. Sign in and out again once it is back to end it everywhere.",
+                    _("Signed out in this browser only"),
+                    _(
+                        "The database does not answer, so the server could not end the session "
+                        "itself. Sign in and out again once it is back to end it everywhere."
+                    ),
                     prefix=st.prefix,
-                    link_text="Sign in",
+                    link_text=_("Sign in"),
                     link=f"{st.prefix}login",
                 ),
                 503,
@@ -229,6 +235,37 @@ def logout_view() -> flask.Response:
         logout_user()
     flask.session.clear()
     return flask.redirect(f"{st.prefix}login")
+
+
+def language_view() -> flask.Response:
+    """Store the language the signed-in user chose (form field ``locale``: ``en``, ``ko``, or
+    empty for the browser's) and go back to the page they were on."""
+    from bi_app.extensions import db
+
+    st = state()
+    if flask.request.method != "POST":
+        flask.abort(405, valid_methods=["POST"])
+    back = safe_next(flask.request.form.get("next"), st.prefix)
+    user = ctx.request_user()
+    if user is None:
+        return flask.redirect(f"{st.prefix}login")
+    if not ctx.csrf_valid(flask.request.form.get(ctx.CSRF_FORM_FIELD)):
+        message = _("The form expired; reload the page and try again.")
+        return _html(render_message(_("Language not changed"), message, prefix=st.prefix), 400)
+    try:
+        with db.session() as session:
+            chosen = auth_users.set_locale(session, user.id, flask.request.form.get("locale"))
+            session.commit()
+    except auth_users.UserError:
+        message = _("That language is not available.")
+        return _html(render_message(_("Language not changed"), message, prefix=st.prefix), 400)
+    except SQLAlchemyError as exc:
+        log.warning("language not stored: database unavailable (%s)", type(exc).__name__)
+        message = _("The database does not answer; try again in a moment.")
+        return _html(render_message(_("Language not changed"), message, prefix=st.prefix), 503)
+    auth_sessions.VERIFIED.forget_user(user.id)  # the cached snapshot holds the old language
+    log.info("user %s reads the app in %s", user.username, chosen or "the browser's language")
+    return flask.redirect(back)
 
 
 # --- the guard ------------------------------------------------------------------------------
@@ -300,10 +337,10 @@ def guard() -> flask.Response | None:
         if page is not None and not auth_pages.can_view(page, user.role):
             return _html(
                 render_message(
-                    "Not allowed",
-                    "Your role does not give access to this page.",
+                    _("Not allowed"),
+                    _("Your role does not give access to this page."),
                     prefix=st.prefix,
-                    link_text="Go to the start",
+                    link_text=_("Go to the start"),
                 ),
                 403,
             )

@@ -345,6 +345,17 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    locale: Mapped[str | None] = mapped_column(String(8))  # None: the browser's, else BI_LOCALE
+
+
+class AppState(Base):
+    """Facts about the stored data the app must remember, by key: ``rollup_timezone`` is the
+    time zone whose days the roll-ups were built in."""
+
+    __tablename__ = "app_state"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 class UserSession(Base):

@@ -99,7 +99,7 @@ def test_form_text_parses_and_round_trips(key, text, value):
 @pytest.mark.parametrize(
     ("key", "text", "message"),
     [
-        ("customers.vip_min_spend_cents", "1.001", "two decimals"),
+        ("customers.vip_min_spend_cents", "1.001", "at most 2 decimals"),
         ("churn.followup_days", "seven", "not a number"),
         ("churn.followup_days", "", "enter a value"),
         ("events.cost_benchmark_shares", "venue 0.3", "category=0.25"),
@@ -172,3 +172,23 @@ def test_store_saves_validates_together_and_falls_back_to_defaults(store):
             "customers.growing_max_visits"
         ]
     assert store.get("customers.growing_max_visits") == 10
+
+
+@pytest.mark.parametrize(
+    "currency, text, stored, shown",
+    [
+        ("KRW", "1,000,000", 1_000_000, "1,000,000"),
+        ("JPY", "250000", 250_000, "250,000"),
+        ("EUR", "1,000,000.00", 100_000_000, "1,000,000.00"),
+        ("BHD", "12.345", 12_345, "12.345"),
+    ],
+)
+def test_money_settings_use_the_currency_minor_unit(currency, text, stored, shown):
+    key = "customers.vip_min_spend_cents"
+    assert bs.parse_text(key, text, currency) == stored
+    assert bs.format_text(key, stored, currency) == shown
+
+
+def test_won_settings_take_no_decimals():
+    with pytest.raises(bs.SettingError, match="whole amounts only"):
+        bs.parse_text("customers.vip_min_spend_cents", "1,000.5", "KRW")

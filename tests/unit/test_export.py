@@ -279,11 +279,24 @@ def test_grid_rows_convert_cents_and_dates_for_display_and_export():
     ]
     defs = {d["field"]: d for d in column_defs(columns, "EUR")}
     assert defs["revenue"]["cellDataType"] == "number"
-    assert '"\\u20ac"' in defs["revenue"]["valueFormatter"]["function"]
-    assert "d3.format(',.2f')" in defs["revenue"]["valueFormatter"]["function"]
+    # the browser's Intl formats money in the page's language with the currency's own digits
+    assert '{"style": "currency", "currency": "EUR"}' in defs["revenue"]["valueFormatter"]["function"]
     assert defs["day"]["cellDataType"] == "dateString"
     assert defs["rate"]["width"] == 90 and defs["rate"]["pinned"] == "right"
     assert "valueFormatter" not in defs["name"]
+
+
+def test_grid_rows_take_the_currency_minor_unit():
+    import pandas as pd
+
+    from components.data_grid import GridColumn, grid_rows
+
+    df = pd.DataFrame({"amount": [1_000_000, 12_345]})
+    money = [GridColumn("amount", "Amount", "money")]
+    assert [r["amount"] for r in grid_rows(df, money, "KRW")] == [1_000_000, 12_345]
+    assert [r["amount"] for r in grid_rows(df, money, "JPY")] == [1_000_000, 12_345]
+    assert [r["amount"] for r in grid_rows(df, money, "EUR")] == [10_000, 123.45]
+    assert [r["amount"] for r in grid_rows(df, money, "BHD")] == [1_000, 12.345]
 
 
 def test_xlsx_full_width_and_blank_prefixed_formulas_are_quoted_text():
