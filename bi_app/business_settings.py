@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from bi_app import i18n
 from bi_app.db.models import COST_CATEGORIES
+from bi_app.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
@@ -55,90 +56,96 @@ SPECS: dict[str, SettingSpec] = {
     for s in (
         SettingSpec(
             "customers.new_max_visits",
-            "New customer: at most this many visits",
+            N_("New customer: at most this many visits"),
             "count",
             3,
-            "Customers with up to this many visits are 'new'.",
+            N_("Customers with up to this many visits are 'new'."),
             1,
             1000,
         ),
         SettingSpec(
             "customers.growing_max_visits",
-            "Growing customer: at most this many visits",
+            N_("Growing customer: at most this many visits"),
             "count",
             10,
-            "Above the 'new' limit and up to this many visits a customer is 'growing'; "
-            "beyond it, 'loyal'.",
+            N_(
+                "Above the 'new' limit and up to this many visits a customer is 'growing'; "
+                "beyond it, 'loyal'."
+            ),
             2,
             10000,
         ),
         SettingSpec(
             "customers.vip_min_spend_cents",
-            "VIP: total spend of at least",
+            N_("VIP: total spend of at least"),
             "money",
             100_000_000,
-            "Customers whose lifetime spend reaches this amount are VIP, whatever their visits.",
+            N_(
+                "Customers whose lifetime spend reaches this amount are VIP, whatever their visits."
+            ),
             1,
             10**15,
         ),
         SettingSpec(
             "churn.followup_days",
-            "Follow up new customers after (days)",
+            N_("Follow up new customers after (days)"),
             "days",
             7,
-            "A new customer is tagged for follow-up this many days after the first visit.",
+            N_("A new customer is tagged for follow-up this many days after the first visit."),
             1,
             365,
         ),
         SettingSpec(
             "churn.new_at_risk_days",
-            "New customer at risk after (days without a visit)",
+            N_("New customer at risk after (days without a visit)"),
             "days",
             20,
-            "A new customer without a visit for this many days is at risk.",
+            N_("A new customer without a visit for this many days is at risk."),
             1,
             365,
         ),
         SettingSpec(
             "churn.reactivation_days",
-            "Reactivation needed after (days without a visit)",
+            N_("Reactivation needed after (days without a visit)"),
             "days",
             30,
-            "Any customer without a visit for this many days needs reactivation.",
+            N_("Any customer without a visit for this many days needs reactivation."),
             1,
             3650,
         ),
         SettingSpec(
             "churn.delay_tolerance",
-            "Delay tolerance over the usual interval",
+            N_("Delay tolerance over the usual interval"),
             "fraction",
             0.5,
-            "Growing and loyal customers are 'delayed' when the time since the last visit "
-            "exceeds their own average interval by more than this share (0.5 = 50%).",
+            N_(
+                "Growing and loyal customers are 'delayed' when the time since the last visit "
+                "exceeds their own average interval by more than this share (0.5 = 50%)."
+            ),
             0,
             10,
         ),
         SettingSpec(
             "events.attendance_min",
-            "Minimum attendance rate",
+            N_("Minimum attendance rate"),
             "fraction",
             0.70,
-            "Events whose attendance falls below this share of registrations are flagged.",
+            N_("Events whose attendance falls below this share of registrations are flagged."),
             0,
             1,
         ),
         SettingSpec(
             "events.industry_avg_roi_pct",
-            "Industry average event ROI (%)",
+            N_("Industry average event ROI (%)"),
             "percent",
             25.0,
-            "The benchmark event ROI, in percent.",
+            N_("The benchmark event ROI, in percent."),
             -100,
             10000,
         ),
         SettingSpec(
             "events.cost_benchmark_shares",
-            "Benchmark cost shares",
+            N_("Benchmark cost shares"),
             "shares",
             {
                 "venue": 0.30,
@@ -149,7 +156,7 @@ SPECS: dict[str, SettingSpec] = {
                 "materials": 0.05,
                 "other": 0.03,
             },
-            "Expected share of each cost category in an event budget; they must add up to 1.",
+            N_("Expected share of each cost category in an event budget; they must add up to 1."),
             0,
             1,
         ),
@@ -161,17 +168,17 @@ _ORDERED: tuple[tuple[str, str, str], ...] = (
     (
         "customers.new_max_visits",
         "customers.growing_max_visits",
-        "The 'new' visit limit must be below the 'growing' visit limit.",
+        N_("The 'new' visit limit must be below the 'growing' visit limit."),
     ),
     (
         "churn.new_at_risk_days",
         "churn.reactivation_days",
-        "'New customer at risk' must come before 'reactivation needed' (fewer days).",
+        N_("'New customer at risk' must come before 'reactivation needed' (fewer days)."),
     ),
     (
         "churn.followup_days",
         "churn.new_at_risk_days",
-        "The follow-up must come before a new customer is at risk (fewer days).",
+        N_("The follow-up must come before a new customer is at risk (fewer days)."),
     ),
 )
 
@@ -180,7 +187,7 @@ def spec(key: str) -> SettingSpec:
     try:
         return SPECS[key]
     except KeyError:
-        raise SettingError(f"Unknown setting {str(key)[:64]!r}.") from None
+        raise SettingError(_("Unknown setting %(key)s.", key=repr(str(key)[:64]))) from None
 
 
 def defaults() -> dict[str, Any]:
@@ -193,11 +200,23 @@ def _copy(value: Any) -> Any:
 
 def _bounded(s: SettingSpec, value: float) -> None:
     if isinstance(value, float) and not math.isfinite(value):
-        raise SettingError(f"{s.label}: enter a finite number.")
+        raise SettingError(_("%(setting)s: enter a finite number.", setting=_(s.label)))
     if s.minimum is not None and value < s.minimum:
-        raise SettingError(f"{s.label}: must be at least {_plain(s, s.minimum)}.")
+        raise SettingError(
+            _(
+                "%(setting)s: must be at least %(minimum)s.",
+                setting=_(s.label),
+                minimum=_plain(s, s.minimum),
+            )
+        )
     if s.maximum is not None and value > s.maximum:
-        raise SettingError(f"{s.label}: must be at most {_plain(s, s.maximum)}.")
+        raise SettingError(
+            _(
+                "%(setting)s: must be at most %(maximum)s.",
+                setting=_(s.label),
+                maximum=_plain(s, s.maximum),
+            )
+        )
 
 
 def _money_digits(currency: str | None = None) -> int:
@@ -222,27 +241,41 @@ def validate(key: str, value: Any) -> Any:
     if s.kind == "shares":
         return _validate_shares(s, value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingError(f"{s.label}: expected a number, got {str(value)[:40]!r}.")
+        raise SettingError(
+            _(
+                "%(setting)s: expected a number, got %(value)s.",
+                setting=_(s.label),
+                value=repr(str(value)[:40]),
+            )
+        )
     if isinstance(value, float) and not math.isfinite(value):
-        raise SettingError(f"{s.label}: enter a finite number.")
+        raise SettingError(_("%(setting)s: enter a finite number.", setting=_(s.label)))
     if s.kind in ("count", "days", "money") and isinstance(value, float) and not value.is_integer():
-        raise SettingError(f"{s.label}: expected a whole number.")
+        raise SettingError(_("%(setting)s: expected a whole number.", setting=_(s.label)))
     _bounded(s, value)  # before converting: float() of a huge int overflows
     return int(value) if s.kind in ("count", "days", "money") else float(value)
 
 
 def _validate_shares(s: SettingSpec, value: Any) -> dict[str, float]:
     if not isinstance(value, Mapping):
-        raise SettingError(f"{s.label}: expected one share per cost category.")
+        raise SettingError(
+            _("%(setting)s: expected one share per cost category.", setting=_(s.label))
+        )
     unknown = sorted(str(k)[:20] for k in value if k not in COST_CATEGORIES)
     if unknown:
         raise SettingError(
-            f"{s.label}: unknown categories {', '.join(unknown)} "
-            f"(use {', '.join(COST_CATEGORIES)})."
+            _(
+                "%(setting)s: unknown categories %(unknown)s (use %(cost_categories)s).",
+                setting=_(s.label),
+                unknown=", ".join(unknown),
+                cost_categories=", ".join(COST_CATEGORIES),
+            )
         )
     missing = [c for c in COST_CATEGORIES if c not in value]
     if missing:
-        raise SettingError(f"{s.label}: missing {', '.join(missing)}.")
+        raise SettingError(
+            _("%(setting)s: missing %(missing)s.", setting=_(s.label), missing=", ".join(missing))
+        )
     shares: dict[str, float] = {}
     for category in COST_CATEGORIES:
         share = value[category]
@@ -251,13 +284,31 @@ def _validate_shares(s: SettingSpec, value: Any) -> dict[str, float]:
             or not isinstance(share, (int, float))
             or not math.isfinite(share)
         ):
-            raise SettingError(f"{s.label}: the share of {category} must be a number.")
+            raise SettingError(
+                _(
+                    "%(setting)s: the share of %(category)s must be a number.",
+                    setting=_(s.label),
+                    category=category,
+                )
+            )
         if not 0 <= share <= 1:
-            raise SettingError(f"{s.label}: the share of {category} must be between 0 and 1.")
+            raise SettingError(
+                _(
+                    "%(setting)s: the share of %(category)s must be between 0 and 1.",
+                    setting=_(s.label),
+                    category=category,
+                )
+            )
         shares[category] = float(share)
     total = sum(shares.values())
     if abs(total - 1.0) > SHARES_TOLERANCE:
-        raise SettingError(f"{s.label}: the shares add up to {total:.3f}; they must add up to 1.")
+        raise SettingError(
+            _(
+                "%(setting)s: the shares add up to %(total)s; they must add up to 1.",
+                setting=_(s.label),
+                total=format(total, ".3f"),
+            )
+        )
     return shares
 
 
@@ -265,7 +316,7 @@ def check_consistency(values: Mapping[str, Any]) -> None:
     """Rules between keys (e.g. new < growing visits) on a complete set of values."""
     for low, high, message in _ORDERED:
         if values[low] >= values[high]:
-            raise SettingError(message)
+            raise SettingError(_(message))
 
 
 # --- text form ---------------------------------------------------------------------------------
@@ -276,17 +327,29 @@ _SHARE_ITEM = re.compile(r"^\s*([a-z_]+)\s*[=:]\s*([-+0-9.eE]+)\s*$")
 def _number(s: SettingSpec, text: str) -> Decimal:
     cleaned = text.strip().replace(",", "").replace("_", "").replace(" ", "").rstrip("%")
     if len(cleaned) > MAX_NUMBER_TEXT:
-        raise SettingError(f"{s.label}: too long for a number.")
+        raise SettingError(_("%(setting)s: too long for a number.", setting=_(s.label)))
     try:
         number = Decimal(cleaned)
     except InvalidOperation:
-        raise SettingError(f"{s.label}: {text.strip()[:40]!r} is not a number.") from None
+        raise SettingError(
+            _(
+                "%(setting)s: %(value)s is not a number.",
+                setting=_(s.label),
+                value=repr(text.strip()[:40]),
+            )
+        ) from None
     if not number.is_finite():
-        raise SettingError(f"{s.label}: enter a finite number.")
+        raise SettingError(_("%(setting)s: enter a finite number.", setting=_(s.label)))
     if not number:
         return Decimal(0)  # 0E+999999999 is zero, without its exponent
     if not -MAX_MAGNITUDE <= number.adjusted() <= MAX_MAGNITUDE:
-        raise SettingError(f"{s.label}: {cleaned[:40]!r} is out of range.")
+        raise SettingError(
+            _(
+                "%(setting)s: %(cleaned)s is out of range.",
+                setting=_(s.label),
+                cleaned=repr(cleaned[:40]),
+            )
+        )
     return number
 
 
@@ -297,10 +360,16 @@ def parse_text(key: str, text: object, currency: str | None = None) -> Any:
     s = spec(key)
     raw = "" if text is None else str(text)
     if not raw.strip():
-        raise SettingError(f"{s.label}: enter a value.")
+        raise SettingError(_("%(setting)s: enter a value.", setting=_(s.label)))
     if s.kind == "shares":
         if len(raw) > MAX_SHARES_TEXT:
-            raise SettingError(f"{s.label}: too long (at most {MAX_SHARES_TEXT} characters).")
+            raise SettingError(
+                _(
+                    "%(setting)s: too long (at most %(max_shares_text)s characters).",
+                    setting=_(s.label),
+                    max_shares_text=MAX_SHARES_TEXT,
+                )
+            )
         return validate(key, _parse_shares(s, raw))
     number = _number(s, raw)
     if s.kind == "money":
@@ -308,12 +377,16 @@ def parse_text(key: str, text: object, currency: str | None = None) -> Any:
         minor = number.scaleb(digits)
         if minor != minor.to_integral_value():
             if digits == 0:
-                raise SettingError(f"{s.label}: whole amounts only (no decimals).")
-            raise SettingError(f"{s.label}: at most {digits} decimals.")
+                raise SettingError(
+                    _("%(setting)s: whole amounts only (no decimals).", setting=_(s.label))
+                )
+            raise SettingError(
+                _("%(setting)s: at most %(digits)s decimals.", setting=_(s.label), digits=digits)
+            )
         return validate(key, int(minor))
     if s.kind in ("count", "days"):
         if number != number.to_integral_value():
-            raise SettingError(f"{s.label}: expected a whole number.")
+            raise SettingError(_("%(setting)s: expected a whole number.", setting=_(s.label)))
         return validate(key, int(number))
     return validate(key, float(number))
 
@@ -324,9 +397,9 @@ def _parse_shares(s: SettingSpec, raw: str) -> dict[str, float]:
         try:
             loaded = json.loads(text)
         except (ValueError, RecursionError):  # nesting is bounded by the text's length only
-            raise SettingError(f"{s.label}: not valid JSON.") from None
+            raise SettingError(_("%(setting)s: not valid JSON.", setting=_(s.label))) from None
         if not isinstance(loaded, dict):
-            raise SettingError(f"{s.label}: expected category=share pairs.")
+            raise SettingError(_("%(setting)s: expected category=share pairs.", setting=_(s.label)))
         return loaded
     shares: dict[str, float] = {}
     for item in re.split(r"[,;\n]", text):
@@ -335,12 +408,22 @@ def _parse_shares(s: SettingSpec, raw: str) -> dict[str, float]:
         match = _SHARE_ITEM.match(item.lower())
         if not match:
             raise SettingError(
-                f"{s.label}: write each share as category=0.25 ({item.strip()[:30]!r})."
+                _(
+                    "%(setting)s: write each share as category=0.25 (%(value)s).",
+                    setting=_(s.label),
+                    value=repr(item.strip()[:30]),
+                )
             )
         try:
             shares[match.group(1)] = float(match.group(2))
         except ValueError:
-            raise SettingError(f"{s.label}: {match.group(2)!r} is not a number.") from None
+            raise SettingError(
+                _(
+                    "%(setting)s: %(value)s is not a number.",
+                    setting=_(s.label),
+                    value=repr(match.group(2)),
+                )
+            ) from None
     return shares
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from bi_app.db.periods import next_period, period_start
+from bi_app.i18n import N_
 
 Range = tuple[dt.date, dt.date]
 _DAY = dt.timedelta(days=1)
@@ -43,24 +44,25 @@ def _to_date(grain: str) -> Callable[[dt.date], Range]:
     return lambda today: (_period(today, grain)[0], today)
 
 
-# code (as written in the URL) -> (label, range for a given today), in menu order
+# code (as written in the URL) -> (label, marked for translation: shown through _(), range for a
+# given today), in menu order
 PRESETS: dict[str, tuple[str, Callable[[dt.date], Range]]] = {
-    "today": ("Today", lambda today: (today, today)),
-    "yesterday": ("Yesterday", lambda today: (today - _DAY, today - _DAY)),
-    "last-7-days": ("Last 7 days", _last_days(7)),
-    "last-30-days": ("Last 30 days", _last_days(30)),
-    "last-90-days": ("Last 90 days", _last_days(90)),
-    "this-week": ("This week", _this("week")),
-    "last-week": ("Last week", _last("week")),
-    "this-month": ("This month", _this("month")),
-    "last-month": ("Last month", _last("month")),
-    "this-quarter": ("This quarter", _this("quarter")),
-    "last-quarter": ("Last quarter", _last("quarter")),
-    "this-year": ("This year", _this("year")),
-    "last-year": ("Last year", _last("year")),
-    "month-to-date": ("Month to date", _to_date("month")),
-    "quarter-to-date": ("Quarter to date", _to_date("quarter")),
-    "year-to-date": ("Year to date", _to_date("year")),
+    "today": (N_("Today"), lambda today: (today, today)),
+    "yesterday": (N_("Yesterday"), lambda today: (today - _DAY, today - _DAY)),
+    "last-7-days": (N_("Last 7 days"), _last_days(7)),
+    "last-30-days": (N_("Last 30 days"), _last_days(30)),
+    "last-90-days": (N_("Last 90 days"), _last_days(90)),
+    "this-week": (N_("This week"), _this("week")),
+    "last-week": (N_("Last week"), _last("week")),
+    "this-month": (N_("This month"), _this("month")),
+    "last-month": (N_("Last month"), _last("month")),
+    "this-quarter": (N_("This quarter"), _this("quarter")),
+    "last-quarter": (N_("Last quarter"), _last("quarter")),
+    "this-year": (N_("This year"), _this("year")),
+    "last-year": (N_("Last year"), _last("year")),
+    "month-to-date": (N_("Month to date"), _to_date("month")),
+    "quarter-to-date": (N_("Quarter to date"), _to_date("quarter")),
+    "year-to-date": (N_("Year to date"), _to_date("year")),
 }
 
 
