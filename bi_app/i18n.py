@@ -20,8 +20,11 @@ which :func:`currency_decimals` gives from CLDR, never from a hand-written table
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ import flask
 from babel import Locale, UnknownLocaleError
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask_babel import Babel
+from flask_babel import Babel, force_locale, get_locale
 from flask_babel import gettext as _flask_gettext
 from flask_babel import ngettext as _flask_ngettext
 
@@ -42,9 +45,17 @@ DEFAULT_LOCALE = "en"
 _babel = Babel()
 
 
+def _babel_ready() -> bool:
+    """flask-babel answers here: outside an app it gives English itself; an app built without
+    :func:`init_app` (a test's bare Flask app) has no catalogs at all."""
+    return not flask.has_app_context() or "babel" in flask.current_app.extensions
+
+
 def _(message: str, **variables: Any) -> str:
     """``message`` in the current locale, with ``%(name)s`` placeholders filled from
     ``variables``."""
+    if not _babel_ready():
+        return message % variables if variables else message
     return _flask_gettext(message, **variables)
 
 
@@ -53,6 +64,8 @@ gettext = _
 
 def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
     """The singular or plural form of a message for ``num`` (``%(num)s`` is filled in)."""
+    if not _babel_ready():
+        return (singular if num == 1 else plural) % {"num": num, **variables}
     return _flask_ngettext(singular, plural, num, **variables)
 
 
@@ -87,7 +100,8 @@ def select_locale() -> str:
         return chosen
     from bi_app.auth.context import request_user  # auth imports this module's messages
 
-    user = request_user()
+    has_login = hasattr(flask.current_app, "login_manager")
+    user = request_user() if has_login else None
     if user is not None and parse_locale(user.locale):
         return parse_locale(user.locale) or DEFAULT_LOCALE
     from_browser = flask.request.accept_languages.best_match(LOCALES)
@@ -105,8 +119,30 @@ def use_locale(locale: str | None) -> None:
 
 
 def current_locale() -> str:
-    """``"en"`` or ``"ko"``: the locale messages and formats use now."""
+    """``"en"`` or ``"ko"``: the locale messages and formats use now (flask-babel's, which
+    :func:`select_locale` chose or ``force_locale`` set)."""
+    if flask.has_app_context() and _babel_ready():
+        chosen = get_locale()
+        if chosen is not None:
+            return parse_locale(chosen.language) or DEFAULT_LOCALE
     return select_locale()
+
+
+def carried_locale() -> Callable[[], AbstractContextManager[Any]]:
+    """For work handed to another thread (a background import): call this in the request, then
+    run the work inside ``with carried():`` there, and its messages speak the request's language
+    (the app's context is pushed and the locale forced). Outside an app: nothing to carry."""
+    if not flask.has_app_context():
+        return contextlib.nullcontext
+    app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+    locale = current_locale()
+
+    @contextlib.contextmanager
+    def carried() -> Iterator[None]:
+        with app.app_context(), force_locale(locale):
+            yield
+
+    return carried
 
 
 def init_app(server: flask.Flask) -> None:
@@ -242,6 +278,7 @@ __all__ = [
     "N_",
     "_",
     "app_currency",
+    "carried_locale",
     "currency_decimals",
     "currency_symbol",
     "current_locale",

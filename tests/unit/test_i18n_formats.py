@@ -94,3 +94,38 @@ def test_the_ui_helpers_use_the_same_formatter():
     assert ui_format.format_money(1_000_000, "KRW") == "₩1,000,000"
     assert ui_format.format_count(1234) == "1,234"
     assert ui_format.format_change(None) == "n/a"
+
+
+def test_a_background_thread_speaks_the_language_of_the_request_that_started_it():
+    import threading
+
+    import flask
+
+    from bi_app import i18n as i18n_module
+
+    app = flask.Flask(__name__)
+    i18n_module.init_app(app)
+    seen: list[str] = []
+    with app.test_request_context(headers={"Accept-Language": "ko-KR"}):
+        assert i18n_module.current_locale() == "ko"
+        carried = i18n_module.carried_locale()
+
+    def work() -> None:
+        with carried():
+            seen.append(i18n_module.current_locale())
+            seen.append(i18n_module.format_date(dt.date(2026, 1, 31)))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == ["ko", "2026. 1. 31."]
+    assert i18n_module.carried_locale()().__enter__() is None  # no app: nothing to carry
+
+
+def test_an_app_without_catalogs_still_speaks_english():
+    import flask
+
+    with flask.Flask(__name__).test_request_context(headers={"Accept-Language": "ko"}):
+        assert i18n._("%(count)s orders", count=3) == "3 orders"
+        assert i18n.ngettext("%(num)s order", "%(num)s orders", 1) == "1 order"
+        assert i18n.current_locale() in ("en", "ko")
