@@ -1,8 +1,10 @@
 """Take the README screenshots from the running app: ``python scripts/screenshots.py URL USER
-PASSWORD``.
+PASSWORD [--korean]``.
 
 Logs in through the real form with headless Debian Chromium and saves one PNG per page under
-docs/ (light theme, plus the Overview in dark).
+docs/ (light theme, plus the Overview in dark). ``--korean`` switches the user to Korean with the
+sidebar's language buttons and saves only the Korean pages (:data:`KOREAN_PAGES`, ``*-ko.png``),
+then switches the user back to English.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ PAGES = [
     ("/admin/settings", "admin-settings"),
     ("/admin/integrations", "admin-integrations"),
 ]
+KOREAN_PAGES = [("/", "overview-ko"), ("/sales", "sales-ko")]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -57,22 +60,34 @@ def driver() -> webdriver.Chrome:
     return webdriver.Chrome(options=options)
 
 
-def main(base: str, username: str, password: str) -> None:
+def _language(browser: webdriver.Chrome, wait: WebDriverWait, code: str) -> None:
+    button = wait.until(EC.presence_of_element_located((By.ID, f"app-language-{code}")))
+    browser.execute_script("arguments[0].click()", button)
+    wait.until(lambda b: b.execute_script("return document.documentElement.lang") == code)
+
+
+def main(base: str, username: str, password: str, *flags: str) -> None:
     DOCS.mkdir(exist_ok=True)
     browser = driver()
     wait = WebDriverWait(browser, 30)
+    korean = "--korean" in flags
     try:
         browser.get(f"{base}/login")
         wait.until(EC.presence_of_element_located((By.ID, "login-username"))).send_keys(username)
         browser.find_element(By.ID, "login-password").send_keys(password)
         browser.find_element(By.ID, "login-submit").click()
         wait.until(EC.presence_of_element_located((By.ID, "app-sidebar")))
-        for path, name in PAGES:
+        if korean:
+            _language(browser, wait, "ko")
+        for path, name in KOREAN_PAGES if korean else PAGES:
             browser.get(base + path)
             wait.until(EC.presence_of_element_located((By.ID, "app-sidebar")))
             time.sleep(4)  # let callbacks and charts settle
             browser.save_screenshot(str(DOCS / f"{name}.png"))
             print("saved", DOCS / f"{name}.png")
+        if korean:
+            _language(browser, wait, "en")
+            return
         browser.get(base + "/")
         wait.until(EC.element_to_be_clickable((By.ID, "app-theme-switch"))).click()
         time.sleep(4)
@@ -83,4 +98,4 @@ def main(base: str, username: str, password: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:])
