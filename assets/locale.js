@@ -37,6 +37,36 @@
     }
     document.addEventListener("DOMContentLoaded", keepPageLocale);
 
+    /* Grid cells: numbers and money in the page's language with the browser's Intl (ICU, the same
+       CLDR data Babel formats with on the server): money with its currency's own minor units
+       (KRW 0, EUR 2, BHD 3). Columns call it as {"function": "biNumber(params.value, kind, code)"}
+       (components/data_grid.py); dash-ag-grid finds it in window.dashAgGridFunctions. */
+    var NUMBER_OPTIONS = {
+        int: {maximumFractionDigits: 0},
+        float: {minimumFractionDigits: 2, maximumFractionDigits: 2},
+        percent: {style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1},
+        change: {style: "percent", signDisplay: "exceptZero", minimumFractionDigits: 1,
+                 maximumFractionDigits: 1}
+    };
+    var formatters = {};
+    function numberFormat(kind, currency) {
+        var key = kind + ":" + (currency || "");
+        if (!formatters[key]) {
+            var options = kind === "money"
+                ? {style: "currency", currency: currency}
+                : (NUMBER_OPTIONS[kind] || {});
+            formatters[key] = new Intl.NumberFormat(lang, options);
+        }
+        return formatters[key];
+    }
+    var gridFunctions = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
+    gridFunctions.biNumber = function (value, kind, currency) {
+        if (value === null || value === undefined || value === "") {
+            return "";
+        }
+        return numberFormat(kind, currency).format(value);
+    };
+
     /* The language switch comes back to the page the user is on now (the app navigates without
        reloading, so the page the form was rendered on may be long gone). */
     document.addEventListener("submit", function (event) {

@@ -80,34 +80,16 @@ def _iso_dates(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return values
 
 
-# The browser's Intl (ICU, from the same CLDR data as Babel on the server) in the page's language:
-# money with the currency's own minor units (KRW 0, EUR 2, BHD 3), grouping as the locale writes it.
-_INTL_OPTIONS: dict[str, dict[str, Any]] = {
-    "int": {"maximumFractionDigits": 0},
-    "float": {"minimumFractionDigits": 2, "maximumFractionDigits": 2},
-    "percent": {"style": "percent", "minimumFractionDigits": 1, "maximumFractionDigits": 1},
-    "change": {
-        "style": "percent",
-        "signDisplay": "exceptZero",
-        "minimumFractionDigits": 1,
-        "maximumFractionDigits": 1,
-    },
-}
+# Numbers and money are formatted in the browser by ``biNumber`` (assets/locale.js): Intl in the
+# page's language, money with the currency's own minor units (KRW 0, EUR 2, BHD 3).
+_FORMATTED_KINDS = frozenset({"int", "float", "percent", "change", "money"})
 
 
 def _value_formatter(kind: str, currency: str) -> dict[str, str] | None:
-    if kind == "money":
-        options: dict[str, Any] | None = {"style": "currency", "currency": currency.upper()}
-    else:
-        options = _INTL_OPTIONS.get(kind)
-    if options is None:
+    if kind not in _FORMATTED_KINDS:
         return None
-    return {
-        "function": (
-            "params.value == null ? '' : new Intl.NumberFormat(document.documentElement.lang "
-            f"|| 'en', {json.dumps(options)}).format(params.value)"
-        )
-    }
+    code = currency.upper() if kind == "money" else ""
+    return {"function": f"biNumber(params.value, {json.dumps(kind)}, {json.dumps(code)})"}
 
 
 def column_defs(columns: Sequence[GridColumn], currency: str) -> list[dict[str, Any]]:

@@ -279,8 +279,9 @@ def test_grid_rows_convert_cents_and_dates_for_display_and_export():
     ]
     defs = {d["field"]: d for d in column_defs(columns, "EUR")}
     assert defs["revenue"]["cellDataType"] == "number"
-    # the browser's Intl formats money in the page's language with the currency's own digits
-    assert '{"style": "currency", "currency": "EUR"}' in defs["revenue"]["valueFormatter"]["function"]
+    # the browser's Intl (assets/locale.js) formats money in the page's language with the
+    # currency's own digits
+    assert defs["revenue"]["valueFormatter"]["function"] == 'biNumber(params.value, "money", "EUR")'
     assert defs["day"]["cellDataType"] == "dateString"
     assert defs["rate"]["width"] == 90 and defs["rate"]["pinned"] == "right"
     assert "valueFormatter" not in defs["name"]

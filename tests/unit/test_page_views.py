@@ -109,7 +109,8 @@ def test_overview_layout_has_its_ids_filters_and_the_parsed_granularity():
         "orders",
         "revenue_cents",
     ]
-    assert ",.2f" in grid.columnDefs[-1]["valueFormatter"]["function"]  # EUR has cents
+    # formatted in the browser with EUR's own minor unit (assets/locale.js biNumber)
+    assert '"money", "EUR"' in grid.columnDefs[-1]["valueFormatter"]["function"]
     assert _has_download_menu(ids, Overview.TOP_PRODUCTS)
     assert "Revenue" in _texts(page) and "Active customers" in _texts(page)
 
@@ -231,7 +232,8 @@ def test_events_layout_has_the_grid_the_message_and_the_navigation():
     assert ids[Events.NAV].refresh == "callback-nav"
     grid = ids[str(Grid.grid(Events.GRID_NAME))]
     assert [c["field"] for c in grid.columnDefs] == [c.field for c in list_columns()]
-    assert ",.0f" in grid.columnDefs[4]["valueFormatter"]["function"]  # cost: KRW has no minor unit
+    # cost: formatted in the browser in KRW, which has no minor unit
+    assert '"money", "KRW"' in grid.columnDefs[4]["valueFormatter"]["function"]
     assert _has_download_menu(ids, Events.GRID_NAME)
     assert not _has_download_menu(
         _by_id(events_view.layout(Viewer("viewer", "KRW", "UTC"))), Events.GRID_NAME
@@ -373,7 +375,11 @@ def test_app_shell_lists_only_the_visible_pages_and_the_user():
     ]
     assert str(Nav.link("/", "business")) in ids
     assert "ana" in _texts(ids[App.USER_BADGE]) and "analyst" in _texts(ids[App.USER_BADGE])
-    assert [n.value for n in _walk(shell) if getattr(n, "name", None) == "csrf_token"] == ["tok"]
+    # the logout form and the language switch
+    assert [n.value for n in _walk(shell) if getattr(n, "name", None) == "csrf_token"] == [
+        "tok",
+        "tok",
+    ]
     for component_id in (
         App.URL,
         App.THEME_STORE,
