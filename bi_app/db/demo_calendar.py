@@ -3,12 +3,15 @@
 Demand is a product of a growth trend, a yearly cycle (summer low, winter high), a weekly
 cycle (weekend peaks), retail holidays (Black Friday week, the Christmas run-up, sales) and a
 little autocorrelated noise. A few days are closed; 6-10 ordinary days get an injected
-revenue drop (a checkout outage) that is recorded as ground truth.
+revenue drop (a checkout outage) that is recorded as ground truth. The week, the holidays and
+the shop closures are a market's :class:`CalendarProfile` (English by default; the Korean one
+is in :mod:`bi_app.db.demo_korean`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -38,6 +41,9 @@ class Calendar:
     closed: np.ndarray  # bool: the shop took no orders
     labels: dict[int, str] = field(default_factory=dict)  # holiday name by day index
     drops: dict[int, float] = field(default_factory=dict)  # injected revenue drop by day index
+    discounts: Mapping[str, float] = field(default_factory=lambda: HOLIDAY_DISCOUNTS)
+    store_closed: np.ndarray | None = None  # bool per day: shops shut (None: Sundays)
+    bank_holidays: np.ndarray | None = None  # bool per day: no settlements (None: none)
 
     @property
     def end(self) -> dt.date:
@@ -47,7 +53,16 @@ class Calendar:
         return (self.days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
 
     def discount(self, index: int) -> float:
-        return HOLIDAY_DISCOUNTS.get(self.labels.get(index, ""), 1.0)
+        return self.discounts.get(self.labels.get(index, ""), 1.0)
+
+    def stores_closed(self) -> np.ndarray:
+        """Bool per day: the retail stores take no orders."""
+        if self.store_closed is None:
+            return self.weekday() == 6
+        return self.store_closed
+
+    def is_bank_holiday(self, index: int) -> bool:
+        return self.bank_holidays is not None and bool(self.bank_holidays[index])
 
     def month_slices(self) -> list[slice]:
         """Day-index ranges of each calendar month in the span (the loader's chunks)."""
@@ -105,7 +120,26 @@ def holiday_effects(year: int) -> dict[dt.date, tuple[str, float]]:
     return effects
 
 
-def build_calendar(today: dt.date, total_orders: float, rng: np.random.Generator) -> Calendar:
+@dataclass(frozen=True)
+class CalendarProfile:
+    """What shapes a market's demand: its week, its holidays and sales, its shop closures."""
+
+    weekday_factors: np.ndarray  # Monday first
+    effects: Callable[[int], dict[dt.date, tuple[str, float]]]  # year -> day -> (label, factor)
+    discounts: Mapping[str, float]  # price factor by holiday label
+    store_closed_labels: frozenset[str] | None = None  # None: stores close on Sundays
+    bank_holidays: Callable[[int], set[dt.date]] | None = None  # year -> days without settlement
+
+
+ENGLISH_CALENDAR = CalendarProfile(WEEKDAY_FACTORS, holiday_effects, HOLIDAY_DISCOUNTS)
+
+
+def build_calendar(
+    today: dt.date,
+    total_orders: float,
+    rng: np.random.Generator,
+    profile: CalendarProfile = ENGLISH_CALENDAR,
+) -> Calendar:
     """Daily demand for the 730 days ending the day before ``today``, summing to ~total_orders."""
     start = today - dt.timedelta(days=SPAN_DAYS)
     days = np.arange(np.datetime64(start, "D"), np.datetime64(today, "D"))
@@ -114,7 +148,7 @@ def build_calendar(today: dt.date, total_orders: float, rng: np.random.Generator
     doy = (days - days.astype("datetime64[Y]")).astype(np.int64)
 
     demand = GROWTH_OVER_SPAN**t
-    demand *= WEEKDAY_FACTORS[weekday]
+    demand *= profile.weekday_factors[weekday]
     demand *= 1 + 0.13 * np.cos(2 * np.pi * (doy - 350) / 365.25)
     noise = np.empty(SPAN_DAYS)
     level = 0.0
@@ -125,8 +159,9 @@ def build_calendar(today: dt.date, total_orders: float, rng: np.random.Generator
 
     labels: dict[int, str] = {}
     effects: dict[dt.date, tuple[str, float]] = {}
-    for year in range(start.year, today.year + 1):
-        effects.update(holiday_effects(year))
+    years = range(start.year, today.year + 1)
+    for year in years:
+        effects.update(profile.effects(year))
     for i in range(SPAN_DAYS):
         hit = effects.get(start + dt.timedelta(days=i))
         if hit:
@@ -147,7 +182,31 @@ def build_calendar(today: dt.date, total_orders: float, rng: np.random.Generator
         closed=closed,
         labels=labels,
         drops=drops,
+        discounts=profile.discounts,
+        store_closed=_labelled(labels, profile.store_closed_labels),
+        bank_holidays=_bank_holidays(start, years, profile.bank_holidays),
     )
+
+
+def _labelled(labels: dict[int, str], wanted: frozenset[str] | None) -> np.ndarray | None:
+    if wanted is None:
+        return None
+    mask = np.zeros(SPAN_DAYS, dtype=bool)
+    mask[[i for i, label in labels.items() if label in wanted]] = True
+    return mask
+
+
+def _bank_holidays(
+    start: dt.date, years: range, holidays_of: Callable[[int], set[dt.date]] | None
+) -> np.ndarray | None:
+    if holidays_of is None:
+        return None
+    mask = np.zeros(SPAN_DAYS, dtype=bool)
+    for year in years:
+        for day in holidays_of(year):
+            if 0 <= (day - start).days < SPAN_DAYS:
+                mask[(day - start).days] = True
+    return mask
 
 
 def _pick_drop_days(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -327,6 +328,48 @@ LAST = (
 )
 
 
+Category = tuple[str, str, float, tuple[float, ...], tuple[str, ...]]
+
+
+def _ascii(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain.lower() if ch.isalnum())
+
+
+def _euro_list_prices(raw: np.ndarray) -> np.ndarray:
+    """Raw prices in euros to cents ending in 9 (12.49), at least 4.99."""
+    return np.maximum(499, np.round(raw * 10) * 10 - 1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class CatalogueProfile:
+    """A market's shop: what it sells at which prices, its platforms, regions and names."""
+
+    platforms: tuple[tuple[str, str], ...]  # codes stay the same in every market
+    categories: tuple[Category, ...]  # medians in the unit ``list_prices`` expects
+    list_prices: Callable[[np.ndarray], np.ndarray]  # raw prices -> int64 minor units
+    regions: tuple[str, ...]
+    region_shares: np.ndarray
+    first_f: tuple[str, ...]
+    first_m: tuple[str, ...]
+    last: tuple[str, ...]
+    last_shares: np.ndarray | None = None  # None: every family name equally common
+    full_name: Callable[[str, str], str] = lambda first, last: f"{first} {last}"
+    email_part: Callable[[str], str] = _ascii  # a name as the ASCII of an e-mail address
+
+
+ENGLISH_CATALOGUE = CatalogueProfile(
+    platforms=PLATFORMS,
+    categories=CATEGORIES,
+    list_prices=_euro_list_prices,
+    regions=REGIONS,
+    region_shares=REGION_SHARES,
+    first_f=FIRST_F,
+    first_m=FIRST_M,
+    last=LAST,
+)
+
+
 @dataclass(frozen=True)
 class Catalogue:
     category_of: np.ndarray  # product index -> category index
@@ -360,21 +403,24 @@ class Customers:
         return self.by_first_day[lo:hi]
 
 
-def catalogue_rows(rng: np.random.Generator) -> tuple[Catalogue, dict, dict, dict]:
+def catalogue_rows(
+    rng: np.random.Generator, profile: CatalogueProfile = ENGLISH_CATALOGUE
+) -> tuple[Catalogue, dict, dict, dict]:
     """Categories, products and platforms as column dicts, plus the model behind them."""
+    kinds = profile.categories
     categories = {
-        "id": list(range(1, len(CATEGORIES) + 1)),
-        "code": [c[0] for c in CATEGORIES],
-        "name": [c[1] for c in CATEGORIES],
+        "id": list(range(1, len(kinds) + 1)),
+        "code": [c[0] for c in kinds],
+        "name": [c[1] for c in kinds],
     }
     names, skus, cat_of, prices = [], [], [], []
-    for ci, (code, _name, median, _season, products) in enumerate(CATEGORIES):
+    for ci, (code, _name, median, _season, products) in enumerate(kinds):
         for pi, product in enumerate(products):
             names.append(product)
             skus.append(f"{code[:3].upper()}-{1001 + pi}")
             cat_of.append(ci)
             prices.append(median * float(rng.lognormal(0.0, 0.65)))
-    price_cents = np.maximum(499, np.round(np.array(prices) * 10) * 10 - 1).astype(np.int64)
+    price_cents = profile.list_prices(np.array(prices))
     cost_cents = np.round(price_cents * rng.uniform(0.42, 0.68, len(price_cents))).astype(np.int64)
     rank = rng.permutation(len(names)) + 1
     popularity = 1.0 / rank**1.05
@@ -390,11 +436,11 @@ def catalogue_rows(rng: np.random.Generator) -> tuple[Catalogue, dict, dict, dic
         "active": active,
     }
     platforms = {
-        "id": list(range(1, len(PLATFORMS) + 1)),
-        "code": [p[0] for p in PLATFORMS],
-        "name": [p[1] for p in PLATFORMS],
+        "id": list(range(1, len(profile.platforms) + 1)),
+        "code": [p[0] for p in profile.platforms],
+        "name": [p[1] for p in profile.platforms],
     }
-    season = np.array([c[3] for c in CATEGORIES])
+    season = np.array([c[3] for c in kinds])
     model = Catalogue(
         category_of=np.array(cat_of), price_cents=price_cents, popularity=popularity, season=season
     )
@@ -408,7 +454,10 @@ VISIT_CHANNEL_SHARES = np.array([0.3, 0.3, 0.14, 0.14, 0.07, 0.05])
 
 
 def make_customers(
-    count: int, calendar: Calendar, rng: np.random.Generator
+    count: int,
+    calendar: Calendar,
+    rng: np.random.Generator,
+    profile: CatalogueProfile = ENGLISH_CATALOGUE,
 ) -> tuple[Customers, dict]:
     """Customers ordered by sign-up (ids grow with time) and their table rows.
 
@@ -432,21 +481,21 @@ def make_customers(
 
     gender = rng.choice(GENDERS, count, p=GENDER_SHARES)
     female = gender == "female"
-    male_names = rng.choice(np.array(FIRST_M, dtype=object), count)
-    first = np.where(female, rng.choice(np.array(FIRST_F, dtype=object), count), male_names)
+    first_f = np.array(profile.first_f, dtype=object)
+    male_names = rng.choice(np.array(profile.first_m, dtype=object), count)
+    first = np.where(female, rng.choice(first_f, count), male_names)
     other = (gender == "other") | (gender == None)
-    first = np.where(
-        other & (rng.random(count) < 0.5), rng.choice(np.array(FIRST_F, dtype=object), count), first
-    )
-    last = rng.choice(np.array(LAST, dtype=object), count)
+    first = np.where(other & (rng.random(count) < 0.5), rng.choice(first_f, count), first)
+    last = rng.choice(np.array(profile.last, dtype=object), count, p=profile.last_shares)
     age = np.clip(np.round(rng.gamma(7.0, 5.6, count) + 17), 18, 88).astype(np.int64)
     birth_year = calendar.end.year - age
-    region = rng.choice(np.array(REGIONS, dtype=object), count, p=REGION_SHARES)
+    region = rng.choice(np.array(profile.regions, dtype=object), count, p=profile.region_shares)
     has_email = rng.random(count) > 0.06
     ids = np.arange(1, count + 1)
-    names = [f"{f} {s}" for f, s in zip(first.tolist(), last.tolist())]
+    full_name, part = profile.full_name, profile.email_part
+    names = [full_name(f, s) for f, s in zip(first.tolist(), last.tolist())]
     emails = [
-        f"{_ascii(f)}.{_ascii(s)}{i}@example.{('com', 'net', 'org')[i % 3]}" if e else None
+        f"{part(f)}.{part(s)}{i}@example.{('com', 'net', 'org')[i % 3]}" if e else None
         for f, s, i, e in zip(first.tolist(), last.tolist(), ids.tolist(), has_email.tolist())
     ]
     rows = {
@@ -473,8 +522,3 @@ def make_customers(
         first_sorted=first_day[by_first_day],
     )
     return model, rows
-
-
-def _ascii(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(ch for ch in plain.lower() if ch.isalnum())

@@ -8,6 +8,7 @@ the funnel, the attendance and the ROI pages all tell the same story.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,6 @@ from bi_app.db.models import COST_CATEGORIES
 
 EVENTS_STREAM = 202
 CHANNELS = ("email", "social", "search", "display", "partner")
-REGISTRATION_CHANNELS = np.array([*CHANNELS, "direct"], dtype=object)
 CHANNEL_CTR = np.array([0.045, 0.012, 0.035, 0.004, 0.02])
 CHANNEL_CVR = np.array([0.09, 0.03, 0.05, 0.015, 0.07])
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
@@ -119,6 +119,63 @@ SPONSORS = (
 )
 
 
+def _english_name(topic: str, kind: str, city: str | None, year: int) -> str:
+    place = f" {city}" if city else ""
+    return f"{topic} {kind.replace('_', ' ').title()}{place} {year}"
+
+
+@dataclass(frozen=True)
+class EventsProfile:
+    """A market's event marketing: its promotion channels, places, people and wording.
+
+    ``money_unit`` is the minor units of one price point of :data:`KINDS` (100 cents a euro);
+    tickets, budgets, sponsorships and merchandise scale with it.
+    """
+
+    channels: tuple[str, ...]  # five promotion channels
+    channel_ctr: np.ndarray
+    channel_cvr: np.ndarray
+    direct: str  # registrations that came through no channel
+    regions: tuple[str, ...]
+    region_shares: np.ndarray
+    venues: Mapping[str, str]  # region -> "City — Venue"
+    online_venue: str
+    organizers: tuple[str, ...]
+    topics: tuple[str, ...]
+    cost_lines: Mapping[str, tuple[str, ...]]
+    sponsors: tuple[str, ...]
+    sponsor_levels: tuple[str, str, str]  # gold, silver, bronze
+    money_unit: int
+    event_name: Callable[[str, str, str | None, int], str]  # (topic, kind, city, year)
+    tickets_text: Callable[[int, int], str]  # (sold, early-bird)
+    sponsor_text: Callable[[str, str], str]  # (level, sponsor)
+    sales_text: str
+    merchandise_text: str
+
+
+ENGLISH_EVENTS = EventsProfile(
+    channels=CHANNELS,
+    channel_ctr=CHANNEL_CTR,
+    channel_cvr=CHANNEL_CVR,
+    direct="direct",
+    regions=REGIONS,
+    region_shares=REGION_SHARES,
+    venues=VENUES,
+    online_venue="Online",
+    organizers=ORGANIZERS,
+    topics=TOPICS,
+    cost_lines=COST_LINES,
+    sponsors=SPONSORS,
+    sponsor_levels=("Gold", "Silver", "Bronze"),
+    money_unit=100,
+    event_name=_english_name,
+    tickets_text=lambda sold, early: f"{sold} tickets ({early} early-bird at -20%)",
+    sponsor_text=lambda level, sponsor: f"{level} sponsor: {sponsor}",
+    sales_text="Attributed orders within 14 days",
+    merchandise_text="Merchandise",
+)
+
+
 def event_count(scale: float) -> int:
     """About 30 events at scale 1, never fewer than 8 (small test data) or more than 60."""
     return int(np.clip(round(30 * np.sqrt(scale)), 8, 60))
@@ -131,6 +188,7 @@ def make_events(
     customer_rows: dict,
     seed: int,
     today: dt.date,
+    profile: EventsProfile = ENGLISH_EVENTS,
 ) -> dict[str, dict]:
     """All event tables as column dicts keyed by table name."""
     rng = np.random.default_rng([seed, EVENTS_STREAM])
@@ -159,7 +217,7 @@ def make_events(
             "event_channel_stats",
         )
     }
-    builder = _Builder(rng, calendar, customers, customer_rows, now, tables)
+    builder = _Builder(rng, calendar, customers, customer_rows, now, tables, profile)
     for index, (kind_name, offset) in enumerate(zip(kinds, offsets.tolist()), start=1):
         builder.event(index, KINDS[kind_name], calendar.start + dt.timedelta(days=offset))
     return {name: cols for name, cols in tables.items()}
@@ -174,8 +232,11 @@ class _Builder:
         customer_rows: dict,
         now: dt.datetime,
         tables: dict[str, dict[str, list]],
+        profile: EventsProfile,
     ):
         self.rng, self.calendar, self.customers, self.now = rng, calendar, customers, now
+        self.profile = profile
+        self.unit = profile.money_unit
         self.customer_gender = customer_rows["gender"]
         self.customer_region = customer_rows["region"]
         self.customer_birth = customer_rows["birth_year"]
@@ -206,7 +267,8 @@ class _Builder:
             ends = starts + dt.timedelta(hours=int(rng.integers(2, 5)))
         else:
             ends = starts + dt.timedelta(days=int(rng.integers(*kind.days, endpoint=True)), hours=9)
-        region = None if kind.online else str(rng.choice(REGIONS, p=REGION_SHARES))
+        p = self.profile
+        region = None if kind.online else str(rng.choice(p.regions, p=p.region_shares))
         cancelled = ends < self.now and rng.random() < 0.07
         status = (
             "cancelled"
@@ -220,23 +282,24 @@ class _Builder:
         capacity = None if kind.capacity is None else int(rng.integers(*kind.capacity) // 10 * 10)
         target = None if capacity is None else int(capacity * rng.uniform(0.7, 0.95))
         ticket = (
-            int(rng.integers(kind.ticket_eur[0], kind.ticket_eur[1] + 1)) // 10 * 1000 - 100
+            int(rng.integers(kind.ticket_eur[0], kind.ticket_eur[1] + 1)) // 10 * 10 * self.unit
+            - self.unit
             if kind.ticket_eur[1]
             else 0
         )
-        budget = int(rng.integers(*kind.budget_eur)) // 500 * 50_000
-        topic = str(rng.choice(TOPICS))
-        place = f" {VENUES[region].split(' — ')[0]}" if region else ""
+        budget = int(rng.integers(*kind.budget_eur)) // 500 * 500 * self.unit
+        topic = str(rng.choice(p.topics))
+        city = p.venues[region].split(" — ")[0] if region else None
         self.add(
             "events",
             code=f"EVT-{day.year}-{event_id:03d}",
-            name=f"{topic} {kind.name.replace('_', ' ').title()}{place} {day.year}",
+            name=p.event_name(topic, kind.name, city, day.year),
             kind=kind.name,
-            organizer=str(rng.choice(ORGANIZERS)),
+            organizer=str(rng.choice(p.organizers)),
             status=status,
             starts_at=starts,
             ends_at=ends,
-            venue="Online" if kind.online else VENUES[region],
+            venue=p.online_venue if kind.online else p.venues[region],
             region=region,
             budget_cents=budget,
             capacity=capacity,
@@ -263,9 +326,9 @@ class _Builder:
             if weight <= 0:
                 continue
             amount = budget * spent_share * weight
-            lines = 1 + int(rng.integers(0, 3)) if amount > 200_000 else 1
-            split = rng.dirichlet(np.ones(lines)) * amount
-            for text, part in zip(rng.permutation(COST_LINES[category]), split.tolist()):
+            lines = 1 + int(rng.integers(0, 3)) if amount > 2_000 * self.unit else 1
+            split = (rng.dirichlet(np.ones(lines)) * amount).tolist()
+            for text, part in zip(rng.permutation(self.profile.cost_lines[category]), split):
                 self.add(
                     "event_costs",
                     event_id=event_id,
@@ -290,15 +353,16 @@ class _Builder:
         keep = registered < np.datetime64(self.now, "s")
         registered, days_before = np.sort(registered[keep]), days_before[keep]
         n = len(registered)
+        p = self.profile
         mix = rng.dirichlet([6, 5, 4, 2, 2, 3])
-        channel = rng.choice(REGISTRATION_CHANNELS, n, p=mix)
+        channel = rng.choice(np.array([*p.channels, p.direct], dtype=object), n, p=mix)
 
         start_index = (starts.date() - self.calendar.start).days
         pool = int(np.searchsorted(self.customers.created_day, start_index - 1))
         linked = (rng.random(n) < 0.55) & (pool > 0)
         customer = np.where(linked, rng.integers(0, max(pool, 1), n), -1)
         gender = rng.choice(GENDERS, n, p=GENDER_SHARES)
-        region = rng.choice(np.array(REGIONS, dtype=object), n, p=REGION_SHARES)
+        region = rng.choice(np.array(p.regions, dtype=object), n, p=p.region_shares)
         age = np.clip(np.round(rng.gamma(6.0, 5.5, n) + 18), 18, 80)
         cust = customer[linked]
         gender[linked] = self.customer_gender[cust]
@@ -339,7 +403,7 @@ class _Builder:
     def _revenues(
         self, event_id: int, kind: Kind, budget: int, ticket: int, registrations: dict, status: str
     ) -> None:
-        rng = self.rng
+        rng, p = self.rng, self.profile
         if status == "cancelled":
             return
         sold = len(registrations["day"])
@@ -349,29 +413,27 @@ class _Builder:
                 "event_revenues",
                 event_id=event_id,
                 source="tickets",
-                description=f"{sold} tickets ({early} early-bird at -20%)",
+                description=p.tickets_text(sold, early),
                 amount_cents=int(ticket * (sold - early) + ticket * 0.8 * early),
             )
         if status == "planned":
             return
         if kind.name in ("conference", "trade_show"):
-            for sponsor in rng.choice(SPONSORS, int(rng.integers(1, 4)), replace=False):
-                level, amount = (("Gold", 25_000), ("Silver", 12_000), ("Bronze", 5_000))[
-                    int(rng.integers(0, 3))
-                ]
+            for sponsor in rng.choice(p.sponsors, int(rng.integers(1, 4)), replace=False):
+                level = int(rng.integers(0, 3))
                 self.add(
                     "event_revenues",
                     event_id=event_id,
                     source="sponsorship",
-                    description=f"{level} sponsor: {sponsor}",
-                    amount_cents=amount * 100,
+                    description=p.sponsor_text(p.sponsor_levels[level], str(sponsor)),
+                    amount_cents=(25_000, 12_000, 5_000)[level] * self.unit,
                 )
         if kind.name in ("product_launch", "trade_show", "campaign", "webinar", "conference"):
             self.add(
                 "event_revenues",
                 event_id=event_id,
                 source="sales",
-                description="Attributed orders within 14 days",
+                description=p.sales_text,
                 amount_cents=int(budget * rng.lognormal(-0.1, 0.55)),
             )
         if not kind.online and rng.random() < 0.5:
@@ -379,8 +441,8 @@ class _Builder:
                 "event_revenues",
                 event_id=event_id,
                 source="other",
-                description="Merchandise",
-                amount_cents=int(rng.integers(300, 4000)) * 100,
+                description=p.merchandise_text,
+                amount_cents=int(rng.integers(300, 4000)) * self.unit,
             )
 
     def _channel_stats(
@@ -393,7 +455,7 @@ class _Builder:
         budget: int,
         status: str,
     ) -> None:
-        rng = self.rng
+        rng, p = self.rng, self.profile
         first = starts.date() - dt.timedelta(days=kind.promotion_days)
         last = min(
             (ends if kind.name == "campaign" else starts).date(),
@@ -402,18 +464,19 @@ class _Builder:
         if last < first or status == "cancelled":
             return
         days = np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
-        reach = rng.dirichlet([5, 5, 3, 2, 2]) * budget / 2_000  # daily interested people
-        for c, channel in enumerate(CHANNELS):
+        # daily interested people: one per 20 price points of budget
+        reach = rng.dirichlet([5, 5, 3, 2, 2]) * budget / (20 * self.unit)
+        for c, channel in enumerate(p.channels):
             if kind.name == "campaign":
-                conversions = rng.poisson(reach[c] * CHANNEL_CVR[c] * 0.2, len(days))
+                conversions = rng.poisson(reach[c] * p.channel_cvr[c] * 0.2, len(days))
             else:
                 mine = registrations["day"][registrations["channel"] == channel]
                 conversions = np.searchsorted(np.sort(mine), days, side="right") - np.searchsorted(
                     np.sort(mine), days, side="left"
                 )
-            interest = np.maximum(conversions / CHANNEL_CVR[c], reach[c] * 0.02)
-            clicks = conversions + rng.poisson(interest * (1 - CHANNEL_CVR[c]))
-            views = clicks + rng.poisson(clicks / CHANNEL_CTR[c] * (1 - CHANNEL_CTR[c]) + 5)
+            interest = np.maximum(conversions / p.channel_cvr[c], reach[c] * 0.02)
+            clicks = conversions + rng.poisson(interest * (1 - p.channel_cvr[c]))
+            views = clicks + rng.poisson(clicks / p.channel_ctr[c] * (1 - p.channel_ctr[c]) + 5)
             self.add_many(
                 "event_channel_stats",
                 {

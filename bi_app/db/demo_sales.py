@@ -7,7 +7,7 @@ loader chunks them, and 10 million orders never need to be in memory at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +69,23 @@ STORE_STATUS = np.array([0.0, 0.0, 0.0, 0.975, 0.0, 0.025])  # paid at the till;
 CONVERSION_VISIT_TRAFFIC = 1.7  # browse-only visits per expected order
 
 
+def _euro_retail_prices(price: np.ndarray) -> np.ndarray:
+    """Cents ending in 9 (24.99), at least 0.99."""
+    return np.maximum(99, np.round(price / 10) * 10 - 1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class SalesProfile:
+    """When a market's customers buy (local wall-clock hours) and how its prices are rounded."""
+
+    online_hours: np.ndarray  # relative orders per hour of the day, 0-23
+    store_hours: np.ndarray
+    retail_prices: Callable[[np.ndarray], np.ndarray]  # float minor units -> int64
+
+
+ENGLISH_SALES = SalesProfile(ONLINE_HOURS, STORE_HOURS, _euro_retail_prices)
+
+
 @dataclass
 class IdCounters:
     order: int = 1
@@ -77,7 +94,12 @@ class IdCounters:
 
 
 def sales_months(
-    calendar: Calendar, catalogue: Catalogue, customers: Customers, seed: int, today: dt.date
+    calendar: Calendar,
+    catalogue: Catalogue,
+    customers: Customers,
+    seed: int,
+    today: dt.date,
+    profile: SalesProfile = ENGLISH_SALES,
 ) -> Iterator[tuple[str, dict]]:
     """Yield ("orders" | "order_items" | "visits", columns) for each month of the span."""
     ids = IdCounters()
@@ -86,8 +108,12 @@ def sales_months(
         traffic[i] /= 1 - magnitude  # an outage breaks checkout, not browsing
     for month_index, days in enumerate(calendar.month_slices()):
         rng = np.random.default_rng([seed, SALES_STREAM, month_index])
-        orders, items = _month_orders(calendar, catalogue, customers, days, rng, ids, today)
-        visits = _month_visits(calendar, customers, days, traffic, orders, rng, ids)
+        orders, items = _month_orders(
+            calendar, catalogue, customers, days, rng, ids, today, profile
+        )
+        visits = _month_visits(
+            calendar, customers, days, traffic, orders, rng, ids, profile.online_hours
+        )
         yield "orders", orders
         yield "order_items", items
         yield "visits", visits
@@ -142,6 +168,7 @@ def _month_orders(
     rng: np.random.Generator,
     ids: IdCounters,
     today: dt.date,
+    profile: SalesProfile,
 ) -> tuple[dict, dict]:
     start = np.datetime64(calendar.start, "s")
     span = len(calendar.days)
@@ -160,13 +187,13 @@ def _month_orders(
     platform = rng.choice(len(PLATFORMS), n, p=_platform_shares(days.start / span))
     loyal = rng.random(n) < 0.6
     platform = np.where(loyal, customers.preferred_platform[customer], platform)
-    sunday = calendar.weekday()[day_index] == 6
-    platform = np.where((platform == RETAIL) & sunday, 0, platform)  # stores close on Sundays
+    shut = calendar.stores_closed()[day_index]
+    platform = np.where((platform == RETAIL) & shut, 0, platform)  # a closed store sells online
     store = platform == RETAIL
     ordered_at = np.where(
         store,
-        _times(day_index, STORE_HOURS, rng, start),
-        _times(day_index, ONLINE_HOURS, rng, start),
+        _times(day_index, profile.store_hours, rng, start),
+        _times(day_index, profile.online_hours, rng, start),
     )
     order = np.argsort(ordered_at, kind="stable")
     day_index, customer, platform, ordered_at, store = (
@@ -192,7 +219,7 @@ def _month_orders(
     discount = np.array([calendar.discount(i) for i in range(days.start, days.stop)])
     inflation = 1 + 0.025 * day_index[owner] / 365.0
     price = catalogue.price_cents[product] * inflation * discount[day_index[owner] - days.start]
-    unit_price = np.maximum(99, np.round(price / 10) * 10 - 1).astype(np.int64)
+    unit_price = profile.retail_prices(price)
     amount = unit_price * quantity
     total = np.bincount(owner, weights=amount, minlength=n).astype(np.int64)
 
@@ -238,6 +265,7 @@ def _month_visits(
     orders: dict,
     rng: np.random.Generator,
     ids: IdCounters,
+    online_hours: np.ndarray,
 ) -> dict:
     """One visit just before every order, plus browse-only visits (more visits than orders)."""
     start = np.datetime64(calendar.start, "s")
@@ -270,7 +298,7 @@ def _month_visits(
         rng.choice(VISIT_CHANNELS, len(browse_day), p=VISIT_CHANNEL_SHARES),
     )
 
-    visited_at = np.concatenate([converting_at, _times(browse_day, ONLINE_HOURS, rng, start)])
+    visited_at = np.concatenate([converting_at, _times(browse_day, online_hours, rng, start)])
     order = np.argsort(visited_at, kind="stable")
     count = len(visited_at)
     visit_ids = np.arange(ids.visit, ids.visit + count, dtype=np.int64)

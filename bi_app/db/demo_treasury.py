@@ -9,6 +9,7 @@ returned as ground truth.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +54,61 @@ B2B = (8, 9, 10, 11)
 SUPPLIERS = (12, 13, 14, 15, 16, 17, 18)
 KIND_CODES = ("deposit", "sweep", "cold_storage", "withdrawal", "fee")
 DEPOSIT, SWEEP, COLD, WITHDRAWAL, FEE = range(5)
+NOTES = {
+    "opening": "Opening balance",
+    "card_settlement": "Card settlement",
+    "processing_fee": "Processing fee 1.4%",
+    "marketplace_payout": "Marketplace payout",
+    "payroll": "Payroll",
+    "account_fee": "Monthly account fee",
+    "supplier_invoice": "Supplier invoice",
+    "invoice_payment": "Invoice payment",
+    "funding": "Funding from reserve",
+    "clearing_sweep": "Clearing to operating",
+    "excess_sweep": "Excess to reserve",
+    "top_up": "Top-up from reserve",
+    "cold_move": "Weekly move to cold storage",
+    "huge amount": "Supplier prepayment",
+    "odd hour": "Urgent transfer",
+}
+
+
+def _iban(rng: np.random.Generator) -> str:
+    return f"LT{rng.integers(10, 99)} 3250 {rng.integers(1000, 9999)} {rng.integers(1000, 9999)}"
+
+
+def _english_anomaly(reason: str, amount: int, magnitude: float, note: str) -> str:
+    return (
+        f"{reason}: withdrawal of {amount / 100:,.2f} EUR, "
+        f"{magnitude:g}x the typical withdrawal ({note})"
+    )
+
+
+@dataclass(frozen=True)
+class TreasuryProfile:
+    """A market's accounts, counterparties and wording; ``money_factor`` is how many minor
+    units of its currency stand for one euro cent of the amounts below (1 for EUR)."""
+
+    currency: str
+    accounts: tuple[tuple[str, str, str], ...]  # code, name, tier (in the order of HOT..COLD_B)
+    counterparties: tuple[tuple[str, str, str], ...]  # code, name, kind (same roles as below)
+    notes: Mapping[str, str]  # keys of :data:`NOTES`
+    money_factor: int
+    average_order: int  # minor units of revenue per order
+    unknown_beneficiary: Callable[[np.random.Generator], str]  # "Beneficiary not on file: ..."
+    anomaly_text: Callable[[str, int, float, str], str]  # (reason, amount, magnitude, note)
+
+
+ENGLISH_TREASURY = TreasuryProfile(
+    currency="EUR",
+    accounts=ACCOUNTS,
+    counterparties=COUNTERPARTIES,
+    notes=NOTES,
+    money_factor=1,
+    average_order=AVERAGE_ORDER_CENTS,
+    unknown_beneficiary=lambda rng: f"Beneficiary not on file: {_iban(rng)}",
+    anomaly_text=_english_anomaly,
+)
 
 
 @dataclass
@@ -65,6 +121,19 @@ class _Ledger:
     at: list[np.datetime64] = field(default_factory=list)
     note: list[str | None] = field(default_factory=list)
     balance: np.ndarray = field(default_factory=lambda: np.zeros(len(ACCOUNTS), dtype=np.int64))
+    profile: TreasuryProfile = ENGLISH_TREASURY
+
+    @property
+    def notes(self) -> Mapping[str, str]:
+        return self.profile.notes
+
+    @property
+    def factor(self) -> int:
+        return self.profile.money_factor
+
+    @property
+    def clearing_float(self) -> int:
+        return CLEARING_FLOAT * self.factor
 
     def post(
         self,
@@ -100,18 +169,22 @@ class UnusualTransaction:
 
 
 def make_treasury(
-    scale: float, calendar: Calendar, seed: int
+    scale: float,
+    calendar: Calendar,
+    seed: int,
+    profile: TreasuryProfile = ENGLISH_TREASURY,
 ) -> tuple[dict[str, dict], list[dict]]:
     """Accounts, counterparties and transactions, plus ground-truth rows for demo_anomalies."""
     rng = np.random.default_rng([seed, TREASURY_STREAM])
-    ledger = _Ledger(start=np.datetime64(calendar.start, "s"))
+    ledger = _Ledger(start=np.datetime64(calendar.start, "s"), profile=profile)
+    notes, factor = profile.notes, profile.money_factor
     weekday = calendar.weekday()
-    revenue = calendar.expected * AVERAGE_ORDER_CENTS
+    revenue = calendar.expected * profile.average_order
     opening = int(revenue[:30].sum())
     for account, share in ((HOT, 0.3), (WARM, 1.0), (COLD_A, 2.0), (COLD_B, 0.8)):
-        ledger.post(account, 5, DEPOSIT, int(opening * share), 0, 7 * 3600, "Opening balance")
-    ledger.post(CLEARING, 5, DEPOSIT, CLEARING_FLOAT, 0, 7 * 3600, "Opening balance")
-    typical = _typical_withdrawal(revenue, scale)
+        ledger.post(account, 5, DEPOSIT, int(opening * share), 0, 7 * 3600, notes["opening"])
+    ledger.post(CLEARING, 5, DEPOSIT, ledger.clearing_float, 0, 7 * 3600, notes["opening"])
+    typical = _typical_withdrawal(revenue, scale, factor)
     planned = _plan_unusual(rng, len(calendar.days))
     unusual: list[UnusualTransaction] = []
 
@@ -122,14 +195,14 @@ def make_treasury(
         if day in planned:
             unusual.append(_unusual(ledger, rng, day, planned[day], typical))
         pending += revenue[day]
-        business = weekday[day] < 5
+        business = weekday[day] < 5 and not calendar.is_bank_holiday(day)
         if business:
             _settle(ledger, rng, day, pending)
             pending = 0.0
         if calendar.days[day].astype(object).day == 25:
             payroll = int(revenue[max(0, day - 30) : day + 1].sum() * 0.12)
             _prefund(ledger, day, payroll)
-            ledger.post(HOT, 5, WITHDRAWAL, -payroll, day, 9 * 3600 + 1800, "Payroll")
+            ledger.post(HOT, 5, WITHDRAWAL, -payroll, day, 9 * 3600 + 1800, notes["payroll"])
         if business:
             _b2b_and_suppliers(ledger, rng, day, scale, revenue[day])
         if calendar.days[day].astype(object).day == 1:
@@ -138,10 +211,10 @@ def make_treasury(
                     account,
                     5 + account % 2,
                     FEE,
-                    -2_500 - 1_000 * (account >= WARM),
+                    (-2_500 - 1_000 * (account >= WARM)) * factor,
                     day,
                     20 * 3600,
-                    "Monthly account fee",
+                    notes["account_fee"],
                 )
         _rebalance(ledger, day, weekday[day], revenue[max(0, day - 6) : day + 1].mean())
     return _tables(ledger, unusual, calendar)
@@ -153,36 +226,37 @@ def _settle(ledger: _Ledger, rng: np.random.Generator, day: int, pending: float)
         if gross <= 0:
             continue
         seconds = int(rng.integers(5 * 3600, 7 * 3600))
-        ledger.post(CLEARING, processor, DEPOSIT, gross, day, seconds, "Card settlement")
-        ledger.post(
-            CLEARING, processor, FEE, -int(gross * 0.014), day, seconds + 60, "Processing fee 1.4%"
-        )
+        notes = ledger.notes
+        ledger.post(CLEARING, processor, DEPOSIT, gross, day, seconds, notes["card_settlement"])
+        fee = -int(gross * 0.014)
+        ledger.post(CLEARING, processor, FEE, fee, day, seconds + 60, notes["processing_fee"])
     if rng.random() < 0.25:  # the marketplace pays out about weekly
         amount = int(pending * rng.uniform(1.2, 1.8))
-        ledger.post(
-            CLEARING, 4, DEPOSIT, amount, day, int(rng.integers(8, 12)) * 3600, "Marketplace payout"
-        )
+        at = int(rng.integers(8, 12)) * 3600
+        ledger.post(CLEARING, 4, DEPOSIT, amount, day, at, ledger.notes["marketplace_payout"])
 
 
 def _b2b_and_suppliers(
     ledger: _Ledger, rng: np.random.Generator, day: int, scale: float, revenue: float
 ) -> None:
+    factor, notes = ledger.factor, ledger.notes
     bills = rng.poisson(2.5 * scale)
     median = revenue * 0.15 / max(scale, 0.1)
+    least = 5_000 * factor
     amounts = np.clip(
-        rng.lognormal(np.log(max(median, 5_000)), 0.9, bills), 5_000, revenue * 3 + 50_000
+        rng.lognormal(np.log(max(median, least)), 0.9, bills), least, revenue * 3 + 50_000 * factor
     ).astype(np.int64)
     payees = rng.choice(SUPPLIERS, bills)
     times = rng.integers(8 * 3600, 17 * 3600, bills)
     _prefund(ledger, day, int(amounts.sum()))
     for amount, payee, seconds in zip(amounts.tolist(), payees.tolist(), times.tolist()):
-        ledger.post(HOT, payee, WITHDRAWAL, -amount, day, seconds, "Supplier invoice")
+        ledger.post(HOT, payee, WITHDRAWAL, -amount, day, seconds, notes["supplier_invoice"])
     invoices = rng.poisson(1.2 * scale)
-    amounts = rng.lognormal(np.log(150_000), 0.8, invoices).astype(np.int64)
+    amounts = rng.lognormal(np.log(150_000 * factor), 0.8, invoices).astype(np.int64)
     payers = rng.choice(B2B, invoices)
     times = rng.integers(8 * 3600, 17 * 3600, invoices)
     for amount, payer, seconds in zip(amounts.tolist(), payers.tolist(), times.tolist()):
-        ledger.post(HOT, payer, DEPOSIT, amount, day, seconds, "Invoice payment")
+        ledger.post(HOT, payer, DEPOSIT, amount, day, seconds, notes["invoice_payment"])
 
 
 def _prefund(ledger: _Ledger, day: int, needed: int, seconds: int = 7 * 3600 + 1800) -> None:
@@ -190,21 +264,21 @@ def _prefund(ledger: _Ledger, day: int, needed: int, seconds: int = 7 * 3600 + 1
     shortfall = needed - int(ledger.balance[HOT])
     if shortfall > 0:
         amount = min(int(shortfall * 1.2), int(ledger.balance[WARM]))
-        ledger.transfer(WARM, HOT, SWEEP, amount, day, seconds, "Funding from reserve")
+        ledger.transfer(WARM, HOT, SWEEP, amount, day, seconds, ledger.notes["funding"])
 
 
 def _rebalance(ledger: _Ledger, day: int, weekday: int, daily_revenue: float) -> None:
     """Evening sweeps keep the hot accounts at about three days of revenue."""
-    sweep_at = 21 * 3600
-    clearing = int(ledger.balance[CLEARING]) - CLEARING_FLOAT
+    sweep_at, notes = 21 * 3600, ledger.notes
+    clearing = int(ledger.balance[CLEARING]) - ledger.clearing_float
     if clearing > 0:
-        ledger.transfer(CLEARING, HOT, SWEEP, clearing, day, sweep_at, "Clearing to operating")
+        ledger.transfer(CLEARING, HOT, SWEEP, clearing, day, sweep_at, notes["clearing_sweep"])
     target = int(daily_revenue * 3)
     excess = int(ledger.balance[HOT]) - target
     if excess > target * 0.25:
-        ledger.transfer(HOT, WARM, SWEEP, excess, day, sweep_at + 300, "Excess to reserve")
+        ledger.transfer(HOT, WARM, SWEEP, excess, day, sweep_at + 300, notes["excess_sweep"])
     elif excess < -target * 0.5 and ledger.balance[WARM] > -excess:
-        ledger.transfer(WARM, HOT, SWEEP, -excess, day, sweep_at + 300, "Top-up from reserve")
+        ledger.transfer(WARM, HOT, SWEEP, -excess, day, sweep_at + 300, notes["top_up"])
     if weekday == 4:
         spare = int(ledger.balance[WARM]) - int(daily_revenue * 20)
         if spare > 0:
@@ -216,13 +290,13 @@ def _rebalance(ledger: _Ledger, day: int, weekday: int, daily_revenue: float) ->
                 int(spare * 0.8),
                 day,
                 sweep_at + 900,
-                "Weekly move to cold storage",
+                notes["cold_move"],
             )
 
 
-def _typical_withdrawal(revenue: np.ndarray, scale: float) -> float:
+def _typical_withdrawal(revenue: np.ndarray, scale: float, factor: int = 1) -> float:
     """Median supplier payment, the yardstick of the injected unusual withdrawals."""
-    return float(np.median(np.maximum(revenue * 0.15 / max(scale, 0.1), 5_000)))
+    return float(np.median(np.maximum(revenue * 0.15 / max(scale, 0.1), 5_000 * factor)))
 
 
 def _plan_unusual(rng: np.random.Generator, span: int) -> dict[int, str]:
@@ -239,24 +313,22 @@ def _unusual(
         seconds, counterparty, note = (
             int(rng.integers(10, 16)) * 3600,
             int(rng.choice(SUPPLIERS)),
-            "Supplier prepayment",
+            ledger.notes[reason],
         )
     elif reason == "odd hour":
         factor = float(rng.uniform(4, 9))
         seconds, counterparty, note = (
             int(rng.integers(1 * 3600, 4 * 3600)),
             int(rng.choice(SUPPLIERS)),
-            "Urgent transfer",
+            ledger.notes[reason],
         )
     else:
         factor = float(rng.uniform(3, 8))
-        iban = (
-            f"LT{rng.integers(10, 99)} 3250 {rng.integers(1000, 9999)} {rng.integers(1000, 9999)}"
-        )
+        beneficiary = ledger.profile.unknown_beneficiary(rng)
         seconds, counterparty, note = (
             int(rng.integers(9 * 3600, 18 * 3600)),
             None,
-            f"Beneficiary not on file: {iban}",
+            beneficiary,
         )
     _prefund(ledger, day, int(typical * factor), seconds - 600)
     row = ledger.post(HOT, counterparty, WITHDRAWAL, -int(typical * factor), day, seconds, note)
@@ -266,6 +338,7 @@ def _unusual(
 def _tables(
     ledger: _Ledger, unusual: list[UnusualTransaction], calendar: Calendar
 ) -> tuple[dict[str, dict], list[dict]]:
+    profile = ledger.profile
     at = np.array(ledger.at, dtype="datetime64[s]")
     order = np.argsort(at, kind="stable")
     position = np.empty(len(order), dtype=np.int64)
@@ -284,17 +357,17 @@ def _tables(
         "note": [ledger.note[i] for i in order.tolist()],
     }
     accounts = {
-        "id": list(range(1, len(ACCOUNTS) + 1)),
-        "code": [a[0] for a in ACCOUNTS],
-        "name": [a[1] for a in ACCOUNTS],
-        "tier": [a[2] for a in ACCOUNTS],
-        "currency": ["EUR"] * len(ACCOUNTS),
+        "id": list(range(1, len(profile.accounts) + 1)),
+        "code": [a[0] for a in profile.accounts],
+        "name": [a[1] for a in profile.accounts],
+        "tier": [a[2] for a in profile.accounts],
+        "currency": [profile.currency] * len(profile.accounts),
     }
     counterparties = {
-        "id": list(range(1, len(COUNTERPARTIES) + 1)),
-        "code": [c[0] for c in COUNTERPARTIES],
-        "name": [c[1] for c in COUNTERPARTIES],
-        "kind": [c[2] for c in COUNTERPARTIES],
+        "id": list(range(1, len(profile.counterparties) + 1)),
+        "code": [c[0] for c in profile.counterparties],
+        "name": [c[1] for c in profile.counterparties],
+        "kind": [c[2] for c in profile.counterparties],
     }
     anomalies = []
     for item in unusual:
@@ -307,8 +380,9 @@ def _tables(
                 "ref_table": "transactions",
                 "ref_id": row_id,
                 "magnitude": item.magnitude,
-                "description": f"{item.reason}: withdrawal of {amount / 100:,.2f} EUR, "
-                f"{item.magnitude:g}x the typical withdrawal ({ledger.note[item.row]})",
+                "description": profile.anomaly_text(
+                    item.reason, amount, item.magnitude, ledger.note[item.row]
+                ),
             }
         )
     return {
