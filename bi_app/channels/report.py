@@ -29,6 +29,7 @@ from bi_app.analytics.roi import change_pct
 from bi_app.channels.base import ChannelStats, EventRef
 from bi_app.channels.config import (
     CONFIG_TOKEN_KEY,
+    DEFAULT_CHANNELS,
     ConfigSnapshot,
     build_sources,
     config_token,
@@ -94,15 +95,26 @@ class _ReadDemoSource(DemoChannelSource):
         return ChannelStats(self.channel, *self._row)
 
 
+def report_channels(recorded: Mapping[str, object]) -> tuple[str, ...]:
+    """The channels an event's report lists: the default ones, and any other channel the event
+    has statistics for (after them, by name); an event whose channels are all its own (a Korean
+    shop's 우리동네TV, 지니TV, ...) lists only those. Configured sources are added by
+    :func:`build_sources`."""
+    own = tuple(sorted(set(recorded) - set(DEFAULT_CHANNELS)))
+    if own and len(own) == len(recorded):
+        return own
+    return DEFAULT_CHANNELS + own
+
+
 def _report(event: EventRef, snapshot: ConfigSnapshot) -> ChannelReport:
     key = report_key(event.event_id, snapshot.digest)
     found = _cache_get(key)
     if found is not None:
         return found
-    sources = build_sources(snapshot.configs)
+    # every recorded channel from one query, not one lookup per channel and thread
+    rows = events.table_channel_stats(event.event_id)
+    sources = build_sources(snapshot.configs, report_channels(rows))
     if any(isinstance(s, DemoChannelSource) for s in sources):
-        # every demo channel from one (cached) query, not one lookup per channel and thread
-        rows = events.table_channel_stats(event.event_id)
         sources = [
             _ReadDemoSource(s.channel, rows) if isinstance(s, DemoChannelSource) else s
             for s in sources

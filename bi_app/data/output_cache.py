@@ -33,6 +33,7 @@ from typing import Any
 import flask
 import orjson
 
+from bi_app import i18n
 from bi_app.data import catalog
 from bi_app.data.cache import stamped_get, stamped_set
 from bi_app.filters import local_today
@@ -114,11 +115,13 @@ def store_answer(response: flask.Response) -> flask.Response:
 
 def answer_key(output: str, body: Mapping[str, Any]) -> str:
     """The cache key of a callback request: its output, its inputs and states as sent (ids,
-    properties, values), today's date, and the render fingerprint."""
+    properties, values), today's date, the language it is answered in, and the render
+    fingerprint."""
     payload = {
         "inputs": body.get("inputs"),
         "state": body.get("state"),
         "today": local_today().isoformat(),
+        "locale": i18n.current_locale(),
     }
     raw = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     digest = hashlib.sha256(output.encode() + b"\0" + raw).hexdigest()[:32]
@@ -152,7 +155,8 @@ def _package_files(package: str) -> list[Path]:
     return [
         file
         for directory in module.__path__
-        for file in Path(directory).rglob("*.py")
+        for pattern in ("*.py", "*.mo")  # the code, and the messages it shows
+        for file in Path(directory).rglob(pattern)
         if "__pycache__" not in file.parts
     ]
 

@@ -65,3 +65,14 @@ def test_korean_load_on_postgresql_matches_sqlite_and_has_vips(pg_url, sqlite_ur
     assert vip > 0
     pg.dispose()
     lite.dispose()
+
+
+def test_the_channel_report_lists_the_channels_an_event_has_statistics_for():
+    from bi_app.channels.config import DEFAULT_CHANNELS
+    from bi_app.channels.report import report_channels
+
+    assert report_channels({}) == DEFAULT_CHANNELS
+    korean = {"지니TV": (1, 1, 1), "우리동네TV": (2, 1, 0)}
+    assert report_channels(korean) == ("우리동네TV", "지니TV")
+    mixed = {"email": (1, 1, 1), "우리동네TV": (2, 1, 0)}
+    assert report_channels(mixed) == (*DEFAULT_CHANNELS, "우리동네TV")

@@ -99,6 +99,24 @@ def test_other_inputs_are_other_entries(demo_app, client):
     assert len(months) < len(days)
 
 
+def test_each_language_has_its_own_answers(demo_app, client):
+    english = post(client, revenue_body(demo_app)).get_data()
+    korean = client.post(
+        "/_dash-update-component",
+        json=revenue_body(demo_app),
+        headers={"Accept-Language": "ko-KR,ko;q=0.9"},
+    )
+    assert korean.status_code == 200
+    assert counts("outputs")["misses"] == 2  # not the English answer
+    assert korean.get_data() != english
+    again = client.post(
+        "/_dash-update-component",
+        json=revenue_body(demo_app),
+        headers={"Accept-Language": "ko-KR,ko;q=0.9"},
+    )
+    assert again.get_data() == korean.get_data() and counts("outputs")["hits"] == 1
+
+
 def test_new_data_and_an_invalidation_draw_again(demo_app, client):
     from bi_app.db.models import Order
     from bi_app.db.rollups import refresh_rollups
