@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from decimal import Decimal
@@ -211,9 +212,15 @@ def format_money(minor: float | Decimal | None, currency: str, locale: str | Non
     ``"₩1,000,000"``; None, NaN and infinities -> ``"n/a"``."""
     if minor is None or not _finite(minor):
         return not_available()
-    return babel_numbers.format_currency(
+    text = babel_numbers.format_currency(
         to_major(minor, currency), currency.upper(), locale=_locale(locale)
     )
+    # CLDR's currency spacing, which Babel leaves out and the browser's Intl applies: a symbol
+    # made of letters keeps a no-break space from the digits (CHF 1.00, not CHF1.00)
+    return _CURRENCY_SPACING.sub("\\1\u00a0\\2", text)
+
+
+_CURRENCY_SPACING = re.compile(r"([A-Za-z])(\d)")
 
 
 def format_number(value: float | Decimal | None, locale: str | None = None, digits: int = 0) -> str:

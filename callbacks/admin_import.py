@@ -8,6 +8,7 @@ from dash.exceptions import PreventUpdate
 from bi_app import current_settings, importing
 from bi_app.auth import current_username
 from bi_app.export import currency_decimals
+from bi_app.i18n import N_
 from bi_app.roles import Page
 from callbacks._registry import callback
 from components import fallback
@@ -116,12 +117,12 @@ def start(_validate, _import, contents, filename, kind, create_missing):
     fallback=fallback.each(
         fallback.value(no_update),
         fallback.value(no_update),
-        fallback.message("The import's progress"),
+        fallback.message(N_("The import's progress")),
         fallback.value(no_update),
         fallback.value(no_update),
         fallback.value(no_update),
         fallback.value(no_update),  # keep polling: the next tick may find the database back
-        fallback.message("The list of recent imports"),
+        fallback.message(N_("The list of recent imports")),
     ),
     prevent_initial_call="initial_duplicate",
 )

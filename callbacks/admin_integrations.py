@@ -5,6 +5,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from bi_app import integrations
+from bi_app.i18n import N_, _
 from bi_app.integrations import channels as channel_admin
 from bi_app.integrations import services as service_admin
 from bi_app.roles import Page
@@ -29,7 +30,7 @@ def _form(values: list, ids: list[dict]) -> dict:
     Output(Ids.SERVICES_TABLE, "children"),
     Input(Ids.SERVICES_VERSION_STORE, "data"),
     roles=Page.ADMIN_INTEGRATIONS,
-    fallback=fallback.message("The list of monitored services"),
+    fallback=fallback.message(N_("The list of monitored services")),
     prevent_initial_call=True,
 )
 def refresh_services(_version):
@@ -65,7 +66,7 @@ def save_service(clicks, edit_id, values, ids, version):
             service_admin.update_service(int(edit_id), form)
     except integrations.IntegrationError as exc:
         return (
-            "Not saved: correct the marked fields.",
+            _("Not saved: correct the marked fields."),
             "danger",
             True,
             *view.field_feedback(exc.errors, fields),
@@ -73,14 +74,14 @@ def save_service(clicks, edit_id, values, ids, version):
         )
     except integrations.NotFound:
         return (
-            "Not saved: that service was deleted meanwhile.",
+            _("Not saved: that service was deleted meanwhile."),
             "warning",
             True,
             *view.field_feedback({}, fields),
             (version or 0) + 1,
         )
     return (
-        f"Saved service {form.name}.",
+        _("Saved service %(name)s.", name=form.name),
         "success",
         True,
         *view.field_feedback({}, fields),
@@ -134,8 +135,9 @@ def toggle_service(_clicks, version):
     try:
         name, enabled = service_admin.toggle_service(int(service_id))
     except integrations.NotFound:
-        return "That service was deleted meanwhile.", "warning", True, (version or 0) + 1
-    return f"{name} {'enabled' if enabled else 'disabled'}.", "success", True, (version or 0) + 1
+        return _("That service was deleted meanwhile."), "warning", True, (version or 0) + 1
+    text = _("%(name)s enabled.", name=name) if enabled else _("%(name)s disabled.", name=name)
+    return text, "success", True, (version or 0) + 1
 
 
 @callback(
@@ -176,8 +178,9 @@ def confirm_delete(_confirm, _cancel, service_id, version):
     try:
         name = service_admin.delete_service(int(service_id))
     except integrations.NotFound:
-        return False, "That service was already deleted.", "warning", True, (version or 0) + 1
-    return False, f"Deleted service {name}.", "success", True, (version or 0) + 1
+        text = _("That service was already deleted.")
+        return False, text, "warning", True, (version or 0) + 1
+    return False, _("Deleted service %(name)s.", name=name), "success", True, (version or 0) + 1
 
 
 @callback(
@@ -192,7 +195,7 @@ def check_now(_clicks):
     try:
         result = service_admin.check_service(name)
     except integrations.NotFound:
-        return "This service no longer exists."
+        return _("This service no longer exists.")
     return view.check_result(result)
 
 
@@ -203,7 +206,7 @@ def check_now(_clicks):
     Output(Ids.CHANNELS_TABLE, "children"),
     Input(Ids.CHANNELS_VERSION_STORE, "data"),
     roles=Page.ADMIN_INTEGRATIONS,
-    fallback=fallback.message("The list of channel sources"),
+    fallback=fallback.message(N_("The list of channel sources")),
     prevent_initial_call=True,
 )
 def refresh_channels(_version):
@@ -253,7 +256,7 @@ def save_channel(clicks, values, ids, version):
         saved = channel_admin.save_channel_source(form)
     except integrations.IntegrationError as exc:
         return (
-            "Not saved: correct the marked fields.",
+            _("Not saved: correct the marked fields."),
             "danger",
             True,
             view.field_feedback(exc.errors, fields)[1],
@@ -261,9 +264,9 @@ def save_channel(clicks, values, ids, version):
             no_update,
         )
     text = (
-        f"{form.channel}: saved the HTTP JSON source."
+        _("%(channel)s: saved the HTTP JSON source.", channel=form.channel)
         if saved.config
-        else f"{form.channel}: using the built-in demo source."
+        else _("%(channel)s: using the built-in demo source.", channel=form.channel)
     )
     if saved.notice:
         text = f"{text} {saved.notice}"
@@ -284,7 +287,7 @@ def run_channel_test(_clicks, event_id):
     """Fetches the chosen event once through this channel's source and shows what came back."""
     channel = str(_clicked()["index"])
     if not isinstance(event_id, int):
-        return "Choose an event first."
+        return _("Choose an event first.")
     try:
         result = channel_admin.try_channel_source(channel, event_id)
     except integrations.NotFound as exc:

@@ -8,6 +8,7 @@ from dash import ALL, Input, Output, ctx
 from dash.exceptions import PreventUpdate
 
 from bi_app import auth, current_settings, jobs
+from bi_app.i18n import N_
 from bi_app.roles import Action, Page
 from callbacks._registry import callback
 from components import fallback
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
     Input(AdminJobs.RUN_STORE, "data"),
     roles=Page.ADMIN_JOBS,
     fallback=fallback.each(
-        fallback.message("Scheduler status"), fallback.value(None), fallback.value(None)
+        fallback.message(N_("Scheduler status")), fallback.value(None), fallback.value(None)
     ),
 )
 def refresh(_ticks, _run):

@@ -8,6 +8,7 @@ from dash.exceptions import PreventUpdate
 from bi_app import business_settings
 from bi_app.data import settings
 from bi_app.errors import ServiceUnavailable
+from bi_app.i18n import _
 from bi_app.roles import Page
 from callbacks._registry import callback
 from components.ids import AdminSettings
@@ -36,7 +37,7 @@ def save(clicks, values, ids):
     feedback = [errors.get(k, "") for k in keys]
     if errors:
         return (
-            "Nothing was saved: correct the marked fields.",
+            _("Nothing was saved: correct the marked fields."),
             "danger",
             True,
             [bool(f) for f in feedback],
@@ -45,10 +46,11 @@ def save(clicks, values, ids):
     try:
         changed = settings.save(parsed)
     except (business_settings.SettingError, ServiceUnavailable) as exc:
-        return f"Nothing was saved: {exc}", "danger", True, [False] * len(keys), [""] * len(keys)
+        text = _("Nothing was saved: %(reason)s", reason=exc)
+        return text, "danger", True, [False] * len(keys), [""] * len(keys)
     text = (
-        f"Saved {len(changed)} change(s): {', '.join(changed)}."
+        _("Saved %(count)s change(s): %(keys)s.", count=len(changed), keys=", ".join(changed))
         if changed
-        else "No changes to save."
+        else _("No changes to save.")
     )
     return text, "success", True, [False] * len(keys), [""] * len(keys)

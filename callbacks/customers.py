@@ -10,6 +10,7 @@ from dash.exceptions import PreventUpdate
 from bi_app import auth, current_settings, customer_tags
 from bi_app.data import customers
 from bi_app.filters import resolve_filters
+from bi_app.i18n import N_, _
 from bi_app.roles import Action, Page
 from bi_app.viewer import current_viewer
 from callbacks._registry import callback, clientside_callback
@@ -21,7 +22,7 @@ from components.data_grid import purge_rows_js
 from components.filter_bar import filter_inputs
 from components.ids import Customers, FilterBar, Grid
 
-RECOMPUTE_FAILED = "Recomputing failed; the previous tags are still in place."
+RECOMPUTE_FAILED = N_("Recomputing failed; the previous tags are still in place.")
 
 
 @callback(
@@ -29,7 +30,7 @@ RECOMPUTE_FAILED = "Recomputing failed; the previous tags are still in place."
     *filter_inputs(),
     roles=Page.CUSTOMERS,
     cache_output=(customers.NAMESPACE,),
-    fallback=fallback.message("Key figures"),
+    fallback=fallback.message(N_("Key figures")),
 )
 def show_kpis(start, end, platforms, categories):
     """Active customers, conversion, repeat-purchase rate and lifetime value, with their change."""
@@ -43,7 +44,7 @@ def show_kpis(start, end, platforms, categories):
     *filter_inputs(),
     roles=Page.CUSTOMERS,
     cache_output=(customers.NAMESPACE,),
-    fallback=fallback.figure("Cohort retention"),
+    fallback=fallback.figure(N_("Cohort retention")),
 )
 def show_cohorts(start, end, platforms, categories):
     """Monthly cohorts of first orders and the share of each still buying in later months."""
@@ -60,7 +61,7 @@ def show_cohorts(start, end, platforms, categories):
     roles=Page.CUSTOMERS,
     cache_output=(customers.NAMESPACE,),
     fallback=fallback.each(
-        fallback.figure("Segment movement"), fallback.figure("Segment movement")
+        fallback.figure(N_("Segment movement")), fallback.figure(N_("Segment movement"))
     ),
 )
 def show_movement(start, end, _refreshed):
@@ -83,7 +84,8 @@ def show_movement(start, end, _refreshed):
     roles=Page.CUSTOMERS,
     cache_output=(customers.NAMESPACE,),
     fallback=fallback.each(
-        *[fallback.figure("Customer profiles")] * 3, fallback.message("Customer profiles")
+        *[fallback.figure(N_("Customer profiles"))] * 3,
+        fallback.message(N_("Customer profiles")),
     ),
 )
 def show_profiles(_refreshed, segment):
@@ -122,7 +124,7 @@ def list_query(segment, tag, search, refreshed):
     Input(Customers.LIST_SHOWN_STORE, "data"),
     roles=Page.CUSTOMERS,
     prevent_initial_call=True,
-    fallback=fallback.message("The customer list"),
+    fallback=fallback.message(N_("The customer list")),
 )
 def show_list(shown):
     """The list's grid, once its place has come into view (see ``view.list_section``)."""
@@ -166,7 +168,7 @@ clientside_callback(
         fallback.value(None),
         fallback.value(None),
         fallback.value(None),
-        fallback.message("The customer list"),
+        fallback.message(N_("The customer list")),
     ),
 )
 def serve_rows(request, query, known_total, keys):
@@ -210,7 +212,7 @@ def select_segment(click, current):
     Input(Customers.RECOMPUTE, "n_clicks"),
     roles=Action.RECOMPUTE_TAGS,
     prevent_initial_call=True,
-    fallback=fallback.value((no_update, True, RECOMPUTE_FAILED, "danger", True)),
+    fallback=lambda reason=None: (no_update, True, _(RECOMPUTE_FAILED), "danger", True),
 )
 def recompute(clicks):
     """Starts recomputing profiles, segments and churn-risk tags in the background (audited)."""
@@ -218,8 +220,8 @@ def recompute(clicks):
         raise PreventUpdate
     started = customer_tags.start_recompute(actor=auth.request_user())
     if not started["ok"]:
-        return no_update, True, started["message"], "warning", True
-    return started["job_run_id"], False, started["message"], "info", True
+        return no_update, True, _(started["message"]), "warning", True
+    return started["job_run_id"], False, _(started["message"]), "info", True
 
 
 @callback(
@@ -232,7 +234,7 @@ def recompute(clicks):
     State(Customers.REFRESH_STORE, "data"),
     roles=Action.RECOMPUTE_TAGS,
     prevent_initial_call=True,
-    fallback=fallback.value((no_update, True, RECOMPUTE_FAILED, "danger")),
+    fallback=lambda reason=None: (no_update, True, _(RECOMPUTE_FAILED), "danger"),
 )
 def follow_recompute(_ticks, job_run_id, refreshed):
     """The running recomputation's progress, then its result (and every card refreshed)."""
@@ -243,7 +245,7 @@ def follow_recompute(_ticks, job_run_id, refreshed):
         return no_update, False, figs.recompute_progress(status), "info"
     if status["state"] == "succeeded":
         return (refreshed or 0) + 1, True, figs.recompute_result(status["summary"]), "success"
-    return no_update, True, RECOMPUTE_FAILED, "danger"
+    return no_update, True, _(RECOMPUTE_FAILED), "danger"
 
 
 @callback(
@@ -254,7 +256,7 @@ def follow_recompute(_ticks, job_run_id, refreshed):
     State(Grid.grid(Customers.GRID_NAME), "getRowsRequest"),
     roles=Action.DOWNLOAD,
     prevent_initial_call=True,
-    fallback=fallback.each(fallback.value(no_update), fallback.message("The download")),
+    fallback=fallback.each(fallback.value(no_update), fallback.message(N_("The download"))),
 )
 def download_list(clicks, query, request):
     """The customers matching the list's filters, in its order, as CSV, Excel or JSON: read on
@@ -266,7 +268,11 @@ def download_list(clicks, query, request):
     )
     total = customers.customer_count(page["segment"], page["tag"], page["search"])
     more = (
-        f"The first {len(rows):,} of {total:,} customers: narrow the filter for the rest."
+        _(
+            "The first %(rows)s of %(total)s customers: narrow the filter for the rest.",
+            rows=format(len(rows), ","),
+            total=format(total, ","),
+        )
         if total > len(rows)
         else None
     )

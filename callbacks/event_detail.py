@@ -10,6 +10,7 @@ from bi_app import current_settings
 from bi_app.analytics import roi
 from bi_app.channels.report import event_channels
 from bi_app.data import events
+from bi_app.i18n import N_
 from bi_app.roles import Page
 from callbacks._registry import callback
 from components import event_figures as figs
@@ -51,10 +52,10 @@ def show_summary(event_id):
     cards = (
         figs.summary_cards(summary, channels, settings.currency)
         if summary
-        else error_message("Key figures")
+        else error_message(N_("Key figures"))
     )
     if channels is None:
-        return cards, None, fallback.figure("Channel statistics")(), None
+        return cards, None, fallback.figure(N_("Channel statistics"))(), None
     report = channels.report
     return (
         cards,
@@ -69,7 +70,7 @@ def show_summary(event_id):
     Input(EventDetail.EVENT_STORE, "data"),
     roles=Page.EVENT_DETAIL,
     cache_output=(events.NAMESPACE,),
-    fallback=fallback.figure("Participation by hour"),
+    fallback=fallback.figure(N_("Participation by hour")),
 )
 def show_checkins(event_id):
     """Check-ins per hour, in the configured time zone."""
@@ -83,7 +84,7 @@ def show_checkins(event_id):
     Input(EventDetail.EVENT_STORE, "data"),
     roles=Page.EVENT_DETAIL,
     cache_output=(events.NAMESPACE,),
-    fallback=fallback.figure("The participant profile"),
+    fallback=fallback.figure(N_("The participant profile")),
 )
 def show_profile(event_id):
     """Registered participants by age band, gender, region and new vs returning."""
@@ -95,7 +96,7 @@ def show_profile(event_id):
     Input(EventDetail.EVENT_STORE, "data"),
     roles=Page.EVENT_DETAIL,
     cache_output=(events.NAMESPACE,),
-    fallback=fallback.figure("The comparison"),
+    fallback=fallback.figure(N_("The comparison")),
 )
 def show_comparison(event_id):
     """This event's ROI next to the organizer's previous events and the industry average."""
@@ -112,7 +113,9 @@ def show_comparison(event_id):
     Input(EventDetail.EVENT_STORE, "data"),
     roles=Page.EVENT_DETAIL,
     cache_output=(events.NAMESPACE,),
-    fallback=fallback.each(fallback.figure("The cost breakdown"), fallback.message("Suggestions")),
+    fallback=fallback.each(
+        fallback.figure(N_("The cost breakdown")), fallback.message(N_("Suggestions"))
+    ),
 )
 def show_costs_and_suggestions(event_id):
     """Cost shares against their benchmarks, and the suggestions they and attendance lead to."""
@@ -133,7 +136,7 @@ def show_costs_and_suggestions(event_id):
     Input(EventDetail.WHATIF_PRICE, "value"),
     State(EventDetail.EVENT_STORE, "data"),
     roles=Page.EVENT_DETAIL,
-    fallback=fallback.message("The what-if calculator"),
+    fallback=fallback.message(N_("The what-if calculator")),
 )
 def show_what_if(cost_change, attendance, price, event_id):
     """The ROI after changing costs, attendance and the ticket price."""

@@ -5,6 +5,7 @@ from dash.exceptions import PreventUpdate
 
 from bi_app.data import events
 from bi_app.export import columns_from_spec
+from bi_app.i18n import N_
 from bi_app.roles import Page
 from callbacks._registry import callback
 from components import fallback
@@ -18,7 +19,7 @@ from components.ids import Events, Grid
     Input(Grid.spec(Events.GRID_NAME), "data"),
     roles=Page.EVENTS,
     cache_output=(events.NAMESPACE,),
-    fallback=fallback.each(fallback.value([]), fallback.message("The event list")),
+    fallback=fallback.each(fallback.value([]), fallback.message(N_("The event list"))),
 )
 def show_events(spec):
     """Every event with cost, revenue, ROI, cost per attendee, attendance rate and status."""

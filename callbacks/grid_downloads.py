@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings
 from bi_app.export import MAX_DOWNLOAD_ROWS, ExportError, columns_from_spec, export_rows
+from bi_app.i18n import N_, _
 from bi_app.roles import Action
 from callbacks._registry import callback
 from components import fallback
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
     # bounded by BI_MAX_REQUEST_MB and only for the roles that may download
     large_body=True,
     prevent_initial_call=True,
-    fallback=fallback.each(fallback.value(no_update), fallback.message("The download")),
+    fallback=fallback.each(fallback.value(no_update), fallback.message(N_("The download"))),
 )
 def download_grid(clicks: list[int | None], rows: Any, spec: Any) -> tuple[Any, Any]:
     """Saves the rows the user sees (filtered, sorted, every page) as CSV, Excel or JSON.
@@ -92,4 +93,4 @@ def send_export(
 def refused(name: str, fmt: Any, exc: ExportError) -> tuple[Any, Any]:
     """No file, and the reason in the grid's notice."""
     log.warning("grid download refused: grid=%r format=%r: %s", name, str(fmt)[:20], exc)
-    return no_update, download_message(f"Download failed: {exc}.", "danger")
+    return no_update, download_message(_("Download failed: %(reason)s.", reason=exc), "danger")

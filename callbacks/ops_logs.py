@@ -10,6 +10,7 @@ from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings
 from bi_app.errors import ServiceUnavailable
+from bi_app.i18n import N_
 from bi_app.monitoring import logs as log_capture
 from bi_app.monitoring.logs_query import ParsedLogQuery, load_log_view, parse_log_query, tail_logs
 from bi_app.roles import Page
@@ -57,12 +58,12 @@ def _parse(
     roles=Page.OPS_LOGS,
     fallback=fallback.each(
         fallback.value([]),
-        fallback.figure("Logs"),
+        fallback.figure(N_("Logs")),
         fallback.value(""),
         fallback.value(no_update),
         fallback.value(no_update),
         fallback.value(None),
-        fallback.message("Log storage"),
+        fallback.message(N_("Log storage")),
         fallback.value(no_update),
     ),
 )

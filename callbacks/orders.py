@@ -7,6 +7,7 @@ from dash.exceptions import PreventUpdate
 from bi_app import order_export
 from bi_app.data import orders
 from bi_app.filters import raw_query
+from bi_app.i18n import N_
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components import fallback
@@ -63,7 +64,7 @@ clientside_callback(
         None,
         None,
         [no_update] * len(ctx.outputs_list[3]),
-        fallback.build(fallback.message("The order list"), reason),
+        fallback.build(fallback.message(N_("The order list")), reason),
     ),
 )
 def serve_rows(request, args, known_total):

@@ -11,11 +11,17 @@ from bi_app import current_settings
 from bi_app.data import sales
 from bi_app.export import columns_from_spec
 from bi_app.filters import fit_granularity, parse_granularity, resolve_filters
+from bi_app.i18n import N_
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components import fallback
 from components.data_grid import grid_rows
-from components.figures import platform_status_figure, revenue_trend_figure, with_note
+from components.figures import (
+    granularity_note,
+    platform_status_figure,
+    revenue_trend_figure,
+    with_note,
+)
 from components.filter_bar import filter_inputs
 from components.ids import Grid, Overview
 from components.kpi_card import kpi_cards
@@ -27,7 +33,9 @@ from components.notice import error_message
     *filter_inputs(),
     roles=Page.OVERVIEW,
     cache_output=(sales.NAMESPACE,),
-    fallback=lambda reason=None: dbc.Col(error_message("Key figures", reason), className="mb-3"),
+    fallback=lambda reason=None: dbc.Col(
+        error_message(N_("Key figures"), reason), className="mb-3"
+    ),
 )
 def show_kpis(start, end, platforms, categories):
     """Revenue, orders, average order value and active customers, with their change."""
@@ -42,13 +50,15 @@ def show_kpis(start, end, platforms, categories):
     Input(Overview.GRANULARITY, "value"),
     roles=Page.OVERVIEW,
     cache_output=(sales.NAMESPACE,),
-    fallback=fallback.figure("The revenue trend"),
+    fallback=fallback.figure(N_("The revenue trend")),
 )
 def show_revenue_trend(start, end, platforms, categories, granularity):
     """Revenue per day, week, month or year over the selected range (coarser when the range
     would draw too many points)."""
     f = resolve_filters(start, end, platforms, categories)
-    grain, note = fit_granularity(f.start, f.end, parse_granularity(granularity))
+    wanted = parse_granularity(granularity)
+    grain, note = fit_granularity(f.start, f.end, wanted)
+    note = granularity_note(f.start, f.end, wanted, grain, note)
     df = sales.revenue_trend(f.start, f.end, f.platforms, f.categories, granularity=grain)
     return with_note(revenue_trend_figure(df, grain, current_settings().currency), note)
 
@@ -58,7 +68,7 @@ def show_revenue_trend(start, end, platforms, categories, granularity):
     *filter_inputs(),
     roles=Page.OVERVIEW,
     cache_output=(sales.NAMESPACE,),
-    fallback=fallback.figure("Orders by platform"),
+    fallback=fallback.figure(N_("Orders by platform")),
 )
 def show_platform_status(start, end, platforms, categories):
     """Orders per sales platform, stacked by order status."""
@@ -75,7 +85,7 @@ def show_platform_status(start, end, platforms, categories):
     State(Grid.spec(Overview.TOP_PRODUCTS), "data"),
     roles=Page.OVERVIEW,
     cache_output=(sales.NAMESPACE,),
-    fallback=fallback.each(fallback.value([]), fallback.message("The product list")),
+    fallback=fallback.each(fallback.value([]), fallback.message(N_("The product list"))),
 )
 def show_top_products(start, end, platforms, categories, spec):
     """The best-selling products by revenue in the selected range."""

@@ -13,13 +13,14 @@ from bi_app import current_settings
 from bi_app.data import catalog, sales, sales_growth
 from bi_app.export import columns_from_spec
 from bi_app.filters import fit_granularity, parse_granularity, parse_statuses, resolve_filters
+from bi_app.i18n import N_
 from bi_app.roles import Page
 from callbacks._registry import callback, clientside_callback
 from components import fallback
 from components import sales_figures as figs
 from components.cross_filter import clicked_code, filter_chips, toggle_selection
 from components.data_grid import column_defs, column_spec, grid_rows
-from components.figures import platform_status_figure, with_note
+from components.figures import granularity_note, platform_status_figure, with_note
 from components.filter_bar import filter_inputs
 from components.ids import FilterBar, Grid, Sales
 from components.sales_view import growth_columns, growth_dimension
@@ -42,7 +43,7 @@ def resolve(start, end, platforms, categories, statuses):
     *page_inputs(),
     roles=Page.SALES,
     cache_output=(sales.NAMESPACE,),
-    fallback=fallback.message("Key figures"),
+    fallback=fallback.message(N_("Key figures")),
 )
 def show_kpis(start, end, platforms, categories, statuses):
     """Revenue, orders, average order value and lost orders against last period and last year."""
@@ -59,12 +60,14 @@ def show_kpis(start, end, platforms, categories, statuses):
     Input(Sales.GRANULARITY, "value"),
     roles=Page.SALES,
     cache_output=(sales.NAMESPACE,),
-    fallback=fallback.each(*[fallback.figure("Revenue")] * 3),
+    fallback=fallback.each(*[fallback.figure(N_("Revenue"))] * 3),
 )
 def show_trends(start, end, platforms, categories, statuses, granularity):
     """Revenue with last year's, growth in percent, orders and average order value per period."""
     f, status = resolve(start, end, platforms, categories, statuses)
-    grain, note = fit_granularity(f.start, f.end, parse_granularity(granularity))
+    wanted = parse_granularity(granularity)
+    grain, note = fit_granularity(f.start, f.end, wanted)
+    note = granularity_note(f.start, f.end, wanted, grain, note)
     df = sales_growth.revenue_growth(f.start, f.end, f.platforms, f.categories, status, grain)
     revenue, growth, orders = figs.trend_figures(df, grain, current_settings().currency)
     return with_note(revenue, note), growth, orders
@@ -76,12 +79,14 @@ def show_trends(start, end, platforms, categories, statuses, granularity):
     Input(Sales.GRANULARITY, "value"),
     roles=Page.SALES,
     cache_output=(sales.NAMESPACE,),
-    fallback=fallback.figure("Cancellations and refunds"),
+    fallback=fallback.figure(N_("Cancellations and refunds")),
 )
 def show_lost_orders(start, end, platforms, categories, statuses, granularity):
     """Cancelled and refunded orders per period and their share of all orders."""
     f, status = resolve(start, end, platforms, categories, statuses)
-    grain, note = fit_granularity(f.start, f.end, parse_granularity(granularity))
+    wanted = parse_granularity(granularity)
+    grain, note = fit_granularity(f.start, f.end, wanted)
+    note = granularity_note(f.start, f.end, wanted, grain, note)
     df = sales.lost_orders_trend(f.start, f.end, f.platforms, f.categories, status, grain)
     return with_note(figs.lost_figure(df, grain, current_settings().currency), note)
 
@@ -91,7 +96,7 @@ def show_lost_orders(start, end, platforms, categories, statuses, granularity):
     *page_inputs(),
     roles=Page.SALES,
     cache_output=(sales.NAMESPACE,),
-    fallback=fallback.figure("Orders by platform"),
+    fallback=fallback.figure(N_("Orders by platform")),
 )
 def show_platforms(start, end, platforms, categories, statuses):
     """Orders per platform, stacked by status."""
@@ -105,7 +110,7 @@ def show_platforms(start, end, platforms, categories, statuses):
     *page_inputs(),
     roles=Page.SALES,
     cache_output=(sales.NAMESPACE,),
-    fallback=fallback.figure("Orders by status"),
+    fallback=fallback.figure(N_("Orders by status")),
 )
 def show_statuses(start, end, platforms, categories, statuses):
     """Orders per status with their share."""
@@ -119,7 +124,7 @@ def show_statuses(start, end, platforms, categories, statuses):
     *page_inputs(),
     roles=Page.SALES,
     cache_output=(sales.NAMESPACE,),
-    fallback=fallback.figure("Revenue by category"),
+    fallback=fallback.figure(N_("Revenue by category")),
 )
 def show_categories(start, end, platforms, categories, statuses):
     """Revenue per product category."""
@@ -138,7 +143,9 @@ def show_categories(start, end, platforms, categories, statuses):
     roles=Page.SALES,
     cache_output=(sales.NAMESPACE,),
     fallback=fallback.each(
-        fallback.figure("The ranking"), fallback.value([]), fallback.message("The product list")
+        fallback.figure(N_("The ranking")),
+        fallback.value([]),
+        fallback.message(N_("The product list")),
     ),
 )
 def show_products(start, end, platforms, categories, statuses, metric, spec):
@@ -163,7 +170,7 @@ def show_products(start, end, platforms, categories, statuses, metric, spec):
         fallback.value([]),
         fallback.value(no_update),
         fallback.value(no_update),
-        fallback.message("The growth table"),
+        fallback.message(N_("The growth table")),
     ),
 )
 def show_growth_by(start, end, platforms, categories, statuses, dimension):

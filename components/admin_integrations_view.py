@@ -11,6 +11,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from bi_app.i18n import N_, _
 from bi_app.integrations.channels import ChannelRow, FetchResult
 from bi_app.integrations.services import ServiceRow
 from bi_app.monitoring.health import CheckResult
@@ -29,25 +30,33 @@ CHANNEL_FIELDS = (
     "enabled",
 )
 STATUS_COLORS = {"healthy": "success", "degraded": "warning", "unhealthy": "danger"}
+# a "Check now" result's status as people read it (marked only: shown with _())
+STATUS_LABELS = {"healthy": N_("healthy"), "degraded": N_("degraded"), "unhealthy": N_("unhealthy")}
 EMPTY_SERVICE = {"name": "", "url": "", "expected_status": 200, "timeout_s": 5, "auth_env": ""}
 
 
-def _yes_no(flag: bool, yes: str = "yes", no: str = "no") -> dbc.Badge:
-    return dbc.Badge(yes if flag else no, color="success" if flag else "secondary")
+def _yes_no(flag: bool) -> dbc.Badge:
+    return dbc.Badge(_("yes") if flag else _("no"), color="success" if flag else "secondary")
+
+
+def _seconds(value: float) -> str:
+    """A timeout: ``5.0`` -> ``"5 s"``."""
+    return _("%(seconds)s s", seconds=format(value, "g"))
 
 
 def _auth_env_cell(row: ServiceRow) -> Any:
     if row.auth_in_settings:
-        return html.Span("header in settings", className="small text-body-secondary")
+        return html.Span(_("header in settings"), className="small text-body-secondary")
     if not row.auth_env:
         return "—"
     if not row.auth_env_allowed:
         return [
             html.Code(row.auth_env, className="small"),
-            dbc.Badge(AUTH_ENV_NOT_ALLOWED, color="danger", className="ms-1"),
+            # an English message of bi_app.monitoring.services: shown translated
+            dbc.Badge(_(AUTH_ENV_NOT_ALLOWED), color="danger", className="ms-1"),
         ]
     state = dbc.Badge(
-        "set" if row.auth_env_set else "not set",
+        _("set") if row.auth_env_set else _("not set"),
         color="success" if row.auth_env_set else "warning",
         className="ms-1",
     )
@@ -56,7 +65,7 @@ def _auth_env_cell(row: ServiceRow) -> Any:
 
 def _service_actions(row: ServiceRow) -> list:
     check = dbc.Button(
-        "Check now",
+        _("Check now"),
         id=Ids.service_check(row.name),
         size="sm",
         color="primary",
@@ -69,7 +78,7 @@ def _service_actions(row: ServiceRow) -> list:
     return [
         check,
         dbc.Button(
-            "Edit",
+            _("Edit"),
             id=Ids.service_edit(row.id),
             size="sm",
             color="secondary",
@@ -78,7 +87,7 @@ def _service_actions(row: ServiceRow) -> list:
             className="me-1",
         ),
         dbc.Button(
-            "Disable" if row.enabled else "Enable",
+            _("Disable") if row.enabled else _("Enable"),
             id=Ids.service_toggle(row.id),
             size="sm",
             color="secondary",
@@ -87,7 +96,7 @@ def _service_actions(row: ServiceRow) -> list:
             className="me-1",
         ),
         dbc.Button(
-            "Delete",
+            _("Delete"),
             id=Ids.service_delete(row.id),
             size="sm",
             color="danger",
@@ -100,19 +109,19 @@ def _service_actions(row: ServiceRow) -> list:
 def services_table(rows: Sequence[ServiceRow]) -> Any:
     if not rows:
         return html.P(
-            "No external services are monitored yet. Add one below.",
+            _("No external services are monitored yet. Add one below."),
             className="text-body-secondary",
         )
     header = [
-        "Name",
-        "URL",
-        "Expected",
-        "Timeout",
-        "Auth env var",
-        "Enabled",
-        "Source",
+        _("Name"),
+        _("URL"),
+        _("Expected"),
+        _("Timeout"),
+        _("Auth env var"),
+        _("Enabled"),
+        _("Source"),
         "",
-        "Last check",
+        _("Last check"),
     ]
     body = [
         html.Tr(
@@ -120,13 +129,13 @@ def services_table(rows: Sequence[ServiceRow]) -> Any:
                 html.Td(row.name, className="fw-semibold"),
                 html.Td(html.Code(row.url, className="small text-break")),
                 html.Td(str(row.expected_status)),
-                html.Td(f"{row.timeout_s:g} s"),
+                html.Td(_seconds(row.timeout_s)),
                 html.Td(_auth_env_cell(row)),
                 html.Td(_yes_no(row.enabled)),
                 html.Td(
-                    dbc.Badge("settings (read-only)", color="info")
+                    dbc.Badge(_("settings (read-only)"), color="info")
                     if row.read_only
-                    else dbc.Badge("admin", color="light", text_color="dark")
+                    else dbc.Badge(_("admin"), color="light", text_color="dark")
                 ),
                 html.Td(_service_actions(row), className="text-nowrap"),
                 html.Td(html.Div(id=Ids.service_result(row.name), className="small")),
@@ -150,7 +159,7 @@ def check_result(result: CheckResult) -> html.Div:
     code = result.detail.get("status_code")
     parts = [
         dbc.Badge(
-            result.status,
+            _(STATUS_LABELS[result.status]) if result.status in STATUS_LABELS else result.status,
             color=STATUS_COLORS.get(result.status, "secondary"),
             className="me-1 admin-integrations-check-status",
         )
@@ -182,31 +191,33 @@ def service_form() -> dbc.Card:
     return dbc.Card(
         dbc.CardBody(
             [
-                html.H3("Add a service", id=Ids.SERVICE_FORM_TITLE, className="h6"),
+                html.H3(_("Add a service"), id=Ids.SERVICE_FORM_TITLE, className="h6"),
                 dbc.Row(
                     [
                         _input(
                             "name",
-                            "Name",
-                            "lowercase letters, digits, _ - .",
+                            _("Name"),
+                            _("lowercase letters, digits, _ - ."),
                             type="text",
                             maxLength=64,
                             value="",
-                            placeholder="e.g. payments",
+                            placeholder=_("e.g. %(example)s", example="payments"),
                         ),
                         _input(
                             "url",
-                            "URL",
-                            "http:// or https:// only",
+                            _("URL"),
+                            _("http:// or https:// only"),
                             md=8,
                             type="text",
                             maxLength=500,
                             value="",
-                            placeholder="e.g. https://payments.internal/health",
+                            placeholder=_(
+                                "e.g. %(example)s", example="https://payments.internal/health"
+                            ),
                         ),
                         _input(
                             "expected_status",
-                            "Expected status",
+                            _("Expected status"),
                             "100–599",
                             type="number",
                             value=200,
@@ -214,27 +225,29 @@ def service_form() -> dbc.Card:
                         ),
                         _input(
                             "timeout_s",
-                            "Timeout (s)",
-                            "0.5–20 seconds",
+                            _("Timeout (s)"),
+                            _("0.5–20 seconds"),
                             type="number",
                             value=5,
                             step=0.5,
                         ),
                         _input(
                             "auth_env",
-                            "Auth env var name (optional)",
-                            "the NAME of a variable starting with BI_SECRET_ holding "
-                            "'Header-Name: value'; no other variable is ever read; the value is "
-                            "never stored",
+                            _("Auth env var name (optional)"),
+                            _(
+                                "the NAME of a variable starting with BI_SECRET_ holding "
+                                "'Header-Name: value'; no other variable is ever read; the value "
+                                "is never stored"
+                            ),
                             type="text",
                             maxLength=110,
                             value="",
-                            placeholder="e.g. BI_SECRET_PAYMENTS_AUTH",
+                            placeholder=_("e.g. %(example)s", example="BI_SECRET_PAYMENTS_AUTH"),
                         ),
                     ]
                 ),
                 dbc.Button(
-                    "Save service",
+                    _("Save service"),
                     id=Ids.SERVICE_SAVE,
                     color="primary",
                     size="sm",
@@ -242,7 +255,7 @@ def service_form() -> dbc.Card:
                     className="me-2",
                 ),
                 dbc.Button(
-                    "New",
+                    _("New"),
                     id=Ids.SERVICE_NEW,
                     color="secondary",
                     outline=True,
@@ -260,7 +273,7 @@ def service_form_values(row: ServiceRow | None) -> tuple[list[Any], str, int | N
     """Values for the form's fields (in :data:`SERVICE_FIELDS` order),
     its title and the id edited."""
     if row is None:
-        return [EMPTY_SERVICE[f] for f in SERVICE_FIELDS], "Add a service", None
+        return [EMPTY_SERVICE[f] for f in SERVICE_FIELDS], _("Add a service"), None
     values = {
         "name": row.name,
         "url": row.url,
@@ -268,7 +281,7 @@ def service_form_values(row: ServiceRow | None) -> tuple[list[Any], str, int | N
         "timeout_s": row.timeout_s,
         "auth_env": row.auth_env or "",
     }
-    return [values[f] for f in SERVICE_FIELDS], f"Edit service {row.name}", row.id
+    return [values[f] for f in SERVICE_FIELDS], _("Edit service %(name)s", name=row.name), row.id
 
 
 def field_feedback(
@@ -283,14 +296,16 @@ def delete_modal() -> html.Div:
         [
             dbc.Modal(
                 [
-                    dbc.ModalHeader(dbc.ModalTitle("Delete service?")),
+                    dbc.ModalHeader(dbc.ModalTitle(_("Delete service?"))),
                     dbc.ModalBody(id=Ids.DELETE_TEXT),
                     dbc.ModalFooter(
                         [
                             dbc.Button(
-                                "Cancel", id=Ids.DELETE_CANCEL, color="secondary", n_clicks=0
+                                _("Cancel"), id=Ids.DELETE_CANCEL, color="secondary", n_clicks=0
                             ),
-                            dbc.Button("Delete", id=Ids.DELETE_CONFIRM, color="danger", n_clicks=0),
+                            dbc.Button(
+                                _("Delete"), id=Ids.DELETE_CONFIRM, color="danger", n_clicks=0
+                            ),
                         ]
                     ),
                 ],
@@ -303,7 +318,10 @@ def delete_modal() -> html.Div:
 
 
 def delete_question(name: str) -> str:
-    return f"Stop monitoring {name} and delete its configuration? Its past health results are kept."
+    return _(
+        "Stop monitoring %(name)s and delete its configuration? Its past health results are kept.",
+        name=name,
+    )
 
 
 # --- channel sources -------------------------------------------------------------------------
@@ -311,19 +329,19 @@ def delete_question(name: str) -> str:
 
 def channels_table(rows: Sequence[ChannelRow]) -> Any:
     header = [
-        "Channel",
-        "Serving now",
-        "HTTP JSON URL",
-        "Auth header",
-        "Timeout",
-        "Enabled",
+        _("Channel"),
+        _("Serving now"),
+        _("HTTP JSON URL"),
+        _("Auth header"),
+        _("Timeout"),
+        _("Enabled"),
         "",
-        "Test result",
+        _("Test result"),
     ]
     body = []
     for row in rows:
         serving = dbc.Badge(
-            "HTTP JSON" if row.serving == "http" else "built-in demo",
+            "HTTP JSON" if row.serving == "http" else _("built-in demo"),
             color="primary" if row.serving == "http" else "secondary",
         )
         body.append(
@@ -333,12 +351,12 @@ def channels_table(rows: Sequence[ChannelRow]) -> Any:
                     html.Td(serving),
                     html.Td(html.Code(row.url, className="small text-break") if row.url else "—"),
                     html.Td(row.auth_display, className="small"),
-                    html.Td(f"{row.timeout_s:g} s" if row.timeout_s is not None else "—"),
+                    html.Td(_seconds(row.timeout_s) if row.timeout_s is not None else "—"),
                     html.Td(_yes_no(row.enabled) if row.configured else "—"),
                     html.Td(
                         [
                             dbc.Button(
-                                "Edit",
+                                _("Edit"),
                                 id=Ids.channel_edit(row.channel),
                                 size="sm",
                                 color="secondary",
@@ -347,7 +365,7 @@ def channels_table(rows: Sequence[ChannelRow]) -> Any:
                                 className="me-1",
                             ),
                             dbc.Button(
-                                "Test",
+                                _("Test"),
                                 id=Ids.channel_test(row.channel),
                                 size="sm",
                                 color="primary",
@@ -375,22 +393,30 @@ def channels_table(rows: Sequence[ChannelRow]) -> Any:
 def fetch_result(result: FetchResult) -> html.Div:
     """What one test fetch returned, or why it failed."""
     head = dbc.Badge(
-        "ok" if result.ok else "failed",
+        _("ok") if result.ok else _("failed"),
         color="success" if result.ok else "danger",
         className="me-1",
     )
-    where = f"{result.kind} source, event {result.event_code}, {result.elapsed_ms:.0f} ms"
+    where = _(
+        "%(kind)s source, event %(event)s, %(ms)s ms",
+        kind=result.kind,
+        event=result.event_code,
+        ms=format(result.elapsed_ms, ".0f"),
+    )
     if result.ok:
-        text = (
-            f"views {result.views:,} · clicks {result.clicks:,} · "
-            f"conversions {result.conversions:,} ({where})"
+        text = _(
+            "views %(views)s · clicks %(clicks)s · conversions %(conversions)s (%(where)s)",
+            views=format(result.views, ","),
+            clicks=format(result.clicks, ","),
+            conversions=format(result.conversions, ","),
+            where=where,
         )
         return html.Div([head, html.Span(text)])
     return html.Div(
         [
             head,
             html.Span(f"({where})"),
-            html.Div(result.error or "no answer", className="text-danger"),
+            html.Div(result.error or _("no answer"), className="text-danger"),
         ]
     )
 
@@ -406,12 +432,12 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
     return dbc.Card(
         dbc.CardBody(
             [
-                html.H3("Configure a channel source", className="h6"),
+                html.H3(_("Configure a channel source"), className="h6"),
                 dbc.Row(
                     [
                         dbc.Col(
                             [
-                                label("Channel"),
+                                label(_("Channel")),
                                 dcc.Dropdown(
                                     id=Ids.channel_field("channel"),
                                     value=channels[0],
@@ -425,14 +451,14 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
                         ),
                         dbc.Col(
                             [
-                                label("Source"),
+                                label(_("Source")),
                                 dbc.RadioItems(
                                     id=Ids.channel_field("kind"),
                                     value="http",
                                     inline=True,
                                     options=[
                                         {"label": "HTTP JSON", "value": "http"},
-                                        {"label": "Built-in demo", "value": "demo"},
+                                        {"label": _("Built-in demo"), "value": "demo"},
                                     ],
                                 ),
                                 _channel_feedback("kind"),
@@ -442,7 +468,7 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
                         ),
                         dbc.Col(
                             [
-                                label("URL ({event_id}, {event_code}, {channel} are filled in)"),
+                                label(_("URL ({event_id}, {event_code}, {channel} are filled in)")),
                                 dbc.Input(
                                     id=Ids.channel_field("url"),
                                     type="text",
@@ -462,7 +488,7 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
                     [
                         dbc.Col(
                             [
-                                label("Auth header name"),
+                                label(_("Auth header name")),
                                 dbc.Input(
                                     id=Ids.channel_field("auth_header_name"),
                                     type="text",
@@ -478,7 +504,7 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
                         ),
                         dbc.Col(
                             [
-                                label("Auth header value (write-only)"),
+                                label(_("Auth header value (write-only)")),
                                 dbc.Input(
                                     id=Ids.channel_field("auth_header_value"),
                                     type="password",
@@ -486,13 +512,13 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
                                     value="",
                                     size="sm",
                                     autoComplete="new-password",
-                                    placeholder="empty keeps it (same URL origin)",
+                                    placeholder=_("empty keeps it (same URL origin)"),
                                 ),
                                 _channel_feedback("auth_header_value"),
                                 dbc.Checkbox(
                                     id=Ids.channel_field("clear_auth"),
                                     value=False,
-                                    label="remove the stored header",
+                                    label=_("remove the stored header"),
                                     className="small",
                                 ),
                             ],
@@ -501,7 +527,7 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
                         ),
                         dbc.Col(
                             [
-                                label("Timeout (s)"),
+                                label(_("Timeout (s)")),
                                 dbc.Input(
                                     id=Ids.channel_field("timeout_s"),
                                     type="number",
@@ -516,11 +542,11 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
                         ),
                         dbc.Col(
                             [
-                                label("Enabled"),
+                                label(_("Enabled")),
                                 dbc.Switch(
                                     id=Ids.channel_field("enabled"),
                                     value=True,
-                                    label="serve this channel from the URL",
+                                    label=_("serve this channel from the URL"),
                                 ),
                             ],
                             md=4,
@@ -529,7 +555,7 @@ def channel_form(channels: Sequence[str]) -> dbc.Card:
                     ]
                 ),
                 dbc.Button(
-                    "Save channel source",
+                    _("Save channel source"),
                     id=Ids.CHANNEL_SAVE,
                     color="primary",
                     size="sm",
@@ -560,12 +586,12 @@ def event_dropdown(events: Sequence[tuple[int, str]]) -> html.Div:
     options = [{"label": label, "value": event_id} for event_id, label in events]
     return html.Div(
         [
-            dbc.Label("Event for test fetches", className="small mb-1"),
+            dbc.Label(_("Event for test fetches"), className="small mb-1"),
             dcc.Dropdown(
                 id=Ids.CHANNEL_EVENT,
                 options=options,
                 value=options[0]["value"] if options else None,
-                placeholder="No events yet" if not options else "Choose an event",
+                placeholder=_("No events yet") if not options else _("Choose an event"),
                 clearable=False,
             ),
         ],
@@ -582,17 +608,22 @@ def layout(
 ) -> html.Div:
     return html.Div(
         [
-            html.H1("Integrations", className="app-page-title mb-1"),
+            html.H1(_("Integrations"), className="app-page-title mb-1"),
             html.P(
-                "External HTTP services watched by the health checks, and where each promotion "
-                "channel's "
-                "statistics come from. Credentials stay in environment variables named "
-                "BI_SECRET_… (services) or are write-only and stored encrypted (channel sources).",
+                _(
+                    "External HTTP services watched by the health checks, and where each "
+                    "promotion channel's statistics come from. Credentials stay in environment "
+                    "variables named BI_SECRET_… (services) or are write-only and stored "
+                    "encrypted (channel sources)."
+                ),
                 className="text-body-secondary small",
             ),
-            html.H2("Monitored services", className="h5 mt-3"),
+            html.H2(_("Monitored services"), className="h5 mt-3"),
             html.P(
-                "Services from BI_HEALTH_SERVICES are read-only here; change them in the settings.",
+                _(
+                    "Services from BI_HEALTH_SERVICES are read-only here; change them in the "
+                    "settings."
+                ),
                 className="small text-body-secondary",
             ),
             dbc.Alert(
@@ -602,13 +633,13 @@ def layout(
             service_form(),
             delete_modal(),
             dcc.Store(id=Ids.SERVICES_VERSION_STORE, data=0),
-            html.H2("Channel sources", className="h5 mt-4"),
+            html.H2(_("Channel sources"), className="h5 mt-4"),
             html.P(
-                "A channel without an enabled HTTP JSON source is served by the built-in demo "
-                "data. "
-                "Test fetches once through the configured source (even while disabled) without "
-                "touching "
-                "the live circuit breakers.",
+                _(
+                    "A channel without an enabled HTTP JSON source is served by the built-in "
+                    "demo data. Test fetches once through the configured source (even while "
+                    "disabled) without touching the live circuit breakers."
+                ),
                 className="small text-body-secondary",
             ),
             event_dropdown(events),

@@ -10,6 +10,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from bi_app.i18n import N_, _
 from components.format import to_local
 from components.ids import AdminJobs
 
@@ -29,8 +30,31 @@ SLOT_CLASSES = {
     "skipped": "bg-warning",
     "missed": "bg-white border border-danger",
 }
+# how people read a stored run status, slot state and run trigger (marked only: shown with _())
+STATUS_LABELS = {
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "timed_out": N_("timed out"),
+    "running": N_("running"),
+    "skipped": N_("skipped"),
+    "missed": N_("missed"),
+}
+SLOT_LABELS = {
+    "ok": N_("ok"),
+    "failed": N_("failed"),
+    "running": N_("running"),
+    "skipped": N_("skipped"),
+    "missed": N_("missed"),
+}
+TRIGGER_LABELS = {"scheduled": N_("scheduled"), "manual": N_("manual")}
 SLOT_STYLE = {"width": "7px", "height": "14px", "marginRight": "2px", "borderRadius": "1px"}
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def shown(labels: Mapping[str, str], value: str) -> str:
+    """The translated label of a stored value; an unknown value as it is stored, "_" as space."""
+    label = labels.get(value)
+    return _(label) if label else value.replace("_", " ")
 
 
 def local_time(value: dt.datetime | None, tz: str) -> str:
@@ -43,14 +67,14 @@ def local_time(value: dt.datetime | None, tz: str) -> str:
 def duration_text(ms: int | None) -> str:
     if ms is None:
         return "—"
-    return f"{ms} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
+    return f"{ms} ms" if ms < 10_000 else _("%(seconds)s s", seconds=format(ms / 1000, ".1f"))
 
 
 def run_status_badge(status: str | None) -> Any:
     if not status:
-        return html.Span("never run", className="text-muted small")
+        return html.Span(_("never run"), className="text-muted small")
     return dbc.Badge(
-        status.replace("_", " "),
+        shown(STATUS_LABELS, status),
         color=STATUS_COLORS.get(status, "secondary"),
         className="admin-jobs-status",
     )
@@ -60,7 +84,7 @@ def error_text(error: str | None) -> Any:
     """The first line readable at a glance; the rest (frames) folded away. Plain text only."""
     if not error:
         return ""
-    head, _, rest = error.partition("\n")
+    head, _sep, rest = error.partition("\n")
     if not rest.strip():
         return html.Span(head, className="text-danger small")
     return html.Details(
@@ -71,12 +95,15 @@ def error_text(error: str | None) -> Any:
 def slot_timeline(slots: Sequence[Mapping[str, Any]], tz: str) -> Any:
     """The job's last scheduled slots, oldest first: one coloured mark per slot."""
     if not slots:
-        return html.Span("no slots yet", className="text-muted small")
+        return html.Span(_("no slots yet"), className="text-muted small")
     marks = []
     for slot in slots:
         count = int(slot.get("slots") or 1)
-        label = f"{local_time(slot['at'], tz)}: {slot['state']}" + (
-            f" ({count} slots)" if count > 1 else ""
+        at, state = local_time(slot["at"], tz), shown(SLOT_LABELS, slot["state"])
+        label = (
+            _("%(time)s: %(state)s (%(count)s slots)", time=at, state=state, count=count)
+            if count > 1
+            else f"{at}: {state}"
         )
         if slot.get("reason"):
             label += f" — {slot['reason']}"
@@ -95,9 +122,12 @@ def slot_timeline(slots: Sequence[Mapping[str, Any]], tz: str) -> Any:
 
 def slot_summary(counts: Mapping[str, int]) -> Any:
     """ "3 missed · 1 skipped" over the last 24 h; a dash when every slot ran."""
-    parts = [
-        f"{counts[state]} {state}" for state in ("missed", "skipped", "failed") if counts.get(state)
-    ]
+    texts = {
+        "missed": lambda n: _("%(count)s missed", count=n),
+        "skipped": lambda n: _("%(count)s skipped", count=n),
+        "failed": lambda n: _("%(count)s failed", count=n),
+    }
+    parts = [texts[state](counts[state]) for state in texts if counts.get(state)]
     if not parts:
         return html.Span("—", className="text-muted admin-jobs-gaps")
     color = "text-danger" if counts.get("missed") or counts.get("failed") else "text-warning"
@@ -109,24 +139,30 @@ def leader_card(status: Mapping[str, Any], tz: str) -> dbc.Card:
     if lead:
         body = [
             html.Strong(
-                f"Leader: {lead['host']} (pid {lead['pid']})", className="admin-jobs-leader"
+                _("Leader: %(host)s (pid %(pid)s)", host=lead["host"], pid=lead["pid"]),
+                className="admin-jobs-leader",
             ),
             html.Div(
-                f"leading since {local_time(lead.get('since'), tz)} · last heartbeat "
-                f"{local_time(lead.get('heartbeat_at'), tz)}",
+                _(
+                    "leading since %(since)s · last heartbeat %(heartbeat)s",
+                    since=local_time(lead.get("since"), tz),
+                    heartbeat=local_time(lead.get("heartbeat_at"), tz),
+                ),
                 className="small text-muted",
             ),
         ]
     else:
         body = [
-            html.Strong("No scheduler leader", className="admin-jobs-leader text-danger"),
+            html.Strong(_("No scheduler leader"), className="admin-jobs-leader text-danger"),
             html.Div(
-                "No process with BI_SCHEDULER=on has reported recently; jobs are not running.",
+                _("No process with BI_SCHEDULER=on has reported recently; jobs are not running."),
                 className="small text-muted",
             ),
         ]
     nodes = status.get("nodes") or []
-    body.append(html.Div(f"{len(nodes)} scheduler process(es) alive", className="small"))
+    body.append(
+        html.Div(_("%(count)s scheduler process(es) alive", count=len(nodes)), className="small")
+    )
     late = status.get("late_jobs") or []
     if late:
         body.append(
@@ -141,15 +177,15 @@ def leader_card(status: Mapping[str, Any], tz: str) -> dbc.Card:
 
 def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str, *, can_run: bool) -> dbc.Table:
     header = [
-        "Job",
-        "Schedule",
-        "Last slots",
-        "Gaps (24 h)",
-        "Last run",
-        "Result",
-        "Duration",
-        "Next run",
-        "Error",
+        _("Job"),
+        _("Schedule"),
+        _("Last slots"),
+        _("Gaps (24 h)"),
+        _("Last run"),
+        _("Result"),
+        _("Duration"),
+        _("Next run"),
+        _("Error"),
     ]
     if can_run:
         header.append("")
@@ -175,7 +211,7 @@ def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str, *, can_run: bool) -> 
             cells.append(
                 html.Td(
                     dbc.Button(
-                        "Run now",
+                        _("Run now"),
                         id=AdminJobs.run_button(job["name"]),
                         size="sm",
                         color="secondary",
@@ -194,25 +230,31 @@ def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str, *, can_run: bool) -> 
     )
 
 
+def trigger_text(trigger: str, actor: str | None) -> str:
+    """How a run was started: "scheduled", "manual by alice"."""
+    label = shown(TRIGGER_LABELS, trigger)
+    return _("%(trigger)s by %(actor)s", trigger=label, actor=actor) if actor else label
+
+
 def runs_table(runs: Sequence[Mapping[str, Any]], tz: str) -> Any:
     if not runs:
-        return html.P("No runs recorded yet.", className="text-muted")
+        return html.P(_("No runs recorded yet."), className="text-muted")
     header = [
-        "Job",
-        "Trigger",
-        "Started",
-        "Finished",
-        "Result",
-        "Duration",
-        "Late",
-        "Process",
-        "Error",
+        _("Job"),
+        _("Trigger"),
+        _("Started"),
+        _("Finished"),
+        _("Result"),
+        _("Duration"),
+        _("Late"),
+        _("Process"),
+        _("Error"),
     ]
     rows = [
         html.Tr(
             [
                 html.Td(run["job_name"]),
-                html.Td(run["trigger"] + (f" by {run['actor']}" if run.get("actor") else "")),
+                html.Td(trigger_text(run["trigger"], run.get("actor"))),
                 html.Td(local_time(run["started_at"], tz)),
                 html.Td(local_time(run["finished_at"], tz)),
                 html.Td(run_status_badge(run["status"])),
@@ -239,14 +281,14 @@ def layout(refresh_ms: int) -> html.Div:
     """The page skeleton; the callbacks fill it on load and on every refresh tick."""
     return html.Div(
         [
-            html.H2("Jobs", className="h4 mb-3"),
+            html.H2(_("Jobs"), className="h4 mb-3"),
             dbc.Alert(
                 id=AdminJobs.MESSAGE, is_open=False, dismissable=True, className="small py-2"
             ),
             html.Div(id=AdminJobs.LEADER),
-            html.H3("Scheduled jobs", className="h6 mt-2"),
+            html.H3(_("Scheduled jobs"), className="h6 mt-2"),
             html.Div(id=AdminJobs.JOBS_TABLE),
-            html.H3("Recent runs", className="h6 mt-4"),
+            html.H3(_("Recent runs"), className="h6 mt-4"),
             html.Div(id=AdminJobs.RUNS_TABLE),
             dcc.Store(id=AdminJobs.RUN_STORE),
             dcc.Interval(id=AdminJobs.INTERVAL, interval=refresh_ms),

@@ -9,22 +9,52 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import html
 
+from bi_app.i18n import N_, _
 from components.ids import AdminReference
 from components.notice import error_message
 
-TITLE = "Reference data"
-CODE_HINT = "Lower-case letters, digits, _ and -; fixed once created (links and filters use it)."
-# placeholders of the add form per kind: (code, name)
-EXAMPLES = {"platforms": ("kiosk", "Kiosk"), "categories": ("toys", "Toys & Games")}
+# texts marked only: shown with _()
+TITLE = N_("Reference data")
+CODE_HINT = N_(
+    "Lower-case letters, digits, _ and -; fixed once created (links and filters use it)."
+)
+# placeholders of the add form per kind: (code, name); the code is typed as is
+EXAMPLES = {"platforms": ("kiosk", N_("Kiosk")), "categories": ("toys", N_("Toys & Games"))}
+# each kind's own sentences (a generic "Add a %(kind)s" would not read right in every language)
+KIND_TEXTS = {
+    "platforms": {
+        "add": N_("Add a platform"),
+        "rename": N_("Rename a platform"),
+        "choose": N_("choose a platform"),
+    },
+    "categories": {
+        "add": N_("Add a category"),
+        "rename": N_("Rename a category"),
+        "choose": N_("choose a category"),
+    },
+}
+
+
+def _kind_text(kind: str, singular: str, what: str) -> str:
+    """``what`` ("add", "rename", "choose") of ``kind``; a kind without its own sentences gets
+    the generic one."""
+    own = KIND_TEXTS.get(kind, {}).get(what)
+    if own:
+        return _(own)
+    if what == "add":
+        return _("Add a %(kind)s", kind=singular)
+    if what == "rename":
+        return _("Rename a %(kind)s", kind=singular)
+    return _("choose a %(kind)s", kind=singular)
 
 
 def rows_table(rows: Sequence[Mapping[str, str]]) -> Any:
     """Code and name of every row, or a note that there are none."""
     if not rows:
-        return html.Div("None yet.", className="small text-muted")
+        return html.Div(_("None yet."), className="small text-muted")
     return dbc.Table(
         [
-            html.Thead(html.Tr([html.Th("Code"), html.Th("Name")])),
+            html.Thead(html.Tr([html.Th(_("Code")), html.Th(_("Name"))])),
             html.Tbody(
                 [
                     html.Tr(
@@ -52,16 +82,16 @@ def outcome(message: str, ok: bool) -> tuple[str, str, bool]:
 
 
 def _add_form(kind: str, singular: str) -> html.Div:
-    code, name = EXAMPLES.get(kind, ("code", "Name"))
+    code, name = EXAMPLES.get(kind, ("code", N_("Name")))
     return html.Div(
         [
-            html.H3(f"Add a {singular}", className="h6 mt-3"),
+            html.H3(_kind_text(kind, singular, "add"), className="h6 mt-3"),
             dbc.Row(
                 [
                     dbc.Col(
                         dbc.Input(
                             id=AdminReference.add_code(kind),
-                            placeholder=f"code, e.g. {code}",
+                            placeholder=_("code, e.g. %(example)s", example=code),
                             maxLength=64,
                             type="text",
                             size="sm",
@@ -71,7 +101,7 @@ def _add_form(kind: str, singular: str) -> html.Div:
                     dbc.Col(
                         dbc.Input(
                             id=AdminReference.add_name(kind),
-                            placeholder=f"name, e.g. {name}",
+                            placeholder=_("name, e.g. %(example)s", example=_(name)),
                             maxLength=200,
                             type="text",
                             size="sm",
@@ -80,7 +110,7 @@ def _add_form(kind: str, singular: str) -> html.Div:
                     ),
                     dbc.Col(
                         dbc.Button(
-                            "Add",
+                            _("Add"),
                             id=AdminReference.add_button(kind),
                             size="sm",
                             color="primary",
@@ -91,7 +121,7 @@ def _add_form(kind: str, singular: str) -> html.Div:
                 ],
                 className="g-2",
             ),
-            html.Div(CODE_HINT, className="small text-muted mt-1"),
+            html.Div(_(CODE_HINT), className="small text-muted mt-1"),
         ]
     )
 
@@ -99,14 +129,14 @@ def _add_form(kind: str, singular: str) -> html.Div:
 def _rename_form(kind: str, singular: str, rows: Sequence[Mapping[str, str]]) -> html.Div:
     return html.Div(
         [
-            html.H3(f"Rename a {singular}", className="h6 mt-3"),
+            html.H3(_kind_text(kind, singular, "rename"), className="h6 mt-3"),
             dbc.Row(
                 [
                     dbc.Col(
                         dbc.Select(
                             id=AdminReference.rename_code(kind),
                             options=code_options(rows),
-                            placeholder=f"choose a {singular}",
+                            placeholder=_kind_text(kind, singular, "choose"),
                             size="sm",
                         ),
                         md=5,
@@ -114,7 +144,7 @@ def _rename_form(kind: str, singular: str, rows: Sequence[Mapping[str, str]]) ->
                     dbc.Col(
                         dbc.Input(
                             id=AdminReference.rename_name(kind),
-                            placeholder="new name",
+                            placeholder=_("new name"),
                             maxLength=200,
                             type="text",
                             size="sm",
@@ -123,7 +153,7 @@ def _rename_form(kind: str, singular: str, rows: Sequence[Mapping[str, str]]) ->
                     ),
                     dbc.Col(
                         dbc.Button(
-                            "Rename",
+                            _("Rename"),
                             id=AdminReference.rename_button(kind),
                             size="sm",
                             color="secondary",
@@ -142,7 +172,7 @@ def section(kind: str, label: str, singular: str, rows: Sequence[Mapping[str, st
     """One kind's card: message, list, add form, rename form."""
     return dbc.Card(
         [
-            dbc.CardHeader(label),
+            dbc.CardHeader(_(label) if label else label),  # bi_app.reference's English label
             dbc.CardBody(
                 [
                     dbc.Alert(
@@ -170,11 +200,13 @@ def layout(sections: Sequence[tuple[str, str, str, Sequence[Mapping[str, str]]]]
     """The whole page; ``sections`` are (kind, label, singular, rows)."""
     return html.Div(
         [
-            html.H1(TITLE, className="app-page-title mb-1"),
+            html.H1(_(TITLE), className="app-page-title mb-1"),
             html.P(
-                "Sales platforms and product categories name the filters, charts and imports. "
-                "Add the ones your business uses and give them the names people should see. "
-                "Codes stay as they are; names can change at any time.",
+                _(
+                    "Sales platforms and product categories name the filters, charts and imports. "
+                    "Add the ones your business uses and give them the names people should see. "
+                    "Codes stay as they are; names can change at any time."
+                ),
                 className="text-body-secondary small",
             ),
             dbc.Row([dbc.Col(section(*s), lg=6) for s in sections]),
@@ -186,6 +218,4 @@ def layout(sections: Sequence[tuple[str, str, str, Sequence[Mapping[str, str]]]]
 
 def unavailable() -> html.Div:
     """The page when the reference data cannot be read (the service logged why)."""
-    return html.Div(
-        [html.H1(TITLE, className="app-page-title mb-3"), error_message("Reference data")]
-    )
+    return html.Div([html.H1(_(TITLE), className="app-page-title mb-3"), error_message(_(TITLE))])

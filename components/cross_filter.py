@@ -12,9 +12,23 @@ from typing import Any
 
 from dash import html
 
+from bi_app.i18n import N_, _
+from components.figures import status_label
 from components.ids import Sales
 
-CHIP_LABELS = {"platform": "Platform", "category": "Category", "status": "Status"}
+CHIP_LABELS = {"platform": N_("Platform"), "category": N_("Category"), "status": N_("Status")}
+# per dimension, whole sentences (word order differs between languages): the chip's tooltip and
+# what a screen reader says for it (``%(values)s``: the selected names)
+_CHIP_TITLES = {
+    "platform": N_("Clear the platform filter"),
+    "category": N_("Clear the category filter"),
+    "status": N_("Clear the status filter"),
+}
+_CHIP_ARIA = {
+    "platform": N_("Clear platform filter %(values)s"),
+    "category": N_("Clear category filter %(values)s"),
+    "status": N_("Clear status filter %(values)s"),
+}
 
 
 def clicked_code(click_data: Mapping[str, Any] | None) -> str | None:
@@ -44,11 +58,14 @@ def filter_chips(
         if not codes:
             continue
         lookup = names.get(dimension, {})
-        shown = ", ".join(lookup.get(c, c.capitalize()) for c in codes)
+        fallback = status_label if dimension == "status" else str.capitalize
+        shown = ", ".join(lookup[c] if c in lookup else fallback(c) for c in codes)
         chips.append(
             html.Button(
                 [
-                    html.Span(f"{label}: ", className="text-body-secondary"),
+                    html.Span(
+                        _("%(dimension)s: ", dimension=_(label)), className="text-body-secondary"
+                    ),
                     html.Span(shown, className="fw-semibold"),
                     html.Span("✕", className="ms-2", **{"aria-hidden": "true"}),
                 ],
@@ -56,15 +73,15 @@ def filter_chips(
                 n_clicks=0,
                 type="button",
                 className="app-chip btn btn-sm btn-light rounded-pill border me-2 mb-1",
-                title=f"Clear the {label.lower()} filter",
-                **{"aria-label": f"Clear {label.lower()} filter {shown}"},
+                title=_(_CHIP_TITLES[dimension]),
+                **{"aria-label": _(_CHIP_ARIA[dimension], values=shown)},
             )
         )
     if not chips:
         return [
             html.Span(
-                "Click a platform, status or category in a chart to filter the whole page.",
+                _("Click a platform, status or category in a chart to filter the whole page."),
                 className="text-body-secondary small",
             )
         ]
-    return [html.Span("Filtered by", className="text-body-secondary small me-2"), *chips]
+    return [html.Span(_("Filtered by"), className="text-body-secondary small me-2"), *chips]

@@ -14,34 +14,47 @@ from dash import html
 from bi_app.analytics.churn import TAG_LABELS
 from bi_app.analytics.segmentation import SEGMENT_LABELS, SEGMENTS
 from bi_app.data.customers import AT_RISK
+from bi_app.i18n import N_, _, ngettext
 from components.figures import GRID_COLOR, base_layout, empty_figure
-from components.format import format_change, format_count, format_money, to_local
+from components.format import NOT_AVAILABLE, format_change, format_count, format_money, to_local
 from components.kpi_card import kpi_card, trend
 
 SEGMENT_COLORS = {"new": "#0dcaf0", "growing": "#20c997", "loyal": "#0d6efd", "vip": "#6f42c1"}
 HEAT = [[0.0, "rgba(13,110,253,0.04)"], [1.0, "rgba(13,110,253,1)"]]
-NO_STATS = "Not computed yet — use “Recompute tags”"
+NO_STATS = N_("Not computed yet — use “Recompute tags”")
+
+
+def segment_label(segment: str) -> str:
+    """A segment code as people read it, in the request's language."""
+    label = SEGMENT_LABELS.get(segment)
+    return _(label) if label else segment
+
+
+def tag_label(tag: str) -> str:
+    """A churn-risk tag code as people read it, in the request's language."""
+    label = TAG_LABELS.get(tag)
+    return _(label) if label else tag
 
 
 def _percent_card(k: Any) -> dbc.Card:
     arrow, colour = trend(k.change_pct)
-    value = "n/a" if k.value is None else f"{k.value:.1%}"
-    previous = "n/a" if k.previous is None else f"{k.previous:.1%}"
+    value = _(NOT_AVAILABLE) if k.value is None else f"{k.value:.1%}"
+    previous = _(NOT_AVAILABLE) if k.previous is None else f"{k.previous:.1%}"
     return dbc.Card(
         dbc.CardBody(
             [
                 html.Div(
-                    k.label, className="app-kpi-label text-body-secondary small text-uppercase"
+                    _(k.label), className="app-kpi-label text-body-secondary small text-uppercase"
                 ),
                 html.Div(value, className="app-kpi-value fs-3 fw-semibold"),
                 html.Div(
                     [
                         html.Span(f"{arrow} " if arrow else ""),
                         html.Span(format_change(k.change_pct)),
-                        html.Span(" vs previous period", className="text-body-secondary"),
+                        html.Span(" " + _("vs previous period"), className="text-body-secondary"),
                     ],
                     className=f"app-kpi-delta small {colour}",
-                    title=f"Previous period: {previous}",
+                    title=_("Previous period: %(value)s", value=previous),
                 ),
             ]
         ),
@@ -65,11 +78,16 @@ def segment_figure(summary: pd.DataFrame, currency: str, selected: str | None = 
     """Customers per segment; the hover adds revenue and both shares. A
     bar click filters the list."""
     if summary.empty or int(summary["customers"].sum()) == 0:
-        return empty_figure(NO_STATS)
-    labels = [SEGMENT_LABELS[s] for s in summary["segment"]]
+        return empty_figure(_(NO_STATS))
+    labels = [segment_label(s) for s in summary["segment"]]
     hover = [
-        f"{format_count(n)} customers ({cs:.1%})<br>{format_money(r, currency)} lifetime revenue "
-        f"({rs:.1%})"
+        _("%(count)s customers (%(share)s)", count=format_count(n), share=format(cs, ".1%"))
+        + "<br>"
+        + _(
+            "%(amount)s lifetime revenue (%(share)s)",
+            amount=format_money(r, currency),
+            share=format(rs, ".1%"),
+        )
         for n, cs, r, rs in zip(
             summary["customers"],
             summary["customer_share"],
@@ -89,7 +107,9 @@ def segment_figure(summary: pd.DataFrame, currency: str, selected: str | None = 
             marker={"color": colors},
             hovertext=hover,
             hoverinfo="text",
-            text=[f"{s:.0%} of revenue" for s in summary["revenue_share"]],
+            text=[
+                _("%(share)s of revenue", share=format(s, ".0%")) for s in summary["revenue_share"]
+            ],
             textposition="outside",
             cliponaxis=False,
         )
@@ -101,17 +121,21 @@ def segment_figure(summary: pd.DataFrame, currency: str, selected: str | None = 
 def segment_trend_figure(trend_df: pd.DataFrame) -> go.Figure:
     """Segment sizes at the end of each month, stacked."""
     if trend_df.empty:
-        return empty_figure(NO_STATS)
+        return empty_figure(_(NO_STATS))
     fig = go.Figure()
     for segment in SEGMENTS:
         part = trend_df[trend_df["segment"] == segment]
+        label = segment_label(segment)
+        hover = _(
+            "%(month)s: %(count)s %(segment)s", month="%{x|%B %Y}", count="%{y:,}", segment=label
+        )
         fig.add_trace(
             go.Bar(
                 x=list(part["month"]),
                 y=part["customers"],
-                name=SEGMENT_LABELS[segment],
+                name=label,
                 marker={"color": SEGMENT_COLORS[segment]},
-                hovertemplate="%{x|%B %Y}: %{y:,} " + SEGMENT_LABELS[segment] + "<extra></extra>",
+                hovertemplate=hover + "<extra></extra>",
             )
         )
     fig.update_layout(
@@ -142,24 +166,35 @@ def _heatmap(z: Any, x: list, y: list, text: Any, hover: str, **layout: Any) -> 
 def movement_figure(matrix: pd.DataFrame, start: dt.date, end: dt.date) -> go.Figure:
     """Where the customers of each segment at the start of the period are at its end."""
     if int(matrix.to_numpy().sum()) == 0:
-        return empty_figure(NO_STATS)
-    rows = [SEGMENT_LABELS[s] for s in matrix.index]
-    cols = [SEGMENT_LABELS[s] for s in matrix.columns]
+        return empty_figure(_(NO_STATS))
+    rows = [segment_label(s) for s in matrix.index]
+    cols = [segment_label(s) for s in matrix.columns]
     return _heatmap(
         matrix.to_numpy(),
         cols,
         rows,
         [[f"{v:,}" for v in r] for r in matrix.to_numpy()],
-        "%{z:,} customers: %{y} → %{x}",
-        xaxis={"title": {"text": f"Segment at the end of {end:%b %Y}"}, "side": "bottom"},
-        yaxis={"title": {"text": f"Before {start:%b %Y}"}, "autorange": "reversed"},
+        _(
+            "%(count)s customers: %(before)s → %(after)s",
+            count="%{z:,}",
+            before="%{y}",
+            after="%{x}",
+        ),
+        xaxis={
+            "title": {"text": _("Segment at the end of %(month)s", month=format(end, "%b %Y"))},
+            "side": "bottom",
+        },
+        yaxis={
+            "title": {"text": _("Before %(month)s", month=format(start, "%b %Y"))},
+            "autorange": "reversed",
+        },
     )
 
 
 def cohort_figure(table: pd.DataFrame) -> go.Figure:
     """Retention heatmap: cohorts (first-order month) by months since their first order."""
     if table.empty:
-        return empty_figure("No first orders in this period")
+        return empty_figure(_("No first orders in this period"))
     pivot = table.pivot(index="cohort", columns="months_since", values="retention").sort_index()
     sizes = table.drop_duplicates("cohort").set_index("cohort")["cohort_size"]
     y = [f"{c:%b %Y} ({sizes[c]:,})" for c in pivot.index]
@@ -169,8 +204,13 @@ def cohort_figure(table: pd.DataFrame) -> go.Figure:
         [str(m) for m in pivot.columns],
         y,
         text,
-        "%{y}, month %{x}: %{z:.1%} active",
-        xaxis={"title": {"text": "Months since first order"}, "type": "category"},
+        _(
+            "%(cohort)s, month %(month)s: %(share)s active",
+            cohort="%{y}",
+            month="%{x}",
+            share="%{z:.1%}",
+        ),
+        xaxis={"title": {"text": _("Months since first order")}, "type": "category"},
         yaxis={"autorange": "reversed", "type": "category"},
     )
 
@@ -179,12 +219,14 @@ def rfm_figure(grid: pd.DataFrame) -> go.Figure:
     """Customers per recency x frequency score (1..5, 5 best); hover
     adds the mean monetary score."""
     if grid.empty:
-        return empty_figure(NO_STATS)
+        return empty_figure(_(NO_STATS))
     z = [[None] * 5 for _ in range(5)]
     hover = [[""] * 5 for _ in range(5)]
     for row in grid.itertuples():
         z[row.frequency - 1][row.recency - 1] = row.customers
-        hover[row.frequency - 1][row.recency - 1] = f"mean monetary score {row.monetary_avg:.1f}"
+        hover[row.frequency - 1][row.recency - 1] = _(
+            "mean monetary score %(score)s", score=format(row.monetary_avg, ".1f")
+        )
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -196,14 +238,20 @@ def rfm_figure(grid: pd.DataFrame) -> go.Figure:
             xgap=2,
             ygap=2,
             texttemplate="%{z:,}",
-            hovertemplate="recency %{x}, frequency %{y}: %{z:,} customers, "
-            "%{customdata}<extra></extra>",
+            hovertemplate=_(
+                "recency %(recency)s, frequency %(frequency)s: %(count)s customers, %(monetary)s",
+                recency="%{x}",
+                frequency="%{y}",
+                count="%{z:,}",
+                monetary="%{customdata}",
+            )
+            + "<extra></extra>",
         )
     )
     fig.update_layout(
         **base_layout(
-            xaxis={"title": {"text": "Recency score (5 = bought most recently)"}, "dtick": 1},
-            yaxis={"title": {"text": "Frequency score"}, "dtick": 1},
+            xaxis={"title": {"text": _("Recency score (5 = bought most recently)")}, "dtick": 1},
+            yaxis={"title": {"text": _("Frequency score")}, "dtick": 1},
         )
     )
     return fig
@@ -212,10 +260,10 @@ def rfm_figure(grid: pd.DataFrame) -> go.Figure:
 def tags_figure(counts: pd.DataFrame) -> go.Figure:
     """Customers carrying each churn-risk tag now."""
     if counts.empty or int(counts["customers"].sum()) == 0:
-        return empty_figure("No customer carries a churn-risk tag")
+        return empty_figure(_("No customer carries a churn-risk tag"))
     fig = go.Figure(
         go.Bar(
-            y=[TAG_LABELS[t] for t in counts["tag"]],
+            y=[tag_label(t) for t in counts["tag"]],
             x=counts["customers"],
             orientation="h",
             marker={"color": "#fd7e14"},
@@ -241,54 +289,96 @@ def clicked_segment(click: Any) -> str | None:
 
 
 def list_count(total: int) -> str:
-    return f"{total:,} matching customers" if total != 1 else "1 matching customer"
+    return ngettext(
+        "%(count)s matching customer",
+        "%(count)s matching customers",
+        total,
+        count=format(total, ","),
+    )
+
+
+# the phases that report no per-customer progress, each its own sentence
+_PHASE_PROGRESS = {
+    "tags": N_("Recomputing… %(percent)s %% (%(total)s customers; updating tags)"),
+    "aggregates": N_("Recomputing… %(percent)s %% (%(total)s customers; updating aggregates)"),
+}
 
 
 def recompute_progress(status: dict) -> str:
     """E.g. "Recomputing… 40 % (400,000 of 1,000,000 customers)"."""
     phase, done, total = status.get("phase"), status.get("done", 0), status.get("total", 0)
     if not total and phase in (None, "starting", "stats"):
-        return "Recomputing… starting"
-    if phase in ("tags", "aggregates"):
-        return f"Recomputing… {status['percent']} % ({total:,} customers; updating {phase})"
-    return f"Recomputing… {status['percent']} % ({done:,} of {total:,} customers)"
+        return _("Recomputing… starting")
+    if phase in _PHASE_PROGRESS:
+        return _(_PHASE_PROGRESS[phase], percent=status["percent"], total=format(total, ","))
+    return _(
+        "Recomputing… %(percent)s %% (%(done)s of %(total)s customers)",
+        percent=status["percent"],
+        done=format(done, ","),
+        total=format(total, ","),
+    )
 
 
 def recompute_result(summary: dict) -> str:
-    mode = "changed customers only" if summary.get("mode") == "incremental" else "every customer"
-    return (
-        f"Recomputed {summary['recomputed']:,} customers ({mode}) of {summary['customers']:,}: "
-        f"{summary['added']:,} tags added, {summary['removed']:,} removed, "
-        f"{summary['tagged']:,} tagged ({summary['seconds']:.1f} s)."
+    message = (
+        N_(
+            "Recomputed %(recomputed)s customers (changed customers only) of %(customers)s: "
+            "%(added)s tags added, %(removed)s removed, %(tagged)s tagged (%(seconds)s s)."
+        )
+        if summary.get("mode") == "incremental"
+        else N_(
+            "Recomputed %(recomputed)s customers (every customer) of %(customers)s: "
+            "%(added)s tags added, %(removed)s removed, %(tagged)s tagged (%(seconds)s s)."
+        )
+    )
+    return _(
+        message,
+        recomputed=format(summary["recomputed"], ","),
+        customers=format(summary["customers"], ","),
+        added=format(summary["added"], ","),
+        removed=format(summary["removed"], ","),
+        tagged=format(summary["tagged"], ","),
+        seconds=format(summary["seconds"], ".1f"),
     )
 
 
 def status_text(status: dict, timezone: str) -> str:
     if not status.get("as_of"):
-        return "Customer profiles, segments and tags have not been computed yet."
+        return _("Customer profiles, segments and tags have not been computed yet.")
     computed = status.get("computed_at")
-    when = ""
+    numbers = {
+        "as_of": f"{status['as_of']:%Y-%m-%d}",
+        "customers": f"{status['customers']:,}",
+        "tagged": f"{status['tagged']:,}",
+    }
     if computed is not None:
-        when = f", computed {to_local(computed, timezone):%Y-%m-%d %H:%M}"
-    text = (
-        f"Profiles, segments and tags as of {status['as_of']:%Y-%m-%d}{when}: "
-        f"{status['customers']:,} customers, {status['tagged']:,} tagged."
-    )
+        text = _(
+            "Profiles, segments and tags as of %(as_of)s, computed %(computed)s: "
+            "%(customers)s customers, %(tagged)s tagged.",
+            computed=format(to_local(computed, timezone), "%Y-%m-%d %H:%M"),
+            **numbers,
+        )
+    else:
+        text = _(
+            "Profiles, segments and tags as of %(as_of)s: %(customers)s customers, "
+            "%(tagged)s tagged.",
+            **numbers,
+        )
     if status.get("stale_thresholds"):
-        text += (
-            " The segment or churn thresholds changed since: they apply after the next"
+        text += " " + _(
+            "The segment or churn thresholds changed since: they apply after the next"
             " recomputation (Recompute tags, or tonight's run)."
         )
     return text
 
 
-AT_RISK_LABEL = "At risk (any tag)"
+AT_RISK_LABEL = N_("At risk (any tag)")
 
 
 def tag_options() -> list[dict]:
     """The list's tag filter: the combined at-risk view first, then each tag."""
-    return [{"label": AT_RISK_LABEL, "value": AT_RISK}] + [
-        {"label": label, "value": tag} for tag, label in TAG_LABELS.items()
+    return [{"label": _(AT_RISK_LABEL), "value": AT_RISK}] + [
+        {"label": tag_label(tag), "value": tag} for tag in TAG_LABELS
     ]
 
 
@@ -296,8 +386,8 @@ def tag_labels(tags: str | None) -> str:
     """A list cell's comma-separated tag codes as the names people read."""
     if not tags:
         return ""
-    return "; ".join(TAG_LABELS.get(tag, tag) for tag in tags.split(", "))
+    return "; ".join(tag_label(tag) for tag in tags.split(", "))
 
 
 def segment_options() -> list[dict]:
-    return [{"label": SEGMENT_LABELS[s], "value": s} for s in SEGMENTS]
+    return [{"label": segment_label(s), "value": s} for s in SEGMENTS]

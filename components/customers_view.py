@@ -12,6 +12,7 @@ from dash import dcc, html
 from bi_app.data.customers import SORT_KEYS, TAG_FILTERS
 from bi_app.export import ExportColumn
 from bi_app.filters import FilterContext
+from bi_app.i18n import N_, _
 from bi_app.roles import Action
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
@@ -22,10 +23,10 @@ from components.ids import Customers
 from components.kpi_card import kpi_placeholders
 
 KPI_LABELS = (
-    "Active customers",
-    "Conversion rate",
-    "Repeat-purchase rate",
-    "Lifetime value per customer",
+    N_("Active customers"),
+    N_("Conversion rate"),
+    N_("Repeat-purchase rate"),
+    N_("Lifetime value per customer"),
 )
 
 
@@ -34,16 +35,16 @@ LIST_BLOCK_ROWS = 100
 
 def list_columns() -> list[GridColumn]:
     return [
-        GridColumn("external_id", "ID", "text", width=100, pinned="left"),
-        GridColumn("customer", "Customer", "text"),
-        GridColumn("segment", "Segment", "text", width=110),
-        GridColumn("tags", "Churn risk", "text", width=170),
-        GridColumn("tag_since", "Since", "date", width=115),
-        GridColumn("visits", "Visits", "int", width=100),
-        GridColumn("orders", "Orders", "int", width=100),
-        GridColumn("spend_cents", "Total spend", "money"),
-        GridColumn("last_visit", "Last visit", "date", width=130),
-        GridColumn("next_visit", "Next expected visit", "date", width=170),
+        GridColumn("external_id", _("ID"), "text", width=100, pinned="left"),
+        GridColumn("customer", _("Customer"), "text"),
+        GridColumn("segment", _("Segment"), "text", width=110),
+        GridColumn("tags", _("Churn risk"), "text", width=170),
+        GridColumn("tag_since", _("Since"), "date", width=115),
+        GridColumn("visits", _("Visits"), "int", width=100),
+        GridColumn("orders", _("Orders"), "int", width=100),
+        GridColumn("spend_cents", _("Total spend"), "money"),
+        GridColumn("last_visit", _("Last visit"), "date", width=130),
+        GridColumn("next_visit", _("Next expected visit"), "date", width=170),
     ]
 
 
@@ -71,7 +72,7 @@ def _list_card(body: Any, menu: Any = None) -> dbc.Card:
         [
             dbc.CardHeader(
                 html.Div(
-                    [html.H6("Customers", className="mb-0"), menu],
+                    [html.H6(_("Customers"), className="mb-0"), menu],
                     className="d-flex justify-content-between align-items-center",
                 )
             ),
@@ -88,7 +89,7 @@ def list_section() -> html.Div:
     :func:`list_grid`). Until then a placeholder of the same height holds its place."""
     placeholder = _list_card(
         html.Div(
-            "The list loads as it comes into view…",
+            _("The list loads as it comes into view…"),
             className="d-flex align-items-center justify-content-center text-body-secondary small",
             style={"height": "520px"},
         )
@@ -114,7 +115,7 @@ def list_section() -> html.Div:
 def _recompute_button(viewer: Viewer) -> html.Div:
     allowed = viewer.may(Action.RECOMPUTE_TAGS)
     button = dbc.Button(
-        "Recompute tags",
+        _("Recompute tags"),
         id=Customers.RECOMPUTE,
         color="primary",
         size="sm",
@@ -125,7 +126,7 @@ def _recompute_button(viewer: Viewer) -> html.Div:
         None
         if allowed
         else html.Span(
-            "Analysts and admins can recompute.", className="small text-body-secondary ms-2"
+            _("Analysts and admins can recompute."), className="small text-body-secondary ms-2"
         )
     )
     return html.Div([button, hint], className="d-flex align-items-center")
@@ -140,7 +141,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 dcc.Dropdown(
                     id=Customers.SEGMENT,
                     options=segment_options(),
-                    placeholder="All segments",
+                    placeholder=_("All segments"),
                     clearable=True,
                 ),
                 xs=12,
@@ -151,7 +152,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                     id=Customers.TAG,
                     options=tag_options(),
                     value=tag if tag in TAG_FILTERS else None,
-                    placeholder="Any tag",
+                    placeholder=_("Any tag"),
                     clearable=True,
                 ),
                 xs=12,
@@ -161,7 +162,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 dbc.Input(
                     id=Customers.SEARCH,
                     type="search",
-                    placeholder="Search name or ID",
+                    placeholder=_("Search name or ID"),
                     debounce=True,
                     maxLength=100,
                 ),
@@ -185,7 +186,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 [
                     html.Div(
                         [
-                            html.H1("Customers", className="app-page-title mb-0"),
+                            html.H1(_("Customers"), className="app-page-title mb-0"),
                             html.Div(id=Customers.STATUS, className="text-body-secondary small"),
                         ],
                         className="me-auto",
@@ -209,24 +210,28 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 [
                     column(
                         chart_card(
-                            "Segments now (click a bar to list its customers)",
+                            _("Segments now (click a bar to list its customers)"),
                             graph(Customers.SEGMENT_GRAPH),
                         ),
                         4,
                     ),
-                    column(chart_card("Churn-risk tags", graph(Customers.TAGS_GRAPH)), 4),
+                    column(chart_card(_("Churn-risk tags"), graph(Customers.TAGS_GRAPH)), 4),
                     column(
-                        chart_card("Recency × frequency (RFM scores)", graph(Customers.RFM_GRAPH)),
+                        chart_card(
+                            _("Recency × frequency (RFM scores)"), graph(Customers.RFM_GRAPH)
+                        ),
                         4,
                     ),
                 ]
             ),
             dbc.Row(
                 [
-                    column(chart_card("Segment sizes by month", graph(Customers.TREND_GRAPH)), 7),
+                    column(
+                        chart_card(_("Segment sizes by month"), graph(Customers.TREND_GRAPH)), 7
+                    ),
                     column(
                         chart_card(
-                            "Movement between segments over the period",
+                            _("Movement between segments over the period"),
                             graph(Customers.MOVEMENT_GRAPH),
                         ),
                         5,
@@ -237,7 +242,8 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 [
                     column(
                         chart_card(
-                            "Monthly cohort retention", graph(Customers.COHORT_GRAPH, height=420)
+                            _("Monthly cohort retention"),
+                            graph(Customers.COHORT_GRAPH, height=420),
                         ),
                         12,
                     )

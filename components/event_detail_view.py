@@ -7,6 +7,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from bi_app.i18n import N_, _
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
 from components.format import format_money, to_local
@@ -39,20 +40,20 @@ def _what_if(base, currency: str) -> dbc.Card:
     price = base.ticket_price_cents / 100 if base else 0
     inputs = dbc.Row(
         [
-            _number(EventDetail.WHATIF_COST, "Change costs by", 0, 1, "%"),
+            _number(EventDetail.WHATIF_COST, _("Change costs by"), 0, 1, "%"),
             _number(
                 EventDetail.WHATIF_ATTENDANCE,
-                "Attendance",
+                _("Attendance"),
                 base.attendees if base else 0,
                 1,
-                "people",
+                _("people"),
             ),
-            _number(EventDetail.WHATIF_PRICE, "Ticket price", price, 0.01, currency),
+            _number(EventDetail.WHATIF_PRICE, _("Ticket price"), price, 0.01, currency),
         ],
         className="g-2 mb-3",
     )
     return chart_card(
-        "ROI what-if", html.Div([inputs, html.Div(id=EventDetail.WHATIF_RESULT, role="status")])
+        _("ROI what-if"), html.Div([inputs, html.Div(id=EventDetail.WHATIF_RESULT, role="status")])
     )
 
 
@@ -67,25 +68,34 @@ def layout(event_id: int, summary: Any, base: Any, viewer: Viewer) -> html.Div:
     when = f"{starts:%d %b %Y %H:%M} – {ends:%d %b %Y %H:%M} ({viewer.timezone})"
     return html.Div(
         [
-            dcc.Link("← All events", href="/events", className="small"),
+            dcc.Link(_("← All events"), href="/events", className="small"),
             html.H1(summary.name, className="app-page-title mb-1"),
             html.Div(
-                f"{summary.code} · {summary.kind.replace('_', ' ')} · {summary.organizer} · "
-                f"{summary.status} · {when} · {summary.venue or 'no venue'} · budget "
-                f"{format_money(summary.budget_cents, currency)}",
+                " · ".join(
+                    str(part)
+                    for part in (
+                        summary.code,
+                        summary.kind.replace("_", " "),
+                        summary.organizer,
+                        summary.status,
+                        when,
+                        summary.venue or _("no venue"),
+                        _("budget %(amount)s", amount=format_money(summary.budget_cents, currency)),
+                    )
+                ),
                 className="text-body-secondary small mb-3",
             ),
             dcc.Store(id=EventDetail.EVENT_STORE, data=event_id),
             html.Div(id=EventDetail.CHANNEL_NOTICE, role="status"),
             dbc.Row(
-                kpi_placeholders(("Participants", "Views", "ROI", "Sales growth")),
+                kpi_placeholders((N_("Participants"), N_("Views"), N_("ROI"), N_("Sales growth"))),
                 id=EventDetail.SUMMARY_ROW,
             ),
             dbc.Row(
                 [
                     column(
                         chart_card(
-                            "Performance by channel",
+                            _("Performance by channel"),
                             html.Div(
                                 [
                                     graph(EventDetail.CHANNEL_GRAPH, height=300),
@@ -97,7 +107,8 @@ def layout(event_id: int, summary: Any, base: Any, viewer: Viewer) -> html.Div:
                     ),
                     column(
                         chart_card(
-                            "Participation by hour (check-ins)", graph(EventDetail.CHECKINS_GRAPH)
+                            _("Participation by hour (check-ins)"),
+                            graph(EventDetail.CHECKINS_GRAPH),
                         ),
                         5,
                     ),
@@ -107,7 +118,8 @@ def layout(event_id: int, summary: Any, base: Any, viewer: Viewer) -> html.Div:
                 [
                     column(
                         chart_card(
-                            "Participant profile (registrations)", graph(EventDetail.PROFILE_GRAPH)
+                            _("Participant profile (registrations)"),
+                            graph(EventDetail.PROFILE_GRAPH),
                         ),
                         12,
                     ),
@@ -117,14 +129,14 @@ def layout(event_id: int, summary: Any, base: Any, viewer: Viewer) -> html.Div:
                 [
                     column(
                         chart_card(
-                            "ROI against the industry and the organizer's previous events",
+                            _("ROI against the industry and the organizer's previous events"),
                             graph(EventDetail.COMPARISON_GRAPH),
                         ),
                         6,
                     ),
                     column(
                         chart_card(
-                            "Cost breakdown against benchmark shares",
+                            _("Cost breakdown against benchmark shares"),
                             graph(EventDetail.COSTS_GRAPH),
                         ),
                         6,
@@ -135,7 +147,7 @@ def layout(event_id: int, summary: Any, base: Any, viewer: Viewer) -> html.Div:
                 [
                     column(
                         chart_card(
-                            "Optimization suggestions", html.Div(id=EventDetail.SUGGESTIONS)
+                            _("Optimization suggestions"), html.Div(id=EventDetail.SUGGESTIONS)
                         ),
                         6,
                     ),

@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import html
 
+from bi_app.i18n import N_, _
 from components.data_grid import GridColumn
 from components.figures import GRID_COLOR, PRIMARY, base_layout, empty_figure, figure
 from components.format import NOT_AVAILABLE, format_count, format_money, plain_label, to_major
@@ -18,34 +19,34 @@ from components.ids import EventDetail
 SECONDARY = "#adb5bd"
 INDUSTRY_COLOR = "#fd7e14"
 PROFILE_TITLES = {
-    "age_band": "Age band",
-    "gender": "Gender",
-    "region": "Region",
-    "returning": "New vs returning",
+    "age_band": N_("Age band"),
+    "gender": N_("Gender"),
+    "region": N_("Region"),
+    "returning": N_("New vs returning"),
 }
 
 
 def list_columns() -> list[GridColumn]:
     return [
-        GridColumn("code", "Code", "text", width=130, pinned="left"),
-        GridColumn("name", "Event", "text", width=260),
-        GridColumn("status", "Status", "text", width=115),
-        GridColumn("starts_at", "Starts", "date", width=125),
-        GridColumn("cost_cents", "Cost", "money"),
-        GridColumn("revenue_cents", "Revenue", "money"),
-        GridColumn("roi", "ROI", "percent"),
-        GridColumn("cost_per_attendee_cents", "Cost per attendee", "money"),
-        GridColumn("attendance_rate", "Attendance rate", "percent"),
-        GridColumn("registered", "Registered", "int"),
-        GridColumn("attended", "Attended", "int"),
-        GridColumn("kind", "Kind", "text", width=130),
-        GridColumn("organizer", "Organizer", "text", width=180),
+        GridColumn("code", _("Code"), "text", width=130, pinned="left"),
+        GridColumn("name", _("Event"), "text", width=260),
+        GridColumn("status", _("Status"), "text", width=115),
+        GridColumn("starts_at", _("Starts"), "date", width=125),
+        GridColumn("cost_cents", _("Cost"), "money"),
+        GridColumn("revenue_cents", _("Revenue"), "money"),
+        GridColumn("roi", _("ROI"), "percent"),
+        GridColumn("cost_per_attendee_cents", _("Cost per attendee"), "money"),
+        GridColumn("attendance_rate", _("Attendance rate"), "percent"),
+        GridColumn("registered", _("Registered"), "int"),
+        GridColumn("attended", _("Attended"), "int"),
+        GridColumn("kind", _("Kind"), "text", width=130),
+        GridColumn("organizer", _("Organizer"), "text", width=180),
     ]
 
 
 def format_pct(value: Decimal | float | None, signed: bool = False) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
-        return NOT_AVAILABLE
+        return _(NOT_AVAILABLE)
     return f"{float(value):+.1f}%" if signed else f"{float(value):.1f}%"
 
 
@@ -73,45 +74,63 @@ def _card(index: str, label: str, value: str, lines: Sequence[Any]) -> dbc.Col:
 def summary_cards(summary: Any, channels: Any, currency: str) -> list[dbc.Col]:
     """Participants vs goal, views vs the previous event, ROI vs industry, sales growth."""
     target = summary.target_participants
-    basis = "attended" if summary.participants_basis == "attended" else "registered (not held yet)"
+    basis = (
+        _("attended")
+        if summary.participants_basis == "attended"
+        else _("registered (not held yet)")
+    )
     goal = (
-        f"{format_pct(summary.goal_pct)} of the goal of {target:,}"
+        _(
+            "%(share)s of the goal of %(target)s",
+            share=format_pct(summary.goal_pct),
+            target=format(target, ","),
+        )
         if target
-        else "No participant goal set"
+        else _("No participant goal set")
     )
     if channels is None:
-        views, views_lines = NOT_AVAILABLE, ["Channel statistics unavailable"]
+        views, views_lines = _(NOT_AVAILABLE), [_("Channel statistics unavailable")]
     elif channels.previous_views is None:
-        views, views_lines = format_count(channels.views), ["No earlier event of this organizer"]
+        views, views_lines = format_count(channels.views), [_("No earlier event of this organizer")]
     else:
         views = format_count(channels.views)
         views_lines = [
-            f"{format_pct(channels.views_change_pct, signed=True)} vs previous event",
-            (
-                f"{channels.previous_name or 'previous event'}: "
-                f"{format_count(channels.previous_views)}"
+            _(
+                "%(change)s vs previous event",
+                change=format_pct(channels.views_change_pct, signed=True),
             ),
+            (channels.previous_name or _("previous event"))
+            + f": {format_count(channels.previous_views)}",
         ]
     f = summary.figures
     return [
-        _card("participants", "Participants", format_count(summary.participants), [basis, goal]),
-        _card("views", "Views", views, views_lines),
+        _card("participants", _("Participants"), format_count(summary.participants), [basis, goal]),
+        _card("views", _("Views"), views, views_lines),
         _card(
             "roi",
-            "ROI",
+            _("ROI"),
             format_pct(f.roi_pct),
             [
-                f"Industry average {summary.industry_avg_roi_pct:.1f}%",
-                f"Net profit {format_money(f.net_profit_cents, currency)}",
+                _(
+                    "Industry average %(roi)s",
+                    roi=format(summary.industry_avg_roi_pct, ".1f") + "%",
+                ),
+                _("Net profit %(amount)s", amount=format_money(f.net_profit_cents, currency)),
             ],
         ),
         _card(
             "sales",
-            "Sales growth",
+            _("Sales growth"),
             format_pct(summary.sales_growth_pct, signed=True),
             [
-                f"{format_money(summary.sales_cents, currency)} during the event",
-                f"{format_money(summary.previous_sales_cents, currency)} in the same time before",
+                _(
+                    "%(amount)s during the event",
+                    amount=format_money(summary.sales_cents, currency),
+                ),
+                _(
+                    "%(amount)s in the same time before",
+                    amount=format_money(summary.previous_sales_cents, currency),
+                ),
             ],
         ),
     ]
@@ -120,17 +139,17 @@ def summary_cards(summary: Any, channels: Any, currency: str) -> list[dbc.Col]:
 def roi_details(summary: Any, currency: str) -> html.Ul:
     f = summary.figures
     items = [
-        ("Cost", format_money(f.cost_cents, currency)),
-        ("Revenue", format_money(f.revenue_cents, currency)),
-        ("Cost per attendee", format_money(f.cost_per_attendee_cents, currency)),
-        ("Revenue per attendee", format_money(f.revenue_per_attendee_cents, currency)),
+        (_("Cost"), format_money(f.cost_cents, currency)),
+        (_("Revenue"), format_money(f.revenue_cents, currency)),
+        (_("Cost per attendee"), format_money(f.cost_per_attendee_cents, currency)),
+        (_("Revenue per attendee"), format_money(f.revenue_per_attendee_cents, currency)),
         (
-            "Break-even attendees",
-            NOT_AVAILABLE
+            _("Break-even attendees"),
+            _(NOT_AVAILABLE)
             if f.break_even_attendees is None
             else format_count(f.break_even_attendees),
         ),
-        ("Attendance rate", format_pct(summary.attendance_rate_pct)),
+        (_("Attendance rate"), format_pct(summary.attendance_rate_pct)),
     ]
     return html.Ul(
         [
@@ -145,7 +164,7 @@ def channel_figure(report: Any) -> dict:
     """Views per channel as bars, conversion rate (conversions per click) as markers."""
     results = list(report.results)
     if not any(r.stats.views or r.stats.clicks for r in results):
-        return empty_figure("No channel statistics for this event")
+        return empty_figure(_("No channel statistics for this event"))
     names = [plain_label(r.channel) for r in results]
     rates = [
         None if r.stats.conversion_rate is None else r.stats.conversion_rate * 100 for r in results
@@ -154,28 +173,37 @@ def channel_figure(report: Any) -> dict:
         "type": "bar",
         "x": names,
         "y": [r.stats.views for r in results],
-        "name": "Views",
+        "name": _("Views"),
         "marker": {"color": [PRIMARY if r.status == "live" else SECONDARY for r in results]},
         "customdata": [[r.stats.clicks, r.stats.conversions] for r in results],
-        "hovertemplate": "%{x}: %{y:,} views, %{customdata[0]:,} clicks, "
-        "%{customdata[1]:,} conversions<extra></extra>",
+        "hovertemplate": _(
+            "%(channel)s: %(views)s views, %(clicks)s clicks, %(conversions)s conversions",
+            channel="%{x}",
+            views="%{y:,}",
+            clicks="%{customdata[0]:,}",
+            conversions="%{customdata[1]:,}",
+        )
+        + "<extra></extra>",
     }
     conversion = {
         "type": "scatter",
         "x": names,
         "y": rates,
-        "name": "Conversion rate",
+        "name": _("Conversion rate"),
         "mode": "markers",
         "yaxis": "y2",
         "marker": {"size": 11, "color": INDUSTRY_COLOR},
-        "hovertemplate": "%{x}: %{y:.1f}% of clicks converted<extra></extra>",
+        "hovertemplate": _(
+            "%(channel)s: %(rate)s of clicks converted", channel="%{x}", rate="%{y:.1f}%"
+        )
+        + "<extra></extra>",
     }
     return figure(
         [views, conversion],
         base_layout(
-            yaxis={"title": {"text": "Views"}, "gridcolor": GRID_COLOR, "rangemode": "tozero"},
+            yaxis={"title": {"text": _("Views")}, "gridcolor": GRID_COLOR, "rangemode": "tozero"},
             yaxis2={
-                "title": {"text": "Conversion rate"},
+                "title": {"text": _("Conversion rate")},
                 "overlaying": "y",
                 "side": "right",
                 "ticksuffix": "%",
@@ -193,8 +221,15 @@ def channel_table(report: Any) -> dbc.Table:
     head = html.Thead(
         html.Tr(
             [
-                html.Th(h)
-                for h in ("Channel", "Views", "Clicks", "Conversions", "Conversion rate", "Source")
+                html.Th(_(h))
+                for h in (
+                    N_("Channel"),
+                    N_("Views"),
+                    N_("Clicks"),
+                    N_("Conversions"),
+                    N_("Conversion rate"),
+                    N_("Source"),
+                )
             ]
         )
     )
@@ -208,7 +243,7 @@ def channel_table(report: Any) -> dbc.Table:
                     html.Td(format_count(r.stats.views)),
                     html.Td(format_count(r.stats.clicks)),
                     html.Td(format_count(r.stats.conversions)),
-                    html.Td(NOT_AVAILABLE if rate is None else f"{rate * 100:.1f}%"),
+                    html.Td(_(NOT_AVAILABLE) if rate is None else f"{rate * 100:.1f}%"),
                     html.Td(r.source if r.status == "live" else f"{r.source} ({r.status})"),
                 ]
             )
@@ -218,7 +253,7 @@ def channel_table(report: Any) -> dbc.Table:
 
 def checkins_figure(df: pd.DataFrame) -> dict:
     if df.empty:
-        return empty_figure("No check-ins recorded")
+        return empty_figure(_("No check-ins recorded"))
     # hour labels as categories: a date axis would put its ticks between the hourly bars
     labels = [f"{h:%d %b %H:00}" for h in pd.to_datetime(df["hour"])]
     bar = {
@@ -226,12 +261,13 @@ def checkins_figure(df: pd.DataFrame) -> dict:
         "x": labels,
         "y": df["checkins"].tolist(),
         "marker": {"color": PRIMARY},
-        "hovertemplate": "%{x}: %{y:,} check-ins<extra></extra>",
+        "hovertemplate": _("%(hour)s: %(count)s check-ins", hour="%{x}", count="%{y:,}")
+        + "<extra></extra>",
     }
     return figure(
         [bar],
         base_layout(
-            yaxis={"title": {"text": "Check-ins"}, "gridcolor": GRID_COLOR},
+            yaxis={"title": {"text": _("Check-ins")}, "gridcolor": GRID_COLOR},
             xaxis={"type": "category"},
             bargap=0.15,
         ),
@@ -255,7 +291,7 @@ def profile_figure(df: pd.DataFrame) -> dict:
     draws: one x/y axis pair per chart, each title an annotation centred above its chart.
     """
     if df.empty:
-        return empty_figure("No registered participants")
+        return empty_figure(_("No registered participants"))
     dims = [d for d in PROFILE_TITLES if d in set(df["dimension"])]
     layout = base_layout(margin={"l": 40, "r": 16, "t": 32, "b": 80})
     traces, titles = [], []
@@ -288,7 +324,7 @@ def profile_figure(df: pd.DataFrame) -> dict:
         }
         titles.append(
             {
-                "text": PROFILE_TITLES[dim],
+                "text": _(PROFILE_TITLES[dim]),
                 "x": sum(domain) / 2.0,
                 "y": 1.0,
                 "xref": "paper",
@@ -306,7 +342,7 @@ def profile_figure(df: pd.DataFrame) -> dict:
 def comparison_figure(df: pd.DataFrame, event_id: int, industry_avg_pct: float) -> dict:
     """ROI of this event and the organizer's earlier ones, with the industry average as a line."""
     if df.empty:
-        return empty_figure("Nothing to compare")
+        return empty_figure(_("Nothing to compare"))
     labels = [
         f"{plain_label(c)}<br>{s:%b %Y}"
         for c, s in zip(df["code"], pd.to_datetime(df["starts_at"]))
@@ -316,7 +352,7 @@ def comparison_figure(df: pd.DataFrame, event_id: int, industry_avg_pct: float) 
         "x": labels,
         "y": [None if pd.isna(v) else float(v) * 100 for v in df["roi"]],
         "marker": {"color": [PRIMARY if i == event_id else SECONDARY for i in df["event_id"]]},
-        "name": "ROI",
+        "name": _("ROI"),
         "customdata": [plain_label(n) for n in df["name"]],
         "hovertemplate": "%{customdata}: %{y:.1f}%<extra></extra>",
     }
@@ -334,7 +370,7 @@ def comparison_figure(df: pd.DataFrame, event_id: int, industry_avg_pct: float) 
         "line": {"color": INDUSTRY_COLOR, "dash": "dash"},
     }
     label = {
-        "text": f"Industry average {industry_avg_pct:.1f}%",
+        "text": _("Industry average %(roi)s", roi=format(industry_avg_pct, ".1f") + "%"),
         "showarrow": False,
         "xref": "x domain",
         "x": 0,
@@ -346,7 +382,7 @@ def comparison_figure(df: pd.DataFrame, event_id: int, industry_avg_pct: float) 
     return figure(
         [bar],
         base_layout(
-            yaxis={"title": {"text": "ROI"}, "ticksuffix": "%", "gridcolor": GRID_COLOR},
+            yaxis={"title": {"text": _("ROI")}, "ticksuffix": "%", "gridcolor": GRID_COLOR},
             showlegend=False,
             shapes=[line],
             annotations=[label],
@@ -357,7 +393,7 @@ def comparison_figure(df: pd.DataFrame, event_id: int, industry_avg_pct: float) 
 def costs_figure(df: pd.DataFrame, benchmarks: Mapping[str, float], currency: str) -> dict:
     """Share of the total cost per category against its benchmark share."""
     if df.empty:
-        return empty_figure("No costs recorded")
+        return empty_figure(_("No costs recorded"))
     cats = df["category"].tolist()
     shown = [plain_label(c) for c in cats]
     shares = {
@@ -365,7 +401,7 @@ def costs_figure(df: pd.DataFrame, benchmarks: Mapping[str, float], currency: st
         "y": shown,
         "x": (df["share"] * 100).tolist(),
         "orientation": "h",
-        "name": "Share of cost",
+        "name": _("Share of cost"),
         "marker": {"color": PRIMARY},
         "customdata": [to_major(c, currency) for c in df["cost_cents"]],
         "hovertemplate": "%{y}: %{x:.1f}% (%{customdata:,.2f})<extra></extra>",
@@ -375,14 +411,15 @@ def costs_figure(df: pd.DataFrame, benchmarks: Mapping[str, float], currency: st
         "y": shown,
         "x": [benchmarks.get(c, 0) * 100 if c in benchmarks else None for c in cats],
         "mode": "markers",
-        "name": "Benchmark",
+        "name": _("Benchmark"),
         "marker": {
             "symbol": "line-ns-open",
             "size": 18,
             "color": INDUSTRY_COLOR,
             "line": {"width": 3},
         },
-        "hovertemplate": "%{y} benchmark: %{x:.0f}%<extra></extra>",
+        "hovertemplate": _("%(category)s benchmark: %(share)s", category="%{y}", share="%{x:.0f}%")
+        + "<extra></extra>",
     }
     return figure(
         [shares, marks],
@@ -397,7 +434,7 @@ def costs_figure(df: pd.DataFrame, benchmarks: Mapping[str, float], currency: st
 def suggestions_list(items: Sequence[Any], currency: str) -> Any:
     if not items:
         return html.P(
-            "No suggestions: attendance and costs are within their targets.",
+            _("No suggestions: attendance and costs are within their targets."),
             className="text-body-secondary small mb-0",
         )
     out = []
@@ -409,7 +446,10 @@ def suggestions_list(items: Sequence[Any], currency: str) -> Any:
         if s.saving_cents is not None:
             body.append(
                 html.Div(
-                    f"Potential saving: {format_money(s.saving_cents, currency)}",
+                    _(
+                        "Potential saving: %(amount)s",
+                        amount=format_money(s.saving_cents, currency),
+                    ),
                     className="small text-success",
                 )
             )
@@ -427,29 +467,37 @@ def what_if_result(result: Any, current: Any, currency: str) -> html.Div:
         [
             html.Div(
                 [
-                    html.Span("New ROI ", className="text-body-secondary"),
+                    html.Span(_("New ROI") + " ", className="text-body-secondary"),
                     html.Span(
                         format_pct(result.roi_pct), className="fs-4 fw-semibold app-whatif-roi"
                     ),
                 ]
             ),
             html.Div(
-                f"Now {format_pct(current.roi_pct)}"
-                + (f" ({float(change):+.1f} points)" if change is not None else ""),
+                _("Now %(roi)s", roi=format_pct(current.roi_pct))
+                if change is None
+                else _(
+                    "Now %(roi)s (%(change)s points)",
+                    roi=format_pct(current.roi_pct),
+                    change=format(float(change), "+.1f"),
+                ),
                 className="small",
             ),
             html.Div(
-                f"Cost {format_money(result.cost_cents, currency)} · revenue "
-                f"{format_money(result.revenue_cents, currency)} · net profit "
-                f"{format_money(result.net_profit_cents, currency)}",
+                _(
+                    "Cost %(cost)s · revenue %(revenue)s · net profit %(profit)s",
+                    cost=format_money(result.cost_cents, currency),
+                    revenue=format_money(result.revenue_cents, currency),
+                    profit=format_money(result.net_profit_cents, currency),
+                ),
                 className="small text-body-secondary",
             ),
             html.Div(
-                "Break-even attendees: "
-                + (
-                    NOT_AVAILABLE
+                _(
+                    "Break-even attendees: %(count)s",
+                    count=_(NOT_AVAILABLE)
                     if result.break_even_attendees is None
-                    else format_count(result.break_even_attendees)
+                    else format_count(result.break_even_attendees),
                 ),
                 className="small text-body-secondary",
             ),
@@ -471,15 +519,17 @@ def channel_notices(messages: Sequence[str]) -> list:
 def not_found(shown_id: str) -> html.Div:
     return html.Div(
         [
-            html.H1("Event not found", className="app-page-title"),
+            html.H1(_("Event not found"), className="app-page-title"),
             dbc.Alert(
-                f"There is no event with the id {shown_id!r}. It may have been removed, or the "
-                "link "
-                "may be mistyped.",
+                _(
+                    "There is no event with the id %(id)s. It may have been removed, or the "
+                    "link may be mistyped.",
+                    id=repr(shown_id),
+                ),
                 color="warning",
                 id=EventDetail.NOT_FOUND,
             ),
-            dbc.Button("Back to all events", href="/events", color="primary", size="sm"),
+            dbc.Button(_("Back to all events"), href="/events", color="primary", size="sm"),
         ],
         className="app-page app-event-not-found py-4",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from bi_app.i18n import _
 from bi_app.viewer import Viewer
 from components.data_grid import data_grid
 from components.event_figures import list_columns
@@ -15,11 +16,13 @@ def layout(viewer: Viewer) -> html.Div:
     """The whole Events page; the grid is filled by the page's callback."""
     return html.Div(
         [
-            html.H1("Events", className="app-page-title mb-1"),
+            html.H1(_("Events"), className="app-page-title mb-1"),
             html.P(
-                "ROI = (revenue − cost) / cost. Attendance rate and cost per attendee count people "
-                "who attended; n/a where there is nothing to divide by. Click a row to open the "
-                "event.",
+                _(
+                    "ROI = (revenue − cost) / cost. Attendance rate and cost per attendee count "
+                    "people who attended; n/a where there is nothing to divide by. Click a row to "
+                    "open the event."
+                ),
                 className="text-body-secondary small",
             ),
             html.Div(id=Events.MESSAGE),
@@ -27,7 +30,7 @@ def layout(viewer: Viewer) -> html.Div:
                 Events.GRID_NAME,
                 list_columns(),
                 [],
-                title="Events and campaigns",
+                title=_("Events and campaigns"),
                 height=620,
                 currency=viewer.currency,
                 can_download=viewer.can_download,

@@ -13,6 +13,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from bi_app.i18n import _
 from components.figures import empty_figure
 from components.notice import error_message
 
@@ -20,11 +21,14 @@ Factory = Callable[..., Any]  # (reason: str | None = None) -> outputs
 
 
 def unavailable_text(what: str) -> str:
-    return f"{what} is unavailable right now"
+    """The text "``what`` is unavailable right now", in the request's language (``what``: a message
+    marked with ``N_()`` where the callback is declared; translated here, when it is shown)."""
+    return _("%(what)s is unavailable right now", what=_(what))
 
 
 def figure(what: str) -> Factory:
-    """An empty chart that says ``what`` is unavailable (or ``reason``)."""
+    """An empty chart that says ``what`` is unavailable (or ``reason``); ``what`` is marked
+    with ``N_()`` by the caller and translated when the failure is shown."""
     return lambda reason=None: empty_figure(reason or unavailable_text(what))
 
 

@@ -15,6 +15,7 @@ rebuild a figure on the server.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from bi_app.data.sales import ORDER_STATUSES
+from bi_app.filters import chart_points
+from bi_app.i18n import N_, _
 from components.format import axis_prefix, format_count, format_money, plain_label, to_major
 
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
@@ -38,7 +41,56 @@ STATUS_COLORS = {
     "refunded": "#dc3545",
 }
 _FALLBACK_COLORS = ("#20c997", "#ffc107", "#d63384", "#6610f2")
-_PERIOD_LABELS = {"day": "%Y-%m-%d", "week": "Week of %Y-%m-%d", "month": "%B %Y", "year": "%Y"}
+_PERIOD_LABELS = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%B %Y", "year": "%Y"}
+# what a person reads for an order status (the stored code stays the value)
+STATUS_LABELS = {
+    "pending": N_("Pending"),
+    "paid": N_("Paid"),
+    "shipped": N_("Shipped"),
+    "delivered": N_("Delivered"),
+    "cancelled": N_("Cancelled"),
+    "refunded": N_("Refunded"),
+}
+
+
+def status_label(status: str) -> str:
+    """An order status as people read it, in the request's language (an unknown code as
+    itself, capitalized)."""
+    label = STATUS_LABELS.get(status)
+    return _(label) if label else str(status).capitalize()
+
+
+def click_hint() -> str:
+    """The hover's side note on a bar a click filters by."""
+    return _("click to filter")
+
+
+# why a chart shows coarser periods than asked for, per (asked, shown): whole sentences, so that
+# each language can order its words (``%(points)s``: the points the asked-for periods would draw)
+_COARSER_NOTES = {
+    ("day", "week"): N_("Shown per week: per day the range would draw %(points)s points."),
+    ("day", "month"): N_("Shown per month: per day the range would draw %(points)s points."),
+    ("day", "year"): N_("Shown per year: per day the range would draw %(points)s points."),
+    ("week", "month"): N_("Shown per month: per week the range would draw %(points)s points."),
+    ("week", "year"): N_("Shown per year: per week the range would draw %(points)s points."),
+    ("month", "year"): N_("Shown per year: per month the range would draw %(points)s points."),
+}
+
+
+def granularity_note(
+    start: dt.date, end: dt.date, wanted: str, chosen: str, note: str | None
+) -> str | None:
+    """The note of :func:`bi_app.filters.fit_granularity` (``note``, None when the chart shows
+    the periods asked for) in the request's language."""
+    message = _COARSER_NOTES.get((wanted, chosen)) if note else None
+    if message is None:
+        return note
+    return _(message, points=format(chart_points(start, end, wanted), ","))
+
+
+def _period_label(period: pd.Timestamp, granularity: str) -> str:
+    text = period.strftime(_PERIOD_LABELS.get(granularity, _PERIOD_LABELS["day"]))
+    return _("Week of %(date)s", date=text) if granularity == "week" else text
 
 
 def base_layout(**overrides: object) -> dict:
@@ -154,12 +206,17 @@ def with_note(fig: dict, note: str | None) -> dict:
 def revenue_trend_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
     """Revenue per period (``df``: period, revenue_cents, orders) with orders in the hover."""
     if df is None or df.empty or not (df["revenue_cents"].any() or df["orders"].any()):
-        return empty_figure("No revenue in the selected period")
+        return empty_figure(_("No revenue in the selected period"))
     df = df.sort_values("period")
     periods = pd.to_datetime(df["period"])
-    label = _PERIOD_LABELS.get(granularity, _PERIOD_LABELS["day"])
     hover = [
-        f"{p.strftime(label)}<br>Revenue {format_money(r, currency)}<br>Orders {format_count(o)}"
+        "<br>".join(
+            (
+                _period_label(p, granularity),
+                _("Revenue %(amount)s", amount=format_money(r, currency)),
+                _("Orders %(count)s", count=format_count(o)),
+            )
+        )
         for p, r, o in zip(periods, df["revenue_cents"], df["orders"])
     ]
     style = (
@@ -177,7 +234,7 @@ def revenue_trend_figure(df: pd.DataFrame, granularity: str, currency: str) -> d
         **style,
         "x": iso_times(periods),
         "y": [to_major(v, currency) for v in df["revenue_cents"]],
-        "name": "Revenue",
+        "name": _("Revenue"),
         "hovertext": hover,
         "hovertemplate": "%{hovertext}<extra></extra>",
     }
@@ -194,7 +251,7 @@ def platform_status_figure(df: pd.DataFrame, clickable: bool = False) -> dict:
     :func:`components.cross_filter.clicked_code`), so a click can filter by that platform.
     """
     if df is None or df.empty:
-        return empty_figure("No orders in the selected period")
+        return empty_figure(_("No orders in the selected period"))
     table = df.pivot_table(
         index=["platform", "platform_name"],
         columns="status",
@@ -206,18 +263,19 @@ def platform_status_figure(df: pd.DataFrame, clickable: bool = False) -> dict:
     codes = [code for code, _ in table.index]
     names = [plain_label(name) for _, name in table.index]
     extra = sorted(set(table.columns) - set(ORDER_STATUSES))
-    hint = "click to filter" if clickable else ""
+    hint = click_hint() if clickable else ""
     traces = []
     for i, status in enumerate([*ORDER_STATUSES, *extra]):
         values = table[status] if status in table.columns else [0] * len(table)
         color = STATUS_COLORS.get(status, _FALLBACK_COLORS[i % len(_FALLBACK_COLORS)])
+        label = status_label(status)
         trace = {
             "type": "bar",
             "x": names,
             "y": [int(v) for v in values],
-            "name": status.capitalize(),
+            "name": label,
             "marker": {"color": color},
-            "hovertemplate": f"%{{x}}<br>{status.capitalize()}: %{{y:,}}<extra>{hint}</extra>",
+            "hovertemplate": f"%{{x}}<br>{label}: %{{y:,}}<extra>{hint}</extra>",
         }
         if clickable:
             trace["customdata"] = codes

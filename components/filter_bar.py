@@ -17,6 +17,7 @@ from dash import Input, dcc, html
 
 from bi_app import date_presets
 from bi_app.filters import EARLIEST_DATE, FilterContext, ParsedFilters
+from bi_app.i18n import _
 from components.ids import FilterBar
 from components.notice import notice
 
@@ -46,6 +47,11 @@ def _options(items: Sequence[dict]) -> list[dict]:
     return [{"label": str(i["name"]), "value": str(i["code"])} for i in items]
 
 
+def _preset_options() -> list[dict]:
+    """The date presets, their labels in the request's language (the codes stay the values)."""
+    return [{**o, "label": _(o["label"])} for o in date_presets.options()]
+
+
 def _latest_allowed(last_day: dt.date | None, today: dt.date | None) -> dt.date | None:
     """The picker reaches the last day with data or the farthest day a preset reaches."""
     days = [d for d in (last_day, today and date_presets.latest_day(today)) if d]
@@ -71,12 +77,14 @@ def filter_bar(
                 [
                     dbc.Col(
                         [
-                            dbc.Label("Period", html_for=FilterBar.PRESET, className="small mb-1"),
+                            dbc.Label(
+                                _("Period"), html_for=FilterBar.PRESET, className="small mb-1"
+                            ),
                             dcc.Dropdown(
                                 id=FilterBar.PRESET,
-                                options=date_presets.options(),
+                                options=_preset_options(),
                                 value=f.preset,
-                                placeholder="Custom range",
+                                placeholder=_("Custom range"),
                                 clearable=True,
                                 searchable=False,
                                 className="app-filter-preset",
@@ -88,7 +96,7 @@ def filter_bar(
                     dbc.Col(
                         [
                             dbc.Label(
-                                "Dates", html_for=FilterBar.DATE_RANGE, className="small mb-1"
+                                _("Dates"), html_for=FilterBar.DATE_RANGE, className="small mb-1"
                             ),
                             dcc.DatePickerRange(
                                 id=FilterBar.DATE_RANGE,
@@ -108,14 +116,14 @@ def filter_bar(
                     dbc.Col(
                         [
                             dbc.Label(
-                                "Platforms", html_for=FilterBar.PLATFORM, className="small mb-1"
+                                _("Platforms"), html_for=FilterBar.PLATFORM, className="small mb-1"
                             ),
                             dcc.Dropdown(
                                 id=FilterBar.PLATFORM,
                                 options=_options(platforms),
                                 value=list(f.platforms or []),
                                 multi=True,
-                                placeholder="All platforms",
+                                placeholder=_("All platforms"),
                                 className="app-filter-dropdown",
                             ),
                         ],
@@ -125,14 +133,14 @@ def filter_bar(
                     dbc.Col(
                         [
                             dbc.Label(
-                                "Categories", html_for=FilterBar.CATEGORY, className="small mb-1"
+                                _("Categories"), html_for=FilterBar.CATEGORY, className="small mb-1"
                             ),
                             dcc.Dropdown(
                                 id=FilterBar.CATEGORY,
                                 options=_options(categories),
                                 value=list(f.categories or []),
                                 multi=True,
-                                placeholder="All categories",
+                                placeholder=_("All categories"),
                                 className="app-filter-dropdown",
                             ),
                         ],
@@ -147,7 +155,7 @@ def filter_bar(
         ],
         className="app-filter-bar mb-3",
         role="search",
-        **{"aria-label": "Filters"},
+        **{"aria-label": _("Filters")},
     )
 
 

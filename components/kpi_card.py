@@ -8,6 +8,7 @@ from typing import Protocol
 import dash_bootstrap_components as dbc
 from dash import html
 
+from bi_app.i18n import _
 from components.format import NOT_AVAILABLE, format_change, format_value
 
 
@@ -40,7 +41,8 @@ def kpi_card(kpi: KpiLike, currency: str, card_id: str | dict | None = None) -> 
         dbc.CardBody(
             [
                 html.Div(
-                    kpi.label, className="app-kpi-label text-body-secondary small text-uppercase"
+                    _(kpi.label),
+                    className="app-kpi-label text-body-secondary small text-uppercase",
                 ),
                 html.Div(
                     format_value(kpi.value, kpi.kind, currency),
@@ -51,14 +53,17 @@ def kpi_card(kpi: KpiLike, currency: str, card_id: str | dict | None = None) -> 
                         html.Span(f"{arrow} " if arrow else "", className="app-kpi-arrow"),
                         html.Span(change, className="app-kpi-change"),
                         html.Span(
-                            " vs previous period"
-                            if change != NOT_AVAILABLE
-                            else " change vs previous period",
+                            " "
+                            + (
+                                _("vs previous period")
+                                if change != _(NOT_AVAILABLE)
+                                else _("change vs previous period")
+                            ),
                             className="text-body-secondary",
                         ),
                     ],
                     className=f"app-kpi-delta small {colour}",
-                    title=f"Previous period: {previous}",
+                    title=_("Previous period: %(value)s", value=previous),
                 ),
             ]
         ),
@@ -82,14 +87,15 @@ def kpi_cards(kpis: Sequence[KpiLike], currency: str, card_id=None) -> list[dbc.
 
 
 def kpi_placeholders(labels: Sequence[str]) -> list[dbc.Col]:
-    """Grey cards shown until the first numbers arrive, so the page does not jump."""
+    """Grey cards shown until the first numbers arrive, so the page does not jump; ``labels``
+    (marked with ``N_()``) are translated here."""
     return [
         dbc.Col(
             dbc.Card(
                 dbc.CardBody(
                     [
                         html.Div(
-                            label,
+                            _(label),
                             className="app-kpi-label text-body-secondary small text-uppercase",
                         ),
                         dbc.Placeholder(xs=8, className="fs-3"),

@@ -8,6 +8,8 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import html
 
+from bi_app.i18n import _
+
 
 def notice_children(messages: Iterable[str]) -> list:
     """One line per message; plain text, so hostile input is shown, never interpreted."""
@@ -31,11 +33,15 @@ def notice(
 
 def error_message(what: str, reason: str | None = None) -> dbc.Alert:
     """The in-card message when a service failed (``reason``: a more precise readable cause,
-    e.g. the work took too long); details go to the log, not to the page."""
+    e.g. the work took too long); details go to the log, not to the page. ``what`` may be a
+    message only marked with ``N_()``: it is translated here."""
     return dbc.Alert(
         reason
-        or f"{what} is unavailable right now. The rest of the page still works; "
-        "try again in a moment.",
+        or _(
+            "%(what)s is unavailable right now. The rest of the page still works; "
+            "try again in a moment.",
+            what=_(what),
+        ),
         color="danger",
         className="app-card-error small mb-0",
     )
@@ -45,14 +51,17 @@ def page_unavailable(page: Mapping[str, Any], data_outage: bool) -> html.Div:
     """What a page shows when its layout cannot be built (``data_outage``: the database is
     down): its title and a readable notice; the error itself goes to the log."""
     text = (
-        "The data is temporarily unavailable. The page will work again as soon as the "
-        "database answers; try again in a moment."
+        _(
+            "The data is temporarily unavailable. The page will work again as soon as the "
+            "database answers; try again in a moment."
+        )
         if data_outage
-        else "This page could not be built. The error was logged; try again in a moment."
+        else _("This page could not be built. The error was logged; try again in a moment.")
     )
+    name = page.get("name")
     return html.Div(
         [
-            html.H2(str(page.get("name") or "bi-app"), className="h4 mb-3"),
+            html.H2(_(str(name)) if name else "bi-app", className="h4 mb-3"),
             dbc.Alert(text, color="warning", className="page-unavailable"),
         ],
         className="app-page",

@@ -16,6 +16,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from bi_app.i18n import N_, _
 from bi_app.monitoring.dashboard import HealthSnapshot
 from bi_app.monitoring.health import CheckResult, HealthReport
 from components.chart_card import chart_card, graph
@@ -26,23 +27,37 @@ from components.ids import OpsHealth as ids
 
 SPARK_CONFIG = {"displayModeBar": False, "staticPlot": True, "responsive": True}
 RESOURCE_GRAPHS = (
-    # graph id, title, (sample field, trace name)..., y-axis title
-    (ids.CPU_GRAPH, "CPU", (("cpu_percent", "CPU"),), "%"),
-    (ids.MEMORY_GRAPH, "Memory", (("memory_percent", "Memory"),), "%"),
-    (ids.DISK_GRAPH, "Disk", (("disk_percent", "Disk used"),), "%"),
+    # graph id, title, (sample field, trace name)..., y-axis title (marked only: shown with _())
+    (ids.CPU_GRAPH, N_("CPU"), (("cpu_percent", N_("CPU")),), "%"),
+    (ids.MEMORY_GRAPH, N_("Memory"), (("memory_percent", N_("Memory")),), "%"),
+    (ids.DISK_GRAPH, N_("Disk"), (("disk_percent", N_("Disk used")),), "%"),
     (
         ids.NETWORK_GRAPH,
-        "Network",
-        (("net_recv_bps", "Received"), ("net_sent_bps", "Sent")),
-        "bytes/s",
+        N_("Network"),
+        (("net_recv_bps", N_("Received")), ("net_sent_bps", N_("Sent"))),
+        N_("bytes/s"),
     ),
 )
+# the built-in checks by their stored name; a monitored service is "service:<name>"
+CHECK_LABELS = {
+    "database": N_("Database"),
+    "cache": N_("Cache"),
+    "disk": N_("Disk"),
+    "scheduler": N_("Scheduler"),
+}
+REPORT_ORIGINS = {
+    "memory": N_("from memory"),
+    "database": N_("from the last stored report"),
+    "live": N_("live"),
+}
+BREAKER_STATES = {"closed": N_("closed"), "half_open": N_("half open"), "open": N_("open")}
 
 
 def check_label(name: str) -> str:
     if name.startswith("service:"):
-        return f"Service · {name.split(':', 1)[1]}"
-    return name.capitalize()
+        return _("Service · %(name)s", name=name.split(":", 1)[1])
+    label = CHECK_LABELS.get(name)
+    return _(label) if label else name.capitalize()
 
 
 def local(moments: Sequence[dt.datetime], tz: str) -> list[dt.datetime]:
@@ -52,7 +67,7 @@ def local(moments: Sequence[dt.datetime], tz: str) -> list[dt.datetime]:
 
 def format_latency(check: CheckResult) -> str:
     if check.latency_ms is None:
-        return "no round trip" if check.status == "healthy" else "—"
+        return _("no round trip") if check.status == "healthy" else "—"
     if check.latency_ms >= 10:
         return f"{check.latency_ms:.0f} ms"
     return f"{check.latency_ms:.1f} ms" if check.latency_ms >= 1 else f"{check.latency_ms:.2f} ms"
@@ -61,23 +76,38 @@ def format_latency(check: CheckResult) -> str:
 def detail_text(check: CheckResult) -> str:
     d = check.detail
     if check.name == "database" and "connections" in d:
-        connections = f"{d['connections']}/{d['max_connections']} connections"
-        return f"{connections}, {d['active_queries']} active queries"
+        return _(
+            "%(connections)s/%(max_connections)s connections, %(active)s active queries",
+            connections=d["connections"],
+            max_connections=d["max_connections"],
+            active=d["active_queries"],
+        )
     if check.name == "cache":
         rate = d.get("hit_rate")
         return (
-            f"{d.get('backend', '')} · hit rate {rate:.0%}"
+            _(
+                "%(backend)s · hit rate %(rate)s",
+                backend=d.get("backend", ""),
+                rate=format(rate, ".0%"),
+            )
             if rate is not None
             else d.get("backend", "")
         )
     if check.name == "disk" and "free_percent" in d:
-        return f"{d['free_percent']:.1f} % free on {d['path']}"
+        return _(
+            "%(free)s %% free on %(path)s", free=format(d["free_percent"], ".1f"), path=d["path"]
+        )
     if check.name == "scheduler":
         late = d.get("late_jobs") or []
         late_count = len(late) if isinstance(late, list) else late
-        return f"leader {d.get('leader') or 'none'} · {late_count} late"
+        return _(
+            "leader %(leader)s · %(late)s late",
+            leader=d.get("leader") or _("none"),
+            late=late_count,
+        )
     if "url" in d:
-        return f"{d['url']} → {d.get('status_code') or 'no answer'}"
+        answer = d.get("status_code") or _("no answer")
+        return f"{d['url']} → {answer}"
     return ""
 
 
@@ -155,8 +185,13 @@ def health_tiles(report: HealthReport, history: dict, tz: str) -> list[dbc.Col]:
 
 def checked_text(report: HealthReport, tz: str) -> str:
     at = local([report.at], tz)[0]
-    origin = {"memory": "from memory", "database": "from the last stored report", "live": "live"}
-    return f"checked {at:%H:%M:%S} ({tz}) · {origin.get(report.origin, report.origin)}"
+    origin = REPORT_ORIGINS.get(report.origin)
+    return _(
+        "checked %(time)s (%(timezone)s) · %(origin)s",
+        time=format(at, "%H:%M:%S"),
+        timezone=tz,
+        origin=_(origin) if origin else report.origin,
+    )
 
 
 def banner(snapshot: HealthSnapshot, tz: str) -> Any:
@@ -165,10 +200,12 @@ def banner(snapshot: HealthSnapshot, tz: str) -> Any:
     at = local([snapshot.report.at], tz)[0]
     return dbc.Alert(
         [
-            html.Strong("The database is unreachable. "),
-            (
-                f"Showing the last health report from {at:%H:%M:%S}; history charts may be "
-                f"incomplete. ({snapshot.database_error})"
+            html.Strong(_("The database is unreachable.") + " "),
+            _(
+                "Showing the last health report from %(time)s; history charts may be "
+                "incomplete. (%(error)s)",
+                time=format(at, "%H:%M:%S"),
+                error=snapshot.database_error,
             ),
         ],
         color="danger",
@@ -180,7 +217,7 @@ def resource_figure(
     samples: Sequence[dict], fields: Sequence[tuple[str, str]], unit: str, tz: str
 ) -> go.Figure:
     if not samples:
-        return empty_figure("No samples yet")
+        return empty_figure(_("No samples yet"))
     xs = local([s["at"] for s in samples], tz)
     colors = (PRIMARY, SECONDARY)
     fig = go.Figure(
@@ -188,7 +225,7 @@ def resource_figure(
             go.Scatter(
                 x=xs,
                 y=[s[f] for s in samples],
-                name=label,
+                name=_(label),
                 mode="lines",
                 line={"width": 2, "color": colors[i % 2]},
             )
@@ -200,7 +237,7 @@ def resource_figure(
             margin={"l": 48, "r": 8, "t": 8, "b": 32},
             xaxis={"tickformat": "%H:%M"},
             yaxis={
-                "title": unit,
+                "title": _(unit) if unit != "%" else unit,
                 "rangemode": "tozero",
                 "range": [0, 100] if unit == "%" else None,
             },
@@ -209,10 +246,16 @@ def resource_figure(
     return fig
 
 
+def breaker_state_label(state: str) -> str:
+    """A circuit breaker's stored state as people read it ("half_open" -> "half open")."""
+    label = BREAKER_STATES.get(state)
+    return _(label) if label else state.replace("_", " ")
+
+
 def breakers_table(states: Sequence[dict], tz: str) -> Any:
     if not states:
         return html.P(
-            "No external channel sources configured.", className="text-body-secondary mb-0"
+            _("No external channel sources configured."), className="text-body-secondary mb-0"
         )
     colors = {"closed": "success", "half_open": "warning", "open": "danger"}
     rows = [
@@ -221,7 +264,7 @@ def breakers_table(states: Sequence[dict], tz: str) -> Any:
                 html.Td(s["name"]),
                 html.Td(
                     dbc.Badge(
-                        s["state"].replace("_", " "), color=colors.get(s["state"], "secondary")
+                        breaker_state_label(s["state"]), color=colors.get(s["state"], "secondary")
                     )
                 ),
                 html.Td(str(s.get("failures", 0))),
@@ -236,7 +279,12 @@ def breakers_table(states: Sequence[dict], tz: str) -> Any:
         for s in states
     ]
     head = html.Thead(
-        html.Tr([html.Th(h) for h in ("Source", "State", "Failures", "Opened", "Last error")])
+        html.Tr(
+            [
+                html.Th(h)
+                for h in (_("Source"), _("State"), _("Failures"), _("Opened"), _("Last error"))
+            ]
+        )
     )
     return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="mb-0")
 
@@ -246,7 +294,7 @@ def layout(snapshot: HealthSnapshot, tz: str, refresh_ms: int) -> html.Div:
     report = snapshot.report
     resources = [
         chart_card(
-            title, graph(gid, resource_figure(snapshot.resources, fields, unit, tz), height=220)
+            _(title), graph(gid, resource_figure(snapshot.resources, fields, unit, tz), height=220)
         )
         for gid, title, fields, unit in RESOURCE_GRAPHS
     ]
@@ -254,7 +302,7 @@ def layout(snapshot: HealthSnapshot, tz: str, refresh_ms: int) -> html.Div:
         [
             html.Div(
                 [
-                    html.H1("Health", className="app-page-title me-3 mb-0"),
+                    html.H1(_("Health"), className="app-page-title me-3 mb-0"),
                     html.Span(health_badge(report.status, large=True), id=ids.OVERALL),
                     html.Span(
                         checked_text(report, tz),
@@ -266,9 +314,9 @@ def layout(snapshot: HealthSnapshot, tz: str, refresh_ms: int) -> html.Div:
             ),
             html.Div(banner(snapshot, tz), id=ids.BANNER),
             dbc.Row(health_tiles(report, snapshot.history, tz), id=ids.TILES),
-            html.H2("Resources", className="h5 mt-2 mb-3"),
+            html.H2(_("Resources"), className="h5 mt-2 mb-3"),
             dbc.Row([dbc.Col(card, xs=12, md=6, xl=3, className="mb-3") for card in resources]),
-            html.H2("External channel sources", className="h5 mt-2 mb-3"),
+            html.H2(_("External channel sources"), className="h5 mt-2 mb-3"),
             dbc.Card(
                 dbc.CardBody(breakers_table(snapshot.breakers, tz), id=ids.BREAKERS),
                 className="mb-3 shadow-sm",

@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from bi_app.i18n import _
 from bi_app.monitoring.logs_query import LEVELS, RANGE_LABELS, LevelVolume, LogPage, ParsedLogQuery
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, graph
@@ -34,16 +35,16 @@ MESSAGE_DISPLAY_CHARS = 2000
 
 def log_columns(tz: str) -> list[GridColumn]:
     return [
-        GridColumn("at", f"Time ({tz})", "text", width=170, pinned="left"),
-        GridColumn("level_name", "Level", "text", width=100),
-        GridColumn("logger", "Logger", "text", width=170),
-        GridColumn("message", "Message", "text", width=520),
-        GridColumn("module", "Module", "text", width=130),
-        GridColumn("func", "Function", "text", width=140),
-        GridColumn("line", "Line", "int", width=90),
-        GridColumn("request_id", "Request", "text", width=130),
-        GridColumn("username", "User", "text", width=110),
-        GridColumn("exc_text", "Exception", "text", width=240),
+        GridColumn("at", _("Time (%(timezone)s)", timezone=tz), "text", width=170, pinned="left"),
+        GridColumn("level_name", _("Level"), "text", width=100),
+        GridColumn("logger", _("Logger"), "text", width=170),
+        GridColumn("message", _("Message"), "text", width=520),
+        GridColumn("module", _("Module"), "text", width=130),
+        GridColumn("func", _("Function"), "text", width=140),
+        GridColumn("line", _("Line"), "int", width=90),
+        GridColumn("request_id", _("Request"), "text", width=130),
+        GridColumn("username", _("User"), "text", width=110),
+        GridColumn("exc_text", _("Exception"), "text", width=240),
     ]
 
 
@@ -73,7 +74,7 @@ def log_grid_rows(rows: Sequence[Mapping[str, Any]], tz: str) -> list[dict[str, 
 def volume_figure(volume: LevelVolume, tz: str) -> go.Figure:
     """Stacked bars: lines per level per bucket, in the display time zone."""
     if not volume.points:
-        return empty_figure("No log lines in this range")
+        return empty_figure(_("No log lines in this range"))
     by_level: dict[str, tuple[list[dt.datetime], list[int]]] = {}
     for bucket, level, count in volume.points:
         xs, ys = by_level.setdefault(level, ([], []))
@@ -91,18 +92,24 @@ def volume_figure(volume: LevelVolume, tz: str) -> go.Figure:
                 width=volume.bucket_seconds * 1000 * 0.9,
                 offset=0,
                 marker_color=LEVEL_COLORS.get(name, "#6c757d"),
-                hovertemplate=f"{name}: %{{y}} lines<br>%{{x}}<extra></extra>",
+                hovertemplate=f"{name}: "
+                + _("%(count)s lines", count="%{y}")
+                + "<br>%{x}<extra></extra>",
             )
             for name in order
         ]
     )
     minutes = volume.bucket_seconds // 60
-    step = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h"
+    per_step = (
+        _("lines per %(minutes)s min", minutes=minutes)
+        if minutes < 60
+        else _("lines per %(hours)s h", hours=minutes // 60)
+    )
     fig.update_layout(
         **base_layout(
             barmode="stack",
             bargap=0.1,
-            yaxis={"title": {"text": f"lines per {step}"}, "rangemode": "tozero"},
+            yaxis={"title": {"text": per_step}, "rangemode": "tozero"},
         )
     )
     return fig
@@ -110,10 +117,14 @@ def volume_figure(volume: LevelVolume, tz: str) -> go.Figure:
 
 def summary_text(shown: int, total: int) -> str:
     if total == 0:
-        return "No lines match these filters."
+        return _("No lines match these filters.")
     if shown < total:
-        return f"Showing newest {shown:,} of {total:,} lines."
-    return f"Showing all {total:,} lines."
+        return _(
+            "Showing newest %(shown)s of %(total)s lines.",
+            shown=format(shown, ","),
+            total=format(total, ","),
+        )
+    return _("Showing all %(total)s lines.", total=format(total, ","))
 
 
 def page_summary(page: LogPage) -> str:
@@ -123,15 +134,20 @@ def page_summary(page: LogPage) -> str:
 def capture_status(stats: Mapping[str, Any]) -> list:
     """One line about the capture itself, so an operator sees lost lines."""
     if not stats.get("installed"):
-        return [html.Span("Log capture is not running in this process.", className="text-warning")]
+        return [
+            html.Span(_("Log capture is not running in this process."), className="text-warning")
+        ]
     dropped = int(stats.get("dropped_queue_full", 0)) + int(stats.get("dropped_db", 0))
-    text = (
-        f"This process: {int(stats.get('written', 0)):,} lines stored, {dropped:,} dropped, "
-        f"{int(stats.get('buffered', 0)):,} waiting."
+    text = _(
+        "This process: %(stored)s lines stored, %(dropped)s dropped, %(waiting)s waiting.",
+        stored=format(int(stats.get("written", 0)), ","),
+        dropped=format(dropped, ","),
+        waiting=format(int(stats.get("buffered", 0)), ","),
     )
     parts: list = [html.Span(text)]
     if stats.get("last_error") and int(stats.get("buffered", 0)):
-        parts.append(html.Span(f" Storage error: {stats['last_error']}", className="text-danger"))
+        error = _("Storage error: %(error)s", error=stats["last_error"])
+        parts.append(html.Span(f" {error}", className="text-danger"))
     return parts
 
 
@@ -147,7 +163,7 @@ def filter_controls(
         [
             dbc.Col(
                 [
-                    dbc.Label("Minimum level", html_for=OpsLogs.LEVEL, className="small mb-1"),
+                    dbc.Label(_("Minimum level"), html_for=OpsLogs.LEVEL, className="small mb-1"),
                     dcc.Dropdown(
                         id=OpsLogs.LEVEL,
                         options=list(LEVELS),
@@ -159,32 +175,36 @@ def filter_controls(
             ),
             dbc.Col(
                 [
-                    dbc.Label("Logger", html_for=OpsLogs.LOGGER, className="small mb-1"),
+                    dbc.Label(_("Logger"), html_for=OpsLogs.LOGGER, className="small mb-1"),
                     dcc.Dropdown(
                         id=OpsLogs.LOGGER,
                         options=options,
                         value=list(q.loggers or ()),
                         multi=True,
-                        placeholder="All loggers",
+                        placeholder=_("All loggers"),
                     ),
                 ],
                 md=3,
             ),
             dbc.Col(
                 [
-                    dbc.Label("Time range", html_for=OpsLogs.RANGE, className="small mb-1"),
+                    dbc.Label(_("Time range"), html_for=OpsLogs.RANGE, className="small mb-1"),
                     dcc.Dropdown(
                         id=OpsLogs.RANGE,
                         value=parsed.range_key,
                         clearable=False,
-                        options=[{"label": v, "value": k} for k, v in RANGE_LABELS.items()],
+                        # RANGE_LABELS (logs_query) are English msgids: shown translated
+                        options=[{"label": _(v), "value": k} for k, v in RANGE_LABELS.items()],
                     ),
                 ],
                 md=2,
             ),
             dbc.Col(
                 [
-                    dbc.Label(f"From / to ({tz}, custom range)", className="small mb-1"),
+                    dbc.Label(
+                        _("From / to (%(timezone)s, custom range)", timezone=tz),
+                        className="small mb-1",
+                    ),
                     dbc.InputGroup(
                         [
                             dbc.Input(
@@ -209,12 +229,12 @@ def filter_controls(
             ),
             dbc.Col(
                 [
-                    dbc.Label("Search", html_for=OpsLogs.SEARCH, className="small mb-1"),
+                    dbc.Label(_("Search"), html_for=OpsLogs.SEARCH, className="small mb-1"),
                     dbc.Input(
                         id=OpsLogs.SEARCH,
                         value=str(raw.get("q") or "")[:400],
                         type="search",
-                        placeholder="text in message",
+                        placeholder=_("text in message"),
                         debounce=True,
                         maxLength=400,
                     ),
@@ -239,8 +259,8 @@ def layout(
         [
             html.Div(
                 [
-                    html.H1("Logs", className="h4 mb-0 me-auto"),
-                    dbc.Switch(id=OpsLogs.LIVE, label="Live tail", value=True, className="mb-0"),
+                    html.H1(_("Logs"), className="h4 mb-0 me-auto"),
+                    dbc.Switch(id=OpsLogs.LIVE, label=_("Live tail"), value=True, className="mb-0"),
                 ],
                 className="d-flex align-items-center gap-3 mb-3",
             ),
@@ -251,7 +271,7 @@ def layout(
             dcc.Store(id=OpsLogs.TAIL_STORE),
             html.Div(
                 chart_card(
-                    "Log volume by level",
+                    _("Log volume by level"),
                     graph(OpsLogs.VOLUME_GRAPH, height=220),
                     message_id=OpsLogs.VOLUME_MESSAGE,
                 ),
@@ -268,7 +288,7 @@ def layout(
                 OpsLogs.GRID_NAME,
                 log_columns(viewer.timezone),
                 [],
-                title="Log lines",
+                title=_("Log lines"),
                 page_size=50,
                 height=620,
                 currency=viewer.currency,

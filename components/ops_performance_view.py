@@ -10,22 +10,32 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from bi_app.i18n import N_, _
 from bi_app.monitoring.dashboard import PerformanceData
 from components.chart_card import chart_card, graph
 from components.figures import PRIMARY, SECONDARY, base_layout, empty_figure
 from components.format import plain_label, to_local
 from components.ids import OpsPerformance as ids
 
-RANGE_OPTIONS = [
-    {"label": "1 hour", "value": "1h"},
-    {"label": "24 hours", "value": "24h"},
-    {"label": "7 days", "value": "7d"},
+RANGE_OPTIONS = [  # labels marked only: range_options() translates them
+    {"label": N_("1 hour"), "value": "1h"},
+    {"label": N_("24 hours"), "value": "24h"},
+    {"label": N_("7 days"), "value": "7d"},
 ]
+
+
+def range_options() -> list[dict[str, str]]:
+    """The range choices, labelled in the request's language."""
+    return [{"label": _(o["label"]), "value": o["value"]} for o in RANGE_OPTIONS]
 
 
 def latency_bars(items: Sequence[dict], what: str) -> go.Figure:
     if not items:
-        return empty_figure(f"No {what} recorded in this range")
+        return empty_figure(
+            _("No requests recorded in this range")
+            if what == "requests"
+            else _("No callbacks recorded in this range")
+        )
     names = [
         f"{d['method']} {d['name']}"
         if d["method"] not in ("POST",) or what == "requests"
@@ -51,7 +61,12 @@ def latency_bars(items: Sequence[dict], what: str) -> go.Figure:
                 marker_color=SECONDARY,
                 customdata=[[d["count"], d["errors"]] for d in reversed(items)],
                 hovertemplate="%{y}<br>p95 %{x:.1f} ms<br>"
-                "%{customdata[0]} calls, %{customdata[1]} errors<extra></extra>",
+                + _(
+                    "%(calls)s calls, %(errors)s errors",
+                    calls="%{customdata[0]}",
+                    errors="%{customdata[1]}",
+                )
+                + "<extra></extra>",
             ),
         ]
     )
@@ -112,17 +127,17 @@ def performance_figures(data: PerformanceData, tz: str) -> tuple[go.Figure, ...]
         latency_bars(data.callbacks, "callbacks"),
         time_figure(
             data.times,
-            [("requests/min", data.throughput_per_min)],
-            "requests / min",
+            [(_("requests/min"), data.throughput_per_min)],
+            _("requests / min"),
             tz,
-            "No requests in this range",
+            _("No requests in this range"),
         ),
         time_figure(
             data.times,
-            [("error rate", data.error_rate)],
-            "5xx share",
+            [(_("error rate"), data.error_rate)],
+            _("5xx share"),
             tz,
-            "No errors in this range",
+            _("No errors in this range"),
             percent=True,
         ),
         time_figure(
@@ -130,14 +145,14 @@ def performance_figures(data: PerformanceData, tz: str) -> tuple[go.Figure, ...]
             [("p50", data.p50_ms), ("p95", data.p95_ms)],
             "ms",
             tz,
-            "No requests in this range",
+            _("No requests in this range"),
         ),
         time_figure(
             data.cache_times,
-            [("hit rate", data.cache_hit_rate)],
-            "hit rate",
+            [(_("hit rate"), data.cache_hit_rate)],
+            _("hit rate"),
             tz,
-            "No cache traffic yet",
+            _("No cache traffic yet"),
             percent=True,
         ),
     )
@@ -146,7 +161,7 @@ def performance_figures(data: PerformanceData, tz: str) -> tuple[go.Figure, ...]
 def layout(data: PerformanceData | None, range_key: str, tz: str, error: str | None) -> html.Div:
     """The whole /ops/performance page for one range (``error`` when its data is unavailable)."""
     figures = (
-        performance_figures(data, tz) if data is not None else (empty_figure("Unavailable"),) * 6
+        performance_figures(data, tz) if data is not None else (empty_figure(_("Unavailable")),) * 6
     )
     graph_ids = (
         ids.ENDPOINTS_GRAPH,
@@ -157,12 +172,12 @@ def layout(data: PerformanceData | None, range_key: str, tz: str, error: str | N
         ids.CACHE_GRAPH,
     )
     titles = (
-        "Response time by endpoint (p50 / p95)",
-        "Response time by callback (p50 / p95)",
-        "Throughput",
-        "Error rate",
-        "Response time over time",
-        "Cache hit rate",
+        _("Response time by endpoint (p50 / p95)"),
+        _("Response time by callback (p50 / p95)"),
+        _("Throughput"),
+        _("Error rate"),
+        _("Response time over time"),
+        _("Cache hit rate"),
     )
     cards = [
         chart_card(t, graph(g, f, height=360 if i < 2 else 260))
@@ -172,10 +187,10 @@ def layout(data: PerformanceData | None, range_key: str, tz: str, error: str | N
         [
             html.Div(
                 [
-                    html.H1("Performance", className="app-page-title me-auto mb-0"),
+                    html.H1(_("Performance"), className="app-page-title me-auto mb-0"),
                     dbc.RadioItems(
                         id=ids.RANGE,
-                        options=RANGE_OPTIONS,
+                        options=range_options(),
                         value=range_key,
                         inline=True,
                         className="btn-group",

@@ -17,8 +17,10 @@ from bi_app.data.orders import MAX_SEARCH_CHARS, SORTS, OrderQuery, search_text
 from bi_app.db.models import ORDER_STATUSES
 from bi_app.export import EXPORT_FORMATS
 from bi_app.filters import FilterContext, parse_statuses
+from bi_app.i18n import _, ngettext
 from bi_app.viewer import Viewer
 from components.data_grid import FORMAT_LABELS, GridColumn, grid_rows, server_grid
+from components.figures import status_label
 from components.filter_bar import filter_bar_for
 from components.ids import Orders
 
@@ -28,15 +30,15 @@ MAX_BLOCKS = 10  # one request reads at most this many blocks
 
 def columns() -> list[GridColumn]:
     return [
-        GridColumn("order_number", "Order", "text", width=170, pinned="left"),
-        GridColumn("ordered_at", "Ordered at (UTC)", "text", width=165),
-        GridColumn("customer_id", "Customer ID", "text", width=125),
-        GridColumn("customer", "Customer", "text", width=170),
-        GridColumn("platform", "Platform", "text", width=130),
-        GridColumn("status", "Status", "text", width=110),
-        GridColumn("units", "Units", "int", width=90),
-        GridColumn("amount_cents", "Amount", "money", width=130),
-        GridColumn("items", "Items", "text", width=360),
+        GridColumn("order_number", _("Order"), "text", width=170, pinned="left"),
+        GridColumn("ordered_at", _("Ordered at (UTC)"), "text", width=165),
+        GridColumn("customer_id", _("Customer ID"), "text", width=125),
+        GridColumn("customer", _("Customer"), "text", width=170),
+        GridColumn("platform", _("Platform"), "text", width=130),
+        GridColumn("status", _("Status"), "text", width=110),
+        GridColumn("units", _("Units"), "int", width=90),
+        GridColumn("amount_cents", _("Amount"), "money", width=130),
+        GridColumn("items", _("Items"), "text", width=360),
     ]
 
 
@@ -111,7 +113,9 @@ def known_total(remembered: object, args: object, page: Mapping[str, Any]) -> in
 
 
 def count_text(total: int) -> str:
-    return "1 matching order" if total == 1 else f"{total:,} matching orders"
+    return ngettext(
+        "%(count)s matching order", "%(count)s matching orders", total, count=format(total, ",")
+    )
 
 
 def _download_menu() -> dbc.DropdownMenu:
@@ -124,7 +128,7 @@ def _download_menu() -> dbc.DropdownMenu:
     return dbc.DropdownMenu(
         items,
         id=Orders.DOWNLOAD_MENU,
-        label="Download",
+        label=_("Download"),
         size="sm",
         color="secondary",
         align_end=True,
@@ -143,10 +147,10 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
             dbc.Col(
                 dcc.Dropdown(
                     id=Orders.STATUS,
-                    options=[{"label": s.capitalize(), "value": s} for s in ORDER_STATUSES],
+                    options=[{"label": status_label(s), "value": s} for s in ORDER_STATUSES],
                     value=list(statuses or []),
                     multi=True,
-                    placeholder="All statuses",
+                    placeholder=_("All statuses"),
                 ),
                 xs=12,
                 md=4,
@@ -156,7 +160,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                     id=Orders.SEARCH,
                     type="search",
                     value=search,
-                    placeholder="Order number, customer ID or name",
+                    placeholder=_("Order number, customer ID or name"),
                     debounce=True,
                     maxLength=MAX_SEARCH_CHARS,
                 ),
@@ -170,7 +174,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
         ],
         className="g-2 mb-2 align-items-center",
     )
-    header = [html.H6("Orders", className="mb-0 me-auto")]
+    header = [html.H6(_("Orders"), className="mb-0 me-auto")]
     if viewer.can_download:
         header.append(_download_menu())
     card = dbc.Card(
@@ -182,11 +186,13 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
     )
     return html.Div(
         [
-            html.H1("Orders", className="app-page-title mb-0"),
+            html.H1(_("Orders"), className="app-page-title mb-0"),
             html.Div(
-                "Every order of the period with its customer, platform, status, items and "
-                "amount. Sort by time, number or amount; downloads hold exactly what is "
-                "listed, with the period and filters written into the file.",
+                _(
+                    "Every order of the period with its customer, platform, status, items and "
+                    "amount. Sort by time, number or amount; downloads hold exactly what is "
+                    "listed, with the period and filters written into the file."
+                ),
                 className="text-body-secondary small mb-3",
             ),
             filter_bar_for(ctx, query),

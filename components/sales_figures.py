@@ -15,15 +15,18 @@ import pandas as pd
 from dash import html
 
 from bi_app.analytics.growth import GrowthKpi
+from bi_app.i18n import N_, _
 from components.figures import (
     GRID_COLOR,
     PRIMARY,
     STATUS_COLORS,
     base_layout,
+    click_hint,
     empty_figure,
     figure,
     iso_times,
     money_axis,
+    status_label,
 )
 from components.format import (
     NOT_AVAILABLE,
@@ -41,24 +44,46 @@ YEAR_AGO_COLOR = "#adb5bd"
 POP_COLOR = "#6f42c1"
 YOY_COLOR = "#fd7e14"
 CATEGORY_COLOR = "#20c997"
-_PERIOD_LABELS = {"day": "%a %d %b %Y", "week": "Week of %d %b %Y", "month": "%B %Y", "year": "%Y"}
-_COMPARE_LABELS = {
-    "day": "previous day",
-    "week": "previous week",
-    "month": "previous month",
-    "year": "previous year",
+_PERIOD_LABELS = {"day": "%a %d %b %Y", "week": "%d %b %Y", "month": "%B %Y", "year": "%Y"}
+# the growth chart's line against the period before, and the same in the revenue hover
+# (``%(change)s``: the change in percent)
+_COMPARE_NAMES = {
+    "day": N_("vs previous day"),
+    "week": N_("vs previous week"),
+    "month": N_("vs previous month"),
+    "year": N_("vs previous year"),
 }
+_COMPARE_CHANGES = {
+    "day": N_("vs previous day %(change)s"),
+    "week": N_("vs previous week %(change)s"),
+    "month": N_("vs previous month %(change)s"),
+    "year": N_("vs previous year %(change)s"),
+}
+
+
+def _period_text(period: pd.Timestamp, granularity: str) -> str:
+    """A period as the hover names it ("Week of 01 Jan 2024")."""
+    text = period.strftime(_PERIOD_LABELS[granularity])
+    return _("Week of %(date)s", date=text) if granularity == "week" else text
+
+
+def _period_template(granularity: str) -> str:
+    """The same for plotly's hover template, which formats the trace's x itself."""
+    text = "%{x|" + _PERIOD_LABELS[granularity] + "}"
+    return _("Week of %(date)s", date=text) if granularity == "week" else text
 
 
 # --- formatting -------------------------------------------------------------------------------
 
 
 def format_share(value: float | None) -> str:
-    return NOT_AVAILABLE if value is None or pd.isna(value) else f"{value * 100:.1f}%"
+    return _(NOT_AVAILABLE) if value is None or pd.isna(value) else f"{value * 100:.1f}%"
 
 
 def format_points(value: float | None) -> str:
-    return NOT_AVAILABLE if value is None or pd.isna(value) else f"{value:+.1f} pts"
+    if value is None or pd.isna(value):
+        return _(NOT_AVAILABLE)
+    return _("%(value)s pts", value=format(value, "+.1f"))
 
 
 def _kpi_value(value: float | None, kind: str, currency: str) -> str:
@@ -70,8 +95,15 @@ def _kpi_value(value: float | None, kind: str, currency: str) -> str:
 
 
 def _kpi_change(
-    kpi: GrowthKpi, change: float | None, what: str, previous: float | None, currency: str
+    kpi: GrowthKpi,
+    change: float | None,
+    versus: str,
+    previous_title: str,
+    previous: float | None,
+    currency: str,
 ) -> html.Div:
+    """``versus``: "vs previous period"; ``previous_title``: "Previous period: %(value)s" (both
+    marked with ``N_()``, translated here)."""
     arrow, colour = trend(change)
     if kpi.key == "lost" and colour in ("text-success", "text-danger"):
         # fewer cancellations and refunds is the good direction
@@ -81,10 +113,10 @@ def _kpi_change(
         [
             html.Span(f"{arrow} " if arrow else ""),
             html.Span(text, className="app-kpi-change"),
-            html.Span(f" vs {what}", className="text-body-secondary"),
+            html.Span(" " + _(versus), className="text-body-secondary"),
         ],
         className=f"app-kpi-delta small {colour}",
-        title=f"{what.capitalize()}: {_kpi_value(previous, kpi.kind, currency)}",
+        title=_(previous_title, value=_kpi_value(previous, kpi.kind, currency)),
     )
 
 
@@ -93,13 +125,29 @@ def growth_kpi_cards(kpis: Sequence[GrowthKpi], currency: str) -> list[dbc.Col]:
     cards = []
     for kpi in kpis:
         body = [
-            html.Div(kpi.label, className="app-kpi-label text-body-secondary small text-uppercase"),
+            html.Div(
+                _(kpi.label), className="app-kpi-label text-body-secondary small text-uppercase"
+            ),
             html.Div(
                 _kpi_value(kpi.value, kpi.kind, currency),
                 className="app-kpi-value fs-3 fw-semibold",
             ),
-            _kpi_change(kpi, kpi.pop_change, "previous period", kpi.previous, currency),
-            _kpi_change(kpi, kpi.yoy_change, "last year", kpi.year_ago, currency),
+            _kpi_change(
+                kpi,
+                kpi.pop_change,
+                N_("vs previous period"),
+                N_("Previous period: %(value)s"),
+                kpi.previous,
+                currency,
+            ),
+            _kpi_change(
+                kpi,
+                kpi.yoy_change,
+                N_("vs last year"),
+                N_("Last year: %(value)s"),
+                kpi.year_ago,
+                currency,
+            ),
         ]
         card = dbc.Card(
             dbc.CardBody(body), id=Sales.kpi_card(kpi.key), className="app-kpi-card h-100 shadow-sm"
@@ -154,13 +202,22 @@ def revenue_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
     """Revenue bars per period, the same period a year earlier as a dashed line, growth in the
     hover."""
     if _nothing_sold(df):
-        return empty_figure("No sales in the selected period")
+        return empty_figure(_("No sales in the selected period"))
     periods = pd.to_datetime(df["period"])
-    label = _PERIOD_LABELS[granularity]
+    compare = _COMPARE_CHANGES[granularity]
     hover = [
-        f"<b>{p.strftime(label)}</b><br>Revenue {format_money(r, currency)}"
-        f"<br>vs {_COMPARE_LABELS[granularity]} {format_change(pop)}"
-        f"<br>vs last year {format_change(yoy)} ({format_money(y, currency)})"
+        "<br>".join(
+            (
+                f"<b>{_period_text(p, granularity)}</b>",
+                _("Revenue %(amount)s", amount=format_money(r, currency)),
+                _(compare, change=format_change(pop)),
+                _(
+                    "vs last year %(change)s (%(amount)s)",
+                    change=format_change(yoy),
+                    amount=format_money(y, currency),
+                ),
+            )
+        )
         for p, r, pop, yoy, y in zip(
             periods,
             df["revenue_cents"],
@@ -176,7 +233,7 @@ def revenue_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
                 "type": "bar",
                 "x": x,
                 "y": [to_major(v, currency) for v in df["revenue_cents"]],
-                "name": "Revenue",
+                "name": _("Revenue"),
                 "marker": {"color": PRIMARY},
                 "hovertext": hover,
                 "hovertemplate": "%{hovertext}<extra></extra>",
@@ -185,7 +242,7 @@ def revenue_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
                 "type": "scatter",
                 "x": x,
                 "y": [to_major(v, currency) for v in df["yoy_revenue_cents"]],
-                "name": "Same period last year",
+                "name": _("Same period last year"),
                 "mode": "lines",
                 "hoverinfo": "skip",
                 "line": {"color": YEAR_AGO_COLOR, "width": 2, "dash": "dot", "shape": "hvh"},
@@ -207,8 +264,9 @@ def growth_figure(df: pd.DataFrame, granularity: str) -> dict:
         or df.empty
         or (df["revenue_pop_pct"].isna().all() and df["revenue_yoy_pct"].isna().all())
     ):
-        return empty_figure("No earlier sales to compare with")
+        return empty_figure(_("No earlier sales to compare with"))
     x = iso_times(df["period"])
+    period = _period_template(granularity)
     traces = [
         {
             "type": "scatter",
@@ -219,15 +277,11 @@ def growth_figure(df: pd.DataFrame, granularity: str) -> dict:
             "line": {"color": color, "width": 2},
             "marker": {"size": 5},
             "connectgaps": False,
-            "hovertemplate": "%{x|"
-            + _PERIOD_LABELS[granularity]
-            + "}<br>"
-            + name
-            + " %{y:+.1f}%<extra></extra>",
+            "hovertemplate": period + "<br>" + name + " %{y:+.1f}%<extra></extra>",
         }
         for column, name, color in (
-            ("revenue_pop_pct", f"vs {_COMPARE_LABELS[granularity]}", POP_COLOR),
-            ("revenue_yoy_pct", "vs last year", YOY_COLOR),
+            ("revenue_pop_pct", _(_COMPARE_NAMES[granularity]), POP_COLOR),
+            ("revenue_yoy_pct", _("vs last year"), YOY_COLOR),
         )
     ]
     return figure(
@@ -249,7 +303,7 @@ def growth_figure(df: pd.DataFrame, granularity: str) -> dict:
 def orders_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
     """Orders per period as bars, average order value as a line on its own axis."""
     if df is None or df.empty or not df["orders"].any():
-        return empty_figure("No orders in the selected period")
+        return empty_figure(_("No orders in the selected period"))
     x = iso_times(df["period"])
     return figure(
         [
@@ -257,37 +311,40 @@ def orders_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
                 "type": "bar",
                 "x": x,
                 "y": df["orders"].tolist(),
-                "name": "Orders",
+                "name": _("Orders"),
                 "marker": {"color": "#0dcaf0"},
-                "hovertemplate": "%{x|"
-                + _PERIOD_LABELS[granularity]
-                + "}<br>Orders %{y:,}<extra></extra>",
+                "hovertemplate": _period_template(granularity)
+                + "<br>"
+                + _("Orders %(count)s", count="%{y:,}")
+                + "<extra></extra>",
             },
             {
                 "type": "scatter",
                 "x": x,
                 "y": _optional(df["aov_cents"], lambda v: to_major(v, currency)),
-                "name": "Average order value",
+                "name": _("Average order value"),
                 "yaxis": "y2",
                 "mode": "lines",
                 "line": {"color": "#6610f2", "width": 2},
                 "connectgaps": False,
-                "hovertemplate": "Average order value "
-                + axis_prefix(currency)
-                + "%{y:,.2f}<extra></extra>",
+                "hovertemplate": _(
+                    "Average order value %(amount)s",
+                    amount=axis_prefix(currency) + "%{y:,.2f}",
+                )
+                + "<extra></extra>",
             },
         ],
         base_layout(
             xaxis=_period_axis(granularity, len(df)),
             bargap=0.15,
-            yaxis=_count_axis(int(df["orders"].max()), title={"text": "Orders"}),
+            yaxis=_count_axis(int(df["orders"].max()), title={"text": _("Orders")}),
             yaxis2=money_axis(
                 currency,
                 overlaying="y",
                 side="right",
                 showgrid=False,
                 tickformat=",.0f",
-                title={"text": "Avg order value"},
+                title={"text": _("Avg order value")},
             ),
         ),
     )
@@ -305,20 +362,26 @@ def trend_figures(df: pd.DataFrame, granularity: str, currency: str) -> tuple[di
 def lost_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
     """Cancelled and refunded orders per period (stacked) and their share of all orders."""
     if df is None or df.empty or not df["all_orders"].any():
-        return empty_figure("No orders in the selected period")
+        return empty_figure(_("No orders in the selected period"))
     x = iso_times(df["period"])
-    label = "%{x|" + _PERIOD_LABELS[granularity] + "}"
+    label = _period_template(granularity)
     traces = [
         {
             "type": "bar",
             "x": x,
             "y": df[f"{status}_orders"].tolist(),
-            "name": status.capitalize(),
+            "name": status_label(status),
             "marker": {"color": STATUS_COLORS[status]},
             "customdata": [format_money(v, currency) for v in df[f"{status}_cents"]],
             "hovertemplate": label
-            + f"<br>{status.capitalize()}"
-            + " %{y:,} orders (%{customdata})<extra></extra>",
+            + "<br>"
+            + _(
+                "%(status)s %(count)s orders (%(amount)s)",
+                status=status_label(status),
+                count="%{y:,}",
+                amount="%{customdata}",
+            )
+            + "<extra></extra>",
         }
         for status in ("cancelled", "refunded")
     ]
@@ -327,12 +390,13 @@ def lost_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
             "type": "scatter",
             "x": x,
             "y": _optional(df["lost_share"], lambda v: float(v) * 100),
-            "name": "Share of all orders",
+            "name": _("Share of all orders"),
             "yaxis": "y2",
             "mode": "lines",
             "line": {"color": "#212529", "width": 1.5, "dash": "dot"},
             "connectgaps": False,
-            "hovertemplate": "Share of all orders %{y:.1f}%<extra></extra>",
+            "hovertemplate": _("Share of all orders %(share)s", share="%{y:.1f}%")
+            + "<extra></extra>",
         }
     )
     layout = base_layout(
@@ -341,7 +405,7 @@ def lost_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
         xaxis=_period_axis(granularity, len(df)),
         yaxis=_count_axis(
             int((df["cancelled_orders"] + df["refunded_orders"]).max()),
-            title={"text": "Orders"},
+            title={"text": _("Orders")},
         ),
         yaxis2={
             "overlaying": "y",
@@ -363,24 +427,29 @@ def lost_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
 def status_figure(df: pd.DataFrame, currency: str) -> dict:
     """Orders per status (lifecycle order, top to bottom); a click filters by that status."""
     if df is None or df.empty or not df["orders"].any():
-        return empty_figure("No orders in the selected period")
+        return empty_figure(_("No orders in the selected period"))
     statuses = df["status"].tolist()
     hover = [
-        f"{s.capitalize()}: {format_count(n)} orders "
-        f"({format_share(sh)})<br>{format_money(c, currency)}"
+        _(
+            "%(status)s: %(count)s orders (%(share)s)",
+            status=status_label(s),
+            count=format_count(n),
+            share=format_share(sh),
+        )
+        + f"<br>{format_money(c, currency)}"
         for s, n, sh, c in zip(statuses, df["orders"], df["share"], df["revenue_cents"])
     ]
     bar = {
         "type": "bar",
         "x": df["orders"].tolist(),
-        "y": [s.capitalize() for s in statuses],
+        "y": [status_label(s) for s in statuses],
         "orientation": "h",
         "customdata": statuses,
         "marker": {"color": [STATUS_COLORS.get(s, PRIMARY) for s in statuses]},
         "text": [format_share(v) for v in df["share"]],
         "textposition": "auto",
         "hovertext": hover,
-        "hovertemplate": "%{hovertext}<extra>click to filter</extra>",
+        "hovertemplate": f"%{{hovertext}}<extra>{click_hint()}</extra>",
     }
     return figure(
         [bar],
@@ -398,10 +467,19 @@ def status_figure(df: pd.DataFrame, currency: str) -> dict:
 def category_figure(df: pd.DataFrame, currency: str) -> dict:
     """Revenue per category, biggest first; a click filters by that category."""
     if df is None or df.empty:
-        return empty_figure("No product sales in the selected period")
+        return empty_figure(_("No product sales in the selected period"))
     hover = [
-        f"{plain_label(n)}<br>Revenue {format_money(r, currency)} ({format_share(s)})<br>"
-        f"{format_count(u)} units"
+        "<br>".join(
+            (
+                plain_label(n),
+                _(
+                    "Revenue %(amount)s (%(share)s)",
+                    amount=format_money(r, currency),
+                    share=format_share(s),
+                ),
+                _("%(count)s units", count=format_count(u)),
+            )
+        )
         for n, r, s, u in zip(df["category_name"], df["revenue_cents"], df["share"], df["units"])
     ]
     bar = {
@@ -414,7 +492,7 @@ def category_figure(df: pd.DataFrame, currency: str) -> dict:
         "text": [format_share(v) for v in df["share"]],
         "textposition": "auto",
         "hovertext": hover,
-        "hovertemplate": "%{hovertext}<extra>click to filter</extra>",
+        "hovertemplate": f"%{{hovertext}}<extra>{click_hint()}</extra>",
     }
     return figure(
         [bar],
@@ -432,7 +510,7 @@ def category_figure(df: pd.DataFrame, currency: str) -> dict:
 def ranking_figure(df: pd.DataFrame, metric: str, currency: str, top: int = 10) -> dict:
     """The ``top`` best sellers by revenue or by units, best at the top."""
     if df is None or df.empty:
-        return empty_figure("No product sales in the selected period")
+        return empty_figure(_("No product sales in the selected period"))
     best = df.head(top)
     names = [plain_label(f"{p} ({s})") for p, s in zip(best["product"], best["sku"])]
     if metric == "units":
@@ -440,8 +518,13 @@ def ranking_figure(df: pd.DataFrame, metric: str, currency: str, top: int = 10) 
     else:
         values, axis = [to_major(v, currency) for v in best["revenue_cents"]], money_axis(currency)
     hover = [
-        f"#{r} {n}<br>{format_money(c, currency)} · {format_count(u)} units · {format_share(s)} of "
-        "revenue"
+        f"#{r} {n}<br>"
+        + _(
+            "%(amount)s · %(units)s units · %(share)s of revenue",
+            amount=format_money(c, currency),
+            units=format_count(u),
+            share=format_share(s),
+        )
         for r, n, c, u, s in zip(
             best["rank"], names, best["revenue_cents"], best["units"], best["share"]
         )

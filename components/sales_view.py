@@ -10,6 +10,7 @@ from dash import dcc, html
 from bi_app.data.sales import RANK_METRICS
 from bi_app.data.sales_growth import BREAKDOWNS
 from bi_app.filters import FilterContext, parse_granularity, parse_statuses
+from bi_app.i18n import N_, _
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
 from components.data_grid import GridColumn, data_grid
@@ -18,33 +19,38 @@ from components.ids import Sales
 from components.kpi_card import kpi_placeholders
 from components.notice import notice
 
-KPI_LABELS = ("Revenue", "Orders", "Average order value", "Cancelled or refunded")
+KPI_LABELS = (
+    N_("Revenue"),
+    N_("Orders"),
+    N_("Average order value"),
+    N_("Cancelled or refunded"),
+)
 
 
 def product_columns() -> list[GridColumn]:
     return [
-        GridColumn("sku", "SKU", "text", width=110, pinned="left"),
-        GridColumn("product", "Product", "text"),
-        GridColumn("category", "Category", "text"),
-        GridColumn("units", "Units", "int"),
-        GridColumn("orders", "Orders", "int"),
-        GridColumn("revenue_cents", "Revenue", "money"),
-        GridColumn("share", "Share of revenue", "percent"),
+        GridColumn("sku", _("SKU"), "text", width=110, pinned="left"),
+        GridColumn("product", _("Product"), "text"),
+        GridColumn("category", _("Category"), "text"),
+        GridColumn("units", _("Units"), "int"),
+        GridColumn("orders", _("Orders"), "int"),
+        GridColumn("revenue_cents", _("Revenue"), "money"),
+        GridColumn("share", _("Share of revenue"), "percent"),
     ]
 
 
 def growth_columns(dimension: str) -> list[GridColumn]:
-    label = "Category" if dimension == "category" else "Platform"
+    label = _("Category") if dimension == "category" else _("Platform")
     return [
         GridColumn("name", label, "text", width=170, pinned="left"),
-        GridColumn("revenue_cents", "Revenue", "money"),
-        GridColumn("revenue_pop", "vs previous", "change"),
-        GridColumn("revenue_yoy", "vs last year", "change"),
-        GridColumn("share", "Share", "percent"),
-        GridColumn("prev_revenue_cents", "Previous period", "money", width=150),
-        GridColumn("yoy_revenue_cents", "Last year", "money"),
-        GridColumn("orders", "Orders", "int"),
-        GridColumn("orders_pop", "Orders vs prev.", "change", width=140),
+        GridColumn("revenue_cents", _("Revenue"), "money"),
+        GridColumn("revenue_pop", _("vs previous"), "change"),
+        GridColumn("revenue_yoy", _("vs last year"), "change"),
+        GridColumn("share", _("Share"), "percent"),
+        GridColumn("prev_revenue_cents", _("Previous period"), "money", width=150),
+        GridColumn("yoy_revenue_cents", _("Last year"), "money"),
+        GridColumn("orders", _("Orders"), "int"),
+        GridColumn("orders_pop", _("Orders vs prev."), "change", width=140),
     ]
 
 
@@ -73,12 +79,16 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
     granularity = _radio(
         Sales.GRANULARITY,
         parse_granularity(query.get("granularity") or "week"),
-        {"day": "Day", "week": "Week", "month": "Month", "year": "Year"},
+        {"day": _("Day"), "week": _("Week"), "month": _("Month"), "year": _("Year")},
     )
-    ranking = _radio(Sales.RANK_METRIC, metric, {"revenue": "By revenue", "units": "By units"})
+    ranking = _radio(
+        Sales.RANK_METRIC, metric, {"revenue": _("By revenue"), "units": _("By units")}
+    )
     dimension = growth_dimension(query.get("growth_by"))
     growth_by = _radio(
-        Sales.GROWTH_BY, dimension, {"platform": "Per platform", "category": "Per category"}
+        Sales.GROWTH_BY,
+        dimension,
+        {"platform": _("Per platform"), "category": _("Per category")},
     )
     return html.Div(
         [
@@ -86,10 +96,12 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 [
                     html.Div(
                         [
-                            html.H1("Sales", className="app-page-title mb-0"),
+                            html.H1(_("Sales"), className="app-page-title mb-0"),
                             html.Div(
-                                "Revenue counts paid, shipped and delivered orders; a status "
-                                "filter shows the value of the chosen statuses instead.",
+                                _(
+                                    "Revenue counts paid, shipped and delivered orders; a status "
+                                    "filter shows the value of the chosen statuses instead."
+                                ),
                                 className="text-body-secondary small",
                             ),
                         ],
@@ -97,7 +109,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                     ),
                     html.Div(
                         [
-                            html.Span("Group by", className="small text-body-secondary me-2"),
+                            html.Span(_("Group by"), className="small text-body-secondary me-2"),
                             granularity,
                         ],
                         className="d-flex align-items-center",
@@ -111,7 +123,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 id=Sales.CHIPS,
                 className="d-flex flex-wrap align-items-center mb-3",
                 role="status",
-                **{"aria-label": "Cross-filters"},
+                **{"aria-label": _("Cross-filters")},
             ),
             dcc.Store(id=Sales.STATUS_STORE, data=list(statuses or [])),
             dbc.Row(kpi_placeholders(KPI_LABELS), id=Sales.KPI_ROW),
@@ -119,19 +131,21 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 [
                     column(
                         chart_card(
-                            "Revenue and the same period last year", graph(Sales.REVENUE_GRAPH)
+                            _("Revenue and the same period last year"),
+                            graph(Sales.REVENUE_GRAPH),
                         ),
                         8,
                     ),
-                    column(chart_card("Revenue growth", graph(Sales.GROWTH_GRAPH)), 4),
+                    column(chart_card(_("Revenue growth"), graph(Sales.GROWTH_GRAPH)), 4),
                 ]
             ),
             dbc.Row(
                 [
                     column(
-                        chart_card("Orders and average order value", graph(Sales.ORDERS_GRAPH)), 6
+                        chart_card(_("Orders and average order value"), graph(Sales.ORDERS_GRAPH)),
+                        6,
                     ),
-                    column(chart_card("Cancellations and refunds", graph(Sales.LOST_GRAPH)), 6),
+                    column(chart_card(_("Cancellations and refunds"), graph(Sales.LOST_GRAPH)), 6),
                 ]
             ),
             html.Div(id=Sales.GROWTH_MESSAGE),
@@ -139,7 +153,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 Sales.GROWTH_GRID_NAME,
                 growth_columns(dimension),
                 [],
-                title="Growth against the previous period and last year",
+                title=_("Growth against the previous period and last year"),
                 page_size=10,
                 height=470,
                 currency=viewer.currency,
@@ -149,21 +163,26 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
             dbc.Row(
                 [
                     column(
-                        chart_card("Orders by platform and status", graph(Sales.PLATFORM_GRAPH)), 7
+                        chart_card(_("Orders by platform and status"), graph(Sales.PLATFORM_GRAPH)),
+                        7,
                     ),
-                    column(chart_card("Orders by status", graph(Sales.STATUS_GRAPH)), 5),
+                    column(chart_card(_("Orders by status"), graph(Sales.STATUS_GRAPH)), 5),
                 ]
             ),
             dbc.Row(
                 [
                     column(
                         chart_card(
-                            "Best sellers", graph(Sales.RANKING_GRAPH, height=360), controls=ranking
+                            _("Best sellers"),
+                            graph(Sales.RANKING_GRAPH, height=360),
+                            controls=ranking,
                         ),
                         7,
                     ),
                     column(
-                        chart_card("Revenue by category", graph(Sales.CATEGORY_GRAPH, height=360)),
+                        chart_card(
+                            _("Revenue by category"), graph(Sales.CATEGORY_GRAPH, height=360)
+                        ),
                         5,
                     ),
                 ]
@@ -173,7 +192,7 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
                 Sales.GRID_NAME,
                 product_columns(),
                 [],
-                title="Products",
+                title=_("Products"),
                 height=520,
                 currency=viewer.currency,
                 can_download=viewer.can_download,

@@ -3,13 +3,19 @@ figures (admins only)."""
 
 import dash
 
+from bi_app.i18n import N_
 from bi_app.importing import KINDS, MAX_UPLOAD_BYTES
 from bi_app.roles import Page
 from bi_app.viewer import current_viewer
 from components import admin_import_view as view
 
 dash.register_page(
-    __name__, path="/admin/import", name="Import", group="Admin", order=91, roles=Page.ADMIN_IMPORT
+    __name__,
+    path="/admin/import",
+    name=N_("Import"),
+    group="Admin",
+    order=91,
+    roles=Page.ADMIN_IMPORT,
 )
 
 

@@ -3,11 +3,12 @@
 import dash
 
 from bi_app import current_settings
+from bi_app.i18n import N_
 from bi_app.roles import Page
 from components import admin_jobs_view as view
 
 dash.register_page(
-    __name__, path="/admin/jobs", name="Jobs", group="Admin", order=90, roles=Page.ADMIN_JOBS
+    __name__, path="/admin/jobs", name=N_("Jobs"), group="Admin", order=90, roles=Page.ADMIN_JOBS
 )
 
 

@@ -7,18 +7,30 @@ plain "event not found" message. The layout is components/event_detail_view.py.
 import dash
 
 from bi_app.data import events
+from bi_app.i18n import N_, _
 from bi_app.roles import Page
 from bi_app.viewer import current_viewer
 from components import event_detail_view as view
 from components.event_figures import not_found
 
+
+def title(**_path: object) -> str:
+    """The browser tab's title, in the request's language."""
+    return _("Event · bi-app")
+
+
+def description(**_path: object) -> str:
+    """The page's meta description, in the request's language."""
+    return _("An event's ROI, channels, participants and costs")
+
+
 dash.register_page(
     __name__,
     roles=Page.EVENT_DETAIL,
     path_template="/events/<event_id>",
-    name="Event",
-    title="Event · bi-app",
-    description="An event's ROI, channels, participants and costs",
+    name=N_("Event"),
+    title=title,
+    description=description,
 )
 
 

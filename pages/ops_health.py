@@ -3,12 +3,18 @@
 import dash
 
 from bi_app import current_settings
+from bi_app.i18n import N_
 from bi_app.monitoring.dashboard import health_snapshot
 from bi_app.roles import Page
 from components import ops_health_view as view
 
 dash.register_page(
-    __name__, path="/ops/health", name="Health", group="Operations", order=10, roles=Page.OPS_HEALTH
+    __name__,
+    path="/ops/health",
+    name=N_("Health"),
+    group="Operations",
+    order=10,
+    roles=Page.OPS_HEALTH,
 )
 
 

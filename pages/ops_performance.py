@@ -4,6 +4,7 @@ import dash
 
 from bi_app import current_settings
 from bi_app.errors import ServiceUnavailable
+from bi_app.i18n import N_
 from bi_app.monitoring.dashboard import parse_range, performance_data
 from bi_app.roles import Page
 from components import ops_performance_view as view
@@ -11,7 +12,7 @@ from components import ops_performance_view as view
 dash.register_page(
     __name__,
     path="/ops/performance",
-    name="Performance",
+    name=N_("Performance"),
     group="Operations",
     order=20,
     roles=Page.OPS_PERFORMANCE,

@@ -39,7 +39,7 @@ def _annotation_texts(fig: dict) -> list[str]:
         (-5, "EUR", "-€0.05"),
         (0, "USD", "$0.00"),
         (1234567, "JPY", "¥1,234,567"),
-        (100, "CHF", "CHF 1.00"),
+        (100, "CHF", "CHF\u00a01.00"),  # CLDR currency spacing, as the browser's Intl writes it
         (1999.5, "EUR", "€20.00"),  # an average order value in cents rounds half up
     ],
 )

@@ -25,8 +25,8 @@ from components import format as ui_format
         ("EUR", "ko", -1_500, "-€15.00"),
         ("USD", "en", 123_456_789, "$1,234,567.89"),
         ("USD", "ko", 5, "US$0.05"),
-        ("BHD", "en", 12_345, "BHD12.345"),
-        ("BHD", "ko", 1_500, "BHD1.500"),
+        ("BHD", "en", 12_345, "BHD\u00a012.345"),
+        ("BHD", "ko", 1_500, "BHD\u00a01.500"),
     ],
 )
 def test_money_in_the_currency_minor_unit(currency, locale, minor, expected):
