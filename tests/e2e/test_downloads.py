@@ -81,6 +81,8 @@ def build_app(assets: Path) -> dash.Dash:
     shutil.copy(
         PROJECT_ROOT / "assets" / "vendor" / "bootstrap.min.css", assets / "bootstrap.min.css"
     )
+    # the grid's number and money formatter (biNumber) lives there
+    shutil.copy(PROJECT_ROOT / "assets" / "locale.js", assets / "locale.js")
     (assets / "warn_hook.js").write_text(WARN_HOOK)
     app = dash.Dash(__name__, assets_folder=str(assets), serve_locally=True)
     app.server.config["BI_SETTINGS"] = make_settings("sqlite://", currency="EUR")
