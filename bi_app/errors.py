@@ -2,6 +2,7 @@
 
 Services catch their infrastructure's exceptions (SQLAlchemy, drivers, HTTP clients) at their own
 edge, log the details and raise one of these; the UI shows ``str(exc)`` and never driver text.
+Their messages are written in the locale current when they are raised (the request's).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from typing import ParamSpec, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bi_app.i18n import N_, _
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
-TOO_SLOW_MESSAGE = "This took too long to compute; narrow the date range or try again."
+# N_()-marked: shown with _(TOO_SLOW_MESSAGE)
+TOO_SLOW_MESSAGE = N_("This took too long to compute; narrow the date range or try again.")
 # SQLSTATE query_canceled: PostgreSQL's statement_timeout fired (or an operator cancelled it)
 QUERY_CANCELED = "57014"
 
@@ -26,10 +30,16 @@ class ServiceError(Exception):
 
 
 class ServiceUnavailable(ServiceError):
-    """A store or service the answer depends on cannot be reached right now."""
+    """A store or service the answer depends on cannot be reached right now. ``what`` is an
+    English name (N_()-marked where it is written), translated in the message."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"{what} is unavailable right now; try again in a moment.")
+        super().__init__(
+            _(
+                "%(what)s is unavailable right now; try again in a moment.",
+                what=_(what) if what else what,
+            )
+        )
         self.what = what
 
 
@@ -37,7 +47,7 @@ class TooSlow(ServiceUnavailable):
     """The database cancelled the work because it ran past the request's statement timeout."""
 
     def __init__(self, what: str) -> None:
-        ServiceError.__init__(self, TOO_SLOW_MESSAGE)
+        ServiceError.__init__(self, _(TOO_SLOW_MESSAGE))
         self.what = what
 
 
@@ -57,8 +67,9 @@ def is_statement_timeout(exc: BaseException | None) -> bool:
 
 
 def unavailable_on_database_error(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Turn a database failure inside the decorated service into :class:`ServiceUnavailable`,
-    logging the driver's own message (which may name hosts or SQL) only to the log."""
+    """Turn a database failure inside the decorated service into :class:`ServiceUnavailable`
+    (``what``: an N_()-marked English name, translated in its message), logging the driver's
+    own message (which may name hosts or SQL) only to the log."""
 
     def decorator(func: Callable[P, R]) -> Callable[P, R]:
         log = logging.getLogger(func.__module__)

@@ -23,6 +23,7 @@ import orjson
 import xlsxwriter
 
 from bi_app import i18n
+from bi_app.i18n import _
 
 # change: a signed fraction (0.12 is +12.0 %), a growth rate
 ColumnKind = Literal["text", "int", "float", "money", "percent", "change", "date"]
@@ -61,7 +62,8 @@ _WIDTH_SAMPLE_ROWS = 500
 
 
 class ExportError(ValueError):
-    """The request cannot be exported (unknown format, malformed rows or columns)."""
+    """The request cannot be exported (unknown format, malformed rows or columns); the message
+    is shown to the person downloading, in the locale current when it was raised."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,12 @@ class ExportColumn:
     def __post_init__(self) -> None:
         if self.kind not in COLUMN_KINDS:
             raise ExportError(
-                f"column {self.field!r}: unknown kind {self.kind!r} "
-                f"(expected one of {', '.join(COLUMN_KINDS)})"
+                _(
+                    "column %(field)s: unknown kind %(kind)s (expected one of %(kinds)s)",
+                    field=repr(self.field),
+                    kind=repr(self.kind),
+                    kinds=", ".join(COLUMN_KINDS),
+                )
             )
 
 
@@ -140,10 +146,14 @@ def currency_decimals(code: str) -> int:
 def columns_from_spec(spec: Any) -> list[ExportColumn]:
     """Rebuild columns from their JSON form (a grid's spec store); raises :class:`ExportError`."""
     if not isinstance(spec, list) or not spec:
-        raise ExportError("the grid has no column description")
+        raise ExportError(_("the grid has no column description"))
     if len(spec) > MAX_EXPORT_COLUMNS:
         raise ExportError(
-            f"too many columns to download ({len(spec):,}; the limit is {MAX_EXPORT_COLUMNS})"
+            _(
+                "too many columns to download (%(count)s; the limit is %(limit)s)",
+                count=f"{len(spec):,}",
+                limit=MAX_EXPORT_COLUMNS,
+            )
         )
     columns = []
     for item in spec:
@@ -155,11 +165,11 @@ def columns_from_spec(spec: Any) -> list[ExportColumn]:
             or _SURROGATES.search(field)
             or not isinstance(header, (str, int, float, type(None)))
         ):
-            raise ExportError("the grid's column description is malformed")
+            raise ExportError(_("the grid's column description is malformed"))
         header = _clean_text(str(header if header is not None else field))[:MAX_HEADER_CHARS]
         kind = item.get("kind", "text")
         if not isinstance(kind, str):
-            raise ExportError("the grid's column description is malformed")
+            raise ExportError(_("the grid's column description is malformed"))
         columns.append(ExportColumn(field, header, kind))  # type: ignore[arg-type]
     return columns
 
@@ -182,7 +192,9 @@ def scalar_rows(
     cut = 0
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, Mapping):
-            raise ExportError(f"cannot export: invalid data (row {number} is not a record)")
+            raise ExportError(
+                _("cannot export: invalid data (row %(row)s is not a record)", row=number)
+            )
         record: dict[str, Any] = {}
         for name in fields:
             value = row.get(name)
@@ -193,13 +205,22 @@ def scalar_rows(
             elif isinstance(value, int) and not isinstance(value, bool):
                 if not -_INT64 <= value < _INT64:
                     raise ExportError(
-                        f"cannot export: invalid data (row {number}, column {name[:40]!r}: "
-                        "a number out of range)"
+                        _(
+                            "cannot export: invalid data (row %(row)s, column %(column)s: a "
+                            "number out of range)",
+                            row=number,
+                            column=repr(name[:40]),
+                        )
                     )
             elif not isinstance(value, _SCALARS):
                 raise ExportError(
-                    f"cannot export: invalid data (row {number}, column {name[:40]!r} "
-                    f"holds a {type(value).__name__}, not a single value)"
+                    _(
+                        "cannot export: invalid data (row %(row)s, column %(column)s holds a "
+                        "%(type)s, not a single value)",
+                        row=number,
+                        column=repr(name[:40]),
+                        type=type(value).__name__,
+                    )
                 )
             record[name] = value
         out.append(record)
@@ -290,7 +311,7 @@ def _to_datetime(value: Any) -> dt.datetime | dt.date | None:
 
 def _check_rows(rows: Any) -> None:
     if not isinstance(rows, (list, tuple)):
-        raise ExportError("rows must be a list of records")
+        raise ExportError(_("rows must be a list of records"))
 
 
 def _cell(row: Any, field: str) -> Any:
@@ -421,7 +442,7 @@ def to_xlsx_bytes(
     """
     _check_rows(rows)
     if not columns:
-        raise ExportError("nothing to export: no columns")
+        raise ExportError(_("nothing to export: no columns"))
     kept = rows[:max_rows]
     truncated = len(rows) > max_rows
     buffer = io.BytesIO()
@@ -454,9 +475,11 @@ def to_xlsx_bytes(
 
     message = None
     if truncated:
-        message = (
-            f"Excel holds at most {max_rows:,} rows: the file has the first {max_rows:,} "
-            f"of {len(rows):,}. Download CSV for all rows, or narrow the filter."
+        message = _(
+            "Excel holds at most %(limit)s rows: the file has the first %(limit)s of %(total)s. "
+            "Download CSV for all rows, or narrow the filter.",
+            limit=f"{max_rows:,}",
+            total=f"{len(rows):,}",
         )
     return XlsxResult(buffer.getvalue(), len(kept), truncated, message)
 
@@ -487,29 +510,48 @@ def export_rows(
     """
     if not isinstance(fmt, str) or fmt not in EXPORT_FORMATS:
         raise ExportError(
-            f"unknown download format {str(fmt)[:20]!r} "
-            f"(expected one of {', '.join(EXPORT_FORMATS)})"
+            _(
+                "unknown download format %(format)s (expected one of %(formats)s)",
+                format=repr(str(fmt)[:20]),
+                formats=", ".join(EXPORT_FORMATS),
+            )
         )
     _check_rows(rows)
     if len(rows) > max_rows:
         raise ExportError(
-            f"too many rows to download ({len(rows):,}; the limit is {max_rows:,}): "
-            "narrow the filter first"
+            _(
+                "too many rows to download (%(count)s; the limit is %(limit)s): narrow the "
+                "filter first",
+                count=f"{len(rows):,}",
+                limit=f"{max_rows:,}",
+            )
         )
     if not columns:
-        raise ExportError("nothing to export: no columns")
+        raise ExportError(_("nothing to export: no columns"))
     if len(columns) > MAX_EXPORT_COLUMNS:
         raise ExportError(
-            f"too many columns to download ({len(columns):,}; the limit is {MAX_EXPORT_COLUMNS})"
+            _(
+                "too many columns to download (%(count)s; the limit is %(limit)s)",
+                count=f"{len(columns):,}",
+                limit=MAX_EXPORT_COLUMNS,
+            )
         )
     if len(rows) * len(columns) > MAX_EXPORT_CELLS:
         raise ExportError(
-            f"too much data to download ({len(rows) * len(columns):,} cells; the limit is "
-            f"{MAX_EXPORT_CELLS:,}): narrow the filter or download fewer columns"
+            _(
+                "too much data to download (%(count)s cells; the limit is %(limit)s): narrow "
+                "the filter or download fewer columns",
+                count=f"{len(rows) * len(columns):,}",
+                limit=f"{MAX_EXPORT_CELLS:,}",
+            )
         )
     rows, cut = scalar_rows(rows, columns)
     cut_message = (
-        f"{cut:,} cell(s) longer than {MAX_CELL_CHARS:,} characters were shortened to that length."
+        _(
+            "%(count)s cell(s) longer than %(limit)s characters were shortened to that length.",
+            count=f"{cut:,}",
+            limit=f"{MAX_CELL_CHARS:,}",
+        )
         if cut
         else None
     )

@@ -32,6 +32,7 @@ from bi_app.export import (
     neutralize,
     xlsx_formats,
 )
+from bi_app.i18n import _
 
 About = Sequence[tuple[str, str]]  # (label, value) lines describing the file
 
@@ -108,7 +109,7 @@ def write_xlsx(
 ) -> XlsxWritten:
     """An .xlsx at ``path``: the rows on ``sheet_name`` (typed cells, frozen header, autofilter),
     what the file holds on "About". Rows beyond ``max_rows`` (Excel's limit) are left out and
-    "About" says so."""
+    "About" says so. The "About" sheet's name and note are in the current locale."""
     workbook = xlsxwriter.Workbook(
         path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
     )
@@ -131,16 +132,17 @@ def write_xlsx(
         if truncated:
             break
     sheet.autofilter(0, 0, max(written, 1), len(columns) - 1)
-    info = workbook.add_worksheet("About")
+    info = workbook.add_worksheet(_("About")[:31])
     info.set_column(0, 0, 22)
     info.set_column(1, 1, 80)
     lines = list(about)
     if truncated:
-        note = (
-            f"Excel holds at most {max_rows:,} rows: this file has the first ones. "
-            "Download CSV or JSON for all rows, or narrow the filter."
+        note = _(
+            "Excel holds at most %(limit)s rows: this file has the first ones. Download CSV or "
+            "JSON for all rows, or narrow the filter.",
+            limit=f"{max_rows:,}",
         )
-        lines.append(("Note", note))
+        lines.append((_("Note"), note))
     for r, (label, value) in enumerate(lines):
         info.write_string(r, 0, label, header)
         info.write_string(r, 1, value, formats["quoted"] if is_formula_like(value) else None)

@@ -265,6 +265,32 @@ def format_datetime(
     return babel_dates.format_datetime(value, format=style, locale=_locale(locale))
 
 
+# CLDR skeletons (fields, not order: the locale decides it): day "Mon, Jan 5, 2026" /
+# "2026년 1월 5일 (월)", month "January 2026" / "2026년 1월", ...
+SKELETONS = {
+    "weekday": "yMMMEd",
+    "day": "yMMMd",
+    "month": "yMMMM",
+    "month_short": "yMMM",
+    "year": "y",
+    "day_month": "MMMd",
+    "time": "Hm",
+}
+# Plotly date axes (d3-time-format, month names from the registered Plotly locale)
+_MONTH_TICKS = {"en": "%b %Y", "ko": "%Y년 %b"}
+
+
+def format_period(value: dt.date | dt.datetime, kind: str, locale: str | None = None) -> str:
+    """A day, month, year... as the locale writes it (``kind``: a key of :data:`SKELETONS`)."""
+    return babel_dates.format_skeleton(SKELETONS[kind], value, locale=_locale(locale))
+
+
+def month_tickformat(locale: str | None = None) -> str:
+    """A Plotly ``tickformat`` for month ticks in the locale's order (``Jan 2026``,
+    ``2026년 1월``)."""
+    return _MONTH_TICKS.get(_locale(locale).language, _MONTH_TICKS["en"])
+
+
 def format_date_range(start: dt.date, end: dt.date, locale: str | None = None) -> str:
     """``"Dec 1 – 5, 2026"`` / ``"2026. 12. 1. ~ 2026. 12. 5."``: the locale's interval."""
     return babel_dates.format_interval(start, end, "yMMMd", locale=_locale(locale))
@@ -296,10 +322,12 @@ __all__ = [
     "format_money",
     "format_number",
     "format_percent",
+    "format_period",
     "format_relative",
     "gettext",
     "init_app",
     "init_dash",
+    "month_tickformat",
     "ngettext",
     "not_available",
     "parse_locale",

@@ -1,6 +1,9 @@
 """``GET /orders/export?format=csv|xlsx|json&...``: exactly the orders the Orders explorer shows
 (its URL's filters, search and sort), streamed, with the period and filters written into the file.
 
+CSV and Excel files speak the downloader's language (headers, the lines that describe the file,
+the sheet names); JSON is data for programs, so its keys and description stay English.
+
 The same query string as the page's URL is read with the same parsers, so the file and the grid
 cannot disagree; analysts and admins may download (``Action.DOWNLOAD``).
 """
@@ -21,26 +24,41 @@ from bi_app import export_stream
 from bi_app.data import orders
 from bi_app.export import EXPORT_FORMATS, XLSX_MAX_ROWS, ExportColumn, export_filename
 from bi_app.filters import load_filter_context, parse_statuses
+from bi_app.i18n import N_, _
 from bi_app.roles import Action
 
 log = logging.getLogger(__name__)
 FILE_CHUNK_BYTES = 256 * 1024
+# headers N_()-marked: translated per download (see columns())
 EXPORT_COLUMNS = [
-    ExportColumn("order_number", "Order", "text"),
-    ExportColumn("ordered_at", "Ordered at (UTC)", "date"),
-    ExportColumn("customer_id", "Customer ID", "text"),
-    ExportColumn("customer", "Customer", "text"),
-    ExportColumn("platform", "Platform", "text"),
-    ExportColumn("status", "Status", "text"),
-    ExportColumn("units", "Units", "int"),
-    ExportColumn("amount_cents", "Amount", "money"),
-    ExportColumn("items", "Items", "text"),
+    ExportColumn("order_number", N_("Order"), "text"),
+    ExportColumn("ordered_at", N_("Ordered at (UTC)"), "date"),
+    ExportColumn("customer_id", N_("Customer ID"), "text"),
+    ExportColumn("customer", N_("Customer"), "text"),
+    ExportColumn("platform", N_("Platform"), "text"),
+    ExportColumn("status", N_("Status"), "text"),
+    ExportColumn("units", N_("Units"), "int"),
+    ExportColumn("amount_cents", N_("Amount"), "money"),
+    ExportColumn("items", N_("Items"), "text"),
 ]
 SORT_LABELS = {
-    "ordered_at": "order time",
-    "order_number": "order number",
-    "amount_cents": "amount",
+    "ordered_at": N_("order time"),
+    "order_number": N_("order number"),
+    "amount_cents": N_("amount"),
 }
+SHEET_NAME = N_("Orders")
+
+
+def _english(message: str, **variables: Any) -> str:
+    """``message`` as written (the JSON file's description, which programs read)."""
+    return message % variables if variables else message
+
+
+def columns(localized: bool = True) -> list[ExportColumn]:
+    """:data:`EXPORT_COLUMNS` with their headers in the current locale (or English)."""
+    if not localized:
+        return list(EXPORT_COLUMNS)
+    return [ExportColumn(c.field, _(c.header), c.kind) for c in EXPORT_COLUMNS]
 
 
 def parse_sort(raw_sort: object, raw_dir: object) -> tuple[str, bool]:
@@ -71,20 +89,41 @@ def query_from_args(args: Mapping[str, object]) -> tuple[orders.OrderQuery, list
 
 
 def describe(
-    q: orders.OrderQuery, rows: int, now: dt.datetime, currency: str
+    q: orders.OrderQuery,
+    rows: int,
+    now: dt.datetime,
+    currency: str,
+    *,
+    localized: bool = True,
 ) -> list[tuple[str, str]]:
-    """What a file holds, in the lines people read at its top."""
+    """What a file holds, in the lines people read at its top: in the current locale, or in
+    English (``localized=False``, the JSON file's keys)."""
+    t = _ if localized else _english  # every text below is N_()-marked for extraction
+    every = t(N_("all"))
+    sort = t(SORT_LABELS[q.sort])
     return [
-        ("Export", "Orders"),
-        ("Period", f"{q.start.isoformat()} to {q.end.isoformat()} (days of the order time, UTC)"),
-        ("Platforms", ", ".join(q.platforms) if q.platforms else "all"),
-        ("Categories", ", ".join(q.categories) if q.categories else "all"),
-        ("Statuses", ", ".join(q.statuses) if q.statuses else "all"),
-        ("Search", q.search or "none"),
-        ("Sorted by", f"{SORT_LABELS[q.sort]}, {'descending' if q.descending else 'ascending'}"),
-        ("Rows", f"{rows:,}"),
-        ("Amounts", f"in {currency}"),
-        ("Created", now.isoformat(timespec="seconds")),
+        (t(N_("Export")), t(N_("Orders"))),
+        (
+            t(N_("Period")),
+            t(
+                N_("%(start)s to %(end)s (days of the order time, UTC)"),
+                start=q.start.isoformat(),
+                end=q.end.isoformat(),
+            ),
+        ),
+        (t(N_("Platforms")), ", ".join(q.platforms) if q.platforms else every),
+        (t(N_("Categories")), ", ".join(q.categories) if q.categories else every),
+        (t(N_("Statuses")), ", ".join(q.statuses) if q.statuses else every),
+        (t(N_("Search")), q.search or t(N_("none"))),
+        (
+            t(N_("Sorted by")),
+            t(N_("%(column)s, descending"), column=sort)
+            if q.descending
+            else t(N_("%(column)s, ascending"), column=sort),
+        ),
+        (t(N_("Rows")), f"{rows:,}"),
+        (t(N_("Amounts")), t(N_("in %(currency)s"), currency=currency)),
+        (t(N_("Created")), now.isoformat(timespec="seconds")),
     ]
 
 
@@ -94,13 +133,18 @@ def export_view() -> flask.Response:
     auth.require_role(Action.DOWNLOAD)
     fmt = flask.request.args.get("format", "")
     if fmt not in EXPORT_FORMATS:
-        message = f"Unknown format {fmt[:20]!r}: expected one of {', '.join(EXPORT_FORMATS)}."
+        message = _(
+            "Unknown format %(format)s: expected one of %(formats)s.",
+            format=repr(fmt[:20]),
+            formats=", ".join(EXPORT_FORMATS),
+        )
         return flask.Response(message, status=400, mimetype="text/plain")
     settings = current_settings()
     q, _notices = query_from_args(flask.request.args)
     total = orders.order_count(q)
     now = dt.datetime.now(ZoneInfo(settings.timezone))
-    about = describe(q, total, now, settings.currency)
+    localized = fmt != "json"
+    about = describe(q, total, now, settings.currency, localized=localized)
     extension, media_type = EXPORT_FORMATS[fmt]
     name = export_filename("orders", extension, now)
     log.info("orders export: %s, %s rows, by %s", fmt, total, auth.current_username())
@@ -111,7 +155,7 @@ def export_view() -> flask.Response:
     if fmt == "xlsx":
         return _xlsx_response(q, about, settings.currency, headers)
     chunks = export_stream.csv_chunks if fmt == "csv" else export_stream.json_chunks
-    body = chunks(orders.iter_orders(q), EXPORT_COLUMNS, about)
+    body = chunks(orders.iter_orders(q), columns(localized), about)
     return flask.Response(flask.stream_with_context(body), mimetype=media_type, headers=headers)
 
 
@@ -127,9 +171,9 @@ def _xlsx_response(
         export_stream.write_xlsx(
             path,
             orders.iter_orders(q, limit=XLSX_MAX_ROWS + 1),
-            EXPORT_COLUMNS,
+            columns(),
             about,
-            sheet_name="Orders",
+            sheet_name=_(SHEET_NAME),
             currency=currency,
         )
         file = open(path, "rb")  # noqa: SIM115 (closed with the response)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from bi_app.db.models import utcnow
+from bi_app.i18n import _, ngettext
 from bi_app.importing.validate import REFERENCES
 
 BATCH = 500
@@ -52,16 +53,52 @@ def created_codes(missing: Missing) -> dict[str, list[str]]:
     }
 
 
-def describe_created(created: Mapping[str, Sequence[str]]) -> str:
-    """``2 categories: toys, garden; 1 platform: kiosk`` (long lists shortened)."""
+def _created_part(plural: str, count: int, codes: str) -> str:
+    """``2 categories: toys, garden`` in the current locale (one message per kind: the noun's
+    form and place differ by language)."""
+    number = f"{count:,}"
+    if plural == "categories":
+        return ngettext(
+            "%(count)s category: %(codes)s",
+            "%(count)s categories: %(codes)s",
+            count,
+            count=number,
+            codes=codes,
+        )
+    if plural == "platforms":
+        return ngettext(
+            "%(count)s platform: %(codes)s",
+            "%(count)s platforms: %(codes)s",
+            count,
+            count=number,
+            codes=codes,
+        )
+    if plural == "customers":
+        return ngettext(
+            "%(count)s customer: %(codes)s",
+            "%(count)s customers: %(codes)s",
+            count,
+            count=number,
+            codes=codes,
+        )
+    # products and events are never created; named plainly should that ever change
     singular = {ref.plural: ref.singular for ref in REFERENCES.values()}
+    return f"{number} {singular.get(plural, plural) if count == 1 else plural}: {codes}"
+
+
+def describe_created(created: Mapping[str, Sequence[str]]) -> str:
+    """``2 categories: toys, garden; 1 platform: kiosk`` (long lists shortened), in the current
+    locale."""
     parts = []
     for plural, codes in created.items():
-        noun = singular[plural] if len(codes) == 1 else plural
         shown = ", ".join(codes[:SHOWN_CODES])
         if len(codes) > SHOWN_CODES:
-            shown += f" and {len(codes) - SHOWN_CODES:,} more"
-        parts.append(f"{len(codes):,} {noun}: {shown}")
+            shown = _(
+                "%(codes)s and %(count)s more",
+                codes=shown,
+                count=f"{len(codes) - SHOWN_CODES:,}",
+            )
+        parts.append(_created_part(plural, len(codes), shown))
     return "; ".join(parts)
 
 

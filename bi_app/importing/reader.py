@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from bi_app.i18n import N_, _
+
 # Limits, in bytes. Uploads travel base64-encoded through the browser, so they are kept smaller
 # than files imported from the command line.
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
@@ -37,7 +39,8 @@ Row = tuple[int, list[Any]]  # (row number as a spreadsheet shows it, cell value
 
 
 class ImportFileError(ValueError):
-    """The file as a whole cannot be imported; the message says why and what to do."""
+    """The file as a whole cannot be imported; the message says why and what to do (in the
+    locale current when it was raised)."""
 
 
 @dataclass
@@ -66,12 +69,13 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
+# what a file's first bytes say it is (N_()-marked: translated in the message that names it)
 _LABELS = {
-    "xlsx": "an Excel workbook or another zip archive",
-    "parquet": "a Parquet file",
-    "xls": "a legacy Excel .xls workbook",
-    "csv": "text (CSV)",
-    "binary": "binary data",
+    "xlsx": N_("an Excel workbook or another zip archive"),
+    "parquet": N_("a Parquet file"),
+    "xls": N_("a legacy Excel .xls workbook"),
+    "csv": N_("text (CSV)"),
+    "binary": N_("binary data"),
 }
 
 
@@ -79,32 +83,42 @@ def detect_format(data: bytes, filename: str, max_bytes: int) -> str:
     """The file's format from its extension, checked against its first bytes and its size."""
     if len(data) > max_bytes:
         raise ImportFileError(
-            f"The file is {_mb(len(data))}; the limit is {_mb(max_bytes)}. "
-            "Split it into smaller files (or import it with `bi-app import`)."
+            _(
+                "The file is %(size)s; the limit is %(limit)s. Split it into smaller files (or "
+                "import it with `bi-app import`).",
+                size=_mb(len(data)),
+                limit=_mb(max_bytes),
+            )
         )
     if not data.strip():
-        raise ImportFileError("The file is empty.")
+        raise ImportFileError(_("The file is empty."))
     suffix = PurePath(filename or "").suffix.lower()
     if suffix == ".xls":
         raise ImportFileError(
-            "Legacy .xls workbooks are not supported: save the sheet as .xlsx or CSV."
+            _("Legacy .xls workbooks are not supported: save the sheet as .xlsx or CSV.")
         )
     declared = FORMATS.get(suffix)
     if declared is None:
         raise ImportFileError(
-            f"Unsupported file type {suffix or '(no extension)'!r}: upload a .csv, "
-            ".xlsx or .parquet file."
+            _(
+                "Unsupported file type %(suffix)s: upload a .csv, .xlsx or .parquet file.",
+                suffix=repr(suffix or _("(no extension)")),
+            )
         )
     actual = _sniff(data)
     if actual == "utf16" and declared == "csv":
         raise ImportFileError(
-            'The file is encoded as UTF-16; save it as UTF-8 ("CSV UTF-8") and upload it again.'
+            _('The file is encoded as UTF-16; save it as UTF-8 ("CSV UTF-8") and upload it again.')
         )
     if (actual or "csv") != declared:
+        label = _LABELS.get(actual or "csv")
         raise ImportFileError(
-            f"The file is named {suffix} but its contents look like "
-            f"{_LABELS.get(actual or 'csv', actual)}; export it again in the "
-            "right format or fix its name."
+            _(
+                "The file is named %(suffix)s but its contents look like %(contents)s; export "
+                "it again in the right format or fix its name.",
+                suffix=suffix,
+                contents=_(label) if label else actual,
+            )
         )
     return declared
 
@@ -132,17 +146,25 @@ def normalize_header(cells: list[Any]) -> list[str]:
     while names and not names[-1]:
         names.pop()
     if not names:
-        raise ImportFileError("The first row must hold the column names; it is empty.")
+        raise ImportFileError(_("The first row must hold the column names; it is empty."))
     if len(names) > MAX_COLUMNS:
         raise ImportFileError(
-            f"The file has {len(names)} columns; at most {MAX_COLUMNS} are allowed."
+            _(
+                "The file has %(count)s columns; at most %(limit)s are allowed.",
+                count=len(names),
+                limit=MAX_COLUMNS,
+            )
         )
     if "" in names:
-        raise ImportFileError(f"Column {names.index('') + 1} has no name in the header row.")
+        raise ImportFileError(
+            _("Column %(number)s has no name in the header row.", number=names.index("") + 1)
+        )
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise ImportFileError(f"The column {name[:60]!r} appears twice in the header row.")
+            raise ImportFileError(
+                _("The column %(name)s appears twice in the header row.", name=repr(name[:60]))
+            )
         seen.add(name)
     return names
 
@@ -162,13 +184,19 @@ def _check_utf8(data: bytes) -> None:
             line = data.count(b"\n", 0, position) + 1
             try:
                 data.decode("cp1252")
-                guess = "it looks like Windows-1252 / Latin-1 (the default of older Excel versions)"
+                message = _(
+                    "The file is not valid UTF-8 (first bad byte on line %(line)s); it looks like "
+                    "Windows-1252 / Latin-1 (the default of older Excel versions). Save it as "
+                    'UTF-8 ("CSV UTF-8") and upload it again.',
+                    line=line,
+                )
             except UnicodeDecodeError:
-                guess = "its encoding is unknown"
-            raise ImportFileError(
-                f"The file is not valid UTF-8 (first bad byte on line {line}); "
-                f'{guess}. Save it as UTF-8 ("CSV UTF-8") and upload it again.'
-            ) from None
+                message = _(
+                    "The file is not valid UTF-8 (first bad byte on line %(line)s); its encoding "
+                    'is unknown. Save it as UTF-8 ("CSV UTF-8") and upload it again.',
+                    line=line,
+                )
+            raise ImportFileError(message) from None
 
 
 def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
@@ -189,7 +217,9 @@ def _open_csv(data: bytes) -> Table:
     try:
         header = normalize_header(next(reader, []))
     except csv.Error as exc:
-        raise ImportFileError(f"The header row is not valid CSV: {exc}.") from None
+        raise ImportFileError(
+            _("The header row is not valid CSV: %(problem)s.", problem=exc)
+        ) from None
     total = max(len(data), 1)
 
     def rows() -> Iterator[Row]:
@@ -201,8 +231,13 @@ def _open_csv(data: bytes) -> Table:
                 return
             except csv.Error as exc:
                 raise ImportFileError(
-                    f"Malformed CSV after row {number} (line {reader.line_num}): "
-                    f"{exc}. Check quotes and delimiters."
+                    _(
+                        "Malformed CSV after row %(row)s (line %(line)s): %(problem)s. Check "
+                        "quotes and delimiters.",
+                        row=number,
+                        line=reader.line_num,
+                        problem=exc,
+                    )
                 ) from None
             number += 1
             if cells and any(c.strip() for c in cells):
@@ -219,25 +254,31 @@ def _check_zip(data: bytes) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise ImportFileError("The .xlsx file is damaged (not a valid zip archive).") from None
+        raise ImportFileError(_("The .xlsx file is damaged (not a valid zip archive).")) from None
     with archive:
         infos = archive.infolist()
         names = {info.filename for info in infos}
         if "xl/workbook.xml" not in names:
-            raise ImportFileError("The file is a zip archive but not an Excel workbook.")
+            raise ImportFileError(_("The file is a zip archive but not an Excel workbook."))
         expanded = sum(info.file_size for info in infos)
         if expanded > MAX_XLSX_UNCOMPRESSED:
             raise ImportFileError(
-                f"The workbook expands to {_mb(expanded)} when unpacked; the limit is "
-                f"{_mb(MAX_XLSX_UNCOMPRESSED)}. Use CSV for very large data."
+                _(
+                    "The workbook expands to %(size)s when unpacked; the limit is %(limit)s. Use "
+                    "CSV for very large data.",
+                    size=_mb(expanded),
+                    limit=_mb(MAX_XLSX_UNCOMPRESSED),
+                )
             )
         for info in infos:
             if info.file_size > 1_000_000 and info.file_size > MAX_XLSX_RATIO * max(
                 info.compress_size, 1
             ):
                 raise ImportFileError(
-                    "The workbook is compressed suspiciously well (a possible zip "
-                    "bomb) and was refused."
+                    _(
+                        "The workbook is compressed suspiciously well (a possible zip bomb) and "
+                        "was refused."
+                    )
                 )
 
 
@@ -248,15 +289,17 @@ def _open_xlsx(data: bytes) -> Table:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for damaged files
-        raise ImportFileError(f"The workbook cannot be read ({type(exc).__name__}).") from None
+        raise ImportFileError(
+            _("The workbook cannot be read (%(error)s).", error=type(exc).__name__)
+        ) from None
     if not workbook.worksheets:
-        raise ImportFileError("The workbook has no worksheet.")
+        raise ImportFileError(_("The workbook has no worksheet."))
     sheet = workbook.worksheets[0]
     cells = sheet.iter_rows(values_only=True)
     header_cells = next(cells, None)
     if header_cells is None:
         workbook.close()
-        raise ImportFileError("The first worksheet is empty.")
+        raise ImportFileError(_("The first worksheet is empty."))
     header = normalize_header(list(header_cells))
     width = len(header)
     total = max(sheet.max_row or 0, 1)
@@ -276,8 +319,12 @@ def _open_xlsx(data: bytes) -> Table:
             # openpyxl converts cells as it reads them; a crafted sheet can hold a number it
             # cannot convert (int() refuses more than 4,300 digits) or broken XML.
             raise ImportFileError(
-                f"The workbook cannot be read after row {state['row']} "
-                f"({type(exc).__name__}); save it again from Excel, or export it as CSV."
+                _(
+                    "The workbook cannot be read after row %(row)s (%(error)s); save it again "
+                    "from Excel, or export it as CSV.",
+                    row=state["row"],
+                    error=type(exc).__name__,
+                )
             ) from None
         finally:
             workbook.close()
@@ -299,17 +346,26 @@ def _open_parquet(data: bytes, wanted: Collection[str] | None = None) -> Table:
     try:
         parquet = pq.ParquetFile(pa.BufferReader(data))
     except Exception as exc:  # noqa: BLE001 - arrow raises ArrowInvalid/OSError for damage
-        raise ImportFileError(f"The Parquet file cannot be read ({type(exc).__name__}).") from None
+        raise ImportFileError(
+            _("The Parquet file cannot be read (%(error)s).", error=type(exc).__name__)
+        ) from None
     meta = parquet.metadata
     expanded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if expanded > MAX_PARQUET_UNCOMPRESSED:
         raise ImportFileError(
-            f"The Parquet file expands to {_mb(expanded)}; the limit is "
-            f"{_mb(MAX_PARQUET_UNCOMPRESSED)}."
+            _(
+                "The Parquet file expands to %(size)s; the limit is %(limit)s.",
+                size=_mb(expanded),
+                limit=_mb(MAX_PARQUET_UNCOMPRESSED),
+            )
         )
     if meta.num_rows > MAX_ROWS:
         raise ImportFileError(
-            f"The file has {meta.num_rows:,} rows; at most {MAX_ROWS:,} are allowed."
+            _(
+                "The file has %(count)s rows; at most %(limit)s are allowed.",
+                count=f"{meta.num_rows:,}",
+                limit=f"{MAX_ROWS:,}",
+            )
         )
     schema = parquet.schema_arrow
     names = list(schema.names)
@@ -323,8 +379,11 @@ def _open_parquet(data: bytes, wanted: Collection[str] | None = None) -> Table:
             column_type = column_type.value_type
         if pa.types.is_nested(column_type):
             raise ImportFileError(
-                f"The column {header[i][:60]!r} holds lists or records; each cell must hold one "
-                "value (text, a number or a date)."
+                _(
+                    "The column %(name)s holds lists or records; each cell must hold one value "
+                    "(text, a number or a date).",
+                    name=repr(header[i][:60]),
+                )
             )
     total = max(meta.num_rows, 1)
     state = {"done": 0}
@@ -339,8 +398,11 @@ def _open_parquet(data: bytes, wanted: Collection[str] | None = None) -> Table:
                 decoded += _check_parquet_batch(batch, [header[i] for i in read], number)
                 if decoded > MAX_PARQUET_UNCOMPRESSED:
                     raise ImportFileError(
-                        f"The Parquet file decodes to more than {_mb(MAX_PARQUET_UNCOMPRESSED)} "
-                        "(more than its own description says); split it into smaller files."
+                        _(
+                            "The Parquet file decodes to more than %(limit)s (more than its own "
+                            "description says); split it into smaller files.",
+                            limit=_mb(MAX_PARQUET_UNCOMPRESSED),
+                        )
                     )
                 columns = [column.to_pylist() for column in batch.columns]
                 for r in range(batch.num_rows):
@@ -354,7 +416,11 @@ def _open_parquet(data: bytes, wanted: Collection[str] | None = None) -> Table:
             raise
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise ImportFileError(
-                f"The Parquet file is damaged after row {number} ({type(exc).__name__})."
+                _(
+                    "The Parquet file is damaged after row %(row)s (%(error)s).",
+                    row=number,
+                    error=type(exc).__name__,
+                )
             ) from None
 
     return Table("parquet", header, rows(), lambda: min(state["done"] / total, 1.0))
@@ -368,8 +434,14 @@ def _check_parquet_batch(batch: Any, header: list[str], first_row: int) -> int:
     size = batch.get_total_buffer_size()
     if size > MAX_PARQUET_BATCH_BYTES:
         raise ImportFileError(
-            f"The rows after row {first_row} of the Parquet file decode to {_mb(size)} per "
-            f"{PARQUET_BATCH_ROWS:,} rows; the limit is {_mb(MAX_PARQUET_BATCH_BYTES)}."
+            _(
+                "The rows after row %(row)s of the Parquet file decode to %(size)s per %(batch)s "
+                "rows; the limit is %(limit)s.",
+                row=first_row,
+                size=_mb(size),
+                batch=f"{PARQUET_BATCH_ROWS:,}",
+                limit=_mb(MAX_PARQUET_BATCH_BYTES),
+            )
         )
     for name, column in zip(header, batch.columns, strict=True):
         values = column.dictionary if pa.types.is_dictionary(column.type) else column
@@ -384,7 +456,13 @@ def _check_parquet_batch(batch: Any, header: list[str], first_row: int) -> int:
         longest = pc.max(pc.binary_length(values)).as_py() or 0
         if longest > MAX_CELL_BYTES:
             raise ImportFileError(
-                f"The column {name[:60]!r} has a cell of {longest:,} bytes after row "
-                f"{first_row}; at most {MAX_CELL_BYTES:,} are allowed in one cell."
+                _(
+                    "The column %(name)s has a cell of %(size)s bytes after row %(row)s; at most "
+                    "%(limit)s are allowed in one cell.",
+                    name=repr(name[:60]),
+                    size=f"{longest:,}",
+                    row=first_row,
+                    limit=f"{MAX_CELL_BYTES:,}",
+                )
             )
     return size

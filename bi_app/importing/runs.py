@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bi_app.db.import_models import ImportRun
 from bi_app.db.models import utcnow
+from bi_app.i18n import _
 
 log = logging.getLogger(__name__)
 FINISHED = ("succeeded", "validated", "rejected", "failed")
@@ -103,7 +104,7 @@ def _view(row: Any, now: dt.datetime) -> dict[str, Any]:
     data = dict(row._mapping)
     if data["status"] in UNFINISHED and now - data["updated_at"] > STALE_AFTER:
         data["status"] = "failed"
-        data["message"] = (
+        data["message"] = _(
             "Interrupted: the process running this import stopped; nothing was written."
         )
     data["finished"] = data["status"] in FINISHED

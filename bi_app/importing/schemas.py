@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bi_app.db.models import COST_CATEGORIES, ORDER_STATUSES
+from bi_app.i18n import N_, _
 from bi_app.importing import values
 
 FieldType = Literal["text", "code", "choice", "int", "money", "datetime", "date", "bool"]
@@ -46,7 +47,7 @@ class Field:
         """The typed value of one cell, or :class:`values.CellError`."""
         if values.is_empty(raw):
             if self.required:
-                raise values.CellError("is required")
+                raise values.CellError(_("is required"))
             return None
         if self.type == "code":
             return values.parse_code(raw)
@@ -116,7 +117,7 @@ class Field:
             def money(text: str) -> int | None:
                 if not values.PLAIN_AMOUNT_RE.match(text):
                     return None
-                whole, _, fraction = text.partition(".")
+                whole, _sep, fraction = text.partition(".")
                 fraction = fraction.rstrip("0")
                 if len(fraction) > decimals:
                     return None
@@ -127,21 +128,22 @@ class Field:
         return None
 
     def describe(self) -> str:
+        """What the column holds, in the current locale (the Import page's column help)."""
         if self.type == "code":
-            return f"code: {values.CODE_RULE} (capitals are lower-cased)"
+            return _("code: %(rule)s (capitals are lower-cased)", rule=_(values.CODE_RULE))
         if self.type == "choice":
-            return "one of: " + ", ".join(self.choices)
+            return _("one of: %(choices)s", choices=", ".join(self.choices))
         if self.type == "text":
-            return f"text, up to {self.max_length} characters"
+            return _("text, up to %(limit)s characters", limit=self.max_length)
         if self.type == "int":
-            return f"whole number, {self.minimum:,} or more"
+            return _("whole number, %(minimum)s or more", minimum=f"{self.minimum:,}")
         if self.type == "money":
-            return "amount in currency units, e.g. 12.50"
+            return _("amount in currency units, e.g. 12.50")
         if self.type == "datetime":
-            return "date and time, ISO 8601 (2024-05-01 14:30; UTC unless an offset is given)"
+            return _("date and time, ISO 8601 (2024-05-01 14:30; UTC unless an offset is given)")
         if self.type == "date":
-            return "date, ISO 8601 (2024-05-01)"
-        return "true or false"
+            return _("date, ISO 8601 (2024-05-01)")
+        return _("true or false")
 
 
 @dataclass(frozen=True)
@@ -168,9 +170,6 @@ class ImportKind:
         return next(f for f in self.fields if f.name == name)
 
 
-CREATED_NOTE = "; with “Create missing” a new one is added"
-
-
 def _code(
     name: str,
     what: str,
@@ -180,31 +179,33 @@ def _code(
     creatable: bool = False,
     code: bool = False,
 ) -> Field:
-    """A column naming a row of another table (``what`` says which, for the column help);
-    ``code=True`` for platform and category codes, lower-cased and checked like the code columns
-    of their own files."""
+    """A column naming a row of another table (``what`` says which, for the column help: an
+    N_()-marked whole sentence, which for a ``creatable`` column says so); ``code=True`` for
+    platform and category codes, lower-cased and checked like the code columns of their own
+    files."""
     return Field(
         name,
         "code" if code else "text",
         required=required,
         max_length=64,
         example=example,
-        help=f"{what}{CREATED_NOTE}" if creatable else what,
+        help=what,
         reference=True,
         creatable=creatable,
     )
 
 
-def _reference_kind(name: str, label: str, singular: str, code: str, title: str) -> ImportKind:
+def _reference_kind(
+    name: str, label: str, description: str, code_help: str, code: str, title: str
+) -> ImportKind:
     """Platforms and categories: a code (the key the filters and URLs use) and a name."""
     return ImportKind(
         name,
         label,
-        f"One row per {singular}; re-importing the same code renames it. Codes are lower-cased "
-        "and cannot be changed later (links and filters use them).",
+        description,
         (
-            Field("code", "code", True, 64, example=code, help=f"the {singular}'s code"),
-            Field("name", "text", True, 128, example=title, help="the name people see"),
+            Field("code", "code", True, 64, example=code, help=code_help),
+            Field("name", "text", True, 128, example=title, help=N_("the name people see")),
         ),
         ("code",),
     )
@@ -213,16 +214,36 @@ def _reference_kind(name: str, label: str, singular: str, code: str, title: str)
 KINDS: dict[str, ImportKind] = {
     k.name: k
     for k in (
-        _reference_kind("platforms", "Sales platforms", "sales platform", "web", "Web shop"),
         _reference_kind(
-            "categories", "Product categories", "product category", "electronics", "Electronics"
+            "platforms",
+            N_("Sales platforms"),
+            N_(
+                "One row per sales platform; re-importing the same code renames it. Codes are "
+                "lower-cased and cannot be changed later (links and filters use them)."
+            ),
+            N_("the sales platform's code"),
+            "web",
+            "Web shop",
+        ),
+        _reference_kind(
+            "categories",
+            N_("Product categories"),
+            N_(
+                "One row per product category; re-importing the same code renames it. Codes are "
+                "lower-cased and cannot be changed later (links and filters use them)."
+            ),
+            N_("the product category's code"),
+            "electronics",
+            "Electronics",
         ),
         ImportKind(
             "customers",
-            "Customers",
-            "One row per customer; re-importing the same external_id updates the customer.",
+            N_("Customers"),
+            N_("One row per customer; re-importing the same external_id updates the customer."),
             (
-                Field("external_id", "text", True, 64, example="C-100001", help="your customer id"),
+                Field(
+                    "external_id", "text", True, 64, example="C-100001", help=N_("your customer id")
+                ),
                 Field("name", "text", True, 200, example="Ada Lovelace"),
                 Field("email", "text", False, 254, example="ada@example.com"),
                 Field("region", "text", False, 64, example="DACH"),
@@ -240,21 +261,24 @@ KINDS: dict[str, ImportKind] = {
                     "datetime",
                     False,
                     example="2024-01-15 09:30:00",
-                    help="sign-up time; kept when omitted",
+                    help=N_("sign-up time; kept when omitted"),
                 ),
             ),
             ("external_id",),
         ),
         ImportKind(
             "products",
-            "Products",
-            "One row per product; re-importing the same sku updates it.",
+            N_("Products"),
+            N_("One row per product; re-importing the same sku updates it."),
             (
                 Field("sku", "text", True, 64, example="SKU-0001"),
                 Field("name", "text", True, 200, example="Wireless Earbuds"),
                 _code(
                     "category_code",
-                    "code of an existing product category",
+                    N_(
+                        "code of an existing product category; with “Create missing” a new one "
+                        "is added"
+                    ),
                     example="electronics",
                     creatable=True,
                     code=True,
@@ -267,21 +291,29 @@ KINDS: dict[str, ImportKind] = {
         ),
         ImportKind(
             "orders",
-            "Orders with items",
-            "One row per order ITEM. Rows with the same order_number form one order and must "
-            "agree on customer, platform, status and time; re-importing an order replaces its "
-            "items. The order total is the sum of quantity × unit_price.",
+            N_("Orders with items"),
+            N_(
+                "One row per order ITEM. Rows with the same order_number form one order and must "
+                "agree on customer, platform, status and time; re-importing an order replaces its "
+                "items. The order total is the sum of quantity × unit_price."
+            ),
             (
                 Field("order_number", "text", True, 64, example="ORD-2024-000001"),
                 _code(
                     "customer_external_id",
-                    "external_id of an existing customer",
+                    N_(
+                        "external_id of an existing customer; with “Create missing” a new one is "
+                        "added"
+                    ),
                     example="C-100001",
                     creatable=True,
                 ),
                 _code(
                     "platform_code",
-                    "code of an existing sales platform",
+                    N_(
+                        "code of an existing sales platform; with “Create missing” a new one is "
+                        "added"
+                    ),
                     example="web",
                     creatable=True,
                     code=True,
@@ -289,7 +321,9 @@ KINDS: dict[str, ImportKind] = {
                 Field("status", "choice", True, choices=ORDER_STATUSES, example="paid"),
                 Field("ordered_at", "datetime", True, example="2024-05-01 14:30:00"),
                 _code(
-                    "sku", "sku of an existing product (import products first)", example="SKU-0001"
+                    "sku",
+                    N_("sku of an existing product (import products first)"),
+                    example="SKU-0001",
                 ),
                 Field("quantity", "int", True, minimum=1, maximum=100_000, example=2),
                 Field("unit_price", "money", True, example="79.90"),
@@ -298,19 +332,25 @@ KINDS: dict[str, ImportKind] = {
         ),
         ImportKind(
             "visits",
-            "Visits",
-            "One row per visit; a visit is identified by customer and time.",
+            N_("Visits"),
+            N_("One row per visit; a visit is identified by customer and time."),
             (
                 _code(
                     "customer_external_id",
-                    "external_id of an existing customer",
+                    N_(
+                        "external_id of an existing customer; with “Create missing” a new one is "
+                        "added"
+                    ),
                     example="C-100001",
                     creatable=True,
                 ),
                 Field("visited_at", "datetime", True, example="2024-05-01 14:02:00"),
                 _code(
                     "platform_code",
-                    "code of an existing sales platform",
+                    N_(
+                        "code of an existing sales platform; with “Create missing” a new one is "
+                        "added"
+                    ),
                     required=False,
                     example="web",
                     creatable=True,
@@ -322,10 +362,10 @@ KINDS: dict[str, ImportKind] = {
         ),
         ImportKind(
             "event_costs",
-            "Event costs",
-            "One row per cost line; identified by event, category and description.",
+            N_("Event costs"),
+            N_("One row per cost line; identified by event, category and description."),
             (
-                _code("event_code", "code of an existing event", example="EVT-2024-001"),
+                _code("event_code", N_("code of an existing event"), example="EVT-2024-001"),
                 Field("category", "choice", True, choices=COST_CATEGORIES, example="venue"),
                 Field("description", "text", False, 200, example="Hall rental"),
                 Field("amount", "money", True, example="1500.00"),
@@ -334,10 +374,10 @@ KINDS: dict[str, ImportKind] = {
         ),
         ImportKind(
             "event_revenues",
-            "Event revenues",
-            "One row per revenue line; identified by event, source and description.",
+            N_("Event revenues"),
+            N_("One row per revenue line; identified by event, source and description."),
             (
-                _code("event_code", "code of an existing event", example="EVT-2024-001"),
+                _code("event_code", N_("code of an existing event"), example="EVT-2024-001"),
                 Field("source", "choice", True, choices=REVENUE_SOURCES, example="tickets"),
                 Field("description", "text", False, 200, example="Early-bird tickets"),
                 Field("amount", "money", True, example="4200.00"),
@@ -346,10 +386,10 @@ KINDS: dict[str, ImportKind] = {
         ),
         ImportKind(
             "channel_stats",
-            "Event channel statistics",
-            "One row per event, channel and day.",
+            N_("Event channel statistics"),
+            N_("One row per event, channel and day."),
             (
-                _code("event_code", "code of an existing event", example="EVT-2024-001"),
+                _code("event_code", N_("code of an existing event"), example="EVT-2024-001"),
                 Field("channel", "text", True, 32, example="email"),
                 Field("day", "date", True, example="2024-04-20"),
                 Field("views", "int", True, example=1200),
@@ -363,10 +403,15 @@ KINDS: dict[str, ImportKind] = {
 
 
 def get_kind(name: str) -> ImportKind:
-    """The spec of a kind; ``ValueError`` names the known kinds (input comes from users)."""
+    """The spec of a kind; ``ValueError`` names the known kinds (input comes from users), in the
+    current locale."""
     kind = KINDS.get(str(name or "").strip().lower())
     if kind is None:
         raise ValueError(
-            f"unknown import kind {str(name)[:40]!r}; expected one of {', '.join(KINDS)}"
+            _(
+                "unknown import kind %(kind)s; expected one of %(kinds)s",
+                kind=repr(str(name)[:40]),
+                kinds=", ".join(KINDS),
+            )
         )
     return kind

@@ -3,6 +3,10 @@ the customers it changed, invalidate caches.
 
 :func:`import_file` does the work synchronously (the CLI and tests call it); :func:`start_import`
 queues it on a background thread for the web page, which polls the ``import_runs`` row.
+
+Every message a run stores (its summary, its row errors, its phase) is written in the locale
+current when it runs: the request's for an upload (the background thread carries it, see
+:func:`bi_app.i18n.carried_locale`), ``BI_LOCALE`` for the command line and jobs.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ from bi_app.auth import audit
 from bi_app.db.models import utcnow
 from bi_app.db.rollups import refresh_rollups
 from bi_app.extensions import db
+from bi_app.i18n import N_, _, carried_locale
 from bi_app.importing import runs, stage
 from bi_app.importing.create import audit_detail, created_codes, describe_created, insert_missing
 from bi_app.importing.reader import MAX_UPLOAD_BYTES, ImportFileError, Table, open_table
-from bi_app.importing.schemas import ImportKind, get_kind
+from bi_app.importing.schemas import KINDS, ImportKind, get_kind
 from bi_app.importing.validate import RowError, Validation, validate
 from bi_app.importing.values import DEFAULT_FUTURE_DAYS
 from bi_app.importing.write import WriteResult, write
@@ -43,14 +48,21 @@ _READ, _WRITE = 0.6, 0.35
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bi-import")
 # Imports allowed to wait behind the running one; each waiting import holds its whole file.
 MAX_QUEUED_IMPORTS = 3
-QUEUE_FULL_MESSAGE = (
-    "The import queue is full ({waiting} imports are waiting); try again when the current "
+# N_()-marked: translated where a run is ended with them, placeholders as keyword arguments
+QUEUE_FULL_MESSAGE = N_(
+    "The import queue is full (%(waiting)s imports are waiting); try again when the current "
     "import finishes. Nothing was imported."
 )
-UNEXPECTED_MESSAGE = (
-    "The import stopped on an unexpected error ({error}). Nothing was imported; the error is "
+UNEXPECTED_MESSAGE = N_(
+    "The import stopped on an unexpected error (%(error)s). Nothing was imported; the error is "
     "in the application log."
 )
+# the phases a run reports (stored in import_runs.phase and shown on the page, translated)
+READING = N_("reading")
+VALIDATING = N_("validating")
+WRITING = N_("writing")
+REFRESHING_ROLLUPS = N_("refreshing roll-ups")
+REFRESHING_CUSTOMERS = N_("refreshing customer figures")
 
 Invalidate = Callable[[], Any]
 Echo = Callable[[str, float], None]  # (phase, fraction done): progress shown by the caller
@@ -128,6 +140,7 @@ class _Progress:
         if not force and now - self.last < PROGRESS_EVERY_S:
             return
         self.last = now
+        phase = _(phase)
         if self.echo is not None:
             self.echo(phase, fraction)
         if self.held:
@@ -138,17 +151,20 @@ class _Progress:
 def decode_upload(contents: str | None) -> bytes:
     """The bytes of a ``dcc.Upload`` data URL, refusing oversize uploads before decoding."""
     if not contents or "," not in contents:
-        raise ImportFileError("Choose a file first.")
+        raise ImportFileError(_("Choose a file first."))
     payload = contents.split(",", 1)[1]
     if len(payload) * 3 // 4 > MAX_UPLOAD_BYTES:
         raise ImportFileError(
-            f"The file is larger than the {MAX_UPLOAD_BYTES // 1024 // 1024} MB upload "
-            "limit. Split it into smaller files (or import it with `bi-app import`)."
+            _(
+                "The file is larger than the %(limit)s MB upload limit. Split it into smaller "
+                "files (or import it with `bi-app import`).",
+                limit=MAX_UPLOAD_BYTES // 1024 // 1024,
+            )
         )
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ImportFileError("The upload was damaged in transit; try again.") from None
+        raise ImportFileError(_("The upload was damaged in transit; try again.")) from None
 
 
 def _summary(
@@ -158,20 +174,33 @@ def _summary(
     dry_run: bool,
     created: dict[str, list[str]],
 ) -> str:
-    rows = f"{check.rows_total:,} row(s)"
+    """The run's summary in the current locale: one message per sentence."""
+    total = f"{check.rows_total:,}"
     if not check.ok:
-        return (
-            f"{check.rows_failed:,} of {rows} have errors ({check.error_count:,} problem(s)); "
-            "nothing was imported. Fix the rows listed in the report and upload the file again."
+        return _(
+            "%(failed)s of %(total)s row(s) have errors (%(problems)s problem(s)); nothing was "
+            "imported. Fix the rows listed in the report and upload the file again.",
+            failed=f"{check.rows_failed:,}",
+            total=total,
+            problems=f"{check.error_count:,}",
         )
     if dry_run or written is None:
-        would = f" Would create {describe_created(created)}." if created else ""
-        return f"All {rows} are valid. Nothing was written (validation only).{would}"
-    made = f" Created {describe_created(created)}." if created else ""
-    return (
-        f"Imported {rows} of {kind_label.lower()}: {written.inserted:,} new, "
-        f"{written.updated:,} updated.{made}"
+        message = _(
+            "All %(total)s row(s) are valid. Nothing was written (validation only).", total=total
+        )
+        if created:
+            message += " " + _("Would create %(created)s.", created=describe_created(created))
+        return message
+    message = _(
+        "Imported %(total)s row(s) of %(kind)s: %(inserted)s new, %(updated)s updated.",
+        total=total,
+        kind=_(kind_label).lower(),
+        inserted=f"{written.inserted:,}",
+        updated=f"{written.updated:,}",
     )
+    if created:
+        message += " " + _("Created %(created)s.", created=describe_created(created))
+    return message
 
 
 def _refresh(engine: Engine, written: WriteResult) -> str:
@@ -185,9 +214,9 @@ def _refresh(engine: Engine, written: WriteResult) -> str:
             refresh_rollups(engine, written.first_day, written.last_day)
     except SQLAlchemyError:
         log.exception("import: roll-up refresh failed")
-        return (
-            " Charts are not updated yet: refreshing the roll-ups failed"
-            " (the nightly job will retry)."
+        return " " + _(
+            "Charts are not updated yet: refreshing the roll-ups failed (the nightly job will "
+            "retry)."
         )
     return ""
 
@@ -209,9 +238,9 @@ def _refresh_customers(engine: Engine, kind: str) -> str:
         customer_tags.recompute(engine, utcnow().date())
     except Exception:
         log.exception("import: customer recompute failed")
-        return (
-            " Customer figures are not updated yet: recomputing them failed"
-            " (the daily job will retry)."
+        return " " + _(
+            "Customer figures are not updated yet: recomputing them failed (the daily job will "
+            "retry)."
         )
     return ""
 
@@ -270,9 +299,15 @@ def import_file(
     try:
         try:
             spec = get_kind(kind)
-        except ValueError as exc:
-            raise ImportFileError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
-        progress("reading", 0.0, force=True)
+        except ValueError:
+            raise ImportFileError(
+                _(
+                    "Unknown import kind %(kind)s; expected one of %(kinds)s.",
+                    kind=repr(str(kind)[:40]),
+                    kinds=", ".join(KINDS),
+                )
+            ) from None
+        progress(READING, 0.0, force=True)
         table = (
             opener(spec)
             if opener is not None
@@ -289,7 +324,7 @@ def import_file(
                 decimals=decimals,
                 future_days=future_days,
                 create_missing=create_missing,
-                progress=lambda f: progress("validating", f * _READ, file_format=table.format),
+                progress=lambda f: progress(VALIDATING, f * _READ, file_format=table.format),
             )
             outcome.rows_total, outcome.rows_ok, outcome.rows_failed = (
                 check.rows_total,
@@ -300,7 +335,7 @@ def import_file(
             outcome.ignored_columns = check.ignored_columns
             outcome.created = created_codes(check.missing)
             if check.ok and not dry_run:
-                progress("writing", _READ, force=True, rows_total=check.rows_total)
+                progress(WRITING, _READ, force=True, rows_total=check.rows_total)
                 insert_missing(conn, check.missing)
                 assert check.stage is not None
                 written = write(
@@ -308,7 +343,7 @@ def import_file(
                     spec,
                     check.stage,
                     check.header,
-                    lambda f: progress("writing", _READ + _WRITE * f),
+                    lambda f: progress(WRITING, _READ + _WRITE * f),
                 )
                 outcome.inserted, outcome.updated = written.inserted, written.updated
                 with Session(bind=conn) as session:
@@ -334,22 +369,24 @@ def import_file(
         outcome.status = "rejected" if not check.ok else ("validated" if dry_run else "succeeded")
         outcome.message = _summary(spec.label, check, written, dry_run, outcome.created)
         if written is not None:
-            progress("refreshing roll-ups", _READ + _WRITE, force=True)
+            progress(REFRESHING_ROLLUPS, _READ + _WRITE, force=True)
             outcome.message += _refresh(engine, written)
-            progress("refreshing customer figures", _READ + _WRITE, force=True)
+            progress(REFRESHING_CUSTOMERS, _READ + _WRITE, force=True)
             outcome.message += _refresh_customers(engine, spec.name)
             if invalidate is not None and invalidate() is False:
-                outcome.message += " Cached figures may show old numbers for a few minutes."
+                outcome.message += " " + _("Cached figures may show old numbers for a few minutes.")
         if outcome.ignored_columns:
-            outcome.message += (
-                f" Ignored unknown column(s): {', '.join(outcome.ignored_columns[:10])}."
+            outcome.message += " " + _(
+                "Ignored unknown column(s): %(columns)s.",
+                columns=", ".join(outcome.ignored_columns[:10]),
             )
     except ImportFileError as exc:
-        outcome.status, outcome.message = "rejected", f"{exc} Nothing was imported."
+        outcome.status = "rejected"
+        outcome.message = _("%(problem)s Nothing was imported.", problem=exc)
     except IntegrityError as exc:
         log.warning("import %s refused by the database: %s", run_id, exc.orig)
         outcome.status = "failed"
-        outcome.message = (
+        outcome.message = _(
             "The database refused the rows (another change to the same records at the same "
             "time?). Nothing was imported; try again."
         )
@@ -357,28 +394,29 @@ def import_file(
         if committed:  # the rows are in; a later step (roll-ups, caches) failed
             log.exception("import %s: database error after the rows were written", run_id)
             outcome.status = "succeeded"
-            outcome.message += " A database error stopped the steps after the import."
+            outcome.message += " " + _("A database error stopped the steps after the import.")
         else:
             log.exception("import %s: database error", run_id)
             outcome.status, outcome.message = (
                 "failed",
-                "A database error stopped the import. Nothing was imported.",
+                _("A database error stopped the import. Nothing was imported."),
             )
     except Exception as exc:  # whatever it is, the run must end, not stay "running"
         if committed:
             log.exception("import %s: unexpected error after the rows were written", run_id)
             outcome.status = "succeeded"
-            outcome.message += (
-                f" An unexpected error ({type(exc).__name__}) stopped the steps after the import."
+            outcome.message += " " + _(
+                "An unexpected error (%(error)s) stopped the steps after the import.",
+                error=type(exc).__name__,
             )
         else:
             log.exception("import %s stopped on an unexpected error", run_id)
             outcome.status = "failed"
-            outcome.message = UNEXPECTED_MESSAGE.format(error=type(exc).__name__)
+            outcome.message = _(UNEXPECTED_MESSAGE, error=type(exc).__name__)
     except BaseException:
         # interrupted (Ctrl-C in the CLI, the worker exiting): record it, then stop as asked
         if not committed:
-            outcome.status, outcome.message = "failed", "Interrupted. Nothing was imported."
+            outcome.status, outcome.message = "failed", _("Interrupted. Nothing was imported.")
         _finish(engine, outcome)
         raise
     _finish(engine, outcome)
@@ -416,15 +454,16 @@ def _finish(engine: Engine, outcome: ImportOutcome) -> None:
         return
     except Exception:  # fall back to the short record below
         log.exception("import %s: recording the result failed", outcome.run_id)
-    _record_status(engine, outcome.run_id, outcome.status, _SHORT_MESSAGES[outcome.status])
+    _record_status(engine, outcome.run_id, outcome.status, _(_SHORT_MESSAGES[outcome.status]))
 
 
 _SHORT_MESSAGES = {
-    "succeeded": "The rows were imported, but the import's report could not be saved.",
-    "validated": "The file is valid, but the validation report could not be saved.",
-    "rejected": "The file was refused, but the report of why could not be saved. "
-    "Nothing was imported.",
-    "failed": "The import failed and its report could not be saved. Nothing was imported.",
+    "succeeded": N_("The rows were imported, but the import's report could not be saved."),
+    "validated": N_("The file is valid, but the validation report could not be saved."),
+    "rejected": N_(
+        "The file was refused, but the report of why could not be saved. Nothing was imported."
+    ),
+    "failed": N_("The import failed and its report could not be saved. Nothing was imported."),
 }
 
 
@@ -455,7 +494,9 @@ def start_import(
     """Queue an import on the background thread; returns the run id the page polls.
 
     With :data:`MAX_QUEUED_IMPORTS` imports already waiting, the run is recorded as refused at
-    once (the page shows why) instead of holding one more file in memory."""
+    once (the page shows why) instead of holding one more file in memory. The run's messages
+    speak the locale of the caller (the request that started it), not the thread's default."""
+    carried = carried_locale()
     run_id = runs.create_run(
         engine, file_name=file_name, kind=kind, actor=actor, size_bytes=len(data), dry_run=dry_run
     )
@@ -463,33 +504,40 @@ def start_import(
     if not queue.reserve():
         log.warning("import %s refused: the import queue is full", run_id)
         _record_status(
-            engine, run_id, "rejected", QUEUE_FULL_MESSAGE.format(waiting=queue.capacity - 1)
+            engine, run_id, "rejected", _(QUEUE_FULL_MESSAGE, waiting=queue.capacity - 1)
         )
         return run_id
 
     def work() -> None:
         try:
-            import_file(
-                engine,
-                data,
-                file_name,
-                kind,
-                actor=actor,
-                dry_run=dry_run,
-                decimals=decimals,
-                run_id=run_id,
-                invalidate=invalidate,
-                create_missing=create_missing,
-                future_days=future_days,
-            )
-        except BaseException as exc:
-            # import_file records its own failures; this is the last line if even that broke
-            log.exception("import %s crashed", run_id)
+            with carried():
+                try:
+                    import_file(
+                        engine,
+                        data,
+                        file_name,
+                        kind,
+                        actor=actor,
+                        dry_run=dry_run,
+                        decimals=decimals,
+                        run_id=run_id,
+                        invalidate=invalidate,
+                        create_missing=create_missing,
+                        future_days=future_days,
+                    )
+                except BaseException as exc:
+                    # import_file records its own failures; this is the last line if that broke
+                    log.exception("import %s crashed", run_id)
+                    _record_status(
+                        engine, run_id, "failed", _(UNEXPECTED_MESSAGE, error=type(exc).__name__)
+                    )
+                    if not isinstance(exc, Exception):
+                        raise
+        except Exception as exc:  # the locale could not be carried (the app is gone)
+            log.exception("import %s could not start", run_id)
             _record_status(
-                engine, run_id, "failed", UNEXPECTED_MESSAGE.format(error=type(exc).__name__)
+                engine, run_id, "failed", _(UNEXPECTED_MESSAGE, error=type(exc).__name__)
             )
-            if not isinstance(exc, Exception):
-                raise
         finally:
             queue.release()
 
@@ -497,7 +545,7 @@ def start_import(
         _executor.submit(work)
     except RuntimeError:  # the executor is shutting down with the process
         queue.release()
-        _record_status(engine, run_id, "failed", "The server is shutting down; try again.")
+        _record_status(engine, run_id, "failed", _("The server is shutting down; try again."))
     return run_id
 
 

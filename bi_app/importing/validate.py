@@ -24,12 +24,13 @@ from sqlalchemy import Connection, exists, func, or_, select
 from sqlalchemy import Table as SqlTable
 
 from bi_app.db.models import Category, Customer, Event, Product, SalesPlatform
+from bi_app.i18n import N_, _
 from bi_app.importing import stage, values
 from bi_app.importing.reader import MAX_ROWS, ImportFileError, Table
 from bi_app.importing.schemas import ImportKind
 
 MAX_REPORTED_ERRORS = 10_000
-ROW = "(row)"
+ROW = N_("(row)")  # the "column" of an error about a whole row (translated when reported)
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,11 @@ class Reference:
     target: str  # the database column it resolves to
     singular: str
     plural: str
-    first: str  # how to make the row exist, for the "unknown ..." message
+    # the "unknown ..." message of a row referring to a missing one, saying how to make it exist
+    # (N_()-marked, translated when reported)
+    unknown: str
 
 
-CREATE_OPTION = (
-    "or choose “Create missing platforms, categories and customers” (--create-missing on the "
-    "command line)"
-)
 # file column -> what it refers to; in the order "Create missing" reports what it created
 REFERENCES: dict[str, Reference] = {
     "category_code": Reference(
@@ -52,36 +51,53 @@ REFERENCES: dict[str, Reference] = {
         "category_id",
         "category",
         "categories",
-        f"import it first (Product categories), {CREATE_OPTION}",
+        N_(
+            "unknown category: not in the database; import it first (Product categories), or "
+            "choose “Create missing platforms, categories and customers” (--create-missing on "
+            "the command line)"
+        ),
     ),
     "platform_code": Reference(
         SalesPlatform.code,
         "platform_id",
         "platform",
         "platforms",
-        f"import it first (Sales platforms), {CREATE_OPTION}",
+        N_(
+            "unknown platform: not in the database; import it first (Sales platforms), or "
+            "choose “Create missing platforms, categories and customers” (--create-missing on "
+            "the command line)"
+        ),
     ),
     "customer_external_id": Reference(
         Customer.external_id,
         "customer_id",
         "customer",
         "customers",
-        f"import it first (Customers), {CREATE_OPTION}",
+        N_(
+            "unknown customer: not in the database; import it first (Customers), or choose "
+            "“Create missing platforms, categories and customers” (--create-missing on the "
+            "command line)"
+        ),
     ),
     "sku": Reference(
         Product.sku,
         "product_id",
         "product",
         "products",
-        "products are never created by another file's import (they need a name, category and "
-        "price): import them first",
+        N_(
+            "unknown product: not in the database; products are never created by another "
+            "file's import (they need a name, category and price): import them first"
+        ),
     ),
     "event_code": Reference(
         Event.code,
         "event_id",
         "event",
         "events",
-        "events are never created by an import (they need more than a code): add the event first",
+        N_(
+            "unknown event: not in the database; events are never created by an import (they "
+            "need more than a code): add the event first"
+        ),
     ),
 }
 # file column -> database column, where they differ
@@ -147,8 +163,13 @@ def check_header(table: Table, kind: ImportKind) -> list[str]:
     missing = [name for name in kind.required if name not in table.header]
     if missing:
         raise ImportFileError(
-            f"Missing required column(s): {', '.join(missing)}. A {kind.label.lower()} "
-            f"file has the columns: {', '.join(kind.columns)}."
+            _(
+                "Missing required column(s): %(missing)s. A %(kind)s file has the columns: "
+                "%(columns)s.",
+                missing=", ".join(missing),
+                kind=_(kind.label).lower(),
+                columns=", ".join(kind.columns),
+            )
         )
     return [name for name in table.header if name not in kind.columns]
 
@@ -180,11 +201,21 @@ def _stage_rows(
         result.rows_total += 1
         if result.rows_total > MAX_ROWS:
             raise ImportFileError(
-                f"The file has more than {MAX_ROWS:,} rows; split it into smaller files."
+                _(
+                    "The file has more than %(limit)s rows; split it into smaller files.",
+                    limit=f"{MAX_ROWS:,}",
+                )
             )
         if len(cells) != width:
             result.add(
-                number, ROW, "", f"has {len(cells)} cells but the header has {width} columns"
+                number,
+                _(ROW),
+                "",
+                _(
+                    "has %(cells)s cells but the header has %(width)s columns",
+                    cells=len(cells),
+                    width=width,
+                ),
             )
             continue
         record: dict[str, Any] = {}
@@ -227,7 +258,8 @@ def _check_duplicates(
     )
     for number, first, *key in conn.execute(query):
         shown = ", ".join(values.shown(k) for k in key)
-        result.add(number, "+".join(kind.key), shown, f"duplicate key: same as row {first}")
+        message = _("duplicate key: same as row %(row)s", row=first)
+        result.add(number, "+".join(kind.key), shown, message)
 
 
 def _moment(staged: SqlTable) -> Any:
@@ -266,8 +298,8 @@ def _check_references(
                 result.missing[name] = found
             continue
         query = select(staged.c.row_no, code).where(*unknown).order_by(staged.c.row_no)
+        message = _(ref.unknown)
         for number, value in conn.execute(query):
-            message = f"unknown {ref.singular}: not in the database; {ref.first}"
             result.add(number, name, value, message)
 
 
@@ -297,8 +329,10 @@ def _check_orders(conn: Connection, staged: SqlTable, kind: ImportKind, result: 
         mine, theirs = cells[:count], cells[count:]
         for name, value, expected in zip(_ORDER_FIELDS, mine, theirs, strict=True):
             if value != expected:
-                message = (
-                    f"differs from row {first_no} of the same order ({values.shown(expected)})"
+                message = _(
+                    "differs from row %(row)s of the same order (%(expected)s)",
+                    row=first_no,
+                    expected=values.shown(expected),
                 )
                 result.add(number, name, value, message)
 
@@ -345,7 +379,7 @@ def validate(
         progress=progress,
     )
     if result.rows_total == 0:
-        raise ImportFileError("The file has a header row but no data rows.")
+        raise ImportFileError(_("The file has a header row but no data rows."))
     stage.prepare(conn, staged, kind)
     _check_duplicates(conn, staged, kind, result)
     _check_references(conn, staged, kind, result, create_missing)

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bi_app.export import formula_start
+from bi_app.i18n import N_, _
 
 EARLIEST = dt.datetime(1900, 1, 1)
 # How many days after "now" a date may lie (BI_IMPORT_FUTURE_DAYS): clocks and time zones differ,
@@ -24,7 +25,7 @@ FUTURE_SETTING = "BI_IMPORT_FUTURE_DAYS"
 # The codes of platforms and categories: the same rule as the filters in the URL
 # (bi_app.filters._CODE_RE), so every imported code can be filtered on.
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-CODE_RULE = "1 to 64 lower-case letters, digits, _ or -, starting with a letter or digit"
+CODE_RULE = N_("1 to 64 lower-case letters, digits, _ or -, starting with a letter or digit")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 # Whole numbers and amounts have at most this many digits before the decimal point: every limit
 # in the schemas is far below 10**18, and bounding the digits first keeps int() from meeting a
@@ -55,7 +56,12 @@ def is_empty(value: Any) -> bool:
 
 
 def _too_long() -> CellError:
-    return CellError(f"number too long: at most {MAX_DIGITS} digits before the decimal point")
+    return CellError(
+        _(
+            "number too long: at most %(digits)s digits before the decimal point",
+            digits=MAX_DIGITS,
+        )
+    )
 
 
 def _integer_digits(value: Decimal) -> int:
@@ -78,18 +84,24 @@ def parse_text(value: Any, *, max_length: int, choices: Sequence[str] = ()) -> s
     if is_empty(value):
         return None
     if isinstance(value, (dt.date, dt.datetime)):
-        raise CellError("expected text, found a date")
+        raise CellError(_("expected text, found a date"))
     text = value.strip() if isinstance(value, str) else _number_as_text(value)
     # Most text starts with a letter or digit and holds no control character: it can neither be
     # a formula nor need the control-character search (the checks cost more than the rest).
     if not (text[:1].isalnum() and text.isprintable()):
         _check_unsafe_text(text)
     if len(text) > max_length:
-        raise CellError(f"is {len(text):,} characters long; at most {max_length} are allowed")
+        raise CellError(
+            _(
+                "is %(length)s characters long; at most %(limit)s are allowed",
+                length=f"{len(text):,}",
+                limit=max_length,
+            )
+        )
     if choices:
         lowered = text.lower()
         if lowered not in choices:
-            raise CellError(f"must be one of: {', '.join(choices)}")
+            raise CellError(_("must be one of: %(choices)s", choices=", ".join(choices)))
         return lowered
     return text
 
@@ -100,27 +112,30 @@ def _check_unsafe_text(text: str) -> None:
     start = formula_start(text)
     if start is not None and not _DECIMAL_RE.match(text):
         raise CellError(
-            "looks like a spreadsheet formula (starts with "
-            f"{start!r}); such cells are refused because spreadsheets would run them"
+            _(
+                "looks like a spreadsheet formula (starts with %(start)s); such cells are "
+                "refused because spreadsheets would run them",
+                start=repr(start),
+            )
         )
     if _CONTROL_RE.search(text):
-        raise CellError("contains control characters")
+        raise CellError(_("contains control characters"))
 
 
 def parse_int(value: Any, *, minimum: int, maximum: int) -> int | None:
     if is_empty(value):
         return None
     if isinstance(value, bool):
-        raise CellError("expected a whole number, found true/false")
+        raise CellError(_("expected a whole number, found true/false"))
     if isinstance(value, int):
         number = value
     elif isinstance(value, float):
         if not value.is_integer():
-            raise CellError("expected a whole number")
+            raise CellError(_("expected a whole number"))
         number = int(value)
     elif isinstance(value, Decimal):
         if not value.is_finite() or value != value.to_integral_value():
-            raise CellError("expected a whole number")
+            raise CellError(_("expected a whole number"))
         if _integer_digits(value) > MAX_DIGITS:
             raise _too_long()
         number = int(value)
@@ -129,15 +144,19 @@ def parse_int(value: Any, *, minimum: int, maximum: int) -> int | None:
             raise _too_long()
         number = int(text)
     else:
-        raise CellError("expected a whole number")
+        raise CellError(_("expected a whole number"))
     return _in_range(number, minimum, maximum)
 
 
 def _in_range(number: int, minimum: int, maximum: int) -> int:
     if number < minimum:
-        raise CellError("must not be negative" if minimum == 0 else f"must be at least {minimum:,}")
+        raise CellError(
+            _("must not be negative")
+            if minimum == 0
+            else _("must be at least %(minimum)s", minimum=f"{minimum:,}")
+        )
     if number > maximum:
-        raise CellError(f"must be at most {maximum:,}")
+        raise CellError(_("must be at most %(maximum)s", maximum=f"{maximum:,}"))
     return number
 
 
@@ -146,52 +165,59 @@ def parse_money(value: Any, *, decimals: int, minimum: int, maximum: int) -> int
     if is_empty(value):
         return None
     if type(value) is str and PLAIN_AMOUNT_RE.match(value):  # the common case, without Decimal
-        whole, _, fraction = value.strip().partition(".")
+        whole, _sep, fraction = value.strip().partition(".")
         fraction = fraction.rstrip("0")
         if len(fraction) > decimals:
-            raise CellError(f"has more than {decimals} decimal places")
+            raise CellError(_("has more than %(decimals)s decimal places", decimals=decimals))
         minor = int(whole or "0") * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
         return _in_range(minor, minimum, maximum)
     if isinstance(value, bool):
-        raise CellError("expected an amount, found true/false")
+        raise CellError(_("expected an amount, found true/false"))
     if isinstance(value, (int, Decimal)):
         amount = Decimal(value)
         if not amount.is_finite():
-            raise CellError("expected an amount")
+            raise CellError(_("expected an amount"))
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise CellError("expected an amount")
+            raise CellError(_("expected an amount"))
         amount = Decimal(repr(value))
     elif isinstance(value, str):
         text = value.strip()
         if "," in text:
-            raise CellError("use a dot as the decimal separator and no thousands separators")
+            raise CellError(_("use a dot as the decimal separator and no thousands separators"))
         if not _DECIMAL_RE.match(text):
-            raise CellError("expected an amount such as 12.50")
+            raise CellError(_("expected an amount such as 12.50"))
         if len(text) > MAX_NUMBER_TEXT:
-            raise CellError(f"number too long: at most {MAX_NUMBER_TEXT} characters")
+            raise CellError(
+                _("number too long: at most %(limit)s characters", limit=MAX_NUMBER_TEXT)
+            )
         try:
             amount = Decimal(text)
         except InvalidOperation:
-            raise CellError("expected an amount such as 12.50") from None
+            raise CellError(_("expected an amount such as 12.50")) from None
     else:
-        raise CellError("expected an amount such as 12.50")
+        raise CellError(_("expected an amount such as 12.50"))
     if _integer_digits(amount) > MAX_DIGITS:
         raise _too_long()
     minor = amount.scaleb(decimals)
     if minor != minor.to_integral_value():
-        raise CellError(f"has more than {decimals} decimal places")
+        raise CellError(_("has more than %(decimals)s decimal places", decimals=decimals))
     return _in_range(int(minor), minimum, maximum)
 
 
 def _check_time(moment: dt.datetime, now: dt.datetime, future_days: int) -> dt.datetime:
     if moment < EARLIEST:
-        raise CellError(f"is before {EARLIEST:%Y-%m-%d}")
+        raise CellError(_("is before %(earliest)s", earliest=f"{EARLIEST:%Y-%m-%d}"))
     latest = now + dt.timedelta(days=future_days)
     if moment > latest:
         raise CellError(
-            f"is in the future (after {latest:%Y-%m-%d %H:%M} UTC): dates may lie at most "
-            f"{future_days} day(s) ahead; {FUTURE_SETTING} sets how many"
+            _(
+                "is in the future (after %(latest)s UTC): dates may lie at most %(days)s "
+                "day(s) ahead; %(setting)s sets how many",
+                latest=f"{latest:%Y-%m-%d %H:%M}",
+                days=future_days,
+                setting=FUTURE_SETTING,
+            )
         )
     return moment
 
@@ -201,10 +227,10 @@ def parse_code(value: Any) -> str | None:
     if is_empty(value):
         return None
     if isinstance(value, (dt.date, dt.datetime)):
-        raise CellError("expected a code, found a date")
+        raise CellError(_("expected a code, found a date"))
     text = (value if isinstance(value, str) else _number_as_text(value)).strip().lower()
     if not CODE_RE.match(text):
-        raise CellError(f"is not a valid code: use {CODE_RULE}")
+        raise CellError(_("is not a valid code: use %(rule)s", rule=_(CODE_RULE)))
     return text
 
 
@@ -222,9 +248,11 @@ def parse_datetime(
         try:
             moment = dt.datetime.fromisoformat(value.strip())
         except ValueError:
-            raise CellError("expected a date and time like 2024-05-01 14:30 (ISO 8601)") from None
+            raise CellError(
+                _("expected a date and time like 2024-05-01 14:30 (ISO 8601)")
+            ) from None
     else:
-        raise CellError("expected a date and time like 2024-05-01 14:30 (ISO 8601)")
+        raise CellError(_("expected a date and time like 2024-05-01 14:30 (ISO 8601)"))
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return _check_time(moment, now, future_days)
@@ -237,7 +265,7 @@ def parse_date(
         return None
     if isinstance(value, dt.datetime):
         if value.time() != dt.time():
-            raise CellError("expected a date without a time of day")
+            raise CellError(_("expected a date without a time of day"))
         day = value.date()
     elif isinstance(value, dt.date):
         day = value
@@ -245,9 +273,9 @@ def parse_date(
         try:
             day = dt.date.fromisoformat(value.strip())
         except ValueError:
-            raise CellError("expected a date like 2024-05-01 (ISO 8601)") from None
+            raise CellError(_("expected a date like 2024-05-01 (ISO 8601)")) from None
     else:
-        raise CellError("expected a date like 2024-05-01 (ISO 8601)")
+        raise CellError(_("expected a date like 2024-05-01 (ISO 8601)"))
     _check_time(dt.datetime.combine(day, dt.time()), now, future_days)
     return day
 
@@ -262,7 +290,7 @@ def parse_bool(value: Any) -> bool | None:
         return True
     if text in _FALSE:
         return False
-    raise CellError("expected true or false")
+    raise CellError(_("expected true or false"))
 
 
 def shown(value: Any, limit: int = 80) -> str:
