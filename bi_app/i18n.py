@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import numbers
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -187,9 +188,10 @@ def app_currency() -> str:
 
 
 def _finite(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+    """A number that can be shown (numpy's numbers too); not a bool, NaN or an infinity."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, Decimal)):
         return False
-    return not isinstance(value, float) or math.isfinite(value)
+    return math.isfinite(value)
 
 
 def currency_decimals(code: str) -> int:

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
+from bi_app import i18n
 from bi_app.analytics.churn import TAG_LABELS
 from bi_app.analytics.segmentation import SEGMENT_LABELS, SEGMENTS
 from bi_app.data.customers import AT_RISK
@@ -139,7 +140,9 @@ def segment_trend_figure(trend_df: pd.DataFrame) -> go.Figure:
             )
         )
     fig.update_layout(
-        **base_layout(barmode="stack", xaxis={"gridcolor": GRID_COLOR, "tickformat": "%b %Y"})
+        **base_layout(
+            barmode="stack", xaxis={"gridcolor": GRID_COLOR, "tickformat": i18n.month_tickformat()}
+        )
     )
     return fig
 
@@ -181,11 +184,17 @@ def movement_figure(matrix: pd.DataFrame, start: dt.date, end: dt.date) -> go.Fi
             after="%{x}",
         ),
         xaxis={
-            "title": {"text": _("Segment at the end of %(month)s", month=format(end, "%b %Y"))},
+            "title": {
+                "text": _(
+                    "Segment at the end of %(month)s", month=i18n.format_period(end, "month_short")
+                )
+            },
             "side": "bottom",
         },
         yaxis={
-            "title": {"text": _("Before %(month)s", month=format(start, "%b %Y"))},
+            "title": {
+                "text": _("Before %(month)s", month=i18n.format_period(start, "month_short"))
+            },
             "autorange": "reversed",
         },
     )
@@ -197,7 +206,10 @@ def cohort_figure(table: pd.DataFrame) -> go.Figure:
         return empty_figure(_("No first orders in this period"))
     pivot = table.pivot(index="cohort", columns="months_since", values="retention").sort_index()
     sizes = table.drop_duplicates("cohort").set_index("cohort")["cohort_size"]
-    y = [f"{c:%b %Y} ({sizes[c]:,})" for c in pivot.index]
+    y = [
+        f"{i18n.format_period(c, 'month_short')} ({i18n.format_number(sizes[c])})"
+        for c in pivot.index
+    ]
     text = [["" if pd.isna(v) else f"{v:.0%}" for v in row] for row in pivot.to_numpy()]
     return _heatmap(
         pivot.to_numpy(),

@@ -7,6 +7,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from bi_app import i18n
 from bi_app.i18n import N_, _
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
@@ -65,7 +66,12 @@ def layout(event_id: int, summary: Any, base: Any, viewer: Viewer) -> html.Div:
         to_local(summary.starts_at, viewer.timezone),
         to_local(summary.ends_at, viewer.timezone),
     )
-    when = f"{starts:%d %b %Y %H:%M} – {ends:%d %b %Y %H:%M} ({viewer.timezone})"
+    when = _(
+        "%(starts)s – %(ends)s (%(timezone)s)",
+        starts=f"{i18n.format_period(starts, 'day')} {starts:%H:%M}",
+        ends=f"{i18n.format_period(ends, 'day')} {ends:%H:%M}",
+        timezone=viewer.timezone,
+    )
     return html.Div(
         [
             dcc.Link(_("← All events"), href="/events", className="small"),

@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import html
 
+from bi_app import i18n
 from bi_app.i18n import N_, _
 from components.data_grid import GridColumn
 from components.figures import GRID_COLOR, PRIMARY, base_layout, empty_figure, figure
@@ -255,7 +256,7 @@ def checkins_figure(df: pd.DataFrame) -> dict:
     if df.empty:
         return empty_figure(_("No check-ins recorded"))
     # hour labels as categories: a date axis would put its ticks between the hourly bars
-    labels = [f"{h:%d %b %H:00}" for h in pd.to_datetime(df["hour"])]
+    labels = [f"{i18n.format_period(h, 'day_month')} {h:%H}:00" for h in pd.to_datetime(df["hour"])]
     bar = {
         "type": "bar",
         "x": labels,
@@ -344,7 +345,7 @@ def comparison_figure(df: pd.DataFrame, event_id: int, industry_avg_pct: float) 
     if df.empty:
         return empty_figure(_("Nothing to compare"))
     labels = [
-        f"{plain_label(c)}<br>{s:%b %Y}"
+        f"{plain_label(c)}<br>{i18n.format_period(s, 'month_short')}"
         for c, s in zip(df["code"], pd.to_datetime(df["starts_at"]))
     ]
     bar = {

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bi_app import i18n
 from bi_app.data.sales import ORDER_STATUSES
 from bi_app.filters import chart_points
 from bi_app.i18n import N_, _
@@ -41,7 +42,9 @@ STATUS_COLORS = {
     "refunded": "#dc3545",
 }
 _FALLBACK_COLORS = ("#20c997", "#ffc107", "#d63384", "#6610f2")
-_PERIOD_LABELS = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%B %Y", "year": "%Y"}
+# days and weeks as ISO dates (the same in every language); months and years as the locale writes
+# them ("January 2024" / "2024년 1월")
+_PERIOD_KINDS = {"month": "month", "year": "year"}
 # what a person reads for an order status (the stored code stays the value)
 STATUS_LABELS = {
     "pending": N_("Pending"),
@@ -89,7 +92,8 @@ def granularity_note(
 
 
 def _period_label(period: pd.Timestamp, granularity: str) -> str:
-    text = period.strftime(_PERIOD_LABELS.get(granularity, _PERIOD_LABELS["day"]))
+    kind = _PERIOD_KINDS.get(granularity)
+    text = i18n.format_period(period, kind) if kind else period.strftime("%Y-%m-%d")
     return _("Week of %(date)s", date=text) if granularity == "week" else text
 
 

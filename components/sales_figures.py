@@ -14,6 +14,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import html
 
+from bi_app import i18n
 from bi_app.analytics.growth import GrowthKpi
 from bi_app.i18n import N_, _
 from components.figures import (
@@ -44,7 +45,18 @@ YEAR_AGO_COLOR = "#adb5bd"
 POP_COLOR = "#6f42c1"
 YOY_COLOR = "#fd7e14"
 CATEGORY_COLOR = "#20c997"
-_PERIOD_LABELS = {"day": "%a %d %b %Y", "week": "%d %b %Y", "month": "%B %Y", "year": "%Y"}
+# a period as the hover names it: in Python through CLDR (bi_app.i18n), in Plotly's own hover
+# templates as d3 time formats whose names come from the registered Plotly locale
+_PERIOD_KINDS = {"day": "weekday", "week": "day", "month": "month", "year": "year"}
+_PERIOD_D3 = {
+    "en": {"day": "%a %d %b %Y", "week": "%d %b %Y", "month": "%B %Y", "year": "%Y"},
+    "ko": {
+        "day": "%Y년 %b %-d일 (%a)",
+        "week": "%Y년 %b %-d일",
+        "month": "%Y년 %B",
+        "year": "%Y년",
+    },
+}
 # the growth chart's line against the period before, and the same in the revenue hover
 # (``%(change)s``: the change in percent)
 _COMPARE_NAMES = {
@@ -62,14 +74,15 @@ _COMPARE_CHANGES = {
 
 
 def _period_text(period: pd.Timestamp, granularity: str) -> str:
-    """A period as the hover names it ("Week of 01 Jan 2024")."""
-    text = period.strftime(_PERIOD_LABELS[granularity])
+    """A period as the hover names it ("Week of Jan 1, 2024")."""
+    text = i18n.format_period(period, _PERIOD_KINDS[granularity])
     return _("Week of %(date)s", date=text) if granularity == "week" else text
 
 
 def _period_template(granularity: str) -> str:
     """The same for plotly's hover template, which formats the trace's x itself."""
-    text = "%{x|" + _PERIOD_LABELS[granularity] + "}"
+    formats = _PERIOD_D3.get(i18n.current_locale(), _PERIOD_D3["en"])
+    text = "%{x|" + formats[granularity] + "}"
     return _("Week of %(date)s", date=text) if granularity == "week" else text
 
 
@@ -179,7 +192,7 @@ def _period_axis(granularity: str, periods: int = 0) -> dict:
     if granularity == "month":
         # a tick per month while they fit; a longer range gets quarterly or yearly ticks
         months = 1 if periods <= 24 else 3 if periods <= 72 else 12
-        axis.update(dtick=f"M{months}", tickformat="%b %Y")
+        axis.update(dtick=f"M{months}", tickformat=i18n.month_tickformat())
     if granularity == "year":
         axis.update(dtick="M12", tickformat="%Y")
     return axis

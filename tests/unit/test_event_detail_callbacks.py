@@ -231,7 +231,7 @@ def test_show_checkins_asks_for_hours_in_the_business_time_zone(monkeypatch):
     calls = _stub(monkeypatch, data, "checkins_by_hour", df)
     fig = call(cb.show_checkins, EVENT)
     assert calls == [((EVENT, "Europe/Berlin"), {})]
-    assert (list(fig["data"][0]["x"]), list(fig["data"][0]["y"])) == (["01 Mar 10:00"], [42])
+    assert (list(fig["data"][0]["x"]), list(fig["data"][0]["y"])) == (["Mar 1 10:00"], [42])
 
 
 def test_show_checkins_failing_service(monkeypatch, caplog):

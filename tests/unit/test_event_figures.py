@@ -257,7 +257,7 @@ def test_checkins_figure_labels_each_hour_as_a_category():
     fig = figs.checkins_figure(df)
     (bar,) = fig["data"]
     assert bar["type"] == "bar"
-    assert list(bar["x"]) == ["01 Mar 09:00", "01 Mar 10:00", "02 Mar 14:00"]
+    assert list(bar["x"]) == ["Mar 1 09:00", "Mar 1 10:00", "Mar 2 14:00"]
     assert list(bar["y"]) == [12, 1500, 3]
     assert bar["marker"]["color"] == PRIMARY
     assert fig["layout"]["xaxis"]["type"] == "category"

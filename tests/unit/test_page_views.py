@@ -276,7 +276,7 @@ def test_event_detail_layout_shows_the_summary_and_starts_the_what_if_from_the_e
     header = next(t for t in _texts(page) if t.startswith("EV-7"))
     # stored UTC, shown in the business's time zone
     assert (
-        "trade show · Acme · completed · 02 Apr 2024 18:00 – 04 Apr 2024 02:30 (Asia/Seoul)"
+        "trade show · Acme · completed · Apr 2, 2024 18:00 – Apr 4, 2024 02:30 (Asia/Seoul)"
         in header
     )
     assert "no venue" in header and "12,500" in header
