@@ -1,4 +1,4 @@
-"""The ``bi-app`` command line: db, demo, users, run, setup, config.
+"""The ``bi-app`` command line: db, demo, rollups, users, run, setup, config.
 
 Each sub-command is a thin shell over a ``bi_app`` service; errors an operator can fix
 (configuration, an unreachable database) are printed as one line and exit with status 2.
@@ -42,18 +42,39 @@ def _recompute_customer_analytics(engine) -> None:
     import datetime as dt
 
     from bi_app.customer_tags import recompute
+    from bi_app.db.periods import local_date
 
-    recompute(engine, dt.datetime.now(dt.UTC).date(), full=True)
+    recompute(engine, local_date(dt.datetime.now(dt.UTC)), full=True)
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)
+
+
+def _ensure_business_days(settings: Settings, engine) -> None:
+    """After migrating: rebuild the roll-ups when they cut days in another zone than
+    ``BI_TIMEZONE`` (saying so), then the derived customer figures and the cached results."""
+    from bi_app.db.business_days import ensure_rollup_timezone
+    from bi_app.db.periods import use_timezone
+
+    with use_timezone(settings.timezone):
+        if ensure_rollup_timezone(engine, settings.timezone, _echo) is None:
+            return
+        _recompute_customer_analytics(engine)
+    _invalidate_caches(settings)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
     from bi_app.db import migrate
+    from bi_app.extensions import db
 
     settings = _settings()
     _engine(settings)
     if args.action == "upgrade":
         migrate.upgrade(settings.database_url, args.revision or "heads")
         print(f"database at {settings.masked()['BI_DATABASE_URL']} is up to date")
+        if not args.revision:  # a partial upgrade may stop before app_state exists
+            _ensure_business_days(settings, db.require_engine())
     else:
         migrate.downgrade(settings.database_url, args.revision or "-1")
         print("downgraded")
@@ -71,6 +92,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _recompute_customer_analytics(engine)
     _invalidate_caches(settings)
     print(json.dumps(summary, default=str, indent=2))
+    return 0
+
+
+def cmd_rollups(args: argparse.Namespace) -> int:
+    """Rebuild every roll-up and customer bitmap with days in ``BI_TIMEZONE``, with progress."""
+    from bi_app.db.business_days import rebuild_for_timezone
+    from bi_app.db.periods import use_timezone
+
+    settings = _settings()
+    engine = _engine(settings)
+    with use_timezone(settings.timezone):
+        summary = rebuild_for_timezone(engine, settings.timezone, _echo)
+        _echo("customer figures: recomputing")
+        _recompute_customer_analytics(engine)
+    _invalidate_caches(settings)
+    _echo(f"done: {sum(summary['rows'].values()):,} rows in {len(summary['rows'])} tables")
     return 0
 
 
@@ -124,6 +161,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
         demo.load_demo(engine, scale=args.scale, seed=42, progress=True)
         _recompute_customer_analytics(engine)
         _invalidate_caches(settings)
+    _ensure_business_days(settings, engine)
     with db.session() as session:
         password = settings.admin_password
         created = auth.ensure_admin(session, "admin", password or None)
@@ -212,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="delete existing business data first")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("rollups", help="rebuild the roll-ups (days in BI_TIMEZONE)")
+    p.add_argument("action", choices=("rebuild",))
+    p.set_defaults(func=cmd_rollups)
 
     p = sub.add_parser("users", help="manage users")
     p.add_argument("action", choices=("create", "list", "set-password", "sign-out"))

@@ -106,8 +106,20 @@ from bi_app.db.analytics_models import (
     CustomerVisitMonth,
     CustomerWork,
 )
+from bi_app.db.business_days import (
+    CUSTOMER_MONTHS_TIMEZONE_KEY,
+    record_timezone,
+    same_zone,
+    stored_timezone,
+)
 from bi_app.db.models import REVENUE_STATUSES, Customer, Order, Visit, utcnow
-from bi_app.db.rollups import day_of, month_start
+from bi_app.db.periods import (
+    business_timezone,
+    day_of,
+    local_date,
+    local_midnight_utc,
+    month_start,
+)
 from bi_app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -209,7 +221,13 @@ def _floor_int_sqlite(element: floor_int, compiler: Any, **kw: Any) -> str:
 
 
 def _cutoff(today: dt.date) -> dt.datetime:
-    return dt.datetime.combine(today + dt.timedelta(days=1), dt.time.min)
+    """The end of local day ``today`` (the business time zone's midnight) as stored: UTC."""
+    return local_midnight_utc(today + dt.timedelta(days=1))
+
+
+def local_today() -> dt.date:
+    """Today in the business time zone: what "as of today" means for tags."""
+    return local_date(utcnow())
 
 
 def day_no(day: dt.date) -> int:
@@ -261,7 +279,8 @@ def _earliest(a: Any, b: Any) -> Any:
 def tag_sql(c: Any, segment: Any, today_n: int, t: ChurnThresholds) -> tuple[Any, Any]:
     """The tag (:func:`bi_app.analytics.churn.churn_tag`) and ``tag_due`` of a row whose
     ``first_visit``, ``last_visit`` and ``avg_interval_days`` are the columns ``c``."""
-    last_n, first_n = day_number(c.last_visit), day_number(c.first_visit)
+    # local days: a visit at 00:30 in Seoul is on the Seoul date
+    last_n, first_n = day_number(day_of(c.last_visit)), day_number(day_of(c.first_visit))
     since_last, since_first = literal(today_n) - last_n, literal(today_n) - first_n
     interval = rounded6(c.avg_interval_days)
     has_interval = and_(c.avg_interval_days.is_not(None), interval != 0)
@@ -420,7 +439,7 @@ def _stats_select(
         base.c.growing_month,
         base.c.loyal_month,
         base.c.vip_month,
-        func.coalesce(day_number(base.c.last_visit), -1),
+        func.coalesce(day_number(day_of(base.c.last_visit)), -1),
         tag,
         due,
     )
@@ -851,6 +870,8 @@ def _needs_rebuild(conn: Connection, today: dt.date, last: Any | None) -> str | 
         return "activity months not built yet"
     if today < last.as_of:
         return "an earlier day than the last run"
+    if not same_zone(stored_timezone(conn, CUSTOMER_MONTHS_TIMEZONE_KEY), business_timezone()):
+        return "the business time zone changed"
     truncated = conn.execute(
         select(CustomerChange.id).where(CustomerChange.customer_id == TRUNCATED).limit(1)
     ).first()
@@ -1042,6 +1063,8 @@ def _run(
         phases["aggregates"] = time.perf_counter()
         if newest is not None:
             conn.execute(delete(CustomerChange).where(CustomerChange.id <= newest))
+        if rebuild is not None:  # every activity month is now cut in this zone
+            record_timezone(conn, business_timezone(), CUSTOMER_MONTHS_TIMEZONE_KEY)
         phases["commit"] = time.perf_counter()
         _empty_work(conn)
         counts = CustomerProfileCount.__table__
@@ -1074,14 +1097,14 @@ def _run(
 
 
 def recompute_tags(engine: Engine, scheduled_for: dt.datetime | None = None) -> dict[str, Any]:
-    """The daily job (and the Customers page's button): as of the run's UTC date."""
-    return recompute(engine, (scheduled_for or utcnow()).date())
+    """The daily job (and the Customers page's button): as of the run's local date."""
+    return recompute(engine, local_date(scheduled_for or utcnow()))
 
 
 def recompute_now(actor: Any) -> dict[str, Any]:
-    """A synchronous recompute as of today (UTC), audited as ``actor`` (CLI and tests; the page
-    starts the job in the background with :func:`start_recompute`)."""
-    return recompute(db.require_engine(), utcnow().date(), actor=actor)
+    """A synchronous recompute as of today (in the business time zone), audited as ``actor``
+    (CLI and tests; the page starts the job in the background with :func:`start_recompute`)."""
+    return recompute(db.require_engine(), local_today(), actor=actor)
 
 
 def percent(done: int, total: int) -> int:
@@ -1103,7 +1126,7 @@ def start_recompute(actor: Any) -> dict[str, Any]:
         audit(
             session,
             "customer_tags.recompute",
-            utcnow().date().isoformat(),
+            local_today().isoformat(),
             {"job_run_id": started["run_id"], "status": started["status"]},
             actor=actor,
         )

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from bi_app.data import catalog
 from bi_app.date_presets import parse_preset, preset_range
 from bi_app.db.models import ORDER_STATUSES
+from bi_app.db.periods import business_timezone
 
 DEFAULT_DAYS = 90
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -243,10 +244,9 @@ class FilterContext:
 
 
 def local_today() -> dt.date:
-    """Today in the business time zone (``BI_TIMEZONE``) of the app in context."""
-    from bi_app import current_settings
-
-    return dt.datetime.now(ZoneInfo(current_settings().timezone)).date()
+    """Today in the business time zone (``BI_TIMEZONE``) of the app in context: the same zone
+    the roll-ups cut their days in (:func:`bi_app.db.periods.business_timezone`)."""
+    return dt.datetime.now(ZoneInfo(business_timezone())).date()
 
 
 def load_filter_context(query: Mapping[str, object]) -> FilterContext:

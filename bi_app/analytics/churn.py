@@ -20,12 +20,14 @@ from typing import Any
 
 import pandas as pd
 
+from bi_app.i18n import N_
+
 TAG_LABELS = {
-    "new_customer_followup": "Follow up (new)",
-    "new_customer_at_risk": "New, at risk",
-    "reactivation_needed": "Reactivation needed",
-    "growing_delayed": "Growing, delayed",
-    "loyal_delayed": "Loyal, delayed",
+    "new_customer_followup": N_("Follow up (new)"),
+    "new_customer_at_risk": N_("New, at risk"),
+    "reactivation_needed": N_("Reactivation needed"),
+    "growing_delayed": N_("Growing, delayed"),
+    "loyal_delayed": N_("Loyal, delayed"),
 }
 
 

@@ -15,13 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bi_app.i18n import N_
+
 SEGMENTS = ("new", "growing", "loyal", "vip")
 SEGMENT_LABELS = {
-    "new": "New",
-    "growing": "Growing",
-    "loyal": "Loyal",
-    "vip": "VIP",
-    "none": "Not yet a customer",
+    "new": N_("New"),
+    "growing": N_("Growing"),
+    "loyal": N_("Loyal"),
+    "vip": N_("VIP"),
+    "none": N_("Not yet a customer"),
 }
 
 

@@ -1,7 +1,8 @@
 """Every order, one row each, for the Orders explorer and its exports: paged, sorted and filtered
 in SQL, so ten million orders cost a page of rows, never a table read.
 
-Filters are the global ones (days of ``ordered_at``, platforms, categories: an order with at
+Filters are the global ones (local days of ``ordered_at`` in the business time zone, turned into
+UTC bounds on the stored column, platforms, categories: an order with at
 least one item of a chosen category) plus statuses and a search: an order number (its start), a
 customer id (exact) or a customer name (contains; the first :data:`MAX_NAME_MATCHES` matching
 customers). Sorting is on the order time, the order number or the amount, each an index. Counts
@@ -41,6 +42,7 @@ from bi_app.db.models import (
     Product,
     SalesPlatform,
 )
+from bi_app.db.periods import local_day_range
 
 NAMESPACE = "sales"  # imports and data changes invalidate orders with the sales figures
 SORTS = {
@@ -126,10 +128,7 @@ def _customer_ids(search: str) -> list[int]:
 
 def _conditions(q: OrderQuery) -> list[ColumnElement[bool]]:
     o = Order.__table__
-    conditions: list[ColumnElement[bool]] = [
-        o.c.ordered_at >= dt.datetime.combine(q.start, dt.time()),
-        o.c.ordered_at < dt.datetime.combine(q.end + dt.timedelta(days=1), dt.time()),
-    ]
+    conditions: list[ColumnElement[bool]] = local_day_range(o.c.ordered_at, q.start, q.end)
     conditions += platform_filter(o.c.platform_id, q.platforms)
     if q.statuses:
         conditions.append(o.c.status.in_(q.statuses))

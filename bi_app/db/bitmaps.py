@@ -22,6 +22,9 @@ buyers over several *categories* do not combine that way (one order can hold ite
 with an order holding both of two categories, from a self-join of the orders' categories) make
 the several-category case exact too (:func:`repeat_buyers`).
 
+Days are local to the business time zone (see :mod:`bi_app.db.periods`): the orders and visits
+of a local day are read by its UTC bounds and dated by :class:`~bi_app.db.periods.day_of`.
+
 Reading (:func:`load`) splits a date range with :func:`bi_app.db.periods.plan_range` into whole
 quarters, whole months and edge days, so a year costs a few dozen bitmaps.
 """
@@ -32,7 +35,7 @@ import array
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -62,7 +65,10 @@ from bi_app.db.models import (
     Visit,
 )
 from bi_app.db.periods import (
+    business_timezone,
     day_of,
+    local_date,
+    local_day_range,
     next_period,
     period_range,
     period_start,
@@ -139,15 +145,14 @@ def _day(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-def _order_window(lo: dt.date, hi: dt.date) -> list[Any]:
+def _order_window(lo: dt.date, hi: dt.date, tz: str) -> list[Any]:
     return [
-        Order.ordered_at >= dt.datetime.combine(lo, dt.time.min),
-        Order.ordered_at < dt.datetime.combine(hi + dt.timedelta(days=1), dt.time.min),
+        *local_day_range(Order.ordered_at, lo, hi, tz),
         Order.status.in_(REVENUE_STATUSES),
     ]
 
 
-def _order_sets(lo: dt.date, hi: dt.date, first_id: int, last_id: int) -> Any:
+def _order_sets(lo: dt.date, hi: dt.date, first_id: int, last_id: int, tz: str) -> Any:
     """One statement for the order-based sets of days lo..hi: rows (kind, day, platform,
     category, paired category, comma-separated customer ids) of buyers and repeat buyers per
     platform and category, repeat buyers per platform, and category pairs.
@@ -155,7 +160,7 @@ def _order_sets(lo: dt.date, hi: dt.date, first_id: int, last_id: int) -> Any:
     They all come from one pass over the range's revenue orders and their items' categories
     (the ``order_categories`` CTE, an order without items in category 0). Items are read by an
     order id range as well: left to itself the planner scans every order item for a month."""
-    day = day_of(Order.ordered_at)
+    day = day_of(Order.ordered_at, tz)
     oc = (
         select(
             Order.id.label("order_id"),
@@ -170,7 +175,7 @@ def _order_sets(lo: dt.date, hi: dt.date, first_id: int, last_id: int) -> Any:
             and_(OrderItem.order_id == Order.id, OrderItem.order_id.between(first_id, last_id)),
         )
         .outerjoin(Product, Product.id == OrderItem.product_id)
-        .where(*_order_window(lo, hi))
+        .where(*_order_window(lo, hi, tz))
         .distinct()
         .cte("order_categories")
     )
@@ -216,26 +221,23 @@ def _order_sets(lo: dt.date, hi: dt.date, first_id: int, last_id: int) -> Any:
     return union_all(buyers, repeat, repeat_any, pairs)
 
 
-def _build_days(conn: Connection, lo: dt.date, hi: dt.date) -> dict[dt.date, Sets]:
-    """Every day's bitmaps for days lo..hi (only non-empty ones)."""
+def _build_days(conn: Connection, lo: dt.date, hi: dt.date, tz: str) -> dict[dt.date, Sets]:
+    """Every day's bitmaps for local days lo..hi (only non-empty ones)."""
     days: dict[dt.date, Sets] = defaultdict(dict)
     # "+ 0": PostgreSQL would answer min()/max() by walking the primary key from either end,
     # filtering on the date (most of the table for a month in the middle of the data)
     first_id, last_id = conn.execute(
-        select(func.min(Order.id + 0), func.max(Order.id + 0)).where(*_order_window(lo, hi))
+        select(func.min(Order.id + 0), func.max(Order.id + 0)).where(*_order_window(lo, hi, tz))
     ).one()
     if first_id is not None:
-        query = _order_sets(lo, hi, first_id, last_id)
+        query = _order_sets(lo, hi, first_id, last_id, tz)
         for kind, d, platform, category, paired, ids in _stream(conn, query):
             days[_day(d)][(kind, platform, category, paired)] = parse_ids(ids)
 
-    vday = day_of(Visit.visited_at)
+    vday = day_of(Visit.visited_at, tz)
     visits = (
         select(vday, Visit.platform_id, id_list(Visit.customer_id))
-        .where(
-            Visit.visited_at >= dt.datetime.combine(lo, dt.time.min),
-            Visit.visited_at < dt.datetime.combine(hi + dt.timedelta(days=1), dt.time.min),
-        )
+        .where(*local_day_range(Visit.visited_at, lo, hi, tz))
         .group_by(vday, Visit.platform_id)
     )
     for d, platform, ids in _stream(conn, visits):
@@ -366,22 +368,39 @@ def _copy(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
             copy.write_row([row[name] for name in names])
 
 
-def _data_days(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
-    """The first and last day with an order or a visit."""
+def _stamp(value: Any) -> dt.datetime:
+    """A stored timestamp (SQLite hands back text for aggregates) as a naive datetime."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time.min)
+    return dt.datetime.fromisoformat(str(value))
+
+
+def _data_days(conn: Connection, tz: str) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last local day with an order or a visit."""
     first, last = conn.execute(select(func.min(Order.ordered_at), func.max(Order.ordered_at))).one()
     vfirst, vlast = conn.execute(
         select(func.min(Visit.visited_at), func.max(Visit.visited_at))
     ).one()
-    firsts = [_day(v) for v in (first, vfirst) if v is not None]
-    lasts = [_day(v) for v in (last, vlast) if v is not None]
+    firsts = [local_date(_stamp(v), tz) for v in (first, vfirst) if v is not None]
+    lasts = [local_date(_stamp(v), tz) for v in (last, vlast) if v is not None]
     return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
 
 
-def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None) -> dict[str, int]:
-    """Rebuild the day bitmaps of days ``start..end`` (None: unbounded) and the month and quarter
-    bitmaps of every month and quarter they touch, from the daily ones; returns rows inserted per
-    table. Runs in the caller's transaction and reads only orders, order items, products and
-    visits."""
+def refresh_bitmaps(
+    conn: Connection,
+    start: dt.date | None,
+    end: dt.date | None,
+    tz: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Rebuild the day bitmaps of local days ``start..end`` (None: unbounded; days begin in
+    ``tz``, default :func:`business_timezone`) and the month and quarter bitmaps of every month
+    and quarter they touch, from the daily ones; returns rows inserted per table. Runs in the
+    caller's transaction and reads only orders, order items, products and visits. ``progress``
+    hears one line per month built."""
+    tz = tz or business_timezone()
 
     rows = {t.name: 0 for t in BITMAP_TABLES.values()}
     for grain, table in BITMAP_TABLES.items():
@@ -389,7 +408,7 @@ def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None
         conn.execute(delete(table).where(*period_range(table, grain, first, last)))
     lo, hi = start, end
     if lo is None or hi is None:
-        data_lo, data_hi = _data_days(conn)
+        data_lo, data_hi = _data_days(conn, tz)
         lo = lo if lo is not None else (min(data_lo, hi) if data_lo and hi else data_lo)
         hi = hi if hi is not None else (max(data_hi, lo) if data_hi and lo else data_hi)
         if lo is None or hi is None:
@@ -401,7 +420,7 @@ def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None
     while month <= hi:
         stop = next_period(month, "month") - dt.timedelta(days=1)
         first, last = max(lo, month), min(hi, stop)
-        days = _build_days(conn, first, last)
+        days = _build_days(conn, first, last, tz)
         rows[day_table.name] += _write(conn, "day", days)
         # days of the month outside the refreshed range keep their stored bitmaps
         others = _stored(
@@ -416,6 +435,8 @@ def refresh_bitmaps(conn: Connection, start: dt.date | None, end: dt.date | None
         sets = combine([*days.values(), *others.values()])
         del days, others
         rows[month_table.name] += _write(conn, "month", {month: sets})
+        if progress is not None:
+            progress(f"customer bitmaps: {month:%Y-%m}")
         if quarter is not None and period_start(month, "quarter") != quarter:
             rows["quarterly_customer_bitmaps"] += _finish_quarter(conn, quarter, quarter_parts)
             quarter_parts = {}

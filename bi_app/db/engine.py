@@ -9,13 +9,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bi_app.db.periods import register_sqlite_functions
+
 
 class DatabaseUnavailable(RuntimeError):
     """The configured database cannot be reached; the message says which and why."""
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine with health-checked pooled connections; SQLite gets WAL and foreign keys.
+    """An engine with health-checked pooled connections; SQLite gets WAL, foreign keys and the
+    time-zone function business days are computed with
+    (:func:`bi_app.db.periods.register_sqlite_functions`).
 
     Statement parameters never appear in SQLAlchemy's error messages or logs
     (``hide_parameters``): they carry secrets and personal data, and logged errors end up in
@@ -36,6 +40,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            register_sqlite_functions(dbapi_conn)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -4,8 +4,10 @@ Each table is rebuilt with one ``DELETE`` of the range and one ``INSERT ... SELE
 inside a single transaction, so readers see either the old or the new figures and the work stays
 in the database (no rows travel through Python, which is what keeps 10M orders feasible).
 
-Days are UTC calendar dates of ``orders.ordered_at``; ``week`` is the Monday of that day's ISO
-week, ``month`` the first of its month and ``quarter`` the first day of its calendar quarter.
+Days are calendar dates of ``orders.ordered_at`` in the business time zone (``BI_TIMEZONE``,
+see :func:`bi_app.db.periods.business_timezone`; the timestamps are stored as naive UTC and
+converted in SQL); ``week`` is the Monday of that day's ISO week, ``month`` the first of its
+month and ``quarter`` the first day of its calendar quarter.
 They are computed in SQL through small dialect-aware constructs (:func:`day_of`,
 :func:`week_start`, :func:`month_start`, :func:`quarter_start`, in :mod:`bi_app.db.periods`
 with the date arithmetic the bitmaps share), so SQLite and PostgreSQL produce identical tables.
@@ -46,6 +48,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from bi_app.db.bitmap_models import BITMAP_TABLES
 from bi_app.db.bitmaps import refresh_bitmaps
+from bi_app.db.business_days import record_rollup_timezone
 from bi_app.db.models import (
     DailyCategorySales,
     DailyOrders,
@@ -58,7 +61,9 @@ from bi_app.db.models import (
 from bi_app.db.periods import (
     GRAINS,
     Segment,
+    business_timezone,
     day_of,
+    local_day_range,
     month_start,
     next_period,
     period_range,
@@ -81,28 +86,24 @@ ROLLUP_TABLES: tuple[Table, ...] = (
 )
 
 
-def _order_range(start: dt.date | None, end: dt.date | None) -> ColumnElement[bool]:
-    """Orders whose UTC day lies in [start, end]; a range on the raw
-    column keeps the index usable."""
-    conditions: list[ColumnElement[bool]] = []
-    if start is not None:
-        conditions.append(Order.ordered_at >= dt.datetime.combine(start, dt.time.min))
-    if end is not None:
-        conditions.append(
-            Order.ordered_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)
-        )
+def _order_range(
+    start: dt.date | None, end: dt.date | None, tz: str | None = None
+) -> ColumnElement[bool]:
+    """Orders whose local day (in ``tz``, default the business time zone) lies in [start, end];
+    a range on the raw column keeps the index usable."""
+    conditions = local_day_range(Order.ordered_at, start, end, tz)
     return and_(*conditions) if conditions else true()
 
 
-def _daily_orders_select(start: dt.date | None, end: dt.date | None):
+def _daily_orders_select(start: dt.date | None, end: dt.date | None, tz: str):
     units = (
         select(OrderItem.order_id, func.sum(OrderItem.quantity).label("units"))
         .join(Order, Order.id == OrderItem.order_id)
-        .where(_order_range(start, end))
+        .where(_order_range(start, end, tz))
         .group_by(OrderItem.order_id)
         .subquery("order_units")
     )
-    day = day_of(Order.ordered_at)
+    day = day_of(Order.ordered_at, tz)
     return (
         select(
             day,
@@ -116,13 +117,13 @@ def _daily_orders_select(start: dt.date | None, end: dt.date | None):
         )
         .select_from(Order)
         .outerjoin(units, units.c.order_id == Order.id)
-        .where(_order_range(start, end))
+        .where(_order_range(start, end, tz))
         .group_by(day, Order.platform_id, Order.status)
     )
 
 
-def _daily_category_select(start: dt.date | None, end: dt.date | None):
-    day = day_of(Order.ordered_at)
+def _daily_category_select(start: dt.date | None, end: dt.date | None, tz: str):
+    day = day_of(Order.ordered_at, tz)
     return (
         select(
             day,
@@ -138,13 +139,13 @@ def _daily_category_select(start: dt.date | None, end: dt.date | None):
         .select_from(OrderItem)
         .join(Order, Order.id == OrderItem.order_id)
         .join(Product, Product.id == OrderItem.product_id)
-        .where(_order_range(start, end))
+        .where(_order_range(start, end, tz))
         .group_by(day, Order.platform_id, Order.status, Product.category_id)
     )
 
 
-def _daily_product_select(start: dt.date | None, end: dt.date | None):
-    day = day_of(Order.ordered_at)
+def _daily_product_select(start: dt.date | None, end: dt.date | None, tz: str):
+    day = day_of(Order.ordered_at, tz)
     return (
         select(
             day,
@@ -159,12 +160,13 @@ def _daily_product_select(start: dt.date | None, end: dt.date | None):
         .select_from(OrderItem)
         .join(Order, Order.id == OrderItem.order_id)
         .join(Product, Product.id == OrderItem.product_id)
-        .where(_order_range(start, end))
+        .where(_order_range(start, end, tz))
         .group_by(day, Order.platform_id, Order.status, OrderItem.product_id, Product.category_id)
     )
 
 
-def _monthly_products_select(start: dt.date | None, end: dt.date | None):
+def _monthly_products_select(start: dt.date | None, end: dt.date | None, tz: str):
+    # from the daily table, whose days are already local: the zone plays no part here
     daily = DailyProductSales.__table__
     month = month_start(daily.c.day)
     keys = (daily.c.platform_id, daily.c.status, daily.c.product_id, daily.c.category_id)
@@ -243,16 +245,26 @@ _BUILDERS = (
 
 
 def refresh_rollups(
-    engine: Engine, start: dt.date | None = None, end: dt.date | None = None
+    engine: Engine,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    tz: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Rebuild the roll-up tables for days ``start..end`` (inclusive; ``None`` = unbounded), and
-    the monthly and quarterly ones for every month and quarter those days touch.
+    """Rebuild the roll-up tables for local days ``start..end`` (inclusive; ``None`` =
+    unbounded), and the monthly and quarterly ones for every month and quarter those days touch.
 
-    Returns ``{"start", "end", "seconds", "rows": {table: inserted rows}}``. Callers that change
-    orders (demo loader, importers, jobs) call this and then invalidate the data cache.
+    Days begin at midnight in ``tz`` (default: :func:`business_timezone`); a table built in one
+    zone must be rebuilt whole when the zone changes (:mod:`bi_app.db.business_days`).
+    ``progress`` hears one line per table (and per month of bitmaps) as it is done.
+
+    Returns ``{"start", "end", "tz", "seconds", "rows": {table: inserted rows}}``. Callers that
+    change orders (demo loader, importers, jobs) call this and then invalidate the data cache.
     """
     if start is not None and end is not None and start > end:
         raise ValueError(f"refresh_rollups: start {start} is after end {end}")
+    tz = tz or business_timezone()
+    say = progress or (lambda _line: None)
     began = time.perf_counter()
     rows: dict[str, int] = {}
     # A few days (the periodic job) change too little of a table to move its statistics;
@@ -266,24 +278,33 @@ def refresh_rollups(
             conn.execute(delete(table).where(*period_range(table, grain, first, last)))
             # rowcount of an INSERT..SELECT is only kept when asked for (SQLAlchemy 2.x).
             result = conn.execute(
-                insert(table).from_select(columns, build(first, last)),
+                insert(table).from_select(columns, build(first, last, tz)),
                 execution_options={"preserve_rowcount": True},
             )
             rows[table.name] = max(result.rowcount or 0, 0)
+            say(f"{table.name}: {rows[table.name]:,} rows")
             if analyze:
                 # Fresh statistics at once: the planner picks index scans on the new rows, and
                 # the next table's INSERT..SELECT reads this one.
                 conn.exec_driver_sql(f"ANALYZE {table.name}")
         # customer bitmaps: from orders, their items and visits, in the same transaction
-        rows.update(refresh_bitmaps(conn, start, end))
+        rows.update(refresh_bitmaps(conn, start, end, tz, progress))
+        if start is None and end is None:
+            # every day is now cut in tz: a later change of BI_TIMEZONE is detected against this
+            record_rollup_timezone(conn, tz)
         if analyze:
             for table in BITMAP_TABLES.values():
                 conn.exec_driver_sql(f"ANALYZE {table.name}")
     seconds = round(time.perf_counter() - began, 3)
     log.info(
-        "roll-ups refreshed for %s..%s in %.3f s: %s", start or "start", end or "end", seconds, rows
+        "roll-ups refreshed for %s..%s (%s) in %.3f s: %s",
+        start or "start",
+        end or "end",
+        tz,
+        seconds,
+        rows,
     )
-    return {"start": start, "end": end, "seconds": seconds, "rows": rows}
+    return {"start": start, "end": end, "tz": tz, "seconds": seconds, "rows": rows}
 
 
 # --- reading: which grain answers which days ---------------------------------------------------

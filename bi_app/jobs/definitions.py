@@ -5,7 +5,9 @@ A job's function is a ``"package.module:function"`` string resolved at run time 
 
 Schedules are deliberate about lateness: interval triggers are aligned to a fixed epoch (so a new
 leader keeps the same tick times), and ``misfire_grace_time`` is one period, so a late run still
-happens (its ``late_ms`` is recorded) instead of being silently dropped.
+happens (its ``late_ms`` is recorded) instead of being silently dropped. Cron schedules read
+their hours in the business time zone (``BI_TIMEZONE``): "30 2 * * *" is 02:30 where the
+business is, through daylight saving time changes; intervals are time-zone free.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -20,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from bi_app.db.models import utcnow
+from bi_app.db.periods import business_timezone, local_date
 
 UTC = dt.UTC
 ALIGN_EPOCH = dt.datetime(2000, 1, 1, tzinfo=UTC)
@@ -32,7 +36,8 @@ _FUNC_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\
 class JobSpec:
     """One background job: ``func`` is ``"package.module:function"``, resolved at run time.
 
-    Give exactly one of ``seconds`` (interval) or ``cron`` (five crontab fields, UTC). The function
+    Give exactly one of ``seconds`` (interval) or ``cron`` (five crontab fields, in the business
+    time zone). The function
     is called inside an app context with whichever of ``app``, ``settings``, ``engine`` and
     ``scheduled_for`` (UTC datetime, None for a manual run) its signature names.
 
@@ -71,15 +76,17 @@ class JobSpec:
         if not self.timeout > 0:
             raise ValueError(f"job {self.name}: timeout must be positive, got {self.timeout!r}")
 
-    def trigger(self) -> BaseTrigger:
+    def trigger(self, tz: str | None = None) -> BaseTrigger:
+        """The APScheduler trigger; a cron's fields are read in ``tz`` (default: the business
+        time zone, :func:`~bi_app.db.periods.business_timezone`)."""
         if self.seconds is not None:
             return IntervalTrigger(seconds=self.seconds, start_date=ALIGN_EPOCH, timezone=UTC)
-        return CronTrigger.from_crontab(self.cron, timezone=UTC)
+        return CronTrigger.from_crontab(self.cron, timezone=ZoneInfo(tz or business_timezone()))
 
     @property
     def trigger_text(self) -> str:
         if self.cron is not None:
-            return f"cron {self.cron} (UTC)"
+            return f"cron {self.cron} ({business_timezone()})"
         seconds = self.seconds or 0
         if seconds % 3600 == 0:
             return "every hour" if seconds == 3600 else f"every {seconds // 3600} h"
@@ -94,11 +101,22 @@ class JobSpec:
 
 
 def refresh_recent_rollups(engine: Engine) -> dict:
-    """Rebuild the sales roll-ups for the last three days (today included, UTC)."""
+    """Rebuild the sales roll-ups for the last three local days (today included, in the business
+    time zone); all of them when they were built in another zone (``BI_TIMEZONE`` changed and
+    nobody ran ``bi-app rollups rebuild``): three days cut in a new zone next to older days cut
+    in the previous one would count the orders near midnight twice."""
+    from bi_app.db.business_days import needs_rebuild, rebuild_for_timezone
     from bi_app.db.rollups import refresh_rollups
 
-    end = utcnow().date()
-    return refresh_rollups(engine, end - dt.timedelta(days=2), end)
+    tz = business_timezone()
+    if needs_rebuild(engine, tz):
+        from bi_app.data.cache import invalidate
+
+        summary = rebuild_for_timezone(engine, tz)
+        invalidate()  # every figure moved: cached ones were cut in the old zone
+        return summary
+    end = local_date(utcnow(), tz)
+    return refresh_rollups(engine, end - dt.timedelta(days=2), end, tz=tz)
 
 
 JOBS: list[JobSpec] = [

@@ -85,6 +85,8 @@ class SchedulerRuntime:
 
         self.node = leader.NodeInfo()
         self.tick_seconds = tick_seconds
+        # cron hours are the business's (this thread has no app context to read them from)
+        self.timezone = settings.timezone
         self.specs = list(specs)
         self.engine = make_engine(settings.database_url)
         self.runner = JobRunner(
@@ -161,7 +163,7 @@ class SchedulerRuntime:
                 self._last_slot.pop(spec.name, None)
             if previous is None:
                 continue  # never ran: nothing was expected yet
-            gap = slots.between(spec, previous, now)
+            gap = slots.between(spec, previous, now, tz=self.timezone)
             self.runner.record_missed(spec.name, gap, "missed: no scheduler leader was running")
             with self._slot_lock:
                 self._last_slot[spec.name] = gap.newest or previous
@@ -179,7 +181,7 @@ class SchedulerRuntime:
                 return
             self._last_slot[name] = slot
             if previous is not None:
-                gap = slots.between(spec, previous, slot)
+                gap = slots.between(spec, previous, slot, tz=self.timezone)
                 if gap:
                     self._pending_missed.append(
                         (name, gap, "missed: not started on time (merged into a later run)")
@@ -197,7 +199,7 @@ class SchedulerRuntime:
                 continue
             self.scheduler.add_job(
                 self._run_scheduled,
-                spec.trigger(),
+                spec.trigger(self.timezone),
                 args=(spec.name,),
                 id=spec.name,
                 name=spec.name,

@@ -52,15 +52,17 @@ def between(
     *,
     window: dt.timedelta = WINDOW,
     max_slots: int = MAX_SLOTS,
+    tz: str | None = None,
 ) -> Gap:
-    """The fire times of ``spec`` strictly after ``after`` and strictly before ``before``."""
+    """The fire times of ``spec`` strictly after ``after`` and strictly before ``before`` (a
+    cron read in ``tz``, default the business time zone)."""
     after, before = aware(after), aware(before)
     if before <= after:
         return Gap()
     recent_from = max(after, before - window)
     if spec.seconds is not None:
         return _interval_gap(spec.seconds, after, before, recent_from, max_slots)
-    return _cron_gap(spec, after, before, recent_from, max_slots)
+    return _cron_gap(spec, after, before, recent_from, max_slots, tz)
 
 
 def _interval_gap(
@@ -84,9 +86,14 @@ def _interval_gap(
 
 
 def _cron_gap(
-    spec: JobSpec, after: dt.datetime, before: dt.datetime, recent_from: dt.datetime, cap: int
+    spec: JobSpec,
+    after: dt.datetime,
+    before: dt.datetime,
+    recent_from: dt.datetime,
+    cap: int,
+    tz: str | None = None,
 ) -> Gap:
-    trigger = spec.trigger()
+    trigger = spec.trigger(tz)
     tiny = dt.timedelta(microseconds=1)
     recent: deque[dt.datetime] = deque()
     older, older_first, older_last = 0, None, None

@@ -20,6 +20,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from bi_app.db.log_models import AppLog
 from bi_app.errors import unavailable_on_database_error
+from bi_app.i18n import N_
 
 LEVELS: dict[str, int] = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 DEFAULT_LEVEL = "INFO"
@@ -32,13 +33,13 @@ RANGES: dict[str, dt.timedelta] = {
     "30d": dt.timedelta(days=30),
 }
 RANGE_LABELS = {
-    "15m": "Last 15 minutes",
-    "1h": "Last hour",
-    "6h": "Last 6 hours",
-    "24h": "Last 24 hours",
-    "7d": "Last 7 days",
-    "30d": "Last 30 days",
-    "custom": "Custom",
+    "15m": N_("Last 15 minutes"),
+    "1h": N_("Last hour"),
+    "6h": N_("Last 6 hours"),
+    "24h": N_("Last 24 hours"),
+    "7d": N_("Last 7 days"),
+    "30d": N_("Last 30 days"),
+    "custom": N_("Custom"),
 }
 DEFAULT_RANGE = "24h"
 MAX_RANGE = dt.timedelta(days=90)

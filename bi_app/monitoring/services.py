@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from bi_app.config import ConfigError, Settings
 from bi_app.db.monitoring_models import MonitoredService
+from bi_app.i18n import N_
 from bi_app.outbound import url_shape_error
 
 ENV_VAR = "BI_HEALTH_SERVICES"
@@ -37,7 +38,7 @@ _HEADER_RE = re.compile(r"^([A-Za-z0-9-]{1,64}):\s*(.+)$")
 _KEYS = {"name", "url", "expected_status", "timeout", "auth_header"}
 AUTH_ENV_PREFIX = "BI_SECRET_"
 AUTH_ENV_RE = re.compile(r"^BI_SECRET_[A-Z0-9_]{1,100}$")
-AUTH_ENV_NOT_ALLOWED = "not allowed: rename to BI_SECRET_…"
+AUTH_ENV_NOT_ALLOWED = N_("not allowed: rename to BI_SECRET_…")
 
 
 # the app's own settings are never a service's header, prefix or not (BI_SECRET_KEY)
