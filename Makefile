@@ -35,8 +35,10 @@ $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 
 install: $(STAMP)
 
+# DEMO_LOCALE=ko loads the Korean demo shop instead (see the README for its settings)
+DEMO_LOCALE ?= en
 run: install
-	$(BIN)/bi-app setup
+	$(BIN)/bi-app setup --demo-locale $(DEMO_LOCALE)
 	$(BIN)/bi-app run
 
 test: install lint

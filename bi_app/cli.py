@@ -87,7 +87,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings()
     engine = _engine(settings)
     summary = demo.load_demo(
-        engine, scale=args.scale, seed=args.seed, progress=not args.quiet, replace=args.replace
+        engine,
+        scale=args.scale,
+        seed=args.seed,
+        progress=not args.quiet,
+        replace=args.replace,
+        locale=args.locale,
     )
     _recompute_customer_analytics(engine)
     _invalidate_caches(settings)
@@ -158,7 +163,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     migrate.upgrade(settings.database_url)
     if demo.is_empty(engine):
         print("empty database: loading demo data ...", flush=True)
-        demo.load_demo(engine, scale=args.scale, seed=42, progress=True)
+        demo.load_demo(engine, scale=args.scale, seed=42, progress=True, locale=args.demo_locale)
         _recompute_customer_analytics(engine)
         _invalidate_caches(settings)
     _ensure_business_days(settings, engine)
@@ -248,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0, help="1.0 is ~50k orders; 200 is 10M")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--replace", action="store_true", help="delete existing business data first")
+    p.add_argument(
+        "--locale",
+        choices=("en", "ko"),
+        default="en",
+        help="en: an EUR shop; ko: a Korean one in won (serve it with BI_CURRENCY=KRW, "
+        "BI_TIMEZONE=Asia/Seoul, BI_LOCALE=ko)",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
@@ -267,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("setup", help="migrate, load demo data when empty, ensure an admin user")
     p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--demo-locale", choices=("en", "ko"), default="en", help="as demo --locale")
     p.set_defaults(func=cmd_setup)
 
     p = sub.add_parser("run", help="serve the app with the development server")

@@ -25,6 +25,13 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   apt_install chromium chromium-driver
 fi
 
+# Korean pages are tested and photographed in the browser: without a CJK font Hangul draws as
+# empty boxes (the base image has none)
+if ! fc-list :lang=ko 2>/dev/null | grep -q .; then
+  echo "== installing fonts-noto-cjk (Hangul for the browser tests)"
+  apt_install fonts-noto-cjk
+fi
+
 # node runs the clientside JavaScript in a unit test; the cache test starts, kills and stops its
 # own redis-server. Under CI=true a missing one fails the test, so both are installed here.
 if ! command -v node >/dev/null; then

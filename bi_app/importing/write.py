@@ -43,6 +43,7 @@ from bi_app.db.models import (
     Visit,
     utcnow,
 )
+from bi_app.db.periods import local_date
 from bi_app.importing.schemas import ImportKind
 from bi_app.importing.stage import same_key
 from bi_app.importing.validate import REFERENCES, RENAMES
@@ -90,11 +91,13 @@ class WriteResult:
 
 
 def _as_day(value: Any) -> dt.date:
+    """The business day (``BI_TIMEZONE``) of a stored UTC time, or a date as it is."""
+    if isinstance(value, str):  # SQLite hands back text for computed values
+        text = value.strip()
+        value = dt.datetime.fromisoformat(text) if len(text) > 10 else dt.date.fromisoformat(text)
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])  # SQLite hands back text for computed dates
+        return local_date(value)
+    return value
 
 
 def _resolved(staged: Table, kind: ImportKind, names: list[str]) -> Any:

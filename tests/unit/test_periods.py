@@ -139,3 +139,22 @@ def test_cron_hours_and_tag_cutoffs_are_local():
         assert spec.trigger_text == "cron 30 2 * * * (Asia/Seoul)"
         assert customer_tags._cutoff(D(2026, 1, 31)) == T(2026, 1, 31, 15)
     assert customer_tags._cutoff(D(2026, 1, 31)) == T(2026, 2, 1)
+
+
+def test_an_import_refreshes_the_business_days_of_its_times():
+    """Orders at 23:30 and 00:30 Seoul time change the roll-ups of those local days, whatever
+    form the database hands the times back in (SQLite: text)."""
+    import datetime as dt
+
+    from bi_app.db.periods import use_timezone
+    from bi_app.importing.write import WriteResult
+
+    with use_timezone("Asia/Seoul"):
+        result = WriteResult()
+        result.touch(dt.datetime(2026, 1, 31, 14, 30), "2026-01-31 15:30:00")
+        assert (result.first_day, result.last_day) == (dt.date(2026, 1, 31), dt.date(2026, 2, 1))
+        result.touch(dt.date(2026, 1, 30), None)  # a date stays the day it is
+        assert result.first_day == dt.date(2026, 1, 30)
+    utc = WriteResult()
+    utc.touch("2026-01-31 15:30:00", None)
+    assert utc.first_day == dt.date(2026, 1, 31)
