@@ -320,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     engine.dispose()
 
     if not args.skip_full:
+        from bi_app.db import migrate
+
         url = bench_url(args.full_schema)
+        migrate.upgrade(url)  # the data set may predate the code's latest migration
         engine = create_engine(url)
         with engine.connect() as conn:
             before = conn.execute(select(func.count()).select_from(Order)).scalar_one()
