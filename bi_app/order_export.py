@@ -22,6 +22,7 @@ import flask
 
 from bi_app import export_stream
 from bi_app.data import orders
+from bi_app.db.periods import business_timezone
 from bi_app.export import EXPORT_FORMATS, XLSX_MAX_ROWS, ExportColumn, export_filename
 from bi_app.filters import load_filter_context, parse_statuses
 from bi_app.i18n import N_, _
@@ -32,7 +33,7 @@ FILE_CHUNK_BYTES = 256 * 1024
 # headers N_()-marked: translated per download (see columns())
 EXPORT_COLUMNS = [
     ExportColumn("order_number", N_("Order"), "text"),
-    ExportColumn("ordered_at", N_("Ordered at (UTC)"), "date"),
+    ExportColumn("ordered_at", N_("Ordered at (%(timezone)s)"), "date"),
     ExportColumn("customer_id", N_("Customer ID"), "text"),
     ExportColumn("customer", N_("Customer"), "text"),
     ExportColumn("platform", N_("Platform"), "text"),
@@ -55,10 +56,11 @@ def _english(message: str, **variables: Any) -> str:
 
 
 def columns(localized: bool = True) -> list[ExportColumn]:
-    """:data:`EXPORT_COLUMNS` with their headers in the current locale (or English)."""
-    if not localized:
-        return list(EXPORT_COLUMNS)
-    return [ExportColumn(c.field, _(c.header), c.kind) for c in EXPORT_COLUMNS]
+    """:data:`EXPORT_COLUMNS` with their headers in the current locale (or English); order
+    times are in the business's time zone, which the header names."""
+    t = _ if localized else _english
+    tz = business_timezone()
+    return [ExportColumn(c.field, t(c.header, timezone=tz), c.kind) for c in EXPORT_COLUMNS]
 
 
 def parse_sort(raw_sort: object, raw_dir: object) -> tuple[str, bool]:
@@ -106,9 +108,10 @@ def describe(
         (
             t(N_("Period")),
             t(
-                N_("%(start)s to %(end)s (days of the order time, UTC)"),
+                N_("%(start)s to %(end)s (days of the order time, %(timezone)s)"),
                 start=q.start.isoformat(),
                 end=q.end.isoformat(),
+                timezone=business_timezone(),
             ),
         ),
         (t(N_("Platforms")), ", ".join(q.platforms) if q.platforms else every),

@@ -28,10 +28,13 @@ BLOCK_ROWS = 100
 MAX_BLOCKS = 10  # one request reads at most this many blocks
 
 
-def columns() -> list[GridColumn]:
+def columns(timezone: str = "UTC") -> list[GridColumn]:
+    """The grid's columns; order times are shown in ``timezone`` (the business's)."""
     return [
         GridColumn("order_number", _("Order"), "text", width=170, pinned="left"),
-        GridColumn("ordered_at", _("Ordered at (UTC)"), "text", width=165),
+        GridColumn(
+            "ordered_at", _("Ordered at (%(timezone)s)", timezone=timezone), "text", width=165
+        ),
         GridColumn("customer_id", _("Customer ID"), "text", width=125),
         GridColumn("customer", _("Customer"), "text", width=170),
         GridColumn("platform", _("Platform"), "text", width=130),
@@ -42,12 +45,12 @@ def columns() -> list[GridColumn]:
     ]
 
 
-def grid(currency: str) -> dag.AgGrid:
+def grid(currency: str, timezone: str = "UTC") -> dag.AgGrid:
     """The grid: blocks of :data:`BLOCK_ROWS` rows asked for as the user scrolls; a header
     click sorts on the server (time, number or amount)."""
     return server_grid(
         Orders.GRID_NAME,
-        columns(),
+        columns(timezone),
         currency,
         sortable=SORTS,
         default_sort=("ordered_at", "desc"),
@@ -180,7 +183,9 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
     card = dbc.Card(
         [
             dbc.CardHeader(html.Div(header, className="d-flex align-items-center gap-2")),
-            dbc.CardBody([html.Div(id=Orders.MESSAGE, role="status"), grid(viewer.currency)]),
+            dbc.CardBody(
+                [html.Div(id=Orders.MESSAGE, role="status"), grid(viewer.currency, viewer.timezone)]
+            ),
         ],
         className="bi-data-grid mb-3",
     )

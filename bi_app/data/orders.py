@@ -42,7 +42,7 @@ from bi_app.db.models import (
     Product,
     SalesPlatform,
 )
-from bi_app.db.periods import local_day_range
+from bi_app.db.periods import business_timezone, is_utc, local_day_range
 
 NAMESPACE = "sales"  # imports and data changes invalidate orders with the sales figures
 SORTS = {
@@ -240,8 +240,13 @@ def _page_query(q: OrderQuery, start: int, end: int) -> Any:
 
 
 def _frame(rows: list[Any]) -> pd.DataFrame:
+    """Rows as a frame; the order time as the business's wall-clock time (``BI_TIMEZONE``)."""
     frame = pd.DataFrame([tuple(r) for r in rows], columns=COLUMNS)
     frame["ordered_at"] = pd.to_datetime(frame["ordered_at"])
+    tz = business_timezone()
+    if not is_utc(tz):
+        local = frame["ordered_at"].dt.tz_localize("UTC").dt.tz_convert(tz)
+        frame["ordered_at"] = local.dt.tz_localize(None)
     return frame.astype({"order_id": "int64", "units": "int64", "amount_cents": "int64"})
 
 

@@ -119,6 +119,25 @@ def test_csv_export_holds_the_filtered_rows_and_says_what_they_are(export_client
     assert rows[0]["Ordered at (UTC)"] == "2024-01-20T23:30:00"
 
 
+def test_order_times_are_shown_and_exported_in_the_business_time_zone(dataset_url, app_factory):  # noqa: F811
+    from bi_app.data import cache as data_cache
+    from bi_app.db.periods import use_timezone
+    from tests.conftest import _seed_users
+
+    data_cache.invalidate()  # pages read in UTC by other tests must not answer
+    with use_timezone("Asia/Seoul"):
+        # O-7 was ordered 2024-01-20 23:30 UTC: 08:30 the next morning in Seoul
+        rows = orders.order_page(OrderQuery(*JAN, search="O-7")).set_index("order_number")
+        assert rows.loc["O-7", "ordered_at"] == dt.datetime(2024, 1, 21, 8, 30)
+        _seed_users(dataset_url)
+        client = signed_in_client(app_factory(dataset_url, timezone="Asia/Seoul"), "analyst")
+        text = (
+            client.get(f"/orders/export?format=csv&{EXPORT_QUERY}").get_data().decode("utf-8-sig")
+        )
+    assert "(days of the order time, Asia/Seoul)" in text
+    assert "Ordered at (Asia/Seoul)" in text and "2024-01-21T08:30:00" in text
+
+
 def test_json_and_xlsx_exports(export_client):
     body = json.loads(export_client.get(f"/orders/export?format=json&{EXPORT_QUERY}").data)
     assert body["export"]["Rows"] == "3" and body["export"]["Statuses"] == "paid, refunded"
