@@ -121,6 +121,7 @@ from bi_app.db.periods import (
     month_start,
 )
 from bi_app.extensions import db
+from bi_app.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -1113,6 +1114,10 @@ def percent(done: int, total: int) -> int:
 
 # --- the page's button: start the job, follow its progress -------------------------------------
 
+# what start_recompute() answers (marked only: the Customers page shows them with _())
+RECOMPUTING = N_("Recomputing…")
+ALREADY_RUNNING = N_("A recomputation is already running; try again when it has finished.")
+
 
 def start_recompute(actor: Any) -> dict[str, Any]:
     """Start the ``customer_tags`` job in the background (through its cross-process lock, like
@@ -1135,9 +1140,9 @@ def start_recompute(actor: Any) -> dict[str, Any]:
         return {
             "ok": False,
             "job_run_id": started["run_id"],
-            "message": "A recomputation is already running; try again when it has finished.",
+            "message": ALREADY_RUNNING,
         }
-    return {"ok": True, "job_run_id": started["run_id"], "message": "Recomputing…"}
+    return {"ok": True, "job_run_id": started["run_id"], "message": RECOMPUTING}
 
 
 def recompute_status(job_run_id: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from bi_app.data import catalog
 from bi_app.date_presets import parse_preset, preset_range
 from bi_app.db.models import ORDER_STATUSES
 from bi_app.db.periods import business_timezone
+from bi_app.i18n import N_, _
 
 DEFAULT_DAYS = 90
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -31,6 +32,15 @@ GRANULARITIES = ("day", "week", "month", "year")
 MAX_CHART_POINTS = 1000
 log = logging.getLogger(__name__)
 _CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# one whole sentence per filter (never the label glued into a shared sentence)
+_UNKNOWN_CODES = {
+    "platform": N_("Unknown platform %(codes)s ignored."),
+    "category": N_("Unknown category %(codes)s ignored."),
+}
+_INVALID_DATE = {
+    "start": N_("Invalid start date %(value)s; showing the last %(days)s days."),
+    "end": N_("Invalid end date %(value)s; showing the last %(days)s days."),
+}
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,7 @@ def _parse_codes(
     rejected = [c for c in codes if c not in valid]
     if rejected:
         shown = ", ".join(repr(c[:40]) for c in rejected[:3])
-        notices.append(f"Unknown {label} {shown} ignored.")
+        notices.append(_(_UNKNOWN_CODES[label], codes=shown))
     if not valid or set(valid) == known_set:
         return None
     return tuple(valid)
@@ -125,7 +135,9 @@ def parse_filters(
     preset = parse_preset(query.get("preset"))
     raw_preset = query.get("preset")
     if preset is None and raw_preset not in (None, ""):
-        notices.append(f"Unknown date preset {str(raw_preset)[:40]!r} ignored.")
+        notices.append(
+            _("Unknown date preset %(preset)s ignored.", preset=repr(str(raw_preset)[:40]))
+        )
     if preset is not None:
         start, end = preset_range(preset, calendar_today)
     else:
@@ -133,8 +145,12 @@ def parse_filters(
     latest = max(today, calendar_today) + dt.timedelta(days=LATEST_DAYS_AHEAD)
     if start < EARLIEST_DATE or end > latest:
         notices.append(
-            f"Dates before {EARLIEST_DATE:%Y} or more than a year ahead were reset to the last "
-            f"{default_days} days with data."
+            _(
+                "Dates before %(year)s or more than a year ahead were reset to the last "
+                "%(days)s days with data.",
+                year=format(EARLIEST_DATE, "%Y"),
+                days=default_days,
+            )
         )
         start, end = today - dt.timedelta(days=default_days - 1), today
         preset = None
@@ -152,9 +168,7 @@ def _parse_range(
     start, end = _parse_date(raw_start), _parse_date(raw_end)
     for raw, parsed, name in ((raw_start, start, "start"), (raw_end, end, "end")):
         if raw not in (None, "") and parsed is None:
-            notices.append(
-                f"Invalid {name} date {str(raw)[:40]!r}; showing the last {default_days} days."
-            )
+            notices.append(_(_INVALID_DATE[name], value=repr(str(raw)[:40]), days=default_days))
     if start is None and end is None:
         start, end = today - dt.timedelta(days=default_days - 1), today
     elif start is None:
@@ -164,7 +178,7 @@ def _parse_range(
         end = max(start, min(today, start + dt.timedelta(days=default_days - 1)))
     if start > end:
         start, end = end, start
-        notices.append("The start date was after the end date; the two were swapped.")
+        notices.append(_("The start date was after the end date; the two were swapped."))
     return start, end
 
 
@@ -221,7 +235,10 @@ def parse_statuses(raw: object) -> tuple[tuple[str, ...] | None, list[str]]:
     notices = []
     if rejected:
         notices.append(
-            f"Unknown order status {', '.join(repr(c[:40]) for c in rejected[:3])} ignored."
+            _(
+                "Unknown order status %(codes)s ignored.",
+                codes=", ".join(repr(c[:40]) for c in rejected[:3]),
+            )
         )
     if not valid or len(valid) == len(ORDER_STATUSES):
         return None, notices
@@ -262,7 +279,7 @@ def load_filter_context(query: Mapping[str, object]) -> FilterContext:
         log.exception("filter options unavailable")
         platforms, categories, bounds = [], [], None
         notices.append(
-            "Filter options are unavailable right now; showing all platforms and categories."
+            _("Filter options are unavailable right now; showing all platforms and categories.")
         )
     first, last = bounds if bounds else (None, None)
     today = local_today()

@@ -111,6 +111,7 @@ def with_fallback(func: Callable[..., Any], fallback: Fallback | None) -> Callab
     request's statement timeout is a data outage too, and the fallback is told why
     (``reason``): the person reads that it took too long, not that something is down."""
     from bi_app.errors import TOO_SLOW_MESSAGE, is_data_outage, is_statement_timeout
+    from bi_app.i18n import _
     from components.fallback import build
 
     log = logging.getLogger(func.__module__)
@@ -135,7 +136,7 @@ def with_fallback(func: Callable[..., Any], fallback: Fallback | None) -> Callab
                     func.__name__,
                     _INPUTS_REPR.repr(args),
                 )
-                return build(fallback, TOO_SLOW_MESSAGE)
+                return build(fallback, _(TOO_SLOW_MESSAGE))
             log.exception("%s failed for inputs %s", func.__name__, _INPUTS_REPR.repr(args))
             return fallback()
 

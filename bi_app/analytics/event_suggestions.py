@@ -8,22 +8,70 @@ far above it is (in percentage points) and what bringing it back to the benchmar
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
+from bi_app.i18n import N_, _
+
+# N_()-marked; a Suggestion shows them translated (see _Shown)
 ATTENDANCE_ACTIONS = (
-    "Send reminders 7 days, 1 day and 2 hours before the start, with a calendar invite.",
-    "Offer an incentive for showing up: a voucher or early access handed out at check-in.",
-    "Improve accessibility: a live stream or recording, clearer directions, step-free access.",
+    N_("Send reminders 7 days, 1 day and 2 hours before the start, with a calendar invite."),
+    N_("Offer an incentive for showing up: a voucher or early access handed out at check-in."),
+    N_("Improve accessibility: a live stream or recording, clearer directions, step-free access."),
 )
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message to show in the reader's language: an N_()-marked English ``text`` and its
+    ``%(name)s`` values. Suggestions are cached (shared by every locale), so they keep this and
+    translate it each time a page reads them."""
+
+    text: str
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def shown(self) -> str:
+        return _(self.text, **dict(self.values))
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, Message):
+        return value.shown()
+    if isinstance(value, tuple):
+        return tuple(_shown(v) for v in value)
+    return value
+
+
+class _Shown:
+    """A dataclass field holding plain text or :class:`Message` objects, read in the current
+    locale (plain text as it is)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __init__(self, default: Any = None, *, required: bool = True) -> None:
+        self.default, self.required = default, required
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            if self.required:
+                raise AttributeError(self.slot)  # no default: the field is required
+            return self.default
+        stored = obj.__dict__
+        # an entry pickled before this field was lazily translated kept it under its own name
+        return _shown(stored[self.slot] if self.slot in stored else stored[self.slot[1:]])
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = value
 
 
 @dataclass(frozen=True)
 class Suggestion:
     kind: str  # "attendance" or "cost"
-    title: str
-    detail: str
-    actions: tuple[str, ...] = field(default_factory=tuple)
+    title: str = _Shown()  # type: ignore[assignment]
+    detail: str = _Shown()  # type: ignore[assignment]
+    actions: tuple[str, ...] = _Shown((), required=False)  # type: ignore[assignment]
     category: str | None = None
     excess_pct: Decimal | None = None  # percentage points above the benchmark share
     saving_cents: int | None = None
@@ -40,9 +88,15 @@ def attendance_suggestion(attended: int, registered: int, minimum: float) -> Sug
     shown = (rate * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
     return Suggestion(
         kind="attendance",
-        title=f"Attendance {shown} % is below the {threshold * 100:.0f} % target",
-        detail=f"{registered - attended:,} of {registered:,} registered people did not attend.",
-        actions=ATTENDANCE_ACTIONS,
+        title=Message(
+            N_("Attendance %(rate)s %% is below the %(target)s %% target"),
+            (("rate", str(shown)), ("target", f"{threshold * 100:.0f}")),
+        ),
+        detail=Message(
+            N_("%(missing)s of %(registered)s registered people did not attend."),
+            (("missing", f"{registered - attended:,}"), ("registered", f"{registered:,}")),
+        ),
+        actions=tuple(Message(action) for action in ATTENDANCE_ACTIONS),
     )
 
 
@@ -67,11 +121,20 @@ def cost_suggestions(
         out.append(
             Suggestion(
                 kind="cost",
-                title=f"{category.capitalize()} is {excess} points above its benchmark share",
-                detail=(
-                    f"{category.capitalize()} takes "
-                    f"{(share * 100).quantize(Decimal('0.1'), ROUND_HALF_UP)} % "
-                    f"of the cost against a benchmark of {benchmark * 100:.0f} %."
+                title=Message(
+                    N_("%(category)s is %(excess)s points above its benchmark share"),
+                    (("category", category.capitalize()), ("excess", str(excess))),
+                ),
+                detail=Message(
+                    N_(
+                        "%(category)s takes %(share)s %% of the cost against a benchmark of "
+                        "%(benchmark)s %%."
+                    ),
+                    (
+                        ("category", category.capitalize()),
+                        ("share", str((share * 100).quantize(Decimal("0.1"), ROUND_HALF_UP))),
+                        ("benchmark", f"{benchmark * 100:.0f}"),
+                    ),
                 ),
                 category=category,
                 excess_pct=excess,

@@ -25,6 +25,7 @@ from typing import Literal
 import pandas as pd
 
 from bi_app.analytics.kpi import change_pct
+from bi_app.i18n import N_
 
 GRANULARITIES = ("day", "week", "month", "year")
 Comparison = Literal["pop", "yoy"]
@@ -261,20 +262,30 @@ def summary_kpis(
     return [
         _growth_kpi(
             "revenue",
-            "Revenue",
+            N_("Revenue"),
             "money",
             current["revenue_cents"],
             previous["revenue_cents"],
             year_ago["revenue_cents"],
         ),
         _growth_kpi(
-            "orders", "Orders", "count", current["orders"], previous["orders"], year_ago["orders"]
+            "orders",
+            N_("Orders"),
+            "count",
+            current["orders"],
+            previous["orders"],
+            year_ago["orders"],
         ),
         _growth_kpi(
-            "aov", "Average order value", "money", aov(current), aov(previous), aov(year_ago)
+            "aov", N_("Average order value"), "money", aov(current), aov(previous), aov(year_ago)
         ),
         _growth_kpi(
-            "lost", "Cancelled or refunded", "share", lost(current), lost(previous), lost(year_ago)
+            "lost",
+            N_("Cancelled or refunded"),
+            "share",
+            lost(current),
+            lost(previous),
+            lost(year_ago),
         ),
     ]
 

@@ -11,13 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from bi_app.i18n import N_
+
 KpiKind = Literal["money", "count"]
 
 
 @dataclass(frozen=True)
 class Kpi:
     key: str
-    label: str
+    label: str  # N_()-marked English: shown with _(kpi.label)
     value: float | int | None
     previous: float | int | None
     change_pct: float | None  # None when the previous value is 0 or unknown
@@ -46,18 +48,20 @@ def _kpi(key: str, label: str, value: float | None, previous: float | None, kind
 def overview_kpis(current: Mapping[str, int], previous: Mapping[str, int]) -> list[Kpi]:
     """Revenue, orders, average order value and active customers, each against ``previous``."""
     return [
-        _kpi("revenue", "Revenue", current["revenue_cents"], previous["revenue_cents"], "money"),
-        _kpi("orders", "Orders", current["orders"], previous["orders"], "count"),
+        _kpi(
+            "revenue", N_("Revenue"), current["revenue_cents"], previous["revenue_cents"], "money"
+        ),
+        _kpi("orders", N_("Orders"), current["orders"], previous["orders"], "count"),
         _kpi(
             "aov",
-            "Average order value",
+            N_("Average order value"),
             average_order_value(current["revenue_cents"], current["orders"]),
             average_order_value(previous["revenue_cents"], previous["orders"]),
             "money",
         ),
         _kpi(
             "active_customers",
-            "Active customers",
+            N_("Active customers"),
             current["active_customers"],
             previous["active_customers"],
             "count",

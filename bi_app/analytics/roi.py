@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
+from bi_app.i18n import N_, _
+
 HUNDRED = Decimal(100)
 PCT_PLACES = Decimal("0.01")
 CENT = Decimal(1)
@@ -157,36 +159,42 @@ def parse_what_if(
     number of attendees (0 … 1,000,000) and a ticket price in the major unit (≥ 0, 2 decimals).
     Returns ``(cost_change_pct, attendees, ticket_price_cents)``."""
 
-    def number(raw: object, label: str) -> Decimal:
+    def number(raw: object, label: str) -> Decimal:  # label: N_()-marked, shown with _()
         if raw is None or isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-            raise WhatIfError(f"{label}: enter a number")
+            raise WhatIfError(_("%(field)s: enter a number", field=_(label)))
         text = raw.strip() if isinstance(raw, str) else repr(raw)
         if text == "":
-            raise WhatIfError(f"{label}: enter a number")
+            raise WhatIfError(_("%(field)s: enter a number", field=_(label)))
         if len(text) > MAX_INPUT_CHARS:
-            raise WhatIfError(f"{label}: too long for a number")
+            raise WhatIfError(_("%(field)s: too long for a number", field=_(label)))
         try:
             value = Decimal(text)
         except ArithmeticError:
-            raise WhatIfError(f"{label}: {text[:20]!r} is not a number") from None
+            raise WhatIfError(
+                _("%(field)s: %(value)s is not a number", field=_(label), value=repr(text[:20]))
+            ) from None
         if not value.is_finite():
-            raise WhatIfError(f"{label}: enter a finite number")
+            raise WhatIfError(_("%(field)s: enter a finite number", field=_(label)))
         if not value:
             return Decimal(0)  # 0E+999999 is zero too, without its exponent
         if not -MAX_INPUT_MAGNITUDE <= value.adjusted() <= MAX_INPUT_MAGNITUDE:
-            raise WhatIfError(f"{label}: {text[:20]!r} is out of range")
+            raise WhatIfError(
+                _("%(field)s: %(value)s is out of range", field=_(label), value=repr(text[:20]))
+            )
         return value
 
-    change = number(cost_change_pct, "Cost change")
+    change = number(cost_change_pct, N_("Cost change"))
     if not MIN_COST_CHANGE_PCT <= change <= MAX_COST_CHANGE_PCT:
-        raise WhatIfError("Cost change: between −100 % and +1000 %")
-    people = number(attendees, "Attendance")
+        raise WhatIfError(_("Cost change: between −100 % and +1000 %"))
+    people = number(attendees, N_("Attendance"))
     if people != people.to_integral_value() or not 0 <= people <= MAX_ATTENDEES:
-        raise WhatIfError(f"Attendance: a whole number between 0 and {MAX_ATTENDEES:,}")
-    price = number(ticket_price, "Ticket price")
+        raise WhatIfError(
+            _("Attendance: a whole number between 0 and %(max)s", max=format(MAX_ATTENDEES, ","))
+        )
+    price = number(ticket_price, N_("Ticket price"))
     cents = price * HUNDRED
     if price < 0 or cents != cents.to_integral_value() or cents > MAX_TICKET_CENTS:
-        raise WhatIfError("Ticket price: 0 or more, at most two decimals")
+        raise WhatIfError(_("Ticket price: 0 or more, at most two decimals"))
     return change, int(people), int(cents)
 
 

@@ -22,6 +22,7 @@ from bi_app.channels.base import ChannelSource, ChannelStats, EventRef
 from bi_app.channels.breaker import CircuitBreaker
 from bi_app.channels.store import LastGoodStore
 from bi_app.db.models import utcnow
+from bi_app.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,14 @@ class ChannelResult:
                 if local.date() == today
                 else local.strftime("%Y-%m-%d %H:%M")
             )
-            return f"Channel {self.channel} unavailable — data from {when}"
-        return f"Channel {self.channel} unavailable — no earlier data, showing 0"
+            return _(
+                "Channel %(channel)s unavailable — data from %(time)s",
+                channel=self.channel,
+                time=when,
+            )
+        return _(
+            "Channel %(channel)s unavailable — no earlier data, showing 0", channel=self.channel
+        )
 
 
 @dataclass(frozen=True)

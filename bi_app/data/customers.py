@@ -55,6 +55,7 @@ from bi_app.db.models import (
     DailyCategorySales,
     DailyOrders,
 )
+from bi_app.i18n import N_
 
 NAMESPACE = "customers"
 LIST_LIMIT = 5000
@@ -165,19 +166,22 @@ def kpis_from_figures(current: dict, previous: dict) -> list[kpi.Kpi]:
         return kpi.Kpi(key, label, value, prev, kpi.change_pct(value, prev), kind)  # type: ignore[arg-type]
 
     return [
-        make("buyers", "Active customers", lambda f: f["buyers"], "count"),
+        make("buyers", N_("Active customers"), lambda f: f["buyers"], "count"),
         make(
-            "conversion", "Conversion rate", lambda f: _ratio(f["buyers"], f["visitors"]), "percent"
+            "conversion",
+            N_("Conversion rate"),
+            lambda f: _ratio(f["buyers"], f["visitors"]),
+            "percent",
         ),
         make(
             "repeat",
-            "Repeat-purchase rate",
+            N_("Repeat-purchase rate"),
             lambda f: _ratio(f["repeat_buyers"], f["buyers"]),
             "percent",
         ),
         make(
             "clv",
-            "Lifetime value per customer",
+            N_("Lifetime value per customer"),
             lambda f: _ratio(f["lifetime_revenue_cents"], f["lifetime_customers"]),
             "money",
         ),

@@ -30,6 +30,7 @@ from bi_app.data.cache import cached, invalidate
 from bi_app.db.analytics_models import BusinessSetting
 from bi_app.db.models import utcnow
 from bi_app.errors import unavailable_on_database_error
+from bi_app.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def get(key: str) -> Any:
     return all_settings()[key]
 
 
-@unavailable_on_database_error("Settings")
+@unavailable_on_database_error(N_("Settings"))
 def describe() -> list[dict[str, Any]]:
     """One row per key for the Admin → Settings page, in :data:`SPECS` order."""
     stored, values = _stored(), all_settings()
@@ -112,7 +113,7 @@ def describe() -> list[dict[str, Any]]:
     return rows
 
 
-@unavailable_on_database_error("Saving settings")
+@unavailable_on_database_error(N_("Saving settings"))
 def save(
     changes: Mapping[str, Any], actor: Any = None, now: Callable[[], dt.datetime] = utcnow
 ) -> dict[str, Any]:

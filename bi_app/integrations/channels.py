@@ -40,6 +40,7 @@ from bi_app.channels.service import LIVE, ChannelService
 from bi_app.channels.store import MemoryLastGoodStore
 from bi_app.db.models import Event
 from bi_app.errors import unavailable_on_database_error
+from bi_app.i18n import N_, _
 from bi_app.integrations._common import (
     IntegrationError,
     NotFound,
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 
 SECRET_MASK = "••••••••"
 KINDS = ("demo", "http")
-ORIGIN_CHANGED = "secret cleared because the URL's origin changed"
+ORIGIN_CHANGED = "secret cleared because the URL's origin changed"  # audit and log: English
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class ChannelInput:
     enabled: bool = True
 
 
-@unavailable_on_database_error("The list of channels")
+@unavailable_on_database_error(N_("The list of channels"))
 def channel_names(*, engine: Engine | None = None) -> list[str]:
     """The default channels, then any other configured one."""
     engine = engine_or_app(engine)
@@ -97,7 +98,7 @@ def channel_names(*, engine: Engine | None = None) -> list[str]:
     return list(DEFAULT_CHANNELS) + extra
 
 
-@unavailable_on_database_error("The list of channel sources")
+@unavailable_on_database_error(N_("The list of channel sources"))
 def list_channel_sources(*, engine: Engine | None = None) -> list[ChannelRow]:
     engine = engine_or_app(engine)
     configs = load_configs(engine)
@@ -146,9 +147,9 @@ def parse_channel_form(
     channel, kind = clean_text(raw.get("channel")), clean_text(raw.get("kind")) or "http"
     errors: dict[str, str] = {}
     if channel not in channels:
-        errors["channel"] = f"choose one of {', '.join(channels)}"
+        errors["channel"] = _("choose one of %(channels)s", channels=", ".join(channels))
     if kind not in KINDS:
-        errors["kind"] = "choose the built-in demo source or HTTP JSON"
+        errors["kind"] = _("choose the built-in demo source or HTTP JSON")
     if kind == "demo" or errors:
         if errors:
             raise IntegrationError(errors)
@@ -158,7 +159,7 @@ def parse_channel_form(
         errors["url"] = message
     timeout = as_float(raw.get("timeout_s"))
     if timeout is None:
-        errors["timeout_s"] = "timeout must be a number of seconds"
+        errors["timeout_s"] = _("timeout must be a number of seconds")
     elif (message := source_field_error(channel, timeout=timeout)) is not None:
         errors["timeout_s"] = message
     name = clean_text(raw.get("auth_header_name")) or None
@@ -179,7 +180,7 @@ def parse_channel_form(
 
 def _auth_error(channel: str, name: str | None, value: str | None) -> dict[str, str]:
     if value and len(value) > MAX_SECRET_CHARS:
-        return {"auth_header_value": f"at most {MAX_SECRET_CHARS} characters"}
+        return {"auth_header_value": _("at most %(count)s characters", count=MAX_SECRET_CHARS)}
     message = source_field_error(channel, auth_header_name=name, auth_header_value=value)
     if message is None:
         return {}
@@ -245,7 +246,11 @@ def save_channel_source(
         value = None  # no header name given: no header
     if keeps_stored and not retargeted and stored and stored.secret_unreadable:
         raise IntegrationError(
-            {"auth_header_value": "the stored value cannot be read (the key changed): re-enter it"}
+            {
+                "auth_header_value": _(
+                    "the stored value cannot be read (the key changed): re-enter it"
+                )
+            }
         )
     errors = _auth_error(form.channel, name, value)
     if errors:
@@ -274,7 +279,13 @@ def save_channel_source(
     )
     if retargeted:
         log.warning("channel %s: auth header %s", form.channel, ORIGIN_CHANGED)
-        return SavedChannel(config, f"Auth header removed: {ORIGIN_CHANGED}; enter it again.")
+        return SavedChannel(
+            config,
+            _(
+                "Auth header removed: secret cleared because the URL's origin changed; "
+                "enter it again."
+            ),
+        )
     return SavedChannel(config)
 
 
@@ -300,7 +311,7 @@ class FetchResult:
     error: str | None = None
 
 
-@unavailable_on_database_error("The list of events")
+@unavailable_on_database_error(N_("The list of events"))
 def event_choices(limit: int = 200, *, engine: Engine | None = None) -> list[tuple[int, str]]:
     """``(id, label)`` of the newest events, for choosing the one a test fetch asks about."""
     query = (
@@ -332,11 +343,11 @@ def try_channel_source(channel: str, event_id: int, *, engine: Engine | None = N
     keep the live breakers (Health page) and the last good values untouched."""
     engine = engine_or_app(engine)
     if channel not in channel_names(engine=engine):
-        raise NotFound(f"no channel named {channel}")
+        raise NotFound(_("no channel named %(channel)s", channel=channel))
     with engine.connect() as conn:
         code = conn.execute(select(Event.code).where(Event.id == event_id)).scalar()
     if code is None:
-        raise NotFound(f"event {event_id} does not exist")
+        raise NotFound(_("event %(id)s does not exist", id=event_id))
     config = {c.channel: c for c in load_configs(engine)}.get(channel)
     started = time.perf_counter()
     try:

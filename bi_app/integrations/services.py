@@ -9,6 +9,7 @@ report (the next run reads the table again).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -25,6 +26,7 @@ from bi_app.auth import audit
 from bi_app.config import ConfigError, Settings
 from bi_app.db.monitoring_models import MonitoredService
 from bi_app.errors import unavailable_on_database_error
+from bi_app.i18n import N_, _
 from bi_app.integrations._common import (
     IntegrationError,
     NotFound,
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 MIN_SERVICE_TIMEOUT_S = 0.5
 MAX_SERVICE_TIMEOUT_S = monitored.MAX_TIMEOUT_S
 AUTH_ENV_RE = monitored.AUTH_ENV_RE  # the rule add_service() and table_services() apply
+SERVICE_EXISTS = N_("a service named %(name)s already exists")
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,7 @@ def service_field_error(**field: Any) -> str | None:
             "form", values["name"], values["url"], values["expected"], values["timeout"], None
         )
     except ConfigError as exc:
-        text = str(exc)
-        return text.removeprefix(prefix)
+        return monitored.field_message(exc) or str(exc).removeprefix(prefix)
     if "url" in field:
         return outbound.refusal(values["url"])
     return None
@@ -126,19 +128,20 @@ def parse_service_form(raw: Mapping[str, Any]) -> ServiceInput:
         errors["url"] = message
     status = _as_int(raw.get("expected_status"))
     if status is None:
-        errors["expected_status"] = "expected status must be a whole number, e.g. 200"
+        errors["expected_status"] = _("expected status must be a whole number, e.g. 200")
     elif (message := service_field_error(expected=status)) is not None:
-        errors["expected_status"] = f"{message} (100–599)"
+        errors["expected_status"] = _("%(problem)s (100–599)", problem=message)
     timeout = as_float(raw.get("timeout_s"))
     if timeout is None or not MIN_SERVICE_TIMEOUT_S <= timeout <= MAX_SERVICE_TIMEOUT_S:
-        errors["timeout_s"] = (
-            f"timeout must be between {MIN_SERVICE_TIMEOUT_S:g} and "
-            f"{MAX_SERVICE_TIMEOUT_S:g} seconds"
+        errors["timeout_s"] = _(
+            "timeout must be between %(min)s and %(max)s seconds",
+            min=format(MIN_SERVICE_TIMEOUT_S, "g"),
+            max=format(MAX_SERVICE_TIMEOUT_S, "g"),
         )
     elif (message := service_field_error(timeout=timeout)) is not None:
         errors["timeout_s"] = message
     if auth_env is not None and not monitored.auth_env_allowed(auth_env):
-        errors["auth_env"] = (
+        errors["auth_env"] = _(
             "must be the NAME of an environment variable starting with BI_SECRET_ (then capital "
             "letters, digits, _), e.g. BI_SECRET_PAYMENTS_AUTH — never the header itself"
         )
@@ -147,7 +150,7 @@ def parse_service_form(raw: Mapping[str, Any]) -> ServiceInput:
     return ServiceInput(name, url, status, float(timeout), auth_env)  # type: ignore[arg-type]
 
 
-@unavailable_on_database_error("The list of monitored services")
+@unavailable_on_database_error(N_("The list of monitored services"))
 def list_services(
     environ: Mapping[str, str] | None = None,
     *,
@@ -205,11 +208,16 @@ def _check_name_free(
 ) -> None:
     if name in _settings_names(settings):
         raise IntegrationError(
-            {"name": f"{name} is configured in settings (BI_HEALTH_SERVICES); pick another name"}
+            {
+                "name": _(
+                    "%(name)s is configured in settings (BI_HEALTH_SERVICES); pick another name",
+                    name=name,
+                )
+            }
         )
     clash = session.scalar(select(MonitoredService.id).where(MonitoredService.name == name))
     if clash is not None and clash != service_id:
-        raise IntegrationError({"name": f"a service named {name} already exists"})
+        raise IntegrationError({"name": _(SERVICE_EXISTS, name=name)})
 
 
 def _service_detail(row: MonitoredService) -> dict[str, Any]:
@@ -228,7 +236,7 @@ def _commit(session: Session, name: str) -> None:
         session.commit()
     except IntegrityError:  # another admin saved the same name a moment ago
         session.rollback()
-        raise IntegrationError({"name": f"a service named {name} already exists"}) from None
+        raise IntegrationError({"name": _(SERVICE_EXISTS, name=name)}) from None
 
 
 def create_service(
@@ -256,7 +264,7 @@ def create_service(
 def _admin_row(session: Session, service_id: int) -> MonitoredService:
     row = session.get(MonitoredService, service_id)
     if row is None:
-        raise NotFound(f"monitored service {service_id} does not exist")
+        raise NotFound(_("monitored service %(id)s does not exist", id=service_id))
     return row
 
 
@@ -351,7 +359,7 @@ def check_service(
         with Session(engine) as session:
             row = session.scalar(select(MonitoredService).where(MonitoredService.name == name))
         if row is None:
-            raise NotFound(f"no monitored service named {name}")
+            raise NotFound(_("no monitored service named %(name)s", name=name))
         check_name = f"service:{row.name}"
         if row.auth_env and not monitored.auth_env_allowed(row.auth_env):
             return health.CheckResult(
@@ -359,7 +367,7 @@ def check_service(
                 rules.UNHEALTHY,
                 None,
                 {"url": row.url},
-                f"auth_env {row.auth_env} is {monitored.AUTH_ENV_NOT_ALLOWED}",
+                _("auth_env %(name)s is not allowed: rename to BI_SECRET_…", name=row.auth_env),
             )
         auth = env.get(row.auth_env) if row.auth_env else None
         if row.auth_env and auth is None:
@@ -368,7 +376,10 @@ def check_service(
                 rules.UNHEALTHY,
                 None,
                 {"url": row.url},
-                f"environment variable {row.auth_env} is not set in this process",
+                _(
+                    "environment variable %(name)s is not set in this process",
+                    name=row.auth_env,
+                ),
             )
         try:
             spec = build_service_spec(
@@ -385,4 +396,5 @@ def check_service(
     planned = health.PlannedCheck(
         spec.check_name, lambda: health.check_http(spec, policy=policy), spec.timeout_s + 0.5
     )
-    return health.run_parallel([planned])[0]
+    result = health.run_parallel([planned])[0]
+    return dataclasses.replace(result, error=rules.localized_reason(result.error))

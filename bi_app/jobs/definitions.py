@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from bi_app.db.models import utcnow
 from bi_app.db.periods import business_timezone, local_date
+from bi_app.i18n import N_, _
 
 UTC = dt.UTC
 ALIGN_EPOCH = dt.datetime(2000, 1, 1, tzinfo=UTC)
@@ -85,14 +86,24 @@ class JobSpec:
 
     @property
     def trigger_text(self) -> str:
+        """The schedule as people read it ("every 15 min"), in the current locale."""
         if self.cron is not None:
-            return f"cron {self.cron} ({business_timezone()})"
+            return _("cron %(cron)s (%(timezone)s)", cron=self.cron, timezone=business_timezone())
         seconds = self.seconds or 0
         if seconds % 3600 == 0:
-            return "every hour" if seconds == 3600 else f"every {seconds // 3600} h"
+            if seconds == 3600:
+                return _("every hour")
+            return _("every %(hours)s h", hours=seconds // 3600)
         if seconds % 60 == 0:
-            return "every minute" if seconds == 60 else f"every {seconds // 60} min"
-        return f"every {seconds} s"
+            if seconds == 60:
+                return _("every minute")
+            return _("every %(minutes)s min", minutes=seconds // 60)
+        return _("every %(seconds)s s", seconds=seconds)
+
+    @property
+    def description_text(self) -> str:
+        """The description (marked with ``N_``) in the current locale."""
+        return _(self.description) if self.description else ""
 
     @property
     def misfire_grace_time(self) -> int:
@@ -125,21 +136,21 @@ JOBS: list[JobSpec] = [
         "bi_app.jobs.definitions:refresh_recent_rollups",
         seconds=900,
         timeout=600,
-        description="Rebuild the daily sales roll-ups for the last 3 days",
+        description=N_("Rebuild the daily sales roll-ups for the last 3 days"),
     ),
     JobSpec(
         "health_checks",
         "bi_app.monitoring.health:run_health_checks",
         seconds=30,
         timeout=25,
-        description="Check the database, cache and monitored services",
+        description=N_("Check the database, cache and monitored services"),
     ),
     JobSpec(
         "resource_sample",
         "bi_app.monitoring.resources:sample_resources",
         seconds=15,
         timeout=10,
-        description="Sample CPU, memory and disk of this host",
+        description=N_("Sample CPU, memory and disk of this host"),
     ),
     JobSpec(
         "metrics_rollup",
@@ -147,34 +158,38 @@ JOBS: list[JobSpec] = [
         seconds=60,
         timeout=50,
         per_process=True,
-        description="Flush each worker's request and callback metrics per minute",
+        description=N_("Flush each worker's request and callback metrics per minute"),
     ),
     JobSpec(
         "retention",
         "bi_app.monitoring.metrics:purge_old",
         cron="7 * * * *",
         timeout=600,
-        description="Delete monitoring data past its retention period",
+        description=N_("Delete monitoring data past its retention period"),
     ),
     JobSpec(
         "log_retention",
         "bi_app.monitoring.logs:purge_logs",
         cron="17 * * * *",
         timeout=600,
-        description="Delete stored application logs older than 14 days",
+        description=N_("Delete stored application logs older than 14 days"),
     ),
     JobSpec(
         "source_sync",
         "bi_app.importing.sync:run_configured_sync",
         seconds=900,
         timeout=1800,
-        description="Import what changed in the source database (BI_SYNC_FILE; nothing if unset)",
+        description=N_(
+            "Import what changed in the source database (BI_SYNC_FILE; nothing if unset)"
+        ),
     ),
     JobSpec(
         "customer_tags",
         "bi_app.customer_tags:recompute_tags",
         cron="30 2 * * *",
         timeout=1800,
-        description="Recompute changed customers: stats, segments, segment paths, churn-risk tags",
+        description=N_(
+            "Recompute changed customers: stats, segments, segment paths, churn-risk tags"
+        ),
     ),
 ]

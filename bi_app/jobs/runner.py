@@ -25,12 +25,15 @@ from sqlalchemy.orm import sessionmaker
 from bi_app.config import Settings
 from bi_app.db.job_models import JobRun
 from bi_app.db.models import utcnow
+from bi_app.i18n import N_
 from bi_app.jobs import leader, slots
 from bi_app.jobs.definitions import UTC, JobSpec
 
 log = logging.getLogger(__name__)
 
 ERROR_MAX_CHARS = 4000
+# stored as the error of a skipped run (English); "run now" shows it translated
+LOCK_HELD = N_("already running: another run of this job holds its lock")
 
 
 class UnknownJob(KeyError):
@@ -43,7 +46,7 @@ class JobFunctionNotFound(LookupError):
 
 def resolve(path: str) -> Callable[..., Any]:
     """Import ``module:attr.attr`` lazily; raise :class:`JobFunctionNotFound` when it is missing."""
-    module_name, _, attr_path = path.partition(":")
+    module_name, _sep, attr_path = path.partition(":")
     try:
         target: Any = importlib.import_module(module_name)
         for part in attr_path.split("."):
@@ -147,10 +150,7 @@ class JobRunner:
         }
         guard = leader.make_lock(self.database_url, self.lock_name(spec))
         try:
-            acquired, reason = (
-                guard.try_acquire(),
-                "already running: another run of this job holds its lock",
-            )
+            acquired, reason = guard.try_acquire(), LOCK_HELD
         except Exception as exc:  # noqa: BLE001 - recorded, never raised into the scheduler
             acquired, reason = False, f"could not take the job lock: {type(exc).__name__}: {exc}"
         if not acquired:

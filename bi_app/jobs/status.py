@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from bi_app import auth, current_settings
 from bi_app.db.job_models import JobRun
 from bi_app.db.models import utcnow
+from bi_app.i18n import N_, _
 from bi_app.jobs import leader
 from bi_app.jobs.definitions import JOBS, JobSpec
-from bi_app.jobs.runner import JobRunner
+from bi_app.jobs.runner import LOCK_HELD, JobRunner
 from bi_app.jobs.scheduler import EXTENSION_KEY, runtime
 
 LATE_MS = 2000
@@ -29,6 +30,20 @@ SLOT_STATES = {
     "running": "running",
     "skipped": "skipped",
     "missed": "missed",
+}
+# what "run now" says per outcome (marked only: filled in and translated in run_job_now)
+RUN_MESSAGES = {
+    "running": N_("Started %(name)s (run %(run_id)s)."),
+    "succeeded": N_("%(name)s: succeeded"),
+    "failed": N_("%(name)s: failed"),
+    "timed_out": N_("%(name)s: timed_out"),
+    "skipped": N_("%(name)s: skipped"),
+}
+RUN_ERROR_MESSAGES = {
+    "succeeded": N_("%(name)s: succeeded — %(error)s"),
+    "failed": N_("%(name)s: failed — %(error)s"),
+    "timed_out": N_("%(name)s: timed_out — %(error)s"),
+    "skipped": N_("%(name)s: skipped — %(error)s"),
 }
 
 
@@ -92,14 +107,15 @@ def scheduler_status() -> dict[str, Any]:
     late: list[dict[str, Any]] = []
     for name, when in next_runs.items():
         if when is not None and (now - when).total_seconds() > specs[name].misfire_grace_time:
-            late.append({"name": name, "reason": f"overdue since {when:%H:%M:%S} UTC", "at": when})
+            reason = _("overdue since %(time)s UTC", time=format(when, "%H:%M:%S"))
+            late.append({"name": name, "reason": reason, "at": when})
     repeated: dict[tuple[str, str], dict[str, Any]] = {}
     for row in recent:  # newest first
         if row.job_name in specs:
             reason = (
-                row.error
+                row.error  # stored by the scheduler, which speaks no one's language: English
                 if row.status in ("skipped", "missed")
-                else f"started {row.late_ms / 1000:.1f} s late"
+                else _("started %(seconds)s s late", seconds=format(row.late_ms / 1000, ".1f"))
             )
             first_line = next(iter((reason or "").splitlines()), "") or row.status
             key = (row.job_name, first_line)
@@ -109,7 +125,9 @@ def scheduler_status() -> dict[str, Any]:
             repeated[key] = {"name": key[0], "reason": key[1], "at": row.started_at, "slots": 1}
     for entry in repeated.values():
         if entry["slots"] > 1:
-            entry["reason"] += f" ({entry['slots']} slots)"
+            entry["reason"] = _(
+                "%(reason)s (%(count)s slots)", reason=entry["reason"], count=entry["slots"]
+            )
         late.append(entry)
     rt = runtime()
     return {
@@ -163,7 +181,7 @@ def list_jobs() -> list[dict[str, Any]]:
         out.append(
             {
                 "name": spec.name,
-                "description": spec.description,
+                "description": spec.description_text,
                 "trigger": spec.trigger_text,
                 "timeout": spec.timeout,
                 "func": spec.func,
@@ -274,7 +292,7 @@ def run_job_now(name: str, actor: Any, *, wait: bool = False) -> dict[str, Any]:
             "run_id": None,
             "status": None,
             "error": None,
-            "message": f"Unknown job {name!r}.",
+            "message": _("Unknown job %(name)s.", name=repr(name)),
         }
     result = _runner().start(name, trigger="manual", actor=_actor_name(actor), wait=wait)
     with _session() as session:
@@ -287,10 +305,21 @@ def run_job_now(name: str, actor: Any, *, wait: bool = False) -> dict[str, Any]:
         )
         session.commit()
     ok = result["status"] != "skipped"
-    message = (
-        f"Started {name} (run {result['run_id']})."
-        if result["status"] == "running"
-        else f"{name}: {result['status']}"
-        + (f" — {result['error'].splitlines()[0]}" if result["error"] else "")
-    )
-    return {"ok": ok, **result, "message": message}
+    return {"ok": ok, **result, "message": run_message(name, result)}
+
+
+def run_message(name: str, result: dict[str, Any]) -> str:
+    """What "run now" tells the person who clicked it, in the request's locale: started, or
+    the outcome with the first line of its error (a lock held by another run is translated;
+    an exception's own text is not)."""
+    status, error = result["status"], result.get("error")
+    if status == "running":
+        return _(RUN_MESSAGES["running"], name=name, run_id=result["run_id"])
+    first = error.splitlines()[0] if error else ""
+    if first == LOCK_HELD:
+        first = _(LOCK_HELD)
+    if error and status in RUN_ERROR_MESSAGES:
+        return _(RUN_ERROR_MESSAGES[status], name=name, error=first)
+    if not error and status in RUN_MESSAGES:
+        return _(RUN_MESSAGES[status], name=name)
+    return f"{name}: {status}" + (f" — {first}" if error else "")

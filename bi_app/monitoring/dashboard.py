@@ -6,6 +6,7 @@ in-memory report and resource samples plus ``database_error`` for the page to sa
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -23,7 +24,8 @@ from bi_app.db.monitoring_models import (
     RequestMetricMinute,
 )
 from bi_app.errors import unavailable_on_database_error
-from bi_app.monitoring import health, metrics, resources
+from bi_app.i18n import N_, _
+from bi_app.monitoring import health, metrics, resources, rules
 from bi_app.monitoring.breakers import breaker_states
 from bi_app.monitoring.histogram import Histogram
 
@@ -77,7 +79,7 @@ def health_snapshot(
     from bi_app.extensions import db
 
     engine = engine or db.engine
-    report = health.current_report(settings, max_age_s=max_age_s, engine=engine)
+    report = shown_report(health.current_report(settings, max_age_s=max_age_s, engine=engine))
     snapshot = HealthSnapshot(report, breakers=breaker_states())
     since = health.utcnow() - window
     try:
@@ -91,8 +93,20 @@ def health_snapshot(
         snapshot.resources = [s for s in resources.recent_samples() if s["at"] >= since]
     db_check = report.check("database")
     if snapshot.database_error is None and db_check is not None and db_check.status == "unhealthy":
-        snapshot.database_error = db_check.error or "database unreachable"
+        snapshot.database_error = db_check.error or _(rules.DATABASE_UNREACHABLE)
     return snapshot
+
+
+def shown_report(report: health.HealthReport) -> health.HealthReport:
+    """``report`` with its checks' reasons in the current locale (a copy: the report in memory
+    is shared by every request); the report itself when nothing changes (English)."""
+    checks = [
+        dataclasses.replace(check, error=rules.localized_reason(check.error))
+        for check in report.checks
+    ]
+    if all(new.error == old.error for new, old in zip(checks, report.checks, strict=True)):
+        return report
+    return dataclasses.replace(report, checks=checks)
 
 
 # --- performance ---------------------------------------------------------------------------
@@ -175,7 +189,7 @@ def _summaries(merged: dict[tuple, tuple[Histogram, int]], kind: str) -> list[di
     return items[:TOP_NAMES]
 
 
-@unavailable_on_database_error("Performance data")
+@unavailable_on_database_error(N_("Performance data"))
 def performance_data(
     range_key: str, engine: Engine | None = None, now: dt.datetime | None = None
 ) -> PerformanceData:

@@ -132,9 +132,13 @@ def check_database(engine: Engine, thresholds: rules.Thresholds = rules.DEFAULT)
                 )
     except Exception as exc:  # noqa: BLE001 - any failure is the check's answer
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
-        status, _ = rules.database_status(None, reason)
+        status, _reason = rules.database_status(None, reason)
         return CheckResult(
-            "database", status, _ms(start), detail, f"database unreachable: {reason}"
+            "database",
+            status,
+            _ms(start),
+            detail,
+            rules.reason(rules.DATABASE_UNREACHABLE_ERROR, error=reason),
         )
     status, reason = rules.database_status(latency, None, connections, max_connections, thresholds)
     return CheckResult("database", status, latency, detail, reason or None)
@@ -169,7 +173,7 @@ def check_cache(settings: Settings, thresholds: rules.Thresholds = rules.DEFAULT
         status,
         latency if latency is not None else _ms(start),
         detail,
-        f"{reason} ({error})" if error else (reason or None),
+        rules.reason(rules.REDIS_UNREACHABLE_ERROR, error=error) if error else (reason or None),
     )
 
 
@@ -268,9 +272,9 @@ def check_http(
         )
         code = response.status
     except outbound.OutboundTimeout:
-        error = f"timed out after {spec.timeout_s:g} s"
+        error = rules.reason(rules.TIMED_OUT, seconds=format(spec.timeout_s, "g"))
     except outbound.OutboundRefused as exc:
-        error = f"refused by the outbound policy: {exc}"[:300]
+        error = rules.reason(rules.OUTBOUND_REFUSED, error=exc)[:300]
     except outbound.OutboundError as exc:
         error = str(exc)[:300]
     latency = _ms(start)
@@ -321,7 +325,7 @@ def run_parallel(planned: list[PlannedCheck]) -> list[CheckResult]:
                         p.name,
                         rules.UNHEALTHY,
                         p.timeout_s * 1000.0,
-                        error=f"timed out after {p.timeout_s:g} s",
+                        error=rules.reason(rules.TIMED_OUT, seconds=format(p.timeout_s, "g")),
                     )
                 )
             except Exception as exc:

@@ -20,7 +20,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from bi_app.db.log_models import AppLog
 from bi_app.errors import unavailable_on_database_error
-from bi_app.i18n import N_
+from bi_app.i18n import N_, _
 
 LEVELS: dict[str, int] = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 DEFAULT_LEVEL = "INFO"
@@ -147,7 +147,11 @@ def parse_log_query(
     level = str(raw.get("level") or DEFAULT_LEVEL).strip().upper()
     if level not in LEVELS:
         notices.append(
-            f"Unknown level {str(raw.get('level'))[:30]!r}; showing {DEFAULT_LEVEL} and above."
+            _(
+                "Unknown level %(level)s; showing %(default)s and above.",
+                level=repr(str(raw.get("level"))[:30]),
+                default=DEFAULT_LEVEL,
+            )
         )
         level = DEFAULT_LEVEL
 
@@ -157,37 +161,55 @@ def parse_log_query(
             if name not in loggers:
                 loggers.append(name)
         else:
-            notices.append(f"Ignored invalid logger name {name[:40]!r}.")
+            notices.append(_("Ignored invalid logger name %(name)s.", name=repr(name[:40])))
     if len(loggers) > MAX_LOGGERS:
-        notices.append(f"At most {MAX_LOGGERS} loggers can be selected; the rest were ignored.")
+        notices.append(
+            _(
+                "At most %(count)s loggers can be selected; the rest were ignored.",
+                count=MAX_LOGGERS,
+            )
+        )
         loggers = loggers[:MAX_LOGGERS]
 
     keyword = str(raw.get("q") or "").strip()
     if len(keyword) > MAX_KEYWORD_CHARS:
-        notices.append(f"The search text was cut to its first {MAX_KEYWORD_CHARS} characters.")
+        notices.append(
+            _(
+                "The search text was cut to its first %(count)s characters.",
+                count=MAX_KEYWORD_CHARS,
+            )
+        )
         keyword = keyword[:MAX_KEYWORD_CHARS]
 
     range_key = str(raw.get("range") or DEFAULT_RANGE).strip().lower()
     if range_key not in RANGES and range_key != "custom":
         notices.append(
-            f"Unknown time range {str(raw.get('range'))[:30]!r}; showing the last 24 hours."
+            _(
+                "Unknown time range %(range)s; showing the last 24 hours.",
+                range=repr(str(raw.get("range"))[:30]),
+            )
         )
         range_key = DEFAULT_RANGE
     if range_key == "custom":
         start, end = _parse_datetime(raw.get("start"), tz), _parse_datetime(raw.get("end"), tz)
         if raw.get("start") not in (None, "") and start is None:
-            notices.append(f"Invalid start time {str(raw.get('start'))[:40]!r}.")
+            notices.append(
+                _("Invalid start time %(value)s.", value=repr(str(raw.get("start"))[:40]))
+            )
         if raw.get("end") not in (None, "") and end is None:
-            notices.append(f"Invalid end time {str(raw.get('end'))[:40]!r}.")
+            notices.append(_("Invalid end time %(value)s.", value=repr(str(raw.get("end"))[:40])))
         end = end or now
         start = start or end - RANGES[DEFAULT_RANGE]
         if start > end:
             start, end = end, start
-            notices.append("The start time was after the end time; the two were swapped.")
+            notices.append(_("The start time was after the end time; the two were swapped."))
         if end - start > MAX_RANGE:
             start = end - MAX_RANGE
             notices.append(
-                f"Time ranges are limited to {MAX_RANGE.days} days; the start was moved."
+                _(
+                    "Time ranges are limited to %(days)s days; the start was moved.",
+                    days=MAX_RANGE.days,
+                )
             )
     else:
         start, end = now - RANGES[range_key], now
@@ -330,7 +352,7 @@ def level_volume(q: LogQuery, *, engine: Engine | None = None) -> LevelVolume:
     return LevelVolume(step, points)
 
 
-@unavailable_on_database_error("The logger list")
+@unavailable_on_database_error(N_("The logger list"))
 def known_loggers(
     *, engine: Engine | None = None, since: dt.datetime | None = None, limit: int = 200
 ) -> list[str]:
@@ -365,7 +387,7 @@ def tail_state(
     return {"last_id": max(ids) if ids else None, "shown": int(shown)}
 
 
-@unavailable_on_database_error("Log storage")
+@unavailable_on_database_error(N_("Log storage"))
 def load_log_view(
     q: LogQuery, *, engine: Engine | None = None, limit: int = DEFAULT_LIMIT
 ) -> LogView:
@@ -384,7 +406,7 @@ class TailResult:
     reload: LogPage | None = None
 
 
-@unavailable_on_database_error("Log storage")
+@unavailable_on_database_error(N_("Log storage"))
 def tail_logs(
     q: LogQuery,
     state: Mapping[str, Any] | None,

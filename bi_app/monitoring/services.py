@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from bi_app.config import ConfigError, Settings
 from bi_app.db.monitoring_models import MonitoredService
-from bi_app.i18n import N_
+from bi_app.i18n import N_, _
 from bi_app.outbound import url_shape_error
 
 ENV_VAR = "BI_HEALTH_SERVICES"
@@ -68,32 +68,64 @@ class ServiceSpec:
         return f"service:{self.name}"
 
 
-def _fail(where: str, message: str) -> ConfigError:
-    return ConfigError(f"{ENV_VAR}: {where}: {message}")
+# what validate_service() says about a field: English in the ConfigError (configuration is
+# read at start-up, in no one's language), translated by field_message() where a form shows it
+NAME_INVALID = N_("name must be lowercase letters, digits, '_', '-', '.', got %(value)s")
+URL_NOT_HTTP = N_("url must be an http:// or https:// URL, got %(value)s")
+URL_PROBLEMS = {
+    "is not valid": N_("url is not valid"),
+    "must not contain a user name or password (send credentials in an auth header)": N_(
+        "url must not contain a user name or password (send credentials in an auth header)"
+    ),
+    "has an invalid port": N_("url has an invalid port"),
+}
+EXPECTED_INVALID = N_("expected_status must be an HTTP status code, got %(value)s")
+TIMEOUT_INVALID = N_("timeout must be seconds in (0, %(max)s], got %(value)s")
+AUTH_HEADER_INVALID = N_("auth_header must look like 'Header-Name: value'")
+
+
+def _fail(where: str, message: str, **values: Any) -> ConfigError:
+    """A ConfigError naming the variable and ``where``; it keeps ``message`` (a template) and
+    ``values`` for :func:`field_message`."""
+    exc = ConfigError(f"{ENV_VAR}: {where}: {message % values if values else message}")
+    exc.bi_message = (message, values)  # type: ignore[attr-defined]
+    return exc
+
+
+def field_message(exc: ConfigError) -> str | None:
+    """What :func:`validate_service` refused, without the variable and place, in the current
+    locale; None for an error it did not raise."""
+    template = getattr(exc, "bi_message", None)
+    if template is None:
+        return None
+    message, values = template
+    return _(message, **values) if values else _(message)
 
 
 def validate_service(
     where: str, name: Any, url: Any, expected: Any, timeout: Any, auth: Any
 ) -> ServiceSpec:
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise _fail(where, f"name must be lowercase letters, digits, '_', '-', '.', got {name!r}")
+        raise _fail(where, NAME_INVALID, value=repr(name))
     if not isinstance(url, str) or (problem := url_shape_error(url)) == "scheme":
-        raise _fail(where, f"url must be an http:// or https:// URL, got {url!r}")
+        raise _fail(where, URL_NOT_HTTP, value=repr(url))
     if problem is not None:
-        raise _fail(where, f"url {problem}")
+        if problem in URL_PROBLEMS:
+            raise _fail(where, URL_PROBLEMS[problem])
+        raise ConfigError(f"{ENV_VAR}: {where}: url {problem}")
     if isinstance(expected, bool) or not isinstance(expected, int) or not 100 <= expected <= 599:
-        raise _fail(where, f"expected_status must be an HTTP status code, got {expected!r}")
+        raise _fail(where, EXPECTED_INVALID, value=repr(expected))
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, (int, float))
         or not 0 < timeout <= MAX_TIMEOUT_S
     ):
-        raise _fail(where, f"timeout must be seconds in (0, {MAX_TIMEOUT_S:g}], got {timeout!r}")
+        raise _fail(where, TIMEOUT_INVALID, max=format(MAX_TIMEOUT_S, "g"), value=repr(timeout))
     header = None
     if auth is not None:
         match = _HEADER_RE.match(auth) if isinstance(auth, str) else None
         if not match:
-            raise _fail(where, "auth_header must look like 'Header-Name: value'")
+            raise _fail(where, AUTH_HEADER_INVALID)
         header = (match.group(1), match.group(2).strip())
     return ServiceSpec(name, url, expected, float(timeout), header)
 
