@@ -16,7 +16,7 @@ from bi_app.i18n import N_, _
 from bi_app.roles import Action
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
-from components.customer_figures import segment_options, tag_labels, tag_options
+from components.customer_figures import segment_label, segment_options, tag_labels, tag_options
 from components.data_grid import GridColumn, download_menu, grid_rows, server_grid
 from components.filter_bar import filter_bar_for
 from components.ids import Customers
@@ -259,9 +259,11 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
 
 
 def list_rows(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """The list's rows as the grid and its downloads show them: tags by name, money in units,
-    dates as ISO dates."""
+    """The list's rows as the grid and its downloads show them: segments and tags by name, money
+    in units, dates as ISO dates."""
     shown = rows.assign(tags=[tag_labels(t) for t in rows["tags"]])
+    if "segment" in shown:
+        shown["segment"] = [segment_label(s) if isinstance(s, str) else s for s in shown["segment"]]
     return grid_rows(shown, list_row_columns())
 
 

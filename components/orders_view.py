@@ -100,8 +100,11 @@ def page_request(request: object) -> dict[str, Any] | None:
 
 
 def page_rows(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """A block's rows for the grid: times to the second, money in units."""
-    shown = rows.assign(ordered_at=rows["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    """A block's rows for the grid: times to the second, statuses by name, money in units."""
+    shown = rows.assign(
+        ordered_at=rows["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+        status=[status_label(s) for s in rows["status"]],
+    )
     return grid_rows(shown, columns())
 
 

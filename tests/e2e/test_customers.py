@@ -140,7 +140,7 @@ def test_customers_page_recompute_segment_click_and_viewer(demo_sqlite_url, app_
                     By.CSS_SELECTOR, ".ag-center-cols-container [col-id='segment']"
                 )
             }
-            == {"loyal"}
+            == {"Loyal"}  # the segment's name, in the page's language
         ),
     )
     assert dash_duo.get_logs() == []
