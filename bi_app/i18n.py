@@ -97,27 +97,15 @@ def select_locale() -> str:
     """The locale of the current request (see the module's text)."""
     if not flask.has_request_context():
         return default_locale()
-    chosen = getattr(flask.g, "bi_locale", None)
-    if chosen:
-        return chosen
     from bi_app.auth.context import request_user  # auth imports this module's messages
 
     has_login = hasattr(flask.current_app, "login_manager")
     user = request_user() if has_login else None
-    if user is not None and parse_locale(user.locale):
-        return parse_locale(user.locale) or DEFAULT_LOCALE
+    chosen = parse_locale(user.locale) if user is not None else None
+    if chosen:
+        return chosen
     from_browser = flask.request.accept_languages.best_match(LOCALES)
     return from_browser or default_locale()
-
-
-def use_locale(locale: str | None) -> None:
-    """Speak ``locale`` for the rest of this request (e.g. right after the user chose it); None
-    or an unknown language goes back to the user's, the browser's and the default."""
-    if flask.has_request_context():
-        flask.g.bi_locale = parse_locale(locale)
-        from flask_babel import refresh
-
-        refresh()  # flask-babel keeps the locale it selected for the request
 
 
 def current_locale() -> str:
@@ -335,5 +323,4 @@ __all__ = [
     "parse_locale",
     "select_locale",
     "to_major",
-    "use_locale",
 ]
