@@ -10,6 +10,7 @@ from bi_app.roles import Page
 from callbacks._registry import callback
 from components import fallback
 from components.data_grid import grid_rows
+from components.event_figures import event_list_rows
 from components.ids import Events, Grid
 
 
@@ -23,7 +24,7 @@ from components.ids import Events, Grid
 )
 def show_events(spec):
     """Every event with cost, revenue, ROI, cost per attendee, attendance rate and status."""
-    return grid_rows(events.events_list(), columns_from_spec(spec)), None
+    return grid_rows(event_list_rows(events.events_list()), columns_from_spec(spec)), None
 
 
 @callback(

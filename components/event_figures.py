@@ -27,6 +27,33 @@ PROFILE_TITLES = {
 }
 
 
+# what a person reads for an event's status and kind (the stored codes stay the values)
+EVENT_STATUS_LABELS = {
+    "planned": N_("Planned"),
+    "running": N_("Running"),
+    "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
+}
+EVENT_KIND_LABELS = {
+    "conference": N_("Conference"),
+    "trade_show": N_("Trade show"),
+    "workshop": N_("Workshop"),
+    "webinar": N_("Webinar"),
+    "campaign": N_("Campaign"),
+    "product_launch": N_("Product launch"),
+}
+
+
+def event_list_rows(events: pd.DataFrame) -> pd.DataFrame:
+    """The event list as the grid shows it: statuses and kinds by name in the request's
+    language (an unknown code as it is)."""
+    shown = events.copy()
+    for column, labels in (("status", EVENT_STATUS_LABELS), ("kind", EVENT_KIND_LABELS)):
+        if column in shown:
+            shown[column] = [_(labels[c]) if c in labels else c for c in shown[column]]
+    return shown
+
+
 def list_columns() -> list[GridColumn]:
     return [
         GridColumn("code", _("Code"), "text", width=130, pinned="left"),

@@ -50,9 +50,9 @@ def test_show_events_turns_the_list_into_grid_rows(monkeypatch):
         "event_id": 4,
         "code": "EV-4",
         "name": "Launch",
-        "kind": "launch",
+        "kind": "launch",  # a kind without a name stays the code
         "organizer": "Acme",
-        "status": "completed",
+        "status": "Completed",
         "starts_at": "2024-02-03",
         "cost_cents": 10_000.0,
         "revenue_cents": 12_500.5,
