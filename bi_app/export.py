@@ -133,16 +133,6 @@ def neutralize(value: Any) -> Any:
     return value
 
 
-def currency_symbol(code: str) -> str:
-    """The currency's symbol as the current locale writes it (Babel/CLDR)."""
-    return i18n.currency_symbol(code)
-
-
-def currency_decimals(code: str) -> int:
-    """Digits of the currency's minor unit (Babel/CLDR): KRW 0, EUR 2, BHD 3."""
-    return i18n.currency_decimals(code)
-
-
 def columns_from_spec(spec: Any) -> list[ExportColumn]:
     """Rebuild columns from their JSON form (a grid's spec store); raises :class:`ExportError`."""
     if not isinstance(spec, list) or not spec:
@@ -356,9 +346,9 @@ def _number_format(kind: str, currency: str) -> str | None:
     if kind == "change":
         return "+0.0%;-0.0%;0.0%"
     if kind == "money":
-        decimals = currency_decimals(currency)
+        decimals = i18n.currency_decimals(currency)
         body = "#,##0" + ("." + "0" * decimals if decimals else "")
-        symbol = currency_symbol(currency).replace('"', "")
+        symbol = i18n.currency_symbol(currency).replace('"', "")
         return f'"{symbol}"{body};-"{symbol}"{body}'
     return None
 

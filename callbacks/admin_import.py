@@ -7,8 +7,7 @@ from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings, importing
 from bi_app.auth import current_username
-from bi_app.export import currency_decimals
-from bi_app.i18n import N_
+from bi_app.i18n import N_, currency_decimals
 from bi_app.roles import Page
 from callbacks._registry import callback
 from components import fallback

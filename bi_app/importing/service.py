@@ -553,7 +553,7 @@ def settings_options(settings: Any) -> dict[str, Any]:
     """The arguments of :func:`import_file` (and a sync) that come from the settings, for the
     command line and jobs: the currency's minor units, the future horizon, cache invalidation."""
     from bi_app.data.cache import invalidate_for_settings
-    from bi_app.export import currency_decimals
+    from bi_app.i18n import currency_decimals
 
     return {
         "decimals": currency_decimals(settings.currency),
