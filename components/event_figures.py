@@ -432,7 +432,10 @@ def costs_figure(df: pd.DataFrame, benchmarks: Mapping[str, float], currency: st
         "name": _("Share of cost"),
         "marker": {"color": PRIMARY},
         "customdata": [to_major(c, currency) for c in df["cost_cents"]],
-        "hovertemplate": "%{y}: %{x:.1f}% (%{customdata:,.2f})<extra></extra>",
+        "hovertemplate": (
+            f"%{{y}}: %{{x:.1f}}% (%{{customdata:,.{i18n.currency_decimals(currency)}f}})"
+            "<extra></extra>"
+        ),
     }
     marks = {
         "type": "scatter",

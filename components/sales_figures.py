@@ -342,7 +342,7 @@ def orders_figure(df: pd.DataFrame, granularity: str, currency: str) -> dict:
                 "connectgaps": False,
                 "hovertemplate": _(
                     "Average order value %(amount)s",
-                    amount=axis_prefix(currency) + "%{y:,.2f}",
+                    amount=axis_prefix(currency) + f"%{{y:,.{i18n.currency_decimals(currency)}f}}",
                 )
                 + "<extra></extra>",
             },
