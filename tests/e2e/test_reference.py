@@ -42,7 +42,11 @@ def type_into(target, text: str) -> None:
 
 
 def message_text(dash_duo) -> str:
-    return element(dash_duo, AdminReference.message(KIND)).text
+    """The kind's message, or "" while it is closed: a closed dbc.Alert is not in the page, so a
+    poll that comes before the callback's answer must read "not yet", not fail."""
+    ident = json.dumps(AdminReference.message(KIND), sort_keys=True, separators=(",", ":"))
+    found = dash_duo.driver.execute_script("return document.getElementById(arguments[0]);", ident)
+    return "" if found is None else found.text
 
 
 def listed(dash_duo) -> dict[str, str]:
