@@ -29,6 +29,12 @@ class Page:
     OPS_HEALTH = OPERATORS
     OPS_PERFORMANCE = OPERATORS
     OPS_LOGS = OPERATORS
+    # the alert center: everyone sees alerts (analysts and admins act on them, see Action);
+    # admins edit rules, silences and channels
+    OPS_ALERTS = EVERYONE
+    OPS_ALERT_RULES = ADMINS
+    OPS_ALERT_SILENCES = ADMINS
+    OPS_ALERT_CHANNELS = ADMINS
     ADMIN_JOBS = OPERATORS
     ADMIN_IMPORT = ADMINS
     ADMIN_REFERENCE = ADMINS
@@ -44,3 +50,4 @@ class Action:
     DOWNLOAD = OPERATORS  # grid exports (CSV, xlsx, JSON)
     RECOMPUTE_TAGS = OPERATORS
     RUN_JOB_NOW = ADMINS
+    ACT_ON_ALERTS = OPERATORS  # acknowledge, resolve, ignore, comment

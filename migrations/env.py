@@ -4,6 +4,7 @@
 from alembic import context
 from sqlalchemy import pool
 
+import bi_app.db.alert_models
 import bi_app.db.analytics_models
 import bi_app.db.bitmap_models
 import bi_app.db.channel_models

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -184,6 +185,20 @@ JOBS: list[JobSpec] = [
         ),
     ),
     JobSpec(
+        "alert_evaluation",
+        "bi_app.alerts.evaluate:evaluate_rules",
+        seconds=60,
+        timeout=55,
+        description=N_("Evaluate the alert rules; escalate unacknowledged alerts"),
+    ),
+    JobSpec(
+        "alert_dispatch",
+        "bi_app.alerts.dispatch:dispatch_pending",
+        seconds=5,
+        timeout=55,
+        description=N_("Send the alert center's notifications from the outbox, with retries"),
+    ),
+    JobSpec(
         "customer_tags",
         "bi_app.customer_tags:recompute_tags",
         cron="30 2 * * *",
@@ -193,3 +208,23 @@ JOBS: list[JobSpec] = [
         ),
     ),
 ]
+
+
+# jobs whose interval is a setting: job name -> the Settings field holding its seconds
+INTERVAL_SETTINGS = {
+    "alert_evaluation": "alert_eval_seconds",
+    "alert_dispatch": "alert_dispatch_seconds",
+}
+
+
+def jobs_for(settings: Any) -> list[JobSpec]:
+    """:data:`JOBS` with the intervals the settings choose (``BI_ALERT_EVAL_SECONDS``, ...). A
+    run longer than its interval is not a problem: the next slot is recorded as skipped."""
+    specs = []
+    for spec in JOBS:
+        field_name = INTERVAL_SETTINGS.get(spec.name)
+        seconds = getattr(settings, field_name, None) if field_name else None
+        if seconds and seconds != spec.seconds:
+            spec = replace(spec, seconds=seconds)
+        specs.append(spec)
+    return specs

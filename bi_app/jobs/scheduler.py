@@ -32,7 +32,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bi_app.config import Settings
 from bi_app.jobs import leader, slots
-from bi_app.jobs.definitions import JOBS, UTC, JobSpec
+from bi_app.jobs.definitions import UTC, JobSpec, jobs_for
 from bi_app.jobs.runner import JobRunner
 
 log = logging.getLogger(__name__)
@@ -306,7 +306,7 @@ def init_app(
     """Register the job list on ``app`` and, when ``settings.scheduler`` is on, start this
     process's scheduler (once per process; a second call leaves the first one running)."""
     global _runtime
-    specs = list(JOBS if jobs is None else jobs)
+    specs = list(jobs_for(settings) if jobs is None else jobs)
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate job names in {names}")

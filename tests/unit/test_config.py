@@ -129,6 +129,12 @@ def test_every_variable_is_read_from_the_environment():
         "BI_STATEMENT_TIMEOUT_S": "10",
         "BI_IMPORT_FUTURE_DAYS": "30",
         "BI_SYNC_FILE": "/etc/bi-app/sync.toml",
+        "BI_ALERT_EVAL_SECONDS": "30",
+        "BI_ALERT_DISPATCH_SECONDS": "2",
+        "BI_ALERT_GROUP_SECONDS": "0",
+        "BI_ALERT_MAX_ATTEMPTS": "3",
+        "BI_ALERTMANAGER_TOKEN": "a" * 24,
+        "BI_PUBLIC_URL": "https://bi.example.kr/",
     }
     assert set(env) == {f.metadata["env"] for f in dataclasses.fields(Settings)}
     settings = Settings.from_env(env)
@@ -205,7 +211,13 @@ def test_masked_follows_the_secret_flag_of_each_field():
         for f in dataclasses.fields(Settings)
         if f.metadata["secret"]
     }
-    assert set(values) == {"secret_key", "admin_password", "metrics_token", "encryption_key"}
+    assert set(values) == {
+        "secret_key",
+        "admin_password",
+        "metrics_token",
+        "encryption_key",
+        "alertmanager_token",
+    }
     masked = dataclasses.replace(Settings.from_env({"BI_SECRET_KEY": "k" * 32}), **values).masked()
     assert all(masked[f"BI_{name.upper()}"] == "***" for name in values)
     assert "secret-value" not in repr(masked)

@@ -95,6 +95,8 @@ def test_builtin_jobs_are_valid_and_named_once():
         "retention",
         "log_retention",
         "source_sync",
+        "alert_evaluation",
+        "alert_dispatch",
         "customer_tags",
     ]
     assert {s.name: s.seconds for s in jobs.JOBS if s.seconds} == {
@@ -103,6 +105,21 @@ def test_builtin_jobs_are_valid_and_named_once():
         "resource_sample": 15,
         "metrics_rollup": 60,
         "source_sync": 900,
+        "alert_evaluation": 60,
+        "alert_dispatch": 5,
+    }
+
+
+def test_the_alert_jobs_run_at_the_intervals_the_settings_choose():
+    from bi_app.jobs.definitions import jobs_for
+    from tests.conftest import make_settings
+
+    settings = make_settings("sqlite://", alert_eval_seconds=30, alert_dispatch_seconds=2)
+    chosen = {s.name: s.seconds for s in jobs_for(settings)}
+    assert chosen["alert_evaluation"] == 30 and chosen["alert_dispatch"] == 2
+    assert chosen["health_checks"] == 30  # others keep their own
+    assert {s.name: s.seconds for s in jobs_for(make_settings("sqlite://"))} == {
+        s.name: s.seconds for s in jobs.JOBS
     }
 
 

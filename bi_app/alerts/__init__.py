@@ -1,0 +1,1 @@
+"""The alert center: rules, evaluation, lifecycle, silences, outbox and channels."""
