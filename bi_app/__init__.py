@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         security_headers,
         serving,
     )
+    from bi_app.alerts import alertmanager
     from bi_app.data import cache as data_cache
     from bi_app.extensions import db
     from bi_app.monitoring.logs import install_log_capture
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     data_cache.init_app(server, settings)
     monitoring.init_app(app, settings)
+    alertmanager.init_app(server)  # POST /api/alerts/alertmanager (BI_ALERTMANAGER_TOKEN)
     auth.init_app(
         app, settings, pages=lambda: dash.page_registry, on_layout_failure=page_unavailable
     )

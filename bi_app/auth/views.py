@@ -32,7 +32,15 @@ LARGE_BODY_KEY = "BI_LARGE_BODY_CALLBACKS"
 # server.config key: a function returning the Dash app's callback map (output key -> callback)
 CALLBACK_MAP_KEY = "BI_CALLBACK_MAP"
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
-PUBLIC_PATHS = ("/login", "/logout", "/_favicon.ico", "/api/health", "/metrics")
+# /api/alerts/alertmanager: a machine endpoint with its own bearer token (bi_app.alerts)
+PUBLIC_PATHS = (
+    "/login",
+    "/logout",
+    "/_favicon.ico",
+    "/api/health",
+    "/metrics",
+    "/api/alerts/alertmanager",
+)
 # CSP, X-Frame-Options, nosniff and the other security headers are set on every response,
 # these pages included, by bi_app.security_headers (one policy for the whole app).
 SECURITY_HEADERS = {"Cache-Control": "no-store"}
