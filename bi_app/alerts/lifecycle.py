@@ -265,7 +265,16 @@ def enqueue(
 
 def _insert_open(session: Session, alert: Alert) -> tuple[Alert, bool]:
     """Add ``alert`` unless another process opened one for its fingerprint first: then that one
-    is returned (False: not new)."""
+    is returned (False: not new).
+
+    No savepoint on SQLite: pysqlite commits a savepoint that opened the transaction when it
+    is released, and the rest of the transaction could then no longer be rolled back. There a
+    racing insert (a second process, rare with one writer) fails its transaction on the unique
+    index instead, and that evaluation is retried at the next pass: still never two alerts."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.add(alert)
+        session.flush()
+        return alert, True
     try:
         with session.begin_nested():
             session.add(alert)
