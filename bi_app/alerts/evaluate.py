@@ -49,11 +49,15 @@ def evaluate_rules(
     reader = sources.Reader(engine, now)
     summary = {"rules": 0, "errors": 0, "fired": 0, "escalated": 0, "responses": 0}
     responses: list[tuple[str, int, str]] = []
-    with Session(engine) as session:
+    # One transaction for the pass: the open alerts are read (and locked) once, and the pass's
+    # changes and their notifications commit together. Reads of the rules' data go through the
+    # reader's own connections, so a rule that cannot read its data only marks that rule.
+    with Session(engine, expire_on_commit=False) as session:
         query = select(AlertRule).where(AlertRule.enabled.is_(True)).order_by(AlertRule.id)
         if rule_ids is not None:
             query = query.where(AlertRule.id.in_(rule_ids))
         rule_list = session.scalars(query).all()
+        lifecycle.begin_pass(session, now)
         for rule in rule_list:
             summary["rules"] += 1
             try:
@@ -61,19 +65,21 @@ def evaluate_rules(
             except sources.SourceError as exc:
                 summary["errors"] += 1
                 _mark_error(session, rule, str(exc), now)
-                session.commit()
                 continue
+            was_in_error = rule.status == "error"
             rule.status, rule.last_error, rule.evaluated_at = "ok", None, now
             values = [s.value for s in samples if s.value is not None]
             rule.last_value = values[0] if len(values) == 1 else rule.last_value
             fired = lifecycle.apply_evaluation(session, rule, samples, now)
-            lifecycle.clear_system_alert(session, rule_error_key(rule.id), now)
+            if was_in_error:
+                lifecycle.clear_system_alert(session, rule_error_key(rule.id), now)
             summary["fired"] += len(fired)
             if rule.response_job:
-                responses.extend((rule.response_job, a.id, rule.name) for a in fired)
-            session.commit()
+                responses.extend((rule.response_job, a, rule.name) for a in fired)
         summary["escalated"] = lifecycle.escalate_due(session, now)
+        lifecycle.end_pass(session)
         session.commit()
+        responses = [(job, alert.id, name) for job, alert, name in responses]
     for job_name, alert_id, rule_name in responses:
         summary["responses"] += _respond(engine, job_name, alert_id, rule_name, now)
     summary["seconds"] = round(time.perf_counter() - started, 3)

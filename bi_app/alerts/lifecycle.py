@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import flask
@@ -92,14 +93,70 @@ def _app_language() -> Iterator[None]:
 
 # --- reading -----------------------------------------------------------------------------------
 
+PASS_KEY = "bi_alert_pass"
+
+
+@dataclass
+class PassState:
+    """What one evaluation pass reads once instead of per rule: the open alerts (locked until
+    the pass commits), the active silences and the channels."""
+
+    open_alerts: dict[str, Alert]
+    silences: list[Silence]
+    channels: list[NotificationChannel]
+
+    def __post_init__(self) -> None:
+        self.by_rule: dict[int | None, dict[str, Alert]] = {}
+        for alert in self.open_alerts.values():
+            self.by_rule.setdefault(alert.rule_id, {})[alert.fingerprint] = alert
+
+    def opened(self, alert: Alert) -> None:
+        self.open_alerts[alert.fingerprint] = alert
+        self.by_rule.setdefault(alert.rule_id, {})[alert.fingerprint] = alert
+
+    def closed(self, alert: Alert) -> None:
+        if self.open_alerts.get(alert.fingerprint) is alert:
+            del self.open_alerts[alert.fingerprint]
+            self.by_rule.get(alert.rule_id, {}).pop(alert.fingerprint, None)
+
+
+def begin_pass(session: Session, now: dt.datetime) -> PassState:
+    """Load the pass's shared state into ``session`` (see :class:`PassState`); the lifecycle
+    functions called with this session use it until :func:`end_pass`."""
+    open_alerts = session.scalars(
+        select(Alert).where(Alert.state.in_(OPEN_STATES)).order_by(Alert.id).with_for_update()
+    ).all()
+    state = PassState(
+        open_alerts={a.fingerprint: a for a in open_alerts},
+        silences=list(
+            session.scalars(
+                select(Silence)
+                .where(Silence.starts_at <= now, Silence.ends_at > now)
+                .order_by(Silence.id)
+            )
+        ),
+        channels=_query_channels(session),
+    )
+    session.info[PASS_KEY] = state
+    return state
+
+
+def end_pass(session: Session) -> None:
+    session.info.pop(PASS_KEY, None)
+
+
+def _pass(session: Session) -> PassState | None:
+    return session.info.get(PASS_KEY)
+
 
 def open_alert(session: Session, fp: str) -> Alert | None:
     """The open alert of a fingerprint, locked until the transaction ends (PostgreSQL), so two
     evaluators cannot both move it (fire it twice, say)."""
+    state = _pass(session)
+    if state is not None:
+        return state.open_alerts.get(fp)
     return session.scalars(
-        select(Alert)
-        .where(Alert.fingerprint == fp, Alert.state.in_(OPEN_STATES))
-        .with_for_update()
+        select(Alert).where(Alert.fingerprint == fp, Alert.state.in_(OPEN_STATES)).with_for_update()
     ).first()
 
 
@@ -113,9 +170,16 @@ def _last_closed(session: Session, fp: str) -> Alert | None:
 
 
 def active_silence(session: Session, labels: Mapping[str, Any], now: dt.datetime) -> Silence | None:
-    silences = session.scalars(
-        select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now).order_by(Silence.id)
-    ).all()
+    state = _pass(session)
+    silences = (
+        state.silences
+        if state is not None
+        else session.scalars(
+            select(Silence)
+            .where(Silence.starts_at <= now, Silence.ends_at > now)
+            .order_by(Silence.id)
+        ).all()
+    )
     return next((s for s in silences if rules.silence_matches(s.matchers, labels)), None)
 
 
@@ -195,8 +259,13 @@ def render_payload(alert: Alert, kind: str) -> dict[str, Any]:
     }
 
 
-def _channels(session: Session) -> list[NotificationChannel]:
+def _query_channels(session: Session) -> list[NotificationChannel]:
     return list(session.scalars(select(NotificationChannel).order_by(NotificationChannel.name)))
+
+
+def _channels(session: Session) -> list[NotificationChannel]:
+    state = _pass(session)
+    return state.channels if state is not None else _query_channels(session)
 
 
 def enqueue(
@@ -271,20 +340,29 @@ def _insert_open(session: Session, alert: Alert) -> tuple[Alert, bool]:
     is released, and the rest of the transaction could then no longer be rolled back. There a
     racing insert (a second process, rare with one writer) fails its transaction on the unique
     index instead, and that evaluation is retried at the next pass: still never two alerts."""
+    state = _pass(session)
     if session.get_bind().dialect.name == "sqlite":
         session.add(alert)
         session.flush()
-        return alert, True
-    try:
-        with session.begin_nested():
-            session.add(alert)
-            session.flush()
-        return alert, True
-    except IntegrityError:
-        existing = open_alert(session, alert.fingerprint)
-        if existing is None:
-            raise
-        return existing, False
+    else:
+        try:
+            with session.begin_nested():
+                session.add(alert)
+                session.flush()
+        except IntegrityError:
+            existing = session.scalars(
+                select(Alert)
+                .where(Alert.fingerprint == alert.fingerprint, Alert.state.in_(OPEN_STATES))
+                .with_for_update()
+            ).first()
+            if existing is None:
+                raise
+            if state is not None:
+                state.opened(existing)
+            return existing, False
+    if state is not None:
+        state.opened(alert)
+    return alert, True
 
 
 def _fire(session: Session, alert: Alert, now: dt.datetime, response: list[Any]) -> None:
@@ -309,6 +387,9 @@ def _close(
     comment: str | None = None,
 ) -> None:
     was_notified = alert.fired_at is not None and alert.silence_id is None
+    shared = _pass(session)
+    if shared is not None:
+        shared.closed(alert)
     alert.state = state
     alert.resolved_at = now
     alert.resolved_by = actor
@@ -386,9 +467,15 @@ def apply_evaluation(
                 _fire(session, current, now, started)
         else:
             _recheck_silence(session, current, now)
-    for gone in session.scalars(
-        select(Alert).where(Alert.rule_id == rule.id, Alert.state.in_(OPEN_STATES))
-    ).all():
+    shared = _pass(session)
+    still_open = (
+        list(shared.by_rule.get(rule.id, {}).values())
+        if shared is not None
+        else session.scalars(
+            select(Alert).where(Alert.rule_id == rule.id, Alert.state.in_(OPEN_STATES))
+        ).all()
+    )
+    for gone in still_open:
         if gone.fingerprint not in seen:  # the series ended (an event finished, a host left)
             _close(session, gone, "resolved", now, None)
     return started
