@@ -43,7 +43,8 @@ DATA_BENCHES = ("overview", "sales", "orders", "customers", "events")
 # verdicts in their JSON, as the served ones do; their calls still give the worst miss/target
 OWN_VERDICTS = ("orders",)
 SERVED_BENCHES = ("http", "pages")  # the app under gunicorn, on the same data set
-ALL_BENCHES = (*DATA_BENCHES, "ops", *SERVED_BENCHES)
+ALL_BENCHES = (*DATA_BENCHES, "ops", "alerts", *SERVED_BENCHES)
+ALERTS_RESULTS = RESULTS_DIR / "alerts.json"  # bench.alerts has its own data set and file
 USES_DATA = (*DATA_BENCHES, *SERVED_BENCHES)  # the first of these may --reload
 MODULES = {"http": "http_load", "pages": "page_load"}
 # The issue "Fast at 10 million orders", line by line: (target, benchmark, which verdicts)
@@ -140,6 +141,8 @@ class Outcome:
 
 
 def results_path(bench: str, results_dir: Path) -> Path:
+    if bench == "alerts":
+        return ALERTS_RESULTS
     return OPS_RESULTS if bench == "ops" else results_dir / f"{bench}.json"
 
 
@@ -149,6 +152,8 @@ def command(bench: str, args: argparse.Namespace, first: bool) -> list[str]:
     cmd = [sys.executable, "-m", f"bench.{MODULES.get(bench, bench)}"]
     if bench == "ops":
         return cmd + ["--requests", str(args.requests), "--refreshes", str(args.refreshes)]
+    if bench == "alerts":
+        return cmd
     if bench in SERVED_BENCHES:
         cmd += ["--orders", str(args.orders), "--schema", args.schema]
         cmd += ["--output", str(results_path(bench, args.results_dir))]
@@ -231,6 +236,9 @@ def read_outcome(
     report = json.loads(path.read_text())
     if bench == "ops":
         outcome.verdicts = ops_verdicts(report)
+        return outcome
+    if bench == "alerts":
+        outcome.verdicts = listed_verdicts(report)
         return outcome
     if bench in SERVED_BENCHES:
         outcome.verdicts = listed_verdicts(report)
