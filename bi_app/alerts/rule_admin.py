@@ -205,7 +205,8 @@ def backtest_rule(
     raw: Mapping[str, Any], now: dt.datetime | None = None, *, engine: Engine | None = None
 ) -> dict[str, Any]:
     """How often the rule as typed would have fired over the last 7 and 30 days, on the series
-    it reads. A rule that does not validate gives ``error`` (its message) and no series."""
+    it reads (the 7 days at the metric's finer step), and the 30 days' series for the chart. A
+    rule that does not validate, or whose data cannot be read, gives ``error`` (its message)."""
     now = now or utcnow()
     result: dict[str, Any] = {
         "series": [],
@@ -223,31 +224,44 @@ def backtest_rule(
     info = sources.METRICS.get(spec.metric)
     result["unit"] = info.unit if info is not None else "count"
     result["threshold"] = rules.threshold_of(spec)
-    start = now - dt.timedelta(days=30)
     try:
-        samples = sources.read_series(
-            spec.kind, spec.metric, spec.params, _engine(engine), start, now
+        # 30 days for the chart (minute metrics come hourly at that range) and, for the 7-day
+        # count, the last week again at its finer step (5 minutes)
+        month = sources.read_series(
+            spec.kind, spec.metric, spec.params, _engine(engine), now - dt.timedelta(days=30), now
+        )
+        week = sources.read_series(
+            spec.kind, spec.metric, spec.params, _engine(engine), now - dt.timedelta(days=7), now
         )
     except sources.SourceError as exc:
-        result["error"] = str(exc)
+        result["error"] = exc.localized()
         return result
+    result["series"] = [
+        {
+            "at": s.at,
+            "value": s.value,
+            "low": s.expected.low if s.expected is not None else None,
+            "high": s.expected.high if s.expected is not None else None,
+            "series": rules.format_labels(s.labels),
+        }
+        for s in month
+    ]
+    result["fired_30d"] = _fired(spec, month)
+    result["fired_7d"] = _fired(spec, week)
+    return result
+
+
+def _fired(spec: rules.RuleSpec, samples: list[Any]) -> list[dt.datetime]:
+    """The moments ``spec`` would have fired over ``samples``, each series on its own."""
     by_series: dict[str, list[rules.Point]] = {}
     for s in samples:
         band = s.expected
-        point = rules.Point(
-            s.at, s.value, band.low if band is not None else None, band.high if band else None
+        by_series.setdefault(rules.format_labels(s.labels), []).append(
+            rules.Point(
+                s.at,
+                s.value,
+                band.low if band is not None else None,
+                band.high if band is not None else None,
+            )
         )
-        by_series.setdefault(rules.format_labels(s.labels), []).append(point)
-        result["series"].append(
-            {
-                "at": s.at,
-                "value": s.value,
-                "low": point.low,
-                "high": point.high,
-                "series": rules.format_labels(s.labels),
-            }
-        )
-    fired = sorted(at for points in by_series.values() for at in rules.backtest(spec, points))
-    result["fired_30d"] = fired
-    result["fired_7d"] = [at for at in fired if at >= now - dt.timedelta(days=7)]
-    return result
+    return sorted(at for points in by_series.values() for at in rules.backtest(spec, points))
