@@ -16,7 +16,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bi_app.alerts import channels, dispatch
+from bi_app.alerts import channels, dispatch, rules
 from bi_app.alerts.channels import ChannelInvalid
 from bi_app.auth import audit
 from bi_app.db.alert_models import SEVERITIES, NotificationChannel, OutboxMessage
@@ -159,7 +159,9 @@ def save_channel(
             merged["kind"] = row.kind
         kind, name, config, secret = channels.validate_channel(merged, has_stored_secret=has_stored)
         # an edit leaves out what it does not change
-        if "severities" in raw or row is None:
+        if row is None and raw.get("severities") is None:
+            severities = rules.default_severities(kind)  # the routing by severity
+        elif "severities" in raw or row is None:
             severities = _severities(raw.get("severities"))
         else:
             severities = list(row.severities or [])

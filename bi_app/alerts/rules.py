@@ -49,6 +49,14 @@ DEFAULT_ROUTES: dict[str, tuple[str, ...]] = {
     "critical": CHANNEL_KINDS,
     "emergency": CHANNEL_KINDS,
 }
+
+
+def default_severities(kind: str) -> list[str]:
+    """The severities a new channel of ``kind`` takes unless its admin chooses: e-mail and Slack
+    get warnings and up, the immediate channels (SMS, webhook) critical and emergency only."""
+    return [s for s in SEVERITIES if kind in DEFAULT_ROUTES.get(s, ())]
+
+
 MAX_LABELS = 20
 MAX_FOR_SECONDS = 7 * 86400
 MAX_COOLDOWN_SECONDS = 30 * 86400

@@ -190,3 +190,10 @@ def test_backoff_is_exponential_bounded_and_jittered():
     assert top == [5, 10, 20, 40, 80, 160, 320, 600, 600]
     assert rules.backoff_seconds(3, rand=lambda: 0.5) == 10
     assert rules.backoff_seconds(1, rand=lambda: 0.0) == 1.0  # never hammered
+
+
+def test_a_new_channel_takes_the_issues_routing_by_severity():
+    assert rules.default_severities("email") == ["warning", "critical", "emergency"]
+    assert rules.default_severities("slack") == ["warning", "critical", "emergency"]
+    assert rules.default_severities("sms") == ["critical", "emergency"]
+    assert rules.default_severities("webhook") == ["critical", "emergency"]
