@@ -14,7 +14,7 @@ channel (a signed webhook) to an HTTP receiver on loopback.
    several passes: the first opens alerts and writes their outbox rows, the later ones are the
    steady state. Target: median ≤ 2 s.
 2. **Condition → notification**: a real app with its in-process scheduler (evaluation every
-   ``--eval-seconds``, dispatch every second, no grouping wait). Each trial writes a resource
+   ``--eval-seconds``; the other alert settings at their defaults). Each trial writes a resource
    sample of a new host at 99 % CPU (the moment the condition becomes true) and waits for the
    receiver to get the rule's message. Target: ≤ one evaluation interval + 5 s.
 3. **Dispatch throughput**: ``--messages`` outbox rows due now, dispatched by passes of 100
@@ -129,7 +129,6 @@ def settings_for(url: str, **overrides: Any) -> Settings:
         "scheduler": False,
         "cache_dir": "",
         "outbound_allow": ("127.0.0.1/32",),
-        "alert_group_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)
@@ -321,11 +320,9 @@ def bench_latency(url: str, engine: Any, receiver: Receiver, args: argparse.Name
             )
         )
         session.commit()
-    settings = settings_for(url, alert_eval_seconds=args.eval_seconds, alert_dispatch_seconds=1)
+    settings = settings_for(url, alert_eval_seconds=args.eval_seconds)
     app = create_app(settings)
-    live = settings_for(
-        url, scheduler=True, alert_eval_seconds=args.eval_seconds, alert_dispatch_seconds=1
-    )
+    live = settings_for(url, scheduler=True, alert_eval_seconds=args.eval_seconds)
     scheduler.shutdown()
     scheduler.init_app(app, live, lock_name="bench-alerts", tick_seconds=1.0)
     latencies = []

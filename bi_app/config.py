@@ -332,12 +332,13 @@ class Settings:
     import_future_days: int = setting("BI_IMPORT_FUTURE_DAYS", _int_between(0, 36_500), 1)
     # the mapping file `bi-app sync` reads; the scheduled sync job runs it every 15 minutes
     sync_file: str = setting("BI_SYNC_FILE", lambda n, v: v.strip(), "")
-    # the alert center (bi_app.alerts): how often rules are evaluated and the outbox dispatched,
-    # how long alerts of one rule wait to go out as one message, and how often a notification is
-    # tried before it counts as failed
+    # the alert center (bi_app.alerts): how often rules are evaluated and the outbox dispatched
+    # (retries; a pass's new notifications go out as the pass ends), how long firing alerts of
+    # one rule wait for others to go out as one message (0: those of the same pass), and how
+    # often a notification is tried before it counts as failed
     alert_eval_seconds: int = setting("BI_ALERT_EVAL_SECONDS", _int_between(10, 3600), 60)
     alert_dispatch_seconds: int = setting("BI_ALERT_DISPATCH_SECONDS", _int_between(1, 600), 5)
-    alert_group_seconds: int = setting("BI_ALERT_GROUP_SECONDS", _int_between(0, 600), 10)
+    alert_group_seconds: int = setting("BI_ALERT_GROUP_SECONDS", _int_between(0, 600), 0)
     alert_max_attempts: int = setting("BI_ALERT_MAX_ATTEMPTS", _int_between(1, 50), 8)
     # bearer token of POST /api/alerts/alertmanager (unset: the receiver is off)
     alertmanager_token: str | None = setting(

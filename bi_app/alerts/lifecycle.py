@@ -299,7 +299,7 @@ def enqueue(
         wanted = set(targets)
         names = [c.name for c in channels if c.enabled and c.name in wanted]
     excluded = (alert.labels or {}).get("channel") if alert.source == "system" else None
-    group_seconds = int(_setting("alert_group_seconds", 10))
+    group_seconds = int(_setting("alert_group_seconds", 0))
     grouped = alert.rule_id is not None and kind in ("firing", "resolved")
     payload = render_payload(alert, kind)
     count = 0

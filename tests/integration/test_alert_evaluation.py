@@ -84,7 +84,7 @@ def state_of(engine, rule_name: str) -> list[str]:
 
 
 def test_the_default_pack_evaluates_on_a_fresh_database_without_errors(engine):
-    summary = evaluate_rules(engine, now=utcnow())
+    summary = evaluate_rules(engine, dispatch=False, now=utcnow())
     assert summary["rules"] == 7 and summary["errors"] == 0 and summary["fired"] == 0
     with Session(engine) as session:
         statuses = session.execute(select(AlertRule.name, AlertRule.status)).all()
@@ -95,10 +95,10 @@ def test_the_default_pack_evaluates_on_a_fresh_database_without_errors(engine):
 def test_an_error_rate_above_5_percent_fires_after_two_minutes_and_resolves(engine):
     now = utcnow().replace(second=0, microsecond=0)
     record_requests(engine, now - 3 * MINUTE, 3, count=200, errors=20)  # 10 % errors
-    evaluate_rules(engine, now=now)
+    evaluate_rules(engine, dispatch=False, now=now)
     assert state_of(engine, ERROR_RULE) == ["pending"]
     record_requests(engine, now, 2, count=200, errors=20)
-    summary = evaluate_rules(engine, now=now + 2 * MINUTE)
+    summary = evaluate_rules(engine, dispatch=False, now=now + 2 * MINUTE)
     assert summary["fired"] == 1
     assert state_of(engine, ERROR_RULE) == ["firing"]
     with Session(engine) as session:
@@ -107,7 +107,9 @@ def test_an_error_rate_above_5_percent_fires_after_two_minutes_and_resolves(engi
         assert alert.labels["team"] == "ops" and alert.severity == "critical"
         assert session.scalars(select(OutboxMessage.kind)).all() == ["firing"]
     record_requests(engine, now + 2 * MINUTE, 6, count=200, errors=0)
-    evaluate_rules(engine, now=now + 8 * MINUTE)  # the 5-minute window holds no errors now
+    evaluate_rules(
+        engine, dispatch=False, now=now + 8 * MINUTE
+    )  # the 5-minute window holds no errors now
     assert state_of(engine, ERROR_RULE) == ["resolved"]
     with Session(engine) as session:
         assert session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all() == [
@@ -129,7 +131,7 @@ def test_a_rule_that_cannot_read_its_data_is_in_error_and_raises_its_own_alert(e
         )
         session.commit()
     now = utcnow()
-    summary = evaluate_rules(engine, now=now)
+    summary = evaluate_rules(engine, dispatch=False, now=now)
     assert summary["errors"] == 1 and summary["rules"] == 8  # the others still ran
     with Session(engine) as session:
         rule = session.scalars(select(AlertRule).where(AlertRule.name == "Broken")).one()
@@ -140,7 +142,7 @@ def test_a_rule_that_cannot_read_its_data_is_in_error_and_raises_its_own_alert(e
         assert alert.labels["rule"] == "Broken"
         rule.metric = "http_error_rate"  # fixed by an admin
         session.commit()
-    evaluate_rules(engine, now=now + MINUTE)
+    evaluate_rules(engine, dispatch=False, now=now + MINUTE)
     with Session(engine) as session:
         assert (
             session.scalars(select(AlertRule.status).where(AlertRule.name == "Broken")).one()
@@ -159,9 +161,46 @@ def test_an_automatic_response_runs_its_job_and_is_recorded_on_the_alert(url, en
     record_requests(engine, now - 3 * MINUTE, 3, count=100, errors=50)
     app = app_factory(url)
     with app.server.app_context():
-        summary = evaluate_rules(engine, now=now)
+        summary = evaluate_rules(engine, dispatch=False, now=now)
     assert summary["fired"] == 1 and summary["responses"] == 1
     with Session(engine) as session:
         event = session.scalars(select(AlertEvent).where(AlertEvent.kind == "response")).one()
         assert event.detail["job"] == "resource_sample"
         assert event.detail["status"] == "succeeded", event.detail
+
+
+def test_a_pass_sends_its_new_notifications_as_it_ends(url, engine, app_factory):
+    """Condition to channel within one evaluation: the pass dispatches what it wrote."""
+    from tests.alert_standins import HttpReceiver
+
+    receiver = HttpReceiver()
+    with Session(engine) as session:
+        session.query(NotificationChannel).delete()
+        session.commit()
+    app = app_factory(url, outbound_allow=("127.0.0.1/32",))
+    with app.server.app_context():
+        from bi_app.alerts import channel_admin
+
+        channel_admin.save_channel(
+            {
+                "name": "hook",
+                "kind": "webhook",
+                "url": f"{receiver.base}/hook",
+                "secret": "s" * 24,
+            },
+            "tests",
+            engine=engine,
+        )
+        now = utcnow().replace(second=0, microsecond=0)
+        record_requests(engine, now - 3 * MINUTE, 3, count=100, errors=50)
+        with Session(engine) as session:
+            rule = session.scalars(select(AlertRule).where(AlertRule.name == ERROR_RULE)).one()
+            rule.for_seconds = 0
+            session.commit()
+        summary = evaluate_rules(engine, now=now)
+    assert summary["fired"] == 1 and summary["dispatched"] == 1
+    (request,) = receiver.requests
+    assert request["json"]["alert"]["name"] == ERROR_RULE
+    assert request["json"]["kind"] == "firing"
+    with Session(engine) as session:
+        assert session.scalars(select(OutboxMessage.status)).all() == ["sent"]

@@ -131,7 +131,7 @@ def test_every_variable_is_read_from_the_environment():
         "BI_SYNC_FILE": "/etc/bi-app/sync.toml",
         "BI_ALERT_EVAL_SECONDS": "30",
         "BI_ALERT_DISPATCH_SECONDS": "2",
-        "BI_ALERT_GROUP_SECONDS": "0",
+        "BI_ALERT_GROUP_SECONDS": "30",
         "BI_ALERT_MAX_ATTEMPTS": "3",
         "BI_ALERTMANAGER_TOKEN": "a" * 24,
         "BI_PUBLIC_URL": "https://bi.example.kr/",
