@@ -21,6 +21,7 @@ from bi_app.alerts.channels import ChannelInvalid
 from bi_app.auth import audit
 from bi_app.db.alert_models import SEVERITIES, NotificationChannel, OutboxMessage
 from bi_app.db.models import utcnow
+from bi_app.errors import unavailable_on_database_error
 from bi_app.i18n import N_, _
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
 
 STATS_DAYS = 7
 CHANNEL_EXISTS = N_("name: a channel named %(name)s already exists")
+
+WHAT = N_("The alert center")  # names the store in "... is unavailable right now"
 
 
 class ChannelNotFound(LookupError):
@@ -75,6 +78,7 @@ def _public(row: NotificationChannel, stats: Mapping[str, int] | None = None) ->
     }
 
 
+@unavailable_on_database_error(WHAT)
 def list_channels(
     *, engine: Engine | None = None, now: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
@@ -96,6 +100,7 @@ def list_channels(
         return [_public(r, counts.get(r.id)) for r in rows]
 
 
+@unavailable_on_database_error(WHAT)
 def get_channel(channel_id: int, *, engine: Engine | None = None) -> dict[str, Any]:
     with Session(_engine(engine)) as session:
         return _public(_row(session, channel_id))
@@ -131,6 +136,7 @@ def _detail(row: NotificationChannel) -> dict[str, Any]:
     }
 
 
+@unavailable_on_database_error(WHAT)
 def save_channel(
     raw: Mapping[str, Any],
     actor: Any = None,
@@ -201,6 +207,7 @@ def save_channel(
         return _public(row)
 
 
+@unavailable_on_database_error(WHAT)
 def delete_channel(channel_id: int, actor: Any = None, *, engine: Engine | None = None) -> str:
     """Remove a channel and its outbox rows (audited with what it was); returns its name."""
     engine = _engine(engine)
@@ -214,6 +221,7 @@ def delete_channel(channel_id: int, actor: Any = None, *, engine: Engine | None 
     return name
 
 
+@unavailable_on_database_error(WHAT)
 def send_test_notification(
     channel_id: int,
     actor: Any = None,
@@ -249,6 +257,7 @@ def send_test_notification(
     return {"status": status, "error": outcome["error"]}
 
 
+@unavailable_on_database_error(WHAT)
 def delivery_log(
     channel_id: int | None = None, limit: int = 100, *, engine: Engine | None = None
 ) -> list[dict[str, Any]]:

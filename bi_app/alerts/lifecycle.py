@@ -36,6 +36,7 @@ from bi_app.db.alert_models import (
     Silence,
 )
 from bi_app.db.models import utcnow
+from bi_app.errors import unavailable_on_database_error
 from bi_app.i18n import N_, _
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ SUBJECTS = {
     "escalation": N_("[escalated: %(severity)s] %(name)s — not acknowledged"),
     "test": N_("Test notification from bi-app"),
 }
+
+WHAT = N_("The alert center")  # names the store in "... is unavailable right now"
 
 
 class AlertActionError(Exception):
@@ -679,6 +682,7 @@ def _act(
         return {"id": alert.id, "state": alert.state}
 
 
+@unavailable_on_database_error(WHAT)
 def acknowledge(
     alert_id: int,
     actor: Any = None,
@@ -691,6 +695,7 @@ def acknowledge(
     return _act("acknowledge", alert_id, actor, comment, engine, now)
 
 
+@unavailable_on_database_error(WHAT)
 def resolve(
     alert_id: int,
     actor: Any = None,
@@ -703,6 +708,7 @@ def resolve(
     return _act("resolve", alert_id, actor, comment, engine, now)
 
 
+@unavailable_on_database_error(WHAT)
 def ignore(
     alert_id: int,
     actor: Any = None,
@@ -715,6 +721,7 @@ def ignore(
     return _act("ignore", alert_id, actor, comment, engine, now)
 
 
+@unavailable_on_database_error(WHAT)
 def comment(
     alert_id: int,
     actor: Any = None,

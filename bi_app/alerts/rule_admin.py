@@ -15,7 +15,8 @@ from bi_app.alerts import rules, sources
 from bi_app.alerts.defaults import display_name
 from bi_app.db.alert_models import OPEN_STATES, Alert, AlertRule, NotificationChannel
 from bi_app.db.models import utcnow
-from bi_app.i18n import _
+from bi_app.errors import unavailable_on_database_error
+from bi_app.i18n import N_, _
 
 COLUMNS = (
     "id",
@@ -42,6 +43,8 @@ COLUMNS = (
     "updated_at",
 )
 
+WHAT = N_("The alert center")  # names the store in "... is unavailable right now"
+
 
 class RuleNotFound(LookupError):
     """No such rule; the message is shown."""
@@ -62,6 +65,7 @@ def _as_dict(rule: AlertRule, open_alerts: int = 0) -> dict[str, Any]:
     return row
 
 
+@unavailable_on_database_error(WHAT)
 def list_rules(engine: Engine | None = None) -> list[dict[str, Any]]:
     with Session(_engine(engine)) as session:
         counts = dict(
@@ -77,6 +81,7 @@ def list_rules(engine: Engine | None = None) -> list[dict[str, Any]]:
         ]
 
 
+@unavailable_on_database_error(WHAT)
 def get_rule(rule_id: int, engine: Engine | None = None) -> dict[str, Any]:
     with Session(_engine(engine)) as session:
         rule = session.get(AlertRule, rule_id)
@@ -107,6 +112,7 @@ def validate(raw: Mapping[str, Any], engine: Engine | None = None) -> rules.Rule
     )
 
 
+@unavailable_on_database_error(WHAT)
 def save_rule(
     raw: Mapping[str, Any],
     actor: Any = None,
@@ -160,6 +166,7 @@ def save_rule(
         return _as_dict(rule)
 
 
+@unavailable_on_database_error(WHAT)
 def delete_rule(rule_id: int, actor: Any = None, *, engine: Engine | None = None) -> None:
     """Delete a rule; its alerts stay as history (without a rule)."""
     from bi_app.auth.users import audit
@@ -179,6 +186,7 @@ def delete_rule(rule_id: int, actor: Any = None, *, engine: Engine | None = None
         session.commit()
 
 
+@unavailable_on_database_error(WHAT)
 def set_enabled(
     rule_id: int, enabled: bool, actor: Any = None, *, engine: Engine | None = None
 ) -> dict[str, Any]:
@@ -201,6 +209,7 @@ def set_enabled(
         return _as_dict(rule)
 
 
+@unavailable_on_database_error(WHAT)
 def backtest_rule(
     raw: Mapping[str, Any], now: dt.datetime | None = None, *, engine: Engine | None = None
 ) -> dict[str, Any]:

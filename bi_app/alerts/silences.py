@@ -13,9 +13,12 @@ from sqlalchemy.orm import Session
 from bi_app.alerts import rules
 from bi_app.db.alert_models import OPEN_STATES, Alert, Silence
 from bi_app.db.models import utcnow
-from bi_app.i18n import _
+from bi_app.errors import unavailable_on_database_error
+from bi_app.i18n import N_, _
 
 MAX_SILENCE = dt.timedelta(days=90)
+
+WHAT = N_("The alert center")  # names the store in "... is unavailable right now"
 
 
 class SilenceInvalid(ValueError):
@@ -56,6 +59,7 @@ def _as_dict(silence: Silence, now: dt.datetime, open_alerts: list[Alert]) -> di
     }
 
 
+@unavailable_on_database_error(WHAT)
 def list_silences(
     engine: Engine | None = None, now: dt.datetime | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
@@ -70,6 +74,7 @@ def list_silences(
     return sorted(rows, key=lambda r: (r["ends_at"] <= now, -r["ends_at"].timestamp()))
 
 
+@unavailable_on_database_error(WHAT)
 def create_silence(
     matchers: Any,
     starts_at: dt.datetime | None,
@@ -130,6 +135,7 @@ def create_silence(
         return _as_dict(silence, now, open_alerts)
 
 
+@unavailable_on_database_error(WHAT)
 def expire_silence(
     silence_id: int,
     actor: Any = None,

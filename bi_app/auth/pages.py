@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from fnmatch import fnmatch
 from typing import Any
 
+from werkzeug.exceptions import HTTPException
+
 from bi_app.db.models import ROLES
 
 SUPERUSER_ROLE = "admin"
@@ -99,7 +101,9 @@ def guarded_layout(
         try:
             return layout(**kwargs)
         except Exception as exc:
-            if on_failure is None or hasattr(exc, "code"):  # werkzeug HTTP errors pass
+            # werkzeug's HTTP errors (the role check's 403) pass; not any exception with a
+            # ``code`` attribute: SQLAlchemy's errors have one too
+            if on_failure is None or isinstance(exc, HTTPException):
                 raise
             log.warning("page %s could not be built: %s", page.get("path"), exc, exc_info=True)
             return on_failure(page, is_data_outage(exc))
