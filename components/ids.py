@@ -9,6 +9,9 @@ from __future__ import annotations
 
 class App:
     URL = "app-url"
+    ALERT_BADGE = "app-alert-badge"  # the header's open critical alerts link (hidden at 0)
+    ALERT_BADGE_COUNT = "app-alert-badge-count"
+    ALERT_INTERVAL = "app-alert-badge-interval"
     SIDEBAR = "app-sidebar"
     THEME_SWITCH = "app-theme-switch"
     THEME_STORE = "app-theme-store"
@@ -435,3 +438,152 @@ class AdminIntegrations:
     @staticmethod
     def channel_result(channel: str) -> dict:
         return {"type": "admin-integrations-channel-result", "index": channel}
+
+
+class OpsAlerts:
+    """/ops/alerts: open alerts, an alert's detail and actions, history (helper ui-alerts)."""
+
+    PAGE = "ops-alerts-page"
+    SEVERITY = "ops-alerts-severity-dropdown"
+    STATE = "ops-alerts-state-dropdown"
+    RANGE = "ops-alerts-range-dropdown"
+    NOTICE = "ops-alerts-notice-alert"
+    RULE_ERRORS = "ops-alerts-rule-errors-alert"
+    INTERVAL = "ops-alerts-refresh-interval"
+    VISIBILITY_DUMMY = "ops-alerts-visibility-dummy"
+    URL_DUMMY = "ops-alerts-url-dummy"
+    GRID = "ops-alerts-grid"
+    SUMMARY = "ops-alerts-summary-text"
+    LIST_MESSAGE = "ops-alerts-list-message"
+    SELECTED_STORE = "ops-alerts-selected-store"
+    ACTION_STORE = "ops-alerts-action-store"
+    DETAIL = "ops-alerts-detail-card"
+    ACTIONS = "ops-alerts-actions-panel"
+    COMMENT = "ops-alerts-comment-textarea"
+    ACTION_MESSAGE = "ops-alerts-action-message"
+    HISTORY_GRAPH = "ops-alerts-history-graph"
+    HISTORY_MESSAGE = "ops-alerts-history-message"
+    MTTA = "ops-alerts-mtta-text"
+    MTTR = "ops-alerts-mttr-text"
+    FIRED = "ops-alerts-fired-text"
+    RESOLVED_TABLE = "ops-alerts-resolved-table"
+    DETAIL_TITLE = "ops-alerts-detail-title"
+    DETAIL_STATE = "ops-alerts-detail-state"
+    METRIC_GRAPH = "ops-alerts-metric-graph"
+    EVENTS = "ops-alerts-events-table"
+
+    @staticmethod
+    def action(name: str) -> dict:
+        """An action button: acknowledge, resolve, ignore or comment (pattern-matching, so a
+        viewer's page, which has none, needs no placeholders)."""
+        return {"type": "ops-alerts-action-button", "action": name}
+
+    @staticmethod
+    def nav_tab(key: str) -> str:
+        """A tab of the alert center's tab bar (components/alerts_nav.py)."""
+        return f"alerts-nav-{key}"
+
+
+class OpsAlertRules:
+    """/ops/alerts/rules: the rules editor with its backtest (helper ui-admin)."""
+
+    PAGE = "ops-alert-rules-page"
+    GRID = "ops-alert-rules-grid"
+    MESSAGE = "ops-alert-rules-message-alert"
+    FORM_TITLE = "ops-alert-rules-form-title"
+    FORM_MESSAGE = "ops-alert-rules-form-message-alert"
+    EDIT_STORE = "ops-alert-rules-edit-store"
+    VERSION_STORE = "ops-alert-rules-version-store"
+    NEW = "ops-alert-rules-new-button"
+    BACKTEST = "ops-alert-rules-backtest-button"
+    SAVE = "ops-alert-rules-save-button"
+    DELETE = "ops-alert-rules-delete-button"
+    DELETE_MODAL = "ops-alert-rules-delete-modal"
+    DELETE_TEXT = "ops-alert-rules-delete-text"
+    DELETE_CONFIRM = "ops-alert-rules-delete-confirm-button"
+    DELETE_CANCEL = "ops-alert-rules-delete-cancel-button"
+    METRIC_LABEL = "ops-alert-rules-metric-label"
+    BACKTEST_GRAPH = "ops-alert-rules-backtest-graph"
+    BACKTEST_TEXT = "ops-alert-rules-backtest-text"
+
+    @staticmethod
+    def field(name: str) -> dict:
+        return {"type": "ops-alert-rules-input", "field": name}
+
+    @staticmethod
+    def feedback(name: str) -> dict:
+        return {"type": "ops-alert-rules-feedback", "field": name}
+
+    @staticmethod
+    def section(kind: str) -> dict:
+        """The fields only some rule types have (``kind``: a group of fields)."""
+        return {"type": "ops-alert-rules-section", "kind": kind}
+
+
+class OpsAlertSilences:
+    """/ops/alerts/silences (helper ui-admin)."""
+
+    PAGE = "ops-alert-silences-page"
+    TABLE = "ops-alert-silences-table"
+    MESSAGE = "ops-alert-silences-message-alert"
+    VERSION_STORE = "ops-alert-silences-version-store"
+    MATCHERS = "ops-alert-silences-matchers-input"
+    START = "ops-alert-silences-start-input"
+    END = "ops-alert-silences-end-input"
+    REASON = "ops-alert-silences-reason-input"
+    CREATE = "ops-alert-silences-create-button"
+
+    @staticmethod
+    def expire(silence_id: int) -> dict:
+        return {"type": "ops-alert-silences-expire-button", "index": silence_id}
+
+
+class OpsAlertChannels:
+    """/ops/alerts/channels: channels, their delivery log, a test message (helper ui-admin)."""
+
+    PAGE = "ops-alert-channels-page"
+    TABLE = "ops-alert-channels-table"
+    MESSAGE = "ops-alert-channels-message-alert"
+    VERSION_STORE = "ops-alert-channels-version-store"
+    EDIT_STORE = "ops-alert-channels-edit-store"
+    FORM_TITLE = "ops-alert-channels-form-title"
+    SECRET_LABEL = "ops-alert-channels-secret-label"
+    SECRET_HELP = "ops-alert-channels-secret-help"
+    NEW = "ops-alert-channels-new-button"
+    SAVE = "ops-alert-channels-save-button"
+    DELETE = "ops-alert-channels-delete-button"
+    DELETE_MODAL = "ops-alert-channels-delete-modal"
+    DELETE_TEXT = "ops-alert-channels-delete-text"
+    DELETE_CONFIRM = "ops-alert-channels-delete-confirm-button"
+    DELETE_CANCEL = "ops-alert-channels-delete-cancel-button"
+    LOG_CHANNEL = "ops-alert-channels-log-channel-dropdown"
+    LOG_GRID = "ops-alert-channels-log-grid"
+
+    @staticmethod
+    def field(name: str) -> dict:
+        return {"type": "ops-alert-channels-input", "field": name}
+
+    @staticmethod
+    def feedback(name: str) -> dict:
+        return {"type": "ops-alert-channels-feedback", "field": name}
+
+    @staticmethod
+    def section(kind: str) -> dict:
+        return {"type": "ops-alert-channels-section", "kind": kind}
+
+    @staticmethod
+    def edit(channel_id: int) -> dict:
+        return {"type": "ops-alert-channels-edit-button", "index": channel_id}
+
+    @staticmethod
+    def test(channel_id: int) -> dict:
+        return {"type": "ops-alert-channels-test-button", "index": channel_id}
+
+    @staticmethod
+    def result(channel_id: int) -> dict:
+        return {"type": "ops-alert-channels-test-result", "index": channel_id}
+
+    @staticmethod
+    def health(channel_id: int) -> dict:
+        """The cells of a channel's delivery health (failures, last success, last error)."""
+        return {"type": "ops-alert-channels-health", "index": channel_id}

@@ -150,6 +150,46 @@ def language_switch(csrf: str | None) -> html.Form:
     )
 
 
+# where the badge leads: the open critical and emergency alerts (components/ops_alerts_view.py
+# reads the same query)
+ALERT_BADGE_HREF = "/ops/alerts?severity=critical,emergency&state=open"
+
+
+def alert_badge_values(count: int) -> tuple[bool, str]:
+    """(hidden, text) of the header's badge for ``count`` open critical alerts."""
+    return count <= 0, str(count) if count > 0 else ""
+
+
+def alert_header(signed_in: bool) -> html.Div:
+    """The header above every page: a red badge with the number of open critical and emergency
+    alerts, hidden at 0 (and for signed-out visitors, whose interval never runs)."""
+    label = _("open critical alerts")
+    return html.Div(
+        html.A(
+            [
+                html.Span(className="app-alert-bell", **{"aria-hidden": "true"}),
+                html.Span(id=App.ALERT_BADGE_COUNT, className="app-alert-count"),
+                html.Span(label, className="visually-hidden"),
+                dcc.Interval(id=App.ALERT_INTERVAL, interval=_badge_ms(), disabled=not signed_in),
+            ],
+            id=App.ALERT_BADGE,
+            href=ALERT_BADGE_HREF,
+            hidden=True,
+            title=label,
+            className="app-alert-badge badge rounded-pill text-bg-danger text-decoration-none",
+        ),
+        className="app-header d-flex justify-content-end",
+    )
+
+
+def _badge_ms() -> int:
+    import flask
+
+    if not flask.has_app_context() or "BI_SETTINGS" not in flask.current_app.config:
+        return 30_000  # built outside an app (unit tests of the shell)
+    return int(flask.current_app.config["BI_SETTINGS"].refresh_ms)
+
+
 def app_shell(
     pages: Iterable[Mapping],
     visible: Iterable[Mapping],
@@ -167,7 +207,10 @@ def app_shell(
             html.Div(id=App.THEME_DUMMY, hidden=True),
             html.Div(id=App.NAV_SEARCH_DUMMY, hidden=True),
             sidebar(sections, username, role, csrf),
-            html.Main(dash.page_container, className="app-main flex-grow-1 p-3 p-lg-4"),
+            html.Main(
+                [alert_header(signed_in=bool(username)), dash.page_container],
+                className="app-main flex-grow-1 p-3 p-lg-4",
+            ),
         ],
         className="app-shell d-flex",
     )
