@@ -831,8 +831,10 @@ def layout(
     channels: Sequence[str],
     jobs: Sequence[str],
     notices: Sequence[str] = (),
+    schedule: str = "",
 ) -> html.Div:
-    """The whole page; ``selected`` (from ``?rule=<id>``) opens in the editor."""
+    """The whole page; ``selected`` (from ``?rule=<id>``) opens in the editor; ``schedule`` says
+    how often the rules are evaluated ("every minute")."""
     return html.Div(
         [
             nav,
@@ -845,8 +847,9 @@ def layout(
             ),
             html.P(
                 _(
-                    "Rules are checked every minute. Select a rule in the list to edit it; "
-                    "run a backtest before saving to see how often it would have fired."
+                    "Rules are checked %(schedule)s. Select a rule in the list to edit it; "
+                    "run a backtest before saving to see how often it would have fired.",
+                    schedule=schedule,
                 ),
                 className="text-body-secondary small",
             ),

@@ -244,7 +244,7 @@ def alert_rows(alerts: Sequence[Mapping[str, Any]], now: dt.datetime, tz: str) -
                 "silenced": bool(alert.get("silenced")),
                 "name": alert["name"],
                 "rule": alert.get("rule_name") or "",
-                "labels": format_labels(alert.get("labels") or {}),
+                "labels": format_labels(_own_labels(alert.get("labels") or {})),
                 "value_text": format_value(alert.get("value")),
                 "age": format_relative(fired - now),
                 "started": local_text(alert["started_at"], tz),
@@ -294,6 +294,14 @@ def series_window(detail: Mapping[str, Any], daily: bool, now: dt.datetime):
     before = DAILY_WINDOW if daily else MINUTE_WINDOW
     after = dt.timedelta(days=1) if daily else dt.timedelta(minutes=30)
     return fired - before, min(now, max(end, fired) + after)
+
+
+# the grid already shows these in their own columns (name, severity)
+_SHOWN_ELSEWHERE = frozenset({"alertname", "severity"})
+
+
+def _own_labels(labels: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in labels.items() if k not in _SHOWN_ELSEWHERE}
 
 
 def _matching(samples: Sequence[Any], labels: Mapping[str, Any]) -> list[Any]:

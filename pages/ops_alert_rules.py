@@ -29,6 +29,7 @@ dash.register_page(
 
 def layout(rule=None, **_query):
     notices, selected = [], None
+    specs = job_specs()
     if rule not in (None, ""):
         try:
             selected = rule_admin.get_rule(int(str(rule)))
@@ -42,5 +43,6 @@ def layout(rule=None, **_query):
         metrics=sources.METRICS,
         checks=sources.HEALTH_CHECKS,
         channels=[c["name"] for c in channel_admin.list_channels()],
-        jobs=sorted(job_specs()),
+        jobs=sorted(specs),
+        schedule=specs["alert_evaluation"].trigger_text if "alert_evaluation" in specs else "",
     )

@@ -16,7 +16,8 @@ minute, so they hold complete minutes only):
   resource sample of each host in the window; one sample per host, labels ``{"host": source}``.
 * ``jobs_late`` — how many jobs are late now, by the rules of the Admin → Jobs page
   (:func:`bi_app.jobs.status.scheduler_status`): overdue on the leader's schedule by more than
-  their misfire grace, or started late (> ``LATE_MS``), skipped or missed in the last hour.
+  their misfire grace, or started late (> ``LATE_MS``), skipped or missed in the last hour (or
+  the last ``window_minutes``).
 * health rules: the metric is a check name; the value is how many of its most recent runs in a
   row were ``unhealthy`` (with ``params.status == "degraded"``: degraded or unhealthy).
 * ``revenue_day`` (currency units) / ``orders_day`` — orders with a revenue status on the local
@@ -562,7 +563,15 @@ def _grace_seconds() -> dict[str, int]:
     return {spec.name: spec.misfire_grace_time for spec in JOBS}
 
 
-def _late_jobs(conn: Any, now: dt.datetime) -> set[str]:
+def _late_lookback(params: Mapping[str, Any]) -> dt.timedelta:
+    """How far back late, skipped and missed runs count: ``window_minutes``, else an hour (as
+    the Admin → Jobs page)."""
+    if params.get("window_minutes") in (None, ""):
+        return LATE_LOOKBACK
+    return _window(params)
+
+
+def _late_jobs(conn: Any, now: dt.datetime, lookback: dt.timedelta = LATE_LOOKBACK) -> set[str]:
     """The job names :func:`bi_app.jobs.status.scheduler_status` lists as late, from the tables
     (that function needs a Flask app): overdue on the live leader's schedule by more than the
     job's misfire grace, or started late, skipped or missed in the last hour."""
@@ -589,7 +598,7 @@ def _late_jobs(conn: Any, now: dt.datetime) -> set[str]:
                 name, CRON_GRACE_SECONDS
             ):
                 late.add(name)
-    late.update(_late_runs(conn, now - LATE_LOOKBACK, now))
+    late.update(_late_runs(conn, now - lookback, now))
     return late
 
 
@@ -607,14 +616,20 @@ def _late_runs(conn: Any, start: dt.datetime, end: dt.datetime) -> set[str]:
     )
 
 
-def _late_series(conn: Any, start: dt.datetime, end: dt.datetime, step: dt.timedelta) -> list:
+def _late_series(
+    conn: Any,
+    start: dt.datetime,
+    end: dt.datetime,
+    step: dt.timedelta,
+    lookback: dt.timedelta = LATE_LOOKBACK,
+) -> list:
     """History can only see the runs recorded late, skipped or missed (a schedule that was
     overdue at some past moment is not stored): per step, the jobs with such a run in the hour
     before."""
     rows = conn.execute(
         select(JobRun.job_name, JobRun.started_at)
         .where(
-            JobRun.started_at >= start - LATE_LOOKBACK,
+            JobRun.started_at >= start - lookback,
             JobRun.started_at < end,
             JobRun.status.in_(("skipped", "missed")) | (JobRun.late_ms > LATE_MS),
         )
@@ -625,7 +640,7 @@ def _late_series(conn: Any, start: dt.datetime, end: dt.datetime, step: dt.timed
     samples = []
     at = _ceil(start, step)
     while at < end:
-        lo, hi = bisect.bisect_left(times, at - LATE_LOOKBACK), bisect.bisect_right(times, at)
+        lo, hi = bisect.bisect_left(times, at - lookback), bisect.bisect_right(times, at)
         names = {name for name, _when in rows[lo:hi]}
         samples.append(Sample({}, float(len(names)), at))
         at += step
@@ -1117,7 +1132,7 @@ def _current(reader: Reader, conn: Any, kind: str, metric: str, params: Mapping)
         end = reader.now
         return _resources_current(conn, metric, end - _window(params), end)
     if metric == "jobs_late":
-        return [Sample({}, float(len(_late_jobs(conn, now))), now)]
+        return [Sample({}, float(len(_late_jobs(conn, now, _late_lookback(params)))), now)]
     if metric in ("revenue_day", "orders_day"):
         return _days_current(conn, kind, metric, params, now)
     if metric == "event_attendance_rate":
@@ -1142,7 +1157,7 @@ def _series(conn: Any, kind: str, metric: str, params: Mapping, start, end) -> l
     if metric in _RESOURCE_COLUMNS:
         return _resources_series(conn, metric, start, end, step)
     if metric == "jobs_late":
-        return _late_series(conn, start, end, step)
+        return _late_series(conn, start, end, step, _late_lookback(params))
     if metric in ("revenue_day", "orders_day"):
         return _days_series(conn, kind, metric, params, start, end)
     if metric == "event_attendance_rate":

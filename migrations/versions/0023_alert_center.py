@@ -311,13 +311,14 @@ DEFAULT_PACK = (
     },
     {
         "name": "A job is late",
-        "description": "A scheduled job has not run on time.",
+        "description": "Scheduled jobs have kept running late, or not at all, for 15 minutes "
+        "(the slots a restart misses do not count).",
         "kind": "threshold",
         "metric": "jobs_late",
-        "params": {"operator": ">", "threshold": 0.0},
+        "params": {"operator": ">", "threshold": 0.0, "window_minutes": 10},
         "severity": "warning",
         "labels": {"team": "ops"},
-        "for_seconds": 300,
+        "for_seconds": 900,
         "cooldown_seconds": 3600,
         "recommended_action": "Open Admin → Jobs: check the scheduler's leader and the job's "
         "last error, then run it now.",

@@ -123,9 +123,10 @@ def test_the_backtest_counts_the_moments_the_rule_would_have_fired(engine):
     for moment, expected in zip(result["fired_30d"], (first, second), strict=True):
         assert abs(moment - expected) <= dt.timedelta(hours=1)  # 30 days come by the hour
     assert max(p["value"] for p in result["series"] if p["value"] is not None) == 20.0
-    # with a for-duration longer than either spike it would never have fired
-    held = rule_admin.backtest_rule(error_rule(for_seconds="3600"), now=now, engine=engine)
-    assert held["fired_30d"] == []
+    # with a for-duration longer than either spike (by more than the hourly step of the 30
+    # days) it would never have fired
+    held = rule_admin.backtest_rule(error_rule(for_seconds="7200"), now=now, engine=engine)
+    assert held["fired_7d"] == [] and held["fired_30d"] == []
 
 
 def test_a_backtest_of_an_invalid_rule_says_why_instead_of_charting(engine):
