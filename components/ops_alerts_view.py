@@ -74,6 +74,13 @@ EVENT_LABELS = {
     "response": N_("response job"),
 }
 SILENCED = N_("silenced")
+RUN_STATUS_LABELS = {
+    "running": N_("running"),
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "timed_out": N_("timed out"),
+    "skipped": N_("skipped"),
+}
 # (action, label, colour, outlined): lifecycle's function of the same name does it
 ACTION_BUTTONS = (
     ("acknowledge", N_("Acknowledge"), "primary", False),
@@ -465,6 +472,22 @@ def severity_badge(severity: str) -> dbc.Badge:
     )
 
 
+def event_text(event: Mapping[str, Any]) -> str:
+    """What happened, in words; an automatic response says which job and how its run went."""
+    label = _(EVENT_LABELS.get(event["kind"], event["kind"]))
+    detail = event.get("detail")
+    if event["kind"] != "response" or not isinstance(detail, Mapping):
+        return label
+    status = detail.get("status") or ""
+    text = _(
+        "response job %(job)s: %(status)s",
+        job=detail.get("job") or "?",
+        status=_(RUN_STATUS_LABELS.get(status, status)) if status else "–",
+    )
+    error = str(detail.get("error") or "").strip().splitlines()
+    return f"{text} ({error[0][:200]})" if error else text
+
+
 def events_table(events: Sequence[Mapping[str, Any]], tz: str) -> html.Div | dbc.Table:
     if not events:
         return html.Div(_("No history yet."), className="small text-muted")
@@ -476,7 +499,7 @@ def events_table(events: Sequence[Mapping[str, Any]], tz: str) -> html.Div | dbc
             html.Tr(
                 [
                     html.Td(local_text(event["at"], tz), className="text-nowrap"),
-                    html.Td(_(EVENT_LABELS.get(event["kind"], event["kind"]))),
+                    html.Td(event_text(event)),
                     html.Td(event.get("actor") or ""),
                     html.Td(event.get("comment") or "", className="alert-event-comment"),
                 ]

@@ -120,17 +120,24 @@ def _mark_error(session: Session, rule: AlertRule, message: str, now: dt.datetim
 
 
 def _respond(engine: Engine, job_name: str, alert_id: int, rule_name: str, now: dt.datetime) -> int:
-    """Run a rule's automatic response (a named job) and record what it did on the alert."""
+    """Start a rule's automatic response (a named job, in the background through the job
+    runner's own lock, audited as run by ``alert:<id>``) and record it on the alert with its
+    run id; the run's outcome is the job run's (shown with the alert, and on Admin → Jobs)."""
     from bi_app.db.alert_models import Alert, AlertEvent
 
     try:
         from bi_app.jobs.status import run_job_now
 
-        result = run_job_now(job_name, f"alert:{alert_id}", wait=True)
-        detail = {"job": job_name, "status": result.get("status"), "error": result.get("error")}
+        result = run_job_now(job_name, f"alert:{alert_id}", wait=False)
+        detail = {
+            "job": job_name,
+            "run_id": result.get("run_id"),
+            "status": result.get("status"),
+            "error": result.get("error"),
+        }
     except Exception as exc:  # a response failing must not stop the evaluation's record
         log.exception("automatic response %s of rule %s failed", job_name, rule_name)
-        detail = {"job": job_name, "status": "failed", "error": str(exc)[:500]}
+        detail = {"job": job_name, "run_id": None, "status": "failed", "error": str(exc)[:500]}
     with Session(engine) as session:
         if session.get(Alert, alert_id) is not None:
             session.add(AlertEvent(alert_id=alert_id, at=utcnow(), kind="response", detail=detail))

@@ -159,6 +159,7 @@ def alert_detail(alert_id: int, *, engine: Engine | None = None) -> dict[str, An
             .limit(MAX_EVENTS)
         )
         alert["events"] = [dict(event._mapping) for event in events]
+        _with_response_outcomes(conn, alert["events"])
         rule = None
         if alert["rule_id"] is not None:
             found = conn.execute(
@@ -167,6 +168,42 @@ def alert_detail(alert_id: int, *, engine: Engine | None = None) -> dict[str, An
             rule = dict(found._mapping) if found is not None else None
         alert["rule"] = rule
     return alert
+
+
+def _with_response_outcomes(conn: Any, events: list[dict[str, Any]]) -> None:
+    """An automatic response's event records the job run it started; its outcome is that run's
+    (status, error, finished_at), read now."""
+    from bi_app.db.job_models import JobRun
+
+    run_ids = [
+        e["detail"]["run_id"]
+        for e in events
+        if e["kind"] == "response"
+        and isinstance(e.get("detail"), dict)
+        and e["detail"].get("run_id")
+    ]
+    if not run_ids:
+        return
+    runs = {
+        row.id: row
+        for row in conn.execute(
+            select(JobRun.id, JobRun.status, JobRun.error, JobRun.finished_at).where(
+                JobRun.id.in_(run_ids)
+            )
+        )
+    }
+    for event in events:
+        detail = event.get("detail")
+        if event["kind"] != "response" or not isinstance(detail, dict):
+            continue
+        run = runs.get(detail.get("run_id"))
+        if run is not None:
+            event["detail"] = {
+                **detail,
+                "status": run.status,
+                "error": run.error,
+                "finished_at": run.finished_at,
+            }
 
 
 def _mean_seconds(pairs: Iterable[tuple[dt.datetime | None, dt.datetime | None]]) -> float | None:

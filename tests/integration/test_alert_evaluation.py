@@ -7,6 +7,7 @@ its job and is recorded on the alert."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from bi_app.alerts.evaluate import evaluate_rules
 from bi_app.db.alert_models import Alert, AlertEvent, AlertRule, NotificationChannel, OutboxMessage
 from bi_app.db.engine import make_engine
+from bi_app.db.job_models import JobRun
 from bi_app.db.models import utcnow
 from bi_app.db.monitoring_models import RequestMetricMinute
 from tests.conftest import migrate
@@ -165,8 +167,27 @@ def test_an_automatic_response_runs_its_job_and_is_recorded_on_the_alert(url, en
     assert summary["fired"] == 1 and summary["responses"] == 1
     with Session(engine) as session:
         event = session.scalars(select(AlertEvent).where(AlertEvent.kind == "response")).one()
-        assert event.detail["job"] == "resource_sample"
-        assert event.detail["status"] == "succeeded", event.detail
+        assert event.detail["job"] == "resource_sample" and event.detail["run_id"]
+        alert_id = event.alert_id
+    from bi_app.data.alerts import alert_detail
+
+    def outcome():
+        (response,) = [
+            e for e in alert_detail(alert_id, engine=engine)["events"] if e["kind"] == "response"
+        ]
+        return response["detail"]
+
+    deadline = time.monotonic() + 30
+    while outcome()["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)  # the job runs in the background, as "Run now" does
+    assert outcome()["status"] == "succeeded", outcome()
+    with Session(engine) as session:
+        run = session.get(JobRun, outcome()["run_id"])
+        assert (run.job_name, run.actor, run.run_trigger) == (
+            "resource_sample",
+            f"alert:{alert_id}",
+            "manual",
+        )
 
 
 def test_a_pass_sends_its_new_notifications_as_it_ends(url, engine, app_factory):

@@ -221,3 +221,16 @@ def test_tabs_for_each_role():
     assert [key for key, *_ in alerts_nav.visible_tabs("viewer")] == ["alerts"]
     assert alerts_nav.visible_tabs(None) == []
     assert OpsAlerts.nav_tab("rules") in _ids(alerts_nav.tabs("rules", "admin"))
+
+
+def test_a_response_event_says_which_job_ran_and_how_it_went():
+    from components.ops_alerts_view import event_text
+
+    done = {"kind": "response", "detail": {"job": "customer_tags", "status": "succeeded"}}
+    assert event_text(done) == "response job customer_tags: succeeded"
+    failed = {
+        "kind": "response",
+        "detail": {"job": "source_sync", "status": "failed", "error": "TimeoutError: x\nmore"},
+    }
+    assert event_text(failed) == "response job source_sync: failed (TimeoutError: x)"
+    assert event_text({"kind": "acknowledged", "detail": None}) == "acknowledged"
