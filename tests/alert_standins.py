@@ -26,16 +26,20 @@ from typing import Any
 from tests.conftest import free_port
 
 
-def self_signed(directory: Path, ip: str = "127.0.0.1") -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server context with a certificate for the address ``ip``, and a client context that
-    trusts it (and checks the name)."""
+def self_signed(directory: Path, name: str = "127.0.0.1") -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for ``name`` (an IP address or a host name), and a
+    client context that trusts it (and checks the name)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    try:
+        alt_name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        alt_name = x509.DNSName(name)
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -46,7 +50,7 @@ def self_signed(directory: Path, ip: str = "127.0.0.1") -> tuple[ssl.SSLContext,
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(hours=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
+            x509.SubjectAlternativeName([alt_name]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)

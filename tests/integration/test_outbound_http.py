@@ -5,14 +5,12 @@ checked address (also over TLS with SNI). Nothing here leaves loopback."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +26,7 @@ from bi_app.outbound import (
     OutboundTimeout,
     OutboundTooLarge,
 )
+from tests.alert_standins import self_signed
 
 pytestmark = pytest.mark.integration
 
@@ -293,47 +292,10 @@ def test_the_connection_goes_to_the_checked_address_not_a_second_answer(
     assert len(server.requests) == 1 and no_network_off_this_machine == []
 
 
-def _self_signed(tmp_path: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server context with a certificate for ``name`` and a client context trusting it."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert_file, key_file)
-    client = ssl.create_default_context(cafile=str(cert_file))
-    return server, client
-
-
 def test_tls_to_the_checked_address_keeps_the_name_for_sni_and_the_certificate(
     stand_ins, monkeypatch, tmp_path
 ):
-    server_tls, client_tls = _self_signed(tmp_path, "stand-in.test")
+    server_tls, client_tls = self_signed(tmp_path, "stand-in.test")
     server = stand_ins(tls=server_tls)
     _rebinding_dns(monkeypatch, "stand-in.test", ["127.0.0.1", "10.0.0.1"])
     policy = OutboundPolicy(LOOPBACK.networks, LOOPBACK.hosts, verify=client_tls)
