@@ -17,6 +17,7 @@ from bi_app.integrations.services import ServiceRow
 from bi_app.monitoring.health import CheckResult
 from bi_app.monitoring.services import AUTH_ENV_NOT_ALLOWED
 from components.ids import AdminIntegrations as Ids
+from components.notice import confirm_delete_modal
 
 SERVICE_FIELDS = ("name", "url", "expected_status", "timeout_s", "auth_env")
 CHANNEL_FIELDS = (
@@ -294,24 +295,7 @@ def field_feedback(
 def delete_modal() -> html.Div:
     return html.Div(
         [
-            dbc.Modal(
-                [
-                    dbc.ModalHeader(dbc.ModalTitle(_("Delete service?"))),
-                    dbc.ModalBody(id=Ids.DELETE_TEXT),
-                    dbc.ModalFooter(
-                        [
-                            dbc.Button(
-                                _("Cancel"), id=Ids.DELETE_CANCEL, color="secondary", n_clicks=0
-                            ),
-                            dbc.Button(
-                                _("Delete"), id=Ids.DELETE_CONFIRM, color="danger", n_clicks=0
-                            ),
-                        ]
-                    ),
-                ],
-                id=Ids.DELETE_MODAL,
-                is_open=False,
-            ),
+            confirm_delete_modal(_("Delete service?"), Ids),
             dcc.Store(id=Ids.DELETE_STORE, data=None),
         ]
     )

@@ -66,3 +66,23 @@ def page_unavailable(page: Mapping[str, Any], data_outage: bool) -> html.Div:
         ],
         className="app-page",
     )
+
+
+def confirm_delete_modal(title: str, ids: Any) -> dbc.Modal:
+    """The "Delete …?" dialog: ``title`` in the header, the question in ``ids.DELETE_TEXT``
+    (filled by a callback), Cancel and Delete; ``ids`` is the page's id class
+    (``DELETE_MODAL``, ``DELETE_TEXT``, ``DELETE_CANCEL``, ``DELETE_CONFIRM``)."""
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle(title)),
+            dbc.ModalBody(id=ids.DELETE_TEXT),
+            dbc.ModalFooter(
+                [
+                    dbc.Button(_("Cancel"), id=ids.DELETE_CANCEL, color="secondary", n_clicks=0),
+                    dbc.Button(_("Delete"), id=ids.DELETE_CONFIRM, color="danger", n_clicks=0),
+                ]
+            ),
+        ],
+        id=ids.DELETE_MODAL,
+        is_open=False,
+    )

@@ -20,6 +20,7 @@ from bi_app.i18n import N_, _, format_number
 from components.data_grid import GridColumn, column_defs, grid_locale
 from components.format import to_local
 from components.ids import OpsAlertChannels as Ids
+from components.notice import confirm_delete_modal
 
 FIELDS = (
     "name",
@@ -548,20 +549,7 @@ def form_title(channel: Mapping[str, Any] | None) -> str:
 
 
 def delete_modal() -> dbc.Modal:
-    return dbc.Modal(
-        [
-            dbc.ModalHeader(dbc.ModalTitle(_("Delete channel?"))),
-            dbc.ModalBody(id=Ids.DELETE_TEXT),
-            dbc.ModalFooter(
-                [
-                    dbc.Button(_("Cancel"), id=Ids.DELETE_CANCEL, color="secondary", n_clicks=0),
-                    dbc.Button(_("Delete"), id=Ids.DELETE_CONFIRM, color="danger", n_clicks=0),
-                ]
-            ),
-        ],
-        id=Ids.DELETE_MODAL,
-        is_open=False,
-    )
+    return confirm_delete_modal(_("Delete channel?"), Ids)
 
 
 def delete_question(name: str) -> str:

@@ -27,6 +27,7 @@ from components.data_grid import GridColumn, column_defs, grid_locale
 from components.figures import base_layout, empty_figure, figure, iso_times
 from components.format import plain_label, to_local
 from components.ids import OpsAlertRules as Ids
+from components.notice import confirm_delete_modal
 
 # the form's fields, in the order the callbacks read them
 FIELDS = (
@@ -792,20 +793,7 @@ def backtest_card() -> dbc.Card:
 
 
 def delete_modal() -> dbc.Modal:
-    return dbc.Modal(
-        [
-            dbc.ModalHeader(dbc.ModalTitle(_("Delete rule?"))),
-            dbc.ModalBody(id=Ids.DELETE_TEXT),
-            dbc.ModalFooter(
-                [
-                    dbc.Button(_("Cancel"), id=Ids.DELETE_CANCEL, color="secondary", n_clicks=0),
-                    dbc.Button(_("Delete"), id=Ids.DELETE_CONFIRM, color="danger", n_clicks=0),
-                ]
-            ),
-        ],
-        id=Ids.DELETE_MODAL,
-        is_open=False,
-    )
+    return confirm_delete_modal(_("Delete rule?"), Ids)
 
 
 def delete_question(name: str) -> str:
