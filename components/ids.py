@@ -587,3 +587,33 @@ class OpsAlertChannels:
     def health(channel_id: int) -> dict:
         """The cells of a channel's delivery health (failures, last success, last error)."""
         return {"type": "ops-alert-channels-health", "index": channel_id}
+
+
+class Treasury:
+    """/treasury: balances by tier, flow of funds, volumes, counterparties (helper treasury)."""
+
+    PAGE = "treasury-page"
+    DATE_RANGE = "treasury-window-daterange"
+    NOTICE = "treasury-window-notice"
+    URL_DUMMY = "treasury-window-url-dummy"
+    CURRENCY_STORE = "treasury-currency-store"
+    KPI_ROW = "treasury-kpi-row"
+    RECOMMENDATIONS = "treasury-recommendations-list"
+    FLOW_MESSAGE = "treasury-flow-message"
+    FLOW_GRAPH = "treasury-flow-graph"
+    VOLUME_MESSAGE = "treasury-volume-message"
+    VOLUME_GRAPH = "treasury-volume-graph"
+    PATTERN = "treasury-pattern-text"
+    GRID_NAME = "treasury-counterparties"
+    GRID_MESSAGE = "treasury-counterparties-message"
+
+    @staticmethod
+    def kpi_card(index: str) -> dict:
+        """One KPI card: ``total``, a tier, ``inflow``, ``outflow``, ``net``, ``withdrawals``."""
+        return {"type": "treasury-kpi-card", "index": index}
+
+
+class AdminModels:
+    """/admin/models: the model registry's versions, retrain and roll back (helper models)."""
+
+    PAGE = "admin-models-page"

@@ -1,0 +1,416 @@
+"""Treasury page builders: KPI cards, recommendations, the flow-of-funds Sankey, the volume
+chart, the flow pattern's reason and the counterparty grid's columns.
+
+Inputs are what :mod:`bi_app.data.treasury` returns; money is in minor units and formatted
+through :mod:`bi_app.i18n`; figures are built with ``plotly.graph_objects``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+
+from bi_app import i18n
+from bi_app.analytics import flow_pattern as fp
+from bi_app.i18n import N_, _
+from components.data_grid import GridColumn
+from components.figures import PRIMARY, SECONDARY, base_layout, empty_figure, money_axis
+from components.format import format_money, to_major
+from components.ids import Treasury
+
+TIER_LABELS = {"hot": N_("Hot"), "warm": N_("Warm"), "cold": N_("Cold storage")}
+NODE_LABELS = {
+    "deposits": N_("External deposits"),
+    "hot": N_("Hot"),
+    "warm": N_("Warm"),
+    "cold": N_("Cold storage"),
+    "withdrawals": N_("External withdrawals"),
+    "fees": N_("Fees"),
+}
+NODE_COLORS = {
+    "deposits": "#198754",
+    "hot": "#dc3545",
+    "warm": "#fd7e14",
+    "cold": "#0d6efd",
+    "withdrawals": "#6f42c1",
+    "fees": "#adb5bd",
+}
+COUNTERPARTY_KINDS = {
+    "bank": N_("Bank"),
+    "exchange": N_("Exchange"),
+    "customer": N_("Customer"),
+    "supplier": N_("Supplier"),
+    "internal": N_("Internal"),
+    "unknown": N_("Not on file"),
+}
+PATTERN_LABELS = {
+    "spike": N_("Spike"),
+    "burst": N_("Burst"),
+    "regular": N_("Regular"),
+    "normal": N_("Normal"),
+}
+PATTERN_COLORS = {
+    "spike": "danger",
+    "burst": "warning",
+    "regular": "success",
+    "normal": "secondary",
+}
+
+
+def _percent(fraction: float | None) -> str:
+    return i18n.format_percent(fraction)
+
+
+def _card(index: str, label: str, value: str, lines: Sequence[str]) -> dbc.Col:
+    body = dbc.CardBody(
+        [
+            html.Div(label, className="app-kpi-label text-body-secondary small text-uppercase"),
+            html.Div(value, className="app-kpi-value fs-4 fw-semibold"),
+            *[html.Div(line, className="small text-body-secondary") for line in lines],
+        ]
+    )
+    return dbc.Col(
+        dbc.Card(
+            body,
+            id=Treasury.kpi_card(index),
+            className=f"app-kpi-card app-treasury-card-{index} h-100 shadow-sm",
+        ),
+        xs=12,
+        sm=6,
+        lg=3,
+        className="mb-3",
+    )
+
+
+def kpi_cards(overview: Any) -> list[dbc.Col]:
+    """Total balance and each tier with its share (at the end of the window); the window's
+    inflow, outflow and net flow."""
+    cur = overview.currency
+    end = i18n.format_date(overview.end)
+    cards = [
+        _card(
+            "total",
+            _("Total balance"),
+            format_money(overview.total_balance, cur),
+            [_("At the end of %(date)s", date=end)],
+        )
+    ]
+    for tier in fp.TIERS:
+        cards.append(
+            _card(
+                tier,
+                _(TIER_LABELS[tier]),
+                format_money(overview.balances.get(tier, 0), cur),
+                [_("%(share)s of the total", share=_percent(overview.shares.get(tier)))],
+            )
+        )
+    t = overview.totals
+    window = i18n.format_date_range(overview.start, overview.end)
+    cards += [
+        _card("inflow", _("Inflow"), format_money(t.inflow, cur), [window]),
+        _card("outflow", _("Outflow"), format_money(t.outflow, cur), [window]),
+        _card(
+            "net",
+            _("Net flow"),
+            format_money(t.net, cur),
+            [_("Inflow minus outflow")],
+        ),
+        _card(
+            "withdrawals",
+            _("Average daily withdrawals"),
+            format_money(float(overview.average_daily_withdrawals), cur),
+            [_("Over the %(days)s days to %(date)s", days=fp.WITHDRAWAL_AVERAGE_DAYS, date=end)],
+        ),
+    ]
+    return cards
+
+
+def recommendation_text(item: fp.Recommendation, currency: str) -> str:
+    """One recommendation as a sentence in the request's language."""
+    if item.kind == "move_to_cold":
+        return _(
+            "Cold storage holds %(share)s of the funds, below the %(target)s minimum: move "
+            "%(amount)s to cold storage to reach %(target)s.",
+            share=_percent(item.current),
+            target=_percent(item.target),
+            amount=format_money(item.amount, currency),
+        )
+    if item.kind == "top_up_hot":
+        return _(
+            "The hot balance of %(balance)s is below %(ratio)s of the average daily "
+            "withdrawals (%(needed)s): top up hot by %(amount)s.",
+            balance=format_money(item.current, currency),
+            ratio=i18n.format_percent(float(fp.HOT_MIN_WITHDRAWAL_DAYS), digits=0),
+            needed=format_money(item.target, currency),
+            amount=format_money(item.amount, currency),
+        )
+    return _(
+        "Balanced: cold storage holds at least %(cold)s of the funds and the hot balance "
+        "covers at least %(ratio)s of the average daily withdrawals.",
+        cold=i18n.format_percent(float(fp.COLD_MIN_SHARE), digits=0),
+        ratio=i18n.format_percent(float(fp.HOT_MIN_WITHDRAWAL_DAYS), digits=0),
+    )
+
+
+def recommendation_list(overview: Any) -> dbc.ListGroup:
+    items = []
+    for item in overview.recommendations:
+        colour = "success" if item.kind == "balanced" else "warning"
+        items.append(
+            dbc.ListGroupItem(
+                recommendation_text(item, overview.currency),
+                color=colour,
+                className=f"app-treasury-recommendation app-treasury-{item.kind} small",
+            )
+        )
+    return dbc.ListGroup(items, flush=True)
+
+
+def position_view(overview: Any) -> tuple[Any, Any, Any]:
+    """The KPI cards, the recommendations and the Sankey of one :class:`Overview` (None: no
+    accounts yet)."""
+    if overview is None:
+        nothing = html.P(_("No treasury accounts yet."), className="text-body-secondary")
+        return nothing, nothing, empty_figure(_("No treasury accounts yet."))
+    return kpi_cards(overview), recommendation_list(overview), sankey_figure(overview)
+
+
+def net_edges(edges: Sequence[fp.Edge]) -> list[tuple[fp.Edge, int, int]]:
+    """The edges a Sankey can draw: two tiers that sent each other money (hot → warm sweeps and
+    warm → hot top-ups) become one edge of the difference, in the direction of the larger one,
+    so the diagram has no loops. Each comes with its gross amounts ``(edge, there, back)``;
+    pairs that cancel exactly are left out."""
+    gross = {(e.source, e.target): e.value for e in edges}
+    out = []
+    for e in edges:
+        back = gross.get((e.target, e.source), 0)
+        if e.value > back:
+            out.append((fp.Edge(e.source, e.target, e.value - back), e.value, back))
+    return out
+
+
+def sankey_figure(overview: Any) -> go.Figure | dict:
+    """The window's flow of funds between outside, hot, warm and cold storage (edges from
+    :func:`bi_app.analytics.flow_pattern.flow_edges`, opposite transfers netted by
+    :func:`net_edges`), amounts in major units; the hover gives the gross amounts."""
+    drawn = net_edges(overview.edges)
+    if not drawn:
+        return empty_figure(_("No money moved in the selected window"))
+    cur = overview.currency
+    edges = [e for e, _there, _back in drawn]
+    used = [n for n in fp.NODES if any(n in (e.source, e.target) for e in edges)]
+    index = {n: i for i, n in enumerate(used)}
+    labels = [_(NODE_LABELS[n]) for n in used]
+    hover = []
+    for e, there, back in drawn:
+        names = {"source": labels[index[e.source]], "target": labels[index[e.target]]}
+        if back:
+            hover.append(
+                _(
+                    "%(source)s → %(target)s: %(amount)s net (%(there)s there, %(back)s back)",
+                    amount=format_money(e.value, cur),
+                    there=format_money(there, cur),
+                    back=format_money(back, cur),
+                    **names,
+                )
+            )
+        else:
+            hover.append(
+                _(
+                    "%(source)s → %(target)s: %(amount)s",
+                    amount=format_money(e.value, cur),
+                    **names,
+                )
+            )
+    sankey = go.Sankey(
+        arrangement="snap",
+        valueformat=",.0f",
+        node={
+            "label": labels,
+            "color": [NODE_COLORS[n] for n in used],
+            "pad": 18,
+            "thickness": 16,
+            "line": {"width": 0},
+        },
+        link={
+            "source": [index[e.source] for e in edges],
+            "target": [index[e.target] for e in edges],
+            "value": [to_major(e.value, cur) for e in edges],
+            "customdata": hover,
+            "hovertemplate": "%{customdata}<extra></extra>",
+            "color": "rgba(128, 128, 128, 0.25)",
+        },
+    )
+    layout = base_layout(margin={"l": 8, "r": 8, "t": 8, "b": 8})
+    for axis in ("xaxis", "yaxis"):
+        layout.pop(axis)
+    return go.Figure(sankey, layout)
+
+
+def _whole_window(volume: Any) -> list[str]:
+    """The x range of the whole window (a quiet stretch still shows as quiet)."""
+    buckets = pd.to_datetime(volume.frame["bucket"])
+    step = pd.Timedelta(minutes=1) if volume.grain == "minute" else pd.Timedelta(hours=1)
+    return [buckets.iloc[0].isoformat(), (buckets.iloc[-1] + step).isoformat()]
+
+
+def volume_figure(volume: Any) -> go.Figure | dict:
+    """Inflow (up) and outflow (down) per local minute or hour; buckets without movement are
+    left out of the drawing (they still count in the pattern)."""
+    if volume is None:
+        return empty_figure(_("No treasury accounts yet."))
+    df = volume.frame
+    df = df[(df["inflow"] != 0) | (df["outflow"] != 0)]
+    if df.empty:
+        return empty_figure(_("No money moved in the selected window"))
+    cur = volume.currency
+    times = pd.to_datetime(df["bucket"])
+    shape = "%H:%M" if volume.grain == "minute" else "%H:00"
+    when = [f"{i18n.format_date(t.date())} {t.strftime(shape)}" for t in times]
+    x = [t.isoformat() for t in times]
+    traces = []
+    for column, name, colour, sign in (
+        ("inflow", _("Inflow"), PRIMARY, 1),
+        ("outflow", _("Outflow"), SECONDARY, -1),
+    ):
+        values = df[column].tolist()
+        traces.append(
+            go.Bar(
+                x=x,
+                y=[sign * to_major(v, cur) for v in values],
+                name=name,
+                marker={"color": colour},
+                customdata=[f"{w}<br>{name} {format_money(v, cur)}" for w, v in zip(when, values)],
+                hovertemplate="%{customdata}<extra></extra>",
+            )
+        )
+    layout = base_layout(
+        barmode="relative",
+        bargap=0.1,
+        yaxis={**money_axis(cur), "rangemode": "normal", "zeroline": True},
+        xaxis={"type": "date", "automargin": True, "range": _whole_window(volume)},
+    )
+    return go.Figure(traces, layout)
+
+
+# whole sentences per bucket size, so that each language can order its words
+_SPIKE = {
+    "minute": N_(
+        "One minute stands out: %(amount)s at %(when)s, above %(line)s (the other minutes' "
+        "mean + 4 standard deviations, at least 3× their median of %(median)s)."
+    ),
+    "hour": N_(
+        "One hour stands out: %(amount)s at %(when)s, above %(line)s (the other hours' "
+        "mean + 4 standard deviations, at least 3× their median of %(median)s)."
+    ),
+}
+_BURST = {
+    "minute": N_(
+        "%(count)s busy minutes in a row from %(when)s, each above %(line)s (3× the median of "
+        "%(median)s); the busiest moved %(amount)s."
+    ),
+    "hour": N_(
+        "%(count)s busy hours in a row from %(when)s, each above %(line)s (3× the median of "
+        "%(median)s); the busiest moved %(amount)s."
+    ),
+}
+_NORMAL = {
+    "minute": N_(
+        "No spike, burst or rhythm: the coefficient of variation is %(cv)s and the busiest "
+        "minute moved %(amount)s (median of the busy minutes %(median)s)."
+    ),
+    "hour": N_(
+        "No spike, burst or rhythm: the coefficient of variation is %(cv)s and the busiest "
+        "hour moved %(amount)s (median of the busy hours %(median)s)."
+    ),
+}
+
+
+def pattern_reason(volume: Any) -> str:
+    """Why the window's flow has its pattern, citing the numbers, in the request's language."""
+    p = volume.pattern
+    cur = volume.currency
+    grain = "minute" if volume.grain == "minute" else "hour"
+    if p.basis == "too_few":
+        return _("Too few movements in the window to judge a pattern.")
+    when = ""
+    if p.index is not None:
+        bucket = pd.Timestamp(volume.frame["bucket"].iloc[p.index])
+        shape = "%H:%M" if grain == "minute" else "%H:00"
+        when = f"{i18n.format_date(bucket.date())} {bucket.strftime(shape)}"
+    money = {
+        "amount": format_money(p.peak, cur),
+        "line": format_money(p.threshold, cur),
+        "median": format_money(p.median, cur),
+    }
+    if p.kind == "spike":
+        return _(_SPIKE[grain], when=when, **money)
+    if p.kind == "burst":
+        return _(_BURST[grain], count=p.length, when=when, **money)
+    if p.kind == "regular" and p.basis == "cv":
+        return _(
+            "Even flow: the coefficient of variation is %(cv)s (below %(limit)s).",
+            cv=i18n.format_number(p.cv, digits=2),
+            limit=i18n.format_number(fp.REGULAR_CV, digits=2),
+        )
+    if p.kind == "regular":
+        return _(
+            "A daily rhythm: the same hours are busy every day (autocorrelation at one day "
+            "%(autocorr)s, at least %(limit)s).",
+            autocorr=i18n.format_number(p.autocorr, digits=2),
+            limit=i18n.format_number(fp.REGULAR_AUTOCORR, digits=2),
+        )
+    return _(
+        _NORMAL[grain],
+        cv=i18n.format_number(p.cv, digits=2),
+        amount=money["amount"],
+        median=money["median"],
+    )
+
+
+def pattern_view(volume: Any) -> Any:
+    """The pattern as a badge and its reason (nothing without accounts)."""
+    if volume is None:
+        return None
+    kind = volume.pattern.kind
+    return html.Div(
+        [
+            dbc.Badge(
+                _(PATTERN_LABELS[kind]),
+                color=PATTERN_COLORS[kind],
+                className=f"me-2 app-treasury-pattern-{kind}",
+            ),
+            html.Span(pattern_reason(volume), className="small"),
+        ],
+        className="app-treasury-pattern",
+    )
+
+
+def volume_view(volume: Any) -> tuple[Any, Any]:
+    return volume_figure(volume), pattern_view(volume)
+
+
+def counterparty_columns() -> list[GridColumn]:
+    return [
+        GridColumn("name", N_("Counterparty"), "text", width=230, pinned="left"),
+        GridColumn("kind", N_("Kind"), "text", width=130),
+        GridColumn("transactions", N_("Transactions"), "int"),
+        GridColumn("inflow", N_("Inflow"), "money"),
+        GridColumn("outflow", N_("Outflow"), "money"),
+        GridColumn("volume", N_("Volume"), "money"),
+        GridColumn("share", N_("Share of volume"), "percent"),
+    ]
+
+
+def counterparty_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Kinds as people read them; the unnamed row (no counterparty on file) named so."""
+    out = df.copy()
+    unknown = out["kind"] == "unknown"
+    out["kind"] = [_(COUNTERPARTY_KINDS[k]) if k in COUNTERPARTY_KINDS else k for k in out["kind"]]
+    out.loc[unknown & (out["name"] == ""), "name"] = _("Not on file")
+    return out

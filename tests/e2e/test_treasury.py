@@ -1,0 +1,143 @@
+"""In the browser: /treasury shows the balances and the window's flows (checked against sums
+of the raw ledger), the Sankey, the volume chart with its pattern and the counterparties; a new
+window from the date picker reaches the cards and the URL; a bad date in the URL is explained."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from sqlalchemy import text
+
+from bi_app.db.engine import make_engine
+from bi_app.i18n import format_money
+from tests.conftest import login
+from tests.e2e.conftest import wait_until
+
+pytestmark = pytest.mark.e2e
+
+START_INPUT = "#treasury-window-daterange"
+END_INPUT = "#treasury-window-daterange-end-date"
+
+
+def _ledger(url: str, start: dt.date, end: dt.date) -> tuple[int, int, dt.date]:
+    """``(total balance at the end of end, inflow of start..end, last day)`` from the raw
+    transactions of the EUR accounts (the tests run in UTC)."""
+    engine = make_engine(url)
+    lo = dt.datetime.combine(start, dt.time.min)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min)
+    eur = "account_id IN (SELECT id FROM accounts WHERE currency = 'EUR')"
+    try:
+        with engine.connect() as conn:
+            balance = conn.execute(
+                text(
+                    f"SELECT SUM(amount_cents) FROM transactions WHERE {eur} AND occurred_at < :hi"
+                ),
+                {"hi": hi},
+            ).scalar()
+            inflow = conn.execute(
+                text(
+                    "SELECT SUM(amount_cents) FROM transactions WHERE "
+                    f"{eur} AND amount_cents > 0 AND kind IN ('deposit', 'withdrawal', 'fee') "
+                    "AND occurred_at >= :lo AND occurred_at < :hi"
+                ),
+                {"lo": lo, "hi": hi},
+            ).scalar()
+            last = conn.execute(text(f"SELECT MAX(occurred_at) FROM transactions WHERE {eur}"))
+            last_day = dt.datetime.fromisoformat(str(last.scalar())).date()
+    finally:
+        engine.dispose()
+    return int(balance or 0), int(inflow or 0), last_day
+
+
+def _card(dash_duo, index: str) -> str:
+    return dash_duo.find_element(f".app-treasury-card-{index} .app-kpi-value").text
+
+
+def _set_date(dash_duo, selector: str, day: dt.date) -> None:
+    field = dash_duo.find_element(selector)
+    field.click()
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(day.isoformat(), Keys.ENTER)
+    dash_duo.find_element("h1").click()  # close the calendar
+
+
+def test_treasury_page_window_and_bad_date(demo_sqlite_url, app_factory, start_app):
+    dash_duo = start_app(app_factory(demo_sqlite_url))
+    login(dash_duo, next_path="/treasury")
+    dash_duo.driver.set_window_size(1400, 2400)
+    dash_duo.driver.get(f"{dash_duo.server_url}/treasury")
+
+    _, _, last = _ledger(demo_sqlite_url, dt.date(2000, 1, 1), dt.date(2000, 1, 1))
+    first = last - dt.timedelta(days=6)
+    balance, inflow, _ = _ledger(demo_sqlite_url, first, last)
+    assert inflow > 0
+    wait_until(
+        dash_duo,
+        "the total balance card",
+        lambda: _card(dash_duo, "total") == format_money(balance, "EUR", "en"),
+    )
+    assert _card(dash_duo, "inflow") == format_money(inflow, "EUR", "en")
+    shares = [
+        dash_duo.find_element(f".app-treasury-card-{t} .app-kpi-value + div").text
+        for t in ("hot", "warm", "cold")
+    ]
+    assert all(s.endswith("of the total") for s in shares)
+    assert dash_duo.find_element(START_INPUT).get_attribute("value") == first.isoformat()
+    assert dash_duo.find_element(END_INPUT).get_attribute("value") == last.isoformat()
+
+    # the Sankey with its nodes, the volume bars, the pattern, recommendations, counterparties
+    wait_until(
+        dash_duo,
+        "the Sankey's nodes",
+        lambda: len(dash_duo.find_elements("#treasury-flow-graph .sankey-node")) >= 4,
+    )
+    labels = [
+        e.text for e in dash_duo.find_elements("#treasury-flow-graph .sankey-node .node-label")
+    ]
+    assert "External deposits" in labels and "Hot" in labels
+    dash_duo.wait_for_element("#treasury-volume-graph .bars path", timeout=15)
+    pattern = dash_duo.wait_for_element("#treasury-pattern-text .badge", timeout=15).text
+    assert pattern in {"Spike", "Burst", "Regular", "Normal"}
+    assert dash_duo.find_elements(".app-treasury-recommendation")
+    wait_until(
+        dash_duo,
+        "counterparty rows",
+        lambda: dash_duo.find_elements(".bi-data-grid .ag-center-cols-container .ag-row"),
+    )
+    dash_duo.driver.save_screenshot("/tmp/treasury.png")
+
+    # one day: the cards follow, the volume is drawn per minute, the URL keeps the window
+    _set_date(dash_duo, START_INPUT, last)
+    _, day_inflow, _ = _ledger(demo_sqlite_url, last, last)
+    wait_until(
+        dash_duo,
+        "the inflow of one day",
+        lambda: _card(dash_duo, "inflow") == format_money(day_inflow, "EUR", "en"),
+    )
+    wait_until(
+        dash_duo,
+        "the window in the URL",
+        lambda: f"start={last.isoformat()}&end={last.isoformat()}" in dash_duo.driver.current_url,
+    )
+    wait_until(
+        dash_duo,
+        "the pattern per minute",
+        lambda: "minute" in dash_duo.find_element("#treasury-pattern-text").text,
+    )
+    dash_duo.driver.save_screenshot("/tmp/treasury-day.png")
+
+    # a hand-edited URL: a visible notice and the default window
+    dash_duo.driver.get(f"{dash_duo.server_url}/treasury?start=nope")
+    notice = dash_duo.wait_for_element("#treasury-window-notice", timeout=15)
+    assert "Invalid date 'nope'; showing the last 7 days." in notice.text
+    assert dash_duo.find_element(START_INPUT).get_attribute("value") == first.isoformat()
+    wait_until(
+        dash_duo,
+        "the cards of the default window",
+        lambda: _card(dash_duo, "inflow") == format_money(inflow, "EUR", "en"),
+    )
+    assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".app-treasury-card-net")
+    assert dash_duo.get_logs() == []
