@@ -25,6 +25,9 @@ minute, so they hold complete minutes only):
   ``daily_orders``; 0 on a day without such orders, None before the first roll-up day.
 * ``event_attendance_rate`` — per running event, 100 × attended / registrations (labels
   ``event``, ``event_name``); events without registrations give no sample.
+* ``treasury_cold_share`` / ``treasury_hot_coverage`` — the Treasury page's figures: the cold
+  tier's share of the total balance, and the hot balance as a percentage of the average daily
+  withdrawals of 30 days (accounts in the currency most of them use).
 * ``churn_risk_customers`` — customers carrying a churn-risk tag now (``params.tag`` narrows it
   to one tag).
 * deviation rules: ``revenue_day`` / ``orders_day`` compare the day with the same weekday of the
@@ -78,7 +81,14 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from bi_app.db import periods
 from bi_app.db.analytics_models import CustomerTag, CustomerTagHistory
 from bi_app.db.job_models import JobRun, SchedulerNode
-from bi_app.db.models import REVENUE_STATUSES, DailyOrders, Event, EventRegistration
+from bi_app.db.models import (
+    REVENUE_STATUSES,
+    Account,
+    DailyOrders,
+    Event,
+    EventRegistration,
+    Transaction,
+)
 from bi_app.db.monitoring_models import (
     OVERALL_CHECK,
     CacheMetricMinute,
@@ -186,6 +196,15 @@ METRICS: dict[str, MetricInfo] = {
             ("event", "event_name"),
         ),
         MetricInfo("churn_risk_customers", N_("Customers at churn risk"), "count", ("business",)),
+        MetricInfo(
+            "treasury_cold_share", N_("Treasury: cold storage share"), "percent", ("business",)
+        ),
+        MetricInfo(
+            "treasury_hot_coverage",
+            N_("Treasury: hot balance per average daily withdrawals"),
+            "percent",
+            ("business",),
+        ),
     )
 }
 
@@ -1139,6 +1158,8 @@ def _current(reader: Reader, conn: Any, kind: str, metric: str, params: Mapping)
         return _attendance_current(conn, now)
     if metric == "churn_risk_customers":
         return _churn_current(conn, params, now)
+    if metric in TREASURY_METRICS:
+        return _treasury_current(conn, metric, now)
     raise SourceError(UNKNOWN_METRIC, kind=kind, metric=metric)  # pragma: no cover - validated
 
 
@@ -1164,7 +1185,131 @@ def _series(conn: Any, kind: str, metric: str, params: Mapping, start, end) -> l
         return _attendance_series(conn, start, end)
     if metric == "churn_risk_customers":
         return _churn_series(conn, params, start, end)
+    if metric in TREASURY_METRICS:
+        return _treasury_series(conn, metric, start, end)
     raise SourceError(UNKNOWN_METRIC, kind=kind, metric=metric)  # pragma: no cover - validated
+
+
+# --- treasury -----------------------------------------------------------------------------------
+
+TREASURY_METRICS = ("treasury_cold_share", "treasury_hot_coverage")
+WITHDRAWAL_DAYS = 30  # as the Treasury page's average daily withdrawals
+
+
+def _book_currency(conn: Any) -> str | None:
+    """The currency most accounts use (the Treasury page sums one currency)."""
+    row = conn.execute(
+        select(Account.currency, func.count())
+        .group_by(Account.currency)
+        .order_by(func.count().desc(), Account.currency)
+        .limit(1)
+    ).first()
+    return str(row[0]) if row is not None else None
+
+
+def _treasury_value(metric: str, balances: Mapping[str, int], withdrawn_30d: int) -> float | None:
+    """Cold share (percent of the total balance), or the hot balance as a percentage of the
+    average daily withdrawals of 30 days (the page recommends a top-up below 50 %)."""
+    if metric == "treasury_cold_share":
+        total = sum(balances.values())
+        return 100.0 * balances.get("cold", 0) / total if total > 0 else None
+    average = withdrawn_30d / WITHDRAWAL_DAYS
+    return 100.0 * balances.get("hot", 0) / average if average > 0 else None
+
+
+def _treasury_current(conn: Any, metric: str, now: dt.datetime) -> list:
+    currency = _book_currency(conn)
+    if currency is None:
+        return []
+    amount = Transaction.amount_cents
+    of_book = Account.currency == currency
+    balances = {
+        str(tier): int(total or 0)
+        for tier, total in conn.execute(
+            select(Account.tier, func.sum(amount))
+            .join(Account, Account.id == Transaction.account_id)
+            .where(of_book, Transaction.occurred_at < now)
+            .group_by(Account.tier)
+        )
+    }
+    withdrawn = conn.execute(
+        select(func.coalesce(func.sum(-amount), 0))
+        .join(Account, Account.id == Transaction.account_id)
+        .where(
+            of_book,
+            Transaction.kind == "withdrawal",
+            amount < 0,
+            Transaction.occurred_at >= now - dt.timedelta(days=WITHDRAWAL_DAYS),
+            Transaction.occurred_at < now,
+        )
+    ).scalar()
+    value = _treasury_value(metric, balances, int(withdrawn or 0))
+    return [Sample({}, value, now)]
+
+
+def _treasury_series(conn: Any, metric: str, start: dt.datetime, end: dt.datetime) -> list:
+    """One sample per local day end: balances carried forward from the ledger before ``start``
+    plus the hourly sums after it (hours are assigned to local days, exact for whole-hour
+    offsets), and the withdrawals of the 30 days before each day end."""
+    currency = _book_currency(conn)
+    if currency is None:
+        return []
+    dialect = conn.dialect.name
+    amount = Transaction.amount_cents
+    of_book = Account.currency == currency
+    opening = {
+        str(tier): int(total or 0)
+        for tier, total in conn.execute(
+            select(Account.tier, func.sum(amount))
+            .join(Account, Account.id == Transaction.account_id)
+            .where(of_book, Transaction.occurred_at < start)
+            .group_by(Account.tier)
+        )
+    }
+    hour = _bin(Transaction.occurred_at, HOUR, dialect).label("hour")
+    changes = conn.execute(
+        select(hour, Account.tier, func.sum(amount))
+        .join(Account, Account.id == Transaction.account_id)
+        .where(of_book, Transaction.occurred_at >= start, Transaction.occurred_at < end)
+        .group_by(hour, Account.tier)
+        .order_by(hour)
+    ).all()
+    withdrawals = conn.execute(
+        select(hour, func.sum(-amount))
+        .join(Account, Account.id == Transaction.account_id)
+        .where(
+            of_book,
+            Transaction.kind == "withdrawal",
+            amount < 0,
+            Transaction.occurred_at >= start - dt.timedelta(days=WITHDRAWAL_DAYS),
+            Transaction.occurred_at < end,
+        )
+        .group_by(hour)
+        .order_by(hour)
+    ).all()
+    tz = periods.business_timezone()
+    moments, day = [], periods.local_date(start, tz)
+    while len(moments) < MAX_SERIES_DAYS:
+        close = periods.local_midnight_utc(day + dt.timedelta(days=1), tz)
+        if close > end:
+            break
+        if close > start:
+            moments.append(close)
+        day += dt.timedelta(days=1)
+    balances = dict(opening)
+    out_times = [_from_epoch(h) for h, _n in withdrawals]
+    out_amounts = [int(n or 0) for _h, n in withdrawals]
+    samples, i = [], 0
+    for moment in moments:
+        while i < len(changes) and _from_epoch(changes[i][0]) < moment:
+            tier = str(changes[i][1])
+            balances[tier] = balances.get(tier, 0) + int(changes[i][2] or 0)
+            i += 1
+        lo = bisect.bisect_left(out_times, moment - dt.timedelta(days=WITHDRAWAL_DAYS))
+        hi = bisect.bisect_left(out_times, moment)
+        value = _treasury_value(metric, balances, sum(out_amounts[lo:hi]))
+        samples.append(Sample({}, value, moment))
+    return samples
 
 
 class Reader:

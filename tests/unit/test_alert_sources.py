@@ -43,6 +43,8 @@ def test_catalogue() -> None:
         "orders_day",
         "event_attendance_rate",
         "churn_risk_customers",
+        "treasury_cold_share",
+        "treasury_hot_coverage",
     }
     for name, info in METRICS.items():
         assert info.name == name and info.label
