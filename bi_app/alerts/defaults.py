@@ -17,6 +17,7 @@ BUILTIN_NAMES = (
     N_("A job is late"),
     N_("Disk free below 10 %"),
     N_("Revenue far below its seasonal baseline"),
+    N_("High-risk transaction"),
 )
 _KNOWN = frozenset(BUILTIN_NAMES)
 

@@ -28,6 +28,8 @@ minute, so they hold complete minutes only):
 * ``treasury_cold_share`` / ``treasury_hot_coverage`` — the Treasury page's figures: the cold
   tier's share of the total balance, and the hot balance as a percentage of the average daily
   withdrawals of 30 days (accounts in the currency most of them use).
+* ``transaction_risk`` — one sample per transaction the scoring job rated (level 1 low …
+  4 critical) within ``window_minutes`` (a day by default), labelled with its reference.
 * ``churn_risk_customers`` — customers carrying a churn-risk tag now (``params.tag`` narrows it
   to one tag).
 * deviation rules: ``revenue_day`` / ``orders_day`` compare the day with the same weekday of the
@@ -198,6 +200,13 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("churn_risk_customers", N_("Customers at churn risk"), "count", ("business",)),
         MetricInfo(
             "treasury_cold_share", N_("Treasury: cold storage share"), "percent", ("business",)
+        ),
+        MetricInfo(
+            "transaction_risk",
+            N_("Transaction risk level (1 low – 4 critical)"),
+            "count",
+            ("business",),
+            ("transaction", "level", "account"),
         ),
         MetricInfo(
             "treasury_hot_coverage",
@@ -1160,6 +1169,8 @@ def _current(reader: Reader, conn: Any, kind: str, metric: str, params: Mapping)
         return _churn_current(conn, params, now)
     if metric in TREASURY_METRICS:
         return _treasury_current(conn, metric, now)
+    if metric == "transaction_risk":
+        return _transaction_risk_current(conn, params, now)
     raise SourceError(UNKNOWN_METRIC, kind=kind, metric=metric)  # pragma: no cover - validated
 
 
@@ -1187,6 +1198,8 @@ def _series(conn: Any, kind: str, metric: str, params: Mapping, start, end) -> l
         return _churn_series(conn, params, start, end)
     if metric in TREASURY_METRICS:
         return _treasury_series(conn, metric, start, end)
+    if metric == "transaction_risk":
+        return _transaction_risk_series(conn, start, end)
     raise SourceError(UNKNOWN_METRIC, kind=kind, metric=metric)  # pragma: no cover - validated
 
 
@@ -1310,6 +1323,55 @@ def _treasury_series(conn: Any, metric: str, start: dt.datetime, end: dt.datetim
         value = _treasury_value(metric, balances, sum(out_amounts[lo:hi]))
         samples.append(Sample({}, value, moment))
     return samples
+
+
+# --- transaction findings --------------------------------------------------------------------
+
+RISK_RANKS = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+DEFAULT_RISK_WINDOW_MINUTES = 1440
+
+
+def _findings(conn: Any, start: dt.datetime, end: dt.datetime) -> list[Any]:
+    from bi_app.db.model_models import TransactionFinding
+
+    return conn.execute(
+        select(
+            Transaction.reference,
+            Account.code,
+            TransactionFinding.level,
+            TransactionFinding.scored_at,
+        )
+        .join(Transaction, Transaction.id == TransactionFinding.transaction_id)
+        .join(Account, Account.id == Transaction.account_id)
+        .where(
+            TransactionFinding.level.is_not(None),
+            TransactionFinding.scored_at >= start,
+            TransactionFinding.scored_at < end,
+        )
+        .order_by(TransactionFinding.scored_at)
+        .limit(5000)
+    ).all()
+
+
+def _risk_sample(row: Any, at: dt.datetime) -> Sample:
+    labels = {"transaction": str(row.reference), "level": str(row.level), "account": str(row.code)}
+    return Sample(labels, float(RISK_RANKS.get(str(row.level), 0)), at)
+
+
+def _transaction_risk_current(conn: Any, params: Mapping, now: dt.datetime) -> list:
+    """One sample per transaction the scoring job flagged within the window (default a day),
+    valued by its level (1 low … 4 critical): each is its own alert, labelled with the
+    transaction's reference, level and account."""
+    if params.get("window_minutes") in (None, ""):
+        window = dt.timedelta(minutes=DEFAULT_RISK_WINDOW_MINUTES)
+    else:
+        window = _window(params)
+    return [_risk_sample(row, now) for row in _findings(conn, now - window, now)]
+
+
+def _transaction_risk_series(conn: Any, start: dt.datetime, end: dt.datetime) -> list:
+    """For the backtest: each finding once, at the moment it was scored."""
+    return [_risk_sample(row, row.scored_at) for row in _findings(conn, start, end)]
 
 
 class Reader:

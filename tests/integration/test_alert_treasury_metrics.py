@@ -120,3 +120,56 @@ def test_a_rule_on_the_cold_share_validates_and_backtests(engine):
         {**raw, "params": {"operator": "<", "threshold": "70.1"}}, now=NOW, engine=engine
     )
     assert len(lowered["fired_30d"]) == 1  # below 70.1 % until the withdrawals (one firing)
+
+
+def test_a_high_risk_finding_raises_its_own_alert_through_the_default_rule(engine):
+    from sqlalchemy import select
+
+    from bi_app.alerts.evaluate import evaluate_rules
+    from bi_app.db.alert_models import Alert
+    from bi_app.db.model_models import TransactionFinding
+
+    ledger(engine)
+    with Session(engine) as session:
+        by_ref = {t.reference: t.id for t in session.scalars(select(Transaction))}
+        for ref, level in (("t3", "high"), ("t4", "low"), ("t5", "critical")):
+            session.add(
+                TransactionFinding(
+                    transaction_id=by_ref[ref],
+                    scored_at=NOW - dt.timedelta(hours=1),
+                    score=0.7,
+                    level=level,
+                    factors=["abnormal_amount"],
+                    action="manual_approval",
+                    large=False,
+                )
+            )
+        session.commit()
+    (sample,) = [
+        s
+        for s in sources.read_current("business", "transaction_risk", {}, engine, NOW)
+        if s.labels["transaction"] == "t5"
+    ]
+    assert sample.value == 4 and sample.labels == {
+        "transaction": "t5",
+        "level": "critical",
+        "account": "hot-1",
+    }
+    evaluate_rules(engine, now=NOW, dispatch=False)
+    with Session(engine) as session:
+        alerts = session.execute(
+            select(Alert.name, Alert.state, Alert.labels).order_by(Alert.id)
+        ).all()
+    flagged = sorted(
+        labels["transaction"]
+        for name, state, labels in alerts
+        if name == "High-risk transaction" and state == "firing"
+    )
+    assert flagged == ["t3", "t5"]  # the low one is recorded, not alerted
+    # a day later the findings have left the rule's window: those alerts resolve
+    evaluate_rules(engine, now=NOW + dt.timedelta(days=1, minutes=1), dispatch=False)
+    with Session(engine) as session:
+        states = session.scalars(
+            select(Alert.state).where(Alert.name == "High-risk transaction")
+        ).all()
+    assert states == ["resolved", "resolved"]

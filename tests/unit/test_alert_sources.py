@@ -45,6 +45,7 @@ def test_catalogue() -> None:
         "churn_risk_customers",
         "treasury_cold_share",
         "treasury_hot_coverage",
+        "transaction_risk",
     }
     for name, info in METRICS.items():
         assert info.name == name and info.label

@@ -1,0 +1,1 @@
+"""Trained models: the registry (stored in the database) and the transaction detector."""
