@@ -4,6 +4,7 @@ from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
 
 from bi_app.data import treasury
+from bi_app.db.periods import business_timezone
 from bi_app.export import columns_from_spec
 from bi_app.i18n import N_
 from bi_app.roles import Page
@@ -12,7 +13,13 @@ from components import fallback
 from components.data_grid import grid_rows
 from components.ids import Grid, Treasury
 from components.notice import notice_children
-from components.treasury_figures import counterparty_rows, position_view, volume_view
+from components.treasury_figures import (
+    counterparty_rows,
+    finding_rows,
+    findings_message,
+    position_view,
+    volume_view,
+)
 from components.treasury_view import picked_window
 
 WINDOW = (
@@ -81,6 +88,24 @@ def show_counterparties(start, end, currency, spec):
     first, last, code = _window(start, end, currency)
     frame = counterparty_rows(treasury.top_counterparties(first, last, code))
     return grid_rows(frame, columns_from_spec(spec), code), None
+
+
+@callback(
+    Output(Grid.grid(Treasury.FINDINGS_GRID_NAME), "rowData"),
+    Output(Treasury.FINDINGS_MESSAGE, "children"),
+    *WINDOW,
+    State(Grid.spec(Treasury.FINDINGS_GRID_NAME), "data"),
+    roles=Page.TREASURY,
+    cache_output=(treasury.NAMESPACE,),
+    fallback=fallback.each(fallback.value([]), fallback.message(N_("The unusual transactions"))),
+)
+def show_findings(start, end, currency, spec):
+    """The window's transactions the scoring job flagged, most severe first, with their alerts."""
+    first, last, code = _window(start, end, currency)
+    found = treasury.findings(first, last, code)
+    frame = finding_rows(found.frame, business_timezone())
+    rows = grid_rows(frame, columns_from_spec(spec), found.currency or code)
+    return rows, findings_message(found)
 
 
 @callback(

@@ -1,5 +1,6 @@
 """Treasury page builders: KPI cards, recommendations, the flow-of-funds Sankey, the volume
-chart, the flow pattern's reason and the counterparty grid's columns.
+chart, the flow pattern's reason, the counterparty grid's columns and the grid of unusual
+transactions (the scoring job's findings).
 
 Inputs are what :mod:`bi_app.data.treasury` returns; money is in minor units and formatted
 through :mod:`bi_app.i18n`; figures are built with ``plotly.graph_objects``.
@@ -17,10 +18,11 @@ from dash import html
 
 from bi_app import i18n
 from bi_app.analytics import flow_pattern as fp
+from bi_app.analytics.anomaly import ACTION_LABELS, FACTOR_LABELS, LARGE_LABEL, LEVEL_LABELS
 from bi_app.i18n import N_, _
-from components.data_grid import GridColumn
+from components.data_grid import GridColumn, data_grid
 from components.figures import PRIMARY, SECONDARY, base_layout, empty_figure, money_axis
-from components.format import format_money, to_major
+from components.format import format_money, to_local, to_major
 from components.ids import Treasury
 
 TIER_LABELS = {"hot": N_("Hot"), "warm": N_("Warm"), "cold": N_("Cold storage")}
@@ -414,3 +416,110 @@ def counterparty_rows(df: pd.DataFrame) -> pd.DataFrame:
     out["kind"] = [_(COUNTERPARTY_KINDS[k]) if k in COUNTERPARTY_KINDS else k for k in out["kind"]]
     out.loc[unknown & (out["name"] == ""), "name"] = _("Not on file")
     return out
+
+
+# --- unusual transactions -------------------------------------------------------------------
+
+# a risk level's cell: the alert center's severity colours (assets/app.css .alert-sev-*)
+LEVEL_CLASSES = {"critical": "emergency", "high": "critical", "medium": "warning", "low": "info"}
+KIND_LABELS = {
+    "deposit": N_("Deposit"),
+    "withdrawal": N_("Withdrawal"),
+    "fee": N_("Fee"),
+    "sweep": N_("Sweep"),
+    "cold_storage": N_("Cold storage transfer"),
+}
+FINDING_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+NOT_SCORED = N_("The transaction scoring job has not run yet.")
+NO_FINDINGS = N_("No unusual transactions in this window.")
+
+
+def alert_link(alert_id: int | None) -> str:
+    """The alert's page as a markdown link (the grid's markdown renderer), or an empty cell."""
+    if alert_id is None or pd.isna(alert_id):
+        return ""
+    number = int(alert_id)
+    return f"[#{number}](/ops/alerts?alert={number})"
+
+
+def finding_columns(tz: str) -> list[GridColumn]:
+    return [
+        GridColumn("time", _("Time (%(timezone)s)", timezone=tz), "text", width=165, pinned="left"),
+        GridColumn("reference", N_("Reference"), "text", width=170),
+        GridColumn("account", N_("Account"), "text", width=130),
+        GridColumn("counterparty", N_("Counterparty"), "text", width=160),
+        GridColumn("kind", N_("Kind"), "text", width=120),
+        GridColumn("amount", N_("Amount"), "money", width=130),
+        GridColumn("level", N_("Risk level"), "text", width=110),
+        GridColumn("score", N_("Score"), "float", width=90),
+        GridColumn("factors", N_("Factors"), "text", width=280),
+        GridColumn("action", N_("Recommended action"), "text", width=180),
+        GridColumn("large", N_("Large"), "text", width=90),
+        GridColumn("alert", N_("Alert"), "text", width=90),
+    ]
+
+
+def finding_rows(df: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """What the grid shows of :func:`bi_app.data.treasury.findings`: local times, translated
+    kinds, levels, factors, actions and yes/no, the alert as a link; ``level_class`` colours the
+    risk level's cell."""
+    rows = [
+        {
+            "time": to_local(pd.Timestamp(r.occurred_at).to_pydatetime(), tz).strftime(
+                FINDING_TIME_FORMAT
+            ),
+            "reference": r.reference,
+            "account": r.account,
+            "counterparty": r.counterparty or _("Not on file"),
+            "kind": _(KIND_LABELS[r.kind]) if r.kind in KIND_LABELS else r.kind,
+            "amount": int(r.amount),
+            "level": _(LEVEL_LABELS[r.level]) if r.level in LEVEL_LABELS else _(LARGE_LABEL),
+            "level_class": (
+                f"alert-sev alert-sev-{LEVEL_CLASSES[r.level]}" if r.level in LEVEL_CLASSES else ""
+            ),
+            "score": round(float(r.score), 3),
+            "factors": ", ".join(
+                _(FACTOR_LABELS[code]) if code in FACTOR_LABELS else str(code)
+                for code in (r.factors or [])
+            ),
+            "action": _(ACTION_LABELS[r.action]) if r.action in ACTION_LABELS else r.action,
+            "large": _("Yes") if r.large else _("No"),
+            "alert": alert_link(r.alert_id),
+        }
+        for r in df.itertuples(index=False)
+    ]
+    columns = [c.field for c in finding_columns("UTC")] + ["level_class"]
+    return pd.DataFrame(rows, columns=columns).astype({"amount": "int64", "score": "float64"})
+
+
+def findings_message(findings: Any) -> html.P | None:
+    """Why the grid is empty: the job never ran, or nothing in the window; None with rows."""
+    if findings is None or not findings.scored:
+        text = _(NOT_SCORED)
+    elif findings.frame.empty:
+        text = _(NO_FINDINGS)
+    else:
+        return None
+    return html.P(text, className="app-treasury-findings-note text-body-secondary small mb-2")
+
+
+def findings_grid(currency: str, tz: str, can_download: bool) -> Any:
+    """The card "Unusual transactions": the shared grid, downloadable like the others, with the
+    risk level coloured and the alert column rendered as a link."""
+    card = data_grid(
+        Treasury.FINDINGS_GRID_NAME,
+        finding_columns(tz),
+        [],
+        title=_("Unusual transactions"),
+        height=460,
+        currency=currency,
+        can_download=can_download,
+    )
+    card.className = f"{card.className} app-treasury-findings"
+    grid = card.children[1].children[1]  # CardBody: message, grid, download, spec
+    for item in grid.columnDefs:
+        if item["field"] == "level":
+            item["cellClass"] = {"function": "params.data.level_class"}
+        elif item["field"] == "alert":
+            item["cellRenderer"] = "markdown"
+    return card

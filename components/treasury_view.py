@@ -1,5 +1,6 @@
 """The Treasury page: its window (a date range in the URL), KPI cards, recommendations, the flow
-of funds, volume over time with its pattern, and the top counterparties."""
+of funds, volume over time with its pattern, the top counterparties and the unusual
+transactions."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from components.data_grid import data_grid
 from components.ids import Treasury
 from components.kpi_card import kpi_placeholders
 from components.notice import notice
-from components.treasury_figures import counterparty_columns
+from components.treasury_figures import counterparty_columns, findings_grid
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366  # as bi_app.data.treasury.MAX_DAYS
@@ -184,6 +185,8 @@ def layout(query: Mapping[str, object], latest: dt.date, currency: str, viewer: 
                 currency=currency,
                 can_download=viewer.can_download,
             ),
+            html.Div(id=Treasury.FINDINGS_MESSAGE),
+            findings_grid(currency, viewer.timezone, viewer.can_download),
         ],
         className="app-page app-treasury",
         id=Treasury.PAGE,

@@ -36,7 +36,9 @@ from sqlalchemy.types import Interval
 from bi_app.analytics import flow_pattern as fp
 from bi_app.data._common import date_range, engine
 from bi_app.data.cache import cached
-from bi_app.db.models import Account, Counterparty, Transaction
+from bi_app.db.alert_models import Alert, AlertRule
+from bi_app.db.model_models import TransactionFinding
+from bi_app.db.models import Account, AppState, Counterparty, Transaction
 from bi_app.db.periods import business_timezone, local_date, local_day_bounds
 
 NAMESPACE = "treasury"
@@ -355,3 +357,139 @@ def top_counterparties(
         frame[name] = frame[name].astype("int64")
     frame["share"] = frame["share"].astype("float64")
     return frame
+
+
+# --- unusual transactions -----------------------------------------------------------------
+
+FINDING_COLUMNS = (
+    "occurred_at",
+    "reference",
+    "account",
+    "tier",
+    "counterparty",
+    "kind",
+    "amount",
+    "score",
+    "level",
+    "factors",
+    "action",
+    "large",
+    "alert_id",
+)
+LEVEL_RANKS = {"critical": 0, "high": 1, "medium": 2, "low": 3}  # None (only large): last
+RISK_METRIC = "transaction_risk"  # the alert rule metric that raises one alert per finding
+ALERT_LOOKAHEAD = dt.timedelta(days=2)  # an alert starts soon after its finding is scored
+MAX_ALERTS_SCANNED = 20_000
+# bi_app.models.transactions.WATERMARK_KEY (not imported: it loads the model's libraries)
+SCORING_WATERMARK_KEY = "transaction_scoring_watermark"
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The window's transactions the scoring job flagged (``frame``: :data:`FINDING_COLUMNS`,
+    most severe first); ``scored``: whether the job has scored any transaction yet."""
+
+    currency: str | None
+    scored: bool
+    frame: pd.DataFrame
+
+
+def _alert_ids(conn: Any, references: set[str], since: Any, until: Any) -> dict[str, int]:
+    """reference -> id of the latest alert of the ``transaction_risk`` rules labelled with it,
+    among the alerts started between the first finding's scoring and a little after the last."""
+    if not references or since is None:
+        return {}
+    rows = conn.execute(
+        select(Alert.id, Alert.labels)
+        .where(
+            Alert.rule_id.in_(select(AlertRule.id).where(AlertRule.metric == RISK_METRIC)),
+            Alert.started_at >= since,
+            Alert.started_at < until + ALERT_LOOKAHEAD,
+        )
+        .order_by(Alert.id.desc())  # the latest first: bounded, a newer alert wins
+        .limit(MAX_ALERTS_SCANNED)
+    ).all()
+    found: dict[str, int] = {}
+    for alert_id, labels in rows:
+        reference = labels.get("transaction") if isinstance(labels, dict) else None
+        if reference in references:
+            found.setdefault(str(reference), int(alert_id))
+    return found
+
+
+@cached(NAMESPACE, keep_case=("currency",))
+def findings(start: dt.date | str, end: dt.date | str, currency: str, limit: int = 500) -> Findings:
+    """The scoring job's findings for the transactions booked in the window (local days) on the
+    accounts of the book currency: the ``limit`` most severe (critical … low, then those only
+    large), highest score first within a level, each with the id of its alert when the
+    "High-risk transaction" rule raised one."""
+    _first, _last, lo, hi = _window(start, end)
+    f = TransactionFinding
+    rank = case(
+        *[(f.level == level, literal(r)) for level, r in LEVEL_RANKS.items()],
+        else_=literal(len(LEVEL_RANKS)),
+    )
+    with engine().connect() as conn:
+        code = _book_currency(conn, currency)
+        watermark = select(AppState.value).where(AppState.key == SCORING_WATERMARK_KEY)
+        scored = (
+            conn.execute(watermark).first() is not None
+            or conn.execute(select(f.id).limit(1)).first() is not None
+        )
+        rows = conn.execute(
+            select(
+                Transaction.occurred_at,
+                Transaction.reference,
+                Account.code,
+                Account.tier,
+                Counterparty.name,
+                Transaction.kind,
+                Transaction.amount_cents,
+                f.score,
+                f.level,
+                f.factors,
+                f.action,
+                f.large,
+                f.scored_at,
+            )
+            .select_from(f)
+            .join(Transaction, Transaction.id == f.transaction_id)
+            .join(Account, Account.id == Transaction.account_id)
+            .outerjoin(Counterparty, Counterparty.id == Transaction.counterparty_id)
+            .where(
+                Account.currency == (code or ""),
+                Transaction.occurred_at >= lo,
+                Transaction.occurred_at < hi,
+            )
+            .order_by(rank, f.score.desc(), Transaction.occurred_at.desc(), Transaction.id)
+            .limit(int(limit))
+        ).all()
+        references = {str(r.reference) for r in rows if r.level in ("high", "critical")}
+        scored_at = [r.scored_at for r in rows if str(r.reference) in references]
+        alerts = _alert_ids(
+            conn, references, min(scored_at, default=None), max(scored_at, default=None)
+        )
+    frame = pd.DataFrame(
+        [
+            {
+                "occurred_at": r.occurred_at
+                if isinstance(r.occurred_at, dt.datetime)
+                else dt.datetime.fromisoformat(str(r.occurred_at)),
+                "reference": str(r.reference),
+                "account": str(r.code),
+                "tier": str(r.tier),
+                "counterparty": r.name or "",
+                "kind": str(r.kind),
+                "amount": int(r.amount_cents),
+                "score": float(r.score),
+                "level": r.level,
+                "factors": [str(x) for x in (r.factors or [])],
+                "action": str(r.action),
+                "large": bool(r.large),
+                "alert_id": alerts.get(str(r.reference)),
+            }
+            for r in rows
+        ],
+        columns=list(FINDING_COLUMNS),
+    )
+    return Findings(code, scored, frame)

@@ -5,6 +5,7 @@ window from the date picker reaches the cards and the URL; a bad date in the URL
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -140,4 +141,90 @@ def test_treasury_page_window_and_bad_date(demo_sqlite_url, app_factory, start_a
         lambda: _card(dash_duo, "inflow") == format_money(inflow, "EUR", "en"),
     )
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".app-treasury-card-net")
+    assert dash_duo.get_logs() == []
+
+
+def _score_demo(url: str) -> tuple[str, dt.date, str, int]:
+    """Train the transaction detector on the demo ledger and score it (as the jobs would), then
+    raise the risk rule's alert for the most severe EUR finding: ``(reference, local day,
+    level, alert id)`` of that finding."""
+    from sqlalchemy import insert, select
+
+    from bi_app.db.alert_models import Alert, AlertRule
+    from bi_app.db.model_models import TransactionFinding
+    from bi_app.db.models import Account, Transaction
+    from bi_app.models import transactions as tx
+
+    engine = make_engine(url)
+    try:
+        assert tx.train(engine, days=None).active
+        assert tx.score_new(engine, 10**12, budget_seconds=None)["findings"] > 0
+        rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+        with engine.begin() as conn:
+            rows = conn.execute(
+                select(Transaction.reference, Transaction.occurred_at, TransactionFinding.level)
+                .join(Transaction, Transaction.id == TransactionFinding.transaction_id)
+                .join(Account, Account.id == Transaction.account_id)
+                .where(Account.currency == "EUR", TransactionFinding.level.is_not(None))
+            ).all()
+            reference, at, level = min(rows, key=lambda r: (rank[r.level], r.occurred_at))
+            rule = conn.execute(
+                select(AlertRule.id).where(AlertRule.metric == "transaction_risk")
+            ).scalar_one()
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            alert_id = conn.execute(
+                insert(Alert)
+                .values(
+                    fingerprint=f"e2e-{reference}",
+                    rule_id=rule,
+                    name="High-risk transaction",
+                    severity="critical",
+                    labels={"transaction": reference, "level": level, "account": "x"},
+                    state="firing",
+                    started_at=now,
+                    last_seen_at=now,
+                )
+                .returning(Alert.id)
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return reference, at.date(), level, alert_id
+
+
+def test_unusual_transactions_grid_links_each_alert(demo_sqlite_url, app_factory, start_app):
+    reference, day, level, alert_id = _score_demo(demo_sqlite_url)
+    dash_duo = start_app(app_factory(demo_sqlite_url))
+    login(dash_duo, next_path="/treasury")
+    dash_duo.driver.set_window_size(1400, 2600)
+    dash_duo.driver.get(f"{dash_duo.server_url}/treasury?start={day}&end={day}")
+
+    rows = ".app-treasury-findings .ag-center-cols-container .ag-row"
+    wait_until(dash_duo, "rows of unusual transactions", lambda: dash_duo.find_elements(rows))
+    first = dash_duo.find_element(f"{rows}[row-index='0']")
+    pinned = dash_duo.find_element(
+        ".app-treasury-findings .ag-pinned-left-cols-container .ag-row[row-index='0']"
+    )
+    assert pinned.text.startswith(day.isoformat())
+    assert first.find_element(By.CSS_SELECTOR, "[col-id='reference']").text == reference
+    level_cell = first.find_element(By.CSS_SELECTOR, "[col-id='level']")
+    assert level_cell.text == level.capitalize() and "alert-sev" in level_cell.get_attribute(
+        "class"
+    )
+    dash_duo.find_element(".app-treasury-findings").location_once_scrolled_into_view  # noqa: B018
+    dash_duo.driver.save_screenshot("/tmp/treasury-findings.png")
+    # the last columns: scrolled into view as a person would
+    grid_id = json.dumps({"name": "treasury-findings", "type": "grid-table"}, separators=(",", ":"))
+    dash_duo.driver.execute_script(
+        f"window.dash_ag_grid.getApi({json.dumps(grid_id)}).ensureColumnVisible('alert');"
+    )
+    wait_until(
+        dash_duo,
+        "the alert column",
+        lambda: first.find_elements(By.CSS_SELECTOR, "[col-id='alert'] a"),
+    )
+    assert first.find_element(By.CSS_SELECTOR, "[col-id='action']").text
+    link = first.find_element(By.CSS_SELECTOR, "[col-id='alert'] a")
+    assert link.get_attribute("href").endswith(f"/ops/alerts?alert={alert_id}")
+    assert link.text == f"#{alert_id}"
+    dash_duo.driver.save_screenshot("/tmp/treasury-findings-right.png")
     assert dash_duo.get_logs() == []

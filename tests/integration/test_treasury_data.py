@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from fractions import Fraction
 
+import pandas as pd
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from bi_app.analytics.flow_pattern import Edge
 from bi_app.db.models import Account, Counterparty, Transaction
@@ -248,3 +249,112 @@ def test_window_longer_than_a_year_is_refused(treasury_db):
 
     with pytest.raises(ValueError):
         treasury.overview(D(2023, 1, 1), D(2024, 3, 11), "EUR")
+
+
+# --- unusual transactions (the scoring job's findings) -------------------------------------
+
+SCORED = T(2024, 3, 12, 6)
+# transaction id (see LEDGER, 1-based) -> level, score, factors, action, large
+FINDINGS = {
+    6: ("critical", 0.99, ["abnormal_amount"], "block_and_review", False),  # before the window
+    7: ("high", 0.81, ["abnormal_amount", "unusual_hour"], "manual_approval", False),
+    13: ("critical", 0.72, ["new_counterparty"], "block_and_review", False),
+    18: (None, 0.05, [], "log", True),  # only large
+    19: ("low", 0.93, ["high_frequency"], "monitor_closely", False),
+    8: ("high", 0.60, [], "extra_verification", False),
+    21: ("high", 0.95, [], "manual_approval", False),  # after the window
+    22: ("critical", 0.99, [], "block_and_review", True),  # KRW
+}
+
+
+def load_findings(engine) -> dict[str, int]:
+    """The findings above and three alerts: the risk rule's for TX-7 (two, the later wins) and
+    another rule's labelled TX-13 (not the risk rule: not linked). Returns their ids."""
+    from bi_app.db.alert_models import Alert, AlertRule
+    from bi_app.db.model_models import TransactionFinding
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(TransactionFinding),
+            [
+                {
+                    "transaction_id": tx,
+                    "scored_at": SCORED,
+                    "score": score,
+                    "level": level,
+                    "factors": factors,
+                    "action": action,
+                    "large": large,
+                }
+                for tx, (level, score, factors, action, large) in FINDINGS.items()
+            ],
+        )
+        risk_rule = conn.execute(
+            select(AlertRule.id).where(AlertRule.metric == "transaction_risk")
+        ).scalar_one()
+        other_rule = conn.execute(
+            select(AlertRule.id).where(AlertRule.metric != "transaction_risk").limit(1)
+        ).scalar_one()
+        ids = {}
+        for key, rule, reference, minutes in (
+            ("old", risk_rule, "TX-7", 1),
+            ("risk", risk_rule, "TX-7", 2),
+            ("other", other_rule, "TX-13", 1),
+        ):
+            ids[key] = conn.execute(
+                insert(Alert)
+                .values(
+                    fingerprint=f"{key}-{reference}",
+                    rule_id=rule,
+                    name="High-risk transaction",
+                    severity="critical",
+                    labels={"transaction": reference, "level": "high", "account": "HOT-2"},
+                    state="resolved" if key == "old" else "firing",
+                    started_at=SCORED + dt.timedelta(minutes=minutes),
+                    last_seen_at=SCORED + dt.timedelta(minutes=minutes),
+                )
+                .returning(Alert.id)
+            ).scalar_one()
+    return ids
+
+
+def test_findings_of_the_window_most_severe_first_with_their_alerts(treasury_db):
+    from bi_app.data import treasury
+
+    empty = treasury.findings(D(2024, 3, 1), D(2024, 3, 1), "EUR")  # before any scoring
+    assert not empty.scored and empty.frame.empty
+    ids = load_findings(treasury_db)
+
+    found = treasury.findings(D(2024, 3, 10), D(2024, 3, 11), "EUR")
+    assert found.scored and found.currency == "EUR"
+    df = found.frame
+    assert list(df.columns) == list(treasury.FINDING_COLUMNS)
+    # critical, high (by score), low, then only large; 6 and 21 are outside the local days,
+    # 22 is on the KRW account
+    assert df["reference"].tolist() == ["TX-13", "TX-7", "TX-8", "TX-19", "TX-18"]
+    assert df["level"].tolist()[:4] == ["critical", "high", "high", "low"]
+    assert pd.isna(df["level"].iloc[4])  # only large: no level
+    first = df.iloc[1].to_dict()
+    assert first["occurred_at"] == T(2024, 3, 9, 15)
+    assert (first["account"], first["tier"], first["counterparty"], first["kind"]) == (
+        "HOT-2",
+        "hot",
+        "Customer C",
+        "deposit",
+    )
+    assert first["amount"] == 5_000 and first["score"] == pytest.approx(0.81)
+    assert first["factors"] == ["abnormal_amount", "unusual_hour"]
+    assert (first["action"], bool(first["large"])) == ("manual_approval", False)
+    # the risk rule's latest alert of TX-7; TX-13's alert is another rule's; the rest have none
+    alerts = dict(zip(df["reference"], df["alert_id"], strict=True))
+    assert alerts["TX-7"] == ids["risk"]
+    assert all(pd.isna(alerts[r]) for r in ("TX-13", "TX-8", "TX-19", "TX-18"))
+    assert df.iloc[4]["counterparty"] == "" and bool(df.iloc[4]["large"])
+
+    # one local day; the limit keeps the most severe
+    day = treasury.findings(D(2024, 3, 11), D(2024, 3, 11), "EUR").frame
+    assert day["reference"].tolist() == ["TX-19", "TX-18"]
+    top = treasury.findings(D(2024, 3, 10), D(2024, 3, 11), "EUR", limit=2).frame
+    assert top["reference"].tolist() == ["TX-13", "TX-7"]
+    krw = treasury.findings(D(2024, 3, 10), D(2024, 3, 11), "KRW").frame
+    assert krw["reference"].tolist() == ["TX-22"]

@@ -445,3 +445,110 @@ def test_a_failing_service_shows_a_readable_message(monkeypatch):
     assert pattern is None
     assert "10.0.0.5" not in str(message) and "Volume over time" in texts(message)[0]
     assert figure["layout"]["annotations"][0]["text"] == "Volume over time is unavailable right now"
+
+
+# --- unusual transactions -------------------------------------------------------------------
+
+
+def _findings_frame() -> pd.DataFrame:
+    from bi_app.data.treasury import FINDING_COLUMNS
+
+    return pd.DataFrame(
+        [
+            (T(2024, 3, 9, 15), "TX-7", "HOT-2", "hot", "Customer C", "deposit", 5_000, 0.8123,
+             "critical", ["abnormal_amount", "unusual_hour"], "block_and_review", False, 41),
+            (T(2024, 3, 11, 2), "TX-18", "HOT-1", "hot", "", "withdrawal", -3_000, 0.05,
+             None, [], "log", True, None),
+        ],
+        columns=list(FINDING_COLUMNS),
+    )  # fmt: skip
+
+
+def test_finding_rows_translate_codes_and_link_the_alert():
+    rows = figs.finding_rows(_findings_frame(), "Asia/Seoul")
+    first, second = rows.to_dict("records")
+    assert first == {
+        "time": "2024-03-10 00:00:00",  # UTC+9
+        "reference": "TX-7",
+        "account": "HOT-2",
+        "counterparty": "Customer C",
+        "kind": "Deposit",
+        "amount": 5_000,
+        "level": "Critical",
+        "level_class": "alert-sev alert-sev-emergency",
+        "score": 0.812,
+        "factors": "Abnormal amount, Unusual hour",
+        "action": "Block and review",
+        "large": "No",
+        "alert": "[#41](/ops/alerts?alert=41)",
+    }
+    assert (second["level"], second["level_class"], second["large"]) == (
+        "Large transaction",
+        "",
+        "Yes",
+    )
+    assert (second["counterparty"], second["factors"], second["alert"]) == ("Not on file", "", "")
+    assert second["action"] == "Log" and second["kind"] == "Withdrawal"
+
+
+def test_finding_rows_go_through_the_translation(monkeypatch):
+    monkeypatch.setattr(figs, "_", lambda text, **_kw: f"<{text}>")
+    (first, second) = figs.finding_rows(_findings_frame(), "UTC").to_dict("records")
+    assert (first["level"], first["factors"], first["action"], first["large"]) == (
+        "<Critical>",
+        "<Abnormal amount>, <Unusual hour>",
+        "<Block and review>",
+        "<No>",
+    )
+    assert (second["level"], second["kind"]) == ("<Large transaction>", "<Withdrawal>")
+
+
+def test_findings_grid_and_messages():
+    from bi_app.data.treasury import Findings
+    from components.ids import Grid
+
+    card = figs.findings_grid("EUR", "UTC", can_download=True)
+    grid = by_id(card)[str(Grid.grid(Treasury.FINDINGS_GRID_NAME))]
+    defs = {d["field"]: d for d in grid.columnDefs}
+    assert defs["alert"]["cellRenderer"] == "markdown"
+    assert defs["level"]["cellClass"] == {"function": "params.data.level_class"}
+    assert "biNumber" in defs["amount"]["valueFormatter"]["function"]
+    assert "Unusual transactions" in texts(card)
+    assert texts(figs.findings_message(Findings("EUR", False, _findings_frame().head(0)))) == [
+        "The transaction scoring job has not run yet."
+    ]
+    assert texts(figs.findings_message(Findings("EUR", True, _findings_frame().head(0)))) == [
+        "No unusual transactions in this window."
+    ]
+    assert figs.findings_message(Findings("EUR", True, _findings_frame())) is None
+
+
+def test_findings_callback_rows_in_major_units(monkeypatch):
+    from bi_app.data import treasury as data
+    from bi_app.data.treasury import Findings
+    from callbacks import treasury as cb
+    from callbacks._registry import call
+    from components.data_grid import column_spec
+
+    seen = []
+
+    def findings(start, end, currency):
+        seen.append((start, end, currency))
+        return Findings("EUR", True, _findings_frame())
+
+    monkeypatch.setattr(data, "findings", findings)
+    spec = column_spec(figs.finding_columns("UTC"))
+    rows, message = call(cb.show_findings, "2024-03-10", "2024-03-11", "EUR", spec)
+    assert seen == [("2024-03-10", "2024-03-11", "EUR")] and message is None
+    assert [r["amount"] for r in rows] == [50.0, -30.0]
+    assert rows[0]["alert"] == "[#41](/ops/alerts?alert=41)"
+
+    # downloadable like every grid: the rows as the browser sends them back, in each format
+    from bi_app.export import columns_from_spec, export_rows
+
+    for fmt in ("csv", "xlsx", "json"):
+        file = export_rows(rows, columns_from_spec(spec), fmt, name="findings", now=T(2024, 3, 12))
+        assert file.content
+    csv = export_rows(rows, columns_from_spec(spec), "csv", name="f", now=T(2024, 3, 12))
+    text = csv.content.decode("utf-8-sig")
+    assert "Risk level" in text and "TX-7" in text and "Block and review" in text
