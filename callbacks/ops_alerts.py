@@ -155,14 +155,11 @@ def metric_chart(detail: dict, now) -> tuple[Any, str | None]:
     rule = detail.get("rule")
     if not rule:
         return None, None
-    from bi_app.alerts.sources import SourceError, read_series
-    from bi_app.extensions import db
+    from bi_app.alerts.sources import SourceError
 
     start, end = view.series_window(detail, _is_daily(rule["kind"], rule["metric"]), now)
     try:
-        samples = read_series(
-            rule["kind"], rule["metric"], rule["params"], db.require_engine(), start, end
-        )
+        samples = alert_data.metric_series(rule["kind"], rule["metric"], rule["params"], start, end)
     except SourceError as exc:
         return None, str(exc)
     try:

@@ -309,3 +309,13 @@ def rules_in_error(*, engine: Engine | None = None) -> list[dict[str, Any]]:
     )
     with _engine(engine).connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def metric_series(
+    kind: str, metric: str, params: Any, start: dt.datetime, end: dt.datetime
+) -> list[Any]:
+    """What a rule reads over ``[start, end)`` (:func:`bi_app.alerts.sources.read_series`) on
+    the app's database, for an alert's chart; raises its ``SourceError`` (a readable message)."""
+    from bi_app.alerts.sources import read_series
+
+    return read_series(kind, metric, params, _engine(None), start, end)
