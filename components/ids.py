@@ -606,6 +606,8 @@ class Treasury:
     PATTERN = "treasury-pattern-text"
     GRID_NAME = "treasury-counterparties"
     GRID_MESSAGE = "treasury-counterparties-message"
+    FINDINGS_GRID_NAME = "treasury-findings"
+    FINDINGS_MESSAGE = "treasury-findings-message"
 
     @staticmethod
     def kpi_card(index: str) -> dict:
@@ -614,6 +616,44 @@ class Treasury:
 
 
 class AdminModels:
-    """/admin/models: the model registry's versions, retrain and roll back (helper models)."""
+    """/admin/models: the model registry's versions, retrain and roll back."""
 
     PAGE = "admin-models-page"
+    MESSAGE = "admin-models-message-alert"
+    CONTENT = "admin-models-content"
+    INTERVAL = "admin-models-refresh-interval"
+    RUN_STORE = "admin-models-run-store"
+    PENDING_STORE = "admin-models-pending-store"
+    DONE_STORE = "admin-models-done-store"
+    CONFIRM_MODAL = "admin-models-confirm-modal"
+    CONFIRM_TEXT = "admin-models-confirm-text"
+    CONFIRM_CANCEL = "admin-models-confirm-cancel-button"
+    CONFIRM_OK = "admin-models-confirm-ok-button"
+
+    @staticmethod
+    def retrain_button(model: str) -> dict:
+        return {"type": "admin-models-retrain-button", "model": model}
+
+    @staticmethod
+    def rollback_button(model: str, version: int) -> dict:
+        return {"type": "admin-models-rollback-button", "model": model, "version": version}
+
+
+class Forecasts:
+    """/forecasts: stored Prophet forecasts, their quality and insights (helper forecasts)."""
+
+    PAGE = "forecasts-page"
+    NOTICE = "forecasts-query-notice"
+    SERIES = "forecasts-series-radio"
+    HORIZON = "forecasts-horizon-radio"
+    URL_DUMMY = "forecasts-url-dummy"
+    GRAPH = "forecasts-forecast-graph"
+    MESSAGE = "forecasts-forecast-message"
+    QUALITY = "forecasts-quality-card"
+    INSIGHTS = "forecasts-insights-list"
+    FITTED = "forecasts-fitted-text"
+    REFIT = "forecasts-refit-button"
+    REFIT_RUN_STORE = "forecasts-refit-run-store"
+    REFIT_POLL = "forecasts-refit-interval"
+    REFIT_MESSAGE = "forecasts-refit-alert"
+    REFRESH_STORE = "forecasts-refresh-store"

@@ -8,9 +8,11 @@ import bi_app.db.alert_models
 import bi_app.db.analytics_models
 import bi_app.db.bitmap_models
 import bi_app.db.channel_models
+import bi_app.db.forecast_models
 import bi_app.db.import_models
 import bi_app.db.job_models
 import bi_app.db.log_models
+import bi_app.db.model_models
 import bi_app.db.monitoring_models  # noqa: F401  (health results, metrics roll-ups)
 from bi_app.config import Settings
 from bi_app.db.engine import make_engine

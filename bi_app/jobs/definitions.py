@@ -207,6 +207,33 @@ JOBS: list[JobSpec] = [
             "Recompute changed customers: stats, segments, segment paths, churn-risk tags"
         ),
     ),
+    JobSpec(
+        "model_training",
+        "bi_app.models.transactions:training_job",
+        cron="45 3 * * *",
+        timeout=1800,
+        description=N_(
+            "Train the transaction anomaly detector on the last 90 days; a worse or failed "
+            "training keeps the active model"
+        ),
+    ),
+    JobSpec(
+        "transaction_scoring",
+        "bi_app.models.transactions:scoring_job",
+        seconds=300,
+        timeout=280,
+        description=N_("Score new transactions for anomalies and flag large ones"),
+    ),
+    JobSpec(
+        "forecast_fit",
+        "bi_app.forecasting:fit_all",
+        cron="15 3 * * *",
+        timeout=1800,
+        description=N_(
+            "Fit the Prophet forecasts of daily revenue, orders and new customers, backtest them "
+            "against a seasonal-naive baseline and store them for the Forecasts page"
+        ),
+    ),
 ]
 
 

@@ -98,6 +98,9 @@ def test_builtin_jobs_are_valid_and_named_once():
         "alert_evaluation",
         "alert_dispatch",
         "customer_tags",
+        "model_training",
+        "transaction_scoring",
+        "forecast_fit",
     ]
     assert {s.name: s.seconds for s in jobs.JOBS if s.seconds} == {
         "refresh_rollups": 900,
@@ -107,6 +110,7 @@ def test_builtin_jobs_are_valid_and_named_once():
         "source_sync": 900,
         "alert_evaluation": 60,
         "alert_dispatch": 5,
+        "transaction_scoring": 300,
     }
 
 
