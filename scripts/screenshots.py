@@ -27,6 +27,8 @@ PAGES = [
     ("/customers", "customers"),
     ("/events", "events"),
     ("/events/6", "event-detail"),
+    ("/treasury", "treasury"),
+    ("/forecasts", "forecasts"),
     ("/ops/health", "ops-health"),
     ("/ops/alerts", "ops-alerts"),
     ("/ops/alerts/rules", "ops-alert-rules"),
@@ -38,6 +40,7 @@ PAGES = [
     ("/admin/reference", "admin-reference"),
     ("/admin/settings", "admin-settings"),
     ("/admin/integrations", "admin-integrations"),
+    ("/admin/models", "admin-models"),
 ]
 KOREAN_PAGES = [("/", "overview-ko"), ("/sales", "sales-ko")]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
