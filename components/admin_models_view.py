@@ -53,10 +53,23 @@ def metric_value(value: Any) -> str:
     return str(value)
 
 
+def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested metrics (an evaluation's figures per detector) as dotted keys, one value each."""
+    flat: dict[str, Any] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flat_metrics(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
 def metrics_list(metrics: Mapping[str, Any]) -> Any:
-    """Every metric as "key value", one compact line each (sorted by key)."""
+    """Every metric as "key value", one compact line each (sorted by key; nested ones dotted)."""
     if not metrics:
         return html.Span("—", className="text-muted")
+    metrics = flat_metrics(metrics)
     return html.Div(
         [
             html.Div(

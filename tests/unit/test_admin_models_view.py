@@ -144,3 +144,14 @@ def test_confirm_text_names_both_versions():
         "m", 1, 3
     )
     assert view.models_content([], TZ, can_act=True).children == "No models are registered yet."
+
+
+def test_nested_metrics_read_as_dotted_keys():
+    from components.admin_models_view import flat_metrics
+
+    nested = {"rows": 5, "evaluation": {"detectors": {"iforest": {"precision": 0.5, "f1": 0.7}}}}
+    assert flat_metrics(nested) == {
+        "rows": 5,
+        "evaluation.detectors.iforest.precision": 0.5,
+        "evaluation.detectors.iforest.f1": 0.7,
+    }
