@@ -13,7 +13,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from bi_app.i18n import N_, _, format_datetime, format_number
-from components.admin_jobs_view import run_status_badge
+from components.admin_jobs_view import error_text, run_status_badge
 from components.format import to_local
 from components.ids import AdminModels
 
@@ -92,18 +92,6 @@ def status_badge(status: str) -> dbc.Badge:
         _(label) if label else status,
         color=STATUS_COLORS.get(status, "secondary"),
         className="admin-models-status",
-    )
-
-
-def error_text(error: str | None) -> Any:
-    """A failed training's error: the first line, the rest folded away. Plain text only."""
-    if not error:
-        return ""
-    head, _sep, rest = error.partition("\n")
-    if not rest.strip():
-        return html.Span(head, className="text-danger small")
-    return html.Details(
-        [html.Summary(head, className="text-danger small"), html.Pre(rest, className="small mb-0")]
     )
 
 
