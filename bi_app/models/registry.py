@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 ALLOWED_TYPES = frozenset(
     {
         "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "sklearn.ensemble._iforest.IsolationForest",
         "sklearn.tree._classes.ExtraTreeRegressor",
         "sklearn.preprocessing._data.StandardScaler",
