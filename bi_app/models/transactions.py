@@ -18,8 +18,9 @@ loading every transaction. Each feature of a transaction uses only transactions 
 ``balance_before``, ``balance_share``  the account's balance before it (all time), and
                       amount / that balance (capped at 10; 10 when the balance is <= 0)
 ``usual_balance_share`` the mean balance_share of the earlier transactions of the same account,
-                      kind and counterparty in the lookback (0 with fewer than
-                      :data:`PAIR_MIN_HISTORY`): a payroll that always empties the account is usual
+                      kind and counterparty in the lookback; of the account and kind when the
+                      pair has fewer than :data:`PAIR_MIN_HISTORY` (0 when that has too):
+                      a payroll that always empties the account is usual
 ``velocity_1h``/``velocity_24h`` the account's transactions in the previous hour / 24 hours
 ``daily_rate``        the account's transactions a day over the lookback
 ``account_age_days``  days since the account's first transaction
@@ -288,7 +289,12 @@ def features_for(engine: Engine, targets: pd.DataFrame, tz: str | None = None) -
     frame["hour_share"] = np.where(pair_n >= HOUR_PAIR_MIN_HISTORY, pair_share, account_share)
     frame["amount_z"] = _amount_z(frame)
     usual_share, share_n = _usual(frame, ["account_id", "kind", "counterparty_id"], "balance_share")
-    frame["usual_balance_share"] = np.where(share_n >= PAIR_MIN_HISTORY, usual_share, 0.0)
+    kind_share, kind_n = _usual(frame, ["account_id", "kind"], "balance_share")
+    frame["usual_balance_share"] = np.where(
+        share_n >= PAIR_MIN_HISTORY,
+        usual_share,
+        np.where(kind_n >= PAIR_MIN_HISTORY, kind_share, 0.0),
+    )
     wanted = frame[frame["id"].isin(targets["id"])].set_index("id")
     return wanted.loc[targets["id"].to_numpy()]
 
@@ -304,7 +310,8 @@ def model_matrix(features: pd.DataFrame) -> np.ndarray:
     ``hour_rarity``          -log10(hour_share + 0.01): 0 at a usual hour, 2 at a never-seen one
     ``counterparty_novelty`` 1 / (1 + counterparty_count)^2: 1 for a new or unknown one
     ``balance_drain``        debits: max(balance_share (<= 2) - usual_balance_share, 0)
-    ``velocity_excess``      log1p(velocity_24h) - log1p(daily_rate)
+    ``velocity_excess``      max(log1p(velocity_24h) - log1p(daily_rate), 0): a quiet day is
+                             not unusual, a busy one is
     ``direction``            1 for a debit
 
     The first three weigh :data:`CREDIT_WEIGHT` for credits.
@@ -325,9 +332,10 @@ def model_matrix(features: pd.DataFrame) -> np.ndarray:
             )
             * debit
             * maturity,
-            (
+            np.maximum(
                 np.log1p(features["velocity_24h"].astype(np.float64))
-                - np.log1p(features["daily_rate"].astype(np.float64))
+                - np.log1p(features["daily_rate"].astype(np.float64)),
+                0.0,
             )
             * maturity,
             debit,
