@@ -102,6 +102,18 @@ def show_profiles(_refreshed, segment):
 
 
 @callback(
+    Output(Customers.CHURN_MODEL, "children"),
+    Input(Customers.REFRESH_STORE, "data"),
+    roles=Page.CUSTOMERS,
+    cache_output=(customers.NAMESPACE,),
+    fallback=fallback.message(N_("Churn model")),
+)
+def show_churn_model(_refreshed):
+    """The churn model's hold-out quality (AUC, top-decile precision) and version in use."""
+    return figs.churn_model_body(customers.churn_model_summary(), current_settings().timezone)
+
+
+@callback(
     Output(Customers.LIST_QUERY_STORE, "data"),
     Input(Customers.SEGMENT, "value"),
     Input(Customers.TAG, "value"),

@@ -403,3 +403,92 @@ def tag_labels(tags: str | None) -> str:
 
 def segment_options() -> list[dict]:
     return [{"label": segment_label(s), "value": s} for s in SEGMENTS]
+
+
+# --- the churn model's quality card -----------------------------------------------------------
+
+CHURN_MODEL_TITLE = N_("Churn model")
+NO_CHURN_MODEL = N_(
+    "No churn model has been trained yet: the nightly training job builds one, then the list "
+    "shows each customer's churn probability."
+)
+CHURN_PROBLEMS = {
+    "failed": N_("The latest training failed; the version below stays in use."),
+    "rejected": N_(
+        "The latest training scored worse than the version in use and was not activated."
+    ),
+}
+
+
+def _figure(label: str, value: str, hint: str) -> dbc.Col:
+    return dbc.Col(
+        html.Div(
+            [
+                html.Div(label, className="text-body-secondary small text-uppercase"),
+                html.Div(value, className="fs-4 fw-semibold"),
+                html.Div(hint, className="text-body-secondary small"),
+            ],
+            title=hint,
+        ),
+        xs=6,
+        md=3,
+        className="mb-2",
+    )
+
+
+def churn_model_body(summary: dict, timezone: str) -> list[Any]:
+    """The churn classifier's hold-out quality: ROC AUC, precision in the top decile, the base
+    rate and how many customers are scored; then the hold-out window and the version in use.
+    Before the first good training, a message that says so."""
+    problem = summary.get("latest_problem")
+    notice = (
+        [dbc.Alert(_(CHURN_PROBLEMS[problem]), color="warning", className="py-1 px-2 small mb-2")]
+        if problem in CHURN_PROBLEMS
+        else []
+    )
+    if not summary.get("trained"):
+        return [*notice, html.Div(_(NO_CHURN_MODEL), className="text-body-secondary small")]
+    figures = dbc.Row(
+        [
+            _figure(
+                _("ROC AUC"),
+                i18n.format_number(summary.get("auc"), digits=3),
+                _("1.0 ranks every churner first; 0.5 is a coin toss."),
+            ),
+            _figure(
+                _("Top-decile precision"),
+                i18n.format_percent(summary.get("top_decile_precision")),
+                _("Churners among the tenth of customers with the highest probability."),
+            ),
+            _figure(
+                _("Base rate"),
+                i18n.format_percent(summary.get("base_rate")),
+                _("Churners among all active customers of the hold-out."),
+            ),
+            _figure(
+                _("Customers scored"),
+                format_count(summary.get("scored")),
+                _("Customers with a churn probability in the list."),
+            ),
+        ]
+    )
+    start, end = summary.get("holdout_from"), summary.get("holdout_to")
+    window = (
+        i18n.format_date_range(start, end) if start and end and start <= end else _(NOT_AVAILABLE)
+    )
+    trained_at = summary.get("trained_at")
+    trained = (
+        i18n.format_datetime(to_local(trained_at, timezone), style="short")
+        if trained_at is not None
+        else _(NOT_AVAILABLE)
+    )
+    details = _(
+        "Churn: no visit in the %(days)s days after the scoring date. Hold-out %(window)s "
+        "(%(rows)s customers). Model version %(version)s, trained %(trained)s.",
+        days=summary.get("churn_days") or "?",
+        window=window,
+        rows=format_count(summary.get("rows_test")),
+        version=summary.get("version"),
+        trained=trained,
+    )
+    return [*notice, figures, html.Div(details, className="text-body-secondary small")]

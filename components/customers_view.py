@@ -16,7 +16,13 @@ from bi_app.i18n import N_, _
 from bi_app.roles import Action
 from bi_app.viewer import Viewer
 from components.chart_card import chart_card, column, graph
-from components.customer_figures import segment_label, segment_options, tag_labels, tag_options
+from components.customer_figures import (
+    CHURN_MODEL_TITLE,
+    segment_label,
+    segment_options,
+    tag_labels,
+    tag_options,
+)
 from components.data_grid import GridColumn, download_menu, grid_rows, server_grid
 from components.filter_bar import filter_bar_for
 from components.ids import Customers
@@ -45,6 +51,7 @@ def list_columns() -> list[GridColumn]:
         GridColumn("spend_cents", _("Total spend"), "money"),
         GridColumn("last_visit", _("Last visit"), "date", width=130),
         GridColumn("next_visit", _("Next expected visit"), "date", width=170),
+        GridColumn("churn_probability", _("Churn probability"), "percent", width=160),
     ]
 
 
@@ -206,6 +213,10 @@ def layout(query: Mapping[str, object], ctx: FilterContext, viewer: Viewer) -> h
             dcc.Interval(id=Customers.RECOMPUTE_POLL, interval=1000, disabled=True),
             filter_bar_for(ctx, query),
             dbc.Row(kpi_placeholders(KPI_LABELS), id=Customers.KPI_ROW),
+            dbc.Row(
+                [column(chart_card(_(CHURN_MODEL_TITLE), html.Div(id=Customers.CHURN_MODEL)), 12)],
+                className="mb-3",
+            ),
             dbc.Row(
                 [
                     column(

@@ -49,6 +49,8 @@ from bi_app.db.analytics_models import (
     CustomerStats,
     CustomerTag,
 )
+from bi_app.db.churn_models import ChurnScore
+from bi_app.db.model_models import ModelVersion
 from bi_app.db.models import (
     REVENUE_STATUSES,
     Customer,
@@ -382,6 +384,57 @@ def rfm_grid() -> pd.DataFrame:
     )
 
 
+# --- the churn model ---------------------------------------------------------------------------
+
+
+@cached(NAMESPACE)
+def churn_model_summary() -> dict[str, Any]:
+    """The churn classifier's hold-out quality for the page: ``trained`` (False before the
+    first good training), ``version``, ``trained_at``, ``auc``, ``top_decile_precision``,
+    ``base_rate``, ``holdout_from``/``holdout_to`` (dates), ``churn_days``, ``rows_test``,
+    ``scored`` (customers with a stored probability) and ``latest_problem`` (``failed`` or
+    ``rejected`` when the newest training did not become active, else None)."""
+    m = ModelVersion.__table__
+    with engine().connect() as conn:
+        active_row = conn.execute(
+            select(m.c.version, m.c.trained_at, m.c.metrics).where(
+                m.c.name == CHURN_MODEL_NAME, m.c.active.is_(True)
+            )
+        ).first()
+        newest = conn.execute(
+            select(m.c.version, m.c.status)
+            .where(m.c.name == CHURN_MODEL_NAME)
+            .order_by(m.c.version.desc())
+            .limit(1)
+        ).first()
+        scored = conn.execute(select(func.count()).select_from(ChurnScore.__table__)).scalar_one()
+    problem = None
+    if newest is not None and newest.status != "good":
+        problem = newest.status
+    if active_row is None:
+        return {"trained": False, "scored": int(scored), "latest_problem": problem}
+    metrics = active_row.metrics or {}
+
+    def day(key: str) -> dt.date | None:
+        value = metrics.get(key)
+        return dt.datetime.fromisoformat(value).date() if isinstance(value, str) else None
+
+    return {
+        "trained": True,
+        "version": int(active_row.version),
+        "trained_at": active_row.trained_at,
+        "auc": metrics.get("auc"),
+        "top_decile_precision": metrics.get("top_decile_precision"),
+        "base_rate": metrics.get("base_rate"),
+        "holdout_from": day("holdout_from"),
+        "holdout_to": day("holdout_to"),
+        "churn_days": metrics.get("churn_days"),
+        "rows_test": metrics.get("rows_test"),
+        "scored": int(scored),
+        "latest_problem": problem,
+    }
+
+
 # --- tags and the list ---------------------------------------------------------------------------
 
 
@@ -410,11 +463,19 @@ LIST_COLUMNS = [
     "spend_cents",
     "last_visit",
     "next_visit",
+    "churn_probability",
 ]
 # the list's sortable columns and the stored column each sorts on (each has an index ending in
-# customer_id, so a page is an index range in either direction)
-SORT_KEYS = {"spend_cents": "spend_cents", "last_visit": "last_visit_day", "visits": "visits"}
+# customer_id, so a page is an index range in either direction); the churn probability is
+# ``churn_scores.probability_ppm`` (-1 for a customer without a score)
+SORT_KEYS = {
+    "spend_cents": "spend_cents",
+    "last_visit": "last_visit_day",
+    "visits": "visits",
+    "churn_probability": "probability_ppm",
+}
 SORT_ALIASES = {"spend": "spend_cents", "last_visit": "last_visit", "visits": "visits"}
+CHURN_MODEL_NAME = "customer_churn"  # bi_app.models.churn.MODEL_NAME (models import the data layer)
 MAX_PAGE_ROWS = 1000
 
 
@@ -578,6 +639,9 @@ def page_key(rows: pd.DataFrame, sort: str) -> list[int] | None:
     if sort == "last_visit":
         day = last["last_visit"]
         key = -1 if day is None or pd.isna(day) else (day - dt.date(1970, 1, 1)).days
+    elif sort == "churn_probability":
+        p = last["churn_probability"]
+        key = -1 if p is None or pd.isna(p) else round(float(p) * 1_000_000)
     else:
         key = int(last[sort])
     return [int(key), int(last["customer_id"])]
@@ -612,7 +676,13 @@ def _page(
     if sort not in SORT_KEYS:
         raise ValueError(f"sort: expected one of {', '.join(SORT_KEYS)}, got {sort!r}")
     s = CustomerStats.__table__
-    key = s.c[SORT_KEYS[sort]]
+    c = ChurnScore.__table__
+    listed = s
+    if sort == "churn_probability":
+        listed = s.outerjoin(c, c.c.customer_id == s.c.customer_id)
+        key = func.coalesce(c.c.probability_ppm, -1)
+    else:
+        key = s.c[SORT_KEYS[sort]]
     if search:
         # a search's matches are few or many, the planner cannot tell: with the sort index it
         # may walk every customer probing names (0.6 s for a name nobody has at 1M orders);
@@ -633,6 +703,7 @@ def _page(
         skip = 0
     page = (
         select(s.c.customer_id.label("id"), key.label("k"))
+        .select_from(listed)
         .where(*conditions)
         .order_by(*order)
         .offset(skip)
@@ -654,10 +725,12 @@ def _page(
             s.c.avg_interval_days,
             _tag_text(s.c.customer_id, dialect),
             _tag_since(s.c.customer_id),
+            c.c.probability,
         )
         .select_from(page)
         .join(s, s.c.customer_id == page.c.id)
         .join(Customer, Customer.id == page.c.id)
+        .outerjoin(c, c.c.customer_id == page.c.id)
         .order_by(*again)
     )
     with engine().connect() as conn:
@@ -720,8 +793,8 @@ def _tag_since(customer_id: Any) -> Any:
 
 def _list_frame(rows: list[Any]) -> pd.DataFrame:
     """The list's columns built column-wise with pyarrow (no Python loop per customer)."""
-    cid, ext, name, seg, visits, orders, spend, last, interval, tags, since = (
-        zip(*rows) if rows else ((),) * 11
+    cid, ext, name, seg, visits, orders, spend, last, interval, tags, since, churn = (
+        zip(*rows) if rows else ((),) * 12
     )
     last_visit = pa.array(last, type=pa.date32())
     days = pa.array(interval, type=pa.float64())
@@ -746,6 +819,7 @@ def _list_frame(rows: list[Any]) -> pd.DataFrame:
             "spend_cents": pa.array(spend, type=pa.int64()),
             "last_visit": last_visit,
             "next_visit": next_visit,
+            "churn_probability": pa.array(churn, type=pa.float64()),
         }
     )
     # dates as objects (date or None), like every other date the data layer returns
@@ -760,6 +834,7 @@ __all__ = [
     "NAMESPACE",
     "SORT_KEYS",
     "TAG_FILTERS",
+    "churn_model_summary",
     "cohort_retention",
     "customer_count",
     "customer_kpis",

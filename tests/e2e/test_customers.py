@@ -60,6 +60,9 @@ def test_customers_page_recompute_segment_click_and_viewer(demo_sqlite_url, app_
     dash_duo.driver.get(f"{dash_duo.server_url}/customers")
     dash_duo.wait_for_contains_text("#customers-kpi-row", "vs previous period", timeout=20)
     dash_duo.wait_for_contains_text("#customers-status-text", "not been computed", timeout=20)
+    dash_duo.wait_for_contains_text(
+        "#customers-churn-model-body", "No churn model has been trained yet", timeout=20
+    )
     # the list lies below the charts: no grid is built until it comes into view
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ag-root") == []
     assert "loads as it comes into view" in dash_duo.find_element("#customers-list-slot").text
@@ -208,4 +211,68 @@ def test_at_risk_view_lists_every_tagged_customer_by_name_and_since(
         "the URL to name the tag",
         lambda: "tag=reactivation_needed" in dash_duo.driver.current_url,
     )
+    assert dash_duo.get_logs() == []
+
+
+def test_churn_model_card_and_probability_column(demo_sqlite_url, app_factory, dash_duo):
+    """After the nightly churn job: the card shows the hold-out figures stored with the active
+    version, and the list a churn probability per customer (sorted on the server)."""
+    from bi_app import customer_tags
+    from bi_app.db.engine import make_engine
+    from bi_app.models import churn, registry
+
+    engine = make_engine(demo_sqlite_url)
+    registry.clear_cache()
+    job = churn.training_job(engine)
+    customer_tags.recompute(engine, dt.date.today())
+    info = registry.list_versions(engine, churn.MODEL_NAME)[0]
+    with engine.connect() as conn:
+        top = conn.execute(
+            text(
+                "SELECT c.external_id, p.probability FROM customer_stats s"
+                " JOIN customers c ON c.id = s.customer_id"
+                " LEFT JOIN churn_scores p ON p.customer_id = s.customer_id"
+                " ORDER BY COALESCE(p.probability_ppm, -1) DESC, s.customer_id DESC LIMIT 3"
+            )
+        ).all()
+    engine.dispose()
+    assert job["status"] == "good" and job["scored"] > 100
+    _start(dash_duo, app_factory(demo_sqlite_url))
+    login(dash_duo, next_path="/customers")
+    dash_duo.driver.get(f"{dash_duo.server_url}/customers")
+    card = "#customers-churn-model-body"
+    dash_duo.wait_for_contains_text(card, "ROC AUC", timeout=20)
+    text_shown = dash_duo.find_element(card).text
+    assert f"{info.metrics['auc']:.3f}" in text_shown
+    assert f"{info.metrics['top_decile_precision']:.1%}" in text_shown
+    assert f"Model version {info.version}" in text_shown
+
+    _show_list(dash_duo)
+    headers = dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#customers-list-slot .ag-header-cell-text'),"
+        " e => e.textContent);"
+    )
+    assert "Churn probability" in headers and "Next expected visit" in headers
+    dash_duo.driver.execute_script(GRID_API + "api.ensureColumnVisible('churn_probability');")
+    header = dash_duo.find_element(
+        ".ag-header-cell[col-id='churn_probability'] .ag-header-cell-label"
+    )
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", header)
+    time.sleep(0.3)
+    header.click()  # ascending first, then a second click: highest first
+    time.sleep(0.5)
+    header.click()
+    wait_until(
+        dash_duo,
+        "the rows by churn probability",
+        lambda: _row_ids(dash_duo, 0, 3) == [r.external_id for r in top],
+    )
+    value = dash_duo.driver.execute_script(
+        GRID_API + "return api.getDisplayedRowAtIndex(0).data.churn_probability;"
+    )
+    assert value == pytest.approx(top[0].probability)
+    shown = dash_duo.find_element(
+        ".ag-center-cols-container .ag-row[row-index='0'] [col-id='churn_probability']"
+    ).text
+    assert shown == f"{top[0].probability:.1%}"
     assert dash_duo.get_logs() == []
