@@ -1,4 +1,5 @@
-"""Treasury: the window's balances, flows, volume and counterparties; the window in the URL."""
+"""Treasury: the window's balances, flows, volume and counterparties (the window in the URL),
+and the capacity gauge of the hot wallets' transaction energy."""
 
 from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
@@ -14,6 +15,8 @@ from components.data_grid import grid_rows
 from components.ids import Grid, Treasury
 from components.notice import notice_children
 from components.treasury_figures import (
+    CapacityIds,
+    capacity_view,
     counterparty_rows,
     finding_rows,
     findings_message,
@@ -106,6 +109,25 @@ def show_findings(start, end, currency, spec):
     frame = finding_rows(found.frame, business_timezone())
     rows = grid_rows(frame, columns_from_spec(spec), found.currency or code)
     return rows, findings_message(found)
+
+
+@callback(
+    Output(CapacityIds.GAUGE, "figure"),
+    Output(CapacityIds.FACTS, "children"),
+    Output(CapacityIds.GRAPH, "figure"),
+    Output(CapacityIds.MESSAGE, "children"),
+    Input(CapacityIds.INTERVAL, "n_intervals"),
+    roles=Page.TREASURY,
+    fallback=fallback.each(
+        fallback.figure(N_("The capacity gauge")),
+        fallback.value(None),
+        fallback.figure(N_("The capacity gauge")),
+        fallback.message(N_("The capacity gauge")),
+    ),
+)
+def show_capacity(_n):
+    """The transaction energy's gauge, level, usage rate, predicted depletion and chart."""
+    return capacity_view(treasury.capacity(), business_timezone())
 
 
 @callback(

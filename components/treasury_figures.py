@@ -1,6 +1,6 @@
 """Treasury page builders: KPI cards, recommendations, the flow-of-funds Sankey, the volume
-chart, the flow pattern's reason, the counterparty grid's columns and the grid of unusual
-transactions (the scoring job's findings).
+chart, the flow pattern's reason, the counterparty grid's columns, the grid of unusual
+transactions (the scoring job's findings) and the capacity gauge.
 
 Inputs are what :mod:`bi_app.data.treasury` returns; money is in minor units and formatted
 through :mod:`bi_app.i18n`; figures are built with ``plotly.graph_objects``.
@@ -19,11 +19,21 @@ from dash import html
 from bi_app import i18n
 from bi_app.analytics import flow_pattern as fp
 from bi_app.analytics.anomaly import ACTION_LABELS, FACTOR_LABELS, LARGE_LABEL, LEVEL_LABELS
+from bi_app.capacity import EMERGENCY_PCT, WARNING_PCT
 from bi_app.i18n import N_, _
 from components.data_grid import GridColumn, data_grid
-from components.figures import PRIMARY, SECONDARY, base_layout, empty_figure, money_axis
+from components.figures import (
+    PRIMARY,
+    SECONDARY,
+    base_layout,
+    empty_figure,
+    figure,
+    money_axis,
+)
 from components.format import format_money, to_local, to_major
-from components.ids import Treasury
+from components.ids import Treasury, TreasuryCapacity
+
+CapacityIds = TreasuryCapacity
 
 TIER_LABELS = {"hot": N_("Hot"), "warm": N_("Warm"), "cold": N_("Cold storage")}
 NODE_LABELS = {
@@ -523,3 +533,207 @@ def findings_grid(currency: str, tz: str, can_download: bool) -> Any:
         elif item["field"] == "alert":
             item["cellRenderer"] = "markdown"
     return card
+
+
+# --- capacity gauge -----------------------------------------------------------------------
+
+
+CAPACITY_STATE_LABELS = {
+    "ok": N_("OK"),
+    "warning": N_("Warning"),
+    "emergency": N_("Emergency"),
+}
+CAPACITY_STATE_COLORS = {"ok": "success", "warning": "warning", "emergency": "danger"}
+CAPACITY_BAR_COLORS = {"ok": "#198754", "warning": "#ffc107", "emergency": "#dc3545"}
+WARNING_BAND = "rgba(255, 193, 7, 0.35)"
+EMERGENCY_BAND = "rgba(220, 53, 69, 0.35)"
+
+
+def _local_iso(moment: Any, tz: str) -> str:
+    return to_local(moment, tz).isoformat(timespec="seconds")
+
+
+def capacity_gauge_figure(status: Any) -> dict:
+    """The level in percent on a 0–100 gauge, the emergency (≤ 10 %) and warning (≤ 20 %) bands
+    coloured, the warning threshold marked."""
+    gauge = {
+        "type": "indicator",
+        "mode": "gauge+number",
+        "value": round(float(status.percent), 1),
+        "number": {"suffix": "%", "valueformat": ".1f"},
+        "gauge": {
+            "axis": {"range": [0, 100], "ticksuffix": "%"},
+            "bar": {"color": CAPACITY_BAR_COLORS.get(status.state, PRIMARY)},
+            "steps": [
+                {"range": [0, EMERGENCY_PCT], "color": EMERGENCY_BAND},
+                {"range": [EMERGENCY_PCT, WARNING_PCT], "color": WARNING_BAND},
+            ],
+            "threshold": {
+                "line": {"color": "#dc3545", "width": 3},
+                "thickness": 0.8,
+                "value": WARNING_PCT,
+            },
+        },
+        "domain": {"x": [0, 1], "y": [0, 1]},
+    }
+    return figure([gauge], base_layout(margin={"l": 40, "r": 40, "t": 28, "b": 8}))
+
+
+def capacity_level_figure(status: Any, tz: str) -> dict:
+    """The level (percent) over the last days, the projected line to depletion (dashed) and the
+    warning and emergency thresholds."""
+    cap = float(status.capacity)
+    traces = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": _("Level"),
+            "x": [_local_iso(at, tz) for at, _lv in status.history],
+            "y": [round(100 * lv / cap, 2) for _at, lv in status.history],
+            "line": {"color": PRIMARY, "width": 2},
+            "hovertemplate": "%{x}<br>%{y:.1f}%<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": _("Forecast"),
+            "x": [_local_iso(at, tz) for at, _lv in status.projection],
+            "y": [round(100 * lv / cap, 2) for _at, lv in status.projection],
+            "line": {"color": SECONDARY, "width": 2, "dash": "dash"},
+            "hovertemplate": "%{x}<br>%{y:.1f}%<extra></extra>",
+        },
+    ]
+    shapes, annotations = [], []
+    for value, colour, text in (
+        (WARNING_PCT, "#ffc107", _("Warning %(pct)s", pct=_percent(WARNING_PCT / 100))),
+        (EMERGENCY_PCT, "#dc3545", _("Emergency %(pct)s", pct=_percent(EMERGENCY_PCT / 100))),
+    ):
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": value,
+                "y1": value,
+                "line": {"color": colour, "width": 1, "dash": "dot"},
+            }
+        )
+        annotations.append(
+            {
+                "text": text,
+                "xref": "paper",
+                "x": 0,
+                "xanchor": "left",
+                "yref": "y",
+                "y": value,
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 10, "color": colour},
+            }
+        )
+    layout = base_layout(
+        yaxis={
+            "range": [0, 105],
+            "ticksuffix": "%",
+            "gridcolor": "rgba(128, 128, 128, 0.22)",
+            "zeroline": False,
+            "automargin": True,
+        },
+        shapes=shapes,
+        annotations=annotations,
+        margin={"l": 48, "r": 16, "t": 8, "b": 40},
+    )
+    return figure(traces, layout)
+
+
+def _fact(label: str, value: str, index: str) -> html.Div:
+    return html.Div(
+        [
+            html.Div(label, className="small text-body-secondary"),
+            html.Div(value, className=f"fw-semibold app-capacity-{index}"),
+        ],
+        className="mb-2",
+    )
+
+
+def capacity_facts(status: Any, tz: str) -> html.Div:
+    """State, level, usage rate, net change and the predicted depletion (local time)."""
+    unit = str(status.unit)
+
+    def amount(value: float | None, digits: int = 0) -> str:
+        return _(
+            "%(amount)s %(unit)s",
+            amount=i18n.format_number(value, digits=digits),
+            unit=unit,
+        )
+
+    def rate(value: float | None) -> str:
+        if value is None:
+            return i18n.not_available()
+        return _("%(amount)s per hour", amount=amount(value, 1))
+
+    if status.depletes_at is None:
+        depletion = _("Not depleting")
+    else:
+        depletion = i18n.format_datetime(to_local(status.depletes_at, tz), style="medium")
+    net = status.net_per_hour
+    net_text = rate(net)
+    if net is not None and net > 0:
+        net_text = "+" + net_text
+    return html.Div(
+        [
+            dbc.Badge(
+                _(CAPACITY_STATE_LABELS.get(status.state, N_("OK"))),
+                color=CAPACITY_STATE_COLORS.get(status.state, "secondary"),
+                className="mb-2 app-capacity-state",
+            ),
+            _fact(
+                _("Level"),
+                _(
+                    "%(level)s of %(capacity)s",
+                    level=amount(status.level),
+                    capacity=amount(status.capacity),
+                ),
+                "level",
+            ),
+            _fact(_("Usage rate (last 24 hours)"), rate(status.usage_per_hour), "usage"),
+            _fact(_("Net change (refill minus usage)"), net_text, "net"),
+            _fact(_("Predicted depletion"), depletion, "depletion"),
+            html.Div(
+                _(
+                    "Sampled %(time)s; refills %(refill)s, each outgoing transaction uses "
+                    "%(cost)s.",
+                    time=i18n.format_datetime(to_local(status.sampled_at, tz), style="short"),
+                    refill=rate(status.refill_per_hour),
+                    cost=amount(status.cost_per_transaction),
+                ),
+                className="small text-body-secondary",
+            ),
+        ]
+    )
+
+
+def capacity_view(status: Any, tz: str) -> tuple[Any, Any, Any, Any]:
+    """The gauge, the facts, the level chart and a message (None, or why there is no gauge)
+    for one :class:`bi_app.capacity.CapacityStatus` (None: no resource configured)."""
+    if status is None:
+        text = _(
+            "No consumable resource is configured: add one (such as the hot wallets' "
+            "transaction energy) to follow its level here."
+        )
+        return empty_figure(text), None, empty_figure(text), html.P(text, className="small")
+    if status.level is None:
+        text = _(
+            "%(label)s has no samples yet: the sampling job records one every 5 minutes.",
+            label=status.label,
+        )
+        return empty_figure(text), None, empty_figure(text), html.P(text, className="small")
+    title = html.Div(str(status.label), className="fw-semibold mb-2")
+    return (
+        capacity_gauge_figure(status),
+        html.Div([title, capacity_facts(status, tz)]),
+        capacity_level_figure(status, tz),
+        None,
+    )

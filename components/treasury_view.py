@@ -18,7 +18,7 @@ from components.data_grid import data_grid
 from components.ids import Treasury
 from components.kpi_card import kpi_placeholders
 from components.notice import notice
-from components.treasury_figures import counterparty_columns, findings_grid
+from components.treasury_figures import CapacityIds, counterparty_columns, findings_grid
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366  # as bi_app.data.treasury.MAX_DAYS
@@ -160,6 +160,7 @@ def layout(query: Mapping[str, object], latest: dt.date, currency: str, viewer: 
                     ),
                 ]
             ),
+            capacity_row(),
             dbc.Row(
                 column(
                     chart_card(
@@ -190,6 +191,36 @@ def layout(query: Mapping[str, object], latest: dt.date, currency: str, viewer: 
         ],
         className="app-page app-treasury",
         id=Treasury.PAGE,
+    )
+
+
+CAPACITY_REFRESH_MS = 300_000  # as often as the sampling job records a level
+
+
+def capacity_row() -> dbc.Row:
+    """The capacity gauge: the level of the consumable resource (transaction energy), its
+    facts and its level over the last days with the forecast; filled by a callback, refreshed
+    every 5 minutes."""
+    body = dbc.Row(
+        [
+            dbc.Col(graph(CapacityIds.GAUGE, height=240), xs=12, md=4),
+            dbc.Col(html.Div(id=CapacityIds.FACTS), xs=12, md=3),
+            dbc.Col(graph(CapacityIds.GRAPH, height=240), xs=12, md=5),
+        ],
+        className="g-3",
+    )
+    return dbc.Row(
+        column(
+            chart_card(
+                _("Capacity: transaction energy"),
+                html.Div(
+                    [body, dcc.Interval(id=CapacityIds.INTERVAL, interval=CAPACITY_REFRESH_MS)]
+                ),
+                message_id=CapacityIds.MESSAGE,
+                card_id=CapacityIds.CARD,
+            ),
+            12,
+        )
     )
 
 

@@ -12,6 +12,8 @@ Definitions (see :mod:`bi_app.analytics.flow_pattern` for the sign convention):
 - **average daily withdrawals**: the debits of kind ``withdrawal`` over the
   :data:`~bi_app.analytics.flow_pattern.WITHDRAWAL_AVERAGE_DAYS` local days ending with the
   window, divided by that many days;
+- **capacity**: the consumable resource the hot wallets use up (transaction energy), see
+  :mod:`bi_app.capacity`;
 - **volume** per bucket: inflow and outflow of the external kinds per local minute (a window of
   one day) or local hour (longer), bucketed in SQL in the business time zone.
 
@@ -33,6 +35,7 @@ import pandas as pd
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.types import Interval
 
+from bi_app import capacity as capacity_service
 from bi_app.analytics import flow_pattern as fp
 from bi_app.data._common import date_range, engine
 from bi_app.data.cache import cached
@@ -493,3 +496,15 @@ def findings(start: dt.date | str, end: dt.date | str, currency: str, limit: int
         columns=list(FINDING_COLUMNS),
     )
     return Findings(code, scored, frame)
+
+
+# --- capacity gauge -----------------------------------------------------------------------
+
+
+@cached(capacity_service.CACHE_NAMESPACE, keep_case=("resource",))
+def capacity(resource: str | None = None) -> capacity_service.CapacityStatus | None:
+    """The consumable resource ``resource`` (default: the first configured) now: its level,
+    usage rate, predicted depletion and chart points (:func:`bi_app.capacity.status`); None
+    when no resource is configured. Cached in its own namespace, which the sampling job clears
+    every 5 minutes."""
+    return capacity_service.status(engine(), resource)

@@ -36,7 +36,7 @@ from bi_app.db.demo_sink import (
     make_sink,
     vacuum,
 )
-from bi_app.db.demo_treasury import make_treasury
+from bi_app.db.demo_treasury import make_capacity, make_treasury
 from bi_app.db.models import Base, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ DEMO_TABLES = (
     "accounts",
     "counterparties",
     "transactions",
+    "capacity_resources",
+    "capacity_samples",
     "demo_anomalies",
 )
 BULK_TABLES = ("orders", "order_items", "visits", "transactions")
@@ -102,7 +104,7 @@ class DemoData:
 
     @property
     def batch_count(self) -> int:
-        return 4 + 3 * len(self.calendar.month_slices()) + 5 + 3 + 1
+        return 4 + 3 * len(self.calendar.month_slices()) + 5 + 3 + 1 + 2
 
     def batches(self) -> Iterator[Batch]:
         """(table, columns) in foreign-key order; big tables come one month at a time.
@@ -145,6 +147,7 @@ class DemoData:
         ).items()
         treasury, unusual = make_treasury(self.scale, self.calendar, self.seed, market.treasury)
         yield from treasury.items()
+        yield from make_capacity(treasury, self.calendar, market.treasury.capacity_label).items()
         yield "demo_anomalies", self._anomalies(unusual)
 
     def _anomalies(self, unusual: list[dict]) -> dict:

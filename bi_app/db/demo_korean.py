@@ -627,6 +627,7 @@ TREASURY = TreasuryProfile(
     average_order=AVERAGE_ORDER_WON,
     unknown_beneficiary=unknown_beneficiary,
     anomaly_text=anomaly_text,
+    capacity_label="핫 월렛 거래 에너지",
 )
 
 

@@ -5,6 +5,10 @@ over an account is its balance. Payment processors settle into the hot accounts 
 morning, suppliers and payroll are paid from them, the excess is swept to the warm reserve each
 evening and moved to cold storage on Fridays. A few unusual transactions are injected and
 returned as ground truth.
+
+:func:`make_capacity` adds the hot wallets' transaction energy (a consumable resource, see
+:mod:`bi_app.capacity`) and its samples of the last :data:`CAPACITY_DAYS` days, consistent with
+the ledger: each sample's usage is the cost of the hot accounts' debits since the previous one.
 """
 
 from __future__ import annotations
@@ -14,7 +18,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bi_app.db.capacity_models import CapacityResource, CapacitySample
 from bi_app.db.demo_calendar import Calendar
+
+CAPACITY_NAME = "hot_wallet_energy"
+CAPACITY_LABEL = "Hot wallet transaction energy"
+CAPACITY_UNIT = "energy"
+CAPACITY_DAYS = 14  # of 5-minute samples, up to the end of the calendar's last day
+CAPACITY_STEP_SECONDS = 300
+COST_PER_TRANSACTION = 100.0
+REFILL_SHARE = 0.6  # the refill covers this share of the average usage: the level falls
+CAPACITY_DAYS_OF_USAGE = 2.9  # the capacity holds about this many days of average usage
+CAPACITY_END_PCT = 35.0  # where the demo leaves the level (about; clipping may add a little)
+CAPACITY_TOP_UP_PCT = 15.0  # operators top up to full when the level falls to this
 
 TREASURY_STREAM = 303
 AVERAGE_ORDER_CENTS = 12_000  # rough revenue per order, to size settlements like the shop
@@ -97,6 +113,7 @@ class TreasuryProfile:
     average_order: int  # minor units of revenue per order
     unknown_beneficiary: Callable[[np.random.Generator], str]  # "Beneficiary not on file: ..."
     anomaly_text: Callable[[str, int, float, str], str]  # (reason, amount, magnitude, note)
+    capacity_label: str = CAPACITY_LABEL  # the demo's consumable resource (make_capacity)
 
 
 ENGLISH_TREASURY = TreasuryProfile(
@@ -390,3 +407,119 @@ def _tables(
         "counterparties": counterparties,
         "transactions": transactions,
     }, anomalies
+
+
+def make_capacity(
+    tables: Mapping[str, Mapping], calendar: Calendar, label: str = CAPACITY_LABEL
+) -> dict[str, dict]:
+    """``capacity_resources`` (the hot wallets' transaction energy) and ``capacity_samples``
+    every 5 minutes over the last :data:`CAPACITY_DAYS` days of ``tables`` (as
+    :func:`make_treasury` returns them; times on the wall clock like the ledger's).
+
+    Sized from the ledger: the refill covers :data:`REFILL_SHARE` of the average usage and the
+    capacity about :data:`CAPACITY_DAYS_OF_USAGE` days of it. The operators top the energy up to
+    full when it falls to :data:`CAPACITY_TOP_UP_PCT` %; the last top-up is placed and sized
+    so that the window ends near :data:`CAPACITY_END_PCT` % and falling. Vectorized over the
+    sorted debit times (one ``searchsorted``): a few milliseconds at any scale."""
+    accounts, transactions = tables["accounts"], tables["transactions"]
+    hot_ids = [i for i, tier in zip(accounts["id"], accounts["tier"]) if tier == "hot"]
+    account_ids = np.asarray(transactions["account_id"])
+    debit = np.isin(account_ids, hot_ids) & (np.asarray(transactions["amount_cents"]) < 0)
+    times = np.sort(np.asarray(transactions["occurred_at"], dtype="datetime64[s]")[debit])
+    end = np.datetime64(calendar.end, "s") + np.timedelta64(1, "D")
+    steps = CAPACITY_DAYS * 86400 // CAPACITY_STEP_SECONDS
+    grid = end - np.arange(steps, -1, -1) * np.timedelta64(CAPACITY_STEP_SECONDS, "s")
+    counts = np.diff(np.searchsorted(times, grid, side="right"), prepend=0)
+    counts[0] = 0  # the first sample only starts the series
+    used = counts * COST_PER_TRANSACTION
+    daily = float(used.sum()) / CAPACITY_DAYS
+    refill_per_hour = round(REFILL_SHARE * daily / 24, 1)
+    capacity = float(_nice(max(daily * CAPACITY_DAYS_OF_USAGE, COST_PER_TRANSACTION * 10)))
+    refill_step = refill_per_hour * CAPACITY_STEP_SECONDS / 3600
+    # the step after the latest full top-up that still drains to the target: topped up to a
+    # level sized to land on it (a whole transaction would overshoot between steps)
+    last_top_up = min(_last_top_up(used, capacity, refill_step) + 1, len(used) - 1)
+    top_up_to = _top_up_level(used, capacity, refill_step, last_top_up)
+    level, levels, topped = 0.7 * capacity, [], []
+    for i, spent in enumerate(used.tolist()):
+        level = min(capacity, max(0.0, level + (refill_step if i else 0.0) - spent))
+        added = 0.0
+        if i == last_top_up or (i < last_top_up and level <= capacity * CAPACITY_TOP_UP_PCT / 100):
+            target = top_up_to if i == last_top_up else capacity
+            added = max(0.0, target - level)
+            level = max(level, target)
+        levels.append(level)
+        topped.append(added)
+    n = len(grid)
+    refilled = np.full(n, refill_step)
+    refilled[0] = 0.0
+    resources = {
+        "id": [1],
+        "name": [CAPACITY_NAME],
+        "label": [label],
+        "unit": [CAPACITY_UNIT],
+        "capacity": [capacity],
+        "refill_per_hour": [refill_per_hour],
+        "cost_per_transaction": [COST_PER_TRANSACTION],
+        "tier": ["hot"],
+        "currency": [str(accounts["currency"][0]) if len(accounts["currency"]) else None],
+        "created_at": np.array([grid[0]], dtype="datetime64[s]"),
+    }
+    samples = {
+        "id": np.arange(1, n + 1),
+        "resource_id": np.ones(n, dtype=np.int64),
+        "sampled_at": grid,
+        "level": np.array(levels, dtype=np.float64),
+        "used": used.astype(np.float64),
+        "refilled": refilled,
+        "topped_up": np.array(topped, dtype=np.float64),
+        "transactions": counts.astype(np.int64),
+    }
+    # the models are imported here so the demo sink finds their tables in the metadata
+    return {CapacityResource.__tablename__: resources, CapacitySample.__tablename__: samples}
+
+
+def _nice(value: float) -> float:
+    """``value`` rounded up to two significant digits (29,340 -> 30,000)."""
+    magnitude = 10 ** max(0, int(np.floor(np.log10(max(value, 1.0)))) - 1)
+    return float(np.ceil(value / magnitude) * magnitude)
+
+
+def _end_level(
+    used: np.ndarray, capacity: float, refill_step: float, start: int, level: float | None = None
+) -> float:
+    level = capacity if level is None else level
+    for spent in used[start + 1 :].tolist():
+        level = min(capacity, max(0.0, level + refill_step - spent))
+    return level
+
+
+def _last_top_up(used: np.ndarray, capacity: float, refill_step: float) -> int:
+    """The latest step from which a full tank ends at or below :data:`CAPACITY_END_PCT` %: the
+    end level only falls as the start moves earlier, so a binary search finds it (0 when even
+    the whole window does not drain that far)."""
+    target = capacity * CAPACITY_END_PCT / 100
+    lo, hi = 0, len(used) - 1
+    if _end_level(used, capacity, refill_step, lo) > target:
+        return 0
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _end_level(used, capacity, refill_step, mid) <= target:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _top_up_level(used: np.ndarray, capacity: float, refill_step: float, start: int) -> float:
+    """The level to top up to at ``start`` so that the window ends at about
+    :data:`CAPACITY_END_PCT` % (the end level grows with it: bisection)."""
+    target = capacity * CAPACITY_END_PCT / 100
+    lo, hi = 0.0, capacity
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if _end_level(used, capacity, refill_step, start, mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return hi

@@ -228,3 +228,68 @@ def test_unusual_transactions_grid_links_each_alert(demo_sqlite_url, app_factory
     assert link.text == f"#{alert_id}"
     dash_duo.driver.save_screenshot("/tmp/treasury-findings-right.png")
     assert dash_duo.get_logs() == []
+
+
+def test_capacity_gauge_shows_the_level_from_the_ledger(demo_sqlite_url, app_factory, start_app):
+    """The transaction energy of the hot accounts, sampled over the ledger's last week: the
+    gauge, the level counted independently from the raw debits, the warning state and the
+    predicted depletion; the level chart with its forecast line."""
+    from bi_app import capacity
+    from bi_app.i18n import format_number
+
+    _, _, last = _ledger(demo_sqlite_url, dt.date(2000, 1, 1), dt.date(2000, 1, 1))
+    t0 = dt.datetime.combine(last - dt.timedelta(days=6), dt.time.min)
+    t1 = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min)
+    engine = make_engine(demo_sqlite_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM capacity_samples"))
+            conn.execute(text("DELETE FROM capacity_resources"))
+            debits = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM transactions WHERE amount_cents < 0 AND occurred_at > :lo"
+                    " AND occurred_at <= :hi AND account_id IN "
+                    "(SELECT id FROM accounts WHERE tier = 'hot')"
+                ),
+                {"lo": t0, "hi": t1},
+            ).scalar()
+        assert debits > 0
+        size = -(-debits * 100 * 100 // 85)  # the debits use 85 %: 15 % is left (warning)
+        capacity.ensure_resource(
+            engine,
+            "energy",
+            label="Hot wallet energy",
+            unit="energy",
+            capacity=size,
+            refill_per_hour=0,
+            cost_per_transaction=100,
+        )
+        for hours in range(0, 7 * 24 + 1, 6):
+            capacity.record_sample(engine, at=t0 + dt.timedelta(hours=hours))
+    finally:
+        engine.dispose()
+    level = size - debits * 100
+
+    dash_duo = start_app(app_factory(demo_sqlite_url))
+    login(dash_duo, next_path="/treasury")
+    dash_duo.driver.set_window_size(1400, 2400)
+    dash_duo.driver.get(f"{dash_duo.server_url}/treasury")
+    expected = f"{format_number(level, 'en')} energy of {format_number(size, 'en')} energy"
+    wait_until(
+        dash_duo,
+        "the capacity level",
+        lambda: dash_duo.find_element(".app-capacity-level").text == expected,
+    )
+    assert dash_duo.find_element(".app-capacity-state").text == "Warning"
+    assert dash_duo.find_element(".app-capacity-net").text.startswith("-")
+    assert dash_duo.find_element(".app-capacity-depletion").text != "Not depleting"
+    number = dash_duo.wait_for_element("#treasury-capacity-gauge .indicatorlayer .number")
+    assert number.text == f"{100 * level / size:.1f}%"
+    wait_until(
+        dash_duo,
+        "the level and forecast lines",
+        lambda: len(dash_duo.find_elements("#treasury-capacity-graph .scatterlayer .trace")) == 2,
+    )
+    dash_duo.find_element("#treasury-capacity-card").location_once_scrolled_into_view  # noqa: B018
+    dash_duo.driver.save_screenshot("/tmp/treasury-capacity.png")
+    assert dash_duo.get_logs() == []

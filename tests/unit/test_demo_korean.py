@@ -38,6 +38,8 @@ ENGLISH_COUNTS = {
     "accounts": 5,
     "counterparties": 19,
     "transactions": 5863,
+    "capacity_resources": 1,
+    "capacity_samples": 4033,
     "demo_anomalies": 18,
 }
 ENGLISH_TOTALS = {
