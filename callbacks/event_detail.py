@@ -11,10 +11,13 @@ from bi_app.analytics import roi
 from bi_app.channels.report import event_channels
 from bi_app.data import events
 from bi_app.i18n import N_
+from bi_app.models import attendance
 from bi_app.roles import Page
 from callbacks._registry import callback
+from components import attendance_forecast_view as attendance_view
 from components import event_figures as figs
 from components import fallback
+from components.attendance_forecast_view import Ids as AttendanceIds
 from components.ids import EventDetail
 from components.notice import error_message
 
@@ -150,3 +153,21 @@ def show_what_if(cost_change, attendance, price, event_id):
         raise PreventUpdate
     scenario, current = roi.what_if_against_today(base, change, people, price_cents)
     return figs.what_if_result(scenario, current, current_settings().currency)
+
+
+@callback(
+    Output(AttendanceIds.EVENT_RESULT, "children"),
+    Input(AttendanceIds.EVENT_STORE, "data"),
+    roles=Page.EVENT_DETAIL,
+    fallback=fallback.message(N_("The attendance forecast")),
+)
+def show_attendance_forecast(event_id):
+    """A planned event's attendance forecast from its stored configuration."""
+    event_id = _event_id(event_id)
+    try:
+        forecast = attendance.forecast_for_event(event_id)
+    except attendance.AttendanceError as exc:
+        return attendance_view.unavailable(str(exc))
+    if forecast is None:
+        return attendance_view.not_planned()
+    return attendance_view.forecast_card(forecast, current_settings().currency)

@@ -10,6 +10,7 @@ from dash import dcc, html
 from bi_app import i18n
 from bi_app.i18n import N_, _
 from bi_app.viewer import Viewer
+from components import attendance_forecast_view
 from components.chart_card import chart_card, column, graph
 from components.format import format_money, to_local
 from components.ids import EventDetail
@@ -97,6 +98,9 @@ def layout(event_id: int, summary: Any, base: Any, viewer: Viewer) -> html.Div:
                 kpi_placeholders((N_("Participants"), N_("Views"), N_("ROI"), N_("Sales growth"))),
                 id=EventDetail.SUMMARY_ROW,
             ),
+            dbc.Row([column(attendance_forecast_view.event_card(event_id), 12)])
+            if summary.status == "planned"
+            else None,
             dbc.Row(
                 [
                     column(

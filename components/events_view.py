@@ -7,13 +7,16 @@ from dash import dcc, html
 
 from bi_app.i18n import _
 from bi_app.viewer import Viewer
+from components import attendance_forecast_view
 from components.data_grid import data_grid
 from components.event_figures import list_columns
 from components.ids import Events
 
 
-def layout(viewer: Viewer) -> html.Div:
-    """The whole Events page; the grid is filled by the page's callback."""
+def layout(viewer: Viewer, forecast_choices: dict[str, list[str]] | None = None) -> html.Div:
+    """The whole Events page; the grid is filled by the page's callback. ``forecast_choices``
+    (event types and organizers) fill the attendance forecast form."""
+    choices = forecast_choices or {}
     return html.Div(
         [
             html.H1(_("Events"), className="app-page-title mb-1"),
@@ -34,6 +37,9 @@ def layout(viewer: Viewer) -> html.Div:
                 height=620,
                 currency=viewer.currency,
                 can_download=viewer.can_download,
+            ),
+            attendance_forecast_view.form(
+                choices.get("kinds", []), choices.get("organizers", []), viewer.currency
             ),
             dcc.Location(id=Events.NAV, refresh="callback-nav"),
         ],

@@ -4,6 +4,7 @@ components/events_view)."""
 import dash
 
 from bi_app.i18n import N_, _
+from bi_app.models import attendance
 from bi_app.roles import Page
 from bi_app.viewer import current_viewer
 from components import events_view as view
@@ -32,4 +33,4 @@ dash.register_page(
 
 
 def layout(**_query):
-    return view.layout(current_viewer())
+    return view.layout(current_viewer(), attendance.form_choices())

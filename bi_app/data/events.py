@@ -532,3 +532,49 @@ def event_advice(event_id: int) -> EventAdvice | None:
         benchmark_shares=benchmarks,
     )
     return EventAdvice(costs, benchmarks, found)
+
+
+@cached(NAMESPACE)
+def forecast_inputs(event_id: int) -> dict[str, Any] | None:
+    """What the attendance forecast reads of one event: its configuration, its first
+    registration and first channel-statistics day (advance notice) and how many marketing
+    channels promote it; None when there is no such event."""
+    with engine().connect() as conn:
+        row = conn.execute(
+            select(
+                Event.status,
+                Event.kind,
+                Event.organizer,
+                Event.starts_at,
+                Event.ends_at,
+                Event.venue,
+                Event.region,
+                Event.capacity,
+                Event.ticket_price_cents,
+            ).where(Event.id == event_id)
+        ).first()
+        if row is None:
+            return None
+        first_registration = conn.scalar(
+            select(func.min(EventRegistration.registered_at)).where(
+                EventRegistration.event_id == event_id
+            )
+        )
+        channels, first_day = conn.execute(
+            select(
+                func.count(func.distinct(EventChannelStat.channel)), func.min(EventChannelStat.day)
+            ).where(EventChannelStat.event_id == event_id)
+        ).one()
+    return {
+        **row._asdict(),
+        "first_registration": first_registration,
+        "channels": int(channels or 0),
+        "first_channel_day": first_day,
+    }
+
+
+@cached(NAMESPACE)
+def organizers() -> list[str]:
+    """Every organizer with at least one event, sorted."""
+    with engine().connect() as conn:
+        return sorted(conn.scalars(select(Event.organizer).distinct()).all())

@@ -9,8 +9,10 @@ from selenium.webdriver.common.keys import Keys
 from sqlalchemy import text
 
 from bi_app.db.engine import make_engine
+from bi_app.models import attendance
 from tests.conftest import login
 from tests.e2e.conftest import wait_until
+from tests.integration.test_attendance_model import seed_events
 
 pytestmark = pytest.mark.e2e
 
@@ -98,5 +100,61 @@ def test_events_list_detail_what_if_and_bad_id(demo_sqlite_url, app_factory, sta
         dash_duo.wait_for_text_to_equal(".app-event-not-found h1", "Event not found", timeout=15)
         assert bad in dash_duo.find_element("#event-detail-not-found-alert").text
     dash_duo.driver.save_screenshot("/tmp/event-not-found.png")
+
+    assert dash_duo.get_logs() == []
+
+
+def test_attendance_forecast_form_and_planned_event(demo_sqlite_url, app_factory, start_app):
+    # the small test demo has too few completed events: add some, then train as the job does
+    engine = make_engine(demo_sqlite_url)
+    try:
+        planned = seed_events(engine)[0]
+        info = attendance.train(engine, trained_by="tests")
+    finally:
+        engine.dispose()
+    assert info.status == "good" and info.active
+    dash_duo = start_app(app_factory(demo_sqlite_url))
+    login(dash_duo, next_path="/events")
+    dash_duo.driver.get(f"{dash_duo.server_url}/events")
+    dash_duo.wait_for_element("#events-forecast-submit-button", timeout=15)
+    organizers = [
+        o.get_attribute("value")
+        for o in dash_duo.find_elements("#events-forecast-organizer-select option")
+    ]
+    assert "Team A" in organizers and "" in organizers
+
+    # a negative capacity is refused with a message naming the field
+    _set(dash_duo, "#events-forecast-capacity-input", "-5")
+    dash_duo.find_element("#events-forecast-submit-button").click()
+    dash_duo.wait_for_contains_text(
+        "#events-forecast-result", "Capacity: a whole number of 1 or more.", timeout=15
+    )
+    assert not dash_duo.find_elements(".app-forecast-point")
+
+    # a valid configuration: the forecast, its interval, factors, peaks, advice and quality
+    _set(dash_duo, "#events-forecast-capacity-input", "150")
+    dash_duo.find_element("#events-forecast-submit-button").click()
+    dash_duo.wait_for_element(".app-forecast-point", timeout=15)
+    point = int(dash_duo.find_element(".app-forecast-point").text.split()[0].replace(",", ""))
+    assert 0 < point <= 150
+    interval = dash_duo.find_element(".app-forecast-interval").text
+    assert "of 150 seats" in interval
+    lower, upper = (int(v) for v in interval.split(": ")[1].split(" people")[0].split(" – "))
+    assert lower <= point <= upper
+    factors = dash_duo.find_elements(".app-forecast-factors li")
+    assert len(factors) == len(attendance.FACTOR_INPUTS)
+    assert "Capacity: 150 seats" in dash_duo.find_element(".app-forecast-factors").text
+    assert "of check-ins" in dash_duo.find_element(".app-forecast-peaks").text
+    assert dash_duo.find_elements(".app-forecast-recommendations li")
+    assert f"Model version {info.version}" in dash_duo.find_element(".app-forecast-quality").text
+    dash_duo.driver.save_screenshot("/tmp/events-forecast.png")
+
+    # a planned event's page shows the forecast of its stored configuration
+    dash_duo.driver.get(f"{dash_duo.server_url}/events/{planned}")
+    dash_duo.wait_for_contains_text(
+        "#event-detail-forecast-result", "Expected attendance", timeout=20
+    )
+    assert "of 140 seats" in dash_duo.find_element(".app-forecast-interval").text
+    dash_duo.driver.save_screenshot("/tmp/event-detail-forecast.png")
 
     assert dash_duo.get_logs() == []
