@@ -1,5 +1,6 @@
-"""Forecasts: the stored forecast of the chosen series and horizon (in the URL), and "Refit now",
-which starts the ``forecast_fit`` job in the background and follows it."""
+"""Forecasts: the stored forecast of the chosen series, horizon and platform or category (in the
+URL), the recent deviation findings, and "Refit now", which starts the ``forecast_fit`` job in
+the background and follows it."""
 
 from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
@@ -28,6 +29,8 @@ REFIT_DONE = N_("The forecasts were refitted.")
     Output(Forecasts.MESSAGE, "children"),
     Input(Forecasts.SERIES, "value"),
     Input(Forecasts.HORIZON, "value"),
+    Input(Forecasts.PLATFORM, "value"),
+    Input(Forecasts.CATEGORY, "value"),
     Input(Forecasts.REFRESH_STORE, "data"),
     roles=Page.FORECASTS,
     fallback=fallback.each(
@@ -38,13 +41,27 @@ REFIT_DONE = N_("The forecasts were refitted.")
         fallback.message(N_("The forecast")),
     ),
 )
-def show_forecast(series, horizon, _refreshed):
+def show_forecast(series, horizon, platform, category, _refreshed):
     """The stored forecast's chart, its backtest quality, insights and when it was fitted."""
     chosen = view.picked(series, horizon)
     if chosen is None:
         raise PreventUpdate
-    found = forecasts.latest_forecast(chosen[0])
-    return (*view.forecast_view(found, *chosen, current_viewer().currency), None)
+    key = view.picked_filter(chosen[0], platform, category)
+    found = forecasts.latest_forecast(chosen[0], key)
+    currency = current_viewer().currency
+    return (*view.forecast_view(found, *chosen, currency, filtered=key is not None), None)
+
+
+@callback(
+    Output(Forecasts.DEVIATIONS, "children"),
+    Input(Forecasts.REFRESH_STORE, "data"),
+    roles=Page.FORECASTS,
+    fallback=fallback.message(N_("The deviations")),
+)
+def show_deviations(_refreshed):
+    """The days of the last weeks whose actual fell outside the forecast's 80 % band."""
+    rows = forecasts.recent_deviations(view.deviations_since())
+    return view.deviations_table(rows, current_viewer().currency)
 
 
 @callback(
@@ -96,10 +113,15 @@ def follow_refit(_ticks, job_run_id, refreshed):
 # CSP allows (bi_app.security_headers).
 clientside_callback(
     """
-    function (series, horizon) {
+    function (series, horizon, platform, category) {
         var params = new URLSearchParams(window.location.search);
         if (series) { params.set("series", String(series)); }
         if (horizon) { params.set("horizon", String(horizon)); }
+        var filtered = series === "revenue" || series === "orders";
+        if (platform && filtered) { params.set("platform", String(platform)); }
+        else { params.delete("platform"); }
+        if (category && filtered && !platform) { params.set("category", String(category)); }
+        else { params.delete("category"); }
         var search = params.toString();
         window.history.replaceState(window.history.state, "",
             window.location.pathname + (search ? "?" + search : "") + window.location.hash);
@@ -109,5 +131,35 @@ clientside_callback(
     Output(Forecasts.URL_DUMMY, "children"),
     Input(Forecasts.SERIES, "value"),
     Input(Forecasts.HORIZON, "value"),
+    Input(Forecasts.PLATFORM, "value"),
+    Input(Forecasts.CATEGORY, "value"),
+    prevent_initial_call=True,
+)
+
+# one platform or one category at a time (the other is cleared), and neither for the series
+# that have no such split: a pure UI toggle
+clientside_callback(
+    """
+    function (series, platform, category) {
+        var ctx = window.dash_clientside.callback_context;
+        var trigger = (ctx.triggered && ctx.triggered.length) ? ctx.triggered[0].prop_id : "";
+        var off = !(series === "revenue" || series === "orders");
+        var nu = window.dash_clientside.no_update;
+        if (trigger.indexOf("forecasts-platform") === 0) {
+            return [nu, platform ? null : nu, off, off];
+        }
+        if (trigger.indexOf("forecasts-category") === 0) {
+            return [category ? null : nu, nu, off, off];
+        }
+        return [nu, nu, off, off];
+    }
+    """,
+    Output(Forecasts.PLATFORM, "value"),
+    Output(Forecasts.CATEGORY, "value"),
+    Output(Forecasts.PLATFORM, "disabled"),
+    Output(Forecasts.CATEGORY, "disabled"),
+    Input(Forecasts.SERIES, "value"),
+    Input(Forecasts.PLATFORM, "value"),
+    Input(Forecasts.CATEGORY, "value"),
     prevent_initial_call=True,
 )

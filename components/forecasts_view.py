@@ -1,6 +1,7 @@
-"""The Forecasts page: a series and a horizon (both in the URL), the stored forecast's chart with
-its 80 % band, the backtest's quality beside the seasonal-naive baseline's, plain-language
-insights, and "Refit now" for the roles that may run jobs."""
+"""The Forecasts page: a series, a horizon and (for revenue and orders) a platform or a category
+(all in the URL), the stored forecast's chart with its 80 % band, the backtest's quality beside
+the seasonal-naive baseline's, plain-language insights, the recent deviation findings, and "Refit
+now" for the roles that may run jobs."""
 
 from __future__ import annotations
 
@@ -36,11 +37,57 @@ from components.figures import (
 from components.ids import Forecasts
 from components.notice import notice
 
+DEVIATION_DAYS = 30  # how far back "Recent deviations" looks
+
 DEFAULT_SERIES = "revenue"
 DEFAULT_HORIZON = 30
 FORECAST_COLOR = "#fd7e14"
 BAND_COLOR = "rgba(253, 126, 20, 0.18)"
 HORIZON_LABEL = N_("%(days)s days")
+FILTER_LABELS = {"platform": N_("Platform"), "category": N_("Category")}
+FILTER_ALL = {"platform": N_("All platforms"), "category": N_("All categories")}
+FILTER_ONLY = {"platform": N_("Platform %(name)s only."), "category": N_("Category %(name)s only.")}
+
+
+def parse_filters(
+    query: Mapping[str, object], filters: list[Mapping[str, str]]
+) -> tuple[str | None, str | None, list[str]]:
+    """``platform`` and ``category`` codes of the URL, checked against the stored ``filters``
+    (:func:`bi_app.data.forecasts.forecast_filters`); an unknown one is dropped with a notice,
+    and only one of the two applies (the platform)."""
+    notices: list[str] = []
+    chosen: dict[str, str | None] = {}
+    for kind in fc.FILTER_KINDS:
+        raw = query.get(kind)
+        code = str(raw) if raw not in (None, "") else None
+        known = {f["code"] for f in filters if f["kind"] == kind}
+        if code is not None and code not in known:
+            notices.append(
+                _(
+                    "No forecast is stored for %(kind)s %(value)s; showing all.",
+                    kind=_(FILTER_LABELS[kind]).lower(),
+                    value=repr(code[:40]),
+                )
+            )
+            code = None
+        chosen[kind] = code
+    if chosen["platform"] and chosen["category"]:
+        notices.append(
+            _("Forecasts are by platform or by category, not both; showing the platform.")
+        )
+        chosen["category"] = None
+    return chosen["platform"], chosen["category"], notices
+
+
+def picked_filter(series: str, platform: object, category: object) -> str | None:
+    """The stored filter key the controls pick (None: the totals). Only revenue and orders are
+    filtered; a platform wins over a category (the page clears the other on a change)."""
+    if series not in fc.FILTERED_SERIES:
+        return None
+    for kind, code in (("platform", platform), ("category", category)):
+        if isinstance(code, str) and code.strip():
+            return fc.filter_key(kind, code.strip()[:120])
+    return None
 
 
 def parse_query(query: Mapping[str, object]) -> tuple[str, int, list[str]]:
@@ -218,12 +265,22 @@ def insights_body(points: pd.DataFrame, series: str, horizon: int) -> html.Ul:
     return html.Ul([html.Li(line) for line in fc.insight_sentences(found, series, horizon)])
 
 
-def status_text(found: Mapping[str, Any] | None) -> str:
-    """What the page says about the stored runs: fit time, or why there is no forecast."""
+def status_text(found: Mapping[str, Any] | None, filtered: bool = False) -> str:
+    """What the page says about the stored runs: fit time, or why there is no forecast
+    (``filtered``: a platform or category is chosen)."""
+    if found is None and filtered:
+        return _(
+            "No forecast is stored for this platform or category: its sales history is too short "
+            "or too sparse to fit."
+        )
     if found is None:
         return _("The forecast job has not run yet. Use Refit now, or wait for its nightly run.")
     run, latest = found.get("run"), found["latest"]
     parts = []
+    narrowed = fc.parse_filter_key(latest.get("filter_key"))
+    if narrowed is not None:
+        label = (run or latest)["params"].get("filter_label") or narrowed[1]
+        parts.append(_(FILTER_ONLY[narrowed[0]], name=label))
     if run is not None:
         parts.append(
             _(
@@ -254,10 +311,14 @@ def _utc(value: Any) -> dt.datetime:
 
 
 def forecast_view(
-    found: Mapping[str, Any] | None, series: str, horizon: int, currency: str
+    found: Mapping[str, Any] | None,
+    series: str,
+    horizon: int,
+    currency: str,
+    filtered: bool = False,
 ) -> tuple[dict, Any, Any, str]:
     """Figure, quality card body, insights and the status line of a stored forecast."""
-    text = status_text(found)
+    text = status_text(found, filtered)
     if found is None or found.get("run") is None:
         message = text or _("No forecast is stored yet")
         return empty_figure(message), html.P(message), html.P(message), text
@@ -270,6 +331,75 @@ def forecast_view(
     )
 
 
+def deviations_table(rows: list[Mapping[str, Any]], currency: str) -> Any:
+    """ "Recent deviations": the days whose actual fell outside the 80 % band of the forecast made
+    before them, newest first (series, day, actual, expected, band, % off)."""
+    if not rows:
+        return html.P(
+            _(
+                "No day of the last %(days)s fell outside its forecast's 80 %% band.",
+                days=DEVIATION_DAYS,
+            ),
+            className="text-body-secondary small mb-0",
+        )
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th(_("Series")),
+                html.Th(_("Day")),
+                html.Th(_("Actual"), className="text-end"),
+                html.Th(_("Expected"), className="text-end"),
+                html.Th(_("Band (80 %)"), className="text-end"),
+                html.Th(_("% off"), className="text-end"),
+            ]
+        )
+    )
+    body = []
+    for row in rows:
+        series = row["series"]
+        off = row.get("off_pct")
+        above = row["actual"] > row["upper"]
+        body.append(
+            html.Tr(
+                [
+                    html.Td(_(fc.SERIES_LABELS.get(series, series))),
+                    html.Td(format_date(row["day"])),
+                    html.Td(_value_text(row["actual"], series, currency), className="text-end"),
+                    html.Td(_value_text(row["expected"], series, currency), className="text-end"),
+                    html.Td(
+                        _(
+                            "%(lower)s – %(upper)s",
+                            lower=_value_text(row["lower"], series, currency),
+                            upper=_value_text(row["upper"], series, currency),
+                        ),
+                        className="text-end",
+                    ),
+                    html.Td(
+                        _signed_percent(off),
+                        className="text-end " + ("text-success" if above else "text-danger"),
+                    ),
+                ]
+            )
+        )
+    return dbc.Table(
+        [head, html.Tbody(body)], size="sm", hover=True, className="mb-0 app-deviations"
+    )
+
+
+def deviations_since() -> dt.date:
+    """The first day "Recent deviations" shows (:data:`DEVIATION_DAYS` back from today)."""
+    from bi_app.filters import local_today
+
+    return local_today() - dt.timedelta(days=DEVIATION_DAYS)
+
+
+def _signed_percent(value: float | None) -> str:
+    if value is None:
+        return "–"
+    text = format_percent(value, digits=1)
+    return "+" + text if value > 0 else text
+
+
 def refit_progress_text(progress: Mapping[str, Any]) -> str:
     return _(
         "Fitting the forecasts: %(done)s of %(total)s series done…",
@@ -278,7 +408,35 @@ def refit_progress_text(progress: Mapping[str, Any]) -> str:
     )
 
 
-def _controls(series: str, horizon: int) -> html.Div:
+def _filter_dropdown(
+    kind: str, component_id: str, filters: list[Mapping[str, str]], value: str | None, on: bool
+) -> html.Div:
+    options = [{"label": f["label"], "value": f["code"]} for f in filters if f["kind"] == kind]
+    return html.Div(
+        [
+            dbc.Label(_(FILTER_LABELS[kind]), html_for=component_id, className="small mb-1"),
+            dcc.Dropdown(
+                id=component_id,
+                options=options,
+                value=value,
+                placeholder=_(FILTER_ALL[kind]),
+                clearable=True,
+                disabled=not on,
+                style={"minWidth": "12rem"},
+            ),
+        ],
+        className="me-3",
+    )
+
+
+def _controls(
+    series: str,
+    horizon: int,
+    filters: list[Mapping[str, str]],
+    platform: str | None,
+    category: str | None,
+) -> html.Div:
+    on = series in fc.FILTERED_SERIES
     return html.Div(
         [
             html.Div(
@@ -304,8 +462,11 @@ def _controls(series: str, horizon: int) -> html.Div:
                         value=horizon,
                         inline=True,
                     ),
-                ]
+                ],
+                className="me-4",
             ),
+            _filter_dropdown("platform", Forecasts.PLATFORM, filters, platform, on),
+            _filter_dropdown("category", Forecasts.CATEGORY, filters, category, on),
             html.Div(id=Forecasts.URL_DUMMY, hidden=True),
         ],
         className="app-filter-bar mb-3 d-flex flex-wrap",
@@ -314,10 +475,19 @@ def _controls(series: str, horizon: int) -> html.Div:
     )
 
 
-def layout(query: Mapping[str, object], can_refit: bool, country: str) -> html.Div:
+def layout(
+    query: Mapping[str, object],
+    can_refit: bool,
+    country: str,
+    filters: list[Mapping[str, str]] | None = None,
+) -> html.Div:
     """The whole Forecasts page; the chart and cards are filled by the page's callbacks.
-    ``country``: the ISO code of the holidays the model knows."""
+    ``country``: the ISO code of the holidays the model knows; ``filters``: the platforms and
+    categories with a stored forecast (:func:`bi_app.data.forecasts.forecast_filters`)."""
     series, horizon, notices = parse_query(query)
+    filters = list(filters or [])
+    platform, category, more = parse_filters(query, filters)
+    notices += more
     refit = []
     if can_refit:
         refit = [
@@ -346,7 +516,7 @@ def layout(query: Mapping[str, object], can_refit: bool, country: str) -> html.D
                 className="text-body-secondary small",
             ),
             notice(notices, Forecasts.NOTICE),
-            _controls(series, horizon),
+            _controls(series, horizon, filters, platform, category),
             *refit,
             dcc.Store(id=Forecasts.REFRESH_STORE, data=0),
             html.P(id=Forecasts.FITTED, className="small text-body-secondary"),
@@ -371,6 +541,23 @@ def layout(query: Mapping[str, object], can_refit: bool, country: str) -> html.D
                         4,
                     ),
                 ]
+            ),
+            html.Div(className="mb-3"),
+            chart_card(
+                _("Recent deviations"),
+                html.Div(
+                    [
+                        html.P(
+                            _(
+                                "Days of the last %(days)s whose actual value fell outside the "
+                                "80 %% band of the forecast made before the day (totals).",
+                                days=DEVIATION_DAYS,
+                            ),
+                            className="text-body-secondary small",
+                        ),
+                        html.Div(id=Forecasts.DEVIATIONS),
+                    ]
+                ),
             ),
         ],
         className="app-page app-forecasts",

@@ -6,6 +6,8 @@ interval coverage, the seasonal-naive baseline's MAPE) and the fitted Prophet mo
 (never a pickle). A run that failed or had too little history is stored too (``status``), with
 no points. Points are the run's days: the history (``actual`` set) and the forecast (``actual``
 None), each with the model's line and its 80 % interval. Pages read the latest ``ok`` run.
+``filter_key`` says which slice of the business a run fits ("" the totals; ``platform:<code>``,
+``category:<code>``); older runs keep their forecast days a while for the deviation findings.
 """
 
 from __future__ import annotations
@@ -36,9 +38,13 @@ class ForecastRun(Base):
     __table_args__ = (
         CheckConstraint("status IN " + _in(FORECAST_STATUSES), name="status"),
         Index("ix_forecast_runs_series_fitted", "series", "status", "fitted_at"),
+        Index("ix_forecast_runs_series_filter", "series", "filter_key", "status", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     series: Mapped[str] = mapped_column(String(32))
+    # "" for the whole business; "platform:<code>" / "category:<code>" for one platform's or one
+    # category's series (bi_app.forecasting.filter_key)
+    filter_key: Mapped[str] = mapped_column(String(160), default="", server_default="")
     status: Mapped[str] = mapped_column(String(24))
     fitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     history_start: Mapped[dt.date | None] = mapped_column(Date)
