@@ -125,6 +125,7 @@ class Customers:
 
     GRID_NAME = "customers-list"
     KPI_ROW = "customers-kpi-row"
+    CHURN_MODEL = "customers-churn-model-body"
     STATUS = "customers-status-text"
     RECOMPUTE = "customers-recompute-button"
     RECOMPUTE_MESSAGE = "customers-recompute-alert"
@@ -615,6 +616,36 @@ class Treasury:
         return {"type": "treasury-kpi-card", "index": index}
 
 
+class TreasuryCapacity:
+    """/treasury: the capacity gauge of a consumable resource."""
+
+    CARD = "treasury-capacity-card"
+    MESSAGE = "treasury-capacity-message"
+    GAUGE = "treasury-capacity-gauge"
+    FACTS = "treasury-capacity-facts-list"
+    GRAPH = "treasury-capacity-graph"
+    INTERVAL = "treasury-capacity-interval"
+
+
+class AttendanceForecast:
+    """The attendance forecast: its form on /events and its card on a planned event's page."""
+
+    STARTS = "events-forecast-starts-input"
+    KIND = "events-forecast-kind-select"
+    DURATION = "events-forecast-duration-input"
+    CAPACITY = "events-forecast-capacity-input"
+    FEE = "events-forecast-fee-input"
+    ONLINE = "events-forecast-online-switch"
+    CHANNELS = "events-forecast-channels-input"
+    INCENTIVES = "events-forecast-incentives-checklist"
+    ORGANIZER = "events-forecast-organizer-select"
+    NOTICE = "events-forecast-notice-input"
+    SUBMIT = "events-forecast-submit-button"
+    RESULT = "events-forecast-result"
+    EVENT_STORE = "event-detail-forecast-store"
+    EVENT_RESULT = "event-detail-forecast-result"
+
+
 class AdminModels:
     """/admin/models: the model registry's versions, retrain and roll back."""
 
@@ -652,6 +683,9 @@ class Forecasts:
     QUALITY = "forecasts-quality-card"
     INSIGHTS = "forecasts-insights-list"
     FITTED = "forecasts-fitted-text"
+    PLATFORM = "forecasts-platform-dropdown"
+    CATEGORY = "forecasts-category-dropdown"
+    DEVIATIONS = "forecasts-deviations-table"
     REFIT = "forecasts-refit-button"
     REFIT_RUN_STORE = "forecasts-refit-run-store"
     REFIT_POLL = "forecasts-refit-interval"

@@ -18,6 +18,9 @@ BUILTIN_NAMES = (
     N_("Disk free below 10 %"),
     N_("Revenue far below its seasonal baseline"),
     N_("High-risk transaction"),
+    N_("Model training failed"),
+    N_("Capacity below 20 %"),
+    N_("Capacity below 10 %"),
 )
 _KNOWN = frozenset(BUILTIN_NAMES)
 

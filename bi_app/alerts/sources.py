@@ -30,6 +30,21 @@ minute, so they hold complete minutes only):
   withdrawals of 30 days (accounts in the currency most of them use).
 * ``transaction_risk`` — one sample per transaction the scoring job rated (level 1 low …
   4 critical) within ``window_minutes`` (a day by default), labelled with its reference.
+* ``capacity_level_pct`` — per consumable resource (transaction energy, API quota), its latest
+  level as a percentage of its capacity (:func:`bi_app.capacity.current_levels`); the series is
+  its samples (:func:`bi_app.capacity.level_series`).
+* ``churn_likely_customers`` — customers whose churn probability (the churn classifier's latest
+  scoring, :mod:`bi_app.models.churn`) is at least :data:`CHURN_LIKELY` (80 %); no sample
+  before a first scoring. Scores are not kept per day: the series is the latest scoring's
+  count, at the moment it was scored.
+* ``forecast_band_misses`` — per forecast series (whole business), how many of the last
+  :data:`BAND_MISS_DAYS` (7) complete local days fell far outside the 80 % band of the forecast
+  stored before the day: beyond an edge by more than half the band's width
+  (:data:`BAND_MISS_TOLERANCE`; 20 % of days fall just outside an honest 80 % band). The
+  series gives one sample per local day end.
+* ``model_training_problems`` — per model of the registry, how many of its trainings failed or
+  were rejected (worse than the active version) within ``window_minutes`` (a day by default);
+  0 for a model whose trainings went well, so its alert clears.
 * ``churn_risk_customers`` — customers carrying a churn-risk tag now (``params.tag`` narrows it
   to one tag).
 * deviation rules: ``revenue_day`` / ``orders_day`` compare the day with the same weekday of the
@@ -199,6 +214,12 @@ METRICS: dict[str, MetricInfo] = {
         ),
         MetricInfo("churn_risk_customers", N_("Customers at churn risk"), "count", ("business",)),
         MetricInfo(
+            "churn_likely_customers",
+            N_("Customers likely to churn (probability 0.8 or more)"),
+            "count",
+            ("business",),
+        ),
+        MetricInfo(
             "treasury_cold_share", N_("Treasury: cold storage share"), "percent", ("business",)
         ),
         MetricInfo(
@@ -207,6 +228,27 @@ METRICS: dict[str, MetricInfo] = {
             "count",
             ("business",),
             ("transaction", "level", "account"),
+        ),
+        MetricInfo(
+            "capacity_level_pct",
+            N_("Capacity: resource level"),
+            "percent",
+            ("business",),
+            ("resource",),
+        ),
+        MetricInfo(
+            "forecast_band_misses",
+            N_("Days far outside the forecast band (last 7 days)"),
+            "count",
+            ("business",),
+            ("series",),
+        ),
+        MetricInfo(
+            "model_training_problems",
+            N_("Model trainings failed or rejected"),
+            "count",
+            ("threshold",),
+            ("model",),
         ),
         MetricInfo(
             "treasury_hot_coverage",
@@ -1171,6 +1213,17 @@ def _current(reader: Reader, conn: Any, kind: str, metric: str, params: Mapping)
         return _treasury_current(conn, metric, now)
     if metric == "transaction_risk":
         return _transaction_risk_current(conn, params, now)
+    if metric == "model_training_problems":
+        return _training_problems_current(conn, params, now)
+    if metric == "churn_likely_customers":
+        return _churn_likely(conn, now, now)
+    if metric == "forecast_band_misses":
+        return _band_misses(conn, now, now)
+    if metric == "capacity_level_pct":
+        from bi_app import capacity
+
+        levels = capacity.current_levels(conn, now)
+        return [Sample({"resource": name}, pct, at) for name, pct, at in levels]
     raise SourceError(UNKNOWN_METRIC, kind=kind, metric=metric)  # pragma: no cover - validated
 
 
@@ -1200,6 +1253,17 @@ def _series(conn: Any, kind: str, metric: str, params: Mapping, start, end) -> l
         return _treasury_series(conn, metric, start, end)
     if metric == "transaction_risk":
         return _transaction_risk_series(conn, start, end)
+    if metric == "model_training_problems":
+        return _training_problems_series(conn, params, start, end, step)
+    if metric == "churn_likely_customers":
+        return _churn_likely(conn, start, end, series=True)
+    if metric == "forecast_band_misses":
+        return _band_misses(conn, start, end)
+    if metric == "capacity_level_pct":
+        from bi_app import capacity
+
+        series = capacity.level_series(conn, start, end)
+        return [Sample({"resource": name}, pct, at) for name, at, pct in series]
     raise SourceError(UNKNOWN_METRIC, kind=kind, metric=metric)  # pragma: no cover - validated
 
 
@@ -1372,6 +1436,115 @@ def _transaction_risk_current(conn: Any, params: Mapping, now: dt.datetime) -> l
 def _transaction_risk_series(conn: Any, start: dt.datetime, end: dt.datetime) -> list:
     """For the backtest: each finding once, at the moment it was scored."""
     return [_risk_sample(row, row.scored_at) for row in _findings(conn, start, end)]
+
+
+# --- forecasts ----------------------------------------------------------------------------------
+
+BAND_MISS_DAYS = 7
+BAND_MISS_TOLERANCE = 0.5
+
+
+def _band_misses(conn: Any, start: dt.datetime, end: dt.datetime) -> list:
+    """Per series, the far misses of the :data:`BAND_MISS_DAYS` complete local days before each
+    local midnight in ``(start, end)``; with ``start == end`` (the current value) before the
+    last midnight at or before it."""
+    from bi_app import forecasting
+
+    tz = periods.business_timezone()
+    first_day, last_day = periods.local_date(start, tz), periods.local_date(end, tz)
+    misses = forecasting.deviations(
+        conn,
+        first_day - dt.timedelta(days=BAND_MISS_DAYS),
+        last_day - dt.timedelta(days=1),
+        series=forecasting.SERIES,
+        tolerance=BAND_MISS_TOLERANCE,
+    )
+    days: dict[str, list[dt.date]] = {name: [] for name in forecasting.SERIES}
+    for miss in misses:
+        days.setdefault(miss.series, []).append(miss.day)
+    samples = []
+    day = last_day if start == end else first_day + dt.timedelta(days=1)
+    while day <= last_day:
+        at = periods.local_midnight_utc(day, tz)
+        if start != end and at >= end:
+            break
+        for name, found in days.items():
+            count = sum(1 for d in found if day - dt.timedelta(days=BAND_MISS_DAYS) <= d < day)
+            samples.append(Sample({"series": name}, float(count), at))
+        day += dt.timedelta(days=1)
+    return samples
+
+
+# --- the churn classifier ----------------------------------------------------------------------
+
+CHURN_LIKELY = 0.8
+
+
+def _churn_likely(conn: Any, start: dt.datetime, end: dt.datetime, series: bool = False) -> list:
+    """The latest scoring's count of likely churners: at ``end`` (now), or for a series at the
+    moment it was scored when that lies in ``[start, end)``."""
+    from bi_app.db.churn_models import ChurnScore
+    from bi_app.models.churn import count_at_risk
+
+    scored_at = conn.scalar(select(func.max(ChurnScore.scored_at)))
+    if scored_at is None or (series and not start <= scored_at < end):
+        return []
+    return [Sample({}, float(count_at_risk(conn, CHURN_LIKELY)), scored_at if series else end)]
+
+
+# --- the model registry -------------------------------------------------------------------------
+
+DEFAULT_TRAINING_WINDOW_MINUTES = 1440
+
+
+def _training_window(params: Mapping[str, Any]) -> dt.timedelta:
+    if params.get("window_minutes") in (None, ""):
+        return dt.timedelta(minutes=DEFAULT_TRAINING_WINDOW_MINUTES)
+    return _window(params)
+
+
+def _training_problem_times(
+    conn: Any, start: dt.datetime, end: dt.datetime
+) -> tuple[list[str], dict[str, list[dt.datetime]]]:
+    """Every model name of the registry, and the times of each one's failed or rejected
+    trainings within ``[start, end)``, sorted."""
+    from bi_app.db.model_models import ModelVersion
+
+    names = list(conn.execute(select(ModelVersion.name).distinct()).scalars())
+    times: dict[str, list[dt.datetime]] = {name: [] for name in names}
+    for name, at in conn.execute(
+        select(ModelVersion.name, ModelVersion.trained_at)
+        .where(
+            ModelVersion.status.in_(("failed", "rejected")),
+            ModelVersion.trained_at >= start,
+            ModelVersion.trained_at < end,
+        )
+        .order_by(ModelVersion.trained_at)
+    ):
+        times.setdefault(name, []).append(at)
+    return sorted(times), times
+
+
+def _training_problems_current(conn: Any, params: Mapping, now: dt.datetime) -> list:
+    names, times = _training_problem_times(conn, now - _training_window(params), now)
+    return [Sample({"model": name}, float(len(times[name])), now) for name in names]
+
+
+def _training_problems_series(
+    conn: Any, params: Mapping, start: dt.datetime, end: dt.datetime, step: dt.timedelta
+) -> list:
+    """One sample per model and step: the problems within the window ending there."""
+    window = _training_window(params)
+    names, times = _training_problem_times(conn, start - window, end)
+    samples = []
+    at = _ceil(start, step)
+    while at < end:
+        for name in names:
+            found = times[name]
+            count = bisect.bisect_left(found, at) - bisect.bisect_left(found, at - window)
+            samples.append(Sample({"model": name}, float(count), at))
+        at += step
+    return samples
 
 
 class Reader:

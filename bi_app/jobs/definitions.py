@@ -225,12 +225,40 @@ JOBS: list[JobSpec] = [
         description=N_("Score new transactions for anomalies and flag large ones"),
     ),
     JobSpec(
+        "capacity_sample",
+        "bi_app.capacity:sample_job",
+        seconds=300,
+        timeout=60,
+        description=N_("Sample the level of each consumable resource (transaction energy)"),
+    ),
+    JobSpec(
+        "attendance_training",
+        "bi_app.models.attendance:training_job",
+        cron="55 3 * * *",
+        timeout=600,
+        description=N_(
+            "Train the event attendance forecast on every completed event; a worse or failed "
+            "training keeps the active model"
+        ),
+    ),
+    JobSpec(
+        "churn_training",
+        "bi_app.models.churn:training_job",
+        cron="0 4 * * *",
+        timeout=1800,
+        description=N_(
+            "Train the customer churn classifier on a time-based hold-out and score every "
+            "customer; a worse or failed training keeps the active model"
+        ),
+    ),
+    JobSpec(
         "forecast_fit",
         "bi_app.forecasting:fit_all",
         cron="15 3 * * *",
         timeout=1800,
         description=N_(
-            "Fit the Prophet forecasts of daily revenue, orders and new customers, backtest them "
+            "Fit the Prophet forecasts of daily revenue, orders, new customers and event "
+            "attendance (revenue and orders also per platform and category), backtest them "
             "against a seasonal-naive baseline and store them for the Forecasts page"
         ),
     ),

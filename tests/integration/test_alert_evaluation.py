@@ -87,7 +87,7 @@ def state_of(engine, rule_name: str) -> list[str]:
 
 def test_the_default_pack_evaluates_on_a_fresh_database_without_errors(engine):
     summary = evaluate_rules(engine, dispatch=False, now=utcnow())
-    assert summary["rules"] == 8 and summary["errors"] == 0 and summary["fired"] == 0
+    assert summary["rules"] == 11 and summary["errors"] == 0 and summary["fired"] == 0
     with Session(engine) as session:
         statuses = session.execute(select(AlertRule.name, AlertRule.status)).all()
         assert {s for _, s in statuses} == {"ok"}
@@ -134,7 +134,7 @@ def test_a_rule_that_cannot_read_its_data_is_in_error_and_raises_its_own_alert(e
         session.commit()
     now = utcnow()
     summary = evaluate_rules(engine, dispatch=False, now=now)
-    assert summary["errors"] == 1 and summary["rules"] == 9  # the others still ran
+    assert summary["errors"] == 1 and summary["rules"] == 12  # the others still ran
     with Session(engine) as session:
         rule = session.scalars(select(AlertRule).where(AlertRule.name == "Broken")).one()
         assert rule.status == "error" and "no_such_metric" in rule.last_error

@@ -47,7 +47,7 @@ def error_rule(**overrides):
 
 def test_the_default_pack_is_installed_and_listed(engine):
     listed = rule_admin.list_rules(engine)
-    assert len(listed) == 8 and all(r["builtin"] and r["enabled"] for r in listed)
+    assert len(listed) == 11 and all(r["builtin"] and r["enabled"] for r in listed)
     by_name = {r["name"]: r for r in listed}
     assert by_name["Database unreachable"]["severity"] == "emergency"
     assert by_name["Error rate above 5 %"]["params"]["threshold"] == 5.0
@@ -84,7 +84,7 @@ def test_an_invalid_rule_is_refused_with_its_field_and_nothing_is_stored(engine)
     with pytest.raises(rules.RuleInvalid, match="No such channel: pager"):
         rule_admin.save_rule(error_rule(targets=["pager"]), "ana", engine=engine)
     with Session(engine) as session:
-        assert len(session.scalars(select(AlertRule)).all()) == 8
+        assert len(session.scalars(select(AlertRule)).all()) == 11
 
 
 def spike(engine, start: dt.datetime, minutes: int) -> None:

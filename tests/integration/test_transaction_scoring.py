@@ -295,7 +295,7 @@ def test_evaluate_prints_and_stores_precision_recall_f1(demo_sqlite_url, monkeyp
 
     monkeypatch.setenv("BI_DATABASE_URL", demo_sqlite_url)
     monkeypatch.setenv("BI_SCHEDULER", "off")
-    assert main(["evaluate", "--json"]) == 0
+    assert main(["evaluate", "--model", "transactions", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
     engine = make_engine(demo_sqlite_url)
     try:
@@ -323,7 +323,41 @@ def test_evaluate_prints_and_stores_precision_recall_f1(demo_sqlite_url, monkeyp
     assert figures["detectors"]["large_transaction"]["flagged"] == large
     assert stored["evaluation"]["detectors"] == figures["detectors"]
 
-    assert main(["evaluate"]) == 0
+    assert main(["evaluate", "--model", "transactions"]) == 0
     table = capsys.readouterr().out
     assert "model transactions_iforest v2" in table
     assert "iforest" in table and "precision" in table and "large_transaction" in table
+
+
+def test_evaluate_measures_every_model_by_default(demo_sqlite_url, monkeypatch, capsys):
+    """The detector, the forecasts' targets, the churn and the attendance hold-outs, each
+    printed; their trainings stored as versions of their own. The test demo has too few
+    completed events for the attendance forecast: that one says so, the others still run, and
+    the exit status is 2."""
+    from bi_app.cli import main
+
+    monkeypatch.setenv("BI_DATABASE_URL", demo_sqlite_url)
+    monkeypatch.setenv("BI_SCHEDULER", "off")
+    assert main(["evaluate", "--json"]) == 2
+    out = capsys.readouterr()
+    figures = json.loads(out.out)
+    assert set(figures) == {"transactions", "forecasts", "churn", "attendance"}
+    assert "Too few completed events" in figures["attendance"]["error"]
+    assert "bi-app: attendance: Too few completed events" in out.err
+    assert figures["transactions"]["detectors"]["iforest"]["recall"] > 0
+    assert set(figures["forecasts"]["series"]) == {"revenue", "orders"}
+    for series in figures["forecasts"]["series"].values():
+        assert 0 < series["mape"] < 1 and 0 < series["coverage"] <= 1
+        assert series["ratio"] == pytest.approx(series["mape"] / series["baseline_mape"])
+    assert 0.5 < figures["churn"]["auc"] <= 1
+    engine = make_engine(demo_sqlite_url)
+    try:
+        with engine.connect() as conn:
+            names = set(conn.scalars(select(ModelVersion.name)))
+    finally:
+        engine.dispose()
+    assert {"transactions_iforest", "customer_churn", "event_attendance"} <= names
+    assert main(["evaluate"]) == 2
+    text = capsys.readouterr().out
+    for words in ("precision", "seasonal-naive", "ROC AUC"):
+        assert words in text

@@ -46,6 +46,10 @@ def test_catalogue() -> None:
         "treasury_cold_share",
         "treasury_hot_coverage",
         "transaction_risk",
+        "capacity_level_pct",
+        "model_training_problems",
+        "churn_likely_customers",
+        "forecast_band_misses",
     }
     for name, info in METRICS.items():
         assert info.name == name and info.label

@@ -100,6 +100,9 @@ def test_builtin_jobs_are_valid_and_named_once():
         "customer_tags",
         "model_training",
         "transaction_scoring",
+        "capacity_sample",
+        "attendance_training",
+        "churn_training",
         "forecast_fit",
     ]
     assert {s.name: s.seconds for s in jobs.JOBS if s.seconds} == {
@@ -111,6 +114,7 @@ def test_builtin_jobs_are_valid_and_named_once():
         "alert_evaluation": 60,
         "alert_dispatch": 5,
         "transaction_scoring": 300,
+        "capacity_sample": 300,
     }
 
 
