@@ -43,8 +43,10 @@ DATA_BENCHES = ("overview", "sales", "orders", "customers", "events")
 # verdicts in their JSON, as the served ones do; their calls still give the worst miss/target
 OWN_VERDICTS = ("orders",)
 SERVED_BENCHES = ("http", "pages")  # the app under gunicorn, on the same data set
-ALL_BENCHES = (*DATA_BENCHES, "ops", "alerts", *SERVED_BENCHES)
+ALL_BENCHES = (*DATA_BENCHES, "ops", "alerts", "models", *SERVED_BENCHES)
 ALERTS_RESULTS = RESULTS_DIR / "alerts.json"  # bench.alerts has its own data set and file
+MODELS_RESULTS = RESULTS_DIR / "models.json"  # so has bench.models (1M transactions)
+OWN_DATA_SETS = ("alerts", "models")
 USES_DATA = (*DATA_BENCHES, *SERVED_BENCHES)  # the first of these may --reload
 MODULES = {"http": "http_load", "pages": "page_load"}
 # The issue "Fast at 10 million orders", line by line: (target, benchmark, which verdicts)
@@ -143,6 +145,8 @@ class Outcome:
 def results_path(bench: str, results_dir: Path) -> Path:
     if bench == "alerts":
         return ALERTS_RESULTS
+    if bench == "models":
+        return MODELS_RESULTS
     return OPS_RESULTS if bench == "ops" else results_dir / f"{bench}.json"
 
 
@@ -152,7 +156,7 @@ def command(bench: str, args: argparse.Namespace, first: bool) -> list[str]:
     cmd = [sys.executable, "-m", f"bench.{MODULES.get(bench, bench)}"]
     if bench == "ops":
         return cmd + ["--requests", str(args.requests), "--refreshes", str(args.refreshes)]
-    if bench == "alerts":
+    if bench in OWN_DATA_SETS:
         return cmd
     if bench in SERVED_BENCHES:
         cmd += ["--orders", str(args.orders), "--schema", args.schema]
@@ -237,7 +241,7 @@ def read_outcome(
     if bench == "ops":
         outcome.verdicts = ops_verdicts(report)
         return outcome
-    if bench == "alerts":
+    if bench in OWN_DATA_SETS:
         outcome.verdicts = listed_verdicts(report)
         return outcome
     if bench in SERVED_BENCHES:
