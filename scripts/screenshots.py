@@ -42,6 +42,11 @@ PAGES = [
     ("/admin/integrations", "admin-integrations"),
     ("/admin/models", "admin-models"),
 ]
+# parts of a page below the fold: (path, id of the element scrolled to the top, file name)
+SECTIONS = [
+    ("/treasury", "treasury-capacity-card", "treasury-capacity"),
+    ("/events/28", "event-detail-forecast-result", "event-forecast"),
+]
 KOREAN_PAGES = [("/", "overview-ko"), ("/sales", "sales-ko")]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -94,6 +99,16 @@ def main(base: str, username: str, password: str, *flags: str) -> None:
         if korean:
             _language(browser, wait, "en")
             return
+        for path, element, name in SECTIONS:
+            browser.get(base + path)
+            found = wait.until(EC.presence_of_element_located((By.ID, element)))
+            time.sleep(4)
+            browser.execute_script(
+                "arguments[0].scrollIntoView(true); window.scrollBy(0, -60);", found
+            )
+            time.sleep(1)
+            browser.save_screenshot(str(DOCS / f"{name}.png"))
+            print("saved", DOCS / f"{name}.png")
         browser.get(base + "/")
         wait.until(EC.element_to_be_clickable((By.ID, "app-theme-switch"))).click()
         time.sleep(4)
