@@ -3,7 +3,10 @@ charts and suggestions; the what-if calculator changes the ROI; a bad id shows a
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy import text
@@ -30,6 +33,19 @@ def _events_newest_first(url: str) -> list:
     finally:
         engine.dispose()
     return codes
+
+
+def _click(dash_duo, selector: str) -> None:
+    """Click a button after scrolling it to the middle of the window: at the bottom edge the
+    click can land on whatever else is drawn there (an intercepted click)."""
+    button = dash_duo.find_element(selector)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    try:
+        button.click()
+    except ElementClickInterceptedException:  # the events grid above it was still growing
+        dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+        time.sleep(0.5)
+        button.click()
 
 
 def _set(dash_duo, selector: str, value: str) -> None:
@@ -117,6 +133,7 @@ def test_attendance_forecast_form_and_planned_event(demo_sqlite_url, app_factory
     login(dash_duo, next_path="/events")
     dash_duo.driver.get(f"{dash_duo.server_url}/events")
     dash_duo.wait_for_element("#events-forecast-submit-button", timeout=15)
+    dash_duo.wait_for_element(".ag-row", timeout=15)  # the grid above has its rows: no more shifts
     organizers = [
         o.get_attribute("value")
         for o in dash_duo.find_elements("#events-forecast-organizer-select option")
@@ -125,7 +142,7 @@ def test_attendance_forecast_form_and_planned_event(demo_sqlite_url, app_factory
 
     # a negative capacity is refused with a message naming the field
     _set(dash_duo, "#events-forecast-capacity-input", "-5")
-    dash_duo.find_element("#events-forecast-submit-button").click()
+    _click(dash_duo, "#events-forecast-submit-button")
     dash_duo.wait_for_contains_text(
         "#events-forecast-result", "Capacity: a whole number of 1 or more.", timeout=15
     )
@@ -133,7 +150,7 @@ def test_attendance_forecast_form_and_planned_event(demo_sqlite_url, app_factory
 
     # a valid configuration: the forecast, its interval, factors, peaks, advice and quality
     _set(dash_duo, "#events-forecast-capacity-input", "150")
-    dash_duo.find_element("#events-forecast-submit-button").click()
+    _click(dash_duo, "#events-forecast-submit-button")
     dash_duo.wait_for_element(".app-forecast-point", timeout=15)
     point = int(dash_duo.find_element(".app-forecast-point").text.split()[0].replace(",", ""))
     assert 0 < point <= 150
