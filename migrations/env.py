@@ -5,9 +5,9 @@ from alembic import context
 from sqlalchemy import pool
 
 import bi_app.db.alert_models
-import bi_app.db.capacity_models
 import bi_app.db.analytics_models
 import bi_app.db.bitmap_models
+import bi_app.db.capacity_models
 import bi_app.db.channel_models
 import bi_app.db.churn_models
 import bi_app.db.forecast_models

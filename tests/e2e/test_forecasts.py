@@ -15,7 +15,6 @@ from sqlalchemy import insert
 from bi_app import forecasting as fc
 from bi_app.db.forecast_models import ForecastPoint, ForecastRun
 from bi_app.extensions import db
-from components import forecasts_view as view
 from components.ids import Forecasts
 from tests.conftest import login
 from tests.e2e.conftest import wait_until
