@@ -38,6 +38,7 @@ install: $(STAMP)
 # DEMO_LOCALE=ko loads the Korean demo shop instead (see the README for its settings)
 DEMO_LOCALE ?= en
 run: install
+	bash scripts/ensure-report-deps.sh
 	$(BIN)/bi-app setup --demo-locale $(DEMO_LOCALE)
 	$(BIN)/bi-app run
 
