@@ -1,0 +1,165 @@
+"""Plotly figures as vector SVG for reports, through kaleido and the system's Chromium.
+
+Starting Chromium costs seconds, rendering one figure in a running one ~0.2 s: so one kaleido
+browser per process is started on the first figure and reused. It lives in a daemon thread
+with its own event loop; figures are submitted to it with a timeout, so a stuck browser fails a
+chart, never the report. kaleido's own ``start_sync_server`` is not used: when Chromium cannot
+start it leaves the server marked running and the next call waits forever, and it pairs
+answers to callers through a shared queue, which concurrent report jobs would mix up.
+
+A failed start is remembered for :data:`RETRY_AFTER` seconds, so a report without a browser
+costs one attempt, not one per chart; the renderer then shows a short notice instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import copy
+import logging
+import os
+import threading
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+log = logging.getLogger(__name__)
+# kaleido and the browser driver it uses log every start, tab and clean-up at INFO
+for _noisy in ("kaleido", "choreographer", "logistro"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+START_TIMEOUT = 60.0  # seconds for Chromium to start
+FIGURE_TIMEOUT = 30.0  # seconds for one figure
+RETRY_AFTER = 60.0  # seconds before trying to start a browser again after a failure
+FONT_FAMILY = '"Noto Sans CJK KR", "Noto Sans", sans-serif'
+
+
+class ChartRenderError(RuntimeError):
+    """A figure could not be rendered (no browser, a timeout, a bad figure)."""
+
+
+class _Server:
+    """One kaleido browser in a background event loop, started on first use, per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._kaleido: Any = None
+        self._pid: int | None = None
+        self._failed_at: float | None = None
+        self._failure = ""
+        self.startup_seconds: float | None = None
+
+    def _ensure(self) -> tuple[asyncio.AbstractEventLoop, Any]:
+        with self._lock:
+            if self._kaleido is not None and self._pid == os.getpid():
+                return self._loop, self._kaleido  # type: ignore[return-value]
+            if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER:
+                raise ChartRenderError(self._failure)
+            # a forked worker inherits no threads: start its own browser
+            self._kaleido = self._loop = None
+            started = time.perf_counter()
+            loop: asyncio.AbstractEventLoop | None = None
+            thread: threading.Thread | None = None
+            try:
+                import kaleido
+
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="report-charts", daemon=True
+                )
+                thread.start()
+                # mathjax=False: kaleido would otherwise load MathJax from a CDN
+                browser = kaleido.Kaleido(n=1, timeout=FIGURE_TIMEOUT, mathjax=False)
+
+                async def open_browser() -> None:
+                    await browser.open()
+
+                future = asyncio.run_coroutine_threadsafe(open_browser(), loop)
+                future.result(START_TIMEOUT)
+            except BaseException as error:  # noqa: BLE001 - any failure means "no charts"
+                self._failed_at = time.monotonic()
+                self._failure = f"chart renderer unavailable: {type(error).__name__}: {error}"
+                log.warning("report charts: %s", self._failure)
+                if loop is not None:
+                    _close_loop(loop, thread)
+                raise ChartRenderError(self._failure) from None
+            self._loop, self._thread, self._kaleido = loop, thread, browser
+            self._pid = os.getpid()
+            self._failed_at = None
+            self.startup_seconds = time.perf_counter() - started
+            log.info("report charts: browser started in %.1f s", self.startup_seconds)
+            return loop, browser
+
+    def svg(self, figure: Any, width: int, height: int) -> str:
+        loop, browser = self._ensure()
+        opts = {"format": "svg", "width": width, "height": height}
+        future = asyncio.run_coroutine_threadsafe(browser.calc_fig(figure, opts=opts), loop)
+        try:
+            data = future.result(FIGURE_TIMEOUT + 5)
+        except FutureTimeout:
+            future.cancel()
+            raise ChartRenderError("chart rendering timed out") from None
+        except Exception as error:
+            raise ChartRenderError(f"{type(error).__name__}: {error}") from error
+        return data.decode("utf-8") if isinstance(data, bytes) else str(data)
+
+    def stop(self) -> None:
+        with self._lock:
+            loop, thread, browser = self._loop, self._thread, self._kaleido
+            self._loop = self._thread = self._kaleido = None
+            self._failed_at = None
+        if loop is None or browser is None or self._pid != os.getpid():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(browser.close(), loop).result(10)
+        except Exception:  # closing at exit: nothing left to tell
+            log.debug("report charts: browser did not close cleanly", exc_info=True)
+        _close_loop(loop, thread)
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread | None) -> None:
+    """Stop the loop, wait for its thread, and close it (its sockets with it)."""
+    loop.call_soon_threadsafe(loop.stop)
+    if thread is not None:
+        thread.join(10)
+    if not loop.is_running():
+        loop.close()
+
+
+_server = _Server()
+atexit.register(_server.stop)
+
+
+def figure_dict(figure: Any, font_family: str = FONT_FAMILY) -> dict[str, Any]:
+    """The figure as a plain dict, with a font that covers Hangul and a white background."""
+    if hasattr(figure, "to_plotly_json"):
+        figure = figure.to_plotly_json()
+    data = copy.deepcopy(dict(figure))
+    layout = dict(data.get("layout") or {})
+    font = dict(layout.get("font") or {})
+    font["family"] = font_family
+    layout["font"] = font
+    layout.setdefault("paper_bgcolor", "white")
+    layout.setdefault("plot_bgcolor", "white")
+    data["layout"] = layout
+    return data
+
+
+def figure_to_svg(figure: Any, width: int = 900, height: int = 420) -> str:
+    """An SVG document of a Plotly figure (or its dict). Raises :class:`ChartRenderError`."""
+    return _server.svg(figure_dict(figure), width, height)
+
+
+def startup_seconds() -> float | None:
+    """How long this process's browser took to start (None before the first chart)."""
+    return _server.startup_seconds
+
+
+def stop() -> None:
+    """Close this process's browser (it starts again on the next chart)."""
+    _server.stop()
+
+
+__all__ = ["ChartRenderError", "figure_dict", "figure_to_svg", "startup_seconds", "stop"]
