@@ -359,6 +359,77 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+REPORT_FORMATS = ("pdf", "xlsx")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Build a report of a period and write it as PDF or an Excel workbook, with progress."""
+    from bi_app import create_app
+    from bi_app.errors import ServiceError
+    from bi_app.reports import periods
+    from bi_app.reports.model import SECTIONS
+
+    settings = _settings()
+    sections = [s.strip() for s in (args.sections or "").split(",") if s.strip()] or None
+    unknown = sorted(set(sections or ()) - set(SECTIONS))
+    if unknown:
+        print(
+            f"bi-app: unknown sections: {', '.join(unknown)} (choose from {', '.join(SECTIONS)})",
+            file=sys.stderr,
+        )
+        return 2
+    fmt = args.format or (args.out.rsplit(".", 1)[-1].lower() if "." in args.out else "pdf")
+    if fmt not in REPORT_FORMATS:
+        print(f"bi-app: --format must be pdf or xlsx, not {fmt!r}", file=sys.stderr)
+        return 2
+    app = create_app(replace(settings, scheduler=False))
+    with app.server.app_context():
+        from bi_app.db.periods import business_timezone
+        from bi_app.filters import local_today
+        from bi_app.reports.content import build_report
+
+        tz = business_timezone()
+        try:
+            if args.start or args.end:
+                if not (args.start and args.end):
+                    raise periods.ReportError("Give both --from and --to for a custom period.")
+                period = periods.custom_period(
+                    _iso_date(args.start, "--from"), _iso_date(args.end, "--to"), tz
+                )
+            else:
+                period = periods.period_for(args.period, local_today(), tz)
+            report = build_report(period, sections, locale=args.locale, progress=_progress)
+            print(file=sys.stderr)
+            if fmt == "pdf":
+                from bi_app.reports.pdf import render_pdf
+
+                data = render_pdf(report)
+            else:
+                from bi_app.reports.excel import render_xlsx
+
+                data = render_xlsx(report)
+        except (ServiceError, ValueError) as exc:
+            print(f"\nbi-app: {exc}", file=sys.stderr)
+            return 2
+    with open(args.out, "wb") as out:
+        out.write(data)
+    print(f"{args.out}: {report.period_label}, {len(data):,} bytes", file=sys.stderr)
+    return 0
+
+
+def _iso_date(text: str, option: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option} must be a date like 2026-11-30, not {text!r}") from None
+
+
+def _progress(done: int, total: int, step: str) -> None:
+    print(f"\r[{done}/{total}] {step:<40}", end="", file=sys.stderr, flush=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bi-app", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -463,6 +534,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="which model to measure (default: all; JSON of one model is its figures alone)",
     )
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "report", help="write a report of a period as PDF or an Excel workbook (with progress)"
+    )
+    p.add_argument("--period", choices=("daily", "weekly", "monthly"), default="weekly")
+    p.add_argument("--from", dest="start", help="first day of a custom period (YYYY-MM-DD)")
+    p.add_argument("--to", dest="end", help="last day of a custom period (YYYY-MM-DD)")
+    p.add_argument("--format", choices=REPORT_FORMATS, help="default: the --out file's extension")
+    p.add_argument("--sections", help="comma-separated sections (default: all)")
+    p.add_argument("--locale", choices=("en", "ko"), help="default: BI_LOCALE")
+    p.add_argument("--out", required=True, help="the file to write")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("config", help="print the effective settings, secrets masked")
     p.set_defaults(func=cmd_config)
