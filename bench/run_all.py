@@ -43,10 +43,11 @@ DATA_BENCHES = ("overview", "sales", "orders", "customers", "events")
 # verdicts in their JSON, as the served ones do; their calls still give the worst miss/target
 OWN_VERDICTS = ("orders",)
 SERVED_BENCHES = ("http", "pages")  # the app under gunicorn, on the same data set
-ALL_BENCHES = (*DATA_BENCHES, "ops", "alerts", "models", *SERVED_BENCHES)
+ALL_BENCHES = (*DATA_BENCHES, "ops", "alerts", "models", "reports", *SERVED_BENCHES)
 ALERTS_RESULTS = RESULTS_DIR / "alerts.json"  # bench.alerts has its own data set and file
 MODELS_RESULTS = RESULTS_DIR / "models.json"  # so has bench.models (1M transactions)
-OWN_DATA_SETS = ("alerts", "models")
+REPORTS_RESULTS = RESULTS_DIR / "reports.json"  # bench.reports reuses bench.models' data set
+OWN_DATA_SETS = ("alerts", "models", "reports")
 USES_DATA = (*DATA_BENCHES, *SERVED_BENCHES)  # the first of these may --reload
 MODULES = {"http": "http_load", "pages": "page_load"}
 # The issue "Fast at 10 million orders", line by line: (target, benchmark, which verdicts)
@@ -147,6 +148,8 @@ def results_path(bench: str, results_dir: Path) -> Path:
         return ALERTS_RESULTS
     if bench == "models":
         return MODELS_RESULTS
+    if bench == "reports":
+        return REPORTS_RESULTS
     return OPS_RESULTS if bench == "ops" else results_dir / f"{bench}.json"
 
 
