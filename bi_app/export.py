@@ -336,10 +336,13 @@ def _sheet_name(name: str) -> str:
     return cleaned[:31]
 
 
-def _number_format(kind: str, currency: str) -> str | None:
+def excel_number_format(kind: str, currency: str, locale: str | None = None) -> str | None:
+    """The Excel number format of a column kind ("int", "float" or "number", "percent",
+    "change", "money", "date", "datetime"); None for text. Money carries the currency's symbol
+    and decimals (KRW none, EUR two)."""
     if kind == "int":
         return "#,##0"
-    if kind == "float":
+    if kind in ("float", "number"):
         return "#,##0.00"
     if kind == "percent":
         return "0.0%"
@@ -348,7 +351,7 @@ def _number_format(kind: str, currency: str) -> str | None:
     if kind == "money":
         decimals = i18n.currency_decimals(currency)
         body = "#,##0" + ("." + "0" * decimals if decimals else "")
-        symbol = i18n.currency_symbol(currency).replace('"', "")
+        symbol = i18n.currency_symbol(currency, locale).replace('"', "")
         return f'"{symbol}"{body};-"{symbol}"{body}'
     return None
 
@@ -404,7 +407,7 @@ def xlsx_formats(workbook: Any, currency: str) -> dict[str, Any]:
     """The cell formats of an export workbook, by column kind, plus ``date``, ``datetime``,
     ``quoted`` (text a spreadsheet must not run), ``header`` and ``header_quoted``."""
     formats = {
-        kind: workbook.add_format({"num_format": _number_format(kind, currency)})
+        kind: workbook.add_format({"num_format": excel_number_format(kind, currency)})
         for kind in NUMERIC_KINDS
     }
     formats["date"] = workbook.add_format({"num_format": "yyyy-mm-dd"})

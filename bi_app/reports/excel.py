@@ -20,7 +20,7 @@ from typing import Any
 import xlsxwriter
 
 from bi_app import i18n
-from bi_app.export import is_formula_like
+from bi_app.export import excel_number_format, is_formula_like
 from bi_app.i18n import N_, _
 from bi_app.reports.model import Column, ColumnKind, Kpi, Report, Section, Table
 from bi_app.reports.pdf import SEVERITY, format_when, report_locale
@@ -52,25 +52,13 @@ HEADER_STYLE = {
 
 
 def number_format(kind: ColumnKind | str, currency: str, locale: str = "en") -> str | None:
-    """The Excel number format of a column kind (None for text)."""
-    if kind == "int":
-        return "#,##0"
-    if kind == "number":
-        return "#,##0.00"
-    if kind == "percent":
-        return "0.0%"
-    if kind == "change":
-        return "+0.0%;-0.0%;0.0%"
-    if kind == "money":
-        decimals = i18n.currency_decimals(currency)
-        body = "#,##0" + ("." + "0" * decimals if decimals else "")
-        symbol = i18n.currency_symbol(currency, locale).replace('"', "")
-        return f'"{symbol}"{body};-"{symbol}"{body}'
+    """The Excel number format of a column kind (None for text): the grids' export formats
+    (:func:`bi_app.export.excel_number_format`), plus dates."""
     if kind == "date":
         return "yyyy-mm-dd"
     if kind == "datetime":
         return "yyyy-mm-dd hh:mm"
-    return None
+    return excel_number_format(kind, currency, locale)
 
 
 def sheet_name(title: str, taken: set[str]) -> str:
