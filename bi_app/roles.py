@@ -28,6 +28,7 @@ class Page:
     EVENT_DETAIL = EVERYONE
     TREASURY = EVERYONE
     FORECASTS = EVERYONE
+    REPORTS = OPERATORS  # generate and download reports; admins also delete them
     OPS_HEALTH = OPERATORS
     OPS_PERFORMANCE = OPERATORS
     OPS_LOGS = OPERATORS

@@ -15,7 +15,8 @@ import bi_app.db.import_models
 import bi_app.db.job_models
 import bi_app.db.log_models
 import bi_app.db.model_models
-import bi_app.db.monitoring_models  # noqa: F401  (health results, metrics roll-ups)
+import bi_app.db.monitoring_models  # health results, metrics roll-ups
+import bi_app.db.report_models  # noqa: F401  (generated reports)
 from bi_app.config import Settings
 from bi_app.db.engine import make_engine
 from bi_app.db.models import Base

@@ -1,0 +1,129 @@
+"""Callbacks of /reports: generate a report in the background, follow its progress, refresh the
+preview and history, delete a report (admins)."""
+
+from __future__ import annotations
+
+from dash import ALL, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from bi_app import current_settings
+from bi_app.i18n import N_
+from bi_app.reports import store
+from bi_app.roles import ADMINS, Page
+from bi_app.viewer import current_viewer
+from callbacks._registry import callback
+from components import fallback
+from components import reports_view as view
+from components.ids import Reports
+
+
+@callback(
+    Output(Reports.MESSAGE, "children"),
+    Output(Reports.MESSAGE, "color"),
+    Output(Reports.MESSAGE, "is_open"),
+    Output(Reports.RUN_STORE, "data"),
+    Input(Reports.GENERATE, "n_clicks"),
+    State(Reports.KIND, "value"),
+    State(Reports.RANGE, "start_date"),
+    State(Reports.RANGE, "end_date"),
+    State(Reports.SECTIONS, "value"),
+    State(Reports.FORMAT, "value"),
+    State(Reports.LOCALE, "value"),
+    roles=Page.REPORTS,
+    prevent_initial_call=True,
+    fallback=fallback.each(
+        fallback.message(N_("Reports")),
+        fallback.value("danger"),
+        fallback.value(True),
+        fallback.value(None),
+    ),
+)
+def generate(clicks, kind, start, end, sections, fmt, locale):
+    """Queues the report and starts it in the background, or says what is wrong with the form."""
+    if not clicks:
+        raise PreventUpdate
+    try:
+        run_id = store.request_report(kind, start, end, sections, fmt, locale, None)
+    except store.ReportError as exc:
+        return str(exc), "warning", True, no_update
+    return view.message_started(run_id), "info", True, run_id
+
+
+@callback(
+    Output(Reports.PROGRESS, "value"),
+    Output(Reports.PROGRESS_TEXT, "children"),
+    Output(Reports.PROGRESS_ROW, "style"),
+    Output(Reports.PREVIEW, "children"),
+    Output(Reports.HISTORY, "children"),
+    Output(Reports.POLL, "disabled"),
+    Input(Reports.POLL, "n_intervals"),
+    Input(Reports.RUN_STORE, "data"),
+    Input(Reports.REFRESH_STORE, "data"),
+    roles=Page.REPORTS,
+    fallback=fallback.each(
+        fallback.value(0),
+        fallback.value(""),
+        fallback.value({"display": "none"}),
+        fallback.value(None),
+        fallback.message(N_("Report history")),
+        fallback.value(True),
+    ),
+)
+def refresh(_ticks, _run, _deleted):
+    """Shows the running report's progress, the latest preview and the history; polls while
+    a report is being generated."""
+    runs = store.list_runs()
+    can_delete = current_viewer().may(ADMINS)
+    return view.refreshed(runs, can_delete, current_settings().timezone)
+
+
+@callback(
+    Output(Reports.DELETE_MODAL, "is_open"),
+    Output(Reports.DELETE_TEXT, "children"),
+    Output(Reports.PENDING_STORE, "data"),
+    Input(Reports.delete_button(ALL), "n_clicks"),
+    Input(Reports.DELETE_CANCEL, "n_clicks"),
+    Input(Reports.DELETE_CONFIRM, "n_clicks"),
+    roles=ADMINS,
+    prevent_initial_call=True,
+    fallback=fallback.each(fallback.value(False), fallback.value(None), fallback.value(None)),
+)
+def ask_delete(_clicks, _cancel, _confirm):
+    """Asks before deleting the clicked report; Cancel or Delete closes the dialog."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict):
+        return False, no_update, no_update
+    if not ctx.triggered or not ctx.triggered[0]["value"]:
+        raise PreventUpdate  # buttons re-rendered by a refresh, not clicked
+    try:
+        run = store.run_status(int(trigger.get("run")))
+    except (store.ReportError, TypeError, ValueError):
+        raise PreventUpdate from None
+    return True, view.delete_question(run, current_settings().timezone), run["id"]
+
+
+@callback(
+    Output(Reports.MESSAGE, "children", allow_duplicate=True),
+    Output(Reports.MESSAGE, "color", allow_duplicate=True),
+    Output(Reports.MESSAGE, "is_open", allow_duplicate=True),
+    Output(Reports.REFRESH_STORE, "data"),
+    Input(Reports.DELETE_CONFIRM, "n_clicks"),
+    State(Reports.PENDING_STORE, "data"),
+    roles=ADMINS,
+    prevent_initial_call=True,
+    fallback=fallback.each(
+        fallback.message(N_("Reports")),
+        fallback.value("danger"),
+        fallback.value(True),
+        fallback.value(None),
+    ),
+)
+def delete(clicks, pending):
+    """Deletes the confirmed report (audited) and says so."""
+    if not clicks or pending is None:
+        raise PreventUpdate
+    try:
+        store.delete_run(int(pending), actor=None)
+    except store.ReportError as exc:
+        return str(exc), "warning", True, no_update
+    return view.message_deleted(), "success", True, int(pending)
