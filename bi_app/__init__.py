@@ -31,6 +31,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from bi_app.data import cache as data_cache
     from bi_app.extensions import db
     from bi_app.monitoring.logs import install_log_capture
+    from bi_app.reports import routes as report_routes
+    from bi_app.reports.page_export import register_page_export
     from callbacks._registry import register_all
     from components.notice import page_unavailable
     from components.shell import app_shell
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     register_all(app)
     order_export.init_app(server, app.config.routes_pathname_prefix)
+    report_routes.init_app(server, app.config.routes_pathname_prefix)  # files of /reports
+    register_page_export(server, app.config.routes_pathname_prefix)  # "Export this page as PDF"
     jobs.init_app(app, settings)
     security_headers.init_app(app, settings)  # CSP and other headers; cross-site writes refused
     return app

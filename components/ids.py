@@ -18,6 +18,8 @@ class App:
     THEME_DUMMY = "app-theme-dummy"
     NAV_SEARCH_DUMMY = "app-nav-search-dummy"
     USER_BADGE = "app-user-badge"
+    EXPORT_PDF_LINK = "app-export-pdf-link"  # "Export this page as PDF" in the header
+    EXPORT_PDF_STORE = "app-export-pdf-store"  # {"<page path>": "<export URL>"} the user may open
 
     @staticmethod
     def language(code: str) -> str:
@@ -691,3 +693,34 @@ class Forecasts:
     REFIT_POLL = "forecasts-refit-interval"
     REFIT_MESSAGE = "forecasts-refit-alert"
     REFRESH_STORE = "forecasts-refresh-store"
+
+
+class Reports:
+    """/reports: generate a report in the background, preview it, download it, its history."""
+
+    PAGE = "reports-page"
+    KIND = "reports-kind-radio"
+    RANGE = "reports-range-datepicker"
+    RANGE_ROW = "reports-range-row"
+    SECTIONS = "reports-sections-checklist"
+    FORMAT = "reports-format-radio"
+    LOCALE = "reports-locale-dropdown"
+    GENERATE = "reports-generate-button"
+    MESSAGE = "reports-message-alert"
+    PROGRESS = "reports-progress-bar"
+    PROGRESS_TEXT = "reports-progress-text"
+    PROGRESS_ROW = "reports-progress-row"
+    POLL = "reports-poll-interval"
+    RUN_STORE = "reports-run-store"
+    REFRESH_STORE = "reports-refresh-store"
+    PREVIEW = "reports-preview-card"
+    HISTORY = "reports-history-table"
+    PENDING_STORE = "reports-pending-delete-store"
+    DELETE_MODAL = "reports-delete-modal"
+    DELETE_TEXT = "reports-delete-text"
+    DELETE_CANCEL = "reports-delete-cancel-button"
+    DELETE_CONFIRM = "reports-delete-confirm-button"
+
+    @staticmethod
+    def delete_button(run_id: int) -> dict:
+        return {"type": "reports-delete-button", "run": run_id}

@@ -160,25 +160,74 @@ def alert_badge_values(count: int) -> tuple[bool, str]:
     return count <= 0, str(count) if count > 0 else ""
 
 
-def alert_header(signed_in: bool) -> html.Div:
-    """The header above every page: a red badge with the number of open critical and emergency
-    alerts, hidden at 0 (and for signed-out visitors, whose interval never runs)."""
+def export_targets(visible: Iterable[Mapping], prefix: str = "/") -> dict[str, str]:
+    """``{page path: URL of its PDF export}`` for the dashboard pages among ``visible`` (the pages
+    the user may open); the app's ``prefix`` is in both (as the browser sees them)."""
+    from bi_app.reports.page_export import export_href
+
+    targets = {}
+    for page in visible:
+        href = export_href(str(page.get("path")), prefix)
+        if href is not None:
+            path = "/" + str(page.get("path", "")).strip("/")
+            shown = prefix.rstrip("/") + path if prefix != "/" else path
+            targets[shown] = href
+    return targets
+
+
+def export_link(targets: Mapping[str, str]) -> html.Div:
+    """The header's link to the current page's PDF; hidden until a callback knows the page (see
+    callbacks/shell.py), and on pages without an export or that the user may not open."""
+    return html.Div(
+        [
+            dcc.Store(id=App.EXPORT_PDF_STORE, data=dict(targets)),
+            html.A(
+                _("Export this page as PDF"),
+                id=App.EXPORT_PDF_LINK,
+                href="",
+                hidden=True,
+                target="_blank",
+                rel="noopener",
+                title=_("The page's current filters, as a PDF report"),
+                className="app-export-pdf btn btn-sm btn-outline-secondary me-2",
+            ),
+        ],
+        className="app-export",
+    )
+
+
+def _prefix() -> str:
+    try:
+        return dash.get_relative_path("/")
+    except (AttributeError, KeyError):  # built outside an app (unit tests of the shell)
+        return "/"
+
+
+def alert_header(signed_in: bool, export_targets: Mapping[str, str] | None = None) -> html.Div:
+    """The header above every page: the link to the page's PDF export (on dashboard pages), and
+    a red badge with the number of open critical and emergency alerts, hidden at 0 (and for
+    signed-out visitors, whose interval never runs)."""
     label = _("open critical alerts")
     return html.Div(
-        html.A(
-            [
-                html.Span(className="app-alert-bell", **{"aria-hidden": "true"}),
-                html.Span(id=App.ALERT_BADGE_COUNT, className="app-alert-count"),
-                html.Span(label, className="visually-hidden"),
-                dcc.Interval(id=App.ALERT_INTERVAL, interval=_badge_ms(), disabled=not signed_in),
-            ],
-            id=App.ALERT_BADGE,
-            href=ALERT_BADGE_HREF,
-            hidden=True,
-            title=label,
-            className="app-alert-badge badge rounded-pill text-bg-danger text-decoration-none",
-        ),
-        className="app-header d-flex justify-content-end",
+        [
+            export_link(export_targets or {}),
+            html.A(
+                [
+                    html.Span(className="app-alert-bell", **{"aria-hidden": "true"}),
+                    html.Span(id=App.ALERT_BADGE_COUNT, className="app-alert-count"),
+                    html.Span(label, className="visually-hidden"),
+                    dcc.Interval(
+                        id=App.ALERT_INTERVAL, interval=_badge_ms(), disabled=not signed_in
+                    ),
+                ],
+                id=App.ALERT_BADGE,
+                href=ALERT_BADGE_HREF,
+                hidden=True,
+                title=label,
+                className="app-alert-badge badge rounded-pill text-bg-danger text-decoration-none",
+            ),
+        ],
+        className="app-header d-flex justify-content-end align-items-center",
     )
 
 
@@ -199,7 +248,9 @@ def app_shell(
 ) -> html.Div:
     """The whole page around ``dash.page_container``: the sidebar lists the ``visible`` pages of
     all registered ``pages``, for ``username`` (None when signed out)."""
+    visible = list(visible)
     sections = nav_sections(pages, {page["path"] for page in visible})
+    targets = export_targets(visible, _prefix()) if username else {}
     return html.Div(
         [
             dcc.Location(id=App.URL, refresh=False),
@@ -208,7 +259,7 @@ def app_shell(
             html.Div(id=App.NAV_SEARCH_DUMMY, hidden=True),
             sidebar(sections, username, role, csrf),
             html.Main(
-                [alert_header(signed_in=bool(username)), dash.page_container],
+                [alert_header(bool(username), targets), dash.page_container],
                 className="app-main flex-grow-1 p-3 p-lg-4",
             ),
         ],

@@ -53,11 +53,13 @@ class _Server:
 
     def _ensure(self) -> tuple[asyncio.AbstractEventLoop, Any]:
         with self._lock:
-            if self._kaleido is not None and self._pid == os.getpid():
+            alive = self._thread is not None and self._thread.is_alive()
+            if self._kaleido is not None and self._pid == os.getpid() and alive:
                 return self._loop, self._kaleido  # type: ignore[return-value]
             if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER:
                 raise ChartRenderError(self._failure)
-            # a forked worker inherits no threads: start its own browser
+            # a forked worker inherits no threads, and a thread can be stopped under us (a test
+            # server's teardown): start a browser of this process's own
             self._kaleido = self._loop = None
             started = time.perf_counter()
             loop: asyncio.AbstractEventLoop | None = None

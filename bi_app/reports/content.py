@@ -15,6 +15,7 @@ section a ``message`` and the report goes on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -56,7 +57,7 @@ from bi_app.reports.periods import (
     utc_bounds,
 )
 
-__all__ = ["SECTION_TITLES", "THRESHOLDS", "build_report"]
+__all__ = ["SECTION_TITLES", "THRESHOLDS", "ReportFilters", "build_report", "filters_label"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,30 @@ LEVEL_LABELS = {
     "high": N_("high"),
     "medium": N_("medium"),
     "low": N_("low"),
+}
+# Sections whose services cannot narrow their figures to platforms or categories: with a filter,
+# they say so in a note rather than silently show the whole business's figures.
+UNFILTERED_NOTES = {
+    "customers": N_(
+        "The platform and category filters apply to the key figures only: segments, churn risk "
+        "and the churn model cover all customers."
+    ),
+    "events": N_("Events cannot be filtered by platform or category: all events are shown."),
+    "treasury": N_(
+        "Treasury figures cannot be filtered by platform or category: all accounts are shown."
+    ),
+    "forecasts": N_(
+        "The platform and category filters do not apply here: the forecasts cover all sales."
+    ),
+    "anomalies": N_(
+        "Transactions cannot be filtered by platform or category: all accounts are shown."
+    ),
+    "alerts": N_("Alerts cannot be filtered by platform or category: all alerts are shown."),
+    "system": N_("System figures cannot be filtered by platform or category."),
+    "insights": N_(
+        "The sales insights follow the platform and category filters; the others (treasury, "
+        "events, alerts, anomalies, forecasts) cover the whole business."
+    ),
 }
 _COLORS = ("#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#64748b")
 
@@ -133,6 +158,47 @@ def _figure(title: str | None = None) -> go.Figure:
     return figure
 
 
+@dataclass(frozen=True)
+class ReportFilters:
+    """Sales platforms and product categories (codes) a report is narrowed to; None: all."""
+
+    platforms: tuple[str, ...] | None = None
+    categories: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        # sorted and deduplicated: the data layer's cache keys and the label stay stable
+        for name in ("platforms", "categories"):
+            codes = getattr(self, name)
+            object.__setattr__(self, name, tuple(sorted(set(codes))) if codes else None)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.platforms or self.categories)
+
+
+def filters_label(filters: ReportFilters | None, locale: str | None = None) -> str | None:
+    """``"Platforms: Web shop · Categories: Fashion"`` in ``locale`` (names from the catalogue,
+    codes when it cannot be read); None without a filter."""
+    if filters is None or not filters.active:
+        return None
+    from bi_app.data import catalog
+
+    try:
+        names = catalog.display_names()
+    except Exception:  # the label still says what was filtered, by code
+        log.warning("filter names unavailable for a report", exc_info=True)
+        names = {}
+    parts = []
+    with use_locale(locale):
+        if filters.platforms:
+            shown = ", ".join(names.get("platform", {}).get(c, c) for c in filters.platforms)
+            parts.append(_("Platforms: %(names)s", names=shown))
+        if filters.categories:
+            shown = ", ".join(names.get("category", {}).get(c, c) for c in filters.categories)
+            parts.append(_("Categories: %(names)s", names=shown))
+    return " · ".join(parts)
+
+
 @contextlib.contextmanager
 def _period_timezone(tz: str) -> Iterator[None]:
     """The services bucket days in the business time zone: make it the period's for the build
@@ -153,6 +219,7 @@ class _Build:
     currency: str
     locale: str
     engine: Engine | None
+    filters: ReportFilters = field(default_factory=ReportFilters)
     before: Period = field(init=False)
     year_ago: Period = field(init=False)
     memo: dict[Any, Any] = field(default_factory=dict)
@@ -172,6 +239,11 @@ class _Build:
             return None
         return float(minor) / 10 ** currency_decimals(self.currency)
 
+    @property
+    def codes(self) -> dict[str, tuple[str, ...] | None]:
+        """The filter as the sales and customer services take it (keyword arguments)."""
+        return {"platforms": self.filters.platforms, "categories": self.filters.categories}
+
     def bounds(self, period: Period | None = None) -> tuple[dt.datetime, dt.datetime]:
         return utc_bounds(period or self.period)
 
@@ -183,8 +255,8 @@ def _sales(b: _Build, period: Period) -> dict[str, int]:
     from bi_app.data import sales
 
     def compute() -> dict[str, int]:
-        totals = sales.sales_totals(period.start, period.end)
-        lost = sales.order_totals(period.start, period.end)
+        totals = sales.sales_totals(period.start, period.end, **b.codes)
+        lost = sales.order_totals(period.start, period.end, **b.codes)
         return {**totals, "lost_orders": lost["lost_orders"], "all_orders": lost["all_orders"]}
 
     return b.once(("sales", period), compute)
@@ -287,7 +359,7 @@ def _trend(b: _Build) -> Section:
     from bi_app.data import sales
 
     granularity = "day" if b.period.days <= 92 else "week"
-    frame = sales.revenue_trend(b.period.start, b.period.end, granularity=granularity)
+    frame = sales.revenue_trend(b.period.start, b.period.end, **b.codes, granularity=granularity)
     if frame.empty or int(frame["orders"].sum()) == 0:
         return Section("trend", _(SECTION_TITLES["trend"]), message=_("No sales in this period."))
     days = [p if isinstance(p, dt.date) else dt.date.fromisoformat(str(p)) for p in frame["period"]]
@@ -340,7 +412,7 @@ def _sales_breakdown(b: _Build) -> Section:
     from bi_app.db.models import REVENUE_STATUSES
 
     title = _(SECTION_TITLES["sales_breakdown"])
-    by_status = sales.orders_by_platform_status(b.period.start, b.period.end)
+    by_status = sales.orders_by_platform_status(b.period.start, b.period.end, **b.codes)
     sold = (
         by_status[by_status["status"].isin(REVENUE_STATUSES)] if not by_status.empty else by_status
     )
@@ -369,7 +441,7 @@ def _sales_breakdown(b: _Build) -> Section:
             for r in per.itertuples()
         ],
     )
-    categories = sales.category_sales(b.period.start, b.period.end)
+    categories = sales.category_sales(b.period.start, b.period.end, **b.codes)
     category_table = Table(
         _("Sales by category"),
         [
@@ -420,7 +492,7 @@ def _top_products(b: _Build) -> Section:
     from bi_app.data import sales
 
     title = _(SECTION_TITLES["top_products"])
-    frame = sales.product_ranking(b.period.start, b.period.end, limit=TOP_PRODUCTS)
+    frame = sales.product_ranking(b.period.start, b.period.end, **b.codes, limit=TOP_PRODUCTS)
     if frame.empty:
         return Section("top_products", title, message=_("No products sold in this period."))
     table = Table(
@@ -466,7 +538,10 @@ def _customers(b: _Build) -> Section:
     from bi_app.data import customers
 
     title = _(SECTION_TITLES["customers"])
-    figures = [customers.period_figures(p.start, p.end) for p in (b.period, b.before, b.year_ago)]
+    figures = [
+        customers.period_figures(p.start, p.end, **b.codes)
+        for p in (b.period, b.before, b.year_ago)
+    ]
     now_kpis = customers.kpis_from_figures(figures[0], figures[1])
     year_kpis = customers.kpis_from_figures(figures[0], figures[2])
     kinds = {"count": "int", "percent": "percent", "money": "money"}
@@ -1085,7 +1160,20 @@ BUILDERS: dict[str, Callable[[_Build], Section]] = {
 }
 
 
+def _with_filter_note(section: Section, b: _Build) -> Section:
+    """``section`` with a note when a filter is set and its figures ignore it."""
+    note = UNFILTERED_NOTES.get(section.key)
+    if not b.filters.active or note is None:
+        return section
+    message = " ".join(m for m in (section.message, _(note)) if m)
+    return dataclasses.replace(section, message=message)
+
+
 def _build_section(key: str, b: _Build) -> Section:
+    return _with_filter_note(_build_one(key, b), b)
+
+
+def _build_one(key: str, b: _Build) -> Section:
     try:
         return BUILDERS[key](b)
     except ServiceError as exc:
@@ -1115,16 +1203,19 @@ def build_report(
     locale: str | None = None,
     currency: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    filters: ReportFilters | None = None,
 ) -> Report:
     """The report of ``period`` with ``sections`` (keys of :data:`SECTIONS`, None: all, in
     that order), its texts in ``locale`` (default: the current one), money in ``currency``
     (default: ``BI_CURRENCY``). ``engine`` is used by the alert and system sections (default:
     the app's); the data layer always reads the app's engine. ``progress(done, total, key)``
-    is called before each section and once at the end (``key`` ``""``)."""
+    is called before each section and once at the end (``key`` ``""``). ``filters`` narrows the
+    sales and customer figures to platforms and categories; the report states them under its
+    period, and sections that cannot be filtered say so."""
     wanted = _wanted(sections)
     code = (currency or app_currency()).upper()
     with use_locale(locale) as language, _period_timezone(period.timezone):
-        b = _Build(period, code, language, engine)
+        b = _Build(period, code, language, engine, filters or ReportFilters())
         built = []
         for index, key in enumerate(wanted):
             if progress is not None:
@@ -1162,4 +1253,5 @@ def build_report(
             cover_kpis=cover,
             sections=built,
             labels=labels,
+            filters_label=filters_label(filters, language),
         )

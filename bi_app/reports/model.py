@@ -112,6 +112,7 @@ class Report:
     labels: dict[str, str] = field(default_factory=dict)  # renderer texts already translated:
     # "page" ("Page %(page)s of %(pages)s"), "generated" ("Generated %(when)s"),
     # "vs_previous", "vs_last_year", "contents"
+    filters_label: str | None = None  # e.g. "Platforms: Web shop · Categories: Fashion"
 
 
 __all__ = [

@@ -150,6 +150,7 @@ h2 { font-size: 14pt; margin: 7mm 0 3mm; padding-bottom: 1mm; border-bottom: 1.5
 h3 { font-size: 10.5pt; margin: 4mm 0 1.5mm; break-after: avoid; }
 .cover { break-after: page; }
 .cover .period { font-size: 13pt; margin: 0; }
+.cover .filters { font-size: 11pt; margin: 1mm 0 0; color: #334e68; }
 .cover .generated { color: #555; margin: 1mm 0 9mm; }
 .kpis { display: flex; flex-wrap: wrap; gap: 3mm; margin: 2mm 0 4mm; }
 .kpi { box-sizing: border-box; width: 32%; border: 0.75pt solid #cbd2d9; border-radius: 2mm;
@@ -209,6 +210,7 @@ tbody tr:nth-child(even) td { background: #f7f9fb; }
 <section class="cover">
   <h1>{{ report.title }}</h1>
   <p class="period">{{ report.period_label }}</p>
+  {% if report.filters_label %}<p class="filters">{{ report.filters_label }}</p>{% endif %}
   <p class="generated">{{ generated }}</p>
   {% if report.cover_kpis %}
   <h2>{{ text.key_figures }}</h2>
@@ -393,7 +395,10 @@ def build_html(report: Report) -> str:
             }
         )
     css = {
-        "period": _css_string(report.period_label),
+        # every page's header states the period and, when set, the filters
+        "period": _css_string(
+            " · ".join(t for t in (report.period_label, report.filters_label) if t)
+        ),
         "generated": _css_string(generated),
         "title": _css_string(report.title),
         "page": _page_content(labels["page"]),
