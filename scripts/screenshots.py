@@ -29,6 +29,7 @@ PAGES = [
     ("/events/6", "event-detail"),
     ("/treasury", "treasury"),
     ("/forecasts", "forecasts"),
+    ("/reports", "reports"),
     ("/ops/health", "ops-health"),
     ("/ops/alerts", "ops-alerts"),
     ("/ops/alerts/rules", "ops-alert-rules"),
