@@ -69,7 +69,7 @@ class _Server:
 
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(
-                    target=loop.run_forever, name="report-charts", daemon=True
+                    target=_run_loop, args=(loop,), name="report-charts", daemon=True
                 )
                 thread.start()
                 # mathjax=False: kaleido would otherwise load MathJax from a CDN
@@ -114,11 +114,23 @@ class _Server:
             self._failed_at = None
         if loop is None or browser is None or self._pid != os.getpid():
             return
+        if thread is None or not thread.is_alive():  # stopped from outside: nothing to close
+            return
         try:
             asyncio.run_coroutine_threadsafe(browser.close(), loop).result(10)
         except Exception:  # closing at exit: nothing left to tell
             log.debug("report charts: browser did not close cleanly", exc_info=True)
         _close_loop(loop, thread)
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """The chart thread: serve the loop until it is stopped. A thread stopped from outside (a
+    test server's teardown raises SystemExit in every thread it saw start) just ends; the next
+    chart starts a new browser (:meth:`_Server._ensure` checks the thread is alive)."""
+    try:
+        loop.run_forever()
+    except SystemExit:
+        log.info("report charts: the chart thread was stopped from outside")
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread | None) -> None:

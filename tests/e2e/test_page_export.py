@@ -36,7 +36,18 @@ def _href(dash_duo) -> str:
     return "" if link.get_attribute("hidden") else (link.get_attribute("href") or "")
 
 
-def test_export_link_carries_the_filters_and_downloads_the_pdf(demo_app, demo_sqlite_url, dash_duo):
+@pytest.fixture
+def duo(dash_duo):
+    """dash_duo, with the PDF chart renderer stopped before the test server's teardown stops
+    every thread the test started (a renderer stopped that way leaves its coroutines behind)."""
+    from bi_app.reports import charts
+
+    yield dash_duo
+    charts.stop()
+
+
+def test_export_link_carries_the_filters_and_downloads_the_pdf(demo_app, demo_sqlite_url, duo):
+    dash_duo = duo
     code, start, end = _platform_and_range(demo_sqlite_url)
     register_page_export(demo_app.server, demo_app.config.routes_pathname_prefix)
     dash_duo.start_server(demo_app, navigate=False, port=free_port())

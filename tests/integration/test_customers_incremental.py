@@ -149,7 +149,10 @@ def served(start: dt.date, end: dt.date) -> dict:
     for sort in data.SORT_KEYS:
         for descending in (True, False):
             frame = data.customer_page(0, 1000, sort=sort, descending=descending)
-            pages[(sort, descending)] = frame.to_dict("records")
+            # NaN (a churn probability before any scoring) never equals itself: compare None
+            pages[(sort, descending)] = (
+                frame.astype(object).where(frame.notna(), None).to_dict("records")
+            )
     return {
         "summary": data.segment_summary().to_dict("records"),
         "trend": data.segment_trend(start, end).to_dict("records"),
