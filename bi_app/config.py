@@ -346,6 +346,8 @@ class Settings:
     )
     # the app's address as people reach it, for links in notifications ("" : no links)
     public_url: str = setting("BI_PUBLIC_URL", lambda n, v: v.strip().rstrip("/"), "")
+    # a directory shared by every worker for generated reports' files ("": in the database)
+    report_dir: str = setting("BI_REPORT_DIR", lambda n, v: v.strip(), "")
     # a transaction of at least this amount (major units of BI_CURRENCY) is flagged as large
     large_transaction: int = setting("BI_LARGE_TRANSACTION", _int_between(1, 10**15), 10_000)
 

@@ -98,11 +98,21 @@ class ChannelConfig:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    file_name: str
+    media_type: str  # "application/pdf"
+    content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Message:
     subject: str
     text: str
     payload: Mapping[str, Any]
     idempotency_key: str
+    # e-mail only: who gets it instead of the channel's own recipients (a report schedule's)
+    recipients: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 # --- signatures -----------------------------------------------------------------------------
@@ -346,7 +356,7 @@ def message_id(key: str, sender: str) -> str:
 def build_email(channel: ChannelConfig, message: Message) -> EmailMessage:
     config = channel.config
     sender = str(_require(config, "from", "email"))
-    recipients = [str(r) for r in _require(config, "to", "email")]
+    recipients = list(message.recipients) or [str(r) for r in _require(config, "to", "email")]
     mail = EmailMessage()
     mail["Subject"] = _one_line(message.subject)[:250]
     mail["From"] = sender
@@ -355,6 +365,11 @@ def build_email(channel: ChannelConfig, message: Message) -> EmailMessage:
     mail["Message-ID"] = message_id(message.idempotency_key, sender)
     mail["X-BI-Idempotency-Key"] = _one_line(message.idempotency_key)
     mail.set_content(message.text or message.subject)
+    for item in message.attachments:
+        main, _sep, sub = item.media_type.partition("/")
+        mail.add_attachment(
+            item.content, maintype=main, subtype=sub or "octet-stream", filename=item.file_name
+        )
     return mail
 
 

@@ -46,10 +46,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bi_app import outbound
@@ -303,8 +304,39 @@ def _build(engine: Engine, rows: list[OutboxMessage]) -> list[_Outgoing]:
                 "a channel's own failure alert: not sent to it"
             )
             item.channel_failure = False
+        elif members[0].kind == "report":
+            _attach_report(engine, item, config)
         out.append(item)
     return out
+
+
+def _attach_report(engine: Engine, item: _Outgoing, config: channels.ChannelConfig) -> None:
+    """A scheduled report's e-mail: its recipients and its file, read now (the outbox row
+    holds the run's id, not the bytes)."""
+    from bi_app.reports.store import ReportStoreError, stored_file
+
+    payload = item.rows[0].payload or {}
+    item.channel_failure = False  # none of these errors is the channel's
+    if config.kind != "email":
+        item.error = channels.PermanentSendError("reports are sent by e-mail channels only")
+        return
+    try:
+        with Session(engine) as session:
+            found = stored_file(session, int(payload.get("report_run_id") or 0))
+    except (ReportStoreError, SQLAlchemyError) as exc:  # the directory or database, for now
+        item.error = channels.TransientSendError(f"the report cannot be read: {exc}"[:500])
+        return
+    if found is None:
+        item.error = channels.PermanentSendError("the report was deleted before it was sent")
+        return
+    name, media_type, content = found
+    recipients = tuple(str(r) for r in payload.get("recipients") or ())
+    item.message = replace(
+        item.message,
+        recipients=recipients,
+        attachments=(channels.Attachment(name, media_type, content),),
+    )
+    item.channel_failure = True
 
 
 # --- record ---------------------------------------------------------------------------------

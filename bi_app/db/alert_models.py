@@ -41,7 +41,7 @@ OPEN_STATES = ("pending", "firing", "acknowledged")
 ALERT_SOURCES = ("rule", "alertmanager", "system")
 CHANNEL_KINDS = ("email", "slack", "webhook", "sms")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
-OUTBOX_KINDS = ("firing", "resolved", "escalation", "test")
+OUTBOX_KINDS = ("firing", "resolved", "escalation", "test", "report")
 _OPEN_WHERE = text("state IN " + _in(OPEN_STATES))
 
 

@@ -262,6 +262,16 @@ JOBS: list[JobSpec] = [
             "against a seasonal-naive baseline and store them for the Forecasts page"
         ),
     ),
+    JobSpec(
+        "report_schedules",
+        "bi_app.reports.schedules:run_due_schedules",
+        seconds=60,
+        timeout=1800,
+        description=N_(
+            "Build the scheduled reports whose time has come (each slot once) and put their "
+            "e-mails, with the file attached, in the notification outbox"
+        ),
+    ),
 ]
 
 

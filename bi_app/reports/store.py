@@ -1,10 +1,12 @@
 """Generated reports, stored: request one, build it in the background with progress, list the
 history, serve its file and first-page preview, delete it (admins).
 
-The file lives in ``report_runs`` (see :mod:`bi_app.db.report_models`), so any worker on any
-host serves the download. A run is claimed atomically (``queued`` -> ``running``) by the one
-process that builds it; it ends ``succeeded`` with file, size, duration and preview written in a
-single update, or ``failed`` with a message that is safe to show — never half-written.
+The file lives in ``report_runs`` (see :mod:`bi_app.db.report_models`), or with ``BI_REPORT_DIR``
+in that directory (shared by every worker, e.g. a network mount; the row keeps its path), so any
+worker on any host serves the download. A run is claimed atomically (``queued`` -> ``running``)
+by the one process that builds it; it ends ``succeeded`` with file, size, duration and preview
+written in a single update, or ``failed`` with a message that is safe to show — never
+half-written.
 
 The job runner only runs the named jobs of :mod:`bi_app.jobs.definitions` (no ad-hoc function
 with arguments), so a request starts a daemon thread inside the app context; the atomic claim is
@@ -313,6 +315,10 @@ def generate(run_id: int) -> str:
             "preview_png": image,
             "error": None,
         }
+        folder = report_dir()
+        if folder is not None:
+            values["file_path"] = _write_file(folder, run_id, row, content)
+            values["content"] = None
     except Exception as exc:  # every failure is recorded on the run
         log.exception("report %s failed", run_id)
         values = {"status": "failed", "error": _failure_message(exc)}
@@ -327,6 +333,59 @@ def generate(run_id: int) -> str:
         return "failed"
     log.info("report %s %s in %.1f s", run_id, values["status"], values["duration_seconds"])
     return str(values["status"])
+
+
+def report_dir() -> Path | None:
+    """``BI_REPORT_DIR`` when set: where files go instead of the database."""
+    settings = flask.current_app.config.get("BI_SETTINGS") if flask.has_app_context() else None
+    folder = str(getattr(settings, "report_dir", "") or "")
+    return Path(folder) if folder else None
+
+
+def _write_file(folder: Path, run_id: int, row: ReportRun, content: bytes) -> str:
+    """Write a run's file under ``folder`` (made if missing) atomically; returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{run_id}-" + download_name(row.kind, row.period_start, row.period_end, row.format)
+    target = folder / name
+    partial = folder / f".{name}.partial"
+    partial.write_bytes(content)
+    partial.replace(target)  # readers never see half a file
+    return str(target)
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        log.error("report file %s cannot be read: %s", path, exc)
+        raise ReportStoreError(
+            _("The report's file cannot be read from the report directory; ask an administrator.")
+        ) from None
+
+
+def stored_file(session: Session, run_id: int) -> tuple[str, str, bytes] | None:
+    """``(file name, media type, bytes)`` of a succeeded run, from the database or the report
+    directory; None when there is no such run or file."""
+    row = session.execute(
+        select(
+            ReportRun.kind,
+            ReportRun.period_start,
+            ReportRun.period_end,
+            ReportRun.format,
+            ReportRun.content,
+            ReportRun.file_path,
+        ).where(ReportRun.id == int(run_id), ReportRun.status == "succeeded")
+    ).first()
+    if row is None:
+        return None
+    if row.file_path:
+        content = _read_file(row.file_path)
+    elif row.content is not None:
+        content = bytes(row.content)
+    else:
+        return None
+    name = download_name(row.kind, row.period_start, row.period_end, row.format)
+    return name, MIMETYPES[row.format], content
 
 
 def _mark_failed(run_id: int, message: str) -> None:
@@ -467,21 +526,14 @@ def download(run_id: int) -> tuple[str, str, bytes]:
     """``(file name, media type, bytes)`` of a finished run; :class:`ReportNotFound` otherwise."""
     try:
         with _session() as session:
-            row = session.execute(
-                select(
-                    ReportRun.kind,
-                    ReportRun.period_start,
-                    ReportRun.period_end,
-                    ReportRun.format,
-                    ReportRun.content,
-                ).where(ReportRun.id == int(run_id), ReportRun.status == "succeeded")
-            ).first()
+            found = stored_file(session, int(run_id))
     except SQLAlchemyError as exc:
         raise _unavailable(exc) from None
-    if row is None or row.content is None:
+    except (TypeError, ValueError):
+        raise _not_found(run_id) from None
+    if found is None:
         raise _not_found(run_id)
-    name = download_name(row.kind, row.period_start, row.period_end, row.format)
-    return name, MIMETYPES[row.format], bytes(row.content)
+    return found
 
 
 def preview(run_id: int) -> bytes | None:
@@ -510,6 +562,7 @@ def delete_run(run_id: int, actor: Any) -> None:
             ).first()
             if row is None:
                 raise _not_found(run_id)
+            path = session.scalar(select(ReportRun.file_path).where(ReportRun.id == int(run_id)))
             session.execute(delete(ReportRun).where(ReportRun.id == int(run_id)))
             audit(
                 session,
@@ -526,4 +579,6 @@ def delete_run(run_id: int, actor: Any) -> None:
             session.commit()
     except SQLAlchemyError as exc:
         raise _unavailable(exc) from None
+    if path:
+        Path(path).unlink(missing_ok=True)
     log.info("report %s deleted", run_id)

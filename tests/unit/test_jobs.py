@@ -104,6 +104,7 @@ def test_builtin_jobs_are_valid_and_named_once():
         "attendance_training",
         "churn_training",
         "forecast_fit",
+        "report_schedules",
     ]
     assert {s.name: s.seconds for s in jobs.JOBS if s.seconds} == {
         "refresh_rollups": 900,
@@ -115,6 +116,7 @@ def test_builtin_jobs_are_valid_and_named_once():
         "alert_dispatch": 5,
         "transaction_scoring": 300,
         "capacity_sample": 300,
+        "report_schedules": 60,
     }
 
 
