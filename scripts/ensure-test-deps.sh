@@ -32,6 +32,12 @@ if ! fc-list :lang=ko 2>/dev/null | grep -q .; then
   apt_install fonts-noto-cjk
 fi
 
+# a report's first-page preview is drawn by poppler's pdftoppm; the report tests check it
+if ! command -v pdftoppm >/dev/null; then
+  echo "== installing poppler-utils (pdftoppm: report previews)"
+  apt_install poppler-utils
+fi
+
 # node runs the clientside JavaScript in a unit test; the cache test starts, kills and stops its
 # own redis-server. Under CI=true a missing one fails the test, so both are installed here.
 if ! command -v node >/dev/null; then
