@@ -55,10 +55,53 @@ def _babel_ready() -> bool:
 
 def _(message: str, **variables: Any) -> str:
     """``message`` in the current locale, with ``%(name)s`` placeholders filled from
-    ``variables``."""
+    ``variables`` (Korean particles after a placeholder chosen by the word, see
+    :func:`korean_particles`)."""
     if not _babel_ready():
         return message % variables if variables else message
-    return _flask_gettext(message, **variables)
+    text = _flask_gettext(message, **variables)
+    return korean_particles(text) if variables else text
+
+
+# "매출이(가)" -> "매출이", "수수료이(가)" -> "수수료가": a Korean particle depends on
+# whether the word before it ends in a final consonant (batchim), which a translation cannot
+# know for a placeholder. Catalogs write both forms; the filled-in text keeps the right one when
+# the word ends in a Hangul syllable or a digit, and both otherwise.
+_PARTICLES = {
+    "이(가)": ("이", "가"),
+    "을(를)": ("을", "를"),
+    "은(는)": ("은", "는"),
+    "과(와)": ("과", "와"),
+    "아(야)": ("아", "야"),
+    "(으)로": ("으로", "로"),
+    "(이)": ("이", ""),  # "(이)라는", "(이)다"
+}
+_PARTICLE_RE = re.compile(r"([가-힣0-9])(" + "|".join(re.escape(p) for p in _PARTICLES) + ")")
+_DIGIT_BATCHIM = {"0": 21, "1": 8, "2": 0, "3": 16, "4": 0, "5": 0, "6": 1, "7": 8, "8": 8, "9": 0}
+_RIEUL = 8  # ㄹ: "(으)로" takes 로 after it, like after a vowel
+
+
+def _batchim(char: str) -> int:
+    if char in _DIGIT_BATCHIM:  # as read in Sino-Korean: 일, 삼, 육, 칠, 팔, 영
+        return _DIGIT_BATCHIM[char]
+    return (ord(char) - 0xAC00) % 28
+
+
+def korean_particles(text: str) -> str:
+    """Resolve "이(가)", "을(를)", "은(는)", "과(와)", "아(야)", "(으)로" and "(이)" after a Hangul
+    syllable or a digit to the one form the word takes; elsewhere leave them as written."""
+    if "(" not in text:
+        return text
+
+    def pick(match: re.Match[str]) -> str:
+        char, particle = match.group(1), match.group(2)
+        with_batchim, without = _PARTICLES[particle]
+        final = _batchim(char)
+        if particle == "(으)로":
+            return char + (with_batchim if final and final != _RIEUL else without)
+        return char + (with_batchim if final else without)
+
+    return _PARTICLE_RE.sub(pick, text)
 
 
 gettext = _
@@ -68,7 +111,7 @@ def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
     """The singular or plural form of a message for ``num`` (``%(num)s`` is filled in)."""
     if not _babel_ready():
         return (singular if num == 1 else plural) % {"num": num, **variables}
-    return _flask_ngettext(singular, plural, num, **variables)
+    return korean_particles(_flask_ngettext(singular, plural, num, **variables))
 
 
 def N_(message: str) -> str:

@@ -233,7 +233,7 @@ tbody tr:nth-child(even) td { background: #f7f9fb; }
   {% if section.kpis %}{{ kpi_cards(section.kpis) }}{% endif %}
   {% for chart in section.charts %}
   <figure>
-    <h3>{{ chart.title }}</h3>
+    {% if chart.title != section.title %}<h3>{{ chart.title }}</h3>{% endif %}
     {% if chart.svg %}
     <img src="data:image/svg+xml;base64,{{ chart.svg }}" alt="{{ chart.title }}">
     {% else %}
@@ -243,7 +243,7 @@ tbody tr:nth-child(even) td { background: #f7f9fb; }
   </figure>
   {% endfor %}
   {% for table in section.tables %}
-  <h3>{{ table.title }}</h3>
+  {% if table.title != section.title %}<h3>{{ table.title }}</h3>{% endif %}
   <table>
     <thead><tr>
     {% for column in table.columns %}
