@@ -67,6 +67,7 @@ MESSAGE_KIND_LABELS = {
     "resolved": N_("resolved"),
     "escalation": N_("escalation"),
     "test": N_("test message"),
+    "report": N_("scheduled report"),
 }
 HIDDEN = {"display": "none"}
 SHOWN: dict[str, str] = {}
