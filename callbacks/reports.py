@@ -1,5 +1,5 @@
 """Callbacks of /reports: generate a report in the background, follow its progress, refresh the
-preview and history, delete a report (admins)."""
+preview and history, delete a report (admins); the custom range shows only for a custom period."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ from bi_app.i18n import N_
 from bi_app.reports import store
 from bi_app.roles import ADMINS, Page
 from bi_app.viewer import current_viewer
-from callbacks._registry import callback
+from callbacks._registry import callback, clientside_callback
 from components import fallback
 from components import reports_view as view
 from components.ids import Reports
+
+# the custom date range matters only for a custom period (view.range_row_style, in the browser)
+clientside_callback(
+    'function (kind) { return kind === "custom" ? {} : {display: "none"}; }',
+    Output(Reports.RANGE_ROW, "style"),
+    Input(Reports.KIND, "value"),
+)
 
 
 @callback(

@@ -350,7 +350,7 @@ def deviations_table(rows: list[Mapping[str, Any]], currency: str) -> Any:
                 html.Th(_("Actual"), className="text-end"),
                 html.Th(_("Expected"), className="text-end"),
                 html.Th(_("Band (80 %)"), className="text-end"),
-                html.Th(_("% off"), className="text-end"),
+                html.Th(_("Deviation (%)"), className="text-end"),
             ]
         )
     )

@@ -724,3 +724,55 @@ class Reports:
     @staticmethod
     def delete_button(run_id: int) -> dict:
         return {"type": "reports-delete-button", "run": run_id}
+
+
+class ReportSchedules:
+    """/reports, its Schedules card: reports made on a cron and e-mailed (admins edit them)."""
+
+    CARD = "report-schedules-card"
+    TABLE = "report-schedules-table"
+    NEW = "report-schedules-new-button"
+    MESSAGE = "report-schedules-message-alert"
+    POLL = "report-schedules-poll-interval"
+    REFRESH_STORE = "report-schedules-refresh-store"
+    EDIT_STORE = "report-schedules-edit-store"
+    FORM_MODAL = "report-schedules-form-modal"
+    FORM_TITLE = "report-schedules-form-title"
+    NAME = "report-schedules-name-input"
+    PRESET = "report-schedules-preset-dropdown"
+    CRON = "report-schedules-cron-input"
+    CRON_ROW = "report-schedules-cron-row"
+    PREVIEW = "report-schedules-preview"
+    KIND = "report-schedules-kind-radio"
+    SECTIONS = "report-schedules-sections-checklist"
+    FORMAT = "report-schedules-format-radio"
+    LOCALE = "report-schedules-locale-dropdown"
+    CHANNEL = "report-schedules-channel-dropdown"
+    CHANNEL_NOTE = "report-schedules-channel-note"
+    RECIPIENTS = "report-schedules-recipients-input"
+    ENABLED = "report-schedules-enabled-switch"
+    FORM_ERROR = "report-schedules-form-error-alert"
+    SAVE = "report-schedules-save-button"
+    CANCEL = "report-schedules-cancel-button"
+    PENDING_STORE = "report-schedules-pending-delete-store"
+    DELETE_MODAL = "report-schedules-delete-modal"
+    DELETE_TEXT = "report-schedules-delete-text"
+    DELETE_CANCEL = "report-schedules-delete-cancel-button"
+    DELETE_CONFIRM = "report-schedules-delete-confirm-button"
+
+    @staticmethod
+    def toggle_button(schedule_id: int, action: str) -> dict:
+        """Pause (``action`` "pause") or resume ("resume") one schedule."""
+        return {"type": "report-schedules-toggle-button", "schedule": schedule_id, "action": action}
+
+    @staticmethod
+    def run_button(schedule_id: int) -> dict:
+        return {"type": "report-schedules-run-button", "schedule": schedule_id}
+
+    @staticmethod
+    def edit_button(schedule_id: int) -> dict:
+        return {"type": "report-schedules-edit-button", "schedule": schedule_id}
+
+    @staticmethod
+    def delete_button(schedule_id: int) -> dict:
+        return {"type": "report-schedules-delete-button", "schedule": schedule_id}

@@ -52,8 +52,15 @@ def preview_src(run_id: int) -> str:
     return dash.get_relative_path(f"/reports/{int(run_id)}/preview.png")
 
 
-def _field(label: str, control: Any) -> html.Div:
-    return html.Div([dbc.Label(label, className="fw-semibold small"), control], className="mb-3")
+def _field(label: str, control: Any, **kwargs: Any) -> html.Div:
+    return html.Div(
+        [dbc.Label(label, className="fw-semibold small"), control], className="mb-3", **kwargs
+    )
+
+
+def range_row_style(kind: str | None) -> dict[str, str]:
+    """The custom date range shows only for a custom period."""
+    return {} if kind == "custom" else {"display": "none"}
 
 
 def request_form(locale: str, today: dt.date) -> dbc.Card:
@@ -89,6 +96,8 @@ def request_form(locale: str, today: dt.date) -> dbc.Card:
                                         display_format="YYYY-MM-DD",
                                         minimum_nights=0,
                                     ),
+                                    id=Reports.RANGE_ROW,
+                                    style=range_row_style("weekly"),
                                 ),
                                 _field(
                                     _("Format"),
@@ -161,8 +170,9 @@ def progress_row() -> html.Div:
     )
 
 
-def layout(locale: str, today: dt.date) -> html.Div:
-    """The whole page; the history, progress and preview are filled by a callback."""
+def layout(locale: str, today: dt.date, schedules: Any = None) -> html.Div:
+    """The whole page; the history, progress and preview are filled by a callback.
+    ``schedules``: the Schedules card (components.report_schedules_view), below the history."""
     return html.Div(
         [
             html.H2(_("Reports"), className="h4 mb-3"),
@@ -178,6 +188,7 @@ def layout(locale: str, today: dt.date) -> html.Div:
                 ),
                 className="mb-3",
             ),
+            *([schedules] if schedules is not None else []),
             dcc.Interval(id=Reports.POLL, interval=POLL_MS, disabled=True),
             dcc.Store(id=Reports.RUN_STORE),
             dcc.Store(id=Reports.REFRESH_STORE),

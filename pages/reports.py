@@ -1,12 +1,15 @@
 """Reports: pick a period and sections, generate a PDF or workbook in the background with
-progress, preview its first page, download it; the history of generated reports (layout:
-components/reports_view; files served by bi_app.reports.routes)."""
+progress, preview its first page, download it; the history of generated reports; the report
+schedules (layouts: components/reports_view, components/report_schedules_view; files served by
+bi_app.reports.routes)."""
 
 import dash
 
 from bi_app.i18n import N_, _, current_locale
 from bi_app.reports.periods import local_today
-from bi_app.roles import Page
+from bi_app.roles import ADMINS, Page
+from bi_app.viewer import current_viewer
+from components import report_schedules_view as schedules_view
 from components import reports_view as view
 
 
@@ -33,4 +36,7 @@ dash.register_page(
 
 
 def layout(**query):
-    return view.layout(current_locale(), local_today())
+    can_edit = current_viewer().may(ADMINS)
+    return view.layout(
+        current_locale(), local_today(), schedules=schedules_view.schedules_card(can_edit)
+    )

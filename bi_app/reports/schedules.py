@@ -559,7 +559,7 @@ def _email_text(run: ReportRun, schedule: ReportSchedule, file_name: str) -> tup
         ]
         link = _public_url()
         if link:
-            lines.append(_("Earlier reports: %(url)s", url=f"{link}/reports"))
+            lines.append(_("Earlier reports: %(url)s", url=link + "/reports"))
     return subject, "\n".join(lines)
 
 

@@ -141,7 +141,7 @@ def test_deviations_table_rows():
         },
     ]
     texts = _texts(view.deviations_table(rows, "EUR"))
-    assert texts[:6] == ["Series", "Day", "Actual", "Expected", "Band (80 %)", "% off"]
+    assert texts[:6] == ["Series", "Day", "Actual", "Expected", "Band (80 %)", "Deviation (%)"]
     assert "Daily revenue" in texts and "Daily orders" in texts
     assert "€1,500.00" in texts and "€800.00 – €1,200.00" in texts
     assert "+50.0%" in texts and "-20.0%" in texts
