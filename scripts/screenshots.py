@@ -47,6 +47,7 @@ PAGES = [
 SECTIONS = [
     ("/treasury", "treasury-capacity-card", "treasury-capacity"),
     ("/events/28", "event-detail-forecast-result", "event-forecast"),
+    ("/reports", "report-schedules-card", "report-schedules"),
 ]
 KOREAN_PAGES = [("/", "overview-ko"), ("/sales", "sales-ko")]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
