@@ -25,6 +25,12 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   apt_install chromium chromium-driver
 fi
 
+# reports draw their charts with Chromium's headless shell (lighter than the full browser)
+if ! command -v chromium-headless-shell >/dev/null; then
+  echo "== installing chromium-headless-shell (report charts)"
+  apt_install chromium-headless-shell
+fi
+
 # Korean pages are tested and photographed in the browser: without a CJK font Hangul draws as
 # empty boxes (the base image has none)
 if ! fc-list :lang=ko 2>/dev/null | grep -q .; then

@@ -9,6 +9,11 @@ answers to callers through a shared queue, which concurrent report jobs would mi
 
 A failed start is remembered for :data:`RETRY_AFTER` seconds, so a report without a browser
 costs one attempt, not one per chart; the renderer then shows a short notice instead.
+
+The browser is Chromium's headless shell (Debian's ``chromium-headless-shell``) when it is
+installed: it draws the same SVG without the full browser's UI processes, about 180 MB less
+(measured: 10 charts, PSS of the browser's processes ~320 MB against ~500 MB for ``chromium``).
+Without it kaleido finds the full ``chromium``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import atexit
 import copy
 import logging
 import os
+import shutil
 import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -32,6 +38,7 @@ START_TIMEOUT = 60.0  # seconds for Chromium to start
 FIGURE_TIMEOUT = 30.0  # seconds for one figure
 RETRY_AFTER = 60.0  # seconds before trying to start a browser again after a failure
 FONT_FAMILY = '"Noto Sans CJK KR", "Noto Sans", sans-serif'
+HEADLESS_SHELL = "chromium-headless-shell"
 
 
 class ChartRenderError(RuntimeError):
@@ -73,7 +80,9 @@ class _Server:
                 )
                 thread.start()
                 # mathjax=False: kaleido would otherwise load MathJax from a CDN
-                browser = kaleido.Kaleido(n=1, timeout=FIGURE_TIMEOUT, mathjax=False)
+                shell = shutil.which(HEADLESS_SHELL)
+                options = {"path": shell} if shell else {}
+                browser = kaleido.Kaleido(n=1, timeout=FIGURE_TIMEOUT, mathjax=False, **options)
 
                 async def open_browser() -> None:
                     await browser.open()
