@@ -15,6 +15,7 @@ from bi_app.i18n import N_, current_locale
 from bi_app.reports import schedules
 from bi_app.roles import ADMINS, Page
 from bi_app.viewer import current_viewer
+from callbacks._confirm import confirm_delete
 from callbacks._registry import callback
 from components import fallback
 from components import report_schedules_view as view
@@ -224,28 +225,14 @@ def act(_toggles, _runs):
     return text, "success", True, _changed()
 
 
-@callback(
-    Output(RS.DELETE_MODAL, "is_open"),
-    Output(RS.DELETE_TEXT, "children"),
-    Output(RS.PENDING_STORE, "data"),
-    Input(RS.delete_button(ALL), "n_clicks"),
-    Input(RS.DELETE_CANCEL, "n_clicks"),
-    Input(RS.DELETE_CONFIRM, "n_clicks"),
-    roles=ADMINS,
-    prevent_initial_call=True,
-    fallback=fallback.each(fallback.value(False), fallback.value(None), fallback.value(None)),
-)
-def ask_delete(_clicks, _cancel, _confirm):
-    """Asks before deleting the clicked schedule; Cancel or Delete closes the dialog."""
-    trigger = ctx.triggered_id
-    if not isinstance(trigger, dict):
-        return False, no_update, no_update
-    if not _clicked():
-        raise PreventUpdate  # buttons re-drawn by a refresh, not clicked
+def _schedule_to_delete(trigger):
     schedule = view.find(schedules.list_schedules(), trigger.get("schedule"))
     if schedule is None:
-        raise PreventUpdate
-    return True, view.delete_question(schedule), {"id": schedule["id"], "name": schedule["name"]}
+        return None
+    return view.delete_question(schedule), {"id": schedule["id"], "name": schedule["name"]}
+
+
+ask_delete = confirm_delete(RS, _schedule_to_delete, roles=ADMINS)
 
 
 @callback(

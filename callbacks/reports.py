@@ -3,7 +3,7 @@ preview and history, delete a report (admins); the custom range shows only for a
 
 from __future__ import annotations
 
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings
@@ -11,6 +11,7 @@ from bi_app.i18n import N_
 from bi_app.reports import store
 from bi_app.roles import ADMINS, Page
 from bi_app.viewer import current_viewer
+from callbacks._confirm import confirm_delete
 from callbacks._registry import callback, clientside_callback
 from components import fallback
 from components import reports_view as view
@@ -84,29 +85,15 @@ def refresh(_ticks, _run, _deleted):
     return view.refreshed(runs, can_delete, current_settings().timezone)
 
 
-@callback(
-    Output(Reports.DELETE_MODAL, "is_open"),
-    Output(Reports.DELETE_TEXT, "children"),
-    Output(Reports.PENDING_STORE, "data"),
-    Input(Reports.delete_button(ALL), "n_clicks"),
-    Input(Reports.DELETE_CANCEL, "n_clicks"),
-    Input(Reports.DELETE_CONFIRM, "n_clicks"),
-    roles=ADMINS,
-    prevent_initial_call=True,
-    fallback=fallback.each(fallback.value(False), fallback.value(None), fallback.value(None)),
-)
-def ask_delete(_clicks, _cancel, _confirm):
-    """Asks before deleting the clicked report; Cancel or Delete closes the dialog."""
-    trigger = ctx.triggered_id
-    if not isinstance(trigger, dict):
-        return False, no_update, no_update
-    if not ctx.triggered or not ctx.triggered[0]["value"]:
-        raise PreventUpdate  # buttons re-rendered by a refresh, not clicked
+def _report_to_delete(trigger):
     try:
         run = store.run_status(int(trigger.get("run")))
     except (store.ReportError, TypeError, ValueError):
-        raise PreventUpdate from None
-    return True, view.delete_question(run, current_settings().timezone), run["id"]
+        return None
+    return view.delete_question(run, current_settings().timezone), run["id"]
+
+
+ask_delete = confirm_delete(Reports, _report_to_delete, roles=ADMINS)
 
 
 @callback(

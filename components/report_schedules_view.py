@@ -14,12 +14,20 @@ from dash import dcc, html
 
 from bi_app.errors import ServiceError
 from bi_app.i18n import LOCALE_NAMES, N_, _, format_period, ngettext
-from bi_app.reports.content import SECTION_TITLES
 from bi_app.reports.model import SECTIONS
 from bi_app.reports.schedules import CRON_PRESETS
 from components.ids import ReportSchedules
 from components.notice import confirm_delete_modal
-from components.reports_view import FORMAT_LABELS, KIND_LABELS, STATUS_COLORS, STATUS_LABELS
+from components.reports_view import (
+    FORMAT_LABELS,
+    KIND_LABELS,
+    STATUS_COLORS,
+    STATUS_LABELS,
+    format_choice,
+    language_choice,
+    sections_choice,
+)
+from components.reports_view import field as _field
 
 POLL_MS = 2000
 CHANNELS_PATH = "/ops/alerts/channels"
@@ -192,48 +200,34 @@ def enabled_badge(enabled: bool) -> dbc.Badge:
     )
 
 
+def _action(label: str, component_id: dict, color: str, name: str) -> dbc.Button:
+    return dbc.Button(
+        label,
+        id=component_id,
+        color=color,
+        outline=True,
+        size="sm",
+        className=f"report-schedules-{name}",
+        n_clicks=0,
+    )
+
+
 def actions(schedule: Mapping[str, Any]) -> html.Div:
     """Pause/Resume, Run now, Edit and Delete (only built for admins)."""
     sid = schedule["id"]
     enabled = bool(schedule.get("enabled"))
+    toggle = "pause" if enabled else "resume"
     return html.Div(
         [
-            dbc.Button(
+            _action(
                 _("Pause") if enabled else _("Resume"),
-                id=ReportSchedules.toggle_button(sid, "pause" if enabled else "resume"),
-                color="secondary",
-                outline=True,
-                size="sm",
-                className="report-schedules-toggle",
-                n_clicks=0,
+                ReportSchedules.toggle_button(sid, toggle),
+                "secondary",
+                "toggle",
             ),
-            dbc.Button(
-                _("Run now"),
-                id=ReportSchedules.run_button(sid),
-                color="primary",
-                outline=True,
-                size="sm",
-                className="report-schedules-run",
-                n_clicks=0,
-            ),
-            dbc.Button(
-                _("Edit"),
-                id=ReportSchedules.edit_button(sid),
-                color="secondary",
-                outline=True,
-                size="sm",
-                className="report-schedules-edit",
-                n_clicks=0,
-            ),
-            dbc.Button(
-                _("Delete"),
-                id=ReportSchedules.delete_button(sid),
-                color="danger",
-                outline=True,
-                size="sm",
-                className="report-schedules-delete",
-                n_clicks=0,
-            ),
+            _action(_("Run now"), ReportSchedules.run_button(sid), "primary", "run"),
+            _action(_("Edit"), ReportSchedules.edit_button(sid), "secondary", "edit"),
+            _action(_("Delete"), ReportSchedules.delete_button(sid), "danger", "delete"),
         ],
         className="d-flex flex-wrap gap-1",
     )
@@ -287,12 +281,6 @@ def schedules_table(schedules: Sequence[Mapping[str, Any]], can_edit: bool, tz: 
 
 
 # --- the form ------------------------------------------------------------------------------------
-
-
-def _field(label: str, control: Any, **kwargs: Any) -> html.Div:
-    return html.Div(
-        [dbc.Label(label, className="fw-semibold small"), control], className="mb-3", **kwargs
-    )
 
 
 def channel_options(channels: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -501,48 +489,12 @@ def form_modal() -> dbc.Modal:
                                             value="weekly",
                                         ),
                                     ),
-                                    _field(
-                                        _("Format"),
-                                        dbc.RadioItems(
-                                            id=ReportSchedules.FORMAT,
-                                            options=[
-                                                {"label": _(text), "value": key}
-                                                for key, text in FORMAT_LABELS.items()
-                                            ],
-                                            value="pdf",
-                                            inline=True,
-                                        ),
-                                    ),
-                                    _field(
-                                        _("Language"),
-                                        dcc.Dropdown(
-                                            id=ReportSchedules.LOCALE,
-                                            options=[
-                                                {"label": name, "value": code}
-                                                for code, name in LOCALE_NAMES.items()
-                                            ],
-                                            value="en",
-                                            clearable=False,
-                                            searchable=False,
-                                        ),
-                                    ),
+                                    format_choice(ReportSchedules.FORMAT),
+                                    language_choice(ReportSchedules.LOCALE, "en"),
                                 ],
                                 md=6,
                             ),
-                            dbc.Col(
-                                _field(
-                                    _("Sections"),
-                                    dbc.Checklist(
-                                        id=ReportSchedules.SECTIONS,
-                                        options=[
-                                            {"label": _(SECTION_TITLES[key]), "value": key}
-                                            for key in SECTIONS
-                                        ],
-                                        value=list(SECTIONS),
-                                    ),
-                                ),
-                                md=6,
-                            ),
+                            dbc.Col(sections_choice(ReportSchedules.SECTIONS), md=6),
                         ]
                     ),
                     _field(

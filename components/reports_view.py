@@ -52,9 +52,53 @@ def preview_src(run_id: int) -> str:
     return dash.get_relative_path(f"/reports/{int(run_id)}/preview.png")
 
 
-def _field(label: str, control: Any, **kwargs: Any) -> html.Div:
+def field(label: str, control: Any, **kwargs: Any) -> html.Div:
+    """A labelled form control (this form's and the schedule form's)."""
     return html.Div(
         [dbc.Label(label, className="fw-semibold small"), control], className="mb-3", **kwargs
+    )
+
+
+_field = field
+
+
+def format_choice(component_id: str) -> html.Div:
+    """PDF or Excel, PDF chosen."""
+    return field(
+        _("Format"),
+        dbc.RadioItems(
+            id=component_id,
+            options=[{"label": _(text), "value": key} for key, text in FORMAT_LABELS.items()],
+            value="pdf",
+            inline=True,
+        ),
+    )
+
+
+def language_choice(component_id: str, locale: str) -> html.Div:
+    """The report's language, ``locale`` chosen."""
+    return field(
+        _("Language"),
+        dcc.Dropdown(
+            id=component_id,
+            options=[{"label": name, "value": code} for code, name in LOCALE_NAMES.items()],
+            value=locale,
+            clearable=False,
+            searchable=False,
+            style={"maxWidth": "14rem"},
+        ),
+    )
+
+
+def sections_choice(component_id: str) -> html.Div:
+    """Every report section, all checked, in report order."""
+    return field(
+        _("Sections"),
+        dbc.Checklist(
+            id=component_id,
+            options=[{"label": _(SECTION_TITLES[key]), "value": key} for key in SECTIONS],
+            value=list(SECTIONS),
+        ),
     )
 
 
@@ -99,49 +143,12 @@ def request_form(locale: str, today: dt.date) -> dbc.Card:
                                     id=Reports.RANGE_ROW,
                                     style=range_row_style("weekly"),
                                 ),
-                                _field(
-                                    _("Format"),
-                                    dbc.RadioItems(
-                                        id=Reports.FORMAT,
-                                        options=[
-                                            {"label": _(text), "value": key}
-                                            for key, text in FORMAT_LABELS.items()
-                                        ],
-                                        value="pdf",
-                                        inline=True,
-                                    ),
-                                ),
-                                _field(
-                                    _("Language"),
-                                    dcc.Dropdown(
-                                        id=Reports.LOCALE,
-                                        options=[
-                                            {"label": name, "value": code}
-                                            for code, name in LOCALE_NAMES.items()
-                                        ],
-                                        value=locale,
-                                        clearable=False,
-                                        searchable=False,
-                                        style={"maxWidth": "14rem"},
-                                    ),
-                                ),
+                                format_choice(Reports.FORMAT),
+                                language_choice(Reports.LOCALE, locale),
                             ],
                             md=6,
                         ),
-                        dbc.Col(
-                            _field(
-                                _("Sections"),
-                                dbc.Checklist(
-                                    id=Reports.SECTIONS,
-                                    options=[
-                                        {"label": _(SECTION_TITLES[key]), "value": key}
-                                        for key in SECTIONS
-                                    ],
-                                    value=list(SECTIONS),
-                                ),
-                            ),
-                            md=6,
-                        ),
+                        dbc.Col(sections_choice(Reports.SECTIONS), md=6),
                     ]
                 ),
                 dbc.Button(_("Generate"), id=Reports.GENERATE, color="primary", n_clicks=0),

@@ -14,18 +14,25 @@ The browser is Chromium's headless shell (Debian's ``chromium-headless-shell``) 
 installed: it draws the same SVG without the full browser's UI processes, about 180 MB less
 (measured: 10 charts, PSS of the browser's processes ~320 MB against ~500 MB for ``chromium``).
 Without it kaleido finds the full ``chromium``.
+
+A report draws its charts inside :func:`in_use`; when the last report of the process is done
+with the browser it is closed, so a web worker or the scheduler does not keep ~300 MB of
+Chromium after a report, and the PDF layout that follows (the Python process's own peak) never
+adds to a running browser. Starting the headless shell again costs about a second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import copy
 import logging
 import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -56,7 +63,23 @@ class _Server:
         self._pid: int | None = None
         self._failed_at: float | None = None
         self._failure = ""
+        self._users = 0  # reports inside in_use()
         self.startup_seconds: float | None = None
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+
+    def release(self) -> None:
+        """One report is done; the last one out closes the browser. The decision and the
+        hand-over happen under the lock that starts browsers, so a report arriving meanwhile
+        either keeps this browser (it counted itself first) or starts a new one."""
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            if self._users:
+                return
+            taken = self._take()
+        self._close(*taken)
 
     def _ensure(self) -> tuple[asyncio.AbstractEventLoop, Any]:
         with self._lock:
@@ -116,11 +139,19 @@ class _Server:
             raise ChartRenderError(f"{type(error).__name__}: {error}") from error
         return data.decode("utf-8") if isinstance(data, bytes) else str(data)
 
+    def _take(self) -> tuple[Any, Any, Any]:
+        """Detach the browser (under the lock): the next chart starts a new one."""
+        taken = (self._loop, self._thread, self._kaleido)
+        self._loop = self._thread = self._kaleido = None
+        self._failed_at = None
+        return taken
+
     def stop(self) -> None:
         with self._lock:
-            loop, thread, browser = self._loop, self._thread, self._kaleido
-            self._loop = self._thread = self._kaleido = None
-            self._failed_at = None
+            taken = self._take()
+        self._close(*taken)
+
+    def _close(self, loop: Any, thread: Any, browser: Any) -> None:
         if loop is None or browser is None or self._pid != os.getpid():
             return
         if thread is None or not thread.is_alive():  # stopped from outside: nothing to close
@@ -185,4 +216,22 @@ def stop() -> None:
     _server.stop()
 
 
-__all__ = ["ChartRenderError", "figure_dict", "figure_to_svg", "startup_seconds", "stop"]
+@contextlib.contextmanager
+def in_use() -> Iterator[None]:
+    """Draw a report's charts inside this block: the browser (started by the first chart) is
+    closed when the last block of the process ends."""
+    _server.acquire()
+    try:
+        yield
+    finally:
+        _server.release()
+
+
+__all__ = [
+    "ChartRenderError",
+    "figure_dict",
+    "figure_to_svg",
+    "in_use",
+    "startup_seconds",
+    "stop",
+]

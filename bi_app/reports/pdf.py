@@ -427,7 +427,8 @@ def render_pdf(report: Report) -> bytes:
     """The report as PDF bytes (A4, fonts embedded as subsets, charts as vectors)."""
     import weasyprint  # heavy (pango): imported only where PDFs are made
 
-    html = build_html(report)
+    with charts.in_use():  # the browser closes before the layout, the process's own peak
+        html = build_html(report)
     # no base_url and a fetcher that refuses everything: the document is self-contained
     # (charts are data: URLs), so nothing in report data can make WeasyPrint fetch a URL or file
     fetcher = weasyprint.URLFetcher(allowed_protocols=["data"])
