@@ -1,10 +1,9 @@
-"""The "are you sure?" step of a delete, for any list whose rows have a delete button and whose
-page holds :func:`components.notice.confirm_delete_modal`: one callback opens the dialog for the
-clicked row (its question, and what the confirm callback will delete), and closes it on Cancel
-or Delete. The page keeps its own confirm callback (the service call and its message).
-
-``ids`` is the page's ids class: ``delete_button(ALL)``, ``DELETE_MODAL``, ``DELETE_TEXT``,
-``DELETE_CANCEL``, ``DELETE_CONFIRM`` and ``PENDING_STORE``.
+"""The "are you sure?" step before a row's action (delete a report, roll back a model), for any
+list whose rows carry the action's button and whose page holds a confirmation dialog
+(:func:`components.notice.confirm_delete_modal` or its like): one callback opens the dialog for
+the clicked row with its question and keeps what the confirm callback will act on; Cancel or
+the confirm button closes it. The page keeps its own confirm callback (the service call and its
+message).
 """
 
 from __future__ import annotations
@@ -18,26 +17,38 @@ from dash.exceptions import PreventUpdate
 from callbacks._registry import callback
 from components import fallback
 
-# the clicked button's id -> (the dialog's question, what to delete), or None when the row is gone
+# the clicked button's id -> (the dialog's question, what to act on), or None when the row is
+# gone (deleted meanwhile: the next refresh drops it)
 Lookup = Callable[[Mapping[str, Any]], "tuple[Any, Any] | None"]
 
 
-def confirm_delete(ids: Any, lookup: Lookup, *, roles: tuple[str, ...]) -> Callable[..., Any]:
-    """Register the dialog's callback for ``ids``; returns it (for tests)."""
+def confirm_step(
+    *,
+    button: Any,
+    modal: str,
+    text: str,
+    pending: str,
+    cancel: str,
+    ok: str,
+    lookup: Lookup,
+    roles: tuple[str, ...],
+) -> Callable[..., Any]:
+    """Register the dialog's callback: ``button`` is the rows' button id with wildcards
+    (``ids.delete_button(ALL)``), the others the dialog's ids. Returns it (for tests)."""
 
     @callback(
-        Output(ids.DELETE_MODAL, "is_open"),
-        Output(ids.DELETE_TEXT, "children"),
-        Output(ids.PENDING_STORE, "data"),
-        Input(ids.delete_button(ALL), "n_clicks"),
-        Input(ids.DELETE_CANCEL, "n_clicks"),
-        Input(ids.DELETE_CONFIRM, "n_clicks"),
+        Output(modal, "is_open"),
+        Output(text, "children"),
+        Output(pending, "data"),
+        Input(button, "n_clicks"),
+        Input(cancel, "n_clicks"),
+        Input(ok, "n_clicks"),
         roles=roles,
         prevent_initial_call=True,
         fallback=fallback.each(fallback.value(False), fallback.value(None), fallback.value(None)),
     )
-    def ask_delete(_clicks, _cancel, _confirm):
-        """Asks before deleting the clicked row; Cancel or Delete closes the dialog."""
+    def ask(_clicks, _cancel, _ok):
+        """Asks before acting on the clicked row; Cancel or the confirm button closes it."""
         trigger = ctx.triggered_id
         if not isinstance(trigger, Mapping):
             return False, no_update, no_update
@@ -45,8 +56,23 @@ def confirm_delete(ids: Any, lookup: Lookup, *, roles: tuple[str, ...]) -> Calla
             raise PreventUpdate  # buttons re-drawn by a refresh, not clicked
         found = lookup(trigger)
         if found is None:
-            raise PreventUpdate  # deleted meanwhile; the next refresh drops its row
-        question, pending = found
-        return True, question, pending
+            raise PreventUpdate
+        question, target = found
+        return True, question, target
 
-    return ask_delete
+    return ask
+
+
+def confirm_delete(ids: Any, lookup: Lookup, *, roles: tuple[str, ...]) -> Callable[..., Any]:
+    """:func:`confirm_step` for a page whose ids class has ``delete_button(ALL)``,
+    ``DELETE_MODAL``, ``DELETE_TEXT``, ``PENDING_STORE``, ``DELETE_CANCEL``, ``DELETE_CONFIRM``."""
+    return confirm_step(
+        button=ids.delete_button(ALL),
+        modal=ids.DELETE_MODAL,
+        text=ids.DELETE_TEXT,
+        pending=ids.PENDING_STORE,
+        cancel=ids.DELETE_CANCEL,
+        ok=ids.DELETE_CONFIRM,
+        lookup=lookup,
+        roles=roles,
+    )

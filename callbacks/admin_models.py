@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import ALL, Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
 
 from bi_app import current_settings
@@ -15,6 +15,7 @@ from bi_app.jobs import status as job_status
 from bi_app.models import registry
 from bi_app.models.transactions import MODEL_NAME as TRANSACTIONS_MODEL
 from bi_app.roles import Page
+from callbacks._confirm import confirm_step
 from callbacks._registry import callback
 from components import admin_models_view as view
 from components import fallback
@@ -81,28 +82,23 @@ def retrain(clicks):
     return result["message"], "success" if result["ok"] else "warning", True, result["run_id"]
 
 
-@callback(
-    Output(AdminModels.CONFIRM_MODAL, "is_open"),
-    Output(AdminModels.CONFIRM_TEXT, "children"),
-    Output(AdminModels.PENDING_STORE, "data"),
-    Input(AdminModels.rollback_button(ALL, ALL), "n_clicks"),
-    Input(AdminModels.CONFIRM_CANCEL, "n_clicks"),
-    Input(AdminModels.CONFIRM_OK, "n_clicks"),
-    roles=Page.ADMIN_MODELS,
-    prevent_initial_call=True,
-    fallback=fallback.each(fallback.value(False), fallback.value(None), fallback.value(None)),
-)
-def ask_rollback(_clicks, _cancel, _ok):
-    """Asks before activating the clicked version; Cancel or Roll back closes the dialog."""
-    trigger = ctx.triggered_id
-    if not isinstance(trigger, dict):
-        return False, no_update, no_update
-    if not ctx.triggered or not ctx.triggered[0]["value"]:
-        raise PreventUpdate  # buttons re-rendered by a refresh, not clicked
+def _version_to_activate(trigger):
     name, version = str(trigger.get("model")), int(trigger.get("version"))
     versions = registry.versions_of(name)
     active = next((v.version for v in versions if v.active), None)
-    return True, view.confirm_text(name, version, active), {"model": name, "version": version}
+    return view.confirm_text(name, version, active), {"model": name, "version": version}
+
+
+ask_rollback = confirm_step(
+    button=AdminModels.rollback_button(ALL, ALL),
+    modal=AdminModels.CONFIRM_MODAL,
+    text=AdminModels.CONFIRM_TEXT,
+    pending=AdminModels.PENDING_STORE,
+    cancel=AdminModels.CONFIRM_CANCEL,
+    ok=AdminModels.CONFIRM_OK,
+    lookup=_version_to_activate,
+    roles=Page.ADMIN_MODELS,
+)
 
 
 @callback(

@@ -587,7 +587,7 @@ def capacity_level_figure(status: Any, tz: str) -> dict:
         {
             "type": "scatter",
             "mode": "lines",
-            "name": _("Level"),
+            "name": _("Remaining"),
             "x": [_local_iso(at, tz) for at, _lv in status.history],
             "y": [round(100 * lv / cap, 2) for _at, lv in status.history],
             "line": {"color": PRIMARY, "width": 2},
@@ -690,7 +690,7 @@ def capacity_facts(status: Any, tz: str) -> html.Div:
                 className="mb-2 app-capacity-state",
             ),
             _fact(
-                _("Level"),
+                _("Remaining"),
                 _(
                     "%(level)s of %(capacity)s",
                     level=amount(status.level),

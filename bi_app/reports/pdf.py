@@ -425,10 +425,11 @@ def _substitute(template: str, **values: str) -> str:
 
 def render_pdf(report: Report) -> bytes:
     """The report as PDF bytes (A4, fonts embedded as subsets, charts as vectors)."""
-    import weasyprint  # heavy (pango): imported only where PDFs are made
-
     with charts.in_use():  # the browser closes before the layout, the process's own peak
         html = build_html(report)
+    # heavy (pango): imported only where PDFs are made, once the chart browser is closed
+    import weasyprint
+
     # no base_url and a fetcher that refuses everything: the document is self-contained
     # (charts are data: URLs), so nothing in report data can make WeasyPrint fetch a URL or file
     fetcher = weasyprint.URLFetcher(allowed_protocols=["data"])
