@@ -173,7 +173,32 @@ def last_run_cell(schedule: Mapping[str, Any]) -> Any:
         parts.append(
             html.Div(schedule["last_error"], className="report-schedules-error small text-danger")
         )
+    delivery = delivery_text(schedule.get("delivery"))
+    if delivery is not None:
+        parts.append(delivery)
     return html.Div(parts)
+
+
+def delivery_text(delivery: Mapping[str, Any] | None) -> html.Div | None:
+    """What became of the last run's e-mail: sent (when), being sent, waiting for a retry (why),
+    or failed for good (why)."""
+    if not delivery:
+        return None
+    status = delivery.get("status")
+    error = str(delivery.get("error") or "")
+    if status == "sent":
+        when = delivery.get("sent_at_local")
+        text = _("E-mail sent %(when)s", when=local_time_text(when)) if when else _("E-mail sent")
+        color = "text-success"
+    elif status == "failed":
+        text = _("E-mail failed: %(error)s", error=error) if error else _("E-mail failed")
+        color = "text-danger"
+    elif error:  # pending again after a failed attempt
+        text = _("E-mail will be retried: %(error)s", error=error)
+        color = "text-warning"
+    else:
+        text, color = _("E-mail queued"), "text-muted"
+    return html.Div(text, className=f"report-schedules-delivery small {color}")
 
 
 def channel_cell(schedule: Mapping[str, Any]) -> Any:

@@ -359,7 +359,8 @@ def email_channels() -> list[dict[str, Any]]:
 
 def list_schedules() -> list[dict[str, Any]]:
     """Every schedule as a plain dict, with ``channel`` (its name, None when deleted),
-    ``next_run_local`` (aware, business time zone) and ``last_run_local``."""
+    ``next_run_local`` (aware, business time zone), ``last_run_local`` and ``delivery`` (the
+    last run's e-mail, see :func:`_deliveries`; None before it is queued)."""
     tz = _timezone()
     try:
         with _session() as session:
@@ -368,6 +369,7 @@ def list_schedules() -> list[dict[str, Any]]:
                 .outerjoin(NotificationChannel, NotificationChannel.id == ReportSchedule.channel_id)
                 .order_by(ReportSchedule.name)
             ).all()
+            deliveries = _deliveries(session, [s.last_run_id for s, _c in rows if s.last_run_id])
     except SQLAlchemyError as exc:
         raise _unavailable(exc) from None
     out = []
@@ -390,10 +392,42 @@ def list_schedules() -> list[dict[str, Any]]:
                 "last_run_id": schedule.last_run_id,
                 "last_status": schedule.last_status,
                 "last_error": schedule.last_error,
+                "delivery": deliveries.get(schedule.last_run_id),
                 "created_by": schedule.created_by,
             }
         )
     return out
+
+
+def _deliveries(session: Session, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The e-mail of each run, as the outbox has it: ``{"status": "pending" | "sending" |
+    "sent" | "failed", "attempts", "error", "sent_at_local"}``; runs without one are absent."""
+    if not run_ids:
+        return {}
+    keys = {_outbox_key(run_id): run_id for run_id in run_ids}
+    rows = session.execute(
+        select(
+            OutboxMessage.idempotency_key,
+            OutboxMessage.status,
+            OutboxMessage.attempts,
+            OutboxMessage.last_error,
+            OutboxMessage.sent_at,
+        ).where(OutboxMessage.idempotency_key.in_(list(keys)))
+    ).all()
+    tz = _timezone()
+    return {
+        keys[r.idempotency_key]: {
+            "status": r.status,
+            "attempts": r.attempts,
+            "error": r.last_error,
+            "sent_at_local": local(r.sent_at, tz),
+        }
+        for r in rows
+    }
+
+
+def _outbox_key(run_id: int) -> str:
+    return f"report-run-{run_id}"
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -598,7 +632,7 @@ def _enqueue(run_id: int, now: dt.datetime) -> bool:
         subject, text = _email_text(run, schedule, file_name)
         session.add(
             OutboxMessage(
-                idempotency_key=f"report-run-{run.id}",
+                idempotency_key=_outbox_key(run.id),
                 channel_id=schedule.channel_id,
                 alert_id=None,
                 kind="report",

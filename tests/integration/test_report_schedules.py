@@ -204,8 +204,12 @@ def test_a_schedule_fires_at_its_local_slot_and_the_report_is_mailed_once_with_i
             "pending",
             f"report-run-{run.id}",
         )
+        assert schedules.list_schedules()[0]["delivery"]["status"] == "pending"
         assert dispatch(at)["sent"] == 1
         assert dispatch(at + dt.timedelta(minutes=1))["claimed"] == 0
+        delivery = schedules.list_schedules()[0]["delivery"]
+        assert delivery["status"] == "sent" and delivery["error"] is None
+        assert delivery["sent_at_local"].isoformat() == "2026-11-30T08:00:20+09:00"
 
         (schedule,) = one(ReportSchedule)
         assert schedule.next_run_at == NEXT_MONDAY_8_KST
@@ -290,6 +294,9 @@ def test_a_refused_delivery_is_retried_and_arrives_once(app_factory, url, smtp):
         assert dispatch(at)["retry"] == 1
         (row,) = one(OutboxMessage)
         assert row.status == "pending" and "451" in row.last_error
+        delivery = schedules.list_schedules()[0]["delivery"]
+        assert (delivery["status"], delivery["attempts"]) == ("pending", 1)
+        assert "451" in delivery["error"]
         smtp.reject_rcpt = None
         assert dispatch(row.next_attempt_at)["sent"] == 1
     assert len(smtp.messages) == 1

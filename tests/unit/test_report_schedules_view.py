@@ -249,3 +249,38 @@ def test_the_custom_range_shows_only_for_a_custom_period():
     assert ReportSchedules.TABLE in _ids(layout)
     assert reports_view.range_row_style("custom") == {}
     assert reports_view.range_row_style("weekly") == {"display": "none"}
+
+
+@pytest.mark.parametrize(
+    ("delivery", "words", "color"),
+    [
+        (
+            {
+                "status": "sent",
+                "error": None,
+                "sent_at_local": dt.datetime(2026, 11, 30, 8, 0, 20, tzinfo=ZoneInfo("Asia/Seoul")),
+            },
+            "E-mail sent Mon, Nov 30, 2026 08:00",
+            "text-success",
+        ),
+        ({"status": "pending", "error": None}, "E-mail queued", "text-muted"),
+        (
+            {"status": "pending", "error": "SMTP server 127.0.0.1:25 answered 451"},
+            "E-mail will be retried: SMTP server 127.0.0.1:25 answered 451",
+            "text-warning",
+        ),
+        (
+            {"status": "failed", "error": "the channel is disabled"},
+            "E-mail failed: the channel is disabled",
+            "text-danger",
+        ),
+    ],
+)
+def test_the_last_runs_email_says_what_became_of_it(delivery, words, color):
+    shown = view.delivery_text(delivery)
+    assert shown.children == words
+    assert color in shown.className
+
+
+def test_no_email_yet_shows_nothing():
+    assert view.delivery_text(None) is None
