@@ -1,6 +1,7 @@
 """``GET /reports/<id>/download`` and ``GET /reports/<id>/preview.png``: a stored report's file
-and first-page preview, from the database, so any worker on any host serves them. Session
-authenticated with the page's roles (``Page.REPORTS``); an unknown id is a 404."""
+and first-page preview, from the database (or the shared ``BI_REPORT_DIR``), so any worker on
+any host serves them. Session authenticated with the page's roles (``Page.REPORTS``); an
+unknown id is a 404, a store that cannot be read (the database, a lost file) a 503 that says so."""
 
 from __future__ import annotations
 
