@@ -6,7 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.support.ui import WebDriverWait
 
 T = TypeVar("T")
@@ -31,6 +35,23 @@ def wait_until(dash_duo, what: str, check: Callable[[], T], timeout: float = 20)
         return waiter.until(lambda _driver: check())
     except TimeoutException:
         raise AssertionError(f"timed out waiting for {what}") from None
+
+
+def select_dropdown(dash_duo, selector: str, value: str, timeout: float = 20) -> None:
+    """``dash_duo.select_dcc_dropdown`` after scrolling the dropdown to the middle of the window,
+    again while something else takes the click: a grid or chart above it still growing moves
+    it, and on a busy machine the click lands on whatever is drawn there meanwhile."""
+
+    def attempt() -> bool:
+        element = dash_duo.find_element(selector)
+        dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        try:
+            dash_duo.select_dcc_dropdown(element, value=value)
+        except ElementClickInterceptedException:
+            return False
+        return True
+
+    wait_until(dash_duo, f"{selector} to take the click", attempt, timeout=timeout)
 
 
 def wait_for_download(dash_duo, pattern: str, timeout: float = 20) -> Path:

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from bi_app.analytics.churn import TAG_LABELS
 from tests.conftest import VIEWER_PASSWORD, free_port, login
-from tests.e2e.conftest import wait_until
+from tests.e2e.conftest import select_dropdown, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -126,7 +126,7 @@ def test_customers_page_recompute_segment_click_and_viewer(demo_sqlite_url, app_
     dropdown = dash_duo.find_element("#customers-segment-dropdown")
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", dropdown)
     time.sleep(0.3)
-    dash_duo.select_dcc_dropdown("#customers-segment-dropdown", value="Loyal")
+    select_dropdown(dash_duo, "#customers-segment-dropdown", "Loyal")
     wait_until(
         dash_duo,
         f"the list to narrow to one segment ({everyone})",
@@ -205,7 +205,7 @@ def test_at_risk_view_lists_every_tagged_customer_by_name_and_since(
     dash_duo.driver.save_screenshot("/tmp/customers-at-risk.png")
 
     # another tag from the dropdown: the URL follows, so the view can be shared
-    dash_duo.select_dcc_dropdown("#customers-tag-dropdown", value="Reactivation needed")
+    select_dropdown(dash_duo, "#customers-tag-dropdown", "Reactivation needed")
     wait_until(
         dash_duo,
         "the URL to name the tag",

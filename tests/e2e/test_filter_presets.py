@@ -11,7 +11,7 @@ import pytest
 from bi_app import filters
 from bi_app.date_presets import preset_range
 from tests.conftest import login
-from tests.e2e.conftest import wait_until
+from tests.e2e.conftest import select_dropdown, wait_until
 from tests.e2e.test_overview import (
     START_INPUT,
     _catalog,
@@ -47,7 +47,7 @@ def test_presets_set_the_dates_follow_the_url_and_give_way_to_typed_dates(demo_a
     dash_duo.driver.get(f"{dash_duo.server_url}/")
     _wait_for_overview(dash_duo)
 
-    dash_duo.select_dcc_dropdown(PRESET, value="Last 30 days")
+    select_dropdown(dash_duo, PRESET, "Last 30 days")
     first, last = (d.isoformat() for d in preset_range("last-30-days", today))
     wait_until(
         dash_duo, "the picker to show the preset", lambda: _picker(dash_duo) == (first, last)

@@ -17,7 +17,7 @@ from bi_app.db.forecast_models import ForecastPoint, ForecastRun
 from bi_app.extensions import db
 from components.ids import Forecasts
 from tests.conftest import login
-from tests.e2e.conftest import wait_until
+from tests.e2e.conftest import select_dropdown, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -144,7 +144,7 @@ def test_forecasts_page(demo_app, start_app):
             f"Platform {names[platform['filter_key']]} only." in _picked(dash_duo, Forecasts.FITTED)
         ),
     )
-    dash_duo.select_dcc_dropdown(f"#{Forecasts.CATEGORY}", value=names[category["filter_key"]])
+    select_dropdown(dash_duo, f"#{Forecasts.CATEGORY}", names[category["filter_key"]])
     wait_until(
         dash_duo,
         "the category's forecast",

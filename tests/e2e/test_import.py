@@ -17,7 +17,7 @@ from bi_app.db.models import Customer, Product, SalesPlatform
 from bi_app.extensions import db
 from components.ids import AdminImport
 from tests.conftest import login
-from tests.e2e.conftest import wait_for_download
+from tests.e2e.conftest import select_dropdown, wait_for_download
 
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "import"
@@ -47,7 +47,7 @@ def choose_kind(dash_duo, label: str) -> None:
         "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
         dash_duo.find_element(f"#{AdminImport.KIND}"),
     )
-    dash_duo.select_dcc_dropdown(f"#{AdminImport.KIND}", value=label)
+    select_dropdown(dash_duo, f"#{AdminImport.KIND}", label)
 
 
 def customer_count() -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from bi_app.db.engine import make_engine
 from bi_app.db.log_models import AppLog
 from tests.conftest import ANALYST_PASSWORD, free_port, login
-from tests.e2e.conftest import wait_for_download
+from tests.e2e.conftest import select_dropdown, wait_for_download
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +86,7 @@ def test_logs_page_filters_downloads_and_tails(app_factory, demo_sqlite_url, das
     dash_duo.wait_for_element("#ops-logs-volume-graph .barlayer .point", timeout=10)
 
     # minimum level ERROR: only every third line is left
-    dash_duo.select_dcc_dropdown("#ops-logs-level-dropdown", value="ERROR")
+    select_dropdown(dash_duo, "#ops-logs-level-dropdown", "ERROR")
     errors = [r for r in lines if r["level"] >= 40]
     _wait_for_text(dash_duo, summary, f"Showing all {len(errors)} lines")
     dash_duo.wait_for_text_to_equal(

@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import create_engine, text
 
 from tests.conftest import ANALYST_PASSWORD, VIEWER_PASSWORD, login
-from tests.e2e.conftest import wait_for_download, wait_until
+from tests.e2e.conftest import select_dropdown, wait_for_download, wait_until
 
 pytestmark = pytest.mark.e2e
 GRID_API = (
@@ -96,7 +96,7 @@ def test_orders_explorer_filters_sorts_pages_and_downloads_what_it_shows(
     )
 
     # a status filter narrows the list and lands in the URL
-    dash_duo.select_dcc_dropdown("#orders-status-dropdown", value="Refunded")
+    select_dropdown(dash_duo, "#orders-status-dropdown", "Refunded")
     refunded = sql(where="AND o.status = 'refunded'", order="o.total_cents ASC, o.id ASC")
     assert 0 < len(refunded) < len(newest)
     wait_until(

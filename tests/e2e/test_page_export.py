@@ -14,7 +14,7 @@ from bi_app.db.engine import make_engine
 from bi_app.db.models import DailyOrders, SalesPlatform
 from bi_app.reports.page_export import register_page_export
 from tests.conftest import free_port, login
-from tests.e2e.conftest import wait_until
+from tests.e2e.conftest import select_dropdown, wait_until
 
 pytestmark = pytest.mark.e2e
 LINK = "#app-export-pdf-link"
@@ -76,7 +76,7 @@ def test_export_link_carries_the_filters_and_downloads_the_pdf(demo_app, demo_sq
     assert anonymous.status_code in (302, 401)
 
     # the filter bar rewrites the URL without a navigation: the link follows it
-    dash_duo.select_dcc_dropdown("#filter-preset-dropdown", value="Last 30 days")
+    select_dropdown(dash_duo, "#filter-preset-dropdown", "Last 30 days")
     href = wait_until(
         dash_duo,
         "the link to carry the preset",

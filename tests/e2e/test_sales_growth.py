@@ -13,7 +13,7 @@ from bi_app.data import sales_growth
 from bi_app.date_presets import preset_range
 from bi_app.filters import local_today
 from tests.conftest import free_port, login
-from tests.e2e.conftest import wait_until
+from tests.e2e.conftest import select_dropdown, wait_until
 
 pytestmark = pytest.mark.e2e
 ROWS = (
@@ -44,7 +44,7 @@ def test_growth_per_platform_and_category_for_last_quarter(demo_sqlite_url, app_
     dash_duo.driver.get(f"{dash_duo.server_url}/sales")
     dash_duo.wait_for_contains_text("#sales-kpi-row", "vs last year", timeout=20)
 
-    dash_duo.select_dcc_dropdown("#filter-preset-dropdown", value="Last quarter")
+    select_dropdown(dash_duo, "#filter-preset-dropdown", "Last quarter")
     names, change = _expected(app, "platform")
     assert len(names) >= 2
     wait_until(
