@@ -136,6 +136,7 @@ def test_every_variable_is_read_from_the_environment():
         "BI_ALERTMANAGER_TOKEN": "a" * 24,
         "BI_PUBLIC_URL": "https://bi.example.kr/",
         "BI_LARGE_TRANSACTION": "2500",
+        "BI_REPORT_DIR": "/srv/bi-reports",
     }
     assert set(env) == {f.metadata["env"] for f in dataclasses.fields(Settings)}
     settings = Settings.from_env(env)
